@@ -1,0 +1,41 @@
+use serde::{Deserialize, Serialize};
+
+/// Configuration of the control plane process.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ControlPlaneConfig {
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: String,
+    /// The control plane's own Postgres.
+    pub database_url: String,
+    /// Shared secret that signs platform tokens.
+    pub jwt_secret: String,
+    /// Every store gets `<handle>.<platform_domain>`.
+    pub platform_domain: String,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// How long a call to a pod's internal API may take, in milliseconds.
+    pub pod_timeout_ms: u64,
+}
+
+impl Default for ControlPlaneConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:7400".into(),
+            database_url: "postgres://mercato@127.0.0.1:7410/mercato".into(),
+            jwt_secret: String::new(),
+            platform_domain: "localhost".into(),
+            body_limit: 256 * 1024,
+            pod_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl std::fmt::Debug for ControlPlaneConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlPlaneConfig")
+            .field("listen", &self.listen)
+            .field("platform_domain", &self.platform_domain)
+            .finish_non_exhaustive()
+    }
+}

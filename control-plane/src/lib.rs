@@ -1,0 +1,18 @@
+//! The Mercato control plane: the registry of pods and stores, placement,
+//! custom domains, and the versioned routing table that routers follow.
+//!
+//! Contexts: [`pods`], [`stores`] (with [`placement`], a pure function), and
+//! [`routing`] (the change log and the long-poll that publishes it).
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod placement;
+pub mod pod_client;
+pub mod pods;
+pub mod routing;
+pub mod startup;
+pub mod stores;
+
+pub use config::ControlPlaneConfig;
+pub use startup::{AppState, Application};

@@ -1,0 +1,69 @@
+//! Calls to a pod's internal API, authenticated with a short-lived service
+//! token. Only the control plane's own operations use it, never a shopper's
+//! request path.
+
+use std::time::Duration;
+
+use mercato_tenants::{Claims, Currency, Handle, Role, StoreId, TenantState, TokenKeys};
+use serde_json::json;
+
+#[derive(Clone)]
+pub struct PodClient {
+    http: reqwest::Client,
+    keys: TokenKeys,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PodCallError {
+    #[error("pod unreachable: {0}")]
+    Unreachable(#[from] reqwest::Error),
+    #[error("pod answered {status}: {body}")]
+    Refused { status: u16, body: String },
+    #[error("cannot sign a service token: {0}")]
+    Token(#[from] mercato_tenants::TokenError),
+}
+
+impl PodClient {
+    pub fn new(keys: TokenKeys, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(2))
+            .build()?;
+        Ok(Self { http, keys })
+    }
+
+    fn token(&self) -> Result<String, mercato_tenants::TokenError> {
+        let now = chrono::Utc::now().timestamp();
+        self.keys
+            .issue(&Claims::new("control-plane", Role::Service, None, now, 300))
+    }
+
+    /// Asks a pod to host a store in `state`. Idempotent on the pod's side.
+    pub async fn host_store(
+        &self,
+        pod_url: &str,
+        store: StoreId,
+        handle: &Handle,
+        name: &str,
+        currency: Currency,
+        state: TenantState,
+    ) -> Result<(), PodCallError> {
+        let url = format!("{}/internal/stores/{store}", pod_url.trim_end_matches('/'));
+        let response = self
+            .http
+            .put(url)
+            .bearer_auth(self.token()?)
+            .json(&json!({"handle": handle, "name": name, "currency": currency, "state": state}))
+            .send()
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(PodCallError::Refused {
+            status: status.as_u16(),
+            body: body.chars().take(500).collect(),
+        })
+    }
+}

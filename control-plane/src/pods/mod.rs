@@ -1,0 +1,197 @@
+//! The fleet: pods register with a name, an internal URL and a capacity.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, patch};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use mercato_tenants::http::{ApiJson, ApiPath};
+use mercato_tenants::{ApiError, PodId, PodState, RoutingChange};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::Operator;
+use crate::db::map_db_error;
+use crate::{routing, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/pods", get(list).post(register))
+        .route("/v1/pods/{id}", patch(update))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Pod {
+    pub id: PodId,
+    pub name: String,
+    pub url: String,
+    pub capacity: i32,
+    pub state: PodState,
+    pub stores: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PodRow {
+    id: Uuid,
+    name: String,
+    url: String,
+    capacity: i32,
+    state: String,
+    stores: i64,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<PodRow> for Pod {
+    type Error = sqlx::Error;
+    fn try_from(r: PodRow) -> Result<Self, Self::Error> {
+        Ok(Pod {
+            id: PodId::from_uuid(r.id),
+            state: r
+                .state
+                .parse()
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            name: r.name,
+            url: r.url,
+            capacity: r.capacity,
+            stores: r.stores,
+            created_at: r.created_at,
+        })
+    }
+}
+
+const SELECT_PODS: &str = "SELECT p.id, p.name, p.url, p.capacity, p.state, p.created_at,
+        (SELECT count(*) FROM stores s WHERE s.pod_id = p.id) AS stores
+    FROM pods p";
+
+pub async fn list_pods<'e>(exec: impl sqlx::PgExecutor<'e>) -> Result<Vec<Pod>, sqlx::Error> {
+    let rows: Vec<PodRow> = sqlx::query_as(&format!("{SELECT_PODS} ORDER BY p.name"))
+        .fetch_all(exec)
+        .await?;
+    rows.into_iter().map(Pod::try_from).collect()
+}
+
+async fn get_pod(db: &sqlx::PgPool, id: PodId) -> Result<Option<Pod>, sqlx::Error> {
+    let row: Option<PodRow> = sqlx::query_as(&format!("{SELECT_PODS} WHERE p.id = $1"))
+        .bind(id.as_uuid())
+        .fetch_optional(db)
+        .await?;
+    row.map(Pod::try_from).transpose()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterPod {
+    name: String,
+    url: String,
+    capacity: i32,
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn valid_url(url: &str) -> bool {
+    (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() <= 2048
+        && !url.contains(char::is_whitespace)
+}
+
+/// `POST /v1/pods`: registers a pod. A name already registered with the
+/// same URL and capacity answers with the existing pod (idempotent re-run).
+async fn register(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiJson(req): ApiJson<RegisterPod>,
+) -> Result<(StatusCode, Json<Pod>), ApiError> {
+    if !valid_name(&req.name) {
+        return Err(ApiError::invalid(
+            "name must be 1 to 63 characters of letters, digits, - and _",
+        ));
+    }
+    if !valid_url(&req.url) {
+        return Err(ApiError::invalid("url must be an http(s) URL"));
+    }
+    if !(1..=1_000_000).contains(&req.capacity) {
+        return Err(ApiError::invalid("capacity must be 1 to 1000000 stores"));
+    }
+    let url = req.url.trim_end_matches('/').to_owned();
+    let existing = list_pods(&state.db)
+        .await
+        .map_err(map_db_error)?
+        .into_iter()
+        .find(|p| p.name == req.name);
+    if let Some(pod) = existing {
+        if pod.url == url && pod.capacity == req.capacity {
+            return Ok((StatusCode::OK, Json(pod)));
+        }
+    }
+    let id = PodId::new();
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    sqlx::query(
+        "INSERT INTO pods (id, name, url, capacity, state) VALUES ($1, $2, $3, $4, 'active')",
+    )
+    .bind(id.as_uuid())
+    .bind(&req.name)
+    .bind(&url)
+    .bind(req.capacity)
+    .execute(&mut *tx)
+    .await
+    .map_err(map_db_error)?;
+    let version = routing::record(&mut tx, &[RoutingChange::Pod { pod: id, url }])
+        .await
+        .map_err(map_db_error)?;
+    tx.commit().await.map_err(map_db_error)?;
+    state.routing_changed(version);
+    tracing::info!(pod_id = %id, name = %req.name, "pod registered");
+    let pod = get_pod(&state.db, id)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::internal("pod vanished"))?;
+    Ok((StatusCode::CREATED, Json(pod)))
+}
+
+async fn list(State(state): State<AppState>, _: Operator) -> Result<Json<Vec<Pod>>, ApiError> {
+    list_pods(&state.db).await.map(Json).map_err(map_db_error)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdatePod {
+    state: Option<PodState>,
+    capacity: Option<i32>,
+}
+
+/// `PATCH /v1/pods/{id}`: drain or re-activate a pod, or change its capacity.
+async fn update(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiPath(id): ApiPath<PodId>,
+    ApiJson(req): ApiJson<UpdatePod>,
+) -> Result<Json<Pod>, ApiError> {
+    if let Some(c) = req.capacity {
+        if !(1..=1_000_000).contains(&c) {
+            return Err(ApiError::invalid("capacity must be 1 to 1000000 stores"));
+        }
+    }
+    let updated = sqlx::query(
+        "UPDATE pods SET state = COALESCE($2, state), capacity = COALESCE($3, capacity), updated_at = now() WHERE id = $1",
+    )
+    .bind(id.as_uuid())
+    .bind(req.state.map(PodState::as_str))
+    .bind(req.capacity)
+    .execute(&state.db)
+    .await
+    .map_err(map_db_error)?;
+    if updated.rows_affected() == 0 {
+        return Err(ApiError::not_found("pod"));
+    }
+    get_pod(&state.db, id)
+        .await
+        .map_err(map_db_error)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("pod"))
+}

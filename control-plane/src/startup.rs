@@ -1,0 +1,148 @@
+//! Builds the control plane from its config; `main` and the tests start it
+//! the same way.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use mercato_tenants::http::{finish, HttpMetrics};
+use mercato_tenants::{ApiError, Domain, ErrorCode, TokenKeys};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::pod_client::PodClient;
+use crate::{pods, routing, stores, ControlPlaneConfig};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub keys: TokenKeys,
+    pub platform_domain: Domain,
+    pub pods: PodClient,
+    routing_tx: watch::Sender<u64>,
+    stopping: watch::Sender<bool>,
+}
+
+impl AppState {
+    /// Wakes the routing long-polls after a committed change.
+    pub fn routing_changed(&self, version: u64) {
+        self.routing_tx.send_if_modified(|v| {
+            let newer = version > *v;
+            if newer {
+                *v = version;
+            }
+            newer
+        });
+    }
+
+    pub fn routing_watch(&self) -> watch::Receiver<u64> {
+        self.routing_tx.subscribe()
+    }
+
+    /// Flips to `true` when the process starts shutting down, so long-polls
+    /// answer at once instead of holding the graceful shutdown.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(config: ControlPlaneConfig) -> anyhow::Result<Self> {
+        anyhow::ensure!(!config.jwt_secret.is_empty(), "jwt_secret must be set");
+        let platform_domain = Domain::parse(&config.platform_domain)
+            .context("platform_domain is not a valid domain")?;
+        let db = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(&config.database_url)
+            .await
+            .context("connecting to the control plane database")?;
+        sqlx::migrate!("../migrations/control-plane")
+            .run(&db)
+            .await
+            .context("applying control plane migrations")?;
+        let keys = TokenKeys::from_secret(config.jwt_secret.as_bytes());
+        let pods = PodClient::new(keys.clone(), Duration::from_millis(config.pod_timeout_ms))?;
+        let version = routing::head(&db).await?;
+        let (routing_tx, _) = watch::channel(version);
+        let (stopping, _) = watch::channel(false);
+        let state = AppState {
+            db,
+            keys,
+            platform_domain,
+            pods,
+            routing_tx,
+            stopping,
+        };
+        let metrics = HttpMetrics::new("control_plane")?;
+        let app = Router::new()
+            .merge(pods::router())
+            .merge(stores::router())
+            .merge(routing::router())
+            .route("/readyz", get(readyz))
+            .with_state(state.clone());
+        let router = finish(app, metrics, config.body_limit);
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        tracing::info!(addr = %listener.local_addr()?, "control plane listening");
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let stopping = self.state.stopping.clone();
+        let shutdown = async move {
+            shutdown.await;
+            stopping.send_replace(true);
+        };
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        self.state.db.close().await;
+        served.context("serving http")
+    }
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(
+        Duration::from_secs(1),
+        sqlx::query("SELECT 1").execute(&state.db),
+    )
+    .await
+    {
+        Ok(Ok(_)) => {
+            axum::Json(serde_json::json!({"status": "ready", "postgres": "ok"})).into_response()
+        }
+        _ => ApiError::new(ErrorCode::NotReady, "not ready: postgres unreachable").into_response(),
+    }
+}

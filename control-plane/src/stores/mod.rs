@@ -1,0 +1,8 @@
+//! Stores: creation (placement, hosting on a pod, routing), custom domains,
+//! and store-scoped tokens for operators.
+
+mod routes;
+mod store;
+
+pub use routes::router;
+pub use store::{Store, StoreDomain};

@@ -1,0 +1,424 @@
+//! Store endpoints of the operator API.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
+use mercato_tenants::{
+    ApiError, Claims, Currency, Domain, ErrorCode, Handle, PodId, PodState, Role, RoutingChange,
+    StoreId, TenantState,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::store::{self, Store};
+use crate::auth::Operator;
+use crate::db::map_db_error;
+use crate::placement::{place, PodLoad};
+use crate::{routing, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/stores", get(list).post(create))
+        .route("/v1/stores/{id}", get(show))
+        .route("/v1/stores/{id}/domains", post(add_domain))
+        .route("/v1/stores/{id}/domains/{domain}", delete(remove_domain))
+        .route("/v1/stores/{id}/tokens", post(issue_token))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateStore {
+    name: String,
+    handle: String,
+    owner_email: String,
+    #[serde(default)]
+    currency: Option<Currency>,
+    #[serde(default)]
+    domains: Vec<String>,
+}
+
+fn valid_email(email: &str) -> bool {
+    let Some((local, host)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && email.len() <= 254
+        && !email.contains(char::is_whitespace)
+        && !host.contains('@')
+        && Domain::parse(host)
+            .map(|d| d.as_str().contains('.'))
+            .unwrap_or(false)
+}
+
+fn parse_handle(raw: &str) -> Result<Handle, ApiError> {
+    Handle::parse(raw).map_err(|e| ApiError::new(ErrorCode::InvalidHandle, e.to_string()))
+}
+
+/// A custom domain: valid, with at least two labels, and not under the
+/// platform domain (those are handed out by handle only).
+fn parse_custom_domain(state: &AppState, raw: &str) -> Result<Domain, ApiError> {
+    let domain =
+        Domain::parse(raw).map_err(|e| ApiError::new(ErrorCode::InvalidDomain, e.to_string()))?;
+    if !domain.as_str().contains('.') {
+        return Err(ApiError::new(
+            ErrorCode::InvalidDomain,
+            "a custom domain needs at least two labels",
+        ));
+    }
+    if domain.is_within(&state.platform_domain) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidDomain,
+            format!(
+                "domains under {} are given by store handle",
+                state.platform_domain
+            ),
+        ));
+    }
+    Ok(domain)
+}
+
+/// `POST /v1/stores`: places the store on a pod, has the pod host it, then
+/// publishes it in the routing table. The handle and domains are reserved
+/// first (state `provisioning`); if the pod cannot host the store, the
+/// reservation is removed and nothing is left behind.
+async fn create(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiJson(req): ApiJson<CreateStore>,
+) -> Result<(StatusCode, Json<Store>), ApiError> {
+    let name = req.name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::invalid("name must be 1 to 200 characters"));
+    }
+    let handle = parse_handle(&req.handle)?;
+    let email = req.owner_email.trim();
+    if !valid_email(email) {
+        return Err(ApiError::invalid(
+            "owner_email is not a valid email address",
+        ));
+    }
+    let currency = req.currency.unwrap_or(Currency::USD);
+    let platform = state.platform_domain.store_subdomain(&handle);
+    let customs = req
+        .domains
+        .iter()
+        .map(|d| parse_custom_domain(&state, d))
+        .collect::<Result<Vec<_>, _>>()?;
+    if customs.len() > 20 {
+        return Err(ApiError::invalid("at most 20 custom domains at creation"));
+    }
+
+    // 1. Reserve: choose a pod and record the store as provisioning. Locking
+    //    the pod rows serialises placements, so capacity holds under races.
+    let store_id = StoreId::new();
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    let loads: Vec<(Uuid, String, i32, i64, String)> = sqlx::query_as(
+        "SELECT p.id, p.state, p.capacity, (SELECT count(*) FROM stores s WHERE s.pod_id = p.id), p.url
+         FROM pods p ORDER BY p.id FOR UPDATE",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(map_db_error)?;
+    let candidates: Vec<PodLoad> = loads
+        .iter()
+        .map(|(id, st, cap, n, _)| PodLoad {
+            pod: PodId::from_uuid(*id),
+            state: st.parse().unwrap_or(PodState::Draining),
+            capacity: (*cap).max(0) as u32,
+            stores: (*n).max(0) as u32,
+        })
+        .collect();
+    let pod = place(&candidates).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NoPodAvailable,
+            "no active pod has room for a new store",
+        )
+    })?;
+    let pod_url = loads
+        .iter()
+        .find(|l| l.0 == pod.as_uuid())
+        .map(|l| l.4.clone())
+        .unwrap_or_default();
+    sqlx::query(
+        "INSERT INTO stores (id, name, handle, owner_email, currency, pod_id, state) VALUES ($1, $2, $3, $4, $5, $6, 'provisioning')",
+    )
+    .bind(store_id.as_uuid())
+    .bind(name)
+    .bind(handle.as_str())
+    .bind(email)
+    .bind(currency.as_str())
+    .bind(pod.as_uuid())
+    .execute(&mut *tx)
+    .await
+    .map_err(map_db_error)?;
+    store::insert_domain(&mut *tx, store_id, &platform, "platform")
+        .await
+        .map_err(map_db_error)?;
+    for domain in &customs {
+        store::insert_domain(&mut *tx, store_id, domain, "custom")
+            .await
+            .map_err(map_db_error)?;
+    }
+    tx.commit().await.map_err(map_db_error)?;
+
+    // 2. Host it on the pod.
+    if let Err(e) = state
+        .pods
+        .host_store(
+            &pod_url,
+            store_id,
+            &handle,
+            name,
+            currency,
+            TenantState::Active,
+        )
+        .await
+    {
+        tracing::error!(store_id = %store_id, pod_id = %pod, error = %e, "pod could not host the store");
+        if let Err(e) = sqlx::query("DELETE FROM stores WHERE id = $1")
+            .bind(store_id.as_uuid())
+            .execute(&state.db)
+            .await
+        {
+            tracing::error!(store_id = %store_id, error = %e, "could not remove the reservation of a failed store");
+        }
+        return Err(ApiError::new(
+            ErrorCode::PodUnavailable,
+            "the chosen pod could not host the store; try again",
+        ));
+    }
+
+    // 3. Publish it.
+    let mut changes = vec![RoutingChange::Store {
+        store: store_id,
+        pod,
+        state: TenantState::Active,
+    }];
+    changes.push(RoutingChange::Domain {
+        domain: platform,
+        store: store_id,
+    });
+    changes.extend(customs.into_iter().map(|domain| RoutingChange::Domain {
+        domain,
+        store: store_id,
+    }));
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    sqlx::query("UPDATE stores SET state = 'active', updated_at = now() WHERE id = $1")
+        .bind(store_id.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_db_error)?;
+    let version = routing::record(&mut tx, &changes)
+        .await
+        .map_err(map_db_error)?;
+    tx.commit().await.map_err(map_db_error)?;
+    state.routing_changed(version);
+    tracing::info!(store_id = %store_id, pod_id = %pod, handle = %handle, "store created");
+
+    let created = store::get(&state.db, store_id)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::internal("store vanished"))?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    after: Option<StoreId>,
+    limit: Option<i64>,
+    handle: Option<String>,
+}
+
+#[derive(Serialize)]
+struct StorePage {
+    items: Vec<Store>,
+    next_cursor: Option<StoreId>,
+}
+
+/// `GET /v1/stores?after=&limit=&handle=`.
+async fn list(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<StorePage>, ApiError> {
+    if let Some(handle) = q.handle {
+        let found = store::get_by_handle(&state.db, &handle.to_ascii_lowercase())
+            .await
+            .map_err(map_db_error)?;
+        return Ok(Json(StorePage {
+            items: found.into_iter().collect(),
+            next_cursor: None,
+        }));
+    }
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit must be 1 to 500"));
+    }
+    let items = store::list(&state.db, q.after, limit)
+        .await
+        .map_err(map_db_error)?;
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| items.last().map(|s| s.id))
+        .flatten();
+    Ok(Json(StorePage { items, next_cursor }))
+}
+
+async fn load(state: &AppState, id: StoreId) -> Result<Store, ApiError> {
+    store::get(&state.db, id)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("store"))
+}
+
+/// `GET /v1/stores/{id}`.
+async fn show(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiPath(id): ApiPath<StoreId>,
+) -> Result<Json<Store>, ApiError> {
+    load(&state, id).await.map(Json)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddDomain {
+    domain: String,
+}
+
+/// `POST /v1/stores/{id}/domains`: a custom domain, unique platform-wide.
+async fn add_domain(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiPath(id): ApiPath<StoreId>,
+    ApiJson(req): ApiJson<AddDomain>,
+) -> Result<(StatusCode, Json<Store>), ApiError> {
+    let domain = parse_custom_domain(&state, &req.domain)?;
+    let store = load(&state, id).await?;
+    if store.state == TenantState::Provisioning {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the store is still being created",
+        ));
+    }
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    store::insert_domain(&mut *tx, id, &domain, "custom")
+        .await
+        .map_err(map_db_error)?;
+    let version = routing::record(&mut tx, &[RoutingChange::Domain { domain, store: id }])
+        .await
+        .map_err(map_db_error)?;
+    tx.commit().await.map_err(map_db_error)?;
+    state.routing_changed(version);
+    Ok((StatusCode::CREATED, Json(load(&state, id).await?)))
+}
+
+/// `DELETE /v1/stores/{id}/domains/{domain}`: custom domains only.
+async fn remove_domain(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiPath((id, raw)): ApiPath<(StoreId, String)>,
+) -> Result<Json<Store>, ApiError> {
+    let domain =
+        Domain::parse(&raw).map_err(|e| ApiError::new(ErrorCode::InvalidDomain, e.to_string()))?;
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    let kind: Option<(String,)> =
+        sqlx::query_as("SELECT kind FROM domains WHERE domain = $1 AND store_id = $2 FOR UPDATE")
+            .bind(domain.as_str())
+            .bind(id.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_db_error)?;
+    match kind {
+        None => return Err(ApiError::not_found("domain")),
+        Some((k,)) if k == "platform" => {
+            return Err(ApiError::new(
+                ErrorCode::Unprocessable,
+                "the platform domain of a store cannot be removed",
+            ))
+        }
+        Some(_) => {}
+    }
+    sqlx::query("DELETE FROM domains WHERE domain = $1")
+        .bind(domain.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_db_error)?;
+    let version = routing::record(&mut tx, &[RoutingChange::DomainRemoved { domain }])
+        .await
+        .map_err(map_db_error)?;
+    tx.commit().await.map_err(map_db_error)?;
+    state.routing_changed(version);
+    load(&state, id).await.map(Json)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    role: Role,
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    ttl_secs: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct TokenResponse {
+    token: String,
+    expires_at: i64,
+}
+
+/// `POST /v1/stores/{id}/tokens`: a staff or customer token for a store,
+/// for operators acting on a merchant's behalf and for automation.
+async fn issue_token(
+    State(state): State<AppState>,
+    Operator(op): Operator,
+    ApiPath(id): ApiPath<StoreId>,
+    ApiJson(req): ApiJson<TokenRequest>,
+) -> Result<(StatusCode, Json<TokenResponse>), ApiError> {
+    if !matches!(req.role, Role::Staff | Role::Customer) {
+        return Err(ApiError::invalid(
+            "store tokens are for staff or customer roles",
+        ));
+    }
+    let ttl = req.ttl_secs.unwrap_or(3600);
+    if !(60..=30 * 86_400).contains(&ttl) {
+        return Err(ApiError::invalid("ttl_secs must be 60 to 2592000"));
+    }
+    load(&state, id).await?;
+    let subject = req
+        .subject
+        .unwrap_or_else(|| format!("operator:{}", op.sub));
+    let claims = Claims::new(
+        subject,
+        req.role,
+        Some(id),
+        chrono::Utc::now().timestamp(),
+        ttl,
+    );
+    let token = state.keys.issue(&claims).map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenResponse {
+            token,
+            expires_at: claims.exp,
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_email;
+
+    #[test]
+    fn emails() {
+        assert!(valid_email("owner@example.com"));
+        assert!(!valid_email("owner@localhost"));
+        assert!(!valid_email("owner"));
+        assert!(!valid_email("a b@example.com"));
+        assert!(!valid_email("@example.com"));
+        assert!(!valid_email("a@b@example.com"));
+    }
+}

@@ -1,0 +1,123 @@
+//! SQL of `stores` and `domains`.
+
+use chrono::{DateTime, Utc};
+use mercato_tenants::{Currency, Domain, PodId, StoreId, TenantState};
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreDomain {
+    pub domain: String,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Store {
+    pub id: StoreId,
+    pub name: String,
+    pub handle: String,
+    pub owner_email: String,
+    pub currency: Currency,
+    pub pod_id: PodId,
+    pub state: TenantState,
+    pub created_at: DateTime<Utc>,
+    pub domains: Vec<StoreDomain>,
+}
+
+#[derive(sqlx::FromRow)]
+struct StoreRow {
+    id: Uuid,
+    name: String,
+    handle: String,
+    owner_email: String,
+    currency: String,
+    pod_id: Uuid,
+    state: String,
+    created_at: DateTime<Utc>,
+}
+
+fn decode(e: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(e))
+}
+
+async fn with_domains(db: &PgPool, rows: Vec<StoreRow>) -> Result<Vec<Store>, sqlx::Error> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let domains: Vec<(Uuid, String, String)> =
+        sqlx::query_as("SELECT store_id, domain, kind FROM domains WHERE store_id = ANY($1) ORDER BY kind DESC, domain")
+            .bind(&ids)
+            .fetch_all(db)
+            .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Store {
+                id: StoreId::from_uuid(r.id),
+                currency: Currency::parse(&r.currency).map_err(decode)?,
+                pod_id: PodId::from_uuid(r.pod_id),
+                state: r.state.parse().map_err(decode)?,
+                domains: domains
+                    .iter()
+                    .filter(|(s, _, _)| *s == r.id)
+                    .map(|(_, domain, kind)| StoreDomain {
+                        domain: domain.clone(),
+                        kind: kind.clone(),
+                    })
+                    .collect(),
+                name: r.name,
+                handle: r.handle,
+                owner_email: r.owner_email,
+                created_at: r.created_at,
+            })
+        })
+        .collect()
+}
+
+const SELECT_STORES: &str =
+    "SELECT id, name, handle, owner_email, currency, pod_id, state, created_at FROM stores";
+
+pub async fn get(db: &PgPool, id: StoreId) -> Result<Option<Store>, sqlx::Error> {
+    let rows: Vec<StoreRow> = sqlx::query_as(&format!("{SELECT_STORES} WHERE id = $1"))
+        .bind(id.as_uuid())
+        .fetch_all(db)
+        .await?;
+    Ok(with_domains(db, rows).await?.pop())
+}
+
+pub async fn get_by_handle(db: &PgPool, handle: &str) -> Result<Option<Store>, sqlx::Error> {
+    let rows: Vec<StoreRow> = sqlx::query_as(&format!("{SELECT_STORES} WHERE handle = $1"))
+        .bind(handle)
+        .fetch_all(db)
+        .await?;
+    Ok(with_domains(db, rows).await?.pop())
+}
+
+/// Stores ordered by id (creation order), after the cursor.
+pub async fn list(
+    db: &PgPool,
+    after: Option<StoreId>,
+    limit: i64,
+) -> Result<Vec<Store>, sqlx::Error> {
+    let rows: Vec<StoreRow> = sqlx::query_as(&format!(
+        "{SELECT_STORES} WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
+    ))
+    .bind(after.map(|a| a.as_uuid()))
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    with_domains(db, rows).await
+}
+
+pub async fn insert_domain<'e>(
+    exec: impl sqlx::PgExecutor<'e>,
+    store: StoreId,
+    domain: &Domain,
+    kind: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO domains (domain, store_id, kind) VALUES ($1, $2, $3)")
+        .bind(domain.as_str())
+        .bind(store.as_uuid())
+        .bind(kind)
+        .execute(exec)
+        .await
+        .map(|_| ())
+}

@@ -1,0 +1,20 @@
+//! A Mercato pod: one complete commerce stack with its own Postgres and its
+//! own Redis, serving the stores it hosts.
+//!
+//! A module per bounded context; each owns its routes, SQL and types:
+//! - [`tenancy`]: which stores this pod hosts, and the fence (`421
+//!   store_not_here`) that guards every tenant request;
+//! - [`catalog`]: products and variants;
+//! - [`storefront`]: the shopper-facing HTML pages.
+
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod db;
+pub mod keys;
+pub mod startup;
+pub mod storefront;
+pub mod tenancy;
+
+pub use config::PodConfig;
+pub use startup::{AppState, Application};

@@ -1,0 +1,195 @@
+//! Builds the pod from its config; `main` and the tests start it the same way.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use mercato_tenants::http::{finish, HttpMetrics};
+use mercato_tenants::{ApiError, ErrorCode, TokenKeys};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::tenancy::HostedStores;
+use crate::{catalog, storefront, tenancy, PodConfig};
+
+/// Everything a request handler may need, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub redis: Redis,
+    pub keys: TokenKeys,
+    pub hosted: HostedStores,
+}
+
+/// The pod's Redis: connected lazily and re-connected after failures, so the
+/// pod starts and serves from Postgres while Redis is down.
+#[derive(Clone)]
+pub struct Redis {
+    client: redis::Client,
+    conn: Arc<tokio::sync::Mutex<Option<redis::aio::ConnectionManager>>>,
+}
+
+impl Redis {
+    pub fn new(url: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url).context("invalid redis url")?;
+        Ok(Self {
+            client,
+            conn: Arc::new(tokio::sync::Mutex::new(None)),
+        })
+    }
+
+    /// A connection, or an error if Redis cannot be reached within a second.
+    pub async fn connection(&self) -> Result<redis::aio::ConnectionManager, redis::RedisError> {
+        let mut guard = self.conn.lock().await;
+        if let Some(conn) = guard.as_ref() {
+            return Ok(conn.clone());
+        }
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Duration::from_secs(1))
+            .set_response_timeout(Duration::from_secs(1))
+            .set_number_of_retries(1);
+        let conn = self
+            .client
+            .get_connection_manager_with_config(config)
+            .await?;
+        *guard = Some(conn.clone());
+        Ok(conn)
+    }
+
+    pub async fn ping(&self) -> Result<(), redis::RedisError> {
+        let mut conn = self.connection().await?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(|_| ())
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to Postgres (applying migrations) and Redis, loads the hosted
+    /// stores and binds the listener.
+    pub async fn build(config: PodConfig) -> anyhow::Result<Self> {
+        anyhow::ensure!(!config.jwt_secret.is_empty(), "jwt_secret must be set");
+        let db = PgPoolOptions::new()
+            .max_connections(config.db_pool_size)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(&config.database_url)
+            .await
+            .context("connecting to the pod database")?;
+        sqlx::migrate!("../migrations/pod")
+            .run(&db)
+            .await
+            .context("applying pod migrations")?;
+        let redis = Redis::new(&config.redis_url)?;
+        if let Err(e) = redis.ping().await {
+            tracing::warn!(error = %e, "redis is not reachable at start; serving from postgres");
+        }
+        let hosted = HostedStores::load(&db)
+            .await
+            .context("loading hosted stores")?;
+        let state = AppState {
+            db,
+            redis,
+            keys: TokenKeys::from_secret(config.jwt_secret.as_bytes()),
+            hosted,
+        };
+        let metrics = HttpMetrics::new("pod")?;
+        let router = router(state.clone(), metrics, config.body_limit);
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        tracing::info!(pod = %config.name, addr = %listener.local_addr()?, "pod listening");
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let refresher = tokio::spawn(tenancy::refresh_hosted(
+            self.state.hosted.clone(),
+            self.state.db.clone(),
+        ));
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        refresher.abort();
+        self.state.db.close().await;
+        served.context("serving http")
+    }
+}
+
+fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
+    let tenant_routes = Router::new()
+        .merge(catalog::router())
+        .merge(storefront::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            tenancy::fence,
+        ));
+    let app = Router::new()
+        .merge(tenant_routes)
+        .merge(tenancy::internal_router())
+        .route("/readyz", get(readyz))
+        .with_state(state);
+    finish(app, metrics, body_limit)
+}
+
+/// `GET /readyz`: Postgres and Redis both answer.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let pg = tokio::time::timeout(
+        Duration::from_secs(1),
+        sqlx::query("SELECT 1").execute(&state.db),
+    )
+    .await;
+    let pg_ok = matches!(pg, Ok(Ok(_)));
+    let redis_ok = matches!(
+        tokio::time::timeout(Duration::from_secs(1), state.redis.ping()).await,
+        Ok(Ok(()))
+    );
+    if pg_ok && redis_ok {
+        axum::Json(serde_json::json!({"status": "ready", "postgres": "ok", "redis": "ok"}))
+            .into_response()
+    } else {
+        let down: Vec<&str> = [
+            (!pg_ok).then_some("postgres"),
+            (!redis_ok).then_some("redis"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        ApiError::new(
+            ErrorCode::NotReady,
+            format!("not ready: {} unreachable", down.join(", ")),
+        )
+        .into_response()
+    }
+}

@@ -1,0 +1,164 @@
+//! Which stores this pod hosts, and the fence.
+//!
+//! A pod serves a store only while `hosted_stores` says `active`. Every
+//! tenant route runs behind [`fence`], which answers any other store with
+//! `421 store_not_here` before a handler runs. Writes check again inside
+//! their own transaction with [`lock_active`], which holds a share lock on the
+//! store's row until commit: a state change (such as the fence of a move)
+//! waits for in-flight writes, and writes after it see the new state.
+
+mod routes;
+mod store;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use mercato_tenants::http::bearer_claims;
+use mercato_tenants::{ApiError, Currency, ErrorCode, StoreId, TenantState, STORE_HEADER};
+use sqlx::{PgPool, Postgres, Transaction};
+
+pub use routes::internal_router;
+pub use store::HostedStore;
+
+use crate::AppState;
+
+/// The store a request is for, placed in request extensions by [`fence`].
+#[derive(Debug, Clone)]
+pub struct TenantContext {
+    pub store_id: StoreId,
+    pub name: String,
+    pub currency: Currency,
+}
+
+impl FromRequestParts<AppState> for TenantContext {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<TenantContext>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("tenant context missing: route not behind the fence"))
+    }
+}
+
+/// An in-memory copy of `hosted_stores`, updated by this process's own
+/// writes and refreshed from Postgres every second (for sibling processes).
+#[derive(Clone, Default)]
+pub struct HostedStores {
+    inner: Arc<RwLock<HashMap<StoreId, HostedStore>>>,
+}
+
+impl HostedStores {
+    pub async fn load(db: &PgPool) -> Result<Self, sqlx::Error> {
+        let hosted = Self::default();
+        hosted.reload(db).await?;
+        Ok(hosted)
+    }
+
+    async fn reload(&self, db: &PgPool) -> Result<(), sqlx::Error> {
+        let all = store::list(db).await?;
+        let map = all.into_iter().map(|s| (s.store_id, s)).collect();
+        *self.inner.write().unwrap_or_else(|e| e.into_inner()) = map;
+        Ok(())
+    }
+
+    pub fn get(&self, store: StoreId) -> Option<HostedStore> {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&store)
+            .cloned()
+    }
+
+    fn put(&self, hosted: HostedStore) {
+        self.inner
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(hosted.store_id, hosted);
+    }
+}
+
+/// Keeps the cache in step with Postgres.
+pub async fn refresh_hosted(hosted: HostedStores, db: PgPool) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if let Err(e) = hosted.reload(&db).await {
+            tracing::warn!(error = %e, "refreshing hosted stores failed");
+        }
+    }
+}
+
+fn store_not_here(store: Option<StoreId>) -> ApiError {
+    let what = store
+        .map(|s| format!("store {s}"))
+        .unwrap_or_else(|| "this store".into());
+    ApiError::new(
+        ErrorCode::StoreNotHere,
+        format!("{what} is not served by this pod"),
+    )
+}
+
+/// Middleware in front of every tenant route: resolves the store from the
+/// router's header, refuses stores this pod does not serve (421), refuses
+/// tokens of another store (403), and records the store in the span.
+pub async fn fence(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let raw = match req.headers().get(STORE_HEADER).map(|v| v.to_str()) {
+        Some(Ok(raw)) => raw,
+        Some(Err(_)) => {
+            return ApiError::new(ErrorCode::InvalidId, "malformed store id header").into_response()
+        }
+        None => return store_not_here(None).into_response(),
+    };
+    let store_id: StoreId = match raw.parse() {
+        Ok(id) => id,
+        Err(_) => {
+            return ApiError::new(ErrorCode::InvalidId, "malformed store id header").into_response()
+        }
+    };
+    let hosted = match state.hosted.get(store_id) {
+        Some(h) if h.state == TenantState::Active => h,
+        _ => return store_not_here(Some(store_id)).into_response(),
+    };
+    let (mut parts, body) = req.into_parts();
+    match bearer_claims(&parts, &state.keys) {
+        Ok(Some(claims)) if !claims.may_act_for(store_id) => {
+            return ApiError::new(ErrorCode::Forbidden, "this token belongs to another store")
+                .into_response()
+        }
+        Err(e) => return e.into_response(),
+        Ok(_) => {}
+    }
+    tracing::Span::current().record("store_id", tracing::field::display(store_id));
+    parts.extensions.insert(TenantContext {
+        store_id,
+        name: hosted.name,
+        currency: hosted.currency,
+    });
+    req = Request::from_parts(parts, body);
+    next.run(req).await
+}
+
+/// Inside a write transaction: confirms the store is active on this pod and
+/// holds a share lock on its `hosted_stores` row until the caller commits.
+pub async fn lock_active(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+) -> Result<(), ApiError> {
+    let active: Option<(String,)> =
+        sqlx::query_as("SELECT state FROM hosted_stores WHERE store_id = $1 FOR SHARE")
+            .bind(store.as_uuid())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(ApiError::internal)?;
+    match active {
+        Some((s,)) if s == TenantState::Active.as_str() => Ok(()),
+        _ => Err(store_not_here(Some(store))),
+    }
+}

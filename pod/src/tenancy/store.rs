@@ -1,0 +1,63 @@
+//! SQL of `hosted_stores`.
+
+use mercato_tenants::{Currency, Handle, StoreId, TenantState};
+use serde::Serialize;
+use sqlx::PgPool;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostedStore {
+    pub store_id: StoreId,
+    pub handle: String,
+    pub name: String,
+    pub currency: Currency,
+    pub state: TenantState,
+}
+
+type Row = (uuid::Uuid, String, String, String, String);
+
+fn from_row((id, handle, name, currency, state): Row) -> Result<HostedStore, sqlx::Error> {
+    Ok(HostedStore {
+        store_id: StoreId::from_uuid(id),
+        handle,
+        name,
+        currency: Currency::parse(&currency).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        state: state
+            .parse()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+    })
+}
+
+pub async fn list(db: &PgPool) -> Result<Vec<HostedStore>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT store_id, handle, name, currency, state FROM hosted_stores ORDER BY store_id",
+    )
+    .fetch_all(db)
+    .await?;
+    rows.into_iter().map(from_row).collect()
+}
+
+/// Hosts a store here (or updates its name and state). Idempotent.
+pub async fn upsert(
+    db: &PgPool,
+    store: StoreId,
+    handle: &Handle,
+    name: &str,
+    currency: Currency,
+    state: TenantState,
+) -> Result<HostedStore, sqlx::Error> {
+    let row: Row = sqlx::query_as(
+        "INSERT INTO hosted_stores (store_id, handle, name, currency, state) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (store_id) DO UPDATE
+            SET handle = EXCLUDED.handle, name = EXCLUDED.name, currency = EXCLUDED.currency,
+                state = EXCLUDED.state, updated_at = now()
+         RETURNING store_id, handle, name, currency, state",
+    )
+    .bind(store.as_uuid())
+    .bind(handle.as_str())
+    .bind(name)
+    .bind(currency.as_str())
+    .bind(state.as_str())
+    .fetch_one(db)
+    .await?;
+    from_row(row)
+}

@@ -1,0 +1,51 @@
+use serde::{Deserialize, Serialize};
+
+/// Configuration of a router process.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouterConfig {
+    /// The public listener for every store domain.
+    pub listen: String,
+    /// Where the control plane's API is.
+    pub control_plane_url: String,
+    /// Shared secret that signs platform tokens.
+    pub jwt_secret: String,
+    /// Requests for this host (signup, operator API) go to the control plane.
+    pub platform_domain: String,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Connecting to a pod may take this long, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// A pod's answer may take this long, in milliseconds.
+    pub upstream_timeout_ms: u64,
+    /// How long a request for a store being cut over is held, in milliseconds.
+    pub hold_timeout_ms: u64,
+    /// Long-poll wait of the routing table sync, in seconds.
+    pub sync_wait_secs: u64,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            control_plane_url: "http://127.0.0.1:7400".into(),
+            jwt_secret: String::new(),
+            platform_domain: "localhost".into(),
+            body_limit: 1024 * 1024,
+            connect_timeout_ms: 1_000,
+            upstream_timeout_ms: 30_000,
+            hold_timeout_ms: 2_000,
+            sync_wait_secs: 20,
+        }
+    }
+}
+
+impl std::fmt::Debug for RouterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterConfig")
+            .field("listen", &self.listen)
+            .field("control_plane_url", &self.control_plane_url)
+            .field("platform_domain", &self.platform_domain)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,14 @@
+//! The Mercato edge router: one listener for every store domain.
+//!
+//! Host → store → pod from a routing table kept in sync with the control
+//! plane ([`sync`]); requests are proxied over pooled keep-alive connections
+//! ([`proxy`]). It keeps serving from its last table when the control plane
+//! is down.
+
+pub mod config;
+pub mod proxy;
+pub mod startup;
+pub mod sync;
+
+pub use config::RouterConfig;
+pub use startup::{Application, RouterState};

@@ -1,0 +1,112 @@
+//! Builds the router from its config; `main` and the tests start it the
+//! same way.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use mercato_tenants::http::{layers, ops_routes, HttpMetrics};
+use mercato_tenants::{ApiError, Domain, ErrorCode, TokenKeys};
+use tokio::net::TcpListener;
+
+use crate::proxy::{self, HttpClient};
+use crate::sync::{SharedTable, Syncer};
+use crate::RouterConfig;
+
+#[derive(Clone)]
+pub struct RouterState {
+    pub table: SharedTable,
+    pub syncer: Syncer,
+    pub client: HttpClient,
+    pub keys: TokenKeys,
+    pub platform_domain: Domain,
+    pub control_plane_url: String,
+    pub body_limit: usize,
+    pub upstream_timeout: Duration,
+    pub hold_timeout: Duration,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: RouterState,
+}
+
+impl Application {
+    pub async fn build(config: RouterConfig) -> anyhow::Result<Self> {
+        anyhow::ensure!(!config.jwt_secret.is_empty(), "jwt_secret must be set");
+        let platform_domain = Domain::parse(&config.platform_domain)
+            .context("platform_domain is not a valid domain")?;
+        let keys = TokenKeys::from_secret(config.jwt_secret.as_bytes());
+        let syncer = Syncer::new(
+            &config.control_plane_url,
+            keys.clone(),
+            config.sync_wait_secs,
+        )?;
+        let state = RouterState {
+            table: syncer.table.clone(),
+            syncer,
+            client: proxy::client(Duration::from_millis(config.connect_timeout_ms)),
+            keys,
+            platform_domain,
+            control_plane_url: config.control_plane_url.trim_end_matches('/').to_owned(),
+            body_limit: config.body_limit,
+            upstream_timeout: Duration::from_millis(config.upstream_timeout_ms),
+            hold_timeout: Duration::from_millis(config.hold_timeout_ms),
+        };
+        let metrics = HttpMetrics::new("router")?.with_unmatched_label("proxy");
+        let app = Router::new()
+            .merge(ops_routes(metrics.clone()))
+            .route("/readyz", get(readyz))
+            .fallback(proxy::proxy)
+            .with_state(state.clone());
+        let router = layers(app, metrics, config.body_limit);
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        tracing::info!(addr = %listener.local_addr()?, "router listening");
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn state(&self) -> &RouterState {
+        &self.state
+    }
+
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let sync = tokio::spawn(self.state.syncer.clone().run());
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        sync.abort();
+        served.context("serving http")
+    }
+}
+
+/// `GET /readyz`: ready once a routing table has been loaded.
+async fn readyz(State(state): State<RouterState>) -> Response {
+    let version = state.table.version();
+    if version > 0 {
+        axum::Json(serde_json::json!({"status": "ready", "routing_version": version}))
+            .into_response()
+    } else {
+        ApiError::new(ErrorCode::NotReady, "no routing table loaded yet").into_response()
+    }
+}

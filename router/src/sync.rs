@@ -1,0 +1,149 @@
+//! Keeps the router's routing table in step with the control plane: a
+//! long-poll for the versions after ours, applied in order; a full snapshot
+//! whenever a delta does not fit. Failures back off and retry; the last good
+//! table keeps serving meanwhile.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use mercato_tenants::{Claims, Role, RoutingError, RoutingTable, RoutingUpdate, TokenKeys};
+use tokio::sync::watch;
+
+/// The table and a signal that it changed.
+#[derive(Clone)]
+pub struct SharedTable {
+    table: Arc<RwLock<RoutingTable>>,
+    changed: watch::Sender<u64>,
+}
+
+impl Default for SharedTable {
+    fn default() -> Self {
+        Self {
+            table: Arc::default(),
+            changed: watch::channel(0).0,
+        }
+    }
+}
+
+impl SharedTable {
+    pub fn read<T>(&self, f: impl FnOnce(&RoutingTable) -> T) -> T {
+        f(&self.table.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub fn version(&self) -> u64 {
+        self.read(RoutingTable::version)
+    }
+
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Applies an update unless the table already has that version.
+    fn apply(&self, update: &RoutingUpdate) -> Result<(), RoutingError> {
+        let version = {
+            let mut table = self.table.write().unwrap_or_else(|e| e.into_inner());
+            if update.version <= table.version() && update.base.is_some() {
+                return Ok(());
+            }
+            table.apply(update)?;
+            table.version()
+        };
+        self.changed.send_replace(version);
+        Ok(())
+    }
+}
+
+#[derive(Clone)]
+pub struct Syncer {
+    http: reqwest::Client,
+    url: String,
+    keys: TokenKeys,
+    pub table: SharedTable,
+    wait: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("control plane unreachable: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("control plane answered {0}")]
+    Status(u16),
+    #[error("cannot sign a service token: {0}")]
+    Token(#[from] mercato_tenants::TokenError),
+}
+
+impl Syncer {
+    pub fn new(
+        control_plane_url: &str,
+        keys: TokenKeys,
+        wait: u64,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .build()?;
+        Ok(Self {
+            http,
+            url: control_plane_url.trim_end_matches('/').to_owned(),
+            keys,
+            table: SharedTable::default(),
+            wait,
+        })
+    }
+
+    /// One fetch of the versions after `since`, waiting up to `wait` seconds
+    /// for one. `Ok(None)` when nothing changed.
+    async fn fetch(&self, since: u64, wait: u64) -> Result<Option<RoutingUpdate>, SyncError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let token = self
+            .keys
+            .issue(&Claims::new("router", Role::Service, None, now, 300))?;
+        let response = self
+            .http
+            .get(format!("{}/v1/routing", self.url))
+            .query(&[("since", since), ("wait", wait)])
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(wait + 5))
+            .send()
+            .await?;
+        match response.status().as_u16() {
+            204 => Ok(None),
+            200 => Ok(Some(response.json().await?)),
+            other => Err(SyncError::Status(other)),
+        }
+    }
+
+    /// Fetches and applies what is new, once, falling back to a snapshot
+    /// when a delta does not fit our version.
+    pub async fn sync_once(&self, wait: u64) -> Result<(), SyncError> {
+        let since = self.table.version();
+        if let Some(update) = self.fetch(since, wait).await? {
+            if let Err(e) = self.table.apply(&update) {
+                tracing::info!(error = %e, "routing delta does not fit; fetching a snapshot");
+                if let Some(snapshot) = self.fetch(0, 0).await? {
+                    self.table
+                        .apply(&snapshot)
+                        .map_err(|_| SyncError::Status(200))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Follows the control plane forever.
+    pub async fn run(self) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.sync_once(self.wait).await {
+                Ok(()) => backoff = Duration::from_millis(100),
+                Err(e) => {
+                    tracing::warn!(error = %e, version = self.table.version(), "routing sync failed; serving the last table");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Layered configuration: a process's defaults, then an optional TOML file,
+//! then `MERCATO_<PROCESS>_<FIELD>` environment variables.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Loads `T` from its defaults, `file` and the environment variables that
+/// start with `prefix` (e.g. `MERCATO_POD_` sets `PodConfig` fields).
+pub fn load<T: Default + Serialize + DeserializeOwned>(
+    file: Option<&Path>,
+    prefix: &str,
+) -> anyhow::Result<T> {
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    load_from(file, prefix, &vars)
+}
+
+fn load_from<T: Default + Serialize + DeserializeOwned>(
+    file: Option<&Path>,
+    prefix: &str,
+    vars: &[(String, String)],
+) -> anyhow::Result<T> {
+    let mut table = match toml::Value::try_from(T::default()).context("serializing defaults")? {
+        toml::Value::Table(t) => t,
+        _ => anyhow::bail!("a config must be a table"),
+    };
+    if let Some(path) = file {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let from_file: toml::Table = text
+            .parse()
+            .with_context(|| format!("parsing {}", path.display()))?;
+        table.extend(from_file);
+    }
+    for (name, value) in vars {
+        let Some(field) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        let field = field.to_ascii_lowercase();
+        let parsed = match table.get(&field) {
+            Some(toml::Value::Integer(_)) => toml::Value::Integer(
+                value
+                    .parse()
+                    .with_context(|| format!("{name} must be a whole number"))?,
+            ),
+            Some(toml::Value::Boolean(_)) => toml::Value::Boolean(
+                value
+                    .parse()
+                    .with_context(|| format!("{name} must be true or false"))?,
+            ),
+            Some(_) => toml::Value::String(value.clone()),
+            None => anyhow::bail!("{name} does not name a setting"),
+        };
+        table.insert(field, parsed);
+    }
+    toml::Value::Table(table)
+        .try_into()
+        .context("invalid configuration")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(default, deny_unknown_fields)]
+    struct Demo {
+        listen: String,
+        limit: u64,
+        verbose: bool,
+    }
+
+    impl Default for Demo {
+        fn default() -> Self {
+            Self {
+                listen: "127.0.0.1:1".into(),
+                limit: 10,
+                verbose: false,
+            }
+        }
+    }
+
+    #[test]
+    fn layers_defaults_file_and_env() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "limit = 20\nlisten = \"0.0.0.0:2\"\n").expect("write");
+        let vars = vec![
+            ("MERCATO_DEMO_LIMIT".to_string(), "30".to_string()),
+            ("OTHER".into(), "x".into()),
+        ];
+        let c: Demo = load_from(Some(&file), "MERCATO_DEMO_", &vars).expect("loads");
+        assert_eq!(
+            c,
+            Demo {
+                listen: "0.0.0.0:2".into(),
+                limit: 30,
+                verbose: false
+            }
+        );
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        let vars = vec![("MERCATO_DEMO_LIMIT".to_string(), "lots".to_string())];
+        assert!(load_from::<Demo>(None, "MERCATO_DEMO_", &vars).is_err());
+        let vars = vec![("MERCATO_DEMO_NOPE".to_string(), "1".to_string())];
+        assert!(load_from::<Demo>(None, "MERCATO_DEMO_", &vars).is_err());
+    }
+}

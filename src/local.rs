@@ -1,0 +1,374 @@
+//! Real Postgres clusters and Redis servers as child processes on loopback,
+//! for `mercato up` and for the end-to-end tests alike. Nothing is installed
+//! as a system service.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::{Pid, User};
+use sqlx::Connection as _;
+use tokio::process::{Child, Command};
+
+/// Where the server binaries are.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    pub pg_bindir: PathBuf,
+    pub redis_server: PathBuf,
+}
+
+impl Binaries {
+    /// Finds Postgres (`MERCATO_PG_BINDIR`, `pg_config --bindir`, or
+    /// `/usr/lib/postgresql/*/bin`) and `redis-server`, or says which Debian
+    /// package to install.
+    pub fn locate() -> anyhow::Result<Self> {
+        let pg_bindir = std::env::var_os("MERCATO_PG_BINDIR")
+            .map(PathBuf::from)
+            .or_else(|| {
+                let out = std::process::Command::new("pg_config").arg("--bindir").output().ok()?;
+                Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+            })
+            .filter(|d| d.join("initdb").exists() && d.join("postgres").exists())
+            .or_else(|| {
+                let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+                    .ok()?
+                    .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+                    .filter(|d| d.join("initdb").exists())
+                    .collect();
+                dirs.sort();
+                dirs.pop()
+            })
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "PostgreSQL server binaries (initdb, postgres) not found: install the Debian package \
+                     `postgresql-15` (apt-get install -y postgresql-15) or set MERCATO_PG_BINDIR"
+                )
+            })?;
+        let redis_server = which("redis-server").ok_or_else(|| {
+            anyhow::anyhow!("`redis-server` not found: install the Debian package `redis-server` (apt-get install -y redis-server)")
+        })?;
+        Ok(Self {
+            pg_bindir,
+            redis_server,
+        })
+    }
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Postgres refuses to run as root; as root we run it as `postgres` (the
+/// user Debian's package creates) or `nobody`.
+fn server_user() -> anyhow::Result<Option<User>> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
+    for name in ["postgres", "nobody"] {
+        if let Some(user) = User::from_name(name)? {
+            return Ok(Some(user));
+        }
+    }
+    bail!("running as root and no `postgres` or `nobody` user exists to run Postgres as")
+}
+
+fn chown_tree(path: &Path, user: &User) -> anyhow::Result<()> {
+    std::os::unix::fs::chown(path, Some(user.uid.as_raw()), Some(user.gid.as_raw()))
+        .with_context(|| format!("chown {}", path.display()))?;
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            chown_tree(&entry?.path(), user)?;
+        }
+    }
+    Ok(())
+}
+
+fn log_file(path: &Path) -> anyhow::Result<(Stdio, Stdio)> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    Ok((Stdio::from(file.try_clone()?), Stdio::from(file)))
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+/// Sends `signal` to a child and waits up to `grace` for it to exit, then
+/// kills it.
+async fn stop_child(child: &mut Child, signal: Signal, grace: Duration) {
+    if let Some(pid) = child.id() {
+        let _ = kill(Pid::from_raw(pid as i32), signal);
+    }
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
+        let _ = child.kill().await;
+    }
+}
+
+/// How a cluster trades durability for speed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync on: what a store's data deserves.
+    Durable,
+    /// fsync off: throwaway clusters for tests.
+    Throwaway,
+}
+
+/// A Postgres cluster in a data folder of its own, `wal_level=logical`.
+pub struct PgCluster {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl PgCluster {
+    /// Initialises `dir` if it is empty and starts the server on `port`.
+    pub async fn start(
+        bins: &Binaries,
+        dir: &Path,
+        port: u16,
+        durability: Durability,
+    ) -> anyhow::Result<Self> {
+        let user = server_user()?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let log = dir.with_extension("log");
+        if let Some(user) = &user {
+            chown_tree(dir, user)?;
+            if log.exists() {
+                chown_tree(&log, user)?;
+            }
+        }
+        if !dir.join("PG_VERSION").exists() {
+            let mut initdb = Command::new(bins.pg_bindir.join("initdb"));
+            initdb
+                .args(["-D"])
+                .arg(dir)
+                .args([
+                    "-U",
+                    "mercato",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ])
+                .current_dir(dir)
+                .stdin(Stdio::null());
+            let (out, err) = log_file(&log)?;
+            initdb.stdout(out).stderr(err);
+            if let Some(user) = &user {
+                initdb.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+            }
+            let status = initdb.status().await.context("running initdb")?;
+            if !status.success() {
+                bail!("initdb failed for {}:\n{}", dir.display(), tail(&log));
+            }
+        }
+        let mut postgres = Command::new(bins.pg_bindir.join("postgres"));
+        postgres
+            .arg("-D")
+            .arg(dir)
+            .args(["-p", &port.to_string()])
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "unix_socket_directories=",
+            ])
+            .args([
+                "-c",
+                "wal_level=logical",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "max_replication_slots=20",
+                "-c",
+                "max_wal_senders=20",
+            ])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        if durability == Durability::Throwaway {
+            postgres.args([
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]);
+        }
+        let (out, err) = log_file(&log)?;
+        postgres.stdout(out).stderr(err);
+        if let Some(user) = &user {
+            postgres.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+        }
+        let child = postgres.spawn().context("starting postgres")?;
+        let mut cluster = Self {
+            child,
+            port,
+            dir: dir.to_owned(),
+        };
+        cluster.wait_ready(&log).await?;
+        Ok(cluster)
+    }
+
+    async fn wait_ready(&mut self, log: &Path) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(conn) = sqlx::PgConnection::connect(&self.url("postgres")).await {
+                let _ = conn.close().await;
+                return Ok(());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "postgres in {} exited ({status}):\n{}",
+                    self.dir.display(),
+                    tail(log)
+                );
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!(
+                    "postgres in {} did not accept connections within 60 s:\n{}",
+                    self.dir.display(),
+                    tail(log)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://mercato@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Creates `name` unless it exists.
+    pub async fn create_database(&self, name: &str) -> anyhow::Result<String> {
+        anyhow::ensure!(
+            name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+            "bad database name {name}"
+        );
+        let mut conn = sqlx::PgConnection::connect(&self.url("postgres")).await?;
+        let exists: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
+            .bind(name)
+            .fetch_optional(&mut conn)
+            .await?;
+        if exists.is_none() {
+            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut conn)
+                .await?;
+        }
+        conn.close().await?;
+        Ok(self.url(name))
+    }
+
+    /// Fast shutdown: open transactions roll back, committed data stays.
+    pub async fn stop(mut self) {
+        stop_child(&mut self.child, Signal::SIGINT, Duration::from_secs(30)).await;
+    }
+
+    /// Immediate shutdown, like a crash.
+    pub async fn crash(mut self) {
+        stop_child(&mut self.child, Signal::SIGQUIT, Duration::from_secs(10)).await;
+    }
+}
+
+/// A `redis-server` on loopback.
+pub struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl RedisServer {
+    /// Starts a server keeping its files in `dir`; `Durable` turns on the
+    /// append-only file.
+    pub async fn start(
+        bins: &Binaries,
+        dir: &Path,
+        port: u16,
+        durability: Durability,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let log = dir.join("redis.log");
+        let mut cmd = Command::new(&bins.redis_server);
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--protected-mode",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .args([
+            "--appendonly",
+            if durability == Durability::Durable {
+                "yes"
+            } else {
+                "no"
+            },
+        ])
+        .arg("--logfile")
+        .arg(&log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+        let child = cmd.spawn().context("starting redis-server")?;
+        let mut server = Self { child, port };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Ok(server);
+            }
+            if let Some(status) = server.child.try_wait()? {
+                bail!("redis-server exited ({status}):\n{}", tail(&log));
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!(
+                    "redis-server did not listen on {port} within 20 s:\n{}",
+                    tail(&log)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub async fn stop(mut self) {
+        stop_child(&mut self.child, Signal::SIGTERM, Duration::from_secs(10)).await;
+    }
+}
+
+/// A port nobody listens on right now (the OS picks it).
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}

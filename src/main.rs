@@ -1,0 +1,166 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use mercato_tenants::{Claims, Role, StoreId, TokenKeys};
+
+/// Mercato: a pod-sharded, multi-tenant commerce platform.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the whole platform on loopback: Postgres and Redis per pod, the
+    /// control plane, two pods, the router and a demo store.
+    Up {
+        /// Where clusters, logs and the signing secret live.
+        #[arg(long, default_value = ".mercato", env = "MERCATO_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The router's public address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// First internal port: control plane, then pods; Postgres at +10,
+        /// Redis at +20.
+        #[arg(long, default_value_t = 7400)]
+        port_base: u16,
+        /// Stores get `<handle>.<platform-domain>`.
+        #[arg(long, default_value = "localhost")]
+        platform_domain: String,
+        /// How many pods.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=9))]
+        pods: u16,
+    },
+    /// Run one process of the platform.
+    Serve {
+        #[command(subcommand)]
+        process: Process,
+        /// TOML file with settings (environment variables override it).
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        /// Allow development settings such as the built-in signing secret.
+        #[arg(long, global = true)]
+        dev: bool,
+    },
+    /// Print a signed token (needs MERCATO_JWT_SECRET).
+    Token {
+        #[arg(long, value_enum)]
+        role: TokenRole,
+        /// The store, for staff and customer tokens.
+        #[arg(long)]
+        store: Option<StoreId>,
+        #[arg(long, default_value = "cli")]
+        subject: String,
+        #[arg(long, default_value_t = 3600)]
+        ttl_secs: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum Process {
+    /// The edge router.
+    Router,
+    /// One pod.
+    Pod,
+    /// The control plane.
+    ControlPlane,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TokenRole {
+    Customer,
+    Staff,
+    Operator,
+    Service,
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if std::env::var("MERCATO_LOG_FORMAT").as_deref() == Ok("json") {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    if !matches!(cli.command, Command::Up { .. } | Command::Token { .. }) {
+        init_tracing();
+    }
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Up {
+            data_dir,
+            listen,
+            port_base,
+            platform_domain,
+            pods,
+        } => {
+            mercato::up::run(mercato::up::UpOptions {
+                data_dir,
+                listen,
+                port_base,
+                platform_domain,
+                pods,
+            })
+            .await
+        }
+        Command::Serve {
+            process,
+            config,
+            dev,
+        } => {
+            let file = config.as_deref();
+            match process {
+                Process::Router => mercato::serve::router(file, dev).await,
+                Process::Pod => mercato::serve::pod(file, dev).await,
+                Process::ControlPlane => mercato::serve::control_plane(file, dev).await,
+            }
+        }
+        Command::Token {
+            role,
+            store,
+            subject,
+            ttl_secs,
+        } => {
+            let secret = std::env::var("MERCATO_JWT_SECRET").map_err(|_| {
+                anyhow::anyhow!("set MERCATO_JWT_SECRET (for `up`, it is in <data-dir>/secret.key)")
+            })?;
+            let role = match role {
+                TokenRole::Customer => Role::Customer,
+                TokenRole::Staff => Role::Staff,
+                TokenRole::Operator => Role::Operator,
+                TokenRole::Service => Role::Service,
+            };
+            if matches!(role, Role::Customer | Role::Staff) && store.is_none() {
+                anyhow::bail!("staff and customer tokens need --store");
+            }
+            let claims = Claims::new(subject, role, store, mercato::now_unix(), ttl_secs);
+            println!(
+                "{}",
+                TokenKeys::from_secret(secret.as_bytes()).issue(&claims)?
+            );
+            Ok(())
+        }
+    }
+}

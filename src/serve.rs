@@ -1,0 +1,70 @@
+//! `mercato serve <process>`: one process, configured from defaults, an
+//! optional TOML file and `MERCATO_<PROCESS>_*` variables.
+
+use std::path::Path;
+
+use anyhow::bail;
+
+use crate::{config, shutdown_signal};
+
+/// The signing secret used when `--dev` is given and none is set.
+const DEV_SECRET: &str = "mercato-dev-secret-not-for-production-use!";
+
+/// Refuses a weak signing secret unless `dev` says it is fine.
+fn check_secret(secret: &mut String, var: &str, dev: bool) -> anyhow::Result<()> {
+    if secret.len() >= 32 {
+        return Ok(());
+    }
+    if dev {
+        if secret.is_empty() {
+            tracing::warn!("using the built-in development signing secret");
+            *secret = DEV_SECRET.to_owned();
+        }
+        return Ok(());
+    }
+    bail!("{var} must be at least 32 characters (or pass --dev for a local development setup)")
+}
+
+pub async fn pod(file: Option<&Path>, dev: bool) -> anyhow::Result<()> {
+    let mut cfg: mercato_pod::PodConfig = config::load(file, "MERCATO_POD_")?;
+    check_secret(&mut cfg.jwt_secret, "MERCATO_POD_JWT_SECRET", dev)?;
+    mercato_pod::Application::build(cfg)
+        .await?
+        .run_until(shutdown_signal())
+        .await
+}
+
+pub async fn control_plane(file: Option<&Path>, dev: bool) -> anyhow::Result<()> {
+    let mut cfg: mercato_control_plane::ControlPlaneConfig =
+        config::load(file, "MERCATO_CONTROL_PLANE_")?;
+    check_secret(&mut cfg.jwt_secret, "MERCATO_CONTROL_PLANE_JWT_SECRET", dev)?;
+    mercato_control_plane::Application::build(cfg)
+        .await?
+        .run_until(shutdown_signal())
+        .await
+}
+
+pub async fn router(file: Option<&Path>, dev: bool) -> anyhow::Result<()> {
+    let mut cfg: mercato_router::RouterConfig = config::load(file, "MERCATO_ROUTER_")?;
+    check_secret(&mut cfg.jwt_secret, "MERCATO_ROUTER_JWT_SECRET", dev)?;
+    mercato_router::Application::build(cfg)
+        .await?
+        .run_until(shutdown_signal())
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weak_secrets_need_dev() {
+        let mut s = String::from("short");
+        assert!(check_secret(&mut s, "X", false).is_err());
+        let mut empty = String::new();
+        assert!(check_secret(&mut empty, "X", true).is_ok());
+        assert_eq!(empty, DEV_SECRET);
+        let mut strong = "x".repeat(32);
+        assert!(check_secret(&mut strong, "X", false).is_ok());
+    }
+}

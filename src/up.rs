@@ -1,0 +1,505 @@
+//! `mercato up`: the whole platform on loopback, nothing installed as a
+//! service. A Postgres cluster for the control plane and for each pod
+//! (`initdb` into the data folder), a `redis-server` per pod, the control
+//! plane, the pods and the router as child processes, the pods registered
+//! and a demo store with products. A second `up` reuses the data.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use mercato_tenants::{Claims, Role, TokenKeys};
+use serde_json::{json, Value};
+use tokio::process::{Child, Command};
+
+use crate::local::{Binaries, Durability, PgCluster, RedisServer};
+use crate::{now_unix, shutdown_signal};
+
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    pub data_dir: PathBuf,
+    /// The router's public listener.
+    pub listen: SocketAddr,
+    /// First of the internal ports (control plane, pods, Postgres, Redis).
+    pub port_base: u16,
+    pub platform_domain: String,
+    pub pods: u16,
+}
+
+/// A child `mercato serve ...` process with its log file.
+struct Service {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Service {
+    fn spawn(
+        exe: &Path,
+        what: &str,
+        name: &str,
+        env: &[(String, String)],
+        logs: &Path,
+    ) -> anyhow::Result<Self> {
+        let log = logs.join(format!("{name}.log"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)?;
+        let mut cmd = Command::new(exe);
+        cmd.args(["serve", what])
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .env("MERCATO_LOG_FORMAT", "json")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(file.try_clone()?))
+            .stderr(Stdio::from(file))
+            .kill_on_drop(true);
+        let child = cmd.spawn().with_context(|| format!("starting {name}"))?;
+        Ok(Self {
+            name: name.to_owned(),
+            child,
+            log,
+        })
+    }
+
+    /// Polls `url` until it answers 200, failing early if the child died.
+    async fn wait_ready(&mut self, http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = http.get(url).timeout(Duration::from_secs(1)).send().await {
+                if r.status().is_success() {
+                    return Ok(());
+                }
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "{} exited ({status}); its log {} ends with:\n{}",
+                    self.name,
+                    self.log.display(),
+                    tail(&self.log)
+                );
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!(
+                    "{} was not ready within 60 s; see {}",
+                    self.name,
+                    self.log.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        if tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(10)..].join("\n")
+}
+
+/// The platform's signing secret, made once per data folder (mode 0600).
+fn secret(data: &Path) -> anyhow::Result<String> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = data.join("secret.key");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        if s.trim().len() >= 32 {
+            return Ok(s.trim().to_owned());
+        }
+    }
+    let s = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)?;
+    std::io::Write::write_all(&mut file, s.as_bytes())?;
+    Ok(s)
+}
+
+fn env(prefix: &str, pairs: &[(&str, String)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (format!("{prefix}{}", k.to_ascii_uppercase()), v.clone()))
+        .collect()
+}
+
+pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
+    let bins = Binaries::locate()?;
+    let exe = std::env::current_exe().context("locating the mercato binary")?;
+    let data = &opts.data_dir;
+    let logs = data.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let data = std::fs::canonicalize(data)?;
+    let secret = secret(&data)?;
+    let base = opts.port_base;
+    let port = |offset: u16| -> anyhow::Result<u16> {
+        base.checked_add(offset).context("port_base too high")
+    };
+
+    println!("starting postgres and redis in {} ...", data.display());
+    let cp_pg = PgCluster::start(
+        &bins,
+        &data.join("pg-control-plane"),
+        port(10)?,
+        Durability::Durable,
+    )
+    .await?;
+    let mut pod_pgs = Vec::new();
+    let mut redises = Vec::new();
+    for i in 1..=opts.pods {
+        pod_pgs.push(
+            PgCluster::start(
+                &bins,
+                &data.join(format!("pg-pod-{i}")),
+                port(10 + i)?,
+                Durability::Durable,
+            )
+            .await?,
+        );
+        redises.push(
+            RedisServer::start(
+                &bins,
+                &data.join(format!("redis-pod-{i}")),
+                port(20 + i)?,
+                Durability::Durable,
+            )
+            .await?,
+        );
+    }
+
+    let outcome = run_services(&opts, &exe, &logs, &secret, &cp_pg, &pod_pgs, &redises).await;
+
+    for pg in pod_pgs {
+        pg.stop().await;
+    }
+    cp_pg.stop().await;
+    for r in redises {
+        r.stop().await;
+    }
+    outcome
+}
+
+async fn run_services(
+    opts: &UpOptions,
+    exe: &Path,
+    logs: &Path,
+    secret: &str,
+    cp_pg: &PgCluster,
+    pod_pgs: &[PgCluster],
+    redises: &[RedisServer],
+) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let base = opts.port_base;
+    let mut services: Vec<Service> = Vec::new();
+    let started = start_services(
+        opts,
+        exe,
+        logs,
+        secret,
+        cp_pg,
+        pod_pgs,
+        redises,
+        &http,
+        &mut services,
+    )
+    .await;
+    let result = match started {
+        Ok(()) => {
+            let router_port = opts.listen.port();
+            let shown = |host: &str| {
+                if router_port == 80 {
+                    format!("http://{host}/")
+                } else {
+                    format!("http://{host}:{router_port}/")
+                }
+            };
+            println!();
+            println!("mercato is up.");
+            println!(
+                "  storefront:   {}",
+                shown(&format!("demo.{}", opts.platform_domain))
+            );
+            println!(
+                "  operator API: {}v1/stores  (bearer token in {})",
+                shown(&opts.platform_domain),
+                opts.data_dir.join("operator.token").display()
+            );
+            println!(
+                "  control plane {}, pods {}..{}, logs in {}",
+                base,
+                base + 1,
+                base + opts.pods,
+                logs.display()
+            );
+            println!("press Ctrl-C to stop.");
+            wait_for_stop(&mut services).await
+        }
+        Err(e) => Err(e),
+    };
+    // Router first, control plane last.
+    while let Some(service) = services.pop() {
+        service.stop().await;
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn start_services(
+    opts: &UpOptions,
+    exe: &Path,
+    logs: &Path,
+    secret: &str,
+    cp_pg: &PgCluster,
+    pod_pgs: &[PgCluster],
+    redises: &[RedisServer],
+    http: &reqwest::Client,
+    services: &mut Vec<Service>,
+) -> anyhow::Result<()> {
+    let base = opts.port_base;
+    let cp_url = format!("http://127.0.0.1:{base}");
+    let cp_db = cp_pg.create_database("mercato").await?;
+    let mut cp = Service::spawn(
+        exe,
+        "control-plane",
+        "control-plane",
+        &env(
+            "MERCATO_CONTROL_PLANE_",
+            &[
+                ("listen", format!("127.0.0.1:{base}")),
+                ("database_url", cp_db),
+                ("jwt_secret", secret.to_owned()),
+                ("platform_domain", opts.platform_domain.clone()),
+            ],
+        ),
+        logs,
+    )?;
+    cp.wait_ready(http, &format!("{cp_url}/readyz")).await?;
+    services.push(cp);
+
+    let mut pod_urls = Vec::new();
+    for (i, (pg, redis)) in pod_pgs.iter().zip(redises).enumerate() {
+        let n = i as u16 + 1;
+        let name = format!("pod-{n}");
+        let url = format!("http://127.0.0.1:{}", base + n);
+        let db = pg.create_database("mercato").await?;
+        let mut pod = Service::spawn(
+            exe,
+            "pod",
+            &name,
+            &env(
+                "MERCATO_POD_",
+                &[
+                    ("name", name.clone()),
+                    ("listen", format!("127.0.0.1:{}", base + n)),
+                    ("database_url", db),
+                    ("redis_url", redis.url()),
+                    ("jwt_secret", secret.to_owned()),
+                ],
+            ),
+            logs,
+        )?;
+        pod.wait_ready(http, &format!("{url}/readyz")).await?;
+        services.push(pod);
+        pod_urls.push((name, url));
+    }
+
+    let router_url = format!("http://{}", opts.listen);
+    let mut router = Service::spawn(
+        exe,
+        "router",
+        "router",
+        &env(
+            "MERCATO_ROUTER_",
+            &[
+                ("listen", opts.listen.to_string()),
+                ("control_plane_url", cp_url.clone()),
+                ("jwt_secret", secret.to_owned()),
+                ("platform_domain", opts.platform_domain.clone()),
+            ],
+        ),
+        logs,
+    )?;
+    router
+        .wait_ready(http, &format!("{router_url}/healthz"))
+        .await?;
+    services.push(router);
+
+    let keys = TokenKeys::from_secret(secret.as_bytes());
+    let operator = keys.issue(&Claims::new(
+        "up",
+        Role::Operator,
+        None,
+        now_unix(),
+        30 * 86_400,
+    ))?;
+    std::fs::write(opts.data_dir.join("operator.token"), &operator)?;
+    for (name, url) in &pod_urls {
+        let r = http
+            .post(format!("{cp_url}/v1/pods"))
+            .bearer_auth(&operator)
+            .json(&json!({"name": name, "url": url, "capacity": 1000}))
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!(
+                "registering {name} failed: {}",
+                r.text().await.unwrap_or_default()
+            );
+        }
+    }
+    seed_demo(http, &cp_url, &router_url, &operator, &opts.platform_domain).await
+}
+
+/// The demo store and its products, created once.
+async fn seed_demo(
+    http: &reqwest::Client,
+    cp: &str,
+    router: &str,
+    operator: &str,
+    platform: &str,
+) -> anyhow::Result<()> {
+    let found: Value = http
+        .get(format!("{cp}/v1/stores?handle=demo"))
+        .bearer_auth(operator)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let store = match found["items"].get(0) {
+        Some(store) => store.clone(),
+        None => {
+            let r = http
+                .post(format!("{cp}/v1/stores"))
+                .bearer_auth(operator)
+                .json(&json!({"name": "Demo Store", "handle": "demo", "owner_email": "owner@demo.example"}))
+                .send()
+                .await?;
+            if !r.status().is_success() {
+                bail!(
+                    "creating the demo store failed: {}",
+                    r.text().await.unwrap_or_default()
+                );
+            }
+            r.json().await?
+        }
+    };
+    let id = store["id"].as_str().context("store without id")?;
+    let token: Value = http
+        .post(format!("{cp}/v1/stores/{id}/tokens"))
+        .bearer_auth(operator)
+        .json(&json!({"role": "staff", "subject": "demo-seed"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let staff = token["token"].as_str().context("no token")?;
+    let host = format!("demo.{platform}");
+    // The router learns of a new store within a second.
+    let mut existing = None;
+    for _ in 0..50 {
+        let r = http
+            .get(format!("{router}/admin/api/products?limit=1"))
+            .header("host", &host)
+            .bearer_auth(staff)
+            .send()
+            .await?;
+        if r.status().is_success() {
+            existing = Some(r.json::<Value>().await?);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let existing = existing.context("the router did not route the demo store")?;
+    if existing["items"].as_array().is_some_and(|a| !a.is_empty()) {
+        return Ok(());
+    }
+    let products = [
+        (
+            "Classic Tee",
+            "Soft cotton tee.",
+            &[
+                ("TEE-S", "Small", 1900),
+                ("TEE-M", "Medium", 1900),
+                ("TEE-L", "Large", 2100),
+            ][..],
+        ),
+        (
+            "Canvas Tote",
+            "Carries everything.",
+            &[("TOTE", "", 2400)][..],
+        ),
+        (
+            "Ceramic Mug",
+            "Holds 350 ml.",
+            &[("MUG-WHT", "White", 1200), ("MUG-BLK", "Black", 1200)][..],
+        ),
+        (
+            "Sticker Pack",
+            "Five vinyl stickers.",
+            &[("STICKERS", "", 500)][..],
+        ),
+    ];
+    for (title, description, variants) in products {
+        let variants: Vec<Value> = variants
+            .iter()
+            .map(|(sku, t, price)| json!({"sku": sku, "title": t, "price_minor": price}))
+            .collect();
+        http.post(format!("{router}/admin/api/products"))
+            .header("host", &host)
+            .bearer_auth(staff)
+            .json(&json!({"title": title, "description": description, "variants": variants}))
+            .send()
+            .await?
+            .error_for_status()
+            .with_context(|| format!("creating demo product {title}"))?;
+    }
+    Ok(())
+}
+
+/// Until Ctrl-C/SIGTERM, or until a service dies (which stops everything).
+async fn wait_for_stop(services: &mut [Service]) -> anyhow::Result<()> {
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                for s in services.iter_mut() {
+                    if let Some(status) = s.child.try_wait()? {
+                        bail!("{} exited ({status}); its log {} ends with:\n{}", s.name, s.log.display(), tail(&s.log));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The error-code catalogue: every code a client can see, its HTTP status,
+//! and the one JSON shape every Mercato process answers errors with:
+//! `{"error":{"code":"...","message":"...","request_id":"..."}}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+macro_rules! catalogue {
+    ($($variant:ident => ($code:literal, $status:ident)),+ $(,)?) => {
+        /// Every error code a client can receive.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode { $($variant),+ }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),+];
+
+            /// The stable machine-readable code.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code),+ }
+            }
+
+            /// The HTTP status this code is served with.
+            pub const fn status(self) -> StatusCode {
+                match self { $(ErrorCode::$variant => StatusCode::$status),+ }
+            }
+        }
+    };
+}
+
+catalogue! {
+    InvalidJson => ("invalid_json", BAD_REQUEST),
+    InvalidRequest => ("invalid_request", BAD_REQUEST),
+    InvalidId => ("invalid_id", BAD_REQUEST),
+    InvalidDomain => ("invalid_domain", BAD_REQUEST),
+    InvalidHandle => ("invalid_handle", BAD_REQUEST),
+    MissingHost => ("missing_host", BAD_REQUEST),
+    Unauthorized => ("unauthorized", UNAUTHORIZED),
+    TokenExpired => ("token_expired", UNAUTHORIZED),
+    Forbidden => ("forbidden", FORBIDDEN),
+    NotFound => ("not_found", NOT_FOUND),
+    UnknownStore => ("unknown_store", NOT_FOUND),
+    MethodNotAllowed => ("method_not_allowed", METHOD_NOT_ALLOWED),
+    HandleTaken => ("handle_taken", CONFLICT),
+    DomainTaken => ("domain_taken", CONFLICT),
+    PodNameTaken => ("pod_name_taken", CONFLICT),
+    SkuTaken => ("sku_taken", CONFLICT),
+    Conflict => ("conflict", CONFLICT),
+    PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE),
+    UnsupportedMediaType => ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE),
+    StoreNotHere => ("store_not_here", MISDIRECTED_REQUEST),
+    Unprocessable => ("unprocessable", UNPROCESSABLE_ENTITY),
+    RateLimited => ("rate_limited", TOO_MANY_REQUESTS),
+    Internal => ("internal", INTERNAL_SERVER_ERROR),
+    PodUnavailable => ("pod_unavailable", SERVICE_UNAVAILABLE),
+    UpstreamTimeout => ("upstream_timeout", GATEWAY_TIMEOUT),
+    NoPodAvailable => ("no_pod_available", SERVICE_UNAVAILABLE),
+    NotReady => ("not_ready", SERVICE_UNAVAILABLE),
+    StoreUnavailable => ("store_unavailable", SERVICE_UNAVAILABLE),
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error as a client sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// An opaque 500. The cause is logged here, in the caller's span, and
+    /// never sent to the client.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            ErrorCode::Internal,
+            "internal error; quote the request id when reporting it",
+        )
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, message)
+    }
+
+    /// The JSON body, with the request id if known.
+    pub fn body(&self, request_id: Option<&str>) -> String {
+        #[derive(Serialize)]
+        struct Inner<'a> {
+            code: &'a str,
+            message: &'a str,
+            request_id: Option<&'a str>,
+        }
+        #[derive(Serialize)]
+        struct Outer<'a> {
+            error: Inner<'a>,
+        }
+        serde_json::to_string(&Outer {
+            error: Inner {
+                code: self.code.as_str(),
+                message: &self.message,
+                request_id,
+            },
+        })
+        .unwrap_or_else(|_| {
+            String::from(r#"{"error":{"code":"internal","message":"","request_id":null}}"#)
+        })
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    /// Renders without a request id; the request-id layer, which knows it,
+    /// renders the body again on the way out (see [`crate::http::request_id`]).
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.code.status(),
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            self.body(None),
+        )
+            .into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_statuses_are_errors() {
+        let mut seen = HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate code {code}");
+            assert!(code.status().is_client_error() || code.status().is_server_error());
+        }
+        assert_eq!(ErrorCode::StoreNotHere.status().as_u16(), 421);
+        assert_eq!(ErrorCode::UnknownStore.status().as_u16(), 404);
+    }
+
+    #[test]
+    fn body_shape() {
+        let err = ApiError::new(ErrorCode::UnknownStore, "no store at x.example");
+        let body: serde_json::Value = serde_json::from_str(&err.body(Some("r-1"))).expect("json");
+        assert_eq!(body["error"]["code"], "unknown_store");
+        assert_eq!(body["error"]["message"], "no store at x.example");
+        assert_eq!(body["error"]["request_id"], "r-1");
+    }
+}

@@ -1,0 +1,291 @@
+//! HTTP plumbing every Mercato process shares: request ids and the request
+//! span, Prometheus metrics by route template, health endpoints, JSON and
+//! path extractors whose rejections speak the error catalogue. Shapes
+//! requests and responses only; the processes own their sockets.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use crate::{ApiError, ErrorCode, REQUEST_ID_HEADER};
+
+/// The request id of the current request, set by [`request_id`].
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Accepts a caller's request id if it is short printable ASCII, otherwise
+/// makes a new one. The id goes into a span (with `store_id` left for the
+/// tenant layer to fill), the response header, and every error body.
+pub async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        req.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        route = tracing::field::Empty,
+        store_id = tracing::field::Empty,
+    );
+    let mut response = next.run(req).instrument(span).await;
+    if let Some(err) = response.extensions_mut().remove::<ApiError>() {
+        *response.body_mut() = Body::from(err.body(Some(&id)));
+        response
+            .headers_mut()
+            .remove(axum::http::header::CONTENT_LENGTH);
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+/// Request counters and latency histograms labelled by route template,
+/// method and status class only (bounded label values).
+#[derive(Clone)]
+pub struct HttpMetrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    unmatched: &'static str,
+}
+
+impl HttpMetrics {
+    /// Registers the HTTP metrics of the process `component`.
+    pub fn new(component: &str) -> Result<Self, prometheus::Error> {
+        let registry = Registry::new_custom(Some("mercato".into()), None)?;
+        let requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests served")
+                .const_label("component", component),
+            &["route", "method", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency")
+                .const_label("component", component)
+                .buckets(vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ]),
+            &["route", "method"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(Self {
+            registry,
+            requests,
+            latency,
+            unmatched: "unmatched",
+        })
+    }
+
+    /// The route label of requests that match no route template (for a
+    /// process whose fallback does real work, like the router's proxy).
+    pub fn with_unmatched_label(mut self, label: &'static str) -> Self {
+        self.unmatched = label;
+        self
+    }
+
+    /// The registry, for a process to add its own metrics to.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn observe(&self, route: &str, method: &str, status: StatusCode, started: Instant) {
+        let class = match status.as_u16() {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        self.requests
+            .with_label_values(&[route, method, class])
+            .inc();
+        self.latency
+            .with_label_values(&[route, method])
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    /// The Prometheus text exposition of every registered metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let encoder = TextEncoder::new();
+        if let Err(e) = encoder.encode(&self.registry.gather(), &mut buf) {
+            tracing::warn!(error = %e, "metrics encoding failed");
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// Middleware: records the request under its route template.
+pub async fn track(State(metrics): State<HttpMetrics>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = match req.extensions().get::<MatchedPath>() {
+        Some(path) => path.as_str().to_owned(),
+        None => metrics.unmatched.to_owned(),
+    };
+    tracing::Span::current().record("route", route.as_str());
+    let method = req.method().as_str().to_owned();
+    let response = next.run(req).await;
+    metrics.observe(&route, &method, response.status(), started);
+    response
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(metrics): State<HttpMetrics>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        metrics.render(),
+    )
+        .into_response()
+}
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> Response {
+    (
+        StatusCode::OK,
+        axum::Json(serde_json::json!({"status": "ok"})),
+    )
+        .into_response()
+}
+
+/// Answer for routes that do not exist.
+pub async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such route")
+}
+
+/// `/metrics` and `/healthz`, served by every process.
+pub fn ops_routes<S: Clone + Send + Sync + 'static>(metrics: HttpMetrics) -> Router<S> {
+    Router::new()
+        .route("/metrics", axum::routing::get(self::metrics))
+        .route("/healthz", axum::routing::get(healthz))
+        .with_state(metrics)
+}
+
+/// The layers every process wraps its routes in: metrics by route, the body
+/// limit, and the request id (outermost, so every answer carries it).
+pub fn layers(router: Router, metrics: HttpMetrics, body_limit: usize) -> Router {
+    router
+        .layer(axum::middleware::from_fn_with_state(metrics, track))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(request_id))
+}
+
+/// A process's routes with the ops routes, JSON 404/405 answers and the
+/// shared layers. `/readyz` is the process's own, since only it knows its
+/// dependencies.
+pub fn finish(router: Router, metrics: HttpMetrics, body_limit: usize) -> Router {
+    let router = router
+        .merge(ops_routes(metrics.clone()))
+        .fallback(not_found)
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed here")
+        });
+    layers(router, metrics, body_limit)
+}
+
+/// A JSON body whose rejections are catalogue errors (400 `invalid_json`,
+/// 413 `payload_too_large`, 415 `unsupported_media_type`).
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "expected a body with content-type application/json",
+        ),
+        JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
+        }
+        JsonRejection::JsonDataError(e) => ApiError::new(ErrorCode::InvalidJson, e.body_text()),
+        other => ApiError::new(ErrorCode::InvalidJson, other.body_text()),
+    }
+}
+
+/// Path parameters whose rejections are 400 `invalid_id`.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Self(v))
+            .map_err(|e: PathRejection| ApiError::new(ErrorCode::InvalidId, e.body_text()))
+    }
+}
+
+/// Query parameters whose rejections are 400 `invalid_request`.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Self(v))
+            .map_err(|e: QueryRejection| ApiError::new(ErrorCode::InvalidRequest, e.body_text()))
+    }
+}
+
+/// The verified claims of the request's bearer token, if it has one.
+/// `Err` when a token is present but not valid.
+pub fn bearer_claims(
+    parts: &Parts,
+    keys: &crate::TokenKeys,
+) -> Result<Option<crate::Claims>, ApiError> {
+    let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(crate::claims::bearer)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthorized,
+                "expected `Authorization: Bearer <token>`",
+            )
+        })?;
+    keys.verify(token).map(Some).map_err(|e| match e {
+        crate::TokenError::Expired => {
+            ApiError::new(ErrorCode::TokenExpired, "the token has expired")
+        }
+        _ => ApiError::new(ErrorCode::Unauthorized, "the token is not valid"),
+    })
+}

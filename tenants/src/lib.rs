@@ -1,0 +1,30 @@
+//! The shared vocabulary of Mercato.
+//!
+//! Everything here is plain data and pure functions: ids, validated names,
+//! tenant states, the versioned routing table, token claims and the
+//! error-code catalogue. This crate performs no I/O (no sockets, files or
+//! databases); the HTTP glue in [`http`] only shapes requests and responses
+//! that other crates serve.
+
+pub mod claims;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod id;
+pub mod money;
+pub mod routing;
+pub mod state;
+
+pub use claims::{Claims, Role, TokenError, TokenKeys};
+pub use domain::{Domain, Handle, NameError};
+pub use error::{ApiError, ErrorCode};
+pub use id::{PodId, ProductId, StoreId, VariantId};
+pub use money::{Currency, Money};
+pub use routing::{Resolution, RoutingChange, RoutingError, RoutingTable, RoutingUpdate};
+pub use state::{PodState, TenantState};
+
+/// Header the router uses to tell a pod which store a request is for.
+/// The router strips any client-supplied value before setting it.
+pub const STORE_HEADER: &str = "x-mercato-store-id";
+/// Header carrying the request id from the router to the pods.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";

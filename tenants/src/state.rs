@@ -1,0 +1,98 @@
+//! Lifecycle states of stores and pods.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a store stands, as recorded by the control plane and by the pod that
+/// hosts it (`hosted_stores`). A pod serves a store only while it is `Active`
+/// there; every other state is answered with `421 store_not_here`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantState {
+    /// Being placed: reserved in the control plane, not yet live on a pod.
+    Provisioning,
+    /// Served normally.
+    Active,
+    /// Cut-over in progress: the router holds the store's requests.
+    Frozen,
+    /// Fenced on a source pod after a move: late writes are refused.
+    MovedOut,
+}
+
+impl TenantState {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Provisioning => "provisioning",
+            Self::Active => "active",
+            Self::Frozen => "frozen",
+            Self::MovedOut => "moved_out",
+        }
+    }
+}
+
+/// A pod's lifecycle: placement only picks `Active` pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PodState {
+    Active,
+    Draining,
+}
+
+impl PodState {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Draining => "draining",
+        }
+    }
+}
+
+/// A state string that is not one of the known states.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown state `{0}`")]
+pub struct UnknownState(pub String);
+
+macro_rules! state_text {
+    ($ty:ty, $($variant:ident),+) => {
+        impl FromStr for $ty {
+            type Err = UnknownState;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $(if s == <$ty>::$variant.as_str() { return Ok(<$ty>::$variant); })+
+                Err(UnknownState(s.to_string()))
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+state_text!(TenantState, Provisioning, Active, Frozen, MovedOut);
+state_text!(PodState, Active, Draining);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip() {
+        for s in [
+            TenantState::Provisioning,
+            TenantState::Active,
+            TenantState::Frozen,
+            TenantState::MovedOut,
+        ] {
+            assert_eq!(s.as_str().parse::<TenantState>(), Ok(s));
+            assert_eq!(
+                serde_json::to_string(&s).expect("json"),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+        assert_eq!("draining".parse::<PodState>(), Ok(PodState::Draining));
+        assert!("bogus".parse::<PodState>().is_err());
+    }
+}
