@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what Mercato needs and is missing on a Debian machine with a Rust
+# toolchain: PostgreSQL 15 server binaries, redis-server, cargo-nextest, and
+# the rustfmt/clippy components. Safe to run again; it only installs what is
+# not there.
+set -euo pipefail
+
+need_apt=()
+pg_bindir="$(pg_config --bindir 2>/dev/null || true)"
+if [ -z "$pg_bindir" ] || [ ! -x "$pg_bindir/initdb" ]; then
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    need_apt+=(postgresql-15)
+  fi
+fi
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${need_apt[*]}"
+  if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # Debian starts packaged servers as services; Mercato runs its own.
+  for svc in postgresql redis-server; do
+    $sudo service "$svc" stop >/dev/null 2>&1 || true
+  done
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "bootstrap: cargo not found; install the Rust toolchain (rustup) first" >&2
+  exit 1
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "bootstrap: installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+if command -v rustup >/dev/null 2>&1; then
+  for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+  done
+fi

@@ -1,0 +1,419 @@
+//! Test harness: a whole platform per test on loopback. One real Postgres
+//! cluster (a fresh database per component) and one real `redis-server` per
+//! pod, started as child processes on free ports; the control plane, pods
+//! and router run in-process as the same `Application`s `main` starts,
+//! bound to port 0. Everything is torn down when the test ends, so tests
+//! run in parallel.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt as _;
+use std::time::Duration;
+
+use mercato::local::{free_port, Binaries, Durability, PgCluster, RedisServer};
+use mercato_tenants::{Claims, Role, TokenKeys};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const PLATFORM: &str = "localhost";
+
+/// An in-process application and the means to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match tokio::time::timeout(Duration::from_secs(30), &mut self.task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => panic!("application failed: {e:#}"),
+            Ok(Err(e)) => panic!("application panicked: {e}"),
+            Err(_) => panic!("application did not stop within 30 s"),
+        }
+    }
+}
+
+macro_rules! spawn_app {
+    ($app:expr) => {{
+        let app = $app;
+        let addr = app.local_addr();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        Running {
+            addr,
+            stop: Some(tx),
+            task,
+        }
+    }};
+}
+
+pub struct Pod {
+    pub name: String,
+    pub database_url: String,
+    pub app: Running,
+    pub redis: RedisServer,
+}
+
+pub struct Stack {
+    pub http: reqwest::Client,
+    pub operator: String,
+    pub keys: TokenKeys,
+    secret: String,
+    pub cp_database_url: String,
+    pub control_plane: Option<Running>,
+    cp_addr: SocketAddr,
+    pub pods: Vec<Pod>,
+    pub router: Running,
+    pg: PgCluster,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_pg(bins: &Binaries, dir: &std::path::Path) -> PgCluster {
+    let mut last = None;
+    for attempt in 0..3 {
+        let port = free_port().expect("free port");
+        match PgCluster::start(
+            bins,
+            &dir.join(format!("pg{attempt}")),
+            port,
+            Durability::Throwaway,
+        )
+        .await
+        {
+            Ok(pg) => return pg,
+            Err(e) => last = Some(e),
+        }
+    }
+    panic!("postgres did not start: {:#}", last.expect("an error"));
+}
+
+async fn start_redis(bins: &Binaries, dir: &std::path::Path) -> RedisServer {
+    let mut last = None;
+    for _ in 0..3 {
+        let port = free_port().expect("free port");
+        match RedisServer::start(
+            bins,
+            &dir.join(format!("redis-{port}")),
+            port,
+            Durability::Throwaway,
+        )
+        .await
+        {
+            Ok(r) => return r,
+            Err(e) => last = Some(e),
+        }
+    }
+    panic!("redis did not start: {:#}", last.expect("an error"));
+}
+
+pub fn control_plane_config(
+    listen: SocketAddr,
+    database_url: &str,
+    secret: &str,
+) -> mercato_control_plane::ControlPlaneConfig {
+    mercato_control_plane::ControlPlaneConfig {
+        listen: listen.to_string(),
+        database_url: database_url.to_owned(),
+        jwt_secret: secret.to_owned(),
+        platform_domain: PLATFORM.into(),
+        ..Default::default()
+    }
+}
+
+impl Stack {
+    /// Starts a platform with `pods` pods, all registered, and a router that
+    /// has loaded the routing table.
+    pub async fn start(pods: usize) -> Stack {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Postgres runs as an unprivileged user when tests run as root.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let bins = Binaries::locate().expect("postgres and redis-server installed");
+        let pg = start_pg(&bins, dir.path()).await;
+        let secret = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let keys = TokenKeys::from_secret(secret.as_bytes());
+        let operator = keys
+            .issue(&Claims::new("test", Role::Operator, None, now(), 3600))
+            .expect("token");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+
+        let cp_database_url = pg.create_database("control_plane").await.expect("cp db");
+        let cp_app = mercato_control_plane::Application::build(control_plane_config(
+            "127.0.0.1:0".parse().expect("addr"),
+            &cp_database_url,
+            &secret,
+        ))
+        .await
+        .expect("control plane starts");
+        let control_plane = spawn_app!(cp_app);
+        let cp_addr = control_plane.addr;
+
+        let mut started = Vec::new();
+        for i in 1..=pods {
+            let name = format!("pod-{i}");
+            let database_url = pg
+                .create_database(&format!("pod_{i}"))
+                .await
+                .expect("pod db");
+            let redis = start_redis(&bins, dir.path()).await;
+            let app = mercato_pod::Application::build(mercato_pod::PodConfig {
+                name: name.clone(),
+                listen: "127.0.0.1:0".into(),
+                database_url: database_url.clone(),
+                redis_url: redis.url(),
+                jwt_secret: secret.clone(),
+                db_pool_size: 8,
+                ..Default::default()
+            })
+            .await
+            .expect("pod starts");
+            let app = spawn_app!(app);
+            let r = http
+                .post(format!("http://{cp_addr}/v1/pods"))
+                .bearer_auth(&operator)
+                .json(&json!({"name": name, "url": app.url(), "capacity": 100}))
+                .send()
+                .await
+                .expect("register pod");
+            assert_eq!(
+                r.status(),
+                201,
+                "registering {name}: {}",
+                r.text().await.unwrap_or_default()
+            );
+            started.push(Pod {
+                name,
+                database_url,
+                app,
+                redis,
+            });
+        }
+
+        let router_app = mercato_router::Application::build(mercato_router::RouterConfig {
+            listen: "127.0.0.1:0".into(),
+            control_plane_url: format!("http://{cp_addr}"),
+            jwt_secret: secret.clone(),
+            platform_domain: PLATFORM.into(),
+            upstream_timeout_ms: 10_000,
+            sync_wait_secs: 5,
+            ..Default::default()
+        })
+        .await
+        .expect("router starts");
+        let router = spawn_app!(router_app);
+        let stack = Stack {
+            http,
+            operator,
+            keys,
+            secret,
+            cp_database_url,
+            control_plane: Some(control_plane),
+            cp_addr,
+            pods: started,
+            router,
+            pg,
+            _dir: dir,
+        };
+        stack
+            .eventually("router loads the routing table", || async {
+                let r = stack
+                    .http
+                    .get(format!("{}/readyz", stack.router.url()))
+                    .send()
+                    .await
+                    .ok()?;
+                r.status().is_success().then_some(())
+            })
+            .await;
+        stack
+    }
+
+    /// Polls `probe` every 25 ms until it yields, for at most 15 s.
+    pub async fn eventually<T, F, Fut>(&self, what: &str, mut probe: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(v) = probe().await {
+                return v;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting until {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// A request through the router for `host`.
+    pub fn at(&self, method: reqwest::Method, host: &str, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.router.url()))
+            .header("host", host)
+    }
+
+    pub fn get(&self, host: &str, path: &str) -> reqwest::RequestBuilder {
+        self.at(reqwest::Method::GET, host, path)
+    }
+
+    pub fn post(&self, host: &str, path: &str) -> reqwest::RequestBuilder {
+        self.at(reqwest::Method::POST, host, path)
+    }
+
+    /// The control plane's operator API, reached through the router on the
+    /// platform domain.
+    pub fn operator(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.at(method, PLATFORM, path).bearer_auth(&self.operator)
+    }
+
+    /// Creates a store and waits until the router serves its domain.
+    pub async fn create_store(&self, handle: &str) -> Value {
+        let r = self
+            .operator(reqwest::Method::POST, "/v1/stores")
+            .json(&json!({"name": format!("Store {handle}"), "handle": handle, "owner_email": format!("owner@{handle}.example")}))
+            .send()
+            .await
+            .expect("create store");
+        assert_eq!(r.status(), 201, "creating {handle}");
+        let store: Value = r.json().await.expect("json");
+        let host = format!("{handle}.{PLATFORM}");
+        self.eventually("the router routes the new store", || async {
+            let r = self.get(&host, "/api/products").send().await.ok()?;
+            (r.status() == 200).then_some(())
+        })
+        .await;
+        store
+    }
+
+    pub fn staff_token(&self, store: &Value) -> String {
+        let id = store["id"]
+            .as_str()
+            .expect("store id")
+            .parse()
+            .expect("uuid");
+        self.keys
+            .issue(&Claims::new("staff", Role::Staff, Some(id), now(), 3600))
+            .expect("token")
+    }
+
+    /// Creates a product through the router as staff of the store at `host`.
+    pub async fn create_product(
+        &self,
+        host: &str,
+        token: &str,
+        title: &str,
+        sku: &str,
+        price: i64,
+    ) -> Value {
+        let r = self
+            .post(host, "/admin/api/products")
+            .bearer_auth(token)
+            .json(&json!({"title": title, "variants": [{"sku": sku, "price_minor": price}]}))
+            .send()
+            .await
+            .expect("create product");
+        assert_eq!(r.status(), 201, "creating {title}");
+        r.json().await.expect("json")
+    }
+
+    /// The pod the control plane placed `store` on.
+    pub async fn pod_for(&self, store: &Value) -> &Pod {
+        let pods: Value = self
+            .http
+            .get(format!("{}/v1/pods", self.control_plane_url()))
+            .bearer_auth(&self.operator)
+            .send()
+            .await
+            .expect("list pods")
+            .json()
+            .await
+            .expect("json");
+        let pod = pods
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|p| p["id"] == store["pod_id"])
+            .expect("store's pod listed");
+        let url = pod["url"].as_str().expect("url");
+        self.pods
+            .iter()
+            .find(|p| p.app.url() == url)
+            .expect("store's pod is in the stack")
+    }
+
+    pub async fn stop_control_plane(&mut self) {
+        if let Some(cp) = self.control_plane.take() {
+            cp.stop().await;
+        }
+    }
+
+    /// Starts the control plane again on the address it had.
+    pub async fn start_control_plane(&mut self) {
+        let app = mercato_control_plane::Application::build(control_plane_config(
+            self.cp_addr,
+            &self.cp_database_url,
+            &self.secret,
+        ))
+        .await
+        .expect("control plane restarts");
+        self.control_plane = Some(spawn_app!(app));
+    }
+
+    pub fn control_plane_url(&self) -> String {
+        format!("http://{}", self.cp_addr)
+    }
+
+    pub async fn shutdown(mut self) {
+        self.router.stop().await;
+        for pod in self.pods.drain(..) {
+            pod.app.stop().await;
+            pod.redis.stop().await;
+        }
+        if let Some(cp) = self.control_plane.take() {
+            cp.stop().await;
+        }
+        self.pg.stop().await;
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+/// The error code of a JSON error body.
+pub async fn error_code(r: reqwest::Response) -> (u16, String) {
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    (
+        status,
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or("<no code>")
+            .to_owned(),
+    )
+}

@@ -1,0 +1,577 @@
+//! End-to-end tests of the foundation: real Postgres and Redis processes,
+//! the control plane, pods and router talking over loopback.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{error_code, Stack, PLATFORM};
+use reqwest::Method;
+use serde_json::{json, Value};
+use sqlx::Connection as _;
+
+async fn count_products(database_url: &str) -> i64 {
+    let mut conn = sqlx::PgConnection::connect(database_url)
+        .await
+        .expect("connect");
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM products")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    n
+}
+
+async fn titles(stack: &Stack, host: &str) -> Vec<String> {
+    let page: Value = stack
+        .get(host, "/api/products")
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let mut titles: Vec<String> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| p["title"].as_str().expect("title").to_owned())
+        .collect();
+    titles.sort();
+    titles
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_land_on_different_pods_and_each_domain_serves_only_its_own_products() {
+    let stack = Stack::start(2).await;
+    let alpha = stack.create_store("alpha").await;
+    let beta = stack.create_store("beta").await;
+    assert_ne!(
+        alpha["pod_id"], beta["pod_id"],
+        "placement spreads stores over pods"
+    );
+
+    let (a_host, b_host) = (format!("alpha.{PLATFORM}"), format!("beta.{PLATFORM}"));
+    let (a_staff, b_staff) = (stack.staff_token(&alpha), stack.staff_token(&beta));
+    // The same SKU in two stores is two different variants.
+    let a_product = stack
+        .create_product(&a_host, &a_staff, "Alpha Tee", "TEE-1", 1500)
+        .await;
+    stack
+        .create_product(&b_host, &b_staff, "Beta Tee", "TEE-1", 2500)
+        .await;
+    stack
+        .create_product(&a_host, &a_staff, "Alpha Mug", "MUG-1", 900)
+        .await;
+
+    assert_eq!(
+        titles(&stack, &a_host).await,
+        vec!["Alpha Mug", "Alpha Tee"]
+    );
+    assert_eq!(titles(&stack, &b_host).await, vec!["Beta Tee"]);
+    assert_eq!(
+        a_product["variants"][0]["price"],
+        json!({"minor": 1500, "currency": "USD"})
+    );
+
+    // Alpha's product id means nothing on beta's domain.
+    let id = a_product["id"].as_str().expect("id");
+    let r = stack
+        .get(&b_host, &format!("/api/products/{id}"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(error_code(r).await, (404, "not_found".into()));
+    let r = stack
+        .get(&a_host, &format!("/api/products/{id}"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 200);
+
+    // A token of store A never authorizes anything in store B.
+    let r = stack
+        .post(&b_host, "/admin/api/products")
+        .bearer_auth(&a_staff)
+        .json(&json!({"title": "Intruder", "variants": [{"sku": "X", "price_minor": 1}]}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(error_code(r).await, (403, "forbidden".into()));
+    assert_eq!(titles(&stack, &b_host).await, vec!["Beta Tee"]);
+
+    // A SKU is unique within a store.
+    let r = stack
+        .post(&a_host, "/admin/api/products")
+        .bearer_auth(&a_staff)
+        .json(&json!({"title": "Dup", "variants": [{"sku": "TEE-1", "price_minor": 1}]}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(error_code(r).await, (409, "sku_taken".into()));
+
+    // Each pod holds only its own store's rows.
+    let a_pod = stack.pod_for(&alpha).await;
+    let b_pod = stack.pod_for(&beta).await;
+    assert_eq!(count_products(&a_pod.database_url).await, 2);
+    assert_eq!(count_products(&b_pod.database_url).await, 1);
+
+    // The storefront page renders the store's products, escaped.
+    let html = stack
+        .get(&a_host, "/")
+        .send()
+        .await
+        .expect("home")
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("Alpha Tee") && !html.contains("Beta Tee"));
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_domains_get_404_and_custom_domains_route_while_they_exist() {
+    let stack = Stack::start(1).await;
+    let r = stack
+        .get("nowhere.localhost", "/")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(error_code(r).await, (404, "unknown_store".into()));
+    let r = stack
+        .get("shop.example.com", "/api/products")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(error_code(r).await, (404, "unknown_store".into()));
+
+    let store = stack.create_store("gamma").await;
+    let id = store["id"].as_str().expect("id");
+    let r = stack
+        .operator(Method::POST, &format!("/v1/stores/{id}/domains"))
+        .json(&json!({"domain": "Shop.Example.com"}))
+        .send()
+        .await
+        .expect("add");
+    assert_eq!(r.status(), 201);
+    stack
+        .eventually("the custom domain routes", || async {
+            let r = stack
+                .get("shop.example.com", "/api/products")
+                .send()
+                .await
+                .ok()?;
+            (r.status() == 200).then_some(())
+        })
+        .await;
+
+    // Domains and handles are unique across the platform.
+    let other = stack.create_store("delta").await;
+    let other_id = other["id"].as_str().expect("id");
+    let r = stack
+        .operator(Method::POST, &format!("/v1/stores/{other_id}/domains"))
+        .json(&json!({"domain": "shop.example.com"}))
+        .send()
+        .await
+        .expect("add");
+    assert_eq!(error_code(r).await, (409, "domain_taken".into()));
+    let r = stack
+        .operator(Method::POST, "/v1/stores")
+        .json(&json!({"name": "Again", "handle": "gamma", "owner_email": "x@gamma.example"}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(error_code(r).await, (409, "handle_taken".into()));
+    // The platform domain of a store is not removable; a custom one is.
+    let r = stack
+        .operator(
+            Method::DELETE,
+            &format!("/v1/stores/{id}/domains/gamma.localhost"),
+        )
+        .send()
+        .await
+        .expect("del");
+    assert_eq!(error_code(r).await, (422, "unprocessable".into()));
+    let r = stack
+        .operator(
+            Method::DELETE,
+            &format!("/v1/stores/{id}/domains/shop.example.com"),
+        )
+        .send()
+        .await
+        .expect("del");
+    assert_eq!(r.status(), 200);
+    stack
+        .eventually("the removed domain stops routing", || async {
+            let r = stack
+                .get("shop.example.com", "/api/products")
+                .send()
+                .await
+                .ok()?;
+            (r.status() == 404).then_some(())
+        })
+        .await;
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_sent_straight_to_the_wrong_pod_gets_421_and_writes_nothing() {
+    let stack = Stack::start(2).await;
+    let store = stack.create_store("epsilon").await;
+    let staff = stack.staff_token(&store);
+    let home = stack.pod_for(&store).await;
+    let wrong = stack
+        .pods
+        .iter()
+        .find(|p| p.name != home.name)
+        .expect("a second pod");
+    let id = store["id"].as_str().expect("id");
+
+    let r = stack
+        .http
+        .post(format!("{}/admin/api/products", wrong.app.url()))
+        .header(mercato_tenants::STORE_HEADER, id)
+        .bearer_auth(&staff)
+        .json(&json!({"title": "Misdirected", "variants": [{"sku": "M-1", "price_minor": 100}]}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(error_code(r).await, (421, "store_not_here".into()));
+    let r = stack
+        .http
+        .get(format!("{}/api/products", wrong.app.url()))
+        .header(mercato_tenants::STORE_HEADER, id)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(error_code(r).await, (421, "store_not_here".into()));
+    // A request naming no store at all is not served either.
+    let r = stack
+        .http
+        .get(format!("{}/api/products", wrong.app.url()))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(error_code(r).await, (421, "store_not_here".into()));
+    assert_eq!(count_products(&wrong.database_url).await, 0);
+    assert_eq!(count_products(&home.database_url).await, 0);
+
+    // The right pod, asked the same way, serves it.
+    let r = stack
+        .http
+        .post(format!("{}/admin/api/products", home.app.url()))
+        .header(mercato_tenants::STORE_HEADER, id)
+        .bearer_auth(&staff)
+        .json(&json!({"title": "Direct", "variants": [{"sku": "M-1", "price_minor": 100}]}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 201);
+    assert_eq!(count_products(&home.database_url).await, 1);
+    assert_eq!(count_products(&wrong.database_url).await, 0);
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_router_keeps_serving_without_the_control_plane_and_catches_up_when_it_returns() {
+    let mut stack = Stack::start(1).await;
+    let store = stack.create_store("zeta").await;
+    let host = format!("zeta.{PLATFORM}");
+    stack
+        .create_product(&host, &stack.staff_token(&store), "Zeta Tee", "Z-1", 100)
+        .await;
+
+    stack.stop_control_plane().await;
+    for _ in 0..20 {
+        let r = stack.get(&host, "/api/products").send().await.expect("get");
+        assert_eq!(
+            r.status(),
+            200,
+            "served from the last table while the control plane is down"
+        );
+    }
+    assert_eq!(titles(&stack, &host).await, vec!["Zeta Tee"]);
+    // The operator API itself is unavailable meanwhile, and says so.
+    let r = stack
+        .operator(Method::GET, "/v1/stores")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(error_code(r).await, (503, "pod_unavailable".into()));
+
+    stack.start_control_plane().await;
+    let r = stack
+        .http
+        .post(format!("{}/v1/stores", stack.control_plane_url()))
+        .bearer_auth(&stack.operator)
+        .json(&json!({"name": "Eta", "handle": "eta", "owner_email": "o@eta.example"}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), 201);
+    let created = Instant::now();
+    stack
+        .eventually("the router picks up the new store", || async {
+            let r = stack
+                .get("eta.localhost", "/api/products")
+                .send()
+                .await
+                .ok()?;
+            (r.status() == 200).then_some(())
+        })
+        .await;
+    // Reported, not asserted: tests do not judge wall-clock time.
+    eprintln!(
+        "new store routable {:?} after creation (control plane restarted)",
+        created.elapsed()
+    );
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clear_4xx_codes() {
+    let stack = Stack::start(1).await;
+    let store = stack.create_store("theta").await;
+    let host = format!("theta.{PLATFORM}");
+    let staff = stack.staff_token(&store);
+    let post = |body: String| {
+        stack
+            .post(&host, "/admin/api/products")
+            .bearer_auth(&staff)
+            .header("content-type", "application/json")
+            .body(body)
+    };
+
+    let r = post("{not json".into()).send().await.expect("post");
+    assert_eq!(error_code(r).await, (400, "invalid_json".into()));
+    let r =
+        post(json!({"title": "x", "variants": [{"sku": "A", "price_minor": "ten"}]}).to_string())
+            .send()
+            .await
+            .expect("post");
+    assert_eq!(error_code(r).await, (400, "invalid_json".into()));
+    let r = post(json!({"title": "x", "variants": [{"sku": "A", "price_minor": -1}]}).to_string())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(error_code(r).await, (400, "invalid_request".into()));
+    let r = post(json!({"title": "", "variants": [{"sku": "A", "price_minor": 1}]}).to_string())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(error_code(r).await, (400, "invalid_request".into()));
+    let big = format!(
+        "{{\"title\": \"{}\", \"variants\": []}}",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    let r = post(big).send().await.expect("post");
+    assert_eq!(error_code(r).await, (413, "payload_too_large".into()));
+    let r = stack
+        .post(&host, "/admin/api/products")
+        .bearer_auth(&staff)
+        .body("{}")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(error_code(r).await, (415, "unsupported_media_type".into()));
+    let r = stack
+        .post(&host, "/admin/api/products")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(error_code(r).await, (401, "unauthorized".into()));
+    let r = stack
+        .post(&host, "/admin/api/products")
+        .bearer_auth("not.a.token")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(error_code(r).await, (401, "unauthorized".into()));
+    let r = stack
+        .get(&host, "/api/products/not-a-uuid")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(error_code(r).await, (400, "invalid_id".into()));
+    let r = stack
+        .get(&host, "/api/products?limit=0")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(error_code(r).await, (400, "invalid_request".into()));
+    let r = stack
+        .get(&host, "/api/products?after=garbage")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(error_code(r).await, (400, "invalid_request".into()));
+    let r = stack
+        .get(&host, "/internal/stores")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(error_code(r).await, (404, "not_found".into()));
+    let r = stack
+        .at(Method::DELETE, &host, "/api/products")
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(error_code(r).await, (405, "method_not_allowed".into()));
+
+    // Operator API.
+    let r = stack
+        .operator(Method::GET, "/v1/stores/12345")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(error_code(r).await, (400, "invalid_id".into()));
+    let r = stack
+        .operator(Method::POST, "/v1/stores")
+        .json(&json!({"name": "x", "handle": "a b", "owner_email": "o@x.example"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(error_code(r).await, (400, "invalid_handle".into()));
+    let r = stack
+        .operator(Method::POST, "/v1/stores")
+        .json(&json!({"name": "x", "handle": "okay", "owner_email": "nope"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(error_code(r).await, (400, "invalid_request".into()));
+    let r = stack
+        .at(Method::GET, PLATFORM, "/v1/stores")
+        .bearer_auth(&staff)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(error_code(r).await, (403, "forbidden".into()));
+    let id = store["id"].as_str().expect("id");
+    let r = stack
+        .operator(Method::POST, &format!("/v1/stores/{id}/domains"))
+        .json(&json!({"domain": "bad_domain!"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(error_code(r).await, (400, "invalid_domain".into()));
+    let r = stack
+        .operator(Method::POST, &format!("/v1/stores/{id}/domains"))
+        .json(&json!({"domain": "other.localhost"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(error_code(r).await, (400, "invalid_domain".into()));
+
+    // Nothing above wrote a product, and the process answered every time.
+    let page: Value = stack
+        .get(&host, "/admin/api/products")
+        .bearer_auth(&staff)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(page["items"], json!([]));
+    let metrics = stack
+        .get(&host, "/metrics")
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("mercato_http_requests_total"));
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_pod_is_a_quick_503() {
+    let mut stack = Stack::start(1).await;
+    let store = stack.create_store("iota").await;
+    let _ = store;
+    let pod = stack.pods.pop().expect("pod");
+    pod.app.stop().await;
+    let r = stack
+        .get("iota.localhost", "/api/products")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(error_code(r).await, (503, "pod_unavailable".into()));
+    pod.redis.stop().await;
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mercato_up_on_an_empty_data_folder_answers_on_the_storefront_url() {
+    use tokio::io::AsyncBufReadExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let router_port = mercato::local::free_port().expect("port");
+    // A block of internal ports unlikely to be in use.
+    let base = 20_000 + (std::process::id() % 2_000) as u16 * 20;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mercato"))
+        .args([
+            "up",
+            "--listen",
+            &format!("127.0.0.1:{router_port}"),
+            "--port-base",
+            &base.to_string(),
+        ])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn mercato up");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let url = tokio::time::timeout(Duration::from_secs(180), async {
+        while let Some(line) = lines.next_line().await.expect("read") {
+            eprintln!("up: {line}");
+            if let Some(url) = line.trim().strip_prefix("storefront:") {
+                return url.trim().to_owned();
+            }
+        }
+        panic!("mercato up exited without printing the storefront URL");
+    })
+    .await
+    .expect("mercato up printed the storefront URL");
+    assert_eq!(url, format!("http://demo.localhost:{router_port}/"));
+
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("http://127.0.0.1:{router_port}/"))
+        .header("host", format!("demo.localhost:{router_port}"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.expect("text");
+    assert!(
+        html.contains("Demo Store") && html.contains("Classic Tee"),
+        "{html}"
+    );
+
+    // Ctrl-C / SIGTERM stops every child and exits cleanly.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id().expect("pid") as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("signal");
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("up stops")
+        .expect("status");
+    assert!(status.success(), "up exited with {status}");
+    let refused = http
+        .get(format!("http://127.0.0.1:{router_port}/healthz"))
+        .send()
+        .await;
+    assert!(refused.is_err(), "the router stopped with up");
+}
