@@ -103,7 +103,7 @@ impl Application {
 /// `GET /readyz`: ready once a routing table has been loaded.
 async fn readyz(State(state): State<RouterState>) -> Response {
     let version = state.table.version();
-    if version > 0 {
+    if state.table.loaded() {
         axum::Json(serde_json::json!({"status": "ready", "routing_version": version}))
             .into_response()
     } else {

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 pub struct SharedTable {
     table: Arc<RwLock<RoutingTable>>,
     changed: watch::Sender<u64>,
+    loaded: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for SharedTable {
@@ -21,6 +22,7 @@ impl Default for SharedTable {
         Self {
             table: Arc::default(),
             changed: watch::channel(0).0,
+            loaded: Arc::default(),
         }
     }
 }
@@ -32,6 +34,11 @@ impl SharedTable {
 
     pub fn version(&self) -> u64 {
         self.read(RoutingTable::version)
+    }
+
+    /// Whether a table has been received from the control plane at all.
+    pub fn loaded(&self) -> bool {
+        self.loaded.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn watch(&self) -> watch::Receiver<u64> {
@@ -48,6 +55,8 @@ impl SharedTable {
             table.apply(update)?;
             table.version()
         };
+        self.loaded
+            .store(true, std::sync::atomic::Ordering::Release);
         self.changed.send_replace(version);
         Ok(())
     }
