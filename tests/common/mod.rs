@@ -81,42 +81,37 @@ pub struct Stack {
     _dir: tempfile::TempDir,
 }
 
-async fn start_pg(bins: &Binaries, dir: &std::path::Path) -> PgCluster {
+/// Starts a server on a free port, trying again on another port if one
+/// was taken between choosing it and binding it.
+async fn on_a_free_port<T, F, Fut>(what: &str, mut start: F) -> T
+where
+    F: FnMut(u16) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
     let mut last = None;
-    for attempt in 0..3 {
-        let port = free_port().expect("free port");
-        match PgCluster::start(
-            bins,
-            &dir.join(format!("pg{attempt}")),
-            port,
-            Durability::Throwaway,
-        )
-        .await
-        {
-            Ok(pg) => return pg,
+    for _ in 0..3 {
+        match start(free_port().expect("free port")).await {
+            Ok(server) => return server,
             Err(e) => last = Some(e),
         }
     }
-    panic!("postgres did not start: {:#}", last.expect("an error"));
+    panic!("{what} did not start: {:#}", last.expect("an error"));
+}
+
+async fn start_pg(bins: &Binaries, dir: &std::path::Path) -> PgCluster {
+    on_a_free_port("postgres", |port| {
+        let path = dir.join(format!("pg-{port}"));
+        async move { PgCluster::start(bins, &path, port, Durability::Throwaway).await }
+    })
+    .await
 }
 
 async fn start_redis(bins: &Binaries, dir: &std::path::Path) -> RedisServer {
-    let mut last = None;
-    for _ in 0..3 {
-        let port = free_port().expect("free port");
-        match RedisServer::start(
-            bins,
-            &dir.join(format!("redis-{port}")),
-            port,
-            Durability::Throwaway,
-        )
-        .await
-        {
-            Ok(r) => return r,
-            Err(e) => last = Some(e),
-        }
-    }
-    panic!("redis did not start: {:#}", last.expect("an error"));
+    on_a_free_port("redis", |port| {
+        let path = dir.join(format!("redis-{port}"));
+        async move { RedisServer::start(bins, &path, port, Durability::Throwaway).await }
+    })
+    .await
 }
 
 pub fn control_plane_config(
