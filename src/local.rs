@@ -97,7 +97,8 @@ fn log_file(path: &Path) -> anyhow::Result<(Stdio, Stdio)> {
     Ok((Stdio::from(file.try_clone()?), Stdio::from(file)))
 }
 
-fn tail(path: &Path) -> String {
+/// The last lines of a log file, for error messages.
+pub fn tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(15)..].join("\n")
@@ -105,7 +106,7 @@ fn tail(path: &Path) -> String {
 
 /// Sends `signal` to a child and waits up to `grace` for it to exit, then
 /// kills it.
-async fn stop_child(child: &mut Child, signal: Signal, grace: Duration) {
+pub async fn stop_child(child: &mut Child, signal: Signal, grace: Duration) {
     if let Some(pid) = child.id() {
         let _ = kill(Pid::from_raw(pid as i32), signal);
     }

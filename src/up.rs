@@ -14,7 +14,7 @@ use mercato_tenants::{Claims, Role, TokenKeys};
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
-use crate::local::{Binaries, Durability, PgCluster, RedisServer};
+use crate::local::{stop_child, tail, Binaries, Durability, PgCluster, RedisServer};
 use crate::{now_unix, shutdown_signal};
 
 #[derive(Debug, Clone)]
@@ -97,25 +97,13 @@ impl Service {
     }
 
     async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-        }
-        if tokio::time::timeout(Duration::from_secs(15), self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
-        }
+        stop_child(
+            &mut self.child,
+            nix::sys::signal::Signal::SIGTERM,
+            Duration::from_secs(15),
+        )
+        .await;
     }
-}
-
-fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(10)..].join("\n")
 }
 
 /// The platform's signing secret, made once per data folder (mode 0600).

@@ -394,10 +394,7 @@ impl Stack {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64
+    mercato::now_unix()
 }
 
 /// The error code of a JSON error body.
