@@ -65,3 +65,60 @@ impl FromRequestParts<AppState> for Platform {
         }
     }
 }
+
+/// A signed-in customer of the request's store. The token's subject is the
+/// customer id.
+pub struct Customer {
+    pub id: mercato_tenants::CustomerId,
+    pub claims: Claims,
+}
+
+impl FromRequestParts<AppState> for Customer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let tenant = parts
+            .extensions
+            .get::<TenantContext>()
+            .ok_or_else(|| ApiError::internal("customer extractor used outside the tenant fence"))?
+            .store_id;
+        let claims = required_claims(parts, state)?;
+        if claims.role != mercato_tenants::Role::Customer || claims.store_id != Some(tenant) {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "this endpoint needs a customer token of this store",
+            ));
+        }
+        let id = claims
+            .sub
+            .parse()
+            .map_err(|_| ApiError::new(ErrorCode::Unauthorized, "malformed customer token"))?;
+        Ok(Self { id, claims })
+    }
+}
+
+/// A customer if the request carries a customer token, else a guest.
+pub struct MaybeCustomer(pub Option<Customer>);
+
+impl FromRequestParts<AppState> for MaybeCustomer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            Customer::from_request_parts(parts, state)
+                .await
+                .map(|c| Self(Some(c)))
+        } else {
+            Ok(Self(None))
+        }
+    }
+}

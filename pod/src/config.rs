@@ -18,6 +18,43 @@ pub struct PodConfig {
     pub body_limit: usize,
     /// Connections in the Postgres pool.
     pub db_pool_size: u32,
+    /// Where product images go: `local` (a directory) or `s3` (any
+    /// S3-compatible object store).
+    pub media_store: String,
+    /// Directory of the `local` media store.
+    pub media_dir: String,
+    /// Public URL prefix of media objects. Empty: the pod serves them itself
+    /// under `/media/` on the store's domain.
+    pub media_url_base: String,
+    pub s3_bucket: String,
+    /// Endpoint of an S3-compatible service; empty for AWS.
+    pub s3_endpoint: String,
+    pub s3_region: String,
+    pub s3_access_key_id: String,
+    pub s3_secret_access_key: String,
+    /// Largest image accepted, in bytes.
+    pub media_max_bytes: usize,
+    /// How long a guest cart lives in Redis after its last change.
+    pub cart_guest_ttl_secs: u64,
+    /// How long a customer's cart lives in Redis after its last change.
+    pub cart_customer_ttl_secs: u64,
+    /// Largest quantity of one line in a cart.
+    pub cart_max_line_quantity: i64,
+    /// Most lines in one cart.
+    pub cart_max_lines: usize,
+    /// Lifetime of a staff login token.
+    pub staff_token_ttl_secs: i64,
+    /// Lifetime of a customer login token.
+    pub customer_token_ttl_secs: i64,
+    /// Failed logins allowed per account per window before 429.
+    pub login_failures_per_account: u32,
+    /// Failed logins allowed per client address per window before 429.
+    pub login_failures_per_address: u32,
+    /// The rate-limit window for logins.
+    pub login_window_secs: u64,
+    /// How long product bodies stay in the Redis cache (edits invalidate
+    /// them at once; this only bounds memory).
+    pub product_cache_ttl_secs: u64,
 }
 
 impl Default for PodConfig {
@@ -30,6 +67,25 @@ impl Default for PodConfig {
             jwt_secret: String::new(),
             body_limit: 1024 * 1024,
             db_pool_size: 16,
+            media_store: "local".into(),
+            media_dir: "media".into(),
+            media_url_base: String::new(),
+            s3_bucket: String::new(),
+            s3_endpoint: String::new(),
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: String::new(),
+            s3_secret_access_key: String::new(),
+            media_max_bytes: 8 * 1024 * 1024,
+            cart_guest_ttl_secs: 7 * 24 * 3600,
+            cart_customer_ttl_secs: 30 * 24 * 3600,
+            cart_max_line_quantity: 99,
+            cart_max_lines: 100,
+            staff_token_ttl_secs: 12 * 3600,
+            customer_token_ttl_secs: 30 * 24 * 3600,
+            login_failures_per_account: 5,
+            login_failures_per_address: 50,
+            login_window_secs: 15 * 60,
+            product_cache_ttl_secs: 3600,
         }
     }
 }
@@ -41,6 +97,8 @@ impl std::fmt::Debug for PodConfig {
             .field("listen", &self.listen)
             .field("redis_url", &self.redis_url)
             .field("body_limit", &self.body_limit)
+            .field("media_store", &self.media_store)
+            .field("media_dir", &self.media_dir)
             .finish_non_exhaustive()
     }
 }

@@ -17,7 +17,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::tenancy::HostedStores;
-use crate::{catalog, storefront, tenancy, PodConfig};
+use crate::{catalog, inventory, storefront, tenancy, PodConfig};
 
 /// Everything a request handler may need, cheap to clone.
 #[derive(Clone)]
@@ -26,6 +26,7 @@ pub struct AppState {
     pub redis: Redis,
     pub keys: TokenKeys,
     pub hosted: HostedStores,
+    pub config: Arc<PodConfig>,
 }
 
 /// The pod's Redis: connected lazily and re-connected after failures, so the
@@ -105,6 +106,7 @@ impl Application {
             redis,
             keys: TokenKeys::from_secret(config.jwt_secret.as_bytes()),
             hosted,
+            config: Arc::new(config.clone()),
         };
         let metrics = HttpMetrics::new("pod")?;
         let router = router(state.clone(), metrics, config.body_limit);
@@ -150,6 +152,7 @@ impl Application {
 fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
     let tenant_routes = Router::new()
         .merge(catalog::router())
+        .merge(inventory::router())
         .merge(storefront::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -159,6 +162,7 @@ fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
         .merge(tenant_routes)
         .merge(tenancy::internal_router())
         .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi))
         .with_state(state);
     finish(app, metrics, body_limit)
 }
@@ -192,4 +196,31 @@ async fn readyz(State(state): State<AppState>) -> Response {
         )
         .into_response()
     }
+}
+
+/// The pod's API as an OpenAPI 3.1 document, generated from the handlers.
+pub fn api_doc() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
+    let mut doc = utoipa::openapi::OpenApiBuilder::new()
+        .info(
+            utoipa::openapi::InfoBuilder::new()
+                .title("Mercato store API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Served on each store's own domain. Shopper endpoints under /api, \
+                     staff endpoints under /admin/api (bearer token of a staff member).",
+                ))
+                .build(),
+        )
+        .build();
+    let parts: Vec<utoipa::openapi::OpenApi> = vec![inventory::ApiDoc::openapi()];
+    for part in parts {
+        doc.merge(part);
+    }
+    doc
+}
+
+/// `GET /openapi.json`.
+async fn openapi() -> Response {
+    axum::Json(api_doc()).into_response()
 }

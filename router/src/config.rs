@@ -31,7 +31,7 @@ impl Default for RouterConfig {
             control_plane_url: "http://127.0.0.1:7400".into(),
             jwt_secret: String::new(),
             platform_domain: "localhost".into(),
-            body_limit: 1024 * 1024,
+            body_limit: 10 * 1024 * 1024,
             connect_timeout_ms: 1_000,
             upstream_timeout_ms: 30_000,
             hold_timeout_ms: 2_000,

@@ -126,6 +126,16 @@ async fn forward(state: &RouterState, req: Request) -> Result<Response, ApiError
         .unwrap_or("/")
         .to_owned();
     let mut headers = forwarded_headers(&parts.headers, &host);
+    // The router is the edge: the client address it saw replaces any the
+    // client claimed (pods rate-limit logins by it).
+    if let Some(peer) = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        if let Ok(v) = HeaderValue::from_str(&peer.0.ip().to_string()) {
+            headers.insert(HeaderName::from_static("x-forwarded-for"), v);
+        }
+    }
 
     match target {
         Target::ControlPlane => {
@@ -191,7 +201,10 @@ async fn send_to_store(
 fn forwarded_headers(incoming: &HeaderMap, host: &Domain) -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(incoming.len() + 3);
     for (name, value) in incoming {
-        if HOP_BY_HOP.contains(&name.as_str()) || name == STORE_HEADER {
+        if HOP_BY_HOP.contains(&name.as_str())
+            || name == STORE_HEADER
+            || name.as_str() == "x-forwarded-for"
+        {
             continue;
         }
         headers.append(name.clone(), value.clone());

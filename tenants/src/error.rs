@@ -34,9 +34,15 @@ catalogue! {
     InvalidId => ("invalid_id", BAD_REQUEST),
     InvalidDomain => ("invalid_domain", BAD_REQUEST),
     InvalidHandle => ("invalid_handle", BAD_REQUEST),
+    InvalidEmail => ("invalid_email", BAD_REQUEST),
+    InvalidToken => ("invalid_token", BAD_REQUEST),
+    InvalidCartToken => ("invalid_cart_token", BAD_REQUEST),
+    InvalidQuantity => ("invalid_quantity", BAD_REQUEST),
+    InvalidImage => ("invalid_image", BAD_REQUEST),
     MissingHost => ("missing_host", BAD_REQUEST),
     Unauthorized => ("unauthorized", UNAUTHORIZED),
     TokenExpired => ("token_expired", UNAUTHORIZED),
+    InvalidCredentials => ("invalid_credentials", UNAUTHORIZED),
     Forbidden => ("forbidden", FORBIDDEN),
     NotFound => ("not_found", NOT_FOUND),
     UnknownStore => ("unknown_store", NOT_FOUND),
@@ -45,11 +51,16 @@ catalogue! {
     DomainTaken => ("domain_taken", CONFLICT),
     PodNameTaken => ("pod_name_taken", CONFLICT),
     SkuTaken => ("sku_taken", CONFLICT),
+    EmailTaken => ("email_taken", CONFLICT),
     Conflict => ("conflict", CONFLICT),
     PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE),
     UnsupportedMediaType => ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE),
     StoreNotHere => ("store_not_here", MISDIRECTED_REQUEST),
     Unprocessable => ("unprocessable", UNPROCESSABLE_ENTITY),
+    WeakPassword => ("weak_password", UNPROCESSABLE_ENTITY),
+    UnknownVariant => ("unknown_variant", UNPROCESSABLE_ENTITY),
+    VariantUnavailable => ("variant_unavailable", UNPROCESSABLE_ENTITY),
+    LineLimitExceeded => ("line_limit_exceeded", UNPROCESSABLE_ENTITY),
     RateLimited => ("rate_limited", TOO_MANY_REQUESTS),
     Internal => ("internal", INTERNAL_SERVER_ERROR),
     PodUnavailable => ("pod_unavailable", SERVICE_UNAVAILABLE),
@@ -63,6 +74,22 @@ impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The JSON body of every error, for the OpenAPI documents.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// A stable machine-readable code, e.g. `sku_taken`.
+    pub code: String,
+    /// A human-readable explanation.
+    pub message: String,
+    /// Quote this when reporting a problem.
+    pub request_id: Option<String>,
 }
 
 /// An error as a client sees it.

@@ -15,8 +15,9 @@ pub struct InvalidId(pub String);
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(transparent)]
+        #[schema(value_type = String, format = Uuid)]
         pub struct $name(Uuid);
 
         impl $name {
@@ -83,6 +84,46 @@ id_type!(
 id_type!(
     /// A variant: the unit of price and stock.
     VariantId
+);
+id_type!(
+    /// A collection of products (manual or rule-based).
+    CollectionId
+);
+id_type!(
+    /// A node of a store's category tree.
+    CategoryId
+);
+id_type!(
+    /// An image attached to a product.
+    MediaId
+);
+id_type!(
+    /// A staff account of a store.
+    StaffId
+);
+id_type!(
+    /// A revocable API key for a store's integrations.
+    ApiKeyId
+);
+id_type!(
+    /// A shopper's account in one store.
+    CustomerId
+);
+id_type!(
+    /// A postal address in a customer's address book.
+    AddressId
+);
+id_type!(
+    /// A login session (customer or staff); logging out ends it.
+    SessionId
+);
+id_type!(
+    /// A shopping cart.
+    CartId
+);
+id_type!(
+    /// An event in a store's outbox.
+    EventId
 );
 
 #[cfg(test)]

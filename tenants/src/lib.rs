@@ -6,6 +6,7 @@
 //! databases); the HTTP glue in [`http`] only shapes requests and responses
 //! that other crates serve.
 
+pub mod account;
 pub mod claims;
 pub mod domain;
 pub mod error;
@@ -15,10 +16,14 @@ pub mod money;
 pub mod routing;
 pub mod state;
 
+pub use account::{Email, Password};
 pub use claims::{Claims, Role, TokenError, TokenKeys};
 pub use domain::{Domain, Handle, NameError};
 pub use error::{ApiError, ErrorCode};
-pub use id::{PodId, ProductId, StoreId, VariantId};
+pub use id::{
+    AddressId, ApiKeyId, CartId, CategoryId, CollectionId, CustomerId, EventId, MediaId, PodId,
+    ProductId, SessionId, StaffId, StoreId, VariantId,
+};
 pub use money::{Currency, Money};
 pub use routing::{Resolution, RoutingChange, RoutingError, RoutingTable, RoutingUpdate};
 pub use state::{PodState, TenantState};

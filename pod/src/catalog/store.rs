@@ -202,3 +202,106 @@ pub async fn list_products(
     };
     Ok(Page { items, next_cursor })
 }
+
+/// The product a variant belongs to, if the variant is in the store.
+pub async fn product_of_variant<'e>(
+    exec: impl sqlx::PgExecutor<'e>,
+    store: StoreId,
+    variant: VariantId,
+) -> Result<Option<ProductId>, sqlx::Error> {
+    let row: Option<(Uuid,)> =
+        sqlx::query_as("SELECT product_id FROM variants WHERE store_id = $1 AND id = $2")
+            .bind(store.as_uuid())
+            .bind(variant.as_uuid())
+            .fetch_optional(exec)
+            .await?;
+    Ok(row.map(|(id,)| ProductId::from_uuid(id)))
+}
+
+/// What other contexts (the cart, checkout) need to know about a variant,
+/// read authoritatively from Postgres.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariantSnapshot {
+    pub variant_id: VariantId,
+    pub product_id: ProductId,
+    pub product_title: String,
+    pub variant_title: String,
+    pub sku: String,
+    pub price: Money,
+    /// The product is active: shoppers may buy it.
+    pub purchasable: bool,
+}
+
+/// Snapshots of the `variants` found in the store; ids of other stores or
+/// of no variant at all are simply absent.
+pub async fn variant_snapshots<'e>(
+    exec: impl sqlx::PgExecutor<'e>,
+    store: StoreId,
+    variants: &[VariantId],
+) -> Result<HashMap<VariantId, VariantSnapshot>, sqlx::Error> {
+    let ids: Vec<Uuid> = variants.iter().map(VariantId::as_uuid).collect();
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: Uuid,
+        product_id: Uuid,
+        product_title: String,
+        variant_title: String,
+        sku: String,
+        price_minor: i64,
+        currency: String,
+        status: String,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT v.id, v.product_id, p.title AS product_title, v.title AS variant_title, v.sku,
+                v.price_minor, v.currency, p.status
+         FROM variants v JOIN products p ON p.store_id = v.store_id AND p.id = v.product_id
+         WHERE v.store_id = $1 AND v.id = ANY($2)",
+    )
+    .bind(store.as_uuid())
+    .bind(&ids)
+    .fetch_all(exec)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let snapshot = VariantSnapshot {
+                variant_id: VariantId::from_uuid(r.id),
+                product_id: ProductId::from_uuid(r.product_id),
+                product_title: r.product_title,
+                variant_title: r.variant_title,
+                sku: r.sku,
+                price: Money::new(
+                    r.price_minor,
+                    Currency::parse(&r.currency).map_err(|_| decode_err("currency"))?,
+                ),
+                purchasable: r.status == ProductStatus::Active.as_str(),
+            };
+            Ok((snapshot.variant_id, snapshot))
+        })
+        .collect()
+}
+
+/// Products by id, in the order of `ids`, optionally only those with
+/// `status`; ids not found are skipped.
+pub async fn get_products(
+    db: &PgPool,
+    store: StoreId,
+    ids: &[ProductId],
+    status: Option<ProductStatus>,
+) -> Result<Vec<Product>, sqlx::Error> {
+    let uuids: Vec<Uuid> = ids.iter().map(ProductId::as_uuid).collect();
+    let rows: Vec<ProductRow> = sqlx::query_as(
+        "SELECT id, title, description, status, created_at, updated_at FROM products
+         WHERE store_id = $1 AND id = ANY($2) AND ($3::text IS NULL OR status = $3)",
+    )
+    .bind(store.as_uuid())
+    .bind(&uuids)
+    .bind(status.map(ProductStatus::as_str))
+    .fetch_all(db)
+    .await?;
+    let mut by_id: HashMap<ProductId, Product> = assemble(db, store, rows)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
