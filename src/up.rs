@@ -310,6 +310,12 @@ async fn start_services(
                     ("database_url", db),
                     ("redis_url", redis.url()),
                     ("jwt_secret", secret.to_owned()),
+                    // One directory for every pod's images: keys start with
+                    // the store id, and a moved store keeps its images.
+                    (
+                        "media_dir",
+                        opts.data_dir.join("media").display().to_string(),
+                    ),
                 ],
             ),
             logs,

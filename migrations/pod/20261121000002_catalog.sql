@@ -88,6 +88,7 @@ CREATE TABLE media (
     id            uuid NOT NULL,
     product_id    uuid NOT NULL,
     object_key    text NOT NULL,
+    url           text NOT NULL,
     content_type  text NOT NULL,
     byte_size     integer NOT NULL CHECK (byte_size > 0),
     sha256        text NOT NULL,

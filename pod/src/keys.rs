@@ -2,7 +2,7 @@
 //! braces are a Redis Cluster hash tag, so one store's keys share a slot.
 //! Keys are built here and nowhere else.
 
-use mercato_tenants::StoreId;
+use mercato_tenants::{ProductId, StoreId};
 
 /// The prefix every key of `store` starts with.
 pub fn store_prefix(store: StoreId) -> String {
@@ -12,6 +12,33 @@ pub fn store_prefix(store: StoreId) -> String {
 /// Key of a non-tenant, pod-wide value.
 pub fn pod_key(name: &str) -> String {
     format!("pod:{name}")
+}
+
+/// Version of a product's cached body; bumped by every edit of it.
+pub fn product_version(store: StoreId, product: ProductId) -> String {
+    format!("{}product-ver:{product}", store_prefix(store))
+}
+
+/// Version of everything cached about a store's catalog as a whole (lists,
+/// collections); bumped by every catalog edit in the store.
+pub fn catalog_version(store: StoreId) -> String {
+    format!("{}catalog-ver", store_prefix(store))
+}
+
+/// A product's cached body, as shoppers see it (without stock badges).
+pub fn product_body(store: StoreId, product: ProductId) -> String {
+    format!("{}product:{product}", store_prefix(store))
+}
+
+/// A product's stock badges, cached for a couple of seconds only.
+pub fn product_badges(store: StoreId, product: ProductId) -> String {
+    format!("{}badges:{product}", store_prefix(store))
+}
+
+/// A cached page of a list of the store's catalog; `query` names the page
+/// (its parameters), `list` the kind of list.
+pub fn catalog_page(store: StoreId, list: &str, query: &str) -> String {
+    format!("{}page:{list}:{query}", store_prefix(store))
 }
 
 #[cfg(test)]

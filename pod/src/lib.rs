@@ -8,12 +8,14 @@
 //! - [`storefront`]: the shopper-facing HTML pages.
 
 pub mod auth;
+pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod events;
 pub mod inventory;
 pub mod keys;
+pub mod media;
 pub mod search;
 pub mod startup;
 pub mod storefront;

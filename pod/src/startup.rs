@@ -17,7 +17,9 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::tenancy::HostedStores;
-use crate::{catalog, inventory, storefront, tenancy, PodConfig};
+use crate::cache::Cache;
+use crate::media::MediaStore;
+use crate::{catalog, inventory, media, storefront, tenancy, PodConfig};
 
 /// Everything a request handler may need, cheap to clone.
 #[derive(Clone)]
@@ -27,6 +29,8 @@ pub struct AppState {
     pub keys: TokenKeys,
     pub hosted: HostedStores,
     pub config: Arc<PodConfig>,
+    pub cache: Cache,
+    pub media: MediaStore,
 }
 
 /// The pod's Redis: connected lazily and re-connected after failures, so the
@@ -101,14 +105,18 @@ impl Application {
         let hosted = HostedStores::load(&db)
             .await
             .context("loading hosted stores")?;
+        let metrics = HttpMetrics::new("pod")?;
+        let cache = Cache::new(redis.clone(), metrics.registry())?;
+        let media = MediaStore::from_config(&config)?;
         let state = AppState {
             db,
             redis,
             keys: TokenKeys::from_secret(config.jwt_secret.as_bytes()),
             hosted,
             config: Arc::new(config.clone()),
+            cache,
+            media,
         };
-        let metrics = HttpMetrics::new("pod")?;
         let router = router(state.clone(), metrics, config.body_limit);
         let listener = TcpListener::bind(&config.listen)
             .await
@@ -153,6 +161,7 @@ fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
     let tenant_routes = Router::new()
         .merge(catalog::router())
         .merge(inventory::router())
+        .merge(media::router())
         .merge(storefront::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -213,7 +222,7 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
                 .build(),
         )
         .build();
-    let parts: Vec<utoipa::openapi::OpenApi> = vec![inventory::ApiDoc::openapi()];
+    let parts: Vec<utoipa::openapi::OpenApi> = vec![catalog::ApiDoc::openapi(), inventory::ApiDoc::openapi()];
     for part in parts {
         doc.merge(part);
     }

@@ -178,6 +178,7 @@ impl Stack {
                 redis_url: redis.url(),
                 jwt_secret: secret.clone(),
                 db_pool_size: 8,
+                media_dir: dir.path().join("media").display().to_string(),
                 ..Default::default()
             })
             .await

@@ -5,14 +5,18 @@
 //! through `/api/products`.
 
 mod model;
+pub mod read;
 mod routes;
 mod store;
 
 use mercato_tenants::{ApiError, ProductId, StoreId};
 use sqlx::{Postgres, Transaction};
 
-pub use model::{NewProduct, NewVariant, Product, ProductPatch, ProductStatus, Sku, Variant};
-pub use routes::router;
+pub use model::{
+    Image, NewProduct, NewVariant, Product, ProductOption, ProductPatch, ProductStatus, Sku,
+    Variant, VariantPatch,
+};
+pub use routes::{router, ApiDoc};
 pub use store::{
     get_product, get_products, insert_product, list_products, product_of_variant,
     variant_snapshots, Page, VariantSnapshot,
@@ -35,5 +39,13 @@ pub async fn after_change(
         .map_err(map_db_error)
 }
 
-/// After the commit of such a change: drops cached copies of `products`.
-pub async fn invalidate(_state: &AppState, _store: StoreId, _products: &[ProductId]) {}
+/// After the commit of such a change: cached copies of `products`, and of
+/// every list of the store's catalog, are never served again.
+pub async fn invalidate(state: &AppState, store: StoreId, products: &[ProductId]) {
+    let mut versions: Vec<String> = products
+        .iter()
+        .map(|p| crate::keys::product_version(store, *p))
+        .collect();
+    versions.push(crate::keys::catalog_version(store));
+    state.cache.bump(versions).await;
+}

@@ -1,15 +1,23 @@
 //! Catalog endpoints: staff under `/admin/api`, shoppers under `/api`.
 
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
+use mercato_tenants::error::ErrorBody;
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
-use mercato_tenants::{ApiError, ProductId};
+use mercato_tenants::{ApiError, ErrorCode, MediaId, ProductId, StoreId, VariantId};
 use serde::Deserialize;
+use sqlx::{Postgres, Transaction};
 
-use super::model::{NewProduct, Product, ProductPatch, ProductStatus};
-use super::store::{self, Page};
+use super::model::{
+    check_variant_options, NewProduct, NewVariant, Product, ProductPatch, ProductStatus, Variant,
+    VariantPatch, MAX_VARIANTS,
+};
+use super::read;
+use super::store::{self, NewImage, Page};
 use crate::auth::Staff;
 use crate::db::map_db_error;
 use crate::tenancy::{lock_active, TenantContext};
@@ -20,23 +28,58 @@ pub fn router() -> Router<AppState> {
         .route("/api/products", get(shop_list))
         .route("/api/products/{id}", get(shop_get))
         .route("/admin/api/products", get(admin_list).post(create))
-        .route("/admin/api/products/{id}", get(admin_get).patch(update))
+        .route(
+            "/admin/api/products/{id}",
+            get(admin_get).patch(update).delete(remove),
+        )
+        .route("/admin/api/products/{id}/variants", post(add_variant))
+        .route(
+            "/admin/api/variants/{id}",
+            patch(update_variant).delete(remove_variant),
+        )
+        .route("/admin/api/products/{id}/images", post(upload_image))
+        .route(
+            "/admin/api/products/{id}/images/{image_id}",
+            delete(remove_image),
+        )
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(shop_list, shop_get, admin_list, admin_get, create, update, remove, add_variant,
+          update_variant, remove_variant, upload_image, remove_image),
+    components(schemas(Product, Variant, super::model::Image, super::model::ProductOption,
+                       ProductStatus, NewProduct, NewVariant, ProductPatch, VariantPatch,
+                       crate::inventory::Badge, ProductPage)),
+    tags((name = "catalog", description = "Products, variants and images"))
+)]
+pub struct ApiDoc;
+
+/// A page of products.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ProductPage {
+    items: Vec<Product>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
-    limit: Option<u32>,
-    after: Option<String>,
-    status: Option<String>,
+pub(super) struct ListQuery {
+    /// 1 to 100, default 20.
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub after: Option<String>,
+    /// Staff only: draft, active or archived.
+    pub status: Option<String>,
 }
 
-struct ListArgs {
-    limit: u32,
-    after: Option<ProductId>,
+pub(super) struct ListArgs {
+    pub limit: u32,
+    pub after: Option<ProductId>,
 }
 
-fn list_args(q: &ListQuery) -> Result<ListArgs, ApiError> {
+pub(super) fn list_args(q: &ListQuery) -> Result<ListArgs, ApiError> {
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid("limit must be 1 to 100"));
@@ -52,45 +95,66 @@ fn list_args(q: &ListQuery) -> Result<ListArgs, ApiError> {
     Ok(ListArgs { limit, after })
 }
 
-async fn list(
-    state: &AppState,
-    tenant: &TenantContext,
-    status: Option<ProductStatus>,
-    q: &ListQuery,
-) -> Result<Json<Page<Product>>, ApiError> {
-    let args = list_args(q)?;
-    store::list_products(&state.db, tenant.store_id, status, args.after, args.limit)
-        .await
-        .map(Json)
-        .map_err(map_db_error)
-}
-
-/// `GET /api/products`: active products, newest first.
+/// Active products, newest first (cached).
+#[utoipa::path(get, path = "/api/products", tag = "catalog", params(ListQuery),
+    responses((status = 200, body = ProductPage), (status = 400, body = ErrorBody)))]
 async fn shop_list(
     State(state): State<AppState>,
     tenant: TenantContext,
+    headers: HeaderMap,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Page<Product>>, ApiError> {
+) -> Result<Response, ApiError> {
     if q.status.is_some() {
         return Err(ApiError::invalid("shoppers see active products only"));
     }
-    list(&state, &tenant, Some(ProductStatus::Active), &q).await
+    let args = list_args(&q)?;
+    let body = read::product_page(&state, tenant.store_id, args.after, args.limit).await?;
+    Ok(read::respond(&headers, body))
 }
 
-/// `GET /api/products/{id}`: one active product.
+/// One active product with fresh stock badges (cached; ETag).
+#[utoipa::path(get, path = "/api/products/{id}", tag = "catalog",
+    params(("id" = String, Path, description = "product id")),
+    responses((status = 200, body = Product), (status = 304), (status = 404, body = ErrorBody)))]
 async fn shop_get(
     State(state): State<AppState>,
     tenant: TenantContext,
+    headers: HeaderMap,
     ApiPath(id): ApiPath<ProductId>,
-) -> Result<Json<Product>, ApiError> {
-    store::get_product(&state.db, tenant.store_id, id, Some(ProductStatus::Active))
+) -> Result<Response, ApiError> {
+    let body = read::product_with_badges(&state, tenant.store_id, id).await?;
+    Ok(read::respond(&headers, body))
+}
+
+/// Adds units on hand to each variant, for staff.
+async fn with_stock(state: &AppState, store: StoreId, mut products: Vec<Product>) -> Result<Vec<Product>, ApiError> {
+    let ids: Vec<VariantId> = products
+        .iter()
+        .flat_map(|p| p.variants.iter().map(|v| v.id))
+        .collect();
+    let levels = crate::inventory::levels(&state.db, store, &ids)
+        .await
+        .map_err(map_db_error)?;
+    for v in products.iter_mut().flat_map(|p| p.variants.iter_mut()) {
+        v.on_hand = levels.get(&v.id).map(|l| l.on_hand);
+    }
+    Ok(products)
+}
+
+async fn staff_product(state: &AppState, store: StoreId, id: ProductId) -> Result<Product, ApiError> {
+    let product = store::get_product(&state.db, store, id, None)
         .await
         .map_err(map_db_error)?
-        .map(Json)
+        .ok_or_else(|| ApiError::not_found("product"))?;
+    with_stock(state, store, vec![product])
+        .await?
+        .pop()
         .ok_or_else(|| ApiError::not_found("product"))
 }
 
-/// `GET /admin/api/products?status=`: every product, any status.
+/// Every product, any status, newest first.
+#[utoipa::path(get, path = "/admin/api/products", tag = "catalog", params(ListQuery),
+    responses((status = 200, body = ProductPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn admin_list(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -105,66 +169,335 @@ async fn admin_list(
                 .ok_or_else(|| ApiError::invalid("status must be draft, active or archived"))
         })
         .transpose()?;
-    list(&state, &tenant, status, &q).await
+    let args = list_args(&q)?;
+    let page = store::list_products(&state.db, tenant.store_id, status, args.after, args.limit)
+        .await
+        .map_err(map_db_error)?;
+    Ok(Json(Page {
+        items: with_stock(&state, tenant.store_id, page.items).await?,
+        next_cursor: page.next_cursor,
+    }))
 }
 
-/// `GET /admin/api/products/{id}`.
+/// One product, any status, with units on hand.
+#[utoipa::path(get, path = "/admin/api/products/{id}", tag = "catalog",
+    params(("id" = String, Path, description = "product id")),
+    responses((status = 200, body = Product), (status = 404, body = ErrorBody)))]
 async fn admin_get(
     State(state): State<AppState>,
     tenant: TenantContext,
     _: Staff,
     ApiPath(id): ApiPath<ProductId>,
 ) -> Result<Json<Product>, ApiError> {
-    store::get_product(&state.db, tenant.store_id, id, None)
-        .await
-        .map_err(map_db_error)?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("product"))
+    staff_product(&state, tenant.store_id, id).await.map(Json)
 }
 
-/// `POST /admin/api/products`: a product with its variants, in one transaction.
+/// Opens a write transaction on the store (fenced).
+async fn begin(state: &AppState, store: StoreId) -> Result<Transaction<'static, Postgres>, ApiError> {
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    lock_active(&mut tx, store).await?;
+    Ok(tx)
+}
+
+/// Commits a change to `products`: derived data inside the transaction,
+/// cache invalidation after it.
+async fn commit(
+    state: &AppState,
+    mut tx: Transaction<'static, Postgres>,
+    store: StoreId,
+    products: &[ProductId],
+) -> Result<(), ApiError> {
+    super::after_change(state, &mut tx, store, products).await?;
+    tx.commit().await.map_err(map_db_error)?;
+    super::invalidate(state, store, products).await;
+    Ok(())
+}
+
+/// Creates a product with its variants (and their starting stock).
+#[utoipa::path(post, path = "/admin/api/products", tag = "catalog", request_body = NewProduct,
+    responses((status = 201, body = Product), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     tenant: TenantContext,
     _: Staff,
-    ApiJson(new): ApiJson<NewProduct>,
+    ApiJson(mut new): ApiJson<NewProduct>,
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
     new.validate()?;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, tenant.store_id).await?;
+    let mut tx = begin(&state, tenant.store_id).await?;
     let id = store::insert_product(&mut tx, tenant.store_id, tenant.currency, &new)
         .await
         .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
-    let product = store::get_product(&state.db, tenant.store_id, id, None)
-        .await
-        .map_err(map_db_error)?
-        .ok_or_else(|| ApiError::internal("product vanished after insert"))?;
+    commit(&state, tx, tenant.store_id, &[id]).await?;
     tracing::info!(product_id = %id, "product created");
-    Ok((StatusCode::CREATED, Json(product)))
+    Ok((StatusCode::CREATED, Json(staff_product(&state, tenant.store_id, id).await?)))
 }
 
-/// `PATCH /admin/api/products/{id}`: title, description, status.
+/// Locks a product of the store for a change, or 404.
+async fn locked(
+    tx: &mut Transaction<'static, Postgres>,
+    store: StoreId,
+    id: ProductId,
+) -> Result<Product, ApiError> {
+    store::lock_product(tx, store, id)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("product"))
+}
+
+/// Updates a product's own fields (options only if every variant still fits).
+#[utoipa::path(patch, path = "/admin/api/products/{id}", tag = "catalog", request_body = ProductPatch,
+    params(("id" = String, Path, description = "product id")),
+    responses((status = 200, body = Product), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     tenant: TenantContext,
     _: Staff,
     ApiPath(id): ApiPath<ProductId>,
-    ApiJson(patch): ApiJson<ProductPatch>,
+    ApiJson(mut patch): ApiJson<ProductPatch>,
 ) -> Result<Json<Product>, ApiError> {
     patch.validate()?;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, tenant.store_id).await?;
-    if !store::update_product(&mut tx, tenant.store_id, id, &patch)
+    let mut tx = begin(&state, tenant.store_id).await?;
+    let current = locked(&mut tx, tenant.store_id, id).await?;
+    if let Some(options) = &patch.options {
+        check_variant_options(options, current.variants.iter().map(|v| &v.option_values))?;
+    }
+    store::update_product(&mut tx, tenant.store_id, id, &patch)
+        .await
+        .map_err(map_db_error)?;
+    commit(&state, tx, tenant.store_id, &[id]).await?;
+    staff_product(&state, tenant.store_id, id).await.map(Json)
+}
+
+/// Deletes a product with its variants, stock and images.
+#[utoipa::path(delete, path = "/admin/api/products/{id}", tag = "catalog",
+    params(("id" = String, Path, description = "product id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn remove(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(id): ApiPath<ProductId>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = begin(&state, tenant.store_id).await?;
+    locked(&mut tx, tenant.store_id, id).await?;
+    store::delete_product(&mut tx, tenant.store_id, id)
+        .await
+        .map_err(map_db_error)?;
+    commit(&state, tx, tenant.store_id, &[id]).await?;
+    tracing::info!(product_id = %id, "product deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Adds a variant to a product.
+#[utoipa::path(post, path = "/admin/api/products/{id}/variants", tag = "catalog", request_body = NewVariant,
+    params(("id" = String, Path, description = "product id")),
+    responses((status = 201, body = Product), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn add_variant(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(id): ApiPath<ProductId>,
+    ApiJson(new): ApiJson<NewVariant>,
+) -> Result<(StatusCode, Json<Product>), ApiError> {
+    new.validate()?;
+    let mut tx = begin(&state, tenant.store_id).await?;
+    let current = locked(&mut tx, tenant.store_id, id).await?;
+    if current.variants.len() >= MAX_VARIANTS {
+        return Err(ApiError::invalid(format!(
+            "a product has at most {MAX_VARIANTS} variants"
+        )));
+    }
+    check_variant_options(
+        &current.options,
+        current
+            .variants
+            .iter()
+            .map(|v| &v.option_values)
+            .chain([&new.option_values]),
+    )?;
+    let position = current.variants.iter().map(|v| v.position + 1).max().unwrap_or(0);
+    store::insert_variant(&mut tx, tenant.store_id, id, tenant.currency, &new, position)
+        .await
+        .map_err(map_db_error)?;
+    store::touch_product(&mut tx, tenant.store_id, id)
+        .await
+        .map_err(map_db_error)?;
+    commit(&state, tx, tenant.store_id, &[id]).await?;
+    Ok((StatusCode::CREATED, Json(staff_product(&state, tenant.store_id, id).await?)))
+}
+
+/// The locked product a variant of the store belongs to, or 404.
+async fn locked_owner(
+    tx: &mut Transaction<'static, Postgres>,
+    store: StoreId,
+    variant: VariantId,
+) -> Result<Product, ApiError> {
+    let product = store::product_of_variant(&mut **tx, store, variant)
         .await
         .map_err(map_db_error)?
-    {
-        return Err(ApiError::not_found("product"));
+        .ok_or_else(|| ApiError::not_found("variant"))?;
+    locked(tx, store, product).await
+}
+
+/// Updates one variant: price, compare-at price, SKU, weight, options, attributes.
+#[utoipa::path(patch, path = "/admin/api/variants/{id}", tag = "catalog", request_body = VariantPatch,
+    params(("id" = String, Path, description = "variant id")),
+    responses((status = 200, body = Product), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn update_variant(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(variant): ApiPath<VariantId>,
+    ApiJson(patch): ApiJson<VariantPatch>,
+) -> Result<Json<Product>, ApiError> {
+    let mut tx = begin(&state, tenant.store_id).await?;
+    let product = locked_owner(&mut tx, tenant.store_id, variant).await?;
+    let current = product
+        .variants
+        .iter()
+        .find(|v| v.id == variant)
+        .ok_or_else(|| ApiError::not_found("variant"))?;
+    patch.validate(current)?;
+    if let Some(values) = &patch.option_values {
+        check_variant_options(
+            &product.options,
+            product
+                .variants
+                .iter()
+                .map(|v| if v.id == variant { values } else { &v.option_values }),
+        )?;
     }
-    tx.commit().await.map_err(map_db_error)?;
+    store::update_variant(&mut tx, tenant.store_id, variant, &patch)
+        .await
+        .map_err(map_db_error)?;
+    store::touch_product(&mut tx, tenant.store_id, product.id)
+        .await
+        .map_err(map_db_error)?;
+    commit(&state, tx, tenant.store_id, &[product.id]).await?;
+    staff_product(&state, tenant.store_id, product.id).await.map(Json)
+}
+
+/// Deletes a variant; a product keeps at least one.
+#[utoipa::path(delete, path = "/admin/api/variants/{id}", tag = "catalog",
+    params(("id" = String, Path, description = "variant id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn remove_variant(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(variant): ApiPath<VariantId>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = begin(&state, tenant.store_id).await?;
+    let product = locked_owner(&mut tx, tenant.store_id, variant).await?;
+    if product.variants.len() <= 1 {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "a product keeps at least one variant; delete the product instead",
+        ));
+    }
+    store::delete_variant(&mut tx, tenant.store_id, variant)
+        .await
+        .map_err(map_db_error)?;
+    store::touch_product(&mut tx, tenant.store_id, product.id)
+        .await
+        .map_err(map_db_error)?;
+    commit(&state, tx, tenant.store_id, &[product.id]).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct ImageQuery {
+    /// Alternative text for the image.
+    alt: Option<String>,
+}
+
+/// Uploads an image (the raw bytes as the body: PNG, JPEG, GIF or WebP) and
+/// appends it to the product. Its URL is content-addressed.
+#[utoipa::path(post, path = "/admin/api/products/{id}/images", tag = "catalog",
+    params(("id" = String, Path, description = "product id"), ImageQuery),
+    request_body(content = Vec<u8>, content_type = "image/*"),
+    responses((status = 201, body = Product), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+async fn upload_image(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(id): ApiPath<ProductId>,
+    ApiQuery(q): ApiQuery<ImageQuery>,
+    body: Body,
+) -> Result<(StatusCode, Json<Product>), ApiError> {
+    let alt = q.alt.unwrap_or_default();
+    if alt.len() > 512 {
+        return Err(ApiError::invalid("alt must be at most 512 characters"));
+    }
+    let bytes = axum::body::to_bytes(body, state.config.media_max_bytes)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("an image is at most {} bytes", state.config.media_max_bytes),
+            )
+        })?;
+    if bytes.is_empty() {
+        return Err(ApiError::new(ErrorCode::InvalidImage, "the body is empty"));
+    }
+    // Check the product before storing anything.
     store::get_product(&state.db, tenant.store_id, id, None)
         .await
         .map_err(map_db_error)?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("product"))
+        .ok_or_else(|| ApiError::not_found("product"))?;
+    let stored = state
+        .media
+        .put_image(tenant.store_id, bytes)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidImage,
+                "the body is not a PNG, JPEG, GIF or WebP image",
+            )
+        })?;
+    let mut tx = begin(&state, tenant.store_id).await?;
+    locked(&mut tx, tenant.store_id, id).await?;
+    let image = NewImage {
+        object_key: &stored.key,
+        url: &stored.url,
+        content_type: stored.kind.content_type(),
+        byte_size: i32::try_from(stored.size).map_err(ApiError::internal)?,
+        sha256: &stored.sha256,
+        alt: alt.trim(),
+    };
+    store::insert_image(&mut tx, tenant.store_id, id, &image)
+        .await
+        .map_err(map_db_error)?;
+    store::touch_product(&mut tx, tenant.store_id, id)
+        .await
+        .map_err(map_db_error)?;
+    commit(&state, tx, tenant.store_id, &[id]).await?;
+    Ok((StatusCode::CREATED, Json(staff_product(&state, tenant.store_id, id).await?)))
+}
+
+/// Removes an image from a product.
+#[utoipa::path(delete, path = "/admin/api/products/{id}/images/{image_id}", tag = "catalog",
+    params(("id" = String, Path, description = "product id"), ("image_id" = String, Path, description = "image id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn remove_image(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath((id, image)): ApiPath<(ProductId, MediaId)>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = begin(&state, tenant.store_id).await?;
+    locked(&mut tx, tenant.store_id, id).await?;
+    if !store::delete_image(&mut tx, tenant.store_id, id, image)
+        .await
+        .map_err(map_db_error)?
+    {
+        return Err(ApiError::not_found("image"));
+    }
+    store::touch_product(&mut tx, tenant.store_id, id)
+        .await
+        .map_err(map_db_error)?;
+    commit(&state, tx, tenant.store_id, &[id]).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -8,14 +8,14 @@ mod routes;
 use std::collections::HashMap;
 
 use mercato_tenants::{StoreId, VariantId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
 pub use routes::{router, ApiDoc};
 
 /// What a shopper is told about a variant's stock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Badge {
     InStock,

@@ -1,0 +1,190 @@
+//! Shopper reads of the catalog, through the cache.
+//!
+//! A product's body (without stock) is cached under its version; its stock
+//! badges are cached apart for [`BADGE_TTL`] only, so a badge never lags
+//! more than a few seconds while the body can stay until the next edit.
+//! Responses carry an ETag and a short `Cache-Control`, so a CDN or a
+//! browser can revalidate cheaply.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use mercato_tenants::{ApiError, ProductId, StoreId, VariantId};
+use sha2::{Digest, Sha256};
+
+use super::model::{Product, ProductStatus};
+use super::store;
+use crate::cache::Entry;
+use crate::db::map_db_error;
+use crate::inventory::{self, Badge};
+use crate::{keys, AppState};
+
+/// How long stock badges are cached.
+pub const BADGE_TTL: Duration = Duration::from_secs(2);
+/// What shoppers' browsers and CDNs are told. Together with [`BADGE_TTL`]
+/// a badge is at most five seconds old.
+pub const CACHE_CONTROL: &str = "public, max-age=3, stale-while-revalidate=30";
+
+fn to_json(value: &impl serde::Serialize) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(ApiError::internal)
+}
+
+/// The body of an active product as shoppers see it, without badges.
+pub async fn product_body(
+    state: &AppState,
+    store: StoreId,
+    product: ProductId,
+) -> Result<Bytes, ApiError> {
+    let entry = Entry {
+        kind: "product",
+        key: keys::product_body(store, product),
+        version_key: Some(keys::product_version(store, product)),
+        ttl: Duration::from_secs(state.config.product_cache_ttl_secs),
+    };
+    state
+        .cache
+        .get_or_load(&entry, || async {
+            let found = store::get_product(&state.db, store, product, Some(ProductStatus::Active))
+                .await
+                .map_err(map_db_error)?
+                .ok_or_else(|| ApiError::not_found("product"))?;
+            to_json(&found)
+        })
+        .await
+}
+
+/// The stock badge of each of `variants`.
+async fn badges(
+    state: &AppState,
+    store: StoreId,
+    product: ProductId,
+    variants: &[VariantId],
+) -> Result<HashMap<VariantId, Badge>, ApiError> {
+    let entry = Entry {
+        kind: "badges",
+        key: keys::product_badges(store, product),
+        version_key: None,
+        ttl: BADGE_TTL,
+    };
+    let body = state
+        .cache
+        .get_or_load(&entry, || async {
+            let levels = inventory::levels(&state.db, store, variants)
+                .await
+                .map_err(map_db_error)?;
+            let badges: HashMap<VariantId, Badge> =
+                levels.into_iter().map(|(v, l)| (v, l.badge())).collect();
+            to_json(&badges)
+        })
+        .await?;
+    serde_json::from_slice(&body).map_err(ApiError::internal)
+}
+
+/// An active product with the stock badge of each variant.
+pub async fn product_with_badges(
+    state: &AppState,
+    store: StoreId,
+    product: ProductId,
+) -> Result<Bytes, ApiError> {
+    let body = product_body(state, store, product).await?;
+    let mut found: Product = serde_json::from_slice(&body).map_err(ApiError::internal)?;
+    let ids: Vec<VariantId> = found.variants.iter().map(|v| v.id).collect();
+    let badges = badges(state, store, product, &ids).await?;
+    for v in &mut found.variants {
+        v.availability = Some(badges.get(&v.id).copied().unwrap_or(Badge::SoldOut));
+    }
+    to_json(&found)
+}
+
+/// A page of active products, newest first, cached under the store's
+/// catalog version.
+pub async fn product_page(
+    state: &AppState,
+    store: StoreId,
+    after: Option<ProductId>,
+    limit: u32,
+) -> Result<Bytes, ApiError> {
+    let query = format!(
+        "{limit}:{}",
+        after.map(|a| a.to_string()).unwrap_or_default()
+    );
+    let entry = Entry {
+        kind: "product_page",
+        key: keys::catalog_page(store, "products", &query),
+        version_key: Some(keys::catalog_version(store)),
+        ttl: Duration::from_secs(state.config.product_cache_ttl_secs),
+    };
+    state
+        .cache
+        .get_or_load(&entry, || async {
+            let page = store::list_products(
+                &state.db,
+                store,
+                Some(ProductStatus::Active),
+                after,
+                limit,
+            )
+            .await
+            .map_err(map_db_error)?;
+            to_json(&page)
+        })
+        .await
+}
+
+/// The strong ETag of a body.
+pub fn etag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// Whether an `If-None-Match` header names `etag`.
+pub fn matches(if_none_match: &str, etag: &str) -> bool {
+    if_none_match.trim() == "*"
+        || if_none_match
+            .split(',')
+            .map(|t| t.trim().trim_start_matches("W/"))
+            .any(|t| t == etag)
+}
+
+/// A JSON body with its ETag and Cache-Control, or `304 Not Modified` if
+/// the client already has it.
+pub fn respond(headers: &HeaderMap, body: Bytes) -> Response {
+    let tag = etag(&body);
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| matches(v, &tag));
+    let mut response = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_match_conditional_requests() {
+        let tag = etag(b"{}");
+        assert_eq!(tag.len(), 34);
+        assert!(matches(&tag, &tag));
+        assert!(matches(&format!("\"x\", W/{tag}"), &tag));
+        assert!(matches("*", &tag));
+        assert!(!matches("\"other\"", &tag));
+        assert_ne!(etag(b"{}"), etag(b"[]"));
+    }
+}

@@ -1,0 +1,243 @@
+//! Media: product images in an object store (a local directory by default,
+//! any S3-compatible service by config) through the `object_store` crate.
+//!
+//! Objects are content-addressed, `<store_id>/<sha256>.<ext>`: the same
+//! bytes always get the same URL, and a URL's content never changes, so
+//! responses may be cached forever. Image rows belong to the catalog; this
+//! module only stores and serves bytes.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use mercato_tenants::http::ApiPath;
+use mercato_tenants::{ApiError, StoreId};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, PutPayload};
+use sha2::{Digest, Sha256};
+
+use crate::tenancy::TenantContext;
+use crate::{AppState, PodConfig};
+
+/// Cache-Control of content-addressed objects.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// The kinds of image accepted, recognized by their leading bytes (the
+/// client's Content-Type is not trusted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    Png,
+    Jpeg,
+    Gif,
+    Webp,
+}
+
+impl ImageKind {
+    const ALL: [ImageKind; 4] = [Self::Png, Self::Jpeg, Self::Gif, Self::Webp];
+
+    pub fn sniff(bytes: &[u8]) -> Option<Self> {
+        match bytes {
+            [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, ..] => Some(Self::Png),
+            [0xff, 0xd8, 0xff, ..] => Some(Self::Jpeg),
+            [b'G', b'I', b'F', b'8', b'7' | b'9', b'a', ..] => Some(Self::Gif),
+            [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Some(Self::Webp),
+            _ => None,
+        }
+    }
+
+    pub const fn extension(self) -> &'static str {
+        match self {
+            Self::Png => "png",
+            Self::Jpeg => "jpg",
+            Self::Gif => "gif",
+            Self::Webp => "webp",
+        }
+    }
+
+    pub const fn content_type(self) -> &'static str {
+        match self {
+            Self::Png => "image/png",
+            Self::Jpeg => "image/jpeg",
+            Self::Gif => "image/gif",
+            Self::Webp => "image/webp",
+        }
+    }
+
+    fn from_extension(ext: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.extension() == ext)
+    }
+}
+
+/// A stored object.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub key: String,
+    pub url: String,
+    pub sha256: String,
+    pub kind: ImageKind,
+    pub size: usize,
+}
+
+/// Parses an object file name `<64 hex>.<ext>`.
+pub fn parse_file_name(file: &str) -> Option<ImageKind> {
+    let (hash, ext) = file.split_once('.')?;
+    let hex = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    if hex {
+        ImageKind::from_extension(ext)
+    } else {
+        None
+    }
+}
+
+#[derive(Clone)]
+pub struct MediaStore {
+    objects: Arc<dyn ObjectStore>,
+    url_base: String,
+}
+
+impl MediaStore {
+    pub fn from_config(config: &PodConfig) -> anyhow::Result<Self> {
+        let objects: Arc<dyn ObjectStore> = match config.media_store.as_str() {
+            "local" => {
+                std::fs::create_dir_all(&config.media_dir).map_err(|e| {
+                    anyhow::anyhow!("creating media directory {}: {e}", config.media_dir)
+                })?;
+                Arc::new(object_store::local::LocalFileSystem::new_with_prefix(
+                    &config.media_dir,
+                )?)
+            }
+            "s3" => {
+                let mut builder = object_store::aws::AmazonS3Builder::new()
+                    .with_bucket_name(&config.s3_bucket)
+                    .with_region(&config.s3_region)
+                    .with_access_key_id(&config.s3_access_key_id)
+                    .with_secret_access_key(&config.s3_secret_access_key);
+                if !config.s3_endpoint.is_empty() {
+                    builder = builder
+                        .with_endpoint(&config.s3_endpoint)
+                        .with_allow_http(config.s3_endpoint.starts_with("http://"));
+                }
+                Arc::new(builder.build()?)
+            }
+            other => anyhow::bail!("media_store must be `local` or `s3`, not `{other}`"),
+        };
+        Ok(Self {
+            objects,
+            url_base: config.media_url_base.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// The public URL of an object: under the configured base (a CDN or the
+    /// bucket), or served by the pod itself on the store's domain.
+    fn url(&self, key: &str, file: &str) -> String {
+        if self.url_base.is_empty() {
+            format!("/media/{file}")
+        } else {
+            format!("{}/{key}", self.url_base)
+        }
+    }
+
+    /// Stores an image of `store`; returns `None` if the bytes are not an
+    /// image of a supported kind.
+    pub async fn put_image(
+        &self,
+        store: StoreId,
+        bytes: Bytes,
+    ) -> Result<Option<Stored>, object_store::Error> {
+        let Some(kind) = ImageKind::sniff(&bytes) else {
+            return Ok(None);
+        };
+        let sha256 = hex(&Sha256::digest(&bytes));
+        let file = format!("{sha256}.{}", kind.extension());
+        let key = format!("{store}/{file}");
+        let size = bytes.len();
+        self.objects
+            .put(&ObjectPath::from(key.as_str()), PutPayload::from(bytes))
+            .await?;
+        Ok(Some(Stored {
+            url: self.url(&key, &file),
+            key,
+            sha256,
+            kind,
+            size,
+        }))
+    }
+
+    /// The bytes of an object of `store`, if it exists.
+    pub async fn get(
+        &self,
+        store: StoreId,
+        file: &str,
+    ) -> Result<Option<Bytes>, object_store::Error> {
+        let key = ObjectPath::from(format!("{store}/{file}"));
+        match self.objects.get(&key).await {
+            Ok(got) => got.bytes().await.map(Some),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/media/{file}", get(serve))
+}
+
+/// `GET /media/{sha256}.{ext}`: an image of the store, cacheable forever.
+async fn serve(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    ApiPath(file): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let kind = parse_file_name(&file).ok_or_else(|| ApiError::not_found("image"))?;
+    let bytes = state
+        .media
+        .get(tenant.store_id, &file)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("image"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, kind.content_type()),
+            (header::CACHE_CONTROL, IMMUTABLE),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_images_by_their_bytes() {
+        assert_eq!(ImageKind::sniff(b"\x89PNG\r\n\x1a\n...."), Some(ImageKind::Png));
+        assert_eq!(ImageKind::sniff(b"\xff\xd8\xff\xe0"), Some(ImageKind::Jpeg));
+        assert_eq!(ImageKind::sniff(b"GIF89a.."), Some(ImageKind::Gif));
+        assert_eq!(ImageKind::sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(ImageKind::Webp));
+        assert_eq!(ImageKind::sniff(b"<svg></svg>"), None);
+        assert_eq!(ImageKind::sniff(b""), None);
+    }
+
+    #[test]
+    fn file_names() {
+        let hash = "a".repeat(64);
+        assert_eq!(parse_file_name(&format!("{hash}.png")), Some(ImageKind::Png));
+        assert_eq!(parse_file_name(&format!("{hash}.exe")), None);
+        assert_eq!(parse_file_name("../../etc/passwd"), None);
+        assert_eq!(parse_file_name(&format!("{}.png", "A".repeat(64))), None);
+        assert_eq!(hex(&[0, 255, 16]), "00ff10");
+    }
+}
