@@ -93,7 +93,10 @@ impl Cache {
     }
 
     fn count(&self, kind: &str, outcome: &str) {
-        self.metrics.lookups.with_label_values(&[kind, outcome]).inc();
+        self.metrics
+            .lookups
+            .with_label_values(&[kind, outcome])
+            .inc();
     }
 
     fn redis_usable(&self) -> bool {
@@ -201,7 +204,12 @@ impl Cache {
         })
     }
 
-    async fn store(&self, entry: &Entry, version: &str, body: &Bytes) -> Result<(), redis::RedisError> {
+    async fn store(
+        &self,
+        entry: &Entry,
+        version: &str,
+        body: &Bytes,
+    ) -> Result<(), redis::RedisError> {
         let mut conn = self.redis.connection().await?;
         let mut value = Vec::with_capacity(version.len() + 1 + body.len());
         value.extend_from_slice(version.as_bytes());
@@ -260,7 +268,8 @@ enum Lookup {
 /// `current`.
 fn split_versioned(stored: &[u8], current: &str) -> Option<Bytes> {
     let newline = stored.iter().position(|b| *b == b'\n')?;
-    (&stored[..newline] == current.as_bytes()).then(|| Bytes::copy_from_slice(&stored[newline + 1..]))
+    (&stored[..newline] == current.as_bytes())
+        .then(|| Bytes::copy_from_slice(&stored[newline + 1..]))
 }
 
 #[cfg(test)]
@@ -269,7 +278,10 @@ mod tests {
 
     #[test]
     fn only_bodies_of_the_current_version_are_served() {
-        assert_eq!(split_versioned(b"3\n{\"a\":1}", "3"), Some(Bytes::from_static(b"{\"a\":1}")));
+        assert_eq!(
+            split_versioned(b"3\n{\"a\":1}", "3"),
+            Some(Bytes::from_static(b"{\"a\":1}"))
+        );
         assert_eq!(split_versioned(b"3\n{\"a\":1}", "4"), None);
         assert_eq!(split_versioned(b"13\nx", "3"), None);
         assert_eq!(split_versioned(b"garbage", "0"), None);

@@ -85,7 +85,10 @@ pub struct Stored {
 /// Parses an object file name `<64 hex>.<ext>`.
 pub fn parse_file_name(file: &str) -> Option<ImageKind> {
     let (hash, ext) = file.split_once('.')?;
-    let hex = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    let hex = hash.len() == 64
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
     if hex {
         ImageKind::from_extension(ext)
     } else {
@@ -184,10 +187,12 @@ impl MediaStore {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 pub fn router() -> Router<AppState> {
@@ -223,10 +228,16 @@ mod tests {
 
     #[test]
     fn sniffs_images_by_their_bytes() {
-        assert_eq!(ImageKind::sniff(b"\x89PNG\r\n\x1a\n...."), Some(ImageKind::Png));
+        assert_eq!(
+            ImageKind::sniff(b"\x89PNG\r\n\x1a\n...."),
+            Some(ImageKind::Png)
+        );
         assert_eq!(ImageKind::sniff(b"\xff\xd8\xff\xe0"), Some(ImageKind::Jpeg));
         assert_eq!(ImageKind::sniff(b"GIF89a.."), Some(ImageKind::Gif));
-        assert_eq!(ImageKind::sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(ImageKind::Webp));
+        assert_eq!(
+            ImageKind::sniff(b"RIFF\0\0\0\0WEBPVP8 "),
+            Some(ImageKind::Webp)
+        );
         assert_eq!(ImageKind::sniff(b"<svg></svg>"), None);
         assert_eq!(ImageKind::sniff(b""), None);
     }
@@ -234,7 +245,10 @@ mod tests {
     #[test]
     fn file_names() {
         let hash = "a".repeat(64);
-        assert_eq!(parse_file_name(&format!("{hash}.png")), Some(ImageKind::Png));
+        assert_eq!(
+            parse_file_name(&format!("{hash}.png")),
+            Some(ImageKind::Png)
+        );
         assert_eq!(parse_file_name(&format!("{hash}.exe")), None);
         assert_eq!(parse_file_name("../../etc/passwd"), None);
         assert_eq!(parse_file_name(&format!("{}.png", "A".repeat(64))), None);

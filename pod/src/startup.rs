@@ -16,9 +16,9 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
-use crate::tenancy::HostedStores;
 use crate::cache::Cache;
 use crate::media::MediaStore;
+use crate::tenancy::HostedStores;
 use crate::{catalog, inventory, media, storefront, tenancy, PodConfig};
 
 /// Everything a request handler may need, cheap to clone.
@@ -222,7 +222,8 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
                 .build(),
         )
         .build();
-    let parts: Vec<utoipa::openapi::OpenApi> = vec![catalog::ApiDoc::openapi(), inventory::ApiDoc::openapi()];
+    let parts: Vec<utoipa::openapi::OpenApi> =
+        vec![catalog::ApiDoc::openapi(), inventory::ApiDoc::openapi()];
     for part in parts {
         doc.merge(part);
     }

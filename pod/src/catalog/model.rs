@@ -329,7 +329,10 @@ impl NewProduct {
                 )));
             }
         }
-        check_variant_options(&self.options, self.variants.iter().map(|v| &v.option_values))
+        check_variant_options(
+            &self.options,
+            self.variants.iter().map(|v| &v.option_values),
+        )
     }
 }
 
@@ -507,7 +510,8 @@ mod tests {
         .expect("parses");
         assert!(negative.validate().is_err());
 
-        let mut none = product(serde_json::json!({"title": "Tee", "variants": []})).expect("parses");
+        let mut none =
+            product(serde_json::json!({"title": "Tee", "variants": []})).expect("parses");
         assert!(none.validate().is_err());
 
         assert!(product(
@@ -534,14 +538,25 @@ mod tests {
     #[test]
     fn variant_options_must_match_the_product() {
         let options = sized(&["S", "M"]);
-        assert!(check_variant_options(&options, [&values(&[("Size", "S")]), &values(&[("Size", "M")])]).is_ok());
+        assert!(check_variant_options(
+            &options,
+            [&values(&[("Size", "S")]), &values(&[("Size", "M")])]
+        )
+        .is_ok());
         // a value that is not listed
         assert!(check_variant_options(&options, [&values(&[("Size", "XL")])]).is_err());
         // a missing option, an extra option
         assert!(check_variant_options(&options, [&values(&[])]).is_err());
-        assert!(check_variant_options(&options, [&values(&[("Size", "S"), ("Colour", "Red")])]).is_err());
+        assert!(
+            check_variant_options(&options, [&values(&[("Size", "S"), ("Colour", "Red")])])
+                .is_err()
+        );
         // the same combination twice
-        assert!(check_variant_options(&options, [&values(&[("Size", "S")]), &values(&[("Size", "S")])]).is_err());
+        assert!(check_variant_options(
+            &options,
+            [&values(&[("Size", "S")]), &values(&[("Size", "S")])]
+        )
+        .is_err());
         // no options: variants carry no values
         assert!(check_variant_options(&[], [&values(&[]), &values(&[])]).is_ok());
     }
@@ -553,10 +568,14 @@ mod tests {
         assert!(check_options(&sized(&["S", "s"])).is_err());
         let four: Vec<ProductOption> = ["a", "b", "c", "d"]
             .iter()
-            .map(|n| ProductOption { name: n.to_string(), values: vec!["x".into()] })
+            .map(|n| ProductOption {
+                name: n.to_string(),
+                values: vec!["x".into()],
+            })
             .collect();
         assert!(check_options(&four).is_err());
-        let tags = normalize_tags(&[" Summer ".into(), "summer".into(), "Sale".into()]).expect("ok");
+        let tags =
+            normalize_tags(&[" Summer ".into(), "summer".into(), "Sale".into()]).expect("ok");
         assert_eq!(tags, vec!["Summer".to_string(), "Sale".to_string()]);
         assert!(normalize_tags(&["".into()]).is_err());
     }

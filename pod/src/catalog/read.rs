@@ -122,15 +122,10 @@ pub async fn product_page(
     state
         .cache
         .get_or_load(&entry, || async {
-            let page = store::list_products(
-                &state.db,
-                store,
-                Some(ProductStatus::Active),
-                after,
-                limit,
-            )
-            .await
-            .map_err(map_db_error)?;
+            let page =
+                store::list_products(&state.db, store, Some(ProductStatus::Active), after, limit)
+                    .await
+                    .map_err(map_db_error)?;
             to_json(&page)
         })
         .await
@@ -169,7 +164,10 @@ pub fn respond(headers: &HeaderMap, body: Bytes) -> Response {
     if let Ok(v) = HeaderValue::from_str(&tag) {
         h.insert(header::ETAG, v);
     }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
     response
 }
 

@@ -127,7 +127,11 @@ async fn shop_get(
 }
 
 /// Adds units on hand to each variant, for staff.
-async fn with_stock(state: &AppState, store: StoreId, mut products: Vec<Product>) -> Result<Vec<Product>, ApiError> {
+async fn with_stock(
+    state: &AppState,
+    store: StoreId,
+    mut products: Vec<Product>,
+) -> Result<Vec<Product>, ApiError> {
     let ids: Vec<VariantId> = products
         .iter()
         .flat_map(|p| p.variants.iter().map(|v| v.id))
@@ -141,7 +145,11 @@ async fn with_stock(state: &AppState, store: StoreId, mut products: Vec<Product>
     Ok(products)
 }
 
-async fn staff_product(state: &AppState, store: StoreId, id: ProductId) -> Result<Product, ApiError> {
+async fn staff_product(
+    state: &AppState,
+    store: StoreId,
+    id: ProductId,
+) -> Result<Product, ApiError> {
     let product = store::get_product(&state.db, store, id, None)
         .await
         .map_err(map_db_error)?
@@ -193,7 +201,10 @@ async fn admin_get(
 }
 
 /// Opens a write transaction on the store (fenced).
-async fn begin(state: &AppState, store: StoreId) -> Result<Transaction<'static, Postgres>, ApiError> {
+async fn begin(
+    state: &AppState,
+    store: StoreId,
+) -> Result<Transaction<'static, Postgres>, ApiError> {
     let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
     lock_active(&mut tx, store).await?;
     Ok(tx)
@@ -229,7 +240,10 @@ async fn create(
         .map_err(map_db_error)?;
     commit(&state, tx, tenant.store_id, &[id]).await?;
     tracing::info!(product_id = %id, "product created");
-    Ok((StatusCode::CREATED, Json(staff_product(&state, tenant.store_id, id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(staff_product(&state, tenant.store_id, id).await?),
+    ))
 }
 
 /// Locks a product of the store for a change, or 404.
@@ -315,15 +329,30 @@ async fn add_variant(
             .map(|v| &v.option_values)
             .chain([&new.option_values]),
     )?;
-    let position = current.variants.iter().map(|v| v.position + 1).max().unwrap_or(0);
-    store::insert_variant(&mut tx, tenant.store_id, id, tenant.currency, &new, position)
-        .await
-        .map_err(map_db_error)?;
+    let position = current
+        .variants
+        .iter()
+        .map(|v| v.position + 1)
+        .max()
+        .unwrap_or(0);
+    store::insert_variant(
+        &mut tx,
+        tenant.store_id,
+        id,
+        tenant.currency,
+        &new,
+        position,
+    )
+    .await
+    .map_err(map_db_error)?;
     store::touch_product(&mut tx, tenant.store_id, id)
         .await
         .map_err(map_db_error)?;
     commit(&state, tx, tenant.store_id, &[id]).await?;
-    Ok((StatusCode::CREATED, Json(staff_product(&state, tenant.store_id, id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(staff_product(&state, tenant.store_id, id).await?),
+    ))
 }
 
 /// The locked product a variant of the store belongs to, or 404.
@@ -361,10 +390,13 @@ async fn update_variant(
     if let Some(values) = &patch.option_values {
         check_variant_options(
             &product.options,
-            product
-                .variants
-                .iter()
-                .map(|v| if v.id == variant { values } else { &v.option_values }),
+            product.variants.iter().map(|v| {
+                if v.id == variant {
+                    values
+                } else {
+                    &v.option_values
+                }
+            }),
         )?;
     }
     store::update_variant(&mut tx, tenant.store_id, variant, &patch)
@@ -374,7 +406,9 @@ async fn update_variant(
         .await
         .map_err(map_db_error)?;
     commit(&state, tx, tenant.store_id, &[product.id]).await?;
-    staff_product(&state, tenant.store_id, product.id).await.map(Json)
+    staff_product(&state, tenant.store_id, product.id)
+        .await
+        .map(Json)
 }
 
 /// Deletes a variant; a product keeps at least one.
@@ -474,7 +508,10 @@ async fn upload_image(
         .await
         .map_err(map_db_error)?;
     commit(&state, tx, tenant.store_id, &[id]).await?;
-    Ok((StatusCode::CREATED, Json(staff_product(&state, tenant.store_id, id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(staff_product(&state, tenant.store_id, id).await?),
+    ))
 }
 
 /// Removes an image from a product.
