@@ -45,6 +45,12 @@ enum Command {
         #[arg(long, global = true)]
         dev: bool,
     },
+    /// Measure the platform; each benchmark writes its numbers under
+    /// docs/benchmarks/.
+    Bench {
+        #[command(subcommand)]
+        kind: BenchKind,
+    },
     /// Print a signed token (needs MERCATO_JWT_SECRET).
     Token {
         #[arg(long, value_enum)]
@@ -56,6 +62,23 @@ enum Command {
         subject: String,
         #[arg(long, default_value_t = 3600)]
         ttl_secs: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchKind {
+    /// A cached product read through the router against the router's
+    /// `/healthz`, on a platform started with `mercato up`.
+    Cache {
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// First internal port of the platform under test.
+        #[arg(long, default_value_t = 17400)]
+        port_base: u16,
+        #[arg(long, default_value = "docs/benchmarks/cache.md")]
+        out: PathBuf,
     },
 }
 
@@ -95,7 +118,10 @@ fn init_tracing() {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Up { .. } | Command::Token { .. }) {
+    if !matches!(
+        cli.command,
+        Command::Up { .. } | Command::Token { .. } | Command::Bench { .. }
+    ) {
         init_tracing();
     }
     match run(cli).await {
@@ -137,6 +163,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Process::ControlPlane => mercato::serve::control_plane(file, dev).await,
             }
         }
+        Command::Bench { kind } => match kind {
+            BenchKind::Cache {
+                connections,
+                seconds,
+                port_base,
+                out,
+            } => {
+                let reports = mercato::bench_cache::run(mercato::bench_cache::Options {
+                    connections,
+                    seconds,
+                    port_base,
+                    out: out.clone(),
+                })
+                .await?;
+                print!("{}", mercato::loadgen::table(&reports));
+                println!("written to {}", out.display());
+                Ok(())
+            }
+        },
         Command::Token {
             role,
             store,

@@ -438,44 +438,45 @@ async fn seed_demo(
         return Ok(());
     }
     let products = [
-        (
-            "Classic Tee",
-            "Soft cotton tee.",
-            &[
-                ("TEE-S", "Small", 1900),
-                ("TEE-M", "Medium", 1900),
-                ("TEE-L", "Large", 2100),
-            ][..],
-        ),
-        (
-            "Canvas Tote",
-            "Carries everything.",
-            &[("TOTE", "", 2400)][..],
-        ),
-        (
-            "Ceramic Mug",
-            "Holds 350 ml.",
-            &[("MUG-WHT", "White", 1200), ("MUG-BLK", "Black", 1200)][..],
-        ),
-        (
-            "Sticker Pack",
-            "Five vinyl stickers.",
-            &[("STICKERS", "", 500)][..],
-        ),
+        json!({
+            "title": "Classic Tee", "description": "Soft cotton tee.", "vendor": "Mercato Goods",
+            "product_type": "Apparel", "tags": ["cotton", "bestseller"],
+            "options": [{"name": "Size", "values": ["S", "M", "L"]}],
+            "variants": [
+                {"sku": "TEE-S", "title": "Small", "price_minor": 1900, "option_values": {"Size": "S"}, "stock": 25},
+                {"sku": "TEE-M", "title": "Medium", "price_minor": 1900, "option_values": {"Size": "M"}, "stock": 40},
+                {"sku": "TEE-L", "title": "Large", "price_minor": 2100, "compare_at_minor": 2500, "option_values": {"Size": "L"}, "stock": 3}
+            ]
+        }),
+        json!({
+            "title": "Canvas Tote", "description": "Carries everything.", "vendor": "Mercato Goods",
+            "product_type": "Bags", "tags": ["canvas"],
+            "variants": [{"sku": "TOTE", "price_minor": 2400, "weight_grams": 300, "stock": 12}]
+        }),
+        json!({
+            "title": "Ceramic Mug", "description": "Holds 350 ml.", "vendor": "Kiln & Co",
+            "product_type": "Kitchen", "tags": ["ceramic", "gift"],
+            "options": [{"name": "Colour", "values": ["White", "Black"]}],
+            "variants": [
+                {"sku": "MUG-WHT", "title": "White", "price_minor": 1200, "option_values": {"Colour": "White"}, "stock": 30},
+                {"sku": "MUG-BLK", "title": "Black", "price_minor": 1200, "option_values": {"Colour": "Black"}, "stock": 0}
+            ]
+        }),
+        json!({
+            "title": "Sticker Pack", "description": "Five vinyl stickers.", "vendor": "Kiln & Co",
+            "product_type": "Stationery", "tags": ["gift"],
+            "variants": [{"sku": "STICKERS", "price_minor": 500, "stock": 200}]
+        }),
     ];
-    for (title, description, variants) in products {
-        let variants: Vec<Value> = variants
-            .iter()
-            .map(|(sku, t, price)| json!({"sku": sku, "title": t, "price_minor": price}))
-            .collect();
+    for product in products {
         http.post(format!("{router}/admin/api/products"))
             .header("host", &host)
             .bearer_auth(staff)
-            .json(&json!({"title": title, "description": description, "variants": variants}))
+            .json(&product)
             .send()
             .await?
             .error_for_status()
-            .with_context(|| format!("creating demo product {title}"))?;
+            .with_context(|| format!("creating demo product {}", product["title"]))?;
     }
     Ok(())
 }

@@ -1,0 +1,188 @@
+//! `mercato bench cache`: a cached product read through the router against
+//! the router's own `/healthz`, at 64 connections, on the whole platform
+//! started by `mercato up` (separate processes, as in production).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use serde_json::Value;
+
+use crate::loadgen::{self, Report};
+
+pub struct Options {
+    pub connections: usize,
+    pub seconds: u64,
+    pub port_base: u16,
+    /// Where the Markdown report goes.
+    pub out: PathBuf,
+}
+
+pub async fn run(opts: Options) -> anyhow::Result<Vec<Report>> {
+    let data = tempfile::tempdir()?;
+    let router_port = crate::local::free_port()?;
+    let router = format!("http://127.0.0.1:{router_port}");
+    let exe = std::env::current_exe()?;
+    let mut up = tokio::process::Command::new(&exe)
+        .arg("up")
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["--listen", &format!("127.0.0.1:{router_port}")])
+        .args(["--port-base", &opts.port_base.to_string()])
+        .args(["--pods", "1", "--platform-domain", "localhost"])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting mercato up")?;
+    let result = measure(&router, &opts).await;
+    if let Some(pid) = up.id() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(30), up.wait()).await;
+    let reports = result?;
+    write_report(&opts, &reports)?;
+    Ok(reports)
+}
+
+async fn measure(router: &str, opts: &Options) -> anyhow::Result<Vec<Report>> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(opts.connections)
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let host = "demo.localhost";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    let product = loop {
+        if let Ok(r) = http
+            .get(format!("{router}/api/products?limit=1"))
+            .header("host", host)
+            .send()
+            .await
+        {
+            if r.status().is_success() {
+                let page: Value = r.json().await?;
+                if let Some(id) = page["items"][0]["id"].as_str() {
+                    break id.to_owned();
+                }
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("the demo store did not come up within 180 s");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let product_url = format!("{router}/api/products/{product}");
+    let health_url = format!("{router}/healthz");
+    // Warm up connections and the cache.
+    for _ in 0..200 {
+        http.get(&product_url).header("host", host).send().await?;
+        http.get(&health_url).send().await?;
+    }
+    let duration = Duration::from_secs(opts.seconds);
+    let mut reports = Vec::new();
+    {
+        let http = http.clone();
+        let url = health_url.clone();
+        reports.push(
+            loadgen::run("router /healthz", opts.connections, duration, move || {
+                let req = http.get(&url).send();
+                async move { matches!(req.await, Ok(r) if r.status().is_success()) }
+            })
+            .await,
+        );
+    }
+    {
+        let http = http.clone();
+        let url = product_url.clone();
+        reports.push(
+            loadgen::run(
+                "cached product GET (router → pod → Redis)",
+                opts.connections,
+                duration,
+                move || {
+                    let req = http.get(&url).header("host", host).send();
+                    async move {
+                        match req.await {
+                            Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                            _ => false,
+                        }
+                    }
+                },
+            )
+            .await,
+        );
+    }
+    {
+        let http = http.clone();
+        let url = product_url.clone();
+        let etag = http
+            .get(&url)
+            .header("host", host)
+            .send()
+            .await?
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .context("no etag")?;
+        reports.push(
+            loadgen::run(
+                "conditional product GET (304)",
+                opts.connections,
+                duration,
+                move || {
+                    let req = http
+                        .get(&url)
+                        .header("host", host)
+                        .header("if-none-match", &etag)
+                        .send();
+                    async move { matches!(req.await, Ok(r) if r.status() == 304) }
+                },
+            )
+            .await,
+        );
+    }
+    Ok(reports)
+}
+
+fn write_report(opts: &Options, reports: &[Report]) -> anyhow::Result<()> {
+    let health = &reports[0];
+    let product = &reports[1];
+    let ratio = |a: f64, b: f64| {
+        if b > 0.0 {
+            (a / b * 100.0).round() / 100.0
+        } else {
+            0.0
+        }
+    };
+    let text = format!(
+        "# Cached product reads vs `/healthz`\n\n\
+         Generated by `scripts/bench.sh cache` (`mercato bench cache --connections {c} --seconds {s}`, release build) \
+         on {machine}, {date}.\n\n\
+         The whole platform runs as separate processes started by `mercato up` (control plane, one pod \
+         with its Postgres 15 and redis-server, router). The load generator runs on the same machine and \
+         competes with them for the same cores. `router /healthz` is answered by the router itself; \
+         the product read goes router → pod → Redis (cached body + stock badges) → router.\n\n\
+         {table}\n\
+         - throughput ratio product / healthz: **{tput}**\n\
+         - p99 ratio product / healthz: **{p99}**\n",
+        c = opts.connections,
+        s = opts.seconds,
+        machine = loadgen::machine(),
+        date = chrono::Utc::now().format("%Y-%m-%d"),
+        table = loadgen::table(reports),
+        tput = ratio(product.per_second, health.per_second),
+        p99 = ratio(product.p99_ms, health.p99_ms),
+    );
+    if let Some(dir) = Path::new(&opts.out).parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&opts.out, text).with_context(|| format!("writing {}", opts.out.display()))?;
+    Ok(())
+}
