@@ -51,6 +51,9 @@ enum Command {
         #[command(subcommand)]
         kind: BenchKind,
     },
+    /// Print the store API's OpenAPI document (what pods serve at
+    /// `/openapi.json`; committed as docs/openapi.json).
+    Openapi,
     /// Print a signed token (needs MERCATO_JWT_SECRET).
     Token {
         #[arg(long, value_enum)]
@@ -120,7 +123,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     if !matches!(
         cli.command,
-        Command::Up { .. } | Command::Token { .. } | Command::Bench { .. }
+        Command::Up { .. } | Command::Token { .. } | Command::Bench { .. } | Command::Openapi
     ) {
         init_tracing();
     }
@@ -162,6 +165,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Process::Pod => mercato::serve::pod(file, dev).await,
                 Process::ControlPlane => mercato::serve::control_plane(file, dev).await,
             }
+        }
+        Command::Openapi => {
+            println!("{}", mercato_pod::startup::api_doc().to_pretty_json()?);
+            Ok(())
         }
         Command::Bench { kind } => match kind {
             BenchKind::Cache {

@@ -64,6 +64,7 @@ struct ProductPage {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ListQuery {
     /// 1 to 100, default 20.
@@ -440,6 +441,7 @@ async fn remove_variant(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ImageQuery {
     /// Alternative text for the image.
