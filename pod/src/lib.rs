@@ -9,6 +9,8 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod categories;
+pub mod collections;
 pub mod config;
 pub mod db;
 pub mod events;

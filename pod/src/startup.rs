@@ -17,7 +17,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::tenancy::HostedStores;
-use crate::{catalog, inventory, storefront, tenancy, PodConfig};
+use crate::{catalog, categories, collections, inventory, storefront, tenancy, PodConfig};
 
 /// Everything a request handler may need, cheap to clone.
 #[derive(Clone)]
@@ -153,6 +153,8 @@ fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
     let tenant_routes = Router::new()
         .merge(catalog::router())
         .merge(inventory::router())
+        .merge(collections::router())
+        .merge(categories::router())
         .merge(storefront::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -213,7 +215,11 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
                 .build(),
         )
         .build();
-    let parts: Vec<utoipa::openapi::OpenApi> = vec![inventory::ApiDoc::openapi()];
+    let parts: Vec<utoipa::openapi::OpenApi> = vec![
+        inventory::ApiDoc::openapi(),
+        collections::ApiDoc::openapi(),
+        categories::ApiDoc::openapi(),
+    ];
     for part in parts {
         doc.merge(part);
     }
