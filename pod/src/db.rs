@@ -13,6 +13,26 @@ pub fn map_db_error(err: sqlx::Error) -> ApiError {
                     "a variant with this SKU already exists in this store",
                 )
             }
+            Some("collections_store_handle_key") => {
+                return ApiError::new(
+                    ErrorCode::HandleTaken,
+                    "a collection with this handle already exists in this store",
+                )
+            }
+            Some("categories_store_handle_key") => {
+                return ApiError::new(
+                    ErrorCode::HandleTaken,
+                    "a category with this handle already exists in this store",
+                )
+            }
+            // Only reachable by races the handlers' own checks cannot see
+            // (a category deleted while a product is filed under it).
+            Some("categories_parent_fkey" | "product_categories_category_fkey") => {
+                return ApiError::new(
+                    ErrorCode::Conflict,
+                    "the category changed meanwhile; try again",
+                )
+            }
             Some(name) if db.is_check_violation() => {
                 return ApiError::new(
                     ErrorCode::InvalidRequest,

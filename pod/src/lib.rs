@@ -10,6 +10,8 @@
 pub mod auth;
 pub mod cache;
 pub mod catalog;
+pub mod categories;
+pub mod collections;
 pub mod config;
 pub mod db;
 pub mod events;

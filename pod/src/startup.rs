@@ -19,7 +19,9 @@ use tokio::net::TcpListener;
 use crate::cache::Cache;
 use crate::media::MediaStore;
 use crate::tenancy::HostedStores;
-use crate::{catalog, inventory, media, storefront, tenancy, PodConfig};
+use crate::{
+    catalog, categories, collections, inventory, media, storefront, tenancy, PodConfig,
+};
 
 /// Everything a request handler may need, cheap to clone.
 #[derive(Clone)]
@@ -162,6 +164,8 @@ fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
         .merge(catalog::router())
         .merge(inventory::router())
         .merge(media::router())
+        .merge(collections::router())
+        .merge(categories::router())
         .merge(storefront::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -222,8 +226,12 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
                 .build(),
         )
         .build();
-    let parts: Vec<utoipa::openapi::OpenApi> =
-        vec![catalog::ApiDoc::openapi(), inventory::ApiDoc::openapi()];
+    let parts: Vec<utoipa::openapi::OpenApi> = vec![
+        catalog::ApiDoc::openapi(),
+        inventory::ApiDoc::openapi(),
+        collections::ApiDoc::openapi(),
+        categories::ApiDoc::openapi(),
+    ];
     for part in parts {
         doc.merge(part);
     }

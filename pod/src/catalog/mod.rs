@@ -34,6 +34,9 @@ pub async fn after_change(
     store: StoreId,
     products: &[ProductId],
 ) -> Result<(), ApiError> {
+    crate::collections::refresh_rules_for(tx, store, products)
+        .await
+        .map_err(map_db_error)?;
     crate::search::reindex(tx, store, products)
         .await
         .map_err(map_db_error)

@@ -1,0 +1,396 @@
+//! Category types, validation and tree checks. Pure: no I/O.
+
+use std::collections::HashMap;
+
+use mercato_tenants::{ApiError, CategoryId, ErrorCode};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::collections::Slug;
+
+/// Deepest a tree may be: a root is at depth 1.
+pub const MAX_DEPTH: usize = 8;
+pub const MAX_POSITION: i32 = 1_000_000;
+
+/// A category as stored: one node of the tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Category {
+    pub id: CategoryId,
+    /// `null` for a root.
+    pub parent_id: Option<CategoryId>,
+    pub handle: String,
+    pub name: String,
+    /// Siblings are ordered by position, then name.
+    pub position: i32,
+}
+
+/// A category with its sub-categories, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct CategoryNode {
+    pub id: CategoryId,
+    pub handle: String,
+    pub name: String,
+    pub position: i32,
+    #[schema(no_recursion)]
+    pub children: Vec<CategoryNode>,
+}
+
+/// The whole tree: its roots, in order.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CategoryTree {
+    pub categories: Vec<CategoryNode>,
+}
+
+/// Nests categories under their parents, siblings ordered by position,
+/// then name, then id. Nodes not reachable from a root are left out.
+pub fn build_tree(all: Vec<Category>) -> Vec<CategoryNode> {
+    let mut children: HashMap<Option<CategoryId>, Vec<Category>> = HashMap::new();
+    for c in all {
+        children.entry(c.parent_id).or_default().push(c);
+    }
+    for siblings in children.values_mut() {
+        siblings.sort_by(|a, b| (a.position, &a.name, a.id).cmp(&(b.position, &b.name, b.id)));
+    }
+    fn nest(
+        parent: Option<CategoryId>,
+        children: &mut HashMap<Option<CategoryId>, Vec<Category>>,
+        depth: usize,
+    ) -> Vec<CategoryNode> {
+        let Some(siblings) = children.remove(&parent) else {
+            return Vec::new();
+        };
+        siblings
+            .into_iter()
+            .map(|c| CategoryNode {
+                // Depth is bounded on write; the bound here only guards
+                // against a corrupt table.
+                children: if depth < MAX_DEPTH * 2 {
+                    nest(Some(c.id), children, depth + 1)
+                } else {
+                    Vec::new()
+                },
+                id: c.id,
+                handle: c.handle,
+                name: c.name,
+                position: c.position,
+            })
+            .collect()
+    }
+    nest(None, &mut children, 1)
+}
+
+/// Parent of each category of a store.
+pub type Parents = HashMap<CategoryId, Option<CategoryId>>;
+
+/// Depth of `id` (1 for a root), or `None` if it is unknown or its
+/// ancestors loop.
+pub fn depth(parents: &Parents, id: CategoryId) -> Option<usize> {
+    let mut at = id;
+    for d in 1..=parents.len() {
+        match parents.get(&at)? {
+            None => return Some(d),
+            Some(p) => at = *p,
+        }
+    }
+    None
+}
+
+/// Height of the subtree under `id` (1 for a leaf).
+fn height(parents: &Parents, id: CategoryId) -> usize {
+    let mut children: HashMap<CategoryId, Vec<CategoryId>> = HashMap::new();
+    for (c, p) in parents {
+        if let Some(p) = p {
+            children.entry(*p).or_default().push(*c);
+        }
+    }
+    let mut best = 0;
+    let mut stack = vec![(id, 1usize)];
+    while let Some((node, d)) = stack.pop() {
+        best = best.max(d);
+        if d > parents.len() {
+            break;
+        }
+        for c in children.get(&node).into_iter().flatten() {
+            stack.push((*c, d + 1));
+        }
+    }
+    best
+}
+
+fn unprocessable(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::Unprocessable, message)
+}
+
+/// Whether a new category may go under `parent`.
+pub fn check_new(parents: &Parents, parent: Option<CategoryId>) -> Result<(), ApiError> {
+    let Some(parent) = parent else {
+        return Ok(());
+    };
+    let d = depth(parents, parent)
+        .ok_or_else(|| unprocessable(format!("no such parent category: {parent}")))?;
+    if d + 1 > MAX_DEPTH {
+        return Err(unprocessable(format!(
+            "the category tree is at most {MAX_DEPTH} levels deep"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `moving` may go under `new_parent`: the parent exists, is not
+/// `moving` itself nor one of its descendants, and the tree stays within
+/// [`MAX_DEPTH`].
+pub fn check_move(
+    parents: &Parents,
+    moving: CategoryId,
+    new_parent: Option<CategoryId>,
+) -> Result<(), ApiError> {
+    let Some(new_parent) = new_parent else {
+        return Ok(());
+    };
+    if !parents.contains_key(&new_parent) {
+        return Err(unprocessable(format!(
+            "no such parent category: {new_parent}"
+        )));
+    }
+    let mut at = Some(new_parent);
+    let mut steps = 0;
+    while let Some(node) = at {
+        if node == moving {
+            return Err(unprocessable(
+                "a category cannot move under itself or one of its descendants",
+            ));
+        }
+        steps += 1;
+        if steps > parents.len() {
+            break;
+        }
+        at = parents.get(&node).copied().flatten();
+    }
+    let parent_depth = depth(parents, new_parent)
+        .ok_or_else(|| unprocessable("the category tree is inconsistent"))?;
+    if parent_depth + height(parents, moving) > MAX_DEPTH {
+        return Err(unprocessable(format!(
+            "the category tree is at most {MAX_DEPTH} levels deep"
+        )));
+    }
+    Ok(())
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() || name.len() > 255 {
+        return Err(ApiError::invalid("name must be 1 to 255 characters"));
+    }
+    Ok(())
+}
+
+fn check_position(position: i32) -> Result<(), ApiError> {
+    if !(0..=MAX_POSITION).contains(&position) {
+        return Err(ApiError::invalid(format!(
+            "position must be 0 to {MAX_POSITION}"
+        )));
+    }
+    Ok(())
+}
+
+/// `POST /admin/api/categories`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCategory {
+    /// Lower-case slug, 1 to 63 characters, unique among the store's categories.
+    pub handle: String,
+    pub name: String,
+    /// Omit or `null` for a root.
+    pub parent_id: Option<CategoryId>,
+    /// 0 to 1,000,000; default 0.
+    pub position: Option<i32>,
+}
+
+#[derive(Debug)]
+pub struct ValidCategory {
+    pub handle: Slug,
+    pub name: String,
+    pub parent_id: Option<CategoryId>,
+    pub position: i32,
+}
+
+impl NewCategory {
+    pub fn validate(self) -> Result<ValidCategory, ApiError> {
+        let handle = Slug::parse(&self.handle)?;
+        check_name(&self.name)?;
+        let position = self.position.unwrap_or(0);
+        check_position(position)?;
+        Ok(ValidCategory {
+            handle,
+            name: self.name.trim().to_owned(),
+            parent_id: self.parent_id,
+            position,
+        })
+    }
+}
+
+/// `PATCH /admin/api/categories/{id}`: rename, re-handle, move (`parent_id`,
+/// `null` for a root) or re-position.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryPatch {
+    pub handle: Option<String>,
+    pub name: Option<String>,
+    /// Absent: stay; `null`: become a root; an id: move under it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<CategoryId>)]
+    pub parent_id: Option<Option<CategoryId>>,
+    pub position: Option<i32>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<CategoryId>>, D::Error> {
+    Option::<CategoryId>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Default)]
+pub struct ValidCategoryPatch {
+    pub handle: Option<Slug>,
+    pub name: Option<String>,
+    pub parent_id: Option<Option<CategoryId>>,
+    pub position: Option<i32>,
+}
+
+impl CategoryPatch {
+    pub fn validate(self) -> Result<ValidCategoryPatch, ApiError> {
+        let handle = self.handle.as_deref().map(Slug::parse).transpose()?;
+        if let Some(n) = &self.name {
+            check_name(n)?;
+        }
+        if let Some(p) = self.position {
+            check_position(p)?;
+        }
+        Ok(ValidCategoryPatch {
+            handle,
+            name: self.name.map(|n| n.trim().to_owned()),
+            parent_id: self.parent_id,
+            position: self.position,
+        })
+    }
+}
+
+/// `PUT /admin/api/products/{id}/categories`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryIds {
+    /// The product's categories, replacing the ones it had; at most 100.
+    pub category_ids: Vec<CategoryId>,
+}
+
+/// A product's categories.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProductCategories {
+    pub product_id: mercato_tenants::ProductId,
+    pub categories: Vec<Category>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cat(id: CategoryId, parent: Option<CategoryId>, name: &str, position: i32) -> Category {
+        Category {
+            id,
+            parent_id: parent,
+            handle: name.to_lowercase(),
+            name: name.into(),
+            position,
+        }
+    }
+
+    #[test]
+    fn tree_nests_and_orders_by_position_then_name() {
+        let (a, b, c, d, e) = (
+            CategoryId::new(),
+            CategoryId::new(),
+            CategoryId::new(),
+            CategoryId::new(),
+            CategoryId::new(),
+        );
+        let tree = build_tree(vec![
+            cat(d, Some(a), "Zeta", 0),
+            cat(a, None, "Men", 1),
+            cat(b, None, "Women", 0),
+            cat(e, Some(a), "Alpha", 0),
+            cat(c, Some(e), "Deep", 5),
+        ]);
+        let names =
+            |nodes: &[CategoryNode]| nodes.iter().map(|n| n.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&tree), ["Women", "Men"]);
+        assert_eq!(names(&tree[1].children), ["Alpha", "Zeta"]);
+        assert_eq!(names(&tree[1].children[0].children), ["Deep"]);
+        assert!(tree[0].children.is_empty());
+    }
+
+    fn chain(n: usize) -> (Vec<CategoryId>, Parents) {
+        let ids: Vec<CategoryId> = (0..n).map(|_| CategoryId::new()).collect();
+        let parents = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, i.checked_sub(1).map(|p| ids[p])))
+            .collect();
+        (ids, parents)
+    }
+
+    #[test]
+    fn moves_that_would_make_a_cycle_are_refused() {
+        let (ids, mut parents) = chain(3);
+        let other = CategoryId::new();
+        parents.insert(other, None);
+        // Under itself, under its child, under its grandchild.
+        for target in &ids {
+            let err = check_move(&parents, ids[0], Some(*target)).expect_err("cycle");
+            assert_eq!(err.code, ErrorCode::Unprocessable);
+        }
+        assert!(check_move(&parents, ids[1], Some(ids[1])).is_err());
+        assert!(check_move(&parents, ids[1], Some(ids[2])).is_err());
+        // Sideways, up, to the root: fine.
+        assert!(check_move(&parents, ids[2], Some(ids[0])).is_ok());
+        assert!(check_move(&parents, ids[1], Some(other)).is_ok());
+        assert!(check_move(&parents, ids[0], Some(other)).is_ok());
+        assert!(check_move(&parents, ids[2], None).is_ok());
+        // Unknown parent.
+        assert!(check_move(&parents, ids[2], Some(CategoryId::new())).is_err());
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let (ids, mut parents) = chain(MAX_DEPTH);
+        assert_eq!(depth(&parents, ids[MAX_DEPTH - 1]), Some(MAX_DEPTH));
+        assert!(check_new(&parents, Some(ids[MAX_DEPTH - 2])).is_ok());
+        assert!(check_new(&parents, Some(ids[MAX_DEPTH - 1])).is_err());
+        assert!(check_new(&parents, None).is_ok());
+        assert!(check_new(&parents, Some(CategoryId::new())).is_err());
+        // A two-level subtree cannot go under the second-deepest node.
+        let (a, b) = (CategoryId::new(), CategoryId::new());
+        parents.insert(a, None);
+        parents.insert(b, Some(a));
+        assert!(check_move(&parents, a, Some(ids[MAX_DEPTH - 2])).is_err());
+        assert!(check_move(&parents, a, Some(ids[MAX_DEPTH - 3])).is_ok());
+    }
+
+    #[test]
+    fn patch_tells_null_from_absent() {
+        let patch =
+            |v: serde_json::Value| serde_json::from_value::<CategoryPatch>(v).expect("shape");
+        assert_eq!(patch(serde_json::json!({"name": "x"})).parent_id, None);
+        assert_eq!(
+            patch(serde_json::json!({"parent_id": null})).parent_id,
+            Some(None)
+        );
+        let id = CategoryId::new();
+        assert_eq!(
+            patch(serde_json::json!({"parent_id": id})).parent_id,
+            Some(Some(id))
+        );
+        assert!(patch(serde_json::json!({"position": -1}))
+            .validate()
+            .is_err());
+        assert!(patch(serde_json::json!({"handle": "Bad"}))
+            .validate()
+            .is_err());
+    }
+}

@@ -1,0 +1,333 @@
+//! Category endpoints: staff under `/admin/api`, shoppers under `/api`.
+
+use std::collections::{BTreeSet, HashSet};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, patch};
+use axum::{Json, Router};
+use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
+use mercato_tenants::{ApiError, CategoryId, ErrorCode, ProductId};
+use serde::Deserialize;
+
+use super::model::{
+    self, Category, CategoryIds, CategoryNode, CategoryPatch, CategoryTree, NewCategory,
+    ProductCategories,
+};
+use super::store;
+use crate::auth::Staff;
+use crate::catalog;
+use crate::collections::{page_limit, ProductPage};
+use crate::db::map_db_error;
+use crate::tenancy::{lock_active, TenantContext};
+use crate::AppState;
+
+/// Most categories one product may be filed under.
+const MAX_PER_PRODUCT: usize = 100;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/categories", get(shop_tree))
+        .route("/api/categories/{handle}/products", get(shop_products))
+        .route("/admin/api/categories", get(admin_tree).post(create))
+        .route("/admin/api/categories/{id}", patch(update).delete(remove))
+        .route(
+            "/admin/api/products/{id}/categories",
+            get(product_categories).put(set_product_categories),
+        )
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        shop_tree,
+        shop_products,
+        admin_tree,
+        create,
+        update,
+        remove,
+        product_categories,
+        set_product_categories
+    ),
+    components(schemas(
+        Category,
+        CategoryNode,
+        CategoryTree,
+        NewCategory,
+        CategoryPatch,
+        CategoryIds,
+        ProductCategories
+    ))
+)]
+pub struct ApiDoc;
+
+/// `?limit=&after=` of a category's products.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ProductsQuery {
+    /// 1 to 100, default 20.
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    after: Option<String>,
+}
+
+/// The whole category tree, siblings by position then name.
+#[utoipa::path(get, path = "/api/categories", tag = "categories",
+    responses((status = 200, body = CategoryTree)))]
+async fn shop_tree(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+) -> Result<Json<CategoryTree>, ApiError> {
+    super::tree(&state.db, tenant.store_id).await.map(Json)
+}
+
+/// Active products in a category or any category below it, newest first.
+#[utoipa::path(get, path = "/api/categories/{handle}/products", tag = "categories",
+    params(("handle" = String, Path, description = "category handle"), ProductsQuery),
+    responses((status = 200, body = ProductPage), (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 404, body = mercato_tenants::error::ErrorBody)))]
+async fn shop_products(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    ApiPath(handle): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ProductsQuery>,
+) -> Result<Json<ProductPage>, ApiError> {
+    let limit = page_limit(q.limit)?;
+    super::category_page(
+        &state.db,
+        tenant.store_id,
+        &handle,
+        q.after.as_deref(),
+        limit,
+    )
+    .await
+    .map(Json)
+}
+
+/// The whole category tree, with ids, for staff.
+#[utoipa::path(get, path = "/admin/api/categories", tag = "categories",
+    responses((status = 200, body = CategoryTree)))]
+async fn admin_tree(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+) -> Result<Json<CategoryTree>, ApiError> {
+    super::tree(&state.db, tenant.store_id).await.map(Json)
+}
+
+/// Creates a category, a root or under `parent_id`.
+#[utoipa::path(post, path = "/admin/api/categories", tag = "categories",
+    request_body = NewCategory,
+    responses((status = 201, body = Category), (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 409, description = "handle_taken", body = mercato_tenants::error::ErrorBody),
+        (status = 422, description = "unknown parent, or too deep", body = mercato_tenants::error::ErrorBody)))]
+async fn create(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiJson(new): ApiJson<NewCategory>,
+) -> Result<(StatusCode, Json<Category>), ApiError> {
+    let new = new.validate()?;
+    let store = tenant.store_id;
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    lock_active(&mut tx, store).await?;
+    store::lock_tree(&mut tx, store)
+        .await
+        .map_err(map_db_error)?;
+    let parents = store::parents(&mut *tx, store)
+        .await
+        .map_err(map_db_error)?;
+    model::check_new(&parents, new.parent_id)?;
+    let category = store::insert(&mut tx, store, &new)
+        .await
+        .map_err(map_db_error)?;
+    tx.commit().await.map_err(map_db_error)?;
+    Ok((StatusCode::CREATED, Json(category)))
+}
+
+/// Renames, re-handles, re-positions or moves a category. A move under
+/// itself or one of its descendants is `422 unprocessable`.
+#[utoipa::path(patch, path = "/admin/api/categories/{id}", tag = "categories",
+    params(("id" = CategoryId, Path, description = "category id")),
+    request_body = CategoryPatch,
+    responses((status = 200, body = Category), (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 404, body = mercato_tenants::error::ErrorBody),
+        (status = 409, description = "handle_taken", body = mercato_tenants::error::ErrorBody),
+        (status = 422, description = "a cycle, an unknown parent, or too deep", body = mercato_tenants::error::ErrorBody)))]
+async fn update(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(id): ApiPath<CategoryId>,
+    ApiJson(patch): ApiJson<CategoryPatch>,
+) -> Result<Json<Category>, ApiError> {
+    let patch = patch.validate()?;
+    let store = tenant.store_id;
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    lock_active(&mut tx, store).await?;
+    store::lock_tree(&mut tx, store)
+        .await
+        .map_err(map_db_error)?;
+    let parents = store::parents(&mut *tx, store)
+        .await
+        .map_err(map_db_error)?;
+    if !parents.contains_key(&id) {
+        return Err(ApiError::not_found("category"));
+    }
+    if let Some(new_parent) = patch.parent_id {
+        model::check_move(&parents, id, new_parent)?;
+    }
+    let category = store::update(&mut tx, store, id, &patch)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("category"))?;
+    tx.commit().await.map_err(map_db_error)?;
+    Ok(Json(category))
+}
+
+/// Deletes a category: only a leaf with no products (else `409 conflict`).
+#[utoipa::path(delete, path = "/admin/api/categories/{id}", tag = "categories",
+    params(("id" = CategoryId, Path, description = "category id")),
+    responses((status = 204), (status = 404, body = mercato_tenants::error::ErrorBody),
+        (status = 409, description = "has sub-categories or products", body = mercato_tenants::error::ErrorBody)))]
+async fn remove(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(id): ApiPath<CategoryId>,
+) -> Result<StatusCode, ApiError> {
+    let store = tenant.store_id;
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    lock_active(&mut tx, store).await?;
+    store::lock_tree(&mut tx, store)
+        .await
+        .map_err(map_db_error)?;
+    if store::get(&mut *tx, store, id)
+        .await
+        .map_err(map_db_error)?
+        .is_none()
+    {
+        return Err(ApiError::not_found("category"));
+    }
+    match store::in_use(&mut tx, store, id)
+        .await
+        .map_err(map_db_error)?
+    {
+        (true, _) => {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "the category has sub-categories; move or delete them first",
+            ))
+        }
+        (_, true) => {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "the category has products; take them out first",
+            ))
+        }
+        (false, false) => {}
+    }
+    store::delete(&mut tx, store, id)
+        .await
+        .map_err(map_db_error)?;
+    tx.commit().await.map_err(map_db_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The categories a product is filed under.
+#[utoipa::path(get, path = "/admin/api/products/{id}/categories", tag = "categories",
+    params(("id" = ProductId, Path, description = "product id")),
+    responses((status = 200, body = ProductCategories), (status = 404, body = mercato_tenants::error::ErrorBody)))]
+async fn product_categories(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(product): ApiPath<ProductId>,
+) -> Result<Json<ProductCategories>, ApiError> {
+    let store = tenant.store_id;
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    if !store::lock_product(&mut tx, store, product)
+        .await
+        .map_err(map_db_error)?
+    {
+        return Err(ApiError::not_found("product"));
+    }
+    let categories = store::of_product(&mut *tx, store, product)
+        .await
+        .map_err(map_db_error)?;
+    tx.commit().await.map_err(map_db_error)?;
+    Ok(Json(ProductCategories {
+        product_id: product,
+        categories,
+    }))
+}
+
+/// Replaces the categories a product is filed under. Unknown category ids
+/// are `422 unprocessable`.
+#[utoipa::path(put, path = "/admin/api/products/{id}/categories", tag = "categories",
+    params(("id" = ProductId, Path, description = "product id")),
+    request_body = CategoryIds,
+    responses((status = 200, body = ProductCategories), (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 404, body = mercato_tenants::error::ErrorBody),
+        (status = 422, description = "unknown category ids", body = mercato_tenants::error::ErrorBody)))]
+async fn set_product_categories(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(product): ApiPath<ProductId>,
+    ApiJson(body): ApiJson<CategoryIds>,
+) -> Result<Json<ProductCategories>, ApiError> {
+    let wanted: Vec<CategoryId> = {
+        let mut seen = HashSet::new();
+        body.category_ids
+            .iter()
+            .filter(|c| seen.insert(**c))
+            .copied()
+            .collect()
+    };
+    if wanted.len() > MAX_PER_PRODUCT {
+        return Err(ApiError::invalid(format!(
+            "a product may be in at most {MAX_PER_PRODUCT} categories"
+        )));
+    }
+    let store = tenant.store_id;
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    lock_active(&mut tx, store).await?;
+    if !store::lock_product(&mut tx, store, product)
+        .await
+        .map_err(map_db_error)?
+    {
+        return Err(ApiError::not_found("product"));
+    }
+    let known = store::existing(&mut tx, store, &wanted)
+        .await
+        .map_err(map_db_error)?;
+    let unknown: BTreeSet<String> = wanted
+        .iter()
+        .filter(|c| !known.contains(c))
+        .map(ToString::to_string)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::Unprocessable,
+            format!(
+                "no such categories in this store: {}",
+                unknown.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    store::set_product_categories(&mut tx, store, product, &wanted)
+        .await
+        .map_err(map_db_error)?;
+    catalog::after_change(&state, &mut tx, store, &[product]).await?;
+    let categories = store::of_product(&mut *tx, store, product)
+        .await
+        .map_err(map_db_error)?;
+    tx.commit().await.map_err(map_db_error)?;
+    catalog::invalidate(&state, store, &[product]).await;
+    Ok(Json(ProductCategories {
+        product_id: product,
+        categories,
+    }))
+}

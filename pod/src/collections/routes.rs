@@ -1,0 +1,520 @@
+//! Collection endpoints: staff under `/admin/api/collections`, shoppers
+//! under `/api/collections`.
+
+use std::collections::HashSet;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, put};
+use axum::{Json, Router};
+use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
+use mercato_tenants::{ApiError, CollectionId, ErrorCode, ProductId, StoreId};
+use serde::{Deserialize, Serialize};
+use sqlx::{Postgres, Transaction};
+
+use super::model::{
+    self, Collection, CollectionKind, CollectionPage, CollectionPatch, NewCollection, ProductPage,
+    Slug, SortOrder,
+};
+use super::{after_membership_change, lock_rules_exclusive, products_page, rematerialize, store};
+use crate::auth::Staff;
+use crate::catalog;
+use crate::db::map_db_error;
+use crate::tenancy::{lock_active, TenantContext};
+use crate::AppState;
+
+/// Most products one request may add to a collection.
+const MAX_ADD: usize = 250;
+/// Most members a collection may be reordered with in one request.
+const MAX_ORDER: usize = 10_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/collections", get(shop_list))
+        .route("/api/collections/{handle}", get(shop_get))
+        .route("/api/collections/{handle}/products", get(shop_products))
+        .route("/admin/api/collections", get(admin_list).post(create))
+        .route(
+            "/admin/api/collections/{id}",
+            get(admin_get).patch(update).delete(remove),
+        )
+        .route(
+            "/admin/api/collections/{id}/products",
+            get(admin_products).post(add_products),
+        )
+        .route(
+            "/admin/api/collections/{id}/products/order",
+            put(reorder_products),
+        )
+        .route(
+            "/admin/api/collections/{id}/products/{product_id}",
+            delete(remove_product),
+        )
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        shop_list,
+        shop_get,
+        shop_products,
+        admin_list,
+        create,
+        admin_get,
+        update,
+        remove,
+        admin_products,
+        add_products,
+        reorder_products,
+        remove_product
+    ),
+    components(schemas(
+        Collection,
+        CollectionKind,
+        CollectionPage,
+        CollectionPatch,
+        NewCollection,
+        ProductPage,
+        model::RuleSet,
+        model::RuleCondition,
+        SortOrder,
+        ProductIds,
+        Added
+    ))
+)]
+pub struct ApiDoc;
+
+/// `?limit=&after=` of a list of collections.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// 1 to 100, default 20.
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    after: Option<String>,
+}
+
+/// `?sort=&limit=&after=` of a list of a collection's products.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ProductsQuery {
+    /// Default: the collection's `sort_order`.
+    sort: Option<SortOrder>,
+    /// 1 to 100, default 20.
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page with the same sort.
+    after: Option<String>,
+}
+
+/// Product ids, in the order that matters.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductIds {
+    product_ids: Vec<ProductId>,
+}
+
+/// The products a request added, in their new order.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Added {
+    added: Vec<ProductId>,
+}
+
+async fn list(
+    state: &AppState,
+    store: StoreId,
+    q: &ListQuery,
+) -> Result<Json<CollectionPage>, ApiError> {
+    let limit = model::page_limit(q.limit)?;
+    let after = q
+        .after
+        .as_deref()
+        .map(|a| {
+            Slug::parse(a).map_err(|_| ApiError::invalid("after must be a cursor from next_cursor"))
+        })
+        .transpose()?;
+    store::list(&state.db, store, after.as_ref(), limit)
+        .await
+        .map(Json)
+        .map_err(map_db_error)
+}
+
+/// Lists the store's collections by handle.
+#[utoipa::path(get, path = "/api/collections", tag = "collections",
+    params(ListQuery),
+    responses((status = 200, body = CollectionPage), (status = 400, body = mercato_tenants::error::ErrorBody)))]
+async fn shop_list(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<CollectionPage>, ApiError> {
+    list(&state, tenant.store_id, &q).await
+}
+
+/// One collection, by handle.
+#[utoipa::path(get, path = "/api/collections/{handle}", tag = "collections",
+    params(("handle" = String, Path, description = "collection handle")),
+    responses((status = 200, body = Collection), (status = 404, body = mercato_tenants::error::ErrorBody)))]
+async fn shop_get(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    ApiPath(handle): ApiPath<String>,
+) -> Result<Json<Collection>, ApiError> {
+    super::collection_by_handle(&state.db, tenant.store_id, &handle)
+        .await
+        .map(Json)
+}
+
+/// A collection's active products, in the collection's sort order unless
+/// `sort` says otherwise. Ties are broken by product id.
+#[utoipa::path(get, path = "/api/collections/{handle}/products", tag = "collections",
+    params(("handle" = String, Path, description = "collection handle"), ProductsQuery),
+    responses((status = 200, body = ProductPage), (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 404, body = mercato_tenants::error::ErrorBody)))]
+async fn shop_products(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    ApiPath(handle): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ProductsQuery>,
+) -> Result<Json<ProductPage>, ApiError> {
+    let limit = model::page_limit(q.limit)?;
+    super::collection_page(
+        &state.db,
+        tenant.store_id,
+        &handle,
+        q.sort,
+        q.after.as_deref(),
+        limit,
+    )
+    .await
+    .map(Json)
+}
+
+/// Lists the store's collections by handle.
+#[utoipa::path(get, path = "/admin/api/collections", tag = "collections",
+    params(ListQuery),
+    responses((status = 200, body = CollectionPage), (status = 400, body = mercato_tenants::error::ErrorBody)))]
+async fn admin_list(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<CollectionPage>, ApiError> {
+    list(&state, tenant.store_id, &q).await
+}
+
+/// Creates a collection. A rule collection's members are computed at once.
+#[utoipa::path(post, path = "/admin/api/collections", tag = "collections",
+    request_body = NewCollection,
+    responses((status = 201, body = Collection), (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 409, description = "handle_taken", body = mercato_tenants::error::ErrorBody)))]
+async fn create(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiJson(new): ApiJson<NewCollection>,
+) -> Result<(StatusCode, Json<Collection>), ApiError> {
+    let new = new.validate()?;
+    let store = tenant.store_id;
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    lock_active(&mut tx, store).await?;
+    if new.rules.is_some() {
+        lock_rules_exclusive(&mut tx, store).await?;
+    }
+    let id = store::insert(&mut tx, store, &new)
+        .await
+        .map_err(map_db_error)?;
+    let affected = match &new.rules {
+        Some(rules) => rematerialize(&mut tx, store, id, rules)
+            .await
+            .map_err(map_db_error)?,
+        None => Vec::new(),
+    };
+    after_membership_change(&state, &mut tx, store, &affected).await?;
+    let collection = reload(&mut tx, store, id).await?;
+    tx.commit().await.map_err(map_db_error)?;
+    catalog::invalidate(&state, store, &affected).await;
+    tracing::info!(collection_id = %id, members = affected.len(), "collection created");
+    Ok((StatusCode::CREATED, Json(collection)))
+}
+
+async fn reload(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    id: CollectionId,
+) -> Result<Collection, ApiError> {
+    store::get(&mut **tx, store, id)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::internal("collection vanished inside its transaction"))
+}
+
+/// Locks a manual collection for a membership change.
+async fn lock_manual(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    id: CollectionId,
+) -> Result<Collection, ApiError> {
+    let collection = store::lock(tx, store, id)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("collection"))?;
+    if collection.kind == CollectionKind::Rule {
+        return Err(ApiError::new(
+            ErrorCode::Unprocessable,
+            "the members of a rule collection follow its rules; change the rules instead",
+        ));
+    }
+    Ok(collection)
+}
+
+/// One collection, with its rules.
+#[utoipa::path(get, path = "/admin/api/collections/{id}", tag = "collections",
+    params(("id" = CollectionId, Path, description = "collection id")),
+    responses((status = 200, body = Collection), (status = 404, body = mercato_tenants::error::ErrorBody)))]
+async fn admin_get(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(id): ApiPath<CollectionId>,
+) -> Result<Json<Collection>, ApiError> {
+    store::get(&state.db, tenant.store_id, id)
+        .await
+        .map_err(map_db_error)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("collection"))
+}
+
+/// Changes a collection's fields. New rules (rule collections only)
+/// re-compute its members.
+#[utoipa::path(patch, path = "/admin/api/collections/{id}", tag = "collections",
+    params(("id" = CollectionId, Path, description = "collection id")),
+    request_body = CollectionPatch,
+    responses((status = 200, body = Collection), (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 404, body = mercato_tenants::error::ErrorBody),
+        (status = 409, description = "handle_taken", body = mercato_tenants::error::ErrorBody),
+        (status = 422, description = "rules for a manual collection", body = mercato_tenants::error::ErrorBody)))]
+async fn update(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(id): ApiPath<CollectionId>,
+    ApiJson(patch): ApiJson<CollectionPatch>,
+) -> Result<Json<Collection>, ApiError> {
+    let patch = patch.validate()?;
+    let store = tenant.store_id;
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    lock_active(&mut tx, store).await?;
+    if patch.rules.is_some() {
+        lock_rules_exclusive(&mut tx, store).await?;
+    }
+    let current = store::lock(&mut tx, store, id)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("collection"))?;
+    if patch.rules.is_some() && current.kind == CollectionKind::Manual {
+        return Err(ApiError::new(
+            ErrorCode::Unprocessable,
+            "a manual collection has no rules",
+        ));
+    }
+    store::update(&mut tx, store, id, &patch)
+        .await
+        .map_err(map_db_error)?;
+    let affected = match &patch.rules {
+        Some(rules) => rematerialize(&mut tx, store, id, rules)
+            .await
+            .map_err(map_db_error)?,
+        None => Vec::new(),
+    };
+    after_membership_change(&state, &mut tx, store, &affected).await?;
+    let collection = reload(&mut tx, store, id).await?;
+    tx.commit().await.map_err(map_db_error)?;
+    catalog::invalidate(&state, store, &affected).await;
+    Ok(Json(collection))
+}
+
+/// Deletes a collection (its products stay).
+#[utoipa::path(delete, path = "/admin/api/collections/{id}", tag = "collections",
+    params(("id" = CollectionId, Path, description = "collection id")),
+    responses((status = 204), (status = 404, body = mercato_tenants::error::ErrorBody)))]
+async fn remove(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(id): ApiPath<CollectionId>,
+) -> Result<StatusCode, ApiError> {
+    let store = tenant.store_id;
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    lock_active(&mut tx, store).await?;
+    // Rule refreshes must not insert members of a collection being deleted.
+    lock_rules_exclusive(&mut tx, store).await?;
+    store::lock(&mut tx, store, id)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("collection"))?;
+    let members = store::member_ids(&mut *tx, store, id)
+        .await
+        .map_err(map_db_error)?;
+    store::delete(&mut tx, store, id)
+        .await
+        .map_err(map_db_error)?;
+    after_membership_change(&state, &mut tx, store, &members).await?;
+    tx.commit().await.map_err(map_db_error)?;
+    catalog::invalidate(&state, store, &members).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A collection's products of any status, in the collection's sort order
+/// unless `sort` says otherwise.
+#[utoipa::path(get, path = "/admin/api/collections/{id}/products", tag = "collections",
+    params(("id" = CollectionId, Path, description = "collection id"), ProductsQuery),
+    responses((status = 200, body = ProductPage), (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 404, body = mercato_tenants::error::ErrorBody)))]
+async fn admin_products(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(id): ApiPath<CollectionId>,
+    ApiQuery(q): ApiQuery<ProductsQuery>,
+) -> Result<Json<ProductPage>, ApiError> {
+    let limit = model::page_limit(q.limit)?;
+    let collection = store::get(&state.db, tenant.store_id, id)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("collection"))?;
+    products_page(
+        &state.db,
+        tenant.store_id,
+        id,
+        None,
+        q.sort.unwrap_or(collection.sort_order),
+        q.after.as_deref(),
+        limit,
+    )
+    .await
+    .map(Json)
+}
+
+/// Appends products to a manual collection, in the given order; products
+/// already in it are left where they are.
+#[utoipa::path(post, path = "/admin/api/collections/{id}/products", tag = "collections",
+    params(("id" = CollectionId, Path, description = "collection id")),
+    request_body = ProductIds,
+    responses((status = 200, body = Added), (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 404, body = mercato_tenants::error::ErrorBody),
+        (status = 422, description = "unknown product ids, or a rule collection", body = mercato_tenants::error::ErrorBody)))]
+async fn add_products(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(id): ApiPath<CollectionId>,
+    ApiJson(body): ApiJson<ProductIds>,
+) -> Result<Json<Added>, ApiError> {
+    if body.product_ids.is_empty() || body.product_ids.len() > MAX_ADD {
+        return Err(ApiError::invalid(format!(
+            "product_ids must list 1 to {MAX_ADD} products"
+        )));
+    }
+    let store = tenant.store_id;
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    lock_active(&mut tx, store).await?;
+    lock_manual(&mut tx, store, id).await?;
+    let known = store::existing_products(&mut *tx, store, &body.product_ids)
+        .await
+        .map_err(map_db_error)?;
+    let unknown: Vec<String> = body
+        .product_ids
+        .iter()
+        .filter(|p| !known.contains(p))
+        .map(ToString::to_string)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::Unprocessable,
+            format!("no such products in this store: {}", unknown.join(", ")),
+        ));
+    }
+    let current: HashSet<ProductId> = store::member_ids(&mut *tx, store, id)
+        .await
+        .map_err(map_db_error)?
+        .into_iter()
+        .collect();
+    let added = model::to_append(&current, &body.product_ids);
+    store::append(&mut tx, store, id, &added)
+        .await
+        .map_err(map_db_error)?;
+    after_membership_change(&state, &mut tx, store, &added).await?;
+    tx.commit().await.map_err(map_db_error)?;
+    catalog::invalidate(&state, store, &added).await;
+    Ok(Json(Added { added }))
+}
+
+/// Sets the manual order of a manual collection: `product_ids` must list
+/// every member exactly once.
+#[utoipa::path(put, path = "/admin/api/collections/{id}/products/order", tag = "collections",
+    params(("id" = CollectionId, Path, description = "collection id")),
+    request_body = ProductIds,
+    responses((status = 200, body = ProductIds), (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 404, body = mercato_tenants::error::ErrorBody),
+        (status = 422, description = "not exactly the members, or a rule collection", body = mercato_tenants::error::ErrorBody)))]
+async fn reorder_products(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(id): ApiPath<CollectionId>,
+    ApiJson(body): ApiJson<ProductIds>,
+) -> Result<Json<ProductIds>, ApiError> {
+    if body.product_ids.len() > MAX_ORDER {
+        return Err(ApiError::invalid(format!(
+            "product_ids must list at most {MAX_ORDER} products"
+        )));
+    }
+    let store = tenant.store_id;
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    lock_active(&mut tx, store).await?;
+    lock_manual(&mut tx, store, id).await?;
+    let current: HashSet<ProductId> = store::member_ids(&mut *tx, store, id)
+        .await
+        .map_err(map_db_error)?
+        .into_iter()
+        .collect();
+    model::check_order(&current, &body.product_ids)?;
+    store::set_order(&mut tx, store, id, &body.product_ids)
+        .await
+        .map_err(map_db_error)?;
+    tx.commit().await.map_err(map_db_error)?;
+    Ok(Json(body))
+}
+
+/// Takes a product out of a manual collection.
+#[utoipa::path(delete, path = "/admin/api/collections/{id}/products/{product_id}", tag = "collections",
+    params(("id" = CollectionId, Path, description = "collection id"),
+        ("product_id" = ProductId, Path, description = "product id")),
+    responses((status = 204), (status = 404, body = mercato_tenants::error::ErrorBody),
+        (status = 422, description = "a rule collection", body = mercato_tenants::error::ErrorBody)))]
+async fn remove_product(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath((id, product)): ApiPath<(CollectionId, ProductId)>,
+) -> Result<StatusCode, ApiError> {
+    let store = tenant.store_id;
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    lock_active(&mut tx, store).await?;
+    lock_manual(&mut tx, store, id).await?;
+    if store::delete_members(&mut tx, store, id, &[product])
+        .await
+        .map_err(map_db_error)?
+        == 0
+    {
+        return Err(ApiError::not_found("product in this collection"));
+    }
+    after_membership_change(&state, &mut tx, store, &[product]).await?;
+    tx.commit().await.map_err(map_db_error)?;
+    catalog::invalidate(&state, store, &[product]).await;
+    Ok(StatusCode::NO_CONTENT)
+}
