@@ -19,9 +19,7 @@ use tokio::net::TcpListener;
 use crate::cache::Cache;
 use crate::media::MediaStore;
 use crate::tenancy::HostedStores;
-use crate::{
-    catalog, categories, collections, inventory, media, storefront, tenancy, PodConfig,
-};
+use crate::{catalog, categories, collections, inventory, media, storefront, tenancy, PodConfig};
 
 /// Everything a request handler may need, cheap to clone.
 #[derive(Clone)]

@@ -113,22 +113,45 @@ pub async fn product_page(
         "{limit}:{}",
         after.map(|a| a.to_string()).unwrap_or_default()
     );
+    catalog_cached(state, store, "products", &query, || async {
+        let page =
+            store::list_products(&state.db, store, Some(ProductStatus::Active), after, limit)
+                .await
+                .map_err(map_db_error)?;
+        to_json(&page)
+    })
+    .await
+}
+
+/// A shopper read of the store's catalog as a whole (a collection, a page
+/// of a list, the category tree), cached under the store's catalog version:
+/// any catalog edit in the store retires it. `query` names the read (its
+/// parameters, user input included: it is hashed into the key).
+pub async fn catalog_cached<F, Fut>(
+    state: &AppState,
+    store: StoreId,
+    list: &str,
+    query: &str,
+    load: F,
+) -> Result<Bytes, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Bytes, ApiError>>,
+{
+    let digest = Sha256::digest(query.as_bytes());
+    let hashed: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     let entry = Entry {
-        kind: "product_page",
-        key: keys::catalog_page(store, "products", &query),
+        kind: "catalog_page",
+        key: keys::catalog_page(store, list, &hashed),
         version_key: Some(keys::catalog_version(store)),
         ttl: Duration::from_secs(state.config.product_cache_ttl_secs),
     };
-    state
-        .cache
-        .get_or_load(&entry, || async {
-            let page =
-                store::list_products(&state.db, store, Some(ProductStatus::Active), after, limit)
-                    .await
-                    .map_err(map_db_error)?;
-            to_json(&page)
-        })
-        .await
+    state.cache.get_or_load(&entry, load).await
+}
+
+/// Serializes a value into a response body.
+pub fn json_body(value: &impl serde::Serialize) -> Result<Bytes, ApiError> {
+    to_json(value)
 }
 
 /// The strong ETag of a body.

@@ -3,7 +3,8 @@
 use std::collections::{BTreeSet, HashSet};
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
@@ -16,7 +17,7 @@ use super::model::{
 };
 use super::store;
 use crate::auth::Staff;
-use crate::catalog;
+use crate::catalog::{self, read};
 use crate::collections::{page_limit, ProductPage};
 use crate::db::map_db_error;
 use crate::tenancy::{lock_active, TenantContext};
@@ -78,8 +79,14 @@ struct ProductsQuery {
 async fn shop_tree(
     State(state): State<AppState>,
     tenant: TenantContext,
-) -> Result<Json<CategoryTree>, ApiError> {
-    super::tree(&state.db, tenant.store_id).await.map(Json)
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let store = tenant.store_id;
+    let body = read::catalog_cached(&state, store, "category_tree", "", || async {
+        read::json_body(&super::tree(&state.db, store).await?)
+    })
+    .await?;
+    Ok(read::respond(&headers, body))
 }
 
 /// Active products in a category or any category below it, newest first.
@@ -90,19 +97,20 @@ async fn shop_tree(
 async fn shop_products(
     State(state): State<AppState>,
     tenant: TenantContext,
+    headers: HeaderMap,
     ApiPath(handle): ApiPath<String>,
     ApiQuery(q): ApiQuery<ProductsQuery>,
-) -> Result<Json<ProductPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let limit = page_limit(q.limit)?;
-    super::category_page(
-        &state.db,
-        tenant.store_id,
-        &handle,
-        q.after.as_deref(),
-        limit,
-    )
-    .await
-    .map(Json)
+    let store = tenant.store_id;
+    let query = format!("{handle}\n{limit}\n{}", q.after.as_deref().unwrap_or(""));
+    let body = read::catalog_cached(&state, store, "category_products", &query, || async {
+        read::json_body(
+            &super::category_page(&state.db, store, &handle, q.after.as_deref(), limit).await?,
+        )
+    })
+    .await?;
+    Ok(read::respond(&headers, body))
 }
 
 /// The whole category tree, with ids, for staff.
@@ -143,6 +151,7 @@ async fn create(
         .await
         .map_err(map_db_error)?;
     tx.commit().await.map_err(map_db_error)?;
+    catalog::invalidate(&state, store, &[]).await;
     Ok((StatusCode::CREATED, Json(category)))
 }
 
@@ -183,6 +192,7 @@ async fn update(
         .map_err(map_db_error)?
         .ok_or_else(|| ApiError::not_found("category"))?;
     tx.commit().await.map_err(map_db_error)?;
+    catalog::invalidate(&state, store, &[]).await;
     Ok(Json(category))
 }
 
@@ -232,6 +242,7 @@ async fn remove(
         .await
         .map_err(map_db_error)?;
     tx.commit().await.map_err(map_db_error)?;
+    catalog::invalidate(&state, store, &[]).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -257,6 +268,7 @@ async fn product_categories(
         .await
         .map_err(map_db_error)?;
     tx.commit().await.map_err(map_db_error)?;
+    catalog::invalidate(&state, store, &[]).await;
     Ok(Json(ProductCategories {
         product_id: product,
         categories,

@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
@@ -18,7 +19,7 @@ use super::model::{
 };
 use super::{after_membership_change, lock_rules_exclusive, products_page, rematerialize, store};
 use crate::auth::Staff;
-use crate::catalog;
+use crate::catalog::{self, read};
 use crate::db::map_db_error;
 use crate::tenancy::{lock_active, TenantContext};
 use crate::AppState;
@@ -159,11 +160,15 @@ async fn shop_list(
 async fn shop_get(
     State(state): State<AppState>,
     tenant: TenantContext,
+    headers: HeaderMap,
     ApiPath(handle): ApiPath<String>,
-) -> Result<Json<Collection>, ApiError> {
-    super::collection_by_handle(&state.db, tenant.store_id, &handle)
-        .await
-        .map(Json)
+) -> Result<Response, ApiError> {
+    let store = tenant.store_id;
+    let body = read::catalog_cached(&state, store, "collection", &handle, || async {
+        read::json_body(&super::collection_by_handle(&state.db, store, &handle).await?)
+    })
+    .await?;
+    Ok(read::respond(&headers, body))
 }
 
 /// A collection's active products, in the collection's sort order unless
@@ -175,20 +180,25 @@ async fn shop_get(
 async fn shop_products(
     State(state): State<AppState>,
     tenant: TenantContext,
+    headers: HeaderMap,
     ApiPath(handle): ApiPath<String>,
     ApiQuery(q): ApiQuery<ProductsQuery>,
-) -> Result<Json<ProductPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let limit = model::page_limit(q.limit)?;
-    super::collection_page(
-        &state.db,
-        tenant.store_id,
-        &handle,
+    let store = tenant.store_id;
+    let query = format!(
+        "{handle}\n{:?}\n{limit}\n{}",
         q.sort,
-        q.after.as_deref(),
-        limit,
-    )
-    .await
-    .map(Json)
+        q.after.as_deref().unwrap_or("")
+    );
+    let body = read::catalog_cached(&state, store, "collection_products", &query, || async {
+        read::json_body(
+            &super::collection_page(&state.db, store, &handle, q.sort, q.after.as_deref(), limit)
+                .await?,
+        )
+    })
+    .await?;
+    Ok(read::respond(&headers, body))
 }
 
 /// Lists the store's collections by handle.
@@ -487,6 +497,7 @@ async fn reorder_products(
         .await
         .map_err(map_db_error)?;
     tx.commit().await.map_err(map_db_error)?;
+    catalog::invalidate(&state, store, &[]).await;
     Ok(Json(body))
 }
 
