@@ -153,7 +153,17 @@ async fn find_by_email(
     store: StoreId,
     email: &Email,
 ) -> Result<Option<(CustomerView, String)>, ApiError> {
-    let row: Option<(Uuid, String, String, String, String, bool, DateTime<Utc>, String)> =
+    type WithHash = (
+        Uuid,
+        String,
+        String,
+        String,
+        String,
+        bool,
+        DateTime<Utc>,
+        String,
+    );
+    let row: Option<WithHash> =
         sqlx::query_as(
             "SELECT id, email, first_name, last_name, phone, accepts_marketing, created_at, password_hash
              FROM customers WHERE store_id = $1 AND email = $2",
