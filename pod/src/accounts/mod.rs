@@ -21,7 +21,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod staff;
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use axum::Router;
@@ -285,7 +285,41 @@ pub async fn forget_store(
     Ok(())
 }
 
-/// 204 No Content.
-pub fn no_content() -> StatusCode {
-    StatusCode::NO_CONTENT
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_account_route_is_documented() {
+        use utoipa::OpenApi as _;
+        let doc = ApiDoc::openapi();
+        for path in [
+            "/admin/api/login",
+            "/admin/api/logout",
+            "/admin/api/staff",
+            "/admin/api/staff/{id}",
+            "/admin/api/staff/invitations",
+            "/admin/api/staff/invitations/accept",
+            "/admin/api/api-keys",
+            "/admin/api/api-keys/{id}",
+            "/api/customers",
+            "/api/customers/login",
+            "/api/customers/logout",
+            "/api/customers/me",
+            "/api/customers/password-reset",
+            "/api/customers/password-reset/confirm",
+            "/api/customers/me/addresses",
+            "/api/customers/me/addresses/{id}",
+        ] {
+            assert!(doc.paths.paths.contains_key(path), "{path} undocumented");
+        }
+    }
+
+    #[test]
+    fn roles_round_trip() {
+        for role in [StaffRole::Owner, StaffRole::Staff] {
+            assert_eq!(StaffRole::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(StaffRole::parse("admin"), None);
+    }
 }
