@@ -11,6 +11,7 @@ pub mod placement;
 pub mod pod_client;
 pub mod pods;
 pub mod routing;
+pub mod signup;
 pub mod startup;
 pub mod stores;
 

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use mercato_tenants::{Claims, Currency, Handle, Role, StoreId, TenantState, TokenKeys};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 #[derive(Clone)]
@@ -23,6 +24,27 @@ pub enum PodCallError {
     Token(#[from] mercato_tenants::TokenError),
 }
 
+/// The merchant's owner account, sent with the hosting call of a self-serve
+/// signup. The pod hashes the password; it travels only over this call.
+#[derive(Serialize)]
+pub struct OwnerCredentials<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+}
+
+/// The owner's first session, minted by the pod.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OwnerSession {
+    pub token: String,
+    pub expires_at: i64,
+}
+
+#[derive(Deserialize)]
+struct HostResponse {
+    #[serde(default)]
+    owner: Option<OwnerSession>,
+}
+
 impl PodClient {
     pub fn new(keys: TokenKeys, timeout: Duration) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
@@ -38,7 +60,10 @@ impl PodClient {
             .issue(&Claims::new("control-plane", Role::Service, None, now, 300))
     }
 
-    /// Asks a pod to host a store in `state`. Idempotent on the pod's side.
+    /// Asks a pod to host a store in `state` (idempotent on the pod's side
+    /// without `owner`). With `owner`, the pod also creates the owner's
+    /// staff account in the same transaction and returns its session.
+    #[allow(clippy::too_many_arguments)]
     pub async fn host_store(
         &self,
         pod_url: &str,
@@ -47,13 +72,43 @@ impl PodClient {
         name: &str,
         currency: Currency,
         state: TenantState,
-    ) -> Result<(), PodCallError> {
+        owner: Option<&OwnerCredentials<'_>>,
+    ) -> Result<Option<OwnerSession>, PodCallError> {
         let url = format!("{}/internal/stores/{store}", pod_url.trim_end_matches('/'));
+        let mut body =
+            json!({"handle": handle, "name": name, "currency": currency, "state": state});
+        if let Some(owner) = owner {
+            body["owner"] = json!(owner);
+        }
         let response = self
             .http
             .put(url)
             .bearer_auth(self.token()?)
-            .json(&json!({"handle": handle, "name": name, "currency": currency, "state": state}))
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            let hosted: HostResponse = response.json().await?;
+            return Ok(hosted.owner);
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(PodCallError::Refused {
+            status: status.as_u16(),
+            body: body.chars().take(500).collect(),
+        })
+    }
+}
+
+impl PodClient {
+    /// Asks a pod to forget a store whose creation failed (the pod refuses
+    /// unless the store is still `provisioning` there).
+    pub async fn forget_store(&self, pod_url: &str, store: StoreId) -> Result<(), PodCallError> {
+        let url = format!("{}/internal/stores/{store}", pod_url.trim_end_matches('/'));
+        let response = self
+            .http
+            .delete(url)
+            .bearer_auth(self.token()?)
             .send()
             .await?;
         let status = response.status();

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::pod_client::PodClient;
-use crate::{pods, routing, stores, ControlPlaneConfig};
+use crate::{pods, routing, signup, stores, ControlPlaneConfig};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -91,6 +91,7 @@ impl Application {
         let app = Router::new()
             .merge(pods::router())
             .merge(stores::router())
+            .merge(signup::router())
             .merge(routing::router())
             .route("/readyz", get(readyz))
             .with_state(state.clone());

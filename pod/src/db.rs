@@ -33,6 +33,18 @@ pub fn map_db_error(err: sqlx::Error) -> ApiError {
                     "the category changed meanwhile; try again",
                 )
             }
+            Some("staff_store_email_key") => {
+                return ApiError::new(
+                    ErrorCode::EmailTaken,
+                    "this email is already a staff member of this store",
+                )
+            }
+            Some("customers_store_email_key") => {
+                return ApiError::new(
+                    ErrorCode::EmailTaken,
+                    "an account with this email already exists in this store",
+                )
+            }
             Some(name) if db.is_check_violation() => {
                 return ApiError::new(
                     ErrorCode::InvalidRequest,

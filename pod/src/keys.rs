@@ -41,6 +41,17 @@ pub fn catalog_page(store: StoreId, list: &str, query: &str) -> String {
     format!("{}page:{list}:{query}", store_prefix(store))
 }
 
+/// Failed logins of one account (`kind` is `staff` or `customer`) in the
+/// current rate-limit window.
+pub fn login_failures_by_account(store: StoreId, kind: &str, email: &str) -> String {
+    format!("{}login:fail:{kind}:{email}", store_prefix(store))
+}
+
+/// Failed logins from one client address in the current rate-limit window.
+pub fn login_failures_by_address(store: StoreId, address: &str) -> String {
+    format!("{}login:fail:addr:{address}", store_prefix(store))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +60,9 @@ mod tests {
     fn tenant_keys_carry_the_hash_tag() {
         let store = StoreId::new();
         assert_eq!(store_prefix(store), format!("s:{{{store}}}:"));
+        assert!(
+            login_failures_by_account(store, "staff", "a@b.co").starts_with(&store_prefix(store))
+        );
+        assert!(login_failures_by_address(store, "127.0.0.1").starts_with(&store_prefix(store)));
     }
 }

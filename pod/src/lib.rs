@@ -7,6 +7,7 @@
 //! - [`catalog`]: products and variants;
 //! - [`storefront`]: the shopper-facing HTML pages.
 
+pub mod accounts;
 pub mod auth;
 pub mod cache;
 pub mod catalog;

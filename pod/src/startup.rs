@@ -19,7 +19,9 @@ use tokio::net::TcpListener;
 use crate::cache::Cache;
 use crate::media::MediaStore;
 use crate::tenancy::HostedStores;
-use crate::{catalog, categories, collections, inventory, media, storefront, tenancy, PodConfig};
+use crate::{
+    accounts, catalog, categories, collections, inventory, media, storefront, tenancy, PodConfig,
+};
 
 /// Everything a request handler may need, cheap to clone.
 #[derive(Clone)]
@@ -160,6 +162,7 @@ impl Application {
 fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
     let tenant_routes = Router::new()
         .merge(catalog::router())
+        .merge(accounts::router())
         .merge(inventory::router())
         .merge(media::router())
         .merge(collections::router())
@@ -229,6 +232,7 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
         inventory::ApiDoc::openapi(),
         collections::ApiDoc::openapi(),
         categories::ApiDoc::openapi(),
+        accounts::ApiDoc::openapi(),
     ];
     for part in parts {
         doc.merge(part);

@@ -5,7 +5,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::StoreId;
+use crate::{SessionId, StoreId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -28,6 +28,10 @@ pub struct Claims {
     pub store_id: Option<StoreId>,
     pub iat: i64,
     pub exp: i64,
+    /// The login session this token belongs to. Pods mint tokens with one
+    /// (logout revokes the session); platform-minted tokens have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<SessionId>,
 }
 
 impl Claims {
@@ -45,7 +49,14 @@ impl Claims {
             store_id,
             iat: now,
             exp: now.saturating_add(ttl_secs),
+            sid: None,
         }
+    }
+
+    /// The same claims, tied to the login session `sid`.
+    pub fn with_session(mut self, sid: SessionId) -> Self {
+        self.sid = Some(sid);
+        self
     }
 
     /// Whether these claims may act inside `store` at all.
@@ -154,6 +165,20 @@ mod tests {
         assert_eq!(keys.verify(&token), Ok(claims));
         assert_eq!(other.verify(&token), Err(TokenError::Invalid));
         assert_eq!(keys.verify("garbage"), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn session_ids_round_trip_and_are_optional() {
+        let keys = TokenKeys::from_secret(b"secret-one-secret-one-secret-one");
+        let sid = SessionId::new();
+        let claims =
+            Claims::new("c", Role::Customer, Some(StoreId::new()), now(), 60).with_session(sid);
+        let token = keys.issue(&claims).expect("signs");
+        assert_eq!(keys.verify(&token).expect("valid").sid, Some(sid));
+        let plain = keys
+            .issue(&Claims::new("s", Role::Staff, None, now(), 60))
+            .expect("signs");
+        assert_eq!(keys.verify(&plain).expect("valid").sid, None);
     }
 
     #[test]

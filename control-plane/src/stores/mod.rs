@@ -4,5 +4,5 @@
 mod routes;
 mod store;
 
-pub use routes::router;
+pub use routes::{provision, router, NewStore};
 pub use store::{Store, StoreDomain};

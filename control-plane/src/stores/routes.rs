@@ -16,6 +16,7 @@ use super::store::{self, Store};
 use crate::auth::Operator;
 use crate::db::map_db_error;
 use crate::placement::{place, PodLoad};
+use crate::pod_client::{OwnerCredentials, OwnerSession};
 use crate::{routing, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -80,9 +81,7 @@ fn parse_custom_domain(state: &AppState, raw: &str) -> Result<Domain, ApiError> 
 }
 
 /// `POST /v1/stores`: places the store on a pod, has the pod host it, then
-/// publishes it in the routing table. The handle and domains are reserved
-/// first (state `provisioning`); if the pod cannot host the store, the
-/// reservation is removed and nothing is left behind.
+/// publishes it in the routing table (see [`provision`]).
 async fn create(
     State(state): State<AppState>,
     _: Operator,
@@ -99,8 +98,6 @@ async fn create(
             "owner_email is not a valid email address",
         ));
     }
-    let currency = req.currency.unwrap_or(Currency::USD);
-    let platform = state.platform_domain.store_subdomain(&handle);
     let customs = req
         .domains
         .iter()
@@ -109,7 +106,51 @@ async fn create(
     if customs.len() > 20 {
         return Err(ApiError::invalid("at most 20 custom domains at creation"));
     }
+    let (created, _) = provision(
+        &state,
+        NewStore {
+            name,
+            handle,
+            owner_email: email,
+            currency: req.currency.unwrap_or(Currency::USD),
+            customs,
+            owner: None,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
 
+/// A validated store to create.
+pub struct NewStore<'a> {
+    pub name: &'a str,
+    pub handle: Handle,
+    pub owner_email: &'a str,
+    pub currency: Currency,
+    pub customs: Vec<Domain>,
+    /// With an owner account (self-serve signup): the pod creates it in the
+    /// hosting transaction and returns its first session.
+    pub owner: Option<OwnerCredentials<'a>>,
+}
+
+/// Creates a store: the handle and domains are reserved first (state
+/// `provisioning`), the pod hosts it as `provisioning` (with the owner
+/// account, if any) and then `active`, and the routing table publishes it.
+/// If the pod cannot host the store, the pod is asked to forget it and the
+/// reservation is removed, so nothing is left behind.
+pub async fn provision(
+    state: &AppState,
+    new: NewStore<'_>,
+) -> Result<(Store, Option<OwnerSession>), ApiError> {
+    let NewStore {
+        name,
+        handle,
+        owner_email: email,
+        currency,
+        customs,
+        owner,
+    } = new;
+    let platform = state.platform_domain.store_subdomain(&handle);
     // 1. Reserve: choose a pod and record the store as provisioning. Locking
     //    the pod rows serialises placements, so capacity holds under races.
     let store_id = StoreId::new();
@@ -163,7 +204,28 @@ async fn create(
     }
     tx.commit().await.map_err(map_db_error)?;
 
-    // 2. Host it on the pod.
+    // 2. Host it on the pod: provisioning first (with the owner account),
+    //    then active. A store the pod holds as provisioning can be forgotten.
+    let session = match state
+        .pods
+        .host_store(
+            &pod_url,
+            store_id,
+            &handle,
+            name,
+            currency,
+            TenantState::Provisioning,
+            owner.as_ref(),
+        )
+        .await
+    {
+        Ok(session) => session,
+        Err(e) => {
+            tracing::error!(store_id = %store_id, pod_id = %pod, error = %e, "pod could not host the store");
+            abandon(state, &pod_url, store_id, false).await;
+            return Err(pod_failed());
+        }
+    };
     if let Err(e) = state
         .pods
         .host_store(
@@ -173,23 +235,14 @@ async fn create(
             name,
             currency,
             TenantState::Active,
+            None,
         )
         .await
     {
-        tracing::error!(store_id = %store_id, pod_id = %pod, error = %e, "pod could not host the store");
-        if let Err(e) = sqlx::query("DELETE FROM stores WHERE id = $1")
-            .bind(store_id.as_uuid())
-            .execute(&state.db)
-            .await
-        {
-            tracing::error!(store_id = %store_id, error = %e, "could not remove the reservation of a failed store");
-        }
-        return Err(ApiError::new(
-            ErrorCode::PodUnavailable,
-            "the chosen pod could not host the store; try again",
-        ));
+        tracing::error!(store_id = %store_id, pod_id = %pod, error = %e, "pod could not activate the store");
+        abandon(state, &pod_url, store_id, true).await;
+        return Err(pod_failed());
     }
-
     // 3. Publish it.
     let mut changes = vec![RoutingChange::Store {
         store: store_id,
@@ -221,7 +274,59 @@ async fn create(
         .await
         .map_err(map_db_error)?
         .ok_or_else(|| ApiError::internal("store vanished"))?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok((created, session))
+}
+
+fn pod_failed() -> ApiError {
+    ApiError::new(
+        ErrorCode::PodUnavailable,
+        "the chosen pod could not host the store; try again",
+    )
+}
+
+/// Undoes a creation that failed at the pod: asks the pod to forget the
+/// store (after setting it back to provisioning if it may have become
+/// active), then removes the reservation. Failures are logged; the
+/// reservation goes in any case.
+async fn abandon(state: &AppState, pod_url: &str, store_id: StoreId, demote: bool) {
+    let demoted = if demote {
+        match store::get(&state.db, store_id).await {
+            Ok(Some(s)) => match Handle::parse(&s.handle) {
+                Ok(handle) => state
+                    .pods
+                    .host_store(
+                        pod_url,
+                        store_id,
+                        &handle,
+                        &s.name,
+                        s.currency,
+                        TenantState::Provisioning,
+                        None,
+                    )
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            },
+            Ok(None) => Err("reservation missing".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    } else {
+        Ok(())
+    };
+    if let Err(e) = demoted {
+        tracing::error!(store_id = %store_id, error = %e, "could not set a failed store back to provisioning on its pod");
+    }
+    if let Err(e) = state.pods.forget_store(pod_url, store_id).await {
+        tracing::error!(store_id = %store_id, error = %e, "the pod could not forget a failed store");
+    }
+    if let Err(e) = sqlx::query("DELETE FROM stores WHERE id = $1")
+        .bind(store_id.as_uuid())
+        .execute(&state.db)
+        .await
+    {
+        tracing::error!(store_id = %store_id, error = %e, "could not remove the reservation of a failed store");
+    }
 }
 
 #[derive(Deserialize)]

@@ -2,20 +2,22 @@
 //! the router never forwards `/internal/` paths.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use mercato_tenants::http::{ApiJson, ApiPath};
-use mercato_tenants::{ApiError, Currency, Handle, StoreId, TenantState};
-use serde::Deserialize;
+use mercato_tenants::{ApiError, Currency, ErrorCode, Handle, StaffId, StoreId, TenantState};
+use serde::{Deserialize, Serialize};
 
 use super::{store, HostedStore};
+use crate::accounts::{self, IssuedToken};
 use crate::auth::Platform;
 use crate::AppState;
 
 pub fn internal_router() -> Router<AppState> {
     Router::new()
         .route("/internal/stores", get(list))
-        .route("/internal/stores/{store_id}", put(host))
+        .route("/internal/stores/{store_id}", put(host).delete(forget))
 }
 
 #[derive(Deserialize)]
@@ -27,6 +29,34 @@ struct HostRequest {
     currency: Currency,
     #[serde(default = "active")]
     state: TenantState,
+    /// The merchant's owner account, made in the same transaction as the
+    /// hosting (self-serve signup). The password is hashed here.
+    #[serde(default)]
+    owner: Option<OwnerRequest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OwnerRequest {
+    email: String,
+    password: String,
+}
+
+/// The owner account made at hosting time, with a first session.
+#[derive(Serialize)]
+struct OwnerSession {
+    staff_id: StaffId,
+    email: String,
+    #[serde(flatten)]
+    token: IssuedToken,
+}
+
+#[derive(Serialize)]
+struct HostResponse {
+    #[serde(flatten)]
+    store: HostedStore,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<OwnerSession>,
 }
 
 fn usd() -> Currency {
@@ -37,19 +67,29 @@ fn active() -> TenantState {
     TenantState::Active
 }
 
-/// `PUT /internal/stores/{store_id}`: host a store here, or change its state.
+/// `PUT /internal/stores/{store_id}`: host a store here, or change its state;
+/// with `owner`, also create the owner's staff account in one transaction.
 async fn host(
     State(state): State<AppState>,
     _: Platform,
     ApiPath(store_id): ApiPath<StoreId>,
     ApiJson(req): ApiJson<HostRequest>,
-) -> Result<Json<HostedStore>, ApiError> {
+) -> Result<Json<HostResponse>, ApiError> {
     let name = req.name.trim();
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::invalid("name must be 1 to 200 characters"));
     }
+    let owner = match &req.owner {
+        Some(o) => {
+            let email = accounts::parse_email(&o.email)?;
+            let password = accounts::parse_password(&o.password)?;
+            Some((email, accounts::secrets::hash_password(password).await?))
+        }
+        None => None,
+    };
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
     let hosted = store::upsert(
-        &state.db,
+        &mut *tx,
         store_id,
         &req.handle,
         name,
@@ -58,9 +98,47 @@ async fn host(
     )
     .await
     .map_err(ApiError::internal)?;
+    let owner = match owner {
+        Some((email, hash)) => {
+            let (staff_id, token) =
+                accounts::create_owner(&state, &mut tx, store_id, &email, &hash).await?;
+            Some(OwnerSession {
+                staff_id,
+                email: email.as_str().to_owned(),
+                token,
+            })
+        }
+        None => None,
+    };
+    tx.commit().await.map_err(ApiError::internal)?;
     state.hosted.put(hosted.clone());
-    tracing::info!(store_id = %store_id, state = %hosted.state, "store hosted");
-    Ok(Json(hosted))
+    tracing::info!(store_id = %store_id, state = %hosted.state, with_owner = owner.is_some(), "store hosted");
+    Ok(Json(HostResponse {
+        store: hosted,
+        owner,
+    }))
+}
+
+/// `DELETE /internal/stores/{store_id}`: forget a store whose creation
+/// failed, with its staff accounts. Refused (`409`) unless the store is
+/// `provisioning` here; `204` if it is gone or was never here.
+async fn forget(
+    State(state): State<AppState>,
+    _: Platform,
+    ApiPath(store_id): ApiPath<StoreId>,
+) -> Result<StatusCode, ApiError> {
+    if store::forget(&state.db, store_id)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        tracing::info!(store_id = %store_id, "provisioning store forgotten");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Conflict,
+            "only a store that is still provisioning can be forgotten",
+        ))
+    }
 }
 
 /// `GET /internal/stores`.

@@ -37,8 +37,8 @@ pub async fn list(db: &PgPool) -> Result<Vec<HostedStore>, sqlx::Error> {
 }
 
 /// Hosts a store here (or updates its name and state). Idempotent.
-pub async fn upsert(
-    db: &PgPool,
+pub async fn upsert<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     store: StoreId,
     handle: &Handle,
     name: &str,
@@ -60,4 +60,27 @@ pub async fn upsert(
     .fetch_one(db)
     .await?;
     from_row(row)
+}
+
+/// Removes a store that never went live, with its accounts, in one
+/// transaction. Only a `provisioning` store can be forgotten: `Ok(false)` if
+/// the store is hosted in another state (nothing is deleted), `Ok(true)`
+/// once it is gone (or was never here).
+pub async fn forget(db: &PgPool, store: StoreId) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let state: Option<(String,)> =
+        sqlx::query_as("SELECT state FROM hosted_stores WHERE store_id = $1 FOR UPDATE")
+            .bind(store.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await?;
+    if matches!(&state, Some((s,)) if s != TenantState::Provisioning.as_str()) {
+        return Ok(false);
+    }
+    crate::accounts::forget_store(&mut tx, store).await?;
+    sqlx::query("DELETE FROM hosted_stores WHERE store_id = $1")
+        .bind(store.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
 }

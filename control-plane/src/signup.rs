@@ -1,0 +1,166 @@
+//! Self-serve merchant signup on the platform domain: `POST /v1/signup`
+//! creates a store (the same flow as `POST /v1/stores`) and its owner's
+//! staff account on the pod, in the pod's hosting transaction, and answers
+//! with an owner token. No authentication: anyone may sign up.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use mercato_tenants::http::ApiJson;
+use mercato_tenants::{ApiError, Currency, Email, ErrorCode, Handle, NameError, Password};
+use serde::{Deserialize, Serialize};
+
+use crate::pod_client::OwnerCredentials;
+use crate::stores::{self, NewStore, Store};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/signup", post(signup))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignupRequest {
+    email: String,
+    password: String,
+    store_name: String,
+    /// The store's handle (`<handle>.<platform domain>`); by default a slug
+    /// of the store name.
+    #[serde(default)]
+    handle: Option<String>,
+    #[serde(default)]
+    currency: Option<Currency>,
+}
+
+#[derive(Serialize)]
+struct SignupResponse {
+    store: Store,
+    /// Where the merchant's admin API lives.
+    admin_url: String,
+    /// An owner session token for the new store.
+    token: String,
+    /// Unix seconds.
+    expires_at: i64,
+}
+
+/// Longest handle a slug is cut to (the handle rule allows 40).
+const MAX_SLUG: usize = 40;
+
+/// A handle made from a store name: lower-case ASCII letters and digits,
+/// every other run of characters one `-`, no `-` at either end, at most 40
+/// characters. Accents are dropped from common Latin letters.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::with_capacity(name.len());
+    let mut dash = false;
+    for c in name.chars().flat_map(char::to_lowercase) {
+        let c = match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
+            'ç' => 'c',
+            'è' | 'é' | 'ê' | 'ë' => 'e',
+            'ì' | 'í' | 'î' | 'ï' => 'i',
+            'ñ' => 'n',
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => 'o',
+            'ù' | 'ú' | 'û' | 'ü' => 'u',
+            'ý' | 'ÿ' => 'y',
+            other => other,
+        };
+        if c.is_ascii_alphanumeric() {
+            if dash && !slug.is_empty() {
+                slug.push('-');
+            }
+            dash = false;
+            if slug.len() >= MAX_SLUG {
+                break;
+            }
+            slug.push(c);
+        } else if c != '\'' {
+            dash = true;
+        }
+    }
+    slug.truncate(MAX_SLUG);
+    slug.trim_end_matches('-').to_owned()
+}
+
+fn invalid_handle(e: NameError) -> ApiError {
+    ApiError::new(ErrorCode::InvalidHandle, e.to_string())
+}
+
+/// `POST /v1/signup`.
+async fn signup(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<SignupRequest>,
+) -> Result<(StatusCode, Json<SignupResponse>), ApiError> {
+    let email = Email::parse(&req.email).map_err(|m| ApiError::new(ErrorCode::InvalidEmail, m))?;
+    Password::parse(&req.password).map_err(|m| ApiError::new(ErrorCode::WeakPassword, m))?;
+    let name = req.store_name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::invalid("store_name must be 1 to 200 characters"));
+    }
+    let handle = match &req.handle {
+        Some(raw) => Handle::parse(raw).map_err(invalid_handle)?,
+        None => Handle::parse(&slugify(name)).map_err(|e| {
+            ApiError::new(
+                ErrorCode::InvalidHandle,
+                format!("no handle can be made from this store name ({e}); choose a handle"),
+            )
+        })?,
+    };
+    let (store, session) = stores::provision(
+        &state,
+        NewStore {
+            name,
+            handle: handle.clone(),
+            owner_email: email.as_str(),
+            currency: req.currency.unwrap_or(Currency::USD),
+            customs: Vec::new(),
+            owner: Some(OwnerCredentials {
+                email: email.as_str(),
+                password: &req.password,
+            }),
+        },
+    )
+    .await?;
+    let session =
+        session.ok_or_else(|| ApiError::internal("the pod hosted the store without its owner"))?;
+    tracing::info!(store_id = %store.id, handle = %handle, "merchant signed up");
+    Ok((
+        StatusCode::CREATED,
+        Json(SignupResponse {
+            admin_url: format!(
+                "http://{}/admin/api",
+                state.platform_domain.store_subdomain(&handle)
+            ),
+            store,
+            token: session.token,
+            expires_at: session.expires_at,
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slugify;
+
+    #[test]
+    fn slugs_of_store_names() {
+        assert_eq!(slugify("Ada's Fine Teas"), "adas-fine-teas");
+        assert_eq!(slugify("  Café  Crème & Co. "), "cafe-creme-co");
+        assert_eq!(slugify("Shop #1!!"), "shop-1");
+        assert_eq!(slugify("---"), "");
+        assert_eq!(slugify("日本の店"), "");
+        let long = slugify(&"word ".repeat(20));
+        assert!(long.len() <= 40 && !long.ends_with('-'), "{long}");
+    }
+
+    #[test]
+    fn slugs_are_valid_handles_when_long_enough() {
+        for name in ["Ada's Fine Teas", "Shop #1!!", &"abc-".repeat(30)] {
+            let slug = slugify(name);
+            assert!(
+                mercato_tenants::Handle::parse(&slug).is_ok(),
+                "{name} -> {slug}"
+            );
+        }
+    }
+}

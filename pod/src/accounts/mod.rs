@@ -1,0 +1,325 @@
+//! Accounts: who may act in a store.
+//!
+//! - staff of a store ([`staff`]): logins, invitations, removal; the owner
+//!   account is made when the store is hosted ([`create_owner`]);
+//! - API keys for integrations ([`api_keys`]), a non-owner staff credential;
+//! - customers (shoppers) with their addresses and password resets
+//!   ([`customers`], [`addresses`]): one account per (store, email);
+//! - login sessions ([`sessions`]): tokens carry a session id, logout
+//!   revokes it;
+//! - login rate limits ([`rate_limit`]), a pure decision over counters in
+//!   Redis (or in process while Redis is down).
+//!
+//! Passwords are argon2id, hashed off the runtime; one-time tokens and API
+//! keys are random and stored as sha256 only ([`secrets`]).
+
+pub mod addresses;
+pub mod api_keys;
+pub mod customers;
+pub mod rate_limit;
+pub mod secrets;
+pub mod sessions;
+pub mod staff;
+
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post};
+use axum::Router;
+use mercato_tenants::{ApiError, Email, ErrorCode, Password, StoreId};
+use sqlx::{Postgres, Transaction};
+
+pub use customers::{login_customer, CustomerLogin};
+pub use sessions::IssuedToken;
+
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/api/login", post(staff::login))
+        .route("/admin/api/logout", post(staff::logout))
+        .route("/admin/api/staff", get(staff::list))
+        .route("/admin/api/staff/{id}", delete(staff::remove))
+        .route("/admin/api/staff/invitations", post(staff::invite))
+        .route("/admin/api/staff/invitations/accept", post(staff::accept))
+        .route(
+            "/admin/api/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route("/admin/api/api-keys/{id}", delete(api_keys::revoke))
+        .route("/api/customers", post(customers::register))
+        .route("/api/customers/login", post(customers::login))
+        .route("/api/customers/logout", post(customers::logout))
+        .route(
+            "/api/customers/me",
+            get(customers::me).patch(customers::update_me),
+        )
+        .route(
+            "/api/customers/password-reset",
+            post(customers::request_password_reset),
+        )
+        .route(
+            "/api/customers/password-reset/confirm",
+            post(customers::confirm_password_reset),
+        )
+        .route(
+            "/api/customers/me/addresses",
+            get(addresses::list).post(addresses::create),
+        )
+        .route(
+            "/api/customers/me/addresses/{id}",
+            patch(addresses::update).delete(addresses::remove),
+        )
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        staff::login,
+        staff::logout,
+        staff::list,
+        staff::remove,
+        staff::invite,
+        staff::accept,
+        api_keys::create,
+        api_keys::list,
+        api_keys::revoke,
+        customers::register,
+        customers::login,
+        customers::logout,
+        customers::me,
+        customers::update_me,
+        customers::request_password_reset,
+        customers::confirm_password_reset,
+        addresses::list,
+        addresses::create,
+        addresses::update,
+        addresses::remove,
+    ),
+    components(schemas(
+        IssuedToken,
+        staff::LoginRequest,
+        staff::StaffLogin,
+        staff::StaffMember,
+        staff::StaffPage,
+        staff::InviteRequest,
+        staff::Invitation,
+        staff::AcceptRequest,
+        api_keys::NewApiKey,
+        api_keys::CreatedApiKey,
+        api_keys::ApiKey,
+        api_keys::ApiKeyPage,
+        customers::RegisterRequest,
+        customers::CustomerLogin,
+        customers::CustomerView,
+        customers::CustomerUpdate,
+        customers::ResetRequest,
+        customers::ResetConfirm,
+        addresses::AddressInput,
+        addresses::AddressPatch,
+        addresses::Address,
+        addresses::AddressList,
+    ))
+)]
+pub struct ApiDoc;
+
+/// A staff member's rights in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffRole {
+    /// The merchant who signed up: manages staff and API keys.
+    Owner,
+    Staff,
+}
+
+impl StaffRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Staff => "staff",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "owner" => Some(Self::Owner),
+            "staff" => Some(Self::Staff),
+            _ => None,
+        }
+    }
+}
+
+/// Parses an email at the edge: `400 invalid_email`.
+pub fn parse_email(raw: &str) -> Result<Email, ApiError> {
+    Email::parse(raw).map_err(|m| ApiError::new(ErrorCode::InvalidEmail, m))
+}
+
+/// Parses a new password against the policy: `422 weak_password`.
+pub fn parse_password(raw: &str) -> Result<Password, ApiError> {
+    Password::parse(raw).map_err(|m| ApiError::new(ErrorCode::WeakPassword, m))
+}
+
+/// Why a login was refused. `Limited` carries the `Retry-After` seconds.
+#[derive(Debug)]
+pub enum LoginRejection {
+    Error(ApiError),
+    Limited { retry_after_secs: u64 },
+}
+
+impl From<ApiError> for LoginRejection {
+    fn from(e: ApiError) -> Self {
+        Self::Error(e)
+    }
+}
+
+impl IntoResponse for LoginRejection {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Error(e) => e.into_response(),
+            Self::Limited { retry_after_secs } => {
+                let mut response = ApiError::new(
+                    ErrorCode::RateLimited,
+                    format!("too many failed logins; try again in {retry_after_secs} seconds"),
+                )
+                .into_response();
+                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    response.headers_mut().insert("retry-after", v);
+                }
+                response
+            }
+        }
+    }
+}
+
+/// The answer to every failed login, whatever the reason: it does not tell
+/// whether the email has an account.
+pub fn invalid_credentials() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidCredentials,
+        "the email or password is not correct",
+    )
+}
+
+/// Longest password accepted at login (longer is refused before hashing).
+const MAX_LOGIN_PASSWORD: usize = 1024;
+
+/// The guarded part of every login: the rate limit first, then one argon2
+/// verification (against a dummy hash when `account` is `None`), then the
+/// counters. Returns the account's value when the password matches.
+pub async fn check_login<T>(
+    state: &AppState,
+    attempt: &rate_limit::Attempt,
+    password: String,
+    account: Option<(T, String)>,
+) -> Result<T, LoginRejection> {
+    if password.len() > MAX_LOGIN_PASSWORD {
+        return Err(ApiError::invalid("password is too long").into());
+    }
+    let (value, hash) = match account {
+        Some((v, h)) => (Some(v), Some(h)),
+        None => (None, None),
+    };
+    if secrets::verify_password(password, hash).await? {
+        if let Some(v) = value {
+            rate_limit::record_success(state, attempt).await;
+            return Ok(v);
+        }
+    }
+    rate_limit::record_failure(state, attempt).await;
+    Err(invalid_credentials().into())
+}
+
+/// Refuses the attempt with `429` if a counter is over its limit.
+pub async fn enforce_limit(
+    state: &AppState,
+    attempt: &rate_limit::Attempt,
+) -> Result<(), LoginRejection> {
+    match rate_limit::check(state, attempt).await {
+        rate_limit::Decision::Allow => Ok(()),
+        rate_limit::Decision::Block { retry_after_secs } => {
+            Err(LoginRejection::Limited { retry_after_secs })
+        }
+    }
+}
+
+/// The owner account of a store being hosted, made in the hosting
+/// transaction, with a first session. Returns the owner's token.
+pub async fn create_owner(
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    email: &Email,
+    password_hash: &str,
+) -> Result<(mercato_tenants::StaffId, IssuedToken), ApiError> {
+    let id = staff::insert(tx, store, email, password_hash, StaffRole::Owner).await?;
+    let token = sessions::open(
+        state,
+        tx,
+        store,
+        sessions::Subject::Staff(id.as_uuid()),
+        state.config.staff_token_ttl_secs,
+    )
+    .await?;
+    Ok((id, token))
+}
+
+/// Forgets the accounts of a store that never went live (a failed
+/// creation): staff, invitations, API keys and sessions.
+pub async fn forget_store(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+) -> Result<(), sqlx::Error> {
+    for table in [
+        "sessions",
+        "staff_invitations",
+        "api_keys",
+        "staff",
+        "customer_password_resets",
+        "customer_addresses",
+        "customers",
+    ] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE store_id = $1"))
+            .bind(store.as_uuid())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_account_route_is_documented() {
+        use utoipa::OpenApi as _;
+        let doc = ApiDoc::openapi();
+        for path in [
+            "/admin/api/login",
+            "/admin/api/logout",
+            "/admin/api/staff",
+            "/admin/api/staff/{id}",
+            "/admin/api/staff/invitations",
+            "/admin/api/staff/invitations/accept",
+            "/admin/api/api-keys",
+            "/admin/api/api-keys/{id}",
+            "/api/customers",
+            "/api/customers/login",
+            "/api/customers/logout",
+            "/api/customers/me",
+            "/api/customers/password-reset",
+            "/api/customers/password-reset/confirm",
+            "/api/customers/me/addresses",
+            "/api/customers/me/addresses/{id}",
+        ] {
+            assert!(doc.paths.paths.contains_key(path), "{path} undocumented");
+        }
+    }
+
+    #[test]
+    fn roles_round_trip() {
+        for role in [StaffRole::Owner, StaffRole::Staff] {
+            assert_eq!(StaffRole::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(StaffRole::parse("admin"), None);
+    }
+}
