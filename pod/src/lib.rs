@@ -8,6 +8,7 @@
 //! - [`storefront`]: the shopper-facing HTML pages.
 
 pub mod auth;
+pub mod cart;
 pub mod catalog;
 pub mod config;
 pub mod db;

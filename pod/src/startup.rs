@@ -17,7 +17,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::tenancy::HostedStores;
-use crate::{catalog, inventory, storefront, tenancy, PodConfig};
+use crate::{cart, catalog, inventory, storefront, tenancy, PodConfig};
 
 /// Everything a request handler may need, cheap to clone.
 #[derive(Clone)]
@@ -152,6 +152,7 @@ impl Application {
 fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
     let tenant_routes = Router::new()
         .merge(catalog::router())
+        .merge(cart::router())
         .merge(inventory::router())
         .merge(storefront::router())
         .route_layer(axum::middleware::from_fn_with_state(
@@ -213,7 +214,8 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
                 .build(),
         )
         .build();
-    let parts: Vec<utoipa::openapi::OpenApi> = vec![inventory::ApiDoc::openapi()];
+    let parts: Vec<utoipa::openapi::OpenApi> =
+        vec![inventory::ApiDoc::openapi(), cart::ApiDoc::openapi()];
     for part in parts {
         doc.merge(part);
     }
