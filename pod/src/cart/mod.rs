@@ -8,13 +8,16 @@
 //! transaction that starts with [`lock_active`] and locks the cart's row, so
 //! changes to one cart take turns. After the commit the whole cart is copied
 //! to a Redis hash (`keys::guest_cart` / `keys::customer_cart`) whose TTL
-//! every change renews. Reads use the copy; a missing copy (expired,
-//! flushed, Redis restarted) is rebuilt from Postgres. When Redis is down the
-//! cart works from Postgres alone (a warning, and
-//! `mercato_cart_redis_fallback_total` counts it).
+//! every change renews. Reads take the lines from the copy once a lookup by
+//! key in Postgres has named the cart and its version; a missing or older
+//! copy (expired, flushed, Redis restarted, a write that could not reach
+//! Redis) is rebuilt from Postgres. So a copy can never show a client less
+//! than what it was told was saved. When Redis is down the cart works from
+//! Postgres alone (a warning, `mercato_cart_redis_fallback_total`, and Redis
+//! is left alone for two seconds).
 //!
 //! Whoever retires a cart (merge here, checkout later) deletes its copy
-//! after the commit.
+//! after the commit; until then the version check keeps it unused.
 //!
 //! Each read checks every line against the catalog and stock as they are now
 //! and reports what changed since the shopper added it; the line keeps the
@@ -25,7 +28,9 @@ mod model;
 mod routes;
 mod store;
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use mercato_tenants::{ApiError, CartId, Currency, CustomerId, ErrorCode, StoreId, VariantId};
@@ -97,40 +102,73 @@ fn no_cart() -> ApiError {
     ApiError::not_found("cart")
 }
 
-fn fell_back(err: &CacheError, doing: &'static str) {
-    REDIS_FALLBACKS.inc();
-    tracing::warn!(error = %err, doing, "cart copy in redis unusable; using postgres");
+/// Redis servers (by URL) that just failed, and until when the cart leaves
+/// them alone: while Redis is down, requests go straight to Postgres
+/// instead of each waiting for a connection attempt.
+static RESTING: LazyLock<Mutex<HashMap<String, Instant>>> = LazyLock::new(Default::default);
+const REST: Duration = Duration::from_secs(2);
+
+/// Whether to try Redis now; counts a fallback when not.
+fn redis_usable(state: &AppState) -> bool {
+    let resting = RESTING.lock().unwrap_or_else(|e| e.into_inner());
+    match resting.get(&state.config.redis_url) {
+        Some(until) if *until > Instant::now() => {
+            REDIS_FALLBACKS.inc();
+            false
+        }
+        _ => true,
+    }
 }
 
-/// The Redis copy under `key`, or `None` when it is missing or unusable.
-async fn cached(state: &AppState, key: &str) -> Option<CartRecord> {
-    match cache::get(&state.redis, key).await {
-        Ok(found) => found,
+fn fell_back(state: &AppState, err: &CacheError, doing: &'static str) {
+    REDIS_FALLBACKS.inc();
+    tracing::warn!(error = %err, doing, "cart copy in redis unusable; using postgres");
+    if let CacheError::Redis(_) = err {
+        RESTING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(state.config.redis_url.clone(), Instant::now() + REST);
+    }
+}
+
+/// The Redis copy of `cart` if it is of the cart's current version.
+async fn cached(state: &AppState, store: StoreId, cart: &CartRecord) -> Option<CartRecord> {
+    if !redis_usable(state) {
+        return None;
+    }
+    let key = cache_key(store, cart);
+    match cache::get(&state.redis, &key).await {
+        Ok(copy) => copy.filter(|c| c.id == cart.id && c.version == cart.version),
         Err(e @ CacheError::Decode(_)) => {
-            fell_back(&e, "decoding");
-            forget(state, key).await;
+            fell_back(state, &e, "decoding");
+            forget(state, &key).await;
             None
         }
         Err(e) => {
-            fell_back(&e, "reading");
+            fell_back(state, &e, "reading");
             None
         }
     }
 }
 
-/// Copies `cart` to Redis. If that fails the stale copy, if any, is dropped
-/// so that the next read rebuilds from Postgres.
+/// Copies `cart` to Redis (best effort: reads check the version, so a copy
+/// left behind by a failed write is never served).
 async fn remember(state: &AppState, store: StoreId, cart: &CartRecord) {
+    if !redis_usable(state) {
+        return;
+    }
     let key = cache_key(store, cart);
     if let Err(e) = cache::put(&state.redis, &key, cart, ttl_secs(state, &cart.owner)).await {
-        fell_back(&e, "writing");
-        forget(state, &key).await;
+        fell_back(state, &e, "writing");
     }
 }
 
 async fn forget(state: &AppState, key: &str) {
+    if !redis_usable(state) {
+        return;
+    }
     if let Err(e) = cache::delete(&state.redis, key).await {
-        fell_back(&e, "deleting");
+        fell_back(state, &e, "deleting");
     }
 }
 
@@ -247,65 +285,53 @@ async fn create_guest(
     Ok((token, render(state, store, &cart).await?))
 }
 
-/// Reads a cart: the Redis copy, else Postgres (writing the copy back). A
-/// customer without a cart gets a new, empty one.
+/// Reads a cart. Postgres says which cart and at which version (one
+/// lookup by key, which also checks the guest's token and that the cart is
+/// still active); the lines come from the Redis copy of that version, else
+/// from Postgres, writing the copy back. A customer without a cart gets a
+/// new, empty one.
 async fn read(
     state: &AppState,
     store: StoreId,
     currency: Currency,
     cart: &CartRef,
 ) -> Result<Cart, ApiError> {
-    let record = match cart {
+    let header = match cart {
         CartRef::Guest(token) => {
-            let key = keys::guest_cart(store, token.cart());
-            match cached(state, &key).await {
-                Some(copy) => match copy.owner {
-                    Owner::Guest { token_hash } if token_hash.matches(&token.hash()) => copy,
-                    _ => return Err(no_cart()),
-                },
-                None => {
-                    let mut found = store::active_cart(&state.db, store, token.cart(), false)
-                        .await
-                        .map_err(map_db_error)?
-                        .ok_or_else(no_cart)?;
-                    match found.owner {
-                        Owner::Guest { token_hash } if token_hash.matches(&token.hash()) => {}
-                        _ => return Err(no_cart()),
-                    }
-                    found.lines = store::lines(&state.db, store, found.id)
-                        .await
-                        .map_err(map_db_error)?;
-                    remember(state, store, &found).await;
-                    found
-                }
+            let found = store::active_cart(&state.db, store, token.cart(), false)
+                .await
+                .map_err(map_db_error)?
+                .ok_or_else(no_cart)?;
+            match found.owner {
+                Owner::Guest { token_hash } if token_hash.matches(&token.hash()) => found,
+                _ => return Err(no_cart()),
             }
         }
         CartRef::Customer(customer) => {
-            let key = keys::customer_cart(store, *customer);
-            match cached(state, &key).await {
-                Some(copy) => copy,
+            match store::customer_cart(&state.db, store, *customer, false)
+                .await
+                .map_err(map_db_error)?
+            {
+                Some(found) => found,
                 None => {
-                    let found = store::customer_cart(&state.db, store, *customer, false)
-                        .await
-                        .map_err(map_db_error)?;
-                    match found {
-                        Some(mut found) => {
-                            found.lines = store::lines(&state.db, store, found.id)
-                                .await
-                                .map_err(map_db_error)?;
-                            remember(state, store, &found).await;
-                            found
-                        }
-                        None => {
-                            let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-                            lock_active(&mut tx, store).await?;
-                            let created =
-                                lock_customer(&mut tx, store, currency, *customer).await?;
-                            commit(state, tx, store, created).await?
-                        }
-                    }
+                    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+                    lock_active(&mut tx, store).await?;
+                    let created = lock_customer(&mut tx, store, currency, *customer).await?;
+                    let created = commit(state, tx, store, created).await?;
+                    return render(state, store, &created).await;
                 }
             }
+        }
+    };
+    let record = match cached(state, store, &header).await {
+        Some(copy) => copy,
+        None => {
+            let mut found = header;
+            found.lines = store::lines(&state.db, store, found.id)
+                .await
+                .map_err(map_db_error)?;
+            remember(state, store, &found).await;
+            found
         }
     };
     render(state, store, &record).await
