@@ -292,6 +292,16 @@ async fn guest_adds_updates_removes_and_clears_with_exact_quantities_and_subtota
     assert_eq!(subtotal(&cart), 0);
     assert_eq!(get_cart(&stack, &shop, guest).await, cart);
     assert_eq!(stored_lines(&mut db, cart_id(&cart)).await, vec![]);
+
+    // Concurrent adds to one cart take turns: none is lost.
+    let adds = (0..8).map(|_| add(&stack, &shop, guest, &a, 1));
+    futures::future::join_all(adds).await;
+    let cart = get_cart(&stack, &shop, guest).await;
+    assert_eq!(lines(&cart), vec![(a.clone(), 8)]);
+    assert_eq!(
+        stored_lines(&mut db, cart_id(&cart)).await,
+        vec![(a.clone(), 8)]
+    );
     stack.shutdown().await;
 }
 

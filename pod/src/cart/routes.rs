@@ -327,6 +327,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_endpoint_is_documented() {
+        use utoipa::OpenApi as _;
+        let doc = ApiDoc::openapi();
+        let paths: Vec<&str> = doc.paths.paths.keys().map(String::as_str).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "/api/cart",
+                "/api/cart/lines",
+                "/api/cart/lines/{variant_id}",
+                "/api/cart/merge"
+            ]
+        );
+        let json = serde_json::to_value(&doc).expect("json");
+        for schema in [
+            "Cart",
+            "CartLine",
+            "LineIssue",
+            "CartCreated",
+            "AddLine",
+            "SetLine",
+        ] {
+            assert!(
+                json["components"]["schemas"][schema].is_object(),
+                "{schema}"
+            );
+        }
+    }
+
+    #[test]
     fn token_comes_from_the_header_else_the_cookie() {
         let mut h = HeaderMap::new();
         assert_eq!(sent_token(&h).expect("ok"), None);
