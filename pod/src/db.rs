@@ -45,6 +45,12 @@ pub fn map_db_error(err: sqlx::Error) -> ApiError {
                     "an account with this email already exists in this store",
                 )
             }
+            Some("carts_one_active_per_customer") => {
+                return ApiError::new(
+                    ErrorCode::Conflict,
+                    "the customer's cart changed at the same time; retry",
+                )
+            }
             Some(name) if db.is_check_violation() => {
                 return ApiError::new(
                     ErrorCode::InvalidRequest,

@@ -2,7 +2,7 @@
 //! braces are a Redis Cluster hash tag, so one store's keys share a slot.
 //! Keys are built here and nowhere else.
 
-use mercato_tenants::{ProductId, StoreId};
+use mercato_tenants::{CartId, CustomerId, ProductId, StoreId};
 
 /// The prefix every key of `store` starts with.
 pub fn store_prefix(store: StoreId) -> String {
@@ -52,6 +52,16 @@ pub fn login_failures_by_address(store: StoreId, address: &str) -> String {
     format!("{}login:fail:addr:{address}", store_prefix(store))
 }
 
+/// The Redis hash holding a copy of a guest's cart.
+pub fn guest_cart(store: StoreId, cart: CartId) -> String {
+    format!("{}cart:g:{cart}", store_prefix(store))
+}
+
+/// The Redis hash holding a copy of a customer's active cart.
+pub fn customer_cart(store: StoreId, customer: CustomerId) -> String {
+    format!("{}cart:c:{customer}", store_prefix(store))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +74,11 @@ mod tests {
             login_failures_by_account(store, "staff", "a@b.co").starts_with(&store_prefix(store))
         );
         assert!(login_failures_by_address(store, "127.0.0.1").starts_with(&store_prefix(store)));
+        assert!(guest_cart(store, CartId::new()).starts_with(&store_prefix(store)));
+        assert!(customer_cart(store, CustomerId::new()).starts_with(&store_prefix(store)));
+        assert_ne!(
+            guest_cart(store, CartId::from_uuid(uuid::Uuid::nil())),
+            customer_cart(store, CustomerId::from_uuid(uuid::Uuid::nil()))
+        );
     }
 }

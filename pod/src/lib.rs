@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod cache;
+pub mod cart;
 pub mod catalog;
 pub mod categories;
 pub mod collections;

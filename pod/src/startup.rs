@@ -20,7 +20,8 @@ use crate::cache::Cache;
 use crate::media::MediaStore;
 use crate::tenancy::HostedStores;
 use crate::{
-    accounts, catalog, categories, collections, inventory, media, storefront, tenancy, PodConfig,
+    accounts, cart, catalog, categories, collections, inventory, media, storefront, tenancy,
+    PodConfig,
 };
 
 /// Everything a request handler may need, cheap to clone.
@@ -163,6 +164,7 @@ fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
     let tenant_routes = Router::new()
         .merge(catalog::router())
         .merge(accounts::router())
+        .merge(cart::router())
         .merge(inventory::router())
         .merge(media::router())
         .merge(collections::router())
@@ -233,6 +235,7 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
         collections::ApiDoc::openapi(),
         categories::ApiDoc::openapi(),
         accounts::ApiDoc::openapi(),
+        cart::ApiDoc::openapi(),
     ];
     for part in parts {
         doc.merge(part);

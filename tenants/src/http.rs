@@ -57,6 +57,15 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was never read, so this connection cannot
+        // carry another request: say so, or a pooled client (the router)
+        // would send its next request into a closing connection.
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            HeaderValue::from_static("close"),
+        );
+    }
     response
 }
 
@@ -125,11 +134,14 @@ impl HttpMetrics {
             .observe(started.elapsed().as_secs_f64());
     }
 
-    /// The Prometheus text exposition of every registered metric.
+    /// The Prometheus text exposition of every registered metric: this
+    /// process's registry and the default one (process-wide counters).
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
         let encoder = TextEncoder::new();
-        if let Err(e) = encoder.encode(&self.registry.gather(), &mut buf) {
+        let mut families = self.registry.gather();
+        families.extend(prometheus::gather());
+        if let Err(e) = encoder.encode(&families, &mut buf) {
             tracing::warn!(error = %e, "metrics encoding failed");
         }
         String::from_utf8(buf).unwrap_or_default()

@@ -18,6 +18,7 @@ use super::sessions::{self, Subject};
 use super::staff::LoginRequest;
 use super::{check_login, enforce_limit, parse_email, parse_password, secrets, LoginRejection};
 use crate::auth::Customer;
+use crate::cart::SentToken;
 use crate::db::map_db_error;
 use crate::events;
 use crate::tenancy::{lock_active, TenantContext};
@@ -55,6 +56,10 @@ pub struct CustomerLogin {
     /// Unix seconds.
     pub expires_at: i64,
     pub customer: CustomerView,
+    /// The customer's cart after the guest cart sent with the login (in
+    /// `X-Cart-Token` or the `mercato_cart` cookie) was merged into it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cart: Option<crate::cart::Cart>,
 }
 
 /// Changes to the profile; absent fields stay as they are.
@@ -194,6 +199,7 @@ async fn open_session(
         token: token.token,
         expires_at: token.expires_at,
         customer,
+        cart: None,
     })
 }
 
@@ -208,6 +214,7 @@ async fn open_session(
 pub(super) async fn register(
     State(state): State<AppState>,
     tenant: TenantContext,
+    guest: SentToken,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<CustomerLogin>), ApiError> {
     let store = tenant.store_id;
@@ -234,8 +241,9 @@ pub(super) async fn register(
     .fetch_one(&mut *tx)
     .await
     .map_err(map_db_error)?;
-    let login = open_session(&state, &mut tx, store, view(row)).await?;
+    let mut login = open_session(&state, &mut tx, store, view(row)).await?;
     tx.commit().await.map_err(ApiError::internal)?;
+    merge_guest_cart(&state, store, guest, &mut login).await;
     Ok((StatusCode::CREATED, Json(login)))
 }
 
@@ -271,11 +279,29 @@ pub(super) async fn login(
     State(state): State<AppState>,
     tenant: TenantContext,
     ClientAddress(address): ClientAddress,
+    guest: SentToken,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<CustomerLogin>, LoginRejection> {
-    login_customer(&state, tenant.store_id, &req.email, req.password, &address)
-        .await
-        .map(Json)
+    let mut login =
+        login_customer(&state, tenant.store_id, &req.email, req.password, &address).await?;
+    merge_guest_cart(&state, tenant.store_id, guest, &mut login).await;
+    Ok(Json(login))
+}
+
+/// Merges the guest cart a shopper brought to a login or a registration
+/// into the customer's cart. The login stands even if there is nothing to
+/// merge (no token, an unknown or already merged cart): it is logged.
+async fn merge_guest_cart(
+    state: &AppState,
+    store: StoreId,
+    guest: SentToken,
+    login: &mut CustomerLogin,
+) {
+    let Some(token) = guest.0 else { return };
+    match crate::cart::merge_on_login(state, store, &token, login.customer.id).await {
+        Ok(cart) => login.cart = Some(cart),
+        Err(e) => tracing::info!(error = %e, "guest cart not merged"),
+    }
 }
 
 /// Ends the session of the token.

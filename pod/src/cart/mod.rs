@@ -1,0 +1,508 @@
+//! Shopping carts.
+//!
+//! A guest's cart is addressed by a secret token (`X-Cart-Token` header or
+//! `mercato_cart` cookie); a signed-in customer has one active cart, found
+//! by the customer token alone and created on first use.
+//!
+//! Postgres is the record: every change commits there first, in a
+//! transaction that starts with [`lock_active`] and locks the cart's row, so
+//! changes to one cart take turns. After the commit the whole cart is copied
+//! to a Redis hash (`keys::guest_cart` / `keys::customer_cart`) whose TTL
+//! every change renews. Reads take the lines from the copy once a lookup by
+//! key in Postgres has named the cart and its version; a missing or older
+//! copy (expired, flushed, Redis restarted, a write that could not reach
+//! Redis) is rebuilt from Postgres. So a copy can never show a client less
+//! than what it was told was saved. When Redis is down the cart works from
+//! Postgres alone (a warning, `mercato_cart_redis_fallback_total`, and Redis
+//! is left alone for two seconds).
+//!
+//! Whoever retires a cart (merge here, checkout later) deletes its copy
+//! after the commit; until then the version check keeps it unused.
+//!
+//! Each read checks every line against the catalog and stock as they are now
+//! and reports what changed since the shopper added it; the line keeps the
+//! price the shopper saw.
+
+mod cache;
+mod model;
+mod routes;
+mod store;
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use mercato_tenants::{ApiError, CartId, Currency, CustomerId, ErrorCode, StoreId, VariantId};
+use prometheus::IntCounter;
+use sqlx::{Postgres, Transaction};
+
+pub use model::{Cart, CartLine, CartToken, LineIssue};
+pub use routes::{router, ApiDoc, SentToken};
+
+use self::cache::CacheError;
+use self::model::{CartRecord, Limits, Line, Owner, SetQuantity};
+use crate::db::map_db_error;
+use crate::tenancy::lock_active;
+use crate::{catalog, inventory, keys, AppState};
+
+static REDIS_FALLBACKS: LazyLock<IntCounter> = LazyLock::new(|| {
+    let counter = IntCounter::new(
+        "mercato_cart_redis_fallback_total",
+        "Cart reads and writes that could not use Redis and went to Postgres alone",
+    )
+    .expect("a valid metric definition");
+    if let Err(e) = prometheus::default_registry().register(Box::new(counter.clone())) {
+        tracing::warn!(error = %e, "registering the cart redis fallback counter failed");
+    }
+    counter
+});
+
+/// How many times this process served a cart without Redis.
+pub fn redis_fallbacks() -> u64 {
+    REDIS_FALLBACKS.get()
+}
+
+/// Which cart a request is about.
+pub enum CartRef {
+    Guest(CartToken),
+    Customer(CustomerId),
+}
+
+/// A change to a cart.
+enum Change {
+    Add { variant: VariantId, quantity: i64 },
+    Set { variant: VariantId, quantity: i64 },
+    Remove { variant: VariantId },
+    Clear,
+}
+
+fn limits(state: &AppState) -> Limits {
+    Limits::new(
+        state.config.cart_max_line_quantity,
+        state.config.cart_max_lines,
+    )
+}
+
+fn ttl_secs(state: &AppState, owner: &Owner) -> u64 {
+    match owner {
+        Owner::Guest { .. } => state.config.cart_guest_ttl_secs,
+        Owner::Customer { .. } => state.config.cart_customer_ttl_secs,
+    }
+}
+
+fn cache_key(store: StoreId, cart: &CartRecord) -> String {
+    match cart.owner {
+        Owner::Guest { .. } => keys::guest_cart(store, cart.id),
+        Owner::Customer { customer_id } => keys::customer_cart(store, customer_id),
+    }
+}
+
+fn no_cart() -> ApiError {
+    ApiError::not_found("cart")
+}
+
+/// Redis servers (by URL) that just failed, and until when the cart leaves
+/// them alone: while Redis is down, requests go straight to Postgres
+/// instead of each waiting for a connection attempt.
+static RESTING: LazyLock<Mutex<HashMap<String, Instant>>> = LazyLock::new(Default::default);
+const REST: Duration = Duration::from_secs(2);
+
+/// Whether to try Redis now; counts a fallback when not.
+fn redis_usable(state: &AppState) -> bool {
+    let resting = RESTING.lock().unwrap_or_else(|e| e.into_inner());
+    match resting.get(&state.config.redis_url) {
+        Some(until) if *until > Instant::now() => {
+            REDIS_FALLBACKS.inc();
+            false
+        }
+        _ => true,
+    }
+}
+
+fn fell_back(state: &AppState, err: &CacheError, doing: &'static str) {
+    REDIS_FALLBACKS.inc();
+    tracing::warn!(error = %err, doing, "cart copy in redis unusable; using postgres");
+    if let CacheError::Redis(_) = err {
+        RESTING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(state.config.redis_url.clone(), Instant::now() + REST);
+    }
+}
+
+/// The Redis copy of `cart` if it is of the cart's current version.
+async fn cached(state: &AppState, store: StoreId, cart: &CartRecord) -> Option<CartRecord> {
+    if !redis_usable(state) {
+        return None;
+    }
+    let key = cache_key(store, cart);
+    match cache::get(&state.redis, &key).await {
+        Ok(copy) => copy.filter(|c| c.id == cart.id && c.version == cart.version),
+        Err(e @ CacheError::Decode(_)) => {
+            fell_back(state, &e, "decoding");
+            forget(state, &key).await;
+            None
+        }
+        Err(e) => {
+            fell_back(state, &e, "reading");
+            None
+        }
+    }
+}
+
+/// Copies `cart` to Redis (best effort: reads check the version, so a copy
+/// left behind by a failed write is never served).
+async fn remember(state: &AppState, store: StoreId, cart: &CartRecord) {
+    if !redis_usable(state) {
+        return;
+    }
+    let key = cache_key(store, cart);
+    if let Err(e) = cache::put(&state.redis, &key, cart, ttl_secs(state, &cart.owner)).await {
+        fell_back(state, &e, "writing");
+    }
+}
+
+async fn forget(state: &AppState, key: &str) {
+    if !redis_usable(state) {
+        return;
+    }
+    if let Err(e) = cache::delete(&state.redis, key).await {
+        fell_back(state, &e, "deleting");
+    }
+}
+
+/// The cart with its lines as checked against the catalog and stock now.
+async fn render(state: &AppState, store: StoreId, cart: &CartRecord) -> Result<Cart, ApiError> {
+    let ids: Vec<VariantId> = cart.lines.iter().map(|l| l.variant_id).collect();
+    let (variants, levels) = if ids.is_empty() {
+        Default::default()
+    } else {
+        (
+            catalog::variant_snapshots(&state.db, store, &ids)
+                .await
+                .map_err(map_db_error)?,
+            inventory::levels(&state.db, store, &ids)
+                .await
+                .map_err(map_db_error)?,
+        )
+    };
+    Ok(model::view(
+        cart,
+        &variants,
+        &levels,
+        ttl_secs(state, &cart.owner),
+    ))
+}
+
+/// The active guest cart of `token`, locked; 404 unless the token's secret
+/// matches.
+async fn lock_guest(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    token: &CartToken,
+) -> Result<CartRecord, ApiError> {
+    let cart = store::active_cart(&mut **tx, store, token.cart(), true)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(no_cart)?;
+    match cart.owner {
+        Owner::Guest { token_hash } if token_hash.matches(&token.hash()) => Ok(cart),
+        _ => Err(no_cart()),
+    }
+}
+
+/// The customer's active cart, locked, created if there is none.
+async fn lock_customer(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    currency: Currency,
+    customer: CustomerId,
+) -> Result<CartRecord, ApiError> {
+    if let Some(cart) = store::customer_cart(&mut **tx, store, customer, true)
+        .await
+        .map_err(map_db_error)?
+    {
+        return Ok(cart);
+    }
+    let owner = Owner::Customer {
+        customer_id: customer,
+    };
+    store::insert_cart(tx, store, CartId::new(), &owner, currency)
+        .await
+        .map_err(map_db_error)?;
+    store::customer_cart(&mut **tx, store, customer, true)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::internal("a customer cart just created is missing"))
+}
+
+async fn lock_cart(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    currency: Currency,
+    cart: &CartRef,
+) -> Result<CartRecord, ApiError> {
+    match cart {
+        CartRef::Guest(token) => lock_guest(tx, store, token).await,
+        CartRef::Customer(customer) => lock_customer(tx, store, currency, *customer).await,
+    }
+}
+
+/// Loads the lines of `cart` inside `tx` and commits; then copies the cart
+/// to Redis.
+async fn commit(
+    state: &AppState,
+    mut tx: Transaction<'_, Postgres>,
+    store: StoreId,
+    mut cart: CartRecord,
+) -> Result<CartRecord, ApiError> {
+    cart.lines = store::lines(&mut *tx, store, cart.id)
+        .await
+        .map_err(map_db_error)?;
+    tx.commit().await.map_err(map_db_error)?;
+    remember(state, store, &cart).await;
+    Ok(cart)
+}
+
+/// Creates a guest cart: its token (shown once) and the empty cart.
+async fn create_guest(
+    state: &AppState,
+    store: StoreId,
+    currency: Currency,
+) -> Result<(CartToken, Cart), ApiError> {
+    let token = CartToken::generate(CartId::new());
+    let owner = Owner::Guest {
+        token_hash: token.hash(),
+    };
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    lock_active(&mut tx, store).await?;
+    store::insert_cart(&mut tx, store, token.cart(), &owner, currency)
+        .await
+        .map_err(map_db_error)?;
+    let cart = lock_guest(&mut tx, store, &token).await?;
+    let cart = commit(state, tx, store, cart).await?;
+    Ok((token, render(state, store, &cart).await?))
+}
+
+/// Reads a cart. Postgres says which cart and at which version (one
+/// lookup by key, which also checks the guest's token and that the cart is
+/// still active); the lines come from the Redis copy of that version, else
+/// from Postgres, writing the copy back. A customer without a cart gets a
+/// new, empty one.
+async fn read(
+    state: &AppState,
+    store: StoreId,
+    currency: Currency,
+    cart: &CartRef,
+) -> Result<Cart, ApiError> {
+    let header = match cart {
+        CartRef::Guest(token) => {
+            let found = store::active_cart(&state.db, store, token.cart(), false)
+                .await
+                .map_err(map_db_error)?
+                .ok_or_else(no_cart)?;
+            match found.owner {
+                Owner::Guest { token_hash } if token_hash.matches(&token.hash()) => found,
+                _ => return Err(no_cart()),
+            }
+        }
+        CartRef::Customer(customer) => {
+            match store::customer_cart(&state.db, store, *customer, false)
+                .await
+                .map_err(map_db_error)?
+            {
+                Some(found) => found,
+                None => {
+                    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+                    lock_active(&mut tx, store).await?;
+                    let created = lock_customer(&mut tx, store, currency, *customer).await?;
+                    let created = commit(state, tx, store, created).await?;
+                    return render(state, store, &created).await;
+                }
+            }
+        }
+    };
+    let record = match cached(state, store, &header).await {
+        Some(copy) => copy,
+        None => {
+            let mut found = header;
+            found.lines = store::lines(&state.db, store, found.id)
+                .await
+                .map_err(map_db_error)?;
+            remember(state, store, &found).await;
+            found
+        }
+    };
+    render(state, store, &record).await
+}
+
+fn unknown_variant() -> ApiError {
+    ApiError::new(ErrorCode::UnknownVariant, "no such variant in this store")
+}
+
+/// Applies one change: checked, committed to Postgres, then copied to Redis.
+/// Any refusal leaves the cart as it was.
+async fn change(
+    state: &AppState,
+    store: StoreId,
+    currency: Currency,
+    cart: &CartRef,
+    change: Change,
+) -> Result<Cart, ApiError> {
+    let limits = limits(state);
+    // What needs no database is refused before one is touched.
+    match change {
+        Change::Add { quantity, .. } => model::check_add_quantity(quantity)?,
+        Change::Set { quantity, .. } => {
+            model::plan_set(quantity, limits)?;
+        }
+        Change::Remove { .. } | Change::Clear => {}
+    }
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    lock_active(&mut tx, store).await?;
+    let record = lock_cart(&mut tx, store, currency, cart).await?;
+    let lines = store::lines(&mut *tx, store, record.id)
+        .await
+        .map_err(map_db_error)?;
+    let line_of = |variant: VariantId| -> Result<&Line, ApiError> {
+        lines
+            .iter()
+            .find(|l| l.variant_id == variant)
+            .ok_or_else(|| ApiError::not_found("cart line"))
+    };
+    match change {
+        Change::Add { variant, quantity } => {
+            let now = catalog::variant_snapshots(&mut *tx, store, &[variant])
+                .await
+                .map_err(map_db_error)?
+                .remove(&variant)
+                .ok_or_else(unknown_variant)?;
+            purchasable(&now, record.currency)?;
+            let quantity = model::plan_add(&lines, variant, quantity, limits)?;
+            let line = Line::from_snapshot(&now, quantity, Utc::now());
+            store::upsert_line(&mut tx, store, record.id, &line)
+                .await
+                .map_err(map_db_error)?;
+        }
+        Change::Set { variant, quantity } => {
+            let current = line_of(variant)?.quantity;
+            match model::plan_set(quantity, limits)? {
+                SetQuantity::Remove => store::delete_line(&mut tx, store, record.id, variant)
+                    .await
+                    .map_err(map_db_error)?,
+                SetQuantity::Set(quantity) => {
+                    // Fewer units are always fine; more need a variant
+                    // that can still be bought.
+                    if quantity > current {
+                        let now = catalog::variant_snapshots(&mut *tx, store, &[variant])
+                            .await
+                            .map_err(map_db_error)?
+                            .remove(&variant)
+                            .ok_or_else(unknown_variant)?;
+                        purchasable(&now, record.currency)?;
+                    }
+                    store::set_quantity(&mut tx, store, record.id, variant, quantity)
+                        .await
+                        .map_err(map_db_error)?;
+                }
+            }
+        }
+        Change::Remove { variant } => {
+            line_of(variant)?;
+            store::delete_line(&mut tx, store, record.id, variant)
+                .await
+                .map_err(map_db_error)?;
+        }
+        Change::Clear => store::clear(&mut tx, store, record.id)
+            .await
+            .map_err(map_db_error)?,
+    }
+    let record = touched(&mut tx, store, record).await?;
+    let record = commit(state, tx, store, record).await?;
+    render(state, store, &record).await
+}
+
+fn purchasable(v: &catalog::VariantSnapshot, currency: Currency) -> Result<(), ApiError> {
+    if !v.purchasable {
+        return Err(ApiError::new(
+            ErrorCode::VariantUnavailable,
+            "this variant's product is not for sale",
+        ));
+    }
+    if v.price.currency != currency {
+        return Err(ApiError::new(
+            ErrorCode::VariantUnavailable,
+            format!(
+                "this variant is priced in {}, the cart in {currency}",
+                v.price.currency
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn touched(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    mut cart: CartRecord,
+) -> Result<CartRecord, ApiError> {
+    let (version, updated_at) = store::touch(tx, store, cart.id)
+        .await
+        .map_err(map_db_error)?;
+    cart.version = version;
+    cart.updated_at = updated_at;
+    Ok(cart)
+}
+
+/// Moves a guest's cart into the customer's active cart (created if there is
+/// none), in one transaction: lines of the same variant add up, capped at the
+/// per-line limit; other lines are added while the cart has room. The guest
+/// cart becomes `merged`, so its token then gets 404, and a retried merge
+/// cannot add the quantities twice.
+///
+/// Errors: 400 `invalid_cart_token` (malformed), 404 `not_found` (unknown,
+/// another store's, or already merged).
+pub async fn merge_on_login(
+    state: &AppState,
+    store: StoreId,
+    guest_token: &str,
+    customer: CustomerId,
+) -> Result<Cart, ApiError> {
+    let token = CartToken::parse(guest_token)?;
+    let currency =
+        state.hosted.get(store).map(|h| h.currency).ok_or_else(|| {
+            ApiError::new(ErrorCode::StoreNotHere, "this store is not served here")
+        })?;
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    lock_active(&mut tx, store).await?;
+    // Guest first, then customer: every path that locks both does so in
+    // this order.
+    let guest = lock_guest(&mut tx, store, &token).await?;
+    let target = lock_customer(&mut tx, store, currency, customer).await?;
+    let guest_lines = store::lines(&mut *tx, store, guest.id)
+        .await
+        .map_err(map_db_error)?;
+    let target_lines = store::lines(&mut *tx, store, target.id)
+        .await
+        .map_err(map_db_error)?;
+    let merged = model::merge_lines(&target_lines, &guest_lines, limits(state));
+    store::replace_lines(&mut tx, store, target.id, &merged.lines)
+        .await
+        .map_err(map_db_error)?;
+    store::mark_merged(&mut tx, store, guest.id, target.id)
+        .await
+        .map_err(map_db_error)?;
+    let target = touched(&mut tx, store, target).await?;
+    let target = commit(state, tx, store, target).await?;
+    forget(state, &keys::guest_cart(store, guest.id)).await;
+    if !merged.capped.is_empty() || !merged.left_behind.is_empty() {
+        tracing::info!(
+            cart = %target.id,
+            capped = merged.capped.len(),
+            left_behind = merged.left_behind.len(),
+            "guest cart merged within the cart limits"
+        );
+    }
+    render(state, store, &target).await
+}

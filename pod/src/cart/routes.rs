@@ -1,0 +1,374 @@
+//! Cart endpoints for shoppers, under `/api/cart`.
+//!
+//! A request with a customer token works on the customer's cart (a cart
+//! token, if also sent, is ignored, except by `/api/cart/merge`); any other
+//! request names a guest cart by its token, in the `X-Cart-Token` header or
+//! the `mercato_cart` cookie.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use mercato_tenants::http::{ApiJson, ApiPath};
+use mercato_tenants::{ApiError, ErrorCode, VariantId};
+use serde::{Deserialize, Serialize};
+
+use super::{CartRef, CartToken, Change};
+use crate::auth::{Customer, MaybeCustomer};
+use crate::tenancy::TenantContext;
+use crate::AppState;
+
+pub const TOKEN_HEADER: &str = "x-cart-token";
+pub const TOKEN_COOKIE: &str = "mercato_cart";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/cart", get(get_cart).post(create_cart))
+        .route("/api/cart/lines", post(add_line).delete(clear_lines))
+        .route(
+            "/api/cart/lines/{variant_id}",
+            patch(set_line).delete(remove_line),
+        )
+        .route("/api/cart/merge", post(merge))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        get_cart,
+        create_cart,
+        add_line,
+        set_line,
+        remove_line,
+        clear_lines,
+        merge
+    ),
+    components(schemas(
+        super::Cart,
+        super::CartLine,
+        super::LineIssue,
+        CartCreated,
+        AddLine,
+        SetLine
+    ))
+)]
+pub struct ApiDoc;
+
+/// The guest cart token of a request, as sent (parsed later, so that a
+/// customer's request is not refused for a stale cookie).
+pub struct SentToken(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for SentToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(sent_token(&parts.headers)?))
+    }
+}
+
+fn malformed() -> ApiError {
+    ApiError::new(ErrorCode::InvalidCartToken, "malformed cart token")
+}
+
+/// The `X-Cart-Token` header, else the `mercato_cart` cookie.
+fn sent_token(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    if let Some(value) = headers.get(TOKEN_HEADER) {
+        return value
+            .to_str()
+            .map(|v| Some(v.trim().to_owned()))
+            .map_err(|_| malformed());
+    }
+    for value in headers.get_all(COOKIE) {
+        let Ok(value) = value.to_str() else { continue };
+        let found = value.split(';').find_map(|pair| {
+            let (name, v) = pair.trim().split_once('=')?;
+            (name == TOKEN_COOKIE).then(|| v.trim_matches('"').to_owned())
+        });
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+/// Which cart the request is about: the customer's, else the token's.
+fn addressed(customer: MaybeCustomer, token: SentToken) -> Result<CartRef, ApiError> {
+    match (customer.0, token.0) {
+        (Some(c), _) => Ok(CartRef::Customer(c.id)),
+        (None, Some(raw)) => Ok(CartRef::Guest(CartToken::parse(&raw)?)),
+        (None, None) => Err(ApiError::new(
+            ErrorCode::InvalidCartToken,
+            "send the cart token in X-Cart-Token (create a cart with POST /api/cart), \
+             or a customer token",
+        )),
+    }
+}
+
+/// A new cart and, for a guest, the token that opens it (shown only once).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CartCreated {
+    /// Send it back in `X-Cart-Token` (or the `mercato_cart` cookie, which
+    /// this response sets). Null for a customer, whose token suffices.
+    token: Option<String>,
+    cart: super::Cart,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddLine {
+    /// The variant to add.
+    #[schema(format = Uuid)]
+    variant_id: String,
+    /// Units to add (to the existing line of the same variant, if any);
+    /// at least 1.
+    quantity: i64,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetLine {
+    /// The line's new quantity; 0 removes the line.
+    quantity: i64,
+}
+
+/// Shows the cart, each line checked against the catalog and stock now.
+#[utoipa::path(get, path = "/api/cart", tag = "cart",
+    params(("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token")),
+    responses((status = 200, body = super::Cart),
+        (status = 400, description = "invalid_cart_token", body = mercato_tenants::error::ErrorBody),
+        (status = 404, description = "no such cart", body = mercato_tenants::error::ErrorBody)))]
+async fn get_cart(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: MaybeCustomer,
+    token: SentToken,
+) -> Result<Json<super::Cart>, ApiError> {
+    let cart = addressed(customer, token)?;
+    super::read(&state, tenant.store_id, tenant.currency, &cart)
+        .await
+        .map(Json)
+}
+
+/// Creates a guest cart (201, with its token); a customer gets their
+/// active cart (200, created if needed).
+#[utoipa::path(post, path = "/api/cart", tag = "cart",
+    responses((status = 201, body = CartCreated), (status = 200, body = CartCreated)))]
+async fn create_cart(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: MaybeCustomer,
+) -> Result<Response, ApiError> {
+    if let Some(customer) = customer.0 {
+        let cart = super::read(
+            &state,
+            tenant.store_id,
+            tenant.currency,
+            &CartRef::Customer(customer.id),
+        )
+        .await?;
+        return Ok(Json(CartCreated { token: None, cart }).into_response());
+    }
+    let (token, cart) = super::create_guest(&state, tenant.store_id, tenant.currency).await?;
+    let token = token.expose();
+    let cookie = format!(
+        "{TOKEN_COOKIE}={token}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax",
+        state.config.cart_guest_ttl_secs
+    );
+    let mut response = (
+        StatusCode::CREATED,
+        Json(CartCreated {
+            token: Some(token),
+            cart,
+        }),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+/// Adds units of a variant (to its existing line, if any) at its current
+/// price.
+#[utoipa::path(post, path = "/api/cart/lines", tag = "cart",
+    params(("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token")),
+    request_body = AddLine,
+    responses((status = 200, body = super::Cart),
+        (status = 400, description = "invalid_quantity, invalid_id, invalid_cart_token", body = mercato_tenants::error::ErrorBody),
+        (status = 404, description = "no such cart", body = mercato_tenants::error::ErrorBody),
+        (status = 422, description = "unknown_variant, variant_unavailable, line_limit_exceeded", body = mercato_tenants::error::ErrorBody)))]
+async fn add_line(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: MaybeCustomer,
+    token: SentToken,
+    ApiJson(body): ApiJson<AddLine>,
+) -> Result<Json<super::Cart>, ApiError> {
+    let variant: VariantId = body
+        .variant_id
+        .parse()
+        .map_err(|e| ApiError::new(ErrorCode::InvalidId, format!("variant_id: {e}")))?;
+    let cart = addressed(customer, token)?;
+    let change = Change::Add {
+        variant,
+        quantity: body.quantity,
+    };
+    super::change(&state, tenant.store_id, tenant.currency, &cart, change)
+        .await
+        .map(Json)
+}
+
+/// Sets the quantity of a line; 0 removes it. The line keeps the price the
+/// shopper saw; raising the quantity needs a variant still for sale.
+#[utoipa::path(patch, path = "/api/cart/lines/{variant_id}", tag = "cart",
+    params(("variant_id" = VariantId, Path, description = "the line's variant"),
+        ("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token")),
+    request_body = SetLine,
+    responses((status = 200, body = super::Cart),
+        (status = 400, description = "invalid_quantity (below 0), invalid_id", body = mercato_tenants::error::ErrorBody),
+        (status = 404, description = "no such cart or line", body = mercato_tenants::error::ErrorBody),
+        (status = 422, description = "line_limit_exceeded, unknown_variant, variant_unavailable", body = mercato_tenants::error::ErrorBody)))]
+async fn set_line(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: MaybeCustomer,
+    token: SentToken,
+    ApiPath(variant): ApiPath<VariantId>,
+    ApiJson(body): ApiJson<SetLine>,
+) -> Result<Json<super::Cart>, ApiError> {
+    let cart = addressed(customer, token)?;
+    let change = Change::Set {
+        variant,
+        quantity: body.quantity,
+    };
+    super::change(&state, tenant.store_id, tenant.currency, &cart, change)
+        .await
+        .map(Json)
+}
+
+/// Removes a line.
+#[utoipa::path(delete, path = "/api/cart/lines/{variant_id}", tag = "cart",
+    params(("variant_id" = VariantId, Path, description = "the line's variant"),
+        ("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token")),
+    responses((status = 200, body = super::Cart),
+        (status = 404, description = "no such cart or line", body = mercato_tenants::error::ErrorBody)))]
+async fn remove_line(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: MaybeCustomer,
+    token: SentToken,
+    ApiPath(variant): ApiPath<VariantId>,
+) -> Result<Json<super::Cart>, ApiError> {
+    let cart = addressed(customer, token)?;
+    super::change(
+        &state,
+        tenant.store_id,
+        tenant.currency,
+        &cart,
+        Change::Remove { variant },
+    )
+    .await
+    .map(Json)
+}
+
+/// Removes every line.
+#[utoipa::path(delete, path = "/api/cart/lines", tag = "cart",
+    params(("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token")),
+    responses((status = 200, body = super::Cart),
+        (status = 404, description = "no such cart", body = mercato_tenants::error::ErrorBody)))]
+async fn clear_lines(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: MaybeCustomer,
+    token: SentToken,
+) -> Result<Json<super::Cart>, ApiError> {
+    let cart = addressed(customer, token)?;
+    super::change(
+        &state,
+        tenant.store_id,
+        tenant.currency,
+        &cart,
+        Change::Clear,
+    )
+    .await
+    .map(Json)
+}
+
+/// Moves the guest cart named by `X-Cart-Token` into the signed-in
+/// customer's cart; the guest token then gets 404.
+#[utoipa::path(post, path = "/api/cart/merge", tag = "cart",
+    params(("X-Cart-Token" = String, Header, description = "the guest cart's token")),
+    responses((status = 200, body = super::Cart),
+        (status = 400, description = "invalid_cart_token", body = mercato_tenants::error::ErrorBody),
+        (status = 401, description = "no customer token", body = mercato_tenants::error::ErrorBody),
+        (status = 404, description = "no such guest cart, or already merged", body = mercato_tenants::error::ErrorBody)))]
+async fn merge(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: Customer,
+    token: SentToken,
+) -> Result<Json<super::Cart>, ApiError> {
+    let raw = token.0.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidCartToken,
+            "send the guest cart's token in X-Cart-Token",
+        )
+    })?;
+    super::merge_on_login(&state, tenant.store_id, &raw, customer.id)
+        .await
+        .map(Json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_endpoint_is_documented() {
+        use utoipa::OpenApi as _;
+        let doc = ApiDoc::openapi();
+        let paths: Vec<&str> = doc.paths.paths.keys().map(String::as_str).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "/api/cart",
+                "/api/cart/lines",
+                "/api/cart/lines/{variant_id}",
+                "/api/cart/merge"
+            ]
+        );
+        let json = serde_json::to_value(&doc).expect("json");
+        for schema in [
+            "Cart",
+            "CartLine",
+            "LineIssue",
+            "CartCreated",
+            "AddLine",
+            "SetLine",
+        ] {
+            assert!(
+                json["components"]["schemas"][schema].is_object(),
+                "{schema}"
+            );
+        }
+    }
+
+    #[test]
+    fn token_comes_from_the_header_else_the_cookie() {
+        let mut h = HeaderMap::new();
+        assert_eq!(sent_token(&h).expect("ok"), None);
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("a=1; mercato_cart=ct_x; b=2"),
+        );
+        assert_eq!(sent_token(&h).expect("ok").as_deref(), Some("ct_x"));
+        h.insert(TOKEN_HEADER, HeaderValue::from_static("ct_y"));
+        assert_eq!(sent_token(&h).expect("ok").as_deref(), Some("ct_y"));
+        let mut h = HeaderMap::new();
+        h.insert(COOKIE, HeaderValue::from_static("mercato_cartx=1"));
+        assert_eq!(sent_token(&h).expect("ok"), None);
+    }
+}
