@@ -14,6 +14,12 @@ pub fn pod_key(name: &str) -> String {
     format!("pod:{name}")
 }
 
+/// A cached search response of `store`, valid while the store's search
+/// generation is `generation`; `digest` names the normalised request.
+pub fn search_cache(store: StoreId, generation: i64, digest: &str) -> String {
+    format!("{}search:{generation}:{digest}", store_prefix(store))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -22,5 +28,6 @@ mod tests {
     fn tenant_keys_carry_the_hash_tag() {
         let store = StoreId::new();
         assert_eq!(store_prefix(store), format!("s:{{{store}}}:"));
+        assert!(search_cache(store, 7, "ab").starts_with(&store_prefix(store)));
     }
 }

@@ -153,6 +153,7 @@ fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
     let tenant_routes = Router::new()
         .merge(catalog::router())
         .merge(inventory::router())
+        .merge(crate::search::router())
         .merge(storefront::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -213,7 +214,10 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
                 .build(),
         )
         .build();
-    let parts: Vec<utoipa::openapi::OpenApi> = vec![inventory::ApiDoc::openapi()];
+    let parts: Vec<utoipa::openapi::OpenApi> = vec![
+        inventory::ApiDoc::openapi(),
+        crate::search::ApiDoc::openapi(),
+    ];
     for part in parts {
         doc.merge(part);
     }

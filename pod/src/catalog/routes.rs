@@ -135,6 +135,7 @@ async fn create(
     let id = store::insert_product(&mut tx, tenant.store_id, tenant.currency, &new)
         .await
         .map_err(map_db_error)?;
+    super::after_change(&state, &mut tx, tenant.store_id, &[id]).await?;
     tx.commit().await.map_err(map_db_error)?;
     let product = store::get_product(&state.db, tenant.store_id, id, None)
         .await
@@ -161,6 +162,7 @@ async fn update(
     {
         return Err(ApiError::not_found("product"));
     }
+    super::after_change(&state, &mut tx, tenant.store_id, &[id]).await?;
     tx.commit().await.map_err(map_db_error)?;
     store::get_product(&state.db, tenant.store_id, id, None)
         .await
