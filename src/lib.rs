@@ -1,6 +1,7 @@
 //! The `mercato` binary's library: configuration loading, the local stack
 //! (`mercato up`), and running one process (`mercato serve ...`).
 
+pub mod bench;
 pub mod config;
 pub mod local;
 pub mod serve;

@@ -45,6 +45,11 @@ enum Command {
         #[arg(long, global = true)]
         dev: bool,
     },
+    /// Fill a store with a generated catalog, straight in a pod's Postgres.
+    SeedCatalog(mercato::bench::SeedArgs),
+    /// Benchmarks on a throwaway platform; results go to docs/benchmarks/.
+    #[command(subcommand)]
+    Bench(mercato::bench::Bench),
     /// Print a signed token (needs MERCATO_JWT_SECRET).
     Token {
         #[arg(long, value_enum)]
@@ -95,7 +100,10 @@ fn init_tracing() {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Up { .. } | Command::Token { .. }) {
+    if !matches!(
+        cli.command,
+        Command::Up { .. } | Command::Token { .. } | Command::Bench(_)
+    ) {
         init_tracing();
     }
     match run(cli).await {
@@ -136,6 +144,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Process::Pod => mercato::serve::pod(file, dev).await,
                 Process::ControlPlane => mercato::serve::control_plane(file, dev).await,
             }
+        }
+        Command::SeedCatalog(args) => mercato::bench::seed_catalog(args).await,
+        Command::Bench(mercato::bench::Bench::Search(args)) => {
+            mercato::bench::search::run(args).await
         }
         Command::Token {
             role,
