@@ -409,10 +409,11 @@ pub async fn seed(db: &PgPool, store: StoreId, n: u32) -> anyhow::Result<Seeded>
     .await?;
     let documents = mercato_pod::search::reindex_store(&mut tx, store).await?;
     tx.commit().await?;
-    sqlx::query("ANALYZE")
+    // Merges GIN pending lists and refreshes statistics.
+    sqlx::query("VACUUM ANALYZE")
         .execute(db)
         .await
-        .context("analyze")?;
+        .context("vacuum analyze")?;
     let (products, variants): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM products WHERE store_id = $1),
                 (SELECT count(*) FROM variants WHERE store_id = $1)",

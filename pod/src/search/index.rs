@@ -24,6 +24,9 @@ cats AS (
       FROM cats a
       JOIN categories c ON c.store_id = $1 AND c.id = a.parent_id
 ),
+cat_tokens AS (
+    SELECT product_id, array_agg(DISTINCT 'cat:' || id) AS tokens FROM cats GROUP BY product_id
+),
 upserted AS (
     INSERT INTO search_documents AS d (store_id, product_id, status, title, vendor, product_type,
         document, fuzzy, facets, price_min, price_max, in_stock, units_sold, created_at)
@@ -46,7 +49,7 @@ upserted AS (
                    UNION ALL SELECT 'col:' || cp.collection_id
                                FROM collection_products cp
                               WHERE cp.store_id = p.store_id AND cp.product_id = p.id
-                   UNION ALL SELECT 'cat:' || cats.id FROM cats WHERE cats.product_id = p.id
+                   UNION ALL SELECT unnest(ct.tokens)
                ) tokens(t)
                ORDER BY t
            ),
@@ -64,6 +67,7 @@ upserted AS (
            WHERE x.store_id = p.store_id AND x.product_id = p.id
       ) v ON true
       LEFT JOIN product_sales s ON s.store_id = p.store_id AND s.product_id = p.id
+      LEFT JOIN cat_tokens ct ON ct.product_id = p.id
      WHERE p.store_id = $1 AND {scope}
     ON CONFLICT (store_id, product_id) DO UPDATE SET
         status = EXCLUDED.status, title = EXCLUDED.title, vendor = EXCLUDED.vendor,

@@ -386,45 +386,41 @@ pub async fn counts(
         format!("CASE {} END", groups.join(" "))
     };
     let edges = sql.bind(Arg::I64s(PRICE_EDGES.to_vec()));
+    // One scan: facet tokens plus pseudo tokens for the price bucket
+    // (`~p:<i>`), stock (`~s:<bool>`) and the total (`~t`, results only).
     sql.push(&format!(
-        "WITH m AS MATERIALIZED (
-             SELECT facets, price_min, in_stock, nfail, failg FROM (
-                 SELECT d.facets, d.price_min, d.in_stock, {nfail} AS nfail, {failg} AS failg
-                   FROM search_documents d
-                  WHERE d.store_id = {s} AND d.status = 'active' AND {cond}
-             ) x WHERE nfail <= 1
-         )
-         SELECT 'f' AS kind, t AS value, count(*) AS n
-           FROM m, unnest(m.facets) t
-          WHERE m.nfail = 0 OR m.failg = (CASE WHEN t LIKE 'opt:%'
-                THEN 'opt:' || split_part(substr(t, 5), '=', 1) ELSE split_part(t, ':', 1) END)
-          GROUP BY t
-         UNION ALL
-         SELECT 'p', (width_bucket(price_min, {edges}::bigint[]) - 1)::text, count(*)
-           FROM m WHERE nfail = 0 OR failg = 'price' GROUP BY 2
-         UNION ALL
-         SELECT 's', in_stock::text, count(*) FROM m WHERE nfail = 0 OR failg = 'stock' GROUP BY 2
-         UNION ALL
-         SELECT 't', '', count(*) FROM m WHERE nfail = 0"
+        "SELECT t AS value, count(*) AS n FROM (
+             SELECT d.facets || ARRAY['~p:' || (width_bucket(d.price_min, {edges}::bigint[]) - 1),
+                                      '~s:' || d.in_stock::text, '~t'] AS tokens,
+                    {nfail} AS nfail, {failg} AS failg
+               FROM search_documents d
+              WHERE d.store_id = {s} AND d.status = 'active' AND {cond}
+         ) m, unnest(m.tokens) t
+         WHERE m.nfail = 0 OR (m.nfail = 1 AND m.failg = (CASE
+               WHEN t LIKE 'opt:%' THEN 'opt:' || split_part(substr(t, 5), '=', 1)
+               WHEN t LIKE '~p:%' THEN 'price'
+               WHEN t LIKE '~s:%' THEN 'stock'
+               WHEN t = '~t' THEN NULL
+               ELSE split_part(t, ':', 1) END))
+         GROUP BY t"
     ));
     let rows = sql.fetch_all(db).await?;
     let mut out = Counts::default();
     for row in rows {
-        let kind: String = row.try_get("kind")?;
         let value: String = row.try_get("value")?;
         let n: i64 = row.try_get("n")?;
-        match kind.as_str() {
-            "f" => {
-                out.tokens.insert(value, n);
+        if value == "~t" {
+            out.total = n;
+        } else if let Some(i) = value.strip_prefix("~p:") {
+            if let Ok(i) = i.parse::<usize>() {
+                out.price.insert(i, n);
             }
-            "p" => {
-                if let Ok(i) = value.parse::<usize>() {
-                    out.price.insert(i, n);
-                }
-            }
-            "s" if value == "true" => out.in_stock = n,
-            "s" => out.out_of_stock = n,
-            _ => out.total = n,
+        } else if value == "~s:true" {
+            out.in_stock = n;
+        } else if value == "~s:false" {
+            out.out_of_stock = n;
+        } else {
+            out.tokens.insert(value, n);
         }
     }
     Ok(out)
