@@ -1,9 +1,8 @@
 //! The `mercato` binary's library: configuration loading, the local stack
 //! (`mercato up`), and running one process (`mercato serve ...`).
 
-pub mod bench_cache;
+pub mod bench;
 pub mod config;
-pub mod loadgen;
 pub mod local;
 pub mod serve;
 pub mod up;

@@ -45,12 +45,11 @@ enum Command {
         #[arg(long, global = true)]
         dev: bool,
     },
-    /// Measure the platform; each benchmark writes its numbers under
-    /// docs/benchmarks/.
-    Bench {
-        #[command(subcommand)]
-        kind: BenchKind,
-    },
+    /// Fill a store with a generated catalog, straight in a pod's Postgres.
+    SeedCatalog(mercato::bench::SeedArgs),
+    /// Benchmarks on a throwaway platform; results go to docs/benchmarks/.
+    #[command(subcommand)]
+    Bench(mercato::bench::Bench),
     /// Print the store API's OpenAPI document (what pods serve at
     /// `/openapi.json`; committed as docs/openapi.json).
     Openapi,
@@ -65,23 +64,6 @@ enum Command {
         subject: String,
         #[arg(long, default_value_t = 3600)]
         ttl_secs: i64,
-    },
-}
-
-#[derive(Subcommand)]
-enum BenchKind {
-    /// A cached product read through the router against the router's
-    /// `/healthz`, on a platform started with `mercato up`.
-    Cache {
-        #[arg(long, default_value_t = 64)]
-        connections: usize,
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        /// First internal port of the platform under test.
-        #[arg(long, default_value_t = 17400)]
-        port_base: u16,
-        #[arg(long, default_value = "docs/benchmarks/cache.md")]
-        out: PathBuf,
     },
 }
 
@@ -123,7 +105,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     if !matches!(
         cli.command,
-        Command::Up { .. } | Command::Token { .. } | Command::Bench { .. } | Command::Openapi
+        Command::Up { .. } | Command::Token { .. } | Command::Bench(_) | Command::Openapi
     ) {
         init_tracing();
     }
@@ -170,25 +152,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", mercato_pod::startup::api_doc().to_pretty_json()?);
             Ok(())
         }
-        Command::Bench { kind } => match kind {
-            BenchKind::Cache {
-                connections,
-                seconds,
-                port_base,
-                out,
-            } => {
-                let reports = mercato::bench_cache::run(mercato::bench_cache::Options {
-                    connections,
-                    seconds,
-                    port_base,
-                    out: out.clone(),
-                })
-                .await?;
-                print!("{}", mercato::loadgen::table(&reports));
-                println!("written to {}", out.display());
-                Ok(())
-            }
-        },
+        Command::SeedCatalog(args) => mercato::bench::seed_catalog(args).await,
+        Command::Bench(mercato::bench::Bench::Search(args)) => {
+            mercato::bench::search::run(args).await
+        }
+        Command::Bench(mercato::bench::Bench::Cache(args)) => {
+            mercato::bench::cache::run(args).await
+        }
         Command::Token {
             role,
             store,

@@ -62,6 +62,12 @@ pub fn customer_cart(store: StoreId, customer: CustomerId) -> String {
     format!("{}cart:c:{customer}", store_prefix(store))
 }
 
+/// A cached search response of `store`, valid while the store's search
+/// generation is `generation`; `digest` names the normalised request.
+pub fn search_cache(store: StoreId, generation: i64, digest: &str) -> String {
+    format!("{}search:{generation}:{digest}", store_prefix(store))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +86,6 @@ mod tests {
             guest_cart(store, CartId::from_uuid(uuid::Uuid::nil())),
             customer_cart(store, CustomerId::from_uuid(uuid::Uuid::nil()))
         );
+        assert!(search_cache(store, 7, "ab").starts_with(&store_prefix(store)));
     }
 }

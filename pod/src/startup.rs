@@ -169,6 +169,7 @@ fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
         .merge(media::router())
         .merge(collections::router())
         .merge(categories::router())
+        .merge(crate::search::router())
         .merge(storefront::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -236,6 +237,7 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
         categories::ApiDoc::openapi(),
         accounts::ApiDoc::openapi(),
         cart::ApiDoc::openapi(),
+        crate::search::ApiDoc::openapi(),
     ];
     for part in parts {
         doc.merge(part);

@@ -1,14 +1,18 @@
-//! Product search. (Being built: see the search helper's branch.)
+//! Product search for shoppers: full text with ranking, as-you-type
+//! prefixes, spelling correction and a trigram fallback, filters with
+//! disjunctive facet counts, keyset pagination, and title suggestions.
+//!
+//! Reads go to `search_documents`, one row per product derived from the
+//! catalog by [`reindex`] inside every catalog write transaction, so a saved
+//! product is searchable once its transaction commits. Responses are cached
+//! in Redis under the store's search generation, which every reindex bumps
+//! in the same transaction: a commit makes all older entries unreachable.
 
-use mercato_tenants::{ProductId, StoreId};
-use sqlx::{Postgres, Transaction};
+mod index;
+mod query;
+mod routes;
+mod store;
 
-/// Brings the search documents of `products` up to date inside the caller's
-/// transaction, so a saved product is searchable as soon as it commits.
-pub async fn reindex(
-    _tx: &mut Transaction<'_, Postgres>,
-    _store: StoreId,
-    _products: &[ProductId],
-) -> Result<(), sqlx::Error> {
-    Ok(())
-}
+pub use index::{reindex, reindex_store};
+pub use query::{Cursor, Filters, SearchParams, Sort};
+pub use routes::{router, ApiDoc};

@@ -9,17 +9,31 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use serde_json::Value;
 
-use crate::loadgen::{self, Report};
+use super::loadgen::{self, Report};
 
-pub struct Options {
+#[derive(clap::Args, Debug, Clone)]
+pub struct CacheArgs {
+    #[arg(long, default_value_t = 64)]
     pub connections: usize,
+    #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// First internal port of the platform under test.
+    #[arg(long, default_value_t = 17400)]
     pub port_base: u16,
     /// Where the Markdown report goes.
+    #[arg(long, default_value = "docs/benchmarks/cache.md")]
     pub out: PathBuf,
 }
 
-pub async fn run(opts: Options) -> anyhow::Result<Vec<Report>> {
+/// `mercato bench cache`.
+pub async fn run(opts: CacheArgs) -> anyhow::Result<()> {
+    let reports = measure_platform(&opts).await?;
+    print!("{}", loadgen::table(&reports));
+    println!("written to {}", opts.out.display());
+    Ok(())
+}
+
+async fn measure_platform(opts: &CacheArgs) -> anyhow::Result<Vec<Report>> {
     let data = tempfile::tempdir()?;
     let router_port = crate::local::free_port()?;
     let router = format!("http://127.0.0.1:{router_port}");
@@ -38,7 +52,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Vec<Report>> {
         .kill_on_drop(true)
         .spawn()
         .context("starting mercato up")?;
-    let result = measure(&router, &opts).await;
+    let result = measure(&router, opts).await;
     if let Some(pid) = up.id() {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid as i32),
@@ -47,11 +61,11 @@ pub async fn run(opts: Options) -> anyhow::Result<Vec<Report>> {
     }
     let _ = tokio::time::timeout(Duration::from_secs(30), up.wait()).await;
     let reports = result?;
-    write_report(&opts, &reports)?;
+    write_report(opts, &reports)?;
     Ok(reports)
 }
 
-async fn measure(router: &str, opts: &Options) -> anyhow::Result<Vec<Report>> {
+async fn measure(router: &str, opts: &CacheArgs) -> anyhow::Result<Vec<Report>> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(opts.connections)
         .timeout(Duration::from_secs(10))
@@ -151,7 +165,7 @@ async fn measure(router: &str, opts: &Options) -> anyhow::Result<Vec<Report>> {
     Ok(reports)
 }
 
-fn write_report(opts: &Options, reports: &[Report]) -> anyhow::Result<()> {
+fn write_report(opts: &CacheArgs, reports: &[Report]) -> anyhow::Result<()> {
     let health = &reports[0];
     let product = &reports[1];
     let ratio = |a: f64, b: f64| {

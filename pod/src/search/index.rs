@@ -1,0 +1,161 @@
+//! Keeping `search_documents` in step with the catalog: set-based SQL that
+//! derives each product's document from products, variants, stock,
+//! collections, categories (with their ancestors) and sales.
+
+use mercato_tenants::{ProductId, StoreId};
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+/// The upsert of documents for the products matching `{scope}` (a condition
+/// on `p`), plus the removal of documents whose product is gone. `$1` is the
+/// store, `$2` the product ids when scoped.
+fn documents_sql(scope: &str, gone: &str) -> String {
+    format!(
+        r#"
+WITH RECURSIVE
+cats AS (
+    SELECT pc.product_id, c.id, c.parent_id
+      FROM product_categories pc
+      JOIN categories c ON c.store_id = pc.store_id AND c.id = pc.category_id
+      JOIN products p ON p.store_id = pc.store_id AND p.id = pc.product_id
+     WHERE pc.store_id = $1 AND {scope}
+    UNION
+    SELECT a.product_id, c.id, c.parent_id
+      FROM cats a
+      JOIN categories c ON c.store_id = $1 AND c.id = a.parent_id
+),
+cat_tokens AS (
+    SELECT product_id, array_agg(DISTINCT 'cat:' || id) AS tokens FROM cats GROUP BY product_id
+),
+upserted AS (
+    INSERT INTO search_documents AS d (store_id, product_id, status, title, vendor, product_type,
+        document, fuzzy, facets, price_min, price_max, in_stock, units_sold, created_at)
+    SELECT p.store_id, p.id, p.status, p.title, p.vendor, p.product_type,
+           setweight(to_tsvector('english', p.title), 'A')
+        || setweight(to_tsvector('simple', p.title), 'A')
+        || setweight(to_tsvector('english', concat_ws(' ', p.vendor, p.product_type,
+                array_to_string(p.tags, ' '), v.option_text)), 'B')
+        || setweight(to_tsvector('simple', coalesce(v.skus, '')), 'B')
+        || setweight(to_tsvector('english', p.description), 'C'),
+           lower(concat_ws(' ', p.title, p.vendor, array_to_string(p.tags, ' '), v.skus)),
+           ARRAY(
+               SELECT DISTINCT t FROM (
+                   SELECT 'vendor:' || p.vendor WHERE p.vendor <> ''
+                   UNION ALL SELECT 'type:' || p.product_type WHERE p.product_type <> ''
+                   UNION ALL SELECT 'tag:' || tag FROM unnest(p.tags) tag WHERE tag <> ''
+                   UNION ALL SELECT 'opt:' || o.key || '=' || o.value
+                               FROM variants ov, jsonb_each_text(ov.option_values) o
+                              WHERE ov.store_id = p.store_id AND ov.product_id = p.id
+                   UNION ALL SELECT 'col:' || cp.collection_id
+                               FROM collection_products cp
+                              WHERE cp.store_id = p.store_id AND cp.product_id = p.id
+                   UNION ALL SELECT unnest(ct.tokens)
+               ) tokens(t)
+               ORDER BY t
+           ),
+           coalesce(v.price_min, 0), coalesce(v.price_max, 0), coalesce(v.in_stock, false),
+           coalesce(s.units_sold, 0), p.created_at
+      FROM products p
+      LEFT JOIN LATERAL (
+          SELECT min(x.price_minor) AS price_min, max(x.price_minor) AS price_max,
+                 string_agg(x.sku, ' ') AS skus,
+                 bool_or(coalesce(il.on_hand, 0) > 0) AS in_stock,
+                 string_agg((SELECT string_agg(value, ' ') FROM jsonb_each_text(x.option_values)), ' ')
+                     AS option_text
+            FROM variants x
+            LEFT JOIN inventory_levels il ON il.store_id = x.store_id AND il.variant_id = x.id
+           WHERE x.store_id = p.store_id AND x.product_id = p.id
+      ) v ON true
+      LEFT JOIN product_sales s ON s.store_id = p.store_id AND s.product_id = p.id
+      LEFT JOIN cat_tokens ct ON ct.product_id = p.id
+     WHERE p.store_id = $1 AND {scope}
+    ON CONFLICT (store_id, product_id) DO UPDATE SET
+        status = EXCLUDED.status, title = EXCLUDED.title, vendor = EXCLUDED.vendor,
+        product_type = EXCLUDED.product_type, document = EXCLUDED.document,
+        fuzzy = EXCLUDED.fuzzy, facets = EXCLUDED.facets, price_min = EXCLUDED.price_min,
+        price_max = EXCLUDED.price_max, in_stock = EXCLUDED.in_stock,
+        units_sold = EXCLUDED.units_sold, created_at = EXCLUDED.created_at
+    RETURNING 1
+),
+removed AS (
+    DELETE FROM search_documents d
+     WHERE d.store_id = $1 AND {gone}
+       AND NOT EXISTS (SELECT 1 FROM products p WHERE p.store_id = d.store_id AND p.id = d.product_id)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM removed)
+"#
+    )
+}
+
+/// Adds the words of the products matching `{scope}` to the store's
+/// lexicon (sorted, so concurrent writers take row locks in one order), and
+/// bumps the store's search generation (the key of cached results).
+fn terms_sql(scope: &str) -> String {
+    format!(
+        r#"
+WITH words AS (
+    INSERT INTO search_terms (store_id, term)
+    SELECT DISTINCT $1::uuid, w
+      FROM products p,
+           regexp_split_to_table(lower(concat_ws(' ', p.title, p.vendor, p.product_type,
+               array_to_string(p.tags, ' '))), '[^[:alnum:]]+') w
+     WHERE p.store_id = $1 AND {scope} AND length(w) BETWEEN 3 AND 40 AND w ~ '[[:alpha:]]'
+     ORDER BY 2
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+INSERT INTO search_generations AS g (store_id, generation)
+SELECT $1, 1 FROM (SELECT count(*) FROM words) w
+ON CONFLICT (store_id) DO UPDATE SET generation = g.generation + 1
+"#
+    )
+}
+
+/// Brings the search documents of `products` up to date inside the caller's
+/// transaction, so a saved product is searchable as soon as it commits.
+/// Documents of products that no longer exist are removed.
+pub async fn reindex(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    products: &[ProductId],
+) -> Result<(), sqlx::Error> {
+    if products.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<Uuid> = products.iter().map(ProductId::as_uuid).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    sqlx::query(&documents_sql("p.id = ANY($2)", "d.product_id = ANY($2)"))
+        .bind(store.as_uuid())
+        .bind(&ids)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(&terms_sql("p.id = ANY($2)"))
+        .bind(store.as_uuid())
+        .bind(&ids)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Rebuilds every search document and the lexicon of `store`: after bulk
+/// changes (imports, category moves, rule-collection rebuilds).
+pub async fn reindex_store(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+) -> Result<u64, sqlx::Error> {
+    let (upserted, _removed): (i64, i64) = sqlx::query_as(&documents_sql("true", "true"))
+        .bind(store.as_uuid())
+        .fetch_one(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM search_terms WHERE store_id = $1")
+        .bind(store.as_uuid())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(&terms_sql("true"))
+        .bind(store.as_uuid())
+        .execute(&mut **tx)
+        .await?;
+    Ok(upserted as u64)
+}

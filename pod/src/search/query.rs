@@ -1,0 +1,614 @@
+//! What a search asks for, parsed once from the query string, and the pure
+//! rules around it: words of `q`, cursors, spelling correction, price
+//! buckets. No I/O here.
+
+use chrono::{DateTime, Utc};
+use mercato_tenants::{ApiError, CategoryId, CollectionId, ErrorCode, ProductId};
+
+/// Longest `q` accepted, in characters.
+pub const MAX_Q_CHARS: usize = 200;
+/// Most values of one repeatable filter (`tag`, `option`, ...).
+pub const MAX_FILTER_VALUES: usize = 20;
+/// Longest filter value, in bytes.
+const MAX_VALUE_LEN: usize = 255;
+/// Most words of `q` that take part in the text match.
+const MAX_WORDS: usize = 8;
+
+/// Lower edges of the price facet's buckets, in minor units; the last bucket
+/// has no upper edge.
+pub const PRICE_EDGES: [i64; 7] = [0, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Sort {
+    Relevance,
+    PriceAsc,
+    PriceDesc,
+    Newest,
+    BestSelling,
+}
+
+impl Sort {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Sort::Relevance => "relevance",
+            Sort::PriceAsc => "price_asc",
+            Sort::PriceDesc => "price_desc",
+            Sort::Newest => "newest",
+            Sort::BestSelling => "best_selling",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Sort::Relevance,
+            Sort::PriceAsc,
+            Sort::PriceDesc,
+            Sort::Newest,
+            Sort::BestSelling,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+}
+
+/// Filters; values of one kind are alternatives (OR), kinds combine (AND).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Filters {
+    pub collections: Vec<CollectionId>,
+    pub categories: Vec<CategoryId>,
+    pub vendors: Vec<String>,
+    pub types: Vec<String>,
+    pub tags: Vec<String>,
+    /// `(option name, value)`, e.g. `("Size", "M")`.
+    pub options: Vec<(String, String)>,
+    pub price_min: Option<i64>,
+    pub price_max: Option<i64>,
+    pub in_stock: Option<bool>,
+}
+
+/// One facet group a filter constrains: the documents it lets through, and
+/// which facet's counts must ignore it (disjunctive faceting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Constraint {
+    /// The document has at least one of these facet tokens.
+    AnyToken {
+        group: String,
+        tokens: Vec<String>,
+    },
+    Price {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
+    InStock(bool),
+}
+
+impl Constraint {
+    /// The facet group name, as `search_documents` tokens carry it.
+    pub fn group(&self) -> &str {
+        match self {
+            Constraint::AnyToken { group, .. } => group,
+            Constraint::Price { .. } => "price",
+            Constraint::InStock(_) => "stock",
+        }
+    }
+}
+
+impl Filters {
+    /// The filters as facet-group constraints, in a stable order.
+    pub fn constraints(&self) -> Vec<Constraint> {
+        let mut out = Vec::new();
+        let mut tokens = |group: &str, prefix: &str, values: Vec<String>| {
+            if !values.is_empty() {
+                out.push(Constraint::AnyToken {
+                    group: group.to_owned(),
+                    tokens: values.into_iter().map(|v| format!("{prefix}{v}")).collect(),
+                });
+            }
+        };
+        tokens("vendor", "vendor:", self.vendors.clone());
+        tokens("type", "type:", self.types.clone());
+        tokens("tag", "tag:", self.tags.clone());
+        tokens(
+            "col",
+            "col:",
+            self.collections.iter().map(|c| c.to_string()).collect(),
+        );
+        tokens(
+            "cat",
+            "cat:",
+            self.categories.iter().map(|c| c.to_string()).collect(),
+        );
+        let mut names: Vec<&str> = Vec::new();
+        for (name, _) in &self.options {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+        for name in names {
+            let values = self
+                .options
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| format!("{name}={v}"))
+                .collect();
+            tokens(&format!("opt:{name}"), "opt:", values);
+        }
+        if self.price_min.is_some() || self.price_max.is_some() {
+            out.push(Constraint::Price {
+                min: self.price_min,
+                max: self.price_max,
+            });
+        }
+        if let Some(b) = self.in_stock {
+            out.push(Constraint::InStock(b));
+        }
+        out
+    }
+}
+
+/// Where a page starts: after the product with this sort key and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cursor {
+    pub sort: Sort,
+    /// The sort key: a price, units sold, microseconds since the epoch, or
+    /// the bits of an `f32` relevance score.
+    pub key: i64,
+    pub id: ProductId,
+}
+
+impl Cursor {
+    /// Opaque to clients: hex of `sort.key.id`.
+    pub fn encode(&self) -> String {
+        let raw = format!("{}.{}.{}", self.sort.as_str(), self.key, self.id);
+        raw.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn decode(s: &str) -> Option<Self> {
+        if s.len() > 256 {
+            return None;
+        }
+        let pairs = s.as_bytes().chunks_exact(2);
+        if !pairs.remainder().is_empty() {
+            return None;
+        }
+        let bytes: Option<Vec<u8>> = pairs
+            .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
+            .collect();
+        let raw = String::from_utf8(bytes?).ok()?;
+        let mut parts = raw.splitn(3, '.');
+        let sort = Sort::parse(parts.next()?)?;
+        let key = parts.next()?.parse().ok()?;
+        let id = parts.next()?.parse().ok()?;
+        Some(Self { sort, key, id })
+    }
+
+    pub fn rank(score: f32) -> i64 {
+        i64::from(score.to_bits())
+    }
+
+    pub fn rank_of(&self) -> f32 {
+        f32::from_bits(self.key as u32)
+    }
+
+    pub fn time(at: DateTime<Utc>) -> i64 {
+        at.timestamp_micros()
+    }
+
+    pub fn time_of(&self) -> Option<DateTime<Utc>> {
+        DateTime::from_timestamp_micros(self.key)
+    }
+}
+
+/// A parsed `GET /api/search`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SearchParams {
+    /// The words of `q`, lower-cased, letters and digits only.
+    pub words: Vec<String>,
+    pub filters: Filters,
+    pub sort: Sort,
+    pub limit: u32,
+    pub after: Option<Cursor>,
+}
+
+fn invalid(msg: impl Into<String>) -> ApiError {
+    ApiError::invalid(msg)
+}
+
+fn push_value(list: &mut Vec<String>, name: &str, value: &str) -> Result<(), ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.len() > MAX_VALUE_LEN {
+        return Err(invalid(format!("{name} must be 1 to 255 characters")));
+    }
+    push_checked(list, name, value.to_owned())
+}
+
+fn push_checked<T: PartialEq>(list: &mut Vec<T>, name: &str, value: T) -> Result<(), ApiError> {
+    if list.len() >= MAX_FILTER_VALUES {
+        return Err(invalid(format!(
+            "at most {MAX_FILTER_VALUES} values of {name}"
+        )));
+    }
+    if !list.contains(&value) {
+        list.push(value);
+    }
+    Ok(())
+}
+
+fn parse_price(name: &str, raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|p| (0..=1_000_000_000_000).contains(p))
+        .ok_or_else(|| {
+            invalid(format!(
+                "{name} must be a whole number of minor units, 0 to 10^12"
+            ))
+        })
+}
+
+fn parse_id<T: std::str::FromStr>(name: &str, raw: &str) -> Result<T, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::new(ErrorCode::InvalidId, format!("{name} must be an id")))
+}
+
+fn parse_q(raw: &str) -> Result<Vec<String>, ApiError> {
+    if raw.chars().count() > MAX_Q_CHARS {
+        return Err(invalid(format!(
+            "q must be at most {MAX_Q_CHARS} characters"
+        )));
+    }
+    Ok(words(raw))
+}
+
+/// The words of a query: runs of letters and digits, lower-cased, at most
+/// [`MAX_WORDS`].
+pub fn words(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .take(MAX_WORDS)
+        .collect()
+}
+
+/// Parses the query string of `GET /api/search`; every parameter may be
+/// given once except the repeatable filters.
+pub fn parse_search(pairs: &[(String, String)]) -> Result<SearchParams, ApiError> {
+    let mut q = None;
+    let mut filters = Filters::default();
+    let mut sort = None;
+    let mut limit = None;
+    let mut after = None;
+    let mut seen: Vec<&str> = Vec::new();
+    for (name, value) in pairs {
+        let once = [
+            "q",
+            "sort",
+            "limit",
+            "after",
+            "price_min",
+            "price_max",
+            "in_stock",
+        ];
+        if once.contains(&name.as_str()) {
+            if seen.contains(&name.as_str()) {
+                return Err(invalid(format!("{name} may be given once")));
+            }
+            seen.push(name);
+        }
+        match name.as_str() {
+            "q" => q = Some(parse_q(value)?),
+            "sort" => {
+                sort = Some(Sort::parse(value).ok_or_else(|| {
+                    invalid("sort must be relevance, price_asc, price_desc, newest or best_selling")
+                })?)
+            }
+            "limit" => {
+                limit = Some(
+                    value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|l| (1..=100).contains(l))
+                        .ok_or_else(|| invalid("limit must be 1 to 100"))?,
+                )
+            }
+            "after" => {
+                after = Some(
+                    Cursor::decode(value)
+                        .ok_or_else(|| invalid("after must be a cursor from next_cursor"))?,
+                )
+            }
+            "collection" => {
+                let id = parse_id("collection", value)?;
+                push_checked(&mut filters.collections, "collection", id)?
+            }
+            "category" => {
+                let id = parse_id("category", value)?;
+                push_checked(&mut filters.categories, "category", id)?
+            }
+            "vendor" => push_value(&mut filters.vendors, "vendor", value)?,
+            "type" => push_value(&mut filters.types, "type", value)?,
+            "tag" => push_value(&mut filters.tags, "tag", value)?,
+            "option" => {
+                let (n, v) = value
+                    .split_once(':')
+                    .map(|(n, v)| (n.trim(), v.trim()))
+                    .filter(|(n, v)| !n.is_empty() && !v.is_empty())
+                    .filter(|(n, v)| n.len() + v.len() <= MAX_VALUE_LEN && !n.contains('='))
+                    .ok_or_else(|| invalid("option must look like Size:M"))?;
+                push_checked(&mut filters.options, "option", (n.to_owned(), v.to_owned()))?
+            }
+            "price_min" => filters.price_min = Some(parse_price("price_min", value)?),
+            "price_max" => filters.price_max = Some(parse_price("price_max", value)?),
+            "in_stock" => {
+                filters.in_stock = Some(match value.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(invalid("in_stock must be true or false")),
+                })
+            }
+            other => {
+                return Err(invalid(format!(
+                    "unknown parameter `{}`",
+                    other.chars().take(40).collect::<String>()
+                )))
+            }
+        }
+    }
+    if let (Some(lo), Some(hi)) = (filters.price_min, filters.price_max) {
+        if lo > hi {
+            return Err(invalid("price_min must not exceed price_max"));
+        }
+    }
+    let words = q.unwrap_or_default();
+    // Relevance needs words to rank by; without them it means newest.
+    let sort = match sort {
+        Some(Sort::Relevance) | None if words.is_empty() => Sort::Newest,
+        Some(s) => s,
+        None => Sort::Relevance,
+    };
+    if let Some(c) = &after {
+        if c.sort != sort {
+            return Err(invalid("after belongs to another sort order"));
+        }
+    }
+    Ok(SearchParams {
+        words,
+        filters,
+        sort,
+        limit: limit.unwrap_or(20),
+        after,
+    })
+}
+
+/// Parses `GET /api/search/suggest?q=`: the query, trimmed, 1 to 200
+/// characters, lower-cased.
+pub fn parse_suggest(pairs: &[(String, String)]) -> Result<String, ApiError> {
+    let mut q = None;
+    for (name, value) in pairs {
+        match name.as_str() {
+            "q" if q.is_none() => q = Some(value.trim().to_lowercase()),
+            "q" => return Err(invalid("q may be given once")),
+            other => {
+                return Err(invalid(format!(
+                    "unknown parameter `{}`",
+                    other.chars().take(40).collect::<String>()
+                )))
+            }
+        }
+    }
+    let q = q.ok_or_else(|| invalid("q is required"))?;
+    let n = q.chars().count();
+    if n == 0 || n > MAX_Q_CHARS {
+        return Err(invalid(format!("q must be 1 to {MAX_Q_CHARS} characters")));
+    }
+    Ok(q)
+}
+
+/// Edit distance with adjacent transpositions (optimal string alignment),
+/// over characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// The closest known word to a misspelled `word`: at most one edit for
+/// words up to 5 characters, two for longer ones, none for words under 3.
+/// Candidates come best-first by trigram similarity; that order breaks ties.
+pub fn correct(word: &str, candidates: &[String]) -> Option<String> {
+    let len = word.chars().count();
+    let budget = match len {
+        0..=2 => return None,
+        3..=5 => 1,
+        _ => 2,
+    };
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| (1..=budget).contains(d))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.clone())
+}
+
+/// The `[min, max)` range of price bucket `i` (0-based); `max` is `None`
+/// for the last.
+pub fn price_bucket(i: usize) -> Option<(i64, Option<i64>)> {
+    let min = *PRICE_EDGES.get(i)?;
+    Some((min, PRICE_EDGES.get(i + 1).copied()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
+        q.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    fn code(r: Result<SearchParams, ApiError>) -> &'static str {
+        r.expect_err("an error").code.as_str()
+    }
+
+    #[test]
+    fn defaults_depend_on_q() {
+        let p = parse_search(&pairs(&[])).expect("ok");
+        assert_eq!((p.sort, p.limit, p.words.len()), (Sort::Newest, 20, 0));
+        let p = parse_search(&pairs(&[("q", "Blue  T-Shirt")])).expect("ok");
+        assert_eq!(p.sort, Sort::Relevance);
+        assert_eq!(p.words, vec!["blue", "t", "shirt"]);
+        let p = parse_search(&pairs(&[("sort", "relevance")])).expect("ok");
+        assert_eq!(p.sort, Sort::Newest);
+    }
+
+    #[test]
+    fn filters_group_into_constraints() {
+        let p = parse_search(&pairs(&[
+            ("tag", "summer"),
+            ("tag", "sale"),
+            ("option", "Size:M"),
+            ("option", "Colour: Red"),
+            ("option", "Size:L"),
+            ("vendor", "Acme"),
+            ("price_max", "5000"),
+            ("in_stock", "true"),
+        ]))
+        .expect("ok");
+        let c = p.filters.constraints();
+        let groups: Vec<&str> = c.iter().map(Constraint::group).collect();
+        assert_eq!(
+            groups,
+            vec!["vendor", "tag", "opt:Size", "opt:Colour", "price", "stock"]
+        );
+        assert_eq!(
+            c[2],
+            Constraint::AnyToken {
+                group: "opt:Size".into(),
+                tokens: vec!["opt:Size=M".into(), "opt:Size=L".into()]
+            }
+        );
+        assert_eq!(
+            c[1],
+            Constraint::AnyToken {
+                group: "tag".into(),
+                tokens: vec!["tag:summer".into(), "tag:sale".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn bad_params_are_refused_with_codes() {
+        for bad in [
+            vec![("limit", "0")],
+            vec![("limit", "101")],
+            vec![("limit", "x")],
+            vec![("sort", "cheapest")],
+            vec![("price_min", "1.50")],
+            vec![("price_min", "-1")],
+            vec![("price_min", "500"), ("price_max", "100")],
+            vec![("in_stock", "yes")],
+            vec![("option", "Size")],
+            vec![("after", "zz")],
+            vec![("after", "6869")],
+            vec![("bogus", "1")],
+            vec![("q", "a"), ("q", "b")],
+        ] {
+            assert_eq!(
+                code(parse_search(&pairs(&bad))),
+                "invalid_request",
+                "{bad:?}"
+            );
+        }
+        let long = "x".repeat(201);
+        assert_eq!(
+            code(parse_search(&pairs(&[("q", &long)]))),
+            "invalid_request"
+        );
+        assert_eq!(
+            code(parse_search(&pairs(&[("collection", "nope")]))),
+            "invalid_id"
+        );
+        assert_eq!(
+            code(parse_search(&pairs(&[("category", "123")]))),
+            "invalid_id"
+        );
+    }
+
+    #[test]
+    fn cursors_round_trip_and_are_bound_to_their_sort() {
+        let c = Cursor {
+            sort: Sort::Relevance,
+            key: Cursor::rank(0.607_927_1),
+            id: ProductId::new(),
+        };
+        let back = Cursor::decode(&c.encode()).expect("decodes");
+        assert_eq!(back, c);
+        assert_eq!(back.rank_of(), 0.607_927_1);
+        let enc = c.encode();
+        let r = parse_search(&pairs(&[("q", "x"), ("sort", "newest"), ("after", &enc)]));
+        assert_eq!(code(r), "invalid_request");
+        let ok = parse_search(&pairs(&[("q", "x"), ("after", &enc)])).expect("ok");
+        assert_eq!(ok.after, Some(c));
+        let now = Utc::now();
+        let t = Cursor {
+            sort: Sort::Newest,
+            key: Cursor::time(now),
+            id: ProductId::new(),
+        };
+        assert_eq!(
+            t.time_of().map(|t| t.timestamp_micros()),
+            Some(now.timestamp_micros())
+        );
+    }
+
+    #[test]
+    fn corrections_take_the_closest_word_within_budget() {
+        let c: Vec<String> = ["short", "shirt", "shirts", "skirt"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(edit_distance("shrit", "shirt"), 1);
+        assert_eq!(edit_distance("shrit", "short"), 2);
+        assert_eq!(correct("shrit", &c).as_deref(), Some("shirt"));
+        assert_eq!(correct("skrit", &c).as_deref(), Some("skirt"));
+        assert_eq!(correct("xyzzy", &c), None);
+        assert_eq!(correct("sh", &c), None);
+        let long: Vec<String> = vec!["sweater".into()];
+        assert_eq!(correct("sweatre", &long).as_deref(), Some("sweater"));
+        assert_eq!(correct("swaetre", &long).as_deref(), Some("sweater"));
+    }
+
+    #[test]
+    fn suggest_needs_a_short_q() {
+        assert_eq!(parse_suggest(&pairs(&[("q", " Shi ")])).expect("ok"), "shi");
+        assert!(parse_suggest(&pairs(&[])).is_err());
+        assert!(parse_suggest(&pairs(&[("q", "  ")])).is_err());
+        assert!(parse_suggest(&pairs(&[("q", "a"), ("limit", "3")])).is_err());
+    }
+
+    #[test]
+    fn price_buckets_cover_everything() {
+        assert_eq!(price_bucket(0), Some((0, Some(1_000))));
+        assert_eq!(price_bucket(6), Some((50_000, None)));
+        assert_eq!(price_bucket(7), None);
+    }
+}

@@ -1,0 +1,487 @@
+//! SQL of search: resolving the text of a query, a page of hits, facet
+//! counts, suggestions. Every statement filters on store_id and on active
+//! products, which is what the partial indexes cover.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use mercato_tenants::{ProductId, StoreId};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use super::query::{correct, Constraint, Cursor, SearchParams, Sort, PRICE_EDGES};
+
+/// How the words of `q` are matched.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextMatch {
+    /// No words: every active product.
+    All,
+    /// Full text: a normalised `tsquery`.
+    FullText(String),
+    /// Nothing matched even after spelling correction: trigram word
+    /// similarity against title, vendor, tags and SKUs.
+    Fuzzy(String),
+    /// The words match nothing at all.
+    Nothing,
+}
+
+/// A positional-argument SQL builder: values are always bound, never
+/// spliced.
+#[derive(Default)]
+struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+enum Arg {
+    Uuid(Uuid),
+    Text(String),
+    Texts(Vec<String>),
+    I64(i64),
+    I64s(Vec<i64>),
+    F32(f32),
+    Bool(bool),
+    Time(DateTime<Utc>),
+}
+
+impl Sql {
+    fn bind(&mut self, arg: Arg) -> String {
+        self.args.push(arg);
+        format!("${}", self.args.len())
+    }
+
+    fn push(&mut self, s: &str) {
+        self.text.push_str(s);
+    }
+
+    async fn fetch_all(self, db: &PgPool) -> Result<Vec<PgRow>, sqlx::Error> {
+        let mut q = sqlx::query(&self.text);
+        for arg in self.args {
+            q = match arg {
+                Arg::Uuid(v) => q.bind(v),
+                Arg::Text(v) => q.bind(v),
+                Arg::Texts(v) => q.bind(v),
+                Arg::I64(v) => q.bind(v),
+                Arg::I64s(v) => q.bind(v),
+                Arg::F32(v) => q.bind(v),
+                Arg::Bool(v) => q.bind(v),
+                Arg::Time(v) => q.bind(v),
+            };
+        }
+        q.fetch_all(db).await
+    }
+}
+
+/// The tsquery of `words`: all words, the last one also as a prefix (the
+/// shopper may still be typing), stemmed (english) or not (simple).
+fn tsquery_sql(words: &[String], sql: &mut Sql) -> Option<String> {
+    let (last, rest) = words.split_last()?;
+    let last = sql.bind(Arg::Text(format!("{last}:*")));
+    let mut expr = format!("(to_tsquery('english', {last}) || to_tsquery('simple', {last}))");
+    if !rest.is_empty() {
+        let rest = sql.bind(Arg::Text(rest.join(" & ")));
+        expr = format!("(to_tsquery('english', {rest}) && {expr})");
+    }
+    Some(expr)
+}
+
+/// The normalised tsquery of `words`, and whether any active product of the
+/// store matches it.
+async fn full_text(
+    db: &PgPool,
+    store: StoreId,
+    words: &[String],
+) -> Result<Option<(String, bool)>, sqlx::Error> {
+    let mut sql = Sql::default();
+    let s = sql.bind(Arg::Uuid(store.as_uuid()));
+    let Some(expr) = tsquery_sql(words, &mut sql) else {
+        return Ok(None);
+    };
+    sql.push(&format!(
+        "SELECT q::text, numnode(q) > 0 AND EXISTS (
+             SELECT 1 FROM search_documents
+              WHERE store_id = {s} AND status = 'active' AND document @@ q)
+         FROM (SELECT {expr} AS q) x"
+    ));
+    let rows = sql.fetch_all(db).await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| sqlx::Error::Protocol("tsquery row missing".into()))?;
+    Ok(Some((row.try_get(0)?, row.try_get(1)?)))
+}
+
+/// Words of `words` the store's lexicon does not know, with their closest
+/// known spelling. The last word counts as known if it starts a term.
+async fn corrections(
+    db: &PgPool,
+    store: StoreId,
+    words: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    let mut out = Vec::with_capacity(words.len());
+    let mut tx = db.begin().await?;
+    sqlx::query("SET LOCAL pg_trgm.similarity_threshold = 0.15")
+        .execute(&mut *tx)
+        .await?;
+    for (i, word) in words.iter().enumerate() {
+        let is_last = i + 1 == words.len();
+        let known: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM search_terms WHERE store_id = $1
+                 AND (term = $2 OR ($3 AND term LIKE $4)))",
+        )
+        .bind(store.as_uuid())
+        .bind(word)
+        .bind(is_last)
+        .bind(format!("{}%", like_escape(word)))
+        .fetch_one(&mut *tx)
+        .await?;
+        if known {
+            out.push(word.clone());
+            continue;
+        }
+        let candidates: Vec<String> = sqlx::query_scalar(
+            "SELECT term FROM search_terms WHERE store_id = $1 AND term % $2
+              ORDER BY similarity(term, $2) DESC, term LIMIT 200",
+        )
+        .bind(store.as_uuid())
+        .bind(word)
+        .fetch_all(&mut *tx)
+        .await?;
+        out.push(correct(word, &candidates).unwrap_or_else(|| word.clone()));
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Decides how `words` are matched: full text; else full text with
+/// misspelled words corrected; else trigram similarity.
+pub async fn resolve(
+    db: &PgPool,
+    store: StoreId,
+    words: &[String],
+) -> Result<(TextMatch, Option<Vec<String>>), sqlx::Error> {
+    if words.is_empty() {
+        return Ok((TextMatch::All, None));
+    }
+    if let Some((q, true)) = full_text(db, store, words).await? {
+        return Ok((TextMatch::FullText(q), None));
+    }
+    let corrected = corrections(db, store, words).await?;
+    if corrected != words {
+        if let Some((q, true)) = full_text(db, store, &corrected).await? {
+            return Ok((TextMatch::FullText(q), Some(corrected)));
+        }
+    }
+    let phrase = words.join(" ");
+    let fuzzy: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM search_documents
+          WHERE store_id = $1 AND status = 'active' AND $2 <% fuzzy)",
+    )
+    .bind(store.as_uuid())
+    .bind(&phrase)
+    .fetch_one(db)
+    .await?;
+    Ok((
+        if fuzzy {
+            TextMatch::Fuzzy(phrase)
+        } else {
+            TextMatch::Nothing
+        },
+        None,
+    ))
+}
+
+/// The text condition on `d` and its relevance score, if any.
+fn text_sql(text: &TextMatch, sql: &mut Sql) -> (String, String) {
+    match text {
+        TextMatch::All => ("true".into(), "0::real".into()),
+        TextMatch::Nothing => ("false".into(), "0::real".into()),
+        TextMatch::FullText(q) => {
+            let q = sql.bind(Arg::Text(q.clone()));
+            (
+                format!("d.document @@ {q}::tsquery"),
+                format!("ts_rank(d.document, {q}::tsquery)"),
+            )
+        }
+        TextMatch::Fuzzy(phrase) => {
+            let p = sql.bind(Arg::Text(phrase.clone()));
+            (
+                format!("{p} <% d.fuzzy"),
+                format!("word_similarity({p}, d.fuzzy)"),
+            )
+        }
+    }
+}
+
+/// The condition that a document passes one filter constraint.
+fn constraint_sql(c: &Constraint, sql: &mut Sql) -> String {
+    match c {
+        Constraint::AnyToken { tokens, .. } => {
+            format!(
+                "d.facets && {}::text[]",
+                sql.bind(Arg::Texts(tokens.clone()))
+            )
+        }
+        Constraint::Price { min, max } => {
+            let mut parts = Vec::new();
+            if let Some(min) = min {
+                parts.push(format!("d.price_min >= {}", sql.bind(Arg::I64(*min))));
+            }
+            if let Some(max) = max {
+                parts.push(format!("d.price_min <= {}", sql.bind(Arg::I64(*max))));
+            }
+            format!("({})", parts.join(" AND "))
+        }
+        Constraint::InStock(b) => format!("d.in_stock = {}", sql.bind(Arg::Bool(*b))),
+    }
+}
+
+/// One product in a page of results.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub id: ProductId,
+    pub title: String,
+    pub vendor: String,
+    pub product_type: String,
+    pub price_min: i64,
+    pub price_max: i64,
+    pub in_stock: bool,
+}
+
+/// A page of hits, and the cursor of the next page.
+pub async fn page(
+    db: &PgPool,
+    store: StoreId,
+    text: &TextMatch,
+    params: &SearchParams,
+) -> Result<(Vec<Hit>, Option<Cursor>), sqlx::Error> {
+    let mut sql = Sql::default();
+    let s = sql.bind(Arg::Uuid(store.as_uuid()));
+    let (cond, rank) = text_sql(text, &mut sql);
+    let mut wheres = vec![
+        format!("d.store_id = {s}"),
+        "d.status = 'active'".to_owned(),
+        cond,
+    ];
+    for c in params.filters.constraints() {
+        wheres.push(constraint_sql(&c, &mut sql));
+    }
+    let (key, desc) = match params.sort {
+        Sort::Relevance => (rank.clone(), true),
+        Sort::PriceAsc => ("d.price_min".to_owned(), false),
+        Sort::PriceDesc => ("d.price_min".to_owned(), true),
+        Sort::Newest => ("d.created_at".to_owned(), true),
+        Sort::BestSelling => ("d.units_sold".to_owned(), true),
+    };
+    if let Some(after) = &params.after {
+        let k = match params.sort {
+            Sort::Relevance => sql.bind(Arg::F32(after.rank_of())),
+            Sort::Newest => {
+                sql.bind(Arg::Time(after.time_of().ok_or_else(|| {
+                    sqlx::Error::Protocol("cursor time out of range".into())
+                })?))
+            }
+            _ => sql.bind(Arg::I64(after.key)),
+        };
+        let id = sql.bind(Arg::Uuid(after.id.as_uuid()));
+        let op = if desc { "<" } else { ">" };
+        wheres.push(format!("({key}, d.product_id) {op} ({k}, {id})"));
+    }
+    let dir = if desc { "DESC" } else { "ASC" };
+    let limit = sql.bind(Arg::I64(i64::from(params.limit) + 1));
+    sql.push(&format!(
+        "SELECT d.product_id, d.title, d.vendor, d.product_type, d.price_min, d.price_max,
+                d.in_stock, d.units_sold, d.created_at, ({rank})::real AS rank
+           FROM search_documents d
+          WHERE {}
+          ORDER BY {key} {dir}, d.product_id {dir}
+          LIMIT {limit}",
+        wheres.join(" AND ")
+    ));
+    let rows = sql.fetch_all(db).await?;
+    let mut hits = Vec::with_capacity(rows.len());
+    let mut last = None;
+    for (i, row) in rows.iter().enumerate() {
+        if i == params.limit as usize {
+            break;
+        }
+        let id = ProductId::from_uuid(row.try_get("product_id")?);
+        let price_min: i64 = row.try_get("price_min")?;
+        let key = match params.sort {
+            Sort::Relevance => Cursor::rank(row.try_get::<f32, _>("rank")?),
+            Sort::PriceAsc | Sort::PriceDesc => price_min,
+            Sort::Newest => Cursor::time(row.try_get("created_at")?),
+            Sort::BestSelling => row.try_get("units_sold")?,
+        };
+        last = Some(Cursor {
+            sort: params.sort,
+            key,
+            id,
+        });
+        hits.push(Hit {
+            id,
+            title: row.try_get("title")?,
+            vendor: row.try_get("vendor")?,
+            product_type: row.try_get("product_type")?,
+            price_min,
+            price_max: row.try_get("price_max")?,
+            in_stock: row.try_get("in_stock")?,
+        });
+    }
+    let next = if rows.len() > params.limit as usize {
+        last
+    } else {
+        None
+    };
+    Ok((hits, next))
+}
+
+/// Facet counts and the total, computed in one pass over the documents that
+/// match the text. A document counts towards the results (and every facet)
+/// if it passes all filters; towards one facet group if it fails only that
+/// group's own filter (disjunctive faceting: choosing `vendor=A` still
+/// shows how many products vendor B has).
+#[derive(Debug, Clone, Default)]
+pub struct Counts {
+    pub total: i64,
+    /// Facet token -> count.
+    pub tokens: BTreeMap<String, i64>,
+    /// Price bucket index (0-based) -> count.
+    pub price: BTreeMap<usize, i64>,
+    pub in_stock: i64,
+    pub out_of_stock: i64,
+}
+
+pub async fn counts(
+    db: &PgPool,
+    store: StoreId,
+    text: &TextMatch,
+    params: &SearchParams,
+) -> Result<Counts, sqlx::Error> {
+    let mut sql = Sql::default();
+    let s = sql.bind(Arg::Uuid(store.as_uuid()));
+    let (cond, _) = text_sql(text, &mut sql);
+    let mut fails = Vec::new();
+    let mut groups = Vec::new();
+    for c in params.filters.constraints() {
+        let pass = constraint_sql(&c, &mut sql);
+        let g = sql.bind(Arg::Text(c.group().to_owned()));
+        fails.push(format!("(NOT {pass})::int"));
+        groups.push(format!("WHEN NOT {pass} THEN {g}"));
+    }
+    let nfail = if fails.is_empty() {
+        "0".to_owned()
+    } else {
+        fails.join(" + ")
+    };
+    let failg = if groups.is_empty() {
+        "NULL::text".to_owned()
+    } else {
+        format!("CASE {} END", groups.join(" "))
+    };
+    let edges = sql.bind(Arg::I64s(PRICE_EDGES.to_vec()));
+    // One scan: facet tokens plus pseudo tokens for the price bucket
+    // (`~p:<i>`), stock (`~s:<bool>`) and the total (`~t`, results only).
+    sql.push(&format!(
+        "SELECT t AS value, count(*) AS n FROM (
+             SELECT d.facets || ARRAY['~p:' || (width_bucket(d.price_min, {edges}::bigint[]) - 1),
+                                      '~s:' || d.in_stock::text, '~t'] AS tokens,
+                    {nfail} AS nfail, {failg} AS failg
+               FROM search_documents d
+              WHERE d.store_id = {s} AND d.status = 'active' AND {cond}
+         ) m, unnest(m.tokens) t
+         WHERE m.nfail = 0 OR (m.nfail = 1 AND m.failg = (CASE
+               WHEN t LIKE 'opt:%' THEN 'opt:' || split_part(substr(t, 5), '=', 1)
+               WHEN t LIKE '~p:%' THEN 'price'
+               WHEN t LIKE '~s:%' THEN 'stock'
+               WHEN t = '~t' THEN NULL
+               ELSE split_part(t, ':', 1) END))
+         GROUP BY t"
+    ));
+    let rows = sql.fetch_all(db).await?;
+    let mut out = Counts::default();
+    for row in rows {
+        let value: String = row.try_get("value")?;
+        let n: i64 = row.try_get("n")?;
+        if value == "~t" {
+            out.total = n;
+        } else if let Some(i) = value.strip_prefix("~p:") {
+            if let Ok(i) = i.parse::<usize>() {
+                out.price.insert(i, n);
+            }
+        } else if value == "~s:true" {
+            out.in_stock = n;
+        } else if value == "~s:false" {
+            out.out_of_stock = n;
+        } else {
+            out.tokens.insert(value, n);
+        }
+    }
+    Ok(out)
+}
+
+/// Titles of collections and names of categories, for facet labels.
+pub async fn labels(
+    db: &PgPool,
+    store: StoreId,
+    collections: &[Uuid],
+    categories: &[Uuid],
+) -> Result<BTreeMap<Uuid, String>, sqlx::Error> {
+    if collections.is_empty() && categories.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, title FROM collections WHERE store_id = $1 AND id = ANY($2)
+         UNION ALL
+         SELECT id, name FROM categories WHERE store_id = $1 AND id = ANY($3)",
+    )
+    .bind(store.as_uuid())
+    .bind(collections)
+    .bind(categories)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Up to 10 active products whose title contains `q` or a word like it:
+/// titles starting with `q` first, then by word similarity, then sales.
+pub async fn suggest(
+    db: &PgPool,
+    store: StoreId,
+    q: &str,
+) -> Result<Vec<(ProductId, String)>, sqlx::Error> {
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT product_id, title FROM search_documents
+          WHERE store_id = $1 AND status = 'active'
+            AND (lower(title) LIKE $2 OR $3 <% lower(title))
+          ORDER BY lower(title) LIKE $4 DESC, word_similarity($3, lower(title)) DESC,
+                   units_sold DESC, product_id
+          LIMIT 10",
+    )
+    .bind(store.as_uuid())
+    .bind(format!("%{}%", like_escape(q)))
+    .bind(q)
+    .bind(format!("{}%", like_escape(q)))
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, title)| (ProductId::from_uuid(id), title))
+        .collect())
+}
+
+/// The store's search generation: bumped by every reindex.
+pub async fn generation(db: &PgPool, store: StoreId) -> Result<i64, sqlx::Error> {
+    let g: Option<i64> =
+        sqlx::query_scalar("SELECT generation FROM search_generations WHERE store_id = $1")
+            .bind(store.as_uuid())
+            .fetch_optional(db)
+            .await?;
+    Ok(g.unwrap_or(0))
+}
