@@ -160,3 +160,125 @@ async fn signing_in_merges_the_guest_cart_into_the_customers_cart() {
     assert_eq!(quantities(&grace["cart"]), vec![("MUG".to_string(), 4)]);
     stack.shutdown().await;
 }
+
+/// Staff file products in categories and collections through the API; a
+/// shopper's search follows every change at once, including a category
+/// moving to another branch of the tree and a product added to a
+/// rule-based collection by its vendor.
+#[tokio::test]
+async fn search_follows_categories_and_collections_as_staff_change_them() {
+    let stack = Stack::start(1).await;
+    let store = stack.create_store("merch").await;
+    let host = format!("merch.{PLATFORM}");
+    let staff = stack.staff_token(&store);
+    let admin =
+        |method: reqwest::Method, path: &str| stack.at(method, &host, path).bearer_auth(&staff);
+    let created = |r: reqwest::Response| async move {
+        assert!(r.status().is_success(), "status {}", r.status());
+        r.json::<Value>().await.expect("json")
+    };
+    let clothing = created(
+        admin(reqwest::Method::POST, "/admin/api/categories")
+            .json(&json!({"handle": "clothing", "name": "Clothing"}))
+            .send()
+            .await
+            .expect("post"),
+    )
+    .await;
+    let sale = created(
+        admin(reqwest::Method::POST, "/admin/api/categories")
+            .json(&json!({"handle": "sale", "name": "Sale"}))
+            .send()
+            .await
+            .expect("post"),
+    )
+    .await;
+    let shirts = created(
+        admin(reqwest::Method::POST, "/admin/api/categories")
+            .json(&json!({"handle": "shirts", "name": "Shirts", "parent_id": clothing["id"]}))
+            .send()
+            .await
+            .expect("post"),
+    )
+    .await;
+    let acme = created(admin(reqwest::Method::POST, "/admin/api/collections").json(&json!({
+        "handle": "acme", "title": "Acme", "kind": "rule",
+        "rules": {"match": "all", "conditions": [{"field": "vendor", "op": "equals", "value": "Acme"}]}
+    })).send().await.expect("post")).await;
+    let shirt = created(admin(reqwest::Method::POST, "/admin/api/products").json(&json!({
+        "title": "Oxford shirt", "vendor": "Acme", "variants": [{"sku": "OX-1", "price_minor": 5000}]
+    })).send().await.expect("post")).await;
+    let shirt_id = shirt["id"].as_str().expect("id");
+    let r = admin(
+        reqwest::Method::PUT,
+        &format!("/admin/api/products/{shirt_id}/categories"),
+    )
+    .json(&json!({"category_ids": [shirts["id"]]}))
+    .send()
+    .await
+    .expect("file");
+    assert_eq!(r.status(), 200);
+
+    let total = |query: String| {
+        let stack = &stack;
+        let host = host.clone();
+        async move {
+            let r = stack
+                .get(&host, &format!("/api/search?{query}"))
+                .send()
+                .await
+                .expect("search");
+            assert_eq!(r.status(), 200, "{query}");
+            r.json::<Value>().await.expect("json")["total"]
+                .as_i64()
+                .expect("total")
+        }
+    };
+    let id = |v: &Value| v["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        total(format!("category={}", id(&clothing))).await,
+        1,
+        "a parent category includes its children"
+    );
+    assert_eq!(total(format!("category={}", id(&sale))).await, 0);
+    assert_eq!(
+        total(format!("collection={}", id(&acme))).await,
+        1,
+        "the new product joined the rule collection"
+    );
+
+    // Move Shirts under Sale: the product follows at once.
+    let r = admin(
+        reqwest::Method::PATCH,
+        &format!("/admin/api/categories/{}", id(&shirts)),
+    )
+    .json(&json!({"parent_id": sale["id"]}))
+    .send()
+    .await
+    .expect("move");
+    assert_eq!(r.status(), 200);
+    assert_eq!(total(format!("category={}", id(&clothing))).await, 0);
+    assert_eq!(total(format!("category={}", id(&sale))).await, 1);
+
+    // A vendor change takes it out of the rule collection.
+    let r = admin(
+        reqwest::Method::PATCH,
+        &format!("/admin/api/products/{shirt_id}"),
+    )
+    .json(&json!({"vendor": "Other"}))
+    .send()
+    .await
+    .expect("patch");
+    assert_eq!(r.status(), 200);
+    assert_eq!(total(format!("collection={}", id(&acme))).await, 0);
+    let members: Value = stack
+        .get(&host, "/api/collections/acme/products")
+        .send()
+        .await
+        .expect("collection")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(members["items"].as_array().expect("items").len(), 0);
+    stack.shutdown().await;
+}

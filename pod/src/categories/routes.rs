@@ -191,8 +191,20 @@ async fn update(
         .await
         .map_err(map_db_error)?
         .ok_or_else(|| ApiError::not_found("category"))?;
+    // A move changes the ancestors of every product below: their search
+    // documents (category facets and filters) follow in this transaction.
+    let moved = if patch.parent_id.is_some() {
+        store::subtree_all_products(&mut *tx, store, id)
+            .await
+            .map_err(map_db_error)?
+    } else {
+        Vec::new()
+    };
+    for chunk in moved.chunks(1000) {
+        catalog::after_change(&state, &mut tx, store, chunk).await?;
+    }
     tx.commit().await.map_err(map_db_error)?;
-    catalog::invalidate(&state, store, &[]).await;
+    catalog::invalidate(&state, store, &moved).await;
     Ok(Json(category))
 }
 

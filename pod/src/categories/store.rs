@@ -299,3 +299,29 @@ pub async fn subtree_products<'e>(
         .await?;
     Ok(page_of(rows, SortOrder::Newest, limit))
 }
+
+/// Every product (any status) filed under a category or its descendants:
+/// the products whose derived data (search facets) a move of it changes.
+pub async fn subtree_all_products<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+    category: CategoryId,
+) -> Result<Vec<ProductId>, sqlx::Error> {
+    let rows: Vec<(Uuid,)> = sqlx::query_as(
+        "WITH RECURSIVE tree(id) AS (
+             SELECT id FROM categories WHERE store_id = $1 AND id = $2
+             UNION
+             SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id WHERE c.store_id = $1
+         )
+         SELECT DISTINCT pc.product_id FROM product_categories pc
+         JOIN tree t ON pc.category_id = t.id WHERE pc.store_id = $1",
+    )
+    .bind(store.as_uuid())
+    .bind(category.as_uuid())
+    .fetch_all(exec)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id,)| ProductId::from_uuid(id))
+        .collect())
+}
