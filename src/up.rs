@@ -285,6 +285,7 @@ async fn start_services(
                 ("database_url", cp_db),
                 ("jwt_secret", secret.to_owned()),
                 ("platform_domain", opts.platform_domain.clone()),
+                ("public_port", opts.listen.port().to_string()),
             ],
         ),
         logs,

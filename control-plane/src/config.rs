@@ -16,6 +16,11 @@ pub struct ControlPlaneConfig {
     pub body_limit: usize,
     /// How long a call to a pod's internal API may take, in milliseconds.
     pub pod_timeout_ms: u64,
+    /// Scheme of the public URLs the control plane hands out (a new
+    /// store's admin URL): `https` behind a TLS edge, `http` locally.
+    pub public_scheme: String,
+    /// Port of those URLs; 0 for the scheme's default.
+    pub public_port: u16,
 }
 
 impl Default for ControlPlaneConfig {
@@ -27,6 +32,8 @@ impl Default for ControlPlaneConfig {
             platform_domain: "localhost".into(),
             body_limit: 256 * 1024,
             pod_timeout_ms: 5_000,
+            public_scheme: "http".into(),
+            public_port: 0,
         }
     }
 }

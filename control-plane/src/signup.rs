@@ -127,10 +127,7 @@ async fn signup(
     Ok((
         StatusCode::CREATED,
         Json(SignupResponse {
-            admin_url: format!(
-                "http://{}/admin/api",
-                state.platform_domain.store_subdomain(&handle)
-            ),
+            admin_url: format!("{}/admin/api", state.store_origin(&handle)),
             store,
             token: session.token,
             expires_at: session.expires_at,

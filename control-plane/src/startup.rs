@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use mercato_tenants::http::{finish, HttpMetrics};
-use mercato_tenants::{ApiError, Domain, ErrorCode, TokenKeys};
+use mercato_tenants::{ApiError, Domain, ErrorCode, Handle, TokenKeys};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -26,11 +26,25 @@ pub struct AppState {
     pub keys: TokenKeys,
     pub platform_domain: Domain,
     pub pods: PodClient,
+    /// `scheme` and `:port` (empty for the default) of public URLs.
+    public_scheme: String,
+    public_port: String,
     routing_tx: watch::Sender<u64>,
     stopping: watch::Sender<bool>,
 }
 
 impl AppState {
+    /// The public origin of a store's platform domain, e.g.
+    /// `https://acme.example.com`.
+    pub fn store_origin(&self, handle: &Handle) -> String {
+        format!(
+            "{}://{}{}",
+            self.public_scheme,
+            self.platform_domain.store_subdomain(handle),
+            self.public_port
+        )
+    }
+
     /// Wakes the routing long-polls after a committed change.
     pub fn routing_changed(&self, version: u64) {
         self.routing_tx.send_if_modified(|v| {
@@ -84,6 +98,11 @@ impl Application {
             keys,
             platform_domain,
             pods,
+            public_scheme: config.public_scheme.clone(),
+            public_port: match config.public_port {
+                0 => String::new(),
+                port => format!(":{port}"),
+            },
             routing_tx,
             stopping,
         };

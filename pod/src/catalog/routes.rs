@@ -208,6 +208,7 @@ async fn begin(
 ) -> Result<Transaction<'static, Postgres>, ApiError> {
     let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
     lock_active(&mut tx, store).await?;
+    crate::collections::lock_rules_shared(&mut tx, store).await?;
     Ok(tx)
 }
 

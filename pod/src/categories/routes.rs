@@ -280,7 +280,6 @@ async fn product_categories(
         .await
         .map_err(map_db_error)?;
     tx.commit().await.map_err(map_db_error)?;
-    catalog::invalidate(&state, store, &[]).await;
     Ok(Json(ProductCategories {
         product_id: product,
         categories,

@@ -51,6 +51,18 @@ async fn rules_lock(
     Ok(())
 }
 
+/// First thing in a catalog write transaction (after the fence), before it
+/// locks any product row: takes the store's rules lock shared, so every
+/// transaction takes that lock before product rows and a rule change
+/// (which holds it exclusive while it touches memberships) cannot deadlock
+/// with a product write.
+pub async fn lock_rules_shared(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+) -> Result<(), ApiError> {
+    rules_lock(tx, store, false).await.map_err(map_db_error)
+}
+
 /// Inside the transaction of a catalog change: makes the membership of
 /// `products` in every rule collection of the store match the rules.
 pub async fn refresh_rules_for(
