@@ -27,10 +27,20 @@ CREATE TABLE search_facet_counts (
     PRIMARY KEY (store_id, token)
 );
 
--- Applies the token deltas of a statement's changed rows; rows are taken
--- in key order so concurrent writers lock counts in one order.
+-- Applies the token deltas of a statement's changed rows. One upsert with
+-- ON CONFLICT fires both the insert and the update trigger, each locking
+-- its own set of count rows; a per-store transaction advisory lock taken
+-- first (by every writer of the store's documents) keeps two such writers
+-- from locking the same rows in opposite orders. Writers of a store were
+-- already serialised by its search_generations row, held to commit.
+CREATE FUNCTION search_counts_lock(stores uuid[]) RETURNS void LANGUAGE sql AS $$
+    SELECT pg_advisory_xact_lock(hashtextextended('search_facet_counts:' || s::text, 0))
+      FROM (SELECT DISTINCT s FROM unnest(stores) s ORDER BY 1) x
+$$;
+
 CREATE FUNCTION search_counts_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM search_counts_lock(ARRAY(SELECT store_id FROM new_rows));
     INSERT INTO search_facet_counts AS c (store_id, token, n)
     SELECT r.store_id, t, count(*)
       FROM new_rows r, unnest(search_tokens(r.facets, r.price_min, r.in_stock)) t
@@ -43,6 +53,7 @@ END $$;
 
 CREATE FUNCTION search_counts_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM search_counts_lock(ARRAY(SELECT store_id FROM new_rows));
     INSERT INTO search_facet_counts AS c (store_id, token, n)
     SELECT store_id, t, sum(delta)
       FROM (SELECT r.store_id, t, -1 AS delta
@@ -61,6 +72,7 @@ END $$;
 
 CREATE FUNCTION search_counts_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM search_counts_lock(ARRAY(SELECT store_id FROM old_rows));
     INSERT INTO search_facet_counts AS c (store_id, token, n)
     SELECT r.store_id, t, -count(*)
       FROM old_rows r, unnest(search_tokens(r.facets, r.price_min, r.in_stock)) t

@@ -111,7 +111,7 @@ impl Constraint {
         match (self, lo, hi) {
             (Constraint::Price { .. }, None, _) | (Constraint::Price { .. }, _, None) => true,
             (Constraint::Price { min, max }, Some(lo), Some(hi)) => {
-                min.map_or(true, |m| m <= lo) && max.map_or(true, |m| m >= hi)
+                min.is_none_or(|m| m <= lo) && max.is_none_or(|m| m >= hi)
             }
             _ => false,
         }
