@@ -615,3 +615,141 @@ async fn stores_never_see_each_other_and_bad_params_get_400() {
     }
     stack.shutdown().await;
 }
+
+/// `search_facet_counts` compared with a fresh aggregate over the store's
+/// active documents: the precomputed browse counts must never drift.
+async fn assert_counts_table_exact(shop: &Shop<'_>) {
+    let drift: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (
+             SELECT token, n FROM search_facet_counts WHERE store_id = $1 AND n <> 0
+             EXCEPT ALL
+             SELECT t, count(*) FROM search_documents d,
+                    unnest(search_tokens(d.facets, d.price_min, d.in_stock)) t
+              WHERE d.store_id = $1 AND d.status = 'active' GROUP BY t
+         ) x",
+    )
+    .bind(shop.store)
+    .fetch_one(&shop.db)
+    .await
+    .expect("drift");
+    assert_eq!(drift, 0);
+    let negative: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM search_facet_counts WHERE store_id = $1 AND n < 0",
+    )
+    .bind(shop.store)
+    .fetch_one(&shop.db)
+    .await
+    .expect("negative");
+    assert_eq!(negative, 0);
+}
+
+fn prices(body: &Value) -> Vec<i64> {
+    body["facets"]["price"]
+        .as_array()
+        .expect("price")
+        .iter()
+        .map(|b| b["count"].as_i64().expect("count"))
+        .collect()
+}
+
+#[tokio::test]
+async fn browse_counts_stay_exact_through_edits_drafts_and_deletes() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "counts").await;
+    let (a, _) = shop.product("Alpha Tee", "active", &[("A-1", 1500)]).await;
+    let (b, _) = shop.product("Beta Tee", "active", &[("B-1", 3000)]).await;
+    let (c, _) = shop.product("Gamma Coat", "active", &[("C-1", 6000)]).await;
+    shop.attrs(a, "Acme", "Tee", &["summer"], "").await;
+    shop.attrs(b, "Bella", "Tee", &["summer"], "").await;
+    shop.attrs(c, "Acme", "Coat", &["winter"], "").await;
+    shop.reindex(&[a, b, c]).await;
+    assert_counts_table_exact(&shop).await;
+
+    // Without words or filters: straight from the table.
+    let body = shop.search("").await;
+    assert_eq!(body["total"], 3);
+    assert_eq!(facet(&body, "vendor"), counts(&[("Acme", 2), ("Bella", 1)]));
+    assert_eq!(facet(&body, "tag"), counts(&[("summer", 2), ("winter", 1)]));
+    assert_eq!(prices(&body), vec![0, 1, 1, 1, 0, 0, 0]);
+
+    // A price range covering every price filters nothing: same counts.
+    let body = shop.search("price_max=1000000000000&price_min=0").await;
+    assert_eq!(body["total"], 3);
+    assert_eq!(facet(&body, "vendor"), counts(&[("Acme", 2), ("Bella", 1)]));
+    assert_eq!(prices(&body), vec![0, 1, 1, 1, 0, 0, 0]);
+
+    // A real price filter: the price facet ignores it, the others apply it.
+    let body = shop.search("price_max=5000").await;
+    assert_eq!(body["total"], 2);
+    assert_eq!(set(&ids(&body)), set(&[a, b]));
+    assert_eq!(facet(&body, "vendor"), counts(&[("Acme", 1), ("Bella", 1)]));
+    assert_eq!(facet(&body, "tag"), counts(&[("summer", 2)]));
+    assert_eq!(prices(&body), vec![0, 1, 1, 1, 0, 0, 0]);
+
+    // One filter: its own group counts every product, the rest apply it.
+    let body = shop.search("vendor=Acme").await;
+    assert_eq!(body["total"], 2);
+    assert_eq!(facet(&body, "vendor"), counts(&[("Acme", 2), ("Bella", 1)]));
+    assert_eq!(facet(&body, "tag"), counts(&[("summer", 1), ("winter", 1)]));
+    assert_eq!(prices(&body), vec![0, 1, 0, 1, 0, 0, 0]);
+
+    // Two filters: each group applies the other.
+    let body = shop.search("vendor=Acme&tag=summer").await;
+    assert_eq!(ids(&body), vec![a]);
+    assert_eq!(facet(&body, "vendor"), counts(&[("Acme", 1), ("Bella", 1)]));
+    assert_eq!(facet(&body, "tag"), counts(&[("summer", 1), ("winter", 1)]));
+    assert_eq!(facet(&body, "product_type"), counts(&[("Tee", 1)]));
+
+    // A draft leaves the counts; an edit moves them; a delete removes them.
+    let patch = |id: Uuid, body: Value| {
+        stack
+            .at(
+                reqwest::Method::PATCH,
+                &shop.host,
+                &format!("/admin/api/products/{id}"),
+            )
+            .bearer_auth(&shop.token)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        patch(b, json!({"status": "draft"}))
+            .await
+            .expect("patch")
+            .status(),
+        200
+    );
+    assert_eq!(
+        patch(c, json!({"vendor": "Bella"}))
+            .await
+            .expect("patch")
+            .status(),
+        200
+    );
+    assert_counts_table_exact(&shop).await;
+    let body = shop.search("").await;
+    assert_eq!(body["total"], 2);
+    assert_eq!(facet(&body, "vendor"), counts(&[("Acme", 1), ("Bella", 1)]));
+    assert_eq!(prices(&body), vec![0, 1, 0, 1, 0, 0, 0]);
+
+    let r = stack
+        .at(
+            reqwest::Method::DELETE,
+            &shop.host,
+            &format!("/admin/api/products/{a}"),
+        )
+        .bearer_auth(&shop.token)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), 204);
+    assert_counts_table_exact(&shop).await;
+    let body = shop.search("").await;
+    assert_eq!(body["total"], 1);
+    assert_eq!(ids(&body), vec![c]);
+    assert_eq!(facet(&body, "vendor"), counts(&[("Bella", 1)]));
+    assert_eq!(facet(&body, "tag"), counts(&[("winter", 1)]));
+    assert_eq!(prices(&body), vec![0, 0, 0, 1, 0, 0, 0]);
+
+    stack.shutdown().await;
+}

@@ -15,7 +15,8 @@ const MAX_VALUE_LEN: usize = 255;
 const MAX_WORDS: usize = 8;
 
 /// Lower edges of the price facet's buckets, in minor units; the last bucket
-/// has no upper edge.
+/// has no upper edge. The SQL function `search_tokens` (migration
+/// `20261121000007_search_speed.sql`) buckets with the same edges.
 pub const PRICE_EDGES: [i64; 7] = [0, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,6 +90,30 @@ impl Constraint {
             Constraint::AnyToken { group, .. } => group,
             Constraint::Price { .. } => "price",
             Constraint::InStock(_) => "stock",
+        }
+    }
+
+    /// How the facet tokens of this constraint's group start (see the SQL
+    /// function `search_tokens`): `tag:`, `opt:Size=`, `~p:`, `~s:`.
+    pub fn prefix(&self) -> String {
+        match self {
+            Constraint::AnyToken { group, .. } if group.starts_with("opt:") => format!("{group}="),
+            Constraint::AnyToken { group, .. } => format!("{group}:"),
+            Constraint::Price { .. } => "~p:".to_owned(),
+            Constraint::InStock(_) => "~s:".to_owned(),
+        }
+    }
+
+    /// Whether this constraint lets every document through when the
+    /// store's active prices span `[lo, hi]` (`None` when it has none): a
+    /// price range covering them all filters nothing.
+    pub fn passes_all(&self, lo: Option<i64>, hi: Option<i64>) -> bool {
+        match (self, lo, hi) {
+            (Constraint::Price { .. }, None, _) | (Constraint::Price { .. }, _, None) => true,
+            (Constraint::Price { min, max }, Some(lo), Some(hi)) => {
+                min.is_none_or(|m| m <= lo) && max.is_none_or(|m| m >= hi)
+            }
+            _ => false,
         }
     }
 }
@@ -513,6 +538,35 @@ mod tests {
                 tokens: vec!["tag:summer".into(), "tag:sale".into()]
             }
         );
+    }
+
+    #[test]
+    fn constraints_know_their_token_prefix_and_when_they_filter_nothing() {
+        let p = parse_search(&pairs(&[
+            ("tag", "summer"),
+            ("option", "Size:M"),
+            ("price_min", "100"),
+            ("price_max", "900"),
+            ("in_stock", "true"),
+        ]))
+        .expect("ok");
+        let c = p.filters.constraints();
+        let prefixes: Vec<String> = c.iter().map(Constraint::prefix).collect();
+        assert_eq!(prefixes, vec!["tag:", "opt:Size=", "~p:", "~s:"]);
+        let price = &c[2];
+        assert!(price.passes_all(Some(100), Some(900)));
+        assert!(price.passes_all(Some(150), Some(800)));
+        assert!(!price.passes_all(Some(99), Some(800)));
+        assert!(!price.passes_all(Some(150), Some(901)));
+        assert!(price.passes_all(None, None));
+        assert!(!c[0].passes_all(Some(0), Some(1)));
+        assert!(!c[3].passes_all(None, None));
+        let open = Constraint::Price {
+            min: None,
+            max: Some(5),
+        };
+        assert!(open.passes_all(Some(0), Some(5)));
+        assert!(!open.passes_all(Some(0), Some(6)));
     }
 
     #[test]

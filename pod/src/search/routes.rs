@@ -26,6 +26,13 @@ use crate::AppState;
 const CACHE_TTL_SECS: u64 = 300;
 /// Most values listed per facet.
 const FACET_VALUES: usize = 50;
+/// Searches computed at once per process (cache hits do not count): enough
+/// to keep the database's cores busy; more only queue inside Postgres
+/// while each holds a pooled connection, starving the cheap requests (cache
+/// lookups, carts) of connections. Waiting searches hold none.
+const COMPUTING: usize = 4;
+
+static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(COMPUTING);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -165,6 +172,7 @@ async fn search(
     let digest = digest(&format!("search|{}|{params:?}", tenant.currency));
     let store_id = tenant.store_id;
     cached(&state, store_id, &digest, || async {
+        let _slot = SLOTS.acquire().await.map_err(ApiError::internal)?;
         let db = &state.db;
         let (text, corrected) = store::resolve(db, store_id, &params.words)
             .await
@@ -212,6 +220,7 @@ async fn suggest(
     let digest = digest(&format!("suggest|{q}"));
     let store_id = tenant.store_id;
     cached(&state, store_id, &digest, || async {
+        let _slot = SLOTS.acquire().await.map_err(ApiError::internal)?;
         let rows = store::suggest(&state.db, store_id, &q)
             .await
             .map_err(map_db_error)?;

@@ -10,7 +10,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::query::{correct, Constraint, Cursor, SearchParams, Sort, PRICE_EDGES};
+use super::query::{correct, Constraint, Cursor, SearchParams, Sort};
 
 /// How the words of `q` are matched.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +39,6 @@ enum Arg {
     Text(String),
     Texts(Vec<String>),
     I64(i64),
-    I64s(Vec<i64>),
     F32(f32),
     Bool(bool),
     Time(DateTime<Utc>),
@@ -63,7 +62,6 @@ impl Sql {
                 Arg::Text(v) => q.bind(v),
                 Arg::Texts(v) => q.bind(v),
                 Arg::I64(v) => q.bind(v),
-                Arg::I64s(v) => q.bind(v),
                 Arg::F32(v) => q.bind(v),
                 Arg::Bool(v) => q.bind(v),
                 Arg::Time(v) => q.bind(v),
@@ -99,9 +97,7 @@ async fn full_text(
         return Ok(None);
     };
     sql.push(&format!(
-        "SELECT q::text, numnode(q) > 0 AND EXISTS (
-             SELECT 1 FROM search_documents
-              WHERE store_id = {s} AND status = 'active' AND document @@ q)
+        "SELECT q::text, numnode(q) > 0 AND search_matches({s}, q)
          FROM (SELECT {expr} AS q) x"
     ));
     let rows = sql.fetch_all(db).await?;
@@ -342,11 +338,10 @@ pub async fn page(
     Ok((hits, next))
 }
 
-/// Facet counts and the total, computed in one pass over the documents that
-/// match the text. A document counts towards the results (and every facet)
-/// if it passes all filters; towards one facet group if it fails only that
-/// group's own filter (disjunctive faceting: choosing `vendor=A` still
-/// shows how many products vendor B has).
+/// Facet counts and the total. A document counts towards the results (and
+/// every facet) if it passes all filters; towards one facet group if it
+/// fails only that group's own filter (disjunctive faceting: choosing
+/// `vendor=A` still shows how many products vendor B has).
 #[derive(Debug, Clone, Default)]
 pub struct Counts {
     pub total: i64,
@@ -364,47 +359,15 @@ pub async fn counts(
     text: &TextMatch,
     params: &SearchParams,
 ) -> Result<Counts, sqlx::Error> {
-    let mut sql = Sql::default();
-    let s = sql.bind(Arg::Uuid(store.as_uuid()));
-    let (cond, _) = text_sql(text, &mut sql);
-    let mut fails = Vec::new();
-    let mut groups = Vec::new();
-    for c in params.filters.constraints() {
-        let pass = constraint_sql(&c, &mut sql);
-        let g = sql.bind(Arg::Text(c.group().to_owned()));
-        fails.push(format!("(NOT {pass})::int"));
-        groups.push(format!("WHEN NOT {pass} THEN {g}"));
-    }
-    let nfail = if fails.is_empty() {
-        "0".to_owned()
-    } else {
-        fails.join(" + ")
+    let mut constraints = params.filters.constraints();
+    let rows = match text {
+        TextMatch::Nothing => return Ok(Counts::default()),
+        TextMatch::All => {
+            drop_noop_price(db, store, &mut constraints).await?;
+            browse_counts(store, &constraints).fetch_all(db).await?
+        }
+        _ => text_counts(store, text, &constraints).fetch_all(db).await?,
     };
-    let failg = if groups.is_empty() {
-        "NULL::text".to_owned()
-    } else {
-        format!("CASE {} END", groups.join(" "))
-    };
-    let edges = sql.bind(Arg::I64s(PRICE_EDGES.to_vec()));
-    // One scan: facet tokens plus pseudo tokens for the price bucket
-    // (`~p:<i>`), stock (`~s:<bool>`) and the total (`~t`, results only).
-    sql.push(&format!(
-        "SELECT t AS value, count(*) AS n FROM (
-             SELECT d.facets || ARRAY['~p:' || (width_bucket(d.price_min, {edges}::bigint[]) - 1),
-                                      '~s:' || d.in_stock::text, '~t'] AS tokens,
-                    {nfail} AS nfail, {failg} AS failg
-               FROM search_documents d
-              WHERE d.store_id = {s} AND d.status = 'active' AND {cond}
-         ) m, unnest(m.tokens) t
-         WHERE m.nfail = 0 OR (m.nfail = 1 AND m.failg = (CASE
-               WHEN t LIKE 'opt:%' THEN 'opt:' || split_part(substr(t, 5), '=', 1)
-               WHEN t LIKE '~p:%' THEN 'price'
-               WHEN t LIKE '~s:%' THEN 'stock'
-               WHEN t = '~t' THEN NULL
-               ELSE split_part(t, ':', 1) END))
-         GROUP BY t"
-    ));
-    let rows = sql.fetch_all(db).await?;
     let mut out = Counts::default();
     for row in rows {
         let value: String = row.try_get("value")?;
@@ -424,6 +387,147 @@ pub async fn counts(
         }
     }
     Ok(out)
+}
+
+/// Removes a price constraint that every active product of the store
+/// passes (one index-only probe of the price index): counts then come
+/// from the precomputed table more often, and are the same.
+async fn drop_noop_price(
+    db: &PgPool,
+    store: StoreId,
+    constraints: &mut Vec<Constraint>,
+) -> Result<(), sqlx::Error> {
+    let Some(i) = constraints
+        .iter()
+        .position(|c| matches!(c, Constraint::Price { .. }))
+    else {
+        return Ok(());
+    };
+    let (lo, hi): (Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT min(price_min), max(price_min) FROM search_documents
+          WHERE store_id = $1 AND status = 'active'",
+    )
+    .bind(store.as_uuid())
+    .fetch_one(db)
+    .await?;
+    if constraints[i].passes_all(lo, hi) {
+        constraints.remove(i);
+    }
+    Ok(())
+}
+
+/// Counts with words: one pass over the text matches. A document passing
+/// every filter counts towards all its tokens; one failing exactly one
+/// filter counts towards that filter's group only (its token prefix);
+/// the rest are dropped before their tokens are unnested. `OFFSET 0` keeps
+/// the per-document expressions from being inlined into (and re-evaluated
+/// for) every token.
+fn text_counts(store: StoreId, text: &TextMatch, constraints: &[Constraint]) -> Sql {
+    let mut sql = Sql::default();
+    let s = sql.bind(Arg::Uuid(store.as_uuid()));
+    let (cond, _) = text_sql(text, &mut sql);
+    let mut fails = Vec::new();
+    let mut prefixes = Vec::new();
+    for c in constraints {
+        let pass = constraint_sql(c, &mut sql);
+        let p = sql.bind(Arg::Text(c.prefix()));
+        fails.push(format!("(NOT {pass})::int"));
+        prefixes.push(format!("WHEN NOT {pass} THEN {p}"));
+    }
+    let nfail = if fails.is_empty() {
+        "0".to_owned()
+    } else {
+        fails.join(" + ")
+    };
+    let failp = if prefixes.is_empty() {
+        "NULL::text".to_owned()
+    } else {
+        format!("CASE {} END", prefixes.join(" "))
+    };
+    sql.push(&format!(
+        "SELECT t AS value, count(*) AS n FROM (SELECT * FROM (
+             SELECT search_tokens(d.facets, d.price_min, d.in_stock) AS tokens,
+                    {nfail} AS nfail, {failp} AS failp
+               FROM search_documents d
+              WHERE d.store_id = {s} AND d.status = 'active' AND {cond}
+         ) x WHERE x.nfail <= 1 OFFSET 0) m, unnest(m.tokens) t
+         WHERE m.nfail = 0 OR starts_with(t, m.failp)
+         GROUP BY t"
+    ));
+    sql
+}
+
+/// Counts without words, one branch per facet group with a filter and one
+/// for the rest, so no branch reads more than the products passing the
+/// filters it applies: a group's own counts apply the other filters only,
+/// and come from `search_facet_counts` when there are none; everything
+/// else counts over the products passing every filter (from the table too
+/// when there is no filter at all).
+fn browse_counts(store: StoreId, constraints: &[Constraint]) -> Sql {
+    let mut sql = Sql::default();
+    let s = sql.bind(Arg::Uuid(store.as_uuid()));
+    let table = |sql: &mut Sql, prefix: Option<&str>| -> String {
+        let cond = match prefix {
+            Some(p) => format!(
+                "AND starts_with(token, {})",
+                sql.bind(Arg::Text(p.to_owned()))
+            ),
+            None => String::new(),
+        };
+        format!(
+            "SELECT token AS value, n FROM search_facet_counts
+              WHERE store_id = {s} AND n > 0 {cond}"
+        )
+    };
+    let scan = |sql: &mut Sql, filters: &[&Constraint], tokens: &str| -> String {
+        let mut wheres = vec![
+            format!("d.store_id = {s}"),
+            "d.status = 'active'".to_owned(),
+        ];
+        for c in filters {
+            wheres.push(constraint_sql(c, sql));
+        }
+        format!(
+            "SELECT t AS value, count(*) AS n
+               FROM search_documents d, unnest(search_tokens(d.facets, d.price_min, d.in_stock)) t
+              WHERE {} AND {tokens}
+              GROUP BY t",
+            wheres.join(" AND ")
+        )
+    };
+    if constraints.is_empty() {
+        let q = table(&mut sql, None);
+        sql.push(&q);
+        return sql;
+    }
+    let mut branches = Vec::new();
+    let all: Vec<&Constraint> = constraints.iter().collect();
+    let own: Vec<String> = constraints
+        .iter()
+        .map(|c| format!("starts_with(t, {})", sql.bind(Arg::Text(c.prefix()))))
+        .collect();
+    branches.push(scan(&mut sql, &all, &format!("NOT ({})", own.join(" OR "))));
+    for (i, c) in constraints.iter().enumerate() {
+        let others: Vec<&Constraint> = all
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, c)| *c)
+            .collect();
+        let prefix = c.prefix();
+        let branch = if others.is_empty() {
+            table(&mut sql, Some(&prefix))
+        } else {
+            let p = sql.bind(Arg::Text(prefix));
+            scan(&mut sql, &others, &format!("starts_with(t, {p})"))
+        };
+        branches.push(branch);
+    }
+    sql.push(&format!(
+        "SELECT value, sum(n)::bigint AS n FROM ({}) b GROUP BY value",
+        branches.join(" UNION ALL ")
+    ));
+    sql
 }
 
 /// Titles of collections and names of categories, for facet labels.
