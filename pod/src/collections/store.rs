@@ -13,6 +13,7 @@ use super::model::{
     SortOrder, ValidCollection, ValidPatch,
 };
 use crate::catalog::ProductStatus;
+use crate::paging::split_page;
 
 #[derive(sqlx::FromRow)]
 struct CollectionRow {
@@ -195,12 +196,7 @@ pub async fn list<'e>(
         .into_iter()
         .map(collection)
         .collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|c| c.handle.clone())
-    } else {
-        None
-    };
+    let next_cursor = split_page(&mut items, limit as usize, |c| c.handle.clone());
     Ok(CollectionPage { items, next_cursor })
 }
 
@@ -545,16 +541,11 @@ pub(crate) fn page_of(
     sort: SortOrder,
     limit: u32,
 ) -> (Vec<ProductId>, Option<Cursor>) {
-    let next = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(|(id, key)| Cursor {
-            sort,
-            key: key.clone(),
-            id: *id,
-        })
-    } else {
-        None
-    };
+    let next = split_page(&mut rows, limit as usize, |(id, key)| Cursor {
+        sort,
+        key: key.clone(),
+        id: *id,
+    });
     (
         rows.into_iter()
             .map(|(id, _)| ProductId::from_uuid(id))
