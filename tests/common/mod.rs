@@ -410,3 +410,9 @@ pub async fn error_code(r: reqwest::Response) -> (u16, String) {
             .to_owned(),
     )
 }
+
+/// Sends `req` and gives the status and error code of its answer
+/// ([`error_code`]).
+pub async fn refusal(req: reqwest::RequestBuilder) -> (u16, String) {
+    error_code(req.send().await.expect("send")).await
+}
