@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{error_code, refusal, Stack, PLATFORM};
+use common::{error_code, refusal, status_of, Stack, PLATFORM};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Connection as _;
@@ -323,11 +323,8 @@ async fn a_merchant_signs_up_and_the_owner_manages_staff_and_api_keys() {
     let r = stack
         .post(&host, "/admin/api/products")
         .header("x-api-key", &secret)
-        .json(&product("KEY-1"))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(r.status(), 201);
+        .json(&product("KEY-1"));
+    assert_eq!(status_of(r).await, 201);
     let (last_used,): (Option<chrono::DateTime<chrono::Utc>>,) =
         sqlx::query_as("SELECT last_used_at FROM api_keys")
             .fetch_one(&mut pg(&pod.database_url).await)
@@ -352,11 +349,8 @@ async fn a_merchant_signs_up_and_the_owner_manages_staff_and_api_keys() {
             &host,
             &format!("/admin/api/api-keys/{}", key["id"].as_str().expect("id")),
         )
-        .bearer_auth(&owner)
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(r.status(), 204);
+        .bearer_auth(&owner);
+    assert_eq!(status_of(r).await, 204);
     for k in [secret.as_str(), "mk_0000", "garbage"] {
         let r = stack
             .post(&host, "/admin/api/products")
@@ -369,11 +363,8 @@ async fn a_merchant_signs_up_and_the_owner_manages_staff_and_api_keys() {
     let r = stack
         .post(&other_host, "/admin/api/api-keys")
         .bearer_auth(stack.staff_token(&other))
-        .json(&json!({"name": "ops"}))
-        .send()
-        .await
-        .expect("key");
-    assert_eq!(r.status(), 201);
+        .json(&json!({"name": "ops"}));
+    assert_eq!(status_of(r).await, 201);
 
     // Logout ends the session; the signup session is another one.
     let r = stack
@@ -387,11 +378,8 @@ async fn a_merchant_signs_up_and_the_owner_manages_staff_and_api_keys() {
     assert_eq!(refusal(r).await, (401, "unauthorized".into()));
     let r = stack
         .get(&host, "/admin/api/staff")
-        .bearer_auth(&signup_token)
-        .send()
-        .await
-        .expect("list");
-    assert_eq!(r.status(), 200);
+        .bearer_auth(&signup_token);
+    assert_eq!(status_of(r).await, 200);
 
     stack.shutdown().await;
 }
@@ -915,11 +903,8 @@ async fn addresses_and_password_reset() {
     assert_eq!(refusal(r).await, (401, "unauthorized".into()));
     let r = stack
         .get(&host, "/api/customers/me")
-        .bearer_auth(&dan_token)
-        .send()
-        .await
-        .expect("me");
-    assert_eq!(r.status(), 200);
+        .bearer_auth(&dan_token);
+    assert_eq!(status_of(r).await, 200);
 
     stack.shutdown().await;
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{error_code, refusal, Stack, PLATFORM};
+use common::{error_code, refusal, status_of, Stack, PLATFORM};
 use mercato::local::{Binaries, Durability, RedisServer};
 use mercato_tenants::{CartId, Claims, CustomerId, Role, StoreId};
 use reqwest::Method;
@@ -57,11 +57,8 @@ async fn product(
             &format!("/admin/api/variants/{variant}/stock"),
         )
         .bearer_auth(&shop.staff)
-        .json(&json!({"on_hand": on_hand}))
-        .send()
-        .await
-        .expect("stock");
-    assert_eq!(r.status(), 200, "setting stock");
+        .json(&json!({"on_hand": on_hand}));
+    assert_eq!(status_of(r).await, 200, "setting stock");
     (p["id"].as_str().expect("id").to_owned(), variant)
 }
 
@@ -653,11 +650,8 @@ async fn price_stock_and_availability_changes_are_reported_per_line() {
             &format!("/admin/api/variants/{a}/stock"),
         )
         .bearer_auth(&shop.staff)
-        .json(&json!({"on_hand": 2}))
-        .send()
-        .await
-        .expect("stock");
-    assert_eq!(r.status(), 200);
+        .json(&json!({"on_hand": 2}));
+    assert_eq!(status_of(r).await, 200);
     let cart = get_cart(&stack, &shop, guest).await;
     assert_eq!(
         cart["lines"][0]["issues"],
@@ -696,11 +690,8 @@ async fn price_stock_and_availability_changes_are_reported_per_line() {
             &format!("/admin/api/products/{product_id}"),
         )
         .bearer_auth(&shop.staff)
-        .json(&json!({"status": "draft"}))
-        .send()
-        .await
-        .expect("draft");
-    assert_eq!(r.status(), 200);
+        .json(&json!({"status": "draft"}));
+    assert_eq!(status_of(r).await, 200);
     let cart = get_cart(&stack, &shop, guest).await;
     assert_eq!(cart["lines"][0]["issues"], json!([{"kind": "unavailable"}]));
     let before = cart;

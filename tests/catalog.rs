@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{error_code, refusal, Stack, PLATFORM};
+use common::{error_code, refusal, status_of, Stack, PLATFORM};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Connection as _;
@@ -217,11 +217,8 @@ async fn variants_change_and_shoppers_see_each_change_at_once() {
             &format!("/admin/api/variants/{small}"),
         )
         .bearer_auth(&token)
-        .json(&json!({"price_minor": 2200, "compare_at_minor": null}))
-        .send()
-        .await
-        .expect("patch");
-    assert_eq!(r.status(), 200);
+        .json(&json!({"price_minor": 2200, "compare_at_minor": null}));
+    assert_eq!(status_of(r).await, 200);
     let after = shop(path.clone()).await;
     assert_eq!(after["variants"][0]["price"]["minor"], 2200);
     assert!(
@@ -233,11 +230,8 @@ async fn variants_change_and_shoppers_see_each_change_at_once() {
     let r = stack
         .at(Method::PATCH, &host, &format!("/admin/api/products/{id}"))
         .bearer_auth(&token)
-        .json(&json!({"title": "Linen tee II"}))
-        .send()
-        .await
-        .expect("patch");
-    assert_eq!(r.status(), 200);
+        .json(&json!({"title": "Linen tee II"}));
+    assert_eq!(status_of(r).await, 200);
     assert_eq!(shop(path.clone()).await["title"], "Linen tee II");
 
     // Add a variant: its option combination must be new and valid.
@@ -268,11 +262,8 @@ async fn variants_change_and_shoppers_see_each_change_at_once() {
     let r = stack
         .at(Method::PATCH, &host, &format!("/admin/api/products/{id}"))
         .bearer_auth(&token)
-        .json(&json!({"options": [{"name": "Size", "values": ["S", "M", "L"]}, {"name": "Colour", "values": ["Red"]}]}))
-        .send()
-        .await
-        .expect("patch");
-    assert_eq!(r.status(), 200);
+        .json(&json!({"options": [{"name": "Size", "values": ["S", "M", "L"]}, {"name": "Colour", "values": ["Red"]}]}));
+    assert_eq!(status_of(r).await, 200);
     // ...but not shrink under an existing variant.
     let r = stack
         .at(Method::PATCH, &host, &format!("/admin/api/products/{id}"))
@@ -299,11 +290,8 @@ async fn variants_change_and_shoppers_see_each_change_at_once() {
     for v in &variants[..2] {
         let r = stack
             .at(Method::DELETE, &host, &format!("/admin/api/variants/{v}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("delete");
-        assert_eq!(r.status(), 204);
+            .bearer_auth(&token);
+        assert_eq!(status_of(r).await, 204);
     }
     let r = stack
         .at(
@@ -421,11 +409,8 @@ async fn images_are_stored_content_addressed_and_served_cacheable_forever() {
             &host,
             &format!("/admin/api/products/{id}/images/{image_id}"),
         )
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(r.status(), 204);
+        .bearer_auth(&token);
+    assert_eq!(status_of(r).await, 204);
     let shop: Value = stack
         .get(&host, &format!("/api/products/{id}"))
         .send()
@@ -493,13 +478,8 @@ async fn product_reads_hit_the_cache_revalidate_by_etag_and_badges_follow_stock(
         "a hit reads no database"
     );
 
-    let r = stack
-        .get(&host, &path)
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(r.status(), 304);
+    let r = stack.get(&host, &path).header("if-none-match", &etag);
+    assert_eq!(status_of(r).await, 304);
 
     // Stock drops to zero: the badge follows within seconds; the ETag changes.
     let r = stack
@@ -509,11 +489,8 @@ async fn product_reads_hit_the_cache_revalidate_by_etag_and_badges_follow_stock(
             &format!("/admin/api/variants/{small}/stock"),
         )
         .bearer_auth(&token)
-        .json(&json!({"on_hand": 0}))
-        .send()
-        .await
-        .expect("stock");
-    assert_eq!(r.status(), 200);
+        .json(&json!({"on_hand": 0}));
+    assert_eq!(status_of(r).await, 200);
     let sold_out = stack
         .eventually("the badge says sold out", || async {
             let r = stack.get(&host, &path).send().await.ok()?;

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{error_code, refusal, Stack, PLATFORM};
+use common::{error_code, refusal, status_of, Stack, PLATFORM};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Connection as _;
@@ -77,12 +77,8 @@ async fn stores_land_on_different_pods_and_each_domain_serves_only_its_own_produ
     let id = a_product["id"].as_str().expect("id");
     let r = stack.get(&b_host, &format!("/api/products/{id}"));
     assert_eq!(refusal(r).await, (404, "not_found".into()));
-    let r = stack
-        .get(&a_host, &format!("/api/products/{id}"))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(r.status(), 200);
+    let r = stack.get(&a_host, &format!("/api/products/{id}"));
+    assert_eq!(status_of(r).await, 200);
 
     // A token of store A never authorizes anything in store B.
     let r = stack
@@ -130,11 +126,8 @@ async fn unknown_domains_get_404_and_custom_domains_route_while_they_exist() {
     let id = store["id"].as_str().expect("id");
     let r = stack
         .operator(Method::POST, &format!("/v1/stores/{id}/domains"))
-        .json(&json!({"domain": "Shop.Example.com"}))
-        .send()
-        .await
-        .expect("add");
-    assert_eq!(r.status(), 201);
+        .json(&json!({"domain": "Shop.Example.com"}));
+    assert_eq!(status_of(r).await, 201);
     stack
         .eventually("the custom domain routes", || async {
             let r = stack
@@ -163,15 +156,11 @@ async fn unknown_domains_get_404_and_custom_domains_route_while_they_exist() {
         &format!("/v1/stores/{id}/domains/gamma.localhost"),
     );
     assert_eq!(refusal(r).await, (422, "unprocessable".into()));
-    let r = stack
-        .operator(
-            Method::DELETE,
-            &format!("/v1/stores/{id}/domains/shop.example.com"),
-        )
-        .send()
-        .await
-        .expect("del");
-    assert_eq!(r.status(), 200);
+    let r = stack.operator(
+        Method::DELETE,
+        &format!("/v1/stores/{id}/domains/shop.example.com"),
+    );
+    assert_eq!(status_of(r).await, 200);
     stack
         .eventually("the removed domain stops routing", || async {
             let r = stack
@@ -222,11 +211,8 @@ async fn a_request_sent_straight_to_the_wrong_pod_gets_421_and_writes_nothing() 
         .post(format!("{}/admin/api/products", home.app.url()))
         .header(mercato_tenants::STORE_HEADER, id)
         .bearer_auth(&staff)
-        .json(&json!({"title": "Direct", "variants": [{"sku": "M-1", "price_minor": 100}]}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status(), 201);
+        .json(&json!({"title": "Direct", "variants": [{"sku": "M-1", "price_minor": 100}]}));
+    assert_eq!(status_of(r).await, 201);
     assert_eq!(count_products(&home.database_url).await, 1);
     assert_eq!(count_products(&wrong.database_url).await, 0);
     stack.shutdown().await;
@@ -260,11 +246,8 @@ async fn the_router_keeps_serving_without_the_control_plane_and_catches_up_when_
         .http
         .post(format!("{}/v1/stores", stack.control_plane_url()))
         .bearer_auth(&stack.operator)
-        .json(&json!({"name": "Eta", "handle": "eta", "owner_email": "o@eta.example"}))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(r.status(), 201);
+        .json(&json!({"name": "Eta", "handle": "eta", "owner_email": "o@eta.example"}));
+    assert_eq!(status_of(r).await, 201);
     let created = Instant::now();
     stack
         .eventually("the router picks up the new store", || async {

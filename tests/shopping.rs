@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{refusal, Stack, PLATFORM};
+use common::{refusal, status_of, Stack, PLATFORM};
 use serde_json::{json, Value};
 
 fn quantities(cart: &Value) -> Vec<(String, i64)> {
@@ -99,11 +99,8 @@ async fn signing_in_merges_the_guest_cart_into_the_customers_cart() {
         let r = stack
             .post(&host, "/api/cart/lines")
             .header("x-cart-token", &token)
-            .json(&json!({"variant_id": variant, "quantity": quantity}))
-            .send()
-            .await
-            .expect("add");
-        assert_eq!(r.status(), 200);
+            .json(&json!({"variant_id": variant, "quantity": quantity}));
+        assert_eq!(status_of(r).await, 200);
     }
 
     // Signing in with the guest cart merges it, line by line.
