@@ -253,32 +253,30 @@ async fn a_merchant_signs_up_and_the_owner_manages_staff_and_api_keys() {
     stack
         .create_product(&host, &bob, "Hojicha", "HOJ-1", 1800)
         .await;
-    let r = stack
-        .post(&host, "/admin/api/staff/invitations")
-        .bearer_auth(&bob)
-        .json(&json!({"email": "eve@teas.example"}));
-    assert_eq!(refusal(r).await, (403, "forbidden".into()));
-    let r = stack
-        .post(&host, "/admin/api/api-keys")
-        .bearer_auth(&bob)
-        .json(&json!({"name": "mine"}));
-    assert_eq!(refusal(r).await, (403, "forbidden".into()));
-    let r = stack
-        .at(
-            Method::DELETE,
-            &host,
-            &format!("/admin/api/staff/{owner_id}"),
-        )
-        .bearer_auth(&bob);
-    assert_eq!(refusal(r).await, (403, "forbidden".into()));
+    let remove_owner = format!("/admin/api/staff/{owner_id}");
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/admin/api/staff/invitations",
+            Some(json!({"email": "eve@teas.example"})),
+        ),
+        (
+            Method::POST,
+            "/admin/api/api-keys",
+            Some(json!({"name": "mine"})),
+        ),
+        (Method::DELETE, remove_owner.as_str(), None),
+    ] {
+        let mut r = stack.at(method, &host, path).bearer_auth(&bob);
+        if let Some(body) = body {
+            r = r.json(&body);
+        }
+        assert_eq!(refusal(r).await, (403, "forbidden".into()), "{path}");
+    }
 
     // The owner cannot be removed; Bob can, and his token stops working.
     let r = stack
-        .at(
-            Method::DELETE,
-            &host,
-            &format!("/admin/api/staff/{owner_id}"),
-        )
+        .at(Method::DELETE, &host, &remove_owner)
         .bearer_auth(&owner);
     assert_eq!(refusal(r).await, (409, "conflict".into()));
     let r = stack
