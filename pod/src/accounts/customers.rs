@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::rate_limit::{Attempt, ClientAddress};
+use super::rate_limit::ClientAddress;
 use super::sessions::{self, Subject};
 use super::staff::LoginRequest;
-use super::{check_login, enforce_limit, parse_email, parse_password, secrets, LoginRejection};
+use super::{check_login, parse_email, parse_password, secrets, start_login, LoginRejection};
 use crate::auth::Customer;
 use crate::cart::SentToken;
 use crate::db::map_db_error;
@@ -255,9 +255,7 @@ pub async fn login_customer(
     password: String,
     client_address: &str,
 ) -> Result<CustomerLogin, LoginRejection> {
-    let email = parse_email(email)?;
-    let attempt = Attempt::new(store, "customer", email.as_str(), client_address);
-    enforce_limit(state, &attempt).await?;
+    let (email, attempt) = start_login(state, store, "customer", email, client_address).await?;
     let found = find_by_email(&state.db, store, &email).await?;
     let customer = check_login(state, &attempt, password, found).await?;
     let mut tx = begin_write(&state.db, store).await?;

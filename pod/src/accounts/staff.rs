@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::rate_limit::{Attempt, ClientAddress};
+use super::rate_limit::ClientAddress;
 use super::sessions::{self, Subject};
 use super::{
-    check_login, enforce_limit, parse_email, parse_password, secrets, LoginRejection, StaffRole,
+    check_login, parse_email, parse_password, secrets, start_login, LoginRejection, StaffRole,
 };
 use crate::auth::{Owner, Staff};
 use crate::db::map_db_error;
@@ -177,9 +177,7 @@ pub(super) async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<StaffLogin>, LoginRejection> {
     let store = tenant.store_id;
-    let email = parse_email(&req.email)?;
-    let attempt = Attempt::new(store, "staff", email.as_str(), &address);
-    enforce_limit(&state, &attempt).await?;
+    let (email, attempt) = start_login(&state, store, "staff", &req.email, &address).await?;
     let found = find_by_email(&state.db, store, &email).await?;
     let member = check_login(&state, &attempt, req.password, found).await?;
     let mut tx = begin_write(&state.db, store).await?;
