@@ -98,10 +98,7 @@ async fn rematerialize(
         }
         after = page.last().map(|(id, _)| *id);
     }
-    let current: HashSet<ProductId> = store::member_ids(&mut **tx, store, collection)
-        .await?
-        .into_iter()
-        .collect();
+    let current = store::member_set(&mut **tx, store, collection).await?;
     let (add, remove) = model::membership_diff(&current, &wanted);
     for chunk in add.chunks(BATCH) {
         store::insert_members(tx, store, collection, chunk).await?;

@@ -1,8 +1,6 @@
 //! Collection endpoints: staff under `/admin/api/collections`, shoppers
 //! under `/api/collections`.
 
-use std::collections::HashSet;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -423,11 +421,9 @@ async fn add_products(
         .await
         .map_err(map_db_error)?;
     catalog::require_known("products", &body.product_ids, &known)?;
-    let current: HashSet<ProductId> = store::member_ids(&mut *tx, store, id)
+    let current = store::member_set(&mut *tx, store, id)
         .await
-        .map_err(map_db_error)?
-        .into_iter()
-        .collect();
+        .map_err(map_db_error)?;
     let added = model::to_append(&current, &body.product_ids);
     store::append(&mut tx, store, id, &added)
         .await
@@ -459,11 +455,9 @@ async fn reorder_products(
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
     lock_manual(&mut tx, store, id).await?;
-    let current: HashSet<ProductId> = store::member_ids(&mut *tx, store, id)
+    let current = store::member_set(&mut *tx, store, id)
         .await
-        .map_err(map_db_error)?
-        .into_iter()
-        .collect();
+        .map_err(map_db_error)?;
     model::check_order(&current, &body.product_ids)?;
     store::set_order(&mut tx, store, id, &body.product_ids)
         .await

@@ -200,6 +200,18 @@ pub async fn list<'e>(
     Ok(CollectionPage { items, next_cursor })
 }
 
+/// Every member of a collection, as a set.
+pub async fn member_set<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+    collection: CollectionId,
+) -> Result<HashSet<ProductId>, sqlx::Error> {
+    Ok(member_ids(exec, store, collection)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 /// Every member of a collection, in manual order.
 pub async fn member_ids<'e>(
     exec: impl PgExecutor<'e>,
