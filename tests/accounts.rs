@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{error_code, Stack, PLATFORM};
+use common::{error_code, refusal, status_of, Stack, PLATFORM};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Connection as _;
@@ -253,46 +253,32 @@ async fn a_merchant_signs_up_and_the_owner_manages_staff_and_api_keys() {
     stack
         .create_product(&host, &bob, "Hojicha", "HOJ-1", 1800)
         .await;
-    let r = stack
-        .post(&host, "/admin/api/staff/invitations")
-        .bearer_auth(&bob)
-        .json(&json!({"email": "eve@teas.example"}))
-        .send()
-        .await
-        .expect("invite");
-    assert_eq!(error_code(r).await, (403, "forbidden".into()));
-    let r = stack
-        .post(&host, "/admin/api/api-keys")
-        .bearer_auth(&bob)
-        .json(&json!({"name": "mine"}))
-        .send()
-        .await
-        .expect("key");
-    assert_eq!(error_code(r).await, (403, "forbidden".into()));
-    let r = stack
-        .at(
-            Method::DELETE,
-            &host,
-            &format!("/admin/api/staff/{owner_id}"),
-        )
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(error_code(r).await, (403, "forbidden".into()));
+    let remove_owner = format!("/admin/api/staff/{owner_id}");
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/admin/api/staff/invitations",
+            Some(json!({"email": "eve@teas.example"})),
+        ),
+        (
+            Method::POST,
+            "/admin/api/api-keys",
+            Some(json!({"name": "mine"})),
+        ),
+        (Method::DELETE, remove_owner.as_str(), None),
+    ] {
+        let mut r = stack.at(method, &host, path).bearer_auth(&bob);
+        if let Some(body) = body {
+            r = r.json(&body);
+        }
+        assert_eq!(refusal(r).await, (403, "forbidden".into()), "{path}");
+    }
 
     // The owner cannot be removed; Bob can, and his token stops working.
     let r = stack
-        .at(
-            Method::DELETE,
-            &host,
-            &format!("/admin/api/staff/{owner_id}"),
-        )
-        .bearer_auth(&owner)
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(error_code(r).await, (409, "conflict".into()));
+        .at(Method::DELETE, &host, &remove_owner)
+        .bearer_auth(&owner);
+    assert_eq!(refusal(r).await, (409, "conflict".into()));
     let r = stack
         .at(Method::DELETE, &host, &format!("/admin/api/staff/{bob_id}"))
         .bearer_auth(&owner)
@@ -300,13 +286,8 @@ async fn a_merchant_signs_up_and_the_owner_manages_staff_and_api_keys() {
         .await
         .expect("delete");
     assert_eq!(r.status(), 204);
-    let r = stack
-        .get(&host, "/admin/api/staff")
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .expect("list");
-    assert_eq!(error_code(r).await, (401, "unauthorized".into()));
+    let r = stack.get(&host, "/admin/api/staff").bearer_auth(&bob);
+    assert_eq!(refusal(r).await, (401, "unauthorized".into()));
     let r = staff_login(&stack, &host, "bob@teas.example", "bob's long password").await;
     assert_eq!(error_code(r).await, (401, "invalid_credentials".into()));
 
@@ -340,11 +321,8 @@ async fn a_merchant_signs_up_and_the_owner_manages_staff_and_api_keys() {
     let r = stack
         .post(&host, "/admin/api/products")
         .header("x-api-key", &secret)
-        .json(&product("KEY-1"))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(r.status(), 201);
+        .json(&product("KEY-1"));
+    assert_eq!(status_of(r).await, 201);
     let (last_used,): (Option<chrono::DateTime<chrono::Utc>>,) =
         sqlx::query_as("SELECT last_used_at FROM api_keys")
             .fetch_one(&mut pg(&pod.database_url).await)
@@ -354,52 +332,37 @@ async fn a_merchant_signs_up_and_the_owner_manages_staff_and_api_keys() {
     let r = stack
         .post(&host, "/admin/api/api-keys")
         .header("x-api-key", &secret)
-        .json(&json!({"name": "escalate"}))
-        .send()
-        .await
-        .expect("key");
-    assert_eq!(error_code(r).await, (403, "forbidden".into()));
+        .json(&json!({"name": "escalate"}));
+    assert_eq!(refusal(r).await, (403, "forbidden".into()));
     let other = stack.create_store("beta").await;
     let other_host = format!("beta.{PLATFORM}");
     let r = stack
         .post(&other_host, "/admin/api/products")
         .header("x-api-key", &secret)
-        .json(&product("KEY-2"))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(error_code(r).await, (401, "unauthorized".into()));
+        .json(&product("KEY-2"));
+    assert_eq!(refusal(r).await, (401, "unauthorized".into()));
     let r = stack
         .at(
             Method::DELETE,
             &host,
             &format!("/admin/api/api-keys/{}", key["id"].as_str().expect("id")),
         )
-        .bearer_auth(&owner)
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(r.status(), 204);
+        .bearer_auth(&owner);
+    assert_eq!(status_of(r).await, 204);
     for k in [secret.as_str(), "mk_0000", "garbage"] {
         let r = stack
             .post(&host, "/admin/api/products")
             .header("x-api-key", k)
-            .json(&product("KEY-3"))
-            .send()
-            .await
-            .expect("create");
-        assert_eq!(error_code(r).await, (401, "unauthorized".into()), "{k}");
+            .json(&product("KEY-3"));
+        assert_eq!(refusal(r).await, (401, "unauthorized".into()), "{k}");
     }
 
     // A platform-minted staff token (no session) keeps owner rights.
     let r = stack
         .post(&other_host, "/admin/api/api-keys")
         .bearer_auth(stack.staff_token(&other))
-        .json(&json!({"name": "ops"}))
-        .send()
-        .await
-        .expect("key");
-    assert_eq!(r.status(), 201);
+        .json(&json!({"name": "ops"}));
+    assert_eq!(status_of(r).await, 201);
 
     // Logout ends the session; the signup session is another one.
     let r = stack
@@ -409,20 +372,12 @@ async fn a_merchant_signs_up_and_the_owner_manages_staff_and_api_keys() {
         .await
         .expect("logout");
     assert_eq!(r.status(), 204);
+    let r = stack.get(&host, "/admin/api/staff").bearer_auth(&owner);
+    assert_eq!(refusal(r).await, (401, "unauthorized".into()));
     let r = stack
         .get(&host, "/admin/api/staff")
-        .bearer_auth(&owner)
-        .send()
-        .await
-        .expect("list");
-    assert_eq!(error_code(r).await, (401, "unauthorized".into()));
-    let r = stack
-        .get(&host, "/admin/api/staff")
-        .bearer_auth(&signup_token)
-        .send()
-        .await
-        .expect("list");
-    assert_eq!(r.status(), 200);
+        .bearer_auth(&signup_token);
+    assert_eq!(status_of(r).await, 200);
 
     stack.shutdown().await;
 }
@@ -611,11 +566,8 @@ async fn a_signup_that_fails_half_way_leaves_nothing_behind() {
             pod.app.url(),
             created["store"]["id"].as_str().expect("id")
         ))
-        .bearer_auth(&stack.operator)
-        .send()
-        .await
-        .expect("forget");
-    assert_eq!(error_code(r).await, (409, "conflict".into()));
+        .bearer_auth(&stack.operator);
+    assert_eq!(refusal(r).await, (409, "conflict".into()));
     assert_eq!(
         count(&pod.database_url, "SELECT count(*) FROM staff").await,
         1
@@ -684,11 +636,8 @@ async fn customers_have_one_account_per_store_and_sessions_end_at_logout() {
     assert_ne!(a["customer"]["id"], b["customer"]["id"]);
     let r = stack
         .post(&alpha, "/api/customers")
-        .json(&json!({"email": "cleo@x.example", "password": "another password"}))
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(error_code(r).await, (409, "email_taken".into()));
+        .json(&json!({"email": "cleo@x.example", "password": "another password"}));
+    assert_eq!(refusal(r).await, (409, "email_taken".into()));
     assert_eq!(
         customer_login(&stack, &alpha, "cleo@x.example", "alpha password one")
             .await
@@ -742,18 +691,10 @@ async fn customers_have_one_account_per_store_and_sessions_end_at_logout() {
     let r = stack
         .at(Method::PATCH, &alpha, "/api/customers/me")
         .bearer_auth(&token)
-        .json(&json!({"phone": "call me maybe"}))
-        .send()
-        .await
-        .expect("patch");
-    assert_eq!(error_code(r).await, (400, "invalid_request".into()));
-    let r = stack
-        .get(&beta, "/api/customers/me")
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("me");
-    assert_eq!(error_code(r).await, (403, "forbidden".into()));
+        .json(&json!({"phone": "call me maybe"}));
+    assert_eq!(refusal(r).await, (400, "invalid_request".into()));
+    let r = stack.get(&beta, "/api/customers/me").bearer_auth(&token);
+    assert_eq!(refusal(r).await, (403, "forbidden".into()));
     let r = stack
         .post(&alpha, "/api/customers/logout")
         .bearer_auth(&token)
@@ -761,19 +702,10 @@ async fn customers_have_one_account_per_store_and_sessions_end_at_logout() {
         .await
         .expect("logout");
     assert_eq!(r.status(), 204);
-    let r = stack
-        .get(&alpha, "/api/customers/me")
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("me");
-    assert_eq!(error_code(r).await, (401, "unauthorized".into()));
-    let r = stack
-        .get(&alpha, "/api/customers/me")
-        .send()
-        .await
-        .expect("me");
-    assert_eq!(error_code(r).await, (401, "unauthorized".into()));
+    let r = stack.get(&alpha, "/api/customers/me").bearer_auth(&token);
+    assert_eq!(refusal(r).await, (401, "unauthorized".into()));
+    let r = stack.get(&alpha, "/api/customers/me");
+    assert_eq!(refusal(r).await, (401, "unauthorized".into()));
 
     stack.shutdown().await;
 }
@@ -857,27 +789,18 @@ async fn addresses_and_password_reset() {
     let r = stack
         .at(Method::PATCH, &host, &home_path)
         .bearer_auth(&cleo_token)
-        .json(&json!({"country": "Belgium"}))
-        .send()
-        .await
-        .expect("patch");
-    assert_eq!(error_code(r).await, (400, "invalid_request".into()));
+        .json(&json!({"country": "Belgium"}));
+    assert_eq!(refusal(r).await, (400, "invalid_request".into()));
     // Dan cannot see, change or delete Cleo's address.
     let r = stack
         .at(Method::PATCH, &host, &home_path)
         .bearer_auth(&dan_token)
-        .json(&json!({"line2": "mine now"}))
-        .send()
-        .await
-        .expect("patch");
-    assert_eq!(error_code(r).await, (404, "not_found".into()));
+        .json(&json!({"line2": "mine now"}));
+    assert_eq!(refusal(r).await, (404, "not_found".into()));
     let r = stack
         .at(Method::DELETE, &host, &home_path)
-        .bearer_auth(&dan_token)
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(error_code(r).await, (404, "not_found".into()));
+        .bearer_auth(&dan_token);
+    assert_eq!(refusal(r).await, (404, "not_found".into()));
     let dans = json_of(
         stack
             .get(&host, "/api/customers/me/addresses")
@@ -898,11 +821,8 @@ async fn addresses_and_password_reset() {
     assert_eq!(r.status(), 204);
     let r = stack
         .at(Method::DELETE, &host, &home_path)
-        .bearer_auth(&cleo_token)
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(error_code(r).await, (404, "not_found".into()));
+        .bearer_auth(&cleo_token);
+    assert_eq!(refusal(r).await, (404, "not_found".into()));
     let r = stack
         .at(
             Method::PATCH,
@@ -910,11 +830,8 @@ async fn addresses_and_password_reset() {
             "/api/customers/me/addresses/not-an-id",
         )
         .bearer_auth(&cleo_token)
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("patch");
-    assert_eq!(error_code(r).await, (400, "invalid_id".into()));
+        .json(&json!({}));
+    assert_eq!(refusal(r).await, (400, "invalid_id".into()));
     assert_eq!(
         count(
             &pod.database_url,
@@ -980,18 +897,12 @@ async fn addresses_and_password_reset() {
     // The reset signed Cleo out everywhere; Dan is untouched.
     let r = stack
         .get(&host, "/api/customers/me")
-        .bearer_auth(&cleo_token)
-        .send()
-        .await
-        .expect("me");
-    assert_eq!(error_code(r).await, (401, "unauthorized".into()));
+        .bearer_auth(&cleo_token);
+    assert_eq!(refusal(r).await, (401, "unauthorized".into()));
     let r = stack
         .get(&host, "/api/customers/me")
-        .bearer_auth(&dan_token)
-        .send()
-        .await
-        .expect("me");
-    assert_eq!(r.status(), 200);
+        .bearer_auth(&dan_token);
+    assert_eq!(status_of(r).await, 200);
 
     stack.shutdown().await;
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{error_code, Stack, PLATFORM};
+use common::{error_code, refusal, status_of, Stack, PLATFORM};
 use mercato::local::{Binaries, Durability, RedisServer};
 use mercato_tenants::{CartId, Claims, CustomerId, Role, StoreId};
 use reqwest::Method;
@@ -57,11 +57,8 @@ async fn product(
             &format!("/admin/api/variants/{variant}/stock"),
         )
         .bearer_auth(&shop.staff)
-        .json(&json!({"on_hand": on_hand}))
-        .send()
-        .await
-        .expect("stock");
-    assert_eq!(r.status(), 200, "setting stock");
+        .json(&json!({"on_hand": on_hand}));
+    assert_eq!(status_of(r).await, 200, "setting stock");
     (p["id"].as_str().expect("id").to_owned(), variant)
 }
 
@@ -541,11 +538,8 @@ async fn bad_input_gets_a_clear_4xx_and_leaves_the_cart_unchanged() {
         "/api/cart/lines",
         As::Guest(&full_token),
     )
-    .json(&add_body(&a, json!(1)))
-    .send()
-    .await
-    .expect("add");
-    assert_eq!(error_code(r).await, (422, "line_limit_exceeded".to_owned()));
+    .json(&add_body(&a, json!(1)));
+    assert_eq!(refusal(r).await, (422, "line_limit_exceeded".to_owned()));
     assert_eq!(stored_lines(&mut db, cart_id(&full)).await.len(), 100);
     stack.shutdown().await;
 }
@@ -656,11 +650,8 @@ async fn price_stock_and_availability_changes_are_reported_per_line() {
             &format!("/admin/api/variants/{a}/stock"),
         )
         .bearer_auth(&shop.staff)
-        .json(&json!({"on_hand": 2}))
-        .send()
-        .await
-        .expect("stock");
-    assert_eq!(r.status(), 200);
+        .json(&json!({"on_hand": 2}));
+    assert_eq!(status_of(r).await, 200);
     let cart = get_cart(&stack, &shop, guest).await;
     assert_eq!(
         cart["lines"][0]["issues"],
@@ -699,20 +690,14 @@ async fn price_stock_and_availability_changes_are_reported_per_line() {
             &format!("/admin/api/products/{product_id}"),
         )
         .bearer_auth(&shop.staff)
-        .json(&json!({"status": "draft"}))
-        .send()
-        .await
-        .expect("draft");
-    assert_eq!(r.status(), 200);
+        .json(&json!({"status": "draft"}));
+    assert_eq!(status_of(r).await, 200);
     let cart = get_cart(&stack, &shop, guest).await;
     assert_eq!(cart["lines"][0]["issues"], json!([{"kind": "unavailable"}]));
     let before = cart;
     let r = req(&stack, Method::POST, &shop.host, "/api/cart/lines", guest)
-        .json(&json!({"variant_id": a, "quantity": 1}))
-        .send()
-        .await
-        .expect("add");
-    assert_eq!(error_code(r).await, (422, "variant_unavailable".to_owned()));
+        .json(&json!({"variant_id": a, "quantity": 1}));
+    assert_eq!(refusal(r).await, (422, "variant_unavailable".to_owned()));
     let r = req(
         &stack,
         Method::PATCH,
@@ -720,11 +705,8 @@ async fn price_stock_and_availability_changes_are_reported_per_line() {
         &format!("/api/cart/lines/{a}"),
         guest,
     )
-    .json(&json!({"quantity": 4}))
-    .send()
-    .await
-    .expect("raise");
-    assert_eq!(error_code(r).await, (422, "variant_unavailable".to_owned()));
+    .json(&json!({"quantity": 4}));
+    assert_eq!(refusal(r).await, (422, "variant_unavailable".to_owned()));
     assert_eq!(get_cart(&stack, &shop, guest).await, before);
     // Fewer units of an unavailable variant are fine.
     let cart = set(&stack, &shop, guest, &a, 1).await;
@@ -766,11 +748,8 @@ async fn a_guest_cart_merges_into_the_customer_cart_once() {
     // A guest cannot merge: it takes a customer token.
     let r = stack
         .post(&shop.host, "/api/cart/merge")
-        .header("x-cart-token", &token)
-        .send()
-        .await
-        .expect("merge");
-    assert_eq!(error_code(r).await, (401, "unauthorized".to_owned()));
+        .header("x-cart-token", &token);
+    assert_eq!(refusal(r).await, (401, "unauthorized".to_owned()));
 
     let merge = || {
         stack
@@ -787,11 +766,8 @@ async fn a_guest_cart_merges_into_the_customer_cart_once() {
     assert_eq!(subtotal(&merged), 99 * 1000 + 3 * 2000 + 2 * 3000);
     assert_eq!(get_cart(&stack, &shop, me).await, merged);
 
-    let r = req(&stack, Method::GET, &shop.host, "/api/cart", guest)
-        .send()
-        .await
-        .expect("guest");
-    assert_eq!(error_code(r).await, (404, "not_found".to_owned()));
+    let r = req(&stack, Method::GET, &shop.host, "/api/cart", guest);
+    assert_eq!(refusal(r).await, (404, "not_found".to_owned()));
     // A retried merge finds nothing and adds nothing.
     let r = merge().send().await.expect("again");
     assert_eq!(error_code(r).await, (404, "not_found".to_owned()));
@@ -824,18 +800,12 @@ async fn a_guest_cart_merges_into_the_customer_cart_once() {
     let r = stack
         .post(&shop.host, "/api/cart/merge")
         .bearer_auth(&bearer)
-        .header("x-cart-token", "ct_nope")
-        .send()
-        .await
-        .expect("malformed");
-    assert_eq!(error_code(r).await, (400, "invalid_cart_token".to_owned()));
+        .header("x-cart-token", "ct_nope");
+    assert_eq!(refusal(r).await, (400, "invalid_cart_token".to_owned()));
     let r = stack
         .post(&shop.host, "/api/cart/merge")
-        .bearer_auth(&bearer)
-        .send()
-        .await
-        .expect("no token");
-    assert_eq!(error_code(r).await, (400, "invalid_cart_token".to_owned()));
+        .bearer_auth(&bearer);
+    assert_eq!(refusal(r).await, (400, "invalid_cart_token".to_owned()));
     assert_eq!(get_cart(&stack, &shop, me).await, merged);
     stack.shutdown().await;
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{error_code, Stack, PLATFORM};
+use common::{error_code, refusal, status_of, Stack, PLATFORM};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Connection as _;
@@ -61,6 +61,13 @@ async fn create(stack: &Stack, host: &str, token: &str, body: &Value) -> reqwest
         .expect("request")
 }
 
+/// Creates [`tee`]: `201` and the product.
+async fn create_tee(stack: &Stack, host: &str, token: &str) -> Value {
+    let r = create(stack, host, token, &tee()).await;
+    assert_eq!(r.status(), 201);
+    r.json().await.expect("json")
+}
+
 #[tokio::test]
 async fn staff_build_products_with_options_and_shoppers_see_them_with_badges() {
     let stack = Stack::start(1).await;
@@ -111,15 +118,11 @@ async fn staff_build_products_with_options_and_shoppers_see_them_with_badges() {
         .json()
         .await
         .expect("json");
-    let r = stack
-        .get(
-            &host,
-            &format!("/api/products/{}", d["id"].as_str().expect("id")),
-        )
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(error_code(r).await, (404, "not_found".into()));
+    let r = stack.get(
+        &host,
+        &format!("/api/products/{}", d["id"].as_str().expect("id")),
+    );
+    assert_eq!(refusal(r).await, (404, "not_found".into()));
     let list: Value = stack
         .get(&host, "/api/products")
         .send()
@@ -180,11 +183,7 @@ async fn staff_build_products_with_options_and_shoppers_see_them_with_badges() {
 async fn variants_change_and_shoppers_see_each_change_at_once() {
     let stack = Stack::start(1).await;
     let (host, token, _) = setup(&stack, "vary").await;
-    let p: Value = create(&stack, &host, &token, &tee())
-        .await
-        .json()
-        .await
-        .expect("json");
+    let p = create_tee(&stack, &host, &token).await;
     let id = p["id"].as_str().expect("id").to_owned();
     let small = p["variants"][0]["id"].as_str().expect("variant").to_owned();
     let path = format!("/api/products/{id}");
@@ -218,11 +217,8 @@ async fn variants_change_and_shoppers_see_each_change_at_once() {
             &format!("/admin/api/variants/{small}"),
         )
         .bearer_auth(&token)
-        .json(&json!({"price_minor": 2200, "compare_at_minor": null}))
-        .send()
-        .await
-        .expect("patch");
-    assert_eq!(r.status(), 200);
+        .json(&json!({"price_minor": 2200, "compare_at_minor": null}));
+    assert_eq!(status_of(r).await, 200);
     let after = shop(path.clone()).await;
     assert_eq!(after["variants"][0]["price"]["minor"], 2200);
     assert!(
@@ -234,11 +230,8 @@ async fn variants_change_and_shoppers_see_each_change_at_once() {
     let r = stack
         .at(Method::PATCH, &host, &format!("/admin/api/products/{id}"))
         .bearer_auth(&token)
-        .json(&json!({"title": "Linen tee II"}))
-        .send()
-        .await
-        .expect("patch");
-    assert_eq!(r.status(), 200);
+        .json(&json!({"title": "Linen tee II"}));
+    assert_eq!(status_of(r).await, 200);
     assert_eq!(shop(path.clone()).await["title"], "Linen tee II");
 
     // Add a variant: its option combination must be new and valid.
@@ -269,20 +262,14 @@ async fn variants_change_and_shoppers_see_each_change_at_once() {
     let r = stack
         .at(Method::PATCH, &host, &format!("/admin/api/products/{id}"))
         .bearer_auth(&token)
-        .json(&json!({"options": [{"name": "Size", "values": ["S", "M", "L"]}, {"name": "Colour", "values": ["Red"]}]}))
-        .send()
-        .await
-        .expect("patch");
-    assert_eq!(r.status(), 200);
+        .json(&json!({"options": [{"name": "Size", "values": ["S", "M", "L"]}, {"name": "Colour", "values": ["Red"]}]}));
+    assert_eq!(status_of(r).await, 200);
     // ...but not shrink under an existing variant.
     let r = stack
         .at(Method::PATCH, &host, &format!("/admin/api/products/{id}"))
         .bearer_auth(&token)
-        .json(&json!({"options": [{"name": "Size", "values": ["S"]}, {"name": "Colour", "values": ["Red"]}]}))
-        .send()
-        .await
-        .expect("patch");
-    assert_eq!(error_code(r).await, (400, "invalid_request".into()));
+        .json(&json!({"options": [{"name": "Size", "values": ["S"]}, {"name": "Colour", "values": ["Red"]}]}));
+    assert_eq!(refusal(r).await, (400, "invalid_request".into()));
     let r = add(json!({"sku": "TEE-L", "price_minor": 2700, "option_values": {"Size": "L", "Colour": "Red"}})).await.expect("add");
     assert_eq!(r.status(), 201);
     assert_eq!(
@@ -303,11 +290,8 @@ async fn variants_change_and_shoppers_see_each_change_at_once() {
     for v in &variants[..2] {
         let r = stack
             .at(Method::DELETE, &host, &format!("/admin/api/variants/{v}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("delete");
-        assert_eq!(r.status(), 204);
+            .bearer_auth(&token);
+        assert_eq!(status_of(r).await, 204);
     }
     let r = stack
         .at(
@@ -315,11 +299,8 @@ async fn variants_change_and_shoppers_see_each_change_at_once() {
             &host,
             &format!("/admin/api/variants/{}", variants[2]),
         )
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(error_code(r).await, (409, "conflict".into()));
+        .bearer_auth(&token);
+    assert_eq!(refusal(r).await, (409, "conflict".into()));
     assert_eq!(
         shop(path.clone()).await["variants"]
             .as_array()
@@ -349,11 +330,7 @@ async fn images_are_stored_content_addressed_and_served_cacheable_forever() {
     let stack = Stack::start(1).await;
     let (host, token, _) = setup(&stack, "pics").await;
     let (other_host, other_token, _) = setup(&stack, "other").await;
-    let p: Value = create(&stack, &host, &token, &tee())
-        .await
-        .json()
-        .await
-        .expect("json");
+    let p = create_tee(&stack, &host, &token).await;
     let id = p["id"].as_str().expect("id").to_owned();
     let upload = |host: &str, token: &str, id: &str, bytes: &'static [u8]| {
         stack
@@ -413,12 +390,8 @@ async fn images_are_stored_content_addressed_and_served_cacheable_forever() {
         .await
         .expect("upload");
     assert_eq!(error_code(r).await, (404, "not_found".into()));
-    let r = stack
-        .get(&host, "/media/..%2F..%2Fetc%2Fpasswd")
-        .send()
-        .await
-        .expect("media");
-    assert_eq!(error_code(r).await, (404, "not_found".into()));
+    let r = stack.get(&host, "/media/..%2F..%2Fetc%2Fpasswd");
+    assert_eq!(refusal(r).await, (404, "not_found".into()));
     // Too large (the pod's default limit is 8 MiB).
     let big: &'static [u8] = Box::leak(
         [PNG, &vec![0u8; 9 * 1024 * 1024]]
@@ -436,11 +409,8 @@ async fn images_are_stored_content_addressed_and_served_cacheable_forever() {
             &host,
             &format!("/admin/api/products/{id}/images/{image_id}"),
         )
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(r.status(), 204);
+        .bearer_auth(&token);
+    assert_eq!(status_of(r).await, 204);
     let shop: Value = stack
         .get(&host, &format!("/api/products/{id}"))
         .send()
@@ -458,11 +428,7 @@ async fn product_reads_hit_the_cache_revalidate_by_etag_and_badges_follow_stock(
     let stack = Stack::start(1).await;
     let (host, token, store) = setup(&stack, "cached").await;
     let pod_url = stack.pod_for(&store).await.app.url();
-    let p: Value = create(&stack, &host, &token, &tee())
-        .await
-        .json()
-        .await
-        .expect("json");
+    let p = create_tee(&stack, &host, &token).await;
     let id = p["id"].as_str().expect("id").to_owned();
     let small = p["variants"][0]["id"].as_str().expect("variant").to_owned();
     let path = format!("/api/products/{id}");
@@ -512,13 +478,8 @@ async fn product_reads_hit_the_cache_revalidate_by_etag_and_badges_follow_stock(
         "a hit reads no database"
     );
 
-    let r = stack
-        .get(&host, &path)
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(r.status(), 304);
+    let r = stack.get(&host, &path).header("if-none-match", &etag);
+    assert_eq!(status_of(r).await, 304);
 
     // Stock drops to zero: the badge follows within seconds; the ETag changes.
     let r = stack
@@ -528,11 +489,8 @@ async fn product_reads_hit_the_cache_revalidate_by_etag_and_badges_follow_stock(
             &format!("/admin/api/variants/{small}/stock"),
         )
         .bearer_auth(&token)
-        .json(&json!({"on_hand": 0}))
-        .send()
-        .await
-        .expect("stock");
-    assert_eq!(r.status(), 200);
+        .json(&json!({"on_hand": 0}));
+    assert_eq!(status_of(r).await, 200);
     let sold_out = stack
         .eventually("the badge says sold out", || async {
             let r = stack.get(&host, &path).send().await.ok()?;
@@ -561,11 +519,8 @@ async fn product_reads_hit_the_cache_revalidate_by_etag_and_badges_follow_stock(
             &format!("/admin/api/variants/{small}/stock"),
         )
         .bearer_auth(&token)
-        .json(&json!({"on_hand": -1}))
-        .send()
-        .await
-        .expect("stock");
-    assert_eq!(error_code(r).await, (400, "invalid_request".into()));
+        .json(&json!({"on_hand": -1}));
+    assert_eq!(refusal(r).await, (400, "invalid_request".into()));
     let r = stack
         .at(
             Method::PUT,
@@ -573,11 +528,8 @@ async fn product_reads_hit_the_cache_revalidate_by_etag_and_badges_follow_stock(
             &format!("/admin/api/variants/{}/stock", uuid::Uuid::now_v7()),
         )
         .bearer_auth(&token)
-        .json(&json!({"on_hand": 1}))
-        .send()
-        .await
-        .expect("stock");
-    assert_eq!(error_code(r).await, (404, "not_found".into()));
+        .json(&json!({"on_hand": 1}));
+    assert_eq!(refusal(r).await, (404, "not_found".into()));
     stack.shutdown().await;
 }
 
@@ -587,11 +539,7 @@ async fn concurrent_misses_share_one_database_read() {
     let (host, token, store) = setup(&stack, "herd").await;
     let pod = stack.pod_for(&store).await;
     let pod_url = pod.app.url();
-    let p: Value = create(&stack, &host, &token, &tee())
-        .await
-        .json()
-        .await
-        .expect("json");
+    let p = create_tee(&stack, &host, &token).await;
     let path = format!("/api/products/{}", p["id"].as_str().expect("id"));
 
     // Hold the products table so the first load waits; every other request
@@ -664,11 +612,7 @@ async fn reads_work_from_postgres_while_redis_is_down() {
     let (host, token, store) = setup(&stack, "noredis").await;
     let pod = stack.pod_for(&store).await;
     let pod_url = pod.app.url();
-    let p: Value = create(&stack, &host, &token, &tee())
-        .await
-        .json()
-        .await
-        .expect("json");
+    let p = create_tee(&stack, &host, &token).await;
     let id = p["id"].as_str().expect("id").to_owned();
     let path = format!("/api/products/{id}");
     assert_eq!(

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{error_code, Stack, PLATFORM};
+use common::{error_code, refusal, status_of, Stack, PLATFORM};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Connection as _;
@@ -75,39 +75,25 @@ async fn stores_land_on_different_pods_and_each_domain_serves_only_its_own_produ
 
     // Alpha's product id means nothing on beta's domain.
     let id = a_product["id"].as_str().expect("id");
-    let r = stack
-        .get(&b_host, &format!("/api/products/{id}"))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(error_code(r).await, (404, "not_found".into()));
-    let r = stack
-        .get(&a_host, &format!("/api/products/{id}"))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(r.status(), 200);
+    let r = stack.get(&b_host, &format!("/api/products/{id}"));
+    assert_eq!(refusal(r).await, (404, "not_found".into()));
+    let r = stack.get(&a_host, &format!("/api/products/{id}"));
+    assert_eq!(status_of(r).await, 200);
 
     // A token of store A never authorizes anything in store B.
     let r = stack
         .post(&b_host, "/admin/api/products")
         .bearer_auth(&a_staff)
-        .json(&json!({"title": "Intruder", "variants": [{"sku": "X", "price_minor": 1}]}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(error_code(r).await, (403, "forbidden".into()));
+        .json(&json!({"title": "Intruder", "variants": [{"sku": "X", "price_minor": 1}]}));
+    assert_eq!(refusal(r).await, (403, "forbidden".into()));
     assert_eq!(titles(&stack, &b_host).await, vec!["Beta Tee"]);
 
     // A SKU is unique within a store.
     let r = stack
         .post(&a_host, "/admin/api/products")
         .bearer_auth(&a_staff)
-        .json(&json!({"title": "Dup", "variants": [{"sku": "TEE-1", "price_minor": 1}]}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(error_code(r).await, (409, "sku_taken".into()));
+        .json(&json!({"title": "Dup", "variants": [{"sku": "TEE-1", "price_minor": 1}]}));
+    assert_eq!(refusal(r).await, (409, "sku_taken".into()));
 
     // Each pod holds only its own store's rows.
     let a_pod = stack.pod_for(&alpha).await;
@@ -131,28 +117,17 @@ async fn stores_land_on_different_pods_and_each_domain_serves_only_its_own_produ
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_domains_get_404_and_custom_domains_route_while_they_exist() {
     let stack = Stack::start(1).await;
-    let r = stack
-        .get("nowhere.localhost", "/")
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(error_code(r).await, (404, "unknown_store".into()));
-    let r = stack
-        .get("shop.example.com", "/api/products")
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(error_code(r).await, (404, "unknown_store".into()));
+    let r = stack.get("nowhere.localhost", "/");
+    assert_eq!(refusal(r).await, (404, "unknown_store".into()));
+    let r = stack.get("shop.example.com", "/api/products");
+    assert_eq!(refusal(r).await, (404, "unknown_store".into()));
 
     let store = stack.create_store("gamma").await;
     let id = store["id"].as_str().expect("id");
     let r = stack
         .operator(Method::POST, &format!("/v1/stores/{id}/domains"))
-        .json(&json!({"domain": "Shop.Example.com"}))
-        .send()
-        .await
-        .expect("add");
-    assert_eq!(r.status(), 201);
+        .json(&json!({"domain": "Shop.Example.com"}));
+    assert_eq!(status_of(r).await, 201);
     stack
         .eventually("the custom domain routes", || async {
             let r = stack
@@ -169,37 +144,23 @@ async fn unknown_domains_get_404_and_custom_domains_route_while_they_exist() {
     let other_id = other["id"].as_str().expect("id");
     let r = stack
         .operator(Method::POST, &format!("/v1/stores/{other_id}/domains"))
-        .json(&json!({"domain": "shop.example.com"}))
-        .send()
-        .await
-        .expect("add");
-    assert_eq!(error_code(r).await, (409, "domain_taken".into()));
+        .json(&json!({"domain": "shop.example.com"}));
+    assert_eq!(refusal(r).await, (409, "domain_taken".into()));
     let r = stack
         .operator(Method::POST, "/v1/stores")
-        .json(&json!({"name": "Again", "handle": "gamma", "owner_email": "x@gamma.example"}))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(error_code(r).await, (409, "handle_taken".into()));
+        .json(&json!({"name": "Again", "handle": "gamma", "owner_email": "x@gamma.example"}));
+    assert_eq!(refusal(r).await, (409, "handle_taken".into()));
     // The platform domain of a store is not removable; a custom one is.
-    let r = stack
-        .operator(
-            Method::DELETE,
-            &format!("/v1/stores/{id}/domains/gamma.localhost"),
-        )
-        .send()
-        .await
-        .expect("del");
-    assert_eq!(error_code(r).await, (422, "unprocessable".into()));
-    let r = stack
-        .operator(
-            Method::DELETE,
-            &format!("/v1/stores/{id}/domains/shop.example.com"),
-        )
-        .send()
-        .await
-        .expect("del");
-    assert_eq!(r.status(), 200);
+    let r = stack.operator(
+        Method::DELETE,
+        &format!("/v1/stores/{id}/domains/gamma.localhost"),
+    );
+    assert_eq!(refusal(r).await, (422, "unprocessable".into()));
+    let r = stack.operator(
+        Method::DELETE,
+        &format!("/v1/stores/{id}/domains/shop.example.com"),
+    );
+    assert_eq!(status_of(r).await, 200);
     stack
         .eventually("the removed domain stops routing", || async {
             let r = stack
@@ -231,27 +192,16 @@ async fn a_request_sent_straight_to_the_wrong_pod_gets_421_and_writes_nothing() 
         .post(format!("{}/admin/api/products", wrong.app.url()))
         .header(mercato_tenants::STORE_HEADER, id)
         .bearer_auth(&staff)
-        .json(&json!({"title": "Misdirected", "variants": [{"sku": "M-1", "price_minor": 100}]}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(error_code(r).await, (421, "store_not_here".into()));
+        .json(&json!({"title": "Misdirected", "variants": [{"sku": "M-1", "price_minor": 100}]}));
+    assert_eq!(refusal(r).await, (421, "store_not_here".into()));
     let r = stack
         .http
         .get(format!("{}/api/products", wrong.app.url()))
-        .header(mercato_tenants::STORE_HEADER, id)
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(error_code(r).await, (421, "store_not_here".into()));
+        .header(mercato_tenants::STORE_HEADER, id);
+    assert_eq!(refusal(r).await, (421, "store_not_here".into()));
     // A request naming no store at all is not served either.
-    let r = stack
-        .http
-        .get(format!("{}/api/products", wrong.app.url()))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(error_code(r).await, (421, "store_not_here".into()));
+    let r = stack.http.get(format!("{}/api/products", wrong.app.url()));
+    assert_eq!(refusal(r).await, (421, "store_not_here".into()));
     assert_eq!(count_products(&wrong.database_url).await, 0);
     assert_eq!(count_products(&home.database_url).await, 0);
 
@@ -261,11 +211,8 @@ async fn a_request_sent_straight_to_the_wrong_pod_gets_421_and_writes_nothing() 
         .post(format!("{}/admin/api/products", home.app.url()))
         .header(mercato_tenants::STORE_HEADER, id)
         .bearer_auth(&staff)
-        .json(&json!({"title": "Direct", "variants": [{"sku": "M-1", "price_minor": 100}]}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status(), 201);
+        .json(&json!({"title": "Direct", "variants": [{"sku": "M-1", "price_minor": 100}]}));
+    assert_eq!(status_of(r).await, 201);
     assert_eq!(count_products(&home.database_url).await, 1);
     assert_eq!(count_products(&wrong.database_url).await, 0);
     stack.shutdown().await;
@@ -291,23 +238,16 @@ async fn the_router_keeps_serving_without_the_control_plane_and_catches_up_when_
     }
     assert_eq!(titles(&stack, &host).await, vec!["Zeta Tee"]);
     // The operator API itself is unavailable meanwhile, and says so.
-    let r = stack
-        .operator(Method::GET, "/v1/stores")
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(error_code(r).await, (503, "pod_unavailable".into()));
+    let r = stack.operator(Method::GET, "/v1/stores");
+    assert_eq!(refusal(r).await, (503, "pod_unavailable".into()));
 
     stack.start_control_plane().await;
     let r = stack
         .http
         .post(format!("{}/v1/stores", stack.control_plane_url()))
         .bearer_auth(&stack.operator)
-        .json(&json!({"name": "Eta", "handle": "eta", "owner_email": "o@eta.example"}))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(r.status(), 201);
+        .json(&json!({"name": "Eta", "handle": "eta", "owner_email": "o@eta.example"}));
+    assert_eq!(status_of(r).await, 201);
     let created = Instant::now();
     stack
         .eventually("the router picks up the new store", || async {
@@ -349,16 +289,10 @@ async fn bad_input_gets_clear_4xx_codes() {
             .await
             .expect("post");
     assert_eq!(error_code(r).await, (400, "invalid_json".into()));
-    let r = post(json!({"title": "x", "variants": [{"sku": "A", "price_minor": -1}]}).to_string())
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(error_code(r).await, (400, "invalid_request".into()));
-    let r = post(json!({"title": "", "variants": [{"sku": "A", "price_minor": 1}]}).to_string())
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(error_code(r).await, (400, "invalid_request".into()));
+    let r = post(json!({"title": "x", "variants": [{"sku": "A", "price_minor": -1}]}).to_string());
+    assert_eq!(refusal(r).await, (400, "invalid_request".into()));
+    let r = post(json!({"title": "", "variants": [{"sku": "A", "price_minor": 1}]}).to_string());
+    assert_eq!(refusal(r).await, (400, "invalid_request".into()));
     let big = format!(
         "{{\"title\": \"{}\", \"variants\": []}}",
         "x".repeat(2 * 1024 * 1024)
@@ -368,100 +302,50 @@ async fn bad_input_gets_clear_4xx_codes() {
     let r = stack
         .post(&host, "/admin/api/products")
         .bearer_auth(&staff)
-        .body("{}")
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(error_code(r).await, (415, "unsupported_media_type".into()));
-    let r = stack
-        .post(&host, "/admin/api/products")
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(error_code(r).await, (401, "unauthorized".into()));
+        .body("{}");
+    assert_eq!(refusal(r).await, (415, "unsupported_media_type".into()));
+    let r = stack.post(&host, "/admin/api/products").json(&json!({}));
+    assert_eq!(refusal(r).await, (401, "unauthorized".into()));
     let r = stack
         .post(&host, "/admin/api/products")
         .bearer_auth("not.a.token")
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(error_code(r).await, (401, "unauthorized".into()));
-    let r = stack
-        .get(&host, "/api/products/not-a-uuid")
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(error_code(r).await, (400, "invalid_id".into()));
-    let r = stack
-        .get(&host, "/api/products?limit=0")
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(error_code(r).await, (400, "invalid_request".into()));
-    let r = stack
-        .get(&host, "/api/products?after=garbage")
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(error_code(r).await, (400, "invalid_request".into()));
-    let r = stack
-        .get(&host, "/internal/stores")
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(error_code(r).await, (404, "not_found".into()));
-    let r = stack
-        .at(Method::DELETE, &host, "/api/products")
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(error_code(r).await, (405, "method_not_allowed".into()));
+        .json(&json!({}));
+    assert_eq!(refusal(r).await, (401, "unauthorized".into()));
+    let r = stack.get(&host, "/api/products/not-a-uuid");
+    assert_eq!(refusal(r).await, (400, "invalid_id".into()));
+    let r = stack.get(&host, "/api/products?limit=0");
+    assert_eq!(refusal(r).await, (400, "invalid_request".into()));
+    let r = stack.get(&host, "/api/products?after=garbage");
+    assert_eq!(refusal(r).await, (400, "invalid_request".into()));
+    let r = stack.get(&host, "/internal/stores");
+    assert_eq!(refusal(r).await, (404, "not_found".into()));
+    let r = stack.at(Method::DELETE, &host, "/api/products");
+    assert_eq!(refusal(r).await, (405, "method_not_allowed".into()));
 
     // Operator API.
-    let r = stack
-        .operator(Method::GET, "/v1/stores/12345")
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(error_code(r).await, (400, "invalid_id".into()));
+    let r = stack.operator(Method::GET, "/v1/stores/12345");
+    assert_eq!(refusal(r).await, (400, "invalid_id".into()));
     let r = stack
         .operator(Method::POST, "/v1/stores")
-        .json(&json!({"name": "x", "handle": "a b", "owner_email": "o@x.example"}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(error_code(r).await, (400, "invalid_handle".into()));
+        .json(&json!({"name": "x", "handle": "a b", "owner_email": "o@x.example"}));
+    assert_eq!(refusal(r).await, (400, "invalid_handle".into()));
     let r = stack
         .operator(Method::POST, "/v1/stores")
-        .json(&json!({"name": "x", "handle": "okay", "owner_email": "nope"}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(error_code(r).await, (400, "invalid_request".into()));
+        .json(&json!({"name": "x", "handle": "okay", "owner_email": "nope"}));
+    assert_eq!(refusal(r).await, (400, "invalid_request".into()));
     let r = stack
         .at(Method::GET, PLATFORM, "/v1/stores")
-        .bearer_auth(&staff)
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(error_code(r).await, (403, "forbidden".into()));
+        .bearer_auth(&staff);
+    assert_eq!(refusal(r).await, (403, "forbidden".into()));
     let id = store["id"].as_str().expect("id");
     let r = stack
         .operator(Method::POST, &format!("/v1/stores/{id}/domains"))
-        .json(&json!({"domain": "bad_domain!"}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(error_code(r).await, (400, "invalid_domain".into()));
+        .json(&json!({"domain": "bad_domain!"}));
+    assert_eq!(refusal(r).await, (400, "invalid_domain".into()));
     let r = stack
         .operator(Method::POST, &format!("/v1/stores/{id}/domains"))
-        .json(&json!({"domain": "other.localhost"}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(error_code(r).await, (400, "invalid_domain".into()));
+        .json(&json!({"domain": "other.localhost"}));
+    assert_eq!(refusal(r).await, (400, "invalid_domain".into()));
 
     // Nothing above wrote a product, and the process answered every time.
     let page: Value = stack
@@ -493,12 +377,8 @@ async fn an_unreachable_pod_is_a_quick_503() {
     let _ = store;
     let pod = stack.pods.pop().expect("pod");
     pod.app.stop().await;
-    let r = stack
-        .get("iota.localhost", "/api/products")
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(error_code(r).await, (503, "pod_unavailable".into()));
+    let r = stack.get("iota.localhost", "/api/products");
+    assert_eq!(refusal(r).await, (503, "pod_unavailable".into()));
     pod.redis.stop().await;
     stack.shutdown().await;
 }

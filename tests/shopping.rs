@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{error_code, Stack, PLATFORM};
+use common::{refusal, status_of, Stack, PLATFORM};
 use serde_json::{json, Value};
 
 fn quantities(cart: &Value) -> Vec<(String, i64)> {
@@ -20,6 +20,29 @@ fn quantities(cart: &Value) -> Vec<(String, i64)> {
         .collect();
     q.sort();
     q
+}
+
+/// Staff of one store, over the API.
+struct Admin<'a> {
+    stack: &'a Stack,
+    host: &'a str,
+    token: &'a str,
+}
+
+impl Admin<'_> {
+    /// Sends a request with a JSON body; the answer must have `status`.
+    async fn send(&self, method: reqwest::Method, path: &str, body: Value, status: u16) -> Value {
+        let r = self
+            .stack
+            .at(method, self.host, path)
+            .bearer_auth(self.token)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status().as_u16(), status, "{path}");
+        r.json().await.expect("json")
+    }
 }
 
 #[tokio::test]
@@ -76,11 +99,8 @@ async fn signing_in_merges_the_guest_cart_into_the_customers_cart() {
         let r = stack
             .post(&host, "/api/cart/lines")
             .header("x-cart-token", &token)
-            .json(&json!({"variant_id": variant, "quantity": quantity}))
-            .send()
-            .await
-            .expect("add");
-        assert_eq!(r.status(), 200);
+            .json(&json!({"variant_id": variant, "quantity": quantity}));
+        assert_eq!(status_of(r).await, 200);
     }
 
     // Signing in with the guest cart merges it, line by line.
@@ -109,13 +129,8 @@ async fn signing_in_merges_the_guest_cart_into_the_customers_cart() {
     assert_eq!(cart["subtotal"]["minor"], 3 * 2000 + 900);
 
     // The guest cart is retired; signing in again with it changes nothing.
-    let r = stack
-        .get(&host, "/api/cart")
-        .header("x-cart-token", &token)
-        .send()
-        .await
-        .expect("cart");
-    assert_eq!(error_code(r).await, (404, "not_found".into()));
+    let r = stack.get(&host, "/api/cart").header("x-cart-token", &token);
+    assert_eq!(refusal(r).await, (404, "not_found".into()));
     let r = stack
         .post(&host, "/api/customers/login")
         .header("x-cart-token", &token)
@@ -171,53 +186,52 @@ async fn search_follows_categories_and_collections_as_staff_change_them() {
     let store = stack.create_store("merch").await;
     let host = format!("merch.{PLATFORM}");
     let staff = stack.staff_token(&store);
-    let admin =
-        |method: reqwest::Method, path: &str| stack.at(method, &host, path).bearer_auth(&staff);
-    let created = |r: reqwest::Response| async move {
-        assert!(r.status().is_success(), "status {}", r.status());
-        r.json::<Value>().await.expect("json")
+    let admin = Admin {
+        stack: &stack,
+        host: &host,
+        token: &staff,
     };
-    let clothing = created(
-        admin(reqwest::Method::POST, "/admin/api/categories")
-            .json(&json!({"handle": "clothing", "name": "Clothing"}))
-            .send()
-            .await
-            .expect("post"),
-    )
-    .await;
-    let sale = created(
-        admin(reqwest::Method::POST, "/admin/api/categories")
-            .json(&json!({"handle": "sale", "name": "Sale"}))
-            .send()
-            .await
-            .expect("post"),
-    )
-    .await;
-    let shirts = created(
-        admin(reqwest::Method::POST, "/admin/api/categories")
-            .json(&json!({"handle": "shirts", "name": "Shirts", "parent_id": clothing["id"]}))
-            .send()
-            .await
-            .expect("post"),
-    )
-    .await;
-    let acme = created(admin(reqwest::Method::POST, "/admin/api/collections").json(&json!({
+    let post = reqwest::Method::POST;
+    let clothing = admin
+        .send(
+            post.clone(),
+            "/admin/api/categories",
+            json!({"handle": "clothing", "name": "Clothing"}),
+            201,
+        )
+        .await;
+    let sale = admin
+        .send(
+            post.clone(),
+            "/admin/api/categories",
+            json!({"handle": "sale", "name": "Sale"}),
+            201,
+        )
+        .await;
+    let shirts = admin
+        .send(
+            post.clone(),
+            "/admin/api/categories",
+            json!({"handle": "shirts", "name": "Shirts", "parent_id": clothing["id"]}),
+            201,
+        )
+        .await;
+    let acme = admin.send(post.clone(), "/admin/api/collections", json!({
         "handle": "acme", "title": "Acme", "kind": "rule",
         "rules": {"match": "all", "conditions": [{"field": "vendor", "op": "equals", "value": "Acme"}]}
-    })).send().await.expect("post")).await;
-    let shirt = created(admin(reqwest::Method::POST, "/admin/api/products").json(&json!({
+    }), 201).await;
+    let shirt = admin.send(post, "/admin/api/products", json!({
         "title": "Oxford shirt", "vendor": "Acme", "variants": [{"sku": "OX-1", "price_minor": 5000}]
-    })).send().await.expect("post")).await;
+    }), 201).await;
     let shirt_id = shirt["id"].as_str().expect("id");
-    let r = admin(
-        reqwest::Method::PUT,
-        &format!("/admin/api/products/{shirt_id}/categories"),
-    )
-    .json(&json!({"category_ids": [shirts["id"]]}))
-    .send()
-    .await
-    .expect("file");
-    assert_eq!(r.status(), 200);
+    admin
+        .send(
+            reqwest::Method::PUT,
+            &format!("/admin/api/products/{shirt_id}/categories"),
+            json!({"category_ids": [shirts["id"]]}),
+            200,
+        )
+        .await;
 
     let total = |query: String| {
         let stack = &stack;
@@ -248,28 +262,26 @@ async fn search_follows_categories_and_collections_as_staff_change_them() {
     );
 
     // Move Shirts under Sale: the product follows at once.
-    let r = admin(
-        reqwest::Method::PATCH,
-        &format!("/admin/api/categories/{}", id(&shirts)),
-    )
-    .json(&json!({"parent_id": sale["id"]}))
-    .send()
-    .await
-    .expect("move");
-    assert_eq!(r.status(), 200);
+    admin
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/admin/api/categories/{}", id(&shirts)),
+            json!({"parent_id": sale["id"]}),
+            200,
+        )
+        .await;
     assert_eq!(total(format!("category={}", id(&clothing))).await, 0);
     assert_eq!(total(format!("category={}", id(&sale))).await, 1);
 
     // A vendor change takes it out of the rule collection.
-    let r = admin(
-        reqwest::Method::PATCH,
-        &format!("/admin/api/products/{shirt_id}"),
-    )
-    .json(&json!({"vendor": "Other"}))
-    .send()
-    .await
-    .expect("patch");
-    assert_eq!(r.status(), 200);
+    admin
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/admin/api/products/{shirt_id}"),
+            json!({"vendor": "Other"}),
+            200,
+        )
+        .await;
     assert_eq!(total(format!("collection={}", id(&acme))).await, 0);
     let members: Value = stack
         .get(&host, "/api/collections/acme/products")

@@ -20,6 +20,7 @@ pub mod events;
 pub mod inventory;
 pub mod keys;
 pub mod media;
+pub mod paging;
 pub mod search;
 pub mod startup;
 pub mod storefront;

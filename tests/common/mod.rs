@@ -410,3 +410,14 @@ pub async fn error_code(r: reqwest::Response) -> (u16, String) {
             .to_owned(),
     )
 }
+
+/// Sends `req` and gives the status and error code of its answer
+/// ([`error_code`]).
+pub async fn refusal(req: reqwest::RequestBuilder) -> (u16, String) {
+    error_code(req.send().await.expect("send")).await
+}
+
+/// Sends `req` and gives the status of its answer.
+pub async fn status_of(req: reqwest::RequestBuilder) -> u16 {
+    req.send().await.expect("send").status().as_u16()
+}

@@ -8,12 +8,14 @@ use chrono::{DateTime, Utc};
 use mercato_tenants::http::{ApiJson, ApiPath};
 use mercato_tenants::{AddressId, ApiError, CustomerId, ErrorCode, StoreId};
 use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::auth::Customer;
 use crate::db::map_db_error;
-use crate::tenancy::{lock_active, TenantContext};
+use crate::tenancy::{begin_write, TenantContext};
 use crate::AppState;
 
 /// Most addresses one customer may keep.
@@ -99,6 +101,23 @@ impl AddressFields {
             country,
             phone,
         })
+    }
+
+    /// Binds the fields, name to phone in column order, as the next
+    /// parameters of `query`.
+    fn bind_to<'q, O>(
+        &'q self,
+        query: QueryAs<'q, Postgres, O, PgArguments>,
+    ) -> QueryAs<'q, Postgres, O, PgArguments> {
+        query
+            .bind(&self.name)
+            .bind(&self.line1)
+            .bind(&self.line2)
+            .bind(&self.city)
+            .bind(&self.region)
+            .bind(&self.postal_code)
+            .bind(&self.country)
+            .bind(&self.phone)
     }
 
     /// The fields with `patch` applied.
@@ -269,8 +288,7 @@ pub(super) async fn create(
         phone: input.phone.unwrap_or_default(),
     }
     .validate()?;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     lock_customer(&mut tx, store, customer.id).await?;
     let (count,): (i64,) = sqlx::query_as(
         "SELECT count(*) FROM customer_addresses WHERE store_id = $1 AND customer_id = $2",
@@ -290,27 +308,22 @@ pub(super) async fn create(
     if is_default {
         clear_default(&mut tx, store, customer.id).await?;
     }
-    let row: Row = sqlx::query_as(&format!(
+    let sql = format!(
         "INSERT INTO customer_addresses
             (store_id, id, customer_id, name, line1, line2, city, region, postal_code, country, phone, is_default)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          RETURNING {COLUMNS}"
-    ))
-    .bind(store.as_uuid())
-    .bind(AddressId::new().as_uuid())
-    .bind(customer.id.as_uuid())
-    .bind(&fields.name)
-    .bind(&fields.line1)
-    .bind(&fields.line2)
-    .bind(&fields.city)
-    .bind(&fields.region)
-    .bind(&fields.postal_code)
-    .bind(&fields.country)
-    .bind(&fields.phone)
-    .bind(is_default)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(map_db_error)?;
+    );
+    let insert = sqlx::query_as(&sql)
+        .bind(store.as_uuid())
+        .bind(AddressId::new().as_uuid())
+        .bind(customer.id.as_uuid());
+    let row: Row = fields
+        .bind_to(insert)
+        .bind(is_default)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_db_error)?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok((StatusCode::CREATED, Json(row.address())))
 }
@@ -330,8 +343,7 @@ pub(super) async fn update(
     ApiJson(patch): ApiJson<AddressPatch>,
 ) -> Result<Json<Address>, ApiError> {
     let store = tenant.store_id;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     lock_customer(&mut tx, store, customer.id).await?;
     let current: Option<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM customer_addresses WHERE store_id = $1 AND customer_id = $2 AND id = $3"
@@ -348,27 +360,22 @@ pub(super) async fn update(
     if is_default && !current.is_default {
         clear_default(&mut tx, store, customer.id).await?;
     }
-    let row: Row = sqlx::query_as(&format!(
+    let sql = format!(
         "UPDATE customer_addresses SET name = $4, line1 = $5, line2 = $6, city = $7, region = $8,
             postal_code = $9, country = $10, phone = $11, is_default = $12, updated_at = now()
          WHERE store_id = $1 AND customer_id = $2 AND id = $3
          RETURNING {COLUMNS}"
-    ))
-    .bind(store.as_uuid())
-    .bind(customer.id.as_uuid())
-    .bind(id.as_uuid())
-    .bind(&fields.name)
-    .bind(&fields.line1)
-    .bind(&fields.line2)
-    .bind(&fields.city)
-    .bind(&fields.region)
-    .bind(&fields.postal_code)
-    .bind(&fields.country)
-    .bind(&fields.phone)
-    .bind(is_default)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(map_db_error)?;
+    );
+    let update = sqlx::query_as(&sql)
+        .bind(store.as_uuid())
+        .bind(customer.id.as_uuid())
+        .bind(id.as_uuid());
+    let row: Row = fields
+        .bind_to(update)
+        .bind(is_default)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_db_error)?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(Json(row.address()))
 }
@@ -383,8 +390,7 @@ pub(super) async fn remove(
     customer: Customer,
     ApiPath(id): ApiPath<AddressId>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, tenant.store_id).await?;
+    let mut tx = begin_write(&state.db, tenant.store_id).await?;
     let done = sqlx::query(
         "DELETE FROM customer_addresses WHERE store_id = $1 AND customer_id = $2 AND id = $3",
     )

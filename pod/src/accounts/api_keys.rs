@@ -12,10 +12,10 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::secrets;
-use super::staff::page_limit;
 use crate::auth::Owner;
 use crate::db::map_db_error;
-use crate::tenancy::{lock_active, TenantContext};
+use crate::paging::{full_page_cursor, page_limit};
+use crate::tenancy::{begin_write, TenantContext};
 use crate::AppState;
 
 /// The header integrations send their key in.
@@ -121,8 +121,7 @@ pub(super) async fn create(
     let key = format!("{KEY_PREFIX}{}", secrets::random_token());
     let prefix: String = key.chars().take(KEY_PREFIX.len() + 8).collect();
     let id = ApiKeyId::new();
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, tenant.store_id).await?;
+    let mut tx = begin_write(&state.db, tenant.store_id).await?;
     let (created_at,): (DateTime<Utc>,) = sqlx::query_as(
         "INSERT INTO api_keys (store_id, id, name, prefix, key_sha256) VALUES ($1, $2, $3, $4, $5)
          RETURNING created_at",
@@ -182,9 +181,7 @@ pub(super) async fn list(
             last_used_at,
         })
         .collect();
-    let next_cursor = (items.len() as i64 == limit)
-        .then(|| items.last().map(|k| k.id))
-        .flatten();
+    let next_cursor = full_page_cursor(&items, limit, |k| k.id);
     Ok(Json(ApiKeyPage { items, next_cursor }))
 }
 
@@ -198,8 +195,7 @@ pub(super) async fn revoke(
     _: Owner,
     ApiPath(id): ApiPath<ApiKeyId>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, tenant.store_id).await?;
+    let mut tx = begin_write(&state.db, tenant.store_id).await?;
     let done = sqlx::query(
         "UPDATE api_keys SET revoked_at = now() WHERE store_id = $1 AND id = $2 AND revoked_at IS NULL",
     )

@@ -13,15 +13,15 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::rate_limit::{Attempt, ClientAddress};
+use super::rate_limit::ClientAddress;
 use super::sessions::{self, Subject};
 use super::staff::LoginRequest;
-use super::{check_login, enforce_limit, parse_email, parse_password, secrets, LoginRejection};
+use super::{check_login, parse_email, parse_password, secrets, start_login, LoginRejection};
 use crate::auth::Customer;
 use crate::cart::SentToken;
 use crate::db::map_db_error;
 use crate::events;
-use crate::tenancy::{lock_active, TenantContext};
+use crate::tenancy::{begin_write, TenantContext};
 use crate::AppState;
 
 /// How long a password-reset token works.
@@ -224,8 +224,7 @@ pub(super) async fn register(
     let last_name = text("last_name", req.last_name, 100)?.unwrap_or_default();
     let hash = secrets::hash_password(password).await?;
     let id = CustomerId::new();
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     let row: CustomerRow = sqlx::query_as(
         "INSERT INTO customers (store_id, id, email, password_hash, first_name, last_name, accepts_marketing)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -256,13 +255,10 @@ pub async fn login_customer(
     password: String,
     client_address: &str,
 ) -> Result<CustomerLogin, LoginRejection> {
-    let email = parse_email(email)?;
-    let attempt = Attempt::new(store, "customer", email.as_str(), client_address);
-    enforce_limit(state, &attempt).await?;
+    let (email, attempt) = start_login(state, store, "customer", email, client_address).await?;
     let found = find_by_email(&state.db, store, &email).await?;
     let customer = check_login(state, &attempt, password, found).await?;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     let login = open_session(state, &mut tx, store, customer).await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(login)
@@ -312,11 +308,7 @@ pub(super) async fn logout(
     tenant: TenantContext,
     customer: Customer,
 ) -> Result<StatusCode, ApiError> {
-    if let Some(sid) = customer.claims.sid {
-        sessions::revoke(&state.db, tenant.store_id, sid)
-            .await
-            .map_err(ApiError::internal)?;
-    }
+    sessions::log_out(&state.db, tenant.store_id, &customer.claims).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -347,8 +339,7 @@ pub(super) async fn update_me(
     let first_name = text("first_name", req.first_name, 100)?;
     let last_name = text("last_name", req.last_name, 100)?;
     let phone = phone(req.phone)?;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, tenant.store_id).await?;
+    let mut tx = begin_write(&state.db, tenant.store_id).await?;
     let row: Option<CustomerRow> = sqlx::query_as(
         "UPDATE customers SET
             first_name = COALESCE($3, first_name),
@@ -388,8 +379,7 @@ pub(super) async fn request_password_reset(
 ) -> Result<StatusCode, ApiError> {
     let store = tenant.store_id;
     let email = parse_email(&req.email)?;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     let customer: Option<(Uuid,)> =
         sqlx::query_as("SELECT id FROM customers WHERE store_id = $1 AND email = $2")
             .bind(store.as_uuid())
@@ -446,8 +436,7 @@ pub(super) async fn confirm_password_reset(
     let store = tenant.store_id;
     let password = parse_password(&req.password)?;
     let hash = secrets::hash_password(password).await?;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     let reset: Option<(Uuid, Uuid)> = sqlx::query_as(
         "SELECT id, customer_id FROM customer_password_resets
          WHERE store_id = $1 AND token_sha256 = $2 AND used_at IS NULL AND expires_at > now()

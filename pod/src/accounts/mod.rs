@@ -241,6 +241,22 @@ pub async fn enforce_limit(
     }
 }
 
+/// The front of every login: the email parsed, and the attempt it counts
+/// against for `kind` of account, refused by [`enforce_limit`] when over
+/// the limit.
+pub async fn start_login(
+    state: &AppState,
+    store: StoreId,
+    kind: &str,
+    email: &str,
+    client_address: &str,
+) -> Result<(Email, rate_limit::Attempt), LoginRejection> {
+    let email = parse_email(email)?;
+    let attempt = rate_limit::Attempt::new(store, kind, email.as_str(), client_address);
+    enforce_limit(state, &attempt).await?;
+    Ok((email, attempt))
+}
+
 /// The owner account of a store being hosted, made in the hosting
 /// transaction, with a first session. Returns the owner's token.
 pub async fn create_owner(

@@ -103,6 +103,14 @@ pub async fn revoke<'e>(
     .map(|_| ())
 }
 
+/// Logs a token out: revokes the session it rides in, if it has one.
+pub async fn log_out(db: &PgPool, store: StoreId, claims: &Claims) -> Result<(), ApiError> {
+    if let Some(sid) = claims.sid {
+        revoke(db, store, sid).await.map_err(ApiError::internal)?;
+    }
+    Ok(())
+}
+
 /// Revokes every open session of `subject`.
 pub async fn revoke_all<'e>(
     exec: impl sqlx::PgExecutor<'e>,

@@ -11,15 +11,16 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::rate_limit::{Attempt, ClientAddress};
+use super::rate_limit::ClientAddress;
 use super::sessions::{self, Subject};
 use super::{
-    check_login, enforce_limit, parse_email, parse_password, secrets, LoginRejection, StaffRole,
+    check_login, parse_email, parse_password, secrets, start_login, LoginRejection, StaffRole,
 };
 use crate::auth::{Owner, Staff};
 use crate::db::map_db_error;
 use crate::events;
-use crate::tenancy::{lock_active, TenantContext};
+use crate::paging::{full_page_cursor, page_limit};
+use crate::tenancy::{begin_write, TenantContext};
 use crate::AppState;
 
 /// How long an invitation can be accepted.
@@ -83,16 +84,6 @@ pub struct AcceptRequest {
 pub(super) struct PageQuery {
     limit: Option<i64>,
     after: Option<StaffId>,
-}
-
-/// A keyset page size: 1 to 100, 20 by default.
-pub(super) fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
-    let limit = limit.unwrap_or(20);
-    if (1..=100).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ApiError::invalid("limit must be 1 to 100"))
-    }
 }
 
 type MemberRow = (Uuid, String, String, DateTime<Utc>);
@@ -186,13 +177,10 @@ pub(super) async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<StaffLogin>, LoginRejection> {
     let store = tenant.store_id;
-    let email = parse_email(&req.email)?;
-    let attempt = Attempt::new(store, "staff", email.as_str(), &address);
-    enforce_limit(&state, &attempt).await?;
+    let (email, attempt) = start_login(&state, store, "staff", &req.email, &address).await?;
     let found = find_by_email(&state.db, store, &email).await?;
     let member = check_login(&state, &attempt, req.password, found).await?;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     let login = session_for(&state, store, member, &mut tx).await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(Json(login))
@@ -206,11 +194,7 @@ pub(super) async fn logout(
     tenant: TenantContext,
     Staff(claims): Staff,
 ) -> Result<StatusCode, ApiError> {
-    if let Some(sid) = claims.sid {
-        sessions::revoke(&state.db, tenant.store_id, sid)
-            .await
-            .map_err(ApiError::internal)?;
-    }
+    sessions::log_out(&state.db, tenant.store_id, &claims).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -238,9 +222,7 @@ pub(super) async fn list(
     .await
     .map_err(ApiError::internal)?;
     let items: Vec<StaffMember> = rows.into_iter().map(member).collect();
-    let next_cursor = (items.len() as i64 == limit)
-        .then(|| items.last().map(|m| m.id))
-        .flatten();
+    let next_cursor = full_page_cursor(&items, limit, |m| m.id);
     Ok(Json(StaffPage { items, next_cursor }))
 }
 
@@ -262,8 +244,7 @@ pub(super) async fn invite(
     let token = secrets::random_token();
     let id = Uuid::now_v7();
     let expires_at = Utc::now() + chrono::Duration::seconds(INVITATION_TTL_SECS);
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     let taken: Option<(i32,)> = sqlx::query_as(
         "SELECT 1 FROM staff WHERE store_id = $1 AND email = $2 AND disabled_at IS NULL",
     )
@@ -333,8 +314,7 @@ pub(super) async fn accept(
     let password = parse_password(&req.password)?;
     let token_hash = secrets::sha256_hex(req.token.trim());
     let hash = secrets::hash_password(password).await?;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     let invitation: Option<(Uuid, String)> = sqlx::query_as(
         "SELECT id, email FROM staff_invitations
          WHERE store_id = $1 AND token_sha256 = $2 AND accepted_at IS NULL AND expires_at > now()
@@ -385,8 +365,7 @@ pub(super) async fn remove(
     ApiPath(id): ApiPath<StaffId>,
 ) -> Result<StatusCode, ApiError> {
     let store = tenant.store_id;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     let role: Option<(String,)> = sqlx::query_as(
         "SELECT role FROM staff WHERE store_id = $1 AND id = $2 AND disabled_at IS NULL FOR UPDATE",
     )

@@ -5,7 +5,7 @@
 //! by the customer token alone and created on first use.
 //!
 //! Postgres is the record: every change commits there first, in a
-//! transaction that starts with [`lock_active`] and locks the cart's row, so
+//! transaction opened by [`begin_write`] that also locks the cart's row, so
 //! changes to one cart take turns. After the commit the whole cart is copied
 //! to a Redis hash (`keys::guest_cart` / `keys::customer_cart`) whose TTL
 //! every change renews. Reads take the lines from the copy once a lookup by
@@ -43,7 +43,7 @@ pub use routes::{router, ApiDoc, SentToken};
 use self::cache::CacheError;
 use self::model::{CartRecord, Limits, Line, Owner, SetQuantity};
 use crate::db::map_db_error;
-use crate::tenancy::lock_active;
+use crate::tenancy::begin_write;
 use crate::{catalog, inventory, keys, AppState};
 
 static REDIS_FALLBACKS: LazyLock<IntCounter> = LazyLock::new(|| {
@@ -275,8 +275,7 @@ async fn create_guest(
     let owner = Owner::Guest {
         token_hash: token.hash(),
     };
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     store::insert_cart(&mut tx, store, token.cart(), &owner, currency)
         .await
         .map_err(map_db_error)?;
@@ -314,8 +313,7 @@ async fn read(
             {
                 Some(found) => found,
                 None => {
-                    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-                    lock_active(&mut tx, store).await?;
+                    let mut tx = begin_write(&state.db, store).await?;
                     let created = lock_customer(&mut tx, store, currency, *customer).await?;
                     let created = commit(state, tx, store, created).await?;
                     return render(state, store, &created).await;
@@ -359,8 +357,7 @@ async fn change(
         }
         Change::Remove { .. } | Change::Clear => {}
     }
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     let record = lock_cart(&mut tx, store, currency, cart).await?;
     let lines = store::lines(&mut *tx, store, record.id)
         .await
@@ -373,12 +370,7 @@ async fn change(
     };
     match change {
         Change::Add { variant, quantity } => {
-            let now = catalog::variant_snapshots(&mut *tx, store, &[variant])
-                .await
-                .map_err(map_db_error)?
-                .remove(&variant)
-                .ok_or_else(unknown_variant)?;
-            purchasable(&now, record.currency)?;
+            let now = for_sale(&mut tx, store, variant, record.currency).await?;
             let quantity = model::plan_add(&lines, variant, quantity, limits)?;
             let line = Line::from_snapshot(&now, quantity, Utc::now());
             store::upsert_line(&mut tx, store, record.id, &line)
@@ -395,12 +387,7 @@ async fn change(
                     // Fewer units are always fine; more need a variant
                     // that can still be bought.
                     if quantity > current {
-                        let now = catalog::variant_snapshots(&mut *tx, store, &[variant])
-                            .await
-                            .map_err(map_db_error)?
-                            .remove(&variant)
-                            .ok_or_else(unknown_variant)?;
-                        purchasable(&now, record.currency)?;
+                        for_sale(&mut tx, store, variant, record.currency).await?;
                     }
                     store::set_quantity(&mut tx, store, record.id, variant, quantity)
                         .await
@@ -421,6 +408,23 @@ async fn change(
     let record = touched(&mut tx, store, record).await?;
     let record = commit(state, tx, store, record).await?;
     render(state, store, &record).await
+}
+
+/// The variant as it is now, if the cart can take more of it: a variant of
+/// the store ([`unknown_variant`] if not) that is [`purchasable`].
+async fn for_sale(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    variant: VariantId,
+    currency: Currency,
+) -> Result<catalog::VariantSnapshot, ApiError> {
+    let now = catalog::variant_snapshots(&mut **tx, store, &[variant])
+        .await
+        .map_err(map_db_error)?
+        .remove(&variant)
+        .ok_or_else(unknown_variant)?;
+    purchasable(&now, currency)?;
+    Ok(now)
 }
 
 fn purchasable(v: &catalog::VariantSnapshot, currency: Currency) -> Result<(), ApiError> {
@@ -474,8 +478,7 @@ pub async fn merge_on_login(
         state.hosted.get(store).map(|h| h.currency).ok_or_else(|| {
             ApiError::new(ErrorCode::StoreNotHere, "this store is not served here")
         })?;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     // Guest first, then customer: every path that locks both does so in
     // this order.
     let guest = lock_guest(&mut tx, store, &token).await?;

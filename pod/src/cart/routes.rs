@@ -107,6 +107,20 @@ fn addressed(customer: MaybeCustomer, token: SentToken) -> Result<CartRef, ApiEr
     }
 }
 
+/// Applies `change` to the cart the request addresses.
+async fn apply(
+    state: &AppState,
+    tenant: &TenantContext,
+    customer: MaybeCustomer,
+    token: SentToken,
+    change: Change,
+) -> Result<Json<super::Cart>, ApiError> {
+    let cart = addressed(customer, token)?;
+    super::change(state, tenant.store_id, tenant.currency, &cart, change)
+        .await
+        .map(Json)
+}
+
 /// A new cart and, for a guest, the token that opens it (shown only once).
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CartCreated {
@@ -211,14 +225,11 @@ async fn add_line(
         .variant_id
         .parse()
         .map_err(|e| ApiError::new(ErrorCode::InvalidId, format!("variant_id: {e}")))?;
-    let cart = addressed(customer, token)?;
     let change = Change::Add {
         variant,
         quantity: body.quantity,
     };
-    super::change(&state, tenant.store_id, tenant.currency, &cart, change)
-        .await
-        .map(Json)
+    apply(&state, &tenant, customer, token, change).await
 }
 
 /// Sets the quantity of a line; 0 removes it. The line keeps the price the
@@ -239,14 +250,11 @@ async fn set_line(
     ApiPath(variant): ApiPath<VariantId>,
     ApiJson(body): ApiJson<SetLine>,
 ) -> Result<Json<super::Cart>, ApiError> {
-    let cart = addressed(customer, token)?;
     let change = Change::Set {
         variant,
         quantity: body.quantity,
     };
-    super::change(&state, tenant.store_id, tenant.currency, &cart, change)
-        .await
-        .map(Json)
+    apply(&state, &tenant, customer, token, change).await
 }
 
 /// Removes a line.
@@ -262,16 +270,7 @@ async fn remove_line(
     token: SentToken,
     ApiPath(variant): ApiPath<VariantId>,
 ) -> Result<Json<super::Cart>, ApiError> {
-    let cart = addressed(customer, token)?;
-    super::change(
-        &state,
-        tenant.store_id,
-        tenant.currency,
-        &cart,
-        Change::Remove { variant },
-    )
-    .await
-    .map(Json)
+    apply(&state, &tenant, customer, token, Change::Remove { variant }).await
 }
 
 /// Removes every line.
@@ -285,16 +284,7 @@ async fn clear_lines(
     customer: MaybeCustomer,
     token: SentToken,
 ) -> Result<Json<super::Cart>, ApiError> {
-    let cart = addressed(customer, token)?;
-    super::change(
-        &state,
-        tenant.store_id,
-        tenant.currency,
-        &cart,
-        Change::Clear,
-    )
-    .await
-    .map(Json)
+    apply(&state, &tenant, customer, token, Change::Clear).await
 }
 
 /// Moves the guest cart named by `X-Cart-Token` into the signed-in

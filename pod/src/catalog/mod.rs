@@ -9,7 +9,11 @@ pub mod read;
 mod routes;
 mod store;
 
-use mercato_tenants::{ApiError, ProductId, StoreId};
+use std::collections::{BTreeSet, HashSet};
+use std::fmt::Display;
+use std::hash::Hash;
+
+use mercato_tenants::{ApiError, ErrorCode, ProductId, StoreId};
 use sqlx::{Postgres, Transaction};
 
 pub use model::{
@@ -24,6 +28,18 @@ pub use store::{
 
 use crate::db::map_db_error;
 use crate::AppState;
+
+/// Opens the transaction of a change to products: fenced (`lock_active`),
+/// then the store's rules lock shared, always before any product row is
+/// locked, so a product write and a rule change cannot deadlock.
+pub async fn begin_product_write(
+    db: &sqlx::PgPool,
+    store: StoreId,
+) -> Result<Transaction<'static, Postgres>, ApiError> {
+    let mut tx = crate::tenancy::begin_write(db, store).await?;
+    crate::collections::lock_rules_shared(&mut tx, store).await?;
+    Ok(tx)
+}
 
 /// Inside the transaction of any change that touches `products` (their
 /// fields, variants, stock, collections or categories): brings derived data
@@ -42,6 +58,70 @@ pub async fn after_change(
         .map_err(map_db_error)
 }
 
+/// `422 unprocessable` naming (sorted, once each) the ids of `wanted` that
+/// are not `known` in the store: `what` says what they are.
+pub fn require_known<T>(what: &str, wanted: &[T], known: &HashSet<T>) -> Result<(), ApiError>
+where
+    T: Eq + Hash + Display,
+{
+    let unknown: BTreeSet<String> = wanted
+        .iter()
+        .filter(|id| !known.contains(id))
+        .map(ToString::to_string)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::Unprocessable,
+        format!(
+            "no such {what} in this store: {}",
+            unknown.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    ))
+}
+
+/// Products per [`after_change`] call in [`after_change_batched`].
+const AFTER_CHANGE_BATCH: usize = 1000;
+
+/// [`after_change`] for any number of products, a batch at a time.
+pub async fn after_change_batched(
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    products: &[ProductId],
+) -> Result<(), ApiError> {
+    for chunk in products.chunks(AFTER_CHANGE_BATCH) {
+        after_change(state, tx, store, chunk).await?;
+    }
+    Ok(())
+}
+
+/// Commits a catalog change whose derived data is already up to date, then
+/// [`invalidate`]s `products` and the store's lists.
+pub async fn commit(
+    state: &AppState,
+    tx: Transaction<'_, Postgres>,
+    store: StoreId,
+    products: &[ProductId],
+) -> Result<(), ApiError> {
+    tx.commit().await.map_err(map_db_error)?;
+    invalidate(state, store, products).await;
+    Ok(())
+}
+
+/// Commits a change to `products`: derived data inside the transaction
+/// ([`after_change_batched`]), cache invalidation after it ([`commit`]).
+pub async fn commit_change(
+    state: &AppState,
+    mut tx: Transaction<'_, Postgres>,
+    store: StoreId,
+    products: &[ProductId],
+) -> Result<(), ApiError> {
+    after_change_batched(state, &mut tx, store, products).await?;
+    commit(state, tx, store, products).await
+}
+
 /// After the commit of such a change: cached copies of `products`, and of
 /// every list of the store's catalog, are never served again.
 pub async fn invalidate(state: &AppState, store: StoreId, products: &[ProductId]) {
@@ -51,4 +131,18 @@ pub async fn invalidate(state: &AppState, store: StoreId, products: &[ProductId]
         .collect();
     versions.push(crate::keys::catalog_version(store));
     state.cache.bump(versions).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn require_known_names_each_unknown_id_once_in_order() {
+        let known: HashSet<u32> = [1, 2].into_iter().collect();
+        assert!(require_known("things", &[2, 1, 2], &known).is_ok());
+        let err = require_known("things", &[9, 1, 3, 9], &known).expect_err("unknown ids");
+        assert_eq!(err.code, ErrorCode::Unprocessable);
+        assert_eq!(err.message, "no such things in this store: 3, 9");
+    }
 }

@@ -149,6 +149,28 @@ where
     state.cache.get_or_load(&entry, load).await
 }
 
+/// A shopper read through [`catalog_cached`], answered by [`respond`]:
+/// on a miss, `load` gives the value the body serializes.
+pub async fn cached_json<T, F, Fut>(
+    state: &AppState,
+    store: StoreId,
+    headers: &HeaderMap,
+    list: &str,
+    query: &str,
+    load: F,
+) -> Result<Response, ApiError>
+where
+    T: serde::Serialize,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let body = catalog_cached(state, store, list, query, || async {
+        to_json(&load().await?)
+    })
+    .await?;
+    Ok(respond(headers, body))
+}
+
 /// Serializes a value into a response body.
 pub fn json_body(value: &impl serde::Serialize) -> Result<Bytes, ApiError> {
     to_json(value)

@@ -20,7 +20,8 @@ use super::read;
 use super::store::{self, NewImage, Page};
 use crate::auth::Staff;
 use crate::db::map_db_error;
-use crate::tenancy::{lock_active, TenantContext};
+use crate::paging::page_limit;
+use crate::tenancy::TenantContext;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -81,10 +82,7 @@ pub(super) struct ListArgs {
 }
 
 pub(super) fn list_args(q: &ListQuery) -> Result<ListArgs, ApiError> {
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("limit must be 1 to 100"));
-    }
+    let limit = page_limit(q.limit)?;
     let after = q
         .after
         .as_deref()
@@ -201,31 +199,6 @@ async fn admin_get(
     staff_product(&state, tenant.store_id, id).await.map(Json)
 }
 
-/// Opens a write transaction on the store (fenced).
-async fn begin(
-    state: &AppState,
-    store: StoreId,
-) -> Result<Transaction<'static, Postgres>, ApiError> {
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
-    crate::collections::lock_rules_shared(&mut tx, store).await?;
-    Ok(tx)
-}
-
-/// Commits a change to `products`: derived data inside the transaction,
-/// cache invalidation after it.
-async fn commit(
-    state: &AppState,
-    mut tx: Transaction<'static, Postgres>,
-    store: StoreId,
-    products: &[ProductId],
-) -> Result<(), ApiError> {
-    super::after_change(state, &mut tx, store, products).await?;
-    tx.commit().await.map_err(map_db_error)?;
-    super::invalidate(state, store, products).await;
-    Ok(())
-}
-
 /// Creates a product with its variants (and their starting stock).
 #[utoipa::path(post, path = "/admin/api/products", tag = "catalog", request_body = NewProduct,
     responses((status = 201, body = Product), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -236,16 +209,30 @@ async fn create(
     ApiJson(mut new): ApiJson<NewProduct>,
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
     new.validate()?;
-    let mut tx = begin(&state, tenant.store_id).await?;
+    let mut tx = super::begin_product_write(&state.db, tenant.store_id).await?;
     let id = store::insert_product(&mut tx, tenant.store_id, tenant.currency, &new)
         .await
         .map_err(map_db_error)?;
-    commit(&state, tx, tenant.store_id, &[id]).await?;
+    super::commit_change(&state, tx, tenant.store_id, &[id]).await?;
     tracing::info!(product_id = %id, "product created");
     Ok((
         StatusCode::CREATED,
         Json(staff_product(&state, tenant.store_id, id).await?),
     ))
+}
+
+/// Commits a change to a product's variants or images: marks the product
+/// changed (its `updated_at`), then [`super::commit_change`].
+async fn commit_touched(
+    state: &AppState,
+    mut tx: Transaction<'static, Postgres>,
+    store: StoreId,
+    product: ProductId,
+) -> Result<(), ApiError> {
+    store::touch_product(&mut tx, store, product)
+        .await
+        .map_err(map_db_error)?;
+    super::commit_change(state, tx, store, &[product]).await
 }
 
 /// Locks a product of the store for a change, or 404.
@@ -272,7 +259,7 @@ async fn update(
     ApiJson(mut patch): ApiJson<ProductPatch>,
 ) -> Result<Json<Product>, ApiError> {
     patch.validate()?;
-    let mut tx = begin(&state, tenant.store_id).await?;
+    let mut tx = super::begin_product_write(&state.db, tenant.store_id).await?;
     let current = locked(&mut tx, tenant.store_id, id).await?;
     if let Some(options) = &patch.options {
         check_variant_options(options, current.variants.iter().map(|v| &v.option_values))?;
@@ -280,7 +267,7 @@ async fn update(
     store::update_product(&mut tx, tenant.store_id, id, &patch)
         .await
         .map_err(map_db_error)?;
-    commit(&state, tx, tenant.store_id, &[id]).await?;
+    super::commit_change(&state, tx, tenant.store_id, &[id]).await?;
     staff_product(&state, tenant.store_id, id).await.map(Json)
 }
 
@@ -294,12 +281,12 @@ async fn remove(
     _: Staff,
     ApiPath(id): ApiPath<ProductId>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = begin(&state, tenant.store_id).await?;
+    let mut tx = super::begin_product_write(&state.db, tenant.store_id).await?;
     locked(&mut tx, tenant.store_id, id).await?;
     store::delete_product(&mut tx, tenant.store_id, id)
         .await
         .map_err(map_db_error)?;
-    commit(&state, tx, tenant.store_id, &[id]).await?;
+    super::commit_change(&state, tx, tenant.store_id, &[id]).await?;
     tracing::info!(product_id = %id, "product deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -316,7 +303,7 @@ async fn add_variant(
     ApiJson(new): ApiJson<NewVariant>,
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
     new.validate()?;
-    let mut tx = begin(&state, tenant.store_id).await?;
+    let mut tx = super::begin_product_write(&state.db, tenant.store_id).await?;
     let current = locked(&mut tx, tenant.store_id, id).await?;
     if current.variants.len() >= MAX_VARIANTS {
         return Err(ApiError::invalid(format!(
@@ -347,10 +334,7 @@ async fn add_variant(
     )
     .await
     .map_err(map_db_error)?;
-    store::touch_product(&mut tx, tenant.store_id, id)
-        .await
-        .map_err(map_db_error)?;
-    commit(&state, tx, tenant.store_id, &[id]).await?;
+    commit_touched(&state, tx, tenant.store_id, id).await?;
     Ok((
         StatusCode::CREATED,
         Json(staff_product(&state, tenant.store_id, id).await?),
@@ -381,7 +365,7 @@ async fn update_variant(
     ApiPath(variant): ApiPath<VariantId>,
     ApiJson(patch): ApiJson<VariantPatch>,
 ) -> Result<Json<Product>, ApiError> {
-    let mut tx = begin(&state, tenant.store_id).await?;
+    let mut tx = super::begin_product_write(&state.db, tenant.store_id).await?;
     let product = locked_owner(&mut tx, tenant.store_id, variant).await?;
     let current = product
         .variants
@@ -404,10 +388,7 @@ async fn update_variant(
     store::update_variant(&mut tx, tenant.store_id, variant, &patch)
         .await
         .map_err(map_db_error)?;
-    store::touch_product(&mut tx, tenant.store_id, product.id)
-        .await
-        .map_err(map_db_error)?;
-    commit(&state, tx, tenant.store_id, &[product.id]).await?;
+    commit_touched(&state, tx, tenant.store_id, product.id).await?;
     staff_product(&state, tenant.store_id, product.id)
         .await
         .map(Json)
@@ -423,7 +404,7 @@ async fn remove_variant(
     _: Staff,
     ApiPath(variant): ApiPath<VariantId>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = begin(&state, tenant.store_id).await?;
+    let mut tx = super::begin_product_write(&state.db, tenant.store_id).await?;
     let product = locked_owner(&mut tx, tenant.store_id, variant).await?;
     if product.variants.len() <= 1 {
         return Err(ApiError::new(
@@ -434,10 +415,7 @@ async fn remove_variant(
     store::delete_variant(&mut tx, tenant.store_id, variant)
         .await
         .map_err(map_db_error)?;
-    store::touch_product(&mut tx, tenant.store_id, product.id)
-        .await
-        .map_err(map_db_error)?;
-    commit(&state, tx, tenant.store_id, &[product.id]).await?;
+    commit_touched(&state, tx, tenant.store_id, product.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -494,7 +472,7 @@ async fn upload_image(
                 "the body is not a PNG, JPEG, GIF or WebP image",
             )
         })?;
-    let mut tx = begin(&state, tenant.store_id).await?;
+    let mut tx = super::begin_product_write(&state.db, tenant.store_id).await?;
     locked(&mut tx, tenant.store_id, id).await?;
     let image = NewImage {
         object_key: &stored.key,
@@ -507,10 +485,7 @@ async fn upload_image(
     store::insert_image(&mut tx, tenant.store_id, id, &image)
         .await
         .map_err(map_db_error)?;
-    store::touch_product(&mut tx, tenant.store_id, id)
-        .await
-        .map_err(map_db_error)?;
-    commit(&state, tx, tenant.store_id, &[id]).await?;
+    commit_touched(&state, tx, tenant.store_id, id).await?;
     Ok((
         StatusCode::CREATED,
         Json(staff_product(&state, tenant.store_id, id).await?),
@@ -527,7 +502,7 @@ async fn remove_image(
     _: Staff,
     ApiPath((id, image)): ApiPath<(ProductId, MediaId)>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = begin(&state, tenant.store_id).await?;
+    let mut tx = super::begin_product_write(&state.db, tenant.store_id).await?;
     locked(&mut tx, tenant.store_id, id).await?;
     if !store::delete_image(&mut tx, tenant.store_id, id, image)
         .await
@@ -535,9 +510,6 @@ async fn remove_image(
     {
         return Err(ApiError::not_found("image"));
     }
-    store::touch_product(&mut tx, tenant.store_id, id)
-        .await
-        .map_err(map_db_error)?;
-    commit(&state, tx, tenant.store_id, &[id]).await?;
+    commit_touched(&state, tx, tenant.store_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,6 +13,7 @@ use super::model::{
     Attributes, Image, NewProduct, NewVariant, OptionValues, Product, ProductOption, ProductPatch,
     ProductStatus, Variant, VariantPatch,
 };
+use crate::paging::split_page;
 
 const PRODUCT_COLUMNS: &str =
     "id, title, description, status, vendor, product_type, tags, options, created_at, updated_at";
@@ -372,12 +373,7 @@ pub async fn list_products(
     .fetch_all(&mut *conn)
     .await?;
     let mut items = assemble(&mut conn, store, rows).await?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|p| p.id.to_string())
-    } else {
-        None
-    };
+    let next_cursor = split_page(&mut items, limit as usize, |p| p.id.to_string());
     Ok(Page { items, next_cursor })
 }
 

@@ -1,6 +1,6 @@
 //! Category endpoints: staff under `/admin/api`, shoppers under `/api`.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -8,8 +8,8 @@ use axum::response::Response;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
-use mercato_tenants::{ApiError, CategoryId, ErrorCode, ProductId};
-use serde::Deserialize;
+use mercato_tenants::{ApiError, CategoryId, ErrorCode, ProductId, StoreId};
+use sqlx::{Postgres, Transaction};
 
 use super::model::{
     self, Category, CategoryIds, CategoryNode, CategoryPatch, CategoryTree, NewCategory,
@@ -18,9 +18,10 @@ use super::model::{
 use super::store;
 use crate::auth::Staff;
 use crate::catalog::{self, read};
-use crate::collections::{page_limit, ProductPage};
+use crate::collections::ProductPage;
 use crate::db::map_db_error;
-use crate::tenancy::{lock_active, TenantContext};
+use crate::paging::{page_limit, PageQuery};
+use crate::tenancy::{begin_write, TenantContext};
 use crate::AppState;
 
 /// Most categories one product may be filed under.
@@ -62,17 +63,6 @@ pub fn router() -> Router<AppState> {
 )]
 pub struct ApiDoc;
 
-/// `?limit=&after=` of a category's products.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct ProductsQuery {
-    /// 1 to 100, default 20.
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    after: Option<String>,
-}
-
 /// The whole category tree, siblings by position then name.
 #[utoipa::path(get, path = "/api/categories", tag = "categories",
     responses((status = 200, body = CategoryTree)))]
@@ -82,16 +72,15 @@ async fn shop_tree(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let store = tenant.store_id;
-    let body = read::catalog_cached(&state, store, "category_tree", "", || async {
-        read::json_body(&super::tree(&state.db, store).await?)
+    read::cached_json(&state, store, &headers, "category_tree", "", || {
+        super::tree(&state.db, store)
     })
-    .await?;
-    Ok(read::respond(&headers, body))
+    .await
 }
 
 /// Active products in a category or any category below it, newest first.
 #[utoipa::path(get, path = "/api/categories/{handle}/products", tag = "categories",
-    params(("handle" = String, Path, description = "category handle"), ProductsQuery),
+    params(("handle" = String, Path, description = "category handle"), PageQuery),
     responses((status = 200, body = ProductPage), (status = 400, body = mercato_tenants::error::ErrorBody),
         (status = 404, body = mercato_tenants::error::ErrorBody)))]
 async fn shop_products(
@@ -99,18 +88,27 @@ async fn shop_products(
     tenant: TenantContext,
     headers: HeaderMap,
     ApiPath(handle): ApiPath<String>,
-    ApiQuery(q): ApiQuery<ProductsQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(q.limit)?;
     let store = tenant.store_id;
     let query = format!("{handle}\n{limit}\n{}", q.after.as_deref().unwrap_or(""));
-    let body = read::catalog_cached(&state, store, "category_products", &query, || async {
-        read::json_body(
-            &super::category_page(&state.db, store, &handle, q.after.as_deref(), limit).await?,
-        )
+    read::cached_json(&state, store, &headers, "category_products", &query, || {
+        super::category_page(&state.db, store, &handle, q.after.as_deref(), limit)
     })
-    .await?;
-    Ok(read::respond(&headers, body))
+    .await
+}
+
+/// Opens a write transaction that holds the store's category tree lock.
+async fn begin_tree(
+    state: &AppState,
+    store: StoreId,
+) -> Result<Transaction<'static, Postgres>, ApiError> {
+    let mut tx = begin_write(&state.db, store).await?;
+    store::lock_tree(&mut tx, store)
+        .await
+        .map_err(map_db_error)?;
+    Ok(tx)
 }
 
 /// The whole category tree, with ids, for staff.
@@ -138,11 +136,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<Category>), ApiError> {
     let new = new.validate()?;
     let store = tenant.store_id;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
-    store::lock_tree(&mut tx, store)
-        .await
-        .map_err(map_db_error)?;
+    let mut tx = begin_tree(&state, store).await?;
     let parents = store::parents(&mut *tx, store)
         .await
         .map_err(map_db_error)?;
@@ -150,8 +144,7 @@ async fn create(
     let category = store::insert(&mut tx, store, &new)
         .await
         .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
-    catalog::invalidate(&state, store, &[]).await;
+    catalog::commit(&state, tx, store, &[]).await?;
     Ok((StatusCode::CREATED, Json(category)))
 }
 
@@ -173,11 +166,7 @@ async fn update(
 ) -> Result<Json<Category>, ApiError> {
     let patch = patch.validate()?;
     let store = tenant.store_id;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
-    store::lock_tree(&mut tx, store)
-        .await
-        .map_err(map_db_error)?;
+    let mut tx = begin_tree(&state, store).await?;
     let parents = store::parents(&mut *tx, store)
         .await
         .map_err(map_db_error)?;
@@ -200,11 +189,7 @@ async fn update(
     } else {
         Vec::new()
     };
-    for chunk in moved.chunks(1000) {
-        catalog::after_change(&state, &mut tx, store, chunk).await?;
-    }
-    tx.commit().await.map_err(map_db_error)?;
-    catalog::invalidate(&state, store, &moved).await;
+    catalog::commit_change(&state, tx, store, &moved).await?;
     Ok(Json(category))
 }
 
@@ -220,11 +205,7 @@ async fn remove(
     ApiPath(id): ApiPath<CategoryId>,
 ) -> Result<StatusCode, ApiError> {
     let store = tenant.store_id;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
-    store::lock_tree(&mut tx, store)
-        .await
-        .map_err(map_db_error)?;
+    let mut tx = begin_tree(&state, store).await?;
     if store::get(&mut *tx, store, id)
         .await
         .map_err(map_db_error)?
@@ -253,8 +234,7 @@ async fn remove(
     store::delete(&mut tx, store, id)
         .await
         .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
-    catalog::invalidate(&state, store, &[]).await;
+    catalog::commit(&state, tx, store, &[]).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -315,8 +295,7 @@ async fn set_product_categories(
         )));
     }
     let store = tenant.store_id;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = catalog::begin_product_write(&state.db, store).await?;
     if !store::lock_product(&mut tx, store, product)
         .await
         .map_err(map_db_error)?
@@ -326,20 +305,7 @@ async fn set_product_categories(
     let known = store::existing(&mut tx, store, &wanted)
         .await
         .map_err(map_db_error)?;
-    let unknown: BTreeSet<String> = wanted
-        .iter()
-        .filter(|c| !known.contains(c))
-        .map(ToString::to_string)
-        .collect();
-    if !unknown.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::Unprocessable,
-            format!(
-                "no such categories in this store: {}",
-                unknown.into_iter().collect::<Vec<_>>().join(", ")
-            ),
-        ));
-    }
+    catalog::require_known("categories", &wanted, &known)?;
     store::set_product_categories(&mut tx, store, product, &wanted)
         .await
         .map_err(map_db_error)?;
@@ -347,8 +313,7 @@ async fn set_product_categories(
     let categories = store::of_product(&mut *tx, store, product)
         .await
         .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
-    catalog::invalidate(&state, store, &[product]).await;
+    catalog::commit(&state, tx, store, &[product]).await?;
     Ok(Json(ProductCategories {
         product_id: product,
         categories,

@@ -23,8 +23,8 @@ use mercato_tenants::{ApiError, CollectionId, ProductId, StoreId};
 use sqlx::{PgPool, Postgres, Transaction};
 
 pub use model::{
-    page_limit, Collection, CollectionKind, CollectionPage, Cursor, ProductFacts, ProductPage,
-    RuleSet, Rules, Slug, SortOrder,
+    Collection, CollectionKind, CollectionPage, Cursor, ProductFacts, ProductPage, RuleSet, Rules,
+    Slug, SortOrder,
 };
 pub use routes::{router, ApiDoc};
 
@@ -110,10 +110,7 @@ async fn rematerialize(
         }
         after = page.last().map(|(id, _)| *id);
     }
-    let current: HashSet<ProductId> = store::member_ids(&mut **tx, store, collection)
-        .await?
-        .into_iter()
-        .collect();
+    let current = store::member_set(&mut **tx, store, collection).await?;
     let (add, remove) = model::membership_diff(&current, &wanted);
     for chunk in add.chunks(BATCH) {
         store::insert_members(tx, store, collection, chunk).await?;
@@ -129,20 +126,6 @@ async fn lock_rules_exclusive(
     store: StoreId,
 ) -> Result<(), ApiError> {
     rules_lock(tx, store, true).await.map_err(map_db_error)
-}
-
-/// Brings derived data of `products` up to date after their membership
-/// changed (search documents; rule membership is a no-op for them).
-async fn after_membership_change(
-    state: &crate::AppState,
-    tx: &mut Transaction<'_, Postgres>,
-    store: StoreId,
-    products: &[ProductId],
-) -> Result<(), ApiError> {
-    for chunk in products.chunks(BATCH) {
-        catalog::after_change(state, tx, store, chunk).await?;
-    }
-    Ok(())
 }
 
 /// A collection by handle, as shoppers see it.

@@ -543,15 +543,6 @@ impl Cursor {
     }
 }
 
-/// `limit` of a keyset list: 1 to 100, default 20.
-pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
-    let limit = limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("limit must be 1 to 100"));
-    }
-    Ok(limit)
-}
-
 /// A collection as staff and shoppers see it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Collection {

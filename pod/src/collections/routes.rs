@@ -1,8 +1,6 @@
 //! Collection endpoints: staff under `/admin/api/collections`, shoppers
 //! under `/api/collections`.
 
-use std::collections::HashSet;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -15,13 +13,14 @@ use sqlx::{Postgres, Transaction};
 
 use super::model::{
     self, Collection, CollectionKind, CollectionPage, CollectionPatch, NewCollection, ProductPage,
-    Slug, SortOrder,
+    Rules, Slug, SortOrder,
 };
-use super::{after_membership_change, lock_rules_exclusive, products_page, rematerialize, store};
+use super::{lock_rules_exclusive, products_page, rematerialize, store};
 use crate::auth::Staff;
 use crate::catalog::{self, read};
 use crate::db::map_db_error;
-use crate::tenancy::{lock_active, TenantContext};
+use crate::paging::{page_limit, PageQuery};
+use crate::tenancy::{begin_write, TenantContext};
 use crate::AppState;
 
 /// Most products one request may add to a collection.
@@ -85,17 +84,6 @@ pub fn router() -> Router<AppState> {
 )]
 pub struct ApiDoc;
 
-/// `?limit=&after=` of a list of collections.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct ListQuery {
-    /// 1 to 100, default 20.
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    after: Option<String>,
-}
-
 /// `?sort=&limit=&after=` of a list of a collection's products.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -125,9 +113,9 @@ pub struct Added {
 async fn list(
     state: &AppState,
     store: StoreId,
-    q: &ListQuery,
+    q: &PageQuery,
 ) -> Result<Json<CollectionPage>, ApiError> {
-    let limit = model::page_limit(q.limit)?;
+    let limit = page_limit(q.limit)?;
     let after = q
         .after
         .as_deref()
@@ -143,12 +131,12 @@ async fn list(
 
 /// Lists the store's collections by handle.
 #[utoipa::path(get, path = "/api/collections", tag = "collections",
-    params(ListQuery),
+    params(PageQuery),
     responses((status = 200, body = CollectionPage), (status = 400, body = mercato_tenants::error::ErrorBody)))]
 async fn shop_list(
     State(state): State<AppState>,
     tenant: TenantContext,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<CollectionPage>, ApiError> {
     list(&state, tenant.store_id, &q).await
 }
@@ -164,11 +152,10 @@ async fn shop_get(
     ApiPath(handle): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let store = tenant.store_id;
-    let body = read::catalog_cached(&state, store, "collection", &handle, || async {
-        read::json_body(&super::collection_by_handle(&state.db, store, &handle).await?)
+    read::cached_json(&state, store, &headers, "collection", &handle, || {
+        super::collection_by_handle(&state.db, store, &handle)
     })
-    .await?;
-    Ok(read::respond(&headers, body))
+    .await
 }
 
 /// A collection's active products, in the collection's sort order unless
@@ -184,32 +171,33 @@ async fn shop_products(
     ApiPath(handle): ApiPath<String>,
     ApiQuery(q): ApiQuery<ProductsQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = model::page_limit(q.limit)?;
+    let limit = page_limit(q.limit)?;
     let store = tenant.store_id;
     let query = format!(
         "{handle}\n{:?}\n{limit}\n{}",
         q.sort,
         q.after.as_deref().unwrap_or("")
     );
-    let body = read::catalog_cached(&state, store, "collection_products", &query, || async {
-        read::json_body(
-            &super::collection_page(&state.db, store, &handle, q.sort, q.after.as_deref(), limit)
-                .await?,
-        )
-    })
-    .await?;
-    Ok(read::respond(&headers, body))
+    read::cached_json(
+        &state,
+        store,
+        &headers,
+        "collection_products",
+        &query,
+        || super::collection_page(&state.db, store, &handle, q.sort, q.after.as_deref(), limit),
+    )
+    .await
 }
 
 /// Lists the store's collections by handle.
 #[utoipa::path(get, path = "/admin/api/collections", tag = "collections",
-    params(ListQuery),
+    params(PageQuery),
     responses((status = 200, body = CollectionPage), (status = 400, body = mercato_tenants::error::ErrorBody)))]
 async fn admin_list(
     State(state): State<AppState>,
     tenant: TenantContext,
     _: Staff,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<CollectionPage>, ApiError> {
     list(&state, tenant.store_id, &q).await
 }
@@ -227,26 +215,38 @@ async fn create(
 ) -> Result<(StatusCode, Json<Collection>), ApiError> {
     let new = new.validate()?;
     let store = tenant.store_id;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     if new.rules.is_some() {
         lock_rules_exclusive(&mut tx, store).await?;
     }
     let id = store::insert(&mut tx, store, &new)
         .await
         .map_err(map_db_error)?;
-    let affected = match &new.rules {
+    let (collection, members) = finish(&state, tx, store, id, new.rules.as_ref()).await?;
+    tracing::info!(collection_id = %id, members, "collection created");
+    Ok((StatusCode::CREATED, Json(collection)))
+}
+
+/// Ends the write of a collection's fields: new `rules` re-compute its
+/// members (their derived data follows), then the commit. The collection
+/// as saved, and how many products joined or left it.
+async fn finish(
+    state: &AppState,
+    mut tx: Transaction<'static, Postgres>,
+    store: StoreId,
+    id: CollectionId,
+    rules: Option<&Rules>,
+) -> Result<(Collection, usize), ApiError> {
+    let affected = match rules {
         Some(rules) => rematerialize(&mut tx, store, id, rules)
             .await
             .map_err(map_db_error)?,
         None => Vec::new(),
     };
-    after_membership_change(&state, &mut tx, store, &affected).await?;
+    catalog::after_change_batched(state, &mut tx, store, &affected).await?;
     let collection = reload(&mut tx, store, id).await?;
-    tx.commit().await.map_err(map_db_error)?;
-    catalog::invalidate(&state, store, &affected).await;
-    tracing::info!(collection_id = %id, members = affected.len(), "collection created");
-    Ok((StatusCode::CREATED, Json(collection)))
+    catalog::commit(state, tx, store, &affected).await?;
+    Ok((collection, affected.len()))
 }
 
 async fn reload(
@@ -314,8 +314,7 @@ async fn update(
 ) -> Result<Json<Collection>, ApiError> {
     let patch = patch.validate()?;
     let store = tenant.store_id;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     if patch.rules.is_some() {
         lock_rules_exclusive(&mut tx, store).await?;
     }
@@ -332,16 +331,7 @@ async fn update(
     store::update(&mut tx, store, id, &patch)
         .await
         .map_err(map_db_error)?;
-    let affected = match &patch.rules {
-        Some(rules) => rematerialize(&mut tx, store, id, rules)
-            .await
-            .map_err(map_db_error)?,
-        None => Vec::new(),
-    };
-    after_membership_change(&state, &mut tx, store, &affected).await?;
-    let collection = reload(&mut tx, store, id).await?;
-    tx.commit().await.map_err(map_db_error)?;
-    catalog::invalidate(&state, store, &affected).await;
+    let (collection, _) = finish(&state, tx, store, id, patch.rules.as_ref()).await?;
     Ok(Json(collection))
 }
 
@@ -356,8 +346,7 @@ async fn remove(
     ApiPath(id): ApiPath<CollectionId>,
 ) -> Result<StatusCode, ApiError> {
     let store = tenant.store_id;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     // Rule refreshes must not insert members of a collection being deleted.
     lock_rules_exclusive(&mut tx, store).await?;
     store::lock(&mut tx, store, id)
@@ -370,9 +359,7 @@ async fn remove(
     store::delete(&mut tx, store, id)
         .await
         .map_err(map_db_error)?;
-    after_membership_change(&state, &mut tx, store, &members).await?;
-    tx.commit().await.map_err(map_db_error)?;
-    catalog::invalidate(&state, store, &members).await;
+    catalog::commit_change(&state, tx, store, &members).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -389,7 +376,7 @@ async fn admin_products(
     ApiPath(id): ApiPath<CollectionId>,
     ApiQuery(q): ApiQuery<ProductsQuery>,
 ) -> Result<Json<ProductPage>, ApiError> {
-    let limit = model::page_limit(q.limit)?;
+    let limit = page_limit(q.limit)?;
     let collection = store::get(&state.db, tenant.store_id, id)
         .await
         .map_err(map_db_error)?
@@ -428,38 +415,20 @@ async fn add_products(
         )));
     }
     let store = tenant.store_id;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     lock_manual(&mut tx, store, id).await?;
     let known = store::existing_products(&mut *tx, store, &body.product_ids)
         .await
         .map_err(map_db_error)?;
-    let unknown: Vec<String> = body
-        .product_ids
-        .iter()
-        .filter(|p| !known.contains(p))
-        .map(ToString::to_string)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    if !unknown.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::Unprocessable,
-            format!("no such products in this store: {}", unknown.join(", ")),
-        ));
-    }
-    let current: HashSet<ProductId> = store::member_ids(&mut *tx, store, id)
+    catalog::require_known("products", &body.product_ids, &known)?;
+    let current = store::member_set(&mut *tx, store, id)
         .await
-        .map_err(map_db_error)?
-        .into_iter()
-        .collect();
+        .map_err(map_db_error)?;
     let added = model::to_append(&current, &body.product_ids);
     store::append(&mut tx, store, id, &added)
         .await
         .map_err(map_db_error)?;
-    after_membership_change(&state, &mut tx, store, &added).await?;
-    tx.commit().await.map_err(map_db_error)?;
-    catalog::invalidate(&state, store, &added).await;
+    catalog::commit_change(&state, tx, store, &added).await?;
     Ok(Json(Added { added }))
 }
 
@@ -484,20 +453,16 @@ async fn reorder_products(
         )));
     }
     let store = tenant.store_id;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     lock_manual(&mut tx, store, id).await?;
-    let current: HashSet<ProductId> = store::member_ids(&mut *tx, store, id)
+    let current = store::member_set(&mut *tx, store, id)
         .await
-        .map_err(map_db_error)?
-        .into_iter()
-        .collect();
+        .map_err(map_db_error)?;
     model::check_order(&current, &body.product_ids)?;
     store::set_order(&mut tx, store, id, &body.product_ids)
         .await
         .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
-    catalog::invalidate(&state, store, &[]).await;
+    catalog::commit(&state, tx, store, &[]).await?;
     Ok(Json(body))
 }
 
@@ -514,8 +479,7 @@ async fn remove_product(
     ApiPath((id, product)): ApiPath<(CollectionId, ProductId)>,
 ) -> Result<StatusCode, ApiError> {
     let store = tenant.store_id;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, store).await?;
+    let mut tx = begin_write(&state.db, store).await?;
     lock_manual(&mut tx, store, id).await?;
     if store::delete_members(&mut tx, store, id, &[product])
         .await
@@ -524,8 +488,6 @@ async fn remove_product(
     {
         return Err(ApiError::not_found("product in this collection"));
     }
-    after_membership_change(&state, &mut tx, store, &[product]).await?;
-    tx.commit().await.map_err(map_db_error)?;
-    catalog::invalidate(&state, store, &[product]).await;
+    catalog::commit_change(&state, tx, store, &[product]).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,6 +13,7 @@ use super::model::{
     SortOrder, ValidCollection, ValidPatch,
 };
 use crate::catalog::ProductStatus;
+use crate::paging::split_page;
 
 #[derive(sqlx::FromRow)]
 struct CollectionRow {
@@ -195,13 +196,20 @@ pub async fn list<'e>(
         .into_iter()
         .map(collection)
         .collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|c| c.handle.clone())
-    } else {
-        None
-    };
+    let next_cursor = split_page(&mut items, limit as usize, |c| c.handle.clone());
     Ok(CollectionPage { items, next_cursor })
+}
+
+/// Every member of a collection, as a set.
+pub async fn member_set<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+    collection: CollectionId,
+) -> Result<HashSet<ProductId>, sqlx::Error> {
+    Ok(member_ids(exec, store, collection)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// Every member of a collection, in manual order.
@@ -545,16 +553,11 @@ pub(crate) fn page_of(
     sort: SortOrder,
     limit: u32,
 ) -> (Vec<ProductId>, Option<Cursor>) {
-    let next = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(|(id, key)| Cursor {
-            sort,
-            key: key.clone(),
-            id: *id,
-        })
-    } else {
-        None
-    };
+    let next = split_page(&mut rows, limit as usize, |(id, key)| Cursor {
+        sort,
+        key: key.clone(),
+        id: *id,
+    });
     (
         rows.into_iter()
             .map(|(id, _)| ProductId::from_uuid(id))

@@ -11,7 +11,7 @@ use super::Level;
 use crate::auth::Staff;
 use crate::catalog;
 use crate::db::map_db_error;
-use crate::tenancy::{lock_active, TenantContext};
+use crate::tenancy::TenantContext;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -55,8 +55,7 @@ async fn set_stock(
             "low_stock_threshold must be 0 to 1000000",
         ));
     }
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    lock_active(&mut tx, tenant.store_id).await?;
+    let mut tx = catalog::begin_product_write(&state.db, tenant.store_id).await?;
     let product = catalog::product_of_variant(&mut *tx, tenant.store_id, variant)
         .await
         .map_err(map_db_error)?
@@ -70,8 +69,6 @@ async fn set_stock(
     )
     .await
     .map_err(map_db_error)?;
-    catalog::after_change(&state, &mut tx, tenant.store_id, &[product]).await?;
-    tx.commit().await.map_err(map_db_error)?;
-    catalog::invalidate(&state, tenant.store_id, &[product]).await;
+    catalog::commit_change(&state, tx, tenant.store_id, &[product]).await?;
     Ok(Json(level))
 }

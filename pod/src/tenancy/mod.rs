@@ -3,7 +3,7 @@
 //! A pod serves a store only while `hosted_stores` says `active`. Every
 //! tenant route runs behind [`fence`], which answers any other store with
 //! `421 store_not_here` before a handler runs. Writes check again inside
-//! their own transaction with [`lock_active`], which holds a share lock on the
+//! their own transaction with [`lock_active`] (opened by [`begin_write`]), which holds a share lock on the
 //! store's row until commit: a state change (such as the fence of a move)
 //! waits for in-flight writes, and writes after it see the new state.
 
@@ -143,6 +143,17 @@ pub async fn fence(State(state): State<AppState>, mut req: Request, next: Next) 
     });
     req = Request::from_parts(parts, body);
     next.run(req).await
+}
+
+/// Opens a write transaction on `store`: begins it and runs [`lock_active`]
+/// first, as every tenant write must.
+pub async fn begin_write(
+    db: &PgPool,
+    store: StoreId,
+) -> Result<Transaction<'static, Postgres>, ApiError> {
+    let mut tx = db.begin().await.map_err(ApiError::internal)?;
+    lock_active(&mut tx, store).await?;
+    Ok(tx)
 }
 
 /// Inside a write transaction: confirms the store is active on this pod and
