@@ -171,11 +171,6 @@ where
     Ok(respond(headers, body))
 }
 
-/// Serializes a value into a response body.
-pub fn json_body(value: &impl serde::Serialize) -> Result<Bytes, ApiError> {
-    to_json(value)
-}
-
 /// The strong ETag of a body.
 pub fn etag(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
