@@ -393,8 +393,10 @@ async fn mercato_up_on_an_empty_data_folder_answers_on_the_storefront_url() {
     )
     .expect("chmod");
     let router_port = mercato::local::free_port().expect("port");
-    // A block of internal ports unlikely to be in use.
-    let base = 20_000 + (std::process::id() % 2_000) as u16 * 20;
+    // A block of internal ports unlikely to be in use: below the kernel's
+    // ephemeral range (32768 and up), where the other tests' free ports and
+    // outgoing connections come from.
+    let base = 10_000 + (std::process::id() % 1_000) as u16 * 20;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mercato"))
         .args([
             "up",
