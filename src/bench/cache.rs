@@ -112,6 +112,29 @@ async fn measure(router: &str, opts: &CacheArgs) -> anyhow::Result<Vec<Report>> 
         );
     }
     {
+        // A request the router proxies and the pod answers without work
+        // (a 404 from its fallback): the cost of the hop alone.
+        let http = http.clone();
+        let url = format!("{router}/no-such-page");
+        reports.push(
+            loadgen::run(
+                "proxied 404 (router → pod, no work)",
+                opts.connections,
+                duration,
+                move || {
+                    let req = http.get(&url).header("host", host).send();
+                    async move {
+                        match req.await {
+                            Ok(r) if r.status() == 404 => r.bytes().await.is_ok(),
+                            _ => false,
+                        }
+                    }
+                },
+            )
+            .await,
+        );
+    }
+    {
         let http = http.clone();
         let url = product_url.clone();
         reports.push(
@@ -167,7 +190,8 @@ async fn measure(router: &str, opts: &CacheArgs) -> anyhow::Result<Vec<Report>> 
 
 fn write_report(opts: &CacheArgs, reports: &[Report]) -> anyhow::Result<()> {
     let health = &reports[0];
-    let product = &reports[1];
+    let hop = &reports[1];
+    let product = &reports[2];
     let ratio = |a: f64, b: f64| {
         if b > 0.0 {
             (a / b * 100.0).round() / 100.0
@@ -184,8 +208,9 @@ fn write_report(opts: &CacheArgs, reports: &[Report]) -> anyhow::Result<()> {
          competes with them for the same cores. `router /healthz` is answered by the router itself; \
          the product read goes router → pod → Redis (cached body + stock badges) → router.\n\n\
          {table}\n\
-         - throughput ratio product / healthz: **{tput}**\n\
-         - p99 ratio product / healthz: **{p99}**\n",
+         - throughput ratio product / healthz: **{tput}**; p99 ratio product / healthz: **{p99}**\n\
+         - throughput ratio product / proxied 404: **{tput_hop}**; p99 ratio: **{p99_hop}** \
+         (what the cached read costs beyond the proxy hop)\n",
         c = opts.connections,
         s = opts.seconds,
         machine = loadgen::machine(),
@@ -193,6 +218,8 @@ fn write_report(opts: &CacheArgs, reports: &[Report]) -> anyhow::Result<()> {
         table = loadgen::table(reports),
         tput = ratio(product.per_second, health.per_second),
         p99 = ratio(product.p99_ms, health.p99_ms),
+        tput_hop = ratio(product.per_second, hop.per_second),
+        p99_hop = ratio(product.p99_ms, hop.p99_ms),
     );
     if let Some(dir) = Path::new(&opts.out).parent() {
         std::fs::create_dir_all(dir)?;
