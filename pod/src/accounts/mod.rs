@@ -202,9 +202,10 @@ pub fn invalid_credentials() -> ApiError {
 /// Longest password accepted at login (longer is refused before hashing).
 const MAX_LOGIN_PASSWORD: usize = 1024;
 
-/// The guarded part of every login: the rate limit first, then one argon2
-/// verification (against a dummy hash when `account` is `None`), then the
-/// counters. Returns the account's value when the password matches.
+/// The guarded part of every login, after `start_login` applied the rate
+/// limit: one argon2 verification (against a dummy hash when `account` is
+/// `None`), then the counters. Returns the account's value when the
+/// password matches.
 pub async fn check_login<T>(
     state: &AppState,
     attempt: &rate_limit::Attempt,
