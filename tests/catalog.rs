@@ -444,7 +444,7 @@ async fn product_reads_hit_the_cache_revalidate_by_etag_and_badges_follow_stock(
         &stack,
         &pod_url,
         "mercato_cache_lookups_total",
-        &["kind=\"product\"", "outcome=\"hit\""],
+        &["kind=\"product", "outcome=\"hit\""],
     )
     .await;
     let loads = metric(
@@ -461,10 +461,11 @@ async fn product_reads_hit_the_cache_revalidate_by_etag_and_badges_follow_stock(
             &stack,
             &pod_url,
             "mercato_cache_lookups_total",
-            &["kind=\"product\"", "outcome=\"hit\""]
+            &["kind=\"product", "outcome=\"hit\""]
         )
         .await,
-        hits + 1.0
+        hits + 1.0,
+        "one hit: the view (or, had it expired, the body behind it)"
     );
     assert_eq!(
         metric(
@@ -475,7 +476,7 @@ async fn product_reads_hit_the_cache_revalidate_by_etag_and_badges_follow_stock(
         )
         .await,
         loads,
-        "a hit reads no database"
+        "the product body is not read from the database again"
     );
 
     let r = stack.get(&host, &path).header("if-none-match", &etag);
@@ -563,7 +564,7 @@ async fn concurrent_misses_share_one_database_read() {
         &stack,
         &pod_url,
         "mercato_cache_lookups_total",
-        &["kind=\"product\"", "outcome=\"coalesced\""],
+        &["kind=\"product_view\"", "outcome=\"coalesced\""],
     )
     .await;
     let requests: Vec<_> = (0..16)
@@ -575,7 +576,7 @@ async fn concurrent_misses_share_one_database_read() {
                 &stack,
                 &pod_url,
                 "mercato_cache_lookups_total",
-                &["kind=\"product\"", "outcome=\"coalesced\""],
+                &["kind=\"product_view\"", "outcome=\"coalesced\""],
             )
             .await;
             (now - coalesced >= 15.0).then_some(())

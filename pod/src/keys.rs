@@ -30,9 +30,10 @@ pub fn product_body(store: StoreId, product: ProductId) -> String {
     format!("{}product:{product}", store_prefix(store))
 }
 
-/// A product's stock badges, cached for a couple of seconds only.
-pub fn product_badges(store: StoreId, product: ProductId) -> String {
-    format!("{}badges:{product}", store_prefix(store))
+/// A product's view with its stock badges, cached for a couple of seconds
+/// only.
+pub fn product_view(store: StoreId, product: ProductId) -> String {
+    format!("{}product-view:{product}", store_prefix(store))
 }
 
 /// A cached page of a list of the store's catalog; `query` names the page

@@ -6,7 +6,6 @@
 //! Responses carry an ETag and a short `Cache-Control`, so a CDN or a
 //! browser can revalidate cheaply.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -22,7 +21,7 @@ use crate::db::map_db_error;
 use crate::inventory::{self, Badge};
 use crate::{keys, AppState};
 
-/// How long stock badges are cached.
+/// How long a product's view with its stock badges is cached.
 pub const BADGE_TTL: Duration = Duration::from_secs(2);
 /// What shoppers' browsers and CDNs are told. Together with [`BADGE_TTL`]
 /// a badge is at most five seconds old.
@@ -58,47 +57,37 @@ pub async fn product_body(
         .await
 }
 
-/// The stock badge of each of `variants`.
-async fn badges(
-    state: &AppState,
-    store: StoreId,
-    product: ProductId,
-    variants: &[VariantId],
-) -> Result<HashMap<VariantId, Badge>, ApiError> {
-    let entry = Entry {
-        kind: "badges",
-        key: keys::product_badges(store, product),
-        version_key: None,
-        ttl: BADGE_TTL,
-    };
-    let body = state
-        .cache
-        .get_or_load(&entry, || async {
-            let levels = inventory::levels(&state.db, store, variants)
-                .await
-                .map_err(map_db_error)?;
-            let badges: HashMap<VariantId, Badge> =
-                levels.into_iter().map(|(v, l)| (v, l.badge())).collect();
-            to_json(&badges)
-        })
-        .await?;
-    serde_json::from_slice(&body).map_err(ApiError::internal)
-}
-
-/// An active product with the stock badge of each variant.
+/// An active product with the stock badge of each variant, as shoppers get
+/// it. The whole view is cached for [`BADGE_TTL`] under the product's
+/// version: a hit is one Redis round trip and no JSON work; an edit retires
+/// it at once, a stock change within [`BADGE_TTL`]. Behind it, the body
+/// without badges stays cached until the next edit.
 pub async fn product_with_badges(
     state: &AppState,
     store: StoreId,
     product: ProductId,
 ) -> Result<Bytes, ApiError> {
-    let body = product_body(state, store, product).await?;
-    let mut found: Product = serde_json::from_slice(&body).map_err(ApiError::internal)?;
-    let ids: Vec<VariantId> = found.variants.iter().map(|v| v.id).collect();
-    let badges = badges(state, store, product, &ids).await?;
-    for v in &mut found.variants {
-        v.availability = Some(badges.get(&v.id).copied().unwrap_or(Badge::SoldOut));
-    }
-    to_json(&found)
+    let entry = Entry {
+        kind: "product_view",
+        key: keys::product_view(store, product),
+        version_key: Some(keys::product_version(store, product)),
+        ttl: BADGE_TTL,
+    };
+    state
+        .cache
+        .get_or_load(&entry, || async {
+            let body = product_body(state, store, product).await?;
+            let mut found: Product = serde_json::from_slice(&body).map_err(ApiError::internal)?;
+            let ids: Vec<VariantId> = found.variants.iter().map(|v| v.id).collect();
+            let levels = inventory::levels(&state.db, store, &ids)
+                .await
+                .map_err(map_db_error)?;
+            for v in &mut found.variants {
+                v.availability = Some(levels.get(&v.id).map_or(Badge::SoldOut, |l| l.badge()));
+            }
+            to_json(&found)
+        })
+        .await
 }
 
 /// A page of active products, newest first, cached under the store's
