@@ -641,6 +641,31 @@ async fn assert_counts_table_exact(shop: &Shop<'_>) {
     .await
     .expect("negative");
     assert_eq!(negative, 0);
+    // search_facet_pairs, both ways: no stale pair, no missing pair.
+    let drift: i64 = sqlx::query_scalar(
+        "WITH fresh AS (
+             SELECT f, t, count(*) AS n FROM search_documents d,
+                    unnest(search_pair_filters(d.facets)) f, unnest(d.tokens) t
+              WHERE d.store_id = $1 AND d.status = 'active' GROUP BY f, t
+         ), kept AS (
+             SELECT filter AS f, token AS t, n FROM search_facet_pairs
+              WHERE store_id = $1 AND n <> 0
+         )
+         SELECT (SELECT count(*) FROM (SELECT * FROM kept EXCEPT ALL SELECT * FROM fresh) a)
+              + (SELECT count(*) FROM (SELECT * FROM fresh EXCEPT ALL SELECT * FROM kept) b)",
+    )
+    .bind(shop.store)
+    .fetch_one(&shop.db)
+    .await
+    .expect("pair drift");
+    assert_eq!(drift, 0);
+    let pairs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM search_facet_pairs WHERE store_id = $1 AND n > 0")
+            .bind(shop.store)
+            .fetch_one(&shop.db)
+            .await
+            .expect("pairs");
+    assert!(pairs > 0);
 }
 
 fn prices(body: &Value) -> Vec<i64> {
@@ -750,6 +775,20 @@ async fn browse_counts_stay_exact_through_edits_drafts_and_deletes() {
     assert_eq!(facet(&body, "vendor"), counts(&[("Bella", 1)]));
     assert_eq!(facet(&body, "tag"), counts(&[("winter", 1)]));
     assert_eq!(prices(&body), vec![0, 0, 0, 1, 0, 0, 0]);
+
+    // A one-filter browse after the edits (precomputed pair counts):
+    // the draft and the deleted product are gone, the moved vendor counts.
+    let body = shop.search("vendor=Bella").await;
+    assert_eq!(ids(&body), vec![c]);
+    assert_eq!(body["total"], 1);
+    assert_eq!(facet(&body, "vendor"), counts(&[("Bella", 1)]));
+    assert_eq!(facet(&body, "tag"), counts(&[("winter", 1)]));
+    assert_eq!(facet(&body, "product_type"), counts(&[("Coat", 1)]));
+    assert_eq!(prices(&body), vec![0, 0, 0, 1, 0, 0, 0]);
+    let body = shop.search("vendor=Bella&tag=summer").await;
+    assert_eq!(body["total"], 0);
+    assert_eq!(facet(&body, "tag"), counts(&[("winter", 1)]));
+    assert_eq!(facet(&body, "vendor"), counts(&[]));
 
     stack.shutdown().await;
 }

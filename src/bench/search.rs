@@ -17,6 +17,11 @@ use serde_json::{json, Value};
 use super::Seeded;
 use crate::local::{free_port, Binaries, Durability, PgCluster, RedisServer};
 
+/// Shared buffers of the benchmark's throwaway cluster: enough to hold a
+/// 100k-product store's search table and indexes, as a production server
+/// (a quarter of its memory) would. The initdb default of 128 MB does not.
+const SHARED_BUFFERS: &str = "shared_buffers=512MB";
+
 /// A cache-busting `price_max`: at least every seeded price, so results do
 /// not change, and different per request, so no response comes from Redis.
 const PRICE_CEILING: i64 = 1_000_000_000_000;
@@ -106,11 +111,12 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
         "starting postgres and redis in {} ...",
         dir.path().display()
     );
-    let pg = PgCluster::start(
+    let pg = PgCluster::start_with(
         &bins,
         &dir.path().join("pg"),
         free_port()?,
         Durability::Throwaway,
+        &[SHARED_BUFFERS],
     )
     .await?;
     let redis = RedisServer::start(
@@ -207,10 +213,14 @@ async fn drive(
     for s in &scenarios {
         // Warm-up: the first request of the fixed query fills the cache.
         let first = get(&http, base, store, &(s.bust)(&s.path, None)).await?;
-        for (mode, cold) in [("cold", true), ("cached", false)] {
-            let o = load(args, &http, base, store, s, mode, cold).await;
+        for (mode, cold, clients) in [
+            ("cold", true, args.clients),
+            ("cold, 1 client", true, 1),
+            ("cached", false, args.clients),
+        ] {
+            let o = load(args, clients, &http, base, store, s, mode, cold).await;
             println!(
-                "{:<34} {:<6} {:>6} req {:>7.0} req/s  p50 {:>6} ms  p95 {:>6} ms  p99 {:>6} ms  errors {}",
+                "{:<34} {:<14} {:>6} req {:>7.0} req/s  p50 {:>6} ms  p95 {:>6} ms  p99 {:>6} ms  errors {}",
                 o.scenario,
                 o.mode,
                 o.requests,
@@ -310,8 +320,10 @@ async fn get(
     Ok(body)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn load(
     args: &SearchArgs,
+    clients: usize,
     http: &reqwest::Client,
     base: &str,
     store: StoreId,
@@ -324,7 +336,7 @@ async fn load(
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.seconds);
     let mut tasks = Vec::new();
-    for _ in 0..args.clients {
+    for _ in 0..clients {
         let (http, base, path, bust) = (http.clone(), base.to_owned(), s.path.clone(), s.bust);
         let (counter, errors) = (counter.clone(), errors.clone());
         tasks.push(tokio::spawn(async move {
@@ -402,9 +414,9 @@ fn report(
     );
     let _ = writeln!(md, "## Setup\n");
     let _ = writeln!(md, "- Machine: {cores} cores ({cpu}); the pod, Postgres, Redis and the load clients all share them.");
-    let _ = writeln!(md, "- PostgreSQL {pg_version} (throwaway cluster, fsync off; reads are unaffected), redis-server, one pod in-process with a pool of {pool_size} connections.");
+    let _ = writeln!(md, "- PostgreSQL {pg_version} (throwaway cluster, fsync off (reads are unaffected), `{SHARED_BUFFERS}`: a benchmark setting, see below), redis-server, one pod in-process with a pool of {pool_size} connections.");
     let _ = writeln!(md, "- Dataset: {} products ({} variants, 1 to 4 each; ~95% active), 30 vendors, 25 types, 16 tags, 2 options (Size, Colour), 8 collections, 16 categories in a two-level tree, stock and sales counts; seeded and indexed in {:.1} s ({} search documents).", seeded.products, seeded.variants, seeded.seconds, seeded.documents);
-    let _ = writeln!(md, "- Load: {} concurrent clients per query for {} s, straight to the pod (store header set as the router would), HTTP/1.1 keep-alive.", args.clients, args.seconds);
+    let _ = writeln!(md, "- Load: {} concurrent clients per query for {} s (and one client alone, cold, to show the cost of one request), straight to the pod (store header set as the router would), HTTP/1.1 keep-alive.", args.clients, args.seconds);
     let _ = writeln!(md, "- Modes: **cold** makes every request unique (a different `price_max` at least every price, so results are identical but no response can come from the Redis cache: full text resolution, page and facet queries run every time); **cached** repeats one request (served from the Redis cache keyed by the store's search generation, after one Postgres lookup of that generation).\n");
     let _ = writeln!(md, "Command:\n\n```sh\nscripts/bench.sh   # = cargo build --release && target/release/mercato bench search --products {} --clients {} --seconds {}\n```\n", args.products, args.clients, args.seconds);
     let _ = writeln!(md, "## Results\n");
