@@ -324,6 +324,18 @@ async fn search_ranks_filters_counts_sorts_and_pages() {
     let body = shop.search("q=swaeter").await;
     assert_eq!(ids(&body), vec![sweater]);
     assert_eq!(shop.search("q=zzzqqq").await["total"], 0);
+    // A corrected word with a filter: the correction is decided on the
+    // words alone, the filter then applies, and the counts follow it.
+    let body = shop.search("q=shrit&vendor=Bella").await;
+    assert_eq!(body["corrected_query"], "shirt");
+    assert_eq!(ids(&body), vec![linen]);
+    assert_eq!(body["total"], 1);
+    assert_eq!(facet(&body, "vendor"), counts(&[("Acme", 2), ("Bella", 1)]));
+    // Words matching nothing: no items, no counts, no correction.
+    let body = shop.search("q=zzzqqq&vendor=Acme").await;
+    assert_eq!(body["total"], 0);
+    assert_eq!(facet(&body, "vendor"), counts(&[]));
+    assert!(body.get("corrected_query").is_none());
 
     // Each filter narrows exactly.
     for (query, expected) in [

@@ -180,22 +180,19 @@ async fn search(
     cached(&state, store_id, &digest, || async {
         let _slot = slots().acquire().await.map_err(ApiError::internal)?;
         let db = &state.db;
-        let (text, corrected) = store::resolve(db, store_id, &params.words)
-            .await
-            .map_err(map_db_error)?;
-        let (hits, next, counts) = match text {
-            store::TextMatch::All => {
-                let (hits, next) = store::page(db, store_id, &text, &params)
-                    .await
-                    .map_err(map_db_error)?;
-                let counts = store::browse_counts(db, store_id, &params)
-                    .await
-                    .map_err(map_db_error)?;
-                (hits, next, counts)
-            }
-            _ => store::text_search(db, store_id, &text, &params)
+        let (hits, next, counts, corrected) = if params.words.is_empty() {
+            let (hits, next) = store::page(db, store_id, &store::TextMatch::All, &params)
                 .await
-                .map_err(map_db_error)?,
+                .map_err(map_db_error)?;
+            let counts = store::browse_counts(db, store_id, &params)
+                .await
+                .map_err(map_db_error)?;
+            (hits, next, counts, None)
+        } else {
+            let (found, corrected) = store::search_words(db, store_id, &params)
+                .await
+                .map_err(map_db_error)?;
+            (found.hits, found.next, found.counts, corrected)
         };
         let facets = facets(&state, store_id, &counts).await?;
         let response = SearchResponse {

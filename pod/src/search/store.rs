@@ -17,13 +17,11 @@ use super::query::{correct, Constraint, Cursor, SearchParams, Sort};
 pub enum TextMatch {
     /// No words: every active product.
     All,
-    /// Full text: a normalised `tsquery`.
-    FullText(String),
+    /// Full text on these words (see [`tsquery_sql`]).
+    FullText(Vec<String>),
     /// Nothing matched even after spelling correction: trigram word
     /// similarity against title, vendor, tags and SKUs.
     Fuzzy(String),
-    /// The words match nothing at all.
-    Nothing,
 }
 
 /// A positional-argument SQL builder: values are always bound, never
@@ -32,6 +30,8 @@ pub enum TextMatch {
 struct Sql {
     text: String,
     args: Vec<Arg>,
+    /// Plan for the bound values every time (see [`Sql::fetch_all`]).
+    custom_plan: bool,
 }
 
 enum Arg {
@@ -54,8 +54,13 @@ impl Sql {
         self.text.push_str(s);
     }
 
+    /// Statements matching words run unnamed, so Postgres plans them for
+    /// the bound values every time: the generic plan a named statement
+    /// gets after five runs builds the tsquery from its text for every
+    /// matching row, costing more than the planning it saves. The others
+    /// keep their cached plans.
     async fn fetch_all(self, db: &PgPool) -> Result<Vec<PgRow>, sqlx::Error> {
-        let mut q = sqlx::query(&self.text);
+        let mut q = sqlx::query(&self.text).persistent(!self.custom_plan);
         for arg in self.args {
             q = match arg {
                 Arg::Uuid(v) => q.bind(v),
@@ -82,29 +87,6 @@ fn tsquery_sql(words: &[String], sql: &mut Sql) -> Option<String> {
         expr = format!("(to_tsquery('english', {rest}) && {expr})");
     }
     Some(expr)
-}
-
-/// The normalised tsquery of `words`, and whether any active product of the
-/// store matches it.
-async fn full_text(
-    db: &PgPool,
-    store: StoreId,
-    words: &[String],
-) -> Result<Option<(String, bool)>, sqlx::Error> {
-    let mut sql = Sql::default();
-    let s = sql.bind(Arg::Uuid(store.as_uuid()));
-    let Some(expr) = tsquery_sql(words, &mut sql) else {
-        return Ok(None);
-    };
-    sql.push(&format!(
-        "SELECT q::text, numnode(q) > 0 AND search_matches({s}, q)
-         FROM (SELECT {expr} AS q) x"
-    ));
-    let rows = sql.fetch_all(db).await?;
-    let row = rows
-        .first()
-        .ok_or_else(|| sqlx::Error::Protocol("tsquery row missing".into()))?;
-    Ok(Some((row.try_get(0)?, row.try_get(1)?)))
 }
 
 /// Words of `words` the store's lexicon does not know, with their closest
@@ -155,56 +137,44 @@ fn like_escape(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// Decides how `words` are matched: full text; else full text with
-/// misspelled words corrected; else trigram similarity.
-pub async fn resolve(
+/// A search with words: full text; else full text with misspelled words
+/// corrected (the corrected words are returned); else trigram similarity.
+/// Each attempt is the whole search statement, which also says whether the
+/// words matched any active product at all (filters aside): when they do,
+/// no probe was spent finding that out.
+pub async fn search_words(
     db: &PgPool,
     store: StoreId,
-    words: &[String],
-) -> Result<(TextMatch, Option<Vec<String>>), sqlx::Error> {
-    if words.is_empty() {
-        return Ok((TextMatch::All, None));
-    }
-    if let Some((q, true)) = full_text(db, store, words).await? {
-        return Ok((TextMatch::FullText(q), None));
+    params: &SearchParams,
+) -> Result<(TextResults, Option<Vec<String>>), sqlx::Error> {
+    let words = &params.words;
+    let found = text_search(db, store, &TextMatch::FullText(words.clone()), params).await?;
+    if found.matched > 0 {
+        return Ok((found, None));
     }
     let corrected = corrections(db, store, words).await?;
-    if corrected != words {
-        if let Some((q, true)) = full_text(db, store, &corrected).await? {
-            return Ok((TextMatch::FullText(q), Some(corrected)));
+    if corrected != *words {
+        let found = text_search(db, store, &TextMatch::FullText(corrected.clone()), params).await?;
+        if found.matched > 0 {
+            return Ok((found, Some(corrected)));
         }
     }
-    let phrase = words.join(" ");
-    let fuzzy: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM search_documents
-          WHERE store_id = $1 AND status = 'active' AND $2 <% fuzzy)",
-    )
-    .bind(store.as_uuid())
-    .bind(&phrase)
-    .fetch_one(db)
-    .await?;
-    Ok((
-        if fuzzy {
-            TextMatch::Fuzzy(phrase)
-        } else {
-            TextMatch::Nothing
-        },
-        None,
-    ))
+    let found = text_search(db, store, &TextMatch::Fuzzy(words.join(" ")), params).await?;
+    Ok((found, None))
 }
 
 /// The text condition on `d` and its relevance score, if any.
 fn text_sql(text: &TextMatch, sql: &mut Sql) -> (String, String) {
+    sql.custom_plan = !matches!(text, TextMatch::All);
     match text {
         TextMatch::All => ("true".into(), "0::real".into()),
-        TextMatch::Nothing => ("false".into(), "0::real".into()),
-        TextMatch::FullText(q) => {
-            let q = sql.bind(Arg::Text(q.clone()));
-            (
-                format!("d.document @@ {q}::tsquery"),
-                format!("ts_rank(d.document, {q}::tsquery)"),
-            )
-        }
+        TextMatch::FullText(words) => match tsquery_sql(words, sql) {
+            Some(q) => (
+                format!("d.document @@ {q}"),
+                format!("ts_rank(d.document, {q})"),
+            ),
+            None => ("false".into(), "0::real".into()),
+        },
         TextMatch::Fuzzy(phrase) => {
             let p = sql.bind(Arg::Text(phrase.clone()));
             (
@@ -378,10 +348,7 @@ pub async fn text_search(
     store: StoreId,
     text: &TextMatch,
     params: &SearchParams,
-) -> Result<(Vec<Hit>, Option<Cursor>, Counts), sqlx::Error> {
-    if matches!(text, TextMatch::Nothing) {
-        return Ok((Vec::new(), None, Counts::default()));
-    }
+) -> Result<TextResults, sqlx::Error> {
     let constraints = params.filters.constraints();
     let mut sql = Sql::default();
     let s = sql.bind(Arg::Uuid(store.as_uuid()));
@@ -425,21 +392,46 @@ pub async fn text_search(
            FROM p JOIN search_documents d ON d.store_id = {s} AND d.product_id = p.product_id
          UNION ALL
          SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, c.t, c.n
-           FROM c"
+           FROM c
+         UNION ALL
+         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '~m', count(*)
+           FROM m"
     ));
     let rows = sql.fetch_all(db).await?;
     let mut page = Vec::new();
     let mut tokens = Vec::new();
+    let mut matched = 0;
     for row in &rows {
         match row.try_get::<Option<i64>, _>("ord")? {
             Some(ord) => page.push((ord, row)),
-            None => tokens.push((row.try_get("value")?, row.try_get("n")?)),
+            None => {
+                let (value, n): (String, i64) = (row.try_get("value")?, row.try_get("n")?);
+                if value == "~m" {
+                    matched = n;
+                } else {
+                    tokens.push((value, n));
+                }
+            }
         }
     }
     page.sort_by_key(|(ord, _)| *ord);
     let page: Vec<&PgRow> = page.into_iter().map(|(_, r)| r).collect();
     let (hits, next) = hits_of(&page, params)?;
-    Ok((hits, next, Counts::from_tokens(tokens)))
+    Ok(TextResults {
+        hits,
+        next,
+        counts: Counts::from_tokens(tokens),
+        matched,
+    })
+}
+
+/// What [`text_search`] found.
+pub struct TextResults {
+    pub hits: Vec<Hit>,
+    pub next: Option<Cursor>,
+    pub counts: Counts,
+    /// Active products matching the words, whatever the filters.
+    pub matched: i64,
 }
 
 /// Per document, how many filters it fails and the token prefix of the
