@@ -470,46 +470,56 @@ const NOTES: &str = r#"
   `(store_id, facets)`, trigram GIN on `(store_id, fuzzy)` and
   `(store_id, lower(title))`, btree on `(store_id, price_min, product_id)`,
   `(store_id, created_at, product_id)`, `(store_id, units_sold, product_id)`.
-- Whether the words match anything is probed through the full-text GIN
-  index (`search_matches`, planned with sequential scans off), so a word
-  that matches nothing (every typo) never scans the table.
 - A search with words is one statement: the text matches are read once
   into a materialized set (id, rank, sort keys, the stored facet `tokens`
-  column, how many filters each fails), and both the page (keyset,
-  `LIMIT n+1`) and the disjunctive facet counts come from that set; only
-  the page's 20 documents are read again, for their titles. Round one read
-  every match twice, and its count query sorted ~50k token rows on disk
-  (a misestimated group count); the set's tokens are now unnested in the
-  select list and hashed. What remains per word query (~3.7k matches) is
-  the bitmap heap scan with its recheck of each match's tsvector, `ts_rank`
-  on each, and hashing ~50k tokens: the single-client rows show it.
+  column, how many filters each fails), and the page (keyset, `LIMIT
+  n+1`), the disjunctive facet counts and the number of matches (filters
+  aside) all come from it; only the page's documents are read again, for
+  their titles. Round one read every match twice, probed for a match
+  first (3 ms on its own: the GIN bitmap is built whole before `EXISTS`
+  can stop), and its count query sorted ~50k token rows on disk. Now a
+  misspelling costs one statement that finds nothing (cheap: an empty
+  bitmap), the lexicon lookups, and the corrected search.
+- Word searches run as unnamed statements, planned for their values each
+  time: the generic plan Postgres switches a named statement to after five
+  runs parsed the tsquery from its text for every matching row (26 ms
+  against 16 ms for `q=jacket`, measured with `PREPARE`/`EXECUTE`).
+- What a cold word search still costs (~3.7k matches): the bitmap heap
+  scan with the recheck of each match's tsvector (~5 ms alone) and
+  unnesting and hashing ~50k facet tokens (~6 ms; an int-encoded token
+  array measured no faster, the cost is per row, not per hash). The
+  1-client rows show the whole request.
 - Facet counts without words never unnest documents when at most one
   filter applies: `search_facet_counts` (per store and token) answers a
   browse without filters, and `search_facet_pairs` (per store, filter token
-  and token, for single vendor, type, tag, collection and category values)
-  answers a one-filter browse and, with two filters, each group's own
-  counts. Both are kept exact by statement-level triggers with transition
-  tables on `search_documents`, in the writing transaction; tests compare
-  them with a fresh aggregate after edits, drafts and deletes. Only the
-  products passing every filter of a multi-filter browse are counted from
-  documents. A price range every active price falls in is dropped first,
-  so the cold mode's `price_max` costs nothing there.
+  and token, for single vendor, type, tag, collection and category values;
+  ~10k rows for the 100k-product store) answers a one-filter browse and,
+  with two filters, each group's own counts. Both are kept exact by
+  statement-level triggers with transition tables on `search_documents`,
+  in the writing transaction; tests compare them with a fresh aggregate
+  after edits, drafts and deletes. Only the products passing every filter
+  of a multi-filter browse are counted from documents. A price range every
+  active price falls in is dropped first, so the cold mode's `price_max`
+  costs nothing there.
 - No parallel plans on `search_documents` (`parallel_workers = 0`).
 - At most one search per core computes at once per process (a semaphore
   around the uncached path; cache hits skip it). Waiting requests hold no
   pooled connection.
-- `shared_buffers=512MB` is a benchmark setting of the throwaway cluster
-  (the initdb default of 128 MB cannot hold a 100k-product search table
-  and its indexes; a production server would give Postgres a quarter of
-  its memory). The run is otherwise served from memory.
+- `shared_buffers=512MB` is a benchmark setting of the throwaway cluster:
+  the initdb default of 128 MB cannot hold a 100k-product search table and
+  its indexes, and a production server would give Postgres far more. The
+  run is served from memory.
+- Suggest's cold requests vary `q` over five-letter strings (the same
+  4096 as round one), then six-letter ones, which match fewer titles: the
+  1-client suggest row runs after the 32-client one, so it measures
+  six-letter queries only and understates a five-letter one.
 - The load is closed-loop: 32 clients each send their next request as soon
-  as the last one answers, so cold latency is roughly 32 x (CPU per
-  request) / 2 cores, and the 1-client rows are the cost of one request.
-  A p99 under 20 ms at 32 clients needs about 1 ms of CPU per request,
-  which only the cache and precomputed browse counts reach. Cold word,
-  prefix and typo searches over thousands of matches still cost about
-  15 to 25 ms of CPU each. What would go further: skipping facets on pages
-  after the first, caching the counts of a query apart from its page (so
-  paging and sort changes reuse them), an int-encoded token array, and a
-  cheaper score than `ts_rank` over the tsvector.
+  as the last one answers, so cold latency at 32 clients is roughly
+  32 x (CPU per request) / 2 cores, and the 1-client rows are the cost of
+  one request. A p99 under 20 ms at 32 clients needs about 1 ms of CPU per
+  request, which the cache and the precomputed browse counts reach and
+  word searches (~20 ms each) do not. What would go further: caching a
+  query's counts apart from its page (paging and sort changes would reuse
+  them), skipping facets on pages after the first, and a narrow table of
+  the searchable columns so a match costs fewer page reads.
 "#;
