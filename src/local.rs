@@ -139,6 +139,17 @@ impl PgCluster {
         port: u16,
         durability: Durability,
     ) -> anyhow::Result<Self> {
+        Self::start_with(bins, dir, port, durability, &[]).await
+    }
+
+    /// [`PgCluster::start`] with extra server settings (`name=value`).
+    pub async fn start_with(
+        bins: &Binaries,
+        dir: &Path,
+        port: u16,
+        durability: Durability,
+        settings: &[&str],
+    ) -> anyhow::Result<Self> {
         let user = server_user()?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let log = dir.with_extension("log");
@@ -208,6 +219,9 @@ impl PgCluster {
                 "-c",
                 "full_page_writes=off",
             ]);
+        }
+        for setting in settings {
+            postgres.args(["-c", setting]);
         }
         let (out, err) = log_file(&log)?;
         postgres.stdout(out).stderr(err);

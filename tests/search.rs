@@ -324,6 +324,18 @@ async fn search_ranks_filters_counts_sorts_and_pages() {
     let body = shop.search("q=swaeter").await;
     assert_eq!(ids(&body), vec![sweater]);
     assert_eq!(shop.search("q=zzzqqq").await["total"], 0);
+    // A corrected word with a filter: the correction is decided on the
+    // words alone, the filter then applies, and the counts follow it.
+    let body = shop.search("q=shrit&vendor=Bella").await;
+    assert_eq!(body["corrected_query"], "shirt");
+    assert_eq!(ids(&body), vec![linen]);
+    assert_eq!(body["total"], 1);
+    assert_eq!(facet(&body, "vendor"), counts(&[("Acme", 2), ("Bella", 1)]));
+    // Words matching nothing: no items, no counts, no correction.
+    let body = shop.search("q=zzzqqq&vendor=Acme").await;
+    assert_eq!(body["total"], 0);
+    assert_eq!(facet(&body, "vendor"), counts(&[]));
+    assert!(body.get("corrected_query").is_none());
 
     // Each filter narrows exactly.
     for (query, expected) in [
@@ -641,6 +653,31 @@ async fn assert_counts_table_exact(shop: &Shop<'_>) {
     .await
     .expect("negative");
     assert_eq!(negative, 0);
+    // search_facet_pairs, both ways: no stale pair, no missing pair.
+    let drift: i64 = sqlx::query_scalar(
+        "WITH fresh AS (
+             SELECT f, t, count(*) AS n FROM search_documents d,
+                    unnest(search_pair_filters(d.facets)) f, unnest(d.tokens) t
+              WHERE d.store_id = $1 AND d.status = 'active' GROUP BY f, t
+         ), kept AS (
+             SELECT filter AS f, token AS t, n FROM search_facet_pairs
+              WHERE store_id = $1 AND n <> 0
+         )
+         SELECT (SELECT count(*) FROM (SELECT * FROM kept EXCEPT ALL SELECT * FROM fresh) a)
+              + (SELECT count(*) FROM (SELECT * FROM fresh EXCEPT ALL SELECT * FROM kept) b)",
+    )
+    .bind(shop.store)
+    .fetch_one(&shop.db)
+    .await
+    .expect("pair drift");
+    assert_eq!(drift, 0);
+    let pairs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM search_facet_pairs WHERE store_id = $1 AND n > 0")
+            .bind(shop.store)
+            .fetch_one(&shop.db)
+            .await
+            .expect("pairs");
+    assert!(pairs > 0);
 }
 
 fn prices(body: &Value) -> Vec<i64> {
@@ -750,6 +787,20 @@ async fn browse_counts_stay_exact_through_edits_drafts_and_deletes() {
     assert_eq!(facet(&body, "vendor"), counts(&[("Bella", 1)]));
     assert_eq!(facet(&body, "tag"), counts(&[("winter", 1)]));
     assert_eq!(prices(&body), vec![0, 0, 0, 1, 0, 0, 0]);
+
+    // A one-filter browse after the edits (precomputed pair counts):
+    // the draft and the deleted product are gone, the moved vendor counts.
+    let body = shop.search("vendor=Bella").await;
+    assert_eq!(ids(&body), vec![c]);
+    assert_eq!(body["total"], 1);
+    assert_eq!(facet(&body, "vendor"), counts(&[("Bella", 1)]));
+    assert_eq!(facet(&body, "tag"), counts(&[("winter", 1)]));
+    assert_eq!(facet(&body, "product_type"), counts(&[("Coat", 1)]));
+    assert_eq!(prices(&body), vec![0, 0, 0, 1, 0, 0, 0]);
+    let body = shop.search("vendor=Bella&tag=summer").await;
+    assert_eq!(body["total"], 0);
+    assert_eq!(facet(&body, "tag"), counts(&[("winter", 1)]));
+    assert_eq!(facet(&body, "vendor"), counts(&[]));
 
     stack.shutdown().await;
 }

@@ -1,5 +1,5 @@
--- Search speed: precomputed facet counts, an index-driven match probe, and
--- no parallel plans for search reads.
+-- Search speed: precomputed facet counts and no parallel plans for search
+-- reads.
 
 -- Searches are many small concurrent reads: parallel workers only add
 -- start-up cost and compete for the same cores.
@@ -98,13 +98,3 @@ SELECT d.store_id, t, count(*)
   FROM search_documents d, unnest(search_tokens(d.facets, d.price_min, d.in_stock)) t
  WHERE d.status = 'active'
  GROUP BY d.store_id, t;
-
--- Whether any active document of a store matches a tsquery. The planner
--- badly overestimates prefix matches and would scan the table sequentially
--- hoping to stop early, which reads every row when nothing matches; the
--- GIN index answers either way in a fraction of a millisecond.
-CREATE FUNCTION search_matches(store uuid, q tsquery)
-RETURNS boolean LANGUAGE sql STABLE SET enable_seqscan = off AS $$
-    SELECT EXISTS (SELECT 1 FROM search_documents
-                    WHERE store_id = store AND status = 'active' AND document @@ q)
-$$;

@@ -19,6 +19,11 @@ const MAX_WORDS: usize = 8;
 /// `20261121000007_search_speed.sql`) buckets with the same edges.
 pub const PRICE_EDGES: [i64; 7] = [0, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000];
 
+/// Facet groups whose tokens key `search_facet_pairs` (the SQL function
+/// `search_pair_filters`, migration `20261121000008_search_pairs.sql`,
+/// must list the same).
+pub const PAIR_GROUPS: [&str; 5] = ["vendor", "type", "tag", "col", "cat"];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Sort {
     Relevance,
@@ -101,6 +106,20 @@ impl Constraint {
             Constraint::AnyToken { group, .. } => format!("{group}:"),
             Constraint::Price { .. } => "~p:".to_owned(),
             Constraint::InStock(_) => "~s:".to_owned(),
+        }
+    }
+
+    /// The one facet token this constraint asks for, when it keys
+    /// `search_facet_pairs` (a single value of a [`PAIR_GROUPS`] group):
+    /// counts under this filter alone are then precomputed.
+    pub fn pair_token(&self) -> Option<&str> {
+        match self {
+            Constraint::AnyToken { group, tokens }
+                if tokens.len() == 1 && PAIR_GROUPS.contains(&group.as_str()) =>
+            {
+                tokens.first().map(String::as_str)
+            }
+            _ => None,
         }
     }
 
@@ -567,6 +586,31 @@ mod tests {
         };
         assert!(open.passes_all(Some(0), Some(5)));
         assert!(!open.passes_all(Some(0), Some(6)));
+    }
+
+    #[test]
+    fn only_single_values_of_browse_groups_key_pair_counts() {
+        let f = |q: &[(&str, &str)]| {
+            parse_search(&pairs(q))
+                .expect("valid")
+                .filters
+                .constraints()
+        };
+        assert_eq!(
+            f(&[("vendor", "Acme")])[0].pair_token(),
+            Some("vendor:Acme")
+        );
+        assert_eq!(f(&[("tag", "summer")])[0].pair_token(), Some("tag:summer"));
+        let cat = CategoryId::new();
+        let with_cat = f(&[("category", &cat.to_string())]);
+        assert_eq!(
+            with_cat[0].pair_token(),
+            Some(format!("cat:{cat}").as_str())
+        );
+        assert_eq!(f(&[("vendor", "A"), ("vendor", "B")])[0].pair_token(), None);
+        assert_eq!(f(&[("option", "Size:M")])[0].pair_token(), None);
+        assert_eq!(f(&[("in_stock", "true")])[0].pair_token(), None);
+        assert_eq!(f(&[("price_min", "10")])[0].pair_token(), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::OnceLock;
 
 use axum::extract::State;
 use axum::http::header;
@@ -26,13 +27,18 @@ use crate::AppState;
 const CACHE_TTL_SECS: u64 = 300;
 /// Most values listed per facet.
 const FACET_VALUES: usize = 50;
-/// Searches computed at once per process (cache hits do not count): enough
-/// to keep the database's cores busy; more only queue inside Postgres
-/// while each holds a pooled connection, starving the cheap requests (cache
-/// lookups, carts) of connections. Waiting searches hold none.
-const COMPUTING: usize = 4;
-
-static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(COMPUTING);
+/// Searches computed at once per process (cache hits do not count): one per
+/// core. Uncached searches are CPU-bound in Postgres on the same cores;
+/// more at once only share them, lengthening every one, while each holds a
+/// pooled connection the cheap requests (cache lookups, carts) then wait
+/// for. Waiting searches hold none.
+fn slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.clamp(1, 16))
+    })
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -172,17 +178,22 @@ async fn search(
     let digest = digest(&format!("search|{}|{params:?}", tenant.currency));
     let store_id = tenant.store_id;
     cached(&state, store_id, &digest, || async {
-        let _slot = SLOTS.acquire().await.map_err(ApiError::internal)?;
+        let _slot = slots().acquire().await.map_err(ApiError::internal)?;
         let db = &state.db;
-        let (text, corrected) = store::resolve(db, store_id, &params.words)
-            .await
-            .map_err(map_db_error)?;
-        let (hits, next) = store::page(db, store_id, &text, &params)
-            .await
-            .map_err(map_db_error)?;
-        let counts = store::counts(db, store_id, &text, &params)
-            .await
-            .map_err(map_db_error)?;
+        let (hits, next, counts, corrected) = if params.words.is_empty() {
+            let (hits, next) = store::page(db, store_id, &store::TextMatch::All, &params)
+                .await
+                .map_err(map_db_error)?;
+            let counts = store::browse_counts(db, store_id, &params)
+                .await
+                .map_err(map_db_error)?;
+            (hits, next, counts, None)
+        } else {
+            let (found, corrected) = store::search_words(db, store_id, &params)
+                .await
+                .map_err(map_db_error)?;
+            (found.hits, found.next, found.counts, corrected)
+        };
         let facets = facets(&state, store_id, &counts).await?;
         let response = SearchResponse {
             items: hits
@@ -220,7 +231,7 @@ async fn suggest(
     let digest = digest(&format!("suggest|{q}"));
     let store_id = tenant.store_id;
     cached(&state, store_id, &digest, || async {
-        let _slot = SLOTS.acquire().await.map_err(ApiError::internal)?;
+        let _slot = slots().acquire().await.map_err(ApiError::internal)?;
         let rows = store::suggest(&state.db, store_id, &q)
             .await
             .map_err(map_db_error)?;

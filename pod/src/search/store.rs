@@ -17,13 +17,11 @@ use super::query::{correct, Constraint, Cursor, SearchParams, Sort};
 pub enum TextMatch {
     /// No words: every active product.
     All,
-    /// Full text: a normalised `tsquery`.
-    FullText(String),
+    /// Full text on these words (see [`tsquery_sql`]).
+    FullText(Vec<String>),
     /// Nothing matched even after spelling correction: trigram word
     /// similarity against title, vendor, tags and SKUs.
     Fuzzy(String),
-    /// The words match nothing at all.
-    Nothing,
 }
 
 /// A positional-argument SQL builder: values are always bound, never
@@ -32,6 +30,8 @@ pub enum TextMatch {
 struct Sql {
     text: String,
     args: Vec<Arg>,
+    /// Plan for the bound values every time (see [`Sql::fetch_all`]).
+    custom_plan: bool,
 }
 
 enum Arg {
@@ -54,8 +54,13 @@ impl Sql {
         self.text.push_str(s);
     }
 
+    /// Statements matching words run unnamed, so Postgres plans them for
+    /// the bound values every time: the generic plan a named statement
+    /// gets after five runs builds the tsquery from its text for every
+    /// matching row, costing more than the planning it saves. The others
+    /// keep their cached plans.
     async fn fetch_all(self, db: &PgPool) -> Result<Vec<PgRow>, sqlx::Error> {
-        let mut q = sqlx::query(&self.text);
+        let mut q = sqlx::query(&self.text).persistent(!self.custom_plan);
         for arg in self.args {
             q = match arg {
                 Arg::Uuid(v) => q.bind(v),
@@ -82,29 +87,6 @@ fn tsquery_sql(words: &[String], sql: &mut Sql) -> Option<String> {
         expr = format!("(to_tsquery('english', {rest}) && {expr})");
     }
     Some(expr)
-}
-
-/// The normalised tsquery of `words`, and whether any active product of the
-/// store matches it.
-async fn full_text(
-    db: &PgPool,
-    store: StoreId,
-    words: &[String],
-) -> Result<Option<(String, bool)>, sqlx::Error> {
-    let mut sql = Sql::default();
-    let s = sql.bind(Arg::Uuid(store.as_uuid()));
-    let Some(expr) = tsquery_sql(words, &mut sql) else {
-        return Ok(None);
-    };
-    sql.push(&format!(
-        "SELECT q::text, numnode(q) > 0 AND search_matches({s}, q)
-         FROM (SELECT {expr} AS q) x"
-    ));
-    let rows = sql.fetch_all(db).await?;
-    let row = rows
-        .first()
-        .ok_or_else(|| sqlx::Error::Protocol("tsquery row missing".into()))?;
-    Ok(Some((row.try_get(0)?, row.try_get(1)?)))
 }
 
 /// Words of `words` the store's lexicon does not know, with their closest
@@ -155,56 +137,44 @@ fn like_escape(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// Decides how `words` are matched: full text; else full text with
-/// misspelled words corrected; else trigram similarity.
-pub async fn resolve(
+/// A search with words: full text; else full text with misspelled words
+/// corrected (the corrected words are returned); else trigram similarity.
+/// Each attempt is the whole search statement, which also says whether the
+/// words matched any active product at all (filters aside): when they do,
+/// no probe was spent finding that out.
+pub async fn search_words(
     db: &PgPool,
     store: StoreId,
-    words: &[String],
-) -> Result<(TextMatch, Option<Vec<String>>), sqlx::Error> {
-    if words.is_empty() {
-        return Ok((TextMatch::All, None));
-    }
-    if let Some((q, true)) = full_text(db, store, words).await? {
-        return Ok((TextMatch::FullText(q), None));
+    params: &SearchParams,
+) -> Result<(TextResults, Option<Vec<String>>), sqlx::Error> {
+    let words = &params.words;
+    let found = text_search(db, store, &TextMatch::FullText(words.clone()), params).await?;
+    if found.matched > 0 {
+        return Ok((found, None));
     }
     let corrected = corrections(db, store, words).await?;
-    if corrected != words {
-        if let Some((q, true)) = full_text(db, store, &corrected).await? {
-            return Ok((TextMatch::FullText(q), Some(corrected)));
+    if corrected != *words {
+        let found = text_search(db, store, &TextMatch::FullText(corrected.clone()), params).await?;
+        if found.matched > 0 {
+            return Ok((found, Some(corrected)));
         }
     }
-    let phrase = words.join(" ");
-    let fuzzy: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM search_documents
-          WHERE store_id = $1 AND status = 'active' AND $2 <% fuzzy)",
-    )
-    .bind(store.as_uuid())
-    .bind(&phrase)
-    .fetch_one(db)
-    .await?;
-    Ok((
-        if fuzzy {
-            TextMatch::Fuzzy(phrase)
-        } else {
-            TextMatch::Nothing
-        },
-        None,
-    ))
+    let found = text_search(db, store, &TextMatch::Fuzzy(words.join(" ")), params).await?;
+    Ok((found, None))
 }
 
 /// The text condition on `d` and its relevance score, if any.
 fn text_sql(text: &TextMatch, sql: &mut Sql) -> (String, String) {
+    sql.custom_plan = !matches!(text, TextMatch::All);
     match text {
         TextMatch::All => ("true".into(), "0::real".into()),
-        TextMatch::Nothing => ("false".into(), "0::real".into()),
-        TextMatch::FullText(q) => {
-            let q = sql.bind(Arg::Text(q.clone()));
-            (
-                format!("d.document @@ {q}::tsquery"),
-                format!("ts_rank(d.document, {q}::tsquery)"),
-            )
-        }
+        TextMatch::FullText(words) => match tsquery_sql(words, sql) {
+            Some(q) => (
+                format!("d.document @@ {q}"),
+                format!("ts_rank(d.document, {q})"),
+            ),
+            None => ("false".into(), "0::real".into()),
+        },
         TextMatch::Fuzzy(phrase) => {
             let p = sql.bind(Arg::Text(phrase.clone()));
             (
@@ -250,57 +220,49 @@ pub struct Hit {
     pub in_stock: bool,
 }
 
-/// A page of hits, and the cursor of the next page.
-pub async fn page(
-    db: &PgPool,
-    store: StoreId,
-    text: &TextMatch,
+/// The sort key of a page: its SQL over the columns of `t` (a document or
+/// a matched row), and whether it descends.
+fn sort_key(sort: Sort, t: &str, rank: &str) -> (String, bool) {
+    match sort {
+        Sort::Relevance => (rank.to_owned(), true),
+        Sort::PriceAsc => (format!("{t}.price_min"), false),
+        Sort::PriceDesc => (format!("{t}.price_min"), true),
+        Sort::Newest => (format!("{t}.created_at"), true),
+        Sort::BestSelling => (format!("{t}.units_sold"), true),
+    }
+}
+
+/// The keyset condition of a page after `after`, on sort key `key` of `t`.
+fn after_sql(
+    params: &SearchParams,
+    key: &str,
+    desc: bool,
+    t: &str,
+    sql: &mut Sql,
+) -> Result<Option<String>, sqlx::Error> {
+    let Some(after) = &params.after else {
+        return Ok(None);
+    };
+    let k = match params.sort {
+        Sort::Relevance => sql.bind(Arg::F32(after.rank_of())),
+        Sort::Newest => {
+            sql.bind(Arg::Time(after.time_of().ok_or_else(|| {
+                sqlx::Error::Protocol("cursor time out of range".into())
+            })?))
+        }
+        _ => sql.bind(Arg::I64(after.key)),
+    };
+    let id = sql.bind(Arg::Uuid(after.id.as_uuid()));
+    let op = if desc { "<" } else { ">" };
+    Ok(Some(format!("({key}, {t}.product_id) {op} ({k}, {id})")))
+}
+
+/// Reads the page rows of `rows` (in page order): the hits and the cursor
+/// of the next page.
+fn hits_of(
+    rows: &[&PgRow],
     params: &SearchParams,
 ) -> Result<(Vec<Hit>, Option<Cursor>), sqlx::Error> {
-    let mut sql = Sql::default();
-    let s = sql.bind(Arg::Uuid(store.as_uuid()));
-    let (cond, rank) = text_sql(text, &mut sql);
-    let mut wheres = vec![
-        format!("d.store_id = {s}"),
-        "d.status = 'active'".to_owned(),
-        cond,
-    ];
-    for c in params.filters.constraints() {
-        wheres.push(constraint_sql(&c, &mut sql));
-    }
-    let (key, desc) = match params.sort {
-        Sort::Relevance => (rank.clone(), true),
-        Sort::PriceAsc => ("d.price_min".to_owned(), false),
-        Sort::PriceDesc => ("d.price_min".to_owned(), true),
-        Sort::Newest => ("d.created_at".to_owned(), true),
-        Sort::BestSelling => ("d.units_sold".to_owned(), true),
-    };
-    if let Some(after) = &params.after {
-        let k = match params.sort {
-            Sort::Relevance => sql.bind(Arg::F32(after.rank_of())),
-            Sort::Newest => {
-                sql.bind(Arg::Time(after.time_of().ok_or_else(|| {
-                    sqlx::Error::Protocol("cursor time out of range".into())
-                })?))
-            }
-            _ => sql.bind(Arg::I64(after.key)),
-        };
-        let id = sql.bind(Arg::Uuid(after.id.as_uuid()));
-        let op = if desc { "<" } else { ">" };
-        wheres.push(format!("({key}, d.product_id) {op} ({k}, {id})"));
-    }
-    let dir = if desc { "DESC" } else { "ASC" };
-    let limit = sql.bind(Arg::I64(i64::from(params.limit) + 1));
-    sql.push(&format!(
-        "SELECT d.product_id, d.title, d.vendor, d.product_type, d.price_min, d.price_max,
-                d.in_stock, d.units_sold, d.created_at, ({rank})::real AS rank
-           FROM search_documents d
-          WHERE {}
-          ORDER BY {key} {dir}, d.product_id {dir}
-          LIMIT {limit}",
-        wheres.join(" AND ")
-    ));
-    let rows = sql.fetch_all(db).await?;
     let mut hits = Vec::with_capacity(rows.len());
     let mut last = None;
     for (i, row) in rows.iter().enumerate() {
@@ -338,6 +300,164 @@ pub async fn page(
     Ok((hits, next))
 }
 
+/// A page of hits, and the cursor of the next page.
+pub async fn page(
+    db: &PgPool,
+    store: StoreId,
+    text: &TextMatch,
+    params: &SearchParams,
+) -> Result<(Vec<Hit>, Option<Cursor>), sqlx::Error> {
+    let mut sql = Sql::default();
+    let s = sql.bind(Arg::Uuid(store.as_uuid()));
+    let (cond, rank) = text_sql(text, &mut sql);
+    let mut wheres = vec![
+        format!("d.store_id = {s}"),
+        "d.status = 'active'".to_owned(),
+        cond,
+    ];
+    for c in params.filters.constraints() {
+        wheres.push(constraint_sql(&c, &mut sql));
+    }
+    let (key, desc) = sort_key(params.sort, "d", &rank);
+    if let Some(after) = after_sql(params, &key, desc, "d", &mut sql)? {
+        wheres.push(after);
+    }
+    let dir = if desc { "DESC" } else { "ASC" };
+    let limit = sql.bind(Arg::I64(i64::from(params.limit) + 1));
+    sql.push(&format!(
+        "SELECT d.product_id, d.title, d.vendor, d.product_type, d.price_min, d.price_max,
+                d.in_stock, d.units_sold, d.created_at, ({rank})::real AS rank
+           FROM search_documents d
+          WHERE {}
+          ORDER BY {key} {dir}, d.product_id {dir}
+          LIMIT {limit}",
+        wheres.join(" AND ")
+    ));
+    let rows = sql.fetch_all(db).await?;
+    let rows: Vec<&PgRow> = rows.iter().collect();
+    hits_of(&rows, params)
+}
+
+/// A page and the counts of a search with words, in one statement: the
+/// text matches are read once (id, sort keys, facet tokens, how many
+/// filters each fails) and both the page and the disjunctive counts are
+/// derived from that set; only the page's documents are read again, for
+/// their titles.
+pub async fn text_search(
+    db: &PgPool,
+    store: StoreId,
+    text: &TextMatch,
+    params: &SearchParams,
+) -> Result<TextResults, sqlx::Error> {
+    let constraints = params.filters.constraints();
+    let mut sql = Sql::default();
+    let s = sql.bind(Arg::Uuid(store.as_uuid()));
+    let (cond, rank) = text_sql(text, &mut sql);
+    let rank = if params.sort == Sort::Relevance {
+        rank
+    } else {
+        "0".to_owned()
+    };
+    let (nfail, failp) = fail_sql(&constraints, &mut sql);
+    let (key, desc) = sort_key(params.sort, "m", "m.rank");
+    let after = after_sql(params, &key, desc, "m", &mut sql)?
+        .map(|a| format!("AND {a}"))
+        .unwrap_or_default();
+    let dir = if desc { "DESC" } else { "ASC" };
+    let limit = sql.bind(Arg::I64(i64::from(params.limit) + 1));
+    sql.push(&format!(
+        "WITH m AS MATERIALIZED (
+             SELECT d.product_id, ({rank})::real AS rank, d.price_min, d.created_at, d.units_sold,
+                    d.tokens,
+                    {nfail} AS nfail, {failp} AS failp
+               FROM search_documents d
+              WHERE d.store_id = {s} AND d.status = 'active' AND {cond}
+         ),
+         p AS (
+             SELECT m.product_id, m.rank,
+                    row_number() OVER (ORDER BY {key} {dir}, m.product_id {dir}) AS ord
+               FROM m WHERE m.nfail = 0 {after}
+              ORDER BY {key} {dir}, m.product_id {dir}
+              LIMIT {limit}
+         ),
+         c AS (
+             SELECT x.t, count(*) AS n
+               FROM (SELECT unnest(m.tokens) AS t, m.nfail, m.failp FROM m WHERE m.nfail <= 1) x
+              WHERE x.nfail = 0 OR starts_with(x.t, x.failp)
+              GROUP BY x.t
+         )
+         SELECT p.ord, d.product_id, d.title, d.vendor, d.product_type, d.price_min,
+                d.price_max, d.in_stock, d.units_sold, d.created_at, p.rank,
+                NULL::text AS value, NULL::bigint AS n
+           FROM p JOIN search_documents d ON d.store_id = {s} AND d.product_id = p.product_id
+         UNION ALL
+         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, c.t, c.n
+           FROM c
+         UNION ALL
+         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '~m', count(*)
+           FROM m"
+    ));
+    let rows = sql.fetch_all(db).await?;
+    let mut page = Vec::new();
+    let mut tokens = Vec::new();
+    let mut matched = 0;
+    for row in &rows {
+        match row.try_get::<Option<i64>, _>("ord")? {
+            Some(ord) => page.push((ord, row)),
+            None => {
+                let (value, n): (String, i64) = (row.try_get("value")?, row.try_get("n")?);
+                if value == "~m" {
+                    matched = n;
+                } else {
+                    tokens.push((value, n));
+                }
+            }
+        }
+    }
+    page.sort_by_key(|(ord, _)| *ord);
+    let page: Vec<&PgRow> = page.into_iter().map(|(_, r)| r).collect();
+    let (hits, next) = hits_of(&page, params)?;
+    Ok(TextResults {
+        hits,
+        next,
+        counts: Counts::from_tokens(tokens),
+        matched,
+    })
+}
+
+/// What [`text_search`] found.
+pub struct TextResults {
+    pub hits: Vec<Hit>,
+    pub next: Option<Cursor>,
+    pub counts: Counts,
+    /// Active products matching the words, whatever the filters.
+    pub matched: i64,
+}
+
+/// Per document, how many filters it fails and the token prefix of the
+/// one it fails when it fails exactly one.
+fn fail_sql(constraints: &[Constraint], sql: &mut Sql) -> (String, String) {
+    let mut fails = Vec::new();
+    let mut prefixes = Vec::new();
+    for c in constraints {
+        let pass = constraint_sql(c, sql);
+        let p = sql.bind(Arg::Text(c.prefix()));
+        fails.push(format!("(NOT {pass})::int"));
+        prefixes.push(format!("WHEN NOT {pass} THEN {p}"));
+    }
+    let nfail = if fails.is_empty() {
+        "0".to_owned()
+    } else {
+        fails.join(" + ")
+    };
+    let failp = if prefixes.is_empty() {
+        "NULL::text".to_owned()
+    } else {
+        format!("CASE {} END", prefixes.join(" "))
+    };
+    (nfail, failp)
+}
+
 /// Facet counts and the total. A document counts towards the results (and
 /// every facet) if it passes all filters; towards one facet group if it
 /// fails only that group's own filter (disjunctive faceting: choosing
@@ -353,40 +473,44 @@ pub struct Counts {
     pub out_of_stock: i64,
 }
 
-pub async fn counts(
+impl Counts {
+    /// Sorts `(token, count)` rows into the total, price buckets, stock
+    /// and facet tokens.
+    fn from_tokens(rows: Vec<(String, i64)>) -> Self {
+        let mut out = Counts::default();
+        for (value, n) in rows {
+            if value == "~t" {
+                out.total = n;
+            } else if let Some(i) = value.strip_prefix("~p:") {
+                if let Ok(i) = i.parse::<usize>() {
+                    out.price.insert(i, n);
+                }
+            } else if value == "~s:true" {
+                out.in_stock = n;
+            } else if value == "~s:false" {
+                out.out_of_stock = n;
+            } else {
+                out.tokens.insert(value, n);
+            }
+        }
+        out
+    }
+}
+
+/// Facet counts and the total of a browse (no words).
+pub async fn browse_counts(
     db: &PgPool,
     store: StoreId,
-    text: &TextMatch,
     params: &SearchParams,
 ) -> Result<Counts, sqlx::Error> {
     let mut constraints = params.filters.constraints();
-    let rows = match text {
-        TextMatch::Nothing => return Ok(Counts::default()),
-        TextMatch::All => {
-            drop_noop_price(db, store, &mut constraints).await?;
-            browse_counts(store, &constraints).fetch_all(db).await?
-        }
-        _ => text_counts(store, text, &constraints).fetch_all(db).await?,
-    };
-    let mut out = Counts::default();
-    for row in rows {
-        let value: String = row.try_get("value")?;
-        let n: i64 = row.try_get("n")?;
-        if value == "~t" {
-            out.total = n;
-        } else if let Some(i) = value.strip_prefix("~p:") {
-            if let Ok(i) = i.parse::<usize>() {
-                out.price.insert(i, n);
-            }
-        } else if value == "~s:true" {
-            out.in_stock = n;
-        } else if value == "~s:false" {
-            out.out_of_stock = n;
-        } else {
-            out.tokens.insert(value, n);
-        }
-    }
-    Ok(out)
+    drop_noop_price(db, store, &mut constraints).await?;
+    let rows = browse_counts_sql(store, &constraints).fetch_all(db).await?;
+    let rows = rows
+        .iter()
+        .map(|row| Ok((row.try_get("value")?, row.try_get("n")?)))
+        .collect::<Result<Vec<(String, i64)>, sqlx::Error>>()?;
+    Ok(Counts::from_tokens(rows))
 }
 
 /// Removes a price constraint that every active product of the store
@@ -416,87 +540,53 @@ async fn drop_noop_price(
     Ok(())
 }
 
-/// Counts with words: one pass over the text matches. A document passing
-/// every filter counts towards all its tokens; one failing exactly one
-/// filter counts towards that filter's group only (its token prefix);
-/// the rest are dropped before their tokens are unnested. `OFFSET 0` keeps
-/// the per-document expressions from being inlined into (and re-evaluated
-/// for) every token.
-fn text_counts(store: StoreId, text: &TextMatch, constraints: &[Constraint]) -> Sql {
-    let mut sql = Sql::default();
-    let s = sql.bind(Arg::Uuid(store.as_uuid()));
-    let (cond, _) = text_sql(text, &mut sql);
-    let mut fails = Vec::new();
-    let mut prefixes = Vec::new();
-    for c in constraints {
-        let pass = constraint_sql(c, &mut sql);
-        let p = sql.bind(Arg::Text(c.prefix()));
-        fails.push(format!("(NOT {pass})::int"));
-        prefixes.push(format!("WHEN NOT {pass} THEN {p}"));
-    }
-    let nfail = if fails.is_empty() {
-        "0".to_owned()
-    } else {
-        fails.join(" + ")
-    };
-    let failp = if prefixes.is_empty() {
-        "NULL::text".to_owned()
-    } else {
-        format!("CASE {} END", prefixes.join(" "))
-    };
-    sql.push(&format!(
-        "SELECT t AS value, count(*) AS n FROM (SELECT * FROM (
-             SELECT search_tokens(d.facets, d.price_min, d.in_stock) AS tokens,
-                    {nfail} AS nfail, {failp} AS failp
-               FROM search_documents d
-              WHERE d.store_id = {s} AND d.status = 'active' AND {cond}
-         ) x WHERE x.nfail <= 1 OFFSET 0) m, unnest(m.tokens) t
-         WHERE m.nfail = 0 OR starts_with(t, m.failp)
-         GROUP BY t"
-    ));
-    sql
-}
-
 /// Counts without words, one branch per facet group with a filter and one
 /// for the rest, so no branch reads more than the products passing the
 /// filters it applies: a group's own counts apply the other filters only,
-/// and come from `search_facet_counts` when there are none; everything
-/// else counts over the products passing every filter (from the table too
-/// when there is no filter at all).
-fn browse_counts(store: StoreId, constraints: &[Constraint]) -> Sql {
+/// and everything else counts over the products passing every filter. A
+/// branch applying no filter reads `search_facet_counts`; one applying a
+/// single vendor, type, tag, collection or category reads
+/// `search_facet_pairs`; only the others read documents.
+fn browse_counts_sql(store: StoreId, constraints: &[Constraint]) -> Sql {
     let mut sql = Sql::default();
     let s = sql.bind(Arg::Uuid(store.as_uuid()));
-    let table = |sql: &mut Sql, prefix: Option<&str>| -> String {
-        let cond = match prefix {
-            Some(p) => format!(
-                "AND starts_with(token, {})",
-                sql.bind(Arg::Text(p.to_owned()))
+    // `tokens` is a condition on the column named by its argument.
+    let branch =
+        |sql: &mut Sql, filters: &[&Constraint], tokens: &dyn Fn(&str) -> String| match filters {
+            [] => format!(
+                "SELECT token AS value, n FROM search_facet_counts
+                  WHERE store_id = {s} AND n > 0 AND {}",
+                tokens("token")
             ),
-            None => String::new(),
+            [c] if c.pair_token().is_some() => {
+                let f = sql.bind(Arg::Text(c.pair_token().unwrap_or_default().to_owned()));
+                format!(
+                    "SELECT token AS value, n FROM search_facet_pairs
+                      WHERE store_id = {s} AND filter = {f} AND n > 0 AND {}",
+                    tokens("token")
+                )
+            }
+            _ => {
+                let mut wheres = vec![
+                    format!("d.store_id = {s}"),
+                    "d.status = 'active'".to_owned(),
+                ];
+                for c in filters {
+                    wheres.push(constraint_sql(c, sql));
+                }
+                format!(
+                    "SELECT t AS value, count(*) AS n
+                       FROM search_documents d,
+                            unnest(d.tokens) t
+                      WHERE {} AND {}
+                      GROUP BY t",
+                    wheres.join(" AND "),
+                    tokens("t")
+                )
+            }
         };
-        format!(
-            "SELECT token AS value, n FROM search_facet_counts
-              WHERE store_id = {s} AND n > 0 {cond}"
-        )
-    };
-    let scan = |sql: &mut Sql, filters: &[&Constraint], tokens: &str| -> String {
-        let mut wheres = vec![
-            format!("d.store_id = {s}"),
-            "d.status = 'active'".to_owned(),
-        ];
-        for c in filters {
-            wheres.push(constraint_sql(c, sql));
-        }
-        format!(
-            "SELECT t AS value, count(*) AS n
-               FROM search_documents d, unnest(search_tokens(d.facets, d.price_min, d.in_stock)) t
-              WHERE {} AND {tokens}
-              GROUP BY t",
-            wheres.join(" AND ")
-        )
-    };
     if constraints.is_empty() {
-        let q = table(&mut sql, None);
+        let q = branch(&mut sql, &[], &|_| "true".to_owned());
         sql.push(&q);
         return sql;
     }
@@ -504,24 +594,25 @@ fn browse_counts(store: StoreId, constraints: &[Constraint]) -> Sql {
     let all: Vec<&Constraint> = constraints.iter().collect();
     let own: Vec<String> = constraints
         .iter()
-        .map(|c| format!("starts_with(t, {})", sql.bind(Arg::Text(c.prefix()))))
+        .map(|c| sql.bind(Arg::Text(c.prefix())))
         .collect();
-    branches.push(scan(&mut sql, &all, &format!("NOT ({})", own.join(" OR "))));
-    for (i, c) in constraints.iter().enumerate() {
+    let rest = |col: &str| -> String {
+        let tests: Vec<String> = own
+            .iter()
+            .map(|p| format!("starts_with({col}, {p})"))
+            .collect();
+        format!("NOT ({})", tests.join(" OR "))
+    };
+    branches.push(branch(&mut sql, &all, &rest));
+    for (i, p) in own.iter().enumerate() {
         let others: Vec<&Constraint> = all
             .iter()
             .enumerate()
             .filter(|(j, _)| *j != i)
             .map(|(_, c)| *c)
             .collect();
-        let prefix = c.prefix();
-        let branch = if others.is_empty() {
-            table(&mut sql, Some(&prefix))
-        } else {
-            let p = sql.bind(Arg::Text(prefix));
-            scan(&mut sql, &others, &format!("starts_with(t, {p})"))
-        };
-        branches.push(branch);
+        let mine = |col: &str| format!("starts_with({col}, {p})");
+        branches.push(branch(&mut sql, &others, &mine));
     }
     sql.push(&format!(
         "SELECT value, sum(n)::bigint AS n FROM ({}) b GROUP BY value",
