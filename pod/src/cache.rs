@@ -10,13 +10,13 @@
 //! - **Coalescing.** Concurrent misses for the same key in this process
 //!   share one load (one database read).
 //! - **Redis down.** Reads go to Postgres and `mercato_cache_fallback_total`
-//!   says so; after a Redis error the cache is skipped for a second rather
-//!   than paying a connection timeout on every request.
+//!   says so; after a Redis error Redis rests for a second (see
+//!   [`Redis`]) rather than every request paying a connection timeout.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use mercato_tenants::ApiError;
@@ -31,7 +31,6 @@ type Flight = Arc<OnceCell<Result<Bytes, ApiError>>>;
 pub struct Cache {
     redis: Redis,
     flights: Arc<Mutex<HashMap<String, Flight>>>,
-    skip_until: Arc<Mutex<Option<Instant>>>,
     metrics: CacheMetrics,
 }
 
@@ -79,15 +78,11 @@ pub struct Entry {
     pub ttl: Duration,
 }
 
-/// How long Redis is left alone after an error.
-const BACKOFF: Duration = Duration::from_secs(1);
-
 impl Cache {
     pub fn new(redis: Redis, registry: &Registry) -> Result<Self, prometheus::Error> {
         Ok(Self {
             redis,
             flights: Arc::default(),
-            skip_until: Arc::default(),
             metrics: CacheMetrics::new(registry)?,
         })
     }
@@ -99,15 +94,10 @@ impl Cache {
             .inc();
     }
 
-    fn redis_usable(&self) -> bool {
-        let guard = self.skip_until.lock().unwrap_or_else(|e| e.into_inner());
-        !matches!(*guard, Some(until) if Instant::now() < until)
-    }
-
     fn redis_failed(&self, op: &str, err: &redis::RedisError) {
         tracing::warn!(error = %err, op, "redis error in the cache; serving from postgres");
         self.metrics.redis_errors.with_label_values(&[op]).inc();
-        *self.skip_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + BACKOFF);
+        self.redis.failed();
     }
 
     /// The cached body of `entry`, or the result of `load` (stored for the
@@ -117,7 +107,7 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, ApiError>>,
     {
-        let cached = if self.redis_usable() {
+        let cached = if self.redis.usable() {
             match self.lookup(entry).await {
                 Ok(found) => Some(found),
                 Err(e) => {

@@ -160,7 +160,8 @@ async fn read_redis(
         .get(&attempt.address_key)
         .ttl(&attempt.address_key)
         .query_async(&mut conn)
-        .await?;
+        .await
+        .inspect_err(|_| state.redis.failed())?;
     let count = |n: Option<u32>, ttl: i64| Count {
         failures: n.unwrap_or(0),
         ttl_secs: ttl.max(0) as u64,
@@ -189,7 +190,9 @@ async fn incr_redis(
             .incr(key, 1)
             .ignore();
     }
-    pipe.query_async::<()>(&mut conn).await
+    pipe.query_async::<()>(&mut conn)
+        .await
+        .inspect_err(|_| state.redis.failed())
 }
 
 /// The fallback counters: key -> (failures, window end).

@@ -28,9 +28,7 @@ mod model;
 mod routes;
 mod store;
 
-use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::LazyLock;
 
 use chrono::Utc;
 use mercato_tenants::{ApiError, CartId, Currency, CustomerId, ErrorCode, StoreId, VariantId};
@@ -102,32 +100,20 @@ fn no_cart() -> ApiError {
     ApiError::not_found("cart")
 }
 
-/// Redis servers (by URL) that just failed, and until when the cart leaves
-/// them alone: while Redis is down, requests go straight to Postgres
-/// instead of each waiting for a connection attempt.
-static RESTING: LazyLock<Mutex<HashMap<String, Instant>>> = LazyLock::new(Default::default);
-const REST: Duration = Duration::from_secs(2);
-
 /// Whether to try Redis now; counts a fallback when not.
 fn redis_usable(state: &AppState) -> bool {
-    let resting = RESTING.lock().unwrap_or_else(|e| e.into_inner());
-    match resting.get(&state.config.redis_url) {
-        Some(until) if *until > Instant::now() => {
-            REDIS_FALLBACKS.inc();
-            false
-        }
-        _ => true,
+    let usable = state.redis.usable();
+    if !usable {
+        REDIS_FALLBACKS.inc();
     }
+    usable
 }
 
 fn fell_back(state: &AppState, err: &CacheError, doing: &'static str) {
     REDIS_FALLBACKS.inc();
     tracing::warn!(error = %err, doing, "cart copy in redis unusable; using postgres");
     if let CacheError::Redis(_) = err {
-        RESTING
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(state.config.redis_url.clone(), Instant::now() + REST);
+        state.redis.failed();
     }
 }
 

@@ -289,7 +289,11 @@ where
         {
             Ok(Some(body)) => return Ok(json(body)),
             Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "search cache read failed"),
+            Err(e) => {
+                tracing::warn!(error = %e, "search cache read failed");
+                state.redis.failed();
+                conn = None;
+            }
         }
     }
     let body = compute().await?;
@@ -303,6 +307,7 @@ where
             .await
         {
             tracing::warn!(error = %e, "search cache write failed");
+            state.redis.failed();
         }
     }
     Ok(json(body))
