@@ -22,8 +22,8 @@ pub use model::{
 };
 pub use routes::{router, ApiDoc};
 pub use store::{
-    get_product, get_products, insert_product, list_products, product_of_variant,
-    variant_snapshots, Page, VariantSnapshot,
+    existing_products, get_product, get_products, insert_product, list_products,
+    product_of_variant, variant_snapshots, Page, VariantSnapshot,
 };
 
 use crate::db::map_db_error;

@@ -404,6 +404,28 @@ pub async fn get_products(
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
+/// Which of `ids` are products of the store. Inside a transaction they
+/// cannot be deleted until it ends (`FOR KEY SHARE`), so another context
+/// may attach rows to them safely.
+pub async fn existing_products<'e>(
+    exec: impl sqlx::PgExecutor<'e>,
+    store: StoreId,
+    ids: &[ProductId],
+) -> Result<std::collections::HashSet<ProductId>, sqlx::Error> {
+    let uuids: Vec<Uuid> = ids.iter().map(ProductId::as_uuid).collect();
+    let rows: Vec<(Uuid,)> = sqlx::query_as(
+        "SELECT id FROM products WHERE store_id = $1 AND id = ANY($2) FOR KEY SHARE",
+    )
+    .bind(store.as_uuid())
+    .bind(&uuids)
+    .fetch_all(exec)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id,)| ProductId::from_uuid(id))
+        .collect())
+}
+
 /// The product a variant belongs to, if the variant is in the store.
 pub async fn product_of_variant<'e>(
     exec: impl sqlx::PgExecutor<'e>,

@@ -249,17 +249,14 @@ async fn product_categories(
     ApiPath(product): ApiPath<ProductId>,
 ) -> Result<Json<ProductCategories>, ApiError> {
     let store = tenant.store_id;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    if !store::lock_product(&mut tx, store, product)
+    // A read: no transaction, no row lock.
+    catalog::get_product(&state.db, store, product, None)
         .await
         .map_err(map_db_error)?
-    {
-        return Err(ApiError::not_found("product"));
-    }
-    let categories = store::of_product(&mut *tx, store, product)
+        .ok_or_else(|| ApiError::not_found("product"))?;
+    let categories = store::of_product(&state.db, store, product)
         .await
         .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
     Ok(Json(ProductCategories {
         product_id: product,
         categories,
@@ -296,9 +293,10 @@ async fn set_product_categories(
     }
     let store = tenant.store_id;
     let mut tx = catalog::begin_product_write(&state.db, store).await?;
-    if !store::lock_product(&mut tx, store, product)
+    if !catalog::existing_products(&mut *tx, store, &[product])
         .await
         .map_err(map_db_error)?
+        .contains(&product)
     {
         return Err(ApiError::not_found("product"));
     }

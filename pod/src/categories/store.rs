@@ -199,22 +199,6 @@ pub async fn existing(
         .collect())
 }
 
-/// Whether the product exists; it cannot be deleted until the transaction
-/// ends.
-pub async fn lock_product(
-    tx: &mut Transaction<'_, Postgres>,
-    store: StoreId,
-    product: ProductId,
-) -> Result<bool, sqlx::Error> {
-    let row: Option<(Uuid,)> =
-        sqlx::query_as("SELECT id FROM products WHERE store_id = $1 AND id = $2 FOR KEY SHARE")
-            .bind(store.as_uuid())
-            .bind(product.as_uuid())
-            .fetch_optional(&mut **tx)
-            .await?;
-    Ok(row.is_some())
-}
-
 /// Replaces the categories of a product.
 pub async fn set_product_categories(
     tx: &mut Transaction<'_, Postgres>,

@@ -417,7 +417,7 @@ async fn add_products(
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
     lock_manual(&mut tx, store, id).await?;
-    let known = store::existing_products(&mut *tx, store, &body.product_ids)
+    let known = catalog::existing_products(&mut *tx, store, &body.product_ids)
         .await
         .map_err(map_db_error)?;
     catalog::require_known("products", &body.product_ids, &known)?;

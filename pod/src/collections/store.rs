@@ -232,26 +232,6 @@ pub async fn member_ids<'e>(
         .collect())
 }
 
-/// Which of `ids` are products of the store; they cannot be deleted until
-/// the transaction ends.
-pub async fn existing_products<'e>(
-    exec: impl PgExecutor<'e>,
-    store: StoreId,
-    ids: &[ProductId],
-) -> Result<HashSet<ProductId>, sqlx::Error> {
-    let rows: Vec<(Uuid,)> = sqlx::query_as(
-        "SELECT id FROM products WHERE store_id = $1 AND id = ANY($2) FOR KEY SHARE",
-    )
-    .bind(store.as_uuid())
-    .bind(uuids(ids))
-    .fetch_all(exec)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id,)| ProductId::from_uuid(id))
-        .collect())
-}
-
 /// Appends products after the last member, in the given order. The caller
 /// holds the collection's lock and passes non-members only.
 pub async fn append(
