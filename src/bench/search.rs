@@ -14,6 +14,7 @@ use anyhow::{bail, Context as _};
 use mercato_tenants::{Claims, Role, StoreId, TokenKeys, STORE_HEADER};
 use serde_json::{json, Value};
 
+use super::loadgen::{machine, quantile};
 use super::Seeded;
 use crate::local::{free_port, Binaries, Durability, PgCluster, RedisServer};
 
@@ -95,14 +96,6 @@ struct Outcome {
     p99: Duration,
     max: Duration,
     total: Option<i64>,
-}
-
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 fn ms(d: Duration) -> String {
@@ -386,9 +379,9 @@ async fn load(
         requests: times.len(),
         errors: errors.load(Ordering::Relaxed),
         seconds,
-        p50: percentile(&times, 0.50),
-        p95: percentile(&times, 0.95),
-        p99: percentile(&times, 0.99),
+        p50: quantile(&times, 0.50),
+        p95: quantile(&times, 0.95),
+        p99: quantile(&times, 0.99),
         max: times.last().copied().unwrap_or_default(),
         total: None,
     }
@@ -403,18 +396,6 @@ fn report(
     scenarios: &[Scenario],
     outcomes: &[Outcome],
 ) -> String {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".into());
     let mut md = String::new();
     let _ = writeln!(md, "# Search benchmark\n");
     let _ = writeln!(
@@ -423,7 +404,11 @@ fn report(
         chrono::Utc::now().format("%Y-%m-%d %H:%M")
     );
     let _ = writeln!(md, "## Setup\n");
-    let _ = writeln!(md, "- Machine: {cores} cores ({cpu}); the pod, Postgres, Redis and the load clients all share them.");
+    let _ = writeln!(
+        md,
+        "- Machine: {}; the pod, Postgres, Redis and the load clients all share them.",
+        machine()
+    );
     let _ = writeln!(md, "- PostgreSQL {pg_version} (throwaway cluster, fsync off (reads are unaffected), `{SHARED_BUFFERS}`: a benchmark setting, see below), redis-server, one pod in-process with a pool of {pool_size} connections.");
     let _ = writeln!(md, "- Dataset: {} products ({} variants, 1 to 4 each; ~95% active), 30 vendors, 25 types, 16 tags, 2 options (Size, Colour), 8 collections, 16 categories in a two-level tree, stock and sales counts; seeded and indexed in {:.1} s ({} search documents).", seeded.products, seeded.variants, seeded.seconds, seeded.documents);
     let _ = writeln!(md, "- Load: {} concurrent clients per query for {} s (and one client alone, cold, to show the cost of one request), straight to the pod (store header set as the router would), HTTP/1.1 keep-alive.", args.clients, args.seconds);
