@@ -15,6 +15,7 @@
 
 mod model;
 mod routes;
+mod rules;
 mod store;
 
 use std::collections::HashSet;
@@ -81,7 +82,7 @@ pub async fn refresh_rules_for(
     let rule_ids: Vec<CollectionId> = collections.iter().map(|(id, _)| *id).collect();
     for chunk in products.chunks(BATCH) {
         let facts = store::product_facts(&mut **tx, store, chunk).await?;
-        let wanted = model::rule_members(&collections, &facts);
+        let wanted = rules::rule_members(&collections, &facts);
         store::replace_rule_membership(tx, store, &rule_ids, chunk, &wanted).await?;
     }
     Ok(())

@@ -76,7 +76,7 @@ pub fn router() -> Router<AppState> {
         NewCollection,
         ProductPage,
         model::RuleSet,
-        model::RuleCondition,
+        super::rules::RuleCondition,
         SortOrder,
         ProductIds,
         Added
