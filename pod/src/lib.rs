@@ -17,6 +17,7 @@ pub mod collections;
 pub mod config;
 pub mod db;
 pub mod events;
+pub mod hex;
 pub mod inventory;
 pub mod keys;
 pub mod media;

@@ -20,6 +20,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
 
+use crate::hex::encode as hex;
 use crate::tenancy::TenantContext;
 use crate::{AppState, PodConfig};
 
@@ -183,16 +184,6 @@ impl MediaStore {
             Err(e) => Err(e),
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 pub fn router() -> Router<AppState> {

@@ -9,6 +9,8 @@ use argon2::Argon2;
 use mercato_tenants::{ApiError, Password};
 use sha2::{Digest, Sha256};
 
+use crate::hex::encode as hex;
+
 /// Hash verified when a login names an unknown account, so that an unknown
 /// email costs the same time as a wrong password.
 static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
@@ -64,16 +66,6 @@ pub fn random_token() -> String {
 /// The sha256 of a secret, hex-encoded: what the database keeps.
 pub fn sha256_hex(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 #[cfg(test)]

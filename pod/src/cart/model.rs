@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::catalog::VariantSnapshot;
+use crate::hex::{decode_lower as from_hex, encode as to_hex};
 use crate::inventory::Level;
 
 const TOKEN_PREFIX: &str = "ct_";
@@ -115,27 +116,6 @@ impl<'de> Deserialize<'de> for TokenHash {
             .and_then(|v| Self::from_slice(&v))
             .ok_or_else(|| serde::de::Error::custom("bad token hash"))
     }
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
-/// Lower-case hex only, so a token has exactly one spelling.
-fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// Whose cart it is.

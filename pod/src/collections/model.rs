@@ -203,7 +203,7 @@ pub struct Cursor {
 impl Cursor {
     pub fn encode(&self) -> String {
         let plain = format!("{}\n{}\n{}", self.sort.as_str(), self.id, self.key);
-        plain.bytes().map(|b| format!("{b:02x}")).collect()
+        crate::hex::encode(plain.as_bytes())
     }
 
     /// Decodes a cursor made by [`Cursor::encode`] for the same `sort`.

@@ -204,7 +204,7 @@ impl Cursor {
     /// Opaque to clients: hex of `sort.key.id`.
     pub fn encode(&self) -> String {
         let raw = format!("{}.{}.{}", self.sort.as_str(), self.key, self.id);
-        raw.bytes().map(|b| format!("{b:02x}")).collect()
+        crate::hex::encode(raw.as_bytes())
     }
 
     pub fn decode(s: &str) -> Option<Self> {

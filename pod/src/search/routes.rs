@@ -247,10 +247,7 @@ async fn suggest(
 }
 
 fn digest(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::encode(&Sha256::digest(s.as_bytes()))
 }
 
 fn json(body: String) -> Response {
