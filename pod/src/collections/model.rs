@@ -212,16 +212,7 @@ impl Cursor {
         if raw.len() > 4096 {
             return Err(bad());
         }
-        let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-        let bytes = raw
-            .as_bytes()
-            .chunks(2)
-            .map(|pair| match pair {
-                [high, low] => Some(nibble(*high)? << 4 | nibble(*low)?),
-                _ => None,
-            })
-            .collect::<Option<Vec<u8>>>()
-            .ok_or_else(bad)?;
+        let bytes = crate::hex::decode(raw).ok_or_else(bad)?;
         let plain = String::from_utf8(bytes).map_err(|_| bad())?;
         let mut parts = plain.splitn(3, '\n');
         let (Some(s), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {

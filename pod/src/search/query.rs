@@ -211,14 +211,7 @@ impl Cursor {
         if s.len() > 256 {
             return None;
         }
-        let pairs = s.as_bytes().chunks_exact(2);
-        if !pairs.remainder().is_empty() {
-            return None;
-        }
-        let bytes: Option<Vec<u8>> = pairs
-            .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
-            .collect();
-        let raw = String::from_utf8(bytes?).ok()?;
+        let raw = String::from_utf8(crate::hex::decode(s)?).ok()?;
         let mut parts = raw.splitn(3, '.');
         let sort = Sort::parse(parts.next()?)?;
         let key = parts.next()?.parse().ok()?;
