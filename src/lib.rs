@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod gateway;
 pub mod local;
 pub mod serve;
 pub mod up;

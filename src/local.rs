@@ -387,3 +387,106 @@ pub fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }
+
+/// The test payment gateway (`mercato gateway`) as a child process, so that
+/// its faults (a killed PSP, a dropped connection) are real.
+pub struct GatewayProcess {
+    child: Child,
+    port: u16,
+    api_key: String,
+    webhook_secret: String,
+}
+
+impl GatewayProcess {
+    /// Starts `<exe> gateway` on `port` and waits until it answers.
+    /// `log` receives its output (discarded when `None`).
+    pub async fn start(
+        exe: &Path,
+        port: u16,
+        api_key: &str,
+        webhook_secret: &str,
+        slow_ms: u64,
+        log: Option<&Path>,
+    ) -> anyhow::Result<Self> {
+        let mut cmd = Command::new(exe);
+        cmd.arg("gateway")
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--slow-ms", &slow_ms.to_string()])
+            // Secrets go by environment, not on the command line.
+            .env("MERCATO_GATEWAY_API_KEY", api_key)
+            .env("MERCATO_GATEWAY_WEBHOOK_SECRET", webhook_secret)
+            .env_remove("MERCATO_GATEWAY_LISTEN")
+            .env_remove("MERCATO_GATEWAY_SLOW_MS")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        match log {
+            Some(path) => {
+                let (out, err) = log_file(path)?;
+                cmd.env("MERCATO_LOG_FORMAT", "json")
+                    .stdout(out)
+                    .stderr(err);
+            }
+            None => {
+                cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+        }
+        let child = cmd.spawn().context("starting the test gateway")?;
+        let mut gateway = Self {
+            child,
+            port,
+            api_key: api_key.to_owned(),
+            webhook_secret: webhook_secret.to_owned(),
+        };
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(1))
+            .build()?;
+        let health = format!("{}/healthz", gateway.url());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = http.get(&health).send().await {
+                if r.status().is_success() {
+                    return Ok(gateway);
+                }
+            }
+            if let Some(status) = gateway.child.try_wait()? {
+                let log = log.map(tail).unwrap_or_default();
+                bail!("the test gateway exited ({status}):\n{log}");
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("the test gateway did not answer on {port} within 20 s");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    pub fn webhook_secret(&self) -> &str {
+        &self.webhook_secret
+    }
+
+    /// Whether the process has exited.
+    pub fn exited(&mut self) -> anyhow::Result<Option<std::process::ExitStatus>> {
+        Ok(self.child.try_wait()?)
+    }
+
+    /// SIGTERM, then SIGKILL after a grace period.
+    pub async fn stop(mut self) {
+        stop_child(&mut self.child, Signal::SIGTERM, Duration::from_secs(10)).await;
+    }
+
+    /// SIGKILL at once, like a crash (every payment it held is gone).
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+}

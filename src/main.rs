@@ -50,6 +50,9 @@ enum Command {
     /// Benchmarks on a throwaway platform; results go to docs/benchmarks/.
     #[command(subcommand)]
     Bench(mercato::bench::Bench),
+    /// The built-in TEST payment gateway (a PSP's test mode; state in
+    /// memory). See docs/payments.md.
+    Gateway(mercato::gateway::GatewayArgs),
     /// Print the store API's OpenAPI document (what pods serve at
     /// `/openapi.json`; committed as docs/openapi.json).
     Openapi,
@@ -152,6 +155,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", mercato_pod::startup::api_doc().to_pretty_json()?);
             Ok(())
         }
+        Command::Gateway(args) => mercato::gateway::run(args).await,
         Command::SeedCatalog(args) => mercato::bench::seed_catalog(args).await,
         Command::Bench(mercato::bench::Bench::Search(args)) => {
             mercato::bench::search::run(args).await

@@ -1,7 +1,8 @@
 //! `mercato up`: the whole platform on loopback, nothing installed as a
 //! service. A Postgres cluster for the control plane and for each pod
-//! (`initdb` into the data folder), a `redis-server` per pod, the control
-//! plane, the pods and the router as child processes, the pods registered
+//! (`initdb` into the data folder), a `redis-server` per pod, the test
+//! payment gateway, the control plane, the pods and the router as child
+//! processes, the pods registered
 //! and a demo store with products. A second `up` reuses the data.
 
 use std::net::SocketAddr;
@@ -14,7 +15,9 @@ use mercato_tenants::{Claims, Role, TokenKeys};
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
-use crate::local::{stop_child, tail, Binaries, Durability, PgCluster, RedisServer};
+use crate::local::{
+    stop_child, tail, Binaries, Durability, GatewayProcess, PgCluster, RedisServer,
+};
 use crate::{now_unix, shutdown_signal};
 
 #[derive(Debug, Clone)]
@@ -181,7 +184,28 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
         );
     }
 
-    let outcome = run_services(&opts, &exe, &logs, &secret, &cp_pg, &pod_pgs, &redises).await;
+    // The gateway keeps its payments in memory, so fresh keys each run are
+    // as good as stored ones.
+    let gateway = GatewayProcess::start(
+        &exe,
+        port(30)?,
+        &format!("sk_test_{}", uuid::Uuid::new_v4().simple()),
+        &format!("whsec_{}", uuid::Uuid::new_v4().simple()),
+        3000,
+        Some(&logs.join("gateway.log")),
+    )
+    .await;
+    let outcome = match gateway {
+        Ok(gateway) => {
+            let outcome = run_services(
+                &opts, &exe, &logs, &secret, &cp_pg, &pod_pgs, &redises, &gateway,
+            )
+            .await;
+            gateway.stop().await;
+            outcome
+        }
+        Err(e) => Err(e),
+    };
 
     for pg in pod_pgs {
         pg.stop().await;
@@ -193,6 +217,7 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     outcome
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_services(
     opts: &UpOptions,
     exe: &Path,
@@ -201,6 +226,7 @@ async fn run_services(
     cp_pg: &PgCluster,
     pod_pgs: &[PgCluster],
     redises: &[RedisServer],
+    gateway: &GatewayProcess,
 ) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -215,6 +241,7 @@ async fn run_services(
         cp_pg,
         pod_pgs,
         redises,
+        gateway,
         &http,
         &mut services,
     )
@@ -241,10 +268,11 @@ async fn run_services(
                 opts.data_dir.join("operator.token").display()
             );
             println!(
-                "  control plane {}, pods {}..{}, logs in {}",
+                "  control plane {}, pods {}..{}, test gateway {}, logs in {}",
                 base,
                 base + 1,
                 base + opts.pods,
+                base + 30,
                 logs.display()
             );
             println!("press Ctrl-C to stop.");
@@ -268,6 +296,7 @@ async fn start_services(
     cp_pg: &PgCluster,
     pod_pgs: &[PgCluster],
     redises: &[RedisServer],
+    gateway: &GatewayProcess,
     http: &reqwest::Client,
     services: &mut Vec<Service>,
 ) -> anyhow::Result<()> {
@@ -311,6 +340,12 @@ async fn start_services(
                     ("database_url", db),
                     ("redis_url", redis.url()),
                     ("jwt_secret", secret.to_owned()),
+                    ("gateway_url", gateway.url()),
+                    ("gateway_api_key", gateway.api_key().to_owned()),
+                    (
+                        "gateway_webhook_secret",
+                        gateway.webhook_secret().to_owned(),
+                    ),
                     // One directory for every pod's images: keys start with
                     // the store id, and a moved store keeps its images.
                     (

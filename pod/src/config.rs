@@ -55,6 +55,15 @@ pub struct PodConfig {
     /// How long product bodies stay in the Redis cache (edits invalidate
     /// them at once; this only bounds memory).
     pub product_cache_ttl_secs: u64,
+    /// The payment gateway's API (the test gateway, `mercato gateway`, in
+    /// development).
+    pub gateway_url: String,
+    /// Bearer key for the gateway's API.
+    pub gateway_api_key: String,
+    /// Secret the gateway signs its webhooks with.
+    pub gateway_webhook_secret: String,
+    /// How long one gateway call may take before its outcome is unknown.
+    pub gateway_timeout_ms: u64,
 }
 
 impl Default for PodConfig {
@@ -86,6 +95,10 @@ impl Default for PodConfig {
             login_failures_per_address: 50,
             login_window_secs: 15 * 60,
             product_cache_ttl_secs: 3600,
+            gateway_url: "http://127.0.0.1:7430".into(),
+            gateway_api_key: "sk_test_mercato_dev".into(),
+            gateway_webhook_secret: "whsec_mercato_dev".into(),
+            gateway_timeout_ms: 10_000,
         }
     }
 }
@@ -99,6 +112,8 @@ impl std::fmt::Debug for PodConfig {
             .field("body_limit", &self.body_limit)
             .field("media_store", &self.media_store)
             .field("media_dir", &self.media_dir)
+            .field("gateway_url", &self.gateway_url)
+            .field("gateway_timeout_ms", &self.gateway_timeout_ms)
             .finish_non_exhaustive()
     }
 }

@@ -22,6 +22,7 @@ pub mod inventory;
 pub mod keys;
 pub mod media;
 pub mod paging;
+pub mod payments;
 pub mod search;
 pub mod startup;
 pub mod storefront;

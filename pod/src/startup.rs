@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 
 use crate::cache::Cache;
 use crate::media::MediaStore;
+use crate::payments::{Gateway, HttpGateway};
 use crate::tenancy::HostedStores;
 use crate::{
     accounts, cart, catalog, categories, collections, inventory, media, storefront, tenancy,
@@ -34,6 +35,8 @@ pub struct AppState {
     pub config: Arc<PodConfig>,
     pub cache: Cache,
     pub media: MediaStore,
+    /// The payment gateway (PSP).
+    pub payments: Arc<dyn Gateway>,
 }
 
 /// The pod's Redis: connected lazily and re-connected after failures, so the
@@ -140,6 +143,12 @@ impl Application {
         let metrics = HttpMetrics::new("pod")?;
         let cache = Cache::new(redis.clone(), metrics.registry())?;
         let media = MediaStore::from_config(&config)?;
+        let payments = HttpGateway::new(
+            &config.gateway_url,
+            &config.gateway_api_key,
+            Duration::from_millis(config.gateway_timeout_ms),
+        )
+        .context("configuring the payment gateway")?;
         let state = AppState {
             db,
             redis,
@@ -148,6 +157,7 @@ impl Application {
             config: Arc::new(config.clone()),
             cache,
             media,
+            payments: Arc::new(payments),
         };
         let router = router(state.clone(), metrics, config.body_limit);
         let listener = TcpListener::bind(&config.listen)
