@@ -313,7 +313,7 @@ impl Gw {
         );
         self.counters.authorizations.fetch_add(1, Ordering::Relaxed);
         self.hooks.emit(req.notify_url.as_deref(), &object);
-        tracing::info!(payment = %object.payment.id, status = ledger::status_name(status), "authorization");
+        tracing::debug!(payment = %object.payment.id, status = ledger::status_name(status), "authorization");
         let http = if status == PaymentStatus::Authorized {
             StatusCode::OK
         } else {
