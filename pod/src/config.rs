@@ -55,6 +55,15 @@ pub struct PodConfig {
     /// How long product bodies stay in the Redis cache (edits invalidate
     /// them at once; this only bounds memory).
     pub product_cache_ttl_secs: u64,
+    /// The Redis hot-SKU gate in front of reservations (off: every
+    /// reservation goes to Postgres).
+    pub inventory_gate: bool,
+    /// How often gate counters are reconciled with Postgres.
+    pub inventory_reconcile_interval_ms: u64,
+    /// How often expired holds are released.
+    pub hold_sweep_interval_ms: u64,
+    /// How long a checkout's hold lasts unless its order pins it.
+    pub hold_ttl_secs: u64,
 }
 
 impl Default for PodConfig {
@@ -86,6 +95,10 @@ impl Default for PodConfig {
             login_failures_per_address: 50,
             login_window_secs: 15 * 60,
             product_cache_ttl_secs: 3600,
+            inventory_gate: true,
+            inventory_reconcile_interval_ms: 5000,
+            hold_sweep_interval_ms: 1000,
+            hold_ttl_secs: 900,
         }
     }
 }

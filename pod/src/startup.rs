@@ -34,6 +34,7 @@ pub struct AppState {
     pub config: Arc<PodConfig>,
     pub cache: Cache,
     pub media: MediaStore,
+    pub gate_metrics: inventory::GateMetrics,
 }
 
 /// The pod's Redis: connected lazily and re-connected after failures, so the
@@ -140,6 +141,7 @@ impl Application {
         let metrics = HttpMetrics::new("pod")?;
         let cache = Cache::new(redis.clone(), metrics.registry())?;
         let media = MediaStore::from_config(&config)?;
+        let gate_metrics = inventory::GateMetrics::new(metrics.registry())?;
         let state = AppState {
             db,
             redis,
@@ -148,6 +150,7 @@ impl Application {
             config: Arc::new(config.clone()),
             cache,
             media,
+            gate_metrics,
         };
         let router = router(state.clone(), metrics, config.body_limit);
         let listener = TcpListener::bind(&config.listen)
@@ -180,10 +183,12 @@ impl Application {
             self.state.hosted.clone(),
             self.state.db.clone(),
         ));
+        let inventory_workers = inventory::spawn_workers(self.state.clone());
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
         refresher.abort();
+        drop(inventory_workers);
         self.state.db.close().await;
         served.context("serving http")
     }
