@@ -665,10 +665,7 @@ mod tests {
             lines: vec![line(a, 2, 150, 0), line(b, 1, 999, 1)],
         };
         let variants = HashMap::from([(a, snapshot(a, 200, true))]);
-        let levels = HashMap::from([(
-            a,
-            Level::new(5, 0, 1),
-        )]);
+        let levels = HashMap::from([(a, Level::new(5, 0, 1))]);
         let v = view(&cart, &variants, &levels, 60);
         assert_eq!(v.subtotal, Money::new(2 * 150 + 999, USD));
         assert_eq!(v.item_count, 3);

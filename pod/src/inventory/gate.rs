@@ -191,7 +191,9 @@ pub(super) async fn admit(state: &AppState, store: StoreId, lines: &[HoldLine]) 
         match reply {
             Some(Reply::Admitted) => {
                 metrics.inc("admitted");
-                return Admission::Admitted(lines.iter().map(|l| (l.variant, l.quantity)).collect());
+                return Admission::Admitted(
+                    lines.iter().map(|l| (l.variant, l.quantity)).collect(),
+                );
             }
             Some(Reply::Rejected(short)) => {
                 metrics.inc("rejected");

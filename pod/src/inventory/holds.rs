@@ -55,13 +55,12 @@ async fn owner_has_holds<'e>(
     store: StoreId,
     owner: Uuid,
 ) -> Result<bool, sqlx::Error> {
-    let (found,): (bool,) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM holds WHERE store_id = $1 AND owner = $2)",
-    )
-    .bind(store.as_uuid())
-    .bind(owner)
-    .fetch_one(exec)
-    .await?;
+    let (found,): (bool,) =
+        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM holds WHERE store_id = $1 AND owner = $2)")
+            .bind(store.as_uuid())
+            .bind(owner)
+            .fetch_one(exec)
+            .await?;
     Ok(found)
 }
 
@@ -421,7 +420,8 @@ pub async fn commit(
 ) -> Result<i64, sqlx::Error> {
     let holds = lock_holds(tx, store, owner, "active").await?;
     for h in &holds {
-        if let Some((on_hand, reserved)) = move_stock(tx, store, h, -h.quantity, -h.quantity).await?
+        if let Some((on_hand, reserved)) =
+            move_stock(tx, store, h, -h.quantity, -h.quantity).await?
         {
             record_change(
                 tx,

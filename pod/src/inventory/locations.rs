@@ -105,8 +105,7 @@ impl NewLocation {
             line2: address("line2", self.line2.as_ref(), 255)?.unwrap_or_default(),
             city: address("city", self.city.as_ref(), 255)?.unwrap_or_default(),
             region: address("region", self.region.as_ref(), 255)?.unwrap_or_default(),
-            postal_code: address("postal_code", self.postal_code.as_ref(), 32)?
-                .unwrap_or_default(),
+            postal_code: address("postal_code", self.postal_code.as_ref(), 32)?.unwrap_or_default(),
             country: country(self.country.as_ref())?.flatten(),
             priority: self.priority.map(check_priority).transpose()?.unwrap_or(0),
             active: self.active.unwrap_or(true),

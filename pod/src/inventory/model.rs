@@ -191,7 +191,10 @@ mod tests {
             apply(10, 3, StockOp::Adjust(-8)),
             Err(StockRefusal::BelowReserved { reserved: 3 })
         );
-        assert_eq!(apply(10, 0, StockOp::Adjust(-11)), Err(StockRefusal::Negative));
+        assert_eq!(
+            apply(10, 0, StockOp::Adjust(-11)),
+            Err(StockRefusal::Negative)
+        );
         assert_eq!(apply(0, 0, StockOp::Set(-1)), Err(StockRefusal::Negative));
         assert_eq!(
             apply(MAX_ON_HAND, 0, StockOp::Adjust(1)),
@@ -215,7 +218,10 @@ mod tests {
 
     #[test]
     fn text_fields_are_trimmed_and_bounded() {
-        assert_eq!(text_field("name", "  Depot ", 1, 5).ok(), Some("Depot".into()));
+        assert_eq!(
+            text_field("name", "  Depot ", 1, 5).ok(),
+            Some("Depot".into())
+        );
         assert!(text_field("name", "   ", 1, 5).is_err());
         assert!(text_field("name", "abcdef", 1, 5).is_err());
         assert_eq!(text_field("line2", "", 0, 5).ok(), Some(String::new()));

@@ -215,6 +215,13 @@ async fn update_location(
         .await?
         .ok_or_else(|| ApiError::not_found("location"))?;
     tx.commit().await.map_err(map_db_error)?;
+    if patch.active.is_some() {
+        // What can be sold changed for every variant stocked here.
+        let variants = stock::variants_at(&state.db, tenant.store_id, id)
+            .await
+            .map_err(map_db_error)?;
+        super::refresh_gate(&state, tenant.store_id, &variants).await;
+    }
     Ok(Json(location))
 }
 

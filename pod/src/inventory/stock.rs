@@ -348,6 +348,25 @@ pub(super) async fn change_stock(
         .map_err(map_db_error)
 }
 
+/// The variants with a stock row at `location`.
+pub(super) async fn variants_at(
+    db: &sqlx::PgPool,
+    store: StoreId,
+    location: LocationId,
+) -> Result<Vec<VariantId>, sqlx::Error> {
+    let rows: Vec<(Uuid,)> = sqlx::query_as(
+        "SELECT variant_id FROM stock_levels WHERE store_id = $1 AND location_id = $2",
+    )
+    .bind(store.as_uuid())
+    .bind(location.as_uuid())
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(v,)| VariantId::from_uuid(v))
+        .collect())
+}
+
 /// One row of the stock audit.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Adjustment {
@@ -404,7 +423,17 @@ pub(super) async fn adjustments(
     Ok(rows
         .into_iter()
         .map(
-            |(id, variant_id, location_id, delta, on_hand_after, reason, actor, reference, created_at)| {
+            |(
+                id,
+                variant_id,
+                location_id,
+                delta,
+                on_hand_after,
+                reason,
+                actor,
+                reference,
+                created_at,
+            )| {
                 Adjustment {
                     id: AdjustmentId::from_uuid(id),
                     variant_id: VariantId::from_uuid(variant_id),

@@ -64,7 +64,10 @@ async fn active_stores(state: &AppState) -> Result<Vec<StoreId>, sqlx::Error> {
         sqlx::query_as("SELECT store_id FROM hosted_stores WHERE state = 'active'")
             .fetch_all(&state.db)
             .await?;
-    Ok(rows.into_iter().map(|(id,)| StoreId::from_uuid(id)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id,)| StoreId::from_uuid(id))
+        .collect())
 }
 
 /// Releases every expired hold of every active store; returns how many.
