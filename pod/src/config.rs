@@ -64,6 +64,15 @@ pub struct PodConfig {
     pub gateway_webhook_secret: String,
     /// How long one gateway call may take before its outcome is unknown.
     pub gateway_timeout_ms: u64,
+    /// The Redis hot-SKU gate in front of reservations (off: every
+    /// reservation goes to Postgres).
+    pub inventory_gate: bool,
+    /// How often gate counters are reconciled with Postgres.
+    pub inventory_reconcile_interval_ms: u64,
+    /// How often expired holds are released.
+    pub hold_sweep_interval_ms: u64,
+    /// How long a checkout's hold lasts unless its order pins it.
+    pub hold_ttl_secs: u64,
 }
 
 impl Default for PodConfig {
@@ -99,6 +108,10 @@ impl Default for PodConfig {
             gateway_api_key: "sk_test_mercato_dev".into(),
             gateway_webhook_secret: "whsec_mercato_dev".into(),
             gateway_timeout_ms: 10_000,
+            inventory_gate: true,
+            inventory_reconcile_interval_ms: 5000,
+            hold_sweep_interval_ms: 1000,
+            hold_ttl_secs: 900,
         }
     }
 }

@@ -51,6 +51,13 @@ pub fn map_db_error(err: sqlx::Error) -> ApiError {
                     "the customer's cart changed at the same time; retry",
                 )
             }
+            // Only reachable by a race the inventory's row locks rule out.
+            Some("stock_levels_reserved_le_on_hand") => {
+                return ApiError::new(
+                    ErrorCode::StockReserved,
+                    "units on hand cannot go below the units reserved by checkouts",
+                )
+            }
             Some(name) if db.is_check_violation() => {
                 return ApiError::new(
                     ErrorCode::InvalidRequest,

@@ -2,7 +2,7 @@
 //! braces are a Redis Cluster hash tag, so one store's keys share a slot.
 //! Keys are built here and nowhere else.
 
-use mercato_tenants::{CartId, CustomerId, ProductId, StoreId};
+use mercato_tenants::{CartId, CustomerId, ProductId, StoreId, VariantId};
 
 /// The prefix every key of `store` starts with.
 pub fn store_prefix(store: StoreId) -> String {
@@ -69,6 +69,18 @@ pub fn search_cache(store: StoreId, generation: i64, digest: &str) -> String {
     format!("{}search:{generation}:{digest}", store_prefix(store))
 }
 
+/// The hot-SKU gate's counter of a variant: a hash of `n` (units believed
+/// available) and `v` (a version bumped by every admit and put-back).
+pub fn inventory_gate(store: StoreId, variant: VariantId) -> String {
+    format!("{}gate:{variant}", store_prefix(store))
+}
+
+/// The set of variants of `store` that have a gate counter, for the
+/// reconciliation job.
+pub fn inventory_gated(store: StoreId) -> String {
+    format!("{}gate-set", store_prefix(store))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +100,7 @@ mod tests {
             customer_cart(store, CustomerId::from_uuid(uuid::Uuid::nil()))
         );
         assert!(search_cache(store, 7, "ab").starts_with(&store_prefix(store)));
+        assert!(inventory_gate(store, VariantId::new()).starts_with(&store_prefix(store)));
+        assert!(inventory_gated(store).starts_with(&store_prefix(store)));
     }
 }

@@ -37,6 +37,7 @@ pub struct AppState {
     pub media: MediaStore,
     /// The payment gateway (PSP).
     pub payments: Arc<dyn Gateway>,
+    pub gate_metrics: inventory::GateMetrics,
 }
 
 /// The pod's Redis: connected lazily and re-connected after failures, so the
@@ -149,6 +150,7 @@ impl Application {
             Duration::from_millis(config.gateway_timeout_ms),
         )
         .context("configuring the payment gateway")?;
+        let gate_metrics = inventory::GateMetrics::new(metrics.registry())?;
         let state = AppState {
             db,
             redis,
@@ -158,6 +160,7 @@ impl Application {
             cache,
             media,
             payments: Arc::new(payments),
+            gate_metrics,
         };
         let router = router(state.clone(), metrics, config.body_limit);
         let listener = TcpListener::bind(&config.listen)
@@ -190,10 +193,12 @@ impl Application {
             self.state.hosted.clone(),
             self.state.db.clone(),
         ));
+        let inventory_workers = inventory::spawn_workers(self.state.clone());
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
         refresher.abort();
+        drop(inventory_workers);
         self.state.db.close().await;
         served.context("serving http")
     }

@@ -125,6 +125,18 @@ id_type!(
     /// An event in a store's outbox.
     EventId
 );
+id_type!(
+    /// A stock location (warehouse) of a store.
+    LocationId
+);
+id_type!(
+    /// A hold: units of a variant reserved at a location for a checkout.
+    HoldId
+);
+id_type!(
+    /// A row of the stock audit: one change of units on hand.
+    AdjustmentId
+);
 
 #[cfg(test)]
 mod tests {

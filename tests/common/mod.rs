@@ -65,6 +65,8 @@ pub struct Pod {
     pub database_url: String,
     pub app: Running,
     pub redis: RedisServer,
+    /// The pod's state, for tests that call a context's interface directly.
+    pub state: mercato_pod::AppState,
 }
 
 pub struct Stack {
@@ -183,6 +185,7 @@ impl Stack {
             })
             .await
             .expect("pod starts");
+            let state = app.state().clone();
             let app = spawn_app!(app);
             let r = http
                 .post(format!("http://{cp_addr}/v1/pods"))
@@ -202,6 +205,7 @@ impl Stack {
                 database_url,
                 app,
                 redis,
+                state,
             });
         }
 

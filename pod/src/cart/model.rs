@@ -374,11 +374,11 @@ pub fn line_issues(
             new: v.price,
         });
     }
-    let on_hand = level.unwrap_or(Level::NONE).on_hand.max(0);
-    if line.quantity > on_hand {
+    let available = level.unwrap_or(Level::NONE).available.max(0);
+    if line.quantity > available {
         issues.push(LineIssue::InsufficientStock {
             requested: line.quantity,
-            available: on_hand,
+            available,
         });
     }
     issues
@@ -621,12 +621,7 @@ mod tests {
     fn issues_report_price_availability_and_stock() {
         let v = VariantId::new();
         let l = line(v, 3, 100, 0);
-        let stock = |on_hand| {
-            Some(Level {
-                on_hand,
-                low_stock_threshold: 1,
-            })
-        };
+        let stock = |available| Some(Level::new(available + 2, 2, 1));
         assert!(line_issues(&l, Some(&snapshot(v, 100, true)), stock(3)).is_empty());
         assert_eq!(
             line_issues(&l, Some(&snapshot(v, 120, true)), stock(2)),
@@ -670,13 +665,7 @@ mod tests {
             lines: vec![line(a, 2, 150, 0), line(b, 1, 999, 1)],
         };
         let variants = HashMap::from([(a, snapshot(a, 200, true))]);
-        let levels = HashMap::from([(
-            a,
-            Level {
-                on_hand: 5,
-                low_stock_threshold: 1,
-            },
-        )]);
+        let levels = HashMap::from([(a, Level::new(5, 0, 1))]);
         let v = view(&cart, &variants, &levels, 60);
         assert_eq!(v.subtotal, Money::new(2 * 150 + 999, USD));
         assert_eq!(v.item_count, 3);

@@ -203,7 +203,7 @@ pub async fn insert_variant(
     .execute(&mut **tx)
     .await?;
     if let Some(stock) = v.stock {
-        crate::inventory::set_level(&mut **tx, store, id, stock, None).await?;
+        crate::inventory::initial_stock(tx, store, id, stock).await?;
     }
     Ok(id)
 }

@@ -1,74 +1,351 @@
-//! Stock endpoints for staff.
+//! Stock and location endpoints for staff.
 
 use axum::extract::State;
-use axum::routing::put;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use mercato_tenants::http::{ApiJson, ApiPath};
-use mercato_tenants::{ApiError, VariantId};
-use serde::Deserialize;
+use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
+use mercato_tenants::{AdjustmentId, ApiError, LocationId, VariantId};
+use serde::{Deserialize, Serialize};
 
+use super::locations::{self, Location, LocationPatch, NewLocation};
+use super::model::{StaffReason, StockOp};
+use super::stock::{self, Adjustment, LocationStock, StaffChange, VariantStock};
 use super::Level;
 use crate::auth::Staff;
 use crate::catalog;
 use crate::db::map_db_error;
-use crate::tenancy::TenantContext;
+use crate::paging::{page_limit, split_page};
+use crate::tenancy::{self, TenantContext};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/admin/api/variants/{id}/stock", put(set_stock))
+    Router::new()
+        .route(
+            "/admin/api/locations",
+            post(create_location).get(list_locations),
+        )
+        .route(
+            "/admin/api/locations/{id}",
+            get(get_location).patch(update_location),
+        )
+        .route(
+            "/admin/api/variants/{id}/stock",
+            get(get_stock).put(set_stock),
+        )
+        .route(
+            "/admin/api/variants/{id}/stock/adjustments",
+            post(adjust_stock),
+        )
+        .route("/admin/api/inventory/adjustments", get(list_adjustments))
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(set_stock),
-    components(schemas(StockUpdate, Level, super::Badge))
+    paths(
+        create_location,
+        list_locations,
+        get_location,
+        update_location,
+        get_stock,
+        set_stock,
+        adjust_stock,
+        list_adjustments
+    ),
+    components(schemas(
+        StockUpdate,
+        StockAdjustment,
+        StaffReason,
+        VariantStock,
+        LocationStock,
+        Level,
+        super::Badge,
+        super::Shortage,
+        Location,
+        NewLocation,
+        LocationPatch,
+        LocationPage,
+        Adjustment,
+        AdjustmentPage
+    ))
 )]
 pub struct ApiDoc;
 
-/// A new stock level for one variant.
+type ErrorBody = mercato_tenants::error::ErrorBody;
+
+/// A page of locations, by id.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LocationPage {
+    items: Vec<Location>,
+    next_cursor: Option<LocationId>,
+}
+
+/// A page of the stock audit, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AdjustmentPage {
+    items: Vec<Adjustment>,
+    next_cursor: Option<AdjustmentId>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct LocationQuery {
+    /// 1 to 100, default 20.
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(value_type = Option<String>)]
+    after: Option<LocationId>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct AdjustmentQuery {
+    /// Only changes of this variant.
+    #[param(value_type = Option<String>)]
+    variant_id: Option<VariantId>,
+    /// Only changes at this location.
+    #[param(value_type = Option<String>)]
+    location_id: Option<LocationId>,
+    /// 1 to 100, default 20.
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(value_type = Option<String>)]
+    after: Option<AdjustmentId>,
+}
+
+/// A new stock level for one variant at one location.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockUpdate {
-    /// Units on hand, 0 to 10,000,000.
+    /// Units on hand, 0 to 10,000,000; never below the units reserved.
     on_hand: i32,
-    /// At or below this many units the badge says `low`.
+    /// At or below this many available units the badge says `low`.
     low_stock_threshold: Option<i32>,
+    /// Default: the store's default location.
+    location_id: Option<LocationId>,
+    /// Default: `correction`.
+    reason: Option<StaffReason>,
 }
 
-/// Sets the units on hand of a variant.
-#[utoipa::path(put, path = "/admin/api/variants/{id}/stock", tag = "inventory",
+/// A relative change of stock at one location.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StockAdjustment {
+    /// Units to add (negative: remove); not 0.
+    delta: i32,
+    reason: StaffReason,
+    /// Default: the store's default location.
+    location_id: Option<LocationId>,
+}
+
+/// Creates a location.
+#[utoipa::path(post, path = "/admin/api/locations", tag = "inventory",
+    request_body = NewLocation,
+    responses((status = 201, body = Location), (status = 400, body = ErrorBody)))]
+async fn create_location(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiJson(new): ApiJson<NewLocation>,
+) -> Result<(StatusCode, Json<Location>), ApiError> {
+    let mut tx = tenancy::begin_write(&state.db, tenant.store_id).await?;
+    let location = locations::create(&mut tx, tenant.store_id, &new).await?;
+    tx.commit().await.map_err(map_db_error)?;
+    Ok((StatusCode::CREATED, Json(location)))
+}
+
+/// The store's locations, by id (the default one included).
+#[utoipa::path(get, path = "/admin/api/locations", tag = "inventory",
+    params(LocationQuery),
+    responses((status = 200, body = LocationPage), (status = 400, body = ErrorBody)))]
+async fn list_locations(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiQuery(q): ApiQuery<LocationQuery>,
+) -> Result<Json<LocationPage>, ApiError> {
+    let limit = page_limit(q.limit)?;
+    let mut tx = tenancy::begin_write(&state.db, tenant.store_id).await?;
+    locations::ensure_default_location(&mut tx, tenant.store_id)
+        .await
+        .map_err(map_db_error)?;
+    tx.commit().await.map_err(map_db_error)?;
+    let mut items = locations::list(&state.db, tenant.store_id, q.after, limit + 1)
+        .await
+        .map_err(map_db_error)?;
+    let next_cursor = split_page(&mut items, limit as usize, |l| l.id);
+    Ok(Json(LocationPage { items, next_cursor }))
+}
+
+/// One location.
+#[utoipa::path(get, path = "/admin/api/locations/{id}", tag = "inventory",
+    params(("id" = LocationId, Path, description = "location id")),
+    responses((status = 200, body = Location), (status = 404, body = ErrorBody)))]
+async fn get_location(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(id): ApiPath<LocationId>,
+) -> Result<Json<Location>, ApiError> {
+    locations::get(&state.db, tenant.store_id, id)
+        .await
+        .map_err(map_db_error)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("location"))
+}
+
+/// Changes a location; `active: false` deactivates it (409
+/// `last_active_location` for the store's last active one).
+#[utoipa::path(patch, path = "/admin/api/locations/{id}", tag = "inventory",
+    params(("id" = LocationId, Path, description = "location id")),
+    request_body = LocationPatch,
+    responses((status = 200, body = Location), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn update_location(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(id): ApiPath<LocationId>,
+    ApiJson(patch): ApiJson<LocationPatch>,
+) -> Result<Json<Location>, ApiError> {
+    let mut tx = tenancy::begin_write(&state.db, tenant.store_id).await?;
+    let location = locations::update(&mut tx, tenant.store_id, id, &patch)
+        .await?
+        .ok_or_else(|| ApiError::not_found("location"))?;
+    tx.commit().await.map_err(map_db_error)?;
+    if patch.active.is_some() {
+        // What can be sold changed for every variant stocked here.
+        let variants = stock::variants_at(&state.db, tenant.store_id, id)
+            .await
+            .map_err(map_db_error)?;
+        super::refresh_gate(&state, tenant.store_id, &variants).await;
+    }
+    Ok(Json(location))
+}
+
+/// A variant's stock per location, with totals over active locations.
+#[utoipa::path(get, path = "/admin/api/variants/{id}/stock", tag = "inventory",
     params(("id" = VariantId, Path, description = "variant id")),
-    request_body = StockUpdate,
-    responses((status = 200, body = Level), (status = 404, body = mercato_tenants::error::ErrorBody)))]
-async fn set_stock(
+    responses((status = 200, body = VariantStock), (status = 404, body = ErrorBody)))]
+async fn get_stock(
     State(state): State<AppState>,
     tenant: TenantContext,
     _: Staff,
     ApiPath(variant): ApiPath<VariantId>,
-    ApiJson(update): ApiJson<StockUpdate>,
-) -> Result<Json<Level>, ApiError> {
-    if !(0..=10_000_000).contains(&update.on_hand) {
-        return Err(ApiError::invalid("on_hand must be 0 to 10000000"));
-    }
-    if matches!(update.low_stock_threshold, Some(t) if !(0..=1_000_000).contains(&t)) {
+) -> Result<Json<VariantStock>, ApiError> {
+    catalog::product_of_variant(&state.db, tenant.store_id, variant)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("variant"))?;
+    stock::variant_stock(&state.db, tenant.store_id, variant)
+        .await
+        .map(Json)
+        .map_err(map_db_error)
+}
+
+fn check_threshold(t: Option<i32>) -> Result<(), ApiError> {
+    if matches!(t, Some(t) if !(0..=1_000_000).contains(&t)) {
         return Err(ApiError::invalid(
             "low_stock_threshold must be 0 to 1000000",
         ));
     }
-    let mut tx = catalog::begin_product_write(&state.db, tenant.store_id).await?;
-    let product = catalog::product_of_variant(&mut *tx, tenant.store_id, variant)
-        .await
-        .map_err(map_db_error)?
-        .ok_or_else(|| ApiError::not_found("variant"))?;
-    let level = super::set_level(
-        &mut *tx,
+    Ok(())
+}
+
+/// Sets the units on hand of a variant at a location (default: the
+/// store's default location).
+#[utoipa::path(put, path = "/admin/api/variants/{id}/stock", tag = "inventory",
+    params(("id" = VariantId, Path, description = "variant id")),
+    request_body = StockUpdate,
+    responses((status = 200, body = VariantStock), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn set_stock(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    Staff(claims): Staff,
+    ApiPath(variant): ApiPath<VariantId>,
+    ApiJson(update): ApiJson<StockUpdate>,
+) -> Result<Json<VariantStock>, ApiError> {
+    if !(0..=super::model::MAX_ON_HAND).contains(&update.on_hand) {
+        return Err(ApiError::invalid("on_hand must be 0 to 10000000"));
+    }
+    check_threshold(update.low_stock_threshold)?;
+    let reason = update.reason.unwrap_or(StaffReason::Correction);
+    stock::change_stock(
+        &state,
         tenant.store_id,
-        variant,
-        update.on_hand,
-        update.low_stock_threshold,
+        StaffChange {
+            variant,
+            location: update.location_id,
+            op: StockOp::Set(update.on_hand),
+            reason: reason.as_str(),
+            actor: &claims.sub,
+            low_stock_threshold: update.low_stock_threshold,
+        },
+    )
+    .await
+    .map(Json)
+}
+
+/// Adds or removes units of a variant at a location.
+#[utoipa::path(post, path = "/admin/api/variants/{id}/stock/adjustments", tag = "inventory",
+    params(("id" = VariantId, Path, description = "variant id")),
+    request_body = StockAdjustment,
+    responses((status = 200, body = VariantStock), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn adjust_stock(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    Staff(claims): Staff,
+    ApiPath(variant): ApiPath<VariantId>,
+    ApiJson(adjustment): ApiJson<StockAdjustment>,
+) -> Result<Json<VariantStock>, ApiError> {
+    if adjustment.delta == 0 || adjustment.delta.unsigned_abs() > 10_000_000 {
+        return Err(ApiError::invalid(
+            "delta must be -10000000 to 10000000 and not 0",
+        ));
+    }
+    stock::change_stock(
+        &state,
+        tenant.store_id,
+        StaffChange {
+            variant,
+            location: adjustment.location_id,
+            op: StockOp::Adjust(adjustment.delta),
+            reason: adjustment.reason.as_str(),
+            actor: &claims.sub,
+            low_stock_threshold: None,
+        },
+    )
+    .await
+    .map(Json)
+}
+
+/// The stock audit: every change of units on hand, newest first.
+#[utoipa::path(get, path = "/admin/api/inventory/adjustments", tag = "inventory",
+    params(AdjustmentQuery),
+    responses((status = 200, body = AdjustmentPage), (status = 400, body = ErrorBody)))]
+async fn list_adjustments(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiQuery(q): ApiQuery<AdjustmentQuery>,
+) -> Result<Json<AdjustmentPage>, ApiError> {
+    let limit = page_limit(q.limit)?;
+    let mut items = stock::adjustments(
+        &state.db,
+        tenant.store_id,
+        q.variant_id,
+        q.location_id,
+        q.after,
+        limit + 1,
     )
     .await
     .map_err(map_db_error)?;
-    catalog::commit_change(&state, tx, tenant.store_id, &[product]).await?;
-    Ok(Json(level))
+    let next_cursor = split_page(&mut items, limit as usize, |a| a.id);
+    Ok(Json(AdjustmentPage { items, next_cursor }))
 }

@@ -1,0 +1,232 @@
+//! Inventory decisions as plain functions over plain data: how a quantity
+//! is split over locations, whether a change of stock is allowed, what a
+//! valid location looks like.
+
+use mercato_tenants::{ApiError, ErrorCode, LocationId};
+use serde::{Deserialize, Serialize};
+
+/// Most units on hand at one location.
+pub const MAX_ON_HAND: i32 = 10_000_000;
+
+/// Splits `requested` units over locations, tried in the given order (the
+/// caller sorts them by priority), taking as much as each has available.
+/// `None` when they do not have enough together.
+pub fn allocate(requested: i32, available: &[(LocationId, i32)]) -> Option<Vec<(LocationId, i32)>> {
+    let mut left = requested;
+    let mut parts = Vec::new();
+    for &(location, avail) in available {
+        if left == 0 {
+            break;
+        }
+        let take = avail.max(0).min(left);
+        if take > 0 {
+            parts.push((location, take));
+            left -= take;
+        }
+    }
+    (left == 0 && requested > 0).then_some(parts)
+}
+
+/// A staff change of the units on hand at one location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockOp {
+    /// Sets the units on hand.
+    Set(i32),
+    /// Adds (or with a negative delta removes) units.
+    Adjust(i32),
+}
+
+/// Why a change of stock is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockRefusal {
+    /// The result would be below zero.
+    Negative,
+    /// The result would be below the units reserved by holds.
+    BelowReserved { reserved: i32 },
+    /// The result would be above [`MAX_ON_HAND`].
+    TooMany,
+}
+
+impl From<StockRefusal> for ApiError {
+    fn from(r: StockRefusal) -> Self {
+        match r {
+            StockRefusal::Negative => ApiError::new(
+                ErrorCode::NegativeStock,
+                "units on hand cannot go below zero",
+            ),
+            StockRefusal::BelowReserved { reserved } => ApiError::new(
+                ErrorCode::StockReserved,
+                format!("{reserved} units are reserved by checkouts; on hand cannot go below that"),
+            ),
+            StockRefusal::TooMany => {
+                ApiError::invalid(format!("on_hand cannot exceed {MAX_ON_HAND}"))
+            }
+        }
+    }
+}
+
+/// The new units on hand and the delta of `op` at a location holding
+/// `on_hand` units of which `reserved` are held.
+pub fn apply(on_hand: i32, reserved: i32, op: StockOp) -> Result<(i32, i32), StockRefusal> {
+    let new = match op {
+        StockOp::Set(n) => i64::from(n),
+        StockOp::Adjust(d) => i64::from(on_hand) + i64::from(d),
+    };
+    if new < 0 {
+        return Err(StockRefusal::Negative);
+    }
+    if new < i64::from(reserved) {
+        return Err(StockRefusal::BelowReserved { reserved });
+    }
+    if new > i64::from(MAX_ON_HAND) {
+        return Err(StockRefusal::TooMany);
+    }
+    let new = new as i32;
+    Ok((new, new - on_hand))
+}
+
+/// The reasons staff may give for a change of stock. The system's own
+/// reasons (`initial`, `order`, `order_cancelled`) are not among them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffReason {
+    Received,
+    Correction,
+    Damaged,
+    Lost,
+    Returned,
+    Other,
+}
+
+impl StaffReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaffReason::Received => "received",
+            StaffReason::Correction => "correction",
+            StaffReason::Damaged => "damaged",
+            StaffReason::Lost => "lost",
+            StaffReason::Returned => "returned",
+            StaffReason::Other => "other",
+        }
+    }
+}
+
+/// ISO 3166-1 alpha-2 codes (from the tz database's `iso3166.tab`).
+const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI \
+    BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY \
+    CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN \
+    GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH \
+    KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO \
+    MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL \
+    PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV \
+    SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN \
+    VU WF WS YE YT ZA ZM ZW";
+
+/// A country code, upper-cased; `invalid_country` unless it is an ISO
+/// 3166-1 alpha-2 code.
+pub fn parse_country(raw: &str) -> Result<String, ApiError> {
+    let code = raw.trim().to_ascii_uppercase();
+    if code.len() == 2 && COUNTRIES.split_whitespace().any(|c| c == code) {
+        Ok(code)
+    } else {
+        Err(ApiError::new(
+            ErrorCode::InvalidCountry,
+            "country must be an ISO 3166-1 alpha-2 code such as US or DE",
+        ))
+    }
+}
+
+/// A trimmed text field of at most `max` characters (`min` at least).
+pub fn text_field(field: &str, raw: &str, min: usize, max: usize) -> Result<String, ApiError> {
+    let value = raw.trim();
+    let len = value.chars().count();
+    if len < min || len > max {
+        return Err(ApiError::invalid(if min > 0 {
+            format!("{field} must be {min} to {max} characters")
+        } else {
+            format!("{field} must be at most {max} characters")
+        }));
+    }
+    Ok(value.to_owned())
+}
+
+/// Location priorities: 0 (tried first) to 1,000,000.
+pub fn check_priority(priority: i32) -> Result<i32, ApiError> {
+    if (0..=1_000_000).contains(&priority) {
+        Ok(priority)
+    } else {
+        Err(ApiError::invalid("priority must be 0 to 1000000"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocation_takes_locations_in_order_and_splits() {
+        let (a, b, c) = (LocationId::new(), LocationId::new(), LocationId::new());
+        let locs = [(a, 2), (b, 0), (c, 5)];
+        assert_eq!(allocate(1, &locs), Some(vec![(a, 1)]));
+        assert_eq!(allocate(2, &locs), Some(vec![(a, 2)]));
+        assert_eq!(allocate(4, &locs), Some(vec![(a, 2), (c, 2)]));
+        assert_eq!(allocate(7, &locs), Some(vec![(a, 2), (c, 5)]));
+        assert_eq!(allocate(8, &locs), None);
+        assert_eq!(allocate(0, &locs), None);
+        assert_eq!(allocate(1, &[]), None);
+        assert_eq!(allocate(1, &[(a, -3), (b, 1)]), Some(vec![(b, 1)]));
+    }
+
+    #[test]
+    fn changes_never_go_below_zero_or_reserved() {
+        assert_eq!(apply(10, 3, StockOp::Set(4)), Ok((4, -6)));
+        assert_eq!(apply(10, 3, StockOp::Set(3)), Ok((3, -7)));
+        assert_eq!(
+            apply(10, 3, StockOp::Set(2)),
+            Err(StockRefusal::BelowReserved { reserved: 3 })
+        );
+        assert_eq!(apply(10, 3, StockOp::Adjust(5)), Ok((15, 5)));
+        assert_eq!(apply(10, 3, StockOp::Adjust(-7)), Ok((3, -7)));
+        assert_eq!(
+            apply(10, 3, StockOp::Adjust(-8)),
+            Err(StockRefusal::BelowReserved { reserved: 3 })
+        );
+        assert_eq!(
+            apply(10, 0, StockOp::Adjust(-11)),
+            Err(StockRefusal::Negative)
+        );
+        assert_eq!(apply(0, 0, StockOp::Set(-1)), Err(StockRefusal::Negative));
+        assert_eq!(
+            apply(MAX_ON_HAND, 0, StockOp::Adjust(1)),
+            Err(StockRefusal::TooMany)
+        );
+        assert_eq!(
+            apply(1, 0, StockOp::Adjust(i32::MAX)),
+            Err(StockRefusal::TooMany)
+        );
+    }
+
+    #[test]
+    fn countries_are_iso_alpha_2() {
+        assert_eq!(parse_country("us").ok(), Some("US".into()));
+        assert_eq!(parse_country(" DE ").ok(), Some("DE".into()));
+        for bad in ["USA", "ZZ", "", "1X", "U"] {
+            assert!(parse_country(bad).is_err(), "{bad}");
+        }
+        assert_eq!(COUNTRIES.split_whitespace().count(), 249);
+    }
+
+    #[test]
+    fn text_fields_are_trimmed_and_bounded() {
+        assert_eq!(
+            text_field("name", "  Depot ", 1, 5).ok(),
+            Some("Depot".into())
+        );
+        assert!(text_field("name", "   ", 1, 5).is_err());
+        assert!(text_field("name", "abcdef", 1, 5).is_err());
+        assert_eq!(text_field("line2", "", 0, 5).ok(), Some(String::new()));
+        assert!(check_priority(-1).is_err());
+        assert!(check_priority(1_000_001).is_err());
+        assert_eq!(check_priority(7).ok(), Some(7));
+    }
+}

@@ -1,0 +1,117 @@
+//! Background work: the sweeper of expired holds and the reconciliation of
+//! gate counters. Both run per store hosted (active) on this pod and stop
+//! with the application ([`Workers`] aborts them when dropped).
+
+use std::time::Duration;
+
+use mercato_tenants::StoreId;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::{gate, holds};
+use crate::AppState;
+
+/// Expired holds released per store per transaction.
+const SWEEP_BATCH: i64 = 500;
+
+/// The running background tasks; dropping this stops them.
+pub struct Workers {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Starts the sweeper and the reconciliation.
+pub fn spawn_workers(state: AppState) -> Workers {
+    let sweep = Duration::from_millis(state.config.hold_sweep_interval_ms.max(10));
+    let reconcile = Duration::from_millis(state.config.inventory_reconcile_interval_ms.max(10));
+    let sweeper = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(sweep);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = sweep_once(&state).await {
+                    tracing::warn!(error = %e, "sweeping expired holds failed");
+                }
+            }
+        })
+    };
+    let reconciler = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(reconcile);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = reconcile_once(&state).await {
+                tracing::warn!(error = %e, "reconciling inventory gate counters failed");
+            }
+        }
+    });
+    Workers {
+        tasks: vec![sweeper, reconciler],
+    }
+}
+
+async fn active_stores(state: &AppState) -> Result<Vec<StoreId>, sqlx::Error> {
+    let rows: Vec<(Uuid,)> =
+        sqlx::query_as("SELECT store_id FROM hosted_stores WHERE state = 'active'")
+            .fetch_all(&state.db)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id,)| StoreId::from_uuid(id))
+        .collect())
+}
+
+/// Releases every expired hold of every active store; returns how many.
+pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
+    let mut released = 0;
+    for store in active_stores(state).await? {
+        loop {
+            match holds::sweep_store(state, store, SWEEP_BATCH).await {
+                Ok(n) => {
+                    released += n;
+                    if (n as i64) < SWEEP_BATCH {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(%store, error = %e, "sweeping a store's holds failed");
+                    break;
+                }
+            }
+        }
+    }
+    if released > 0 {
+        tracing::debug!(released, "expired holds released");
+    }
+    Ok(released)
+}
+
+/// One reconciliation round over every active store; returns how many
+/// counters were repaired. Nothing to do with the gate off or Redis down.
+pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
+    if !state.config.inventory_gate {
+        return Ok(0);
+    }
+    let Ok(mut conn) = state.redis.connection().await else {
+        return Ok(0);
+    };
+    let mut repaired = 0;
+    for store in active_stores(state).await? {
+        match gate::reconcile_store(state, &mut conn, store).await {
+            Ok(n) => repaired += n,
+            Err(e) => {
+                tracing::warn!(%store, error = %e, "reconciling a store's gate counters failed");
+            }
+        }
+    }
+    Ok(repaired)
+}
