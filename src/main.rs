@@ -163,6 +163,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(mercato::bench::Bench::Cache(args)) => {
             mercato::bench::cache::run(args).await
         }
+        Command::Bench(mercato::bench::Bench::Checkout(args)) => {
+            mercato::bench::checkout::run(args).await
+        }
         Command::Token {
             role,
             store,

@@ -73,6 +73,17 @@ pub struct PodConfig {
     pub hold_sweep_interval_ms: u64,
     /// How long a checkout's hold lasts unless its order pins it.
     pub hold_ttl_secs: u64,
+    /// How the payment gateway reaches this pod (webhooks); empty: the
+    /// address it listens on.
+    pub public_url: String,
+    /// A checkout nobody moved for this long is settled by the recovery
+    /// worker.
+    pub checkout_stuck_after_ms: u64,
+    /// How often the recovery worker looks for stuck checkouts.
+    pub checkout_recovery_interval_ms: u64,
+    /// Fault injection for tests: `crash_after_authorize` aborts the process
+    /// right after a payment is authorized. Empty in production.
+    pub failpoint: String,
 }
 
 impl Default for PodConfig {
@@ -112,6 +123,10 @@ impl Default for PodConfig {
             inventory_reconcile_interval_ms: 5000,
             hold_sweep_interval_ms: 1000,
             hold_ttl_secs: 900,
+            public_url: String::new(),
+            checkout_stuck_after_ms: 60_000,
+            checkout_recovery_interval_ms: 2_000,
+            failpoint: String::new(),
         }
     }
 }

@@ -21,8 +21,8 @@ use crate::media::MediaStore;
 use crate::payments::{Gateway, HttpGateway};
 use crate::tenancy::HostedStores;
 use crate::{
-    accounts, cart, catalog, categories, collections, inventory, media, storefront, tenancy,
-    PodConfig,
+    accounts, cart, catalog, categories, checkout, collections, inventory, media, orders,
+    storefront, tenancy, PodConfig,
 };
 
 /// Everything a request handler may need, cheap to clone.
@@ -38,6 +38,8 @@ pub struct AppState {
     /// The payment gateway (PSP).
     pub payments: Arc<dyn Gateway>,
     pub gate_metrics: inventory::GateMetrics,
+    /// How the payment gateway reaches this pod, without a trailing slash.
+    pub public_url: Arc<str>,
 }
 
 /// The pod's Redis: connected lazily and re-connected after failures, so the
@@ -144,6 +146,13 @@ impl Application {
         let metrics = HttpMetrics::new("pod")?;
         let cache = Cache::new(redis.clone(), metrics.registry())?;
         let media = MediaStore::from_config(&config)?;
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let public_url = match config.public_url.trim_end_matches('/') {
+            "" => format!("http://{}", listener.local_addr()?),
+            url => url.to_owned(),
+        };
         let payments = HttpGateway::new(
             &config.gateway_url,
             &config.gateway_api_key,
@@ -161,11 +170,9 @@ impl Application {
             media,
             payments: Arc::new(payments),
             gate_metrics,
+            public_url: public_url.into(),
         };
         let router = router(state.clone(), metrics, config.body_limit);
-        let listener = TcpListener::bind(&config.listen)
-            .await
-            .with_context(|| format!("binding {}", config.listen))?;
         tracing::info!(pod = %config.name, addr = %listener.local_addr()?, "pod listening");
         Ok(Self {
             listener,
@@ -194,11 +201,13 @@ impl Application {
             self.state.db.clone(),
         ));
         let inventory_workers = inventory::spawn_workers(self.state.clone());
+        let recovery = tokio::spawn(checkout::recover(self.state.clone()));
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
         refresher.abort();
         drop(inventory_workers);
+        recovery.abort();
         self.state.db.close().await;
         served.context("serving http")
     }
@@ -215,6 +224,8 @@ fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
         .merge(categories::router())
         .merge(crate::search::router())
         .merge(storefront::router())
+        .merge(checkout::router())
+        .merge(orders::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             tenancy::fence,
@@ -222,6 +233,7 @@ fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
     let app = Router::new()
         .merge(tenant_routes)
         .merge(tenancy::internal_router())
+        .merge(checkout::webhook_router())
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
         .with_state(state);
@@ -277,6 +289,8 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
     let parts: Vec<utoipa::openapi::OpenApi> = vec![
         catalog::ApiDoc::openapi(),
         inventory::ApiDoc::openapi(),
+        checkout::ApiDoc::openapi(),
+        orders::ApiDoc::openapi(),
         collections::ApiDoc::openapi(),
         categories::ApiDoc::openapi(),
         accounts::ApiDoc::openapi(),

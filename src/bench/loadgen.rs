@@ -2,7 +2,9 @@
 //! clients each send one request at a time for a fixed duration; latencies
 //! are recorded per request and summarized as percentiles.
 
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,37 +46,96 @@ where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future<Output = bool> + Send,
 {
+    let (report, _) = drive(name, connections, Stop::After(duration), move |_| {
+        let answer = request();
+        async move { answer.await.then_some("ok") }
+    })
+    .await;
+    report
+}
+
+/// Sends exactly `total` requests (request `i` gets its index) from
+/// `connections` concurrent loops. `request` classifies each answer
+/// (`Some(label)`, latency recorded) or calls it an error (`None`); the
+/// counts per label come back with the report.
+pub async fn run_count<F, Fut>(
+    name: &str,
+    connections: usize,
+    total: usize,
+    request: F,
+) -> (Report, BTreeMap<&'static str, usize>)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Option<&'static str>> + Send,
+{
+    drive(name, connections, Stop::Count(total), request).await
+}
+
+enum Stop {
+    After(Duration),
+    Count(usize),
+}
+
+async fn drive<F, Fut>(
+    name: &str,
+    connections: usize,
+    stop: Stop,
+    request: F,
+) -> (Report, BTreeMap<&'static str, usize>)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Option<&'static str>> + Send,
+{
     let request = Arc::new(request);
+    let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let deadline = started + duration;
+    let (deadline, total) = match stop {
+        Stop::After(d) => (Some(started + d), usize::MAX),
+        Stop::Count(n) => (None, n),
+    };
     let mut loops = Vec::with_capacity(connections);
     for _ in 0..connections {
         let request = request.clone();
+        let next = next.clone();
         loops.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
+            let mut labels: BTreeMap<&'static str, usize> = BTreeMap::new();
             let mut errors = 0usize;
-            while Instant::now() < deadline {
+            loop {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
                 let t = Instant::now();
-                if request().await {
-                    latencies.push(t.elapsed());
-                } else {
-                    errors += 1;
+                match request(i).await {
+                    Some(label) => {
+                        latencies.push(t.elapsed());
+                        *labels.entry(label).or_default() += 1;
+                    }
+                    None => errors += 1,
                 }
             }
-            (latencies, errors)
+            (latencies, labels, errors)
         }));
     }
     let mut all = Vec::new();
+    let mut labels: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut errors = 0;
     for l in loops {
-        if let Ok((latencies, e)) = l.await {
+        if let Ok((latencies, counted, e)) = l.await {
             all.extend(latencies);
+            for (k, v) in counted {
+                *labels.entry(k).or_default() += v;
+            }
             errors += e;
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort_unstable();
-    Report {
+    let report = Report {
         name: name.to_owned(),
         connections,
         seconds: (elapsed * 10.0).round() / 10.0,
@@ -85,7 +146,8 @@ where
         p90_ms: ms(quantile(&all, 0.90)),
         p99_ms: ms(quantile(&all, 0.99)),
         max_ms: ms(all.last().copied().unwrap_or_default()),
-    }
+    };
+    (report, labels)
 }
 
 /// A Markdown table of reports.

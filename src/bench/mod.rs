@@ -6,6 +6,7 @@
 //! Not tests: nothing here runs in CI.
 
 pub mod cache;
+pub mod checkout;
 pub mod loadgen;
 pub mod search;
 
@@ -40,6 +41,9 @@ pub enum Bench {
     /// A cached product read through the router against the router's
     /// `/healthz`, on a platform started with `mercato up`.
     Cache(cache::CacheArgs),
+    /// A flash sale (Redis gate on and off) and checkout throughput, on a
+    /// platform started with `mercato up`.
+    Checkout(checkout::CheckoutArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]

@@ -137,6 +137,15 @@ id_type!(
     /// A row of the stock audit: one change of units on hand.
     AdjustmentId
 );
+id_type!(
+    /// One checkout attempt: the saga's row, keyed by the client's
+    /// Idempotency-Key.
+    CheckoutId
+);
+id_type!(
+    /// An order.
+    OrderId
+);
 
 #[cfg(test)]
 mod tests {

@@ -21,8 +21,9 @@ pub use claims::{Claims, Role, TokenError, TokenKeys};
 pub use domain::{Domain, Handle, NameError};
 pub use error::{ApiError, ErrorCode};
 pub use id::{
-    AddressId, AdjustmentId, ApiKeyId, CartId, CategoryId, CollectionId, CustomerId, EventId,
-    HoldId, LocationId, MediaId, PodId, ProductId, SessionId, StaffId, StoreId, VariantId,
+    AddressId, AdjustmentId, ApiKeyId, CartId, CategoryId, CheckoutId, CollectionId, CustomerId,
+    EventId, HoldId, LocationId, MediaId, OrderId, PodId, ProductId, SessionId, StaffId, StoreId,
+    VariantId,
 };
 pub use money::{Currency, Money};
 pub use routing::{Resolution, RoutingChange, RoutingError, RoutingTable, RoutingUpdate};

@@ -7,11 +7,13 @@
 
 #![allow(dead_code)]
 
+pub mod shop;
+
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 
-use mercato::local::{free_port, Binaries, Durability, PgCluster, RedisServer};
+use mercato::local::{free_port, Binaries, Durability, GatewayProcess, PgCluster, RedisServer};
 use mercato_tenants::{Claims, Role, TokenKeys};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -69,6 +71,92 @@ pub struct Pod {
     pub state: mercato_pod::AppState,
 }
 
+/// A pod running as its own OS process (`mercato serve pod`), so that a
+/// test can kill it for real, mid-request.
+pub struct PodProcess {
+    child: tokio::process::Child,
+    pub port: u16,
+    pub database_url: String,
+    pub redis: RedisServer,
+    env: Vec<(String, String)>,
+    log: std::path::PathBuf,
+}
+
+impl PodProcess {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn spawn(
+        port: u16,
+        env: &[(String, String)],
+        log: &std::path::Path,
+    ) -> anyhow::Result<tokio::process::Child> {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)?;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mercato"))
+            .args(["serve", "pod"])
+            .envs(env.iter().cloned())
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .kill_on_drop(true)
+            .spawn()?;
+        let http = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http
+                .get(format!("http://127.0.0.1:{port}/healthz"))
+                .send()
+                .await
+            {
+                if r.status().is_success() {
+                    return Ok(child);
+                }
+            }
+            if let Some(status) = child.try_wait()? {
+                anyhow::bail!(
+                    "pod process exited ({status}):\n{}",
+                    mercato::local::tail(log)
+                );
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "pod process did not answer within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits for the process to exit on its own (a failpoint); its status.
+    pub async fn wait_exit(&mut self) -> std::process::ExitStatus {
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the pod process exits")
+            .expect("wait")
+    }
+
+    /// Starts the pod again on the same port, database and Redis, with
+    /// `changes` to its environment (`MERCATO_POD_*` names).
+    pub async fn restart(&mut self, changes: &[(&str, &str)]) {
+        let _ = self.child.kill().await;
+        for (k, v) in changes {
+            self.env.retain(|(name, _)| name != k);
+            self.env.push(((*k).to_owned(), (*v).to_owned()));
+        }
+        self.child = Self::spawn(self.port, &self.env, &self.log)
+            .await
+            .expect("pod process restarts");
+    }
+
+    pub fn log(&self) -> String {
+        mercato::local::tail(&self.log)
+    }
+}
+
 pub struct Stack {
     pub http: reqwest::Client,
     pub operator: String,
@@ -79,6 +167,8 @@ pub struct Stack {
     cp_addr: SocketAddr,
     pub pods: Vec<Pod>,
     pub router: Running,
+    /// The test payment gateway, a child process.
+    pub gateway: GatewayProcess,
     pg: PgCluster,
     _dir: tempfile::TempDir,
 }
@@ -104,6 +194,23 @@ async fn start_pg(bins: &Binaries, dir: &std::path::Path) -> PgCluster {
     on_a_free_port("postgres", |port| {
         let path = dir.join(format!("pg-{port}"));
         async move { PgCluster::start(bins, &path, port, Durability::Throwaway).await }
+    })
+    .await
+}
+
+/// How long the gateway's slow test card takes.
+pub const GATEWAY_SLOW_MS: u64 = 1500;
+
+async fn start_gateway(dir: &std::path::Path) -> GatewayProcess {
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_mercato"));
+    let key = format!("sk_test_{}", uuid::Uuid::new_v4().simple());
+    let secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
+    on_a_free_port("test gateway", |port| {
+        let log = dir.join(format!("gateway-{port}.log"));
+        let (key, secret) = (key.clone(), secret.clone());
+        async move {
+            GatewayProcess::start(exe, port, &key, &secret, GATEWAY_SLOW_MS, Some(&log)).await
+        }
     })
     .await
 }
@@ -134,6 +241,12 @@ impl Stack {
     /// Starts a platform with `pods` pods, all registered, and a router that
     /// has loaded the routing table.
     pub async fn start(pods: usize) -> Stack {
+        Self::start_with(pods, |_| {}).await
+    }
+
+    /// [`Stack::start`] with each pod's configuration adjusted by
+    /// `configure` (short timers, a feature off, ...).
+    pub async fn start_with(pods: usize, configure: impl Fn(&mut mercato_pod::PodConfig)) -> Stack {
         let dir = tempfile::tempdir().expect("tempdir");
         // Postgres runs as an unprivileged user when tests run as root.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
@@ -154,6 +267,7 @@ impl Stack {
             .build()
             .expect("client");
 
+        let gateway = start_gateway(dir.path()).await;
         let cp_database_url = pg.create_database("control_plane").await.expect("cp db");
         let cp_app = mercato_control_plane::Application::build(control_plane_config(
             "127.0.0.1:0".parse().expect("addr"),
@@ -173,7 +287,7 @@ impl Stack {
                 .await
                 .expect("pod db");
             let redis = start_redis(&bins, dir.path()).await;
-            let app = mercato_pod::Application::build(mercato_pod::PodConfig {
+            let mut config = mercato_pod::PodConfig {
                 name: name.clone(),
                 listen: "127.0.0.1:0".into(),
                 database_url: database_url.clone(),
@@ -181,10 +295,15 @@ impl Stack {
                 jwt_secret: secret.clone(),
                 db_pool_size: 8,
                 media_dir: dir.path().join("media").display().to_string(),
+                gateway_url: gateway.url(),
+                gateway_api_key: gateway.api_key().to_owned(),
+                gateway_webhook_secret: gateway.webhook_secret().to_owned(),
                 ..Default::default()
-            })
-            .await
-            .expect("pod starts");
+            };
+            configure(&mut config);
+            let app = mercato_pod::Application::build(config)
+                .await
+                .expect("pod starts");
             let state = app.state().clone();
             let app = spawn_app!(app);
             let r = http
@@ -231,6 +350,7 @@ impl Stack {
             cp_addr,
             pods: started,
             router,
+            gateway,
             pg,
             _dir: dir,
         };
@@ -363,6 +483,19 @@ impl Stack {
             .expect("store's pod is in the stack")
     }
 
+    /// Stops the Redis of pod `i` (the pod keeps running without it).
+    pub async fn stop_pod_redis(&mut self, i: usize) {
+        let client = redis::Client::open(self.pods[i].redis.url()).expect("redis url");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis connection");
+        let _ = redis::cmd("SHUTDOWN")
+            .arg("NOSAVE")
+            .query_async::<()>(&mut conn)
+            .await;
+    }
+
     pub async fn stop_control_plane(&mut self) {
         if let Some(cp) = self.control_plane.take() {
             cp.stop().await;
@@ -394,7 +527,86 @@ impl Stack {
         if let Some(cp) = self.control_plane.take() {
             cp.stop().await;
         }
+        self.gateway.stop().await;
         self.pg.stop().await;
+    }
+
+    /// Starts one more pod as its own process (database, Redis, gateway
+    /// settings like the in-process pods, plus `extra` `MERCATO_POD_*`
+    /// variables) and registers it with the control plane.
+    pub async fn spawn_pod_process(&self, name: &str, extra: &[(&str, &str)]) -> PodProcess {
+        let bins = Binaries::locate().expect("binaries");
+        let database_url = self
+            .pg
+            .create_database(&name.replace('-', "_"))
+            .await
+            .expect("pod db");
+        let redis = start_redis(&bins, self._dir.path()).await;
+        let port = free_port().expect("port");
+        let mut env: Vec<(String, String)> = [
+            ("MERCATO_POD_NAME", name.to_owned()),
+            ("MERCATO_POD_LISTEN", format!("127.0.0.1:{port}")),
+            ("MERCATO_POD_DATABASE_URL", database_url.clone()),
+            ("MERCATO_POD_REDIS_URL", redis.url()),
+            ("MERCATO_POD_JWT_SECRET", self.secret.clone()),
+            ("MERCATO_POD_DB_POOL_SIZE", "8".to_owned()),
+            (
+                "MERCATO_POD_MEDIA_DIR",
+                self._dir.path().join("media").display().to_string(),
+            ),
+            ("MERCATO_POD_GATEWAY_URL", self.gateway.url()),
+            (
+                "MERCATO_POD_GATEWAY_API_KEY",
+                self.gateway.api_key().to_owned(),
+            ),
+            (
+                "MERCATO_POD_GATEWAY_WEBHOOK_SECRET",
+                self.gateway.webhook_secret().to_owned(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let log = self._dir.path().join(format!("{name}.log"));
+        let child = PodProcess::spawn(port, &env, &log)
+            .await
+            .expect("pod process starts");
+        let pod = PodProcess {
+            child,
+            port,
+            database_url,
+            redis,
+            env,
+            log,
+        };
+        let r = self
+            .http
+            .post(format!("{}/v1/pods", self.control_plane_url()))
+            .bearer_auth(&self.operator)
+            .json(&json!({"name": name, "url": pod.url(), "capacity": 100}))
+            .send()
+            .await
+            .expect("register pod");
+        assert_eq!(r.status(), 201, "registering {name}");
+        pod
+    }
+
+    /// The test gateway's counters (authorizations, captures, voids, ...).
+    pub async fn gateway_stats(&self) -> Value {
+        self.http
+            .get(format!("{}/v1/stats", self.gateway.url()))
+            .bearer_auth(self.gateway.api_key())
+            .send()
+            .await
+            .expect("gateway stats")
+            .json()
+            .await
+            .expect("json")
     }
 }
 

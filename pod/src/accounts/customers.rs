@@ -477,6 +477,21 @@ pub(super) async fn confirm_password_reset(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The email address of a customer of the store, if the account exists.
+pub async fn email_of<'e>(
+    exec: impl sqlx::PgExecutor<'e>,
+    store: StoreId,
+    customer: CustomerId,
+) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT email FROM customers WHERE store_id = $1 AND id = $2")
+            .bind(store.as_uuid())
+            .bind(customer.as_uuid())
+            .fetch_optional(exec)
+            .await?;
+    Ok(row.map(|(e,)| e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

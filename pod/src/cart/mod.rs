@@ -35,11 +35,11 @@ use mercato_tenants::{ApiError, CartId, Currency, CustomerId, ErrorCode, StoreId
 use prometheus::IntCounter;
 use sqlx::{Postgres, Transaction};
 
-pub use model::{Cart, CartLine, CartToken, LineIssue};
-pub use routes::{router, ApiDoc, SentToken};
+pub use model::{Cart, CartLine, CartRecord, CartToken, Line, LineIssue, Owner};
+pub use routes::{addressed, router, ApiDoc, SentToken};
 
 use self::cache::CacheError;
-use self::model::{CartRecord, Limits, Line, Owner, SetQuantity};
+use self::model::{Limits, SetQuantity};
 use crate::db::map_db_error;
 use crate::tenancy::begin_write;
 use crate::{catalog, inventory, keys, AppState};
@@ -494,4 +494,44 @@ pub async fn merge_on_login(
         );
     }
     render(state, store, &target).await
+}
+
+/// The cart a checkout buys: the active cart `cart` addresses, with its
+/// lines, read from Postgres (the truth). 404 when there is none.
+pub async fn for_checkout(
+    state: &AppState,
+    store: StoreId,
+    cart: &CartRef,
+) -> Result<CartRecord, ApiError> {
+    let mut record = match cart {
+        CartRef::Guest(token) => {
+            let found = store::active_cart(&state.db, store, token.cart(), false)
+                .await
+                .map_err(map_db_error)?
+                .ok_or_else(no_cart)?;
+            match found.owner {
+                Owner::Guest { token_hash } if token_hash.matches(&token.hash()) => found,
+                _ => return Err(no_cart()),
+            }
+        }
+        CartRef::Customer(customer) => store::customer_cart(&state.db, store, *customer, false)
+            .await
+            .map_err(map_db_error)?
+            .ok_or_else(no_cart)?,
+    };
+    record.lines = store::lines(&state.db, store, record.id)
+        .await
+        .map_err(map_db_error)?;
+    Ok(record)
+}
+
+/// Inside an order's transaction: retires the cart the order was made
+/// from. False when the cart is no longer active (another checkout of the
+/// same cart got there first).
+pub async fn convert(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    cart: CartId,
+) -> Result<bool, sqlx::Error> {
+    store::convert(tx, store, cart).await
 }

@@ -95,7 +95,7 @@ fn sent_token(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 }
 
 /// Which cart the request is about: the customer's, else the token's.
-fn addressed(customer: MaybeCustomer, token: SentToken) -> Result<CartRef, ApiError> {
+pub fn addressed(customer: MaybeCustomer, token: SentToken) -> Result<CartRef, ApiError> {
     match (customer.0, token.0) {
         (Some(c), _) => Ok(CartRef::Customer(c.id)),
         (None, Some(raw)) => Ok(CartRef::Guest(CartToken::parse(&raw)?)),

@@ -326,3 +326,21 @@ pub async fn mark_merged(
     .await?;
     Ok(())
 }
+
+/// Marks an active cart as turned into an order; false if it was not
+/// active (already converted or merged).
+pub async fn convert(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    cart: CartId,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE carts SET status = 'converted', version = version + 1, updated_at = now()
+         WHERE store_id = $1 AND id = $2 AND status = 'active'",
+    )
+    .bind(store.as_uuid())
+    .bind(cart.as_uuid())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -76,6 +76,17 @@ impl HostedStores {
             .cloned()
     }
 
+    /// The stores in state `active` here (for background workers).
+    pub fn active(&self) -> Vec<StoreId> {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|h| h.state == TenantState::Active)
+            .map(|h| h.store_id)
+            .collect()
+    }
+
     fn put(&self, hosted: HostedStore) {
         self.inner
             .write()

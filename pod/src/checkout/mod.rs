@@ -1,0 +1,122 @@
+//! Checkout: the shopper's `POST /api/checkout` (an idempotent, persisted
+//! saga; see [`saga`]), the store's shipping and tax rate tables, the
+//! payment gateway's webhooks, and the recovery worker that settles
+//! checkouts whose driver died.
+//!
+//! The Idempotency-Key is recorded with a fingerprint of the request before
+//! any work; a retry with the same key and request gets the first answer
+//! (waiting for it while the first attempt still runs), the same key with
+//! another request is `422 idempotency_key_reused`.
+
+pub mod model;
+mod routes;
+pub mod saga;
+pub mod store;
+
+use std::time::Duration;
+
+use mercato_tenants::{ApiError, CheckoutId, StoreId};
+use sqlx::PgPool;
+
+pub use routes::{router, webhook_router, ApiDoc};
+
+use self::model::{ShippingRate, TaxRate};
+use crate::db::map_db_error;
+use crate::AppState;
+
+/// The store's shipping and tax rate tables (the default shipping option
+/// when it has none).
+pub async fn rates(
+    db: &PgPool,
+    store: StoreId,
+) -> Result<(Vec<ShippingRate>, Vec<TaxRate>), ApiError> {
+    type Row = (String, String, i64, Option<i64>, Vec<String>);
+    let shipping: Vec<Row> = sqlx::query_as(
+        "SELECT code, name, price_minor, free_over_minor, countries FROM shipping_rates
+         WHERE store_id = $1 ORDER BY position, code",
+    )
+    .bind(store.as_uuid())
+    .fetch_all(db)
+    .await
+    .map_err(map_db_error)?;
+    let shipping = if shipping.is_empty() {
+        model::default_shipping()
+    } else {
+        shipping
+            .into_iter()
+            .map(
+                |(code, name, price_minor, free_over_minor, countries)| ShippingRate {
+                    code,
+                    name,
+                    price_minor,
+                    free_over_minor,
+                    countries,
+                },
+            )
+            .collect()
+    };
+    let taxes: Vec<(String, String, i32, String)> = sqlx::query_as(
+        "SELECT country, region, rate_bp, name FROM tax_rates WHERE store_id = $1
+         ORDER BY country, region",
+    )
+    .bind(store.as_uuid())
+    .fetch_all(db)
+    .await
+    .map_err(map_db_error)?;
+    let taxes = taxes
+        .into_iter()
+        .map(|(country, region, rate_bp, name)| TaxRate {
+            country,
+            region,
+            rate_bp,
+            name,
+        })
+        .collect();
+    Ok((shipping, taxes))
+}
+
+/// Where the gateway sends this store's payment events.
+pub fn notify_url(state: &AppState, store: StoreId) -> String {
+    format!("{}/webhooks/payments/{store}", state.public_url)
+}
+
+/// Settles checkouts nobody has moved for `checkout_stuck_after_ms`: their
+/// driver died (a pod crash, a lost connection). Each is pushed to one end
+/// or the other, asking the gateway what happened by idempotency key.
+pub async fn recover(state: AppState) {
+    let every = Duration::from_millis(state.config.checkout_recovery_interval_ms.max(50));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for store in state.hosted.active() {
+            if let Err(e) = recover_store(&state, store).await {
+                tracing::warn!(%store, error = %e, "checkout recovery round failed");
+            }
+        }
+    }
+}
+
+async fn recover_store(state: &AppState, store: StoreId) -> Result<(), ApiError> {
+    let mut tx = state.db.begin().await.map_err(map_db_error)?;
+    let stuck: Vec<CheckoutId> = store::claim_stuck(
+        &mut tx,
+        store,
+        state.config.checkout_stuck_after_ms as i64,
+        20,
+    )
+    .await
+    .map_err(map_db_error)?;
+    tx.commit().await.map_err(map_db_error)?;
+    for id in stuck {
+        match saga::drive(state, store, id, saga::Mode::Recovery).await {
+            Ok(c) => {
+                tracing::info!(%store, checkout = %id, state = c.state.as_str(), "recovered checkout")
+            }
+            Err(e) => {
+                tracing::warn!(%store, checkout = %id, error = %e, "recovering checkout failed")
+            }
+        }
+    }
+    Ok(())
+}

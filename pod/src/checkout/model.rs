@@ -1,0 +1,730 @@
+//! Checkout decisions without I/O: the request and its fingerprint, the
+//! saga's states, shipping and tax from the store's rate tables, and the
+//! priced quote an order is made from.
+
+use std::collections::HashMap;
+
+use mercato_tenants::{ApiError, Currency, Email, ErrorCode, ProductId, VariantId};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::accounts::addresses::AddressFields;
+use crate::catalog::VariantSnapshot;
+
+/// Longest Idempotency-Key accepted.
+pub const MAX_KEY_LEN: usize = 255;
+
+/// The shopper's checkout request.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequest {
+    /// Where the receipt goes. A signed-in customer may leave it out to use
+    /// the account's address.
+    pub email: Option<String>,
+    pub shipping_address: AddressInput,
+    /// A code from `GET /api/shipping-options`.
+    pub shipping_option: String,
+    /// A payment token from the payment gateway (test mode: `tok_<card number>`).
+    pub payment_token: String,
+    /// The total the shopper was shown, in minor units; when given and the
+    /// total differs now, the checkout stops with `price_changed`.
+    pub expected_total_minor: Option<i64>,
+}
+
+/// A shipping address in a checkout.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressInput {
+    pub name: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2, e.g. `FR`.
+    pub country: String,
+    pub phone: Option<String>,
+}
+
+impl AddressInput {
+    pub fn validate(&self) -> Result<AddressFields, ApiError> {
+        AddressFields {
+            name: self.name.clone(),
+            line1: self.line1.clone(),
+            line2: self.line2.clone().unwrap_or_default(),
+            city: self.city.clone(),
+            region: self.region.clone().unwrap_or_default(),
+            postal_code: self.postal_code.clone().unwrap_or_default(),
+            country: self.country.clone(),
+            phone: self.phone.clone().unwrap_or_default(),
+        }
+        .validate()
+    }
+}
+
+/// Checks an Idempotency-Key header value.
+pub fn idempotency_key(raw: Option<&str>) -> Result<String, ApiError> {
+    let key = raw.map(str::trim).unwrap_or_default();
+    if key.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::MissingIdempotencyKey,
+            "send an Idempotency-Key header (a unique value per checkout attempt, reused on retries)",
+        ));
+    }
+    if key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::invalid(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+        ));
+    }
+    Ok(key.to_owned())
+}
+
+/// The request's fingerprint: who asks (the cart) and what they ask for.
+/// A retry with the same key must carry the same fingerprint.
+pub fn request_hash(cart_identity: &str, request: &serde_json::Value) -> [u8; 32] {
+    // serde_json's maps are ordered by key, so equal JSON hashes equal.
+    let mut h = Sha256::new();
+    h.update(cart_identity.as_bytes());
+    h.update([0]);
+    h.update(request.to_string().as_bytes());
+    h.finalize().into()
+}
+
+/// Where a checkout's saga stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SagaState {
+    /// Recorded; nothing reserved yet.
+    Started,
+    /// Stock held.
+    Reserved,
+    /// Payment authorized.
+    Authorized,
+    /// Order created (stock pinned), payment not yet captured.
+    Ordered,
+    /// Captured, stock committed, `order.placed` in the outbox.
+    Completed,
+    /// Undoing the steps done.
+    Compensating,
+    /// Ended without an order.
+    Failed,
+}
+
+impl SagaState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SagaState::Started => "started",
+            SagaState::Reserved => "reserved",
+            SagaState::Authorized => "authorized",
+            SagaState::Ordered => "ordered",
+            SagaState::Completed => "completed",
+            SagaState::Compensating => "compensating",
+            SagaState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            SagaState::Started,
+            SagaState::Reserved,
+            SagaState::Authorized,
+            SagaState::Ordered,
+            SagaState::Completed,
+            SagaState::Compensating,
+            SagaState::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, SagaState::Completed | SagaState::Failed)
+    }
+}
+
+/// One shipping rate of a store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingRate {
+    /// Lower-case letters, digits, `-` and `_`; 1 to 40 characters.
+    pub code: String,
+    pub name: String,
+    pub price_minor: i64,
+    /// Free when the subtotal is at least this much.
+    #[serde(default)]
+    pub free_over_minor: Option<i64>,
+    /// ISO country codes this rate ships to; empty: everywhere.
+    #[serde(default)]
+    pub countries: Vec<String>,
+}
+
+/// What a store with no rate table offers.
+pub fn default_shipping() -> Vec<ShippingRate> {
+    vec![ShippingRate {
+        code: "standard".into(),
+        name: "Standard shipping".into(),
+        price_minor: 0,
+        free_over_minor: None,
+        countries: Vec::new(),
+    }]
+}
+
+/// Most rates in one table.
+pub const MAX_RATES: usize = 50;
+
+/// Checks a whole shipping rate table (codes unique, fields in range) and
+/// normalizes country codes.
+pub fn validate_shipping(rates: Vec<ShippingRate>) -> Result<Vec<ShippingRate>, ApiError> {
+    if rates.len() > MAX_RATES {
+        return Err(ApiError::invalid(format!(
+            "at most {MAX_RATES} shipping rates"
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    rates
+        .into_iter()
+        .map(|mut r| {
+            let code_ok = !r.code.is_empty()
+                && r.code.len() <= 40
+                && r.code.bytes().enumerate().all(|(i, b)| {
+                    b.is_ascii_lowercase()
+                        || b.is_ascii_digit()
+                        || (i > 0 && (b == b'-' || b == b'_'))
+                });
+            if !code_ok {
+                return Err(ApiError::invalid(
+                    "code must be 1 to 40 lower-case letters, digits, - or _",
+                ));
+            }
+            if !seen.insert(r.code.clone()) {
+                return Err(ApiError::invalid(format!("code {} appears twice", r.code)));
+            }
+            r.name = r.name.trim().to_owned();
+            if r.name.is_empty() || r.name.chars().count() > 100 {
+                return Err(ApiError::invalid("name must be 1 to 100 characters"));
+            }
+            if !(0..=MAX_AMOUNT).contains(&r.price_minor)
+                || matches!(r.free_over_minor, Some(f) if !(0..=MAX_AMOUNT).contains(&f))
+            {
+                return Err(ApiError::invalid(
+                    "price_minor and free_over_minor must be 0 to 100000000000",
+                ));
+            }
+            r.countries = r
+                .countries
+                .iter()
+                .map(|c| country(c))
+                .collect::<Result<_, _>>()?;
+            Ok(r)
+        })
+        .collect()
+}
+
+/// Largest amount in any money field, in minor units.
+pub const MAX_AMOUNT: i64 = 100_000_000_000;
+
+fn country(raw: &str) -> Result<String, ApiError> {
+    let c = raw.trim().to_ascii_uppercase();
+    if c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(c)
+    } else {
+        Err(ApiError::invalid(format!(
+            "`{raw}` is not an ISO 3166-1 alpha-2 country code"
+        )))
+    }
+}
+
+/// One tax rate of a store, in basis points (825 = 8.25 %).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaxRate {
+    pub country: String,
+    /// A region code within the country (e.g. `CA`); empty or absent: the
+    /// whole country.
+    #[serde(default)]
+    pub region: String,
+    pub rate_bp: i32,
+    #[serde(default = "tax_name")]
+    pub name: String,
+}
+
+fn tax_name() -> String {
+    "Tax".into()
+}
+
+pub fn validate_tax(rates: Vec<TaxRate>) -> Result<Vec<TaxRate>, ApiError> {
+    if rates.len() > 500 {
+        return Err(ApiError::invalid("at most 500 tax rates"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    rates
+        .into_iter()
+        .map(|mut r| {
+            r.country = country(&r.country)?;
+            r.region = r.region.trim().to_ascii_uppercase();
+            if r.region.len() > 10 {
+                return Err(ApiError::invalid("region must be at most 10 characters"));
+            }
+            if !(0..=10_000).contains(&r.rate_bp) {
+                return Err(ApiError::invalid("rate_bp must be 0 to 10000"));
+            }
+            r.name = r.name.trim().to_owned();
+            if r.name.is_empty() || r.name.chars().count() > 100 {
+                return Err(ApiError::invalid("name must be 1 to 100 characters"));
+            }
+            if !seen.insert((r.country.clone(), r.region.clone())) {
+                return Err(ApiError::invalid(format!(
+                    "{} {} appears twice",
+                    r.country, r.region
+                )));
+            }
+            Ok(r)
+        })
+        .collect()
+}
+
+/// The rate for a destination: the region's, else the country's, else none.
+pub fn tax_rate_for<'a>(rates: &'a [TaxRate], country: &str, region: &str) -> Option<&'a TaxRate> {
+    let region = region.trim().to_ascii_uppercase();
+    rates
+        .iter()
+        .find(|r| r.country == country && !r.region.is_empty() && r.region == region)
+        .or_else(|| {
+            rates
+                .iter()
+                .find(|r| r.country == country && r.region.is_empty())
+        })
+}
+
+/// Tax on `amount` at `rate_bp`, rounded half up to the minor unit.
+pub fn tax_on(amount: i64, rate_bp: i32) -> i64 {
+    (i128::from(amount) * i128::from(rate_bp) + 5_000)
+        .div_euclid(10_000)
+        .try_into()
+        .unwrap_or(i64::MAX)
+}
+
+/// A shipping rate's price for a subtotal.
+pub fn shipping_price(rate: &ShippingRate, subtotal: i64) -> i64 {
+    match rate.free_over_minor {
+        Some(free) if subtotal >= free => 0,
+        _ => rate.price_minor,
+    }
+}
+
+/// The rates that ship to `country`.
+pub fn rates_for<'a>(rates: &'a [ShippingRate], country: &str) -> Vec<&'a ShippingRate> {
+    rates
+        .iter()
+        .filter(|r| r.countries.is_empty() || r.countries.iter().any(|c| c == country))
+        .collect()
+}
+
+/// A line as it will be ordered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QuoteLine {
+    pub variant_id: VariantId,
+    pub product_id: ProductId,
+    pub sku: String,
+    pub title: String,
+    pub variant_title: String,
+    pub quantity: i32,
+    pub unit_price_minor: i64,
+}
+
+/// The priced checkout: what the order will say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Quote {
+    pub currency: Currency,
+    pub lines: Vec<QuoteLine>,
+    pub subtotal_minor: i64,
+    pub shipping_minor: i64,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+    pub shipping_option: ShippingChoice,
+    #[schema(value_type = Object)]
+    pub shipping_address: serde_json::Value,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ShippingChoice {
+    pub code: String,
+    pub name: String,
+    pub price_minor: i64,
+    pub tax_name: Option<String>,
+    pub tax_rate_bp: i32,
+}
+
+/// What the shopper chose: where, how, who, and the total they saw.
+pub struct Choices<'a> {
+    pub address: &'a AddressFields,
+    pub option: &'a str,
+    pub email: Email,
+    pub expected_total: Option<i64>,
+}
+
+/// A cart line to price: variant and quantity.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted {
+    pub variant: VariantId,
+    pub quantity: i32,
+}
+
+/// Prices a checkout from the catalog as it is now (authoritative prices,
+/// never the prices the cart remembers). Refuses unknown or unavailable
+/// variants, a currency other than the store's, an option that does not
+/// ship there, and a total that differs from the one the shopper saw.
+pub fn quote(
+    wanted: &[Wanted],
+    variants: &HashMap<VariantId, VariantSnapshot>,
+    currency: Currency,
+    shipping: &[ShippingRate],
+    taxes: &[TaxRate],
+    choices: Choices<'_>,
+) -> Result<Quote, ApiError> {
+    let Choices {
+        address,
+        option,
+        email,
+        expected_total,
+    } = choices;
+    if wanted.is_empty() {
+        return Err(ApiError::new(ErrorCode::EmptyCart, "the cart is empty"));
+    }
+    let mut lines = Vec::with_capacity(wanted.len());
+    let mut subtotal: i64 = 0;
+    for w in wanted {
+        let v = variants.get(&w.variant).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::VariantUnavailable,
+                format!(
+                    "variant {} is no longer sold; remove it from the cart",
+                    w.variant
+                ),
+            )
+        })?;
+        if !v.purchasable {
+            return Err(ApiError::new(
+                ErrorCode::VariantUnavailable,
+                format!("{} is not available; remove it from the cart", v.sku),
+            ));
+        }
+        if v.price.currency != currency {
+            return Err(ApiError::new(
+                ErrorCode::VariantUnavailable,
+                format!(
+                    "{} is priced in {}, the store sells in {currency}",
+                    v.sku, v.price.currency
+                ),
+            ));
+        }
+        let line_total = v
+            .price
+            .minor
+            .checked_mul(i64::from(w.quantity))
+            .ok_or_else(|| ApiError::invalid("line total out of range"))?;
+        subtotal = subtotal
+            .checked_add(line_total)
+            .filter(|s| *s <= MAX_AMOUNT)
+            .ok_or_else(|| ApiError::invalid("order total out of range"))?;
+        lines.push(QuoteLine {
+            variant_id: v.variant_id,
+            product_id: v.product_id,
+            sku: v.sku.clone(),
+            title: v.product_title.clone(),
+            variant_title: v.variant_title.clone(),
+            quantity: w.quantity,
+            unit_price_minor: v.price.minor,
+        });
+    }
+    let rate = rates_for(shipping, &address.country)
+        .into_iter()
+        .find(|r| r.code == option)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ShippingUnavailable,
+                format!(
+                    "shipping option `{option}` does not ship to {}; see GET /api/shipping-options",
+                    address.country
+                ),
+            )
+        })?;
+    let shipping_minor = shipping_price(rate, subtotal);
+    let tax = tax_rate_for(taxes, &address.country, &address.region);
+    let rate_bp = tax.map(|t| t.rate_bp).unwrap_or(0);
+    let tax_minor = tax_on(subtotal + shipping_minor, rate_bp);
+    let total_minor = subtotal + shipping_minor + tax_minor;
+    if let Some(expected) = expected_total {
+        if expected != total_minor {
+            return Err(ApiError::new(
+                ErrorCode::PriceChanged,
+                format!("the total is now {total_minor} (you were shown {expected}); review the cart and try again"),
+            ));
+        }
+    }
+    Ok(Quote {
+        currency,
+        lines,
+        subtotal_minor: subtotal,
+        shipping_minor,
+        tax_minor,
+        total_minor,
+        shipping_option: ShippingChoice {
+            code: rate.code.clone(),
+            name: rate.name.clone(),
+            price_minor: shipping_minor,
+            tax_name: tax.map(|t| t.name.clone()),
+            tax_rate_bp: rate_bp,
+        },
+        shipping_address: address_json(address),
+        email: email.as_str().to_owned(),
+    })
+}
+
+pub fn address_json(a: &AddressFields) -> serde_json::Value {
+    serde_json::json!({
+        "name": a.name, "line1": a.line1, "line2": a.line2, "city": a.city,
+        "region": a.region, "postal_code": a.postal_code, "country": a.country, "phone": a.phone,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mercato_tenants::Money;
+
+    fn snapshot(price: i64, purchasable: bool) -> VariantSnapshot {
+        VariantSnapshot {
+            variant_id: VariantId::new(),
+            product_id: ProductId::new(),
+            product_title: "Tee".into(),
+            variant_title: "M".into(),
+            sku: "TEE-M".into(),
+            price: Money {
+                minor: price,
+                currency: Currency::USD,
+            },
+            purchasable,
+        }
+    }
+
+    fn address(country: &str, region: &str) -> AddressFields {
+        AddressFields {
+            name: "A".into(),
+            line1: "1 Main St".into(),
+            line2: String::new(),
+            city: "Town".into(),
+            region: region.into(),
+            postal_code: "1".into(),
+            country: country.into(),
+            phone: String::new(),
+        }
+    }
+
+    fn rates() -> (Vec<ShippingRate>, Vec<TaxRate>) {
+        let shipping = validate_shipping(vec![
+            ShippingRate {
+                code: "standard".into(),
+                name: "Standard".into(),
+                price_minor: 500,
+                free_over_minor: Some(10_000),
+                countries: vec![],
+            },
+            ShippingRate {
+                code: "express".into(),
+                name: "Express".into(),
+                price_minor: 1500,
+                free_over_minor: None,
+                countries: vec!["us".into()],
+            },
+        ])
+        .expect("valid");
+        let taxes = validate_tax(vec![
+            TaxRate {
+                country: "US".into(),
+                region: String::new(),
+                rate_bp: 500,
+                name: "Sales tax".into(),
+            },
+            TaxRate {
+                country: "US".into(),
+                region: "ca".into(),
+                rate_bp: 825,
+                name: "CA tax".into(),
+            },
+        ])
+        .expect("valid");
+        (shipping, taxes)
+    }
+
+    fn price(
+        lines: &[(VariantSnapshot, i32)],
+        country: &str,
+        region: &str,
+        option: &str,
+        expected: Option<i64>,
+    ) -> Result<Quote, ApiError> {
+        let (shipping, taxes) = rates();
+        let wanted: Vec<Wanted> = lines
+            .iter()
+            .map(|(v, q)| Wanted {
+                variant: v.variant_id,
+                quantity: *q,
+            })
+            .collect();
+        let variants = lines
+            .iter()
+            .map(|(v, _)| (v.variant_id, v.clone()))
+            .collect();
+        quote(
+            &wanted,
+            &variants,
+            Currency::USD,
+            &shipping,
+            &taxes,
+            Choices {
+                address: &address(country, region),
+                option,
+                email: Email::parse("a@b.co").expect("email"),
+                expected_total: expected,
+            },
+        )
+    }
+
+    #[test]
+    fn totals_in_minor_units_with_shipping_and_regional_tax() {
+        let q = price(&[(snapshot(1999, true), 3)], "US", "CA", "express", None).expect("quote");
+        assert_eq!(q.subtotal_minor, 5997);
+        assert_eq!(q.shipping_minor, 1500);
+        // 8.25 % of 74.97 = 6.185025 → 6.19
+        assert_eq!(q.tax_minor, 619);
+        assert_eq!(q.total_minor, 5997 + 1500 + 619);
+        assert_eq!(q.shipping_option.tax_rate_bp, 825);
+        let q = price(&[(snapshot(1999, true), 3)], "US", "NY", "standard", None).expect("quote");
+        assert_eq!((q.shipping_minor, q.tax_minor), (500, 325));
+        let q = price(&[(snapshot(5000, true), 2)], "FR", "", "standard", None).expect("quote");
+        assert_eq!(
+            (q.shipping_minor, q.tax_minor, q.total_minor),
+            (0, 0, 10_000)
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let code = |r: Result<Quote, ApiError>| r.expect_err("refused").code;
+        assert_eq!(
+            code(price(&[], "US", "", "standard", None)),
+            ErrorCode::EmptyCart
+        );
+        assert_eq!(
+            code(price(
+                &[(snapshot(100, false), 1)],
+                "US",
+                "",
+                "standard",
+                None
+            )),
+            ErrorCode::VariantUnavailable
+        );
+        assert_eq!(
+            code(price(
+                &[(snapshot(100, true), 1)],
+                "FR",
+                "",
+                "express",
+                None
+            )),
+            ErrorCode::ShippingUnavailable
+        );
+        assert_eq!(
+            code(price(&[(snapshot(100, true), 1)], "US", "", "pigeon", None)),
+            ErrorCode::ShippingUnavailable
+        );
+        assert_eq!(
+            code(price(
+                &[(snapshot(100, true), 1)],
+                "US",
+                "",
+                "standard",
+                Some(1)
+            )),
+            ErrorCode::PriceChanged
+        );
+        assert!(price(&[(snapshot(100, true), 1)], "US", "", "standard", Some(630)).is_ok());
+        assert_eq!(
+            code(price(
+                &[(snapshot(MAX_AMOUNT, true), 2)],
+                "US",
+                "",
+                "standard",
+                None
+            )),
+            ErrorCode::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn tax_rounds_half_up() {
+        assert_eq!(tax_on(100, 825), 8);
+        assert_eq!(tax_on(200, 25), 1);
+        assert_eq!(tax_on(199, 25), 0);
+        assert_eq!(tax_on(0, 10_000), 0);
+        assert_eq!(tax_on(12_345, 10_000), 12_345);
+    }
+
+    #[test]
+    fn rate_tables_are_checked() {
+        let bad_code = ShippingRate {
+            code: "-x".into(),
+            name: "X".into(),
+            price_minor: 0,
+            free_over_minor: None,
+            countries: vec![],
+        };
+        assert!(validate_shipping(vec![bad_code.clone()]).is_err());
+        let ok = ShippingRate {
+            code: "x".into(),
+            ..bad_code
+        };
+        assert!(validate_shipping(vec![ok.clone(), ok.clone()]).is_err());
+        assert!(validate_shipping(vec![ShippingRate {
+            price_minor: -1,
+            ..ok.clone()
+        }])
+        .is_err());
+        assert!(validate_shipping(vec![ShippingRate {
+            countries: vec!["USA".into()],
+            ..ok
+        }])
+        .is_err());
+        let t = TaxRate {
+            country: "US".into(),
+            region: String::new(),
+            rate_bp: 10_001,
+            name: "T".into(),
+        };
+        assert!(validate_tax(vec![t.clone()]).is_err());
+        let t = TaxRate { rate_bp: 1, ..t };
+        assert!(validate_tax(vec![t.clone(), t]).is_err());
+    }
+
+    #[test]
+    fn keys_and_fingerprints() {
+        assert_eq!(
+            idempotency_key(None).expect_err("missing").code,
+            ErrorCode::MissingIdempotencyKey
+        );
+        assert_eq!(
+            idempotency_key(Some("  ")).expect_err("blank").code,
+            ErrorCode::MissingIdempotencyKey
+        );
+        assert!(idempotency_key(Some(&"k".repeat(256))).is_err());
+        assert!(idempotency_key(Some("a b")).is_err());
+        assert_eq!(idempotency_key(Some(" k-1 ")).expect("ok"), "k-1");
+        let a: serde_json::Value = serde_json::from_str(r#"{"a":1,"b":2}"#).expect("json");
+        let b: serde_json::Value = serde_json::from_str(r#"{"b":2,"a":1}"#).expect("json");
+        assert_eq!(request_hash("cart", &a), request_hash("cart", &b));
+        assert_ne!(request_hash("cart", &a), request_hash("other", &a));
+    }
+}

@@ -1,0 +1,542 @@
+//! Checkout endpoints: the shopper's checkout, shipping options, the
+//! store's rate tables, and the gateway's webhooks.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
+use mercato_tenants::{ApiError, CheckoutId, Email, ErrorCode, StoreId, TenantState};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::model::{self, CheckoutRequest, SagaState, ShippingRate, TaxRate};
+use super::saga::{self, Asked, Mode};
+use super::store::{self, Checkout, NewCheckout};
+use crate::auth::{MaybeCustomer, Staff};
+use crate::cart::{self, CartRef, SentToken};
+use crate::db::map_db_error;
+use crate::payments::{signature, wire, PaymentStatus, WebhookEvent};
+use crate::tenancy::{begin_write, TenantContext};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/checkout", post(checkout))
+        .route("/api/checkouts/{id}", get(get_checkout))
+        .route("/api/shipping-options", get(shipping_options))
+        .route(
+            "/admin/api/shipping-rates",
+            get(get_shipping_rates).put(put_shipping_rates),
+        )
+        .route(
+            "/admin/api/tax-rates",
+            get(get_tax_rates).put(put_tax_rates),
+        )
+}
+
+/// Routes the payment gateway calls (not behind the store fence: the store
+/// is in the path, and the signature is the authentication).
+pub fn webhook_router() -> Router<AppState> {
+    Router::new().route("/webhooks/payments/{store}", post(webhook))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        checkout,
+        get_checkout,
+        shipping_options,
+        get_shipping_rates,
+        put_shipping_rates,
+        get_tax_rates,
+        put_tax_rates,
+        webhook
+    ),
+    components(schemas(
+        CheckoutRequest,
+        model::AddressInput,
+        model::Quote,
+        model::QuoteLine,
+        model::ShippingChoice,
+        ShippingRate,
+        TaxRate,
+        CheckoutStatus,
+        SagaState,
+        ShippingOption,
+        ShippingRates,
+        TaxRates
+    ))
+)]
+pub struct ApiDoc;
+
+const KEY_HEADER: &str = "idempotency-key";
+
+/// Places an order from the cart: validate, reserve stock, authorize the
+/// payment, create the order, capture, commit stock. Requires an
+/// `Idempotency-Key` header; retries with the same key and body get the
+/// first answer.
+#[utoipa::path(post, path = "/api/checkout", tag = "checkout",
+    request_body = CheckoutRequest,
+    params(("Idempotency-Key" = String, Header, description = "unique per checkout attempt; reuse it to retry")),
+    responses(
+        (status = 201, description = "the order", body = crate::orders::Order),
+        (status = 202, description = "still settling with the payment gateway; retry with the same key", body = CheckoutStatus),
+        (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 402, description = "payment_declined or payment_failed", body = mercato_tenants::error::ErrorBody),
+        (status = 409, description = "out_of_stock (with lines), price_changed, checkout_interrupted", body = mercato_tenants::error::ErrorBody),
+        (status = 422, description = "idempotency_key_reused, empty_cart, variant_unavailable, shipping_unavailable", body = mercato_tenants::error::ErrorBody)))]
+async fn checkout(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: MaybeCustomer,
+    token: SentToken,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<Value>,
+) -> Result<Response, ApiError> {
+    let key = model::idempotency_key(match headers.get(KEY_HEADER) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ApiError::invalid("Idempotency-Key must be printable ASCII"))?,
+        ),
+    })?;
+    let request: CheckoutRequest = serde_json::from_value(raw.clone())
+        .map_err(|e| ApiError::invalid(format!("invalid checkout request: {e}")))?;
+    let cart_ref = cart::addressed(customer, token)?;
+    // Shape checks answer at once and record nothing, like a PSP refusing
+    // a malformed request: the client fixes it and may reuse the key.
+    let asked = asked(request, cart_ref)?;
+    let store = tenant.store_id;
+    let (identity, cart_id, customer_id) = match &asked.cart {
+        CartRef::Guest(t) => (format!("cart:{}", t.cart()), t.cart(), None),
+        CartRef::Customer(c) => {
+            let cart = cart::for_checkout(&state, store, &asked.cart).await?;
+            (format!("customer:{c}"), cart.id, Some(*c))
+        }
+    };
+    let hash = model::request_hash(&identity, &raw);
+    let id = CheckoutId::new();
+    let inserted = store::insert(
+        &state.db,
+        store,
+        &NewCheckout {
+            id,
+            key: &key,
+            request_hash: &hash,
+            cart_id,
+            customer_id,
+            payment_token: &asked_token(&raw),
+        },
+    )
+    .await
+    .map_err(map_db_error)?;
+    if !inserted {
+        return replay(&state, store, &key, &hash).await;
+    }
+    let c = saga::drive(&state, store, id, Mode::Request(&asked)).await?;
+    Ok(answer(&c))
+}
+
+fn asked_token(raw: &Value) -> String {
+    raw["payment_token"].as_str().unwrap_or_default().to_owned()
+}
+
+fn asked(request: CheckoutRequest, cart: CartRef) -> Result<Asked, ApiError> {
+    let address = request.shipping_address.validate()?;
+    let email = request
+        .email
+        .as_deref()
+        .map(Email::parse)
+        .transpose()
+        .map_err(|e| ApiError::new(ErrorCode::InvalidEmail, e))?;
+    let token = request.payment_token.trim();
+    if token.is_empty() || token.len() > 255 {
+        return Err(ApiError::invalid(
+            "payment_token must be 1 to 255 characters",
+        ));
+    }
+    let option = request.shipping_option.trim();
+    if option.is_empty() || option.len() > 40 {
+        return Err(ApiError::invalid(
+            "shipping_option must be 1 to 40 characters",
+        ));
+    }
+    if matches!(request.expected_total_minor, Some(t) if !(0..=model::MAX_AMOUNT).contains(&t)) {
+        return Err(ApiError::invalid("expected_total_minor out of range"));
+    }
+    Ok(Asked {
+        cart,
+        email,
+        address,
+        shipping_option: option.to_owned(),
+        expected_total: request.expected_total_minor,
+    })
+}
+
+/// The same key again: the first attempt's answer, once it has one.
+async fn replay(
+    state: &AppState,
+    store: StoreId,
+    key: &str,
+    hash: &[u8],
+) -> Result<Response, ApiError> {
+    let wait_for = Duration::from_millis(state.config.gateway_timeout_ms.saturating_mul(2) + 5_000);
+    let deadline = tokio::time::Instant::now() + wait_for;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let c = store::by_key(&state.db, store, key)
+            .await
+            .map_err(map_db_error)?
+            .ok_or_else(|| ApiError::internal("checkout key vanished"))?;
+        if c.request_hash != hash {
+            return Err(ApiError::new(
+                ErrorCode::IdempotencyKeyReused,
+                "this Idempotency-Key was used for a different checkout request; use a new key",
+            ));
+        }
+        if c.outcome.is_some() || tokio::time::Instant::now() >= deadline {
+            return Ok(answer(&c));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
+
+/// Where a checkout stands.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CheckoutStatus {
+    pub checkout_id: CheckoutId,
+    pub state: SagaState,
+    pub steps: Vec<String>,
+    pub order_id: Option<mercato_tenants::OrderId>,
+    /// The answer the checkout ended with, once it has one.
+    #[schema(value_type = Option<Object>)]
+    pub outcome: Option<Value>,
+}
+
+fn status_of(c: &Checkout) -> CheckoutStatus {
+    CheckoutStatus {
+        checkout_id: c.id,
+        state: c.state,
+        steps: c.steps.clone(),
+        order_id: c.order_id,
+        outcome: c.outcome.as_ref().map(|(_, b)| b.clone()),
+    }
+}
+
+fn answer(c: &Checkout) -> Response {
+    match &c.outcome {
+        Some((status, body)) => (
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Json(body.clone()),
+        )
+            .into_response(),
+        None => (
+            StatusCode::ACCEPTED,
+            [("retry-after", "1")],
+            Json(status_of(c)),
+        )
+            .into_response(),
+    }
+}
+
+/// A checkout's progress, for the shopper who started it (guest cart token
+/// or customer).
+#[utoipa::path(get, path = "/api/checkouts/{id}", tag = "checkout",
+    params(("id" = CheckoutId, Path, description = "checkout id")),
+    responses((status = 200, body = CheckoutStatus), (status = 404, body = mercato_tenants::error::ErrorBody)))]
+async fn get_checkout(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: MaybeCustomer,
+    token: SentToken,
+    ApiPath(id): ApiPath<CheckoutId>,
+) -> Result<Json<CheckoutStatus>, ApiError> {
+    let who = cart::addressed(customer, token)?;
+    let c = store::get(&state.db, tenant.store_id, id, false)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("checkout"))?;
+    let mine = match who {
+        CartRef::Customer(cid) => c.customer_id == Some(cid),
+        CartRef::Guest(t) => c.customer_id.is_none() && c.cart_id == t.cart(),
+    };
+    if !mine {
+        return Err(ApiError::not_found("checkout"));
+    }
+    Ok(Json(status_of(&c)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct OptionsQuery {
+    /// Destination country (ISO 3166-1 alpha-2).
+    country: String,
+    /// Subtotal in minor units, for free-shipping thresholds.
+    subtotal_minor: Option<i64>,
+}
+
+/// A shipping option for a destination.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ShippingOption {
+    pub code: String,
+    pub name: String,
+    pub price_minor: i64,
+}
+
+/// The shipping options to a country, priced for a subtotal.
+#[utoipa::path(get, path = "/api/shipping-options", tag = "checkout",
+    params(OptionsQuery),
+    responses((status = 200, body = [ShippingOption]), (status = 400, body = mercato_tenants::error::ErrorBody)))]
+async fn shipping_options(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    ApiQuery(q): ApiQuery<OptionsQuery>,
+) -> Result<Json<Vec<ShippingOption>>, ApiError> {
+    let country = q.country.trim().to_ascii_uppercase();
+    if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(ApiError::invalid(
+            "country must be an ISO 3166-1 alpha-2 code",
+        ));
+    }
+    let subtotal = q.subtotal_minor.unwrap_or(0);
+    if !(0..=model::MAX_AMOUNT).contains(&subtotal) {
+        return Err(ApiError::invalid("subtotal_minor out of range"));
+    }
+    let (shipping, _) = super::rates(&state.db, tenant.store_id).await?;
+    Ok(Json(
+        model::rates_for(&shipping, &country)
+            .into_iter()
+            .map(|r| ShippingOption {
+                code: r.code.clone(),
+                name: r.name.clone(),
+                price_minor: model::shipping_price(r, subtotal),
+            })
+            .collect(),
+    ))
+}
+
+/// A store's shipping rate table.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingRates {
+    pub rates: Vec<ShippingRate>,
+}
+
+/// A store's tax rate table.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaxRates {
+    pub rates: Vec<TaxRate>,
+}
+
+/// The shipping rate table (the built-in free standard option when empty).
+#[utoipa::path(get, path = "/admin/api/shipping-rates", tag = "checkout",
+    responses((status = 200, body = ShippingRates)))]
+async fn get_shipping_rates(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+) -> Result<Json<ShippingRates>, ApiError> {
+    let (rates, _) = super::rates(&state.db, tenant.store_id).await?;
+    Ok(Json(ShippingRates { rates }))
+}
+
+/// Replaces the shipping rate table.
+#[utoipa::path(put, path = "/admin/api/shipping-rates", tag = "checkout",
+    request_body = ShippingRates,
+    responses((status = 200, body = ShippingRates), (status = 400, body = mercato_tenants::error::ErrorBody)))]
+async fn put_shipping_rates(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiJson(body): ApiJson<ShippingRates>,
+) -> Result<Json<ShippingRates>, ApiError> {
+    let rates = model::validate_shipping(body.rates)?;
+    let store = tenant.store_id;
+    let mut tx = begin_write(&state.db, store).await?;
+    sqlx::query("DELETE FROM shipping_rates WHERE store_id = $1")
+        .bind(store.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_db_error)?;
+    for (i, r) in rates.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO shipping_rates (store_id, code, name, price_minor, free_over_minor,
+                 countries, position)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(store.as_uuid())
+        .bind(&r.code)
+        .bind(&r.name)
+        .bind(r.price_minor)
+        .bind(r.free_over_minor)
+        .bind(&r.countries)
+        .bind(i as i32)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_db_error)?;
+    }
+    tx.commit().await.map_err(map_db_error)?;
+    let (rates, _) = super::rates(&state.db, store).await?;
+    Ok(Json(ShippingRates { rates }))
+}
+
+/// The tax rate table.
+#[utoipa::path(get, path = "/admin/api/tax-rates", tag = "checkout",
+    responses((status = 200, body = TaxRates)))]
+async fn get_tax_rates(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+) -> Result<Json<TaxRates>, ApiError> {
+    let (_, rates) = super::rates(&state.db, tenant.store_id).await?;
+    Ok(Json(TaxRates { rates }))
+}
+
+/// Replaces the tax rate table.
+#[utoipa::path(put, path = "/admin/api/tax-rates", tag = "checkout",
+    request_body = TaxRates,
+    responses((status = 200, body = TaxRates), (status = 400, body = mercato_tenants::error::ErrorBody)))]
+async fn put_tax_rates(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiJson(body): ApiJson<TaxRates>,
+) -> Result<Json<TaxRates>, ApiError> {
+    let rates = model::validate_tax(body.rates)?;
+    let store = tenant.store_id;
+    let mut tx = begin_write(&state.db, store).await?;
+    sqlx::query("DELETE FROM tax_rates WHERE store_id = $1")
+        .bind(store.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_db_error)?;
+    for r in &rates {
+        sqlx::query(
+            "INSERT INTO tax_rates (store_id, country, region, rate_bp, name)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(store.as_uuid())
+        .bind(&r.country)
+        .bind(&r.region)
+        .bind(r.rate_bp)
+        .bind(&r.name)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_db_error)?;
+    }
+    tx.commit().await.map_err(map_db_error)?;
+    let (_, rates) = super::rates(&state.db, store).await?;
+    Ok(Json(TaxRates { rates }))
+}
+
+/// How old a signed webhook may be.
+const WEBHOOK_TOLERANCE_SECS: i64 = 300;
+
+/// A payment event from the gateway: verified by its HMAC signature,
+/// deduplicated by event id, then it drives the checkout through the same
+/// path as the shopper's request (so the two racing make one order).
+#[utoipa::path(post, path = "/webhooks/payments/{store}", tag = "checkout",
+    params(("store" = StoreId, Path, description = "store id")),
+    responses((status = 200, description = "handled (or seen before)"),
+              (status = 400, description = "invalid_signature or a malformed event", body = mercato_tenants::error::ErrorBody),
+              (status = 421, description = "store_not_here: the gateway retries", body = mercato_tenants::error::ErrorBody)))]
+async fn webhook(
+    State(state): State<AppState>,
+    ApiPath(store): ApiPath<StoreId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let header = headers
+        .get(wire::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidSignature, "missing signature header"))?;
+    let now = chrono::Utc::now().timestamp();
+    signature::verify(
+        state.config.gateway_webhook_secret.as_bytes(),
+        header,
+        &body,
+        now,
+        WEBHOOK_TOLERANCE_SECS,
+    )
+    .map_err(|e| ApiError::new(ErrorCode::InvalidSignature, format!("bad signature: {e}")))?;
+    let event: WebhookEvent = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid(format!("malformed event: {e}")))?;
+    match state.hosted.get(store) {
+        Some(h) if h.state == TenantState::Active => {}
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::StoreNotHere,
+                format!("store {store} is not served by this pod"),
+            ))
+        }
+    }
+    let seen: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM webhook_events WHERE store_id = $1 AND id = $2")
+            .bind(store.as_uuid())
+            .bind(&event.id)
+            .fetch_optional(&state.db)
+            .await
+            .map_err(map_db_error)?;
+    if seen.is_some() {
+        return Ok(StatusCode::OK);
+    }
+    if let Ok(checkout) = event.data.reference.parse::<CheckoutId>() {
+        if let Some(c) = store::get(&state.db, store, checkout, false)
+            .await
+            .map_err(map_db_error)?
+        {
+            handle(&state, store, &c, &event).await?;
+        }
+    }
+    sqlx::query(
+        "INSERT INTO webhook_events (store_id, id, type) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(store.as_uuid())
+    .bind(&event.id)
+    .bind(&event.event_type)
+    .execute(&state.db)
+    .await
+    .map_err(map_db_error)?;
+    Ok(StatusCode::OK)
+}
+
+async fn handle(
+    state: &AppState,
+    store: StoreId,
+    c: &Checkout,
+    event: &WebhookEvent,
+) -> Result<(), ApiError> {
+    let money_held = matches!(
+        event.data.status,
+        PaymentStatus::Authorized | PaymentStatus::Captured
+    );
+    match c.state {
+        SagaState::Completed => Ok(()),
+        // Money arriving for a checkout that ended without an order goes back.
+        SagaState::Compensating | SagaState::Failed if money_held => {
+            saga::return_money(state, c.id, &event.data.id)
+                .await
+                .map_err(|e| ApiError::new(ErrorCode::UpstreamTimeout, e.to_string()))?;
+            if c.state == SagaState::Compensating {
+                saga::drive(state, store, c.id, Mode::Webhook(&event.data)).await?;
+            }
+            Ok(())
+        }
+        SagaState::Compensating | SagaState::Failed => Ok(()),
+        SagaState::Started => Ok(()),
+        SagaState::Reserved | SagaState::Authorized | SagaState::Ordered => {
+            saga::drive(state, store, c.id, Mode::Webhook(&event.data))
+                .await
+                .map(|_| ())
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! Order endpoints: the customer's history, the guest lookup, and staff
+//! listing, fulfilment, cancellation and refunds.
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
+use mercato_tenants::{ApiError, CustomerId, Email, ErrorCode, OrderId, StoreId};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::state::{self, CancelMoney, OrderStatus};
+use super::{Filter, Order};
+use crate::auth::{Customer, MaybeCustomer, Staff};
+use crate::db::map_db_error;
+use crate::payments::GatewayError;
+use crate::tenancy::{begin_write, TenantContext};
+use crate::{catalog, events, inventory, paging, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/orders", get(my_orders))
+        .route("/api/orders/{number}", get(lookup))
+        .route("/admin/api/orders", get(list_orders))
+        .route("/admin/api/orders/{id}", get(get_order))
+        .route("/admin/api/orders/{id}/status", post(set_status))
+        .route("/admin/api/orders/{id}/cancel", post(cancel))
+        .route("/admin/api/orders/{id}/refund", post(refund))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(my_orders, lookup, list_orders, get_order, set_status, cancel, refund),
+    components(schemas(Order, OrderStatus, OrderPage, StatusChange, GiveBack))
+)]
+pub struct ApiDoc;
+
+/// A page of orders, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OrderPage {
+    pub items: Vec<Order>,
+    pub next_cursor: Option<String>,
+}
+
+fn cursor(after: Option<&str>) -> Result<Option<Uuid>, ApiError> {
+    after
+        .map(|a| {
+            a.parse::<Uuid>()
+                .map_err(|_| ApiError::invalid("after must be a cursor from a previous page"))
+        })
+        .transpose()
+}
+
+async fn page(state: &AppState, store: StoreId, mut f: Filter) -> Result<OrderPage, ApiError> {
+    let limit = f.limit;
+    f.limit += 1;
+    let mut conn = state.db.acquire().await.map_err(map_db_error)?;
+    let mut items = super::list(&mut conn, store, &f)
+        .await
+        .map_err(map_db_error)?;
+    let next_cursor = paging::split_page(&mut items, limit as usize, |o| o.id.to_string());
+    Ok(OrderPage { items, next_cursor })
+}
+
+/// The signed-in customer's orders, newest first.
+#[utoipa::path(get, path = "/api/orders", tag = "orders",
+    params(paging::PageQuery),
+    responses((status = 200, body = OrderPage), (status = 401, body = mercato_tenants::error::ErrorBody)))]
+async fn my_orders(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: Customer,
+    ApiQuery(q): ApiQuery<paging::PageQuery>,
+) -> Result<Json<OrderPage>, ApiError> {
+    let f = Filter {
+        customer: Some(customer.id),
+        before: cursor(q.after.as_deref())?,
+        limit: i64::from(paging::page_limit(q.limit)?),
+        ..Default::default()
+    };
+    Ok(Json(page(&state, tenant.store_id, f).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct LookupQuery {
+    /// The email the order was placed with (not needed by its customer).
+    email: Option<String>,
+}
+
+/// One order by its number: for a guest with the order's email, or for
+/// the customer who placed it. Anything else is 404, whether or not the
+/// order exists.
+#[utoipa::path(get, path = "/api/orders/{number}", tag = "orders",
+    params(("number" = i64, Path, description = "order number, e.g. 1001"), LookupQuery),
+    responses((status = 200, body = Order), (status = 404, body = mercato_tenants::error::ErrorBody)))]
+async fn lookup(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: MaybeCustomer,
+    ApiPath(number): ApiPath<String>,
+    ApiQuery(q): ApiQuery<LookupQuery>,
+) -> Result<Json<Order>, ApiError> {
+    let number: i64 = number
+        .trim_start_matches('#')
+        .parse()
+        .map_err(|_| ApiError::invalid("the order number must be digits, e.g. 1001"))?;
+    let email = q
+        .email
+        .as_deref()
+        .map(Email::parse)
+        .transpose()
+        .map_err(|e| ApiError::new(ErrorCode::InvalidEmail, e))?;
+    if email.is_none() && customer.0.is_none() {
+        return Err(ApiError::invalid("send the order's email, or sign in"));
+    }
+    let mut conn = state.db.acquire().await.map_err(map_db_error)?;
+    let order = super::by_number(&mut conn, tenant.store_id, number)
+        .await
+        .map_err(map_db_error)?
+        .filter(|o| {
+            let by_customer =
+                matches!((&customer.0, o.customer_id), (Some(c), Some(id)) if c.id == id);
+            let by_email = email
+                .as_ref()
+                .is_some_and(|e| e.as_str().eq_ignore_ascii_case(&o.email));
+            by_customer || by_email
+        })
+        .ok_or_else(|| ApiError::not_found("order"))?;
+    Ok(Json(order))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    status: Option<String>,
+    email: Option<String>,
+    customer_id: Option<CustomerId>,
+    limit: Option<u32>,
+    after: Option<String>,
+}
+
+/// The store's orders, newest first, filtered by status, email or customer.
+#[utoipa::path(get, path = "/admin/api/orders", tag = "orders",
+    params(ListQuery),
+    responses((status = 200, body = OrderPage), (status = 400, body = mercato_tenants::error::ErrorBody)))]
+async fn list_orders(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<OrderPage>, ApiError> {
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            OrderStatus::parse(s).ok_or_else(|| {
+                ApiError::invalid(
+                    "status must be placed, paid, fulfilling, shipped, delivered, cancelled or refunded",
+                )
+            })
+        })
+        .transpose()?;
+    let email = q
+        .email
+        .as_deref()
+        .map(Email::parse)
+        .transpose()
+        .map_err(|e| ApiError::new(ErrorCode::InvalidEmail, e))?;
+    let f = Filter {
+        status,
+        customer: q.customer_id,
+        email: email.map(|e| e.as_str().to_owned()),
+        before: cursor(q.after.as_deref())?,
+        limit: i64::from(paging::page_limit(q.limit)?),
+    };
+    Ok(Json(page(&state, tenant.store_id, f).await?))
+}
+
+async fn load(state: &AppState, store: StoreId, id: OrderId) -> Result<Order, ApiError> {
+    let mut conn = state.db.acquire().await.map_err(map_db_error)?;
+    super::get(&mut conn, store, id, false)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("order"))
+}
+
+/// One order.
+#[utoipa::path(get, path = "/admin/api/orders/{id}", tag = "orders",
+    params(("id" = OrderId, Path, description = "order id")),
+    responses((status = 200, body = Order), (status = 404, body = mercato_tenants::error::ErrorBody)))]
+async fn get_order(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(id): ApiPath<OrderId>,
+) -> Result<Json<Order>, ApiError> {
+    Ok(Json(load(&state, tenant.store_id, id).await?))
+}
+
+/// A fulfilment step.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChange {
+    /// `fulfilling`, `shipped` or `delivered`.
+    pub status: OrderStatus,
+    pub note: Option<String>,
+}
+
+fn actor(staff: &Staff) -> String {
+    format!("staff:{}", staff.0.sub)
+}
+
+fn refused(from: OrderStatus, to: OrderStatus) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidTransition,
+        format!(
+            "an order that is {} cannot become {}",
+            from.as_str(),
+            to.as_str()
+        ),
+    )
+}
+
+fn note(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    match raw.map(str::trim) {
+        Some(n) if n.chars().count() > 500 => {
+            Err(ApiError::invalid("note must be at most 500 characters"))
+        }
+        Some("") | None => Ok(None),
+        Some(n) => Ok(Some(n.to_owned())),
+    }
+}
+
+/// Moves an order along fulfilment (paid → fulfilling → shipped →
+/// delivered). Cancelling and refunding have their own endpoints.
+#[utoipa::path(post, path = "/admin/api/orders/{id}/status", tag = "orders",
+    params(("id" = OrderId, Path, description = "order id")),
+    request_body = StatusChange,
+    responses((status = 200, body = Order), (status = 409, description = "invalid_transition", body = mercato_tenants::error::ErrorBody)))]
+async fn set_status(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    staff: Staff,
+    ApiPath(id): ApiPath<OrderId>,
+    ApiJson(change): ApiJson<StatusChange>,
+) -> Result<Json<Order>, ApiError> {
+    let to = change.status;
+    if !matches!(
+        to,
+        OrderStatus::Fulfilling | OrderStatus::Shipped | OrderStatus::Delivered
+    ) {
+        return Err(ApiError::invalid(
+            "status must be fulfilling, shipped or delivered (cancel and refund have their own endpoints)",
+        ));
+    }
+    let note = note(change.note.as_deref())?;
+    let store = tenant.store_id;
+    let mut tx = begin_write(&state.db, store).await?;
+    let order = super::get(tx.as_mut(), store, id, true)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("order"))?;
+    if !state::allowed(order.status, to) {
+        return Err(refused(order.status, to));
+    }
+    super::set_status(
+        &mut tx,
+        store,
+        id,
+        order.status,
+        to,
+        &actor(&staff),
+        note.as_deref(),
+    )
+    .await
+    .map_err(map_db_error)?;
+    events::record(
+        &mut tx,
+        store,
+        "order.status_changed",
+        id.as_uuid(),
+        &json!({"order_id": id, "number": order.number, "from": order.status, "to": to}),
+    )
+    .await
+    .map_err(map_db_error)?;
+    tx.commit().await.map_err(map_db_error)?;
+    Ok(Json(load(&state, store, id).await?))
+}
+
+/// Cancelling or refunding an order.
+#[derive(Deserialize, utoipa::ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GiveBack {
+    pub reason: Option<String>,
+    /// Put the units back on the shelf (default: yes when cancelling, no
+    /// when refunding).
+    pub restock: Option<bool>,
+}
+
+/// Cancels a paid order that has not shipped: refunds the captured money
+/// and, by default, puts the stock back.
+#[utoipa::path(post, path = "/admin/api/orders/{id}/cancel", tag = "orders",
+    params(("id" = OrderId, Path, description = "order id")),
+    request_body = GiveBack,
+    responses((status = 200, body = Order),
+              (status = 409, description = "invalid_transition, or checkout_pending while the payment is being captured", body = mercato_tenants::error::ErrorBody)))]
+async fn cancel(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    staff: Staff,
+    ApiPath(id): ApiPath<OrderId>,
+    ApiJson(body): ApiJson<GiveBack>,
+) -> Result<Json<Order>, ApiError> {
+    let restock = body.restock.unwrap_or(true);
+    give_back(
+        &state,
+        tenant.store_id,
+        id,
+        OrderStatus::Cancelled,
+        restock,
+        &staff,
+        body.reason.as_deref(),
+    )
+    .await
+}
+
+/// Refunds an order in full (also after shipping); restocks only when
+/// asked.
+#[utoipa::path(post, path = "/admin/api/orders/{id}/refund", tag = "orders",
+    params(("id" = OrderId, Path, description = "order id")),
+    request_body = GiveBack,
+    responses((status = 200, body = Order), (status = 409, description = "invalid_transition", body = mercato_tenants::error::ErrorBody)))]
+async fn refund(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    staff: Staff,
+    ApiPath(id): ApiPath<OrderId>,
+    ApiJson(body): ApiJson<GiveBack>,
+) -> Result<Json<Order>, ApiError> {
+    let restock = body.restock.unwrap_or(false);
+    give_back(
+        &state,
+        tenant.store_id,
+        id,
+        OrderStatus::Refunded,
+        restock,
+        &staff,
+        body.reason.as_deref(),
+    )
+    .await
+}
+
+/// Money back through the gateway first (idempotent on a key derived from
+/// the order, so a retry after any failure refunds once), then one
+/// transaction: status, money, stock, events.
+async fn give_back(
+    state: &AppState,
+    store: StoreId,
+    id: OrderId,
+    to: OrderStatus,
+    restock: bool,
+    staff: &Staff,
+    reason: Option<&str>,
+) -> Result<Json<Order>, ApiError> {
+    let reason = note(reason)?;
+    let order = load(state, store, id).await?;
+    if order.status == OrderStatus::Placed {
+        return Err(ApiError::new(
+            ErrorCode::CheckoutPending,
+            "the payment of this order is still being captured; try again in a moment",
+        ));
+    }
+    if !state::allowed(order.status, to) {
+        return Err(refused(order.status, to));
+    }
+    if to == OrderStatus::Cancelled
+        && state::cancel_money(order.status) != Some(CancelMoney::Refund)
+    {
+        return Err(refused(order.status, to));
+    }
+    let owed = order.captured_minor - order.refunded_minor;
+    let refunded = if owed > 0 {
+        let key = format!("order_{}_refund", id.as_uuid().simple());
+        match state.payments.refund(&key, &order.payment_id, owed).await {
+            Ok(p) => p.refunded_amount,
+            Err(GatewayError::Unknown(why)) => {
+                return Err(ApiError::new(
+                    ErrorCode::UpstreamTimeout,
+                    format!("the payment gateway did not answer ({why}); retrying is safe"),
+                ))
+            }
+            Err(e) => {
+                return Err(ApiError::new(
+                    ErrorCode::PaymentFailed,
+                    format!("the gateway refused the refund: {e}"),
+                ))
+            }
+        }
+    } else {
+        order.refunded_minor
+    };
+    let mut tx = begin_write(&state.db, store).await?;
+    let locked = super::get(tx.as_mut(), store, id, true)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("order"))?;
+    super::record_money(&mut tx, store, id, None, Some(refunded))
+        .await
+        .map_err(map_db_error)?;
+    // The order may have moved on while the refund ran (shipped, say):
+    // the money is back either way, so it ends refunded.
+    let to = if state::allowed(locked.status, to) {
+        to
+    } else {
+        OrderStatus::Refunded
+    };
+    if locked.status != to
+        && !super::set_status(
+            &mut tx,
+            store,
+            id,
+            locked.status,
+            to,
+            &actor(staff),
+            reason.as_deref(),
+        )
+        .await
+        .map_err(map_db_error)?
+    {
+        return Err(refused(locked.status, to));
+    }
+    let restocked = if restock {
+        inventory::restock(&mut tx, store, order.checkout_id.as_uuid())
+            .await
+            .map_err(map_db_error)?
+    } else {
+        0
+    };
+    let event = if to == OrderStatus::Cancelled {
+        "order.cancelled"
+    } else {
+        "order.refunded"
+    };
+    events::record(
+        &mut tx,
+        store,
+        event,
+        id.as_uuid(),
+        &json!({"order_id": id, "number": order.number, "refunded_minor": refunded,
+                "restocked_units": restocked, "reason": reason}),
+    )
+    .await
+    .map_err(map_db_error)?;
+    events::record(
+        &mut tx,
+        store,
+        "payment.refunded",
+        id.as_uuid(),
+        &json!({"order_id": id, "checkout_id": order.checkout_id, "payment_id": order.payment_id,
+                "amount_minor": refunded, "currency": order.currency}),
+    )
+    .await
+    .map_err(map_db_error)?;
+    tx.commit().await.map_err(map_db_error)?;
+    if restocked > 0 {
+        let variants: Vec<_> = order.lines.iter().map(|l| l.variant_id).collect();
+        inventory::refresh_gate(state, store, &variants).await;
+        let products: Vec<_> = order.lines.iter().map(|l| l.product_id).collect();
+        catalog::invalidate(state, store, &products).await;
+    }
+    Ok(Json(load(state, store, id).await?))
+}

@@ -1,0 +1,490 @@
+//! `mercato bench checkout`: the buying path under load, on the whole
+//! platform started by `mercato up` (router, control plane, pod with its
+//! Postgres and Redis, test gateway, Kafka-API broker: separate processes).
+//!
+//! - Flash sale: one SKU with `--units` units, `--attempts` checkouts from
+//!   `--clients` concurrent clients through the router (each attempt its
+//!   own guest cart and Idempotency-Key), with the Redis gate on and off,
+//!   and `/healthz` at the same concurrency as the ceiling.
+//! - Throughput: many SKUs with deep stock, the full saga (authorize and
+//!   capture at the test gateway, durable commits), for `--seconds`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use serde_json::{json, Value};
+
+use super::loadgen::{self, Report};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct CheckoutArgs {
+    /// Concurrent clients in the flash sale.
+    #[arg(long, default_value_t = 500)]
+    pub clients: usize,
+    /// Checkout attempts in the flash sale.
+    #[arg(long, default_value_t = 20_000)]
+    pub attempts: usize,
+    /// Units of the flash-sale SKU.
+    #[arg(long, default_value_t = 100)]
+    pub units: i64,
+    /// Concurrent clients of the throughput run.
+    #[arg(long, default_value_t = 64)]
+    pub throughput_clients: usize,
+    /// Checkouts in the throughput run.
+    #[arg(long, default_value_t = 10_000)]
+    pub orders: usize,
+    /// SKUs in the throughput run.
+    #[arg(long, default_value_t = 200)]
+    pub skus: usize,
+    /// First internal port of the platform under test.
+    #[arg(long, default_value_t = 17500)]
+    pub port_base: u16,
+    /// Where the Markdown report goes.
+    #[arg(long, default_value = "docs/benchmarks/checkout.md")]
+    pub out: PathBuf,
+}
+
+/// One flash-sale run.
+struct Flash {
+    gate: bool,
+    report: Report,
+    orders: usize,
+    sold_out: usize,
+    on_hand_after: i64,
+}
+
+/// `mercato bench checkout`.
+pub async fn run(opts: CheckoutArgs) -> anyhow::Result<()> {
+    let (gated, health) = on_platform(&opts, true, |p| async move {
+        let flash = flash_sale(&p, true).await?;
+        let health = healthz(&p).await?;
+        Ok((flash, health))
+    })
+    .await?;
+    let ungated = on_platform(&opts, false, |p| async move { flash_sale(&p, false).await }).await?;
+    let throughput = on_platform(&opts, true, |p| async move { throughput(&p).await }).await?;
+    let flashes = [gated, ungated];
+    write_report(&opts, &flashes, &health, &throughput)?;
+    for f in &flashes {
+        println!(
+            "flash sale (gate {}): {} attempts/s, {} orders, {} sold out, p50 {} ms, p99 {} ms",
+            if f.gate { "on" } else { "off" },
+            f.report.per_second,
+            f.orders,
+            f.sold_out,
+            f.report.p50_ms,
+            f.report.p99_ms
+        );
+    }
+    println!(
+        "throughput: {} orders/s, p50 {} ms, p99 {} ms",
+        throughput.0.per_second, throughput.0.p50_ms, throughput.0.p99_ms
+    );
+    println!("written to {}", opts.out.display());
+    Ok(())
+}
+
+/// The platform under test, as a client sees it.
+#[derive(Clone)]
+struct Platform {
+    http: reqwest::Client,
+    router: String,
+    host: String,
+    staff: String,
+    opts: CheckoutArgs,
+}
+
+impl Platform {
+    fn at(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.router))
+            .header("host", &self.host)
+    }
+
+    async fn json(&self, r: reqwest::RequestBuilder, want: u16) -> anyhow::Result<Value> {
+        let r = r.send().await?;
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        if status != want {
+            bail!("expected {want}, got {status}: {body}");
+        }
+        Ok(body)
+    }
+
+    /// A product with one variant and `units` on hand; its variant id.
+    async fn product(&self, sku: &str, price: i64, units: i64) -> anyhow::Result<String> {
+        let p = self
+            .json(
+                self.at(reqwest::Method::POST, "/admin/api/products")
+                    .bearer_auth(&self.staff)
+                    .json(&json!({"title": format!("Bench {sku}"), "status": "active",
+                                  "variants": [{"sku": sku, "price_minor": price}]})),
+                201,
+            )
+            .await?;
+        let variant = p["variants"][0]["id"]
+            .as_str()
+            .context("no variant")?
+            .to_owned();
+        self.json(
+            self.at(
+                reqwest::Method::PUT,
+                &format!("/admin/api/variants/{variant}/stock"),
+            )
+            .bearer_auth(&self.staff)
+            .json(&json!({"on_hand": units})),
+            200,
+        )
+        .await?;
+        Ok(variant)
+    }
+
+    /// `n` guest carts, cart `i` holding `lines(i)`; their tokens.
+    async fn carts(
+        &self,
+        n: usize,
+        lines: impl Fn(usize) -> Vec<String> + Send + Sync + 'static,
+    ) -> anyhow::Result<Vec<String>> {
+        let lines = Arc::new(lines);
+        let made = Arc::new(std::sync::Mutex::new(vec![String::new(); n]));
+        let this = self.clone();
+        let sink = made.clone();
+        let (_, labels) = loadgen::run_count("carts", 64, n, move |i| {
+            let this = this.clone();
+            let lines = lines.clone();
+            let sink = sink.clone();
+            async move {
+                let cart = this
+                    .json(this.at(reqwest::Method::POST, "/api/cart"), 201)
+                    .await
+                    .ok()?;
+                let token = cart["token"].as_str()?.to_owned();
+                for variant in lines(i) {
+                    this.json(
+                        this.at(reqwest::Method::POST, "/api/cart/lines")
+                            .header("x-cart-token", &token)
+                            .json(&json!({"variant_id": variant, "quantity": 1})),
+                        200,
+                    )
+                    .await
+                    .ok()?;
+                }
+                sink.lock().ok()?[i] = token;
+                Some("ok")
+            }
+        })
+        .await;
+        if labels.get("ok").copied().unwrap_or(0) != n {
+            bail!("only {:?} of {n} carts were made", labels.get("ok"));
+        }
+        let tokens = made
+            .lock()
+            .map_err(|_| anyhow::anyhow!("cart list poisoned"))?
+            .clone();
+        Ok(tokens)
+    }
+
+    /// Checks out cart `token` with key `key`: "order", "sold_out" or an error.
+    async fn checkout(&self, token: &str, key: &str) -> Option<&'static str> {
+        let r = self
+            .at(reqwest::Method::POST, "/api/checkout")
+            .header("x-cart-token", token)
+            .header("idempotency-key", key)
+            .json(&json!({
+                "email": "bench@example.com",
+                "shipping_address": {"name": "Bench", "line1": "1 Main St", "city": "Springfield",
+                                     "postal_code": "62701", "country": "US"},
+                "shipping_option": "standard",
+                "payment_token": "tok_4242424242424242",
+            }))
+            .send()
+            .await
+            .ok()?;
+        match r.status().as_u16() {
+            201 => Some("order"),
+            409 => {
+                let body: Value = r.json().await.ok()?;
+                (body["error"]["code"] == "out_of_stock").then_some("sold_out")
+            }
+            _ => None,
+        }
+    }
+
+    async fn on_hand(&self, variant: &str) -> anyhow::Result<i64> {
+        let level = self
+            .json(
+                self.at(
+                    reqwest::Method::GET,
+                    &format!("/admin/api/variants/{variant}/stock"),
+                )
+                .bearer_auth(&self.staff),
+                200,
+            )
+            .await?;
+        level["on_hand"]
+            .as_i64()
+            .or_else(|| level["total"]["on_hand"].as_i64())
+            .with_context(|| format!("no on_hand in {level}"))
+    }
+}
+
+async fn flash_sale(p: &Platform, gate: bool) -> anyhow::Result<Flash> {
+    let opts = &p.opts;
+    let variant = p.product("FLASH-1", 4999, opts.units).await?;
+    let for_carts = variant.clone();
+    let carts = Arc::new(
+        p.carts(opts.attempts, move |_| vec![for_carts.clone()])
+            .await?,
+    );
+    let this = p.clone();
+    let tokens = carts.clone();
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let (report, labels) = loadgen::run_count(
+        &format!(
+            "flash sale, gate {} ({} units)",
+            if gate { "on" } else { "off" },
+            opts.units
+        ),
+        opts.clients,
+        opts.attempts,
+        move |i| {
+            let this = this.clone();
+            let tokens = tokens.clone();
+            let key = format!("{run}-{i}");
+            async move { this.checkout(&tokens[i], &key).await }
+        },
+    )
+    .await;
+    Ok(Flash {
+        gate,
+        orders: labels.get("order").copied().unwrap_or(0),
+        sold_out: labels.get("sold_out").copied().unwrap_or(0),
+        on_hand_after: p.on_hand(&variant).await?,
+        report,
+    })
+}
+
+async fn healthz(p: &Platform) -> anyhow::Result<Report> {
+    let http = p.http.clone();
+    let url = format!("{}/healthz", p.router);
+    let (report, _) = loadgen::run_count(
+        "router /healthz (ceiling)",
+        p.opts.clients,
+        p.opts.attempts,
+        move |_| {
+            let req = http.get(&url).send();
+            async move { matches!(req.await, Ok(r) if r.status().is_success()).then_some("ok") }
+        },
+    )
+    .await;
+    Ok(report)
+}
+
+async fn throughput(p: &Platform) -> anyhow::Result<(Report, usize)> {
+    let opts = &p.opts;
+    let mut variants = Vec::with_capacity(opts.skus);
+    for i in 0..opts.skus {
+        variants.push(
+            p.product(&format!("SKU-{i:04}"), 1000 + i as i64, 1_000_000)
+                .await?,
+        );
+    }
+    let variants = Arc::new(variants);
+    let picks = variants.clone();
+    // Carts of 1 to 3 distinct SKUs, spread over the catalogue.
+    let carts = Arc::new(
+        p.carts(opts.orders, move |i| {
+            let n = picks.len();
+            (0..=(i % 3))
+                .map(|k| picks[(i * 7 + k * 13) % n].clone())
+                .collect()
+        })
+        .await?,
+    );
+    let this = p.clone();
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let (report, labels) = loadgen::run_count(
+        "checkout throughput (full saga)",
+        opts.throughput_clients,
+        opts.orders,
+        move |i| {
+            let this = this.clone();
+            let carts = carts.clone();
+            let key = format!("{run}-{i}");
+            async move { this.checkout(&carts[i], &key).await }
+        },
+    )
+    .await;
+    Ok((report, labels.get("order").copied().unwrap_or(0)))
+}
+
+/// Starts `mercato up` on a fresh data folder (the Redis gate on or off),
+/// runs `measure` against it, and stops it.
+async fn on_platform<T, F, Fut>(opts: &CheckoutArgs, gate: bool, measure: F) -> anyhow::Result<T>
+where
+    F: FnOnce(Platform) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let data = tempfile::tempdir()?;
+    let router_port = crate::local::free_port()?;
+    let router = format!("http://127.0.0.1:{router_port}");
+    let exe = std::env::current_exe()?;
+    let mut up = tokio::process::Command::new(&exe)
+        .arg("up")
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["--listen", &format!("127.0.0.1:{router_port}")])
+        .args(["--port-base", &opts.port_base.to_string()])
+        .args(["--pods", "1", "--platform-domain", "localhost"])
+        .env("RUST_LOG", "warn")
+        .env("MERCATO_POD_INVENTORY_GATE", gate.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting mercato up")?;
+    let result = async {
+        let platform = connect(&router, data.path(), opts).await?;
+        measure(platform).await
+    }
+    .await;
+    if let Some(pid) = up.id() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(30), up.wait()).await;
+    result
+}
+
+/// Waits for the demo store and mints a staff token for it.
+async fn connect(router: &str, data: &Path, opts: &CheckoutArgs) -> anyhow::Result<Platform> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(opts.clients)
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let host = "demo.localhost".to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let ready = http
+            .get(format!("{router}/api/products?limit=1"))
+            .header("host", &host)
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status().is_success());
+        if let Some(r) = ready {
+            let page: Value = r.json().await?;
+            if page["items"].get(0).is_some() {
+                break;
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("the demo store did not come up within 180 s");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let operator = std::fs::read_to_string(data.join("operator.token"))
+        .context("reading the operator token")?;
+    let platform = |method, path: &str| {
+        http.request(method, format!("{router}{path}"))
+            .header("host", "localhost")
+            .bearer_auth(operator.trim())
+    };
+    let found: Value = platform(reqwest::Method::GET, "/v1/stores?handle=demo")
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let id = found["items"][0]["id"]
+        .as_str()
+        .context("no demo store")?
+        .to_owned();
+    let token: Value = platform(reqwest::Method::POST, &format!("/v1/stores/{id}/tokens"))
+        .json(&json!({"role": "staff", "subject": "bench"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(Platform {
+        http,
+        router: router.to_owned(),
+        host,
+        staff: token["token"].as_str().context("no token")?.to_owned(),
+        opts: opts.clone(),
+    })
+}
+
+fn write_report(
+    opts: &CheckoutArgs,
+    flashes: &[Flash],
+    health: &Report,
+    throughput: &(Report, usize),
+) -> anyhow::Result<()> {
+    let mut flash_rows = String::from(
+        "| run | attempts | attempts/s | orders | sold out | errors | on hand after | p50 ms | p99 ms | max ms |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for f in flashes {
+        flash_rows.push_str(&format!(
+            "| Redis gate {} | {} | {} | **{}** | {} | {} | {} | {} | {} | {} |\n",
+            if f.gate { "on" } else { "off" },
+            f.report.requests + f.report.errors,
+            f.report.per_second,
+            f.orders,
+            f.sold_out,
+            f.report.errors,
+            f.on_hand_after,
+            f.report.p50_ms,
+            f.report.p99_ms,
+            f.report.max_ms,
+        ));
+    }
+    let (t, orders) = throughput;
+    let text = format!(
+        "# Checkout: flash sale and throughput\n\n\
+         Generated by `scripts/bench.sh checkout` (`mercato bench checkout`, release build) on {machine}, {date}.\n\n\
+         The whole platform runs as separate processes started by `mercato up`: router, control plane, \
+         one pod with its Postgres 15 (fsync on, synchronous commit) and redis-server, the test payment \
+         gateway, and the tansu Kafka-API broker. The load generator runs on the same machine and \
+         competes with them for the same {cores} cores. Every checkout is the full saga: validate, \
+         reserve, authorize at the gateway (HTTP), create the order, capture (HTTP), commit stock and \
+         the outbox in one transaction; the gateway's webhooks come back to the pod as well.\n\n\
+         ## Flash sale\n\n\
+         One SKU with {units} units; {attempts} checkout attempts from {clients} concurrent clients \
+         through the router, each with its own guest cart and Idempotency-Key. Orders must be exactly \
+         {units} and stock must end at 0.\n\n\
+         {flash_rows}\n\
+         Ceiling at the same concurrency and count:\n\n\
+         {health}\n\
+         ## Throughput\n\n\
+         {skus} SKUs with deep stock, carts of 1 to 3 lines, {n} checkouts from {tc} concurrent clients.\n\n\
+         {table}\n\
+         - orders placed: **{orders}**; **{tput} orders/s**, p99 **{p99} ms** (target: 700 orders/s, p99 < 100 ms)\n",
+        machine = loadgen::machine(),
+        cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        date = chrono::Utc::now().format("%Y-%m-%d"),
+        units = opts.units,
+        attempts = opts.attempts,
+        clients = opts.clients,
+        health = loadgen::table(std::slice::from_ref(health)),
+        skus = opts.skus,
+        n = opts.orders,
+        tc = opts.throughput_clients,
+        table = loadgen::table(std::slice::from_ref(t)),
+        tput = t.per_second,
+        p99 = t.p99_ms,
+    );
+    if let Some(dir) = Path::new(&opts.out).parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&opts.out, text).with_context(|| format!("writing {}", opts.out.display()))?;
+    Ok(())
+}

@@ -1,0 +1,760 @@
+//! End-to-end tests of buying: the checkout saga against the real test
+//! gateway process, Postgres and Redis, through the router. Outcomes are
+//! exact: order counts, stock, holds, gateway calls.
+
+mod common;
+
+use common::shop::*;
+use common::{error_code, Stack};
+use futures::future::join_all;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
+    let r = r.send().await.expect("request");
+    let status = r.status().as_u16();
+    let body = r.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// Sends one signed `payment.captured` event for the shop's first order
+/// twice, as a gateway retrying would; both answers.
+async fn replay_webhook(stack: &Stack, shop: &Shop) -> (u16, u16) {
+    let mut db = shop.db(stack).await;
+    let (payment,): (String,) =
+        sqlx::query_as("SELECT payment_id FROM orders WHERE store_id = $1 ORDER BY number LIMIT 1")
+            .bind(shop.id.as_uuid())
+            .fetch_one(&mut db)
+            .await
+            .expect("an order");
+    let data: Value = stack
+        .http
+        .get(format!("{}/v1/payments/{payment}", stack.gateway.url()))
+        .bearer_auth(stack.gateway.api_key())
+        .send()
+        .await
+        .expect("payment")
+        .json()
+        .await
+        .expect("json");
+    let body = json!({"id": "evt_replayed_by_test", "type": "payment.captured", "created": common::now(), "data": data})
+        .to_string();
+    let url = format!(
+        "{}/webhooks/payments/{}",
+        stack.pod_for(&shop.store).await.app.url(),
+        shop.id
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let sig = mercato_pod::payments::signature::sign(
+            stack.gateway.webhook_secret().as_bytes(),
+            common::now(),
+            body.as_bytes(),
+        );
+        let r = stack
+            .http
+            .post(&url)
+            .header("mercato-signature", sig)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("webhook");
+        statuses.push(r.status().as_u16());
+    }
+    (statuses[0], statuses[1])
+}
+
+const ACTIVE_HOLDS: &str = "SELECT count(*) FROM holds WHERE store_id = $1 AND status = 'active'";
+const ORDERS: &str = "SELECT count(*) FROM orders WHERE store_id = $1";
+
+#[tokio::test]
+async fn two_hundred_checkouts_for_fifty_units_make_exactly_fifty_orders() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "flash").await;
+    let (_, variant) = shop.product(&stack, "HOT-1", 2500, 50).await;
+    let mut carts = Vec::new();
+    for _ in 0..200 {
+        carts.push(shop.cart(&stack, &[(&variant, 1)]).await);
+    }
+    let answers = join_all(
+        carts
+            .iter()
+            .enumerate()
+            .map(|(i, token)| send(shop.checkout(&stack, token, &format!("flash-{i}"), CARD_OK))),
+    )
+    .await;
+    let placed: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, _)| *s == 201)
+        .map(|(_, b)| b)
+        .collect();
+    let sold_out = answers
+        .iter()
+        .filter(|(s, b)| *s == 409 && b["error"]["code"] == "out_of_stock")
+        .count();
+    assert_eq!(
+        placed.len(),
+        50,
+        "{:?}",
+        answers.iter().find(|(s, _)| *s != 201 && *s != 409)
+    );
+    assert_eq!(sold_out, 150);
+    let mut numbers: Vec<i64> = placed
+        .iter()
+        .map(|b| b["number"].as_i64().expect("number"))
+        .collect();
+    numbers.sort();
+    assert_eq!(numbers, (1001..=1050).collect::<Vec<_>>());
+    assert!(placed
+        .iter()
+        .all(|b| b["status"] == "paid" && b["total_minor"] == 2500));
+    assert_eq!(shop.stock(&stack, &variant).await, (0, 0));
+    assert_eq!(shop.count(&stack, ORDERS).await, 50);
+    assert_eq!(shop.count(&stack, ACTIVE_HOLDS).await, 0);
+    assert_eq!(
+        shop.count(&stack, "SELECT count(*) FROM stock_levels WHERE store_id = $1 AND (on_hand < 0 OR reserved < 0)").await,
+        0
+    );
+    assert_eq!(
+        shop.count(
+            &stack,
+            "SELECT count(*) FROM checkouts WHERE store_id = $1 AND state = 'completed'"
+        )
+        .await,
+        50
+    );
+    assert_eq!(
+        shop.count(
+            &stack,
+            "SELECT count(*) FROM checkouts WHERE store_id = $1 AND state = 'failed'"
+        )
+        .await,
+        150
+    );
+    assert_eq!(
+        shop.count(
+            &stack,
+            "SELECT count(*) FROM outbox WHERE store_id = $1 AND type = 'order.placed'"
+        )
+        .await,
+        50
+    );
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn one_key_sent_twenty_times_at_once_makes_one_order_one_authorization_one_capture() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "twenty").await;
+    let (_, variant) = shop.product(&stack, "ONE-1", 1000, 10).await;
+    let token = shop.cart(&stack, &[(&variant, 2)]).await;
+    let answers =
+        join_all((0..20).map(|_| send(shop.checkout(&stack, &token, "same-key", CARD_OK)))).await;
+    let first = &answers[0].1;
+    for (status, body) in &answers {
+        assert_eq!(*status, 201, "{body}");
+        assert_eq!(body["id"], first["id"]);
+    }
+    assert_eq!(shop.count(&stack, ORDERS).await, 1);
+    assert_eq!(shop.stock(&stack, &variant).await, (8, 0));
+    let stats = stack.gateway_stats().await;
+    assert_eq!(stats["authorizations"], 1, "{stats}");
+    assert_eq!(stats["captures"], 1, "{stats}");
+    // The same key with another body is refused, and changes nothing.
+    let mut other = checkout_body(CARD_OK);
+    other["shipping_option"] = json!("express");
+    let r = stack
+        .post(&shop.host, "/api/checkout")
+        .header("x-cart-token", &token)
+        .header("idempotency-key", "same-key")
+        .json(&other);
+    assert_eq!(
+        error_code(r.send().await.expect("send")).await,
+        (422, "idempotency_key_reused".into())
+    );
+    // Later retries still get the first answer.
+    let (status, again) = send(shop.checkout(&stack, &token, "same-key", CARD_OK)).await;
+    assert_eq!((status, &again["id"]), (201, &first["id"]));
+    assert_eq!(shop.count(&stack, ORDERS).await, 1);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_gateway_webhook_racing_the_shopper_makes_one_order() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "race").await;
+    let (_, variant) = shop.product(&stack, "RACE-1", 700, 100).await;
+    // With the lost-response card the shopper's request learns the outcome
+    // by looking it up while the gateway's webhook drives the same
+    // checkout; with the plain card the webhook lands right after the
+    // answer. Either way: one order per checkout.
+    let mut tokens = Vec::new();
+    for _ in 0..10 {
+        tokens.push(shop.cart(&stack, &[(&variant, 1)]).await);
+    }
+    let answers = join_all(tokens.iter().enumerate().map(|(i, t)| {
+        let card = if i % 2 == 0 {
+            CARD_LOST_RESPONSE
+        } else {
+            CARD_OK
+        };
+        send(shop.checkout(&stack, t, &format!("race-{i}"), card))
+    }))
+    .await;
+    for (status, body) in &answers {
+        assert_eq!(*status, 201, "{body}");
+    }
+    // Every webhook handled (authorized + captured per checkout), none
+    // making a second order.
+    stack
+        .eventually("the gateway delivered every webhook", || async {
+            let n = shop
+                .count(
+                    &stack,
+                    "SELECT count(*) FROM webhook_events WHERE store_id = $1",
+                )
+                .await;
+            (n >= 20).then_some(())
+        })
+        .await;
+    assert_eq!(shop.count(&stack, ORDERS).await, 10);
+    assert_eq!(shop.stock(&stack, &variant).await, (90, 0));
+    let stats = stack.gateway_stats().await;
+    assert_eq!(stats["authorizations"], 10, "{stats}");
+    assert_eq!(stats["captures"], 10, "{stats}");
+    assert_eq!(stats["voids"], 0, "{stats}");
+    // A webhook replayed by hand is deduplicated: same answer, no effect.
+    let before = shop
+        .count(
+            &stack,
+            "SELECT count(*) FROM webhook_events WHERE store_id = $1",
+        )
+        .await;
+    assert_eq!(replay_webhook(&stack, &shop).await, (200, 200));
+    assert_eq!(shop.count(&stack, ORDERS).await, 10);
+    assert_eq!(
+        shop.count(
+            &stack,
+            "SELECT count(*) FROM webhook_events WHERE store_id = $1"
+        )
+        .await,
+        before + 1
+    );
+    // A forged one is refused.
+    let r = stack
+        .http
+        .post(format!(
+            "{}/webhooks/payments/{}",
+            stack.pod_for(&shop.store).await.app.url(),
+            shop.id
+        ))
+        .header("mercato-signature", "t=1,v1=00")
+        .body("{}")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(error_code(r).await, (400, "invalid_signature".into()));
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn declines_failures_slow_and_lost_responses_each_end_consistent() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "cards").await;
+    let (_, variant) = shop.product(&stack, "CARD-1", 1500, 10).await;
+    for (i, (card, status, code)) in [
+        (CARD_DECLINED, 402, "payment_declined"),
+        (CARD_NO_FUNDS, 402, "payment_declined"),
+        (CARD_PROCESSING_ERROR, 402, "payment_failed"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let token = shop.cart(&stack, &[(&variant, 3)]).await;
+        let (got, body) = send(shop.checkout(&stack, &token, &format!("bad-{i}"), card)).await;
+        assert_eq!(
+            (got, body["error"]["code"].as_str().unwrap_or("")),
+            (status, code),
+            "{card}: {body}"
+        );
+        // Holds released, nothing sold, the cart still there to retry.
+        assert_eq!(shop.stock(&stack, &variant).await, (10, 0), "{card}");
+        let r = stack
+            .get(&shop.host, "/api/cart")
+            .header("x-cart-token", &token);
+        assert_eq!(common::status_of(r).await, 200);
+    }
+    assert_eq!(shop.count(&stack, ORDERS).await, 0);
+    assert_eq!(shop.count(&stack, ACTIVE_HOLDS).await, 0);
+    let slow = shop.cart(&stack, &[(&variant, 2)]).await;
+    let lost = shop.cart(&stack, &[(&variant, 2)]).await;
+    let (a, b) = tokio::join!(
+        send(shop.checkout(&stack, &slow, "slow", CARD_SLOW)),
+        send(shop.checkout(&stack, &lost, "lost", CARD_LOST_RESPONSE)),
+    );
+    assert_eq!(a.0, 201, "{}", a.1);
+    assert_eq!(b.0, 201, "{}", b.1);
+    assert_eq!(shop.count(&stack, ORDERS).await, 2);
+    assert_eq!(shop.stock(&stack, &variant).await, (6, 0));
+    let stats = stack.gateway_stats().await;
+    assert_eq!(stats["captures"], 2, "{stats}");
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pod_killed_between_authorize_and_order_is_settled_by_recovery() {
+    let stack = Stack::start(0).await;
+    let mut pod = stack
+        .spawn_pod_process(
+            "pod-crash",
+            &[("MERCATO_POD_FAILPOINT", "crash_after_authorize")],
+        )
+        .await;
+    let mut shop = Shop::open(&stack, "crash").await;
+    shop.database_url = Some(pod.database_url.clone());
+    let (_, variant) = shop.product(&stack, "CR-1", 3000, 5).await;
+    let token = shop.cart(&stack, &[(&variant, 1)]).await;
+    // The pod dies after the gateway authorized, before any order.
+    let answer = shop
+        .checkout(&stack, &token, "crash-1", CARD_OK)
+        .send()
+        .await;
+    assert!(!matches!(&answer, Ok(r) if r.status() == 201), "{answer:?}");
+    let status = pod.wait_exit().await;
+    assert!(
+        !status.success(),
+        "the failpoint aborts the process: {status}"
+    );
+    let stats = stack.gateway_stats().await;
+    assert_eq!(
+        (stats["authorizations"].as_u64(), stats["captures"].as_u64()),
+        (Some(1), Some(0)),
+        "{stats}"
+    );
+    assert_eq!(shop.count(&stack, ORDERS).await, 0);
+    assert_eq!(
+        shop.stock(&stack, &variant).await,
+        (5, 1),
+        "the hold outlives the crash"
+    );
+    // After a restart the recovery worker settles it one way or the other.
+    pod.restart(&[
+        ("MERCATO_POD_FAILPOINT", ""),
+        ("MERCATO_POD_CHECKOUT_STUCK_AFTER_MS", "300"),
+        ("MERCATO_POD_CHECKOUT_RECOVERY_INTERVAL_MS", "100"),
+    ])
+    .await;
+    stack
+        .eventually("the checkout is settled", || async {
+            let open = shop
+                .count(&stack, "SELECT count(*) FROM checkouts WHERE store_id = $1 AND state NOT IN ('completed', 'failed')")
+                .await;
+            (open == 0).then_some(())
+        })
+        .await;
+    let stats = stack.gateway_stats().await;
+    let orders = shop.count(&stack, ORDERS).await;
+    let captures = stats["captures"].as_u64().unwrap_or(99);
+    let voids = stats["voids"].as_u64().unwrap_or(99);
+    match orders {
+        // Forward: order + capture, stock committed, nothing voided.
+        1 => {
+            assert_eq!((captures, voids), (1, 0), "{stats}");
+            assert_eq!(shop.stock(&stack, &variant).await, (4, 0));
+            let paid = shop
+                .count(
+                    &stack,
+                    "SELECT count(*) FROM orders WHERE store_id = $1 AND status = 'paid'",
+                )
+                .await;
+            assert_eq!(paid, 1);
+        }
+        // Back: void + release, no capture.
+        0 => {
+            assert_eq!((captures, voids), (0, 1), "{stats}");
+            assert_eq!(shop.stock(&stack, &variant).await, (5, 0));
+        }
+        n => panic!("{n} orders for one checkout"),
+    }
+    assert_eq!(shop.count(&stack, ACTIVE_HOLDS).await, 0);
+    // A retry with the key gets the settled answer.
+    let (status, body) = send(shop.checkout(&stack, &token, "crash-1", CARD_OK)).await;
+    assert_eq!(
+        status,
+        if orders == 1 { 201 } else { 409 },
+        "{body}\n{}",
+        pod.log()
+    );
+    drop(pod);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_abandoned_checkouts_hold_expires_and_the_stock_returns() {
+    let stack = Stack::start_with(1, |cfg| cfg.hold_sweep_interval_ms = 100).await;
+    let shop = Shop::open(&stack, "abandon").await;
+    let (_, variant) = shop.product(&stack, "ABN-1", 900, 5).await;
+    let pod = stack.pod_for(&shop.store).await;
+    let owner = uuid::Uuid::now_v7();
+    let lines = [mercato_pod::inventory::HoldLine {
+        variant: variant.parse().expect("variant"),
+        quantity: 4,
+    }];
+    assert!(mercato_pod::inventory::reserve(
+        &pod.state,
+        shop.id,
+        owner,
+        &lines,
+        std::time::Duration::from_secs(1)
+    )
+    .await
+    .is_ok());
+    assert_eq!(shop.stock(&stack, &variant).await, (5, 4));
+    // Meanwhile only one unit is left to buy.
+    let token = shop.cart(&stack, &[(&variant, 2)]).await;
+    let (status, body) = send(shop.checkout(&stack, &token, "while-held", CARD_OK)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("out_of_stock")),
+        "{body}"
+    );
+    assert_eq!(body["error"]["lines"][0]["available"], 1);
+    stack
+        .eventually("the sweeper releases the expired hold", || async {
+            (shop.stock(&stack, &variant).await == (5, 0)).then_some(())
+        })
+        .await;
+    assert_eq!(
+        shop.count(
+            &stack,
+            "SELECT count(*) FROM holds WHERE store_id = $1 AND status = 'released'"
+        )
+        .await,
+        1
+    );
+    let token = shop.cart(&stack, &[(&variant, 5)]).await;
+    let (status, body) = send(shop.checkout(&stack, &token, "after-expiry", CARD_OK)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(shop.stock(&stack, &variant).await, (0, 0));
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_redis_stopped_checkout_is_still_exact() {
+    let mut stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "noredis").await;
+    let (_, variant) = shop.product(&stack, "NR-1", 1200, 10).await;
+    let mut carts = Vec::new();
+    for _ in 0..25 {
+        carts.push(shop.cart(&stack, &[(&variant, 1)]).await);
+    }
+    stack.stop_pod_redis(0).await;
+    let answers = join_all(
+        carts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| send(shop.checkout(&stack, t, &format!("nr-{i}"), CARD_OK))),
+    )
+    .await;
+    assert_eq!(answers.iter().filter(|(s, _)| *s == 201).count(), 10);
+    assert_eq!(answers.iter().filter(|(s, _)| *s == 409).count(), 15);
+    assert_eq!(shop.stock(&stack, &variant).await, (0, 0));
+    assert_eq!(shop.count(&stack, ORDERS).await, 10);
+    assert_eq!(shop.count(&stack, ACTIVE_HOLDS).await, 0);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_checkout_input_gets_a_clear_4xx_and_changes_nothing() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "badin").await;
+    let (_, variant) = shop.product(&stack, "BAD-1", 1000, 5).await;
+    let token = shop.cart(&stack, &[(&variant, 1)]).await;
+    let post = |body: Value, key: Option<&str>| {
+        let r = stack
+            .post(&shop.host, "/api/checkout")
+            .header("x-cart-token", &token)
+            .json(&body);
+        match key {
+            Some(k) => r.header("idempotency-key", k),
+            None => r,
+        }
+    };
+    let code =
+        |r: reqwest::RequestBuilder| async move { error_code(r.send().await.expect("send")).await };
+    let good = checkout_body(CARD_OK);
+    assert_eq!(
+        code(post(good.clone(), None)).await,
+        (400, "missing_idempotency_key".into())
+    );
+    assert_eq!(
+        code(post(good.clone(), Some(&"k".repeat(300)))).await,
+        (400, "invalid_request".into())
+    );
+    let mut b = good.clone();
+    b["email"] = json!("not-an-email");
+    assert_eq!(
+        code(post(b, Some("b1"))).await,
+        (400, "invalid_email".into())
+    );
+    let mut b = good.clone();
+    b["shipping_address"]["country"] = json!("USA");
+    assert_eq!(
+        code(post(b, Some("b2"))).await,
+        (400, "invalid_request".into())
+    );
+    let mut b = good.clone();
+    b["surprise"] = json!(1);
+    assert_eq!(
+        code(post(b, Some("b3"))).await,
+        (400, "invalid_request".into())
+    );
+    let mut b = good.clone();
+    b["payment_token"] = json!("");
+    assert_eq!(
+        code(post(b, Some("b4"))).await,
+        (400, "invalid_request".into())
+    );
+    // Recorded under their key: the checkout's own verdicts.
+    let mut b = good.clone();
+    b["shipping_option"] = json!("pigeon");
+    assert_eq!(
+        code(post(b, Some("b5"))).await,
+        (422, "shipping_unavailable".into())
+    );
+    let mut b = good.clone();
+    b["expected_total_minor"] = json!(1);
+    assert_eq!(
+        code(post(b, Some("b6"))).await,
+        (409, "price_changed".into())
+    );
+    let mut b = good.clone();
+    b["payment_token"] = json!("tok_nonsense");
+    assert_eq!(
+        code(post(b, Some("b7"))).await,
+        (402, "payment_failed".into())
+    );
+    // No cart token at all.
+    let r = stack
+        .post(&shop.host, "/api/checkout")
+        .header("idempotency-key", "b8")
+        .json(&good);
+    assert_eq!(code(r).await, (400, "invalid_cart_token".into()));
+    // An empty cart.
+    let empty = shop.cart(&stack, &[]).await;
+    let r = shop.checkout(&stack, &empty, "b9", CARD_OK);
+    assert_eq!(code(r).await, (422, "empty_cart".into()));
+    assert_eq!(shop.count(&stack, ORDERS).await, 0);
+    assert_eq!(shop.stock(&stack, &variant).await, (5, 0));
+    assert_eq!(shop.count(&stack, ACTIVE_HOLDS).await, 0);
+    // After all that the cart still checks out.
+    let (status, body) = send(shop.checkout(&stack, &token, "good", CARD_OK)).await;
+    assert_eq!(status, 201, "{body}");
+    // And a second checkout of the converted cart finds no cart.
+    let (status, _) = send(shop.checkout(&stack, &token, "good-again", CARD_OK)).await;
+    assert_eq!(status, 404);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn shipping_and_tax_come_from_the_stores_rate_tables() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "rates").await;
+    let (_, variant) = shop.product(&stack, "RT-1", 1999, 10).await;
+    let put = |path: &str, body: Value| {
+        stack
+            .at(Method::PUT, &shop.host, path)
+            .bearer_auth(&shop.staff)
+            .json(&body)
+    };
+    let r = put(
+        "/admin/api/shipping-rates",
+        json!({"rates": [
+            {"code": "standard", "name": "Standard", "price_minor": 500, "free_over_minor": 10000},
+            {"code": "express", "name": "Express", "price_minor": 1500, "countries": ["US"]}
+        ]}),
+    );
+    assert_eq!(common::status_of(r).await, 200);
+    let r = put(
+        "/admin/api/tax-rates",
+        json!({"rates": [
+            {"country": "US", "rate_bp": 500},
+            {"country": "US", "region": "IL", "rate_bp": 825, "name": "IL sales tax"}
+        ]}),
+    );
+    assert_eq!(common::status_of(r).await, 200);
+    let r = put(
+        "/admin/api/tax-rates",
+        json!({"rates": [{"country": "US", "rate_bp": 10001}]}),
+    );
+    assert_eq!(
+        error_code(r.send().await.expect("send")).await,
+        (400, "invalid_request".into())
+    );
+    let (_, options) = send(stack.get(
+        &shop.host,
+        "/api/shipping-options?country=FR&subtotal_minor=20000",
+    ))
+    .await;
+    assert_eq!(
+        options,
+        json!([{"code": "standard", "name": "Standard", "price_minor": 0}])
+    );
+    let token = shop.cart(&stack, &[(&variant, 3)]).await;
+    let mut body = checkout_body(CARD_OK);
+    body["shipping_option"] = json!("express");
+    body["expected_total_minor"] = json!(5997 + 1500 + 619);
+    let r = stack
+        .post(&shop.host, "/api/checkout")
+        .header("x-cart-token", &token)
+        .header("idempotency-key", "rated")
+        .json(&body);
+    let (status, order) = send(r).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(
+        (
+            order["subtotal_minor"].as_i64(),
+            order["shipping_minor"].as_i64(),
+            order["tax_minor"].as_i64(),
+            order["total_minor"].as_i64()
+        ),
+        (Some(5997), Some(1500), Some(619), Some(8116))
+    );
+    assert_eq!(order["name"], "#1001");
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn orders_history_guest_lookup_staff_fulfilment_and_cancellation() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "orders").await;
+    let (_, variant) = shop.product(&stack, "ORD-1", 1000, 20).await;
+    let mut placed = Vec::new();
+    for i in 0..3 {
+        let token = shop.cart(&stack, &[(&variant, 2)]).await;
+        let (status, order) = send(shop.checkout(&stack, &token, &format!("o-{i}"), CARD_OK)).await;
+        assert_eq!(status, 201, "{order}");
+        placed.push(order);
+    }
+    assert_eq!(shop.stock(&stack, &variant).await, (14, 0));
+    // Guest lookup: number + email, anything else 404.
+    let (status, found) =
+        send(stack.get(&shop.host, "/api/orders/1002?email=Shopper@Example.com")).await;
+    assert_eq!((status, &found["id"]), (200, &placed[1]["id"]));
+    for path in [
+        "/api/orders/1002?email=other@example.com",
+        "/api/orders/9999?email=shopper@example.com",
+    ] {
+        assert_eq!(
+            error_code(stack.get(&shop.host, path).send().await.expect("send")).await,
+            (404, "not_found".into())
+        );
+    }
+    assert_eq!(
+        error_code(
+            stack
+                .get(&shop.host, "/api/orders/abc?email=a@b.co")
+                .send()
+                .await
+                .expect("send")
+        )
+        .await,
+        (400, "invalid_request".into())
+    );
+    // Staff list and filter.
+    let staff = |m: Method, path: &str| stack.at(m, &shop.host, path).bearer_auth(&shop.staff);
+    let (_, page) = send(staff(Method::GET, "/admin/api/orders?limit=2")).await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(page["items"][0]["number"], 1003);
+    let cursor = page["next_cursor"].as_str().expect("cursor").to_owned();
+    let (_, rest) = send(staff(
+        Method::GET,
+        &format!("/admin/api/orders?limit=2&after={cursor}"),
+    ))
+    .await;
+    assert_eq!(rest["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(rest["items"][0]["number"], 1001);
+    let id = |o: &Value| o["id"].as_str().expect("id").to_owned();
+    // Fulfilment in order; illegal jumps refused by the state machine.
+    let first = id(&placed[0]);
+    let status = |to: &str| {
+        staff(Method::POST, &format!("/admin/api/orders/{first}/status"))
+            .json(&json!({"status": to}))
+    };
+    assert_eq!(
+        error_code(status("delivered").send().await.expect("send")).await,
+        (409, "invalid_transition".into())
+    );
+    assert_eq!(send(status("fulfilling")).await.0, 200);
+    assert_eq!(send(status("shipped")).await.0, 200);
+    let (_, filtered) = send(staff(Method::GET, "/admin/api/orders?status=shipped")).await;
+    assert_eq!(filtered["items"].as_array().map(Vec::len), Some(1));
+    // A shipped order cannot be cancelled, only refunded.
+    let (code, _) = error_code(
+        staff(Method::POST, &format!("/admin/api/orders/{first}/cancel"))
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(code, 409);
+    // Cancel a paid order: refunded at the gateway, stock back.
+    let second = id(&placed[1]);
+    let (s, cancelled) = send(
+        staff(Method::POST, &format!("/admin/api/orders/{second}/cancel"))
+            .json(&json!({"reason": "customer asked"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{cancelled}");
+    assert_eq!(
+        (
+            cancelled["status"].as_str(),
+            cancelled["refunded_minor"].as_i64()
+        ),
+        (Some("cancelled"), Some(2000))
+    );
+    assert_eq!(shop.stock(&stack, &variant).await, (16, 0));
+    // Cancelling twice is refused and restocks nothing more.
+    let (code, _) = error_code(
+        staff(Method::POST, &format!("/admin/api/orders/{second}/cancel"))
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(code, 409);
+    assert_eq!(shop.stock(&stack, &variant).await, (16, 0));
+    let stats = stack.gateway_stats().await;
+    assert_eq!(stats["refunds"], 1, "{stats}");
+    // The database refuses an illegal transition even without the API.
+    let mut db = shop.db(&stack).await;
+    let err =
+        sqlx::query("UPDATE orders SET status = 'placed' WHERE store_id = $1 AND number = 1002")
+            .bind(shop.id.as_uuid())
+            .execute(&mut db)
+            .await
+            .expect_err("refused");
+    assert!(
+        err.to_string()
+            .contains("cannot go from cancelled to placed"),
+        "{err}"
+    );
+    // The database's table is the Rust function's.
+    let table = mercato_pod::orders::database_transitions(&mut db)
+        .await
+        .expect("table");
+    let mut expected = Vec::new();
+    for from in mercato_pod::orders::OrderStatus::ALL {
+        for to in mercato_pod::orders::OrderStatus::ALL {
+            if mercato_pod::orders::state::allowed(from, to) {
+                expected.push((from.as_str().to_owned(), to.as_str().to_owned()));
+            }
+        }
+    }
+    expected.sort();
+    assert_eq!(table, expected);
+    stack.shutdown().await;
+}

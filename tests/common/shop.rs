@@ -1,0 +1,155 @@
+//! A store with products, carts and checkouts, for the buying tests.
+
+#![allow(dead_code)]
+
+use mercato_tenants::StoreId;
+use reqwest::Method;
+use serde_json::{json, Value};
+use sqlx::Connection as _;
+
+use super::{status_of, Stack, PLATFORM};
+
+/// Test cards of the built-in test gateway (docs/payments.md).
+pub const CARD_OK: &str = "tok_4242424242424242";
+pub const CARD_DECLINED: &str = "tok_4000000000000002";
+pub const CARD_NO_FUNDS: &str = "tok_4000000000009995";
+pub const CARD_PROCESSING_ERROR: &str = "tok_4000000000000119";
+pub const CARD_SLOW: &str = "tok_4000000000000077";
+pub const CARD_LOST_RESPONSE: &str = "tok_4000000000000036";
+
+/// A store with a staff token.
+pub struct Shop {
+    pub id: StoreId,
+    pub host: String,
+    pub staff: String,
+    pub store: Value,
+    /// The pod database, when the pod is not one of the stack's in-process
+    /// pods (a pod process).
+    pub database_url: Option<String>,
+}
+
+impl Shop {
+    pub async fn open(stack: &Stack, handle: &str) -> Shop {
+        let store = stack.create_store(handle).await;
+        Shop {
+            id: store["id"].as_str().expect("id").parse().expect("store id"),
+            host: format!("{handle}.{PLATFORM}"),
+            staff: stack.staff_token(&store),
+            store,
+            database_url: None,
+        }
+    }
+
+    /// The store's pod database.
+    pub async fn db(&self, stack: &Stack) -> sqlx::PgConnection {
+        let url = match &self.database_url {
+            Some(url) => url.clone(),
+            None => stack.pod_for(&self.store).await.database_url.clone(),
+        };
+        sqlx::PgConnection::connect(&url).await.expect("pod db")
+    }
+
+    /// An active product with one variant and `on_hand` units: (product id,
+    /// variant id).
+    pub async fn product(
+        &self,
+        stack: &Stack,
+        sku: &str,
+        price: i64,
+        on_hand: i32,
+    ) -> (String, String) {
+        let p = stack
+            .create_product(
+                &self.host,
+                &self.staff,
+                &format!("Product {sku}"),
+                sku,
+                price,
+            )
+            .await;
+        let variant = p["variants"][0]["id"].as_str().expect("variant").to_owned();
+        let r = stack
+            .at(
+                Method::PUT,
+                &self.host,
+                &format!("/admin/api/variants/{variant}/stock"),
+            )
+            .bearer_auth(&self.staff)
+            .json(&json!({"on_hand": on_hand}));
+        assert_eq!(status_of(r).await, 200, "setting stock");
+        (p["id"].as_str().expect("id").to_owned(), variant)
+    }
+
+    /// A guest cart holding `lines` (variant id, quantity); its token.
+    pub async fn cart(&self, stack: &Stack, lines: &[(&str, i64)]) -> String {
+        let r = stack
+            .post(&self.host, "/api/cart")
+            .send()
+            .await
+            .expect("create cart");
+        assert_eq!(r.status(), 201);
+        let body: Value = r.json().await.expect("json");
+        let token = body["token"].as_str().expect("token").to_owned();
+        for (variant, quantity) in lines {
+            let r = stack
+                .post(&self.host, "/api/cart/lines")
+                .header("x-cart-token", &token)
+                .json(&json!({"variant_id": variant, "quantity": quantity}));
+            assert_eq!(status_of(r).await, 200, "adding to cart");
+        }
+        token
+    }
+
+    /// A checkout request for the guest cart `token`.
+    pub fn checkout(
+        &self,
+        stack: &Stack,
+        token: &str,
+        key: &str,
+        card: &str,
+    ) -> reqwest::RequestBuilder {
+        stack
+            .post(&self.host, "/api/checkout")
+            .header("x-cart-token", token)
+            .header("idempotency-key", key)
+            .json(&checkout_body(card))
+    }
+
+    /// Counts rows of a query that returns one bigint.
+    pub async fn count(&self, stack: &Stack, sql: &str) -> i64 {
+        let mut db = self.db(stack).await;
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .bind(self.id.as_uuid())
+            .fetch_one(&mut db)
+            .await
+            .expect(sql);
+        n
+    }
+
+    /// (on_hand, reserved) of a variant summed over locations.
+    pub async fn stock(&self, stack: &Stack, variant: &str) -> (i64, i64) {
+        let mut db = self.db(stack).await;
+        let v: uuid::Uuid = variant.parse().expect("uuid");
+        sqlx::query_as(
+            "SELECT COALESCE(sum(on_hand), 0)::bigint, COALESCE(sum(reserved), 0)::bigint
+             FROM stock_levels WHERE store_id = $1 AND variant_id = $2",
+        )
+        .bind(self.id.as_uuid())
+        .bind(v)
+        .fetch_one(&mut db)
+        .await
+        .expect("stock")
+    }
+}
+
+pub fn checkout_body(card: &str) -> Value {
+    json!({
+        "email": "shopper@example.com",
+        "shipping_address": {
+            "name": "Ada Shopper", "line1": "1 Main St", "city": "Springfield",
+            "region": "IL", "postal_code": "62701", "country": "US"
+        },
+        "shipping_option": "standard",
+        "payment_token": card,
+    })
+}
