@@ -219,6 +219,11 @@ async fn the_gateway_webhook_racing_the_shopper_makes_one_order() {
         })
         .await;
     assert_eq!(shop.count(&stack, ORDERS).await, 10);
+    assert_eq!(
+        shop.count(&stack, "SELECT count(*) FROM outbox WHERE store_id = $1 AND type IN ('order.placed', 'payment.captured')").await,
+        20,
+        "one order.placed and one payment.captured per checkout"
+    );
     assert_eq!(shop.stock(&stack, &variant).await, (90, 0));
     let stats = stack.gateway_stats().await;
     assert_eq!(stats["authorizations"], 10, "{stats}");
@@ -339,8 +344,15 @@ async fn a_pod_killed_between_authorize_and_order_is_settled_by_recovery() {
         "the hold outlives the crash"
     );
     // After a restart the recovery worker settles it one way or the other.
+    // (The restarted pod refuses the gateway's webhooks, whose retries
+    // would otherwise race the worker to the same end: this is about the
+    // worker.)
     pod.restart(&[
         ("MERCATO_POD_FAILPOINT", ""),
+        (
+            "MERCATO_POD_GATEWAY_WEBHOOK_SECRET",
+            "not-the-gateways-secret",
+        ),
         ("MERCATO_POD_CHECKOUT_STUCK_AFTER_MS", "300"),
         ("MERCATO_POD_CHECKOUT_RECOVERY_INTERVAL_MS", "100"),
     ])
@@ -378,6 +390,23 @@ async fn a_pod_killed_between_authorize_and_order_is_settled_by_recovery() {
         n => panic!("{n} orders for one checkout"),
     }
     assert_eq!(shop.count(&stack, ACTIVE_HOLDS).await, 0);
+    assert_eq!(
+        shop.count(
+            &stack,
+            "SELECT count(*) FROM checkouts WHERE store_id = $1 AND attempts > 0"
+        )
+        .await,
+        1,
+        "claimed by the recovery worker"
+    );
+    assert_eq!(
+        shop.count(
+            &stack,
+            "SELECT count(*) FROM webhook_events WHERE store_id = $1"
+        )
+        .await,
+        0
+    );
     // A retry with the key gets the settled answer.
     let (status, body) = send(shop.checkout(&stack, &token, "crash-1", CARD_OK)).await;
     assert_eq!(
@@ -638,6 +667,66 @@ async fn orders_history_guest_lookup_staff_fulfilment_and_cancellation() {
         placed.push(order);
     }
     assert_eq!(shop.stock(&stack, &variant).await, (14, 0));
+    // A signed-in customer buys from their own cart and sees their history.
+    let customer = |id: mercato_tenants::CustomerId| {
+        stack
+            .keys
+            .issue(&mercato_tenants::Claims::new(
+                id.to_string(),
+                mercato_tenants::Role::Customer,
+                Some(shop.id),
+                common::now(),
+                3600,
+            ))
+            .expect("token")
+    };
+    let ada = customer(mercato_tenants::CustomerId::new());
+    let bob = customer(mercato_tenants::CustomerId::new());
+    let r = stack
+        .post(&shop.host, "/api/cart/lines")
+        .bearer_auth(&ada)
+        .json(&json!({"variant_id": variant, "quantity": 1}));
+    assert_eq!(common::status_of(r).await, 200);
+    let r = stack
+        .post(&shop.host, "/api/checkout")
+        .bearer_auth(&ada)
+        .header("idempotency-key", "ada-1")
+        .json(&checkout_body(CARD_OK));
+    let (status, adas) = send(r).await;
+    assert_eq!(
+        (status, adas["number"].as_i64()),
+        (201, Some(1004)),
+        "{adas}"
+    );
+    let (_, history) = send(stack.get(&shop.host, "/api/orders").bearer_auth(&ada)).await;
+    assert_eq!(history["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(history["items"][0]["id"], adas["id"]);
+    let (_, none) = send(stack.get(&shop.host, "/api/orders").bearer_auth(&bob)).await;
+    assert_eq!(none["items"].as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        send(stack.get(&shop.host, "/api/orders/1004").bearer_auth(&ada))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        send(stack.get(&shop.host, "/api/orders/1004").bearer_auth(&bob))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        error_code(
+            stack
+                .get(&shop.host, "/api/orders")
+                .send()
+                .await
+                .expect("send")
+        )
+        .await
+        .0,
+        401
+    );
     // Guest lookup: number + email, anything else 404.
     let (status, found) =
         send(stack.get(&shop.host, "/api/orders/1002?email=Shopper@Example.com")).await;
@@ -664,13 +753,13 @@ async fn orders_history_guest_lookup_staff_fulfilment_and_cancellation() {
     );
     // Staff list and filter.
     let staff = |m: Method, path: &str| stack.at(m, &shop.host, path).bearer_auth(&shop.staff);
-    let (_, page) = send(staff(Method::GET, "/admin/api/orders?limit=2")).await;
-    assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
-    assert_eq!(page["items"][0]["number"], 1003);
+    let (_, page) = send(staff(Method::GET, "/admin/api/orders?limit=3")).await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(3));
+    assert_eq!(page["items"][0]["number"], 1004);
     let cursor = page["next_cursor"].as_str().expect("cursor").to_owned();
     let (_, rest) = send(staff(
         Method::GET,
-        &format!("/admin/api/orders?limit=2&after={cursor}"),
+        &format!("/admin/api/orders?limit=3&after={cursor}"),
     ))
     .await;
     assert_eq!(rest["items"].as_array().map(Vec::len), Some(1));
@@ -715,7 +804,7 @@ async fn orders_history_guest_lookup_staff_fulfilment_and_cancellation() {
         ),
         (Some("cancelled"), Some(2000))
     );
-    assert_eq!(shop.stock(&stack, &variant).await, (16, 0));
+    assert_eq!(shop.stock(&stack, &variant).await, (15, 0));
     // Cancelling twice is refused and restocks nothing more.
     let (code, _) = error_code(
         staff(Method::POST, &format!("/admin/api/orders/{second}/cancel"))
@@ -726,7 +815,7 @@ async fn orders_history_guest_lookup_staff_fulfilment_and_cancellation() {
     )
     .await;
     assert_eq!(code, 409);
-    assert_eq!(shop.stock(&stack, &variant).await, (16, 0));
+    assert_eq!(shop.stock(&stack, &variant).await, (15, 0));
     let stats = stack.gateway_stats().await;
     assert_eq!(stats["refunds"], 1, "{stats}");
     // The database refuses an illegal transition even without the API.

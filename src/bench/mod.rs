@@ -389,6 +389,16 @@ pub async fn seed(db: &PgPool, store: StoreId, n: u32) -> anyhow::Result<Seeded>
     .bind(s)
     .execute(&mut *tx)
     .await?;
+    // The same units at the store's default location (what checkout sells).
+    let location = mercato_pod::inventory::ensure_default_location(&mut tx, store).await?;
+    sqlx::query(
+        "INSERT INTO stock_levels (store_id, variant_id, location_id, on_hand, reserved)
+         SELECT store_id, variant_id, $2, on_hand, 0 FROM inventory_levels WHERE store_id = $1",
+    )
+    .bind(s)
+    .bind(location.as_uuid())
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "INSERT INTO product_sales (store_id, product_id, units_sold)
          SELECT $1, p.id, (p.hs / 100) % 5000 FROM seed_products p WHERE p.hs % 10 < 7",
