@@ -1,8 +1,10 @@
 //! `mercato up`: the whole platform on loopback, nothing installed as a
 //! service. A Postgres cluster for the control plane and for each pod
-//! (`initdb` into the data folder), a `redis-server` per pod, the control
-//! plane, the pods and the router as child processes, the pods registered
-//! and a demo store with products. A second `up` reuses the data.
+//! (`initdb` into the data folder), a `redis-server` per pod, a `tansu`
+//! Kafka-API broker (SQLite storage in the data folder, so events survive a
+//! restart), the control plane, the pods and the router as child processes,
+//! the pods registered and a demo store with products. A second `up` reuses
+//! the data.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,7 +16,10 @@ use mercato_tenants::{Claims, Role, TokenKeys};
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
-use crate::local::{stop_child, tail, Binaries, Durability, PgCluster, RedisServer};
+use crate::local::{
+    locate_tansu, stop_child, tail, Binaries, Durability, PgCluster, RedisServer, Tansu,
+    TansuStorage,
+};
 use crate::{now_unix, shutdown_signal};
 
 #[derive(Debug, Clone)]
@@ -22,7 +27,8 @@ pub struct UpOptions {
     pub data_dir: PathBuf,
     /// The router's public listener.
     pub listen: SocketAddr,
-    /// First of the internal ports (control plane, pods, Postgres, Redis).
+    /// First of the internal ports (control plane, pods, Postgres, Redis,
+    /// Kafka at +30).
     pub port_base: u16,
     pub platform_domain: String,
     pub pods: u16,
@@ -139,6 +145,7 @@ fn env(prefix: &str, pairs: &[(&str, String)]) -> Vec<(String, String)> {
 
 pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     let bins = Binaries::locate()?;
+    let tansu = locate_tansu()?;
     let exe = std::env::current_exe().context("locating the mercato binary")?;
     let data = &opts.data_dir;
     let logs = data.join("logs");
@@ -181,8 +188,22 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
         );
     }
 
-    let outcome = run_services(&opts, &exe, &logs, &secret, &cp_pg, &pod_pgs, &redises).await;
+    println!("starting the kafka broker (tansu) ...");
+    let mut kafka = Tansu::start(
+        &tansu,
+        TansuStorage::Sqlite(data.join("kafka")),
+        port(30)?,
+        &logs.join("kafka.log"),
+    )
+    .await?;
 
+    let outcome = run_services(
+        &opts, &exe, &logs, &secret, &cp_pg, &pod_pgs, &redises, &kafka,
+    )
+    .await;
+
+    // Pods are stopped by now: nothing publishes any more.
+    kafka.stop().await;
     for pg in pod_pgs {
         pg.stop().await;
     }
@@ -193,6 +214,7 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     outcome
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_services(
     opts: &UpOptions,
     exe: &Path,
@@ -201,6 +223,7 @@ async fn run_services(
     cp_pg: &PgCluster,
     pod_pgs: &[PgCluster],
     redises: &[RedisServer],
+    kafka: &Tansu,
 ) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -215,6 +238,7 @@ async fn run_services(
         cp_pg,
         pod_pgs,
         redises,
+        kafka,
         &http,
         &mut services,
     )
@@ -241,10 +265,11 @@ async fn run_services(
                 opts.data_dir.join("operator.token").display()
             );
             println!(
-                "  control plane {}, pods {}..{}, logs in {}",
+                "  control plane {}, pods {}..{}, kafka {}, logs in {}",
                 base,
                 base + 1,
                 base + opts.pods,
+                kafka.brokers(),
                 logs.display()
             );
             println!("press Ctrl-C to stop.");
@@ -268,6 +293,7 @@ async fn start_services(
     cp_pg: &PgCluster,
     pod_pgs: &[PgCluster],
     redises: &[RedisServer],
+    kafka: &Tansu,
     http: &reqwest::Client,
     services: &mut Vec<Service>,
 ) -> anyhow::Result<()> {
@@ -286,6 +312,7 @@ async fn start_services(
                 ("jwt_secret", secret.to_owned()),
                 ("platform_domain", opts.platform_domain.clone()),
                 ("public_port", opts.listen.port().to_string()),
+                ("kafka_brokers", kafka.brokers()),
             ],
         ),
         logs,
@@ -311,6 +338,7 @@ async fn start_services(
                     ("database_url", db),
                     ("redis_url", redis.url()),
                     ("jwt_secret", secret.to_owned()),
+                    ("kafka_brokers", kafka.brokers()),
                     // One directory for every pod's images: keys start with
                     // the store id, and a moved store keeps its images.
                     (

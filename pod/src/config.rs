@@ -55,6 +55,39 @@ pub struct PodConfig {
     /// How long product bodies stay in the Redis cache (edits invalidate
     /// them at once; this only bounds memory).
     pub product_cache_ttl_secs: u64,
+    /// Kafka bootstrap servers (`host:port,...`) the outbox relay publishes
+    /// to. Empty (`None`): no relay runs and events wait in the outbox.
+    #[serde(with = "empty_is_none")]
+    pub kafka_brokers: Option<String>,
+    /// Partitions of each event topic when the relay creates it.
+    pub kafka_topic_partitions: i32,
+    /// How long the producer tries to deliver an event before the relay
+    /// gives up on the batch and backs off, in milliseconds.
+    pub kafka_delivery_timeout_ms: u64,
+    /// Outbox rows published per store per transaction.
+    pub relay_batch_size: i64,
+    /// How often the relay looks for unpublished rows when nothing woke it
+    /// (rows committed by another pod process on the same database).
+    pub relay_poll_ms: u64,
+    /// Longest wait between attempts while Kafka fails (the wait doubles
+    /// from 100 ms up to this).
+    pub relay_backoff_max_ms: u64,
+}
+
+/// An optional setting that is the empty string when unset, so that it has
+/// a default in the layered config and `MERCATO_POD_KAFKA_BROKERS=` (empty)
+/// turns it off.
+mod empty_is_none {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(value.as_deref().unwrap_or(""))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let value = String::deserialize(d)?;
+        Ok(Some(value).filter(|v| !v.trim().is_empty()))
+    }
 }
 
 impl Default for PodConfig {
@@ -86,6 +119,12 @@ impl Default for PodConfig {
             login_failures_per_address: 50,
             login_window_secs: 15 * 60,
             product_cache_ttl_secs: 3600,
+            kafka_brokers: None,
+            kafka_topic_partitions: 3,
+            kafka_delivery_timeout_ms: 5_000,
+            relay_batch_size: 200,
+            relay_poll_ms: 500,
+            relay_backoff_max_ms: 5_000,
         }
     }
 }
@@ -99,6 +138,7 @@ impl std::fmt::Debug for PodConfig {
             .field("body_limit", &self.body_limit)
             .field("media_store", &self.media_store)
             .field("media_dir", &self.media_dir)
+            .field("kafka_brokers", &self.kafka_brokers)
             .finish_non_exhaustive()
     }
 }

@@ -17,6 +17,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::cache::Cache;
+use crate::events::{Relay, RelayMetrics, RelaySettings};
 use crate::media::MediaStore;
 use crate::tenancy::HostedStores;
 use crate::{
@@ -113,6 +114,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    /// The outbox relay, when Kafka is configured.
+    relay: Option<Relay>,
 }
 
 impl Application {
@@ -140,6 +143,17 @@ impl Application {
         let metrics = HttpMetrics::new("pod")?;
         let cache = Cache::new(redis.clone(), metrics.registry())?;
         let media = MediaStore::from_config(&config)?;
+        let relay = match RelaySettings::from_config(&config) {
+            Some(settings) => Some(Relay::new(
+                db.clone(),
+                settings,
+                RelayMetrics::new(metrics.registry())?,
+            )),
+            None => {
+                tracing::warn!("no kafka_brokers configured: events stay in the outbox");
+                None
+            }
+        };
         let state = AppState {
             db,
             redis,
@@ -158,6 +172,7 @@ impl Application {
             listener,
             router,
             state,
+            relay,
         })
     }
 
@@ -180,10 +195,22 @@ impl Application {
             self.state.hosted.clone(),
             self.state.db.clone(),
         ));
+        let (stop_relay, relay_stopped) = tokio::sync::oneshot::channel::<()>();
+        let relay = self.relay.map(|relay| {
+            tokio::spawn(relay.run(async move {
+                let _ = relay_stopped.await;
+            }))
+        });
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
         refresher.abort();
+        let _ = stop_relay.send(());
+        if let Some(relay) = relay {
+            if let Err(e) = relay.await {
+                tracing::error!(error = %e, "outbox relay task failed");
+            }
+        }
         self.state.db.close().await;
         served.context("serving http")
     }

@@ -11,7 +11,9 @@ use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 
-use mercato::local::{free_port, Binaries, Durability, PgCluster, RedisServer};
+use mercato::local::{
+    free_port, locate_tansu, Binaries, Durability, PgCluster, RedisServer, Tansu, TansuStorage,
+};
 use mercato_tenants::{Claims, Role, TokenKeys};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -67,8 +69,38 @@ pub struct Pod {
     pub redis: RedisServer,
 }
 
+/// The stack's Kafka-API broker (one `tansu`), which a test may take away
+/// and bring back on the same port.
+///
+/// Its storage is a SQLite file in the stack's temporary directory rather
+/// than `memory://`: a restarted broker must keep its topics (and their
+/// ids), messages and committed offsets like a real Kafka does. A broker
+/// that forgets its topics under running clients answers their metadata
+/// requests with nameless topics, which crashes librdkafka 2.12.
+pub struct Kafka {
+    broker: Tansu,
+}
+
+impl Kafka {
+    /// Bootstrap servers, as pods and the control plane are given them.
+    pub fn brokers(&self) -> String {
+        self.broker.brokers()
+    }
+
+    /// Stops the broker; clients keep retrying until it is back.
+    pub async fn stop(&mut self) {
+        self.broker.stop().await;
+    }
+
+    /// Starts the broker again on its port, with what it held.
+    pub async fn start(&mut self) {
+        self.broker.restart().await.expect("tansu restarts");
+    }
+}
+
 pub struct Stack {
     pub http: reqwest::Client,
+    pub kafka: Kafka,
     pub operator: String,
     pub keys: TokenKeys,
     secret: String,
@@ -104,6 +136,18 @@ async fn start_pg(bins: &Binaries, dir: &std::path::Path) -> PgCluster {
         async move { PgCluster::start(bins, &path, port, Durability::Throwaway).await }
     })
     .await
+}
+
+async fn start_kafka(dir: &std::path::Path) -> Kafka {
+    let bin = locate_tansu().expect("tansu installed (scripts/bootstrap.sh)");
+    let broker = on_a_free_port("tansu", |port| {
+        let bin = bin.clone();
+        let log = dir.join(format!("tansu-{port}.log"));
+        let storage = TansuStorage::Sqlite(dir.join(format!("tansu-{port}")));
+        async move { Tansu::start(&bin, storage, port, &log).await }
+    })
+    .await;
+    Kafka { broker }
 }
 
 async fn start_redis(bins: &Binaries, dir: &std::path::Path) -> RedisServer {
@@ -152,14 +196,19 @@ impl Stack {
             .build()
             .expect("client");
 
+        let kafka = start_kafka(dir.path()).await;
         let cp_database_url = pg.create_database("control_plane").await.expect("cp db");
-        let cp_app = mercato_control_plane::Application::build(control_plane_config(
-            "127.0.0.1:0".parse().expect("addr"),
-            &cp_database_url,
-            &secret,
-        ))
-        .await
-        .expect("control plane starts");
+        let cp_app =
+            mercato_control_plane::Application::build(mercato_control_plane::ControlPlaneConfig {
+                kafka_brokers: Some(kafka.brokers()),
+                ..control_plane_config(
+                    "127.0.0.1:0".parse().expect("addr"),
+                    &cp_database_url,
+                    &secret,
+                )
+            })
+            .await
+            .expect("control plane starts");
         let control_plane = spawn_app!(cp_app);
         let cp_addr = control_plane.addr;
 
@@ -179,6 +228,8 @@ impl Stack {
                 jwt_secret: secret.clone(),
                 db_pool_size: 8,
                 media_dir: dir.path().join("media").display().to_string(),
+                kafka_brokers: Some(kafka.brokers()),
+                relay_backoff_max_ms: 1_000,
                 ..Default::default()
             })
             .await
@@ -219,6 +270,7 @@ impl Stack {
         let router = spawn_app!(router_app);
         let stack = Stack {
             http,
+            kafka,
             operator,
             keys,
             secret,
@@ -367,13 +419,13 @@ impl Stack {
 
     /// Starts the control plane again on the address it had.
     pub async fn start_control_plane(&mut self) {
-        let app = mercato_control_plane::Application::build(control_plane_config(
-            self.cp_addr,
-            &self.cp_database_url,
-            &self.secret,
-        ))
-        .await
-        .expect("control plane restarts");
+        let app =
+            mercato_control_plane::Application::build(mercato_control_plane::ControlPlaneConfig {
+                kafka_brokers: Some(self.kafka.brokers()),
+                ..control_plane_config(self.cp_addr, &self.cp_database_url, &self.secret)
+            })
+            .await
+            .expect("control plane restarts");
         self.control_plane = Some(spawn_app!(app));
     }
 
@@ -391,6 +443,7 @@ impl Stack {
             cp.stop().await;
         }
         self.pg.stop().await;
+        self.kafka.stop().await;
     }
 }
 
