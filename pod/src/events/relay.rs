@@ -20,6 +20,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
 use mercato_tenants::{EventId, StoreId};
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -41,6 +42,9 @@ const WAKE_DELAY: Duration = Duration::from_millis(20);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Stores looked at per round; the rest come in the next round.
 const STORES_PER_ROUND: i64 = 1000;
+/// Stores published at once (each holds a database connection while its
+/// batch is delivered).
+const STORES_AT_ONCE: usize = 4;
 
 /// What the relay needs from the pod's config.
 #[derive(Debug, Clone)]
@@ -245,10 +249,16 @@ impl Relay {
             return Ok(false);
         }
         self.ensure_topics().await?;
+        let producer = self.producer()?;
         let mut more = stores.len() as i64 == STORES_PER_ROUND;
-        for (store,) in stores {
-            let published = self.publish_batch(StoreId::from_uuid(store)).await?;
-            more |= published == self.settings.batch_size as usize;
+        let this = &*self;
+        let outcomes: Vec<Result<usize, RelayError>> = futures::stream::iter(stores)
+            .map(|(store,)| this.publish_batch(&producer, StoreId::from_uuid(store)))
+            .buffer_unordered(STORES_AT_ONCE)
+            .collect()
+            .await;
+        for outcome in outcomes {
+            more |= outcome? == self.settings.batch_size as usize;
         }
         Ok(more)
     }
@@ -266,7 +276,9 @@ impl Relay {
                 "message.timeout.ms",
                 self.settings.delivery_timeout.as_millis().to_string(),
             )
-            .set("linger.ms", "5")
+            // A batch is handed over whole and then awaited: little to
+            // gain from waiting for more.
+            .set("linger.ms", "1")
             // Find a broker that came back soon, not after librdkafka's
             // default ten seconds.
             .set("reconnect.backoff.ms", "100")
@@ -307,8 +319,11 @@ impl Relay {
     }
 
     /// Publishes the store's next batch; how many rows it published.
-    async fn publish_batch(&mut self, store: StoreId) -> Result<usize, RelayError> {
-        let producer = self.producer()?;
+    async fn publish_batch(
+        &self,
+        producer: &FutureProducer,
+        store: StoreId,
+    ) -> Result<usize, RelayError> {
         let mut tx = self.db.begin().await?;
         // One relay per store at a time (the lock ends with the
         // transaction); another relay that holds it publishes this store.
