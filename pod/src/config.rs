@@ -142,3 +142,40 @@ impl std::fmt::Debug for PodConfig {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_brokers_is_off_when_empty() {
+        let defaults = serde_json::to_value(PodConfig::default()).expect("serializes");
+        assert_eq!(defaults["kafka_brokers"], "");
+        let back: PodConfig = serde_json::from_value(defaults).expect("parses");
+        assert_eq!(back.kafka_brokers, None);
+        let on: PodConfig =
+            serde_json::from_value(serde_json::json!({"kafka_brokers": "127.0.0.1:9092"}))
+                .expect("parses");
+        assert_eq!(on.kafka_brokers.as_deref(), Some("127.0.0.1:9092"));
+        let blank: PodConfig =
+            serde_json::from_value(serde_json::json!({"kafka_brokers": "  "})).expect("parses");
+        assert_eq!(blank.kafka_brokers, None);
+    }
+
+    #[test]
+    fn the_relay_runs_only_with_brokers_and_sane_settings() {
+        assert!(crate::events::RelaySettings::from_config(&PodConfig::default()).is_none());
+        let settings = crate::events::RelaySettings::from_config(&PodConfig {
+            kafka_brokers: Some("k:9092".into()),
+            relay_batch_size: 0,
+            relay_backoff_max_ms: 0,
+            kafka_topic_partitions: 0,
+            ..PodConfig::default()
+        })
+        .expect("a relay");
+        assert_eq!(settings.brokers, "k:9092");
+        assert_eq!(settings.batch_size, 1);
+        assert_eq!(settings.topic_partitions, 1);
+        assert_eq!(settings.backoff_max, std::time::Duration::from_millis(100));
+    }
+}
