@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Mercato needs and is missing on a Debian machine with a Rust
-# toolchain: PostgreSQL 15 server binaries, redis-server, cargo-nextest, and
-# the rustfmt/clippy components. Safe to run again; it only installs what is
-# not there.
+# toolchain: PostgreSQL 15 server binaries, redis-server, a C/C++ toolchain
+# and make (rdkafka builds its bundled librdkafka from source), the `tansu`
+# Kafka-API broker, cargo-nextest, and the rustfmt/clippy components. Safe to
+# run again; it only installs what is not there.
 set -euo pipefail
 
 need_apt=()
@@ -13,6 +14,14 @@ if [ -z "$pg_bindir" ] || [ ! -x "$pg_bindir/initdb" ]; then
   fi
 fi
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# librdkafka (bundled by the rdkafka crate): ./configure (bash) and make, C
+# and C++ compilers. No compression or TLS libraries: those features are off.
+for tool in make cc c++; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    need_apt+=(build-essential)
+    break
+  fi
+done
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need_apt[*]}"
@@ -32,6 +41,12 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "bootstrap: installing cargo-nextest"
   cargo install --locked cargo-nextest
+fi
+# The Kafka-API broker `mercato up` and the tests start (about 9 minutes to
+# build cold; --locked matters).
+if ! command -v tansu >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tansu" ]; then
+  echo "bootstrap: installing tansu"
+  cargo install --locked tansu --features dynostore,libsql
 fi
 if command -v rustup >/dev/null 2>&1; then
   for component in rustfmt clippy; do

@@ -490,3 +490,179 @@ impl GatewayProcess {
         let _ = self.child.kill().await;
     }
 }
+
+/// Finds the `tansu` broker binary: `MERCATO_TANSU`, then `PATH`, then
+/// cargo's bin directory (`cargo install` puts it there), or says how to
+/// install it.
+pub fn locate_tansu() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("MERCATO_TANSU").map(PathBuf::from) {
+        anyhow::ensure!(
+            path.is_file(),
+            "MERCATO_TANSU={} is not a file",
+            path.display()
+        );
+        return Ok(path);
+    }
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|d| d.join("bin").join("tansu"));
+    which("tansu")
+        .or_else(|| cargo_bin.filter(|p| p.is_file()))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "the Kafka-API broker `tansu` was not found: run scripts/bootstrap.sh, or \
+                 `cargo install --locked tansu --features dynostore,libsql`, or set MERCATO_TANSU"
+            )
+        })
+}
+
+/// Where a [`Tansu`] broker keeps its topics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TansuStorage {
+    /// In memory: gone when the broker stops (tests).
+    Memory,
+    /// A SQLite file in this directory: topics, messages and committed
+    /// offsets survive a restart (`mercato up`).
+    Sqlite(PathBuf),
+}
+
+/// A `tansu` Kafka-API broker on loopback, one node.
+pub struct Tansu {
+    child: Option<Child>,
+    bin: PathBuf,
+    port: u16,
+    storage: TansuStorage,
+    log: PathBuf,
+}
+
+impl Tansu {
+    /// Starts a broker on `port`, logging to `log`, and waits until it
+    /// answers a Kafka request.
+    pub async fn start(
+        bin: &Path,
+        storage: TansuStorage,
+        port: u16,
+        log: &Path,
+    ) -> anyhow::Result<Self> {
+        let mut broker = Self {
+            child: None,
+            bin: bin.to_owned(),
+            port,
+            storage,
+            log: log.to_owned(),
+        };
+        broker.spawn().await?;
+        Ok(broker)
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<()> {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("broker")
+            .args(["--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--cluster-id", "mercato"]);
+        match &self.storage {
+            TansuStorage::Memory => {
+                cmd.args(["--storage-engine", "memory://tansu/"]);
+            }
+            TansuStorage::Sqlite(dir) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                // tansu resolves the file against its working directory.
+                cmd.args(["--storage-engine", "sqlite://tansu.db"])
+                    .current_dir(dir);
+            }
+        }
+        if let Some(parent) = self.log.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let (out, err) = log_file(&self.log)?;
+        cmd.stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().context("starting tansu")?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if kafka_answers(self.port).await {
+                self.child = Some(child);
+                return Ok(());
+            }
+            if let Some(status) = child.try_wait()? {
+                bail!("tansu exited ({status}):\n{}", tail(&self.log));
+            }
+            if tokio::time::Instant::now() > deadline {
+                let _ = child.kill().await;
+                bail!(
+                    "tansu did not answer Kafka requests on {} within 20 s:\n{}",
+                    self.port,
+                    tail(&self.log)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The bootstrap servers (`host:port`) clients are given.
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Stops the broker (SIGTERM, then kill); [`Tansu::restart`] brings it
+    /// back on the same port.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            stop_child(&mut child, Signal::SIGTERM, Duration::from_secs(10)).await;
+        }
+    }
+
+    /// Kills the broker at once, like a crash.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Starts the broker again on the port (and storage) it had; stops it
+    /// first if it runs.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop().await;
+        self.spawn().await
+    }
+}
+
+/// Whether a Kafka broker on loopback `port` answers an ApiVersions (v0)
+/// request with the correlation id it was sent.
+async fn kafka_answers(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    const CORRELATION: i32 = 0x6d65_7263; // "merc"
+    let probe = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        let client = b"mercato";
+        let mut body = Vec::new();
+        body.extend_from_slice(&18i16.to_be_bytes()); // ApiVersions
+        body.extend_from_slice(&0i16.to_be_bytes()); // version 0
+        body.extend_from_slice(&CORRELATION.to_be_bytes());
+        body.extend_from_slice(&(client.len() as i16).to_be_bytes());
+        body.extend_from_slice(client);
+        let mut request = (body.len() as i32).to_be_bytes().to_vec();
+        request.extend_from_slice(&body);
+        stream.write_all(&request).await?;
+        let size = stream.read_i32().await?;
+        let correlation = stream.read_i32().await?;
+        std::io::Result::Ok(size >= 4 && correlation == CORRELATION)
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), probe).await,
+        Ok(Ok(true))
+    )
+}

@@ -1,9 +1,10 @@
 //! `mercato up`: the whole platform on loopback, nothing installed as a
 //! service. A Postgres cluster for the control plane and for each pod
 //! (`initdb` into the data folder), a `redis-server` per pod, the test
-//! payment gateway, the control plane, the pods and the router as child
-//! processes, the pods registered
-//! and a demo store with products. A second `up` reuses the data.
+//! payment gateway, a `tansu` Kafka-API broker (SQLite storage in the data
+//! folder, so events survive a restart), the control plane, the pods and
+//! the router as child processes, the pods registered and a demo store with
+//! products. A second `up` reuses the data.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,8 @@ use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
 use crate::local::{
-    stop_child, tail, Binaries, Durability, GatewayProcess, PgCluster, RedisServer,
+    locate_tansu, stop_child, tail, Binaries, Durability, GatewayProcess, PgCluster, RedisServer,
+    Tansu, TansuStorage,
 };
 use crate::{now_unix, shutdown_signal};
 
@@ -25,7 +27,8 @@ pub struct UpOptions {
     pub data_dir: PathBuf,
     /// The router's public listener.
     pub listen: SocketAddr,
-    /// First of the internal ports (control plane, pods, Postgres, Redis).
+    /// First of the internal ports (control plane, pods, Postgres, Redis,
+    /// Kafka at +30).
     pub port_base: u16,
     pub platform_domain: String,
     pub pods: u16,
@@ -142,6 +145,7 @@ fn env(prefix: &str, pairs: &[(&str, String)]) -> Vec<(String, String)> {
 
 pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     let bins = Binaries::locate()?;
+    let tansu = locate_tansu()?;
     let exe = std::env::current_exe().context("locating the mercato binary")?;
     let data = &opts.data_dir;
     let logs = data.join("logs");
@@ -184,6 +188,14 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
         );
     }
 
+    println!("starting the kafka broker (tansu) ...");
+    let mut kafka = Tansu::start(
+        &tansu,
+        TansuStorage::Sqlite(data.join("kafka")),
+        port(31)?,
+        &logs.join("kafka.log"),
+    )
+    .await?;
     // The gateway keeps its payments in memory, so fresh keys each run are
     // as good as stored ones.
     let gateway = GatewayProcess::start(
@@ -198,7 +210,7 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     let outcome = match gateway {
         Ok(gateway) => {
             let outcome = run_services(
-                &opts, &exe, &logs, &secret, &cp_pg, &pod_pgs, &redises, &gateway,
+                &opts, &exe, &logs, &secret, &cp_pg, &pod_pgs, &redises, &gateway, &kafka,
             )
             .await;
             gateway.stop().await;
@@ -207,6 +219,8 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
         Err(e) => Err(e),
     };
 
+    // Pods are stopped by now: nothing publishes any more.
+    kafka.stop().await;
     for pg in pod_pgs {
         pg.stop().await;
     }
@@ -227,6 +241,7 @@ async fn run_services(
     pod_pgs: &[PgCluster],
     redises: &[RedisServer],
     gateway: &GatewayProcess,
+    kafka: &Tansu,
 ) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -242,6 +257,7 @@ async fn run_services(
         pod_pgs,
         redises,
         gateway,
+        kafka,
         &http,
         &mut services,
     )
@@ -268,11 +284,12 @@ async fn run_services(
                 opts.data_dir.join("operator.token").display()
             );
             println!(
-                "  control plane {}, pods {}..{}, test gateway {}, logs in {}",
+                "  control plane {}, pods {}..{}, test gateway {}, kafka {}, logs in {}",
                 base,
                 base + 1,
                 base + opts.pods,
                 base + 30,
+                kafka.brokers(),
                 logs.display()
             );
             println!("press Ctrl-C to stop.");
@@ -297,6 +314,7 @@ async fn start_services(
     pod_pgs: &[PgCluster],
     redises: &[RedisServer],
     gateway: &GatewayProcess,
+    kafka: &Tansu,
     http: &reqwest::Client,
     services: &mut Vec<Service>,
 ) -> anyhow::Result<()> {
@@ -315,6 +333,7 @@ async fn start_services(
                 ("jwt_secret", secret.to_owned()),
                 ("platform_domain", opts.platform_domain.clone()),
                 ("public_port", opts.listen.port().to_string()),
+                ("kafka_brokers", kafka.brokers()),
             ],
         ),
         logs,
@@ -346,6 +365,7 @@ async fn start_services(
                         "gateway_webhook_secret",
                         gateway.webhook_secret().to_owned(),
                     ),
+                    ("kafka_brokers", kafka.brokers()),
                     // One directory for every pod's images: keys start with
                     // the store id, and a moved store keeps its images.
                     (

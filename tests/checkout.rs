@@ -847,3 +847,80 @@ async fn orders_history_guest_lookup_staff_fulfilment_and_cancellation() {
     assert_eq!(table, expected);
     stack.shutdown().await;
 }
+
+#[tokio::test]
+async fn with_kafka_stopped_checkouts_succeed_and_each_order_event_is_counted_once_after() {
+    let mut stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "nokafka").await;
+    let (_, variant) = shop.product(&stack, "NK-1", 1250, 10).await;
+    let mut carts = Vec::new();
+    for _ in 0..5 {
+        carts.push(shop.cart(&stack, &[(&variant, 1)]).await);
+    }
+    stack.kafka.stop().await;
+    for (i, token) in carts.iter().enumerate() {
+        let (status, body) = send(shop.checkout(&stack, token, &format!("nk-{i}"), CARD_OK)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let waiting = "SELECT count(*) FROM outbox WHERE store_id = $1 AND type = 'order.placed' AND published_at IS NULL";
+    assert_eq!(
+        shop.count(&stack, waiting).await,
+        5,
+        "the events wait in the outbox"
+    );
+    stack.kafka.start().await;
+    let sales_of = |stack: &Stack| {
+        let path = format!("/v1/stores/{}/sales", shop.id);
+        let req = stack.operator(Method::GET, &path);
+        async move {
+            let r = req.send().await.ok()?;
+            r.json::<Value>().await.ok()
+        }
+    };
+    let sales = stack
+        .eventually("the sales consumer counts the five orders", || async {
+            sales_of(&stack).await.filter(|s| s["orders"] == 5)
+        })
+        .await;
+    // 5 × (12.50 + free shipping, no tax configured).
+    assert_eq!(
+        sales["revenue"],
+        json!([{"currency": "USD", "minor": 6250}])
+    );
+    assert_eq!(shop.count(&stack, waiting).await, 0);
+    // Published again (a relay that crashed before marking them sent):
+    // the consumer dedupes by event id.
+    let mut db = shop.db(&stack).await;
+    sqlx::query(
+        "UPDATE outbox SET published_at = NULL WHERE store_id = $1 AND type = 'order.placed'",
+    )
+    .bind(shop.id.as_uuid())
+    .execute(&mut db)
+    .await
+    .expect("republish");
+    stack
+        .eventually("the relay publishes them again", || async {
+            (shop.count(&stack, waiting).await == 0).then_some(())
+        })
+        .await;
+    // One more real order after the duplicates proves the consumer has
+    // read past them.
+    let token = shop.cart(&stack, &[(&variant, 1)]).await;
+    assert_eq!(
+        send(shop.checkout(&stack, &token, "nk-last", CARD_OK))
+            .await
+            .0,
+        201
+    );
+    let sales = stack
+        .eventually("the sales consumer counts the sixth order", || async {
+            sales_of(&stack).await.filter(|s| s["orders"] != 5)
+        })
+        .await;
+    assert_eq!(sales["orders"], 6);
+    assert_eq!(
+        sales["revenue"],
+        json!([{"currency": "USD", "minor": 7500}])
+    );
+    stack.shutdown().await;
+}

@@ -21,6 +21,25 @@ pub struct ControlPlaneConfig {
     pub public_scheme: String,
     /// Port of those URLs; 0 for the scheme's default.
     pub public_port: u16,
+    /// Kafka bootstrap servers (`host:port,...`) the analytics consumer
+    /// reads `order-events` from. Empty (`None`): no consumer runs.
+    #[serde(with = "empty_is_none")]
+    pub kafka_brokers: Option<String>,
+}
+
+/// An optional setting that is the empty string when unset, so that it has
+/// a default in the layered config and an empty variable turns it off.
+mod empty_is_none {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(value.as_deref().unwrap_or(""))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let value = String::deserialize(d)?;
+        Ok(Some(value).filter(|v| !v.trim().is_empty()))
+    }
 }
 
 impl Default for ControlPlaneConfig {
@@ -34,6 +53,7 @@ impl Default for ControlPlaneConfig {
             pod_timeout_ms: 5_000,
             public_scheme: "http".into(),
             public_port: 0,
+            kafka_brokers: None,
         }
     }
 }
@@ -43,6 +63,7 @@ impl std::fmt::Debug for ControlPlaneConfig {
         f.debug_struct("ControlPlaneConfig")
             .field("listen", &self.listen)
             .field("platform_domain", &self.platform_domain)
+            .field("kafka_brokers", &self.kafka_brokers)
             .finish_non_exhaustive()
     }
 }

@@ -2,8 +2,10 @@
 //! custom domains, and the versioned routing table that routers follow.
 //!
 //! Contexts: [`pods`], [`stores`] (with [`placement`], a pure function), and
-//! [`routing`] (the change log and the long-poll that publishes it).
+//! [`routing`] (the change log and the long-poll that publishes it), and
+//! [`analytics`] (per-store sales from the pods' order events on Kafka).
 
+pub mod analytics;
 pub mod auth;
 pub mod config;
 pub mod db;

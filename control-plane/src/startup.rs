@@ -17,8 +17,9 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::analytics::consumer::ConsumerMetrics;
 use crate::pod_client::PodClient;
-use crate::{pods, routing, signup, stores, ControlPlaneConfig};
+use crate::{analytics, pods, routing, signup, stores, ControlPlaneConfig};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -71,6 +72,9 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    /// The analytics consumer's brokers and metrics, when Kafka is
+    /// configured.
+    analytics: Option<(String, ConsumerMetrics)>,
 }
 
 impl Application {
@@ -107,11 +111,19 @@ impl Application {
             stopping,
         };
         let metrics = HttpMetrics::new("control_plane")?;
+        let analytics = match &config.kafka_brokers {
+            Some(brokers) => Some((brokers.clone(), ConsumerMetrics::new(metrics.registry())?)),
+            None => {
+                tracing::warn!("no kafka_brokers configured: store sales are not counted");
+                None
+            }
+        };
         let app = Router::new()
             .merge(pods::router())
             .merge(stores::router())
             .merge(signup::router())
             .merge(routing::router())
+            .merge(analytics::router())
             .route("/readyz", get(readyz))
             .with_state(state.clone());
         let router = finish(app, metrics, config.body_limit);
@@ -123,6 +135,7 @@ impl Application {
             listener,
             router,
             state,
+            analytics,
         })
     }
 
@@ -145,9 +158,26 @@ impl Application {
             shutdown.await;
             stopping.send_replace(true);
         };
+        let (stop_consumer, consumer_stopped) = tokio::sync::oneshot::channel::<()>();
+        let consumer = self.analytics.map(|(brokers, metrics)| {
+            tokio::spawn(analytics::consumer::run(
+                self.state.db.clone(),
+                brokers,
+                metrics,
+                async move {
+                    let _ = consumer_stopped.await;
+                },
+            ))
+        });
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
+        let _ = stop_consumer.send(());
+        if let Some(consumer) = consumer {
+            if let Err(e) = consumer.await {
+                tracing::error!(error = %e, "analytics consumer task failed");
+            }
+        }
         self.state.db.close().await;
         served.context("serving http")
     }

@@ -84,6 +84,39 @@ pub struct PodConfig {
     /// Fault injection for tests: `crash_after_authorize` aborts the process
     /// right after a payment is authorized. Empty in production.
     pub failpoint: String,
+    /// Kafka bootstrap servers (`host:port,...`) the outbox relay publishes
+    /// to. Empty (`None`): no relay runs and events wait in the outbox.
+    #[serde(with = "empty_is_none")]
+    pub kafka_brokers: Option<String>,
+    /// Partitions of each event topic when the relay creates it.
+    pub kafka_topic_partitions: i32,
+    /// How long the producer tries to deliver an event before the relay
+    /// gives up on the batch and backs off, in milliseconds.
+    pub kafka_delivery_timeout_ms: u64,
+    /// Outbox rows published per store per transaction.
+    pub relay_batch_size: i64,
+    /// How often the relay looks for unpublished rows when nothing woke it
+    /// (rows committed by another pod process on the same database).
+    pub relay_poll_ms: u64,
+    /// Longest wait between attempts while Kafka fails (the wait doubles
+    /// from 100 ms up to this).
+    pub relay_backoff_max_ms: u64,
+}
+
+/// An optional setting that is the empty string when unset, so that it has
+/// a default in the layered config and `MERCATO_POD_KAFKA_BROKERS=` (empty)
+/// turns it off.
+mod empty_is_none {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(value.as_deref().unwrap_or(""))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let value = String::deserialize(d)?;
+        Ok(Some(value).filter(|v| !v.trim().is_empty()))
+    }
 }
 
 impl Default for PodConfig {
@@ -127,6 +160,12 @@ impl Default for PodConfig {
             checkout_stuck_after_ms: 60_000,
             checkout_recovery_interval_ms: 2_000,
             failpoint: String::new(),
+            kafka_brokers: None,
+            kafka_topic_partitions: 3,
+            kafka_delivery_timeout_ms: 5_000,
+            relay_batch_size: 200,
+            relay_poll_ms: 500,
+            relay_backoff_max_ms: 5_000,
         }
     }
 }
@@ -142,6 +181,44 @@ impl std::fmt::Debug for PodConfig {
             .field("media_dir", &self.media_dir)
             .field("gateway_url", &self.gateway_url)
             .field("gateway_timeout_ms", &self.gateway_timeout_ms)
+            .field("kafka_brokers", &self.kafka_brokers)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_brokers_is_off_when_empty() {
+        let defaults = serde_json::to_value(PodConfig::default()).expect("serializes");
+        assert_eq!(defaults["kafka_brokers"], "");
+        let back: PodConfig = serde_json::from_value(defaults).expect("parses");
+        assert_eq!(back.kafka_brokers, None);
+        let on: PodConfig =
+            serde_json::from_value(serde_json::json!({"kafka_brokers": "127.0.0.1:9092"}))
+                .expect("parses");
+        assert_eq!(on.kafka_brokers.as_deref(), Some("127.0.0.1:9092"));
+        let blank: PodConfig =
+            serde_json::from_value(serde_json::json!({"kafka_brokers": "  "})).expect("parses");
+        assert_eq!(blank.kafka_brokers, None);
+    }
+
+    #[test]
+    fn the_relay_runs_only_with_brokers_and_sane_settings() {
+        assert!(crate::events::RelaySettings::from_config(&PodConfig::default()).is_none());
+        let settings = crate::events::RelaySettings::from_config(&PodConfig {
+            kafka_brokers: Some("k:9092".into()),
+            relay_batch_size: 0,
+            relay_backoff_max_ms: 0,
+            kafka_topic_partitions: 0,
+            ..PodConfig::default()
+        })
+        .expect("a relay");
+        assert_eq!(settings.brokers, "k:9092");
+        assert_eq!(settings.batch_size, 1);
+        assert_eq!(settings.topic_partitions, 1);
+        assert_eq!(settings.backoff_max, std::time::Duration::from_millis(100));
     }
 }

@@ -17,6 +17,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::cache::Cache;
+use crate::events::{Relay, RelayMetrics, RelaySettings};
 use crate::media::MediaStore;
 use crate::payments::{Gateway, HttpGateway};
 use crate::tenancy::HostedStores;
@@ -119,6 +120,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    /// The outbox relay, when Kafka is configured.
+    relay: Option<Relay>,
 }
 
 impl Application {
@@ -160,6 +163,17 @@ impl Application {
         )
         .context("configuring the payment gateway")?;
         let gate_metrics = inventory::GateMetrics::new(metrics.registry())?;
+        let relay = match RelaySettings::from_config(&config) {
+            Some(settings) => Some(Relay::new(
+                db.clone(),
+                settings,
+                RelayMetrics::new(metrics.registry())?,
+            )),
+            None => {
+                tracing::warn!("no kafka_brokers configured: events stay in the outbox");
+                None
+            }
+        };
         let state = AppState {
             db,
             redis,
@@ -178,6 +192,7 @@ impl Application {
             listener,
             router,
             state,
+            relay,
         })
     }
 
@@ -202,12 +217,24 @@ impl Application {
         ));
         let inventory_workers = inventory::spawn_workers(self.state.clone());
         let recovery = tokio::spawn(checkout::recover(self.state.clone()));
+        let (stop_relay, relay_stopped) = tokio::sync::oneshot::channel::<()>();
+        let relay = self.relay.map(|relay| {
+            tokio::spawn(relay.run(async move {
+                let _ = relay_stopped.await;
+            }))
+        });
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
         refresher.abort();
         drop(inventory_workers);
         recovery.abort();
+        let _ = stop_relay.send(());
+        if let Some(relay) = relay {
+            if let Err(e) = relay.await {
+                tracing::error!(error = %e, "outbox relay task failed");
+            }
+        }
         self.state.db.close().await;
         served.context("serving http")
     }

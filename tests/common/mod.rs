@@ -13,7 +13,10 @@ use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 
-use mercato::local::{free_port, Binaries, Durability, GatewayProcess, PgCluster, RedisServer};
+use mercato::local::{
+    free_port, locate_tansu, Binaries, Durability, GatewayProcess, PgCluster, RedisServer, Tansu,
+    TansuStorage,
+};
 use mercato_tenants::{Claims, Role, TokenKeys};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -157,8 +160,38 @@ impl PodProcess {
     }
 }
 
+/// The stack's Kafka-API broker (one `tansu`), which a test may take away
+/// and bring back on the same port.
+///
+/// Its storage is a SQLite file in the stack's temporary directory rather
+/// than `memory://`: a restarted broker must keep its topics (and their
+/// ids), messages and committed offsets like a real Kafka does. A broker
+/// that forgets its topics under running clients answers their metadata
+/// requests with nameless topics, which crashes librdkafka 2.12.
+pub struct Kafka {
+    broker: Tansu,
+}
+
+impl Kafka {
+    /// Bootstrap servers, as pods and the control plane are given them.
+    pub fn brokers(&self) -> String {
+        self.broker.brokers()
+    }
+
+    /// Stops the broker; clients keep retrying until it is back.
+    pub async fn stop(&mut self) {
+        self.broker.stop().await;
+    }
+
+    /// Starts the broker again on its port, with what it held.
+    pub async fn start(&mut self) {
+        self.broker.restart().await.expect("tansu restarts");
+    }
+}
+
 pub struct Stack {
     pub http: reqwest::Client,
+    pub kafka: Kafka,
     pub operator: String,
     pub keys: TokenKeys,
     secret: String,
@@ -215,6 +248,18 @@ async fn start_gateway(dir: &std::path::Path) -> GatewayProcess {
     .await
 }
 
+async fn start_kafka(dir: &std::path::Path) -> Kafka {
+    let bin = locate_tansu().expect("tansu installed (scripts/bootstrap.sh)");
+    let broker = on_a_free_port("tansu", |port| {
+        let bin = bin.clone();
+        let log = dir.join(format!("tansu-{port}.log"));
+        let storage = TansuStorage::Sqlite(dir.join(format!("tansu-{port}")));
+        async move { Tansu::start(&bin, storage, port, &log).await }
+    })
+    .await;
+    Kafka { broker }
+}
+
 async fn start_redis(bins: &Binaries, dir: &std::path::Path) -> RedisServer {
     on_a_free_port("redis", |port| {
         let path = dir.join(format!("redis-{port}"));
@@ -268,14 +313,19 @@ impl Stack {
             .expect("client");
 
         let gateway = start_gateway(dir.path()).await;
+        let kafka = start_kafka(dir.path()).await;
         let cp_database_url = pg.create_database("control_plane").await.expect("cp db");
-        let cp_app = mercato_control_plane::Application::build(control_plane_config(
-            "127.0.0.1:0".parse().expect("addr"),
-            &cp_database_url,
-            &secret,
-        ))
-        .await
-        .expect("control plane starts");
+        let cp_app =
+            mercato_control_plane::Application::build(mercato_control_plane::ControlPlaneConfig {
+                kafka_brokers: Some(kafka.brokers()),
+                ..control_plane_config(
+                    "127.0.0.1:0".parse().expect("addr"),
+                    &cp_database_url,
+                    &secret,
+                )
+            })
+            .await
+            .expect("control plane starts");
         let control_plane = spawn_app!(cp_app);
         let cp_addr = control_plane.addr;
 
@@ -298,6 +348,8 @@ impl Stack {
                 gateway_url: gateway.url(),
                 gateway_api_key: gateway.api_key().to_owned(),
                 gateway_webhook_secret: gateway.webhook_secret().to_owned(),
+                kafka_brokers: Some(kafka.brokers()),
+                relay_backoff_max_ms: 1_000,
                 ..Default::default()
             };
             configure(&mut config);
@@ -342,6 +394,7 @@ impl Stack {
         let router = spawn_app!(router_app);
         let stack = Stack {
             http,
+            kafka,
             operator,
             keys,
             secret,
@@ -504,13 +557,13 @@ impl Stack {
 
     /// Starts the control plane again on the address it had.
     pub async fn start_control_plane(&mut self) {
-        let app = mercato_control_plane::Application::build(control_plane_config(
-            self.cp_addr,
-            &self.cp_database_url,
-            &self.secret,
-        ))
-        .await
-        .expect("control plane restarts");
+        let app =
+            mercato_control_plane::Application::build(mercato_control_plane::ControlPlaneConfig {
+                kafka_brokers: Some(self.kafka.brokers()),
+                ..control_plane_config(self.cp_addr, &self.cp_database_url, &self.secret)
+            })
+            .await
+            .expect("control plane restarts");
         self.control_plane = Some(spawn_app!(app));
     }
 
@@ -529,6 +582,7 @@ impl Stack {
         }
         self.gateway.stop().await;
         self.pg.stop().await;
+        self.kafka.stop().await;
     }
 
     /// Starts one more pod as its own process (database, Redis, gateway

@@ -5,4 +5,4 @@ mod routes;
 mod store;
 
 pub use routes::{provision, router, NewStore};
-pub use store::{Store, StoreDomain};
+pub use store::{get, Store, StoreDomain};

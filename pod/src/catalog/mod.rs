@@ -43,7 +43,8 @@ pub async fn begin_product_write(
 
 /// Inside the transaction of any change that touches `products` (their
 /// fields, variants, stock, collections or categories): brings derived data
-/// (search documents) up to date, so it commits with the change.
+/// (search documents) up to date and records `catalog.product_changed` /
+/// `catalog.product_deleted` in the outbox, so they commit with the change.
 pub async fn after_change(
     _state: &AppState,
     tx: &mut Transaction<'_, Postgres>,
@@ -55,7 +56,46 @@ pub async fn after_change(
         .map_err(map_db_error)?;
     crate::search::reindex(tx, store, products)
         .await
-        .map_err(map_db_error)
+        .map_err(map_db_error)?;
+    let ids: Vec<uuid::Uuid> = products.iter().map(ProductId::as_uuid).collect();
+    let statuses: std::collections::HashMap<uuid::Uuid, String> =
+        sqlx::query_as("SELECT id, status FROM products WHERE store_id = $1 AND id = ANY($2)")
+            .bind(store.as_uuid())
+            .bind(&ids)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(map_db_error)?
+            .into_iter()
+            .collect();
+    crate::events::record_many(tx, store, &product_events(products, &statuses))
+        .await
+        .map_err(map_db_error)?;
+    Ok(())
+}
+
+/// One event per product changed, in order, once each: changed (with its
+/// status) when it still exists, deleted when it does not.
+fn product_events(
+    products: &[ProductId],
+    statuses: &std::collections::HashMap<uuid::Uuid, String>,
+) -> Vec<crate::events::NewEvent> {
+    let mut seen = HashSet::new();
+    products
+        .iter()
+        .filter(|p| seen.insert(**p))
+        .map(|p| match statuses.get(&p.as_uuid()) {
+            Some(status) => crate::events::NewEvent {
+                event_type: "catalog.product_changed",
+                aggregate_id: p.as_uuid(),
+                payload: serde_json::json!({"product_id": p, "status": status}),
+            },
+            None => crate::events::NewEvent {
+                event_type: "catalog.product_deleted",
+                aggregate_id: p.as_uuid(),
+                payload: serde_json::json!({"product_id": p}),
+            },
+        })
+        .collect()
 }
 
 /// `422 unprocessable` naming (sorted, once each) the ids of `wanted` that
@@ -136,6 +176,33 @@ pub async fn invalidate(state: &AppState, store: StoreId, products: &[ProductId]
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn product_events_say_changed_or_deleted_once_per_product() {
+        let (kept, gone) = (ProductId::new(), ProductId::new());
+        let statuses = [(kept.as_uuid(), "active".to_string())]
+            .into_iter()
+            .collect();
+        let events = product_events(&[kept, gone, kept], &statuses);
+        let summary: Vec<(&str, serde_json::Value)> = events
+            .iter()
+            .map(|e| (e.event_type, e.payload.clone()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "catalog.product_changed",
+                    serde_json::json!({"product_id": kept, "status": "active"})
+                ),
+                (
+                    "catalog.product_deleted",
+                    serde_json::json!({"product_id": gone})
+                ),
+            ]
+        );
+        assert_eq!(events[1].aggregate_id, gone.as_uuid());
+    }
 
     #[test]
     fn require_known_names_each_unknown_id_once_in_order() {
