@@ -608,7 +608,7 @@ async fn compensate(state: &AppState, store: StoreId, c: &Checkout) -> Result<bo
     // attempted without a definite answer.
     let may_hold_money =
         c.payment_id.is_some() || (c.did("authorize_attempted") && !c.did("declined"));
-    if may_hold_money {
+    let returned = if may_hold_money {
         let payment = match &c.payment_id {
             Some(id) => Some(id.clone()),
             None => match state.payments.lookup(&gateway_key(c.id, "authorize")).await {
@@ -626,13 +626,16 @@ async fn compensate(state: &AppState, store: StoreId, c: &Checkout) -> Result<bo
                 }
             },
         };
-        if let Some(payment_id) = payment {
-            if let Err(e) = return_money(state, c.id, &payment_id).await {
+        if let Some(payment_id) = &payment {
+            if let Err(e) = return_money(state, c.id, payment_id).await {
                 tracing::warn!(checkout = %c.id, error = %e, "void/refund failed; compensation will retry");
                 return Ok(false);
             }
         }
-    }
+        payment
+    } else {
+        None
+    };
     // Release before the row says failed: a crash in between leaves the
     // checkout compensating, and the recovery worker releases again (a no-op).
     inventory::release(state, store, c.id.as_uuid())
@@ -647,6 +650,20 @@ async fn compensate(state: &AppState, store: StoreId, c: &Checkout) -> Result<bo
     };
     if locked.state != SagaState::Compensating {
         return Ok(true);
+    }
+    if let (Some(payment_id), Some(quote)) = (&returned, &locked.quote) {
+        events::record(
+            &mut tx,
+            store,
+            "payment.voided",
+            c.id.as_uuid(),
+            &json!({
+                "order_id": locked.order_id, "checkout_id": c.id, "payment_id": payment_id,
+                "amount_minor": quote.total_minor, "currency": quote.currency,
+            }),
+        )
+        .await
+        .map_err(map_db_error)?;
     }
     if let Some(order) = locked.order_id {
         let reason = locked.failure.as_deref().unwrap_or("checkout failed");
