@@ -3,9 +3,10 @@
 
 mod common;
 
-use common::{error_code, refusal, status_of, Stack, PLATFORM};
+use common::shop::Shop;
+use common::{error_code, refusal, status_of, Stack};
 use mercato::local::{Binaries, Durability, RedisServer};
-use mercato_tenants::{CartId, Claims, CustomerId, Role, StoreId};
+use mercato_tenants::{CartId, Claims, CustomerId, Role};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Connection as _;
@@ -13,22 +14,8 @@ use sqlx::Connection as _;
 const GUEST_TTL: i64 = 7 * 24 * 3600;
 const CUSTOMER_TTL: i64 = 30 * 24 * 3600;
 
-/// A store with a staff token.
-struct Shop {
-    id: StoreId,
-    host: String,
-    staff: String,
-    store: Value,
-}
-
 async fn shop(stack: &Stack, handle: &str) -> Shop {
-    let store = stack.create_store(handle).await;
-    Shop {
-        id: store["id"].as_str().expect("id").parse().expect("store id"),
-        host: format!("{handle}.{PLATFORM}"),
-        staff: stack.staff_token(&store),
-        store,
-    }
+    Shop::open(stack, handle).await
 }
 
 /// Creates an active product with one variant and `on_hand` units; its
@@ -40,26 +27,7 @@ async fn product(
     price: i64,
     on_hand: i32,
 ) -> (String, String) {
-    let p = stack
-        .create_product(
-            &shop.host,
-            &shop.staff,
-            &format!("Product {sku}"),
-            sku,
-            price,
-        )
-        .await;
-    let variant = p["variants"][0]["id"].as_str().expect("variant").to_owned();
-    let r = stack
-        .at(
-            Method::PUT,
-            &shop.host,
-            &format!("/admin/api/variants/{variant}/stock"),
-        )
-        .bearer_auth(&shop.staff)
-        .json(&json!({"on_hand": on_hand}));
-    assert_eq!(status_of(r).await, 200, "setting stock");
-    (p["id"].as_str().expect("id").to_owned(), variant)
+    shop.product(stack, sku, price, on_hand).await
 }
 
 /// A new guest cart: (token, cart).

@@ -521,49 +521,42 @@ async fn bad_checkout_input_gets_a_clear_4xx_and_changes_nothing() {
         code(post(good.clone(), Some(&"k".repeat(300)))).await,
         (400, "invalid_request".into())
     );
-    let mut b = good.clone();
-    b["email"] = json!("not-an-email");
-    assert_eq!(
-        code(post(b, Some("b1"))).await,
-        (400, "invalid_email".into())
-    );
-    let mut b = good.clone();
-    b["shipping_address"]["country"] = json!("USA");
-    assert_eq!(
-        code(post(b, Some("b2"))).await,
-        (400, "invalid_request".into())
-    );
-    let mut b = good.clone();
-    b["surprise"] = json!(1);
-    assert_eq!(
-        code(post(b, Some("b3"))).await,
-        (400, "invalid_request".into())
-    );
-    let mut b = good.clone();
-    b["payment_token"] = json!("");
-    assert_eq!(
-        code(post(b, Some("b4"))).await,
-        (400, "invalid_request".into())
-    );
-    // Recorded under their key: the checkout's own verdicts.
-    let mut b = good.clone();
-    b["shipping_option"] = json!("pigeon");
-    assert_eq!(
-        code(post(b, Some("b5"))).await,
-        (422, "shipping_unavailable".into())
-    );
-    let mut b = good.clone();
-    b["expected_total_minor"] = json!(1);
-    assert_eq!(
-        code(post(b, Some("b6"))).await,
-        (409, "price_changed".into())
-    );
-    let mut b = good.clone();
-    b["payment_token"] = json!("tok_nonsense");
-    assert_eq!(
-        code(post(b, Some("b7"))).await,
-        (402, "payment_failed".into())
-    );
+    // Shape errors (nothing recorded), then the checkout's own verdicts
+    // (recorded under their key): (field, value, status, code).
+    let cases = [
+        ("/email", json!("not-an-email"), 400, "invalid_email"),
+        (
+            "/shipping_address/country",
+            json!("USA"),
+            400,
+            "invalid_request",
+        ),
+        ("/surprise", json!(1), 400, "invalid_request"),
+        ("/payment_token", json!(""), 400, "invalid_request"),
+        (
+            "/shipping_option",
+            json!("pigeon"),
+            422,
+            "shipping_unavailable",
+        ),
+        ("/expected_total_minor", json!(1), 409, "price_changed"),
+        (
+            "/payment_token",
+            json!("tok_nonsense"),
+            402,
+            "payment_failed",
+        ),
+    ];
+    for (i, (field, value, status, want)) in cases.into_iter().enumerate() {
+        let mut b = good.clone();
+        let (parent, name) = field.rsplit_once('/').expect("a pointer");
+        b.pointer_mut(if parent.is_empty() { "" } else { parent })
+            .and_then(Value::as_object_mut)
+            .expect("an object")
+            .insert(name.to_owned(), value);
+        let got = code(post(b, Some(&format!("b{i}")))).await;
+        assert_eq!(got, (status, want.to_owned()), "{field}");
+    }
     // No cart token at all.
     let r = stack
         .post(&shop.host, "/api/checkout")

@@ -3,7 +3,6 @@
 //! started by `mercato up` (separate processes, as in production).
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
@@ -34,33 +33,10 @@ pub async fn run(opts: CacheArgs) -> anyhow::Result<()> {
 }
 
 async fn measure_platform(opts: &CacheArgs) -> anyhow::Result<Vec<Report>> {
-    let data = tempfile::tempdir()?;
-    let router_port = crate::local::free_port()?;
-    let router = format!("http://127.0.0.1:{router_port}");
-    let exe = std::env::current_exe()?;
-    let mut up = tokio::process::Command::new(&exe)
-        .arg("up")
-        .arg("--data-dir")
-        .arg(data.path())
-        .args(["--listen", &format!("127.0.0.1:{router_port}")])
-        .args(["--port-base", &opts.port_base.to_string()])
-        .args(["--pods", "1", "--platform-domain", "localhost"])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting mercato up")?;
-    let result = measure(&router, opts).await;
-    if let Some(pid) = up.id() {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(30), up.wait()).await;
-    let reports = result?;
+    let reports = super::on_up(opts.port_base, &[], |router, _| async move {
+        measure(&router, opts).await
+    })
+    .await?;
     write_report(opts, &reports)?;
     Ok(reports)
 }

@@ -10,7 +10,6 @@
 //!   capture at the test gateway, durable commits), for `--seconds`.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -321,45 +320,23 @@ async fn throughput(p: &Platform) -> anyhow::Result<(Report, usize)> {
     Ok((report, labels.get("order").copied().unwrap_or(0)))
 }
 
-/// Starts `mercato up` on a fresh data folder (the Redis gate on or off),
-/// runs `measure` against it, and stops it.
+/// Runs `measure` on a fresh platform started by `mercato up`, the Redis
+/// gate on or off.
 async fn on_platform<T, F, Fut>(opts: &CheckoutArgs, gate: bool, measure: F) -> anyhow::Result<T>
 where
     F: FnOnce(Platform) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<T>>,
 {
-    let data = tempfile::tempdir()?;
-    let router_port = crate::local::free_port()?;
-    let router = format!("http://127.0.0.1:{router_port}");
-    let exe = std::env::current_exe()?;
-    let mut up = tokio::process::Command::new(&exe)
-        .arg("up")
-        .arg("--data-dir")
-        .arg(data.path())
-        .args(["--listen", &format!("127.0.0.1:{router_port}")])
-        .args(["--port-base", &opts.port_base.to_string()])
-        .args(["--pods", "1", "--platform-domain", "localhost"])
-        .env("RUST_LOG", "warn")
-        .env("MERCATO_POD_INVENTORY_GATE", gate.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting mercato up")?;
-    let result = async {
-        let platform = connect(&router, data.path(), opts).await?;
-        measure(platform).await
-    }
-    .await;
-    if let Some(pid) = up.id() {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(30), up.wait()).await;
-    result
+    let gate = gate.to_string();
+    super::on_up(
+        opts.port_base,
+        &[("MERCATO_POD_INVENTORY_GATE", gate.as_str())],
+        |router, data| async move {
+            let platform = connect(&router, &data, opts).await?;
+            measure(platform).await
+        },
+    )
+    .await
 }
 
 /// Waits for the demo store and mints a staff token for it.

@@ -19,6 +19,47 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+/// Runs `measure(router_url, data_dir)` against a whole platform started by
+/// `mercato up` (separate processes, as in production) on a fresh data
+/// folder, with `env` added to its processes' environment; stops it after.
+pub async fn on_up<T, F, Fut>(port_base: u16, env: &[(&str, &str)], measure: F) -> anyhow::Result<T>
+where
+    F: FnOnce(String, PathBuf) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let data = tempfile::tempdir()?;
+    let router_port = crate::local::free_port()?;
+    let exe = std::env::current_exe()?;
+    let mut up = tokio::process::Command::new(&exe)
+        .arg("up")
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["--listen", &format!("127.0.0.1:{router_port}")])
+        .args(["--port-base", &port_base.to_string()])
+        .args(["--pods", "1", "--platform-domain", "localhost"])
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting mercato up")?;
+    let result = measure(
+        format!("http://127.0.0.1:{router_port}"),
+        data.path().to_owned(),
+    )
+    .await;
+    if let Some(pid) = up.id() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), up.wait()).await;
+    result
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct SeedArgs {
     /// The pod's database (migrations are applied if missing).

@@ -395,20 +395,31 @@ async fn reserved(
     }
 }
 
+/// Opens a step's transaction: the store fenced and the checkout row
+/// locked, if the checkout is still in `expected` (None: another driver
+/// moved it on).
+async fn begin_step(
+    state: &AppState,
+    store: StoreId,
+    id: CheckoutId,
+    expected: SagaState,
+) -> Result<Option<(sqlx::Transaction<'static, sqlx::Postgres>, Checkout)>, ApiError> {
+    let mut tx = state.db.begin().await.map_err(map_db_error)?;
+    lock_active(&mut tx, store).await?;
+    let locked = store::get(&mut *tx, store, id, true)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("checkout"))?;
+    Ok((locked.state == expected).then_some((tx, locked)))
+}
+
 /// Step 4: the order, in one transaction with pinning the held stock and
 /// retiring the cart.
 async fn create_order(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool, ApiError> {
-    let mut tx = state.db.begin().await.map_err(map_db_error)?;
-    lock_active(&mut tx, store).await?;
-    let Some(locked) = store::get(&mut *tx, store, c.id, true)
-        .await
-        .map_err(map_db_error)?
+    let Some((mut tx, locked)) = begin_step(state, store, c.id, SagaState::Authorized).await?
     else {
-        return Err(ApiError::not_found("checkout"));
-    };
-    if locked.state != SagaState::Authorized {
         return Ok(true); // another driver got here first
-    }
+    };
     let quote = locked
         .quote
         .as_ref()
@@ -501,17 +512,9 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
             return fail(state, store, c, 402, &body).await;
         }
     };
-    let mut tx = state.db.begin().await.map_err(map_db_error)?;
-    lock_active(&mut tx, store).await?;
-    let Some(locked) = store::get(&mut *tx, store, c.id, true)
-        .await
-        .map_err(map_db_error)?
-    else {
-        return Err(ApiError::not_found("checkout"));
+    let Some((mut tx, _)) = begin_step(state, store, c.id, SagaState::Ordered).await? else {
+        return Ok(true); // another driver got here first
     };
-    if locked.state != SagaState::Ordered {
-        return Ok(true);
-    }
     inventory::commit(&mut tx, store, c.id.as_uuid())
         .await
         .map_err(map_db_error)?;
@@ -641,16 +644,10 @@ async fn compensate(state: &AppState, store: StoreId, c: &Checkout) -> Result<bo
     inventory::release(state, store, c.id.as_uuid())
         .await
         .map_err(map_db_error)?;
-    let mut tx = state.db.begin().await.map_err(map_db_error)?;
-    let Some(locked) = store::get(&mut *tx, store, c.id, true)
-        .await
-        .map_err(map_db_error)?
+    let Some((mut tx, locked)) = begin_step(state, store, c.id, SagaState::Compensating).await?
     else {
-        return Err(ApiError::not_found("checkout"));
+        return Ok(true); // another driver got here first
     };
-    if locked.state != SagaState::Compensating {
-        return Ok(true);
-    }
     if let (Some(payment_id), Some(quote)) = (&returned, &locked.quote) {
         events::record(
             &mut tx,
