@@ -182,7 +182,8 @@ async fn one_key_sent_twenty_times_at_once_makes_one_order_one_authorization_one
 
 #[tokio::test]
 async fn the_gateway_webhook_racing_the_shopper_makes_one_order() {
-    let stack = Stack::start(1).await;
+    // Webhooks drive at once, never waiting for the shopper's request.
+    let stack = Stack::start_with(1, |cfg| cfg.webhook_drive_after_ms = 0).await;
     let shop = Shop::open(&stack, "race").await;
     let (_, variant) = shop.product(&stack, "RACE-1", 700, 100).await;
     // With the lost-response card the shopper's request learns the outcome

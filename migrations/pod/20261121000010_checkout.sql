@@ -111,7 +111,10 @@ CREATE TABLE order_lines (
     quantity          integer NOT NULL CHECK (quantity > 0),
     unit_price_minor  bigint NOT NULL CHECK (unit_price_minor >= 0),
     PRIMARY KEY (store_id, order_id, position),
+    -- Deferred: the order's own row is inserted last in its transaction
+    -- (it takes the store's order-number counter, held until commit).
     FOREIGN KEY (store_id, order_id) REFERENCES orders (store_id, id) ON DELETE CASCADE
+        DEFERRABLE INITIALLY DEFERRED
 );
 
 -- Every status an order went through.
@@ -125,7 +128,10 @@ CREATE TABLE order_history (
     note         text,
     at           timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (store_id, order_id, id),
+    -- Deferred: the order's own row is inserted last in its transaction
+    -- (it takes the store's order-number counter, held until commit).
     FOREIGN KEY (store_id, order_id) REFERENCES orders (store_id, id) ON DELETE CASCADE
+        DEFERRABLE INITIALLY DEFERRED
 );
 
 -- The allowed status changes; orders::state::next is the same table in

@@ -81,6 +81,10 @@ pub struct PodConfig {
     pub checkout_stuck_after_ms: u64,
     /// How often the recovery worker looks for stuck checkouts.
     pub checkout_recovery_interval_ms: u64,
+    /// A gateway webhook about a checkout that a driver moved less than
+    /// this long ago is answered `409 checkout_pending` (the gateway retries
+    /// later) instead of racing that driver; 0 always drives at once.
+    pub webhook_drive_after_ms: u64,
     /// Fault injection for tests: `crash_after_authorize` aborts the process
     /// right after a payment is authorized. Empty in production.
     pub failpoint: String,
@@ -159,6 +163,7 @@ impl Default for PodConfig {
             public_url: String::new(),
             checkout_stuck_after_ms: 60_000,
             checkout_recovery_interval_ms: 2_000,
+            webhook_drive_after_ms: 1_000,
             failpoint: String::new(),
             kafka_brokers: None,
             kafka_topic_partitions: 3,

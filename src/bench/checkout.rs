@@ -44,6 +44,9 @@ pub struct CheckoutArgs {
     /// Where the Markdown report goes.
     #[arg(long, default_value = "docs/benchmarks/checkout.md")]
     pub out: PathBuf,
+    /// Only the throughput run (for profiling; writes no report).
+    #[arg(long)]
+    pub throughput_only: bool,
 }
 
 /// One flash-sale run.
@@ -57,6 +60,12 @@ struct Flash {
 
 /// `mercato bench checkout`.
 pub async fn run(opts: CheckoutArgs) -> anyhow::Result<()> {
+    if opts.throughput_only {
+        let (t, orders) = on_platform(&opts, true, |p| async move { throughput(&p).await }).await?;
+        print!("{}", loadgen::table(std::slice::from_ref(&t)));
+        println!("orders placed: {orders}");
+        return Ok(());
+    }
     let (gated, health) = on_platform(&opts, true, |p| async move {
         let flash = flash_sale(&p, true).await?;
         let health = healthz(&p).await?;

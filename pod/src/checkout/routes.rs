@@ -534,6 +534,18 @@ async fn handle(
         SagaState::Compensating | SagaState::Failed => Ok(()),
         SagaState::Started => Ok(()),
         SagaState::Reserved | SagaState::Authorized | SagaState::Ordered => {
+            let quiet = chrono::Utc::now() - c.updated_at;
+            let grace = chrono::Duration::milliseconds(
+                i64::try_from(state.config.webhook_drive_after_ms).unwrap_or(i64::MAX),
+            );
+            if quiet < grace {
+                // Its driver is at work: let it finish; the gateway retries
+                // and finds the checkout settled (or stuck, and drives it).
+                return Err(ApiError::new(
+                    ErrorCode::CheckoutPending,
+                    "the checkout is being processed; retry later",
+                ));
+            }
             saga::drive(state, store, c.id, Mode::Webhook(&event.data))
                 .await
                 .map(|_| ())

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use mercato_tenants::{ApiError, Email, ErrorCode, StoreId};
+use mercato_tenants::{ApiError, Email, ErrorCode, OrderId, StoreId};
 use serde_json::{json, Value};
 
 use super::model::{self, Quote, SagaState, Wanted};
@@ -454,10 +454,7 @@ async fn create_order(state: &AppState, store: StoreId, c: &Checkout) -> Result<
             return fail(state, store, c, 409, &body).await;
         }
     }
-    let (order, _number) =
-        orders::insert(&mut tx, store, c.id, locked.customer_id, quote, payment_id)
-            .await
-            .map_err(map_db_error)?;
+    let order = OrderId::new();
     store::advance(
         &mut *tx,
         store,
@@ -469,6 +466,18 @@ async fn create_order(state: &AppState, store: StoreId, c: &Checkout) -> Result<
             order_id: Some(order),
             ..Default::default()
         },
+    )
+    .await
+    .map_err(map_db_error)?;
+    // Last: it takes the store's order-number counter until the commit.
+    orders::insert(
+        &mut tx,
+        store,
+        order,
+        c.id,
+        locked.customer_id,
+        quote,
+        payment_id,
     )
     .await
     .map_err(map_db_error)?;

@@ -28,6 +28,8 @@ pub struct Checkout {
     pub failure: Option<String>,
     pub outcome: Option<(u16, serde_json::Value)>,
     pub created_at: DateTime<Utc>,
+    /// When a driver last moved it (or the recovery worker claimed it).
+    pub updated_at: DateTime<Utc>,
 }
 
 impl Checkout {
@@ -37,7 +39,7 @@ impl Checkout {
 }
 
 const COLUMNS: &str = "id, request_hash, cart_id, customer_id, email, state, steps, quote,
-    payment_token, payment_id, order_id, failure, outcome_status, outcome, created_at";
+    payment_token, payment_id, order_id, failure, outcome_status, outcome, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -56,6 +58,7 @@ struct Row {
     outcome_status: Option<i16>,
     outcome: Option<serde_json::Value>,
     created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
 impl Row {
@@ -80,6 +83,7 @@ impl Row {
                 _ => None,
             },
             created_at: self.created_at,
+            updated_at: self.updated_at,
         })
     }
 }

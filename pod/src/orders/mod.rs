@@ -119,60 +119,23 @@ struct LineRow {
     unit_price_minor: i64,
 }
 
-/// The next order number of the store (#1001 first). Taken inside the
-/// order's transaction, last, so the row lock is held only through commit
-/// and numbers have no gaps.
-async fn next_number(
-    tx: &mut Transaction<'_, Postgres>,
-    store: StoreId,
-) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as(
-        "INSERT INTO store_counters AS c (store_id) VALUES ($1)
-         ON CONFLICT (store_id) DO UPDATE SET next_order_number = c.next_order_number + 1
-         RETURNING next_order_number",
-    )
-    .bind(store.as_uuid())
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(n)
-}
-
-/// Inserts the order of a checkout in status `placed`, with its lines and
-/// first history entry. The caller holds the checkout row and commits.
+/// Inserts order `id` of a checkout in status `placed`, with its lines and
+/// first history entry; returns its number. Call it LAST in the order's
+/// transaction, right before the commit: its final statement takes the next
+/// number from the store's counter row (#1001 first; no global sequence, no
+/// gaps), whose lock is then held only through the commit. The lines and
+/// history go in first (their foreign keys are deferred).
 pub async fn insert(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
+    id: OrderId,
     checkout: CheckoutId,
     customer: Option<CustomerId>,
     quote: &Quote,
     payment_id: &str,
-) -> Result<(OrderId, i64), sqlx::Error> {
-    let id = OrderId::new();
+) -> Result<i64, sqlx::Error> {
     let shipping_option = serde_json::to_value(&quote.shipping_option)
         .map_err(|e| sqlx::Error::Encode(e.to_string().into()))?;
-    let number = next_number(tx, store).await?;
-    sqlx::query(
-        "INSERT INTO orders (store_id, id, number, checkout_id, customer_id, email, status, currency,
-             subtotal_minor, shipping_minor, tax_minor, total_minor, shipping_option,
-             shipping_address, payment_id)
-         VALUES ($1, $2, $3, $4, $5, $6, 'placed', $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .bind(store.as_uuid())
-    .bind(id.as_uuid())
-    .bind(number)
-    .bind(checkout.as_uuid())
-    .bind(customer.map(|c| c.as_uuid()))
-    .bind(&quote.email)
-    .bind(quote.currency.as_str())
-    .bind(quote.subtotal_minor)
-    .bind(quote.shipping_minor)
-    .bind(quote.tax_minor)
-    .bind(quote.total_minor)
-    .bind(shipping_option)
-    .bind(&quote.shipping_address)
-    .bind(payment_id)
-    .execute(&mut **tx)
-    .await?;
     let n = quote.lines.len();
     let positions: Vec<i32> = (0..n as i32).collect();
     let variants: Vec<Uuid> = quote.lines.iter().map(|l| l.variant_id.as_uuid()).collect();
@@ -205,7 +168,34 @@ pub async fn insert(
     .execute(&mut **tx)
     .await?;
     history(tx, store, id, None, OrderStatus::Placed, "checkout", None).await?;
-    Ok((id, number))
+    let (number,): (i64,) = sqlx::query_as(
+        "WITH n AS (
+             INSERT INTO store_counters AS c (store_id) VALUES ($1)
+             ON CONFLICT (store_id) DO UPDATE SET next_order_number = c.next_order_number + 1
+             RETURNING next_order_number)
+         INSERT INTO orders (store_id, id, number, checkout_id, customer_id, email, status, currency,
+             subtotal_minor, shipping_minor, tax_minor, total_minor, shipping_option,
+             shipping_address, payment_id)
+         SELECT $1, $2, n.next_order_number, $3, $4, $5, 'placed', $6, $7, $8, $9, $10, $11, $12, $13
+           FROM n
+         RETURNING number",
+    )
+    .bind(store.as_uuid())
+    .bind(id.as_uuid())
+    .bind(checkout.as_uuid())
+    .bind(customer.map(|c| c.as_uuid()))
+    .bind(&quote.email)
+    .bind(quote.currency.as_str())
+    .bind(quote.subtotal_minor)
+    .bind(quote.shipping_minor)
+    .bind(quote.tax_minor)
+    .bind(quote.total_minor)
+    .bind(shipping_option)
+    .bind(&quote.shipping_address)
+    .bind(payment_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(number)
 }
 
 async fn history(
