@@ -46,7 +46,7 @@ fi
 # build cold; --locked matters).
 if ! command -v tansu >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tansu" ]; then
   echo "bootstrap: installing tansu"
-  cargo install --locked tansu --features dynostore,libsql
+  cargo install --locked tansu --version 0.6.0 --features dynostore,libsql
 fi
 if command -v rustup >/dev/null 2>&1; then
   for component in rustfmt clippy; do

@@ -47,6 +47,9 @@ pub struct CheckoutArgs {
     /// Only the throughput run (for profiling; writes no report).
     #[arg(long)]
     pub throughput_only: bool,
+    /// Only the flash sale with the gate on (for profiling; no report).
+    #[arg(long)]
+    pub flash_only: bool,
 }
 
 /// One flash-sale run.
@@ -60,6 +63,15 @@ struct Flash {
 
 /// `mercato bench checkout`.
 pub async fn run(opts: CheckoutArgs) -> anyhow::Result<()> {
+    if opts.flash_only {
+        let f = on_platform(&opts, true, |p| async move { flash_sale(&p, true).await }).await?;
+        print!("{}", loadgen::table(std::slice::from_ref(&f.report)));
+        println!(
+            "orders {}, sold out {}, on hand after {}",
+            f.orders, f.sold_out, f.on_hand_after
+        );
+        return Ok(());
+    }
     if opts.throughput_only {
         let (t, orders) = on_platform(&opts, true, |p| async move { throughput(&p).await }).await?;
         print!("{}", loadgen::table(std::slice::from_ref(&t)));
@@ -210,14 +222,28 @@ impl Platform {
             }))
             .send()
             .await
+            .map_err(|e| eprintln!("checkout request failed: {e}"))
             .ok()?;
         match r.status().as_u16() {
             201 => Some("order"),
             409 => {
                 let body: Value = r.json().await.ok()?;
-                (body["error"]["code"] == "out_of_stock").then_some("sold_out")
+                match body["error"]["code"].as_str() {
+                    Some("out_of_stock") => Some("sold_out"),
+                    other => {
+                        eprintln!("checkout answered 409 {other:?}");
+                        None
+                    }
+                }
             }
-            _ => None,
+            status => {
+                let body = r.text().await.unwrap_or_default();
+                eprintln!(
+                    "checkout answered {status}: {}",
+                    body.chars().take(300).collect::<String>()
+                );
+                None
+            }
         }
     }
 

@@ -173,6 +173,37 @@ async fn fail_with(
     fail(state, store, c, err.code.status().as_u16(), &body).await
 }
 
+/// Ends a checkout that holds nothing yet (refused while validating, or
+/// out of stock: a reservation is all or nothing): straight to `failed`
+/// with its answer, no compensation to run.
+async fn end_before_work(
+    state: &AppState,
+    store: StoreId,
+    c: &Checkout,
+    status: u16,
+    body: &Value,
+) -> Result<bool, ApiError> {
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or("internal")
+        .to_owned();
+    store::advance(
+        &state.db,
+        store,
+        c.id,
+        SagaState::Started,
+        SagaState::Failed,
+        Changes {
+            failure: Some(&code),
+            outcome: Some((status, body)),
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(map_db_error)?;
+    Ok(true)
+}
+
 /// Validate and reserve (the shopper's request only; anyone else finds a
 /// checkout whose request died and undoes whatever it held).
 async fn started(
@@ -191,7 +222,10 @@ async fn started(
     let quote = match validate(state, store, asked).await {
         Ok(q) => q,
         Err(e) if e.code == ErrorCode::Internal => return Err(e),
-        Err(e) => return fail_with(state, store, c, &e).await,
+        Err(e) => {
+            let body = failure_body(e.code, &e.message, None);
+            return end_before_work(state, store, c, e.code.status().as_u16(), &body).await;
+        }
     };
     let lines: Vec<HoldLine> = quote
         .lines
@@ -210,7 +244,8 @@ async fn started(
                 &shortage_message(&short),
                 Some(&short),
             );
-            return fail(state, store, c, 409, &body).await;
+            // All or nothing: nothing is held, nothing to undo.
+            return end_before_work(state, store, c, 409, &body).await;
         }
         Err(ReserveError::Db(e)) => return Err(map_db_error(e)),
     }
