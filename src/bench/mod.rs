@@ -27,7 +27,12 @@ where
     F: FnOnce(String, PathBuf) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<T>>,
 {
-    let data = tempfile::tempdir()?;
+    let mut data = tempfile::tempdir()?;
+    if std::env::var_os("MERCATO_BENCH_KEEP").is_some() {
+        // Keep the platform's data and logs for a look afterwards.
+        data.disable_cleanup(true);
+        eprintln!("platform data and logs kept in {}", data.path().display());
+    }
     let router_port = crate::local::free_port()?;
     let exe = std::env::current_exe()?;
     let mut up = tokio::process::Command::new(&exe)
