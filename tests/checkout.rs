@@ -918,3 +918,51 @@ async fn with_kafka_stopped_checkouts_succeed_and_each_order_event_is_counted_on
     );
     stack.shutdown().await;
 }
+
+#[tokio::test]
+async fn staff_cancelling_an_order_awaiting_capture_voids_it_and_releases_the_stock() {
+    // The gateway's capture answer never arrives: the order stays placed.
+    let stack = Stack::start_with(1, |cfg| cfg.failpoint = "capture_unknown".into()).await;
+    let shop = Shop::open(&stack, "awaiting").await;
+    let (_, variant) = shop.product(&stack, "AW-1", 2000, 5).await;
+    let token = shop.cart(&stack, &[(&variant, 2)]).await;
+    let (status, pending) = send(shop.checkout(&stack, &token, "aw-1", CARD_OK)).await;
+    assert_eq!(
+        (status, pending["state"].as_str()),
+        (202, Some("ordered")),
+        "{pending}"
+    );
+    assert_eq!(shop.stock(&stack, &variant).await, (5, 2));
+    let staff = |m: Method, path: &str| stack.at(m, &shop.host, path).bearer_auth(&shop.staff);
+    let (_, placed) = send(staff(Method::GET, "/admin/api/orders?status=placed")).await;
+    let id = placed["items"][0]["id"]
+        .as_str()
+        .expect("a placed order")
+        .to_owned();
+    let (status, cancelled) = send(
+        staff(Method::POST, &format!("/admin/api/orders/{id}/cancel"))
+            .json(&json!({"reason": "fraud check"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["cancel_reason"], "fraud check");
+    let stats = stack.gateway_stats().await;
+    assert_eq!(
+        (stats["voids"].as_u64(), stats["captures"].as_u64()),
+        (Some(1), Some(0)),
+        "{stats}"
+    );
+    assert_eq!(shop.stock(&stack, &variant).await, (5, 0));
+    assert_eq!(shop.count(&stack, ACTIVE_HOLDS).await, 0);
+    let events = "SELECT count(*) FROM outbox WHERE store_id = $1 AND type IN ('order.placed', 'payment.voided')";
+    assert_eq!(shop.count(&stack, events).await, 1, "payment.voided only");
+    // The shopper's retry learns the end.
+    let (status, body) = send(shop.checkout(&stack, &token, "aw-1", CARD_OK)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
+    stack.shutdown().await;
+}

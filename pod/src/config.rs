@@ -86,7 +86,8 @@ pub struct PodConfig {
     /// later) instead of racing that driver; 0 always drives at once.
     pub webhook_drive_after_ms: u64,
     /// Fault injection for tests: `crash_after_authorize` aborts the process
-    /// right after a payment is authorized. Empty in production.
+    /// right after a payment is authorized; `capture_unknown` acts as if the
+    /// gateway never answered a capture. Empty in production.
     pub failpoint: String,
     /// Kafka bootstrap servers (`host:port,...`) the outbox relay publishes
     /// to. Empty (`None`): no relay runs and events wait in the outbox.

@@ -536,11 +536,15 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
         .order_id
         .ok_or_else(|| ApiError::internal("ordered checkout without an order"))?;
     let key = gateway_key(c.id, "capture");
-    let captured = match state
-        .payments
-        .capture(&key, payment_id, quote.total_minor)
-        .await
-    {
+    let answer = if state.config.failpoint == "capture_unknown" {
+        Err(GatewayError::Unknown("failpoint capture_unknown".into()))
+    } else {
+        state
+            .payments
+            .capture(&key, payment_id, quote.total_minor)
+            .await
+    };
+    let captured = match answer {
         Ok(p) => p,
         Err(GatewayError::Unknown(why)) => {
             tracing::warn!(checkout = %c.id, %why, "capture outcome unknown; recovery will retry");
@@ -735,6 +739,41 @@ async fn compensate(state: &AppState, store: StoreId, c: &Checkout) -> Result<bo
     .map_err(map_db_error)?;
     tx.commit().await.map_err(map_db_error)?;
     Ok(true)
+}
+
+/// Stops a checkout whose order is placed but not yet paid (the store
+/// cancels it): the saga compensates (void, order cancelled, holds
+/// released). False when the checkout was no longer between order and
+/// capture (it completed meanwhile).
+pub async fn cancel_before_capture(
+    state: &AppState,
+    store: StoreId,
+    checkout: CheckoutId,
+    reason: &str,
+) -> Result<bool, ApiError> {
+    let body = failure_body(
+        ErrorCode::Conflict,
+        "the store cancelled this order before the payment was taken; nothing was charged",
+        None,
+    );
+    let stopped = store::advance(
+        &state.db,
+        store,
+        checkout,
+        SagaState::Ordered,
+        SagaState::Compensating,
+        Changes {
+            failure: Some(reason),
+            outcome: Some((409, &body)),
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(map_db_error)?;
+    if stopped {
+        drive(state, store, checkout, Mode::Recovery).await?;
+    }
+    Ok(stopped)
 }
 
 /// Voids the payment if it is only authorized, refunds it if it was

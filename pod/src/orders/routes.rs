@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::state::{self, CancelMoney, OrderStatus};
 use super::{Filter, Order};
 use crate::auth::{Customer, MaybeCustomer, Staff};
+use crate::checkout::saga;
 use crate::db::map_db_error;
 use crate::payments::GatewayError;
 use crate::tenancy::{begin_write, TenantContext};
@@ -301,8 +302,9 @@ pub struct GiveBack {
     pub restock: Option<bool>,
 }
 
-/// Cancels a paid order that has not shipped: refunds the captured money
-/// and, by default, puts the stock back.
+/// Cancels an order that has not shipped: a placed one (authorized, not
+/// captured) by stopping its checkout (void, stock released); a paid one by
+/// refunding the captured money and, by default, putting the stock back.
 #[utoipa::path(post, path = "/admin/api/orders/{id}/cancel", tag = "orders",
     params(("id" = OrderId, Path, description = "order id")),
     request_body = GiveBack,
@@ -369,10 +371,36 @@ async fn give_back(
     let reason = note(reason)?;
     let order = load(state, store, id).await?;
     if order.status == OrderStatus::Placed {
-        return Err(ApiError::new(
-            ErrorCode::CheckoutPending,
-            "the payment of this order is still being captured; try again in a moment",
-        ));
+        // Authorized, not captured: stop the checkout's saga, which voids
+        // the authorization, cancels the order and releases the stock.
+        if to == OrderStatus::Cancelled
+            && saga::cancel_before_capture(
+                state,
+                store,
+                order.checkout_id,
+                reason.as_deref().unwrap_or("cancelled by the store"),
+            )
+            .await?
+        {
+            return Ok(Json(load(state, store, id).await?));
+        }
+        let now = load(state, store, id).await?;
+        if now.status == OrderStatus::Placed {
+            return Err(ApiError::new(
+                ErrorCode::CheckoutPending,
+                "the payment of this order is being captured; try again in a moment",
+            ));
+        }
+        return Box::pin(give_back(
+            state,
+            store,
+            id,
+            to,
+            restock,
+            staff,
+            reason.as_deref(),
+        ))
+        .await;
     }
     if !state::allowed(order.status, to) {
         return Err(refused(order.status, to));
