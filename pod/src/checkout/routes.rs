@@ -130,7 +130,7 @@ async fn checkout(
             request_hash: &hash,
             cart_id,
             customer_id,
-            payment_token: &asked_token(&raw),
+            payment_token: &asked.payment_token,
         },
     )
     .await
@@ -140,10 +140,6 @@ async fn checkout(
     }
     let c = saga::drive(&state, store, id, Mode::Request(&asked)).await?;
     Ok(answer(&c))
-}
-
-fn asked_token(raw: &Value) -> String {
-    raw["payment_token"].as_str().unwrap_or_default().to_owned()
 }
 
 fn asked(request: CheckoutRequest, cart: CartRef) -> Result<Asked, ApiError> {
@@ -175,6 +171,7 @@ fn asked(request: CheckoutRequest, cart: CartRef) -> Result<Asked, ApiError> {
         address,
         shipping_option: option.to_owned(),
         expected_total: request.expected_total_minor,
+        payment_token: token.to_owned(),
     })
 }
 

@@ -33,6 +33,7 @@ pub struct Asked {
     pub address: accounts::addresses::AddressFields,
     pub shipping_option: String,
     pub expected_total: Option<i64>,
+    pub payment_token: String,
 }
 
 /// Who is driving, which decides what a driver may do where the saga's
