@@ -143,6 +143,19 @@ async fn fail(
     status: u16,
     body: &Value,
 ) -> Result<bool, ApiError> {
+    settle(state, store, c, SagaState::Compensating, status, body).await
+}
+
+/// Records the failure's answer and moves from the checkout's state to
+/// `to` (compare-and-set: a lost race leaves the row to the winner).
+async fn settle(
+    state: &AppState,
+    store: StoreId,
+    c: &Checkout,
+    to: SagaState,
+    status: u16,
+    body: &Value,
+) -> Result<bool, ApiError> {
     let code = body["error"]["code"]
         .as_str()
         .unwrap_or("internal")
@@ -152,7 +165,7 @@ async fn fail(
         store,
         c.id,
         c.state,
-        SagaState::Compensating,
+        to,
         Changes {
             failure: Some(&code),
             outcome: Some((status, body)),
@@ -184,25 +197,8 @@ async fn end_before_work(
     status: u16,
     body: &Value,
 ) -> Result<bool, ApiError> {
-    let code = body["error"]["code"]
-        .as_str()
-        .unwrap_or("internal")
-        .to_owned();
-    store::advance(
-        &state.db,
-        store,
-        c.id,
-        SagaState::Started,
-        SagaState::Failed,
-        Changes {
-            failure: Some(&code),
-            outcome: Some((status, body)),
-            ..Default::default()
-        },
-    )
-    .await
-    .map_err(map_db_error)?;
-    Ok(true)
+    debug_assert_eq!(c.state, SagaState::Started);
+    settle(state, store, c, SagaState::Failed, status, body).await
 }
 
 /// Validate and reserve (the shopper's request only; anyone else finds a
