@@ -124,6 +124,20 @@ mod empty_is_none {
     }
 }
 
+/// The payment gateway credentials a pod has by default: fine for a local
+/// test gateway, refused by `mercato serve pod` unless `--dev` is given.
+pub const DEV_GATEWAY_API_KEY: &str = "sk_test_mercato_dev";
+pub const DEV_GATEWAY_WEBHOOK_SECRET: &str = "whsec_mercato_dev";
+
+impl PodConfig {
+    /// Whether the gateway credentials are still the built-in development
+    /// ones (anyone could forge webhooks signed with them).
+    pub fn uses_dev_gateway_keys(&self) -> bool {
+        self.gateway_api_key == DEV_GATEWAY_API_KEY
+            || self.gateway_webhook_secret == DEV_GATEWAY_WEBHOOK_SECRET
+    }
+}
+
 impl Default for PodConfig {
     fn default() -> Self {
         Self {
@@ -154,8 +168,8 @@ impl Default for PodConfig {
             login_window_secs: 15 * 60,
             product_cache_ttl_secs: 3600,
             gateway_url: "http://127.0.0.1:7430".into(),
-            gateway_api_key: "sk_test_mercato_dev".into(),
-            gateway_webhook_secret: "whsec_mercato_dev".into(),
+            gateway_api_key: DEV_GATEWAY_API_KEY.into(),
+            gateway_webhook_secret: DEV_GATEWAY_WEBHOOK_SECRET.into(),
             gateway_timeout_ms: 10_000,
             inventory_gate: true,
             inventory_reconcile_interval_ms: 5000,
@@ -195,6 +209,19 @@ impl std::fmt::Debug for PodConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_built_in_gateway_keys_are_recognised() {
+        let mut c = PodConfig::default();
+        assert!(c.uses_dev_gateway_keys());
+        c.gateway_api_key = "sk_live_x".into();
+        assert!(
+            c.uses_dev_gateway_keys(),
+            "the webhook secret is still the dev one"
+        );
+        c.gateway_webhook_secret = "whsec_x".into();
+        assert!(!c.uses_dev_gateway_keys());
+    }
 
     #[test]
     fn kafka_brokers_is_off_when_empty() {
