@@ -42,8 +42,6 @@ CREATE TABLE checkouts (
     request_hash      bytea NOT NULL,
     cart_id           uuid NOT NULL,
     customer_id       uuid,
-    -- Set by the validate step.
-    email             text,
     state             text NOT NULL CHECK (state IN
         ('started', 'reserved', 'authorized', 'ordered', 'completed', 'compensating', 'failed')),
     steps             text[] NOT NULL DEFAULT '{}',

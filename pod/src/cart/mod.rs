@@ -496,29 +496,38 @@ pub async fn merge_on_login(
     render(state, store, &target).await
 }
 
-/// The cart a checkout buys: the active cart `cart` addresses, with its
-/// lines, read from Postgres (the truth). 404 when there is none.
-pub async fn for_checkout(
+/// The active cart `cart` addresses, without its lines, read from Postgres
+/// (the truth). 404 when there is none.
+pub async fn active(
     state: &AppState,
     store: StoreId,
     cart: &CartRef,
 ) -> Result<CartRecord, ApiError> {
-    let mut record = match cart {
+    match cart {
         CartRef::Guest(token) => {
             let found = store::active_cart(&state.db, store, token.cart(), false)
                 .await
                 .map_err(map_db_error)?
                 .ok_or_else(no_cart)?;
             match found.owner {
-                Owner::Guest { token_hash } if token_hash.matches(&token.hash()) => found,
-                _ => return Err(no_cart()),
+                Owner::Guest { token_hash } if token_hash.matches(&token.hash()) => Ok(found),
+                _ => Err(no_cart()),
             }
         }
         CartRef::Customer(customer) => store::customer_cart(&state.db, store, *customer, false)
             .await
             .map_err(map_db_error)?
-            .ok_or_else(no_cart)?,
-    };
+            .ok_or_else(no_cart),
+    }
+}
+
+/// The cart a checkout buys: [`active`], with its lines.
+pub async fn for_checkout(
+    state: &AppState,
+    store: StoreId,
+    cart: &CartRef,
+) -> Result<CartRecord, ApiError> {
+    let mut record = active(state, store, cart).await?;
     record.lines = store::lines(&state.db, store, record.id)
         .await
         .map_err(map_db_error)?;

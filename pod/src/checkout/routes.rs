@@ -115,7 +115,7 @@ async fn checkout(
     let (identity, cart_id, customer_id) = match &asked.cart {
         CartRef::Guest(t) => (format!("cart:{}", t.cart()), t.cart(), None),
         CartRef::Customer(c) => {
-            let cart = cart::for_checkout(&state, store, &asked.cart).await?;
+            let cart = cart::active(&state, store, &asked.cart).await?;
             (format!("customer:{c}"), cart.id, Some(*c))
         }
     };

@@ -143,7 +143,27 @@ async fn fail(
     status: u16,
     body: &Value,
 ) -> Result<bool, ApiError> {
-    settle(state, store, c, SagaState::Compensating, status, body).await
+    settle(state, store, c, SagaState::Compensating, status, body, &[]).await
+}
+
+/// [`fail`] after the gateway definitely refused the authorization: no
+/// money is held, so compensation need not ask it.
+async fn declined(
+    state: &AppState,
+    store: StoreId,
+    c: &Checkout,
+    body: &Value,
+) -> Result<bool, ApiError> {
+    settle(
+        state,
+        store,
+        c,
+        SagaState::Compensating,
+        402,
+        body,
+        &["declined"],
+    )
+    .await
 }
 
 /// Records the failure's answer and moves from the checkout's state to
@@ -155,6 +175,7 @@ async fn settle(
     to: SagaState,
     status: u16,
     body: &Value,
+    steps: &[&str],
 ) -> Result<bool, ApiError> {
     let code = body["error"]["code"]
         .as_str()
@@ -167,6 +188,7 @@ async fn settle(
         c.state,
         to,
         Changes {
+            steps,
             failure: Some(&code),
             outcome: Some((status, body)),
             ..Default::default()
@@ -198,7 +220,7 @@ async fn end_before_work(
     body: &Value,
 ) -> Result<bool, ApiError> {
     debug_assert_eq!(c.state, SagaState::Started);
-    settle(state, store, c, SagaState::Failed, status, body).await
+    settle(state, store, c, SagaState::Failed, status, body, &[]).await
 }
 
 /// Validate and reserve (the shopper's request only; anyone else finds a
@@ -253,9 +275,9 @@ async fn started(
         SagaState::Started,
         SagaState::Reserved,
         Changes {
-            step: Some("reserve"),
+            // From here an authorization may exist: compensation asks.
+            steps: &["reserve", "authorize_attempted"],
             quote: Some(&quote),
-            email: Some(&quote.email),
             ..Default::default()
         },
     )
@@ -327,9 +349,6 @@ async fn reserved(
                 .quote
                 .as_ref()
                 .ok_or_else(|| ApiError::internal("reserved checkout without a quote"))?;
-            store::note_step(&state.db, store, c.id, "authorize_attempted")
-                .await
-                .map_err(map_db_error)?;
             let req = AuthorizeRequest {
                 key: key.clone(),
                 amount: quote.total_minor,
@@ -355,22 +374,16 @@ async fn reserved(
                 Ok(p) => Some(p),
                 Err(GatewayError::Refused { code, .. }) => {
                     let (code, message) = decline_failure(&code);
-                    store::note_step(&state.db, store, c.id, "declined")
-                        .await
-                        .map_err(map_db_error)?;
                     let body = failure_body(code, &message, None);
-                    return fail(state, store, c, 402, &body).await;
+                    return declined(state, store, c, &body).await;
                 }
                 Err(GatewayError::Rejected { code, message, .. }) => {
-                    store::note_step(&state.db, store, c.id, "declined")
-                        .await
-                        .map_err(map_db_error)?;
                     let body = failure_body(
                         ErrorCode::PaymentFailed,
                         &format!("the payment was refused ({code}): {message}"),
                         None,
                     );
-                    return fail(state, store, c, 402, &body).await;
+                    return declined(state, store, c, &body).await;
                 }
                 Err(GatewayError::Unknown(why)) => {
                     tracing::warn!(checkout = %c.id, %why, "authorization outcome unknown; recovery will settle it");
@@ -401,7 +414,7 @@ async fn reserved(
                 SagaState::Reserved,
                 SagaState::Authorized,
                 Changes {
-                    step: Some("authorize"),
+                    steps: &["authorize"],
                     payment_id: Some(&p.id),
                     ..Default::default()
                 },
@@ -494,7 +507,7 @@ async fn create_order(state: &AppState, store: StoreId, c: &Checkout) -> Result<
         SagaState::Authorized,
         SagaState::Ordered,
         Changes {
-            step: Some("create_order"),
+            steps: &["create_order"],
             order_id: Some(order),
             ..Default::default()
         },
@@ -574,22 +587,18 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
     )
     .await
     .map_err(map_db_error)?;
-    orders::record_money(
+    let order = orders::record_capture(
         &mut tx,
         store,
         order_id,
-        Some(captured.captured_amount),
-        None,
+        captured.captured_amount,
+        &quote.lines,
     )
     .await
     .map_err(map_db_error)?;
     orders::count_sales(&mut tx, store, &quote.lines)
         .await
         .map_err(map_db_error)?;
-    let order = orders::get(tx.as_mut(), store, order_id, false)
-        .await
-        .map_err(map_db_error)?
-        .ok_or_else(|| ApiError::internal("order vanished inside its transaction"))?;
     events::record(
         &mut tx,
         store,
@@ -626,8 +635,7 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
     )
     .await
     .map_err(map_db_error)?;
-    let mut body = serde_json::to_value(&order).map_err(ApiError::internal)?;
-    body["status"] = json!(OrderStatus::Paid);
+    let body = serde_json::to_value(&order).map_err(ApiError::internal)?;
     store::advance(
         &mut *tx,
         store,
@@ -635,7 +643,7 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
         SagaState::Ordered,
         SagaState::Completed,
         Changes {
-            step: Some("capture"),
+            steps: &["capture"],
             outcome: Some((201, &body)),
             ..Default::default()
         },
@@ -728,7 +736,7 @@ async fn compensate(state: &AppState, store: StoreId, c: &Checkout) -> Result<bo
         SagaState::Compensating,
         SagaState::Failed,
         Changes {
-            step: Some("compensate"),
+            steps: &["compensate"],
             ..Default::default()
         },
     )

@@ -18,7 +18,6 @@ pub struct Checkout {
     pub request_hash: Vec<u8>,
     pub cart_id: CartId,
     pub customer_id: Option<CustomerId>,
-    pub email: Option<String>,
     pub state: SagaState,
     pub steps: Vec<String>,
     pub quote: Option<Quote>,
@@ -27,7 +26,6 @@ pub struct Checkout {
     pub order_id: Option<OrderId>,
     pub failure: Option<String>,
     pub outcome: Option<(u16, serde_json::Value)>,
-    pub created_at: DateTime<Utc>,
     /// When a driver last moved it (or the recovery worker claimed it).
     pub updated_at: DateTime<Utc>,
 }
@@ -38,8 +36,8 @@ impl Checkout {
     }
 }
 
-const COLUMNS: &str = "id, request_hash, cart_id, customer_id, email, state, steps, quote,
-    payment_token, payment_id, order_id, failure, outcome_status, outcome, created_at, updated_at";
+const COLUMNS: &str = "id, request_hash, cart_id, customer_id, state, steps, quote,
+    payment_token, payment_id, order_id, failure, outcome_status, outcome, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -47,7 +45,6 @@ struct Row {
     request_hash: Vec<u8>,
     cart_id: Uuid,
     customer_id: Option<Uuid>,
-    email: Option<String>,
     state: String,
     steps: Vec<String>,
     quote: Option<Json<Quote>>,
@@ -57,7 +54,6 @@ struct Row {
     failure: Option<String>,
     outcome_status: Option<i16>,
     outcome: Option<serde_json::Value>,
-    created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
@@ -70,7 +66,6 @@ impl Row {
             request_hash: self.request_hash,
             cart_id: CartId::from_uuid(self.cart_id),
             customer_id: self.customer_id.map(CustomerId::from_uuid),
-            email: self.email,
             state,
             steps: self.steps,
             quote: self.quote.map(|q| q.0),
@@ -82,7 +77,6 @@ impl Row {
                 (Some(s), Some(body)) => Some((u16::try_from(s).unwrap_or(500), body)),
                 _ => None,
             },
-            created_at: self.created_at,
             updated_at: self.updated_at,
         })
     }
@@ -157,32 +151,12 @@ pub async fn get<'e>(
     row.map(Row::into_checkout).transpose()
 }
 
-/// Appends `step` to the steps done without changing state (for facts such
-/// as "an authorization was attempted").
-pub async fn note_step<'e>(
-    exec: impl PgExecutor<'e>,
-    store: StoreId,
-    id: CheckoutId,
-    step: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE checkouts SET steps = array_append(steps, $3), updated_at = now()
-         WHERE store_id = $1 AND id = $2 AND NOT ($3 = ANY(steps))",
-    )
-    .bind(store.as_uuid())
-    .bind(id.as_uuid())
-    .bind(step)
-    .execute(exec)
-    .await?;
-    Ok(())
-}
-
 /// The fields a transition may set besides the state.
 #[derive(Default)]
 pub struct Changes<'a> {
-    pub step: Option<&'a str>,
+    /// Steps to add to the steps done (each once).
+    pub steps: &'a [&'a str],
     pub quote: Option<&'a Quote>,
-    pub email: Option<&'a str>,
     pub payment_id: Option<&'a str>,
     pub order_id: Option<OrderId>,
     pub failure: Option<&'a str>,
@@ -207,15 +181,14 @@ pub async fn advance<'e>(
     let done = sqlx::query(
         "UPDATE checkouts SET
              state = $4,
-             steps = CASE WHEN $5::text IS NULL OR $5 = ANY(steps) THEN steps
-                          ELSE array_append(steps, $5) END,
+             steps = steps || ARRAY(SELECT s FROM unnest($5::text[]) AS s
+                                    WHERE NOT s = ANY(steps)),
              quote = COALESCE($6, quote),
-             email = COALESCE($7, email),
-             payment_id = COALESCE($8, payment_id),
-             order_id = COALESCE($9, order_id),
-             failure = COALESCE($10, failure),
-             outcome_status = COALESCE($11, outcome_status),
-             outcome = COALESCE($12, outcome),
+             payment_id = COALESCE($7, payment_id),
+             order_id = COALESCE($8, order_id),
+             failure = COALESCE($9, failure),
+             outcome_status = COALESCE($10, outcome_status),
+             outcome = COALESCE($11, outcome),
              updated_at = now()
          WHERE store_id = $1 AND id = $2 AND state = $3",
     )
@@ -223,9 +196,8 @@ pub async fn advance<'e>(
     .bind(id.as_uuid())
     .bind(from.as_str())
     .bind(to.as_str())
-    .bind(changes.step)
+    .bind(changes.steps)
     .bind(quote)
-    .bind(changes.email)
     .bind(changes.payment_id)
     .bind(changes.order_id.map(|o| o.as_uuid()))
     .bind(changes.failure)

@@ -257,22 +257,41 @@ pub async fn set_status(
     Ok(true)
 }
 
-/// Records money captured or refunded on an order.
-pub async fn record_money(
+/// Records the money captured for an order and returns the order as it
+/// now stands, with `lines` (the quote it was made from, in line order).
+pub async fn record_capture(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     order: OrderId,
-    captured: Option<i64>,
-    refunded: Option<i64>,
+    captured: i64,
+    lines: &[QuoteLine],
+) -> Result<Order, sqlx::Error> {
+    let sql = format!(
+        "UPDATE orders SET captured_minor = $3, updated_at = now()
+         WHERE store_id = $1 AND id = $2 RETURNING {ORDER_COLUMNS}"
+    );
+    let row: OrderRow = sqlx::query_as(&sql)
+        .bind(store.as_uuid())
+        .bind(order.as_uuid())
+        .bind(captured)
+        .fetch_one(&mut **tx)
+        .await?;
+    row.into_order(lines.to_vec())
+}
+
+/// Records money refunded on an order.
+pub async fn record_refund(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: OrderId,
+    refunded: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE orders SET captured_minor = COALESCE($3, captured_minor),
-                refunded_minor = COALESCE($4, refunded_minor), updated_at = now()
+        "UPDATE orders SET refunded_minor = $3, updated_at = now()
          WHERE store_id = $1 AND id = $2",
     )
     .bind(store.as_uuid())
     .bind(order.as_uuid())
-    .bind(captured)
     .bind(refunded)
     .execute(&mut **tx)
     .await?;

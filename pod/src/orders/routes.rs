@@ -436,7 +436,7 @@ async fn give_back(
         .await
         .map_err(map_db_error)?
         .ok_or_else(|| ApiError::not_found("order"))?;
-    super::record_money(&mut tx, store, id, None, Some(refunded))
+    super::record_refund(&mut tx, store, id, refunded)
         .await
         .map_err(map_db_error)?;
     // The order may have moved on while the refund ran (shipped, say):
