@@ -8,7 +8,9 @@
 //! (waiting for it while the first attempt still runs), the same key with
 //! another request is `422 idempotency_key_reused`.
 
+mod compensation;
 pub mod model;
+pub mod rates;
 mod routes;
 pub mod saga;
 pub mod store;
@@ -18,9 +20,10 @@ use std::time::Duration;
 use mercato_tenants::{ApiError, CheckoutId, StoreId};
 use sqlx::PgPool;
 
+pub use compensation::{cancel_before_capture, return_money};
 pub use routes::{router, webhook_router, ApiDoc};
 
-use self::model::{ShippingRate, TaxRate};
+use self::rates::{ShippingRate, TaxRate};
 use crate::db::map_db_error;
 use crate::AppState;
 
@@ -40,7 +43,7 @@ pub async fn rates(
     .await
     .map_err(map_db_error)?;
     let shipping = if shipping.is_empty() {
-        model::default_shipping()
+        rates::default_shipping()
     } else {
         shipping
             .into_iter()

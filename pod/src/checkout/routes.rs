@@ -14,7 +14,8 @@ use mercato_tenants::{ApiError, CheckoutId, Email, ErrorCode, StoreId, TenantSta
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::model::{self, CheckoutRequest, SagaState, ShippingRate, TaxRate};
+use super::model::{self, CheckoutRequest, SagaState};
+use super::rates::{self, ShippingRate, TaxRate};
 use super::saga::{self, Asked, Mode};
 use super::store::{self, Checkout, NewCheckout};
 use crate::auth::{MaybeCustomer, Staff};
@@ -308,12 +309,12 @@ async fn shipping_options(
     }
     let (shipping, _) = super::rates(&state.db, tenant.store_id).await?;
     Ok(Json(
-        model::rates_for(&shipping, &country)
+        rates::rates_for(&shipping, &country)
             .into_iter()
             .map(|r| ShippingOption {
                 code: r.code.clone(),
                 name: r.name.clone(),
-                price_minor: model::shipping_price(r, subtotal),
+                price_minor: rates::shipping_price(r, subtotal),
             })
             .collect(),
     ))
@@ -355,7 +356,7 @@ async fn put_shipping_rates(
     _: Staff,
     ApiJson(body): ApiJson<ShippingRates>,
 ) -> Result<Json<ShippingRates>, ApiError> {
-    let rates = model::validate_shipping(body.rates)?;
+    let rates = rates::validate_shipping(body.rates)?;
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
     sqlx::query("DELETE FROM shipping_rates WHERE store_id = $1")
@@ -407,7 +408,7 @@ async fn put_tax_rates(
     _: Staff,
     ApiJson(body): ApiJson<TaxRates>,
 ) -> Result<Json<TaxRates>, ApiError> {
-    let rates = model::validate_tax(body.rates)?;
+    let rates = rates::validate_tax(body.rates)?;
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
     sqlx::query("DELETE FROM tax_rates WHERE store_id = $1")
@@ -520,7 +521,7 @@ async fn handle(
         SagaState::Completed => Ok(()),
         // Money arriving for a checkout that ended without an order goes back.
         SagaState::Compensating | SagaState::Failed if money_held => {
-            saga::return_money(state, c.id, &event.data.id)
+            super::return_money(state, c.id, &event.data.id)
                 .await
                 .map_err(|e| ApiError::new(ErrorCode::UpstreamTimeout, e.to_string()))?;
             if c.state == SagaState::Compensating {

@@ -15,6 +15,7 @@ use std::time::Duration;
 use mercato_tenants::{ApiError, Email, ErrorCode, OrderId, StoreId};
 use serde_json::{json, Value};
 
+use super::compensation;
 use super::model::{self, Quote, SagaState, Wanted};
 use super::store::{self, Changes, Checkout};
 use super::CheckoutId;
@@ -119,7 +120,7 @@ pub async fn drive(
             SagaState::Reserved => reserved(state, store, &c, &mode).await?,
             SagaState::Authorized => create_order(state, store, &c).await?,
             SagaState::Ordered => capture(state, store, &c).await?,
-            SagaState::Compensating => compensate(state, store, &c).await?,
+            SagaState::Compensating => compensation::compensate(state, store, &c).await?,
         };
         if !progressed {
             // Waiting on the gateway's answer: the row says where it stands.
@@ -443,7 +444,7 @@ async fn reserved(
 /// Opens a step's transaction: the store fenced and the checkout row
 /// locked, if the checkout is still in `expected` (None: another driver
 /// moved it on).
-async fn begin_step(
+pub(super) async fn begin_step(
     state: &AppState,
     store: StoreId,
     id: CheckoutId,
@@ -654,164 +655,4 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
     let products: Vec<_> = quote.lines.iter().map(|l| l.product_id).collect();
     crate::catalog::invalidate(state, store, &products).await;
     Ok(true)
-}
-
-/// Undo what was done, each part idempotent: money back (void an
-/// authorization, refund a capture), the order cancelled, the holds
-/// released. Ends `failed`.
-async fn compensate(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool, ApiError> {
-    // Whether money may be held: an authorization succeeded, or one was
-    // attempted without a definite answer.
-    let may_hold_money =
-        c.payment_id.is_some() || (c.did("authorize_attempted") && !c.did("declined"));
-    let returned = if may_hold_money {
-        let payment = match &c.payment_id {
-            Some(id) => Some(id.clone()),
-            None => match state.payments.lookup(&gateway_key(c.id, "authorize")).await {
-                Ok(found) => found
-                    .filter(|p| {
-                        matches!(
-                            p.status,
-                            PaymentStatus::Authorized | PaymentStatus::Captured
-                        )
-                    })
-                    .map(|p| p.id),
-                Err(e) => {
-                    tracing::warn!(checkout = %c.id, error = %e, "lookup failed; compensation will retry");
-                    return Ok(false);
-                }
-            },
-        };
-        if let Some(payment_id) = &payment {
-            if let Err(e) = return_money(state, c.id, payment_id).await {
-                tracing::warn!(checkout = %c.id, error = %e, "void/refund failed; compensation will retry");
-                return Ok(false);
-            }
-        }
-        payment
-    } else {
-        None
-    };
-    // Release before the row says failed: a crash in between leaves the
-    // checkout compensating, and the recovery worker releases again (a no-op).
-    inventory::release(state, store, c.id.as_uuid())
-        .await
-        .map_err(map_db_error)?;
-    let Some((mut tx, locked)) = begin_step(state, store, c.id, SagaState::Compensating).await?
-    else {
-        return Ok(true); // another driver got here first
-    };
-    if let (Some(payment_id), Some(quote)) = (&returned, &locked.quote) {
-        events::record(
-            &mut tx,
-            store,
-            "payment.voided",
-            c.id.as_uuid(),
-            &json!({
-                "order_id": locked.order_id, "checkout_id": c.id, "payment_id": payment_id,
-                "amount_minor": quote.total_minor, "currency": quote.currency,
-            }),
-        )
-        .await
-        .map_err(map_db_error)?;
-    }
-    if let Some(order) = locked.order_id {
-        let reason = locked.failure.as_deref().unwrap_or("checkout failed");
-        orders::set_status(
-            &mut tx,
-            store,
-            order,
-            OrderStatus::Placed,
-            OrderStatus::Cancelled,
-            "checkout",
-            Some(reason),
-        )
-        .await
-        .map_err(map_db_error)?;
-    }
-    store::advance(
-        &mut *tx,
-        store,
-        c.id,
-        SagaState::Compensating,
-        SagaState::Failed,
-        Changes {
-            steps: &["compensate"],
-            ..Default::default()
-        },
-    )
-    .await
-    .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
-    Ok(true)
-}
-
-/// Stops a checkout whose order is placed but not yet paid (the store
-/// cancels it): the saga compensates (void, order cancelled, holds
-/// released). False when the checkout was no longer between order and
-/// capture (it completed meanwhile).
-pub async fn cancel_before_capture(
-    state: &AppState,
-    store: StoreId,
-    checkout: CheckoutId,
-    reason: &str,
-) -> Result<bool, ApiError> {
-    let body = failure_body(
-        ErrorCode::Conflict,
-        "the store cancelled this order before the payment was taken; nothing was charged",
-        None,
-    );
-    let stopped = store::advance(
-        &state.db,
-        store,
-        checkout,
-        SagaState::Ordered,
-        SagaState::Compensating,
-        Changes {
-            failure: Some(reason),
-            outcome: Some((409, &body)),
-            ..Default::default()
-        },
-    )
-    .await
-    .map_err(map_db_error)?;
-    if stopped {
-        drive(state, store, checkout, Mode::Recovery).await?;
-    }
-    Ok(stopped)
-}
-
-/// Voids the payment if it is only authorized, refunds it if it was
-/// captured; a payment already voided or refunded is left alone.
-pub async fn return_money(
-    state: &AppState,
-    checkout: CheckoutId,
-    payment_id: &str,
-) -> Result<(), GatewayError> {
-    match state
-        .payments
-        .void(&gateway_key(checkout, "void"), payment_id)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(GatewayError::Rejected { code, .. }) if code == "invalid_state" => {
-            let found = state
-                .payments
-                .lookup(&gateway_key(checkout, "authorize"))
-                .await?;
-            match found {
-                Some(p) if p.status == PaymentStatus::Captured => state
-                    .payments
-                    .refund(
-                        &gateway_key(checkout, "refund"),
-                        payment_id,
-                        p.captured_amount - p.refunded_amount,
-                    )
-                    .await
-                    .map(|_| ()),
-                _ => Ok(()),
-            }
-        }
-        Err(e) => Err(e),
-    }
 }

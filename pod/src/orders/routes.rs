@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::state::{self, CancelMoney, OrderStatus};
 use super::{Filter, Order};
 use crate::auth::{Customer, MaybeCustomer, Staff};
-use crate::checkout::saga;
+use crate::checkout;
 use crate::db::map_db_error;
 use crate::payments::GatewayError;
 use crate::tenancy::{begin_write, TenantContext};
@@ -374,7 +374,7 @@ async fn give_back(
         // Authorized, not captured: stop the checkout's saga, which voids
         // the authorization, cancels the order and releases the stock.
         if to == OrderStatus::Cancelled
-            && saga::cancel_before_capture(
+            && checkout::cancel_before_capture(
                 state,
                 store,
                 order.checkout_id,
