@@ -65,6 +65,22 @@ async fn replay_webhook(stack: &Stack, shop: &Shop) -> (u16, u16) {
     (statuses[0], statuses[1])
 }
 
+/// Checks out every cart at once with the good card, key `<prefix>-<i>`.
+async fn checkout_all(
+    stack: &Stack,
+    shop: &Shop,
+    carts: &[String],
+    prefix: &str,
+) -> Vec<(u16, Value)> {
+    join_all(
+        carts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| send(shop.checkout(stack, t, &format!("{prefix}-{i}"), CARD_OK))),
+    )
+    .await
+}
+
 const ACTIVE_HOLDS: &str = "SELECT count(*) FROM holds WHERE store_id = $1 AND status = 'active'";
 const ORDERS: &str = "SELECT count(*) FROM orders WHERE store_id = $1";
 
@@ -73,17 +89,8 @@ async fn two_hundred_checkouts_for_fifty_units_make_exactly_fifty_orders() {
     let stack = Stack::start(1).await;
     let shop = Shop::open(&stack, "flash").await;
     let (_, variant) = shop.product(&stack, "HOT-1", 2500, 50).await;
-    let mut carts = Vec::new();
-    for _ in 0..200 {
-        carts.push(shop.cart(&stack, &[(&variant, 1)]).await);
-    }
-    let answers = join_all(
-        carts
-            .iter()
-            .enumerate()
-            .map(|(i, token)| send(shop.checkout(&stack, token, &format!("flash-{i}"), CARD_OK))),
-    )
-    .await;
+    let carts = shop.one_unit_carts(&stack, &variant, 200).await;
+    let answers = checkout_all(&stack, &shop, &carts, "flash").await;
     let placed: Vec<&Value> = answers
         .iter()
         .filter(|(s, _)| *s == 201)
@@ -190,10 +197,7 @@ async fn the_gateway_webhook_racing_the_shopper_makes_one_order() {
     // by looking it up while the gateway's webhook drives the same
     // checkout; with the plain card the webhook lands right after the
     // answer. Either way: one order per checkout.
-    let mut tokens = Vec::new();
-    for _ in 0..10 {
-        tokens.push(shop.cart(&stack, &[(&variant, 1)]).await);
-    }
+    let tokens = shop.one_unit_carts(&stack, &variant, 10).await;
     let answers = join_all(tokens.iter().enumerate().map(|(i, t)| {
         let card = if i % 2 == 0 {
             CARD_LOST_RESPONSE
@@ -475,18 +479,9 @@ async fn with_redis_stopped_checkout_is_still_exact() {
     let mut stack = Stack::start(1).await;
     let shop = Shop::open(&stack, "noredis").await;
     let (_, variant) = shop.product(&stack, "NR-1", 1200, 10).await;
-    let mut carts = Vec::new();
-    for _ in 0..25 {
-        carts.push(shop.cart(&stack, &[(&variant, 1)]).await);
-    }
+    let carts = shop.one_unit_carts(&stack, &variant, 25).await;
     stack.stop_pod_redis(0).await;
-    let answers = join_all(
-        carts
-            .iter()
-            .enumerate()
-            .map(|(i, t)| send(shop.checkout(&stack, t, &format!("nr-{i}"), CARD_OK))),
-    )
-    .await;
+    let answers = checkout_all(&stack, &shop, &carts, "nr").await;
     assert_eq!(answers.iter().filter(|(s, _)| *s == 201).count(), 10);
     assert_eq!(answers.iter().filter(|(s, _)| *s == 409).count(), 15);
     assert_eq!(shop.stock(&stack, &variant).await, (0, 0));
@@ -847,10 +842,7 @@ async fn with_kafka_stopped_checkouts_succeed_and_each_order_event_is_counted_on
     let mut stack = Stack::start(1).await;
     let shop = Shop::open(&stack, "nokafka").await;
     let (_, variant) = shop.product(&stack, "NK-1", 1250, 10).await;
-    let mut carts = Vec::new();
-    for _ in 0..5 {
-        carts.push(shop.cart(&stack, &[(&variant, 1)]).await);
-    }
+    let carts = shop.one_unit_carts(&stack, &variant, 5).await;
     stack.kafka.stop().await;
     for (i, token) in carts.iter().enumerate() {
         let (status, body) = send(shop.checkout(&stack, token, &format!("nk-{i}"), CARD_OK)).await;

@@ -100,6 +100,15 @@ impl Shop {
         token
     }
 
+    /// `n` guest carts of one unit of `variant` each; their tokens.
+    pub async fn one_unit_carts(&self, stack: &Stack, variant: &str, n: usize) -> Vec<String> {
+        let mut tokens = Vec::with_capacity(n);
+        for _ in 0..n {
+            tokens.push(self.cart(stack, &[(variant, 1)]).await);
+        }
+        tokens
+    }
+
     /// A checkout request for the guest cart `token`.
     pub fn checkout(
         &self,
