@@ -37,7 +37,10 @@ impl TenantState {
 #[serde(rename_all = "snake_case")]
 pub enum PodState {
     Active,
+    /// Its stores are being moved away; placement skips it.
     Draining,
+    /// Every store has been moved away.
+    Drained,
 }
 
 impl PodState {
@@ -45,6 +48,7 @@ impl PodState {
         match self {
             Self::Active => "active",
             Self::Draining => "draining",
+            Self::Drained => "drained",
         }
     }
 }
@@ -72,7 +76,7 @@ macro_rules! state_text {
 }
 
 state_text!(TenantState, Provisioning, Active, Frozen, MovedOut);
-state_text!(PodState, Active, Draining);
+state_text!(PodState, Active, Draining, Drained);
 
 #[cfg(test)]
 mod tests {
