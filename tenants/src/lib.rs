@@ -34,3 +34,14 @@ pub use state::{PodState, TenantState};
 pub const STORE_HEADER: &str = "x-mercato-store-id";
 /// Header carrying the request id from the router to the pods.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The pod tables that hold tenant data: every ordinary table of the public
+/// schema with a `store_id` column, except `hosted_stores` (the pod's own
+/// registry of the stores it serves, which never moves). A store move
+/// replicates exactly these tables and a purge deletes from exactly these,
+/// so a table added later moves with its store without further code.
+pub const TENANT_TABLES_SQL: &str = "SELECT c.relname::text FROM pg_class c \
+     JOIN pg_namespace n ON n.oid = c.relnamespace \
+     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'store_id' AND NOT a.attisdropped \
+     WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> 'hosted_stores' \
+     ORDER BY c.relname";
