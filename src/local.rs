@@ -206,6 +206,13 @@ impl PgCluster {
                 "max_replication_slots=20",
                 "-c",
                 "max_wal_senders=20",
+                // Store moves: a subscription copies several tables at once.
+                "-c",
+                "max_logical_replication_workers=16",
+                "-c",
+                "max_sync_workers_per_subscription=6",
+                "-c",
+                "max_worker_processes=24",
             ])
             .current_dir(dir)
             .stdin(Stdio::null())

@@ -356,7 +356,7 @@ async fn start_services(
                 &[
                     ("name", name.clone()),
                     ("listen", format!("127.0.0.1:{}", base + n)),
-                    ("database_url", db),
+                    ("database_url", db.clone()),
                     ("redis_url", redis.url()),
                     ("jwt_secret", secret.to_owned()),
                     ("gateway_url", gateway.url()),
@@ -378,7 +378,7 @@ async fn start_services(
         )?;
         pod.wait_ready(http, &format!("{url}/readyz")).await?;
         services.push(pod);
-        pod_urls.push((name, url));
+        pod_urls.push((name, url, db));
     }
 
     let router_url = format!("http://{}", opts.listen);
@@ -411,11 +411,11 @@ async fn start_services(
         30 * 86_400,
     ))?;
     std::fs::write(opts.data_dir.join("operator.token"), &operator)?;
-    for (name, url) in &pod_urls {
+    for (name, url, db) in &pod_urls {
         let r = http
             .post(format!("{cp_url}/v1/pods"))
             .bearer_auth(&operator)
-            .json(&json!({"name": name, "url": url, "capacity": 1000}))
+            .json(&json!({"name": name, "url": url, "capacity": 1000, "database_url": db}))
             .send()
             .await?;
         if !r.status().is_success() {

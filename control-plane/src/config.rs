@@ -25,6 +25,8 @@ pub struct ControlPlaneConfig {
     /// reads `order-events` from. Empty (`None`): no consumer runs.
     #[serde(with = "empty_is_none")]
     pub kafka_brokers: Option<String>,
+    /// Timings of live store moves.
+    pub moves: crate::moves::MoveSettings,
 }
 
 /// An optional setting that is the empty string when unset, so that it has
@@ -54,6 +56,7 @@ impl Default for ControlPlaneConfig {
             public_scheme: "http".into(),
             public_port: 0,
             kafka_brokers: None,
+            moves: crate::moves::MoveSettings::default(),
         }
     }
 }

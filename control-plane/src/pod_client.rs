@@ -122,3 +122,56 @@ impl PodClient {
         })
     }
 }
+
+impl PodClient {
+    async fn call(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, PodCallError> {
+        let response = request.bearer_auth(self.token()?).send().await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(PodCallError::Refused {
+            status: status.as_u16(),
+            body: body.chars().take(500).collect(),
+        })
+    }
+
+    /// Asks a pod to drop a store's Redis state, which it rebuilds from
+    /// Postgres on demand. Returns the number of keys deleted.
+    pub async fn rebuild_store(&self, pod_url: &str, store: StoreId) -> Result<u64, PodCallError> {
+        #[derive(Deserialize)]
+        struct Rebuilt {
+            deleted_keys: u64,
+        }
+        let url = format!(
+            "{}/internal/stores/{store}/rebuild",
+            pod_url.trim_end_matches('/')
+        );
+        let rebuilt: Rebuilt = self.call(self.http.post(url)).await?.json().await?;
+        Ok(rebuilt.deleted_keys)
+    }
+
+    /// Lets a pod purge a moved-out store's rows after `purge_after_secs`.
+    pub async fn release_store(
+        &self,
+        pod_url: &str,
+        store: StoreId,
+        purge_after_secs: u64,
+    ) -> Result<(), PodCallError> {
+        let url = format!(
+            "{}/internal/stores/{store}/release",
+            pod_url.trim_end_matches('/')
+        );
+        self.call(
+            self.http
+                .post(url)
+                .json(&json!({ "purge_after_secs": purge_after_secs })),
+        )
+        .await
+        .map(|_| ())
+    }
+}

@@ -18,8 +18,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::analytics::consumer::ConsumerMetrics;
+use crate::moves::{MoveMetrics, Mover};
 use crate::pod_client::PodClient;
-use crate::{analytics, pods, routing, signup, stores, ControlPlaneConfig};
+use crate::{analytics, moves, pods, routing, signup, stores, ControlPlaneConfig};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -27,6 +28,7 @@ pub struct AppState {
     pub keys: TokenKeys,
     pub platform_domain: Domain,
     pub pods: PodClient,
+    pub mover: Mover,
     /// `scheme` and `:port` (empty for the default) of public URLs.
     public_scheme: String,
     public_port: String,
@@ -97,11 +99,14 @@ impl Application {
         let version = routing::head(&db).await?;
         let (routing_tx, _) = watch::channel(version);
         let (stopping, _) = watch::channel(false);
+        let metrics = HttpMetrics::new("control_plane")?;
+        let mover = Mover::new(config.moves.clone(), MoveMetrics::new(metrics.registry())?);
         let state = AppState {
             db,
             keys,
             platform_domain,
             pods,
+            mover,
             public_scheme: config.public_scheme.clone(),
             public_port: match config.public_port {
                 0 => String::new(),
@@ -110,7 +115,6 @@ impl Application {
             routing_tx,
             stopping,
         };
-        let metrics = HttpMetrics::new("control_plane")?;
         let analytics = match &config.kafka_brokers {
             Some(brokers) => Some((brokers.clone(), ConsumerMetrics::new(metrics.registry())?)),
             None => {
@@ -124,6 +128,7 @@ impl Application {
             .merge(signup::router())
             .merge(routing::router())
             .merge(analytics::router())
+            .merge(moves::router())
             .route("/readyz", get(readyz))
             .with_state(state.clone());
         let router = finish(app, metrics, config.body_limit);
@@ -169,6 +174,12 @@ impl Application {
                 },
             ))
         });
+        if let Err(e) = moves::runner::resume_all(&self.state).await {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "could not resume the moves left running"
+            );
+        }
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;

@@ -45,6 +45,9 @@ CREATE TABLE moves (
     lag_bytes        bigint,
     pause_ms         bigint,
     frozen_at        timestamptz,
+    -- The target's next transaction id when verification began: rows the
+    -- target changed after it are re-checked during the freeze.
+    verify_xid       bigint,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
     finished_at      timestamptz,

@@ -361,7 +361,7 @@ impl Stack {
             let r = http
                 .post(format!("http://{cp_addr}/v1/pods"))
                 .bearer_auth(&operator)
-                .json(&json!({"name": name, "url": app.url(), "capacity": 100}))
+                .json(&json!({"name": name, "url": app.url(), "capacity": 100, "database_url": database_url}))
                 .send()
                 .await
                 .expect("register pod");
@@ -557,11 +557,20 @@ impl Stack {
 
     /// Starts the control plane again on the address it had.
     pub async fn start_control_plane(&mut self) {
-        let app =
-            mercato_control_plane::Application::build(mercato_control_plane::ControlPlaneConfig {
-                kafka_brokers: Some(self.kafka.brokers()),
-                ..control_plane_config(self.cp_addr, &self.cp_database_url, &self.secret)
-            })
+        self.start_control_plane_with(|_| {}).await
+    }
+
+    /// [`Stack::start_control_plane`] with its configuration adjusted.
+    pub async fn start_control_plane_with(
+        &mut self,
+        configure: impl Fn(&mut mercato_control_plane::ControlPlaneConfig),
+    ) {
+        let mut config = mercato_control_plane::ControlPlaneConfig {
+            kafka_brokers: Some(self.kafka.brokers()),
+            ..control_plane_config(self.cp_addr, &self.cp_database_url, &self.secret)
+        };
+        configure(&mut config);
+        let app = mercato_control_plane::Application::build(config)
             .await
             .expect("control plane restarts");
         self.control_plane = Some(spawn_app!(app));
@@ -642,7 +651,7 @@ impl Stack {
             .http
             .post(format!("{}/v1/pods", self.control_plane_url()))
             .bearer_auth(&self.operator)
-            .json(&json!({"name": name, "url": pod.url(), "capacity": 100}))
+            .json(&json!({"name": name, "url": pod.url(), "capacity": 100, "database_url": pod.database_url}))
             .send()
             .await
             .expect("register pod");

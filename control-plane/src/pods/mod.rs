@@ -26,8 +26,18 @@ pub struct Pod {
     pub name: String,
     pub url: String,
     pub capacity: i32,
+    pub capacity_bytes: i64,
+    pub capacity_orders_per_hour: i64,
     pub state: PodState,
     pub stores: i64,
+    /// Sums of the latest load reports of the pod's stores.
+    pub rows: i64,
+    pub bytes: i64,
+    pub orders_last_hour: i64,
+    pub requests_per_minute: i64,
+    /// Whether the pod was registered with a database URL, which moves
+    /// need.
+    pub movable: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -37,8 +47,15 @@ struct PodRow {
     name: String,
     url: String,
     capacity: i32,
+    capacity_bytes: i64,
+    capacity_orders_per_hour: i64,
     state: String,
     stores: i64,
+    rows: i64,
+    bytes: i64,
+    orders_last_hour: i64,
+    requests_per_minute: i64,
+    movable: bool,
     created_at: DateTime<Utc>,
 }
 
@@ -54,15 +71,30 @@ impl TryFrom<PodRow> for Pod {
             name: r.name,
             url: r.url,
             capacity: r.capacity,
+            capacity_bytes: r.capacity_bytes,
+            capacity_orders_per_hour: r.capacity_orders_per_hour,
             stores: r.stores,
+            rows: r.rows,
+            bytes: r.bytes,
+            orders_last_hour: r.orders_last_hour,
+            requests_per_minute: r.requests_per_minute,
+            movable: r.movable,
             created_at: r.created_at,
         })
     }
 }
 
-const SELECT_PODS: &str = "SELECT p.id, p.name, p.url, p.capacity, p.state, p.created_at,
-        (SELECT count(*) FROM stores s WHERE s.pod_id = p.id) AS stores
-    FROM pods p";
+const SELECT_PODS: &str = "SELECT p.id, p.name, p.url, p.capacity, p.capacity_bytes,
+        p.capacity_orders_per_hour, p.state, p.created_at, p.database_url IS NOT NULL AS movable,
+        (SELECT count(*) FROM stores s WHERE s.pod_id = p.id) AS stores,
+        COALESCE(l.rows, 0) AS rows, COALESCE(l.bytes, 0) AS bytes,
+        COALESCE(l.orders, 0) AS orders_last_hour, COALESCE(l.requests, 0) AS requests_per_minute
+    FROM pods p
+    LEFT JOIN LATERAL (
+        SELECT sum(sl.rows)::bigint AS rows, sum(sl.bytes)::bigint AS bytes,
+               sum(sl.orders_last_hour)::bigint AS orders, sum(sl.requests_per_minute)::bigint AS requests
+          FROM store_loads sl JOIN stores s ON s.id = sl.store_id AND s.pod_id = p.id
+    ) l ON true";
 
 pub async fn list_pods<'e>(exec: impl sqlx::PgExecutor<'e>) -> Result<Vec<Pod>, sqlx::Error> {
     let rows: Vec<PodRow> = sqlx::query_as(&format!("{SELECT_PODS} ORDER BY p.name"))
@@ -85,6 +117,13 @@ struct RegisterPod {
     name: String,
     url: String,
     capacity: i32,
+    /// Where the mover reaches the pod's Postgres (publish, subscribe).
+    #[serde(default)]
+    database_url: Option<String>,
+    #[serde(default)]
+    capacity_bytes: Option<i64>,
+    #[serde(default)]
+    capacity_orders_per_hour: Option<i64>,
 }
 
 fn valid_name(name: &str) -> bool {
@@ -118,6 +157,16 @@ async fn register(
     if !(1..=1_000_000).contains(&req.capacity) {
         return Err(ApiError::invalid("capacity must be 1 to 1000000 stores"));
     }
+    if let Some(db) = &req.database_url {
+        if !(db.starts_with("postgres://") || db.starts_with("postgresql://")) || db.len() > 2048 {
+            return Err(ApiError::invalid("database_url must be a postgres:// URL"));
+        }
+    }
+    if matches!(req.capacity_bytes, Some(c) if c <= 0)
+        || matches!(req.capacity_orders_per_hour, Some(c) if c <= 0)
+    {
+        return Err(ApiError::invalid("capacities must be positive"));
+    }
     let url = req.url.trim_end_matches('/').to_owned();
     let existing = list_pods(&state.db)
         .await
@@ -125,19 +174,26 @@ async fn register(
         .into_iter()
         .find(|p| p.name == req.name);
     if let Some(pod) = existing {
-        if pod.url == url && pod.capacity == req.capacity {
+        if pod.url == url
+            && pod.capacity == req.capacity
+            && pod.movable == req.database_url.is_some()
+        {
             return Ok((StatusCode::OK, Json(pod)));
         }
     }
     let id = PodId::new();
     let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
     sqlx::query(
-        "INSERT INTO pods (id, name, url, capacity, state) VALUES ($1, $2, $3, $4, 'active')",
+        "INSERT INTO pods (id, name, url, capacity, state, database_url, capacity_bytes, capacity_orders_per_hour)
+         VALUES ($1, $2, $3, $4, 'active', $5, COALESCE($6, 107374182400), COALESCE($7, 100000))",
     )
     .bind(id.as_uuid())
     .bind(&req.name)
     .bind(&url)
     .bind(req.capacity)
+    .bind(&req.database_url)
+    .bind(req.capacity_bytes)
+    .bind(req.capacity_orders_per_hour)
     .execute(&mut *tx)
     .await
     .map_err(map_db_error)?;

@@ -1,0 +1,442 @@
+//! A move's persisted record and its phases. The phase order and what a
+//! restart does in each phase are pure and tested here; the SQL follows.
+
+use chrono::{DateTime, Utc};
+use mercato_tenants::{PodId, StoreId};
+use serde::{Deserialize, Serialize};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+/// The step a move is in. The runner records a phase before it works on it,
+/// so after a restart the recorded phase is the one to redo (every step is
+/// idempotent) or to undo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Checks and the target's empty hosting record.
+    Preflight,
+    /// Publication, slot and subscription; the initial copy.
+    Copying,
+    /// The copy compared with the source, bucket by bucket, while live.
+    Verifying,
+    /// Waiting for replication lag to fall under the threshold.
+    CatchingUp,
+    /// The router holds the store's requests (the write pause starts).
+    Frozen,
+    /// The source refuses the store (421); the marker row is written.
+    Fenced,
+    /// The marker arrived on the target: every write has been applied.
+    CaughtUp,
+    /// Counts and checksums of what changed agree.
+    Verified,
+    /// The routing table points at the target (the point of no return).
+    Switched,
+    /// Replication objects dropped; the source's rows released for purging.
+    CleaningUp,
+    Done,
+    /// Undoing everything back to the source.
+    RollingBack,
+}
+
+impl Phase {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Preflight => "preflight",
+            Self::Copying => "copying",
+            Self::Verifying => "verifying",
+            Self::CatchingUp => "catching_up",
+            Self::Frozen => "frozen",
+            Self::Fenced => "fenced",
+            Self::CaughtUp => "caught_up",
+            Self::Verified => "verified",
+            Self::Switched => "switched",
+            Self::CleaningUp => "cleaning_up",
+            Self::Done => "done",
+            Self::RollingBack => "rolling_back",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Preflight,
+            Self::Copying,
+            Self::Verifying,
+            Self::CatchingUp,
+            Self::Frozen,
+            Self::Fenced,
+            Self::CaughtUp,
+            Self::Verified,
+            Self::Switched,
+            Self::CleaningUp,
+            Self::Done,
+            Self::RollingBack,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+
+    /// Whether the routing flip has happened: from here on a move only
+    /// goes forward.
+    pub fn past_switch(self) -> bool {
+        matches!(self, Self::Switched | Self::CleaningUp | Self::Done)
+    }
+}
+
+/// What a control plane that finds a running move at start-up does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// Redo the recorded phase and go on (nothing is held yet).
+    Resume,
+    /// Requests were held when the runner stopped: the hold is long over,
+    /// so undo the move and serve from the source again.
+    RollBack,
+    /// The routing points at the target: finish the clean-up.
+    Finish,
+}
+
+pub fn on_restart(phase: Phase) -> Recovery {
+    match phase {
+        Phase::Preflight | Phase::Copying | Phase::Verifying | Phase::CatchingUp => {
+            Recovery::Resume
+        }
+        Phase::Frozen | Phase::Fenced | Phase::CaughtUp | Phase::Verified | Phase::RollingBack => {
+            Recovery::RollBack
+        }
+        Phase::Switched | Phase::CleaningUp | Phase::Done => Recovery::Finish,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Running,
+    Completed,
+    RolledBack,
+    Failed,
+}
+
+impl Status {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::RolledBack => "rolled_back",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Running,
+            Self::Completed,
+            Self::RolledBack,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Operator,
+    Rebalance,
+    Drain,
+}
+
+impl Reason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Operator => "operator",
+            Self::Rebalance => "rebalance",
+            Self::Drain => "drain",
+        }
+    }
+}
+
+/// A move as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Move {
+    pub id: Uuid,
+    pub store_id: StoreId,
+    pub source_pod_id: PodId,
+    pub target_pod_id: PodId,
+    pub reason: String,
+    pub phase: Phase,
+    pub status: Status,
+    pub abort_requested: bool,
+    pub error: Option<String>,
+    pub tables_total: i32,
+    pub tables_ready: i32,
+    pub rows_copied: i64,
+    pub bytes_copied: i64,
+    pub lag_bytes: Option<i64>,
+    /// First held request to release, in milliseconds.
+    pub pause_ms: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub verify_xid: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    store_id: Uuid,
+    source_pod: Uuid,
+    target_pod: Uuid,
+    reason: String,
+    phase: String,
+    status: String,
+    abort_requested: bool,
+    error: Option<String>,
+    tables_total: i32,
+    tables_ready: i32,
+    rows_copied: i64,
+    bytes_copied: i64,
+    lag_bytes: Option<i64>,
+    pause_ms: Option<i64>,
+    verify_xid: Option<i64>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+fn decode(what: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("unknown move {what} `{value}`").into())
+}
+
+impl TryFrom<Row> for Move {
+    type Error = sqlx::Error;
+    fn try_from(r: Row) -> Result<Self, sqlx::Error> {
+        Ok(Move {
+            id: r.id,
+            store_id: StoreId::from_uuid(r.store_id),
+            source_pod_id: PodId::from_uuid(r.source_pod),
+            target_pod_id: PodId::from_uuid(r.target_pod),
+            phase: Phase::parse(&r.phase).ok_or_else(|| decode("phase", &r.phase))?,
+            status: Status::parse(&r.status).ok_or_else(|| decode("status", &r.status))?,
+            reason: r.reason,
+            abort_requested: r.abort_requested,
+            error: r.error,
+            tables_total: r.tables_total,
+            tables_ready: r.tables_ready,
+            rows_copied: r.rows_copied,
+            bytes_copied: r.bytes_copied,
+            lag_bytes: r.lag_bytes,
+            pause_ms: r.pause_ms,
+            duration_ms: r.finished_at.map(|f| (f - r.created_at).num_milliseconds()),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            finished_at: r.finished_at,
+            verify_xid: r.verify_xid,
+        })
+    }
+}
+
+const SELECT: &str =
+    "SELECT id, store_id, source_pod, target_pod, reason, phase, status, abort_requested, error,
+        tables_total, tables_ready, rows_copied, bytes_copied, lag_bytes, pause_ms, verify_xid,
+        created_at, updated_at, finished_at
+   FROM moves";
+
+pub async fn get<'e>(db: impl PgExecutor<'e>, id: Uuid) -> Result<Option<Move>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    row.map(Move::try_from).transpose()
+}
+
+pub async fn list<'e>(
+    db: impl PgExecutor<'e>,
+    store: Option<StoreId>,
+    status: Option<Status>,
+    limit: i64,
+) -> Result<Vec<Move>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "{SELECT} WHERE ($1::uuid IS NULL OR store_id = $1) AND ($2::text IS NULL OR status = $2)
+          ORDER BY created_at DESC, id DESC LIMIT $3"
+    ))
+    .bind(store.map(|s| s.as_uuid()))
+    .bind(status.map(Status::as_str))
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    rows.into_iter().map(Move::try_from).collect()
+}
+
+pub async fn running_ids<'e>(db: impl PgExecutor<'e>) -> Result<Vec<Uuid>, sqlx::Error> {
+    let rows: Vec<(Uuid,)> =
+        sqlx::query_as("SELECT id FROM moves WHERE status = 'running' ORDER BY created_at")
+            .fetch_all(db)
+            .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+pub async fn insert<'e>(
+    db: impl PgExecutor<'e>,
+    id: Uuid,
+    store: StoreId,
+    source: PodId,
+    target: PodId,
+    reason: Reason,
+    tables_total: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO moves (id, store_id, source_pod, target_pod, reason, phase, status, tables_total)
+         VALUES ($1, $2, $3, $4, $5, 'copying', 'running', $6)",
+    )
+    .bind(id)
+    .bind(store.as_uuid())
+    .bind(source.as_uuid())
+    .bind(target.as_uuid())
+    .bind(reason.as_str())
+    .bind(tables_total)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn set_phase<'e>(db: impl PgExecutor<'e>, id: Uuid, phase: Phase) -> sqlx::Result<()> {
+    sqlx::query("UPDATE moves SET phase = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(phase.as_str())
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Progress figures shown while a move runs.
+pub async fn set_progress<'e>(
+    db: impl PgExecutor<'e>,
+    id: Uuid,
+    tables_ready: i64,
+    rows_copied: Option<i64>,
+    bytes_copied: Option<i64>,
+    lag_bytes: Option<i64>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE moves SET tables_ready = $2, rows_copied = COALESCE($3, rows_copied),
+                bytes_copied = COALESCE($4, bytes_copied), lag_bytes = $5, updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(tables_ready as i32)
+    .bind(rows_copied)
+    .bind(bytes_copied)
+    .bind(lag_bytes)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn set_verify_xid<'e>(db: impl PgExecutor<'e>, id: Uuid, xid: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE moves SET verify_xid = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(xid)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+pub async fn abort_requested<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<bool> {
+    let (flag,): (bool,) = sqlx::query_as("SELECT abort_requested FROM moves WHERE id = $1")
+        .bind(id)
+        .fetch_one(db)
+        .await?;
+    Ok(flag)
+}
+
+/// Asks a running move to stop; `false` when it is not running.
+pub async fn request_abort<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE moves SET abort_requested = true, updated_at = now() WHERE id = $1 AND status = 'running'",
+    )
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn finish<'e>(
+    db: impl PgExecutor<'e>,
+    id: Uuid,
+    status: Status,
+    phase: Phase,
+    error: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE moves SET status = $2, phase = $3, error = COALESCE($4, error), lag_bytes = NULL,
+                finished_at = now(), updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .bind(phase.as_str())
+    .bind(error)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Records the failure that sends a move back, before the rollback runs.
+pub async fn set_error<'e>(db: impl PgExecutor<'e>, id: Uuid, error: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE moves SET error = COALESCE(error, $2), updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(error)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_round_trip_and_order() {
+        let all = [
+            Phase::Preflight,
+            Phase::Copying,
+            Phase::Verifying,
+            Phase::CatchingUp,
+            Phase::Frozen,
+            Phase::Fenced,
+            Phase::CaughtUp,
+            Phase::Verified,
+            Phase::Switched,
+            Phase::CleaningUp,
+            Phase::Done,
+        ];
+        for w in all.windows(2) {
+            assert!(w[0] < w[1], "{:?} before {:?}", w[0], w[1]);
+        }
+        for p in all.into_iter().chain([Phase::RollingBack]) {
+            assert_eq!(Phase::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(Phase::parse("nope"), None);
+    }
+
+    #[test]
+    fn a_restart_resumes_before_the_freeze_rolls_back_during_it_and_finishes_after_the_switch() {
+        assert_eq!(on_restart(Phase::Copying), Recovery::Resume);
+        assert_eq!(on_restart(Phase::CatchingUp), Recovery::Resume);
+        for held in [
+            Phase::Frozen,
+            Phase::Fenced,
+            Phase::CaughtUp,
+            Phase::Verified,
+        ] {
+            assert_eq!(on_restart(held), Recovery::RollBack, "{held:?}");
+            assert!(!held.past_switch());
+        }
+        assert_eq!(on_restart(Phase::RollingBack), Recovery::RollBack);
+        assert_eq!(on_restart(Phase::Switched), Recovery::Finish);
+        assert_eq!(on_restart(Phase::CleaningUp), Recovery::Finish);
+        assert!(Phase::Switched.past_switch());
+    }
+}

@@ -1,0 +1,313 @@
+//! `/v1/moves`: start, follow and abort moves.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
+use mercato_tenants::{ApiError, ErrorCode, PodId, PodState, StoreId, TenantState};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::model::{self, Move, Reason, Status};
+use super::pg::PodDb;
+use super::runner::{self, pod_endpoint, PodEndpoint};
+use crate::auth::Operator;
+use crate::db::map_db_error;
+use crate::placement::{place_store, Capacity};
+use crate::{fleet, stores, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/moves", get(list).post(create))
+        .route("/v1/moves/{id}", get(show))
+        .route("/v1/moves/{id}/abort", post(abort))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateMove {
+    store_id: StoreId,
+    #[serde(default)]
+    target_pod_id: Option<PodId>,
+}
+
+/// Why a move could not start, as the API reports it.
+pub type StartError = ApiError;
+
+fn preflight_failed(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::MovePreflightFailed, message)
+}
+
+fn not_movable(pod: &PodEndpoint, why: &str) -> ApiError {
+    ApiError::new(ErrorCode::PodNotMovable, format!("pod {} {why}", pod.name))
+}
+
+/// Checks a move and starts it: the store is active and not moving, the
+/// target is another active pod (chosen by placement when `target` is
+/// `None`), both pods' databases are reachable, logical replication is on,
+/// both have the same tenant tables and each has a primary key.
+pub async fn start(
+    state: &AppState,
+    store_id: StoreId,
+    target: Option<PodId>,
+    reason: Reason,
+) -> Result<Move, StartError> {
+    let store = stores::get(&state.db, store_id)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("store"))?;
+    let running = model::list(&state.db, Some(store_id), Some(Status::Running), 1)
+        .await
+        .map_err(map_db_error)?;
+    if let Some(m) = running.first() {
+        return Err(ApiError::new(
+            ErrorCode::MoveInProgress,
+            format!("store {store_id} is already moving (move {})", m.id),
+        ));
+    }
+    if store.state != TenantState::Active {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("store {store_id} is {}, not active", store.state),
+        ));
+    }
+    let target = match target {
+        Some(t) if t == store.pod_id => {
+            return Err(ApiError::new(
+                ErrorCode::AlreadyOnPod,
+                format!("store {store_id} is already on pod {t}"),
+            ))
+        }
+        Some(t) => t,
+        None => {
+            let pods = fleet::pod_loads(&state.db).await.map_err(map_db_error)?;
+            let need = fleet::store_loads(&state.db)
+                .await
+                .map_err(map_db_error)?
+                .into_iter()
+                .find(|s| s.store == store_id)
+                .map(|s| Capacity {
+                    stores: 1,
+                    bytes: s.bytes,
+                    orders_per_hour: s.orders_per_hour,
+                })
+                .unwrap_or(Capacity {
+                    stores: 1,
+                    bytes: 0,
+                    orders_per_hour: 0,
+                });
+            place_store(&pods, &need, Some(store.pod_id)).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::NoPodAvailable,
+                    "no other active pod has room for this store",
+                )
+            })?
+        }
+    };
+    let source = pod_endpoint(&state.db, store.pod_id)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::internal("the store's pod is missing"))?;
+    let target_pod = pod_endpoint(&state.db, target)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("pod"))?;
+    if target_pod.state != PodState::Active.as_str() {
+        return Err(not_movable(
+            &target_pod,
+            &format!("is {}", target_pod.state),
+        ));
+    }
+    let tables = preflight(&source, &target_pod).await?;
+    let id = Uuid::now_v7();
+    model::insert(
+        &state.db,
+        id,
+        store_id,
+        source.id,
+        target,
+        reason,
+        tables as i32,
+    )
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.constraint() == Some("moves_one_running_per_store") => {
+            ApiError::new(ErrorCode::MoveInProgress, "the store is already moving")
+        }
+        _ => map_db_error(e),
+    })?;
+    tracing::info!(move_id = %id, store_id = %store_id, from = %source.name, to = %target_pod.name, reason = reason.as_str(), "move started");
+    runner::spawn(state.clone(), id, false);
+    model::get(&state.db, id)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::internal("move vanished"))
+}
+
+/// The checks that need the pods' databases; returns the number of tenant
+/// tables that will move.
+async fn preflight(source: &PodEndpoint, target: &PodEndpoint) -> Result<usize, ApiError> {
+    let urls = [source, target].map(|p| {
+        p.database_url
+            .clone()
+            .ok_or_else(|| not_movable(p, "was registered without a database_url"))
+    });
+    let [src_url, dst_url] = urls;
+    let (src_url, dst_url) = (src_url?, dst_url?);
+    let unreachable = |pod: &PodEndpoint| {
+        let name = pod.name.clone();
+        move |e: anyhow::Error| {
+            tracing::warn!(pod = %name, error = format!("{e:#}"), "move pre-flight: database unreachable");
+            ApiError::new(
+                ErrorCode::PodUnavailable,
+                format!("the database of pod {name} is unreachable"),
+            )
+        }
+    };
+    let src = PodDb::connect(&src_url)
+        .await
+        .map_err(unreachable(source))?;
+    let dst = PodDb::connect(&dst_url).await.map_err(unreachable(target));
+    let dst = match dst {
+        Ok(d) => d,
+        Err(e) => {
+            src.close().await;
+            return Err(e);
+        }
+    };
+    let checked = check_schemas(&src, &dst, source).await;
+    src.close().await;
+    dst.close().await;
+    checked
+}
+
+async fn check_schemas(src: &PodDb, dst: &PodDb, source: &PodEndpoint) -> Result<usize, ApiError> {
+    let level = src.wal_level().await.map_err(ApiError::internal)?;
+    if level != "logical" {
+        return Err(preflight_failed(format!(
+            "pod {} runs with wal_level={level}; moves need wal_level=logical",
+            source.name
+        )));
+    }
+    let tables = src.tenant_tables().await.map_err(ApiError::internal)?;
+    let theirs = dst.tenant_tables().await.map_err(ApiError::internal)?;
+    if tables != theirs {
+        let only_here: Vec<&String> = tables.iter().filter(|t| !theirs.contains(t)).collect();
+        let only_there: Vec<&String> = theirs.iter().filter(|t| !tables.contains(t)).collect();
+        return Err(preflight_failed(format!(
+            "the pods' schemas differ (only on the source: {only_here:?}; only on the target: {only_there:?}); migrate both first"
+        )));
+    }
+    let keys = src
+        .primary_keys(&tables)
+        .await
+        .map_err(ApiError::internal)?;
+    let missing: Vec<&str> = tables
+        .iter()
+        .filter(|t| !keys.contains_key(*t))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(preflight_failed(format!(
+            "tenant table(s) without a primary key: {}; logical replication cannot apply updates and deletes to them, so the store cannot move",
+            missing.join(", ")
+        )));
+    }
+    Ok(tables.len())
+}
+
+/// `POST /v1/moves`.
+async fn create(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiJson(req): ApiJson<CreateMove>,
+) -> Result<(StatusCode, Json<Move>), ApiError> {
+    let mv = start(&state, req.store_id, req.target_pod_id, Reason::Operator).await?;
+    Ok((StatusCode::ACCEPTED, Json(mv)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    store_id: Option<StoreId>,
+    status: Option<String>,
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct MovePage {
+    items: Vec<Move>,
+}
+
+/// `GET /v1/moves?store_id=&status=&limit=`, newest first.
+async fn list(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<MovePage>, ApiError> {
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            ApiError::invalid("status must be running, completed, rolled_back or failed")
+        })?),
+    };
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit must be 1 to 500"));
+    }
+    let items = model::list(&state.db, q.store_id, status, limit)
+        .await
+        .map_err(map_db_error)?;
+    Ok(Json(MovePage { items }))
+}
+
+/// `GET /v1/moves/{id}`.
+async fn show(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Move>, ApiError> {
+    model::get(&state.db, id)
+        .await
+        .map_err(map_db_error)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("move"))
+}
+
+/// `POST /v1/moves/{id}/abort`: the runner rolls the move back at its next
+/// check (a move past the routing flip can no longer be aborted).
+async fn abort(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<(StatusCode, Json<Move>), ApiError> {
+    let mv = model::get(&state.db, id)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("move"))?;
+    if mv.status != Status::Running || mv.phase.past_switch() {
+        return Err(ApiError::new(
+            ErrorCode::MoveFinished,
+            format!(
+                "move {id} is {} and can no longer be aborted",
+                mv.status.as_str()
+            ),
+        ));
+    }
+    if !model::request_abort(&state.db, id)
+        .await
+        .map_err(map_db_error)?
+    {
+        return Err(ApiError::new(
+            ErrorCode::MoveFinished,
+            format!("move {id} has finished"),
+        ));
+    }
+    tracing::info!(move_id = %id, "move abort requested");
+    let mv = model::get(&state.db, id)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("move"))?;
+    Ok((StatusCode::ACCEPTED, Json(mv)))
+}

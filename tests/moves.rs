@@ -1,0 +1,544 @@
+//! Live store moves between pods: under load through the router, with a
+//! stale router, across control-plane restarts and aborts, and with the
+//! stores that stay put unaffected.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::shop::Shop;
+use common::{error_code, Stack};
+use reqwest::Method;
+use serde_json::{json, Value};
+use sqlx::Connection as _;
+
+/// Moves `shop` to the stack's pod `target` and waits for the move to end;
+/// the final move.
+/// Logs of the control plane when `RUST_LOG` asks for them.
+fn logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+async fn move_and_wait(stack: &Stack, shop: &Shop, target: &Value) -> Value {
+    let r = stack
+        .operator(Method::POST, "/v1/moves")
+        .json(&json!({"store_id": shop.id, "target_pod_id": target["id"]}))
+        .send()
+        .await
+        .expect("start move");
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
+    let mv: Value = r.json().await.expect("json");
+    wait_finished(stack, mv["id"].as_str().expect("id")).await
+}
+
+async fn get_move(stack: &Stack, id: &str) -> Value {
+    stack
+        .operator(Method::GET, &format!("/v1/moves/{id}"))
+        .send()
+        .await
+        .expect("get move")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn wait_finished(stack: &Stack, id: &str) -> Value {
+    stack
+        .eventually("the move finishes", || async {
+            let mv = get_move(stack, id).await;
+            (mv["status"] != "running").then_some(mv)
+        })
+        .await
+}
+
+async fn wait_phase(stack: &Stack, id: &str, phase: &str) {
+    stack
+        .eventually(&format!("the move reaches {phase}"), || async {
+            (get_move(stack, id).await["phase"] == phase).then_some(())
+        })
+        .await;
+}
+
+async fn pods(stack: &Stack) -> Vec<Value> {
+    stack
+        .operator(Method::GET, "/v1/pods")
+        .send()
+        .await
+        .expect("pods")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// The registered pod that is not `pod_id`.
+async fn other_pod(stack: &Stack, pod_id: &Value) -> Value {
+    pods(stack)
+        .await
+        .into_iter()
+        .find(|p| &p["id"] != pod_id)
+        .expect("a second pod")
+}
+
+async fn connect(url: &str) -> sqlx::PgConnection {
+    sqlx::PgConnection::connect(url).await.expect("pod db")
+}
+
+/// The stack pod with control-plane id `pod_id`.
+async fn stack_pod<'a>(stack: &'a Stack, pod_id: &Value) -> &'a common::Pod {
+    let listed = pods(stack).await;
+    let url = listed
+        .iter()
+        .find(|p| &p["id"] == pod_id)
+        .and_then(|p| p["url"].as_str())
+        .expect("pod url")
+        .to_owned();
+    stack
+        .pods
+        .iter()
+        .find(|p| p.app.url() == url)
+        .expect("pod in the stack")
+}
+
+async fn tenant_tables(db: &mut sqlx::PgConnection) -> Vec<String> {
+    let rows: Vec<(String,)> = sqlx::query_as(mercato_tenants::TENANT_TABLES_SQL)
+        .fetch_all(db)
+        .await
+        .expect("tables");
+    rows.into_iter().map(|(t,)| t).collect()
+}
+
+/// Rows of `store` over every tenant table of a pod database.
+async fn store_rows(url: &str, store: mercato_tenants::StoreId) -> i64 {
+    let mut db = connect(url).await;
+    let mut total = 0;
+    for table in tenant_tables(&mut db).await {
+        let (n,): (i64,) = sqlx::query_as(&format!(
+            "SELECT count(*) FROM \"{table}\" WHERE store_id = $1"
+        ))
+        .bind(store.as_uuid())
+        .fetch_one(&mut db)
+        .await
+        .expect("count");
+        total += n;
+    }
+    total
+}
+
+/// Publications, slots and subscriptions left by moves in a pod database.
+async fn replication_objects(url: &str) -> i64 {
+    let mut db = connect(url).await;
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM pg_publication WHERE pubname LIKE 'mercato_move_%')
+              + (SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'mercato_move_%')
+              + (SELECT count(*) FROM pg_subscription WHERE subname LIKE 'mercato_move_%')",
+    )
+    .fetch_one(&mut db)
+    .await
+    .expect("replication objects");
+    n
+}
+
+async fn hosted_state(url: &str, store: mercato_tenants::StoreId) -> Option<String> {
+    let mut db = connect(url).await;
+    sqlx::query_as::<_, (String,)>("SELECT state FROM hosted_stores WHERE store_id = $1")
+        .bind(store.as_uuid())
+        .fetch_optional(&mut db)
+        .await
+        .expect("hosted state")
+        .map(|(s,)| s)
+}
+
+/// What the writers saw: acknowledged writes and failures.
+#[derive(Default)]
+struct Ledger {
+    products: Vec<String>,
+    adjustments: i64,
+    carts: Vec<String>,
+    orders: Vec<String>,
+    checkout_refusals: Vec<String>,
+    failures: Vec<String>,
+    bystander_requests: u64,
+}
+
+type Shared = Arc<Mutex<Ledger>>;
+
+fn note(ledger: &Shared, f: impl FnOnce(&mut Ledger)) {
+    f(&mut ledger.lock().expect("ledger"));
+}
+
+/// Writers through the router until `stop`: catalog edits, stock changes
+/// and carts on `shop`, checkouts of the prepared carts, and reads and
+/// writes on the bystander stores.
+fn spawn_load(
+    stack: Arc<Stack>,
+    shop: Arc<Shop>,
+    variant: String,
+    checkout_carts: Vec<String>,
+    bystanders: Vec<(Arc<Shop>, String)>,
+    stop: Arc<AtomicBool>,
+    ledger: Shared,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let seq = Arc::new(AtomicU64::new(0));
+    for _ in 0..2 {
+        let (stack, shop, stop, ledger, seq) = (
+            stack.clone(),
+            shop.clone(),
+            stop.clone(),
+            ledger.clone(),
+            seq.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let n = seq.fetch_add(1, Ordering::Relaxed);
+                let body = json!({"title": format!("Load {n}"), "variants": [{"sku": format!("LOAD-{n}"), "price_minor": 500}]});
+                let r = stack
+                    .post(&shop.host, "/admin/api/products")
+                    .bearer_auth(&shop.staff)
+                    .json(&body)
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == 201 => {
+                        let body: Value = r.json().await.expect("json");
+                        let id = body["id"].as_str().expect("id").to_owned();
+                        note(&ledger, |l| l.products.push(id));
+                    }
+                    Ok(r) => {
+                        let status = r.status();
+                        let text = r.text().await.unwrap_or_default();
+                        note(&ledger, |l| l.failures.push(format!("product {status}: {text}")));
+                    }
+                    Err(e) => note(&ledger, |l| l.failures.push(format!("product: {e}"))),
+                }
+            }
+        }));
+    }
+    {
+        let (stack, shop, stop, ledger, variant) = (
+            stack.clone(),
+            shop.clone(),
+            stop.clone(),
+            ledger.clone(),
+            variant.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let r = stack
+                    .post(
+                        &shop.host,
+                        &format!("/admin/api/variants/{variant}/stock/adjustments"),
+                    )
+                    .bearer_auth(&shop.staff)
+                    .json(&json!({"delta": 1, "reason": "received"}))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().is_success() => note(&ledger, |l| l.adjustments += 1),
+                    Ok(r) => {
+                        let status = r.status();
+                        let text = r.text().await.unwrap_or_default();
+                        note(&ledger, |l| {
+                            l.failures.push(format!("stock {status}: {text}"))
+                        });
+                    }
+                    Err(e) => note(&ledger, |l| l.failures.push(format!("stock: {e}"))),
+                }
+            }
+        }));
+    }
+    {
+        let (stack, shop, stop, ledger) =
+            (stack.clone(), shop.clone(), stop.clone(), ledger.clone());
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let r = stack.post(&shop.host, "/api/cart").send().await;
+                match r {
+                    Ok(r) if r.status() == 201 => {
+                        let body: Value = r.json().await.expect("json");
+                        let id = body["cart"]["id"].as_str().expect("cart id").to_owned();
+                        note(&ledger, |l| l.carts.push(id));
+                    }
+                    Ok(r) => {
+                        let status = r.status();
+                        let text = r.text().await.unwrap_or_default();
+                        note(&ledger, |l| {
+                            l.failures.push(format!("cart {status}: {text}"))
+                        });
+                    }
+                    Err(e) => note(&ledger, |l| l.failures.push(format!("cart: {e}"))),
+                }
+            }
+        }));
+    }
+    {
+        let (stack, shop, stop, ledger) =
+            (stack.clone(), shop.clone(), stop.clone(), ledger.clone());
+        tasks.push(tokio::spawn(async move {
+            for (i, token) in checkout_carts.iter().enumerate() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let r = shop
+                    .checkout(&stack, token, &format!("move-{i}"), common::shop::CARD_OK)
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == 201 => {
+                        let body: Value = r.json().await.expect("json");
+                        let id = body["id"].as_str().expect("order id").to_owned();
+                        note(&ledger, |l| l.orders.push(id));
+                    }
+                    Ok(r) => {
+                        let (status, code) = error_code(r).await;
+                        note(&ledger, |l| {
+                            l.checkout_refusals.push(format!("{status} {code}"))
+                        });
+                    }
+                    Err(e) => note(&ledger, |l| l.failures.push(format!("checkout: {e}"))),
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }));
+    }
+    for (other, other_variant) in bystanders {
+        let (stack, stop, ledger) = (stack.clone(), stop.clone(), ledger.clone());
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let read = stack.get(&other.host, "/api/products").send().await;
+                let write = stack
+                    .post(
+                        &other.host,
+                        &format!("/admin/api/variants/{other_variant}/stock/adjustments"),
+                    )
+                    .bearer_auth(&other.staff)
+                    .json(&json!({"delta": 1, "reason": "received"}))
+                    .send()
+                    .await;
+                for (what, r) in [("read", read), ("write", write)] {
+                    match r {
+                        Ok(r) if r.status().is_success() => {
+                            note(&ledger, |l| l.bystander_requests += 1)
+                        }
+                        Ok(r) => {
+                            let status = r.status();
+                            note(&ledger, |l| {
+                                l.failures.push(format!("bystander {what} {status}"))
+                            })
+                        }
+                        Err(e) => note(&ledger, |l| {
+                            l.failures.push(format!("bystander {what}: {e}"))
+                        }),
+                    }
+                }
+            }
+        }));
+    }
+    tasks
+}
+
+/// Tests 1 and 4: a store moves while writers work through the router.
+/// Every acknowledged write is on the target, the source took no write
+/// after its fence, checkouts end consistent, and the stores that stay put
+/// on both pods answer every request throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_moves_under_load_without_losing_a_write() {
+    logs();
+    let stack = Stack::start_with(2, |c| {
+        c.checkout_stuck_after_ms = 2_000;
+        c.checkout_recovery_interval_ms = 300;
+    })
+    .await;
+    let shop = Shop::open(&stack, "mover").await;
+    let calm_one = Shop::open(&stack, "calm-one").await;
+    let calm_two = Shop::open(&stack, "calm-two").await;
+    let source_id = shop.store["pod_id"].clone();
+    let target = other_pod(&stack, &source_id).await;
+    let source_url = stack_pod(&stack, &source_id).await.database_url.clone();
+    let target_url = stack_pod(&stack, &target["id"]).await.database_url.clone();
+    let mut bystanders = Vec::new();
+    let mut bystander_pods = std::collections::BTreeSet::new();
+    for other in [calm_one, calm_two] {
+        bystander_pods.insert(other.store["pod_id"].to_string());
+        let (_, v) = other
+            .product(&stack, &format!("CALM-{}", other.id), 900, 5)
+            .await;
+        bystanders.push((Arc::new(other), v));
+    }
+    assert_eq!(bystander_pods.len(), 2, "a bystander store on each pod");
+
+    let (_, stocked) = shop.product(&stack, "STOCKED", 1200, 1_000).await;
+    let (_, sold) = shop.product(&stack, "SOLD", 2500, 100).await;
+    let checkout_carts = shop.one_unit_carts(&stack, &sold, 40).await;
+
+    let stack = Arc::new(stack);
+    let shop = Arc::new(shop);
+    let stop = Arc::new(AtomicBool::new(false));
+    let ledger: Shared = Arc::default();
+    let tasks = spawn_load(
+        stack.clone(),
+        shop.clone(),
+        stocked.clone(),
+        checkout_carts,
+        bystanders.clone(),
+        stop.clone(),
+        ledger.clone(),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mv = move_and_wait(&stack, &shop, &target).await;
+    // Writers go on against the target for a while.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.expect("writer");
+    }
+    assert_eq!(mv["status"], "completed", "{mv}");
+    assert!(mv["pause_ms"].as_i64().expect("pause recorded") >= 0);
+    assert!(mv["rows_copied"].as_i64().expect("rows") > 0);
+    let ledger = std::mem::take(&mut *ledger.lock().expect("ledger"));
+    assert!(
+        ledger.failures.is_empty(),
+        "failed requests: {:?}",
+        ledger.failures
+    );
+    assert!(ledger.products.len() > 10 && ledger.adjustments > 10 && !ledger.carts.is_empty());
+    assert!(ledger.bystander_requests > 10);
+
+    // The routing and the pods agree that the store lives on the target.
+    let store: Value = stack
+        .operator(Method::GET, &format!("/v1/stores/{}", shop.id))
+        .send()
+        .await
+        .expect("store")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(store["pod_id"], target["id"]);
+    assert_eq!(store["state"], "active");
+    assert_eq!(
+        hosted_state(&target_url, shop.id).await.as_deref(),
+        Some("active")
+    );
+    assert_eq!(
+        hosted_state(&source_url, shop.id).await.as_deref(),
+        Some("moved_out")
+    );
+    assert_eq!(replication_objects(&source_url).await, 0);
+    assert_eq!(replication_objects(&target_url).await, 0);
+
+    // Zero lost writes: every acknowledged write is on the target.
+    let mut db = connect(&target_url).await;
+    let ids: Vec<uuid::Uuid> = ledger
+        .products
+        .iter()
+        .map(|p| p.parse().expect("uuid"))
+        .collect();
+    let (found,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM products WHERE store_id = $1 AND id = ANY($2)")
+            .bind(shop.id.as_uuid())
+            .bind(&ids)
+            .fetch_one(&mut db)
+            .await
+            .expect("products");
+    assert_eq!(
+        found,
+        ids.len() as i64,
+        "acknowledged products on the target"
+    );
+    let carts: Vec<uuid::Uuid> = ledger
+        .carts
+        .iter()
+        .map(|c| c.parse().expect("uuid"))
+        .collect();
+    let (found,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM carts WHERE store_id = $1 AND id = ANY($2)")
+            .bind(shop.id.as_uuid())
+            .bind(&carts)
+            .fetch_one(&mut db)
+            .await
+            .expect("carts");
+    assert_eq!(
+        found,
+        carts.len() as i64,
+        "acknowledged carts on the target"
+    );
+    let (on_hand, reserved) = shop.stock(&stack, &stocked).await;
+    assert_eq!((on_hand, reserved), (1_000 + ledger.adjustments, 0));
+
+    // Checkouts in flight end consistent on the target: each one completed
+    // (a paid order) or failed (nothing held), and stock adds up.
+    stack
+        .eventually("every checkout settles", || async {
+            let (open,): (i64,) = sqlx::query_as(
+                "SELECT count(*) FROM checkouts WHERE store_id = $1 AND state NOT IN ('completed', 'failed')",
+            )
+            .bind(shop.id.as_uuid())
+            .fetch_one(&mut connect(&target_url).await)
+            .await
+            .expect("checkouts");
+            (open == 0).then_some(())
+        })
+        .await;
+    let (paid,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM orders WHERE store_id = $1 AND status = 'paid'")
+            .bind(shop.id.as_uuid())
+            .fetch_one(&mut db)
+            .await
+            .expect("orders");
+    let order_ids: Vec<uuid::Uuid> = ledger
+        .orders
+        .iter()
+        .map(|o| o.parse().expect("uuid"))
+        .collect();
+    let (acked_paid,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM orders WHERE store_id = $1 AND status = 'paid' AND id = ANY($2)",
+    )
+    .bind(shop.id.as_uuid())
+    .bind(&order_ids)
+    .fetch_one(&mut db)
+    .await
+    .expect("orders");
+    assert_eq!(
+        acked_paid,
+        order_ids.len() as i64,
+        "every 201 checkout has its paid order"
+    );
+    let (on_hand, reserved) = shop.stock(&stack, &sold).await;
+    assert_eq!(
+        (on_hand, reserved),
+        (100 - paid, 0),
+        "refusals: {:?}",
+        ledger.checkout_refusals
+    );
+
+    // Nothing was written on the source after the fence: no row of the
+    // store there is younger than the move's last marker.
+    let mut src = connect(&source_url).await;
+    for table in tenant_tables(&mut src).await {
+        let (late,): (i64,) = sqlx::query_as(&format!(
+            "SELECT count(*) FROM \"{table}\" t
+              WHERE t.store_id = $1 AND age(t.xmin) < (
+                  SELECT min(age(m.xmin)) FROM move_markers m WHERE m.store_id = $1)"
+        ))
+        .bind(shop.id.as_uuid())
+        .fetch_one(&mut src)
+        .await
+        .expect("late rows");
+        assert_eq!(
+            late, 0,
+            "rows written on the source after the fence in {table}"
+        );
+    }
+    Arc::try_unwrap(stack)
+        .ok()
+        .expect("one owner")
+        .shutdown()
+        .await;
+}
