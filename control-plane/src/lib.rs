@@ -4,14 +4,18 @@
 //! Contexts: [`pods`], [`stores`] (with [`placement`], a pure function), and
 //! [`routing`] (the change log and the long-poll that publishes it), and
 //! [`analytics`] (per-store sales from the pods' order events on Kafka).
+//! [`fleet`] reads the pods' load figures; [`rebalance`] plans rebalancing
+//! and draining moves over them (pure).
 
 pub mod analytics;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod fleet;
 pub mod placement;
 pub mod pod_client;
 pub mod pods;
+pub mod rebalance;
 pub mod routing;
 pub mod signup;
 pub mod startup;

@@ -6,8 +6,8 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::{
-    ApiError, Claims, Currency, Domain, ErrorCode, Handle, PodId, PodState, Role, RoutingChange,
-    StoreId, TenantState,
+    ApiError, Claims, Currency, Domain, ErrorCode, Handle, Role, RoutingChange, StoreId,
+    TenantState,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -15,9 +15,9 @@ use uuid::Uuid;
 use super::store::{self, Store};
 use crate::auth::Operator;
 use crate::db::map_db_error;
-use crate::placement::{place, PodLoad};
+use crate::placement::place;
 use crate::pod_client::{OwnerCredentials, OwnerSession};
-use crate::{routing, AppState};
+use crate::{fleet, routing, AppState};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -155,32 +155,22 @@ pub async fn provision(
     //    the pod rows serialises placements, so capacity holds under races.
     let store_id = StoreId::new();
     let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    let loads: Vec<(Uuid, String, i32, i64, String)> = sqlx::query_as(
-        "SELECT p.id, p.state, p.capacity, (SELECT count(*) FROM stores s WHERE s.pod_id = p.id), p.url
-         FROM pods p ORDER BY p.id FOR UPDATE",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(map_db_error)?;
-    let candidates: Vec<PodLoad> = loads
-        .iter()
-        .map(|(id, st, cap, n, _)| PodLoad {
-            pod: PodId::from_uuid(*id),
-            state: st.parse().unwrap_or(PodState::Draining),
-            capacity: (*cap).max(0) as u32,
-            stores: (*n).max(0) as u32,
-        })
-        .collect();
+    let urls: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, url FROM pods ORDER BY id FOR UPDATE")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_db_error)?;
+    let candidates = fleet::pod_loads(&mut *tx).await.map_err(map_db_error)?;
     let pod = place(&candidates).ok_or_else(|| {
         ApiError::new(
             ErrorCode::NoPodAvailable,
             "no active pod has room for a new store",
         )
     })?;
-    let pod_url = loads
-        .iter()
-        .find(|l| l.0 == pod.as_uuid())
-        .map(|l| l.4.clone())
+    let pod_url = urls
+        .into_iter()
+        .find(|(id, _)| *id == pod.as_uuid())
+        .map(|(_, url)| url)
         .unwrap_or_default();
     sqlx::query(
         "INSERT INTO stores (id, name, handle, owner_email, currency, pod_id, state) VALUES ($1, $2, $3, $4, $5, $6, 'provisioning')",
