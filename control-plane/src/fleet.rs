@@ -19,11 +19,11 @@ fn count(n: i64) -> u64 {
 /// bytes and orders per hour = the sums of the `store_loads` rows the pod
 /// reported (`orders_last_hour`). By pod id.
 pub async fn pod_loads<'e>(exec: impl sqlx::PgExecutor<'e>) -> Result<Vec<PodLoad>, sqlx::Error> {
-    let rows: Vec<(Uuid, String, i32, i64, i64, i64, i64, i64)> = sqlx::query_as(
+    let rows: Vec<PodLoadRow> = sqlx::query_as(
         "SELECT p.id, p.state, p.capacity, p.capacity_bytes, p.capacity_orders_per_hour,
-                (SELECT count(*) FROM stores s WHERE s.pod_id = p.id),
-                COALESCE(l.bytes, 0)::bigint,
-                COALESCE(l.orders, 0)::bigint
+                (SELECT count(*) FROM stores s WHERE s.pod_id = p.id) AS stores,
+                COALESCE(l.bytes, 0)::bigint AS bytes,
+                COALESCE(l.orders, 0)::bigint AS orders
          FROM pods p
          LEFT JOIN (SELECT pod_id, sum(bytes) AS bytes, sum(orders_last_hour) AS orders
                     FROM store_loads GROUP BY pod_id) l ON l.pod_id = p.id
@@ -32,28 +32,39 @@ pub async fn pod_loads<'e>(exec: impl sqlx::PgExecutor<'e>) -> Result<Vec<PodLoa
     .fetch_all(exec)
     .await?;
     rows.into_iter()
-        .map(
-            |(id, state, capacity, capacity_bytes, capacity_orders, stores, bytes, orders)| {
-                let state: PodState = state
-                    .parse()
-                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-                Ok(PodLoad {
-                    pod: PodId::from_uuid(id),
-                    state,
-                    capacity: Capacity {
-                        stores: count(i64::from(capacity)),
-                        bytes: count(capacity_bytes),
-                        orders_per_hour: count(capacity_orders),
-                    },
-                    used: Capacity {
-                        stores: count(stores),
-                        bytes: count(bytes),
-                        orders_per_hour: count(orders),
-                    },
-                })
-            },
-        )
+        .map(|row| {
+            let state: PodState = row
+                .state
+                .parse()
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            Ok(PodLoad {
+                pod: PodId::from_uuid(row.id),
+                state,
+                capacity: Capacity {
+                    stores: count(i64::from(row.capacity)),
+                    bytes: count(row.capacity_bytes),
+                    orders_per_hour: count(row.capacity_orders_per_hour),
+                },
+                used: Capacity {
+                    stores: count(row.stores),
+                    bytes: count(row.bytes),
+                    orders_per_hour: count(row.orders),
+                },
+            })
+        })
         .collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct PodLoadRow {
+    id: Uuid,
+    state: String,
+    capacity: i32,
+    capacity_bytes: i64,
+    capacity_orders_per_hour: i64,
+    stores: i64,
+    bytes: i64,
+    orders: i64,
 }
 
 /// One [`StoreLoad`] per store (any state), on the pod the registry places

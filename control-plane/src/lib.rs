@@ -4,6 +4,8 @@
 //! Contexts: [`pods`], [`stores`] (with [`placement`], a pure function), and
 //! [`routing`] (the change log and the long-poll that publishes it), and
 //! [`analytics`] (per-store sales from the pods' order events on Kafka).
+//! [`fleet`] reads the pods' load figures; [`rebalance`] plans rebalancing
+//! and draining moves over them (pure).
 
 pub mod analytics;
 pub mod auth;

@@ -236,12 +236,11 @@ pub fn plan(pods: &[PodLoad], stores: &[StoreLoad], measure: Measure, band: f64)
             let from = *from;
             let source = fleet.values[from];
             let need = store.need();
-            for to in 0..fleet.pods.len() {
-                let target = fleet.values[to];
+            for (to, (&target, pod)) in fleet.values.iter().zip(&fleet.pods).enumerate() {
                 if to == from || amount >= source - target {
                     continue;
                 }
-                if !used[to].plus(&need).within(&fleet.pods[to].capacity) {
+                if !used[to].plus(&need).within(&pod.capacity) {
                     continue;
                 }
                 let cut = fleet.excess(source) + fleet.excess(target)
@@ -589,8 +588,13 @@ mod tests {
             store(3, 1, 200),
             store(4, 2, 50),
         ];
+        // Bytes are what fill these pods: the headroom left in bytes decides.
+        let bytes = Capacity {
+            bytes: 1000,
+            ..big()
+        };
         let pods = with_usage(
-            vec![active(1, big()), active(2, big()), active(3, big())],
+            vec![active(1, bytes), active(2, bytes), active(3, bytes)],
             &stores,
         );
         let moves = drain(&pods, &stores, pod_id(1)).expect("room");
@@ -682,12 +686,10 @@ mod tests {
         })
     }
 
-    fn shuffled_fleet() -> impl Strategy<
-        Value = (
-            (Vec<PodLoad>, Vec<StoreLoad>),
-            (Vec<PodLoad>, Vec<StoreLoad>),
-        ),
-    > {
+    type Pods = (Vec<PodLoad>, Vec<StoreLoad>);
+
+    /// A fleet and the same fleet in another order.
+    fn shuffled_fleet() -> impl Strategy<Value = (Pods, Pods)> {
         fleet().prop_flat_map(|(pods, stores)| {
             (
                 Just((pods.clone(), stores.clone())),

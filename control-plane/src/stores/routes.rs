@@ -6,8 +6,8 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::{
-    ApiError, Claims, Currency, Domain, ErrorCode, Handle, PodId, PodState, Role, RoutingChange,
-    StoreId, TenantState,
+    ApiError, Claims, Currency, Domain, ErrorCode, Handle, Role, RoutingChange, StoreId,
+    TenantState,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
