@@ -5,6 +5,7 @@ pub mod bench;
 pub mod config;
 pub mod gateway;
 pub mod local;
+pub mod ops;
 pub mod serve;
 pub mod up;
 

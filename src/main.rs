@@ -2,7 +2,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use mercato_tenants::{Claims, Role, StoreId, TokenKeys};
+use mercato_tenants::{Role, StoreId};
 
 /// Mercato: a pod-sharded, multi-tenant commerce platform.
 #[derive(Parser)]
@@ -68,6 +68,14 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl_secs: i64,
     },
+    /// The fleet's pods: list, add, drain (operator API).
+    Pods(mercato::ops::PodsArgs),
+    /// Stores: list, show, create, move to another pod (operator API).
+    Stores(mercato::ops::StoresArgs),
+    /// Store moves: list, show, abort (operator API).
+    Moves(mercato::ops::MovesArgs),
+    /// Plan or apply moves that even out the pods' load (operator API).
+    Rebalance(mercato::ops::RebalanceArgs),
 }
 
 #[derive(Subcommand)]
@@ -108,12 +116,21 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     if !matches!(
         cli.command,
-        Command::Up { .. } | Command::Token { .. } | Command::Bench(_) | Command::Openapi
+        Command::Up { .. }
+            | Command::Token { .. }
+            | Command::Bench(_)
+            | Command::Openapi
+            | Command::Pods(_)
+            | Command::Stores(_)
+            | Command::Moves(_)
+            | Command::Rebalance(_)
     ) {
         init_tracing();
     }
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // Already on screen (a move's report).
+        Err(e) if e.is::<mercato::ops::Reported>() => std::process::ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
@@ -172,9 +189,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             subject,
             ttl_secs,
         } => {
-            let secret = std::env::var("MERCATO_JWT_SECRET").map_err(|_| {
-                anyhow::anyhow!("set MERCATO_JWT_SECRET (for `up`, it is in <data-dir>/secret.key)")
-            })?;
             let role = match role {
                 TokenRole::Customer => Role::Customer,
                 TokenRole::Staff => Role::Staff,
@@ -184,12 +198,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if matches!(role, Role::Customer | Role::Staff) && store.is_none() {
                 anyhow::bail!("staff and customer tokens need --store");
             }
-            let claims = Claims::new(subject, role, store, mercato::now_unix(), ttl_secs);
             println!(
                 "{}",
-                TokenKeys::from_secret(secret.as_bytes()).issue(&claims)?
+                mercato::ops::mint_token(role, store, &subject, ttl_secs)?
             );
             Ok(())
         }
+        Command::Pods(args) => mercato::ops::pods(args).await,
+        Command::Stores(args) => mercato::ops::stores(args).await,
+        Command::Moves(args) => mercato::ops::moves(args).await,
+        Command::Rebalance(args) => mercato::ops::rebalance(args).await,
     }
 }

@@ -1,0 +1,955 @@
+//! Operator commands (`mercato pods|stores|moves|rebalance ...`): a client of
+//! the control plane's operator API. Requests and polling live here, the
+//! wire types in [`api`], and everything printed in [`render`].
+
+pub mod api;
+pub mod client;
+pub mod render;
+
+use std::collections::HashSet;
+use std::io::{IsTerminal as _, Write as _};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand, ValueEnum};
+use mercato_tenants::{Claims, Role, StoreId, TokenKeys};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use api::{Drain, Move, MovePage, Plan, Pod, Store, StorePage};
+use client::{decode, is_transient, ApiFailure, Client};
+use render::Names;
+
+/// How often a followed move is polled.
+const MOVE_POLL: Duration = Duration::from_millis(200);
+/// How often a draining pod (and a rebalance waiting for its next move) is
+/// polled.
+const FLEET_POLL: Duration = Duration::from_millis(500);
+/// Without a phase change, a plain progress line at most this often.
+const PLAIN_EVERY: Duration = Duration::from_secs(2);
+/// How long a followed move may go without an answer from the control
+/// plane (a restart) before the command gives up.
+const UNREACHABLE_FOR: Duration = Duration::from_secs(60);
+/// Lifetime of a token minted from MERCATO_JWT_SECRET for one command.
+const MINTED_TTL_SECS: i64 = 15 * 60;
+
+/// Signs a token with MERCATO_JWT_SECRET (what `mercato token` prints, and
+/// what operator commands use when given no token).
+pub fn mint_token(
+    role: Role,
+    store: Option<StoreId>,
+    subject: &str,
+    ttl_secs: i64,
+) -> anyhow::Result<String> {
+    let secret = std::env::var("MERCATO_JWT_SECRET").map_err(|_| {
+        anyhow::anyhow!("set MERCATO_JWT_SECRET (for `up`, it is in <data-dir>/secret.key)")
+    })?;
+    let claims = Claims::new(subject, role, store, crate::now_unix(), ttl_secs);
+    Ok(TokenKeys::from_secret(secret.as_bytes()).issue(&claims)?)
+}
+
+/// A command whose failure is already on screen (a move's report): the
+/// process exits with status 1 without printing it again.
+#[derive(Debug)]
+pub struct Reported;
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the command failed (reported above)")
+    }
+}
+
+impl std::error::Error for Reported {}
+
+/// Options of every operator command.
+#[derive(Args, Debug, Clone)]
+pub struct Connection {
+    /// The control plane's URL.
+    #[arg(
+        long,
+        global = true,
+        env = "MERCATO_CONTROL_PLANE_URL",
+        default_value = "http://127.0.0.1:7400"
+    )]
+    pub control_plane: String,
+    /// An operator token; without one, a 15-minute token is signed with
+    /// MERCATO_JWT_SECRET.
+    #[arg(long, global = true, env = "MERCATO_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the API's JSON instead of tables and reports.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PodsArgs {
+    #[command(flatten)]
+    pub connection: Connection,
+    #[command(subcommand)]
+    pub command: PodsCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PodsCommand {
+    /// The fleet with each pod's load.
+    List,
+    /// Register a pod.
+    Add {
+        name: String,
+        /// The pod's internal URL.
+        #[arg(long)]
+        url: String,
+        /// How many stores it may hold.
+        #[arg(long)]
+        capacity: u32,
+        /// Where the mover reaches the pod's Postgres.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long)]
+        capacity_bytes: Option<u64>,
+        #[arg(long)]
+        capacity_orders_per_hour: Option<u64>,
+    },
+    /// Move every store off a pod, following until it is drained.
+    Drain {
+        /// Pod name or id.
+        pod: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct StoresArgs {
+    #[command(flatten)]
+    pub connection: Connection,
+    #[command(subcommand)]
+    pub command: StoresCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StoresCommand {
+    /// Stores, oldest first.
+    List {
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500))]
+        limit: Option<u32>,
+        /// Continue after this store id (a previous page's last).
+        #[arg(long)]
+        after: Option<StoreId>,
+    },
+    /// One store.
+    Show {
+        /// Handle or id.
+        store: String,
+    },
+    /// Create a store; the control plane places it on a pod.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        handle: String,
+        #[arg(long)]
+        owner_email: String,
+        /// ISO 4217 code (default USD).
+        #[arg(long)]
+        currency: Option<String>,
+        /// A custom domain; repeat for several.
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+    },
+    /// Move a store live to another pod and follow the move.
+    Move {
+        /// Handle or id.
+        store: String,
+        /// Pod name or id (default: the one with the most headroom).
+        #[arg(long)]
+        to: Option<String>,
+        /// Start the move and return at once.
+        #[arg(long)]
+        no_follow: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct MovesArgs {
+    #[command(flatten)]
+    pub connection: Connection,
+    #[command(subcommand)]
+    pub command: MovesCommand,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum MoveStatus {
+    Running,
+    Completed,
+    #[value(name = "rolled_back")]
+    RolledBack,
+    Failed,
+}
+
+impl MoveStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::RolledBack => "rolled_back",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MovesCommand {
+    /// Moves, newest first.
+    List {
+        /// Handle or id.
+        #[arg(long)]
+        store: Option<String>,
+        #[arg(long, value_enum)]
+        status: Option<MoveStatus>,
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500))]
+        limit: Option<u32>,
+    },
+    /// One move.
+    Show { id: Uuid },
+    /// Ask a running move to roll back to its source.
+    Abort { id: Uuid },
+}
+
+#[derive(Args, Debug)]
+pub struct RebalanceArgs {
+    #[command(flatten)]
+    pub connection: Connection,
+    #[command(subcommand)]
+    pub command: RebalanceCommand,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Measure {
+    Bytes,
+    Rows,
+    Orders,
+    Stores,
+}
+
+impl Measure {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Bytes => "bytes",
+            Self::Rows => "rows",
+            Self::Orders => "orders",
+            Self::Stores => "stores",
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RebalanceCommand {
+    /// The moves that would bring every active pod within the band.
+    Plan {
+        #[arg(long, value_enum)]
+        measure: Option<Measure>,
+    },
+    /// Plan and run the moves one at a time, following each.
+    Apply {
+        #[arg(long, value_enum)]
+        measure: Option<Measure>,
+        /// Pause between moves.
+        #[arg(long)]
+        throttle_ms: Option<u64>,
+    },
+}
+
+/// What every command works with.
+struct Ctx {
+    client: Client,
+    json: bool,
+    tty: bool,
+}
+
+impl Ctx {
+    fn new(c: &Connection) -> anyhow::Result<Self> {
+        let token = match &c.token {
+            Some(t) if !t.trim().is_empty() => t.trim().to_owned(),
+            _ => mint_token(Role::Operator, None, "cli", MINTED_TTL_SECS)
+                .context("no --token or MERCATO_TOKEN")?,
+        };
+        Ok(Self {
+            client: Client::new(&c.control_plane, token)?,
+            json: c.json,
+            tty: std::io::stdout().is_terminal(),
+        })
+    }
+
+    async fn pods(&self) -> anyhow::Result<Vec<Pod>> {
+        decode("pod list", self.client.get("/v1/pods", &[]).await?)
+    }
+
+    /// A pod by name or id.
+    async fn pod(&self, key: &str) -> anyhow::Result<(Pod, Vec<Pod>)> {
+        let pods = self.pods().await?;
+        let found = pods
+            .iter()
+            .find(|p| p.name == key || p.id.to_string().eq_ignore_ascii_case(key))
+            .cloned()
+            .ok_or_else(|| ApiFailure::not_found(format!("no pod named {key}")))?;
+        Ok((found, pods))
+    }
+
+    /// A store by handle or id, as the API's JSON and decoded.
+    async fn store(&self, key: &str) -> anyhow::Result<(Value, Store)> {
+        let value = match key.parse::<StoreId>() {
+            Ok(id) => self.client.get(&format!("/v1/stores/{id}"), &[]).await?,
+            Err(_) => {
+                let page = self
+                    .client
+                    .get("/v1/stores", &[("handle", key.to_owned())])
+                    .await?;
+                page.get("items")
+                    .and_then(|items| items.get(0))
+                    .cloned()
+                    .ok_or_else(|| ApiFailure::not_found(format!("no store with handle {key}")))?
+            }
+        };
+        let store = decode("store", value.clone())?;
+        Ok((value, store))
+    }
+
+    /// Adds the handles of `stores` not yet named (best effort: a store that
+    /// cannot be read keeps its id).
+    async fn name_stores(&self, names: &mut Names, stores: impl IntoIterator<Item = StoreId>) {
+        for id in stores {
+            if names.stores.contains_key(&id) {
+                continue;
+            }
+            if let Ok(v) = self.client.get(&format!("/v1/stores/{id}"), &[]).await {
+                if let Ok(s) = decode::<Store>("store", v) {
+                    names.stores.insert(id, s.handle);
+                }
+            }
+        }
+    }
+
+    async fn names(&self, stores: impl IntoIterator<Item = StoreId>) -> anyhow::Result<Names> {
+        let mut names = Names::with_pods(&self.pods().await?);
+        self.name_stores(&mut names, stores).await;
+        Ok(names)
+    }
+}
+
+fn print_json(v: &Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+pub async fn pods(args: PodsArgs) -> anyhow::Result<()> {
+    let ctx = Ctx::new(&args.connection)?;
+    match args.command {
+        PodsCommand::List => {
+            let v = ctx.client.get("/v1/pods", &[]).await?;
+            if ctx.json {
+                return print_json(&v);
+            }
+            let pods: Vec<Pod> = decode("pod list", v)?;
+            print!("{}", render::pods_table(&pods));
+            Ok(())
+        }
+        PodsCommand::Add {
+            name,
+            url,
+            capacity,
+            database_url,
+            capacity_bytes,
+            capacity_orders_per_hour,
+        } => {
+            let mut body = json!({"name": name, "url": url, "capacity": capacity});
+            if let Some(v) = database_url {
+                body["database_url"] = json!(v);
+            }
+            if let Some(v) = capacity_bytes {
+                body["capacity_bytes"] = json!(v);
+            }
+            if let Some(v) = capacity_orders_per_hour {
+                body["capacity_orders_per_hour"] = json!(v);
+            }
+            let (status, v) = ctx.client.post("/v1/pods", &body).await?;
+            if ctx.json {
+                return print_json(&v);
+            }
+            let pod: Pod = decode("pod", v)?;
+            let verb = if status == reqwest::StatusCode::CREATED {
+                "registered"
+            } else {
+                "already registered:"
+            };
+            println!(
+                "{verb} pod {} ({}) at {}, capacity {} stores",
+                pod.name, pod.id, pod.url, pod.capacity
+            );
+            Ok(())
+        }
+        PodsCommand::Drain { pod } => drain(&ctx, &pod).await,
+    }
+}
+
+pub async fn stores(args: StoresArgs) -> anyhow::Result<()> {
+    let ctx = Ctx::new(&args.connection)?;
+    match args.command {
+        StoresCommand::List { limit, after } => {
+            let mut q = Vec::new();
+            if let Some(l) = limit {
+                q.push(("limit", l.to_string()));
+            }
+            if let Some(a) = after {
+                q.push(("after", a.to_string()));
+            }
+            let v = ctx.client.get("/v1/stores", &q).await?;
+            if ctx.json {
+                return print_json(&v);
+            }
+            let page: StorePage = decode("store list", v)?;
+            let names = ctx.names([]).await?;
+            print!("{}", render::stores_table(&page.items, &names));
+            if let Some(next) = page.next_cursor {
+                println!("more: --after {next}");
+            }
+            Ok(())
+        }
+        StoresCommand::Show { store } => {
+            let (v, store) = ctx.store(&store).await?;
+            if ctx.json {
+                return print_json(&v);
+            }
+            let names = ctx.names([]).await?;
+            print!("{}", render::store_details(&store, &names));
+            Ok(())
+        }
+        StoresCommand::Create {
+            name,
+            handle,
+            owner_email,
+            currency,
+            domains,
+        } => {
+            let mut body = json!({"name": name, "handle": handle, "owner_email": owner_email});
+            if let Some(c) = currency {
+                body["currency"] = json!(c.to_ascii_uppercase());
+            }
+            if !domains.is_empty() {
+                body["domains"] = json!(domains);
+            }
+            let (_, v) = ctx.client.post("/v1/stores", &body).await?;
+            if ctx.json {
+                return print_json(&v);
+            }
+            let store: Store = decode("store", v)?;
+            let names = ctx.names([]).await?;
+            println!(
+                "created store {} on {}",
+                store.handle,
+                names.pod(store.pod_id)
+            );
+            print!("{}", render::store_details(&store, &names));
+            Ok(())
+        }
+        StoresCommand::Move {
+            store,
+            to,
+            no_follow,
+        } => {
+            let (_, store) = ctx.store(&store).await?;
+            let pods = ctx.pods().await?;
+            let mut body = json!({"store_id": store.id});
+            if let Some(to) = to {
+                let target = pods
+                    .iter()
+                    .find(|p| p.name == to || p.id.to_string().eq_ignore_ascii_case(&to))
+                    .ok_or_else(|| ApiFailure::not_found(format!("no pod named {to}")))?;
+                body["target_pod_id"] = json!(target.id);
+            }
+            let (_, v) = ctx.client.post("/v1/moves", &body).await?;
+            let started: Move = decode("move", v.clone())?;
+            let mut names = Names::with_pods(&pods);
+            names.stores.insert(store.id, store.handle.clone());
+            if no_follow {
+                if ctx.json {
+                    return print_json(&v);
+                }
+                println!(
+                    "move {} started: {} from {} to {}",
+                    started.id,
+                    store.handle,
+                    names.pod(started.source_pod_id),
+                    names.pod(started.target_pod_id)
+                );
+                return Ok(());
+            }
+            if !ctx.json {
+                println!(
+                    "moving {} from {} to {} (move {})",
+                    store.handle,
+                    names.pod(started.source_pod_id),
+                    names.pod(started.target_pod_id),
+                    started.id
+                );
+            }
+            let (v, finished) = follow(&ctx, started.id).await?;
+            conclude(&ctx, &v, &finished, &names)
+        }
+    }
+}
+
+pub async fn moves(args: MovesArgs) -> anyhow::Result<()> {
+    let ctx = Ctx::new(&args.connection)?;
+    match args.command {
+        MovesCommand::List {
+            store,
+            status,
+            limit,
+        } => {
+            let mut q = Vec::new();
+            if let Some(store) = store {
+                let (_, s) = ctx.store(&store).await?;
+                q.push(("store_id", s.id.to_string()));
+            }
+            if let Some(s) = status {
+                q.push(("status", s.as_str().to_owned()));
+            }
+            if let Some(l) = limit {
+                q.push(("limit", l.to_string()));
+            }
+            let v = ctx.client.get("/v1/moves", &q).await?;
+            if ctx.json {
+                return print_json(&v);
+            }
+            let page: MovePage = decode("move list", v)?;
+            if page.items.is_empty() {
+                println!("no moves");
+                return Ok(());
+            }
+            let names = ctx.names(page.items.iter().map(|m| m.store_id)).await?;
+            print!("{}", render::moves_table(&page.items, &names));
+            Ok(())
+        }
+        MovesCommand::Show { id } => {
+            let v = ctx.client.get(&format!("/v1/moves/{id}"), &[]).await?;
+            if ctx.json {
+                return print_json(&v);
+            }
+            let m: Move = decode("move", v)?;
+            let names = ctx.names([m.store_id]).await?;
+            print!("{}", render::move_details(&m, &names));
+            Ok(())
+        }
+        MovesCommand::Abort { id } => {
+            let (_, v) = ctx
+                .client
+                .post(&format!("/v1/moves/{id}/abort"), &json!({}))
+                .await?;
+            if ctx.json {
+                return print_json(&v);
+            }
+            let m: Move = decode("move", v)?;
+            println!(
+                "abort requested for move {} (phase {}); it rolls back to its source",
+                m.id, m.phase
+            );
+            Ok(())
+        }
+    }
+}
+
+pub async fn rebalance(args: RebalanceArgs) -> anyhow::Result<()> {
+    let ctx = Ctx::new(&args.connection)?;
+    match args.command {
+        RebalanceCommand::Plan { measure } => {
+            let q: Vec<(&str, String)> = measure
+                .map(|m| ("measure", m.as_str().to_owned()))
+                .into_iter()
+                .collect();
+            let v = ctx.client.get("/v1/rebalance/plan", &q).await?;
+            if ctx.json {
+                return print_json(&v);
+            }
+            let plan: Plan = decode("plan", v)?;
+            let names = ctx.names(plan.moves.iter().map(|m| m.store_id)).await?;
+            print!("{}", render::plan(&plan, &names));
+            Ok(())
+        }
+        RebalanceCommand::Apply {
+            measure,
+            throttle_ms,
+        } => apply(&ctx, measure, throttle_ms).await,
+    }
+}
+
+/// Prints a finished move's report (or its JSON); a move that did not
+/// complete fails the command.
+fn conclude(ctx: &Ctx, v: &Value, m: &Move, names: &Names) -> anyhow::Result<()> {
+    let (line, ok) = render::report(m, names);
+    if ctx.json {
+        print_json(v)?;
+    } else {
+        println!("{line}");
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(Reported.into())
+    }
+}
+
+/// Live progress of moves: a redrawn bar on a terminal, plain lines
+/// otherwise, nothing with `--json`.
+struct Progress {
+    mode: Mode,
+    drawn: bool,
+    last: Option<(Uuid, String)>,
+    last_line: String,
+    last_at: Instant,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Bar,
+    Plain,
+    Quiet,
+}
+
+impl Progress {
+    fn new(ctx: &Ctx) -> Self {
+        let mode = match (ctx.json, ctx.tty) {
+            (true, _) => Mode::Quiet,
+            (false, true) => Mode::Bar,
+            (false, false) => Mode::Plain,
+        };
+        Self {
+            mode,
+            drawn: false,
+            last: None,
+            last_line: String::new(),
+            last_at: Instant::now(),
+        }
+    }
+
+    fn update(&mut self, m: &Move) {
+        match self.mode {
+            Mode::Quiet => {}
+            Mode::Bar => {
+                let mut out = std::io::stdout().lock();
+                let _ = write!(out, "\r{}\x1b[K", render::progress_bar(m));
+                let _ = out.flush();
+                self.drawn = true;
+            }
+            Mode::Plain => {
+                let key = (m.id, m.phase.clone());
+                let line = render::progress_plain(m);
+                let changed = self.last.as_ref() != Some(&key);
+                if changed || (self.last_at.elapsed() >= PLAIN_EVERY && line != self.last_line) {
+                    println!("{line}");
+                    self.last = Some(key);
+                    self.last_line = line;
+                    self.last_at = Instant::now();
+                }
+            }
+        }
+    }
+
+    /// Ends the redrawn line, so what follows starts on its own.
+    fn finish(&mut self) {
+        if self.drawn {
+            println!();
+            self.drawn = false;
+        }
+    }
+}
+
+/// Polls a move until it is no longer running; its last JSON and state.
+async fn follow(ctx: &Ctx, id: Uuid) -> anyhow::Result<(Value, Move)> {
+    let mut progress = Progress::new(ctx);
+    let mut unreachable_since: Option<Instant> = None;
+    loop {
+        match ctx.client.get(&format!("/v1/moves/{id}"), &[]).await {
+            Ok(v) => {
+                unreachable_since = None;
+                let m: Move = decode("move", v.clone())?;
+                if !m.is_running() {
+                    progress.update(&m);
+                    progress.finish();
+                    return Ok((v, m));
+                }
+                progress.update(&m);
+            }
+            Err(e) if is_transient(&e) => {
+                let since = match unreachable_since {
+                    Some(t) => t,
+                    None => {
+                        progress.finish();
+                        eprintln!("warning: {e:#}; still trying");
+                        *unreachable_since.insert(Instant::now())
+                    }
+                };
+                if since.elapsed() > UNREACHABLE_FOR {
+                    return Err(e.context(format!(
+                        "the control plane stopped answering about move {id}"
+                    )));
+                }
+            }
+            Err(e) => {
+                progress.finish();
+                return Err(e);
+            }
+        }
+        tokio::time::sleep(MOVE_POLL).await;
+    }
+}
+
+/// `pods drain`: asks for the drain, then follows the pod's moves until it
+/// is drained.
+async fn drain(ctx: &Ctx, key: &str) -> anyhow::Result<()> {
+    let (pod, pods) = ctx.pod(key).await?;
+    let (_, v) = ctx
+        .client
+        .post(&format!("/v1/pods/{}/drain", pod.id), &json!({}))
+        .await?;
+    let drain: Drain = decode("drain", v.clone())?;
+    let mut names = Names::with_pods(&pods);
+    ctx.name_stores(&mut names, drain.moves.iter().map(|m| m.store_id))
+        .await;
+    if ctx.json {
+        print_json(&v)?;
+    } else {
+        println!(
+            "draining {}: {} store{} to move",
+            pod.name,
+            drain.moves.len(),
+            if drain.moves.len() == 1 { "" } else { "s" }
+        );
+        for m in &drain.moves {
+            println!(
+                "  {} to {}",
+                names.store(m.store_id),
+                names.pod(m.to_pod_id)
+            );
+        }
+    }
+    let mut progress = Progress::new(ctx);
+    let mut watching: Vec<Uuid> = Vec::new();
+    let mut reported: HashSet<Uuid> = HashSet::new();
+    let (mut completed, mut failed) = (0usize, 0usize);
+    let mut idle_polls = 0u32;
+    loop {
+        let pods = match ctx.pods().await {
+            Ok(p) => p,
+            Err(e) if is_transient(&e) => {
+                tokio::time::sleep(FLEET_POLL).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let state = pods
+            .iter()
+            .find(|p| p.id == pod.id)
+            .map(|p| p.state.clone())
+            .ok_or_else(|| ApiFailure::not_found(format!("pod {} is gone", pod.name)))?;
+        let running: Vec<Move> = if state == "drained" {
+            Vec::new()
+        } else {
+            let page: MovePage = decode(
+                "move list",
+                ctx.client
+                    .get("/v1/moves", &[("status", "running".to_owned())])
+                    .await?,
+            )?;
+            page.items
+                .into_iter()
+                .filter(|m| m.source_pod_id == pod.id)
+                .collect()
+        };
+        // Moves that were running and no longer are: report them.
+        let ended: Vec<Uuid> = watching
+            .iter()
+            .filter(|id| !running.iter().any(|m| m.id == **id))
+            .copied()
+            .collect();
+        for id in ended {
+            watching.retain(|w| *w != id);
+            let m: Move = decode(
+                "move",
+                ctx.client.get(&format!("/v1/moves/{id}"), &[]).await?,
+            )?;
+            if m.is_running() {
+                continue;
+            }
+            progress.finish();
+            ctx.name_stores(&mut names, [m.store_id]).await;
+            if reported.insert(id) {
+                let (line, ok) = render::report(&m, &names);
+                if ok {
+                    completed += 1;
+                } else {
+                    failed += 1;
+                }
+                if !ctx.json {
+                    println!("{line}");
+                }
+            }
+        }
+        match state.as_str() {
+            "drained" => break,
+            "active" => anyhow::bail!("the drain of {} was cancelled", pod.name),
+            _ => {}
+        }
+        for m in &running {
+            if !watching.contains(&m.id) {
+                watching.push(m.id);
+            }
+        }
+        if let Some(m) = running.first() {
+            progress.update(m);
+            idle_polls = 0;
+        } else {
+            idle_polls += 1;
+        }
+        // A failed move leaves the pod draining with nothing running: say
+        // so rather than wait forever.
+        if failed > 0 && idle_polls >= 20 {
+            progress.finish();
+            anyhow::bail!(
+                "{} is still draining with no move running: {completed} moved, {failed} rolled back",
+                pod.name
+            );
+        }
+        tokio::time::sleep(FLEET_POLL).await;
+    }
+    progress.finish();
+    if !ctx.json {
+        println!(
+            "{} drained: {completed} store{} moved{}",
+            pod.name,
+            if completed == 1 { "" } else { "s" },
+            if failed > 0 {
+                format!(", {failed} rolled back")
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}
+
+/// `rebalance apply`: the control plane runs the plan's moves one at a time
+/// in the background; this follows each in turn.
+async fn apply(
+    ctx: &Ctx,
+    measure: Option<Measure>,
+    throttle_ms: Option<u64>,
+) -> anyhow::Result<()> {
+    // Moves created after the newest one now belong to this plan.
+    let newest: MovePage = decode(
+        "move list",
+        ctx.client
+            .get("/v1/moves", &[("limit", "1".to_owned())])
+            .await?,
+    )?;
+    let baseline: Option<DateTime<Utc>> = newest.items.first().map(|m| m.created_at);
+    let is_new = |m: &Move| baseline.is_none_or(|b| m.created_at > b);
+
+    let mut body = json!({});
+    if let Some(m) = measure {
+        body["measure"] = json!(m.as_str());
+    }
+    if let Some(t) = throttle_ms {
+        body["throttle_ms"] = json!(t);
+    }
+    let (_, v) = ctx.client.post("/v1/rebalance/apply", &body).await?;
+    let plan: Plan = decode("plan", v.clone())?;
+    let names = ctx.names(plan.moves.iter().map(|m| m.store_id)).await?;
+    if ctx.json {
+        print_json(&v)?;
+    } else {
+        print!("{}", render::plan(&plan, &names));
+    }
+    let wait_limit = Duration::from_secs(30) + 2 * Duration::from_millis(throttle_ms.unwrap_or(0));
+    let (mut completed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
+    for (i, planned) in plan.moves.iter().enumerate() {
+        let store = names.store(planned.store_id);
+        let mut waiting_since = Instant::now();
+        let started = loop {
+            let latest: MovePage = match ctx
+                .client
+                .get(
+                    "/v1/moves",
+                    &[
+                        ("store_id", planned.store_id.to_string()),
+                        ("limit", "1".to_owned()),
+                    ],
+                )
+                .await
+            {
+                Ok(v) => decode("move list", v)?,
+                Err(e) if is_transient(&e) => {
+                    waiting_since = Instant::now();
+                    tokio::time::sleep(FLEET_POLL).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if let Some(m) = latest.items.into_iter().next().filter(|m| is_new(m)) {
+                break Some(m);
+            }
+            // Another of this plan's moves running means this one was
+            // skipped (the control plane runs them one at a time).
+            let running: MovePage = decode(
+                "move list",
+                ctx.client
+                    .get("/v1/moves", &[("status", "running".to_owned())])
+                    .await?,
+            )?;
+            let later_running = running.items.iter().any(|m| {
+                is_new(m)
+                    && m.store_id != planned.store_id
+                    && plan.moves[i + 1..].iter().any(|p| p.store_id == m.store_id)
+            });
+            if later_running || waiting_since.elapsed() > wait_limit {
+                break None;
+            }
+            tokio::time::sleep(FLEET_POLL).await;
+        };
+        let Some(started) = started else {
+            skipped += 1;
+            if !ctx.json {
+                println!("no move was started for {store}; skipped");
+            }
+            continue;
+        };
+        if !ctx.json {
+            println!(
+                "moving {store} from {} to {} ({}/{}, move {})",
+                names.pod(started.source_pod_id),
+                names.pod(started.target_pod_id),
+                i + 1,
+                plan.moves.len(),
+                started.id
+            );
+        }
+        let (v, m) = follow(ctx, started.id).await?;
+        let (line, ok) = render::report(&m, &names);
+        if ok {
+            completed += 1;
+        } else {
+            failed += 1;
+        }
+        if ctx.json {
+            print_json(&v)?;
+        } else {
+            println!("{line}");
+        }
+    }
+    if !plan.moves.is_empty() && !ctx.json {
+        println!("rebalance finished: {completed} moved, {failed} rolled back, {skipped} skipped");
+    }
+    if failed > 0 || skipped > 0 {
+        return Err(Reported.into());
+    }
+    Ok(())
+}
