@@ -542,3 +542,328 @@ async fn a_store_moves_under_load_without_losing_a_write() {
         .shutdown()
         .await;
 }
+
+/// No publication, slot or subscription of a move is left on either pod,
+/// the target holds nothing of the store, and the store serves from the
+/// source through the router again.
+async fn assert_back_on_source(stack: &Stack, shop: &Shop, source_url: &str, target_url: &str) {
+    assert_eq!(replication_objects(source_url).await, 0);
+    assert_eq!(replication_objects(target_url).await, 0);
+    assert_eq!(store_rows(target_url, shop.id).await, 0);
+    assert_eq!(hosted_state(target_url, shop.id).await, None);
+    assert_eq!(hosted_state(source_url, shop.id).await.as_deref(), Some("active"));
+    let store: Value = stack
+        .operator(Method::GET, &format!("/v1/stores/{}", shop.id))
+        .send()
+        .await
+        .expect("store")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!((&store["pod_id"], &store["state"]), (&shop.store["pod_id"], &json!("active")));
+    stack
+        .eventually("the store takes writes on the source again", || async {
+            let r = stack
+                .post(&shop.host, "/admin/api/products")
+                .bearer_auth(&shop.staff)
+                .json(&json!({"title": "After", "variants": [{"sku": format!("AFTER-{}", uuid::Uuid::new_v4()), "price_minor": 100}]}))
+                .send()
+                .await
+                .ok()?;
+            (r.status() == 201).then_some(())
+        })
+        .await;
+}
+
+async fn start_move(stack: &Stack, shop: &Shop, target: &Value) -> String {
+    let r = stack
+        .operator(Method::POST, "/v1/moves")
+        .json(&json!({"store_id": shop.id, "target_pod_id": target["id"]}))
+        .send()
+        .await
+        .expect("start move");
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
+    let mv: Value = r.json().await.expect("json");
+    mv["id"].as_str().expect("id").to_owned()
+}
+
+/// Test 3: an aborted move and a move whose control plane died after the
+/// fence both end with the store serving on its source and nothing left
+/// behind; a move interrupted before its freeze resumes after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn moves_survive_aborts_and_control_plane_restarts() {
+    logs();
+    let mut stack = Stack::start(2).await;
+    let shop = Shop::open(&stack, "restless").await;
+    shop.product(&stack, "R-1", 1000, 7).await;
+    let source_url = stack_pod(&stack, &shop.store["pod_id"]).await.database_url.clone();
+    let target = other_pod(&stack, &shop.store["pod_id"]).await;
+    let target_url = stack_pod(&stack, &target["id"]).await.database_url.clone();
+
+    // Held before its freeze, then aborted by the operator.
+    stack.stop_control_plane().await;
+    stack
+        .start_control_plane_with(|c| c.moves.failpoint = "wait_before_freeze".into())
+        .await;
+    let id = start_move(&stack, &shop, &target).await;
+    wait_phase(&stack, &id, "catching_up").await;
+    // A second move of the same store is refused while this one runs.
+    let (status, code) = error_code(
+        stack
+            .operator(Method::POST, "/v1/moves")
+            .json(&json!({"store_id": shop.id, "target_pod_id": target["id"]}))
+            .send()
+            .await
+            .expect("second move"),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (409, "move_in_progress"));
+    let r = stack
+        .operator(Method::POST, &format!("/v1/moves/{id}/abort"))
+        .send()
+        .await
+        .expect("abort");
+    assert_eq!(r.status(), 202);
+    let mv = wait_finished(&stack, &id).await;
+    assert_eq!(mv["status"], "rolled_back", "{mv}");
+    assert_eq!(mv["error"], "aborted by an operator");
+    assert_back_on_source(&stack, &shop, &source_url, &target_url).await;
+    let (status, code) = error_code(
+        stack
+            .operator(Method::POST, &format!("/v1/moves/{id}/abort"))
+            .send()
+            .await
+            .expect("abort again"),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (409, "move_finished"));
+
+    // The control plane dies right after the fence: the store is frozen
+    // and fenced; the next control plane rolls the move back.
+    stack.stop_control_plane().await;
+    stack
+        .start_control_plane_with(|c| c.moves.failpoint = "crash_after_fence".into())
+        .await;
+    let id = start_move(&stack, &shop, &target).await;
+    wait_phase(&stack, &id, "fenced").await;
+    assert_eq!(hosted_state(&source_url, shop.id).await.as_deref(), Some("moved_out"));
+    stack.stop_control_plane().await;
+    stack.start_control_plane().await;
+    let mv = wait_finished(&stack, &id).await;
+    assert_eq!(mv["status"], "rolled_back", "{mv}");
+    assert_back_on_source(&stack, &shop, &source_url, &target_url).await;
+
+    // Killed before the freeze (held there by the failpoint): the next
+    // control plane resumes the move and completes it.
+    stack.stop_control_plane().await;
+    stack
+        .start_control_plane_with(|c| c.moves.failpoint = "wait_before_freeze".into())
+        .await;
+    let id = start_move(&stack, &shop, &target).await;
+    wait_phase(&stack, &id, "catching_up").await;
+    stack.stop_control_plane().await;
+    stack.start_control_plane().await;
+    let mv = wait_finished(&stack, &id).await;
+    assert_eq!(mv["status"], "completed", "{mv}");
+    assert_eq!(replication_objects(&source_url).await, 0);
+    assert_eq!(replication_objects(&target_url).await, 0);
+    assert_eq!(hosted_state(&target_url, shop.id).await.as_deref(), Some("active"));
+    let r = stack.get(&shop.host, "/api/products").send().await.expect("browse");
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.expect("json");
+    assert!(body["items"].as_array().expect("items").len() >= 3);
+    stack.shutdown().await;
+}
+
+/// Clear refusals: an unknown store or pod, the pod the store is on, a pod
+/// registered without a database.
+#[tokio::test]
+async fn moves_refuse_what_cannot_move() {
+    let stack = Stack::start(2).await;
+    let shop = Shop::open(&stack, "steady").await;
+    let here = shop.store["pod_id"].clone();
+    let st = &stack;
+    let refuse = |body: Value| async move {
+        error_code(
+            st
+                .operator(Method::POST, "/v1/moves")
+                .json(&body)
+                .send()
+                .await
+                .expect("move"),
+        )
+        .await
+    };
+    let unknown = uuid::Uuid::now_v7().to_string();
+    assert_eq!(refuse(json!({"store_id": unknown})).await, (404, "not_found".into()));
+    assert_eq!(
+        refuse(json!({"store_id": shop.id, "target_pod_id": unknown})).await,
+        (404, "not_found".into())
+    );
+    assert_eq!(
+        refuse(json!({"store_id": shop.id, "target_pod_id": here})).await,
+        (409, "already_on_pod".into())
+    );
+    assert_eq!(refuse(json!({"store_id": "nope"})).await.0, 400);
+    let r = stack
+        .operator(Method::POST, "/v1/pods")
+        .json(&json!({"name": "no-db", "url": "http://127.0.0.1:9", "capacity": 5}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), 201);
+    let bare: Value = r.json().await.expect("json");
+    assert_eq!(
+        refuse(json!({"store_id": shop.id, "target_pod_id": bare["id"]})).await,
+        (422, "pod_not_movable".into())
+    );
+    assert_eq!(
+        error_code(
+            stack
+                .operator(Method::GET, &format!("/v1/moves/{unknown}"))
+                .send()
+                .await
+                .expect("get")
+        )
+        .await,
+        (404, "not_found".into())
+    );
+    stack.shutdown().await;
+}
+
+/// A stand-in for the network between one router and the control plane:
+/// while `blind`, routing long-polls hang (the router misses every update);
+/// immediate fetches pass, and are counted.
+#[derive(Clone)]
+struct Partition {
+    control_plane: String,
+    http: reqwest::Client,
+    blind: Arc<AtomicBool>,
+    fetched_while_blind: Arc<AtomicU64>,
+}
+
+async fn partitioned(
+    axum::extract::State(p): axum::extract::State<Partition>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let query = req.uri().query().unwrap_or("").to_owned();
+    if p.blind.load(Ordering::SeqCst) {
+        if !query.contains("wait=0") {
+            std::future::pending::<()>().await;
+        }
+        p.fetched_while_blind.fetch_add(1, Ordering::SeqCst);
+    }
+    let mut upstream = p
+        .http
+        .get(format!("{}{}?{query}", p.control_plane, req.uri().path()));
+    if let Some(auth) = req.headers().get("authorization") {
+        upstream = upstream.header("authorization", auth.clone());
+    }
+    match upstream.send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let body = r.bytes().await.unwrap_or_default();
+            (
+                axum::http::StatusCode::from_u16(status).expect("status"),
+                [("content-type", "application/json")],
+                body,
+            )
+                .into_response()
+        }
+        Err(_) => axum::http::StatusCode::BAD_GATEWAY.into_response(),
+    }
+}
+
+/// Test 2: a router that missed the routing update sends a write to the
+/// source, which answers 421; the router refreshes its table and the write
+/// lands on the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stale_router_is_sent_to_the_target() {
+    logs();
+    let stack = Stack::start(2).await;
+    let shop = Shop::open(&stack, "wanderer").await;
+    shop.product(&stack, "W-1", 1000, 3).await;
+    let source_url = stack_pod(&stack, &shop.store["pod_id"]).await.database_url.clone();
+    let target = other_pod(&stack, &shop.store["pod_id"]).await;
+    let target_url = stack_pod(&stack, &target["id"]).await.database_url.clone();
+
+    let partition = Partition {
+        control_plane: stack.control_plane_url(),
+        http: reqwest::Client::new(),
+        blind: Arc::default(),
+        fetched_while_blind: Arc::default(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let proxy_addr = listener.local_addr().expect("addr");
+    let app = axum::Router::new()
+        .fallback(partitioned)
+        .with_state(partition.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let stale = mercato_router::Application::build(mercato_router::RouterConfig {
+        listen: "127.0.0.1:0".into(),
+        control_plane_url: format!("http://{proxy_addr}"),
+        jwt_secret: stack.secret().to_owned(),
+        platform_domain: common::PLATFORM.into(),
+        sync_wait_secs: 1,
+        ..Default::default()
+    })
+    .await
+    .expect("router");
+    let stale_addr = stale.local_addr();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stale_task = tokio::spawn(stale.run_until(async move {
+        let _ = stop_rx.await;
+    }));
+    let via_stale = |path: &str| {
+        stack
+            .http
+            .post(format!("http://{stale_addr}{path}"))
+            .header("host", &shop.host)
+    };
+    stack
+        .eventually("the second router serves the store", || async {
+            let r = stack
+                .http
+                .get(format!("http://{stale_addr}/api/products"))
+                .header("host", &shop.host)
+                .send()
+                .await
+                .ok()?;
+            (r.status() == 200).then_some(())
+        })
+        .await;
+
+    // The second router stops hearing about changes; its last long-poll
+    // (one second) runs out first.
+    partition.blind.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let mv = move_and_wait(&stack, &shop, &target).await;
+    assert_eq!(mv["status"], "completed", "{mv}");
+    assert_eq!(partition.fetched_while_blind.load(Ordering::SeqCst), 0);
+
+    let r = via_stale("/admin/api/products")
+        .bearer_auth(&shop.staff)
+        .json(&json!({"title": "Late", "variants": [{"sku": "LATE-1", "price_minor": 100}]}))
+        .send()
+        .await
+        .expect("write through the stale router");
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    let created: Value = r.json().await.expect("json");
+    // The refresh was the router's answer to the source's 421.
+    assert_eq!(partition.fetched_while_blind.load(Ordering::SeqCst), 1);
+    let id: uuid::Uuid = created["id"].as_str().expect("id").parse().expect("uuid");
+    let count = |url: String| async move {
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM products WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut connect(&url).await)
+            .await
+            .expect("count");
+        n
+    };
+    assert_eq!(count(target_url.clone()).await, 1, "on the target");
+    assert_eq!(count(source_url.clone()).await, 0, "not on the source");
+    let _ = stop_tx.send(());
+    let _ = stale_task.await;
+    stack.shutdown().await;
+}

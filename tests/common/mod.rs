@@ -576,6 +576,11 @@ impl Stack {
         self.control_plane = Some(spawn_app!(app));
     }
 
+    /// The platform's token-signing secret (for extra routers in tests).
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
     pub fn control_plane_url(&self) -> String {
         format!("http://{}", self.cp_addr)
     }
