@@ -492,7 +492,7 @@ pub async fn stores(args: StoresArgs) -> anyhow::Result<()> {
                     started.id
                 );
             }
-            let (v, finished) = follow(&ctx, started.id).await?;
+            let (v, finished) = follow(&ctx, &started).await?;
             conclude(&ctx, &v, &finished, &names)
         }
     }
@@ -663,9 +663,13 @@ impl Progress {
     }
 }
 
-/// Polls a move until it is no longer running; its last JSON and state.
-async fn follow(ctx: &Ctx, id: Uuid) -> anyhow::Result<(Value, Move)> {
+/// Polls a move, shown first as `seen`, until it is no longer running; its
+/// last JSON and state.
+async fn follow(ctx: &Ctx, seen: &Move) -> anyhow::Result<(Value, Move)> {
+    let id = seen.id;
     let mut progress = Progress::new(ctx);
+    progress.update(seen);
+    tokio::time::sleep(MOVE_POLL).await;
     let mut unreachable_since: Option<Instant> = None;
     loop {
         match ctx.client.get(&format!("/v1/moves/{id}"), &[]).await {
@@ -932,7 +936,7 @@ async fn apply(
                 started.id
             );
         }
-        let (v, m) = follow(ctx, started.id).await?;
+        let (v, m) = follow(ctx, &started).await?;
         let (line, ok) = render::report(&m, &names);
         if ok {
             completed += 1;
