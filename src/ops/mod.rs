@@ -280,6 +280,20 @@ impl Ctx {
         })
     }
 
+    /// A GET that rides out a control plane restart (for up to
+    /// [`UNREACHABLE_FOR`]), for commands that poll.
+    async fn get_patiently(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+        let start = Instant::now();
+        loop {
+            match self.client.get(path, query).await {
+                Err(e) if is_transient(&e) && start.elapsed() < UNREACHABLE_FOR => {
+                    tokio::time::sleep(FLEET_POLL).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     async fn pods(&self) -> anyhow::Result<Vec<Pod>> {
         decode("pod list", self.client.get("/v1/pods", &[]).await?)
     }
@@ -742,14 +756,7 @@ async fn drain(ctx: &Ctx, key: &str) -> anyhow::Result<()> {
     let (mut completed, mut failed) = (0usize, 0usize);
     let mut idle_polls = 0u32;
     loop {
-        let pods = match ctx.pods().await {
-            Ok(p) => p,
-            Err(e) if is_transient(&e) => {
-                tokio::time::sleep(FLEET_POLL).await;
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
+        let pods: Vec<Pod> = decode("pod list", ctx.get_patiently("/v1/pods", &[]).await?)?;
         let state = pods
             .iter()
             .find(|p| p.id == pod.id)
@@ -760,8 +767,7 @@ async fn drain(ctx: &Ctx, key: &str) -> anyhow::Result<()> {
         } else {
             let page: MovePage = decode(
                 "move list",
-                ctx.client
-                    .get("/v1/moves", &[("status", "running".to_owned())])
+                ctx.get_patiently("/v1/moves", &[("status", "running".to_owned())])
                     .await?,
             )?;
             page.items
@@ -779,7 +785,7 @@ async fn drain(ctx: &Ctx, key: &str) -> anyhow::Result<()> {
             watching.retain(|w| *w != id);
             let m: Move = decode(
                 "move",
-                ctx.client.get(&format!("/v1/moves/{id}"), &[]).await?,
+                ctx.get_patiently(&format!("/v1/moves/{id}"), &[]).await?,
             )?;
             if m.is_running() {
                 continue;
@@ -877,27 +883,19 @@ async fn apply(
     let (mut completed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
     for (i, planned) in plan.moves.iter().enumerate() {
         let store = names.store(planned.store_id);
-        let mut waiting_since = Instant::now();
+        let waiting_since = Instant::now();
         let started = loop {
-            let latest: MovePage = match ctx
-                .client
-                .get(
+            let latest: MovePage = decode(
+                "move list",
+                ctx.get_patiently(
                     "/v1/moves",
                     &[
                         ("store_id", planned.store_id.to_string()),
                         ("limit", "1".to_owned()),
                     ],
                 )
-                .await
-            {
-                Ok(v) => decode("move list", v)?,
-                Err(e) if is_transient(&e) => {
-                    waiting_since = Instant::now();
-                    tokio::time::sleep(FLEET_POLL).await;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
+                .await?,
+            )?;
             if let Some(m) = latest.items.into_iter().next().filter(|m| is_new(m)) {
                 break Some(m);
             }
@@ -905,8 +903,7 @@ async fn apply(
             // skipped (the control plane runs them one at a time).
             let running: MovePage = decode(
                 "move list",
-                ctx.client
-                    .get("/v1/moves", &[("status", "running".to_owned())])
+                ctx.get_patiently("/v1/moves", &[("status", "running".to_owned())])
                     .await?,
             )?;
             let later_running = running.items.iter().any(|m| {
