@@ -280,6 +280,20 @@ impl Ctx {
         })
     }
 
+    /// A GET that rides out a control plane restart (for up to
+    /// [`UNREACHABLE_FOR`]), for commands that poll.
+    async fn get_patiently(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+        let start = Instant::now();
+        loop {
+            match self.client.get(path, query).await {
+                Err(e) if is_transient(&e) && start.elapsed() < UNREACHABLE_FOR => {
+                    tokio::time::sleep(FLEET_POLL).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     async fn pods(&self) -> anyhow::Result<Vec<Pod>> {
         decode("pod list", self.client.get("/v1/pods", &[]).await?)
     }
@@ -492,7 +506,7 @@ pub async fn stores(args: StoresArgs) -> anyhow::Result<()> {
                     started.id
                 );
             }
-            let (v, finished) = follow(&ctx, started.id).await?;
+            let (v, finished) = follow(&ctx, &started).await?;
             conclude(&ctx, &v, &finished, &names)
         }
     }
@@ -663,9 +677,13 @@ impl Progress {
     }
 }
 
-/// Polls a move until it is no longer running; its last JSON and state.
-async fn follow(ctx: &Ctx, id: Uuid) -> anyhow::Result<(Value, Move)> {
+/// Polls a move, shown first as `seen`, until it is no longer running; its
+/// last JSON and state.
+async fn follow(ctx: &Ctx, seen: &Move) -> anyhow::Result<(Value, Move)> {
+    let id = seen.id;
     let mut progress = Progress::new(ctx);
+    progress.update(seen);
+    tokio::time::sleep(MOVE_POLL).await;
     let mut unreachable_since: Option<Instant> = None;
     loop {
         match ctx.client.get(&format!("/v1/moves/{id}"), &[]).await {
@@ -738,14 +756,7 @@ async fn drain(ctx: &Ctx, key: &str) -> anyhow::Result<()> {
     let (mut completed, mut failed) = (0usize, 0usize);
     let mut idle_polls = 0u32;
     loop {
-        let pods = match ctx.pods().await {
-            Ok(p) => p,
-            Err(e) if is_transient(&e) => {
-                tokio::time::sleep(FLEET_POLL).await;
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
+        let pods: Vec<Pod> = decode("pod list", ctx.get_patiently("/v1/pods", &[]).await?)?;
         let state = pods
             .iter()
             .find(|p| p.id == pod.id)
@@ -756,8 +767,7 @@ async fn drain(ctx: &Ctx, key: &str) -> anyhow::Result<()> {
         } else {
             let page: MovePage = decode(
                 "move list",
-                ctx.client
-                    .get("/v1/moves", &[("status", "running".to_owned())])
+                ctx.get_patiently("/v1/moves", &[("status", "running".to_owned())])
                     .await?,
             )?;
             page.items
@@ -775,7 +785,7 @@ async fn drain(ctx: &Ctx, key: &str) -> anyhow::Result<()> {
             watching.retain(|w| *w != id);
             let m: Move = decode(
                 "move",
-                ctx.client.get(&format!("/v1/moves/{id}"), &[]).await?,
+                ctx.get_patiently(&format!("/v1/moves/{id}"), &[]).await?,
             )?;
             if m.is_running() {
                 continue;
@@ -873,27 +883,19 @@ async fn apply(
     let (mut completed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
     for (i, planned) in plan.moves.iter().enumerate() {
         let store = names.store(planned.store_id);
-        let mut waiting_since = Instant::now();
+        let waiting_since = Instant::now();
         let started = loop {
-            let latest: MovePage = match ctx
-                .client
-                .get(
+            let latest: MovePage = decode(
+                "move list",
+                ctx.get_patiently(
                     "/v1/moves",
                     &[
                         ("store_id", planned.store_id.to_string()),
                         ("limit", "1".to_owned()),
                     ],
                 )
-                .await
-            {
-                Ok(v) => decode("move list", v)?,
-                Err(e) if is_transient(&e) => {
-                    waiting_since = Instant::now();
-                    tokio::time::sleep(FLEET_POLL).await;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
+                .await?,
+            )?;
             if let Some(m) = latest.items.into_iter().next().filter(|m| is_new(m)) {
                 break Some(m);
             }
@@ -901,8 +903,7 @@ async fn apply(
             // skipped (the control plane runs them one at a time).
             let running: MovePage = decode(
                 "move list",
-                ctx.client
-                    .get("/v1/moves", &[("status", "running".to_owned())])
+                ctx.get_patiently("/v1/moves", &[("status", "running".to_owned())])
                     .await?,
             )?;
             let later_running = running.items.iter().any(|m| {
@@ -932,7 +933,7 @@ async fn apply(
                 started.id
             );
         }
-        let (v, m) = follow(ctx, started.id).await?;
+        let (v, m) = follow(ctx, &started).await?;
         let (line, ok) = render::report(&m, &names);
         if ok {
             completed += 1;
