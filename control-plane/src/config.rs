@@ -25,6 +25,9 @@ pub struct ControlPlaneConfig {
     /// reads `order-events` from. Empty (`None`): no consumer runs.
     #[serde(with = "empty_is_none")]
     pub kafka_brokers: Option<String>,
+    /// How often each pod's load report is pulled, in milliseconds; 0
+    /// turns the periodic pull off (`POST /v1/loads/collect` still works).
+    pub load_poll_interval_ms: u64,
 }
 
 /// An optional setting that is the empty string when unset, so that it has
@@ -54,6 +57,7 @@ impl Default for ControlPlaneConfig {
             public_scheme: "http".into(),
             public_port: 0,
             kafka_brokers: None,
+            load_poll_interval_ms: 15_000,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod analytics;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod loads;
 pub mod placement;
 pub mod pod_client;
 pub mod pods;

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use crate::analytics::consumer::ConsumerMetrics;
 use crate::pod_client::PodClient;
-use crate::{analytics, pods, routing, signup, stores, ControlPlaneConfig};
+use crate::{analytics, loads, pods, routing, signup, stores, ControlPlaneConfig};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -75,6 +75,8 @@ pub struct Application {
     /// The analytics consumer's brokers and metrics, when Kafka is
     /// configured.
     analytics: Option<(String, ConsumerMetrics)>,
+    /// How often pods' load reports are pulled (`None`: never).
+    load_poll: Option<Duration>,
 }
 
 impl Application {
@@ -124,6 +126,7 @@ impl Application {
             .merge(signup::router())
             .merge(routing::router())
             .merge(analytics::router())
+            .merge(loads::router())
             .route("/readyz", get(readyz))
             .with_state(state.clone());
         let router = finish(app, metrics, config.body_limit);
@@ -136,6 +139,8 @@ impl Application {
             router,
             state,
             analytics,
+            load_poll: (config.load_poll_interval_ms > 0)
+                .then(|| Duration::from_millis(config.load_poll_interval_ms)),
         })
     }
 
@@ -169,10 +174,22 @@ impl Application {
                 },
             ))
         });
+        let (stop_loads, loads_stopped) = tokio::sync::oneshot::channel::<()>();
+        let collector = self.load_poll.map(|every| {
+            tokio::spawn(loads::run(self.state.clone(), every, async move {
+                let _ = loads_stopped.await;
+            }))
+        });
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop_consumer.send(());
+        let _ = stop_loads.send(());
+        if let Some(collector) = collector {
+            if let Err(e) = collector.await {
+                tracing::error!(error = %e, "load collector task failed");
+            }
+        }
         if let Some(consumer) = consumer {
             if let Err(e) = consumer.await {
                 tracing::error!(error = %e, "analytics consumer task failed");
