@@ -27,6 +27,9 @@ pub struct ControlPlaneConfig {
     pub kafka_brokers: Option<String>,
     /// Timings of live store moves.
     pub moves: crate::moves::MoveSettings,
+    /// How often each pod's load report is pulled, in milliseconds; 0
+    /// turns the periodic pull off (`POST /v1/loads/collect` still works).
+    pub load_poll_interval_ms: u64,
 }
 
 /// An optional setting that is the empty string when unset, so that it has
@@ -57,6 +60,7 @@ impl Default for ControlPlaneConfig {
             public_port: 0,
             kafka_brokers: None,
             moves: crate::moves::MoveSettings::default(),
+            load_poll_interval_ms: 15_000,
         }
     }
 }

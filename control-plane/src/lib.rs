@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod fleet;
 pub mod moves;
+pub mod loads;
 pub mod placement;
 pub mod pod_client;
 pub mod pods;

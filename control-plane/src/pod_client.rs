@@ -123,39 +123,73 @@ impl PodClient {
     }
 }
 
+/// What a pod reports about the stores it serves (`GET /internal/load`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PodLoadReport {
+    /// The pod's own name.
+    pub pod: String,
+    pub stores: Vec<StoreLoadReport>,
+}
+
+/// One store's figures on a pod.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StoreLoadReport {
+    pub store_id: StoreId,
+    pub rows: i64,
+    pub bytes: i64,
+    pub orders_last_hour: i64,
+    pub requests_per_minute: i64,
+}
+
+#[derive(Deserialize)]
+struct RebuildResponse {
+    deleted_keys: u64,
+}
+
 impl PodClient {
-    async fn call(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, PodCallError> {
-        let response = request.bearer_auth(self.token()?).send().await?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
+    async fn refused(response: reqwest::Response) -> PodCallError {
+        let status = response.status().as_u16();
         let body = response.text().await.unwrap_or_default();
-        Err(PodCallError::Refused {
-            status: status.as_u16(),
+        PodCallError::Refused {
+            status,
             body: body.chars().take(500).collect(),
-        })
+        }
     }
 
-    /// Asks a pod to drop a store's Redis state, which it rebuilds from
-    /// Postgres on demand. Returns the number of keys deleted.
-    pub async fn rebuild_store(&self, pod_url: &str, store: StoreId) -> Result<u64, PodCallError> {
-        #[derive(Deserialize)]
-        struct Rebuilt {
-            deleted_keys: u64,
+    /// The per-store figures of a pod.
+    pub async fn load(&self, pod_url: &str) -> Result<PodLoadReport, PodCallError> {
+        let url = format!("{}/internal/load", pod_url.trim_end_matches('/'));
+        let response = self.http.get(url).bearer_auth(self.token()?).send().await?;
+        if response.status().is_success() {
+            return Ok(response.json().await?);
         }
+        Err(Self::refused(response).await)
+    }
+
+    /// Asks a pod to drop every Redis key of a store it hosts, so that
+    /// Redis-derived state is rebuilt from its Postgres; the number of keys
+    /// deleted.
+    pub async fn rebuild_store(&self, pod_url: &str, store: StoreId) -> Result<u64, PodCallError> {
         let url = format!(
             "{}/internal/stores/{store}/rebuild",
             pod_url.trim_end_matches('/')
         );
-        let rebuilt: Rebuilt = self.call(self.http.post(url)).await?.json().await?;
-        Ok(rebuilt.deleted_keys)
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(self.token()?)
+            .send()
+            .await?;
+        if response.status().is_success() {
+            let rebuilt: RebuildResponse = response.json().await?;
+            return Ok(rebuilt.deleted_keys);
+        }
+        Err(Self::refused(response).await)
     }
 
-    /// Lets a pod purge a moved-out store's rows after `purge_after_secs`.
+    /// Lets a pod purge the rows of a store moved away from it, after
+    /// `purge_after_secs` (the pod refuses unless the store is `moved_out`
+    /// there).
     pub async fn release_store(
         &self,
         pod_url: &str,
@@ -166,12 +200,16 @@ impl PodClient {
             "{}/internal/stores/{store}/release",
             pod_url.trim_end_matches('/')
         );
-        self.call(
-            self.http
-                .post(url)
-                .json(&json!({ "purge_after_secs": purge_after_secs })),
-        )
-        .await
-        .map(|_| ())
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(self.token()?)
+            .json(&json!({ "purge_after_secs": purge_after_secs }))
+            .send()
+            .await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(Self::refused(response).await)
     }
 }

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use crate::analytics::consumer::ConsumerMetrics;
 use crate::moves::{MoveMetrics, Mover};
 use crate::pod_client::PodClient;
-use crate::{analytics, moves, pods, routing, signup, stores, ControlPlaneConfig};
+use crate::{analytics, loads, moves, pods, routing, signup, stores, ControlPlaneConfig};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -77,6 +77,8 @@ pub struct Application {
     /// The analytics consumer's brokers and metrics, when Kafka is
     /// configured.
     analytics: Option<(String, ConsumerMetrics)>,
+    /// How often pods' load reports are pulled (`None`: never).
+    load_poll: Option<Duration>,
 }
 
 impl Application {
@@ -129,6 +131,7 @@ impl Application {
             .merge(routing::router())
             .merge(analytics::router())
             .merge(moves::router())
+            .merge(loads::router())
             .route("/readyz", get(readyz))
             .with_state(state.clone());
         let router = finish(app, metrics, config.body_limit);
@@ -141,6 +144,8 @@ impl Application {
             router,
             state,
             analytics,
+            load_poll: (config.load_poll_interval_ms > 0)
+                .then(|| Duration::from_millis(config.load_poll_interval_ms)),
         })
     }
 
@@ -180,10 +185,22 @@ impl Application {
                 "could not resume the moves left running"
             );
         }
+        let (stop_loads, loads_stopped) = tokio::sync::oneshot::channel::<()>();
+        let collector = self.load_poll.map(|every| {
+            tokio::spawn(loads::run(self.state.clone(), every, async move {
+                let _ = loads_stopped.await;
+            }))
+        });
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop_consumer.send(());
+        let _ = stop_loads.send(());
+        if let Some(collector) = collector {
+            if let Err(e) = collector.await {
+                tracing::error!(error = %e, "load collector task failed");
+            }
+        }
         if let Some(consumer) = consumer {
             if let Err(e) = consumer.await {
                 tracing::error!(error = %e, "analytics consumer task failed");

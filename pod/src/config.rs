@@ -106,6 +106,11 @@ pub struct PodConfig {
     /// Longest wait between attempts while Kafka fails (the wait doubles
     /// from 100 ms up to this).
     pub relay_backoff_max_ms: u64,
+    /// How often the purge worker looks for moved-out stores due for
+    /// purging, in milliseconds.
+    pub purge_interval_ms: u64,
+    /// Rows deleted per transaction when purging a moved-out store.
+    pub purge_batch_rows: i64,
 }
 
 /// An optional setting that is the empty string when unset, so that it has
@@ -186,6 +191,8 @@ impl Default for PodConfig {
             relay_batch_size: 200,
             relay_poll_ms: 500,
             relay_backoff_max_ms: 5_000,
+            purge_interval_ms: 5_000,
+            purge_batch_rows: 5_000,
         }
     }
 }

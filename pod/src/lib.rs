@@ -18,6 +18,7 @@ pub mod collections;
 pub mod config;
 pub mod db;
 pub mod events;
+pub mod fleet;
 pub mod hex;
 pub mod inventory;
 pub mod keys;

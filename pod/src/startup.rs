@@ -22,7 +22,7 @@ use crate::media::MediaStore;
 use crate::payments::{Gateway, HttpGateway};
 use crate::tenancy::HostedStores;
 use crate::{
-    accounts, cart, catalog, categories, checkout, collections, inventory, media, orders,
+    accounts, cart, catalog, categories, checkout, collections, fleet, inventory, media, orders,
     storefront, tenancy, PodConfig,
 };
 
@@ -41,6 +41,7 @@ pub struct AppState {
     pub gate_metrics: inventory::GateMetrics,
     /// How the payment gateway reaches this pod, without a trailing slash.
     pub public_url: Arc<str>,
+    pub fleet: fleet::Fleet,
 }
 
 /// The pod's Redis: connected lazily and re-connected after failures, so the
@@ -185,6 +186,7 @@ impl Application {
             payments: Arc::new(payments),
             gate_metrics,
             public_url: public_url.into(),
+            fleet: fleet::Fleet::new(metrics.registry())?,
         };
         let router = router(state.clone(), metrics, config.body_limit);
         tracing::info!(pod = %config.name, addr = %listener.local_addr()?, "pod listening");
@@ -217,6 +219,7 @@ impl Application {
         ));
         let inventory_workers = inventory::spawn_workers(self.state.clone());
         let recovery = tokio::spawn(checkout::recover(self.state.clone()));
+        let purge = fleet::spawn_purge_worker(self.state.clone());
         let (stop_relay, relay_stopped) = tokio::sync::oneshot::channel::<()>();
         let relay = self.relay.map(|relay| {
             tokio::spawn(relay.run(async move {
@@ -229,6 +232,7 @@ impl Application {
         refresher.abort();
         drop(inventory_workers);
         recovery.abort();
+        purge.abort();
         let _ = stop_relay.send(());
         if let Some(relay) = relay {
             if let Err(e) = relay.await {
@@ -260,6 +264,7 @@ fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
     let app = Router::new()
         .merge(tenant_routes)
         .merge(tenancy::internal_router())
+        .merge(fleet::internal_router())
         .merge(checkout::webhook_router())
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))

@@ -147,6 +147,7 @@ pub async fn fence(State(state): State<AppState>, mut req: Request, next: Next) 
         Ok(_) => {}
     }
     tracing::Span::current().record("store_id", tracing::field::display(store_id));
+    state.fleet.requests.record(store_id);
     parts.extensions.insert(TenantContext {
         store_id,
         name: hosted.name,

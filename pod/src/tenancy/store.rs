@@ -36,7 +36,9 @@ pub async fn list(db: &PgPool) -> Result<Vec<HostedStore>, sqlx::Error> {
     rows.into_iter().map(from_row).collect()
 }
 
-/// Hosts a store here (or updates its name and state). Idempotent.
+/// Hosts a store here (or updates its name and state). Idempotent. Any
+/// state but `moved_out` clears `purge_after`: a store served here again
+/// (moved back) is never purged.
 pub async fn upsert<'e>(
     db: impl sqlx::PgExecutor<'e>,
     store: StoreId,
@@ -49,7 +51,9 @@ pub async fn upsert<'e>(
         "INSERT INTO hosted_stores (store_id, handle, name, currency, state) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (store_id) DO UPDATE
             SET handle = EXCLUDED.handle, name = EXCLUDED.name, currency = EXCLUDED.currency,
-                state = EXCLUDED.state, updated_at = now()
+                state = EXCLUDED.state, updated_at = now(),
+                purge_after = CASE WHEN EXCLUDED.state = 'moved_out'
+                                   THEN hosted_stores.purge_after END
          RETURNING store_id, handle, name, currency, state",
     )
     .bind(store.as_uuid())

@@ -1,0 +1,126 @@
+//! Load reports: the control plane pulls each pod's per-store figures
+//! (`GET /internal/load`) every `load_poll_interval_ms` and keeps the
+//! latest per store in `store_loads`, the input of placement by headroom
+//! and of rebalancing.
+//!
+//! Only the pod the control plane places a store on speaks for it: during
+//! a move both pods report the store, and the source's figures are
+//! ignored. Stores the control plane does not know are ignored too.
+//!
+//! Operators (and the CLI) can collect at once: `POST /v1/loads/collect`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::auth::Operator;
+use crate::pod_client::StoreLoadReport;
+use crate::AppState;
+use mercato_tenants::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/loads/collect", post(collect))
+}
+
+#[derive(Serialize)]
+struct Collected {
+    stores: usize,
+}
+
+/// `POST /v1/loads/collect`: pulls every pod's load report now; how many
+/// stores' figures were recorded.
+async fn collect(State(state): State<AppState>, _: Operator) -> Result<Json<Collected>, ApiError> {
+    let stores = collect_once(&state)
+        .await
+        .map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    Ok(Json(Collected { stores }))
+}
+
+/// Pulls the load report of every pod (a pod that fails is logged and
+/// skipped) and records the figures of the stores placed on the pod that
+/// reported them; the number of stores recorded.
+pub async fn collect_once(state: &AppState) -> anyhow::Result<usize> {
+    let pods: Vec<(Uuid, String, String)> =
+        sqlx::query_as("SELECT id, name, url FROM pods ORDER BY name")
+            .fetch_all(&state.db)
+            .await?;
+    let mut recorded = 0;
+    for (pod_id, name, url) in pods {
+        let report = match state.pods.load(&url).await {
+            Ok(report) => report,
+            Err(e) => {
+                tracing::warn!(pod = %name, error = %e, "pod load report failed; skipped");
+                continue;
+            }
+        };
+        if report.pod != name {
+            tracing::warn!(pod = %name, reported_as = %report.pod, "pod reports under another name");
+        }
+        let n = record(&state.db, pod_id, &report.stores).await?;
+        tracing::debug!(pod = %name, stores = n, "pod load recorded");
+        recorded += n;
+    }
+    Ok(recorded)
+}
+
+/// Upserts the figures `pod` reported for the stores placed on it; the
+/// number of rows written.
+async fn record(db: &PgPool, pod: Uuid, stores: &[StoreLoadReport]) -> Result<usize, sqlx::Error> {
+    if stores.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = stores.iter().map(|s| s.store_id.as_uuid()).collect();
+    let column = |f: fn(&StoreLoadReport) -> i64| -> Vec<i64> {
+        stores.iter().map(|s| f(s).max(0)).collect()
+    };
+    let written = sqlx::query(
+        "INSERT INTO store_loads
+            (store_id, pod_id, rows, bytes, orders_last_hour, requests_per_minute, reported_at)
+         SELECT r.store_id, $1, r.rows, r.bytes, r.orders, r.requests, now()
+         FROM unnest($2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+              AS r(store_id, rows, bytes, orders, requests)
+         JOIN stores s ON s.id = r.store_id AND s.pod_id = $1
+         ON CONFLICT (store_id) DO UPDATE SET
+            pod_id = EXCLUDED.pod_id, rows = EXCLUDED.rows, bytes = EXCLUDED.bytes,
+            orders_last_hour = EXCLUDED.orders_last_hour,
+            requests_per_minute = EXCLUDED.requests_per_minute,
+            reported_at = EXCLUDED.reported_at",
+    )
+    .bind(pod)
+    .bind(&ids)
+    .bind(column(|s| s.rows))
+    .bind(column(|s| s.bytes))
+    .bind(column(|s| s.orders_last_hour))
+    .bind(column(|s| s.requests_per_minute))
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(usize::try_from(written).unwrap_or(usize::MAX))
+}
+
+/// Collects every `interval` until `stop` completes.
+pub async fn run(state: AppState, interval: Duration, stop: impl Future<Output = ()>) {
+    let poll = async {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = collect_once(&state).await {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "collecting pod load reports failed"
+                );
+            }
+        }
+    };
+    tokio::select! {
+        () = stop => {}
+        () = poll => {}
+    }
+}

@@ -1,0 +1,79 @@
+//! The pod's part in running the fleet: what it reports about the stores it
+//! serves, and how it lets go of a store that moved away.
+//!
+//! - [`requests`]: requests per store in the last minute, counted by the
+//!   tenancy fence for every request it admits.
+//! - `GET /internal/load` ([`load`]): rows, bytes, orders in the last hour
+//!   and requests per minute of every store served here; the control plane
+//!   pulls it periodically.
+//! - `POST /internal/stores/{id}/rebuild`: forgets every Redis key of a
+//!   store. Everything a store keeps in Redis is derived from Postgres
+//!   (inventory gate counters are re-seeded when missing, cached bodies and
+//!   searches refill, cart copies are rebuilt, login-failure counters only
+//!   restart their window), so a store that arrives by a move starts from
+//!   a clean slate rather than from what an earlier stay left behind.
+//! - `POST /internal/stores/{id}/release` and the [`purge`] worker: once
+//!   the routing points elsewhere, a `moved_out` store's rows are deleted
+//!   here in short batches after `purge_after`, then its Redis keys, then
+//!   its `hosted_stores` row. A store that became active again is never
+//!   purged: every batch re-checks its state under a lock.
+
+pub mod load;
+pub mod purge;
+pub mod redis_keys;
+pub mod requests;
+mod routes;
+
+use prometheus::{IntCounter, Registry};
+
+pub use purge::spawn_purge_worker;
+pub use requests::RequestCounter;
+pub use routes::internal_router;
+
+/// The fleet's in-process state: the request counter and the purge metric.
+#[derive(Clone)]
+pub struct Fleet {
+    pub requests: RequestCounter,
+    /// `mercato_pod_purged_rows_total` (the registry adds the prefix).
+    pub purged_rows: IntCounter,
+}
+
+impl Fleet {
+    pub fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let purged_rows = IntCounter::new(
+            "pod_purged_rows_total",
+            "Rows of moved-out stores deleted by the purge worker",
+        )?;
+        registry.register(Box::new(purged_rows.clone()))?;
+        Ok(Self {
+            requests: RequestCounter::new(),
+            purged_rows,
+        })
+    }
+}
+
+/// The tenant tables of this pod's schema ([`mercato_tenants::TENANT_TABLES_SQL`]).
+pub async fn tenant_tables<'e>(
+    exec: impl sqlx::PgExecutor<'e>,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as(mercato_tenants::TENANT_TABLES_SQL)
+        .fetch_all(exec)
+        .await?;
+    Ok(rows.into_iter().map(|(t,)| t).collect())
+}
+
+/// `name` quoted as an SQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_ident("orders"), "\"orders\"");
+        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
+    }
+}

@@ -1,0 +1,124 @@
+//! The fleet's internal endpoints, for the control plane. Platform tokens
+//! only; the router never forwards `/internal/` paths.
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use mercato_tenants::http::{ApiJson, ApiPath};
+use mercato_tenants::{ApiError, ErrorCode, StoreId, TenantState};
+use serde::{Deserialize, Serialize};
+
+use super::load::{self, LoadReport};
+use super::redis_keys;
+use crate::auth::Platform;
+use crate::AppState;
+
+/// The longest delay a release may set before the purge (ten years).
+const MAX_PURGE_AFTER_SECS: u64 = 10 * 365 * 24 * 3600;
+
+pub fn internal_router() -> Router<AppState> {
+    Router::new()
+        .route("/internal/load", get(load_report))
+        .route("/internal/stores/{store_id}/rebuild", post(rebuild))
+        .route("/internal/stores/{store_id}/release", post(release))
+}
+
+/// `GET /internal/load`: the figures of every store served here.
+async fn load_report(
+    State(state): State<AppState>,
+    _: Platform,
+) -> Result<Json<LoadReport>, ApiError> {
+    load::report(&state.db, &state.config.name, &state.fleet.requests)
+        .await
+        .map(Json)
+        .map_err(ApiError::internal)
+}
+
+#[derive(Serialize)]
+struct Rebuilt {
+    deleted_keys: u64,
+}
+
+/// `POST /internal/stores/{store_id}/rebuild`: deletes every Redis key of
+/// a store hosted here; Redis-derived state is then rebuilt from Postgres
+/// on demand (gate counters re-seeded, caches refilled, cart copies
+/// rewritten). `409` unless the store is hosted here; `503` while Redis is
+/// unreachable.
+async fn rebuild(
+    State(state): State<AppState>,
+    _: Platform,
+    ApiPath(store_id): ApiPath<StoreId>,
+) -> Result<Json<Rebuilt>, ApiError> {
+    let hosted: Option<(String,)> =
+        sqlx::query_as("SELECT state FROM hosted_stores WHERE store_id = $1")
+            .bind(store_id.as_uuid())
+            .fetch_optional(&state.db)
+            .await
+            .map_err(ApiError::internal)?;
+    if hosted.is_none() {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("store {store_id} is not hosted on this pod"),
+        ));
+    }
+    let deleted_keys = redis_keys::delete_store_keys(&state.redis, store_id)
+        .await
+        .map_err(|e| {
+            tracing::warn!(store_id = %store_id, error = %e, "rebuilding a store's redis state failed");
+            ApiError::new(ErrorCode::NotReady, "redis is unreachable; try again")
+        })?;
+    tracing::info!(store_id = %store_id, deleted_keys, "store's redis state dropped for rebuild");
+    Ok(Json(Rebuilt { deleted_keys }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleaseRequest {
+    purge_after_secs: u64,
+}
+
+#[derive(Serialize)]
+struct Released {
+    store_id: StoreId,
+    purge_after: DateTime<Utc>,
+}
+
+/// `POST /internal/stores/{store_id}/release`: the store's rows here may be
+/// purged `purge_after_secs` from now. Only for a store `moved_out` here
+/// (`409` otherwise).
+async fn release(
+    State(state): State<AppState>,
+    _: Platform,
+    ApiPath(store_id): ApiPath<StoreId>,
+    ApiJson(req): ApiJson<ReleaseRequest>,
+) -> Result<Json<Released>, ApiError> {
+    if req.purge_after_secs > MAX_PURGE_AFTER_SECS {
+        return Err(ApiError::invalid(format!(
+            "purge_after_secs must be at most {MAX_PURGE_AFTER_SECS}"
+        )));
+    }
+    // At most ten years in seconds: exact as a double.
+    let secs = req.purge_after_secs as f64;
+    let released: Option<(DateTime<Utc>,)> = sqlx::query_as(
+        "UPDATE hosted_stores SET purge_after = now() + make_interval(secs => $2), updated_at = now() \
+         WHERE store_id = $1 AND state = $3 RETURNING purge_after",
+    )
+    .bind(store_id.as_uuid())
+    .bind(secs)
+    .bind(TenantState::MovedOut.as_str())
+    .fetch_optional(&state.db)
+    .await
+    .map_err(ApiError::internal)?;
+    let (purge_after,) = released.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Conflict,
+            format!("store {store_id} is not moved out of this pod"),
+        )
+    })?;
+    tracing::info!(store_id = %store_id, %purge_after, "moved-out store released for purging");
+    Ok(Json(Released {
+        store_id,
+        purge_after,
+    }))
+}
