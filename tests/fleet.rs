@@ -141,7 +141,7 @@ async fn load(stack: &Stack, pod: &Pod) -> Value {
     r.json().await.expect("json")
 }
 
-fn store_in<'a>(report: &'a Value, store: StoreId) -> &'a Value {
+fn store_in(report: &Value, store: StoreId) -> &Value {
     report["stores"]
         .as_array()
         .expect("stores")

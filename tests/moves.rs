@@ -131,6 +131,20 @@ async fn store_rows(url: &str, store: mercato_tenants::StoreId) -> i64 {
     total
 }
 
+/// (on_hand, reserved) of a variant in a pod database.
+async fn stock_at(url: &str, store: mercato_tenants::StoreId, variant: &str) -> (i64, i64) {
+    let v: uuid::Uuid = variant.parse().expect("uuid");
+    sqlx::query_as(
+        "SELECT COALESCE(sum(on_hand), 0)::bigint, COALESCE(sum(reserved), 0)::bigint
+           FROM stock_levels WHERE store_id = $1 AND variant_id = $2",
+    )
+    .bind(store.as_uuid())
+    .bind(v)
+    .fetch_one(&mut connect(url).await)
+    .await
+    .expect("stock")
+}
+
 /// Publications, slots and subscriptions left by moves in a pod database.
 async fn replication_objects(url: &str) -> i64 {
     let mut db = connect(url).await;
@@ -469,8 +483,43 @@ async fn a_store_moves_under_load_without_losing_a_write() {
         carts.len() as i64,
         "acknowledged carts on the target"
     );
-    let (on_hand, reserved) = shop.stock(&stack, &stocked).await;
-    assert_eq!((on_hand, reserved), (1_000 + ledger.adjustments, 0));
+    // Nothing was written on the source after the fence: no row of the
+    // store there is younger than the move's last marker.
+    let mut src = connect(&source_url).await;
+    for table in tenant_tables(&mut src).await {
+        let (late,): (i64,) = sqlx::query_as(&format!(
+            "SELECT count(*) FROM \"{table}\" t
+              WHERE t.store_id = $1 AND age(t.xmin) < (
+                  SELECT min(age(m.xmin)) FROM move_markers m WHERE m.store_id = $1)"
+        ))
+        .bind(shop.id.as_uuid())
+        .fetch_one(&mut src)
+        .await
+        .expect("late rows");
+        assert_eq!(
+            late, 0,
+            "rows written on the source after the fence in {table}"
+        );
+    }
+    let variant_id: uuid::Uuid = stocked.parse().expect("uuid");
+    let mut audit = Vec::new();
+    for url in [&source_url, &target_url] {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM stock_adjustments WHERE store_id = $1 AND variant_id = $2",
+        )
+        .bind(shop.id.as_uuid())
+        .bind(variant_id)
+        .fetch_one(&mut connect(url).await)
+        .await
+        .expect("audit");
+        audit.push(n);
+    }
+    let (on_hand, reserved) = stock_at(&target_url, shop.id, &stocked).await;
+    assert_eq!(
+        (on_hand, reserved),
+        (1_000 + ledger.adjustments, 0),
+        "audit rows on source, target: {audit:?}"
+    );
 
     // Checkouts in flight end consistent on the target: each one completed
     // (a paid order) or failed (nothing held), and stock adds up.
@@ -510,7 +559,7 @@ async fn a_store_moves_under_load_without_losing_a_write() {
         order_ids.len() as i64,
         "every 201 checkout has its paid order"
     );
-    let (on_hand, reserved) = shop.stock(&stack, &sold).await;
+    let (on_hand, reserved) = stock_at(&target_url, shop.id, &sold).await;
     assert_eq!(
         (on_hand, reserved),
         (100 - paid, 0),
@@ -518,24 +567,6 @@ async fn a_store_moves_under_load_without_losing_a_write() {
         ledger.checkout_refusals
     );
 
-    // Nothing was written on the source after the fence: no row of the
-    // store there is younger than the move's last marker.
-    let mut src = connect(&source_url).await;
-    for table in tenant_tables(&mut src).await {
-        let (late,): (i64,) = sqlx::query_as(&format!(
-            "SELECT count(*) FROM \"{table}\" t
-              WHERE t.store_id = $1 AND age(t.xmin) < (
-                  SELECT min(age(m.xmin)) FROM move_markers m WHERE m.store_id = $1)"
-        ))
-        .bind(shop.id.as_uuid())
-        .fetch_one(&mut src)
-        .await
-        .expect("late rows");
-        assert_eq!(
-            late, 0,
-            "rows written on the source after the fence in {table}"
-        );
-    }
     Arc::try_unwrap(stack)
         .ok()
         .expect("one owner")
@@ -551,7 +582,10 @@ async fn assert_back_on_source(stack: &Stack, shop: &Shop, source_url: &str, tar
     assert_eq!(replication_objects(target_url).await, 0);
     assert_eq!(store_rows(target_url, shop.id).await, 0);
     assert_eq!(hosted_state(target_url, shop.id).await, None);
-    assert_eq!(hosted_state(source_url, shop.id).await.as_deref(), Some("active"));
+    assert_eq!(
+        hosted_state(source_url, shop.id).await.as_deref(),
+        Some("active")
+    );
     let store: Value = stack
         .operator(Method::GET, &format!("/v1/stores/{}", shop.id))
         .send()
@@ -560,7 +594,10 @@ async fn assert_back_on_source(stack: &Stack, shop: &Shop, source_url: &str, tar
         .json()
         .await
         .expect("json");
-    assert_eq!((&store["pod_id"], &store["state"]), (&shop.store["pod_id"], &json!("active")));
+    assert_eq!(
+        (&store["pod_id"], &store["state"]),
+        (&shop.store["pod_id"], &json!("active"))
+    );
     stack
         .eventually("the store takes writes on the source again", || async {
             let r = stack
@@ -596,7 +633,10 @@ async fn moves_survive_aborts_and_control_plane_restarts() {
     let mut stack = Stack::start(2).await;
     let shop = Shop::open(&stack, "restless").await;
     shop.product(&stack, "R-1", 1000, 7).await;
-    let source_url = stack_pod(&stack, &shop.store["pod_id"]).await.database_url.clone();
+    let source_url = stack_pod(&stack, &shop.store["pod_id"])
+        .await
+        .database_url
+        .clone();
     let target = other_pod(&stack, &shop.store["pod_id"]).await;
     let target_url = stack_pod(&stack, &target["id"]).await.database_url.clone();
 
@@ -646,7 +686,10 @@ async fn moves_survive_aborts_and_control_plane_restarts() {
         .await;
     let id = start_move(&stack, &shop, &target).await;
     wait_phase(&stack, &id, "fenced").await;
-    assert_eq!(hosted_state(&source_url, shop.id).await.as_deref(), Some("moved_out"));
+    assert_eq!(
+        hosted_state(&source_url, shop.id).await.as_deref(),
+        Some("moved_out")
+    );
     stack.stop_control_plane().await;
     stack.start_control_plane().await;
     let mv = wait_finished(&stack, &id).await;
@@ -667,8 +710,15 @@ async fn moves_survive_aborts_and_control_plane_restarts() {
     assert_eq!(mv["status"], "completed", "{mv}");
     assert_eq!(replication_objects(&source_url).await, 0);
     assert_eq!(replication_objects(&target_url).await, 0);
-    assert_eq!(hosted_state(&target_url, shop.id).await.as_deref(), Some("active"));
-    let r = stack.get(&shop.host, "/api/products").send().await.expect("browse");
+    assert_eq!(
+        hosted_state(&target_url, shop.id).await.as_deref(),
+        Some("active")
+    );
+    let r = stack
+        .get(&shop.host, "/api/products")
+        .send()
+        .await
+        .expect("browse");
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.expect("json");
     assert!(body["items"].as_array().expect("items").len() >= 3);
@@ -685,8 +735,7 @@ async fn moves_refuse_what_cannot_move() {
     let st = &stack;
     let refuse = |body: Value| async move {
         error_code(
-            st
-                .operator(Method::POST, "/v1/moves")
+            st.operator(Method::POST, "/v1/moves")
                 .json(&body)
                 .send()
                 .await
@@ -695,7 +744,10 @@ async fn moves_refuse_what_cannot_move() {
         .await
     };
     let unknown = uuid::Uuid::now_v7().to_string();
-    assert_eq!(refuse(json!({"store_id": unknown})).await, (404, "not_found".into()));
+    assert_eq!(
+        refuse(json!({"store_id": unknown})).await,
+        (404, "not_found".into())
+    );
     assert_eq!(
         refuse(json!({"store_id": shop.id, "target_pod_id": unknown})).await,
         (404, "not_found".into())
@@ -784,7 +836,10 @@ async fn a_stale_router_is_sent_to_the_target() {
     let stack = Stack::start(2).await;
     let shop = Shop::open(&stack, "wanderer").await;
     shop.product(&stack, "W-1", 1000, 3).await;
-    let source_url = stack_pod(&stack, &shop.store["pod_id"]).await.database_url.clone();
+    let source_url = stack_pod(&stack, &shop.store["pod_id"])
+        .await
+        .database_url
+        .clone();
     let target = other_pod(&stack, &shop.store["pod_id"]).await;
     let target_url = stack_pod(&stack, &target["id"]).await.database_url.clone();
 
@@ -794,7 +849,9 @@ async fn a_stale_router_is_sent_to_the_target() {
         blind: Arc::default(),
         fetched_while_blind: Arc::default(),
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let proxy_addr = listener.local_addr().expect("addr");
     let app = axum::Router::new()
         .fallback(partitioned)

@@ -336,6 +336,17 @@ impl Relay {
         if !mine {
             return Ok(0);
         }
+        // The fence: a store moved away (or being moved) is not published
+        // from here; its outbox went with it. The share lock makes a move's
+        // fence wait for this batch, so no mark lands after the fence.
+        let active: Option<(String,)> =
+            sqlx::query_as("SELECT state FROM hosted_stores WHERE store_id = $1 FOR SHARE")
+                .bind(store.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if !matches!(&active, Some((state,)) if state == "active") {
+            return Ok(0);
+        }
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, type, aggregate_id, occurred_at, payload FROM outbox \
              WHERE store_id = $1 AND published_at IS NULL \
