@@ -490,9 +490,11 @@ async fn a_released_store_is_purged_and_no_store_served_or_unreleased_loses_a_ro
         .await;
     assert_eq!(tenant_rows(pod, gone.id).await, BTreeMap::new());
     assert_eq!(store_keys(pod, gone.id).await, Vec::<String>::new());
-    assert_eq!(
-        pod.state.fleet.purged_rows.get() - purged_before,
-        u64::try_from(total(&rows_gone)).expect("rows")
+    // At least the rows seen before the release: the store may still have
+    // written a row or two (a late webhook) between the snapshot and its fence.
+    assert!(
+        pod.state.fleet.purged_rows.get() - purged_before
+            >= u64::try_from(total(&rows_gone)).expect("rows")
     );
 
     // Nobody else lost anything.
