@@ -60,6 +60,29 @@ impl PodClient {
             .issue(&Claims::new("control-plane", Role::Service, None, now, 300))
     }
 
+    /// `pod_url` joined with an internal API path.
+    fn url(pod_url: &str, path: &str) -> String {
+        format!("{}{path}", pod_url.trim_end_matches('/'))
+    }
+
+    /// Sends a call with a fresh service token; a non-2xx answer becomes
+    /// [`PodCallError::Refused`] with the start of its body.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, PodCallError> {
+        let response = request.bearer_auth(self.token()?).send().await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(PodCallError::Refused {
+            status: status.as_u16(),
+            body: body.chars().take(500).collect(),
+        })
+    }
+
     /// Asks a pod to host a store in `state` (idempotent on the pod's side
     /// without `owner`). With `owner`, the pod also creates the owner's
     /// staff account in the same transaction and returns its session.
@@ -74,52 +97,54 @@ impl PodClient {
         state: TenantState,
         owner: Option<&OwnerCredentials<'_>>,
     ) -> Result<Option<OwnerSession>, PodCallError> {
-        let url = format!("{}/internal/stores/{store}", pod_url.trim_end_matches('/'));
+        let url = Self::url(pod_url, &format!("/internal/stores/{store}"));
         let mut body =
             json!({"handle": handle, "name": name, "currency": currency, "state": state});
         if let Some(owner) = owner {
             body["owner"] = json!(owner);
         }
-        let response = self
-            .http
-            .put(url)
-            .bearer_auth(self.token()?)
-            .json(&body)
-            .send()
+        let hosted: HostResponse = self
+            .send(self.http.put(url).json(&body))
+            .await?
+            .json()
             .await?;
-        let status = response.status();
-        if status.is_success() {
-            let hosted: HostResponse = response.json().await?;
-            return Ok(hosted.owner);
-        }
-        let body = response.text().await.unwrap_or_default();
-        Err(PodCallError::Refused {
-            status: status.as_u16(),
-            body: body.chars().take(500).collect(),
-        })
+        Ok(hosted.owner)
     }
-}
 
-impl PodClient {
     /// Asks a pod to forget a store whose creation failed (the pod refuses
     /// unless the store is still `provisioning` there).
     pub async fn forget_store(&self, pod_url: &str, store: StoreId) -> Result<(), PodCallError> {
-        let url = format!("{}/internal/stores/{store}", pod_url.trim_end_matches('/'));
-        let response = self
-            .http
-            .delete(url)
-            .bearer_auth(self.token()?)
-            .send()
-            .await?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let body = response.text().await.unwrap_or_default();
-        Err(PodCallError::Refused {
-            status: status.as_u16(),
-            body: body.chars().take(500).collect(),
-        })
+        let url = Self::url(pod_url, &format!("/internal/stores/{store}"));
+        self.send(self.http.delete(url)).await.map(|_| ())
+    }
+
+    /// The per-store figures of a pod.
+    pub async fn load(&self, pod_url: &str) -> Result<PodLoadReport, PodCallError> {
+        let url = Self::url(pod_url, "/internal/load");
+        Ok(self.send(self.http.get(url)).await?.json().await?)
+    }
+
+    /// Asks a pod to drop every Redis key of a store it hosts, so that
+    /// Redis-derived state is rebuilt from its Postgres; the number of keys
+    /// deleted.
+    pub async fn rebuild_store(&self, pod_url: &str, store: StoreId) -> Result<u64, PodCallError> {
+        let url = Self::url(pod_url, &format!("/internal/stores/{store}/rebuild"));
+        let rebuilt: RebuildResponse = self.send(self.http.post(url)).await?.json().await?;
+        Ok(rebuilt.deleted_keys)
+    }
+
+    /// Lets a pod purge the rows of a store moved away from it, after
+    /// `purge_after_secs` (the pod refuses unless the store is `moved_out`
+    /// there).
+    pub async fn release_store(
+        &self,
+        pod_url: &str,
+        store: StoreId,
+        purge_after_secs: u64,
+    ) -> Result<(), PodCallError> {
+        let url = Self::url(pod_url, &format!("/internal/stores/{store}/release"));
+        let body = json!({ "purge_after_secs": purge_after_secs });
+        self.send(self.http.post(url).json(&body)).await.map(|_| ())
     }
 }
 
@@ -144,72 +169,4 @@ pub struct StoreLoadReport {
 #[derive(Deserialize)]
 struct RebuildResponse {
     deleted_keys: u64,
-}
-
-impl PodClient {
-    async fn refused(response: reqwest::Response) -> PodCallError {
-        let status = response.status().as_u16();
-        let body = response.text().await.unwrap_or_default();
-        PodCallError::Refused {
-            status,
-            body: body.chars().take(500).collect(),
-        }
-    }
-
-    /// The per-store figures of a pod.
-    pub async fn load(&self, pod_url: &str) -> Result<PodLoadReport, PodCallError> {
-        let url = format!("{}/internal/load", pod_url.trim_end_matches('/'));
-        let response = self.http.get(url).bearer_auth(self.token()?).send().await?;
-        if response.status().is_success() {
-            return Ok(response.json().await?);
-        }
-        Err(Self::refused(response).await)
-    }
-
-    /// Asks a pod to drop every Redis key of a store it hosts, so that
-    /// Redis-derived state is rebuilt from its Postgres; the number of keys
-    /// deleted.
-    pub async fn rebuild_store(&self, pod_url: &str, store: StoreId) -> Result<u64, PodCallError> {
-        let url = format!(
-            "{}/internal/stores/{store}/rebuild",
-            pod_url.trim_end_matches('/')
-        );
-        let response = self
-            .http
-            .post(url)
-            .bearer_auth(self.token()?)
-            .send()
-            .await?;
-        if response.status().is_success() {
-            let rebuilt: RebuildResponse = response.json().await?;
-            return Ok(rebuilt.deleted_keys);
-        }
-        Err(Self::refused(response).await)
-    }
-
-    /// Lets a pod purge the rows of a store moved away from it, after
-    /// `purge_after_secs` (the pod refuses unless the store is `moved_out`
-    /// there).
-    pub async fn release_store(
-        &self,
-        pod_url: &str,
-        store: StoreId,
-        purge_after_secs: u64,
-    ) -> Result<(), PodCallError> {
-        let url = format!(
-            "{}/internal/stores/{store}/release",
-            pod_url.trim_end_matches('/')
-        );
-        let response = self
-            .http
-            .post(url)
-            .bearer_auth(self.token()?)
-            .json(&json!({ "purge_after_secs": purge_after_secs }))
-            .send()
-            .await?;
-        if response.status().is_success() {
-            return Ok(());
-        }
-        Err(Self::refused(response).await)
-    }
 }
