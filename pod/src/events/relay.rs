@@ -339,12 +339,7 @@ impl Relay {
         // The fence: a store moved away (or being moved) is not published
         // from here; its outbox went with it. The share lock makes a move's
         // fence wait for this batch, so no mark lands after the fence.
-        let active: Option<(String,)> =
-            sqlx::query_as("SELECT state FROM hosted_stores WHERE store_id = $1 FOR SHARE")
-                .bind(store.as_uuid())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if !matches!(&active, Some((state,)) if state == "active") {
+        if !crate::tenancy::is_active_locked(&mut tx, store).await? {
             return Ok(0);
         }
         let rows: Vec<Row> = sqlx::query_as(

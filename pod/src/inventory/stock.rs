@@ -14,23 +14,19 @@ use crate::catalog;
 use crate::db::map_db_error;
 use crate::AppState;
 
-/// Inside a write transaction: confirms the store is active on this pod,
-/// holding a share lock on its row until commit (as
-/// [`crate::tenancy::lock_active`], with the database's own error type).
+/// Inside a write transaction: confirms the store is active on this pod
+/// ([`crate::tenancy::is_active_locked`]), with the database's own error
+/// type.
 pub(super) async fn fence(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
 ) -> Result<(), sqlx::Error> {
-    let state: Option<(String,)> =
-        sqlx::query_as("SELECT state FROM hosted_stores WHERE store_id = $1 FOR SHARE")
-            .bind(store.as_uuid())
-            .fetch_optional(&mut **tx)
-            .await?;
-    match state {
-        Some((s,)) if s == "active" => Ok(()),
-        _ => Err(sqlx::Error::Protocol(format!(
+    if crate::tenancy::is_active_locked(tx, store).await? {
+        Ok(())
+    } else {
+        Err(sqlx::Error::Protocol(format!(
             "store {store} is not active on this pod"
-        ))),
+        )))
     }
 }
 

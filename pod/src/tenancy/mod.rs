@@ -174,14 +174,29 @@ pub async fn lock_active(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
 ) -> Result<(), ApiError> {
-    let active: Option<(String,)> =
+    if is_active_locked(tx, store)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Ok(())
+    } else {
+        Err(store_not_here(Some(store)))
+    }
+}
+
+/// The fence itself, for every writer (handlers through [`lock_active`],
+/// workers directly): whether the store is active here, holding a share
+/// lock on its `hosted_stores` row until the transaction ends, so that a
+/// state change (a move's fence) waits for this transaction and later ones
+/// see it.
+pub async fn is_active_locked(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+) -> Result<bool, sqlx::Error> {
+    let state: Option<(String,)> =
         sqlx::query_as("SELECT state FROM hosted_stores WHERE store_id = $1 FOR SHARE")
             .bind(store.as_uuid())
             .fetch_optional(&mut **tx)
-            .await
-            .map_err(ApiError::internal)?;
-    match active {
-        Some((s,)) if s == TenantState::Active.as_str() => Ok(()),
-        _ => Err(store_not_here(Some(store))),
-    }
+            .await?;
+    Ok(matches!(state, Some((s,)) if s == TenantState::Active.as_str()))
 }
