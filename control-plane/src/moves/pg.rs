@@ -48,7 +48,34 @@ pub struct Figures {
     pub checksum: String,
 }
 
+/// Replication objects a move makes, by catalog.
+#[derive(Clone, Copy)]
+enum Catalog {
+    Publication,
+    Slot,
+    Subscription,
+}
+
+impl Catalog {
+    fn lookup(self) -> &'static str {
+        match self {
+            Self::Publication => "SELECT 1 FROM pg_publication WHERE pubname = $1",
+            Self::Slot => "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
+            Self::Subscription => "SELECT 1 FROM pg_subscription WHERE subname = $1",
+        }
+    }
+}
+
 impl PodDb {
+    /// Whether the replication object `name` exists here.
+    async fn exists(&self, catalog: Catalog, name: &str) -> sqlx::Result<bool> {
+        let found: Option<(i32,)> = sqlx::query_as(catalog.lookup())
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         let options: PgConnectOptions = url
             .parse()
@@ -123,12 +150,7 @@ impl PodDb {
         tables: &[String],
         store: StoreId,
     ) -> sqlx::Result<()> {
-        let exists: Option<(i32,)> =
-            sqlx::query_as("SELECT 1 FROM pg_publication WHERE pubname = $1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?;
-        if exists.is_some() {
+        if self.exists(Catalog::Publication, name).await? {
             return Ok(());
         }
         let filter = format!("WHERE (store_id = {}::uuid)", literal(&store.to_string()));
@@ -148,12 +170,7 @@ impl PodDb {
     /// here rather than by `CREATE SUBSCRIPTION`, which would wait forever
     /// when both databases live in one cluster.
     pub async fn ensure_slot(&self, name: &str) -> sqlx::Result<()> {
-        let exists: Option<(i32,)> =
-            sqlx::query_as("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?;
-        if exists.is_none() {
+        if !self.exists(Catalog::Slot, name).await? {
             sqlx::query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')")
                 .bind(name)
                 .execute(&self.pool)
@@ -255,12 +272,7 @@ impl PodDb {
         source_url: &str,
         publication: &str,
     ) -> sqlx::Result<()> {
-        let exists: Option<(i32,)> =
-            sqlx::query_as("SELECT 1 FROM pg_subscription WHERE subname = $1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?;
-        if exists.is_some() {
+        if self.exists(Catalog::Subscription, name).await? {
             return Ok(());
         }
         let ddl = format!(
@@ -291,12 +303,7 @@ impl PodDb {
     /// Drops the subscription without touching the source's slot (the
     /// mover drops that itself, also when the source is unreachable).
     pub async fn drop_subscription(&self, name: &str) -> sqlx::Result<()> {
-        let exists: Option<(i32,)> =
-            sqlx::query_as("SELECT 1 FROM pg_subscription WHERE subname = $1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?;
-        if exists.is_none() {
+        if !self.exists(Catalog::Subscription, name).await? {
             return Ok(());
         }
         let name = ident(name);

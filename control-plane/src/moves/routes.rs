@@ -82,16 +82,13 @@ pub async fn start(
         Some(t) => t,
         None => {
             let pods = fleet::pod_loads(&state.db).await.map_err(map_db_error)?;
+            // A store without a report yet needs only its slot.
             let need = fleet::store_loads(&state.db)
                 .await
                 .map_err(map_db_error)?
                 .into_iter()
                 .find(|s| s.store == store_id)
-                .map(|s| Capacity {
-                    stores: 1,
-                    bytes: s.bytes,
-                    orders_per_hour: s.orders_per_hour,
-                })
+                .map(|s| s.need())
                 .unwrap_or(Capacity {
                     stores: 1,
                     bytes: 0,

@@ -61,30 +61,11 @@ struct Ctx {
     name: String,
 }
 
-/// Why a move went back.
-#[derive(Debug)]
-struct Abort(String);
-
-impl std::fmt::Display for Abort {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Abort {}
-
 /// The `crash_after_fence` failpoint: the runner stops as a dead process
 /// would, leaving the move as it is.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("failpoint crash_after_fence")]
 struct Crashed;
-
-impl std::fmt::Display for Crashed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("failpoint crash_after_fence")
-    }
-}
-
-impl std::error::Error for Crashed {}
 
 /// Drives the move `id` to its end in the background. `restarted`: the
 /// move was found running at start-up, so its recorded phase decides
@@ -144,9 +125,9 @@ async fn drive(state: &AppState, id: Uuid, restarted: bool) -> anyhow::Result<()
     };
     let outcome = match recovery {
         Recovery::Resume => forward(&ctx, mv.phase, mv.verify_xid).await,
-        Recovery::RollBack => Err(anyhow!(Abort(
-            "the control plane restarted while the store was frozen".into()
-        ))),
+        Recovery::RollBack => Err(anyhow!(
+            "the control plane restarted while the store was frozen"
+        )),
         Recovery::Finish => clean_up(&ctx).await,
     };
     let result = match outcome {
@@ -206,7 +187,7 @@ impl Ctx {
 
     async fn check_abort(&self) -> anyhow::Result<()> {
         if model::abort_requested(&self.state.db, self.id).await? {
-            bail!(Abort("aborted by an operator".into()));
+            bail!("aborted by an operator");
         }
         Ok(())
     }
@@ -244,9 +225,7 @@ impl Ctx {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                bail!(Abort(
-                    "the target did not catch up with the source in time".into()
-                ));
+                bail!("the target did not catch up with the source in time");
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
@@ -287,7 +266,7 @@ async fn forward(ctx: &Ctx, from: Phase, verify_xid: Option<i64>) -> anyhow::Res
             | Phase::CaughtUp
             | Phase::Verified
             | Phase::RollingBack => {
-                bail!(Abort("interrupted during the cut-over".into()))
+                bail!("interrupted during the cut-over")
             }
             Phase::Switched | Phase::CleaningUp | Phase::Done => return clean_up(ctx).await,
         }
@@ -325,9 +304,7 @@ async fn copy(ctx: &Ctx) -> anyhow::Result<()> {
         }
         ctx.check_abort().await?;
         if Instant::now() >= deadline {
-            bail!(Abort(format!(
-                "the initial copy did not finish in time ({ready} of {total} tables)"
-            )));
+            bail!("the initial copy did not finish in time ({ready} of {total} tables)");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -377,10 +354,10 @@ async fn verify_bulk(ctx: &Ctx) -> anyhow::Result<i64> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let tables: Vec<&str> = pending.keys().map(String::as_str).collect();
-    bail!(Abort(format!(
+    bail!(
         "the copy still differs from the source after {rounds} rounds in: {}",
         tables.join(", ")
-    )))
+    )
 }
 
 /// Waits until a marker crosses within the catch-up threshold.
@@ -397,10 +374,10 @@ async fn catch_up(ctx: &Ctx) -> anyhow::Result<()> {
             return Ok(());
         }
         if Instant::now() >= deadline {
-            bail!(Abort(format!(
+            bail!(
                 "replication lag did not converge within {} ms",
                 settings.lag_deadline_ms
-            )));
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -411,9 +388,7 @@ async fn catch_up(ctx: &Ctx) -> anyhow::Result<()> {
 async fn cut_over(ctx: &Ctx, verify_xid: i64) -> anyhow::Result<()> {
     let started = Instant::now();
     let deadline = started + ctx.state.mover.max_hold();
-    let held = |what: &'static str| {
-        move |_| anyhow!(Abort(format!("the hold bound was reached while {what}")))
-    };
+    let held = |what: &'static str| move |_| anyhow!("the hold bound was reached while {what}");
     // 1. The router holds new requests.
     ctx.phase(Phase::Frozen).await?;
     set_routing(ctx, ctx.source.id, TenantState::Frozen).await?;
@@ -450,18 +425,12 @@ async fn cut_over(ctx: &Ctx, verify_xid: i64) -> anyhow::Result<()> {
     .await
     .map_err(held("activating the target"))??;
     if Instant::now() >= deadline {
-        bail!(Abort("the hold bound was reached before the switch".into()));
+        bail!("the hold bound was reached before the switch");
     }
     // 6. The routing flip releases the held requests to the target.
     let pause_ms = started.elapsed().as_millis() as i64;
     let mut tx = ctx.state.db.begin().await?;
-    sqlx::query(
-        "UPDATE stores SET pod_id = $2, state = 'active', updated_at = now() WHERE id = $1",
-    )
-    .bind(ctx.store.id.as_uuid())
-    .bind(ctx.target.id.as_uuid())
-    .execute(&mut *tx)
-    .await?;
+    let version = route_in(&mut tx, ctx, ctx.target.id, TenantState::Active).await?;
     sqlx::query(
         "UPDATE moves SET phase = 'switched', pause_ms = $2, updated_at = now() WHERE id = $1",
     )
@@ -474,15 +443,6 @@ async fn cut_over(ctx: &Ctx, verify_xid: i64) -> anyhow::Result<()> {
         .bind(ctx.target.id.as_uuid())
         .execute(&mut *tx)
         .await?;
-    let version = routing::record(
-        &mut tx,
-        &[RoutingChange::Store {
-            store: ctx.store.id,
-            pod: ctx.target.id,
-            state: TenantState::Active,
-        }],
-    )
-    .await?;
     tx.commit().await?;
     ctx.state.routing_changed(version);
     let pause_ms = started.elapsed().as_millis() as i64;
@@ -508,15 +468,13 @@ async fn verify_changes(ctx: &Ctx, verify_xid: i64) -> anyhow::Result<()> {
                 dst.changed_since(&table, &key, store, age_bound).await?;
             let (source_rows, expected) = src.rows_with_keys(&table, &key, store, &keys).await?;
             if source_rows != target_rows {
-                bail!(Abort(format!(
-                    "{table}: {source_rows} rows on the source, {target_rows} on the target"
-                )));
+                bail!("{table}: {source_rows} rows on the source, {target_rows} on the target");
             }
             if changed != expected {
-                bail!(Abort(format!(
+                bail!(
                     "{table}: the {} rows changed since verification differ from the source",
                     changed.rows
-                )));
+                );
             }
             Ok(())
         });
@@ -527,29 +485,39 @@ async fn verify_changes(ctx: &Ctx, verify_xid: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn set_routing(ctx: &Ctx, pod: PodId, state: TenantState) -> anyhow::Result<()> {
-    let mut tx = ctx.state.db.begin().await?;
+/// Points the store at `pod` in `state` within `tx`: its `stores` row and
+/// a routing version. The caller commits, then wakes the routers.
+async fn route_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ctx: &Ctx,
+    pod: PodId,
+    state: TenantState,
+) -> anyhow::Result<u64> {
     sqlx::query("UPDATE stores SET pod_id = $2, state = $3, updated_at = now() WHERE id = $1")
         .bind(ctx.store.id.as_uuid())
         .bind(pod.as_uuid())
         .bind(state.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
+    let change = RoutingChange::Store {
+        store: ctx.store.id,
+        pod,
+        state,
+    };
+    Ok(routing::record(tx, &[change]).await?)
+}
+
+/// [`route_in`] on its own (the freeze and the rollback), with the time of
+/// the freeze.
+async fn set_routing(ctx: &Ctx, pod: PodId, state: TenantState) -> anyhow::Result<()> {
+    let mut tx = ctx.state.db.begin().await?;
+    let version = route_in(&mut tx, ctx, pod, state).await?;
     if state == TenantState::Frozen {
         sqlx::query("UPDATE moves SET frozen_at = now() WHERE id = $1")
             .bind(ctx.id)
             .execute(&mut *tx)
             .await?;
     }
-    let version = routing::record(
-        &mut tx,
-        &[RoutingChange::Store {
-            store: ctx.store.id,
-            pod,
-            state,
-        }],
-    )
-    .await?;
     tx.commit().await?;
     ctx.state.routing_changed(version);
     Ok(())
