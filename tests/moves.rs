@@ -90,22 +90,6 @@ async fn connect(url: &str) -> sqlx::PgConnection {
     sqlx::PgConnection::connect(url).await.expect("pod db")
 }
 
-/// The stack pod with control-plane id `pod_id`.
-async fn stack_pod<'a>(stack: &'a Stack, pod_id: &Value) -> &'a common::Pod {
-    let listed = pods(stack).await;
-    let url = listed
-        .iter()
-        .find(|p| &p["id"] == pod_id)
-        .and_then(|p| p["url"].as_str())
-        .expect("pod url")
-        .to_owned();
-    stack
-        .pods
-        .iter()
-        .find(|p| p.app.url() == url)
-        .expect("pod in the stack")
-}
-
 async fn tenant_tables(db: &mut sqlx::PgConnection) -> Vec<String> {
     let rows: Vec<(String,)> = sqlx::query_as(mercato_tenants::TENANT_TABLES_SQL)
         .fetch_all(db)
@@ -129,20 +113,6 @@ async fn store_rows(url: &str, store: mercato_tenants::StoreId) -> i64 {
         total += n;
     }
     total
-}
-
-/// (on_hand, reserved) of a variant in a pod database.
-async fn stock_at(url: &str, store: mercato_tenants::StoreId, variant: &str) -> (i64, i64) {
-    let v: uuid::Uuid = variant.parse().expect("uuid");
-    sqlx::query_as(
-        "SELECT COALESCE(sum(on_hand), 0)::bigint, COALESCE(sum(reserved), 0)::bigint
-           FROM stock_levels WHERE store_id = $1 AND variant_id = $2",
-    )
-    .bind(store.as_uuid())
-    .bind(v)
-    .fetch_one(&mut connect(url).await)
-    .await
-    .expect("stock")
 }
 
 /// Publications, slots and subscriptions left by moves in a pod database.
@@ -187,6 +157,33 @@ fn note(ledger: &Shared, f: impl FnOnce(&mut Ledger)) {
     f(&mut ledger.lock().expect("ledger"));
 }
 
+/// The body of an acknowledged write (`expect`, or any 2xx when `None`);
+/// anything else is noted as a failure of `what`.
+async fn acked(
+    ledger: &Shared,
+    what: &str,
+    r: reqwest::Result<reqwest::Response>,
+    expect: Option<u16>,
+) -> Option<Value> {
+    match r {
+        Ok(r) if expect.map_or(r.status().is_success(), |e| r.status() == e) => {
+            Some(r.json().await.unwrap_or(Value::Null))
+        }
+        Ok(r) => {
+            let status = r.status();
+            let text = r.text().await.unwrap_or_default();
+            note(ledger, |l| {
+                l.failures.push(format!("{what} {status}: {text}"))
+            });
+            None
+        }
+        Err(e) => {
+            note(ledger, |l| l.failures.push(format!("{what}: {e}")));
+            None
+        }
+    }
+}
+
 /// Writers through the router until `stop`: catalog edits, stock changes
 /// and carts on `shop`, checkouts of the prepared carts, and reads and
 /// writes on the bystander stores.
@@ -219,18 +216,9 @@ fn spawn_load(
                     .json(&body)
                     .send()
                     .await;
-                match r {
-                    Ok(r) if r.status() == 201 => {
-                        let body: Value = r.json().await.expect("json");
-                        let id = body["id"].as_str().expect("id").to_owned();
-                        note(&ledger, |l| l.products.push(id));
-                    }
-                    Ok(r) => {
-                        let status = r.status();
-                        let text = r.text().await.unwrap_or_default();
-                        note(&ledger, |l| l.failures.push(format!("product {status}: {text}")));
-                    }
-                    Err(e) => note(&ledger, |l| l.failures.push(format!("product: {e}"))),
+                if let Some(body) = acked(&ledger, "product", r, Some(201)).await {
+                    let id = body["id"].as_str().expect("id").to_owned();
+                    note(&ledger, |l| l.products.push(id));
                 }
             }
         }));
@@ -254,16 +242,8 @@ fn spawn_load(
                     .json(&json!({"delta": 1, "reason": "received"}))
                     .send()
                     .await;
-                match r {
-                    Ok(r) if r.status().is_success() => note(&ledger, |l| l.adjustments += 1),
-                    Ok(r) => {
-                        let status = r.status();
-                        let text = r.text().await.unwrap_or_default();
-                        note(&ledger, |l| {
-                            l.failures.push(format!("stock {status}: {text}"))
-                        });
-                    }
-                    Err(e) => note(&ledger, |l| l.failures.push(format!("stock: {e}"))),
+                if acked(&ledger, "stock", r, None).await.is_some() {
+                    note(&ledger, |l| l.adjustments += 1);
                 }
             }
         }));
@@ -274,20 +254,9 @@ fn spawn_load(
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let r = stack.post(&shop.host, "/api/cart").send().await;
-                match r {
-                    Ok(r) if r.status() == 201 => {
-                        let body: Value = r.json().await.expect("json");
-                        let id = body["cart"]["id"].as_str().expect("cart id").to_owned();
-                        note(&ledger, |l| l.carts.push(id));
-                    }
-                    Ok(r) => {
-                        let status = r.status();
-                        let text = r.text().await.unwrap_or_default();
-                        note(&ledger, |l| {
-                            l.failures.push(format!("cart {status}: {text}"))
-                        });
-                    }
-                    Err(e) => note(&ledger, |l| l.failures.push(format!("cart: {e}"))),
+                if let Some(body) = acked(&ledger, "cart", r, Some(201)).await {
+                    let id = body["cart"]["id"].as_str().expect("cart id").to_owned();
+                    note(&ledger, |l| l.carts.push(id));
                 }
             }
         }));
@@ -336,20 +305,9 @@ fn spawn_load(
                     .json(&json!({"delta": 1, "reason": "received"}))
                     .send()
                     .await;
-                for (what, r) in [("read", read), ("write", write)] {
-                    match r {
-                        Ok(r) if r.status().is_success() => {
-                            note(&ledger, |l| l.bystander_requests += 1)
-                        }
-                        Ok(r) => {
-                            let status = r.status();
-                            note(&ledger, |l| {
-                                l.failures.push(format!("bystander {what} {status}"))
-                            })
-                        }
-                        Err(e) => note(&ledger, |l| {
-                            l.failures.push(format!("bystander {what}: {e}"))
-                        }),
+                for (what, r) in [("bystander read", read), ("bystander write", write)] {
+                    if acked(&ledger, what, r, None).await.is_some() {
+                        note(&ledger, |l| l.bystander_requests += 1);
                     }
                 }
             }
@@ -375,8 +333,8 @@ async fn a_store_moves_under_load_without_losing_a_write() {
     let calm_two = Shop::open(&stack, "calm-two").await;
     let source_id = shop.store["pod_id"].clone();
     let target = other_pod(&stack, &source_id).await;
-    let source_url = stack_pod(&stack, &source_id).await.database_url.clone();
-    let target_url = stack_pod(&stack, &target["id"]).await.database_url.clone();
+    let source_url = stack.pod_by_id(&source_id).await.database_url.clone();
+    let target_url = stack.pod_by_id(&target["id"]).await.database_url.clone();
     let mut bystanders = Vec::new();
     let mut bystander_pods = std::collections::BTreeSet::new();
     for other in [calm_one, calm_two] {
@@ -514,7 +472,7 @@ async fn a_store_moves_under_load_without_losing_a_write() {
         .expect("audit");
         audit.push(n);
     }
-    let (on_hand, reserved) = stock_at(&target_url, shop.id, &stocked).await;
+    let (on_hand, reserved) = shop.stock(&stack, &stocked).await;
     assert_eq!(
         (on_hand, reserved),
         (1_000 + ledger.adjustments, 0),
@@ -559,7 +517,7 @@ async fn a_store_moves_under_load_without_losing_a_write() {
         order_ids.len() as i64,
         "every 201 checkout has its paid order"
     );
-    let (on_hand, reserved) = stock_at(&target_url, shop.id, &sold).await;
+    let (on_hand, reserved) = shop.stock(&stack, &sold).await;
     assert_eq!(
         (on_hand, reserved),
         (100 - paid, 0),
@@ -633,12 +591,13 @@ async fn moves_survive_aborts_and_control_plane_restarts() {
     let mut stack = Stack::start(2).await;
     let shop = Shop::open(&stack, "restless").await;
     shop.product(&stack, "R-1", 1000, 7).await;
-    let source_url = stack_pod(&stack, &shop.store["pod_id"])
+    let source_url = stack
+        .pod_by_id(&shop.store["pod_id"])
         .await
         .database_url
         .clone();
     let target = other_pod(&stack, &shop.store["pod_id"]).await;
-    let target_url = stack_pod(&stack, &target["id"]).await.database_url.clone();
+    let target_url = stack.pod_by_id(&target["id"]).await.database_url.clone();
 
     // Held before its freeze, then aborted by the operator.
     stack.stop_control_plane().await;
@@ -836,12 +795,13 @@ async fn a_stale_router_is_sent_to_the_target() {
     let stack = Stack::start(2).await;
     let shop = Shop::open(&stack, "wanderer").await;
     shop.product(&stack, "W-1", 1000, 3).await;
-    let source_url = stack_pod(&stack, &shop.store["pod_id"])
+    let source_url = stack
+        .pod_by_id(&shop.store["pod_id"])
         .await
         .database_url
         .clone();
     let target = other_pod(&stack, &shop.store["pod_id"]).await;
-    let target_url = stack_pod(&stack, &target["id"]).await.database_url.clone();
+    let target_url = stack.pod_by_id(&target["id"]).await.database_url.clone();
 
     let partition = Partition {
         control_plane: stack.control_plane_url(),

@@ -511,8 +511,32 @@ impl Stack {
         r.json().await.expect("json")
     }
 
-    /// The pod the control plane placed `store` on.
+    /// The pod the control plane places `store` on now (it may have moved
+    /// since `store` was read).
     pub async fn pod_for(&self, store: &Value) -> &Pod {
+        let current: Option<Value> = match self
+            .http
+            .get(format!(
+                "{}/v1/stores/{}",
+                self.control_plane_url(),
+                store["id"].as_str().unwrap_or_default()
+            ))
+            .bearer_auth(&self.operator)
+            .send()
+            .await
+        {
+            Ok(r) if r.status() == 200 => r.json().await.ok(),
+            _ => None,
+        };
+        let pod_id = current
+            .as_ref()
+            .map(|s| &s["pod_id"])
+            .unwrap_or(&store["pod_id"]);
+        self.pod_by_id(pod_id).await
+    }
+
+    /// The stack's pod with the control plane's id `pod_id`.
+    pub async fn pod_by_id(&self, pod_id: &Value) -> &Pod {
         let pods: Value = self
             .http
             .get(format!("{}/v1/pods", self.control_plane_url()))
@@ -527,13 +551,13 @@ impl Stack {
             .as_array()
             .expect("array")
             .iter()
-            .find(|p| p["id"] == store["pod_id"])
-            .expect("store's pod listed");
+            .find(|p| &p["id"] == pod_id)
+            .expect("pod listed");
         let url = pod["url"].as_str().expect("url");
         self.pods
             .iter()
             .find(|p| p.app.url() == url)
-            .expect("store's pod is in the stack")
+            .expect("the pod is in the stack")
     }
 
     /// Stops the Redis of pod `i` (the pod keeps running without it).
