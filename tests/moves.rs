@@ -115,6 +115,25 @@ async fn store_rows(url: &str, store: mercato_tenants::StoreId) -> i64 {
     total
 }
 
+/// How many of `ids` (uuids) are rows of `store` in `table`.
+async fn rows_with_ids(
+    db: &mut sqlx::PgConnection,
+    table: &str,
+    store: mercato_tenants::StoreId,
+    ids: &[String],
+) -> i64 {
+    let ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.parse().expect("uuid")).collect();
+    let (found,): (i64,) = sqlx::query_as(&format!(
+        "SELECT count(*) FROM \"{table}\" WHERE store_id = $1 AND id = ANY($2)"
+    ))
+    .bind(store.as_uuid())
+    .bind(&ids)
+    .fetch_one(db)
+    .await
+    .expect(table);
+    found
+}
+
 /// Publications, slots and subscriptions left by moves in a pod database.
 async fn replication_objects(url: &str) -> i64 {
     let mut db = connect(url).await;
@@ -407,40 +426,13 @@ async fn a_store_moves_under_load_without_losing_a_write() {
 
     // Zero lost writes: every acknowledged write is on the target.
     let mut db = connect(&target_url).await;
-    let ids: Vec<uuid::Uuid> = ledger
-        .products
-        .iter()
-        .map(|p| p.parse().expect("uuid"))
-        .collect();
-    let (found,): (i64,) =
-        sqlx::query_as("SELECT count(*) FROM products WHERE store_id = $1 AND id = ANY($2)")
-            .bind(shop.id.as_uuid())
-            .bind(&ids)
-            .fetch_one(&mut db)
-            .await
-            .expect("products");
-    assert_eq!(
-        found,
-        ids.len() as i64,
-        "acknowledged products on the target"
-    );
-    let carts: Vec<uuid::Uuid> = ledger
-        .carts
-        .iter()
-        .map(|c| c.parse().expect("uuid"))
-        .collect();
-    let (found,): (i64,) =
-        sqlx::query_as("SELECT count(*) FROM carts WHERE store_id = $1 AND id = ANY($2)")
-            .bind(shop.id.as_uuid())
-            .bind(&carts)
-            .fetch_one(&mut db)
-            .await
-            .expect("carts");
-    assert_eq!(
-        found,
-        carts.len() as i64,
-        "acknowledged carts on the target"
-    );
+    for (table, ids) in [("products", &ledger.products), ("carts", &ledger.carts)] {
+        assert_eq!(
+            rows_with_ids(&mut db, table, shop.id, ids).await,
+            ids.len() as i64,
+            "acknowledged {table} on the target"
+        );
+    }
     // Nothing was written on the source after the fence: no row of the
     // store there is younger than the move's last marker.
     let mut src = connect(&source_url).await;
