@@ -1,11 +1,13 @@
 //! End-to-end tests of the operator CLI: the real `mercato` binary run as a
-//! child process against a running control plane. Moves, drains and
-//! rebalancing are rendered from JSON samples in `src/ops/render.rs`; these
-//! tests cover what talks to the API: pods, stores, errors and exit codes.
+//! child process against a running platform: pods, stores, moves, drains
+//! and rebalancing, their output, errors and exit codes.
 
 mod common;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
+
 use common::Stack;
 use serde_json::{json, Value};
 
@@ -307,371 +309,212 @@ async fn operator_cli_usage_and_connection_errors() {
     );
 }
 
-/// A scripted control plane for what the real one does not serve yet in
-/// this branch (moves, drains, rebalancing): each read of a move answers the
-/// script's next state, the last one repeating.
-mod fake {
-    use std::collections::VecDeque;
-    use std::sync::{Arc, Mutex};
-
-    use axum::extract::{Path, Query, State};
-    use axum::http::StatusCode;
-    use axum::routing::{get, post};
-    use axum::{Json, Router};
-    use serde_json::{json, Value};
-
-    pub const STORE: &str = "0190a1b2-0000-7000-8000-000000000001";
-    pub const POD_A: &str = "0190a1b2-0000-7000-8000-00000000000a";
-    pub const POD_B: &str = "0190a1b2-0000-7000-8000-00000000000b";
-    pub const MOVE: &str = "0190a1b2-c3d4-7000-8000-000000000099";
-
-    #[derive(Default)]
-    pub struct Script {
-        pub moves: VecDeque<Value>,
-        pub drain_requested: bool,
-        pub requests: Vec<(String, Value)>,
-    }
-
-    impl Script {
-        fn next_move(&mut self) -> Option<Value> {
-            if self.moves.len() > 1 {
-                self.moves.pop_front()
-            } else {
-                self.moves.front().cloned()
-            }
-        }
-
-        fn exhausted(&self) -> bool {
-            self.moves.len() <= 1 && self.moves.front().is_none_or(|m| m["status"] != "running")
-        }
-    }
-
-    type Shared = Arc<Mutex<Script>>;
-
-    /// A move of the store from pod-1 to pod-2 in `phase` and `status`.
-    pub fn a_move(phase: &str, status: &str, extra: Value) -> Value {
-        let mut m = json!({
-            "id": MOVE, "store_id": STORE, "source_pod_id": POD_A, "target_pod_id": POD_B,
-            "reason": "operator", "phase": phase, "status": status,
-            "abort_requested": false, "error": null,
-            "tables_total": 27, "tables_ready": 12, "rows_copied": 120431,
-            "bytes_copied": 12_345_678, "lag_bytes": 4096, "pause_ms": null,
-            "duration_ms": null, "created_at": "2026-11-21T10:00:00Z",
-            "updated_at": "2026-11-21T10:00:01Z", "finished_at": null
-        });
-        if let (Some(m), Some(extra)) = (m.as_object_mut(), extra.as_object()) {
-            for (k, v) in extra {
-                m.insert(k.clone(), v.clone());
-            }
-        }
-        m
-    }
-
-    fn pod(id: &str, name: &str, state: &str) -> Value {
-        json!({"id": id, "name": name, "url": format!("http://{name}.internal"),
-               "capacity": 100, "state": state, "stores": 1,
-               "created_at": "2026-11-21T09:00:00Z"})
-    }
-
-    fn store() -> Value {
-        json!({"id": STORE, "name": "Acme", "handle": "acme", "owner_email": "o@acme.example",
-               "currency": "USD", "pod_id": POD_A, "state": "active",
-               "created_at": "2026-11-21T09:30:00Z",
-               "domains": [{"domain": "acme.localhost", "kind": "platform"}], "load": null})
-    }
-
-    fn planned() -> Value {
-        json!({"store_id": STORE, "from_pod_id": POD_A, "to_pod_id": POD_B, "amount": 2_000_000})
-    }
-
-    async fn pods(State(s): State<Shared>) -> Json<Value> {
-        let s = s.lock().expect("lock");
-        let state = match (s.drain_requested, s.exhausted()) {
-            (false, _) => "active",
-            (true, false) => "draining",
-            (true, true) => "drained",
-        };
-        Json(json!([
-            pod(POD_A, "pod-1", state),
-            pod(POD_B, "pod-2", "active")
-        ]))
-    }
-
-    async fn drain(State(s): State<Shared>) -> (StatusCode, Json<Value>) {
-        let mut s = s.lock().expect("lock");
-        s.drain_requested = true;
-        s.requests.push(("drain".into(), Value::Null));
-        (
-            StatusCode::ACCEPTED,
-            Json(json!({"pod": pod(POD_A, "pod-1", "draining"), "moves": [planned()]})),
-        )
-    }
-
-    async fn stores(Query(q): Query<Vec<(String, String)>>) -> Json<Value> {
-        let wanted = q
-            .iter()
-            .find(|(k, _)| k == "handle")
-            .map(|(_, v)| v.as_str());
-        let items = if wanted.is_none_or(|h| h == "acme") {
-            vec![store()]
-        } else {
-            vec![]
-        };
-        Json(json!({"items": items, "next_cursor": null}))
-    }
-
-    async fn one_store() -> Json<Value> {
-        Json(store())
-    }
-
-    async fn start_move(
-        State(s): State<Shared>,
-        Json(body): Json<Value>,
-    ) -> (StatusCode, Json<Value>) {
-        let mut s = s.lock().expect("lock");
-        s.requests.push(("move".into(), body));
-        let first = s.next_move().unwrap_or(Value::Null);
-        (StatusCode::ACCEPTED, Json(first))
-    }
-
-    async fn list_moves(
-        State(s): State<Shared>,
-        Query(q): Query<Vec<(String, String)>>,
-    ) -> Json<Value> {
-        let mut s = s.lock().expect("lock");
-        let has = |k: &str| q.iter().any(|(name, _)| name == k);
-        let items: Vec<Value> = if has("status") {
-            // The drain's view: the pod's running moves.
-            s.next_move()
-                .into_iter()
-                .filter(|m| m["status"] == "running")
-                .collect()
-        } else if has("store_id") {
-            s.next_move().into_iter().collect()
-        } else {
-            // The newest move before a rebalance: none.
-            vec![]
-        };
-        Json(json!({"items": items}))
-    }
-
-    async fn show_move(State(s): State<Shared>, Path(_id): Path<String>) -> Json<Value> {
-        Json(s.lock().expect("lock").next_move().unwrap_or(Value::Null))
-    }
-
-    async fn abort(Path(_id): Path<String>) -> (StatusCode, Json<Value>) {
-        (
-            StatusCode::CONFLICT,
-            Json(
-                json!({"error": {"code": "move_finished", "message": "the move is not running", "request_id": null}}),
-            ),
-        )
-    }
-
-    async fn plan(Query(q): Query<Vec<(String, String)>>) -> Json<Value> {
-        let measure = q
-            .iter()
-            .find(|(k, _)| k == "measure")
-            .map_or("bytes", |(_, v)| v.as_str())
-            .to_owned();
-        Json(json!({"measure": measure, "mean": 10.0, "band": 1.0, "balanced": true, "moves": []}))
-    }
-
-    async fn apply(State(s): State<Shared>, Json(body): Json<Value>) -> (StatusCode, Json<Value>) {
-        s.lock()
-            .expect("lock")
-            .requests
-            .push(("apply".into(), body));
-        (
-            StatusCode::ACCEPTED,
-            Json(
-                json!({"measure": "bytes", "mean": 3_000_000.0, "band": 300_000.0,
-                        "balanced": false, "moves": [planned()]}),
-            ),
-        )
-    }
-
-    /// Serves `script`; the base URL and the shared script.
-    pub async fn serve(moves: Vec<Value>) -> (String, Shared) {
-        let shared: Shared = Arc::new(Mutex::new(Script {
-            moves: moves.into(),
-            ..Script::default()
-        }));
-        let app = Router::new()
-            .route("/v1/pods", get(pods))
-            .route("/v1/pods/{id}/drain", post(drain))
-            .route("/v1/stores", get(stores))
-            .route("/v1/stores/{id}", get(one_store))
-            .route("/v1/moves", get(list_moves).post(start_move))
-            .route("/v1/moves/{id}", get(show_move))
-            .route("/v1/moves/{id}/abort", post(abort))
-            .route("/v1/rebalance/plan", get(plan))
-            .route("/v1/rebalance/apply", post(apply))
-            .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (url, shared)
+/// The lines between a move's announcement and its report: its live
+/// progress, each a plain `move <id>… phase=...` line.
+fn assert_progress(lines: &[&str]) {
+    assert!(!lines.is_empty(), "some progress is shown");
+    for l in lines {
+        assert!(l.starts_with("move ") && l.contains(" phase="), "{l}");
     }
 }
 
-/// A move that goes through its phases and completes.
-fn completing_move() -> Vec<Value> {
-    use fake::a_move;
-    vec![
-        a_move(
-            "preflight",
-            "running",
-            json!({"tables_ready": 0, "rows_copied": 0, "lag_bytes": null}),
-        ),
-        a_move("copying", "running", json!({})),
-        a_move("frozen", "running", json!({"lag_bytes": 0})),
-        a_move(
-            "done",
-            "completed",
-            json!({"lag_bytes": 0, "tables_ready": 27, "pause_ms": 87, "duration_ms": 4200,
-                   "finished_at": "2026-11-21T10:00:04Z"}),
-        ),
-    ]
-}
-
-async fn against(url: &str, args: &[&str]) -> Run {
-    mercato_with(
-        &[("MERCATO_CONTROL_PLANE_URL", url), ("MERCATO_TOKEN", "t")],
-        args,
-    )
-    .await
-}
-
-#[tokio::test]
-async fn a_followed_move_prints_each_phase_and_its_report() {
-    let (url, script) = fake::serve(completing_move()).await;
-    let run = against(&url, &["stores", "move", "acme", "--to", "pod-2"]).await;
-    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{}", run.stdout);
-    assert_eq!(
-        run.lines(),
-        [
-            format!("moving acme from pod-1 to pod-2 (move {})", fake::MOVE).as_str(),
-            "move 0190a1b2… phase=preflight tables=0/27 rows=0 lag_bytes=-",
-            "move 0190a1b2… phase=copying tables=12/27 rows=120431 lag_bytes=4096",
-            "move 0190a1b2… phase=frozen tables=12/27 rows=120431 lag_bytes=0",
-            "move 0190a1b2… phase=done tables=27/27 rows=120431 lag_bytes=0",
-            "moved acme from pod-1 to pod-2: pause 87 ms, 120,431 rows (12.3 MB), took 4.2 s",
-        ]
-    );
-    let requests = script.lock().expect("lock").requests.clone();
-    assert_eq!(
-        requests,
-        [(
-            "move".to_owned(),
-            json!({"store_id": fake::STORE, "target_pod_id": fake::POD_B})
-        )]
-    );
-}
-
-#[tokio::test]
-async fn a_rolled_back_move_ends_with_its_error_and_status_1() {
-    use fake::a_move;
-    let (url, _) = fake::serve(vec![
-        a_move("copying", "running", json!({})),
-        a_move("rolling_back", "running", json!({})),
-        a_move(
-            "rolling_back",
-            "rolled_back",
-            json!({"error": "lag did not converge within 60 s"}),
-        ),
-    ])
-    .await;
-    let run = against(&url, &["stores", "move", "acme"]).await;
-    assert_eq!((run.code, run.stderr.as_str()), (1, ""), "{}", run.stdout);
-    let lines = run.lines();
-    assert_eq!(
-        lines[1..],
-        [
-            "move 0190a1b2… phase=copying tables=12/27 rows=120431 lag_bytes=4096",
-            "move 0190a1b2… phase=rolling_back tables=12/27 rows=120431 lag_bytes=4096",
-            format!(
-                "move {} rolled back: lag did not converge within 60 s",
-                fake::MOVE
+/// Store handle → pod name, from `stores list --json`.
+async fn where_stores_are(
+    stack: &Stack,
+    names: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let run = mercato(stack, &["stores", "list", "--json"]).await;
+    assert_eq!(run.code, 0);
+    let page: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|s| {
+            let pod = s["pod_id"].as_str().expect("pod");
+            (
+                s["handle"].as_str().expect("handle").to_owned(),
+                names[pod].clone(),
             )
-            .as_str(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn operator_cli_moves_drains_and_rebalances_a_live_fleet() {
+    let stack = Stack::start(2).await;
+    let (p1, p2) = (stack.pods[0].name.clone(), stack.pods[1].name.clone());
+    let run = mercato(&stack, &["pods", "list", "--json"]).await;
+    let pods: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let names: BTreeMap<String, String> = pods
+        .as_array()
+        .expect("pods")
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().expect("id").to_owned(),
+                p["name"].as_str().expect("name").to_owned(),
+            )
+        })
+        .collect();
+    for h in ["acme", "bolt", "cove", "dune"] {
+        stack.create_store(h).await;
+    }
+    let placed = where_stores_are(&stack, &names).await;
+    let on_p1: Vec<&str> = placed
+        .iter()
+        .filter(|(_, p)| **p == p1)
+        .map(|(h, _)| h.as_str())
+        .collect();
+    assert_eq!(on_p1.len(), 2, "{placed:?}");
+
+    // Drain the first pod: each move announced, followed and reported.
+    let run = mercato(&stack, &["pods", "drain", &p1, "--throttle-ms", "0"]).await;
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{}", run.stdout);
+    let lines = run.lines();
+    assert_eq!(lines[0], format!("draining {p1}: 2 stores to move"));
+    assert_eq!(
+        lines[1..3],
+        [
+            format!("  {} to {p2}", on_p1[0]),
+            format!("  {} to {p2}", on_p1[1])
         ]
     );
+    let mut at = 3;
+    for (i, store) in on_p1.iter().enumerate() {
+        let announce = format!("moving {store} from {p1} to {p2} ({}/2, move ", i + 1);
+        assert!(lines[at].starts_with(&announce), "{}", run.stdout);
+        let report = lines[at..]
+            .iter()
+            .position(|l| l.starts_with(&format!("moved {store} from {p1} to {p2}: pause ")))
+            .map(|k| at + k)
+            .unwrap_or_else(|| panic!("no report for {store}: {}", run.stdout));
+        assert_progress(&lines[at + 1..report]);
+        at = report + 1;
+    }
+    assert_eq!(lines[at..], [format!("{p1} drained: 2 stores moved")]);
+    let placed = where_stores_are(&stack, &names).await;
+    assert!(placed.values().all(|p| *p == p2), "{placed:?}");
 
-    // --no-follow returns at once with the move's id.
-    let (url, _) = fake::serve(completing_move()).await;
-    let run = against(&url, &["stores", "move", "acme", "--no-follow"]).await;
+    // Again: nothing left to move. And a drained pod takes no move.
+    let run = mercato(&stack, &["pods", "drain", &p1]).await;
     assert_eq!(
         (run.code, run.stdout.clone()),
         (
             0,
-            format!("move {} started: acme from pod-1 to pod-2\n", fake::MOVE)
+            format!("draining {p1}: 0 stores to move\n{p1} drained\n")
         )
     );
-}
-
-#[tokio::test]
-async fn draining_a_pod_follows_its_moves_until_it_is_drained() {
-    let (url, script) = fake::serve(completing_move()).await;
-    let run = against(&url, &["pods", "drain", "pod-1"]).await;
-    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{}", run.stdout);
+    let run = mercato(&stack, &["stores", "move", "acme", "--to", &p1]).await;
     assert_eq!(
-        run.lines(),
-        [
-            "draining pod-1: 1 store to move",
-            "  acme to pod-2",
-            "move 0190a1b2… phase=preflight tables=0/27 rows=0 lag_bytes=-",
-            "move 0190a1b2… phase=copying tables=12/27 rows=120431 lag_bytes=4096",
-            "move 0190a1b2… phase=frozen tables=12/27 rows=120431 lag_bytes=0",
-            "moved acme from pod-1 to pod-2: pause 87 ms, 120,431 rows (12.3 MB), took 4.2 s",
-            "pod-1 drained: 1 store moved",
-        ]
-    );
-    assert_eq!(script.lock().expect("lock").requests.len(), 1);
-}
-
-#[tokio::test]
-async fn rebalance_plan_and_apply_and_a_refused_abort() {
-    let (url, script) = fake::serve(completing_move()).await;
-    let run = against(&url, &["rebalance", "plan", "--measure", "stores"]).await;
-    assert_eq!(
-        (run.code, run.stdout.as_str()),
+        (run.code, run.stderr.as_str()),
         (
-            0,
-            "measure: stores\nmean:    10 stores\nband:    ±1 stores (9 stores .. 11 stores)\nbalanced: no moves\n"
+            1,
+            format!("error: pod_not_movable: pod {p1} is drained\n").as_str()
         )
     );
 
-    let run = against(&url, &["rebalance", "apply", "--throttle-ms", "100"]).await;
+    // Back in service, a rebalance by store count plans two moves to it:
+    // the first two stores by id (created first), one store each.
+    let pod1_id = names
+        .iter()
+        .find(|(_, n)| **n == p1)
+        .map(|(id, _)| id.clone())
+        .expect("id");
+    let r = stack
+        .operator(reqwest::Method::PATCH, &format!("/v1/pods/{pod1_id}"))
+        .json(&json!({"state": "active"}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), 200);
+    let plan = [
+        "measure: stores".to_owned(),
+        "mean:    2 stores".into(),
+        "band:    ±10 % (1.8 stores .. 2.2 stores)".into(),
+        "2 moves:".into(),
+    ];
+    let run = mercato(&stack, &["rebalance", "plan", "--measure", "stores"]).await;
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+    let lines = run.lines();
+    assert_eq!(lines[..4], plan);
+    assert_eq!(words(lines[4]), ["STORE", "FROM", "TO", "AMOUNT"]);
+    assert_eq!(words(lines[5]), ["acme", &p2, &p1, "1", "store"]);
+    assert_eq!(words(lines[6]), ["bolt", &p2, &p1, "1", "store"]);
+    assert_eq!(lines.len(), 7);
+
+    let run = mercato(
+        &stack,
+        &[
+            "rebalance",
+            "apply",
+            "--measure",
+            "stores",
+            "--throttle-ms",
+            "0",
+        ],
+    )
+    .await;
     assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{}", run.stdout);
-    assert_eq!(
-        run.lines(),
-        [
-            "measure: bytes",
-            "mean:    3.0 MB",
-            "band:    ±300.0 KB (2.7 MB .. 3.3 MB)",
-            "1 move:",
-            "STORE  FROM   TO     AMOUNT",
-            "acme   pod-1  pod-2  2.0 MB",
-            format!("moving acme from pod-1 to pod-2 (1/1, move {})", fake::MOVE).as_str(),
-            "move 0190a1b2… phase=preflight tables=0/27 rows=0 lag_bytes=-",
-            "move 0190a1b2… phase=copying tables=12/27 rows=120431 lag_bytes=4096",
-            "move 0190a1b2… phase=frozen tables=12/27 rows=120431 lag_bytes=0",
-            "move 0190a1b2… phase=done tables=27/27 rows=120431 lag_bytes=0",
-            "moved acme from pod-1 to pod-2: pause 87 ms, 120,431 rows (12.3 MB), took 4.2 s",
-            "rebalance finished: 1 moved, 0 rolled back, 0 skipped",
-        ]
+    let lines = run.lines();
+    assert_eq!(lines[..4], plan);
+    assert!(
+        lines[7].starts_with(&format!("moving acme from {p2} to {p1} (1/2, move ")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("moving bolt from {p2} to {p1} (2/2, move "))),
+        "{}",
+        run.stdout
     );
     assert_eq!(
-        script.lock().expect("lock").requests,
-        [("apply".to_owned(), json!({"throttle_ms": 100}))]
+        lines.iter().filter(|l| l.starts_with("moved ")).count(),
+        2,
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        lines.last().copied(),
+        Some("rebalance completed: 2 moved, 0 rolled back, 0 skipped")
+    );
+    let run = mercato(&stack, &["rebalance", "plan", "--measure", "stores"]).await;
+    assert!(
+        run.stdout.ends_with("balanced: no moves\n"),
+        "{}",
+        run.stdout
     );
 
-    let run = against(&url, &["moves", "abort", fake::MOVE]).await;
-    assert_eq!(
-        (run.code, run.stdout.as_str(), run.stderr.as_str()),
-        (1, "", "error: move_finished: the move is not running\n")
+    // A single move, followed to its report; then it can no longer be
+    // aborted.
+    let run = mercato(&stack, &["stores", "move", "cove", "--to", &p1]).await;
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{}", run.stdout);
+    let lines = run.lines();
+    let first = words(lines[0]);
+    assert_eq!(first[..6], ["moving", "cove", "from", &p2, "to", &p1]);
+    let id = first[7].trim_end_matches(')').to_owned();
+    assert_progress(&lines[1..lines.len() - 1]);
+    assert!(
+        lines[lines.len() - 1].starts_with(&format!("moved cove from {p2} to {p1}: pause ")),
+        "{}",
+        run.stdout
     );
+    let run = mercato(&stack, &["moves", "abort", &id]).await;
+    assert_eq!(
+        (run.code, run.stderr.clone()),
+        (
+            1,
+            format!("error: move_finished: move {id} is completed and can no longer be aborted\n")
+        )
+    );
+    let placed = where_stores_are(&stack, &names).await;
+    assert_eq!(
+        placed.values().filter(|p| **p == p1).count(),
+        3,
+        "acme, bolt and cove on {p1}: {placed:?}"
+    );
+
+    stack.shutdown().await;
 }

@@ -5,13 +5,15 @@
 //! [`routing`] (the change log and the long-poll that publishes it), and
 //! [`analytics`] (per-store sales from the pods' order events on Kafka).
 //! [`fleet`] reads the pods' load figures; [`rebalance`] plans rebalancing
-//! and draining moves over them (pure).
+//! and draining moves over them (pure); [`moves`] carries out one store's
+//! move and [`jobs`] runs drains and rebalances as plans of moves.
 
 pub mod analytics;
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod fleet;
+pub mod jobs;
 pub mod loads;
 pub mod moves;
 pub mod placement;

@@ -95,7 +95,7 @@ impl StoreLoad {
 
 /// One proposed move; `amount` is how much of the plan's measure it carries
 /// (bytes for a drain).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedMove {
     pub store_id: StoreId,
     pub from_pod_id: PodId,

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use crate::analytics::consumer::ConsumerMetrics;
 use crate::moves::{MoveMetrics, Mover};
 use crate::pod_client::PodClient;
-use crate::{analytics, loads, moves, pods, routing, signup, stores, ControlPlaneConfig};
+use crate::{analytics, jobs, loads, moves, pods, routing, signup, stores, ControlPlaneConfig};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -131,6 +131,7 @@ impl Application {
             .merge(routing::router())
             .merge(analytics::router())
             .merge(moves::router())
+            .merge(jobs::router())
             .merge(loads::router())
             .route("/readyz", get(readyz))
             .with_state(state.clone());
@@ -183,6 +184,12 @@ impl Application {
             tracing::error!(
                 error = format!("{e:#}"),
                 "could not resume the moves left running"
+            );
+        }
+        if let Err(e) = jobs::runner::resume_all(&self.state).await {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "could not resume the drain or rebalance left running"
             );
         }
         let (stop_loads, loads_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -134,19 +134,21 @@ pub struct PlannedMove {
     pub amount: f64,
 }
 
+/// A rebalance plan; `rebalance apply` answers with the job running it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Plan {
     pub measure: String,
     #[serde(default)]
     pub mean: f64,
-    /// The half-width of the band around the mean, in the measure's units
-    /// (a number), or its bounds (`[low, high]` or `{low, high}`).
+    /// The tolerated deviation from the mean, as a fraction (0.1 = ±10 %).
     #[serde(default)]
-    pub band: serde_json::Value,
+    pub band: f64,
     #[serde(default)]
     pub balanced: bool,
     #[serde(default)]
     pub moves: Vec<PlannedMove>,
+    #[serde(default)]
+    pub job: Option<Job>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -154,4 +156,33 @@ pub struct Drain {
     pub pod: Pod,
     #[serde(default)]
     pub moves: Vec<PlannedMove>,
+    /// None when the pod was empty and is drained already.
+    #[serde(default)]
+    pub job: Option<Job>,
+}
+
+/// One planned move of a job and what became of it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobStep {
+    pub store_id: StoreId,
+    pub from_pod_id: PodId,
+    pub to_pod_id: PodId,
+    #[serde(default)]
+    pub move_id: Option<Uuid>,
+    /// pending, moving, completed, rolled_back, failed or skipped.
+    pub outcome: String,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// A drain or a rebalance the control plane runs one move at a time.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Job {
+    pub id: Uuid,
+    pub kind: String,
+    pub status: String,
+    pub steps: Vec<JobStep>,
+    pub next_step: usize,
+    #[serde(default)]
+    pub error: Option<String>,
 }

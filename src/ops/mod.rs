@@ -6,25 +6,22 @@ pub mod api;
 pub mod client;
 pub mod render;
 
-use std::collections::HashSet;
 use std::io::{IsTerminal as _, Write as _};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use mercato_tenants::{Claims, Role, StoreId, TokenKeys};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use api::{Drain, Move, MovePage, Plan, Pod, Store, StorePage};
+use api::{Drain, Job, Move, MovePage, Plan, Pod, Store, StorePage};
 use client::{decode, is_transient, ApiFailure, Client};
 use render::Names;
 
 /// How often a followed move is polled.
 const MOVE_POLL: Duration = Duration::from_millis(200);
-/// How often a draining pod (and a rebalance waiting for its next move) is
-/// polled.
+/// How often a drain or rebalance job is polled between its moves.
 const FLEET_POLL: Duration = Duration::from_millis(500);
 /// Without a phase change, a plain progress line at most this often.
 const PLAIN_EVERY: Duration = Duration::from_secs(2);
@@ -115,6 +112,9 @@ pub enum PodsCommand {
     Drain {
         /// Pod name or id.
         pod: String,
+        /// Pause between moves (the control plane's default when absent).
+        #[arg(long)]
+        throttle_ms: Option<u64>,
     },
 }
 
@@ -401,7 +401,7 @@ pub async fn pods(args: PodsArgs) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        PodsCommand::Drain { pod } => drain(&ctx, &pod).await,
+        PodsCommand::Drain { pod, throttle_ms } => drain(&ctx, &pod, throttle_ms).await,
     }
 }
 
@@ -721,13 +721,17 @@ async fn follow(ctx: &Ctx, seen: &Move) -> anyhow::Result<(Value, Move)> {
     }
 }
 
-/// `pods drain`: asks for the drain, then follows the pod's moves until it
-/// is drained.
-async fn drain(ctx: &Ctx, key: &str) -> anyhow::Result<()> {
+/// `pods drain`: asks for the drain, then follows its job until the pod is
+/// drained.
+async fn drain(ctx: &Ctx, key: &str, throttle_ms: Option<u64>) -> anyhow::Result<()> {
     let (pod, pods) = ctx.pod(key).await?;
+    let mut body = json!({});
+    if let Some(t) = throttle_ms {
+        body["throttle_ms"] = json!(t);
+    }
     let (_, v) = ctx
         .client
-        .post(&format!("/v1/pods/{}/drain", pod.id), &json!({}))
+        .post(&format!("/v1/pods/{}/drain", pod.id), &body)
         .await?;
     let drain: Drain = decode("drain", v.clone())?;
     let mut names = Names::with_pods(&pods);
@@ -737,10 +741,9 @@ async fn drain(ctx: &Ctx, key: &str) -> anyhow::Result<()> {
         print_json(&v)?;
     } else {
         println!(
-            "draining {}: {} store{} to move",
+            "draining {}: {} to move",
             pod.name,
-            drain.moves.len(),
-            if drain.moves.len() == 1 { "" } else { "s" }
+            plural(drain.moves.len(), "store")
         );
         for m in &drain.moves {
             println!(
@@ -750,120 +753,44 @@ async fn drain(ctx: &Ctx, key: &str) -> anyhow::Result<()> {
             );
         }
     }
-    let mut progress = Progress::new(ctx);
-    let mut watching: Vec<Uuid> = Vec::new();
-    let mut reported: HashSet<Uuid> = HashSet::new();
-    let (mut completed, mut failed) = (0usize, 0usize);
-    let mut idle_polls = 0u32;
-    loop {
-        let pods: Vec<Pod> = decode("pod list", ctx.get_patiently("/v1/pods", &[]).await?)?;
-        let state = pods
-            .iter()
-            .find(|p| p.id == pod.id)
-            .map(|p| p.state.clone())
-            .ok_or_else(|| ApiFailure::not_found(format!("pod {} is gone", pod.name)))?;
-        let running: Vec<Move> = if state == "drained" {
-            Vec::new()
+    let Some(job) = drain.job else {
+        if !ctx.json {
+            println!("{} drained", pod.name);
+        }
+        return Ok(());
+    };
+    let (job, tally) = follow_job(ctx, &job, &names).await?;
+    if ctx.json {
+        return if job.status == "completed" {
+            Ok(())
         } else {
-            let page: MovePage = decode(
-                "move list",
-                ctx.get_patiently("/v1/moves", &[("status", "running".to_owned())])
-                    .await?,
-            )?;
-            page.items
-                .into_iter()
-                .filter(|m| m.source_pod_id == pod.id)
-                .collect()
+            Err(Reported.into())
         };
-        // Moves that were running and no longer are: report them.
-        let ended: Vec<Uuid> = watching
-            .iter()
-            .filter(|id| !running.iter().any(|m| m.id == **id))
-            .copied()
-            .collect();
-        for id in ended {
-            watching.retain(|w| *w != id);
-            let m: Move = decode(
-                "move",
-                ctx.get_patiently(&format!("/v1/moves/{id}"), &[]).await?,
-            )?;
-            if m.is_running() {
-                continue;
-            }
-            progress.finish();
-            ctx.name_stores(&mut names, [m.store_id]).await;
-            if reported.insert(id) {
-                let (line, ok) = render::report(&m, &names);
-                if ok {
-                    completed += 1;
-                } else {
-                    failed += 1;
-                }
-                if !ctx.json {
-                    println!("{line}");
-                }
-            }
-        }
-        match state.as_str() {
-            "drained" => break,
-            "active" => anyhow::bail!("the drain of {} was cancelled", pod.name),
-            _ => {}
-        }
-        for m in &running {
-            if !watching.contains(&m.id) {
-                watching.push(m.id);
-            }
-        }
-        if let Some(m) = running.first() {
-            progress.update(m);
-            idle_polls = 0;
-        } else {
-            idle_polls += 1;
-        }
-        // A failed move leaves the pod draining with nothing running: say
-        // so rather than wait forever.
-        if failed > 0 && idle_polls >= 20 {
-            progress.finish();
-            anyhow::bail!(
-                "{} is still draining with no move running: {completed} moved, {failed} rolled back",
-                pod.name
-            );
-        }
-        tokio::time::sleep(FLEET_POLL).await;
     }
-    progress.finish();
-    if !ctx.json {
+    if job.status == "completed" {
         println!(
-            "{} drained: {completed} store{} moved{}",
+            "{} drained: {} moved",
             pod.name,
-            if completed == 1 { "" } else { "s" },
-            if failed > 0 {
-                format!(", {failed} rolled back")
-            } else {
-                String::new()
-            }
+            plural(tally.completed, "store")
         );
+        return Ok(());
     }
-    Ok(())
+    anyhow::bail!(
+        "the drain of {} ended {} ({}): {}",
+        pod.name,
+        job.status,
+        tally,
+        job.error.as_deref().unwrap_or("no error recorded")
+    )
 }
 
-/// `rebalance apply`: the control plane runs the plan's moves one at a time
-/// in the background; this follows each in turn.
+/// `rebalance apply`: the control plane plans and runs the moves as a job,
+/// one at a time; this prints the plan and follows the job.
 async fn apply(
     ctx: &Ctx,
     measure: Option<Measure>,
     throttle_ms: Option<u64>,
 ) -> anyhow::Result<()> {
-    // Moves created after the newest one now belong to this plan.
-    let newest: MovePage = decode(
-        "move list",
-        ctx.client
-            .get("/v1/moves", &[("limit", "1".to_owned())])
-            .await?,
-    )?;
-    let baseline: Option<DateTime<Utc>> = newest.items.first().map(|m| m.created_at);
-    let is_new = |m: &Move| baseline.is_none_or(|b| m.created_at > b);
-
     let mut body = json!({});
     if let Some(m) = measure {
         body["measure"] = json!(m.as_str());
@@ -879,78 +806,120 @@ async fn apply(
     } else {
         print!("{}", render::plan(&plan, &names));
     }
-    let wait_limit = Duration::from_secs(30) + 2 * Duration::from_millis(throttle_ms.unwrap_or(0));
-    let (mut completed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
-    for (i, planned) in plan.moves.iter().enumerate() {
-        let store = names.store(planned.store_id);
-        let waiting_since = Instant::now();
-        let started = loop {
-            let latest: MovePage = decode(
-                "move list",
-                ctx.get_patiently(
-                    "/v1/moves",
-                    &[
-                        ("store_id", planned.store_id.to_string()),
-                        ("limit", "1".to_owned()),
-                    ],
-                )
-                .await?,
-            )?;
-            if let Some(m) = latest.items.into_iter().next().filter(|m| is_new(m)) {
-                break Some(m);
-            }
-            // Another of this plan's moves running means this one was
-            // skipped (the control plane runs them one at a time).
-            let running: MovePage = decode(
-                "move list",
-                ctx.get_patiently("/v1/moves", &[("status", "running".to_owned())])
-                    .await?,
-            )?;
-            let later_running = running.items.iter().any(|m| {
-                is_new(m)
-                    && m.store_id != planned.store_id
-                    && plan.moves[i + 1..].iter().any(|p| p.store_id == m.store_id)
-            });
-            if later_running || waiting_since.elapsed() > wait_limit {
-                break None;
-            }
-            tokio::time::sleep(FLEET_POLL).await;
-        };
-        let Some(started) = started else {
-            skipped += 1;
-            if !ctx.json {
-                println!("no move was started for {store}; skipped");
-            }
-            continue;
-        };
-        if !ctx.json {
-            println!(
-                "moving {store} from {} to {} ({}/{}, move {})",
-                names.pod(started.source_pod_id),
-                names.pod(started.target_pod_id),
-                i + 1,
-                plan.moves.len(),
-                started.id
-            );
-        }
-        let (v, m) = follow(ctx, &started).await?;
-        let (line, ok) = render::report(&m, &names);
-        if ok {
-            completed += 1;
-        } else {
-            failed += 1;
-        }
-        if ctx.json {
-            print_json(&v)?;
-        } else {
-            println!("{line}");
+    let Some(job) = plan.job else {
+        return Ok(());
+    };
+    let (job, tally) = follow_job(ctx, &job, &names).await?;
+    if !ctx.json {
+        println!("rebalance {}: {tally}", job.status);
+        if let Some(e) = &job.error {
+            println!("{e}");
         }
     }
-    if !plan.moves.is_empty() && !ctx.json {
-        println!("rebalance finished: {completed} moved, {failed} rolled back, {skipped} skipped");
+    if job.status == "completed" {
+        Ok(())
+    } else {
+        Err(Reported.into())
     }
-    if failed > 0 || skipped > 0 {
-        return Err(Reported.into());
+}
+
+/// `1 store`, `2 stores`.
+fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// How a job's steps ended.
+#[derive(Debug, Default)]
+struct Tally {
+    completed: usize,
+    rolled_back: usize,
+    skipped: usize,
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} moved, {} rolled back, {} skipped",
+            self.completed, self.rolled_back, self.skipped
+        )
     }
-    Ok(())
+}
+
+/// Follows a drain or rebalance job to its end: each move announced, shown
+/// live and reported, each skipped step with its reason. With `--json`,
+/// prints the finished job.
+async fn follow_job(ctx: &Ctx, job: &Job, names: &Names) -> anyhow::Result<(Job, Tally)> {
+    let path = format!("/v1/jobs/{}", job.id);
+    let total = job.steps.len();
+    let mut tally = Tally::default();
+    let mut reported = 0usize;
+    let mut announced: Option<usize> = None;
+    loop {
+        let v = ctx.get_patiently(&path, &[]).await?;
+        let job: Job = decode("job", v.clone())?;
+        while reported < job.next_step.min(total) {
+            let step = &job.steps[reported];
+            let store = names.store(step.store_id);
+            match (step.outcome.as_str(), step.move_id) {
+                ("skipped", _) | (_, None) => {
+                    tally.skipped += 1;
+                    if !ctx.json {
+                        let why = step.error.as_deref().unwrap_or("no reason recorded");
+                        println!("skipped {store}: {why}");
+                    }
+                }
+                (_, Some(id)) => {
+                    let m: Move = decode(
+                        "move",
+                        ctx.get_patiently(&format!("/v1/moves/{id}"), &[]).await?,
+                    )?;
+                    let (line, ok) = render::report(&m, names);
+                    if ok {
+                        tally.completed += 1;
+                    } else {
+                        tally.rolled_back += 1;
+                    }
+                    if !ctx.json {
+                        println!("{line}");
+                    }
+                }
+            }
+            reported += 1;
+        }
+        if job.status != "running" {
+            if ctx.json {
+                print_json(&v)?;
+            }
+            return Ok((job, tally));
+        }
+        let current = job
+            .steps
+            .get(job.next_step)
+            .and_then(|s| s.move_id.map(|id| (s, id)));
+        match current {
+            Some((step, id)) if step.outcome == "moving" => {
+                if announced != Some(job.next_step) && !ctx.json {
+                    println!(
+                        "moving {} from {} to {} ({}/{total}, move {id})",
+                        names.store(step.store_id),
+                        names.pod(step.from_pod_id),
+                        names.pod(step.to_pod_id),
+                        job.next_step + 1,
+                    );
+                }
+                announced = Some(job.next_step);
+                let m: Move = decode(
+                    "move",
+                    ctx.get_patiently(&format!("/v1/moves/{id}"), &[]).await?,
+                )?;
+                if m.is_running() {
+                    follow(ctx, &m).await?;
+                }
+                // The job records the step's end shortly after the move's.
+                tokio::time::sleep(MOVE_POLL).await;
+            }
+            _ => tokio::time::sleep(FLEET_POLL).await,
+        }
+    }
 }

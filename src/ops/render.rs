@@ -354,51 +354,36 @@ pub fn report(m: &Move, names: &Names) -> (String, bool) {
     }
 }
 
-/// An amount in a measure's units.
+/// An amount in a measure's units; a count that is not whole (a mean, a
+/// band's bound) keeps one decimal.
 pub fn amount(measure: &str, value: f64) -> String {
-    let whole = value.max(0.0).round() as u64;
+    let value = value.max(0.0);
+    let whole = value.round() as u64;
+    let number = if (value - value.round()).abs() < 0.05 {
+        count(whole)
+    } else {
+        format!("{value:.1}")
+    };
     match measure {
         "bytes" => bytes(whole),
-        "rows" => format!("{} rows", count(whole)),
-        "orders" => format!("{} orders/h", count(whole)),
-        "stores" => format!("{} stores", count(whole)),
-        _ => count(whole),
+        "rows" => format!("{number} rows"),
+        "orders" => format!("{number} orders/h"),
+        "stores" if number == "1" => "1 store".into(),
+        "stores" => format!("{number} stores"),
+        _ => number,
     }
 }
 
+/// `±10 % (1.8 MB .. 2.2 MB)`: the band as a percentage of the mean and
+/// its bounds.
 fn band(plan: &Plan) -> String {
-    let bounds = |low: f64, high: f64| {
-        format!(
-            "{} .. {}",
-            amount(&plan.measure, low),
-            amount(&plan.measure, high)
-        )
-    };
-    match &plan.band {
-        serde_json::Value::Number(n) => {
-            let half = n.as_f64().unwrap_or(0.0);
-            format!(
-                "±{} ({})",
-                amount(&plan.measure, half),
-                bounds(plan.mean - half, plan.mean + half)
-            )
-        }
-        serde_json::Value::Array(a) if a.len() == 2 => {
-            bounds(a[0].as_f64().unwrap_or(0.0), a[1].as_f64().unwrap_or(0.0))
-        }
-        serde_json::Value::Object(o) => {
-            let get = |keys: &[&str]| {
-                keys.iter()
-                    .find_map(|k| o.get(*k).and_then(serde_json::Value::as_f64))
-                    .unwrap_or(0.0)
-            };
-            bounds(
-                get(&["low", "min", "lower"]),
-                get(&["high", "max", "upper"]),
-            )
-        }
-        _ => "-".into(),
-    }
+    let half = plan.mean * plan.band;
+    format!(
+        "±{} % ({} .. {})",
+        (plan.band * 1000.0).round() / 10.0,
+        amount(&plan.measure, plan.mean - half),
+        amount(&plan.measure, plan.mean + half)
+    )
 }
 
 /// A rebalancing plan: its measure, mean and band, then each move or
@@ -684,7 +669,7 @@ mod tests {
     #[test]
     fn an_empty_plan_is_balanced() {
         let p: Plan = serde_json::from_value(json!({
-            "measure": "bytes", "mean": 2_000_000.0, "band": 200_000.0,
+            "measure": "bytes", "mean": 2_000_000.0, "band": 0.1,
             "balanced": true, "moves": []
         }))
         .expect("sample");
@@ -692,7 +677,7 @@ mod tests {
             plan(&p, &names()),
             "measure: bytes\n\
              mean:    2.0 MB\n\
-             band:    ±200.0 KB (1.8 MB .. 2.2 MB)\n\
+             band:    ±10 % (1.8 MB .. 2.2 MB)\n\
              balanced: no moves\n"
         );
     }
@@ -700,19 +685,19 @@ mod tests {
     #[test]
     fn a_plan_lists_its_moves() {
         let p: Plan = serde_json::from_value(json!({
-            "measure": "rows", "mean": 1000, "band": [900, 1100],
+            "measure": "stores", "mean": 2, "band": 0.1,
             "balanced": false,
-            "moves": [{"store_id": STORE, "from_pod_id": POD_A, "to_pod_id": POD_B, "amount": 250}]
+            "moves": [{"store_id": STORE, "from_pod_id": POD_A, "to_pod_id": POD_B, "amount": 1}]
         }))
         .expect("sample");
         assert_eq!(
             plan(&p, &names()),
-            "measure: rows\n\
-             mean:    1,000 rows\n\
-             band:    900 rows .. 1,100 rows\n\
+            "measure: stores\n\
+             mean:    2 stores\n\
+             band:    ±10 % (1.8 stores .. 2.2 stores)\n\
              1 move:\n\
              STORE  FROM   TO     AMOUNT\n\
-             acme   pod-1  pod-2  250 rows\n"
+             acme   pod-1  pod-2  1 store\n"
         );
     }
 }

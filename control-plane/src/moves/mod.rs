@@ -139,7 +139,7 @@ impl MoveMetrics {
 }
 
 /// The mover's shared parts: settings, metrics, and which moves this
-/// process is driving (so a move never has two runners here).
+/// process is driving (so a move or a job never has two runners here).
 #[derive(Clone)]
 pub struct Mover {
     pub settings: MoveSettings,
@@ -156,14 +156,16 @@ impl Mover {
         }
     }
 
-    fn claim(&self, id: Uuid) -> bool {
+    /// Marks `id` (a move or a job) as driven by this process; false if it
+    /// already is.
+    pub(crate) fn claim(&self, id: Uuid) -> bool {
         self.driving
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id)
     }
 
-    fn release(&self, id: Uuid) {
+    pub(crate) fn release(&self, id: Uuid) {
         self.driving
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -163,6 +163,8 @@ pub struct Move {
     pub source_pod_id: PodId,
     pub target_pod_id: PodId,
     pub reason: String,
+    /// The drain or rebalance this move is a step of.
+    pub job_id: Option<Uuid>,
     pub phase: Phase,
     pub status: Status,
     pub abort_requested: bool,
@@ -189,6 +191,7 @@ struct Row {
     source_pod: Uuid,
     target_pod: Uuid,
     reason: String,
+    job_id: Option<Uuid>,
     phase: String,
     status: String,
     abort_requested: bool,
@@ -220,6 +223,7 @@ impl TryFrom<Row> for Move {
             phase: Phase::parse(&r.phase).ok_or_else(|| decode("phase", &r.phase))?,
             status: Status::parse(&r.status).ok_or_else(|| decode("status", &r.status))?,
             reason: r.reason,
+            job_id: r.job_id,
             abort_requested: r.abort_requested,
             error: r.error,
             tables_total: r.tables_total,
@@ -238,7 +242,7 @@ impl TryFrom<Row> for Move {
 }
 
 const SELECT: &str =
-    "SELECT id, store_id, source_pod, target_pod, reason, phase, status, abort_requested, error,
+    "SELECT id, store_id, source_pod, target_pod, reason, job_id, phase, status, abort_requested, error,
         tables_total, tables_ready, rows_copied, bytes_copied, lag_bytes, pause_ms, verify_xid,
         created_at, updated_at, finished_at
    FROM moves";
@@ -269,6 +273,22 @@ pub async fn list<'e>(
     rows.into_iter().map(Move::try_from).collect()
 }
 
+/// The latest move of `store` made as a step of `job`.
+pub async fn latest_of_job<'e>(
+    db: impl PgExecutor<'e>,
+    job: Uuid,
+    store: StoreId,
+) -> Result<Option<Move>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "{SELECT} WHERE job_id = $1 AND store_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1"
+    ))
+    .bind(job)
+    .bind(store.as_uuid())
+    .fetch_optional(db)
+    .await?;
+    row.map(Move::try_from).transpose()
+}
+
 pub async fn running_ids<'e>(db: impl PgExecutor<'e>) -> Result<Vec<Uuid>, sqlx::Error> {
     let rows: Vec<(Uuid,)> =
         sqlx::query_as("SELECT id FROM moves WHERE status = 'running' ORDER BY created_at")
@@ -277,25 +297,30 @@ pub async fn running_ids<'e>(db: impl PgExecutor<'e>) -> Result<Vec<Uuid>, sqlx:
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
-pub async fn insert<'e>(
-    db: impl PgExecutor<'e>,
-    id: Uuid,
-    store: StoreId,
-    source: PodId,
-    target: PodId,
-    reason: Reason,
-    tables_total: i32,
-) -> Result<(), sqlx::Error> {
+/// A move about to start.
+pub struct NewMove {
+    pub id: Uuid,
+    pub store: StoreId,
+    pub source: PodId,
+    pub target: PodId,
+    pub reason: Reason,
+    /// The drain or rebalance it is a step of.
+    pub job: Option<Uuid>,
+    pub tables_total: i32,
+}
+
+pub async fn insert<'e>(db: impl PgExecutor<'e>, m: &NewMove) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO moves (id, store_id, source_pod, target_pod, reason, phase, status, tables_total)
-         VALUES ($1, $2, $3, $4, $5, 'copying', 'running', $6)",
+        "INSERT INTO moves (id, store_id, source_pod, target_pod, reason, job_id, phase, status, tables_total)
+         VALUES ($1, $2, $3, $4, $5, $6, 'copying', 'running', $7)",
     )
-    .bind(id)
-    .bind(store.as_uuid())
-    .bind(source.as_uuid())
-    .bind(target.as_uuid())
-    .bind(reason.as_str())
-    .bind(tables_total)
+    .bind(m.id)
+    .bind(m.store.as_uuid())
+    .bind(m.source.as_uuid())
+    .bind(m.target.as_uuid())
+    .bind(m.reason.as_str())
+    .bind(m.job)
+    .bind(m.tables_total)
     .execute(db)
     .await
     .map(|_| ())

@@ -46,12 +46,14 @@ fn not_movable(pod: &PodEndpoint, why: &str) -> ApiError {
 /// Checks a move and starts it: the store is active and not moving, the
 /// target is another active pod (chosen by placement when `target` is
 /// `None`), both pods' databases are reachable, logical replication is on,
-/// both have the same tenant tables and each has a primary key.
+/// both have the same tenant tables and each has a primary key. `job`: the
+/// drain or rebalance the move is a step of.
 pub async fn start(
     state: &AppState,
     store_id: StoreId,
     target: Option<PodId>,
     reason: Reason,
+    job: Option<Uuid>,
 ) -> Result<Move, StartError> {
     let store = stores::get(&state.db, store_id)
         .await
@@ -118,17 +120,16 @@ pub async fn start(
     }
     let tables = preflight(&source, &target_pod).await?;
     let id = Uuid::now_v7();
-    model::insert(
-        &state.db,
+    let new = model::NewMove {
         id,
-        store_id,
-        source.id,
+        store: store_id,
+        source: source.id,
         target,
         reason,
-        tables as i32,
-    )
-    .await
-    .map_err(|e| match &e {
+        job,
+        tables_total: tables as i32,
+    };
+    model::insert(&state.db, &new).await.map_err(|e| match &e {
         sqlx::Error::Database(d) if d.constraint() == Some("moves_one_running_per_store") => {
             ApiError::new(ErrorCode::MoveInProgress, "the store is already moving")
         }
@@ -220,7 +221,14 @@ async fn create(
     _: Operator,
     ApiJson(req): ApiJson<CreateMove>,
 ) -> Result<(StatusCode, Json<Move>), ApiError> {
-    let mv = start(&state, req.store_id, req.target_pod_id, Reason::Operator).await?;
+    let mv = start(
+        &state,
+        req.store_id,
+        req.target_pod_id,
+        Reason::Operator,
+        None,
+    )
+    .await?;
     Ok((StatusCode::ACCEPTED, Json(mv)))
 }
 

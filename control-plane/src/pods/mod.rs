@@ -103,7 +103,7 @@ pub async fn list_pods<'e>(exec: impl sqlx::PgExecutor<'e>) -> Result<Vec<Pod>, 
     rows.into_iter().map(Pod::try_from).collect()
 }
 
-async fn get_pod(db: &sqlx::PgPool, id: PodId) -> Result<Option<Pod>, sqlx::Error> {
+pub(crate) async fn get_pod(db: &sqlx::PgPool, id: PodId) -> Result<Option<Pod>, sqlx::Error> {
     let row: Option<PodRow> = sqlx::query_as(&format!("{SELECT_PODS} WHERE p.id = $1"))
         .bind(id.as_uuid())
         .fetch_optional(db)

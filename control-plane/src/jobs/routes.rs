@@ -1,0 +1,336 @@
+//! `/v1/pods/{id}/drain`, `/v1/rebalance/*` and `/v1/jobs`: plan drains and
+//! rebalances, run them as jobs, follow and cancel them.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
+use mercato_tenants::{ApiError, ErrorCode, PodId};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{runner, Job, Kind};
+use crate::auth::Operator;
+use crate::db::map_db_error;
+use crate::pods::{get_pod, Pod};
+use crate::rebalance::{self, DrainError, Measure, Plan, PlannedMove};
+use crate::{fleet, AppState};
+
+/// Every active pod within ±10 % of the mean.
+pub const BAND: f64 = 0.10;
+
+/// The longest pause an operator may ask for between two moves: an hour.
+const MAX_THROTTLE_MS: u64 = 3_600_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/pods/{id}/drain", post(drain))
+        .route("/v1/rebalance/plan", get(plan))
+        .route("/v1/rebalance/apply", post(apply))
+        .route("/v1/jobs", get(list))
+        .route("/v1/jobs/{id}", get(show))
+        .route("/v1/jobs/{id}/cancel", post(cancel))
+}
+
+fn measure(name: Option<&str>) -> Result<Measure, ApiError> {
+    name.map_or(Ok(Measure::default()), |m| {
+        m.parse()
+            .map_err(|e: rebalance::UnknownMeasure| ApiError::invalid(e.to_string()))
+    })
+}
+
+fn throttle(state: &AppState, ms: Option<u64>) -> Result<u64, ApiError> {
+    match ms {
+        None => Ok(state.mover.settings.throttle_ms),
+        Some(ms) if ms <= MAX_THROTTLE_MS => Ok(ms),
+        Some(_) => Err(ApiError::invalid(format!(
+            "throttle_ms must be 0 to {MAX_THROTTLE_MS}"
+        ))),
+    }
+}
+
+fn job_running(job: &Job) -> ApiError {
+    let what = match (job.kind, job.pod_id) {
+        (Kind::Drain, Some(pod)) => format!("a drain of pod {pod}"),
+        _ => "a rebalance".into(),
+    };
+    ApiError::new(
+        ErrorCode::FleetJobRunning,
+        format!(
+            "{what} is running (job {}); wait for it or cancel it",
+            job.id
+        ),
+    )
+}
+
+/// Creates a job and starts it; a job started meanwhile answers 409.
+async fn create_job(
+    tx: &mut sqlx::PgConnection,
+    kind: Kind,
+    pod: Option<PodId>,
+    measure: Measure,
+    throttle_ms: u64,
+    moves: &[PlannedMove],
+) -> Result<Uuid, ApiError> {
+    let id = Uuid::now_v7();
+    super::insert(&mut *tx, id, kind, pod, measure, throttle_ms, moves)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.constraint() == Some(super::ONE_RUNNING) => {
+                ApiError::new(
+                    ErrorCode::FleetJobRunning,
+                    "another drain or rebalance has just started",
+                )
+            }
+            _ => map_db_error(e),
+        })?;
+    tracing::info!(job_id = %id, kind = kind.as_str(), moves = moves.len(), "fleet job created");
+    Ok(id)
+}
+
+async fn load_job(state: &AppState, id: Uuid) -> Result<Job, ApiError> {
+    super::get(&state.db, id)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("job"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DrainRequest {
+    #[serde(default)]
+    throttle_ms: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct DrainResponse {
+    pod: Pod,
+    moves: Vec<PlannedMove>,
+    job: Option<Job>,
+}
+
+/// `POST /v1/pods/{id}/drain {throttle_ms?}`: marks the pod draining (no
+/// new store is placed on it) and moves every store on it to the pods
+/// placement picks, one at a time; the pod becomes `drained` once empty.
+/// A pod already empty is drained at once (200). Asking again while its
+/// drain runs answers that drain.
+async fn drain(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiPath(id): ApiPath<PodId>,
+    ApiJson(req): ApiJson<DrainRequest>,
+) -> Result<(StatusCode, Json<DrainResponse>), ApiError> {
+    let throttle_ms = throttle(&state, req.throttle_ms)?;
+    let pod = get_pod(&state.db, id)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("pod"))?;
+    if let Some(job) = super::running(&state.db).await.map_err(map_db_error)? {
+        if job.kind == Kind::Drain && job.pod_id == Some(id) {
+            let moves = job.steps.iter().map(|s| s.planned.clone()).collect();
+            return Ok((
+                StatusCode::ACCEPTED,
+                Json(DrainResponse {
+                    pod,
+                    moves,
+                    job: Some(job),
+                }),
+            ));
+        }
+        return Err(job_running(&job));
+    }
+    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
+    // Draining first, under the pod's lock: placement takes every pod's
+    // lock and skips draining pods, so no store lands here once we plan.
+    sqlx::query("UPDATE pods SET state = 'draining', updated_at = now() WHERE id = $1")
+        .bind(id.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_db_error)?;
+    let pods = fleet::pod_loads(&mut *tx).await.map_err(map_db_error)?;
+    let stores = fleet::store_loads(&mut *tx).await.map_err(map_db_error)?;
+    let moves = rebalance::drain(&pods, &stores, id).map_err(|e| match e {
+        DrainError::NoRoom(store) => ApiError::new(
+            ErrorCode::NoPodAvailable,
+            format!("no active pod has room for store {store}; add a pod or raise capacities, then drain again"),
+        ),
+        DrainError::UnknownPod => ApiError::not_found("pod"),
+    })?;
+    let job = if moves.is_empty() {
+        sqlx::query("UPDATE pods SET state = 'drained', updated_at = now() WHERE id = $1")
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_db_error)?;
+        None
+    } else {
+        Some(
+            create_job(
+                &mut tx,
+                Kind::Drain,
+                Some(id),
+                Measure::Bytes,
+                throttle_ms,
+                &moves,
+            )
+            .await?,
+        )
+    };
+    tx.commit().await.map_err(map_db_error)?;
+    tracing::info!(pod_id = %id, name = %pod.name, moves = moves.len(), "pod drain started");
+    let job = match job {
+        Some(job_id) => {
+            runner::spawn(state.clone(), job_id);
+            Some(load_job(&state, job_id).await?)
+        }
+        None => None,
+    };
+    let pod = get_pod(&state.db, id)
+        .await
+        .map_err(map_db_error)?
+        .ok_or_else(|| ApiError::not_found("pod"))?;
+    let status = if job.is_some() {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(DrainResponse { pod, moves, job })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanQuery {
+    measure: Option<String>,
+}
+
+async fn current_plan(state: &AppState, measure: Measure) -> Result<Plan, ApiError> {
+    let pods = fleet::pod_loads(&state.db).await.map_err(map_db_error)?;
+    let stores = fleet::store_loads(&state.db).await.map_err(map_db_error)?;
+    Ok(rebalance::plan(&pods, &stores, measure, BAND))
+}
+
+/// `GET /v1/rebalance/plan?measure=bytes|rows|orders|stores`: the moves
+/// that would bring every active pod within ±10 % of the mean, from the
+/// latest load reports. Changes nothing.
+async fn plan(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiQuery(q): ApiQuery<PlanQuery>,
+) -> Result<Json<Plan>, ApiError> {
+    let measure = measure(q.measure.as_deref())?;
+    current_plan(&state, measure).await.map(Json)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplyRequest {
+    #[serde(default)]
+    measure: Option<String>,
+    #[serde(default)]
+    throttle_ms: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct ApplyResponse {
+    #[serde(flatten)]
+    plan: Plan,
+    job: Option<Job>,
+}
+
+/// `POST /v1/rebalance/apply {measure?, throttle_ms?}`: plans as
+/// `GET /v1/rebalance/plan` does and runs the moves as a job, one at a
+/// time, `throttle_ms` apart (202). A balanced fleet gets no job (200).
+async fn apply(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiJson(req): ApiJson<ApplyRequest>,
+) -> Result<(StatusCode, Json<ApplyResponse>), ApiError> {
+    let measure = measure(req.measure.as_deref())?;
+    let throttle_ms = throttle(&state, req.throttle_ms)?;
+    if let Some(job) = super::running(&state.db).await.map_err(map_db_error)? {
+        return Err(job_running(&job));
+    }
+    let plan = current_plan(&state, measure).await?;
+    if plan.moves.is_empty() {
+        return Ok((StatusCode::OK, Json(ApplyResponse { plan, job: None })));
+    }
+    let mut conn = state.db.acquire().await.map_err(ApiError::internal)?;
+    let id = create_job(
+        &mut conn,
+        Kind::Rebalance,
+        None,
+        measure,
+        throttle_ms,
+        &plan.moves,
+    )
+    .await?;
+    drop(conn);
+    runner::spawn(state.clone(), id);
+    let job = load_job(&state, id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ApplyResponse {
+            plan,
+            job: Some(job),
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct JobPage {
+    items: Vec<Job>,
+}
+
+/// `GET /v1/jobs?limit=`, newest first.
+async fn list(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<JobPage>, ApiError> {
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit must be 1 to 200"));
+    }
+    let items = super::list(&state.db, limit).await.map_err(map_db_error)?;
+    Ok(Json(JobPage { items }))
+}
+
+/// `GET /v1/jobs/{id}`.
+async fn show(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Job>, ApiError> {
+    load_job(&state, id).await.map(Json)
+}
+
+/// `POST /v1/jobs/{id}/cancel`: the job stops before its next move (a move
+/// already running goes on; abort it with `POST /v1/moves/{id}/abort`). A
+/// drained pod stays draining until re-activated with `PATCH /v1/pods/{id}`.
+async fn cancel(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<(StatusCode, Json<Job>), ApiError> {
+    if !super::request_cancel(&state.db, id)
+        .await
+        .map_err(map_db_error)?
+    {
+        let job = load_job(&state, id).await?;
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("job {id} has finished ({})", job.status.as_str()),
+        ));
+    }
+    tracing::info!(job_id = %id, "fleet job cancel requested");
+    load_job(&state, id)
+        .await
+        .map(|j| (StatusCode::ACCEPTED, Json(j)))
+}
