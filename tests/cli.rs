@@ -516,5 +516,44 @@ async fn operator_cli_moves_drains_and_rebalances_a_live_fleet() {
         "acme, bolt and cove on {p1}: {placed:?}"
     );
 
+    // Clear refusals: a move to the pod the store is on, a second move of a
+    // store that is moving.
+    let run = mercato(&stack, &["stores", "move", "acme", "--to", &p1]).await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.starts_with("error: already_on_pod: store "),
+        "{}",
+        run.stderr
+    );
+    let run = mercato(
+        &stack,
+        &["stores", "move", "dune", "--to", &p1, "--no-follow"],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let started = words(&run.stdout);
+    assert_eq!(
+        (started[0], &started[2..]),
+        ("move", &["started:", "dune", "from", &p2, "to", &p1][..])
+    );
+    let id = started[1].to_owned();
+    let run = mercato(&stack, &["stores", "move", "dune"]).await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.starts_with("error: move_in_progress: store ")
+            && run
+                .stderr
+                .ends_with(&format!("is already moving (move {id})\n")),
+        "{}",
+        run.stderr
+    );
+    stack
+        .eventually("the move of dune finishes", || async {
+            let run = mercato(&stack, &["moves", "show", &id, "--json"]).await;
+            let m: Value = serde_json::from_str(&run.stdout).ok()?;
+            (m["status"] == "completed").then_some(())
+        })
+        .await;
+
     stack.shutdown().await;
 }
