@@ -104,6 +104,17 @@ struct Outcome {
     moved: Moved,
     load: LoadFigures,
     lost: Vec<Lost>,
+    /// Writes by when they were sent: before the move, in each logged
+    /// phase, after it.
+    by_phase: Vec<PhaseLatency>,
+}
+
+/// The writes sent during one part of the run.
+struct PhaseLatency {
+    what: String,
+    writes: usize,
+    p99_ms: f64,
+    max_ms: f64,
 }
 
 impl Outcome {
@@ -152,6 +163,12 @@ struct Moved {
     /// Phases and events as the control plane logged them: name and
     /// seconds since the first.
     logged: Vec<(String, f64)>,
+    /// When the first logged entry was, in seconds since the POST (same
+    /// machine, same wall clock).
+    logged_after_post: f64,
+    /// Each table's initial copy as the target's Postgres logged it:
+    /// table, start and end in seconds since the first start.
+    syncs: Vec<(String, f64, f64)>,
 }
 
 impl Moved {
@@ -450,7 +467,8 @@ async fn measure(router: &str, data: &Path, opts: &MoveArgs) -> anyhow::Result<O
 
     // 1. The store's rows: about half catalog, half orders.
     let started = Instant::now();
-    let products = (opts.rows / 25).clamp(100, u32::MAX as u64) as u32;
+    // A product brings about 13 to 19 rows (variants, stock, search, ...).
+    let products = (opts.rows / 27).clamp(100, u32::MAX as u64) as u32;
     println!("generating {products} products ...");
     super::seed(&source, store.id, products).await?;
     let catalog: i64 = super::store_rows(&source, store.id)
@@ -523,6 +541,13 @@ async fn measure(router: &str, data: &Path, opts: &MoveArgs) -> anyhow::Result<O
     let (moved, _) = moved?;
     let ledger = std::mem::take(&mut *writer.ledger.lock().expect("ledger lock"));
     let load = load_figures(&ledger, sent, load_secs, move_window);
+    let by_phase = match move_window {
+        Some((posted, ended)) => latency_by_phase(
+            &ledger.samples,
+            &phase_windows(&moved, load_started, posted, ended, Instant::now()),
+        ),
+        None => Vec::new(),
+    };
     let lost = lost_writes(&store, &ledger).await?;
     Ok(Outcome {
         source: store.source.0,
@@ -535,6 +560,7 @@ async fn measure(router: &str, data: &Path, opts: &MoveArgs) -> anyhow::Result<O
         moved,
         load,
         lost,
+        by_phase,
     })
 }
 
@@ -646,6 +672,7 @@ async fn follow_move(
     data: &Path,
 ) -> anyhow::Result<(Moved, (Instant, Instant))> {
     let posted = Instant::now();
+    let posted_wall = Utc::now();
     let mv = Platform::json(
         p.operator(reqwest::Method::POST, "/v1/moves")
             .json(&json!({"store_id": store.id, "target_pod_id": store.target_id})),
@@ -691,6 +718,16 @@ async fn follow_move(
     let log =
         std::fs::read_to_string(data.join("logs").join("control-plane.log")).unwrap_or_default();
     let entries = move_log(&log, &id);
+    let logged_after_post = entries.first().map_or(0.0, |(t0, _)| {
+        (*t0 - posted_wall).num_microseconds().unwrap_or(0) as f64 / 1e6
+    });
+    let subscription = id
+        .parse::<Uuid>()
+        .map(mercato_control_plane::moves::replication_name)
+        .unwrap_or_default();
+    let pg_log = std::fs::read_to_string(data.join(format!("pg-{}.log", store.target.0)))
+        .unwrap_or_default();
+    let syncs = sync_log(&pg_log, &subscription);
     let logged = entries
         .first()
         .map(|(t0, _)| {
@@ -717,6 +754,8 @@ async fn follow_move(
             copy_secs,
             polled,
             logged,
+            logged_after_post,
+            syncs,
         },
         (posted, ended),
     ))
@@ -906,6 +945,91 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e4).round() / 10.0
 }
 
+/// The parts of the run: before the move, each phase the control plane
+/// logged (placed on the client's clock by the POST), after the move.
+fn phase_windows(
+    moved: &Moved,
+    load_started: Instant,
+    posted: Instant,
+    ended: Instant,
+    load_ended: Instant,
+) -> Vec<(String, Instant, Instant)> {
+    let at =
+        |secs: f64| posted + Duration::from_secs_f64((moved.logged_after_post + secs).max(0.0));
+    let mut windows = vec![("before the move".to_owned(), load_started, posted)];
+    for (i, (what, from)) in moved.logged.iter().enumerate() {
+        let to = moved.logged.get(i + 1).map_or(ended, |(_, next)| at(*next));
+        windows.push((what.clone(), at(*from), to.max(at(*from))));
+    }
+    windows.push(("after the move".to_owned(), ended, load_ended));
+    windows
+}
+
+/// Latency of the writes sent in each window.
+fn latency_by_phase(
+    samples: &[(Instant, Duration)],
+    windows: &[(String, Instant, Instant)],
+) -> Vec<PhaseLatency> {
+    windows
+        .iter()
+        .map(|(what, from, to)| {
+            let mut took: Vec<Duration> = samples
+                .iter()
+                .filter(|(sent, _)| sent >= from && sent < to)
+                .map(|(_, d)| *d)
+                .collect();
+            took.sort_unstable();
+            PhaseLatency {
+                what: what.clone(),
+                writes: took.len(),
+                p99_ms: ms(loadgen::quantile(&took, 0.99)),
+                max_ms: ms(took.last().copied().unwrap_or_default()),
+            }
+        })
+        .collect()
+}
+
+/// Each table's initial copy (table synchronization) of `subscription`,
+/// from the Postgres log of the target (lines starting with a
+/// `%Y-%m-%d %H:%M:%S%.3f` time): table, start and end in seconds since
+/// the first start, by start.
+fn sync_log(log: &str, subscription: &str) -> Vec<(String, f64, f64)> {
+    let needle = format!("subscription \"{subscription}\", table \"");
+    let mut started: BTreeMap<String, chrono::NaiveDateTime> = BTreeMap::new();
+    let mut spans = Vec::new();
+    for line in log.lines() {
+        let Some((_, rest)) = line.split_once(&needle) else {
+            continue;
+        };
+        let Some((table, event)) = rest.split_once('"') else {
+            continue;
+        };
+        let Some(at) = line
+            .get(..23)
+            .and_then(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.3f").ok())
+        else {
+            continue;
+        };
+        if event.contains("has started") {
+            started.insert(table.to_owned(), at);
+        } else if event.contains("has finished") {
+            if let Some(from) = started.get(table) {
+                spans.push((table.to_owned(), *from, at));
+            }
+        }
+    }
+    let Some(first) = spans.iter().map(|(_, from, _)| *from).min() else {
+        return Vec::new();
+    };
+    let secs = |t: chrono::NaiveDateTime| (t - first).num_milliseconds() as f64 / 1000.0;
+    let mut out: Vec<(String, f64, f64)> = spans
+        .into_iter()
+        .map(|(t, from, to)| (t, secs(from), secs(to)))
+        .collect();
+    out.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    out
+}
+
 fn load_figures(
     ledger: &Ledger,
     sent: u64,
@@ -1083,14 +1207,89 @@ fn report(opts: &MoveArgs, o: &Outcome) -> String {
             if v.met { "**met**" } else { "**not met**" }
         ));
     }
-    let mut timeline = String::from("| phase or event | at s | lasted s |\n|---|---:|---:|\n");
+    let mut timeline = String::from(
+        "| phase or event | at s | lasted s | writes sent | their p99 ms | their max ms |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+    );
+    let latency = |what: &str| {
+        o.by_phase.iter().find(|p| p.what == what).map_or_else(
+            || " | | ".to_owned(),
+            |p| format!("{} | {} | {}", p.writes, p.p99_ms, p.max_ms),
+        )
+    };
+    timeline.push_str(&format!(
+        "| before the move | | | {} |\n",
+        latency("before the move")
+    ));
     for (i, (what, at)) in m.logged.iter().enumerate() {
         let lasted = m
             .logged
             .get(i + 1)
             .map_or_else(String::new, |(_, next)| format!("{:.3}", next - at));
-        timeline.push_str(&format!("| {what} | {at:.3} | {lasted} |\n"));
+        let sent = o.by_phase.get(i + 1).map_or_else(
+            || " | | ".to_owned(),
+            |p| format!("{} | {} | {}", p.writes, p.p99_ms, p.max_ms),
+        );
+        timeline.push_str(&format!("| {what} | {at:.3} | {lasted} | {sent} |\n"));
     }
+    timeline.push_str(&format!(
+        "| after the move | | | {} |\n",
+        latency("after the move")
+    ));
+    let rows_of = |table: &str| {
+        o.mix
+            .iter()
+            .find(|(t, _)| t == table)
+            .map_or(0, |(_, n)| *n)
+    };
+    let mut syncs =
+        String::from("| table | rows | started at s | took s |\n|---|---:|---:|---:|\n");
+    for (t, from, to) in &m.syncs {
+        syncs.push_str(&format!(
+            "| {t} | {} | {from:.2} | {:.2} |\n",
+            thousands(rows_of(t)),
+            to - from
+        ));
+    }
+    let sync_summary = match m
+        .syncs
+        .iter()
+        .max_by(|a, b| (a.2 - a.1).total_cmp(&(b.2 - b.1)))
+    {
+        Some((slowest, from, to)) => {
+            let others_done = m
+                .syncs
+                .iter()
+                .filter(|(t, _, _)| t != slowest)
+                .map(|(_, _, end)| *end)
+                .fold(0.0, f64::max);
+            let others_rows = total - rows_of(slowest);
+            format!(
+                "All tables but {slowest} were copied {others_done:.1} s after the first sync started \
+                 ({} rows, {} rows/s); {slowest} ({} rows) took {:.1} s, from {from:.1} s to {to:.1} s.\n\n",
+                thousands(others_rows),
+                thousands(per_second(others_rows as f64, others_done).round() as i64),
+                thousands(rows_of(slowest)),
+                to - from,
+            )
+        }
+        None => "(no table synchronization found in the target's Postgres log)\n\n".to_owned(),
+    };
+    let floor_summary = match o.floor.tables.iter().max_by(|a, b| a.2.total_cmp(&b.2)) {
+        Some((slowest, n, secs)) => {
+            let rest = o.floor.rows.saturating_sub(*n);
+            let rest_secs = o.floor.seconds - secs;
+            format!(
+                "The floor spends {secs:.1} of its {:.1} s on {slowest} ({} rows); the other {} rows take \
+                 {rest_secs:.1} s ({} rows/s).\n\n",
+                o.floor.seconds,
+                thousands(*n as i64),
+                thousands(rest as i64),
+                thousands(per_second(rest as f64, rest_secs).round() as i64),
+            )
+        }
+        None => String::new(),
+    };
     let polled = m
         .polled
         .iter()
@@ -1129,11 +1328,17 @@ fn report(opts: &MoveArgs, o: &Outcome) -> String {
          ## Targets\n\n\
          {targets}\n\
          ## Where the time goes\n\n\
-         Move `{id}`, its phases as the control plane logged them (its own clock, from the first entry):\n\n\
+         Move `{id}`, its phases as the control plane logged them (its own clock, from the first entry), \
+         with the writes sent during each (client side, sent to answered):\n\n\
          {timeline}\n\
          As polled: {polled}.\n\n\
+         The copy, table by table, as the target's Postgres logged its table synchronizations \
+         (up to `max_sync_workers_per_subscription` = 6 at once, in name order):\n\n\
+         {syncs}\n\
+         {sync_summary}\
          The floor, per table:\n\n\
          {floor_tables}\n\
+         {floor_summary}\
          {notes}",
         rows_arg = opts.rows,
         wps_arg = opts.writes_per_second,
@@ -1158,12 +1363,43 @@ fn report(opts: &MoveArgs, o: &Outcome) -> String {
     )
 }
 
-/// What the numbers mean, from looking at runs of this benchmark.
+/// What the numbers mean, from looking at runs of this benchmark (the
+/// separate measurements were made on the data a 1,000,000-row run left,
+/// kept with `MERCATO_BENCH_KEEP=1`).
 const NOTES: &str = "## Reading the numbers\n\n\
 - The move's copy is Postgres logical replication: one table-sync worker per table (up to \
-`max_sync_workers_per_subscription` at once) runs its own filtered `COPY` on the source and applies \
-it on the target, then the subscription streams what changed since. The floor does the same \
-reads and writes from one process, one table at a time, with none of the replication machinery.\n";
+`max_sync_workers_per_subscription` at once, in name order) runs its own filtered `COPY` on the source and \
+applies it on the target, then the subscription streams what changed since. The floor does the same reads \
+and writes from one process, one table at a time, with none of the replication machinery, and without the \
+write load.\n\
+- **Copy rate.** One table dominates both the floor and the move: `search_documents` (one row per product). \
+Every row inserted there updates four GIN indexes (full text, two trigram, facets) created with \
+`fastupdate = off`, one posting-list insert per token: about 1,700 rows/s. The other tables copy at \
+100,000 to 400,000 rows/s. Measured separately, a plain COPY of the same 27,027 search documents into the \
+pod schema takes 14.0 s as is, 1.9 s with `fastupdate = on` on those four indexes, and 0.6 s without them. \
+*Proposal (control-plane/src/moves/, not made):* switch `fastupdate` on for the target's `search_documents` \
+GIN indexes while the initial copy runs, then off again with `gin_clean_pending_list()` before the bulk \
+verification. `ALTER INDEX ... SET (fastupdate = ...)` takes a SHARE UPDATE EXCLUSIVE lock (reads and writes \
+go on); the target's other stores meanwhile search a pending list of at most `gin_pending_list_limit` (4 MB). \
+The copy would then end about when the other tables do (see the table above), near 100,000 rows/s on this \
+machine, and the floor would rise likewise.\n\
+- **Write pause.** Nearly all of the pause is the step from `caught_up` to `verified`: during the freeze the \
+runner counts every table's rows of the store on both sides and checksums the rows the target wrote since the \
+bulk verification, which it finds by `age(xmin)` in a scan of all the store's rows. That work grows with the \
+store, not with the changes: about 60 ms at 50,000 rows, about 370 ms at 1,000,000. Measured separately at \
+1,000,000 rows, the target's share of those queries takes 450 ms one after another, 163 ms of it the \
+`count(*)`s alone. *Proposals (control-plane/src/moves/runner.rs `verify_changes`, not made):* (a) in the \
+freeze, skip every table whose target-side `pg_stat_user_tables` counters (`n_tup_ins + n_tup_upd + \
+n_tup_del`) did not move since the bulk verification, plus one more live `verify_changes` pass just before \
+the freeze so that few tables moved since: orders, history, customers and the rest of a store's bulk take no \
+writes in a few hundred milliseconds; (b) or rely on the marker alone during the freeze (commits are applied \
+in order, so the marker proves every earlier write arrived) and compare counts right after the switch, \
+alerting instead of rolling back.\n\
+- **Latency.** Writes sent while requests are held wait for the release; writes sent during the copy are slower \
+because the six sync workers, both Postgres clusters, the pods and the load generator share two cores.\n\
+- **Settings.** src/local.rs is unchanged: the copy is CPU-bound (GIN inserts) and the pause is verification \
+scans; more sync workers add nothing on two cores, and one worker copies `search_documents` whatever the \
+setting. The machine's cores are shared with other work, so runs differ by some percent.\n";
 
 #[cfg(test)]
 mod tests {
@@ -1276,6 +1512,27 @@ mod tests {
             "times come from the log"
         );
         assert!(move_log("", id).is_empty());
+    }
+
+    #[test]
+    fn table_syncs_are_read_from_the_targets_postgres_log() {
+        let sub = "mercato_move_0193a0c0000070008000000000000001";
+        let log = format!(
+            "2026-11-21 12:35:42.958 UTC [1] LOG:  logical replication table synchronization worker for subscription \"{sub}\", table \"carts\" has started\n\
+             2026-11-21 12:35:43.000 UTC [2] LOG:  logical replication table synchronization worker for subscription \"other\", table \"carts\" has started\n\
+             2026-11-21 12:35:43.458 UTC [3] LOG:  logical replication table synchronization worker for subscription \"{sub}\", table \"api_keys\" has started\n\
+             2026-11-21 12:35:44.208 UTC [1] LOG:  logical replication table synchronization worker for subscription \"{sub}\", table \"carts\" has finished\n\
+             2026-11-21 12:35:44.000 UTC [4] LOG:  checkpoint starting: time\n\
+             2026-11-21 12:35:45.958 UTC [3] LOG:  logical replication table synchronization worker for subscription \"{sub}\", table \"api_keys\" has finished\n"
+        );
+        assert_eq!(
+            sync_log(&log, sub),
+            vec![
+                ("carts".to_owned(), 0.0, 1.25),
+                ("api_keys".to_owned(), 0.5, 3.0)
+            ]
+        );
+        assert!(sync_log(&log, "mercato_move_none").is_empty());
     }
 
     #[test]
