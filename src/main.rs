@@ -183,6 +183,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(mercato::bench::Bench::Checkout(args)) => {
             mercato::bench::checkout::run(args).await
         }
+        Command::Bench(mercato::bench::Bench::Move(args)) => mercato::bench::moves::run(args).await,
         Command::Token {
             role,
             store,

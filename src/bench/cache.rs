@@ -33,7 +33,7 @@ pub async fn run(opts: CacheArgs) -> anyhow::Result<()> {
 }
 
 async fn measure_platform(opts: &CacheArgs) -> anyhow::Result<Vec<Report>> {
-    let reports = super::on_up(opts.port_base, &[], |router, _| async move {
+    let reports = super::on_up(opts.port_base, 1, &[], |router, _| async move {
         measure(&router, opts).await
     })
     .await?;

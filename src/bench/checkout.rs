@@ -365,6 +365,7 @@ where
     let gate = gate.to_string();
     super::on_up(
         opts.port_base,
+        1,
         &[("MERCATO_POD_INVENTORY_GATE", gate.as_str())],
         |router, data| async move {
             let platform = connect(&router, &data, opts).await?;
