@@ -273,16 +273,10 @@ fn verdicts(f: &Figures) -> Vec<Verdict> {
     ]
 }
 
-/// `1234567` as `1,234,567`.
+/// `1234567` as `1,234,567` (the CLI's [`count`](crate::ops::render::count),
+/// signed).
 fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
+    let out = crate::ops::render::count(n.unsigned_abs());
     if n < 0 {
         format!("-{out}")
     } else {

@@ -114,10 +114,6 @@ impl Move {
     pub fn is_running(&self) -> bool {
         self.status == "running"
     }
-
-    pub fn completed(&self) -> bool {
-        self.status == "completed"
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -369,13 +369,6 @@ pub async fn request_cancel<'e>(db: impl PgExecutor<'e>, id: Uuid) -> Result<boo
     Ok(updated.rows_affected() == 1)
 }
 
-pub async fn running_ids<'e>(db: impl PgExecutor<'e>) -> Result<Vec<Uuid>, sqlx::Error> {
-    let rows: Vec<(Uuid,)> = sqlx::query_as("SELECT id FROM fleet_jobs WHERE status = 'running'")
-        .fetch_all(db)
-        .await?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
-}
-
 /// How many stores the registry places on `pod`, in any state.
 pub async fn stores_on<'e>(db: impl PgExecutor<'e>, pod: PodId) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM stores WHERE pod_id = $1")

@@ -29,11 +29,11 @@ pub fn spawn(state: AppState, id: Uuid) {
     });
 }
 
-/// Picks up the job a previous process left running.
+/// Picks up the job a previous process left running (at most one).
 pub async fn resume_all(state: &AppState) -> anyhow::Result<()> {
-    for id in super::running_ids(&state.db).await? {
-        tracing::info!(job_id = %id, "resuming a fleet job left running");
-        spawn(state.clone(), id);
+    if let Some(job) = super::running(&state.db).await? {
+        tracing::info!(job_id = %job.id, "resuming a fleet job left running");
+        spawn(state.clone(), job.id);
     }
     Ok(())
 }
