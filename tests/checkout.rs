@@ -958,3 +958,47 @@ async fn staff_cancelling_an_order_awaiting_capture_voids_it_and_releases_the_st
     );
     stack.shutdown().await;
 }
+
+/// The recovery worker writes (it claims stuck checkouts), so it honours the
+/// fence like every writer: a store fenced for a move since the worker
+/// listed the active stores is left alone, so nothing is written on a
+/// move's source after its fence.
+#[tokio::test]
+async fn recovery_leaves_a_fenced_store_alone() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "fenced").await;
+    let (_, variant) = shop.product(&stack, "FE-1", 1000, 5).await;
+    let token = shop.cart(&stack, &[(&variant, 1)]).await;
+    let (status, body) = send(shop.checkout(&stack, &token, "fenced-1", CARD_DECLINED)).await;
+    assert_eq!(status, 402, "{body}");
+    // The checkout looks abandoned mid-way, long ago; the store is fenced.
+    let mut db = shop.db(&stack).await;
+    for sql in [
+        "UPDATE checkouts SET state = 'compensating', updated_at = now() - interval '1 hour' WHERE store_id = $1",
+        "UPDATE hosted_stores SET state = 'moved_out' WHERE store_id = $1",
+    ] {
+        let done = sqlx::query(sql)
+            .bind(shop.id.as_uuid())
+            .execute(&mut db)
+            .await
+            .expect(sql);
+        assert_eq!(done.rows_affected(), 1, "{sql}");
+    }
+    let pod = stack.pod_for(&shop.store).await;
+    mercato_pod::checkout::recover_store(&pod.state, shop.id)
+        .await
+        .expect("recovery round");
+    const CLAIMED: &str = "SELECT count(*) FROM checkouts WHERE store_id = $1 AND attempts > 0";
+    assert_eq!(shop.count(&stack, CLAIMED).await, 0, "fenced: not claimed");
+    // Active again, the same round claims it.
+    sqlx::query("UPDATE hosted_stores SET state = 'active' WHERE store_id = $1")
+        .bind(shop.id.as_uuid())
+        .execute(&mut db)
+        .await
+        .expect("activate");
+    mercato_pod::checkout::recover_store(&pod.state, shop.id)
+        .await
+        .expect("recovery round");
+    assert_eq!(shop.count(&stack, CLAIMED).await, 1, "active: claimed");
+    stack.shutdown().await;
+}

@@ -134,13 +134,16 @@ async fn rows_with_ids(
     found
 }
 
-/// Publications, slots and subscriptions left by moves in a pod database.
+/// Publications, slots and subscriptions left by moves in a pod database,
+/// and change captures with what they recorded.
 async fn replication_objects(url: &str) -> i64 {
     let mut db = connect(url).await;
     let (n,): (i64,) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM pg_publication WHERE pubname LIKE 'mercato_move_%')
               + (SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'mercato_move_%')
-              + (SELECT count(*) FROM pg_subscription WHERE subname LIKE 'mercato_move_%')",
+              + (SELECT count(*) FROM pg_subscription WHERE subname LIKE 'mercato_move_%')
+              + (SELECT count(*) FROM move_capture.stores)
+              + (SELECT count(*) FROM move_capture.changes)",
     )
     .fetch_one(&mut db)
     .await
@@ -676,8 +679,85 @@ async fn moves_survive_aborts_and_control_plane_restarts() {
     stack.shutdown().await;
 }
 
+/// The freeze compares every row the store changed since the bulk
+/// verification: a changed row that differs on the target (altered there,
+/// as a lost or wrong apply would leave it) rolls the move back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_freeze_catches_a_changed_row_that_differs() {
+    logs();
+    let mut stack = Stack::start(2).await;
+    let shop = Shop::open(&stack, "watched").await;
+    shop.product(&stack, "W-1", 1000, 3).await;
+    let source_url = stack
+        .pod_by_id(&shop.store["pod_id"])
+        .await
+        .database_url
+        .clone();
+    let target = other_pod(&stack, &shop.store["pod_id"]).await;
+    let target_url = stack.pod_by_id(&target["id"]).await.database_url.clone();
+    stack.stop_control_plane().await;
+    stack
+        .start_control_plane_with(|c| c.moves.failpoint = "wait_before_freeze".into())
+        .await;
+    let id = start_move(&stack, &shop, &target).await;
+    wait_phase(&stack, &id, "catching_up").await;
+
+    // A write after the bulk verification: the source's capture records it.
+    let (product, _) = shop.product(&stack, "W-2", 2000, 5).await;
+    let mut src = connect(&source_url).await;
+    let recorded: Vec<(String, Value)> = sqlx::query_as(
+        "SELECT table_name, key FROM move_capture.changes
+          WHERE store_id = $1 AND table_name = 'products'",
+    )
+    .bind(shop.id.as_uuid())
+    .fetch_all(&mut src)
+    .await
+    .expect("changes");
+    assert_eq!(
+        recorded,
+        vec![(
+            "products".to_string(),
+            json!({"store_id": shop.id, "id": product})
+        )]
+    );
+    let url = target_url.clone();
+    let wanted = vec![product.clone()];
+    stack
+        .eventually("the new product reaches the target", || {
+            let (url, wanted) = (url.clone(), wanted.clone());
+            async move {
+                let mut db = connect(&url).await;
+                (rows_with_ids(&mut db, "products", shop.id, &wanted).await == 1).then_some(())
+            }
+        })
+        .await;
+    let mut dst = connect(&target_url).await;
+    let altered =
+        sqlx::query("UPDATE products SET title = 'Altered' WHERE store_id = $1 AND id = $2")
+            .bind(shop.id.as_uuid())
+            .bind(product.parse::<uuid::Uuid>().expect("uuid"))
+            .execute(&mut dst)
+            .await
+            .expect("alter");
+    assert_eq!(altered.rows_affected(), 1);
+
+    // Resumed without the failpoint, the move freezes, finds the row and
+    // rolls back.
+    stack.stop_control_plane().await;
+    stack.start_control_plane().await;
+    let mv = wait_finished(&stack, &id).await;
+    assert_eq!(mv["status"], "rolled_back", "{mv}");
+    let error = mv["error"].as_str().expect("error");
+    assert!(
+        error.starts_with("products: the 1 rows changed since verification differ"),
+        "{error}"
+    );
+    assert_back_on_source(&stack, &shop, &source_url, &target_url).await;
+    stack.shutdown().await;
+}
+
 /// Clear refusals: an unknown store or pod, the pod the store is on, a pod
-/// registered without a database.
+/// registered without a database, tenant tables a move cannot carry.
 #[tokio::test]
 async fn moves_refuse_what_cannot_move() {
     let stack = Stack::start(2).await;
@@ -720,6 +800,65 @@ async fn moves_refuse_what_cannot_move() {
         refuse(json!({"store_id": shop.id, "target_pod_id": bare["id"]})).await,
         (422, "pod_not_movable".into())
     );
+    // A tenant table without a primary key, then one without the capture
+    // trigger, on both pods.
+    let mut dbs = Vec::new();
+    for pod in pods(&stack).await {
+        if pod["id"] != bare["id"] {
+            dbs.push(connect(&stack.pod_by_id(&pod["id"]).await.database_url).await);
+        }
+    }
+    let refusal = |body: Value| async move {
+        let r = st
+            .operator(Method::POST, "/v1/moves")
+            .json(&body)
+            .send()
+            .await
+            .expect("move");
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.expect("json");
+        (
+            status,
+            body["error"]["code"].clone(),
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    };
+    for db in dbs.iter_mut() {
+        sqlx::query(
+            "CREATE TABLE gift_notes (store_id uuid NOT NULL, id uuid NOT NULL, note text)",
+        )
+        .execute(&mut *db)
+        .await
+        .expect("create");
+    }
+    let (status, code, message) = refusal(json!({"store_id": shop.id})).await;
+    assert_eq!((status, code), (422, json!("move_preflight_failed")));
+    assert!(
+        message.contains("without a primary key: gift_notes"),
+        "{message}"
+    );
+    for db in dbs.iter_mut() {
+        sqlx::query("ALTER TABLE gift_notes ADD PRIMARY KEY (store_id, id)")
+            .execute(&mut *db)
+            .await
+            .expect("key");
+    }
+    let (status, code, message) = refusal(json!({"store_id": shop.id})).await;
+    assert_eq!((status, code), (422, json!("move_preflight_failed")));
+    assert!(
+        message.contains("without the move_capture trigger over their primary key")
+            && message.ends_with("gift_notes; the migration that creates a tenant table must call move_capture.install('<table>')"),
+        "{message}"
+    );
+    for db in dbs.iter_mut() {
+        sqlx::query("DROP TABLE gift_notes")
+            .execute(&mut *db)
+            .await
+            .expect("drop");
+    }
     assert_eq!(
         error_code(
             stack

@@ -180,8 +180,6 @@ pub struct Move {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    #[serde(skip)]
-    pub verify_xid: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -202,7 +200,6 @@ struct Row {
     bytes_copied: i64,
     lag_bytes: Option<i64>,
     pause_ms: Option<i64>,
-    verify_xid: Option<i64>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
@@ -236,14 +233,13 @@ impl TryFrom<Row> for Move {
             created_at: r.created_at,
             updated_at: r.updated_at,
             finished_at: r.finished_at,
-            verify_xid: r.verify_xid,
         })
     }
 }
 
 const SELECT: &str =
     "SELECT id, store_id, source_pod, target_pod, reason, job_id, phase, status, abort_requested, error,
-        tables_total, tables_ready, rows_copied, bytes_copied, lag_bytes, pause_ms, verify_xid,
+        tables_total, tables_ready, rows_copied, bytes_copied, lag_bytes, pause_ms,
         created_at, updated_at, finished_at
    FROM moves";
 
@@ -357,15 +353,6 @@ pub async fn set_progress<'e>(
     .execute(db)
     .await
     .map(|_| ())
-}
-
-pub async fn set_verify_xid<'e>(db: impl PgExecutor<'e>, id: Uuid, xid: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE moves SET verify_xid = $2, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(xid)
-        .execute(db)
-        .await
-        .map(|_| ())
 }
 
 pub async fn abort_requested<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<bool> {

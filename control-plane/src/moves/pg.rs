@@ -374,15 +374,6 @@ impl PodDb {
         Ok(deleted)
     }
 
-    /// The next transaction id of this database (64-bit).
-    pub async fn next_xid(&self) -> sqlx::Result<i64> {
-        let (xid,): (i64,) =
-            sqlx::query_as("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(xid)
-    }
-
     /// Row count and checksum per hash bucket of the store's rows in
     /// `table`.
     pub async fn buckets(
@@ -406,69 +397,139 @@ impl PodDb {
             .collect())
     }
 
-    /// On the target: the store's row count in `table`, and the primary
-    /// keys (as JSON) and checksum of the rows whose `age(xmin)` is at most
-    /// `age_bound` (written since the verification point, see
-    /// [`PodDb::age_bound`]), in one scan.
-    pub async fn changed_since(
+    /// On the source: starts recording the keys of the rows the store
+    /// changes (the `move_capture` trigger of every tenant table), from
+    /// nothing. Returns once every transaction that could have written
+    /// before the capture started has ended, so each write committed from
+    /// then on is either recorded or was already there for the bulk
+    /// verification to see.
+    pub async fn start_capture(
         &self,
-        table: &str,
-        key: &[String],
         store: StoreId,
-        age_bound: i32,
-    ) -> sqlx::Result<(i64, serde_json::Value, Figures)> {
-        let pk = key
-            .iter()
-            .map(|c| format!("{}, t.{}", literal(c), ident(c)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let table = ident(table);
-        let (rows, keys, changed, checksum): (i64, serde_json::Value, i64, Option<String>) =
-            sqlx::query_as(&format!(
-                "SELECT count(*),
-                        coalesce(jsonb_agg(jsonb_build_object({pk})) FILTER (WHERE age(t.xmin) <= $2), '[]'::jsonb),
-                        count(*) FILTER (WHERE age(t.xmin) <= $2),
-                        (sum(hashtextextended(t::text, 0)::numeric) FILTER (WHERE age(t.xmin) <= $2))::text
-                   FROM {table} t WHERE store_id = $1"
-            ))
+        move_id: Uuid,
+        deadline: tokio::time::Instant,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM move_capture.changes WHERE store_id = $1")
             .bind(store.as_uuid())
-            .bind(age_bound)
-            .fetch_one(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok((
-            rows,
-            keys,
-            Figures {
-                rows: changed,
-                checksum: checksum.unwrap_or_else(|| "0".into()),
-            },
-        ))
+        sqlx::query(
+            "INSERT INTO move_capture.stores (store_id, move_id) VALUES ($1, $2)
+             ON CONFLICT (store_id) DO UPDATE SET move_id = $2, started_at = now()",
+        )
+        .bind(store.as_uuid())
+        .bind(move_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        // Transactions with an id below `after` may have written before the
+        // capture row was visible; the oldest running one tells.
+        let (after,): (i64,) =
+            sqlx::query_as("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+                .fetch_one(&self.pool)
+                .await?;
+        loop {
+            let (oldest,): (i64,) =
+                sqlx::query_as("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+                    .fetch_one(&self.pool)
+                    .await?;
+            if oldest >= after {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                anyhow::bail!(
+                    "transactions older than the change capture still run on the source (transaction {oldest})"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
-    /// `age(xmin)` of a row written at `since_xid` or later is at most this.
-    pub async fn age_bound(&self, since_xid: i64) -> sqlx::Result<i32> {
-        let next = self.next_xid().await?;
-        Ok((next - since_xid + 1).clamp(0, i32::MAX as i64) as i32)
+    /// On the source: whether the store's changes are being recorded for
+    /// the move `move_id`.
+    pub async fn capturing(&self, store: StoreId, move_id: Uuid) -> sqlx::Result<bool> {
+        let found: Option<(i32,)> = sqlx::query_as(
+            "SELECT 1 FROM move_capture.stores WHERE store_id = $1 AND move_id = $2",
+        )
+        .bind(store.as_uuid())
+        .bind(move_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
     }
 
-    /// On the source: the store's row count in `table`, and the checksum of
-    /// the rows with the given primary keys.
-    pub async fn rows_with_keys(
+    /// On the source: stops recording the store's changes and forgets them.
+    pub async fn stop_capture(&self, store: StoreId) -> sqlx::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for sql in [
+            "DELETE FROM move_capture.stores WHERE store_id = $1",
+            "DELETE FROM move_capture.changes WHERE store_id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(store.as_uuid())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    }
+
+    /// On the source: the primary keys (JSON objects) of the rows the
+    /// store changed since its capture started, by table.
+    pub async fn changed_keys(
+        &self,
+        store: StoreId,
+    ) -> sqlx::Result<BTreeMap<String, serde_json::Value>> {
+        let rows: Vec<(String, serde_json::Value)> = sqlx::query_as(
+            "SELECT table_name, jsonb_agg(key) FROM move_capture.changes
+              WHERE store_id = $1 GROUP BY table_name",
+        )
+        .bind(store.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The tables among `tables` whose `move_capture` trigger is enabled,
+    /// with its arguments (the key columns it records).
+    pub async fn capture_triggers(
+        &self,
+        tables: &[String],
+    ) -> sqlx::Result<BTreeMap<String, Vec<String>>> {
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT c.relname::text, t.tgargs
+               FROM pg_trigger t
+               JOIN pg_class c ON c.oid = t.tgrelid
+               JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+              WHERE t.tgname = 'move_capture' AND t.tgenabled IN ('O', 'A')
+                AND c.relname = ANY($1)",
+        )
+        .bind(tables)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(table, args)| (table, trigger_args(&args)))
+            .collect())
+    }
+
+    /// The count and checksum of the store's rows in `table` with the given
+    /// primary keys (a JSON array of objects of the key columns).
+    pub async fn rows_by_keys(
         &self,
         table: &str,
         key: &[String],
         store: StoreId,
         keys: &serde_json::Value,
-    ) -> sqlx::Result<(i64, Figures)> {
+    ) -> sqlx::Result<Figures> {
         let join = key
             .iter()
             .map(|c| format!("t.{c} = k.{c}", c = ident(c)))
             .collect::<Vec<_>>()
             .join(" AND ");
         let table = ident(table);
-        let (rows, changed, checksum): (i64, i64, Option<String>) = sqlx::query_as(&format!(
-            "SELECT (SELECT count(*) FROM {table} WHERE store_id = $1), count(t.*),
-                    sum(hashtextextended(t::text, 0)::numeric)::text
+        let (rows, checksum): (i64, Option<String>) = sqlx::query_as(&format!(
+            "SELECT count(t.*), sum(hashtextextended(t::text, 0)::numeric)::text
                FROM jsonb_populate_recordset(NULL::{table}, $2) k
                JOIN {table} t ON {join}
               WHERE t.store_id = $1"
@@ -477,14 +538,55 @@ impl PodDb {
         .bind(keys)
         .fetch_one(&self.pool)
         .await?;
-        Ok((
+        Ok(Figures {
             rows,
-            Figures {
-                rows: changed,
-                checksum: checksum.unwrap_or_else(|| "0".into()),
-            },
-        ))
+            checksum: checksum.unwrap_or_else(|| "0".into()),
+        })
     }
+}
+
+impl PodDb {
+    /// The text form of the store's rows in `table` with the given keys,
+    /// by key (the rows behind a failed [`PodDb::rows_by_keys`]).
+    pub async fn row_texts(
+        &self,
+        table: &str,
+        key: &[String],
+        store: StoreId,
+        keys: &serde_json::Value,
+    ) -> sqlx::Result<BTreeMap<String, String>> {
+        let join = key
+            .iter()
+            .map(|c| format!("t.{c} = k.{c}", c = ident(c)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let pk = key
+            .iter()
+            .map(|c| format!("{}, t.{}", literal(c), ident(c)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let table = ident(table);
+        let rows: Vec<(String, String)> = sqlx::query_as(&format!(
+            "SELECT jsonb_build_object({pk})::text, t::text
+               FROM jsonb_populate_recordset(NULL::{table}, $2) k
+               JOIN {table} t ON {join}
+              WHERE t.store_id = $1"
+        ))
+        .bind(store.as_uuid())
+        .bind(keys)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+}
+
+/// A trigger's arguments as `pg_trigger.tgargs` stores them: each ends
+/// with a NUL byte.
+fn trigger_args(raw: &[u8]) -> Vec<String> {
+    raw.split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
 }
 
 /// Tables compared by verification.
@@ -509,6 +611,15 @@ mod tests {
         assert_eq!(ident("orders"), "\"orders\"");
         assert_eq!(ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn trigger_arguments() {
+        assert_eq!(
+            trigger_args(b"store_id\0id\0"),
+            vec!["store_id".to_string(), "id".to_string()]
+        );
+        assert!(trigger_args(b"").is_empty());
     }
 
     #[test]

@@ -212,6 +212,23 @@ async fn check_schemas(src: &PodDb, dst: &PodDb, source: &PodEndpoint) -> Result
             missing.join(", ")
         )));
     }
+    // The freeze checks only what the source's capture recorded.
+    let triggers = src
+        .capture_triggers(&tables)
+        .await
+        .map_err(ApiError::internal)?;
+    let uncaptured: Vec<&str> = tables
+        .iter()
+        .filter(|t| triggers.get(*t) != keys.get(*t))
+        .map(String::as_str)
+        .collect();
+    if !uncaptured.is_empty() {
+        return Err(preflight_failed(format!(
+            "tenant table(s) without the move_capture trigger over their primary key on pod {}: {}; the migration that creates a tenant table must call move_capture.install('<table>')",
+            source.name,
+            uncaptured.join(", ")
+        )));
+    }
     Ok(tables.len())
 }
 

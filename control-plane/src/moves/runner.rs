@@ -124,7 +124,7 @@ async fn drive(state: &AppState, id: Uuid, restarted: bool) -> anyhow::Result<()
         Recovery::Resume
     };
     let outcome = match recovery {
-        Recovery::Resume => forward(&ctx, mv.phase, mv.verify_xid).await,
+        Recovery::Resume => forward(&ctx, mv.phase).await,
         Recovery::RollBack => Err(anyhow!(
             "the control plane restarted while the store was frozen"
         )),
@@ -232,9 +232,8 @@ impl Ctx {
     }
 }
 
-async fn forward(ctx: &Ctx, from: Phase, verify_xid: Option<i64>) -> anyhow::Result<()> {
+async fn forward(ctx: &Ctx, from: Phase) -> anyhow::Result<()> {
     let mut phase = from;
-    let mut verify_xid = verify_xid;
     loop {
         match phase {
             Phase::Preflight | Phase::Copying => {
@@ -244,10 +243,21 @@ async fn forward(ctx: &Ctx, from: Phase, verify_xid: Option<i64>) -> anyhow::Res
             }
             Phase::Verifying => {
                 ctx.phase(Phase::Verifying).await?;
-                verify_xid = Some(verify_bulk(ctx).await?);
+                let deadline = Instant::now()
+                    + Duration::from_millis(ctx.state.mover.settings.lag_deadline_ms);
+                ctx.src
+                    .start_capture(ctx.store.id, ctx.id, deadline)
+                    .await
+                    .context("starting the change capture on the source")?;
+                verify_bulk(ctx).await?;
                 phase = Phase::CatchingUp;
             }
             Phase::CatchingUp => {
+                if !ctx.src.capturing(ctx.store.id, ctx.id).await? {
+                    // Resumed without the capture the freeze relies on.
+                    phase = Phase::Verifying;
+                    continue;
+                }
                 ctx.phase(Phase::CatchingUp).await?;
                 if ctx.state.mover.settings.failpoint == "wait_before_freeze" {
                     loop {
@@ -256,9 +266,7 @@ async fn forward(ctx: &Ctx, from: Phase, verify_xid: Option<i64>) -> anyhow::Res
                     }
                 }
                 catch_up(ctx).await?;
-                let xid = verify_xid
-                    .ok_or_else(|| anyhow!("verification point missing; verifying again"))?;
-                cut_over(ctx, xid).await?;
+                cut_over(ctx).await?;
                 return clean_up(ctx).await;
             }
             Phase::Frozen
@@ -314,11 +322,9 @@ async fn copy(ctx: &Ctx) -> anyhow::Result<()> {
 /// while the store keeps selling. Each round writes a marker first and
 /// compares once the target has it, so both sides are close in time; a
 /// bucket that differs only because of writes in flight matches in a later
-/// round. Returns the target's transaction id from before the first round:
-/// rows the target wrote after it are checked again during the freeze.
-async fn verify_bulk(ctx: &Ctx) -> anyhow::Result<i64> {
-    let xid = ctx.dst.next_xid().await?;
-    model::set_verify_xid(&ctx.state.db, ctx.id, xid).await?;
+/// round. The change capture runs from before the first round: rows the
+/// store changes from then on are checked again during the freeze.
+async fn verify_bulk(ctx: &Ctx) -> anyhow::Result<()> {
     let mut pending: BTreeMap<String, BTreeSet<i64>> = verified_tables(&ctx.tables)
         .into_iter()
         .map(|t| (t, (0..BUCKETS).collect()))
@@ -349,7 +355,7 @@ async fn verify_bulk(ctx: &Ctx) -> anyhow::Result<i64> {
                 ctx.src.lag_bytes(&ctx.name).await?,
             )
             .await?;
-            return Ok(xid);
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -385,7 +391,7 @@ async fn catch_up(ctx: &Ctx) -> anyhow::Result<()> {
 
 /// Freeze, fence, catch up, verify, flip: the part with requests held,
 /// bounded by `max_hold_ms`.
-async fn cut_over(ctx: &Ctx, verify_xid: i64) -> anyhow::Result<()> {
+async fn cut_over(ctx: &Ctx) -> anyhow::Result<()> {
     let started = Instant::now();
     let deadline = started + ctx.state.mover.max_hold();
     let held = |what: &'static str| move |_| anyhow!("the hold bound was reached while {what}");
@@ -408,8 +414,8 @@ async fn cut_over(ctx: &Ctx, verify_xid: i64) -> anyhow::Result<()> {
     // 3. Every write before the fence is on the target once the marker is.
     ctx.wait_marker(marker, deadline).await?;
     ctx.phase(Phase::CaughtUp).await?;
-    // 4. Counts, and checksums of what changed since the bulk verification.
-    timeout_at(deadline, verify_changes(ctx, verify_xid))
+    // 4. Checksums of the rows changed since the bulk verification.
+    let changed = timeout_at(deadline, verify_changes(ctx))
         .await
         .map_err(held("verifying"))??;
     ctx.phase(Phase::Verified).await?;
@@ -447,33 +453,52 @@ async fn cut_over(ctx: &Ctx, verify_xid: i64) -> anyhow::Result<()> {
     ctx.state.routing_changed(version);
     let pause_ms = started.elapsed().as_millis() as i64;
     ctx.state.mover.metrics.pause_ms.observe(pause_ms as f64);
-    tracing::info!(move_id = %ctx.id, store_id = %ctx.store.id, pause_ms, "store switched to its new pod");
+    tracing::info!(move_id = %ctx.id, store_id = %ctx.store.id, pause_ms, changed_rows = changed, "store switched to its new pod");
     Ok(())
 }
 
-/// Per table: the row counts agree, and every row the target wrote since
-/// the bulk verification equals the source's row with the same key.
-async fn verify_changes(ctx: &Ctx, verify_xid: i64) -> anyhow::Result<()> {
-    let age_bound = ctx.dst.age_bound(verify_xid).await?;
+/// Every row the store changed on the source since its capture started
+/// (recorded by key, deleted rows included) is the same on the target: the
+/// bulk verification covered the rest. Reads only those rows, so the work
+/// grows with the writes, not with the store. Returns how many were checked.
+async fn verify_changes(ctx: &Ctx) -> anyhow::Result<usize> {
+    let changed = ctx.src.changed_keys(ctx.store.id).await?;
+    let verified = verified_tables(&ctx.tables);
+    let mut checked = 0;
     let mut checks = tokio::task::JoinSet::new();
-    for table in verified_tables(&ctx.tables) {
+    for (table, keys) in changed {
+        if !verified.contains(&table) {
+            continue;
+        }
         let key = ctx
             .keys
             .get(&table)
             .cloned()
             .ok_or_else(|| anyhow!("table {table} has no primary key"))?;
+        let count = keys.as_array().map_or(0, Vec::len);
+        checked += count;
         let (src, dst, store) = (ctx.src.clone(), ctx.dst.clone(), ctx.store.id);
         checks.spawn(async move {
-            let (target_rows, keys, changed) =
-                dst.changed_since(&table, &key, store, age_bound).await?;
-            let (source_rows, expected) = src.rows_with_keys(&table, &key, store, &keys).await?;
-            if source_rows != target_rows {
-                bail!("{table}: {source_rows} rows on the source, {target_rows} on the target");
-            }
-            if changed != expected {
+            let (source, target) = tokio::try_join!(
+                src.rows_by_keys(&table, &key, store, &keys),
+                dst.rows_by_keys(&table, &key, store, &keys)
+            )?;
+            if source != target {
+                let (s, d) = tokio::try_join!(
+                    src.row_texts(&table, &key, store, &keys),
+                    dst.row_texts(&table, &key, store, &keys)
+                )?;
+                let first = s
+                    .keys()
+                    .chain(d.keys())
+                    .find(|k| s.get(*k) != d.get(*k))
+                    .cloned()
+                    .unwrap_or_default();
+                tracing::warn!(table, key = first, source = ?s.get(&first), target = ?d.get(&first), "a changed row differs");
                 bail!(
-                    "{table}: the {} rows changed since verification differ from the source",
-                    changed.rows
+                    "{table}: the {count} rows changed since verification differ between the source ({} found) and the target ({} found)",
+                    source.rows,
+                    target.rows
                 );
             }
             Ok(())
@@ -482,7 +507,7 @@ async fn verify_changes(ctx: &Ctx, verify_xid: i64) -> anyhow::Result<()> {
     while let Some(done) = checks.join_next().await {
         done.context("a verification task failed")??;
     }
-    Ok(())
+    Ok(checked)
 }
 
 /// Points the store at `pod` in `state` within `tx`: its `stores` row and
@@ -555,6 +580,7 @@ async fn drop_replication(ctx: &Ctx) -> anyhow::Result<()> {
     ctx.dst.drop_subscription(&ctx.name).await?;
     ctx.src.drop_slot(&ctx.name).await?;
     ctx.src.drop_publication(&ctx.name).await?;
+    ctx.src.stop_capture(ctx.store.id).await?;
     Ok(())
 }
 

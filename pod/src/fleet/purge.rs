@@ -166,6 +166,21 @@ async fn still_due(
 pub async fn purge_store(state: &AppState, store: StoreId) -> anyhow::Result<Outcome> {
     let batch = state.config.purge_batch_rows.max(1);
     let mut purged: u64 = 0;
+    // A change capture the mover left behind would record every purged row.
+    let mut tx = state.db.begin().await?;
+    if !still_due(&mut tx, store, "FOR SHARE").await? {
+        return Ok(Outcome::Kept { rows: 0 });
+    }
+    for sql in [
+        "DELETE FROM move_capture.stores WHERE store_id = $1",
+        "DELETE FROM move_capture.changes WHERE store_id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(store.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
     for (table, sql) in plan(&state.db).await.context("planning the purge")? {
         let mut from_table: u64 = 0;
         loop {
