@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use mercato_tenants::http::{finish, HttpMetrics};
 use mercato_tenants::{ApiError, ErrorCode, TokenKeys};
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
@@ -117,6 +117,13 @@ impl Redis {
     }
 }
 
+/// The pending list of a GIN index (`fastupdate`, pod migration `…13`) at
+/// which this pod's writes merge it: small, so that searches never scan
+/// much of it. Other sessions keep Postgres' default (4 MB): a store
+/// moving in is copied by a subscription, whose inserts batch into larger
+/// merges, and the mover merges what is left once the copy is done.
+const GIN_PENDING_LIST_LIMIT: &str = "256kB";
+
 pub struct Application {
     listener: TcpListener,
     router: Router,
@@ -130,10 +137,14 @@ impl Application {
     /// stores and binds the listener.
     pub async fn build(config: PodConfig) -> anyhow::Result<Self> {
         anyhow::ensure!(!config.jwt_secret.is_empty(), "jwt_secret must be set");
+        let options: PgConnectOptions = config
+            .database_url
+            .parse()
+            .context("parsing the pod database url")?;
         let db = PgPoolOptions::new()
             .max_connections(config.db_pool_size)
             .acquire_timeout(Duration::from_secs(5))
-            .connect(&config.database_url)
+            .connect_with(options.options([("gin_pending_list_limit", GIN_PENDING_LIST_LIMIT)]))
             .await
             .context("connecting to the pod database")?;
         sqlx::migrate!("../migrations/pod")

@@ -45,6 +45,10 @@ pub struct MoveSettings {
     pub max_hold_ms: u64,
     /// Longest the initial copy may take, in milliseconds.
     pub copy_timeout_ms: u64,
+    /// Tables copied at once (at most the target's
+    /// `max_sync_workers_per_subscription`): more copies faster, fewer
+    /// leaves more of the pods' CPU to the stores' live traffic.
+    pub copy_parallelism: usize,
     /// How long replication may take to catch up before the freeze, in
     /// milliseconds, before the move gives up.
     pub lag_deadline_ms: u64,
@@ -70,6 +74,7 @@ impl Default for MoveSettings {
         Self {
             max_hold_ms: 1_500,
             copy_timeout_ms: 30 * 60 * 1_000,
+            copy_parallelism: 6,
             lag_deadline_ms: 60_000,
             catch_up_ms: 250,
             verify_rounds: 20,

@@ -143,27 +143,83 @@ impl PodDb {
     }
 
     /// The publication of one store's rows of `tables` (row filter on
-    /// `store_id`, Postgres 15+).
+    /// `store_id`, Postgres 15+); tables it lacks are added.
     pub async fn ensure_publication(
         &self,
         name: &str,
         tables: &[String],
         store: StoreId,
     ) -> sqlx::Result<()> {
-        if self.exists(Catalog::Publication, name).await? {
-            return Ok(());
-        }
         let filter = format!("WHERE (store_id = {}::uuid)", literal(&store.to_string()));
+        let exists = self.exists(Catalog::Publication, name).await?;
+        let published = self.published_tables(name).await?;
         let list: Vec<String> = tables
             .iter()
+            .filter(|t| !published.contains(*t))
             .map(|t| format!("{} {filter}", ident(t)))
             .collect();
-        let ddl = format!(
-            "CREATE PUBLICATION {} FOR TABLE {}",
-            ident(name),
-            list.join(", ")
-        );
+        if list.is_empty() {
+            return Ok(());
+        }
+        let ddl = if exists {
+            format!(
+                "ALTER PUBLICATION {} ADD TABLE {}",
+                ident(name),
+                list.join(", ")
+            )
+        } else {
+            format!(
+                "CREATE PUBLICATION {} FOR TABLE {}",
+                ident(name),
+                list.join(", ")
+            )
+        };
         self.pool.execute(ddl.as_str()).await.map(|_| ())
+    }
+
+    /// The tables of the publication `name` (none when it does not exist).
+    pub async fn published_tables(&self, name: &str) -> sqlx::Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT tablename::text FROM pg_publication_tables
+              WHERE pubname = $1 AND schemaname = 'public'",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(t,)| t).collect())
+    }
+
+    /// What the copy of each of `tables` costs, as far as the catalog
+    /// tells: whether it has a GIN index, and its estimated rows (all
+    /// stores').
+    pub async fn copy_costs(&self, tables: &[String]) -> sqlx::Result<Vec<super::model::CopyCost>> {
+        let rows: Vec<(String, bool, f64)> = sqlx::query_as(
+            "SELECT c.relname::text,
+                    EXISTS (SELECT 1 FROM pg_index i
+                              JOIN pg_class ic ON ic.oid = i.indexrelid
+                              JOIN pg_am am ON am.oid = ic.relam AND am.amname = 'gin'
+                             WHERE i.indrelid = c.oid),
+                    greatest(c.reltuples, 0)::float8
+               FROM pg_class c
+               JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+              WHERE c.relname = ANY($1)",
+        )
+        .bind(tables)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(table, gin, rows)| super::model::CopyCost { table, gin, rows })
+            .collect())
+    }
+
+    /// How many tables a subscription copies at once (this pod is the
+    /// subscriber).
+    pub async fn sync_workers(&self) -> sqlx::Result<usize> {
+        let (workers,): (String,) = sqlx::query_as("SHOW max_sync_workers_per_subscription")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(workers.parse().unwrap_or(2))
     }
 
     /// The logical replication slot the subscription streams from. Made
@@ -283,6 +339,31 @@ impl PodDb {
             ident(publication),
             literal(name),
         );
+        self.pool.execute(ddl.as_str()).await.map(|_| ())
+    }
+
+    /// Merges the pending lists of the GIN indexes of `tables` into the
+    /// indexes (a copy fills them with the default limit of its session).
+    pub async fn merge_gin_pending(&self, tables: &[String]) -> sqlx::Result<()> {
+        sqlx::query(
+            "SELECT gin_clean_pending_list(i.indexrelid)
+               FROM pg_index i
+               JOIN pg_class ic ON ic.oid = i.indexrelid
+               JOIN pg_am am ON am.oid = ic.relam AND am.amname = 'gin'
+               JOIN pg_class c ON c.oid = i.indrelid
+               JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+              WHERE c.relname = ANY($1)",
+        )
+        .bind(tables)
+        .fetch_all(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    /// Makes the subscription take up the tables added to its publication
+    /// (their initial copies start).
+    pub async fn refresh_subscription(&self, name: &str) -> sqlx::Result<()> {
+        let ddl = format!("ALTER SUBSCRIPTION {} REFRESH PUBLICATION", ident(name));
         self.pool.execute(ddl.as_str()).await.map(|_| ())
     }
 

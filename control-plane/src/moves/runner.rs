@@ -1,6 +1,6 @@
 //! Drives a move through its phases, and back when it fails.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
@@ -283,7 +283,8 @@ async fn forward(ctx: &Ctx, from: Phase) -> anyhow::Result<()> {
 
 /// Publication, slot and subscription; waits for every table's initial copy.
 async fn copy(ctx: &Ctx) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_millis(ctx.state.mover.settings.copy_timeout_ms);
+    let settings = &ctx.state.mover.settings;
+    let deadline = Instant::now() + Duration::from_millis(settings.copy_timeout_ms);
     let fresh = ctx.dst.subscription_progress(&ctx.name).await?.1 == 0;
     if fresh {
         ctx.host(&ctx.target, TenantState::Provisioning).await?;
@@ -292,9 +293,24 @@ async fn copy(ctx: &Ctx) -> anyhow::Result<()> {
             .delete_store_rows(&ctx.tables, ctx.store.id, DELETE_BATCH)
             .await?;
     }
-    ctx.src
-        .ensure_publication(&ctx.name, &ctx.tables, ctx.store.id)
-        .await?;
+    // The publication grows table by table, in `copy_order`, keeping
+    // `at_once` copies running; a refresh makes the subscription take up
+    // what was added. Tables already published (a resumed move) stay.
+    let at_once = settings
+        .copy_parallelism
+        .clamp(1, ctx.dst.sync_workers().await?.max(1));
+    let mut published = ctx.src.published_tables(&ctx.name).await?;
+    let costs = ctx.src.copy_costs(&ctx.tables).await?;
+    let mut waiting: VecDeque<String> = model::copy_order(&costs)
+        .into_iter()
+        .filter(|t| !published.contains(t))
+        .collect();
+    if published.is_empty() {
+        published.extend(waiting.drain(..at_once.min(waiting.len())));
+        ctx.src
+            .ensure_publication(&ctx.name, &published, ctx.store.id)
+            .await?;
+    }
     ctx.src.ensure_slot(&ctx.name).await?;
     ctx.dst
         .ensure_subscription(
@@ -305,16 +321,31 @@ async fn copy(ctx: &Ctx) -> anyhow::Result<()> {
         .await?;
     loop {
         let (ready, total) = ctx.dst.subscription_progress(&ctx.name).await?;
-        let lag = ctx.src.lag_bytes(&ctx.name).await?;
-        model::set_progress(&ctx.state.db, ctx.id, ready, None, None, lag).await?;
-        if total == ctx.tables.len() as i64 && ready == total {
+        let in_flight = (total - ready).max(0) as usize;
+        if (total as usize) < published.len() {
+            ctx.dst.refresh_subscription(&ctx.name).await?;
+        } else if in_flight < at_once && !waiting.is_empty() {
+            let more = (at_once - in_flight).min(waiting.len());
+            published.extend(waiting.drain(..more));
+            ctx.src
+                .ensure_publication(&ctx.name, &published, ctx.store.id)
+                .await?;
+            ctx.dst.refresh_subscription(&ctx.name).await?;
+        } else if waiting.is_empty() && total == ctx.tables.len() as i64 && ready == total {
+            ctx.dst
+                .merge_gin_pending(&ctx.tables)
+                .await
+                .context("merging the target's GIN pending lists")?;
             return Ok(());
         }
+        let lag = ctx.src.lag_bytes(&ctx.name).await?;
+        let total = ctx.tables.len() as i64;
+        model::set_progress(&ctx.state.db, ctx.id, ready, None, None, lag).await?;
         ctx.check_abort().await?;
         if Instant::now() >= deadline {
             bail!("the initial copy did not finish in time ({ready} of {total} tables)");
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
