@@ -38,7 +38,17 @@ fn load_from<T: Default + Serialize + DeserializeOwned>(
         let Some(field) = name.strip_prefix(prefix) else {
             continue;
         };
-        let field = field.to_ascii_lowercase();
+        // `A__B` sets field `b` of the section `a`.
+        let path = field.to_ascii_lowercase();
+        let mut path: Vec<&str> = path.split("__").collect();
+        let field = path.pop().unwrap_or_default().to_string();
+        let mut table = &mut table;
+        for section in path {
+            table = match table.get_mut(section) {
+                Some(toml::Value::Table(t)) => t,
+                _ => anyhow::bail!("{name} does not name a setting"),
+            };
+        }
         let parsed = match table.get(&field) {
             Some(toml::Value::Integer(_)) => toml::Value::Integer(
                 value
@@ -71,6 +81,13 @@ mod tests {
         listen: String,
         limit: u64,
         verbose: bool,
+        inner: Inner,
+    }
+
+    #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+    #[serde(default, deny_unknown_fields)]
+    struct Inner {
+        depth: u64,
     }
 
     impl Default for Demo {
@@ -79,8 +96,20 @@ mod tests {
                 listen: "127.0.0.1:1".into(),
                 limit: 10,
                 verbose: false,
+                inner: Inner::default(),
             }
         }
+    }
+
+    #[test]
+    fn double_underscores_reach_into_sections() {
+        let vars = vec![("MERCATO_DEMO_INNER__DEPTH".to_string(), "7".to_string())];
+        let c: Demo = load_from(None, "MERCATO_DEMO_", &vars).expect("loads");
+        assert_eq!(c.inner, Inner { depth: 7 });
+        let vars = vec![("MERCATO_DEMO_LIMIT__DEPTH".to_string(), "7".to_string())];
+        assert!(load_from::<Demo>(None, "MERCATO_DEMO_", &vars).is_err());
+        let vars = vec![("MERCATO_DEMO_INNER__NOPE".to_string(), "7".to_string())];
+        assert!(load_from::<Demo>(None, "MERCATO_DEMO_", &vars).is_err());
     }
 
     #[test]
@@ -98,7 +127,8 @@ mod tests {
             Demo {
                 listen: "0.0.0.0:2".into(),
                 limit: 30,
-                verbose: false
+                verbose: false,
+                inner: Inner::default(),
             }
         );
     }

@@ -1327,13 +1327,15 @@ fn report(opts: &MoveArgs, o: &Outcome) -> String {
          {timeline}\n\
          As polled: {polled}.\n\n\
          The copy, table by table, as the target's Postgres logged its table synchronizations \
-         (up to `max_sync_workers_per_subscription` = 6 at once, in name order):\n\n\
+         ({parallelism} at once, the control plane's `moves.copy_parallelism`; GIN tables first, \
+         then the largest):\n\n\
          {syncs}\n\
          {sync_summary}\
          The floor, per table:\n\n\
          {floor_tables}\n\
          {floor_summary}\
          {notes}",
+        parallelism = copy_parallelism(),
         rows_arg = opts.rows,
         wps_arg = opts.writes_per_second,
         machine = loadgen::machine(),
@@ -1360,48 +1362,48 @@ fn report(opts: &MoveArgs, o: &Outcome) -> String {
 /// What the numbers mean, from looking at runs of this benchmark (the
 /// separate measurements were made on the data a 1,000,000-row run left,
 /// kept with `MERCATO_BENCH_KEEP=1`).
+/// The copy parallelism the control plane runs with: its default, or the
+/// variable that overrides it for `mercato up`.
+fn copy_parallelism() -> usize {
+    std::env::var("MERCATO_CONTROL_PLANE_MOVES__COPY_PARALLELISM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| mercato_control_plane::moves::MoveSettings::default().copy_parallelism)
+}
+
 const NOTES: &str = "## Reading the numbers\n\n\
-- The move's copy is Postgres logical replication: one table-sync worker per table (up to \
-`max_sync_workers_per_subscription` at once, in name order) runs its own filtered `COPY` on the source and \
-applies it on the target, then the subscription streams what changed since. The floor does the same reads \
-and writes from one process, one table at a time, with none of the replication machinery, and without the \
-write load.\n\
-- **Copy rate.** One table dominates both the floor and the move: `search_documents` (one row per product). \
-Every row inserted there updates four GIN indexes (full text, two trigram, facets) created with \
-`fastupdate = off`, one posting-list insert per token: under 2,000 rows/s in the floor, and slower in the \
-move, where its sync worker starts once one is free and competes with the write load. The other tables copy \
-at 100,000 to 400,000 rows/s. Measured separately (the data of an earlier run, 27,027 search documents), a \
-plain COPY of the search documents into the pod schema takes 14.0 s as is, 1.9 s with `fastupdate = on` on \
-those four indexes, and 0.6 s without them. \
-*Proposal (control-plane/src/moves/, not made):* switch `fastupdate` on for the target's `search_documents` \
-GIN indexes while the initial copy runs, then off again with `gin_clean_pending_list()` before the bulk \
-verification. `ALTER INDEX ... SET (fastupdate = ...)` takes a SHARE UPDATE EXCLUSIVE lock (reads and writes \
-go on); the target's other stores meanwhile search a pending list of at most `gin_pending_list_limit` (4 MB). \
-The copy would then end about when the other tables do (see the table above), near 100,000 rows/s on this \
-machine, and the floor would rise likewise.\n\
-- **Write pause.** Nearly all of the pause is the step from `caught_up` to `verified`: during the freeze the \
-runner counts every table's rows of the store on both sides and checksums the rows the target wrote since the \
-bulk verification, which it finds by `age(xmin)` in a scan of all the store's rows. That work grows with the \
-store, not with the changes: about 60 ms at 50,000 rows, about 370 ms at 1,000,000. Measured separately at \
-1,000,000 rows, the target's share of those queries takes 450 ms one after another, 163 ms of it the \
-`count(*)`s alone. *Proposals (control-plane/src/moves/runner.rs `verify_changes`, not made):* (a) in the \
-freeze, skip every table whose target-side `pg_stat_user_tables` counters (`n_tup_ins + n_tup_upd + \
-n_tup_del`) did not move since the bulk verification, plus one more live `verify_changes` pass just before \
-the freeze so that few tables moved since: orders, history, customers and the rest of a store's bulk take no \
-writes in a few hundred milliseconds; (b) or rely on the marker alone during the freeze (commits are applied \
-in order, so the marker proves every earlier write arrived) and compare counts right after the switch, \
-alerting instead of rolling back.\n\
-- **Latency.** The slowest writes are sent during the copy, while the target's sync workers keep a core busy \
-(both Postgres clusters, the pods, the router and the load generator share two cores); this is the likely \
-cause, not traced per request. Writes sent during the freeze are held until the flip and then answered by \
-the target, which answers slowly for a moment after the switch (see the writes sent in `cleaning_up` and \
-after the move): it is probably busy with the million rows it has just taken in (autovacuum, cold caches) on the same cores. So a \
-client sees a longer stall than `pause_ms`, which ends at the routing flip.\n\
-- **Settings.** src/local.rs is unchanged: the copy is CPU-bound (GIN inserts) and the pause is verification \
-scans; more sync workers add nothing on two cores, and one worker copies `search_documents` whatever the \
-setting. The machine's cores are shared with other work (builds), so runs differ: an earlier run of this \
-benchmark (27,027 products instead of 37,037, so fewer search documents) measured a copy of 30,812 rows/s, \
-a floor of 46,270 rows/s (1.50×), a pause of 384 ms and zero lost writes.\n";
+- The move's copy is Postgres logical replication: one table-sync worker per table runs its own filtered \
+`COPY` on the source and applies it on the target, then the subscription streams what changed since. The \
+control plane hands the subscription its tables a few at a time (`moves.copy_parallelism`, by growing the \
+publication and refreshing the subscription): tables with GIN indexes first, then the largest, so that no long \
+copy starts last and runs on alone. The floor does the same reads and writes from one process, one table at \
+a time, with none of the replication machinery, and without the write load.\n\
+- **Copy rate.** `search_documents` (one row per product) is the slowest table in both: every row feeds four \
+GIN indexes (full text, two trigram, facets). They batch inserts in a pending list (`fastupdate = on`, pod \
+migration `…13`) whose limit is 256 kB for the pod's own sessions, to keep searches quick, and Postgres' \
+default 4 MB for the subscription's workers and the floor; the mover merges what is left \
+(`gin_clean_pending_list`) when the copy ends, inside the copy time above. Measured separately with 40,000 \
+documents, a plain COPY takes 13.9 s with `fastupdate = off`, 3.7 s at 256 kB and 2.7 s at 4 MB. On two \
+cores the copy is CPU-bound: the source's and the target's Postgres, both pods, the router and the load \
+generator share them.\n\
+- **Copy parallelism against live traffic.** More tables at once copies faster but starves the stores' \
+live traffic on a small machine. Measured here over several runs: 6 at once copied 98,000 to \
+102,000 rows/s while writes sent during the copy waited 0.4 to 1.4 s at p50 and 3.4 to 4.7 s at p99 (the \
+open-loop load outran the pod); 3 at once (the default) copies 90,000 to 94,000 rows/s with writes at \
+p50 about 10 ms and p99 200 to 300 ms; 4 copied no faster than 3. Run `MERCATO_CONTROL_PLANE_MOVES__COPY_PARALLELISM=6 \
+scripts/bench.sh move --out docs/benchmarks/moves-parallel6.md` for the other side of the trade; pods \
+with more cores than this machine can take a higher setting.\n\
+- **Write pause.** During the freeze the runner compares only the rows whose keys the source's change \
+capture recorded since before the bulk verification (`move_capture`, pod migration `…12`), a few hundred \
+at 200 writes/s, so the pause no longer grows with the store; the bulk copy was compared bucket by bucket \
+before the freeze, live (the `verifying` phase above, which reads the whole store on both sides).\n\
+- **Latency.** Writes sent during the freeze are held until the flip and then answered by the target, \
+which answers slowly for a moment after the switch (see the writes sent in `cleaning_up` and after the \
+move): it is probably busy with the million rows it has just taken in (autovacuum, cold caches) on the \
+same cores; not traced per request. So a client sees a longer stall than `pause_ms`, which ends at the \
+routing flip.\n\
+- **Noise.** The machine's two cores are shared with other work, so runs differ by about 10 % in copy \
+rate and by tens of milliseconds in pause.\n";
 
 #[cfg(test)]
 mod tests {
