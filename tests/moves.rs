@@ -577,6 +577,31 @@ async fn start_move(stack: &Stack, shop: &Shop, target: &Value) -> String {
     mv["id"].as_str().expect("id").to_owned()
 }
 
+/// The source pod's database, the other pod and its database.
+async fn both_ends(stack: &Stack, shop: &Shop) -> (String, Value, String) {
+    let source_url = stack
+        .pod_by_id(&shop.store["pod_id"])
+        .await
+        .database_url
+        .clone();
+    let target = other_pod(stack, &shop.store["pod_id"]).await;
+    let target_url = stack.pod_by_id(&target["id"]).await.database_url.clone();
+    (source_url, target, target_url)
+}
+
+/// A move of `shop` to `target` under a control plane that holds it before
+/// its freeze (`catching_up`) until it is aborted or the control plane
+/// restarts; its id.
+async fn held_before_freeze(stack: &mut Stack, shop: &Shop, target: &Value) -> String {
+    stack.stop_control_plane().await;
+    stack
+        .start_control_plane_with(|c| c.moves.failpoint = "wait_before_freeze".into())
+        .await;
+    let id = start_move(stack, shop, target).await;
+    wait_phase(stack, &id, "catching_up").await;
+    id
+}
+
 /// Test 3: an aborted move and a move whose control plane died after the
 /// fence both end with the store serving on its source and nothing left
 /// behind; a move interrupted before its freeze resumes after a restart.
@@ -586,21 +611,10 @@ async fn moves_survive_aborts_and_control_plane_restarts() {
     let mut stack = Stack::start(2).await;
     let shop = Shop::open(&stack, "restless").await;
     shop.product(&stack, "R-1", 1000, 7).await;
-    let source_url = stack
-        .pod_by_id(&shop.store["pod_id"])
-        .await
-        .database_url
-        .clone();
-    let target = other_pod(&stack, &shop.store["pod_id"]).await;
-    let target_url = stack.pod_by_id(&target["id"]).await.database_url.clone();
+    let (source_url, target, target_url) = both_ends(&stack, &shop).await;
 
     // Held before its freeze, then aborted by the operator.
-    stack.stop_control_plane().await;
-    stack
-        .start_control_plane_with(|c| c.moves.failpoint = "wait_before_freeze".into())
-        .await;
-    let id = start_move(&stack, &shop, &target).await;
-    wait_phase(&stack, &id, "catching_up").await;
+    let id = held_before_freeze(&mut stack, &shop, &target).await;
     // A second move of the same store is refused while this one runs.
     let (status, code) = error_code(
         stack
@@ -652,12 +666,7 @@ async fn moves_survive_aborts_and_control_plane_restarts() {
 
     // Killed before the freeze (held there by the failpoint): the next
     // control plane resumes the move and completes it.
-    stack.stop_control_plane().await;
-    stack
-        .start_control_plane_with(|c| c.moves.failpoint = "wait_before_freeze".into())
-        .await;
-    let id = start_move(&stack, &shop, &target).await;
-    wait_phase(&stack, &id, "catching_up").await;
+    let id = held_before_freeze(&mut stack, &shop, &target).await;
     stack.stop_control_plane().await;
     stack.start_control_plane().await;
     let mv = wait_finished(&stack, &id).await;
@@ -688,19 +697,8 @@ async fn the_freeze_catches_a_changed_row_that_differs() {
     let mut stack = Stack::start(2).await;
     let shop = Shop::open(&stack, "watched").await;
     shop.product(&stack, "W-1", 1000, 3).await;
-    let source_url = stack
-        .pod_by_id(&shop.store["pod_id"])
-        .await
-        .database_url
-        .clone();
-    let target = other_pod(&stack, &shop.store["pod_id"]).await;
-    let target_url = stack.pod_by_id(&target["id"]).await.database_url.clone();
-    stack.stop_control_plane().await;
-    stack
-        .start_control_plane_with(|c| c.moves.failpoint = "wait_before_freeze".into())
-        .await;
-    let id = start_move(&stack, &shop, &target).await;
-    wait_phase(&stack, &id, "catching_up").await;
+    let (source_url, target, target_url) = both_ends(&stack, &shop).await;
+    let id = held_before_freeze(&mut stack, &shop, &target).await;
 
     // A write after the bulk verification: the source's capture records it.
     let (product, _) = shop.product(&stack, "W-2", 2000, 5).await;
@@ -926,13 +924,7 @@ async fn a_stale_router_is_sent_to_the_target() {
     let stack = Stack::start(2).await;
     let shop = Shop::open(&stack, "wanderer").await;
     shop.product(&stack, "W-1", 1000, 3).await;
-    let source_url = stack
-        .pod_by_id(&shop.store["pod_id"])
-        .await
-        .database_url
-        .clone();
-    let target = other_pod(&stack, &shop.store["pod_id"]).await;
-    let target_url = stack.pod_by_id(&target["id"]).await.database_url.clone();
+    let (source_url, target, target_url) = both_ends(&stack, &shop).await;
 
     let partition = Partition {
         control_plane: stack.control_plane_url(),

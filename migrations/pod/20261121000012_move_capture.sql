@@ -34,6 +34,14 @@ CREATE TABLE move_capture.changes (
     PRIMARY KEY (store_id, table_name, key)
 );
 
+-- Stops recording a store's changes and forgets them (the end of a move,
+-- or the purge of a store moved away).
+CREATE FUNCTION move_capture.forget(store uuid) RETURNS void
+LANGUAGE sql AS $$
+    DELETE FROM move_capture.stores WHERE store_id = store;
+    DELETE FROM move_capture.changes WHERE store_id = store;
+$$;
+
 -- The primary key of a row, as a JSON object of the key columns.
 CREATE FUNCTION move_capture.key_of(r jsonb, columns text[]) RETURNS jsonb
 LANGUAGE sql IMMUTABLE STRICT AS $$

@@ -542,17 +542,11 @@ impl PodDb {
 
     /// On the source: stops recording the store's changes and forgets them.
     pub async fn stop_capture(&self, store: StoreId) -> sqlx::Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for sql in [
-            "DELETE FROM move_capture.stores WHERE store_id = $1",
-            "DELETE FROM move_capture.changes WHERE store_id = $1",
-        ] {
-            sqlx::query(sql)
-                .bind(store.as_uuid())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await
+        sqlx::query("SELECT move_capture.forget($1)")
+            .bind(store.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
     }
 
     /// On the source: the primary keys (JSON objects) of the rows the
@@ -603,11 +597,7 @@ impl PodDb {
         store: StoreId,
         keys: &serde_json::Value,
     ) -> sqlx::Result<Figures> {
-        let join = key
-            .iter()
-            .map(|c| format!("t.{c} = k.{c}", c = ident(c)))
-            .collect::<Vec<_>>()
-            .join(" AND ");
+        let join = key_join(key);
         let table = ident(table);
         let (rows, checksum): (i64, Option<String>) = sqlx::query_as(&format!(
             "SELECT count(t.*), sum(hashtextextended(t::text, 0)::numeric)::text
@@ -636,11 +626,7 @@ impl PodDb {
         store: StoreId,
         keys: &serde_json::Value,
     ) -> sqlx::Result<BTreeMap<String, String>> {
-        let join = key
-            .iter()
-            .map(|c| format!("t.{c} = k.{c}", c = ident(c)))
-            .collect::<Vec<_>>()
-            .join(" AND ");
+        let join = key_join(key);
         let pk = key
             .iter()
             .map(|c| format!("{}, t.{}", literal(c), ident(c)))
@@ -659,6 +645,14 @@ impl PodDb {
         .await?;
         Ok(rows.into_iter().collect())
     }
+}
+
+/// Joins a table `t` to a key set `k` on the primary key columns `key`.
+fn key_join(key: &[String]) -> String {
+    key.iter()
+        .map(|c| format!("t.{c} = k.{c}", c = ident(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
 }
 
 /// A trigger's arguments as `pg_trigger.tgargs` stores them: each ends

@@ -171,15 +171,10 @@ pub async fn purge_store(state: &AppState, store: StoreId) -> anyhow::Result<Out
     if !still_due(&mut tx, store, "FOR SHARE").await? {
         return Ok(Outcome::Kept { rows: 0 });
     }
-    for sql in [
-        "DELETE FROM move_capture.stores WHERE store_id = $1",
-        "DELETE FROM move_capture.changes WHERE store_id = $1",
-    ] {
-        sqlx::query(sql)
-            .bind(store.as_uuid())
-            .execute(&mut *tx)
-            .await?;
-    }
+    sqlx::query("SELECT move_capture.forget($1)")
+        .bind(store.as_uuid())
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     for (table, sql) in plan(&state.db).await.context("planning the purge")? {
         let mut from_table: u64 = 0;
