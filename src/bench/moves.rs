@@ -1374,9 +1374,10 @@ fn copy_parallelism() -> usize {
 const NOTES: &str = "## Reading the numbers\n\n\
 - The move's copy is Postgres logical replication: one table-sync worker per table runs its own filtered \
 `COPY` on the source and applies it on the target, then the subscription streams what changed since. The \
-control plane hands the subscription its tables a few at a time (`moves.copy_parallelism`, by growing the \
-publication and refreshing the subscription): tables with GIN indexes first, then the largest, so that no long \
-copy starts last and runs on alone. The floor does the same reads and writes from one process, one table at \
+control plane hands the subscription its tables a few at a time (`moves.copy_parallelism` large ones, by \
+growing the publication and refreshing the subscription): tables with GIN indexes first, then the largest, so \
+that no long copy starts last and runs on alone; small tables (under 10,000 rows) all at the start, so their \
+workers' start-ups overlap the large copies instead of trailing them. The floor does the same reads and writes from one process, one table at \
 a time, with none of the replication machinery, and without the write load.\n\
 - **Copy rate.** `search_documents` (one row per product) is the slowest table in both: every row feeds four \
 GIN indexes (full text, two trigram, facets). They batch inserts in a pending list (`fastupdate = on`, pod \
@@ -1387,10 +1388,10 @@ documents, a plain COPY takes 13.9 s with `fastupdate = off`, 3.7 s at 256 kB an
 cores the copy is CPU-bound: the source's and the target's Postgres, both pods, the router and the load \
 generator share them.\n\
 - **Copy parallelism against live traffic.** More tables at once copies faster but starves the stores' \
-live traffic on a small machine. Measured here over several runs: 6 at once copied 98,000 to \
-102,000 rows/s while writes sent during the copy waited 0.4 to 1.4 s at p50 and 3.4 to 4.7 s at p99 (the \
-open-loop load outran the pod); 3 at once (the default) copies 90,000 to 94,000 rows/s with writes at \
-p50 about 10 ms and p99 200 to 300 ms; 4 copied no faster than 3. Run `MERCATO_CONTROL_PLANE_MOVES__COPY_PARALLELISM=6 \
+live traffic on a small machine. Measured here over several runs: 6 at once copied 96,000 to \
+102,000 rows/s while writes sent during the copy waited 0.1 to 1.4 s at p50 and 2.4 to 4.7 s at p99 (the \
+open-loop load outran the pod); 3 at once (the default) copies 88,000 to 94,000 rows/s with writes at \
+p50 about 10 ms and p99 140 to 300 ms; 4 copied no faster than 3. Run `MERCATO_CONTROL_PLANE_MOVES__COPY_PARALLELISM=6 \
 scripts/bench.sh move --out docs/benchmarks/moves-parallel6.md` for the other side of the trade; pods \
 with more cores than this machine can take a higher setting.\n\
 - **Write pause.** During the freeze the runner compares only the rows whose keys the source's change \

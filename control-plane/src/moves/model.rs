@@ -116,19 +116,54 @@ pub struct CopyCost {
     pub rows: f64,
 }
 
-/// The order in which a subscription is given its tables (a few at a
-/// time): GIN tables first, then the largest, so that no long copy starts
-/// last and runs on alone while the other workers idle. Ties go by name,
-/// so the order is stable.
-pub fn copy_order(costs: &[CopyCost]) -> Vec<String> {
-    let mut order: Vec<&CopyCost> = costs.iter().collect();
+/// Below this many estimated rows (all stores') a table without a GIN
+/// index is small: its copy costs a worker's start-up, hardly any CPU.
+pub const SMALL_TABLE_ROWS: f64 = 10_000.0;
+
+impl CopyCost {
+    /// Copied alongside the large tables, outside `copy_parallelism`.
+    pub fn is_small(&self) -> bool {
+        !self.gin && self.rows < SMALL_TABLE_ROWS
+    }
+}
+
+/// The order in which a subscription is given its tables: GIN tables
+/// first, then the largest, so that no long copy starts last and runs on
+/// alone while the other workers idle. Ties go by name, so the order is
+/// stable.
+pub fn copy_order(costs: &[CopyCost]) -> Vec<CopyCost> {
+    let mut order = costs.to_vec();
     order.sort_by(|a, b| {
         b.gin
             .cmp(&a.gin)
             .then(b.rows.total_cmp(&a.rows))
             .then(a.table.cmp(&b.table))
     });
-    order.into_iter().map(|c| c.table.clone()).collect()
+    order
+}
+
+/// The tables to hand the subscription now, from `order`: every small
+/// table not yet published (their start-ups overlap the large copies
+/// instead of trailing them), and the next large ones while fewer than
+/// `at_once` large tables are published but not copied (`not_ready`).
+pub fn tables_to_add(
+    order: &[CopyCost],
+    published: &[String],
+    not_ready: &[String],
+    at_once: usize,
+) -> Vec<String> {
+    let unpublished = |c: &&CopyCost| !published.contains(&c.table);
+    let large_running = order
+        .iter()
+        .filter(|c| !c.is_small() && not_ready.contains(&c.table))
+        .count();
+    let small = order.iter().filter(|c| c.is_small()).filter(unpublished);
+    let large = order
+        .iter()
+        .filter(|c| !c.is_small())
+        .filter(unpublished)
+        .take(at_once.max(1).saturating_sub(large_running));
+    small.chain(large).map(|c| c.table.clone()).collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -452,18 +487,54 @@ mod tests {
             cost("search_terms", true, 4_000.0),
             cost("carts", false, 33_000.0),
         ];
+        let names = |v: Vec<CopyCost>| v.into_iter().map(|c| c.table).collect::<Vec<_>>();
         assert_eq!(
-            copy_order(&costs),
-            vec![
-                "search_documents".to_string(),
-                "search_terms".into(),
-                "variants".into(),
-                "carts".into(),
-                "orders".into(),
-                "api_keys".into(),
+            names(copy_order(&costs)),
+            [
+                "search_documents",
+                "search_terms",
+                "variants",
+                "carts",
+                "orders",
+                "api_keys"
             ]
         );
         assert!(copy_order(&[]).is_empty());
+    }
+
+    #[test]
+    fn small_tables_ride_along_and_large_ones_wait_their_turn() {
+        let order = copy_order(&[
+            cost("api_keys", false, 0.0),
+            cost("locations", false, 9_999.0),
+            cost("variants", false, 90_000.0),
+            cost("search_documents", true, 37_000.0),
+            cost("search_terms", true, 40.0),
+            cost("orders", false, 33_000.0),
+            cost("carts", false, 10_000.0),
+        ]);
+        let s = |v: &[&str]| v.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        // At the start: the small tables and the first two large ones (a
+        // GIN table is never small).
+        assert_eq!(
+            tables_to_add(&order, &[], &[], 2),
+            s(&["locations", "api_keys", "search_documents", "search_terms"])
+        );
+        let published = s(&["locations", "api_keys", "search_documents", "search_terms"]);
+        // Two large copies still running: nothing more.
+        let running = s(&["search_documents", "search_terms", "api_keys"]);
+        assert!(tables_to_add(&order, &published, &running, 2).is_empty());
+        // One done: the next largest.
+        let running = s(&["search_documents"]);
+        assert_eq!(
+            tables_to_add(&order, &published, &running, 2),
+            s(&["variants"])
+        );
+        // All done, all published: nothing.
+        let all: Vec<String> = order.iter().map(|c| c.table.clone()).collect();
+        assert!(tables_to_add(&order, &all, &[], 2).is_empty());
+        // A parallelism of 0 still copies one at a time.
+        assert_eq!(tables_to_add(&order, &published, &[], 0), s(&["variants"]));
     }
 
     #[test]

@@ -199,7 +199,9 @@ impl PodDb {
                               JOIN pg_class ic ON ic.oid = i.indexrelid
                               JOIN pg_am am ON am.oid = ic.relam AND am.amname = 'gin'
                              WHERE i.indrelid = c.oid),
-                    greatest(c.reltuples, 0)::float8
+                    -- Never analyzed: guess from its size (80 rows a page).
+                    CASE WHEN c.reltuples >= 0 THEN c.reltuples::float8
+                         ELSE c.relpages::float8 * 80 END
                FROM pg_class c
                JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
               WHERE c.relname = ANY($1)",
@@ -365,6 +367,21 @@ impl PodDb {
     pub async fn refresh_subscription(&self, name: &str) -> sqlx::Result<()> {
         let ddl = format!("ALTER SUBSCRIPTION {} REFRESH PUBLICATION", ident(name));
         self.pool.execute(ddl.as_str()).await.map(|_| ())
+    }
+
+    /// Tables of the subscription whose initial copy is not done yet.
+    pub async fn not_ready_tables(&self, name: &str) -> sqlx::Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT c.relname::text
+               FROM pg_subscription s
+               JOIN pg_subscription_rel r ON r.srsubid = s.oid
+               JOIN pg_class c ON c.oid = r.srrelid
+              WHERE s.subname = $1 AND r.srsubstate <> 'r'",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(t,)| t).collect())
     }
 
     /// Tables of the subscription whose initial copy is done (`ready`), and

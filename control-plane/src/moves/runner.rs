@@ -1,6 +1,6 @@
 //! Drives a move through its phases, and back when it fails.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
@@ -293,20 +293,17 @@ async fn copy(ctx: &Ctx) -> anyhow::Result<()> {
             .delete_store_rows(&ctx.tables, ctx.store.id, DELETE_BATCH)
             .await?;
     }
-    // The publication grows table by table, in `copy_order`, keeping
-    // `at_once` copies running; a refresh makes the subscription take up
-    // what was added. Tables already published (a resumed move) stay.
+    // The publication grows as copies finish, in `copy_order`, keeping
+    // `at_once` large copies running (`model::tables_to_add`); a refresh
+    // makes the subscription take up what was added. Tables already
+    // published (a resumed move) stay.
     let at_once = settings
         .copy_parallelism
         .clamp(1, ctx.dst.sync_workers().await?.max(1));
+    let order = model::copy_order(&ctx.src.copy_costs(&ctx.tables).await?);
     let mut published = ctx.src.published_tables(&ctx.name).await?;
-    let costs = ctx.src.copy_costs(&ctx.tables).await?;
-    let mut waiting: VecDeque<String> = model::copy_order(&costs)
-        .into_iter()
-        .filter(|t| !published.contains(t))
-        .collect();
     if published.is_empty() {
-        published.extend(waiting.drain(..at_once.min(waiting.len())));
+        published = model::tables_to_add(&order, &[], &[], at_once);
         ctx.src
             .ensure_publication(&ctx.name, &published, ctx.store.id)
             .await?;
@@ -321,22 +318,24 @@ async fn copy(ctx: &Ctx) -> anyhow::Result<()> {
         .await?;
     loop {
         let (ready, total) = ctx.dst.subscription_progress(&ctx.name).await?;
-        let in_flight = (total - ready).max(0) as usize;
         if (total as usize) < published.len() {
             ctx.dst.refresh_subscription(&ctx.name).await?;
-        } else if in_flight < at_once && !waiting.is_empty() {
-            let more = (at_once - in_flight).min(waiting.len());
-            published.extend(waiting.drain(..more));
-            ctx.src
-                .ensure_publication(&ctx.name, &published, ctx.store.id)
-                .await?;
-            ctx.dst.refresh_subscription(&ctx.name).await?;
-        } else if waiting.is_empty() && total == ctx.tables.len() as i64 && ready == total {
-            ctx.dst
-                .merge_gin_pending(&ctx.tables)
-                .await
-                .context("merging the target's GIN pending lists")?;
-            return Ok(());
+        } else {
+            let not_ready = ctx.dst.not_ready_tables(&ctx.name).await?;
+            let more = model::tables_to_add(&order, &published, &not_ready, at_once);
+            if !more.is_empty() {
+                published.extend(more);
+                ctx.src
+                    .ensure_publication(&ctx.name, &published, ctx.store.id)
+                    .await?;
+                ctx.dst.refresh_subscription(&ctx.name).await?;
+            } else if total == ctx.tables.len() as i64 && ready == total {
+                ctx.dst
+                    .merge_gin_pending(&ctx.tables)
+                    .await
+                    .context("merging the target's GIN pending lists")?;
+                return Ok(());
+            }
         }
         let lag = ctx.src.lag_bytes(&ctx.name).await?;
         let total = ctx.tables.len() as i64;
