@@ -19,6 +19,7 @@
 //! `database_url` for it) for replication and verification, and the pods'
 //! internal API for state changes (the fence, hosting, Redis rebuild, purge).
 
+pub mod compare;
 pub mod model;
 pub mod pg;
 mod routes;

@@ -1,6 +1,7 @@
 //! What a move does inside the pods' Postgres databases: the pre-flight
 //! checks, the publication, slot and subscription of logical replication,
-//! the marker row, the verification queries and the clean-up.
+//! the marker row and the clean-up (the comparisons of source and target
+//! are in [`super::compare`]).
 //!
 //! Every operation is idempotent (it checks the catalog before creating or
 //! dropping), so a step repeated after a control-plane restart is harmless.
@@ -14,14 +15,6 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions as _, Executor as _, PgPool};
 use uuid::Uuid;
 
-/// Buckets of the bulk verification: a table's rows are grouped by their
-/// hash, so a difference narrows down to a bucket.
-pub const BUCKETS: i64 = 64;
-
-/// Tables that move but are not compared: markers are written by the move
-/// itself, on the source only, while the comparison runs.
-const NOT_VERIFIED: &[&str] = &["move_markers"];
-
 /// A connection pool to one pod's database, with session settings that make
 /// a row's text form identical on both sides of a move.
 #[derive(Clone)]
@@ -31,27 +24,18 @@ pub struct PodDb {
 }
 
 /// Quotes an identifier taken from the catalog.
-fn ident(name: &str) -> String {
+pub(super) fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Quotes a string literal (for DDL, which takes no parameters).
-fn literal(value: &str) -> String {
+pub(super) fn literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
-}
-
-/// One table's figures for one store, as compared between source and target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Figures {
-    pub rows: i64,
-    /// Sum of the row hashes, as text (a numeric, exact).
-    pub checksum: String,
 }
 
 /// Replication objects a move makes, by catalog.
 #[derive(Clone, Copy)]
 enum Catalog {
-    Publication,
     Slot,
     Subscription,
 }
@@ -59,7 +43,6 @@ enum Catalog {
 impl Catalog {
     fn lookup(self) -> &'static str {
         match self {
-            Self::Publication => "SELECT 1 FROM pg_publication WHERE pubname = $1",
             Self::Slot => "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
             Self::Subscription => "SELECT 1 FROM pg_subscription WHERE subname = $1",
         }
@@ -142,39 +125,33 @@ impl PodDb {
         Ok(level)
     }
 
-    /// The publication of one store's rows of `tables` (row filter on
-    /// `store_id`, Postgres 15+); tables it lacks are added.
-    pub async fn ensure_publication(
+    /// Publishes one store's rows of `adding` (row filter on `store_id`,
+    /// Postgres 15+): creates the publication when `published` (its
+    /// tables, [`PodDb::published_tables`]) is empty, else adds to it.
+    pub async fn publish(
         &self,
         name: &str,
-        tables: &[String],
+        published: &[String],
+        adding: &[String],
         store: StoreId,
     ) -> sqlx::Result<()> {
-        let filter = format!("WHERE (store_id = {}::uuid)", literal(&store.to_string()));
-        let exists = self.exists(Catalog::Publication, name).await?;
-        let published = self.published_tables(name).await?;
-        let list: Vec<String> = tables
-            .iter()
-            .filter(|t| !published.contains(*t))
-            .map(|t| format!("{} {filter}", ident(t)))
-            .collect();
-        if list.is_empty() {
+        if adding.is_empty() {
             return Ok(());
         }
-        let ddl = if exists {
-            format!(
-                "ALTER PUBLICATION {} ADD TABLE {}",
-                ident(name),
-                list.join(", ")
-            )
+        let filter = format!("WHERE (store_id = {}::uuid)", literal(&store.to_string()));
+        let list: Vec<String> = adding
+            .iter()
+            .map(|t| format!("{} {filter}", ident(t)))
+            .collect();
+        let ddl = if published.is_empty() {
+            format!("CREATE PUBLICATION {} FOR TABLE ", ident(name))
         } else {
-            format!(
-                "CREATE PUBLICATION {} FOR TABLE {}",
-                ident(name),
-                list.join(", ")
-            )
+            format!("ALTER PUBLICATION {} ADD TABLE ", ident(name))
         };
-        self.pool.execute(ddl.as_str()).await.map(|_| ())
+        self.pool
+            .execute(format!("{ddl}{}", list.join(", ")).as_str())
+            .await
+            .map(|_| ())
     }
 
     /// The tables of the publication `name` (none when it does not exist).
@@ -369,33 +346,19 @@ impl PodDb {
         self.pool.execute(ddl.as_str()).await.map(|_| ())
     }
 
-    /// Tables of the subscription whose initial copy is not done yet.
-    pub async fn not_ready_tables(&self, name: &str) -> sqlx::Result<Vec<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT c.relname::text
+    /// The tables of the subscription `name`, each with whether its
+    /// initial copy is done (`ready`); none when it does not exist.
+    pub async fn subscription_tables(&self, name: &str) -> sqlx::Result<Vec<(String, bool)>> {
+        sqlx::query_as(
+            "SELECT c.relname::text, r.srsubstate = 'r'
                FROM pg_subscription s
                JOIN pg_subscription_rel r ON r.srsubid = s.oid
                JOIN pg_class c ON c.oid = r.srrelid
-              WHERE s.subname = $1 AND r.srsubstate <> 'r'",
-        )
-        .bind(name)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|(t,)| t).collect())
-    }
-
-    /// Tables of the subscription whose initial copy is done (`ready`), and
-    /// all of its tables.
-    pub async fn subscription_progress(&self, name: &str) -> sqlx::Result<(i64, i64)> {
-        let (ready, total): (i64, i64) = sqlx::query_as(
-            "SELECT count(*) FILTER (WHERE r.srsubstate = 'r'), count(*)
-               FROM pg_subscription s JOIN pg_subscription_rel r ON r.srsubid = s.oid
               WHERE s.subname = $1",
         )
         .bind(name)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((ready, total))
+        .fetch_all(&self.pool)
+        .await
     }
 
     /// Drops the subscription without touching the source's slot (the
@@ -471,223 +434,6 @@ impl PodDb {
         }
         Ok(deleted)
     }
-
-    /// Row count and checksum per hash bucket of the store's rows in
-    /// `table`.
-    pub async fn buckets(
-        &self,
-        table: &str,
-        store: StoreId,
-    ) -> sqlx::Result<BTreeMap<i64, Figures>> {
-        let rows: Vec<(i64, i64, String)> = sqlx::query_as(&format!(
-            "SELECT h & {mask}, count(*), sum(h::numeric)::text
-               FROM (SELECT hashtextextended(t::text, 0) AS h FROM {} t WHERE store_id = $1) x
-              GROUP BY 1",
-            ident(table),
-            mask = BUCKETS - 1
-        ))
-        .bind(store.as_uuid())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(b, rows, checksum)| (b, Figures { rows, checksum }))
-            .collect())
-    }
-
-    /// On the source: starts recording the keys of the rows the store
-    /// changes (the `move_capture` trigger of every tenant table), from
-    /// nothing. Returns once every transaction that could have written
-    /// before the capture started has ended, so each write committed from
-    /// then on is either recorded or was already there for the bulk
-    /// verification to see.
-    pub async fn start_capture(
-        &self,
-        store: StoreId,
-        move_id: Uuid,
-        deadline: tokio::time::Instant,
-    ) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM move_capture.changes WHERE store_id = $1")
-            .bind(store.as_uuid())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO move_capture.stores (store_id, move_id) VALUES ($1, $2)
-             ON CONFLICT (store_id) DO UPDATE SET move_id = $2, started_at = now()",
-        )
-        .bind(store.as_uuid())
-        .bind(move_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        // Transactions with an id below `after` may have written before the
-        // capture row was visible; the oldest running one tells.
-        let (after,): (i64,) =
-            sqlx::query_as("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
-                .fetch_one(&self.pool)
-                .await?;
-        loop {
-            let (oldest,): (i64,) =
-                sqlx::query_as("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-                    .fetch_one(&self.pool)
-                    .await?;
-            if oldest >= after {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                anyhow::bail!(
-                    "transactions older than the change capture still run on the source (transaction {oldest})"
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// On the source: whether the store's changes are being recorded for
-    /// the move `move_id`.
-    pub async fn capturing(&self, store: StoreId, move_id: Uuid) -> sqlx::Result<bool> {
-        let found: Option<(i32,)> = sqlx::query_as(
-            "SELECT 1 FROM move_capture.stores WHERE store_id = $1 AND move_id = $2",
-        )
-        .bind(store.as_uuid())
-        .bind(move_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(found.is_some())
-    }
-
-    /// On the source: stops recording the store's changes and forgets them.
-    pub async fn stop_capture(&self, store: StoreId) -> sqlx::Result<()> {
-        sqlx::query("SELECT move_capture.forget($1)")
-            .bind(store.as_uuid())
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-    }
-
-    /// On the source: the primary keys (JSON objects) of the rows the
-    /// store changed since its capture started, by table.
-    pub async fn changed_keys(
-        &self,
-        store: StoreId,
-    ) -> sqlx::Result<BTreeMap<String, serde_json::Value>> {
-        let rows: Vec<(String, serde_json::Value)> = sqlx::query_as(
-            "SELECT table_name, jsonb_agg(key) FROM move_capture.changes
-              WHERE store_id = $1 GROUP BY table_name",
-        )
-        .bind(store.as_uuid())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().collect())
-    }
-
-    /// The tables among `tables` whose `move_capture` trigger is enabled,
-    /// with its arguments (the key columns it records).
-    pub async fn capture_triggers(
-        &self,
-        tables: &[String],
-    ) -> sqlx::Result<BTreeMap<String, Vec<String>>> {
-        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
-            "SELECT c.relname::text, t.tgargs
-               FROM pg_trigger t
-               JOIN pg_class c ON c.oid = t.tgrelid
-               JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
-              WHERE t.tgname = 'move_capture' AND t.tgenabled IN ('O', 'A')
-                AND c.relname = ANY($1)",
-        )
-        .bind(tables)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(table, args)| (table, trigger_args(&args)))
-            .collect())
-    }
-
-    /// The count and checksum of the store's rows in `table` with the given
-    /// primary keys (a JSON array of objects of the key columns).
-    pub async fn rows_by_keys(
-        &self,
-        table: &str,
-        key: &[String],
-        store: StoreId,
-        keys: &serde_json::Value,
-    ) -> sqlx::Result<Figures> {
-        let join = key_join(key);
-        let table = ident(table);
-        let (rows, checksum): (i64, Option<String>) = sqlx::query_as(&format!(
-            "SELECT count(t.*), sum(hashtextextended(t::text, 0)::numeric)::text
-               FROM jsonb_populate_recordset(NULL::{table}, $2) k
-               JOIN {table} t ON {join}
-              WHERE t.store_id = $1"
-        ))
-        .bind(store.as_uuid())
-        .bind(keys)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(Figures {
-            rows,
-            checksum: checksum.unwrap_or_else(|| "0".into()),
-        })
-    }
-}
-
-impl PodDb {
-    /// The text form of the store's rows in `table` with the given keys,
-    /// by key (the rows behind a failed [`PodDb::rows_by_keys`]).
-    pub async fn row_texts(
-        &self,
-        table: &str,
-        key: &[String],
-        store: StoreId,
-        keys: &serde_json::Value,
-    ) -> sqlx::Result<BTreeMap<String, String>> {
-        let join = key_join(key);
-        let pk = key
-            .iter()
-            .map(|c| format!("{}, t.{}", literal(c), ident(c)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let table = ident(table);
-        let rows: Vec<(String, String)> = sqlx::query_as(&format!(
-            "SELECT jsonb_build_object({pk})::text, t::text
-               FROM jsonb_populate_recordset(NULL::{table}, $2) k
-               JOIN {table} t ON {join}
-              WHERE t.store_id = $1"
-        ))
-        .bind(store.as_uuid())
-        .bind(keys)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().collect())
-    }
-}
-
-/// Joins a table `t` to a key set `k` on the primary key columns `key`.
-fn key_join(key: &[String]) -> String {
-    key.iter()
-        .map(|c| format!("t.{c} = k.{c}", c = ident(c)))
-        .collect::<Vec<_>>()
-        .join(" AND ")
-}
-
-/// A trigger's arguments as `pg_trigger.tgargs` stores them: each ends
-/// with a NUL byte.
-fn trigger_args(raw: &[u8]) -> Vec<String> {
-    raw.split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect()
-}
-
-/// Tables compared by verification.
-pub fn verified_tables(tables: &[String]) -> Vec<String> {
-    tables
-        .iter()
-        .filter(|t| !NOT_VERIFIED.contains(&t.as_str()))
-        .cloned()
-        .collect()
 }
 
 fn is_in_use(e: &sqlx::Error) -> bool {
@@ -703,20 +449,5 @@ mod tests {
         assert_eq!(ident("orders"), "\"orders\"");
         assert_eq!(ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(literal("it's"), "'it''s'");
-    }
-
-    #[test]
-    fn trigger_arguments() {
-        assert_eq!(
-            trigger_args(b"store_id\0id\0"),
-            vec!["store_id".to_string(), "id".to_string()]
-        );
-        assert!(trigger_args(b"").is_empty());
-    }
-
-    #[test]
-    fn markers_are_not_compared() {
-        let tables = vec!["orders".to_string(), "move_markers".to_string()];
-        assert_eq!(verified_tables(&tables), vec!["orders".to_string()]);
     }
 }

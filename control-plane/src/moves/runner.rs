@@ -8,8 +8,9 @@ use mercato_tenants::{Handle, PodId, RoutingChange, TenantState};
 use tokio::time::{timeout_at, Instant};
 use uuid::Uuid;
 
+use super::compare::{verified_tables, BUCKETS};
 use super::model::{self, on_restart, Move, Phase, Recovery, Status};
-use super::pg::{verified_tables, PodDb, BUCKETS};
+use super::pg::PodDb;
 use super::replication_name;
 use crate::stores::{self, Store};
 use crate::{routing, AppState};
@@ -285,8 +286,7 @@ async fn forward(ctx: &Ctx, from: Phase) -> anyhow::Result<()> {
 async fn copy(ctx: &Ctx) -> anyhow::Result<()> {
     let settings = &ctx.state.mover.settings;
     let deadline = Instant::now() + Duration::from_millis(settings.copy_timeout_ms);
-    let fresh = ctx.dst.subscription_progress(&ctx.name).await?.1 == 0;
-    if fresh {
+    if ctx.dst.subscription_tables(&ctx.name).await?.is_empty() {
         ctx.host(&ctx.target, TenantState::Provisioning).await?;
         // Rows left from an earlier stay of the store on the target.
         ctx.dst
@@ -303,10 +303,11 @@ async fn copy(ctx: &Ctx) -> anyhow::Result<()> {
     let order = model::copy_order(&ctx.src.copy_costs(&ctx.tables).await?);
     let mut published = ctx.src.published_tables(&ctx.name).await?;
     if published.is_empty() {
-        published = model::tables_to_add(&order, &[], &[], at_once);
+        let first = model::tables_to_add(&order, &[], &[], at_once);
         ctx.src
-            .ensure_publication(&ctx.name, &published, ctx.store.id)
+            .publish(&ctx.name, &[], &first, ctx.store.id)
             .await?;
+        published = first;
     }
     ctx.src.ensure_slot(&ctx.name).await?;
     ctx.dst
@@ -317,19 +318,24 @@ async fn copy(ctx: &Ctx) -> anyhow::Result<()> {
         )
         .await?;
     loop {
-        let (ready, total) = ctx.dst.subscription_progress(&ctx.name).await?;
-        if (total as usize) < published.len() {
+        let subscribed = ctx.dst.subscription_tables(&ctx.name).await?;
+        let not_ready: Vec<String> = subscribed
+            .iter()
+            .filter(|(_, ready)| !ready)
+            .map(|(t, _)| t.clone())
+            .collect();
+        let ready = (subscribed.len() - not_ready.len()) as i64;
+        if subscribed.len() < published.len() {
             ctx.dst.refresh_subscription(&ctx.name).await?;
         } else {
-            let not_ready = ctx.dst.not_ready_tables(&ctx.name).await?;
             let more = model::tables_to_add(&order, &published, &not_ready, at_once);
             if !more.is_empty() {
-                published.extend(more);
                 ctx.src
-                    .ensure_publication(&ctx.name, &published, ctx.store.id)
+                    .publish(&ctx.name, &published, &more, ctx.store.id)
                     .await?;
+                published.extend(more);
                 ctx.dst.refresh_subscription(&ctx.name).await?;
-            } else if total == ctx.tables.len() as i64 && ready == total {
+            } else if subscribed.len() == ctx.tables.len() && not_ready.is_empty() {
                 ctx.dst
                     .merge_gin_pending(&ctx.tables)
                     .await
