@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
-use mercato_tenants::StoreId;
+use mercato_tenants::{quote_ident as ident, StoreId};
 use serde_json::{json, Value};
 use sqlx::postgres::{PgPoolCopyExt as _, PgPoolOptions};
 use sqlx::{Connection as _, PgPool};
@@ -628,10 +628,6 @@ async fn copy_floor(
         rows: copied.iter().map(|(_, n, _)| n).sum(),
         tables: copied,
     })
-}
-
-fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// The columns of `table` a copy carries, quoted, in table order: all but

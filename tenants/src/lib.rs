@@ -45,3 +45,20 @@ pub const TENANT_TABLES_SQL: &str = "SELECT c.relname::text FROM pg_class c \
      JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'store_id' AND NOT a.attisdropped \
      WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> 'hosted_stores' \
      ORDER BY c.relname";
+
+/// `name` quoted as an SQL identifier (table and column names read from
+/// the catalog go into dynamic SQL this way).
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod quoting_tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_ident("orders"), "\"orders\"");
+        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
+    }
+}

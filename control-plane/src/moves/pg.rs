@@ -24,9 +24,7 @@ pub struct PodDb {
 }
 
 /// Quotes an identifier taken from the catalog.
-pub(super) fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub(super) use mercato_tenants::quote_ident as ident;
 
 /// Quotes a string literal (for DDL, which takes no parameters).
 pub(super) fn literal(value: &str) -> String {

@@ -26,6 +26,7 @@ mod routes;
 
 use prometheus::{IntCounter, Registry};
 
+pub use mercato_tenants::quote_ident;
 pub use purge::spawn_purge_worker;
 pub use requests::RequestCounter;
 pub use routes::internal_router;
@@ -60,20 +61,4 @@ pub async fn tenant_tables<'e>(
         .fetch_all(exec)
         .await?;
     Ok(rows.into_iter().map(|(t,)| t).collect())
-}
-
-/// `name` quoted as an SQL identifier.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn identifiers_are_quoted() {
-        assert_eq!(quote_ident("orders"), "\"orders\"");
-        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
-    }
 }
