@@ -566,6 +566,96 @@ async fn saved_products_are_searchable_at_once_and_drafts_never() {
     stack.shutdown().await;
 }
 
+impl Shop<'_> {
+    /// The store's search generation and the row version (xmin) of
+    /// `product`'s document.
+    async fn search_state(&self, product: Uuid) -> (i64, String) {
+        sqlx::query_as(
+            "SELECT g.generation, d.xmin::text
+               FROM search_generations g
+               JOIN search_documents d ON d.store_id = g.store_id
+              WHERE g.store_id = $1 AND d.product_id = $2",
+        )
+        .bind(self.store)
+        .bind(product)
+        .fetch_one(&self.db)
+        .await
+        .expect("search state")
+    }
+
+    /// A staff stock write to `variant` (`path` after `/stock`).
+    async fn stock(&self, method: reqwest::Method, variant: Uuid, path: &str, body: Value) {
+        let r = self
+            .stack
+            .at(
+                method,
+                &self.host,
+                &format!("/admin/api/variants/{variant}/stock{path}"),
+            )
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .expect("stock");
+        assert_eq!(r.status(), 200, "stock{path}");
+    }
+}
+
+/// A catalog write reindexes its products; when no document comes out
+/// different, nothing is written and cached answers stay valid (the search
+/// generation stays put). A stock change that leaves a product in stock
+/// skips the reindex altogether; one that sells it out changes the
+/// document.
+#[tokio::test]
+async fn a_write_that_changes_no_document_leaves_search_alone() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "still").await;
+    let (kettle, variants) = shop
+        .product("Copper Kettle", "active", &[("CK-1", 3000)])
+        .await;
+    let put = reqwest::Method::PUT;
+    shop.stock(put.clone(), variants[0], "", json!({"on_hand": 3}))
+        .await;
+    assert_eq!(ids(&shop.search("in_stock=true").await), vec![kettle]);
+    let before = shop.search_state(kettle).await;
+
+    shop.stock(
+        reqwest::Method::POST,
+        variants[0],
+        "/adjustments",
+        json!({"delta": 1, "reason": "received"}),
+    )
+    .await;
+    assert_eq!(shop.search_state(kettle).await, before);
+    assert_eq!(ids(&shop.search("in_stock=true").await), vec![kettle]);
+
+    // A product save that changes nothing searchable (it goes through the
+    // reindex, unlike a stock change that keeps a product in stock).
+    let r = stack
+        .at(
+            reqwest::Method::PATCH,
+            &shop.host,
+            &format!("/admin/api/products/{kettle}"),
+        )
+        .bearer_auth(&shop.token)
+        .json(&json!({"title": "Copper Kettle"}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), 200);
+    assert_eq!(shop.search_state(kettle).await, before);
+
+    shop.stock(put, variants[0], "", json!({"on_hand": 0}))
+        .await;
+    let (generation, version) = shop.search_state(kettle).await;
+    assert_eq!(generation, before.0 + 1);
+    assert_ne!(version, before.1);
+    assert_eq!(shop.search("in_stock=true").await["total"], 0);
+    assert_eq!(ids(&shop.search("in_stock=false").await), vec![kettle]);
+
+    stack.shutdown().await;
+}
+
 #[tokio::test]
 async fn stores_never_see_each_other_and_bad_params_get_400() {
     let stack = Stack::start(1).await;

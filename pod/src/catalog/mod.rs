@@ -57,6 +57,17 @@ pub async fn after_change(
     crate::search::reindex(tx, store, products)
         .await
         .map_err(map_db_error)?;
+    record_changed(tx, store, products).await
+}
+
+/// Records `catalog.product_changed` / `catalog.product_deleted` for
+/// `products` in the outbox: on its own for a change that leaves every
+/// derived row as it was (see `inventory::stock::change_stock`).
+pub async fn record_changed(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    products: &[ProductId],
+) -> Result<(), ApiError> {
     let ids: Vec<uuid::Uuid> = products.iter().map(ProductId::as_uuid).collect();
     let statuses: std::collections::HashMap<uuid::Uuid, String> =
         sqlx::query_as("SELECT id, status FROM products WHERE store_id = $1 AND id = ANY($2)")

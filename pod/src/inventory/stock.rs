@@ -123,6 +123,23 @@ async fn add_to_total(
     Ok(())
 }
 
+/// Whether `variant` counts as in stock for search: units on hand over
+/// all locations (`inventory_levels`, as `search::reindex` reads it).
+async fn in_stock(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    variant: VariantId,
+) -> Result<bool, sqlx::Error> {
+    let on_hand: Option<i32> = sqlx::query_scalar(
+        "SELECT on_hand FROM inventory_levels WHERE store_id = $1 AND variant_id = $2",
+    )
+    .bind(store.as_uuid())
+    .bind(variant.as_uuid())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(on_hand.unwrap_or(0) > 0)
+}
+
 /// Locks the stock row of (variant, location), creating it empty first if
 /// needed; gives its (on_hand, reserved).
 async fn lock_row(
@@ -310,6 +327,9 @@ pub(super) async fn change_stock(
     let (current, reserved) = lock_row(&mut tx, store, variant, location)
         .await
         .map_err(map_db_error)?;
+    let was_in_stock = in_stock(&mut tx, store, variant)
+        .await
+        .map_err(map_db_error)?;
     let (on_hand, delta) = model::apply(current, reserved, change.op)?;
     if delta != 0 {
         write_on_hand(&mut tx, store, variant, location, on_hand)
@@ -337,7 +357,19 @@ pub(super) async fn change_stock(
             .await
             .map_err(map_db_error)?;
     }
-    catalog::commit_change(state, tx, store, &[product]).await?;
+    let now_in_stock = in_stock(&mut tx, store, variant)
+        .await
+        .map_err(map_db_error)?;
+    if now_in_stock == was_in_stock {
+        // The only stock a product's derived rows carry is whether one of
+        // its variants is in stock (the search document's `in_stock`); this
+        // variant's answer is unchanged, so is theirs. Most stock changes
+        // are such, and they skip the search reindex and its store lock.
+        catalog::record_changed(&mut tx, store, &[product]).await?;
+        catalog::commit(state, tx, store, &[product]).await?;
+    } else {
+        catalog::commit_change(state, tx, store, &[product]).await?;
+    }
     super::refresh_gate(state, store, &[variant]).await;
     variant_stock(&state.db, store, variant)
         .await

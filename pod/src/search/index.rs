@@ -8,7 +8,10 @@ use uuid::Uuid;
 
 /// The upsert of documents for the products matching `{scope}` (a condition
 /// on `p`), plus the removal of documents whose product is gone. `$1` is the
-/// store, `$2` the product ids when scoped.
+/// store, `$2` the product ids when scoped. Counts the documents written,
+/// the documents removed and the products found. A document that would come out
+/// the same is left alone: no new row version, no index entries, no facet
+/// count work (a stock change that leaves a product in stock, say).
 fn documents_sql(scope: &str, gone: &str) -> String {
     format!(
         r#"
@@ -75,6 +78,12 @@ upserted AS (
         fuzzy = EXCLUDED.fuzzy, facets = EXCLUDED.facets, price_min = EXCLUDED.price_min,
         price_max = EXCLUDED.price_max, in_stock = EXCLUDED.in_stock,
         units_sold = EXCLUDED.units_sold, created_at = EXCLUDED.created_at
+     WHERE (d.status, d.title, d.vendor, d.product_type, d.document, d.fuzzy, d.facets,
+            d.price_min, d.price_max, d.in_stock, d.units_sold, d.created_at)
+           IS DISTINCT FROM
+           (EXCLUDED.status, EXCLUDED.title, EXCLUDED.vendor, EXCLUDED.product_type,
+            EXCLUDED.document, EXCLUDED.fuzzy, EXCLUDED.facets, EXCLUDED.price_min,
+            EXCLUDED.price_max, EXCLUDED.in_stock, EXCLUDED.units_sold, EXCLUDED.created_at)
     RETURNING 1
 ),
 removed AS (
@@ -83,7 +92,8 @@ removed AS (
        AND NOT EXISTS (SELECT 1 FROM products p WHERE p.store_id = d.store_id AND p.id = d.product_id)
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM removed)
+SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM removed),
+       (SELECT count(*) FROM products p WHERE p.store_id = $1 AND {scope})
 "#
     )
 }
@@ -114,7 +124,8 @@ ON CONFLICT (store_id) DO UPDATE SET generation = g.generation + 1
 
 /// Brings the search documents of `products` up to date inside the caller's
 /// transaction, so a saved product is searchable as soon as it commits.
-/// Documents of products that no longer exist are removed.
+/// Documents of products that no longer exist are removed. The lexicon and
+/// the search generation move only when a document changed.
 pub async fn reindex(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
@@ -126,11 +137,21 @@ pub async fn reindex(
     let mut ids: Vec<Uuid> = products.iter().map(ProductId::as_uuid).collect();
     ids.sort_unstable();
     ids.dedup();
-    sqlx::query(&documents_sql("p.id = ANY($2)", "d.product_id = ANY($2)"))
-        .bind(store.as_uuid())
-        .bind(&ids)
-        .execute(&mut **tx)
-        .await?;
+    let (written, removed, found): (i64, i64, i64) =
+        sqlx::query_as(&documents_sql("p.id = ANY($2)", "d.product_id = ANY($2)"))
+            .bind(store.as_uuid())
+            .bind(&ids)
+            .fetch_one(&mut **tx)
+            .await?;
+    // A deleted product's document may already be gone with it (the
+    // foreign key cascades), so a missing product counts as a change too.
+    if written == 0 && removed == 0 && found == ids.len() as i64 {
+        // No document changed, so neither did any answer a search can give
+        // (hits, facets and corrections come from documents and words; the
+        // words come from fields that are in the documents): cached answers
+        // stay valid and the store's generation row is left unlocked.
+        return Ok(());
+    }
     sqlx::query(&terms_sql("p.id = ANY($2)"))
         .bind(store.as_uuid())
         .bind(&ids)
@@ -140,15 +161,17 @@ pub async fn reindex(
 }
 
 /// Rebuilds every search document and the lexicon of `store`: after bulk
-/// changes (imports, category moves, rule-collection rebuilds).
+/// changes (imports, category moves, rule-collection rebuilds). Returns
+/// how many documents were written (new or changed).
 pub async fn reindex_store(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
 ) -> Result<u64, sqlx::Error> {
-    let (upserted, _removed): (i64, i64) = sqlx::query_as(&documents_sql("true", "true"))
-        .bind(store.as_uuid())
-        .fetch_one(&mut **tx)
-        .await?;
+    let (upserted, _removed, _found): (i64, i64, i64) =
+        sqlx::query_as(&documents_sql("true", "true"))
+            .bind(store.as_uuid())
+            .fetch_one(&mut **tx)
+            .await?;
     sqlx::query("DELETE FROM search_terms WHERE store_id = $1")
         .bind(store.as_uuid())
         .execute(&mut **tx)
