@@ -495,18 +495,10 @@ async fn saved_products_are_searchable_at_once_and_drafts_never() {
         .await;
     assert_eq!(ids(&shop.search("q=kettle").await), vec![kettle]);
 
-    let r = stack
-        .at(
-            reqwest::Method::PATCH,
-            &shop.host,
-            &format!("/admin/api/products/{kettle}"),
-        )
-        .bearer_auth(&shop.token)
-        .json(&json!({"title": "Plasma Kettle"}))
-        .send()
-        .await
-        .expect("patch");
-    assert_eq!(r.status(), 200);
+    assert_eq!(
+        shop.patch(kettle, json!({"title": "Plasma Kettle"})).await,
+        200
+    );
     assert_eq!(ids(&shop.search("q=plasma").await), vec![kettle]);
     assert_eq!(shop.search("q=quantum").await["total"], 0);
     assert_eq!(ids(&shop.search("q=kettle").await), vec![kettle]);
@@ -539,18 +531,7 @@ async fn saved_products_are_searchable_at_once_and_drafts_never() {
     let body = shop.search("q=kettle").await;
     assert_eq!(ids(&body), vec![kettle]);
     assert!(!ids(&shop.search("").await).contains(&hidden));
-    let r = stack
-        .at(
-            reqwest::Method::PATCH,
-            &shop.host,
-            &format!("/admin/api/products/{kettle}"),
-        )
-        .bearer_auth(&shop.token)
-        .json(&json!({"status": "draft"}))
-        .send()
-        .await
-        .expect("patch");
-    assert_eq!(r.status(), 200);
+    assert_eq!(shop.patch(kettle, json!({"status": "draft"})).await, 200);
     assert_eq!(shop.search("q=kettle").await["total"], 0);
     assert_eq!(shop.search("").await["total"], 0);
     let body: Value = stack
@@ -581,6 +562,23 @@ impl Shop<'_> {
         .fetch_one(&self.db)
         .await
         .expect("search state")
+    }
+
+    /// `PATCH /admin/api/products/{product}`: the answer's status.
+    async fn patch(&self, product: Uuid, body: Value) -> u16 {
+        self.stack
+            .at(
+                reqwest::Method::PATCH,
+                &self.host,
+                &format!("/admin/api/products/{product}"),
+            )
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .expect("patch")
+            .status()
+            .as_u16()
     }
 
     /// A staff stock write to `variant` (`path` after `/stock`).
@@ -631,18 +629,10 @@ async fn a_write_that_changes_no_document_leaves_search_alone() {
 
     // A product save that changes nothing searchable (it goes through the
     // reindex, unlike a stock change that keeps a product in stock).
-    let r = stack
-        .at(
-            reqwest::Method::PATCH,
-            &shop.host,
-            &format!("/admin/api/products/{kettle}"),
-        )
-        .bearer_auth(&shop.token)
-        .json(&json!({"title": "Copper Kettle"}))
-        .send()
-        .await
-        .expect("patch");
-    assert_eq!(r.status(), 200);
+    assert_eq!(
+        shop.patch(kettle, json!({"title": "Copper Kettle"})).await,
+        200
+    );
     assert_eq!(shop.search_state(kettle).await, before);
 
     shop.stock(put, variants[0], "", json!({"on_hand": 0}))

@@ -1390,6 +1390,14 @@ open-loop load outran the pod); 3 at once (the default) copies 88,000 to 94,000 
 p50 about 10 ms and p99 140 to 300 ms; 4 copied no faster than 3. Run `MERCATO_CONTROL_PLANE_MOVES__COPY_PARALLELISM=6 \
 scripts/bench.sh move --out docs/benchmarks/moves-parallel6.md` for the other side of the trade; pods \
 with more cores than this machine can take a higher setting.\n\
+- **What the write load costs the copy.** At 200 writes/s the stores' own traffic keeps about 0.8 to 0.9 \
+of the two cores busy before the move (vmstat), and the copy gets the rest: with the load at 1 write/s \
+(`--writes-per-second 1`) the same copy ran at 171,539 rows/s. Most of that traffic's Postgres time is \
+catalog writes rebuilding a search document; a write that leaves documents as they were now writes \
+nothing to search, and a stock change that keeps a product in stock skips the rebuild. Planning the \
+rebuild's statement costs about 1 ms a time (Postgres re-plans it for its parameters): a generic plan \
+copied at 100,000 to 101,500 rows/s in two runs, but on a pod that had just received a store, before \
+autovacuum analysed its tables, that plan took 66 to 80 ms a call instead of about 1 ms, so it is not used.\n\
 - **Write pause.** During the freeze the runner compares only the rows whose keys the source's change \
 capture recorded since before the bulk verification (`move_capture`, pod migration `…12`), a few hundred \
 at 200 writes/s, so the pause no longer grows with the store; the bulk copy was compared bucket by bucket \
