@@ -169,13 +169,9 @@ impl PodDb {
         store: StoreId,
         keys: &serde_json::Value,
     ) -> sqlx::Result<Figures> {
-        let join = key_join(key);
-        let table = ident(table);
+        let rows_by_key = keyed_rows(table, key);
         let (rows, checksum): (i64, Option<String>) = sqlx::query_as(&format!(
-            "SELECT count(t.*), sum(hashtextextended(t::text, 0)::numeric)::text
-               FROM jsonb_populate_recordset(NULL::{table}, $2) k
-               JOIN {table} t ON {join}
-              WHERE t.store_id = $1"
+            "SELECT count(t.*), sum(hashtextextended(t::text, 0)::numeric)::text {rows_by_key}"
         ))
         .bind(store.as_uuid())
         .bind(keys)
@@ -196,18 +192,14 @@ impl PodDb {
         store: StoreId,
         keys: &serde_json::Value,
     ) -> sqlx::Result<BTreeMap<String, String>> {
-        let join = key_join(key);
+        let rows_by_key = keyed_rows(table, key);
         let pk = key
             .iter()
             .map(|c| format!("{}, t.{}", literal(c), ident(c)))
             .collect::<Vec<_>>()
             .join(", ");
-        let table = ident(table);
         let rows: Vec<(String, String)> = sqlx::query_as(&format!(
-            "SELECT jsonb_build_object({pk})::text, t::text
-               FROM jsonb_populate_recordset(NULL::{table}, $2) k
-               JOIN {table} t ON {join}
-              WHERE t.store_id = $1"
+            "SELECT jsonb_build_object({pk})::text, t::text {rows_by_key}"
         ))
         .bind(store.as_uuid())
         .bind(keys)
@@ -217,12 +209,19 @@ impl PodDb {
     }
 }
 
-/// Joins a table `t` to a key set `k` on the primary key columns `key`.
-fn key_join(key: &[String]) -> String {
-    key.iter()
+/// The FROM clause of the store's (`$1`) rows `t` of `table` whose primary
+/// key columns `key` are among the JSON key objects `$2` (`k`).
+fn keyed_rows(table: &str, key: &[String]) -> String {
+    let join = key
+        .iter()
         .map(|c| format!("t.{c} = k.{c}", c = ident(c)))
         .collect::<Vec<_>>()
-        .join(" AND ")
+        .join(" AND ");
+    let table = ident(table);
+    format!(
+        "FROM jsonb_populate_recordset(NULL::{table}, $2) k JOIN {table} t ON {join} \
+         WHERE t.store_id = $1"
+    )
 }
 
 /// A trigger's arguments as `pg_trigger.tgargs` stores them: each ends
