@@ -187,9 +187,37 @@ async fn categorise(stack: &Stack, shop: &Shop, product: &str) {
     assert_eq!(status_of(r).await, 200, "categorising {product}");
 }
 
+/// The rows of `store` in the report equal its rows counted in the pod's
+/// tables, and nothing changed them while the report was read.
+async fn report_matching_counts(stack: &Stack, pod: &Pod, stores: &[StoreId]) -> (Value, Vec<i64>) {
+    stack
+        .eventually("a report matches the counted rows", || async {
+            let mut before = Vec::new();
+            for store in stores {
+                before.push(total(&tenant_rows(pod, *store).await));
+            }
+            let report = load(stack, pod).await;
+            let mut after = Vec::new();
+            for store in stores {
+                after.push(total(&tenant_rows(pod, *store).await));
+            }
+            let reported: Vec<i64> = stores
+                .iter()
+                .map(|s| store_in(&report, *s)["rows"].as_i64().expect("rows"))
+                .collect();
+            (before == after && reported == after).then_some((report, after))
+        })
+        .await
+}
+
 #[tokio::test]
 async fn pods_report_exact_rows_and_requests_per_store_and_the_control_plane_records_them() {
-    let stack = Stack::start(1).await;
+    // Sweeps back to back, so the figures catch up with the writes quickly.
+    let stack = Stack::start_with(1, |c| {
+        c.size_sweep_interval_ms = 20;
+        c.size_sweep_busy_percent = 100;
+    })
+    .await;
     let a = Shop::open(&stack, "loada").await;
     let b = Shop::open(&stack, "loadb").await;
     for i in 0..3 {
@@ -211,24 +239,22 @@ async fn pods_report_exact_rows_and_requests_per_store_and_the_control_plane_rec
         .bearer_auth(&a.staff);
     assert_eq!(refusal(r).await, (403, "forbidden".into()));
 
-    // Exact rows per store: counted before and after the report, which
-    // must agree with both (background work may still add rows; then the
-    // next round decides).
-    let (report, rows_a, rows_b) = stack
-        .eventually("the rows stay still over a report", || async {
-            let before = (tenant_rows(pod, a.id).await, tenant_rows(pod, b.id).await);
-            let report = load(&stack, pod).await;
-            let after = (tenant_rows(pod, a.id).await, tenant_rows(pod, b.id).await);
-            (before == after).then(|| (report, total(&after.0), total(&after.1)))
-        })
-        .await;
+    // Exact rows per store, once a sweep has measured them: counted before
+    // and after the report, which must agree with both (background work
+    // may still add rows; then the next round decides).
+    let (report, rows) = report_matching_counts(&stack, pod, &[a.id, b.id]).await;
+    let (rows_a, rows_b) = (rows[0], rows[1]);
     assert_eq!(report["pod"], pod.name.as_str());
     assert_eq!(report["stores"].as_array().expect("stores").len(), 2);
+    let as_of: chrono::DateTime<chrono::Utc> = report["sizes_as_of"]
+        .as_str()
+        .expect("sizes_as_of once a sweep is done")
+        .parse()
+        .expect("a time");
+    assert!(as_of <= chrono::Utc::now(), "{as_of}");
     let la = store_in(&report, a.id);
     let lb = store_in(&report, b.id);
     assert!(rows_a > rows_b && rows_b > 0, "{rows_a} {rows_b}");
-    assert_eq!(la["rows"], rows_a);
-    assert_eq!(lb["rows"], rows_b);
     assert!(la["bytes"].as_i64().expect("bytes") > lb["bytes"].as_i64().expect("bytes"));
     assert!(lb["bytes"].as_i64().expect("bytes") > 0);
     assert_eq!(la["orders_last_hour"], 0);
@@ -238,7 +264,7 @@ async fn pods_report_exact_rows_and_requests_per_store_and_the_control_plane_rec
         "browses and product creations: {rpm_a}"
     );
 
-    // An order counts in the last hour.
+    // An order counts in the last hour, at once (not a swept figure).
     let (_, variant) = a.product(&stack, "A-buy", 700, 3).await;
     let token = a.cart(&stack, &[(&variant, 1)]).await;
     assert_eq!(
@@ -250,25 +276,27 @@ async fn pods_report_exact_rows_and_requests_per_store_and_the_control_plane_rec
     assert_eq!(store_in(&report, b.id)["orders_last_hour"], 0);
 
     // The control plane collects: both stores, the figures of this pod.
-    let r = stack.operator(Method::POST, "/v1/loads/collect");
-    let (status, body) = {
-        let r = r.send().await.expect("collect");
-        (r.status().as_u16(), r.json::<Value>().await.expect("json"))
-    };
-    assert_eq!((status, body), (200, json!({"stores": 2})));
-    let rows_a = total(&tenant_rows(pod, a.id).await);
-    let rows_b = total(&tenant_rows(pod, b.id).await);
-    let mut cp = sqlx::PgConnection::connect(&stack.cp_database_url)
-        .await
-        .expect("cp db");
-    let recorded: Vec<(Uuid, Uuid, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT store_id, pod_id, rows, bytes, orders_last_hour, requests_per_minute \
-         FROM store_loads ORDER BY rows DESC",
-    )
-    .fetch_all(&mut cp)
-    .await
-    .expect("store loads");
-    assert_eq!(recorded.len(), 2);
+    let recorded = stack
+        .eventually("the collected rows match the counted ones", || async {
+            let (_, rows) = report_matching_counts(&stack, pod, &[a.id, b.id]).await;
+            let r = stack.operator(Method::POST, "/v1/loads/collect");
+            let r = r.send().await.expect("collect");
+            assert_eq!(r.status(), 200);
+            assert_eq!(r.json::<Value>().await.expect("json"), json!({"stores": 2}));
+            let mut cp = sqlx::PgConnection::connect(&stack.cp_database_url)
+                .await
+                .expect("cp db");
+            let recorded: Vec<(Uuid, Uuid, i64, i64, i64, i64)> = sqlx::query_as(
+                "SELECT store_id, pod_id, rows, bytes, orders_last_hour, requests_per_minute \
+                 FROM store_loads ORDER BY rows DESC",
+            )
+            .fetch_all(&mut cp)
+            .await
+            .expect("store loads");
+            (recorded.len() == 2 && (recorded[0].2, recorded[1].2) == (rows[0], rows[1]))
+                .then_some(recorded)
+        })
+        .await;
     let pod_id: Uuid = a.store["pod_id"]
         .as_str()
         .expect("pod")
@@ -277,7 +305,6 @@ async fn pods_report_exact_rows_and_requests_per_store_and_the_control_plane_rec
     assert_eq!(recorded[0].0, a.id.as_uuid());
     assert_eq!(recorded[1].0, b.id.as_uuid());
     assert!(recorded.iter().all(|r| r.1 == pod_id));
-    assert_eq!((recorded[0].2, recorded[1].2), (rows_a, rows_b));
     assert!(recorded[0].3 > recorded[1].3 && recorded[1].3 > 0);
     assert_eq!((recorded[0].4, recorded[1].4), (1, 0));
     assert!(recorded[0].5 >= (BROWSES + 3) as i64);
@@ -287,6 +314,33 @@ async fn pods_report_exact_rows_and_requests_per_store_and_the_control_plane_rec
         .post(common::PLATFORM, "/v1/loads/collect")
         .bearer_auth(service_token(&stack));
     assert_eq!(refusal(r).await, (403, "forbidden".into()));
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_load_report_reads_the_last_sweep_and_counts_no_rows_itself() {
+    // One sweep at startup, the next an hour later.
+    let stack = Stack::start_with(1, |c| c.size_sweep_interval_ms = 3_600_000).await;
+    let pod = &stack.pods[0];
+    let first = stack
+        .eventually("the startup sweep is done", || async {
+            let report = load(&stack, pod).await;
+            report["sizes_as_of"].as_str().map(str::to_owned)
+        })
+        .await;
+    let a = Shop::open(&stack, "sweepa").await;
+    a.product(&stack, "S-0", 1000, 5).await;
+    assert!(total(&tenant_rows(pod, a.id).await) > 0);
+    for _ in 0..3 {
+        let report = load(&stack, pod).await;
+        let la = store_in(&report, a.id);
+        assert_eq!(
+            (&la["rows"], &la["bytes"]),
+            (&json!(0), &json!(0)),
+            "{report}"
+        );
+        assert_eq!(report["sizes_as_of"], first.as_str());
+    }
     stack.shutdown().await;
 }
 

@@ -111,6 +111,12 @@ pub struct PodConfig {
     pub purge_interval_ms: u64,
     /// Rows deleted per transaction when purging a moved-out store.
     pub purge_batch_rows: i64,
+    /// How often a sweep of the stores' sizes (rows and bytes per store,
+    /// for the load report) starts, at most, in milliseconds.
+    pub size_sweep_interval_ms: u64,
+    /// The share of its time (1 to 100 %) the size sweep may spend
+    /// measuring: after each table it rests long enough to stay under it.
+    pub size_sweep_busy_percent: u32,
 }
 
 /// An optional setting that is the empty string when unset, so that it has
@@ -193,6 +199,8 @@ impl Default for PodConfig {
             relay_backoff_max_ms: 5_000,
             purge_interval_ms: 5_000,
             purge_batch_rows: 5_000,
+            size_sweep_interval_ms: 60_000,
+            size_sweep_busy_percent: 5,
         }
     }
 }

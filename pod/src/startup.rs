@@ -231,6 +231,7 @@ impl Application {
         let inventory_workers = inventory::spawn_workers(self.state.clone());
         let recovery = tokio::spawn(checkout::recover(self.state.clone()));
         let purge = fleet::spawn_purge_worker(self.state.clone());
+        let sizes = fleet::spawn_size_sweep(self.state.clone());
         let (stop_relay, relay_stopped) = tokio::sync::oneshot::channel::<()>();
         let relay = self.relay.map(|relay| {
             tokio::spawn(relay.run(async move {
@@ -244,6 +245,7 @@ impl Application {
         drop(inventory_workers);
         recovery.abort();
         purge.abort();
+        sizes.abort();
         let _ = stop_relay.send(());
         if let Some(relay) = relay {
             if let Err(e) = relay.await {

@@ -337,6 +337,21 @@ impl PodDb {
         .map(|_| ())
     }
 
+    /// Refreshes the planner's statistics of `tables`. A copy can bring a
+    /// table from a few rows to millions; until autovacuum gets to it the
+    /// planner would plan the moved store's first requests here from the
+    /// old figures.
+    pub async fn analyze(&self, tables: &[String]) -> sqlx::Result<()> {
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = tables.iter().map(|t| ident(t)).collect();
+        self.pool
+            .execute(format!("ANALYZE {}", list.join(", ")).as_str())
+            .await
+            .map(|_| ())
+    }
+
     /// Makes the subscription take up the tables added to its publication
     /// (their initial copies start).
     pub async fn refresh_subscription(&self, name: &str) -> sqlx::Result<()> {

@@ -244,6 +244,10 @@ async fn forward(ctx: &Ctx, from: Phase) -> anyhow::Result<()> {
             }
             Phase::Verifying => {
                 ctx.phase(Phase::Verifying).await?;
+                ctx.dst
+                    .analyze(&ctx.tables)
+                    .await
+                    .context("refreshing the target's statistics")?;
                 let deadline = Instant::now()
                     + Duration::from_millis(ctx.state.mover.settings.lag_deadline_ms);
                 ctx.src

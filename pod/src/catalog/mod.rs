@@ -26,7 +26,7 @@ pub use store::{
     product_of_variant, variant_snapshots, Page, VariantSnapshot,
 };
 
-use crate::db::map_db_error;
+use crate::db::{map_db_error, Ids};
 use crate::AppState;
 
 /// Opens the transaction of a change to products: fenced (`lock_active`),
@@ -68,16 +68,18 @@ pub async fn record_changed(
     store: StoreId,
     products: &[ProductId],
 ) -> Result<(), ApiError> {
-    let ids: Vec<uuid::Uuid> = products.iter().map(ProductId::as_uuid).collect();
-    let statuses: std::collections::HashMap<uuid::Uuid, String> =
-        sqlx::query_as("SELECT id, status FROM products WHERE store_id = $1 AND id = ANY($2)")
-            .bind(store.as_uuid())
-            .bind(&ids)
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(map_db_error)?
-            .into_iter()
-            .collect();
+    let ids = Ids::new(products.iter().map(ProductId::as_uuid));
+    let sql = format!(
+        "SELECT id, status FROM products WHERE store_id = $1 AND {}",
+        ids.matches("id", 2)
+    );
+    let statuses: std::collections::HashMap<uuid::Uuid, String> = ids
+        .bind_to(sqlx::query_as(&sql).bind(store.as_uuid()))
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(map_db_error)?
+        .into_iter()
+        .collect();
     crate::events::record_many(tx, store, &product_events(products, &statuses))
         .await
         .map_err(map_db_error)?;

@@ -13,6 +13,7 @@ use super::model::{
     Attributes, Image, NewProduct, NewVariant, OptionValues, Product, ProductOption, ProductPatch,
     ProductStatus, Variant, VariantPatch,
 };
+use crate::db::Ids;
 use crate::paging::split_page;
 
 const PRODUCT_COLUMNS: &str =
@@ -88,23 +89,24 @@ async fn assemble(
     store: StoreId,
     rows: Vec<ProductRow>,
 ) -> Result<Vec<Product>, sqlx::Error> {
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let variant_rows: Vec<VariantRow> = sqlx::query_as(&format!(
+    let ids = Ids::new(rows.iter().map(|r| r.id));
+    let of_products = ids.matches("product_id", 2);
+    let sql = format!(
         "SELECT {VARIANT_COLUMNS} FROM variants
-         WHERE store_id = $1 AND product_id = ANY($2) ORDER BY product_id, position, id"
-    ))
-    .bind(store.as_uuid())
-    .bind(&ids)
-    .fetch_all(&mut *db)
-    .await?;
-    let media_rows: Vec<MediaRow> = sqlx::query_as(
+         WHERE store_id = $1 AND {of_products} ORDER BY product_id, position, id"
+    );
+    let variant_rows: Vec<VariantRow> = ids
+        .bind_to(sqlx::query_as(&sql).bind(store.as_uuid()))
+        .fetch_all(&mut *db)
+        .await?;
+    let sql = format!(
         "SELECT id, product_id, url, alt, content_type, byte_size, position FROM media
-         WHERE store_id = $1 AND product_id = ANY($2) ORDER BY product_id, position, id",
-    )
-    .bind(store.as_uuid())
-    .bind(&ids)
-    .fetch_all(&mut *db)
-    .await?;
+         WHERE store_id = $1 AND {of_products} ORDER BY product_id, position, id"
+    );
+    let media_rows: Vec<MediaRow> = ids
+        .bind_to(sqlx::query_as(&sql).bind(store.as_uuid()))
+        .fetch_all(&mut *db)
+        .await?;
     let mut variants: HashMap<Uuid, Vec<Variant>> = HashMap::new();
     for row in variant_rows {
         variants
@@ -528,17 +530,18 @@ pub async fn variant_snapshots<'e>(
         currency: String,
         status: String,
     }
-    let ids: Vec<Uuid> = variants.iter().map(VariantId::as_uuid).collect();
-    let rows: Vec<Row> = sqlx::query_as(
+    let ids = Ids::new(variants.iter().map(VariantId::as_uuid));
+    let sql = format!(
         "SELECT v.id, v.product_id, p.title AS product_title, v.title AS variant_title, v.sku,
                 v.price_minor, v.currency, p.status
          FROM variants v JOIN products p ON p.store_id = v.store_id AND p.id = v.product_id
-         WHERE v.store_id = $1 AND v.id = ANY($2)",
-    )
-    .bind(store.as_uuid())
-    .bind(&ids)
-    .fetch_all(exec)
-    .await?;
+         WHERE v.store_id = $1 AND {}",
+        ids.matches("v.id", 2)
+    );
+    let rows: Vec<Row> = ids
+        .bind_to(sqlx::query_as(&sql).bind(store.as_uuid()))
+        .fetch_all(exec)
+        .await?;
     rows.into_iter()
         .map(|r| {
             let snapshot = VariantSnapshot {

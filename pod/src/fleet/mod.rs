@@ -5,7 +5,9 @@
 //!   tenancy fence for every request it admits.
 //! - `GET /internal/load` ([`load`]): rows, bytes, orders in the last hour
 //!   and requests per minute of every store served here; the control plane
-//!   pulls it periodically.
+//!   pulls it periodically. Rows and bytes come from the size sweep, which
+//!   measures one table at a time in the background at a bounded share of
+//!   one core.
 //! - `POST /internal/stores/{id}/rebuild`: forgets every Redis key of a
 //!   store. Everything a store keeps in Redis is derived from Postgres
 //!   (inventory gate counters are re-seeded when missing, cached bodies and
@@ -26,15 +28,18 @@ mod routes;
 
 use prometheus::{IntCounter, Registry};
 
+pub use load::{spawn_size_sweep, StoreSizes};
 pub use mercato_tenants::quote_ident;
 pub use purge::spawn_purge_worker;
 pub use requests::RequestCounter;
 pub use routes::internal_router;
 
-/// The fleet's in-process state: the request counter and the purge metric.
+/// The fleet's in-process state: the request counter, the size sweep's
+/// figures and the purge metric.
 #[derive(Clone)]
 pub struct Fleet {
     pub requests: RequestCounter,
+    pub sizes: StoreSizes,
     /// `mercato_pod_purged_rows_total` (the registry adds the prefix).
     pub purged_rows: IntCounter,
 }
@@ -48,6 +53,7 @@ impl Fleet {
         registry.register(Box::new(purged_rows.clone()))?;
         Ok(Self {
             requests: RequestCounter::new(),
+            sizes: StoreSizes::default(),
             purged_rows,
         })
     }

@@ -29,7 +29,7 @@ async fn load_report(
     State(state): State<AppState>,
     _: Platform,
 ) -> Result<Json<LoadReport>, ApiError> {
-    load::report(&state.db, &state.config.name, &state.fleet.requests)
+    load::report(&state)
         .await
         .map(Json)
         .map_err(ApiError::internal)

@@ -67,6 +67,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use crate::db::Ids;
+
 pub use gate::{refresh_gate, GateMetrics};
 pub use holds::{commit, pin, release, reserve};
 pub use locations::{ensure_default_location, Location};
@@ -181,22 +183,23 @@ pub async fn levels<'e>(
     store: StoreId,
     variants: &[VariantId],
 ) -> Result<HashMap<VariantId, Level>, sqlx::Error> {
-    let ids: Vec<Uuid> = variants.iter().map(VariantId::as_uuid).collect();
-    let rows: Vec<(Uuid, i64, i64, Option<i32>)> = sqlx::query_as(
+    let ids = Ids::new(variants.iter().map(VariantId::as_uuid));
+    let sql = format!(
         "SELECT v.id,
                 COALESCE(SUM(s.on_hand) FILTER (WHERE l.active), 0)::bigint,
                 COALESCE(SUM(s.reserved) FILTER (WHERE l.active), 0)::bigint,
                 il.low_stock_threshold
-           FROM unnest($2::uuid[]) AS v(id)
+           FROM {} AS v(id)
            LEFT JOIN inventory_levels il ON il.store_id = $1 AND il.variant_id = v.id
            LEFT JOIN stock_levels s ON s.store_id = $1 AND s.variant_id = v.id
            LEFT JOIN locations l ON l.store_id = $1 AND l.id = s.location_id
           GROUP BY v.id, il.low_stock_threshold",
-    )
-    .bind(store.as_uuid())
-    .bind(&ids)
-    .fetch_all(exec)
-    .await?;
+        ids.rows(2)
+    );
+    let rows: Vec<(Uuid, i64, i64, Option<i32>)> = ids
+        .bind_to(sqlx::query_as(&sql).bind(store.as_uuid()))
+        .fetch_all(exec)
+        .await?;
     let clamp = |n: i64| n.clamp(0, i64::from(i32::MAX)) as i32;
     let mut out: HashMap<VariantId, Level> = variants.iter().map(|v| (*v, Level::NONE)).collect();
     for (id, on_hand, reserved, threshold) in rows {

@@ -6,6 +6,8 @@ use mercato_tenants::{ProductId, StoreId};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::db::Ids;
+
 /// The upsert of documents for the products matching `{scope}` (a condition
 /// on `p`), plus the removal of documents whose product is gone. `$1` is the
 /// store, `$2` the product ids when scoped. Counts the documents written,
@@ -137,24 +139,24 @@ pub async fn reindex(
     let mut ids: Vec<Uuid> = products.iter().map(ProductId::as_uuid).collect();
     ids.sort_unstable();
     ids.dedup();
-    let (written, removed, found): (i64, i64, i64) =
-        sqlx::query_as(&documents_sql("p.id = ANY($2)", "d.product_id = ANY($2)"))
-            .bind(store.as_uuid())
-            .bind(&ids)
-            .fetch_one(&mut **tx)
-            .await?;
+    let count = ids.len() as i64;
+    let ids = Ids::new(ids);
+    let documents = documents_sql(&ids.matches("p.id", 2), &ids.matches("d.product_id", 2));
+    let (written, removed, found): (i64, i64, i64) = ids
+        .bind_to(sqlx::query_as(&documents).bind(store.as_uuid()))
+        .fetch_one(&mut **tx)
+        .await?;
     // A deleted product's document may already be gone with it (the
     // foreign key cascades), so a missing product counts as a change too.
-    if written == 0 && removed == 0 && found == ids.len() as i64 {
+    if written == 0 && removed == 0 && found == count {
         // No document changed, so neither did any answer a search can give
         // (hits, facets and corrections come from documents and words; the
         // words come from fields that are in the documents): cached answers
         // stay valid and the store's generation row is left unlocked.
         return Ok(());
     }
-    sqlx::query(&terms_sql("p.id = ANY($2)"))
-        .bind(store.as_uuid())
-        .bind(&ids)
+    let terms = terms_sql(&ids.matches("p.id", 2));
+    ids.bind_to_statement(sqlx::query(&terms).bind(store.as_uuid()))
         .execute(&mut **tx)
         .await?;
     Ok(())
