@@ -145,17 +145,17 @@ pub fn copy_order(costs: &[CopyCost]) -> Vec<CopyCost> {
 /// The tables to hand the subscription now, from `order`: every small
 /// table not yet published (their start-ups overlap the large copies
 /// instead of trailing them), and the next large ones while fewer than
-/// `at_once` large tables are published but not copied (`not_ready`).
+/// `at_once` large tables are published but not yet copied (`copying`).
 pub fn tables_to_add(
     order: &[CopyCost],
     published: &[String],
-    not_ready: &[String],
+    copying: &[String],
     at_once: usize,
 ) -> Vec<String> {
     let unpublished = |c: &&CopyCost| !published.contains(&c.table);
     let large_running = order
         .iter()
-        .filter(|c| !c.is_small() && not_ready.contains(&c.table))
+        .filter(|c| !c.is_small() && copying.contains(&c.table))
         .count();
     let small = order.iter().filter(|c| c.is_small()).filter(unpublished);
     let large = order

@@ -359,11 +359,11 @@ impl PodDb {
         self.pool.execute(ddl.as_str()).await.map(|_| ())
     }
 
-    /// The tables of the subscription `name`, each with whether its
-    /// initial copy is done (`ready`); none when it does not exist.
-    pub async fn subscription_tables(&self, name: &str) -> sqlx::Result<Vec<(String, bool)>> {
+    /// The tables of the subscription `name`; none when it does not exist.
+    pub async fn subscription_tables(&self, name: &str) -> sqlx::Result<Vec<SubscribedTable>> {
         sqlx::query_as(
-            "SELECT c.relname::text, r.srsubstate = 'r'
+            "SELECT c.relname::text AS table, r.srsubstate IN ('f', 's', 'r') AS copied,
+                    r.srsubstate = 'r' AS ready
                FROM pg_subscription s
                JOIN pg_subscription_rel r ON r.srsubid = s.oid
                JOIN pg_class c ON c.oid = r.srrelid
@@ -451,6 +451,17 @@ impl PodDb {
 
 fn is_in_use(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("55006"))
+}
+
+/// A table of a subscription and how far its initial copy is.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SubscribedTable {
+    pub table: String,
+    /// Its rows are all in (states `f`, `s` and `r`): what is left is its
+    /// table-sync worker catching up with the changes made meanwhile.
+    pub copied: bool,
+    /// The subscription's own worker applies its changes (state `r`).
+    pub ready: bool,
 }
 
 #[cfg(test)]

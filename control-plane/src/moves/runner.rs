@@ -18,6 +18,12 @@ use crate::{routing, AppState};
 /// Rows deleted per statement when cleaning a rolled-back copy.
 const DELETE_BATCH: i64 = 5_000;
 
+/// How often the copy looks whether a table is done, to start the next.
+const COPY_POLL: Duration = Duration::from_millis(20);
+
+/// How often the copy records its progress (and looks for an abort).
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
 /// A pod as the mover needs it.
 #[derive(Debug, Clone)]
 pub struct PodEndpoint {
@@ -321,25 +327,29 @@ async fn copy(ctx: &Ctx) -> anyhow::Result<()> {
             &ctx.name,
         )
         .await?;
+    let mut reported: Option<Instant> = None;
     loop {
         let subscribed = ctx.dst.subscription_tables(&ctx.name).await?;
-        let not_ready: Vec<String> = subscribed
+        let not_ready = subscribed.iter().filter(|t| !t.ready).count();
+        let ready = (subscribed.len() - not_ready) as i64;
+        // A table whose rows are all in frees its place for the next one
+        // while its worker catches up.
+        let copying: Vec<String> = subscribed
             .iter()
-            .filter(|(_, ready)| !ready)
-            .map(|(t, _)| t.clone())
+            .filter(|t| !t.copied)
+            .map(|t| t.table.clone())
             .collect();
-        let ready = (subscribed.len() - not_ready.len()) as i64;
         if subscribed.len() < published.len() {
             ctx.dst.refresh_subscription(&ctx.name).await?;
         } else {
-            let more = model::tables_to_add(&order, &published, &not_ready, at_once);
+            let more = model::tables_to_add(&order, &published, &copying, at_once);
             if !more.is_empty() {
                 ctx.src
                     .publish(&ctx.name, &published, &more, ctx.store.id)
                     .await?;
                 published.extend(more);
                 ctx.dst.refresh_subscription(&ctx.name).await?;
-            } else if subscribed.len() == ctx.tables.len() && not_ready.is_empty() {
+            } else if subscribed.len() == ctx.tables.len() && not_ready == 0 {
                 ctx.dst
                     .merge_gin_pending(&ctx.tables)
                     .await
@@ -347,14 +357,19 @@ async fn copy(ctx: &Ctx) -> anyhow::Result<()> {
                 return Ok(());
             }
         }
-        let lag = ctx.src.lag_bytes(&ctx.name).await?;
-        let total = ctx.tables.len() as i64;
-        model::set_progress(&ctx.state.db, ctx.id, ready, None, None, lag).await?;
-        ctx.check_abort().await?;
+        // The next copy starts as soon as a place is free, so the
+        // subscription is polled often; progress is recorded less often.
+        if reported.is_none_or(|at| at.elapsed() >= PROGRESS_EVERY) {
+            let lag = ctx.src.lag_bytes(&ctx.name).await?;
+            model::set_progress(&ctx.state.db, ctx.id, ready, None, None, lag).await?;
+            ctx.check_abort().await?;
+            reported = Some(Instant::now());
+        }
         if Instant::now() >= deadline {
+            let total = ctx.tables.len();
             bail!("the initial copy did not finish in time ({ready} of {total} tables)");
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(COPY_POLL).await;
     }
 }
 
