@@ -1373,8 +1373,11 @@ const NOTES: &str = "## Reading the numbers\n\n\
 control plane hands the subscription its tables a few at a time (`moves.copy_parallelism` large ones, by \
 growing the publication and refreshing the subscription): tables with GIN indexes first, then the largest, so \
 that no long copy starts last and runs on alone; small tables (under 10,000 rows) all at the start, so their \
-workers' start-ups overlap the large copies instead of trailing them. The floor does the same reads and writes from one process, one table at \
-a time, with none of the replication machinery, and without the write load.\n\
+workers' start-ups overlap the large copies instead of trailing them. The control plane looks at the \
+subscription every 20 ms and hands over the next large table as soon as one has all its rows in (state \
+`f`), while that table's worker still catches up: the gap between one copy's end and the next one's start \
+went from 60 to 140 ms to next to nothing. The floor does the same reads and writes from one process, one \
+table at a time, with none of the replication machinery, and without the write load.\n\
 - **Copy rate.** `search_documents` (one row per product) is the slowest table in both: every row feeds four \
 GIN indexes (full text, two trigram, facets). They batch inserts in a pending list (`fastupdate = on`, pod \
 migration `…13`) whose limit is 256 kB for the pod's own sessions, to keep searches quick, and Postgres' \
@@ -1384,20 +1387,29 @@ documents, a plain COPY takes 13.9 s with `fastupdate = off`, 3.7 s at 256 kB an
 cores the copy is CPU-bound: the source's and the target's Postgres, both pods, the router and the load \
 generator share them.\n\
 - **Copy parallelism against live traffic.** More tables at once copies faster but starves the stores' \
-live traffic on a small machine. Measured here over several runs: 6 at once copied 96,000 to \
-102,000 rows/s while writes sent during the copy waited 0.1 to 1.4 s at p50 and 2.4 to 4.7 s at p99 (the \
-open-loop load outran the pod); 3 at once (the default) copies 88,000 to 94,000 rows/s with writes at \
-p50 about 10 ms and p99 140 to 300 ms; 4 copied no faster than 3. Run `MERCATO_CONTROL_PLANE_MOVES__COPY_PARALLELISM=6 \
+live traffic on a small machine. Measured here over several runs, before the changes in the next point: 6 \
+at once copied 96,000 to 102,000 rows/s while writes sent during the copy waited 0.1 to 1.4 s at p50 and \
+2.4 to 4.7 s at p99 (the open-loop load outran the pod); 3 at once (the default) copied 88,000 to 94,000 \
+rows/s with writes at p50 about 10 ms and p99 140 to 300 ms; 4 copied no faster than 3. With them, 3 at \
+once copied 94,000 to 116,000 rows/s in nine runs (median 109,000; eight of the nine above 100,000) with \
+writes during the copy at p99 22 to 32 ms; 2 at once copied 104,000 to 119,000 in four runs, no \
+different within the noise. Run `MERCATO_CONTROL_PLANE_MOVES__COPY_PARALLELISM=6 \
 scripts/bench.sh move --out docs/benchmarks/moves-parallel6.md` for the other side of the trade; pods \
 with more cores than this machine can take a higher setting.\n\
-- **What the write load costs the copy.** At 200 writes/s the stores' own traffic keeps about 0.8 to 0.9 \
-of the two cores busy before the move (vmstat), and the copy gets the rest: with the load at 1 write/s \
-(`--writes-per-second 1`) the same copy ran at 171,539 rows/s. Most of that traffic's Postgres time is \
-catalog writes rebuilding a search document; a write that leaves documents as they were now writes \
-nothing to search, and a stock change that keeps a product in stock skips the rebuild. Planning the \
-rebuild's statement costs about 1 ms a time (Postgres re-plans it for its parameters): a generic plan \
-copied at 100,000 to 101,500 rows/s in two runs, but on a pod that had just received a store, before \
-autovacuum analysed its tables, that plan took 66 to 80 ms a call instead of about 1 ms, so it is not used.\n\
+- **What the rest of the machine costs the copy.** The copy gets what the stores' own traffic and the \
+pods' background work leave of the two cores: with the load at 1 write/s (`--writes-per-second 1`) the \
+same copy ran at 171,539 rows/s. Three things took more than they needed, measured with per-process CPU \
+from `/proc` and `pg_stat_statements` on the source: (1) each pod's load report counted and sized every \
+row of every store on each pull of the control plane (every 15 s): about 1.5 s of database time a pull \
+on this pod, landing in most copies. Rows and bytes now come from a background sweep, one table at a time \
+and at most 5 % busy (`size_sweep_busy_percent`), which the report only reads. (2) Postgres planned the \
+write path's statements that take a list of ids (`= ANY($2)`, the search-document rebuild among them) \
+again on every call: 4.5 s of planning in 30 s of the run, 0.15 of a core. A single id is now bound as a \
+scalar, whose generic plan each connection keeps: 0.7 s in 30 s. The rebuild's generic plan takes 2.4 ms a \
+call, as its custom plans did. (3) The control plane's 100 ms poll between copies, above. The mover also \
+`ANALYZE`s the target's tables once the copy is in, so that the store's first requests there are not \
+planned from statistics taken before a million rows arrived (with a forced generic plan, that once made \
+the rebuild take 66 to 80 ms instead of about 2 ms).\n\
 - **Write pause.** During the freeze the runner compares only the rows whose keys the source's change \
 capture recorded since before the bulk verification (`move_capture`, pod migration `…12`), a few hundred \
 at 200 writes/s, so the pause no longer grows with the store; the bulk copy was compared bucket by bucket \

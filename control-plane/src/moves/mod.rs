@@ -50,8 +50,9 @@ pub struct MoveSettings {
     /// `max_sync_workers_per_subscription`): more copies faster, fewer
     /// leaves more of the pods' CPU to the stores' live traffic. Measured
     /// on 2 cores under 200 writes/s (docs/benchmarks/moves.md): 3 copies
-    /// 88,000-94,000 rows/s with writes at p50 ~10 ms; 6 copies
-    /// 96,000-102,000 rows/s but writes wait 0.1-1.4 s at p50.
+    /// 94,000-116,000 rows/s (median 109,000) with writes during the copy
+    /// at p99 22-32 ms; 6 copied faster but let writes wait 0.1-1.4 s at
+    /// p50 (measured before load reports stopped counting rows).
     pub copy_parallelism: usize,
     /// How long replication may take to catch up before the freeze, in
     /// milliseconds, before the move gives up.
