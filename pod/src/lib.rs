@@ -26,6 +26,7 @@ pub mod media;
 pub mod orders;
 pub mod paging;
 pub mod payments;
+pub mod periodic;
 pub mod search;
 pub mod startup;
 pub mod storefront;

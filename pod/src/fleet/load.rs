@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::{quote_ident, tenant_tables};
+use crate::periodic::spawn_every;
 use crate::AppState;
 
 /// What this pod reports to the control plane.
@@ -141,17 +142,14 @@ pub async fn sweep_once(state: &AppState) -> Result<(), sqlx::Error> {
 /// Runs [`sweep_once`] from startup on, a new sweep starting at most every
 /// `size_sweep_interval_ms`, until aborted.
 pub fn spawn_size_sweep(state: AppState) -> JoinHandle<()> {
-    let every = Duration::from_millis(state.config.size_sweep_interval_ms.max(10));
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = sweep_once(&state).await {
-                tracing::warn!(error = %e, "measuring the stores' sizes failed; trying again later");
-            }
-        }
-    })
+    spawn_every(
+        state.config.size_sweep_interval_ms,
+        "measuring the stores' sizes failed",
+        move || {
+            let state = state.clone();
+            async move { sweep_once(&state).await }
+        },
+    )
 }
 
 /// The figures of every store in state `active` or `frozen` here, ordered

@@ -9,7 +9,6 @@
 //! so no row of a store served here is ever deleted.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
 
 use anyhow::Context as _;
 use mercato_tenants::{StoreId, TenantState};
@@ -18,6 +17,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::{quote_ident, redis_keys, tenant_tables};
+use crate::periodic::spawn_every;
 use crate::AppState;
 
 /// A foreign key between two tables of the schema.
@@ -256,20 +256,14 @@ pub async fn purge_once(state: &AppState) -> anyhow::Result<usize> {
 
 /// Runs [`purge_once`] every `purge_interval_ms` until aborted.
 pub fn spawn_purge_worker(state: AppState) -> JoinHandle<()> {
-    let every = Duration::from_millis(state.config.purge_interval_ms.max(10));
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = purge_once(&state).await {
-                tracing::warn!(
-                    error = format!("{e:#}"),
-                    "looking for stores to purge failed"
-                );
-            }
-        }
-    })
+    spawn_every(
+        state.config.purge_interval_ms,
+        "looking for stores to purge failed",
+        move || {
+            let state = state.clone();
+            async move { purge_once(&state).await }
+        },
+    )
 }
 
 #[cfg(test)]

@@ -2,13 +2,12 @@
 //! gate counters. Both run per store hosted (active) on this pod and stop
 //! with the application ([`Workers`] aborts them when dropped).
 
-use std::time::Duration;
-
 use mercato_tenants::StoreId;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::{gate, holds};
+use crate::periodic::spawn_every;
 use crate::AppState;
 
 /// Expired holds released per store per transaction.
@@ -29,31 +28,25 @@ impl Drop for Workers {
 
 /// Starts the sweeper and the reconciliation.
 pub fn spawn_workers(state: AppState) -> Workers {
-    let sweep = Duration::from_millis(state.config.hold_sweep_interval_ms.max(10));
-    let reconcile = Duration::from_millis(state.config.inventory_reconcile_interval_ms.max(10));
     let sweeper = {
         let state = state.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(sweep);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Err(e) = sweep_once(&state).await {
-                    tracing::warn!(error = %e, "sweeping expired holds failed");
-                }
-            }
-        })
+        spawn_every(
+            state.config.hold_sweep_interval_ms,
+            "sweeping expired holds failed",
+            move || {
+                let state = state.clone();
+                async move { sweep_once(&state).await }
+            },
+        )
     };
-    let reconciler = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(reconcile);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = reconcile_once(&state).await {
-                tracing::warn!(error = %e, "reconciling inventory gate counters failed");
-            }
-        }
-    });
+    let reconciler = spawn_every(
+        state.config.inventory_reconcile_interval_ms,
+        "reconciling inventory gate counters failed",
+        move || {
+            let state = state.clone();
+            async move { reconcile_once(&state).await }
+        },
+    );
     Workers {
         tasks: vec![sweeper, reconciler],
     }
