@@ -884,3 +884,84 @@ async fn browse_counts_stay_exact_through_edits_drafts_and_deletes() {
 
     stack.shutdown().await;
 }
+
+/// Facets are labelled with collection titles and category names, and
+/// answers are cached per search generation: renaming either moves the
+/// generation, so the next search shows the new label at once.
+#[tokio::test]
+async fn renaming_a_collection_or_a_category_relabels_cached_facets() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "relabel").await;
+    let (scarf, _) = shop
+        .product("Silk Scarf", "active", &[("SC-1", 2000)])
+        .await;
+    let (collection, category) = (Uuid::now_v7(), Uuid::now_v7());
+    shop.sql(
+        "INSERT INTO collections (store_id, id, handle, title, kind, sort_order)
+         VALUES ($1, $2, 'spring', 'Spring', 'manual', 'manual')",
+        &[collection],
+    )
+    .await;
+    shop.sql(
+        "INSERT INTO collection_products (store_id, collection_id, product_id, position)
+         VALUES ($1, $2, $3, 1)",
+        &[collection, scarf],
+    )
+    .await;
+    shop.sql(
+        "INSERT INTO categories (store_id, id, handle, name) VALUES ($1, $2, 'neckwear', 'Neckwear')",
+        &[category],
+    )
+    .await;
+    shop.sql(
+        "INSERT INTO product_categories (store_id, product_id, category_id) VALUES ($1, $2, $3)",
+        &[scarf, category],
+    )
+    .await;
+    shop.reindex(&[scarf]).await;
+    let labels = |body: &Value| {
+        (
+            body["facets"]["collection"][0]["label"].clone(),
+            body["facets"]["category"][0]["label"].clone(),
+        )
+    };
+    // Twice: the second answer comes from the cache.
+    for _ in 0..2 {
+        assert_eq!(
+            labels(&shop.search("").await),
+            (json!("Spring"), json!("Neckwear"))
+        );
+    }
+
+    let rename = |path: String, body: Value| {
+        stack
+            .at(reqwest::Method::PATCH, &shop.host, &path)
+            .bearer_auth(&shop.token)
+            .json(&body)
+            .send()
+    };
+    let r = rename(
+        format!("/admin/api/collections/{collection}"),
+        json!({"title": "Spring Sale"}),
+    )
+    .await
+    .expect("rename collection");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        labels(&shop.search("").await),
+        (json!("Spring Sale"), json!("Neckwear"))
+    );
+    let r = rename(
+        format!("/admin/api/categories/{category}"),
+        json!({"name": "Scarves"}),
+    )
+    .await
+    .expect("rename category");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        labels(&shop.search("").await),
+        (json!("Spring Sale"), json!("Scarves"))
+    );
+
+    stack.shutdown().await;
+}

@@ -180,6 +180,12 @@ async fn update(
         .await
         .map_err(map_db_error)?
         .ok_or_else(|| ApiError::not_found("category"))?;
+    if patch.name.is_some() {
+        // Category facets are labelled with the name.
+        crate::search::touch(&mut tx, store)
+            .await
+            .map_err(map_db_error)?;
+    }
     // A move changes the ancestors of every product below: their search
     // documents (category facets and filters) follow in this transaction.
     let moved = if patch.parent_id.is_some() {

@@ -331,6 +331,12 @@ async fn update(
     store::update(&mut tx, store, id, &patch)
         .await
         .map_err(map_db_error)?;
+    if patch.title.is_some() {
+        // Collection facets are labelled with the title.
+        crate::search::touch(&mut tx, store)
+            .await
+            .map_err(map_db_error)?;
+    }
     let (collection, _) = finish(&state, tx, store, id, patch.rules.as_ref()).await?;
     Ok(Json(collection))
 }

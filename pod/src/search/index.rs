@@ -162,6 +162,21 @@ pub async fn reindex(
     Ok(())
 }
 
+/// Makes the store's cached search answers unreachable (bumps its search
+/// generation) inside the caller's transaction: for a change that alters
+/// what answers show without changing a document, such as a collection's
+/// title or a category's name, which label facets.
+pub async fn touch(tx: &mut Transaction<'_, Postgres>, store: StoreId) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO search_generations AS g (store_id, generation) VALUES ($1, 1)
+         ON CONFLICT (store_id) DO UPDATE SET generation = g.generation + 1",
+    )
+    .bind(store.as_uuid())
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
 /// Rebuilds every search document and the lexicon of `store`: after bulk
 /// changes (imports, category moves, rule-collection rebuilds). Returns
 /// how many documents were written (new or changed).

@@ -13,6 +13,6 @@ mod query;
 mod routes;
 mod store;
 
-pub use index::{reindex, reindex_store};
+pub use index::{reindex, reindex_store, touch};
 pub use query::{Cursor, Filters, SearchParams, Sort};
 pub use routes::{router, ApiDoc};
