@@ -933,35 +933,33 @@ async fn renaming_a_collection_or_a_category_relabels_cached_facets() {
         );
     }
 
-    let rename = |path: String, body: Value| {
-        stack
+    let renames = [
+        (
+            format!("/admin/api/collections/{collection}"),
+            json!({"title": "Spring Sale"}),
+            ("Spring Sale", "Neckwear"),
+        ),
+        (
+            format!("/admin/api/categories/{category}"),
+            json!({"name": "Scarves"}),
+            ("Spring Sale", "Scarves"),
+        ),
+    ];
+    for (path, body, (collection_label, category_label)) in renames {
+        let r = stack
             .at(reqwest::Method::PATCH, &shop.host, &path)
             .bearer_auth(&shop.token)
             .json(&body)
             .send()
-    };
-    let r = rename(
-        format!("/admin/api/collections/{collection}"),
-        json!({"title": "Spring Sale"}),
-    )
-    .await
-    .expect("rename collection");
-    assert_eq!(r.status(), 200);
-    assert_eq!(
-        labels(&shop.search("").await),
-        (json!("Spring Sale"), json!("Neckwear"))
-    );
-    let r = rename(
-        format!("/admin/api/categories/{category}"),
-        json!({"name": "Scarves"}),
-    )
-    .await
-    .expect("rename category");
-    assert_eq!(r.status(), 200);
-    assert_eq!(
-        labels(&shop.search("").await),
-        (json!("Spring Sale"), json!("Scarves"))
-    );
+            .await
+            .expect("rename");
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(
+            labels(&shop.search("").await),
+            (json!(collection_label), json!(category_label)),
+            "after {path}"
+        );
+    }
 
     stack.shutdown().await;
 }
