@@ -308,6 +308,19 @@ async fn pods_report_exact_rows_and_requests_per_store_and_the_control_plane_rec
     assert!(recorded[0].3 > recorded[1].3 && recorded[1].3 > 0);
     assert_eq!((recorded[0].4, recorded[1].4), (1, 0));
     assert!(recorded[0].5 >= (BROWSES + 3) as i64);
+    // The store API shows them, with when the pod measured the sizes.
+    let r = stack
+        .operator(Method::GET, &format!("/v1/stores/{}", a.id))
+        .send()
+        .await
+        .expect("store");
+    assert_eq!(r.status(), 200);
+    let shown: Value = r.json().await.expect("json");
+    assert_eq!(shown["load"]["rows"], recorded[0].2, "{shown}");
+    assert_eq!(shown["load"]["bytes"], recorded[0].3);
+    assert_eq!(shown["load"]["orders_last_hour"], 1);
+    assert!(shown["load"]["reported_at"].is_string(), "{shown}");
+    assert!(shown["load"]["sizes_as_of"].is_string(), "{shown}");
 
     // Operators only.
     let r = stack

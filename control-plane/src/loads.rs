@@ -20,7 +20,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::Operator;
-use crate::pod_client::StoreLoadReport;
+use crate::pod_client::{PodLoadReport, StoreLoadReport};
 use crate::AppState;
 use mercato_tenants::ApiError;
 
@@ -62,7 +62,7 @@ pub async fn collect_once(state: &AppState) -> anyhow::Result<usize> {
         if report.pod != name {
             tracing::warn!(pod = %name, reported_as = %report.pod, "pod reports under another name");
         }
-        let n = record(&state.db, pod_id, &report.stores).await?;
+        let n = record(&state.db, pod_id, &report).await?;
         tracing::debug!(pod = %name, stores = n, "pod load recorded");
         recorded += n;
     }
@@ -71,7 +71,8 @@ pub async fn collect_once(state: &AppState) -> anyhow::Result<usize> {
 
 /// Upserts the figures `pod` reported for the stores placed on it; the
 /// number of rows written.
-async fn record(db: &PgPool, pod: Uuid, stores: &[StoreLoadReport]) -> Result<usize, sqlx::Error> {
+async fn record(db: &PgPool, pod: Uuid, report: &PodLoadReport) -> Result<usize, sqlx::Error> {
+    let stores = &report.stores;
     if stores.is_empty() {
         return Ok(0);
     }
@@ -81,8 +82,9 @@ async fn record(db: &PgPool, pod: Uuid, stores: &[StoreLoadReport]) -> Result<us
     };
     let written = sqlx::query(
         "INSERT INTO store_loads
-            (store_id, pod_id, rows, bytes, orders_last_hour, requests_per_minute, reported_at)
-         SELECT r.store_id, $1, r.rows, r.bytes, r.orders, r.requests, now()
+            (store_id, pod_id, rows, bytes, orders_last_hour, requests_per_minute, reported_at,
+             sizes_as_of)
+         SELECT r.store_id, $1, r.rows, r.bytes, r.orders, r.requests, now(), $7
          FROM unnest($2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
               AS r(store_id, rows, bytes, orders, requests)
          JOIN stores s ON s.id = r.store_id AND s.pod_id = $1
@@ -90,7 +92,7 @@ async fn record(db: &PgPool, pod: Uuid, stores: &[StoreLoadReport]) -> Result<us
             pod_id = EXCLUDED.pod_id, rows = EXCLUDED.rows, bytes = EXCLUDED.bytes,
             orders_last_hour = EXCLUDED.orders_last_hour,
             requests_per_minute = EXCLUDED.requests_per_minute,
-            reported_at = EXCLUDED.reported_at",
+            reported_at = EXCLUDED.reported_at, sizes_as_of = EXCLUDED.sizes_as_of",
     )
     .bind(pod)
     .bind(&ids)
@@ -98,6 +100,7 @@ async fn record(db: &PgPool, pod: Uuid, stores: &[StoreLoadReport]) -> Result<us
     .bind(column(|s| s.bytes))
     .bind(column(|s| s.orders_last_hour))
     .bind(column(|s| s.requests_per_minute))
+    .bind(report.sizes_as_of)
     .execute(db)
     .await?
     .rows_affected();

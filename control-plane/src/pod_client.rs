@@ -153,6 +153,9 @@ impl PodClient {
 pub struct PodLoadReport {
     /// The pod's own name.
     pub pod: String,
+    /// When the oldest of its row and byte figures was measured.
+    #[serde(default)]
+    pub sizes_as_of: Option<chrono::DateTime<chrono::Utc>>,
     pub stores: Vec<StoreLoadReport>,
 }
 

@@ -50,6 +50,8 @@ pub struct StoreLoad {
     pub requests_per_minute: u64,
     #[serde(default)]
     pub reported_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub sizes_as_of: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -200,13 +200,16 @@ pub fn store_details(s: &Store, names: &Names) -> String {
     let load = match &s.load {
         None => "not reported yet".to_owned(),
         Some(l) => format!(
-            "{} rows, {}, {} orders/h, {} req/min{}",
+            "{} rows, {}, {} orders/h, {} req/min{}{}",
             count(l.rows),
             bytes(l.bytes),
             count(l.orders_last_hour),
             count(l.requests_per_minute),
             l.reported_at
                 .map(|t| format!(" (reported {})", t.to_rfc3339()))
+                .unwrap_or_default(),
+            l.sizes_as_of
+                .map(|t| format!(" (rows and bytes as of {})", t.to_rfc3339()))
                 .unwrap_or_default()
         ),
     };
@@ -539,7 +542,8 @@ mod tests {
             "domains": [{"domain": "acme.localhost", "kind": "platform"},
                         {"domain": "shop.acme.test", "kind": "custom"}],
             "load": {"rows": 1500, "bytes": 2_500_000, "orders_last_hour": 7,
-                     "requests_per_minute": 30, "reported_at": "2026-11-21T11:00:00Z"}
+                     "requests_per_minute": 30, "reported_at": "2026-11-21T11:00:00Z",
+                     "sizes_as_of": "2026-11-21T10:59:00Z"}
         }))
         .expect("sample");
         assert_eq!(
@@ -554,7 +558,7 @@ mod tests {
                  state:    active\n\
                  created:  2026-11-21T10:00:00+00:00\n\
                  domains:  acme.localhost (platform), shop.acme.test (custom)\n\
-                 load:     1,500 rows, 2.5 MB, 7 orders/h, 30 req/min (reported 2026-11-21T11:00:00+00:00)\n"
+                 load:     1,500 rows, 2.5 MB, 7 orders/h, 30 req/min (reported 2026-11-21T11:00:00+00:00) (rows and bytes as of 2026-11-21T10:59:00+00:00)\n"
             )
         );
     }

@@ -23,6 +23,21 @@ pub struct Store {
     pub state: TenantState,
     pub created_at: DateTime<Utc>,
     pub domains: Vec<StoreDomain>,
+    /// The latest figures its pod reported; `None` until one did.
+    pub load: Option<StoreLoad>,
+}
+
+/// A store's figures as its pod last reported them (`store_loads`).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct StoreLoad {
+    pub rows: i64,
+    pub bytes: i64,
+    pub orders_last_hour: i64,
+    pub requests_per_minute: i64,
+    pub reported_at: DateTime<Utc>,
+    /// When the pod measured the rows and bytes (its size sweep runs in
+    /// the background).
+    pub sizes_as_of: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -35,6 +50,32 @@ struct StoreRow {
     pod_id: Uuid,
     state: String,
     created_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    load: LoadRow,
+}
+
+/// The `store_loads` columns of a store, all NULL without a report.
+#[derive(sqlx::FromRow)]
+struct LoadRow {
+    rows: Option<i64>,
+    bytes: Option<i64>,
+    orders_last_hour: Option<i64>,
+    requests_per_minute: Option<i64>,
+    reported_at: Option<DateTime<Utc>>,
+    sizes_as_of: Option<DateTime<Utc>>,
+}
+
+impl LoadRow {
+    fn load(self) -> Option<StoreLoad> {
+        Some(StoreLoad {
+            rows: self.rows?,
+            bytes: self.bytes?,
+            orders_last_hour: self.orders_last_hour?,
+            requests_per_minute: self.requests_per_minute?,
+            reported_at: self.reported_at?,
+            sizes_as_of: self.sizes_as_of,
+        })
+    }
 }
 
 fn decode(e: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
@@ -67,16 +108,20 @@ async fn with_domains(db: &PgPool, rows: Vec<StoreRow>) -> Result<Vec<Store>, sq
                 handle: r.handle,
                 owner_email: r.owner_email,
                 created_at: r.created_at,
+                load: r.load.load(),
             })
         })
         .collect()
 }
 
 const SELECT_STORES: &str =
-    "SELECT id, name, handle, owner_email, currency, pod_id, state, created_at FROM stores";
+    "SELECT s.id, s.name, s.handle, s.owner_email, s.currency, s.pod_id, s.state, s.created_at,
+            l.rows, l.bytes, l.orders_last_hour, l.requests_per_minute, l.reported_at,
+            l.sizes_as_of
+       FROM stores s LEFT JOIN store_loads l ON l.store_id = s.id";
 
 pub async fn get(db: &PgPool, id: StoreId) -> Result<Option<Store>, sqlx::Error> {
-    let rows: Vec<StoreRow> = sqlx::query_as(&format!("{SELECT_STORES} WHERE id = $1"))
+    let rows: Vec<StoreRow> = sqlx::query_as(&format!("{SELECT_STORES} WHERE s.id = $1"))
         .bind(id.as_uuid())
         .fetch_all(db)
         .await?;
@@ -84,7 +129,7 @@ pub async fn get(db: &PgPool, id: StoreId) -> Result<Option<Store>, sqlx::Error>
 }
 
 pub async fn get_by_handle(db: &PgPool, handle: &str) -> Result<Option<Store>, sqlx::Error> {
-    let rows: Vec<StoreRow> = sqlx::query_as(&format!("{SELECT_STORES} WHERE handle = $1"))
+    let rows: Vec<StoreRow> = sqlx::query_as(&format!("{SELECT_STORES} WHERE s.handle = $1"))
         .bind(handle)
         .fetch_all(db)
         .await?;
@@ -98,7 +143,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<Store>, sqlx::Error> {
     let rows: Vec<StoreRow> = sqlx::query_as(&format!(
-        "{SELECT_STORES} WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
+        "{SELECT_STORES} WHERE ($1::uuid IS NULL OR s.id > $1) ORDER BY s.id LIMIT $2"
     ))
     .bind(after.map(|a| a.as_uuid()))
     .bind(limit)
