@@ -59,7 +59,7 @@ pub(super) fn verdicts(f: &Figures) -> Vec<Verdict> {
         Verdict {
             target: "copy within 1.5× of the floor",
             measured: format!(
-                "{ratio:.2}× slower than the floor ({} rows/s)",
+                "{ratio:.2}× the floor's time (the floor: {} rows/s)",
                 thousands(f.floor_rows_per_sec.round() as i64)
             ),
             met: ratio <= 1.5,
@@ -535,7 +535,7 @@ mod tests {
         assert_eq!(v[1].measured, "150,000 rows/s");
         assert_eq!(
             v[2].measured,
-            "1.33× slower than the floor (200,000 rows/s)"
+            "1.33× the floor's time (the floor: 200,000 rows/s)"
         );
         assert_eq!(v[3].measured, "0 lost");
     }
