@@ -60,38 +60,49 @@ struct TableSizes {
 /// The size sweep's latest figures, per tenant table and store; shared by
 /// the sweep (writer) and the load report (reader).
 #[derive(Clone, Default)]
-pub struct StoreSizes(Arc<RwLock<BTreeMap<String, TableSizes>>>);
+pub struct StoreSizes(Arc<RwLock<Sizes>>);
+
+#[derive(Default)]
+struct Sizes {
+    /// The tenant tables, as the latest sweep found them.
+    tables: Vec<String>,
+    measured: BTreeMap<String, TableSizes>,
+}
 
 impl StoreSizes {
     /// Rows and bytes of `store` summed over the measured tables.
     fn of(&self, store: Uuid) -> (i64, i64) {
-        let tables = self.0.read().unwrap_or_else(|e| e.into_inner());
-        tables
+        let sizes = self.0.read().unwrap_or_else(|e| e.into_inner());
+        sizes
+            .measured
             .values()
             .filter_map(|t| t.stores.get(&store))
             .fold((0, 0), |(r, b), (rows, bytes)| (r + rows, b + bytes))
     }
 
-    /// When the oldest figure was taken, once every one of `tables` has one.
-    fn as_of(&self, tables: &[String]) -> Option<DateTime<Utc>> {
-        let measured = self.0.read().unwrap_or_else(|e| e.into_inner());
-        tables
+    /// When the oldest figure was taken, once every tenant table has one.
+    fn as_of(&self) -> Option<DateTime<Utc>> {
+        let sizes = self.0.read().unwrap_or_else(|e| e.into_inner());
+        sizes
+            .tables
             .iter()
-            .map(|t| measured.get(t).map(|s| s.measured_at))
+            .map(|t| sizes.measured.get(t).map(|s| s.measured_at))
             .collect::<Option<Vec<_>>>()?
             .into_iter()
             .min()
     }
 
     fn set(&self, table: &str, sizes: TableSizes) {
-        let mut tables = self.0.write().unwrap_or_else(|e| e.into_inner());
-        tables.insert(table.to_owned(), sizes);
+        let mut all = self.0.write().unwrap_or_else(|e| e.into_inner());
+        all.measured.insert(table.to_owned(), sizes);
     }
 
-    /// Forgets tables that are no longer tenant tables.
-    fn keep_only(&self, tables: &[String]) {
-        let mut measured = self.0.write().unwrap_or_else(|e| e.into_inner());
-        measured.retain(|t, _| tables.contains(t));
+    /// The tenant tables a sweep is about to measure: figures of tables no
+    /// longer among them are forgotten.
+    fn set_tables(&self, tables: &[String]) {
+        let mut sizes = self.0.write().unwrap_or_else(|e| e.into_inner());
+        sizes.measured.retain(|t, _| tables.contains(t));
+        sizes.tables = tables.to_vec();
     }
 }
 
@@ -125,6 +136,7 @@ async fn measure(db: &PgPool, table: &str) -> Result<TableSizes, sqlx::Error> {
 /// `size_sweep_busy_percent` asks.
 pub async fn sweep_once(state: &AppState) -> Result<(), sqlx::Error> {
     let tables = tenant_tables(&state.db).await?;
+    state.fleet.sizes.set_tables(&tables);
     for table in &tables {
         let started = Instant::now();
         let sizes = measure(&state.db, table).await?;
@@ -135,7 +147,6 @@ pub async fn sweep_once(state: &AppState) -> Result<(), sqlx::Error> {
         ))
         .await;
     }
-    state.fleet.sizes.keep_only(&tables);
     Ok(())
 }
 
@@ -182,7 +193,7 @@ pub async fn report(state: &AppState) -> Result<LoadReport, sqlx::Error> {
             )
         })
         .collect();
-    let sizes_as_of = sizes.as_of(&tenant_tables(db).await?);
+    let sizes_as_of = sizes.as_of();
     if !ids.is_empty() {
         let orders: Vec<(Uuid, i64)> = sqlx::query_as(
             "SELECT store_id, count(*)::bigint FROM orders \
@@ -251,10 +262,12 @@ mod tests {
         assert_eq!(sizes.of(b), (1, 100));
         assert_eq!(sizes.of(Uuid::now_v7()), (0, 0));
         let tables = |t: &[&str]| t.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert_eq!(sizes.as_of(&tables(&["products", "variants"])), Some(early));
+        sizes.set_tables(&tables(&["products", "variants"]));
+        assert_eq!(sizes.as_of(), Some(early));
         // A table not measured yet: no date at all.
-        assert_eq!(sizes.as_of(&tables(&["products", "carts"])), None);
-        sizes.keep_only(&tables(&["products"]));
+        sizes.set_tables(&tables(&["products", "variants", "carts"]));
+        assert_eq!(sizes.as_of(), None);
+        sizes.set_tables(&tables(&["products"]));
         assert_eq!(sizes.of(a), (3, 300));
     }
 }

@@ -60,7 +60,7 @@ pub(super) async fn record_change(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     change: &Change<'_>,
-) -> Result<(), sqlx::Error> {
+) -> Result<i32, sqlx::Error> {
     sqlx::query(
         "INSERT INTO stock_adjustments (store_id, id, variant_id, location_id, delta,
                                         on_hand_after, reason, actor, reference)
@@ -77,7 +77,7 @@ pub(super) async fn record_change(
     .bind(change.reference)
     .execute(&mut **tx)
     .await?;
-    add_to_total(tx, store, change.variant, change.delta, None).await?;
+    let total = add_to_total(tx, store, change.variant, change.delta, None).await?;
     crate::events::record(
         tx,
         store,
@@ -94,33 +94,33 @@ pub(super) async fn record_change(
         },
     )
     .await?;
-    Ok(())
+    Ok(total)
 }
 
 /// Keeps `inventory_levels` (the low-stock threshold, and the total on
-/// hand over all locations that search reads) in step.
+/// hand over all locations that search reads) in step; the new total.
 async fn add_to_total(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     variant: VariantId,
     delta: i32,
     low_stock_threshold: Option<i32>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar(
         "INSERT INTO inventory_levels (store_id, variant_id, on_hand, low_stock_threshold)
          VALUES ($1, $2, GREATEST($3, 0), COALESCE($4, 5))
          ON CONFLICT (store_id, variant_id) DO UPDATE
             SET on_hand = GREATEST(inventory_levels.on_hand + $3, 0),
                 low_stock_threshold = COALESCE($4, inventory_levels.low_stock_threshold),
-                updated_at = now()",
+                updated_at = now()
+         RETURNING on_hand",
     )
     .bind(store.as_uuid())
     .bind(variant.as_uuid())
     .bind(delta)
     .bind(low_stock_threshold)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// Whether `variant` counts as in stock for search: units on hand over
@@ -199,7 +199,7 @@ pub async fn initial_stock(
     let location = locations::ensure_default_location(tx, store).await?;
     let (current, reserved) = lock_row(tx, store, variant, location).await?;
     if on_hand == current {
-        return add_to_total(tx, store, variant, 0, None).await;
+        return add_to_total(tx, store, variant, 0, None).await.map(|_| ());
     }
     write_on_hand(tx, store, variant, location, on_hand).await?;
     record_change(
@@ -217,6 +217,7 @@ pub async fn initial_stock(
         },
     )
     .await
+    .map(|_| ())
 }
 
 /// One location's stock of a variant.
@@ -331,11 +332,12 @@ pub(super) async fn change_stock(
         .await
         .map_err(map_db_error)?;
     let (on_hand, delta) = model::apply(current, reserved, change.op)?;
-    if delta != 0 {
+    // The variant's total on hand after the change, when it changed.
+    let total = if delta != 0 {
         write_on_hand(&mut tx, store, variant, location, on_hand)
             .await
             .map_err(map_db_error)?;
-        record_change(
+        let after = record_change(
             &mut tx,
             store,
             &Change {
@@ -351,16 +353,16 @@ pub(super) async fn change_stock(
         )
         .await
         .map_err(map_db_error)?;
-    }
+        Some(after)
+    } else {
+        None
+    };
     if change.low_stock_threshold.is_some() || delta == 0 {
         add_to_total(&mut tx, store, variant, 0, change.low_stock_threshold)
             .await
             .map_err(map_db_error)?;
     }
-    let now_in_stock = in_stock(&mut tx, store, variant)
-        .await
-        .map_err(map_db_error)?;
-    if now_in_stock == was_in_stock {
+    if total.is_none_or(|t| (t > 0) == was_in_stock) {
         // The only stock a product's derived rows carry is whether one of
         // its variants is in stock (the search document's `in_stock`); this
         // variant's answer is unchanged, so is theirs. Most stock changes
