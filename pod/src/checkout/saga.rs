@@ -19,7 +19,7 @@ use serde_json::json;
 use super::compensation;
 use super::model::{self, Failure, Quote, SagaState, Step, Wanted};
 use super::sql::{self, Changes, Checkout};
-use super::steps::{begin_step, gateway_key};
+use super::steps::{self, begin_step, gateway_key};
 use super::CheckoutId;
 use crate::cart::{self, CartRef};
 use crate::error::PodError;
@@ -111,8 +111,8 @@ pub async fn cancel_before_capture(
         "the store cancelled this order before the payment was taken; nothing was charged",
     );
     let body = failure.body();
-    let stopped = sql::advance(
-        &state.db,
+    let stopped = steps::advance(
+        state,
         store,
         checkout,
         SagaState::Ordered,
@@ -171,8 +171,8 @@ async fn settle(
     steps: &[Step],
 ) -> Result<bool, PodError> {
     let body = failure.body();
-    sql::advance(
-        &state.db,
+    steps::advance(
+        state,
         store,
         c.id,
         c.state,
@@ -236,8 +236,8 @@ async fn started(
         }
         Err(ReserveError::Db(e)) => return Err(e.into()),
     }
-    sql::advance(
-        &state.db,
+    steps::advance(
+        state,
         store,
         c.id,
         SagaState::Started,
@@ -369,8 +369,8 @@ async fn reserved(
                 PaymentStatus::Authorized | PaymentStatus::Captured
             ) =>
         {
-            sql::advance(
-                &state.db,
+            steps::advance(
+                state,
                 store,
                 c.id,
                 SagaState::Reserved,

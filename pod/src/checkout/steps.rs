@@ -5,7 +5,7 @@
 use mercato_tenants::{ApiError, StoreId};
 
 use super::model::SagaState;
-use super::sql::{self, Checkout};
+use super::sql::{self, Changes, Checkout};
 use super::CheckoutId;
 use crate::error::PodError;
 use crate::state::AppState;
@@ -31,4 +31,22 @@ pub(super) async fn begin_step(
         .await?
         .ok_or_else(|| ApiError::not_found("checkout"))?;
     Ok((locked.state == expected).then_some((tx, locked)))
+}
+
+/// [`sql::advance`] behind the fence: in its own transaction that holds the
+/// store's `hosted_stores` row shared, so that no checkout row changes on
+/// a pod after a move fenced the store (`421 store_not_here` instead).
+pub(super) async fn advance(
+    state: &AppState,
+    store: StoreId,
+    id: CheckoutId,
+    from: SagaState,
+    to: SagaState,
+    changes: Changes<'_>,
+) -> Result<bool, PodError> {
+    let mut tx = state.db.begin().await?;
+    lock_active(&mut tx, store).await?;
+    let moved = sql::advance(&mut *tx, store, id, from, to, changes).await?;
+    tx.commit().await?;
+    Ok(moved)
 }
