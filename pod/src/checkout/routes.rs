@@ -122,8 +122,11 @@ async fn checkout(
     };
     let hash = model::request_hash(&identity, &raw);
     let id = CheckoutId::new();
+    // Fenced like every write: no checkout appears on a pod after a move
+    // fenced the store.
+    let mut tx = begin_write(&state.db, store).await?;
     let inserted = sql::insert(
-        &state.db,
+        &mut *tx,
         store,
         &NewCheckout {
             id,
@@ -135,6 +138,7 @@ async fn checkout(
         },
     )
     .await?;
+    tx.commit().await?;
     if !inserted {
         return replay(&state, store, &key, &hash).await;
     }
