@@ -1,17 +1,8 @@
 //! SQL of `hosted_stores`.
 
+pub use mercato_tenants::pod_api::HostedStore;
 use mercato_tenants::{Currency, Handle, StoreId, TenantState};
-use serde::Serialize;
 use sqlx::PgPool;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct HostedStore {
-    pub store_id: StoreId,
-    pub handle: String,
-    pub name: String,
-    pub currency: Currency,
-    pub state: TenantState,
-}
 
 type Row = (uuid::Uuid, String, String, String, String);
 
