@@ -4,7 +4,8 @@
 //! states, the versioned routing table, token claims, the error-code
 //! catalogue, and each wire contract between two processes, declared once
 //! so that both sides use the same types: the pod's internal API
-//! ([`pod_api`]) and the control plane's operator API ([`operator`]). This crate performs no I/O (no
+//! ([`pod_api`]), the events the pods publish ([`events`]) and the control
+//! plane's operator API ([`operator`]). This crate performs no I/O (no
 //! sockets, files or databases); the HTTP glue in [`http`] only shapes
 //! requests and responses that other crates serve.
 
@@ -12,6 +13,7 @@ pub mod account;
 pub mod claims;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod id;
 pub mod money;
@@ -31,7 +33,7 @@ pub use id::{
 };
 pub use money::{Currency, Money};
 pub use routing::{Resolution, RoutingChange, RoutingError, RoutingTable, RoutingUpdate};
-pub use state::{PodState, TenantState};
+pub use state::{OrderStatus, PodState, ProductStatus, TenantState};
 
 /// Header the router uses to tell a pod which store a request is for.
 /// The router strips any client-supplied value before setting it.

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use mercato_tenants::events::{Event, StaffInvited};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::{ApiError, Email, ErrorCode, StaffId, StoreId};
 use serde::{Deserialize, Serialize};
@@ -272,22 +273,17 @@ pub(super) async fn invite(
     .execute(&mut *tx)
     .await
     .map_err(map_db_error)?;
-    events::record(
-        &mut tx,
-        store,
-        "staff.invited",
-        id,
-        &serde_json::json!({
-            "invitation_id": id,
-            "store_id": store,
-            "store_name": tenant.name,
-            "email": email.as_str(),
-            "token": token,
-            "expires_at": expires_at,
-        }),
-    )
-    .await
-    .map_err(ApiError::internal)?;
+    let invited = StaffInvited {
+        invitation_id: id,
+        store_id: store,
+        store_name: tenant.name.clone(),
+        email: email.as_str().to_owned(),
+        token,
+        expires_at,
+    };
+    events::record(&mut tx, store, &Event::StaffInvited(invited))
+        .await
+        .map_err(ApiError::internal)?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok((
         StatusCode::CREATED,

@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::fmt::Display;
 use std::hash::Hash;
 
+use mercato_tenants::events::{Event, ProductChanged, ProductDeleted};
 use mercato_tenants::{ApiError, ErrorCode, ProductId, StoreId};
 use sqlx::{Postgres, Transaction};
 
@@ -73,13 +74,20 @@ pub async fn record_changed(
         "SELECT id, status FROM products WHERE store_id = $1 AND {}",
         ids.matches("id", 2)
     );
-    let statuses: std::collections::HashMap<uuid::Uuid, String> = ids
+    let rows: Vec<(uuid::Uuid, String)> = ids
         .bind_to(sqlx::query_as(&sql).bind(store.as_uuid()))
         .fetch_all(&mut **tx)
         .await
-        .map_err(map_db_error)?
+        .map_err(map_db_error)?;
+    let statuses = rows
         .into_iter()
-        .collect();
+        .map(|(id, status)| match ProductStatus::parse(&status) {
+            Some(status) => Ok((id, status)),
+            None => Err(ApiError::internal(format!(
+                "product {id} has the unknown status `{status}`"
+            ))),
+        })
+        .collect::<Result<_, _>>()?;
     crate::events::record_many(tx, store, &product_events(products, &statuses))
         .await
         .map_err(map_db_error)?;
@@ -90,23 +98,18 @@ pub async fn record_changed(
 /// status) when it still exists, deleted when it does not.
 fn product_events(
     products: &[ProductId],
-    statuses: &std::collections::HashMap<uuid::Uuid, String>,
-) -> Vec<crate::events::NewEvent> {
+    statuses: &std::collections::HashMap<uuid::Uuid, ProductStatus>,
+) -> Vec<Event> {
     let mut seen = HashSet::new();
     products
         .iter()
         .filter(|p| seen.insert(**p))
         .map(|p| match statuses.get(&p.as_uuid()) {
-            Some(status) => crate::events::NewEvent {
-                event_type: "catalog.product_changed",
-                aggregate_id: p.as_uuid(),
-                payload: serde_json::json!({"product_id": p, "status": status}),
-            },
-            None => crate::events::NewEvent {
-                event_type: "catalog.product_deleted",
-                aggregate_id: p.as_uuid(),
-                payload: serde_json::json!({"product_id": p}),
-            },
+            Some(status) => Event::ProductChanged(ProductChanged {
+                product_id: *p,
+                status: *status,
+            }),
+            None => Event::ProductDeleted(ProductDeleted { product_id: *p }),
         })
         .collect()
 }
@@ -193,13 +196,13 @@ mod tests {
     #[test]
     fn product_events_say_changed_or_deleted_once_per_product() {
         let (kept, gone) = (ProductId::new(), ProductId::new());
-        let statuses = [(kept.as_uuid(), "active".to_string())]
+        let statuses = [(kept.as_uuid(), ProductStatus::Active)]
             .into_iter()
             .collect();
         let events = product_events(&[kept, gone, kept], &statuses);
         let summary: Vec<(&str, serde_json::Value)> = events
             .iter()
-            .map(|e| (e.event_type, e.payload.clone()))
+            .map(|e| (e.event_type().as_str(), e.payload().expect("json")))
             .collect();
         assert_eq!(
             summary,
@@ -214,7 +217,7 @@ mod tests {
                 ),
             ]
         );
-        assert_eq!(events[1].aggregate_id, gone.as_uuid());
+        assert_eq!(events[1].aggregate_id(), gone.as_uuid());
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! idempotent (money returned, the order cancelled, the holds released),
 //! and the store's cancellation of an order still awaiting capture.
 
+use mercato_tenants::events::{Event, PaymentChanged};
 use mercato_tenants::{ApiError, ErrorCode, StoreId};
-use serde_json::json;
 
 use super::model::SagaState;
 use super::saga::{begin_step, drive, failure_body, gateway_key, Mode};
@@ -64,18 +64,16 @@ pub(super) async fn compensate(
         return Ok(true); // another driver got here first
     };
     if let (Some(payment_id), Some(quote)) = (&returned, &locked.quote) {
-        events::record(
-            &mut tx,
-            store,
-            "payment.voided",
-            c.id.as_uuid(),
-            &json!({
-                "order_id": locked.order_id, "checkout_id": c.id, "payment_id": payment_id,
-                "amount_minor": quote.total_minor, "currency": quote.currency,
-            }),
-        )
-        .await
-        .map_err(map_db_error)?;
+        let voided = PaymentChanged {
+            order_id: locked.order_id,
+            checkout_id: c.id,
+            payment_id: payment_id.clone(),
+            amount_minor: quote.total_minor,
+            currency: quote.currency,
+        };
+        events::record(&mut tx, store, &Event::PaymentVoided(voided))
+            .await
+            .map_err(map_db_error)?;
     }
     if let Some(order) = locked.order_id {
         let reason = locked.failure.as_deref().unwrap_or("checkout failed");
