@@ -23,8 +23,11 @@ use mercato_tenants::ApiError;
 use prometheus::{IntCounterVec, Opts, Registry};
 use tokio::sync::OnceCell;
 
-use crate::startup::Redis;
+use crate::error::PodError;
+use crate::redis_handle::Redis;
 
+/// A load in flight; waiters share its result, a client error or the
+/// opaque internal one (logged once, by the load that failed).
 type Flight = Arc<OnceCell<Result<Bytes, ApiError>>>;
 
 #[derive(Clone)]
@@ -102,10 +105,10 @@ impl Cache {
 
     /// The cached body of `entry`, or the result of `load` (stored for the
     /// next reader). Loads of the same key and version are coalesced.
-    pub async fn get_or_load<F, Fut>(&self, entry: &Entry, load: F) -> Result<Bytes, ApiError>
+    pub async fn get_or_load<F, Fut>(&self, entry: &Entry, load: F) -> Result<Bytes, PodError>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Bytes, ApiError>>,
+        Fut: Future<Output = Result<Bytes, PodError>>,
     {
         let cached = if self.redis.usable() {
             match self.lookup(entry).await {
@@ -150,7 +153,7 @@ impl Cache {
         let result = flight
             .get_or_init(|| async {
                 self.metrics.loads.with_label_values(&[entry.kind]).inc();
-                let body = load().await?;
+                let body = load().await.map_err(PodError::into_api)?;
                 if let Some(version) = &version {
                     if let Err(e) = self.store(entry, version, &body).await {
                         self.redis_failed("set", &e);
@@ -166,7 +169,7 @@ impl Cache {
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&flight_key);
         }
-        result
+        result.map_err(PodError::Api)
     }
 
     async fn lookup(&self, entry: &Entry) -> Result<Lookup, redis::RedisError> {

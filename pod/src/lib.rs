@@ -8,7 +8,6 @@
 //! - [`storefront`]: the shopper-facing HTML pages.
 
 pub mod accounts;
-pub mod auth;
 pub mod cache;
 pub mod cart;
 pub mod catalog;
@@ -17,6 +16,7 @@ pub mod checkout;
 pub mod collections;
 pub mod config;
 pub mod db;
+pub mod error;
 pub mod events;
 pub mod fleet;
 pub mod hex;
@@ -27,10 +27,15 @@ pub mod orders;
 pub mod paging;
 pub mod payments;
 pub mod periodic;
+pub mod product_write;
+pub mod redis_handle;
 pub mod search;
 pub mod startup;
+pub mod state;
 pub mod storefront;
 pub mod tenancy;
 
 pub use config::PodConfig;
-pub use startup::{AppState, Application};
+pub use error::{PodError, Result};
+pub use startup::Application;
+pub use state::AppState;

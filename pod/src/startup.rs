@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::extract::State;
@@ -13,109 +13,18 @@ use axum::Router;
 use mercato_tenants::http::{finish, HttpMetrics};
 use mercato_tenants::{ApiError, ErrorCode, TokenKeys};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::cache::Cache;
+use crate::config::PodConfig;
 use crate::events::{Relay, RelayMetrics, RelaySettings};
 use crate::media::MediaStore;
-use crate::payments::{Gateway, HttpGateway};
-use crate::tenancy::HostedStores;
+use crate::payments::HttpGateway;
+use crate::state::{refresh_hosted, AppState, Fleet, GateMetrics, HostedStores, Redis};
 use crate::{
     accounts, cart, catalog, categories, checkout, collections, fleet, inventory, media, orders,
-    storefront, tenancy, PodConfig,
+    search, storefront, tenancy,
 };
-
-/// Everything a request handler may need, cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: PgPool,
-    pub redis: Redis,
-    pub keys: TokenKeys,
-    pub hosted: HostedStores,
-    pub config: Arc<PodConfig>,
-    pub cache: Cache,
-    pub media: MediaStore,
-    /// The payment gateway (PSP).
-    pub payments: Arc<dyn Gateway>,
-    pub gate_metrics: inventory::GateMetrics,
-    /// How the payment gateway reaches this pod, without a trailing slash.
-    pub public_url: Arc<str>,
-    pub fleet: fleet::Fleet,
-}
-
-/// The pod's Redis: connected lazily and re-connected after failures, so the
-/// pod starts and serves from Postgres while Redis is down.
-///
-/// After a failure Redis is left alone for [`Redis::REST`]: every user (the
-/// cache, carts, search, login counters) goes straight to its fallback
-/// instead of each request paying a connection timeout.
-#[derive(Clone)]
-pub struct Redis {
-    client: redis::Client,
-    conn: Arc<tokio::sync::Mutex<Option<redis::aio::ConnectionManager>>>,
-    resting_until: Arc<std::sync::Mutex<Option<Instant>>>,
-}
-
-impl Redis {
-    /// How long Redis is left alone after a failure.
-    pub const REST: Duration = Duration::from_secs(1);
-
-    pub fn new(url: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).context("invalid redis url")?;
-        Ok(Self {
-            client,
-            conn: Arc::new(tokio::sync::Mutex::new(None)),
-            resting_until: Arc::default(),
-        })
-    }
-
-    /// Whether Redis may be tried now (it is not resting after a failure).
-    pub fn usable(&self) -> bool {
-        let until = self.resting_until.lock().unwrap_or_else(|e| e.into_inner());
-        !matches!(*until, Some(t) if Instant::now() < t)
-    }
-
-    /// Reports a failed Redis call: Redis rests for [`Redis::REST`].
-    pub fn failed(&self) {
-        *self.resting_until.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(Instant::now() + Self::REST);
-    }
-
-    /// A connection; an error at once while Redis rests, or if it cannot be
-    /// reached within a second (it then rests).
-    pub async fn connection(&self) -> Result<redis::aio::ConnectionManager, redis::RedisError> {
-        if !self.usable() {
-            return Err(redis::RedisError::from((
-                redis::ErrorKind::IoError,
-                "redis is resting after a failure",
-            )));
-        }
-        let mut guard = self.conn.lock().await;
-        if let Some(conn) = guard.as_ref() {
-            return Ok(conn.clone());
-        }
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(1))
-            .set_response_timeout(Duration::from_secs(1))
-            .set_number_of_retries(1);
-        let conn = self
-            .client
-            .get_connection_manager_with_config(config)
-            .await
-            .inspect_err(|_| self.failed())?;
-        *guard = Some(conn.clone());
-        Ok(conn)
-    }
-
-    pub async fn ping(&self) -> Result<(), redis::RedisError> {
-        let mut conn = self.connection().await?;
-        redis::cmd("PING")
-            .query_async::<String>(&mut conn)
-            .await
-            .map(|_| ())
-    }
-}
 
 /// The pending list of a GIN index (`fastupdate`, pod migration `…13`) at
 /// which this pod's writes merge it: small, so that searches never scan
@@ -137,6 +46,11 @@ impl Application {
     /// stores and binds the listener.
     pub async fn build(config: PodConfig) -> anyhow::Result<Self> {
         anyhow::ensure!(!config.jwt_secret.is_empty(), "jwt_secret must be set");
+        anyhow::ensure!(
+            cfg!(feature = "failpoints") || config.failpoint.is_empty(),
+            "failpoint `{}` is set, but this build has no failpoints (feature `failpoints`)",
+            config.failpoint
+        );
         let options: PgConnectOptions = config
             .database_url
             .parse()
@@ -174,7 +88,7 @@ impl Application {
             Duration::from_millis(config.gateway_timeout_ms),
         )
         .context("configuring the payment gateway")?;
-        let gate_metrics = inventory::GateMetrics::new(metrics.registry())?;
+        let gate_metrics = GateMetrics::new(metrics.registry())?;
         let relay = match RelaySettings::from_config(&config) {
             Some(settings) => Some(Relay::new(
                 db.clone(),
@@ -197,7 +111,7 @@ impl Application {
             payments: Arc::new(payments),
             gate_metrics,
             public_url: public_url.into(),
-            fleet: fleet::Fleet::new(metrics.registry())?,
+            fleet: Fleet::new(metrics.registry())?,
         };
         let router = router(state.clone(), metrics, config.body_limit);
         tracing::info!(pod = %config.name, addr = %listener.local_addr()?, "pod listening");
@@ -224,7 +138,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let refresher = tokio::spawn(tenancy::refresh_hosted(
+        let refresher = tokio::spawn(refresh_hosted(
             self.state.hosted.clone(),
             self.state.db.clone(),
         ));
@@ -259,26 +173,26 @@ impl Application {
 
 fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
     let tenant_routes = Router::new()
-        .merge(catalog::router())
+        .merge(catalog::routes::router())
         .merge(accounts::router())
-        .merge(cart::router())
-        .merge(inventory::router())
-        .merge(media::router())
-        .merge(collections::router())
-        .merge(categories::router())
-        .merge(crate::search::router())
+        .merge(cart::routes::router())
+        .merge(inventory::routes::router())
+        .merge(media::routes::router())
+        .merge(collections::routes::router())
+        .merge(categories::routes::router())
+        .merge(search::routes::router())
         .merge(storefront::router())
-        .merge(checkout::router())
-        .merge(orders::router())
+        .merge(checkout::routes::router())
+        .merge(orders::routes::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             tenancy::fence,
         ));
     let app = Router::new()
         .merge(tenant_routes)
-        .merge(tenancy::internal_router())
-        .merge(fleet::internal_router())
-        .merge(checkout::webhook_router())
+        .merge(tenancy::routes::internal_router())
+        .merge(fleet::routes::internal_router())
+        .merge(checkout::routes::webhook_router())
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
         .with_state(state);
@@ -332,15 +246,15 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
         )
         .build();
     let parts: Vec<utoipa::openapi::OpenApi> = vec![
-        catalog::ApiDoc::openapi(),
-        inventory::ApiDoc::openapi(),
-        checkout::ApiDoc::openapi(),
-        orders::ApiDoc::openapi(),
-        collections::ApiDoc::openapi(),
-        categories::ApiDoc::openapi(),
+        catalog::routes::ApiDoc::openapi(),
+        inventory::routes::ApiDoc::openapi(),
+        checkout::routes::ApiDoc::openapi(),
+        orders::routes::ApiDoc::openapi(),
+        collections::routes::ApiDoc::openapi(),
+        categories::routes::ApiDoc::openapi(),
         accounts::ApiDoc::openapi(),
-        cart::ApiDoc::openapi(),
-        crate::search::ApiDoc::openapi(),
+        cart::routes::ApiDoc::openapi(),
+        search::routes::ApiDoc::openapi(),
     ];
     for part in parts {
         doc.merge(part);

@@ -6,12 +6,11 @@ use axum::extract::State;
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
-use mercato_tenants::ApiError;
 
 use crate::catalog::{list_products, ProductStatus};
-use crate::db::map_db_error;
+use crate::error::PodError;
+use crate::state::AppState;
 use crate::tenancy::TenantContext;
-use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/", get(home))
@@ -21,7 +20,7 @@ pub fn router() -> Router<AppState> {
 async fn home(
     State(state): State<AppState>,
     tenant: TenantContext,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, PodError> {
     let page = list_products(
         &state.db,
         tenant.store_id,
@@ -29,8 +28,7 @@ async fn home(
         None,
         48,
     )
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     let name = escape(&tenant.name);
     let mut html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{name}</title>\

@@ -13,10 +13,10 @@ use sqlx::query::QueryAs;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::auth::Customer;
-use crate::db::map_db_error;
+use super::auth::Customer;
+use crate::error::PodError;
+use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
-use crate::AppState;
 
 /// Most addresses one customer may keep.
 const MAX_ADDRESSES: i64 = 50;
@@ -210,7 +210,7 @@ async fn clear_default(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     customer: CustomerId,
-) -> Result<(), ApiError> {
+) -> Result<(), PodError> {
     sqlx::query(
         "UPDATE customer_addresses SET is_default = false, updated_at = now()
          WHERE store_id = $1 AND customer_id = $2 AND is_default",
@@ -220,7 +220,7 @@ async fn clear_default(
     .execute(&mut **tx)
     .await
     .map(|_| ())
-    .map_err(ApiError::internal)
+    .map_err(PodError::internal)
 }
 
 /// Locks the customer's row so concurrent address writes take turns (the
@@ -229,17 +229,17 @@ async fn lock_customer(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     customer: CustomerId,
-) -> Result<(), ApiError> {
+) -> Result<(), PodError> {
     let found: Option<(Uuid,)> =
         sqlx::query_as("SELECT id FROM customers WHERE store_id = $1 AND id = $2 FOR UPDATE")
             .bind(store.as_uuid())
             .bind(customer.as_uuid())
             .fetch_optional(&mut **tx)
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(PodError::internal)?;
     found
         .map(|_| ())
-        .ok_or_else(|| ApiError::not_found("customer"))
+        .ok_or_else(|| ApiError::not_found("customer").into())
 }
 
 /// The signed-in customer's addresses.
@@ -249,7 +249,7 @@ pub(super) async fn list(
     State(state): State<AppState>,
     tenant: TenantContext,
     customer: Customer,
-) -> Result<Json<AddressList>, ApiError> {
+) -> Result<Json<AddressList>, PodError> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM customer_addresses WHERE store_id = $1 AND customer_id = $2 ORDER BY id LIMIT $3"
     ))
@@ -258,7 +258,7 @@ pub(super) async fn list(
     .bind(MAX_ADDRESSES)
     .fetch_all(&state.db)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     Ok(Json(AddressList {
         items: rows.into_iter().map(Row::address).collect(),
     }))
@@ -275,7 +275,7 @@ pub(super) async fn create(
     tenant: TenantContext,
     customer: Customer,
     ApiJson(input): ApiJson<AddressInput>,
-) -> Result<(StatusCode, Json<Address>), ApiError> {
+) -> Result<(StatusCode, Json<Address>), PodError> {
     let store = tenant.store_id;
     let fields = AddressFields {
         name: input.name,
@@ -297,12 +297,13 @@ pub(super) async fn create(
     .bind(customer.id.as_uuid())
     .fetch_one(&mut *tx)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     if count >= MAX_ADDRESSES {
         return Err(ApiError::new(
             ErrorCode::Unprocessable,
             format!("at most {MAX_ADDRESSES} addresses per customer"),
-        ));
+        )
+        .into());
     }
     let is_default = input.is_default.unwrap_or(false) || count == 0;
     if is_default {
@@ -322,9 +323,8 @@ pub(super) async fn create(
         .bind_to(insert)
         .bind(is_default)
         .fetch_one(&mut *tx)
-        .await
-        .map_err(map_db_error)?;
-    tx.commit().await.map_err(ApiError::internal)?;
+        .await?;
+    tx.commit().await.map_err(PodError::internal)?;
     Ok((StatusCode::CREATED, Json(row.address())))
 }
 
@@ -341,7 +341,7 @@ pub(super) async fn update(
     customer: Customer,
     ApiPath(id): ApiPath<AddressId>,
     ApiJson(patch): ApiJson<AddressPatch>,
-) -> Result<Json<Address>, ApiError> {
+) -> Result<Json<Address>, PodError> {
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
     lock_customer(&mut tx, store, customer.id).await?;
@@ -353,7 +353,7 @@ pub(super) async fn update(
     .bind(id.as_uuid())
     .fetch_optional(&mut *tx)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     let current = current.ok_or_else(|| ApiError::not_found("address"))?;
     let fields = current.fields().patched(&patch).validate()?;
     let is_default = patch.is_default.unwrap_or(current.is_default);
@@ -374,9 +374,8 @@ pub(super) async fn update(
         .bind_to(update)
         .bind(is_default)
         .fetch_one(&mut *tx)
-        .await
-        .map_err(map_db_error)?;
-    tx.commit().await.map_err(ApiError::internal)?;
+        .await?;
+    tx.commit().await.map_err(PodError::internal)?;
     Ok(Json(row.address()))
 }
 
@@ -389,7 +388,7 @@ pub(super) async fn remove(
     tenant: TenantContext,
     customer: Customer,
     ApiPath(id): ApiPath<AddressId>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, PodError> {
     let mut tx = begin_write(&state.db, tenant.store_id).await?;
     let done = sqlx::query(
         "DELETE FROM customer_addresses WHERE store_id = $1 AND customer_id = $2 AND id = $3",
@@ -399,11 +398,11 @@ pub(super) async fn remove(
     .bind(id.as_uuid())
     .execute(&mut *tx)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     if done.rows_affected() == 0 {
-        return Err(ApiError::not_found("address"));
+        return Err(ApiError::not_found("address").into());
     }
-    tx.commit().await.map_err(ApiError::internal)?;
+    tx.commit().await.map_err(PodError::internal)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::auth::Owner;
 use super::secrets;
-use crate::auth::Owner;
-use crate::db::map_db_error;
+use crate::error::PodError;
 use crate::paging::{full_page_cursor, page_limit};
+use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
-use crate::AppState;
 
 /// The header integrations send their key in.
 pub const HEADER: &str = "x-api-key";
@@ -113,10 +113,10 @@ pub(super) async fn create(
     tenant: TenantContext,
     _: Owner,
     ApiJson(req): ApiJson<NewApiKey>,
-) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedApiKey>), PodError> {
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("name must be 1 to 100 characters"));
+        return Err(ApiError::invalid("name must be 1 to 100 characters").into());
     }
     let key = format!("{KEY_PREFIX}{}", secrets::random_token());
     let prefix: String = key.chars().take(KEY_PREFIX.len() + 8).collect();
@@ -132,9 +132,8 @@ pub(super) async fn create(
     .bind(&prefix)
     .bind(secrets::sha256_hex(&key))
     .fetch_one(&mut *tx)
-    .await
-    .map_err(map_db_error)?;
-    tx.commit().await.map_err(ApiError::internal)?;
+    .await?;
+    tx.commit().await.map_err(PodError::internal)?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiKey {
@@ -157,7 +156,7 @@ pub(super) async fn list(
     tenant: TenantContext,
     _: Owner,
     ApiQuery(q): ApiQuery<PageQuery>,
-) -> Result<Json<ApiKeyPage>, ApiError> {
+) -> Result<Json<ApiKeyPage>, PodError> {
     let limit = page_limit(q.limit)?;
     type Row = (Uuid, String, String, DateTime<Utc>, Option<DateTime<Utc>>);
     let rows: Vec<Row> = sqlx::query_as(
@@ -170,7 +169,7 @@ pub(super) async fn list(
     .bind(limit)
     .fetch_all(&state.db)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     let items: Vec<ApiKey> = rows
         .into_iter()
         .map(|(id, name, prefix, created_at, last_used_at)| ApiKey {
@@ -194,7 +193,7 @@ pub(super) async fn revoke(
     tenant: TenantContext,
     _: Owner,
     ApiPath(id): ApiPath<ApiKeyId>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, PodError> {
     let mut tx = begin_write(&state.db, tenant.store_id).await?;
     let done = sqlx::query(
         "UPDATE api_keys SET revoked_at = now() WHERE store_id = $1 AND id = $2 AND revoked_at IS NULL",
@@ -203,10 +202,10 @@ pub(super) async fn revoke(
     .bind(id.as_uuid())
     .execute(&mut *tx)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     if done.rows_affected() == 0 {
-        return Err(ApiError::not_found("api key"));
+        return Err(ApiError::not_found("api key").into());
     }
-    tx.commit().await.map_err(ApiError::internal)?;
+    tx.commit().await.map_err(PodError::internal)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,16 +14,16 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use super::auth::Customer;
 use super::rate_limit::ClientAddress;
 use super::sessions::{self, Subject};
 use super::staff::LoginRequest;
 use super::{check_login, parse_email, parse_password, secrets, start_login, LoginRejection};
-use crate::auth::Customer;
 use crate::cart::SentToken;
-use crate::db::map_db_error;
+use crate::error::PodError;
 use crate::events;
+use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
-use crate::AppState;
 
 /// How long a password-reset token works.
 const RESET_TTL_SECS: i64 = 3600;
@@ -142,7 +142,7 @@ async fn get<'e>(
     exec: impl sqlx::PgExecutor<'e>,
     store: StoreId,
     id: CustomerId,
-) -> Result<Option<CustomerView>, ApiError> {
+) -> Result<Option<CustomerView>, PodError> {
     let row: Option<CustomerRow> = sqlx::query_as(&format!(
         "{SELECT_CUSTOMER} WHERE store_id = $1 AND id = $2"
     ))
@@ -150,7 +150,7 @@ async fn get<'e>(
     .bind(id.as_uuid())
     .fetch_optional(exec)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     Ok(row.map(view))
 }
 
@@ -158,7 +158,7 @@ async fn find_by_email(
     db: &PgPool,
     store: StoreId,
     email: &Email,
-) -> Result<Option<(CustomerView, String)>, ApiError> {
+) -> Result<Option<(CustomerView, String)>, PodError> {
     type WithHash = (
         Uuid,
         String,
@@ -178,7 +178,7 @@ async fn find_by_email(
         .bind(email.as_str())
         .fetch_optional(db)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(PodError::internal)?;
     Ok(row.map(|(id, email, f, l, p, m, c, hash)| (view((id, email, f, l, p, m, c)), hash)))
 }
 
@@ -187,7 +187,7 @@ async fn open_session(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     customer: CustomerView,
-) -> Result<CustomerLogin, ApiError> {
+) -> Result<CustomerLogin, PodError> {
     let token = sessions::open(
         state,
         tx,
@@ -217,7 +217,7 @@ pub(super) async fn register(
     tenant: TenantContext,
     guest: SentToken,
     ApiJson(req): ApiJson<RegisterRequest>,
-) -> Result<(StatusCode, Json<CustomerLogin>), ApiError> {
+) -> Result<(StatusCode, Json<CustomerLogin>), PodError> {
     let store = tenant.store_id;
     let email = parse_email(&req.email)?;
     let password = parse_password(&req.password)?;
@@ -239,10 +239,9 @@ pub(super) async fn register(
     .bind(&last_name)
     .bind(req.accepts_marketing.unwrap_or(false))
     .fetch_one(&mut *tx)
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     let mut login = open_session(&state, &mut tx, store, view(row)).await?;
-    tx.commit().await.map_err(ApiError::internal)?;
+    tx.commit().await.map_err(PodError::internal)?;
     merge_guest_cart(&state, store, guest, &mut login).await;
     Ok((StatusCode::CREATED, Json(login)))
 }
@@ -261,7 +260,7 @@ pub async fn login_customer(
     let customer = check_login(state, &attempt, password, found).await?;
     let mut tx = begin_write(&state.db, store).await?;
     let login = open_session(state, &mut tx, store, customer).await?;
-    tx.commit().await.map_err(ApiError::internal)?;
+    tx.commit().await.map_err(PodError::internal)?;
     Ok(login)
 }
 
@@ -308,7 +307,7 @@ pub(super) async fn logout(
     State(state): State<AppState>,
     tenant: TenantContext,
     customer: Customer,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, PodError> {
     sessions::log_out(&state.db, tenant.store_id, &customer.claims).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -320,11 +319,11 @@ pub(super) async fn me(
     State(state): State<AppState>,
     tenant: TenantContext,
     customer: Customer,
-) -> Result<Json<CustomerView>, ApiError> {
+) -> Result<Json<CustomerView>, PodError> {
     get(&state.db, tenant.store_id, customer.id)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found("customer"))
+        .ok_or_else(|| ApiError::not_found("customer").into())
 }
 
 /// Changes the signed-in customer's profile.
@@ -336,7 +335,7 @@ pub(super) async fn update_me(
     tenant: TenantContext,
     customer: Customer,
     ApiJson(req): ApiJson<CustomerUpdate>,
-) -> Result<Json<CustomerView>, ApiError> {
+) -> Result<Json<CustomerView>, PodError> {
     let first_name = text("first_name", req.first_name, 100)?;
     let last_name = text("last_name", req.last_name, 100)?;
     let phone = phone(req.phone)?;
@@ -358,12 +357,11 @@ pub(super) async fn update_me(
     .bind(phone)
     .bind(req.accepts_marketing)
     .fetch_optional(&mut *tx)
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     let updated = row
         .map(view)
         .ok_or_else(|| ApiError::not_found("customer"))?;
-    tx.commit().await.map_err(ApiError::internal)?;
+    tx.commit().await.map_err(PodError::internal)?;
     Ok(Json(updated))
 }
 
@@ -377,7 +375,7 @@ pub(super) async fn request_password_reset(
     State(state): State<AppState>,
     tenant: TenantContext,
     ApiJson(req): ApiJson<ResetRequest>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, PodError> {
     let store = tenant.store_id;
     let email = parse_email(&req.email)?;
     let mut tx = begin_write(&state.db, store).await?;
@@ -387,7 +385,7 @@ pub(super) async fn request_password_reset(
             .bind(email.as_str())
             .fetch_optional(&mut *tx)
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(PodError::internal)?;
     if let Some((customer,)) = customer {
         let token = secrets::random_token();
         let expires_at = Utc::now() + chrono::Duration::seconds(RESET_TTL_SECS);
@@ -402,7 +400,7 @@ pub(super) async fn request_password_reset(
         .bind(expires_at)
         .execute(&mut *tx)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(PodError::internal)?;
         let requested = PasswordResetRequested {
             customer_id: CustomerId::from_uuid(customer),
             email: email.as_str().to_owned(),
@@ -411,9 +409,9 @@ pub(super) async fn request_password_reset(
         };
         events::record(&mut tx, store, &Event::PasswordResetRequested(requested))
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(PodError::internal)?;
     }
-    tx.commit().await.map_err(ApiError::internal)?;
+    tx.commit().await.map_err(PodError::internal)?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -428,7 +426,7 @@ pub(super) async fn confirm_password_reset(
     State(state): State<AppState>,
     tenant: TenantContext,
     ApiJson(req): ApiJson<ResetConfirm>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, PodError> {
     let store = tenant.store_id;
     let password = parse_password(&req.password)?;
     let hash = secrets::hash_password(password).await?;
@@ -442,7 +440,7 @@ pub(super) async fn confirm_password_reset(
     .bind(secrets::sha256_hex(req.token.trim()))
     .fetch_optional(&mut *tx)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     let (reset, customer) = reset.ok_or_else(|| {
         ApiError::new(
             ErrorCode::InvalidToken,
@@ -456,7 +454,7 @@ pub(super) async fn confirm_password_reset(
     .bind(reset)
     .execute(&mut *tx)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     sqlx::query(
         "UPDATE customers SET password_hash = $3, updated_at = now() WHERE store_id = $1 AND id = $2",
     )
@@ -465,11 +463,11 @@ pub(super) async fn confirm_password_reset(
     .bind(&hash)
     .execute(&mut *tx)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     sessions::revoke_all(&mut *tx, store, Subject::Customer(customer))
         .await
-        .map_err(ApiError::internal)?;
-    tx.commit().await.map_err(ApiError::internal)?;
+        .map_err(PodError::internal)?;
+    tx.commit().await.map_err(PodError::internal)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

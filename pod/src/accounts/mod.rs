@@ -15,6 +15,7 @@
 
 pub mod addresses;
 pub mod api_keys;
+pub mod auth;
 pub mod customers;
 pub mod rate_limit;
 pub mod secrets;
@@ -31,7 +32,8 @@ use sqlx::{Postgres, Transaction};
 pub use customers::{login_customer, CustomerLogin};
 pub use sessions::IssuedToken;
 
-use crate::AppState;
+use crate::error::PodError;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -171,6 +173,12 @@ impl From<ApiError> for LoginRejection {
     }
 }
 
+impl From<PodError> for LoginRejection {
+    fn from(e: PodError) -> Self {
+        Self::Error(e.into_api())
+    }
+}
+
 impl IntoResponse for LoginRejection {
     fn into_response(self) -> Response {
         match self {
@@ -266,7 +274,7 @@ pub async fn create_owner(
     store: StoreId,
     email: &Email,
     password_hash: &str,
-) -> Result<(mercato_tenants::StaffId, IssuedToken), ApiError> {
+) -> Result<(mercato_tenants::StaffId, IssuedToken), PodError> {
     let id = staff::insert(tx, store, email, password_hash, StaffRole::Owner).await?;
     let token = sessions::open(
         state,

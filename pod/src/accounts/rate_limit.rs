@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use axum::http::request::Parts;
 use mercato_tenants::StoreId;
 
-use crate::{keys, AppState};
+use crate::keys;
+use crate::state::AppState;
 
 /// A counter's current value and the seconds left in its window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

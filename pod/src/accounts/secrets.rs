@@ -6,9 +6,10 @@ use std::sync::LazyLock;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use mercato_tenants::{ApiError, Password};
+use mercato_tenants::Password;
 use sha2::{Digest, Sha256};
 
+use crate::error::PodError;
 use crate::hex::encode as hex;
 
 /// Hash verified when a login names an unknown account, so that an unknown
@@ -22,7 +23,7 @@ static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
 });
 
 /// An argon2id hash (PHC string) of `password`.
-pub async fn hash_password(password: Password) -> Result<String, ApiError> {
+pub async fn hash_password(password: Password) -> Result<String, PodError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -30,13 +31,13 @@ pub async fn hash_password(password: Password) -> Result<String, ApiError> {
             .map(|h| h.to_string())
     })
     .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)
+    .map_err(PodError::internal)?
+    .map_err(PodError::internal)
 }
 
 /// Whether `password` matches `stored`. With no stored hash (unknown
 /// account) a dummy hash is verified anyway and the answer is `false`.
-pub async fn verify_password(password: String, stored: Option<String>) -> Result<bool, ApiError> {
+pub async fn verify_password(password: String, stored: Option<String>) -> Result<bool, PodError> {
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let hash = match stored {
@@ -53,7 +54,7 @@ pub async fn verify_password(password: String, stored: Option<String>) -> Result
         known && matches
     })
     .await
-    .map_err(ApiError::internal)
+    .map_err(PodError::internal)
 }
 
 /// 32 random bytes, hex-encoded (64 characters).

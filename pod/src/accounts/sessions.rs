@@ -4,12 +4,13 @@
 
 use chrono::Utc;
 pub use mercato_tenants::IssuedToken;
-use mercato_tenants::{ApiError, Claims, Role, SessionId, StoreId};
+use mercato_tenants::{Claims, Role, SessionId, StoreId};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::StaffRole;
-use crate::AppState;
+use crate::error::PodError;
+use crate::state::AppState;
 
 /// Who a session belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +48,7 @@ pub async fn open(
     store: StoreId,
     subject: Subject,
     ttl_secs: i64,
-) -> Result<IssuedToken, ApiError> {
+) -> Result<IssuedToken, PodError> {
     let sid = SessionId::new();
     let now = Utc::now();
     let ttl = ttl_secs.max(60);
@@ -62,7 +63,7 @@ pub async fn open(
     .bind(expires)
     .execute(&mut **tx)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     let claims = Claims::new(
         subject.id().to_string(),
         subject.role(),
@@ -71,7 +72,7 @@ pub async fn open(
         ttl,
     )
     .with_session(sid);
-    let token = state.keys.issue(&claims).map_err(ApiError::internal)?;
+    let token = state.keys.issue(&claims).map_err(PodError::internal)?;
     Ok(IssuedToken {
         token,
         expires_at: claims.exp,
@@ -95,9 +96,9 @@ pub async fn revoke<'e>(
 }
 
 /// Logs a token out: revokes the session it rides in, if it has one.
-pub async fn log_out(db: &PgPool, store: StoreId, claims: &Claims) -> Result<(), ApiError> {
+pub async fn log_out(db: &PgPool, store: StoreId, claims: &Claims) -> Result<(), PodError> {
     if let Some(sid) = claims.sid {
-        revoke(db, store, sid).await.map_err(ApiError::internal)?;
+        revoke(db, store, sid).await.map_err(PodError::internal)?;
     }
     Ok(())
 }

@@ -12,17 +12,17 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use super::auth::{Owner, Staff};
 use super::rate_limit::ClientAddress;
 use super::sessions::{self, Subject};
 use super::{
     check_login, parse_email, parse_password, secrets, start_login, LoginRejection, StaffRole,
 };
-use crate::auth::{Owner, Staff};
-use crate::db::map_db_error;
+use crate::error::PodError;
 use crate::events;
 use crate::paging::{full_page_cursor, page_limit};
+use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
-use crate::AppState;
 
 /// How long an invitation can be accepted.
 const INVITATION_TTL_SECS: i64 = 7 * 24 * 3600;
@@ -105,7 +105,7 @@ pub(super) async fn insert(
     email: &Email,
     password_hash: &str,
     role: StaffRole,
-) -> Result<StaffId, ApiError> {
+) -> Result<StaffId, PodError> {
     let id = StaffId::new();
     sqlx::query(
         "INSERT INTO staff (store_id, id, email, password_hash, role) VALUES ($1, $2, $3, $4, $5)",
@@ -116,8 +116,7 @@ pub(super) async fn insert(
     .bind(password_hash)
     .bind(role.as_str())
     .execute(&mut **tx)
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     Ok(id)
 }
 
@@ -125,7 +124,7 @@ async fn find_by_email(
     db: &PgPool,
     store: StoreId,
     email: &Email,
-) -> Result<Option<(StaffMember, String)>, ApiError> {
+) -> Result<Option<(StaffMember, String)>, PodError> {
     let row: Option<(Uuid, String, String, DateTime<Utc>, String)> = sqlx::query_as(
         "SELECT id, email, role, created_at, password_hash FROM staff
          WHERE store_id = $1 AND email = $2 AND disabled_at IS NULL",
@@ -134,7 +133,7 @@ async fn find_by_email(
     .bind(email.as_str())
     .fetch_optional(db)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     Ok(
         row.map(|(id, email, role, created_at, hash)| {
             (member((id, email, role, created_at)), hash)
@@ -148,7 +147,7 @@ async fn session_for(
     store: StoreId,
     member: StaffMember,
     tx: &mut Transaction<'_, Postgres>,
-) -> Result<StaffLogin, ApiError> {
+) -> Result<StaffLogin, PodError> {
     let token = sessions::open(
         state,
         tx,
@@ -183,7 +182,7 @@ pub(super) async fn login(
     let member = check_login(&state, &attempt, req.password, found).await?;
     let mut tx = begin_write(&state.db, store).await?;
     let login = session_for(&state, store, member, &mut tx).await?;
-    tx.commit().await.map_err(ApiError::internal)?;
+    tx.commit().await.map_err(PodError::internal)?;
     Ok(Json(login))
 }
 
@@ -194,7 +193,7 @@ pub(super) async fn logout(
     State(state): State<AppState>,
     tenant: TenantContext,
     Staff(claims): Staff,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, PodError> {
     sessions::log_out(&state.db, tenant.store_id, &claims).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -209,7 +208,7 @@ pub(super) async fn list(
     tenant: TenantContext,
     _: Staff,
     ApiQuery(q): ApiQuery<PageQuery>,
-) -> Result<Json<StaffPage>, ApiError> {
+) -> Result<Json<StaffPage>, PodError> {
     let limit = page_limit(q.limit)?;
     let rows: Vec<MemberRow> = sqlx::query_as(
         "SELECT id, email, role, created_at FROM staff
@@ -221,7 +220,7 @@ pub(super) async fn list(
     .bind(limit)
     .fetch_all(&state.db)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     let items: Vec<StaffMember> = rows.into_iter().map(member).collect();
     let next_cursor = full_page_cursor(&items, limit, |m| m.id);
     Ok(Json(StaffPage { items, next_cursor }))
@@ -239,7 +238,7 @@ pub(super) async fn invite(
     tenant: TenantContext,
     Owner(owner): Owner,
     ApiJson(req): ApiJson<InviteRequest>,
-) -> Result<(StatusCode, Json<Invitation>), ApiError> {
+) -> Result<(StatusCode, Json<Invitation>), PodError> {
     let store = tenant.store_id;
     let email = parse_email(&req.email)?;
     let token = secrets::random_token();
@@ -253,12 +252,13 @@ pub(super) async fn invite(
     .bind(email.as_str())
     .fetch_optional(&mut *tx)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     if taken.is_some() {
         return Err(ApiError::new(
             ErrorCode::EmailTaken,
             "this email is already a staff member of this store",
-        ));
+        )
+        .into());
     }
     sqlx::query(
         "INSERT INTO staff_invitations (store_id, id, email, token_sha256, invited_by, expires_at)
@@ -271,8 +271,7 @@ pub(super) async fn invite(
     .bind(&owner.sub)
     .bind(expires_at)
     .execute(&mut *tx)
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     let invited = StaffInvited {
         invitation_id: id,
         store_id: store,
@@ -283,8 +282,8 @@ pub(super) async fn invite(
     };
     events::record(&mut tx, store, &Event::StaffInvited(invited))
         .await
-        .map_err(ApiError::internal)?;
-    tx.commit().await.map_err(ApiError::internal)?;
+        .map_err(PodError::internal)?;
+    tx.commit().await.map_err(PodError::internal)?;
     Ok((
         StatusCode::CREATED,
         Json(Invitation {
@@ -305,7 +304,7 @@ pub(super) async fn accept(
     State(state): State<AppState>,
     tenant: TenantContext,
     ApiJson(req): ApiJson<AcceptRequest>,
-) -> Result<(StatusCode, Json<StaffLogin>), ApiError> {
+) -> Result<(StatusCode, Json<StaffLogin>), PodError> {
     let store = tenant.store_id;
     let password = parse_password(&req.password)?;
     let token_hash = secrets::sha256_hex(req.token.trim());
@@ -320,7 +319,7 @@ pub(super) async fn accept(
     .bind(&token_hash)
     .fetch_optional(&mut *tx)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     let (invitation, email) = invitation.ok_or_else(|| {
         ApiError::new(
             ErrorCode::InvalidToken,
@@ -334,7 +333,7 @@ pub(super) async fn accept(
         .bind(invitation)
         .execute(&mut *tx)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(PodError::internal)?;
     let member = StaffMember {
         id,
         email: email.as_str().to_owned(),
@@ -342,7 +341,7 @@ pub(super) async fn accept(
         created_at: Utc::now(),
     };
     let login = session_for(&state, store, member, &mut tx).await?;
-    tx.commit().await.map_err(ApiError::internal)?;
+    tx.commit().await.map_err(PodError::internal)?;
     Ok((StatusCode::CREATED, Json(login)))
 }
 
@@ -359,7 +358,7 @@ pub(super) async fn remove(
     tenant: TenantContext,
     _: Owner,
     ApiPath(id): ApiPath<StaffId>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, PodError> {
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
     let role: Option<(String,)> = sqlx::query_as(
@@ -369,14 +368,15 @@ pub(super) async fn remove(
     .bind(id.as_uuid())
     .fetch_optional(&mut *tx)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     match role.and_then(|(r,)| StaffRole::parse(&r)) {
-        None => return Err(ApiError::not_found("staff member")),
+        None => return Err(ApiError::not_found("staff member").into()),
         Some(StaffRole::Owner) => {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
                 "the owner of the store cannot be removed",
-            ))
+            )
+            .into())
         }
         Some(StaffRole::Staff) => {}
     }
@@ -385,10 +385,10 @@ pub(super) async fn remove(
         .bind(id.as_uuid())
         .execute(&mut *tx)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(PodError::internal)?;
     sessions::revoke_all(&mut *tx, store, Subject::Staff(id.as_uuid()))
         .await
-        .map_err(ApiError::internal)?;
-    tx.commit().await.map_err(ApiError::internal)?;
+        .map_err(PodError::internal)?;
+    tx.commit().await.map_err(PodError::internal)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use redis::AsyncCommands as _;
 
 use super::model::{sort_lines, CartRecord, Line};
-use crate::startup::Redis;
+use crate::redis_handle::Redis;
 
 const PUT: &str = r"
 local id = redis.call('HGET', KEYS[1], 'id')

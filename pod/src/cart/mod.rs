@@ -25,8 +25,9 @@
 
 mod cache;
 mod model;
-mod routes;
-mod store;
+pub mod routes;
+mod sent;
+mod sql;
 
 use std::sync::LazyLock;
 
@@ -36,13 +37,14 @@ use prometheus::IntCounter;
 use sqlx::{Postgres, Transaction};
 
 pub use model::{Cart, CartLine, CartRecord, CartToken, Line, LineIssue, Owner};
-pub use routes::{addressed, router, ApiDoc, SentToken};
+pub use sent::SentToken;
 
 use self::cache::CacheError;
 use self::model::{Limits, SetQuantity};
-use crate::db::map_db_error;
+use crate::error::PodError;
+use crate::state::AppState;
 use crate::tenancy::begin_write;
-use crate::{catalog, inventory, keys, AppState};
+use crate::{catalog, inventory, keys};
 
 static REDIS_FALLBACKS: LazyLock<IntCounter> = LazyLock::new(|| {
     let counter = IntCounter::new(
@@ -159,18 +161,14 @@ async fn forget(state: &AppState, key: &str) {
 }
 
 /// The cart with its lines as checked against the catalog and stock now.
-async fn render(state: &AppState, store: StoreId, cart: &CartRecord) -> Result<Cart, ApiError> {
+async fn render(state: &AppState, store: StoreId, cart: &CartRecord) -> Result<Cart, PodError> {
     let ids: Vec<VariantId> = cart.lines.iter().map(|l| l.variant_id).collect();
     let (variants, levels) = if ids.is_empty() {
         Default::default()
     } else {
         (
-            catalog::variant_snapshots(&state.db, store, &ids)
-                .await
-                .map_err(map_db_error)?,
-            inventory::levels(&state.db, store, &ids)
-                .await
-                .map_err(map_db_error)?,
+            catalog::variant_snapshots(&state.db, store, &ids).await?,
+            inventory::levels(&state.db, store, &ids).await?,
         )
     };
     Ok(model::view(
@@ -187,14 +185,13 @@ async fn lock_guest(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     token: &CartToken,
-) -> Result<CartRecord, ApiError> {
-    let cart = store::active_cart(&mut **tx, store, token.cart(), true)
-        .await
-        .map_err(map_db_error)?
+) -> Result<CartRecord, PodError> {
+    let cart = sql::active_cart(&mut **tx, store, token.cart(), true)
+        .await?
         .ok_or_else(no_cart)?;
     match cart.owner {
         Owner::Guest { token_hash } if token_hash.matches(&token.hash()) => Ok(cart),
-        _ => Err(no_cart()),
+        _ => Err(no_cart().into()),
     }
 }
 
@@ -204,23 +201,17 @@ async fn lock_customer(
     store: StoreId,
     currency: Currency,
     customer: CustomerId,
-) -> Result<CartRecord, ApiError> {
-    if let Some(cart) = store::customer_cart(&mut **tx, store, customer, true)
-        .await
-        .map_err(map_db_error)?
-    {
+) -> Result<CartRecord, PodError> {
+    if let Some(cart) = sql::customer_cart(&mut **tx, store, customer, true).await? {
         return Ok(cart);
     }
     let owner = Owner::Customer {
         customer_id: customer,
     };
-    store::insert_cart(tx, store, CartId::new(), &owner, currency)
-        .await
-        .map_err(map_db_error)?;
-    store::customer_cart(&mut **tx, store, customer, true)
-        .await
-        .map_err(map_db_error)?
-        .ok_or_else(|| ApiError::internal("a customer cart just created is missing"))
+    sql::insert_cart(tx, store, CartId::new(), &owner, currency).await?;
+    sql::customer_cart(&mut **tx, store, customer, true)
+        .await?
+        .ok_or_else(|| PodError::internal("a customer cart just created is missing"))
 }
 
 async fn lock_cart(
@@ -228,7 +219,7 @@ async fn lock_cart(
     store: StoreId,
     currency: Currency,
     cart: &CartRef,
-) -> Result<CartRecord, ApiError> {
+) -> Result<CartRecord, PodError> {
     match cart {
         CartRef::Guest(token) => lock_guest(tx, store, token).await,
         CartRef::Customer(customer) => lock_customer(tx, store, currency, *customer).await,
@@ -242,11 +233,9 @@ async fn commit(
     mut tx: Transaction<'_, Postgres>,
     store: StoreId,
     mut cart: CartRecord,
-) -> Result<CartRecord, ApiError> {
-    cart.lines = store::lines(&mut *tx, store, cart.id)
-        .await
-        .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
+) -> Result<CartRecord, PodError> {
+    cart.lines = sql::lines(&mut *tx, store, cart.id).await?;
+    tx.commit().await?;
     remember(state, store, &cart).await;
     Ok(cart)
 }
@@ -256,15 +245,13 @@ async fn create_guest(
     state: &AppState,
     store: StoreId,
     currency: Currency,
-) -> Result<(CartToken, Cart), ApiError> {
+) -> Result<(CartToken, Cart), PodError> {
     let token = CartToken::generate(CartId::new());
     let owner = Owner::Guest {
         token_hash: token.hash(),
     };
     let mut tx = begin_write(&state.db, store).await?;
-    store::insert_cart(&mut tx, store, token.cart(), &owner, currency)
-        .await
-        .map_err(map_db_error)?;
+    sql::insert_cart(&mut tx, store, token.cart(), &owner, currency).await?;
     let cart = lock_guest(&mut tx, store, &token).await?;
     let cart = commit(state, tx, store, cart).await?;
     Ok((token, render(state, store, &cart).await?))
@@ -280,23 +267,19 @@ async fn read(
     store: StoreId,
     currency: Currency,
     cart: &CartRef,
-) -> Result<Cart, ApiError> {
+) -> Result<Cart, PodError> {
     let header = match cart {
         CartRef::Guest(token) => {
-            let found = store::active_cart(&state.db, store, token.cart(), false)
-                .await
-                .map_err(map_db_error)?
+            let found = sql::active_cart(&state.db, store, token.cart(), false)
+                .await?
                 .ok_or_else(no_cart)?;
             match found.owner {
                 Owner::Guest { token_hash } if token_hash.matches(&token.hash()) => found,
-                _ => return Err(no_cart()),
+                _ => return Err(no_cart().into()),
             }
         }
         CartRef::Customer(customer) => {
-            match store::customer_cart(&state.db, store, *customer, false)
-                .await
-                .map_err(map_db_error)?
-            {
+            match sql::customer_cart(&state.db, store, *customer, false).await? {
                 Some(found) => found,
                 None => {
                     let mut tx = begin_write(&state.db, store).await?;
@@ -311,9 +294,7 @@ async fn read(
         Some(copy) => copy,
         None => {
             let mut found = header;
-            found.lines = store::lines(&state.db, store, found.id)
-                .await
-                .map_err(map_db_error)?;
+            found.lines = sql::lines(&state.db, store, found.id).await?;
             remember(state, store, &found).await;
             found
         }
@@ -333,7 +314,7 @@ async fn change(
     currency: Currency,
     cart: &CartRef,
     change: Change,
-) -> Result<Cart, ApiError> {
+) -> Result<Cart, PodError> {
     let limits = limits(state);
     // What needs no database is refused before one is touched.
     match change {
@@ -345,51 +326,39 @@ async fn change(
     }
     let mut tx = begin_write(&state.db, store).await?;
     let record = lock_cart(&mut tx, store, currency, cart).await?;
-    let lines = store::lines(&mut *tx, store, record.id)
-        .await
-        .map_err(map_db_error)?;
-    let line_of = |variant: VariantId| -> Result<&Line, ApiError> {
+    let lines = sql::lines(&mut *tx, store, record.id).await?;
+    let line_of = |variant: VariantId| -> Result<&Line, PodError> {
         lines
             .iter()
             .find(|l| l.variant_id == variant)
-            .ok_or_else(|| ApiError::not_found("cart line"))
+            .ok_or_else(|| ApiError::not_found("cart line").into())
     };
     match change {
         Change::Add { variant, quantity } => {
             let now = for_sale(&mut tx, store, variant, record.currency).await?;
             let quantity = model::plan_add(&lines, variant, quantity, limits)?;
             let line = Line::from_snapshot(&now, quantity, Utc::now());
-            store::upsert_line(&mut tx, store, record.id, &line)
-                .await
-                .map_err(map_db_error)?;
+            sql::upsert_line(&mut tx, store, record.id, &line).await?;
         }
         Change::Set { variant, quantity } => {
             let current = line_of(variant)?.quantity;
             match model::plan_set(quantity, limits)? {
-                SetQuantity::Remove => store::delete_line(&mut tx, store, record.id, variant)
-                    .await
-                    .map_err(map_db_error)?,
+                SetQuantity::Remove => sql::delete_line(&mut tx, store, record.id, variant).await?,
                 SetQuantity::Set(quantity) => {
                     // Fewer units are always fine; more need a variant
                     // that can still be bought.
                     if quantity > current {
                         for_sale(&mut tx, store, variant, record.currency).await?;
                     }
-                    store::set_quantity(&mut tx, store, record.id, variant, quantity)
-                        .await
-                        .map_err(map_db_error)?;
+                    sql::set_quantity(&mut tx, store, record.id, variant, quantity).await?;
                 }
             }
         }
         Change::Remove { variant } => {
             line_of(variant)?;
-            store::delete_line(&mut tx, store, record.id, variant)
-                .await
-                .map_err(map_db_error)?;
+            sql::delete_line(&mut tx, store, record.id, variant).await?;
         }
-        Change::Clear => store::clear(&mut tx, store, record.id)
-            .await
-            .map_err(map_db_error)?,
+        Change::Clear => sql::clear(&mut tx, store, record.id).await?,
     }
     let record = touched(&mut tx, store, record).await?;
     let record = commit(state, tx, store, record).await?;
@@ -403,10 +372,9 @@ async fn for_sale(
     store: StoreId,
     variant: VariantId,
     currency: Currency,
-) -> Result<catalog::VariantSnapshot, ApiError> {
+) -> Result<catalog::VariantSnapshot, PodError> {
     let now = catalog::variant_snapshots(&mut **tx, store, &[variant])
-        .await
-        .map_err(map_db_error)?
+        .await?
         .remove(&variant)
         .ok_or_else(unknown_variant)?;
     purchasable(&now, currency)?;
@@ -436,10 +404,8 @@ async fn touched(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     mut cart: CartRecord,
-) -> Result<CartRecord, ApiError> {
-    let (version, updated_at) = store::touch(tx, store, cart.id)
-        .await
-        .map_err(map_db_error)?;
+) -> Result<CartRecord, PodError> {
+    let (version, updated_at) = sql::touch(tx, store, cart.id).await?;
     cart.version = version;
     cart.updated_at = updated_at;
     Ok(cart)
@@ -458,7 +424,7 @@ pub async fn merge_on_login(
     store: StoreId,
     guest_token: &str,
     customer: CustomerId,
-) -> Result<Cart, ApiError> {
+) -> Result<Cart, PodError> {
     let token = CartToken::parse(guest_token)?;
     let currency =
         state.hosted.get(store).map(|h| h.currency).ok_or_else(|| {
@@ -469,19 +435,11 @@ pub async fn merge_on_login(
     // this order.
     let guest = lock_guest(&mut tx, store, &token).await?;
     let target = lock_customer(&mut tx, store, currency, customer).await?;
-    let guest_lines = store::lines(&mut *tx, store, guest.id)
-        .await
-        .map_err(map_db_error)?;
-    let target_lines = store::lines(&mut *tx, store, target.id)
-        .await
-        .map_err(map_db_error)?;
+    let guest_lines = sql::lines(&mut *tx, store, guest.id).await?;
+    let target_lines = sql::lines(&mut *tx, store, target.id).await?;
     let merged = model::merge_lines(&target_lines, &guest_lines, limits(state));
-    store::replace_lines(&mut tx, store, target.id, &merged.lines)
-        .await
-        .map_err(map_db_error)?;
-    store::mark_merged(&mut tx, store, guest.id, target.id)
-        .await
-        .map_err(map_db_error)?;
+    sql::replace_lines(&mut tx, store, target.id, &merged.lines).await?;
+    sql::mark_merged(&mut tx, store, guest.id, target.id).await?;
     let target = touched(&mut tx, store, target).await?;
     let target = commit(state, tx, store, target).await?;
     forget(state, &keys::guest_cart(store, guest.id)).await;
@@ -502,22 +460,20 @@ pub async fn active(
     state: &AppState,
     store: StoreId,
     cart: &CartRef,
-) -> Result<CartRecord, ApiError> {
+) -> Result<CartRecord, PodError> {
     match cart {
         CartRef::Guest(token) => {
-            let found = store::active_cart(&state.db, store, token.cart(), false)
-                .await
-                .map_err(map_db_error)?
+            let found = sql::active_cart(&state.db, store, token.cart(), false)
+                .await?
                 .ok_or_else(no_cart)?;
             match found.owner {
                 Owner::Guest { token_hash } if token_hash.matches(&token.hash()) => Ok(found),
-                _ => Err(no_cart()),
+                _ => Err(no_cart().into()),
             }
         }
-        CartRef::Customer(customer) => store::customer_cart(&state.db, store, *customer, false)
-            .await
-            .map_err(map_db_error)?
-            .ok_or_else(no_cart),
+        CartRef::Customer(customer) => sql::customer_cart(&state.db, store, *customer, false)
+            .await?
+            .ok_or_else(|| no_cart().into()),
     }
 }
 
@@ -526,11 +482,9 @@ pub async fn for_checkout(
     state: &AppState,
     store: StoreId,
     cart: &CartRef,
-) -> Result<CartRecord, ApiError> {
+) -> Result<CartRecord, PodError> {
     let mut record = active(state, store, cart).await?;
-    record.lines = store::lines(&state.db, store, record.id)
-        .await
-        .map_err(map_db_error)?;
+    record.lines = sql::lines(&state.db, store, record.id).await?;
     Ok(record)
 }
 
@@ -542,5 +496,5 @@ pub async fn convert(
     store: StoreId,
     cart: CartId,
 ) -> Result<bool, sqlx::Error> {
-    store::convert(tx, store, cart).await
+    sql::convert(tx, store, cart).await
 }

@@ -5,10 +5,9 @@
 //! request names a guest cart by its token, in the `X-Cart-Token` header or
 //! the `mercato_cart` cookie.
 
-use axum::extract::{FromRequestParts, State};
-use axum::http::header::{COOKIE, SET_COOKIE};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
@@ -16,13 +15,12 @@ use mercato_tenants::http::{ApiJson, ApiPath};
 use mercato_tenants::{ApiError, ErrorCode, VariantId};
 use serde::{Deserialize, Serialize};
 
+use super::sent::{SentToken, TOKEN_COOKIE};
 use super::{CartRef, CartToken, Change};
-use crate::auth::{Customer, MaybeCustomer};
+use crate::accounts::auth::{Customer, MaybeCustomer};
+use crate::error::PodError;
+use crate::state::AppState;
 use crate::tenancy::TenantContext;
-use crate::AppState;
-
-pub const TOKEN_HEADER: &str = "x-cart-token";
-pub const TOKEN_COOKIE: &str = "mercato_cart";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -57,43 +55,6 @@ pub fn router() -> Router<AppState> {
 )]
 pub struct ApiDoc;
 
-/// The guest cart token of a request, as sent (parsed later, so that a
-/// customer's request is not refused for a stale cookie).
-pub struct SentToken(pub Option<String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for SentToken {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(sent_token(&parts.headers)?))
-    }
-}
-
-fn malformed() -> ApiError {
-    ApiError::new(ErrorCode::InvalidCartToken, "malformed cart token")
-}
-
-/// The `X-Cart-Token` header, else the `mercato_cart` cookie.
-fn sent_token(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    if let Some(value) = headers.get(TOKEN_HEADER) {
-        return value
-            .to_str()
-            .map(|v| Some(v.trim().to_owned()))
-            .map_err(|_| malformed());
-    }
-    for value in headers.get_all(COOKIE) {
-        let Ok(value) = value.to_str() else { continue };
-        let found = value.split(';').find_map(|pair| {
-            let (name, v) = pair.trim().split_once('=')?;
-            (name == TOKEN_COOKIE).then(|| v.trim_matches('"').to_owned())
-        });
-        if found.is_some() {
-            return Ok(found);
-        }
-    }
-    Ok(None)
-}
-
 /// Which cart the request is about: the customer's, else the token's.
 pub fn addressed(customer: MaybeCustomer, token: SentToken) -> Result<CartRef, ApiError> {
     match (customer.0, token.0) {
@@ -114,7 +75,7 @@ async fn apply(
     customer: MaybeCustomer,
     token: SentToken,
     change: Change,
-) -> Result<Json<super::Cart>, ApiError> {
+) -> Result<Json<super::Cart>, PodError> {
     let cart = addressed(customer, token)?;
     super::change(state, tenant.store_id, tenant.currency, &cart, change)
         .await
@@ -159,7 +120,7 @@ async fn get_cart(
     tenant: TenantContext,
     customer: MaybeCustomer,
     token: SentToken,
-) -> Result<Json<super::Cart>, ApiError> {
+) -> Result<Json<super::Cart>, PodError> {
     let cart = addressed(customer, token)?;
     super::read(&state, tenant.store_id, tenant.currency, &cart)
         .await
@@ -174,7 +135,7 @@ async fn create_cart(
     State(state): State<AppState>,
     tenant: TenantContext,
     customer: MaybeCustomer,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PodError> {
     if let Some(customer) = customer.0 {
         let cart = super::read(
             &state,
@@ -220,7 +181,7 @@ async fn add_line(
     customer: MaybeCustomer,
     token: SentToken,
     ApiJson(body): ApiJson<AddLine>,
-) -> Result<Json<super::Cart>, ApiError> {
+) -> Result<Json<super::Cart>, PodError> {
     let variant: VariantId = body
         .variant_id
         .parse()
@@ -249,7 +210,7 @@ async fn set_line(
     token: SentToken,
     ApiPath(variant): ApiPath<VariantId>,
     ApiJson(body): ApiJson<SetLine>,
-) -> Result<Json<super::Cart>, ApiError> {
+) -> Result<Json<super::Cart>, PodError> {
     let change = Change::Set {
         variant,
         quantity: body.quantity,
@@ -269,7 +230,7 @@ async fn remove_line(
     customer: MaybeCustomer,
     token: SentToken,
     ApiPath(variant): ApiPath<VariantId>,
-) -> Result<Json<super::Cart>, ApiError> {
+) -> Result<Json<super::Cart>, PodError> {
     apply(&state, &tenant, customer, token, Change::Remove { variant }).await
 }
 
@@ -283,7 +244,7 @@ async fn clear_lines(
     tenant: TenantContext,
     customer: MaybeCustomer,
     token: SentToken,
-) -> Result<Json<super::Cart>, ApiError> {
+) -> Result<Json<super::Cart>, PodError> {
     apply(&state, &tenant, customer, token, Change::Clear).await
 }
 
@@ -300,7 +261,7 @@ async fn merge(
     tenant: TenantContext,
     customer: Customer,
     token: SentToken,
-) -> Result<Json<super::Cart>, ApiError> {
+) -> Result<Json<super::Cart>, PodError> {
     let raw = token.0.ok_or_else(|| {
         ApiError::new(
             ErrorCode::InvalidCartToken,
@@ -344,21 +305,5 @@ mod tests {
                 "{schema}"
             );
         }
-    }
-
-    #[test]
-    fn token_comes_from_the_header_else_the_cookie() {
-        let mut h = HeaderMap::new();
-        assert_eq!(sent_token(&h).expect("ok"), None);
-        h.insert(
-            COOKIE,
-            HeaderValue::from_static("a=1; mercato_cart=ct_x; b=2"),
-        );
-        assert_eq!(sent_token(&h).expect("ok").as_deref(), Some("ct_x"));
-        h.insert(TOKEN_HEADER, HeaderValue::from_static("ct_y"));
-        assert_eq!(sent_token(&h).expect("ok").as_deref(), Some("ct_y"));
-        let mut h = HeaderMap::new();
-        h.insert(COOKIE, HeaderValue::from_static("mercato_cartx=1"));
-        assert_eq!(sent_token(&h).expect("ok"), None);
     }
 }

@@ -15,11 +15,12 @@ use mercato_tenants::{ApiError, ProductId, StoreId, VariantId};
 use sha2::{Digest, Sha256};
 
 use super::model::{Product, ProductStatus};
-use super::store;
+use super::sql;
 use crate::cache::Entry;
-use crate::db::map_db_error;
+use crate::error::PodError;
 use crate::inventory::{self, Badge};
-use crate::{keys, AppState};
+use crate::keys;
+use crate::state::AppState;
 
 /// How long a product's view with its stock badges is cached.
 pub const BADGE_TTL: Duration = Duration::from_secs(2);
@@ -27,10 +28,10 @@ pub const BADGE_TTL: Duration = Duration::from_secs(2);
 /// a badge is at most five seconds old.
 pub const CACHE_CONTROL: &str = "public, max-age=3, stale-while-revalidate=30";
 
-fn to_json(value: &impl serde::Serialize) -> Result<Bytes, ApiError> {
+fn to_json(value: &impl serde::Serialize) -> Result<Bytes, PodError> {
     serde_json::to_vec(value)
         .map(Bytes::from)
-        .map_err(ApiError::internal)
+        .map_err(PodError::internal)
 }
 
 /// The body of an active product as shoppers see it, without badges.
@@ -38,7 +39,7 @@ pub async fn product_body(
     state: &AppState,
     store: StoreId,
     product: ProductId,
-) -> Result<Bytes, ApiError> {
+) -> Result<Bytes, PodError> {
     let entry = Entry {
         kind: "product",
         key: keys::product_body(store, product),
@@ -48,9 +49,8 @@ pub async fn product_body(
     state
         .cache
         .get_or_load(&entry, || async {
-            let found = store::get_product(&state.db, store, product, Some(ProductStatus::Active))
-                .await
-                .map_err(map_db_error)?
+            let found = sql::get_product(&state.db, store, product, Some(ProductStatus::Active))
+                .await?
                 .ok_or_else(|| ApiError::not_found("product"))?;
             to_json(&found)
         })
@@ -66,7 +66,7 @@ pub async fn product_with_badges(
     state: &AppState,
     store: StoreId,
     product: ProductId,
-) -> Result<Bytes, ApiError> {
+) -> Result<Bytes, PodError> {
     let entry = Entry {
         kind: "product_view",
         key: keys::product_view(store, product),
@@ -77,11 +77,9 @@ pub async fn product_with_badges(
         .cache
         .get_or_load(&entry, || async {
             let body = product_body(state, store, product).await?;
-            let mut found: Product = serde_json::from_slice(&body).map_err(ApiError::internal)?;
+            let mut found: Product = serde_json::from_slice(&body).map_err(PodError::internal)?;
             let ids: Vec<VariantId> = found.variants.iter().map(|v| v.id).collect();
-            let levels = inventory::levels(&state.db, store, &ids)
-                .await
-                .map_err(map_db_error)?;
+            let levels = inventory::levels(&state.db, store, &ids).await?;
             for v in &mut found.variants {
                 v.availability = Some(levels.get(&v.id).map_or(Badge::SoldOut, |l| l.badge()));
             }
@@ -97,16 +95,14 @@ pub async fn product_page(
     store: StoreId,
     after: Option<ProductId>,
     limit: u32,
-) -> Result<Bytes, ApiError> {
+) -> Result<Bytes, PodError> {
     let query = format!(
         "{limit}:{}",
         after.map(|a| a.to_string()).unwrap_or_default()
     );
     catalog_cached(state, store, "products", &query, || async {
         let page =
-            store::list_products(&state.db, store, Some(ProductStatus::Active), after, limit)
-                .await
-                .map_err(map_db_error)?;
+            sql::list_products(&state.db, store, Some(ProductStatus::Active), after, limit).await?;
         to_json(&page)
     })
     .await
@@ -122,10 +118,10 @@ pub async fn catalog_cached<F, Fut>(
     list: &str,
     query: &str,
     load: F,
-) -> Result<Bytes, ApiError>
+) -> Result<Bytes, PodError>
 where
     F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<Bytes, ApiError>>,
+    Fut: std::future::Future<Output = Result<Bytes, PodError>>,
 {
     let digest = Sha256::digest(query.as_bytes());
     let hashed = crate::hex::encode(&digest[..16]);
@@ -147,11 +143,11 @@ pub async fn cached_json<T, F, Fut>(
     list: &str,
     query: &str,
     load: F,
-) -> Result<Response, ApiError>
+) -> Result<Response, PodError>
 where
     T: serde::Serialize,
     F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ApiError>>,
+    Fut: std::future::Future<Output = Result<T, PodError>>,
 {
     let body = catalog_cached(state, store, list, query, || async {
         to_json(&load().await?)

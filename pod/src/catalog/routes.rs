@@ -17,12 +17,13 @@ use super::model::{
     VariantPatch, MAX_VARIANTS,
 };
 use super::read;
-use super::store::{self, NewImage, Page};
-use crate::auth::Staff;
-use crate::db::map_db_error;
+use super::sql::{self, NewImage, Page};
+use crate::accounts::auth::Staff;
+use crate::error::PodError;
 use crate::paging::page_limit;
+use crate::product_write;
+use crate::state::AppState;
 use crate::tenancy::TenantContext;
-use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -102,9 +103,9 @@ async fn shop_list(
     tenant: TenantContext,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PodError> {
     if q.status.is_some() {
-        return Err(ApiError::invalid("shoppers see active products only"));
+        return Err(ApiError::invalid("shoppers see active products only").into());
     }
     let args = list_args(&q)?;
     let body = read::product_page(&state, tenant.store_id, args.after, args.limit).await?;
@@ -120,7 +121,7 @@ async fn shop_get(
     tenant: TenantContext,
     headers: HeaderMap,
     ApiPath(id): ApiPath<ProductId>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PodError> {
     let body = read::product_with_badges(&state, tenant.store_id, id).await?;
     Ok(read::respond(&headers, body))
 }
@@ -130,14 +131,12 @@ async fn with_stock(
     state: &AppState,
     store: StoreId,
     mut products: Vec<Product>,
-) -> Result<Vec<Product>, ApiError> {
+) -> Result<Vec<Product>, PodError> {
     let ids: Vec<VariantId> = products
         .iter()
         .flat_map(|p| p.variants.iter().map(|v| v.id))
         .collect();
-    let levels = crate::inventory::levels(&state.db, store, &ids)
-        .await
-        .map_err(map_db_error)?;
+    let levels = crate::inventory::levels(&state.db, store, &ids).await?;
     for v in products.iter_mut().flat_map(|p| p.variants.iter_mut()) {
         v.on_hand = levels.get(&v.id).map(|l| l.on_hand);
     }
@@ -148,15 +147,14 @@ async fn staff_product(
     state: &AppState,
     store: StoreId,
     id: ProductId,
-) -> Result<Product, ApiError> {
-    let product = store::get_product(&state.db, store, id, None)
-        .await
-        .map_err(map_db_error)?
+) -> Result<Product, PodError> {
+    let product = sql::get_product(&state.db, store, id, None)
+        .await?
         .ok_or_else(|| ApiError::not_found("product"))?;
     with_stock(state, store, vec![product])
         .await?
         .pop()
-        .ok_or_else(|| ApiError::not_found("product"))
+        .ok_or_else(|| ApiError::not_found("product").into())
 }
 
 /// Every product, any status, newest first.
@@ -167,7 +165,7 @@ async fn admin_list(
     tenant: TenantContext,
     _: Staff,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Page<Product>>, ApiError> {
+) -> Result<Json<Page<Product>>, PodError> {
     let status = q
         .status
         .as_deref()
@@ -177,9 +175,8 @@ async fn admin_list(
         })
         .transpose()?;
     let args = list_args(&q)?;
-    let page = store::list_products(&state.db, tenant.store_id, status, args.after, args.limit)
-        .await
-        .map_err(map_db_error)?;
+    let page =
+        sql::list_products(&state.db, tenant.store_id, status, args.after, args.limit).await?;
     Ok(Json(Page {
         items: with_stock(&state, tenant.store_id, page.items).await?,
         next_cursor: page.next_cursor,
@@ -195,7 +192,7 @@ async fn admin_get(
     tenant: TenantContext,
     _: Staff,
     ApiPath(id): ApiPath<ProductId>,
-) -> Result<Json<Product>, ApiError> {
+) -> Result<Json<Product>, PodError> {
     staff_product(&state, tenant.store_id, id).await.map(Json)
 }
 
@@ -207,13 +204,11 @@ async fn create(
     tenant: TenantContext,
     _: Staff,
     ApiJson(mut new): ApiJson<NewProduct>,
-) -> Result<(StatusCode, Json<Product>), ApiError> {
+) -> Result<(StatusCode, Json<Product>), PodError> {
     new.validate()?;
-    let mut tx = super::begin_product_write(&state.db, tenant.store_id).await?;
-    let id = store::insert_product(&mut tx, tenant.store_id, tenant.currency, &new)
-        .await
-        .map_err(map_db_error)?;
-    super::commit_change(&state, tx, tenant.store_id, &[id]).await?;
+    let mut tx = product_write::begin(&state.db, tenant.store_id).await?;
+    let id = sql::insert_product(&mut tx, tenant.store_id, tenant.currency, &new).await?;
+    product_write::commit_change(&state, tx, tenant.store_id, &[id]).await?;
     tracing::info!(product_id = %id, "product created");
     Ok((
         StatusCode::CREATED,
@@ -228,11 +223,9 @@ async fn commit_touched(
     mut tx: Transaction<'static, Postgres>,
     store: StoreId,
     product: ProductId,
-) -> Result<(), ApiError> {
-    store::touch_product(&mut tx, store, product)
-        .await
-        .map_err(map_db_error)?;
-    super::commit_change(state, tx, store, &[product]).await
+) -> Result<(), PodError> {
+    sql::touch_product(&mut tx, store, product).await?;
+    product_write::commit_change(state, tx, store, &[product]).await
 }
 
 /// Locks a product of the store for a change, or 404.
@@ -240,11 +233,10 @@ async fn locked(
     tx: &mut Transaction<'static, Postgres>,
     store: StoreId,
     id: ProductId,
-) -> Result<Product, ApiError> {
-    store::lock_product(tx, store, id)
-        .await
-        .map_err(map_db_error)?
-        .ok_or_else(|| ApiError::not_found("product"))
+) -> Result<Product, PodError> {
+    sql::lock_product(tx, store, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("product").into())
 }
 
 /// Updates a product's own fields (options only if every variant still fits).
@@ -257,17 +249,15 @@ async fn update(
     _: Staff,
     ApiPath(id): ApiPath<ProductId>,
     ApiJson(mut patch): ApiJson<ProductPatch>,
-) -> Result<Json<Product>, ApiError> {
+) -> Result<Json<Product>, PodError> {
     patch.validate()?;
-    let mut tx = super::begin_product_write(&state.db, tenant.store_id).await?;
+    let mut tx = product_write::begin(&state.db, tenant.store_id).await?;
     let current = locked(&mut tx, tenant.store_id, id).await?;
     if let Some(options) = &patch.options {
         check_variant_options(options, current.variants.iter().map(|v| &v.option_values))?;
     }
-    store::update_product(&mut tx, tenant.store_id, id, &patch)
-        .await
-        .map_err(map_db_error)?;
-    super::commit_change(&state, tx, tenant.store_id, &[id]).await?;
+    sql::update_product(&mut tx, tenant.store_id, id, &patch).await?;
+    product_write::commit_change(&state, tx, tenant.store_id, &[id]).await?;
     staff_product(&state, tenant.store_id, id).await.map(Json)
 }
 
@@ -280,13 +270,11 @@ async fn remove(
     tenant: TenantContext,
     _: Staff,
     ApiPath(id): ApiPath<ProductId>,
-) -> Result<StatusCode, ApiError> {
-    let mut tx = super::begin_product_write(&state.db, tenant.store_id).await?;
+) -> Result<StatusCode, PodError> {
+    let mut tx = product_write::begin(&state.db, tenant.store_id).await?;
     locked(&mut tx, tenant.store_id, id).await?;
-    store::delete_product(&mut tx, tenant.store_id, id)
-        .await
-        .map_err(map_db_error)?;
-    super::commit_change(&state, tx, tenant.store_id, &[id]).await?;
+    sql::delete_product(&mut tx, tenant.store_id, id).await?;
+    product_write::commit_change(&state, tx, tenant.store_id, &[id]).await?;
     tracing::info!(product_id = %id, "product deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -301,14 +289,14 @@ async fn add_variant(
     _: Staff,
     ApiPath(id): ApiPath<ProductId>,
     ApiJson(new): ApiJson<NewVariant>,
-) -> Result<(StatusCode, Json<Product>), ApiError> {
+) -> Result<(StatusCode, Json<Product>), PodError> {
     new.validate()?;
-    let mut tx = super::begin_product_write(&state.db, tenant.store_id).await?;
+    let mut tx = product_write::begin(&state.db, tenant.store_id).await?;
     let current = locked(&mut tx, tenant.store_id, id).await?;
     if current.variants.len() >= MAX_VARIANTS {
-        return Err(ApiError::invalid(format!(
-            "a product has at most {MAX_VARIANTS} variants"
-        )));
+        return Err(
+            ApiError::invalid(format!("a product has at most {MAX_VARIANTS} variants")).into(),
+        );
     }
     check_variant_options(
         &current.options,
@@ -324,7 +312,7 @@ async fn add_variant(
         .map(|v| v.position + 1)
         .max()
         .unwrap_or(0);
-    store::insert_variant(
+    sql::insert_variant(
         &mut tx,
         tenant.store_id,
         id,
@@ -332,8 +320,7 @@ async fn add_variant(
         &new,
         position,
     )
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     commit_touched(&state, tx, tenant.store_id, id).await?;
     Ok((
         StatusCode::CREATED,
@@ -346,10 +333,9 @@ async fn locked_owner(
     tx: &mut Transaction<'static, Postgres>,
     store: StoreId,
     variant: VariantId,
-) -> Result<Product, ApiError> {
-    let product = store::product_of_variant(&mut **tx, store, variant)
-        .await
-        .map_err(map_db_error)?
+) -> Result<Product, PodError> {
+    let product = sql::product_of_variant(&mut **tx, store, variant)
+        .await?
         .ok_or_else(|| ApiError::not_found("variant"))?;
     locked(tx, store, product).await
 }
@@ -364,8 +350,8 @@ async fn update_variant(
     _: Staff,
     ApiPath(variant): ApiPath<VariantId>,
     ApiJson(patch): ApiJson<VariantPatch>,
-) -> Result<Json<Product>, ApiError> {
-    let mut tx = super::begin_product_write(&state.db, tenant.store_id).await?;
+) -> Result<Json<Product>, PodError> {
+    let mut tx = product_write::begin(&state.db, tenant.store_id).await?;
     let product = locked_owner(&mut tx, tenant.store_id, variant).await?;
     let current = product
         .variants
@@ -385,9 +371,7 @@ async fn update_variant(
             }),
         )?;
     }
-    store::update_variant(&mut tx, tenant.store_id, variant, &patch)
-        .await
-        .map_err(map_db_error)?;
+    sql::update_variant(&mut tx, tenant.store_id, variant, &patch).await?;
     commit_touched(&state, tx, tenant.store_id, product.id).await?;
     staff_product(&state, tenant.store_id, product.id)
         .await
@@ -403,18 +387,17 @@ async fn remove_variant(
     tenant: TenantContext,
     _: Staff,
     ApiPath(variant): ApiPath<VariantId>,
-) -> Result<StatusCode, ApiError> {
-    let mut tx = super::begin_product_write(&state.db, tenant.store_id).await?;
+) -> Result<StatusCode, PodError> {
+    let mut tx = product_write::begin(&state.db, tenant.store_id).await?;
     let product = locked_owner(&mut tx, tenant.store_id, variant).await?;
     if product.variants.len() <= 1 {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             "a product keeps at least one variant; delete the product instead",
-        ));
+        )
+        .into());
     }
-    store::delete_variant(&mut tx, tenant.store_id, variant)
-        .await
-        .map_err(map_db_error)?;
+    sql::delete_variant(&mut tx, tenant.store_id, variant).await?;
     commit_touched(&state, tx, tenant.store_id, product.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -440,10 +423,10 @@ async fn upload_image(
     ApiPath(id): ApiPath<ProductId>,
     ApiQuery(q): ApiQuery<ImageQuery>,
     body: Body,
-) -> Result<(StatusCode, Json<Product>), ApiError> {
+) -> Result<(StatusCode, Json<Product>), PodError> {
     let alt = q.alt.unwrap_or_default();
     if alt.len() > 512 {
-        return Err(ApiError::invalid("alt must be at most 512 characters"));
+        return Err(ApiError::invalid("alt must be at most 512 characters").into());
     }
     let bytes = axum::body::to_bytes(body, state.config.media_max_bytes)
         .await
@@ -454,37 +437,34 @@ async fn upload_image(
             )
         })?;
     if bytes.is_empty() {
-        return Err(ApiError::new(ErrorCode::InvalidImage, "the body is empty"));
+        return Err(ApiError::new(ErrorCode::InvalidImage, "the body is empty").into());
     }
     // Check the product before storing anything.
-    store::get_product(&state.db, tenant.store_id, id, None)
-        .await
-        .map_err(map_db_error)?
+    sql::get_product(&state.db, tenant.store_id, id, None)
+        .await?
         .ok_or_else(|| ApiError::not_found("product"))?;
     let stored = state
         .media
         .put_image(tenant.store_id, bytes)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(PodError::internal)?
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::InvalidImage,
                 "the body is not a PNG, JPEG, GIF or WebP image",
             )
         })?;
-    let mut tx = super::begin_product_write(&state.db, tenant.store_id).await?;
+    let mut tx = product_write::begin(&state.db, tenant.store_id).await?;
     locked(&mut tx, tenant.store_id, id).await?;
     let image = NewImage {
         object_key: &stored.key,
         url: &stored.url,
         content_type: stored.kind.content_type(),
-        byte_size: i32::try_from(stored.size).map_err(ApiError::internal)?,
+        byte_size: i32::try_from(stored.size).map_err(PodError::internal)?,
         sha256: &stored.sha256,
         alt: alt.trim(),
     };
-    store::insert_image(&mut tx, tenant.store_id, id, &image)
-        .await
-        .map_err(map_db_error)?;
+    sql::insert_image(&mut tx, tenant.store_id, id, &image).await?;
     commit_touched(&state, tx, tenant.store_id, id).await?;
     Ok((
         StatusCode::CREATED,
@@ -501,14 +481,11 @@ async fn remove_image(
     tenant: TenantContext,
     _: Staff,
     ApiPath((id, image)): ApiPath<(ProductId, MediaId)>,
-) -> Result<StatusCode, ApiError> {
-    let mut tx = super::begin_product_write(&state.db, tenant.store_id).await?;
+) -> Result<StatusCode, PodError> {
+    let mut tx = product_write::begin(&state.db, tenant.store_id).await?;
     locked(&mut tx, tenant.store_id, id).await?;
-    if !store::delete_image(&mut tx, tenant.store_id, id, image)
-        .await
-        .map_err(map_db_error)?
-    {
-        return Err(ApiError::not_found("image"));
+    if !sql::delete_image(&mut tx, tenant.store_id, id, image).await? {
+        return Err(ApiError::not_found("image").into());
     }
     commit_touched(&state, tx, tenant.store_id, id).await?;
     Ok(StatusCode::NO_CONTENT)

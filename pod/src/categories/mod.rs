@@ -7,22 +7,21 @@
 //! made inside the transaction still hold when it commits.
 
 mod model;
-mod routes;
-mod store;
+pub mod routes;
+mod sql;
 
 use mercato_tenants::{ApiError, StoreId};
 use sqlx::PgPool;
 
 pub use model::{Category, CategoryNode, CategoryTree};
-pub use routes::{router, ApiDoc};
 
 use crate::catalog::{self, ProductStatus};
 use crate::collections::{Cursor, ProductPage, SortOrder};
-use crate::db::map_db_error;
+use crate::error::PodError;
 
 /// The store's whole category tree.
-pub async fn tree(db: &PgPool, store: StoreId) -> Result<CategoryTree, ApiError> {
-    let all = store::all(db, store).await.map_err(map_db_error)?;
+pub async fn tree(db: &PgPool, store: StoreId) -> Result<CategoryTree, PodError> {
+    let all = sql::all(db, store).await?;
     Ok(CategoryTree {
         categories: model::build_tree(all),
     })
@@ -36,20 +35,15 @@ pub async fn category_page(
     handle: &str,
     after: Option<&str>,
     limit: u32,
-) -> Result<ProductPage, ApiError> {
-    let category = store::get_by_handle(db, store, handle)
-        .await
-        .map_err(map_db_error)?
+) -> Result<ProductPage, PodError> {
+    let category = sql::get_by_handle(db, store, handle)
+        .await?
         .ok_or_else(|| ApiError::not_found("category"))?;
     let cursor = after
         .map(|a| Cursor::decode(a, SortOrder::Newest))
         .transpose()?;
-    let (ids, next) = store::subtree_products(db, store, category.id, cursor.as_ref(), limit)
-        .await
-        .map_err(map_db_error)?;
-    let items = catalog::get_products(db, store, &ids, Some(ProductStatus::Active))
-        .await
-        .map_err(map_db_error)?;
+    let (ids, next) = sql::subtree_products(db, store, category.id, cursor.as_ref(), limit).await?;
+    let items = catalog::get_products(db, store, &ids, Some(ProductStatus::Active)).await?;
     Ok(ProductPage {
         items,
         next_cursor: next.map(|c| c.encode()),

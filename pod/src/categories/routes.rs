@@ -15,14 +15,15 @@ use super::model::{
     self, Category, CategoryIds, CategoryNode, CategoryPatch, CategoryTree, NewCategory,
     ProductCategories,
 };
-use super::store;
-use crate::auth::Staff;
+use super::sql;
+use crate::accounts::auth::Staff;
 use crate::catalog::{self, read};
 use crate::collections::ProductPage;
-use crate::db::map_db_error;
+use crate::error::PodError;
 use crate::paging::{page_limit, PageQuery};
+use crate::product_write;
+use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
-use crate::AppState;
 
 /// Most categories one product may be filed under.
 const MAX_PER_PRODUCT: usize = 100;
@@ -70,7 +71,7 @@ async fn shop_tree(
     State(state): State<AppState>,
     tenant: TenantContext,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PodError> {
     let store = tenant.store_id;
     read::cached_json(&state, store, &headers, "category_tree", "", || {
         super::tree(&state.db, store)
@@ -89,7 +90,7 @@ async fn shop_products(
     headers: HeaderMap,
     ApiPath(handle): ApiPath<String>,
     ApiQuery(q): ApiQuery<PageQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PodError> {
     let limit = page_limit(q.limit)?;
     let store = tenant.store_id;
     let query = format!("{handle}\n{limit}\n{}", q.after.as_deref().unwrap_or(""));
@@ -103,11 +104,9 @@ async fn shop_products(
 async fn begin_tree(
     state: &AppState,
     store: StoreId,
-) -> Result<Transaction<'static, Postgres>, ApiError> {
+) -> Result<Transaction<'static, Postgres>, PodError> {
     let mut tx = begin_write(&state.db, store).await?;
-    store::lock_tree(&mut tx, store)
-        .await
-        .map_err(map_db_error)?;
+    sql::lock_tree(&mut tx, store).await?;
     Ok(tx)
 }
 
@@ -118,7 +117,7 @@ async fn admin_tree(
     State(state): State<AppState>,
     tenant: TenantContext,
     _: Staff,
-) -> Result<Json<CategoryTree>, ApiError> {
+) -> Result<Json<CategoryTree>, PodError> {
     super::tree(&state.db, tenant.store_id).await.map(Json)
 }
 
@@ -133,18 +132,14 @@ async fn create(
     tenant: TenantContext,
     _: Staff,
     ApiJson(new): ApiJson<NewCategory>,
-) -> Result<(StatusCode, Json<Category>), ApiError> {
+) -> Result<(StatusCode, Json<Category>), PodError> {
     let new = new.validate()?;
     let store = tenant.store_id;
     let mut tx = begin_tree(&state, store).await?;
-    let parents = store::parents(&mut *tx, store)
-        .await
-        .map_err(map_db_error)?;
+    let parents = sql::parents(&mut *tx, store).await?;
     model::check_new(&parents, new.parent_id)?;
-    let category = store::insert(&mut tx, store, &new)
-        .await
-        .map_err(map_db_error)?;
-    catalog::commit(&state, tx, store, &[]).await?;
+    let category = sql::insert(&mut tx, store, &new).await?;
+    product_write::commit(&state, tx, store, &[]).await?;
     Ok((StatusCode::CREATED, Json(category)))
 }
 
@@ -163,39 +158,32 @@ async fn update(
     _: Staff,
     ApiPath(id): ApiPath<CategoryId>,
     ApiJson(patch): ApiJson<CategoryPatch>,
-) -> Result<Json<Category>, ApiError> {
+) -> Result<Json<Category>, PodError> {
     let patch = patch.validate()?;
     let store = tenant.store_id;
     let mut tx = begin_tree(&state, store).await?;
-    let parents = store::parents(&mut *tx, store)
-        .await
-        .map_err(map_db_error)?;
+    let parents = sql::parents(&mut *tx, store).await?;
     if !parents.contains_key(&id) {
-        return Err(ApiError::not_found("category"));
+        return Err(ApiError::not_found("category").into());
     }
     if let Some(new_parent) = patch.parent_id {
         model::check_move(&parents, id, new_parent)?;
     }
-    let category = store::update(&mut tx, store, id, &patch)
-        .await
-        .map_err(map_db_error)?
+    let category = sql::update(&mut tx, store, id, &patch)
+        .await?
         .ok_or_else(|| ApiError::not_found("category"))?;
     if patch.name.is_some() {
         // Category facets are labelled with the name.
-        crate::search::touch(&mut tx, store)
-            .await
-            .map_err(map_db_error)?;
+        crate::search::touch(&mut tx, store).await?;
     }
     // A move changes the ancestors of every product below: their search
     // documents (category facets and filters) follow in this transaction.
     let moved = if patch.parent_id.is_some() {
-        store::subtree_all_products(&mut *tx, store, id)
-            .await
-            .map_err(map_db_error)?
+        sql::subtree_all_products(&mut *tx, store, id).await?
     } else {
         Vec::new()
     };
-    catalog::commit_change(&state, tx, store, &moved).await?;
+    product_write::commit_change(&state, tx, store, &moved).await?;
     Ok(Json(category))
 }
 
@@ -209,38 +197,31 @@ async fn remove(
     tenant: TenantContext,
     _: Staff,
     ApiPath(id): ApiPath<CategoryId>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, PodError> {
     let store = tenant.store_id;
     let mut tx = begin_tree(&state, store).await?;
-    if store::get(&mut *tx, store, id)
-        .await
-        .map_err(map_db_error)?
-        .is_none()
-    {
-        return Err(ApiError::not_found("category"));
+    if sql::get(&mut *tx, store, id).await?.is_none() {
+        return Err(ApiError::not_found("category").into());
     }
-    match store::in_use(&mut tx, store, id)
-        .await
-        .map_err(map_db_error)?
-    {
+    match sql::in_use(&mut tx, store, id).await? {
         (true, _) => {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
                 "the category has sub-categories; move or delete them first",
-            ))
+            )
+            .into())
         }
         (_, true) => {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
                 "the category has products; take them out first",
-            ))
+            )
+            .into())
         }
         (false, false) => {}
     }
-    store::delete(&mut tx, store, id)
-        .await
-        .map_err(map_db_error)?;
-    catalog::commit(&state, tx, store, &[]).await?;
+    sql::delete(&mut tx, store, id).await?;
+    product_write::commit(&state, tx, store, &[]).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -253,16 +234,13 @@ async fn product_categories(
     tenant: TenantContext,
     _: Staff,
     ApiPath(product): ApiPath<ProductId>,
-) -> Result<Json<ProductCategories>, ApiError> {
+) -> Result<Json<ProductCategories>, PodError> {
     let store = tenant.store_id;
     // A read: no transaction, no row lock.
     catalog::get_product(&state.db, store, product, None)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .ok_or_else(|| ApiError::not_found("product"))?;
-    let categories = store::of_product(&state.db, store, product)
-        .await
-        .map_err(map_db_error)?;
+    let categories = sql::of_product(&state.db, store, product).await?;
     Ok(Json(ProductCategories {
         product_id: product,
         categories,
@@ -283,7 +261,7 @@ async fn set_product_categories(
     _: Staff,
     ApiPath(product): ApiPath<ProductId>,
     ApiJson(body): ApiJson<CategoryIds>,
-) -> Result<Json<ProductCategories>, ApiError> {
+) -> Result<Json<ProductCategories>, PodError> {
     let wanted: Vec<CategoryId> = {
         let mut seen = HashSet::new();
         body.category_ids
@@ -295,29 +273,23 @@ async fn set_product_categories(
     if wanted.len() > MAX_PER_PRODUCT {
         return Err(ApiError::invalid(format!(
             "a product may be in at most {MAX_PER_PRODUCT} categories"
-        )));
+        ))
+        .into());
     }
     let store = tenant.store_id;
-    let mut tx = catalog::begin_product_write(&state.db, store).await?;
+    let mut tx = product_write::begin(&state.db, store).await?;
     if !catalog::existing_products(&mut *tx, store, &[product])
-        .await
-        .map_err(map_db_error)?
+        .await?
         .contains(&product)
     {
-        return Err(ApiError::not_found("product"));
+        return Err(ApiError::not_found("product").into());
     }
-    let known = store::existing(&mut tx, store, &wanted)
-        .await
-        .map_err(map_db_error)?;
+    let known = sql::existing(&mut tx, store, &wanted).await?;
     catalog::require_known("categories", &wanted, &known)?;
-    store::set_product_categories(&mut tx, store, product, &wanted)
-        .await
-        .map_err(map_db_error)?;
-    catalog::after_change(&state, &mut tx, store, &[product]).await?;
-    let categories = store::of_product(&mut *tx, store, product)
-        .await
-        .map_err(map_db_error)?;
-    catalog::commit(&state, tx, store, &[product]).await?;
+    sql::set_product_categories(&mut tx, store, product, &wanted).await?;
+    product_write::after_change(&state, &mut tx, store, &[product]).await?;
+    let categories = sql::of_product(&mut *tx, store, product).await?;
+    product_write::commit(&state, tx, store, &[product]).await?;
     Ok(Json(ProductCategories {
         product_id: product,
         categories,

@@ -3,16 +3,17 @@
 //! and the store's cancellation of an order still awaiting capture.
 
 use mercato_tenants::events::{Event, PaymentChanged};
-use mercato_tenants::{ApiError, ErrorCode, StoreId};
+use mercato_tenants::StoreId;
 
-use super::model::SagaState;
-use super::saga::{begin_step, drive, failure_body, gateway_key, Mode};
-use super::store::{self, Changes, Checkout};
+use super::model::{SagaState, Step};
+use super::sql::{self, Changes, Checkout};
+use super::steps::{begin_step, gateway_key};
 use super::CheckoutId;
-use crate::db::map_db_error;
+use crate::error::PodError;
 use crate::orders::{self, OrderStatus};
 use crate::payments::{GatewayError, PaymentStatus};
-use crate::{events, inventory, AppState};
+use crate::state::AppState;
+use crate::{events, inventory};
 
 /// Undo what was done, each part idempotent: money back (void an
 /// authorization, refund a capture), the order cancelled, the holds
@@ -21,11 +22,11 @@ pub(super) async fn compensate(
     state: &AppState,
     store: StoreId,
     c: &Checkout,
-) -> Result<bool, ApiError> {
+) -> Result<bool, PodError> {
     // Whether money may be held: an authorization succeeded, or one was
     // attempted without a definite answer.
     let may_hold_money =
-        c.payment_id.is_some() || (c.did("authorize_attempted") && !c.did("declined"));
+        c.payment_id.is_some() || (c.did(Step::AuthorizeAttempted) && !c.did(Step::Declined));
     let returned = if may_hold_money {
         let payment = match &c.payment_id {
             Some(id) => Some(id.clone()),
@@ -56,9 +57,7 @@ pub(super) async fn compensate(
     };
     // Release before the row says failed: a crash in between leaves the
     // checkout compensating, and the recovery worker releases again (a no-op).
-    inventory::release(state, store, c.id.as_uuid())
-        .await
-        .map_err(map_db_error)?;
+    inventory::release(state, store, c.id.as_uuid()).await?;
     let Some((mut tx, locked)) = begin_step(state, store, c.id, SagaState::Compensating).await?
     else {
         return Ok(true); // another driver got here first
@@ -71,9 +70,7 @@ pub(super) async fn compensate(
             amount_minor: quote.total_minor,
             currency: quote.currency,
         };
-        events::record(&mut tx, store, &Event::PaymentVoided(voided))
-            .await
-            .map_err(map_db_error)?;
+        events::record(&mut tx, store, &Event::PaymentVoided(voided)).await?;
     }
     if let Some(order) = locked.order_id {
         let reason = locked.failure.as_deref().unwrap_or("checkout failed");
@@ -86,59 +83,22 @@ pub(super) async fn compensate(
             "checkout",
             Some(reason),
         )
-        .await
-        .map_err(map_db_error)?;
+        .await?;
     }
-    store::advance(
+    sql::advance(
         &mut *tx,
         store,
         c.id,
         SagaState::Compensating,
         SagaState::Failed,
         Changes {
-            steps: &["compensate"],
+            steps: &[Step::Compensate],
             ..Default::default()
         },
     )
-    .await
-    .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
+    .await?;
+    tx.commit().await?;
     Ok(true)
-}
-
-/// Stops a checkout whose order is placed but not yet paid (the store
-/// cancels it): the saga compensates (void, order cancelled, holds
-/// released). False when the checkout was no longer between order and
-/// capture (it completed meanwhile).
-pub async fn cancel_before_capture(
-    state: &AppState,
-    store: StoreId,
-    checkout: CheckoutId,
-    reason: &str,
-) -> Result<bool, ApiError> {
-    let body = failure_body(
-        ErrorCode::Conflict,
-        "the store cancelled this order before the payment was taken; nothing was charged",
-        None,
-    );
-    let stopped = store::advance(
-        &state.db,
-        store,
-        checkout,
-        SagaState::Ordered,
-        SagaState::Compensating,
-        Changes {
-            failure: Some(reason),
-            outcome: Some((409, &body)),
-            ..Default::default()
-        },
-    )
-    .await
-    .map_err(map_db_error)?;
-    if stopped {
-        drive(state, store, checkout, Mode::Recovery).await?;
-    }
-    Ok(stopped)
 }
 
 /// Voids the payment if it is only authorized, refunds it if it was

@@ -11,28 +11,31 @@
 mod compensation;
 pub mod model;
 pub mod rates;
-mod routes;
+pub mod routes;
 pub mod saga;
-pub mod store;
+pub mod sql;
+mod steps;
 
 use std::time::Duration;
 
-use mercato_tenants::{ApiError, CheckoutId, StoreId};
+use mercato_tenants::{CheckoutId, StoreId};
 use sqlx::PgPool;
+use tracing::Instrument as _;
 
-pub use compensation::{cancel_before_capture, return_money};
-pub use routes::{router, webhook_router, ApiDoc};
+pub use compensation::return_money;
+pub use saga::cancel_before_capture;
 
 use self::rates::{ShippingRate, TaxRate};
-use crate::db::map_db_error;
-use crate::AppState;
+use crate::error::PodError;
+use crate::periodic::store_span;
+use crate::state::AppState;
 
 /// The store's shipping and tax rate tables (the default shipping option
 /// when it has none).
 pub async fn rates(
     db: &PgPool,
     store: StoreId,
-) -> Result<(Vec<ShippingRate>, Vec<TaxRate>), ApiError> {
+) -> Result<(Vec<ShippingRate>, Vec<TaxRate>), PodError> {
     type Row = (String, String, i64, Option<i64>, Vec<String>);
     let shipping: Vec<Row> = sqlx::query_as(
         "SELECT code, name, price_minor, free_over_minor, countries FROM shipping_rates
@@ -40,8 +43,7 @@ pub async fn rates(
     )
     .bind(store.as_uuid())
     .fetch_all(db)
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     let shipping = if shipping.is_empty() {
         rates::default_shipping()
     } else {
@@ -64,8 +66,7 @@ pub async fn rates(
     )
     .bind(store.as_uuid())
     .fetch_all(db)
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     let taxes = taxes
         .into_iter()
         .map(|(country, region, rate_bp, name)| TaxRate {
@@ -93,40 +94,38 @@ pub async fn recover(state: AppState) {
     loop {
         tick.tick().await;
         for store in state.hosted.active() {
-            if let Err(e) = recover_store(&state, store).await {
-                tracing::warn!(%store, error = %e, "checkout recovery round failed");
+            let span = store_span("checkout_recovery", store);
+            if let Err(e) = recover_store(&state, store).instrument(span.clone()).await {
+                let _in = span.entered();
+                tracing::warn!(error = %e, "checkout recovery round failed");
             }
         }
     }
 }
 
 /// One recovery round for one store (the worker's step, run by tests).
-pub async fn recover_store(state: &AppState, store: StoreId) -> Result<(), ApiError> {
-    let mut tx = state.db.begin().await.map_err(map_db_error)?;
+pub async fn recover_store(state: &AppState, store: StoreId) -> Result<(), PodError> {
+    let mut tx = state.db.begin().await?;
     // The claim writes: it takes the fence like every writer, so a store
     // fenced for a move since `hosted.active()` was read is left alone.
-    if !crate::tenancy::is_active_locked(&mut tx, store)
-        .await
-        .map_err(map_db_error)?
-    {
+    if !crate::tenancy::is_active_locked(&mut tx, store).await? {
         return Ok(());
     }
-    let stuck: Vec<CheckoutId> = store::claim_stuck(
+    let stuck: Vec<CheckoutId> = sql::claim_stuck(
         &mut tx,
         store,
         state.config.checkout_stuck_after_ms as i64,
         20,
     )
-    .await
-    .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
+    .await?;
+    tx.commit().await?;
     for id in stuck {
         match saga::drive(state, store, id, saga::Mode::Recovery).await {
             Ok(c) => {
-                tracing::info!(%store, checkout = %id, state = c.state.as_str(), "recovered checkout")
+                tracing::info!(checkout = %id, state = c.state.as_str(), "recovered checkout")
             }
             Err(e) => {
-                tracing::warn!(%store, checkout = %id, error = %e, "recovering checkout failed")
+                tracing::warn!(checkout = %id, error = %e, "recovering checkout failed")
             }
         }
     }

@@ -4,13 +4,16 @@
 
 use std::collections::HashMap;
 
-use mercato_tenants::{ApiError, Currency, Email, ErrorCode, ProductId, VariantId};
+use mercato_tenants::{ApiError, Currency, Email, ErrorCode, VariantId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::rates::{rates_for, shipping_price, tax_on, tax_rate_for, ShippingRate, TaxRate};
 use crate::accounts::addresses::AddressFields;
 use crate::catalog::VariantSnapshot;
+use crate::inventory::Shortage;
+pub use crate::orders::{Quote, QuoteLine, ShippingChoice};
+use crate::payments::PaymentStatus;
 
 /// Longest Idempotency-Key accepted.
 pub const MAX_KEY_LEN: usize = 255;
@@ -143,44 +146,176 @@ impl SagaState {
     }
 }
 
+/// A step of the saga, recorded once done (the row's `steps`): what
+/// compensation must undo, and what a driver may skip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Stock held for the checkout.
+    Reserve,
+    /// An authorization was asked for: money may be held from here on.
+    AuthorizeAttempted,
+    /// The gateway definitely refused the authorization: no money held.
+    Declined,
+    /// The payment is authorized.
+    Authorize,
+    /// The order exists.
+    CreateOrder,
+    /// The payment is captured.
+    Capture,
+    /// Everything done was undone.
+    Compensate,
+}
+
+impl Step {
+    pub const ALL: [Step; 7] = [
+        Step::Reserve,
+        Step::AuthorizeAttempted,
+        Step::Declined,
+        Step::Authorize,
+        Step::CreateOrder,
+        Step::Capture,
+        Step::Compensate,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Step::Reserve => "reserve",
+            Step::AuthorizeAttempted => "authorize_attempted",
+            Step::Declined => "declined",
+            Step::Authorize => "authorize",
+            Step::CreateOrder => "create_order",
+            Step::Capture => "capture",
+            Step::Compensate => "compensate",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// Why a checkout failed: an error code and its data, rendered into the
+/// shopper's answer only where the answer is recorded ([`Failure::body`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The lines short of stock, for `out_of_stock`.
+    pub shortages: Option<Vec<Shortage>>,
+}
+
+impl Failure {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            shortages: None,
+        }
+    }
+
+    /// Not enough stock for `lines` (all or nothing: nothing is held).
+    pub fn out_of_stock(lines: Vec<Shortage>) -> Self {
+        let what: Vec<String> = lines
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}: {} wanted, {} available",
+                    s.variant_id, s.requested, s.available
+                )
+            })
+            .collect();
+        Self {
+            code: ErrorCode::OutOfStock,
+            message: format!("not enough stock: {}", what.join("; ")),
+            shortages: Some(lines),
+        }
+    }
+
+    /// The gateway's decline code as the shopper's failure.
+    pub fn declined(decline_code: &str) -> Self {
+        match decline_code {
+            "processing_error" => Self::new(
+                ErrorCode::PaymentFailed,
+                "the payment provider could not process the card; nothing was charged. Try again",
+            ),
+            other => Self::new(
+                ErrorCode::PaymentDeclined,
+                format!("the card was declined ({other}); nothing was charged"),
+            ),
+        }
+    }
+
+    /// The checkout was interrupted before it could pay (its request died).
+    pub fn interrupted() -> Self {
+        Self::new(
+            ErrorCode::CheckoutInterrupted,
+            "the checkout was interrupted before payment; start again with a new Idempotency-Key",
+        )
+    }
+
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> u16 {
+        self.code.status().as_u16()
+    }
+
+    /// The answer's body, as recorded for replays: the error shape every
+    /// Mercato process answers with, plus the short lines.
+    pub fn body(&self) -> serde_json::Value {
+        let mut err = serde_json::json!({"code": self.code.as_str(), "message": self.message});
+        if let Some(lines) = &self.shortages {
+            err["lines"] = serde_json::json!(lines);
+        }
+        serde_json::json!({ "error": err })
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Self::new(e.code, e.message)
+    }
+}
+
+/// What a signed payment event does to the checkout it is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookAction {
+    /// Nothing: the checkout completed, holds no money the event could be
+    /// about, or has not asked for money yet.
+    Ignore,
+    /// Money arrived for a checkout that ended (or is ending) without an
+    /// order: give it back; drive the checkout on if it is still
+    /// compensating.
+    ReturnMoney { then_drive: bool },
+    /// A driver moved the checkout moments ago: let it finish (`409
+    /// checkout_pending`; the gateway retries later).
+    Pending,
+    /// Drive the checkout with the event's payment.
+    Drive,
+}
+
+/// The webhook decision: the checkout's state and the payment's status
+/// decide; `driver_recent` says whether a driver moved the checkout within
+/// `webhook_drive_after_ms`.
+pub fn on_payment_event(
+    state: SagaState,
+    payment: PaymentStatus,
+    driver_recent: bool,
+) -> WebhookAction {
+    let money_held = matches!(payment, PaymentStatus::Authorized | PaymentStatus::Captured);
+    match state {
+        SagaState::Completed | SagaState::Started => WebhookAction::Ignore,
+        SagaState::Compensating | SagaState::Failed if money_held => WebhookAction::ReturnMoney {
+            then_drive: state == SagaState::Compensating,
+        },
+        SagaState::Compensating | SagaState::Failed => WebhookAction::Ignore,
+        SagaState::Reserved | SagaState::Authorized | SagaState::Ordered if driver_recent => {
+            WebhookAction::Pending
+        }
+        SagaState::Reserved | SagaState::Authorized | SagaState::Ordered => WebhookAction::Drive,
+    }
+}
+
 /// Largest amount in any money field, in minor units.
 pub const MAX_AMOUNT: i64 = 100_000_000_000;
-
-/// A line as it will be ordered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct QuoteLine {
-    pub variant_id: VariantId,
-    pub product_id: ProductId,
-    pub sku: String,
-    pub title: String,
-    pub variant_title: String,
-    pub quantity: i32,
-    pub unit_price_minor: i64,
-}
-
-/// The priced checkout: what the order will say.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Quote {
-    pub currency: Currency,
-    pub lines: Vec<QuoteLine>,
-    pub subtotal_minor: i64,
-    pub shipping_minor: i64,
-    pub tax_minor: i64,
-    pub total_minor: i64,
-    pub shipping_option: ShippingChoice,
-    #[schema(value_type = Object)]
-    pub shipping_address: serde_json::Value,
-    pub email: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ShippingChoice {
-    pub code: String,
-    pub name: String,
-    pub price_minor: i64,
-    pub tax_name: Option<String>,
-    pub tax_rate_bp: i32,
-}
 
 /// What the shopper chose: where, how, who, and the total they saw.
 pub struct Choices<'a> {
@@ -319,7 +454,7 @@ pub fn address_json(a: &AddressFields) -> serde_json::Value {
 mod tests {
     use super::*;
     use crate::checkout::rates::{validate_shipping, validate_tax};
-    use mercato_tenants::Money;
+    use mercato_tenants::{Money, ProductId};
 
     fn snapshot(price: i64, purchasable: bool) -> VariantSnapshot {
         VariantSnapshot {
@@ -508,5 +643,91 @@ mod tests {
         let b: serde_json::Value = serde_json::from_str(r#"{"b":2,"a":1}"#).expect("json");
         assert_eq!(request_hash("cart", &a), request_hash("cart", &b));
         assert_ne!(request_hash("cart", &a), request_hash("other", &a));
+    }
+
+    const SAGA_STATES: [SagaState; 7] = [
+        SagaState::Started,
+        SagaState::Reserved,
+        SagaState::Authorized,
+        SagaState::Ordered,
+        SagaState::Completed,
+        SagaState::Compensating,
+        SagaState::Failed,
+    ];
+
+    const PAYMENT_STATUSES: [PaymentStatus; 7] = [
+        PaymentStatus::Authorized,
+        PaymentStatus::Declined,
+        PaymentStatus::Failed,
+        PaymentStatus::Captured,
+        PaymentStatus::Voided,
+        PaymentStatus::PartiallyRefunded,
+        PaymentStatus::Refunded,
+    ];
+
+    proptest::proptest! {
+        /// Money is given back only by a checkout that will never have an
+        /// order; a checkout in flight is driven (or left to its driver),
+        /// never refunded behind its back; a completed one is never touched.
+        #[test]
+        fn a_payment_event_never_undoes_an_order_nor_keeps_stray_money(
+            state in proptest::sample::select(SAGA_STATES.to_vec()),
+            payment in proptest::sample::select(PAYMENT_STATUSES.to_vec()),
+            driver_recent in proptest::bool::ANY,
+        ) {
+            let action = on_payment_event(state, payment, driver_recent);
+            let money_held = matches!(payment, PaymentStatus::Authorized | PaymentStatus::Captured);
+            let in_flight = matches!(
+                state,
+                SagaState::Reserved | SagaState::Authorized | SagaState::Ordered
+            );
+            let ended_without_order = matches!(state, SagaState::Compensating | SagaState::Failed);
+            // Stray money always goes back, and only from a checkout ending without an order.
+            proptest::prop_assert_eq!(
+                matches!(action, WebhookAction::ReturnMoney { .. }),
+                money_held && ended_without_order
+            );
+            if let WebhookAction::ReturnMoney { then_drive } = action {
+                proptest::prop_assert_eq!(then_drive, state == SagaState::Compensating);
+            }
+            // Only a checkout in flight is driven or waited for, and its
+            // driver is never raced.
+            proptest::prop_assert_eq!(
+                matches!(action, WebhookAction::Drive | WebhookAction::Pending),
+                in_flight
+            );
+            if in_flight {
+                proptest::prop_assert_eq!(action == WebhookAction::Pending, driver_recent);
+            }
+            if matches!(state, SagaState::Completed | SagaState::Started) {
+                proptest::prop_assert_eq!(action, WebhookAction::Ignore);
+            }
+        }
+    }
+
+    #[test]
+    fn steps_and_failures_keep_their_wire_names() {
+        for step in Step::ALL {
+            assert_eq!(Step::parse(step.as_str()), Some(step));
+        }
+        assert_eq!(Step::AuthorizeAttempted.as_str(), "authorize_attempted");
+        let short = Failure::out_of_stock(vec![Shortage {
+            variant_id: VariantId::new(),
+            requested: 3,
+            available: 1,
+        }]);
+        assert_eq!(short.status(), 409);
+        let body = short.body();
+        assert_eq!(body["error"]["code"], "out_of_stock");
+        assert_eq!(body["error"]["lines"][0]["requested"], 3);
+        let declined = Failure::declined("insufficient_funds");
+        assert_eq!(
+            (declined.code, declined.status()),
+            (ErrorCode::PaymentDeclined, 402)
+        );
+        assert_eq!(
+            Failure::declined("processing_error").code,
+            ErrorCode::PaymentFailed
+        );
     }
 }

@@ -14,16 +14,16 @@ use mercato_tenants::{ApiError, CheckoutId, Email, ErrorCode, StoreId, TenantSta
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::model::{self, CheckoutRequest, SagaState};
+use super::model::{self, CheckoutRequest, SagaState, WebhookAction};
 use super::rates::{self, ShippingRate, TaxRate};
 use super::saga::{self, Asked, Mode};
-use super::store::{self, Checkout, NewCheckout};
-use crate::auth::{MaybeCustomer, Staff};
+use super::sql::{self, Checkout, NewCheckout};
+use crate::accounts::auth::{MaybeCustomer, Staff};
 use crate::cart::{self, CartRef, SentToken};
-use crate::db::map_db_error;
-use crate::payments::{signature, wire, PaymentStatus, WebhookEvent};
+use crate::error::PodError;
+use crate::payments::{signature, wire, WebhookEvent};
+use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
-use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -98,7 +98,7 @@ async fn checkout(
     token: SentToken,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<Value>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PodError> {
     let key = model::idempotency_key(match headers.get(KEY_HEADER) {
         None => None,
         Some(v) => Some(
@@ -108,7 +108,7 @@ async fn checkout(
     })?;
     let request: CheckoutRequest = serde_json::from_value(raw.clone())
         .map_err(|e| ApiError::invalid(format!("invalid checkout request: {e}")))?;
-    let cart_ref = cart::addressed(customer, token)?;
+    let cart_ref = crate::cart::routes::addressed(customer, token)?;
     // Shape checks answer at once and record nothing, like a PSP refusing
     // a malformed request: the client fixes it and may reuse the key.
     let asked = asked(request, cart_ref)?;
@@ -122,7 +122,7 @@ async fn checkout(
     };
     let hash = model::request_hash(&identity, &raw);
     let id = CheckoutId::new();
-    let inserted = store::insert(
+    let inserted = sql::insert(
         &state.db,
         store,
         &NewCheckout {
@@ -134,8 +134,7 @@ async fn checkout(
             payment_token: &asked.payment_token,
         },
     )
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     if !inserted {
         return replay(&state, store, &key, &hash).await;
     }
@@ -182,20 +181,20 @@ async fn replay(
     store: StoreId,
     key: &str,
     hash: &[u8],
-) -> Result<Response, ApiError> {
+) -> Result<Response, PodError> {
     let wait_for = Duration::from_millis(state.config.gateway_timeout_ms.saturating_mul(2) + 5_000);
     let deadline = tokio::time::Instant::now() + wait_for;
     let mut pause = Duration::from_millis(10);
     loop {
-        let c = store::by_key(&state.db, store, key)
-            .await
-            .map_err(map_db_error)?
-            .ok_or_else(|| ApiError::internal("checkout key vanished"))?;
+        let c = sql::by_key(&state.db, store, key)
+            .await?
+            .ok_or_else(|| PodError::internal("checkout key vanished"))?;
         if c.request_hash != hash {
             return Err(ApiError::new(
                 ErrorCode::IdempotencyKeyReused,
                 "this Idempotency-Key was used for a different checkout request; use a new key",
-            ));
+            )
+            .into());
         }
         if c.outcome.is_some() || tokio::time::Instant::now() >= deadline {
             return Ok(answer(&c));
@@ -221,7 +220,7 @@ fn status_of(c: &Checkout) -> CheckoutStatus {
     CheckoutStatus {
         checkout_id: c.id,
         state: c.state,
-        steps: c.steps.clone(),
+        steps: c.steps.iter().map(|s| s.as_str().to_owned()).collect(),
         order_id: c.order_id,
         outcome: c.outcome.as_ref().map(|(_, b)| b.clone()),
     }
@@ -254,18 +253,17 @@ async fn get_checkout(
     customer: MaybeCustomer,
     token: SentToken,
     ApiPath(id): ApiPath<CheckoutId>,
-) -> Result<Json<CheckoutStatus>, ApiError> {
-    let who = cart::addressed(customer, token)?;
-    let c = store::get(&state.db, tenant.store_id, id, false)
-        .await
-        .map_err(map_db_error)?
+) -> Result<Json<CheckoutStatus>, PodError> {
+    let who = crate::cart::routes::addressed(customer, token)?;
+    let c = sql::get(&state.db, tenant.store_id, id, false)
+        .await?
         .ok_or_else(|| ApiError::not_found("checkout"))?;
     let mine = match who {
         CartRef::Customer(cid) => c.customer_id == Some(cid),
         CartRef::Guest(t) => c.customer_id.is_none() && c.cart_id == t.cart(),
     };
     if !mine {
-        return Err(ApiError::not_found("checkout"));
+        return Err(ApiError::not_found("checkout").into());
     }
     Ok(Json(status_of(&c)))
 }
@@ -296,16 +294,14 @@ async fn shipping_options(
     State(state): State<AppState>,
     tenant: TenantContext,
     ApiQuery(q): ApiQuery<OptionsQuery>,
-) -> Result<Json<Vec<ShippingOption>>, ApiError> {
+) -> Result<Json<Vec<ShippingOption>>, PodError> {
     let country = q.country.trim().to_ascii_uppercase();
     if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(ApiError::invalid(
-            "country must be an ISO 3166-1 alpha-2 code",
-        ));
+        return Err(ApiError::invalid("country must be an ISO 3166-1 alpha-2 code").into());
     }
     let subtotal = q.subtotal_minor.unwrap_or(0);
     if !(0..=model::MAX_AMOUNT).contains(&subtotal) {
-        return Err(ApiError::invalid("subtotal_minor out of range"));
+        return Err(ApiError::invalid("subtotal_minor out of range").into());
     }
     let (shipping, _) = super::rates(&state.db, tenant.store_id).await?;
     Ok(Json(
@@ -341,7 +337,7 @@ async fn get_shipping_rates(
     State(state): State<AppState>,
     tenant: TenantContext,
     _: Staff,
-) -> Result<Json<ShippingRates>, ApiError> {
+) -> Result<Json<ShippingRates>, PodError> {
     let (rates, _) = super::rates(&state.db, tenant.store_id).await?;
     Ok(Json(ShippingRates { rates }))
 }
@@ -355,15 +351,14 @@ async fn put_shipping_rates(
     tenant: TenantContext,
     _: Staff,
     ApiJson(body): ApiJson<ShippingRates>,
-) -> Result<Json<ShippingRates>, ApiError> {
+) -> Result<Json<ShippingRates>, PodError> {
     let rates = rates::validate_shipping(body.rates)?;
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
     sqlx::query("DELETE FROM shipping_rates WHERE store_id = $1")
         .bind(store.as_uuid())
         .execute(&mut *tx)
-        .await
-        .map_err(map_db_error)?;
+        .await?;
     for (i, r) in rates.iter().enumerate() {
         sqlx::query(
             "INSERT INTO shipping_rates (store_id, code, name, price_minor, free_over_minor,
@@ -378,10 +373,9 @@ async fn put_shipping_rates(
         .bind(&r.countries)
         .bind(i as i32)
         .execute(&mut *tx)
-        .await
-        .map_err(map_db_error)?;
+        .await?;
     }
-    tx.commit().await.map_err(map_db_error)?;
+    tx.commit().await?;
     let (rates, _) = super::rates(&state.db, store).await?;
     Ok(Json(ShippingRates { rates }))
 }
@@ -393,7 +387,7 @@ async fn get_tax_rates(
     State(state): State<AppState>,
     tenant: TenantContext,
     _: Staff,
-) -> Result<Json<TaxRates>, ApiError> {
+) -> Result<Json<TaxRates>, PodError> {
     let (_, rates) = super::rates(&state.db, tenant.store_id).await?;
     Ok(Json(TaxRates { rates }))
 }
@@ -407,15 +401,14 @@ async fn put_tax_rates(
     tenant: TenantContext,
     _: Staff,
     ApiJson(body): ApiJson<TaxRates>,
-) -> Result<Json<TaxRates>, ApiError> {
+) -> Result<Json<TaxRates>, PodError> {
     let rates = rates::validate_tax(body.rates)?;
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
     sqlx::query("DELETE FROM tax_rates WHERE store_id = $1")
         .bind(store.as_uuid())
         .execute(&mut *tx)
-        .await
-        .map_err(map_db_error)?;
+        .await?;
     for r in &rates {
         sqlx::query(
             "INSERT INTO tax_rates (store_id, country, region, rate_bp, name)
@@ -427,10 +420,9 @@ async fn put_tax_rates(
         .bind(r.rate_bp)
         .bind(&r.name)
         .execute(&mut *tx)
-        .await
-        .map_err(map_db_error)?;
+        .await?;
     }
-    tx.commit().await.map_err(map_db_error)?;
+    tx.commit().await?;
     let (_, rates) = super::rates(&state.db, store).await?;
     Ok(Json(TaxRates { rates }))
 }
@@ -451,7 +443,7 @@ async fn webhook(
     ApiPath(store): ApiPath<StoreId>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, PodError> {
     let header = headers
         .get(wire::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -473,7 +465,8 @@ async fn webhook(
             return Err(ApiError::new(
                 ErrorCode::StoreNotHere,
                 format!("store {store} is not served by this pod"),
-            ))
+            )
+            .into())
         }
     }
     let seen: Option<(String,)> =
@@ -481,16 +474,12 @@ async fn webhook(
             .bind(store.as_uuid())
             .bind(&event.id)
             .fetch_optional(&state.db)
-            .await
-            .map_err(map_db_error)?;
+            .await?;
     if seen.is_some() {
         return Ok(StatusCode::OK);
     }
     if let Ok(checkout) = event.data.reference.parse::<CheckoutId>() {
-        if let Some(c) = store::get(&state.db, store, checkout, false)
-            .await
-            .map_err(map_db_error)?
-        {
+        if let Some(c) = sql::get(&state.db, store, checkout, false).await? {
             handle(&state, store, &c, &event).await?;
         }
     }
@@ -502,8 +491,7 @@ async fn webhook(
     .bind(&event.id)
     .bind(&event.event_type)
     .execute(&state.db)
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     Ok(StatusCode::OK)
 }
 
@@ -512,41 +500,31 @@ async fn handle(
     store: StoreId,
     c: &Checkout,
     event: &WebhookEvent,
-) -> Result<(), ApiError> {
-    let money_held = matches!(
-        event.data.status,
-        PaymentStatus::Authorized | PaymentStatus::Captured
+) -> Result<(), PodError> {
+    let grace = chrono::Duration::milliseconds(
+        i64::try_from(state.config.webhook_drive_after_ms).unwrap_or(i64::MAX),
     );
-    match c.state {
-        SagaState::Completed => Ok(()),
-        // Money arriving for a checkout that ended without an order goes back.
-        SagaState::Compensating | SagaState::Failed if money_held => {
+    let driver_recent = chrono::Utc::now() - c.updated_at < grace;
+    match model::on_payment_event(c.state, event.data.status, driver_recent) {
+        WebhookAction::Ignore => Ok(()),
+        WebhookAction::ReturnMoney { then_drive } => {
             super::return_money(state, c.id, &event.data.id)
                 .await
                 .map_err(|e| ApiError::new(ErrorCode::UpstreamTimeout, e.to_string()))?;
-            if c.state == SagaState::Compensating {
+            if then_drive {
                 saga::drive(state, store, c.id, Mode::Webhook(&event.data)).await?;
             }
             Ok(())
         }
-        SagaState::Compensating | SagaState::Failed => Ok(()),
-        SagaState::Started => Ok(()),
-        SagaState::Reserved | SagaState::Authorized | SagaState::Ordered => {
-            let quiet = chrono::Utc::now() - c.updated_at;
-            let grace = chrono::Duration::milliseconds(
-                i64::try_from(state.config.webhook_drive_after_ms).unwrap_or(i64::MAX),
-            );
-            if quiet < grace {
-                // Its driver is at work: let it finish; the gateway retries
-                // and finds the checkout settled (or stuck, and drives it).
-                return Err(ApiError::new(
-                    ErrorCode::CheckoutPending,
-                    "the checkout is being processed; retry later",
-                ));
-            }
-            saga::drive(state, store, c.id, Mode::Webhook(&event.data))
-                .await
-                .map(|_| ())
-        }
+        // Its driver is at work: let it finish; the gateway retries and
+        // finds the checkout settled (or stuck, and drives it).
+        WebhookAction::Pending => Err(ApiError::new(
+            ErrorCode::CheckoutPending,
+            "the checkout is being processed; retry later",
+        )
+        .into()),
+        WebhookAction::Drive => saga::drive(state, store, c.id, Mode::Webhook(&event.data))
+            .await
+            .map(|_| ()),
     }
 }

@@ -12,21 +12,23 @@
 
 use std::time::Duration;
 
+use axum::http::StatusCode;
 use mercato_tenants::events::{Event, OrderLine, OrderPlaced, PaymentChanged};
 use mercato_tenants::{ApiError, Currency, Email, ErrorCode, OrderId, StoreId};
-use serde_json::{json, Value};
 
 use super::compensation;
-use super::model::{self, Quote, SagaState, Wanted};
-use super::store::{self, Changes, Checkout};
+use super::model::{self, Failure, Quote, SagaState, Step, Wanted};
+use super::sql::{self, Changes, Checkout};
+use super::steps::{begin_step, gateway_key};
 use super::CheckoutId;
 use crate::cart::{self, CartRef};
-use crate::db::map_db_error;
-use crate::inventory::{self, HoldLine, PinOutcome, ReserveError, Shortage};
+use crate::error::PodError;
+use crate::inventory::{self, HoldLine, PinOutcome, ReserveError};
 use crate::orders::{self, OrderStatus};
 use crate::payments::{AuthorizeRequest, GatewayError, Payment, PaymentStatus};
-use crate::tenancy::lock_active;
-use crate::{accounts, events, AppState};
+use crate::product_write;
+use crate::state::AppState;
+use crate::{accounts, events};
 
 /// What the shopper asked for, already checked for shape.
 pub struct Asked {
@@ -58,47 +60,6 @@ impl Mode<'_> {
     }
 }
 
-/// Idempotency keys of the gateway calls, derived from the checkout.
-pub fn gateway_key(checkout: CheckoutId, call: &str) -> String {
-    format!("chk_{}_{call}", checkout.as_uuid().simple())
-}
-
-/// The error body of a failed checkout.
-pub fn failure_body(code: ErrorCode, message: &str, lines: Option<&[Shortage]>) -> Value {
-    let mut err = json!({"code": code.as_str(), "message": message});
-    if let Some(lines) = lines {
-        err["lines"] = json!(lines);
-    }
-    json!({ "error": err })
-}
-
-fn shortage_message(lines: &[Shortage]) -> String {
-    let what: Vec<String> = lines
-        .iter()
-        .map(|s| {
-            format!(
-                "{}: {} wanted, {} available",
-                s.variant_id, s.requested, s.available
-            )
-        })
-        .collect();
-    format!("not enough stock: {}", what.join("; "))
-}
-
-fn decline_failure(code: &str) -> (ErrorCode, String) {
-    match code {
-        "processing_error" => (
-            ErrorCode::PaymentFailed,
-            "the payment provider could not process the card; nothing was charged. Try again"
-                .into(),
-        ),
-        other => (
-            ErrorCode::PaymentDeclined,
-            format!("the card was declined ({other}); nothing was charged"),
-        ),
-    }
-}
-
 /// How many times a driver re-reads the row after losing a race before
 /// giving up (each loss means another driver made progress).
 const MAX_ROUNDS: usize = 32;
@@ -109,11 +70,10 @@ pub async fn drive(
     store: StoreId,
     id: CheckoutId,
     mode: Mode<'_>,
-) -> Result<Checkout, ApiError> {
+) -> Result<Checkout, PodError> {
     for _ in 0..MAX_ROUNDS {
-        let c = store::get(&state.db, store, id, false)
-            .await
-            .map_err(map_db_error)?
+        let c = sql::get(&state.db, store, id, false)
+            .await?
             .ok_or_else(|| ApiError::not_found("checkout"))?;
         let progressed = match c.state {
             SagaState::Completed | SagaState::Failed => return Ok(c),
@@ -125,16 +85,49 @@ pub async fn drive(
         };
         if !progressed {
             // Waiting on the gateway's answer: the row says where it stands.
-            return store::get(&state.db, store, id, false)
-                .await
-                .map_err(map_db_error)?
-                .ok_or_else(|| ApiError::not_found("checkout"));
+            return sql::get(&state.db, store, id, false)
+                .await?
+                .ok_or_else(|| ApiError::not_found("checkout").into());
         }
     }
-    Err(ApiError::internal(format!(
+    Err(PodError::internal(format!(
         "checkout {id} did not settle after {MAX_ROUNDS} rounds ({})",
         mode.name()
     )))
+}
+
+/// Stops a checkout whose order is placed but not yet paid (the store
+/// cancels it): the saga compensates (void, order cancelled, holds
+/// released). False when the checkout was no longer between order and
+/// capture (it completed meanwhile).
+pub async fn cancel_before_capture(
+    state: &AppState,
+    store: StoreId,
+    checkout: CheckoutId,
+    reason: &str,
+) -> Result<bool, PodError> {
+    let failure = Failure::new(
+        ErrorCode::Conflict,
+        "the store cancelled this order before the payment was taken; nothing was charged",
+    );
+    let body = failure.body();
+    let stopped = sql::advance(
+        &state.db,
+        store,
+        checkout,
+        SagaState::Ordered,
+        SagaState::Compensating,
+        Changes {
+            failure: Some(reason),
+            outcome: Some((failure.status(), &body)),
+            ..Default::default()
+        },
+    )
+    .await?;
+    if stopped {
+        drive(state, store, checkout, Mode::Recovery).await?;
+    }
+    Ok(stopped)
 }
 
 /// Moves to `compensating` with the answer the shopper gets.
@@ -142,10 +135,9 @@ async fn fail(
     state: &AppState,
     store: StoreId,
     c: &Checkout,
-    status: u16,
-    body: &Value,
-) -> Result<bool, ApiError> {
-    settle(state, store, c, SagaState::Compensating, status, body, &[]).await
+    failure: &Failure,
+) -> Result<bool, PodError> {
+    settle(state, store, c, SagaState::Compensating, failure, &[]).await
 }
 
 /// [`fail`] after the gateway definitely refused the authorization: no
@@ -154,36 +146,32 @@ async fn declined(
     state: &AppState,
     store: StoreId,
     c: &Checkout,
-    body: &Value,
-) -> Result<bool, ApiError> {
+    failure: &Failure,
+) -> Result<bool, PodError> {
     settle(
         state,
         store,
         c,
         SagaState::Compensating,
-        402,
-        body,
-        &["declined"],
+        failure,
+        &[Step::Declined],
     )
     .await
 }
 
-/// Records the failure's answer and moves from the checkout's state to
-/// `to` (compare-and-set: a lost race leaves the row to the winner).
+/// Records the failure and the answer it gives, and moves from the
+/// checkout's state to `to` (compare-and-set: a lost race leaves the row
+/// to the winner).
 async fn settle(
     state: &AppState,
     store: StoreId,
     c: &Checkout,
     to: SagaState,
-    status: u16,
-    body: &Value,
-    steps: &[&str],
-) -> Result<bool, ApiError> {
-    let code = body["error"]["code"]
-        .as_str()
-        .unwrap_or("internal")
-        .to_owned();
-    store::advance(
+    failure: &Failure,
+    steps: &[Step],
+) -> Result<bool, PodError> {
+    let body = failure.body();
+    sql::advance(
         &state.db,
         store,
         c.id,
@@ -191,24 +179,13 @@ async fn settle(
         to,
         Changes {
             steps,
-            failure: Some(&code),
-            outcome: Some((status, body)),
+            failure: Some(failure.code.as_str()),
+            outcome: Some((failure.status(), &body)),
             ..Default::default()
         },
     )
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     Ok(true)
-}
-
-async fn fail_with(
-    state: &AppState,
-    store: StoreId,
-    c: &Checkout,
-    err: &ApiError,
-) -> Result<bool, ApiError> {
-    let body = failure_body(err.code, &err.message, None);
-    fail(state, store, c, err.code.status().as_u16(), &body).await
 }
 
 /// Ends a checkout that holds nothing yet (refused while validating, or
@@ -218,11 +195,10 @@ async fn end_before_work(
     state: &AppState,
     store: StoreId,
     c: &Checkout,
-    status: u16,
-    body: &Value,
-) -> Result<bool, ApiError> {
+    failure: &Failure,
+) -> Result<bool, PodError> {
     debug_assert_eq!(c.state, SagaState::Started);
-    settle(state, store, c, SagaState::Failed, status, body, &[]).await
+    settle(state, store, c, SagaState::Failed, failure, &[]).await
 }
 
 /// Validate and reserve (the shopper's request only; anyone else finds a
@@ -232,21 +208,16 @@ async fn started(
     store: StoreId,
     c: &Checkout,
     mode: &Mode<'_>,
-) -> Result<bool, ApiError> {
+) -> Result<bool, PodError> {
     let Mode::Request(asked) = mode else {
-        let err = ApiError::new(
-            ErrorCode::CheckoutInterrupted,
-            "the checkout was interrupted before payment; start again with a new Idempotency-Key",
-        );
-        return fail_with(state, store, c, &err).await;
+        return fail(state, store, c, &Failure::interrupted()).await;
     };
     let quote = match validate(state, store, asked).await {
         Ok(q) => q,
-        Err(e) if e.code == ErrorCode::Internal => return Err(e),
-        Err(e) => {
-            let body = failure_body(e.code, &e.message, None);
-            return end_before_work(state, store, c, e.code.status().as_u16(), &body).await;
-        }
+        Err(e) => match e.client_error() {
+            Some(refused) => return end_before_work(state, store, c, &refused.into()).await,
+            None => return Err(e),
+        },
     };
     let lines: Vec<HoldLine> = quote
         .lines
@@ -260,17 +231,12 @@ async fn started(
     match inventory::reserve(state, store, c.id.as_uuid(), &lines, ttl).await {
         Ok(()) => {}
         Err(ReserveError::OutOfStock(short)) => {
-            let body = failure_body(
-                ErrorCode::OutOfStock,
-                &shortage_message(&short),
-                Some(&short),
-            );
             // All or nothing: nothing is held, nothing to undo.
-            return end_before_work(state, store, c, 409, &body).await;
+            return end_before_work(state, store, c, &Failure::out_of_stock(short)).await;
         }
-        Err(ReserveError::Db(e)) => return Err(map_db_error(e)),
+        Err(ReserveError::Db(e)) => return Err(e.into()),
     }
-    store::advance(
+    sql::advance(
         &state.db,
         store,
         c.id,
@@ -278,22 +244,21 @@ async fn started(
         SagaState::Reserved,
         Changes {
             // From here an authorization may exist: compensation asks.
-            steps: &["reserve", "authorize_attempted"],
+            steps: &[Step::Reserve, Step::AuthorizeAttempted],
             quote: Some(&quote),
             ..Default::default()
         },
     )
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     Ok(true)
 }
 
 /// Step 1: the cart priced from the catalog as it is now.
-async fn validate(state: &AppState, store: StoreId, asked: &Asked) -> Result<Quote, ApiError> {
+async fn validate(state: &AppState, store: StoreId, asked: &Asked) -> Result<Quote, PodError> {
     let tenant = state
         .hosted
         .get(store)
-        .ok_or_else(|| ApiError::internal("checkout of a store not hosted here"))?;
+        .ok_or_else(|| PodError::internal("checkout of a store not hosted here"))?;
     let cart = cart::for_checkout(state, store, &asked.cart).await?;
     let wanted: Vec<Wanted> = cart
         .lines
@@ -304,24 +269,21 @@ async fn validate(state: &AppState, store: StoreId, asked: &Asked) -> Result<Quo
         })
         .collect();
     let ids: Vec<_> = wanted.iter().map(|w| w.variant).collect();
-    let variants = crate::catalog::variant_snapshots(&state.db, store, &ids)
-        .await
-        .map_err(map_db_error)?;
+    let variants = crate::catalog::variant_snapshots(&state.db, store, &ids).await?;
     let (shipping, taxes) = super::rates(&state.db, store).await?;
     let email = match (&asked.email, &asked.cart) {
         (Some(e), _) => e.clone(),
         (None, CartRef::Customer(customer)) => {
             let raw = accounts::customers::email_of(&state.db, store, *customer)
-                .await
-                .map_err(map_db_error)?
+                .await?
                 .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown customer"))?;
-            Email::parse(&raw).map_err(ApiError::internal)?
+            Email::parse(&raw).map_err(PodError::internal)?
         }
         (None, CartRef::Guest(_)) => {
-            return Err(ApiError::new(ErrorCode::InvalidEmail, "email is required"))
+            return Err(ApiError::new(ErrorCode::InvalidEmail, "email is required").into())
         }
     };
-    model::quote(
+    Ok(model::quote(
         &wanted,
         &variants,
         tenant.currency,
@@ -333,7 +295,7 @@ async fn validate(state: &AppState, store: StoreId, asked: &Asked) -> Result<Quo
             email,
             expected_total: asked.expected_total,
         },
-    )
+    )?)
 }
 
 /// Step 3: authorize (the shopper's request), or find out what the gateway
@@ -343,14 +305,14 @@ async fn reserved(
     store: StoreId,
     c: &Checkout,
     mode: &Mode<'_>,
-) -> Result<bool, ApiError> {
+) -> Result<bool, PodError> {
     let key = gateway_key(c.id, "authorize");
     let known = match mode {
         Mode::Request(_) => {
             let quote = c
                 .quote
                 .as_ref()
-                .ok_or_else(|| ApiError::internal("reserved checkout without a quote"))?;
+                .ok_or_else(|| PodError::internal("reserved checkout without a quote"))?;
             let req = AuthorizeRequest {
                 key: key.clone(),
                 amount: quote.total_minor,
@@ -368,6 +330,7 @@ async fn reserved(
                     Ok(None) | Err(_) => state.payments.authorize(&req).await,
                 };
             }
+            #[cfg(feature = "failpoints")]
             if state.config.failpoint == "crash_after_authorize" {
                 tracing::error!(checkout = %c.id, "failpoint crash_after_authorize: aborting");
                 std::process::abort();
@@ -375,17 +338,14 @@ async fn reserved(
             match answer {
                 Ok(p) => Some(p),
                 Err(GatewayError::Refused { code, .. }) => {
-                    let (code, message) = decline_failure(&code);
-                    let body = failure_body(code, &message, None);
-                    return declined(state, store, c, &body).await;
+                    return declined(state, store, c, &Failure::declined(&code)).await;
                 }
                 Err(GatewayError::Rejected { code, message, .. }) => {
-                    let body = failure_body(
+                    let failure = Failure::new(
                         ErrorCode::PaymentFailed,
-                        &format!("the payment was refused ({code}): {message}"),
-                        None,
+                        format!("the payment was refused ({code}): {message}"),
                     );
-                    return declined(state, store, c, &body).await;
+                    return declined(state, store, c, &failure).await;
                 }
                 Err(GatewayError::Unknown(why)) => {
                     tracing::warn!(checkout = %c.id, %why, "authorization outcome unknown; recovery will settle it");
@@ -409,60 +369,37 @@ async fn reserved(
                 PaymentStatus::Authorized | PaymentStatus::Captured
             ) =>
         {
-            store::advance(
+            sql::advance(
                 &state.db,
                 store,
                 c.id,
                 SagaState::Reserved,
                 SagaState::Authorized,
                 Changes {
-                    steps: &["authorize"],
+                    steps: &[Step::Authorize],
                     payment_id: Some(&p.id),
                     ..Default::default()
                 },
             )
-            .await
-            .map_err(map_db_error)?;
+            .await?;
             Ok(true)
         }
         Some(p) if matches!(p.status, PaymentStatus::Declined | PaymentStatus::Failed) => {
-            let (code, message) = decline_failure(p.decline_code.as_deref().unwrap_or("declined"));
-            fail(state, store, c, 402, &failure_body(code, &message, None)).await
+            let failure = Failure::declined(p.decline_code.as_deref().unwrap_or("declined"));
+            fail(state, store, c, &failure).await
         }
         Some(_) | None => {
             if matches!(mode, Mode::Webhook(_)) {
                 return Ok(false);
             }
-            let err = ApiError::new(
-                ErrorCode::CheckoutInterrupted,
-                "the checkout was interrupted before payment; start again with a new Idempotency-Key",
-            );
-            fail_with(state, store, c, &err).await
+            fail(state, store, c, &Failure::interrupted()).await
         }
     }
 }
 
-/// Opens a step's transaction: the store fenced and the checkout row
-/// locked, if the checkout is still in `expected` (None: another driver
-/// moved it on).
-pub(super) async fn begin_step(
-    state: &AppState,
-    store: StoreId,
-    id: CheckoutId,
-    expected: SagaState,
-) -> Result<Option<(sqlx::Transaction<'static, sqlx::Postgres>, Checkout)>, ApiError> {
-    let mut tx = state.db.begin().await.map_err(map_db_error)?;
-    lock_active(&mut tx, store).await?;
-    let locked = store::get(&mut *tx, store, id, true)
-        .await
-        .map_err(map_db_error)?
-        .ok_or_else(|| ApiError::not_found("checkout"))?;
-    Ok((locked.state == expected).then_some((tx, locked)))
-}
-
 /// Step 4: the order, in one transaction with pinning the held stock and
 /// retiring the cart.
-async fn create_order(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool, ApiError> {
+async fn create_order(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool, PodError> {
     let Some((mut tx, locked)) = begin_step(state, store, c.id, SagaState::Authorized).await?
     else {
         return Ok(true); // another driver got here first
@@ -470,52 +407,40 @@ async fn create_order(state: &AppState, store: StoreId, c: &Checkout) -> Result<
     let quote = locked
         .quote
         .as_ref()
-        .ok_or_else(|| ApiError::internal("authorized checkout without a quote"))?;
+        .ok_or_else(|| PodError::internal("authorized checkout without a quote"))?;
     let payment_id = locked
         .payment_id
         .as_deref()
-        .ok_or_else(|| ApiError::internal("authorized checkout without a payment"))?;
-    if !cart::convert(&mut tx, store, locked.cart_id)
-        .await
-        .map_err(map_db_error)?
-    {
+        .ok_or_else(|| PodError::internal("authorized checkout without a payment"))?;
+    if !cart::convert(&mut tx, store, locked.cart_id).await? {
         drop(tx);
-        let err = ApiError::new(
+        let failure = Failure::new(
             ErrorCode::Conflict,
             "this cart was already checked out by another checkout; nothing was charged",
         );
-        return fail_with(state, store, c, &err).await;
+        return fail(state, store, c, &failure).await;
     }
-    match inventory::pin(&mut tx, store, c.id.as_uuid())
-        .await
-        .map_err(map_db_error)?
-    {
+    match inventory::pin(&mut tx, store, c.id.as_uuid()).await? {
         PinOutcome::Pinned => {}
         PinOutcome::Lost(short) => {
             drop(tx);
-            let body = failure_body(
-                ErrorCode::OutOfStock,
-                &shortage_message(&short),
-                Some(&short),
-            );
-            return fail(state, store, c, 409, &body).await;
+            return fail(state, store, c, &Failure::out_of_stock(short)).await;
         }
     }
     let order = OrderId::new();
-    store::advance(
+    sql::advance(
         &mut *tx,
         store,
         c.id,
         SagaState::Authorized,
         SagaState::Ordered,
         Changes {
-            steps: &["create_order"],
+            steps: &[Step::CreateOrder],
             order_id: Some(order),
             ..Default::default()
         },
     )
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     // Last: it takes the store's order-number counter until the commit.
     orders::insert(
         &mut tx,
@@ -526,29 +451,28 @@ async fn create_order(state: &AppState, store: StoreId, c: &Checkout) -> Result<
         quote,
         payment_id,
     )
-    .await
-    .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
+    .await?;
+    tx.commit().await?;
     Ok(true)
 }
 
 /// Steps 5–7: capture, then in one transaction commit the held stock, mark
 /// the order paid, write `order.placed` and `payment.captured`, and end the
 /// checkout with its answer.
-async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool, ApiError> {
+async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool, PodError> {
     let quote = c
         .quote
         .as_ref()
-        .ok_or_else(|| ApiError::internal("ordered checkout without a quote"))?;
+        .ok_or_else(|| PodError::internal("ordered checkout without a quote"))?;
     let payment_id = c
         .payment_id
         .as_deref()
-        .ok_or_else(|| ApiError::internal("ordered checkout without a payment"))?;
+        .ok_or_else(|| PodError::internal("ordered checkout without a payment"))?;
     let order_id = c
         .order_id
-        .ok_or_else(|| ApiError::internal("ordered checkout without an order"))?;
+        .ok_or_else(|| PodError::internal("ordered checkout without an order"))?;
     let key = gateway_key(c.id, "capture");
-    let answer = if state.config.failpoint == "capture_unknown" {
+    let answer = if cfg!(feature = "failpoints") && state.config.failpoint == "capture_unknown" {
         Err(GatewayError::Unknown("failpoint capture_unknown".into()))
     } else {
         state
@@ -564,20 +488,17 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
         }
         Err(e) => {
             tracing::warn!(checkout = %c.id, error = %e, "capture refused; cancelling the order");
-            let body = failure_body(
+            let failure = Failure::new(
                 ErrorCode::PaymentFailed,
                 "the payment could not be captured; the order was cancelled and nothing was charged",
-                None,
             );
-            return fail(state, store, c, 402, &body).await;
+            return fail(state, store, c, &failure).await;
         }
     };
     let Some((mut tx, _)) = begin_step(state, store, c.id, SagaState::Ordered).await? else {
         return Ok(true); // another driver got here first
     };
-    inventory::commit(&mut tx, store, c.id.as_uuid())
-        .await
-        .map_err(map_db_error)?;
+    inventory::commit(&mut tx, store, c.id.as_uuid()).await?;
     orders::set_status(
         &mut tx,
         store,
@@ -587,8 +508,7 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
         "checkout",
         None,
     )
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     let order = orders::record_capture(
         &mut tx,
         store,
@@ -596,12 +516,9 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
         captured.captured_amount,
         &quote.lines,
     )
-    .await
-    .map_err(map_db_error)?;
-    orders::count_sales(&mut tx, store, &quote.lines)
-        .await
-        .map_err(map_db_error)?;
-    let currency = Currency::parse(&order.currency).map_err(ApiError::internal)?;
+    .await?;
+    orders::count_sales(&mut tx, store, &quote.lines).await?;
+    let currency = Currency::parse(&order.currency).map_err(PodError::internal)?;
     let placed = OrderPlaced {
         order_id,
         number: order.number,
@@ -625,9 +542,7 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
             })
             .collect(),
     };
-    events::record(&mut tx, store, &Event::OrderPlaced(placed))
-        .await
-        .map_err(map_db_error)?;
+    events::record(&mut tx, store, &Event::OrderPlaced(placed)).await?;
     let money = PaymentChanged {
         order_id: Some(order_id),
         checkout_id: c.id,
@@ -635,26 +550,23 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
         amount_minor: captured.captured_amount,
         currency,
     };
-    events::record(&mut tx, store, &Event::PaymentCaptured(money))
-        .await
-        .map_err(map_db_error)?;
-    let body = serde_json::to_value(&order).map_err(ApiError::internal)?;
-    store::advance(
+    events::record(&mut tx, store, &Event::PaymentCaptured(money)).await?;
+    let body = serde_json::to_value(&order).map_err(PodError::internal)?;
+    sql::advance(
         &mut *tx,
         store,
         c.id,
         SagaState::Ordered,
         SagaState::Completed,
         Changes {
-            steps: &["capture"],
-            outcome: Some((201, &body)),
+            steps: &[Step::Capture],
+            outcome: Some((StatusCode::CREATED.as_u16(), &body)),
             ..Default::default()
         },
     )
-    .await
-    .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
+    .await?;
+    tx.commit().await?;
     let products: Vec<_> = quote.lines.iter().map(|l| l.product_id).collect();
-    crate::catalog::invalidate(state, store, &products).await;
+    product_write::invalidate(state, store, &products).await;
     Ok(true)
 }

@@ -14,9 +14,9 @@
 //! commit concurrently cannot both miss each other's change.
 
 mod model;
-mod routes;
+pub mod routes;
 mod rules;
-mod store;
+mod sql;
 
 use std::collections::HashSet;
 
@@ -27,10 +27,9 @@ pub use model::{
     Collection, CollectionKind, CollectionPage, Cursor, ProductFacts, ProductPage, RuleSet, Rules,
     Slug, SortOrder,
 };
-pub use routes::{router, ApiDoc};
 
 use crate::catalog::{self, ProductStatus};
-use crate::db::map_db_error;
+use crate::error::PodError;
 
 /// Products per statement when recomputing membership.
 const BATCH: usize = 1000;
@@ -60,8 +59,8 @@ async fn rules_lock(
 pub async fn lock_rules_shared(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
-) -> Result<(), ApiError> {
-    rules_lock(tx, store, false).await.map_err(map_db_error)
+) -> Result<(), PodError> {
+    Ok(rules_lock(tx, store, false).await?)
 }
 
 /// Inside the transaction of a catalog change: makes the membership of
@@ -75,15 +74,15 @@ pub async fn refresh_rules_for(
         return Ok(());
     }
     rules_lock(tx, store, false).await?;
-    let collections = store::rule_collections(&mut **tx, store).await?;
+    let collections = sql::rule_collections(&mut **tx, store).await?;
     if collections.is_empty() {
         return Ok(());
     }
     let rule_ids: Vec<CollectionId> = collections.iter().map(|(id, _)| *id).collect();
     for chunk in products.chunks(BATCH) {
-        let facts = store::product_facts(&mut **tx, store, chunk).await?;
+        let facts = sql::product_facts(&mut **tx, store, chunk).await?;
         let wanted = rules::rule_members(&collections, &facts);
-        store::replace_rule_membership(tx, store, &rule_ids, chunk, &wanted).await?;
+        sql::replace_rule_membership(tx, store, &rule_ids, chunk, &wanted).await?;
     }
     Ok(())
 }
@@ -100,7 +99,7 @@ async fn rematerialize(
     let mut wanted = HashSet::new();
     let mut after = None;
     loop {
-        let page = store::facts_page(&mut **tx, store, after, BATCH as i64).await?;
+        let page = sql::facts_page(&mut **tx, store, after, BATCH as i64).await?;
         wanted.extend(
             page.iter()
                 .filter(|(_, facts)| rules.matches(facts))
@@ -111,13 +110,13 @@ async fn rematerialize(
         }
         after = page.last().map(|(id, _)| *id);
     }
-    let current = store::member_set(&mut **tx, store, collection).await?;
+    let current = sql::member_set(&mut **tx, store, collection).await?;
     let (add, remove) = model::membership_diff(&current, &wanted);
     for chunk in add.chunks(BATCH) {
-        store::insert_members(tx, store, collection, chunk).await?;
+        sql::insert_members(tx, store, collection, chunk).await?;
     }
     for chunk in remove.chunks(BATCH) {
-        store::delete_members(tx, store, collection, chunk).await?;
+        sql::delete_members(tx, store, collection, chunk).await?;
     }
     Ok(add.into_iter().chain(remove).collect())
 }
@@ -125,8 +124,8 @@ async fn rematerialize(
 async fn lock_rules_exclusive(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
-) -> Result<(), ApiError> {
-    rules_lock(tx, store, true).await.map_err(map_db_error)
+) -> Result<(), PodError> {
+    Ok(rules_lock(tx, store, true).await?)
 }
 
 /// A collection by handle, as shoppers see it.
@@ -134,11 +133,10 @@ pub async fn collection_by_handle(
     db: &PgPool,
     store: StoreId,
     handle: &str,
-) -> Result<Collection, ApiError> {
-    store::get_by_handle(db, store, handle)
-        .await
-        .map_err(map_db_error)?
-        .ok_or_else(|| ApiError::not_found("collection"))
+) -> Result<Collection, PodError> {
+    sql::get_by_handle(db, store, handle)
+        .await?
+        .ok_or_else(|| ApiError::not_found("collection").into())
 }
 
 /// One page of a collection's active products, for shoppers: in `sort`
@@ -151,7 +149,7 @@ pub async fn collection_page(
     sort: Option<SortOrder>,
     after: Option<&str>,
     limit: u32,
-) -> Result<ProductPage, ApiError> {
+) -> Result<ProductPage, PodError> {
     let collection = collection_by_handle(db, store, handle).await?;
     products_page(
         db,
@@ -173,19 +171,15 @@ async fn products_page(
     sort: SortOrder,
     after: Option<&str>,
     limit: u32,
-) -> Result<ProductPage, ApiError> {
+) -> Result<ProductPage, PodError> {
     let cursor = after.map(|a| Cursor::decode(a, sort)).transpose()?;
     let (ids, next) =
-        store::sorted_members(db, store, collection, status, sort, cursor.as_ref(), limit)
-            .await
-            .map_err(map_db_error)?;
-    let items = catalog::get_products(db, store, &ids, status)
-        .await
-        .map_err(map_db_error)?;
+        sql::sorted_members(db, store, collection, status, sort, cursor.as_ref(), limit).await?;
+    let items = catalog::get_products(db, store, &ids, status).await?;
     Ok(ProductPage {
         items,
         next_cursor: next.map(|c| c.encode()),
     })
 }
 
-pub(crate) use store::{page_of, NEWEST_KEY};
+pub(crate) use sql::{page_of, NEWEST_KEY};

@@ -15,13 +15,14 @@ use super::model::{
     self, Collection, CollectionKind, CollectionPage, CollectionPatch, NewCollection, ProductPage,
     Rules, Slug, SortOrder,
 };
-use super::{lock_rules_exclusive, products_page, rematerialize, store};
-use crate::auth::Staff;
+use super::{lock_rules_exclusive, products_page, rematerialize, sql};
+use crate::accounts::auth::Staff;
 use crate::catalog::{self, read};
-use crate::db::map_db_error;
+use crate::error::PodError;
 use crate::paging::{page_limit, PageQuery};
+use crate::product_write;
+use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
-use crate::AppState;
 
 /// Most products one request may add to a collection.
 const MAX_ADD: usize = 250;
@@ -114,7 +115,7 @@ async fn list(
     state: &AppState,
     store: StoreId,
     q: &PageQuery,
-) -> Result<Json<CollectionPage>, ApiError> {
+) -> Result<Json<CollectionPage>, PodError> {
     let limit = page_limit(q.limit)?;
     let after = q
         .after
@@ -123,10 +124,9 @@ async fn list(
             Slug::parse(a).map_err(|_| ApiError::invalid("after must be a cursor from next_cursor"))
         })
         .transpose()?;
-    store::list(&state.db, store, after.as_ref(), limit)
-        .await
-        .map(Json)
-        .map_err(map_db_error)
+    Ok(Json(
+        sql::list(&state.db, store, after.as_ref(), limit).await?,
+    ))
 }
 
 /// Lists the store's collections by handle.
@@ -137,7 +137,7 @@ async fn shop_list(
     State(state): State<AppState>,
     tenant: TenantContext,
     ApiQuery(q): ApiQuery<PageQuery>,
-) -> Result<Json<CollectionPage>, ApiError> {
+) -> Result<Json<CollectionPage>, PodError> {
     list(&state, tenant.store_id, &q).await
 }
 
@@ -150,7 +150,7 @@ async fn shop_get(
     tenant: TenantContext,
     headers: HeaderMap,
     ApiPath(handle): ApiPath<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PodError> {
     let store = tenant.store_id;
     read::cached_json(&state, store, &headers, "collection", &handle, || {
         super::collection_by_handle(&state.db, store, &handle)
@@ -170,7 +170,7 @@ async fn shop_products(
     headers: HeaderMap,
     ApiPath(handle): ApiPath<String>,
     ApiQuery(q): ApiQuery<ProductsQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PodError> {
     let limit = page_limit(q.limit)?;
     let store = tenant.store_id;
     let query = format!(
@@ -198,7 +198,7 @@ async fn admin_list(
     tenant: TenantContext,
     _: Staff,
     ApiQuery(q): ApiQuery<PageQuery>,
-) -> Result<Json<CollectionPage>, ApiError> {
+) -> Result<Json<CollectionPage>, PodError> {
     list(&state, tenant.store_id, &q).await
 }
 
@@ -212,16 +212,14 @@ async fn create(
     tenant: TenantContext,
     _: Staff,
     ApiJson(new): ApiJson<NewCollection>,
-) -> Result<(StatusCode, Json<Collection>), ApiError> {
+) -> Result<(StatusCode, Json<Collection>), PodError> {
     let new = new.validate()?;
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
     if new.rules.is_some() {
         lock_rules_exclusive(&mut tx, store).await?;
     }
-    let id = store::insert(&mut tx, store, &new)
-        .await
-        .map_err(map_db_error)?;
+    let id = sql::insert(&mut tx, store, &new).await?;
     let (collection, members) = finish(&state, tx, store, id, new.rules.as_ref()).await?;
     tracing::info!(collection_id = %id, members, "collection created");
     Ok((StatusCode::CREATED, Json(collection)))
@@ -236,16 +234,14 @@ async fn finish(
     store: StoreId,
     id: CollectionId,
     rules: Option<&Rules>,
-) -> Result<(Collection, usize), ApiError> {
+) -> Result<(Collection, usize), PodError> {
     let affected = match rules {
-        Some(rules) => rematerialize(&mut tx, store, id, rules)
-            .await
-            .map_err(map_db_error)?,
+        Some(rules) => rematerialize(&mut tx, store, id, rules).await?,
         None => Vec::new(),
     };
-    catalog::after_change_batched(state, &mut tx, store, &affected).await?;
+    product_write::after_change_batched(state, &mut tx, store, &affected).await?;
     let collection = reload(&mut tx, store, id).await?;
-    catalog::commit(state, tx, store, &affected).await?;
+    product_write::commit(state, tx, store, &affected).await?;
     Ok((collection, affected.len()))
 }
 
@@ -253,11 +249,10 @@ async fn reload(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     id: CollectionId,
-) -> Result<Collection, ApiError> {
-    store::get(&mut **tx, store, id)
-        .await
-        .map_err(map_db_error)?
-        .ok_or_else(|| ApiError::internal("collection vanished inside its transaction"))
+) -> Result<Collection, PodError> {
+    sql::get(&mut **tx, store, id)
+        .await?
+        .ok_or_else(|| PodError::internal("collection vanished inside its transaction"))
 }
 
 /// Locks a manual collection for a membership change.
@@ -265,16 +260,16 @@ async fn lock_manual(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     id: CollectionId,
-) -> Result<Collection, ApiError> {
-    let collection = store::lock(tx, store, id)
-        .await
-        .map_err(map_db_error)?
+) -> Result<Collection, PodError> {
+    let collection = sql::lock(tx, store, id)
+        .await?
         .ok_or_else(|| ApiError::not_found("collection"))?;
     if collection.kind == CollectionKind::Rule {
         return Err(ApiError::new(
             ErrorCode::Unprocessable,
             "the members of a rule collection follow its rules; change the rules instead",
-        ));
+        )
+        .into());
     }
     Ok(collection)
 }
@@ -288,12 +283,11 @@ async fn admin_get(
     tenant: TenantContext,
     _: Staff,
     ApiPath(id): ApiPath<CollectionId>,
-) -> Result<Json<Collection>, ApiError> {
-    store::get(&state.db, tenant.store_id, id)
-        .await
-        .map_err(map_db_error)?
+) -> Result<Json<Collection>, PodError> {
+    sql::get(&state.db, tenant.store_id, id)
+        .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found("collection"))
+        .ok_or_else(|| ApiError::not_found("collection").into())
 }
 
 /// Changes a collection's fields. New rules (rule collections only)
@@ -311,31 +305,25 @@ async fn update(
     _: Staff,
     ApiPath(id): ApiPath<CollectionId>,
     ApiJson(patch): ApiJson<CollectionPatch>,
-) -> Result<Json<Collection>, ApiError> {
+) -> Result<Json<Collection>, PodError> {
     let patch = patch.validate()?;
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
     if patch.rules.is_some() {
         lock_rules_exclusive(&mut tx, store).await?;
     }
-    let current = store::lock(&mut tx, store, id)
-        .await
-        .map_err(map_db_error)?
+    let current = sql::lock(&mut tx, store, id)
+        .await?
         .ok_or_else(|| ApiError::not_found("collection"))?;
     if patch.rules.is_some() && current.kind == CollectionKind::Manual {
-        return Err(ApiError::new(
-            ErrorCode::Unprocessable,
-            "a manual collection has no rules",
-        ));
+        return Err(
+            ApiError::new(ErrorCode::Unprocessable, "a manual collection has no rules").into(),
+        );
     }
-    store::update(&mut tx, store, id, &patch)
-        .await
-        .map_err(map_db_error)?;
+    sql::update(&mut tx, store, id, &patch).await?;
     if patch.title.is_some() {
         // Collection facets are labelled with the title.
-        crate::search::touch(&mut tx, store)
-            .await
-            .map_err(map_db_error)?;
+        crate::search::touch(&mut tx, store).await?;
     }
     let (collection, _) = finish(&state, tx, store, id, patch.rules.as_ref()).await?;
     Ok(Json(collection))
@@ -350,22 +338,17 @@ async fn remove(
     tenant: TenantContext,
     _: Staff,
     ApiPath(id): ApiPath<CollectionId>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, PodError> {
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
     // Rule refreshes must not insert members of a collection being deleted.
     lock_rules_exclusive(&mut tx, store).await?;
-    store::lock(&mut tx, store, id)
-        .await
-        .map_err(map_db_error)?
+    sql::lock(&mut tx, store, id)
+        .await?
         .ok_or_else(|| ApiError::not_found("collection"))?;
-    let members = store::member_ids(&mut *tx, store, id)
-        .await
-        .map_err(map_db_error)?;
-    store::delete(&mut tx, store, id)
-        .await
-        .map_err(map_db_error)?;
-    catalog::commit_change(&state, tx, store, &members).await?;
+    let members = sql::member_ids(&mut *tx, store, id).await?;
+    sql::delete(&mut tx, store, id).await?;
+    product_write::commit_change(&state, tx, store, &members).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -381,11 +364,10 @@ async fn admin_products(
     _: Staff,
     ApiPath(id): ApiPath<CollectionId>,
     ApiQuery(q): ApiQuery<ProductsQuery>,
-) -> Result<Json<ProductPage>, ApiError> {
+) -> Result<Json<ProductPage>, PodError> {
     let limit = page_limit(q.limit)?;
-    let collection = store::get(&state.db, tenant.store_id, id)
-        .await
-        .map_err(map_db_error)?
+    let collection = sql::get(&state.db, tenant.store_id, id)
+        .await?
         .ok_or_else(|| ApiError::not_found("collection"))?;
     products_page(
         &state.db,
@@ -414,27 +396,21 @@ async fn add_products(
     _: Staff,
     ApiPath(id): ApiPath<CollectionId>,
     ApiJson(body): ApiJson<ProductIds>,
-) -> Result<Json<Added>, ApiError> {
+) -> Result<Json<Added>, PodError> {
     if body.product_ids.is_empty() || body.product_ids.len() > MAX_ADD {
-        return Err(ApiError::invalid(format!(
-            "product_ids must list 1 to {MAX_ADD} products"
-        )));
+        return Err(
+            ApiError::invalid(format!("product_ids must list 1 to {MAX_ADD} products")).into(),
+        );
     }
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
     lock_manual(&mut tx, store, id).await?;
-    let known = catalog::existing_products(&mut *tx, store, &body.product_ids)
-        .await
-        .map_err(map_db_error)?;
+    let known = catalog::existing_products(&mut *tx, store, &body.product_ids).await?;
     catalog::require_known("products", &body.product_ids, &known)?;
-    let current = store::member_set(&mut *tx, store, id)
-        .await
-        .map_err(map_db_error)?;
+    let current = sql::member_set(&mut *tx, store, id).await?;
     let added = model::to_append(&current, &body.product_ids);
-    store::append(&mut tx, store, id, &added)
-        .await
-        .map_err(map_db_error)?;
-    catalog::commit_change(&state, tx, store, &added).await?;
+    sql::append(&mut tx, store, id, &added).await?;
+    product_write::commit_change(&state, tx, store, &added).await?;
     Ok(Json(Added { added }))
 }
 
@@ -452,23 +428,20 @@ async fn reorder_products(
     _: Staff,
     ApiPath(id): ApiPath<CollectionId>,
     ApiJson(body): ApiJson<ProductIds>,
-) -> Result<Json<ProductIds>, ApiError> {
+) -> Result<Json<ProductIds>, PodError> {
     if body.product_ids.len() > MAX_ORDER {
         return Err(ApiError::invalid(format!(
             "product_ids must list at most {MAX_ORDER} products"
-        )));
+        ))
+        .into());
     }
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
     lock_manual(&mut tx, store, id).await?;
-    let current = store::member_set(&mut *tx, store, id)
-        .await
-        .map_err(map_db_error)?;
+    let current = sql::member_set(&mut *tx, store, id).await?;
     model::check_order(&current, &body.product_ids)?;
-    store::set_order(&mut tx, store, id, &body.product_ids)
-        .await
-        .map_err(map_db_error)?;
-    catalog::commit(&state, tx, store, &[]).await?;
+    sql::set_order(&mut tx, store, id, &body.product_ids).await?;
+    product_write::commit(&state, tx, store, &[]).await?;
     Ok(Json(body))
 }
 
@@ -483,17 +456,13 @@ async fn remove_product(
     tenant: TenantContext,
     _: Staff,
     ApiPath((id, product)): ApiPath<(CollectionId, ProductId)>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, PodError> {
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
     lock_manual(&mut tx, store, id).await?;
-    if store::delete_members(&mut tx, store, id, &[product])
-        .await
-        .map_err(map_db_error)?
-        == 0
-    {
-        return Err(ApiError::not_found("product in this collection"));
+    if sql::delete_members(&mut tx, store, id, &[product]).await? == 0 {
+        return Err(ApiError::not_found("product in this collection").into());
     }
-    catalog::commit_change(&state, tx, store, &[product]).await?;
+    product_write::commit_change(&state, tx, store, &[product]).await?;
     Ok(StatusCode::NO_CONTENT)
 }

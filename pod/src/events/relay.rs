@@ -34,7 +34,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::recorded;
-use crate::PodConfig;
+use crate::config::PodConfig;
 
 /// How long the relay waits after being woken, so the transaction that
 /// recorded the event has committed (and its neighbours join the batch).

@@ -11,11 +11,10 @@
 //! `load_poll_interval_ms` (15 s): a tenth of a core on a pod of a million
 //! rows, all of one on a pod of ten million.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 pub use mercato_tenants::pod_api::{LoadReport, StoreLoad};
 use mercato_tenants::{StoreId, TenantState};
 use sqlx::PgPool;
@@ -24,63 +23,8 @@ use uuid::Uuid;
 
 use super::{quote_ident, tenant_tables};
 use crate::periodic::spawn_every;
-use crate::AppState;
-
-/// One table's rows and bytes per store, and when they were counted.
-#[derive(Debug, Clone)]
-struct TableSizes {
-    measured_at: DateTime<Utc>,
-    stores: HashMap<Uuid, (i64, i64)>,
-}
-
-/// The size sweep's latest figures, per tenant table and store; shared by
-/// the sweep (writer) and the load report (reader).
-#[derive(Clone, Default)]
-pub struct StoreSizes(Arc<RwLock<Sizes>>);
-
-#[derive(Default)]
-struct Sizes {
-    /// The tenant tables, as the latest sweep found them.
-    tables: Vec<String>,
-    measured: BTreeMap<String, TableSizes>,
-}
-
-impl StoreSizes {
-    /// Rows and bytes of `store` summed over the measured tables.
-    fn of(&self, store: Uuid) -> (i64, i64) {
-        let sizes = self.0.read().unwrap_or_else(|e| e.into_inner());
-        sizes
-            .measured
-            .values()
-            .filter_map(|t| t.stores.get(&store))
-            .fold((0, 0), |(r, b), (rows, bytes)| (r + rows, b + bytes))
-    }
-
-    /// When the oldest figure was taken, once every tenant table has one.
-    fn as_of(&self) -> Option<DateTime<Utc>> {
-        let sizes = self.0.read().unwrap_or_else(|e| e.into_inner());
-        sizes
-            .tables
-            .iter()
-            .map(|t| sizes.measured.get(t).map(|s| s.measured_at))
-            .collect::<Option<Vec<_>>>()?
-            .into_iter()
-            .min()
-    }
-
-    fn set(&self, table: &str, sizes: TableSizes) {
-        let mut all = self.0.write().unwrap_or_else(|e| e.into_inner());
-        all.measured.insert(table.to_owned(), sizes);
-    }
-
-    /// The tenant tables a sweep is about to measure: figures of tables no
-    /// longer among them are forgotten.
-    fn set_tables(&self, tables: &[String]) {
-        let mut sizes = self.0.write().unwrap_or_else(|e| e.into_inner());
-        sizes.measured.retain(|t, _| tables.contains(t));
-        sizes.tables = tables.to_vec();
-    }
-}
+use crate::state::AppState;
+use crate::state::TableSizes;
 
 /// How long to rest after a measurement that took `took` so that measuring
 /// is busy at most `busy_percent` of the time (1 to 100).
@@ -130,6 +74,7 @@ pub async fn sweep_once(state: &AppState) -> Result<(), sqlx::Error> {
 /// `size_sweep_interval_ms`, until aborted.
 pub fn spawn_size_sweep(state: AppState) -> JoinHandle<()> {
     spawn_every(
+        "size_sweep",
         state.config.size_sweep_interval_ms,
         "measuring the stores' sizes failed",
         move || {
@@ -202,6 +147,7 @@ pub async fn report(state: &AppState) -> Result<LoadReport, sqlx::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::StoreSizes;
 
     #[test]
     fn the_pause_keeps_the_sweep_within_its_share() {

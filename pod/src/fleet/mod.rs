@@ -23,41 +23,11 @@
 pub mod load;
 pub mod purge;
 pub mod redis_keys;
-pub mod requests;
-mod routes;
+pub mod routes;
 
-use prometheus::{IntCounter, Registry};
-
-pub use load::{spawn_size_sweep, StoreSizes};
+pub use load::spawn_size_sweep;
 pub use mercato_tenants::quote_ident;
 pub use purge::spawn_purge_worker;
-pub use requests::RequestCounter;
-pub use routes::internal_router;
-
-/// The fleet's in-process state: the request counter, the size sweep's
-/// figures and the purge metric.
-#[derive(Clone)]
-pub struct Fleet {
-    pub requests: RequestCounter,
-    pub sizes: StoreSizes,
-    /// `mercato_pod_purged_rows_total` (the registry adds the prefix).
-    pub purged_rows: IntCounter,
-}
-
-impl Fleet {
-    pub fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let purged_rows = IntCounter::new(
-            "pod_purged_rows_total",
-            "Rows of moved-out stores deleted by the purge worker",
-        )?;
-        registry.register(Box::new(purged_rows.clone()))?;
-        Ok(Self {
-            requests: RequestCounter::new(),
-            sizes: StoreSizes::default(),
-            purged_rows,
-        })
-    }
-}
 
 /// The tenant tables of this pod's schema ([`mercato_tenants::TENANT_TABLES_SQL`]).
 pub async fn tenant_tables<'e>(

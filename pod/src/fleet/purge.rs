@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::{quote_ident, redis_keys, tenant_tables};
 use crate::periodic::spawn_every;
-use crate::AppState;
+use crate::state::AppState;
 
 /// A foreign key between two tables of the schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,6 +257,7 @@ pub async fn purge_once(state: &AppState) -> anyhow::Result<usize> {
 /// Runs [`purge_once`] every `purge_interval_ms` until aborted.
 pub fn spawn_purge_worker(state: AppState) -> JoinHandle<()> {
     spawn_every(
+        "purge",
         state.config.purge_interval_ms,
         "looking for stores to purge failed",
         move || {

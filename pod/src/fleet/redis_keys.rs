@@ -4,7 +4,7 @@
 use mercato_tenants::StoreId;
 
 use crate::keys;
-use crate::startup::Redis;
+use crate::redis_handle::Redis;
 
 /// Keys asked for per `SCAN` call.
 const SCAN_COUNT: usize = 1000;

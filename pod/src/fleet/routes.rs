@@ -11,8 +11,9 @@ use mercato_tenants::{ApiError, ErrorCode, StoreId, TenantState};
 
 use super::load;
 use super::redis_keys;
-use crate::auth::Platform;
-use crate::AppState;
+use crate::accounts::auth::Platform;
+use crate::error::PodError;
+use crate::state::AppState;
 
 /// The longest delay a release may set before the purge (ten years).
 const MAX_PURGE_AFTER_SECS: u64 = 10 * 365 * 24 * 3600;
@@ -28,11 +29,11 @@ pub fn internal_router() -> Router<AppState> {
 async fn load_report(
     State(state): State<AppState>,
     _: Platform,
-) -> Result<Json<LoadReport>, ApiError> {
+) -> Result<Json<LoadReport>, PodError> {
     load::report(&state)
         .await
         .map(Json)
-        .map_err(ApiError::internal)
+        .map_err(PodError::internal)
 }
 
 /// `POST /internal/stores/{store_id}/rebuild`: deletes every Redis key of
@@ -44,18 +45,19 @@ async fn rebuild(
     State(state): State<AppState>,
     _: Platform,
     ApiPath(store_id): ApiPath<StoreId>,
-) -> Result<Json<Rebuilt>, ApiError> {
+) -> Result<Json<Rebuilt>, PodError> {
     let hosted: Option<(String,)> =
         sqlx::query_as("SELECT state FROM hosted_stores WHERE store_id = $1")
             .bind(store_id.as_uuid())
             .fetch_optional(&state.db)
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(PodError::internal)?;
     if hosted.is_none() {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             format!("store {store_id} is not hosted on this pod"),
-        ));
+        )
+        .into());
     }
     let deleted_keys = redis_keys::delete_store_keys(&state.redis, store_id)
         .await
@@ -75,11 +77,12 @@ async fn release(
     _: Platform,
     ApiPath(store_id): ApiPath<StoreId>,
     ApiJson(req): ApiJson<ReleaseRequest>,
-) -> Result<Json<Released>, ApiError> {
+) -> Result<Json<Released>, PodError> {
     if req.purge_after_secs > MAX_PURGE_AFTER_SECS {
         return Err(ApiError::invalid(format!(
             "purge_after_secs must be at most {MAX_PURGE_AFTER_SECS}"
-        )));
+        ))
+        .into());
     }
     // At most ten years in seconds: exact as a double.
     let secs = req.purge_after_secs as f64;
@@ -92,7 +95,7 @@ async fn release(
     .bind(TenantState::MovedOut.as_str())
     .fetch_optional(&state.db)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     let (purge_after,) = released.ok_or_else(|| {
         ApiError::new(
             ErrorCode::Conflict,

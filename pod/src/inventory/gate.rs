@@ -6,13 +6,12 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use mercato_tenants::{StoreId, VariantId};
-use prometheus::{IntCounterVec, Opts, Registry};
 use redis::aio::ConnectionManager;
 use redis::Script;
 
 use super::{HoldLine, Shortage};
 use crate::keys;
-use crate::AppState;
+use crate::state::AppState;
 
 /// How long a counter lives without reconciliation touching it.
 const COUNTER_TTL_SECS: u64 = 3600;
@@ -99,30 +98,6 @@ return 1
 ",
     )
 });
-
-/// `mercato_inventory_gate_total{outcome}` (the registry adds the prefix).
-#[derive(Clone)]
-pub struct GateMetrics {
-    total: IntCounterVec,
-}
-
-impl GateMetrics {
-    pub fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let total = IntCounterVec::new(
-            Opts::new(
-                "inventory_gate_total",
-                "Hot-SKU gate decisions: admitted, rejected, seeded (counters created), bypassed",
-            ),
-            &["outcome"],
-        )?;
-        registry.register(Box::new(total.clone()))?;
-        Ok(Self { total })
-    }
-
-    fn inc(&self, outcome: &str) {
-        self.total.with_label_values(&[outcome]).inc();
-    }
-}
 
 /// What the gate said about a reservation.
 pub(super) enum Admission {

@@ -17,7 +17,7 @@ use super::gate::{self, Admission};
 use super::model::allocate;
 use super::stock::{fence, record_change, Change};
 use super::{HoldLine, PinOutcome, ReserveError, Shortage};
-use crate::AppState;
+use crate::state::AppState;
 
 /// A hold row as the functions here need it.
 #[derive(Debug, Clone, Copy, sqlx::FromRow)]

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::error::PodError;
+
 use super::model::{check_priority, parse_country, text_field};
 
 /// A location as staff see it.
@@ -231,12 +233,12 @@ pub(super) async fn create(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     new: &NewLocation,
-) -> Result<Location, ApiError> {
+) -> Result<Location, PodError> {
     let f = new.validate()?;
     ensure_default_location(tx, store)
         .await
-        .map_err(ApiError::internal)?;
-    sqlx::query_as(&format!(
+        .map_err(PodError::internal)?;
+    Ok(sqlx::query_as(&format!(
         "INSERT INTO locations (store_id, id, name, line1, line2, city, region, postal_code,
                                 country, priority, active)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -254,8 +256,7 @@ pub(super) async fn create(
     .bind(f.priority)
     .bind(f.active)
     .fetch_one(&mut **tx)
-    .await
-    .map_err(crate::db::map_db_error)
+    .await?)
 }
 
 /// Applies `patch`; `None` if the location is not the store's. All of the
@@ -266,14 +267,14 @@ pub(super) async fn update(
     store: StoreId,
     location: LocationId,
     patch: &LocationPatch,
-) -> Result<Option<Location>, ApiError> {
+) -> Result<Option<Location>, PodError> {
     let all: Vec<Location> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM locations WHERE store_id = $1 ORDER BY id FOR UPDATE"
     ))
     .bind(store.as_uuid())
     .fetch_all(&mut **tx)
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     let Some(current) = all.iter().find(|l| l.id == location) else {
         return Ok(None);
     };
@@ -282,9 +283,10 @@ pub(super) async fn update(
         return Err(ApiError::new(
             ErrorCode::LastActiveLocation,
             "the store's last active location cannot be deactivated",
-        ));
+        )
+        .into());
     }
-    sqlx::query_as(&format!(
+    Ok(sqlx::query_as(&format!(
         "UPDATE locations SET name = $3, line1 = $4, line2 = $5, city = $6, region = $7,
                 postal_code = $8, country = $9, priority = $10, active = $11, updated_at = now()
           WHERE store_id = $1 AND id = $2
@@ -303,6 +305,5 @@ pub(super) async fn update(
     .bind(f.active)
     .fetch_one(&mut **tx)
     .await
-    .map(Some)
-    .map_err(crate::db::map_db_error)
+    .map(Some)?)
 }

@@ -56,7 +56,7 @@ mod gate;
 mod holds;
 mod locations;
 mod model;
-mod routes;
+pub mod routes;
 mod stock;
 mod workers;
 
@@ -69,11 +69,10 @@ use uuid::Uuid;
 
 use crate::db::Ids;
 
-pub use gate::{refresh_gate, GateMetrics};
+pub use gate::refresh_gate;
 pub use holds::{commit, pin, release, reserve};
 pub use locations::{ensure_default_location, Location};
 pub use model::{allocate, StaffReason};
-pub use routes::{router, ApiDoc};
 pub use stock::initial_stock;
 pub use workers::{reconcile_once, spawn_workers, sweep_once, Workers};
 

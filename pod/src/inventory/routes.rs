@@ -5,19 +5,19 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
-use mercato_tenants::{AdjustmentId, ApiError, LocationId, VariantId};
+use mercato_tenants::{AdjustmentId, ApiError, LocationId, StoreId, VariantId};
 use serde::{Deserialize, Serialize};
 
 use super::locations::{self, Location, LocationPatch, NewLocation};
 use super::model::{StaffReason, StockOp};
-use super::stock::{self, Adjustment, LocationStock, StaffChange, VariantStock};
+use super::stock::{self, Adjustment, LocationStock, VariantStock};
 use super::Level;
-use crate::auth::Staff;
-use crate::catalog;
-use crate::db::map_db_error;
+use crate::accounts::auth::Staff;
+use crate::error::PodError;
 use crate::paging::{page_limit, split_page};
+use crate::state::AppState;
 use crate::tenancy::{self, TenantContext};
-use crate::AppState;
+use crate::{catalog, product_write};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -149,10 +149,10 @@ async fn create_location(
     tenant: TenantContext,
     _: Staff,
     ApiJson(new): ApiJson<NewLocation>,
-) -> Result<(StatusCode, Json<Location>), ApiError> {
+) -> Result<(StatusCode, Json<Location>), PodError> {
     let mut tx = tenancy::begin_write(&state.db, tenant.store_id).await?;
     let location = locations::create(&mut tx, tenant.store_id, &new).await?;
-    tx.commit().await.map_err(map_db_error)?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(location)))
 }
 
@@ -165,16 +165,12 @@ async fn list_locations(
     tenant: TenantContext,
     _: Staff,
     ApiQuery(q): ApiQuery<LocationQuery>,
-) -> Result<Json<LocationPage>, ApiError> {
+) -> Result<Json<LocationPage>, PodError> {
     let limit = page_limit(q.limit)?;
     let mut tx = tenancy::begin_write(&state.db, tenant.store_id).await?;
-    locations::ensure_default_location(&mut tx, tenant.store_id)
-        .await
-        .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
-    let mut items = locations::list(&state.db, tenant.store_id, q.after, limit + 1)
-        .await
-        .map_err(map_db_error)?;
+    locations::ensure_default_location(&mut tx, tenant.store_id).await?;
+    tx.commit().await?;
+    let mut items = locations::list(&state.db, tenant.store_id, q.after, limit + 1).await?;
     let next_cursor = split_page(&mut items, limit as usize, |l| l.id);
     Ok(Json(LocationPage { items, next_cursor }))
 }
@@ -188,12 +184,11 @@ async fn get_location(
     tenant: TenantContext,
     _: Staff,
     ApiPath(id): ApiPath<LocationId>,
-) -> Result<Json<Location>, ApiError> {
+) -> Result<Json<Location>, PodError> {
     locations::get(&state.db, tenant.store_id, id)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found("location"))
+        .ok_or_else(|| ApiError::not_found("location").into())
 }
 
 /// Changes a location; `active: false` deactivates it (409
@@ -209,17 +204,15 @@ async fn update_location(
     _: Staff,
     ApiPath(id): ApiPath<LocationId>,
     ApiJson(patch): ApiJson<LocationPatch>,
-) -> Result<Json<Location>, ApiError> {
+) -> Result<Json<Location>, PodError> {
     let mut tx = tenancy::begin_write(&state.db, tenant.store_id).await?;
     let location = locations::update(&mut tx, tenant.store_id, id, &patch)
         .await?
         .ok_or_else(|| ApiError::not_found("location"))?;
-    tx.commit().await.map_err(map_db_error)?;
+    tx.commit().await?;
     if patch.active.is_some() {
         // What can be sold changed for every variant stocked here.
-        let variants = stock::variants_at(&state.db, tenant.store_id, id)
-            .await
-            .map_err(map_db_error)?;
+        let variants = stock::variants_at(&state.db, tenant.store_id, id).await?;
         super::refresh_gate(&state, tenant.store_id, &variants).await;
     }
     Ok(Json(location))
@@ -234,15 +227,13 @@ async fn get_stock(
     tenant: TenantContext,
     _: Staff,
     ApiPath(variant): ApiPath<VariantId>,
-) -> Result<Json<VariantStock>, ApiError> {
+) -> Result<Json<VariantStock>, PodError> {
     catalog::product_of_variant(&state.db, tenant.store_id, variant)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .ok_or_else(|| ApiError::not_found("variant"))?;
-    stock::variant_stock(&state.db, tenant.store_id, variant)
-        .await
-        .map(Json)
-        .map_err(map_db_error)
+    Ok(Json(
+        stock::variant_stock(&state.db, tenant.store_id, variant).await?,
+    ))
 }
 
 fn check_threshold(t: Option<i32>) -> Result<(), ApiError> {
@@ -268,13 +259,13 @@ async fn set_stock(
     Staff(claims): Staff,
     ApiPath(variant): ApiPath<VariantId>,
     ApiJson(update): ApiJson<StockUpdate>,
-) -> Result<Json<VariantStock>, ApiError> {
+) -> Result<Json<VariantStock>, PodError> {
     if !(0..=super::model::MAX_ON_HAND).contains(&update.on_hand) {
-        return Err(ApiError::invalid("on_hand must be 0 to 10000000"));
+        return Err(ApiError::invalid("on_hand must be 0 to 10000000").into());
     }
     check_threshold(update.low_stock_threshold)?;
     let reason = update.reason.unwrap_or(StaffReason::Correction);
-    stock::change_stock(
+    change_stock(
         &state,
         tenant.store_id,
         StaffChange {
@@ -303,13 +294,11 @@ async fn adjust_stock(
     Staff(claims): Staff,
     ApiPath(variant): ApiPath<VariantId>,
     ApiJson(adjustment): ApiJson<StockAdjustment>,
-) -> Result<Json<VariantStock>, ApiError> {
+) -> Result<Json<VariantStock>, PodError> {
     if adjustment.delta == 0 || adjustment.delta.unsigned_abs() > 10_000_000 {
-        return Err(ApiError::invalid(
-            "delta must be -10000000 to 10000000 and not 0",
-        ));
+        return Err(ApiError::invalid("delta must be -10000000 to 10000000 and not 0").into());
     }
-    stock::change_stock(
+    change_stock(
         &state,
         tenant.store_id,
         StaffChange {
@@ -334,7 +323,7 @@ async fn list_adjustments(
     tenant: TenantContext,
     _: Staff,
     ApiQuery(q): ApiQuery<AdjustmentQuery>,
-) -> Result<Json<AdjustmentPage>, ApiError> {
+) -> Result<Json<AdjustmentPage>, PodError> {
     let limit = page_limit(q.limit)?;
     let mut items = stock::adjustments(
         &state.db,
@@ -344,8 +333,83 @@ async fn list_adjustments(
         q.after,
         limit + 1,
     )
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     let next_cursor = split_page(&mut items, limit as usize, |a| a.id);
     Ok(Json(AdjustmentPage { items, next_cursor }))
+}
+
+/// A staff change of stock.
+struct StaffChange<'a> {
+    pub variant: VariantId,
+    /// `None`: the default location.
+    pub location: Option<LocationId>,
+    pub op: StockOp,
+    pub reason: &'a str,
+    pub actor: &'a str,
+    pub low_stock_threshold: Option<i32>,
+}
+
+/// Applies a staff change in one transaction (audit row and outbox event
+/// included), refreshes derived catalog data and caches, and drops the
+/// variant's gate counter.
+async fn change_stock(
+    state: &AppState,
+    store: StoreId,
+    change: StaffChange<'_>,
+) -> Result<VariantStock, PodError> {
+    let variant = change.variant;
+    let mut tx = product_write::begin(&state.db, store).await?;
+    let product = catalog::product_of_variant(&mut *tx, store, variant)
+        .await?
+        .ok_or_else(|| ApiError::not_found("variant"))?;
+    let location = match change.location {
+        Some(l) => {
+            if !locations::exists(&mut *tx, store, l).await? {
+                return Err(locations::unknown(l).into());
+            }
+            l
+        }
+        None => locations::ensure_default_location(&mut tx, store).await?,
+    };
+    let (current, reserved) = stock::lock_row(&mut tx, store, variant, location).await?;
+    let was_in_stock = stock::in_stock(&mut tx, store, variant).await?;
+    let (on_hand, delta) =
+        super::model::apply(current, reserved, change.op).map_err(ApiError::from)?;
+    // The variant's total on hand after the change, when it changed.
+    let total = if delta != 0 {
+        stock::write_on_hand(&mut tx, store, variant, location, on_hand).await?;
+        let after = stock::record_change(
+            &mut tx,
+            store,
+            &stock::Change {
+                variant,
+                location,
+                delta,
+                on_hand_after: on_hand,
+                reserved_after: reserved,
+                reason: change.reason,
+                actor: change.actor,
+                reference: None,
+            },
+        )
+        .await?;
+        Some(after)
+    } else {
+        None
+    };
+    if change.low_stock_threshold.is_some() || delta == 0 {
+        stock::add_to_total(&mut tx, store, variant, 0, change.low_stock_threshold).await?;
+    }
+    if total.is_none_or(|t| (t > 0) == was_in_stock) {
+        // The only stock a product's derived rows carry is whether one of
+        // its variants is in stock (the search document's `in_stock`); this
+        // variant's answer is unchanged, so is theirs. Most stock changes
+        // are such, and they skip the search reindex and its store lock.
+        product_write::record_changed(&mut tx, store, &[product]).await?;
+        product_write::commit(state, tx, store, &[product]).await?;
+    } else {
+        product_write::commit_change(state, tx, store, &[product]).await?;
+    }
+    super::refresh_gate(state, store, &[variant]).await;
+    Ok(stock::variant_stock(&state.db, store, variant).await?)
 }

@@ -3,17 +3,13 @@
 
 use chrono::{DateTime, Utc};
 use mercato_tenants::events::{Event, LevelChanged};
-use mercato_tenants::{AdjustmentId, ApiError, LocationId, StoreId, VariantId};
+use mercato_tenants::{AdjustmentId, LocationId, StoreId, VariantId};
 use serde::Serialize;
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::locations;
-use super::model::{self, StockOp};
 use super::{Badge, Level};
-use crate::catalog;
-use crate::db::map_db_error;
-use crate::AppState;
 
 /// Inside a write transaction: confirms the store is active on this pod
 /// ([`crate::tenancy::is_active_locked`]), with the database's own error
@@ -86,7 +82,7 @@ pub(super) async fn record_change(
 
 /// Keeps `inventory_levels` (the low-stock threshold, and the total on
 /// hand over all locations that search reads) in step; the new total.
-async fn add_to_total(
+pub(super) async fn add_to_total(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     variant: VariantId,
@@ -112,7 +108,7 @@ async fn add_to_total(
 
 /// Whether `variant` counts as in stock for search: units on hand over
 /// all locations (`inventory_levels`, as `search::reindex` reads it).
-async fn in_stock(
+pub(super) async fn in_stock(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     variant: VariantId,
@@ -129,7 +125,7 @@ async fn in_stock(
 
 /// Locks the stock row of (variant, location), creating it empty first if
 /// needed; gives its (on_hand, reserved).
-async fn lock_row(
+pub(super) async fn lock_row(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     variant: VariantId,
@@ -155,7 +151,7 @@ async fn lock_row(
     .await
 }
 
-async fn write_on_hand(
+pub(super) async fn write_on_hand(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     variant: VariantId,
@@ -271,98 +267,6 @@ pub(super) async fn variant_stock<'e>(
             })
             .collect(),
     })
-}
-
-/// A staff change of stock.
-pub(super) struct StaffChange<'a> {
-    pub variant: VariantId,
-    /// `None`: the default location.
-    pub location: Option<LocationId>,
-    pub op: StockOp,
-    pub reason: &'a str,
-    pub actor: &'a str,
-    pub low_stock_threshold: Option<i32>,
-}
-
-/// Applies a staff change in one transaction (audit row and outbox event
-/// included), refreshes derived catalog data and caches, and drops the
-/// variant's gate counter.
-pub(super) async fn change_stock(
-    state: &AppState,
-    store: StoreId,
-    change: StaffChange<'_>,
-) -> Result<VariantStock, ApiError> {
-    let variant = change.variant;
-    let mut tx = catalog::begin_product_write(&state.db, store).await?;
-    let product = catalog::product_of_variant(&mut *tx, store, variant)
-        .await
-        .map_err(map_db_error)?
-        .ok_or_else(|| ApiError::not_found("variant"))?;
-    let location = match change.location {
-        Some(l) => {
-            if !locations::exists(&mut *tx, store, l)
-                .await
-                .map_err(map_db_error)?
-            {
-                return Err(locations::unknown(l));
-            }
-            l
-        }
-        None => locations::ensure_default_location(&mut tx, store)
-            .await
-            .map_err(map_db_error)?,
-    };
-    let (current, reserved) = lock_row(&mut tx, store, variant, location)
-        .await
-        .map_err(map_db_error)?;
-    let was_in_stock = in_stock(&mut tx, store, variant)
-        .await
-        .map_err(map_db_error)?;
-    let (on_hand, delta) = model::apply(current, reserved, change.op)?;
-    // The variant's total on hand after the change, when it changed.
-    let total = if delta != 0 {
-        write_on_hand(&mut tx, store, variant, location, on_hand)
-            .await
-            .map_err(map_db_error)?;
-        let after = record_change(
-            &mut tx,
-            store,
-            &Change {
-                variant,
-                location,
-                delta,
-                on_hand_after: on_hand,
-                reserved_after: reserved,
-                reason: change.reason,
-                actor: change.actor,
-                reference: None,
-            },
-        )
-        .await
-        .map_err(map_db_error)?;
-        Some(after)
-    } else {
-        None
-    };
-    if change.low_stock_threshold.is_some() || delta == 0 {
-        add_to_total(&mut tx, store, variant, 0, change.low_stock_threshold)
-            .await
-            .map_err(map_db_error)?;
-    }
-    if total.is_none_or(|t| (t > 0) == was_in_stock) {
-        // The only stock a product's derived rows carry is whether one of
-        // its variants is in stock (the search document's `in_stock`); this
-        // variant's answer is unchanged, so is theirs. Most stock changes
-        // are such, and they skip the search reindex and its store lock.
-        catalog::record_changed(&mut tx, store, &[product]).await?;
-        catalog::commit(state, tx, store, &[product]).await?;
-    } else {
-        catalog::commit_change(state, tx, store, &[product]).await?;
-    }
-    super::refresh_gate(state, store, &[variant]).await;
-    variant_stock(&state.db, store, variant)
-        .await
-        .map_err(map_db_error)
 }
 
 /// The variants with a stock row at `location`.

@@ -4,11 +4,12 @@
 
 use mercato_tenants::StoreId;
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use super::{gate, holds};
-use crate::periodic::spawn_every;
-use crate::AppState;
+use crate::periodic::{spawn_every, store_span};
+use crate::state::AppState;
 
 /// Expired holds released per store per transaction.
 const SWEEP_BATCH: i64 = 500;
@@ -31,6 +32,7 @@ pub fn spawn_workers(state: AppState) -> Workers {
     let sweeper = {
         let state = state.clone();
         spawn_every(
+            "hold_sweeper",
             state.config.hold_sweep_interval_ms,
             "sweeping expired holds failed",
             move || {
@@ -40,6 +42,7 @@ pub fn spawn_workers(state: AppState) -> Workers {
         )
     };
     let reconciler = spawn_every(
+        "gate_reconciler",
         state.config.inventory_reconcile_interval_ms,
         "reconciling inventory gate counters failed",
         move || {
@@ -68,7 +71,10 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
     let mut released = 0;
     for store in active_stores(state).await? {
         loop {
-            match holds::sweep_store(state, store, SWEEP_BATCH).await {
+            let swept = holds::sweep_store(state, store, SWEEP_BATCH)
+                .instrument(store_span("hold_sweeper", store))
+                .await;
+            match swept {
                 Ok(n) => {
                     released += n;
                     if (n as i64) < SWEEP_BATCH {
@@ -76,7 +82,8 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(%store, error = %e, "sweeping a store's holds failed");
+                    let _in = store_span("hold_sweeper", store).entered();
+                    tracing::warn!(error = %e, "sweeping a store's holds failed");
                     break;
                 }
             }
@@ -99,10 +106,14 @@ pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
     };
     let mut repaired = 0;
     for store in active_stores(state).await? {
-        match gate::reconcile_store(state, &mut conn, store).await {
+        let reconciled = gate::reconcile_store(state, &mut conn, store)
+            .instrument(store_span("gate_reconciler", store))
+            .await;
+        match reconciled {
             Ok(n) => repaired += n,
             Err(e) => {
-                tracing::warn!(%store, error = %e, "reconciling a store's gate counters failed");
+                let _in = store_span("gate_reconciler", store).entered();
+                tracing::warn!(error = %e, "reconciling a store's gate counters failed");
             }
         }
     }

@@ -6,7 +6,8 @@
 //! pins the stock); every status change goes through [`set_status`], which
 //! the database double-checks against `order_transitions`.
 
-mod routes;
+mod quote;
+pub mod routes;
 pub mod state;
 
 use chrono::{DateTime, Utc};
@@ -15,10 +16,9 @@ use serde::Serialize;
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
-pub use routes::{router, ApiDoc};
 pub use state::OrderStatus;
 
-use crate::checkout::model::{Quote, QuoteLine};
+pub use self::quote::{Quote, QuoteLine, ShippingChoice};
 
 /// An order as shoppers and staff see it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

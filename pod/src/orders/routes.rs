@@ -12,12 +12,14 @@ use uuid::Uuid;
 
 use super::state::{self, CancelMoney, OrderStatus};
 use super::{Filter, Order};
-use crate::auth::{Customer, MaybeCustomer, Staff};
+use crate::accounts::auth::{Customer, MaybeCustomer, Staff};
 use crate::checkout;
-use crate::db::map_db_error;
+use crate::error::PodError;
 use crate::payments::GatewayError;
+use crate::product_write;
+use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
-use crate::{catalog, events, inventory, paging, AppState};
+use crate::{events, inventory, paging};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -53,13 +55,11 @@ fn cursor(after: Option<&str>) -> Result<Option<Uuid>, ApiError> {
         .transpose()
 }
 
-async fn page(state: &AppState, store: StoreId, mut f: Filter) -> Result<OrderPage, ApiError> {
+async fn page(state: &AppState, store: StoreId, mut f: Filter) -> Result<OrderPage, PodError> {
     let limit = f.limit;
     f.limit += 1;
-    let mut conn = state.db.acquire().await.map_err(map_db_error)?;
-    let mut items = super::list(&mut conn, store, &f)
-        .await
-        .map_err(map_db_error)?;
+    let mut conn = state.db.acquire().await?;
+    let mut items = super::list(&mut conn, store, &f).await?;
     let next_cursor = paging::split_page(&mut items, limit as usize, |o| o.id.to_string());
     Ok(OrderPage { items, next_cursor })
 }
@@ -73,7 +73,7 @@ async fn my_orders(
     tenant: TenantContext,
     customer: Customer,
     ApiQuery(q): ApiQuery<paging::PageQuery>,
-) -> Result<Json<OrderPage>, ApiError> {
+) -> Result<Json<OrderPage>, PodError> {
     let f = Filter {
         customer: Some(customer.id),
         before: cursor(q.after.as_deref())?,
@@ -103,7 +103,7 @@ async fn lookup(
     customer: MaybeCustomer,
     ApiPath(number): ApiPath<String>,
     ApiQuery(q): ApiQuery<LookupQuery>,
-) -> Result<Json<Order>, ApiError> {
+) -> Result<Json<Order>, PodError> {
     let number: i64 = number
         .trim_start_matches('#')
         .parse()
@@ -115,12 +115,11 @@ async fn lookup(
         .transpose()
         .map_err(|e| ApiError::new(ErrorCode::InvalidEmail, e))?;
     if email.is_none() && customer.0.is_none() {
-        return Err(ApiError::invalid("send the order's email, or sign in"));
+        return Err(ApiError::invalid("send the order's email, or sign in").into());
     }
-    let mut conn = state.db.acquire().await.map_err(map_db_error)?;
+    let mut conn = state.db.acquire().await?;
     let order = super::by_number(&mut conn, tenant.store_id, number)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .filter(|o| {
             let by_customer =
                 matches!((&customer.0, o.customer_id), (Some(c), Some(id)) if c.id == id);
@@ -153,7 +152,7 @@ async fn list_orders(
     tenant: TenantContext,
     _: Staff,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<OrderPage>, ApiError> {
+) -> Result<Json<OrderPage>, PodError> {
     let status = q
         .status
         .as_deref()
@@ -181,12 +180,11 @@ async fn list_orders(
     Ok(Json(page(&state, tenant.store_id, f).await?))
 }
 
-async fn load(state: &AppState, store: StoreId, id: OrderId) -> Result<Order, ApiError> {
-    let mut conn = state.db.acquire().await.map_err(map_db_error)?;
+async fn load(state: &AppState, store: StoreId, id: OrderId) -> Result<Order, PodError> {
+    let mut conn = state.db.acquire().await?;
     super::get(&mut conn, store, id, false)
-        .await
-        .map_err(map_db_error)?
-        .ok_or_else(|| ApiError::not_found("order"))
+        .await?
+        .ok_or_else(|| ApiError::not_found("order").into())
 }
 
 /// One order.
@@ -198,7 +196,7 @@ async fn get_order(
     tenant: TenantContext,
     _: Staff,
     ApiPath(id): ApiPath<OrderId>,
-) -> Result<Json<Order>, ApiError> {
+) -> Result<Json<Order>, PodError> {
     Ok(Json(load(&state, tenant.store_id, id).await?))
 }
 
@@ -248,7 +246,7 @@ async fn set_status(
     staff: Staff,
     ApiPath(id): ApiPath<OrderId>,
     ApiJson(change): ApiJson<StatusChange>,
-) -> Result<Json<Order>, ApiError> {
+) -> Result<Json<Order>, PodError> {
     let to = change.status;
     if !matches!(
         to,
@@ -256,17 +254,16 @@ async fn set_status(
     ) {
         return Err(ApiError::invalid(
             "status must be fulfilling, shipped or delivered (cancel and refund have their own endpoints)",
-        ));
+        ).into());
     }
     let note = note(change.note.as_deref())?;
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
     let order = super::get(tx.as_mut(), store, id, true)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .ok_or_else(|| ApiError::not_found("order"))?;
     if !state::allowed(order.status, to) {
-        return Err(refused(order.status, to));
+        return Err(refused(order.status, to).into());
     }
     super::set_status(
         &mut tx,
@@ -277,8 +274,7 @@ async fn set_status(
         &actor(&staff),
         note.as_deref(),
     )
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     events::record(
         &mut tx,
         store,
@@ -289,9 +285,8 @@ async fn set_status(
             to,
         }),
     )
-    .await
-    .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
+    .await?;
+    tx.commit().await?;
     Ok(Json(load(&state, store, id).await?))
 }
 
@@ -319,7 +314,7 @@ async fn cancel(
     staff: Staff,
     ApiPath(id): ApiPath<OrderId>,
     ApiJson(body): ApiJson<GiveBack>,
-) -> Result<Json<Order>, ApiError> {
+) -> Result<Json<Order>, PodError> {
     let restock = body.restock.unwrap_or(true);
     give_back(
         &state,
@@ -345,7 +340,7 @@ async fn refund(
     staff: Staff,
     ApiPath(id): ApiPath<OrderId>,
     ApiJson(body): ApiJson<GiveBack>,
-) -> Result<Json<Order>, ApiError> {
+) -> Result<Json<Order>, PodError> {
     let restock = body.restock.unwrap_or(false);
     give_back(
         &state,
@@ -370,7 +365,7 @@ async fn give_back(
     restock: bool,
     staff: &Staff,
     reason: Option<&str>,
-) -> Result<Json<Order>, ApiError> {
+) -> Result<Json<Order>, PodError> {
     let reason = note(reason)?;
     let order = load(state, store, id).await?;
     if order.status == OrderStatus::Placed {
@@ -392,7 +387,8 @@ async fn give_back(
             return Err(ApiError::new(
                 ErrorCode::CheckoutPending,
                 "the payment of this order is being captured; try again in a moment",
-            ));
+            )
+            .into());
         }
         return Box::pin(give_back(
             state,
@@ -406,12 +402,12 @@ async fn give_back(
         .await;
     }
     if !state::allowed(order.status, to) {
-        return Err(refused(order.status, to));
+        return Err(refused(order.status, to).into());
     }
     if to == OrderStatus::Cancelled
         && state::cancel_money(order.status) != Some(CancelMoney::Refund)
     {
-        return Err(refused(order.status, to));
+        return Err(refused(order.status, to).into());
     }
     let owed = order.captured_minor - order.refunded_minor;
     let refunded = if owed > 0 {
@@ -422,13 +418,15 @@ async fn give_back(
                 return Err(ApiError::new(
                     ErrorCode::UpstreamTimeout,
                     format!("the payment gateway did not answer ({why}); retrying is safe"),
-                ))
+                )
+                .into())
             }
             Err(e) => {
                 return Err(ApiError::new(
                     ErrorCode::PaymentFailed,
                     format!("the gateway refused the refund: {e}"),
-                ))
+                )
+                .into())
             }
         }
     } else {
@@ -436,12 +434,9 @@ async fn give_back(
     };
     let mut tx = begin_write(&state.db, store).await?;
     let locked = super::get(tx.as_mut(), store, id, true)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .ok_or_else(|| ApiError::not_found("order"))?;
-    super::record_refund(&mut tx, store, id, refunded)
-        .await
-        .map_err(map_db_error)?;
+    super::record_refund(&mut tx, store, id, refunded).await?;
     // The order may have moved on while the refund ran (shipped, say):
     // the money is back either way, so it ends refunded.
     let to = if state::allowed(locked.status, to) {
@@ -459,15 +454,12 @@ async fn give_back(
             &actor(staff),
             reason.as_deref(),
         )
-        .await
-        .map_err(map_db_error)?
+        .await?
     {
-        return Err(refused(locked.status, to));
+        return Err(refused(locked.status, to).into());
     }
     let restocked = if restock {
-        inventory::restock(&mut tx, store, order.checkout_id.as_uuid())
-            .await
-            .map_err(map_db_error)?
+        inventory::restock(&mut tx, store, order.checkout_id.as_uuid()).await?
     } else {
         0
     };
@@ -483,25 +475,21 @@ async fn give_back(
     } else {
         Event::OrderRefunded(given_back)
     };
-    events::record(&mut tx, store, &event)
-        .await
-        .map_err(map_db_error)?;
+    events::record(&mut tx, store, &event).await?;
     let refund = PaymentChanged {
         order_id: Some(id),
         checkout_id: order.checkout_id,
         payment_id: order.payment_id.clone(),
         amount_minor: refunded,
-        currency: Currency::parse(&order.currency).map_err(ApiError::internal)?,
+        currency: Currency::parse(&order.currency).map_err(PodError::internal)?,
     };
-    events::record(&mut tx, store, &Event::PaymentRefunded(refund))
-        .await
-        .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
+    events::record(&mut tx, store, &Event::PaymentRefunded(refund)).await?;
+    tx.commit().await?;
     if restocked > 0 {
         let variants: Vec<_> = order.lines.iter().map(|l| l.variant_id).collect();
         inventory::refresh_gate(state, store, &variants).await;
         let products: Vec<_> = order.lines.iter().map(|l| l.product_id).collect();
-        catalog::invalidate(state, store, &products).await;
+        product_write::invalidate(state, store, &products).await;
     }
     Ok(Json(load(state, store, id).await?))
 }

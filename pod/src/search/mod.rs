@@ -10,9 +10,8 @@
 
 mod index;
 mod query;
-mod routes;
-mod store;
+pub mod routes;
+mod sql;
 
 pub use index::{reindex, reindex_store, touch};
 pub use query::{Cursor, Filters, SearchParams, Sort};
-pub use routes::{router, ApiDoc};

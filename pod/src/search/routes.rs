@@ -10,17 +10,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use mercato_tenants::http::ApiQuery;
-use mercato_tenants::{ApiError, Money, ProductId, StoreId};
+use mercato_tenants::{Money, ProductId, StoreId};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
 use super::query::{parse_search, parse_suggest, price_bucket, PRICE_EDGES};
-use super::store::{self, Counts, Hit};
-use crate::db::map_db_error;
+use super::sql::{self, Counts, Hit};
+use crate::error::PodError;
 use crate::keys;
+use crate::state::AppState;
 use crate::tenancy::TenantContext;
-use crate::AppState;
 
 /// How long a cached response lives. Entries never go stale (a catalog
 /// write moves the store to a new generation); this only bounds memory.
@@ -173,25 +173,19 @@ async fn search(
     State(state): State<AppState>,
     tenant: TenantContext,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PodError> {
     let params = parse_search(&pairs)?;
     let digest = digest(&format!("search|{}|{params:?}", tenant.currency));
     let store_id = tenant.store_id;
     cached(&state, store_id, &digest, || async {
-        let _slot = slots().acquire().await.map_err(ApiError::internal)?;
+        let _slot = slots().acquire().await.map_err(PodError::internal)?;
         let db = &state.db;
         let (hits, next, counts, corrected) = if params.words.is_empty() {
-            let (hits, next) = store::page(db, store_id, &store::TextMatch::All, &params)
-                .await
-                .map_err(map_db_error)?;
-            let counts = store::browse_counts(db, store_id, &params)
-                .await
-                .map_err(map_db_error)?;
+            let (hits, next) = sql::page(db, store_id, &sql::TextMatch::All, &params).await?;
+            let counts = sql::browse_counts(db, store_id, &params).await?;
             (hits, next, counts, None)
         } else {
-            let (found, corrected) = store::search_words(db, store_id, &params)
-                .await
-                .map_err(map_db_error)?;
+            let (found, corrected) = sql::search_words(db, store_id, &params).await?;
             (found.hits, found.next, found.counts, corrected)
         };
         let facets = facets(&state, store_id, &counts).await?;
@@ -213,7 +207,7 @@ async fn search(
             next_cursor: next.map(|c| c.encode()),
             corrected_query: corrected.map(|w| w.join(" ")),
         };
-        serde_json::to_string(&response).map_err(ApiError::internal)
+        serde_json::to_string(&response).map_err(PodError::internal)
     })
     .await
 }
@@ -226,22 +220,20 @@ async fn suggest(
     State(state): State<AppState>,
     tenant: TenantContext,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PodError> {
     let q = parse_suggest(&pairs)?;
     let digest = digest(&format!("suggest|{q}"));
     let store_id = tenant.store_id;
     cached(&state, store_id, &digest, || async {
-        let _slot = slots().acquire().await.map_err(ApiError::internal)?;
-        let rows = store::suggest(&state.db, store_id, &q)
-            .await
-            .map_err(map_db_error)?;
+        let _slot = slots().acquire().await.map_err(PodError::internal)?;
+        let rows = sql::suggest(&state.db, store_id, &q).await?;
         let response = SuggestResponse {
             suggestions: rows
                 .into_iter()
                 .map(|(product_id, title)| Suggestion { product_id, title })
                 .collect(),
         };
-        serde_json::to_string(&response).map_err(ApiError::internal)
+        serde_json::to_string(&response).map_err(PodError::internal)
     })
     .await
 }
@@ -262,14 +254,12 @@ async fn cached<F, Fut>(
     store_id: StoreId,
     digest: &str,
     compute: F,
-) -> Result<Response, ApiError>
+) -> Result<Response, PodError>
 where
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<String, ApiError>>,
+    Fut: Future<Output = Result<String, PodError>>,
 {
-    let generation = store::generation(&state.db, store_id)
-        .await
-        .map_err(map_db_error)?;
+    let generation = sql::generation(&state.db, store_id).await?;
     let key = keys::search_cache(store_id, generation, digest);
     let mut conn = match state.redis.connection().await {
         Ok(c) => Some(c),
@@ -317,7 +307,7 @@ fn sorted(mut values: Vec<FacetValue>) -> Vec<FacetValue> {
 }
 
 /// Shapes facet token counts into the response's facets.
-async fn facets(state: &AppState, store_id: StoreId, counts: &Counts) -> Result<Facets, ApiError> {
+async fn facets(state: &AppState, store_id: StoreId, counts: &Counts) -> Result<Facets, PodError> {
     let mut vendor = Vec::new();
     let mut product_type = Vec::new();
     let mut tag = Vec::new();
@@ -354,9 +344,7 @@ async fn facets(state: &AppState, store_id: StoreId, counts: &Counts) -> Result<
     let ids = |list: &[FacetValue]| -> Vec<Uuid> {
         list.iter().filter_map(|f| f.value.parse().ok()).collect()
     };
-    let labels = store::labels(&state.db, store_id, &ids(&collection), &ids(&category))
-        .await
-        .map_err(map_db_error)?;
+    let labels = sql::labels(&state.db, store_id, &ids(&collection), &ids(&category)).await?;
     let labelled = |list: Vec<FacetValue>| -> Vec<FacetValue> {
         list.into_iter()
             .map(|mut f| {

@@ -7,12 +7,8 @@
 //! store's row until commit: a state change (such as the fence of a move)
 //! waits for in-flight writes, and writes after it see the new state.
 
-mod routes;
-mod store;
-
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+pub mod routes;
+mod sql;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -22,10 +18,8 @@ use mercato_tenants::http::bearer_claims;
 use mercato_tenants::{ApiError, Currency, ErrorCode, StoreId, TenantState, STORE_HEADER};
 use sqlx::{PgPool, Postgres, Transaction};
 
-pub use routes::internal_router;
-pub use store::HostedStore;
-
-use crate::AppState;
+use crate::error::PodError;
+use crate::state::AppState;
 
 /// The store a request is for, placed in request extensions by [`fence`].
 #[derive(Debug, Clone)]
@@ -44,65 +38,6 @@ impl FromRequestParts<AppState> for TenantContext {
             .get::<TenantContext>()
             .cloned()
             .ok_or_else(|| ApiError::internal("tenant context missing: route not behind the fence"))
-    }
-}
-
-/// An in-memory copy of `hosted_stores`, updated by this process's own
-/// writes and refreshed from Postgres every second (for sibling processes).
-#[derive(Clone, Default)]
-pub struct HostedStores {
-    inner: Arc<RwLock<HashMap<StoreId, HostedStore>>>,
-}
-
-impl HostedStores {
-    pub async fn load(db: &PgPool) -> Result<Self, sqlx::Error> {
-        let hosted = Self::default();
-        hosted.reload(db).await?;
-        Ok(hosted)
-    }
-
-    async fn reload(&self, db: &PgPool) -> Result<(), sqlx::Error> {
-        let all = store::list(db).await?;
-        let map = all.into_iter().map(|s| (s.store_id, s)).collect();
-        *self.inner.write().unwrap_or_else(|e| e.into_inner()) = map;
-        Ok(())
-    }
-
-    pub fn get(&self, store: StoreId) -> Option<HostedStore> {
-        self.inner
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&store)
-            .cloned()
-    }
-
-    /// The stores in state `active` here (for background workers).
-    pub fn active(&self) -> Vec<StoreId> {
-        self.inner
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .filter(|h| h.state == TenantState::Active)
-            .map(|h| h.store_id)
-            .collect()
-    }
-
-    fn put(&self, hosted: HostedStore) {
-        self.inner
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(hosted.store_id, hosted);
-    }
-}
-
-/// Keeps the cache in step with Postgres.
-pub async fn refresh_hosted(hosted: HostedStores, db: PgPool) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        if let Err(e) = hosted.reload(&db).await {
-            tracing::warn!(error = %e, "refreshing hosted stores failed");
-        }
     }
 }
 
@@ -162,8 +97,8 @@ pub async fn fence(State(state): State<AppState>, mut req: Request, next: Next) 
 pub async fn begin_write(
     db: &PgPool,
     store: StoreId,
-) -> Result<Transaction<'static, Postgres>, ApiError> {
-    let mut tx = db.begin().await.map_err(ApiError::internal)?;
+) -> Result<Transaction<'static, Postgres>, PodError> {
+    let mut tx = db.begin().await.map_err(PodError::internal)?;
     lock_active(&mut tx, store).await?;
     Ok(tx)
 }
@@ -173,14 +108,14 @@ pub async fn begin_write(
 pub async fn lock_active(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
-) -> Result<(), ApiError> {
+) -> Result<(), PodError> {
     if is_active_locked(tx, store)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(PodError::internal)?
     {
         Ok(())
     } else {
-        Err(store_not_here(Some(store)))
+        Err(store_not_here(Some(store)).into())
     }
 }
 

@@ -9,10 +9,12 @@ use mercato_tenants::http::{ApiJson, ApiPath};
 use mercato_tenants::pod_api::{self, HostRequest, HostResponse, OwnerSession};
 use mercato_tenants::{ApiError, ErrorCode, StoreId};
 
-use super::{store, HostedStore};
+use super::sql;
 use crate::accounts;
-use crate::auth::Platform;
-use crate::AppState;
+use crate::accounts::auth::Platform;
+use crate::error::PodError;
+use crate::state::AppState;
+use crate::state::HostedStore;
 
 pub fn internal_router() -> Router<AppState> {
     Router::new()
@@ -27,10 +29,10 @@ async fn host(
     _: Platform,
     ApiPath(store_id): ApiPath<StoreId>,
     ApiJson(req): ApiJson<HostRequest>,
-) -> Result<Json<HostResponse>, ApiError> {
+) -> Result<Json<HostResponse>, PodError> {
     let name = req.name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::invalid("name must be 1 to 200 characters"));
+        return Err(ApiError::invalid("name must be 1 to 200 characters").into());
     }
     let owner = match &req.owner {
         Some(o) => {
@@ -40,8 +42,8 @@ async fn host(
         }
         None => None,
     };
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    let hosted = store::upsert(
+    let mut tx = state.db.begin().await.map_err(PodError::internal)?;
+    let hosted = sql::upsert(
         &mut *tx,
         store_id,
         &req.handle,
@@ -50,7 +52,7 @@ async fn host(
         req.state,
     )
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(PodError::internal)?;
     let owner = match owner {
         Some((email, hash)) => {
             let (staff_id, token) =
@@ -63,7 +65,7 @@ async fn host(
         }
         None => None,
     };
-    tx.commit().await.map_err(ApiError::internal)?;
+    tx.commit().await.map_err(PodError::internal)?;
     state.hosted.put(hosted.clone());
     tracing::info!(store_id = %store_id, state = %hosted.state, with_owner = owner.is_some(), "store hosted");
     Ok(Json(HostResponse {
@@ -79,10 +81,10 @@ async fn forget(
     State(state): State<AppState>,
     _: Platform,
     ApiPath(store_id): ApiPath<StoreId>,
-) -> Result<StatusCode, ApiError> {
-    if store::forget(&state.db, store_id)
+) -> Result<StatusCode, PodError> {
+    if forget_provisioning(&state, store_id)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(PodError::internal)?
     {
         tracing::info!(store_id = %store_id, "provisioning store forgotten");
         Ok(StatusCode::NO_CONTENT)
@@ -90,17 +92,33 @@ async fn forget(
         Err(ApiError::new(
             ErrorCode::Conflict,
             "only a store that is still provisioning can be forgotten",
-        ))
+        )
+        .into())
     }
+}
+
+/// Removes a store that never went live, with its accounts, in one
+/// transaction. Only a `provisioning` store can be forgotten: `Ok(false)` if
+/// the store is hosted in another state (nothing is deleted), `Ok(true)`
+/// once it is gone (or was never here).
+async fn forget_provisioning(state: &AppState, store_id: StoreId) -> Result<bool, sqlx::Error> {
+    let mut tx = state.db.begin().await?;
+    if !sql::lock_forgettable(&mut tx, store_id).await? {
+        return Ok(false);
+    }
+    accounts::forget_store(&mut tx, store_id).await?;
+    sql::delete(&mut tx, store_id).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// `GET /internal/stores`.
 async fn list(
     State(state): State<AppState>,
     _: Platform,
-) -> Result<Json<Vec<HostedStore>>, ApiError> {
-    store::list(&state.db)
+) -> Result<Json<Vec<HostedStore>>, PodError> {
+    crate::state::hosted::list(&state.db)
         .await
         .map(Json)
-        .map_err(ApiError::internal)
+        .map_err(PodError::internal)
 }

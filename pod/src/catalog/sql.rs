@@ -428,6 +428,30 @@ pub async fn existing_products<'e>(
         .collect())
 }
 
+/// The status of each of `products` that exists in the store (a deleted
+/// product has none).
+pub async fn statuses<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    store: StoreId,
+    products: &[ProductId],
+) -> Result<HashMap<Uuid, ProductStatus>, sqlx::Error> {
+    let ids = Ids::new(products.iter().map(ProductId::as_uuid));
+    let sql = format!(
+        "SELECT id, status FROM products WHERE store_id = $1 AND {}",
+        ids.matches("id", 2)
+    );
+    let rows: Vec<(Uuid, String)> = ids
+        .bind_to(sqlx::query_as(&sql).bind(store.as_uuid()))
+        .fetch_all(db)
+        .await?;
+    rows.into_iter()
+        .map(|(id, status)| {
+            let status = ProductStatus::parse(&status).ok_or_else(|| decode_err("status"))?;
+            Ok((id, status))
+        })
+        .collect()
+}
+
 /// The product a variant belongs to, if the variant is in the store.
 pub async fn product_of_variant<'e>(
     exec: impl sqlx::PgExecutor<'e>,

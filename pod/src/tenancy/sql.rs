@@ -1,31 +1,9 @@
 //! SQL of `hosted_stores`.
 
-pub use mercato_tenants::pod_api::HostedStore;
 use mercato_tenants::{Currency, Handle, StoreId, TenantState};
-use sqlx::PgPool;
+use sqlx::{Postgres, Transaction};
 
-type Row = (uuid::Uuid, String, String, String, String);
-
-fn from_row((id, handle, name, currency, state): Row) -> Result<HostedStore, sqlx::Error> {
-    Ok(HostedStore {
-        store_id: StoreId::from_uuid(id),
-        handle,
-        name,
-        currency: Currency::parse(&currency).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        state: state
-            .parse()
-            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-    })
-}
-
-pub async fn list(db: &PgPool) -> Result<Vec<HostedStore>, sqlx::Error> {
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT store_id, handle, name, currency, state FROM hosted_stores ORDER BY store_id",
-    )
-    .fetch_all(db)
-    .await?;
-    rows.into_iter().map(from_row).collect()
-}
+use crate::state::hosted::{from_row, HostedStore, Row};
 
 /// Hosts a store here (or updates its name and state). Idempotent. Any
 /// state but `moved_out` clears `purge_after`: a store served here again
@@ -57,25 +35,26 @@ pub async fn upsert<'e>(
     from_row(row)
 }
 
-/// Removes a store that never went live, with its accounts, in one
-/// transaction. Only a `provisioning` store can be forgotten: `Ok(false)` if
-/// the store is hosted in another state (nothing is deleted), `Ok(true)`
-/// once it is gone (or was never here).
-pub async fn forget(db: &PgPool, store: StoreId) -> Result<bool, sqlx::Error> {
-    let mut tx = db.begin().await?;
+/// Inside the transaction that forgets a store that never went live: locks
+/// its row and says whether it may be forgotten (it is `provisioning`, or
+/// not here at all).
+pub async fn lock_forgettable(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+) -> Result<bool, sqlx::Error> {
     let state: Option<(String,)> =
         sqlx::query_as("SELECT state FROM hosted_stores WHERE store_id = $1 FOR UPDATE")
             .bind(store.as_uuid())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
-    if matches!(&state, Some((s,)) if s != TenantState::Provisioning.as_str()) {
-        return Ok(false);
-    }
-    crate::accounts::forget_store(&mut tx, store).await?;
+    Ok(!matches!(&state, Some((s,)) if s != TenantState::Provisioning.as_str()))
+}
+
+/// Deletes the store's `hosted_stores` row.
+pub async fn delete(tx: &mut Transaction<'_, Postgres>, store: StoreId) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM hosted_stores WHERE store_id = $1")
         .bind(store.as_uuid())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    tx.commit().await?;
-    Ok(true)
+    Ok(())
 }

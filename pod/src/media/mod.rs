@@ -4,25 +4,20 @@
 //! Objects are content-addressed, `<store_id>/<sha256>.<ext>`: the same
 //! bytes always get the same URL, and a URL's content never changes, so
 //! responses may be cached forever. Image rows belong to the catalog; this
-//! module only stores and serves bytes.
+//! module only stores and serves bytes; `routes` serves them.
+
+pub mod routes;
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use bytes::Bytes;
-use mercato_tenants::http::ApiPath;
-use mercato_tenants::{ApiError, StoreId};
+use mercato_tenants::StoreId;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
 
+use crate::config::PodConfig;
 use crate::hex::encode as hex;
-use crate::tenancy::TenantContext;
-use crate::{AppState, PodConfig};
 
 /// Cache-Control of content-addressed objects.
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -184,33 +179,6 @@ impl MediaStore {
             Err(e) => Err(e),
         }
     }
-}
-
-pub fn router() -> Router<AppState> {
-    Router::new().route("/media/{file}", get(serve))
-}
-
-/// `GET /media/{sha256}.{ext}`: an image of the store, cacheable forever.
-async fn serve(
-    State(state): State<AppState>,
-    tenant: TenantContext,
-    ApiPath(file): ApiPath<String>,
-) -> Result<Response, ApiError> {
-    let kind = parse_file_name(&file).ok_or_else(|| ApiError::not_found("image"))?;
-    let bytes = state
-        .media
-        .get(tenant.store_id, &file)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("image"))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, kind.content_type()),
-            (header::CACHE_CONTROL, IMMUTABLE),
-        ],
-        bytes,
-    )
-        .into_response())
 }
 
 #[cfg(test)]

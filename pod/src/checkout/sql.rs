@@ -9,7 +9,7 @@ use sqlx::types::Json;
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::model::{Quote, SagaState};
+use super::model::{Quote, SagaState, Step};
 
 /// A checkout row.
 #[derive(Debug, Clone)]
@@ -19,7 +19,7 @@ pub struct Checkout {
     pub cart_id: CartId,
     pub customer_id: Option<CustomerId>,
     pub state: SagaState,
-    pub steps: Vec<String>,
+    pub steps: Vec<Step>,
     pub quote: Option<Quote>,
     pub payment_token: String,
     pub payment_id: Option<String>,
@@ -31,8 +31,8 @@ pub struct Checkout {
 }
 
 impl Checkout {
-    pub fn did(&self, step: &str) -> bool {
-        self.steps.iter().any(|s| s == step)
+    pub fn did(&self, step: Step) -> bool {
+        self.steps.contains(&step)
     }
 }
 
@@ -61,13 +61,21 @@ impl Row {
     fn into_checkout(self) -> Result<Checkout, sqlx::Error> {
         let state = SagaState::parse(&self.state)
             .ok_or_else(|| sqlx::Error::Decode(format!("checkout state {}", self.state).into()))?;
+        let steps = self
+            .steps
+            .iter()
+            .map(|raw| {
+                Step::parse(raw)
+                    .ok_or_else(|| sqlx::Error::Decode(format!("checkout step {raw}").into()))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Checkout {
             id: CheckoutId::from_uuid(self.id),
             request_hash: self.request_hash,
             cart_id: CartId::from_uuid(self.cart_id),
             customer_id: self.customer_id.map(CustomerId::from_uuid),
             state,
-            steps: self.steps,
+            steps,
             quote: self.quote.map(|q| q.0),
             payment_token: self.payment_token,
             payment_id: self.payment_id,
@@ -155,11 +163,13 @@ pub async fn get<'e>(
 #[derive(Default)]
 pub struct Changes<'a> {
     /// Steps to add to the steps done (each once).
-    pub steps: &'a [&'a str],
+    pub steps: &'a [Step],
     pub quote: Option<&'a Quote>,
     pub payment_id: Option<&'a str>,
     pub order_id: Option<OrderId>,
+    /// The failure's code (`failure` column).
     pub failure: Option<&'a str>,
+    /// The answer recorded for the shopper (and replays): status and body.
     pub outcome: Option<(u16, &'a serde_json::Value)>,
 }
 
@@ -196,7 +206,7 @@ pub async fn advance<'e>(
     .bind(id.as_uuid())
     .bind(from.as_str())
     .bind(to.as_str())
-    .bind(changes.steps)
+    .bind(changes.steps.iter().map(|s| s.as_str()).collect::<Vec<_>>())
     .bind(quote)
     .bind(changes.payment_id)
     .bind(changes.order_id.map(|o| o.as_uuid()))

@@ -13,8 +13,9 @@ use mercato_tenants::http::bearer_claims;
 use mercato_tenants::{ApiError, ApiKeyId, Claims, CustomerId, ErrorCode, Role, StaffId, StoreId};
 
 use crate::accounts::{api_keys, sessions, StaffRole};
+use crate::error::PodError;
+use crate::state::AppState;
 use crate::tenancy::TenantContext;
-use crate::AppState;
 
 fn required_claims(parts: &Parts, state: &AppState) -> Result<Claims, ApiError> {
     bearer_claims(parts, &state.keys)?.ok_or_else(|| {
@@ -25,12 +26,12 @@ fn required_claims(parts: &Parts, state: &AppState) -> Result<Claims, ApiError> 
     })
 }
 
-fn tenant_of(parts: &Parts) -> Result<StoreId, ApiError> {
+fn tenant_of(parts: &Parts) -> Result<StoreId, PodError> {
     parts
         .extensions
         .get::<TenantContext>()
         .map(|t| t.store_id)
-        .ok_or_else(|| ApiError::internal("account extractor used outside the tenant fence"))
+        .ok_or_else(|| PodError::internal("account extractor used outside the tenant fence"))
 }
 
 fn session_ended() -> ApiError {
@@ -84,7 +85,7 @@ impl FromRequestParts<AppState> for StaffActor {
                 let key = key.to_str().map_err(|_| invalid_key())?;
                 let id = api_keys::authenticate(&state.db, store, key.trim())
                     .await
-                    .map_err(ApiError::internal)?
+                    .map_err(PodError::internal)?
                     .ok_or_else(invalid_key)?;
                 let now = chrono::Utc::now().timestamp();
                 let claims =
@@ -110,7 +111,7 @@ impl FromRequestParts<AppState> for StaffActor {
                     .map_err(|_| ApiError::new(ErrorCode::Unauthorized, "malformed staff token"))?;
                 let role = sessions::staff_session(&state.db, store, sid, id.as_uuid())
                     .await
-                    .map_err(ApiError::internal)?
+                    .map_err(PodError::internal)?
                     .ok_or_else(session_ended)?;
                 StaffCredential::Member { id, role }
             }
@@ -214,7 +215,7 @@ impl FromRequestParts<AppState> for Customer {
         if let Some(sid) = claims.sid {
             let open = sessions::customer_session(&state.db, tenant, sid, id.as_uuid())
                 .await
-                .map_err(ApiError::internal)?;
+                .map_err(PodError::internal)?;
             if !open {
                 return Err(session_ended());
             }

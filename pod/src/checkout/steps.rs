@@ -1,0 +1,34 @@
+//! What the saga's forward steps ([`super::saga`]) and its compensations
+//! ([`super::compensation`]) share: the gateway's idempotency keys and a
+//! step's transaction.
+
+use mercato_tenants::{ApiError, StoreId};
+
+use super::model::SagaState;
+use super::sql::{self, Checkout};
+use super::CheckoutId;
+use crate::error::PodError;
+use crate::state::AppState;
+use crate::tenancy::lock_active;
+
+/// Idempotency keys of the gateway calls, derived from the checkout.
+pub(super) fn gateway_key(checkout: CheckoutId, call: &str) -> String {
+    format!("chk_{}_{call}", checkout.as_uuid().simple())
+}
+
+/// Opens a step's transaction: the store fenced and the checkout row
+/// locked, if the checkout is still in `expected` (None: another driver
+/// moved it on).
+pub(super) async fn begin_step(
+    state: &AppState,
+    store: StoreId,
+    id: CheckoutId,
+    expected: SagaState,
+) -> Result<Option<(sqlx::Transaction<'static, sqlx::Postgres>, Checkout)>, PodError> {
+    let mut tx = state.db.begin().await?;
+    lock_active(&mut tx, store).await?;
+    let locked = sql::get(&mut *tx, store, id, true)
+        .await?
+        .ok_or_else(|| ApiError::not_found("checkout"))?;
+    Ok((locked.state == expected).then_some((tx, locked)))
+}

@@ -1,0 +1,41 @@
+//! `GET /media/{file}`: a store's images, on the store's domain.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use mercato_tenants::http::ApiPath;
+use mercato_tenants::ApiError;
+
+use super::{parse_file_name, IMMUTABLE};
+use crate::error::PodError;
+use crate::state::AppState;
+use crate::tenancy::TenantContext;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/media/{file}", get(serve))
+}
+
+/// `GET /media/{sha256}.{ext}`: an image of the store, cacheable forever.
+async fn serve(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    ApiPath(file): ApiPath<String>,
+) -> Result<Response, PodError> {
+    let kind = parse_file_name(&file).ok_or_else(|| ApiError::not_found("image"))?;
+    let bytes = state
+        .media
+        .get(tenant.store_id, &file)
+        .await
+        .map_err(PodError::internal)?
+        .ok_or_else(|| ApiError::not_found("image"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, kind.content_type()),
+            (header::CACHE_CONTROL, IMMUTABLE),
+        ],
+        bytes,
+    )
+        .into_response())
+}

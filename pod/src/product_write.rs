@@ -1,0 +1,170 @@
+//! The product-write pipeline: every change that touches `products` (their
+//! fields, variants, stock, collections or categories) goes through it, so
+//! that derived data and events commit with the change and caches follow it.
+//!
+//! 1. [`begin`]: the transaction, fenced, with the store's collection rules
+//!    locked shared before any product row (a rule change and a product
+//!    write cannot deadlock);
+//! 2. [`after_change`] inside it: automatic collections' membership,
+//!    search documents, and `catalog.product_changed` /
+//!    `catalog.product_deleted` in the outbox;
+//! 3. [`commit`]: commits, then invalidates cached copies.
+//!
+//! It sits above catalog, collections and search, which never call it; the
+//! handlers and workflows that write products (catalog, collections,
+//! categories, inventory's stock changes, checkout, orders) do.
+
+use std::collections::HashSet;
+
+use mercato_tenants::events::{Event, ProductChanged, ProductDeleted};
+use mercato_tenants::{ProductId, ProductStatus, StoreId};
+use sqlx::{Postgres, Transaction};
+
+use crate::error::PodError;
+use crate::events;
+use crate::state::AppState;
+use crate::{catalog, collections, keys, search, tenancy};
+
+/// Opens the transaction of a change to products: fenced (`lock_active`),
+/// then the store's rules lock shared, always before any product row is
+/// locked, so a product write and a rule change cannot deadlock.
+pub async fn begin(
+    db: &sqlx::PgPool,
+    store: StoreId,
+) -> Result<Transaction<'static, Postgres>, PodError> {
+    let mut tx = tenancy::begin_write(db, store).await?;
+    collections::lock_rules_shared(&mut tx, store).await?;
+    Ok(tx)
+}
+
+/// Inside the transaction of any change that touches `products` (their
+/// fields, variants, stock, collections or categories): brings derived data
+/// (search documents) up to date and records `catalog.product_changed` /
+/// `catalog.product_deleted` in the outbox, so they commit with the change.
+pub async fn after_change(
+    _state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    products: &[ProductId],
+) -> Result<(), PodError> {
+    collections::refresh_rules_for(tx, store, products).await?;
+    search::reindex(tx, store, products).await?;
+    record_changed(tx, store, products).await
+}
+
+/// Records `catalog.product_changed` / `catalog.product_deleted` for
+/// `products` in the outbox: on its own for a change that leaves every
+/// derived row as it was (see `inventory::stock::change_stock`).
+pub async fn record_changed(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    products: &[ProductId],
+) -> Result<(), PodError> {
+    let statuses = catalog::statuses(&mut **tx, store, products).await?;
+    events::record_many(tx, store, &product_events(products, &statuses)).await?;
+    Ok(())
+}
+
+/// One event per product changed, in order, once each: changed (with its
+/// status) when it still exists, deleted when it does not.
+fn product_events(
+    products: &[ProductId],
+    statuses: &std::collections::HashMap<uuid::Uuid, ProductStatus>,
+) -> Vec<Event> {
+    let mut seen = HashSet::new();
+    products
+        .iter()
+        .filter(|p| seen.insert(**p))
+        .map(|p| match statuses.get(&p.as_uuid()) {
+            Some(status) => Event::ProductChanged(ProductChanged {
+                product_id: *p,
+                status: *status,
+            }),
+            None => Event::ProductDeleted(ProductDeleted { product_id: *p }),
+        })
+        .collect()
+}
+
+/// Products per [`after_change`] call in [`after_change_batched`].
+const AFTER_CHANGE_BATCH: usize = 1000;
+
+/// [`after_change`] for any number of products, a batch at a time.
+pub async fn after_change_batched(
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    products: &[ProductId],
+) -> Result<(), PodError> {
+    for chunk in products.chunks(AFTER_CHANGE_BATCH) {
+        after_change(state, tx, store, chunk).await?;
+    }
+    Ok(())
+}
+
+/// Commits a catalog change whose derived data is already up to date, then
+/// [`invalidate`]s `products` and the store's lists.
+pub async fn commit(
+    state: &AppState,
+    tx: Transaction<'_, Postgres>,
+    store: StoreId,
+    products: &[ProductId],
+) -> Result<(), PodError> {
+    tx.commit().await?;
+    invalidate(state, store, products).await;
+    Ok(())
+}
+
+/// Commits a change to `products`: derived data inside the transaction
+/// ([`after_change_batched`]), cache invalidation after it ([`commit`]).
+pub async fn commit_change(
+    state: &AppState,
+    mut tx: Transaction<'_, Postgres>,
+    store: StoreId,
+    products: &[ProductId],
+) -> Result<(), PodError> {
+    after_change_batched(state, &mut tx, store, products).await?;
+    commit(state, tx, store, products).await
+}
+
+/// After the commit of such a change: cached copies of `products`, and of
+/// every list of the store's catalog, are never served again.
+pub async fn invalidate(state: &AppState, store: StoreId, products: &[ProductId]) {
+    let mut versions: Vec<String> = products
+        .iter()
+        .map(|p| keys::product_version(store, *p))
+        .collect();
+    versions.push(keys::catalog_version(store));
+    state.cache.bump(versions).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn product_events_say_changed_or_deleted_once_per_product() {
+        let (kept, gone) = (ProductId::new(), ProductId::new());
+        let statuses = [(kept.as_uuid(), ProductStatus::Active)]
+            .into_iter()
+            .collect();
+        let events = product_events(&[kept, gone, kept], &statuses);
+        let summary: Vec<(&str, serde_json::Value)> = events
+            .iter()
+            .map(|e| (e.event_type().as_str(), e.payload().expect("json")))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "catalog.product_changed",
+                    serde_json::json!({"product_id": kept, "status": "active"})
+                ),
+                (
+                    "catalog.product_deleted",
+                    serde_json::json!({"product_id": gone})
+                ),
+            ]
+        );
+        assert_eq!(events[1].aggregate_id(), gone.as_uuid());
+    }
+}
