@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use common::{error_code, Stack, PLATFORM};
 use mercato_pod::events::{self, Relay, RelayMetrics, RelaySettings};
+use mercato_tenants::events::{EventType, Topic};
 use mercato_tenants::StoreId;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
@@ -188,10 +189,10 @@ fn store_id(store: &Value) -> Uuid {
 /// Records one event in its own transaction.
 async fn record(db: &PgPool, store: Uuid, event_type: &str, payload: Value) -> Uuid {
     let mut tx = db.begin().await.expect("begin");
-    let id = events::record(
+    let id = events::record_unchecked(
         &mut tx,
         StoreId::from_uuid(store),
-        event_type,
+        event_type.parse().expect("a known type"),
         Uuid::now_v7(),
         &payload,
     )
@@ -251,7 +252,8 @@ fn assert_published_once(rows: &[OutboxRow], received: &[Received]) {
             row.event_type
         );
         let message = copies[0];
-        assert_eq!(message.topic, events::topic_for(&row.event_type));
+        let event_type: EventType = row.event_type.parse().expect("a known type");
+        assert_eq!(message.topic, event_type.topic().as_str());
         assert_eq!(message.key, row.store_id.to_string());
         assert_eq!(message.type_header, row.event_type);
         assert_eq!(
@@ -334,7 +336,7 @@ async fn the_relay_publishes_every_event_once_in_order_with_its_envelope() {
 
     wait_until_published(&stack, &db).await;
     let rows = outbox_rows(&db, &[sa, sb]).await;
-    let received = read_all(stack.kafka.brokers(), &events::TOPICS).await;
+    let received = read_all(stack.kafka.brokers(), &Topic::ALL.map(Topic::as_str)).await;
     assert_published_once(&rows, &received);
 
     let catalog: Vec<(&str, &Value)> = rows
@@ -451,7 +453,7 @@ async fn with_kafka_down_writes_succeed_and_every_event_arrives_once_after_it_re
     stack.kafka.start().await;
     wait_until_published(&stack, &db).await;
     // Everything, from before and during the outage, once each.
-    let received = read_all(stack.kafka.brokers(), &events::TOPICS).await;
+    let received = read_all(stack.kafka.brokers(), &Topic::ALL.map(Topic::as_str)).await;
     assert_published_once(&outbox_rows(&db, &[sid]).await, &received);
 
     let sales: Value = stack
@@ -697,7 +699,7 @@ async fn several_relays_on_one_database_publish_each_event_once_in_order() {
     }
     let rows = outbox_rows(&db, &stores).await;
     assert_eq!(rows.len(), 180);
-    let received = read_all(stack.kafka.brokers(), &events::TOPICS).await;
+    let received = read_all(stack.kafka.brokers(), &Topic::ALL.map(Topic::as_str)).await;
     assert_published_once(&rows, &received);
     stack.shutdown().await;
 }

@@ -15,12 +15,12 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
+use mercato_tenants::pod_api::{LoadReport, StoreLoad};
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::Operator;
-use crate::pod_client::{PodLoadReport, StoreLoadReport};
 use crate::AppState;
 use mercato_tenants::ApiError;
 
@@ -71,15 +71,14 @@ pub async fn collect_once(state: &AppState) -> anyhow::Result<usize> {
 
 /// Upserts the figures `pod` reported for the stores placed on it; the
 /// number of rows written.
-async fn record(db: &PgPool, pod: Uuid, report: &PodLoadReport) -> Result<usize, sqlx::Error> {
+async fn record(db: &PgPool, pod: Uuid, report: &LoadReport) -> Result<usize, sqlx::Error> {
     let stores = &report.stores;
     if stores.is_empty() {
         return Ok(0);
     }
     let ids: Vec<Uuid> = stores.iter().map(|s| s.store_id.as_uuid()).collect();
-    let column = |f: fn(&StoreLoadReport) -> i64| -> Vec<i64> {
-        stores.iter().map(|s| f(s).max(0)).collect()
-    };
+    let column =
+        |f: fn(&StoreLoad) -> i64| -> Vec<i64> { stores.iter().map(|s| f(s).max(0)).collect() };
     let written = sqlx::query(
         "INSERT INTO store_loads
             (store_id, pod_id, rows, bytes, orders_last_hour, requests_per_minute, reported_at,

@@ -4,9 +4,11 @@
 
 use std::time::Duration;
 
+use mercato_tenants::pod_api::{
+    self, HostRequest, HostResponse, LoadReport, OwnerCredentials, OwnerSession, Rebuilt,
+    ReleaseRequest,
+};
 use mercato_tenants::{Claims, Currency, Handle, Role, StoreId, TenantState, TokenKeys};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 #[derive(Clone)]
 pub struct PodClient {
@@ -22,27 +24,6 @@ pub enum PodCallError {
     Refused { status: u16, body: String },
     #[error("cannot sign a service token: {0}")]
     Token(#[from] mercato_tenants::TokenError),
-}
-
-/// The merchant's owner account, sent with the hosting call of a self-serve
-/// signup. The pod hashes the password; it travels only over this call.
-#[derive(Serialize)]
-pub struct OwnerCredentials<'a> {
-    pub email: &'a str,
-    pub password: &'a str,
-}
-
-/// The owner's first session, minted by the pod.
-#[derive(Debug, Clone, Deserialize)]
-pub struct OwnerSession {
-    pub token: String,
-    pub expires_at: i64,
-}
-
-#[derive(Deserialize)]
-struct HostResponse {
-    #[serde(default)]
-    owner: Option<OwnerSession>,
 }
 
 impl PodClient {
@@ -95,14 +76,16 @@ impl PodClient {
         name: &str,
         currency: Currency,
         state: TenantState,
-        owner: Option<&OwnerCredentials<'_>>,
+        owner: Option<&OwnerCredentials>,
     ) -> Result<Option<OwnerSession>, PodCallError> {
-        let url = Self::url(pod_url, &format!("/internal/stores/{store}"));
-        let mut body =
-            json!({"handle": handle, "name": name, "currency": currency, "state": state});
-        if let Some(owner) = owner {
-            body["owner"] = json!(owner);
-        }
+        let url = Self::url(pod_url, &pod_api::path(pod_api::STORE, store));
+        let body = HostRequest {
+            handle: handle.clone(),
+            name: name.to_owned(),
+            currency,
+            state,
+            owner: owner.cloned(),
+        };
         let hosted: HostResponse = self
             .send(self.http.put(url).json(&body))
             .await?
@@ -114,13 +97,13 @@ impl PodClient {
     /// Asks a pod to forget a store whose creation failed (the pod refuses
     /// unless the store is still `provisioning` there).
     pub async fn forget_store(&self, pod_url: &str, store: StoreId) -> Result<(), PodCallError> {
-        let url = Self::url(pod_url, &format!("/internal/stores/{store}"));
+        let url = Self::url(pod_url, &pod_api::path(pod_api::STORE, store));
         self.send(self.http.delete(url)).await.map(|_| ())
     }
 
     /// The per-store figures of a pod.
-    pub async fn load(&self, pod_url: &str) -> Result<PodLoadReport, PodCallError> {
-        let url = Self::url(pod_url, "/internal/load");
+    pub async fn load(&self, pod_url: &str) -> Result<LoadReport, PodCallError> {
+        let url = Self::url(pod_url, pod_api::LOAD);
         Ok(self.send(self.http.get(url)).await?.json().await?)
     }
 
@@ -128,8 +111,8 @@ impl PodClient {
     /// Redis-derived state is rebuilt from its Postgres; the number of keys
     /// deleted.
     pub async fn rebuild_store(&self, pod_url: &str, store: StoreId) -> Result<u64, PodCallError> {
-        let url = Self::url(pod_url, &format!("/internal/stores/{store}/rebuild"));
-        let rebuilt: RebuildResponse = self.send(self.http.post(url)).await?.json().await?;
+        let url = Self::url(pod_url, &pod_api::path(pod_api::REBUILD, store));
+        let rebuilt: Rebuilt = self.send(self.http.post(url)).await?.json().await?;
         Ok(rebuilt.deleted_keys)
     }
 
@@ -142,34 +125,8 @@ impl PodClient {
         store: StoreId,
         purge_after_secs: u64,
     ) -> Result<(), PodCallError> {
-        let url = Self::url(pod_url, &format!("/internal/stores/{store}/release"));
-        let body = json!({ "purge_after_secs": purge_after_secs });
+        let url = Self::url(pod_url, &pod_api::path(pod_api::RELEASE, store));
+        let body = ReleaseRequest { purge_after_secs };
         self.send(self.http.post(url).json(&body)).await.map(|_| ())
     }
-}
-
-/// What a pod reports about the stores it serves (`GET /internal/load`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct PodLoadReport {
-    /// The pod's own name.
-    pub pod: String,
-    /// When the oldest of its row and byte figures was measured.
-    #[serde(default)]
-    pub sizes_as_of: Option<chrono::DateTime<chrono::Utc>>,
-    pub stores: Vec<StoreLoadReport>,
-}
-
-/// One store's figures on a pod.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct StoreLoadReport {
-    pub store_id: StoreId,
-    pub rows: i64,
-    pub bytes: i64,
-    pub orders_last_hour: i64,
-    pub requests_per_minute: i64,
-}
-
-#[derive(Deserialize)]
-struct RebuildResponse {
-    deleted_keys: u64,
 }

@@ -7,70 +7,11 @@
 //! same fleet given in any order yields the same plan.
 
 use std::cmp::Reverse;
-use std::fmt;
-use std::str::FromStr;
 
+pub use mercato_tenants::operator::rebalance::{Measure, Plan, PlannedMove};
 use mercato_tenants::{PodId, PodState, StoreId};
-use serde::{Deserialize, Serialize};
 
 use crate::placement::{place_store, Capacity, PodLoad};
-
-/// What a rebalance evens out across the active pods.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Measure {
-    /// Bytes on disk, as reported by the pods.
-    #[default]
-    Bytes,
-    /// Rows across the store's tables.
-    Rows,
-    /// Orders in the last hour.
-    Orders,
-    /// The number of stores.
-    Stores,
-}
-
-impl Measure {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Bytes => "bytes",
-            Self::Rows => "rows",
-            Self::Orders => "orders",
-            Self::Stores => "stores",
-        }
-    }
-
-    /// How much of this measure a store accounts for.
-    pub fn of(self, store: &StoreLoad) -> u64 {
-        match self {
-            Self::Bytes => store.bytes,
-            Self::Rows => store.rows,
-            Self::Orders => store.orders_per_hour,
-            Self::Stores => 1,
-        }
-    }
-}
-
-impl fmt::Display for Measure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A measure name that is not one of `bytes`, `rows`, `orders`, `stores`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown measure `{0}`: expected bytes, rows, orders or stores")]
-pub struct UnknownMeasure(pub String);
-
-impl FromStr for Measure {
-    type Err = UnknownMeasure;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Bytes, Self::Rows, Self::Orders, Self::Stores]
-            .into_iter()
-            .find(|m| m.as_str() == s)
-            .ok_or_else(|| UnknownMeasure(s.to_string()))
-    }
-}
 
 /// The latest figures of one store and the pod it is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +24,16 @@ pub struct StoreLoad {
 }
 
 impl StoreLoad {
+    /// How much of `measure` the store accounts for.
+    pub fn amount(&self, measure: Measure) -> u64 {
+        match measure {
+            Measure::Bytes => self.bytes,
+            Measure::Rows => self.rows,
+            Measure::Orders => self.orders_per_hour,
+            Measure::Stores => 1,
+        }
+    }
+
     /// What the store takes on a pod: one slot, its bytes and its orders.
     pub fn need(&self) -> Capacity {
         Capacity {
@@ -91,29 +42,6 @@ impl StoreLoad {
             orders_per_hour: self.orders_per_hour,
         }
     }
-}
-
-/// One proposed move; `amount` is how much of the plan's measure it carries
-/// (bytes for a drain).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlannedMove {
-    pub store_id: StoreId,
-    pub from_pod_id: PodId,
-    pub to_pod_id: PodId,
-    pub amount: u64,
-}
-
-/// A rebalance plan: the moves, in the order to run them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Plan {
-    pub measure: Measure,
-    /// The mean of the measure over the active pods.
-    pub mean: f64,
-    /// The tolerated deviation from the mean, as a fraction (0.10 = ±10 %).
-    pub band: f64,
-    /// Whether every active pod is within the band once the plan has run.
-    pub balanced: bool,
-    pub moves: Vec<PlannedMove>,
 }
 
 /// The band is compared in millionths, in integers, so that "within the
@@ -203,7 +131,7 @@ pub fn plan(pods: &[PodLoad], stores: &[StoreLoad], measure: Measure, band: f64)
     placed.sort_by_key(|(s, _, _)| s.store);
     let mut values = vec![0i128; active.len()];
     for (s, i, _) in &placed {
-        values[*i] += i128::from(measure.of(s));
+        values[*i] += i128::from(s.amount(measure));
     }
     let fleet_total: i128 = values.iter().sum();
     let mut used: Vec<Capacity> = active.iter().map(|p| p.used).collect();
@@ -229,7 +157,7 @@ pub fn plan(pods: &[PodLoad], stores: &[StoreLoad], measure: Measure, band: f64)
         // (imbalance cut, spread change, index in `placed`, target)
         let mut best: Option<(i128, f64, usize, usize)> = None;
         for (k, (store, from, moved)) in placed.iter().enumerate() {
-            let amount = i128::from(measure.of(store));
+            let amount = i128::from(store.amount(measure));
             if *moved || amount == 0 {
                 continue;
             }
@@ -265,7 +193,7 @@ pub fn plan(pods: &[PodLoad], stores: &[StoreLoad], measure: Measure, band: f64)
         }
         let Some((_, _, k, to)) = best else { break };
         let (store, from, moved) = &mut placed[k];
-        let amount = measure.of(store);
+        let amount = store.amount(measure);
         let need = store.need();
         fleet.values[*from] -= i128::from(amount);
         fleet.values[to] += i128::from(amount);
@@ -432,7 +360,7 @@ mod tests {
                 let v = stores
                     .iter()
                     .filter(|s| at[&s.store] == p.pod)
-                    .map(|s| measure.of(s))
+                    .map(|s| s.amount(measure))
                     .sum();
                 (p.pod, v)
             })
@@ -458,27 +386,6 @@ mod tests {
         values
             .values()
             .all(|v| (n * i128::from(*v) - total).abs() * 1000 <= i128::from(band_milli) * total)
-    }
-
-    #[test]
-    fn measures_parse_and_print() {
-        for m in [
-            Measure::Bytes,
-            Measure::Rows,
-            Measure::Orders,
-            Measure::Stores,
-        ] {
-            assert_eq!(m.as_str().parse::<Measure>(), Ok(m));
-            assert_eq!(
-                serde_json::to_value(m).expect("serialises"),
-                serde_json::json!(m.as_str())
-            );
-        }
-        assert_eq!(Measure::default(), Measure::Bytes);
-        assert_eq!(
-            "size".parse::<Measure>(),
-            Err(UnknownMeasure("size".to_string()))
-        );
     }
 
     #[test]

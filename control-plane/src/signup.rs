@@ -8,10 +8,10 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use mercato_tenants::http::ApiJson;
+use mercato_tenants::pod_api::OwnerCredentials;
 use mercato_tenants::{ApiError, Currency, Email, ErrorCode, Handle, NameError, Password};
 use serde::{Deserialize, Serialize};
 
-use crate::pod_client::OwnerCredentials;
 use crate::stores::{self, NewStore, Store};
 use crate::AppState;
 
@@ -115,13 +115,13 @@ async fn signup(
             currency: req.currency.unwrap_or(Currency::USD),
             customs: Vec::new(),
             owner: Some(OwnerCredentials {
-                email: email.as_str(),
-                password: &req.password,
+                email: email.as_str().to_owned(),
+                password: req.password.clone(),
             }),
         },
     )
     .await?;
-    let session =
+    let owner =
         session.ok_or_else(|| ApiError::internal("the pod hosted the store without its owner"))?;
     tracing::info!(store_id = %store.id, handle = %handle, "merchant signed up");
     Ok((
@@ -129,8 +129,8 @@ async fn signup(
         Json(SignupResponse {
             admin_url: format!("{}/admin/api", state.store_origin(&handle)),
             store,
-            token: session.token,
-            expires_at: session.expires_at,
+            token: owner.session.token,
+            expires_at: owner.session.expires_at,
         }),
     ))
 }

@@ -16,7 +16,8 @@
 
 use std::collections::HashSet;
 
-use mercato_tenants::{ProductId, StoreId};
+use mercato_tenants::events::{Event, ProductChanged, ProductDeleted};
+use mercato_tenants::{ProductId, ProductStatus, StoreId};
 use sqlx::{Postgres, Transaction};
 
 use crate::error::PodError;
@@ -68,23 +69,18 @@ pub async fn record_changed(
 /// status) when it still exists, deleted when it does not.
 fn product_events(
     products: &[ProductId],
-    statuses: &std::collections::HashMap<uuid::Uuid, String>,
-) -> Vec<events::NewEvent> {
+    statuses: &std::collections::HashMap<uuid::Uuid, ProductStatus>,
+) -> Vec<Event> {
     let mut seen = HashSet::new();
     products
         .iter()
         .filter(|p| seen.insert(**p))
         .map(|p| match statuses.get(&p.as_uuid()) {
-            Some(status) => events::NewEvent {
-                event_type: "catalog.product_changed",
-                aggregate_id: p.as_uuid(),
-                payload: serde_json::json!({"product_id": p, "status": status}),
-            },
-            None => events::NewEvent {
-                event_type: "catalog.product_deleted",
-                aggregate_id: p.as_uuid(),
-                payload: serde_json::json!({"product_id": p}),
-            },
+            Some(status) => Event::ProductChanged(ProductChanged {
+                product_id: *p,
+                status: *status,
+            }),
+            None => Event::ProductDeleted(ProductDeleted { product_id: *p }),
         })
         .collect()
 }
@@ -148,13 +144,13 @@ mod tests {
     #[test]
     fn product_events_say_changed_or_deleted_once_per_product() {
         let (kept, gone) = (ProductId::new(), ProductId::new());
-        let statuses = [(kept.as_uuid(), "active".to_string())]
+        let statuses = [(kept.as_uuid(), ProductStatus::Active)]
             .into_iter()
             .collect();
         let events = product_events(&[kept, gone, kept], &statuses);
         let summary: Vec<(&str, serde_json::Value)> = events
             .iter()
-            .map(|e| (e.event_type, e.payload.clone()))
+            .map(|e| (e.event_type().as_str(), e.payload().expect("json")))
             .collect();
         assert_eq!(
             summary,
@@ -169,6 +165,6 @@ mod tests {
                 ),
             ]
         );
-        assert_eq!(events[1].aggregate_id, gone.as_uuid());
+        assert_eq!(events[1].aggregate_id(), gone.as_uuid());
     }
 }

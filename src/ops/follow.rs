@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::api::{Drain, Job, Move, Plan};
+use super::api::{Applied, Drain, Job, JobStatus, Move, Outcome, Phase};
 use super::client::{decode, is_transient};
 use super::render::{self, Names};
 use super::{
@@ -35,7 +35,7 @@ pub(super) fn conclude(ctx: &Ctx, v: &Value, m: &Move, names: &Names) -> anyhow:
 struct Progress {
     mode: Mode,
     drawn: bool,
-    last: Option<(Uuid, String)>,
+    last: Option<(Uuid, Phase)>,
     last_line: String,
     last_at: Instant,
 }
@@ -73,7 +73,7 @@ impl Progress {
                 self.drawn = true;
             }
             Mode::Plain => {
-                let key = (m.id, m.phase.clone());
+                let key = (m.id, m.phase);
                 let line = render::progress_plain(m);
                 let changed = self.last.as_ref() != Some(&key);
                 if changed || (self.last_at.elapsed() >= PLAIN_EVERY && line != self.last_line) {
@@ -179,13 +179,13 @@ pub(super) async fn drain(ctx: &Ctx, key: &str, throttle_ms: Option<u64>) -> any
     };
     let (job, tally) = follow_job(ctx, &job, &names).await?;
     if ctx.json {
-        return if job.status == "completed" {
+        return if job.status == JobStatus::Completed {
             Ok(())
         } else {
             Err(Reported.into())
         };
     }
-    if job.status == "completed" {
+    if job.status == JobStatus::Completed {
         println!(
             "{} drained: {} moved",
             pod.name,
@@ -217,14 +217,16 @@ pub(super) async fn apply(
         body["throttle_ms"] = json!(t);
     }
     let (_, v) = ctx.client.post("/v1/rebalance/apply", &body).await?;
-    let plan: Plan = decode("plan", v.clone())?;
-    let names = ctx.names(plan.moves.iter().map(|m| m.store_id)).await?;
+    let applied: Applied = decode("plan", v.clone())?;
+    let names = ctx
+        .names(applied.plan.moves.iter().map(|m| m.store_id))
+        .await?;
     if ctx.json {
         print_json(&v)?;
     } else {
-        print!("{}", render::plan(&plan, &names));
+        print!("{}", render::plan(&applied.plan, &names));
     }
-    let Some(job) = plan.job else {
+    let Some(job) = applied.job else {
         return Ok(());
     };
     let (job, tally) = follow_job(ctx, &job, &names).await?;
@@ -234,7 +236,7 @@ pub(super) async fn apply(
             println!("{e}");
         }
     }
-    if job.status == "completed" {
+    if job.status == JobStatus::Completed {
         Ok(())
     } else {
         Err(Reported.into())
@@ -278,9 +280,9 @@ async fn follow_job(ctx: &Ctx, job: &Job, names: &Names) -> anyhow::Result<(Job,
         let job: Job = decode("job", v.clone())?;
         while reported < job.next_step.min(total) {
             let step = &job.steps[reported];
-            let store = names.store(step.store_id);
-            match (step.outcome.as_str(), step.move_id) {
-                ("skipped", _) | (_, None) => {
+            let store = names.store(step.planned.store_id);
+            match (step.outcome, step.move_id) {
+                (Outcome::Skipped, _) | (_, None) => {
                     tally.skipped += 1;
                     if !ctx.json {
                         let why = step.error.as_deref().unwrap_or("no reason recorded");
@@ -305,7 +307,7 @@ async fn follow_job(ctx: &Ctx, job: &Job, names: &Names) -> anyhow::Result<(Job,
             }
             reported += 1;
         }
-        if job.status != "running" {
+        if job.status != JobStatus::Running {
             if ctx.json {
                 print_json(&v)?;
             }
@@ -316,13 +318,13 @@ async fn follow_job(ctx: &Ctx, job: &Job, names: &Names) -> anyhow::Result<(Job,
             .get(job.next_step)
             .and_then(|s| s.move_id.map(|id| (s, id)));
         match current {
-            Some((step, id)) if step.outcome == "moving" => {
+            Some((step, id)) if step.outcome == Outcome::Moving => {
                 if announced != Some(job.next_step) && !ctx.json {
                     println!(
                         "moving {} from {} to {} ({}/{total}, move {id})",
-                        names.store(step.store_id),
-                        names.pod(step.from_pod_id),
-                        names.pod(step.to_pod_id),
+                        names.store(step.planned.store_id),
+                        names.pod(step.planned.from_pod_id),
+                        names.pod(step.planned.to_pod_id),
                         job.next_step + 1,
                     );
                 }

@@ -12,12 +12,13 @@ use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Subcommand};
 use mercato_tenants::{Claims, Role, StoreId, TokenKeys};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use api::{Move, MovePage, Plan, Pod, Store, StorePage};
+use api::{Measure, Move, MovePage, MoveStatus, Plan, Pod, Store, StorePage};
 use client::{decode, is_transient, ApiFailure, Client};
 use follow::{apply, conclude, drain, follow};
 use render::Names;
@@ -180,24 +181,14 @@ pub struct MovesArgs {
     pub command: MovesCommand,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum MoveStatus {
-    Running,
-    Completed,
-    #[value(name = "rolled_back")]
-    RolledBack,
-    Failed,
-}
-
-impl MoveStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "running",
-            Self::Completed => "completed",
-            Self::RolledBack => "rolled_back",
-            Self::Failed => "failed",
-        }
-    }
+/// An argument that is one of a wire enum's `names` (listed in `--help`),
+/// parsed into the enum itself.
+fn one_of<T>(names: impl IntoIterator<Item = &'static str>) -> impl TypedValueParser<Value = T>
+where
+    T: std::str::FromStr + Clone + Send + Sync + 'static,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    PossibleValuesParser::new(names).try_map(|name| name.parse::<T>())
 }
 
 #[derive(Subcommand, Debug)]
@@ -207,7 +198,7 @@ pub enum MovesCommand {
         /// Handle or id.
         #[arg(long)]
         store: Option<String>,
-        #[arg(long, value_enum)]
+        #[arg(long, value_parser = one_of::<MoveStatus>(MoveStatus::ALL.map(MoveStatus::as_str)))]
         status: Option<MoveStatus>,
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500))]
         limit: Option<u32>,
@@ -226,35 +217,16 @@ pub struct RebalanceArgs {
     pub command: RebalanceCommand,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Measure {
-    Bytes,
-    Rows,
-    Orders,
-    Stores,
-}
-
-impl Measure {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Bytes => "bytes",
-            Self::Rows => "rows",
-            Self::Orders => "orders",
-            Self::Stores => "stores",
-        }
-    }
-}
-
 #[derive(Subcommand, Debug)]
 pub enum RebalanceCommand {
     /// The moves that would bring every active pod within the band.
     Plan {
-        #[arg(long, value_enum)]
+        #[arg(long, value_parser = one_of::<Measure>(Measure::ALL.map(Measure::as_str)))]
         measure: Option<Measure>,
     },
     /// Plan and run the moves one at a time, following each.
     Apply {
-        #[arg(long, value_enum)]
+        #[arg(long, value_parser = one_of::<Measure>(Measure::ALL.map(Measure::as_str)))]
         measure: Option<Measure>,
         /// Pause between moves.
         #[arg(long)]

@@ -7,23 +7,11 @@ use std::collections::HashMap;
 use mercato_tenants::{PodId, StoreId};
 use uuid::Uuid;
 
-use super::api::{Move, Plan, Pod, Store};
+use super::api::{Measure, Move, MoveStatus, Phase, Plan, Pod, Store};
 
-/// The phases of a move, in order; the progress bar is the phase's index
-/// over their count.
-pub const PHASES: &[&str] = &[
-    "preflight",
-    "copying",
-    "verifying",
-    "catching_up",
-    "frozen",
-    "fenced",
-    "caught_up",
-    "verified",
-    "switched",
-    "cleaning_up",
-    "done",
-];
+/// The phases of a move that goes through, in order; the progress bar is
+/// the phase's index over their count.
+pub const PHASES: &[Phase] = &Phase::FORWARD;
 
 const BAR_WIDTH: usize = 20;
 
@@ -55,6 +43,12 @@ impl Names {
             .cloned()
             .unwrap_or_else(|| id.to_string())
     }
+}
+
+/// A figure of the API (signed there, as the database keeps it) as the
+/// count it is; a negative one, which the control plane never sends, as 0.
+fn unsigned(n: impl TryInto<u64>) -> u64 {
+    n.try_into().unwrap_or(0)
 }
 
 /// `120431` → `120,431`.
@@ -141,12 +135,12 @@ pub fn pods_table(pods: &[Pod]) -> String {
         .map(|p| {
             vec![
                 p.name.clone(),
-                p.state.clone(),
-                count(p.stores),
-                count(p.capacity),
-                bytes(p.bytes),
-                count(p.orders_last_hour),
-                count(p.requests_per_minute),
+                p.state.to_string(),
+                count(unsigned(p.stores)),
+                count(unsigned(p.capacity)),
+                bytes(unsigned(p.bytes)),
+                count(unsigned(p.orders_last_hour)),
+                count(unsigned(p.requests_per_minute)),
                 p.url.clone(),
             ]
         })
@@ -168,9 +162,9 @@ pub fn stores_table(stores: &[Store], names: &Names) -> String {
                 s.handle.clone(),
                 s.name.clone(),
                 names.pod(s.pod_id),
-                s.state.clone(),
-                load.map_or_else(|| "-".into(), |l| bytes(l.bytes)),
-                load.map_or_else(|| "-".into(), |l| count(l.orders_last_hour)),
+                s.state.to_string(),
+                load.map_or_else(|| "-".into(), |l| bytes(unsigned(l.bytes))),
+                load.map_or_else(|| "-".into(), |l| count(unsigned(l.orders_last_hour))),
                 s.id.to_string(),
             ]
         })
@@ -200,14 +194,12 @@ pub fn store_details(s: &Store, names: &Names) -> String {
     let load = match &s.load {
         None => "not reported yet".to_owned(),
         Some(l) => format!(
-            "{} rows, {}, {} orders/h, {} req/min{}{}",
-            count(l.rows),
-            bytes(l.bytes),
-            count(l.orders_last_hour),
-            count(l.requests_per_minute),
-            l.reported_at
-                .map(|t| format!(" (reported {})", t.to_rfc3339()))
-                .unwrap_or_default(),
+            "{} rows, {}, {} orders/h, {} req/min (reported {}){}",
+            count(unsigned(l.rows)),
+            bytes(unsigned(l.bytes)),
+            count(unsigned(l.orders_last_hour)),
+            count(unsigned(l.requests_per_minute)),
+            l.reported_at.to_rfc3339(),
             l.sizes_as_of
                 .map(|t| format!(" (rows and bytes as of {})", t.to_rfc3339()))
                 .unwrap_or_default()
@@ -218,17 +210,17 @@ pub fn store_details(s: &Store, names: &Names) -> String {
         ("handle", s.handle.clone()),
         ("name", s.name.clone()),
         ("owner", s.owner_email.clone()),
-        ("currency", s.currency.clone()),
+        ("currency", s.currency.to_string()),
         ("pod", names.pod(s.pod_id)),
-        ("state", s.state.clone()),
+        ("state", s.state.to_string()),
         ("created", s.created_at.to_rfc3339()),
         ("domains", domains),
         ("load", load),
     ])
 }
 
-fn opt_ms(v: Option<u64>) -> String {
-    v.map_or_else(|| "-".into(), millis)
+fn opt_ms(v: Option<i64>) -> String {
+    v.map_or_else(|| "-".into(), |ms| millis(unsigned(ms)))
 }
 
 pub fn moves_table(moves: &[Move], names: &Names) -> String {
@@ -240,10 +232,10 @@ pub fn moves_table(moves: &[Move], names: &Names) -> String {
                 names.store(m.store_id),
                 names.pod(m.source_pod_id),
                 names.pod(m.target_pod_id),
-                m.reason.clone(),
-                m.status.clone(),
-                m.phase.clone(),
-                count(m.rows_copied),
+                m.reason.to_string(),
+                m.status.to_string(),
+                m.phase.to_string(),
+                count(unsigned(m.rows_copied)),
                 opt_ms(m.pause_ms),
                 opt_ms(m.duration_ms),
                 m.created_at.to_rfc3339(),
@@ -265,9 +257,9 @@ pub fn move_details(m: &Move, names: &Names) -> String {
         ("store", names.store(m.store_id)),
         ("from", names.pod(m.source_pod_id)),
         ("to", names.pod(m.target_pod_id)),
-        ("reason", m.reason.clone()),
-        ("status", m.status.clone()),
-        ("phase", m.phase.clone()),
+        ("reason", m.reason.to_string()),
+        ("status", m.status.to_string()),
+        ("phase", m.phase.to_string()),
         (
             "abort",
             if m.abort_requested { "requested" } else { "no" }.into(),
@@ -275,9 +267,17 @@ pub fn move_details(m: &Move, names: &Names) -> String {
         ("tables", format!("{}/{}", m.tables_ready, m.tables_total)),
         (
             "copied",
-            format!("{} rows ({})", count(m.rows_copied), bytes(m.bytes_copied)),
+            format!(
+                "{} rows ({})",
+                count(unsigned(m.rows_copied)),
+                bytes(unsigned(m.bytes_copied))
+            ),
         ),
-        ("lag", m.lag_bytes.map_or_else(|| "-".into(), bytes)),
+        (
+            "lag",
+            m.lag_bytes
+                .map_or_else(|| "-".into(), |l| bytes(unsigned(l))),
+        ),
         ("pause", opt_ms(m.pause_ms)),
         ("took", opt_ms(m.duration_ms)),
         ("error", m.error.clone().unwrap_or_else(|| "-".into())),
@@ -291,7 +291,7 @@ pub fn move_details(m: &Move, names: &Names) -> String {
 
 /// The bar of a move's phase: empty at `preflight`, full at `done`; a phase
 /// outside the forward path (`rolling_back`) keeps it empty.
-pub fn bar(phase: &str) -> String {
+pub fn bar(phase: Phase) -> String {
     let filled = PHASES
         .iter()
         .position(|p| *p == phase)
@@ -303,12 +303,13 @@ pub fn bar(phase: &str) -> String {
 pub fn progress_bar(m: &Move) -> String {
     format!(
         "{} {:<12} tables {}/{}  rows {}  lag {}",
-        bar(&m.phase),
+        bar(m.phase),
         m.phase,
         m.tables_ready,
         m.tables_total,
-        count(m.rows_copied),
-        m.lag_bytes.map_or_else(|| "-".into(), bytes)
+        count(unsigned(m.rows_copied)),
+        m.lag_bytes
+            .map_or_else(|| "-".into(), |l| bytes(unsigned(l)))
     )
 }
 
@@ -327,25 +328,24 @@ pub fn progress_plain(m: &Move) -> String {
 
 /// The last line of a followed move, and whether it completed.
 pub fn report(m: &Move, names: &Names) -> (String, bool) {
-    match m.status.as_str() {
-        "completed" => (
+    match m.status {
+        MoveStatus::Completed => (
             format!(
                 "moved {} from {} to {}: pause {}, {} rows ({}), took {}",
                 names.store(m.store_id),
                 names.pod(m.source_pod_id),
                 names.pod(m.target_pod_id),
                 opt_ms(m.pause_ms),
-                count(m.rows_copied),
-                bytes(m.bytes_copied),
+                count(unsigned(m.rows_copied)),
+                bytes(unsigned(m.bytes_copied)),
                 opt_ms(m.duration_ms),
             ),
             true,
         ),
         status => {
             let what = match status {
-                "rolled_back" => "rolled back",
-                "failed" => "failed",
-                other => other,
+                MoveStatus::RolledBack => "rolled back",
+                other => other.as_str(),
             };
             let why = match (&m.error, m.abort_requested) {
                 (Some(e), _) => e.clone(),
@@ -359,7 +359,7 @@ pub fn report(m: &Move, names: &Names) -> (String, bool) {
 
 /// An amount in a measure's units; a count that is not whole (a mean, a
 /// band's bound) keeps one decimal.
-pub fn amount(measure: &str, value: f64) -> String {
+pub fn amount(measure: Measure, value: f64) -> String {
     let value = value.max(0.0);
     let whole = value.round() as u64;
     let number = if (value - value.round()).abs() < 0.05 {
@@ -368,12 +368,11 @@ pub fn amount(measure: &str, value: f64) -> String {
         format!("{value:.1}")
     };
     match measure {
-        "bytes" => bytes(whole),
-        "rows" => format!("{number} rows"),
-        "orders" => format!("{number} orders/h"),
-        "stores" if number == "1" => "1 store".into(),
-        "stores" => format!("{number} stores"),
-        _ => number,
+        Measure::Bytes => bytes(whole),
+        Measure::Rows => format!("{number} rows"),
+        Measure::Orders => format!("{number} orders/h"),
+        Measure::Stores if number == "1" => "1 store".into(),
+        Measure::Stores => format!("{number} stores"),
     }
 }
 
@@ -384,8 +383,8 @@ fn band(plan: &Plan) -> String {
     format!(
         "±{} % ({} .. {})",
         (plan.band * 1000.0).round() / 10.0,
-        amount(&plan.measure, plan.mean - half),
-        amount(&plan.measure, plan.mean + half)
+        amount(plan.measure, plan.mean - half),
+        amount(plan.measure, plan.mean + half)
     )
 }
 
@@ -395,7 +394,7 @@ pub fn plan(plan: &Plan, names: &Names) -> String {
     let mut out = format!(
         "measure: {}\nmean:    {}\nband:    {}\n",
         plan.measure,
-        amount(&plan.measure, plan.mean),
+        amount(plan.measure, plan.mean),
         band(plan)
     );
     if plan.moves.is_empty() {
@@ -410,7 +409,7 @@ pub fn plan(plan: &Plan, names: &Names) -> String {
                 names.store(m.store_id),
                 names.pod(m.from_pod_id),
                 names.pod(m.to_pod_id),
-                amount(&plan.measure, m.amount),
+                amount(plan.measure, m.amount as f64),
             ]
         })
         .collect();
@@ -587,13 +586,13 @@ mod tests {
 
     #[test]
     fn the_bar_fills_with_the_phases() {
-        assert_eq!(bar("preflight"), format!("[{}]", ".".repeat(20)));
+        assert_eq!(bar(Phase::Preflight), format!("[{}]", ".".repeat(20)));
         assert_eq!(
-            bar("frozen"),
+            bar(Phase::Frozen),
             format!("[{}{}]", "#".repeat(8), ".".repeat(12))
         );
-        assert_eq!(bar("done"), format!("[{}]", "#".repeat(20)));
-        assert_eq!(bar("something_new"), format!("[{}]", ".".repeat(20)));
+        assert_eq!(bar(Phase::Done), format!("[{}]", "#".repeat(20)));
+        assert_eq!(bar(Phase::RollingBack), format!("[{}]", ".".repeat(20)));
     }
 
     #[test]

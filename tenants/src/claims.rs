@@ -133,6 +133,15 @@ impl TokenKeys {
     }
 }
 
+/// A signed token and when it expires (unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IssuedToken {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
 /// The bearer token of an `Authorization` header value, if it is one.
 pub fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;

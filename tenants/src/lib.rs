@@ -1,23 +1,29 @@
 //! The shared vocabulary of Mercato.
 //!
 //! Everything here is plain data and pure functions: ids, validated names,
-//! tenant states, the versioned routing table, token claims and the
-//! error-code catalogue. This crate performs no I/O (no sockets, files or
-//! databases); the HTTP glue in [`http`] only shapes requests and responses
-//! that other crates serve.
+//! states, the versioned routing table, token claims, the error-code
+//! catalogue, and each wire contract between two processes, declared once
+//! so that both sides use the same types: the pod's internal API
+//! ([`pod_api`]), the events the pods publish ([`events`]) and the control
+//! plane's operator API ([`operator`]). This crate performs no I/O (no
+//! sockets, files or databases); the HTTP glue in [`http`] only shapes
+//! requests and responses that other crates serve.
 
 pub mod account;
 pub mod claims;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod id;
 pub mod money;
+pub mod operator;
+pub mod pod_api;
 pub mod routing;
 pub mod state;
 
 pub use account::{Email, Password};
-pub use claims::{Claims, Role, TokenError, TokenKeys};
+pub use claims::{Claims, IssuedToken, Role, TokenError, TokenKeys};
 pub use domain::{Domain, Handle, NameError};
 pub use error::{ApiError, ErrorCode};
 pub use id::{
@@ -27,7 +33,7 @@ pub use id::{
 };
 pub use money::{Currency, Money};
 pub use routing::{Resolution, RoutingChange, RoutingError, RoutingTable, RoutingUpdate};
-pub use state::{PodState, TenantState};
+pub use state::{OrderStatus, PodState, ProductStatus, TenantState};
 
 /// Header the router uses to tell a pod which store a request is for.
 /// The router strips any client-supplied value before setting it.

@@ -1,4 +1,4 @@
-//! Lifecycle states of stores and pods.
+//! Lifecycle states of stores, pods, orders and products.
 
 use std::fmt;
 use std::str::FromStr;
@@ -53,6 +53,78 @@ impl PodState {
     }
 }
 
+// Where an order stands. The transitions between them are the pod's
+// (`mercato_pod::orders::state`); the states travel in its API and in the
+// `order.status_changed` event. (Not a doc comment: it would become the
+// schema's description in the pod's committed OpenAPI document.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Created with an authorized payment, not yet captured.
+    Placed,
+    /// Payment captured.
+    Paid,
+    Fulfilling,
+    Shipped,
+    Delivered,
+    Cancelled,
+    Refunded,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 7] = [
+        OrderStatus::Placed,
+        OrderStatus::Paid,
+        OrderStatus::Fulfilling,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Cancelled,
+        OrderStatus::Refunded,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Placed => "placed",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Fulfilling => "fulfilling",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+// Whether a product is for sale (`active`); it travels in the catalog API
+// and in the `catalog.product_changed` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductStatus {
+    Draft,
+    Active,
+    Archived,
+}
+
+impl ProductStatus {
+    pub const ALL: [ProductStatus; 3] = [Self::Draft, Self::Active, Self::Archived];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Active => "active",
+            Self::Archived => "archived",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
 /// A state string that is not one of the known states.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown state `{0}`")]
@@ -77,6 +149,17 @@ macro_rules! state_text {
 
 state_text!(TenantState, Provisioning, Active, Frozen, MovedOut);
 state_text!(PodState, Active, Draining, Drained);
+state_text!(
+    OrderStatus,
+    Placed,
+    Paid,
+    Fulfilling,
+    Shipped,
+    Delivered,
+    Cancelled,
+    Refunded
+);
+state_text!(ProductStatus, Draft, Active, Archived);
 
 #[cfg(test)]
 mod tests {

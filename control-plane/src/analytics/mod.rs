@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use mercato_tenants::events::{Envelope, Event, EventType, Topic};
 use mercato_tenants::http::ApiPath;
 use mercato_tenants::{ApiError, Currency, StoreId};
 use serde::{Deserialize, Serialize};
@@ -28,25 +29,7 @@ use crate::AppState;
 /// The consumer's name in `processed_events` and its Kafka consumer group.
 pub const CONSUMER: &str = "control-plane-analytics";
 /// The topic it reads.
-pub const TOPIC: &str = "order-events";
-
-/// The part of an event envelope (see `docs/events.md`) analytics reads.
-#[derive(Debug, Deserialize)]
-struct Envelope {
-    event_id: Uuid,
-    store_id: StoreId,
-    #[serde(rename = "type")]
-    event_type: String,
-    occurred_at: DateTime<Utc>,
-    payload: serde_json::Value,
-}
-
-/// The part of an `order.placed` payload analytics reads.
-#[derive(Debug, Deserialize)]
-struct OrderPlaced {
-    currency: Currency,
-    total_minor: i64,
-}
+pub const TOPIC: &str = Topic::Orders.as_str();
 
 /// One order placed, as counted in a store's sales.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,12 +59,16 @@ pub enum Malformed {
 /// `order.placed`, nothing for the other order events.
 pub fn sale_of(message: &[u8]) -> Result<Option<Sale>, Malformed> {
     let envelope: Envelope = serde_json::from_slice(message).map_err(Malformed::Envelope)?;
-    if envelope.event_type != "order.placed" {
+    if envelope.event_type != EventType::OrderPlaced {
         return Ok(None);
     }
-    let event_id = envelope.event_id;
-    let placed: OrderPlaced = serde_json::from_value(envelope.payload)
-        .map_err(|cause| Malformed::Payload { event_id, cause })?;
+    let event_id = envelope.event_id.as_uuid();
+    let Event::OrderPlaced(placed) = envelope
+        .event()
+        .map_err(|cause| Malformed::Payload { event_id, cause })?
+    else {
+        return Ok(None);
+    };
     if placed.total_minor < 0 {
         return Err(Malformed::NegativeTotal { event_id });
     }
@@ -232,19 +219,26 @@ mod tests {
             sale_of(&envelope("order.placed", json!({"currency": "USD"}))),
             Err(Malformed::Payload { .. })
         ));
+        let placed = |currency: &str, total_minor: i64| {
+            json!({
+                "order_id": "0193a0a0-0000-7000-8000-0000000000bb", "number": 1001,
+                "checkout_id": "0193a0a0-0000-7000-8000-0000000000cc", "customer_id": null,
+                "email": "a@b.c", "currency": currency, "subtotal_minor": total_minor,
+                "shipping_minor": 0, "tax_minor": 0, "total_minor": total_minor, "lines": []
+            })
+        };
         assert!(matches!(
-            sale_of(&envelope(
-                "order.placed",
-                json!({"currency": "US", "total_minor": 1})
-            )),
+            sale_of(&envelope("order.placed", placed("US", 1))),
             Err(Malformed::Payload { .. })
         ));
         assert!(matches!(
-            sale_of(&envelope(
-                "order.placed",
-                json!({"currency": "USD", "total_minor": -1})
-            )),
+            sale_of(&envelope("order.placed", placed("USD", -1))),
             Err(Malformed::NegativeTotal { .. })
+        ));
+        // A type this build does not know is not an envelope it can read.
+        assert!(matches!(
+            sale_of(&envelope("order.teleported", json!({}))),
+            Err(Malformed::Envelope(_))
         ));
     }
 }

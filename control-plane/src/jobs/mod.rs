@@ -16,119 +16,14 @@ mod routes;
 pub mod runner;
 
 use chrono::{DateTime, Utc};
+pub use mercato_tenants::operator::jobs::{Job, JobStatus, Kind, Outcome, Step};
 use mercato_tenants::{PodId, PodState};
-use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use crate::moves::Status as MoveStatus;
 use crate::rebalance::{Measure, PlannedMove};
 
 pub use routes::router;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Drain,
-    Rebalance,
-}
-
-impl Kind {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Drain => "drain",
-            Self::Rebalance => "rebalance",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobStatus {
-    Running,
-    Completed,
-    Failed,
-    Cancelled,
-}
-
-impl JobStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "running",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-        }
-    }
-}
-
-/// Where a step stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Not started.
-    Pending,
-    /// Its move is running.
-    Moving,
-    Completed,
-    RolledBack,
-    Failed,
-    /// No move was started; `error` says why.
-    Skipped,
-}
-
-impl Outcome {
-    /// The outcome a move's status means for its step.
-    pub fn of(status: MoveStatus) -> Self {
-        match status {
-            MoveStatus::Running => Self::Moving,
-            MoveStatus::Completed => Self::Completed,
-            MoveStatus::RolledBack => Self::RolledBack,
-            MoveStatus::Failed => Self::Failed,
-        }
-    }
-}
-
-/// One planned move and what became of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Step {
-    #[serde(flatten)]
-    pub planned: PlannedMove,
-    pub move_id: Option<Uuid>,
-    pub outcome: Outcome,
-    pub error: Option<String>,
-}
-
-impl Step {
-    pub fn pending(planned: PlannedMove) -> Self {
-        Self {
-            planned,
-            move_id: None,
-            outcome: Outcome::Pending,
-            error: None,
-        }
-    }
-}
-
-/// A job as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Job {
-    pub id: Uuid,
-    pub kind: Kind,
-    /// The pod a drain empties.
-    pub pod_id: Option<PodId>,
-    pub measure: Measure,
-    pub throttle_ms: u64,
-    pub steps: Vec<Step>,
-    /// The index of the first step not finished yet.
-    pub next_step: usize,
-    pub status: JobStatus,
-    pub cancel_requested: bool,
-    pub error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-}
 
 /// What a running job does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,19 +113,8 @@ fn decode(what: &str, value: &str) -> sqlx::Error {
 impl TryFrom<Row> for Job {
     type Error = sqlx::Error;
     fn try_from(r: Row) -> Result<Self, sqlx::Error> {
-        let kind = [Kind::Drain, Kind::Rebalance]
-            .into_iter()
-            .find(|k| k.as_str() == r.kind)
-            .ok_or_else(|| decode("kind", &r.kind))?;
-        let status = [
-            JobStatus::Running,
-            JobStatus::Completed,
-            JobStatus::Failed,
-            JobStatus::Cancelled,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == r.status)
-        .ok_or_else(|| decode("status", &r.status))?;
+        let kind = Kind::parse(&r.kind).ok_or_else(|| decode("kind", &r.kind))?;
+        let status = JobStatus::parse(&r.status).ok_or_else(|| decode("status", &r.status))?;
         Ok(Job {
             id: r.id,
             kind,

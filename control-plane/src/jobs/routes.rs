@@ -6,14 +6,15 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
+use mercato_tenants::operator::jobs::{Applied, Drain, JobPage};
 use mercato_tenants::{ApiError, ErrorCode, PodId};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{runner, Job, Kind};
 use crate::auth::Operator;
 use crate::db::map_db_error;
-use crate::pods::{get_pod, Pod};
+use crate::pods::get_pod;
 use crate::rebalance::{self, DrainError, Measure, Plan, PlannedMove};
 use crate::{fleet, AppState};
 
@@ -36,7 +37,7 @@ pub fn router() -> Router<AppState> {
 fn measure(name: Option<&str>) -> Result<Measure, ApiError> {
     name.map_or(Ok(Measure::default()), |m| {
         m.parse()
-            .map_err(|e: rebalance::UnknownMeasure| ApiError::invalid(e.to_string()))
+            .map_err(|e: mercato_tenants::operator::Unknown| ApiError::invalid(e.to_string()))
     })
 }
 
@@ -103,13 +104,6 @@ struct DrainRequest {
     throttle_ms: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct DrainResponse {
-    pod: Pod,
-    moves: Vec<PlannedMove>,
-    job: Option<Job>,
-}
-
 /// `POST /v1/pods/{id}/drain {throttle_ms?}`: marks the pod draining (no
 /// new store is placed on it) and moves every store on it to the pods
 /// placement picks, one at a time; the pod becomes `drained` once empty.
@@ -120,7 +114,7 @@ async fn drain(
     _: Operator,
     ApiPath(id): ApiPath<PodId>,
     ApiJson(req): ApiJson<DrainRequest>,
-) -> Result<(StatusCode, Json<DrainResponse>), ApiError> {
+) -> Result<(StatusCode, Json<Drain>), ApiError> {
     let throttle_ms = throttle(&state, req.throttle_ms)?;
     let pod = get_pod(&state.db, id)
         .await
@@ -131,7 +125,7 @@ async fn drain(
             let moves = job.steps.iter().map(|s| s.planned.clone()).collect();
             return Ok((
                 StatusCode::ACCEPTED,
-                Json(DrainResponse {
+                Json(Drain {
                     pod,
                     moves,
                     job: Some(job),
@@ -195,7 +189,7 @@ async fn drain(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(DrainResponse { pod, moves, job })))
+    Ok((status, Json(Drain { pod, moves, job })))
 }
 
 #[derive(Deserialize)]
@@ -231,13 +225,6 @@ struct ApplyRequest {
     throttle_ms: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct ApplyResponse {
-    #[serde(flatten)]
-    plan: Plan,
-    job: Option<Job>,
-}
-
 /// `POST /v1/rebalance/apply {measure?, throttle_ms?}`: plans as
 /// `GET /v1/rebalance/plan` does and runs the moves as a job, one at a
 /// time, `throttle_ms` apart (202). A balanced fleet gets no job (200).
@@ -245,7 +232,7 @@ async fn apply(
     State(state): State<AppState>,
     _: Operator,
     ApiJson(req): ApiJson<ApplyRequest>,
-) -> Result<(StatusCode, Json<ApplyResponse>), ApiError> {
+) -> Result<(StatusCode, Json<Applied>), ApiError> {
     let measure = measure(req.measure.as_deref())?;
     let throttle_ms = throttle(&state, req.throttle_ms)?;
     if let Some(job) = super::running(&state.db).await.map_err(map_db_error)? {
@@ -253,7 +240,7 @@ async fn apply(
     }
     let plan = current_plan(&state, measure).await?;
     if plan.moves.is_empty() {
-        return Ok((StatusCode::OK, Json(ApplyResponse { plan, job: None })));
+        return Ok((StatusCode::OK, Json(Applied { plan, job: None })));
     }
     let mut conn = state.db.acquire().await.map_err(ApiError::internal)?;
     let id = create_job(
@@ -270,7 +257,7 @@ async fn apply(
     let job = load_job(&state, id).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(ApplyResponse {
+        Json(Applied {
             plan,
             job: Some(job),
         }),
@@ -281,11 +268,6 @@ async fn apply(
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     limit: Option<i64>,
-}
-
-#[derive(Serialize)]
-struct JobPage {
-    items: Vec<Job>,
 }
 
 /// `GET /v1/jobs?limit=`, newest first.

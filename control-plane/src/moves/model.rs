@@ -1,86 +1,13 @@
-//! A move's persisted record and its phases. The phase order and what a
-//! restart does in each phase are pure and tested here; the SQL follows.
+//! A move's persisted record. Its phases, statuses and API shape are the
+//! operator API's ([`mercato_tenants::operator::moves`]); what a restart
+//! does in each phase and the copy order are pure and tested here; the SQL
+//! follows.
 
 use chrono::{DateTime, Utc};
+pub use mercato_tenants::operator::moves::{Move, Phase, Reason, Status};
 use mercato_tenants::{PodId, StoreId};
-use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;
 use uuid::Uuid;
-
-/// The step a move is in. The runner records a phase before it works on it,
-/// so after a restart the recorded phase is the one to redo (every step is
-/// idempotent) or to undo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    /// Checks and the target's empty hosting record.
-    Preflight,
-    /// Publication, slot and subscription; the initial copy.
-    Copying,
-    /// The copy compared with the source, bucket by bucket, while live.
-    Verifying,
-    /// Waiting for replication lag to fall under the threshold.
-    CatchingUp,
-    /// The router holds the store's requests (the write pause starts).
-    Frozen,
-    /// The source refuses the store (421); the marker row is written.
-    Fenced,
-    /// The marker arrived on the target: every write has been applied.
-    CaughtUp,
-    /// Counts and checksums of what changed agree.
-    Verified,
-    /// The routing table points at the target (the point of no return).
-    Switched,
-    /// Replication objects dropped; the source's rows released for purging.
-    CleaningUp,
-    Done,
-    /// Undoing everything back to the source.
-    RollingBack,
-}
-
-impl Phase {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Preflight => "preflight",
-            Self::Copying => "copying",
-            Self::Verifying => "verifying",
-            Self::CatchingUp => "catching_up",
-            Self::Frozen => "frozen",
-            Self::Fenced => "fenced",
-            Self::CaughtUp => "caught_up",
-            Self::Verified => "verified",
-            Self::Switched => "switched",
-            Self::CleaningUp => "cleaning_up",
-            Self::Done => "done",
-            Self::RollingBack => "rolling_back",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Preflight,
-            Self::Copying,
-            Self::Verifying,
-            Self::CatchingUp,
-            Self::Frozen,
-            Self::Fenced,
-            Self::CaughtUp,
-            Self::Verified,
-            Self::Switched,
-            Self::CleaningUp,
-            Self::Done,
-            Self::RollingBack,
-        ]
-        .into_iter()
-        .find(|p| p.as_str() == s)
-    }
-
-    /// Whether the routing flip has happened: from here on a move only
-    /// goes forward.
-    pub fn past_switch(self) -> bool {
-        matches!(self, Self::Switched | Self::CleaningUp | Self::Done)
-    }
-}
 
 /// What a control plane that finds a running move at start-up does with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,82 +93,6 @@ pub fn tables_to_add(
     small.chain(large).map(|c| c.table.clone()).collect()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Running,
-    Completed,
-    RolledBack,
-    Failed,
-}
-
-impl Status {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "running",
-            Self::Completed => "completed",
-            Self::RolledBack => "rolled_back",
-            Self::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Running,
-            Self::Completed,
-            Self::RolledBack,
-            Self::Failed,
-        ]
-        .into_iter()
-        .find(|p| p.as_str() == s)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    Operator,
-    Rebalance,
-    Drain,
-}
-
-impl Reason {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Operator => "operator",
-            Self::Rebalance => "rebalance",
-            Self::Drain => "drain",
-        }
-    }
-}
-
-/// A move as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Move {
-    pub id: Uuid,
-    pub store_id: StoreId,
-    pub source_pod_id: PodId,
-    pub target_pod_id: PodId,
-    pub reason: String,
-    /// The drain or rebalance this move is a step of.
-    pub job_id: Option<Uuid>,
-    pub phase: Phase,
-    pub status: Status,
-    pub abort_requested: bool,
-    pub error: Option<String>,
-    pub tables_total: i32,
-    pub tables_ready: i32,
-    pub rows_copied: i64,
-    pub bytes_copied: i64,
-    pub lag_bytes: Option<i64>,
-    /// First held request to release, in milliseconds.
-    pub pause_ms: Option<i64>,
-    pub duration_ms: Option<i64>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-}
-
 #[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,
@@ -279,7 +130,7 @@ impl TryFrom<Row> for Move {
             target_pod_id: PodId::from_uuid(r.target_pod),
             phase: Phase::parse(&r.phase).ok_or_else(|| decode("phase", &r.phase))?,
             status: Status::parse(&r.status).ok_or_else(|| decode("status", &r.status))?,
-            reason: r.reason,
+            reason: Reason::parse(&r.reason).ok_or_else(|| decode("reason", &r.reason))?,
             job_id: r.job_id,
             abort_requested: r.abort_requested,
             error: r.error,
@@ -535,30 +386,6 @@ mod tests {
         assert!(tables_to_add(&order, &all, &[], 2).is_empty());
         // A parallelism of 0 still copies one at a time.
         assert_eq!(tables_to_add(&order, &published, &[], 0), s(&["variants"]));
-    }
-
-    #[test]
-    fn phases_round_trip_and_order() {
-        let all = [
-            Phase::Preflight,
-            Phase::Copying,
-            Phase::Verifying,
-            Phase::CatchingUp,
-            Phase::Frozen,
-            Phase::Fenced,
-            Phase::CaughtUp,
-            Phase::Verified,
-            Phase::Switched,
-            Phase::CleaningUp,
-            Phase::Done,
-        ];
-        for w in all.windows(2) {
-            assert!(w[0] < w[1], "{:?} before {:?}", w[0], w[1]);
-        }
-        for p in all.into_iter().chain([Phase::RollingBack]) {
-            assert_eq!(Phase::parse(p.as_str()), Some(p));
-        }
-        assert_eq!(Phase::parse("nope"), None);
     }
 
     #[test]

@@ -5,8 +5,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
+use mercato_tenants::operator::moves::MovePage;
 use mercato_tenants::{ApiError, ErrorCode, PodId, PodState, StoreId, TenantState};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::model::{self, Move, Reason, Status};
@@ -255,11 +256,6 @@ struct ListQuery {
     store_id: Option<StoreId>,
     status: Option<String>,
     limit: Option<i64>,
-}
-
-#[derive(Serialize)]
-struct MovePage {
-    items: Vec<Move>,
 }
 
 /// `GET /v1/moves?store_id=&status=&limit=`, newest first.

@@ -6,8 +6,9 @@ use axum::routing::{get, patch};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use mercato_tenants::http::{ApiJson, ApiPath};
+pub use mercato_tenants::operator::Pod;
 use mercato_tenants::{ApiError, PodId, PodState, RoutingChange};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::auth::Operator;
@@ -18,27 +19,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/pods", get(list).post(register))
         .route("/v1/pods/{id}", patch(update))
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Pod {
-    pub id: PodId,
-    pub name: String,
-    pub url: String,
-    pub capacity: i32,
-    pub capacity_bytes: i64,
-    pub capacity_orders_per_hour: i64,
-    pub state: PodState,
-    pub stores: i64,
-    /// Sums of the latest load reports of the pod's stores.
-    pub rows: i64,
-    pub bytes: i64,
-    pub orders_last_hour: i64,
-    pub requests_per_minute: i64,
-    /// Whether the pod was registered with a database URL, which moves
-    /// need.
-    pub movable: bool,
-    pub created_at: DateTime<Utc>,
 }
 
 #[derive(sqlx::FromRow)]

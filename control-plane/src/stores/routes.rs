@@ -5,6 +5,8 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
+use mercato_tenants::operator::StorePage;
+use mercato_tenants::pod_api::{OwnerCredentials, OwnerSession};
 use mercato_tenants::{
     ApiError, Claims, Currency, Domain, ErrorCode, Handle, Role, RoutingChange, StoreId,
     TenantState,
@@ -16,7 +18,6 @@ use super::store::{self, Store};
 use crate::auth::Operator;
 use crate::db::map_db_error;
 use crate::placement::place;
-use crate::pod_client::{OwnerCredentials, OwnerSession};
 use crate::{fleet, routing, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -130,7 +131,7 @@ pub struct NewStore<'a> {
     pub customs: Vec<Domain>,
     /// With an owner account (self-serve signup): the pod creates it in the
     /// hosting transaction and returns its first session.
-    pub owner: Option<OwnerCredentials<'a>>,
+    pub owner: Option<OwnerCredentials>,
 }
 
 /// Creates a store: the handle and domains are reserved first (state
@@ -325,12 +326,6 @@ struct ListQuery {
     after: Option<StoreId>,
     limit: Option<i64>,
     handle: Option<String>,
-}
-
-#[derive(Serialize)]
-struct StorePage {
-    items: Vec<Store>,
-    next_cursor: Option<StoreId>,
 }
 
 /// `GET /v1/stores?after=&limit=&handle=`.

@@ -1,44 +1,10 @@
 //! SQL of `stores` and `domains`.
 
 use chrono::{DateTime, Utc};
-use mercato_tenants::{Currency, Domain, PodId, StoreId, TenantState};
-use serde::Serialize;
+pub use mercato_tenants::operator::{Store, StoreDomain, StoreLoad};
+use mercato_tenants::{Currency, Domain, PodId, StoreId};
 use sqlx::PgPool;
 use uuid::Uuid;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct StoreDomain {
-    pub domain: String,
-    pub kind: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Store {
-    pub id: StoreId,
-    pub name: String,
-    pub handle: String,
-    pub owner_email: String,
-    pub currency: Currency,
-    pub pod_id: PodId,
-    pub state: TenantState,
-    pub created_at: DateTime<Utc>,
-    pub domains: Vec<StoreDomain>,
-    /// The latest figures its pod reported; `None` until one did.
-    pub load: Option<StoreLoad>,
-}
-
-/// A store's figures as its pod last reported them (`store_loads`).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct StoreLoad {
-    pub rows: i64,
-    pub bytes: i64,
-    pub orders_last_hour: i64,
-    pub requests_per_minute: i64,
-    pub reported_at: DateTime<Utc>,
-    /// When the pod measured the rows and bytes (its size sweep runs in
-    /// the background).
-    pub sizes_as_of: Option<DateTime<Utc>>,
-}
 
 #[derive(sqlx::FromRow)]
 struct StoreRow {

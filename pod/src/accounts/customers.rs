@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use mercato_tenants::events::{Event, PasswordResetRequested};
 use mercato_tenants::http::ApiJson;
 use mercato_tenants::{ApiError, CustomerId, Email, ErrorCode, StoreId};
 use serde::{Deserialize, Serialize};
@@ -400,20 +401,15 @@ pub(super) async fn request_password_reset(
         .execute(&mut *tx)
         .await
         .map_err(PodError::internal)?;
-        events::record(
-            &mut tx,
-            store,
-            "customer.password_reset_requested",
-            customer,
-            &serde_json::json!({
-                "customer_id": customer,
-                "email": email.as_str(),
-                "token": token,
-                "expires_at": expires_at,
-            }),
-        )
-        .await
-        .map_err(PodError::internal)?;
+        let requested = PasswordResetRequested {
+            customer_id: CustomerId::from_uuid(customer),
+            email: email.as_str().to_owned(),
+            token,
+            expires_at,
+        };
+        events::record(&mut tx, store, &Event::PasswordResetRequested(requested))
+            .await
+            .map_err(PodError::internal)?;
     }
     tx.commit().await.map_err(PodError::internal)?;
     Ok(StatusCode::ACCEPTED)

@@ -3,8 +3,8 @@
 //! revokes every token of the session at once.
 
 use chrono::Utc;
+pub use mercato_tenants::IssuedToken;
 use mercato_tenants::{Claims, Role, SessionId, StoreId};
-use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -39,15 +39,6 @@ impl Subject {
             Subject::Customer(_) => Role::Customer,
         }
     }
-}
-
-/// A signed token and when it expires (unix seconds).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct IssuedToken {
-    /// Send as `Authorization: Bearer <token>`.
-    pub token: String,
-    /// Unix seconds.
-    pub expires_at: i64,
 }
 
 /// Opens a session for `subject` and signs its token; the caller commits.

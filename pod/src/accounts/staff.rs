@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use mercato_tenants::events::{Event, StaffInvited};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::{ApiError, Email, ErrorCode, StaffId, StoreId};
 use serde::{Deserialize, Serialize};
@@ -271,22 +272,17 @@ pub(super) async fn invite(
     .bind(expires_at)
     .execute(&mut *tx)
     .await?;
-    events::record(
-        &mut tx,
-        store,
-        "staff.invited",
-        id,
-        &serde_json::json!({
-            "invitation_id": id,
-            "store_id": store,
-            "store_name": tenant.name,
-            "email": email.as_str(),
-            "token": token,
-            "expires_at": expires_at,
-        }),
-    )
-    .await
-    .map_err(PodError::internal)?;
+    let invited = StaffInvited {
+        invitation_id: id,
+        store_id: store,
+        store_name: tenant.name.clone(),
+        email: email.as_str().to_owned(),
+        token,
+        expires_at,
+    };
+    events::record(&mut tx, store, &Event::StaffInvited(invited))
+        .await
+        .map_err(PodError::internal)?;
     tx.commit().await.map_err(PodError::internal)?;
     Ok((
         StatusCode::CREATED,

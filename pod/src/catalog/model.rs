@@ -4,34 +4,11 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
+pub use mercato_tenants::ProductStatus;
 use mercato_tenants::{ApiError, MediaId, Money, ProductId, VariantId};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::inventory::Badge;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ProductStatus {
-    Draft,
-    Active,
-    Archived,
-}
-
-impl ProductStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::Active => "active",
-            Self::Archived => "archived",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Draft, Self::Active, Self::Archived]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-    }
-}
 
 /// A stock-keeping unit: 1 to 64 printable characters, no white space.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]

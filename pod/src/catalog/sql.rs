@@ -434,7 +434,7 @@ pub async fn statuses<'e>(
     db: impl sqlx::PgExecutor<'e>,
     store: StoreId,
     products: &[ProductId],
-) -> Result<HashMap<Uuid, String>, sqlx::Error> {
+) -> Result<HashMap<Uuid, ProductStatus>, sqlx::Error> {
     let ids = Ids::new(products.iter().map(ProductId::as_uuid));
     let sql = format!(
         "SELECT id, status FROM products WHERE store_id = $1 AND {}",
@@ -444,7 +444,12 @@ pub async fn statuses<'e>(
         .bind_to(sqlx::query_as(&sql).bind(store.as_uuid()))
         .fetch_all(db)
         .await?;
-    Ok(rows.into_iter().collect())
+    rows.into_iter()
+        .map(|(id, status)| {
+            let status = ProductStatus::parse(&status).ok_or_else(|| decode_err("status"))?;
+            Ok((id, status))
+        })
+        .collect()
 }
 
 /// The product a variant belongs to, if the variant is in the store.

@@ -2,8 +2,8 @@
 //! idempotent (money returned, the order cancelled, the holds released),
 //! and the store's cancellation of an order still awaiting capture.
 
+use mercato_tenants::events::{Event, PaymentChanged};
 use mercato_tenants::StoreId;
-use serde_json::json;
 
 use super::model::{SagaState, Step};
 use super::sql::{self, Changes, Checkout};
@@ -63,17 +63,14 @@ pub(super) async fn compensate(
         return Ok(true); // another driver got here first
     };
     if let (Some(payment_id), Some(quote)) = (&returned, &locked.quote) {
-        events::record(
-            &mut tx,
-            store,
-            "payment.voided",
-            c.id.as_uuid(),
-            &json!({
-                "order_id": locked.order_id, "checkout_id": c.id, "payment_id": payment_id,
-                "amount_minor": quote.total_minor, "currency": quote.currency,
-            }),
-        )
-        .await?;
+        let voided = PaymentChanged {
+            order_id: locked.order_id,
+            checkout_id: c.id,
+            payment_id: payment_id.clone(),
+            amount_minor: quote.total_minor,
+            currency: quote.currency,
+        };
+        events::record(&mut tx, store, &Event::PaymentVoided(voided)).await?;
     }
     if let Some(order) = locked.order_id {
         let reason = locked.failure.as_deref().unwrap_or("checkout failed");

@@ -13,8 +13,8 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use mercato_tenants::{ApiError, Email, ErrorCode, OrderId, StoreId};
-use serde_json::json;
+use mercato_tenants::events::{Event, OrderLine, OrderPlaced, PaymentChanged};
+use mercato_tenants::{ApiError, Currency, Email, ErrorCode, OrderId, StoreId};
 
 use super::compensation;
 use super::model::{self, Failure, Quote, SagaState, Step, Wanted};
@@ -518,40 +518,39 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
     )
     .await?;
     orders::count_sales(&mut tx, store, &quote.lines).await?;
-    events::record(
-        &mut tx,
-        store,
-        "order.placed",
-        order_id.as_uuid(),
-        &json!({
-            "order_id": order_id,
-            "number": order.number,
-            "checkout_id": c.id,
-            "customer_id": order.customer_id,
-            "email": order.email,
-            "currency": order.currency,
-            "subtotal_minor": order.subtotal_minor,
-            "shipping_minor": order.shipping_minor,
-            "tax_minor": order.tax_minor,
-            "total_minor": order.total_minor,
-            "lines": quote.lines.iter().map(|l| json!({
-                "variant_id": l.variant_id, "product_id": l.product_id, "sku": l.sku,
-                "quantity": l.quantity, "unit_price_minor": l.unit_price_minor,
-            })).collect::<Vec<_>>(),
-        }),
-    )
-    .await?;
-    events::record(
-        &mut tx,
-        store,
-        "payment.captured",
-        order_id.as_uuid(),
-        &json!({
-            "order_id": order_id, "checkout_id": c.id, "payment_id": payment_id,
-            "amount_minor": captured.captured_amount, "currency": order.currency,
-        }),
-    )
-    .await?;
+    let currency = Currency::parse(&order.currency).map_err(PodError::internal)?;
+    let placed = OrderPlaced {
+        order_id,
+        number: order.number,
+        checkout_id: c.id,
+        customer_id: order.customer_id,
+        email: order.email.clone(),
+        currency,
+        subtotal_minor: order.subtotal_minor,
+        shipping_minor: order.shipping_minor,
+        tax_minor: order.tax_minor,
+        total_minor: order.total_minor,
+        lines: quote
+            .lines
+            .iter()
+            .map(|l| OrderLine {
+                variant_id: l.variant_id,
+                product_id: l.product_id,
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+                unit_price_minor: l.unit_price_minor,
+            })
+            .collect(),
+    };
+    events::record(&mut tx, store, &Event::OrderPlaced(placed)).await?;
+    let money = PaymentChanged {
+        order_id: Some(order_id),
+        checkout_id: c.id,
+        payment_id: payment_id.to_owned(),
+        amount_minor: captured.captured_amount,
+        currency,
+    };
+    events::record(&mut tx, store, &Event::PaymentCaptured(money)).await?;
     let body = serde_json::to_value(&order).map_err(PodError::internal)?;
     sql::advance(
         &mut *tx,

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
+use mercato_tenants::events::{Envelope, EventType, Topic, TYPE_HEADER};
 use mercato_tenants::{EventId, StoreId};
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -32,7 +33,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{recorded, topic_for, Envelope, TOPICS};
+use super::recorded;
 use crate::config::PodConfig;
 
 /// How long the relay waits after being woken, so the transaction that
@@ -297,11 +298,11 @@ impl Relay {
             .set("bootstrap.servers", &self.settings.brokers)
             .set("client.id", "mercato-pod-relay-admin")
             .create()?;
-        let topics: Vec<NewTopic<'_>> = TOPICS
+        let topics: Vec<NewTopic<'_>> = Topic::ALL
             .iter()
             .map(|t| {
                 NewTopic::new(
-                    t,
+                    t.as_str(),
                     self.settings.topic_partitions,
                     TopicReplication::Fixed(1),
                 )
@@ -358,11 +359,15 @@ impl Relay {
         let mut in_flight = Vec::with_capacity(rows.len());
         let mut failure = None;
         for row in &rows {
-            let topic = topic_for(&row.event_type);
+            let event_type: EventType = row
+                .event_type
+                .parse()
+                .map_err(|e| sqlx::Error::Decode(format!("outbox row {}: {e}", row.id).into()))?;
+            let topic = event_type.topic().as_str();
             let envelope = Envelope {
                 event_id: EventId::from_uuid(row.id),
                 store_id: store,
-                event_type: row.event_type.clone(),
+                event_type,
                 aggregate_id: row.aggregate_id,
                 occurred_at: row.occurred_at,
                 payload: row.payload.clone(),
@@ -371,8 +376,8 @@ impl Relay {
                 .map_err(|e| sqlx::Error::Decode(format!("outbox row {}: {e}", row.id).into()))?;
             let record = FutureRecord::to(topic).key(&key).payload(&value).headers(
                 OwnedHeaders::new().insert(Header {
-                    key: "type",
-                    value: Some(row.event_type.as_str()),
+                    key: TYPE_HEADER,
+                    value: Some(event_type.as_str()),
                 }),
             );
             match producer.send_result(record) {

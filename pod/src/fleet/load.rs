@@ -14,9 +14,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+pub use mercato_tenants::pod_api::{LoadReport, StoreLoad};
 use mercato_tenants::{StoreId, TenantState};
-use serde::Serialize;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -25,30 +25,6 @@ use super::{quote_ident, tenant_tables};
 use crate::periodic::spawn_every;
 use crate::state::AppState;
 use crate::state::TableSizes;
-
-/// What this pod reports to the control plane.
-#[derive(Debug, Serialize)]
-pub struct LoadReport {
-    pub pod: String,
-    /// When the oldest of the row and byte figures was measured; `None`
-    /// until the size sweep has measured every tenant table once (the
-    /// figures are zero until then).
-    pub sizes_as_of: Option<DateTime<Utc>>,
-    pub stores: Vec<StoreLoad>,
-}
-
-/// One store's figures.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct StoreLoad {
-    pub store_id: StoreId,
-    /// Rows over every tenant table, as the size sweep last counted them.
-    pub rows: i64,
-    /// Their size on disk (`pg_column_size` of each row).
-    pub bytes: i64,
-    pub orders_last_hour: i64,
-    /// Requests the fence admitted in the last minute.
-    pub requests_per_minute: i64,
-}
 
 /// How long to rest after a measurement that took `took` so that measuring
 /// is busy at most `busy_percent` of the time (1 to 100).

@@ -6,10 +6,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use mercato_tenants::http::{ApiJson, ApiPath};
+use mercato_tenants::pod_api::{self, LoadReport, Rebuilt, ReleaseRequest, Released};
 use mercato_tenants::{ApiError, ErrorCode, StoreId, TenantState};
-use serde::{Deserialize, Serialize};
 
-use super::load::{self, LoadReport};
+use super::load;
 use super::redis_keys;
 use crate::accounts::auth::Platform;
 use crate::error::PodError;
@@ -20,9 +20,9 @@ const MAX_PURGE_AFTER_SECS: u64 = 10 * 365 * 24 * 3600;
 
 pub fn internal_router() -> Router<AppState> {
     Router::new()
-        .route("/internal/load", get(load_report))
-        .route("/internal/stores/{store_id}/rebuild", post(rebuild))
-        .route("/internal/stores/{store_id}/release", post(release))
+        .route(pod_api::LOAD, get(load_report))
+        .route(pod_api::REBUILD, post(rebuild))
+        .route(pod_api::RELEASE, post(release))
 }
 
 /// `GET /internal/load`: the figures of every store served here.
@@ -34,11 +34,6 @@ async fn load_report(
         .await
         .map(Json)
         .map_err(PodError::internal)
-}
-
-#[derive(Serialize)]
-struct Rebuilt {
-    deleted_keys: u64,
 }
 
 /// `POST /internal/stores/{store_id}/rebuild`: deletes every Redis key of
@@ -72,18 +67,6 @@ async fn rebuild(
         })?;
     tracing::info!(store_id = %store_id, deleted_keys, "store's redis state dropped for rebuild");
     Ok(Json(Rebuilt { deleted_keys }))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReleaseRequest {
-    purge_after_secs: u64,
-}
-
-#[derive(Serialize)]
-struct Released {
-    store_id: StoreId,
-    purge_after: DateTime<Utc>,
 }
 
 /// `POST /internal/stores/{store_id}/release`: the store's rows here may be

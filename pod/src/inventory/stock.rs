@@ -2,6 +2,7 @@
 //! changes.
 
 use chrono::{DateTime, Utc};
+use mercato_tenants::events::{Event, LevelChanged};
 use mercato_tenants::{AdjustmentId, LocationId, StoreId, VariantId};
 use serde::Serialize;
 use sqlx::{PgExecutor, Postgres, Transaction};
@@ -38,18 +39,6 @@ pub(super) struct Change<'a> {
     pub reference: Option<Uuid>,
 }
 
-/// The `inventory.level_changed` event.
-#[derive(Serialize)]
-struct LevelChanged<'a> {
-    variant_id: VariantId,
-    location_id: LocationId,
-    on_hand: i32,
-    reserved: i32,
-    available: i32,
-    delta: i32,
-    reason: &'a str,
-}
-
 /// Records a change already applied to `stock_levels`: the audit row, the
 /// variant's total on hand in `inventory_levels`, and the outbox event.
 pub(super) async fn record_change(
@@ -77,17 +66,15 @@ pub(super) async fn record_change(
     crate::events::record(
         tx,
         store,
-        "inventory.level_changed",
-        change.variant.as_uuid(),
-        &LevelChanged {
+        &Event::InventoryLevelChanged(LevelChanged {
             variant_id: change.variant,
             location_id: change.location,
             on_hand: change.on_hand_after,
             reserved: change.reserved_after,
             available: change.on_hand_after - change.reserved_after,
             delta: change.delta,
-            reason: change.reason,
-        },
+            reason: change.reason.to_owned(),
+        }),
     )
     .await?;
     Ok(total)

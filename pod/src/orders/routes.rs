@@ -4,10 +4,10 @@
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use mercato_tenants::events::{Event, OrderGivenBack, OrderStatusChanged, PaymentChanged};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
-use mercato_tenants::{ApiError, CustomerId, Email, ErrorCode, OrderId, StoreId};
+use mercato_tenants::{ApiError, Currency, CustomerId, Email, ErrorCode, OrderId, StoreId};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use uuid::Uuid;
 
 use super::state::{self, CancelMoney, OrderStatus};
@@ -278,9 +278,12 @@ async fn set_status(
     events::record(
         &mut tx,
         store,
-        "order.status_changed",
-        id.as_uuid(),
-        &json!({"order_id": id, "number": order.number, "from": order.status, "to": to}),
+        &Event::OrderStatusChanged(OrderStatusChanged {
+            order_id: id,
+            number: order.number,
+            from: order.status,
+            to,
+        }),
     )
     .await?;
     tx.commit().await?;
@@ -460,29 +463,27 @@ async fn give_back(
     } else {
         0
     };
-    let event = if to == OrderStatus::Cancelled {
-        "order.cancelled"
-    } else {
-        "order.refunded"
+    let given_back = OrderGivenBack {
+        order_id: id,
+        number: order.number,
+        refunded_minor: refunded,
+        restocked_units: restocked,
+        reason,
     };
-    events::record(
-        &mut tx,
-        store,
-        event,
-        id.as_uuid(),
-        &json!({"order_id": id, "number": order.number, "refunded_minor": refunded,
-                "restocked_units": restocked, "reason": reason}),
-    )
-    .await?;
-    events::record(
-        &mut tx,
-        store,
-        "payment.refunded",
-        id.as_uuid(),
-        &json!({"order_id": id, "checkout_id": order.checkout_id, "payment_id": order.payment_id,
-                "amount_minor": refunded, "currency": order.currency}),
-    )
-    .await?;
+    let event = if to == OrderStatus::Cancelled {
+        Event::OrderCancelled(given_back)
+    } else {
+        Event::OrderRefunded(given_back)
+    };
+    events::record(&mut tx, store, &event).await?;
+    let refund = PaymentChanged {
+        order_id: Some(id),
+        checkout_id: order.checkout_id,
+        payment_id: order.payment_id.clone(),
+        amount_minor: refunded,
+        currency: Currency::parse(&order.currency).map_err(PodError::internal)?,
+    };
+    events::record(&mut tx, store, &Event::PaymentRefunded(refund)).await?;
     tx.commit().await?;
     if restocked > 0 {
         let variants: Vec<_> = order.lines.iter().map(|l| l.variant_id).collect();

@@ -2,53 +2,11 @@
 //! table (`order_transitions`, enforced by a trigger), and a test checks
 //! the two agree.
 
-use serde::{Deserialize, Serialize};
+pub use mercato_tenants::OrderStatus;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderStatus {
-    /// Created with an authorized payment, not yet captured.
-    Placed,
-    /// Payment captured.
-    Paid,
-    Fulfilling,
-    Shipped,
-    Delivered,
-    Cancelled,
-    Refunded,
-}
-
-impl OrderStatus {
-    pub const ALL: [OrderStatus; 7] = [
-        OrderStatus::Placed,
-        OrderStatus::Paid,
-        OrderStatus::Fulfilling,
-        OrderStatus::Shipped,
-        OrderStatus::Delivered,
-        OrderStatus::Cancelled,
-        OrderStatus::Refunded,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Placed => "placed",
-            OrderStatus::Paid => "paid",
-            OrderStatus::Fulfilling => "fulfilling",
-            OrderStatus::Shipped => "shipped",
-            OrderStatus::Delivered => "delivered",
-            OrderStatus::Cancelled => "cancelled",
-            OrderStatus::Refunded => "refunded",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == raw)
-    }
-
-    /// No way out: the order's story is over.
-    pub fn is_terminal(self) -> bool {
-        Self::ALL.iter().all(|to| !allowed(self, *to))
-    }
+/// No way out: the order's story is over.
+pub fn is_terminal(status: OrderStatus) -> bool {
+    OrderStatus::ALL.iter().all(|to| !allowed(status, *to))
 }
 
 /// Whether an order may go from `from` to `to`. The only place this rule
@@ -128,7 +86,7 @@ mod tests {
             }
             // A terminal status is final.
             for (i, s) in path.iter().enumerate() {
-                if s.is_terminal() {
+                if is_terminal(*s) {
                     assert_eq!(i, path.len() - 1, "moved after terminal in {path:?}");
                 }
             }
@@ -172,7 +130,7 @@ mod tests {
         assert_eq!(reached.len(), OrderStatus::ALL.len());
         let terminal: Vec<_> = OrderStatus::ALL
             .into_iter()
-            .filter(|s| s.is_terminal())
+            .filter(|s| is_terminal(*s))
             .collect();
         assert_eq!(terminal, vec![Cancelled, Refunded]);
     }

@@ -5,19 +5,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+/// One row of `hosted_stores` (the pod's internal API shows it as is).
+pub use mercato_tenants::pod_api::HostedStore;
 use mercato_tenants::{Currency, StoreId, TenantState};
-use serde::Serialize;
 use sqlx::PgPool;
-
-/// One row of `hosted_stores`.
-#[derive(Debug, Clone, Serialize)]
-pub struct HostedStore {
-    pub store_id: StoreId,
-    pub handle: String,
-    pub name: String,
-    pub currency: Currency,
-    pub state: TenantState,
-}
 
 pub type Row = (uuid::Uuid, String, String, String, String);
 

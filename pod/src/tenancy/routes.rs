@@ -6,67 +6,20 @@ use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use mercato_tenants::http::{ApiJson, ApiPath};
-use mercato_tenants::{ApiError, Currency, ErrorCode, Handle, StaffId, StoreId, TenantState};
-use serde::{Deserialize, Serialize};
+use mercato_tenants::pod_api::{self, HostRequest, HostResponse, OwnerSession};
+use mercato_tenants::{ApiError, ErrorCode, StoreId};
 
 use super::sql;
+use crate::accounts;
 use crate::accounts::auth::Platform;
-use crate::accounts::{self, IssuedToken};
 use crate::error::PodError;
 use crate::state::AppState;
 use crate::state::HostedStore;
 
 pub fn internal_router() -> Router<AppState> {
     Router::new()
-        .route("/internal/stores", get(list))
-        .route("/internal/stores/{store_id}", put(host).delete(forget))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HostRequest {
-    handle: Handle,
-    name: String,
-    #[serde(default = "usd")]
-    currency: Currency,
-    #[serde(default = "active")]
-    state: TenantState,
-    /// The merchant's owner account, made in the same transaction as the
-    /// hosting (self-serve signup). The password is hashed here.
-    #[serde(default)]
-    owner: Option<OwnerRequest>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OwnerRequest {
-    email: String,
-    password: String,
-}
-
-/// The owner account made at hosting time, with a first session.
-#[derive(Serialize)]
-struct OwnerSession {
-    staff_id: StaffId,
-    email: String,
-    #[serde(flatten)]
-    token: IssuedToken,
-}
-
-#[derive(Serialize)]
-struct HostResponse {
-    #[serde(flatten)]
-    store: HostedStore,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    owner: Option<OwnerSession>,
-}
-
-fn usd() -> Currency {
-    Currency::USD
-}
-
-fn active() -> TenantState {
-    TenantState::Active
+        .route(pod_api::STORES, get(list))
+        .route(pod_api::STORE, put(host).delete(forget))
 }
 
 /// `PUT /internal/stores/{store_id}`: host a store here, or change its state;
@@ -107,7 +60,7 @@ async fn host(
             Some(OwnerSession {
                 staff_id,
                 email: email.as_str().to_owned(),
-                token,
+                session: token,
             })
         }
         None => None,

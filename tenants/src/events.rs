@@ -1,0 +1,687 @@
+//! The events the pods publish, declared once: every [`EventType`] with its
+//! wire name and topic, one payload struct per event, the [`Event`] that
+//! ties each type to its payload, and the [`Envelope`] a Kafka message
+//! carries. The pod's producers build [`Event`]s (`mercato_pod::events::
+//! record`), its relay wraps outbox rows in [`Envelope`]s, and consumers
+//! (the control plane's analytics) read the same types.
+//!
+//! `docs/events.md` describes them; its event catalogue table is checked
+//! against these types by this module's tests.
+//!
+//! Payload fields are only ever added, never renamed or retyped, and
+//! readers ignore fields they do not know (no `deny_unknown_fields`): a
+//! breaking change is a new event type.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+use crate::{
+    CheckoutId, Currency, CustomerId, EventId, LocationId, OrderId, OrderStatus, ProductId,
+    ProductStatus, StoreId, VariantId,
+};
+
+/// The Kafka header that carries the event type, so consumers can filter
+/// without parsing the value.
+pub const TYPE_HEADER: &str = "type";
+
+/// The Kafka topics events are published to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    Orders,
+    Payments,
+    Inventory,
+    Catalog,
+    /// Staff and customer accounts; carries one-time tokens for the mailer.
+    Accounts,
+}
+
+impl Topic {
+    pub const ALL: [Topic; 5] = [
+        Self::Orders,
+        Self::Payments,
+        Self::Inventory,
+        Self::Catalog,
+        Self::Accounts,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Orders => "order-events",
+            Self::Payments => "payment-events",
+            Self::Inventory => "inventory-events",
+            Self::Catalog => "catalog-events",
+            Self::Accounts => "account-events",
+        }
+    }
+}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// What happened: `<context>.<what_happened>` on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    OrderPlaced,
+    OrderStatusChanged,
+    OrderCancelled,
+    OrderRefunded,
+    PaymentCaptured,
+    PaymentVoided,
+    PaymentRefunded,
+    InventoryLevelChanged,
+    ProductChanged,
+    ProductDeleted,
+    StaffInvited,
+    PasswordResetRequested,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 12] = [
+        Self::OrderPlaced,
+        Self::OrderStatusChanged,
+        Self::OrderCancelled,
+        Self::OrderRefunded,
+        Self::PaymentCaptured,
+        Self::PaymentVoided,
+        Self::PaymentRefunded,
+        Self::InventoryLevelChanged,
+        Self::ProductChanged,
+        Self::ProductDeleted,
+        Self::StaffInvited,
+        Self::PasswordResetRequested,
+    ];
+
+    /// The name on the wire (the envelope's `type`, the outbox's `type`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::OrderPlaced => "order.placed",
+            Self::OrderStatusChanged => "order.status_changed",
+            Self::OrderCancelled => "order.cancelled",
+            Self::OrderRefunded => "order.refunded",
+            Self::PaymentCaptured => "payment.captured",
+            Self::PaymentVoided => "payment.voided",
+            Self::PaymentRefunded => "payment.refunded",
+            Self::InventoryLevelChanged => "inventory.level_changed",
+            Self::ProductChanged => "catalog.product_changed",
+            Self::ProductDeleted => "catalog.product_deleted",
+            Self::StaffInvited => "staff.invited",
+            Self::PasswordResetRequested => "customer.password_reset_requested",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// The topic it is published to.
+    pub const fn topic(self) -> Topic {
+        match self {
+            Self::OrderPlaced
+            | Self::OrderStatusChanged
+            | Self::OrderCancelled
+            | Self::OrderRefunded => Topic::Orders,
+            Self::PaymentCaptured | Self::PaymentVoided | Self::PaymentRefunded => Topic::Payments,
+            Self::InventoryLevelChanged => Topic::Inventory,
+            Self::ProductChanged | Self::ProductDeleted => Topic::Catalog,
+            Self::StaffInvited | Self::PasswordResetRequested => Topic::Accounts,
+        }
+    }
+
+    /// What the envelope's `aggregate_id` names (see [`Event::aggregate_id`]).
+    pub const fn aggregate(self) -> &'static str {
+        match self {
+            Self::OrderPlaced
+            | Self::OrderStatusChanged
+            | Self::OrderCancelled
+            | Self::OrderRefunded
+            | Self::PaymentCaptured
+            | Self::PaymentRefunded => "the order",
+            Self::PaymentVoided => "the checkout",
+            Self::InventoryLevelChanged => "the variant",
+            Self::ProductChanged | Self::ProductDeleted => "the product",
+            Self::StaffInvited => "the invitation",
+            Self::PasswordResetRequested => "the customer",
+        }
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// An event type this build does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event type `{0}`")]
+pub struct UnknownEventType(pub String);
+
+impl FromStr for EventType {
+    type Err = UnknownEventType;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s).ok_or_else(|| UnknownEventType(s.chars().take(64).collect()))
+    }
+}
+
+impl Serialize for EventType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        raw.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// `order.placed`: the checkout completed. Recorded in the transaction that
+/// commits the stock and marks the order `paid`, after the capture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderPlaced {
+    pub order_id: OrderId,
+    /// The store's human-readable order number (#1001, #1002, ...).
+    pub number: i64,
+    pub checkout_id: CheckoutId,
+    /// `None` for a guest.
+    pub customer_id: Option<CustomerId>,
+    pub email: String,
+    pub currency: Currency,
+    pub subtotal_minor: i64,
+    pub shipping_minor: i64,
+    pub tax_minor: i64,
+    /// `subtotal_minor + shipping_minor + tax_minor`.
+    pub total_minor: i64,
+    pub lines: Vec<OrderLine>,
+}
+
+/// One line of an [`OrderPlaced`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub variant_id: VariantId,
+    pub product_id: ProductId,
+    pub sku: String,
+    pub quantity: i32,
+    pub unit_price_minor: i64,
+}
+
+/// `order.status_changed`: staff moved an order along fulfilment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderStatusChanged {
+    pub order_id: OrderId,
+    pub number: i64,
+    pub from: OrderStatus,
+    pub to: OrderStatus,
+}
+
+/// `order.cancelled` and `order.refunded`: staff cancelled or refunded an
+/// order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderGivenBack {
+    pub order_id: OrderId,
+    pub number: i64,
+    pub refunded_minor: i64,
+    pub restocked_units: i64,
+    pub reason: Option<String>,
+}
+
+/// `payment.captured`, `payment.voided` and `payment.refunded`: money moved
+/// at the payment gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentChanged {
+    /// `None` for a voided checkout that never made an order.
+    pub order_id: Option<OrderId>,
+    pub checkout_id: CheckoutId,
+    /// The gateway's id (`pay_...`).
+    pub payment_id: String,
+    pub amount_minor: i64,
+    pub currency: Currency,
+}
+
+/// `inventory.level_changed`: a stock level of a (variant, location)
+/// changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LevelChanged {
+    pub variant_id: VariantId,
+    pub location_id: LocationId,
+    pub on_hand: i32,
+    pub reserved: i32,
+    /// `on_hand - reserved`.
+    pub available: i32,
+    /// The change of `on_hand` (or of `reserved` for holds).
+    pub delta: i32,
+    pub reason: String,
+}
+
+/// `catalog.product_changed`: something of a product changed (its fields,
+/// variants, stock, images, collections or categories).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductChanged {
+    pub product_id: ProductId,
+    pub status: ProductStatus,
+}
+
+/// `catalog.product_deleted`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductDeleted {
+    pub product_id: ProductId,
+}
+
+/// `staff.invited`, with the one-time token for the invitation mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffInvited {
+    pub invitation_id: Uuid,
+    pub store_id: StoreId,
+    pub store_name: String,
+    pub email: String,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `customer.password_reset_requested`, with the one-time token for the
+/// reset mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordResetRequested {
+    pub customer_id: CustomerId,
+    pub email: String,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An event: its type and its payload, which cannot disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    OrderPlaced(OrderPlaced),
+    OrderStatusChanged(OrderStatusChanged),
+    OrderCancelled(OrderGivenBack),
+    OrderRefunded(OrderGivenBack),
+    PaymentCaptured(PaymentChanged),
+    PaymentVoided(PaymentChanged),
+    PaymentRefunded(PaymentChanged),
+    InventoryLevelChanged(LevelChanged),
+    ProductChanged(ProductChanged),
+    ProductDeleted(ProductDeleted),
+    StaffInvited(StaffInvited),
+    PasswordResetRequested(PasswordResetRequested),
+}
+
+impl Event {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Self::OrderPlaced(_) => EventType::OrderPlaced,
+            Self::OrderStatusChanged(_) => EventType::OrderStatusChanged,
+            Self::OrderCancelled(_) => EventType::OrderCancelled,
+            Self::OrderRefunded(_) => EventType::OrderRefunded,
+            Self::PaymentCaptured(_) => EventType::PaymentCaptured,
+            Self::PaymentVoided(_) => EventType::PaymentVoided,
+            Self::PaymentRefunded(_) => EventType::PaymentRefunded,
+            Self::InventoryLevelChanged(_) => EventType::InventoryLevelChanged,
+            Self::ProductChanged(_) => EventType::ProductChanged,
+            Self::ProductDeleted(_) => EventType::ProductDeleted,
+            Self::StaffInvited(_) => EventType::StaffInvited,
+            Self::PasswordResetRequested(_) => EventType::PasswordResetRequested,
+        }
+    }
+
+    /// The id of the thing that changed, as [`EventType::aggregate`] says.
+    pub fn aggregate_id(&self) -> Uuid {
+        match self {
+            Self::OrderPlaced(e) => e.order_id.as_uuid(),
+            Self::OrderStatusChanged(e) => e.order_id.as_uuid(),
+            Self::OrderCancelled(e) | Self::OrderRefunded(e) => e.order_id.as_uuid(),
+            // Captured and refunded money always belongs to an order.
+            Self::PaymentCaptured(e) | Self::PaymentRefunded(e) => {
+                e.order_id.map_or(e.checkout_id.as_uuid(), |o| o.as_uuid())
+            }
+            Self::PaymentVoided(e) => e.checkout_id.as_uuid(),
+            Self::InventoryLevelChanged(e) => e.variant_id.as_uuid(),
+            Self::ProductChanged(e) => e.product_id.as_uuid(),
+            Self::ProductDeleted(e) => e.product_id.as_uuid(),
+            Self::StaffInvited(e) => e.invitation_id,
+            Self::PasswordResetRequested(e) => e.customer_id.as_uuid(),
+        }
+    }
+
+    /// The payload as JSON (the envelope's `payload`).
+    pub fn payload(&self) -> Result<serde_json::Value, serde_json::Error> {
+        match self {
+            Self::OrderPlaced(e) => serde_json::to_value(e),
+            Self::OrderStatusChanged(e) => serde_json::to_value(e),
+            Self::OrderCancelled(e) | Self::OrderRefunded(e) => serde_json::to_value(e),
+            Self::PaymentCaptured(e) | Self::PaymentVoided(e) | Self::PaymentRefunded(e) => {
+                serde_json::to_value(e)
+            }
+            Self::InventoryLevelChanged(e) => serde_json::to_value(e),
+            Self::ProductChanged(e) => serde_json::to_value(e),
+            Self::ProductDeleted(e) => serde_json::to_value(e),
+            Self::StaffInvited(e) => serde_json::to_value(e),
+            Self::PasswordResetRequested(e) => serde_json::to_value(e),
+        }
+    }
+
+    /// Reads the payload of an event of type `event_type`.
+    pub fn decode(
+        event_type: EventType,
+        payload: &serde_json::Value,
+    ) -> Result<Self, serde_json::Error> {
+        Ok(match event_type {
+            EventType::OrderPlaced => Self::OrderPlaced(Deserialize::deserialize(payload)?),
+            EventType::OrderStatusChanged => {
+                Self::OrderStatusChanged(Deserialize::deserialize(payload)?)
+            }
+            EventType::OrderCancelled => Self::OrderCancelled(Deserialize::deserialize(payload)?),
+            EventType::OrderRefunded => Self::OrderRefunded(Deserialize::deserialize(payload)?),
+            EventType::PaymentCaptured => Self::PaymentCaptured(Deserialize::deserialize(payload)?),
+            EventType::PaymentVoided => Self::PaymentVoided(Deserialize::deserialize(payload)?),
+            EventType::PaymentRefunded => Self::PaymentRefunded(Deserialize::deserialize(payload)?),
+            EventType::InventoryLevelChanged => {
+                Self::InventoryLevelChanged(Deserialize::deserialize(payload)?)
+            }
+            EventType::ProductChanged => Self::ProductChanged(Deserialize::deserialize(payload)?),
+            EventType::ProductDeleted => Self::ProductDeleted(Deserialize::deserialize(payload)?),
+            EventType::StaffInvited => Self::StaffInvited(Deserialize::deserialize(payload)?),
+            EventType::PasswordResetRequested => {
+                Self::PasswordResetRequested(Deserialize::deserialize(payload)?)
+            }
+        })
+    }
+}
+
+/// What a Kafka message's value holds: one outbox row. The message's key is
+/// the store id; its [`TYPE_HEADER`] is the event type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Unique, time-ordered: the key consumers dedupe by.
+    pub event_id: EventId,
+    pub store_id: StoreId,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    pub aggregate_id: Uuid,
+    /// When the recording transaction ran.
+    pub occurred_at: DateTime<Utc>,
+    /// The payload of `event_type`, as recorded; [`Envelope::event`] reads
+    /// it.
+    pub payload: serde_json::Value,
+}
+
+impl Envelope {
+    /// The typed event this envelope carries.
+    pub fn event(&self) -> Result<Event, serde_json::Error> {
+        Event::decode(self.event_type, &self.payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).expect("valid time")
+    }
+
+    /// An event of every type, with every optional field set, so that its
+    /// JSON shows every field.
+    fn sample(event_type: EventType) -> Event {
+        let order = OrderId::new();
+        let checkout = CheckoutId::new();
+        let given_back = OrderGivenBack {
+            order_id: order,
+            number: 1001,
+            refunded_minor: 4680,
+            restocked_units: 2,
+            reason: Some("damaged".into()),
+        };
+        let payment = PaymentChanged {
+            order_id: Some(order),
+            checkout_id: checkout,
+            payment_id: "pay_1".into(),
+            amount_minor: 4680,
+            currency: Currency::USD,
+        };
+        match event_type {
+            EventType::OrderPlaced => Event::OrderPlaced(OrderPlaced {
+                order_id: order,
+                number: 1001,
+                checkout_id: checkout,
+                customer_id: Some(CustomerId::new()),
+                email: "a@b.c".into(),
+                currency: Currency::USD,
+                subtotal_minor: 3800,
+                shipping_minor: 500,
+                tax_minor: 380,
+                total_minor: 4680,
+                lines: vec![OrderLine {
+                    variant_id: VariantId::new(),
+                    product_id: ProductId::new(),
+                    sku: "TEE-M".into(),
+                    quantity: 2,
+                    unit_price_minor: 1900,
+                }],
+            }),
+            EventType::OrderStatusChanged => Event::OrderStatusChanged(OrderStatusChanged {
+                order_id: order,
+                number: 1001,
+                from: OrderStatus::Paid,
+                to: OrderStatus::Fulfilling,
+            }),
+            EventType::OrderCancelled => Event::OrderCancelled(given_back),
+            EventType::OrderRefunded => Event::OrderRefunded(given_back),
+            EventType::PaymentCaptured => Event::PaymentCaptured(payment),
+            EventType::PaymentVoided => Event::PaymentVoided(payment),
+            EventType::PaymentRefunded => Event::PaymentRefunded(payment),
+            EventType::InventoryLevelChanged => Event::InventoryLevelChanged(LevelChanged {
+                variant_id: VariantId::new(),
+                location_id: LocationId::new(),
+                on_hand: 40,
+                reserved: 3,
+                available: 37,
+                delta: -2,
+                reason: "sold".into(),
+            }),
+            EventType::ProductChanged => Event::ProductChanged(ProductChanged {
+                product_id: ProductId::new(),
+                status: ProductStatus::Active,
+            }),
+            EventType::ProductDeleted => Event::ProductDeleted(ProductDeleted {
+                product_id: ProductId::new(),
+            }),
+            EventType::StaffInvited => Event::StaffInvited(StaffInvited {
+                invitation_id: Uuid::now_v7(),
+                store_id: StoreId::new(),
+                store_name: "Demo Store".into(),
+                email: "new@staff.example".into(),
+                token: "secret".into(),
+                expires_at: at(1_700_000_000),
+            }),
+            EventType::PasswordResetRequested => {
+                Event::PasswordResetRequested(PasswordResetRequested {
+                    customer_id: CustomerId::new(),
+                    email: "a@b.c".into(),
+                    token: "secret".into(),
+                    expires_at: at(1_700_000_000),
+                })
+            }
+        }
+    }
+
+    /// The payload's field names, `lines[].sku` for the fields of a list's
+    /// objects, in name order.
+    fn fields(payload: &Value) -> Vec<String> {
+        fn walk(prefix: &str, value: &Value, out: &mut BTreeSet<String>) {
+            let Some(object) = value.as_object() else {
+                return;
+            };
+            for (key, v) in object {
+                let name = format!("{prefix}{key}");
+                out.insert(name.clone());
+                if let Some(first) = v.as_array().and_then(|a| a.first()) {
+                    walk(&format!("{name}[]."), first, out);
+                }
+            }
+        }
+        let mut out = BTreeSet::new();
+        walk("", payload, &mut out);
+        out.into_iter().collect()
+    }
+
+    const BEGIN: &str = "<!-- event catalogue: generated from tenants/src/events.rs -->";
+    const END: &str = "<!-- end of event catalogue -->";
+
+    /// The catalogue table of `docs/events.md`, as the types say it is.
+    fn catalogue() -> String {
+        let mut out =
+            String::from("| type | topic | aggregate | payload fields |\n|---|---|---|---|\n");
+        for t in EventType::ALL {
+            let payload = sample(t).payload().expect("serialises");
+            let fields: Vec<String> = fields(&payload)
+                .into_iter()
+                .map(|f| format!("`{f}`"))
+                .collect();
+            out.push_str(&format!(
+                "| `{t}` | `{}` | {} | {} |\n",
+                t.topic(),
+                t.aggregate(),
+                fields.join(", ")
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn the_documented_catalogue_is_the_typed_one() {
+        let doc = include_str!("../../docs/events.md");
+        let expected = catalogue();
+        let documented = doc
+            .split_once(BEGIN)
+            .and_then(|(_, rest)| rest.split_once(END))
+            .map(|(table, _)| table.trim_start_matches('\n'));
+        assert_eq!(
+            documented,
+            Some(expected.as_str()),
+            "docs/events.md's event catalogue is stale; between\n{BEGIN}\nand\n{END}\nit should read:\n\n{expected}"
+        );
+        for t in EventType::ALL {
+            assert!(
+                doc.contains(&format!("**`{t}`**")),
+                "docs/events.md does not describe {t}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_event_round_trips_through_its_envelope() {
+        for t in EventType::ALL {
+            let event = sample(t);
+            assert_eq!(event.event_type(), t);
+            let envelope = Envelope {
+                event_id: EventId::new(),
+                store_id: StoreId::new(),
+                event_type: t,
+                aggregate_id: event.aggregate_id(),
+                occurred_at: at(1_700_000_000),
+                payload: event.payload().expect("serialises"),
+            };
+            let json = serde_json::to_string(&envelope).expect("json");
+            let back: Envelope = serde_json::from_str(&json).expect("parses");
+            assert_eq!(back, envelope);
+            assert_eq!(back.event().expect("its payload"), event);
+        }
+    }
+
+    #[test]
+    fn names_parse_and_topics_follow_the_type_prefix() {
+        for t in EventType::ALL {
+            assert_eq!(t.as_str().parse::<EventType>(), Ok(t));
+            assert_eq!(serde_json::to_value(t).expect("json"), json!(t.as_str()));
+            let (prefix, what) = t.as_str().split_once('.').expect("context.what");
+            assert!(!what.is_empty() && what.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            let by_prefix = match prefix {
+                "order" => Topic::Orders,
+                "payment" => Topic::Payments,
+                "inventory" => Topic::Inventory,
+                "catalog" => Topic::Catalog,
+                _ => Topic::Accounts,
+            };
+            assert_eq!(t.topic(), by_prefix, "{t}");
+        }
+        assert!("orders.placed".parse::<EventType>().is_err());
+        assert!(serde_json::from_value::<EventType>(json!("order")).is_err());
+    }
+
+    #[test]
+    fn the_envelope_has_the_documented_fields() {
+        let envelope = Envelope {
+            event_id: EventId::new(),
+            store_id: StoreId::new(),
+            event_type: EventType::OrderPlaced,
+            aggregate_id: Uuid::nil(),
+            occurred_at: at(1_700_000_000),
+            payload: json!({"order_id": Uuid::nil()}),
+        };
+        let json = serde_json::to_value(&envelope).expect("serializes");
+        let keys: BTreeSet<&str> = json
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys.into_iter().collect::<Vec<_>>(),
+            [
+                "aggregate_id",
+                "event_id",
+                "occurred_at",
+                "payload",
+                "store_id",
+                "type"
+            ]
+        );
+        assert_eq!(json["type"], "order.placed");
+        assert_eq!(json["occurred_at"], "2023-11-14T22:13:20Z");
+        // A known type whose payload is not its shape: the envelope reads,
+        // the event does not.
+        assert!(envelope.event().is_err());
+    }
+
+    #[test]
+    fn payloads_keep_their_wire_shape() {
+        let order = OrderId::new();
+        let checkout = CheckoutId::new();
+        let event = Event::PaymentVoided(PaymentChanged {
+            order_id: None,
+            checkout_id: checkout,
+            payment_id: "pay_1".into(),
+            amount_minor: 990,
+            currency: Currency::parse("eur").expect("currency"),
+        });
+        assert_eq!(
+            event.payload().expect("json"),
+            json!({"order_id": null, "checkout_id": checkout, "payment_id": "pay_1",
+                   "amount_minor": 990, "currency": "EUR"})
+        );
+        assert_eq!(event.aggregate_id(), checkout.as_uuid());
+        let event = Event::OrderStatusChanged(OrderStatusChanged {
+            order_id: order,
+            number: 1001,
+            from: OrderStatus::Paid,
+            to: OrderStatus::Fulfilling,
+        });
+        assert_eq!(
+            event.payload().expect("json"),
+            json!({"order_id": order, "number": 1001, "from": "paid", "to": "fulfilling"})
+        );
+        assert_eq!(event.aggregate_id(), order.as_uuid());
+    }
+}
