@@ -11,7 +11,7 @@
 pub mod analytics;
 pub mod auth;
 pub mod config;
-pub mod db;
+pub mod error;
 pub mod fleet;
 pub mod jobs;
 pub mod loads;

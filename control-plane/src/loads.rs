@@ -21,6 +21,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::Operator;
+use crate::error::ControlError;
 use crate::AppState;
 use mercato_tenants::ApiError;
 
@@ -35,7 +36,10 @@ struct Collected {
 
 /// `POST /v1/loads/collect`: pulls every pod's load report now; how many
 /// stores' figures were recorded.
-async fn collect(State(state): State<AppState>, _: Operator) -> Result<Json<Collected>, ApiError> {
+async fn collect(
+    State(state): State<AppState>,
+    _: Operator,
+) -> Result<Json<Collected>, ControlError> {
     let stores = collect_once(&state)
         .await
         .map_err(|e| ApiError::internal(format!("{e:#}")))?;

@@ -12,6 +12,7 @@ use mercato_tenants::pod_api::OwnerCredentials;
 use mercato_tenants::{ApiError, Currency, Email, ErrorCode, Handle, NameError, Password};
 use serde::{Deserialize, Serialize};
 
+use crate::error::ControlError;
 use crate::stores::{self, NewStore, Store};
 use crate::AppState;
 
@@ -90,12 +91,12 @@ fn invalid_handle(e: NameError) -> ApiError {
 async fn signup(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SignupRequest>,
-) -> Result<(StatusCode, Json<SignupResponse>), ApiError> {
+) -> Result<(StatusCode, Json<SignupResponse>), ControlError> {
     let email = Email::parse(&req.email).map_err(|m| ApiError::new(ErrorCode::InvalidEmail, m))?;
     Password::parse(&req.password).map_err(|m| ApiError::new(ErrorCode::WeakPassword, m))?;
     let name = req.store_name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid("store_name must be 1 to 200 characters"));
+        return Err(ApiError::invalid("store_name must be 1 to 200 characters").into());
     }
     let handle = match &req.handle {
         Some(raw) => Handle::parse(raw).map_err(invalid_handle)?,

@@ -23,7 +23,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::Operator;
-use crate::db::map_db_error;
+use crate::error::ControlError;
 use crate::AppState;
 
 /// The consumer's name in `processed_events` and its Kafka consumer group.
@@ -139,10 +139,9 @@ async fn sales(
     State(state): State<AppState>,
     _: Operator,
     ApiPath(id): ApiPath<StoreId>,
-) -> Result<Json<StoreSales>, ApiError> {
+) -> Result<Json<StoreSales>, ControlError> {
     crate::stores::get(&state.db, id)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .ok_or_else(|| ApiError::not_found("store"))?;
     let rows: Vec<(String, i64, i64, DateTime<Utc>)> = sqlx::query_as(
         "SELECT currency, orders, revenue_minor, last_order_at FROM store_sales \
@@ -150,8 +149,7 @@ async fn sales(
     )
     .bind(id.as_uuid())
     .fetch_all(&state.db)
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     Ok(Json(StoreSales {
         store_id: id,
         orders: rows.iter().map(|r| r.1).sum(),

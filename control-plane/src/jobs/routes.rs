@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{runner, Job, Kind};
 use crate::auth::Operator;
-use crate::db::map_db_error;
+use crate::error::ControlError;
 use crate::pods::get_pod;
 use crate::rebalance::{self, DrainError, Measure, Plan, PlannedMove};
 use crate::{fleet, AppState};
@@ -41,13 +41,13 @@ fn measure(name: Option<&str>) -> Result<Measure, ApiError> {
     })
 }
 
-fn throttle(state: &AppState, ms: Option<u64>) -> Result<u64, ApiError> {
+fn throttle(state: &AppState, ms: Option<u64>) -> Result<u64, ControlError> {
     match ms {
         None => Ok(state.mover.settings.throttle_ms),
         Some(ms) if ms <= MAX_THROTTLE_MS => Ok(ms),
-        Some(_) => Err(ApiError::invalid(format!(
-            "throttle_ms must be 0 to {MAX_THROTTLE_MS}"
-        ))),
+        Some(_) => {
+            Err(ApiError::invalid(format!("throttle_ms must be 0 to {MAX_THROTTLE_MS}")).into())
+        }
     }
 }
 
@@ -73,28 +73,17 @@ async fn create_job(
     measure: Measure,
     throttle_ms: u64,
     moves: &[PlannedMove],
-) -> Result<Uuid, ApiError> {
+) -> Result<Uuid, ControlError> {
     let id = Uuid::now_v7();
-    super::insert(&mut *tx, id, kind, pod, measure, throttle_ms, moves)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.constraint() == Some(super::ONE_RUNNING) => {
-                ApiError::new(
-                    ErrorCode::FleetJobRunning,
-                    "another drain or rebalance has just started",
-                )
-            }
-            _ => map_db_error(e),
-        })?;
+    super::insert(&mut *tx, id, kind, pod, measure, throttle_ms, moves).await?;
     tracing::info!(job_id = %id, kind = kind.as_str(), moves = moves.len(), "fleet job created");
     Ok(id)
 }
 
-async fn load_job(state: &AppState, id: Uuid) -> Result<Job, ApiError> {
+async fn load_job(state: &AppState, id: Uuid) -> Result<Job, ControlError> {
     super::get(&state.db, id)
-        .await
-        .map_err(map_db_error)?
-        .ok_or_else(|| ApiError::not_found("job"))
+        .await?
+        .ok_or_else(|| ApiError::not_found("job").into())
 }
 
 #[derive(Deserialize)]
@@ -114,13 +103,12 @@ async fn drain(
     _: Operator,
     ApiPath(id): ApiPath<PodId>,
     ApiJson(req): ApiJson<DrainRequest>,
-) -> Result<(StatusCode, Json<Drain>), ApiError> {
+) -> Result<(StatusCode, Json<Drain>), ControlError> {
     let throttle_ms = throttle(&state, req.throttle_ms)?;
     let pod = get_pod(&state.db, id)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .ok_or_else(|| ApiError::not_found("pod"))?;
-    if let Some(job) = super::running(&state.db).await.map_err(map_db_error)? {
+    if let Some(job) = super::running(&state.db).await? {
         if job.kind == Kind::Drain && job.pod_id == Some(id) {
             let moves = job.steps.iter().map(|s| s.planned.clone()).collect();
             return Ok((
@@ -132,7 +120,7 @@ async fn drain(
                 }),
             ));
         }
-        return Err(job_running(&job));
+        return Err(job_running(&job).into());
     }
     let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
     // Draining first, under the pod's lock: placement takes every pod's
@@ -140,10 +128,9 @@ async fn drain(
     sqlx::query("UPDATE pods SET state = 'draining', updated_at = now() WHERE id = $1")
         .bind(id.as_uuid())
         .execute(&mut *tx)
-        .await
-        .map_err(map_db_error)?;
-    let pods = fleet::pod_loads(&mut *tx).await.map_err(map_db_error)?;
-    let stores = fleet::store_loads(&mut *tx).await.map_err(map_db_error)?;
+        .await?;
+    let pods = fleet::pod_loads(&mut *tx).await?;
+    let stores = fleet::store_loads(&mut *tx).await?;
     let moves = rebalance::drain(&pods, &stores, id).map_err(|e| match e {
         DrainError::NoRoom(store) => ApiError::new(
             ErrorCode::NoPodAvailable,
@@ -155,8 +142,7 @@ async fn drain(
         sqlx::query("UPDATE pods SET state = 'drained', updated_at = now() WHERE id = $1")
             .bind(id.as_uuid())
             .execute(&mut *tx)
-            .await
-            .map_err(map_db_error)?;
+            .await?;
         None
     } else {
         Some(
@@ -171,7 +157,7 @@ async fn drain(
             .await?,
         )
     };
-    tx.commit().await.map_err(map_db_error)?;
+    tx.commit().await?;
     tracing::info!(pod_id = %id, name = %pod.name, moves = moves.len(), "pod drain started");
     let job = match job {
         Some(job_id) => {
@@ -181,8 +167,7 @@ async fn drain(
         None => None,
     };
     let pod = get_pod(&state.db, id)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .ok_or_else(|| ApiError::not_found("pod"))?;
     let status = if job.is_some() {
         StatusCode::ACCEPTED
@@ -198,9 +183,9 @@ struct PlanQuery {
     measure: Option<String>,
 }
 
-async fn current_plan(state: &AppState, measure: Measure) -> Result<Plan, ApiError> {
-    let pods = fleet::pod_loads(&state.db).await.map_err(map_db_error)?;
-    let stores = fleet::store_loads(&state.db).await.map_err(map_db_error)?;
+async fn current_plan(state: &AppState, measure: Measure) -> Result<Plan, ControlError> {
+    let pods = fleet::pod_loads(&state.db).await?;
+    let stores = fleet::store_loads(&state.db).await?;
     Ok(rebalance::plan(&pods, &stores, measure, BAND))
 }
 
@@ -211,7 +196,7 @@ async fn plan(
     State(state): State<AppState>,
     _: Operator,
     ApiQuery(q): ApiQuery<PlanQuery>,
-) -> Result<Json<Plan>, ApiError> {
+) -> Result<Json<Plan>, ControlError> {
     let measure = measure(q.measure.as_deref())?;
     current_plan(&state, measure).await.map(Json)
 }
@@ -232,11 +217,11 @@ async fn apply(
     State(state): State<AppState>,
     _: Operator,
     ApiJson(req): ApiJson<ApplyRequest>,
-) -> Result<(StatusCode, Json<Applied>), ApiError> {
+) -> Result<(StatusCode, Json<Applied>), ControlError> {
     let measure = measure(req.measure.as_deref())?;
     let throttle_ms = throttle(&state, req.throttle_ms)?;
-    if let Some(job) = super::running(&state.db).await.map_err(map_db_error)? {
-        return Err(job_running(&job));
+    if let Some(job) = super::running(&state.db).await? {
+        return Err(job_running(&job).into());
     }
     let plan = current_plan(&state, measure).await?;
     if plan.moves.is_empty() {
@@ -275,12 +260,12 @@ async fn list(
     State(state): State<AppState>,
     _: Operator,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<JobPage>, ApiError> {
+) -> Result<Json<JobPage>, ControlError> {
     let limit = q.limit.unwrap_or(20);
     if !(1..=200).contains(&limit) {
-        return Err(ApiError::invalid("limit must be 1 to 200"));
+        return Err(ApiError::invalid("limit must be 1 to 200").into());
     }
-    let items = super::list(&state.db, limit).await.map_err(map_db_error)?;
+    let items = super::list(&state.db, limit).await?;
     Ok(Json(JobPage { items }))
 }
 
@@ -289,7 +274,7 @@ async fn show(
     State(state): State<AppState>,
     _: Operator,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<Json<Job>, ApiError> {
+) -> Result<Json<Job>, ControlError> {
     load_job(&state, id).await.map(Json)
 }
 
@@ -300,16 +285,14 @@ async fn cancel(
     State(state): State<AppState>,
     _: Operator,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<(StatusCode, Json<Job>), ApiError> {
-    if !super::request_cancel(&state.db, id)
-        .await
-        .map_err(map_db_error)?
-    {
+) -> Result<(StatusCode, Json<Job>), ControlError> {
+    if !super::request_cancel(&state.db, id).await? {
         let job = load_job(&state, id).await?;
         return Err(ApiError::new(
             ErrorCode::Conflict,
             format!("job {id} has finished ({})", job.status.as_str()),
-        ));
+        )
+        .into());
     }
     tracing::info!(job_id = %id, "fleet job cancel requested");
     load_job(&state, id)

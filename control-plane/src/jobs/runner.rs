@@ -94,7 +94,7 @@ async fn run_step(state: &AppState, job: &Job, index: usize) -> anyhow::Result<S
             .await
             {
                 Ok(m) => m,
-                Err(e) => return Ok(skipped(step, e.message)),
+                Err(e) => return Ok(skipped(step, e.into_api().message)),
             }
         }
     };

@@ -14,7 +14,7 @@ use super::model::{self, Move, Reason, Status};
 use super::pg::PodDb;
 use super::runner::{self, pod_endpoint, PodEndpoint};
 use crate::auth::Operator;
-use crate::db::map_db_error;
+use crate::error::ControlError;
 use crate::placement::{place_store, Capacity};
 use crate::{fleet, stores, AppState};
 
@@ -34,7 +34,7 @@ struct CreateMove {
 }
 
 /// Why a move could not start, as the API reports it.
-pub type StartError = ApiError;
+pub type StartError = ControlError;
 
 fn preflight_failed(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::MovePreflightFailed, message)
@@ -57,38 +57,37 @@ pub async fn start(
     job: Option<Uuid>,
 ) -> Result<Move, StartError> {
     let store = stores::get(&state.db, store_id)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .ok_or_else(|| ApiError::not_found("store"))?;
-    let running = model::list(&state.db, Some(store_id), Some(Status::Running), 1)
-        .await
-        .map_err(map_db_error)?;
+    let running = model::list(&state.db, Some(store_id), Some(Status::Running), 1).await?;
     if let Some(m) = running.first() {
         return Err(ApiError::new(
             ErrorCode::MoveInProgress,
             format!("store {store_id} is already moving (move {})", m.id),
-        ));
+        )
+        .into());
     }
     if store.state != TenantState::Active {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             format!("store {store_id} is {}, not active", store.state),
-        ));
+        )
+        .into());
     }
     let target = match target {
         Some(t) if t == store.pod_id => {
             return Err(ApiError::new(
                 ErrorCode::AlreadyOnPod,
                 format!("store {store_id} is already on pod {t}"),
-            ))
+            )
+            .into())
         }
         Some(t) => t,
         None => {
-            let pods = fleet::pod_loads(&state.db).await.map_err(map_db_error)?;
+            let pods = fleet::pod_loads(&state.db).await?;
             // A store without a report yet needs only its slot.
             let need = fleet::store_loads(&state.db)
-                .await
-                .map_err(map_db_error)?
+                .await?
                 .into_iter()
                 .find(|s| s.store == store_id)
                 .map(|s| s.need())
@@ -106,18 +105,13 @@ pub async fn start(
         }
     };
     let source = pod_endpoint(&state.db, store.pod_id)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .ok_or_else(|| ApiError::internal("the store's pod is missing"))?;
     let target_pod = pod_endpoint(&state.db, target)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .ok_or_else(|| ApiError::not_found("pod"))?;
     if target_pod.state != PodState::Active.as_str() {
-        return Err(not_movable(
-            &target_pod,
-            &format!("is {}", target_pod.state),
-        ));
+        return Err(not_movable(&target_pod, &format!("is {}", target_pod.state)).into());
     }
     let tables = preflight(&source, &target_pod).await?;
     let id = Uuid::now_v7();
@@ -130,23 +124,17 @@ pub async fn start(
         job,
         tables_total: tables as i32,
     };
-    model::insert(&state.db, &new).await.map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.constraint() == Some("moves_one_running_per_store") => {
-            ApiError::new(ErrorCode::MoveInProgress, "the store is already moving")
-        }
-        _ => map_db_error(e),
-    })?;
+    model::insert(&state.db, &new).await?;
     tracing::info!(move_id = %id, store_id = %store_id, from = %source.name, to = %target_pod.name, reason = reason.as_str(), "move started");
     runner::spawn(state.clone(), id, false);
     model::get(&state.db, id)
-        .await
-        .map_err(map_db_error)?
-        .ok_or_else(|| ApiError::internal("move vanished"))
+        .await?
+        .ok_or_else(|| ApiError::internal("move vanished").into())
 }
 
 /// The checks that need the pods' databases; returns the number of tenant
 /// tables that will move.
-async fn preflight(source: &PodEndpoint, target: &PodEndpoint) -> Result<usize, ApiError> {
+async fn preflight(source: &PodEndpoint, target: &PodEndpoint) -> Result<usize, ControlError> {
     let urls = [source, target].map(|p| {
         p.database_url
             .clone()
@@ -172,7 +160,7 @@ async fn preflight(source: &PodEndpoint, target: &PodEndpoint) -> Result<usize, 
         Ok(d) => d,
         Err(e) => {
             src.close().await;
-            return Err(e);
+            return Err(e.into());
         }
     };
     let checked = check_schemas(&src, &dst, source).await;
@@ -181,13 +169,18 @@ async fn preflight(source: &PodEndpoint, target: &PodEndpoint) -> Result<usize, 
     checked
 }
 
-async fn check_schemas(src: &PodDb, dst: &PodDb, source: &PodEndpoint) -> Result<usize, ApiError> {
+async fn check_schemas(
+    src: &PodDb,
+    dst: &PodDb,
+    source: &PodEndpoint,
+) -> Result<usize, ControlError> {
     let level = src.wal_level().await.map_err(ApiError::internal)?;
     if level != "logical" {
         return Err(preflight_failed(format!(
             "pod {} runs with wal_level={level}; moves need wal_level=logical",
             source.name
-        )));
+        ))
+        .into());
     }
     let tables = src.tenant_tables().await.map_err(ApiError::internal)?;
     let theirs = dst.tenant_tables().await.map_err(ApiError::internal)?;
@@ -196,7 +189,7 @@ async fn check_schemas(src: &PodDb, dst: &PodDb, source: &PodEndpoint) -> Result
         let only_there: Vec<&String> = theirs.iter().filter(|t| !tables.contains(t)).collect();
         return Err(preflight_failed(format!(
             "the pods' schemas differ (only on the source: {only_here:?}; only on the target: {only_there:?}); migrate both first"
-        )));
+        )).into());
     }
     let keys = src
         .primary_keys(&tables)
@@ -211,7 +204,7 @@ async fn check_schemas(src: &PodDb, dst: &PodDb, source: &PodEndpoint) -> Result
         return Err(preflight_failed(format!(
             "tenant table(s) without a primary key: {}; logical replication cannot apply updates and deletes to them, so the store cannot move",
             missing.join(", ")
-        )));
+        )).into());
     }
     // The freeze checks only what the source's capture recorded.
     let triggers = src
@@ -228,7 +221,7 @@ async fn check_schemas(src: &PodDb, dst: &PodDb, source: &PodEndpoint) -> Result
             "tenant table(s) without the move_capture trigger over their primary key on pod {}: {}; the migration that creates a tenant table must call move_capture.install('<table>')",
             source.name,
             uncaptured.join(", ")
-        )));
+        )).into());
     }
     Ok(tables.len())
 }
@@ -238,7 +231,7 @@ async fn create(
     State(state): State<AppState>,
     _: Operator,
     ApiJson(req): ApiJson<CreateMove>,
-) -> Result<(StatusCode, Json<Move>), ApiError> {
+) -> Result<(StatusCode, Json<Move>), ControlError> {
     let mv = start(
         &state,
         req.store_id,
@@ -263,7 +256,7 @@ async fn list(
     State(state): State<AppState>,
     _: Operator,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<MovePage>, ApiError> {
+) -> Result<Json<MovePage>, ControlError> {
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(Status::parse(s).ok_or_else(|| {
@@ -272,11 +265,9 @@ async fn list(
     };
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid("limit must be 1 to 500"));
+        return Err(ApiError::invalid("limit must be 1 to 500").into());
     }
-    let items = model::list(&state.db, q.store_id, status, limit)
-        .await
-        .map_err(map_db_error)?;
+    let items = model::list(&state.db, q.store_id, status, limit).await?;
     Ok(Json(MovePage { items }))
 }
 
@@ -285,12 +276,11 @@ async fn show(
     State(state): State<AppState>,
     _: Operator,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<Json<Move>, ApiError> {
+) -> Result<Json<Move>, ControlError> {
     model::get(&state.db, id)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found("move"))
+        .ok_or_else(|| ApiError::not_found("move").into())
 }
 
 /// `POST /v1/moves/{id}/abort`: the runner rolls the move back at its next
@@ -299,10 +289,9 @@ async fn abort(
     State(state): State<AppState>,
     _: Operator,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<(StatusCode, Json<Move>), ApiError> {
+) -> Result<(StatusCode, Json<Move>), ControlError> {
     let mv = model::get(&state.db, id)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .ok_or_else(|| ApiError::not_found("move"))?;
     if mv.status != Status::Running || mv.phase.past_switch() {
         return Err(ApiError::new(
@@ -311,21 +300,17 @@ async fn abort(
                 "move {id} is {} and can no longer be aborted",
                 mv.status.as_str()
             ),
-        ));
+        )
+        .into());
     }
-    if !model::request_abort(&state.db, id)
-        .await
-        .map_err(map_db_error)?
-    {
-        return Err(ApiError::new(
-            ErrorCode::MoveFinished,
-            format!("move {id} has finished"),
-        ));
+    if !model::request_abort(&state.db, id).await? {
+        return Err(
+            ApiError::new(ErrorCode::MoveFinished, format!("move {id} has finished")).into(),
+        );
     }
     tracing::info!(move_id = %id, "move abort requested");
     let mv = model::get(&state.db, id)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .ok_or_else(|| ApiError::not_found("move"))?;
     Ok((StatusCode::ACCEPTED, Json(mv)))
 }

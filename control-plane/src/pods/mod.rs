@@ -12,7 +12,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::auth::Operator;
-use crate::db::map_db_error;
+use crate::error::ControlError;
 use crate::{routing, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -125,32 +125,32 @@ async fn register(
     State(state): State<AppState>,
     _: Operator,
     ApiJson(req): ApiJson<RegisterPod>,
-) -> Result<(StatusCode, Json<Pod>), ApiError> {
+) -> Result<(StatusCode, Json<Pod>), ControlError> {
     if !valid_name(&req.name) {
         return Err(ApiError::invalid(
             "name must be 1 to 63 characters of letters, digits, - and _",
-        ));
+        )
+        .into());
     }
     if !valid_url(&req.url) {
-        return Err(ApiError::invalid("url must be an http(s) URL"));
+        return Err(ApiError::invalid("url must be an http(s) URL").into());
     }
     if !(1..=1_000_000).contains(&req.capacity) {
-        return Err(ApiError::invalid("capacity must be 1 to 1000000 stores"));
+        return Err(ApiError::invalid("capacity must be 1 to 1000000 stores").into());
     }
     if let Some(db) = &req.database_url {
         if !(db.starts_with("postgres://") || db.starts_with("postgresql://")) || db.len() > 2048 {
-            return Err(ApiError::invalid("database_url must be a postgres:// URL"));
+            return Err(ApiError::invalid("database_url must be a postgres:// URL").into());
         }
     }
     if matches!(req.capacity_bytes, Some(c) if c <= 0)
         || matches!(req.capacity_orders_per_hour, Some(c) if c <= 0)
     {
-        return Err(ApiError::invalid("capacities must be positive"));
+        return Err(ApiError::invalid("capacities must be positive").into());
     }
     let url = req.url.trim_end_matches('/').to_owned();
     let existing = list_pods(&state.db)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .into_iter()
         .find(|p| p.name == req.name);
     if let Some(pod) = existing {
@@ -175,23 +175,19 @@ async fn register(
     .bind(req.capacity_bytes)
     .bind(req.capacity_orders_per_hour)
     .execute(&mut *tx)
-    .await
-    .map_err(map_db_error)?;
-    let version = routing::record(&mut tx, &[RoutingChange::Pod { pod: id, url }])
-        .await
-        .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
+    .await?;
+    let version = routing::record(&mut tx, &[RoutingChange::Pod { pod: id, url }]).await?;
+    tx.commit().await?;
     state.routing_changed(version);
     tracing::info!(pod_id = %id, name = %req.name, "pod registered");
     let pod = get_pod(&state.db, id)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .ok_or_else(|| ApiError::internal("pod vanished"))?;
     Ok((StatusCode::CREATED, Json(pod)))
 }
 
-async fn list(State(state): State<AppState>, _: Operator) -> Result<Json<Vec<Pod>>, ApiError> {
-    list_pods(&state.db).await.map(Json).map_err(map_db_error)
+async fn list(State(state): State<AppState>, _: Operator) -> Result<Json<Vec<Pod>>, ControlError> {
+    Ok(Json(list_pods(&state.db).await?))
 }
 
 #[derive(Deserialize)]
@@ -207,10 +203,10 @@ async fn update(
     _: Operator,
     ApiPath(id): ApiPath<PodId>,
     ApiJson(req): ApiJson<UpdatePod>,
-) -> Result<Json<Pod>, ApiError> {
+) -> Result<Json<Pod>, ControlError> {
     if let Some(c) = req.capacity {
         if !(1..=1_000_000).contains(&c) {
-            return Err(ApiError::invalid("capacity must be 1 to 1000000 stores"));
+            return Err(ApiError::invalid("capacity must be 1 to 1000000 stores").into());
         }
     }
     let updated = sqlx::query(
@@ -220,14 +216,12 @@ async fn update(
     .bind(req.state.map(PodState::as_str))
     .bind(req.capacity)
     .execute(&state.db)
-    .await
-    .map_err(map_db_error)?;
+    .await?;
     if updated.rows_affected() == 0 {
-        return Err(ApiError::not_found("pod"));
+        return Err(ApiError::not_found("pod").into());
     }
     get_pod(&state.db, id)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found("pod"))
+        .ok_or_else(|| ApiError::not_found("pod").into())
 }

@@ -23,6 +23,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::auth::Platform;
+use crate::error::ControlError;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -153,7 +154,7 @@ async fn poll(
     State(state): State<AppState>,
     _: Platform,
     ApiQuery(q): ApiQuery<PollQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ControlError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(q.wait.min(60));
     let mut notified = state.routing_watch();
     let mut stopping = state.stopping();

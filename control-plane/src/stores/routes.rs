@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::store::{self, Store};
 use crate::auth::Operator;
-use crate::db::map_db_error;
+use crate::error::ControlError;
 use crate::placement::place;
 use crate::{fleet, routing, AppState};
 
@@ -60,14 +60,15 @@ fn parse_handle(raw: &str) -> Result<Handle, ApiError> {
 
 /// A custom domain: valid, with at least two labels, and not under the
 /// platform domain (those are handed out by handle only).
-fn parse_custom_domain(state: &AppState, raw: &str) -> Result<Domain, ApiError> {
+fn parse_custom_domain(state: &AppState, raw: &str) -> Result<Domain, ControlError> {
     let domain =
         Domain::parse(raw).map_err(|e| ApiError::new(ErrorCode::InvalidDomain, e.to_string()))?;
     if !domain.as_str().contains('.') {
         return Err(ApiError::new(
             ErrorCode::InvalidDomain,
             "a custom domain needs at least two labels",
-        ));
+        )
+        .into());
     }
     if domain.is_within(&state.platform_domain) {
         return Err(ApiError::new(
@@ -76,7 +77,8 @@ fn parse_custom_domain(state: &AppState, raw: &str) -> Result<Domain, ApiError> 
                 "domains under {} are given by store handle",
                 state.platform_domain
             ),
-        ));
+        )
+        .into());
     }
     Ok(domain)
 }
@@ -87,17 +89,15 @@ async fn create(
     State(state): State<AppState>,
     _: Operator,
     ApiJson(req): ApiJson<CreateStore>,
-) -> Result<(StatusCode, Json<Store>), ApiError> {
+) -> Result<(StatusCode, Json<Store>), ControlError> {
     let name = req.name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::invalid("name must be 1 to 200 characters"));
+        return Err(ApiError::invalid("name must be 1 to 200 characters").into());
     }
     let handle = parse_handle(&req.handle)?;
     let email = req.owner_email.trim();
     if !valid_email(email) {
-        return Err(ApiError::invalid(
-            "owner_email is not a valid email address",
-        ));
+        return Err(ApiError::invalid("owner_email is not a valid email address").into());
     }
     let customs = req
         .domains
@@ -105,7 +105,7 @@ async fn create(
         .map(|d| parse_custom_domain(&state, d))
         .collect::<Result<Vec<_>, _>>()?;
     if customs.len() > 20 {
-        return Err(ApiError::invalid("at most 20 custom domains at creation"));
+        return Err(ApiError::invalid("at most 20 custom domains at creation").into());
     }
     let (created, _) = provision(
         &state,
@@ -142,7 +142,7 @@ pub struct NewStore<'a> {
 pub async fn provision(
     state: &AppState,
     new: NewStore<'_>,
-) -> Result<(Store, Option<OwnerSession>), ApiError> {
+) -> Result<(Store, Option<OwnerSession>), ControlError> {
     let NewStore {
         name,
         handle,
@@ -159,9 +159,8 @@ pub async fn provision(
     let urls: Vec<(Uuid, String)> =
         sqlx::query_as("SELECT id, url FROM pods ORDER BY id FOR UPDATE")
             .fetch_all(&mut *tx)
-            .await
-            .map_err(map_db_error)?;
-    let candidates = fleet::pod_loads(&mut *tx).await.map_err(map_db_error)?;
+            .await?;
+    let candidates = fleet::pod_loads(&mut *tx).await?;
     let pod = place(&candidates).ok_or_else(|| {
         ApiError::new(
             ErrorCode::NoPodAvailable,
@@ -183,17 +182,12 @@ pub async fn provision(
     .bind(currency.as_str())
     .bind(pod.as_uuid())
     .execute(&mut *tx)
-    .await
-    .map_err(map_db_error)?;
-    store::insert_domain(&mut *tx, store_id, &platform, "platform")
-        .await
-        .map_err(map_db_error)?;
+    .await?;
+    store::insert_domain(&mut *tx, store_id, &platform, "platform").await?;
     for domain in &customs {
-        store::insert_domain(&mut *tx, store_id, domain, "custom")
-            .await
-            .map_err(map_db_error)?;
+        store::insert_domain(&mut *tx, store_id, domain, "custom").await?;
     }
-    tx.commit().await.map_err(map_db_error)?;
+    tx.commit().await?;
 
     // 2. Host it on the pod: provisioning first (with the owner account),
     //    then active. A store the pod holds as provisioning can be forgotten.
@@ -214,7 +208,7 @@ pub async fn provision(
         Err(e) => {
             tracing::error!(store_id = %store_id, pod_id = %pod, error = %e, "pod could not host the store");
             abandon(state, &pod_url, store_id, false).await;
-            return Err(pod_failed());
+            return Err(pod_failed().into());
         }
     };
     if let Err(e) = state
@@ -232,7 +226,7 @@ pub async fn provision(
     {
         tracing::error!(store_id = %store_id, pod_id = %pod, error = %e, "pod could not activate the store");
         abandon(state, &pod_url, store_id, true).await;
-        return Err(pod_failed());
+        return Err(pod_failed().into());
     }
     // 3. Publish it.
     let mut changes = vec![RoutingChange::Store {
@@ -252,18 +246,14 @@ pub async fn provision(
     sqlx::query("UPDATE stores SET state = 'active', updated_at = now() WHERE id = $1")
         .bind(store_id.as_uuid())
         .execute(&mut *tx)
-        .await
-        .map_err(map_db_error)?;
-    let version = routing::record(&mut tx, &changes)
-        .await
-        .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
+        .await?;
+    let version = routing::record(&mut tx, &changes).await?;
+    tx.commit().await?;
     state.routing_changed(version);
     tracing::info!(store_id = %store_id, pod_id = %pod, handle = %handle, "store created");
 
     let created = store::get(&state.db, store_id)
-        .await
-        .map_err(map_db_error)?
+        .await?
         .ok_or_else(|| ApiError::internal("store vanished"))?;
     Ok((created, session))
 }
@@ -333,11 +323,9 @@ async fn list(
     State(state): State<AppState>,
     _: Operator,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<StorePage>, ApiError> {
+) -> Result<Json<StorePage>, ControlError> {
     if let Some(handle) = q.handle {
-        let found = store::get_by_handle(&state.db, &handle.to_ascii_lowercase())
-            .await
-            .map_err(map_db_error)?;
+        let found = store::get_by_handle(&state.db, &handle.to_ascii_lowercase()).await?;
         return Ok(Json(StorePage {
             items: found.into_iter().collect(),
             next_cursor: None,
@@ -345,22 +333,19 @@ async fn list(
     }
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid("limit must be 1 to 500"));
+        return Err(ApiError::invalid("limit must be 1 to 500").into());
     }
-    let items = store::list(&state.db, q.after, limit)
-        .await
-        .map_err(map_db_error)?;
+    let items = store::list(&state.db, q.after, limit).await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| items.last().map(|s| s.id))
         .flatten();
     Ok(Json(StorePage { items, next_cursor }))
 }
 
-async fn load(state: &AppState, id: StoreId) -> Result<Store, ApiError> {
+async fn load(state: &AppState, id: StoreId) -> Result<Store, ControlError> {
     store::get(&state.db, id)
-        .await
-        .map_err(map_db_error)?
-        .ok_or_else(|| ApiError::not_found("store"))
+        .await?
+        .ok_or_else(|| ApiError::not_found("store").into())
 }
 
 /// `GET /v1/stores/{id}`.
@@ -368,7 +353,7 @@ async fn show(
     State(state): State<AppState>,
     _: Operator,
     ApiPath(id): ApiPath<StoreId>,
-) -> Result<Json<Store>, ApiError> {
+) -> Result<Json<Store>, ControlError> {
     load(&state, id).await.map(Json)
 }
 
@@ -384,23 +369,16 @@ async fn add_domain(
     _: Operator,
     ApiPath(id): ApiPath<StoreId>,
     ApiJson(req): ApiJson<AddDomain>,
-) -> Result<(StatusCode, Json<Store>), ApiError> {
+) -> Result<(StatusCode, Json<Store>), ControlError> {
     let domain = parse_custom_domain(&state, &req.domain)?;
     let store = load(&state, id).await?;
     if store.state == TenantState::Provisioning {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            "the store is still being created",
-        ));
+        return Err(ApiError::new(ErrorCode::Conflict, "the store is still being created").into());
     }
     let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    store::insert_domain(&mut *tx, id, &domain, "custom")
-        .await
-        .map_err(map_db_error)?;
-    let version = routing::record(&mut tx, &[RoutingChange::Domain { domain, store: id }])
-        .await
-        .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
+    store::insert_domain(&mut *tx, id, &domain, "custom").await?;
+    let version = routing::record(&mut tx, &[RoutingChange::Domain { domain, store: id }]).await?;
+    tx.commit().await?;
     state.routing_changed(version);
     Ok((StatusCode::CREATED, Json(load(&state, id).await?)))
 }
@@ -410,7 +388,7 @@ async fn remove_domain(
     State(state): State<AppState>,
     _: Operator,
     ApiPath((id, raw)): ApiPath<(StoreId, String)>,
-) -> Result<Json<Store>, ApiError> {
+) -> Result<Json<Store>, ControlError> {
     let domain =
         Domain::parse(&raw).map_err(|e| ApiError::new(ErrorCode::InvalidDomain, e.to_string()))?;
     let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
@@ -419,27 +397,24 @@ async fn remove_domain(
             .bind(domain.as_str())
             .bind(id.as_uuid())
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_db_error)?;
+            .await?;
     match kind {
-        None => return Err(ApiError::not_found("domain")),
+        None => return Err(ApiError::not_found("domain").into()),
         Some((k,)) if k == "platform" => {
             return Err(ApiError::new(
                 ErrorCode::Unprocessable,
                 "the platform domain of a store cannot be removed",
-            ))
+            )
+            .into())
         }
         Some(_) => {}
     }
     sqlx::query("DELETE FROM domains WHERE domain = $1")
         .bind(domain.as_str())
         .execute(&mut *tx)
-        .await
-        .map_err(map_db_error)?;
-    let version = routing::record(&mut tx, &[RoutingChange::DomainRemoved { domain }])
-        .await
-        .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
+        .await?;
+    let version = routing::record(&mut tx, &[RoutingChange::DomainRemoved { domain }]).await?;
+    tx.commit().await?;
     state.routing_changed(version);
     load(&state, id).await.map(Json)
 }
@@ -467,15 +442,13 @@ async fn issue_token(
     Operator(op): Operator,
     ApiPath(id): ApiPath<StoreId>,
     ApiJson(req): ApiJson<TokenRequest>,
-) -> Result<(StatusCode, Json<TokenResponse>), ApiError> {
+) -> Result<(StatusCode, Json<TokenResponse>), ControlError> {
     if !matches!(req.role, Role::Staff | Role::Customer) {
-        return Err(ApiError::invalid(
-            "store tokens are for staff or customer roles",
-        ));
+        return Err(ApiError::invalid("store tokens are for staff or customer roles").into());
     }
     let ttl = req.ttl_secs.unwrap_or(3600);
     if !(60..=30 * 86_400).contains(&ttl) {
-        return Err(ApiError::invalid("ttl_secs must be 60 to 2592000"));
+        return Err(ApiError::invalid("ttl_secs must be 60 to 2592000").into());
     }
     load(&state, id).await?;
     let subject = req
