@@ -28,6 +28,7 @@ pub mod paging;
 pub mod payments;
 pub mod periodic;
 pub mod search;
+pub mod seed;
 pub mod startup;
 pub mod storefront;
 pub mod tenancy;

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::load::Lost;
 use super::{MoveArgs, Moved, Outcome, PhaseLatency, POLL};
-use crate::bench::loadgen;
+use crate::loadgen;
 
 pub(super) fn per_second(n: f64, secs: f64) -> f64 {
     if secs > 0.0 {
@@ -76,10 +76,10 @@ pub(super) fn verdicts(f: &Figures) -> Vec<Verdict> {
     ]
 }
 
-/// `1234567` as `1,234,567` (the CLI's [`count`](crate::ops::render::count),
+/// `1234567` as `1,234,567` (the CLI's [`count`](mercato_ops::render::count),
 /// signed).
 fn thousands(n: i64) -> String {
-    let out = crate::ops::render::count(n.unsigned_abs());
+    let out = mercato_ops::render::count(n.unsigned_abs());
     if n < 0 {
         format!("-{out}")
     } else {
