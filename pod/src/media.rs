@@ -114,6 +114,7 @@ impl MediaStore {
                     &config.media_dir,
                 )?)
             }
+            #[cfg(feature = "s3")]
             "s3" => {
                 let mut builder = object_store::aws::AmazonS3Builder::new()
                     .with_bucket_name(&config.s3_bucket)
@@ -127,6 +128,10 @@ impl MediaStore {
                 }
                 Arc::new(builder.build()?)
             }
+            #[cfg(not(feature = "s3"))]
+            "s3" => anyhow::bail!(
+                "media_store = \"s3\" needs a mercato built with S3 support (cargo build --features s3)"
+            ),
             other => anyhow::bail!("media_store must be `local` or `s3`, not `{other}`"),
         };
         Ok(Self {
