@@ -19,7 +19,6 @@ pub mod config;
 pub mod db;
 pub mod events;
 pub mod fleet;
-pub mod hex;
 pub mod inventory;
 pub mod keys;
 pub mod media;

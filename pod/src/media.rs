@@ -14,13 +14,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
+use hex::encode as hex;
 use mercato_tenants::http::ApiPath;
 use mercato_tenants::{ApiError, StoreId};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
 
-use crate::hex::encode as hex;
 use crate::tenancy::TenantContext;
 use crate::{AppState, PodConfig};
 
@@ -160,7 +160,7 @@ impl MediaStore {
         let Some(kind) = ImageKind::sniff(&bytes) else {
             return Ok(None);
         };
-        let sha256 = hex(&Sha256::digest(&bytes));
+        let sha256 = hex(Sha256::digest(&bytes));
         let file = format!("{sha256}.{}", kind.extension());
         let key = format!("{store}/{file}");
         let size = bytes.len();
@@ -248,6 +248,6 @@ mod tests {
         assert_eq!(parse_file_name(&format!("{hash}.exe")), None);
         assert_eq!(parse_file_name("../../etc/passwd"), None);
         assert_eq!(parse_file_name(&format!("{}.png", "A".repeat(64))), None);
-        assert_eq!(hex(&[0, 255, 16]), "00ff10");
+        assert_eq!(hex([0, 255, 16]), "00ff10");
     }
 }

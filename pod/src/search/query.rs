@@ -204,14 +204,14 @@ impl Cursor {
     /// Opaque to clients: hex of `sort.key.id`.
     pub fn encode(&self) -> String {
         let raw = format!("{}.{}.{}", self.sort.as_str(), self.key, self.id);
-        crate::hex::encode(raw.as_bytes())
+        hex::encode(raw.as_bytes())
     }
 
     pub fn decode(s: &str) -> Option<Self> {
         if s.len() > 256 {
             return None;
         }
-        let raw = String::from_utf8(crate::hex::decode(s)?).ok()?;
+        let raw = String::from_utf8(hex::decode(s).ok()?).ok()?;
         let mut parts = raw.splitn(3, '.');
         let sort = Sort::parse(parts.next()?)?;
         let key = parts.next()?.parse().ok()?;
