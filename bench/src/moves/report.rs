@@ -394,8 +394,8 @@ pub(super) fn report(opts: &MoveArgs, o: &Outcome) -> String {
          the floor copy run in the benchmark process; everything shares the same {cores} cores.\n\n\
          ## The store\n\n\
          A store created through the control plane landed on {source}; the move takes it to {target}. \
-         It was filled straight in {source}'s Postgres with set-based SQL (`mercato::bench::seed` and \
-         `seed_orders`): {products} products with their variants, stock, collections, categories and \
+         It was filled straight in {source}'s Postgres with set-based SQL (`mercato_pod::seed::catalog` and \
+         `orders`): {products} products with their variants, stock, collections, categories and \
          search documents, and {orders} past orders with their customers, carts, checkouts, lines, \
          history, holds, stock adjustments, published outbox events and webhooks ({gen:.0} s). \
          Rows per table, counted with `count(*) … WHERE store_id = $1` over every table with a \
