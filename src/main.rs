@@ -46,13 +46,13 @@ enum Command {
         dev: bool,
     },
     /// Fill a store with a generated catalog, straight in a pod's Postgres.
-    SeedCatalog(mercato::bench::SeedArgs),
+    SeedCatalog(mercato_bench::SeedArgs),
     /// Benchmarks on a throwaway platform; results go to docs/benchmarks/.
     #[command(subcommand)]
-    Bench(mercato::bench::Bench),
+    Bench(mercato_bench::Bench),
     /// The built-in TEST payment gateway (a PSP's test mode; state in
     /// memory). See docs/payments.md.
-    Gateway(mercato::gateway::GatewayArgs),
+    Gateway(mercato_gateway::GatewayArgs),
     /// Print the store API's OpenAPI document (what pods serve at
     /// `/openapi.json`; committed as docs/openapi.json).
     Openapi,
@@ -69,13 +69,13 @@ enum Command {
         ttl_secs: i64,
     },
     /// The fleet's pods: list, add, drain (operator API).
-    Pods(mercato::ops::PodsArgs),
+    Pods(mercato_ops::PodsArgs),
     /// Stores: list, show, create, move to another pod (operator API).
-    Stores(mercato::ops::StoresArgs),
+    Stores(mercato_ops::StoresArgs),
     /// Store moves: list, show, abort (operator API).
-    Moves(mercato::ops::MovesArgs),
+    Moves(mercato_ops::MovesArgs),
     /// Plan or apply moves that even out the pods' load (operator API).
-    Rebalance(mercato::ops::RebalanceArgs),
+    Rebalance(mercato_ops::RebalanceArgs),
 }
 
 #[derive(Subcommand)]
@@ -130,7 +130,7 @@ async fn main() -> std::process::ExitCode {
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         // Already on screen (a move's report).
-        Err(e) if e.is::<mercato::ops::Reported>() => std::process::ExitCode::FAILURE,
+        Err(e) if e.is::<mercato_ops::Reported>() => std::process::ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
@@ -147,14 +147,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             platform_domain,
             pods,
         } => {
-            mercato::up::run(mercato::up::UpOptions {
+            let opts = mercato_devstack::up::UpOptions {
                 data_dir,
                 listen,
                 port_base,
                 platform_domain,
                 pods,
-            })
-            .await
+            };
+            mercato_devstack::up::run(opts, mercato::serve::shutdown_signal()).await
         }
         Command::Serve {
             process,
@@ -172,18 +172,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", mercato_pod::startup::api_doc().to_pretty_json()?);
             Ok(())
         }
-        Command::Gateway(args) => mercato::gateway::run(args).await,
-        Command::SeedCatalog(args) => mercato::bench::seed_catalog(args).await,
-        Command::Bench(mercato::bench::Bench::Search(args)) => {
-            mercato::bench::search::run(args).await
+        Command::Gateway(args) => mercato::serve::gateway(args).await,
+        Command::SeedCatalog(args) => mercato_bench::seed_catalog(args).await,
+        Command::Bench(mercato_bench::Bench::Search(args)) => {
+            mercato_bench::search::run(args).await
         }
-        Command::Bench(mercato::bench::Bench::Cache(args)) => {
-            mercato::bench::cache::run(args).await
+        Command::Bench(mercato_bench::Bench::Cache(args)) => mercato_bench::cache::run(args).await,
+        Command::Bench(mercato_bench::Bench::Checkout(args)) => {
+            mercato_bench::checkout::run(args).await
         }
-        Command::Bench(mercato::bench::Bench::Checkout(args)) => {
-            mercato::bench::checkout::run(args).await
-        }
-        Command::Bench(mercato::bench::Bench::Move(args)) => mercato::bench::moves::run(args).await,
+        Command::Bench(mercato_bench::Bench::Move(args)) => mercato_bench::moves::run(args).await,
         Command::Token {
             role,
             store,
@@ -201,13 +199,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             println!(
                 "{}",
-                mercato::ops::mint_token(role, store, &subject, ttl_secs)?
+                mercato_ops::mint_token(role, store, &subject, ttl_secs)?
             );
             Ok(())
         }
-        Command::Pods(args) => mercato::ops::pods(args).await,
-        Command::Stores(args) => mercato::ops::stores(args).await,
-        Command::Moves(args) => mercato::ops::moves(args).await,
-        Command::Rebalance(args) => mercato::ops::rebalance(args).await,
+        Command::Pods(args) => mercato_ops::pods(args).await,
+        Command::Stores(args) => mercato_ops::stores(args).await,
+        Command::Moves(args) => mercato_ops::moves(args).await,
+        Command::Rebalance(args) => mercato_ops::rebalance(args).await,
     }
 }

@@ -1,11 +1,13 @@
 //! `mercato serve <process>`: one process, configured from defaults, an
-//! optional TOML file and `MERCATO_<PROCESS>_*` variables.
+//! optional TOML file and `MERCATO_<PROCESS>_*` variables; and
+//! `mercato gateway`, the test payment gateway. Each serves until Ctrl-C or
+//! SIGTERM.
 
 use std::path::Path;
 
 use anyhow::bail;
 
-use crate::{config, shutdown_signal};
+use crate::config;
 
 /// The signing secret used when `--dev` is given and none is set.
 const DEV_SECRET: &str = "mercato-dev-secret-not-for-production-use!";
@@ -60,6 +62,41 @@ pub async fn router(file: Option<&Path>, dev: bool) -> anyhow::Result<()> {
         .await?
         .run_until(shutdown_signal())
         .await
+}
+
+/// `mercato gateway`: the test payment gateway (flags or
+/// `MERCATO_GATEWAY_*`).
+pub async fn gateway(args: mercato_gateway::GatewayArgs) -> anyhow::Result<()> {
+    mercato_gateway::GatewayServer::bind(args)
+        .await?
+        .run_until(shutdown_signal())
+        .await
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ mod common;
 
 use common::shop::Shop;
 use common::{error_code, refusal, status_of, Stack};
-use mercato::local::{Binaries, Durability, RedisServer};
+use mercato_devstack::local::{Binaries, Durability, RedisServer};
 use mercato_tenants::{CartId, Claims, CustomerId, Role};
 use reqwest::Method;
 use serde_json::{json, Value};

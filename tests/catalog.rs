@@ -664,3 +664,19 @@ async fn reads_work_from_postgres_while_redis_is_down() {
     assert_eq!(list.status(), 200);
     stack.shutdown().await;
 }
+
+/// Built without the `s3` feature, the pod refuses an S3 media store when
+/// it starts instead of failing on the first upload.
+#[cfg(not(feature = "s3"))]
+#[test]
+fn an_s3_media_store_needs_the_s3_feature() {
+    let config = mercato_pod::PodConfig {
+        media_store: "s3".into(),
+        s3_bucket: "images".into(),
+        ..Default::default()
+    };
+    match mercato_pod::media::MediaStore::from_config(&config) {
+        Ok(_) => panic!("an s3 media store without the s3 feature"),
+        Err(e) => assert!(e.to_string().contains("--features s3"), "{e}"),
+    }
+}

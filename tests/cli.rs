@@ -293,7 +293,7 @@ async fn operator_cli_usage_and_connection_errors() {
     );
 
     // Nothing listening at the control plane's address.
-    let port = mercato::local::free_port().expect("port");
+    let port = mercato_devstack::local::free_port().expect("port");
     let url = format!("http://127.0.0.1:{port}");
     let run = mercato_with(
         &[("MERCATO_TOKEN", "t")],

@@ -392,7 +392,7 @@ async fn mercato_up_on_an_empty_data_folder_answers_on_the_storefront_url() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .expect("chmod");
-    let router_port = mercato::local::free_port().expect("port");
+    let router_port = mercato_devstack::local::free_port().expect("port");
     // A block of internal ports unlikely to be in use: below the kernel's
     // ephemeral range (32768 and up), where the other tests' free ports and
     // outgoing connections come from.

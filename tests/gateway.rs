@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use common::error_code;
-use mercato::local::{free_port, GatewayProcess};
+use mercato_devstack::local::{free_port, GatewayProcess};
 use mercato_pod::payments::wire::{Stats, SIGNATURE_HEADER};
 use mercato_pod::payments::{
     signature, AuthorizeRequest, Gateway, GatewayError, HttpGateway, Payment, PaymentStatus,

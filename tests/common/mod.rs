@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 
-use mercato::local::{
+use mercato_devstack::local::{
     free_port, locate_tansu, Binaries, Durability, GatewayProcess, PgCluster, RedisServer, Tansu,
     TansuStorage,
 };
@@ -123,7 +123,7 @@ impl PodProcess {
             if let Some(status) = child.try_wait()? {
                 anyhow::bail!(
                     "pod process exited ({status}):\n{}",
-                    mercato::local::tail(log)
+                    mercato_devstack::local::tail(log)
                 );
             }
             anyhow::ensure!(
@@ -156,7 +156,7 @@ impl PodProcess {
     }
 
     pub fn log(&self) -> String {
-        mercato::local::tail(&self.log)
+        mercato_devstack::local::tail(&self.log)
     }
 }
 
@@ -703,7 +703,7 @@ impl Stack {
 }
 
 pub fn now() -> i64 {
-    mercato::now_unix()
+    chrono::Utc::now().timestamp()
 }
 
 /// The error code of a JSON error body.

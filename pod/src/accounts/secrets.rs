@@ -6,11 +6,11 @@ use std::sync::LazyLock;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use hex::encode as hex;
 use mercato_tenants::Password;
 use sha2::{Digest, Sha256};
 
 use crate::error::PodError;
-use crate::hex::encode as hex;
 
 /// Hash verified when a login names an unknown account, so that an unknown
 /// email costs the same time as a wrong password.
@@ -61,12 +61,12 @@ pub async fn verify_password(password: String, stored: Option<String>) -> Result
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
-    hex(&bytes)
+    hex(bytes)
 }
 
 /// The sha256 of a secret, hex-encoded: what the database keeps.
 pub fn sha256_hex(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))
+    hex(Sha256::digest(secret.as_bytes()))
 }
 
 #[cfg(test)]

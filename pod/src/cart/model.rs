@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use hex::encode as to_hex;
 use mercato_tenants::{
     ApiError, CartId, Currency, CustomerId, ErrorCode, Money, ProductId, VariantId,
 };
@@ -13,11 +14,18 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::catalog::VariantSnapshot;
-use crate::hex::{decode_lower as from_hex, encode as to_hex};
 use crate::inventory::Level;
 
 const TOKEN_PREFIX: &str = "ct_";
 const SECRET_LEN: usize = 32;
+
+/// Decodes lower-case hex only, so a token has exactly one spelling.
+fn from_hex(s: &str) -> Option<Vec<u8>> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    hex::decode(s).ok()
+}
 
 /// A guest's proof of owning a cart: `ct_<cart id, 32 hex>_<secret, 64 hex>`.
 /// Only the sha256 of the secret is stored.
@@ -73,7 +81,7 @@ impl CartToken {
         format!(
             "{TOKEN_PREFIX}{}_{}",
             self.cart.as_uuid().simple(),
-            to_hex(&self.secret)
+            to_hex(self.secret)
         )
     }
 }
@@ -105,7 +113,7 @@ impl TokenHash {
 
 impl Serialize for TokenHash {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&to_hex(&self.0))
+        s.serialize_str(&to_hex(self.0))
     }
 }
 
@@ -502,6 +510,8 @@ mod tests {
             &raw.to_uppercase(),
             &format!("ct_{}_{}", cart, "a".repeat(64)),
             &format!("ct_{}_{}", cart.as_uuid().simple(), "g".repeat(64)),
+            // One spelling: upper-case hex is refused.
+            &format!("ct_{}_{}", cart.as_uuid().simple(), "A".repeat(64)),
         ] {
             assert_eq!(
                 CartToken::parse(bad).map(|_| ()).expect_err(bad).code,

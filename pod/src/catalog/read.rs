@@ -124,7 +124,7 @@ where
     Fut: std::future::Future<Output = Result<Bytes, PodError>>,
 {
     let digest = Sha256::digest(query.as_bytes());
-    let hashed = crate::hex::encode(&digest[..16]);
+    let hashed = hex::encode(&digest[..16]);
     let entry = Entry {
         kind: "catalog_page",
         key: keys::catalog_page(store, list, &hashed),
@@ -159,7 +159,7 @@ where
 /// The strong ETag of a body.
 pub fn etag(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
-    let hex = crate::hex::encode(&digest[..16]);
+    let hex = hex::encode(&digest[..16]);
     format!("\"{hex}\"")
 }
 

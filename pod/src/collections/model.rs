@@ -203,7 +203,7 @@ pub struct Cursor {
 impl Cursor {
     pub fn encode(&self) -> String {
         let plain = format!("{}\n{}\n{}", self.sort.as_str(), self.id, self.key);
-        crate::hex::encode(plain.as_bytes())
+        hex::encode(plain.as_bytes())
     }
 
     /// Decodes a cursor made by [`Cursor::encode`] for the same `sort`.
@@ -212,7 +212,7 @@ impl Cursor {
         if raw.len() > 4096 {
             return Err(bad());
         }
-        let bytes = crate::hex::decode(raw).ok_or_else(bad)?;
+        let bytes = hex::decode(raw).map_err(|_| bad())?;
         let plain = String::from_utf8(bytes).map_err(|_| bad())?;
         let mut parts = plain.splitn(3, '\n');
         let (Some(s), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {

@@ -11,13 +11,13 @@ pub mod routes;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use hex::encode as hex;
 use mercato_tenants::StoreId;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
 
 use crate::config::PodConfig;
-use crate::hex::encode as hex;
 
 /// Cache-Control of content-addressed objects.
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -109,6 +109,7 @@ impl MediaStore {
                     &config.media_dir,
                 )?)
             }
+            #[cfg(feature = "s3")]
             "s3" => {
                 let mut builder = object_store::aws::AmazonS3Builder::new()
                     .with_bucket_name(&config.s3_bucket)
@@ -122,6 +123,10 @@ impl MediaStore {
                 }
                 Arc::new(builder.build()?)
             }
+            #[cfg(not(feature = "s3"))]
+            "s3" => anyhow::bail!(
+                "media_store = \"s3\" needs a mercato built with S3 support (cargo build --features s3)"
+            ),
             other => anyhow::bail!("media_store must be `local` or `s3`, not `{other}`"),
         };
         Ok(Self {
@@ -150,7 +155,7 @@ impl MediaStore {
         let Some(kind) = ImageKind::sniff(&bytes) else {
             return Ok(None);
         };
-        let sha256 = hex(&Sha256::digest(&bytes));
+        let sha256 = hex(Sha256::digest(&bytes));
         let file = format!("{sha256}.{}", kind.extension());
         let key = format!("{store}/{file}");
         let size = bytes.len();
@@ -211,6 +216,6 @@ mod tests {
         assert_eq!(parse_file_name(&format!("{hash}.exe")), None);
         assert_eq!(parse_file_name("../../etc/passwd"), None);
         assert_eq!(parse_file_name(&format!("{}.png", "A".repeat(64))), None);
-        assert_eq!(hex(&[0, 255, 16]), "00ff10");
+        assert_eq!(hex([0, 255, 16]), "00ff10");
     }
 }

@@ -8,8 +8,6 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::hex;
-
 type HmacSha256 = Hmac<Sha256>;
 
 /// Why a signature was refused.
@@ -34,7 +32,7 @@ fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> HmacSha256 {
 /// The full header value signing `body` at `timestamp`.
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     let digest = mac(secret, timestamp, body).finalize().into_bytes();
-    format!("t={timestamp},v1={}", hex::encode(&digest))
+    format!("t={timestamp},v1={}", hex::encode(digest))
 }
 
 /// Checks `header` against `body`: one `v1` must match (compared in
@@ -60,7 +58,7 @@ pub fn verify(
                     return Err(SignatureError::Malformed);
                 }
             }
-            "v1" => signatures.push(hex::decode(value).ok_or(SignatureError::Malformed)?),
+            "v1" => signatures.push(hex::decode(value).map_err(|_| SignatureError::Malformed)?),
             // Other schemes are ignored, as a newer sender may add them.
             _ => {}
         }

@@ -204,14 +204,14 @@ impl Cursor {
     /// Opaque to clients: hex of `sort.key.id`.
     pub fn encode(&self) -> String {
         let raw = format!("{}.{}.{}", self.sort.as_str(), self.key, self.id);
-        crate::hex::encode(raw.as_bytes())
+        hex::encode(raw.as_bytes())
     }
 
     pub fn decode(s: &str) -> Option<Self> {
         if s.len() > 256 {
             return None;
         }
-        let raw = String::from_utf8(crate::hex::decode(s)?).ok()?;
+        let raw = String::from_utf8(hex::decode(s).ok()?).ok()?;
         let mut parts = raw.splitn(3, '.');
         let sort = Sort::parse(parts.next()?)?;
         let key = parts.next()?.parse().ok()?;
@@ -443,28 +443,7 @@ pub fn parse_suggest(pairs: &[(String, String)]) -> Result<String, ApiError> {
 /// Edit distance with adjacent transpositions (optimal string alignment),
 /// over characters.
 pub fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = v;
-        }
-    }
-    d[a.len()][b.len()]
+    strsim::osa_distance(a, b)
 }
 
 /// The closest known word to a misspelled `word`: at most one edit for

@@ -239,7 +239,7 @@ async fn suggest(
 }
 
 fn digest(s: &str) -> String {
-    crate::hex::encode(&Sha256::digest(s.as_bytes()))
+    hex::encode(Sha256::digest(s.as_bytes()))
 }
 
 fn json(body: String) -> Response {

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::report::ms;
 use super::{BenchStore, LOAD_ACTOR};
-use crate::bench::loadgen;
+use crate::loadgen;
 
 /// The write load as the clients saw it.
 pub(super) struct LoadFigures {

@@ -106,11 +106,3 @@ impl GatewayServer {
         .context("serving http")
     }
 }
-
-/// `mercato gateway`: serves until Ctrl-C or SIGTERM.
-pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
-    GatewayServer::bind(args)
-        .await?
-        .run_until(crate::shutdown_signal())
-        .await
-}

@@ -301,7 +301,7 @@ impl Gw {
                 reference: req.reference,
             },
             idempotency_key: key.clone(),
-            created: crate::now_unix(),
+            created: chrono::Utc::now().timestamp(),
             metadata: req.metadata,
         };
         self.store.insert(

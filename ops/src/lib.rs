@@ -46,7 +46,13 @@ pub fn mint_token(
     let secret = std::env::var("MERCATO_JWT_SECRET").map_err(|_| {
         anyhow::anyhow!("set MERCATO_JWT_SECRET (for `up`, it is in <data-dir>/secret.key)")
     })?;
-    let claims = Claims::new(subject, role, store, crate::now_unix(), ttl_secs);
+    let claims = Claims::new(
+        subject,
+        role,
+        store,
+        chrono::Utc::now().timestamp(),
+        ttl_secs,
+    );
     Ok(TokenKeys::from_secret(secret.as_bytes()).issue(&claims)?)
 }
 

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
+use mercato_devstack::local::{free_port, Binaries, Durability, PgCluster, RedisServer};
+use mercato_pod::seed::{self, Seeded};
 use mercato_tenants::{Claims, Role, StoreId, TokenKeys, STORE_HEADER};
 use serde_json::{json, Value};
 
-use super::loadgen::{machine, quantile};
-use super::Seeded;
-use crate::local::{free_port, Binaries, Durability, PgCluster, RedisServer};
+use crate::loadgen::{machine, quantile};
 
 /// Shared buffers of the benchmark's throwaway cluster: enough to hold a
 /// 100k-product store's search table and indexes, as a production server
@@ -181,7 +181,7 @@ async fn drive(
         "bench",
         Role::Service,
         None,
-        crate::now_unix(),
+        chrono::Utc::now().timestamp(),
         3600,
     ))?;
     let r = http
@@ -201,7 +201,7 @@ async fn drive(
         .connect(database_url)
         .await?;
     println!("seeding {} products ...", args.products);
-    let seeded = super::seed(&db, store, args.products).await?;
+    let seeded = seed::catalog(&db, store, args.products).await?;
     println!("{seeded}");
     let pg_version: String = sqlx::query_scalar("SHOW server_version")
         .fetch_one(&db)

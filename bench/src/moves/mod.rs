@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use chrono::Utc;
 use futures::StreamExt as _;
+use mercato_pod::seed;
 use mercato_tenants::{quote_ident as ident, StoreId};
 use serde_json::{json, Value};
 use sqlx::postgres::{PgPoolCopyExt as _, PgPoolOptions};
@@ -345,18 +346,18 @@ async fn measure(router: &str, data: &Path, opts: &MoveArgs) -> anyhow::Result<O
     // A product brings about 13 to 19 rows (variants, stock, search, ...).
     let products = (opts.rows / 27).clamp(100, u32::MAX as u64) as u32;
     println!("generating {products} products ...");
-    super::seed(&source, store.id, products).await?;
-    let catalog: i64 = super::store_rows(&source, store.id)
+    seed::catalog(&source, store.id, products).await?;
+    let catalog: i64 = seed::store_rows(&source, store.id)
         .await?
         .iter()
         .map(|(_, n)| n)
         .sum();
-    // An order brings about 15.5 rows (see seed_orders).
+    // An order brings about 15.5 rows (see `mercato_pod::seed::orders`).
     let orders = ((opts.rows as f64 - catalog as f64).max(0.0) / 15.5).round() as u32;
     println!("{catalog} catalog rows; generating {orders} orders ...");
-    super::seed_orders(&source, store.id, orders).await?;
+    seed::orders(&source, store.id, orders).await?;
     let generate_secs = started.elapsed().as_secs_f64();
-    let mix = super::store_rows(&source, store.id).await?;
+    let mix = seed::store_rows(&source, store.id).await?;
     let total: i64 = mix.iter().map(|(_, n)| n).sum();
     println!("{total} rows in {generate_secs:.1} s");
 
@@ -468,8 +469,7 @@ async fn copy_floor(
         .max_connections(1)
         .connect(&cluster("bench_floor")?)
         .await?;
-    sqlx::migrate!("./migrations/pod")
-        .run(&scratch)
+    seed::migrate(&scratch)
         .await
         .context("the pod schema in the scratch database")?;
     let mut conn = scratch.acquire().await?;

@@ -54,7 +54,7 @@ impl Webhooks {
         let event = GatewayEvent {
             id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
             event_type: event_type(payment.payment.status).to_owned(),
-            created: crate::now_unix(),
+            created: chrono::Utc::now().timestamp(),
             data: payment.clone(),
         };
         let body = match serde_json::to_vec(&event) {
@@ -74,7 +74,11 @@ impl Webhooks {
             self.counters
                 .webhook_attempts
                 .fetch_add(1, Ordering::Relaxed);
-            let header = signature::sign(self.secret.as_bytes(), crate::now_unix(), &body);
+            let header = signature::sign(
+                self.secret.as_bytes(),
+                chrono::Utc::now().timestamp(),
+                &body,
+            );
             let outcome = self
                 .http
                 .post(&url)

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::load::Lost;
 use super::{MoveArgs, Moved, Outcome, PhaseLatency, POLL};
-use crate::bench::loadgen;
+use crate::loadgen;
 
 pub(super) fn per_second(n: f64, secs: f64) -> f64 {
     if secs > 0.0 {
@@ -76,10 +76,10 @@ pub(super) fn verdicts(f: &Figures) -> Vec<Verdict> {
     ]
 }
 
-/// `1234567` as `1,234,567` (the CLI's [`count`](crate::ops::render::count),
+/// `1234567` as `1,234,567` (the CLI's [`count`](mercato_ops::render::count),
 /// signed).
 fn thousands(n: i64) -> String {
-    let out = crate::ops::render::count(n.unsigned_abs());
+    let out = mercato_ops::render::count(n.unsigned_abs());
     if n < 0 {
         format!("-{out}")
     } else {
@@ -394,8 +394,8 @@ pub(super) fn report(opts: &MoveArgs, o: &Outcome) -> String {
          the floor copy run in the benchmark process; everything shares the same {cores} cores.\n\n\
          ## The store\n\n\
          A store created through the control plane landed on {source}; the move takes it to {target}. \
-         It was filled straight in {source}'s Postgres with set-based SQL (`mercato::bench::seed` and \
-         `seed_orders`): {products} products with their variants, stock, collections, categories and \
+         It was filled straight in {source}'s Postgres with set-based SQL (`mercato_pod::seed::catalog` and \
+         `orders`): {products} products with their variants, stock, collections, categories and \
          search documents, and {orders} past orders with their customers, carts, checkouts, lines, \
          history, holds, stock adjustments, published outbox events and webhooks ({gen:.0} s). \
          Rows per table, counted with `count(*) … WHERE store_id = $1` over every table with a \

@@ -6,6 +6,7 @@
 //! the router as child processes, the pods registered and a demo store with
 //! products. A second `up` reuses the data.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -20,7 +21,6 @@ use crate::local::{
     locate_tansu, stop_child, tail, Binaries, Durability, GatewayProcess, PgCluster, RedisServer,
     Tansu, TansuStorage,
 };
-use crate::{now_unix, shutdown_signal};
 
 #[derive(Debug, Clone)]
 pub struct UpOptions {
@@ -143,7 +143,9 @@ fn env(prefix: &str, pairs: &[(&str, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
-pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
+/// Starts the platform, then keeps it up until `shutdown` completes (or a
+/// service dies), and stops it.
+pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let bins = Binaries::locate()?;
     let tansu = locate_tansu()?;
     let exe = std::env::current_exe().context("locating the mercato binary")?;
@@ -210,7 +212,7 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     let outcome = match gateway {
         Ok(gateway) => {
             let outcome = run_services(
-                &opts, &exe, &logs, &secret, &cp_pg, &pod_pgs, &redises, &gateway, &kafka,
+                &opts, &exe, &logs, &secret, &cp_pg, &pod_pgs, &redises, &gateway, &kafka, shutdown,
             )
             .await;
             gateway.stop().await;
@@ -242,6 +244,7 @@ async fn run_services(
     redises: &[RedisServer],
     gateway: &GatewayProcess,
     kafka: &Tansu,
+    shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -293,7 +296,7 @@ async fn run_services(
                 logs.display()
             );
             println!("press Ctrl-C to stop.");
-            wait_for_stop(&mut services).await
+            wait_for_stop(&mut services, shutdown).await
         }
         Err(e) => Err(e),
     };
@@ -407,7 +410,7 @@ async fn start_services(
         "up",
         Role::Operator,
         None,
-        now_unix(),
+        chrono::Utc::now().timestamp(),
         30 * 86_400,
     ))?;
     std::fs::write(opts.data_dir.join("operator.token"), &operator)?;
@@ -537,9 +540,11 @@ async fn seed_demo(
     Ok(())
 }
 
-/// Until Ctrl-C/SIGTERM, or until a service dies (which stops everything).
-async fn wait_for_stop(services: &mut [Service]) -> anyhow::Result<()> {
-    let stop = shutdown_signal();
+/// Until `stop` completes, or until a service dies (which stops everything).
+async fn wait_for_stop(
+    services: &mut [Service],
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     tokio::pin!(stop);
     loop {
         tokio::select! {
