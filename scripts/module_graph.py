@@ -25,7 +25,7 @@ import sys
 
 FOUNDATION = {
     "config", "error", "db", "redis_handle", "cache", "keys", "paging", "periodic",
-    "hex", "payments", "media", "state",
+    "payments", "media", "state",
 }
 
 USE = re.compile(r"\buse\s+crate::(.*?);", re.S)
