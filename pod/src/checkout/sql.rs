@@ -173,8 +173,56 @@ pub struct Changes<'a> {
     pub outcome: Option<(u16, &'a serde_json::Value)>,
 }
 
-/// Compare-and-set: moves the checkout from `from` to `to` (with
-/// `changes`) if it is still in `from`. False when another driver moved it.
+/// What a compare-and-set did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Advanced {
+    /// The checkout moved to its new state.
+    Moved,
+    /// Another driver moved it first.
+    Lost,
+    /// The store is not active here (fenced for a move): nothing written.
+    NotHere,
+}
+
+const SET_CHANGES: &str = "state = $4,
+     steps = steps || ARRAY(SELECT s FROM unnest($5::text[]) AS s WHERE NOT s = ANY(steps)),
+     quote = COALESCE($6, quote),
+     payment_id = COALESCE($7, payment_id),
+     order_id = COALESCE($8, order_id),
+     failure = COALESCE($9, failure),
+     outcome_status = COALESCE($10, outcome_status),
+     outcome = COALESCE($11, outcome),
+     updated_at = now()";
+
+/// Binds `$4..$11` of a transition.
+fn bind_changes<'q, O>(
+    query: sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments>,
+    to: SagaState,
+    changes: &Changes<'q>,
+    quote: Option<serde_json::Value>,
+) -> sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments> {
+    query
+        .bind(to.as_str())
+        .bind(changes.steps.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+        .bind(quote)
+        .bind(changes.payment_id)
+        .bind(changes.order_id.map(|o| o.as_uuid()))
+        .bind(changes.failure)
+        .bind(changes.outcome.map(|(s, _)| s as i16))
+        .bind(changes.outcome.map(|(_, b)| b))
+}
+
+fn quote_value(changes: &Changes<'_>) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    changes
+        .quote
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| sqlx::Error::Encode(e.to_string().into()))
+}
+
+/// Compare-and-set inside the caller's transaction, which holds the fence:
+/// moves the checkout from `from` to `to` (with `changes`) if it is still
+/// in `from`. False when another driver moved it.
 pub async fn advance<'e>(
     exec: impl PgExecutor<'e>,
     store: StoreId,
@@ -183,39 +231,54 @@ pub async fn advance<'e>(
     to: SagaState,
     changes: Changes<'_>,
 ) -> Result<bool, sqlx::Error> {
-    let quote = changes
-        .quote
-        .map(serde_json::to_value)
-        .transpose()
-        .map_err(|e| sqlx::Error::Encode(e.to_string().into()))?;
-    let done = sqlx::query(
-        "UPDATE checkouts SET
-             state = $4,
-             steps = steps || ARRAY(SELECT s FROM unnest($5::text[]) AS s
-                                    WHERE NOT s = ANY(steps)),
-             quote = COALESCE($6, quote),
-             payment_id = COALESCE($7, payment_id),
-             order_id = COALESCE($8, order_id),
-             failure = COALESCE($9, failure),
-             outcome_status = COALESCE($10, outcome_status),
-             outcome = COALESCE($11, outcome),
-             updated_at = now()
-         WHERE store_id = $1 AND id = $2 AND state = $3",
-    )
-    .bind(store.as_uuid())
-    .bind(id.as_uuid())
-    .bind(from.as_str())
-    .bind(to.as_str())
-    .bind(changes.steps.iter().map(|s| s.as_str()).collect::<Vec<_>>())
-    .bind(quote)
-    .bind(changes.payment_id)
-    .bind(changes.order_id.map(|o| o.as_uuid()))
-    .bind(changes.failure)
-    .bind(changes.outcome.map(|(s, _)| s as i16))
-    .bind(changes.outcome.map(|(_, b)| b))
-    .execute(exec)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let quote = quote_value(&changes)?;
+    let sql = format!(
+        "UPDATE checkouts SET {SET_CHANGES}
+         WHERE store_id = $1 AND id = $2 AND state = $3 RETURNING 1"
+    );
+    let query = sqlx::query_as::<_, (i32,)>(&sql)
+        .bind(store.as_uuid())
+        .bind(id.as_uuid())
+        .bind(from.as_str());
+    let moved = bind_changes(query, to, &changes, quote)
+        .fetch_optional(exec)
+        .await?;
+    Ok(moved.is_some())
+}
+
+/// [`advance`] behind the fence in one statement: it holds the store's
+/// `hosted_stores` row shared (as every tenant write does) and writes only
+/// while the store is `active` here, so that no checkout row changes after
+/// a move fenced the store. One round trip instead of a transaction's four.
+pub async fn advance_fenced<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+    id: CheckoutId,
+    from: SagaState,
+    to: SagaState,
+    changes: Changes<'_>,
+) -> Result<Advanced, sqlx::Error> {
+    let quote = quote_value(&changes)?;
+    let sql = format!(
+        "WITH fence AS (SELECT state FROM hosted_stores WHERE store_id = $1 FOR SHARE),
+              moved AS (UPDATE checkouts SET {SET_CHANGES}
+                         WHERE store_id = $1 AND id = $2 AND state = $3
+                           AND (SELECT state FROM fence) = 'active'
+                         RETURNING 1)
+         SELECT (SELECT state FROM fence), (SELECT count(*) FROM moved)"
+    );
+    let query = sqlx::query_as::<_, (Option<String>, i64)>(&sql)
+        .bind(store.as_uuid())
+        .bind(id.as_uuid())
+        .bind(from.as_str());
+    let (state, moved) = bind_changes(query, to, &changes, quote)
+        .fetch_one(exec)
+        .await?;
+    Ok(match (state.as_deref(), moved) {
+        (Some("active"), 1) => Advanced::Moved,
+        (Some("active"), _) => Advanced::Lost,
+        _ => Advanced::NotHere,
+    })
 }
 
 /// Claims up to `limit` unfinished checkouts of `store` untouched for

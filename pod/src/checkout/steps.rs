@@ -5,11 +5,11 @@
 use mercato_tenants::{ApiError, StoreId};
 
 use super::model::SagaState;
-use super::sql::{self, Changes, Checkout};
+use super::sql::{self, Advanced, Changes, Checkout};
 use super::CheckoutId;
 use crate::error::PodError;
 use crate::state::AppState;
-use crate::tenancy::lock_active;
+use crate::tenancy::{lock_active, store_not_here};
 
 /// Idempotency keys of the gateway calls, derived from the checkout.
 pub(super) fn gateway_key(checkout: CheckoutId, call: &str) -> String {
@@ -33,9 +33,9 @@ pub(super) async fn begin_step(
     Ok((locked.state == expected).then_some((tx, locked)))
 }
 
-/// [`sql::advance`] behind the fence: in its own transaction that holds the
-/// store's `hosted_stores` row shared, so that no checkout row changes on
-/// a pod after a move fenced the store (`421 store_not_here` instead).
+/// [`sql::advance_fenced`]: a transition outside a step's transaction,
+/// behind the fence (`421 store_not_here` once a move fenced the store;
+/// nothing is written then).
 pub(super) async fn advance(
     state: &AppState,
     store: StoreId,
@@ -44,9 +44,9 @@ pub(super) async fn advance(
     to: SagaState,
     changes: Changes<'_>,
 ) -> Result<bool, PodError> {
-    let mut tx = state.db.begin().await?;
-    lock_active(&mut tx, store).await?;
-    let moved = sql::advance(&mut *tx, store, id, from, to, changes).await?;
-    tx.commit().await?;
-    Ok(moved)
+    match sql::advance_fenced(&state.db, store, id, from, to, changes).await? {
+        Advanced::Moved => Ok(true),
+        Advanced::Lost => Ok(false),
+        Advanced::NotHere => Err(store_not_here(Some(store)).into()),
+    }
 }

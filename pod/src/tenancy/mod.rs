@@ -41,7 +41,8 @@ impl FromRequestParts<AppState> for TenantContext {
     }
 }
 
-fn store_not_here(store: Option<StoreId>) -> ApiError {
+/// `421 store_not_here`: the store is not served by this pod (now).
+pub fn store_not_here(store: Option<StoreId>) -> ApiError {
     let what = store
         .map(|s| format!("store {s}"))
         .unwrap_or_else(|| "this store".into());
