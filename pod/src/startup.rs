@@ -20,7 +20,8 @@ use crate::config::PodConfig;
 use crate::events::{Relay, RelayMetrics, RelaySettings};
 use crate::media::MediaStore;
 use crate::payments::HttpGateway;
-use crate::state::{refresh_hosted, AppState, Fleet, GateMetrics, HostedStores, Redis};
+use crate::redis_handle::Redis;
+use crate::state::{refresh_hosted, AppState, Fleet, GateMetrics, HostedStores};
 use crate::{
     accounts, cart, catalog, categories, checkout, collections, fleet, inventory, media, orders,
     search, storefront, tenancy,

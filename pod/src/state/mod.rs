@@ -15,13 +15,12 @@ use sqlx::PgPool;
 pub use self::fleet::{Fleet, StoreSizes, TableSizes};
 pub use self::hosted::{refresh_hosted, HostedStore, HostedStores};
 pub use self::metrics::GateMetrics;
-pub use self::requests::{RequestCounter, Window};
 
 use crate::cache::Cache;
 use crate::config::PodConfig;
 use crate::media::MediaStore;
 use crate::payments::Gateway;
-pub use crate::redis_handle::Redis;
+use crate::redis_handle::Redis;
 
 /// Everything a request handler may need, cheap to clone.
 #[derive(Clone)]
