@@ -7,16 +7,13 @@ describes. Fails (exit 1) when:
 - a foundation module (shared state and clients) imports a context.
 
 A node is a top-level module of `pod/src` (`pod/src/catalog/*` is
-`catalog`), except that a context's HTTP face, `<context>/routes.rs` or
-`<context>/routes/`, is a node of its own (`catalog::routes`): handlers sit
-above every context's core and above the pipelines that span contexts, and
-nothing but the application (`startup`) imports them.
+`catalog`). The HTTP faces of the contexts live in one module above them
+all, `routes/` (one file per context), which only `startup` imports.
 
 An edge `a -> b` is a reference from a file of `a` to `crate::b...` (in a
-path or a `use crate::{...}` tree), `super::routes` / `routes::` from a
-context's core to its face, or `super::...` from a face to its core. Names
-re-exported by `lib.rs` (`crate::AppState`) count as references to the
-module they come from. Test modules (`#[cfg(test)] mod tests`) are left out.
+path or a `use crate::{...}` tree). Names re-exported by `lib.rs`
+(`crate::AppState`) count as references to the module they come from. Test
+modules (`#[cfg(test)] mod tests`) are left out.
 
 usage: module_graph.py [SRC_DIR] [--dot]"""
 import os
@@ -29,7 +26,7 @@ FOUNDATION = {
 }
 
 USE = re.compile(r"\buse\s+crate::(.*?);", re.S)
-PATH = re.compile(r"\bcrate::([a-z_][a-z0-9_]*)(?:::([A-Za-z_][A-Za-z0-9_]*))?")
+PATH = re.compile(r"\bcrate::([a-z_][a-z0-9_]*)")
 CAPS = re.compile(r"\bcrate::([A-Z][A-Za-z0-9_]*)")
 TESTS = re.compile(r"#\[cfg\(test\)\]\s*mod tests\s*\{.*", re.S)
 COMMENT = re.compile(r"//[^\n]*")
@@ -68,11 +65,7 @@ def use_paths(tree):
 
 def node_of(rel):
     """The node a file (path relative to src, as parts) belongs to."""
-    if len(rel) == 1:
-        return rel[0][:-3]
-    if rel[1] in ("routes.rs", "routes"):
-        return rel[0] + "::routes"
-    return rel[0]
+    return rel[0][:-3] if len(rel) == 1 else rel[0]
 
 
 def main():
@@ -96,12 +89,6 @@ def main():
                     continue
                 files[tuple(rel)] = full
     nodes = {node_of(list(rel)) for rel in files}
-    with_face = {n.split("::")[0] for n in nodes if n.endswith("::routes")}
-
-    def target(first, second):
-        if first in with_face and second == "routes":
-            return first + "::routes"
-        return first
 
     edges = {}
     for rel, full in files.items():
@@ -118,22 +105,12 @@ def main():
                     if path[0] in reexports:
                         found.add(reexports[path[0]])
                 else:
-                    found.add(target(path[0], path[1] if len(path) > 1 else ""))
-        for first, second in PATH.findall(text):
-            found.add(target(first, second))
+                    found.add(path[0])
+        for first in PATH.findall(text):
+            found.add(first)
         for name in CAPS.findall(text):
             if name in reexports:
                 found.add(reexports[name])
-        context = rel[0] if len(rel) > 1 else None
-        if context and me == context and context in with_face:
-            # A core file naming its own face.
-            face_ref = r"\bsuper::routes\b" if rel[1] != "mod.rs" else r"(?<!::)\b(?:self::)?routes::"
-            if re.search(face_ref, text):
-                found.add(context + "::routes")
-        if context and me.endswith("::routes"):
-            ups = "super::super::" if len(rel) > 2 and rel[2] != "mod.rs" else "super::"
-            if re.search(r"\b" + ups, text):
-                found.add(context)
         for t in found:
             if t != me and t in nodes:
                 edges.setdefault(me, set()).add(t)

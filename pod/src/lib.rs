@@ -28,6 +28,7 @@ pub mod payments;
 pub mod periodic;
 pub mod product_write;
 pub mod redis_handle;
+pub mod routes;
 pub mod search;
 pub mod seed;
 pub mod startup;

@@ -22,10 +22,7 @@ use crate::media::MediaStore;
 use crate::payments::HttpGateway;
 use crate::redis_handle::Redis;
 use crate::state::{refresh_hosted, AppState, Fleet, GateMetrics, HostedStores};
-use crate::{
-    accounts, cart, catalog, categories, checkout, collections, fleet, inventory, media, orders,
-    search, storefront, tenancy,
-};
+use crate::{accounts, checkout, fleet, inventory, routes, storefront, tenancy};
 
 /// The pending list of a GIN index (`fastupdate`, pod migration `…13`) at
 /// which this pod's writes merge it: small, so that searches never scan
@@ -174,26 +171,26 @@ impl Application {
 
 fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
     let tenant_routes = Router::new()
-        .merge(catalog::routes::router())
+        .merge(routes::catalog::router())
         .merge(accounts::router())
-        .merge(cart::routes::router())
-        .merge(inventory::routes::router())
-        .merge(media::routes::router())
-        .merge(collections::routes::router())
-        .merge(categories::routes::router())
-        .merge(search::routes::router())
+        .merge(routes::cart::router())
+        .merge(routes::inventory::router())
+        .merge(routes::media::router())
+        .merge(routes::collections::router())
+        .merge(routes::categories::router())
+        .merge(routes::search::router())
         .merge(storefront::router())
-        .merge(checkout::routes::router())
-        .merge(orders::routes::router())
+        .merge(routes::checkout::router())
+        .merge(routes::orders::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             tenancy::fence,
         ));
     let app = Router::new()
         .merge(tenant_routes)
-        .merge(tenancy::routes::internal_router())
-        .merge(fleet::routes::internal_router())
-        .merge(checkout::routes::webhook_router())
+        .merge(routes::tenancy::internal_router())
+        .merge(routes::fleet::internal_router())
+        .merge(routes::checkout::webhook_router())
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
         .with_state(state);
@@ -247,15 +244,15 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
         )
         .build();
     let parts: Vec<utoipa::openapi::OpenApi> = vec![
-        catalog::routes::ApiDoc::openapi(),
-        inventory::routes::ApiDoc::openapi(),
-        checkout::routes::ApiDoc::openapi(),
-        orders::routes::ApiDoc::openapi(),
-        collections::routes::ApiDoc::openapi(),
-        categories::routes::ApiDoc::openapi(),
+        routes::catalog::ApiDoc::openapi(),
+        routes::inventory::ApiDoc::openapi(),
+        routes::checkout::ApiDoc::openapi(),
+        routes::orders::ApiDoc::openapi(),
+        routes::collections::ApiDoc::openapi(),
+        routes::categories::ApiDoc::openapi(),
         accounts::ApiDoc::openapi(),
-        cart::routes::ApiDoc::openapi(),
-        search::routes::ApiDoc::openapi(),
+        routes::cart::ApiDoc::openapi(),
+        routes::search::ApiDoc::openapi(),
     ];
     for part in parts {
         doc.merge(part);

@@ -23,11 +23,10 @@
 //! and reports what changed since the shopper added it; the line keeps the
 //! price the shopper saw.
 
-mod cache;
-mod model;
-pub mod routes;
-mod sent;
-mod sql;
+pub(crate) mod cache;
+pub(crate) mod model;
+pub(crate) mod sent;
+pub(crate) mod sql;
 
 use std::sync::LazyLock;
 
@@ -70,7 +69,7 @@ pub enum CartRef {
 }
 
 /// A change to a cart.
-enum Change {
+pub(crate) enum Change {
     Add { variant: VariantId, quantity: i64 },
     Set { variant: VariantId, quantity: i64 },
     Remove { variant: VariantId },
@@ -241,7 +240,7 @@ async fn commit(
 }
 
 /// Creates a guest cart: its token (shown once) and the empty cart.
-async fn create_guest(
+pub(crate) async fn create_guest(
     state: &AppState,
     store: StoreId,
     currency: Currency,
@@ -262,7 +261,7 @@ async fn create_guest(
 /// still active); the lines come from the Redis copy of that version, else
 /// from Postgres, writing the copy back. A customer without a cart gets a
 /// new, empty one.
-async fn read(
+pub(crate) async fn read(
     state: &AppState,
     store: StoreId,
     currency: Currency,
@@ -308,7 +307,7 @@ fn unknown_variant() -> ApiError {
 
 /// Applies one change: checked, committed to Postgres, then copied to Redis.
 /// Any refusal leaves the cart as it was.
-async fn change(
+pub(crate) async fn change(
     state: &AppState,
     store: StoreId,
     currency: Currency,

@@ -4,10 +4,9 @@
 //! Staff write through `/admin/api/products`; shoppers read active products
 //! through `/api/products`.
 
-mod model;
+pub(crate) mod model;
 pub mod read;
-pub mod routes;
-mod sql;
+pub(crate) mod sql;
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt::Display;

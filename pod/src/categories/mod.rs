@@ -6,9 +6,8 @@
 //! per-store advisory lock held until commit, so the cycle and leaf checks
 //! made inside the transaction still hold when it commits.
 
-mod model;
-pub mod routes;
-mod sql;
+pub(crate) mod model;
+pub(crate) mod sql;
 
 use mercato_tenants::{ApiError, StoreId};
 use sqlx::PgPool;

@@ -18,7 +18,7 @@ use crate::{events, inventory};
 /// Undo what was done, each part idempotent: money back (void an
 /// authorization, refund a capture), the order cancelled, the holds
 /// released. Ends `failed`.
-pub(super) async fn compensate(
+pub(crate) async fn compensate(
     state: &AppState,
     store: StoreId,
     c: &Checkout,

@@ -8,13 +8,12 @@
 //! (waiting for it while the first attempt still runs), the same key with
 //! another request is `422 idempotency_key_reused`.
 
-mod compensation;
+pub(crate) mod compensation;
 pub mod model;
 pub mod rates;
-pub mod routes;
 pub mod saga;
 pub mod sql;
-mod steps;
+pub(crate) mod steps;
 
 use std::time::Duration;
 

@@ -12,14 +12,14 @@ use crate::state::AppState;
 use crate::tenancy::{lock_active, store_not_here};
 
 /// Idempotency keys of the gateway calls, derived from the checkout.
-pub(super) fn gateway_key(checkout: CheckoutId, call: &str) -> String {
+pub(crate) fn gateway_key(checkout: CheckoutId, call: &str) -> String {
     format!("chk_{}_{call}", checkout.as_uuid().simple())
 }
 
 /// Opens a step's transaction: the store fenced and the checkout row
 /// locked, if the checkout is still in `expected` (None: another driver
 /// moved it on).
-pub(super) async fn begin_step(
+pub(crate) async fn begin_step(
     state: &AppState,
     store: StoreId,
     id: CheckoutId,
@@ -36,7 +36,7 @@ pub(super) async fn begin_step(
 /// [`sql::advance_fenced`]: a transition outside a step's transaction,
 /// behind the fence (`421 store_not_here` once a move fenced the store;
 /// nothing is written then).
-pub(super) async fn advance(
+pub(crate) async fn advance(
     state: &AppState,
     store: StoreId,
     id: CheckoutId,

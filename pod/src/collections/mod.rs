@@ -13,10 +13,9 @@
 //! other), rule changes exclusively. So a product edit and a rule edit that
 //! commit concurrently cannot both miss each other's change.
 
-mod model;
-pub mod routes;
-mod rules;
-mod sql;
+pub(crate) mod model;
+pub(crate) mod rules;
+pub(crate) mod sql;
 
 use std::collections::HashSet;
 
@@ -90,7 +89,7 @@ pub async fn refresh_rules_for(
 /// Recomputes the members of one rule collection over the whole store;
 /// returns the products that joined or left. The caller holds the
 /// exclusive rules lock ([`lock_rules_exclusive`]).
-async fn rematerialize(
+pub(crate) async fn rematerialize(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     collection: CollectionId,
@@ -121,7 +120,7 @@ async fn rematerialize(
     Ok(add.into_iter().chain(remove).collect())
 }
 
-async fn lock_rules_exclusive(
+pub(crate) async fn lock_rules_exclusive(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
 ) -> Result<(), PodError> {
@@ -163,7 +162,7 @@ pub async fn collection_page(
     .await
 }
 
-async fn products_page(
+pub(crate) async fn products_page(
     db: &PgPool,
     store: StoreId,
     collection: CollectionId,

@@ -23,7 +23,6 @@
 pub mod load;
 pub mod purge;
 pub mod redis_keys;
-pub mod routes;
 
 pub use load::spawn_size_sweep;
 pub use mercato_tenants::quote_ident;

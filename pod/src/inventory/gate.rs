@@ -100,7 +100,7 @@ return 1
 });
 
 /// What the gate said about a reservation.
-pub(super) enum Admission {
+pub(crate) enum Admission {
     /// Units taken from the counters; put them back if Postgres refuses.
     Admitted(Vec<(VariantId, i32)>),
     /// Not enough units by the counters: refuse without asking Postgres.
@@ -137,7 +137,7 @@ fn parse_reply(reply: &[i64]) -> Option<Reply> {
 }
 
 /// Asks the gate for `lines` (distinct variants).
-pub(super) async fn admit(state: &AppState, store: StoreId, lines: &[HoldLine]) -> Admission {
+pub(crate) async fn admit(state: &AppState, store: StoreId, lines: &[HoldLine]) -> Admission {
     let metrics = &state.gate_metrics;
     if !state.config.inventory_gate || lines.is_empty() {
         metrics.inc("bypassed");
@@ -230,7 +230,7 @@ async fn seed(
 /// Puts units back into the counters (after a release committed, or when
 /// Postgres refused what the gate admitted). Counters that are missing
 /// stay missing: they reseed from Postgres.
-pub(super) async fn put_back(state: &AppState, store: StoreId, units: &[(VariantId, i32)]) {
+pub(crate) async fn put_back(state: &AppState, store: StoreId, units: &[(VariantId, i32)]) {
     let mut sums: HashMap<VariantId, i64> = HashMap::new();
     for (v, q) in units {
         *sums.entry(*v).or_default() += i64::from(*q);
@@ -283,7 +283,7 @@ pub async fn refresh_gate(state: &AppState, store: StoreId, variants: &[VariantI
 /// One reconciliation round for `store`: every tracked counter that
 /// differs from Postgres is set to it, by compare-and-set on its version.
 /// Returns how many counters were repaired.
-pub(super) async fn reconcile_store(
+pub(crate) async fn reconcile_store(
     state: &AppState,
     conn: &mut ConnectionManager,
     store: StoreId,

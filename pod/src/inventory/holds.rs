@@ -21,7 +21,7 @@ use crate::state::AppState;
 
 /// A hold row as the functions here need it.
 #[derive(Debug, Clone, Copy, sqlx::FromRow)]
-pub(super) struct HoldRow {
+pub(crate) struct HoldRow {
     pub id: Uuid,
     pub variant_id: Uuid,
     pub location_id: Uuid,
@@ -276,7 +276,7 @@ async fn set_status(
 
 /// Releases locked active holds: `reserved -= q` (rows in lock order), and
 /// marks them released. Gives the units per variant, for the gate.
-pub(super) async fn release_rows(
+pub(crate) async fn release_rows(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     holds: &mut [HoldRow],
@@ -492,7 +492,7 @@ pub async fn restock(
 /// Releases up to `batch` expired active holds of `store` (skipping holds
 /// other transactions have locked), then puts their units back into the
 /// gate. Returns how many holds were released.
-pub(super) async fn sweep_store(
+pub(crate) async fn sweep_store(
     state: &AppState,
     store: StoreId,
     batch: i64,

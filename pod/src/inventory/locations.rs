@@ -143,7 +143,7 @@ impl LocationPatch {
 }
 
 /// `422 unknown_location`.
-pub(super) fn unknown(location: LocationId) -> ApiError {
+pub(crate) fn unknown(location: LocationId) -> ApiError {
     ApiError::new(
         ErrorCode::UnknownLocation,
         format!("no location {location} in this store"),
@@ -182,7 +182,7 @@ pub async fn ensure_default_location(
 }
 
 /// Whether the location is the store's.
-pub(super) async fn exists<'e>(
+pub(crate) async fn exists<'e>(
     exec: impl PgExecutor<'e>,
     store: StoreId,
     location: LocationId,
@@ -196,7 +196,7 @@ pub(super) async fn exists<'e>(
     Ok(found.is_some())
 }
 
-pub(super) async fn get<'e>(
+pub(crate) async fn get<'e>(
     exec: impl PgExecutor<'e>,
     store: StoreId,
     location: LocationId,
@@ -211,7 +211,7 @@ pub(super) async fn get<'e>(
 }
 
 /// Locations by id, `limit` after the cursor.
-pub(super) async fn list(
+pub(crate) async fn list(
     db: &sqlx::PgPool,
     store: StoreId,
     after: Option<LocationId>,
@@ -229,7 +229,7 @@ pub(super) async fn list(
     .await
 }
 
-pub(super) async fn create(
+pub(crate) async fn create(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     new: &NewLocation,
@@ -262,7 +262,7 @@ pub(super) async fn create(
 /// Applies `patch`; `None` if the location is not the store's. All of the
 /// store's locations are locked first, so two deactivations cannot leave
 /// the store with none active.
-pub(super) async fn update(
+pub(crate) async fn update(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     location: LocationId,

@@ -52,13 +52,12 @@
 //! gate and only overestimate. With Redis down or `inventory_gate = false`
 //! reservations go straight to Postgres.
 
-mod gate;
-mod holds;
-mod locations;
-mod model;
-pub mod routes;
-mod stock;
-mod workers;
+pub(crate) mod gate;
+pub(crate) mod holds;
+pub(crate) mod locations;
+pub(crate) mod model;
+pub(crate) mod stock;
+pub(crate) mod workers;
 
 use std::collections::HashMap;
 

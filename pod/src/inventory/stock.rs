@@ -14,7 +14,7 @@ use super::{Badge, Level};
 /// Inside a write transaction: confirms the store is active on this pod
 /// ([`crate::tenancy::is_active_locked`]), with the database's own error
 /// type.
-pub(super) async fn fence(
+pub(crate) async fn fence(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
 ) -> Result<(), sqlx::Error> {
@@ -28,7 +28,7 @@ pub(super) async fn fence(
 }
 
 /// One change of units on hand at a location, as recorded.
-pub(super) struct Change<'a> {
+pub(crate) struct Change<'a> {
     pub variant: VariantId,
     pub location: LocationId,
     pub delta: i32,
@@ -41,7 +41,7 @@ pub(super) struct Change<'a> {
 
 /// Records a change already applied to `stock_levels`: the audit row, the
 /// variant's total on hand in `inventory_levels`, and the outbox event.
-pub(super) async fn record_change(
+pub(crate) async fn record_change(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     change: &Change<'_>,
@@ -82,7 +82,7 @@ pub(super) async fn record_change(
 
 /// Keeps `inventory_levels` (the low-stock threshold, and the total on
 /// hand over all locations that search reads) in step; the new total.
-pub(super) async fn add_to_total(
+pub(crate) async fn add_to_total(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     variant: VariantId,
@@ -108,7 +108,7 @@ pub(super) async fn add_to_total(
 
 /// Whether `variant` counts as in stock for search: units on hand over
 /// all locations (`inventory_levels`, as `search::reindex` reads it).
-pub(super) async fn in_stock(
+pub(crate) async fn in_stock(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     variant: VariantId,
@@ -125,7 +125,7 @@ pub(super) async fn in_stock(
 
 /// Locks the stock row of (variant, location), creating it empty first if
 /// needed; gives its (on_hand, reserved).
-pub(super) async fn lock_row(
+pub(crate) async fn lock_row(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     variant: VariantId,
@@ -151,7 +151,7 @@ pub(super) async fn lock_row(
     .await
 }
 
-pub(super) async fn write_on_hand(
+pub(crate) async fn write_on_hand(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     variant: VariantId,
@@ -229,7 +229,7 @@ pub struct VariantStock {
 }
 
 /// The stock of `variant` (known to be in the store).
-pub(super) async fn variant_stock<'e>(
+pub(crate) async fn variant_stock<'e>(
     exec: impl PgExecutor<'e> + Copy,
     store: StoreId,
     variant: VariantId,
@@ -270,7 +270,7 @@ pub(super) async fn variant_stock<'e>(
 }
 
 /// The variants with a stock row at `location`.
-pub(super) async fn variants_at(
+pub(crate) async fn variants_at(
     db: &sqlx::PgPool,
     store: StoreId,
     location: LocationId,
@@ -305,7 +305,7 @@ pub struct Adjustment {
 }
 
 /// Audit rows, newest first, `limit` of them after the cursor `after`.
-pub(super) async fn adjustments(
+pub(crate) async fn adjustments(
     db: &sqlx::PgPool,
     store: StoreId,
     variant: Option<VariantId>,

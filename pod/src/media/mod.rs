@@ -6,8 +6,6 @@
 //! responses may be cached forever. Image rows belong to the catalog; this
 //! module only stores and serves bytes; `routes` serves them.
 
-pub mod routes;
-
 use std::sync::Arc;
 
 use bytes::Bytes;

@@ -6,8 +6,7 @@
 //! pins the stock); every status change goes through [`set_status`], which
 //! the database double-checks against `order_transitions`.
 
-mod quote;
-pub mod routes;
+pub(crate) mod quote;
 pub mod state;
 
 use chrono::{DateTime, Utc};

@@ -8,10 +8,9 @@
 //! in Redis under the store's search generation, which every reindex bumps
 //! in the same transaction: a commit makes all older entries unreachable.
 
-mod index;
-mod query;
-pub mod routes;
-mod sql;
+pub(crate) mod index;
+pub(crate) mod query;
+pub(crate) mod sql;
 
 pub use index::{reindex, reindex_store, touch};
 pub use query::{Cursor, Filters, SearchParams, Sort};

@@ -7,8 +7,7 @@
 //! store's row until commit: a state change (such as the fence of a move)
 //! waits for in-flight writes, and writes after it see the new state.
 
-pub mod routes;
-mod sql;
+pub(crate) mod sql;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;

@@ -8,8 +8,8 @@ use axum::Router;
 use mercato_tenants::http::ApiPath;
 use mercato_tenants::ApiError;
 
-use super::{parse_file_name, IMMUTABLE};
 use crate::error::PodError;
+use crate::media::{parse_file_name, IMMUTABLE};
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
 

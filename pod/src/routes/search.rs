@@ -15,10 +15,10 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
-use super::query::{parse_search, parse_suggest, price_bucket, PRICE_EDGES};
-use super::sql::{self, Counts, Hit};
 use crate::error::PodError;
 use crate::keys;
+use crate::search::query::{parse_search, parse_suggest, price_bucket, PRICE_EDGES};
+use crate::search::sql::{self, Counts, Hit};
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
 

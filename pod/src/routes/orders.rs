@@ -10,11 +10,11 @@ use mercato_tenants::{ApiError, Currency, CustomerId, Email, ErrorCode, OrderId,
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::state::{self, CancelMoney, OrderStatus};
-use super::{Filter, Order};
 use crate::accounts::auth::{Customer, MaybeCustomer, Staff};
 use crate::checkout;
 use crate::error::PodError;
+use crate::orders::state::{self, CancelMoney, OrderStatus};
+use crate::orders::{Filter, Order};
 use crate::payments::GatewayError;
 use crate::product_write;
 use crate::state::AppState;
@@ -59,7 +59,7 @@ async fn page(state: &AppState, store: StoreId, mut f: Filter) -> Result<OrderPa
     let limit = f.limit;
     f.limit += 1;
     let mut conn = state.db.acquire().await?;
-    let mut items = super::list(&mut conn, store, &f).await?;
+    let mut items = crate::orders::list(&mut conn, store, &f).await?;
     let next_cursor = paging::split_page(&mut items, limit as usize, |o| o.id.to_string());
     Ok(OrderPage { items, next_cursor })
 }
@@ -118,7 +118,7 @@ async fn lookup(
         return Err(ApiError::invalid("send the order's email, or sign in").into());
     }
     let mut conn = state.db.acquire().await?;
-    let order = super::by_number(&mut conn, tenant.store_id, number)
+    let order = crate::orders::by_number(&mut conn, tenant.store_id, number)
         .await?
         .filter(|o| {
             let by_customer =
@@ -182,7 +182,7 @@ async fn list_orders(
 
 async fn load(state: &AppState, store: StoreId, id: OrderId) -> Result<Order, PodError> {
     let mut conn = state.db.acquire().await?;
-    super::get(&mut conn, store, id, false)
+    crate::orders::get(&mut conn, store, id, false)
         .await?
         .ok_or_else(|| ApiError::not_found("order").into())
 }
@@ -259,13 +259,13 @@ async fn set_status(
     let note = note(change.note.as_deref())?;
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
-    let order = super::get(tx.as_mut(), store, id, true)
+    let order = crate::orders::get(tx.as_mut(), store, id, true)
         .await?
         .ok_or_else(|| ApiError::not_found("order"))?;
     if !state::allowed(order.status, to) {
         return Err(refused(order.status, to).into());
     }
-    super::set_status(
+    crate::orders::set_status(
         &mut tx,
         store,
         id,
@@ -433,10 +433,10 @@ async fn give_back(
         order.refunded_minor
     };
     let mut tx = begin_write(&state.db, store).await?;
-    let locked = super::get(tx.as_mut(), store, id, true)
+    let locked = crate::orders::get(tx.as_mut(), store, id, true)
         .await?
         .ok_or_else(|| ApiError::not_found("order"))?;
-    super::record_refund(&mut tx, store, id, refunded).await?;
+    crate::orders::record_refund(&mut tx, store, id, refunded).await?;
     // The order may have moved on while the refund ran (shipped, say):
     // the money is back either way, so it ends refunded.
     let to = if state::allowed(locked.status, to) {
@@ -445,7 +445,7 @@ async fn give_back(
         OrderStatus::Refunded
     };
     if locked.status != to
-        && !super::set_status(
+        && !crate::orders::set_status(
             &mut tx,
             store,
             id,

@@ -14,12 +14,12 @@ use mercato_tenants::{ApiError, CheckoutId, Email, ErrorCode, StoreId, TenantSta
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::model::{self, CheckoutRequest, SagaState, WebhookAction};
-use super::rates::{self, ShippingRate, TaxRate};
-use super::saga::{self, Asked, Mode};
-use super::sql::{self, Checkout, NewCheckout};
 use crate::accounts::auth::{MaybeCustomer, Staff};
 use crate::cart::{self, CartRef, SentToken};
+use crate::checkout::model::{self, CheckoutRequest, SagaState, WebhookAction};
+use crate::checkout::rates::{self, ShippingRate, TaxRate};
+use crate::checkout::saga::{self, Asked, Mode};
+use crate::checkout::sql::{self, Checkout, NewCheckout};
 use crate::error::PodError;
 use crate::payments::{signature, wire, WebhookEvent};
 use crate::state::AppState;
@@ -108,7 +108,7 @@ async fn checkout(
     })?;
     let request: CheckoutRequest = serde_json::from_value(raw.clone())
         .map_err(|e| ApiError::invalid(format!("invalid checkout request: {e}")))?;
-    let cart_ref = crate::cart::routes::addressed(customer, token)?;
+    let cart_ref = crate::routes::cart::addressed(customer, token)?;
     // Shape checks answer at once and record nothing, like a PSP refusing
     // a malformed request: the client fixes it and may reuse the key.
     let asked = asked(request, cart_ref)?;
@@ -258,7 +258,7 @@ async fn get_checkout(
     token: SentToken,
     ApiPath(id): ApiPath<CheckoutId>,
 ) -> Result<Json<CheckoutStatus>, PodError> {
-    let who = crate::cart::routes::addressed(customer, token)?;
+    let who = crate::routes::cart::addressed(customer, token)?;
     let c = sql::get(&state.db, tenant.store_id, id, false)
         .await?
         .ok_or_else(|| ApiError::not_found("checkout"))?;
@@ -307,7 +307,7 @@ async fn shipping_options(
     if !(0..=model::MAX_AMOUNT).contains(&subtotal) {
         return Err(ApiError::invalid("subtotal_minor out of range").into());
     }
-    let (shipping, _) = super::rates(&state.db, tenant.store_id).await?;
+    let (shipping, _) = crate::checkout::rates(&state.db, tenant.store_id).await?;
     Ok(Json(
         rates::rates_for(&shipping, &country)
             .into_iter()
@@ -342,7 +342,7 @@ async fn get_shipping_rates(
     tenant: TenantContext,
     _: Staff,
 ) -> Result<Json<ShippingRates>, PodError> {
-    let (rates, _) = super::rates(&state.db, tenant.store_id).await?;
+    let (rates, _) = crate::checkout::rates(&state.db, tenant.store_id).await?;
     Ok(Json(ShippingRates { rates }))
 }
 
@@ -380,7 +380,7 @@ async fn put_shipping_rates(
         .await?;
     }
     tx.commit().await?;
-    let (rates, _) = super::rates(&state.db, store).await?;
+    let (rates, _) = crate::checkout::rates(&state.db, store).await?;
     Ok(Json(ShippingRates { rates }))
 }
 
@@ -392,7 +392,7 @@ async fn get_tax_rates(
     tenant: TenantContext,
     _: Staff,
 ) -> Result<Json<TaxRates>, PodError> {
-    let (_, rates) = super::rates(&state.db, tenant.store_id).await?;
+    let (_, rates) = crate::checkout::rates(&state.db, tenant.store_id).await?;
     Ok(Json(TaxRates { rates }))
 }
 
@@ -427,7 +427,7 @@ async fn put_tax_rates(
         .await?;
     }
     tx.commit().await?;
-    let (_, rates) = super::rates(&state.db, store).await?;
+    let (_, rates) = crate::checkout::rates(&state.db, store).await?;
     Ok(Json(TaxRates { rates }))
 }
 
@@ -512,7 +512,7 @@ async fn handle(
     match model::on_payment_event(c.state, event.data.status, driver_recent) {
         WebhookAction::Ignore => Ok(()),
         WebhookAction::ReturnMoney { then_drive } => {
-            super::return_money(state, c.id, &event.data.id)
+            crate::checkout::return_money(state, c.id, &event.data.id)
                 .await
                 .map_err(|e| ApiError::new(ErrorCode::UpstreamTimeout, e.to_string()))?;
             if then_drive {

@@ -9,12 +9,12 @@ use mercato_tenants::http::{ApiJson, ApiPath};
 use mercato_tenants::pod_api::{self, HostRequest, HostResponse, OwnerSession};
 use mercato_tenants::{ApiError, ErrorCode, StoreId};
 
-use super::sql;
 use crate::accounts;
 use crate::accounts::auth::Platform;
 use crate::error::PodError;
 use crate::state::AppState;
 use crate::state::HostedStore;
+use crate::tenancy::sql;
 
 pub fn internal_router() -> Router<AppState> {
     Router::new()

@@ -12,13 +12,13 @@ use mercato_tenants::{ApiError, ErrorCode, MediaId, ProductId, StoreId, VariantI
 use serde::Deserialize;
 use sqlx::{Postgres, Transaction};
 
-use super::model::{
+use crate::accounts::auth::Staff;
+use crate::catalog::model::{
     check_variant_options, NewProduct, NewVariant, Product, ProductPatch, ProductStatus, Variant,
     VariantPatch, MAX_VARIANTS,
 };
-use super::read;
-use super::sql::{self, NewImage, Page};
-use crate::accounts::auth::Staff;
+use crate::catalog::read;
+use crate::catalog::sql::{self, NewImage, Page};
 use crate::error::PodError;
 use crate::paging::page_limit;
 use crate::product_write;
@@ -50,7 +50,7 @@ pub fn router() -> Router<AppState> {
 #[openapi(
     paths(shop_list, shop_get, admin_list, admin_get, create, update, remove, add_variant,
           update_variant, remove_variant, upload_image, remove_image),
-    components(schemas(Product, Variant, super::model::Image, super::model::ProductOption,
+    components(schemas(Product, Variant, crate::catalog::model::Image, crate::catalog::model::ProductOption,
                        ProductStatus, NewProduct, NewVariant, ProductPatch, VariantPatch,
                        crate::inventory::Badge, ProductPage)),
     tags((name = "catalog", description = "Products, variants and images"))
@@ -217,7 +217,7 @@ async fn create(
 }
 
 /// Commits a change to a product's variants or images: marks the product
-/// changed (its `updated_at`), then [`super::commit_change`].
+/// changed (its `updated_at`), then [`crate::catalog::commit_change`].
 async fn commit_touched(
     state: &AppState,
     mut tx: Transaction<'static, Postgres>,

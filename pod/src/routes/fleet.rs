@@ -9,10 +9,10 @@ use mercato_tenants::http::{ApiJson, ApiPath};
 use mercato_tenants::pod_api::{self, LoadReport, Rebuilt, ReleaseRequest, Released};
 use mercato_tenants::{ApiError, ErrorCode, StoreId, TenantState};
 
-use super::load;
-use super::redis_keys;
 use crate::accounts::auth::Platform;
 use crate::error::PodError;
+use crate::fleet::load;
+use crate::fleet::redis_keys;
 use crate::state::AppState;
 
 /// The longest delay a release may set before the purge (ten years).

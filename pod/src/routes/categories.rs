@@ -11,13 +11,13 @@ use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::{ApiError, CategoryId, ErrorCode, ProductId, StoreId};
 use sqlx::{Postgres, Transaction};
 
-use super::model::{
+use crate::accounts::auth::Staff;
+use crate::catalog::{self, read};
+use crate::categories::model::{
     self, Category, CategoryIds, CategoryNode, CategoryPatch, CategoryTree, NewCategory,
     ProductCategories,
 };
-use super::sql;
-use crate::accounts::auth::Staff;
-use crate::catalog::{self, read};
+use crate::categories::sql;
 use crate::collections::ProductPage;
 use crate::error::PodError;
 use crate::paging::{page_limit, PageQuery};
@@ -74,7 +74,7 @@ async fn shop_tree(
 ) -> Result<Response, PodError> {
     let store = tenant.store_id;
     read::cached_json(&state, store, &headers, "category_tree", "", || {
-        super::tree(&state.db, store)
+        crate::categories::tree(&state.db, store)
     })
     .await
 }
@@ -95,7 +95,7 @@ async fn shop_products(
     let store = tenant.store_id;
     let query = format!("{handle}\n{limit}\n{}", q.after.as_deref().unwrap_or(""));
     read::cached_json(&state, store, &headers, "category_products", &query, || {
-        super::category_page(&state.db, store, &handle, q.after.as_deref(), limit)
+        crate::categories::category_page(&state.db, store, &handle, q.after.as_deref(), limit)
     })
     .await
 }
@@ -118,7 +118,9 @@ async fn admin_tree(
     tenant: TenantContext,
     _: Staff,
 ) -> Result<Json<CategoryTree>, PodError> {
-    super::tree(&state.db, tenant.store_id).await.map(Json)
+    crate::categories::tree(&state.db, tenant.store_id)
+        .await
+        .map(Json)
 }
 
 /// Creates a category, a root or under `parent_id`.

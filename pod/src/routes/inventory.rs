@@ -8,12 +8,12 @@ use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::{AdjustmentId, ApiError, LocationId, StoreId, VariantId};
 use serde::{Deserialize, Serialize};
 
-use super::locations::{self, Location, LocationPatch, NewLocation};
-use super::model::{StaffReason, StockOp};
-use super::stock::{self, Adjustment, LocationStock, VariantStock};
-use super::Level;
 use crate::accounts::auth::Staff;
 use crate::error::PodError;
+use crate::inventory::locations::{self, Location, LocationPatch, NewLocation};
+use crate::inventory::model::{StaffReason, StockOp};
+use crate::inventory::stock::{self, Adjustment, LocationStock, VariantStock};
+use crate::inventory::Level;
 use crate::paging::{page_limit, split_page};
 use crate::state::AppState;
 use crate::tenancy::{self, TenantContext};
@@ -59,8 +59,8 @@ pub fn router() -> Router<AppState> {
         VariantStock,
         LocationStock,
         Level,
-        super::Badge,
-        super::Shortage,
+        crate::inventory::Badge,
+        crate::inventory::Shortage,
         Location,
         NewLocation,
         LocationPatch,
@@ -213,7 +213,7 @@ async fn update_location(
     if patch.active.is_some() {
         // What can be sold changed for every variant stocked here.
         let variants = stock::variants_at(&state.db, tenant.store_id, id).await?;
-        super::refresh_gate(&state, tenant.store_id, &variants).await;
+        crate::inventory::refresh_gate(&state, tenant.store_id, &variants).await;
     }
     Ok(Json(location))
 }
@@ -260,7 +260,7 @@ async fn set_stock(
     ApiPath(variant): ApiPath<VariantId>,
     ApiJson(update): ApiJson<StockUpdate>,
 ) -> Result<Json<VariantStock>, PodError> {
-    if !(0..=super::model::MAX_ON_HAND).contains(&update.on_hand) {
+    if !(0..=crate::inventory::model::MAX_ON_HAND).contains(&update.on_hand) {
         return Err(ApiError::invalid("on_hand must be 0 to 10000000").into());
     }
     check_threshold(update.low_stock_threshold)?;
@@ -374,7 +374,7 @@ async fn change_stock(
     let (current, reserved) = stock::lock_row(&mut tx, store, variant, location).await?;
     let was_in_stock = stock::in_stock(&mut tx, store, variant).await?;
     let (on_hand, delta) =
-        super::model::apply(current, reserved, change.op).map_err(ApiError::from)?;
+        crate::inventory::model::apply(current, reserved, change.op).map_err(ApiError::from)?;
     // The variant's total on hand after the change, when it changed.
     let total = if delta != 0 {
         stock::write_on_hand(&mut tx, store, variant, location, on_hand).await?;
@@ -410,6 +410,6 @@ async fn change_stock(
     } else {
         product_write::commit_change(state, tx, store, &[product]).await?;
     }
-    super::refresh_gate(state, store, &[variant]).await;
+    crate::inventory::refresh_gate(state, store, &[variant]).await;
     Ok(stock::variant_stock(&state.db, store, variant).await?)
 }

@@ -11,13 +11,13 @@ use mercato_tenants::{ApiError, CollectionId, ErrorCode, ProductId, StoreId};
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, Transaction};
 
-use super::model::{
+use crate::accounts::auth::Staff;
+use crate::catalog::{self, read};
+use crate::collections::model::{
     self, Collection, CollectionKind, CollectionPage, CollectionPatch, NewCollection, ProductPage,
     Rules, Slug, SortOrder,
 };
-use super::{lock_rules_exclusive, products_page, rematerialize, sql};
-use crate::accounts::auth::Staff;
-use crate::catalog::{self, read};
+use crate::collections::{lock_rules_exclusive, products_page, rematerialize, sql};
 use crate::error::PodError;
 use crate::paging::{page_limit, PageQuery};
 use crate::product_write;
@@ -77,7 +77,7 @@ pub fn router() -> Router<AppState> {
         NewCollection,
         ProductPage,
         model::RuleSet,
-        super::rules::RuleCondition,
+        crate::collections::rules::RuleCondition,
         SortOrder,
         ProductIds,
         Added
@@ -153,7 +153,7 @@ async fn shop_get(
 ) -> Result<Response, PodError> {
     let store = tenant.store_id;
     read::cached_json(&state, store, &headers, "collection", &handle, || {
-        super::collection_by_handle(&state.db, store, &handle)
+        crate::collections::collection_by_handle(&state.db, store, &handle)
     })
     .await
 }
@@ -184,7 +184,16 @@ async fn shop_products(
         &headers,
         "collection_products",
         &query,
-        || super::collection_page(&state.db, store, &handle, q.sort, q.after.as_deref(), limit),
+        || {
+            crate::collections::collection_page(
+                &state.db,
+                store,
+                &handle,
+                q.sort,
+                q.after.as_deref(),
+                limit,
+            )
+        },
     )
     .await
 }

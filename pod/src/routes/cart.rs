@@ -15,9 +15,9 @@ use mercato_tenants::http::{ApiJson, ApiPath};
 use mercato_tenants::{ApiError, ErrorCode, VariantId};
 use serde::{Deserialize, Serialize};
 
-use super::sent::{SentToken, TOKEN_COOKIE};
-use super::{CartRef, CartToken, Change};
 use crate::accounts::auth::{Customer, MaybeCustomer};
+use crate::cart::sent::{SentToken, TOKEN_COOKIE};
+use crate::cart::{CartRef, CartToken, Change};
 use crate::error::PodError;
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
@@ -45,9 +45,9 @@ pub fn router() -> Router<AppState> {
         merge
     ),
     components(schemas(
-        super::Cart,
-        super::CartLine,
-        super::LineIssue,
+        crate::cart::Cart,
+        crate::cart::CartLine,
+        crate::cart::LineIssue,
         CartCreated,
         AddLine,
         SetLine
@@ -75,9 +75,9 @@ async fn apply(
     customer: MaybeCustomer,
     token: SentToken,
     change: Change,
-) -> Result<Json<super::Cart>, PodError> {
+) -> Result<Json<crate::cart::Cart>, PodError> {
     let cart = addressed(customer, token)?;
-    super::change(state, tenant.store_id, tenant.currency, &cart, change)
+    crate::cart::change(state, tenant.store_id, tenant.currency, &cart, change)
         .await
         .map(Json)
 }
@@ -88,7 +88,7 @@ pub struct CartCreated {
     /// Send it back in `X-Cart-Token` (or the `mercato_cart` cookie, which
     /// this response sets). Null for a customer, whose token suffices.
     token: Option<String>,
-    cart: super::Cart,
+    cart: crate::cart::Cart,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -112,7 +112,7 @@ pub struct SetLine {
 /// Shows the cart, each line checked against the catalog and stock now.
 #[utoipa::path(get, path = "/api/cart", tag = "cart",
     params(("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token")),
-    responses((status = 200, body = super::Cart),
+    responses((status = 200, body = crate::cart::Cart),
         (status = 400, description = "invalid_cart_token", body = mercato_tenants::error::ErrorBody),
         (status = 404, description = "no such cart", body = mercato_tenants::error::ErrorBody)))]
 async fn get_cart(
@@ -120,9 +120,9 @@ async fn get_cart(
     tenant: TenantContext,
     customer: MaybeCustomer,
     token: SentToken,
-) -> Result<Json<super::Cart>, PodError> {
+) -> Result<Json<crate::cart::Cart>, PodError> {
     let cart = addressed(customer, token)?;
-    super::read(&state, tenant.store_id, tenant.currency, &cart)
+    crate::cart::read(&state, tenant.store_id, tenant.currency, &cart)
         .await
         .map(Json)
 }
@@ -137,7 +137,7 @@ async fn create_cart(
     customer: MaybeCustomer,
 ) -> Result<Response, PodError> {
     if let Some(customer) = customer.0 {
-        let cart = super::read(
+        let cart = crate::cart::read(
             &state,
             tenant.store_id,
             tenant.currency,
@@ -146,7 +146,7 @@ async fn create_cart(
         .await?;
         return Ok(Json(CartCreated { token: None, cart }).into_response());
     }
-    let (token, cart) = super::create_guest(&state, tenant.store_id, tenant.currency).await?;
+    let (token, cart) = crate::cart::create_guest(&state, tenant.store_id, tenant.currency).await?;
     let token = token.expose();
     let cookie = format!(
         "{TOKEN_COOKIE}={token}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax",
@@ -171,7 +171,7 @@ async fn create_cart(
 #[utoipa::path(post, path = "/api/cart/lines", tag = "cart",
     params(("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token")),
     request_body = AddLine,
-    responses((status = 200, body = super::Cart),
+    responses((status = 200, body = crate::cart::Cart),
         (status = 400, description = "invalid_quantity, invalid_id, invalid_cart_token", body = mercato_tenants::error::ErrorBody),
         (status = 404, description = "no such cart", body = mercato_tenants::error::ErrorBody),
         (status = 422, description = "unknown_variant, variant_unavailable, line_limit_exceeded", body = mercato_tenants::error::ErrorBody)))]
@@ -181,7 +181,7 @@ async fn add_line(
     customer: MaybeCustomer,
     token: SentToken,
     ApiJson(body): ApiJson<AddLine>,
-) -> Result<Json<super::Cart>, PodError> {
+) -> Result<Json<crate::cart::Cart>, PodError> {
     let variant: VariantId = body
         .variant_id
         .parse()
@@ -199,7 +199,7 @@ async fn add_line(
     params(("variant_id" = VariantId, Path, description = "the line's variant"),
         ("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token")),
     request_body = SetLine,
-    responses((status = 200, body = super::Cart),
+    responses((status = 200, body = crate::cart::Cart),
         (status = 400, description = "invalid_quantity (below 0), invalid_id", body = mercato_tenants::error::ErrorBody),
         (status = 404, description = "no such cart or line", body = mercato_tenants::error::ErrorBody),
         (status = 422, description = "line_limit_exceeded, unknown_variant, variant_unavailable", body = mercato_tenants::error::ErrorBody)))]
@@ -210,7 +210,7 @@ async fn set_line(
     token: SentToken,
     ApiPath(variant): ApiPath<VariantId>,
     ApiJson(body): ApiJson<SetLine>,
-) -> Result<Json<super::Cart>, PodError> {
+) -> Result<Json<crate::cart::Cart>, PodError> {
     let change = Change::Set {
         variant,
         quantity: body.quantity,
@@ -222,7 +222,7 @@ async fn set_line(
 #[utoipa::path(delete, path = "/api/cart/lines/{variant_id}", tag = "cart",
     params(("variant_id" = VariantId, Path, description = "the line's variant"),
         ("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token")),
-    responses((status = 200, body = super::Cart),
+    responses((status = 200, body = crate::cart::Cart),
         (status = 404, description = "no such cart or line", body = mercato_tenants::error::ErrorBody)))]
 async fn remove_line(
     State(state): State<AppState>,
@@ -230,21 +230,21 @@ async fn remove_line(
     customer: MaybeCustomer,
     token: SentToken,
     ApiPath(variant): ApiPath<VariantId>,
-) -> Result<Json<super::Cart>, PodError> {
+) -> Result<Json<crate::cart::Cart>, PodError> {
     apply(&state, &tenant, customer, token, Change::Remove { variant }).await
 }
 
 /// Removes every line.
 #[utoipa::path(delete, path = "/api/cart/lines", tag = "cart",
     params(("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token")),
-    responses((status = 200, body = super::Cart),
+    responses((status = 200, body = crate::cart::Cart),
         (status = 404, description = "no such cart", body = mercato_tenants::error::ErrorBody)))]
 async fn clear_lines(
     State(state): State<AppState>,
     tenant: TenantContext,
     customer: MaybeCustomer,
     token: SentToken,
-) -> Result<Json<super::Cart>, PodError> {
+) -> Result<Json<crate::cart::Cart>, PodError> {
     apply(&state, &tenant, customer, token, Change::Clear).await
 }
 
@@ -252,7 +252,7 @@ async fn clear_lines(
 /// customer's cart; the guest token then gets 404.
 #[utoipa::path(post, path = "/api/cart/merge", tag = "cart",
     params(("X-Cart-Token" = String, Header, description = "the guest cart's token")),
-    responses((status = 200, body = super::Cart),
+    responses((status = 200, body = crate::cart::Cart),
         (status = 400, description = "invalid_cart_token", body = mercato_tenants::error::ErrorBody),
         (status = 401, description = "no customer token", body = mercato_tenants::error::ErrorBody),
         (status = 404, description = "no such guest cart, or already merged", body = mercato_tenants::error::ErrorBody)))]
@@ -261,14 +261,14 @@ async fn merge(
     tenant: TenantContext,
     customer: Customer,
     token: SentToken,
-) -> Result<Json<super::Cart>, PodError> {
+) -> Result<Json<crate::cart::Cart>, PodError> {
     let raw = token.0.ok_or_else(|| {
         ApiError::new(
             ErrorCode::InvalidCartToken,
             "send the guest cart's token in X-Cart-Token",
         )
     })?;
-    super::merge_on_login(&state, tenant.store_id, &raw, customer.id)
+    crate::cart::merge_on_login(&state, tenant.store_id, &raw, customer.id)
         .await
         .map(Json)
 }

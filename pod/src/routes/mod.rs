@@ -1,0 +1,16 @@
+//! The pod's HTTP faces, one file per context: handlers, their request and
+//! response shapes and their OpenAPI descriptions. They sit above every
+//! context and above the pipelines that span contexts (`product_write`,
+//! the checkout saga); nothing but `startup` imports them.
+
+pub mod cart;
+pub mod catalog;
+pub mod categories;
+pub mod checkout;
+pub mod collections;
+pub mod fleet;
+pub mod inventory;
+pub mod media;
+pub mod orders;
+pub mod search;
+pub mod tenancy;
