@@ -12,6 +12,58 @@ use nix::unistd::{Pid, User};
 use sqlx::Connection as _;
 use tokio::process::{Child, Command};
 
+/// Whether the process `child` itself holds the listening TCP socket on
+/// loopback `port`. A readiness probe alone cannot tell our server from
+/// another one that took the port first (tests pick free ports in
+/// parallel), and a stack wired to a stranger's Postgres runs its
+/// migrations into someone else's database.
+pub fn child_listens(child: &Child, port: u16) -> bool {
+    child.id().is_some_and(|pid| listens(pid, port))
+}
+
+fn listens(pid: u32, port: u16) -> bool {
+    let inodes = listening_inodes(port);
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_str()?;
+            target
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse::<u64>()
+                .ok()
+        })
+        .any(|inode| inodes.contains(&inode))
+}
+
+/// The inodes of the sockets listening on `port` (`/proc/net/tcp{,6}`).
+fn listening_inodes(port: u16) -> Vec<u64> {
+    const LISTEN: &str = "0A";
+    let wanted = format!("{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter_map(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    let (_, local_port) = fields.get(1)?.rsplit_once(':')?;
+                    (local_port == wanted && *fields.get(3)? == LISTEN)
+                        .then(|| fields.get(9)?.parse().ok())
+                        .flatten()
+                })
+                .collect::<Vec<u64>>()
+        })
+        .collect()
+}
+
 /// Where the server binaries are.
 #[derive(Debug, Clone)]
 pub struct Binaries {
@@ -250,7 +302,9 @@ impl PgCluster {
         loop {
             if let Ok(conn) = sqlx::PgConnection::connect(&self.url("postgres")).await {
                 let _ = conn.close().await;
-                return Ok(());
+                if child_listens(&self.child, self.port) {
+                    return Ok(());
+                }
             }
             if let Some(status) = self.child.try_wait()? {
                 bail!(
@@ -360,6 +414,7 @@ impl RedisServer {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
+                && child_listens(&server.child, port)
             {
                 return Ok(server);
             }
@@ -451,7 +506,7 @@ impl GatewayProcess {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(r) = http.get(&health).send().await {
-                if r.status().is_success() {
+                if r.status().is_success() && child_listens(&gateway.child, port) {
                     return Ok(gateway);
                 }
             }
@@ -592,7 +647,7 @@ impl Tansu {
         let mut child = cmd.spawn().context("starting tansu")?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            if kafka_answers(self.port).await {
+            if kafka_answers(self.port).await && child_listens(&child, self.port) {
                 self.child = Some(child);
                 return Ok(());
             }
@@ -672,4 +727,25 @@ async fn kafka_answers(port: u16) -> bool {
         tokio::time::timeout(Duration::from_secs(2), probe).await,
         Ok(Ok(true))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_port_belongs_to_the_process_that_listens_on_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        assert!(listens(std::process::id(), port));
+        // Another process answering nothing on that port does not own it.
+        let stranger = Command::new("sleep")
+            .arg("5")
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sleep");
+        assert!(!child_listens(&stranger, port));
+        drop(listener);
+        assert!(!listens(std::process::id(), port));
+    }
 }
