@@ -457,3 +457,33 @@ async fn mercato_up_on_an_empty_data_folder_answers_on_the_storefront_url() {
         .await;
     assert!(refused.is_err(), "the router stopped with up");
 }
+
+#[tokio::test]
+async fn two_pods_starting_together_on_one_database_both_migrate() {
+    // A migration builds an index CONCURRENTLY, which waits for every other
+    // session's transaction; a second migrator blocked in a lock call is one,
+    // and Postgres killed one of the two as a deadlock.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pg = common::bare_pg(dir.path()).await;
+    let url = pg.create_database("shared").await.expect("db");
+    let pool = || async {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&url)
+            .await
+            .expect("pool")
+    };
+    let (a, b) = (pool().await, pool().await);
+    let (first, second) = tokio::join!(mercato_pod::db::migrate(&a), mercato_pod::db::migrate(&b));
+    first.expect("first migrator");
+    second.expect("second migrator");
+    let (applied,): (i64,) = sqlx::query_as("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&a)
+        .await
+        .expect("count");
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/pod"))
+        .expect("migrations")
+        .count();
+    assert_eq!(applied, files as i64);
+    pg.stop().await;
+}

@@ -67,6 +67,48 @@ impl Ids {
     }
 }
 
+/// The advisory lock key pod migrators take (`"mercato-pod-migrations"`).
+const MIGRATION_LOCK: i64 = 0x6d65_7263_706f_6431;
+
+/// Applies the pod's migrations to `db`, one process at a time.
+///
+/// sqlx's own migration lock waits inside `pg_advisory_lock`. A migration
+/// that builds an index `CONCURRENTLY` waits for every other session's
+/// transaction to end, including that waiting lock call: two pods starting
+/// on one database deadlock, and one of them fails. Here the waiter polls
+/// with `pg_try_advisory_lock` and holds no transaction in between, so the
+/// first migrator finishes and the second finds nothing left to apply.
+pub async fn migrate(db: &sqlx::PgPool) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let mut conn = db.acquire().await.context("connecting to migrate")?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(600);
+    loop {
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .fetch_one(&mut *conn)
+            .await
+            .context("taking the migration lock")?;
+        if locked {
+            break;
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "another process held the pod migration lock for 10 minutes"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut migrator = sqlx::migrate!("../migrations/pod");
+    migrator.set_locking(false);
+    let applied = migrator.run(&mut *conn).await;
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *conn)
+        .await;
+    applied.context("applying pod migrations")?;
+    unlocked.context("releasing the migration lock")?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,10 +59,7 @@ impl Application {
             .connect_with(options.options([("gin_pending_list_limit", GIN_PENDING_LIST_LIMIT)]))
             .await
             .context("connecting to the pod database")?;
-        sqlx::migrate!("../migrations/pod")
-            .run(&db)
-            .await
-            .context("applying pod migrations")?;
+        crate::db::migrate(&db).await?;
         let redis = Redis::new(&config.redis_url)?;
         if let Err(e) = redis.ping().await {
             tracing::warn!(error = %e, "redis is not reachable at start; serving from postgres");

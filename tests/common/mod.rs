@@ -223,6 +223,13 @@ where
     panic!("{what} did not start: {:#}", last.expect("an error"));
 }
 
+/// A Postgres cluster alone, in `dir`, for tests below the HTTP faces.
+pub async fn bare_pg(dir: &std::path::Path) -> PgCluster {
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let bins = Binaries::locate().expect("postgres installed");
+    start_pg(&bins, dir).await
+}
+
 async fn start_pg(bins: &Binaries, dir: &std::path::Path) -> PgCluster {
     on_a_free_port("postgres", |port| {
         let path = dir.join(format!("pg-{port}"));

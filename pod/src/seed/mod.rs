@@ -10,18 +10,12 @@ mod orders;
 pub use catalog::{catalog, Seeded};
 pub use orders::orders;
 
-use anyhow::Context as _;
 use mercato_tenants::StoreId;
 use sqlx::PgPool;
 
 /// Applies the pod's migrations to `db`: a database filled without a pod
 /// running on it.
-pub async fn migrate(db: &PgPool) -> anyhow::Result<()> {
-    sqlx::migrate!("../migrations/pod")
-        .run(db)
-        .await
-        .context("applying pod migrations")
-}
+pub use crate::db::migrate;
 
 /// Hosts `store` (active) in this pod's database directly, without the
 /// control plane; returns its handle.
