@@ -430,7 +430,7 @@ async fn an_abandoned_checkouts_hold_expires_and_the_stock_returns() {
     let shop = Shop::open(&stack, "abandon").await;
     let (_, variant) = shop.product(&stack, "ABN-1", 900, 5).await;
     let pod = stack.pod_for(&shop.store).await;
-    let owner = uuid::Uuid::now_v7();
+    let owner = mercato_tenants::HoldOwner::new();
     let lines = [mercato_pod::inventory::HoldLine {
         variant: variant.parse().expect("variant"),
         quantity: 4,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::{error_code, refusal, Stack, PLATFORM};
 use mercato_pod::inventory::{self, HoldLine, Level, PinOutcome, ReserveError, Shortage};
 use mercato_pod::AppState;
-use mercato_tenants::{StoreId, VariantId};
+use mercato_tenants::{HoldOwner, StoreId, VariantId};
 use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -90,11 +90,11 @@ async fn active_holds(shop: &Shop, v: VariantId) -> i64 {
     .await
 }
 
-async fn holds_of(shop: &Shop, owner: Uuid) -> i64 {
+async fn holds_of(shop: &Shop, owner: HoldOwner) -> i64 {
     count(
         shop,
         "SELECT count(*) FROM holds WHERE store_id = $1 AND owner = $2",
-        owner,
+        owner.as_uuid(),
     )
     .await
 }
@@ -153,12 +153,12 @@ async fn track(shop: &Shop, v: VariantId, tracked: bool) {
 
 /// `n` concurrent reservations of one unit each, by distinct owners:
 /// the owners that got one.
-async fn stampede(state: &AppState, store: StoreId, v: VariantId, n: usize) -> Vec<Uuid> {
+async fn stampede(state: &AppState, store: StoreId, v: VariantId, n: usize) -> Vec<HoldOwner> {
     let tasks: Vec<_> = (0..n)
         .map(|_| {
             let state = state.clone();
             tokio::spawn(async move {
-                let owner = Uuid::now_v7();
+                let owner = HoldOwner::new();
                 match inventory::reserve(&state, store, owner, &[line(v, 1)], LONG).await {
                     Ok(()) => Some(owner),
                     Err(ReserveError::OutOfStock(s)) => {
@@ -180,7 +180,7 @@ async fn stampede(state: &AppState, store: StoreId, v: VariantId, n: usize) -> V
     won
 }
 
-async fn commit_all(shop: &Shop, owners: &[Uuid]) -> i64 {
+async fn commit_all(shop: &Shop, owners: &[HoldOwner]) -> i64 {
     let tasks: Vec<_> = owners
         .iter()
         .map(|owner| {
@@ -257,7 +257,7 @@ async fn release_commit_and_restock_are_idempotent() {
     let stack = Stack::start(1).await;
     let shop = shop(&stack, "ends").await;
     let v = variant(&stack, &shop, "END", 10).await;
-    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let (a, b) = (HoldOwner::new(), HoldOwner::new());
 
     inventory::reserve(&shop.state, shop.store, a, &[line(v, 3)], LONG)
         .await
@@ -349,8 +349,14 @@ async fn release_commit_and_restock_are_idempotent() {
         rows,
         vec![
             (10, 10, "initial".into(), "system".into(), None),
-            (-4, 6, "order".into(), "system".into(), Some(b)),
-            (4, 10, "order_cancelled".into(), "system".into(), Some(b)),
+            (-4, 6, "order".into(), "system".into(), Some(b.as_uuid())),
+            (
+                4,
+                10,
+                "order_cancelled".into(),
+                "system".into(),
+                Some(b.as_uuid())
+            ),
         ]
     );
     let events = count(
@@ -438,7 +444,7 @@ async fn reservations_split_over_active_locations_by_priority() {
     }
     assert_eq!(level(&shop, v).await, Level::new(10, 0, 5));
 
-    let a = Uuid::now_v7();
+    let a = HoldOwner::new();
     inventory::reserve(&shop.state, shop.store, a, &[line(v, 4)], LONG)
         .await
         .expect("reserve");
@@ -465,7 +471,7 @@ async fn reservations_split_over_active_locations_by_priority() {
         .await
         .expect("patch");
     assert_eq!(r.status(), 200);
-    let b = Uuid::now_v7();
+    let b = HoldOwner::new();
     inventory::reserve(&shop.state, shop.store, b, &[line(v, 5)], LONG)
         .await
         .expect("reserve west");
@@ -488,7 +494,7 @@ async fn reservations_split_over_active_locations_by_priority() {
         (json!(7), json!(7), json!(0))
     );
     assert_eq!(stock["badge"], "sold_out");
-    let c = Uuid::now_v7();
+    let c = HoldOwner::new();
     match inventory::reserve(&shop.state, shop.store, c, &[line(v, 1)], LONG).await {
         Err(ReserveError::OutOfStock(s)) => assert_eq!(
             s,
@@ -504,7 +510,7 @@ async fn reservations_split_over_active_locations_by_priority() {
 
     // Two lines, one short: nothing is reserved for either.
     let w = variant(&stack, &shop, "PLENTY", 100).await;
-    let d = Uuid::now_v7();
+    let d = HoldOwner::new();
     assert!(matches!(
         inventory::reserve(&shop.state, shop.store, d, &[line(w, 1), line(v, 1)], LONG).await,
         Err(ReserveError::OutOfStock(_))
@@ -519,7 +525,7 @@ async fn pin_after_expiry_reserves_again_or_reports_lost() {
     let stack = Stack::start(1).await;
     let shop = shop(&stack, "pins").await;
     let v = variant(&stack, &shop, "PIN", 3).await;
-    let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let (a, b, c) = (HoldOwner::new(), HoldOwner::new(), HoldOwner::new());
 
     inventory::reserve(&shop.state, shop.store, a, &[line(v, 2)], Duration::ZERO)
         .await
@@ -540,7 +546,7 @@ async fn pin_after_expiry_reserves_again_or_reports_lost() {
         &shop,
         "SELECT count(*) FROM holds WHERE store_id = $1 AND owner = $2
             AND status = 'active' AND expires_at IS NULL",
-        a,
+        a.as_uuid(),
     )
     .await;
     assert_eq!(pinned, 1);
@@ -571,7 +577,7 @@ async fn pin_after_expiry_reserves_again_or_reports_lost() {
     let released = count(
         &shop,
         "SELECT count(*) FROM holds WHERE store_id = $1 AND owner = $2 AND status = 'released'",
-        b,
+        b.as_uuid(),
     )
     .await;
     assert_eq!(released, 1);
@@ -583,12 +589,12 @@ async fn the_sweeper_returns_expired_holds_to_stock_and_the_gate() {
     let stack = Stack::start(1).await;
     let shop = shop(&stack, "sweep").await;
     let v = variant(&stack, &shop, "SWEEP", 5).await;
-    let keep = Uuid::now_v7();
+    let keep = HoldOwner::new();
     inventory::reserve(&shop.state, shop.store, keep, &[line(v, 1)], LONG)
         .await
         .expect("reserve");
     assert_eq!(counter(&shop, v).await, Some(4));
-    let lapse = Uuid::now_v7();
+    let lapse = HoldOwner::new();
     inventory::reserve(
         &shop.state,
         shop.store,
@@ -608,7 +614,7 @@ async fn the_sweeper_returns_expired_holds_to_stock_and_the_gate() {
     let released = count(
         &shop,
         "SELECT count(*) FROM holds WHERE store_id = $1 AND owner = $2 AND status = 'released'",
-        lapse,
+        lapse.as_uuid(),
     )
     .await;
     assert_eq!(released, 1);
@@ -625,7 +631,7 @@ async fn the_gate_rejects_early_reseeds_and_is_reconciled() {
     let stack = Stack::start(1).await;
     let shop = shop(&stack, "gate").await;
     let v = variant(&stack, &shop, "HOT", 5).await;
-    let a = Uuid::now_v7();
+    let a = HoldOwner::new();
     inventory::reserve(&shop.state, shop.store, a, &[line(v, 1)], LONG)
         .await
         .expect("reserve");
@@ -640,7 +646,7 @@ async fn the_gate_rejects_early_reseeds_and_is_reconciled() {
     // background reconciliation leaves the corrupted counter alone.)
     track(&shop, v, false).await;
     set_counter(&shop, v, 0).await;
-    let b = Uuid::now_v7();
+    let b = HoldOwner::new();
     match inventory::reserve(&shop.state, shop.store, b, &[line(v, 1)], LONG).await {
         Err(ReserveError::OutOfStock(s)) => assert_eq!(
             s,
@@ -691,7 +697,7 @@ async fn the_gate_rejects_early_reseeds_and_is_reconciled() {
         .query_async(&mut redis(&shop).await)
         .await
         .expect("flushall");
-    let c = Uuid::now_v7();
+    let c = HoldOwner::new();
     inventory::reserve(&shop.state, shop.store, c, &[line(v, 2)], LONG)
         .await
         .expect("reserve after flush");
@@ -709,7 +715,7 @@ async fn the_gate_rejects_early_reseeds_and_is_reconciled() {
     let r = put_stock(&stack, &shop, v, json!({"on_hand": 8})).await;
     assert_eq!(r.status(), 200);
     assert_eq!(counter(&shop, v).await, None);
-    let d = Uuid::now_v7();
+    let d = HoldOwner::new();
     inventory::reserve(&shop.state, shop.store, d, &[line(v, 5)], LONG)
         .await
         .expect("reserve the rest");
@@ -928,9 +934,15 @@ async fn staff_stock_endpoints_refuse_bad_input_and_audit_every_change() {
     }
 
     // Reserved units bound what staff can take away.
-    inventory::reserve(&shop.state, shop.store, Uuid::now_v7(), &[line(v, 4)], LONG)
-        .await
-        .expect("reserve");
+    inventory::reserve(
+        &shop.state,
+        shop.store,
+        HoldOwner::new(),
+        &[line(v, 4)],
+        LONG,
+    )
+    .await
+    .expect("reserve");
     let r = put_stock(&stack, &shop, v, json!({"on_hand": 3})).await;
     assert_eq!(error_code(r).await, (409, "stock_reserved".into()));
     assert_eq!(

@@ -62,7 +62,7 @@ pub fn valid_number(number: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Test mode's magic tokens: `tok_<card number>` stands for that card.

@@ -4,8 +4,8 @@
 use std::io::Write as _;
 use std::time::Instant;
 
+use mercato_tenants::MoveId;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use super::api::{Applied, Drain, Job, JobStatus, Move, Outcome, Phase};
 use super::client::{decode, is_transient};
@@ -35,7 +35,7 @@ pub(super) fn conclude(ctx: &Ctx, v: &Value, m: &Move, names: &Names) -> anyhow:
 struct Progress {
     mode: Mode,
     drawn: bool,
-    last: Option<(Uuid, Phase)>,
+    last: Option<(MoveId, Phase)>,
     last_line: String,
     last_at: Instant,
 }

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Subcommand};
+use mercato_tenants::MoveId;
 use mercato_tenants::{Claims, Role, StoreId, TokenKeys};
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use api::{Measure, Move, MovePage, MoveStatus, Plan, Pod, Store, StorePage};
 use client::{decode, is_transient, ApiFailure, Client};
@@ -210,9 +210,9 @@ pub enum MovesCommand {
         limit: Option<u32>,
     },
     /// One move.
-    Show { id: Uuid },
+    Show { id: MoveId },
     /// Ask a running move to roll back to its source.
-    Abort { id: Uuid },
+    Abort { id: MoveId },
 }
 
 #[derive(Args, Debug)]

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use mercato_tenants::{PodId, StoreId};
-use uuid::Uuid;
 
 use super::api::{Measure, Move, MoveStatus, Phase, Plan, Pod, Store};
 
@@ -56,7 +55,7 @@ pub fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -92,9 +91,9 @@ pub fn millis(ms: u64) -> String {
 }
 
 /// The first 8 hex digits of an id and an ellipsis, for progress lines.
-pub fn short_id(id: Uuid) -> String {
-    let s = id.simple().to_string();
-    format!("{}…", &s[..8])
+pub fn short_id(id: impl std::fmt::Display) -> String {
+    let s = id.to_string();
+    format!("{}…", s.get(..8).unwrap_or(&s))
 }
 
 /// Left-aligned columns two spaces apart, a header row first; no trailing

@@ -146,6 +146,24 @@ id_type!(
     /// An order.
     OrderId
 );
+id_type!(
+    /// Whatever holds reserved stock: today a checkout (its [`CheckoutId`]).
+    HoldOwner
+);
+id_type!(
+    /// A live move of one store from one pod to another.
+    MoveId
+);
+id_type!(
+    /// An operator job (drain or rebalance): a plan of moves run in order.
+    JobId
+);
+
+impl From<CheckoutId> for HoldOwner {
+    fn from(checkout: CheckoutId) -> Self {
+        Self(checkout.as_uuid())
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -28,8 +28,8 @@ pub use domain::{Domain, Handle, NameError};
 pub use error::{ApiError, ErrorCode};
 pub use id::{
     AddressId, AdjustmentId, ApiKeyId, CartId, CategoryId, CheckoutId, CollectionId, CustomerId,
-    EventId, HoldId, LocationId, MediaId, OrderId, PodId, ProductId, SessionId, StaffId, StoreId,
-    VariantId,
+    EventId, HoldId, HoldOwner, JobId, LocationId, MediaId, MoveId, OrderId, PodId, ProductId,
+    SessionId, StaffId, StoreId, VariantId,
 };
 pub use money::{Currency, Money};
 pub use routing::{Resolution, RoutingChange, RoutingError, RoutingTable, RoutingUpdate};

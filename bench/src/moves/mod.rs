@@ -593,7 +593,7 @@ async fn follow_move(
         (*t0 - posted_wall).num_microseconds().unwrap_or(0) as f64 / 1e6
     });
     let subscription = id
-        .parse::<Uuid>()
+        .parse::<mercato_tenants::MoveId>()
         .map(mercato_control_plane::moves::replication_name)
         .unwrap_or_default();
     let pg_log = std::fs::read_to_string(data.join(format!("pg-{}.log", store.target.0)))

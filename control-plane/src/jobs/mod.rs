@@ -17,7 +17,7 @@ pub mod runner;
 
 use chrono::{DateTime, Utc};
 pub use mercato_tenants::operator::jobs::{Job, JobStatus, Kind, Outcome, Step};
-use mercato_tenants::{PodId, PodState};
+use mercato_tenants::{JobId, PodId, PodState};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
@@ -116,7 +116,7 @@ impl TryFrom<Row> for Job {
         let kind = Kind::parse(&r.kind).ok_or_else(|| decode("kind", &r.kind))?;
         let status = JobStatus::parse(&r.status).ok_or_else(|| decode("status", &r.status))?;
         Ok(Job {
-            id: r.id,
+            id: JobId::from_uuid(r.id),
             kind,
             pod_id: r.pod_id.map(PodId::from_uuid),
             measure: r
@@ -140,9 +140,9 @@ const SELECT: &str = "SELECT id, kind, pod_id, measure, throttle_ms, steps, next
         cancel_requested, error, created_at, updated_at, finished_at
    FROM fleet_jobs";
 
-pub async fn get<'e>(db: impl PgExecutor<'e>, id: Uuid) -> Result<Option<Job>, sqlx::Error> {
+pub async fn get<'e>(db: impl PgExecutor<'e>, id: JobId) -> Result<Option<Job>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
-        .bind(id)
+        .bind(id.as_uuid())
         .fetch_optional(db)
         .await?;
     row.map(Job::try_from).transpose()
@@ -172,7 +172,7 @@ pub const ONE_RUNNING: &str = "fleet_jobs_one_running";
 
 pub async fn insert<'e>(
     db: impl PgExecutor<'e>,
-    id: Uuid,
+    id: JobId,
     kind: Kind,
     pod: Option<PodId>,
     measure: Measure,
@@ -184,7 +184,7 @@ pub async fn insert<'e>(
         "INSERT INTO fleet_jobs (id, kind, pod_id, measure, throttle_ms, steps)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(id)
+    .bind(id.as_uuid())
     .bind(kind.as_str())
     .bind(pod.map(|p| p.as_uuid()))
     .bind(measure.as_str())
@@ -200,7 +200,7 @@ pub async fn insert<'e>(
 /// earlier step changes nothing.
 pub async fn record_step<'e>(
     db: impl PgExecutor<'e>,
-    id: Uuid,
+    id: JobId,
     index: usize,
     step: &Step,
     done: bool,
@@ -213,7 +213,7 @@ pub async fn record_step<'e>(
                 updated_at = now()
           WHERE id = $1 AND next_step = $2 AND status = 'running'",
     )
-    .bind(id)
+    .bind(id.as_uuid())
     .bind(index)
     .bind(sqlx::types::Json(step))
     .bind(done)
@@ -224,7 +224,7 @@ pub async fn record_step<'e>(
 
 pub async fn finish<'e>(
     db: impl PgExecutor<'e>,
-    id: Uuid,
+    id: JobId,
     status: JobStatus,
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
@@ -232,7 +232,7 @@ pub async fn finish<'e>(
         "UPDATE fleet_jobs SET status = $2, error = $3, updated_at = now(), finished_at = now()
           WHERE id = $1 AND status = 'running'",
     )
-    .bind(id)
+    .bind(id.as_uuid())
     .bind(status.as_str())
     .bind(error)
     .execute(db)
@@ -242,12 +242,12 @@ pub async fn finish<'e>(
 
 /// Asks a running job to stop before its next step; false when it is not
 /// running.
-pub async fn request_cancel<'e>(db: impl PgExecutor<'e>, id: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn request_cancel<'e>(db: impl PgExecutor<'e>, id: JobId) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query(
         "UPDATE fleet_jobs SET cancel_requested = true, updated_at = now()
           WHERE id = $1 AND status = 'running'",
     )
-    .bind(id)
+    .bind(id.as_uuid())
     .execute(db)
     .await?;
     Ok(updated.rows_affected() == 1)
@@ -291,7 +291,7 @@ mod tests {
 
     fn job(kind: Kind, outcomes: &[Outcome], next_step: usize) -> Job {
         Job {
-            id: Uuid::from_u128(1),
+            id: JobId::from_uuid(Uuid::from_u128(1)),
             kind,
             pod_id: (kind == Kind::Drain).then(|| PodId::from_uuid(Uuid::from_u128(100))),
             measure: Measure::Bytes,
@@ -385,7 +385,7 @@ mod tests {
     #[test]
     fn a_step_reads_back_as_written() {
         let step = Step {
-            move_id: Some(Uuid::from_u128(7)),
+            move_id: Some(mercato_tenants::MoveId::from_uuid(Uuid::from_u128(7))),
             outcome: Outcome::RolledBack,
             error: Some("lag did not converge".into()),
             ..Step::pending(planned(3))

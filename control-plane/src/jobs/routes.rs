@@ -7,9 +7,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::operator::jobs::{Applied, Drain, JobPage};
-use mercato_tenants::{ApiError, ErrorCode, PodId};
+use mercato_tenants::{ApiError, ErrorCode, JobId, PodId};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::{runner, Job, Kind};
 use crate::auth::Operator;
@@ -73,14 +72,14 @@ async fn create_job(
     measure: Measure,
     throttle_ms: u64,
     moves: &[PlannedMove],
-) -> Result<Uuid, ControlError> {
-    let id = Uuid::now_v7();
+) -> Result<JobId, ControlError> {
+    let id = JobId::new();
     super::insert(&mut *tx, id, kind, pod, measure, throttle_ms, moves).await?;
     tracing::info!(job_id = %id, kind = kind.as_str(), moves = moves.len(), "fleet job created");
     Ok(id)
 }
 
-async fn load_job(state: &AppState, id: Uuid) -> Result<Job, ControlError> {
+async fn load_job(state: &AppState, id: JobId) -> Result<Job, ControlError> {
     super::get(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("job").into())
@@ -273,7 +272,7 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     _: Operator,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<JobId>,
 ) -> Result<Json<Job>, ControlError> {
     load_job(&state, id).await.map(Json)
 }
@@ -284,7 +283,7 @@ async fn show(
 async fn cancel(
     State(state): State<AppState>,
     _: Operator,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<JobId>,
 ) -> Result<(StatusCode, Json<Job>), ControlError> {
     if !super::request_cancel(&state.db, id).await? {
         let job = load_job(&state, id).await?;

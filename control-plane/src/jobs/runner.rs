@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use uuid::Uuid;
+use mercato_tenants::JobId;
 
 use super::{next, wrap_up, Job, JobStatus, Kind, Next, Outcome, Step};
 use crate::moves::{self, model as move_model, Reason, Status as MoveStatus};
@@ -15,7 +15,7 @@ use crate::{stores, AppState};
 const POLL: Duration = Duration::from_millis(250);
 
 /// Drives job `id` to its end in the background.
-pub fn spawn(state: AppState, id: Uuid) {
+pub fn spawn(state: AppState, id: JobId) {
     tokio::spawn(async move {
         if !state.mover.claim(id) {
             return;
@@ -38,7 +38,7 @@ pub async fn resume_all(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn drive(state: &AppState, id: Uuid) -> anyhow::Result<()> {
+async fn drive(state: &AppState, id: JobId) -> anyhow::Result<()> {
     loop {
         let job = super::get(&state.db, id)
             .await?
@@ -136,7 +136,7 @@ fn skipped(mut step: Step, why: String) -> Step {
 
 /// Waits `throttle` between two moves, returning early when the job is
 /// cancelled (the next look at the job stops it).
-async fn pause(state: &AppState, id: Uuid, throttle: Duration) -> anyhow::Result<()> {
+async fn pause(state: &AppState, id: JobId, throttle: Duration) -> anyhow::Result<()> {
     let until = Instant::now() + throttle;
     loop {
         let left = until.saturating_duration_since(Instant::now());

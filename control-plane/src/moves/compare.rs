@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use mercato_tenants::StoreId;
-use uuid::Uuid;
+use mercato_tenants::{MoveId, StoreId};
 
 use super::pg::{ident, literal, PodDb};
 
@@ -59,7 +58,7 @@ impl PodDb {
     pub async fn start_capture(
         &self,
         store: StoreId,
-        move_id: Uuid,
+        move_id: MoveId,
         deadline: tokio::time::Instant,
     ) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
@@ -72,7 +71,7 @@ impl PodDb {
              ON CONFLICT (store_id) DO UPDATE SET move_id = $2, started_at = now()",
         )
         .bind(store.as_uuid())
-        .bind(move_id)
+        .bind(move_id.as_uuid())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -101,12 +100,12 @@ impl PodDb {
 
     /// On the source: whether the store's changes are being recorded for
     /// the move `move_id`.
-    pub async fn capturing(&self, store: StoreId, move_id: Uuid) -> sqlx::Result<bool> {
+    pub async fn capturing(&self, store: StoreId, move_id: MoveId) -> sqlx::Result<bool> {
         let found: Option<(i32,)> = sqlx::query_as(
             "SELECT 1 FROM move_capture.stores WHERE store_id = $1 AND move_id = $2",
         )
         .bind(store.as_uuid())
-        .bind(move_id)
+        .bind(move_id.as_uuid())
         .fetch_optional(&self.pool)
         .await?;
         Ok(found.is_some())

@@ -29,9 +29,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mercato_tenants::{JobId, MoveId};
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 pub use model::{Move, Phase, Reason, Status};
 pub use routes::{router, start, StartError};
@@ -154,7 +154,26 @@ impl MoveMetrics {
 pub struct Mover {
     pub settings: MoveSettings,
     pub metrics: MoveMetrics,
-    driving: Arc<Mutex<HashSet<Uuid>>>,
+    driving: Arc<Mutex<HashSet<Driven>>>,
+}
+
+/// What a runner of this process drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Driven {
+    Move(MoveId),
+    Job(JobId),
+}
+
+impl From<MoveId> for Driven {
+    fn from(id: MoveId) -> Self {
+        Self::Move(id)
+    }
+}
+
+impl From<JobId> for Driven {
+    fn from(id: JobId) -> Self {
+        Self::Job(id)
+    }
 }
 
 impl Mover {
@@ -168,18 +187,18 @@ impl Mover {
 
     /// Marks `id` (a move or a job) as driven by this process; false if it
     /// already is.
-    pub(crate) fn claim(&self, id: Uuid) -> bool {
+    pub(crate) fn claim(&self, id: impl Into<Driven>) -> bool {
         self.driving
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id)
+            .insert(id.into())
     }
 
-    pub(crate) fn release(&self, id: Uuid) {
+    pub(crate) fn release(&self, id: impl Into<Driven>) {
         self.driving
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
+            .remove(&id.into());
     }
 
     pub fn max_hold(&self) -> Duration {
@@ -189,6 +208,6 @@ impl Mover {
 
 /// Names of a move's publication, slot and subscription (one name for all
 /// three): `mercato_move_<id>`.
-pub fn replication_name(id: Uuid) -> String {
-    format!("mercato_move_{}", id.simple())
+pub fn replication_name(id: MoveId) -> String {
+    format!("mercato_move_{}", id.as_uuid().simple())
 }

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 pub use mercato_tenants::operator::moves::{Move, Phase, Reason, Status};
-use mercato_tenants::{PodId, StoreId};
+use mercato_tenants::{JobId, MoveId, PodId, StoreId};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
@@ -124,14 +124,14 @@ impl TryFrom<Row> for Move {
     type Error = sqlx::Error;
     fn try_from(r: Row) -> Result<Self, sqlx::Error> {
         Ok(Move {
-            id: r.id,
+            id: MoveId::from_uuid(r.id),
             store_id: StoreId::from_uuid(r.store_id),
             source_pod_id: PodId::from_uuid(r.source_pod),
             target_pod_id: PodId::from_uuid(r.target_pod),
             phase: Phase::parse(&r.phase).ok_or_else(|| decode("phase", &r.phase))?,
             status: Status::parse(&r.status).ok_or_else(|| decode("status", &r.status))?,
             reason: Reason::parse(&r.reason).ok_or_else(|| decode("reason", &r.reason))?,
-            job_id: r.job_id,
+            job_id: r.job_id.map(JobId::from_uuid),
             abort_requested: r.abort_requested,
             error: r.error,
             tables_total: r.tables_total,
@@ -154,9 +154,9 @@ const SELECT: &str =
         created_at, updated_at, finished_at
    FROM moves";
 
-pub async fn get<'e>(db: impl PgExecutor<'e>, id: Uuid) -> Result<Option<Move>, sqlx::Error> {
+pub async fn get<'e>(db: impl PgExecutor<'e>, id: MoveId) -> Result<Option<Move>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
-        .bind(id)
+        .bind(id.as_uuid())
         .fetch_optional(db)
         .await?;
     row.map(Move::try_from).transpose()
@@ -183,36 +183,39 @@ pub async fn list<'e>(
 /// The latest move of `store` made as a step of `job`.
 pub async fn latest_of_job<'e>(
     db: impl PgExecutor<'e>,
-    job: Uuid,
+    job: JobId,
     store: StoreId,
 ) -> Result<Option<Move>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(&format!(
         "{SELECT} WHERE job_id = $1 AND store_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1"
     ))
-    .bind(job)
+    .bind(job.as_uuid())
     .bind(store.as_uuid())
     .fetch_optional(db)
     .await?;
     row.map(Move::try_from).transpose()
 }
 
-pub async fn running_ids<'e>(db: impl PgExecutor<'e>) -> Result<Vec<Uuid>, sqlx::Error> {
+pub async fn running_ids<'e>(db: impl PgExecutor<'e>) -> Result<Vec<MoveId>, sqlx::Error> {
     let rows: Vec<(Uuid,)> =
         sqlx::query_as("SELECT id FROM moves WHERE status = 'running' ORDER BY created_at")
             .fetch_all(db)
             .await?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id,)| MoveId::from_uuid(id))
+        .collect())
 }
 
 /// A move about to start.
 pub struct NewMove {
-    pub id: Uuid,
+    pub id: MoveId,
     pub store: StoreId,
     pub source: PodId,
     pub target: PodId,
     pub reason: Reason,
     /// The drain or rebalance it is a step of.
-    pub job: Option<Uuid>,
+    pub job: Option<JobId>,
     pub tables_total: i32,
 }
 
@@ -221,21 +224,21 @@ pub async fn insert<'e>(db: impl PgExecutor<'e>, m: &NewMove) -> Result<(), sqlx
         "INSERT INTO moves (id, store_id, source_pod, target_pod, reason, job_id, phase, status, tables_total)
          VALUES ($1, $2, $3, $4, $5, $6, 'copying', 'running', $7)",
     )
-    .bind(m.id)
+    .bind(m.id.as_uuid())
     .bind(m.store.as_uuid())
     .bind(m.source.as_uuid())
     .bind(m.target.as_uuid())
     .bind(m.reason.as_str())
-    .bind(m.job)
+    .bind(m.job.map(|j| j.as_uuid()))
     .bind(m.tables_total)
     .execute(db)
     .await
     .map(|_| ())
 }
 
-pub async fn set_phase<'e>(db: impl PgExecutor<'e>, id: Uuid, phase: Phase) -> sqlx::Result<()> {
+pub async fn set_phase<'e>(db: impl PgExecutor<'e>, id: MoveId, phase: Phase) -> sqlx::Result<()> {
     sqlx::query("UPDATE moves SET phase = $2, updated_at = now() WHERE id = $1")
-        .bind(id)
+        .bind(id.as_uuid())
         .bind(phase.as_str())
         .execute(db)
         .await
@@ -245,7 +248,7 @@ pub async fn set_phase<'e>(db: impl PgExecutor<'e>, id: Uuid, phase: Phase) -> s
 /// Progress figures shown while a move runs.
 pub async fn set_progress<'e>(
     db: impl PgExecutor<'e>,
-    id: Uuid,
+    id: MoveId,
     tables_ready: i64,
     rows_copied: Option<i64>,
     bytes_copied: Option<i64>,
@@ -256,7 +259,7 @@ pub async fn set_progress<'e>(
                 bytes_copied = COALESCE($4, bytes_copied), lag_bytes = $5, updated_at = now()
           WHERE id = $1",
     )
-    .bind(id)
+    .bind(id.as_uuid())
     .bind(tables_ready as i32)
     .bind(rows_copied)
     .bind(bytes_copied)
@@ -266,20 +269,20 @@ pub async fn set_progress<'e>(
     .map(|_| ())
 }
 
-pub async fn abort_requested<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<bool> {
+pub async fn abort_requested<'e>(db: impl PgExecutor<'e>, id: MoveId) -> sqlx::Result<bool> {
     let (flag,): (bool,) = sqlx::query_as("SELECT abort_requested FROM moves WHERE id = $1")
-        .bind(id)
+        .bind(id.as_uuid())
         .fetch_one(db)
         .await?;
     Ok(flag)
 }
 
 /// Asks a running move to stop; `false` when it is not running.
-pub async fn request_abort<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<bool> {
+pub async fn request_abort<'e>(db: impl PgExecutor<'e>, id: MoveId) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE moves SET abort_requested = true, updated_at = now() WHERE id = $1 AND status = 'running'",
     )
-    .bind(id)
+    .bind(id.as_uuid())
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -287,7 +290,7 @@ pub async fn request_abort<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Resul
 
 pub async fn finish<'e>(
     db: impl PgExecutor<'e>,
-    id: Uuid,
+    id: MoveId,
     status: Status,
     phase: Phase,
     error: Option<&str>,
@@ -297,7 +300,7 @@ pub async fn finish<'e>(
                 finished_at = now(), updated_at = now()
           WHERE id = $1",
     )
-    .bind(id)
+    .bind(id.as_uuid())
     .bind(status.as_str())
     .bind(phase.as_str())
     .bind(error)
@@ -307,9 +310,9 @@ pub async fn finish<'e>(
 }
 
 /// Records the failure that sends a move back, before the rollback runs.
-pub async fn set_error<'e>(db: impl PgExecutor<'e>, id: Uuid, error: &str) -> sqlx::Result<()> {
+pub async fn set_error<'e>(db: impl PgExecutor<'e>, id: MoveId, error: &str) -> sqlx::Result<()> {
     sqlx::query("UPDATE moves SET error = COALESCE(error, $2), updated_at = now() WHERE id = $1")
-        .bind(id)
+        .bind(id.as_uuid())
         .bind(error)
         .execute(db)
         .await

@@ -6,9 +6,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::operator::moves::MovePage;
-use mercato_tenants::{ApiError, ErrorCode, PodId, PodState, StoreId, TenantState};
+use mercato_tenants::{ApiError, ErrorCode, JobId, MoveId, PodId, PodState, StoreId, TenantState};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::model::{self, Move, Reason, Status};
 use super::pg::PodDb;
@@ -54,7 +53,7 @@ pub async fn start(
     store_id: StoreId,
     target: Option<PodId>,
     reason: Reason,
-    job: Option<Uuid>,
+    job: Option<JobId>,
 ) -> Result<Move, StartError> {
     let store = stores::get(&state.db, store_id)
         .await?
@@ -114,7 +113,7 @@ pub async fn start(
         return Err(not_movable(&target_pod, &format!("is {}", target_pod.state)).into());
     }
     let tables = preflight(&source, &target_pod).await?;
-    let id = Uuid::now_v7();
+    let id = MoveId::new();
     let new = model::NewMove {
         id,
         store: store_id,
@@ -275,7 +274,7 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     _: Operator,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MoveId>,
 ) -> Result<Json<Move>, ControlError> {
     model::get(&state.db, id)
         .await?
@@ -288,7 +287,7 @@ async fn show(
 async fn abort(
     State(state): State<AppState>,
     _: Operator,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MoveId>,
 ) -> Result<(StatusCode, Json<Move>), ControlError> {
     let mv = model::get(&state.db, id)
         .await?

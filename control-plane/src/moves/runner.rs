@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
-use mercato_tenants::{Handle, PodId, RoutingChange, TenantState};
+use mercato_tenants::{Handle, MoveId, PodId, RoutingChange, TenantState};
 use tokio::time::{timeout_at, Instant};
 use uuid::Uuid;
 
@@ -55,7 +55,7 @@ pub async fn pod_endpoint<'e>(
 /// Everything a running move works with.
 struct Ctx {
     state: AppState,
-    id: Uuid,
+    id: MoveId,
     store: Store,
     handle: Handle,
     source: PodEndpoint,
@@ -77,7 +77,7 @@ struct Crashed;
 /// Drives the move `id` to its end in the background. `restarted`: the
 /// move was found running at start-up, so its recorded phase decides
 /// between resuming and rolling back ([`on_restart`]).
-pub fn spawn(state: AppState, id: Uuid, restarted: bool) {
+pub fn spawn(state: AppState, id: MoveId, restarted: bool) {
     tokio::spawn(async move {
         if !state.mover.claim(id) {
             return;
@@ -117,7 +117,7 @@ pub async fn resume_all(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn drive(state: &AppState, id: Uuid, restarted: bool) -> anyhow::Result<()> {
+async fn drive(state: &AppState, id: MoveId, restarted: bool) -> anyhow::Result<()> {
     let mv = model::get(&state.db, id)
         .await?
         .ok_or_else(|| anyhow!("move {id} not found"))?;
@@ -495,7 +495,7 @@ async fn cut_over(ctx: &Ctx) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE moves SET phase = 'switched', pause_ms = $2, updated_at = now() WHERE id = $1",
     )
-    .bind(ctx.id)
+    .bind(ctx.id.as_uuid())
     .bind(pause_ms)
     .execute(&mut *tx)
     .await?;
@@ -594,7 +594,7 @@ async fn set_routing(ctx: &Ctx, pod: PodId, state: TenantState) -> anyhow::Resul
     let version = route_in(&mut tx, ctx, pod, state).await?;
     if state == TenantState::Frozen {
         sqlx::query("UPDATE moves SET frozen_at = now() WHERE id = $1")
-            .bind(ctx.id)
+            .bind(ctx.id.as_uuid())
             .execute(&mut *tx)
             .await?;
     }

@@ -57,7 +57,7 @@ pub(crate) async fn compensate(
     };
     // Release before the row says failed: a crash in between leaves the
     // checkout compensating, and the recovery worker releases again (a no-op).
-    inventory::release(state, store, c.id.as_uuid()).await?;
+    inventory::release(state, store, c.id.into()).await?;
     let Some((mut tx, locked)) = begin_step(state, store, c.id, SagaState::Compensating).await?
     else {
         return Ok(true); // another driver got here first

@@ -228,7 +228,7 @@ async fn started(
         })
         .collect();
     let ttl = Duration::from_secs(state.config.hold_ttl_secs);
-    match inventory::reserve(state, store, c.id.as_uuid(), &lines, ttl).await {
+    match inventory::reserve(state, store, c.id.into(), &lines, ttl).await {
         Ok(()) => {}
         Err(ReserveError::OutOfStock(short)) => {
             // All or nothing: nothing is held, nothing to undo.
@@ -420,7 +420,7 @@ async fn create_order(state: &AppState, store: StoreId, c: &Checkout) -> Result<
         );
         return fail(state, store, c, &failure).await;
     }
-    match inventory::pin(&mut tx, store, c.id.as_uuid()).await? {
+    match inventory::pin(&mut tx, store, c.id.into()).await? {
         PinOutcome::Pinned => {}
         PinOutcome::Lost(short) => {
             drop(tx);
@@ -498,7 +498,7 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
     let Some((mut tx, _)) = begin_step(state, store, c.id, SagaState::Ordered).await? else {
         return Ok(true); // another driver got here first
     };
-    inventory::commit(&mut tx, store, c.id.as_uuid()).await?;
+    inventory::commit(&mut tx, store, c.id.into()).await?;
     orders::set_status(
         &mut tx,
         store,

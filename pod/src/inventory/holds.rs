@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use mercato_tenants::{HoldId, LocationId, StoreId, VariantId};
+use mercato_tenants::{HoldId, HoldOwner, LocationId, StoreId, VariantId};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
@@ -53,12 +53,12 @@ fn normalize(lines: &[HoldLine]) -> Vec<HoldLine> {
 async fn owner_has_holds<'e>(
     exec: impl sqlx::PgExecutor<'e>,
     store: StoreId,
-    owner: Uuid,
+    owner: HoldOwner,
 ) -> Result<bool, sqlx::Error> {
     let (found,): (bool,) =
         sqlx::query_as("SELECT EXISTS (SELECT 1 FROM holds WHERE store_id = $1 AND owner = $2)")
             .bind(store.as_uuid())
-            .bind(owner)
+            .bind(owner.as_uuid())
             .fetch_one(exec)
             .await?;
     Ok(found)
@@ -147,7 +147,7 @@ async fn take(
 async fn take_all(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
-    owner: Uuid,
+    owner: HoldOwner,
     parts: &[(VariantId, LocationId, i32)],
     ttl: Option<Duration>,
 ) -> Result<(), sqlx::Error> {
@@ -171,7 +171,7 @@ async fn take_all(
                 AS h(id, variant_id, location_id, quantity)",
     )
     .bind(store.as_uuid())
-    .bind(owner)
+    .bind(owner.as_uuid())
     .bind(&ids)
     .bind(&variants)
     .bind(&locations)
@@ -188,7 +188,7 @@ async fn take_all(
 pub async fn reserve(
     state: &AppState,
     store: StoreId,
-    owner: Uuid,
+    owner: HoldOwner,
     lines: &[HoldLine],
     ttl: Duration,
 ) -> Result<(), ReserveError> {
@@ -213,7 +213,7 @@ pub async fn reserve(
 async fn reserve_in_postgres(
     state: &AppState,
     store: StoreId,
-    owner: Uuid,
+    owner: HoldOwner,
     lines: &[HoldLine],
     ttl: Duration,
 ) -> Result<bool, ReserveError> {
@@ -221,7 +221,7 @@ async fn reserve_in_postgres(
     fence(&mut tx, store).await?;
     // One reservation per owner at a time; then the check is final.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
-        .bind(owner)
+        .bind(owner.as_uuid())
         .execute(&mut *tx)
         .await?;
     if owner_has_holds(&mut *tx, store, owner).await? {
@@ -240,7 +240,7 @@ async fn reserve_in_postgres(
 async fn lock_holds(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
-    owner: Uuid,
+    owner: HoldOwner,
     status: &str,
 ) -> Result<Vec<HoldRow>, sqlx::Error> {
     sqlx::query_as(
@@ -250,7 +250,7 @@ async fn lock_holds(
           FOR UPDATE",
     )
     .bind(store.as_uuid())
-    .bind(owner)
+    .bind(owner.as_uuid())
     .bind(status)
     .fetch_all(&mut **tx)
     .await
@@ -305,7 +305,11 @@ fn units(holds: &[HoldRow]) -> i64 {
 /// Releases the owner's active holds; idempotent (a second call releases
 /// nothing). Units go back into the gate after the commit. Returns the
 /// units released.
-pub async fn release(state: &AppState, store: StoreId, owner: Uuid) -> Result<i64, sqlx::Error> {
+pub async fn release(
+    state: &AppState,
+    store: StoreId,
+    owner: HoldOwner,
+) -> Result<i64, sqlx::Error> {
     let mut tx = state.db.begin().await?;
     fence(&mut tx, store).await?;
     let mut holds = lock_holds(&mut tx, store, owner, "active").await?;
@@ -325,7 +329,7 @@ pub async fn release(state: &AppState, store: StoreId, owner: Uuid) -> Result<i6
 pub async fn pin(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
-    owner: Uuid,
+    owner: HoldOwner,
 ) -> Result<PinOutcome, sqlx::Error> {
     // Active and released together: a sweeper holding an active one makes
     // this wait, then see it released.
@@ -336,7 +340,7 @@ pub async fn pin(
           FOR UPDATE",
     )
     .bind(store.as_uuid())
-    .bind(owner)
+    .bind(owner.as_uuid())
     .fetch_all(&mut **tx)
     .await?;
     let mut released: Vec<HoldRow> = rows
@@ -379,7 +383,7 @@ pub async fn pin(
           WHERE store_id = $1 AND owner = $2 AND status = 'active'",
     )
     .bind(store.as_uuid())
-    .bind(owner)
+    .bind(owner.as_uuid())
     .execute(&mut **tx)
     .await?;
     Ok(PinOutcome::Pinned)
@@ -416,7 +420,7 @@ async fn move_stock(
 pub async fn commit(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
-    owner: Uuid,
+    owner: HoldOwner,
 ) -> Result<i64, sqlx::Error> {
     let holds = lock_holds(tx, store, owner, "active").await?;
     for h in &holds {
@@ -434,7 +438,7 @@ pub async fn commit(
                     reserved_after: reserved,
                     reason: "order",
                     actor: "system",
-                    reference: Some(owner),
+                    reference: Some(owner.as_uuid()),
                 },
             )
             .await?;
@@ -461,7 +465,7 @@ pub async fn commit(
 pub async fn restock(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
-    owner: Uuid,
+    owner: HoldOwner,
 ) -> Result<i64, sqlx::Error> {
     let holds = lock_holds(tx, store, owner, "committed").await?;
     for h in &holds {
@@ -477,7 +481,7 @@ pub async fn restock(
                     reserved_after: reserved,
                     reason: "order_cancelled",
                     actor: "system",
-                    reference: Some(owner),
+                    reference: Some(owner.as_uuid()),
                 },
             )
             .await?;

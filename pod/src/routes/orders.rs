@@ -459,7 +459,7 @@ async fn give_back(
         return Err(refused(locked.status, to).into());
     }
     let restocked = if restock {
-        inventory::restock(&mut tx, store, order.checkout_id.as_uuid()).await?
+        inventory::restock(&mut tx, store, order.checkout_id.into()).await?
     } else {
         0
     };

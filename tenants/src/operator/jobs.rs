@@ -4,12 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::moves::Status as MoveStatus;
 use super::rebalance::{Measure, Plan, PlannedMove};
 use super::{wire_text, Pod};
-use crate::PodId;
+use crate::{JobId, MoveId, PodId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -125,7 +124,7 @@ pub struct Step {
     #[serde(flatten)]
     pub planned: PlannedMove,
     #[serde(default)]
-    pub move_id: Option<Uuid>,
+    pub move_id: Option<MoveId>,
     pub outcome: Outcome,
     #[serde(default)]
     pub error: Option<String>,
@@ -145,7 +144,7 @@ impl Step {
 /// A job as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
-    pub id: Uuid,
+    pub id: JobId,
     pub kind: Kind,
     /// The pod a drain empties.
     #[serde(default)]

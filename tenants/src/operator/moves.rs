@@ -3,10 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::wire_text;
-use crate::{PodId, StoreId};
+use crate::{JobId, MoveId, PodId, StoreId};
 
 /// The step a move is in. The runner records a phase before it works on it,
 /// so after a restart the recorded phase is the one to redo (every step is
@@ -162,14 +161,14 @@ wire_text!(Reason, "move reason");
 /// A move as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Move {
-    pub id: Uuid,
+    pub id: MoveId,
     pub store_id: StoreId,
     pub source_pod_id: PodId,
     pub target_pod_id: PodId,
     pub reason: Reason,
     /// The drain or rebalance this move is a step of.
     #[serde(default)]
-    pub job_id: Option<Uuid>,
+    pub job_id: Option<JobId>,
     pub phase: Phase,
     pub status: Status,
     #[serde(default)]
