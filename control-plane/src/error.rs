@@ -60,7 +60,7 @@ pub fn constraint_error(err: &sqlx::Error) -> Option<ApiError> {
         // Races the handlers' own checks cannot see: a second move of the
         // store, a second fleet job, started at the same moment.
         "moves_one_running_per_store" => (ErrorCode::MoveInProgress, "the store is already moving"),
-        crate::jobs::ONE_RUNNING => (
+        crate::jobs::sql::ONE_RUNNING => (
             ErrorCode::FleetJobRunning,
             "another drain or rebalance has just started",
         ),

@@ -84,6 +84,11 @@ pub struct Application {
 impl Application {
     pub async fn build(config: ControlPlaneConfig) -> anyhow::Result<Self> {
         anyhow::ensure!(!config.jwt_secret.is_empty(), "jwt_secret must be set");
+        anyhow::ensure!(
+            cfg!(feature = "failpoints") || config.moves.failpoint.is_empty(),
+            "moves.failpoint `{}` is set, but this build has no failpoints (feature `failpoints`)",
+            config.moves.failpoint
+        );
         let platform_domain = Domain::parse(&config.platform_domain)
             .context("platform_domain is not a valid domain")?;
         let db = PgPoolOptions::new()

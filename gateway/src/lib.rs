@@ -14,9 +14,9 @@
 
 pub mod cards;
 pub mod ledger;
+mod memory;
 mod routes;
 pub mod severable;
-mod store;
 pub mod webhooks;
 
 use std::future::Future;
@@ -29,8 +29,8 @@ use axum::Router;
 use mercato_tenants::http::{finish, HttpMetrics};
 use tokio::net::TcpListener;
 
+use self::memory::Counters;
 use self::severable::{Connection, SeverableListener};
-use self::store::Counters;
 
 /// Largest request body, in bytes.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -68,7 +68,7 @@ impl GatewayServer {
         );
         let counters = Arc::new(Counters::default());
         let gw = routes::Gw {
-            store: Arc::default(),
+            memory: Arc::default(),
             hooks: webhooks::Webhooks::new(&args.webhook_secret, counters.clone())?,
             counters,
             api_key: args.api_key.as_str().into(),

@@ -25,8 +25,8 @@ use tokio::sync::watch;
 
 use super::cards::{self, Behaviour};
 use super::ledger::{self, Refusal};
+use super::memory::{Claim, Counters, Fingerprint, Memory, Record, Reply};
 use super::severable::Connection;
-use super::store::{Claim, Counters, Fingerprint, Record, Reply, Store};
 use super::webhooks::Webhooks;
 
 /// Largest amount accepted, in minor units.
@@ -36,7 +36,7 @@ const MAX_KEY_LEN: usize = 255;
 
 #[derive(Clone)]
 pub struct Gw {
-    pub store: Arc<Store>,
+    pub memory: Arc<Memory>,
     pub counters: Arc<Counters>,
     pub hooks: Webhooks,
     pub api_key: Arc<str>,
@@ -249,7 +249,7 @@ async fn once(
     fingerprint: Fingerprint,
     work: impl Future<Output = Reply> + Send + 'static,
 ) -> Result<(Reply, bool), GwError> {
-    match gw.store.claim(key, fingerprint) {
+    match gw.memory.claim(key, fingerprint) {
         Claim::Reused => Err(GwError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",
@@ -304,7 +304,7 @@ impl Gw {
             created: chrono::Utc::now().timestamp(),
             metadata: req.metadata,
         };
-        self.store.insert(
+        self.memory.insert(
             &key,
             Record {
                 object: object.clone(),
@@ -329,7 +329,7 @@ impl Gw {
         counter: fn(&Counters) -> &AtomicU64,
         step: impl FnOnce(&Payment) -> Result<Payment, Refusal>,
     ) -> Reply {
-        let outcome = self.store.update(id, |object| {
+        let outcome = self.memory.update(id, |object| {
             step(&object.payment).map(|payment| PaymentObject {
                 payment,
                 ..object.clone()
@@ -356,7 +356,7 @@ async fn create_token(State(gw): State<Gw>, body: Bytes) -> Result<Json<Token>, 
         .map_err(|(code, message)| GwError::bad(code, message))?;
     let last4 = number[number.len() - 4..].to_owned();
     let id = format!("tok_{}", uuid::Uuid::new_v4().simple());
-    gw.store.add_token(id.clone(), number);
+    gw.memory.add_token(id.clone(), number);
     gw.counters.tokens.fetch_add(1, Ordering::Relaxed);
     Ok(Json(Token { id, last4 }))
 }
@@ -372,7 +372,7 @@ async fn authorize(
     let req: AuthorizeBody = parse(&body)?;
     let currency = check_authorize(&req)?;
     let number = gw
-        .store
+        .memory
         .token_number(&req.token)
         .or_else(|| cards::magic_token(&req.token).map(str::to_owned))
         .ok_or_else(|| GwError::bad("invalid_token", "no such card token"))?;
@@ -444,7 +444,7 @@ async fn refund(
 /// `GET /v1/payments/{id}`.
 async fn get_payment(State(gw): State<Gw>, Path(id): Path<String>) -> Result<Reply, GwError> {
     let record = gw
-        .store
+        .memory
         .get(&id)
         .ok_or_else(|| GwError::no_such_payment(&id))?;
     Ok(Reply::json(StatusCode::OK, &record.object))
@@ -454,12 +454,12 @@ async fn get_payment(State(gw): State<Gw>, Path(id): Path<String>) -> Result<Rep
 /// idempotency key made; waits while that authorization is still running.
 async fn lookup(State(gw): State<Gw>, Path(key): Path<String>) -> Result<Reply, GwError> {
     let pending = gw
-        .store
+        .memory
         .authorization_reply(&key)
         .ok_or_else(|| GwError::no_such_payment(&format!("for key {key}")))?;
     wait(pending).await?;
     let record = gw
-        .store
+        .memory
         .by_key(&key)
         .ok_or_else(|| GwError::no_such_payment(&format!("for key {key}")))?;
     Ok(Reply::json(StatusCode::OK, &record.object))
@@ -477,7 +477,7 @@ async fn list(
         .get("reference")
         .ok_or_else(|| GwError::bad("invalid_request", "give ?reference=..."))?;
     Ok(Json(PaymentList {
-        items: gw.store.by_reference(reference),
+        items: gw.memory.by_reference(reference),
     }))
 }
 

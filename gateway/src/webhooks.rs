@@ -10,7 +10,7 @@ use std::time::Duration;
 use mercato_pod::payments::signature;
 use mercato_pod::payments::wire::{event_type, GatewayEvent, PaymentObject, SIGNATURE_HEADER};
 
-use super::store::Counters;
+use super::memory::Counters;
 
 /// Attempts per event.
 pub const ATTEMPTS: u32 = 10;

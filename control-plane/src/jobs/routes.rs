@@ -74,13 +74,13 @@ async fn create_job(
     moves: &[PlannedMove],
 ) -> Result<JobId, ControlError> {
     let id = JobId::new();
-    super::insert(&mut *tx, id, kind, pod, measure, throttle_ms, moves).await?;
+    super::sql::insert(&mut *tx, id, kind, pod, measure, throttle_ms, moves).await?;
     tracing::info!(job_id = %id, kind = kind.as_str(), moves = moves.len(), "fleet job created");
     Ok(id)
 }
 
 async fn load_job(state: &AppState, id: JobId) -> Result<Job, ControlError> {
-    super::get(&state.db, id)
+    super::sql::get(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("job").into())
 }
@@ -107,7 +107,7 @@ async fn drain(
     let pod = get_pod(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("pod"))?;
-    if let Some(job) = super::running(&state.db).await? {
+    if let Some(job) = super::sql::running(&state.db).await? {
         if job.kind == Kind::Drain && job.pod_id == Some(id) {
             let moves = job.steps.iter().map(|s| s.planned.clone()).collect();
             return Ok((
@@ -219,7 +219,7 @@ async fn apply(
 ) -> Result<(StatusCode, Json<Applied>), ControlError> {
     let measure = measure(req.measure.as_deref())?;
     let throttle_ms = throttle(&state, req.throttle_ms)?;
-    if let Some(job) = super::running(&state.db).await? {
+    if let Some(job) = super::sql::running(&state.db).await? {
         return Err(job_running(&job).into());
     }
     let plan = current_plan(&state, measure).await?;
@@ -264,7 +264,7 @@ async fn list(
     if !(1..=200).contains(&limit) {
         return Err(ApiError::invalid("limit must be 1 to 200").into());
     }
-    let items = super::list(&state.db, limit).await?;
+    let items = super::sql::list(&state.db, limit).await?;
     Ok(Json(JobPage { items }))
 }
 
@@ -285,7 +285,7 @@ async fn cancel(
     _: Operator,
     ApiPath(id): ApiPath<JobId>,
 ) -> Result<(StatusCode, Json<Job>), ControlError> {
-    if !super::request_cancel(&state.db, id).await? {
+    if !super::sql::request_cancel(&state.db, id).await? {
         let job = load_job(&state, id).await?;
         return Err(ApiError::new(
             ErrorCode::Conflict,

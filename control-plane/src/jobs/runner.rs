@@ -7,7 +7,7 @@ use anyhow::anyhow;
 use mercato_tenants::JobId;
 
 use super::{next, wrap_up, Job, JobStatus, Kind, Next, Outcome, Step};
-use crate::moves::{self, model as move_model, Reason, Status as MoveStatus};
+use crate::moves::{self, sql as move_sql, Reason, Status as MoveStatus};
 use crate::{stores, AppState};
 
 /// How often the runner looks at a running move and at a cancel request
@@ -23,7 +23,7 @@ pub fn spawn(state: AppState, id: JobId) {
         if let Err(e) = drive(&state, id).await {
             let error = format!("{e:#}");
             tracing::error!(job_id = %id, error, "fleet job stopped with an error");
-            let _ = super::finish(&state.db, id, JobStatus::Failed, Some(&error)).await;
+            let _ = super::sql::finish(&state.db, id, JobStatus::Failed, Some(&error)).await;
         }
         state.mover.release(id);
     });
@@ -31,7 +31,7 @@ pub fn spawn(state: AppState, id: JobId) {
 
 /// Picks up the job a previous process left running (at most one).
 pub async fn resume_all(state: &AppState) -> anyhow::Result<()> {
-    if let Some(job) = super::running(&state.db).await? {
+    if let Some(job) = super::sql::running(&state.db).await? {
         tracing::info!(job_id = %job.id, "resuming a fleet job left running");
         spawn(state.clone(), job.id);
     }
@@ -40,26 +40,26 @@ pub async fn resume_all(state: &AppState) -> anyhow::Result<()> {
 
 async fn drive(state: &AppState, id: JobId) -> anyhow::Result<()> {
     loop {
-        let job = super::get(&state.db, id)
+        let job = super::sql::get(&state.db, id)
             .await?
             .ok_or_else(|| anyhow!("job {id} not found"))?;
         if job.status != JobStatus::Running {
             return Ok(());
         }
         let pod_state = match job.pod_id {
-            Some(pod) => super::pod_state(&state.db, pod).await?,
+            Some(pod) => super::sql::pod_state(&state.db, pod).await?,
             None => None,
         };
         match next(&job, pod_state) {
             Next::Stop(status, why) => {
                 tracing::info!(job_id = %id, why, "fleet job stopped");
-                super::finish(&state.db, id, status, Some(&why)).await?;
+                super::sql::finish(&state.db, id, status, Some(&why)).await?;
                 return Ok(());
             }
             Next::WrapUp => return settle(state, &job).await,
             Next::Run(index) => {
                 let step = run_step(state, &job, index).await?;
-                super::record_step(&state.db, id, index, &step, true).await?;
+                super::sql::record_step(&state.db, id, index, &step, true).await?;
                 if index + 1 < job.steps.len() {
                     pause(state, id, Duration::from_millis(job.throttle_ms)).await?;
                 }
@@ -73,7 +73,7 @@ async fn drive(state: &AppState, id: JobId) -> anyhow::Result<()> {
 async fn run_step(state: &AppState, job: &Job, index: usize) -> anyhow::Result<Step> {
     let mut step = job.steps[index].clone();
     let planned = &step.planned;
-    let existing = move_model::latest_of_job(&state.db, job.id, planned.store_id).await?;
+    let existing = move_sql::latest_of_job(&state.db, job.id, planned.store_id).await?;
     let mut mv = match existing {
         Some(m) => m,
         None => {
@@ -100,10 +100,10 @@ async fn run_step(state: &AppState, job: &Job, index: usize) -> anyhow::Result<S
     };
     step.move_id = Some(mv.id);
     step.outcome = Outcome::Moving;
-    super::record_step(&state.db, job.id, index, &step, false).await?;
+    super::sql::record_step(&state.db, job.id, index, &step, false).await?;
     while mv.status == MoveStatus::Running {
         tokio::time::sleep(POLL).await;
-        mv = move_model::get(&state.db, mv.id)
+        mv = move_sql::get(&state.db, mv.id)
             .await?
             .ok_or_else(|| anyhow!("move {} vanished", mv.id))?;
     }
@@ -144,7 +144,7 @@ async fn pause(state: &AppState, id: JobId, throttle: Duration) -> anyhow::Resul
             return Ok(());
         }
         tokio::time::sleep(left.min(POLL)).await;
-        let cancelled = super::get(&state.db, id)
+        let cancelled = super::sql::get(&state.db, id)
             .await?
             .is_none_or(|j| j.cancel_requested || j.status != JobStatus::Running);
         if cancelled {
@@ -164,7 +164,7 @@ async fn settle(state: &AppState, job: &Job) -> anyhow::Result<()> {
                 .bind(pod.as_uuid())
                 .execute(&mut *tx)
                 .await?;
-            super::stores_on(&mut *tx, pod).await?
+            super::sql::stores_on(&mut *tx, pod).await?
         }
         None => 0,
     };
@@ -177,7 +177,7 @@ async fn settle(state: &AppState, job: &Job) -> anyhow::Result<()> {
         .execute(&mut *tx)
         .await?;
     }
-    super::finish(&mut *tx, job.id, status, error.as_deref()).await?;
+    super::sql::finish(&mut *tx, job.id, status, error.as_deref()).await?;
     tx.commit().await?;
     tracing::info!(job_id = %job.id, kind = job.kind.as_str(), status = status.as_str(), error, "fleet job finished");
     Ok(())

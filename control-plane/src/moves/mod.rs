@@ -24,6 +24,7 @@ pub mod model;
 pub mod pg;
 mod routes;
 pub mod runner;
+pub mod sql;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -70,7 +71,8 @@ pub struct MoveSettings {
     pub throttle_ms: u64,
     /// For tests of recovery: `crash_after_fence` stops the runner right
     /// after the fence as if the process died there; `wait_before_freeze`
-    /// holds a move before its freeze until it is aborted. Empty: off.
+    /// holds a move before its freeze until it is aborted. Empty: off. Only
+    /// a build with the `failpoints` feature accepts one.
     pub failpoint: String,
 }
 
@@ -199,6 +201,12 @@ impl Mover {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id.into());
+    }
+
+    /// Whether the test failpoint `name` is set (always false in a build
+    /// without the `failpoints` feature).
+    pub(crate) fn failpoint(&self, name: &str) -> bool {
+        cfg!(feature = "failpoints") && self.settings.failpoint == name
     }
 
     pub fn max_hold(&self) -> Duration {

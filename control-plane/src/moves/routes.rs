@@ -9,9 +9,10 @@ use mercato_tenants::operator::moves::MovePage;
 use mercato_tenants::{ApiError, ErrorCode, JobId, MoveId, PodId, PodState, StoreId, TenantState};
 use serde::Deserialize;
 
-use super::model::{self, Move, Reason, Status};
+use super::model::{Move, Reason, Status};
 use super::pg::PodDb;
 use super::runner::{self, pod_endpoint, PodEndpoint};
+use super::sql;
 use crate::auth::Operator;
 use crate::error::ControlError;
 use crate::placement::{place_store, Capacity};
@@ -58,7 +59,7 @@ pub async fn start(
     let store = stores::get(&state.db, store_id)
         .await?
         .ok_or_else(|| ApiError::not_found("store"))?;
-    let running = model::list(&state.db, Some(store_id), Some(Status::Running), 1).await?;
+    let running = sql::list(&state.db, Some(store_id), Some(Status::Running), 1).await?;
     if let Some(m) = running.first() {
         return Err(ApiError::new(
             ErrorCode::MoveInProgress,
@@ -114,7 +115,7 @@ pub async fn start(
     }
     let tables = preflight(&source, &target_pod).await?;
     let id = MoveId::new();
-    let new = model::NewMove {
+    let new = sql::NewMove {
         id,
         store: store_id,
         source: source.id,
@@ -123,10 +124,10 @@ pub async fn start(
         job,
         tables_total: tables as i32,
     };
-    model::insert(&state.db, &new).await?;
+    sql::insert(&state.db, &new).await?;
     tracing::info!(move_id = %id, store_id = %store_id, from = %source.name, to = %target_pod.name, reason = reason.as_str(), "move started");
     runner::spawn(state.clone(), id, false);
-    model::get(&state.db, id)
+    sql::get(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::internal("move vanished").into())
 }
@@ -266,7 +267,7 @@ async fn list(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::invalid("limit must be 1 to 500").into());
     }
-    let items = model::list(&state.db, q.store_id, status, limit).await?;
+    let items = sql::list(&state.db, q.store_id, status, limit).await?;
     Ok(Json(MovePage { items }))
 }
 
@@ -276,7 +277,7 @@ async fn show(
     _: Operator,
     ApiPath(id): ApiPath<MoveId>,
 ) -> Result<Json<Move>, ControlError> {
-    model::get(&state.db, id)
+    sql::get(&state.db, id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("move").into())
@@ -289,7 +290,7 @@ async fn abort(
     _: Operator,
     ApiPath(id): ApiPath<MoveId>,
 ) -> Result<(StatusCode, Json<Move>), ControlError> {
-    let mv = model::get(&state.db, id)
+    let mv = sql::get(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("move"))?;
     if mv.status != Status::Running || mv.phase.past_switch() {
@@ -302,13 +303,13 @@ async fn abort(
         )
         .into());
     }
-    if !model::request_abort(&state.db, id).await? {
+    if !sql::request_abort(&state.db, id).await? {
         return Err(
             ApiError::new(ErrorCode::MoveFinished, format!("move {id} has finished")).into(),
         );
     }
     tracing::info!(move_id = %id, "move abort requested");
-    let mv = model::get(&state.db, id)
+    let mv = sql::get(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("move"))?;
     Ok((StatusCode::ACCEPTED, Json(mv)))

@@ -12,6 +12,7 @@ use super::compare::{verified_tables, BUCKETS};
 use super::model::{self, on_restart, Move, Phase, Recovery, Status};
 use super::pg::PodDb;
 use super::replication_name;
+use super::sql;
 use crate::stores::{self, Store};
 use crate::{routing, AppState};
 
@@ -89,7 +90,7 @@ pub fn spawn(state: AppState, id: MoveId, restarted: bool) {
         }
         if let Err(e) = driven {
             tracing::error!(move_id = %id, error = format!("{e:#}"), "move stopped with an error");
-            let _ = model::finish(
+            let _ = sql::finish(
                 &state.db,
                 id,
                 Status::Failed,
@@ -110,7 +111,7 @@ pub fn spawn(state: AppState, id: MoveId, restarted: bool) {
 
 /// Picks up the moves a previous process left running.
 pub async fn resume_all(state: &AppState) -> anyhow::Result<()> {
-    for id in model::running_ids(&state.db).await? {
+    for id in sql::running_ids(&state.db).await? {
         tracing::info!(move_id = %id, "resuming a move left running");
         spawn(state.clone(), id, true);
     }
@@ -118,7 +119,7 @@ pub async fn resume_all(state: &AppState) -> anyhow::Result<()> {
 }
 
 async fn drive(state: &AppState, id: MoveId, restarted: bool) -> anyhow::Result<()> {
-    let mv = model::get(&state.db, id)
+    let mv = sql::get(&state.db, id)
         .await?
         .ok_or_else(|| anyhow!("move {id} not found"))?;
     if mv.status != Status::Running {
@@ -187,13 +188,13 @@ async fn connect(state: &AppState, mv: &Move) -> anyhow::Result<Ctx> {
 
 impl Ctx {
     async fn phase(&self, phase: Phase) -> anyhow::Result<()> {
-        model::set_phase(&self.state.db, self.id, phase).await?;
+        sql::set_phase(&self.state.db, self.id, phase).await?;
         tracing::info!(move_id = %self.id, store_id = %self.store.id, phase = phase.as_str(), "move phase");
         Ok(())
     }
 
     async fn check_abort(&self) -> anyhow::Result<()> {
-        if model::abort_requested(&self.state.db, self.id).await? {
+        if sql::abort_requested(&self.state.db, self.id).await? {
             bail!("aborted by an operator");
         }
         Ok(())
@@ -270,7 +271,7 @@ async fn forward(ctx: &Ctx, from: Phase) -> anyhow::Result<()> {
                     continue;
                 }
                 ctx.phase(Phase::CatchingUp).await?;
-                if ctx.state.mover.settings.failpoint == "wait_before_freeze" {
+                if ctx.state.mover.failpoint("wait_before_freeze") {
                     loop {
                         ctx.check_abort().await?;
                         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -361,7 +362,7 @@ async fn copy(ctx: &Ctx) -> anyhow::Result<()> {
         // subscription is polled often; progress is recorded less often.
         if reported.is_none_or(|at| at.elapsed() >= PROGRESS_EVERY) {
             let lag = ctx.src.lag_bytes(&ctx.name).await?;
-            model::set_progress(&ctx.state.db, ctx.id, ready, None, None, lag).await?;
+            sql::set_progress(&ctx.state.db, ctx.id, ready, None, None, lag).await?;
             ctx.check_abort().await?;
             reported = Some(Instant::now());
         }
@@ -401,7 +402,7 @@ async fn verify_bulk(ctx: &Ctx) -> anyhow::Result<()> {
         if pending.is_empty() {
             let verified = verified_tables(&ctx.tables);
             let (rows, bytes) = ctx.dst.size(&verified, ctx.store.id).await?;
-            model::set_progress(
+            sql::set_progress(
                 &ctx.state.db,
                 ctx.id,
                 ctx.tables.len() as i64,
@@ -430,7 +431,7 @@ async fn catch_up(ctx: &Ctx) -> anyhow::Result<()> {
         let took = ctx.round_trip(deadline).await?;
         let lag = ctx.src.lag_bytes(&ctx.name).await?;
         let ready = ctx.tables.len() as i64;
-        model::set_progress(&ctx.state.db, ctx.id, ready, None, None, lag).await?;
+        sql::set_progress(&ctx.state.db, ctx.id, ready, None, None, lag).await?;
         if took <= Duration::from_millis(settings.catch_up_ms) {
             return Ok(());
         }
@@ -463,7 +464,7 @@ async fn cut_over(ctx: &Ctx) -> anyhow::Result<()> {
         .map_err(held("fencing"))??;
     let marker = Uuid::new_v4();
     ctx.src.write_marker(ctx.store.id, marker).await?;
-    if ctx.state.mover.settings.failpoint == "crash_after_fence" {
+    if ctx.state.mover.failpoint("crash_after_fence") {
         return Err(Crashed.into());
     }
     // 3. Every write before the fence is on the target once the marker is.
@@ -617,10 +618,10 @@ async fn clean_up(ctx: &Ctx) -> anyhow::Result<()> {
         )
         .await
         .context("releasing the source's rows for purging")?;
-    model::finish(&ctx.state.db, ctx.id, Status::Completed, Phase::Done, None).await?;
+    sql::finish(&ctx.state.db, ctx.id, Status::Completed, Phase::Done, None).await?;
     let metrics = &ctx.state.mover.metrics;
     metrics.finished.with_label_values(&["completed"]).inc();
-    if let Some(mv) = model::get(&ctx.state.db, ctx.id).await? {
+    if let Some(mv) = sql::get(&ctx.state.db, ctx.id).await? {
         metrics.rows.inc_by(mv.rows_copied.max(0) as u64);
         metrics.bytes.inc_by(mv.bytes_copied.max(0) as u64);
         if let Some(ms) = mv.duration_ms {
@@ -642,7 +643,7 @@ async fn drop_replication(ctx: &Ctx) -> anyhow::Result<()> {
 /// Back to the source: it serves again first, then the routing releases
 /// held requests to it, then replication and the partial copy go.
 async fn roll_back(ctx: &Ctx, reason: &str) -> anyhow::Result<()> {
-    model::set_error(&ctx.state.db, ctx.id, reason).await?;
+    sql::set_error(&ctx.state.db, ctx.id, reason).await?;
     ctx.phase(Phase::RollingBack).await?;
     ctx.host(&ctx.source, TenantState::Active).await?;
     let current = stores::get(&ctx.state.db, ctx.store.id)
@@ -661,7 +662,7 @@ async fn roll_back(ctx: &Ctx, reason: &str) -> anyhow::Result<()> {
         .forget_store(&ctx.target.url, ctx.store.id)
         .await
         .context("removing the store from the target")?;
-    model::finish(
+    sql::finish(
         &ctx.state.db,
         ctx.id,
         Status::RolledBack,

@@ -2,7 +2,7 @@
 //! and store-scoped tokens for operators.
 
 mod routes;
-mod store;
+mod sql;
 
 pub use routes::{provision, router, NewStore};
-pub use store::{get, Store, StoreDomain};
+pub use sql::{get, Store, StoreDomain};

@@ -14,7 +14,7 @@ use mercato_tenants::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::store::{self, Store};
+use super::sql::{self, Store};
 use crate::auth::Operator;
 use crate::error::ControlError;
 use crate::placement::place;
@@ -183,9 +183,9 @@ pub async fn provision(
     .bind(pod.as_uuid())
     .execute(&mut *tx)
     .await?;
-    store::insert_domain(&mut *tx, store_id, &platform, "platform").await?;
+    sql::insert_domain(&mut *tx, store_id, &platform, "platform").await?;
     for domain in &customs {
-        store::insert_domain(&mut *tx, store_id, domain, "custom").await?;
+        sql::insert_domain(&mut *tx, store_id, domain, "custom").await?;
     }
     tx.commit().await?;
 
@@ -252,7 +252,7 @@ pub async fn provision(
     state.routing_changed(version);
     tracing::info!(store_id = %store_id, pod_id = %pod, handle = %handle, "store created");
 
-    let created = store::get(&state.db, store_id)
+    let created = sql::get(&state.db, store_id)
         .await?
         .ok_or_else(|| ApiError::internal("store vanished"))?;
     Ok((created, session))
@@ -271,7 +271,7 @@ fn pod_failed() -> ApiError {
 /// reservation goes in any case.
 async fn abandon(state: &AppState, pod_url: &str, store_id: StoreId, demote: bool) {
     let demoted = if demote {
-        match store::get(&state.db, store_id).await {
+        match sql::get(&state.db, store_id).await {
             Ok(Some(s)) => match Handle::parse(&s.handle) {
                 Ok(handle) => state
                     .pods
@@ -325,7 +325,7 @@ async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<StorePage>, ControlError> {
     if let Some(handle) = q.handle {
-        let found = store::get_by_handle(&state.db, &handle.to_ascii_lowercase()).await?;
+        let found = sql::get_by_handle(&state.db, &handle.to_ascii_lowercase()).await?;
         return Ok(Json(StorePage {
             items: found.into_iter().collect(),
             next_cursor: None,
@@ -335,7 +335,7 @@ async fn list(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::invalid("limit must be 1 to 500").into());
     }
-    let items = store::list(&state.db, q.after, limit).await?;
+    let items = sql::list(&state.db, q.after, limit).await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| items.last().map(|s| s.id))
         .flatten();
@@ -343,7 +343,7 @@ async fn list(
 }
 
 async fn load(state: &AppState, id: StoreId) -> Result<Store, ControlError> {
-    store::get(&state.db, id)
+    sql::get(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("store").into())
 }
@@ -376,7 +376,7 @@ async fn add_domain(
         return Err(ApiError::new(ErrorCode::Conflict, "the store is still being created").into());
     }
     let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    store::insert_domain(&mut *tx, id, &domain, "custom").await?;
+    sql::insert_domain(&mut *tx, id, &domain, "custom").await?;
     let version = routing::record(&mut tx, &[RoutingChange::Domain { domain, store: id }]).await?;
     tx.commit().await?;
     state.routing_changed(version);

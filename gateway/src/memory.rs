@@ -125,11 +125,11 @@ impl Counters {
 }
 
 #[derive(Default)]
-pub struct Store {
+pub struct Memory {
     inner: Mutex<Inner>,
 }
 
-impl Store {
+impl Memory {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -232,7 +232,7 @@ mod tests {
 
     #[test]
     fn a_key_is_claimed_once_and_replayed_for_the_same_request_only() {
-        let store = Store::default();
+        let store = Memory::default();
         assert!(matches!(store.claim("k", authorize(100)), Claim::First(_)));
         assert!(matches!(store.claim("k", authorize(100)), Claim::Replay(_)));
         assert!(matches!(store.claim("k", authorize(101)), Claim::Reused));
