@@ -32,7 +32,7 @@ fn load_from<T: Default + Serialize + DeserializeOwned>(
         let from_file: toml::Table = text
             .parse()
             .with_context(|| format!("parsing {}", path.display()))?;
-        table.extend(from_file);
+        merge(&mut table, from_file);
     }
     for (name, value) in vars {
         let Some(field) = name.strip_prefix(prefix) else {
@@ -68,6 +68,20 @@ fn load_from<T: Default + Serialize + DeserializeOwned>(
     toml::Value::Table(table)
         .try_into()
         .context("invalid configuration")
+}
+
+/// Lays `over` on `base`: a section in both is merged key by key (so a
+/// file's `[cart]` keeps the defaults of the keys it leaves out, and an
+/// environment variable can still reach them); anything else is replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => merge(inner, value),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -139,5 +153,65 @@ mod tests {
         assert!(load_from::<Demo>(None, "MERCATO_DEMO_", &vars).is_err());
         let vars = vec![("MERCATO_DEMO_NOPE".to_string(), "1".to_string())];
         assert!(load_from::<Demo>(None, "MERCATO_DEMO_", &vars).is_err());
+    }
+
+    #[test]
+    fn a_file_section_keeps_the_defaults_of_keys_it_leaves_out() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[inner]\n").expect("write");
+        let vars = vec![("MERCATO_DEMO_INNER__DEPTH".to_string(), "3".to_string())];
+        let c: Demo = load_from(Some(&file), "MERCATO_DEMO_", &vars).expect("loads");
+        assert_eq!(c.inner, Inner { depth: 3 });
+    }
+
+    /// The pod's sections, as `mercato serve pod` loads them.
+    #[test]
+    fn pod_settings_are_reached_by_section() {
+        let c: mercato_pod::PodConfig = load_from(None, "MERCATO_POD_", &[]).expect("loads");
+        assert_eq!(c, mercato_pod::PodConfig::default());
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("pod.toml");
+        std::fs::write(
+            &file,
+            "name = \"pod-9\"\n[cart]\nmax_lines = 7\n[media.s3]\nbucket = \"img\"\n",
+        )
+        .expect("write");
+        let vars: Vec<(String, String)> = [
+            ("MERCATO_POD_CART__GUEST_TTL_SECS", "60"),
+            ("MERCATO_POD_GATEWAY__API_KEY", "sk_live_x"),
+            ("MERCATO_POD_INVENTORY__GATE", "false"),
+            ("MERCATO_POD_MEDIA__S3__REGION", "eu-west-1"),
+            ("MERCATO_POD_EVENTS__KAFKA_BROKERS", "k:9092"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let c: mercato_pod::PodConfig =
+            load_from(Some(&file), "MERCATO_POD_", &vars).expect("loads");
+        let defaults = mercato_pod::PodConfig::default();
+        assert_eq!(c.name, "pod-9");
+        assert_eq!(c.cart.max_lines, 7);
+        assert_eq!(c.cart.guest_ttl_secs, 60);
+        assert_eq!(c.cart.customer_ttl_secs, defaults.cart.customer_ttl_secs);
+        assert_eq!(c.gateway.api_key, "sk_live_x");
+        assert_eq!(c.gateway.webhook_secret, defaults.gateway.webhook_secret);
+        assert!(!c.inventory.gate);
+        assert_eq!(c.media.s3.bucket, "img");
+        assert_eq!(c.media.s3.region, "eu-west-1");
+        assert_eq!(c.events.kafka_brokers.as_deref(), Some("k:9092"));
+
+        // The flat names from before the sections are refused.
+        for old in ["MERCATO_POD_CART_MAX_LINES", "MERCATO_POD_GATEWAY_API_KEY"] {
+            let vars = vec![(old.to_string(), "5".to_string())];
+            assert!(
+                load_from::<mercato_pod::PodConfig>(None, "MERCATO_POD_", &vars).is_err(),
+                "{old} was accepted"
+            );
+        }
+        let file = dir.path().join("old.toml");
+        std::fs::write(&file, "[cart]\nmax_line = 5\n").expect("write");
+        assert!(load_from::<mercato_pod::PodConfig>(Some(&file), "MERCATO_POD_", &[]).is_err());
     }
 }

@@ -30,10 +30,10 @@ fn check_secret(secret: &mut String, var: &str, dev: bool) -> anyhow::Result<()>
 pub async fn pod(file: Option<&Path>, dev: bool) -> anyhow::Result<()> {
     let mut cfg: mercato_pod::PodConfig = config::load(file, "MERCATO_POD_")?;
     check_secret(&mut cfg.jwt_secret, "MERCATO_POD_JWT_SECRET", dev)?;
-    if cfg.uses_dev_gateway_keys() {
+    if cfg.gateway.uses_dev_keys() {
         if !dev {
             bail!(
-                "MERCATO_POD_GATEWAY_API_KEY and MERCATO_POD_GATEWAY_WEBHOOK_SECRET are the built-in \
+                "MERCATO_POD_GATEWAY__API_KEY and MERCATO_POD_GATEWAY__WEBHOOK_SECRET are the built-in \
                  development values; set real ones (or pass --dev for a local setup)"
             );
         }

@@ -670,9 +670,12 @@ async fn reads_work_from_postgres_while_redis_is_down() {
 #[cfg(not(feature = "s3"))]
 #[test]
 fn an_s3_media_store_needs_the_s3_feature() {
-    let config = mercato_pod::PodConfig {
-        media_store: "s3".into(),
-        s3_bucket: "images".into(),
+    let config = mercato_pod::config::MediaConfig {
+        store: "s3".into(),
+        s3: mercato_pod::config::S3Config {
+            bucket: "images".into(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     match mercato_pod::media::MediaStore::from_config(&config) {

@@ -190,7 +190,7 @@ async fn one_key_sent_twenty_times_at_once_makes_one_order_one_authorization_one
 #[tokio::test]
 async fn the_gateway_webhook_racing_the_shopper_makes_one_order() {
     // Webhooks drive at once, never waiting for the shopper's request.
-    let stack = Stack::start_with(1, |cfg| cfg.webhook_drive_after_ms = 0).await;
+    let stack = Stack::start_with(1, |cfg| cfg.checkout.webhook_drive_after_ms = 0).await;
     let shop = Shop::open(&stack, "race").await;
     let (_, variant) = shop.product(&stack, "RACE-1", 700, 100).await;
     // With the lost-response card the shopper's request learns the outcome
@@ -355,11 +355,11 @@ async fn a_pod_killed_between_authorize_and_order_is_settled_by_recovery() {
     pod.restart(&[
         ("MERCATO_POD_FAILPOINT", ""),
         (
-            "MERCATO_POD_GATEWAY_WEBHOOK_SECRET",
+            "MERCATO_POD_GATEWAY__WEBHOOK_SECRET",
             "not-the-gateways-secret",
         ),
-        ("MERCATO_POD_CHECKOUT_STUCK_AFTER_MS", "300"),
-        ("MERCATO_POD_CHECKOUT_RECOVERY_INTERVAL_MS", "100"),
+        ("MERCATO_POD_CHECKOUT__STUCK_AFTER_MS", "300"),
+        ("MERCATO_POD_CHECKOUT__RECOVERY_INTERVAL_MS", "100"),
     ])
     .await;
     stack
@@ -426,7 +426,7 @@ async fn a_pod_killed_between_authorize_and_order_is_settled_by_recovery() {
 
 #[tokio::test]
 async fn an_abandoned_checkouts_hold_expires_and_the_stock_returns() {
-    let stack = Stack::start_with(1, |cfg| cfg.hold_sweep_interval_ms = 100).await;
+    let stack = Stack::start_with(1, |cfg| cfg.inventory.hold_sweep_interval_ms = 100).await;
     let shop = Shop::open(&stack, "abandon").await;
     let (_, variant) = shop.product(&stack, "ABN-1", 900, 5).await;
     let pod = stack.pod_for(&shop.store).await;

@@ -233,8 +233,8 @@ async fn report_matching_counts(stack: &Stack, pod: &Pod, stores: &[StoreId]) ->
 async fn pods_report_exact_rows_and_requests_per_store_and_the_control_plane_records_them() {
     // Sweeps back to back, so the figures catch up with the writes quickly.
     let stack = Stack::start_with(1, |c| {
-        c.size_sweep_interval_ms = 20;
-        c.size_sweep_busy_percent = 100;
+        c.fleet.size_sweep_interval_ms = 20;
+        c.fleet.size_sweep_busy_percent = 100;
     })
     .await;
     let a = Shop::open(&stack, "loada").await;
@@ -352,7 +352,7 @@ async fn pods_report_exact_rows_and_requests_per_store_and_the_control_plane_rec
 #[tokio::test]
 async fn a_load_report_reads_the_last_sweep_and_counts_no_rows_itself() {
     // One sweep at startup, the next an hour later.
-    let stack = Stack::start_with(1, |c| c.size_sweep_interval_ms = 3_600_000).await;
+    let stack = Stack::start_with(1, |c| c.fleet.size_sweep_interval_ms = 3_600_000).await;
     let pod = &stack.pods[0];
     let first = stack
         .eventually("the startup sweep is done", || async {
@@ -379,7 +379,7 @@ async fn a_load_report_reads_the_last_sweep_and_counts_no_rows_itself() {
 #[tokio::test]
 async fn a_rebuild_drops_exactly_the_stores_redis_keys_and_stock_comes_back_from_postgres() {
     // No reconciliation: it would repair the stale counter set below.
-    let stack = Stack::start_with(1, |c| c.inventory_reconcile_interval_ms = 3_600_000).await;
+    let stack = Stack::start_with(1, |c| c.inventory.reconcile_interval_ms = 3_600_000).await;
     let a = Shop::open(&stack, "rebuilda").await;
     let b = Shop::open(&stack, "rebuildb").await;
     let (pa, va) = a.product(&stack, "RA", 1000, 5).await;
@@ -471,8 +471,8 @@ async fn a_rebuild_drops_exactly_the_stores_redis_keys_and_stock_comes_back_from
 #[tokio::test]
 async fn a_released_store_is_purged_and_no_store_served_or_unreleased_loses_a_row() {
     let stack = Stack::start_with(1, |c| {
-        c.purge_interval_ms = 50;
-        c.purge_batch_rows = 3;
+        c.fleet.purge_interval_ms = 50;
+        c.fleet.purge_batch_rows = 3;
     })
     .await;
     let gone = Shop::open(&stack, "purged").await;
@@ -614,7 +614,7 @@ async fn a_released_store_is_purged_and_no_store_served_or_unreleased_loses_a_ro
 
 #[tokio::test]
 async fn a_store_served_again_is_not_purged_even_once_due() {
-    let stack = Stack::start_with(1, |c| c.purge_interval_ms = 3_600_000).await;
+    let stack = Stack::start_with(1, |c| c.fleet.purge_interval_ms = 3_600_000).await;
     let shop = Shop::open(&stack, "due").await;
     shop.product(&stack, "D-1", 900, 4).await;
     let pod = stack.pod_for(&shop.store).await;

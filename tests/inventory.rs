@@ -211,10 +211,9 @@ async fn two_hundred_reservations_for_fifty_units_take_exactly_fifty_gate_on_and
     let stack = Stack::start(1).await;
     let shop = shop(&stack, "rush").await;
     let mut gate_off = shop.state.clone();
-    gate_off.config = Arc::new(mercato_pod::PodConfig {
-        inventory_gate: false,
-        ..(*shop.state.config).clone()
-    });
+    let mut config = (*shop.state.config).clone();
+    config.inventory.gate = false;
+    gate_off.config = Arc::new(config);
 
     for (sku, state) in [("GATED", &shop.state), ("UNGATED", &gate_off)] {
         let v = variant(&stack, &shop, sku, 50).await;

@@ -346,8 +346,8 @@ fn spawn_load(
 async fn a_store_moves_under_load_without_losing_a_write() {
     logs();
     let stack = Stack::start_with(2, |c| {
-        c.checkout_stuck_after_ms = 2_000;
-        c.checkout_recovery_interval_ms = 300;
+        c.checkout.stuck_after_ms = 2_000;
+        c.checkout.recovery_interval_ms = 300;
     })
     .await;
     let shop = Shop::open(&stack, "mover").await;

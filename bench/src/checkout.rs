@@ -366,7 +366,7 @@ where
     super::on_up(
         opts.port_base,
         1,
-        &[("MERCATO_POD_INVENTORY_GATE", gate.as_str())],
+        &[("MERCATO_POD_INVENTORY__GATE", gate.as_str())],
         |router, data| async move {
             let platform = connect(&router, &data, opts).await?;
             measure(platform).await

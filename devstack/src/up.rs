@@ -362,17 +362,17 @@ async fn start_services(
                     ("database_url", db.clone()),
                     ("redis_url", redis.url()),
                     ("jwt_secret", secret.to_owned()),
-                    ("gateway_url", gateway.url()),
-                    ("gateway_api_key", gateway.api_key().to_owned()),
+                    ("gateway__url", gateway.url()),
+                    ("gateway__api_key", gateway.api_key().to_owned()),
                     (
-                        "gateway_webhook_secret",
+                        "gateway__webhook_secret",
                         gateway.webhook_secret().to_owned(),
                     ),
-                    ("kafka_brokers", kafka.brokers()),
+                    ("events__kafka_brokers", kafka.brokers()),
                     // One directory for every pod's images: keys start with
                     // the store id, and a moved store keeps its images.
                     (
-                        "media_dir",
+                        "media__dir",
                         opts.data_dir.join("media").display().to_string(),
                     ),
                 ],

@@ -1,7 +1,17 @@
+//! The configuration of one pod process: a few process-wide settings at the
+//! top, then a section per context (`[cart]`, `[checkout]`, ...), each read
+//! by its own context only.
+//!
+//! In a TOML file a section is a table (`[cart]` then `max_lines = 50`); in
+//! the environment a double underscore reaches into it
+//! (`MERCATO_POD_CART__MAX_LINES=50`, `MERCATO_POD_MEDIA__S3__BUCKET=img`).
+//! Every section refuses keys it does not know, and a key left out keeps its
+//! default.
+
 use serde::{Deserialize, Serialize};
 
 /// Configuration of one pod process.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PodConfig {
     /// The pod's name, as registered with the control plane.
@@ -18,30 +28,183 @@ pub struct PodConfig {
     pub body_limit: usize,
     /// Connections in the Postgres pool.
     pub db_pool_size: u32,
+    /// How the payment gateway reaches this pod (webhooks); empty: the
+    /// address it listens on.
+    pub public_url: String,
+    /// Fault injection for tests: `crash_after_authorize` aborts the process
+    /// right after a payment is authorized; `capture_unknown` acts as if the
+    /// gateway never answered a capture. Empty in production.
+    pub failpoint: String,
+    /// Product images (`media`).
+    pub media: MediaConfig,
+    /// Carts (`cart`).
+    pub cart: CartConfig,
+    /// Logins and their tokens (`accounts`).
+    pub accounts: AccountsConfig,
+    /// Products (`catalog`).
+    pub catalog: CatalogConfig,
+    /// The payment gateway the pod calls (`payments`, `checkout`).
+    pub gateway: GatewayConfig,
+    /// Stock, the hot-SKU gate and holds (`inventory`).
+    pub inventory: InventoryConfig,
+    /// The checkout saga and its recovery (`checkout`).
+    pub checkout: CheckoutConfig,
+    /// The outbox relay to Kafka (`events`).
+    pub events: EventsConfig,
+    /// Background work for the fleet: the size sweep and the purge of
+    /// moved-out stores (`fleet`).
+    pub fleet: FleetConfig,
+}
+
+impl Default for PodConfig {
+    fn default() -> Self {
+        Self {
+            name: "pod-1".into(),
+            listen: "127.0.0.1:7401".into(),
+            database_url: "postgres://mercato@127.0.0.1:7411/mercato".into(),
+            redis_url: "redis://127.0.0.1:7421/".into(),
+            jwt_secret: String::new(),
+            body_limit: 1024 * 1024,
+            db_pool_size: 16,
+            public_url: String::new(),
+            failpoint: String::new(),
+            media: MediaConfig::default(),
+            cart: CartConfig::default(),
+            accounts: AccountsConfig::default(),
+            catalog: CatalogConfig::default(),
+            gateway: GatewayConfig::default(),
+            inventory: InventoryConfig::default(),
+            checkout: CheckoutConfig::default(),
+            events: EventsConfig::default(),
+            fleet: FleetConfig::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for PodConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PodConfig")
+            .field("name", &self.name)
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url_password(&self.database_url))
+            .field("redis_url", &redact_url_password(&self.redis_url))
+            .field("jwt_secret", &Redacted(&self.jwt_secret))
+            .field("body_limit", &self.body_limit)
+            .field("db_pool_size", &self.db_pool_size)
+            .field("public_url", &self.public_url)
+            .field("failpoint", &self.failpoint)
+            .field("media", &self.media)
+            .field("cart", &self.cart)
+            .field("accounts", &self.accounts)
+            .field("catalog", &self.catalog)
+            .field("gateway", &self.gateway)
+            .field("inventory", &self.inventory)
+            .field("checkout", &self.checkout)
+            .field("events", &self.events)
+            .field("fleet", &self.fleet)
+            .finish()
+    }
+}
+
+/// `[media]`: where product images go.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
     /// Where product images go: `local` (a directory) or `s3` (any
     /// S3-compatible object store).
-    pub media_store: String,
+    pub store: String,
     /// Directory of the `local` media store.
-    pub media_dir: String,
+    pub dir: String,
     /// Public URL prefix of media objects. Empty: the pod serves them itself
     /// under `/media/` on the store's domain.
-    pub media_url_base: String,
-    pub s3_bucket: String,
-    /// Endpoint of an S3-compatible service; empty for AWS.
-    pub s3_endpoint: String,
-    pub s3_region: String,
-    pub s3_access_key_id: String,
-    pub s3_secret_access_key: String,
+    pub url_base: String,
     /// Largest image accepted, in bytes.
-    pub media_max_bytes: usize,
+    pub max_bytes: usize,
+    /// The bucket of the `s3` media store.
+    pub s3: S3Config,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            store: "local".into(),
+            dir: "media".into(),
+            url_base: String::new(),
+            max_bytes: 8 * 1024 * 1024,
+            s3: S3Config::default(),
+        }
+    }
+}
+
+/// `[media.s3]`: the bucket of the `s3` media store.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// The bucket images are written to.
+    pub bucket: String,
+    /// Endpoint of an S3-compatible service; empty for AWS.
+    pub endpoint: String,
+    /// The bucket's region.
+    pub region: String,
+    /// Access key id of the credentials that write to the bucket.
+    pub access_key_id: String,
+    /// Secret access key of those credentials.
+    pub secret_access_key: String,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            bucket: String::new(),
+            endpoint: String::new(),
+            region: "us-east-1".into(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &Redacted(&self.secret_access_key))
+            .finish()
+    }
+}
+
+/// `[cart]`: limits and lifetimes of carts.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CartConfig {
     /// How long a guest cart lives in Redis after its last change.
-    pub cart_guest_ttl_secs: u64,
+    pub guest_ttl_secs: u64,
     /// How long a customer's cart lives in Redis after its last change.
-    pub cart_customer_ttl_secs: u64,
+    pub customer_ttl_secs: u64,
     /// Largest quantity of one line in a cart.
-    pub cart_max_line_quantity: i64,
+    pub max_line_quantity: i64,
     /// Most lines in one cart.
-    pub cart_max_lines: usize,
+    pub max_lines: usize,
+}
+
+impl Default for CartConfig {
+    fn default() -> Self {
+        Self {
+            guest_ttl_secs: 7 * 24 * 3600,
+            customer_ttl_secs: 30 * 24 * 3600,
+            max_line_quantity: 99,
+            max_lines: 100,
+        }
+    }
+}
+
+/// `[accounts]`: login tokens and the login rate limit.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountsConfig {
     /// Lifetime of a staff login token.
     pub staff_token_ttl_secs: i64,
     /// Lifetime of a customer login token.
@@ -52,52 +215,152 @@ pub struct PodConfig {
     pub login_failures_per_address: u32,
     /// The rate-limit window for logins.
     pub login_window_secs: u64,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            staff_token_ttl_secs: 12 * 3600,
+            customer_token_ttl_secs: 30 * 24 * 3600,
+            login_failures_per_account: 5,
+            login_failures_per_address: 50,
+            login_window_secs: 15 * 60,
+        }
+    }
+}
+
+/// `[catalog]`: the product cache.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogConfig {
     /// How long product bodies stay in the Redis cache (edits invalidate
     /// them at once; this only bounds memory).
     pub product_cache_ttl_secs: u64,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        Self {
+            product_cache_ttl_secs: 3600,
+        }
+    }
+}
+
+/// The payment gateway credentials a pod has by default: fine for a local
+/// test gateway, refused by `mercato serve pod` unless `--dev` is given.
+pub const DEV_GATEWAY_API_KEY: &str = "sk_test_mercato_dev";
+pub const DEV_GATEWAY_WEBHOOK_SECRET: &str = "whsec_mercato_dev";
+
+/// `[gateway]`: the payment gateway (PSP) the pod calls and that sends it
+/// webhooks.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
     /// The payment gateway's API (the test gateway, `mercato gateway`, in
     /// development).
-    pub gateway_url: String,
+    pub url: String,
     /// Bearer key for the gateway's API.
-    pub gateway_api_key: String,
+    pub api_key: String,
     /// Secret the gateway signs its webhooks with.
-    pub gateway_webhook_secret: String,
+    pub webhook_secret: String,
     /// How long one gateway call may take before its outcome is unknown.
-    pub gateway_timeout_ms: u64,
+    pub timeout_ms: u64,
+}
+
+impl GatewayConfig {
+    /// Whether the credentials are still the built-in development ones
+    /// (anyone could forge webhooks signed with them).
+    pub fn uses_dev_keys(&self) -> bool {
+        self.api_key == DEV_GATEWAY_API_KEY || self.webhook_secret == DEV_GATEWAY_WEBHOOK_SECRET
+    }
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:7430".into(),
+            api_key: DEV_GATEWAY_API_KEY.into(),
+            webhook_secret: DEV_GATEWAY_WEBHOOK_SECRET.into(),
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("url", &self.url)
+            .field("api_key", &Redacted(&self.api_key))
+            .field("webhook_secret", &Redacted(&self.webhook_secret))
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+/// `[inventory]`: the hot-SKU gate and holds.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InventoryConfig {
     /// The Redis hot-SKU gate in front of reservations (off: every
     /// reservation goes to Postgres).
-    pub inventory_gate: bool,
+    pub gate: bool,
     /// How often gate counters are reconciled with Postgres.
-    pub inventory_reconcile_interval_ms: u64,
+    pub reconcile_interval_ms: u64,
     /// How often expired holds are released.
     pub hold_sweep_interval_ms: u64,
     /// How long a checkout's hold lasts unless its order pins it.
     pub hold_ttl_secs: u64,
-    /// How the payment gateway reaches this pod (webhooks); empty: the
-    /// address it listens on.
-    pub public_url: String,
+}
+
+impl Default for InventoryConfig {
+    fn default() -> Self {
+        Self {
+            gate: true,
+            reconcile_interval_ms: 5000,
+            hold_sweep_interval_ms: 1000,
+            hold_ttl_secs: 900,
+        }
+    }
+}
+
+/// `[checkout]`: the checkout saga's recovery and webhook handling.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheckoutConfig {
     /// A checkout nobody moved for this long is settled by the recovery
     /// worker.
-    pub checkout_stuck_after_ms: u64,
+    pub stuck_after_ms: u64,
     /// How often the recovery worker looks for stuck checkouts.
-    pub checkout_recovery_interval_ms: u64,
+    pub recovery_interval_ms: u64,
     /// A gateway webhook about a checkout that a driver moved less than
     /// this long ago is answered `409 checkout_pending` (the gateway retries
     /// later) instead of racing that driver; 0 always drives at once.
     pub webhook_drive_after_ms: u64,
-    /// Fault injection for tests: `crash_after_authorize` aborts the process
-    /// right after a payment is authorized; `capture_unknown` acts as if the
-    /// gateway never answered a capture. Empty in production.
-    pub failpoint: String,
+}
+
+impl Default for CheckoutConfig {
+    fn default() -> Self {
+        Self {
+            stuck_after_ms: 60_000,
+            recovery_interval_ms: 2_000,
+            webhook_drive_after_ms: 1_000,
+        }
+    }
+}
+
+/// `[events]`: the outbox relay that publishes events to Kafka.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
     /// Kafka bootstrap servers (`host:port,...`) the outbox relay publishes
     /// to. Empty (`None`): no relay runs and events wait in the outbox.
     #[serde(with = "empty_is_none")]
     pub kafka_brokers: Option<String>,
     /// Partitions of each event topic when the relay creates it.
-    pub kafka_topic_partitions: i32,
+    pub topic_partitions: i32,
     /// How long the producer tries to deliver an event before the relay
     /// gives up on the batch and backs off, in milliseconds.
-    pub kafka_delivery_timeout_ms: u64,
+    pub delivery_timeout_ms: u64,
     /// Outbox rows published per store per transaction.
     pub relay_batch_size: i64,
     /// How often the relay looks for unpublished rows when nothing woke it
@@ -106,22 +369,52 @@ pub struct PodConfig {
     /// Longest wait between attempts while Kafka fails (the wait doubles
     /// from 100 ms up to this).
     pub relay_backoff_max_ms: u64,
-    /// How often the purge worker looks for moved-out stores due for
-    /// purging, in milliseconds.
-    pub purge_interval_ms: u64,
-    /// Rows deleted per transaction when purging a moved-out store.
-    pub purge_batch_rows: i64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            kafka_brokers: None,
+            topic_partitions: 3,
+            delivery_timeout_ms: 5_000,
+            relay_batch_size: 200,
+            relay_poll_ms: 500,
+            relay_backoff_max_ms: 5_000,
+        }
+    }
+}
+
+/// `[fleet]`: the pod's background work for the fleet.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FleetConfig {
     /// How often a sweep of the stores' sizes (rows and bytes per store,
     /// for the load report) starts, at most, in milliseconds.
     pub size_sweep_interval_ms: u64,
     /// The share of its time (1 to 100 %) the size sweep may spend
     /// measuring: after each table it rests long enough to stay under it.
     pub size_sweep_busy_percent: u32,
+    /// How often the purge worker looks for moved-out stores due for
+    /// purging, in milliseconds.
+    pub purge_interval_ms: u64,
+    /// Rows deleted per transaction when purging a moved-out store.
+    pub purge_batch_rows: i64,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        Self {
+            size_sweep_interval_ms: 60_000,
+            size_sweep_busy_percent: 5,
+            purge_interval_ms: 5_000,
+            purge_batch_rows: 5_000,
+        }
+    }
 }
 
 /// An optional setting that is the empty string when unset, so that it has
-/// a default in the layered config and `MERCATO_POD_KAFKA_BROKERS=` (empty)
-/// turns it off.
+/// a default in the layered config and `MERCATO_POD_EVENTS__KAFKA_BROKERS=`
+/// (empty) turns it off.
 mod empty_is_none {
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -135,138 +428,167 @@ mod empty_is_none {
     }
 }
 
-/// The payment gateway credentials a pod has by default: fine for a local
-/// test gateway, refused by `mercato serve pod` unless `--dev` is given.
-pub const DEV_GATEWAY_API_KEY: &str = "sk_test_mercato_dev";
-pub const DEV_GATEWAY_WEBHOOK_SECRET: &str = "whsec_mercato_dev";
+/// A secret in `Debug` output: whether it is set, never its value.
+struct Redacted<'a>(&'a str);
 
-impl PodConfig {
-    /// Whether the gateway credentials are still the built-in development
-    /// ones (anyone could forge webhooks signed with them).
-    pub fn uses_dev_gateway_keys(&self) -> bool {
-        self.gateway_api_key == DEV_GATEWAY_API_KEY
-            || self.gateway_webhook_secret == DEV_GATEWAY_WEBHOOK_SECRET
-    }
-}
-
-impl Default for PodConfig {
-    fn default() -> Self {
-        Self {
-            name: "pod-1".into(),
-            listen: "127.0.0.1:7401".into(),
-            database_url: "postgres://mercato@127.0.0.1:7411/mercato".into(),
-            redis_url: "redis://127.0.0.1:7421/".into(),
-            jwt_secret: String::new(),
-            body_limit: 1024 * 1024,
-            db_pool_size: 16,
-            media_store: "local".into(),
-            media_dir: "media".into(),
-            media_url_base: String::new(),
-            s3_bucket: String::new(),
-            s3_endpoint: String::new(),
-            s3_region: "us-east-1".into(),
-            s3_access_key_id: String::new(),
-            s3_secret_access_key: String::new(),
-            media_max_bytes: 8 * 1024 * 1024,
-            cart_guest_ttl_secs: 7 * 24 * 3600,
-            cart_customer_ttl_secs: 30 * 24 * 3600,
-            cart_max_line_quantity: 99,
-            cart_max_lines: 100,
-            staff_token_ttl_secs: 12 * 3600,
-            customer_token_ttl_secs: 30 * 24 * 3600,
-            login_failures_per_account: 5,
-            login_failures_per_address: 50,
-            login_window_secs: 15 * 60,
-            product_cache_ttl_secs: 3600,
-            gateway_url: "http://127.0.0.1:7430".into(),
-            gateway_api_key: DEV_GATEWAY_API_KEY.into(),
-            gateway_webhook_secret: DEV_GATEWAY_WEBHOOK_SECRET.into(),
-            gateway_timeout_ms: 10_000,
-            inventory_gate: true,
-            inventory_reconcile_interval_ms: 5000,
-            hold_sweep_interval_ms: 1000,
-            hold_ttl_secs: 900,
-            public_url: String::new(),
-            checkout_stuck_after_ms: 60_000,
-            checkout_recovery_interval_ms: 2_000,
-            webhook_drive_after_ms: 1_000,
-            failpoint: String::new(),
-            kafka_brokers: None,
-            kafka_topic_partitions: 3,
-            kafka_delivery_timeout_ms: 5_000,
-            relay_batch_size: 200,
-            relay_poll_ms: 500,
-            relay_backoff_max_ms: 5_000,
-            purge_interval_ms: 5_000,
-            purge_batch_rows: 5_000,
-            size_sweep_interval_ms: 60_000,
-            size_sweep_busy_percent: 5,
-        }
-    }
-}
-
-impl std::fmt::Debug for PodConfig {
+impl std::fmt::Debug for Redacted<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PodConfig")
-            .field("name", &self.name)
-            .field("listen", &self.listen)
-            .field("redis_url", &self.redis_url)
-            .field("body_limit", &self.body_limit)
-            .field("media_store", &self.media_store)
-            .field("media_dir", &self.media_dir)
-            .field("gateway_url", &self.gateway_url)
-            .field("gateway_timeout_ms", &self.gateway_timeout_ms)
-            .field("kafka_brokers", &self.kafka_brokers)
-            .finish_non_exhaustive()
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "<redacted>"
+        })
+    }
+}
+
+/// A URL with the password of its user info (`scheme://user:password@host`)
+/// replaced, for logs.
+fn redact_url_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].find(':') {
+        Some(colon) => format!(
+            "{}{}:<redacted>{}",
+            &url[..scheme_end],
+            &rest[..colon],
+            &rest[at..]
+        ),
+        None => url.to_owned(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_defaults_round_trip() {
+        let defaults = PodConfig::default();
+        let value = serde_json::to_value(&defaults).expect("serializes");
+        let back: PodConfig = serde_json::from_value(value).expect("parses");
+        assert_eq!(back, defaults);
+        // Nothing set at all is the defaults too, section by section.
+        let empty: PodConfig = serde_json::from_value(json!({})).expect("parses");
+        assert_eq!(empty, defaults);
+        let empty_sections: PodConfig =
+            serde_json::from_value(json!({"cart": {}, "media": {"s3": {}}})).expect("parses");
+        assert_eq!(empty_sections, defaults);
+    }
+
+    #[test]
+    fn a_nested_setting_reaches_its_section_and_nothing_else() {
+        // What `MERCATO_POD_CART__MAX_LINES=5` and
+        // `MERCATO_POD_MEDIA__S3__BUCKET=img` become in the loader.
+        let c: PodConfig = serde_json::from_value(json!({
+            "cart": {"max_lines": 5},
+            "media": {"s3": {"bucket": "img"}},
+        }))
+        .expect("parses");
+        assert_eq!(
+            c.cart,
+            CartConfig {
+                max_lines: 5,
+                ..CartConfig::default()
+            }
+        );
+        assert_eq!(c.media.s3.bucket, "img");
+        assert_eq!(c.media.s3.region, "us-east-1");
+        assert_eq!(c.media.store, "local");
+        assert_eq!(
+            c,
+            PodConfig {
+                cart: c.cart.clone(),
+                media: c.media.clone(),
+                ..PodConfig::default()
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_and_old_flat_keys_are_refused() {
+        for bad in [
+            json!({"cart": {"max_line": 5}}),
+            json!({"media": {"s3": {"secret": "x"}}}),
+            json!({"gateway": {"gateway_url": "http://x"}}),
+            // The names from before the sections.
+            json!({"cart_max_lines": 5}),
+            json!({"gateway_api_key": "x"}),
+            json!({"kafka_brokers": "k:9092"}),
+        ] {
+            assert!(
+                serde_json::from_value::<PodConfig>(bad.clone()).is_err(),
+                "{bad} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let c = PodConfig {
+            database_url: "postgres://mercato:pg-pass@db:5432/mercato".into(),
+            redis_url: "redis://:redis-pass@cache:6379/".into(),
+            jwt_secret: "jwt-secret-value".into(),
+            gateway: GatewayConfig {
+                api_key: "sk_live_secret".into(),
+                webhook_secret: "whsec_live_secret".into(),
+                ..GatewayConfig::default()
+            },
+            media: MediaConfig {
+                s3: S3Config {
+                    secret_access_key: "s3-secret-value".into(),
+                    ..S3Config::default()
+                },
+                ..MediaConfig::default()
+            },
+            ..PodConfig::default()
+        };
+        let shown = format!("{c:?}");
+        for secret in [
+            "pg-pass",
+            "redis-pass",
+            "jwt-secret-value",
+            "sk_live_secret",
+            "whsec_live_secret",
+            "s3-secret-value",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("postgres://mercato:<redacted>@db:5432/mercato"));
+        assert!(shown.contains("max_lines: 100"), "{shown}");
+        assert_eq!(
+            redact_url_password("postgres://mercato@127.0.0.1:7411/mercato"),
+            "postgres://mercato@127.0.0.1:7411/mercato"
+        );
+    }
 
     #[test]
     fn the_built_in_gateway_keys_are_recognised() {
-        let mut c = PodConfig::default();
-        assert!(c.uses_dev_gateway_keys());
-        c.gateway_api_key = "sk_live_x".into();
-        assert!(
-            c.uses_dev_gateway_keys(),
-            "the webhook secret is still the dev one"
-        );
-        c.gateway_webhook_secret = "whsec_x".into();
-        assert!(!c.uses_dev_gateway_keys());
+        let mut c = GatewayConfig::default();
+        assert!(c.uses_dev_keys());
+        c.api_key = "sk_live_x".into();
+        assert!(c.uses_dev_keys(), "the webhook secret is still the dev one");
+        c.webhook_secret = "whsec_x".into();
+        assert!(!c.uses_dev_keys());
     }
 
     #[test]
     fn kafka_brokers_is_off_when_empty() {
         let defaults = serde_json::to_value(PodConfig::default()).expect("serializes");
-        assert_eq!(defaults["kafka_brokers"], "");
+        assert_eq!(defaults["events"]["kafka_brokers"], "");
         let back: PodConfig = serde_json::from_value(defaults).expect("parses");
-        assert_eq!(back.kafka_brokers, None);
-        let on: PodConfig =
-            serde_json::from_value(serde_json::json!({"kafka_brokers": "127.0.0.1:9092"}))
-                .expect("parses");
+        assert_eq!(back.events.kafka_brokers, None);
+        let on: EventsConfig =
+            serde_json::from_value(json!({"kafka_brokers": "127.0.0.1:9092"})).expect("parses");
         assert_eq!(on.kafka_brokers.as_deref(), Some("127.0.0.1:9092"));
-        let blank: PodConfig =
-            serde_json::from_value(serde_json::json!({"kafka_brokers": "  "})).expect("parses");
+        let blank: EventsConfig =
+            serde_json::from_value(json!({"kafka_brokers": "  "})).expect("parses");
         assert_eq!(blank.kafka_brokers, None);
-    }
-
-    #[test]
-    fn the_relay_runs_only_with_brokers_and_sane_settings() {
-        assert!(crate::events::RelaySettings::from_config(&PodConfig::default()).is_none());
-        let settings = crate::events::RelaySettings::from_config(&PodConfig {
-            kafka_brokers: Some("k:9092".into()),
-            relay_batch_size: 0,
-            relay_backoff_max_ms: 0,
-            kafka_topic_partitions: 0,
-            ..PodConfig::default()
-        })
-        .expect("a relay");
-        assert_eq!(settings.brokers, "k:9092");
-        assert_eq!(settings.batch_size, 1);
-        assert_eq!(settings.topic_partitions, 1);
-        assert_eq!(settings.backoff_max, std::time::Duration::from_millis(100));
     }
 }

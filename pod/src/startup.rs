@@ -69,7 +69,7 @@ impl Application {
             .context("loading hosted stores")?;
         let metrics = HttpMetrics::new("pod")?;
         let cache = Cache::new(redis.clone(), metrics.registry())?;
-        let media = MediaStore::from_config(&config)?;
+        let media = MediaStore::from_config(&config.media)?;
         let listener = TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
@@ -78,20 +78,20 @@ impl Application {
             url => url.to_owned(),
         };
         let payments = HttpGateway::new(
-            &config.gateway_url,
-            &config.gateway_api_key,
-            Duration::from_millis(config.gateway_timeout_ms),
+            &config.gateway.url,
+            &config.gateway.api_key,
+            Duration::from_millis(config.gateway.timeout_ms),
         )
         .context("configuring the payment gateway")?;
         let gate_metrics = GateMetrics::new(metrics.registry())?;
-        let relay = match RelaySettings::from_config(&config) {
+        let relay = match RelaySettings::from_config(&config.events) {
             Some(settings) => Some(Relay::new(
                 db.clone(),
                 settings,
                 RelayMetrics::new(metrics.registry())?,
             )),
             None => {
-                tracing::warn!("no kafka_brokers configured: events stay in the outbox");
+                tracing::warn!("no events.kafka_brokers configured: events stay in the outbox");
                 None
             }
         };

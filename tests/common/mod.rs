@@ -351,12 +351,21 @@ impl Stack {
                 redis_url: redis.url(),
                 jwt_secret: secret.clone(),
                 db_pool_size: 8,
-                media_dir: dir.path().join("media").display().to_string(),
-                gateway_url: gateway.url(),
-                gateway_api_key: gateway.api_key().to_owned(),
-                gateway_webhook_secret: gateway.webhook_secret().to_owned(),
-                kafka_brokers: Some(kafka.brokers()),
-                relay_backoff_max_ms: 1_000,
+                media: mercato_pod::config::MediaConfig {
+                    dir: dir.path().join("media").display().to_string(),
+                    ..Default::default()
+                },
+                gateway: mercato_pod::config::GatewayConfig {
+                    url: gateway.url(),
+                    api_key: gateway.api_key().to_owned(),
+                    webhook_secret: gateway.webhook_secret().to_owned(),
+                    ..Default::default()
+                },
+                events: mercato_pod::config::EventsConfig {
+                    kafka_brokers: Some(kafka.brokers()),
+                    relay_backoff_max_ms: 1_000,
+                    ..Default::default()
+                },
                 ..Default::default()
             };
             configure(&mut config);
@@ -650,16 +659,16 @@ impl Stack {
             ("MERCATO_POD_JWT_SECRET", self.secret.clone()),
             ("MERCATO_POD_DB_POOL_SIZE", "8".to_owned()),
             (
-                "MERCATO_POD_MEDIA_DIR",
+                "MERCATO_POD_MEDIA__DIR",
                 self._dir.path().join("media").display().to_string(),
             ),
-            ("MERCATO_POD_GATEWAY_URL", self.gateway.url()),
+            ("MERCATO_POD_GATEWAY__URL", self.gateway.url()),
             (
-                "MERCATO_POD_GATEWAY_API_KEY",
+                "MERCATO_POD_GATEWAY__API_KEY",
                 self.gateway.api_key().to_owned(),
             ),
             (
-                "MERCATO_POD_GATEWAY_WEBHOOK_SECRET",
+                "MERCATO_POD_GATEWAY__WEBHOOK_SECRET",
                 self.gateway.webhook_secret().to_owned(),
             ),
         ]

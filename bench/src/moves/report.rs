@@ -492,7 +492,7 @@ same copy ran at 171,539 rows/s. Three things took more than they needed, measur
 from `/proc` and `pg_stat_statements` on the source: (1) each pod's load report counted and sized every \
 row of every store on each pull of the control plane (every 15 s): about 1.5 s of database time a pull \
 on this pod, landing in most copies. Rows and bytes now come from a background sweep, one table at a time \
-and at most 5 % busy (`size_sweep_busy_percent`), which the report only reads. (2) Postgres planned the \
+and at most 5 % busy (`fleet.size_sweep_busy_percent`), which the report only reads. (2) Postgres planned the \
 write path's statements that take a list of ids (`= ANY($2)`, the search-document rebuild among them) \
 again on every call: 4.5 s of planning in 30 s of the run, 0.15 of a core. A single id is now bound as a \
 scalar, whose generic plan each connection keeps: 0.7 s in 30 s. The rebuild's generic plan takes 2.4 ms a \

@@ -193,7 +193,7 @@ async fn open_session(
         tx,
         store,
         Subject::Customer(customer.id.as_uuid()),
-        state.config.customer_token_ttl_secs,
+        state.config.accounts.customer_token_ttl_secs,
     )
     .await?;
     Ok(CustomerLogin {

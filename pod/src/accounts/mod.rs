@@ -281,7 +281,7 @@ pub async fn create_owner(
         tx,
         store,
         sessions::Subject::Staff(id.as_uuid()),
-        state.config.staff_token_ttl_secs,
+        state.config.accounts.staff_token_ttl_secs,
     )
     .await?;
     Ok((id, token))

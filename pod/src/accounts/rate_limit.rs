@@ -103,9 +103,9 @@ impl Attempt {
 
 pub fn limits(state: &AppState) -> Limits {
     Limits {
-        per_account: state.config.login_failures_per_account,
-        per_address: state.config.login_failures_per_address,
-        window_secs: state.config.login_window_secs,
+        per_account: state.config.accounts.login_failures_per_account,
+        per_address: state.config.accounts.login_failures_per_address,
+        window_secs: state.config.accounts.login_window_secs,
     }
 }
 
@@ -127,7 +127,7 @@ pub async fn check(state: &AppState, attempt: &Attempt) -> Decision {
 
 /// Counts a failed attempt against both counters.
 pub async fn record_failure(state: &AppState, attempt: &Attempt) {
-    let window = state.config.login_window_secs.max(1);
+    let window = state.config.accounts.login_window_secs.max(1);
     if let Err(e) = incr_redis(state, attempt, window).await {
         tracing::warn!(error = %e, "redis unavailable for login limits; counting in process");
         local_incr(&attempt.account_key, window);

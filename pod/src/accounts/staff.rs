@@ -153,7 +153,7 @@ async fn session_for(
         tx,
         store,
         Subject::Staff(member.id.as_uuid()),
-        state.config.staff_token_ttl_secs,
+        state.config.accounts.staff_token_ttl_secs,
     )
     .await?;
     Ok(StaffLogin {

@@ -78,15 +78,15 @@ pub(crate) enum Change {
 
 fn limits(state: &AppState) -> Limits {
     Limits::new(
-        state.config.cart_max_line_quantity,
-        state.config.cart_max_lines,
+        state.config.cart.max_line_quantity,
+        state.config.cart.max_lines,
     )
 }
 
 fn ttl_secs(state: &AppState, owner: &Owner) -> u64 {
     match owner {
-        Owner::Guest { .. } => state.config.cart_guest_ttl_secs,
-        Owner::Customer { .. } => state.config.cart_customer_ttl_secs,
+        Owner::Guest { .. } => state.config.cart.guest_ttl_secs,
+        Owner::Customer { .. } => state.config.cart.customer_ttl_secs,
     }
 }
 

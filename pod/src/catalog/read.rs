@@ -44,7 +44,7 @@ pub async fn product_body(
         kind: "product",
         key: keys::product_body(store, product),
         version_key: Some(keys::product_version(store, product)),
-        ttl: Duration::from_secs(state.config.product_cache_ttl_secs),
+        ttl: Duration::from_secs(state.config.catalog.product_cache_ttl_secs),
     };
     state
         .cache
@@ -129,7 +129,7 @@ where
         kind: "catalog_page",
         key: keys::catalog_page(store, list, &hashed),
         version_key: Some(keys::catalog_version(store)),
-        ttl: Duration::from_secs(state.config.product_cache_ttl_secs),
+        ttl: Duration::from_secs(state.config.catalog.product_cache_ttl_secs),
     };
     state.cache.get_or_load(&entry, load).await
 }

@@ -83,11 +83,11 @@ pub fn notify_url(state: &AppState, store: StoreId) -> String {
     format!("{}/webhooks/payments/{store}", state.public_url)
 }
 
-/// Settles checkouts nobody has moved for `checkout_stuck_after_ms`: their
+/// Settles checkouts nobody has moved for `checkout.stuck_after_ms`: their
 /// driver died (a pod crash, a lost connection). Each is pushed to one end
 /// or the other, asking the gateway what happened by idempotency key.
 pub async fn recover(state: AppState) {
-    let every = Duration::from_millis(state.config.checkout_recovery_interval_ms.max(50));
+    let every = Duration::from_millis(state.config.checkout.recovery_interval_ms.max(50));
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -113,7 +113,7 @@ pub async fn recover_store(state: &AppState, store: StoreId) -> Result<(), PodEr
     let stuck: Vec<CheckoutId> = sql::claim_stuck(
         &mut tx,
         store,
-        state.config.checkout_stuck_after_ms as i64,
+        state.config.checkout.stuck_after_ms as i64,
         20,
     )
     .await?;

@@ -294,7 +294,7 @@ pub enum WebhookAction {
 
 /// The webhook decision: the checkout's state and the payment's status
 /// decide; `driver_recent` says whether a driver moved the checkout within
-/// `webhook_drive_after_ms`.
+/// `checkout.webhook_drive_after_ms`.
 pub fn on_payment_event(
     state: SagaState,
     payment: PaymentStatus,

@@ -227,7 +227,7 @@ async fn started(
             quantity: l.quantity,
         })
         .collect();
-    let ttl = Duration::from_secs(state.config.hold_ttl_secs);
+    let ttl = Duration::from_secs(state.config.inventory.hold_ttl_secs);
     match inventory::reserve(state, store, c.id.into(), &lines, ttl).await {
         Ok(()) => {}
         Err(ReserveError::OutOfStock(short)) => {

@@ -34,7 +34,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::recorded;
-use crate::config::PodConfig;
+use crate::config::EventsConfig;
 
 /// How long the relay waits after being woken, so the transaction that
 /// recorded the event has committed (and its neighbours join the batch).
@@ -60,15 +60,15 @@ pub struct RelaySettings {
 
 impl RelaySettings {
     /// `None` when no Kafka is configured: no relay runs.
-    pub fn from_config(config: &PodConfig) -> Option<Self> {
+    pub fn from_config(config: &EventsConfig) -> Option<Self> {
         let brokers = config.kafka_brokers.clone()?;
         Some(Self {
             brokers,
             batch_size: config.relay_batch_size.clamp(1, 10_000),
             poll: Duration::from_millis(config.relay_poll_ms.max(10)),
             backoff_max: Duration::from_millis(config.relay_backoff_max_ms).max(FIRST_BACKOFF),
-            delivery_timeout: Duration::from_millis(config.kafka_delivery_timeout_ms.max(100)),
-            topic_partitions: config.kafka_topic_partitions.max(1),
+            delivery_timeout: Duration::from_millis(config.delivery_timeout_ms.max(100)),
+            topic_partitions: config.topic_partitions.max(1),
         })
     }
 }
@@ -440,5 +440,27 @@ impl Relay {
             Some(e) => Err(e),
             None => Ok(delivered.len()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relay_runs_only_with_brokers_and_sane_settings() {
+        assert!(RelaySettings::from_config(&EventsConfig::default()).is_none());
+        let settings = RelaySettings::from_config(&EventsConfig {
+            kafka_brokers: Some("k:9092".into()),
+            relay_batch_size: 0,
+            relay_backoff_max_ms: 0,
+            topic_partitions: 0,
+            ..EventsConfig::default()
+        })
+        .expect("a relay");
+        assert_eq!(settings.brokers, "k:9092");
+        assert_eq!(settings.batch_size, 1);
+        assert_eq!(settings.topic_partitions, 1);
+        assert_eq!(settings.backoff_max, std::time::Duration::from_millis(100));
     }
 }

@@ -53,7 +53,7 @@ async fn measure(db: &PgPool, table: &str) -> Result<TableSizes, sqlx::Error> {
 }
 
 /// Measures every tenant table once, resting after each table as
-/// `size_sweep_busy_percent` asks.
+/// `fleet.size_sweep_busy_percent` asks.
 pub async fn sweep_once(state: &AppState) -> Result<(), sqlx::Error> {
     let tables = tenant_tables(&state.db).await?;
     state.fleet.sizes.set_tables(&tables);
@@ -63,7 +63,7 @@ pub async fn sweep_once(state: &AppState) -> Result<(), sqlx::Error> {
         state.fleet.sizes.set(table, sizes);
         tokio::time::sleep(pause_after(
             started.elapsed(),
-            state.config.size_sweep_busy_percent,
+            state.config.fleet.size_sweep_busy_percent,
         ))
         .await;
     }
@@ -71,11 +71,11 @@ pub async fn sweep_once(state: &AppState) -> Result<(), sqlx::Error> {
 }
 
 /// Runs [`sweep_once`] from startup on, a new sweep starting at most every
-/// `size_sweep_interval_ms`, until aborted.
+/// `fleet.size_sweep_interval_ms`, until aborted.
 pub fn spawn_size_sweep(state: AppState) -> JoinHandle<()> {
     spawn_every(
         "size_sweep",
-        state.config.size_sweep_interval_ms,
+        state.config.fleet.size_sweep_interval_ms,
         "measuring the stores' sizes failed",
         move || {
             let state = state.clone();

@@ -164,7 +164,7 @@ async fn still_due(
 
 /// Purges one store, batch by batch, unless it stops being due.
 pub async fn purge_store(state: &AppState, store: StoreId) -> anyhow::Result<Outcome> {
-    let batch = state.config.purge_batch_rows.max(1);
+    let batch = state.config.fleet.purge_batch_rows.max(1);
     let mut purged: u64 = 0;
     // A change capture the mover left behind would record every purged row.
     let mut tx = state.db.begin().await?;
@@ -254,11 +254,11 @@ pub async fn purge_once(state: &AppState) -> anyhow::Result<usize> {
     Ok(done)
 }
 
-/// Runs [`purge_once`] every `purge_interval_ms` until aborted.
+/// Runs [`purge_once`] every `fleet.purge_interval_ms` until aborted.
 pub fn spawn_purge_worker(state: AppState) -> JoinHandle<()> {
     spawn_every(
         "purge",
-        state.config.purge_interval_ms,
+        state.config.fleet.purge_interval_ms,
         "looking for stores to purge failed",
         move || {
             let state = state.clone();

@@ -139,7 +139,7 @@ fn parse_reply(reply: &[i64]) -> Option<Reply> {
 /// Asks the gate for `lines` (distinct variants).
 pub(crate) async fn admit(state: &AppState, store: StoreId, lines: &[HoldLine]) -> Admission {
     let metrics = &state.gate_metrics;
-    if !state.config.inventory_gate || lines.is_empty() {
+    if !state.config.inventory.gate || lines.is_empty() {
         metrics.inc("bypassed");
         return Admission::Bypassed;
     }
@@ -236,7 +236,7 @@ pub(crate) async fn put_back(state: &AppState, store: StoreId, units: &[(Variant
         *sums.entry(*v).or_default() += i64::from(*q);
     }
     sums.retain(|_, q| *q > 0);
-    if !state.config.inventory_gate || sums.is_empty() {
+    if !state.config.inventory.gate || sums.is_empty() {
         return;
     }
     let Ok(mut conn) = state.redis.connection().await else {

@@ -38,7 +38,7 @@
 //! keep `C = P - I - R`. An overestimate of that is harmless (Postgres
 //! still refuses); an underestimate would refuse sales that could happen.
 //!
-//! Reconciliation (every `inventory_reconcile_interval_ms`, for the
+//! Reconciliation (every `inventory.reconcile_interval_ms`, for the
 //! variants each store's tracked set names) reads `(n, v)`, then `P`, then
 //! sets `n := P` only if `v` is unchanged (compare-and-set in Lua). With
 //! `v` unchanged no admit or put-back happened in between, and every
@@ -49,7 +49,7 @@
 //! an underestimate. Drift the gate cannot see (a put-back lost while
 //! Redis failed, a seed read just before a concurrent release) is an
 //! underestimate the next round repairs; pinned re-reservations bypass the
-//! gate and only overestimate. With Redis down or `inventory_gate = false`
+//! gate and only overestimate. With Redis down or `inventory.gate = false`
 //! reservations go straight to Postgres.
 
 pub(crate) mod gate;

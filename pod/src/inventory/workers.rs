@@ -33,7 +33,7 @@ pub fn spawn_workers(state: AppState) -> Workers {
         let state = state.clone();
         spawn_every(
             "hold_sweeper",
-            state.config.hold_sweep_interval_ms,
+            state.config.inventory.hold_sweep_interval_ms,
             "sweeping expired holds failed",
             move || {
                 let state = state.clone();
@@ -43,7 +43,7 @@ pub fn spawn_workers(state: AppState) -> Workers {
     };
     let reconciler = spawn_every(
         "gate_reconciler",
-        state.config.inventory_reconcile_interval_ms,
+        state.config.inventory.reconcile_interval_ms,
         "reconciling inventory gate counters failed",
         move || {
             let state = state.clone();
@@ -98,7 +98,7 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
 /// One reconciliation round over every active store; returns how many
 /// counters were repaired. Nothing to do with the gate off or Redis down.
 pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
-    if !state.config.inventory_gate {
+    if !state.config.inventory.gate {
         return Ok(0);
     }
     let Ok(mut conn) = state.redis.connection().await else {

@@ -15,7 +15,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
 
-use crate::config::PodConfig;
+use crate::config::MediaConfig;
 
 /// Cache-Control of content-addressed objects.
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -97,39 +97,39 @@ pub struct MediaStore {
 }
 
 impl MediaStore {
-    pub fn from_config(config: &PodConfig) -> anyhow::Result<Self> {
-        let objects: Arc<dyn ObjectStore> = match config.media_store.as_str() {
+    pub fn from_config(config: &MediaConfig) -> anyhow::Result<Self> {
+        let objects: Arc<dyn ObjectStore> = match config.store.as_str() {
             "local" => {
-                std::fs::create_dir_all(&config.media_dir).map_err(|e| {
-                    anyhow::anyhow!("creating media directory {}: {e}", config.media_dir)
+                std::fs::create_dir_all(&config.dir).map_err(|e| {
+                    anyhow::anyhow!("creating media directory {}: {e}", config.dir)
                 })?;
                 Arc::new(object_store::local::LocalFileSystem::new_with_prefix(
-                    &config.media_dir,
+                    &config.dir,
                 )?)
             }
             #[cfg(feature = "s3")]
             "s3" => {
                 let mut builder = object_store::aws::AmazonS3Builder::new()
-                    .with_bucket_name(&config.s3_bucket)
-                    .with_region(&config.s3_region)
-                    .with_access_key_id(&config.s3_access_key_id)
-                    .with_secret_access_key(&config.s3_secret_access_key);
-                if !config.s3_endpoint.is_empty() {
+                    .with_bucket_name(&config.s3.bucket)
+                    .with_region(&config.s3.region)
+                    .with_access_key_id(&config.s3.access_key_id)
+                    .with_secret_access_key(&config.s3.secret_access_key);
+                if !config.s3.endpoint.is_empty() {
                     builder = builder
-                        .with_endpoint(&config.s3_endpoint)
-                        .with_allow_http(config.s3_endpoint.starts_with("http://"));
+                        .with_endpoint(&config.s3.endpoint)
+                        .with_allow_http(config.s3.endpoint.starts_with("http://"));
                 }
                 Arc::new(builder.build()?)
             }
             #[cfg(not(feature = "s3"))]
             "s3" => anyhow::bail!(
-                "media_store = \"s3\" needs a mercato built with S3 support (cargo build --features s3)"
+                "media.store = \"s3\" needs a mercato built with S3 support (cargo build --features s3)"
             ),
-            other => anyhow::bail!("media_store must be `local` or `s3`, not `{other}`"),
+            other => anyhow::bail!("media.store must be `local` or `s3`, not `{other}`"),
         };
         Ok(Self {
             objects,
-            url_base: config.media_url_base.trim_end_matches('/').to_owned(),
+            url_base: config.url_base.trim_end_matches('/').to_owned(),
         })
     }
 

@@ -150,7 +150,7 @@ async fn create_cart(
     let token = token.expose();
     let cookie = format!(
         "{TOKEN_COOKIE}={token}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax",
-        state.config.cart_guest_ttl_secs
+        state.config.cart.guest_ttl_secs
     );
     let mut response = (
         StatusCode::CREATED,

@@ -428,12 +428,12 @@ async fn upload_image(
     if alt.len() > 512 {
         return Err(ApiError::invalid("alt must be at most 512 characters").into());
     }
-    let bytes = axum::body::to_bytes(body, state.config.media_max_bytes)
+    let bytes = axum::body::to_bytes(body, state.config.media.max_bytes)
         .await
         .map_err(|_| {
             ApiError::new(
                 ErrorCode::PayloadTooLarge,
-                format!("an image is at most {} bytes", state.config.media_max_bytes),
+                format!("an image is at most {} bytes", state.config.media.max_bytes),
             )
         })?;
     if bytes.is_empty() {

@@ -186,7 +186,7 @@ async fn replay(
     key: &str,
     hash: &[u8],
 ) -> Result<Response, PodError> {
-    let wait_for = Duration::from_millis(state.config.gateway_timeout_ms.saturating_mul(2) + 5_000);
+    let wait_for = Duration::from_millis(state.config.gateway.timeout_ms.saturating_mul(2) + 5_000);
     let deadline = tokio::time::Instant::now() + wait_for;
     let mut pause = Duration::from_millis(10);
     loop {
@@ -454,7 +454,7 @@ async fn webhook(
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidSignature, "missing signature header"))?;
     let now = chrono::Utc::now().timestamp();
     signature::verify(
-        state.config.gateway_webhook_secret.as_bytes(),
+        state.config.gateway.webhook_secret.as_bytes(),
         header,
         &body,
         now,
@@ -506,7 +506,7 @@ async fn handle(
     event: &WebhookEvent,
 ) -> Result<(), PodError> {
     let grace = chrono::Duration::milliseconds(
-        i64::try_from(state.config.webhook_drive_after_ms).unwrap_or(i64::MAX),
+        i64::try_from(state.config.checkout.webhook_drive_after_ms).unwrap_or(i64::MAX),
     );
     let driver_recent = chrono::Utc::now() - c.updated_at < grace;
     match model::on_payment_event(c.state, event.data.status, driver_recent) {
