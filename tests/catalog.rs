@@ -683,3 +683,61 @@ fn an_s3_media_store_needs_the_s3_feature() {
         Err(e) => assert!(e.to_string().contains("--features s3"), "{e}"),
     }
 }
+
+#[tokio::test]
+async fn control_characters_are_refused_with_400_not_stored_or_500() {
+    let stack = Stack::start(1).await;
+    let (host, token, _) = setup(&stack, "controls").await;
+    // A NUL in a title used to reach Postgres and answer 500.
+    for title in [
+        "Tee\u{0}",
+        "Bell\u{7}",
+        "Esc\u{1b}[31m",
+        "C1\u{85}",
+        "Del\u{7f}",
+    ] {
+        let r = create(
+            &stack,
+            &host,
+            &token,
+            &json!({"title": title, "variants": [{"sku": "CTRL-1", "price_minor": 100}]}),
+        )
+        .await;
+        assert_eq!(
+            error_code(r).await,
+            (400, "invalid_text".into()),
+            "{title:?}"
+        );
+    }
+    // Lines and tabs in a description are text, not controls.
+    let r = create(
+        &stack,
+        &host,
+        &token,
+        &json!({"title": "Tee", "description": "line one\n\tline two\r\n",
+                "variants": [{"sku": "CTRL-2", "price_minor": 100}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    // Query strings and paths, percent-encoded or not.
+    for path in [
+        "/api/search/suggest?q=%00",
+        "/api/search?q=tee%0A",
+        "/api/products?after=%C2%85",
+        "/api/collections/sale%00/products",
+    ] {
+        let r = stack.get(&host, path);
+        assert_eq!(refusal(r).await, (400, "invalid_text".into()), "{path}");
+    }
+    // Nothing was stored.
+    let page: Value = stack
+        .get(&host, "/api/products")
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
+    stack.shutdown().await;
+}

@@ -30,6 +30,7 @@ macro_rules! catalogue {
 
 catalogue! {
     InvalidJson => ("invalid_json", BAD_REQUEST),
+    InvalidText => ("invalid_text", BAD_REQUEST),
     InvalidRequest => ("invalid_request", BAD_REQUEST),
     InvalidId => ("invalid_id", BAD_REQUEST),
     InvalidDomain => ("invalid_domain", BAD_REQUEST),

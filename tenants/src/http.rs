@@ -219,18 +219,69 @@ pub fn finish(router: Router, metrics: HttpMetrics, body_limit: usize) -> Router
 }
 
 /// A JSON body whose rejections are catalogue errors (400 `invalid_json`,
-/// 413 `payload_too_large`, 415 `unsupported_media_type`).
+/// 400 `invalid_text` for a control character in a string, 413
+/// `payload_too_large`, 415 `unsupported_media_type`).
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !json_content_type(req.headers()) {
+            return Err(json_rejection(JsonRejection::MissingJsonContentType(
+                Default::default(),
+            )));
         }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| json_rejection(JsonRejection::BytesRejection(e)))?;
+        let value = axum::Json::<T>::from_bytes(&bytes).map_err(json_rejection)?;
+        if let Some(c) = crate::text::control_in_json(&bytes) {
+            return Err(control_character(c));
+        }
+        Ok(Self(value.0))
     }
+}
+
+/// `application/json` or any `application/*+json`, as axum's own check.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json"))
+}
+
+fn control_character(c: u32) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidText,
+        format!(
+            "control character {} is not allowed in text",
+            crate::text::describe(c)
+        ),
+    )
+}
+
+/// Refuses a request whose path or query string holds a control character
+/// once percent-decoded.
+fn check_url(parts: &Parts) -> Result<(), ApiError> {
+    let uri = &parts.uri;
+    [Some(uri.path()), uri.query()]
+        .into_iter()
+        .flatten()
+        .find_map(crate::text::control_in_url)
+        .map_or(Ok(()), |c| Err(control_character(c)))
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
@@ -254,6 +305,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        check_url(parts)?;
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(v)| Self(v))
@@ -268,6 +320,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        check_url(parts)?;
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(v)| Self(v))

@@ -21,6 +21,7 @@ pub mod operator;
 pub mod pod_api;
 pub mod routing;
 pub mod state;
+pub mod text;
 
 pub use account::{Email, Password};
 pub use claims::{Claims, IssuedToken, Role, TokenError, TokenKeys};

@@ -1,0 +1,160 @@
+//! Control characters at the edge. Postgres `text` cannot hold NUL (a NUL
+//! in a product title used to answer `500`), and no name, handle, address
+//! or search term has a use for the other control characters either. Every
+//! JSON body, query string and path the processes accept is checked here,
+//! once, before a handler sees it (see [`crate::http::ApiJson`],
+//! [`crate::http::ApiQuery`], [`crate::http::ApiPath`]).
+//!
+//! Refused: C0 controls (U+0000–U+001F) and DEL (U+007F) and C1 controls
+//! (U+0080–U+009F). Inside JSON strings, tab, line feed and carriage return
+//! stay allowed: a product description has lines.
+
+/// Whether `c` is refused in a JSON string value.
+fn refused_in_json(c: u32) -> bool {
+    !matches!(c, 0x09 | 0x0a | 0x0d) && is_control(c)
+}
+
+fn is_control(c: u32) -> bool {
+    c < 0x20 || (0x7f..=0x9f).contains(&c)
+}
+
+/// The first refused control character inside a string of the JSON text
+/// `json`, as a code point. Text that is not valid JSON is left to the
+/// JSON parser.
+pub fn control_in_json(json: &[u8]) -> Option<u32> {
+    let mut i = 0;
+    let mut in_string = false;
+    while i < json.len() {
+        let b = json[i];
+        if !in_string {
+            in_string = b == b'"';
+            i += 1;
+            continue;
+        }
+        match b {
+            b'"' => in_string = false,
+            b'\\' => {
+                let (code, len) = match json.get(i + 1) {
+                    Some(b'u') => {
+                        let hex = std::str::from_utf8(json.get(i + 2..i + 6)?).ok()?;
+                        (Some(u32::from_str_radix(hex, 16).ok()?), 6)
+                    }
+                    Some(b'b') => (Some(0x08), 2),
+                    Some(b'f') => (Some(0x0c), 2),
+                    _ => (None, 2),
+                };
+                if let Some(c) = code.filter(|&c| refused_in_json(c)) {
+                    return Some(c);
+                }
+                i += len;
+                continue;
+            }
+            _ => {
+                if let Some(c) = raw_control(json, i) {
+                    return Some(c);
+                }
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A control character written as raw bytes at `at`: DEL, or a C1 control
+/// in UTF-8 (`C2 80`–`C2 9F`). Raw C0 controls are not valid in JSON
+/// strings and never reach here.
+fn raw_control(bytes: &[u8], at: usize) -> Option<u32> {
+    match (bytes[at], bytes.get(at + 1)) {
+        (0x7f, _) => Some(0x7f),
+        (0xc2, Some(&next)) if (0x80..=0x9f).contains(&next) => Some(u32::from(next)),
+        _ => None,
+    }
+}
+
+/// The first control character in the percent-decoded form of `raw` (a
+/// query string or a path), as a code point. In a URL every control
+/// character is refused, tab and line feed included.
+pub fn control_in_url(raw: &str) -> Option<u32> {
+    let decoded = percent_decode(raw.as_bytes());
+    (0..decoded.len()).find_map(|i| match decoded[i] {
+        b if b < 0x20 => Some(u32::from(b)),
+        _ => raw_control(&decoded, i),
+    })
+}
+
+fn percent_decode(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let byte = match raw[i] {
+            b'%' => raw
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok()),
+            _ => None,
+        };
+        match byte {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(raw[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// How a refused character is named in an error message: `U+0000`.
+pub fn describe(c: u32) -> String {
+    format!("U+{c:04X}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_refuse_escaped_and_raw_controls() {
+        assert_eq!(control_in_json(br#"{"title":"a\u0000b"}"#), Some(0));
+        assert_eq!(control_in_json(br#"{"title":"\u001F"}"#), Some(0x1f));
+        assert_eq!(control_in_json(br#"{"title":"bell\u0007"}"#), Some(7));
+        assert_eq!(control_in_json(br#"{"t":"\b"}"#), Some(8));
+        assert_eq!(control_in_json(br#"{"t":"\f"}"#), Some(0x0c));
+        assert_eq!(control_in_json(br#"{"t":"\u007f"}"#), Some(0x7f));
+        assert_eq!(
+            control_in_json("{\"t\":\"a\u{7f}\"}".as_bytes()),
+            Some(0x7f)
+        );
+        assert_eq!(control_in_json("{\"t\":\"\u{85}\"}".as_bytes()), Some(0x85));
+        assert_eq!(control_in_json(br#"{"t\u0000":1}"#), Some(0), "keys too");
+    }
+
+    #[test]
+    fn json_keeps_lines_tabs_and_ordinary_text() {
+        for ok in [
+            br#"{"description":"line one\nline two\r\n\ttabbed"}"#.as_slice(),
+            br#"{"t":"\u000a\u0009\u000D"}"#,
+            br#"{"t":"quote \" and backslash \\ and slash \/"}"#,
+            br#"{"t":"\\u0000 is six characters, not NUL"}"#,
+            "{\"t\":\"caf\u{e9} \u{1f600} \u{a0}\"}".as_bytes(),
+            br#"{"n":1,"list":[true,null,"x"]}"#,
+        ] {
+            assert_eq!(control_in_json(ok), None, "{}", String::from_utf8_lossy(ok));
+        }
+    }
+
+    #[test]
+    fn urls_refuse_every_control_after_decoding() {
+        assert_eq!(control_in_url("q=%00"), Some(0));
+        assert_eq!(control_in_url("q=a%0Ab"), Some(0x0a));
+        assert_eq!(control_in_url("q=%09"), Some(9));
+        assert_eq!(control_in_url("q=%7F"), Some(0x7f));
+        assert_eq!(control_in_url("q=%C2%85"), Some(0x85));
+        assert_eq!(control_in_url("/api/products/by-handle/x%00y"), Some(0));
+        assert_eq!(control_in_url("q=caf%C3%A9&limit=5&x=%25&y=%"), None);
+        assert_eq!(control_in_url("q=red+shoes"), None);
+    }
+}
