@@ -377,8 +377,17 @@ async fn an_unreachable_pod_is_a_quick_503() {
     let _ = store;
     let pod = stack.pods.pop().expect("pod");
     pod.app.stop().await;
-    let r = stack.get("iota.localhost", "/api/products");
-    assert_eq!(refusal(r).await, (503, "pod_unavailable".into()));
+    let r = stack
+        .get("iota.localhost", "/api/products")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        r.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"1"[..]),
+        "a 503 says when to come back"
+    );
+    assert_eq!(error_code(r).await, (503, "pod_unavailable".into()));
     pod.redis.stop().await;
     stack.shutdown().await;
 }
@@ -486,4 +495,44 @@ async fn two_pods_starting_together_on_one_database_both_migrate() {
         .count();
     assert_eq!(applied, files as i64);
     pg.stop().await;
+}
+
+/// Sends `request` as raw bytes to the router; the status of its answer.
+async fn raw_status(stack: &Stack, request: &str) -> u16 {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut conn = tokio::net::TcpStream::connect(stack.router.addr)
+        .await
+        .expect("connect");
+    conn.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = vec![0u8; 64];
+    let n = conn.read(&mut answer).await.expect("read");
+    let head = String::from_utf8_lossy(&answer[..n]).into_owned();
+    head.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"))
+}
+
+#[tokio::test]
+async fn the_router_reads_one_host_and_prefers_an_absolute_target() {
+    let stack = Stack::start(1).await;
+    stack.create_store("kappa").await;
+    let host = format!("kappa.{PLATFORM}");
+    let plain = format!("GET /api/products HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    assert_eq!(raw_status(&stack, &plain).await, 200);
+    // Two Host lines: a cache in front may have keyed on the other one.
+    let twice = format!(
+        "GET /api/products HTTP/1.1\r\nHost: {host}\r\nHost: other.{PLATFORM}\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(raw_status(&stack, &twice).await, 400);
+    // An absolute-form target names the host; Host is ignored (RFC 9112).
+    let absolute = format!(
+        "GET http://{host}/api/products HTTP/1.1\r\nHost: nobody.{PLATFORM}\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(raw_status(&stack, &absolute).await, 200);
+    let absolute_unknown = format!(
+        "GET http://nobody.{PLATFORM}/api/products HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(raw_status(&stack, &absolute_unknown).await, 404);
+    stack.shutdown().await;
 }

@@ -141,7 +141,7 @@ impl Application {
             .route("/readyz", get(readyz))
             .with_state(state.clone());
         let router = finish(app, metrics, config.body_limit);
-        let listener = TcpListener::bind(&config.listen)
+        let listener = mercato_tenants::http::bind(&config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         tracing::info!(addr = %listener.local_addr()?, "control plane listening");

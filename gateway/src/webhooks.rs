@@ -102,7 +102,7 @@ impl Webhooks {
             }
             failed += 1;
             match retry_delay(failed) {
-                Some(wait) => tokio::time::sleep(wait).await,
+                Some(wait) => tokio::time::sleep(mercato_tenants::backoff::jitter(wait)).await,
                 None => {
                     tracing::warn!(event = %event_id, url = %url, "webhook given up after {ATTEMPTS} attempts");
                     return;

@@ -70,7 +70,7 @@ impl Application {
         let metrics = HttpMetrics::new("pod")?;
         let cache = Cache::new(redis.clone(), metrics.registry())?;
         let media = MediaStore::from_config(&config.media)?;
-        let listener = TcpListener::bind(&config.listen)
+        let listener = mercato_tenants::http::bind(&config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let public_url = match config.public_url.trim_end_matches('/') {

@@ -22,6 +22,18 @@ pub struct RouterConfig {
     pub hold_timeout_ms: u64,
     /// Long-poll wait of the routing table sync, in seconds.
     pub sync_wait_secs: u64,
+    /// Requests in flight to one pod at most; the rest wait in its queue.
+    /// Each in-flight request holds one pooled keep-alive connection, so
+    /// this also bounds the connections a burst opens to a pod.
+    pub pod_max_in_flight: usize,
+    /// Requests waiting for one pod at most; beyond it the router sheds
+    /// with `503 overloaded` and `Retry-After`.
+    pub pod_queue: usize,
+    /// How long a request may wait in a pod's queue, in milliseconds.
+    pub pod_queue_timeout_ms: u64,
+    /// Attempts to reach a pod when connecting fails (the request never
+    /// reached it, so any method is safe to send again).
+    pub connect_attempts: u32,
 }
 
 impl Default for RouterConfig {
@@ -36,6 +48,10 @@ impl Default for RouterConfig {
             upstream_timeout_ms: 30_000,
             hold_timeout_ms: 2_000,
             sync_wait_secs: 20,
+            pod_max_in_flight: 256,
+            pod_queue: 4096,
+            pod_queue_timeout_ms: 10_000,
+            connect_attempts: 3,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! is down.
 
 pub mod config;
+pub mod gate;
 pub mod proxy;
 pub mod startup;
 pub mod sync;

@@ -1,5 +1,13 @@
 //! The proxy: resolve the host, check the token, forward to the pod (or to
 //! the control plane for the platform domain), retry once on `421`.
+//!
+//! Each pod gets a bounded number of requests in flight, each on a pooled
+//! keep-alive connection, and a bounded queue in front of them
+//! ([`crate::gate`]): a flash-sale burst waits its turn instead of opening
+//! a thousand connections at once, and is shed with `503 overloaded` and
+//! `Retry-After` only when the queue is full. A failed connect never
+//! reached the pod, so it is tried again (any method) with jittered
+//! backoff.
 
 use std::time::Duration;
 
@@ -10,6 +18,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::Full;
+use mercato_tenants::backoff::Backoff;
 use mercato_tenants::http::bearer_claims;
 use mercato_tenants::{ApiError, Domain, ErrorCode, Resolution, TenantState, STORE_HEADER};
 
@@ -20,13 +29,16 @@ pub type HttpClient = hyper_util::client::legacy::Client<
     Full<Bytes>,
 >;
 
-pub fn client(connect_timeout: Duration) -> HttpClient {
+pub fn client(connect_timeout: Duration, max_idle_per_pod: usize) -> HttpClient {
     let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
     connector.set_connect_timeout(Some(connect_timeout));
     connector.set_nodelay(true);
+    connector.set_keepalive(Some(Duration::from_secs(30)));
     hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        // Without a timer the pool never drops an idle connection.
+        .pool_timer(hyper_util::rt::TokioTimer::new())
         .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(512)
+        .pool_max_idle_per_host(max_idle_per_pod)
         .build(connector)
 }
 
@@ -47,13 +59,25 @@ enum Target {
     Store(Resolution),
 }
 
+/// The host a request is for: the authority of an absolute-form target
+/// (`GET http://shop.example/ HTTP/1.1`), which RFC 9112 says wins over
+/// `Host`, else the one `Host` header. Two `Host` headers are refused: a
+/// cache or a firewall in front may have read the other one.
 fn host_of(req: &Request) -> Result<Domain, ApiError> {
-    let raw = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()))
-        .ok_or_else(|| ApiError::new(ErrorCode::MissingHost, "the request has no Host header"))?;
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let (first, second) = (hosts.next(), hosts.next());
+    if second.is_some() {
+        return Err(ApiError::invalid(
+            "the request has more than one Host header",
+        ));
+    }
+    let raw = match req.uri().authority() {
+        Some(authority) => authority.as_str(),
+        None => first
+            .ok_or_else(|| ApiError::new(ErrorCode::MissingHost, "the request has no Host header"))?
+            .to_str()
+            .map_err(|_| ApiError::invalid("the Host header is not text"))?,
+    };
     Domain::from_host_header(raw)
         .map_err(|_| ApiError::new(ErrorCode::UnknownStore, "no store at this host"))
 }
@@ -198,10 +222,35 @@ async fn send_to_store(
     send(state, url, method, path, headers.clone(), body).await
 }
 
+/// The header names `Connection` lists: hop-by-hop as well (RFC 9110
+/// 7.6.1), whatever they are called.
+fn connection_named(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+/// Removes the hop-by-hop headers, fixed and `Connection`-named.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    for name in connection_named(headers) {
+        headers.remove(name.as_str());
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+}
+
 fn forwarded_headers(incoming: &HeaderMap, host: &Domain) -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(incoming.len() + 3);
+    let named = connection_named(incoming);
     for (name, value) in incoming {
         if HOP_BY_HOP.contains(&name.as_str())
+            || named.iter().any(|n| n == name.as_str())
             || name == STORE_HEADER
             || name.as_str() == "x-forwarded-for"
         {
@@ -226,33 +275,86 @@ async fn send(
     let uri: Uri = format!("{base}{path}")
         .parse()
         .map_err(|_| ApiError::invalid("malformed request path"))?;
-    let mut upstream = hyper::Request::builder().method(method.clone()).uri(uri);
-    if let Some(h) = upstream.headers_mut() {
-        *h = headers;
-    }
-    let upstream = upstream.body(Full::new(body)).map_err(ApiError::internal)?;
-    let answer = tokio::time::timeout(state.upstream_timeout, state.client.request(upstream)).await;
-    match answer {
-        Ok(Ok(response)) => {
-            let (mut parts, body) = response.into_parts();
-            for name in HOP_BY_HOP {
-                parts.headers.remove(*name);
+    let _turn = state.gates.enter(base).await?;
+    let deadline = tokio::time::Instant::now() + state.upstream_timeout;
+    let mut backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(200));
+    let mut attempt = 1;
+    loop {
+        let mut upstream = hyper::Request::builder()
+            .method(method.clone())
+            .uri(uri.clone());
+        if let Some(h) = upstream.headers_mut() {
+            *h = headers.clone();
+        }
+        let upstream = upstream
+            .body(Full::new(body.clone()))
+            .map_err(ApiError::internal)?;
+        let answer = tokio::time::timeout_at(deadline, state.client.request(upstream)).await;
+        match answer {
+            Ok(Ok(response)) => {
+                let (mut parts, body) = response.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                return Ok(Response::from_parts(parts, Body::new(body)));
             }
-            Ok(Response::from_parts(parts, Body::new(body)))
+            // Not connected: the pod never saw the request, so sending it
+            // again cannot do anything twice.
+            Ok(Err(e)) if e.is_connect() && attempt < state.connect_attempts => {
+                tracing::info!(upstream = %base, attempt, error = %e, "connect failed; retrying");
+                attempt += 1;
+                tokio::time::sleep_until(
+                    deadline.min(tokio::time::Instant::now() + backoff.next_delay()),
+                )
+                .await;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(upstream = %base, attempt, error = %e, "upstream unreachable");
+                return Err(ApiError::new(
+                    ErrorCode::PodUnavailable,
+                    "the store's pod is unavailable; retry shortly",
+                ));
+            }
+            Err(_) => {
+                tracing::warn!(upstream = %base, "upstream timed out");
+                return Err(ApiError::new(
+                    ErrorCode::UpstreamTimeout,
+                    "the store's pod did not answer in time",
+                ));
+            }
         }
-        Ok(Err(e)) => {
-            tracing::warn!(upstream = %base, error = %e, "upstream unreachable");
-            Err(ApiError::new(
-                ErrorCode::PodUnavailable,
-                "the store's pod is unavailable; retry shortly",
-            ))
-        }
-        Err(_) => {
-            tracing::warn!(upstream = %base, "upstream timed out");
-            Err(ApiError::new(
-                ErrorCode::UpstreamTimeout,
-                "the store's pod did not answer in time",
-            ))
-        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_named_headers_are_hop_by_hop() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, X-Secret-Hop"),
+        );
+        h.append(header::CONNECTION, HeaderValue::from_static("x-other"));
+        h.insert("x-secret-hop", HeaderValue::from_static("1"));
+        h.insert("x-other", HeaderValue::from_static("1"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        h.insert(STORE_HEADER, HeaderValue::from_static("forged"));
+        h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        let host = Domain::parse("shop.example").expect("domain");
+        let out = forwarded_headers(&h, &host);
+        assert!(out.get("x-secret-hop").is_none());
+        assert!(out.get("x-other").is_none());
+        assert!(out.get(header::CONNECTION).is_none());
+        assert!(out.get(STORE_HEADER).is_none());
+        assert!(out.get("x-forwarded-for").is_none());
+        assert_eq!(out.get("x-kept").map(|v| v.as_bytes()), Some(&b"1"[..]));
+        assert_eq!(
+            out.get("x-forwarded-host").map(|v| v.as_bytes()),
+            Some(&b"shop.example"[..])
+        );
+        let mut answer = h.clone();
+        strip_hop_by_hop(&mut answer);
+        assert!(answer.get("x-secret-hop").is_none() && answer.get("x-kept").is_some());
     }
 }

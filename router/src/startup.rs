@@ -14,6 +14,7 @@ use mercato_tenants::http::{layers, ops_routes, HttpMetrics};
 use mercato_tenants::{ApiError, Domain, ErrorCode, TokenKeys};
 use tokio::net::TcpListener;
 
+use crate::gate::{Gates, Limits};
 use crate::proxy::{self, HttpClient};
 use crate::sync::{SharedTable, Syncer};
 use crate::RouterConfig;
@@ -29,6 +30,10 @@ pub struct RouterState {
     pub body_limit: usize,
     pub upstream_timeout: Duration,
     pub hold_timeout: Duration,
+    /// Admission per upstream ([`crate::gate`]).
+    pub gates: Gates,
+    /// Attempts to connect to an upstream before `503 pod_unavailable`.
+    pub connect_attempts: u32,
 }
 
 pub struct Application {
@@ -51,13 +56,22 @@ impl Application {
         let state = RouterState {
             table: syncer.table.clone(),
             syncer,
-            client: proxy::client(Duration::from_millis(config.connect_timeout_ms)),
+            client: proxy::client(
+                Duration::from_millis(config.connect_timeout_ms),
+                config.pod_max_in_flight,
+            ),
             keys,
             platform_domain,
             control_plane_url: config.control_plane_url.trim_end_matches('/').to_owned(),
             body_limit: config.body_limit,
             upstream_timeout: Duration::from_millis(config.upstream_timeout_ms),
             hold_timeout: Duration::from_millis(config.hold_timeout_ms),
+            gates: Gates::new(Limits {
+                max_in_flight: config.pod_max_in_flight,
+                queue: config.pod_queue,
+                wait: Duration::from_millis(config.pod_queue_timeout_ms),
+            }),
+            connect_attempts: config.connect_attempts.max(1),
         };
         let metrics = HttpMetrics::new("router")?.with_unmatched_label("proxy");
         let app = Router::new()
@@ -66,7 +80,7 @@ impl Application {
             .fallback(proxy::proxy)
             .with_state(state.clone());
         let router = layers(app, metrics, config.body_limit);
-        let listener = TcpListener::bind(&config.listen)
+        let listener = mercato_tenants::http::bind(&config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         tracing::info!(addr = %listener.local_addr()?, "router listening");

@@ -6,6 +6,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use mercato_tenants::backoff::Backoff;
 use mercato_tenants::{Claims, Role, RoutingError, RoutingTable, RoutingUpdate, TokenKeys};
 use tokio::sync::watch;
 
@@ -143,14 +144,15 @@ impl Syncer {
 
     /// Follows the control plane forever.
     pub async fn run(self) {
-        let mut backoff = Duration::from_millis(100);
+        // Jittered, so a fleet of routers does not come back to a
+        // restarted control plane as one wave.
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
         loop {
             match self.sync_once(self.wait).await {
-                Ok(()) => backoff = Duration::from_millis(100),
+                Ok(()) => backoff.reset(),
                 Err(e) => {
                     tracing::warn!(error = %e, version = self.table.version(), "routing sync failed; serving the last table");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                    tokio::time::sleep(backoff.next_delay()).await;
                 }
             }
         }

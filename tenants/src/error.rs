@@ -92,6 +92,7 @@ catalogue! {
     NoPodAvailable => ("no_pod_available", SERVICE_UNAVAILABLE),
     NotReady => ("not_ready", SERVICE_UNAVAILABLE),
     StoreUnavailable => ("store_unavailable", SERVICE_UNAVAILABLE),
+    Overloaded => ("overloaded", SERVICE_UNAVAILABLE),
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -192,6 +193,13 @@ impl IntoResponse for ApiError {
             self.body(None),
         )
             .into_response();
+        // Every 503 is temporary by definition; say when to come back.
+        if self.code.status() == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
         response.extensions_mut().insert(self);
         response
     }

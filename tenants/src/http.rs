@@ -354,3 +354,23 @@ pub fn bearer_claims(
         _ => ApiError::new(ErrorCode::Unauthorized, "the token is not valid"),
     })
 }
+
+/// Connections a listener lets wait for `accept` (Linux caps it at
+/// `net.core.somaxconn`, 4096 by default). Tokio's own `bind` asks for
+/// 1,024, which a flash-sale burst through several routers can overflow.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` (`host:port`) with [`LISTEN_BACKLOG`].
+pub async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let addr = tokio::net::lookup_host(addr).await?.next().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to bind")
+    })?;
+    let socket = match addr {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}

@@ -10,6 +10,7 @@
 //! requests and responses that other crates serve.
 
 pub mod account;
+pub mod backoff;
 pub mod claims;
 pub mod domain;
 pub mod error;

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use mercato_tenants::backoff::Backoff;
 use prometheus::{IntCounterVec, Opts, Registry};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -63,15 +64,14 @@ pub async fn run(
 }
 
 async fn consume_forever(db: &PgPool, brokers: &str, metrics: &ConsumerMetrics) {
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     let consumer = loop {
         match connect(brokers).await {
             Ok(consumer) => break consumer,
             Err(e) => {
                 metrics.errors.with_label_values(&["kafka"]).inc();
                 tracing::warn!(error = %e, "analytics consumer cannot start; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                tokio::time::sleep(backoff.next_delay()).await;
             }
         }
     };
@@ -99,7 +99,7 @@ async fn consume_forever(db: &PgPool, brokers: &str, metrics: &ConsumerMetrics) 
                 "malformed"
             }
             Ok(Some(sale)) => {
-                let mut backoff = FIRST_BACKOFF;
+                let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
                 loop {
                     match apply(db, &sale).await {
                         Ok(true) => break "applied",
@@ -107,8 +107,7 @@ async fn consume_forever(db: &PgPool, brokers: &str, metrics: &ConsumerMetrics) 
                         Err(e) => {
                             metrics.errors.with_label_values(&["database"]).inc();
                             tracing::warn!(error = %e, event_id = %sale.event_id, "analytics consumer cannot apply a sale; retrying");
-                            tokio::time::sleep(backoff).await;
-                            backoff = (backoff * 2).min(MAX_BACKOFF);
+                            tokio::time::sleep(backoff.next_delay()).await;
                         }
                     }
                 }

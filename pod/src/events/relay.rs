@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
+use mercato_tenants::backoff::Backoff;
 use mercato_tenants::events::{Envelope, EventType, Topic, TYPE_HEADER};
 use mercato_tenants::{EventId, StoreId};
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
@@ -187,7 +188,7 @@ impl Relay {
     }
 
     async fn relay_forever(&mut self) {
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::new(FIRST_BACKOFF, self.settings.backoff_max);
         loop {
             // Listen before looking, so an event recorded during the round
             // wakes the next one.
@@ -196,20 +197,20 @@ impl Relay {
             woken.as_mut().enable();
             match self.round().await {
                 Ok(true) => {
-                    backoff = FIRST_BACKOFF;
+                    backoff.reset();
                     continue;
                 }
-                Ok(false) => backoff = FIRST_BACKOFF,
+                Ok(false) => backoff.reset(),
                 Err(e) => {
                     self.metrics.errors.with_label_values(&[e.kind()]).inc();
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "outbox relay failed; retrying");
+                    let wait = backoff.next_delay();
+                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "outbox relay failed; retrying");
                     if matches!(e, RelayError::Database(_)) {
                         // Kafka is not to blame: keep its state.
                     } else {
                         self.after_kafka_failure();
                     }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(self.settings.backoff_max);
+                    tokio::time::sleep(wait).await;
                     continue;
                 }
             }
