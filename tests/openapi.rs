@@ -1,8 +1,12 @@
 //! The store API's OpenAPI document: generated from the handlers, served by
 //! every pod at `/openapi.json`, and committed as `docs/openapi.json` so a
-//! reader (or a client generator) needs no running pod.
+//! reader (or a client generator) needs no running pod. The pod registers
+//! each route with its description (`routes!`); the tests here hold the
+//! router and the document to each other.
 
 mod common;
+
+use std::collections::BTreeSet;
 
 use common::{Stack, PLATFORM};
 use serde_json::Value;
@@ -77,5 +81,138 @@ async fn pods_serve_the_document_on_every_store_domain() {
     assert_eq!(r.status(), 200);
     let served: Value = r.json().await.expect("json");
     assert_eq!(served, generated());
+    stack.shutdown().await;
+}
+
+/// The paths the pod's router holds, read from its `Debug` form: axum has no
+/// other way to list them. `the_router_holds_every_documented_path` checks
+/// the reading against the document, so a change of that form fails the
+/// tests instead of emptying them.
+fn routed_paths() -> BTreeSet<String> {
+    let (router, _) = mercato_pod::startup::routes().split_for_parts();
+    let debug = format!("{router:?}");
+    let mut paths = BTreeSet::new();
+    let mut rest = debug.as_str();
+    // The router's path table prints as `RouteId(7): "/api/cart"`.
+    while let Some(at) = rest.find("RouteId(") {
+        rest = rest[at + "RouteId(".len()..].trim_start_matches(|c: char| c.is_ascii_digit());
+        if let Some(tail) = rest.strip_prefix("): \"") {
+            let end = tail.find('"').expect("the path's closing quote");
+            let path = &tail[..end];
+            // axum's own entries for fallbacks and nesting.
+            if !path.contains("__private__") {
+                paths.insert(path.to_owned());
+            }
+            rest = &tail[end..];
+        }
+    }
+    paths
+}
+
+/// Whether `path` is in the store API, which must be documented in full.
+fn in_store_api(path: &str) -> bool {
+    ["/api", "/admin/api"]
+        .iter()
+        .any(|root| path == *root || path.starts_with(&format!("{root}/")))
+}
+
+/// (method, path) of every documented operation, the method in lower case.
+fn documented_operations() -> BTreeSet<(String, String)> {
+    let doc = generated();
+    let paths = doc["paths"].as_object().expect("paths");
+    paths
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .expect("item")
+                .keys()
+                .map(move |method| (method.clone(), path.clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_router_holds_every_documented_path() {
+    let routed = routed_paths();
+    let doc = generated();
+    let documented: BTreeSet<String> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .cloned()
+        .collect();
+    let unrouted: Vec<&String> = documented.difference(&routed).collect();
+    assert!(
+        unrouted.is_empty(),
+        "documented but not routed: {unrouted:?} (read {} paths from the router)",
+        routed.len()
+    );
+    let undocumented: Vec<&String> = routed
+        .difference(&documented)
+        .filter(|path| in_store_api(path))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "routed under /api or /admin/api without an OpenAPI description: {undocumented:?}; \
+         register the handler with `routes!` (pod/src/startup.rs, `app`)"
+    );
+}
+
+/// Every (method, path) the pod answers under `/api` and `/admin/api` is a
+/// documented operation, and every documented operation is answered: asked
+/// with each method (path parameters filled with a nil id, no credentials,
+/// no body), a route answers something else than the router's own 404
+/// ("no such route") and 405. The handlers' answers (401, 404 "... not
+/// found", 415, ...) all count as served.
+#[tokio::test]
+async fn the_router_serves_each_documented_operation_and_no_other() {
+    let stack = Stack::start(1).await;
+    stack.create_store("probe").await;
+    let host = format!("probe.{PLATFORM}");
+    let documented = documented_operations();
+    let probed: BTreeSet<String> = routed_paths()
+        .into_iter()
+        .filter(|path| in_store_api(path))
+        .chain(documented.iter().map(|(_, path)| path.clone()))
+        .collect();
+    let nil = "00000000-0000-0000-0000-000000000000";
+    let mut served = BTreeSet::new();
+    for path in &probed {
+        let mut concrete = String::new();
+        let mut rest = path.as_str();
+        while let Some(open) = rest.find('{') {
+            let close = open + rest[open..].find('}').expect("closing brace");
+            concrete.push_str(&rest[..open]);
+            concrete.push_str(nil);
+            rest = &rest[close + 1..];
+        }
+        concrete.push_str(rest);
+        for method in [
+            reqwest::Method::GET,
+            reqwest::Method::POST,
+            reqwest::Method::PUT,
+            reqwest::Method::PATCH,
+            reqwest::Method::DELETE,
+        ] {
+            let r = stack
+                .at(method.clone(), &host, &concrete)
+                .send()
+                .await
+                .expect("send");
+            let status = r.status();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            let unrouted =
+                status == 405 || (status == 404 && body["error"]["message"] == "no such route");
+            if !unrouted {
+                served.insert((method.as_str().to_lowercase(), path.clone()));
+            }
+        }
+    }
+    let undocumented: Vec<_> = served.difference(&documented).collect();
+    let unserved: Vec<_> = documented.difference(&served).collect();
+    assert!(
+        undocumented.is_empty() && unserved.is_empty(),
+        "served but not documented: {undocumented:?}; documented but not served: {unserved:?}"
+    );
     stack.shutdown().await;
 }

@@ -8,12 +8,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use axum::Router;
 use mercato_tenants::http::{finish, HttpMetrics};
-use mercato_tenants::{ApiError, ErrorCode, TokenKeys};
+use mercato_tenants::{pod_api, ApiError, ErrorCode, TokenKeys};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::cache::Cache;
 use crate::config::PodConfig;
@@ -167,31 +168,66 @@ impl Application {
 }
 
 fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
-    let tenant_routes = Router::new()
-        .merge(routes::catalog::router())
-        .merge(accounts::router())
-        .merge(routes::cart::router())
-        .merge(routes::inventory::router())
-        .merge(routes::media::router())
-        .merge(routes::collections::router())
-        .merge(routes::categories::router())
-        .merge(routes::search::router())
-        .merge(storefront::router())
-        .merge(routes::checkout::router())
-        .merge(routes::orders::router())
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            tenancy::fence,
-        ));
-    let app = Router::new()
-        .merge(tenant_routes)
-        .merge(routes::tenancy::internal_router())
-        .merge(routes::fleet::internal_router())
-        .merge(routes::checkout::webhook_router())
-        .route("/readyz", get(readyz))
-        .route("/openapi.json", get(openapi))
+    let fence = axum::middleware::from_fn_with_state(state.clone(), tenancy::fence);
+    let (app, doc) = app(|store| store.route_layer(fence)).split_for_parts();
+    let doc = Arc::new(doc);
+    let app = app
+        .route("/openapi.json", get(move || openapi(doc.clone())))
         .with_state(state);
     finish(app, metrics, body_limit)
+}
+
+/// The pod's routes as [`Application`] serves them, less the tenancy fence,
+/// `/openapi.json` and what `finish` adds (`/healthz`, `/metrics`, the
+/// layers): the source of [`api_doc`], and of the test that holds the
+/// router and the document to each other (tests/openapi.rs).
+pub fn routes() -> OpenApiRouter<AppState> {
+    app(|store| store)
+}
+
+/// Every route, registered in one place. The store API is registered with
+/// `routes!` (in `routes::*::api` and `accounts::api`), which takes a route
+/// and its OpenAPI description from one `#[utoipa::path]`, so the document
+/// cannot leave a route out or name one that is not served. The plain
+/// `.route`s here are served undocumented on purpose, each for the reason
+/// given; so are `/openapi.json` (the document itself, added by [`router`])
+/// and `/healthz`, `/metrics` (every process's, added by `finish`). None may
+/// be under `/api` or `/admin/api` (tests/openapi.rs). `fence` wraps the
+/// routes that serve one store.
+fn app(
+    fence: impl FnOnce(OpenApiRouter<AppState>) -> OpenApiRouter<AppState>,
+) -> OpenApiRouter<AppState> {
+    let store = OpenApiRouter::default()
+        .merge(routes::catalog::api())
+        .merge(accounts::api())
+        .merge(routes::cart::api())
+        .merge(routes::inventory::api())
+        .merge(routes::collections::api())
+        .merge(routes::categories::api())
+        .merge(routes::search::api())
+        .merge(routes::checkout::api())
+        .merge(routes::orders::api())
+        // Undocumented: the storefront's HTML home page, for browsers.
+        .route("/", get(storefront::home))
+        // Undocumented: image files, at the URLs the product JSON gives.
+        .route("/media/{file}", get(routes::media::serve));
+    OpenApiRouter::with_openapi(doc_head())
+        .merge(fence(store))
+        // Documented, outside the fence: the store is in the path and the
+        // gateway's signature is the authentication.
+        .merge(routes::checkout::webhook_api())
+        // Undocumented: the control plane's internal API (`pod_api`,
+        // platform tokens only, never forwarded by the router).
+        .route(pod_api::STORES, get(routes::tenancy::list))
+        .route(
+            pod_api::STORE,
+            put(routes::tenancy::host).delete(routes::tenancy::forget),
+        )
+        .route(pod_api::LOAD, get(routes::fleet::load_report))
+        .route(pod_api::REBUILD, post(routes::fleet::rebuild))
+        .route(pod_api::RELEASE, post(routes::fleet::release))
+        // Undocumented: the readiness probe of the orchestrator.
+        .route("/readyz", get(readyz))
 }
 
 /// `GET /readyz`: Postgres and Redis both answer.
@@ -225,10 +261,15 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// The pod's API as an OpenAPI 3.1 document, generated from the handlers.
+/// The pod's API as an OpenAPI 3.1 document, generated from the handlers
+/// registered with it.
 pub fn api_doc() -> utoipa::openapi::OpenApi {
-    use utoipa::OpenApi as _;
-    let mut doc = utoipa::openapi::OpenApiBuilder::new()
+    routes().into_openapi()
+}
+
+/// The document before any route: its title and description.
+fn doc_head() -> utoipa::openapi::OpenApi {
+    utoipa::openapi::OpenApiBuilder::new()
         .info(
             utoipa::openapi::InfoBuilder::new()
                 .title("Mercato store API")
@@ -239,25 +280,10 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
                 ))
                 .build(),
         )
-        .build();
-    let parts: Vec<utoipa::openapi::OpenApi> = vec![
-        routes::catalog::ApiDoc::openapi(),
-        routes::inventory::ApiDoc::openapi(),
-        routes::checkout::ApiDoc::openapi(),
-        routes::orders::ApiDoc::openapi(),
-        routes::collections::ApiDoc::openapi(),
-        routes::categories::ApiDoc::openapi(),
-        accounts::ApiDoc::openapi(),
-        routes::cart::ApiDoc::openapi(),
-        routes::search::ApiDoc::openapi(),
-    ];
-    for part in parts {
-        doc.merge(part);
-    }
-    doc
+        .build()
 }
 
-/// `GET /openapi.json`.
-async fn openapi() -> Response {
-    axum::Json(api_doc()).into_response()
+/// `GET /openapi.json`: the document split from the routes served.
+async fn openapi(doc: Arc<utoipa::openapi::OpenApi>) -> Response {
+    axum::Json(&*doc).into_response()
 }

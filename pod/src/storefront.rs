@@ -4,20 +4,14 @@ use std::fmt::Write as _;
 
 use axum::extract::State;
 use axum::response::Html;
-use axum::routing::get;
-use axum::Router;
 
 use crate::catalog::{list_products, ProductStatus};
 use crate::error::PodError;
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(home))
-}
-
 /// `GET /`: the store's home page with its newest active products.
-async fn home(
+pub async fn home(
     State(state): State<AppState>,
     tenant: TenantContext,
 ) -> Result<Html<String>, PodError> {

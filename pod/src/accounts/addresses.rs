@@ -23,6 +23,9 @@ const MAX_ADDRESSES: i64 = 50;
 
 /// A new address.
 #[derive(Deserialize, utoipa::ToSchema)]
+// Named apart from the checkout's `AddressInput`: two schemas of one name
+// would leave one of them in the document for both.
+#[schema(as = NewAddress)]
 #[serde(deny_unknown_fields)]
 pub struct AddressInput {
     /// Recipient, 1 to 100 characters.

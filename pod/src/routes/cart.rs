@@ -9,11 +9,12 @@ use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
+use axum::Json;
 use mercato_tenants::http::{ApiJson, ApiPath};
 use mercato_tenants::{ApiError, ErrorCode, VariantId};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::accounts::auth::{Customer, MaybeCustomer};
 use crate::cart::sent::{SentToken, TOKEN_COOKIE};
@@ -22,38 +23,14 @@ use crate::error::PodError;
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/cart", get(get_cart).post(create_cart))
-        .route("/api/cart/lines", post(add_line).delete(clear_lines))
-        .route(
-            "/api/cart/lines/{variant_id}",
-            patch(set_line).delete(remove_line),
-        )
-        .route("/api/cart/merge", post(merge))
+/// The cart API, each route registered with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(get_cart, create_cart))
+        .routes(routes!(add_line, clear_lines))
+        .routes(routes!(set_line, remove_line))
+        .routes(routes!(merge))
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        get_cart,
-        create_cart,
-        add_line,
-        set_line,
-        remove_line,
-        clear_lines,
-        merge
-    ),
-    components(schemas(
-        crate::cart::Cart,
-        crate::cart::CartLine,
-        crate::cart::LineIssue,
-        CartCreated,
-        AddLine,
-        SetLine
-    ))
-)]
-pub struct ApiDoc;
 
 /// Which cart the request is about: the customer's, else the token's.
 pub fn addressed(customer: MaybeCustomer, token: SentToken) -> Result<CartRef, ApiError> {
@@ -279,8 +256,7 @@ mod tests {
 
     #[test]
     fn every_endpoint_is_documented() {
-        use utoipa::OpenApi as _;
-        let doc = ApiDoc::openapi();
+        let doc = api().into_openapi();
         let paths: Vec<&str> = doc.paths.paths.keys().map(String::as_str).collect();
         assert_eq!(
             paths,

@@ -4,17 +4,19 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{delete, get, patch, post};
-use axum::{Json, Router};
+use axum::Json;
 use mercato_tenants::error::ErrorBody;
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::{ApiError, ErrorCode, MediaId, ProductId, StoreId, VariantId};
 use serde::Deserialize;
 use sqlx::{Postgres, Transaction};
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::accounts::auth::Staff;
 use crate::catalog::model::{
-    check_variant_options, NewProduct, NewVariant, Product, ProductPatch, ProductStatus, Variant,
+    check_variant_options, NewProduct, NewVariant, Product, ProductPatch, ProductStatus,
     VariantPatch, MAX_VARIANTS,
 };
 use crate::catalog::read;
@@ -25,37 +27,24 @@ use crate::product_write;
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/products", get(shop_list))
-        .route("/api/products/{id}", get(shop_get))
-        .route("/admin/api/products", get(admin_list).post(create))
-        .route(
-            "/admin/api/products/{id}",
-            get(admin_get).patch(update).delete(remove),
-        )
-        .route("/admin/api/products/{id}/variants", post(add_variant))
-        .route(
-            "/admin/api/variants/{id}",
-            patch(update_variant).delete(remove_variant),
-        )
-        .route("/admin/api/products/{id}/images", post(upload_image))
-        .route(
-            "/admin/api/products/{id}/images/{image_id}",
-            delete(remove_image),
-        )
+/// The catalog API, each route registered with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(Extra::openapi())
+        .routes(routes!(shop_list))
+        .routes(routes!(shop_get))
+        .routes(routes!(admin_list, create))
+        .routes(routes!(admin_get, update, remove))
+        .routes(routes!(add_variant))
+        .routes(routes!(update_variant, remove_variant))
+        .routes(routes!(upload_image))
+        .routes(routes!(remove_image))
 }
 
+/// What the document says beyond the routes' own descriptions: the
+/// catalog tag's description (the routes carry the tag).
 #[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(shop_list, shop_get, admin_list, admin_get, create, update, remove, add_variant,
-          update_variant, remove_variant, upload_image, remove_image),
-    components(schemas(Product, Variant, crate::catalog::model::Image, crate::catalog::model::ProductOption,
-                       ProductStatus, NewProduct, NewVariant, ProductPatch, VariantPatch,
-                       crate::inventory::Badge, ProductPage)),
-    tags((name = "catalog", description = "Products, variants and images"))
-)]
-pub struct ApiDoc;
+#[openapi(tags((name = "catalog", description = "Products, variants and images")))]
+struct Extra;
 
 /// A page of products.
 #[derive(utoipa::ToSchema)]

@@ -5,17 +5,17 @@ use std::collections::HashSet;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, patch};
-use axum::{Json, Router};
+use axum::Json;
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::{ApiError, CategoryId, ErrorCode, ProductId, StoreId};
 use sqlx::{Postgres, Transaction};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::accounts::auth::Staff;
 use crate::catalog::{self, read};
 use crate::categories::model::{
-    self, Category, CategoryIds, CategoryNode, CategoryPatch, CategoryTree, NewCategory,
-    ProductCategories,
+    self, Category, CategoryIds, CategoryPatch, CategoryTree, NewCategory, ProductCategories,
 };
 use crate::categories::sql;
 use crate::collections::ProductPage;
@@ -28,41 +28,15 @@ use crate::tenancy::{begin_write, TenantContext};
 /// Most categories one product may be filed under.
 const MAX_PER_PRODUCT: usize = 100;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/categories", get(shop_tree))
-        .route("/api/categories/{handle}/products", get(shop_products))
-        .route("/admin/api/categories", get(admin_tree).post(create))
-        .route("/admin/api/categories/{id}", patch(update).delete(remove))
-        .route(
-            "/admin/api/products/{id}/categories",
-            get(product_categories).put(set_product_categories),
-        )
+/// The categories API, each route registered with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(shop_tree))
+        .routes(routes!(shop_products))
+        .routes(routes!(admin_tree, create))
+        .routes(routes!(update, remove))
+        .routes(routes!(product_categories, set_product_categories))
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        shop_tree,
-        shop_products,
-        admin_tree,
-        create,
-        update,
-        remove,
-        product_categories,
-        set_product_categories
-    ),
-    components(schemas(
-        Category,
-        CategoryNode,
-        CategoryTree,
-        NewCategory,
-        CategoryPatch,
-        CategoryIds,
-        ProductCategories
-    ))
-)]
-pub struct ApiDoc;
 
 /// The whole category tree, siblings by position then name.
 #[utoipa::path(get, path = "/api/categories", tag = "categories",

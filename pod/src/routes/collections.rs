@@ -4,12 +4,13 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{delete, get, put};
-use axum::{Json, Router};
+use axum::Json;
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::{ApiError, CollectionId, ErrorCode, ProductId, StoreId};
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, Transaction};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::accounts::auth::Staff;
 use crate::catalog::{self, read};
@@ -29,61 +30,18 @@ const MAX_ADD: usize = 250;
 /// Most members a collection may be reordered with in one request.
 const MAX_ORDER: usize = 10_000;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/collections", get(shop_list))
-        .route("/api/collections/{handle}", get(shop_get))
-        .route("/api/collections/{handle}/products", get(shop_products))
-        .route("/admin/api/collections", get(admin_list).post(create))
-        .route(
-            "/admin/api/collections/{id}",
-            get(admin_get).patch(update).delete(remove),
-        )
-        .route(
-            "/admin/api/collections/{id}/products",
-            get(admin_products).post(add_products),
-        )
-        .route(
-            "/admin/api/collections/{id}/products/order",
-            put(reorder_products),
-        )
-        .route(
-            "/admin/api/collections/{id}/products/{product_id}",
-            delete(remove_product),
-        )
+/// The collections API, each route registered with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(shop_list))
+        .routes(routes!(shop_get))
+        .routes(routes!(shop_products))
+        .routes(routes!(admin_list, create))
+        .routes(routes!(admin_get, update, remove))
+        .routes(routes!(admin_products, add_products))
+        .routes(routes!(reorder_products))
+        .routes(routes!(remove_product))
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        shop_list,
-        shop_get,
-        shop_products,
-        admin_list,
-        create,
-        admin_get,
-        update,
-        remove,
-        admin_products,
-        add_products,
-        reorder_products,
-        remove_product
-    ),
-    components(schemas(
-        Collection,
-        CollectionKind,
-        CollectionPage,
-        CollectionPatch,
-        NewCollection,
-        ProductPage,
-        model::RuleSet,
-        crate::collections::rules::RuleCondition,
-        SortOrder,
-        ProductIds,
-        Added
-    ))
-)]
-pub struct ApiDoc;
 
 /// `?sort=&limit=&after=` of a list of a collection's products.
 #[derive(Deserialize, utoipa::IntoParams)]

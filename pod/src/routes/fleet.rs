@@ -2,11 +2,10 @@
 //! only; the router never forwards `/internal/` paths.
 
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use mercato_tenants::http::{ApiJson, ApiPath};
-use mercato_tenants::pod_api::{self, LoadReport, Rebuilt, ReleaseRequest, Released};
+use mercato_tenants::pod_api::{LoadReport, Rebuilt, ReleaseRequest, Released};
 use mercato_tenants::{ApiError, ErrorCode, StoreId, TenantState};
 
 use crate::accounts::auth::Platform;
@@ -18,15 +17,8 @@ use crate::state::AppState;
 /// The longest delay a release may set before the purge (ten years).
 const MAX_PURGE_AFTER_SECS: u64 = 10 * 365 * 24 * 3600;
 
-pub fn internal_router() -> Router<AppState> {
-    Router::new()
-        .route(pod_api::LOAD, get(load_report))
-        .route(pod_api::REBUILD, post(rebuild))
-        .route(pod_api::RELEASE, post(release))
-}
-
 /// `GET /internal/load`: the figures of every store served here.
-async fn load_report(
+pub async fn load_report(
     State(state): State<AppState>,
     _: Platform,
 ) -> Result<Json<LoadReport>, PodError> {
@@ -41,7 +33,7 @@ async fn load_report(
 /// on demand (gate counters re-seeded, caches refilled, cart copies
 /// rewritten). `409` unless the store is hosted here; `503` while Redis is
 /// unreachable.
-async fn rebuild(
+pub async fn rebuild(
     State(state): State<AppState>,
     _: Platform,
     ApiPath(store_id): ApiPath<StoreId>,
@@ -72,7 +64,7 @@ async fn rebuild(
 /// `POST /internal/stores/{store_id}/release`: the store's rows here may be
 /// purged `purge_after_secs` from now. Only for a store `moved_out` here
 /// (`409` otherwise).
-async fn release(
+pub async fn release(
     State(state): State<AppState>,
     _: Platform,
     ApiPath(store_id): ApiPath<StoreId>,

@@ -3,8 +3,6 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use mercato_tenants::http::ApiPath;
 use mercato_tenants::ApiError;
 
@@ -13,12 +11,8 @@ use crate::media::{parse_file_name, IMMUTABLE};
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/media/{file}", get(serve))
-}
-
 /// `GET /media/{sha256}.{ext}`: an image of the store, cacheable forever.
-async fn serve(
+pub async fn serve(
     State(state): State<AppState>,
     tenant: TenantContext,
     ApiPath(file): ApiPath<String>,

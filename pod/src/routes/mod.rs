@@ -1,5 +1,6 @@
 //! The pod's HTTP faces, one file per context: handlers, their request and
-//! response shapes and their OpenAPI descriptions. They sit above every
+//! response shapes and their OpenAPI descriptions, registered together by
+//! each file's `api()` (`utoipa_axum::routes!`). They sit above every
 //! context and above the pipelines that span contexts (`product_write`,
 //! the checkout saga); nothing but `startup` imports them.
 

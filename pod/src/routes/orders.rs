@@ -2,12 +2,13 @@
 //! listing, fulfilment, cancellation and refunds.
 
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use mercato_tenants::events::{Event, OrderGivenBack, OrderStatusChanged, PaymentChanged};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::{ApiError, Currency, CustomerId, Email, ErrorCode, OrderId, StoreId};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::accounts::auth::{Customer, MaybeCustomer, Staff};
@@ -21,23 +22,17 @@ use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
 use crate::{events, inventory, paging};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/orders", get(my_orders))
-        .route("/api/orders/{number}", get(lookup))
-        .route("/admin/api/orders", get(list_orders))
-        .route("/admin/api/orders/{id}", get(get_order))
-        .route("/admin/api/orders/{id}/status", post(set_status))
-        .route("/admin/api/orders/{id}/cancel", post(cancel))
-        .route("/admin/api/orders/{id}/refund", post(refund))
+/// The orders API, each route registered with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(my_orders))
+        .routes(routes!(lookup))
+        .routes(routes!(list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(set_status))
+        .routes(routes!(cancel))
+        .routes(routes!(refund))
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(my_orders, lookup, list_orders, get_order, set_status, cancel, refund),
-    components(schemas(Order, OrderStatus, OrderPage, StatusChange, GiveBack))
-)]
-pub struct ApiDoc;
 
 /// A page of orders, newest first.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -7,12 +7,12 @@ use std::sync::OnceLock;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use mercato_tenants::http::ApiQuery;
 use mercato_tenants::{Money, ProductId, StoreId};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::error::PodError;
@@ -40,27 +40,12 @@ fn slots() -> &'static tokio::sync::Semaphore {
     })
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/search", get(search))
-        .route("/api/search/suggest", get(suggest))
+/// The search API, each route registered with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(search))
+        .routes(routes!(suggest))
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(search, suggest),
-    components(schemas(
-        SearchResponse,
-        SearchItem,
-        Facets,
-        FacetValue,
-        PriceBucket,
-        StockCounts,
-        SuggestResponse,
-        Suggestion
-    ))
-)]
-pub struct ApiDoc;
 
 /// One active product matching a search.
 #[derive(Serialize, utoipa::ToSchema)]

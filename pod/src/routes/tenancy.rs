@@ -3,10 +3,9 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::Json;
 use mercato_tenants::http::{ApiJson, ApiPath};
-use mercato_tenants::pod_api::{self, HostRequest, HostResponse, OwnerSession};
+use mercato_tenants::pod_api::{HostRequest, HostResponse, OwnerSession};
 use mercato_tenants::{ApiError, ErrorCode, StoreId};
 
 use crate::accounts;
@@ -16,15 +15,9 @@ use crate::state::AppState;
 use crate::state::HostedStore;
 use crate::tenancy::sql;
 
-pub fn internal_router() -> Router<AppState> {
-    Router::new()
-        .route(pod_api::STORES, get(list))
-        .route(pod_api::STORE, put(host).delete(forget))
-}
-
 /// `PUT /internal/stores/{store_id}`: host a store here, or change its state;
 /// with `owner`, also create the owner's staff account in one transaction.
-async fn host(
+pub async fn host(
     State(state): State<AppState>,
     _: Platform,
     ApiPath(store_id): ApiPath<StoreId>,
@@ -77,7 +70,7 @@ async fn host(
 /// `DELETE /internal/stores/{store_id}`: forget a store whose creation
 /// failed, with its staff accounts. Refused (`409`) unless the store is
 /// `provisioning` here; `204` if it is gone or was never here.
-async fn forget(
+pub async fn forget(
     State(state): State<AppState>,
     _: Platform,
     ApiPath(store_id): ApiPath<StoreId>,
@@ -113,7 +106,7 @@ async fn forget_provisioning(state: &AppState, store_id: StoreId) -> Result<bool
 }
 
 /// `GET /internal/stores`.
-async fn list(
+pub async fn list(
     State(state): State<AppState>,
     _: Platform,
 ) -> Result<Json<Vec<HostedStore>>, PodError> {
