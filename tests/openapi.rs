@@ -216,3 +216,17 @@ async fn the_router_serves_each_documented_operation_and_no_other() {
     );
     stack.shutdown().await;
 }
+
+#[test]
+fn every_reference_resolves() {
+    let doc = generated();
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    let text = doc.to_string();
+    let dangling: Vec<&str> = text
+        .split("\"#/components/schemas/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|name| !schemas.contains_key(*name))
+        .collect();
+    assert!(dangling.is_empty(), "dangling references: {dangling:?}");
+}

@@ -41,7 +41,7 @@ pub fn api() -> OpenApiRouter<AppState> {
 /// priced checkout that an order keeps); `routes!` collects the rest from the
 /// handlers.
 #[derive(utoipa::OpenApi)]
-#[openapi(components(schemas(model::Quote, model::ShippingChoice)))]
+#[openapi(components(schemas(model::Quote, model::ShippingChoice, mercato_tenants::StoreId)))]
 struct Extra;
 
 /// Routes the payment gateway calls (not behind the store fence: the store
