@@ -139,15 +139,20 @@ impl Cache {
         let (flight, leader) = {
             let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
             match flights.get(&flight_key) {
-                Some(f) => (f.clone(), false),
+                Some(f) => (f.clone(), None),
                 None => {
                     let f: Flight = Arc::default();
                     flights.insert(flight_key.clone(), f.clone());
-                    (f, true)
+                    let leader = Leader {
+                        flights: &self.flights,
+                        key: flight_key,
+                        flight: f.clone(),
+                    };
+                    (f, Some(leader))
                 }
             }
         };
-        if !leader {
+        if leader.is_none() {
             self.count(entry.kind, "coalesced");
         }
         let result = flight
@@ -163,12 +168,6 @@ impl Cache {
             })
             .await
             .clone();
-        if leader {
-            self.flights
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&flight_key);
-        }
         result.map_err(PodError::Api)
     }
 
@@ -252,6 +251,29 @@ impl Cache {
     }
 }
 
+/// The request that started a flight. However it ends (finished, or
+/// dropped because its client went away) the flight leaves the table, so
+/// the next miss loads again. Waiters still holding the flight finish it
+/// among themselves (`OnceCell` hands the load to the next one).
+struct Leader<'a> {
+    flights: &'a Mutex<HashMap<String, Flight>>,
+    key: String,
+    flight: Flight,
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        // Only our own flight: a newer one may have taken the key.
+        if flights
+            .get(&self.key)
+            .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
+        {
+            flights.remove(&self.key);
+        }
+    }
+}
+
 enum Lookup {
     Hit(Bytes),
     Miss { version: String },
@@ -268,6 +290,53 @@ fn split_versioned(stored: &[u8], current: &str) -> Option<Bytes> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry() -> Entry {
+        Entry {
+            kind: "product",
+            key: "store:p".into(),
+            version_key: None,
+            ttl: Duration::from_secs(60),
+        }
+    }
+
+    async fn answer(body: &'static str) -> Result<Bytes, PodError> {
+        Ok(Bytes::from_static(body.as_bytes()))
+    }
+
+    /// A first load cancelled halfway (its client went away) must not
+    /// leave its flight behind: a later miss loads again instead of
+    /// getting the flight's old result forever.
+    #[tokio::test]
+    async fn a_cancelled_first_load_does_not_pin_its_result() {
+        // No Redis at this address: every read falls back to loading.
+        let redis = Redis::new("redis://127.0.0.1:1/").expect("redis handle");
+        let cache = Cache::new(redis, &Registry::new()).expect("cache");
+        let started = Arc::new(tokio::sync::Notify::new());
+        let first = tokio::spawn({
+            let (cache, started) = (cache.clone(), started.clone());
+            async move {
+                cache
+                    .get_or_load(&entry(), || async move {
+                        started.notify_one();
+                        std::future::pending::<Result<Bytes, PodError>>().await
+                    })
+                    .await
+            }
+        });
+        started.notified().await;
+        first.abort();
+        assert!(first.await.expect_err("aborted").is_cancelled());
+        let second = cache.get_or_load(&entry(), || answer("v2")).await;
+        assert_eq!(second.expect("loads"), Bytes::from_static(b"v2"));
+        let third = cache.get_or_load(&entry(), || answer("v3")).await;
+        assert_eq!(
+            third.expect("loads"),
+            Bytes::from_static(b"v3"),
+            "a finished flight is not served to later misses"
+        );
+        assert!(cache.flights.lock().expect("lock").is_empty());
+    }
 
     #[test]
     fn only_bodies_of_the_current_version_are_served() {
