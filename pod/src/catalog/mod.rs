@@ -8,46 +8,52 @@ pub(crate) mod model;
 pub mod read;
 pub(crate) mod sql;
 
-use std::collections::{BTreeSet, HashSet};
-use std::fmt::Display;
-use std::hash::Hash;
-
 use mercato_tenants::{ApiError, ErrorCode};
 
 pub use model::{
-    Image, NewProduct, NewVariant, Product, ProductOption, ProductPatch, ProductStatus, Sku,
-    Variant, VariantPatch,
+    require_known, Image, InvalidProduct, NewProduct, NewVariant, Product, ProductOption,
+    ProductPatch, ProductStatus, Sku, UnknownIds, Variant, VariantPatch,
 };
 pub use sql::{
     existing_products, get_product, get_products, insert_product, list_products,
     product_of_variant, statuses, variant_snapshots, Page, VariantSnapshot,
 };
 
-/// `422 unprocessable` naming (sorted, once each) the ids of `wanted` that
-/// are not `known` in the store: `what` says what they are.
-pub fn require_known<T>(what: &str, wanted: &[T], known: &HashSet<T>) -> Result<(), ApiError>
-where
-    T: Eq + Hash + Display,
-{
-    let unknown: BTreeSet<String> = wanted
-        .iter()
-        .filter(|id| !known.contains(id))
-        .map(ToString::to_string)
-        .collect();
-    if unknown.is_empty() {
-        return Ok(());
+use crate::error::PodError;
+
+// The catalog's refusals as the client sees them: the one place where they
+// meet error codes. The message is the refusal's own text.
+
+/// `400 invalid_request`, whatever is wrong with the product.
+impl From<InvalidProduct> for ApiError {
+    fn from(e: InvalidProduct) -> Self {
+        ApiError::new(ErrorCode::InvalidRequest, e.to_string())
     }
-    Err(ApiError::new(
-        ErrorCode::Unprocessable,
-        format!(
-            "no such {what} in this store: {}",
-            unknown.into_iter().collect::<Vec<_>>().join(", ")
-        ),
-    ))
+}
+
+/// `422 unprocessable`, naming the unknown ids.
+impl From<UnknownIds> for ApiError {
+    fn from(e: UnknownIds) -> Self {
+        ApiError::new(ErrorCode::Unprocessable, e.to_string())
+    }
+}
+
+impl From<InvalidProduct> for PodError {
+    fn from(e: InvalidProduct) -> Self {
+        PodError::Api(e.into())
+    }
+}
+
+impl From<UnknownIds> for PodError {
+    fn from(e: UnknownIds) -> Self {
+        PodError::Api(e.into())
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     #[test]
@@ -55,7 +61,56 @@ mod tests {
         let known: HashSet<u32> = [1, 2].into_iter().collect();
         assert!(require_known("things", &[2, 1, 2], &known).is_ok());
         let err = require_known("things", &[9, 1, 3, 9], &known).expect_err("unknown ids");
+        let err = ApiError::from(err);
         assert_eq!(err.code, ErrorCode::Unprocessable);
         assert_eq!(err.message, "no such things in this store: 3, 9");
+    }
+
+    #[test]
+    fn refusals_keep_their_codes_and_messages() {
+        let cases = [
+            (
+                InvalidProduct::Title { max: 255 },
+                "title must be 1 to 255 characters",
+            ),
+            (
+                InvalidProduct::Text {
+                    field: "an attribute value",
+                    max: 1024,
+                },
+                "an attribute value must be at most 1024 characters, without control characters",
+            ),
+            (
+                InvalidProduct::UnknownOptionValue {
+                    option: "Size".into(),
+                    value: "XL".into(),
+                },
+                "`XL` is not a value of option `Size`",
+            ),
+            (
+                InvalidProduct::PriceOutOfRange {
+                    max: model::MAX_PRICE_MINOR,
+                },
+                "price_minor must be 0 to 1000000000000",
+            ),
+            (
+                InvalidProduct::StockOutOfRange {
+                    max: model::MAX_INITIAL_STOCK,
+                },
+                "stock must be 0 to 10000000",
+            ),
+            (
+                InvalidProduct::DuplicateSku { sku: "A".into() },
+                "SKU `A` appears twice",
+            ),
+        ];
+        for (refusal, message) in cases {
+            let api = ApiError::from(refusal);
+            assert_eq!(api.code, ErrorCode::InvalidRequest);
+            assert_eq!(api.code.status().as_u16(), 400);
+            assert_eq!(api.message, message);
+        }
+        let pod = PodError::from(InvalidProduct::DuplicateCombination);
+        assert_eq!(pod.into_api().code, ErrorCode::InvalidRequest);
     }
 }

@@ -1,11 +1,15 @@
 //! Catalog types and their validation. Input is parsed once, here, into
-//! types the rest of the pod trusts.
+//! types the rest of the pod trusts. Pure: no I/O. Refusals are
+//! [`InvalidProduct`] (and [`UnknownIds`]); `catalog/mod.rs` maps them to
+//! HTTP errors.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt::Display;
+use std::hash::Hash;
 
 use chrono::{DateTime, Utc};
 pub use mercato_tenants::ProductStatus;
-use mercato_tenants::{ApiError, MediaId, Money, ProductId, VariantId};
+use mercato_tenants::{MediaId, Money, ProductId, VariantId};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::inventory::Badge;
@@ -15,14 +19,16 @@ use crate::inventory::Badge;
 #[serde(transparent)]
 pub struct Sku(String);
 
+/// A string that is not a [`Sku`]: its first 64 characters, trimmed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("SKU `{0}` must be 1 to 64 printable ASCII characters without spaces")]
+pub struct InvalidSku(pub String);
+
 impl Sku {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, InvalidSku> {
         let sku = raw.trim();
         if sku.is_empty() || sku.len() > 64 || !sku.chars().all(|c| c.is_ascii_graphic()) {
-            return Err(format!(
-                "SKU `{}` must be 1 to 64 printable ASCII characters without spaces",
-                sku.chars().take(64).collect::<String>()
-            ));
+            return Err(InvalidSku(sku.chars().take(64).collect()));
         }
         Ok(Self(sku.to_owned()))
     }
@@ -47,6 +53,95 @@ pub const MAX_OPTION_VALUES: usize = 100;
 pub const MAX_TAGS: usize = 50;
 pub const MAX_ATTRIBUTES: usize = 50;
 pub const MAX_WEIGHT_GRAMS: i32 = 1_000_000_000;
+/// Most units on hand a new variant may start with.
+pub const MAX_INITIAL_STOCK: i32 = 10_000_000;
+/// Longest product title, in bytes.
+pub const MAX_TITLE: usize = 255;
+/// Longest product description, in bytes (64 KiB).
+pub const MAX_DESCRIPTION: usize = 65_536;
+
+/// Why a product, a variant or a change to either is refused. Every one is
+/// the client's mistake; the text says what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidProduct {
+    #[error("title must be 1 to {max} characters")]
+    Title { max: usize },
+    #[error("description must be at most 64 KiB")]
+    DescriptionTooLong,
+    /// A text field (`field` names it, with its article where the message
+    /// needs one: "a tag") longer than `max` or with control characters.
+    #[error("{field} must be at most {max} characters, without control characters")]
+    Text { field: &'static str, max: usize },
+    #[error("{field} must not be empty")]
+    Empty { field: &'static str },
+    #[error("at most {max} tags")]
+    TooManyTags { max: usize },
+    #[error("a product has at most {max} options")]
+    TooManyOptions { max: usize },
+    #[error("option `{option}` appears twice")]
+    DuplicateOption { option: String },
+    #[error("option `{option}` needs 1 to {max} values")]
+    OptionValueCount { option: String, max: usize },
+    #[error("value `{value}` appears twice in option `{option}`")]
+    DuplicateOptionValue { option: String, value: String },
+    /// A variant names more or fewer options than the product has.
+    #[error("each variant must give exactly one value for each of the product's options")]
+    OptionCountMismatch,
+    #[error("`{value}` is not a value of option `{option}`")]
+    UnknownOptionValue { option: String, value: String },
+    #[error("a variant has no value for option `{option}`")]
+    MissingOptionValue { option: String },
+    #[error("two variants have the same option values")]
+    DuplicateCombination,
+    #[error("price_minor must be 0 to {max}")]
+    PriceOutOfRange { max: i64 },
+    /// The compare-at price is below the price (or above the largest price).
+    #[error("compare_at_minor must be at least the price")]
+    CompareAtBelowPrice,
+    #[error("at most {max} attributes")]
+    TooManyAttributes { max: usize },
+    #[error("weight_grams must be 0 to {max}")]
+    WeightOutOfRange { max: i32 },
+    #[error("stock must be 0 to {max}")]
+    StockOutOfRange { max: i32 },
+    #[error("a product needs 1 to {max} variants")]
+    VariantCount { max: usize },
+    #[error("SKU `{sku}` appears twice")]
+    DuplicateSku { sku: String },
+}
+
+/// Ids a request names that the store does not have: `what` they are, and
+/// each unknown one once, in order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no such {what} in this store: {}", .ids.join(", "))]
+pub struct UnknownIds {
+    pub what: &'static str,
+    pub ids: Vec<String>,
+}
+
+/// [`UnknownIds`] naming the ids of `wanted` that are not `known` in the
+/// store (sorted, once each); `what` says what they are.
+pub fn require_known<T>(
+    what: &'static str,
+    wanted: &[T],
+    known: &HashSet<T>,
+) -> Result<(), UnknownIds>
+where
+    T: Eq + Hash + Display,
+{
+    let unknown: BTreeSet<String> = wanted
+        .iter()
+        .filter(|id| !known.contains(id))
+        .map(ToString::to_string)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(UnknownIds {
+        what,
+        ids: unknown.into_iter().collect(),
+    })
+}
 
 /// An option shoppers choose between, such as Size: S, M, L.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -105,39 +200,41 @@ fn default_status() -> ProductStatus {
     ProductStatus::Active
 }
 
-fn check_title(title: &str) -> Result<(), ApiError> {
-    if title.trim().is_empty() || title.len() > 255 {
-        return Err(ApiError::invalid("title must be 1 to 255 characters"));
+fn check_title(title: &str) -> Result<(), InvalidProduct> {
+    if title.trim().is_empty() || title.len() > MAX_TITLE {
+        return Err(InvalidProduct::Title { max: MAX_TITLE });
     }
     Ok(())
 }
 
-fn check_description(description: &str) -> Result<(), ApiError> {
-    if description.len() > 65_536 {
-        return Err(ApiError::invalid("description must be at most 64 KiB"));
+fn check_description(description: &str) -> Result<(), InvalidProduct> {
+    if description.len() > MAX_DESCRIPTION {
+        return Err(InvalidProduct::DescriptionTooLong);
     }
     Ok(())
 }
 
-fn check_label(what: &str, value: &str, max: usize) -> Result<(), ApiError> {
+fn check_label(field: &'static str, value: &str, max: usize) -> Result<(), InvalidProduct> {
     if value.len() > max || value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(format!(
-            "{what} must be at most {max} characters, without control characters"
-        )));
+        return Err(InvalidProduct::Text { field, max });
     }
     Ok(())
 }
 
-fn check_nonempty_label(what: &str, value: &str, max: usize) -> Result<(), ApiError> {
+fn check_nonempty_label(
+    field: &'static str,
+    value: &str,
+    max: usize,
+) -> Result<(), InvalidProduct> {
     if value.trim().is_empty() {
-        return Err(ApiError::invalid(format!("{what} must not be empty")));
+        return Err(InvalidProduct::Empty { field });
     }
-    check_label(what, value, max)
+    check_label(field, value, max)
 }
 
 /// Trims tags, drops duplicates (ignoring case) and checks their number
 /// and length. Tags keep the merchant's spelling.
-pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, ApiError> {
+pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, InvalidProduct> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for tag in tags {
@@ -148,42 +245,39 @@ pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, ApiError> {
         }
     }
     if out.len() > MAX_TAGS {
-        return Err(ApiError::invalid(format!("at most {MAX_TAGS} tags")));
+        return Err(InvalidProduct::TooManyTags { max: MAX_TAGS });
     }
     Ok(out)
 }
 
 /// Checks a product's options: at most three, named uniquely, each with
 /// 1 to 100 distinct values.
-pub fn check_options(options: &[ProductOption]) -> Result<(), ApiError> {
+pub fn check_options(options: &[ProductOption]) -> Result<(), InvalidProduct> {
     if options.len() > MAX_OPTIONS {
-        return Err(ApiError::invalid(format!(
-            "a product has at most {MAX_OPTIONS} options"
-        )));
+        return Err(InvalidProduct::TooManyOptions { max: MAX_OPTIONS });
     }
     let mut names = HashSet::new();
     for option in options {
         check_nonempty_label("an option name", &option.name, 64)?;
         if !names.insert(option.name.to_lowercase()) {
-            return Err(ApiError::invalid(format!(
-                "option `{}` appears twice",
-                option.name
-            )));
+            return Err(InvalidProduct::DuplicateOption {
+                option: option.name.clone(),
+            });
         }
         if option.values.is_empty() || option.values.len() > MAX_OPTION_VALUES {
-            return Err(ApiError::invalid(format!(
-                "option `{}` needs 1 to {MAX_OPTION_VALUES} values",
-                option.name
-            )));
+            return Err(InvalidProduct::OptionValueCount {
+                option: option.name.clone(),
+                max: MAX_OPTION_VALUES,
+            });
         }
         let mut values = HashSet::new();
         for value in &option.values {
             check_nonempty_label("an option value", value, 64)?;
             if !values.insert(value.to_lowercase()) {
-                return Err(ApiError::invalid(format!(
-                    "value `{value}` appears twice in option `{}`",
-                    option.name
-                )));
+                return Err(InvalidProduct::DuplicateOptionValue {
+                    option: option.name.clone(),
+                    value: value.clone(),
+                });
             }
         }
     }
@@ -195,61 +289,54 @@ pub fn check_options(options: &[ProductOption]) -> Result<(), ApiError> {
 pub fn check_variant_options<'a>(
     options: &[ProductOption],
     variants: impl IntoIterator<Item = &'a OptionValues>,
-) -> Result<(), ApiError> {
+) -> Result<(), InvalidProduct> {
     let mut combinations = HashSet::new();
     for values in variants {
         if values.len() != options.len() {
-            return Err(ApiError::invalid(
-                "each variant must give exactly one value for each of the product's options",
-            ));
+            return Err(InvalidProduct::OptionCountMismatch);
         }
         for option in options {
             match values.get(&option.name) {
                 Some(v) if option.values.contains(v) => {}
                 Some(v) => {
-                    return Err(ApiError::invalid(format!(
-                        "`{v}` is not a value of option `{}`",
-                        option.name
-                    )))
+                    return Err(InvalidProduct::UnknownOptionValue {
+                        option: option.name.clone(),
+                        value: v.clone(),
+                    })
                 }
                 None => {
-                    return Err(ApiError::invalid(format!(
-                        "a variant has no value for option `{}`",
-                        option.name
-                    )))
+                    return Err(InvalidProduct::MissingOptionValue {
+                        option: option.name.clone(),
+                    })
                 }
             }
         }
         if !options.is_empty() && !combinations.insert(values.clone()) {
-            return Err(ApiError::invalid(
-                "two variants have the same option values",
-            ));
+            return Err(InvalidProduct::DuplicateCombination);
         }
     }
     Ok(())
 }
 
-fn check_price(price_minor: i64, compare_at_minor: Option<i64>) -> Result<(), ApiError> {
+fn check_price(price_minor: i64, compare_at_minor: Option<i64>) -> Result<(), InvalidProduct> {
     if !(0..=MAX_PRICE_MINOR).contains(&price_minor) {
-        return Err(ApiError::invalid(format!(
-            "price_minor must be 0 to {MAX_PRICE_MINOR}"
-        )));
+        return Err(InvalidProduct::PriceOutOfRange {
+            max: MAX_PRICE_MINOR,
+        });
     }
     if let Some(compare_at) = compare_at_minor {
         if !(price_minor..=MAX_PRICE_MINOR).contains(&compare_at) {
-            return Err(ApiError::invalid(
-                "compare_at_minor must be at least the price",
-            ));
+            return Err(InvalidProduct::CompareAtBelowPrice);
         }
     }
     Ok(())
 }
 
-fn check_attributes(attributes: &Attributes) -> Result<(), ApiError> {
+fn check_attributes(attributes: &Attributes) -> Result<(), InvalidProduct> {
     if attributes.len() > MAX_ATTRIBUTES {
-        return Err(ApiError::invalid(format!(
-            "at most {MAX_ATTRIBUTES} attributes"
-        )));
+        return Err(InvalidProduct::TooManyAttributes {
+            max: MAX_ATTRIBUTES,
+        });
     }
     for (k, v) in attributes {
         check_nonempty_label("an attribute name", k, 64)?;
@@ -258,11 +345,11 @@ fn check_attributes(attributes: &Attributes) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn check_weight(weight_grams: i32) -> Result<(), ApiError> {
+fn check_weight(weight_grams: i32) -> Result<(), InvalidProduct> {
     if !(0..=MAX_WEIGHT_GRAMS).contains(&weight_grams) {
-        return Err(ApiError::invalid(format!(
-            "weight_grams must be 0 to {MAX_WEIGHT_GRAMS}"
-        )));
+        return Err(InvalidProduct::WeightOutOfRange {
+            max: MAX_WEIGHT_GRAMS,
+        });
     }
     Ok(())
 }
@@ -270,13 +357,15 @@ fn check_weight(weight_grams: i32) -> Result<(), ApiError> {
 impl NewVariant {
     /// Checks what the types alone cannot, except option values (which need
     /// the product's options).
-    pub fn validate(&self) -> Result<(), ApiError> {
+    pub fn validate(&self) -> Result<(), InvalidProduct> {
         check_price(self.price_minor, self.compare_at_minor)?;
         check_label("variant title", &self.title, 255)?;
         check_weight(self.weight_grams)?;
         check_attributes(&self.attributes)?;
-        if matches!(self.stock, Some(s) if !(0..=10_000_000).contains(&s)) {
-            return Err(ApiError::invalid("stock must be 0 to 10000000"));
+        if matches!(self.stock, Some(s) if !(0..=MAX_INITIAL_STOCK).contains(&s)) {
+            return Err(InvalidProduct::StockOutOfRange {
+                max: MAX_INITIAL_STOCK,
+            });
         }
         Ok(())
     }
@@ -284,7 +373,7 @@ impl NewVariant {
 
 impl NewProduct {
     /// Checks what the types alone cannot, and normalizes tags.
-    pub fn validate(&mut self) -> Result<(), ApiError> {
+    pub fn validate(&mut self) -> Result<(), InvalidProduct> {
         check_title(&self.title)?;
         check_description(&self.description)?;
         check_label("vendor", &self.vendor, 255)?;
@@ -292,18 +381,15 @@ impl NewProduct {
         self.tags = normalize_tags(&self.tags)?;
         check_options(&self.options)?;
         if self.variants.is_empty() || self.variants.len() > MAX_VARIANTS {
-            return Err(ApiError::invalid(format!(
-                "a product needs 1 to {MAX_VARIANTS} variants"
-            )));
+            return Err(InvalidProduct::VariantCount { max: MAX_VARIANTS });
         }
         let mut skus = HashSet::new();
         for v in &self.variants {
             v.validate()?;
             if !skus.insert(v.sku.as_str()) {
-                return Err(ApiError::invalid(format!(
-                    "SKU `{}` appears twice",
-                    v.sku.as_str()
-                )));
+                return Err(InvalidProduct::DuplicateSku {
+                    sku: v.sku.as_str().to_owned(),
+                });
             }
         }
         check_variant_options(
@@ -338,7 +424,7 @@ pub struct ProductPatch {
 }
 
 impl ProductPatch {
-    pub fn validate(&mut self) -> Result<(), ApiError> {
+    pub fn validate(&mut self) -> Result<(), InvalidProduct> {
         if let Some(t) = &self.title {
             check_title(t)?;
         }
@@ -380,7 +466,7 @@ pub struct VariantPatch {
 
 impl VariantPatch {
     /// Checks the patch applied to `current`, the variant as it is.
-    pub fn validate(&self, current: &Variant) -> Result<(), ApiError> {
+    pub fn validate(&self, current: &Variant) -> Result<(), InvalidProduct> {
         let price = self.price_minor.unwrap_or(current.price.minor);
         let compare_at = match self.compare_at_minor {
             Some(c) => c,
@@ -462,8 +548,15 @@ mod tests {
     fn skus() {
         assert!(Sku::parse("TEE-RED-M").is_ok());
         assert!(Sku::parse("").is_err());
-        assert!(Sku::parse("has space").is_err());
+        assert_eq!(
+            Sku::parse(" has space ").expect_err("space"),
+            InvalidSku("has space".into())
+        );
         assert!(Sku::parse(&"x".repeat(65)).is_err());
+        assert_eq!(
+            InvalidSku("a b".into()).to_string(),
+            "SKU `a b` must be 1 to 64 printable ASCII characters without spaces"
+        );
     }
 
     #[test]
@@ -479,17 +572,55 @@ mod tests {
         let mut dup = product(serde_json::json!({"title": "Tee", "variants": [
             {"sku": "A", "price_minor": 1}, {"sku": "A", "price_minor": 2}]}))
         .expect("parses");
-        assert!(dup.validate().is_err());
+        assert_eq!(
+            dup.validate(),
+            Err(InvalidProduct::DuplicateSku { sku: "A".into() })
+        );
 
         let mut negative = product(
             serde_json::json!({"title": "Tee", "variants": [{"sku": "A", "price_minor": -1}]}),
         )
         .expect("parses");
-        assert!(negative.validate().is_err());
+        assert_eq!(
+            negative.validate(),
+            Err(InvalidProduct::PriceOutOfRange {
+                max: MAX_PRICE_MINOR
+            })
+        );
 
         let mut none =
             product(serde_json::json!({"title": "Tee", "variants": []})).expect("parses");
-        assert!(none.validate().is_err());
+        assert_eq!(
+            none.validate(),
+            Err(InvalidProduct::VariantCount { max: MAX_VARIANTS })
+        );
+
+        let mut untitled = product(
+            serde_json::json!({"title": " ", "variants": [{"sku": "A", "price_minor": 1}]}),
+        )
+        .expect("parses");
+        assert_eq!(
+            untitled.validate(),
+            Err(InvalidProduct::Title { max: MAX_TITLE })
+        );
+
+        let mut stocked = product(serde_json::json!({"title": "Tee", "vendor": "a\u{7}b",
+            "variants": [{"sku": "A", "price_minor": 1, "stock": 10_000_001}]}))
+        .expect("parses");
+        assert_eq!(
+            stocked.validate(),
+            Err(InvalidProduct::Text {
+                field: "vendor",
+                max: 255
+            })
+        );
+        stocked.vendor.clear();
+        assert_eq!(
+            stocked.validate(),
+            Err(InvalidProduct::StockOutOfRange {
+                max: MAX_INITIAL_STOCK
+            })
+        );
 
         assert!(product(
             serde_json::json!({"title": "Tee", "variants": [{"sku": "bad sku", "price_minor": 1}]})
@@ -521,19 +652,36 @@ mod tests {
         )
         .is_ok());
         // a value that is not listed
-        assert!(check_variant_options(&options, [&values(&[("Size", "XL")])]).is_err());
+        assert_eq!(
+            check_variant_options(&options, [&values(&[("Size", "XL")])]),
+            Err(InvalidProduct::UnknownOptionValue {
+                option: "Size".into(),
+                value: "XL".into()
+            })
+        );
         // a missing option, an extra option
-        assert!(check_variant_options(&options, [&values(&[])]).is_err());
-        assert!(
-            check_variant_options(&options, [&values(&[("Size", "S"), ("Colour", "Red")])])
-                .is_err()
+        assert_eq!(
+            check_variant_options(&options, [&values(&[])]),
+            Err(InvalidProduct::OptionCountMismatch)
+        );
+        assert_eq!(
+            check_variant_options(&options, [&values(&[("Size", "S"), ("Colour", "Red")])]),
+            Err(InvalidProduct::OptionCountMismatch)
+        );
+        assert_eq!(
+            check_variant_options(&options, [&values(&[("Colour", "Red")])]),
+            Err(InvalidProduct::MissingOptionValue {
+                option: "Size".into()
+            })
         );
         // the same combination twice
-        assert!(check_variant_options(
-            &options,
-            [&values(&[("Size", "S")]), &values(&[("Size", "S")])]
-        )
-        .is_err());
+        assert_eq!(
+            check_variant_options(
+                &options,
+                [&values(&[("Size", "S")]), &values(&[("Size", "S")])]
+            ),
+            Err(InvalidProduct::DuplicateCombination)
+        );
         // no options: variants carry no values
         assert!(check_variant_options(&[], [&values(&[]), &values(&[])]).is_ok());
     }
@@ -541,8 +689,20 @@ mod tests {
     #[test]
     fn options_and_tags() {
         assert!(check_options(&sized(&["S", "M"])).is_ok());
-        assert!(check_options(&sized(&[])).is_err());
-        assert!(check_options(&sized(&["S", "s"])).is_err());
+        assert_eq!(
+            check_options(&sized(&[])),
+            Err(InvalidProduct::OptionValueCount {
+                option: "Size".into(),
+                max: MAX_OPTION_VALUES
+            })
+        );
+        assert_eq!(
+            check_options(&sized(&["S", "s"])),
+            Err(InvalidProduct::DuplicateOptionValue {
+                option: "Size".into(),
+                value: "s".into()
+            })
+        );
         let four: Vec<ProductOption> = ["a", "b", "c", "d"]
             .iter()
             .map(|n| ProductOption {
@@ -550,18 +710,45 @@ mod tests {
                 values: vec!["x".into()],
             })
             .collect();
-        assert!(check_options(&four).is_err());
+        assert_eq!(
+            check_options(&four),
+            Err(InvalidProduct::TooManyOptions { max: MAX_OPTIONS })
+        );
         let tags =
             normalize_tags(&[" Summer ".into(), "summer".into(), "Sale".into()]).expect("ok");
         assert_eq!(tags, vec!["Summer".to_string(), "Sale".to_string()]);
-        assert!(normalize_tags(&["".into()]).is_err());
+        assert_eq!(
+            normalize_tags(&[" ".into()]),
+            Err(InvalidProduct::Empty { field: "a tag" })
+        );
+        let many: Vec<String> = (0..=MAX_TAGS).map(|i| format!("t{i}")).collect();
+        assert_eq!(
+            normalize_tags(&many),
+            Err(InvalidProduct::TooManyTags { max: MAX_TAGS })
+        );
     }
 
     #[test]
     fn compare_at_is_at_least_the_price() {
         assert!(check_price(100, Some(150)).is_ok());
         assert!(check_price(100, Some(100)).is_ok());
-        assert!(check_price(100, Some(99)).is_err());
+        assert_eq!(
+            check_price(100, Some(99)),
+            Err(InvalidProduct::CompareAtBelowPrice)
+        );
         assert!(check_price(100, None).is_ok());
+    }
+
+    #[test]
+    fn require_known_lists_unknown_ids_sorted_once() {
+        let known: HashSet<u32> = [1, 2].into_iter().collect();
+        assert_eq!(require_known("things", &[2, 1], &known), Ok(()));
+        assert_eq!(
+            require_known("things", &[9, 1, 3, 9], &known),
+            Err(UnknownIds {
+                what: "things",
+                ids: vec!["3".into(), "9".into()]
+            })
+        );
     }
 }

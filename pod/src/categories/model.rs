@@ -1,15 +1,44 @@
-//! Category types, validation and tree checks. Pure: no I/O.
+//! Category types, validation and tree checks. Pure: no I/O. Refusals are
+//! [`InvalidCategory`] and [`TreeRefusal`]; `categories/mod.rs` maps them
+//! to HTTP errors.
 
 use std::collections::HashMap;
 
-use mercato_tenants::{ApiError, CategoryId, ErrorCode};
+use mercato_tenants::CategoryId;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::collections::Slug;
+use crate::collections::{InvalidHandle, Slug};
 
 /// Deepest a tree may be: a root is at depth 1.
 pub const MAX_DEPTH: usize = 8;
 pub const MAX_POSITION: i32 = 1_000_000;
+/// Longest name, in bytes.
+pub const MAX_NAME: usize = 255;
+
+/// Why a new category or a change to one is refused (its own fields).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidCategory {
+    #[error(transparent)]
+    Handle(#[from] InvalidHandle),
+    #[error("name must be 1 to {max} characters")]
+    Name { max: usize },
+    #[error("position must be 0 to {max}")]
+    Position { max: i32 },
+}
+
+/// Why a category cannot go where it was asked to, in the tree.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TreeRefusal {
+    #[error("no such parent category: {0}")]
+    UnknownParent(CategoryId),
+    #[error("the category tree is at most {max} levels deep")]
+    TooDeep { max: usize },
+    #[error("a category cannot move under itself or one of its descendants")]
+    UnderItself,
+    /// The stored parents loop or lead to an unknown category.
+    #[error("the category tree is inconsistent")]
+    Inconsistent,
+}
 
 /// A category as stored: one node of the tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -116,21 +145,14 @@ fn height(parents: &Parents, id: CategoryId) -> usize {
     best
 }
 
-fn unprocessable(message: impl Into<String>) -> ApiError {
-    ApiError::new(ErrorCode::Unprocessable, message)
-}
-
 /// Whether a new category may go under `parent`.
-pub fn check_new(parents: &Parents, parent: Option<CategoryId>) -> Result<(), ApiError> {
+pub fn check_new(parents: &Parents, parent: Option<CategoryId>) -> Result<(), TreeRefusal> {
     let Some(parent) = parent else {
         return Ok(());
     };
-    let d = depth(parents, parent)
-        .ok_or_else(|| unprocessable(format!("no such parent category: {parent}")))?;
+    let d = depth(parents, parent).ok_or(TreeRefusal::UnknownParent(parent))?;
     if d + 1 > MAX_DEPTH {
-        return Err(unprocessable(format!(
-            "the category tree is at most {MAX_DEPTH} levels deep"
-        )));
+        return Err(TreeRefusal::TooDeep { max: MAX_DEPTH });
     }
     Ok(())
 }
@@ -142,22 +164,18 @@ pub fn check_move(
     parents: &Parents,
     moving: CategoryId,
     new_parent: Option<CategoryId>,
-) -> Result<(), ApiError> {
+) -> Result<(), TreeRefusal> {
     let Some(new_parent) = new_parent else {
         return Ok(());
     };
     if !parents.contains_key(&new_parent) {
-        return Err(unprocessable(format!(
-            "no such parent category: {new_parent}"
-        )));
+        return Err(TreeRefusal::UnknownParent(new_parent));
     }
     let mut at = Some(new_parent);
     let mut steps = 0;
     while let Some(node) = at {
         if node == moving {
-            return Err(unprocessable(
-                "a category cannot move under itself or one of its descendants",
-            ));
+            return Err(TreeRefusal::UnderItself);
         }
         steps += 1;
         if steps > parents.len() {
@@ -165,28 +183,23 @@ pub fn check_move(
         }
         at = parents.get(&node).copied().flatten();
     }
-    let parent_depth = depth(parents, new_parent)
-        .ok_or_else(|| unprocessable("the category tree is inconsistent"))?;
+    let parent_depth = depth(parents, new_parent).ok_or(TreeRefusal::Inconsistent)?;
     if parent_depth + height(parents, moving) > MAX_DEPTH {
-        return Err(unprocessable(format!(
-            "the category tree is at most {MAX_DEPTH} levels deep"
-        )));
+        return Err(TreeRefusal::TooDeep { max: MAX_DEPTH });
     }
     Ok(())
 }
 
-fn check_name(name: &str) -> Result<(), ApiError> {
-    if name.trim().is_empty() || name.len() > 255 {
-        return Err(ApiError::invalid("name must be 1 to 255 characters"));
+fn check_name(name: &str) -> Result<(), InvalidCategory> {
+    if name.trim().is_empty() || name.len() > MAX_NAME {
+        return Err(InvalidCategory::Name { max: MAX_NAME });
     }
     Ok(())
 }
 
-fn check_position(position: i32) -> Result<(), ApiError> {
+fn check_position(position: i32) -> Result<(), InvalidCategory> {
     if !(0..=MAX_POSITION).contains(&position) {
-        return Err(ApiError::invalid(format!(
-            "position must be 0 to {MAX_POSITION}"
-        )));
+        return Err(InvalidCategory::Position { max: MAX_POSITION });
     }
     Ok(())
 }
@@ -213,7 +226,7 @@ pub struct ValidCategory {
 }
 
 impl NewCategory {
-    pub fn validate(self) -> Result<ValidCategory, ApiError> {
+    pub fn validate(self) -> Result<ValidCategory, InvalidCategory> {
         let handle = Slug::parse(&self.handle)?;
         check_name(&self.name)?;
         let position = self.position.unwrap_or(0);
@@ -255,7 +268,7 @@ pub struct ValidCategoryPatch {
 }
 
 impl CategoryPatch {
-    pub fn validate(self) -> Result<ValidCategoryPatch, ApiError> {
+    pub fn validate(self) -> Result<ValidCategoryPatch, InvalidCategory> {
         let handle = self.handle.as_deref().map(Slug::parse).transpose()?;
         if let Some(n) = &self.name {
             check_name(n)?;
@@ -343,7 +356,7 @@ mod tests {
         // Under itself, under its child, under its grandchild.
         for target in &ids {
             let err = check_move(&parents, ids[0], Some(*target)).expect_err("cycle");
-            assert_eq!(err.code, ErrorCode::Unprocessable);
+            assert_eq!(err, TreeRefusal::UnderItself);
         }
         assert!(check_move(&parents, ids[1], Some(ids[1])).is_err());
         assert!(check_move(&parents, ids[1], Some(ids[2])).is_err());
@@ -353,7 +366,11 @@ mod tests {
         assert!(check_move(&parents, ids[0], Some(other)).is_ok());
         assert!(check_move(&parents, ids[2], None).is_ok());
         // Unknown parent.
-        assert!(check_move(&parents, ids[2], Some(CategoryId::new())).is_err());
+        let unknown = CategoryId::new();
+        assert_eq!(
+            check_move(&parents, ids[2], Some(unknown)),
+            Err(TreeRefusal::UnknownParent(unknown))
+        );
     }
 
     #[test]
@@ -361,14 +378,24 @@ mod tests {
         let (ids, mut parents) = chain(MAX_DEPTH);
         assert_eq!(depth(&parents, ids[MAX_DEPTH - 1]), Some(MAX_DEPTH));
         assert!(check_new(&parents, Some(ids[MAX_DEPTH - 2])).is_ok());
-        assert!(check_new(&parents, Some(ids[MAX_DEPTH - 1])).is_err());
+        assert_eq!(
+            check_new(&parents, Some(ids[MAX_DEPTH - 1])),
+            Err(TreeRefusal::TooDeep { max: MAX_DEPTH })
+        );
         assert!(check_new(&parents, None).is_ok());
-        assert!(check_new(&parents, Some(CategoryId::new())).is_err());
+        let unknown = CategoryId::new();
+        assert_eq!(
+            check_new(&parents, Some(unknown)),
+            Err(TreeRefusal::UnknownParent(unknown))
+        );
         // A two-level subtree cannot go under the second-deepest node.
         let (a, b) = (CategoryId::new(), CategoryId::new());
         parents.insert(a, None);
         parents.insert(b, Some(a));
-        assert!(check_move(&parents, a, Some(ids[MAX_DEPTH - 2])).is_err());
+        assert_eq!(
+            check_move(&parents, a, Some(ids[MAX_DEPTH - 2])),
+            Err(TreeRefusal::TooDeep { max: MAX_DEPTH })
+        );
         assert!(check_move(&parents, a, Some(ids[MAX_DEPTH - 3])).is_ok());
     }
 
@@ -386,11 +413,23 @@ mod tests {
             patch(serde_json::json!({"parent_id": id})).parent_id,
             Some(Some(id))
         );
-        assert!(patch(serde_json::json!({"position": -1}))
-            .validate()
-            .is_err());
-        assert!(patch(serde_json::json!({"handle": "Bad"}))
-            .validate()
-            .is_err());
+        assert_eq!(
+            patch(serde_json::json!({"position": -1}))
+                .validate()
+                .expect_err("negative"),
+            InvalidCategory::Position { max: MAX_POSITION }
+        );
+        assert_eq!(
+            patch(serde_json::json!({"handle": "Bad"}))
+                .validate()
+                .expect_err("upper case"),
+            InvalidCategory::Handle(InvalidHandle("Bad".into()))
+        );
+        assert_eq!(
+            patch(serde_json::json!({"name": " "}))
+                .validate()
+                .expect_err("blank"),
+            InvalidCategory::Name { max: MAX_NAME }
+        );
     }
 }

@@ -19,16 +19,77 @@ pub(crate) mod sql;
 
 use std::collections::HashSet;
 
-use mercato_tenants::{ApiError, CollectionId, ProductId, StoreId};
+use mercato_tenants::{ApiError, CollectionId, ErrorCode, ProductId, StoreId};
 use sqlx::{PgPool, Postgres, Transaction};
 
 pub use model::{
-    Collection, CollectionKind, CollectionPage, Cursor, ProductFacts, ProductPage, RuleSet, Rules,
-    Slug, SortOrder,
+    BadCursor, Collection, CollectionKind, CollectionPage, Cursor, InvalidCollection,
+    InvalidHandle, InvalidOrder, InvalidRules, ProductFacts, ProductPage, RuleSet, Rules, Slug,
+    SortOrder,
 };
 
 use crate::catalog::{self, ProductStatus};
 use crate::error::PodError;
+
+// Collections' refusals as the client sees them: the one place where they
+// meet error codes. The message is the refusal's own text.
+
+/// `400 invalid_handle`.
+impl From<InvalidHandle> for ApiError {
+    fn from(e: InvalidHandle) -> Self {
+        ApiError::new(ErrorCode::InvalidHandle, e.to_string())
+    }
+}
+
+/// `400 invalid_request`.
+impl From<InvalidRules> for ApiError {
+    fn from(e: InvalidRules) -> Self {
+        ApiError::new(ErrorCode::InvalidRequest, e.to_string())
+    }
+}
+
+/// A bad handle as [`InvalidHandle`], anything else `400 invalid_request`.
+impl From<InvalidCollection> for ApiError {
+    fn from(e: InvalidCollection) -> Self {
+        match e {
+            InvalidCollection::Handle(e) => e.into(),
+            InvalidCollection::Rules(e) => e.into(),
+            e => ApiError::new(ErrorCode::InvalidRequest, e.to_string()),
+        }
+    }
+}
+
+/// `422 unprocessable`.
+impl From<InvalidOrder> for ApiError {
+    fn from(e: InvalidOrder) -> Self {
+        ApiError::new(ErrorCode::Unprocessable, e.to_string())
+    }
+}
+
+/// `400 invalid_request`.
+impl From<BadCursor> for ApiError {
+    fn from(e: BadCursor) -> Self {
+        ApiError::new(ErrorCode::InvalidRequest, e.to_string())
+    }
+}
+
+impl From<InvalidCollection> for PodError {
+    fn from(e: InvalidCollection) -> Self {
+        PodError::Api(e.into())
+    }
+}
+
+impl From<InvalidOrder> for PodError {
+    fn from(e: InvalidOrder) -> Self {
+        PodError::Api(e.into())
+    }
+}
+
+impl From<BadCursor> for PodError {
+    fn from(e: BadCursor) -> Self {
+        PodError::Api(e.into())
+    }
+}
 
 /// Products per statement when recomputing membership.
 const BATCH: usize = 1000;
@@ -182,3 +243,61 @@ pub(crate) async fn products_page(
 }
 
 pub(crate) use sql::{page_of, NEWEST_KEY};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_keep_their_codes_and_messages() {
+        let p = ProductId::new();
+        let cases: [(ApiError, ErrorCode, String); 6] = [
+            (
+                InvalidCollection::Handle(InvalidHandle("Summer".into())).into(),
+                ErrorCode::InvalidHandle,
+                "handle `Summer` must be 1 to 63 characters of a-z, 0-9 and single hyphens inside"
+                    .into(),
+            ),
+            (
+                InvalidCollection::Title {
+                    field: "title",
+                    max: 255,
+                }
+                .into(),
+                ErrorCode::InvalidRequest,
+                "title must be 1 to 255 characters".into(),
+            ),
+            (
+                InvalidCollection::Rules(InvalidRules::Match("some".into())).into(),
+                ErrorCode::InvalidRequest,
+                "rules.match must be `all` or `any`, not `some`".into(),
+            ),
+            (
+                InvalidOrder::Repeated(p).into(),
+                ErrorCode::Unprocessable,
+                format!("product {p} appears twice in the order"),
+            ),
+            (
+                InvalidOrder::Missing(vec![p, p]).into(),
+                ErrorCode::Unprocessable,
+                format!("the order must list every member; missing: {p}, {p}"),
+            ),
+            (
+                BadCursor.into(),
+                ErrorCode::InvalidRequest,
+                "after must be a cursor from next_cursor of the same sort".into(),
+            ),
+        ];
+        for (api, code, message) in cases {
+            assert_eq!((api.code, api.message), (code, message));
+        }
+        let pod = PodError::from(InvalidCollection::RulesOnManual).into_api();
+        assert_eq!(
+            (pod.code, pod.message.as_str()),
+            (
+                ErrorCode::InvalidRequest,
+                "a manual collection has no rules"
+            )
+        );
+    }
+}

@@ -1,17 +1,72 @@
 //! Collection types, their validation, membership arithmetic and list
-//! cursors (rules are in `rules.rs`). Pure: no I/O. Input is parsed once, here, into types the rest of the
-//! module trusts.
+//! cursors (rules are in `rules.rs`). Pure: no I/O. Input is parsed once,
+//! here, into types the rest of the module trusts. Refusals are small
+//! error types of their own ([`InvalidCollection`], [`InvalidHandle`],
+//! [`InvalidOrder`], [`BadCursor`]); `collections/mod.rs` maps them to
+//! HTTP errors.
 
 use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
-use mercato_tenants::{ApiError, CollectionId, ErrorCode, ProductId};
+use mercato_tenants::{CollectionId, ProductId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::catalog::Product;
 
-pub use super::rules::{ProductFacts, RuleSet, Rules};
+pub use super::rules::{InvalidRules, ProductFacts, RuleSet, Rules};
+
+/// Longest title, in bytes.
+pub const MAX_TITLE: usize = 255;
+/// Longest description, in bytes (64 KiB).
+pub const MAX_DESCRIPTION: usize = 65_536;
+
+/// A string that is not a [`Slug`]: its first 63 characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("handle `{0}` must be 1 to 63 characters of a-z, 0-9 and single hyphens inside")]
+pub struct InvalidHandle(pub String);
+
+/// Why a new collection or a change to one is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidCollection {
+    #[error(transparent)]
+    Handle(#[from] InvalidHandle),
+    /// The field (`title`) is blank or longer than `max`.
+    #[error("{field} must be 1 to {max} characters")]
+    Title { field: &'static str, max: usize },
+    #[error("description must be at most 64 KiB")]
+    DescriptionTooLong,
+    #[error("a manual collection has no rules")]
+    RulesOnManual,
+    #[error("a rule collection needs rules")]
+    NoRules,
+    #[error(transparent)]
+    Rules(#[from] InvalidRules),
+}
+
+/// Why a new order of a manual collection's members is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidOrder {
+    #[error("product {0} appears twice in the order")]
+    Repeated(ProductId),
+    #[error("product {0} is not in the collection")]
+    NotAMember(ProductId),
+    /// Members the order leaves out, in id order.
+    #[error("the order must list every member; missing: {}", join(.0))]
+    Missing(Vec<ProductId>),
+}
+
+fn join(ids: &[ProductId]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A list cursor that is not one [`Cursor::encode`] made for the sort asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("after must be a cursor from next_cursor of the same sort")]
+pub struct BadCursor;
 
 /// A handle: a lower-case slug of 1 to 63 characters (`a-z`, `0-9`, single
 /// hyphens between them), unique per store among collections (and,
@@ -21,7 +76,7 @@ pub use super::rules::{ProductFacts, RuleSet, Rules};
 pub struct Slug(String);
 
 impl Slug {
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+    pub fn parse(raw: &str) -> Result<Self, InvalidHandle> {
         let ok = !raw.is_empty()
             && raw.len() <= 63
             && raw
@@ -33,13 +88,7 @@ impl Slug {
         if ok {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(ApiError::new(
-                ErrorCode::InvalidHandle,
-                format!(
-                    "handle `{}` must be 1 to 63 characters of a-z, 0-9 and single hyphens inside",
-                    raw.chars().take(63).collect::<String>()
-                ),
-            ))
+            Err(InvalidHandle(raw.chars().take(63).collect()))
         }
     }
 
@@ -48,18 +97,19 @@ impl Slug {
     }
 }
 
-pub fn check_title(what: &str, title: &str) -> Result<(), ApiError> {
-    if title.trim().is_empty() || title.len() > 255 {
-        return Err(ApiError::invalid(format!(
-            "{what} must be 1 to 255 characters"
-        )));
+pub fn check_title(field: &'static str, title: &str) -> Result<(), InvalidCollection> {
+    if title.trim().is_empty() || title.len() > MAX_TITLE {
+        return Err(InvalidCollection::Title {
+            field,
+            max: MAX_TITLE,
+        });
     }
     Ok(())
 }
 
-fn check_description(description: &str) -> Result<(), ApiError> {
-    if description.len() > 65_536 {
-        return Err(ApiError::invalid("description must be at most 64 KiB"));
+fn check_description(description: &str) -> Result<(), InvalidCollection> {
+    if description.len() > MAX_DESCRIPTION {
+        return Err(InvalidCollection::DescriptionTooLong);
     }
     Ok(())
 }
@@ -160,32 +210,20 @@ pub fn to_append(current: &HashSet<ProductId>, requested: &[ProductId]) -> Vec<P
 }
 
 /// A new order must name every current member exactly once, and nothing else.
-pub fn check_order(current: &HashSet<ProductId>, order: &[ProductId]) -> Result<(), ApiError> {
+pub fn check_order(current: &HashSet<ProductId>, order: &[ProductId]) -> Result<(), InvalidOrder> {
     let mut seen = HashSet::new();
     for p in order {
         if !seen.insert(*p) {
-            return Err(ApiError::new(
-                ErrorCode::Unprocessable,
-                format!("product {p} appears twice in the order"),
-            ));
+            return Err(InvalidOrder::Repeated(*p));
         }
         if !current.contains(p) {
-            return Err(ApiError::new(
-                ErrorCode::Unprocessable,
-                format!("product {p} is not in the collection"),
-            ));
+            return Err(InvalidOrder::NotAMember(*p));
         }
     }
     if seen.len() != current.len() {
-        let mut missing: Vec<String> = current.difference(&seen).map(ToString::to_string).collect();
-        missing.sort();
-        return Err(ApiError::new(
-            ErrorCode::Unprocessable,
-            format!(
-                "the order must list every member; missing: {}",
-                missing.join(", ")
-            ),
-        ));
+        // Id order is the order of their text (fixed-width lower-case hex).
+        let missing: BTreeSet<ProductId> = current.difference(&seen).copied().collect();
+        return Err(InvalidOrder::Missing(missing.into_iter().collect()));
     }
     Ok(())
 }
@@ -207,23 +245,22 @@ impl Cursor {
     }
 
     /// Decodes a cursor made by [`Cursor::encode`] for the same `sort`.
-    pub fn decode(raw: &str, sort: SortOrder) -> Result<Self, ApiError> {
-        let bad = || ApiError::invalid("after must be a cursor from next_cursor of the same sort");
+    pub fn decode(raw: &str, sort: SortOrder) -> Result<Self, BadCursor> {
         if raw.len() > 4096 {
-            return Err(bad());
+            return Err(BadCursor);
         }
-        let bytes = hex::decode(raw).map_err(|_| bad())?;
-        let plain = String::from_utf8(bytes).map_err(|_| bad())?;
+        let bytes = hex::decode(raw).map_err(|_| BadCursor)?;
+        let plain = String::from_utf8(bytes).map_err(|_| BadCursor)?;
         let mut parts = plain.splitn(3, '\n');
         let (Some(s), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad());
+            return Err(BadCursor);
         };
         if SortOrder::parse(s) != Some(sort) {
-            return Err(bad());
+            return Err(BadCursor);
         }
-        let id = Uuid::try_parse(id).map_err(|_| bad())?;
+        let id = Uuid::try_parse(id).map_err(|_| BadCursor)?;
         if sort.numeric_key() && key.parse::<i64>().is_err() {
-            return Err(bad());
+            return Err(BadCursor);
         }
         Ok(Self {
             sort,
@@ -276,19 +313,15 @@ pub struct ValidCollection {
 }
 
 impl NewCollection {
-    pub fn validate(self) -> Result<ValidCollection, ApiError> {
+    pub fn validate(self) -> Result<ValidCollection, InvalidCollection> {
         let handle = Slug::parse(&self.handle)?;
         check_title("title", &self.title)?;
         check_description(&self.description)?;
         let rules = match (self.kind, &self.rules) {
             (CollectionKind::Manual, None) => None,
-            (CollectionKind::Manual, Some(_)) => {
-                return Err(ApiError::invalid("a manual collection has no rules"))
-            }
+            (CollectionKind::Manual, Some(_)) => return Err(InvalidCollection::RulesOnManual),
             (CollectionKind::Rule, Some(raw)) => Some(Rules::parse(raw)?),
-            (CollectionKind::Rule, None) => {
-                return Err(ApiError::invalid("a rule collection needs rules"))
-            }
+            (CollectionKind::Rule, None) => return Err(InvalidCollection::NoRules),
         };
         let sort_order = self.sort_order.unwrap_or(match self.kind {
             CollectionKind::Manual => SortOrder::Manual,
@@ -328,7 +361,7 @@ pub struct ValidPatch {
 }
 
 impl CollectionPatch {
-    pub fn validate(self) -> Result<ValidPatch, ApiError> {
+    pub fn validate(self) -> Result<ValidPatch, InvalidCollection> {
         let handle = self.handle.as_deref().map(Slug::parse).transpose()?;
         if let Some(t) = &self.title {
             check_title("title", t)?;
@@ -387,7 +420,7 @@ mod tests {
             &"a".repeat(64),
         ] {
             let err = Slug::parse(bad).expect_err(bad);
-            assert_eq!(err.code, ErrorCode::InvalidHandle);
+            assert_eq!(err, InvalidHandle(bad.chars().take(63).collect()));
         }
     }
 
@@ -405,17 +438,25 @@ mod tests {
             vec![ids[3], ids[2]]
         );
         assert!(check_order(&current, &[ids[1], ids[0]]).is_ok());
-        for bad in [
-            vec![ids[1]],
-            vec![ids[1], ids[0], ids[2]],
-            vec![ids[1], ids[1]],
-            vec![ids[0], ids[1], ids[1]],
+        for (bad, refusal) in [
+            (vec![ids[1]], InvalidOrder::Missing(vec![ids[0]])),
+            (
+                vec![ids[1], ids[0], ids[2]],
+                InvalidOrder::NotAMember(ids[2]),
+            ),
+            (vec![ids[1], ids[1]], InvalidOrder::Repeated(ids[1])),
+            (vec![ids[0], ids[1], ids[1]], InvalidOrder::Repeated(ids[1])),
         ] {
-            assert_eq!(
-                check_order(&current, &bad).expect_err("bad order").code,
-                ErrorCode::Unprocessable
-            );
+            assert_eq!(check_order(&current, &bad), Err(refusal));
         }
+        // Missing members are listed in the order of their text.
+        let mut all: Vec<ProductId> = (0..5).map(|_| ProductId::new()).collect();
+        let members: HashSet<_> = all.iter().copied().collect();
+        let Err(InvalidOrder::Missing(missing)) = check_order(&members, &[]) else {
+            panic!("missing members");
+        };
+        all.sort_by_key(ToString::to_string);
+        assert_eq!(missing, all);
     }
 
     #[test]
@@ -432,7 +473,7 @@ mod tests {
             c
         );
         // Another sort's cursor, garbage, a bad key: all refused.
-        assert!(Cursor::decode(&encoded, SortOrder::Newest).is_err());
+        assert_eq!(Cursor::decode(&encoded, SortOrder::Newest), Err(BadCursor));
         assert!(Cursor::decode("zz", SortOrder::Title).is_err());
         assert!(Cursor::decode("abc", SortOrder::Title).is_err());
         assert!(Cursor::decode("", SortOrder::Title).is_err());
@@ -465,18 +506,31 @@ mod tests {
         .validate()
         .expect("valid");
         assert_eq!(rule.sort_order, SortOrder::Newest);
-        assert!(new(json!({"handle": "a", "title": "A", "kind": "rule"}))
-            .validate()
-            .is_err());
-        assert!(new(json!({"handle": "a", "title": "A", "kind": "manual",
-            "rules": {"match": "all", "conditions": []}}))
-        .validate()
-        .is_err());
-        assert!(new(json!({"handle": "A", "title": "A", "kind": "manual"}))
-            .validate()
-            .is_err());
-        assert!(new(json!({"handle": "a", "title": " ", "kind": "manual"}))
-            .validate()
-            .is_err());
+        let refusal = |v| new(v).validate().expect_err("refused");
+        assert_eq!(
+            refusal(json!({"handle": "a", "title": "A", "kind": "rule"})),
+            InvalidCollection::NoRules
+        );
+        assert_eq!(
+            refusal(json!({"handle": "a", "title": "A", "kind": "manual",
+            "rules": {"match": "all", "conditions": []}})),
+            InvalidCollection::RulesOnManual
+        );
+        assert_eq!(
+            refusal(json!({"handle": "A", "title": "A", "kind": "manual"})),
+            InvalidCollection::Handle(InvalidHandle("A".into()))
+        );
+        assert_eq!(
+            refusal(json!({"handle": "a", "title": " ", "kind": "manual"})),
+            InvalidCollection::Title {
+                field: "title",
+                max: MAX_TITLE
+            }
+        );
+        assert!(matches!(
+            refusal(json!({"handle": "a", "title": "A", "kind": "rule",
+                "rules": {"match": "all", "conditions": []}})),
+            InvalidCollection::Rules(InvalidRules::ConditionCount { .. })
+        ));
     }
 }

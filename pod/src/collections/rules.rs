@@ -1,14 +1,44 @@
 //! Rule-based collections: the rules as they travel in JSON, their
 //! validation into [`Rules`], and their evaluation against a product's
-//! facts. Pure: no I/O.
+//! facts. Pure: no I/O. Refusals are [`InvalidRules`].
 
-use mercato_tenants::{ApiError, CollectionId, ProductId};
+use mercato_tenants::{CollectionId, ProductId};
 use serde::{Deserialize, Serialize};
 
 /// Largest price a rule may name: 10^12 minor units, as for variants.
 pub const MAX_RULE_PRICE: i64 = 1_000_000_000_000;
 pub const MAX_CONDITIONS: usize = 20;
 pub const MAX_RULE_TEXT: usize = 255;
+
+/// Why rules are refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidRules {
+    /// `match` is neither `all` nor `any`.
+    #[error("rules.match must be `all` or `any`, not `{0}`")]
+    Match(String),
+    #[error("rules need 1 to {max} conditions")]
+    ConditionCount { max: usize },
+    /// The condition at `index` (from 0) is refused.
+    #[error("rules.conditions[{index}]: {problem}")]
+    Condition { index: usize, problem: BadCondition },
+}
+
+/// What is wrong with one condition.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadCondition {
+    #[error("field `{0}` is not one of vendor, product_type, tag, price")]
+    UnknownField(String),
+    #[error("op `{op}` does not apply to `{field}` (equals, not_equals, contains, starts_with)")]
+    TextOp { field: String, op: String },
+    #[error("value for `{field}` must be a string")]
+    TextValueNotString { field: String },
+    #[error("value must be 1 to {max} characters")]
+    TextValueLength { max: usize },
+    #[error("op `{0}` does not apply to `price` (equals, greater_than, less_than)")]
+    PriceOp(String),
+    #[error("value for `price` must be an integer 0 to {max} (minor units)")]
+    PriceValue { max: i64 },
+}
 
 /// Rules as they travel in JSON: `{"match": "all"|"any", "conditions":
 /// [{"field", "op", "value"}]}`. Checked by [`Rules::parse`].
@@ -100,28 +130,23 @@ pub struct ProductFacts {
 }
 
 impl Rules {
-    pub fn parse(raw: &RuleSet) -> Result<Self, ApiError> {
+    pub fn parse(raw: &RuleSet) -> Result<Self, InvalidRules> {
         let match_ = match raw.match_.as_str() {
             "all" => Match::All,
             "any" => Match::Any,
-            other => {
-                return Err(ApiError::invalid(format!(
-                    "rules.match must be `all` or `any`, not `{other}`"
-                )))
-            }
+            other => return Err(InvalidRules::Match(other.to_owned())),
         };
         if raw.conditions.is_empty() || raw.conditions.len() > MAX_CONDITIONS {
-            return Err(ApiError::invalid(format!(
-                "rules need 1 to {MAX_CONDITIONS} conditions"
-            )));
+            return Err(InvalidRules::ConditionCount {
+                max: MAX_CONDITIONS,
+            });
         }
         let conditions = raw
             .conditions
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                parse_condition(c)
-                    .map_err(|m| ApiError::invalid(format!("rules.conditions[{i}]: {m}")))
+            .map(|(index, c)| {
+                parse_condition(c).map_err(|problem| InvalidRules::Condition { index, problem })
             })
             .collect::<Result<_, _>>()?;
         Ok(Self { match_, conditions })
@@ -182,17 +207,13 @@ impl Rules {
     }
 }
 
-fn parse_condition(c: &RuleCondition) -> Result<Condition, String> {
+fn parse_condition(c: &RuleCondition) -> Result<Condition, BadCondition> {
     let text_field = match c.field.as_str() {
         "vendor" => Some(TextField::Vendor),
         "product_type" => Some(TextField::ProductType),
         "tag" => Some(TextField::Tag),
         "price" => None,
-        other => {
-            return Err(format!(
-                "field `{other}` is not one of vendor, product_type, tag, price"
-            ))
-        }
+        other => return Err(BadCondition::UnknownField(other.to_owned())),
     };
     match text_field {
         Some(field) => {
@@ -202,18 +223,20 @@ fn parse_condition(c: &RuleCondition) -> Result<Condition, String> {
                 "contains" => TextOp::Contains,
                 "starts_with" => TextOp::StartsWith,
                 other => {
-                    return Err(format!(
-                        "op `{other}` does not apply to `{}` (equals, not_equals, contains, starts_with)",
-                        c.field
-                    ))
+                    return Err(BadCondition::TextOp {
+                        field: c.field.clone(),
+                        op: other.to_owned(),
+                    })
                 }
             };
             let value = c
                 .value
                 .as_str()
-                .ok_or_else(|| format!("value for `{}` must be a string", c.field))?;
+                .ok_or_else(|| BadCondition::TextValueNotString {
+                    field: c.field.clone(),
+                })?;
             if value.trim().is_empty() || value.chars().count() > MAX_RULE_TEXT {
-                return Err(format!("value must be 1 to {MAX_RULE_TEXT} characters"));
+                return Err(BadCondition::TextValueLength { max: MAX_RULE_TEXT });
             }
             Ok(Condition::Text {
                 field,
@@ -227,20 +250,14 @@ fn parse_condition(c: &RuleCondition) -> Result<Condition, String> {
                 "equals" => PriceOp::Equals,
                 "greater_than" => PriceOp::GreaterThan,
                 "less_than" => PriceOp::LessThan,
-                other => {
-                    return Err(format!(
-                        "op `{other}` does not apply to `price` (equals, greater_than, less_than)"
-                    ))
-                }
+                other => return Err(BadCondition::PriceOp(other.to_owned())),
             };
             let minor = c
                 .value
                 .as_i64()
                 .filter(|m| (0..=MAX_RULE_PRICE).contains(m))
-                .ok_or_else(|| {
-                    format!(
-                        "value for `price` must be an integer 0 to {MAX_RULE_PRICE} (minor units)"
-                    )
+                .ok_or(BadCondition::PriceValue {
+                    max: MAX_RULE_PRICE,
                 })?;
             Ok(Condition::Price { op, minor })
         }
@@ -311,10 +328,9 @@ pub fn rule_members(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mercato_tenants::ErrorCode;
     use serde_json::json;
 
-    fn rules(v: serde_json::Value) -> Result<Rules, ApiError> {
+    fn rules(v: serde_json::Value) -> Result<Rules, InvalidRules> {
         let raw: RuleSet = serde_json::from_value(v).expect("rule set shape");
         Rules::parse(&raw)
     }
@@ -336,26 +352,74 @@ mod tests {
             {"field": "tag", "op": "not_equals", "value": "sale"},
             {"field": "product_type", "op": "starts_with", "value": "Shi"}]}))
         .is_ok());
+        let condition = |problem| InvalidRules::Condition { index: 0, problem };
+        let price = BadCondition::PriceValue {
+            max: MAX_RULE_PRICE,
+        };
         let bad = [
-            json!({"match": "some", "conditions": [{"field": "vendor", "op": "equals", "value": "A"}]}),
-            json!({"match": "all", "conditions": []}),
-            json!({"match": "all", "conditions": [{"field": "colour", "op": "equals", "value": "A"}]}),
-            json!({"match": "all", "conditions": [{"field": "vendor", "op": "greater_than", "value": "A"}]}),
-            json!({"match": "all", "conditions": [{"field": "price", "op": "contains", "value": 5}]}),
-            json!({"match": "all", "conditions": [{"field": "price", "op": "equals", "value": "5"}]}),
-            json!({"match": "all", "conditions": [{"field": "price", "op": "equals", "value": 1.5}]}),
-            json!({"match": "all", "conditions": [{"field": "price", "op": "equals", "value": -1}]}),
-            json!({"match": "all", "conditions": [{"field": "vendor", "op": "equals", "value": 5}]}),
-            json!({"match": "all", "conditions": [{"field": "vendor", "op": "equals", "value": " "}]}),
+            (
+                json!({"match": "some", "conditions": [{"field": "vendor", "op": "equals", "value": "A"}]}),
+                InvalidRules::Match("some".into()),
+            ),
+            (
+                json!({"match": "all", "conditions": []}),
+                InvalidRules::ConditionCount {
+                    max: MAX_CONDITIONS,
+                },
+            ),
+            (
+                json!({"match": "all", "conditions": [{"field": "colour", "op": "equals", "value": "A"}]}),
+                condition(BadCondition::UnknownField("colour".into())),
+            ),
+            (
+                json!({"match": "all", "conditions": [{"field": "vendor", "op": "greater_than", "value": "A"}]}),
+                condition(BadCondition::TextOp {
+                    field: "vendor".into(),
+                    op: "greater_than".into(),
+                }),
+            ),
+            (
+                json!({"match": "all", "conditions": [{"field": "price", "op": "contains", "value": 5}]}),
+                condition(BadCondition::PriceOp("contains".into())),
+            ),
+            (
+                json!({"match": "all", "conditions": [{"field": "price", "op": "equals", "value": "5"}]}),
+                condition(price.clone()),
+            ),
+            (
+                json!({"match": "all", "conditions": [{"field": "price", "op": "equals", "value": 1.5}]}),
+                condition(price.clone()),
+            ),
+            (
+                json!({"match": "all", "conditions": [{"field": "price", "op": "equals", "value": -1}]}),
+                condition(price),
+            ),
+            (
+                json!({"match": "all", "conditions": [{"field": "vendor", "op": "equals", "value": 5}]}),
+                condition(BadCondition::TextValueNotString {
+                    field: "vendor".into(),
+                }),
+            ),
+            (
+                json!({"match": "all", "conditions": [{"field": "vendor", "op": "equals", "value": " "}]}),
+                condition(BadCondition::TextValueLength { max: MAX_RULE_TEXT }),
+            ),
         ];
-        for b in bad {
-            let err = rules(b.clone()).expect_err(&b.to_string());
-            assert_eq!(err.code, ErrorCode::InvalidRequest, "{b}");
+        for (b, refusal) in bad {
+            assert_eq!(rules(b.clone()), Err(refusal), "{b}");
         }
         let many: Vec<_> = (0..21)
             .map(|_| json!({"field": "tag", "op": "equals", "value": "x"}))
             .collect();
         assert!(rules(json!({"match": "any", "conditions": many})).is_err());
+        let second = rules(json!({"match": "any", "conditions": [
+            {"field": "tag", "op": "equals", "value": "x"},
+            {"field": "tag", "op": "equals", "value": ""}]}))
+        .expect_err("blank value");
+        assert_eq!(
+            second.to_string(),
+            "rules.conditions[1]: value must be 1 to 255 characters"
+        );
     }
 
     #[test]

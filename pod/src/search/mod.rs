@@ -12,5 +12,89 @@ pub(crate) mod index;
 pub(crate) mod query;
 pub(crate) mod sql;
 
+use mercato_tenants::{ApiError, ErrorCode};
+
 pub use index::{reindex, reindex_store, touch};
-pub use query::{Cursor, Filters, SearchParams, Sort};
+pub use query::{Cursor, Filters, InvalidSearch, SearchParams, Sort};
+
+use crate::error::PodError;
+
+/// A refused search as the client sees it: the one place where search's
+/// refusals meet error codes. A filter that is not an id is `400
+/// invalid_id`, anything else `400 invalid_request`; the message is the
+/// refusal's own text.
+impl From<InvalidSearch> for ApiError {
+    fn from(e: InvalidSearch) -> Self {
+        let code = match e {
+            InvalidSearch::Id { .. } => ErrorCode::InvalidId,
+            _ => ErrorCode::InvalidRequest,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+impl From<InvalidSearch> for PodError {
+    fn from(e: InvalidSearch) -> Self {
+        PodError::Api(e.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_keep_their_codes_and_messages() {
+        for (refusal, code, message) in [
+            (
+                InvalidSearch::Id { param: "category" },
+                ErrorCode::InvalidId,
+                "category must be an id",
+            ),
+            (
+                InvalidSearch::Limit { max: 100 },
+                ErrorCode::InvalidRequest,
+                "limit must be 1 to 100",
+            ),
+            (
+                InvalidSearch::ValueLength {
+                    param: "vendor",
+                    max: 255,
+                },
+                ErrorCode::InvalidRequest,
+                "vendor must be 1 to 255 characters",
+            ),
+            (
+                InvalidSearch::TooManyValues {
+                    param: "tag",
+                    max: 20,
+                },
+                ErrorCode::InvalidRequest,
+                "at most 20 values of tag",
+            ),
+            (
+                InvalidSearch::Price { param: "price_max" },
+                ErrorCode::InvalidRequest,
+                "price_max must be a whole number of minor units, 0 to 10^12",
+            ),
+            (
+                InvalidSearch::UnknownParam("bogus".into()),
+                ErrorCode::InvalidRequest,
+                "unknown parameter `bogus`",
+            ),
+            (
+                InvalidSearch::Repeated { param: "q".into() },
+                ErrorCode::InvalidRequest,
+                "q may be given once",
+            ),
+        ] {
+            let api = ApiError::from(refusal);
+            assert_eq!((api.code, api.message.as_str()), (code, message));
+        }
+        let pod = PodError::from(InvalidSearch::QMissing).into_api();
+        assert_eq!(
+            (pod.code, pod.message.as_str()),
+            (ErrorCode::InvalidRequest, "q is required")
+        );
+    }
+}

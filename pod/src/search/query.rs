@@ -1,9 +1,10 @@
 //! What a search asks for, parsed once from the query string, and the pure
 //! rules around it: words of `q`, cursors, spelling correction, price
-//! buckets. No I/O here.
+//! buckets. No I/O here. Refusals are [`InvalidSearch`]; `search/mod.rs`
+//! maps them to HTTP errors.
 
 use chrono::{DateTime, Utc};
-use mercato_tenants::{ApiError, CategoryId, CollectionId, ErrorCode, ProductId};
+use mercato_tenants::{CategoryId, CollectionId, ProductId};
 
 /// Longest `q` accepted, in characters.
 pub const MAX_Q_CHARS: usize = 200;
@@ -13,6 +14,56 @@ pub const MAX_FILTER_VALUES: usize = 20;
 const MAX_VALUE_LEN: usize = 255;
 /// Most words of `q` that take part in the text match.
 const MAX_WORDS: usize = 8;
+/// Largest price a filter may name: 10^12 minor units.
+const MAX_PRICE: i64 = 1_000_000_000_000;
+/// Most results per page.
+const MAX_LIMIT: u32 = 100;
+
+/// Why a search's query string is refused. `param` names the query
+/// parameter at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidSearch {
+    /// A parameter that may be given once was given again.
+    #[error("{param} may be given once")]
+    Repeated { param: String },
+    /// A name that is no parameter (its first 40 characters).
+    #[error("unknown parameter `{0}`")]
+    UnknownParam(String),
+    #[error("sort must be relevance, price_asc, price_desc, newest or best_selling")]
+    Sort,
+    #[error("limit must be 1 to {max}")]
+    Limit { max: u32 },
+    /// `after` is not a cursor from `next_cursor`.
+    #[error("after must be a cursor from next_cursor")]
+    Cursor,
+    /// `after` is a cursor of another sort order than the one asked.
+    #[error("after belongs to another sort order")]
+    CursorSort,
+    /// A `collection` or `category` that is not an id.
+    #[error("{param} must be an id")]
+    Id { param: &'static str },
+    /// A blank filter value, or one longer than `max` bytes.
+    #[error("{param} must be 1 to {max} characters")]
+    ValueLength { param: &'static str, max: usize },
+    #[error("at most {max} values of {param}")]
+    TooManyValues { param: &'static str, max: usize },
+    #[error("option must look like Size:M")]
+    Option,
+    /// `price_min` or `price_max` is not a whole number 0 to 10^12.
+    #[error("{param} must be a whole number of minor units, 0 to 10^12")]
+    Price { param: &'static str },
+    #[error("price_min must not exceed price_max")]
+    PriceRange,
+    #[error("in_stock must be true or false")]
+    InStock,
+    #[error("q must be at most {max} characters")]
+    QTooLong { max: usize },
+    #[error("q is required")]
+    QMissing,
+    /// A suggestion's `q`, trimmed, is empty or longer than `max`.
+    #[error("q must be 1 to {max} characters")]
+    QLength { max: usize },
+}
 
 /// Lower edges of the price facet's buckets, in minor units; the last bucket
 /// has no upper edge. The SQL function `search_tokens` (migration
@@ -247,23 +298,31 @@ pub struct SearchParams {
     pub after: Option<Cursor>,
 }
 
-fn invalid(msg: impl Into<String>) -> ApiError {
-    ApiError::invalid(msg)
-}
-
-fn push_value(list: &mut Vec<String>, name: &str, value: &str) -> Result<(), ApiError> {
+fn push_value(
+    list: &mut Vec<String>,
+    param: &'static str,
+    value: &str,
+) -> Result<(), InvalidSearch> {
     let value = value.trim();
     if value.is_empty() || value.len() > MAX_VALUE_LEN {
-        return Err(invalid(format!("{name} must be 1 to 255 characters")));
+        return Err(InvalidSearch::ValueLength {
+            param,
+            max: MAX_VALUE_LEN,
+        });
     }
-    push_checked(list, name, value.to_owned())
+    push_checked(list, param, value.to_owned())
 }
 
-fn push_checked<T: PartialEq>(list: &mut Vec<T>, name: &str, value: T) -> Result<(), ApiError> {
+fn push_checked<T: PartialEq>(
+    list: &mut Vec<T>,
+    param: &'static str,
+    value: T,
+) -> Result<(), InvalidSearch> {
     if list.len() >= MAX_FILTER_VALUES {
-        return Err(invalid(format!(
-            "at most {MAX_FILTER_VALUES} values of {name}"
-        )));
+        return Err(InvalidSearch::TooManyValues {
+            param,
+            max: MAX_FILTER_VALUES,
+        });
     }
     if !list.contains(&value) {
         list.push(value);
@@ -271,29 +330,27 @@ fn push_checked<T: PartialEq>(list: &mut Vec<T>, name: &str, value: T) -> Result
     Ok(())
 }
 
-fn parse_price(name: &str, raw: &str) -> Result<i64, ApiError> {
+fn parse_price(param: &'static str, raw: &str) -> Result<i64, InvalidSearch> {
     raw.parse::<i64>()
         .ok()
-        .filter(|p| (0..=1_000_000_000_000).contains(p))
-        .ok_or_else(|| {
-            invalid(format!(
-                "{name} must be a whole number of minor units, 0 to 10^12"
-            ))
-        })
+        .filter(|p| (0..=MAX_PRICE).contains(p))
+        .ok_or(InvalidSearch::Price { param })
 }
 
-fn parse_id<T: std::str::FromStr>(name: &str, raw: &str) -> Result<T, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::new(ErrorCode::InvalidId, format!("{name} must be an id")))
+fn parse_id<T: std::str::FromStr>(param: &'static str, raw: &str) -> Result<T, InvalidSearch> {
+    raw.parse().map_err(|_| InvalidSearch::Id { param })
 }
 
-fn parse_q(raw: &str) -> Result<Vec<String>, ApiError> {
+fn parse_q(raw: &str) -> Result<Vec<String>, InvalidSearch> {
     if raw.chars().count() > MAX_Q_CHARS {
-        return Err(invalid(format!(
-            "q must be at most {MAX_Q_CHARS} characters"
-        )));
+        return Err(InvalidSearch::QTooLong { max: MAX_Q_CHARS });
     }
     Ok(words(raw))
+}
+
+/// The first 40 characters of an unknown parameter's name.
+fn unknown_param(name: &str) -> InvalidSearch {
+    InvalidSearch::UnknownParam(name.chars().take(40).collect())
 }
 
 /// The words of a query: runs of letters and digits, lower-cased, at most
@@ -308,7 +365,7 @@ pub fn words(q: &str) -> Vec<String> {
 
 /// Parses the query string of `GET /api/search`; every parameter may be
 /// given once except the repeatable filters.
-pub fn parse_search(pairs: &[(String, String)]) -> Result<SearchParams, ApiError> {
+pub fn parse_search(pairs: &[(String, String)]) -> Result<SearchParams, InvalidSearch> {
     let mut q = None;
     let mut filters = Filters::default();
     let mut sort = None;
@@ -327,32 +384,25 @@ pub fn parse_search(pairs: &[(String, String)]) -> Result<SearchParams, ApiError
         ];
         if once.contains(&name.as_str()) {
             if seen.contains(&name.as_str()) {
-                return Err(invalid(format!("{name} may be given once")));
+                return Err(InvalidSearch::Repeated {
+                    param: name.clone(),
+                });
             }
             seen.push(name);
         }
         match name.as_str() {
             "q" => q = Some(parse_q(value)?),
-            "sort" => {
-                sort = Some(Sort::parse(value).ok_or_else(|| {
-                    invalid("sort must be relevance, price_asc, price_desc, newest or best_selling")
-                })?)
-            }
+            "sort" => sort = Some(Sort::parse(value).ok_or(InvalidSearch::Sort)?),
             "limit" => {
                 limit = Some(
                     value
                         .parse::<u32>()
                         .ok()
-                        .filter(|l| (1..=100).contains(l))
-                        .ok_or_else(|| invalid("limit must be 1 to 100"))?,
+                        .filter(|l| (1..=MAX_LIMIT).contains(l))
+                        .ok_or(InvalidSearch::Limit { max: MAX_LIMIT })?,
                 )
             }
-            "after" => {
-                after = Some(
-                    Cursor::decode(value)
-                        .ok_or_else(|| invalid("after must be a cursor from next_cursor"))?,
-                )
-            }
+            "after" => after = Some(Cursor::decode(value).ok_or(InvalidSearch::Cursor)?),
             "collection" => {
                 let id = parse_id("collection", value)?;
                 push_checked(&mut filters.collections, "collection", id)?
@@ -370,7 +420,7 @@ pub fn parse_search(pairs: &[(String, String)]) -> Result<SearchParams, ApiError
                     .map(|(n, v)| (n.trim(), v.trim()))
                     .filter(|(n, v)| !n.is_empty() && !v.is_empty())
                     .filter(|(n, v)| n.len() + v.len() <= MAX_VALUE_LEN && !n.contains('='))
-                    .ok_or_else(|| invalid("option must look like Size:M"))?;
+                    .ok_or(InvalidSearch::Option)?;
                 push_checked(&mut filters.options, "option", (n.to_owned(), v.to_owned()))?
             }
             "price_min" => filters.price_min = Some(parse_price("price_min", value)?),
@@ -379,20 +429,15 @@ pub fn parse_search(pairs: &[(String, String)]) -> Result<SearchParams, ApiError
                 filters.in_stock = Some(match value.as_str() {
                     "true" => true,
                     "false" => false,
-                    _ => return Err(invalid("in_stock must be true or false")),
+                    _ => return Err(InvalidSearch::InStock),
                 })
             }
-            other => {
-                return Err(invalid(format!(
-                    "unknown parameter `{}`",
-                    other.chars().take(40).collect::<String>()
-                )))
-            }
+            other => return Err(unknown_param(other)),
         }
     }
     if let (Some(lo), Some(hi)) = (filters.price_min, filters.price_max) {
         if lo > hi {
-            return Err(invalid("price_min must not exceed price_max"));
+            return Err(InvalidSearch::PriceRange);
         }
     }
     let words = q.unwrap_or_default();
@@ -404,7 +449,7 @@ pub fn parse_search(pairs: &[(String, String)]) -> Result<SearchParams, ApiError
     };
     if let Some(c) = &after {
         if c.sort != sort {
-            return Err(invalid("after belongs to another sort order"));
+            return Err(InvalidSearch::CursorSort);
         }
     }
     Ok(SearchParams {
@@ -418,24 +463,23 @@ pub fn parse_search(pairs: &[(String, String)]) -> Result<SearchParams, ApiError
 
 /// Parses `GET /api/search/suggest?q=`: the query, trimmed, 1 to 200
 /// characters, lower-cased.
-pub fn parse_suggest(pairs: &[(String, String)]) -> Result<String, ApiError> {
+pub fn parse_suggest(pairs: &[(String, String)]) -> Result<String, InvalidSearch> {
     let mut q = None;
     for (name, value) in pairs {
         match name.as_str() {
             "q" if q.is_none() => q = Some(value.trim().to_lowercase()),
-            "q" => return Err(invalid("q may be given once")),
-            other => {
-                return Err(invalid(format!(
-                    "unknown parameter `{}`",
-                    other.chars().take(40).collect::<String>()
-                )))
+            "q" => {
+                return Err(InvalidSearch::Repeated {
+                    param: "q".to_owned(),
+                })
             }
+            other => return Err(unknown_param(other)),
         }
     }
-    let q = q.ok_or_else(|| invalid("q is required"))?;
+    let q = q.ok_or(InvalidSearch::QMissing)?;
     let n = q.chars().count();
     if n == 0 || n > MAX_Q_CHARS {
-        return Err(invalid(format!("q must be 1 to {MAX_Q_CHARS} characters")));
+        return Err(InvalidSearch::QLength { max: MAX_Q_CHARS });
     }
     Ok(q)
 }
@@ -481,8 +525,8 @@ mod tests {
             .collect()
     }
 
-    fn code(r: Result<SearchParams, ApiError>) -> &'static str {
-        r.expect_err("an error").code.as_str()
+    fn refusal(r: Result<SearchParams, InvalidSearch>) -> InvalidSearch {
+        r.expect_err("an error")
     }
 
     #[test]
@@ -586,40 +630,71 @@ mod tests {
     }
 
     #[test]
-    fn bad_params_are_refused_with_codes() {
-        for bad in [
-            vec![("limit", "0")],
-            vec![("limit", "101")],
-            vec![("limit", "x")],
-            vec![("sort", "cheapest")],
-            vec![("price_min", "1.50")],
-            vec![("price_min", "-1")],
-            vec![("price_min", "500"), ("price_max", "100")],
-            vec![("in_stock", "yes")],
-            vec![("option", "Size")],
-            vec![("after", "zz")],
-            vec![("after", "6869")],
-            vec![("bogus", "1")],
-            vec![("q", "a"), ("q", "b")],
+    fn bad_params_are_refused_with_what_is_wrong() {
+        let limit = InvalidSearch::Limit { max: 100 };
+        let price_min = InvalidSearch::Price { param: "price_min" };
+        for (bad, wrong) in [
+            (vec![("limit", "0")], limit.clone()),
+            (vec![("limit", "101")], limit.clone()),
+            (vec![("limit", "x")], limit),
+            (vec![("sort", "cheapest")], InvalidSearch::Sort),
+            (vec![("price_min", "1.50")], price_min.clone()),
+            (vec![("price_min", "-1")], price_min),
+            (
+                vec![("price_min", "500"), ("price_max", "100")],
+                InvalidSearch::PriceRange,
+            ),
+            (vec![("in_stock", "yes")], InvalidSearch::InStock),
+            (vec![("option", "Size")], InvalidSearch::Option),
+            (vec![("after", "zz")], InvalidSearch::Cursor),
+            (vec![("after", "6869")], InvalidSearch::Cursor),
+            (
+                vec![("bogus", "1")],
+                InvalidSearch::UnknownParam("bogus".into()),
+            ),
+            (
+                vec![("q", "a"), ("q", "b")],
+                InvalidSearch::Repeated { param: "q".into() },
+            ),
+            (
+                vec![("tag", " ")],
+                InvalidSearch::ValueLength {
+                    param: "tag",
+                    max: 255,
+                },
+            ),
         ] {
-            assert_eq!(
-                code(parse_search(&pairs(&bad))),
-                "invalid_request",
-                "{bad:?}"
-            );
+            assert_eq!(refusal(parse_search(&pairs(&bad))), wrong, "{bad:?}");
         }
         let long = "x".repeat(201);
         assert_eq!(
-            code(parse_search(&pairs(&[("q", &long)]))),
-            "invalid_request"
+            refusal(parse_search(&pairs(&[("q", &long)]))),
+            InvalidSearch::QTooLong { max: MAX_Q_CHARS }
         );
         assert_eq!(
-            code(parse_search(&pairs(&[("collection", "nope")]))),
-            "invalid_id"
+            refusal(parse_search(&pairs(&[("collection", "nope")]))),
+            InvalidSearch::Id {
+                param: "collection"
+            }
         );
         assert_eq!(
-            code(parse_search(&pairs(&[("category", "123")]))),
-            "invalid_id"
+            refusal(parse_search(&pairs(&[("category", "123")]))),
+            InvalidSearch::Id { param: "category" }
+        );
+        let tags: Vec<(String, String)> = (0..=MAX_FILTER_VALUES)
+            .map(|i| ("tag".to_owned(), format!("t{i}")))
+            .collect();
+        assert_eq!(
+            refusal(parse_search(&tags)),
+            InvalidSearch::TooManyValues {
+                param: "tag",
+                max: MAX_FILTER_VALUES
+            }
+        );
+        let name = "y".repeat(50);
+        assert_eq!(
+            refusal(parse_search(&pairs(&[(&name, "1")]))),
+            InvalidSearch::UnknownParam("y".repeat(40))
         );
     }
 
@@ -635,7 +710,7 @@ mod tests {
         assert_eq!(back.rank_of(), 0.607_927_1);
         let enc = c.encode();
         let r = parse_search(&pairs(&[("q", "x"), ("sort", "newest"), ("after", &enc)]));
-        assert_eq!(code(r), "invalid_request");
+        assert_eq!(refusal(r), InvalidSearch::CursorSort);
         let ok = parse_search(&pairs(&[("q", "x"), ("after", &enc)])).expect("ok");
         assert_eq!(ok.after, Some(c));
         let now = Utc::now();
@@ -670,9 +745,19 @@ mod tests {
     #[test]
     fn suggest_needs_a_short_q() {
         assert_eq!(parse_suggest(&pairs(&[("q", " Shi ")])).expect("ok"), "shi");
-        assert!(parse_suggest(&pairs(&[])).is_err());
-        assert!(parse_suggest(&pairs(&[("q", "  ")])).is_err());
-        assert!(parse_suggest(&pairs(&[("q", "a"), ("limit", "3")])).is_err());
+        assert_eq!(parse_suggest(&pairs(&[])), Err(InvalidSearch::QMissing));
+        assert_eq!(
+            parse_suggest(&pairs(&[("q", "  ")])),
+            Err(InvalidSearch::QLength { max: MAX_Q_CHARS })
+        );
+        assert_eq!(
+            parse_suggest(&pairs(&[("q", "a"), ("limit", "3")])),
+            Err(InvalidSearch::UnknownParam("limit".into()))
+        );
+        assert_eq!(
+            parse_suggest(&pairs(&[("q", "a"), ("q", "b")])),
+            Err(InvalidSearch::Repeated { param: "q".into() })
+        );
     }
 
     #[test]
