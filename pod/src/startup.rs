@@ -70,6 +70,7 @@ impl Application {
             .context("loading hosted stores")?;
         let metrics = HttpMetrics::new("pod")?;
         let cache = Cache::new(redis.clone(), metrics.registry())?;
+        crate::periodic::register_metrics(metrics.registry())?;
         let media = MediaStore::from_config(&config.media)?;
         let listener = mercato_tenants::http::bind(&config.listen)
             .await

@@ -197,12 +197,38 @@ pub fn ops_routes<S: Clone + Send + Sync + 'static>(metrics: HttpMetrics) -> Rou
 }
 
 /// The layers every process wraps its routes in: metrics by route, the body
-/// limit, and the request id (outermost, so every answer carries it).
+/// limit, a panic catcher, and the request id (outermost, so every answer
+/// carries it).
 pub fn layers(router: Router, metrics: HttpMetrics, body_limit: usize) -> Router {
     router
         .layer(axum::middleware::from_fn_with_state(metrics, track))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(catch_panic))
         .layer(axum::middleware::from_fn(request_id))
+}
+
+/// A handler that panics answers `500 internal` with the request id, like
+/// any other failure. Without this the connection drops, and the router in
+/// front reports the pod as unavailable.
+pub async fn catch_panic(req: Request, next: Next) -> Response {
+    use futures::FutureExt as _;
+    match std::panic::AssertUnwindSafe(next.run(req))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(panic) => ApiError::internal(format!("handler panicked: {}", panic_message(&*panic)))
+            .into_response(),
+    }
+}
+
+/// The message of a caught panic, when it has one.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 /// A process's routes with the ops routes, JSON 404/405 answers and the
@@ -373,4 +399,40 @@ pub async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
     socket.set_nodelay(true)?;
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_the_request_id() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let app = Router::new().route(
+            "/boom",
+            axum::routing::get(|| async {
+                if std::hint::black_box(true) {
+                    panic!("boom");
+                }
+                "unreachable"
+            }),
+        );
+        let app = finish(app, HttpMetrics::new("test").expect("metrics"), 1024);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        conn.write_all(
+            b"GET /boom HTTP/1.1\r\nHost: x\r\nx-request-id: req-1\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .expect("write");
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).await.expect("read");
+        assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
+        assert!(answer.contains(r#""code":"internal""#), "{answer}");
+        assert!(answer.contains(r#""request_id":"req-1""#), "{answer}");
+    }
 }
