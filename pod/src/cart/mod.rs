@@ -24,6 +24,7 @@
 //! price the shopper saw.
 
 pub(crate) mod cache;
+mod error;
 pub(crate) mod model;
 pub(crate) mod sent;
 pub(crate) mod sql;
@@ -35,7 +36,7 @@ use mercato_tenants::{ApiError, CartId, Currency, CustomerId, ErrorCode, StoreId
 use prometheus::IntCounter;
 use sqlx::{Postgres, Transaction};
 
-pub use model::{Cart, CartLine, CartRecord, CartToken, Line, LineIssue, Owner};
+pub use model::{Cart, CartError, CartLine, CartRecord, CartToken, Line, LineIssue, Owner};
 pub use sent::SentToken;
 
 use self::cache::CacheError;
@@ -95,10 +96,6 @@ fn cache_key(store: StoreId, cart: &CartRecord) -> String {
         Owner::Guest { .. } => keys::guest_cart(store, cart.id),
         Owner::Customer { customer_id } => keys::customer_cart(store, customer_id),
     }
-}
-
-fn no_cart() -> ApiError {
-    ApiError::not_found("cart")
 }
 
 /// Whether to try Redis now; counts a fallback when not.
@@ -187,10 +184,10 @@ async fn lock_guest(
 ) -> Result<CartRecord, PodError> {
     let cart = sql::active_cart(&mut **tx, store, token.cart(), true)
         .await?
-        .ok_or_else(no_cart)?;
+        .ok_or(CartError::NoCart)?;
     match cart.owner {
         Owner::Guest { token_hash } if token_hash.matches(&token.hash()) => Ok(cart),
-        _ => Err(no_cart().into()),
+        _ => Err(CartError::NoCart.into()),
     }
 }
 
@@ -271,10 +268,10 @@ pub(crate) async fn read(
         CartRef::Guest(token) => {
             let found = sql::active_cart(&state.db, store, token.cart(), false)
                 .await?
-                .ok_or_else(no_cart)?;
+                .ok_or(CartError::NoCart)?;
             match found.owner {
                 Owner::Guest { token_hash } if token_hash.matches(&token.hash()) => found,
-                _ => return Err(no_cart().into()),
+                _ => return Err(CartError::NoCart.into()),
             }
         }
         CartRef::Customer(customer) => {
@@ -299,10 +296,6 @@ pub(crate) async fn read(
         }
     };
     render(state, store, &record).await
-}
-
-fn unknown_variant() -> ApiError {
-    ApiError::new(ErrorCode::UnknownVariant, "no such variant in this store")
 }
 
 /// Applies one change: checked, committed to Postgres, then copied to Redis.
@@ -330,7 +323,7 @@ pub(crate) async fn change(
         lines
             .iter()
             .find(|l| l.variant_id == variant)
-            .ok_or_else(|| ApiError::not_found("cart line").into())
+            .ok_or_else(|| CartError::NoLine.into())
     };
     match change {
         Change::Add { variant, quantity } => {
@@ -365,7 +358,8 @@ pub(crate) async fn change(
 }
 
 /// The variant as it is now, if the cart can take more of it: a variant of
-/// the store ([`unknown_variant`] if not) that is [`purchasable`].
+/// the store ([`CartError::UnknownVariant`] if not) that is
+/// [`model::purchasable`].
 async fn for_sale(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
@@ -375,28 +369,9 @@ async fn for_sale(
     let now = catalog::variant_snapshots(&mut **tx, store, &[variant])
         .await?
         .remove(&variant)
-        .ok_or_else(unknown_variant)?;
-    purchasable(&now, currency)?;
+        .ok_or(CartError::UnknownVariant)?;
+    model::purchasable(&now, currency)?;
     Ok(now)
-}
-
-fn purchasable(v: &catalog::VariantSnapshot, currency: Currency) -> Result<(), ApiError> {
-    if !v.purchasable {
-        return Err(ApiError::new(
-            ErrorCode::VariantUnavailable,
-            "this variant's product is not for sale",
-        ));
-    }
-    if v.price.currency != currency {
-        return Err(ApiError::new(
-            ErrorCode::VariantUnavailable,
-            format!(
-                "this variant is priced in {}, the cart in {currency}",
-                v.price.currency
-            ),
-        ));
-    }
-    Ok(())
 }
 
 async fn touched(
@@ -464,15 +439,15 @@ pub async fn active(
         CartRef::Guest(token) => {
             let found = sql::active_cart(&state.db, store, token.cart(), false)
                 .await?
-                .ok_or_else(no_cart)?;
+                .ok_or(CartError::NoCart)?;
             match found.owner {
                 Owner::Guest { token_hash } if token_hash.matches(&token.hash()) => Ok(found),
-                _ => Err(no_cart().into()),
+                _ => Err(CartError::NoCart.into()),
             }
         }
         CartRef::Customer(customer) => sql::customer_cart(&state.db, store, *customer, false)
             .await?
-            .ok_or_else(|| no_cart().into()),
+            .ok_or_else(|| CartError::NoCart.into()),
     }
 }
 

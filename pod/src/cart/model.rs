@@ -6,15 +6,46 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use hex::encode as to_hex;
-use mercato_tenants::{
-    ApiError, CartId, Currency, CustomerId, ErrorCode, Money, ProductId, VariantId,
-};
+use mercato_tenants::{CartId, Currency, CustomerId, Money, ProductId, VariantId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::catalog::VariantSnapshot;
 use crate::inventory::Level;
+
+/// Why the cart refuses something. The text is what the shopper is told;
+/// the code it is served with is chosen in `cart/error.rs`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CartError {
+    /// A guest token without the exact shape of one.
+    #[error("malformed cart token")]
+    MalformedToken,
+    /// No active cart for the token or customer.
+    #[error("cart not found")]
+    NoCart,
+    /// The cart has no line of the variant.
+    #[error("cart line not found")]
+    NoLine,
+    /// A quantity to add of 0 or less, or a quantity to set below 0.
+    #[error("quantity must be a whole number above 0")]
+    InvalidQuantity,
+    /// A line would hold more units than the per-line limit.
+    #[error("a line holds at most {max} units")]
+    TooManyUnits { max: i32 },
+    /// A new line in a cart that has the most lines it may.
+    #[error("a cart holds at most {max} lines")]
+    TooManyLines { max: usize },
+    /// No variant of that id in the store.
+    #[error("no such variant in this store")]
+    UnknownVariant,
+    /// The variant's product is not for sale.
+    #[error("this variant's product is not for sale")]
+    NotForSale,
+    /// The variant is priced in another currency than the cart.
+    #[error("this variant is priced in {priced_in}, the cart in {cart}")]
+    WrongCurrency { priced_in: Currency, cart: Currency },
+}
 
 const TOKEN_PREFIX: &str = "ct_";
 const SECRET_LEN: usize = 32;
@@ -52,10 +83,10 @@ impl CartToken {
         Self { cart, secret }
     }
 
-    /// Parses a token a client sent: 400 `invalid_cart_token` unless it has
-    /// the exact shape of one.
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let malformed = || ApiError::new(ErrorCode::InvalidCartToken, "malformed cart token");
+    /// Parses a token a client sent: [`CartError::MalformedToken`] unless it
+    /// has the exact shape of one.
+    pub fn parse(raw: &str) -> Result<Self, CartError> {
+        let malformed = || CartError::MalformedToken;
         let rest = raw.strip_prefix(TOKEN_PREFIX).ok_or_else(malformed)?;
         let (id, secret) = rest.split_once('_').ok_or_else(malformed)?;
         if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -201,24 +232,16 @@ impl Limits {
     }
 }
 
-fn invalid_quantity() -> ApiError {
-    ApiError::new(
-        ErrorCode::InvalidQuantity,
-        "quantity must be a whole number above 0",
-    )
-}
-
-fn too_many(limits: Limits) -> ApiError {
-    ApiError::new(
-        ErrorCode::LineLimitExceeded,
-        format!("a line holds at most {} units", limits.max_line_quantity),
-    )
+fn too_many(limits: Limits) -> CartError {
+    CartError::TooManyUnits {
+        max: limits.max_line_quantity,
+    }
 }
 
 /// Checks a quantity to add before anything is read: above 0.
-pub fn check_add_quantity(quantity: i64) -> Result<(), ApiError> {
+pub fn check_add_quantity(quantity: i64) -> Result<(), CartError> {
     if quantity <= 0 {
-        return Err(invalid_quantity());
+        return Err(CartError::InvalidQuantity);
     }
     Ok(())
 }
@@ -230,14 +253,13 @@ pub fn plan_add(
     variant: VariantId,
     quantity: i64,
     limits: Limits,
-) -> Result<i32, ApiError> {
+) -> Result<i32, CartError> {
     check_add_quantity(quantity)?;
     let existing = lines.iter().find(|l| l.variant_id == variant);
     if existing.is_none() && lines.len() >= limits.max_lines {
-        return Err(ApiError::new(
-            ErrorCode::LineLimitExceeded,
-            format!("a cart holds at most {} lines", limits.max_lines),
-        ));
+        return Err(CartError::TooManyLines {
+            max: limits.max_lines,
+        });
     }
     let total = existing
         .map_or(0, |l| i64::from(l.quantity))
@@ -256,17 +278,33 @@ pub enum SetQuantity {
     Remove,
 }
 
-/// Setting a line's quantity: 0 removes the line, below 0 is 400
-/// `invalid_quantity`, above the per-line limit is 422.
-pub fn plan_set(quantity: i64, limits: Limits) -> Result<SetQuantity, ApiError> {
+/// Setting a line's quantity: 0 removes the line, below 0 is
+/// [`CartError::InvalidQuantity`], above the per-line limit
+/// [`CartError::TooManyUnits`].
+pub fn plan_set(quantity: i64, limits: Limits) -> Result<SetQuantity, CartError> {
     match quantity {
-        q if q < 0 => Err(invalid_quantity()),
+        q if q < 0 => Err(CartError::InvalidQuantity),
         0 => Ok(SetQuantity::Remove),
         q if q > i64::from(limits.max_line_quantity) => Err(too_many(limits)),
         q => i32::try_from(q)
             .map(SetQuantity::Set)
             .map_err(|_| too_many(limits)),
     }
+}
+
+/// Whether the cart can take more of the variant as it is now: for sale,
+/// and priced in the cart's currency.
+pub fn purchasable(v: &VariantSnapshot, currency: Currency) -> Result<(), CartError> {
+    if !v.purchasable {
+        return Err(CartError::NotForSale);
+    }
+    if v.price.currency != currency {
+        return Err(CartError::WrongCurrency {
+            priced_in: v.price.currency,
+            cart: currency,
+        });
+    }
+    Ok(())
 }
 
 /// The outcome of merging a guest's lines into a customer's.
@@ -485,8 +523,8 @@ mod tests {
         }
     }
 
-    fn code(r: Result<impl std::fmt::Debug, ApiError>) -> ErrorCode {
-        r.expect_err("an error").code
+    fn refusal(r: Result<impl std::fmt::Debug, CartError>) -> CartError {
+        r.expect_err("an error")
     }
 
     #[test]
@@ -514,8 +552,8 @@ mod tests {
             &format!("ct_{}_{}", cart.as_uuid().simple(), "A".repeat(64)),
         ] {
             assert_eq!(
-                CartToken::parse(bad).map(|_| ()).expect_err(bad).code,
-                ErrorCode::InvalidCartToken,
+                CartToken::parse(bad).map(|_| ()).expect_err(bad),
+                CartError::MalformedToken,
                 "{bad}"
             );
         }
@@ -539,32 +577,24 @@ mod tests {
             VariantId::new(),
         );
         let lines = vec![line(a, 4, 100, 0), line(b, 1, 100, 1)];
+        let units = CartError::TooManyUnits { max: 10 };
         assert_eq!(plan_add(&lines, a, 6, limits()).expect("fits"), 10);
-        assert_eq!(
-            code(plan_add(&lines, a, 7, limits())),
-            ErrorCode::LineLimitExceeded
-        );
+        assert_eq!(refusal(plan_add(&lines, a, 7, limits())), units);
         assert_eq!(plan_add(&lines, c, 10, limits()).expect("new line"), 10);
+        assert_eq!(refusal(plan_add(&lines, c, 11, limits())), units);
         assert_eq!(
-            code(plan_add(&lines, c, 11, limits())),
-            ErrorCode::LineLimitExceeded
+            refusal(plan_add(&lines, c, 0, limits())),
+            CartError::InvalidQuantity
         );
         assert_eq!(
-            code(plan_add(&lines, c, 0, limits())),
-            ErrorCode::InvalidQuantity
+            refusal(plan_add(&lines, a, -1, limits())),
+            CartError::InvalidQuantity
         );
-        assert_eq!(
-            code(plan_add(&lines, a, -1, limits())),
-            ErrorCode::InvalidQuantity
-        );
-        assert_eq!(
-            code(plan_add(&lines, a, i64::MAX, limits())),
-            ErrorCode::LineLimitExceeded
-        );
+        assert_eq!(refusal(plan_add(&lines, a, i64::MAX, limits())), units);
         let full = vec![line(a, 1, 1, 0), line(b, 1, 1, 1), line(c, 1, 1, 2)];
         assert_eq!(
-            code(plan_add(&full, d, 1, limits())),
-            ErrorCode::LineLimitExceeded
+            refusal(plan_add(&full, d, 1, limits())),
+            CartError::TooManyLines { max: 3 }
         );
         assert_eq!(plan_add(&full, c, 1, limits()).expect("existing line"), 2);
     }
@@ -573,11 +603,32 @@ mod tests {
     fn setting_zero_removes_negative_is_refused() {
         assert_eq!(plan_set(0, limits()).expect("ok"), SetQuantity::Remove);
         assert_eq!(plan_set(10, limits()).expect("ok"), SetQuantity::Set(10));
-        assert_eq!(code(plan_set(-1, limits())), ErrorCode::InvalidQuantity);
-        assert_eq!(code(plan_set(11, limits())), ErrorCode::LineLimitExceeded);
+        assert_eq!(refusal(plan_set(-1, limits())), CartError::InvalidQuantity);
         assert_eq!(
-            code(plan_set(i64::MAX, limits())),
-            ErrorCode::LineLimitExceeded
+            refusal(plan_set(11, limits())),
+            CartError::TooManyUnits { max: 10 }
+        );
+        assert_eq!(
+            refusal(plan_set(i64::MAX, limits())),
+            CartError::TooManyUnits { max: 10 }
+        );
+    }
+
+    #[test]
+    fn a_variant_is_purchasable_for_sale_and_in_the_carts_currency() {
+        let v = VariantId::new();
+        assert_eq!(purchasable(&snapshot(v, 100, true), USD), Ok(()));
+        assert_eq!(
+            purchasable(&snapshot(v, 100, false), USD),
+            Err(CartError::NotForSale)
+        );
+        let eur = Currency::parse("EUR").expect("valid");
+        assert_eq!(
+            purchasable(&snapshot(v, 100, true), eur),
+            Err(CartError::WrongCurrency {
+                priced_in: USD,
+                cart: eur
+            })
         );
     }
 

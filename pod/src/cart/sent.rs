@@ -5,7 +5,9 @@ use axum::extract::FromRequestParts;
 use axum::http::header::COOKIE;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use mercato_tenants::{ApiError, ErrorCode};
+use mercato_tenants::ApiError;
+
+use super::model::CartError;
 
 pub const TOKEN_HEADER: &str = "x-cart-token";
 pub const TOKEN_COOKIE: &str = "mercato_cart";
@@ -22,17 +24,13 @@ impl<S: Send + Sync> FromRequestParts<S> for SentToken {
     }
 }
 
-fn malformed() -> ApiError {
-    ApiError::new(ErrorCode::InvalidCartToken, "malformed cart token")
-}
-
 /// The `X-Cart-Token` header, else the `mercato_cart` cookie.
-fn sent_token(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+fn sent_token(headers: &HeaderMap) -> Result<Option<String>, CartError> {
     if let Some(value) = headers.get(TOKEN_HEADER) {
         return value
             .to_str()
             .map(|v| Some(v.trim().to_owned()))
-            .map_err(|_| malformed());
+            .map_err(|_| CartError::MalformedToken);
     }
     for value in headers.get_all(COOKIE) {
         let Ok(value) = value.to_str() else { continue };

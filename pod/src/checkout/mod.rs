@@ -9,6 +9,7 @@
 //! another request is `422 idempotency_key_reused`.
 
 pub(crate) mod compensation;
+mod error;
 pub mod model;
 pub mod rates;
 pub mod saga;

@@ -18,6 +18,51 @@ use crate::payments::PaymentStatus;
 /// Longest Idempotency-Key accepted.
 pub const MAX_KEY_LEN: usize = 255;
 
+/// Why a checkout is refused before anything is recorded or reserved. The
+/// text is what the shopper is told; the code it is served with is chosen
+/// in `checkout/error.rs`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckoutError {
+    /// No Idempotency-Key, or a blank one.
+    #[error(
+        "send an Idempotency-Key header (a unique value per checkout attempt, reused on retries)"
+    )]
+    MissingIdempotencyKey,
+    /// An Idempotency-Key too long or with other than printable ASCII.
+    #[error("Idempotency-Key must be 1 to {max} printable ASCII characters")]
+    BadIdempotencyKey { max: usize },
+    /// Nothing to buy.
+    #[error("the cart is empty")]
+    EmptyCart,
+    /// A line's variant is gone from the catalog.
+    #[error("variant {variant} is no longer sold; remove it from the cart")]
+    VariantGone { variant: VariantId },
+    /// A line's variant is not for sale.
+    #[error("{sku} is not available; remove it from the cart")]
+    NotForSale { sku: String },
+    /// A line's variant is priced in another currency than the store's.
+    #[error("{sku} is priced in {priced_in}, the store sells in {store}")]
+    WrongCurrency {
+        sku: String,
+        priced_in: Currency,
+        store: Currency,
+    },
+    /// A line's price times its quantity does not fit.
+    #[error("line total out of range")]
+    LineTotalOutOfRange,
+    /// The subtotal is above [`MAX_AMOUNT`].
+    #[error("order total out of range")]
+    OrderTotalOutOfRange,
+    /// The chosen shipping option does not ship to the address's country.
+    #[error(
+        "shipping option `{option}` does not ship to {country}; see GET /api/shipping-options"
+    )]
+    NoShipping { option: String, country: String },
+    /// The total is not the one the shopper was shown.
+    #[error("the total is now {total} (you were shown {expected}); review the cart and try again")]
+    PriceChanged { total: i64, expected: i64 },
+}
+
 /// The shopper's checkout request.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -51,6 +96,8 @@ pub struct AddressInput {
 }
 
 impl AddressInput {
+    /// Checked by the accounts context's address rules, whose refusal (an
+    /// `ApiError` still) is passed on as is.
     pub fn validate(&self) -> Result<AddressFields, ApiError> {
         AddressFields {
             name: self.name.clone(),
@@ -67,18 +114,13 @@ impl AddressInput {
 }
 
 /// Checks an Idempotency-Key header value.
-pub fn idempotency_key(raw: Option<&str>) -> Result<String, ApiError> {
+pub fn idempotency_key(raw: Option<&str>) -> Result<String, CheckoutError> {
     let key = raw.map(str::trim).unwrap_or_default();
     if key.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::MissingIdempotencyKey,
-            "send an Idempotency-Key header (a unique value per checkout attempt, reused on retries)",
-        ));
+        return Err(CheckoutError::MissingIdempotencyKey);
     }
     if key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::invalid(
-            "Idempotency-Key must be 1 to 255 printable ASCII characters",
-        ));
+        return Err(CheckoutError::BadIdempotencyKey { max: MAX_KEY_LEN });
     }
     Ok(key.to_owned())
 }
@@ -269,12 +311,6 @@ impl Failure {
     }
 }
 
-impl From<ApiError> for Failure {
-    fn from(e: ApiError) -> Self {
-        Self::new(e.code, e.message)
-    }
-}
-
 /// What a signed payment event does to the checkout it is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WebhookAction {
@@ -343,7 +379,7 @@ pub fn quote(
     shipping: &[ShippingRate],
     taxes: &[TaxRate],
     choices: Choices<'_>,
-) -> Result<Quote, ApiError> {
+) -> Result<Quote, CheckoutError> {
     let Choices {
         address,
         option,
@@ -351,44 +387,33 @@ pub fn quote(
         expected_total,
     } = choices;
     if wanted.is_empty() {
-        return Err(ApiError::new(ErrorCode::EmptyCart, "the cart is empty"));
+        return Err(CheckoutError::EmptyCart);
     }
     let mut lines = Vec::with_capacity(wanted.len());
     let mut subtotal: i64 = 0;
     for w in wanted {
-        let v = variants.get(&w.variant).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::VariantUnavailable,
-                format!(
-                    "variant {} is no longer sold; remove it from the cart",
-                    w.variant
-                ),
-            )
-        })?;
+        let v = variants
+            .get(&w.variant)
+            .ok_or(CheckoutError::VariantGone { variant: w.variant })?;
         if !v.purchasable {
-            return Err(ApiError::new(
-                ErrorCode::VariantUnavailable,
-                format!("{} is not available; remove it from the cart", v.sku),
-            ));
+            return Err(CheckoutError::NotForSale { sku: v.sku.clone() });
         }
         if v.price.currency != currency {
-            return Err(ApiError::new(
-                ErrorCode::VariantUnavailable,
-                format!(
-                    "{} is priced in {}, the store sells in {currency}",
-                    v.sku, v.price.currency
-                ),
-            ));
+            return Err(CheckoutError::WrongCurrency {
+                sku: v.sku.clone(),
+                priced_in: v.price.currency,
+                store: currency,
+            });
         }
         let line_total = v
             .price
             .minor
             .checked_mul(i64::from(w.quantity))
-            .ok_or_else(|| ApiError::invalid("line total out of range"))?;
+            .ok_or(CheckoutError::LineTotalOutOfRange)?;
         subtotal = subtotal
             .checked_add(line_total)
             .filter(|s| *s <= MAX_AMOUNT)
-            .ok_or_else(|| ApiError::invalid("order total out of range"))?;
+            .ok_or(CheckoutError::OrderTotalOutOfRange)?;
         lines.push(QuoteLine {
             variant_id: v.variant_id,
             product_id: v.product_id,
@@ -402,14 +427,9 @@ pub fn quote(
     let rate = rates_for(shipping, &address.country)
         .into_iter()
         .find(|r| r.code == option)
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::ShippingUnavailable,
-                format!(
-                    "shipping option `{option}` does not ship to {}; see GET /api/shipping-options",
-                    address.country
-                ),
-            )
+        .ok_or_else(|| CheckoutError::NoShipping {
+            option: option.to_owned(),
+            country: address.country.clone(),
         })?;
     let shipping_minor = shipping_price(rate, subtotal);
     let tax = tax_rate_for(taxes, &address.country, &address.region);
@@ -418,10 +438,10 @@ pub fn quote(
     let total_minor = subtotal + shipping_minor + tax_minor;
     if let Some(expected) = expected_total {
         if expected != total_minor {
-            return Err(ApiError::new(
-                ErrorCode::PriceChanged,
-                format!("the total is now {total_minor} (you were shown {expected}); review the cart and try again"),
-            ));
+            return Err(CheckoutError::PriceChanged {
+                total: total_minor,
+                expected,
+            });
         }
     }
     Ok(Quote {
@@ -526,7 +546,7 @@ mod tests {
         region: &str,
         option: &str,
         expected: Option<i64>,
-    ) -> Result<Quote, ApiError> {
+    ) -> Result<Quote, CheckoutError> {
         let (shipping, taxes) = rates();
         let wanted: Vec<Wanted> = lines
             .iter()
@@ -574,70 +594,145 @@ mod tests {
 
     #[test]
     fn refusals() {
-        let code = |r: Result<Quote, ApiError>| r.expect_err("refused").code;
+        let refusal = |r: Result<Quote, CheckoutError>| r.expect_err("refused");
         assert_eq!(
-            code(price(&[], "US", "", "standard", None)),
-            ErrorCode::EmptyCart
+            refusal(price(&[], "US", "", "standard", None)),
+            CheckoutError::EmptyCart
         );
         assert_eq!(
-            code(price(
+            refusal(price(
                 &[(snapshot(100, false), 1)],
                 "US",
                 "",
                 "standard",
                 None
             )),
-            ErrorCode::VariantUnavailable
+            CheckoutError::NotForSale {
+                sku: "TEE-M".into()
+            }
         );
         assert_eq!(
-            code(price(
+            refusal(price(
                 &[(snapshot(100, true), 1)],
                 "FR",
                 "",
                 "express",
                 None
             )),
-            ErrorCode::ShippingUnavailable
+            CheckoutError::NoShipping {
+                option: "express".into(),
+                country: "FR".into()
+            }
         );
         assert_eq!(
-            code(price(&[(snapshot(100, true), 1)], "US", "", "pigeon", None)),
-            ErrorCode::ShippingUnavailable
+            refusal(price(&[(snapshot(100, true), 1)], "US", "", "pigeon", None)),
+            CheckoutError::NoShipping {
+                option: "pigeon".into(),
+                country: "US".into()
+            }
         );
         assert_eq!(
-            code(price(
+            refusal(price(
                 &[(snapshot(100, true), 1)],
                 "US",
                 "",
                 "standard",
                 Some(1)
             )),
-            ErrorCode::PriceChanged
+            CheckoutError::PriceChanged {
+                total: 630,
+                expected: 1
+            }
         );
         assert!(price(&[(snapshot(100, true), 1)], "US", "", "standard", Some(630)).is_ok());
         assert_eq!(
-            code(price(
+            refusal(price(
                 &[(snapshot(MAX_AMOUNT, true), 2)],
                 "US",
                 "",
                 "standard",
                 None
             )),
-            ErrorCode::InvalidRequest
+            CheckoutError::OrderTotalOutOfRange
+        );
+        assert_eq!(
+            refusal(price(
+                &[(snapshot(i64::MAX, true), 2)],
+                "US",
+                "",
+                "standard",
+                None
+            )),
+            CheckoutError::LineTotalOutOfRange
+        );
+    }
+
+    #[test]
+    fn a_variant_gone_or_in_another_currency_is_refused() {
+        let (shipping, taxes) = rates();
+        let us = address("US", "");
+        let choices = || Choices {
+            address: &us,
+            option: "standard",
+            email: Email::parse("a@b.co").expect("email"),
+            expected_total: None,
+        };
+        let gone = VariantId::new();
+        let wanted = [Wanted {
+            variant: gone,
+            quantity: 1,
+        }];
+        assert_eq!(
+            quote(
+                &wanted,
+                &HashMap::new(),
+                Currency::USD,
+                &shipping,
+                &taxes,
+                choices()
+            ),
+            Err(CheckoutError::VariantGone { variant: gone })
+        );
+        let v = snapshot(100, true);
+        let wanted = [Wanted {
+            variant: v.variant_id,
+            quantity: 1,
+        }];
+        let eur = Currency::parse("EUR").expect("valid");
+        assert_eq!(
+            quote(
+                &wanted,
+                &HashMap::from([(v.variant_id, v)]),
+                eur,
+                &shipping,
+                &taxes,
+                choices()
+            ),
+            Err(CheckoutError::WrongCurrency {
+                sku: "TEE-M".into(),
+                priced_in: Currency::USD,
+                store: eur
+            })
         );
     }
 
     #[test]
     fn keys_and_fingerprints() {
         assert_eq!(
-            idempotency_key(None).expect_err("missing").code,
-            ErrorCode::MissingIdempotencyKey
+            idempotency_key(None),
+            Err(CheckoutError::MissingIdempotencyKey)
         );
         assert_eq!(
-            idempotency_key(Some("  ")).expect_err("blank").code,
-            ErrorCode::MissingIdempotencyKey
+            idempotency_key(Some("  ")),
+            Err(CheckoutError::MissingIdempotencyKey)
         );
-        assert!(idempotency_key(Some(&"k".repeat(256))).is_err());
-        assert!(idempotency_key(Some("a b")).is_err());
+        let bad = Err(CheckoutError::BadIdempotencyKey { max: 255 });
+        assert_eq!(idempotency_key(Some(&"k".repeat(256))), bad);
+        assert_eq!(idempotency_key(Some("a b")), bad);
+        assert_eq!(
+            idempotency_key(Some(&"k".repeat(255))).map(|k| k.len()),
+            Ok(255)
+        );
         assert_eq!(idempotency_key(Some(" k-1 ")).expect("ok"), "k-1");
         let a: serde_json::Value = serde_json::from_str(r#"{"a":1,"b":2}"#).expect("json");
         let b: serde_json::Value = serde_json::from_str(r#"{"b":2,"a":1}"#).expect("json");

@@ -1,10 +1,56 @@
 //! A store's shipping and tax rate tables, without I/O: validation, the
 //! options for a destination, and the amounts they charge.
 
-use mercato_tenants::ApiError;
 use serde::{Deserialize, Serialize};
 
 use super::model::MAX_AMOUNT;
+
+/// Why a rate table is refused. The text is what staff are told; the code
+/// it is served with is chosen in `checkout/error.rs`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RateError {
+    /// More shipping rates than [`MAX_RATES`].
+    #[error("at most {max} shipping rates")]
+    TooManyShippingRates { max: usize },
+    /// A shipping code not of lower-case letters, digits, `-` and `_`.
+    #[error("code must be 1 to {MAX_CODE_LEN} lower-case letters, digits, - or _")]
+    BadCode,
+    /// Two shipping rates with one code.
+    #[error("code {code} appears twice")]
+    DuplicateCode { code: String },
+    /// A name blank or too long.
+    #[error("name must be 1 to {MAX_NAME_LEN} characters")]
+    BadName,
+    /// A price or free-over amount below 0 or above [`MAX_AMOUNT`].
+    #[error("price_minor and free_over_minor must be 0 to {MAX_AMOUNT}")]
+    AmountOutOfRange,
+    /// Not an ISO 3166-1 alpha-2 code.
+    #[error("`{raw}` is not an ISO 3166-1 alpha-2 country code")]
+    BadCountry { raw: String },
+    /// More tax rates than [`MAX_TAX_RATES`].
+    #[error("at most {max} tax rates")]
+    TooManyTaxRates { max: usize },
+    /// A region code too long.
+    #[error("region must be at most {max} characters")]
+    RegionTooLong { max: usize },
+    /// A tax rate below 0 or above 100 %.
+    #[error("rate_bp must be 0 to {MAX_RATE_BP}")]
+    RateOutOfRange,
+    /// Two tax rates for one country and region.
+    #[error("{country} {region} appears twice")]
+    DuplicateTaxRate { country: String, region: String },
+}
+
+/// Longest shipping code.
+const MAX_CODE_LEN: usize = 40;
+/// Longest rate name, in characters.
+const MAX_NAME_LEN: usize = 100;
+/// Most tax rates in one table.
+pub const MAX_TAX_RATES: usize = 500;
+/// Longest tax region code.
+const MAX_REGION_LEN: usize = 10;
+/// Highest tax rate: 100 %.
+const MAX_RATE_BP: i32 = 10_000;
 
 /// One shipping rate of a store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -38,41 +84,32 @@ pub const MAX_RATES: usize = 50;
 
 /// Checks a whole shipping rate table (codes unique, fields in range) and
 /// normalizes country codes.
-pub fn validate_shipping(rates: Vec<ShippingRate>) -> Result<Vec<ShippingRate>, ApiError> {
+pub fn validate_shipping(rates: Vec<ShippingRate>) -> Result<Vec<ShippingRate>, RateError> {
     if rates.len() > MAX_RATES {
-        return Err(ApiError::invalid(format!(
-            "at most {MAX_RATES} shipping rates"
-        )));
+        return Err(RateError::TooManyShippingRates { max: MAX_RATES });
     }
     let mut seen = std::collections::HashSet::new();
     rates
         .into_iter()
         .map(|mut r| {
             let code_ok = !r.code.is_empty()
-                && r.code.len() <= 40
+                && r.code.len() <= MAX_CODE_LEN
                 && r.code.bytes().enumerate().all(|(i, b)| {
                     b.is_ascii_lowercase()
                         || b.is_ascii_digit()
                         || (i > 0 && (b == b'-' || b == b'_'))
                 });
             if !code_ok {
-                return Err(ApiError::invalid(
-                    "code must be 1 to 40 lower-case letters, digits, - or _",
-                ));
+                return Err(RateError::BadCode);
             }
             if !seen.insert(r.code.clone()) {
-                return Err(ApiError::invalid(format!("code {} appears twice", r.code)));
+                return Err(RateError::DuplicateCode { code: r.code });
             }
-            r.name = r.name.trim().to_owned();
-            if r.name.is_empty() || r.name.chars().count() > 100 {
-                return Err(ApiError::invalid("name must be 1 to 100 characters"));
-            }
+            r.name = name(&r.name)?;
             if !(0..=MAX_AMOUNT).contains(&r.price_minor)
                 || matches!(r.free_over_minor, Some(f) if !(0..=MAX_AMOUNT).contains(&f))
             {
-                return Err(ApiError::invalid(
-                    "price_minor and free_over_minor must be 0 to 100000000000",
-                ));
+                return Err(RateError::AmountOutOfRange);
             }
             r.countries = r
                 .countries
@@ -84,15 +121,24 @@ pub fn validate_shipping(rates: Vec<ShippingRate>) -> Result<Vec<ShippingRate>, 
         .collect()
 }
 
-fn country(raw: &str) -> Result<String, ApiError> {
+fn country(raw: &str) -> Result<String, RateError> {
     let c = raw.trim().to_ascii_uppercase();
     if c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()) {
         Ok(c)
     } else {
-        Err(ApiError::invalid(format!(
-            "`{raw}` is not an ISO 3166-1 alpha-2 country code"
-        )))
+        Err(RateError::BadCountry {
+            raw: raw.to_owned(),
+        })
     }
+}
+
+/// A rate's name, trimmed: 1 to [`MAX_NAME_LEN`] characters.
+fn name(raw: &str) -> Result<String, RateError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
+        return Err(RateError::BadName);
+    }
+    Ok(name.to_owned())
 }
 
 /// One tax rate of a store, in basis points (825 = 8.25 %).
@@ -113,9 +159,11 @@ fn tax_name() -> String {
     "Tax".into()
 }
 
-pub fn validate_tax(rates: Vec<TaxRate>) -> Result<Vec<TaxRate>, ApiError> {
-    if rates.len() > 500 {
-        return Err(ApiError::invalid("at most 500 tax rates"));
+/// Checks a whole tax rate table (one rate per country and region, fields
+/// in range) and normalizes country and region codes.
+pub fn validate_tax(rates: Vec<TaxRate>) -> Result<Vec<TaxRate>, RateError> {
+    if rates.len() > MAX_TAX_RATES {
+        return Err(RateError::TooManyTaxRates { max: MAX_TAX_RATES });
     }
     let mut seen = std::collections::HashSet::new();
     rates
@@ -123,21 +171,20 @@ pub fn validate_tax(rates: Vec<TaxRate>) -> Result<Vec<TaxRate>, ApiError> {
         .map(|mut r| {
             r.country = country(&r.country)?;
             r.region = r.region.trim().to_ascii_uppercase();
-            if r.region.len() > 10 {
-                return Err(ApiError::invalid("region must be at most 10 characters"));
+            if r.region.len() > MAX_REGION_LEN {
+                return Err(RateError::RegionTooLong {
+                    max: MAX_REGION_LEN,
+                });
             }
-            if !(0..=10_000).contains(&r.rate_bp) {
-                return Err(ApiError::invalid("rate_bp must be 0 to 10000"));
+            if !(0..=MAX_RATE_BP).contains(&r.rate_bp) {
+                return Err(RateError::RateOutOfRange);
             }
-            r.name = r.name.trim().to_owned();
-            if r.name.is_empty() || r.name.chars().count() > 100 {
-                return Err(ApiError::invalid("name must be 1 to 100 characters"));
-            }
+            r.name = name(&r.name)?;
             if !seen.insert((r.country.clone(), r.region.clone())) {
-                return Err(ApiError::invalid(format!(
-                    "{} {} appears twice",
-                    r.country, r.region
-                )));
+                return Err(RateError::DuplicateTaxRate {
+                    country: r.country,
+                    region: r.region,
+                });
             }
             Ok(r)
         })
@@ -203,30 +250,71 @@ mod tests {
             free_over_minor: None,
             countries: vec![],
         };
-        assert!(validate_shipping(vec![bad_code.clone()]).is_err());
+        assert_eq!(
+            validate_shipping(vec![bad_code.clone()]),
+            Err(RateError::BadCode)
+        );
         let ok = ShippingRate {
             code: "x".into(),
             ..bad_code
         };
-        assert!(validate_shipping(vec![ok.clone(), ok.clone()]).is_err());
-        assert!(validate_shipping(vec![ShippingRate {
-            price_minor: -1,
-            ..ok.clone()
-        }])
-        .is_err());
-        assert!(validate_shipping(vec![ShippingRate {
-            countries: vec!["USA".into()],
-            ..ok
-        }])
-        .is_err());
+        assert_eq!(
+            validate_shipping(vec![ok.clone(), ok.clone()]),
+            Err(RateError::DuplicateCode { code: "x".into() })
+        );
+        assert_eq!(
+            validate_shipping(vec![ShippingRate {
+                price_minor: -1,
+                ..ok.clone()
+            }]),
+            Err(RateError::AmountOutOfRange)
+        );
+        assert_eq!(
+            validate_shipping(vec![ShippingRate {
+                name: "  ".into(),
+                ..ok.clone()
+            }]),
+            Err(RateError::BadName)
+        );
+        assert_eq!(
+            validate_shipping(vec![ShippingRate {
+                countries: vec!["USA".into()],
+                ..ok.clone()
+            }]),
+            Err(RateError::BadCountry { raw: "USA".into() })
+        );
+        assert_eq!(
+            validate_shipping(vec![ok; MAX_RATES + 1]),
+            Err(RateError::TooManyShippingRates { max: 50 })
+        );
         let t = TaxRate {
             country: "US".into(),
             region: String::new(),
             rate_bp: 10_001,
             name: "T".into(),
         };
-        assert!(validate_tax(vec![t.clone()]).is_err());
-        let t = TaxRate { rate_bp: 1, ..t };
-        assert!(validate_tax(vec![t.clone(), t]).is_err());
+        assert_eq!(
+            validate_tax(vec![t.clone()]),
+            Err(RateError::RateOutOfRange)
+        );
+        assert_eq!(
+            validate_tax(vec![TaxRate {
+                region: "x".repeat(11),
+                ..t.clone()
+            }]),
+            Err(RateError::RegionTooLong { max: 10 })
+        );
+        let t = TaxRate {
+            rate_bp: 1,
+            region: " ca".into(),
+            ..t
+        };
+        assert_eq!(
+            validate_tax(vec![t.clone(), t]),
+            Err(RateError::DuplicateTaxRate {
+                country: "US".into(),
+                region: "CA".into()
+            })
+        );
     }
 }

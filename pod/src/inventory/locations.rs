@@ -1,14 +1,14 @@
 //! Locations (warehouses) of a store.
 
 use chrono::{DateTime, Utc};
-use mercato_tenants::{ApiError, ErrorCode, LocationId, StoreId};
+use mercato_tenants::{LocationId, StoreId};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::error::PodError;
 
-use super::model::{check_priority, parse_country, text_field};
+use super::model::{check_deactivation, check_priority, parse_country, text_field, LocationError};
 
 /// A location as staff see it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -84,11 +84,15 @@ struct Fields {
     active: bool,
 }
 
-fn address(field: &str, raw: Option<&String>, max: usize) -> Result<Option<String>, ApiError> {
+fn address(
+    field: &'static str,
+    raw: Option<&String>,
+    max: usize,
+) -> Result<Option<String>, LocationError> {
     raw.map(|r| text_field(field, r, 0, max)).transpose()
 }
 
-fn country(raw: Option<&String>) -> Result<Option<Option<String>>, ApiError> {
+fn country(raw: Option<&String>) -> Result<Option<Option<String>>, LocationError> {
     raw.map(|c| {
         if c.trim().is_empty() {
             Ok(None)
@@ -100,7 +104,7 @@ fn country(raw: Option<&String>) -> Result<Option<Option<String>>, ApiError> {
 }
 
 impl NewLocation {
-    fn validate(&self) -> Result<Fields, ApiError> {
+    fn validate(&self) -> Result<Fields, LocationError> {
         Ok(Fields {
             name: text_field("name", &self.name, 1, 100)?,
             line1: address("line1", self.line1.as_ref(), 255)?.unwrap_or_default(),
@@ -116,7 +120,7 @@ impl NewLocation {
 }
 
 impl LocationPatch {
-    fn apply(&self, current: &Location) -> Result<Fields, ApiError> {
+    fn apply(&self, current: &Location) -> Result<Fields, LocationError> {
         Ok(Fields {
             name: match &self.name {
                 Some(n) => text_field("name", n, 1, 100)?,
@@ -143,11 +147,8 @@ impl LocationPatch {
 }
 
 /// `422 unknown_location`.
-pub(crate) fn unknown(location: LocationId) -> ApiError {
-    ApiError::new(
-        ErrorCode::UnknownLocation,
-        format!("no location {location} in this store"),
-    )
+pub(crate) fn unknown(location: LocationId) -> LocationError {
+    LocationError::Unknown(location)
 }
 
 /// The store's default location, created (race-free: one default per store
@@ -279,13 +280,11 @@ pub(crate) async fn update(
         return Ok(None);
     };
     let f = patch.apply(current)?;
-    if current.active && !f.active && !all.iter().any(|l| l.id != location && l.active) {
-        return Err(ApiError::new(
-            ErrorCode::LastActiveLocation,
-            "the store's last active location cannot be deactivated",
-        )
-        .into());
-    }
+    check_deactivation(
+        current.active,
+        f.active,
+        all.iter().any(|l| l.id != location && l.active),
+    )?;
     Ok(sqlx::query_as(&format!(
         "UPDATE locations SET name = $3, line1 = $4, line2 = $5, city = $6, region = $7,
                 postal_code = $8, country = $9, priority = $10, active = $11, updated_at = now()

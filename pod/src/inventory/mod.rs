@@ -52,6 +52,7 @@
 //! gate and only overestimate. With Redis down or `inventory.gate = false`
 //! reservations go straight to Postgres.
 
+mod error;
 pub(crate) mod gate;
 pub(crate) mod holds;
 pub(crate) mod locations;

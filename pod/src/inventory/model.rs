@@ -2,7 +2,7 @@
 //! is split over locations, whether a change of stock is allowed, what a
 //! valid location looks like.
 
-use mercato_tenants::{ApiError, ErrorCode, LocationId};
+use mercato_tenants::LocationId;
 use serde::{Deserialize, Serialize};
 
 /// Most units on hand at one location.
@@ -36,33 +36,19 @@ pub enum StockOp {
     Adjust(i32),
 }
 
-/// Why a change of stock is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a change of stock is refused. The text is what staff are told; the
+/// code it is served with is chosen in `inventory/error.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum StockRefusal {
     /// The result would be below zero.
+    #[error("units on hand cannot go below zero")]
     Negative,
     /// The result would be below the units reserved by holds.
+    #[error("{reserved} units are reserved by checkouts; on hand cannot go below that")]
     BelowReserved { reserved: i32 },
     /// The result would be above [`MAX_ON_HAND`].
+    #[error("on_hand cannot exceed {MAX_ON_HAND}")]
     TooMany,
-}
-
-impl From<StockRefusal> for ApiError {
-    fn from(r: StockRefusal) -> Self {
-        match r {
-            StockRefusal::Negative => ApiError::new(
-                ErrorCode::NegativeStock,
-                "units on hand cannot go below zero",
-            ),
-            StockRefusal::BelowReserved { reserved } => ApiError::new(
-                ErrorCode::StockReserved,
-                format!("{reserved} units are reserved by checkouts; on hand cannot go below that"),
-            ),
-            StockRefusal::TooMany => {
-                ApiError::invalid(format!("on_hand cannot exceed {MAX_ON_HAND}"))
-            }
-        }
-    }
 }
 
 /// The new units on hand and the delta of `op` at a location holding
@@ -122,41 +108,89 @@ const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB B
     SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN \
     VU WF WS YE YT ZA ZM ZW";
 
-/// A country code, upper-cased; `invalid_country` unless it is an ISO
-/// 3166-1 alpha-2 code.
-pub fn parse_country(raw: &str) -> Result<String, ApiError> {
+/// Why a location, or a location named for a change of stock, is refused.
+/// The text is what staff are told; the code it is served with is chosen
+/// in `inventory/error.rs`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LocationError {
+    /// Not an ISO 3166-1 alpha-2 code.
+    #[error("country must be an ISO 3166-1 alpha-2 code such as US or DE")]
+    InvalidCountry,
+    /// A text field shorter than `min` or longer than `max` characters.
+    #[error("{}", text_length(.field, *.min, *.max))]
+    TextLength {
+        field: &'static str,
+        min: usize,
+        max: usize,
+    },
+    /// A priority outside 0 to [`MAX_PRIORITY`].
+    #[error("priority must be 0 to {MAX_PRIORITY}")]
+    PriorityOutOfRange,
+    /// No location of that id in the store.
+    #[error("no location {0} in this store")]
+    Unknown(LocationId),
+    /// Deactivating the store's only active location.
+    #[error("the store's last active location cannot be deactivated")]
+    LastActive,
+}
+
+fn text_length(field: &str, min: usize, max: usize) -> String {
+    if min > 0 {
+        format!("{field} must be {min} to {max} characters")
+    } else {
+        format!("{field} must be at most {max} characters")
+    }
+}
+
+/// A country code, upper-cased; [`LocationError::InvalidCountry`] unless it
+/// is an ISO 3166-1 alpha-2 code.
+pub fn parse_country(raw: &str) -> Result<String, LocationError> {
     let code = raw.trim().to_ascii_uppercase();
     if code.len() == 2 && COUNTRIES.split_whitespace().any(|c| c == code) {
         Ok(code)
     } else {
-        Err(ApiError::new(
-            ErrorCode::InvalidCountry,
-            "country must be an ISO 3166-1 alpha-2 code such as US or DE",
-        ))
+        Err(LocationError::InvalidCountry)
     }
 }
 
 /// A trimmed text field of at most `max` characters (`min` at least).
-pub fn text_field(field: &str, raw: &str, min: usize, max: usize) -> Result<String, ApiError> {
+pub fn text_field(
+    field: &'static str,
+    raw: &str,
+    min: usize,
+    max: usize,
+) -> Result<String, LocationError> {
     let value = raw.trim();
     let len = value.chars().count();
     if len < min || len > max {
-        return Err(ApiError::invalid(if min > 0 {
-            format!("{field} must be {min} to {max} characters")
-        } else {
-            format!("{field} must be at most {max} characters")
-        }));
+        return Err(LocationError::TextLength { field, min, max });
     }
     Ok(value.to_owned())
 }
 
-/// Location priorities: 0 (tried first) to 1,000,000.
-pub fn check_priority(priority: i32) -> Result<i32, ApiError> {
-    if (0..=1_000_000).contains(&priority) {
+/// Lowest priority a location may have (tried last).
+pub const MAX_PRIORITY: i32 = 1_000_000;
+
+/// Location priorities: 0 (tried first) to [`MAX_PRIORITY`].
+pub fn check_priority(priority: i32) -> Result<i32, LocationError> {
+    if (0..=MAX_PRIORITY).contains(&priority) {
         Ok(priority)
     } else {
-        Err(ApiError::invalid("priority must be 0 to 1000000"))
+        Err(LocationError::PriorityOutOfRange)
     }
+}
+
+/// Whether a location may become inactive: not when it is active and no
+/// other location of the store is.
+pub fn check_deactivation(
+    active_now: bool,
+    active_after: bool,
+    others_active: bool,
+) -> Result<(), LocationError> {
+    if active_now && !active_after && !others_active {
+        return Err(LocationError::LastActive);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -211,7 +245,11 @@ mod tests {
         assert_eq!(parse_country("us").ok(), Some("US".into()));
         assert_eq!(parse_country(" DE ").ok(), Some("DE".into()));
         for bad in ["USA", "ZZ", "", "1X", "U"] {
-            assert!(parse_country(bad).is_err(), "{bad}");
+            assert_eq!(
+                parse_country(bad),
+                Err(LocationError::InvalidCountry),
+                "{bad}"
+            );
         }
         assert_eq!(COUNTRIES.split_whitespace().count(), 249);
     }
@@ -222,11 +260,30 @@ mod tests {
             text_field("name", "  Depot ", 1, 5).ok(),
             Some("Depot".into())
         );
-        assert!(text_field("name", "   ", 1, 5).is_err());
-        assert!(text_field("name", "abcdef", 1, 5).is_err());
+        let name = Err(LocationError::TextLength {
+            field: "name",
+            min: 1,
+            max: 5,
+        });
+        assert_eq!(text_field("name", "   ", 1, 5), name);
+        assert_eq!(text_field("name", "abcdef", 1, 5), name);
         assert_eq!(text_field("line2", "", 0, 5).ok(), Some(String::new()));
-        assert!(check_priority(-1).is_err());
-        assert!(check_priority(1_000_001).is_err());
+        assert_eq!(check_priority(-1), Err(LocationError::PriorityOutOfRange));
+        assert_eq!(
+            check_priority(1_000_001),
+            Err(LocationError::PriorityOutOfRange)
+        );
         assert_eq!(check_priority(7).ok(), Some(7));
+    }
+
+    #[test]
+    fn only_the_last_active_location_cannot_be_deactivated() {
+        assert_eq!(
+            check_deactivation(true, false, false),
+            Err(LocationError::LastActive)
+        );
+        assert_eq!(check_deactivation(true, false, true), Ok(()));
+        assert_eq!(check_deactivation(false, false, false), Ok(()));
+        assert_eq!(check_deactivation(true, true, false), Ok(()));
     }
 }
