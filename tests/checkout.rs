@@ -1002,3 +1002,44 @@ async fn recovery_leaves_a_fenced_store_alone() {
     assert_eq!(shop.count(&stack, CLAIMED).await, 1, "active: claimed");
     stack.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_guest_checkout_answers_only_to_the_cart_tokens_secret() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "secret").await;
+    let (_, variant) = shop.product(&stack, "SEC-1", 1200, 5).await;
+    let token = shop.cart(&stack, &[(&variant, 1)]).await;
+    let (status, order) = send(shop.checkout(&stack, &token, "sec-key", CARD_OK)).await;
+    assert_eq!(status, 201, "{order}");
+    // The cart id is the token's clear part; the secret after it is the
+    // proof. Same cart id, another secret: a stranger who saw the id.
+    let (cart_part, _secret) = token.rsplit_once('_').expect("ct_<cart>_<secret>");
+    let forged = format!("{cart_part}_{}", "0".repeat(64));
+    let (status, body) = send(shop.checkout(&stack, &forged, "sec-key", CARD_OK)).await;
+    assert_eq!(
+        status, 404,
+        "a replay with a forged secret learns nothing: {body}"
+    );
+    assert_eq!(body["error"]["code"], "not_found");
+    assert!(!body.to_string().contains("@"), "no email leaks: {body}");
+    // The status page: the owner sees it, the forger does not.
+    let (_, replayed) = send(shop.checkout(&stack, &token, "sec-key", CARD_OK)).await;
+    assert_eq!(
+        replayed["id"], order["id"],
+        "the owner's replay gets the order"
+    );
+    let mut db = shop.db(&stack).await;
+    let (checkout,): (uuid::Uuid,) = sqlx::query_as(
+        "SELECT id FROM checkouts WHERE store_id = $1 AND idempotency_key = 'sec-key'",
+    )
+    .bind(shop.id.as_uuid())
+    .fetch_one(&mut db)
+    .await
+    .expect("checkout row");
+    let path = format!("/api/checkouts/{checkout}");
+    let owner = stack.get(&shop.host, &path).header("x-cart-token", &token);
+    assert_eq!(send(owner).await.0, 200);
+    let stranger = stack.get(&shop.host, &path).header("x-cart-token", &forged);
+    assert_eq!(send(stranger).await.0, 404);
+    stack.shutdown().await;
+}

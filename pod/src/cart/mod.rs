@@ -36,7 +36,9 @@ use mercato_tenants::{ApiError, CartId, Currency, CustomerId, ErrorCode, StoreId
 use prometheus::IntCounter;
 use sqlx::{Postgres, Transaction};
 
-pub use model::{Cart, CartError, CartLine, CartRecord, CartToken, Line, LineIssue, Owner};
+pub use model::{
+    Cart, CartError, CartLine, CartRecord, CartToken, Line, LineIssue, Owner, TokenHash,
+};
 pub use sent::SentToken;
 
 use self::cache::CacheError;

@@ -28,6 +28,8 @@ pub struct Checkout {
     pub outcome: Option<(u16, serde_json::Value)>,
     /// When a driver last moved it (or the recovery worker claimed it).
     pub updated_at: DateTime<Utc>,
+    /// A guest checkout's cart token secret, hashed (sha256).
+    pub cart_secret_hash: Option<Vec<u8>>,
 }
 
 impl Checkout {
@@ -37,7 +39,8 @@ impl Checkout {
 }
 
 const COLUMNS: &str = "id, request_hash, cart_id, customer_id, state, steps, quote,
-    payment_token, payment_id, order_id, failure, outcome_status, outcome, updated_at";
+    payment_token, payment_id, order_id, failure, outcome_status, outcome, updated_at,
+    cart_secret_hash";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -55,6 +58,7 @@ struct Row {
     outcome_status: Option<i16>,
     outcome: Option<serde_json::Value>,
     updated_at: DateTime<Utc>,
+    cart_secret_hash: Option<Vec<u8>>,
 }
 
 impl Row {
@@ -86,6 +90,7 @@ impl Row {
                 _ => None,
             },
             updated_at: self.updated_at,
+            cart_secret_hash: self.cart_secret_hash,
         })
     }
 }
@@ -98,6 +103,8 @@ pub struct NewCheckout<'a> {
     pub cart_id: CartId,
     pub customer_id: Option<CustomerId>,
     pub payment_token: &'a str,
+    /// A guest's cart token secret, hashed.
+    pub cart_secret_hash: Option<&'a [u8]>,
 }
 
 /// Records the checkout under its idempotency key; false if the key is
@@ -109,8 +116,8 @@ pub async fn insert<'e>(
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO checkouts (store_id, id, idempotency_key, request_hash, cart_id, customer_id,
-             state, payment_token, steps)
-         VALUES ($1, $2, $3, $4, $5, $6, 'started', $7, '{}')
+             state, payment_token, steps, cart_secret_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, 'started', $7, '{}', $8)
          ON CONFLICT (store_id, idempotency_key) DO NOTHING",
     )
     .bind(store.as_uuid())
@@ -120,6 +127,7 @@ pub async fn insert<'e>(
     .bind(new.cart_id.as_uuid())
     .bind(new.customer_id.map(|c| c.as_uuid()))
     .bind(new.payment_token)
+    .bind(new.cart_secret_hash)
     .execute(exec)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -88,11 +88,11 @@ async fn checkout(
     // a malformed request: the client fixes it and may reuse the key.
     let asked = asked(request, cart_ref)?;
     let store = tenant.store_id;
-    let (identity, cart_id, customer_id) = match &asked.cart {
-        CartRef::Guest(t) => (format!("cart:{}", t.cart()), t.cart(), None),
+    let (identity, cart_id, customer_id, secret_hash) = match &asked.cart {
+        CartRef::Guest(t) => (format!("cart:{}", t.cart()), t.cart(), None, Some(t.hash())),
         CartRef::Customer(c) => {
             let cart = cart::active(&state, store, &asked.cart).await?;
-            (format!("customer:{c}"), cart.id, Some(*c))
+            (format!("customer:{c}"), cart.id, Some(*c), None)
         }
     };
     let hash = model::request_hash(&identity, &raw);
@@ -110,12 +110,13 @@ async fn checkout(
             cart_id,
             customer_id,
             payment_token: &asked.payment_token,
+            cart_secret_hash: secret_hash.as_ref().map(|h| h.0.as_slice()),
         },
     )
     .await?;
     tx.commit().await?;
     if !inserted {
-        return replay(&state, store, &key, &hash).await;
+        return replay(&state, store, &key, &hash, &asked.cart).await;
     }
     let c = saga::drive(&state, store, id, Mode::Request(&asked)).await?;
     Ok(answer(&c))
@@ -160,6 +161,7 @@ async fn replay(
     store: StoreId,
     key: &str,
     hash: &[u8],
+    who: &CartRef,
 ) -> Result<Response, PodError> {
     let wait_for = Duration::from_millis(state.config.gateway.timeout_ms.saturating_mul(2) + 5_000);
     let deadline = tokio::time::Instant::now() + wait_for;
@@ -168,6 +170,11 @@ async fn replay(
         let c = sql::by_key(&state.db, store, key)
             .await?
             .ok_or_else(|| PodError::internal("checkout key vanished"))?;
+        // The cart id is in the token's clear part: only its secret proves
+        // the replay comes from the shopper who started the checkout.
+        if !started_by(&c, who) {
+            return Err(ApiError::not_found("checkout").into());
+        }
         if c.request_hash != hash {
             return Err(ApiError::new(
                 ErrorCode::IdempotencyKeyReused,
@@ -237,14 +244,26 @@ async fn get_checkout(
     let c = sql::get(&state.db, tenant.store_id, id, false)
         .await?
         .ok_or_else(|| ApiError::not_found("checkout"))?;
-    let mine = match who {
-        CartRef::Customer(cid) => c.customer_id == Some(cid),
-        CartRef::Guest(t) => c.customer_id.is_none() && c.cart_id == t.cart(),
-    };
-    if !mine {
+    if !started_by(&c, &who) {
         return Err(ApiError::not_found("checkout").into());
     }
     Ok(Json(status_of(&c)))
+}
+
+/// Whether `who` is the shopper who started `c`: the same customer, or a
+/// guest holding the same cart token (its secret, not only its cart id).
+fn started_by(c: &sql::Checkout, who: &CartRef) -> bool {
+    match who {
+        CartRef::Customer(cid) => c.customer_id == Some(*cid),
+        CartRef::Guest(t) => {
+            c.customer_id.is_none()
+                && c.cart_id == t.cart()
+                && c.cart_secret_hash.as_deref().is_none_or(|stored| {
+                    crate::cart::TokenHash::from_slice(stored)
+                        .is_some_and(|stored| stored.matches(&t.hash()))
+                })
+        }
+    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
