@@ -536,3 +536,46 @@ async fn the_router_reads_one_host_and_prefers_an_absolute_target() {
     assert_eq!(raw_status(&stack, &absolute_unknown).await, 404);
     stack.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_database_answers_a_quick_503_and_cached_reads_go_on() {
+    let stack = Stack::start_with(1, |cfg| cfg.db_acquire_timeout_ms = 500).await;
+    let store = stack.create_store("lambda").await;
+    let host = format!("lambda.{PLATFORM}");
+    let token = stack.staff_token(&store);
+    let product = stack
+        .create_product(&host, &token, "Lamp", "LAMP-1", 2500)
+        .await;
+    let path = format!("/api/products/{}", product["id"].as_str().expect("id"));
+    // Read once so the body is in the cache.
+    assert_eq!(status_of(stack.get(&host, &path)).await, 200);
+    stack.pg().freeze();
+    let write = stack
+        .post(&host, "/admin/api/products")
+        .bearer_auth(&token)
+        .json(&json!({"title": "Shade", "variants": [{"sku": "SHADE-1", "price_minor": 900}]}))
+        .send()
+        .await
+        .expect("send");
+    let retry_after = write.headers().get("retry-after").cloned();
+    let refused = error_code(write).await;
+    let cached = status_of(stack.get(&host, &path)).await;
+    stack.pg().thaw();
+    assert_eq!(refused, (503, "database_unavailable".into()));
+    assert_eq!(retry_after.as_ref().map(|v| v.as_bytes()), Some(&b"1"[..]));
+    assert_eq!(cached, 200, "cached reads do not need the database");
+    // Back to normal once the database answers again.
+    stack
+        .eventually("writes work again", || async {
+            let r = stack
+                .post(&host, "/admin/api/products")
+                .bearer_auth(&token)
+                .json(&json!({"title": "Shade", "variants": [{"sku": "SHADE-2", "price_minor": 900}]}))
+                .send()
+                .await
+                .ok()?;
+            (r.status() == 201).then_some(())
+        })
+        .await;
+    stack.shutdown().await;
+}

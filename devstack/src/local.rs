@@ -41,6 +41,26 @@ fn listens(pid: u32, port: u16) -> bool {
         .any(|inode| inodes.contains(&inode))
 }
 
+/// The processes whose parent is `parent` (from `/proc/<pid>/stat`).
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    // `pid (comm) state ppid ...`; comm may hold spaces.
+                    let after = stat.rsplit_once(')')?.1;
+                    after.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(parent)
+        })
+        .collect()
+}
+
 /// The inodes of the sockets listening on `port` (`/proc/net/tcp{,6}`).
 fn listening_inodes(port: u16) -> Vec<u64> {
     const LISTEN: &str = "0A";
@@ -355,6 +375,26 @@ impl PgCluster {
     /// Fast shutdown: open transactions roll back, committed data stays.
     pub async fn stop(mut self) {
         stop_child(&mut self.child, Signal::SIGINT, Duration::from_secs(30)).await;
+    }
+
+    /// Stops every process of the cluster (SIGSTOP): a hung database,
+    /// connections open but nothing answered, until [`PgCluster::thaw`].
+    pub fn freeze(&self) {
+        self.signal_all(Signal::SIGSTOP);
+    }
+
+    /// Resumes a frozen cluster.
+    pub fn thaw(&self) {
+        self.signal_all(Signal::SIGCONT);
+    }
+
+    fn signal_all(&self, signal: Signal) {
+        let Some(postmaster) = self.child.id() else {
+            return;
+        };
+        for pid in std::iter::once(postmaster).chain(children_of(postmaster)) {
+            let _ = kill(Pid::from_raw(pid as i32), signal);
+        }
     }
 
     /// Immediate shutdown, like a crash.

@@ -28,6 +28,10 @@ pub struct PodConfig {
     pub body_limit: usize,
     /// Connections in the Postgres pool.
     pub db_pool_size: u32,
+    /// How long a request waits for a database connection (including the
+    /// health check of a pooled one) before `503 database_unavailable`, in
+    /// milliseconds. A hung database fails fast instead of hanging shoppers.
+    pub db_acquire_timeout_ms: u64,
     /// How the payment gateway reaches this pod (webhooks); empty: the
     /// address it listens on.
     pub public_url: String,
@@ -66,6 +70,7 @@ impl Default for PodConfig {
             jwt_secret: String::new(),
             body_limit: 1024 * 1024,
             db_pool_size: 16,
+            db_acquire_timeout_ms: 2_000,
             public_url: String::new(),
             failpoint: String::new(),
             media: MediaConfig::default(),

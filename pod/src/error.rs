@@ -44,6 +44,7 @@ impl PodError {
     pub fn client_error(&self) -> Option<ApiError> {
         match self {
             Self::Api(e) if e.code != ErrorCode::Internal => Some(e.clone()),
+            Self::Db(sqlx::Error::PoolTimedOut) => Some(database_unavailable()),
             Self::Db(e) => constraint_error(e),
             _ => None,
         }
@@ -78,6 +79,8 @@ impl IntoResponse for PodError {
 /// A named constraint's violation as the client error it means; `None` for
 /// any other database error. The one place where constraint names meet
 /// error codes.
+///
+/// (See also [`database_unavailable`].)
 pub fn constraint_error(err: &sqlx::Error) -> Option<ApiError> {
     let sqlx::Error::Database(db) = err else {
         return None;
@@ -125,6 +128,18 @@ pub fn constraint_error(err: &sqlx::Error) -> Option<ApiError> {
         _ => return None,
     };
     Some(ApiError::new(code, message))
+}
+
+/// No database connection within the pool's acquire timeout: the database
+/// is down, hung or saturated. The shopper gets a quick, clear `503` with
+/// `Retry-After` rather than a request that hangs as long as the database
+/// does.
+fn database_unavailable() -> ApiError {
+    tracing::warn!("no database connection within the acquire timeout");
+    ApiError::new(
+        ErrorCode::DatabaseUnavailable,
+        "the store's database is not answering; retry shortly",
+    )
 }
 
 #[cfg(test)]

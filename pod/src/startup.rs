@@ -56,7 +56,10 @@ impl Application {
             .context("parsing the pod database url")?;
         let db = PgPoolOptions::new()
             .max_connections(config.db_pool_size)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_millis(config.db_acquire_timeout_ms))
+            // Ping a pooled connection before use, inside the acquire
+            // timeout: a hung database is found there, not mid-request.
+            .test_before_acquire(true)
             .connect_with(options.options([("gin_pending_list_limit", GIN_PENDING_LIST_LIMIT)]))
             .await
             .context("connecting to the pod database")?;

@@ -93,6 +93,7 @@ catalogue! {
     NotReady => ("not_ready", SERVICE_UNAVAILABLE),
     StoreUnavailable => ("store_unavailable", SERVICE_UNAVAILABLE),
     Overloaded => ("overloaded", SERVICE_UNAVAILABLE),
+    DatabaseUnavailable => ("database_unavailable", SERVICE_UNAVAILABLE),
 }
 
 impl std::fmt::Display for ErrorCode {

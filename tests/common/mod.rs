@@ -617,6 +617,11 @@ impl Stack {
     }
 
     /// The platform's token-signing secret (for extra routers in tests).
+    /// The Postgres cluster every pod and the control plane use.
+    pub fn pg(&self) -> &PgCluster {
+        &self.pg
+    }
+
     pub fn secret(&self) -> &str {
         &self.secret
     }

@@ -85,7 +85,7 @@ impl FromRequestParts<AppState> for StaffActor {
                 let key = key.to_str().map_err(|_| invalid_key())?;
                 let id = api_keys::authenticate(&state.db, store, key.trim())
                     .await
-                    .map_err(PodError::internal)?
+                    .map_err(PodError::Db)?
                     .ok_or_else(invalid_key)?;
                 let now = chrono::Utc::now().timestamp();
                 let claims =
@@ -111,7 +111,7 @@ impl FromRequestParts<AppState> for StaffActor {
                     .map_err(|_| ApiError::new(ErrorCode::Unauthorized, "malformed staff token"))?;
                 let role = sessions::staff_session(&state.db, store, sid, id.as_uuid())
                     .await
-                    .map_err(PodError::internal)?
+                    .map_err(PodError::Db)?
                     .ok_or_else(session_ended)?;
                 StaffCredential::Member { id, role }
             }
@@ -215,7 +215,7 @@ impl FromRequestParts<AppState> for Customer {
         if let Some(sid) = claims.sid {
             let open = sessions::customer_session(&state.db, tenant, sid, id.as_uuid())
                 .await
-                .map_err(PodError::internal)?;
+                .map_err(PodError::Db)?;
             if !open {
                 return Err(session_ended());
             }

@@ -63,7 +63,7 @@ pub async fn open(
     .bind(expires)
     .execute(&mut **tx)
     .await
-    .map_err(PodError::internal)?;
+    .map_err(PodError::Db)?;
     let claims = Claims::new(
         subject.id().to_string(),
         subject.role(),
@@ -98,7 +98,7 @@ pub async fn revoke<'e>(
 /// Logs a token out: revokes the session it rides in, if it has one.
 pub async fn log_out(db: &PgPool, store: StoreId, claims: &Claims) -> Result<(), PodError> {
     if let Some(sid) = claims.sid {
-        revoke(db, store, sid).await.map_err(PodError::internal)?;
+        revoke(db, store, sid).await.map_err(PodError::Db)?;
     }
     Ok(())
 }

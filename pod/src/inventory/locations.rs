@@ -238,7 +238,7 @@ pub(crate) async fn create(
     let f = new.validate()?;
     ensure_default_location(tx, store)
         .await
-        .map_err(PodError::internal)?;
+        .map_err(PodError::Db)?;
     Ok(sqlx::query_as(&format!(
         "INSERT INTO locations (store_id, id, name, line1, line2, city, region, postal_code,
                                 country, priority, active)
@@ -275,7 +275,7 @@ pub(crate) async fn update(
     .bind(store.as_uuid())
     .fetch_all(&mut **tx)
     .await
-    .map_err(PodError::internal)?;
+    .map_err(PodError::Db)?;
     let Some(current) = all.iter().find(|l| l.id == location) else {
         return Ok(None);
     };

@@ -98,7 +98,7 @@ pub async fn begin_write(
     db: &PgPool,
     store: StoreId,
 ) -> Result<Transaction<'static, Postgres>, PodError> {
-    let mut tx = db.begin().await.map_err(PodError::internal)?;
+    let mut tx = db.begin().await?;
     lock_active(&mut tx, store).await?;
     Ok(tx)
 }
@@ -109,10 +109,7 @@ pub async fn lock_active(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
 ) -> Result<(), PodError> {
-    if is_active_locked(tx, store)
-        .await
-        .map_err(PodError::internal)?
-    {
+    if is_active_locked(tx, store).await? {
         Ok(())
     } else {
         Err(store_not_here(Some(store)).into())
