@@ -11,16 +11,22 @@ use crate::config;
 
 /// The signing secret used when `--dev` is given and none is set.
 const DEV_SECRET: &str = "mercato-dev-secret-not-for-production-use!";
+/// The router → pod hop key used when `--dev` is given and none is set.
+const DEV_HOP_SECRET: &str = "mercato-dev-hop-key-not-for-production-use!";
 
 /// Refuses a weak signing secret unless `dev` says it is fine.
 fn check_secret(secret: &mut String, var: &str, dev: bool) -> anyhow::Result<()> {
+    check_key(secret, var, dev, DEV_SECRET)
+}
+
+fn check_key(secret: &mut String, var: &str, dev: bool, dev_value: &str) -> anyhow::Result<()> {
     if secret.len() >= 32 {
         return Ok(());
     }
     if dev {
         if secret.is_empty() {
-            tracing::warn!("using the built-in development signing secret");
-            *secret = DEV_SECRET.to_owned();
+            tracing::warn!("{var} is not set: using the built-in development value");
+            *secret = dev_value.to_owned();
         }
         return Ok(());
     }
@@ -30,6 +36,12 @@ fn check_secret(secret: &mut String, var: &str, dev: bool) -> anyhow::Result<()>
 pub async fn pod(file: Option<&Path>, dev: bool) -> anyhow::Result<()> {
     let mut cfg: mercato_pod::PodConfig = config::load(file, "MERCATO_POD_")?;
     check_secret(&mut cfg.jwt_secret, "MERCATO_POD_JWT_SECRET", dev)?;
+    check_key(
+        &mut cfg.hop_secret,
+        "MERCATO_POD_HOP_SECRET",
+        dev,
+        DEV_HOP_SECRET,
+    )?;
     if cfg.gateway.uses_dev_keys() {
         if !dev {
             bail!(
@@ -58,6 +70,12 @@ pub async fn control_plane(file: Option<&Path>, dev: bool) -> anyhow::Result<()>
 pub async fn router(file: Option<&Path>, dev: bool) -> anyhow::Result<()> {
     let mut cfg: mercato_router::RouterConfig = config::load(file, "MERCATO_ROUTER_")?;
     check_secret(&mut cfg.jwt_secret, "MERCATO_ROUTER_JWT_SECRET", dev)?;
+    check_key(
+        &mut cfg.hop_secret,
+        "MERCATO_ROUTER_HOP_SECRET",
+        dev,
+        DEV_HOP_SECRET,
+    )?;
     mercato_router::Application::build(cfg)
         .await?
         .run_until(shutdown_signal())

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{error_code, refusal, status_of, Stack, PLATFORM};
+use common::{error_code, hop_headers, refusal, status_of, Stack, PLATFORM};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Connection as _;
@@ -187,20 +187,18 @@ async fn a_request_sent_straight_to_the_wrong_pod_gets_421_and_writes_nothing() 
         .expect("a second pod");
     let id = store["id"].as_str().expect("id");
 
+    let signed = |method: Method, path: &str| hop_headers(&stack, method, path, id);
     let r = stack
         .http
         .post(format!("{}/admin/api/products", wrong.app.url()))
-        .header(mercato_tenants::STORE_HEADER, id)
+        .headers(signed(Method::POST, "/admin/api/products"))
         .bearer_auth(&staff)
         .json(&json!({"title": "Misdirected", "variants": [{"sku": "M-1", "price_minor": 100}]}));
     assert_eq!(refusal(r).await, (421, "store_not_here".into()));
     let r = stack
         .http
         .get(format!("{}/api/products", wrong.app.url()))
-        .header(mercato_tenants::STORE_HEADER, id);
-    assert_eq!(refusal(r).await, (421, "store_not_here".into()));
-    // A request naming no store at all is not served either.
-    let r = stack.http.get(format!("{}/api/products", wrong.app.url()));
+        .headers(signed(Method::GET, "/api/products"));
     assert_eq!(refusal(r).await, (421, "store_not_here".into()));
     assert_eq!(count_products(&wrong.database_url).await, 0);
     assert_eq!(count_products(&home.database_url).await, 0);
@@ -209,12 +207,67 @@ async fn a_request_sent_straight_to_the_wrong_pod_gets_421_and_writes_nothing() 
     let r = stack
         .http
         .post(format!("{}/admin/api/products", home.app.url()))
-        .header(mercato_tenants::STORE_HEADER, id)
+        .headers(signed(Method::POST, "/admin/api/products"))
         .bearer_auth(&staff)
         .json(&json!({"title": "Direct", "variants": [{"sku": "M-1", "price_minor": 100}]}));
     assert_eq!(status_of(r).await, 201);
     assert_eq!(count_products(&home.database_url).await, 1);
     assert_eq!(count_products(&wrong.database_url).await, 0);
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_serves_only_requests_a_router_signed() {
+    let stack = Stack::start(1).await;
+    let store = stack.create_store("omicron").await;
+    let staff = stack.staff_token(&store);
+    let pod = stack.pod_for(&store).await;
+    let id = store["id"].as_str().expect("id");
+    let product = json!({"title": "Forged", "variants": [{"sku": "F-1", "price_minor": 100}]});
+    // Naming the store, as the router does, is not enough without the hop.
+    let r = stack
+        .http
+        .post(format!("{}/admin/api/products", pod.app.url()))
+        .header(mercato_tenants::STORE_HEADER, id)
+        .bearer_auth(&staff)
+        .json(&product);
+    assert_eq!(refusal(r).await, (400, "invalid_signature".into()));
+    // A hop signed with another key, or for another request line.
+    let forged = mercato_tenants::hop::direct(
+        b"not-the-hop-key",
+        &Method::POST,
+        "/admin/api/products",
+        id.parse().expect("id"),
+    );
+    let r = stack
+        .http
+        .post(format!("{}/admin/api/products", pod.app.url()))
+        .headers(forged)
+        .bearer_auth(&staff)
+        .json(&product);
+    assert_eq!(refusal(r).await, (400, "invalid_signature".into()));
+    let r = stack
+        .http
+        .post(format!("{}/admin/api/products", pod.app.url()))
+        .headers(hop_headers(&stack, Method::GET, "/api/products", id))
+        .bearer_auth(&staff)
+        .json(&product);
+    assert_eq!(refusal(r).await, (400, "invalid_signature".into()));
+    // A client address added to a signed hop is not believed either.
+    let mut spoofed = hop_headers(&stack, Method::GET, "/api/products", id);
+    spoofed.insert("x-forwarded-for", "203.0.113.7".parse().expect("header"));
+    let r = stack
+        .http
+        .get(format!("{}/api/products", pod.app.url()))
+        .headers(spoofed);
+    assert_eq!(refusal(r).await, (400, "invalid_signature".into()));
+    assert_eq!(count_products(&pod.database_url).await, 0);
+    // Through the router it is served.
+    let r = stack
+        .post(&format!("omicron.{PLATFORM}"), "/admin/api/products")
+        .bearer_auth(&staff)
+        .json(&product);
+    assert_eq!(status_of(r).await, 201);
     stack.shutdown().await;
 }
 

@@ -944,6 +944,7 @@ async fn a_stale_router_is_sent_to_the_target() {
         listen: "127.0.0.1:0".into(),
         control_plane_url: format!("http://{proxy_addr}"),
         jwt_secret: stack.secret().to_owned(),
+        hop_secret: common::hop_secret(stack.secret()),
         platform_domain: common::PLATFORM.into(),
         sync_wait_secs: 1,
         ..Default::default()

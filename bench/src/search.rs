@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use mercato_devstack::local::{free_port, Binaries, Durability, PgCluster, RedisServer};
 use mercato_pod::seed::{self, Seeded};
-use mercato_tenants::{Claims, Role, StoreId, TokenKeys, STORE_HEADER};
+use mercato_tenants::{hop, Claims, Role, StoreId, TokenKeys};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::loadgen::{machine, quantile};
@@ -145,6 +146,7 @@ async fn with_pod(args: &SearchArgs, pg: &PgCluster, redis: &RedisServer) -> any
         database_url: database_url.clone(),
         redis_url: redis.url(),
         jwt_secret: secret.clone(),
+        hop_secret: secret.clone(),
         ..Default::default()
     })
     .await?;
@@ -212,13 +214,13 @@ async fn drive(
     let mut outcomes = Vec::new();
     for s in &scenarios {
         // Warm-up: the first request of the fixed query fills the cache.
-        let first = get(&http, base, store, &(s.bust)(&s.path, None)).await?;
+        let first = get(&http, base, secret, store, &(s.bust)(&s.path, None)).await?;
         for (mode, cold, clients) in [
             ("cold", true, args.clients),
             ("cold, 1 client", true, 1),
             ("cached", false, args.clients),
         ] {
-            let o = load(args, clients, &http, base, store, s, mode, cold).await;
+            let o = load(args, clients, &http, base, secret, store, s, mode, cold).await;
             println!(
                 "{:<34} {:<14} {:>6} req {:>7.0} req/s  p50 {:>6} ms  p95 {:>6} ms  p99 {:>6} ms  errors {}",
                 o.scenario,
@@ -301,15 +303,18 @@ fn scenarios(seeded: &Seeded) -> Vec<Scenario> {
     ]
 }
 
+/// Straight to the pod (no router): signed with the hop key, which is the
+/// benchmark pod's `secret` too.
 async fn get(
     http: &reqwest::Client,
     base: &str,
+    hop_key: &str,
     store: StoreId,
     path: &str,
 ) -> anyhow::Result<Value> {
     let r = http
         .get(format!("{base}{path}"))
-        .header(STORE_HEADER, store.to_string())
+        .headers(hop::direct(hop_key.as_bytes(), &Method::GET, path, store))
         .send()
         .await?;
     let status = r.status();
@@ -326,6 +331,7 @@ async fn load(
     clients: usize,
     http: &reqwest::Client,
     base: &str,
+    hop_key: &str,
     store: StoreId,
     s: &Scenario,
     mode: &'static str,
@@ -341,6 +347,7 @@ async fn load(
     let mut tasks = Vec::new();
     for _ in 0..clients {
         let (http, base, path, bust) = (http.clone(), base.to_owned(), s.path.clone(), s.bust);
+        let hop_key = hop_key.to_owned();
         let errors = errors.clone();
         tasks.push(tokio::spawn(async move {
             let mut times = Vec::new();
@@ -348,9 +355,15 @@ async fn load(
                 let k = counter.fetch_add(1, Ordering::Relaxed);
                 let url = format!("{base}{}", bust(&path, cold.then_some(k)));
                 let t = Instant::now();
+                let target = bust(&path, cold.then_some(k));
                 let ok = match http
                     .get(url)
-                    .header(STORE_HEADER, store.to_string())
+                    .headers(hop::direct(
+                        hop_key.as_bytes(),
+                        &Method::GET,
+                        &target,
+                        store,
+                    ))
                     .send()
                     .await
                 {

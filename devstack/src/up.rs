@@ -113,9 +113,9 @@ impl Service {
 }
 
 /// The platform's signing secret, made once per data folder (mode 0600).
-fn secret(data: &Path) -> anyhow::Result<String> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let path = data.join("secret.key");
+/// The secret kept in `data/<file>`, made (random, `0600`) the first time.
+fn stored_secret(data: &Path, file: &str) -> anyhow::Result<String> {
+    let path = data.join(file);
     if let Ok(s) = std::fs::read_to_string(&path) {
         if s.trim().len() >= 32 {
             return Ok(s.trim().to_owned());
@@ -126,13 +126,7 @@ fn secret(data: &Path) -> anyhow::Result<String> {
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)?;
-    std::io::Write::write_all(&mut file, s.as_bytes())?;
+    write_secret(&path, &s)?;
     Ok(s)
 }
 
@@ -153,7 +147,10 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> anyhow:
     let logs = data.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let data = std::fs::canonicalize(data)?;
-    let secret = secret(&data)?;
+    let secret = stored_secret(&data, "secret.key")?;
+    // The router → pod hop key: routers and pods only, never the control
+    // plane or a token holder.
+    let hop_secret = stored_secret(&data, "hop.key")?;
     let base = opts.port_base;
     let port = |offset: u16| -> anyhow::Result<u16> {
         base.checked_add(offset).context("port_base too high")
@@ -212,7 +209,17 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> anyhow:
     let outcome = match gateway {
         Ok(gateway) => {
             let outcome = run_services(
-                &opts, &exe, &logs, &secret, &cp_pg, &pod_pgs, &redises, &gateway, &kafka, shutdown,
+                &opts,
+                &exe,
+                &logs,
+                &secret,
+                &hop_secret,
+                &cp_pg,
+                &pod_pgs,
+                &redises,
+                &gateway,
+                &kafka,
+                shutdown,
             )
             .await;
             gateway.stop().await;
@@ -239,6 +246,7 @@ async fn run_services(
     exe: &Path,
     logs: &Path,
     secret: &str,
+    hop_secret: &str,
     cp_pg: &PgCluster,
     pod_pgs: &[PgCluster],
     redises: &[RedisServer],
@@ -256,6 +264,7 @@ async fn run_services(
         exe,
         logs,
         secret,
+        hop_secret,
         cp_pg,
         pod_pgs,
         redises,
@@ -313,6 +322,7 @@ async fn start_services(
     exe: &Path,
     logs: &Path,
     secret: &str,
+    hop_secret: &str,
     cp_pg: &PgCluster,
     pod_pgs: &[PgCluster],
     redises: &[RedisServer],
@@ -362,6 +372,7 @@ async fn start_services(
                     ("database_url", db.clone()),
                     ("redis_url", redis.url()),
                     ("jwt_secret", secret.to_owned()),
+                    ("hop_secret", hop_secret.to_owned()),
                     ("gateway__url", gateway.url()),
                     ("gateway__api_key", gateway.api_key().to_owned()),
                     (
@@ -395,6 +406,7 @@ async fn start_services(
                 ("listen", opts.listen.to_string()),
                 ("control_plane_url", cp_url.clone()),
                 ("jwt_secret", secret.to_owned()),
+                ("hop_secret", hop_secret.to_owned()),
                 ("platform_domain", opts.platform_domain.clone()),
             ],
         ),

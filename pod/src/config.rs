@@ -24,6 +24,9 @@ pub struct PodConfig {
     pub redis_url: String,
     /// Shared secret that signs platform tokens.
     pub jwt_secret: String,
+    /// The key routers and pods alone share: a store request is served only
+    /// when the router signed it with this key (`x-mercato-hop`).
+    pub hop_secret: String,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     /// Connections in the Postgres pool.
@@ -68,6 +71,7 @@ impl Default for PodConfig {
             database_url: "postgres://mercato@127.0.0.1:7411/mercato".into(),
             redis_url: "redis://127.0.0.1:7421/".into(),
             jwt_secret: String::new(),
+            hop_secret: String::new(),
             body_limit: 1024 * 1024,
             db_pool_size: 16,
             db_acquire_timeout_ms: 2_000,
@@ -94,6 +98,7 @@ impl std::fmt::Debug for PodConfig {
             .field("database_url", &redact_url_password(&self.database_url))
             .field("redis_url", &redact_url_password(&self.redis_url))
             .field("jwt_secret", &Redacted(&self.jwt_secret))
+            .field("hop_secret", &Redacted(&self.hop_secret))
             .field("body_limit", &self.body_limit)
             .field("db_pool_size", &self.db_pool_size)
             .field("public_url", &self.public_url)

@@ -45,6 +45,7 @@ impl Application {
     /// stores and binds the listener.
     pub async fn build(config: PodConfig) -> anyhow::Result<Self> {
         anyhow::ensure!(!config.jwt_secret.is_empty(), "jwt_secret must be set");
+        anyhow::ensure!(!config.hop_secret.is_empty(), "hop_secret must be set");
         anyhow::ensure!(
             cfg!(feature = "failpoints") || config.failpoint.is_empty(),
             "failpoint `{}` is set, but this build has no failpoints (feature `failpoints`)",

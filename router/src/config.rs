@@ -10,6 +10,9 @@ pub struct RouterConfig {
     pub control_plane_url: String,
     /// Shared secret that signs platform tokens.
     pub jwt_secret: String,
+    /// The key routers and pods alone share: the router signs every
+    /// request it forwards to a pod with it (`x-mercato-hop`).
+    pub hop_secret: String,
     /// Requests for this host (signup, operator API) go to the control plane.
     pub platform_domain: String,
     /// Largest request body accepted, in bytes.
@@ -42,6 +45,7 @@ impl Default for RouterConfig {
             listen: "127.0.0.1:8080".into(),
             control_plane_url: "http://127.0.0.1:7400".into(),
             jwt_secret: String::new(),
+            hop_secret: String::new(),
             platform_domain: "localhost".into(),
             body_limit: 10 * 1024 * 1024,
             connect_timeout_ms: 1_000,

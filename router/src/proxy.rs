@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::Full;
 use mercato_tenants::backoff::Backoff;
+use mercato_tenants::hop;
 use mercato_tenants::http::bearer_claims;
 use mercato_tenants::{ApiError, Domain, ErrorCode, Resolution, TenantState, STORE_HEADER};
 
@@ -219,6 +220,19 @@ async fn send_to_store(
     })?;
     let store = HeaderValue::from_str(&route.store.to_string()).map_err(ApiError::internal)?;
     headers.insert(HeaderName::from_static(STORE_HEADER), store);
+    // Signed last, over the store, request line, request id and client
+    // address as they leave: the pod believes nothing else.
+    let target: Uri = path
+        .parse()
+        .map_err(|_| ApiError::invalid("malformed request path"))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let hop = hop::sign(&state.hop_key, now, method, &target, headers);
+    headers.insert(
+        HeaderName::from_static(hop::HOP_HEADER),
+        HeaderValue::from_str(&hop).map_err(ApiError::internal)?,
+    );
     send(state, url, method, path, headers.clone(), body).await
 }
 
@@ -252,6 +266,7 @@ fn forwarded_headers(incoming: &HeaderMap, host: &Domain) -> HeaderMap {
         if HOP_BY_HOP.contains(&name.as_str())
             || named.iter().any(|n| n == name.as_str())
             || name == STORE_HEADER
+            || name.as_str() == hop::HOP_HEADER
             || name.as_str() == "x-forwarded-for"
         {
             continue;

@@ -34,6 +34,8 @@ pub struct RouterState {
     pub gates: Gates,
     /// Attempts to connect to an upstream before `503 pod_unavailable`.
     pub connect_attempts: u32,
+    /// Signs the hop to a pod ([`mercato_tenants::hop`]).
+    pub hop_key: std::sync::Arc<[u8]>,
 }
 
 pub struct Application {
@@ -45,6 +47,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: RouterConfig) -> anyhow::Result<Self> {
         anyhow::ensure!(!config.jwt_secret.is_empty(), "jwt_secret must be set");
+        anyhow::ensure!(!config.hop_secret.is_empty(), "hop_secret must be set");
         let platform_domain = Domain::parse(&config.platform_domain)
             .context("platform_domain is not a valid domain")?;
         let keys = TokenKeys::from_secret(config.jwt_secret.as_bytes());
@@ -72,6 +75,7 @@ impl Application {
                 wait: Duration::from_millis(config.pod_queue_timeout_ms),
             }),
             connect_attempts: config.connect_attempts.max(1),
+            hop_key: config.hop_secret.as_bytes().into(),
         };
         let metrics = HttpMetrics::new("router")?.with_unmatched_label("proxy");
         let app = Router::new()

@@ -15,12 +15,14 @@ pub mod claims;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod hop;
 pub mod http;
 pub mod id;
 pub mod money;
 pub mod operator;
 pub mod pod_api;
 pub mod routing;
+pub mod signature;
 pub mod state;
 pub mod text;
 

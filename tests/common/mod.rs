@@ -223,6 +223,28 @@ where
     panic!("{what} did not start: {:#}", last.expect("an error"));
 }
 
+/// The router → pod hop key of a stack whose token secret is `secret`: a
+/// key of its own, as in a deployment.
+pub fn hop_secret(secret: &str) -> String {
+    format!("hop-{secret}")
+}
+
+/// The headers a router would add to a request for `store`, for tests that
+/// call a pod directly.
+pub fn hop_headers(
+    stack: &Stack,
+    method: reqwest::Method,
+    path: &str,
+    store: &str,
+) -> reqwest::header::HeaderMap {
+    mercato_tenants::hop::direct(
+        hop_secret(stack.secret()).as_bytes(),
+        &method,
+        path,
+        store.parse().expect("store id"),
+    )
+}
+
 /// A Postgres cluster alone, in `dir`, for tests below the HTTP faces.
 pub async fn bare_pg(dir: &std::path::Path) -> PgCluster {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -350,6 +372,7 @@ impl Stack {
                 database_url: database_url.clone(),
                 redis_url: redis.url(),
                 jwt_secret: secret.clone(),
+                hop_secret: hop_secret(&secret),
                 db_pool_size: 8,
                 media: mercato_pod::config::MediaConfig {
                     dir: dir.path().join("media").display().to_string(),
@@ -400,6 +423,7 @@ impl Stack {
             listen: "127.0.0.1:0".into(),
             control_plane_url: format!("http://{cp_addr}"),
             jwt_secret: secret.clone(),
+            hop_secret: hop_secret(&secret),
             platform_domain: PLATFORM.into(),
             upstream_timeout_ms: 10_000,
             sync_wait_secs: 5,
@@ -662,6 +686,7 @@ impl Stack {
             ("MERCATO_POD_DATABASE_URL", database_url.clone()),
             ("MERCATO_POD_REDIS_URL", redis.url()),
             ("MERCATO_POD_JWT_SECRET", self.secret.clone()),
+            ("MERCATO_POD_HOP_SECRET", hop_secret(&self.secret)),
             ("MERCATO_POD_DB_POOL_SIZE", "8".to_owned()),
             (
                 "MERCATO_POD_MEDIA__DIR",

@@ -17,7 +17,7 @@
 //! with the same key, to learn the truth.
 
 mod client;
-pub mod signature;
+pub use mercato_tenants::signature;
 pub mod wire;
 
 pub use client::HttpGateway;

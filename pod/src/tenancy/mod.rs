@@ -14,7 +14,7 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mercato_tenants::http::bearer_claims;
-use mercato_tenants::{ApiError, Currency, ErrorCode, StoreId, TenantState, STORE_HEADER};
+use mercato_tenants::{hop, ApiError, Currency, ErrorCode, StoreId, TenantState, STORE_HEADER};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::error::PodError;
@@ -55,6 +55,22 @@ pub fn store_not_here(store: Option<StoreId>) -> ApiError {
 /// router's header, refuses stores this pod does not serve (421), refuses
 /// tokens of another store (403), and records the store in the span.
 pub async fn fence(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    // Only a router holds the hop key: anything else reaching this port
+    // does not get to name a store or a client address.
+    let now = chrono::Utc::now().timestamp();
+    if let Err(e) = hop::verify(
+        state.config.hop_secret.as_bytes(),
+        now,
+        req.method(),
+        req.uri(),
+        req.headers(),
+    ) {
+        return ApiError::new(
+            ErrorCode::InvalidSignature,
+            format!("the request did not come through a router: {e}"),
+        )
+        .into_response();
+    }
     let raw = match req.headers().get(STORE_HEADER).map(|v| v.to_str()) {
         Some(Ok(raw)) => raw,
         Some(Err(_)) => {
