@@ -632,3 +632,65 @@ async fn a_hung_database_answers_a_quick_503_and_cached_reads_go_on() {
         .await;
     stack.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_store_is_served_by_every_router_as_soon_as_signup_answers() {
+    let stack = Stack::start(1).await;
+    // A second router: it learns of new stores by its own long-poll.
+    let second = mercato_router::Application::build(mercato_router::RouterConfig {
+        listen: "127.0.0.1:0".into(),
+        control_plane_url: stack.control_plane_url(),
+        jwt_secret: stack.secret().to_owned(),
+        hop_secret: common::hop_secret(stack.secret()),
+        platform_domain: PLATFORM.into(),
+        ..Default::default()
+    })
+    .await
+    .expect("router");
+    let second_addr = second.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(second.run_until(async move {
+        let _ = stopped.await;
+    }));
+    for i in 0..20 {
+        let handle = format!("fresh{i}");
+        // Signup through one router, first write through the other.
+        let r = stack
+            .at(Method::POST, PLATFORM, "/v1/signup")
+            .json(&json!({"email": format!("owner{i}@example.com"), "password": "correct horse battery",
+                          "store_name": format!("Fresh {i}"), "handle": handle}))
+            .send()
+            .await
+            .expect("signup");
+        assert_eq!(r.status(), 201);
+        let body: Value = r.json().await.expect("json");
+        let token = body["token"].as_str().expect("token").to_owned();
+        let (router, other) = if i % 2 == 0 {
+            (format!("http://{second_addr}"), "the second router")
+        } else {
+            (stack.router.url(), "the first router")
+        };
+        let r = stack
+            .http
+            .post(format!("{router}/admin/api/products"))
+            .header("host", format!("{handle}.{PLATFORM}"))
+            .bearer_auth(&token)
+            .json(&json!({"title": "First", "variants": [{"sku": "FIRST-1", "price_minor": 100}]}))
+            .send()
+            .await
+            .expect("write");
+        assert_eq!(r.status(), 201, "store {i} through {other}");
+    }
+    // Unknown hosts are still 404, and asking again is answered from
+    // memory (not another refresh).
+    for _ in 0..3 {
+        let r = stack
+            .http
+            .get(format!("http://{second_addr}/api/products"))
+            .header("host", format!("nobody.{PLATFORM}"));
+        assert_eq!(refusal(r).await, (404, "unknown_store".into()));
+    }
+    let _ = stop.send(());
+    let _ = task.await;
+    stack.shutdown().await;
+}

@@ -90,14 +90,22 @@ async fn resolve(state: &RouterState, host: &Domain) -> Result<Target, ApiError>
     }
     let deadline = tokio::time::Instant::now() + state.hold_timeout;
     let mut changes = state.table.watch();
+    let mut refreshed = false;
     loop {
         let found = state.table.read(|t| t.resolve(host));
         match found {
+            // A store created a moment ago: ask once before saying no.
+            None if !refreshed && state.syncer.refresh_for_unknown(host.as_str()).await => {
+                refreshed = true;
+            }
             None => {
+                if refreshed {
+                    state.syncer.still_unknown(host.as_str());
+                }
                 return Err(ApiError::new(
                     ErrorCode::UnknownStore,
                     format!("no store at {host}"),
-                ))
+                ));
             }
             Some(r) if r.state == TenantState::Frozen => {
                 if tokio::time::timeout_at(deadline, changes.changed())

@@ -70,6 +70,28 @@ pub struct Syncer {
     keys: TokenKeys,
     pub table: SharedTable,
     wait: u64,
+    unknown: Arc<UnknownHosts>,
+}
+
+/// A host is unknown for [`UNKNOWN_TTL`] after a refresh did not find it.
+const UNKNOWN_TTL: Duration = Duration::from_secs(2);
+/// At most one refresh for unknown hosts per this interval (100 a second).
+const REFRESH_INTERVAL: Duration = Duration::from_millis(10);
+/// Remembered unknown hosts, at most; beyond, the memory starts over.
+const UNKNOWN_MAX: usize = 10_000;
+
+/// Read-your-writes for new stores and domains: the control plane answers
+/// a signup once the routing change is committed, but this router learns
+/// of it by long-poll, a few milliseconds later. A request for a host the
+/// table does not know asks the control plane once before `404`: one
+/// refresh at a time, shared by every request that arrived before it
+/// started, at most 100 a second; a host still unknown afterwards is
+/// answered from memory for 2 s, so random hosts cannot flood the control
+/// plane.
+struct UnknownHosts {
+    /// When the last refresh started.
+    refresh: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+    misses: std::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +119,59 @@ impl Syncer {
             keys,
             table: SharedTable::default(),
             wait,
+            unknown: Arc::new(UnknownHosts {
+                refresh: tokio::sync::Mutex::new(None),
+                misses: std::sync::Mutex::default(),
+            }),
         })
+    }
+
+    /// For a host the table does not know: whether the table may have
+    /// learnt it now (look again), after at most one refresh.
+    pub async fn refresh_for_unknown(&self, host: &str) -> bool {
+        let arrived = tokio::time::Instant::now();
+        {
+            let misses = self
+                .unknown
+                .misses
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if misses
+                .get(host)
+                .is_some_and(|at| at.elapsed() < UNKNOWN_TTL)
+            {
+                return false;
+            }
+        }
+        let mut last = self.unknown.refresh.lock().await;
+        if last.is_some_and(|started| started >= arrived) {
+            // A refresh that started after this request arrived is done.
+            return true;
+        }
+        if let Some(started) = *last {
+            tokio::time::sleep_until(started + REFRESH_INTERVAL).await;
+        }
+        *last = Some(tokio::time::Instant::now());
+        match self.sync_once(0).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "refresh for an unknown host failed");
+                false
+            }
+        }
+    }
+
+    /// Remembers that `host` was still unknown after a refresh.
+    pub fn still_unknown(&self, host: &str) {
+        let mut misses = self
+            .unknown
+            .misses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if misses.len() >= UNKNOWN_MAX {
+            misses.clear();
+        }
+        misses.insert(host.to_owned(), tokio::time::Instant::now());
     }
 
     /// One fetch of the versions after `since`, waiting up to `wait` seconds
