@@ -694,3 +694,69 @@ async fn a_new_store_is_served_by_every_router_as_soon_as_signup_answers() {
     let _ = task.await;
     stack.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_router_rate_limits_repeated_logins_and_signups_with_retry_after() {
+    let stack = Stack::start(1).await;
+    stack.create_store("sigma").await;
+    let limited = mercato_router::Application::build(mercato_router::RouterConfig {
+        listen: "127.0.0.1:0".into(),
+        control_plane_url: stack.control_plane_url(),
+        jwt_secret: stack.secret().to_owned(),
+        hop_secret: common::hop_secret(stack.secret()),
+        platform_domain: PLATFORM.into(),
+        ..Default::default()
+    })
+    .await
+    .expect("router");
+    let addr = limited.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(limited.run_until(async move {
+        let _ = stopped.await;
+    }));
+    // Another account each time: the pod's own per-account limit stays
+    // out of it.
+    let login = |i: usize| {
+        stack
+            .http
+            .post(format!("http://{addr}/api/customers/login"))
+            .header("host", format!("sigma.{PLATFORM}"))
+            .json(&json!({"email": format!("nobody{i}@example.com"), "password": "wrong password here"}))
+    };
+    // The default login budget lets a burst of 10 through (each refused
+    // by the pod as bad credentials), then the router refuses.
+    for i in 0..10 {
+        assert_eq!(refusal(login(i)).await.0, 401);
+    }
+    let r = login(10).send().await.expect("send");
+    let retry_after: u64 = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!(retry_after >= 1);
+    assert_eq!(error_code(r).await, (429, "rate_limited".into()));
+    // Browsing the same store from the same address is not limited.
+    let r = stack
+        .http
+        .get(format!("http://{addr}/api/products"))
+        .header("host", format!("sigma.{PLATFORM}"));
+    assert_eq!(status_of(r).await, 200);
+    // Signups on the platform domain have their own budget (burst 5).
+    let signup =
+        |i: usize| {
+            stack
+            .http
+            .post(format!("http://{addr}/v1/signup"))
+            .header("host", PLATFORM)
+            .json(&json!({"email": format!("s{i}@example.com"), "password": "correct horse battery",
+                          "store_name": format!("Limited {i}"), "handle": format!("limited{i}")}))
+        };
+    for i in 0..5 {
+        assert_eq!(status_of(signup(i)).await, 201);
+    }
+    assert_eq!(refusal(signup(5)).await, (429, "rate_limited".into()));
+    let _ = stop.send(());
+    let _ = task.await;
+    stack.shutdown().await;
+}

@@ -37,6 +37,8 @@ pub struct RouterConfig {
     /// Attempts to reach a pod when connecting fails (the request never
     /// reached it, so any method is safe to send again).
     pub connect_attempts: u32,
+    /// Rate limits per client address and per store.
+    pub limits: crate::limits::LimitsConfig,
 }
 
 impl Default for RouterConfig {
@@ -56,6 +58,7 @@ impl Default for RouterConfig {
             pod_queue: 4096,
             pod_queue_timeout_ms: 10_000,
             connect_attempts: 3,
+            limits: crate::limits::LimitsConfig::default(),
         }
     }
 }

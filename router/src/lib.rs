@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod gate;
+pub mod limits;
 pub mod proxy;
 pub mod startup;
 pub mod sync;

@@ -20,6 +20,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use mercato_tenants::backoff::Backoff;
 use mercato_tenants::hop;
+
+use crate::limits;
 use mercato_tenants::http::bearer_claims;
 use mercato_tenants::{ApiError, Domain, ErrorCode, Resolution, TenantState, STORE_HEADER};
 
@@ -139,6 +141,13 @@ async fn forward(state: &RouterState, req: Request) -> Result<Response, ApiError
         return Err(ApiError::new(ErrorCode::NotFound, "no such route"));
     }
     let (parts, body) = req.into_parts();
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Err(wait) = limit(state, &target, &parts, peer) {
+        return Ok(rate_limited(wait));
+    }
     if let Target::Store(r) = &target {
         // Tokens are checked here and again by the pod.
         let claims = bearer_claims(&parts, &state.keys)?;
@@ -161,11 +170,8 @@ async fn forward(state: &RouterState, req: Request) -> Result<Response, ApiError
     let mut headers = forwarded_headers(&parts.headers, &host);
     // The router is the edge: the client address it saw replaces any the
     // client claimed (pods rate-limit logins by it).
-    if let Some(peer) = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-    {
-        if let Ok(v) = HeaderValue::from_str(&peer.0.ip().to_string()) {
+    if let Some(peer) = peer {
+        if let Ok(v) = HeaderValue::from_str(&peer.to_string()) {
             headers.insert(HeaderName::from_static("x-forwarded-for"), v);
         }
     }
@@ -210,6 +216,39 @@ async fn forward(state: &RouterState, req: Request) -> Result<Response, ApiError
             }
         }
     }
+}
+
+/// Counts the request against its client's budget for its class and its
+/// store's budget; `429 rate_limited` (with `Retry-After`) when over.
+fn limit(
+    state: &RouterState,
+    target: &Target,
+    parts: &axum::http::request::Parts,
+    peer: Option<std::net::IpAddr>,
+) -> Result<(), Duration> {
+    let now = tokio::time::Instant::now();
+    let path = parts.uri.path();
+    let platform = matches!(target, Target::ControlPlane);
+    if let (Some(class), Some(peer)) = (limits::classify(&parts.method, path, platform), peer) {
+        state.limiter.client(class, peer, now)?;
+    }
+    if let Target::Store(r) = target {
+        state.limiter.store(&r.store.to_string(), now)?;
+    }
+    Ok(())
+}
+
+fn rate_limited(wait: Duration) -> Response {
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut response = ApiError::new(
+        ErrorCode::RateLimited,
+        format!("too many requests; retry in {secs} s"),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    response
 }
 
 async fn send_to_store(

@@ -36,6 +36,8 @@ pub struct RouterState {
     pub connect_attempts: u32,
     /// Signs the hop to a pod ([`mercato_tenants::hop`]).
     pub hop_key: std::sync::Arc<[u8]>,
+    /// Rate limits ([`crate::limits`]).
+    pub limiter: std::sync::Arc<crate::limits::Limiter>,
 }
 
 pub struct Application {
@@ -76,6 +78,7 @@ impl Application {
             }),
             connect_attempts: config.connect_attempts.max(1),
             hop_key: config.hop_secret.as_bytes().into(),
+            limiter: std::sync::Arc::new(crate::limits::Limiter::new(config.limits.clone())),
         };
         let metrics = HttpMetrics::new("router")?.with_unmatched_label("proxy");
         let app = Router::new()

@@ -425,6 +425,12 @@ impl Stack {
             jwt_secret: secret.clone(),
             hop_secret: hop_secret(&secret),
             platform_domain: PLATFORM.into(),
+            // Tests sign up and log in far more often than a person; the
+            // limits have their own test.
+            limits: mercato_router::limits::LimitsConfig {
+                enabled: false,
+                ..Default::default()
+            },
             upstream_timeout_ms: 10_000,
             sync_wait_secs: 5,
             ..Default::default()
