@@ -37,6 +37,10 @@ pub struct RouterConfig {
     /// Attempts to reach a pod when connecting fails (the request never
     /// reached it, so any method is safe to send again).
     pub connect_attempts: u32,
+    /// After 5 failures in a row to reach a pod (connect or timeout), the
+    /// router answers `503` at once for this long, in milliseconds, then
+    /// lets one request through as a probe.
+    pub pod_circuit_open_ms: u64,
     /// Rate limits per client address and per store.
     pub limits: crate::limits::LimitsConfig,
 }
@@ -58,6 +62,7 @@ impl Default for RouterConfig {
             pod_queue: 4096,
             pod_queue_timeout_ms: 10_000,
             connect_attempts: 3,
+            pod_circuit_open_ms: 2_000,
             limits: crate::limits::LimitsConfig::default(),
         }
     }

@@ -3,20 +3,29 @@
 //! turn in arrival order, each for at most `wait`. Beyond that the router
 //! sheds with `503 overloaded` and `Retry-After` instead of piling
 //! connections onto a pod that is already saturated.
+//!
+//! And a circuit per upstream: after [`TRIP_AFTER`] failures in a row
+//! (cannot connect, or no answer in time) the router stops sending to it
+//! for `open_for` and answers `503 pod_unavailable` at once, instead of
+//! every shopper of that pod waiting out a timeout. The first request after
+//! that window goes through as a probe; a success closes the circuit.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mercato_tenants::{ApiError, ErrorCode};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_in_flight: usize,
     pub queue: usize,
     pub wait: Duration,
+    /// How long an open circuit refuses before letting a probe through.
+    pub open_for: Duration,
 }
 
 /// One gate per upstream base URL, made on first use.
@@ -29,11 +38,41 @@ pub struct Gates {
 struct Gate {
     slots: Arc<Semaphore>,
     waiting: AtomicUsize,
+    /// Failures in a row, and until when the circuit is open.
+    failures: AtomicU32,
+    open_until: Mutex<Option<Instant>>,
 }
 
-/// A request's place in flight; the slot frees when it drops.
+/// Failures in a row that open an upstream's circuit.
+pub const TRIP_AFTER: u32 = 5;
+
+/// A request's place in flight; the slot frees when it drops. It reports
+/// how the request went to its upstream's circuit.
 pub struct Turn {
     _permit: OwnedSemaphorePermit,
+    gate: Arc<Gate>,
+    open_for: Duration,
+}
+
+impl Turn {
+    /// The upstream answered: its circuit closes.
+    pub fn succeeded(&self) {
+        self.gate.failures.store(0, Ordering::Release);
+    }
+
+    /// The upstream could not be reached or did not answer in time.
+    pub fn failed(&self) {
+        let failures = self.gate.failures.fetch_add(1, Ordering::AcqRel) + 1;
+        if failures >= TRIP_AFTER {
+            let mut open = self
+                .gate
+                .open_until
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            *open = Some(Instant::now() + self.open_for);
+            tracing::warn!(failures, "circuit open");
+        }
+    }
 }
 
 impl Gates {
@@ -52,6 +91,8 @@ impl Gates {
                 Arc::new(Gate {
                     slots: Arc::new(Semaphore::new(self.limits.max_in_flight.max(1))),
                     waiting: AtomicUsize::new(0),
+                    failures: AtomicU32::new(0),
+                    open_until: Mutex::new(None),
                 })
             })
             .clone()
@@ -61,8 +102,27 @@ impl Gates {
     /// come, first served), or refuses at once when the queue is full.
     pub async fn enter(&self, upstream: &str) -> Result<Turn, ApiError> {
         let gate = self.gate(upstream);
+        {
+            let mut open = gate.open_until.lock().unwrap_or_else(|e| e.into_inner());
+            match *open {
+                Some(until) if Instant::now() < until => {
+                    return Err(ApiError::new(
+                        ErrorCode::PodUnavailable,
+                        "the store's pod is not answering; retry shortly",
+                    ))
+                }
+                // The window is over: this request is the probe.
+                Some(_) => *open = None,
+                None => {}
+            }
+        }
+        let turn = |permit| Turn {
+            _permit: permit,
+            gate: gate.clone(),
+            open_for: self.limits.open_for,
+        };
         if let Ok(permit) = gate.slots.clone().try_acquire_owned() {
-            return Ok(Turn { _permit: permit });
+            return Ok(turn(permit));
         }
         if gate.waiting.fetch_add(1, Ordering::AcqRel) >= self.limits.queue {
             gate.waiting.fetch_sub(1, Ordering::AcqRel);
@@ -72,7 +132,7 @@ impl Gates {
             tokio::time::timeout(self.limits.wait, gate.slots.clone().acquire_owned()).await;
         gate.waiting.fetch_sub(1, Ordering::AcqRel);
         match waited {
-            Ok(Ok(permit)) => Ok(Turn { _permit: permit }),
+            Ok(Ok(permit)) => Ok(turn(permit)),
             _ => Err(overloaded()),
         }
     }
@@ -95,6 +155,7 @@ mod tests {
             max_in_flight: 1,
             queue: 1,
             wait: Duration::from_secs(5),
+            open_for: Duration::from_secs(2),
         });
         let first = gates.enter("http://pod-a").await.expect("a free slot");
         // Another upstream has its own slots.
@@ -117,11 +178,49 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn failures_in_a_row_open_the_circuit_until_a_probe_succeeds() {
+        const OPEN_FOR: Duration = Duration::from_millis(50);
+        let gates = Gates::new(Limits {
+            max_in_flight: 10,
+            queue: 10,
+            wait: Duration::from_secs(1),
+            open_for: OPEN_FOR,
+        });
+        let fail = || async { gates.enter("http://pod").await.expect("admitted").failed() };
+        for _ in 0..TRIP_AFTER - 1 {
+            fail().await;
+        }
+        assert!(gates.enter("http://pod").await.is_ok(), "not yet tripped");
+        fail().await;
+        let refused = gates.enter("http://pod").await.map(|_| ());
+        assert_eq!(refused.map_err(|e| e.code), Err(ErrorCode::PodUnavailable));
+        assert!(
+            gates.enter("http://other").await.is_ok(),
+            "only that upstream"
+        );
+        tokio::time::sleep(OPEN_FOR).await;
+        // The probe goes through, and fails: the circuit opens again.
+        fail().await;
+        assert!(
+            gates.enter("http://pod").await.is_err(),
+            "a failed probe reopens it"
+        );
+        tokio::time::sleep(OPEN_FOR).await;
+        gates.enter("http://pod").await.expect("probe").succeeded();
+        fail().await;
+        assert!(
+            gates.enter("http://pod").await.is_ok(),
+            "a success reset the count"
+        );
+    }
+
+    #[tokio::test]
     async fn waiting_longer_than_allowed_is_shed() {
         let gates = Gates::new(Limits {
             max_in_flight: 1,
             queue: 10,
             wait: Duration::from_millis(20),
+            open_for: Duration::from_secs(2),
         });
         let _held = gates.enter("http://pod").await.expect("slot");
         let late = gates.enter("http://pod").await.map(|_| ());

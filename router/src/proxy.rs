@@ -337,7 +337,7 @@ async fn send(
     let uri: Uri = format!("{base}{path}")
         .parse()
         .map_err(|_| ApiError::invalid("malformed request path"))?;
-    let _turn = state.gates.enter(base).await?;
+    let turn = state.gates.enter(base).await?;
     let deadline = tokio::time::Instant::now() + state.upstream_timeout;
     let mut backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(200));
     let mut attempt = 1;
@@ -354,6 +354,7 @@ async fn send(
         let answer = tokio::time::timeout_at(deadline, state.client.request(upstream)).await;
         match answer {
             Ok(Ok(response)) => {
+                turn.succeeded();
                 let (mut parts, body) = response.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
                 return Ok(Response::from_parts(parts, Body::new(body)));
@@ -369,6 +370,7 @@ async fn send(
                 .await;
             }
             Ok(Err(e)) => {
+                turn.failed();
                 tracing::warn!(upstream = %base, attempt, error = %e, "upstream unreachable");
                 return Err(ApiError::new(
                     ErrorCode::PodUnavailable,
@@ -376,6 +378,7 @@ async fn send(
                 ));
             }
             Err(_) => {
+                turn.failed();
                 tracing::warn!(upstream = %base, "upstream timed out");
                 return Err(ApiError::new(
                     ErrorCode::UpstreamTimeout,

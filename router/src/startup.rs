@@ -75,6 +75,7 @@ impl Application {
                 max_in_flight: config.pod_max_in_flight,
                 queue: config.pod_queue,
                 wait: Duration::from_millis(config.pod_queue_timeout_ms),
+                open_for: Duration::from_millis(config.pod_circuit_open_ms),
             }),
             connect_attempts: config.connect_attempts.max(1),
             hop_key: config.hop_secret.as_bytes().into(),
