@@ -815,10 +815,11 @@ async fn the_cart_works_from_postgres_while_redis_is_down() {
     );
     assert!(mercato_pod::cart::redis_fallbacks() > before);
 
-    // Redis comes back empty; the carts are rebuilt from Postgres.
+    // Redis comes back empty (nothing was saved); the carts are rebuilt
+    // from Postgres. Same folder: same password, as a restarted server has.
     let bins = Binaries::locate().expect("binaries");
-    let dir = tempfile::tempdir().expect("dir");
-    let restarted = RedisServer::start(&bins, dir.path(), port, Durability::Throwaway)
+    let dir = stack.pods[0].redis.dir().to_owned();
+    let restarted = RedisServer::start(&bins, &dir, port, Durability::Throwaway)
         .await
         .expect("redis restarts");
     let old = std::mem::replace(&mut stack.pods[0].redis, restarted);
@@ -842,5 +843,4 @@ async fn the_cart_works_from_postgres_while_redis_is_down() {
         vec![(b.clone(), 2)]
     );
     stack.shutdown().await;
-    drop(dir);
 }

@@ -621,8 +621,7 @@ async fn reads_work_from_postgres_while_redis_is_down() {
         200
     );
 
-    let client =
-        redis::Client::open(format!("redis://127.0.0.1:{}/", pod.redis.port())).expect("client");
+    let client = redis::Client::open(pod.redis.url()).expect("client");
     let mut conn = client
         .get_multiplexed_async_connection()
         .await

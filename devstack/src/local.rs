@@ -41,6 +41,23 @@ fn listens(pid: u32, port: u16) -> bool {
         .any(|inode| inodes.contains(&inode))
 }
 
+/// Writes `contents` to `path`, readable by its owner only (`0600`), also
+/// over an existing file: secrets (the operator token, keys, passwords).
+pub(crate) fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
 /// The processes whose parent is `parent` (from `/proc/<pid>/stat`).
 fn children_of(parent: u32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -407,6 +424,8 @@ impl PgCluster {
 pub struct RedisServer {
     child: Child,
     port: u16,
+    password: String,
+    dir: PathBuf,
 }
 
 impl RedisServer {
@@ -420,35 +439,57 @@ impl RedisServer {
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let log = dir.join("redis.log");
+        // A password, as a deployment has; kept in the server's own folder
+        // (0600) so a restart of the same folder keeps it, and given in a
+        // config file rather than on the command line, where `ps` shows it.
+        let password = {
+            let file = dir.join("password");
+            match std::fs::read_to_string(&file) {
+                Ok(p) if p.trim().len() >= 32 => p.trim().to_owned(),
+                _ => {
+                    let p = uuid::Uuid::new_v4().simple().to_string();
+                    write_private(&file, &p)?;
+                    p
+                }
+            }
+        };
+        let conf = dir.join("redis.conf");
+        write_private(&conf, &format!("requirepass {password}\n"))?;
         let mut cmd = Command::new(&bins.redis_server);
-        cmd.args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--protected-mode",
-            "no",
-        ])
-        .arg("--dir")
-        .arg(dir)
-        .args([
-            "--appendonly",
-            if durability == Durability::Durable {
-                "yes"
-            } else {
-                "no"
-            },
-        ])
-        .arg("--logfile")
-        .arg(&log)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
+        cmd.arg(&conf)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--protected-mode",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .args([
+                "--appendonly",
+                if durability == Durability::Durable {
+                    "yes"
+                } else {
+                    "no"
+                },
+            ])
+            .arg("--logfile")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
         let child = cmd.spawn().context("starting redis-server")?;
-        let mut server = Self { child, port };
+        let mut server = Self {
+            child,
+            port,
+            password,
+            dir: dir.to_owned(),
+        };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -475,8 +516,14 @@ impl RedisServer {
         self.port
     }
 
+    /// Its folder: starting a server there again keeps its password.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// With the password: `redis://:<password>@127.0.0.1:<port>/`.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        format!("redis://:{}@127.0.0.1:{}/", self.password, self.port)
     }
 
     pub async fn stop(mut self) {
@@ -772,6 +819,58 @@ async fn kafka_answers(port: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn redis_answers_only_with_its_password_and_keeps_it_across_restarts() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let bins = Binaries::locate().expect("redis-server installed");
+        let dir = std::env::temp_dir().join(format!("mercato-redis-{}", std::process::id()));
+        let port = free_port().expect("port");
+        let server = RedisServer::start(&bins, &dir, port, Durability::Throwaway)
+            .await
+            .expect("redis");
+        let ask = |auth: Option<String>| async move {
+            let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .expect("connect");
+            if let Some(password) = auth {
+                conn.write_all(format!("AUTH {password}\r\n").as_bytes())
+                    .await
+                    .expect("auth");
+                let mut ok = [0u8; 5];
+                conn.read_exact(&mut ok).await.expect("auth answer");
+            }
+            conn.write_all(b"PING\r\n").await.expect("ping");
+            let mut answer = [0u8; 64];
+            let n = conn.read(&mut answer).await.expect("answer");
+            String::from_utf8_lossy(&answer[..n]).into_owned()
+        };
+        assert!(
+            ask(None).await.starts_with("-NOAUTH"),
+            "no password, no answer"
+        );
+        let url = server.url();
+        let password = url
+            .strip_prefix("redis://:")
+            .and_then(|rest| rest.split('@').next())
+            .expect("password in the url")
+            .to_owned();
+        assert_eq!(ask(Some(password.clone())).await, "+PONG\r\n");
+        let mode = std::fs::metadata(dir.join("password"))
+            .expect("file")
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+        server.stop().await;
+        let again = RedisServer::start(&bins, &dir, port, Durability::Throwaway)
+            .await
+            .expect("redis again");
+        assert_eq!(again.url(), url, "the same folder keeps the password");
+        again.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[tokio::test]
     async fn a_port_belongs_to_the_process_that_listens_on_it() {

@@ -126,7 +126,7 @@ fn stored_secret(data: &Path, file: &str) -> anyhow::Result<String> {
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
-    write_secret(&path, &s)?;
+    crate::local::write_private(&path, &s)?;
     Ok(s)
 }
 
@@ -425,7 +425,7 @@ async fn start_services(
         chrono::Utc::now().timestamp(),
         30 * 86_400,
     ))?;
-    write_secret(&opts.data_dir.join("operator.token"), &operator)?;
+    crate::local::write_private(&opts.data_dir.join("operator.token"), &operator)?;
     for (name, url, db) in &pod_urls {
         let r = http
             .post(format!("{cp_url}/v1/pods"))
@@ -572,22 +572,6 @@ async fn wait_for_stop(
     }
 }
 
-/// Writes `contents` readable by the owner only (`0600`): the operator
-/// token acts as the platform's operator.
-fn write_secret(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    // An older file keeps its mode through `open`; narrow it too.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(contents.as_bytes())
-}
-
 #[cfg(test)]
 mod secret_tests {
     use std::os::unix::fs::PermissionsExt as _;
@@ -599,7 +583,7 @@ mod secret_tests {
         let path = dir.join("operator.token");
         std::fs::write(&path, "old").expect("old file");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        super::write_secret(&path, "token").expect("write");
+        crate::local::write_private(&path, "token").expect("write");
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "token");
