@@ -1,7 +1,8 @@
 //! A Mercato pod: one complete commerce stack with its own Postgres and its
 //! own Redis, serving the stores it hosts.
 //!
-//! A module per bounded context; each owns its routes, SQL and types:
+//! A module per bounded context; each owns its tables, SQL and types, and
+//! its HTTP face is in [`routes`] (docs/ARCHITECTURE.md, "Inside the pod"):
 //! - [`tenancy`]: which stores this pod hosts, and the fence (`421
 //!   store_not_here`) that guards every tenant request;
 //! - [`catalog`]: products and variants;

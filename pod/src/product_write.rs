@@ -54,7 +54,7 @@ pub async fn after_change(
 
 /// Records `catalog.product_changed` / `catalog.product_deleted` for
 /// `products` in the outbox: on its own for a change that leaves every
-/// derived row as it was (see `inventory::stock::change_stock`).
+/// derived row as it was (see `routes::inventory::change_stock`).
 pub async fn record_changed(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,

@@ -23,7 +23,7 @@ use crate::media::MediaStore;
 use crate::payments::HttpGateway;
 use crate::redis_handle::Redis;
 use crate::state::{refresh_hosted, AppState, Fleet, GateMetrics, HostedStores};
-use crate::{accounts, checkout, fleet, inventory, routes, storefront, tenancy};
+use crate::{checkout, fleet, inventory, routes, storefront, tenancy};
 
 /// The pending list of a GIN index (`fastupdate`, pod migration `…13`) at
 /// which this pod's writes merge it: small, so that searches never scan
@@ -191,7 +191,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Every route, registered in one place. The store API is registered with
-/// `routes!` (in `routes::*::api` and `accounts::api`), which takes a route
+/// `routes!` (in `routes::*::api`), which takes a route
 /// and its OpenAPI description from one `#[utoipa::path]`, so the document
 /// cannot leave a route out or name one that is not served. The plain
 /// `.route`s here are served undocumented on purpose, each for the reason
@@ -204,7 +204,7 @@ fn app(
 ) -> OpenApiRouter<AppState> {
     let store = OpenApiRouter::default()
         .merge(routes::catalog::api())
-        .merge(accounts::api())
+        .merge(routes::accounts::api())
         .merge(routes::cart::api())
         .merge(routes::inventory::api())
         .merge(routes::collections::api())

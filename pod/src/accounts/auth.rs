@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use mercato_tenants::http::bearer_claims;
 use mercato_tenants::{ApiError, ApiKeyId, Claims, CustomerId, ErrorCode, Role, StaffId, StoreId};
 
-use crate::accounts::{api_keys, sessions, StaffRole};
+use crate::accounts::{api_keys, sql, StaffRole};
 use crate::error::PodError;
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
@@ -109,7 +109,7 @@ impl FromRequestParts<AppState> for StaffActor {
                     .sub
                     .parse()
                     .map_err(|_| ApiError::new(ErrorCode::Unauthorized, "malformed staff token"))?;
-                let role = sessions::staff_session(&state.db, store, sid, id.as_uuid())
+                let role = sql::sessions::staff_session(&state.db, store, sid, id.as_uuid())
                     .await
                     .map_err(PodError::Db)?
                     .ok_or_else(session_ended)?;
@@ -213,7 +213,7 @@ impl FromRequestParts<AppState> for Customer {
             .parse()
             .map_err(|_| ApiError::new(ErrorCode::Unauthorized, "malformed customer token"))?;
         if let Some(sid) = claims.sid {
-            let open = sessions::customer_session(&state.db, tenant, sid, id.as_uuid())
+            let open = sql::sessions::customer_session(&state.db, tenant, sid, id.as_uuid())
                 .await
                 .map_err(PodError::Db)?;
             if !open {

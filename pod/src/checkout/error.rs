@@ -14,6 +14,7 @@ impl From<CheckoutError> for ApiError {
         let code = match e {
             CheckoutError::MissingIdempotencyKey => ErrorCode::MissingIdempotencyKey,
             CheckoutError::BadIdempotencyKey { .. }
+            | CheckoutError::Address(_)
             | CheckoutError::LineTotalOutOfRange
             | CheckoutError::OrderTotalOutOfRange => ErrorCode::InvalidRequest,
             CheckoutError::EmptyCart => ErrorCode::EmptyCart,
@@ -57,6 +58,7 @@ mod tests {
     use mercato_tenants::{Currency, VariantId};
 
     use super::*;
+    use crate::accounts::InvalidField;
 
     #[test]
     fn checkout_refusals_keep_their_codes_and_messages() {
@@ -123,6 +125,20 @@ mod tests {
                 },
                 ErrorCode::PriceChanged,
                 "the total is now 630 (you were shown 1); review the cart and try again".to_owned(),
+            ),
+            (
+                CheckoutError::Address(InvalidField::Country),
+                ErrorCode::InvalidRequest,
+                "country must be an ISO 3166-1 alpha-2 code such as FR".to_owned(),
+            ),
+            (
+                CheckoutError::Address(InvalidField::Length {
+                    field: "city",
+                    min: 1,
+                    max: 100,
+                }),
+                ErrorCode::InvalidRequest,
+                "city must be 1 to 100 printable characters".to_owned(),
             ),
         ] {
             assert_eq!(

@@ -4,12 +4,12 @@
 
 use std::collections::HashMap;
 
-use mercato_tenants::{ApiError, Currency, Email, ErrorCode, VariantId};
+use mercato_tenants::{Currency, Email, ErrorCode, VariantId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::rates::{rates_for, shipping_price, tax_on, tax_rate_for, ShippingRate, TaxRate};
-use crate::accounts::addresses::AddressFields;
+use crate::accounts::{AddressFields, InvalidField};
 use crate::catalog::VariantSnapshot;
 use crate::inventory::Shortage;
 pub use crate::orders::{Quote, QuoteLine, ShippingChoice};
@@ -61,6 +61,9 @@ pub enum CheckoutError {
     /// The total is not the one the shopper was shown.
     #[error("the total is now {total} (you were shown {expected}); review the cart and try again")]
     PriceChanged { total: i64, expected: i64 },
+    /// The shipping address breaks the accounts context's address rules.
+    #[error(transparent)]
+    Address(InvalidField),
 }
 
 /// The shopper's checkout request.
@@ -96,9 +99,9 @@ pub struct AddressInput {
 }
 
 impl AddressInput {
-    /// Checked by the accounts context's address rules, whose refusal (an
-    /// `ApiError` still) is passed on as is.
-    pub fn validate(&self) -> Result<AddressFields, ApiError> {
+    /// Checked by the accounts context's address rules; their refusal is
+    /// [`CheckoutError::Address`].
+    pub fn validate(&self) -> Result<AddressFields, CheckoutError> {
         AddressFields {
             name: self.name.clone(),
             line1: self.line1.clone(),
@@ -110,6 +113,7 @@ impl AddressInput {
             phone: self.phone.clone().unwrap_or_default(),
         }
         .validate()
+        .map_err(CheckoutError::Address)
     }
 }
 

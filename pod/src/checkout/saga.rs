@@ -34,7 +34,7 @@ use crate::{accounts, events};
 pub struct Asked {
     pub cart: CartRef,
     pub email: Option<Email>,
-    pub address: accounts::addresses::AddressFields,
+    pub address: accounts::AddressFields,
     pub shipping_option: String,
     pub expected_total: Option<i64>,
     pub payment_token: String,
@@ -274,7 +274,7 @@ async fn validate(state: &AppState, store: StoreId, asked: &Asked) -> Result<Quo
     let email = match (&asked.email, &asked.cart) {
         (Some(e), _) => e.clone(),
         (None, CartRef::Customer(customer)) => {
-            let raw = accounts::customers::email_of(&state.db, store, *customer)
+            let raw = accounts::email_of(&state.db, store, *customer)
                 .await?
                 .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown customer"))?;
             Email::parse(&raw).map_err(PodError::internal)?

@@ -8,8 +8,17 @@
 //! marks them published; delivery is at least once, so consumers dedupe by
 //! `event_id`. The events, their payloads and the envelope are declared in
 //! [`mercato_tenants::events`] and documented in `docs/events.md`.
+//!
+//! - this module: [`record`] and [`record_many`], what producers call in
+//!   their own transaction;
+//! - [`sql`]: every statement on `outbox` (the inserts, the relay's reads,
+//!   store lock and marks);
+//! - `relay.rs`: the worker, [`Relay`] (its settings and metrics), run by
+//!   `startup` when `events.kafka_brokers` is set. The events context has
+//!   no HTTP face and no pure model beyond the declarations in `tenants`.
 
 mod relay;
+pub(crate) mod sql;
 
 use std::sync::LazyLock;
 
@@ -78,16 +87,7 @@ async fn insert(
     payload: &serde_json::Value,
 ) -> Result<EventId, sqlx::Error> {
     let id = EventId::new();
-    sqlx::query(
-        "INSERT INTO outbox (store_id, id, type, aggregate_id, payload) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(store.as_uuid())
-    .bind(id.as_uuid())
-    .bind(event_type.as_str())
-    .bind(aggregate_id)
-    .bind(payload)
-    .execute(&mut **tx)
-    .await?;
+    sql::insert(tx, store, id, event_type, aggregate_id, payload).await?;
     recorded().notify_waiters();
     Ok(id)
 }
@@ -108,18 +108,7 @@ pub async fn record_many(
     let aggregates: Vec<Uuid> = events.iter().map(Event::aggregate_id).collect();
     let payloads: Vec<serde_json::Value> =
         events.iter().map(payload_of).collect::<Result<_, _>>()?;
-    sqlx::query(
-        "INSERT INTO outbox (store_id, id, type, aggregate_id, payload) \
-         SELECT $1, id, type, aggregate_id, payload \
-         FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::jsonb[]) AS e(id, type, aggregate_id, payload)",
-    )
-    .bind(store.as_uuid())
-    .bind(&uuids)
-    .bind(&types)
-    .bind(&aggregates)
-    .bind(&payloads)
-    .execute(&mut **tx)
-    .await?;
+    sql::insert_many(tx, store, &uuids, &types, &aggregates, &payloads).await?;
     recorded().notify_waiters();
     Ok(ids)
 }

@@ -19,7 +19,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use mercato_tenants::backoff::Backoff;
 use mercato_tenants::events::{Envelope, EventType, Topic, TYPE_HEADER};
@@ -34,7 +33,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::recorded;
+use super::{recorded, sql};
 use crate::config::EventsConfig;
 
 /// How long the relay waits after being woken, so the transaction that
@@ -143,17 +142,6 @@ impl RelayError {
     }
 }
 
-/// One unpublished outbox row.
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: Uuid,
-    #[sqlx(rename = "type")]
-    event_type: String,
-    aggregate_id: Uuid,
-    occurred_at: DateTime<Utc>,
-    payload: serde_json::Value,
-}
-
 /// The relay of one pod process (tests run several on one database).
 pub struct Relay {
     db: PgPool,
@@ -236,16 +224,8 @@ impl Relay {
     /// One batch for each store with unpublished rows. `Ok(true)` when some
     /// store has more rows waiting.
     async fn round(&mut self) -> Result<bool, RelayError> {
-        let stores: Vec<(Uuid,)> = sqlx::query_as(
-            "SELECT DISTINCT store_id FROM outbox WHERE published_at IS NULL LIMIT $1",
-        )
-        .bind(STORES_PER_ROUND)
-        .fetch_all(&self.db)
-        .await?;
-        let (pending,): (i64,) =
-            sqlx::query_as("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                .fetch_one(&self.db)
-                .await?;
+        let stores = sql::stores_with_pending(&self.db, STORES_PER_ROUND).await?;
+        let pending = sql::pending_count(&self.db).await?;
         self.metrics.pending.set(pending);
         if stores.is_empty() {
             return Ok(false);
@@ -255,7 +235,7 @@ impl Relay {
         let mut more = stores.len() as i64 == STORES_PER_ROUND;
         let this = &*self;
         let outcomes: Vec<Result<usize, RelayError>> = futures::stream::iter(stores)
-            .map(|(store,)| this.publish_batch(&producer, StoreId::from_uuid(store)))
+            .map(|store| this.publish_batch(&producer, store))
             .buffer_unordered(STORES_AT_ONCE)
             .collect()
             .await;
@@ -329,13 +309,7 @@ impl Relay {
         let mut tx = self.db.begin().await?;
         // One relay per store at a time (the lock ends with the
         // transaction); another relay that holds it publishes this store.
-        let (mine,): (bool,) = sqlx::query_as(
-            "SELECT pg_try_advisory_xact_lock(hashtextextended('mercato.outbox:' || $1::text, 0))",
-        )
-        .bind(store.as_uuid())
-        .fetch_one(&mut *tx)
-        .await?;
-        if !mine {
+        if !sql::try_lock_store(&mut tx, store).await? {
             return Ok(0);
         }
         // The fence: a store moved away (or being moved) is not published
@@ -344,15 +318,7 @@ impl Relay {
         if !crate::tenancy::is_active_locked(&mut tx, store).await? {
             return Ok(0);
         }
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, type, aggregate_id, occurred_at, payload FROM outbox \
-             WHERE store_id = $1 AND published_at IS NULL \
-             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
-        )
-        .bind(store.as_uuid())
-        .bind(self.settings.batch_size)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = sql::claim_batch(&mut tx, store, self.settings.batch_size).await?;
         if rows.is_empty() {
             return Ok(0);
         }
@@ -425,13 +391,7 @@ impl Relay {
             }
         }
         if !delivered.is_empty() {
-            sqlx::query(
-                "UPDATE outbox SET published_at = now() WHERE store_id = $1 AND id = ANY($2)",
-            )
-            .bind(store.as_uuid())
-            .bind(&delivered)
-            .execute(&mut *tx)
-            .await?;
+            sql::mark_published(&mut tx, store, &delivered).await?;
         }
         tx.commit().await?;
         for topic in topics {

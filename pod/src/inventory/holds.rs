@@ -1,5 +1,6 @@
 //! Holds: units reserved for a checkout, and their ends (released,
-//! committed into a decrement, restocked).
+//! committed into a decrement, restocked). Each statement is in
+//! `sql/holds.rs`; this module orders them.
 //!
 //! Lock order, everywhere: a checkout's hold rows first, then stock rows
 //! sorted by (variant, location). Reservations lock only stock rows (and
@@ -9,30 +10,39 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use mercato_tenants::{HoldId, HoldOwner, LocationId, StoreId, VariantId};
+use mercato_tenants::{HoldOwner, LocationId, StoreId, VariantId};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::gate::{self, Admission};
-use super::model::allocate;
-use super::stock::{fence, record_change, Change};
-use super::{HoldLine, PinOutcome, ReserveError, Shortage};
+use super::model::{allocate, Change, HoldLine, PinOutcome, Shortage};
+use super::sql::holds::{self as sql, HoldRow};
+use super::stock::{fence, record_change};
 use crate::state::AppState;
 
-/// A hold row as the functions here need it.
-#[derive(Debug, Clone, Copy, sqlx::FromRow)]
-pub(crate) struct HoldRow {
-    pub id: Uuid,
-    pub variant_id: Uuid,
-    pub location_id: Uuid,
-    pub quantity: i32,
+/// Why [`reserve`] reserved nothing.
+#[derive(Debug)]
+pub enum ReserveError {
+    OutOfStock(Vec<Shortage>),
+    Db(sqlx::Error),
 }
 
-impl HoldRow {
-    fn variant(&self) -> VariantId {
-        VariantId::from_uuid(self.variant_id)
+impl From<sqlx::Error> for ReserveError {
+    fn from(e: sqlx::Error) -> Self {
+        ReserveError::Db(e)
     }
 }
+
+impl std::fmt::Display for ReserveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReserveError::OutOfStock(s) => write!(f, "out of stock: {} line(s) short", s.len()),
+            ReserveError::Db(e) => write!(f, "database: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ReserveError {}
 
 /// Lines merged per variant, sorted by variant id; non-positive
 /// quantities dropped.
@@ -50,46 +60,6 @@ fn normalize(lines: &[HoldLine]) -> Vec<HoldLine> {
         .collect()
 }
 
-async fn owner_has_holds<'e>(
-    exec: impl sqlx::PgExecutor<'e>,
-    store: StoreId,
-    owner: HoldOwner,
-) -> Result<bool, sqlx::Error> {
-    let (found,): (bool,) =
-        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM holds WHERE store_id = $1 AND owner = $2)")
-            .bind(store.as_uuid())
-            .bind(owner.as_uuid())
-            .fetch_one(exec)
-            .await?;
-    Ok(found)
-}
-
-/// Locks the variant's stock rows at active locations (in location id
-/// order) and gives them by priority: (location, units available).
-async fn lock_available(
-    tx: &mut Transaction<'_, Postgres>,
-    store: StoreId,
-    variant: VariantId,
-) -> Result<Vec<(LocationId, i32)>, sqlx::Error> {
-    let mut rows: Vec<(Uuid, i32, i32)> = sqlx::query_as(
-        "SELECT s.location_id, l.priority, s.on_hand - s.reserved
-           FROM stock_levels s
-           JOIN locations l ON l.store_id = s.store_id AND l.id = s.location_id
-          WHERE s.store_id = $1 AND s.variant_id = $2 AND l.active
-          ORDER BY s.location_id
-          FOR UPDATE OF s",
-    )
-    .bind(store.as_uuid())
-    .bind(variant.as_uuid())
-    .fetch_all(&mut **tx)
-    .await?;
-    rows.sort_by_key(|(id, priority, _)| (*priority, *id));
-    Ok(rows
-        .into_iter()
-        .map(|(id, _, avail)| (LocationId::from_uuid(id), avail))
-        .collect())
-}
-
 /// Plans the reservation of `lines` (sorted) under row locks: the parts
 /// per (variant, location), or the shortages.
 async fn plan(
@@ -100,7 +70,7 @@ async fn plan(
     let mut parts = Vec::new();
     let mut shortages = Vec::new();
     for line in lines {
-        let available = lock_available(tx, store, line.variant).await?;
+        let available = sql::lock_available(tx, store, line.variant).await?;
         match allocate(line.quantity, &available) {
             Some(split) => parts.extend(split.into_iter().map(|(l, q)| (line.variant, l, q))),
             None => shortages.push(Shortage {
@@ -121,28 +91,6 @@ async fn plan(
     })
 }
 
-/// `reserved += q` where `on_hand - reserved >= q`; false if not.
-async fn take(
-    tx: &mut Transaction<'_, Postgres>,
-    store: StoreId,
-    variant: VariantId,
-    location: LocationId,
-    quantity: i32,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE stock_levels SET reserved = reserved + $4, updated_at = now()
-          WHERE store_id = $1 AND variant_id = $2 AND location_id = $3
-            AND on_hand - reserved >= $4",
-    )
-    .bind(store.as_uuid())
-    .bind(variant.as_uuid())
-    .bind(location.as_uuid())
-    .bind(quantity)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 /// Takes the planned parts and inserts their holds.
 async fn take_all(
     tx: &mut Transaction<'_, Postgres>,
@@ -152,34 +100,14 @@ async fn take_all(
     ttl: Option<Duration>,
 ) -> Result<(), sqlx::Error> {
     for &(variant, location, q) in parts {
-        if !take(tx, store, variant, location, q).await? {
+        if !sql::take(tx, store, variant, location, q).await? {
             // The rows are locked since the plan: this is a bug, not a race.
             return Err(sqlx::Error::Protocol(format!(
                 "stock of {variant} at {location} changed under its lock"
             )));
         }
     }
-    let ids: Vec<Uuid> = parts.iter().map(|_| HoldId::new().as_uuid()).collect();
-    let variants: Vec<Uuid> = parts.iter().map(|p| p.0.as_uuid()).collect();
-    let locations: Vec<Uuid> = parts.iter().map(|p| p.1.as_uuid()).collect();
-    let quantities: Vec<i32> = parts.iter().map(|p| p.2).collect();
-    sqlx::query(
-        "INSERT INTO holds (store_id, id, owner, variant_id, location_id, quantity, status, expires_at)
-         SELECT $1, h.id, $2, h.variant_id, h.location_id, h.quantity, 'active',
-                CASE WHEN $7::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $7) END
-           FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::int[])
-                AS h(id, variant_id, location_id, quantity)",
-    )
-    .bind(store.as_uuid())
-    .bind(owner.as_uuid())
-    .bind(&ids)
-    .bind(&variants)
-    .bind(&locations)
-    .bind(&quantities)
-    .bind(ttl.map(|t| t.as_secs_f64()))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    sql::insert(tx, store, owner, parts, ttl).await
 }
 
 /// Reserves `lines` for `owner` (a checkout) for `ttl`: all or none.
@@ -193,7 +121,7 @@ pub async fn reserve(
     ttl: Duration,
 ) -> Result<(), ReserveError> {
     let lines = normalize(lines);
-    if lines.is_empty() || owner_has_holds(&state.db, store, owner).await? {
+    if lines.is_empty() || sql::owner_has_holds(&state.db, store, owner).await? {
         return Ok(());
     }
     let admitted = match gate::admit(state, store, &lines).await {
@@ -220,11 +148,8 @@ async fn reserve_in_postgres(
     let mut tx = state.db.begin().await?;
     fence(&mut tx, store).await?;
     // One reservation per owner at a time; then the check is final.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
-        .bind(owner.as_uuid())
-        .execute(&mut *tx)
-        .await?;
-    if owner_has_holds(&mut *tx, store, owner).await? {
+    sql::lock_owner(&mut tx, owner).await?;
+    if sql::owner_has_holds(&mut *tx, store, owner).await? {
         return Ok(false);
     }
     let parts = match plan(&mut tx, store, lines).await? {
@@ -236,44 +161,6 @@ async fn reserve_in_postgres(
     Ok(true)
 }
 
-/// Locks the owner's holds in `status`, sorted by (variant, location).
-async fn lock_holds(
-    tx: &mut Transaction<'_, Postgres>,
-    store: StoreId,
-    owner: HoldOwner,
-    status: &str,
-) -> Result<Vec<HoldRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, variant_id, location_id, quantity FROM holds
-          WHERE store_id = $1 AND owner = $2 AND status = $3
-          ORDER BY variant_id, location_id, id
-          FOR UPDATE",
-    )
-    .bind(store.as_uuid())
-    .bind(owner.as_uuid())
-    .bind(status)
-    .fetch_all(&mut **tx)
-    .await
-}
-
-async fn set_status(
-    tx: &mut Transaction<'_, Postgres>,
-    store: StoreId,
-    holds: &[HoldRow],
-    status: &str,
-) -> Result<(), sqlx::Error> {
-    let ids: Vec<Uuid> = holds.iter().map(|h| h.id).collect();
-    sqlx::query(
-        "UPDATE holds SET status = $3, updated_at = now() WHERE store_id = $1 AND id = ANY($2)",
-    )
-    .bind(store.as_uuid())
-    .bind(&ids)
-    .bind(status)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// Releases locked active holds: `reserved -= q` (rows in lock order), and
 /// marks them released. Gives the units per variant, for the gate.
 pub(crate) async fn release_rows(
@@ -283,18 +170,9 @@ pub(crate) async fn release_rows(
 ) -> Result<Vec<(VariantId, i32)>, sqlx::Error> {
     holds.sort_by_key(|h| (h.variant_id, h.location_id, h.id));
     for h in holds.iter() {
-        sqlx::query(
-            "UPDATE stock_levels SET reserved = reserved - $4, updated_at = now()
-              WHERE store_id = $1 AND variant_id = $2 AND location_id = $3",
-        )
-        .bind(store.as_uuid())
-        .bind(h.variant_id)
-        .bind(h.location_id)
-        .bind(h.quantity)
-        .execute(&mut **tx)
-        .await?;
+        sql::unreserve(tx, store, h).await?;
     }
-    set_status(tx, store, holds, "released").await?;
+    sql::set_status(tx, store, holds, "released").await?;
     Ok(holds.iter().map(|h| (h.variant(), h.quantity)).collect())
 }
 
@@ -312,7 +190,7 @@ pub async fn release(
 ) -> Result<i64, sqlx::Error> {
     let mut tx = state.db.begin().await?;
     fence(&mut tx, store).await?;
-    let mut holds = lock_holds(&mut tx, store, owner, "active").await?;
+    let mut holds = sql::lock_of_owner(&mut tx, store, owner, "active").await?;
     if holds.is_empty() {
         return Ok(0);
     }
@@ -333,25 +211,11 @@ pub async fn pin(
 ) -> Result<PinOutcome, sqlx::Error> {
     // Active and released together: a sweeper holding an active one makes
     // this wait, then see it released.
-    let rows: Vec<(Uuid, Uuid, Uuid, i32, String)> = sqlx::query_as(
-        "SELECT id, variant_id, location_id, quantity, status FROM holds
-          WHERE store_id = $1 AND owner = $2 AND status IN ('active', 'released')
-          ORDER BY variant_id, location_id, id
-          FOR UPDATE",
-    )
-    .bind(store.as_uuid())
-    .bind(owner.as_uuid())
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows = sql::lock_active_and_released(tx, store, owner).await?;
     let mut released: Vec<HoldRow> = rows
         .into_iter()
-        .filter(|r| r.4 == "released")
-        .map(|(id, variant_id, location_id, quantity, _)| HoldRow {
-            id,
-            variant_id,
-            location_id,
-            quantity,
-        })
+        .filter(|(_, status)| status == "released")
+        .map(|(hold, _)| hold)
         .collect();
     if !released.is_empty() {
         let mut wanted: BTreeMap<VariantId, i64> = BTreeMap::new();
@@ -371,46 +235,11 @@ pub async fn pin(
         };
         released.sort_by_key(|h| h.id);
         let ids: Vec<Uuid> = released.iter().map(|h| h.id).collect();
-        sqlx::query("DELETE FROM holds WHERE store_id = $1 AND id = ANY($2)")
-            .bind(store.as_uuid())
-            .bind(&ids)
-            .execute(&mut **tx)
-            .await?;
+        sql::delete(tx, store, &ids).await?;
         take_all(tx, store, owner, &parts, None).await?;
     }
-    sqlx::query(
-        "UPDATE holds SET expires_at = NULL, updated_at = now()
-          WHERE store_id = $1 AND owner = $2 AND status = 'active'",
-    )
-    .bind(store.as_uuid())
-    .bind(owner.as_uuid())
-    .execute(&mut **tx)
-    .await?;
+    sql::unexpire_active(tx, store, owner).await?;
     Ok(PinOutcome::Pinned)
-}
-
-/// `on_hand += delta_on_hand, reserved += delta_reserved` at a stock row;
-/// its (on_hand, reserved) after, or `None` if the row is gone (variant
-/// deleted).
-async fn move_stock(
-    tx: &mut Transaction<'_, Postgres>,
-    store: StoreId,
-    h: &HoldRow,
-    delta_on_hand: i32,
-    delta_reserved: i32,
-) -> Result<Option<(i32, i32)>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE stock_levels SET on_hand = on_hand + $4, reserved = reserved + $5, updated_at = now()
-          WHERE store_id = $1 AND variant_id = $2 AND location_id = $3
-          RETURNING on_hand, reserved",
-    )
-    .bind(store.as_uuid())
-    .bind(h.variant_id)
-    .bind(h.location_id)
-    .bind(delta_on_hand)
-    .bind(delta_reserved)
-    .fetch_optional(&mut **tx)
-    .await
 }
 
 /// Inside the caller's transaction: the owner's active holds become
@@ -422,10 +251,10 @@ pub async fn commit(
     store: StoreId,
     owner: HoldOwner,
 ) -> Result<i64, sqlx::Error> {
-    let holds = lock_holds(tx, store, owner, "active").await?;
+    let holds = sql::lock_of_owner(tx, store, owner, "active").await?;
     for h in &holds {
         if let Some((on_hand, reserved)) =
-            move_stock(tx, store, h, -h.quantity, -h.quantity).await?
+            sql::move_stock(tx, store, h, -h.quantity, -h.quantity).await?
         {
             record_change(
                 tx,
@@ -445,14 +274,7 @@ pub async fn commit(
         }
     }
     if !holds.is_empty() {
-        sqlx::query(
-            "UPDATE holds SET status = 'committed', expires_at = NULL, updated_at = now()
-              WHERE store_id = $1 AND id = ANY($2)",
-        )
-        .bind(store.as_uuid())
-        .bind(holds.iter().map(|h| h.id).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
+        sql::mark_committed(tx, store, &holds).await?;
     }
     Ok(units(&holds))
 }
@@ -467,9 +289,9 @@ pub async fn restock(
     store: StoreId,
     owner: HoldOwner,
 ) -> Result<i64, sqlx::Error> {
-    let holds = lock_holds(tx, store, owner, "committed").await?;
+    let holds = sql::lock_of_owner(tx, store, owner, "committed").await?;
     for h in &holds {
-        if let Some((on_hand, reserved)) = move_stock(tx, store, h, h.quantity, 0).await? {
+        if let Some((on_hand, reserved)) = sql::move_stock(tx, store, h, h.quantity, 0).await? {
             record_change(
                 tx,
                 store,
@@ -488,7 +310,7 @@ pub async fn restock(
         }
     }
     if !holds.is_empty() {
-        set_status(tx, store, &holds, "restocked").await?;
+        sql::set_status(tx, store, &holds, "restocked").await?;
     }
     Ok(units(&holds))
 }
@@ -503,17 +325,7 @@ pub(crate) async fn sweep_store(
 ) -> Result<usize, sqlx::Error> {
     let mut tx = state.db.begin().await?;
     fence(&mut tx, store).await?;
-    let mut holds: Vec<HoldRow> = sqlx::query_as(
-        "SELECT id, variant_id, location_id, quantity FROM holds
-          WHERE store_id = $1 AND status = 'active' AND expires_at < now()
-          ORDER BY expires_at
-          LIMIT $2
-          FOR UPDATE SKIP LOCKED",
-    )
-    .bind(store.as_uuid())
-    .bind(batch)
-    .fetch_all(&mut *tx)
-    .await?;
+    let mut holds = sql::lock_expired(&mut tx, store, batch).await?;
     if holds.is_empty() {
         return Ok(0);
     }

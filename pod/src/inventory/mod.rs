@@ -51,183 +51,30 @@
 //! underestimate the next round repairs; pinned re-reservations bypass the
 //! gate and only overestimate. With Redis down or `inventory.gate = false`
 //! reservations go straight to Postgres.
+//!
+//! # Where to look
+//!
+//! `model.rs` (pure: allocation, stock and location rules, the types),
+//! `sql/` (every statement: `holds.rs`, `stock.rs`, `locations.rs`),
+//! `holds.rs` (reserve, pin, commit, release, restock, the sweep),
+//! `stock.rs` (the audit and outbox of every change, initial stock),
+//! `locations.rs`, `gate.rs` (the Redis gate), `workers.rs` (sweeper,
+//! reconciliation), `error.rs` (refusals as HTTP codes). The staff
+//! handlers are in `routes/inventory.rs`.
 
 mod error;
 pub(crate) mod gate;
 pub(crate) mod holds;
 pub(crate) mod locations;
 pub(crate) mod model;
+pub(crate) mod sql;
 pub(crate) mod stock;
 pub(crate) mod workers;
 
-use std::collections::HashMap;
-
-use mercato_tenants::{StoreId, VariantId};
-use serde::{Deserialize, Serialize};
-use sqlx::PgExecutor;
-use uuid::Uuid;
-
-use crate::db::Ids;
-
 pub use gate::refresh_gate;
-pub use holds::{commit, pin, release, reserve};
-pub use locations::{ensure_default_location, Location};
-pub use model::{allocate, StaffReason};
+pub use holds::{commit, pin, release, reserve, restock, ReserveError};
+pub use locations::ensure_default_location;
+pub use model::{allocate, Badge, HoldLine, Level, Location, PinOutcome, Shortage, StaffReason};
+pub use sql::stock::levels;
 pub use stock::initial_stock;
 pub use workers::{reconcile_once, spawn_workers, sweep_once, Workers};
-
-/// One line to reserve: units of a variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HoldLine {
-    pub variant: VariantId,
-    pub quantity: i32,
-}
-
-/// A line that cannot be reserved in full.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Shortage {
-    pub variant_id: VariantId,
-    pub requested: i32,
-    pub available: i32,
-}
-
-/// Why [`reserve`] reserved nothing.
-#[derive(Debug)]
-pub enum ReserveError {
-    OutOfStock(Vec<Shortage>),
-    Db(sqlx::Error),
-}
-
-impl From<sqlx::Error> for ReserveError {
-    fn from(e: sqlx::Error) -> Self {
-        ReserveError::Db(e)
-    }
-}
-
-impl std::fmt::Display for ReserveError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ReserveError::OutOfStock(s) => write!(f, "out of stock: {} line(s) short", s.len()),
-            ReserveError::Db(e) => write!(f, "database: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ReserveError {}
-
-/// What [`pin`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PinOutcome {
-    Pinned,
-    /// Some holds had expired and their units are gone; nothing changed.
-    Lost(Vec<Shortage>),
-}
-
-pub use holds::restock;
-
-/// What a shopper is told about a variant's stock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Badge {
-    InStock,
-    Low,
-    SoldOut,
-}
-
-/// A variant's stock, summed over its store's active locations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Level {
-    pub on_hand: i32,
-    /// Units held for checkouts.
-    pub reserved: i32,
-    /// `on_hand - reserved`: what can still be sold.
-    pub available: i32,
-    pub low_stock_threshold: i32,
-}
-
-impl Level {
-    pub const DEFAULT_LOW_STOCK_THRESHOLD: i32 = 5;
-
-    pub const NONE: Level = Level {
-        on_hand: 0,
-        reserved: 0,
-        available: 0,
-        low_stock_threshold: Self::DEFAULT_LOW_STOCK_THRESHOLD,
-    };
-
-    pub fn new(on_hand: i32, reserved: i32, low_stock_threshold: i32) -> Level {
-        Level {
-            on_hand,
-            reserved,
-            available: on_hand - reserved,
-            low_stock_threshold,
-        }
-    }
-
-    pub fn badge(self) -> Badge {
-        if self.available <= 0 {
-            Badge::SoldOut
-        } else if self.available <= self.low_stock_threshold {
-            Badge::Low
-        } else {
-            Badge::InStock
-        }
-    }
-}
-
-/// Levels of `variants`, summed over the store's active locations; a
-/// variant without stock rows has none.
-pub async fn levels<'e>(
-    exec: impl PgExecutor<'e>,
-    store: StoreId,
-    variants: &[VariantId],
-) -> Result<HashMap<VariantId, Level>, sqlx::Error> {
-    let ids = Ids::new(variants.iter().map(VariantId::as_uuid));
-    let sql = format!(
-        "SELECT v.id,
-                COALESCE(SUM(s.on_hand) FILTER (WHERE l.active), 0)::bigint,
-                COALESCE(SUM(s.reserved) FILTER (WHERE l.active), 0)::bigint,
-                il.low_stock_threshold
-           FROM {} AS v(id)
-           LEFT JOIN inventory_levels il ON il.store_id = $1 AND il.variant_id = v.id
-           LEFT JOIN stock_levels s ON s.store_id = $1 AND s.variant_id = v.id
-           LEFT JOIN locations l ON l.store_id = $1 AND l.id = s.location_id
-          GROUP BY v.id, il.low_stock_threshold",
-        ids.rows(2)
-    );
-    let rows: Vec<(Uuid, i64, i64, Option<i32>)> = ids
-        .bind_to(sqlx::query_as(&sql).bind(store.as_uuid()))
-        .fetch_all(exec)
-        .await?;
-    let clamp = |n: i64| n.clamp(0, i64::from(i32::MAX)) as i32;
-    let mut out: HashMap<VariantId, Level> = variants.iter().map(|v| (*v, Level::NONE)).collect();
-    for (id, on_hand, reserved, threshold) in rows {
-        out.insert(
-            VariantId::from_uuid(id),
-            Level::new(
-                clamp(on_hand),
-                clamp(reserved),
-                threshold.unwrap_or(Level::DEFAULT_LOW_STOCK_THRESHOLD),
-            ),
-        );
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn badges_follow_available_units() {
-        let at = |on_hand, reserved| Level::new(on_hand, reserved, 3);
-        assert_eq!(at(0, 0).badge(), Badge::SoldOut);
-        assert_eq!(at(1, 0).badge(), Badge::Low);
-        assert_eq!(at(3, 0).badge(), Badge::Low);
-        assert_eq!(at(4, 0).badge(), Badge::InStock);
-        assert_eq!(at(10, 7).badge(), Badge::Low);
-        assert_eq!(at(10, 10).badge(), Badge::SoldOut);
-        assert_eq!(at(10, 10).available, 0);
-        assert_eq!(Level::NONE.badge(), Badge::SoldOut);
-    }
-}

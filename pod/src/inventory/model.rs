@@ -1,9 +1,13 @@
 //! Inventory decisions as plain functions over plain data: how a quantity
 //! is split over locations, whether a change of stock is allowed, what a
-//! valid location looks like.
+//! valid location looks like; and the inventory's plain data itself (lines
+//! to reserve, shortages, levels and badges, locations, the stock views
+//! and the audit rows staff read).
 
-use mercato_tenants::LocationId;
+use chrono::{DateTime, Utc};
+use mercato_tenants::{AdjustmentId, LocationId, VariantId};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 /// Most units on hand at one location.
 pub const MAX_ON_HAND: i32 = 10_000_000;
@@ -193,6 +197,270 @@ pub fn check_deactivation(
     Ok(())
 }
 
+/// One line to reserve: units of a variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldLine {
+    pub variant: VariantId,
+    pub quantity: i32,
+}
+
+/// A line that cannot be reserved in full.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Shortage {
+    pub variant_id: VariantId,
+    pub requested: i32,
+    pub available: i32,
+}
+
+/// What [`super::pin`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinOutcome {
+    Pinned,
+    /// Some holds had expired and their units are gone; nothing changed.
+    Lost(Vec<Shortage>),
+}
+
+/// What a shopper is told about a variant's stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Badge {
+    InStock,
+    Low,
+    SoldOut,
+}
+
+/// A variant's stock, summed over its store's active locations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Level {
+    pub on_hand: i32,
+    /// Units held for checkouts.
+    pub reserved: i32,
+    /// `on_hand - reserved`: what can still be sold.
+    pub available: i32,
+    pub low_stock_threshold: i32,
+}
+
+impl Level {
+    pub const DEFAULT_LOW_STOCK_THRESHOLD: i32 = 5;
+
+    pub const NONE: Level = Level {
+        on_hand: 0,
+        reserved: 0,
+        available: 0,
+        low_stock_threshold: Self::DEFAULT_LOW_STOCK_THRESHOLD,
+    };
+
+    pub fn new(on_hand: i32, reserved: i32, low_stock_threshold: i32) -> Level {
+        Level {
+            on_hand,
+            reserved,
+            available: on_hand - reserved,
+            low_stock_threshold,
+        }
+    }
+
+    pub fn badge(self) -> Badge {
+        if self.available <= 0 {
+            Badge::SoldOut
+        } else if self.available <= self.low_stock_threshold {
+            Badge::Low
+        } else {
+            Badge::InStock
+        }
+    }
+}
+
+/// One change of units on hand at a location, as recorded.
+pub(crate) struct Change<'a> {
+    pub variant: VariantId,
+    pub location: LocationId,
+    pub delta: i32,
+    pub on_hand_after: i32,
+    pub reserved_after: i32,
+    pub reason: &'a str,
+    pub actor: &'a str,
+    pub reference: Option<Uuid>,
+}
+
+/// One location's stock of a variant.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LocationStock {
+    pub location_id: LocationId,
+    pub location_name: String,
+    /// Stock at an inactive location is not sold and not in the totals.
+    pub active: bool,
+    pub on_hand: i32,
+    pub reserved: i32,
+    pub available: i32,
+}
+
+/// A variant's stock: totals over active locations, and each location.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VariantStock {
+    pub variant_id: VariantId,
+    pub on_hand: i32,
+    pub reserved: i32,
+    pub available: i32,
+    pub low_stock_threshold: i32,
+    pub badge: Badge,
+    /// By priority, then id.
+    pub locations: Vec<LocationStock>,
+}
+
+/// One row of the stock audit.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Adjustment {
+    pub id: AdjustmentId,
+    pub variant_id: VariantId,
+    pub location_id: LocationId,
+    pub delta: i32,
+    pub on_hand_after: i32,
+    pub reason: String,
+    /// A staff id, or `system`.
+    pub actor: String,
+    /// The checkout behind an `order` or `order_cancelled` change.
+    pub reference: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A location as staff see it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Location {
+    #[sqlx(try_from = "Uuid")]
+    pub id: LocationId,
+    pub name: String,
+    pub line1: String,
+    pub line2: String,
+    pub city: String,
+    pub region: String,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    /// Lower is tried first when stock is reserved.
+    pub priority: i32,
+    /// Inactive locations keep their stock but are never sold from.
+    pub active: bool,
+    /// The location stock goes to when none is named.
+    pub is_default: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new location.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLocation {
+    /// 1 to 100 characters.
+    pub name: String,
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    /// At most 32 characters.
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2, e.g. `US`.
+    pub country: Option<String>,
+    /// 0 (tried first, the default) to 1,000,000.
+    pub priority: Option<i32>,
+    pub active: Option<bool>,
+}
+
+/// Changes to a location; absent fields stay as they are. `active: false`
+/// deactivates it (not the last active one).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocationPatch {
+    pub name: Option<String>,
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    /// An ISO 3166-1 alpha-2 code, or `""` to clear it.
+    pub country: Option<String>,
+    pub priority: Option<i32>,
+    pub active: Option<bool>,
+}
+
+/// A location's fields, validated.
+pub(crate) struct Fields {
+    pub name: String,
+    pub line1: String,
+    pub line2: String,
+    pub city: String,
+    pub region: String,
+    pub postal_code: String,
+    pub country: Option<String>,
+    pub priority: i32,
+    pub active: bool,
+}
+
+fn address(
+    field: &'static str,
+    raw: Option<&String>,
+    max: usize,
+) -> Result<Option<String>, LocationError> {
+    raw.map(|r| text_field(field, r, 0, max)).transpose()
+}
+
+fn country(raw: Option<&String>) -> Result<Option<Option<String>>, LocationError> {
+    raw.map(|c| {
+        if c.trim().is_empty() {
+            Ok(None)
+        } else {
+            parse_country(c).map(Some)
+        }
+    })
+    .transpose()
+}
+
+impl NewLocation {
+    pub(crate) fn validate(&self) -> Result<Fields, LocationError> {
+        Ok(Fields {
+            name: text_field("name", &self.name, 1, 100)?,
+            line1: address("line1", self.line1.as_ref(), 255)?.unwrap_or_default(),
+            line2: address("line2", self.line2.as_ref(), 255)?.unwrap_or_default(),
+            city: address("city", self.city.as_ref(), 255)?.unwrap_or_default(),
+            region: address("region", self.region.as_ref(), 255)?.unwrap_or_default(),
+            postal_code: address("postal_code", self.postal_code.as_ref(), 32)?.unwrap_or_default(),
+            country: country(self.country.as_ref())?.flatten(),
+            priority: self.priority.map(check_priority).transpose()?.unwrap_or(0),
+            active: self.active.unwrap_or(true),
+        })
+    }
+}
+
+impl LocationPatch {
+    pub(crate) fn apply(&self, current: &Location) -> Result<Fields, LocationError> {
+        Ok(Fields {
+            name: match &self.name {
+                Some(n) => text_field("name", n, 1, 100)?,
+                None => current.name.clone(),
+            },
+            line1: address("line1", self.line1.as_ref(), 255)?
+                .unwrap_or_else(|| current.line1.clone()),
+            line2: address("line2", self.line2.as_ref(), 255)?
+                .unwrap_or_else(|| current.line2.clone()),
+            city: address("city", self.city.as_ref(), 255)?.unwrap_or_else(|| current.city.clone()),
+            region: address("region", self.region.as_ref(), 255)?
+                .unwrap_or_else(|| current.region.clone()),
+            postal_code: address("postal_code", self.postal_code.as_ref(), 32)?
+                .unwrap_or_else(|| current.postal_code.clone()),
+            country: country(self.country.as_ref())?.unwrap_or_else(|| current.country.clone()),
+            priority: self
+                .priority
+                .map(check_priority)
+                .transpose()?
+                .unwrap_or(current.priority),
+            active: self.active.unwrap_or(current.active),
+        })
+    }
+}
+
+/// `422 unknown_location`.
+pub(crate) fn unknown(location: LocationId) -> LocationError {
+    LocationError::Unknown(location)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,5 +553,18 @@ mod tests {
         assert_eq!(check_deactivation(true, false, true), Ok(()));
         assert_eq!(check_deactivation(false, false, false), Ok(()));
         assert_eq!(check_deactivation(true, true, false), Ok(()));
+    }
+
+    #[test]
+    fn badges_follow_available_units() {
+        let at = |on_hand, reserved| Level::new(on_hand, reserved, 3);
+        assert_eq!(at(0, 0).badge(), Badge::SoldOut);
+        assert_eq!(at(1, 0).badge(), Badge::Low);
+        assert_eq!(at(3, 0).badge(), Badge::Low);
+        assert_eq!(at(4, 0).badge(), Badge::InStock);
+        assert_eq!(at(10, 7).badge(), Badge::Low);
+        assert_eq!(at(10, 10).badge(), Badge::SoldOut);
+        assert_eq!(at(10, 10).available, 0);
+        assert_eq!(Level::NONE.badge(), Badge::SoldOut);
     }
 }

@@ -2,10 +2,8 @@
 //! gate counters. Both run per store hosted (active) on this pod and stop
 //! with the application ([`Workers`] aborts them when dropped).
 
-use mercato_tenants::StoreId;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
-use uuid::Uuid;
 
 use super::{gate, holds};
 use crate::periodic::{spawn_every, store_span};
@@ -55,21 +53,10 @@ pub fn spawn_workers(state: AppState) -> Workers {
     }
 }
 
-async fn active_stores(state: &AppState) -> Result<Vec<StoreId>, sqlx::Error> {
-    let rows: Vec<(Uuid,)> =
-        sqlx::query_as("SELECT store_id FROM hosted_stores WHERE state = 'active'")
-            .fetch_all(&state.db)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id,)| StoreId::from_uuid(id))
-        .collect())
-}
-
 /// Releases every expired hold of every active store; returns how many.
 pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
     let mut released = 0;
-    for store in active_stores(state).await? {
+    for store in crate::tenancy::sql::active_stores(&state.db).await? {
         loop {
             let swept = holds::sweep_store(state, store, SWEEP_BATCH)
                 .instrument(store_span("hold_sweeper", store))
@@ -105,7 +92,7 @@ pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
         return Ok(0);
     };
     let mut repaired = 0;
-    for store in active_stores(state).await? {
+    for store in crate::tenancy::sql::active_stores(&state.db).await? {
         let reconciled = gate::reconcile_store(state, &mut conn, store)
             .instrument(store_span("gate_reconciler", store))
             .await;

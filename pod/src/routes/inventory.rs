@@ -12,9 +12,11 @@ use utoipa_axum::routes;
 
 use crate::accounts::auth::Staff;
 use crate::error::PodError;
-use crate::inventory::locations::{self, Location, LocationPatch, NewLocation};
-use crate::inventory::model::{StaffReason, StockOp};
-use crate::inventory::stock::{self, Adjustment, VariantStock};
+use crate::inventory::model::{
+    Adjustment, Change, Location, LocationPatch, NewLocation, StaffReason, StockOp, VariantStock,
+};
+use crate::inventory::sql::{locations as location_sql, stock as stock_sql};
+use crate::inventory::{locations, model, stock};
 use crate::paging::{page_limit, split_page};
 use crate::state::AppState;
 use crate::tenancy::{self, TenantContext};
@@ -136,7 +138,7 @@ async fn list_locations(
     let mut tx = tenancy::begin_write(&state.db, tenant.store_id).await?;
     locations::ensure_default_location(&mut tx, tenant.store_id).await?;
     tx.commit().await?;
-    let mut items = locations::list(&state.db, tenant.store_id, q.after, limit + 1).await?;
+    let mut items = location_sql::list(&state.db, tenant.store_id, q.after, limit + 1).await?;
     let next_cursor = split_page(&mut items, limit as usize, |l| l.id);
     Ok(Json(LocationPage { items, next_cursor }))
 }
@@ -151,7 +153,7 @@ async fn get_location(
     _: Staff,
     ApiPath(id): ApiPath<LocationId>,
 ) -> Result<Json<Location>, PodError> {
-    locations::get(&state.db, tenant.store_id, id)
+    location_sql::get(&state.db, tenant.store_id, id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("location").into())
@@ -178,7 +180,7 @@ async fn update_location(
     tx.commit().await?;
     if patch.active.is_some() {
         // What can be sold changed for every variant stocked here.
-        let variants = stock::variants_at(&state.db, tenant.store_id, id).await?;
+        let variants = stock_sql::variants_at(&state.db, tenant.store_id, id).await?;
         crate::inventory::refresh_gate(&state, tenant.store_id, &variants).await;
     }
     Ok(Json(location))
@@ -226,7 +228,7 @@ async fn set_stock(
     ApiPath(variant): ApiPath<VariantId>,
     ApiJson(update): ApiJson<StockUpdate>,
 ) -> Result<Json<VariantStock>, PodError> {
-    if !(0..=crate::inventory::model::MAX_ON_HAND).contains(&update.on_hand) {
+    if !(0..=model::MAX_ON_HAND).contains(&update.on_hand) {
         return Err(ApiError::invalid("on_hand must be 0 to 10000000").into());
     }
     check_threshold(update.low_stock_threshold)?;
@@ -291,7 +293,7 @@ async fn list_adjustments(
     ApiQuery(q): ApiQuery<AdjustmentQuery>,
 ) -> Result<Json<AdjustmentPage>, PodError> {
     let limit = page_limit(q.limit)?;
-    let mut items = stock::adjustments(
+    let mut items = stock_sql::adjustments(
         &state.db,
         tenant.store_id,
         q.variant_id,
@@ -330,24 +332,23 @@ async fn change_stock(
         .ok_or_else(|| ApiError::not_found("variant"))?;
     let location = match change.location {
         Some(l) => {
-            if !locations::exists(&mut *tx, store, l).await? {
-                return Err(locations::unknown(l).into());
+            if !location_sql::exists(&mut *tx, store, l).await? {
+                return Err(model::unknown(l).into());
             }
             l
         }
         None => locations::ensure_default_location(&mut tx, store).await?,
     };
-    let (current, reserved) = stock::lock_row(&mut tx, store, variant, location).await?;
-    let was_in_stock = stock::in_stock(&mut tx, store, variant).await?;
-    let (on_hand, delta) =
-        crate::inventory::model::apply(current, reserved, change.op).map_err(ApiError::from)?;
+    let (current, reserved) = stock_sql::lock_row(&mut tx, store, variant, location).await?;
+    let was_in_stock = stock_sql::in_stock(&mut tx, store, variant).await?;
+    let (on_hand, delta) = model::apply(current, reserved, change.op).map_err(ApiError::from)?;
     // The variant's total on hand after the change, when it changed.
     let total = if delta != 0 {
-        stock::write_on_hand(&mut tx, store, variant, location, on_hand).await?;
+        stock_sql::write_on_hand(&mut tx, store, variant, location, on_hand).await?;
         let after = stock::record_change(
             &mut tx,
             store,
-            &stock::Change {
+            &Change {
                 variant,
                 location,
                 delta,
@@ -364,7 +365,7 @@ async fn change_stock(
         None
     };
     if change.low_stock_threshold.is_some() || delta == 0 {
-        stock::add_to_total(&mut tx, store, variant, 0, change.low_stock_threshold).await?;
+        stock_sql::add_to_total(&mut tx, store, variant, 0, change.low_stock_threshold).await?;
     }
     if total.is_none_or(|t| (t > 0) == was_in_stock) {
         // The only stock a product's derived rows carry is whether one of

@@ -4,6 +4,7 @@
 //! context and above the pipelines that span contexts (`product_write`,
 //! the checkout saga); nothing but `startup` imports them.
 
+pub mod accounts;
 pub mod cart;
 pub mod catalog;
 pub mod categories;

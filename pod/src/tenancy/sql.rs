@@ -5,6 +5,18 @@ use sqlx::{Postgres, Transaction};
 
 use crate::state::hosted::{from_row, HostedStore, Row};
 
+/// The stores hosted here `active`, for the workers' rounds.
+pub async fn active_stores(db: &sqlx::PgPool) -> Result<Vec<StoreId>, sqlx::Error> {
+    let rows: Vec<(uuid::Uuid,)> =
+        sqlx::query_as("SELECT store_id FROM hosted_stores WHERE state = 'active'")
+            .fetch_all(db)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id,)| StoreId::from_uuid(id))
+        .collect())
+}
+
 /// Hosts a store here (or updates its name and state). Idempotent. Any
 /// state but `moved_out` clears `purge_after`: a store served here again
 /// (moved back) is never purged.

@@ -7,16 +7,16 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use mercato_tenants::events::{Event, StaffInvited};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
-use mercato_tenants::{ApiError, Email, ErrorCode, StaffId, StoreId};
+use mercato_tenants::{ApiError, ErrorCode, StaffId};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::auth::{Owner, Staff};
-use super::rate_limit::ClientAddress;
-use super::sessions::{self, Subject};
-use super::{
-    check_login, parse_email, parse_password, secrets, start_login, LoginRejection, StaffRole,
+use crate::accounts::auth::{Owner, Staff};
+use crate::accounts::login::open_staff_session;
+use crate::accounts::model::{StaffLogin, StaffMember, StaffRole, Subject, INVITATION_TTL_SECS};
+use crate::accounts::rate_limit::ClientAddress;
+use crate::accounts::{
+    check_login, parse_email, parse_password, secrets, sessions, sql, start_login, LoginRejection,
 };
 use crate::error::PodError;
 use crate::events;
@@ -24,32 +24,11 @@ use crate::paging::{full_page_cursor, page_limit};
 use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
 
-/// How long an invitation can be accepted.
-const INVITATION_TTL_SECS: i64 = 7 * 24 * 3600;
-
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub(super) email: String,
     pub(super) password: String,
-}
-
-/// A staff member as others see it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct StaffMember {
-    pub id: StaffId,
-    pub email: String,
-    pub role: StaffRole,
-    pub created_at: DateTime<Utc>,
-}
-
-/// A staff login: the token and who it is for.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct StaffLogin {
-    token: String,
-    /// Unix seconds.
-    expires_at: i64,
-    staff: StaffMember,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -87,82 +66,6 @@ pub(super) struct PageQuery {
     after: Option<StaffId>,
 }
 
-type MemberRow = (Uuid, String, String, DateTime<Utc>);
-
-fn member((id, email, role, created_at): MemberRow) -> StaffMember {
-    StaffMember {
-        id: StaffId::from_uuid(id),
-        email,
-        role: StaffRole::parse(&role).unwrap_or(StaffRole::Staff),
-        created_at,
-    }
-}
-
-/// Inserts an enabled member; `409 email_taken` if the email has one.
-pub(super) async fn insert(
-    tx: &mut Transaction<'_, Postgres>,
-    store: StoreId,
-    email: &Email,
-    password_hash: &str,
-    role: StaffRole,
-) -> Result<StaffId, PodError> {
-    let id = StaffId::new();
-    sqlx::query(
-        "INSERT INTO staff (store_id, id, email, password_hash, role) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(store.as_uuid())
-    .bind(id.as_uuid())
-    .bind(email.as_str())
-    .bind(password_hash)
-    .bind(role.as_str())
-    .execute(&mut **tx)
-    .await?;
-    Ok(id)
-}
-
-async fn find_by_email(
-    db: &PgPool,
-    store: StoreId,
-    email: &Email,
-) -> Result<Option<(StaffMember, String)>, PodError> {
-    let row: Option<(Uuid, String, String, DateTime<Utc>, String)> = sqlx::query_as(
-        "SELECT id, email, role, created_at, password_hash FROM staff
-         WHERE store_id = $1 AND email = $2 AND disabled_at IS NULL",
-    )
-    .bind(store.as_uuid())
-    .bind(email.as_str())
-    .fetch_optional(db)
-    .await
-    .map_err(PodError::internal)?;
-    Ok(
-        row.map(|(id, email, role, created_at, hash)| {
-            (member((id, email, role, created_at)), hash)
-        }),
-    )
-}
-
-/// Opens a session for `member` in a write transaction.
-async fn session_for(
-    state: &AppState,
-    store: StoreId,
-    member: StaffMember,
-    tx: &mut Transaction<'_, Postgres>,
-) -> Result<StaffLogin, PodError> {
-    let token = sessions::open(
-        state,
-        tx,
-        store,
-        Subject::Staff(member.id.as_uuid()),
-        state.config.accounts.staff_token_ttl_secs,
-    )
-    .await?;
-    Ok(StaffLogin {
-        token: token.token,
-        expires_at: token.expires_at,
-        staff: member,
-    })
-}
-
 /// Signs a staff member in. Unknown email and wrong password get the same
 /// `401 invalid_credentials`; repeated failures get `429` with `Retry-After`.
 #[utoipa::path(post, path = "/admin/api/login", tag = "staff",
@@ -178,10 +81,12 @@ pub(super) async fn login(
 ) -> Result<Json<StaffLogin>, LoginRejection> {
     let store = tenant.store_id;
     let (email, attempt) = start_login(&state, store, "staff", &req.email, &address).await?;
-    let found = find_by_email(&state.db, store, &email).await?;
+    let found = sql::staff::find_by_email(&state.db, store, &email)
+        .await
+        .map_err(PodError::internal)?;
     let member = check_login(&state, &attempt, req.password, found).await?;
     let mut tx = begin_write(&state.db, store).await?;
-    let login = session_for(&state, store, member, &mut tx).await?;
+    let login = open_staff_session(&state, store, member, &mut tx).await?;
     tx.commit().await.map_err(PodError::internal)?;
     Ok(Json(login))
 }
@@ -210,18 +115,9 @@ pub(super) async fn list(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<StaffPage>, PodError> {
     let limit = page_limit(q.limit)?;
-    let rows: Vec<MemberRow> = sqlx::query_as(
-        "SELECT id, email, role, created_at FROM staff
-         WHERE store_id = $1 AND disabled_at IS NULL AND ($2::uuid IS NULL OR id > $2)
-         ORDER BY id LIMIT $3",
-    )
-    .bind(tenant.store_id.as_uuid())
-    .bind(q.after.map(|a| a.as_uuid()))
-    .bind(limit)
-    .fetch_all(&state.db)
-    .await
-    .map_err(PodError::internal)?;
-    let items: Vec<StaffMember> = rows.into_iter().map(member).collect();
+    let items = sql::staff::list(&state.db, tenant.store_id, q.after, limit)
+        .await
+        .map_err(PodError::internal)?;
     let next_cursor = full_page_cursor(&items, limit, |m| m.id);
     Ok(Json(StaffPage { items, next_cursor }))
 }
@@ -245,32 +141,25 @@ pub(super) async fn invite(
     let id = Uuid::now_v7();
     let expires_at = Utc::now() + chrono::Duration::seconds(INVITATION_TTL_SECS);
     let mut tx = begin_write(&state.db, store).await?;
-    let taken: Option<(i32,)> = sqlx::query_as(
-        "SELECT 1 FROM staff WHERE store_id = $1 AND email = $2 AND disabled_at IS NULL",
-    )
-    .bind(store.as_uuid())
-    .bind(email.as_str())
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(PodError::internal)?;
-    if taken.is_some() {
+    let taken = sql::staff::email_is_member(&mut *tx, store, &email)
+        .await
+        .map_err(PodError::internal)?;
+    if taken {
         return Err(ApiError::new(
             ErrorCode::EmailTaken,
             "this email is already a staff member of this store",
         )
         .into());
     }
-    sqlx::query(
-        "INSERT INTO staff_invitations (store_id, id, email, token_sha256, invited_by, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+    sql::staff::insert_invitation(
+        &mut *tx,
+        store,
+        id,
+        &email,
+        &secrets::sha256_hex(&token),
+        &owner.sub,
+        expires_at,
     )
-    .bind(store.as_uuid())
-    .bind(id)
-    .bind(email.as_str())
-    .bind(secrets::sha256_hex(&token))
-    .bind(&owner.sub)
-    .bind(expires_at)
-    .execute(&mut *tx)
     .await?;
     let invited = StaffInvited {
         invitation_id: id,
@@ -310,16 +199,9 @@ pub(super) async fn accept(
     let token_hash = secrets::sha256_hex(req.token.trim());
     let hash = secrets::hash_password(password).await?;
     let mut tx = begin_write(&state.db, store).await?;
-    let invitation: Option<(Uuid, String)> = sqlx::query_as(
-        "SELECT id, email FROM staff_invitations
-         WHERE store_id = $1 AND token_sha256 = $2 AND accepted_at IS NULL AND expires_at > now()
-         FOR UPDATE",
-    )
-    .bind(store.as_uuid())
-    .bind(&token_hash)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(PodError::internal)?;
+    let invitation = sql::staff::lock_open_invitation(&mut *tx, store, &token_hash)
+        .await
+        .map_err(PodError::internal)?;
     let (invitation, email) = invitation.ok_or_else(|| {
         ApiError::new(
             ErrorCode::InvalidToken,
@@ -327,11 +209,8 @@ pub(super) async fn accept(
         )
     })?;
     let email = parse_email(&email)?;
-    let id = insert(&mut tx, store, &email, &hash, StaffRole::Staff).await?;
-    sqlx::query("UPDATE staff_invitations SET accepted_at = now() WHERE store_id = $1 AND id = $2")
-        .bind(store.as_uuid())
-        .bind(invitation)
-        .execute(&mut *tx)
+    let id = sql::staff::insert(&mut *tx, store, &email, &hash, StaffRole::Staff).await?;
+    sql::staff::mark_accepted(&mut *tx, store, invitation)
         .await
         .map_err(PodError::internal)?;
     let member = StaffMember {
@@ -340,7 +219,7 @@ pub(super) async fn accept(
         role: StaffRole::Staff,
         created_at: Utc::now(),
     };
-    let login = session_for(&state, store, member, &mut tx).await?;
+    let login = open_staff_session(&state, store, member, &mut tx).await?;
     tx.commit().await.map_err(PodError::internal)?;
     Ok((StatusCode::CREATED, Json(login)))
 }
@@ -361,15 +240,10 @@ pub(super) async fn remove(
 ) -> Result<StatusCode, PodError> {
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
-    let role: Option<(String,)> = sqlx::query_as(
-        "SELECT role FROM staff WHERE store_id = $1 AND id = $2 AND disabled_at IS NULL FOR UPDATE",
-    )
-    .bind(store.as_uuid())
-    .bind(id.as_uuid())
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(PodError::internal)?;
-    match role.and_then(|(r,)| StaffRole::parse(&r)) {
+    let role = sql::staff::lock_role(&mut *tx, store, id)
+        .await
+        .map_err(PodError::internal)?;
+    match role.and_then(|r| StaffRole::parse(&r)) {
         None => return Err(ApiError::not_found("staff member").into()),
         Some(StaffRole::Owner) => {
             return Err(ApiError::new(
@@ -380,13 +254,10 @@ pub(super) async fn remove(
         }
         Some(StaffRole::Staff) => {}
     }
-    sqlx::query("UPDATE staff SET disabled_at = now() WHERE store_id = $1 AND id = $2")
-        .bind(store.as_uuid())
-        .bind(id.as_uuid())
-        .execute(&mut *tx)
+    sql::staff::disable(&mut *tx, store, id)
         .await
         .map_err(PodError::internal)?;
-    sessions::revoke_all(&mut *tx, store, Subject::Staff(id.as_uuid()))
+    sql::sessions::revoke_all(&mut *tx, store, Subject::Staff(id.as_uuid()))
         .await
         .map_err(PodError::internal)?;
     tx.commit().await.map_err(PodError::internal)?;

@@ -1,0 +1,88 @@
+//! What an order says, without I/O: the [`Order`] shoppers and staff see,
+//! the priced lines, shipping and tax a checkout quoted ([`Quote`];
+//! `checkout::model::quote` computes it) that the order keeps, and the
+//! [`Filter`] of a list. The lifecycle is in [`super::state`].
+
+use chrono::{DateTime, Utc};
+use mercato_tenants::{CheckoutId, Currency, CustomerId, OrderId, ProductId, VariantId};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::state::OrderStatus;
+
+/// An order as shoppers and staff see it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Order {
+    pub id: OrderId,
+    pub number: i64,
+    /// The human-readable name, e.g. `#1001`.
+    pub name: String,
+    pub checkout_id: CheckoutId,
+    pub status: OrderStatus,
+    pub customer_id: Option<CustomerId>,
+    pub email: String,
+    pub currency: String,
+    pub subtotal_minor: i64,
+    pub shipping_minor: i64,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+    pub captured_minor: i64,
+    pub refunded_minor: i64,
+    #[schema(value_type = Object)]
+    pub shipping_option: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub shipping_address: serde_json::Value,
+    pub lines: Vec<QuoteLine>,
+    pub cancel_reason: Option<String>,
+    #[serde(skip)]
+    pub payment_id: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which orders a list shows.
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub status: Option<OrderStatus>,
+    pub customer: Option<CustomerId>,
+    pub email: Option<String>,
+    /// Newest first: orders with ids below this one.
+    pub before: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// A line as it will be ordered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QuoteLine {
+    pub variant_id: VariantId,
+    pub product_id: ProductId,
+    pub sku: String,
+    pub title: String,
+    pub variant_title: String,
+    pub quantity: i32,
+    pub unit_price_minor: i64,
+}
+
+/// The priced checkout: what the order will say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Quote {
+    pub currency: Currency,
+    pub lines: Vec<QuoteLine>,
+    pub subtotal_minor: i64,
+    pub shipping_minor: i64,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+    pub shipping_option: ShippingChoice,
+    #[schema(value_type = Object)]
+    pub shipping_address: serde_json::Value,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ShippingChoice {
+    pub code: String,
+    pub name: String,
+    pub price_minor: i64,
+    pub tax_name: Option<String>,
+    pub tax_rate_bp: i32,
+}

@@ -1,0 +1,399 @@
+//! The SQL of `orders`, `order_lines`, `order_history`, `store_counters`
+//! and `product_sales`. Every query filters on store_id (but the global
+//! `order_transitions`).
+
+use chrono::{DateTime, Utc};
+use mercato_tenants::{CheckoutId, CustomerId, OrderId, StoreId};
+use sqlx::{PgExecutor, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::model::{Filter, Order, Quote, QuoteLine};
+use super::state::{self, OrderStatus};
+
+const ORDER_COLUMNS: &str = "id, number, checkout_id, status, customer_id, email, currency,
+    subtotal_minor, shipping_minor, tax_minor, total_minor, captured_minor, refunded_minor,
+    shipping_option, shipping_address, cancel_reason, payment_id, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    id: Uuid,
+    number: i64,
+    checkout_id: Uuid,
+    status: String,
+    customer_id: Option<Uuid>,
+    email: String,
+    currency: String,
+    subtotal_minor: i64,
+    shipping_minor: i64,
+    tax_minor: i64,
+    total_minor: i64,
+    captured_minor: i64,
+    refunded_minor: i64,
+    shipping_option: serde_json::Value,
+    shipping_address: serde_json::Value,
+    cancel_reason: Option<String>,
+    payment_id: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl OrderRow {
+    fn into_order(self, lines: Vec<QuoteLine>) -> Result<Order, sqlx::Error> {
+        let status = OrderStatus::parse(&self.status)
+            .ok_or_else(|| sqlx::Error::Decode(format!("order status {}", self.status).into()))?;
+        Ok(Order {
+            id: OrderId::from_uuid(self.id),
+            number: self.number,
+            name: format!("#{}", self.number),
+            checkout_id: CheckoutId::from_uuid(self.checkout_id),
+            status,
+            customer_id: self.customer_id.map(CustomerId::from_uuid),
+            email: self.email,
+            currency: self.currency,
+            subtotal_minor: self.subtotal_minor,
+            shipping_minor: self.shipping_minor,
+            tax_minor: self.tax_minor,
+            total_minor: self.total_minor,
+            captured_minor: self.captured_minor,
+            refunded_minor: self.refunded_minor,
+            shipping_option: self.shipping_option,
+            shipping_address: self.shipping_address,
+            lines,
+            cancel_reason: self.cancel_reason,
+            payment_id: self.payment_id,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct LineRow {
+    order_id: Uuid,
+    variant_id: Uuid,
+    product_id: Uuid,
+    sku: String,
+    title: String,
+    variant_title: String,
+    quantity: i32,
+    unit_price_minor: i64,
+}
+
+/// Inserts order `id` of a checkout in status `placed`, with its lines and
+/// first history entry; returns its number. Call it LAST in the order's
+/// transaction, right before the commit: its final statement takes the next
+/// number from the store's counter row (#1001 first; no global sequence, no
+/// gaps), whose lock is then held only through the commit. The lines and
+/// history go in first (their foreign keys are deferred).
+pub async fn insert(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    id: OrderId,
+    checkout: CheckoutId,
+    customer: Option<CustomerId>,
+    quote: &Quote,
+    payment_id: &str,
+) -> Result<i64, sqlx::Error> {
+    let shipping_option = serde_json::to_value(&quote.shipping_option)
+        .map_err(|e| sqlx::Error::Encode(e.to_string().into()))?;
+    let n = quote.lines.len();
+    let positions: Vec<i32> = (0..n as i32).collect();
+    let variants: Vec<Uuid> = quote.lines.iter().map(|l| l.variant_id.as_uuid()).collect();
+    let products: Vec<Uuid> = quote.lines.iter().map(|l| l.product_id.as_uuid()).collect();
+    let skus: Vec<&str> = quote.lines.iter().map(|l| l.sku.as_str()).collect();
+    let titles: Vec<&str> = quote.lines.iter().map(|l| l.title.as_str()).collect();
+    let vtitles: Vec<&str> = quote
+        .lines
+        .iter()
+        .map(|l| l.variant_title.as_str())
+        .collect();
+    let quantities: Vec<i32> = quote.lines.iter().map(|l| l.quantity).collect();
+    let prices: Vec<i64> = quote.lines.iter().map(|l| l.unit_price_minor).collect();
+    sqlx::query(
+        "INSERT INTO order_lines (store_id, order_id, position, variant_id, product_id, sku, title,
+             variant_title, quantity, unit_price_minor)
+         SELECT $1, $2, * FROM unnest($3::int[], $4::uuid[], $5::uuid[], $6::text[], $7::text[],
+             $8::text[], $9::int[], $10::bigint[])",
+    )
+    .bind(store.as_uuid())
+    .bind(id.as_uuid())
+    .bind(&positions)
+    .bind(&variants)
+    .bind(&products)
+    .bind(&skus)
+    .bind(&titles)
+    .bind(&vtitles)
+    .bind(&quantities)
+    .bind(&prices)
+    .execute(&mut **tx)
+    .await?;
+    history(tx, store, id, None, OrderStatus::Placed, "checkout", None).await?;
+    let (number,): (i64,) = sqlx::query_as(
+        "WITH n AS (
+             INSERT INTO store_counters AS c (store_id) VALUES ($1)
+             ON CONFLICT (store_id) DO UPDATE SET next_order_number = c.next_order_number + 1
+             RETURNING next_order_number)
+         INSERT INTO orders (store_id, id, number, checkout_id, customer_id, email, status, currency,
+             subtotal_minor, shipping_minor, tax_minor, total_minor, shipping_option,
+             shipping_address, payment_id)
+         SELECT $1, $2, n.next_order_number, $3, $4, $5, 'placed', $6, $7, $8, $9, $10, $11, $12, $13
+           FROM n
+         RETURNING number",
+    )
+    .bind(store.as_uuid())
+    .bind(id.as_uuid())
+    .bind(checkout.as_uuid())
+    .bind(customer.map(|c| c.as_uuid()))
+    .bind(&quote.email)
+    .bind(quote.currency.as_str())
+    .bind(quote.subtotal_minor)
+    .bind(quote.shipping_minor)
+    .bind(quote.tax_minor)
+    .bind(quote.total_minor)
+    .bind(shipping_option)
+    .bind(&quote.shipping_address)
+    .bind(payment_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(number)
+}
+
+async fn history(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: OrderId,
+    from: Option<OrderStatus>,
+    to: OrderStatus,
+    actor: &str,
+    note: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO order_history (store_id, order_id, id, from_status, to_status, actor, note)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(store.as_uuid())
+    .bind(order.as_uuid())
+    .bind(Uuid::now_v7())
+    .bind(from.map(OrderStatus::as_str))
+    .bind(to.as_str())
+    .bind(actor)
+    .bind(note)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves an order from `from` to `to` if it is still in `from` (false
+/// otherwise). Refuses what [`state::allowed`] refuses; the database
+/// trigger refuses it too.
+pub async fn set_status(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: OrderId,
+    from: OrderStatus,
+    to: OrderStatus,
+    actor: &str,
+    note: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    if !state::allowed(from, to) {
+        return Ok(false);
+    }
+    let done = sqlx::query(
+        "UPDATE orders SET status = $4, updated_at = now(),
+                cancel_reason = CASE WHEN $4 = 'cancelled' THEN $5 ELSE cancel_reason END
+         WHERE store_id = $1 AND id = $2 AND status = $3",
+    )
+    .bind(store.as_uuid())
+    .bind(order.as_uuid())
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(note)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    history(tx, store, order, Some(from), to, actor, note).await?;
+    Ok(true)
+}
+
+/// Records the money captured for an order and returns the order as it
+/// now stands, with `lines` (the quote it was made from, in line order).
+pub async fn record_capture(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: OrderId,
+    captured: i64,
+    lines: &[QuoteLine],
+) -> Result<Order, sqlx::Error> {
+    let sql = format!(
+        "UPDATE orders SET captured_minor = $3, updated_at = now()
+         WHERE store_id = $1 AND id = $2 RETURNING {ORDER_COLUMNS}"
+    );
+    let row: OrderRow = sqlx::query_as(&sql)
+        .bind(store.as_uuid())
+        .bind(order.as_uuid())
+        .bind(captured)
+        .fetch_one(&mut **tx)
+        .await?;
+    row.into_order(lines.to_vec())
+}
+
+/// Records money refunded on an order.
+pub async fn record_refund(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: OrderId,
+    refunded: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE orders SET refunded_minor = $3, updated_at = now()
+         WHERE store_id = $1 AND id = $2",
+    )
+    .bind(store.as_uuid())
+    .bind(order.as_uuid())
+    .bind(refunded)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn with_lines(
+    conn: &mut sqlx::PgConnection,
+    store: StoreId,
+    rows: Vec<OrderRow>,
+) -> Result<Vec<Order>, sqlx::Error> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let lines: Vec<LineRow> = sqlx::query_as(
+        "SELECT order_id, variant_id, product_id, sku, title, variant_title, quantity,
+                unit_price_minor
+         FROM order_lines WHERE store_id = $1 AND order_id = ANY($2)
+         ORDER BY order_id, position",
+    )
+    .bind(store.as_uuid())
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_order: std::collections::HashMap<Uuid, Vec<QuoteLine>> = Default::default();
+    for l in lines {
+        by_order.entry(l.order_id).or_default().push(QuoteLine {
+            variant_id: mercato_tenants::VariantId::from_uuid(l.variant_id),
+            product_id: mercato_tenants::ProductId::from_uuid(l.product_id),
+            sku: l.sku,
+            title: l.title,
+            variant_title: l.variant_title,
+            quantity: l.quantity,
+            unit_price_minor: l.unit_price_minor,
+        });
+    }
+    rows.into_iter()
+        .map(|r| {
+            let lines = by_order.remove(&r.id).unwrap_or_default();
+            r.into_order(lines)
+        })
+        .collect()
+}
+
+/// One order; `for_update` locks its row.
+pub async fn get(
+    conn: &mut sqlx::PgConnection,
+    store: StoreId,
+    order: OrderId,
+    for_update: bool,
+) -> Result<Option<Order>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND id = $2{}",
+        if for_update { " FOR UPDATE" } else { "" }
+    );
+    let row: Option<OrderRow> = sqlx::query_as(&sql)
+        .bind(store.as_uuid())
+        .bind(order.as_uuid())
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        None => Ok(None),
+        Some(r) => Ok(with_lines(conn, store, vec![r]).await?.pop()),
+    }
+}
+
+/// The order with this number, if its email matches (case-insensitive) or
+/// it belongs to `customer`.
+pub async fn by_number(
+    conn: &mut sqlx::PgConnection,
+    store: StoreId,
+    number: i64,
+) -> Result<Option<Order>, sqlx::Error> {
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND number = $2");
+    let row: Option<OrderRow> = sqlx::query_as(&sql)
+        .bind(store.as_uuid())
+        .bind(number)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        None => Ok(None),
+        Some(r) => Ok(with_lines(conn, store, vec![r]).await?.pop()),
+    }
+}
+
+/// A page of orders, newest first.
+pub async fn list(
+    conn: &mut sqlx::PgConnection,
+    store: StoreId,
+    f: &Filter,
+) -> Result<Vec<Order>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders
+         WHERE store_id = $1
+           AND ($2::text IS NULL OR status = $2)
+           AND ($3::uuid IS NULL OR customer_id = $3)
+           AND ($4::text IS NULL OR lower(email) = lower($4))
+           AND ($5::uuid IS NULL OR id < $5)
+         ORDER BY id DESC LIMIT $6"
+    );
+    let rows: Vec<OrderRow> = sqlx::query_as(&sql)
+        .bind(store.as_uuid())
+        .bind(f.status.map(OrderStatus::as_str))
+        .bind(f.customer.map(|c| c.as_uuid()))
+        .bind(f.email.as_deref())
+        .bind(f.before)
+        .bind(f.limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    with_lines(conn, store, rows).await
+}
+
+/// Units sold per product go into `product_sales` (best-selling sorts).
+pub async fn count_sales(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    lines: &[QuoteLine],
+) -> Result<(), sqlx::Error> {
+    let mut per_product: std::collections::BTreeMap<Uuid, i64> = Default::default();
+    for l in lines {
+        *per_product.entry(l.product_id.as_uuid()).or_default() += i64::from(l.quantity);
+    }
+    let products: Vec<Uuid> = per_product.keys().copied().collect();
+    let units: Vec<i64> = per_product.values().copied().collect();
+    sqlx::query(
+        "INSERT INTO product_sales AS s (store_id, product_id, units_sold)
+         SELECT $1, p, u FROM unnest($2::uuid[], $3::bigint[]) AS t(p, u)
+         WHERE EXISTS (SELECT 1 FROM products WHERE store_id = $1 AND id = p)
+         ON CONFLICT (store_id, product_id) DO UPDATE SET units_sold = s.units_sold + EXCLUDED.units_sold",
+    )
+    .bind(store.as_uuid())
+    .bind(&products)
+    .bind(&units)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Statuses as the database knows them, for the test that checks the
+/// trigger's table against [`state::allowed`].
+pub async fn database_transitions<'e>(
+    exec: impl PgExecutor<'e>,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT from_status, to_status FROM order_transitions ORDER BY 1, 2")
+        .fetch_all(exec)
+        .await
+}

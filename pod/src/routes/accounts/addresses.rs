@@ -1,0 +1,243 @@
+//! A customer's address book. At most one default address; the first one
+//! saved becomes the default. Another customer's address is `404`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use mercato_tenants::http::{ApiJson, ApiPath};
+use mercato_tenants::{AddressId, ApiError, CustomerId, ErrorCode, StoreId};
+use serde::{Deserialize, Serialize};
+use sqlx::{Postgres, Transaction};
+
+use crate::accounts::auth::Customer;
+use crate::accounts::model::{Address, AddressFields, MAX_ADDRESSES};
+use crate::accounts::sql;
+use crate::error::PodError;
+use crate::state::AppState;
+use crate::tenancy::{begin_write, TenantContext};
+
+/// A new address.
+#[derive(Deserialize, utoipa::ToSchema)]
+// Named apart from the checkout's `AddressInput`: two schemas of one name
+// would leave one of them in the document for both.
+#[schema(as = NewAddress)]
+#[serde(deny_unknown_fields)]
+pub struct AddressInput {
+    /// Recipient, 1 to 100 characters.
+    name: String,
+    /// 1 to 200 characters.
+    line1: String,
+    line2: Option<String>,
+    /// 1 to 100 characters.
+    city: String,
+    region: Option<String>,
+    postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2, e.g. `FR`.
+    country: String,
+    phone: Option<String>,
+    is_default: Option<bool>,
+}
+
+/// Changes to an address; absent fields stay as they are.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressPatch {
+    name: Option<String>,
+    line1: Option<String>,
+    line2: Option<String>,
+    city: Option<String>,
+    region: Option<String>,
+    postal_code: Option<String>,
+    country: Option<String>,
+    phone: Option<String>,
+    /// `true` makes this the default; `false` leaves no default.
+    is_default: Option<bool>,
+}
+
+impl AddressPatch {
+    /// `fields` with this patch applied.
+    fn apply(&self, fields: AddressFields) -> AddressFields {
+        let pick = |new: &Option<String>, old: String| new.clone().unwrap_or(old);
+        AddressFields {
+            name: pick(&self.name, fields.name),
+            line1: pick(&self.line1, fields.line1),
+            line2: pick(&self.line2, fields.line2),
+            city: pick(&self.city, fields.city),
+            region: pick(&self.region, fields.region),
+            postal_code: pick(&self.postal_code, fields.postal_code),
+            country: pick(&self.country, fields.country),
+            phone: pick(&self.phone, fields.phone),
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AddressList {
+    /// Every address of the customer (at most 50), oldest first.
+    items: Vec<Address>,
+}
+
+/// Locks the customer's row so concurrent address writes take turns (the
+/// count limit and the single default hold).
+async fn lock_customer(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    customer: CustomerId,
+) -> Result<(), PodError> {
+    let found = sql::addresses::lock_customer(&mut **tx, store, customer)
+        .await
+        .map_err(PodError::internal)?;
+    found
+        .then_some(())
+        .ok_or_else(|| ApiError::not_found("customer").into())
+}
+
+/// The signed-in customer's addresses.
+#[utoipa::path(get, path = "/api/customers/me/addresses", tag = "customers",
+    responses((status = 200, body = AddressList), (status = 401, body = mercato_tenants::error::ErrorBody)))]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: Customer,
+) -> Result<Json<AddressList>, PodError> {
+    let items = sql::addresses::list(&state.db, tenant.store_id, customer.id, MAX_ADDRESSES)
+        .await
+        .map_err(PodError::internal)?;
+    Ok(Json(AddressList { items }))
+}
+
+/// Saves an address.
+#[utoipa::path(post, path = "/api/customers/me/addresses", tag = "customers",
+    request_body = AddressInput,
+    responses((status = 201, body = Address),
+        (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 422, description = "unprocessable: 50 addresses already", body = mercato_tenants::error::ErrorBody)))]
+pub(super) async fn create(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: Customer,
+    ApiJson(input): ApiJson<AddressInput>,
+) -> Result<(StatusCode, Json<Address>), PodError> {
+    let store = tenant.store_id;
+    let fields = AddressFields {
+        name: input.name,
+        line1: input.line1,
+        line2: input.line2.unwrap_or_default(),
+        city: input.city,
+        region: input.region.unwrap_or_default(),
+        postal_code: input.postal_code.unwrap_or_default(),
+        country: input.country,
+        phone: input.phone.unwrap_or_default(),
+    }
+    .validate()?;
+    let mut tx = begin_write(&state.db, store).await?;
+    lock_customer(&mut tx, store, customer.id).await?;
+    let count = sql::addresses::count(&mut *tx, store, customer.id)
+        .await
+        .map_err(PodError::internal)?;
+    if count >= MAX_ADDRESSES {
+        return Err(ApiError::new(
+            ErrorCode::Unprocessable,
+            format!("at most {MAX_ADDRESSES} addresses per customer"),
+        )
+        .into());
+    }
+    let is_default = input.is_default.unwrap_or(false) || count == 0;
+    if is_default {
+        sql::addresses::clear_default(&mut *tx, store, customer.id)
+            .await
+            .map_err(PodError::internal)?;
+    }
+    let address = sql::addresses::insert(&mut *tx, store, customer.id, &fields, is_default).await?;
+    tx.commit().await.map_err(PodError::internal)?;
+    Ok((StatusCode::CREATED, Json(address)))
+}
+
+/// Changes an address of the signed-in customer.
+#[utoipa::path(patch, path = "/api/customers/me/addresses/{id}", tag = "customers",
+    params(("id" = AddressId, Path, description = "address id")),
+    request_body = AddressPatch,
+    responses((status = 200, body = Address),
+        (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 404, body = mercato_tenants::error::ErrorBody)))]
+pub(super) async fn update(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: Customer,
+    ApiPath(id): ApiPath<AddressId>,
+    ApiJson(patch): ApiJson<AddressPatch>,
+) -> Result<Json<Address>, PodError> {
+    let store = tenant.store_id;
+    let mut tx = begin_write(&state.db, store).await?;
+    lock_customer(&mut tx, store, customer.id).await?;
+    let current = sql::addresses::get(&mut *tx, store, customer.id, id)
+        .await
+        .map_err(PodError::internal)?;
+    let current = current.ok_or_else(|| ApiError::not_found("address"))?;
+    let fields = patch.apply(current.fields).validate()?;
+    let is_default = patch.is_default.unwrap_or(current.is_default);
+    if is_default && !current.is_default {
+        sql::addresses::clear_default(&mut *tx, store, customer.id)
+            .await
+            .map_err(PodError::internal)?;
+    }
+    let address =
+        sql::addresses::update(&mut *tx, store, customer.id, id, &fields, is_default).await?;
+    tx.commit().await.map_err(PodError::internal)?;
+    Ok(Json(address))
+}
+
+/// Deletes an address of the signed-in customer.
+#[utoipa::path(delete, path = "/api/customers/me/addresses/{id}", tag = "customers",
+    params(("id" = AddressId, Path, description = "address id")),
+    responses((status = 204), (status = 404, body = mercato_tenants::error::ErrorBody)))]
+pub(super) async fn remove(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: Customer,
+    ApiPath(id): ApiPath<AddressId>,
+) -> Result<StatusCode, PodError> {
+    let mut tx = begin_write(&state.db, tenant.store_id).await?;
+    let deleted = sql::addresses::delete(&mut *tx, tenant.store_id, customer.id, id)
+        .await
+        .map_err(PodError::internal)?;
+    if !deleted {
+        return Err(ApiError::not_found("address").into());
+    }
+    tx.commit().await.map_err(PodError::internal)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_patch_changes_only_what_it_names() {
+        let patch = AddressPatch {
+            name: None,
+            line1: None,
+            line2: Some("Flat 2".into()),
+            city: None,
+            region: None,
+            postal_code: None,
+            country: Some("fr".into()),
+            phone: None,
+            is_default: None,
+        };
+        let sample = AddressFields {
+            name: " Ada Lovelace ".into(),
+            line1: "12 St James's Square".into(),
+            line2: String::new(),
+            city: "London".into(),
+            region: String::new(),
+            postal_code: "SW1Y 4JH".into(),
+            country: "gb".into(),
+            phone: String::new(),
+        };
+        let v = patch.apply(sample).validate().expect("valid");
+        assert_eq!(v.line2, "Flat 2");
+        assert_eq!(v.country, "FR");
+        assert_eq!(v.city, "London");
+    }
+}

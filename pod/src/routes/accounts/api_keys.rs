@@ -1,0 +1,127 @@
+//! API keys for integrations (owner only): create (the key is shown this
+//! once), list, revoke.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
+use mercato_tenants::{ApiError, ApiKeyId};
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::auth::Owner;
+use crate::accounts::model::ApiKey;
+use crate::accounts::{api_keys, secrets, sql};
+use crate::error::PodError;
+use crate::paging::{full_page_cursor, page_limit};
+use crate::state::AppState;
+use crate::tenancy::{begin_write, TenantContext};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKey {
+    /// What the key is for, 1 to 100 characters.
+    name: String,
+}
+
+/// A new key: `key` is shown this once.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedApiKey {
+    id: ApiKeyId,
+    name: String,
+    prefix: String,
+    key: String,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiKeyPage {
+    items: Vec<ApiKey>,
+    next_cursor: Option<ApiKeyId>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PageQuery {
+    limit: Option<i64>,
+    after: Option<ApiKeyId>,
+}
+
+/// Creates a key (owner only).
+#[utoipa::path(post, path = "/admin/api/api-keys", tag = "api keys",
+    request_body = NewApiKey,
+    responses((status = 201, body = CreatedApiKey), (status = 403, body = mercato_tenants::error::ErrorBody)))]
+pub(super) async fn create(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Owner,
+    ApiJson(req): ApiJson<NewApiKey>,
+) -> Result<(StatusCode, Json<CreatedApiKey>), PodError> {
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid("name must be 1 to 100 characters").into());
+    }
+    let (key, prefix) = api_keys::new_key();
+    let id = ApiKeyId::new();
+    let mut tx = begin_write(&state.db, tenant.store_id).await?;
+    let created_at = sql::api_keys::insert(
+        &mut *tx,
+        tenant.store_id,
+        id,
+        name,
+        &prefix,
+        &secrets::sha256_hex(&key),
+    )
+    .await?;
+    tx.commit().await.map_err(PodError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedApiKey {
+            id,
+            name: name.to_owned(),
+            prefix,
+            key,
+            created_at,
+        }),
+    ))
+}
+
+/// The store's keys that are not revoked (owner only).
+#[utoipa::path(get, path = "/admin/api/api-keys", tag = "api keys",
+    params(("limit" = Option<i64>, Query, description = "1 to 100, default 20"),
+        ("after" = Option<ApiKeyId>, Query, description = "cursor")),
+    responses((status = 200, body = ApiKeyPage), (status = 403, body = mercato_tenants::error::ErrorBody)))]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Owner,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<ApiKeyPage>, PodError> {
+    let limit = page_limit(q.limit)?;
+    let items = sql::api_keys::list(&state.db, tenant.store_id, q.after, limit)
+        .await
+        .map_err(PodError::internal)?;
+    let next_cursor = full_page_cursor(&items, limit, |k| k.id);
+    Ok(Json(ApiKeyPage { items, next_cursor }))
+}
+
+/// Revokes a key (owner only); it stops working at once.
+#[utoipa::path(delete, path = "/admin/api/api-keys/{id}", tag = "api keys",
+    params(("id" = ApiKeyId, Path, description = "key id")),
+    responses((status = 204), (status = 404, body = mercato_tenants::error::ErrorBody)))]
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Owner,
+    ApiPath(id): ApiPath<ApiKeyId>,
+) -> Result<StatusCode, PodError> {
+    let mut tx = begin_write(&state.db, tenant.store_id).await?;
+    let revoked = sql::api_keys::revoke(&mut *tx, tenant.store_id, id)
+        .await
+        .map_err(PodError::internal)?;
+    if !revoked {
+        return Err(ApiError::not_found("api key").into());
+    }
+    tx.commit().await.map_err(PodError::internal)?;
+    Ok(StatusCode::NO_CONTENT)
+}

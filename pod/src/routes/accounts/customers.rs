@@ -1,0 +1,265 @@
+//! Customers (shoppers): one account per (store, email); the same email in
+//! two stores is two unrelated accounts. Registration, login and logout,
+//! the profile, and password reset through a one-time token mailed via the
+//! outbox.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::Utc;
+use mercato_tenants::events::{Event, PasswordResetRequested};
+use mercato_tenants::http::ApiJson;
+use mercato_tenants::{ApiError, CustomerId, ErrorCode};
+use serde::Deserialize;
+
+use super::staff::LoginRequest;
+use crate::accounts::auth::Customer;
+use crate::accounts::login::{merge_guest_cart, open_customer_session};
+use crate::accounts::model::{phone, text, CustomerLogin, CustomerView, Subject, RESET_TTL_SECS};
+use crate::accounts::rate_limit::ClientAddress;
+use crate::accounts::sql::customers::{NewCustomer, ProfileChange};
+use crate::accounts::{
+    login_customer, parse_email, parse_password, secrets, sessions, sql, LoginRejection,
+};
+use crate::cart::SentToken;
+use crate::error::PodError;
+use crate::events;
+use crate::state::AppState;
+use crate::tenancy::{begin_write, TenantContext};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    email: String,
+    password: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    accepts_marketing: Option<bool>,
+}
+
+/// Changes to the profile; absent fields stay as they are.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerUpdate {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone: Option<String>,
+    accepts_marketing: Option<bool>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    email: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetConfirm {
+    token: String,
+    password: String,
+}
+
+/// Creates an account and signs it in. `409 email_taken` if the email has
+/// an account in this store.
+#[utoipa::path(post, path = "/api/customers", tag = "customers",
+    request_body = RegisterRequest,
+    responses((status = 201, body = CustomerLogin),
+        (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 409, body = mercato_tenants::error::ErrorBody),
+        (status = 422, body = mercato_tenants::error::ErrorBody)))]
+pub(super) async fn register(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    guest: SentToken,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<CustomerLogin>), PodError> {
+    let store = tenant.store_id;
+    let email = parse_email(&req.email)?;
+    let password = parse_password(&req.password)?;
+    let first_name = text("first_name", req.first_name, 100)?.unwrap_or_default();
+    let last_name = text("last_name", req.last_name, 100)?.unwrap_or_default();
+    let hash = secrets::hash_password(password).await?;
+    let id = CustomerId::new();
+    let mut tx = begin_write(&state.db, store).await?;
+    let customer = sql::customers::insert(
+        &mut *tx,
+        store,
+        &NewCustomer {
+            id,
+            email: &email,
+            password_hash: &hash,
+            first_name: &first_name,
+            last_name: &last_name,
+            accepts_marketing: req.accepts_marketing.unwrap_or(false),
+        },
+    )
+    .await?;
+    let mut login = open_customer_session(&state, &mut tx, store, customer).await?;
+    tx.commit().await.map_err(PodError::internal)?;
+    merge_guest_cart(&state, store, guest, &mut login).await;
+    Ok((StatusCode::CREATED, Json(login)))
+}
+
+/// Signs a customer in. Unknown email and wrong password get the same
+/// `401 invalid_credentials`; repeated failures get `429` with `Retry-After`.
+#[utoipa::path(post, path = "/api/customers/login", tag = "customers",
+    request_body = LoginRequest,
+    responses((status = 200, body = CustomerLogin),
+        (status = 401, body = mercato_tenants::error::ErrorBody),
+        (status = 429, body = mercato_tenants::error::ErrorBody)))]
+pub(super) async fn login(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    ClientAddress(address): ClientAddress,
+    guest: SentToken,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<CustomerLogin>, LoginRejection> {
+    let mut login =
+        login_customer(&state, tenant.store_id, &req.email, req.password, &address).await?;
+    merge_guest_cart(&state, tenant.store_id, guest, &mut login).await;
+    Ok(Json(login))
+}
+
+/// Ends the session of the token.
+#[utoipa::path(post, path = "/api/customers/logout", tag = "customers",
+    responses((status = 204), (status = 401, body = mercato_tenants::error::ErrorBody)))]
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: Customer,
+) -> Result<StatusCode, PodError> {
+    sessions::log_out(&state.db, tenant.store_id, &customer.claims).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in customer's profile.
+#[utoipa::path(get, path = "/api/customers/me", tag = "customers",
+    responses((status = 200, body = CustomerView), (status = 401, body = mercato_tenants::error::ErrorBody)))]
+pub(super) async fn me(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: Customer,
+) -> Result<Json<CustomerView>, PodError> {
+    sql::customers::get(&state.db, tenant.store_id, customer.id)
+        .await
+        .map_err(PodError::internal)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("customer").into())
+}
+
+/// Changes the signed-in customer's profile.
+#[utoipa::path(patch, path = "/api/customers/me", tag = "customers",
+    request_body = CustomerUpdate,
+    responses((status = 200, body = CustomerView), (status = 400, body = mercato_tenants::error::ErrorBody)))]
+pub(super) async fn update_me(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: Customer,
+    ApiJson(req): ApiJson<CustomerUpdate>,
+) -> Result<Json<CustomerView>, PodError> {
+    let first_name = text("first_name", req.first_name, 100)?;
+    let last_name = text("last_name", req.last_name, 100)?;
+    let phone = phone(req.phone)?;
+    let mut tx = begin_write(&state.db, tenant.store_id).await?;
+    let updated = sql::customers::update_profile(
+        &mut *tx,
+        tenant.store_id,
+        customer.id,
+        ProfileChange {
+            first_name,
+            last_name,
+            phone,
+            accepts_marketing: req.accepts_marketing,
+        },
+    )
+    .await?;
+    let updated = updated.ok_or_else(|| ApiError::not_found("customer"))?;
+    tx.commit().await.map_err(PodError::internal)?;
+    Ok(Json(updated))
+}
+
+/// Asks for a password-reset mail. Always `202`, whether or not the email
+/// has an account; for an existing one, a `customer.password_reset_requested`
+/// event carries a one-time token valid for an hour.
+#[utoipa::path(post, path = "/api/customers/password-reset", tag = "customers",
+    request_body = ResetRequest,
+    responses((status = 202), (status = 400, body = mercato_tenants::error::ErrorBody)))]
+pub(super) async fn request_password_reset(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    ApiJson(req): ApiJson<ResetRequest>,
+) -> Result<StatusCode, PodError> {
+    let store = tenant.store_id;
+    let email = parse_email(&req.email)?;
+    let mut tx = begin_write(&state.db, store).await?;
+    let customer = sql::customers::id_by_email(&mut *tx, store, &email)
+        .await
+        .map_err(PodError::internal)?;
+    if let Some(customer) = customer {
+        let token = secrets::random_token();
+        let expires_at = Utc::now() + chrono::Duration::seconds(RESET_TTL_SECS);
+        sql::customers::insert_password_reset(
+            &mut *tx,
+            store,
+            customer,
+            &secrets::sha256_hex(&token),
+            expires_at,
+        )
+        .await
+        .map_err(PodError::internal)?;
+        let requested = PasswordResetRequested {
+            customer_id: CustomerId::from_uuid(customer),
+            email: email.as_str().to_owned(),
+            token,
+            expires_at,
+        };
+        events::record(&mut tx, store, &Event::PasswordResetRequested(requested))
+            .await
+            .map_err(PodError::internal)?;
+    }
+    tx.commit().await.map_err(PodError::internal)?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Sets a new password with a reset token (once), and signs the customer
+/// out everywhere.
+#[utoipa::path(post, path = "/api/customers/password-reset/confirm", tag = "customers",
+    request_body = ResetConfirm,
+    responses((status = 204),
+        (status = 400, description = "invalid_token: unknown, used or expired", body = mercato_tenants::error::ErrorBody),
+        (status = 422, body = mercato_tenants::error::ErrorBody)))]
+pub(super) async fn confirm_password_reset(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    ApiJson(req): ApiJson<ResetConfirm>,
+) -> Result<StatusCode, PodError> {
+    let store = tenant.store_id;
+    let password = parse_password(&req.password)?;
+    let hash = secrets::hash_password(password).await?;
+    let mut tx = begin_write(&state.db, store).await?;
+    let reset = sql::customers::lock_open_password_reset(
+        &mut *tx,
+        store,
+        &secrets::sha256_hex(req.token.trim()),
+    )
+    .await
+    .map_err(PodError::internal)?;
+    let (reset, customer) = reset.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidToken,
+            "this reset token is unknown, used or expired",
+        )
+    })?;
+    sql::customers::mark_password_reset_used(&mut *tx, store, reset)
+        .await
+        .map_err(PodError::internal)?;
+    sql::customers::set_password(&mut *tx, store, customer, &hash)
+        .await
+        .map_err(PodError::internal)?;
+    sql::sessions::revoke_all(&mut *tx, store, Subject::Customer(customer))
+        .await
+        .map_err(PodError::internal)?;
+    tx.commit().await.map_err(PodError::internal)?;
+    Ok(StatusCode::NO_CONTENT)
+}
