@@ -481,6 +481,11 @@ async fn webhook(
             handle(&state, store, &c, &event).await?;
         }
     }
+    // Fenced like every tenant write: during a move's freeze the store is
+    // not active here, the gateway is told 421 and retries, and no row
+    // lands on the source after the fence (the move's verification would
+    // find it missing on the target and roll the move back).
+    let mut tx = begin_write(&state.db, store).await?;
     sqlx::query(
         "INSERT INTO webhook_events (store_id, id, type) VALUES ($1, $2, $3)
          ON CONFLICT DO NOTHING",
@@ -488,8 +493,9 @@ async fn webhook(
     .bind(store.as_uuid())
     .bind(&event.id)
     .bind(&event.event_type)
-    .execute(&state.db)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(StatusCode::OK)
 }
 
