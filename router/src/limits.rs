@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::http::Method;
+use mercato_tenants::StoreId;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -50,7 +51,7 @@ pub struct LimitsConfig {
     /// Every request of one store, from anyone.
     pub per_store: Rate,
     /// Stores on another plan: store id → their per-store budget.
-    pub store_plans: HashMap<String, Rate>,
+    pub store_plans: HashMap<StoreId, Rate>,
 }
 
 impl Default for LimitsConfig {
@@ -108,7 +109,7 @@ pub fn classify(method: &Method, path: &str, platform: bool) -> Option<Class> {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     Client(Class, IpAddr),
-    Store(String),
+    Store(StoreId),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -154,17 +155,17 @@ impl Limiter {
     }
 
     /// Counts a request for `store`; `Err(wait)` when over.
-    pub fn store(&self, store: &str, now: Instant) -> Result<(), Duration> {
+    pub fn store(&self, store: StoreId, now: Instant) -> Result<(), Duration> {
         if !self.config.enabled {
             return Ok(());
         }
         let rate = self
             .config
             .store_plans
-            .get(store)
+            .get(&store)
             .copied()
             .unwrap_or(self.config.per_store);
-        self.take(Key::Store(store.to_owned()), rate, now)
+        self.take(Key::Store(store), rate, now)
     }
 
     fn take(&self, key: Key, rate: Rate, now: Instant) -> Result<(), Duration> {
@@ -264,14 +265,13 @@ mod tests {
             per_store: Rate::new(60.0, 2.0),
             ..LimitsConfig::default()
         };
-        config
-            .store_plans
-            .insert("big".into(), Rate::new(6_000.0, 100.0));
+        let (small, big) = (StoreId::new(), StoreId::new());
+        config.store_plans.insert(big, Rate::new(6_000.0, 100.0));
         let l = Limiter::new(config);
         let t = Instant::now();
-        assert!(l.store("small", t).is_ok() && l.store("small", t).is_ok());
-        assert!(l.store("small", t).is_err());
-        assert!((0..100).all(|_| l.store("big", t).is_ok()));
+        assert!(l.store(small, t).is_ok() && l.store(small, t).is_ok());
+        assert!(l.store(small, t).is_err());
+        assert!((0..100).all(|_| l.store(big, t).is_ok()));
     }
 
     #[test]

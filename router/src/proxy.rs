@@ -233,7 +233,7 @@ fn limit(
         state.limiter.client(class, peer, now)?;
     }
     if let Target::Store(r) = target {
-        state.limiter.store(&r.store.to_string(), now)?;
+        state.limiter.store(r.store, now)?;
     }
     Ok(())
 }
@@ -272,10 +272,7 @@ async fn send_to_store(
     let target: Uri = path
         .parse()
         .map_err(|_| ApiError::invalid("malformed request path"))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let hop = hop::sign(&state.hop_key, now, method, &target, headers);
+    let hop = hop::sign_now(&state.hop_key, method, &target, headers);
     headers.insert(
         HeaderName::from_static(hop::HOP_HEADER),
         HeaderValue::from_str(&hop).map_err(ApiError::internal)?,

@@ -43,6 +43,11 @@ pub fn sign(key: &[u8], now: i64, method: &Method, uri: &Uri, headers: &HeaderMa
     signature::sign(key, now, &canonical(method, uri, headers))
 }
 
+/// [`sign`] at the current time.
+pub fn sign_now(key: &[u8], method: &Method, uri: &Uri, headers: &HeaderMap) -> String {
+    sign(key, chrono::Utc::now().timestamp(), method, uri, headers)
+}
+
 /// Checks a received request's hop.
 pub fn verify(
     key: &[u8],
@@ -86,12 +91,6 @@ pub fn direct(key: &[u8], method: &Method, path_and_query: &str, store: StoreId)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn now() -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
-    }
 
     fn request() -> (Method, Uri, HeaderMap) {
         let mut h = HeaderMap::new();
@@ -147,7 +146,16 @@ mod tests {
         }
         let direct = direct(key, &Method::GET, "/api/products?limit=1", StoreId::new());
         let listed: Uri = "/api/products?limit=1".parse().expect("uri");
-        assert_eq!(verify(key, now(), &Method::GET, &listed, &direct), Ok(()));
+        assert_eq!(
+            verify(
+                key,
+                chrono::Utc::now().timestamp(),
+                &Method::GET,
+                &listed,
+                &direct
+            ),
+            Ok(())
+        );
         headers.remove(HOP_HEADER);
         assert_eq!(
             verify(key, 1_010, &method, &uri, &headers),

@@ -75,36 +75,11 @@ fn raw_control(bytes: &[u8], at: usize) -> Option<u32> {
 /// query string or a path), as a code point. In a URL every control
 /// character is refused, tab and line feed included.
 pub fn control_in_url(raw: &str) -> Option<u32> {
-    let decoded = percent_decode(raw.as_bytes());
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(raw).collect();
     (0..decoded.len()).find_map(|i| match decoded[i] {
         b if b < 0x20 => Some(u32::from(b)),
         _ => raw_control(&decoded, i),
     })
-}
-
-fn percent_decode(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let byte = match raw[i] {
-            b'%' => raw
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok()),
-            _ => None,
-        };
-        match byte {
-            Some(b) => {
-                out.push(b);
-                i += 3;
-            }
-            None => {
-                out.push(raw[i]);
-                i += 1;
-            }
-        }
-    }
-    out
 }
 
 /// How a refused character is named in an error message: `U+0000`.
