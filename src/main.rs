@@ -2,7 +2,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use mercato_tenants::{Role, StoreId};
+use mercato_tenants::{Party, Role, SigningKey, StoreId};
 
 /// Mercato: a pod-sharded, multi-tenant commerce platform.
 #[derive(Parser)]
@@ -56,10 +56,16 @@ enum Command {
     /// Print the store API's OpenAPI document (what pods serve at
     /// `/openapi.json`; committed as docs/openapi.json).
     Openapi,
-    /// Print a signed token (needs MERCATO_JWT_SECRET).
+    /// Print a signed token (needs MERCATO_SIGNING_KEY: a control-plane key
+    /// for operator and service tokens, a pods key for staff and customer).
     Token {
         #[arg(long, value_enum)]
         role: TokenRole,
+        /// Who accepts it (repeatable); default: pods, and the control
+        /// plane too for operators. A router's routing-feed token is
+        /// `--role service --audience control-plane`.
+        #[arg(long, value_enum)]
+        audience: Vec<TokenAudience>,
         /// The store, for staff and customer tokens.
         #[arg(long)]
         store: Option<StoreId>,
@@ -67,6 +73,16 @@ enum Command {
         subject: String,
         #[arg(long, default_value_t = 3600)]
         ttl_secs: i64,
+    },
+    /// Make a new signing key: prints its secret form (a process's
+    /// `tokens.signing_key`, or MERCATO_SIGNING_KEY) and its public form (an
+    /// entry of `tokens.trusted_keys`). See docs/operations.md, "Keys".
+    Keys {
+        #[arg(long, value_enum)]
+        party: TokenAudience,
+        /// The key id, e.g. `pods-2026-12`.
+        #[arg(long)]
+        kid: String,
     },
     /// The fleet's pods: list, add, drain (operator API).
     Pods(mercato_ops::PodsArgs),
@@ -86,6 +102,21 @@ enum Process {
     Pod,
     /// The control plane.
     ControlPlane,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TokenAudience {
+    ControlPlane,
+    Pods,
+}
+
+impl From<TokenAudience> for Party {
+    fn from(a: TokenAudience) -> Self {
+        match a {
+            TokenAudience::ControlPlane => Party::ControlPlane,
+            TokenAudience::Pods => Party::Pods,
+        }
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -182,8 +213,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             mercato_bench::checkout::run(args).await
         }
         Command::Bench(mercato_bench::Bench::Move(args)) => mercato_bench::moves::run(args).await,
+        Command::Keys { party, kid } => {
+            let (key, secret) = SigningKey::generate(party.into(), &kid)?;
+            println!("signing_key = {secret:?}");
+            println!("trusted_key = {:?}", key.public_entry());
+            Ok(())
+        }
         Command::Token {
             role,
+            audience,
             store,
             subject,
             ttl_secs,
@@ -197,9 +235,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if matches!(role, Role::Customer | Role::Staff) && store.is_none() {
                 anyhow::bail!("staff and customer tokens need --store");
             }
+            let audience: Vec<Party> = audience.into_iter().map(Party::from).collect();
+            let audience = (!audience.is_empty()).then_some(audience.as_slice());
             println!(
                 "{}",
-                mercato_ops::mint_token(role, store, &subject, ttl_secs)?
+                mercato_ops::mint_token(role, store, &subject, ttl_secs, audience)?
             );
             Ok(())
         }

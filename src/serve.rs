@@ -6,17 +6,48 @@
 use std::path::Path;
 
 use anyhow::bail;
+use mercato_tenants::{Claims, Party, Role, SigningKey, TokenConfig};
 
 use crate::config;
 
-/// The signing secret used when `--dev` is given and none is set.
-const DEV_SECRET: &str = "mercato-dev-secret-not-for-production-use!";
+/// The control plane's signing key used when `--dev` is given and none is
+/// set. Public in this source file: never for a deployment.
+const DEV_CONTROL_PLANE_KEY: &str =
+    "control-plane:dev-cp:MC4CAQAwBQYDK2VwBCIEIEMn/C/2mSIqCS8Q4su0BCi4Q4bMCVGCpejB3YZ92tNx";
+/// The pods' signing key used when `--dev` is given and none is set.
+const DEV_PODS_KEY: &str =
+    "pods:dev-pods:MC4CAQAwBQYDK2VwBCIEIAdBugNm8Y2W+kovFLIJMp9xjI69f+X9bo73xg+48TD5";
 /// The router → pod hop key used when `--dev` is given and none is set.
 const DEV_HOP_SECRET: &str = "mercato-dev-hop-key-not-for-production-use!";
+/// Lifetime of the routing-feed token a `--dev` router signs for itself.
+const DEV_ROUTER_TOKEN_TTL_SECS: i64 = 365 * 86_400;
 
-/// Refuses a weak signing secret unless `dev` says it is fine.
-fn check_secret(secret: &mut String, var: &str, dev: bool) -> anyhow::Result<()> {
-    check_key(secret, var, dev, DEV_SECRET)
+/// The public entry of one of the built-in development keys.
+fn dev_public(key: &str) -> anyhow::Result<String> {
+    Ok(SigningKey::parse(key)?.public_entry())
+}
+
+/// With `dev`, fills what a development setup leaves out of `tokens`: the
+/// signing key `signing` (if the process signs) and trust in `trusted`.
+fn dev_tokens(
+    tokens: &mut TokenConfig,
+    process: &str,
+    dev: bool,
+    signing: Option<&str>,
+    trusted: &[&str],
+) -> anyhow::Result<()> {
+    if !dev {
+        return Ok(());
+    }
+    if let Some(key) = signing.filter(|_| tokens.signing_key.is_empty()) {
+        tracing::warn!("{process}: no tokens.signing_key: using the built-in development key");
+        tokens.signing_key = key.to_owned();
+    }
+    if tokens.trusted_keys.is_empty() {
+        let entries: anyhow::Result<Vec<String>> = trusted.iter().map(|k| dev_public(k)).collect();
+        tokens.trusted_keys = entries?.join(",");
+    }
+    Ok(())
 }
 
 fn check_key(secret: &mut String, var: &str, dev: bool, dev_value: &str) -> anyhow::Result<()> {
@@ -35,7 +66,13 @@ fn check_key(secret: &mut String, var: &str, dev: bool, dev_value: &str) -> anyh
 
 pub async fn pod(file: Option<&Path>, dev: bool) -> anyhow::Result<()> {
     let mut cfg: mercato_pod::PodConfig = config::load(file, "MERCATO_POD_")?;
-    check_secret(&mut cfg.jwt_secret, "MERCATO_POD_JWT_SECRET", dev)?;
+    dev_tokens(
+        &mut cfg.tokens,
+        "pod",
+        dev,
+        Some(DEV_PODS_KEY),
+        &[DEV_CONTROL_PLANE_KEY],
+    )?;
     check_key(
         &mut cfg.hop_secret,
         "MERCATO_POD_HOP_SECRET",
@@ -60,7 +97,13 @@ pub async fn pod(file: Option<&Path>, dev: bool) -> anyhow::Result<()> {
 pub async fn control_plane(file: Option<&Path>, dev: bool) -> anyhow::Result<()> {
     let mut cfg: mercato_control_plane::ControlPlaneConfig =
         config::load(file, "MERCATO_CONTROL_PLANE_")?;
-    check_secret(&mut cfg.jwt_secret, "MERCATO_CONTROL_PLANE_JWT_SECRET", dev)?;
+    dev_tokens(
+        &mut cfg.tokens,
+        "control plane",
+        dev,
+        Some(DEV_CONTROL_PLANE_KEY),
+        &[],
+    )?;
     mercato_control_plane::Application::build(cfg)
         .await?
         .run_until(shutdown_signal())
@@ -69,7 +112,29 @@ pub async fn control_plane(file: Option<&Path>, dev: bool) -> anyhow::Result<()>
 
 pub async fn router(file: Option<&Path>, dev: bool) -> anyhow::Result<()> {
     let mut cfg: mercato_router::RouterConfig = config::load(file, "MERCATO_ROUTER_")?;
-    check_secret(&mut cfg.jwt_secret, "MERCATO_ROUTER_JWT_SECRET", dev)?;
+    dev_tokens(
+        &mut cfg.tokens,
+        "router",
+        dev,
+        None,
+        &[DEV_CONTROL_PLANE_KEY, DEV_PODS_KEY],
+    )?;
+    if dev && cfg.control_plane_token.is_empty() {
+        tracing::warn!(
+            "router: no control_plane_token: signing one with the built-in development key"
+        );
+        let claims = Claims::new(
+            "router",
+            Role::Service,
+            None,
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs() as i64,
+            DEV_ROUTER_TOKEN_TTL_SECS,
+        )
+        .for_audience(&[Party::ControlPlane]);
+        cfg.control_plane_token = SigningKey::parse(DEV_CONTROL_PLANE_KEY)?.sign(&claims)?;
+    }
     check_key(
         &mut cfg.hop_secret,
         "MERCATO_ROUTER_HOP_SECRET",
@@ -122,13 +187,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn weak_secrets_need_dev() {
+    fn weak_hop_keys_need_dev() {
         let mut s = String::from("short");
-        assert!(check_secret(&mut s, "X", false).is_err());
+        assert!(check_key(&mut s, "X", false, DEV_HOP_SECRET).is_err());
         let mut empty = String::new();
-        assert!(check_secret(&mut empty, "X", true).is_ok());
-        assert_eq!(empty, DEV_SECRET);
+        assert!(check_key(&mut empty, "X", true, DEV_HOP_SECRET).is_ok());
+        assert_eq!(empty, DEV_HOP_SECRET);
         let mut strong = "x".repeat(32);
-        assert!(check_secret(&mut strong, "X", false).is_ok());
+        assert!(check_key(&mut strong, "X", false, DEV_HOP_SECRET).is_ok());
+    }
+
+    #[test]
+    fn dev_keys_let_the_processes_trust_each_other() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64;
+        let mut pod = TokenConfig::default();
+        dev_tokens(
+            &mut pod,
+            "pod",
+            true,
+            Some(DEV_PODS_KEY),
+            &[DEV_CONTROL_PLANE_KEY],
+        )
+        .expect("dev");
+        let pod = mercato_tenants::TokenKeys::from_config(&pod, Party::Pods, Some(Party::Pods))
+            .expect("pod keys");
+        let operator = SigningKey::parse(DEV_CONTROL_PLANE_KEY)
+            .expect("parses")
+            .sign(&Claims::new("o", Role::Operator, None, now, 60))
+            .expect("signs");
+        assert!(pod.verify(&operator).is_ok());
+        // Without --dev nothing is filled in.
+        let mut prod = TokenConfig::default();
+        dev_tokens(
+            &mut prod,
+            "pod",
+            false,
+            Some(DEV_PODS_KEY),
+            &[DEV_CONTROL_PLANE_KEY],
+        )
+        .expect("no-op");
+        assert_eq!(prod, TokenConfig::default());
     }
 }

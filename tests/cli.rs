@@ -31,7 +31,7 @@ async fn mercato_with(env: &[(&str, &str)], args: &[&str]) -> Run {
         .args(args)
         .env_remove("MERCATO_CONTROL_PLANE_URL")
         .env_remove("MERCATO_TOKEN")
-        .env_remove("MERCATO_JWT_SECRET")
+        .env_remove("MERCATO_SIGNING_KEY")
         .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .output()
@@ -247,13 +247,24 @@ async fn operator_cli_lists_pods_and_creates_lists_and_shows_stores() {
     let run = mercato(&stack, &["stores", "list"]).await;
     assert_eq!(run.lines().len(), 2, "{}", run.stdout);
 
-    // Without a token, one is signed with MERCATO_JWT_SECRET: a wrong secret
-    // is refused by the control plane.
+    // Without a token, one is signed with MERCATO_SIGNING_KEY: the control
+    // plane's key works; another control-plane key is refused by the
+    // control plane; a pods key cannot sign an operator token at all.
     let url = stack.control_plane_url();
     let run = mercato_with(
         &[
             ("MERCATO_CONTROL_PLANE_URL", url.as_str()),
-            ("MERCATO_JWT_SECRET", "not-the-platform-secret"),
+            ("MERCATO_SIGNING_KEY", stack.keys.control_plane_secret()),
+        ],
+        &["pods", "list"],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let stranger = mercato_devstack::keys::PlatformKeys::generate().expect("keys");
+    let run = mercato_with(
+        &[
+            ("MERCATO_CONTROL_PLANE_URL", url.as_str()),
+            ("MERCATO_SIGNING_KEY", stranger.control_plane_secret()),
         ],
         &["pods", "list"],
     )
@@ -261,6 +272,22 @@ async fn operator_cli_lists_pods_and_creates_lists_and_shows_stores() {
     assert_eq!(
         (run.code, run.stdout.as_str(), run.stderr.as_str()),
         (1, "", "error: unauthorized: the token is not valid\n")
+    );
+    let pods_key = stranger.pod_tokens().signing_key;
+    let run = mercato_with(
+        &[
+            ("MERCATO_CONTROL_PLANE_URL", url.as_str()),
+            ("MERCATO_SIGNING_KEY", &pods_key),
+        ],
+        &["pods", "list"],
+    )
+    .await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("a pods key does not sign Operator tokens"),
+        "{}",
+        run.stderr
     );
 
     stack.shutdown().await;
@@ -288,7 +315,7 @@ async fn operator_cli_usage_and_connection_errors() {
         (
             1,
             "",
-            "error: no --token or MERCATO_TOKEN: set MERCATO_JWT_SECRET (for `up`, it is in <data-dir>/secret.key)\n"
+            "error: no --token or MERCATO_TOKEN: set MERCATO_SIGNING_KEY (for `up`, it is in <data-dir>/control-plane.key)\n"
         )
     );
 

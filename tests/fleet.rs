@@ -344,7 +344,7 @@ async fn pods_report_exact_rows_and_requests_per_store_and_the_control_plane_rec
     // Operators only.
     let r = stack
         .post(common::PLATFORM, "/v1/loads/collect")
-        .bearer_auth(service_token(&stack));
+        .bearer_auth(stack.router_token());
     assert_eq!(refusal(r).await, (403, "forbidden".into()));
     stack.shutdown().await;
 }

@@ -6,6 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{error_code, hop_headers, refusal, status_of, Stack, PLATFORM};
+use mercato_tenants::{Claims, Role};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Connection as _;
@@ -271,6 +272,126 @@ async fn a_pod_serves_only_requests_a_router_signed() {
     stack.shutdown().await;
 }
 
+/// A token signed by `key` (a signing key's text form) exactly as given,
+/// bypassing the refusal of roles the key's party does not sign: what a
+/// thief of that key could make.
+fn forge(key: &str, kid: &str, claims: &serde_json::Value) -> String {
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(key.rsplit(':').next().expect("material"))
+        .expect("base64");
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_ed_der(&der),
+    )
+    .expect("encodes")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_issuer_signs_only_its_own_tokens_and_each_side_accepts_only_its_own() {
+    let stack = Stack::start(1).await;
+    let store = stack.create_store("upsilon").await;
+    let id = store["id"].as_str().expect("id");
+    let host = format!("upsilon.{PLATFORM}");
+    let now = common::now();
+    let list = |token: &str| {
+        stack
+            .get(&host, "/admin/api/products")
+            .bearer_auth(token.to_owned())
+    };
+    let pods_list = |token: &str| {
+        stack
+            .at(Method::GET, PLATFORM, "/v1/pods")
+            .bearer_auth(token.to_owned())
+    };
+
+    // The operator's token (control plane key) works in a store and on the
+    // operator API; a staff token made through the operator API is signed
+    // by the store's pod and works in the store.
+    assert_eq!(status_of(list(&stack.operator)).await, 200);
+    let r = stack
+        .operator(Method::POST, &format!("/v1/stores/{id}/tokens"))
+        .json(&json!({"role": "staff", "ttl_secs": 600}))
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), 201);
+    let staff: Value = r.json().await.expect("json");
+    let staff = staff["token"].as_str().expect("token").to_owned();
+    assert_eq!(status_of(list(&staff)).await, 200);
+    assert_eq!(
+        refusal(pods_list(&staff)).await,
+        (401, "unauthorized".into())
+    );
+    for bad in [
+        json!({"role": "operator"}),
+        json!({"role": "staff", "ttl_secs": 10}),
+    ] {
+        let r = stack
+            .operator(Method::POST, &format!("/v1/stores/{id}/tokens"))
+            .json(&bad);
+        assert_eq!(refusal(r).await.0, 400, "{bad}");
+    }
+
+    // A thief of the pods' key cannot make an operator, whichever issuer
+    // the forged token names.
+    let pods_key = stack.keys.pod_tokens().signing_key;
+    for iss in ["pods", "control-plane"] {
+        let forged = forge(
+            &pods_key,
+            stack.keys.pods.kid(),
+            &json!({"sub": "thief", "role": "operator", "iat": now, "exp": now + 600,
+                    "iss": iss, "aud": ["control-plane", "pods"]}),
+        );
+        assert_eq!(
+            refusal(pods_list(&forged)).await,
+            (401, "unauthorized".into()),
+            "{iss}"
+        );
+        assert_eq!(
+            refusal(list(&forged)).await,
+            (401, "unauthorized".into()),
+            "{iss}"
+        );
+    }
+    // Nor can the control plane's key make a store session.
+    let forged = forge(
+        stack.keys.control_plane_secret(),
+        stack.keys.control_plane.kid(),
+        &json!({"sub": "s", "role": "staff", "store_id": id, "iat": now, "exp": now + 600,
+                "iss": "control-plane", "aud": ["pods"]}),
+    );
+    assert_eq!(refusal(list(&forged)).await, (401, "unauthorized".into()));
+
+    // Audiences: the router's routing-feed token opens no store, and a
+    // service token for pods opens no operator API.
+    assert_eq!(
+        refusal(list(&stack.router_token())).await,
+        (401, "unauthorized".into())
+    );
+    let service = stack
+        .keys
+        .issue(&Claims::new("cp", Role::Service, None, now, 600))
+        .expect("token");
+    assert_eq!(
+        refusal(pods_list(&service)).await,
+        (401, "unauthorized".into())
+    );
+
+    // A key the platform does not trust, under a trusted key id.
+    let stranger = mercato_devstack::keys::PlatformKeys::generate().expect("keys");
+    let token = stranger.operator_token("o", 600).expect("token");
+    assert_eq!(refusal(list(&token)).await, (401, "unauthorized".into()));
+    assert_eq!(
+        refusal(pods_list(&token)).await,
+        (401, "unauthorized".into())
+    );
+    stack.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_router_keeps_serving_without_the_control_plane_and_catches_up_when_it_returns() {
     let mut stack = Stack::start(1).await;
@@ -386,10 +507,11 @@ async fn bad_input_gets_clear_4xx_codes() {
         .operator(Method::POST, "/v1/stores")
         .json(&json!({"name": "x", "handle": "okay", "owner_email": "nope"}));
     assert_eq!(refusal(r).await, (400, "invalid_request".into()));
+    // A store session is not meant for the control plane at all.
     let r = stack
         .at(Method::GET, PLATFORM, "/v1/stores")
         .bearer_auth(&staff);
-    assert_eq!(refusal(r).await, (403, "forbidden".into()));
+    assert_eq!(refusal(r).await, (401, "unauthorized".into()));
     let id = store["id"].as_str().expect("id");
     let r = stack
         .operator(Method::POST, &format!("/v1/stores/{id}/domains"))
@@ -640,7 +762,8 @@ async fn a_new_store_is_served_by_every_router_as_soon_as_signup_answers() {
     let second = mercato_router::Application::build(mercato_router::RouterConfig {
         listen: "127.0.0.1:0".into(),
         control_plane_url: stack.control_plane_url(),
-        jwt_secret: stack.secret().to_owned(),
+        tokens: stack.keys.router_tokens(),
+        control_plane_token: stack.router_token(),
         hop_secret: common::hop_secret(stack.secret()),
         platform_domain: PLATFORM.into(),
         ..Default::default()
@@ -702,7 +825,8 @@ async fn the_router_rate_limits_repeated_logins_and_signups_with_retry_after() {
     let limited = mercato_router::Application::build(mercato_router::RouterConfig {
         listen: "127.0.0.1:0".into(),
         control_plane_url: stack.control_plane_url(),
-        jwt_secret: stack.secret().to_owned(),
+        tokens: stack.keys.router_tokens(),
+        control_plane_token: stack.router_token(),
         hop_secret: common::hop_secret(stack.secret()),
         platform_domain: PLATFORM.into(),
         ..Default::default()

@@ -943,7 +943,8 @@ async fn a_stale_router_is_sent_to_the_target() {
     let stale = mercato_router::Application::build(mercato_router::RouterConfig {
         listen: "127.0.0.1:0".into(),
         control_plane_url: format!("http://{proxy_addr}"),
-        jwt_secret: stack.secret().to_owned(),
+        tokens: stack.keys.router_tokens(),
+        control_plane_token: stack.router_token(),
         hop_secret: common::hop_secret(stack.secret()),
         platform_domain: common::PLATFORM.into(),
         sync_wait_secs: 1,

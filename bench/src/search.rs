@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
+use mercato_devstack::keys::PlatformKeys;
 use mercato_devstack::local::{free_port, Binaries, Durability, PgCluster, RedisServer};
 use mercato_pod::seed::{self, Seeded};
-use mercato_tenants::{hop, Claims, Role, StoreId, TokenKeys};
+use mercato_tenants::{hop, Claims, Role, StoreId};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -140,12 +141,13 @@ async fn with_pod(args: &SearchArgs, pg: &PgCluster, redis: &RedisServer) -> any
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
+    let keys = PlatformKeys::generate()?;
     let app = mercato_pod::Application::build(mercato_pod::PodConfig {
         name: "bench-pod".into(),
         listen: "127.0.0.1:0".into(),
         database_url: database_url.clone(),
         redis_url: redis.url(),
-        jwt_secret: secret.clone(),
+        tokens: keys.pod_tokens(),
         hop_secret: secret.clone(),
         ..Default::default()
     })
@@ -156,7 +158,7 @@ async fn with_pod(args: &SearchArgs, pg: &PgCluster, redis: &RedisServer) -> any
     let task = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    let result = drive(args, &base, &secret, &database_url, pg, pool_size).await;
+    let result = drive(args, &base, &secret, &keys, &database_url, pg, pool_size).await;
     let _ = stop.send(());
     match task.await {
         Ok(Ok(())) => {}
@@ -170,6 +172,7 @@ async fn drive(
     args: &SearchArgs,
     base: &str,
     secret: &str,
+    keys: &PlatformKeys,
     database_url: &str,
     pg: &PgCluster,
     pool_size: u32,
@@ -179,7 +182,7 @@ async fn drive(
         .pool_max_idle_per_host(args.clients * 2)
         .build()?;
     let store = StoreId::new();
-    let service = TokenKeys::from_secret(secret.as_bytes()).issue(&Claims::new(
+    let service = keys.issue(&Claims::new(
         "bench",
         Role::Service,
         None,

@@ -8,8 +8,10 @@ pub struct ControlPlaneConfig {
     pub listen: String,
     /// The control plane's own Postgres.
     pub database_url: String,
-    /// Shared secret that signs platform tokens.
-    pub jwt_secret: String,
+    /// The control plane's signing key (operator and service tokens) and
+    /// the public keys accepted on its API (its own, and older ones while
+    /// a rotation overlaps).
+    pub tokens: mercato_tenants::TokenConfig,
     /// Every store gets `<handle>.<platform_domain>`.
     pub platform_domain: String,
     /// Largest request body accepted, in bytes.
@@ -52,7 +54,7 @@ impl Default for ControlPlaneConfig {
         Self {
             listen: "127.0.0.1:7400".into(),
             database_url: "postgres://mercato@127.0.0.1:7410/mercato".into(),
-            jwt_secret: String::new(),
+            tokens: Default::default(),
             platform_domain: "localhost".into(),
             body_limit: 256 * 1024,
             pod_timeout_ms: 5_000,

@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use mercato_tenants::pod_api::{
     self, HostRequest, HostResponse, LoadReport, OwnerCredentials, OwnerSession, Rebuilt,
-    ReleaseRequest,
+    ReleaseRequest, StoreTokenRequest,
 };
-use mercato_tenants::{Claims, Currency, Handle, Role, StoreId, TenantState, TokenKeys};
+use mercato_tenants::{
+    Claims, Currency, Handle, IssuedToken, Role, StoreId, TenantState, TokenKeys,
+};
 
 #[derive(Clone)]
 pub struct PodClient {
@@ -114,6 +116,22 @@ impl PodClient {
         let url = Self::url(pod_url, &pod_api::path(pod_api::REBUILD, store));
         let rebuilt: Rebuilt = self.send(self.http.post(url)).await?.json().await?;
         Ok(rebuilt.deleted_keys)
+    }
+
+    /// A staff or customer token for a store the pod serves, signed by the
+    /// pod (the control plane signs no store roles).
+    pub async fn store_token(
+        &self,
+        pod_url: &str,
+        store: StoreId,
+        request: &StoreTokenRequest,
+    ) -> Result<IssuedToken, PodCallError> {
+        let url = Self::url(pod_url, &pod_api::path(pod_api::TOKENS, store));
+        Ok(self
+            .send(self.http.post(url).json(request))
+            .await?
+            .json()
+            .await?)
     }
 
     /// Lets a pod purge the rows of a store moved away from it, after

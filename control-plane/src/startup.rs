@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use mercato_tenants::http::{finish, HttpMetrics};
-use mercato_tenants::{ApiError, Domain, ErrorCode, Handle, TokenKeys};
+use mercato_tenants::{ApiError, Domain, ErrorCode, Handle, Party, TokenKeys};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -83,7 +83,12 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: ControlPlaneConfig) -> anyhow::Result<Self> {
-        anyhow::ensure!(!config.jwt_secret.is_empty(), "jwt_secret must be set");
+        let keys = TokenKeys::from_config(
+            &config.tokens,
+            Party::ControlPlane,
+            Some(Party::ControlPlane),
+        )
+        .context("tokens")?;
         anyhow::ensure!(
             cfg!(feature = "failpoints") || config.moves.failpoint.is_empty(),
             "moves.failpoint `{}` is set, but this build has no failpoints (feature `failpoints`)",
@@ -101,7 +106,6 @@ impl Application {
             .run(&db)
             .await
             .context("applying control plane migrations")?;
-        let keys = TokenKeys::from_secret(config.jwt_secret.as_bytes());
         let pods = PodClient::new(keys.clone(), Duration::from_millis(config.pod_timeout_ms))?;
         let version = routing::head(&db).await?;
         let (routing_tx, _) = watch::channel(version);

@@ -3,5 +3,6 @@
 //! payment gateway as child processes on loopback ([`local`]), for
 //! `mercato up` ([`up`]), the benchmarks and the end-to-end tests alike.
 
+pub mod keys;
 pub mod local;
 pub mod up;

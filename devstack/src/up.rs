@@ -13,7 +13,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use mercato_tenants::{Claims, Role, TokenKeys};
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
@@ -112,7 +111,6 @@ impl Service {
     }
 }
 
-/// The platform's signing secret, made once per data folder (mode 0600).
 /// The secret kept in `data/<file>`, made (random, `0600`) the first time.
 fn stored_secret(data: &Path, file: &str) -> anyhow::Result<String> {
     let path = data.join(file);
@@ -147,7 +145,9 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> anyhow:
     let logs = data.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let data = std::fs::canonicalize(data)?;
-    let secret = stored_secret(&data, "secret.key")?;
+    // One signing key per issuer: the control plane's (operator and
+    // service tokens) and the pods' (store sessions); the router has none.
+    let keys = crate::keys::PlatformKeys::load(&data)?;
     // The router → pod hop key: routers and pods only, never the control
     // plane or a token holder.
     let hop_secret = stored_secret(&data, "hop.key")?;
@@ -212,7 +212,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> anyhow:
                 &opts,
                 &exe,
                 &logs,
-                &secret,
+                &keys,
                 &hop_secret,
                 &cp_pg,
                 &pod_pgs,
@@ -245,7 +245,7 @@ async fn run_services(
     opts: &UpOptions,
     exe: &Path,
     logs: &Path,
-    secret: &str,
+    keys: &crate::keys::PlatformKeys,
     hop_secret: &str,
     cp_pg: &PgCluster,
     pod_pgs: &[PgCluster],
@@ -263,7 +263,7 @@ async fn run_services(
         opts,
         exe,
         logs,
-        secret,
+        keys,
         hop_secret,
         cp_pg,
         pod_pgs,
@@ -321,7 +321,7 @@ async fn start_services(
     opts: &UpOptions,
     exe: &Path,
     logs: &Path,
-    secret: &str,
+    keys: &crate::keys::PlatformKeys,
     hop_secret: &str,
     cp_pg: &PgCluster,
     pod_pgs: &[PgCluster],
@@ -343,7 +343,10 @@ async fn start_services(
             &[
                 ("listen", format!("127.0.0.1:{base}")),
                 ("database_url", cp_db),
-                ("jwt_secret", secret.to_owned()),
+                (
+                    "tokens__signing_key",
+                    keys.control_plane_secret().to_owned(),
+                ),
                 ("platform_domain", opts.platform_domain.clone()),
                 ("public_port", opts.listen.port().to_string()),
                 ("kafka_brokers", kafka.brokers()),
@@ -371,7 +374,8 @@ async fn start_services(
                     ("listen", format!("127.0.0.1:{}", base + n)),
                     ("database_url", db.clone()),
                     ("redis_url", redis.url()),
-                    ("jwt_secret", secret.to_owned()),
+                    ("tokens__signing_key", keys.pod_tokens().signing_key),
+                    ("tokens__trusted_keys", keys.trusted()),
                     ("hop_secret", hop_secret.to_owned()),
                     ("gateway__url", gateway.url()),
                     ("gateway__api_key", gateway.api_key().to_owned()),
@@ -396,6 +400,9 @@ async fn start_services(
     }
 
     let router_url = format!("http://{}", opts.listen);
+    // The router reads the routing feed with a token the control plane's
+    // key signed; `up` makes a new one at every start.
+    let router_token = keys.router_token(365 * 86_400)?;
     let mut router = Service::spawn(
         exe,
         "router",
@@ -405,7 +412,8 @@ async fn start_services(
             &[
                 ("listen", opts.listen.to_string()),
                 ("control_plane_url", cp_url.clone()),
-                ("jwt_secret", secret.to_owned()),
+                ("tokens__trusted_keys", keys.trusted()),
+                ("control_plane_token", router_token),
                 ("hop_secret", hop_secret.to_owned()),
                 ("platform_domain", opts.platform_domain.clone()),
             ],
@@ -417,14 +425,7 @@ async fn start_services(
         .await?;
     services.push(router);
 
-    let keys = TokenKeys::from_secret(secret.as_bytes());
-    let operator = keys.issue(&Claims::new(
-        "up",
-        Role::Operator,
-        None,
-        chrono::Utc::now().timestamp(),
-        30 * 86_400,
-    ))?;
+    let operator = keys.operator_token("up", 30 * 86_400)?;
     crate::local::write_private(&opts.data_dir.join("operator.token"), &operator)?;
     for (name, url, db) in &pod_urls {
         let r = http

@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Subcommand};
 use mercato_tenants::MoveId;
-use mercato_tenants::{Claims, Role, StoreId, TokenKeys};
+use mercato_tenants::{Claims, Party, Role, SigningKey, StoreId};
 use serde_json::{json, Value};
 
 use api::{Measure, Move, MovePage, MoveStatus, Plan, Pod, Store, StorePage};
@@ -32,28 +32,35 @@ const PLAIN_EVERY: Duration = Duration::from_secs(2);
 /// How long a followed move may go without an answer from the control
 /// plane (a restart) before the command gives up.
 const UNREACHABLE_FOR: Duration = Duration::from_secs(60);
-/// Lifetime of a token minted from MERCATO_JWT_SECRET for one command.
+/// Lifetime of a token minted from MERCATO_SIGNING_KEY for one command.
 const MINTED_TTL_SECS: i64 = 15 * 60;
 
-/// Signs a token with MERCATO_JWT_SECRET (what `mercato token` prints, and
-/// what operator commands use when given no token).
+/// Signs a token with MERCATO_SIGNING_KEY (what `mercato token` prints, and
+/// what operator commands use when given no token): a control-plane key
+/// signs operator and service tokens, a pods key staff and customer ones.
+/// `audience` overrides the role's default audience.
 pub fn mint_token(
     role: Role,
     store: Option<StoreId>,
     subject: &str,
     ttl_secs: i64,
+    audience: Option<&[Party]>,
 ) -> anyhow::Result<String> {
-    let secret = std::env::var("MERCATO_JWT_SECRET").map_err(|_| {
-        anyhow::anyhow!("set MERCATO_JWT_SECRET (for `up`, it is in <data-dir>/secret.key)")
+    let key = std::env::var("MERCATO_SIGNING_KEY").map_err(|_| {
+        anyhow::anyhow!("set MERCATO_SIGNING_KEY (for `up`, it is in <data-dir>/control-plane.key)")
     })?;
-    let claims = Claims::new(
+    let key = SigningKey::parse(&key).map_err(|e| anyhow::anyhow!("MERCATO_SIGNING_KEY: {e}"))?;
+    let mut claims = Claims::new(
         subject,
         role,
         store,
         chrono::Utc::now().timestamp(),
         ttl_secs,
     );
-    Ok(TokenKeys::from_secret(secret.as_bytes()).issue(&claims)?)
+    if let Some(audience) = audience {
+        claims = claims.for_audience(audience);
+    }
+    Ok(key.sign(&claims)?)
 }
 
 /// A command whose failure is already on screen (a move's report): the
@@ -81,7 +88,7 @@ pub struct Connection {
     )]
     pub control_plane: String,
     /// An operator token; without one, a 15-minute token is signed with
-    /// MERCATO_JWT_SECRET.
+    /// MERCATO_SIGNING_KEY (the control plane's key).
     #[arg(long, global = true, env = "MERCATO_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Print the API's JSON instead of tables and reports.
@@ -251,7 +258,7 @@ impl Ctx {
     fn new(c: &Connection) -> anyhow::Result<Self> {
         let token = match &c.token {
             Some(t) if !t.trim().is_empty() => t.trim().to_owned(),
-            _ => mint_token(Role::Operator, None, "cli", MINTED_TTL_SECS)
+            _ => mint_token(Role::Operator, None, "cli", MINTED_TTL_SECS, None)
                 .context("no --token or MERCATO_TOKEN")?,
         };
         Ok(Self {

@@ -22,8 +22,9 @@ pub struct PodConfig {
     pub database_url: String,
     /// The pod's own Redis.
     pub redis_url: String,
-    /// Shared secret that signs platform tokens.
-    pub jwt_secret: String,
+    /// The pods' signing key (store sessions) and the public keys accepted
+    /// (the control plane's, for operator and service tokens).
+    pub tokens: mercato_tenants::TokenConfig,
     /// The key routers and pods alone share: a store request is served only
     /// when the router signed it with this key (`x-mercato-hop`).
     pub hop_secret: String,
@@ -70,7 +71,7 @@ impl Default for PodConfig {
             listen: "127.0.0.1:7401".into(),
             database_url: "postgres://mercato@127.0.0.1:7411/mercato".into(),
             redis_url: "redis://127.0.0.1:7421/".into(),
-            jwt_secret: String::new(),
+            tokens: Default::default(),
             hop_secret: String::new(),
             body_limit: 1024 * 1024,
             db_pool_size: 16,
@@ -97,7 +98,7 @@ impl std::fmt::Debug for PodConfig {
             .field("listen", &self.listen)
             .field("database_url", &redact_url_password(&self.database_url))
             .field("redis_url", &redact_url_password(&self.redis_url))
-            .field("jwt_secret", &Redacted(&self.jwt_secret))
+            .field("tokens", &self.tokens)
             .field("hop_secret", &Redacted(&self.hop_secret))
             .field("body_limit", &self.body_limit)
             .field("db_pool_size", &self.db_pool_size)
@@ -544,7 +545,10 @@ mod tests {
         let c = PodConfig {
             database_url: "postgres://mercato:pg-pass@db:5432/mercato".into(),
             redis_url: "redis://:redis-pass@cache:6379/".into(),
-            jwt_secret: "jwt-secret-value".into(),
+            tokens: mercato_tenants::TokenConfig {
+                signing_key: "pods:pods-1:c2lnbmluZy1rZXktdmFsdWU=".into(),
+                trusted_keys: String::new(),
+            },
             gateway: GatewayConfig {
                 api_key: "sk_live_secret".into(),
                 webhook_secret: "whsec_live_secret".into(),
@@ -563,7 +567,7 @@ mod tests {
         for secret in [
             "pg-pass",
             "redis-pass",
-            "jwt-secret-value",
+            "c2lnbmluZy1rZXktdmFsdWU",
             "sk_live_secret",
             "whsec_live_secret",
             "s3-secret-value",

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use mercato_tenants::http::{finish, HttpMetrics};
-use mercato_tenants::{pod_api, ApiError, ErrorCode, TokenKeys};
+use mercato_tenants::{pod_api, ApiError, ErrorCode, Party, TokenKeys};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::net::TcpListener;
 use utoipa_axum::router::OpenApiRouter;
@@ -44,7 +44,8 @@ impl Application {
     /// Connects to Postgres (applying migrations) and Redis, loads the hosted
     /// stores and binds the listener.
     pub async fn build(config: PodConfig) -> anyhow::Result<Self> {
-        anyhow::ensure!(!config.jwt_secret.is_empty(), "jwt_secret must be set");
+        let keys = TokenKeys::from_config(&config.tokens, Party::Pods, Some(Party::Pods))
+            .context("tokens")?;
         anyhow::ensure!(!config.hop_secret.is_empty(), "hop_secret must be set");
         anyhow::ensure!(
             cfg!(feature = "failpoints") || config.failpoint.is_empty(),
@@ -104,7 +105,7 @@ impl Application {
         let state = AppState {
             db,
             redis,
-            keys: TokenKeys::from_secret(config.jwt_secret.as_bytes()),
+            keys,
             hosted,
             config: Arc::new(config.clone()),
             cache,
@@ -231,6 +232,7 @@ fn app(
         .route(pod_api::LOAD, get(routes::fleet::load_report))
         .route(pod_api::REBUILD, post(routes::fleet::rebuild))
         .route(pod_api::RELEASE, post(routes::fleet::release))
+        .route(pod_api::TOKENS, post(routes::fleet::issue_store_token))
         // Undocumented: the readiness probe of the orchestrator.
         .route("/readyz", get(readyz))
 }

@@ -8,8 +8,12 @@ pub struct RouterConfig {
     pub listen: String,
     /// Where the control plane's API is.
     pub control_plane_url: String,
-    /// Shared secret that signs platform tokens.
-    pub jwt_secret: String,
+    /// The public keys whose tokens the router accepts for a store (it
+    /// checks a token's store before forwarding); it holds no signing key.
+    pub tokens: mercato_tenants::TokenConfig,
+    /// A service token the control plane signed for routers (audience
+    /// `control-plane`): the router reads the routing feed with it.
+    pub control_plane_token: String,
     /// The key routers and pods alone share: the router signs every
     /// request it forwards to a pod with it (`x-mercato-hop`).
     pub hop_secret: String,
@@ -50,7 +54,8 @@ impl Default for RouterConfig {
         Self {
             listen: "127.0.0.1:8080".into(),
             control_plane_url: "http://127.0.0.1:7400".into(),
-            jwt_secret: String::new(),
+            tokens: Default::default(),
+            control_plane_token: String::new(),
             hop_secret: String::new(),
             platform_domain: "localhost".into(),
             body_limit: 10 * 1024 * 1024,

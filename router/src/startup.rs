@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use mercato_tenants::http::{layers, ops_routes, HttpMetrics};
-use mercato_tenants::{ApiError, Domain, ErrorCode, TokenKeys};
+use mercato_tenants::{ApiError, Domain, ErrorCode, Party, TokenKeys};
 use tokio::net::TcpListener;
 
 use crate::gate::{Gates, Limits};
@@ -48,14 +48,18 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: RouterConfig) -> anyhow::Result<Self> {
-        anyhow::ensure!(!config.jwt_secret.is_empty(), "jwt_secret must be set");
+        anyhow::ensure!(
+            !config.control_plane_token.is_empty(),
+            "control_plane_token must be set (a service token the control plane signed for routers)"
+        );
         anyhow::ensure!(!config.hop_secret.is_empty(), "hop_secret must be set");
         let platform_domain = Domain::parse(&config.platform_domain)
             .context("platform_domain is not a valid domain")?;
-        let keys = TokenKeys::from_secret(config.jwt_secret.as_bytes());
+        // The router verifies tokens and signs none.
+        let keys = TokenKeys::from_config(&config.tokens, Party::Pods, None).context("tokens")?;
         let syncer = Syncer::new(
             &config.control_plane_url,
-            keys.clone(),
+            &config.control_plane_token,
             config.sync_wait_secs,
         )?;
         let state = RouterState {

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use mercato_tenants::backoff::Backoff;
-use mercato_tenants::{Claims, Role, RoutingError, RoutingTable, RoutingUpdate, TokenKeys};
+use mercato_tenants::{RoutingError, RoutingTable, RoutingUpdate};
 use tokio::sync::watch;
 
 /// The table and a signal that it changed.
@@ -67,7 +67,8 @@ impl SharedTable {
 pub struct Syncer {
     http: reqwest::Client,
     url: String,
-    keys: TokenKeys,
+    /// The service token the control plane signed for this router.
+    token: Arc<str>,
     pub table: SharedTable,
     wait: u64,
     unknown: Arc<UnknownHosts>,
@@ -100,23 +101,17 @@ pub enum SyncError {
     Http(#[from] reqwest::Error),
     #[error("control plane answered {0}")]
     Status(u16),
-    #[error("cannot sign a service token: {0}")]
-    Token(#[from] mercato_tenants::TokenError),
 }
 
 impl Syncer {
-    pub fn new(
-        control_plane_url: &str,
-        keys: TokenKeys,
-        wait: u64,
-    ) -> Result<Self, reqwest::Error> {
+    pub fn new(control_plane_url: &str, token: &str, wait: u64) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(1))
             .build()?;
         Ok(Self {
             http,
             url: control_plane_url.trim_end_matches('/').to_owned(),
-            keys,
+            token: token.into(),
             table: SharedTable::default(),
             wait,
             unknown: Arc::new(UnknownHosts {
@@ -177,18 +172,11 @@ impl Syncer {
     /// One fetch of the versions after `since`, waiting up to `wait` seconds
     /// for one. `Ok(None)` when nothing changed.
     async fn fetch(&self, since: u64, wait: u64) -> Result<Option<RoutingUpdate>, SyncError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        let token = self
-            .keys
-            .issue(&Claims::new("router", Role::Service, None, now, 300))?;
         let response = self
             .http
             .get(format!("{}/v1/routing", self.url))
             .query(&[("since", since), ("wait", wait)])
-            .bearer_auth(token)
+            .bearer_auth(&*self.token)
             .timeout(Duration::from_secs(wait + 5))
             .send()
             .await?;

@@ -1,8 +1,8 @@
-//! Token claims and their signing keys. Every token names a role and, for
-//! roles inside a store, the store: a token of store A never authorizes
-//! anything in store B.
+//! Token claims. Every token names a role and, for roles inside a store,
+//! the store: a token of store A never authorizes anything in store B. It
+//! also names who signed it (`iss`) and who may accept it (`aud`); the keys
+//! that sign and verify are in [`crate::keys`].
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::{SessionId, StoreId};
@@ -20,6 +20,46 @@ pub enum Role {
     Service,
 }
 
+/// A side of the platform that signs tokens or accepts them: the `iss`
+/// and `aud` of a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Party {
+    /// The control plane: signs operator and service tokens; accepts
+    /// tokens on the operator API and the routing feed.
+    ControlPlane,
+    /// The pods: sign their stores' staff and customer sessions; accept
+    /// tokens on the store APIs and the internal API.
+    Pods,
+}
+
+impl Party {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ControlPlane => "control-plane",
+            Self::Pods => "pods",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "control-plane" => Some(Self::ControlPlane),
+            "pods" => Some(Self::Pods),
+            _ => None,
+        }
+    }
+
+    /// Whether this party may sign tokens of `role`: the control plane
+    /// signs the platform's roles, the pods sign their stores' sessions.
+    /// A pod's key can never make an operator.
+    pub const fn signs(self, role: Role) -> bool {
+        match self {
+            Self::ControlPlane => matches!(role, Role::Operator | Role::Service),
+            Self::Pods => matches!(role, Role::Staff | Role::Customer),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
@@ -32,6 +72,12 @@ pub struct Claims {
     /// (logout revokes the session); platform-minted tokens have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<SessionId>,
+    /// Who signed the token; set by the signing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<Party>,
+    /// Who may accept the token.
+    #[serde(default)]
+    pub aud: Vec<Party>,
 }
 
 impl Claims {
@@ -50,7 +96,25 @@ impl Claims {
             iat: now,
             exp: now.saturating_add(ttl_secs),
             sid: None,
+            iss: None,
+            aud: Self::default_audience(role),
         }
+    }
+
+    /// Who accepts a token of `role` unless said otherwise: store sessions
+    /// and service calls go to pods; an operator's token works on the
+    /// operator API and in every store.
+    pub fn default_audience(role: Role) -> Vec<Party> {
+        match role {
+            Role::Customer | Role::Staff | Role::Service => vec![Party::Pods],
+            Role::Operator => vec![Party::ControlPlane, Party::Pods],
+        }
+    }
+
+    /// The same claims, accepted only by `aud`.
+    pub fn for_audience(mut self, aud: &[Party]) -> Self {
+        self.aud = aud.to_vec();
+        self
     }
 
     /// The same claims, tied to the login session `sid`.
@@ -82,57 +146,6 @@ impl Claims {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
-    #[error("the token has expired")]
-    Expired,
-    #[error("the token is not valid")]
-    Invalid,
-    #[error("a token cannot be signed: {0}")]
-    Signing(String),
-}
-
-/// HS256 keys shared by the platform's processes.
-#[derive(Clone)]
-pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
-}
-
-impl std::fmt::Debug for TokenKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenKeys(..)")
-    }
-}
-
-impl TokenKeys {
-    pub fn from_secret(secret: &[u8]) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-        }
-    }
-
-    pub fn issue(&self, claims: &Claims) -> Result<String, TokenError> {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
-            .map_err(|e| TokenError::Signing(e.to_string()))
-    }
-
-    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })
-    }
-}
-
 /// A signed token and when it expires (unix seconds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IssuedToken {
@@ -156,48 +169,6 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_900_000_000;
-
-    fn now() -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(NOW)
-    }
-
-    #[test]
-    fn tokens_round_trip_and_reject_other_keys() {
-        let keys = TokenKeys::from_secret(b"secret-one-secret-one-secret-one");
-        let other = TokenKeys::from_secret(b"secret-two-secret-two-secret-two");
-        let store = StoreId::new();
-        let claims = Claims::new("alice", Role::Staff, Some(store), now(), 3600);
-        let token = keys.issue(&claims).expect("signs");
-        assert_eq!(keys.verify(&token), Ok(claims));
-        assert_eq!(other.verify(&token), Err(TokenError::Invalid));
-        assert_eq!(keys.verify("garbage"), Err(TokenError::Invalid));
-    }
-
-    #[test]
-    fn session_ids_round_trip_and_are_optional() {
-        let keys = TokenKeys::from_secret(b"secret-one-secret-one-secret-one");
-        let sid = SessionId::new();
-        let claims =
-            Claims::new("c", Role::Customer, Some(StoreId::new()), now(), 60).with_session(sid);
-        let token = keys.issue(&claims).expect("signs");
-        assert_eq!(keys.verify(&token).expect("valid").sid, Some(sid));
-        let plain = keys
-            .issue(&Claims::new("s", Role::Staff, None, now(), 60))
-            .expect("signs");
-        assert_eq!(keys.verify(&plain).expect("valid").sid, None);
-    }
-
-    #[test]
-    fn expired_tokens_are_refused() {
-        let keys = TokenKeys::from_secret(b"secret-one-secret-one-secret-one");
-        let token = keys
-            .issue(&Claims::new("bob", Role::Operator, None, now() - 7200, 60))
-            .expect("signs");
-        assert_eq!(keys.verify(&token), Err(TokenError::Expired));
-    }
 
     #[test]
     fn store_scoping() {

@@ -18,6 +18,7 @@ pub mod events;
 pub mod hop;
 pub mod http;
 pub mod id;
+pub mod keys;
 pub mod money;
 pub mod operator;
 pub mod pod_api;
@@ -27,7 +28,7 @@ pub mod state;
 pub mod text;
 
 pub use account::{Email, Password};
-pub use claims::{Claims, IssuedToken, Role, TokenError, TokenKeys};
+pub use claims::{Claims, IssuedToken, Party, Role};
 pub use domain::{Domain, Handle, NameError};
 pub use error::{ApiError, ErrorCode};
 pub use id::{
@@ -35,6 +36,7 @@ pub use id::{
     EventId, HoldId, HoldOwner, JobId, LocationId, MediaId, MoveId, OrderId, PodId, ProductId,
     SessionId, StaffId, StoreId, VariantId,
 };
+pub use keys::{KeyError, KeyRing, SigningKey, TokenConfig, TokenError, TokenKeys};
 pub use money::{Currency, Money};
 pub use routing::{Resolution, RoutingChange, RoutingError, RoutingTable, RoutingUpdate};
 pub use state::{OrderStatus, PodState, ProductStatus, TenantState};

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Currency, Handle, IssuedToken, StaffId, StoreId, TenantState};
+use crate::{Claims, Currency, Handle, IssuedToken, Role, StaffId, StoreId, TenantState};
 
 /// `GET`: every store hosted here ([`HostedStore`]s).
 pub const STORES: &str = "/internal/stores";
@@ -21,6 +21,11 @@ pub const REBUILD: &str = "/internal/stores/{store_id}/rebuild";
 /// `POST` ([`ReleaseRequest`] → [`Released`]): let the rows of a store
 /// moved away be purged.
 pub const RELEASE: &str = "/internal/stores/{store_id}/release";
+
+/// `POST` ([`StoreTokenRequest`] → [`IssuedToken`]): a staff or customer
+/// token for a store hosted here. Only pods sign store roles, so the
+/// control plane's operator endpoint for store tokens asks the store's pod.
+pub const TOKENS: &str = "/internal/stores/{store_id}/tokens";
 
 /// One of the paths above with its `{store_id}` filled in.
 pub fn path(template: &str, store: StoreId) -> String {
@@ -87,6 +92,45 @@ pub struct OwnerSession {
     pub email: String,
     #[serde(flatten)]
     pub session: IssuedToken,
+}
+
+/// `POST /internal/stores/{store_id}/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreTokenRequest {
+    pub role: Role,
+    pub subject: String,
+    pub ttl_secs: i64,
+}
+
+impl StoreTokenRequest {
+    /// Longest lifetime of a store token made this way (30 days).
+    pub const MAX_TTL_SECS: i64 = 30 * 86_400;
+
+    /// The claims to sign for `store` at `now`, or why not: a store role,
+    /// a subject of 1 to 200 printable characters, a lifetime of one
+    /// minute to [`Self::MAX_TTL_SECS`].
+    pub fn claims(&self, store: StoreId, now: i64) -> Result<Claims, &'static str> {
+        if !matches!(self.role, Role::Staff | Role::Customer) {
+            return Err("store tokens are for staff or customer roles");
+        }
+        if !(60..=Self::MAX_TTL_SECS).contains(&self.ttl_secs) {
+            return Err("ttl_secs must be 60 to 2592000");
+        }
+        let subject_ok = !self.subject.is_empty()
+            && self.subject.chars().count() <= 200
+            && !self.subject.chars().any(char::is_control);
+        if !subject_ok {
+            return Err("subject must be 1 to 200 characters without control characters");
+        }
+        Ok(Claims::new(
+            self.subject.clone(),
+            self.role,
+            Some(store),
+            now,
+            self.ttl_secs,
+        ))
+    }
 }
 
 /// What a pod reports about the stores it serves.

@@ -13,11 +13,12 @@ use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 
+use mercato_devstack::keys::PlatformKeys;
 use mercato_devstack::local::{
     free_port, locate_tansu, Binaries, Durability, GatewayProcess, PgCluster, RedisServer, Tansu,
     TansuStorage,
 };
-use mercato_tenants::{Claims, Role, TokenKeys};
+use mercato_tenants::{Claims, Role};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -193,7 +194,10 @@ pub struct Stack {
     pub http: reqwest::Client,
     pub kafka: Kafka,
     pub operator: String,
-    pub keys: TokenKeys,
+    /// The platform's signing keys (tests sign store sessions and
+    /// platform tokens with them as the pods and the control plane would).
+    pub keys: PlatformKeys,
+    /// The router → pod hop key's seed.
     secret: String,
     pub cp_database_url: String,
     pub control_plane: Option<Running>,
@@ -300,12 +304,12 @@ async fn start_redis(bins: &Binaries, dir: &std::path::Path) -> RedisServer {
 pub fn control_plane_config(
     listen: SocketAddr,
     database_url: &str,
-    secret: &str,
+    keys: &PlatformKeys,
 ) -> mercato_control_plane::ControlPlaneConfig {
     mercato_control_plane::ControlPlaneConfig {
         listen: listen.to_string(),
         database_url: database_url.to_owned(),
-        jwt_secret: secret.to_owned(),
+        tokens: keys.control_plane_tokens(),
         platform_domain: PLATFORM.into(),
         ..Default::default()
     }
@@ -332,10 +336,8 @@ impl Stack {
             uuid::Uuid::new_v4().simple(),
             uuid::Uuid::new_v4().simple()
         );
-        let keys = TokenKeys::from_secret(secret.as_bytes());
-        let operator = keys
-            .issue(&Claims::new("test", Role::Operator, None, now(), 3600))
-            .expect("token");
+        let keys = PlatformKeys::generate().expect("keys");
+        let operator = keys.operator_token("test", 3600).expect("token");
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -350,7 +352,7 @@ impl Stack {
                 ..control_plane_config(
                     "127.0.0.1:0".parse().expect("addr"),
                     &cp_database_url,
-                    &secret,
+                    &keys,
                 )
             })
             .await
@@ -371,7 +373,7 @@ impl Stack {
                 listen: "127.0.0.1:0".into(),
                 database_url: database_url.clone(),
                 redis_url: redis.url(),
-                jwt_secret: secret.clone(),
+                tokens: keys.pod_tokens(),
                 hop_secret: hop_secret(&secret),
                 db_pool_size: 8,
                 media: mercato_pod::config::MediaConfig {
@@ -422,7 +424,8 @@ impl Stack {
         let router_app = mercato_router::Application::build(mercato_router::RouterConfig {
             listen: "127.0.0.1:0".into(),
             control_plane_url: format!("http://{cp_addr}"),
-            jwt_secret: secret.clone(),
+            tokens: keys.router_tokens(),
+            control_plane_token: keys.router_token(3600).expect("router token"),
             hop_secret: hop_secret(&secret),
             platform_domain: PLATFORM.into(),
             // Tests sign up and log in far more often than a person; the
@@ -637,7 +640,7 @@ impl Stack {
     ) {
         let mut config = mercato_control_plane::ControlPlaneConfig {
             kafka_brokers: Some(self.kafka.brokers()),
-            ..control_plane_config(self.cp_addr, &self.cp_database_url, &self.secret)
+            ..control_plane_config(self.cp_addr, &self.cp_database_url, &self.keys)
         };
         configure(&mut config);
         let app = mercato_control_plane::Application::build(config)
@@ -652,8 +655,14 @@ impl Stack {
         &self.pg
     }
 
+    /// The seed of the router → pod hop key ([`hop_secret`]).
     pub fn secret(&self) -> &str {
         &self.secret
+    }
+
+    /// A routing-feed token for an extra router in a test.
+    pub fn router_token(&self) -> String {
+        self.keys.router_token(3600).expect("router token")
     }
 
     pub fn control_plane_url(&self) -> String {
@@ -691,7 +700,11 @@ impl Stack {
             ("MERCATO_POD_LISTEN", format!("127.0.0.1:{port}")),
             ("MERCATO_POD_DATABASE_URL", database_url.clone()),
             ("MERCATO_POD_REDIS_URL", redis.url()),
-            ("MERCATO_POD_JWT_SECRET", self.secret.clone()),
+            (
+                "MERCATO_POD_TOKENS__SIGNING_KEY",
+                self.keys.pod_tokens().signing_key,
+            ),
+            ("MERCATO_POD_TOKENS__TRUSTED_KEYS", self.keys.trusted()),
             ("MERCATO_POD_HOP_SECRET", hop_secret(&self.secret)),
             ("MERCATO_POD_DB_POOL_SIZE", "8".to_owned()),
             (

@@ -6,12 +6,12 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::operator::StorePage;
-use mercato_tenants::pod_api::{OwnerCredentials, OwnerSession};
+use mercato_tenants::pod_api::{OwnerCredentials, OwnerSession, StoreTokenRequest};
 use mercato_tenants::{
-    ApiError, Claims, Currency, Domain, ErrorCode, Handle, Role, RoutingChange, StoreId,
+    ApiError, Currency, Domain, ErrorCode, Handle, IssuedToken, Role, RoutingChange, StoreId,
     TenantState,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::sql::{self, Store};
@@ -429,46 +429,42 @@ struct TokenRequest {
     ttl_secs: Option<i64>,
 }
 
-#[derive(Serialize)]
-struct TokenResponse {
-    token: String,
-    expires_at: i64,
-}
-
 /// `POST /v1/stores/{id}/tokens`: a staff or customer token for a store,
-/// for operators acting on a merchant's behalf and for automation.
+/// for operators acting on a merchant's behalf and for automation. The
+/// store's pod signs it: only pods hold the key for store roles.
 async fn issue_token(
     State(state): State<AppState>,
     Operator(op): Operator,
     ApiPath(id): ApiPath<StoreId>,
     ApiJson(req): ApiJson<TokenRequest>,
-) -> Result<(StatusCode, Json<TokenResponse>), ControlError> {
-    if !matches!(req.role, Role::Staff | Role::Customer) {
-        return Err(ApiError::invalid("store tokens are for staff or customer roles").into());
-    }
-    let ttl = req.ttl_secs.unwrap_or(3600);
-    if !(60..=30 * 86_400).contains(&ttl) {
-        return Err(ApiError::invalid("ttl_secs must be 60 to 2592000").into());
-    }
-    load(&state, id).await?;
-    let subject = req
-        .subject
-        .unwrap_or_else(|| format!("operator:{}", op.sub));
-    let claims = Claims::new(
-        subject,
-        req.role,
-        Some(id),
-        chrono::Utc::now().timestamp(),
-        ttl,
-    );
-    let token = state.keys.issue(&claims).map_err(ApiError::internal)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(TokenResponse {
-            token,
-            expires_at: claims.exp,
-        }),
-    ))
+) -> Result<(StatusCode, Json<IssuedToken>), ControlError> {
+    let request = StoreTokenRequest {
+        role: req.role,
+        subject: req
+            .subject
+            .unwrap_or_else(|| format!("operator:{}", op.sub)),
+        ttl_secs: req.ttl_secs.unwrap_or(3600),
+    };
+    // Checked here too, so a bad request is refused without a pod call.
+    request
+        .claims(id, chrono::Utc::now().timestamp())
+        .map_err(ApiError::invalid)?;
+    let store = load(&state, id).await?;
+    let pod_url = sql::pod_url(&state.db, store.pod_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("pod"))?;
+    let token = state
+        .pods
+        .store_token(&pod_url, id, &request)
+        .await
+        .map_err(|e| {
+            tracing::warn!(store_id = %id, error = %e, "the store's pod did not sign a token");
+            ApiError::new(
+                ErrorCode::PodUnavailable,
+                "the store's pod cannot sign a token now; try again",
+            )
+        })?;
+    Ok((StatusCode::CREATED, Json(token)))
 }
 
 #[cfg(test)]

@@ -94,6 +94,15 @@ pub async fn get(db: &PgPool, id: StoreId) -> Result<Option<Store>, sqlx::Error>
     Ok(with_domains(db, rows).await?.pop())
 }
 
+/// The URL of pod `pod`, if it is registered.
+pub async fn pod_url(db: &PgPool, pod: PodId) -> Result<Option<String>, sqlx::Error> {
+    let url: Option<(String,)> = sqlx::query_as("SELECT url FROM pods WHERE id = $1")
+        .bind(pod.as_uuid())
+        .fetch_optional(db)
+        .await?;
+    Ok(url.map(|(u,)| u))
+}
+
 pub async fn get_by_handle(db: &PgPool, handle: &str) -> Result<Option<Store>, sqlx::Error> {
     let rows: Vec<StoreRow> = sqlx::query_as(&format!("{SELECT_STORES} WHERE s.handle = $1"))
         .bind(handle)

@@ -2,11 +2,12 @@
 //! only; the router never forwards `/internal/` paths.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use mercato_tenants::http::{ApiJson, ApiPath};
-use mercato_tenants::pod_api::{LoadReport, Rebuilt, ReleaseRequest, Released};
-use mercato_tenants::{ApiError, ErrorCode, StoreId, TenantState};
+use mercato_tenants::pod_api::{LoadReport, Rebuilt, ReleaseRequest, Released, StoreTokenRequest};
+use mercato_tenants::{ApiError, ErrorCode, IssuedToken, StoreId, TenantState};
 
 use crate::accounts::auth::Platform;
 use crate::error::PodError;
@@ -99,4 +100,38 @@ pub async fn release(
         store_id,
         purge_after,
     }))
+}
+
+/// `POST /internal/stores/{store_id}/tokens`: a staff or customer token for
+/// a store served here, signed with the pods' key (the control plane's
+/// operator endpoint for store tokens lands here). `409` unless the store
+/// is active or frozen here.
+pub async fn issue_store_token(
+    State(state): State<AppState>,
+    _: Platform,
+    ApiPath(store_id): ApiPath<StoreId>,
+    ApiJson(req): ApiJson<StoreTokenRequest>,
+) -> Result<(StatusCode, Json<IssuedToken>), PodError> {
+    let claims = req
+        .claims(store_id, Utc::now().timestamp())
+        .map_err(ApiError::invalid)?;
+    let served = state
+        .hosted
+        .get(store_id)
+        .is_some_and(|h| matches!(h.state, TenantState::Active | TenantState::Frozen));
+    if !served {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("store {store_id} is not served by this pod"),
+        )
+        .into());
+    }
+    let token = state.keys.issue(&claims).map_err(PodError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(IssuedToken {
+            token,
+            expires_at: claims.exp,
+        }),
+    ))
 }
