@@ -213,12 +213,19 @@ pub enum Durability {
     Throwaway,
 }
 
-/// A Postgres cluster in a data folder of its own, `wal_level=logical`.
+/// A Postgres cluster in a data folder of its own, `wal_level=logical`,
+/// with password authentication (user `mercato`; the password is kept in
+/// the folder, `0600`).
 pub struct PgCluster {
     child: Child,
     port: u16,
     dir: PathBuf,
+    /// Empty for a folder made before clusters had passwords (it trusts).
+    password: String,
 }
+
+/// The file in a cluster's folder that keeps the `mercato` password.
+const PG_PASSWORD_FILE: &str = "mercato.password";
 
 impl PgCluster {
     /// Initialises `dir` if it is empty and starts the server on `port`.
@@ -249,6 +256,15 @@ impl PgCluster {
             }
         }
         if !dir.join("PG_VERSION").exists() {
+            // Password authentication, as a deployment has: initdb reads
+            // the password from a file beside the folder (it must start
+            // empty), which is removed once the folder keeps its own copy.
+            let password = uuid::Uuid::new_v4().simple().to_string();
+            let pwfile = dir.with_extension("pwfile");
+            write_private(&pwfile, &password)?;
+            if let Some(user) = &user {
+                chown_tree(&pwfile, user)?;
+            }
             let mut initdb = Command::new(bins.pg_bindir.join("initdb"));
             initdb
                 .args(["-D"])
@@ -257,12 +273,13 @@ impl PgCluster {
                     "-U",
                     "mercato",
                     "-A",
-                    "trust",
+                    "scram-sha-256",
                     "-E",
                     "UTF8",
                     "--locale=C",
                     "--no-sync",
                 ])
+                .arg(format!("--pwfile={}", pwfile.display()))
                 .current_dir(dir)
                 .stdin(Stdio::null());
             let (out, err) = log_file(&log)?;
@@ -270,11 +287,14 @@ impl PgCluster {
             if let Some(user) = &user {
                 initdb.uid(user.uid.as_raw()).gid(user.gid.as_raw());
             }
-            let status = initdb.status().await.context("running initdb")?;
-            if !status.success() {
+            let status = initdb.status().await.context("running initdb");
+            let _ = std::fs::remove_file(&pwfile);
+            if !status?.success() {
                 bail!("initdb failed for {}:\n{}", dir.display(), tail(&log));
             }
+            write_private(&dir.join(PG_PASSWORD_FILE), &password)?;
         }
+        let password = Self::stored_password(dir);
         let mut postgres = Command::new(bins.pg_bindir.join("postgres"));
         postgres
             .arg("-D")
@@ -329,6 +349,7 @@ impl PgCluster {
             child,
             port,
             dir: dir.to_owned(),
+            password,
         };
         cluster.wait_ready(&log).await?;
         Ok(cluster)
@@ -365,8 +386,30 @@ impl PgCluster {
         self.port
     }
 
+    /// With the password: `postgres://mercato:<password>@127.0.0.1:<port>/<database>`.
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://mercato@127.0.0.1:{}/{database}", self.port)
+        Self::url_with(&self.password, self.port, database)
+    }
+
+    /// The URL of `database` in the cluster kept in `dir` and listening on
+    /// `port` (for tools that did not start it, e.g. a benchmark reading
+    /// the pods of `mercato up`).
+    pub fn url_of(dir: &Path, port: u16, database: &str) -> String {
+        Self::url_with(&Self::stored_password(dir), port, database)
+    }
+
+    fn url_with(password: &str, port: u16, database: &str) -> String {
+        if password.is_empty() {
+            format!("postgres://mercato@127.0.0.1:{port}/{database}")
+        } else {
+            format!("postgres://mercato:{password}@127.0.0.1:{port}/{database}")
+        }
+    }
+
+    fn stored_password(dir: &Path) -> String {
+        std::fs::read_to_string(dir.join(PG_PASSWORD_FILE))
+            .map(|p| p.trim().to_owned())
+            .unwrap_or_default()
     }
 
     /// Creates `name` unless it exists.
@@ -819,6 +862,48 @@ async fn kafka_answers(port: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn postgres_answers_only_with_its_password_and_keeps_it_across_restarts() {
+        let bins = Binaries::locate().expect("postgres installed");
+        let base = std::env::temp_dir().join(format!("mercato-pgpw-{}", std::process::id()));
+        std::fs::create_dir_all(&base).expect("dir");
+        std::fs::set_permissions(
+            &base,
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+        )
+        .expect("chmod");
+        let dir = base.join("pg");
+        let port = free_port().expect("port");
+        let pg = PgCluster::start(&bins, &dir, port, Durability::Throwaway)
+            .await
+            .expect("postgres");
+        let url = pg.url("postgres");
+        assert!(url.starts_with("postgres://mercato:"), "{url}");
+        sqlx::PgConnection::connect(&url)
+            .await
+            .expect("the password is accepted");
+        let without = format!("postgres://mercato@127.0.0.1:{port}/postgres");
+        let refused = sqlx::PgConnection::connect(&without)
+            .await
+            .err()
+            .expect("no password, no connection");
+        assert!(refused.to_string().contains("password"), "{refused}");
+        let wrong = format!("postgres://mercato:wrong@127.0.0.1:{port}/postgres");
+        assert!(sqlx::PgConnection::connect(&wrong).await.is_err());
+        pg.stop().await;
+        let again = PgCluster::start(&bins, &dir, port, Durability::Throwaway)
+            .await
+            .expect("restarts");
+        assert_eq!(
+            again.url("postgres"),
+            url,
+            "the same folder keeps the password"
+        );
+        assert_eq!(PgCluster::url_of(&dir, port, "postgres"), url);
+        again.stop().await;
+        let _ = std::fs::remove_dir_all(&base);
+    }
 
     #[tokio::test]
     async fn redis_answers_only_with_its_password_and_keeps_it_across_restarts() {

@@ -184,12 +184,22 @@ impl Moved {
     }
 }
 
-/// The database of pod `pod-<n>` as `mercato up` makes it: cluster port
-/// `port_base + 10 + n`, database `mercato`.
-fn pod_database_url(port_base: u16, pod_name: &str, database: &str) -> Option<String> {
+/// The database of pod `pod-<n>` as `mercato up` makes it in `data`:
+/// cluster folder `pg-pod-<n>`, port `port_base + 10 + n`, database
+/// `mercato`.
+fn pod_database_url(
+    data: &std::path::Path,
+    port_base: u16,
+    pod_name: &str,
+    database: &str,
+) -> Option<String> {
     let n: u16 = pod_name.strip_prefix("pod-")?.parse().ok()?;
     let port = port_base.checked_add(10)?.checked_add(n)?;
-    Some(format!("postgres://mercato@127.0.0.1:{port}/{database}"))
+    Some(mercato_devstack::local::PgCluster::url_of(
+        &data.join(format!("pg-pod-{n}")),
+        port,
+        database,
+    ))
 }
 
 /// The platform as the operator and the benchmark's clients reach it.
@@ -263,7 +273,11 @@ struct BenchStore {
     target_id: Value,
 }
 
-async fn create_store(p: &Platform, port_base: u16) -> anyhow::Result<BenchStore> {
+async fn create_store(
+    p: &Platform,
+    data: &std::path::Path,
+    port_base: u16,
+) -> anyhow::Result<BenchStore> {
     let handle = "move-bench";
     let store = Platform::json(
         p.operator(reqwest::Method::POST, "/v1/stores")
@@ -295,7 +309,7 @@ async fn create_store(p: &Platform, port_base: u16) -> anyhow::Result<BenchStore
         .context("no second pod")?;
     let place = |pod: &Value| -> anyhow::Result<(String, String)> {
         let name = pod["name"].as_str().context("pod without name")?.to_owned();
-        let url = pod_database_url(port_base, &name, "mercato")
+        let url = pod_database_url(data, port_base, &name, "mercato")
             .with_context(|| format!("pod {name} was not started by `mercato up`"))?;
         Ok((name, url))
     };
@@ -330,7 +344,7 @@ async fn create_store(p: &Platform, port_base: u16) -> anyhow::Result<BenchStore
 
 async fn measure(router: &str, data: &Path, opts: &MoveArgs) -> anyhow::Result<Outcome> {
     let platform = Platform::connect(router, data).await?;
-    let store = create_store(&platform, opts.port_base).await?;
+    let store = create_store(&platform, data, opts.port_base).await?;
     println!(
         "store {} on {}, moving to {}",
         store.id, store.source.0, store.target.0
@@ -638,11 +652,12 @@ mod tests {
 
     #[test]
     fn pod_databases_follow_the_port_layout_of_up() {
+        let data = std::path::Path::new("/nonexistent");
         assert_eq!(
-            pod_database_url(17600, "pod-2", "mercato").as_deref(),
+            pod_database_url(data, 17600, "pod-2", "mercato").as_deref(),
             Some("postgres://mercato@127.0.0.1:17612/mercato")
         );
-        assert_eq!(pod_database_url(17600, "edge-1", "mercato"), None);
-        assert_eq!(pod_database_url(65530, "pod-9", "mercato"), None);
+        assert_eq!(pod_database_url(data, 17600, "edge-1", "mercato"), None);
+        assert_eq!(pod_database_url(data, 65530, "pod-9", "mercato"), None);
     }
 }
