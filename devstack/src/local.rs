@@ -886,8 +886,7 @@ mod tests {
         let without = format!("postgres://mercato@127.0.0.1:{port}/postgres");
         let refused = sqlx::PgConnection::connect(&without)
             .await
-            .err()
-            .expect("no password, no connection");
+            .expect_err("no password, no connection");
         assert!(refused.to_string().contains("password"), "{refused}");
         let wrong = format!("postgres://mercato:wrong@127.0.0.1:{port}/postgres");
         assert!(sqlx::PgConnection::connect(&wrong).await.is_err());
