@@ -94,23 +94,6 @@ impl From<BadCursor> for PodError {
 /// Products per statement when recomputing membership.
 const BATCH: usize = 1000;
 
-async fn rules_lock(
-    tx: &mut Transaction<'_, Postgres>,
-    store: StoreId,
-    exclusive: bool,
-) -> Result<(), sqlx::Error> {
-    let sql = if exclusive {
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
-    } else {
-        "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))"
-    };
-    sqlx::query(sql)
-        .bind(format!("collections.rules:{store}"))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 /// First thing in a catalog write transaction (after the fence), before it
 /// locks any product row: takes the store's rules lock shared, so every
 /// transaction takes that lock before product rows and a rule change
@@ -120,7 +103,7 @@ pub async fn lock_rules_shared(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
 ) -> Result<(), PodError> {
-    Ok(rules_lock(tx, store, false).await?)
+    Ok(sql::rules_lock(tx, store, false).await?)
 }
 
 /// Inside the transaction of a catalog change: makes the membership of
@@ -133,7 +116,7 @@ pub async fn refresh_rules_for(
     if products.is_empty() {
         return Ok(());
     }
-    rules_lock(tx, store, false).await?;
+    sql::rules_lock(tx, store, false).await?;
     let collections = sql::rule_collections(&mut **tx, store).await?;
     if collections.is_empty() {
         return Ok(());
@@ -185,7 +168,7 @@ pub(crate) async fn lock_rules_exclusive(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
 ) -> Result<(), PodError> {
-    Ok(rules_lock(tx, store, true).await?)
+    Ok(sql::rules_lock(tx, store, true).await?)
 }
 
 /// A collection by handle, as shoppers see it.

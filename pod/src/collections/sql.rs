@@ -545,3 +545,23 @@ pub(crate) fn page_of(
         next,
     )
 }
+
+/// Takes the store's rules lock (a transaction-scoped advisory lock)
+/// exclusive or shared: rule changes take it exclusive, product writes
+/// shared (see the module docs of `collections`).
+pub async fn rules_lock(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    exclusive: bool,
+) -> Result<(), sqlx::Error> {
+    let sql = if exclusive {
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+    } else {
+        "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))"
+    };
+    sqlx::query(sql)
+        .bind(format!("collections.rules:{store}"))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

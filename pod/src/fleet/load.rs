@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 pub use mercato_tenants::pod_api::{LoadReport, StoreLoad};
-use mercato_tenants::{StoreId, TenantState};
+use mercato_tenants::StoreId;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::{quote_ident, tenant_tables};
+use super::sql;
 use crate::periodic::spawn_every;
 use crate::state::AppState;
 use crate::state::TableSizes;
@@ -35,14 +35,7 @@ pub fn pause_after(took: Duration, busy_percent: u32) -> Duration {
 
 /// Counts the rows and bytes of every store in `table`.
 async fn measure(db: &PgPool, table: &str) -> Result<TableSizes, sqlx::Error> {
-    let sql = format!(
-        "SELECT t.store_id, count(*)::bigint, coalesce(sum(pg_column_size(t.*)), 0)::bigint \
-         FROM {} t GROUP BY t.store_id",
-        quote_ident(table)
-    );
-    // Not kept prepared: one statement per table, run once a sweep, would
-    // only push the request path's statements out of the connection's cache.
-    let rows: Vec<(Uuid, i64, i64)> = sqlx::query_as(&sql).persistent(false).fetch_all(db).await?;
+    let rows = sql::table_sizes(db, table).await?;
     Ok(TableSizes {
         measured_at: Utc::now(),
         stores: rows
@@ -55,7 +48,7 @@ async fn measure(db: &PgPool, table: &str) -> Result<TableSizes, sqlx::Error> {
 /// Measures every tenant table once, resting after each table as
 /// `fleet.size_sweep_busy_percent` asks.
 pub async fn sweep_once(state: &AppState) -> Result<(), sqlx::Error> {
-    let tables = tenant_tables(&state.db).await?;
+    let tables = sql::tenant_tables(&state.db).await?;
     state.fleet.sizes.set_tables(&tables);
     for table in &tables {
         let started = Instant::now();
@@ -89,16 +82,7 @@ pub fn spawn_size_sweep(state: AppState) -> JoinHandle<()> {
 pub async fn report(state: &AppState) -> Result<LoadReport, sqlx::Error> {
     let db = &state.db;
     let sizes = &state.fleet.sizes;
-    let served: Vec<(Uuid,)> = sqlx::query_as(
-        "SELECT store_id FROM hosted_stores WHERE state = ANY($1) ORDER BY store_id",
-    )
-    .bind(vec![
-        TenantState::Active.as_str(),
-        TenantState::Frozen.as_str(),
-    ])
-    .fetch_all(db)
-    .await?;
-    let ids: Vec<Uuid> = served.into_iter().map(|(id,)| id).collect();
+    let ids = sql::served_stores(db).await?;
     let mut loads: HashMap<Uuid, StoreLoad> = ids
         .iter()
         .map(|id| {
@@ -116,15 +100,7 @@ pub async fn report(state: &AppState) -> Result<LoadReport, sqlx::Error> {
         .collect();
     let sizes_as_of = sizes.as_of();
     if !ids.is_empty() {
-        let orders: Vec<(Uuid, i64)> = sqlx::query_as(
-            "SELECT store_id, count(*)::bigint FROM orders \
-             WHERE store_id = ANY($1) AND created_at > now() - interval '1 hour' \
-             GROUP BY store_id",
-        )
-        .bind(&ids)
-        .fetch_all(db)
-        .await?;
-        for (store, count) in orders {
+        for (store, count) in sql::orders_last_hour(db, &ids).await? {
             if let Some(load) = loads.get_mut(&store) {
                 load.orders_last_hour = count;
             }

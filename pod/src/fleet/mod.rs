@@ -19,21 +19,15 @@
 //!   here in short batches after `purge_after`, then its Redis keys, then
 //!   its `hosted_stores` row. A store that became active again is never
 //!   purged: every batch re-checks its state under a lock.
+//! - `sql`: every statement of the above; `load.rs` and `purge.rs` keep
+//!   the workers' control flow (batches, locks, pauses, logging).
 
 pub mod load;
 pub mod purge;
 pub mod redis_keys;
+pub(crate) mod sql;
 
 pub use load::spawn_size_sweep;
 pub use mercato_tenants::quote_ident;
 pub use purge::spawn_purge_worker;
-
-/// The tenant tables of this pod's schema ([`mercato_tenants::TENANT_TABLES_SQL`]).
-pub async fn tenant_tables<'e>(
-    exec: impl sqlx::PgExecutor<'e>,
-) -> Result<Vec<String>, sqlx::Error> {
-    let rows: Vec<(String,)> = sqlx::query_as(mercato_tenants::TENANT_TABLES_SQL)
-        .fetch_all(exec)
-        .await?;
-    Ok(rows.into_iter().map(|(t,)| t).collect())
-}
+pub use sql::tenant_tables;

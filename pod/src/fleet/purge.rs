@@ -11,12 +11,12 @@
 use std::collections::{BTreeSet, HashMap};
 
 use anyhow::Context as _;
-use mercato_tenants::{StoreId, TenantState};
-use sqlx::{PgPool, Postgres, Transaction};
+use mercato_tenants::StoreId;
+use sqlx::PgPool;
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
-use super::{quote_ident, redis_keys, tenant_tables};
+use super::redis_keys;
+use super::sql::{self, batch_delete_sql, still_due, RowLock};
 use crate::periodic::spawn_every;
 use crate::state::AppState;
 
@@ -66,27 +66,6 @@ pub fn purge_order(tables: &[String], fks: &[ForeignKey]) -> Vec<String> {
     order
 }
 
-/// One batch of deletes from `table` for store `$1`, at most `$2` rows.
-/// With self-references (a tree), only rows no other row points at are
-/// taken, so the tree is deleted from its leaves up.
-pub fn batch_delete_sql(table: &str, self_refs: &[&ForeignKey]) -> String {
-    let t = quote_ident(table);
-    let mut pick = format!("SELECT x.ctid FROM {t} x WHERE x.store_id = $1");
-    for fk in self_refs {
-        let joins: Vec<String> = fk
-            .child_columns
-            .iter()
-            .zip(&fk.parent_columns)
-            .map(|(c, p)| format!("y.{} = x.{}", quote_ident(c), quote_ident(p)))
-            .collect();
-        pick.push_str(&format!(
-            " AND NOT EXISTS (SELECT 1 FROM {t} y WHERE {} AND y.ctid <> x.ctid)",
-            joins.join(" AND ")
-        ));
-    }
-    format!("DELETE FROM {t} WHERE ctid = ANY(ARRAY({pick} LIMIT $2))")
-}
-
 /// What a purge of one store came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -97,40 +76,10 @@ pub enum Outcome {
     Kept { rows: u64 },
 }
 
-/// The foreign keys of the public schema.
-async fn foreign_keys(db: &PgPool) -> Result<Vec<ForeignKey>, sqlx::Error> {
-    let rows: Vec<(String, String, Vec<String>, Vec<String>)> = sqlx::query_as(
-        "SELECT ch.relname::text, pa.relname::text,
-            ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i)
-                  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i),
-            ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, i)
-                  JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i)
-         FROM pg_constraint c
-         JOIN pg_class ch ON ch.oid = c.conrelid
-         JOIN pg_class pa ON pa.oid = c.confrelid
-         JOIN pg_namespace n ON n.oid = c.connamespace
-         WHERE c.contype = 'f' AND n.nspname = 'public'
-         ORDER BY c.conname",
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(child, parent, child_columns, parent_columns)| ForeignKey {
-                child,
-                parent,
-                child_columns,
-                parent_columns,
-            },
-        )
-        .collect())
-}
-
 /// Each tenant table, in [`purge_order`], with its batch delete.
 async fn plan(db: &PgPool) -> Result<Vec<(String, String)>, sqlx::Error> {
-    let tables = tenant_tables(db).await?;
-    let fks = foreign_keys(db).await?;
+    let tables = sql::tenant_tables(db).await?;
+    let fks = sql::foreign_keys(db).await?;
     Ok(purge_order(&tables, &fks)
         .into_iter()
         .map(|table| {
@@ -144,53 +93,28 @@ async fn plan(db: &PgPool) -> Result<Vec<(String, String)>, sqlx::Error> {
         .collect())
 }
 
-/// Locks the store's `hosted_stores` row (`FOR SHARE` or `FOR UPDATE`) and
-/// says whether it is still `moved_out` and due for purging.
-async fn still_due(
-    tx: &mut Transaction<'_, Postgres>,
-    store: StoreId,
-    lock: &str,
-) -> Result<bool, sqlx::Error> {
-    let due: Option<(bool,)> = sqlx::query_as(&format!(
-        "SELECT state = $2 AND purge_after IS NOT NULL AND purge_after <= now() \
-         FROM hosted_stores WHERE store_id = $1 {lock}"
-    ))
-    .bind(store.as_uuid())
-    .bind(TenantState::MovedOut.as_str())
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(matches!(due, Some((true,))))
-}
-
 /// Purges one store, batch by batch, unless it stops being due.
 pub async fn purge_store(state: &AppState, store: StoreId) -> anyhow::Result<Outcome> {
     let batch = state.config.fleet.purge_batch_rows.max(1);
     let mut purged: u64 = 0;
     // A change capture the mover left behind would record every purged row.
     let mut tx = state.db.begin().await?;
-    if !still_due(&mut tx, store, "FOR SHARE").await? {
+    if !still_due(&mut tx, store, RowLock::Share).await? {
         return Ok(Outcome::Kept { rows: 0 });
     }
-    sqlx::query("SELECT move_capture.forget($1)")
-        .bind(store.as_uuid())
-        .execute(&mut *tx)
-        .await?;
+    sql::forget_capture(&mut tx, store).await?;
     tx.commit().await?;
-    for (table, sql) in plan(&state.db).await.context("planning the purge")? {
+    for (table, delete) in plan(&state.db).await.context("planning the purge")? {
         let mut from_table: u64 = 0;
         loop {
             let mut tx = state.db.begin().await?;
-            if !still_due(&mut tx, store, "FOR SHARE").await? {
+            if !still_due(&mut tx, store, RowLock::Share).await? {
                 tracing::info!(store_id = %store, rows = purged, "purge stopped: the store is no longer moved out and due");
                 return Ok(Outcome::Kept { rows: purged });
             }
-            let n = sqlx::query(&sql)
-                .bind(store.as_uuid())
-                .bind(batch)
-                .execute(&mut *tx)
+            let n = sql::delete_batch(&mut tx, &delete, store, batch)
                 .await
-                .with_context(|| format!("deleting a batch from {table}"))?
-                .rows_affected();
+                .with_context(|| format!("deleting a batch from {table}"))?;
             tx.commit().await?;
             if n == 0 {
                 break;
@@ -199,13 +123,7 @@ pub async fn purge_store(state: &AppState, store: StoreId) -> anyhow::Result<Out
             purged += n;
             state.fleet.purged_rows.inc_by(n);
         }
-        let (left,): (i64,) = sqlx::query_as(&format!(
-            "SELECT count(*)::bigint FROM {} WHERE store_id = $1",
-            quote_ident(&table)
-        ))
-        .bind(store.as_uuid())
-        .fetch_one(&state.db)
-        .await?;
+        let left = sql::rows_left(&state.db, &table, store).await?;
         anyhow::ensure!(
             left == 0,
             "{left} rows of {table} could not be purged (rows that reference each other in a cycle?)"
@@ -218,14 +136,11 @@ pub async fn purge_store(state: &AppState, store: StoreId) -> anyhow::Result<Out
         .await
         .context("deleting the store's redis keys")?;
     let mut tx = state.db.begin().await?;
-    if !still_due(&mut tx, store, "FOR UPDATE").await? {
+    if !still_due(&mut tx, store, RowLock::Update).await? {
         tracing::info!(store_id = %store, rows = purged, "purge stopped before forgetting the store: no longer moved out and due");
         return Ok(Outcome::Kept { rows: purged });
     }
-    sqlx::query("DELETE FROM hosted_stores WHERE store_id = $1")
-        .bind(store.as_uuid())
-        .execute(&mut *tx)
-        .await?;
+    sql::forget_hosted(&mut tx, store).await?;
     tx.commit().await?;
     tracing::info!(store_id = %store, rows = purged, redis_keys = keys, "moved-out store purged");
     Ok(Outcome::Purged { rows: purged, keys })
@@ -233,16 +148,9 @@ pub async fn purge_store(state: &AppState, store: StoreId) -> anyhow::Result<Out
 
 /// Purges every store that is due now; how many were purged.
 pub async fn purge_once(state: &AppState) -> anyhow::Result<usize> {
-    let due: Vec<(Uuid,)> = sqlx::query_as(
-        "SELECT store_id FROM hosted_stores \
-         WHERE state = $1 AND purge_after <= now() ORDER BY purge_after, store_id",
-    )
-    .bind(TenantState::MovedOut.as_str())
-    .fetch_all(&state.db)
-    .await?;
+    let due = sql::due_stores(&state.db).await?;
     let mut done = 0;
-    for (id,) in due {
-        let store = StoreId::from_uuid(id);
+    for store in due {
         match purge_store(state, store).await {
             Ok(Outcome::Purged { .. }) => done += 1,
             Ok(Outcome::Kept { .. }) => {}
@@ -351,30 +259,5 @@ mod tests {
             fk("c", "x", &[("x", "id")]),
         ];
         assert_eq!(purge_order(&tables, &fks), names(&["c", "x", "a", "b"]));
-    }
-
-    #[test]
-    fn a_plain_table_is_deleted_by_ctid_in_batches() {
-        assert_eq!(
-            batch_delete_sql("orders", &[]),
-            "DELETE FROM \"orders\" WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM \"orders\" x \
-             WHERE x.store_id = $1 LIMIT $2))"
-        );
-    }
-
-    #[test]
-    fn a_tree_is_deleted_from_its_leaves() {
-        let parent = fk(
-            "categories",
-            "categories",
-            &[("store_id", "store_id"), ("parent_id", "id")],
-        );
-        assert_eq!(
-            batch_delete_sql("categories", &[&parent]),
-            "DELETE FROM \"categories\" WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM \"categories\" x \
-             WHERE x.store_id = $1 AND NOT EXISTS (SELECT 1 FROM \"categories\" y \
-             WHERE y.\"store_id\" = x.\"store_id\" AND y.\"parent_id\" = x.\"id\" \
-             AND y.ctid <> x.ctid) LIMIT $2))"
-        );
     }
 }

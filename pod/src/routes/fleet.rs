@@ -4,15 +4,14 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use mercato_tenants::http::{ApiJson, ApiPath};
 use mercato_tenants::pod_api::{LoadReport, Rebuilt, ReleaseRequest, Released, StoreTokenRequest};
 use mercato_tenants::{ApiError, ErrorCode, IssuedToken, StoreId, TenantState};
 
 use crate::accounts::auth::Platform;
 use crate::error::PodError;
-use crate::fleet::load;
-use crate::fleet::redis_keys;
+use crate::fleet::{load, redis_keys, sql};
 use crate::state::AppState;
 
 /// The longest delay a release may set before the purge (ten years).
@@ -39,12 +38,9 @@ pub async fn rebuild(
     _: Platform,
     ApiPath(store_id): ApiPath<StoreId>,
 ) -> Result<Json<Rebuilt>, PodError> {
-    let hosted: Option<(String,)> =
-        sqlx::query_as("SELECT state FROM hosted_stores WHERE store_id = $1")
-            .bind(store_id.as_uuid())
-            .fetch_optional(&state.db)
-            .await
-            .map_err(PodError::internal)?;
+    let hosted = sql::hosted_state(&state.db, store_id)
+        .await
+        .map_err(PodError::internal)?;
     if hosted.is_none() {
         return Err(ApiError::new(
             ErrorCode::Conflict,
@@ -79,17 +75,10 @@ pub async fn release(
     }
     // At most ten years in seconds: exact as a double.
     let secs = req.purge_after_secs as f64;
-    let released: Option<(DateTime<Utc>,)> = sqlx::query_as(
-        "UPDATE hosted_stores SET purge_after = now() + make_interval(secs => $2), updated_at = now() \
-         WHERE store_id = $1 AND state = $3 RETURNING purge_after",
-    )
-    .bind(store_id.as_uuid())
-    .bind(secs)
-    .bind(TenantState::MovedOut.as_str())
-    .fetch_optional(&state.db)
-    .await
-    .map_err(PodError::internal)?;
-    let (purge_after,) = released.ok_or_else(|| {
+    let released = sql::release(&state.db, store_id, secs)
+        .await
+        .map_err(PodError::internal)?;
+    let purge_after = released.ok_or_else(|| {
         ApiError::new(
             ErrorCode::Conflict,
             format!("store {store_id} is not moved out of this pod"),

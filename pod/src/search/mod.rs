@@ -8,14 +8,13 @@
 //! in Redis under the store's search generation, which every reindex bumps
 //! in the same transaction: a commit makes all older entries unreachable.
 
-pub(crate) mod index;
 pub(crate) mod query;
 pub(crate) mod sql;
 
 use mercato_tenants::{ApiError, ErrorCode};
 
-pub use index::{reindex, reindex_store, touch};
 pub use query::{Cursor, Filters, InvalidSearch, SearchParams, Sort};
+pub use sql::index::{reindex, reindex_store, touch};
 
 use crate::error::PodError;
 

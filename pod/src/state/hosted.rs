@@ -24,6 +24,9 @@ pub fn from_row((id, handle, name, currency, state): Row) -> Result<HostedStore,
     })
 }
 
+/// Every row of `hosted_stores`, by store id. The one statement on the
+/// table outside `tenancy/sql.rs`: the copy reloads itself with it, and
+/// `state` (foundation) imports no context.
 pub async fn list(db: &PgPool) -> Result<Vec<HostedStore>, sqlx::Error> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT store_id, handle, name, currency, state FROM hosted_stores ORDER BY store_id",

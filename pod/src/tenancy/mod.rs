@@ -141,10 +141,6 @@ pub async fn is_active_locked(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
 ) -> Result<bool, sqlx::Error> {
-    let state: Option<(String,)> =
-        sqlx::query_as("SELECT state FROM hosted_stores WHERE store_id = $1 FOR SHARE")
-            .bind(store.as_uuid())
-            .fetch_optional(&mut **tx)
-            .await?;
-    Ok(matches!(state, Some((s,)) if s == TenantState::Active.as_str()))
+    let state = sql::state_for_share(tx, store).await?;
+    Ok(matches!(state, Some(s) if s == TenantState::Active.as_str()))
 }

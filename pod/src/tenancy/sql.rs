@@ -70,3 +70,18 @@ pub async fn delete(tx: &mut Transaction<'_, Postgres>, store: StoreId) -> Resul
         .await?;
     Ok(())
 }
+
+/// The store's state here (`None` when it is not hosted here), holding a
+/// share lock on its row until the transaction ends: the fence
+/// ([`super::is_active_locked`]).
+pub async fn state_for_share(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+) -> Result<Option<String>, sqlx::Error> {
+    let state: Option<(String,)> =
+        sqlx::query_as("SELECT state FROM hosted_stores WHERE store_id = $1 FOR SHARE")
+            .bind(store.as_uuid())
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(state.map(|(s,)| s))
+}

@@ -1,6 +1,8 @@
-//! Keeping `search_documents` in step with the catalog: set-based SQL that
-//! derives each product's document from products, variants, stock,
-//! collections, categories (with their ancestors) and sales.
+//! The search's writes: keeping `search_documents` in step with the
+//! catalog, with set-based SQL that derives each product's document from
+//! products, variants, stock, collections, categories (with their
+//! ancestors) and sales, inside the caller's transaction. Callers go
+//! through the re-exports `search::{reindex, reindex_store, touch}`.
 
 use mercato_tenants::{ProductId, StoreId};
 use sqlx::{Postgres, Transaction};

@@ -1,6 +1,10 @@
-//! SQL of search: resolving the text of a query, a page of hits, facet
-//! counts, suggestions. Every statement filters on store_id and on active
-//! products, which is what the partial indexes cover.
+//! SQL of search. Reads here: resolving the text of a query, a page of
+//! hits, facet counts, suggestions; every read filters on store_id and on
+//! active products, which is what the partial indexes cover. Writes in
+//! [`index`]: keeping `search_documents`, the lexicon and the search
+//! generation in step with the catalog.
+
+pub(crate) mod index;
 
 use std::collections::BTreeMap;
 
