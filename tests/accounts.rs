@@ -1066,3 +1066,80 @@ async fn a_stranger_guessing_the_owners_password_is_slowed_and_the_owner_still_s
     assert_eq!(error_code(r).await, (429, "rate_limited".into()));
     stack.shutdown().await;
 }
+
+/// A sample of a process's `/metrics`, if present.
+async fn metric(stack: &Stack, base_url: &str, sample: &str) -> Option<f64> {
+    let text = stack
+        .http
+        .get(format!("{base_url}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_flood_is_shed_with_503_and_never_hashes_past_the_bound() {
+    let stack = Stack::start_with(1, |c| {
+        c.accounts.hash_concurrency = 1;
+        c.accounts.hash_queue = 1;
+    })
+    .await;
+    let body = json!({"email": "ada@teas.example", "password": OWNER_PASSWORD, "store_name": "Flooded Teas"});
+    let created = json_of(signup(&stack, body).await, 201).await;
+    let store = created["store"].clone();
+
+    // 48 logins at once, each from its own address (so no login limit
+    // applies): right, wrong and unknown.
+    let attempts = (0..48).map(|i| {
+        let (stack, store) = (&stack, &store);
+        async move {
+            let address = format!("192.0.2.{i}");
+            let (email, password) = match i % 3 {
+                0 => ("ada@teas.example", OWNER_PASSWORD),
+                1 => ("ada@teas.example", "not the password"),
+                _ => ("nobody@teas.example", "not the password"),
+            };
+            let r = login_from(stack, store, "/admin/api/login", &address, email, password).await;
+            let retry = r.headers().get("retry-after").cloned();
+            let (status, code) = error_code(r).await;
+            (status, code, retry)
+        }
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let mut shed = 0;
+    for (status, code, retry) in &answers {
+        assert!([200, 401, 429, 503].contains(status), "{status} {code}");
+        if *status == 503 {
+            shed += 1;
+            assert_eq!(code, "overloaded");
+            assert_eq!(retry.as_ref().map(|v| v.as_bytes()), Some(&b"1"[..]));
+        }
+    }
+    assert!(
+        shed > 0,
+        "48 logins at once on one slot and a queue of one shed some"
+    );
+    // Once the flood is over the owner signs in.
+    let r = login_from(
+        &stack,
+        &store,
+        "/admin/api/login",
+        "192.0.2.200",
+        "ada@teas.example",
+        OWNER_PASSWORD,
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 200);
+
+    let pod = stack.pod_for(&store).await.app.url();
+    let peak = metric(&stack, &pod, "mercato_password_hashes_in_flight_max").await;
+    assert_eq!(peak, Some(1.0), "never more than one hash at once");
+    let counted = metric(&stack, &pod, "mercato_password_hashes_shed_total").await;
+    assert_eq!(counted, Some(f64::from(shed)));
+    stack.shutdown().await;
+}

@@ -79,7 +79,7 @@ pub(super) async fn register(
     let password = parse_password(&req.password)?;
     let first_name = text("first_name", req.first_name, 100)?.unwrap_or_default();
     let last_name = text("last_name", req.last_name, 100)?.unwrap_or_default();
-    let hash = secrets::hash_password(password).await?;
+    let hash = secrets::hash_password(&state.hashing, password).await?;
     let id = CustomerId::new();
     let mut tx = begin_write(&state.db, store).await?;
     let customer = sql::customers::insert(
@@ -236,7 +236,7 @@ pub(super) async fn confirm_password_reset(
 ) -> Result<StatusCode, PodError> {
     let store = tenant.store_id;
     let password = parse_password(&req.password)?;
-    let hash = secrets::hash_password(password).await?;
+    let hash = secrets::hash_password(&state.hashing, password).await?;
     let mut tx = begin_write(&state.db, store).await?;
     let reset = sql::customers::lock_open_password_reset(
         &mut *tx,
