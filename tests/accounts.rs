@@ -89,14 +89,14 @@ async fn customer_login(
         .expect("login")
 }
 
+/// Registers and confirms a customer: the login the confirmation answers.
 async fn register(stack: &Stack, host: &str, email: &str, password: &str) -> Value {
-    let r = stack
-        .post(host, "/api/customers")
-        .json(&json!({"email": email, "password": password, "first_name": "Ada"}))
-        .send()
-        .await
-        .expect("register");
-    json_of(r, 201).await
+    let body = json!({"email": email, "password": password, "first_name": "Ada"});
+    json_of(
+        common::register_customer(stack, host, body, None).await,
+        201,
+    )
+    .await
 }
 
 fn product(sku: &str) -> Value {
@@ -634,10 +634,12 @@ async fn customers_have_one_account_per_store_and_sessions_end_at_logout() {
     assert_eq!(a["customer"]["email"], "cleo@x.example");
     assert_eq!(a["customer"]["first_name"], "Ada");
     assert_ne!(a["customer"]["id"], b["customer"]["id"]);
+    // Registering a taken email is answered as a new one, changes nothing
+    // (the owner is told by mail).
     let r = stack
         .post(&alpha, "/api/customers")
         .json(&json!({"email": "cleo@x.example", "password": "another password"}));
-    assert_eq!(refusal(r).await, (409, "email_taken".into()));
+    assert_eq!(status_of(r).await, 202);
     assert_eq!(
         customer_login(&stack, &alpha, "cleo@x.example", "alpha password one")
             .await
@@ -1141,5 +1143,102 @@ async fn a_login_flood_is_shed_with_503_and_never_hashes_past_the_bound() {
     assert_eq!(peak, Some(1.0), "never more than one hash at once");
     let counted = metric(&stack, &pod, "mercato_password_hashes_shed_total").await;
     assert_eq!(counted, Some(f64::from(shed)));
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_answers_the_same_whether_or_not_the_email_has_an_account() {
+    let stack = Stack::start(1).await;
+    let store = stack.create_store("kappa").await;
+    let host = format!("kappa.{PLATFORM}");
+    let db = stack.pod_for(&store).await.database_url.clone();
+    register(&stack, &host, "cleo@x.example", "cleo's password").await;
+
+    let attempt = |email: &str| {
+        stack
+            .post(&host, "/api/customers")
+            .json(
+                &json!({"email": email, "password": "a stranger's password", "first_name": "Eve"}),
+            )
+            .send()
+    };
+    let taken = attempt("Cleo@X.example").await.expect("register");
+    let fresh = attempt("dora@x.example").await.expect("register");
+    let (taken_status, fresh_status) = (taken.status(), fresh.status());
+    let taken_body = taken.text().await.expect("body");
+    let fresh_body = fresh.text().await.expect("body");
+    assert_eq!(taken_status, 202);
+    assert_eq!(fresh_status, taken_status);
+    assert_eq!(fresh_body, taken_body, "nothing tells the two apart");
+    assert_eq!(
+        serde_json::from_str::<Value>(&taken_body).expect("json"),
+        json!({"status": "confirmation_sent"})
+    );
+
+    // The owner of the taken address is told; nothing else changed.
+    let notices = outbox(&db, "customer.account_exists_notice").await;
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0]["email"], "cleo@x.example");
+    assert_eq!(
+        common::confirmation_tokens(&stack, "cleo@x.example")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        customer_login(&stack, &host, "cleo@x.example", "cleo's password")
+            .await
+            .status(),
+        200
+    );
+    let r = customer_login(&stack, &host, "cleo@x.example", "a stranger's password").await;
+    assert_eq!(error_code(r).await, (401, "invalid_credentials".into()));
+
+    // The new address: pending until confirmed, with the token and the
+    // password of the registration.
+    let r = customer_login(&stack, &host, "dora@x.example", "a stranger's password").await;
+    assert_eq!(error_code(r).await, (401, "invalid_credentials".into()));
+    let first = common::confirmation_tokens(&stack, "dora@x.example").await;
+    assert_eq!(first.len(), 1);
+    // Registered again while pending: the new password and token replace
+    // the old ones.
+    let r = stack
+        .post(&host, "/api/customers")
+        .json(&json!({"email": "dora@x.example", "password": "dora's own password"}));
+    assert_eq!(status_of(r).await, 202);
+    let tokens = common::confirmation_tokens(&stack, "dora@x.example").await;
+    assert_eq!(tokens.len(), 2);
+    let confirm = |token: &str, password: &str| {
+        stack
+            .post(&host, "/api/customers/confirm")
+            .json(&json!({"token": token, "password": password}))
+    };
+    let r = confirm(&first[0], "a stranger's password");
+    assert_eq!(refusal(r).await, (400, "invalid_token".into()), "replaced");
+    let r = confirm(&tokens[0], "a stranger's password");
+    assert_eq!(refusal(r).await, (401, "invalid_credentials".into()));
+    let r = confirm("not-a-token", "dora's own password");
+    assert_eq!(refusal(r).await, (400, "invalid_token".into()));
+    let login = json_of(
+        confirm(&tokens[0], "dora's own password")
+            .send()
+            .await
+            .expect("confirm"),
+        201,
+    )
+    .await;
+    assert_eq!(login["customer"]["email"], "dora@x.example");
+    let r = stack
+        .get(&host, "/api/customers/me")
+        .bearer_auth(login["token"].as_str().expect("token"));
+    assert_eq!(status_of(r).await, 200);
+    let r = confirm(&tokens[0], "dora's own password");
+    assert_eq!(refusal(r).await, (400, "invalid_token".into()), "once only");
+    assert_eq!(
+        customer_login(&stack, &host, "dora@x.example", "dora's own password")
+            .await
+            .status(),
+        200
+    );
     stack.shutdown().await;
 }

@@ -541,6 +541,7 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
                 unit_price_minor: l.unit_price_minor,
             })
             .collect(),
+        confirmation_path: None,
     };
     events::record(&mut tx, store, &Event::OrderPlaced(placed)).await?;
     let money = PaymentChanged {
