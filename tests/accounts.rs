@@ -89,14 +89,14 @@ async fn customer_login(
         .expect("login")
 }
 
+/// Registers and confirms a customer: the login the confirmation answers.
 async fn register(stack: &Stack, host: &str, email: &str, password: &str) -> Value {
-    let r = stack
-        .post(host, "/api/customers")
-        .json(&json!({"email": email, "password": password, "first_name": "Ada"}))
-        .send()
-        .await
-        .expect("register");
-    json_of(r, 201).await
+    let body = json!({"email": email, "password": password, "first_name": "Ada"});
+    json_of(
+        common::register_customer(stack, host, body, None).await,
+        201,
+    )
+    .await
 }
 
 fn product(sku: &str) -> Value {
@@ -634,10 +634,12 @@ async fn customers_have_one_account_per_store_and_sessions_end_at_logout() {
     assert_eq!(a["customer"]["email"], "cleo@x.example");
     assert_eq!(a["customer"]["first_name"], "Ada");
     assert_ne!(a["customer"]["id"], b["customer"]["id"]);
+    // Registering a taken email is answered as a new one, changes nothing
+    // (the owner is told by mail).
     let r = stack
         .post(&alpha, "/api/customers")
         .json(&json!({"email": "cleo@x.example", "password": "another password"}));
-    assert_eq!(refusal(r).await, (409, "email_taken".into()));
+    assert_eq!(status_of(r).await, 202);
     assert_eq!(
         customer_login(&stack, &alpha, "cleo@x.example", "alpha password one")
             .await
@@ -908,14 +910,14 @@ async fn addresses_and_password_reset() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn repeated_login_failures_are_rate_limited_even_with_the_right_password() {
+async fn repeated_login_failures_from_one_client_are_rate_limited_even_with_the_right_password() {
     let stack = Stack::start(1).await;
     stack.create_store("delta").await;
     let host = format!("delta.{PLATFORM}");
     register(&stack, &host, "cleo@x.example", "right password!").await;
     register(&stack, &host, "dan@x.example", "dan's password").await;
 
-    // The default limit: 5 failures per account per window.
+    // The default limit: 5 failures per account from one client.
     for i in 0..5 {
         let r = customer_login(&stack, &host, "cleo@x.example", "wrong password!").await;
         assert_eq!(
@@ -933,7 +935,10 @@ async fn repeated_login_failures_are_rate_limited_even_with_the_right_password()
         .expect("ascii")
         .parse()
         .expect("seconds");
-    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    assert!(
+        (1..=30).contains(&retry_after),
+        "the first wait: {retry_after}"
+    );
     assert_eq!(error_code(r).await, (429, "rate_limited".into()));
     // Another account from the same address is not limited.
     assert_eq!(
@@ -950,5 +955,290 @@ async fn repeated_login_failures_are_rate_limited_even_with_the_right_password()
     let r = staff_login(&stack, &host, "ghost@x.example", "some password").await;
     assert!(r.headers().contains_key("retry-after"));
     assert_eq!(error_code(r).await, (429, "rate_limited".into()));
+    stack.shutdown().await;
+}
+
+/// A login sent straight to the store's pod as a router forwards it from a
+/// client at `address` (the hop signs the address, so only then is it
+/// believed).
+async fn login_from(
+    stack: &Stack,
+    store: &Value,
+    path: &str,
+    address: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    use mercato_tenants::hop;
+    let pod = stack.pod_for(store).await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = |s: &str| reqwest::header::HeaderValue::from_str(s).expect("header");
+    headers.insert(
+        mercato_tenants::STORE_HEADER,
+        value(store["id"].as_str().expect("id")),
+    );
+    headers.insert(
+        hop::REQUEST_ID_HEADER,
+        value(&uuid::Uuid::now_v7().to_string()),
+    );
+    headers.insert(hop::CLIENT_HEADER, value(address));
+    let key = common::hop_secret(stack.secret());
+    let uri: axum::http::Uri = path.parse().expect("uri");
+    let signed = hop::sign_now(key.as_bytes(), &Method::POST, &uri, &headers);
+    headers.insert(hop::HOP_HEADER, value(&signed));
+    stack
+        .http
+        .post(format!("{}{path}", pod.app.url()))
+        .headers(headers)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("login")
+}
+
+fn retry_after(r: &reqwest::Response) -> u64 {
+    r.headers()
+        .get("retry-after")
+        .expect("retry-after")
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_guessing_the_owners_password_is_slowed_and_the_owner_still_signs_in() {
+    let stack = Stack::start(1).await;
+    let body = json!({"email": "ada@teas.example", "password": OWNER_PASSWORD, "store_name": "Guarded Teas"});
+    let created = json_of(signup(&stack, body).await, 201).await;
+    let store = created["store"].clone();
+    let login = "/admin/api/login";
+    let (stranger, owner) = ("203.0.113.7", "198.51.100.2");
+
+    for i in 0..5 {
+        let r = login_from(
+            &stack,
+            &store,
+            login,
+            stranger,
+            "ada@teas.example",
+            "guess!guess!",
+        )
+        .await;
+        assert_eq!(
+            error_code(r).await,
+            (401, "invalid_credentials".into()),
+            "attempt {i}"
+        );
+    }
+    // The stranger now waits, even with the right password.
+    let r = login_from(
+        &stack,
+        &store,
+        login,
+        stranger,
+        "ada@teas.example",
+        OWNER_PASSWORD,
+    )
+    .await;
+    assert!((1..=30).contains(&retry_after(&r)));
+    assert_eq!(error_code(r).await, (429, "rate_limited".into()));
+    // The owner, from another address, signs in.
+    let r = login_from(
+        &stack,
+        &store,
+        login,
+        owner,
+        "ada@teas.example",
+        OWNER_PASSWORD,
+    )
+    .await;
+    let signed_in = json_of(r, 200).await;
+    assert_eq!(signed_in["staff"]["role"], "owner");
+    // And the stranger is still held back.
+    let r = login_from(
+        &stack,
+        &store,
+        login,
+        stranger,
+        "ada@teas.example",
+        OWNER_PASSWORD,
+    )
+    .await;
+    assert_eq!(error_code(r).await, (429, "rate_limited".into()));
+    stack.shutdown().await;
+}
+
+/// A sample of a process's `/metrics`, if present.
+async fn metric(stack: &Stack, base_url: &str, sample: &str) -> Option<f64> {
+    let text = stack
+        .http
+        .get(format!("{base_url}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_flood_is_shed_with_503_and_never_hashes_past_the_bound() {
+    let stack = Stack::start_with(1, |c| {
+        c.accounts.hash_concurrency = 1;
+        c.accounts.hash_queue = 1;
+    })
+    .await;
+    let body = json!({"email": "ada@teas.example", "password": OWNER_PASSWORD, "store_name": "Flooded Teas"});
+    let created = json_of(signup(&stack, body).await, 201).await;
+    let store = created["store"].clone();
+
+    // 48 logins at once, each from its own address (so no login limit
+    // applies): right, wrong and unknown.
+    let attempts = (0..48).map(|i| {
+        let (stack, store) = (&stack, &store);
+        async move {
+            let address = format!("192.0.2.{i}");
+            let (email, password) = match i % 3 {
+                0 => ("ada@teas.example", OWNER_PASSWORD),
+                1 => ("ada@teas.example", "not the password"),
+                _ => ("nobody@teas.example", "not the password"),
+            };
+            let r = login_from(stack, store, "/admin/api/login", &address, email, password).await;
+            let retry = r.headers().get("retry-after").cloned();
+            let (status, code) = error_code(r).await;
+            (status, code, retry)
+        }
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let mut shed = 0;
+    for (status, code, retry) in &answers {
+        assert!([200, 401, 429, 503].contains(status), "{status} {code}");
+        if *status == 503 {
+            shed += 1;
+            assert_eq!(code, "overloaded");
+            assert_eq!(retry.as_ref().map(|v| v.as_bytes()), Some(&b"1"[..]));
+        }
+    }
+    assert!(
+        shed > 0,
+        "48 logins at once on one slot and a queue of one shed some"
+    );
+    // Once the flood is over the owner signs in.
+    let r = login_from(
+        &stack,
+        &store,
+        "/admin/api/login",
+        "192.0.2.200",
+        "ada@teas.example",
+        OWNER_PASSWORD,
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 200);
+
+    let pod = stack.pod_for(&store).await.app.url();
+    let peak = metric(&stack, &pod, "mercato_password_hashes_in_flight_max").await;
+    assert_eq!(peak, Some(1.0), "never more than one hash at once");
+    let counted = metric(&stack, &pod, "mercato_password_hashes_shed_total").await;
+    assert_eq!(counted, Some(f64::from(shed)));
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_answers_the_same_whether_or_not_the_email_has_an_account() {
+    let stack = Stack::start(1).await;
+    let store = stack.create_store("kappa").await;
+    let host = format!("kappa.{PLATFORM}");
+    let db = stack.pod_for(&store).await.database_url.clone();
+    register(&stack, &host, "cleo@x.example", "cleo's password").await;
+
+    let attempt = |email: &str| {
+        stack
+            .post(&host, "/api/customers")
+            .json(
+                &json!({"email": email, "password": "a stranger's password", "first_name": "Eve"}),
+            )
+            .send()
+    };
+    let taken = attempt("Cleo@X.example").await.expect("register");
+    let fresh = attempt("dora@x.example").await.expect("register");
+    let (taken_status, fresh_status) = (taken.status(), fresh.status());
+    let taken_body = taken.text().await.expect("body");
+    let fresh_body = fresh.text().await.expect("body");
+    assert_eq!(taken_status, 202);
+    assert_eq!(fresh_status, taken_status);
+    assert_eq!(fresh_body, taken_body, "nothing tells the two apart");
+    assert_eq!(
+        serde_json::from_str::<Value>(&taken_body).expect("json"),
+        json!({"status": "confirmation_sent"})
+    );
+
+    // The owner of the taken address is told; nothing else changed.
+    let notices = outbox(&db, "customer.account_exists_notice").await;
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0]["email"], "cleo@x.example");
+    assert_eq!(
+        common::confirmation_tokens(&stack, "cleo@x.example")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        customer_login(&stack, &host, "cleo@x.example", "cleo's password")
+            .await
+            .status(),
+        200
+    );
+    let r = customer_login(&stack, &host, "cleo@x.example", "a stranger's password").await;
+    assert_eq!(error_code(r).await, (401, "invalid_credentials".into()));
+
+    // The new address: pending until confirmed, with the token and the
+    // password of the registration.
+    let r = customer_login(&stack, &host, "dora@x.example", "a stranger's password").await;
+    assert_eq!(error_code(r).await, (401, "invalid_credentials".into()));
+    let first = common::confirmation_tokens(&stack, "dora@x.example").await;
+    assert_eq!(first.len(), 1);
+    // Registered again while pending: the new password and token replace
+    // the old ones.
+    let r = stack
+        .post(&host, "/api/customers")
+        .json(&json!({"email": "dora@x.example", "password": "dora's own password"}));
+    assert_eq!(status_of(r).await, 202);
+    let tokens = common::confirmation_tokens(&stack, "dora@x.example").await;
+    assert_eq!(tokens.len(), 2);
+    let confirm = |token: &str, password: &str| {
+        stack
+            .post(&host, "/api/customers/confirm")
+            .json(&json!({"token": token, "password": password}))
+    };
+    let r = confirm(&first[0], "a stranger's password");
+    assert_eq!(refusal(r).await, (400, "invalid_token".into()), "replaced");
+    let r = confirm(&tokens[0], "a stranger's password");
+    assert_eq!(refusal(r).await, (401, "invalid_credentials".into()));
+    let r = confirm("not-a-token", "dora's own password");
+    assert_eq!(refusal(r).await, (400, "invalid_token".into()));
+    let login = json_of(
+        confirm(&tokens[0], "dora's own password")
+            .send()
+            .await
+            .expect("confirm"),
+        201,
+    )
+    .await;
+    assert_eq!(login["customer"]["email"], "dora@x.example");
+    let r = stack
+        .get(&host, "/api/customers/me")
+        .bearer_auth(login["token"].as_str().expect("token"));
+    assert_eq!(status_of(r).await, 200);
+    let r = confirm(&tokens[0], "dora's own password");
+    assert_eq!(refusal(r).await, (400, "invalid_token".into()), "once only");
+    assert_eq!(
+        customer_login(&stack, &host, "dora@x.example", "dora's own password")
+            .await
+            .status(),
+        200
+    );
     stack.shutdown().await;
 }

@@ -716,30 +716,57 @@ async fn orders_history_guest_lookup_staff_fulfilment_and_cancellation() {
         .0,
         401
     );
-    // Guest lookup: number + email, anything else 404.
-    let (status, found) =
-        send(stack.get(&shop.host, "/api/orders/1002?email=Shopper@Example.com")).await;
+    // Guest lookup: the number and the token of the confirmation link that
+    // the checkout answered; anything else 404.
+    let link = |o: &Value| o["confirmation_path"].as_str().expect("link").to_owned();
+    let guest_link = link(&placed[1]);
+    let (_, token) = guest_link.split_once("?token=").expect("a token");
+    assert_eq!(token.len(), 64);
+    let (status, found) = send(stack.get(&shop.host, &guest_link)).await;
     assert_eq!((status, &found["id"]), (200, &placed[1]["id"]));
     for path in [
-        "/api/orders/1002?email=other@example.com",
-        "/api/orders/9999?email=shopper@example.com",
+        format!("/api/orders/1002?token={}", "0".repeat(64)),
+        format!("/api/orders/1001?token={token}"),
+        format!("/api/orders/9999?token={token}"),
     ] {
         assert_eq!(
-            error_code(stack.get(&shop.host, path).send().await.expect("send")).await,
-            (404, "not_found".into())
+            error_code(stack.get(&shop.host, &path).send().await.expect("send")).await,
+            (404, "not_found".into()),
+            "{path}"
         );
     }
+    // The number and email no longer find an order.
+    for path in [
+        "/api/orders/1002?email=shopper@example.com",
+        "/api/orders/1002",
+        "/api/orders/1002?token=short",
+        "/api/orders/abc?token=00",
+    ] {
+        let (status, _) = error_code(stack.get(&shop.host, path).send().await.expect("send")).await;
+        assert_eq!(status, 400, "{path}");
+    }
+    // A registered customer's order: its link alone asks to sign in, another
+    // customer does not see it, its customer does.
+    let adas_link = link(&adas);
     assert_eq!(
         error_code(
             stack
-                .get(&shop.host, "/api/orders/abc?email=a@b.co")
+                .get(&shop.host, &adas_link)
                 .send()
                 .await
                 .expect("send")
         )
         .await,
-        (400, "invalid_request".into())
+        (401, "unauthorized".into())
     );
+    assert_ne!(
+        send(stack.get(&shop.host, &adas_link).bearer_auth(&bob))
+            .await
+            .0,
+        200
+    );
+    let (status, found) = send(stack.get(&shop.host, &adas_link).bearer_auth(&ada)).await;
+    assert_eq!((status, &found["id"]), (200, &adas["id"]));
     // Staff list and filter.
     let staff = |m: Method, path: &str| stack.at(m, &shop.host, path).bearer_auth(&shop.staff);
     let (_, page) = send(staff(Method::GET, "/admin/api/orders?limit=3")).await;

@@ -65,12 +65,13 @@ async fn signing_in_merges_the_guest_cart_into_the_customers_cart() {
         .to_owned();
 
     // An account with one tee in its cart.
-    let r = stack
-        .post(&host, "/api/customers")
-        .json(&json!({"email": "ada@example.com", "password": "correct horse battery"}))
-        .send()
-        .await
-        .expect("register");
+    let r = common::register_customer(
+        &stack,
+        &host,
+        json!({"email": "ada@example.com", "password": "correct horse battery"}),
+        None,
+    )
+    .await;
     assert_eq!(r.status(), 201);
     let account: Value = r.json().await.expect("json");
     let customer = account["token"].as_str().expect("token").to_owned();
@@ -163,13 +164,13 @@ async fn signing_in_merges_the_guest_cart_into_the_customers_cart() {
         .send()
         .await
         .expect("add");
-    let r = stack
-        .post(&host, "/api/customers")
-        .header("x-cart-token", &token)
-        .json(&json!({"email": "grace@example.com", "password": "another good passphrase"}))
-        .send()
-        .await
-        .expect("register");
+    let r = common::register_customer(
+        &stack,
+        &host,
+        json!({"email": "grace@example.com", "password": "another good passphrase"}),
+        Some(&token),
+    )
+    .await;
     assert_eq!(r.status(), 201);
     let grace: Value = r.json().await.expect("json");
     assert_eq!(quantities(&grace["cart"]), vec![("MUG".to_string(), 4)]);

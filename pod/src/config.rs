@@ -212,7 +212,15 @@ impl Default for CartConfig {
     }
 }
 
-/// `[accounts]`: login tokens and the login rate limit.
+/// `[accounts]`: login tokens, the login limits and the password hasher.
+///
+/// Login limits (see `accounts::rate_limit`): failures are counted per
+/// (account, client address) and per client address; past its limit a
+/// counter makes that client wait, `login_delay_base_secs` doubling with
+/// each further failure up to `login_delay_max_secs`. The per-account count
+/// over every client only slows clients that never signed in to the account
+/// (a spread-out guessing attack), never a client that did: the owner keeps
+/// signing in while a stranger is locked out.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccountsConfig {
@@ -220,22 +228,46 @@ pub struct AccountsConfig {
     pub staff_token_ttl_secs: i64,
     /// Lifetime of a customer login token.
     pub customer_token_ttl_secs: i64,
-    /// Failed logins allowed per account per window before 429.
-    pub login_failures_per_account: u32,
-    /// Failed logins allowed per client address per window before 429.
+    /// Failed logins to one account from one client address before that
+    /// client waits.
+    pub login_failures_per_client: u32,
+    /// Failed logins from one client address, whatever the account, before
+    /// it waits.
     pub login_failures_per_address: u32,
-    /// The rate-limit window for logins.
+    /// Failed logins to one account from every address before clients that
+    /// never signed in to it wait (clients that did are not slowed).
+    pub login_failures_per_account: u32,
+    /// The first wait past a limit; it doubles with each further failure.
+    pub login_delay_base_secs: u64,
+    /// The longest wait.
+    pub login_delay_max_secs: u64,
+    /// How long failure counters live after the last failure.
     pub login_window_secs: u64,
+    /// How long a client that signed in to an account stays known to it.
+    pub login_known_client_secs: u64,
+    /// Password hashes (argon2, ~19 MiB each) computed at once; default: the
+    /// number of cores.
+    pub hash_concurrency: usize,
+    /// Hashes waiting for a slot before more are refused with `503
+    /// overloaded`.
+    pub hash_queue: usize,
 }
 
 impl Default for AccountsConfig {
     fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             staff_token_ttl_secs: 12 * 3600,
             customer_token_ttl_secs: 30 * 24 * 3600,
-            login_failures_per_account: 5,
+            login_failures_per_client: 5,
             login_failures_per_address: 50,
-            login_window_secs: 15 * 60,
+            login_failures_per_account: 100,
+            login_delay_base_secs: 30,
+            login_delay_max_secs: 15 * 60,
+            login_window_secs: 24 * 3600,
+            login_known_client_secs: 90 * 24 * 3600,
+            hash_concurrency: cores,
+            hash_queue: 4 * cores,
         }
     }
 }

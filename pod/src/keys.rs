@@ -42,15 +42,31 @@ pub fn catalog_page(store: StoreId, list: &str, query: &str) -> String {
     format!("{}page:{list}:{query}", store_prefix(store))
 }
 
-/// Failed logins of one account (`kind` is `staff` or `customer`) in the
-/// current rate-limit window.
+/// Failed logins to one account (`kind` is `staff` or `customer`) from
+/// every client address.
 pub fn login_failures_by_account(store: StoreId, kind: &str, email: &str) -> String {
     format!("{}login:fail:{kind}:{email}", store_prefix(store))
 }
 
-/// Failed logins from one client address in the current rate-limit window.
+/// Failed logins to one account from one client address.
+pub fn login_failures_by_client(store: StoreId, kind: &str, email: &str, address: &str) -> String {
+    format!(
+        "{}login:fail-client:{kind}:{email}:{address}",
+        store_prefix(store)
+    )
+}
+
+/// Failed logins from one client address, whatever the account.
 pub fn login_failures_by_address(store: StoreId, address: &str) -> String {
     format!("{}login:fail:addr:{address}", store_prefix(store))
+}
+
+/// Set while a client address has signed in to an account recently.
+pub fn login_known_client(store: StoreId, kind: &str, email: &str, address: &str) -> String {
+    format!(
+        "{}login:known:{kind}:{email}:{address}",
+        store_prefix(store)
+    )
 }
 
 /// The Redis hash holding a copy of a guest's cart.
@@ -93,6 +109,12 @@ mod tests {
             login_failures_by_account(store, "staff", "a@b.co").starts_with(&store_prefix(store))
         );
         assert!(login_failures_by_address(store, "127.0.0.1").starts_with(&store_prefix(store)));
+        assert!(
+            login_failures_by_client(store, "staff", "a@b.co", "127.0.0.1")
+                .starts_with(&store_prefix(store))
+        );
+        assert!(login_known_client(store, "staff", "a@b.co", "127.0.0.1")
+            .starts_with(&store_prefix(store)));
         assert!(guest_cart(store, CartId::new()).starts_with(&store_prefix(store)));
         assert!(customer_cart(store, CustomerId::new()).starts_with(&store_prefix(store)));
         assert_ne!(

@@ -22,7 +22,7 @@ use crate::events::{Relay, RelayMetrics, RelaySettings};
 use crate::media::MediaStore;
 use crate::payments::HttpGateway;
 use crate::redis_handle::Redis;
-use crate::state::{refresh_hosted, AppState, Fleet, GateMetrics, HostedStores};
+use crate::state::{refresh_hosted, AppState, Fleet, GateMetrics, HashPool, HostedStores};
 use crate::{checkout, fleet, inventory, routes, storefront, tenancy};
 
 /// The pending list of a GIN index (`fastupdate`, pod migration `…13`) at
@@ -114,6 +114,11 @@ impl Application {
             gate_metrics,
             public_url: public_url.into(),
             fleet: Fleet::new(metrics.registry())?,
+            hashing: HashPool::new(
+                metrics.registry(),
+                config.accounts.hash_concurrency,
+                config.accounts.hash_queue,
+            )?,
         };
         let router = router(state.clone(), metrics, config.body_limit);
         tracing::info!(pod = %config.name, addr = %listener.local_addr()?, "pod listening");

@@ -80,10 +80,12 @@ pub enum EventType {
     ProductDeleted,
     StaffInvited,
     PasswordResetRequested,
+    CustomerConfirmationRequested,
+    AccountExistsNotice,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 12] = [
+    pub const ALL: [EventType; 14] = [
         Self::OrderPlaced,
         Self::OrderStatusChanged,
         Self::OrderCancelled,
@@ -96,6 +98,8 @@ impl EventType {
         Self::ProductDeleted,
         Self::StaffInvited,
         Self::PasswordResetRequested,
+        Self::CustomerConfirmationRequested,
+        Self::AccountExistsNotice,
     ];
 
     /// The name on the wire (the envelope's `type`, the outbox's `type`).
@@ -113,6 +117,8 @@ impl EventType {
             Self::ProductDeleted => "catalog.product_deleted",
             Self::StaffInvited => "staff.invited",
             Self::PasswordResetRequested => "customer.password_reset_requested",
+            Self::CustomerConfirmationRequested => "customer.confirmation_requested",
+            Self::AccountExistsNotice => "customer.account_exists_notice",
         }
     }
 
@@ -130,7 +136,10 @@ impl EventType {
             Self::PaymentCaptured | Self::PaymentVoided | Self::PaymentRefunded => Topic::Payments,
             Self::InventoryLevelChanged => Topic::Inventory,
             Self::ProductChanged | Self::ProductDeleted => Topic::Catalog,
-            Self::StaffInvited | Self::PasswordResetRequested => Topic::Accounts,
+            Self::StaffInvited
+            | Self::PasswordResetRequested
+            | Self::CustomerConfirmationRequested
+            | Self::AccountExistsNotice => Topic::Accounts,
         }
     }
 
@@ -147,7 +156,9 @@ impl EventType {
             Self::InventoryLevelChanged => "the variant",
             Self::ProductChanged | Self::ProductDeleted => "the product",
             Self::StaffInvited => "the invitation",
-            Self::PasswordResetRequested => "the customer",
+            Self::PasswordResetRequested
+            | Self::CustomerConfirmationRequested
+            | Self::AccountExistsNotice => "the customer",
         }
     }
 }
@@ -201,6 +212,11 @@ pub struct OrderPlaced {
     /// `subtotal_minor + shipping_minor + tax_minor`.
     pub total_minor: i64,
     pub lines: Vec<OrderLine>,
+    /// The order's page for the confirmation mail,
+    /// `/api/orders/{number}?token=<lookup token>`: a secret (whoever holds
+    /// it may read a guest's order). Absent from events recorded before it.
+    #[serde(default)]
+    pub confirmation_path: Option<String>,
 }
 
 /// One line of an [`OrderPlaced`].
@@ -296,6 +312,27 @@ pub struct PasswordResetRequested {
     pub expires_at: DateTime<Utc>,
 }
 
+/// `customer.confirmation_requested`: a registration for an email without
+/// a confirmed account; the one-time token for the mail that finishes it
+/// (`POST /api/customers/confirm`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerConfirmationRequested {
+    pub customer_id: CustomerId,
+    pub email: String,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `customer.account_exists_notice`: someone registered with the email of
+/// an existing account. The mailer tells the address's owner (who may sign
+/// in or reset the password); the one who registered was answered as for a
+/// new account, so registration does not reveal who has an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountExistsNotice {
+    pub customer_id: CustomerId,
+    pub email: String,
+}
+
 /// An event: its type and its payload, which cannot disagree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -311,6 +348,8 @@ pub enum Event {
     ProductDeleted(ProductDeleted),
     StaffInvited(StaffInvited),
     PasswordResetRequested(PasswordResetRequested),
+    CustomerConfirmationRequested(CustomerConfirmationRequested),
+    AccountExistsNotice(AccountExistsNotice),
 }
 
 impl Event {
@@ -328,6 +367,8 @@ impl Event {
             Self::ProductDeleted(_) => EventType::ProductDeleted,
             Self::StaffInvited(_) => EventType::StaffInvited,
             Self::PasswordResetRequested(_) => EventType::PasswordResetRequested,
+            Self::CustomerConfirmationRequested(_) => EventType::CustomerConfirmationRequested,
+            Self::AccountExistsNotice(_) => EventType::AccountExistsNotice,
         }
     }
 
@@ -347,6 +388,8 @@ impl Event {
             Self::ProductDeleted(e) => e.product_id.as_uuid(),
             Self::StaffInvited(e) => e.invitation_id,
             Self::PasswordResetRequested(e) => e.customer_id.as_uuid(),
+            Self::CustomerConfirmationRequested(e) => e.customer_id.as_uuid(),
+            Self::AccountExistsNotice(e) => e.customer_id.as_uuid(),
         }
     }
 
@@ -364,6 +407,8 @@ impl Event {
             Self::ProductDeleted(e) => serde_json::to_value(e),
             Self::StaffInvited(e) => serde_json::to_value(e),
             Self::PasswordResetRequested(e) => serde_json::to_value(e),
+            Self::CustomerConfirmationRequested(e) => serde_json::to_value(e),
+            Self::AccountExistsNotice(e) => serde_json::to_value(e),
         }
     }
 
@@ -390,6 +435,12 @@ impl Event {
             EventType::StaffInvited => Self::StaffInvited(Deserialize::deserialize(payload)?),
             EventType::PasswordResetRequested => {
                 Self::PasswordResetRequested(Deserialize::deserialize(payload)?)
+            }
+            EventType::CustomerConfirmationRequested => {
+                Self::CustomerConfirmationRequested(Deserialize::deserialize(payload)?)
+            }
+            EventType::AccountExistsNotice => {
+                Self::AccountExistsNotice(Deserialize::deserialize(payload)?)
             }
         })
     }
@@ -469,6 +520,7 @@ mod tests {
                     quantity: 2,
                     unit_price_minor: 1900,
                 }],
+                confirmation_path: Some("/api/orders/1001?token=secret".into()),
             }),
             EventType::OrderStatusChanged => Event::OrderStatusChanged(OrderStatusChanged {
                 order_id: order,
@@ -513,6 +565,18 @@ mod tests {
                     expires_at: at(1_700_000_000),
                 })
             }
+            EventType::CustomerConfirmationRequested => {
+                Event::CustomerConfirmationRequested(CustomerConfirmationRequested {
+                    customer_id: CustomerId::new(),
+                    email: "a@b.c".into(),
+                    token: "secret".into(),
+                    expires_at: at(1_700_000_000),
+                })
+            }
+            EventType::AccountExistsNotice => Event::AccountExistsNotice(AccountExistsNotice {
+                customer_id: CustomerId::new(),
+                email: "a@b.c".into(),
+            }),
         }
     }
 

@@ -794,3 +794,64 @@ pub async fn refusal(req: reqwest::RequestBuilder) -> (u16, String) {
 pub async fn status_of(req: reqwest::RequestBuilder) -> u16 {
     req.send().await.expect("send").status().as_u16()
 }
+
+/// The tokens of the `customer.confirmation_requested` mails to `email`
+/// waiting in the pods' outboxes, newest first.
+pub async fn confirmation_tokens(stack: &Stack, email: &str) -> Vec<String> {
+    use sqlx::Connection as _;
+    let mut tokens = Vec::new();
+    for pod in &stack.pods {
+        let mut conn = sqlx::PgConnection::connect(&pod.database_url)
+            .await
+            .expect("connect");
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT payload->>'token' FROM outbox
+             WHERE type = 'customer.confirmation_requested' AND payload->>'email' = lower($1)
+             ORDER BY id DESC",
+        )
+        .bind(email)
+        .fetch_all(&mut conn)
+        .await
+        .expect("outbox");
+        tokens.extend(rows.into_iter().map(|(t,)| t));
+    }
+    tokens
+}
+
+/// Registers a customer at `host` with `body` (`POST /api/customers`,
+/// which answers `202`) and confirms the account with the token its mail
+/// carries, as its owner would: the confirmation's answer (`201` and a
+/// customer login), sent with the guest cart token `cart` if any.
+pub async fn register_customer(
+    stack: &Stack,
+    host: &str,
+    body: Value,
+    cart: Option<&str>,
+) -> reqwest::Response {
+    let r = stack
+        .post(host, "/api/customers")
+        .json(&body)
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), 202, "registration is accepted");
+    let email = body["email"].as_str().expect("email");
+    let password = body["password"].as_str().expect("password");
+    let mut last = None;
+    // The same email may wait in another store of the stack: the token of
+    // this store is the one its confirmation takes.
+    for token in confirmation_tokens(stack, email).await {
+        let mut confirm = stack
+            .post(host, "/api/customers/confirm")
+            .json(&json!({"token": token, "password": password}));
+        if let Some(cart) = cart {
+            confirm = confirm.header("x-cart-token", cart);
+        }
+        let r = confirm.send().await.expect("confirm");
+        if r.status() != 400 {
+            return r;
+        }
+        last = Some(r);
+    }
+    last.expect("a confirmation mail was recorded")
+}

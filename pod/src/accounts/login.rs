@@ -35,7 +35,7 @@ pub async fn check_login<T>(
         Some((v, h)) => (Some(v), Some(h)),
         None => (None, None),
     };
-    if secrets::verify_password(password, hash).await? {
+    if secrets::verify_password(&state.hashing, password, hash).await? {
         if let Some(v) = value {
             rate_limit::record_success(state, attempt).await;
             return Ok(v);

@@ -4,7 +4,9 @@
 //!   made when the store is hosted ([`create_owner`]);
 //! - API keys for integrations ([`api_keys`]), a non-owner staff credential;
 //! - customers (shoppers) with their addresses and password resets: one
-//!   account per (store, email);
+//!   account per (store, email), pending until its address is confirmed;
+//!   registration answers the same whether or not the email has an account
+//!   ([`registration`]);
 //! - login sessions ([`sessions`]): tokens carry a session id, logout
 //!   revokes it;
 //! - login rate limits ([`rate_limit`]), a pure decision over counters in
@@ -17,7 +19,7 @@
 //! profile rules), `sql/` (every statement, a file per topic), `error.rs`
 //! (refusals as HTTP codes, the one place), `login.rs` (the login flow),
 //! [`auth`] (the extractors every face uses), [`sessions`], [`api_keys`],
-//! [`rate_limit`], [`secrets`]. The HTTP handlers are in `routes/accounts/`.
+//! [`rate_limit`], [`registration`], [`secrets`]. The HTTP handlers are in `routes/accounts/`.
 
 pub mod api_keys;
 pub mod auth;
@@ -25,6 +27,7 @@ mod error;
 pub(crate) mod login;
 pub(crate) mod model;
 pub mod rate_limit;
+pub mod registration;
 pub mod secrets;
 pub mod sessions;
 pub(crate) mod sql;

@@ -17,6 +17,9 @@ pub const INVITATION_TTL_SECS: i64 = 7 * 24 * 3600;
 /// How long a password-reset token works.
 pub const RESET_TTL_SECS: i64 = 3600;
 
+/// How long the token that confirms a registration is valid.
+pub const CONFIRMATION_TTL_SECS: i64 = 24 * 3600;
+
 /// A staff member's rights in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

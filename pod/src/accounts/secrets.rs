@@ -1,5 +1,6 @@
-//! Secrets: argon2id password hashes (computed off the async runtime) and
-//! random one-time tokens, stored only as sha256.
+//! Secrets: argon2id password hashes (computed on the bounded
+//! [`HashPool`], which refuses the excess with `503 overloaded`) and random
+//! one-time tokens, stored only as sha256.
 
 use std::sync::LazyLock;
 
@@ -11,6 +12,7 @@ use mercato_tenants::Password;
 use sha2::{Digest, Sha256};
 
 use crate::error::PodError;
+use crate::state::HashPool;
 
 /// Hash verified when a login names an unknown account, so that an unknown
 /// email costs the same time as a wrong password.
@@ -23,22 +25,25 @@ static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
 });
 
 /// An argon2id hash (PHC string) of `password`.
-pub async fn hash_password(password: Password) -> Result<String, PodError> {
-    tokio::task::spawn_blocking(move || {
+pub async fn hash_password(pool: &HashPool, password: Password) -> Result<String, PodError> {
+    pool.run(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.expose().as_bytes(), &salt)
             .map(|h| h.to_string())
     })
-    .await
-    .map_err(PodError::internal)?
+    .await?
     .map_err(PodError::internal)
 }
 
 /// Whether `password` matches `stored`. With no stored hash (unknown
 /// account) a dummy hash is verified anyway and the answer is `false`.
-pub async fn verify_password(password: String, stored: Option<String>) -> Result<bool, PodError> {
-    tokio::task::spawn_blocking(move || {
+pub async fn verify_password(
+    pool: &HashPool,
+    password: String,
+    stored: Option<String>,
+) -> Result<bool, PodError> {
+    pool.run(move || {
         let known = stored.is_some();
         let hash = match stored {
             Some(h) => h,
@@ -54,7 +59,6 @@ pub async fn verify_password(password: String, stored: Option<String>) -> Result
         known && matches
     })
     .await
-    .map_err(PodError::internal)
 }
 
 /// 32 random bytes, hex-encoded (64 characters).
@@ -87,19 +91,24 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_verify_only_against_their_hash() {
+        let pool = HashPool::new(&prometheus::Registry::new(), 1, 1).expect("pool");
         let pw = Password::parse("correct horse battery").expect("policy");
-        let hash = hash_password(pw).await.expect("hash");
+        let hash = hash_password(&pool, pw).await.expect("hash");
         assert!(hash.starts_with("$argon2id$"));
         assert!(
-            verify_password("correct horse battery".into(), Some(hash.clone()))
+            verify_password(&pool, "correct horse battery".into(), Some(hash.clone()))
                 .await
                 .expect("verify")
         );
-        assert!(!verify_password("wrong horse battery".into(), Some(hash))
-            .await
-            .expect("verify"));
-        assert!(!verify_password("correct horse battery".into(), None)
-            .await
-            .expect("verify"));
+        assert!(
+            !verify_password(&pool, "wrong horse battery".into(), Some(hash))
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !verify_password(&pool, "correct horse battery".into(), None)
+                .await
+                .expect("verify")
+        );
     }
 }

@@ -518,6 +518,11 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
     )
     .await?;
     orders::count_sales(&mut tx, store, &quote.lines).await?;
+    // The confirmation link's token: only its hash is kept on the order.
+    let lookup = orders::lookup::LookupToken::parse(&crate::accounts::secrets::random_token())
+        .ok_or_else(|| PodError::internal("a random token is not a lookup token"))?;
+    orders::set_lookup_sha256(&mut tx, store, order_id, &lookup.sha256()).await?;
+    let confirmation_path = orders::lookup::confirmation_path(order.number, &lookup);
     let currency = Currency::parse(&order.currency).map_err(PodError::internal)?;
     let placed = OrderPlaced {
         order_id,
@@ -541,6 +546,7 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
                 unit_price_minor: l.unit_price_minor,
             })
             .collect(),
+        confirmation_path: Some(confirmation_path.clone()),
     };
     events::record(&mut tx, store, &Event::OrderPlaced(placed)).await?;
     let money = PaymentChanged {
@@ -551,7 +557,12 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
         currency,
     };
     events::record(&mut tx, store, &Event::PaymentCaptured(money)).await?;
-    let body = serde_json::to_value(&order).map_err(PodError::internal)?;
+    // The shopper's answer carries the link too (the checkout keeps it for
+    // a replay, which only the cart's holder gets).
+    let mut body = serde_json::to_value(&order).map_err(PodError::internal)?;
+    if let Some(fields) = body.as_object_mut() {
+        fields.insert("confirmation_path".into(), confirmation_path.into());
+    }
     sql::advance(
         &mut *tx,
         store,

@@ -4,6 +4,9 @@
 //!
 //! - [`model`]: the [`Order`], the [`Quote`] it was made from, the list
 //!   [`Filter`] (pure);
+//! - [`lookup`]: who may see an order looked up by number (pure): a
+//!   guest's by the lookup token of its confirmation link, a registered
+//!   customer's only by that customer;
 //! - [`state`]: the lifecycle as one pure function, [`state::allowed`],
 //!   mirrored by a database trigger;
 //! - [`sql`]: every statement on the orders' tables.
@@ -12,13 +15,14 @@
 //! pins the stock); every status change goes through [`set_status`], which
 //! the database double-checks against `order_transitions`.
 
+pub mod lookup;
 pub(crate) mod model;
 pub(crate) mod sql;
 pub mod state;
 
 pub use model::{Filter, Order, Quote, QuoteLine, ShippingChoice};
 pub use sql::{
-    by_number, count_sales, database_transitions, get, insert, list, record_capture, record_refund,
-    set_status,
+    by_number, count_sales, database_transitions, get, insert, list, lookup_sha256, record_capture,
+    record_refund, set_lookup_sha256, set_status,
 };
 pub use state::OrderStatus;

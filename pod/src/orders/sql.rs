@@ -316,8 +316,38 @@ pub async fn get(
     }
 }
 
-/// The order with this number, if its email matches (case-insensitive) or
-/// it belongs to `customer`.
+/// Keeps the sha256 of the order's lookup token.
+pub async fn set_lookup_sha256(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: OrderId,
+    sha256: &[u8; 32],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE orders SET lookup_sha256 = $3 WHERE store_id = $1 AND id = $2")
+        .bind(store.as_uuid())
+        .bind(order.as_uuid())
+        .bind(sha256.as_slice())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The sha256 of the order's lookup token, if it has one.
+pub async fn lookup_sha256(
+    conn: &mut sqlx::PgConnection,
+    store: StoreId,
+    order: OrderId,
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    let row: Option<(Option<Vec<u8>>,)> =
+        sqlx::query_as("SELECT lookup_sha256 FROM orders WHERE store_id = $1 AND id = $2")
+            .bind(store.as_uuid())
+            .bind(order.as_uuid())
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(row.and_then(|(h,)| h))
+}
+
+/// The order with this number.
 pub async fn by_number(
     conn: &mut sqlx::PgConnection,
     store: StoreId,

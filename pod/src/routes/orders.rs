@@ -1,4 +1,5 @@
-//! Order endpoints: the customer's history, the guest lookup, and staff
+//! Order endpoints: the customer's history, the lookup by number (a guest
+//! with the confirmation link's token, a customer signed in), and staff
 //! listing, fulfilment, cancellation and refunds.
 
 use axum::extract::State;
@@ -14,6 +15,7 @@ use uuid::Uuid;
 use crate::accounts::auth::{Customer, MaybeCustomer, Staff};
 use crate::checkout;
 use crate::error::PodError;
+use crate::orders::lookup::{self, Access, LookupToken};
 use crate::orders::state::{self, CancelMoney, OrderStatus};
 use crate::orders::{Filter, Order};
 use crate::payments::GatewayError;
@@ -82,16 +84,22 @@ async fn my_orders(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct LookupQuery {
-    /// The email the order was placed with (not needed by its customer).
-    email: Option<String>,
+    /// The lookup token of the order's confirmation link (64 hex
+    /// characters); not needed by its customer, signed in.
+    #[param(pattern = "^[0-9a-fA-F]{64}$")]
+    token: Option<String>,
 }
 
-/// One order by its number: for a guest with the order's email, or for
-/// the customer who placed it. Anything else is 404, whether or not the
-/// order exists.
+/// One order by its number: a guest's order with the token of its
+/// confirmation link; a registered customer's order only for that customer,
+/// signed in (its token without the session: `401 unauthorized`, sign in).
+/// Anything else is 404, whether or not the order exists.
 #[utoipa::path(get, path = "/api/orders/{number}", tag = "orders",
     params(("number" = i64, Path, description = "order number, e.g. 1001"), LookupQuery),
-    responses((status = 200, body = Order), (status = 404, body = mercato_tenants::error::ErrorBody)))]
+    responses((status = 200, body = Order),
+        (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 401, description = "unauthorized: the order is a customer's; sign in", body = mercato_tenants::error::ErrorBody),
+        (status = 404, body = mercato_tenants::error::ErrorBody)))]
 async fn lookup(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -103,28 +111,42 @@ async fn lookup(
         .trim_start_matches('#')
         .parse()
         .map_err(|_| ApiError::invalid("the order number must be digits, e.g. 1001"))?;
-    let email = q
-        .email
+    let token = q
+        .token
         .as_deref()
-        .map(Email::parse)
-        .transpose()
-        .map_err(|e| ApiError::new(ErrorCode::InvalidEmail, e))?;
-    if email.is_none() && customer.0.is_none() {
-        return Err(ApiError::invalid("send the order's email, or sign in").into());
+        .map(|t| {
+            LookupToken::parse(t).ok_or_else(|| {
+                ApiError::invalid("token must be the 64 hex characters of the confirmation link")
+            })
+        })
+        .transpose()?;
+    let signed_in = customer.0.as_ref().map(|c| c.id);
+    if token.is_none() && signed_in.is_none() {
+        return Err(
+            ApiError::invalid("send the token of the confirmation link, or sign in").into(),
+        );
     }
     let mut conn = state.db.acquire().await?;
+    let not_found = || ApiError::not_found("order");
     let order = crate::orders::by_number(&mut conn, tenant.store_id, number)
         .await?
-        .filter(|o| {
-            let by_customer =
-                matches!((&customer.0, o.customer_id), (Some(c), Some(id)) if c.id == id);
-            let by_email = email
-                .as_ref()
-                .is_some_and(|e| e.as_str().eq_ignore_ascii_case(&o.email));
-            by_customer || by_email
-        })
-        .ok_or_else(|| ApiError::not_found("order"))?;
-    Ok(Json(order))
+        .ok_or_else(not_found)?;
+    let token_matches = match &token {
+        Some(t) => {
+            let stored = crate::orders::lookup_sha256(&mut conn, tenant.store_id, order.id).await?;
+            t.matches(stored.as_deref())
+        }
+        None => false,
+    };
+    match lookup::access(order.customer_id, signed_in, token_matches) {
+        Access::Show => Ok(Json(order)),
+        Access::SignIn => Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "this order belongs to a customer account; sign in to see it",
+        )
+        .into()),
+        Access::Hidden => Err(not_found().into()),
+    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -31,7 +31,10 @@ pub async fn host(
         Some(o) => {
             let email = accounts::parse_email(&o.email)?;
             let password = accounts::parse_password(&o.password)?;
-            Some((email, accounts::secrets::hash_password(password).await?))
+            Some((
+                email,
+                accounts::secrets::hash_password(&state.hashing, password).await?,
+            ))
         }
         None => None,
     };

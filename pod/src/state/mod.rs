@@ -3,6 +3,7 @@
 //! Imports no context: the contexts import it.
 
 mod fleet;
+mod hashing;
 pub mod hosted;
 mod metrics;
 mod requests;
@@ -13,6 +14,7 @@ use mercato_tenants::TokenKeys;
 use sqlx::PgPool;
 
 pub use self::fleet::{Fleet, StoreSizes, TableSizes};
+pub use self::hashing::HashPool;
 pub use self::hosted::{refresh_hosted, HostedStore, HostedStores};
 pub use self::metrics::GateMetrics;
 
@@ -38,4 +40,6 @@ pub struct AppState {
     /// How the payment gateway reaches this pod, without a trailing slash.
     pub public_url: Arc<str>,
     pub fleet: Fleet,
+    /// The bounded pool password hashes run on.
+    pub hashing: HashPool,
 }

@@ -1,4 +1,6 @@
-//! The SQL of `customers` and `customer_password_resets`.
+//! The SQL of `customers` and `customer_password_resets`. A customer is
+//! pending (`confirmed_at` null, a `confirmation_sha256`) from registration
+//! until confirmed; a pending account cannot sign in.
 
 use chrono::{DateTime, Utc};
 use mercato_tenants::{CustomerId, Email, StoreId};
@@ -41,7 +43,7 @@ pub(crate) async fn get<'e>(
     Ok(row.map(view))
 }
 
-/// The customer with this email, and its password hash.
+/// The confirmed customer with this email, and its password hash.
 pub(crate) async fn find_by_email(
     db: &PgPool,
     store: StoreId,
@@ -60,7 +62,7 @@ pub(crate) async fn find_by_email(
     let row: Option<WithHash> =
         sqlx::query_as(
             "SELECT id, email, first_name, last_name, phone, accepts_marketing, created_at, password_hash
-             FROM customers WHERE store_id = $1 AND email = $2",
+             FROM customers WHERE store_id = $1 AND email = $2 AND confirmed_at IS NOT NULL",
         )
         .bind(store.as_uuid())
         .bind(email.as_str())
@@ -69,8 +71,7 @@ pub(crate) async fn find_by_email(
     Ok(row.map(|(id, email, f, l, p, m, c, hash)| (view((id, email, f, l, p, m, c)), hash)))
 }
 
-/// A new customer's row; the unique email becomes `409 email_taken`
-/// (`error::constraint_error`).
+/// A registration's row.
 pub(crate) struct NewCustomer<'a> {
     pub id: CustomerId,
     pub email: &'a Email,
@@ -80,15 +81,22 @@ pub(crate) struct NewCustomer<'a> {
     pub accepts_marketing: bool,
 }
 
-pub(crate) async fn insert<'e>(
+/// A pending account for `new`, waiting for the token of this hash; `None`
+/// if the email already has an account (pending or confirmed), which is
+/// left alone.
+pub(crate) async fn insert_pending<'e>(
     exec: impl PgExecutor<'e>,
     store: StoreId,
     new: &NewCustomer<'_>,
-) -> Result<CustomerView, sqlx::Error> {
-    let row: CustomerRow = sqlx::query_as(
-        "INSERT INTO customers (store_id, id, email, password_hash, first_name, last_name, accepts_marketing)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         RETURNING id, email, first_name, last_name, phone, accepts_marketing, created_at",
+    confirmation_sha256: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<Option<CustomerId>, sqlx::Error> {
+    let row: Option<(Uuid,)> = sqlx::query_as(
+        "INSERT INTO customers (store_id, id, email, password_hash, first_name, last_name,
+             accepts_marketing, confirmation_sha256, confirmation_expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT ON CONSTRAINT customers_store_email_key DO NOTHING
+         RETURNING id",
     )
     .bind(store.as_uuid())
     .bind(new.id.as_uuid())
@@ -97,9 +105,101 @@ pub(crate) async fn insert<'e>(
     .bind(new.first_name)
     .bind(new.last_name)
     .bind(new.accepts_marketing)
-    .fetch_one(exec)
+    .bind(confirmation_sha256)
+    .bind(expires_at)
+    .fetch_optional(exec)
     .await?;
-    Ok(view(row))
+    Ok(row.map(|(id,)| CustomerId::from_uuid(id)))
+}
+
+/// The account of this email, locked: its id and whether it is confirmed.
+pub(crate) async fn lock_by_email<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+    email: &Email,
+) -> Result<Option<(CustomerId, bool)>, sqlx::Error> {
+    let row: Option<(Uuid, bool)> = sqlx::query_as(
+        "SELECT id, confirmed_at IS NOT NULL FROM customers
+         WHERE store_id = $1 AND email = $2 FOR UPDATE",
+    )
+    .bind(store.as_uuid())
+    .bind(email.as_str())
+    .fetch_optional(exec)
+    .await?;
+    Ok(row.map(|(id, confirmed)| (CustomerId::from_uuid(id), confirmed)))
+}
+
+/// A pending account registered again: the latest registration's password,
+/// names and token replace the earlier ones (only the holder of the address
+/// can confirm, and only with the password of the registration it
+/// confirms).
+pub(crate) async fn renew_pending<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+    id: CustomerId,
+    new: &NewCustomer<'_>,
+    confirmation_sha256: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE customers SET password_hash = $3, first_name = $4, last_name = $5,
+             accepts_marketing = $6, confirmation_sha256 = $7, confirmation_expires_at = $8,
+             updated_at = now()
+         WHERE store_id = $1 AND id = $2 AND confirmed_at IS NULL",
+    )
+    .bind(store.as_uuid())
+    .bind(id.as_uuid())
+    .bind(new.password_hash)
+    .bind(new.first_name)
+    .bind(new.last_name)
+    .bind(new.accepts_marketing)
+    .bind(confirmation_sha256)
+    .bind(expires_at)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+/// The pending account waiting for the token of this hash (not expired):
+/// its id and password hash.
+pub(crate) async fn pending_by_confirmation<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+    confirmation_sha256: &str,
+) -> Result<Option<(CustomerId, String)>, sqlx::Error> {
+    let row: Option<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, password_hash FROM customers
+         WHERE store_id = $1 AND confirmation_sha256 = $2 AND confirmed_at IS NULL
+           AND confirmation_expires_at > now()",
+    )
+    .bind(store.as_uuid())
+    .bind(confirmation_sha256)
+    .fetch_optional(exec)
+    .await?;
+    Ok(row.map(|(id, hash)| (CustomerId::from_uuid(id), hash)))
+}
+
+/// Confirms the pending account `id` if it still waits for the token of
+/// this hash; the confirmed profile, or `None`.
+pub(crate) async fn confirm<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+    id: CustomerId,
+    confirmation_sha256: &str,
+) -> Result<Option<CustomerView>, sqlx::Error> {
+    let row: Option<CustomerRow> = sqlx::query_as(
+        "UPDATE customers SET confirmed_at = now(), confirmation_sha256 = NULL,
+             confirmation_expires_at = NULL, updated_at = now()
+         WHERE store_id = $1 AND id = $2 AND confirmation_sha256 = $3 AND confirmed_at IS NULL
+           AND confirmation_expires_at > now()
+         RETURNING id, email, first_name, last_name, phone, accepts_marketing, created_at",
+    )
+    .bind(store.as_uuid())
+    .bind(id.as_uuid())
+    .bind(confirmation_sha256)
+    .fetch_optional(exec)
+    .await?;
+    Ok(row.map(view))
 }
 
 /// Changes to a profile; `None` keeps the field.
@@ -154,7 +254,8 @@ pub(crate) async fn id_by_email<'e>(
     Ok(customer.map(|(id,)| id))
 }
 
-/// Sets the customer's password hash.
+/// Sets the customer's password hash. A reset proves the address, so a
+/// pending account is confirmed by it.
 pub(crate) async fn set_password<'e>(
     exec: impl PgExecutor<'e>,
     store: StoreId,
@@ -162,7 +263,10 @@ pub(crate) async fn set_password<'e>(
     password_hash: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE customers SET password_hash = $3, updated_at = now() WHERE store_id = $1 AND id = $2",
+        "UPDATE customers SET password_hash = $3, updated_at = now(),
+             confirmed_at = COALESCE(confirmed_at, now()), confirmation_sha256 = NULL,
+             confirmation_expires_at = NULL
+         WHERE store_id = $1 AND id = $2",
     )
     .bind(store.as_uuid())
     .bind(customer)

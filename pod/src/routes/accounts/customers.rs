@@ -1,7 +1,8 @@
 //! Customers (shoppers): one account per (store, email); the same email in
-//! two stores is two unrelated accounts. Registration, login and logout,
-//! the profile, and password reset through a one-time token mailed via the
-//! outbox.
+//! two stores is two unrelated accounts. Registration (answered the same
+//! whether or not the email has an account) and its confirmation, login and
+//! logout, the profile, and password reset through a one-time token mailed
+//! via the outbox.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,14 +11,15 @@ use chrono::Utc;
 use mercato_tenants::events::{Event, PasswordResetRequested};
 use mercato_tenants::http::ApiJson;
 use mercato_tenants::{ApiError, CustomerId, ErrorCode};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::staff::LoginRequest;
 use crate::accounts::auth::Customer;
 use crate::accounts::login::{merge_guest_cart, open_customer_session};
 use crate::accounts::model::{phone, text, CustomerLogin, CustomerView, Subject, RESET_TTL_SECS};
 use crate::accounts::rate_limit::ClientAddress;
-use crate::accounts::sql::customers::{NewCustomer, ProfileChange};
+use crate::accounts::registration::{self, Registration};
+use crate::accounts::sql::customers::ProfileChange;
 use crate::accounts::{
     login_customer, parse_email, parse_password, secrets, sessions, sql, LoginRejection,
 };
@@ -47,6 +49,23 @@ pub struct CustomerUpdate {
     accepts_marketing: Option<bool>,
 }
 
+/// The answer to every registration, whether or not the email had an
+/// account: the mail tells the address's owner what to do next.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RegistrationAccepted {
+    /// Always `confirmation_sent`.
+    status: &'static str,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    /// The token of the confirmation mail.
+    token: String,
+    /// The password chosen at registration.
+    password: String,
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
@@ -60,43 +79,58 @@ pub struct ResetConfirm {
     password: String,
 }
 
-/// Creates an account and signs it in. `409 email_taken` if the email has
-/// an account in this store.
+/// Registers a customer. Always `202 {"status":"confirmation_sent"}` for
+/// valid input, whether or not the email has an account: a new (or still
+/// pending) account gets a `customer.confirmation_requested` mail, a
+/// confirmed one a `customer.account_exists_notice` mail, and nothing else
+/// changes. The account signs in once confirmed (`POST
+/// /api/customers/confirm`).
 #[utoipa::path(post, path = "/api/customers", tag = "customers",
     request_body = RegisterRequest,
-    responses((status = 201, body = CustomerLogin),
+    responses((status = 202, body = RegistrationAccepted),
         (status = 400, body = mercato_tenants::error::ErrorBody),
-        (status = 409, body = mercato_tenants::error::ErrorBody),
-        (status = 422, body = mercato_tenants::error::ErrorBody)))]
+        (status = 422, body = mercato_tenants::error::ErrorBody),
+        (status = 503, description = "overloaded: too many password hashes at once", body = mercato_tenants::error::ErrorBody)))]
 pub(super) async fn register(
     State(state): State<AppState>,
     tenant: TenantContext,
-    guest: SentToken,
     ApiJson(req): ApiJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<RegistrationAccepted>), PodError> {
+    let registration = Registration {
+        email: parse_email(&req.email)?,
+        password: parse_password(&req.password)?,
+        first_name: text("first_name", req.first_name, 100)?.unwrap_or_default(),
+        last_name: text("last_name", req.last_name, 100)?.unwrap_or_default(),
+        accepts_marketing: req.accepts_marketing.unwrap_or(false),
+    };
+    registration::register(&state, tenant.store_id, registration).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RegistrationAccepted {
+            status: "confirmation_sent",
+        }),
+    ))
+}
+
+/// Confirms a registration with the token of its mail and the password
+/// chosen at registration, and signs the customer in (a guest cart sent
+/// along is merged, as at login).
+#[utoipa::path(post, path = "/api/customers/confirm", tag = "customers",
+    request_body = ConfirmRequest,
+    responses((status = 201, body = CustomerLogin),
+        (status = 400, description = "invalid_token: unknown, used or expired", body = mercato_tenants::error::ErrorBody),
+        (status = 401, description = "invalid_credentials: not the registration's password", body = mercato_tenants::error::ErrorBody)))]
+pub(super) async fn confirm(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    guest: SentToken,
+    ApiJson(req): ApiJson<ConfirmRequest>,
 ) -> Result<(StatusCode, Json<CustomerLogin>), PodError> {
     let store = tenant.store_id;
-    let email = parse_email(&req.email)?;
-    let password = parse_password(&req.password)?;
-    let first_name = text("first_name", req.first_name, 100)?.unwrap_or_default();
-    let last_name = text("last_name", req.last_name, 100)?.unwrap_or_default();
-    let hash = secrets::hash_password(password).await?;
-    let id = CustomerId::new();
     let mut tx = begin_write(&state.db, store).await?;
-    let customer = sql::customers::insert(
-        &mut *tx,
-        store,
-        &NewCustomer {
-            id,
-            email: &email,
-            password_hash: &hash,
-            first_name: &first_name,
-            last_name: &last_name,
-            accepts_marketing: req.accepts_marketing.unwrap_or(false),
-        },
-    )
-    .await?;
+    let customer = registration::confirm(&state, &mut tx, store, &req.token, req.password).await?;
     let mut login = open_customer_session(&state, &mut tx, store, customer).await?;
-    tx.commit().await.map_err(PodError::internal)?;
+    tx.commit().await?;
     merge_guest_cart(&state, store, guest, &mut login).await;
     Ok((StatusCode::CREATED, Json(login)))
 }
@@ -236,7 +270,7 @@ pub(super) async fn confirm_password_reset(
 ) -> Result<StatusCode, PodError> {
     let store = tenant.store_id;
     let password = parse_password(&req.password)?;
-    let hash = secrets::hash_password(password).await?;
+    let hash = secrets::hash_password(&state.hashing, password).await?;
     let mut tx = begin_write(&state.db, store).await?;
     let reset = sql::customers::lock_open_password_reset(
         &mut *tx,

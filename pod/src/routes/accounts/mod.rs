@@ -30,6 +30,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::revoke))
         .routes(routes!(customers::register))
+        .routes(routes!(customers::confirm))
         .routes(routes!(customers::login))
         .routes(routes!(customers::logout))
         .routes(routes!(customers::me, customers::update_me))
@@ -62,6 +63,7 @@ mod tests {
             "/admin/api/api-keys",
             "/admin/api/api-keys/{id}",
             "/api/customers",
+            "/api/customers/confirm",
             "/api/customers/login",
             "/api/customers/logout",
             "/api/customers/me",

@@ -197,7 +197,7 @@ pub(super) async fn accept(
     let store = tenant.store_id;
     let password = parse_password(&req.password)?;
     let token_hash = secrets::sha256_hex(req.token.trim());
-    let hash = secrets::hash_password(password).await?;
+    let hash = secrets::hash_password(&state.hashing, password).await?;
     let mut tx = begin_write(&state.db, store).await?;
     let invitation = sql::staff::lock_open_invitation(&mut *tx, store, &token_hash)
         .await
