@@ -19,6 +19,7 @@ pub mod hop;
 pub mod http;
 pub mod id;
 pub mod money;
+pub mod openapi;
 pub mod operator;
 pub mod pod_api;
 pub mod routing;
