@@ -19,12 +19,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
-# Examples per operation and phase; 20 keeps the five runs within about
+# Examples per operation and phase; 15 keeps the whole step within about
 # two minutes on a 2-core machine.
-EXAMPLES="${FUZZ_EXAMPLES:-20}"
+EXAMPLES="${FUZZ_EXAMPLES:-15}"
 # A fixed seed by default, so CI is repeatable; set FUZZ_SEED to explore.
 SEED="${FUZZ_SEED:-20261206}"
-CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,positive_data_acceptance
 PLATFORM=localhost
 
 work=target/fuzz
@@ -128,14 +127,14 @@ fuzz() {
   local t0=$SECONDS
   echo "fuzz: $name ..."
   if "$st" --config-file scripts/fuzz.toml run "$doc" --url "$router" -H "Host: $on" "${auth[@]}" \
-    --checks "$CHECKS" --max-examples "$EXAMPLES" --seed "$SEED" --workers 2 \
+    --max-examples "$EXAMPLES" --seed "$SEED" --workers 2 \
     --request-timeout 15 --generation-database none --no-color \
     --report junit --report-junit-path "$work/reports/$name.xml" \
     >"$work/$name.log" 2>&1; then
     echo "fuzz: $name passed in $((SECONDS - t0)) s ($(grep -Eo '[0-9]+ generated' "$work/$name.log" | head -n 1) cases)"
   else
     echo "fuzz: $name FAILED in $((SECONDS - t0)) s; $work/$name.log:" >&2
-    sed -n '/FAILURES/,$p' "$work/$name.log" | head -n 300 >&2
+    sed -n '/FAILURES/,$p' "$work/$name.log" | head -n 300 >&2 || true
     failed+=("$name")
   fi
 }

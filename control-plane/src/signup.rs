@@ -34,7 +34,11 @@ struct SignupRequest {
     #[schema(min_length = 10, max_length = 128)]
     password: String,
     /// 1 to 200 characters, not only spaces.
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     store_name: String,
     /// The store's handle (`<handle>.<platform domain>`); by default a slug
     /// of the store name.

@@ -5,10 +5,14 @@
 //! answer before any handler runs. A handler's own description of a status
 //! is kept.
 
+use std::collections::BTreeSet;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use utoipa::openapi::path::ParameterIn;
+use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, Schema, SchemaType, Type};
 use utoipa::openapi::{OpenApi, Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
@@ -78,22 +82,22 @@ pub enum Tokens {
     CheckedWhereRequired,
 }
 
+/// Text in a JSON body: no control character but tab, line feed and
+/// carriage return ([`crate::text`]).
+pub const BODY_TEXT_PATTERN: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
+
+/// Text in a path or query string: no control character at all.
+pub const URL_TEXT_PATTERN: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
+
 /// Adds the shared error answers to every operation of `doc`, the
-/// `ErrorBody` schema and the bearer security scheme.
+/// `ErrorBody` schema and the bearer security scheme, and says the text
+/// rule: every string a request carries (path, query, header, JSON body)
+/// without a pattern, format or list of values of its own gets a pattern
+/// that leaves out the control characters the extractors refuse.
 pub fn add_common_answers(doc: &mut OpenApi, tokens: Tokens) {
-    for item in doc.paths.paths.values_mut() {
-        for op in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            add_to_operation(op, tokens);
-        }
+    add_text_rule(doc);
+    for op in operations(doc) {
+        add_to_operation(op, tokens);
     }
     let components = doc.components.get_or_insert_with(Default::default);
     components
@@ -104,6 +108,22 @@ pub fn add_common_answers(doc: &mut OpenApi, tokens: Tokens) {
         .schemas
         .entry(ErrorDetail::name().into_owned())
         .or_insert_with(ErrorDetail::schema);
+    // Text schemas named by `value_type` in parameters, which utoipa does
+    // not collect.
+    let text = serde_json::to_string(&doc.paths).unwrap_or_default();
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (name, schema) in [
+        (EmailAddress::name(), EmailAddress::schema()),
+        (StoreHandle::name(), StoreHandle::schema()),
+        (Hostname::name(), Hostname::schema()),
+    ] {
+        if text.contains(&format!("\"#/components/schemas/{name}\"")) {
+            components
+                .schemas
+                .entry(name.into_owned())
+                .or_insert(schema);
+        }
+    }
     components.security_schemes.insert(
         BEARER.to_owned(),
         SecurityScheme::Http(
@@ -131,6 +151,13 @@ fn add_to_operation(op: &mut Operation, tokens: Tokens) {
             "A malformed id, query or body, a value out of range, or a control character \
              (`invalid_id`, `invalid_request`, `invalid_json`, `invalid_text`, ...)",
         );
+    }
+    let has_path_params = op.parameters.as_ref().is_some_and(|ps| {
+        ps.iter()
+            .any(|p| matches!(p.parameter_in, ParameterIn::Path))
+    });
+    if has_path_params {
+        add("404", "Nothing with this id or name here (`not_found`)");
     }
     if has_body {
         add("413", "The body is too large (`payload_too_large`)");
@@ -165,4 +192,95 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
                 .build(),
         )
         .build()
+}
+
+fn operations(doc: &mut OpenApi) -> impl Iterator<Item = &mut Operation> {
+    doc.paths.paths.values_mut().flat_map(|item| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+    })
+}
+
+fn add_text_rule(doc: &mut OpenApi) {
+    // The component schemas a request can carry, found through references.
+    let mut pending = Vec::new();
+    for op in operations(doc) {
+        for p in op.parameters.iter_mut().flatten() {
+            let pattern = match p.parameter_in {
+                ParameterIn::Header => BODY_TEXT_PATTERN,
+                _ => URL_TEXT_PATTERN,
+            };
+            if let Some(schema) = &mut p.schema {
+                constrain(schema, pattern, &mut pending);
+            }
+        }
+        if let Some(body) = &mut op.request_body {
+            for content in body.content.values_mut() {
+                if let Some(schema) = &mut content.schema {
+                    constrain(schema, BODY_TEXT_PATTERN, &mut pending);
+                }
+            }
+        }
+    }
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let mut seen = BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name.clone()) || name == ErrorBody::name() {
+            continue;
+        }
+        if let Some(schema) = components.schemas.get_mut(&name) {
+            constrain(schema, BODY_TEXT_PATTERN, &mut pending);
+        }
+    }
+}
+
+/// Gives every plain string inside `schema` the `pattern`; collects the
+/// names of the component schemas it refers to.
+fn constrain(schema: &mut RefOr<Schema>, pattern: &str, refs: &mut Vec<String>) {
+    let schema = match schema {
+        RefOr::Ref(r) => {
+            if let Some(name) = r.ref_location.strip_prefix("#/components/schemas/") {
+                refs.push(name.to_owned());
+            }
+            return;
+        }
+        RefOr::T(schema) => schema,
+    };
+    match schema {
+        Schema::Object(o) => {
+            let is_string = match &o.schema_type {
+                SchemaType::Type(t) => *t == Type::String,
+                SchemaType::Array(ts) => ts.contains(&Type::String),
+                SchemaType::AnyValue => false,
+            };
+            if is_string && o.pattern.is_none() && o.format.is_none() && o.enum_values.is_none() {
+                o.pattern = Some(pattern.to_owned());
+            }
+            for p in o.properties.values_mut() {
+                constrain(p, pattern, refs);
+            }
+            if let Some(AdditionalProperties::RefOr(extra)) = o.additional_properties.as_deref_mut()
+            {
+                constrain(extra, pattern, refs);
+            }
+        }
+        Schema::Array(a) => {
+            if let ArrayItems::RefOrSchema(items) = &mut a.items {
+                constrain(items, pattern, refs);
+            }
+        }
+        Schema::OneOf(c) => c.items.iter_mut().for_each(|s| constrain(s, pattern, refs)),
+        Schema::AllOf(c) => c.items.iter_mut().for_each(|s| constrain(s, pattern, refs)),
+        Schema::AnyOf(c) => c.items.iter_mut().for_each(|s| constrain(s, pattern, refs)),
+        _ => {}
+    }
 }

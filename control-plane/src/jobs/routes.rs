@@ -107,7 +107,9 @@ struct DrainRequest {
     responses((status = 202, body = Drain), (status = 200, description = "the pod was empty and is drained", body = Drain),
         (status = 404, body = ErrorBody),
         (status = 409, description = "another drain or rebalance is running (`fleet_job_running`), \
-            or the other pods cannot take the stores", body = ErrorBody)))]
+            or the other pods cannot take the stores", body = ErrorBody),
+        (status = 503, description = "no active pod has room for one of its stores (`no_pod_available`)",
+            body = ErrorBody)))]
 async fn drain(
     State(state): State<AppState>,
     _: Operator,

@@ -101,8 +101,10 @@ pub async fn start(
                     orders_per_hour: 0,
                 });
             place_store(&pods, &need, Some(store.pod_id)).ok_or_else(|| {
+                // The operator asked for what this fleet cannot do: a
+                // refusal, not an outage (found by scripts/fuzz.sh).
                 ApiError::new(
-                    ErrorCode::NoPodAvailable,
+                    ErrorCode::NoTargetPod,
                     "no other active pod has room for this store",
                 )
             })?
@@ -234,10 +236,10 @@ async fn check_schemas(
 #[utoipa::path(post, path = "/v1/moves", tag = "moves", security(("bearer" = [])),
     request_body = CreateMove,
     responses((status = 202, body = Move), (status = 404, body = ErrorBody),
-        (status = 409, description = "the store is moving or not active, the target cannot take it, \
-            or a pod's database is not ready for a move (`move_preflight_failed`, `pod_not_movable`, ...)",
-            body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 409, description = "the store is moving or already on the target, or no other \
+            pod has room (`move_in_progress`, `already_on_pod`, `no_target_pod`, ...)", body = ErrorBody),
+        (status = 422, description = "a pod's database is not ready for a move \
+            (`move_preflight_failed`, `pod_not_movable`)", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     _: Operator,

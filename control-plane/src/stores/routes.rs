@@ -37,7 +37,11 @@ pub fn api() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 struct CreateStore {
     /// 1 to 200 characters, not only spaces.
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     name: String,
     #[schema(value_type = StoreHandle)]
     handle: String,
@@ -414,7 +418,7 @@ async fn add_domain(
 
 /// Removes a custom domain (a store's platform domain stays).
 #[utoipa::path(delete, path = "/v1/stores/{id}/domains/{domain}", tag = "stores", security(("bearer" = [])),
-    params(("id" = StoreId, Path), ("domain" = String, Path, max_length = 253)),
+    params(("id" = StoreId, Path), ("domain" = Hostname, Path)),
     responses((status = 200, body = Store), (status = 404, body = ErrorBody),
         (status = 422, description = "the store's platform domain", body = ErrorBody)))]
 async fn remove_domain(
