@@ -55,7 +55,12 @@ enum Command {
     Gateway(mercato_gateway::GatewayArgs),
     /// Print the store API's OpenAPI document (what pods serve at
     /// `/openapi.json`; committed as docs/openapi.json).
-    Openapi,
+    Openapi {
+        /// The control plane's API instead (served at `/openapi.json` on
+        /// the platform domain).
+        #[arg(long)]
+        control_plane: bool,
+    },
     /// Print a signed token (needs MERCATO_SIGNING_KEY: a control-plane key
     /// for operator and service tokens, a pods key for staff and customer).
     Token {
@@ -150,7 +155,7 @@ async fn main() -> std::process::ExitCode {
         Command::Up { .. }
             | Command::Token { .. }
             | Command::Bench(_)
-            | Command::Openapi
+            | Command::Openapi { .. }
             | Command::Pods(_)
             | Command::Stores(_)
             | Command::Moves(_)
@@ -199,8 +204,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Process::ControlPlane => mercato::serve::control_plane(file, dev).await,
             }
         }
-        Command::Openapi => {
-            println!("{}", mercato_pod::startup::api_doc().to_pretty_json()?);
+        Command::Openapi { control_plane } => {
+            let doc = if control_plane {
+                mercato_control_plane::startup::api_doc()
+            } else {
+                mercato_pod::startup::api_doc()
+            };
+            println!("{}", doc.to_pretty_json()?);
             Ok(())
         }
         Command::Gateway(args) => mercato::serve::gateway(args).await,

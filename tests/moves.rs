@@ -1009,3 +1009,20 @@ async fn a_stale_router_is_sent_to_the_target() {
     let _ = stale_task.await;
     stack.shutdown().await;
 }
+
+/// A move on a fleet with no other pod is the operator's request that
+/// cannot be met, `409 no_target_pod`, not an outage: it answered
+/// `503 no_pod_available` until scripts/fuzz.sh found it.
+#[tokio::test]
+async fn a_move_with_nowhere_to_go_is_a_conflict_not_a_server_error() {
+    let stack = Stack::start(1).await;
+    let store = stack.create_store("alone").await;
+    let r = stack
+        .operator(Method::POST, "/v1/moves")
+        .json(&json!({"store_id": store["id"]}))
+        .send()
+        .await
+        .expect("move");
+    assert_eq!(error_code(r).await, (409, "no_target_pod".into()));
+    stack.shutdown().await;
+}

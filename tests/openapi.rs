@@ -90,9 +90,13 @@ async fn pods_serve_the_document_on_every_store_domain() {
 /// tests instead of emptying them.
 fn routed_paths() -> BTreeSet<String> {
     let (router, _) = mercato_pod::startup::routes().split_for_parts();
-    let debug = format!("{router:?}");
+    paths_in_debug(&format!("{router:?}"))
+}
+
+/// The paths in an axum router's `Debug` form.
+fn paths_in_debug(debug: &str) -> BTreeSet<String> {
     let mut paths = BTreeSet::new();
-    let mut rest = debug.as_str();
+    let mut rest = debug;
     // The router's path table prints as `RouteId(7): "/api/cart"`.
     while let Some(at) = rest.find("RouteId(") {
         rest = rest[at + "RouteId(".len()..].trim_start_matches(|c: char| c.is_ascii_digit());
@@ -219,7 +223,11 @@ async fn the_router_serves_each_documented_operation_and_no_other() {
 
 #[test]
 fn every_reference_resolves() {
-    let doc = generated();
+    assert_references_resolve(&generated());
+    assert_references_resolve(&control_plane_doc());
+}
+
+fn assert_references_resolve(doc: &Value) {
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     let text = doc.to_string();
     let dangling: Vec<&str> = text
@@ -229,4 +237,85 @@ fn every_reference_resolves() {
         .filter(|name| !schemas.contains_key(*name))
         .collect();
     assert!(dangling.is_empty(), "dangling references: {dangling:?}");
+}
+
+/// The control plane's document, as it serves it at `/openapi.json`.
+fn control_plane_doc() -> Value {
+    serde_json::from_str(
+        &mercato_control_plane::startup::api_doc()
+            .to_json()
+            .expect("the document serializes"),
+    )
+    .expect("json")
+}
+
+/// The control plane registers its API as the pod does: every route under
+/// `/v1` is documented and every documented path is routed.
+#[test]
+fn the_control_planes_routes_and_document_agree() {
+    let (router, _) = mercato_control_plane::startup::routes().split_for_parts();
+    let routed = paths_in_debug(&format!("{router:?}"));
+    let doc = control_plane_doc();
+    let documented: BTreeSet<String> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .cloned()
+        .collect();
+    for path in [
+        "/v1/signup",
+        "/v1/stores",
+        "/v1/pods",
+        "/v1/moves",
+        "/v1/jobs",
+        "/v1/routing",
+    ] {
+        assert!(documented.contains(path), "{path} is not documented");
+    }
+    let unrouted: Vec<&String> = documented.difference(&routed).collect();
+    assert!(
+        unrouted.is_empty(),
+        "documented but not routed: {unrouted:?} (read {} paths from the router)",
+        routed.len()
+    );
+    let undocumented: Vec<&String> = routed
+        .difference(&documented)
+        .filter(|path| path.starts_with("/v1/"))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "routed under /v1 without an OpenAPI description: {undocumented:?}; register the \
+         handler with `routes!` (control-plane/src/startup.rs, `routes`)"
+    );
+    // Operator endpoints say they need a token, and so may answer 401/403.
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            if path == "/v1/signup" {
+                assert!(op.get("security").is_none(), "signup needs no token");
+                continue;
+            }
+            assert!(
+                op["security"].is_array(),
+                "{method} {path} names no security"
+            );
+            assert!(
+                op["responses"]["401"].is_object() && op["responses"]["403"].is_object(),
+                "{method} {path} does not document 401 and 403"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_control_plane_serves_its_document_on_the_platform_domain() {
+    let stack = Stack::start(1).await;
+    let r = stack
+        .get(PLATFORM, "/openapi.json")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 200);
+    let served: Value = r.json().await.expect("json");
+    assert_eq!(served, control_plane_doc());
+    stack.shutdown().await;
 }

@@ -13,11 +13,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use mercato_tenants::pod_api::{LoadReport, StoreLoad};
 use serde::Serialize;
 use sqlx::PgPool;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Operator;
@@ -25,17 +26,20 @@ use crate::error::ControlError;
 use crate::AppState;
 use mercato_tenants::ApiError;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/loads/collect", post(collect))
+/// Load collection, registered with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(collect))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Collected {
+    /// How many stores' figures were recorded.
     stores: usize,
 }
 
-/// `POST /v1/loads/collect`: pulls every pod's load report now; how many
-/// stores' figures were recorded.
+/// Pulls every pod's load report now (a pod that fails is skipped).
+#[utoipa::path(post, path = "/v1/loads/collect", tag = "pods", security(("bearer" = [])),
+    responses((status = 200, body = Collected)))]
 async fn collect(
     State(state): State<AppState>,
     _: Operator,

@@ -5,36 +5,51 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
+use mercato_tenants::error::ErrorBody;
 use mercato_tenants::http::ApiJson;
+use mercato_tenants::openapi::{EmailAddress, StoreHandle};
 use mercato_tenants::pod_api::OwnerCredentials;
 use mercato_tenants::{ApiError, Currency, Email, ErrorCode, Handle, NameError, Password};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ControlError;
 use crate::stores::{self, NewStore, Store};
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/signup", post(signup))
+/// Signup, registered with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(signup))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SignupRequest {
+    #[schema(value_type = EmailAddress)]
     email: String,
+    /// 10 to 128 characters, at least 5 different ones, not a common
+    /// password.
+    #[schema(min_length = 10, max_length = 128)]
     password: String,
+    /// 1 to 200 characters, not only spaces.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     store_name: String,
     /// The store's handle (`<handle>.<platform domain>`); by default a slug
     /// of the store name.
     #[serde(default)]
+    #[schema(value_type = Option<StoreHandle>)]
     handle: Option<String>,
     #[serde(default)]
     currency: Option<Currency>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SignupResponse {
     store: Store,
     /// Where the merchant's admin API lives.
@@ -87,7 +102,14 @@ fn invalid_handle(e: NameError) -> ApiError {
     ApiError::new(ErrorCode::InvalidHandle, e.to_string())
 }
 
-/// `POST /v1/signup`.
+/// Self-serve signup: creates a store and its owner's account, and answers
+/// with an owner session token. No authentication.
+#[utoipa::path(post, path = "/v1/signup", tag = "signup", request_body = SignupRequest,
+    responses((status = 201, body = SignupResponse),
+        (status = 409, description = "the handle is taken", body = ErrorBody),
+        (status = 422, description = "the password is too weak (`weak_password`)", body = ErrorBody),
+        (status = 429, description = "too many signups from this address (`rate_limited`)", body = ErrorBody),
+        (status = 503, description = "no pod can take the store now", body = ErrorBody)))]
 async fn signup(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SignupRequest>,

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -11,11 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use mercato_tenants::http::{finish, HttpMetrics};
+use mercato_tenants::openapi::{add_common_answers, Tokens};
 use mercato_tenants::{ApiError, Domain, ErrorCode, Handle, Party, TokenKeys};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::analytics::consumer::ConsumerMetrics;
 use crate::moves::{MoveMetrics, Mover};
@@ -133,16 +136,10 @@ impl Application {
                 None
             }
         };
-        let app = Router::new()
-            .merge(pods::router())
-            .merge(stores::router())
-            .merge(signup::router())
-            .merge(routing::router())
-            .merge(analytics::router())
-            .merge(moves::router())
-            .merge(jobs::router())
-            .merge(loads::router())
-            .route("/readyz", get(readyz))
+        let (app, doc) = routes().split_for_parts();
+        let doc = Arc::new(finish_doc(doc));
+        let app = app
+            .route("/openapi.json", get(move || openapi(doc.clone())))
             .with_state(state.clone());
         let router = finish(app, metrics, config.body_limit);
         let listener = mercato_tenants::http::bind(&config.listen)
@@ -239,4 +236,62 @@ async fn readyz(State(state): State<AppState>) -> Response {
         }
         _ => ApiError::new(ErrorCode::NotReady, "not ready: postgres unreachable").into_response(),
     }
+}
+
+/// Every route of the control plane, registered in one place. The API is
+/// registered with `routes!` (each module's `api()`), which takes a route
+/// and its OpenAPI description from one `#[utoipa::path]`, so the document
+/// cannot leave a route out or name one that is not served. `/readyz` is
+/// served undocumented (the orchestrator's probe); so are `/openapi.json`
+/// (the document itself) and `/healthz`, `/metrics` (every process's,
+/// added by `finish`). Everything under `/v1` is documented
+/// (tests/openapi.rs).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(doc_head())
+        .merge(pods::api())
+        .merge(stores::api())
+        .merge(signup::api())
+        .merge(routing::api())
+        .merge(analytics::api())
+        .merge(moves::api())
+        .merge(jobs::api())
+        .merge(loads::api())
+        // Undocumented: the readiness probe of the orchestrator.
+        .route("/readyz", get(readyz))
+}
+
+/// The control plane's API as an OpenAPI 3.1 document, as served at
+/// `/openapi.json`.
+pub fn api_doc() -> utoipa::openapi::OpenApi {
+    finish_doc(routes().into_openapi())
+}
+
+/// Adds what every operation shares (the extractors' and the token
+/// check's refusals).
+fn finish_doc(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    add_common_answers(&mut doc, Tokens::CheckedWhereRequired);
+    doc
+}
+
+/// The document before any route: its title and description.
+fn doc_head() -> utoipa::openapi::OpenApi {
+    utoipa::openapi::OpenApiBuilder::new()
+        .info(
+            utoipa::openapi::InfoBuilder::new()
+                .title("Mercato control plane API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Served on the platform domain. Self-serve signup needs no token; \
+                     the operator API (pods, stores, moves, jobs) needs an operator's \
+                     bearer token, the routing feed an operator's or a platform \
+                     service's.",
+                ))
+                .build(),
+        )
+        .build()
+}
+
+/// `GET /openapi.json`: the document split from the routes served.
+async fn openapi(doc: Arc<utoipa::openapi::OpenApi>) -> Response {
+    axum::Json(&*doc).into_response()
 }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub after: Option<String>,

@@ -181,7 +181,7 @@ impl Application {
 fn router(state: AppState, metrics: HttpMetrics, body_limit: usize) -> Router {
     let fence = axum::middleware::from_fn_with_state(state.clone(), tenancy::fence);
     let (app, doc) = app(|store| store.route_layer(fence)).split_for_parts();
-    let doc = Arc::new(doc);
+    let doc = Arc::new(finish_doc(doc));
     let app = app
         .route("/openapi.json", get(move || openapi(doc.clone())))
         .with_state(state);
@@ -276,7 +276,18 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// The pod's API as an OpenAPI 3.1 document, generated from the handlers
 /// registered with it.
 pub fn api_doc() -> utoipa::openapi::OpenApi {
-    routes().into_openapi()
+    finish_doc(routes().into_openapi())
+}
+
+/// Adds what every operation shares: the extractors' refusals, and the
+/// router's token check and rate limit, which apply on every route of a
+/// store's domain.
+fn finish_doc(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    mercato_tenants::openapi::add_common_answers(
+        &mut doc,
+        mercato_tenants::openapi::Tokens::CheckedOnEveryRoute,
+    );
+    doc
 }
 
 /// The document before any route: its title and description.

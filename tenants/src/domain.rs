@@ -18,8 +18,9 @@ pub enum NameError {
 }
 
 /// A normalised hostname: lower case, no trailing dot, no port.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(value_type = String, example = "shop.example.com")]
 pub struct Domain(String);
 
 impl Domain {

@@ -70,6 +70,7 @@ catalogue! {
     MoveInProgress => ("move_in_progress", CONFLICT),
     AlreadyOnPod => ("already_on_pod", CONFLICT),
     MoveFinished => ("move_finished", CONFLICT),
+    NoTargetPod => ("no_target_pod", CONFLICT),
     FleetJobRunning => ("fleet_job_running", CONFLICT),
     PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE),
     UnsupportedMediaType => ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE),

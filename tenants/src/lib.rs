@@ -20,6 +20,7 @@ pub mod http;
 pub mod id;
 pub mod keys;
 pub mod money;
+pub mod openapi;
 pub mod operator;
 pub mod pod_api;
 pub mod routing;

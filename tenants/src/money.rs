@@ -5,10 +5,23 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// An ISO 4217 currency code: three upper-case letters.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(into = "String")]
-#[schema(value_type = String, example = "USD")]
 pub struct Currency([u8; 3]);
+
+/// In the OpenAPI documents: one of the codes [`Currency::parse`] accepts.
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("An ISO 4217 currency code: three upper-case letters."))
+            .enum_values(Some(ISO_4217.iter().map(|(code, _)| *code)))
+            .examples(["USD"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Currency {}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not an ISO 4217 currency code")]

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Domain, PodId, StoreId, TenantState};
 
 /// One change to the table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RoutingChange {
     /// A pod exists at this internal URL.
@@ -34,7 +34,7 @@ pub enum RoutingChange {
 }
 
 /// A numbered step of the table's history (or, without `base`, all of it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoutingUpdate {
     /// The version this delta applies to; `None` for a full snapshot.
     pub base: Option<u64>,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Where a store stands, as recorded by the control plane and by the pod that
 /// hosts it (`hosted_stores`). A pod serves a store only while it is `Active`
 /// there; every other state is answered with `421 store_not_here`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantState {
     /// Being placed: reserved in the control plane, not yet live on a pod.
@@ -33,7 +33,7 @@ impl TenantState {
 }
 
 /// A pod's lifecycle: placement only picks `Active` pods.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PodState {
     Active,

@@ -12,14 +12,15 @@
 pub mod consumer;
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use mercato_tenants::events::{Envelope, Event, EventType, Topic};
 use mercato_tenants::http::ApiPath;
 use mercato_tenants::{ApiError, Currency, StoreId};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Operator;
@@ -114,14 +115,14 @@ pub async fn apply(db: &PgPool, sale: &Sale) -> Result<bool, sqlx::Error> {
 }
 
 /// Revenue in one currency, in minor units.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Revenue {
     pub currency: String,
     pub minor: i64,
 }
 
 /// A store's sales so far.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoreSales {
     pub store_id: StoreId,
     pub orders: i64,
@@ -130,11 +131,16 @@ pub struct StoreSales {
     pub last_order_at: Option<DateTime<Utc>>,
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/stores/{id}/sales", get(sales))
+/// Sales, registered with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(sales))
 }
 
-/// `GET /v1/stores/{id}/sales`: orders and revenue per currency.
+/// A store's orders and revenue per currency, counted from its
+/// `order.placed` events.
+#[utoipa::path(get, path = "/v1/stores/{id}/sales", tag = "stores", security(("bearer" = [])),
+    params(("id" = StoreId, Path)),
+    responses((status = 200, body = StoreSales), (status = 404, body = mercato_tenants::error::ErrorBody)))]
 async fn sales(
     State(state): State<AppState>,
     _: Operator,

@@ -19,7 +19,7 @@ pub mod sql;
 pub use mercato_tenants::operator::jobs::{Job, JobStatus, Kind, Outcome, Step};
 use mercato_tenants::PodState;
 
-pub use routes::router;
+pub use routes::api;
 
 /// What a running job does next.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,12 +3,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
+use mercato_tenants::error::ErrorBody;
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::operator::jobs::{Applied, Drain, JobPage};
 use mercato_tenants::{ApiError, ErrorCode, JobId, PodId};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{runner, Job, Kind};
 use crate::auth::Operator;
@@ -23,14 +25,15 @@ pub const BAND: f64 = 0.10;
 /// The longest pause an operator may ask for between two moves: an hour.
 const MAX_THROTTLE_MS: u64 = 3_600_000;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/pods/{id}/drain", post(drain))
-        .route("/v1/rebalance/plan", get(plan))
-        .route("/v1/rebalance/apply", post(apply))
-        .route("/v1/jobs", get(list))
-        .route("/v1/jobs/{id}", get(show))
-        .route("/v1/jobs/{id}/cancel", post(cancel))
+/// The fleet jobs API, each route registered with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(drain))
+        .routes(routes!(plan))
+        .routes(routes!(apply))
+        .routes(routes!(list))
+        .routes(routes!(show))
+        .routes(routes!(cancel))
 }
 
 fn measure(name: Option<&str>) -> Result<Measure, ApiError> {
@@ -85,10 +88,12 @@ async fn load_job(state: &AppState, id: JobId) -> Result<Job, ControlError> {
         .ok_or_else(|| ApiError::not_found("job").into())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DrainRequest {
+    /// Pause between two moves, in milliseconds (at most an hour).
     #[serde(default)]
+    #[schema(maximum = 3_600_000)]
     throttle_ms: Option<u64>,
 }
 
@@ -97,6 +102,14 @@ struct DrainRequest {
 /// placement picks, one at a time; the pod becomes `drained` once empty.
 /// A pod already empty is drained at once (200). Asking again while its
 /// drain runs answers that drain.
+#[utoipa::path(post, path = "/v1/pods/{id}/drain", tag = "jobs", security(("bearer" = [])),
+    params(("id" = PodId, Path)), request_body = DrainRequest,
+    responses((status = 202, body = Drain), (status = 200, description = "the pod was empty and is drained", body = Drain),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "another drain or rebalance is running (`fleet_job_running`), \
+            or the other pods cannot take the stores", body = ErrorBody),
+        (status = 503, description = "no active pod has room for one of its stores (`no_pod_available`)",
+            body = ErrorBody)))]
 async fn drain(
     State(state): State<AppState>,
     _: Operator,
@@ -176,9 +189,12 @@ async fn drain(
     Ok((status, Json(Drain { pod, moves, job })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PlanQuery {
+    /// What to even out; `bytes` by default.
+    #[param(value_type = Option<Measure>)]
     measure: Option<String>,
 }
 
@@ -191,6 +207,8 @@ async fn current_plan(state: &AppState, measure: Measure) -> Result<Plan, Contro
 /// `GET /v1/rebalance/plan?measure=bytes|rows|orders|stores`: the moves
 /// that would bring every active pod within ±10 % of the mean, from the
 /// latest load reports. Changes nothing.
+#[utoipa::path(get, path = "/v1/rebalance/plan", tag = "jobs", security(("bearer" = [])),
+    params(PlanQuery), responses((status = 200, body = Plan)))]
 async fn plan(
     State(state): State<AppState>,
     _: Operator,
@@ -200,18 +218,26 @@ async fn plan(
     current_plan(&state, measure).await.map(Json)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ApplyRequest {
+    /// What to even out; `bytes` by default.
     #[serde(default)]
+    #[schema(value_type = Option<Measure>)]
     measure: Option<String>,
+    /// Pause between two moves, in milliseconds (at most an hour).
     #[serde(default)]
+    #[schema(maximum = 3_600_000)]
     throttle_ms: Option<u64>,
 }
 
 /// `POST /v1/rebalance/apply {measure?, throttle_ms?}`: plans as
 /// `GET /v1/rebalance/plan` does and runs the moves as a job, one at a
 /// time, `throttle_ms` apart (202). A balanced fleet gets no job (200).
+#[utoipa::path(post, path = "/v1/rebalance/apply", tag = "jobs", security(("bearer" = [])),
+    request_body = ApplyRequest,
+    responses((status = 202, body = Applied), (status = 200, description = "the fleet is balanced: no job", body = Applied),
+        (status = 409, description = "another drain or rebalance is running (`fleet_job_running`)", body = ErrorBody)))]
 async fn apply(
     State(state): State<AppState>,
     _: Operator,
@@ -248,13 +274,18 @@ async fn apply(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// 1 to 200, default 20.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
-/// `GET /v1/jobs?limit=`, newest first.
+/// Drains and rebalances, newest first.
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", security(("bearer" = [])),
+    params(ListQuery), responses((status = 200, body = JobPage)))]
 async fn list(
     State(state): State<AppState>,
     _: Operator,
@@ -268,7 +299,9 @@ async fn list(
     Ok(Json(JobPage { items }))
 }
 
-/// `GET /v1/jobs/{id}`.
+/// One job and its steps.
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", security(("bearer" = [])),
+    params(("id" = JobId, Path)), responses((status = 200, body = Job), (status = 404, body = ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
     _: Operator,
@@ -280,6 +313,10 @@ async fn show(
 /// `POST /v1/jobs/{id}/cancel`: the job stops before its next move (a move
 /// already running goes on; abort it with `POST /v1/moves/{id}/abort`). A
 /// drained pod stays draining until re-activated with `PATCH /v1/pods/{id}`.
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "jobs", security(("bearer" = [])),
+    params(("id" = JobId, Path)),
+    responses((status = 202, body = Job), (status = 404, body = ErrorBody),
+        (status = 409, description = "the job has finished", body = ErrorBody)))]
 async fn cancel(
     State(state): State<AppState>,
     _: Operator,

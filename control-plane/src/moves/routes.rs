@@ -2,12 +2,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
+use mercato_tenants::error::ErrorBody;
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::operator::moves::MovePage;
 use mercato_tenants::{ApiError, ErrorCode, JobId, MoveId, PodId, PodState, StoreId, TenantState};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::model::{Move, Reason, Status};
 use super::pg::PodDb;
@@ -18,17 +20,19 @@ use crate::error::ControlError;
 use crate::placement::{place_store, Capacity};
 use crate::{fleet, stores, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/moves", get(list).post(create))
-        .route("/v1/moves/{id}", get(show))
-        .route("/v1/moves/{id}/abort", post(abort))
+/// The moves API, each route registered with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list, create))
+        .routes(routes!(show))
+        .routes(routes!(abort))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateMove {
     store_id: StoreId,
+    /// By default the pod placement picks.
     #[serde(default)]
     target_pod_id: Option<PodId>,
 }
@@ -97,8 +101,10 @@ pub async fn start(
                     orders_per_hour: 0,
                 });
             place_store(&pods, &need, Some(store.pod_id)).ok_or_else(|| {
+                // The operator asked for what this fleet cannot do: a
+                // refusal, not an outage (found by scripts/fuzz.sh).
                 ApiError::new(
-                    ErrorCode::NoPodAvailable,
+                    ErrorCode::NoTargetPod,
                     "no other active pod has room for this store",
                 )
             })?
@@ -226,7 +232,14 @@ async fn check_schemas(
     Ok(tables.len())
 }
 
-/// `POST /v1/moves`.
+/// Starts moving a store to another pod while it keeps selling.
+#[utoipa::path(post, path = "/v1/moves", tag = "moves", security(("bearer" = [])),
+    request_body = CreateMove,
+    responses((status = 202, body = Move), (status = 404, body = ErrorBody),
+        (status = 409, description = "the store is moving or already on the target, or no other \
+            pod has room (`move_in_progress`, `already_on_pod`, `no_target_pod`, ...)", body = ErrorBody),
+        (status = 422, description = "a pod's database is not ready for a move \
+            (`move_preflight_failed`, `pod_not_movable`)", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     _: Operator,
@@ -243,15 +256,21 @@ async fn create(
     Ok((StatusCode::ACCEPTED, Json(mv)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     store_id: Option<StoreId>,
+    #[param(value_type = Option<Status>)]
     status: Option<String>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
-/// `GET /v1/moves?store_id=&status=&limit=`, newest first.
+/// Moves, newest first.
+#[utoipa::path(get, path = "/v1/moves", tag = "moves", security(("bearer" = [])),
+    params(ListQuery), responses((status = 200, body = MovePage)))]
 async fn list(
     State(state): State<AppState>,
     _: Operator,
@@ -271,7 +290,9 @@ async fn list(
     Ok(Json(MovePage { items }))
 }
 
-/// `GET /v1/moves/{id}`.
+/// One move and how far it got.
+#[utoipa::path(get, path = "/v1/moves/{id}", tag = "moves", security(("bearer" = [])),
+    params(("id" = MoveId, Path)), responses((status = 200, body = Move), (status = 404, body = ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
     _: Operator,
@@ -283,8 +304,12 @@ async fn show(
         .ok_or_else(|| ApiError::not_found("move").into())
 }
 
-/// `POST /v1/moves/{id}/abort`: the runner rolls the move back at its next
-/// check (a move past the routing flip can no longer be aborted).
+/// Asks for a move to be rolled back at the runner's next check (a move
+/// past the routing flip can no longer be aborted).
+#[utoipa::path(post, path = "/v1/moves/{id}/abort", tag = "moves", security(("bearer" = [])),
+    params(("id" = MoveId, Path)),
+    responses((status = 202, body = Move), (status = 404, body = ErrorBody),
+        (status = 409, description = "the move has finished (`move_finished`)", body = ErrorBody)))]
 async fn abort(
     State(state): State<AppState>,
     _: Operator,

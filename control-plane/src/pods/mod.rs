@@ -2,23 +2,26 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, patch};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use mercato_tenants::http::{ApiJson, ApiPath};
 pub use mercato_tenants::operator::Pod;
 use mercato_tenants::{ApiError, PodId, PodState, RoutingChange};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Operator;
 use crate::error::ControlError;
 use crate::{routing, AppState};
+use mercato_tenants::error::ErrorBody;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/pods", get(list).post(register))
-        .route("/v1/pods/{id}", patch(update))
+/// The pods API, each route registered with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list, register))
+        .routes(routes!(update))
 }
 
 #[derive(sqlx::FromRow)]
@@ -91,18 +94,26 @@ pub(crate) async fn get_pod(db: &sqlx::PgPool, id: PodId) -> Result<Option<Pod>,
     row.map(Pod::try_from).transpose()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RegisterPod {
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,63}$")]
     name: String,
+    /// The pod's internal base URL.
+    #[schema(pattern = "^https?://[^\\s]+$", max_length = 2048)]
     url: String,
+    /// How many stores it may hold.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     capacity: i32,
     /// Where the mover reaches the pod's Postgres (publish, subscribe).
     #[serde(default)]
+    #[schema(pattern = "^postgres(ql)?://", max_length = 2048)]
     database_url: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 1)]
     capacity_bytes: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 1)]
     capacity_orders_per_hour: Option<i64>,
 }
 
@@ -119,8 +130,12 @@ fn valid_url(url: &str) -> bool {
         && !url.contains(char::is_whitespace)
 }
 
-/// `POST /v1/pods`: registers a pod. A name already registered with the
-/// same URL and capacity answers with the existing pod (idempotent re-run).
+/// Registers a pod. A name already registered with the same URL and
+/// capacity answers with the existing pod (idempotent re-run).
+#[utoipa::path(post, path = "/v1/pods", tag = "pods", security(("bearer" = [])),
+    request_body = RegisterPod,
+    responses((status = 201, body = Pod), (status = 200, description = "already registered", body = Pod),
+        (status = 409, body = ErrorBody)))]
 async fn register(
     State(state): State<AppState>,
     _: Operator,
@@ -186,18 +201,25 @@ async fn register(
     Ok((StatusCode::CREATED, Json(pod)))
 }
 
+/// Every pod, by name, with its stores' latest load figures.
+#[utoipa::path(get, path = "/v1/pods", tag = "pods", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Pod>)))]
 async fn list(State(state): State<AppState>, _: Operator) -> Result<Json<Vec<Pod>>, ControlError> {
     Ok(Json(list_pods(&state.db).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdatePod {
     state: Option<PodState>,
+    #[schema(minimum = 1, maximum = 1_000_000)]
     capacity: Option<i32>,
 }
 
-/// `PATCH /v1/pods/{id}`: drain or re-activate a pod, or change its capacity.
+/// Marks a pod draining, drained or active again, or changes its capacity.
+#[utoipa::path(patch, path = "/v1/pods/{id}", tag = "pods", security(("bearer" = [])),
+    params(("id" = PodId, Path)), request_body = UpdatePod,
+    responses((status = 200, body = Pod), (status = 404, body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     _: Operator,

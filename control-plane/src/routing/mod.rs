@@ -12,22 +12,24 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use mercato_tenants::http::ApiQuery;
 use mercato_tenants::{
     ApiError, Domain, PodId, RoutingChange, RoutingTable, RoutingUpdate, StoreId, TenantState,
 };
 use serde::Deserialize;
 use sqlx::{PgPool, Postgres, Transaction};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Platform;
 use crate::error::ControlError;
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/routing", get(poll))
+/// The routing feed, registered with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(poll))
 }
 
 /// Appends one version holding `changes`; the caller commits, then calls
@@ -139,17 +141,26 @@ async fn delta(db: &PgPool, since: u64, head: u64) -> Result<Option<RoutingUpdat
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PollQuery {
+    /// The version the caller has; 0 (the default) for a full snapshot.
     #[serde(default)]
     since: u64,
-    /// Seconds to wait for a change; 0 answers at once.
+    /// Seconds to wait for a change (more than 60 counts as 60); 0 (the
+    /// default) answers at once.
     #[serde(default)]
+    #[param(maximum = 60)]
     wait: u64,
 }
 
-/// `GET /v1/routing?since=V&wait=S`.
+/// The routing table for routers: the changes after `since` merged into one
+/// delta, a full snapshot when the caller has nothing or the log cannot
+/// bridge the gap, or `204` when nothing changed within `wait` seconds.
+#[utoipa::path(get, path = "/v1/routing", tag = "routing", security(("bearer" = [])),
+    params(PollQuery),
+    responses((status = 200, body = RoutingUpdate), (status = 204, description = "no change within the wait")))]
 async fn poll(
     State(state): State<AppState>,
     _: Platform,

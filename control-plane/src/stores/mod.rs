@@ -4,5 +4,5 @@
 mod routes;
 mod sql;
 
-pub use routes::{provision, router, NewStore};
+pub use routes::{api, provision, NewStore};
 pub use sql::{get, Store, StoreDomain};

@@ -2,9 +2,10 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
+use mercato_tenants::error::ErrorBody;
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
+use mercato_tenants::openapi::{EmailAddress, Hostname, StoreHandle};
 use mercato_tenants::operator::StorePage;
 use mercato_tenants::pod_api::{OwnerCredentials, OwnerSession, StoreTokenRequest};
 use mercato_tenants::{
@@ -12,6 +13,8 @@ use mercato_tenants::{
     TenantState,
 };
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::sql::{self, Store};
@@ -20,24 +23,35 @@ use crate::error::ControlError;
 use crate::placement::place;
 use crate::{fleet, routing, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/stores", get(list).post(create))
-        .route("/v1/stores/{id}", get(show))
-        .route("/v1/stores/{id}/domains", post(add_domain))
-        .route("/v1/stores/{id}/domains/{domain}", delete(remove_domain))
-        .route("/v1/stores/{id}/tokens", post(issue_token))
+/// The stores API, each route registered with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list, create))
+        .routes(routes!(show))
+        .routes(routes!(add_domain))
+        .routes(routes!(remove_domain))
+        .routes(routes!(issue_token))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateStore {
+    /// 1 to 200 characters, not only spaces.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     name: String,
+    #[schema(value_type = StoreHandle)]
     handle: String,
+    #[schema(value_type = EmailAddress)]
     owner_email: String,
     #[serde(default)]
     currency: Option<Currency>,
+    /// Custom domains, not under the platform domain.
     #[serde(default)]
+    #[schema(max_items = 20, value_type = Vec<Hostname>)]
     domains: Vec<String>,
 }
 
@@ -83,15 +97,19 @@ fn parse_custom_domain(state: &AppState, raw: &str) -> Result<Domain, ControlErr
     Ok(domain)
 }
 
-/// `POST /v1/stores`: places the store on a pod, has the pod host it, then
-/// publishes it in the routing table (see [`provision`]).
+/// Places a store on a pod, has the pod host it, then publishes it in the
+/// routing table.
+#[utoipa::path(post, path = "/v1/stores", tag = "stores", security(("bearer" = [])),
+    request_body = CreateStore,
+    responses((status = 201, body = Store), (status = 409, description = "the handle or a domain is taken", body = ErrorBody),
+        (status = 503, description = "no pod can take the store now", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     _: Operator,
     ApiJson(req): ApiJson<CreateStore>,
 ) -> Result<(StatusCode, Json<Store>), ControlError> {
     let name = req.name.trim();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid("name must be 1 to 200 characters").into());
     }
     let handle = parse_handle(&req.handle)?;
@@ -310,15 +328,22 @@ async fn abandon(state: &AppState, pod_url: &str, store_id: StoreId, demote: boo
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// `next_cursor` of the previous page.
     after: Option<StoreId>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
+    /// The store with this handle (the page then holds it or nothing).
     handle: Option<String>,
 }
 
-/// `GET /v1/stores?after=&limit=&handle=`.
+/// Stores in id order, a page at a time; or the one with a handle.
+#[utoipa::path(get, path = "/v1/stores", tag = "stores", security(("bearer" = [])),
+    params(ListQuery), responses((status = 200, body = StorePage)))]
 async fn list(
     State(state): State<AppState>,
     _: Operator,
@@ -348,7 +373,9 @@ async fn load(state: &AppState, id: StoreId) -> Result<Store, ControlError> {
         .ok_or_else(|| ApiError::not_found("store").into())
 }
 
-/// `GET /v1/stores/{id}`.
+/// One store, with its domains and latest load figures.
+#[utoipa::path(get, path = "/v1/stores/{id}", tag = "stores", security(("bearer" = [])),
+    params(("id" = StoreId, Path)), responses((status = 200, body = Store), (status = 404, body = ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
     _: Operator,
@@ -357,13 +384,19 @@ async fn show(
     load(&state, id).await.map(Json)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddDomain {
+    /// Not under the platform domain.
+    #[schema(value_type = Hostname)]
     domain: String,
 }
 
-/// `POST /v1/stores/{id}/domains`: a custom domain, unique platform-wide.
+/// Adds a custom domain, unique platform-wide.
+#[utoipa::path(post, path = "/v1/stores/{id}/domains", tag = "stores", security(("bearer" = [])),
+    params(("id" = StoreId, Path)), request_body = AddDomain,
+    responses((status = 201, body = Store), (status = 404, body = ErrorBody),
+        (status = 409, description = "the domain is taken, or the store is still being created", body = ErrorBody)))]
 async fn add_domain(
     State(state): State<AppState>,
     _: Operator,
@@ -383,7 +416,11 @@ async fn add_domain(
     Ok((StatusCode::CREATED, Json(load(&state, id).await?)))
 }
 
-/// `DELETE /v1/stores/{id}/domains/{domain}`: custom domains only.
+/// Removes a custom domain (a store's platform domain stays).
+#[utoipa::path(delete, path = "/v1/stores/{id}/domains/{domain}", tag = "stores", security(("bearer" = [])),
+    params(("id" = StoreId, Path), ("domain" = Hostname, Path)),
+    responses((status = 200, body = Store), (status = 404, body = ErrorBody),
+        (status = 422, description = "the store's platform domain", body = ErrorBody)))]
 async fn remove_domain(
     State(state): State<AppState>,
     _: Operator,
@@ -419,19 +456,45 @@ async fn remove_domain(
     load(&state, id).await.map(Json)
 }
 
-#[derive(Deserialize)]
+/// The roles a store token may have.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum StoreRole {
+    Staff,
+    Customer,
+}
+
+impl From<StoreRole> for Role {
+    fn from(role: StoreRole) -> Self {
+        match role {
+            StoreRole::Staff => Role::Staff,
+            StoreRole::Customer => Role::Customer,
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenRequest {
-    role: Role,
+    role: StoreRole,
+    /// Whom the token names (a customer's id for a customer token); by
+    /// default `operator:<the operator's subject>`.
     #[serde(default)]
+    #[schema(max_length = 200)]
     subject: Option<String>,
+    /// Lifetime in seconds, 60 to 30 days; default an hour.
     #[serde(default)]
+    #[schema(minimum = 60, maximum = 2_592_000)]
     ttl_secs: Option<i64>,
 }
 
-/// `POST /v1/stores/{id}/tokens`: a staff or customer token for a store,
-/// for operators acting on a merchant's behalf and for automation. The
-/// store's pod signs it: only pods hold the key for store roles.
+/// A staff or customer token for a store, for operators acting on a
+/// merchant's behalf and for automation. A staff token without a session
+/// acts with the store owner's rights. The store's pod signs it: only pods
+/// hold the key for store roles.
+#[utoipa::path(post, path = "/v1/stores/{id}/tokens", tag = "stores", security(("bearer" = [])),
+    params(("id" = StoreId, Path)), request_body = TokenRequest,
+    responses((status = 201, body = IssuedToken), (status = 404, body = ErrorBody)))]
 async fn issue_token(
     State(state): State<AppState>,
     Operator(op): Operator,
@@ -439,7 +502,7 @@ async fn issue_token(
     ApiJson(req): ApiJson<TokenRequest>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ControlError> {
     let request = StoreTokenRequest {
-        role: req.role,
+        role: Role::from(req.role),
         subject: req
             .subject
             .unwrap_or_else(|| format!("operator:{}", op.sub)),

@@ -214,6 +214,7 @@ pub struct NewCategory {
     /// Omit or `null` for a root.
     pub parent_id: Option<CategoryId>,
     /// 0 to 1,000,000; default 0.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub position: Option<i32>,
 }
 
@@ -251,6 +252,7 @@ pub struct CategoryPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<CategoryId>)]
     pub parent_id: Option<Option<CategoryId>>,
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub position: Option<i32>,
 }
 

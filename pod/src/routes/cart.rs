@@ -75,20 +75,23 @@ pub struct AddLine {
     #[schema(format = Uuid)]
     variant_id: String,
     /// Units to add (to the existing line of the same variant, if any);
-    /// at least 1.
+    /// at least 1, and a line holds at most 99 (the default limit).
+    #[schema(minimum = 1, maximum = 99)]
     quantity: i64,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetLine {
-    /// The line's new quantity; 0 removes the line.
+    /// The line's new quantity, at most 99 (the default limit); 0 removes
+    /// the line.
+    #[schema(minimum = 0, maximum = 99)]
     quantity: i64,
 }
 
 /// Shows the cart, each line checked against the catalog and stock now.
 #[utoipa::path(get, path = "/api/cart", tag = "cart",
-    params(("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token")),
+    params(("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token", pattern = r"^ct_[0-9a-fA-F]{32}_[0-9a-f]{64}$")),
     responses((status = 200, body = crate::cart::Cart),
         (status = 400, description = "invalid_cart_token", body = mercato_tenants::error::ErrorBody),
         (status = 404, description = "no such cart", body = mercato_tenants::error::ErrorBody)))]
@@ -146,7 +149,7 @@ async fn create_cart(
 /// Adds units of a variant (to its existing line, if any) at its current
 /// price.
 #[utoipa::path(post, path = "/api/cart/lines", tag = "cart",
-    params(("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token")),
+    params(("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token", pattern = r"^ct_[0-9a-fA-F]{32}_[0-9a-f]{64}$")),
     request_body = AddLine,
     responses((status = 200, body = crate::cart::Cart),
         (status = 400, description = "invalid_quantity, invalid_id, invalid_cart_token", body = mercato_tenants::error::ErrorBody),
@@ -174,7 +177,7 @@ async fn add_line(
 /// shopper saw; raising the quantity needs a variant still for sale.
 #[utoipa::path(patch, path = "/api/cart/lines/{variant_id}", tag = "cart",
     params(("variant_id" = VariantId, Path, description = "the line's variant"),
-        ("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token")),
+        ("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token", pattern = r"^ct_[0-9a-fA-F]{32}_[0-9a-f]{64}$")),
     request_body = SetLine,
     responses((status = 200, body = crate::cart::Cart),
         (status = 400, description = "invalid_quantity (below 0), invalid_id", body = mercato_tenants::error::ErrorBody),
@@ -198,7 +201,7 @@ async fn set_line(
 /// Removes a line.
 #[utoipa::path(delete, path = "/api/cart/lines/{variant_id}", tag = "cart",
     params(("variant_id" = VariantId, Path, description = "the line's variant"),
-        ("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token")),
+        ("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token", pattern = r"^ct_[0-9a-fA-F]{32}_[0-9a-f]{64}$")),
     responses((status = 200, body = crate::cart::Cart),
         (status = 404, description = "no such cart or line", body = mercato_tenants::error::ErrorBody)))]
 async fn remove_line(
@@ -213,7 +216,7 @@ async fn remove_line(
 
 /// Removes every line.
 #[utoipa::path(delete, path = "/api/cart/lines", tag = "cart",
-    params(("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token")),
+    params(("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token", pattern = r"^ct_[0-9a-fA-F]{32}_[0-9a-f]{64}$")),
     responses((status = 200, body = crate::cart::Cart),
         (status = 404, description = "no such cart", body = mercato_tenants::error::ErrorBody)))]
 async fn clear_lines(
@@ -228,7 +231,7 @@ async fn clear_lines(
 /// Moves the guest cart named by `X-Cart-Token` into the signed-in
 /// customer's cart; the guest token then gets 404.
 #[utoipa::path(post, path = "/api/cart/merge", tag = "cart",
-    params(("X-Cart-Token" = String, Header, description = "the guest cart's token")),
+    params(("X-Cart-Token" = String, Header, description = "the guest cart's token", pattern = r"^ct_[0-9a-fA-F]{32}_[0-9a-f]{64}$")),
     responses((status = 200, body = crate::cart::Cart),
         (status = 400, description = "invalid_cart_token", body = mercato_tenants::error::ErrorBody),
         (status = 401, description = "no customer token", body = mercato_tenants::error::ErrorBody),

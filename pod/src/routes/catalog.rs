@@ -59,6 +59,7 @@ struct ProductPage {
 #[serde(deny_unknown_fields)]
 pub(super) struct ListQuery {
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub after: Option<String>,
@@ -103,7 +104,7 @@ async fn shop_list(
 
 /// One active product with fresh stock badges (cached; ETag).
 #[utoipa::path(get, path = "/api/products/{id}", tag = "catalog",
-    params(("id" = String, Path, description = "product id")),
+    params(("id" = ProductId, Path, description = "product id")),
     responses((status = 200, body = Product), (status = 304), (status = 404, body = ErrorBody)))]
 async fn shop_get(
     State(state): State<AppState>,
@@ -174,7 +175,7 @@ async fn admin_list(
 
 /// One product, any status, with units on hand.
 #[utoipa::path(get, path = "/admin/api/products/{id}", tag = "catalog",
-    params(("id" = String, Path, description = "product id")),
+    params(("id" = ProductId, Path, description = "product id")),
     responses((status = 200, body = Product), (status = 404, body = ErrorBody)))]
 async fn admin_get(
     State(state): State<AppState>,
@@ -230,7 +231,7 @@ async fn locked(
 
 /// Updates a product's own fields (options only if every variant still fits).
 #[utoipa::path(patch, path = "/admin/api/products/{id}", tag = "catalog", request_body = ProductPatch,
-    params(("id" = String, Path, description = "product id")),
+    params(("id" = ProductId, Path, description = "product id")),
     responses((status = 200, body = Product), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
@@ -252,7 +253,7 @@ async fn update(
 
 /// Deletes a product with its variants, stock and images.
 #[utoipa::path(delete, path = "/admin/api/products/{id}", tag = "catalog",
-    params(("id" = String, Path, description = "product id")),
+    params(("id" = ProductId, Path, description = "product id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn remove(
     State(state): State<AppState>,
@@ -270,7 +271,7 @@ async fn remove(
 
 /// Adds a variant to a product.
 #[utoipa::path(post, path = "/admin/api/products/{id}/variants", tag = "catalog", request_body = NewVariant,
-    params(("id" = String, Path, description = "product id")),
+    params(("id" = ProductId, Path, description = "product id")),
     responses((status = 201, body = Product), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn add_variant(
     State(state): State<AppState>,
@@ -331,7 +332,7 @@ async fn locked_owner(
 
 /// Updates one variant: price, compare-at price, SKU, weight, options, attributes.
 #[utoipa::path(patch, path = "/admin/api/variants/{id}", tag = "catalog", request_body = VariantPatch,
-    params(("id" = String, Path, description = "variant id")),
+    params(("id" = VariantId, Path, description = "variant id")),
     responses((status = 200, body = Product), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn update_variant(
     State(state): State<AppState>,
@@ -369,7 +370,7 @@ async fn update_variant(
 
 /// Deletes a variant; a product keeps at least one.
 #[utoipa::path(delete, path = "/admin/api/variants/{id}", tag = "catalog",
-    params(("id" = String, Path, description = "variant id")),
+    params(("id" = VariantId, Path, description = "variant id")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn remove_variant(
     State(state): State<AppState>,
@@ -402,7 +403,7 @@ struct ImageQuery {
 /// Uploads an image (the raw bytes as the body: PNG, JPEG, GIF or WebP) and
 /// appends it to the product. Its URL is content-addressed.
 #[utoipa::path(post, path = "/admin/api/products/{id}/images", tag = "catalog",
-    params(("id" = String, Path, description = "product id"), ImageQuery),
+    params(("id" = ProductId, Path, description = "product id"), ImageQuery),
     request_body(content = Vec<u8>, content_type = "image/*"),
     responses((status = 201, body = Product), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn upload_image(
@@ -463,7 +464,7 @@ async fn upload_image(
 
 /// Removes an image from a product.
 #[utoipa::path(delete, path = "/admin/api/products/{id}/images/{image_id}", tag = "catalog",
-    params(("id" = String, Path, description = "product id"), ("image_id" = String, Path, description = "image id")),
+    params(("id" = ProductId, Path, description = "product id"), ("image_id" = uuid::Uuid, Path, description = "image id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn remove_image(
     State(state): State<AppState>,

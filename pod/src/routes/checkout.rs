@@ -271,6 +271,7 @@ fn started_by(c: &sql::Checkout, who: &CartRef) -> bool {
 #[into_params(parameter_in = Query)]
 struct OptionsQuery {
     /// Destination country (ISO 3166-1 alpha-2).
+    #[param(pattern = "^[A-Za-z]{2}$")]
     country: String,
     /// Subtotal in minor units, for free-shipping thresholds.
     subtotal_minor: Option<i64>,

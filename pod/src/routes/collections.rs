@@ -51,6 +51,7 @@ struct ProductsQuery {
     /// Default: the collection's `sort_order`.
     sort: Option<SortOrder>,
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page with the same sort.
     after: Option<String>,
@@ -101,7 +102,7 @@ async fn shop_list(
 
 /// One collection, by handle.
 #[utoipa::path(get, path = "/api/collections/{handle}", tag = "collections",
-    params(("handle" = String, Path, description = "collection handle")),
+    params(("handle" = String, Path, description = "collection handle", max_length = 255)),
     responses((status = 200, body = Collection), (status = 404, body = mercato_tenants::error::ErrorBody)))]
 async fn shop_get(
     State(state): State<AppState>,
@@ -119,7 +120,7 @@ async fn shop_get(
 /// A collection's active products, in the collection's sort order unless
 /// `sort` says otherwise. Ties are broken by product id.
 #[utoipa::path(get, path = "/api/collections/{handle}/products", tag = "collections",
-    params(("handle" = String, Path, description = "collection handle"), ProductsQuery),
+    params(("handle" = String, Path, description = "collection handle", max_length = 255), ProductsQuery),
     responses((status = 200, body = ProductPage), (status = 400, body = mercato_tenants::error::ErrorBody),
         (status = 404, body = mercato_tenants::error::ErrorBody)))]
 async fn shop_products(

@@ -60,9 +60,9 @@ pub struct AdjustmentPage {
 #[into_params(parameter_in = Query)]
 struct LocationQuery {
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
-    #[param(value_type = Option<String>)]
     after: Option<LocationId>,
 }
 
@@ -71,15 +71,13 @@ struct LocationQuery {
 #[into_params(parameter_in = Query)]
 struct AdjustmentQuery {
     /// Only changes of this variant.
-    #[param(value_type = Option<String>)]
     variant_id: Option<VariantId>,
     /// Only changes at this location.
-    #[param(value_type = Option<String>)]
     location_id: Option<LocationId>,
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
-    #[param(value_type = Option<String>)]
     after: Option<AdjustmentId>,
 }
 
@@ -88,6 +86,7 @@ struct AdjustmentQuery {
 #[serde(deny_unknown_fields)]
 pub struct StockUpdate {
     /// Units on hand, 0 to 10,000,000; never below the units reserved.
+    #[schema(minimum = 0, maximum = 10_000_000)]
     on_hand: i32,
     /// At or below this many available units the badge says `low`.
     low_stock_threshold: Option<i32>,

@@ -153,9 +153,13 @@ async fn lookup(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
+    #[param(value_type = Option<OrderStatus>)]
     status: Option<String>,
+    #[param(value_type = Option<mercato_tenants::openapi::EmailAddress>)]
     email: Option<String>,
     customer_id: Option<CustomerId>,
+    /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     after: Option<String>,
 }

@@ -139,18 +139,18 @@ pub struct SuggestResponse {
 /// alternatives; different filters all apply.
 #[utoipa::path(get, path = "/api/search", tag = "search",
     params(
-        ("q" = Option<String>, Query, description = "words, at most 200 characters"),
-        ("collection" = Option<String>, Query, description = "collection id (repeatable)"),
-        ("category" = Option<String>, Query, description = "category id, descendants included (repeatable)"),
+        ("q" = Option<String>, Query, description = "words, at most 200 characters", max_length = 200),
+        ("collection" = Option<mercato_tenants::CollectionId>, Query, description = "collection id (repeatable)"),
+        ("category" = Option<mercato_tenants::CategoryId>, Query, description = "category id, descendants included (repeatable)"),
         ("vendor" = Option<String>, Query, description = "repeatable"),
         ("type" = Option<String>, Query, description = "product type (repeatable)"),
         ("tag" = Option<String>, Query, description = "repeatable"),
         ("option" = Option<String>, Query, description = "`Name:Value`, e.g. `Size:M` (repeatable)"),
-        ("price_min" = Option<i64>, Query, description = "minor units, inclusive"),
-        ("price_max" = Option<i64>, Query, description = "minor units, inclusive"),
+        ("price_min" = Option<i64>, Query, description = "minor units, inclusive", minimum = 0, maximum = 1_000_000_000_000_i64),
+        ("price_max" = Option<i64>, Query, description = "minor units, inclusive, not below price_min", minimum = 0, maximum = 1_000_000_000_000_i64),
         ("in_stock" = Option<bool>, Query),
         ("sort" = Option<String>, Query, description = "relevance (default with q), price_asc, price_desc, newest (default without q), best_selling"),
-        ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
+        ("limit" = Option<u32>, Query, description = "1 to 100, default 20", minimum = 1, maximum = 100),
         ("after" = Option<String>, Query, description = "next_cursor of the previous page"),
     ),
     responses((status = 200, body = SearchResponse), (status = 400, body = mercato_tenants::error::ErrorBody)))]
@@ -199,7 +199,7 @@ async fn search(
 
 /// Up to 10 product titles for a search box, as the shopper types.
 #[utoipa::path(get, path = "/api/search/suggest", tag = "search",
-    params(("q" = String, Query, description = "what was typed so far, 1 to 200 characters")),
+    params(("q" = String, Query, description = "what was typed so far, 1 to 200 characters", min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")),
     responses((status = 200, body = SuggestResponse), (status = 400, body = mercato_tenants::error::ErrorBody)))]
 async fn suggest(
     State(state): State<AppState>,

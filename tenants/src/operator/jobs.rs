@@ -10,7 +10,7 @@ use super::rebalance::{Measure, Plan, PlannedMove};
 use super::{wire_text, Pod};
 use crate::{JobId, MoveId, PodId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Drain,
@@ -32,7 +32,7 @@ impl Kind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Running,
@@ -64,7 +64,7 @@ impl JobStatus {
 }
 
 /// Where a step stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Not started.
@@ -119,7 +119,7 @@ wire_text!(JobStatus, "job status");
 wire_text!(Outcome, "step outcome");
 
 /// One planned move and what became of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Step {
     #[serde(flatten)]
     pub planned: PlannedMove,
@@ -142,7 +142,7 @@ impl Step {
 }
 
 /// A job as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Job {
     pub id: JobId,
     pub kind: Kind,
@@ -168,14 +168,14 @@ pub struct Job {
 }
 
 /// `GET /v1/jobs`: newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobPage {
     pub items: Vec<Job>,
 }
 
 /// The answer to a drain: the pod (now draining, or drained when it was
 /// empty), the moves planned and the job running them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Drain {
     pub pod: Pod,
     #[serde(default)]
@@ -187,7 +187,7 @@ pub struct Drain {
 
 /// The answer to `POST /v1/rebalance/apply`: the plan and the job running
 /// it (`None` for a balanced fleet).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Applied {
     #[serde(flatten)]
     pub plan: Plan,

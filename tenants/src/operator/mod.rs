@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Currency, PodId, PodState, StoreId, TenantState};
 
 /// A pod of the fleet, with the sums of its stores' latest load reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Pod {
     pub id: PodId,
     pub name: String,
@@ -47,13 +47,13 @@ pub struct Pod {
 }
 
 /// A domain of a store: its `platform` subdomain or a `custom` one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoreDomain {
     pub domain: String,
     pub kind: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Store {
     pub id: StoreId,
     pub name: String,
@@ -71,7 +71,7 @@ pub struct Store {
 }
 
 /// A store's figures as its pod last reported them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoreLoad {
     #[serde(default)]
     pub rows: i64,
@@ -89,7 +89,7 @@ pub struct StoreLoad {
 }
 
 /// `GET /v1/stores`: a page of stores in id order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StorePage {
     pub items: Vec<Store>,
     /// Where the next page starts (`?after=`), if there is one.

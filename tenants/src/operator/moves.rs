@@ -10,7 +10,19 @@ use crate::{JobId, MoveId, PodId, StoreId};
 /// The step a move is in. The runner records a phase before it works on it,
 /// so after a restart the recorded phase is the one to redo (every step is
 /// idempotent) or to undo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Checks and the target's empty hosting record.
@@ -98,7 +110,7 @@ impl Phase {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Running,
@@ -130,7 +142,7 @@ impl Status {
 }
 
 /// Who asked for a move.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     Operator,
@@ -159,7 +171,7 @@ wire_text!(Status, "move status");
 wire_text!(Reason, "move reason");
 
 /// A move as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Move {
     pub id: MoveId,
     pub store_id: StoreId,
@@ -203,7 +215,7 @@ impl Move {
 }
 
 /// `GET /v1/moves`: newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MovePage {
     pub items: Vec<Move>,
 }

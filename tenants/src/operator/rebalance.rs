@@ -6,7 +6,9 @@ use super::wire_text;
 use crate::{PodId, StoreId};
 
 /// What a rebalance evens out across the active pods.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Measure {
     /// Bytes on disk, as reported by the pods.
@@ -41,7 +43,7 @@ wire_text!(Measure, "measure");
 
 /// One proposed move; `amount` is how much of the plan's measure it carries
 /// (bytes for a drain).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlannedMove {
     pub store_id: StoreId,
     pub from_pod_id: PodId,
@@ -51,7 +53,7 @@ pub struct PlannedMove {
 }
 
 /// A rebalance plan: the moves, in the order to run them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Plan {
     pub measure: Measure,
     /// The mean of the measure over the active pods.

@@ -88,7 +88,7 @@ pub(super) async fn create(
 
 /// The store's keys that are not revoked (owner only).
 #[utoipa::path(get, path = "/admin/api/api-keys", tag = "api keys",
-    params(("limit" = Option<i64>, Query, description = "1 to 100, default 20"),
+    params(("limit" = Option<i64>, Query, description = "1 to 100, default 20", minimum = 1, maximum = 100),
         ("after" = Option<ApiKeyId>, Query, description = "cursor")),
     responses((status = 200, body = ApiKeyPage), (status = 403, body = mercato_tenants::error::ErrorBody)))]
 pub(super) async fn list(

@@ -105,7 +105,7 @@ pub(super) async fn logout(
 
 /// The store's enabled staff, by id.
 #[utoipa::path(get, path = "/admin/api/staff", tag = "staff",
-    params(("limit" = Option<i64>, Query, description = "1 to 100, default 20"),
+    params(("limit" = Option<i64>, Query, description = "1 to 100, default 20", minimum = 1, maximum = 100),
         ("after" = Option<StaffId>, Query, description = "cursor: next_cursor of the previous page")),
     responses((status = 200, body = StaffPage), (status = 401, body = mercato_tenants::error::ErrorBody)))]
 pub(super) async fn list(
