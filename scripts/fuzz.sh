@@ -102,8 +102,16 @@ call() {
 # The demo store `up` seeded with products; a customer of it.
 store="$(call "$PLATFORM" GET "/v1/stores?handle=demo" "" "$operator" | json_field '["items"][0]["id"]')"
 host="demo.$PLATFORM"
-customer="$(call "$host" POST /api/customers \
-  '{"email":"fuzz@demo.example","password":"fuzz-password-1","first_name":"Fuzz"}' | json_field '["customer"]["id"]')"
+# Registration answers 202 and mails a confirmation token; the script reads
+# it from the pod's outbox (its Postgres: port base + 11, the password kept
+# in the cluster's folder) and confirms, as the shopper would.
+call "$host" POST /api/customers \
+  '{"email":"fuzz@demo.example","password":"fuzz-password-1","first_name":"Fuzz"}' >/dev/null
+confirmation="$(PGPASSWORD="$(cat "$data/pg-pod-1/mercato.password")" \
+  "$(pg_config --bindir)/psql" -h 127.0.0.1 -p $((base + 11)) -U mercato -d mercato -Atc \
+  "SELECT payload->>'token' FROM outbox WHERE type = 'customer.confirmation_requested' ORDER BY id DESC LIMIT 1")"
+customer="$(call "$host" POST /api/customers/confirm \
+  "{\"token\":\"$confirmation\",\"password\":\"fuzz-password-1\"}" | json_field '["customer"]["id"]')"
 
 # Tokens come from the control plane's operator API (one place to change
 # when signing changes). Sessionless, so the fuzzer's own logouts do not
