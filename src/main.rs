@@ -182,6 +182,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             mercato_bench::checkout::run(args).await
         }
         Command::Bench(mercato_bench::Bench::Move(args)) => mercato_bench::moves::run(args).await,
+        Command::Bench(mercato_bench::Bench::Edge(args)) => mercato_bench::edge::run(args).await,
         Command::Token {
             role,
             store,
