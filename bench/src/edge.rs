@@ -354,7 +354,8 @@ impl Nginx {
             .arg("-e")
             .arg(dir.path().join("error.log"))
             .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
+            // Not killed on drop: a SIGKILL to the master leaves its
+            // workers running; `Drop` sends SIGQUIT and waits.
             .spawn()
             .context("starting nginx")?;
         let url = format!("http://127.0.0.1:{port}");
@@ -387,6 +388,11 @@ impl Drop for Nginx {
                 nix::unistd::Pid::from_raw(pid as i32),
                 nix::sys::signal::Signal::SIGQUIT,
             );
+            // The master exits after its workers (a few ms when idle).
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && !matches!(self.child.try_wait(), Ok(Some(_))) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
     }
 }
