@@ -1070,3 +1070,181 @@ async fn a_guest_checkout_answers_only_to_the_cart_tokens_secret() {
     assert_eq!(send(stranger).await.0, 404);
     stack.shutdown().await;
 }
+
+/// A router of the stack's platform with the checkout waiting room set to
+/// `max_in_flight` per store; its URL and the means to stop it.
+async fn router_with_waiting_room(
+    stack: &Stack,
+    max_in_flight: u32,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let app = mercato_router::Application::build(mercato_router::RouterConfig {
+        listen: "127.0.0.1:0".into(),
+        control_plane_url: stack.control_plane_url(),
+        jwt_secret: stack.secret().to_owned(),
+        hop_secret: common::hop_secret(stack.secret()),
+        platform_domain: common::PLATFORM.into(),
+        limits: mercato_router::limits::LimitsConfig {
+            enabled: false,
+            ..Default::default()
+        },
+        waiting_room: mercato_router::waiting_room::WaitingRoomConfig {
+            max_in_flight_per_store: max_in_flight,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .expect("router");
+    let url = format!("http://{}", app.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    (url, stop)
+}
+
+/// The value of an unlabelled metric on a process's `/metrics`.
+async fn metric(stack: &Stack, base: &str, name: &str) -> Option<f64> {
+    let text = stack
+        .http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_store_queues_checkouts_with_tickets_served_in_turn_and_never_queues_browsing() {
+    const TICKET: &str = "x-mercato-queue-ticket";
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "queue").await;
+    let other = Shop::open(&stack, "elsewhere").await;
+    let (product, variant) = shop.product(&stack, "QUEUE-1", 1_000, 10).await;
+    let carts = shop.one_unit_carts(&stack, &variant, 3).await;
+    let (router, stop) = router_with_waiting_room(&stack, 1).await;
+    let checkout = |token: &str, key: &str, card: &str, ticket: Option<&str>| {
+        let mut r = stack
+            .http
+            .post(format!("{router}/api/checkout"))
+            .header("host", &shop.host)
+            .header("x-cart-token", token)
+            .header("idempotency-key", key)
+            .json(&checkout_body(card));
+        if let Some(t) = ticket {
+            r = r.header(TICKET, t);
+        }
+        r
+    };
+    let queued = |r: reqwest::Response| async move {
+        assert_eq!(r.status(), 503);
+        let retry_after: u64 = r.headers()["retry-after"]
+            .to_str()
+            .expect("text")
+            .parse()
+            .expect("seconds");
+        assert!(retry_after >= 1);
+        let header = r.headers()[TICKET].to_str().expect("text").to_owned();
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "queued", "{body}");
+        assert_eq!(body["queue"]["ticket"], header.as_str());
+        assert!(body["queue"]["estimated_wait_ms"].as_u64().expect("wait") > 0);
+        (
+            header,
+            body["queue"]["position"].as_u64().expect("position"),
+        )
+    };
+
+    // The first checkout pays with the gateway's slow card: it stays in
+    // flight at the router for the gateway's delay.
+    let first = tokio::spawn(send(checkout(&carts[0], "q-first", CARD_SLOW, None)));
+    stack
+        .eventually("the slow checkout is in flight", || async {
+            (metric(&stack, &router, "mercato_waiting_room_in_flight").await? == 1.0).then_some(())
+        })
+        .await;
+    let (ticket, position) = queued(
+        checkout(&carts[1], "q-second", CARD_OK, None)
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(position, 1);
+    // Browsing and the cart are never queued, whatever the checkouts do.
+    for path in [
+        "/api/products".to_owned(),
+        format!("/api/products/{product}"),
+    ] {
+        let r = stack
+            .http
+            .get(format!("{router}{path}"))
+            .header("host", &shop.host);
+        assert_eq!(common::status_of(r).await, 200, "{path}");
+    }
+    let r = stack
+        .http
+        .get(format!("{router}/api/cart"))
+        .header("host", &shop.host)
+        .header("x-cart-token", &carts[2]);
+    assert_eq!(common::status_of(r).await, 200);
+    // A newcomer does not go before the ticket holder.
+    let (later, _) = queued(
+        checkout(&carts[2], "q-third", CARD_OK, None)
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_ne!(later, ticket);
+
+    // Bad tickets are refused with a clear code, and cost no place.
+    let (head, tag) = ticket.rsplit_once('.').expect("signed");
+    let flipped = if tag.starts_with('0') { "1" } else { "0" };
+    let forged = format!("{head}.{flipped}{}", &tag[1..]);
+    for bad in [forged.as_str(), "not-a-ticket", ""] {
+        let r = checkout(&carts[1], "q-second", CARD_OK, Some(bad));
+        assert_eq!(
+            common::refusal(r).await,
+            (400, "invalid_queue_ticket".into()),
+            "{bad:?}"
+        );
+    }
+    let r = stack
+        .http
+        .post(format!("{router}/api/checkout"))
+        .header("host", &other.host)
+        .header(TICKET, &ticket)
+        .json(&checkout_body(CARD_OK));
+    assert_eq!(
+        common::refusal(r).await,
+        (403, "queue_ticket_wrong_store".into())
+    );
+
+    let (status, body) = first.await.expect("task");
+    assert_eq!(status, 201, "{body}");
+    // The slot that freed is the ticket holder's.
+    let (status, body) = send(checkout(&carts[1], "q-second", CARD_OK, Some(&ticket))).await;
+    assert_eq!(status, 201, "{body}");
+    let r = checkout(&carts[1], "q-second", CARD_OK, Some(&ticket));
+    assert_eq!(common::refusal(r).await, (403, "queue_ticket_used".into()));
+    // The newcomer's turn comes next.
+    let (status, body) = send(checkout(&carts[2], "q-third", CARD_OK, Some(&later))).await;
+    assert_eq!(status, 201, "{body}");
+
+    assert_eq!(
+        metric(&stack, &router, "mercato_waiting_room_queued_total").await,
+        Some(2.0)
+    );
+    assert_eq!(
+        metric(&stack, &router, "mercato_waiting_room_queue_length").await,
+        Some(0.0)
+    );
+    assert_eq!(shop.count(&stack, ORDERS).await, 3);
+    let _ = stop.send(());
+    stack.shutdown().await;
+}

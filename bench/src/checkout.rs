@@ -109,16 +109,19 @@ pub async fn run(opts: CheckoutArgs) -> anyhow::Result<()> {
 
 /// The platform under test, as a client sees it.
 #[derive(Clone)]
-struct Platform {
-    http: reqwest::Client,
-    router: String,
-    host: String,
-    staff: String,
-    opts: CheckoutArgs,
+pub(crate) struct Platform {
+    pub(crate) http: reqwest::Client,
+    pub(crate) router: String,
+    pub(crate) host: String,
+    pub(crate) staff: String,
+    /// The operator token of the platform (`mercato up` wrote it).
+    pub(crate) operator: String,
+    pub(crate) store: String,
+    pub(crate) opts: CheckoutArgs,
 }
 
 impl Platform {
-    fn at(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn at(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, format!("{}{path}", self.router))
             .header("host", &self.host)
@@ -135,7 +138,12 @@ impl Platform {
     }
 
     /// A product with one variant and `units` on hand; its variant id.
-    async fn product(&self, sku: &str, price: i64, units: i64) -> anyhow::Result<String> {
+    pub(crate) async fn product(
+        &self,
+        sku: &str,
+        price: i64,
+        units: i64,
+    ) -> anyhow::Result<String> {
         let p = self
             .json(
                 self.at(reqwest::Method::POST, "/admin/api/products")
@@ -163,7 +171,7 @@ impl Platform {
     }
 
     /// `n` guest carts, cart `i` holding `lines(i)`; their tokens.
-    async fn carts(
+    pub(crate) async fn carts(
         &self,
         n: usize,
         lines: impl Fn(usize) -> Vec<String> + Send + Sync + 'static,
@@ -247,7 +255,7 @@ impl Platform {
         }
     }
 
-    async fn on_hand(&self, variant: &str) -> anyhow::Result<i64> {
+    pub(crate) async fn on_hand(&self, variant: &str) -> anyhow::Result<i64> {
         let level = self
             .json(
                 self.at(
@@ -376,7 +384,11 @@ where
 }
 
 /// Waits for the demo store and mints a staff token for it.
-async fn connect(router: &str, data: &Path, opts: &CheckoutArgs) -> anyhow::Result<Platform> {
+pub(crate) async fn connect(
+    router: &str,
+    data: &Path,
+    opts: &CheckoutArgs,
+) -> anyhow::Result<Platform> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(opts.clients)
         .timeout(Duration::from_secs(60))
@@ -431,6 +443,8 @@ async fn connect(router: &str, data: &Path, opts: &CheckoutArgs) -> anyhow::Resu
         router: router.to_owned(),
         host,
         staff: token["token"].as_str().context("no token")?.to_owned(),
+        operator: operator.trim().to_owned(),
+        store: id,
         opts: opts.clone(),
     })
 }
@@ -513,4 +527,160 @@ fn write_report(
     }
     std::fs::write(&opts.out, text).with_context(|| format!("writing {}", opts.out.display()))?;
     Ok(())
+}
+
+/// A flash sale through the checkout waiting room: every shopper starts at
+/// once and follows its queue ticket until a final answer.
+pub(crate) struct QueuedFlash {
+    pub(crate) shoppers: usize,
+    pub(crate) units: i64,
+    /// Final answers by kind: `order` (201), `sold_out` (409
+    /// out_of_stock), `declined` (402), or `<status> <code>` (any other).
+    pub(crate) answers: std::collections::BTreeMap<String, usize>,
+    /// Shoppers that got at least one ticket.
+    pub(crate) queued: usize,
+    /// Queued answers in all (a shopper back too early is queued again).
+    pub(crate) queued_answers: usize,
+    /// Per shopper: from its first request to the request that went in.
+    pub(crate) to_admission: Vec<Duration>,
+    /// The same, shoppers that were queued only.
+    pub(crate) queued_to_admission: Vec<Duration>,
+    /// Per shopper: from its first request to its final answer.
+    pub(crate) to_answer: Vec<Duration>,
+    pub(crate) wall: Duration,
+    pub(crate) on_hand_after: i64,
+}
+
+impl QueuedFlash {
+    /// Answers other than 201, 409 out_of_stock and 402.
+    pub(crate) fn unexpected(&self) -> usize {
+        self.answers
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "order" | "sold_out" | "declined"))
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+struct Shopper {
+    outcome: String,
+    queued_answers: usize,
+    to_admission: Duration,
+    to_answer: Duration,
+}
+
+/// One shopper: checks out cart `token` with key `key`, and while answered
+/// `503 queued`, waits `estimated_wait_ms` and sends it again with the
+/// ticket.
+async fn shopper(p: &Platform, token: &str, key: &str) -> Shopper {
+    let started = std::time::Instant::now();
+    let mut ticket: Option<String> = None;
+    let mut queued_answers = 0;
+    loop {
+        let sent = started.elapsed();
+        let mut r = p
+            .at(reqwest::Method::POST, "/api/checkout")
+            .header("x-cart-token", token)
+            .header("idempotency-key", key)
+            .json(&json!({
+                "email": "bench@example.com",
+                "shipping_address": {"name": "Bench", "line1": "1 Main St", "city": "Springfield",
+                                     "postal_code": "62701", "country": "US"},
+                "shipping_option": "standard",
+                "payment_token": "tok_4242424242424242",
+            }));
+        if let Some(t) = &ticket {
+            r = r.header("x-mercato-queue-ticket", t);
+        }
+        let done = |outcome: String| Shopper {
+            outcome,
+            queued_answers,
+            to_admission: sent,
+            to_answer: started.elapsed(),
+        };
+        let r = match r.send().await {
+            Ok(r) => r,
+            Err(e) => return done(format!("transport error: {e}")),
+        };
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        let code = body["error"]["code"].as_str().unwrap_or("").to_owned();
+        match (status, code.as_str()) {
+            (503, "queued") => {
+                queued_answers += 1;
+                ticket = body["queue"]["ticket"].as_str().map(str::to_owned);
+                let wait = body["queue"]["estimated_wait_ms"].as_u64().unwrap_or(1000);
+                tokio::time::sleep(Duration::from_millis(wait.clamp(50, 5_000))).await;
+            }
+            (201, _) => return done("order".into()),
+            (409, "out_of_stock") => return done("sold_out".into()),
+            (402, _) => return done("declined".into()),
+            (status, code) => return done(format!("{status} {code}")),
+        }
+    }
+}
+
+/// `shoppers` shoppers at once on one SKU of `units` units, through the
+/// router's waiting room.
+pub(crate) async fn flash_sale_queued(
+    p: &Platform,
+    shoppers: usize,
+    units: i64,
+) -> anyhow::Result<QueuedFlash> {
+    let variant = p.product("FLASH-WR", 4999, units).await?;
+    let for_carts = variant.clone();
+    let carts = p.carts(shoppers, move |_| vec![for_carts.clone()]).await?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(shoppers)
+        .timeout(Duration::from_secs(120))
+        .build()?;
+    let p = Platform { http, ..p.clone() };
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let start = Arc::new(tokio::sync::Barrier::new(shoppers));
+    let began = std::time::Instant::now();
+    let tasks: Vec<_> = carts
+        .into_iter()
+        .enumerate()
+        .map(|(i, token)| {
+            let (p, start, key) = (p.clone(), start.clone(), format!("{run}-{i}"));
+            tokio::spawn(async move {
+                start.wait().await;
+                shopper(&p, &token, &key).await
+            })
+        })
+        .collect();
+    let mut out = QueuedFlash {
+        shoppers,
+        units,
+        answers: Default::default(),
+        queued: 0,
+        queued_answers: 0,
+        to_admission: Vec::with_capacity(shoppers),
+        queued_to_admission: Vec::new(),
+        to_answer: Vec::with_capacity(shoppers),
+        wall: Duration::ZERO,
+        on_hand_after: 0,
+    };
+    let mut shown = 0;
+    for task in tasks {
+        let s = task.await?;
+        if !matches!(s.outcome.as_str(), "order" | "sold_out" | "declined") && shown < 5 {
+            eprintln!("unexpected answer: {}", s.outcome);
+            shown += 1;
+        }
+        *out.answers.entry(s.outcome).or_default() += 1;
+        out.queued_answers += s.queued_answers;
+        if s.queued_answers > 0 {
+            out.queued += 1;
+            out.queued_to_admission.push(s.to_admission);
+        }
+        out.to_admission.push(s.to_admission);
+        out.to_answer.push(s.to_answer);
+    }
+    out.wall = began.elapsed();
+    out.to_admission.sort_unstable();
+    out.queued_to_admission.sort_unstable();
+    out.to_answer.sort_unstable();
+    out.on_hand_after = p.on_hand(&variant).await?;
+    Ok(out)
 }

@@ -8,6 +8,7 @@
 
 pub mod cache;
 pub mod checkout;
+pub mod edge;
 pub mod loadgen;
 pub mod moves;
 pub mod search;
@@ -105,6 +106,11 @@ pub enum Bench {
     /// load, beside a plain per-table COPY of the same rows, on a platform
     /// started with `mercato up`.
     Move(moves::MoveArgs),
+    /// The router's numbers: a flash sale through the waiting room, a
+    /// cached read direct / through nginx / through the router, and the
+    /// cost of rate limits and hop signing, on a platform started with
+    /// `mercato up`.
+    Edge(edge::EdgeArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]

@@ -47,6 +47,8 @@ pub struct RouterConfig {
     pub pod_circuit_open_ms: u64,
     /// Rate limits per client address and per store.
     pub limits: crate::limits::LimitsConfig,
+    /// The checkout waiting room ([`crate::waiting_room`]).
+    pub waiting_room: crate::waiting_room::WaitingRoomConfig,
 }
 
 impl Default for RouterConfig {
@@ -69,6 +71,7 @@ impl Default for RouterConfig {
             connect_attempts: 3,
             pod_circuit_open_ms: 2_000,
             limits: crate::limits::LimitsConfig::default(),
+            waiting_room: crate::waiting_room::WaitingRoomConfig::default(),
         }
     }
 }

@@ -11,6 +11,8 @@ pub mod limits;
 pub mod proxy;
 pub mod startup;
 pub mod sync;
+pub mod waiting;
+pub mod waiting_room;
 
 pub use config::RouterConfig;
 pub use startup::{Application, RouterState};

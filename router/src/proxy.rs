@@ -22,6 +22,7 @@ use mercato_tenants::backoff::Backoff;
 use mercato_tenants::hop;
 
 use crate::limits;
+use crate::waiting_room::{self, TICKET_HEADER};
 use mercato_tenants::http::bearer_claims;
 use mercato_tenants::{ApiError, Domain, ErrorCode, Resolution, TenantState, STORE_HEADER};
 
@@ -158,6 +159,17 @@ async fn forward(state: &RouterState, req: Request) -> Result<Response, ApiError
             ));
         }
     }
+    // A checkout may have to wait its turn; the pass is its slot until the
+    // pod has answered (or the client went away).
+    let _pass = match &target {
+        Target::Store(r) if waiting_room::is_checkout(&parts.method, parts.uri.path()) => {
+            match state.waiting_room.enter(r.store, &parts.headers) {
+                Ok(pass) => Some(pass),
+                Err(answer) => return Ok(*answer.0),
+            }
+        }
+        _ => None,
+    };
     let body = axum::body::to_bytes(body, state.body_limit)
         .await
         .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large"))?;
@@ -312,6 +324,7 @@ fn forwarded_headers(incoming: &HeaderMap, host: &Domain) -> HeaderMap {
             || name == STORE_HEADER
             || name.as_str() == hop::HOP_HEADER
             || name.as_str() == "x-forwarded-for"
+            || name.as_str() == TICKET_HEADER
         {
             continue;
         }

@@ -38,6 +38,8 @@ pub struct RouterState {
     pub hop_key: std::sync::Arc<[u8]>,
     /// Rate limits ([`crate::limits`]).
     pub limiter: std::sync::Arc<crate::limits::Limiter>,
+    /// The checkout waiting room ([`crate::waiting_room`]).
+    pub waiting_room: std::sync::Arc<crate::waiting_room::WaitingRoom>,
 }
 
 pub struct Application {
@@ -62,6 +64,12 @@ impl Application {
             &config.control_plane_token,
             config.sync_wait_secs,
         )?;
+        let metrics = HttpMetrics::new("router")?.with_unmatched_label("proxy");
+        let waiting_room = crate::waiting_room::WaitingRoom::new(
+            config.waiting_room.clone(),
+            config.hop_secret.as_bytes(),
+            metrics.registry(),
+        )?;
         let state = RouterState {
             table: syncer.table.clone(),
             syncer,
@@ -84,8 +92,8 @@ impl Application {
             connect_attempts: config.connect_attempts.max(1),
             hop_key: config.hop_secret.as_bytes().into(),
             limiter: std::sync::Arc::new(crate::limits::Limiter::new(config.limits.clone())),
+            waiting_room,
         };
-        let metrics = HttpMetrics::new("router")?.with_unmatched_label("proxy");
         let app = Router::new()
             .merge(ops_routes(metrics.clone()))
             .route("/readyz", get(readyz))

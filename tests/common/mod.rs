@@ -434,6 +434,13 @@ impl Stack {
                 enabled: false,
                 ..Default::default()
             },
+            // Tests send hundreds of checkouts at once to test the pod's
+            // stock and saga; the waiting room has its own test
+            // (tests/checkout.rs, a router with a threshold of 1).
+            waiting_room: mercato_router::waiting_room::WaitingRoomConfig {
+                enabled: false,
+                ..Default::default()
+            },
             upstream_timeout_ms: 10_000,
             sync_wait_secs: 5,
             ..Default::default()
