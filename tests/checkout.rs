@@ -1080,7 +1080,8 @@ async fn router_with_waiting_room(
     let app = mercato_router::Application::build(mercato_router::RouterConfig {
         listen: "127.0.0.1:0".into(),
         control_plane_url: stack.control_plane_url(),
-        jwt_secret: stack.secret().to_owned(),
+        tokens: stack.keys.router_tokens(),
+        control_plane_token: stack.router_token(),
         hop_secret: common::hop_secret(stack.secret()),
         platform_domain: common::PLATFORM.into(),
         limits: mercato_router::limits::LimitsConfig {
