@@ -215,10 +215,10 @@ impl Platform {
         Ok(tokens)
     }
 
-    /// Checks out cart `token` with key `key`: "order", "sold_out" or an error.
-    async fn checkout(&self, token: &str, key: &str) -> Option<&'static str> {
-        let r = self
-            .at(reqwest::Method::POST, "/api/checkout")
+    /// The checkout of cart `token` with key `key`, every shopper's same
+    /// address and test card.
+    fn checkout_request(&self, token: &str, key: &str) -> reqwest::RequestBuilder {
+        self.at(reqwest::Method::POST, "/api/checkout")
             .header("x-cart-token", token)
             .header("idempotency-key", key)
             .json(&json!({
@@ -228,6 +228,12 @@ impl Platform {
                 "shipping_option": "standard",
                 "payment_token": "tok_4242424242424242",
             }))
+    }
+
+    /// Checks out cart `token` with key `key`: "order", "sold_out" or an error.
+    async fn checkout(&self, token: &str, key: &str) -> Option<&'static str> {
+        let r = self
+            .checkout_request(token, key)
             .send()
             .await
             .map_err(|e| eprintln!("checkout request failed: {e}"))
@@ -578,17 +584,7 @@ async fn shopper(p: &Platform, token: &str, key: &str) -> Shopper {
     let mut queued_answers = 0;
     loop {
         let sent = started.elapsed();
-        let mut r = p
-            .at(reqwest::Method::POST, "/api/checkout")
-            .header("x-cart-token", token)
-            .header("idempotency-key", key)
-            .json(&json!({
-                "email": "bench@example.com",
-                "shipping_address": {"name": "Bench", "line1": "1 Main St", "city": "Springfield",
-                                     "postal_code": "62701", "country": "US"},
-                "shipping_option": "standard",
-                "payment_token": "tok_4242424242424242",
-            }));
+        let mut r = p.checkout_request(token, key);
         if let Some(t) = &ticket {
             r = r.header("x-mercato-queue-ticket", t);
         }
