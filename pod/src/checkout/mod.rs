@@ -36,46 +36,11 @@ pub async fn rates(
     db: &PgPool,
     store: StoreId,
 ) -> Result<(Vec<ShippingRate>, Vec<TaxRate>), PodError> {
-    type Row = (String, String, i64, Option<i64>, Vec<String>);
-    let shipping: Vec<Row> = sqlx::query_as(
-        "SELECT code, name, price_minor, free_over_minor, countries FROM shipping_rates
-         WHERE store_id = $1 ORDER BY position, code",
-    )
-    .bind(store.as_uuid())
-    .fetch_all(db)
-    .await?;
-    let shipping = if shipping.is_empty() {
-        rates::default_shipping()
-    } else {
-        shipping
-            .into_iter()
-            .map(
-                |(code, name, price_minor, free_over_minor, countries)| ShippingRate {
-                    code,
-                    name,
-                    price_minor,
-                    free_over_minor,
-                    countries,
-                },
-            )
-            .collect()
-    };
-    let taxes: Vec<(String, String, i32, String)> = sqlx::query_as(
-        "SELECT country, region, rate_bp, name FROM tax_rates WHERE store_id = $1
-         ORDER BY country, region",
-    )
-    .bind(store.as_uuid())
-    .fetch_all(db)
-    .await?;
-    let taxes = taxes
-        .into_iter()
-        .map(|(country, region, rate_bp, name)| TaxRate {
-            country,
-            region,
-            rate_bp,
-            name,
-        })
-        .collect();
+    let mut shipping = sql::rates::shipping(db, store).await?;
+    if shipping.is_empty() {
+        shipping = rates::default_shipping();
+    }
+    let taxes = sql::rates::tax(db, store).await?;
     Ok((shipping, taxes))
 }
 

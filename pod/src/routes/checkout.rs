@@ -354,26 +354,7 @@ async fn put_shipping_rates(
     let rates = rates::validate_shipping(body.rates)?;
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
-    sqlx::query("DELETE FROM shipping_rates WHERE store_id = $1")
-        .bind(store.as_uuid())
-        .execute(&mut *tx)
-        .await?;
-    for (i, r) in rates.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO shipping_rates (store_id, code, name, price_minor, free_over_minor,
-                 countries, position)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(store.as_uuid())
-        .bind(&r.code)
-        .bind(&r.name)
-        .bind(r.price_minor)
-        .bind(r.free_over_minor)
-        .bind(&r.countries)
-        .bind(i as i32)
-        .execute(&mut *tx)
-        .await?;
-    }
+    sql::rates::replace_shipping(&mut tx, store, &rates).await?;
     tx.commit().await?;
     let (rates, _) = crate::checkout::rates(&state.db, store).await?;
     Ok(Json(ShippingRates { rates }))
@@ -404,23 +385,7 @@ async fn put_tax_rates(
     let rates = rates::validate_tax(body.rates)?;
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
-    sqlx::query("DELETE FROM tax_rates WHERE store_id = $1")
-        .bind(store.as_uuid())
-        .execute(&mut *tx)
-        .await?;
-    for r in &rates {
-        sqlx::query(
-            "INSERT INTO tax_rates (store_id, country, region, rate_bp, name)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(store.as_uuid())
-        .bind(&r.country)
-        .bind(&r.region)
-        .bind(r.rate_bp)
-        .bind(&r.name)
-        .execute(&mut *tx)
-        .await?;
-    }
+    sql::rates::replace_tax(&mut tx, store, &rates).await?;
     tx.commit().await?;
     let (_, rates) = crate::checkout::rates(&state.db, store).await?;
     Ok(Json(TaxRates { rates }))
@@ -468,13 +433,7 @@ async fn webhook(
             .into())
         }
     }
-    let seen: Option<(String,)> =
-        sqlx::query_as("SELECT id FROM webhook_events WHERE store_id = $1 AND id = $2")
-            .bind(store.as_uuid())
-            .bind(&event.id)
-            .fetch_optional(&state.db)
-            .await?;
-    if seen.is_some() {
+    if sql::webhooks::seen(&state.db, store, &event.id).await? {
         return Ok(StatusCode::OK);
     }
     if let Ok(checkout) = event.data.reference.parse::<CheckoutId>() {
@@ -487,15 +446,7 @@ async fn webhook(
     // lands on the source after the fence (the move's verification would
     // find it missing on the target and roll the move back).
     let mut tx = begin_write(&state.db, store).await?;
-    sqlx::query(
-        "INSERT INTO webhook_events (store_id, id, type) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(store.as_uuid())
-    .bind(&event.id)
-    .bind(&event.event_type)
-    .execute(&mut *tx)
-    .await?;
+    sql::webhooks::record(&mut *tx, store, &event.id, &event.event_type).await?;
     tx.commit().await?;
     Ok(StatusCode::OK)
 }

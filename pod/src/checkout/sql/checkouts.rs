@@ -9,7 +9,7 @@ use sqlx::types::Json;
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::model::{Quote, SagaState, Step};
+use crate::checkout::model::{Quote, SagaState, Step};
 
 /// A checkout row.
 #[derive(Debug, Clone)]
