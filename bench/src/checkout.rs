@@ -370,7 +370,9 @@ async fn throughput(p: &Platform) -> anyhow::Result<(Report, usize)> {
 }
 
 /// Runs `measure` on a fresh platform started by `mercato up`, the Redis
-/// gate on or off.
+/// gate on or off. The router's waiting room is off: this benchmark measures
+/// the saga and the pod's gate with every attempt reaching the pod (the edge
+/// benchmark measures the waiting room in front of them).
 async fn on_platform<T, F, Fut>(opts: &CheckoutArgs, gate: bool, measure: F) -> anyhow::Result<T>
 where
     F: FnOnce(Platform) -> Fut,
@@ -380,7 +382,10 @@ where
     super::on_up(
         opts.port_base,
         1,
-        &[("MERCATO_POD_INVENTORY__GATE", gate.as_str())],
+        &[
+            ("MERCATO_POD_INVENTORY__GATE", gate.as_str()),
+            ("MERCATO_ROUTER_WAITING_ROOM__ENABLED", "false"),
+        ],
         |router, data| async move {
             let platform = connect(&router, &data, opts).await?;
             measure(platform).await
@@ -489,7 +494,9 @@ fn write_report(
          gateway, and the tansu Kafka-API broker. The load generator runs on the same machine and \
          competes with them for the same {cores} cores. Every checkout is the full saga: validate, \
          reserve, authorize at the gateway (HTTP), create the order, capture (HTTP), commit stock and \
-         the outbox in one transaction; the gateway's webhooks come back to the pod as well.\n\n\
+         the outbox in one transaction; the gateway's webhooks come back to the pod as well. The \
+         router's checkout waiting room is off here, so every attempt reaches the pod; \
+         `edge.md` measures the waiting room.\n\n\
          ## Flash sale\n\n\
          One SKU with {units} units; {attempts} checkout attempts from {clients} concurrent clients \
          through the router, each with its own guest cart and Idempotency-Key. Orders must be exactly \
