@@ -735,10 +735,40 @@ async fn a_hung_database_answers_a_quick_503_and_cached_reads_go_on() {
     let retry_after = write.headers().get("retry-after").cloned();
     let refused = error_code(write).await;
     let cached = status_of(stack.get(&host, &path)).await;
+    // Four more such answers in a row trip the router's database circuit
+    // for this pod: the next write is refused at the router, not sent.
+    let mut more = Vec::new();
+    for i in 0..5 {
+        let r = stack
+            .post(&host, "/admin/api/products")
+            .bearer_auth(&token)
+            .json(&json!({"title": "Shade", "variants": [{"sku": format!("SHADE-X{i}"), "price_minor": 900}]}))
+            .send()
+            .await
+            .expect("send");
+        more.push(error_code(r).await);
+    }
+    let refusals_at_router = router_database_refusals(&stack, &host).await;
+    // A read still goes to the pod (which may serve it from its cache).
+    let _ = stack.get(&host, &path).send().await.expect("read");
+    let refusals_after_read = router_database_refusals(&stack, &host).await;
     stack.pg().thaw();
     assert_eq!(refused, (503, "database_unavailable".into()));
     assert_eq!(retry_after.as_ref().map(|v| v.as_bytes()), Some(&b"1"[..]));
     assert_eq!(cached, 200, "cached reads do not need the database");
+    assert!(
+        more.iter()
+            .all(|a| *a == (503, "database_unavailable".into())),
+        "{more:?}"
+    );
+    assert_eq!(
+        refusals_at_router, 1,
+        "the fifth failure in a row opened the circuit"
+    );
+    assert_eq!(
+        refusals_after_read, 1,
+        "reads still go through an open circuit"
+    );
     // Back to normal once the database answers again.
     stack
         .eventually("writes work again", || async {
@@ -753,6 +783,22 @@ async fn a_hung_database_answers_a_quick_503_and_cached_reads_go_on() {
         })
         .await;
     stack.shutdown().await;
+}
+
+/// The router's count of writes it refused for an open database circuit.
+async fn router_database_refusals(stack: &Stack, host: &str) -> u64 {
+    let text = stack
+        .get(host, "/metrics")
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .filter(|l| l.starts_with("mercato_router_database_circuit_refusals_total"))
+        .find_map(|l| l.split_whitespace().last()?.parse().ok())
+        .unwrap_or_else(|| panic!("the router counts database circuit refusals:\n{text}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,16 @@
 //! for `open_for` and answers `503 pod_unavailable` at once, instead of
 //! every shopper of that pod waiting out a timeout. The first request after
 //! that window goes through as a probe; a success closes the circuit.
+//!
+//! And a second circuit per upstream for its database: after
+//! [`TRIP_AFTER`] answers in a row of `503 database_unavailable` (the pod
+//! is up but its Postgres is not answering), writes to that upstream are
+//! refused at the router with the same code and a `Retry-After` of the
+//! window's rest, instead of each waiting out the pod's acquire timeout.
+//! Reads still go through: a pod serves its cached reads without the
+//! database, and a read that needed it answers quickly anyway. Only a
+//! write's answer closes this circuit (a read's success may have come from
+//! the cache); the first write after the window is the probe.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -41,6 +51,9 @@ struct Gate {
     /// Failures in a row, and until when the circuit is open.
     failures: AtomicU32,
     open_until: Mutex<Option<Instant>>,
+    /// The same for `503 database_unavailable` answers (writes only).
+    db_failures: AtomicU32,
+    db_open_until: Mutex<Option<Instant>>,
 }
 
 /// Failures in a row that open an upstream's circuit.
@@ -73,6 +86,52 @@ impl Turn {
             tracing::warn!(failures, "circuit open");
         }
     }
+
+    /// Whether a write may go to this upstream now: `Err(wait)` while its
+    /// database circuit is open. When the window is over, this write is
+    /// the probe and the window starts again for the others until its
+    /// answer comes ([`Turn::database_answered`]).
+    pub fn database_admits(&self, now: Instant) -> Result<(), Duration> {
+        let mut open = self
+            .gate
+            .db_open_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match *open {
+            Some(until) if now < until => Err(until - now),
+            Some(_) => {
+                *open = Some(now + self.open_for);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The upstream answered a request: `unavailable` when it said
+    /// `503 database_unavailable`; `proved` when the answer shows its
+    /// database answered (a write that succeeded; a read's success may
+    /// have come from the cache).
+    pub fn database_answered(&self, proved: bool, unavailable: bool, now: Instant) {
+        let mut open = self
+            .gate
+            .db_open_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if unavailable {
+            let failures = self.gate.db_failures.fetch_add(1, Ordering::AcqRel) + 1;
+            if failures >= TRIP_AFTER {
+                if open.is_none() {
+                    tracing::warn!(failures, "database circuit open");
+                }
+                *open = Some(now + self.open_for);
+            }
+        } else if proved {
+            self.gate.db_failures.store(0, Ordering::Release);
+            if open.take().is_some() {
+                tracing::info!("database circuit closed");
+            }
+        }
+    }
 }
 
 impl Gates {
@@ -93,6 +152,8 @@ impl Gates {
                     waiting: AtomicUsize::new(0),
                     failures: AtomicU32::new(0),
                     open_until: Mutex::new(None),
+                    db_failures: AtomicU32::new(0),
+                    db_open_until: Mutex::new(None),
                 })
             })
             .clone()
@@ -211,6 +272,59 @@ mod tests {
         assert!(
             gates.enter("http://pod").await.is_ok(),
             "a success reset the count"
+        );
+    }
+
+    #[tokio::test]
+    async fn database_failures_in_a_row_refuse_writes_until_a_write_succeeds() {
+        const OPEN_FOR: Duration = Duration::from_secs(2);
+        let gates = Gates::new(Limits {
+            max_in_flight: 10,
+            queue: 10,
+            wait: Duration::from_secs(1),
+            open_for: OPEN_FOR,
+        });
+        let turn = gates.enter("http://pod").await.expect("admitted");
+        let t = Instant::now();
+        for i in 0..TRIP_AFTER - 1 {
+            // Reads and writes that needed the database both count.
+            turn.database_answered(i % 2 == 0, true, t);
+        }
+        assert_eq!(turn.database_admits(t), Ok(()), "not yet tripped");
+        // A read's success proves nothing (it may be cached).
+        turn.database_answered(false, false, t);
+        turn.database_answered(true, true, t);
+        assert_eq!(turn.database_admits(t), Err(OPEN_FOR), "tripped");
+        let half = t + OPEN_FOR / 2;
+        assert_eq!(turn.database_admits(half), Err(OPEN_FOR / 2));
+        assert!(
+            gates.enter("http://pod").await.is_ok(),
+            "the upstream's own circuit is closed: reads go through"
+        );
+        let other = gates.enter("http://other").await.expect("other");
+        assert_eq!(other.database_admits(half), Ok(()), "only that upstream");
+        // The window is over: one write is the probe, the rest wait for it.
+        let after = t + OPEN_FOR;
+        assert_eq!(turn.database_admits(after), Ok(()), "the probe");
+        assert!(turn.database_admits(after).is_err(), "others wait for it");
+        turn.database_answered(true, true, after);
+        assert!(
+            turn.database_admits(after).is_err(),
+            "a failed probe reopens it"
+        );
+        let later = after + OPEN_FOR;
+        assert_eq!(turn.database_admits(later), Ok(()), "the next probe");
+        turn.database_answered(true, false, later);
+        assert_eq!(
+            turn.database_admits(later),
+            Ok(()),
+            "a write succeeded: closed"
+        );
+        turn.database_answered(true, true, later);
+        assert_eq!(
+            turn.database_admits(later),
+            Ok(()),
+            "the count starts again"
         );
     }
 

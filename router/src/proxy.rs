@@ -348,6 +348,13 @@ async fn send(
         .parse()
         .map_err(|_| ApiError::invalid("malformed request path"))?;
     let turn = state.gates.enter(base).await?;
+    let write = !method.is_safe();
+    if write {
+        if let Err(wait) = turn.database_admits(tokio::time::Instant::now()) {
+            state.database_refusals.inc();
+            return Ok(database_refused(wait));
+        }
+    }
     let deadline = tokio::time::Instant::now() + state.upstream_timeout;
     let mut backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(200));
     let mut attempt = 1;
@@ -367,7 +374,18 @@ async fn send(
                 turn.succeeded();
                 let (mut parts, body) = response.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
-                return Ok(Response::from_parts(parts, Body::new(body)));
+                let body = if parts.status == StatusCode::SERVICE_UNAVAILABLE {
+                    // Rare and small: read it for its error code.
+                    let bytes = read_small(body).await;
+                    let unavailable = error_code(&bytes) == Some("database_unavailable");
+                    turn.database_answered(false, unavailable, tokio::time::Instant::now());
+                    Body::from(bytes)
+                } else {
+                    let proved = write && parts.status.is_success();
+                    turn.database_answered(proved, false, tokio::time::Instant::now());
+                    Body::new(body)
+                };
+                return Ok(Response::from_parts(parts, body));
             }
             // Not connected: the pod never saw the request, so sending it
             // again cannot do anything twice.
@@ -399,9 +417,65 @@ async fn send(
     }
 }
 
+/// A 503 body is a few hundred bytes of JSON; more than this is not ours.
+const SMALL_BODY: usize = 16 * 1024;
+
+/// The body, if it is at most [`SMALL_BODY`] and arrives whole; empty
+/// otherwise (the client still gets the status and headers).
+async fn read_small(body: hyper::body::Incoming) -> Bytes {
+    use http_body_util::BodyExt as _;
+    match http_body_util::Limited::new(body, SMALL_BODY)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::new(),
+    }
+}
+
+/// The `error.code` of an error answer's body.
+fn error_code(body: &[u8]) -> Option<&str> {
+    #[derive(serde::Deserialize)]
+    struct Answer<'a> {
+        #[serde(borrow)]
+        error: Inner<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Inner<'a> {
+        code: &'a str,
+    }
+    serde_json::from_slice::<Answer>(body)
+        .ok()
+        .map(|a| a.error.code)
+}
+
+/// A write refused at the router while the upstream's database circuit is
+/// open, with the window's rest as `Retry-After`.
+fn database_refused(wait: Duration) -> Response {
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut response = ApiError::new(
+        ErrorCode::DatabaseUnavailable,
+        format!("the store's database is not answering; retry in {secs} s"),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_code_is_read_from_an_error_body_only() {
+        let body = br#"{"error":{"code":"database_unavailable","message":"m","request_id":"r"}}"#;
+        assert_eq!(error_code(body), Some("database_unavailable"));
+        assert_eq!(error_code(b"<html>busy</html>"), None);
+        assert_eq!(error_code(br#"{"code":"database_unavailable"}"#), None);
+        assert_eq!(error_code(b""), None);
+    }
 
     #[test]
     fn connection_named_headers_are_hop_by_hop() {

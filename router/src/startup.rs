@@ -40,6 +40,9 @@ pub struct RouterState {
     pub limiter: std::sync::Arc<crate::limits::Limiter>,
     /// The checkout waiting room ([`crate::waiting_room`]).
     pub waiting_room: std::sync::Arc<crate::waiting_room::WaitingRoom>,
+    /// Writes refused while an upstream's database circuit is open
+    /// ([`crate::gate`]).
+    pub database_refusals: prometheus::IntCounter,
 }
 
 pub struct Application {
@@ -70,7 +73,15 @@ impl Application {
             config.hop_secret.as_bytes(),
             metrics.registry(),
         )?;
+        let database_refusals = prometheus::IntCounter::new(
+            "router_database_circuit_refusals_total",
+            "writes refused at the router while their pod's database circuit was open",
+        )?;
+        metrics
+            .registry()
+            .register(Box::new(database_refusals.clone()))?;
         let state = RouterState {
+            database_refusals,
             table: syncer.table.clone(),
             syncer,
             client: proxy::client(
