@@ -155,7 +155,8 @@ async fn reads(p: &Platform, data: &Path, opts: &EdgeArgs) -> anyhow::Result<Rea
     let path = format!("/api/products/{product}");
     let store: StoreId = p.store.parse().context("store id")?;
     let hop_key = std::fs::read_to_string(data.join("hop.key")).context("reading hop.key")?;
-    let secret = std::fs::read_to_string(data.join("secret.key")).context("reading secret.key")?;
+    let keys = mercato_devstack::keys::PlatformKeys::load(data).context("the platform's keys")?;
+    let feed_token = keys.router_token(86_400)?;
     let pods: Value = p
         .http
         .get(format!("{}/v1/pods", p.router))
@@ -176,8 +177,9 @@ async fn reads(p: &Platform, data: &Path, opts: &EdgeArgs) -> anyhow::Result<Rea
 
     // Two more routers of the same platform, alike but for the limits.
     let cp = format!("http://127.0.0.1:{}", opts.port_base);
-    let limited = Router::spawn(&cp, secret.trim(), hop_key.trim(), true).await?;
-    let unlimited = Router::spawn(&cp, secret.trim(), hop_key.trim(), false).await?;
+    let trusted = keys.trusted();
+    let limited = Router::spawn(&cp, &trusted, &feed_token, hop_key.trim(), true).await?;
+    let unlimited = Router::spawn(&cp, &trusted, &feed_token, hop_key.trim(), false).await?;
     let nginx = if opts.nginx.exists() {
         Some(Nginx::start(&opts.nginx, &pod_url).await?)
     } else {
@@ -270,14 +272,23 @@ struct Router {
 }
 
 impl Router {
-    async fn spawn(cp: &str, secret: &str, hop_key: &str, limits: bool) -> anyhow::Result<Self> {
+    /// A router of the platform: it trusts the platform's public keys and
+    /// reads the routing feed with `feed_token`.
+    async fn spawn(
+        cp: &str,
+        trusted_keys: &str,
+        feed_token: &str,
+        hop_key: &str,
+        limits: bool,
+    ) -> anyhow::Result<Self> {
         let port = mercato_devstack::local::free_port()?;
         let child = tokio::process::Command::new(std::env::current_exe()?)
             .args(["serve", "router"])
             .env("RUST_LOG", "warn")
             .env("MERCATO_ROUTER_LISTEN", format!("127.0.0.1:{port}"))
             .env("MERCATO_ROUTER_CONTROL_PLANE_URL", cp)
-            .env("MERCATO_ROUTER_JWT_SECRET", secret)
+            .env("MERCATO_ROUTER_TOKENS__TRUSTED_KEYS", trusted_keys)
+            .env("MERCATO_ROUTER_CONTROL_PLANE_TOKEN", feed_token)
             .env("MERCATO_ROUTER_HOP_SECRET", hop_key)
             .env("MERCATO_ROUTER_PLATFORM_DOMAIN", "localhost")
             .env("MERCATO_ROUTER_LIMITS__ENABLED", limits.to_string())
