@@ -184,6 +184,10 @@ mod tests {
             ("MERCATO_POD_INVENTORY__GATE", "false"),
             ("MERCATO_POD_MEDIA__S3__REGION", "eu-west-1"),
             ("MERCATO_POD_EVENTS__KAFKA_BROKERS", "k:9092"),
+            (
+                "MERCATO_POD_TELEMETRY__OTLP_ENDPOINT",
+                "http://collector:4318",
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -201,6 +205,8 @@ mod tests {
         assert_eq!(c.media.s3.bucket, "img");
         assert_eq!(c.media.s3.region, "eu-west-1");
         assert_eq!(c.events.kafka_brokers.as_deref(), Some("k:9092"));
+        assert_eq!(c.telemetry.endpoint(), Some("http://collector:4318"));
+        assert_eq!(defaults.telemetry.endpoint(), None);
 
         // The flat names from before the sections are refused.
         for old in ["MERCATO_POD_CART_MAX_LINES", "MERCATO_POD_GATEWAY_API_KEY"] {

@@ -33,6 +33,10 @@ enum Command {
         /// How many pods.
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=9))]
         pods: u16,
+        /// An OTLP/HTTP collector (e.g. `http://127.0.0.1:4318`) every
+        /// process sends its spans to.
+        #[arg(long, env = "MERCATO_OTLP_ENDPOINT", default_value = "")]
+        otlp_endpoint: String,
     },
     /// Run one process of the platform.
     Serve {
@@ -132,37 +136,23 @@ enum TokenRole {
     Service,
 }
 
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if std::env::var("MERCATO_LOG_FORMAT").as_deref() == Ok("json") {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .init();
-    } else {
-        builder.init();
-    }
-}
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if !matches!(
-        cli.command,
-        Command::Up { .. }
-            | Command::Token { .. }
-            | Command::Bench(_)
-            | Command::Openapi { .. }
-            | Command::Pods(_)
-            | Command::Stores(_)
-            | Command::Moves(_)
-            | Command::Rebalance(_)
-    ) {
-        init_tracing();
-    }
+    // `serve` and `gateway` set up logs and traces from their settings
+    // (`mercato::serve`); these log without exporting spans.
+    let _logs = match cli.command {
+        Command::SeedCatalog(_) | Command::Keys { .. } => {
+            match mercato::telemetry::init("mercato", &Default::default()) {
+                Ok(telemetry) => Some(telemetry),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            }
+        }
+        _ => None,
+    };
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         // Already on screen (a move's report).
@@ -182,6 +172,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             port_base,
             platform_domain,
             pods,
+            otlp_endpoint,
         } => {
             let opts = mercato_devstack::up::UpOptions {
                 data_dir,
@@ -189,6 +180,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 port_base,
                 platform_domain,
                 pods,
+                otlp_endpoint,
             };
             mercato_devstack::up::run(opts, mercato::serve::shutdown_signal()).await
         }

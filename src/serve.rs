@@ -3,12 +3,13 @@
 //! `mercato gateway`, the test payment gateway. Each serves until Ctrl-C or
 //! SIGTERM.
 
+use std::future::Future;
 use std::path::Path;
 
 use anyhow::bail;
-use mercato_tenants::{Claims, Party, Role, SigningKey, TokenConfig};
+use mercato_tenants::{Claims, Party, Role, SigningKey, TelemetryConfig, TokenConfig};
 
-use crate::config;
+use crate::{config, telemetry};
 
 /// The control plane's signing key used when `--dev` is given and none is
 /// set. Public in this source file: never for a deployment.
@@ -64,8 +65,26 @@ fn check_key(secret: &mut String, var: &str, dev: bool, dev_value: &str) -> anyh
     bail!("{var} must be at least 32 characters (or pass --dev for a local development setup)")
 }
 
+/// Runs `serve` with the process's logs and traces set up (`service` is
+/// its `service.name`), then flushes the spans still batched.
+async fn traced(
+    service: &'static str,
+    config: &TelemetryConfig,
+    serve: impl Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    let telemetry = telemetry::init(service, config)?;
+    let served = serve.await;
+    telemetry.shutdown().await;
+    served
+}
+
 pub async fn pod(file: Option<&Path>, dev: bool) -> anyhow::Result<()> {
-    let mut cfg: mercato_pod::PodConfig = config::load(file, "MERCATO_POD_")?;
+    let cfg: mercato_pod::PodConfig = config::load(file, "MERCATO_POD_")?;
+    let telemetry = cfg.telemetry.clone();
+    traced("mercato-pod", &telemetry, serve_pod(cfg, dev)).await
+}
+
+async fn serve_pod(mut cfg: mercato_pod::PodConfig, dev: bool) -> anyhow::Result<()> {
     dev_tokens(
         &mut cfg.tokens,
         "pod",
@@ -95,8 +114,21 @@ pub async fn pod(file: Option<&Path>, dev: bool) -> anyhow::Result<()> {
 }
 
 pub async fn control_plane(file: Option<&Path>, dev: bool) -> anyhow::Result<()> {
-    let mut cfg: mercato_control_plane::ControlPlaneConfig =
+    let cfg: mercato_control_plane::ControlPlaneConfig =
         config::load(file, "MERCATO_CONTROL_PLANE_")?;
+    let telemetry = cfg.telemetry.clone();
+    traced(
+        "mercato-control-plane",
+        &telemetry,
+        serve_control_plane(cfg, dev),
+    )
+    .await
+}
+
+async fn serve_control_plane(
+    mut cfg: mercato_control_plane::ControlPlaneConfig,
+    dev: bool,
+) -> anyhow::Result<()> {
     dev_tokens(
         &mut cfg.tokens,
         "control plane",
@@ -111,7 +143,12 @@ pub async fn control_plane(file: Option<&Path>, dev: bool) -> anyhow::Result<()>
 }
 
 pub async fn router(file: Option<&Path>, dev: bool) -> anyhow::Result<()> {
-    let mut cfg: mercato_router::RouterConfig = config::load(file, "MERCATO_ROUTER_")?;
+    let cfg: mercato_router::RouterConfig = config::load(file, "MERCATO_ROUTER_")?;
+    let telemetry = cfg.telemetry.clone();
+    traced("mercato-router", &telemetry, serve_router(cfg, dev)).await
+}
+
+async fn serve_router(mut cfg: mercato_router::RouterConfig, dev: bool) -> anyhow::Result<()> {
     dev_tokens(
         &mut cfg.tokens,
         "router",
@@ -150,10 +187,16 @@ pub async fn router(file: Option<&Path>, dev: bool) -> anyhow::Result<()> {
 /// `mercato gateway`: the test payment gateway (flags or
 /// `MERCATO_GATEWAY_*`).
 pub async fn gateway(args: mercato_gateway::GatewayArgs) -> anyhow::Result<()> {
-    mercato_gateway::GatewayServer::bind(args)
-        .await?
-        .run_until(shutdown_signal())
-        .await
+    let telemetry = TelemetryConfig {
+        otlp_endpoint: args.otlp_endpoint.clone(),
+    };
+    traced("mercato-gateway", &telemetry, async {
+        mercato_gateway::GatewayServer::bind(args)
+            .await?
+            .run_until(shutdown_signal())
+            .await
+    })
+    .await
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).

@@ -37,7 +37,7 @@ async fn start_gateway(slow_ms: u64) -> GatewayProcess {
     let mut last = None;
     for _ in 0..3 {
         let port = free_port().expect("free port");
-        match GatewayProcess::start(exe, port, API_KEY, SECRET, slow_ms, None).await {
+        match GatewayProcess::start(exe, port, API_KEY, SECRET, slow_ms, None, "").await {
             Ok(gateway) => return gateway,
             Err(e) => last = Some(e),
         }

@@ -32,6 +32,8 @@ pub struct ControlPlaneConfig {
     /// How often each pod's load report is pulled, in milliseconds; 0
     /// turns the periodic pull off (`POST /v1/loads/collect` still works).
     pub load_poll_interval_ms: u64,
+    /// Trace export (`[telemetry]`): read by the binary that sets up tracing.
+    pub telemetry: mercato_tenants::TelemetryConfig,
 }
 
 /// An optional setting that is the empty string when unset, so that it has
@@ -63,6 +65,7 @@ impl Default for ControlPlaneConfig {
             kafka_brokers: None,
             moves: crate::moves::MoveSettings::default(),
             load_poll_interval_ms: 15_000,
+            telemetry: Default::default(),
         }
     }
 }
@@ -73,6 +76,7 @@ impl std::fmt::Debug for ControlPlaneConfig {
             .field("listen", &self.listen)
             .field("platform_domain", &self.platform_domain)
             .field("kafka_brokers", &self.kafka_brokers)
+            .field("telemetry", &self.telemetry)
             .finish_non_exhaustive()
     }
 }

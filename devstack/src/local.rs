@@ -591,7 +591,8 @@ pub struct GatewayProcess {
 
 impl GatewayProcess {
     /// Starts `<exe> gateway` on `port` and waits until it answers.
-    /// `log` receives its output (discarded when `None`).
+    /// `log` receives its output (discarded when `None`); it sends its spans
+    /// to the OTLP collector `otlp_endpoint` (none when empty).
     pub async fn start(
         exe: &Path,
         port: u16,
@@ -599,6 +600,7 @@ impl GatewayProcess {
         webhook_secret: &str,
         slow_ms: u64,
         log: Option<&Path>,
+        otlp_endpoint: &str,
     ) -> anyhow::Result<Self> {
         let mut cmd = Command::new(exe);
         cmd.arg("gateway")
@@ -607,6 +609,7 @@ impl GatewayProcess {
             // Secrets go by environment, not on the command line.
             .env("MERCATO_GATEWAY_API_KEY", api_key)
             .env("MERCATO_GATEWAY_WEBHOOK_SECRET", webhook_secret)
+            .env("MERCATO_GATEWAY_OTLP_ENDPOINT", otlp_endpoint)
             .env_remove("MERCATO_GATEWAY_LISTEN")
             .env_remove("MERCATO_GATEWAY_SLOW_MS")
             .stdin(Stdio::null())

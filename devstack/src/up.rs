@@ -31,6 +31,9 @@ pub struct UpOptions {
     pub port_base: u16,
     pub platform_domain: String,
     pub pods: u16,
+    /// The OTLP/HTTP collector every process sends its spans to; empty:
+    /// none.
+    pub otlp_endpoint: String,
 }
 
 /// A child `mercato serve ...` process with its log file.
@@ -204,6 +207,7 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> anyhow:
         &format!("whsec_{}", uuid::Uuid::new_v4().simple()),
         3000,
         Some(&logs.join("gateway.log")),
+        &opts.otlp_endpoint,
     )
     .await;
     let outcome = match gateway {
@@ -350,6 +354,7 @@ async fn start_services(
                 ("platform_domain", opts.platform_domain.clone()),
                 ("public_port", opts.listen.port().to_string()),
                 ("kafka_brokers", kafka.brokers()),
+                ("telemetry__otlp_endpoint", opts.otlp_endpoint.clone()),
             ],
         ),
         logs,
@@ -390,6 +395,7 @@ async fn start_services(
                         "media__dir",
                         opts.data_dir.join("media").display().to_string(),
                     ),
+                    ("telemetry__otlp_endpoint", opts.otlp_endpoint.clone()),
                 ],
             ),
             logs,
@@ -416,6 +422,7 @@ async fn start_services(
                 ("control_plane_token", router_token),
                 ("hop_secret", hop_secret.to_owned()),
                 ("platform_domain", opts.platform_domain.clone()),
+                ("telemetry__otlp_endpoint", opts.otlp_endpoint.clone()),
             ],
         ),
         logs,

@@ -50,6 +50,10 @@ pub struct GatewayArgs {
     /// How long the slow test card (4000000000000077) takes.
     #[arg(long, env = "MERCATO_GATEWAY_SLOW_MS", default_value_t = 3000)]
     pub slow_ms: u64,
+    /// Base URL of an OTLP/HTTP collector to send spans to (see
+    /// docs/operations.md, "Telemetry"); empty: none.
+    #[arg(long, env = "MERCATO_GATEWAY_OTLP_ENDPOINT", default_value = "")]
+    pub otlp_endpoint: String,
 }
 
 /// The test gateway, bound and ready to serve.

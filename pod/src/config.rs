@@ -62,6 +62,8 @@ pub struct PodConfig {
     /// Background work for the fleet: the size sweep and the purge of
     /// moved-out stores (`fleet`).
     pub fleet: FleetConfig,
+    /// Trace export (`telemetry`): read by the binary that sets up tracing.
+    pub telemetry: mercato_tenants::TelemetryConfig,
 }
 
 impl Default for PodConfig {
@@ -87,6 +89,7 @@ impl Default for PodConfig {
             checkout: CheckoutConfig::default(),
             events: EventsConfig::default(),
             fleet: FleetConfig::default(),
+            telemetry: Default::default(),
         }
     }
 }
@@ -113,6 +116,7 @@ impl std::fmt::Debug for PodConfig {
             .field("checkout", &self.checkout)
             .field("events", &self.events)
             .field("fleet", &self.fleet)
+            .field("telemetry", &self.telemetry)
             .finish()
     }
 }

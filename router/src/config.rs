@@ -49,6 +49,8 @@ pub struct RouterConfig {
     pub limits: crate::limits::LimitsConfig,
     /// The checkout waiting room ([`crate::waiting_room`]).
     pub waiting_room: crate::waiting_room::WaitingRoomConfig,
+    /// Trace export (`[telemetry]`): read by the binary that sets up tracing.
+    pub telemetry: mercato_tenants::TelemetryConfig,
 }
 
 impl Default for RouterConfig {
@@ -72,6 +74,7 @@ impl Default for RouterConfig {
             pod_circuit_open_ms: 2_000,
             limits: crate::limits::LimitsConfig::default(),
             waiting_room: crate::waiting_room::WaitingRoomConfig::default(),
+            telemetry: Default::default(),
         }
     }
 }
@@ -82,6 +85,7 @@ impl std::fmt::Debug for RouterConfig {
             .field("listen", &self.listen)
             .field("control_plane_url", &self.control_plane_url)
             .field("platform_domain", &self.platform_domain)
+            .field("telemetry", &self.telemetry)
             .finish_non_exhaustive()
     }
 }

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::Full;
 use mercato_tenants::backoff::Backoff;
-use mercato_tenants::hop;
+use mercato_tenants::{hop, trace};
 
 use crate::limits;
 use crate::waiting_room::{self, TICKET_HEADER};
@@ -150,6 +150,7 @@ async fn forward(state: &RouterState, req: Request) -> Result<Response, ApiError
         return Ok(rate_limited(wait));
     }
     if let Target::Store(r) = &target {
+        tracing::Span::current().record("store_id", tracing::field::display(r.store));
         // Tokens are checked here and again by the pod.
         let claims = bearer_claims(&parts, &state.keys)?;
         if matches!(&claims, Some(c) if !c.may_act_for(r.store)) {
@@ -180,6 +181,8 @@ async fn forward(state: &RouterState, req: Request) -> Result<Response, ApiError
         .unwrap_or("/")
         .to_owned();
     let mut headers = forwarded_headers(&parts.headers, &host);
+    // The next hop continues this request's span, not the client's.
+    trace::propagate(&mut headers);
     // The router is the edge: the client address it saw replaces any the
     // client claimed (pods rate-limit logins by it).
     if let Some(peer) = peer {

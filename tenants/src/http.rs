@@ -27,8 +27,14 @@ pub struct RequestId(pub String);
 
 /// Accepts a caller's request id if it is short printable ASCII, otherwise
 /// makes a new one. The id goes into a span (with `store_id` left for the
-/// tenant layer to fill), the response header, and every error body.
-pub async fn request_id(mut req: Request, next: Next) -> Response {
+/// tenant layer to fill), the response header, and every error body. The
+/// span is named by the process's `component` and continues the trace of
+/// a valid `traceparent` ([`crate::trace`]); without one it starts a trace.
+pub async fn request_id(
+    State(component): State<&'static str>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let id = req
         .headers()
         .get(REQUEST_ID_HEADER)
@@ -42,11 +48,15 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!(
         "request",
+        component,
         request_id = %id,
         method = %req.method(),
         route = tracing::field::Empty,
         store_id = tracing::field::Empty,
     );
+    if let Some(parent) = crate::TraceParent::from_headers(req.headers()) {
+        parent.adopt(&span);
+    }
     let mut response = next.run(req).instrument(span).await;
     if let Some(err) = response.extensions_mut().remove::<ApiError>() {
         *response.body_mut() = Body::from(err.body(Some(&id)));
@@ -73,6 +83,7 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
 /// method and status class only (bounded label values).
 #[derive(Clone)]
 pub struct HttpMetrics {
+    component: &'static str,
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
@@ -81,7 +92,7 @@ pub struct HttpMetrics {
 
 impl HttpMetrics {
     /// Registers the HTTP metrics of the process `component`.
-    pub fn new(component: &str) -> Result<Self, prometheus::Error> {
+    pub fn new(component: &'static str) -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("mercato".into()), None)?;
         let requests = IntCounterVec::new(
             Opts::new("http_requests_total", "HTTP requests served")
@@ -99,6 +110,7 @@ impl HttpMetrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         Ok(Self {
+            component,
             registry,
             requests,
             latency,
@@ -111,6 +123,11 @@ impl HttpMetrics {
     pub fn with_unmatched_label(mut self, label: &'static str) -> Self {
         self.unmatched = label;
         self
+    }
+
+    /// The process these metrics are of (`pod`, `router`, ...).
+    pub fn component(&self) -> &'static str {
+        self.component
     }
 
     /// The registry, for a process to add its own metrics to.
@@ -200,11 +217,12 @@ pub fn ops_routes<S: Clone + Send + Sync + 'static>(metrics: HttpMetrics) -> Rou
 /// limit, a panic catcher, and the request id (outermost, so every answer
 /// carries it).
 pub fn layers(router: Router, metrics: HttpMetrics, body_limit: usize) -> Router {
+    let component = metrics.component();
     router
         .layer(axum::middleware::from_fn_with_state(metrics, track))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(catch_panic))
-        .layer(axum::middleware::from_fn(request_id))
+        .layer(axum::middleware::from_fn_with_state(component, request_id))
 }
 
 /// A handler that panics answers `500 internal` with the request id, like

@@ -27,6 +27,7 @@ pub mod routing;
 pub mod signature;
 pub mod state;
 pub mod text;
+pub mod trace;
 
 pub use account::{Email, Password};
 pub use claims::{Claims, IssuedToken, Party, Role};
@@ -41,6 +42,7 @@ pub use keys::{KeyError, KeyRing, SigningKey, TokenConfig, TokenError, TokenKeys
 pub use money::{Currency, Money};
 pub use routing::{Resolution, RoutingChange, RoutingError, RoutingTable, RoutingUpdate};
 pub use state::{OrderStatus, PodState, ProductStatus, TenantState};
+pub use trace::{TelemetryConfig, TraceParent};
 
 /// Header the router uses to tell a pod which store a request is for.
 /// The router strips any client-supplied value before setting it.

@@ -267,7 +267,7 @@ async fn start_pg(bins: &Binaries, dir: &std::path::Path) -> PgCluster {
 /// How long the gateway's slow test card takes.
 pub const GATEWAY_SLOW_MS: u64 = 1500;
 
-async fn start_gateway(dir: &std::path::Path) -> GatewayProcess {
+async fn start_gateway(dir: &std::path::Path, otlp_endpoint: &str) -> GatewayProcess {
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_mercato"));
     let key = format!("sk_test_{}", uuid::Uuid::new_v4().simple());
     let secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
@@ -275,7 +275,16 @@ async fn start_gateway(dir: &std::path::Path) -> GatewayProcess {
         let log = dir.join(format!("gateway-{port}.log"));
         let (key, secret) = (key.clone(), secret.clone());
         async move {
-            GatewayProcess::start(exe, port, &key, &secret, GATEWAY_SLOW_MS, Some(&log)).await
+            GatewayProcess::start(
+                exe,
+                port,
+                &key,
+                &secret,
+                GATEWAY_SLOW_MS,
+                Some(&log),
+                otlp_endpoint,
+            )
+            .await
         }
     })
     .await
@@ -325,6 +334,22 @@ impl Stack {
     /// [`Stack::start`] with each pod's configuration adjusted by
     /// `configure` (short timers, a feature off, ...).
     pub async fn start_with(pods: usize, configure: impl Fn(&mut mercato_pod::PodConfig)) -> Stack {
+        Self::start_full(pods, configure, "").await
+    }
+
+    /// [`Stack::start`] whose spans go to the OTLP collector
+    /// `otlp_endpoint`: the gateway process sends its own; the in-process
+    /// control plane, pods and router trace through the test process's
+    /// subscriber, which the test installs (`mercato::telemetry::init`).
+    pub async fn start_exporting(pods: usize, otlp_endpoint: &str) -> Stack {
+        Self::start_full(pods, |_| {}, otlp_endpoint).await
+    }
+
+    async fn start_full(
+        pods: usize,
+        configure: impl Fn(&mut mercato_pod::PodConfig),
+        otlp_endpoint: &str,
+    ) -> Stack {
         let dir = tempfile::tempdir().expect("tempdir");
         // Postgres runs as an unprivileged user when tests run as root.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
@@ -343,7 +368,7 @@ impl Stack {
             .build()
             .expect("client");
 
-        let gateway = start_gateway(dir.path()).await;
+        let gateway = start_gateway(dir.path(), otlp_endpoint).await;
         let kafka = start_kafka(dir.path()).await;
         let cp_database_url = pg.create_database("control_plane").await.expect("cp db");
         let cp_app =

@@ -4,8 +4,9 @@
 //! request to mail, an order placed, a product changed) is recorded here in
 //! the same transaction as the change itself, so the event exists if and only
 //! if the change committed. The [`Relay`] publishes unpublished rows to Kafka
-//! (key = store id, one topic per kind of event: [`EventType::topic`]) and
-//! marks them published; delivery is at least once, so consumers dedupe by
+//! (key = store id, one topic per kind of event: [`EventType::topic`];
+//! headers `type` and, when the event was recorded inside a trace,
+//! `traceparent`) and marks them published; delivery is at least once, so consumers dedupe by
 //! `event_id`. The events, their payloads and the envelope are declared in
 //! [`mercato_tenants::events`] and documented in `docs/events.md`.
 //!
@@ -23,7 +24,7 @@ pub(crate) mod sql;
 use std::sync::LazyLock;
 
 use mercato_tenants::events::{Event, EventType};
-use mercato_tenants::{EventId, StoreId};
+use mercato_tenants::{EventId, StoreId, TraceParent};
 use sqlx::{Postgres, Transaction};
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -40,6 +41,12 @@ static RECORDED: LazyLock<Notify> = LazyLock::new(Notify::new);
 
 fn recorded() -> &'static Notify {
     &RECORDED
+}
+
+/// The trace context of the work recording an event, kept with it for the
+/// relay to send on (the message's `traceparent` header).
+fn trace_context() -> Option<String> {
+    TraceParent::current().map(|t| t.to_string())
 }
 
 fn payload_of(event: &Event) -> Result<serde_json::Value, sqlx::Error> {
@@ -87,7 +94,17 @@ async fn insert(
     payload: &serde_json::Value,
 ) -> Result<EventId, sqlx::Error> {
     let id = EventId::new();
-    sql::insert(tx, store, id, event_type, aggregate_id, payload).await?;
+    let traceparent = trace_context();
+    sql::insert(
+        tx,
+        store,
+        id,
+        event_type,
+        aggregate_id,
+        payload,
+        traceparent.as_deref(),
+    )
+    .await?;
     recorded().notify_waiters();
     Ok(id)
 }
@@ -108,7 +125,17 @@ pub async fn record_many(
     let aggregates: Vec<Uuid> = events.iter().map(Event::aggregate_id).collect();
     let payloads: Vec<serde_json::Value> =
         events.iter().map(payload_of).collect::<Result<_, _>>()?;
-    sql::insert_many(tx, store, &uuids, &types, &aggregates, &payloads).await?;
+    let traceparent = trace_context();
+    sql::insert_many(
+        tx,
+        store,
+        &uuids,
+        &types,
+        &aggregates,
+        &payloads,
+        traceparent.as_deref(),
+    )
+    .await?;
     recorded().notify_waiters();
     Ok(ids)
 }

@@ -22,6 +22,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use mercato_tenants::backoff::Backoff;
 use mercato_tenants::events::{Envelope, EventType, Topic, TYPE_HEADER};
+use mercato_tenants::trace::{TraceParent, TRACEPARENT_HEADER};
 use mercato_tenants::{EventId, StoreId};
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -341,12 +342,27 @@ impl Relay {
             };
             let value = serde_json::to_vec(&envelope)
                 .map_err(|e| sqlx::Error::Decode(format!("outbox row {}: {e}", row.id).into()))?;
-            let record = FutureRecord::to(topic).key(&key).payload(&value).headers(
-                OwnedHeaders::new().insert(Header {
-                    key: TYPE_HEADER,
-                    value: Some(event_type.as_str()),
-                }),
-            );
+            let mut headers = OwnedHeaders::new().insert(Header {
+                key: TYPE_HEADER,
+                value: Some(event_type.as_str()),
+            });
+            // The trace of the request that recorded the event, re-read
+            // strictly (rows come from other pods too, after a move).
+            let traceparent = row
+                .traceparent
+                .as_deref()
+                .and_then(TraceParent::parse)
+                .map(|t| t.to_string());
+            if let Some(traceparent) = &traceparent {
+                headers = headers.insert(Header {
+                    key: TRACEPARENT_HEADER,
+                    value: Some(traceparent.as_str()),
+                });
+            }
+            let record = FutureRecord::to(topic)
+                .key(&key)
+                .payload(&value)
+                .headers(headers);
             match producer.send_result(record) {
                 Ok(delivery) => in_flight.push((row.id, topic, delivery)),
                 Err((cause, _)) => {

@@ -16,22 +16,26 @@ pub(crate) async fn insert(
     event_type: EventType,
     aggregate_id: Uuid,
     payload: &serde_json::Value,
+    traceparent: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO outbox (store_id, id, type, aggregate_id, payload) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO outbox (store_id, id, type, aggregate_id, payload, traceparent) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(store.as_uuid())
     .bind(id.as_uuid())
     .bind(event_type.as_str())
     .bind(aggregate_id)
     .bind(payload)
+    .bind(traceparent)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 /// Inserts several outbox rows of one store in one statement, the i-th
-/// row from the i-th element of each slice; the caller commits.
+/// row from the i-th element of each slice, all with one `traceparent`;
+/// the caller commits.
 pub(crate) async fn insert_many(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
@@ -39,10 +43,11 @@ pub(crate) async fn insert_many(
     types: &[&str],
     aggregates: &[Uuid],
     payloads: &[serde_json::Value],
+    traceparent: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO outbox (store_id, id, type, aggregate_id, payload) \
-         SELECT $1, id, type, aggregate_id, payload \
+        "INSERT INTO outbox (store_id, id, type, aggregate_id, payload, traceparent) \
+         SELECT $1, id, type, aggregate_id, payload, $6 \
          FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::jsonb[]) AS e(id, type, aggregate_id, payload)",
     )
     .bind(store.as_uuid())
@@ -50,6 +55,7 @@ pub(crate) async fn insert_many(
     .bind(types)
     .bind(aggregates)
     .bind(payloads)
+    .bind(traceparent)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -104,6 +110,7 @@ pub(crate) struct OutboxRow {
     pub aggregate_id: Uuid,
     pub occurred_at: DateTime<Utc>,
     pub payload: serde_json::Value,
+    pub traceparent: Option<String>,
 }
 
 /// Claims the store's next `limit` unpublished rows in id order, skipping
@@ -114,7 +121,7 @@ pub(crate) async fn claim_batch(
     limit: i64,
 ) -> Result<Vec<OutboxRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, type, aggregate_id, occurred_at, payload FROM outbox \
+        "SELECT id, type, aggregate_id, occurred_at, payload, traceparent FROM outbox \
          WHERE store_id = $1 AND published_at IS NULL \
          ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
     )

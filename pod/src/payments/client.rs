@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use mercato_tenants::trace::{TraceParent, TRACEPARENT_HEADER};
 use reqwest::Method;
 use serde::Serialize;
 
@@ -75,6 +76,10 @@ impl HttpGateway {
             .bearer_auth(&self.api_key);
         if let Some(key) = key {
             request = request.header(IDEMPOTENCY_HEADER, key);
+        }
+        // The gateway's span joins the checkout's trace.
+        if let Some(parent) = TraceParent::current() {
+            request = request.header(TRACEPARENT_HEADER, parent.header_value());
         }
         if let Some(body) = body {
             request = request.json(body);
