@@ -2,6 +2,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+/// Every process of the binary allocates with mimalloc (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use mercato_tenants::{Party, Role, SigningKey, StoreId};
 
 /// Mercato: a pod-sharded, multi-tenant commerce platform.

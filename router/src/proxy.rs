@@ -128,7 +128,7 @@ async fn resolve(state: &RouterState, host: &Domain) -> Result<Target, ApiError>
 
 /// The fallback of the router: every request that is not one of its own
 /// endpoints.
-pub async fn proxy(State(state): State<RouterState>, req: Request) -> Response {
+pub async fn proxy(State(state): State<std::sync::Arc<RouterState>>, req: Request) -> Response {
     match forward(&state, req).await {
         Ok(response) => response,
         Err(e) => e.into_response(),

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -19,7 +20,8 @@ use crate::proxy::{self, HttpClient};
 use crate::sync::{SharedTable, Syncer};
 use crate::RouterConfig;
 
-#[derive(Clone)]
+/// Shared by every request as one `Arc` (cloning the fields per request
+/// cost allocations: the key ring's map, the URLs).
 pub struct RouterState {
     pub table: SharedTable,
     pub syncer: Syncer,
@@ -48,7 +50,7 @@ pub struct RouterState {
 pub struct Application {
     listener: TcpListener,
     router: Router,
-    state: RouterState,
+    state: Arc<RouterState>,
 }
 
 impl Application {
@@ -80,7 +82,7 @@ impl Application {
         metrics
             .registry()
             .register(Box::new(database_refusals.clone()))?;
-        let state = RouterState {
+        let state = Arc::new(RouterState {
             database_refusals,
             table: syncer.table.clone(),
             syncer,
@@ -104,7 +106,7 @@ impl Application {
             hop_key: config.hop_secret.as_bytes().into(),
             limiter: std::sync::Arc::new(crate::limits::Limiter::new(config.limits.clone())),
             waiting_room,
-        };
+        });
         let app = Router::new()
             .merge(ops_routes(metrics.clone()))
             .route("/readyz", get(readyz))
@@ -150,7 +152,7 @@ impl Application {
 }
 
 /// `GET /readyz`: ready once a routing table has been loaded.
-async fn readyz(State(state): State<RouterState>) -> Response {
+async fn readyz(State(state): State<Arc<RouterState>>) -> Response {
     let version = state.table.version();
     if state.table.loaded() {
         axum::Json(serde_json::json!({"status": "ready", "routing_version": version}))
