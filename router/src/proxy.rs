@@ -198,7 +198,7 @@ async fn forward(state: &RouterState, req: Request) -> Result<Response, ApiError
                 &state.control_plane_url,
                 &parts.method,
                 &path,
-                headers,
+                &headers,
                 body,
             )
             .await
@@ -292,7 +292,7 @@ async fn send_to_store(
         HeaderName::from_static(hop::HOP_HEADER),
         HeaderValue::from_str(&hop).map_err(ApiError::internal)?,
     );
-    send(state, url, method, path, headers.clone(), body).await
+    send(state, url, method, path, headers, body).await
 }
 
 /// The header names `Connection` lists: hop-by-hop as well (RFC 9110
@@ -344,7 +344,7 @@ async fn send(
     base: &str,
     method: &axum::http::Method,
     path: &str,
-    headers: HeaderMap,
+    headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let uri: Uri = format!("{base}{path}")
