@@ -215,7 +215,7 @@ fn check_description(description: &str) -> Result<(), InvalidProduct> {
 }
 
 fn check_label(field: &'static str, value: &str, max: usize) -> Result<(), InvalidProduct> {
-    if value.len() > max || value.chars().any(char::is_control) {
+    if value.chars().count() > max || value.chars().any(char::is_control) {
         return Err(InvalidProduct::Text { field, max });
     }
     Ok(())
@@ -451,17 +451,50 @@ impl ProductPatch {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariantPatch {
-    #[schema(value_type = Option<String>)]
+    /// 1 to 64 printable ASCII characters, no spaces (white space around
+    /// it is trimmed); unique in the store.
+    #[schema(value_type = Option<String>, pattern = r"^[\u0009\u000A\u000D\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[!-~]{1,64}[\u0009\u000A\u000D\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$")]
     pub sku: Option<Sku>,
+    /// At most 255 characters, no control characters.
+    #[schema(max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub title: Option<String>,
+    /// 0 to 10^12 minor units; at most the compare-at price, if any.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub price_minor: Option<i64>,
-    /// `null` clears the compare-at price.
+    /// `null` clears the compare-at price; else the price to 10^12.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub compare_at_minor: Option<Option<i64>>,
+    /// 0 to 1,000,000,000.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub weight_grams: Option<i32>,
+    /// One value of each of the product's options.
     pub option_values: Option<OptionValues>,
+    #[schema(schema_with = attributes_schema)]
     pub attributes: Option<Attributes>,
+}
+
+/// [`Attributes`] as [`check_attributes`] takes them: at most 50; names
+/// not blank, at most 64 characters; values at most 1,024 characters; no
+/// control characters in either. `null` (as absent) leaves them as they are.
+fn attributes_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::{schema::SchemaType, ObjectBuilder, Type};
+    let text = |max: usize, pattern: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(max))
+            .pattern(Some(pattern))
+    };
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .max_properties(Some(MAX_ATTRIBUTES))
+        .property_names(Some(text(
+            64,
+            r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$",
+        )))
+        .additional_properties(Some(text(1024, r"^[^\u0000-\u001F\u007F-\u009F]*$")))
+        .description(Some("Free-form merchant attributes: `{\"material\": \"cotton\"}`."))
+        .build()
 }
 
 impl VariantPatch {

@@ -12,7 +12,7 @@ use crate::collections::{InvalidHandle, Slug};
 /// Deepest a tree may be: a root is at depth 1.
 pub const MAX_DEPTH: usize = 8;
 pub const MAX_POSITION: i32 = 1_000_000;
-/// Longest name, in bytes.
+/// Longest name, in characters (as the column's check counts them).
 pub const MAX_NAME: usize = 255;
 
 /// Why a new category or a change to one is refused (its own fields).
@@ -191,7 +191,7 @@ pub fn check_move(
 }
 
 fn check_name(name: &str) -> Result<(), InvalidCategory> {
-    if name.trim().is_empty() || name.len() > MAX_NAME {
+    if name.trim().is_empty() || name.chars().count() > MAX_NAME {
         return Err(InvalidCategory::Name { max: MAX_NAME });
     }
     Ok(())
@@ -209,7 +209,13 @@ fn check_position(position: i32) -> Result<(), InvalidCategory> {
 #[serde(deny_unknown_fields)]
 pub struct NewCategory {
     /// Lower-case slug, 1 to 63 characters, unique among the store's categories.
+    #[schema(min_length = 1, max_length = 63, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
     pub handle: String,
+    /// 1 to 255 characters, not only white space (stored trimmed).
+    #[schema(
+        max_length = 255,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     /// Omit or `null` for a root.
     pub parent_id: Option<CategoryId>,
@@ -246,7 +252,14 @@ impl NewCategory {
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryPatch {
+    /// Lower-case slug, 1 to 63 characters, unique among the store's categories.
+    #[schema(min_length = 1, max_length = 63, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
     pub handle: Option<String>,
+    /// 1 to 255 characters, not only white space (stored trimmed).
+    #[schema(
+        max_length = 255,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
     /// Absent: stay; `null`: become a root; an id: move under it.
     #[serde(default, deserialize_with = "present")]
@@ -399,6 +412,56 @@ mod tests {
             Err(TreeRefusal::TooDeep { max: MAX_DEPTH })
         );
         assert!(check_move(&parents, a, Some(ids[MAX_DEPTH - 3])).is_ok());
+    }
+
+    /// The characters of `0..=U+3000` (past the last white space and
+    /// control character) `keep` holds, as a regex class body: `\uXXXX`, two
+    /// neighbours as two, longer runs as `\uXXXX-\uXXXX`.
+    fn class(keep: impl Fn(char) -> bool) -> String {
+        let hex = |c: u32| format!("\\u{c:04X}");
+        let mut out = String::new();
+        let mut c = 0;
+        while c <= 0x3000 {
+            if char::from_u32(c).is_some_and(&keep) {
+                let start = c;
+                while c < 0x3000 && char::from_u32(c + 1).is_some_and(&keep) {
+                    c += 1;
+                }
+                out += &match c - start {
+                    0 => hex(start),
+                    1 => hex(start) + &hex(c),
+                    _ => format!("{}-{}", hex(start), hex(c)),
+                };
+            }
+            c += 1;
+        }
+        out
+    }
+
+    /// The document's `name` rule is the handler's with the JSON body's own:
+    /// no control character but tab, line feed and carriage return
+    /// (`invalid_text`), at least one character `str::trim` keeps, at most
+    /// 255 characters.
+    #[test]
+    fn name_schema_says_the_handler_rule() {
+        use utoipa::PartialSchema;
+        let refused = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+        let text = class(refused);
+        let blank = class(|c| refused(c) || c.is_whitespace());
+        let expected = format!("^[^{text}]*[^{blank}][^{text}]*$");
+        for schema in [CategoryPatch::schema(), NewCategory::schema()] {
+            let schema = serde_json::to_value(schema).expect("schema");
+            let name = &schema["properties"]["name"];
+            assert_eq!(name["maxLength"], 255);
+            assert_eq!(name["pattern"], expected.as_str());
+        }
+        let patch = |name: String| CategoryPatch {
+            name: Some(name),
+            ..CategoryPatch::default()
+        };
+        assert!(patch("é".repeat(MAX_NAME)).validate().is_ok());
+        assert!(patch("é".repeat(MAX_NAME + 1)).validate().is_err());
+        assert!(patch(" \u{3000}\u{85}".into()).validate().is_err());
     }
 
     #[test]

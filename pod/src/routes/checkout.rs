@@ -270,10 +270,15 @@ fn started_by(c: &sql::Checkout, who: &CartRef) -> bool {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct OptionsQuery {
-    /// Destination country (ISO 3166-1 alpha-2).
-    #[param(pattern = "^[A-Za-z]{2}$")]
+    /// Destination country (ISO 3166-1 alpha-2, either case; white space
+    /// around it is trimmed).
+    #[param(
+        pattern = r"^[\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[A-Za-z]{2}[\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     country: String,
-    /// Subtotal in minor units, for free-shipping thresholds.
+    /// Subtotal in minor units, for free-shipping thresholds; 0 (the
+    /// default) to 100,000,000,000.
+    #[param(minimum = 0, maximum = 100_000_000_000_i64)]
     subtotal_minor: Option<i64>,
 }
 

@@ -88,7 +88,9 @@ pub struct StockUpdate {
     /// Units on hand, 0 to 10,000,000; never below the units reserved.
     #[schema(minimum = 0, maximum = 10_000_000)]
     on_hand: i32,
-    /// At or below this many available units the badge says `low`.
+    /// At or below this many available units the badge says `low`; 0 to
+    /// 1,000,000.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     low_stock_threshold: Option<i32>,
     /// Default: the store's default location.
     location_id: Option<LocationId>,
