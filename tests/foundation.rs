@@ -533,8 +533,10 @@ async fn bad_input_gets_clear_4xx_codes() {
         .await
         .expect("json");
     assert_eq!(page["items"], json!([]));
+    // The router's metrics answer by its address, never on a domain.
     let metrics = stack
-        .get(&host, "/metrics")
+        .http
+        .get(format!("{}/metrics", stack.router.url()))
         .send()
         .await
         .expect("metrics")
@@ -542,6 +544,10 @@ async fn bad_input_gets_clear_4xx_codes() {
         .await
         .expect("text");
     assert!(metrics.contains("mercato_http_requests_total"));
+    for on in [host.as_str(), PLATFORM] {
+        let r = stack.get(on, "/metrics").send().await.expect("metrics");
+        assert_eq!(error_code(r).await, (404, "not_found".into()), "{on}");
+    }
     stack.shutdown().await;
 }
 
@@ -748,10 +754,10 @@ async fn a_hung_database_answers_a_quick_503_and_cached_reads_go_on() {
             .expect("send");
         more.push(error_code(r).await);
     }
-    let refusals_at_router = router_database_refusals(&stack, &host).await;
+    let refusals_at_router = router_database_refusals(&stack).await;
     // A read still goes to the pod (which may serve it from its cache).
     let _ = stack.get(&host, &path).send().await;
-    let refusals_after_read = router_database_refusals(&stack, &host).await;
+    let refusals_after_read = router_database_refusals(&stack).await;
     stack.pg().thaw();
     assert_eq!(refused, (503, "database_unavailable".into()));
     assert_eq!(retry_after.as_ref().map(|v| v.as_bytes()), Some(&b"1"[..]));
@@ -790,9 +796,10 @@ async fn a_hung_database_answers_a_quick_503_and_cached_reads_go_on() {
 /// The router's count of writes it refused for an open database circuit.
 /// (Called while Postgres is frozen: it does not panic, so the test thaws
 /// it before asserting.)
-async fn router_database_refusals(stack: &Stack, host: &str) -> Option<u64> {
+async fn router_database_refusals(stack: &Stack) -> Option<u64> {
     let text = stack
-        .get(host, "/metrics")
+        .http
+        .get(format!("{}/metrics", stack.router.url()))
         .send()
         .await
         .ok()?

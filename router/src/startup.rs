@@ -111,7 +111,8 @@ impl Application {
             .merge(ops_routes(metrics.clone()))
             .route("/readyz", get(readyz))
             .fallback(proxy::proxy)
-            .with_state(state.clone());
+            .with_state(state.clone())
+            .layer(axum::middleware::from_fn(metrics_by_address_only));
         let router = layers(app, metrics, config.body_limit);
         let listener = mercato_tenants::http::bind(&config.listen)
             .await
@@ -151,6 +152,41 @@ impl Application {
     }
 }
 
+/// The router's `/metrics` (request counts and waiting-room gauges of every
+/// store) is the operator's: it answers only to a request addressed to the
+/// router by its IP address, as a scraper sends it, and is `404` on any
+/// domain (a store's or the platform's), so no shopper reads it.
+async fn metrics_by_address_only(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.uri().path() == "/metrics" && !addressed_by_ip(&req) {
+        return ApiError::new(ErrorCode::NotFound, "no such route").into_response();
+    }
+    next.run(req).await
+}
+
+/// Whether the request's host (an absolute target's authority, else the
+/// `Host` header) is an IP address, with or without a port.
+fn addressed_by_ip(req: &axum::extract::Request) -> bool {
+    let authority: Option<axum::http::uri::Authority> = match req.uri().authority() {
+        Some(authority) => Some(authority.clone()),
+        None => req
+            .headers()
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|h| h.parse().ok()),
+    };
+    authority.is_some_and(|a| {
+        let host = a.host();
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        host.parse::<std::net::IpAddr>().is_ok()
+    })
+}
+
 /// `GET /readyz`: ready once a routing table has been loaded.
 async fn readyz(State(state): State<Arc<RouterState>>) -> Response {
     let version = state.table.version();
@@ -159,5 +195,43 @@ async fn readyz(State(state): State<Arc<RouterState>>) -> Response {
             .into_response()
     } else {
         ApiError::new(ErrorCode::NotReady, "no routing table loaded yet").into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(target: &str, host: Option<&str>) -> axum::extract::Request {
+        let mut builder = axum::http::Request::builder().uri(target);
+        if let Some(host) = host {
+            builder = builder.header("host", host);
+        }
+        builder.body(axum::body::Body::empty()).expect("request")
+    }
+
+    #[test]
+    fn only_an_ip_address_reaches_the_metrics() {
+        assert!(addressed_by_ip(&request(
+            "/metrics",
+            Some("127.0.0.1:8080")
+        )));
+        assert!(addressed_by_ip(&request("/metrics", Some("10.0.0.7"))));
+        assert!(addressed_by_ip(&request("/metrics", Some("[::1]:8080"))));
+        assert!(!addressed_by_ip(&request("/metrics", Some("shop.example"))));
+        assert!(!addressed_by_ip(&request(
+            "/metrics",
+            Some("localhost:8080")
+        )));
+        assert!(!addressed_by_ip(&request(
+            "/metrics",
+            Some("127.0.0.1.nip.io")
+        )));
+        assert!(!addressed_by_ip(&request("/metrics", None)));
+        // An absolute target's authority wins over Host.
+        assert!(!addressed_by_ip(&request(
+            "http://shop.example/metrics",
+            Some("127.0.0.1")
+        )));
     }
 }
