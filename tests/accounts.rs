@@ -1069,21 +1069,6 @@ async fn a_stranger_guessing_the_owners_password_is_slowed_and_the_owner_still_s
     stack.shutdown().await;
 }
 
-/// A sample of a process's `/metrics`, if present.
-async fn metric(stack: &Stack, base_url: &str, sample: &str) -> Option<f64> {
-    let text = stack
-        .http
-        .get(format!("{base_url}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_flood_is_shed_with_503_and_never_hashes_past_the_bound() {
     let stack = Stack::start_with(1, |c| {
@@ -1139,9 +1124,13 @@ async fn a_login_flood_is_shed_with_503_and_never_hashes_past_the_bound() {
     assert_eq!(r.status().as_u16(), 200);
 
     let pod = stack.pod_for(&store).await.app.url();
-    let peak = metric(&stack, &pod, "mercato_password_hashes_in_flight_max").await;
+    let peak = stack
+        .metric(&pod, "mercato_password_hashes_in_flight_max")
+        .await;
     assert_eq!(peak, Some(1.0), "never more than one hash at once");
-    let counted = metric(&stack, &pod, "mercato_password_hashes_shed_total").await;
+    let counted = stack
+        .metric(&pod, "mercato_password_hashes_shed_total")
+        .await;
     assert_eq!(counted, Some(f64::from(shed)));
     stack.shutdown().await;
 }

@@ -1104,21 +1104,6 @@ async fn router_with_waiting_room(
     (url, stop)
 }
 
-/// The value of an unlabelled metric on a process's `/metrics`.
-async fn metric(stack: &Stack, base: &str, name: &str) -> Option<f64> {
-    let text = stack
-        .http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_store_queues_checkouts_with_tickets_served_in_turn_and_never_queues_browsing() {
     const TICKET: &str = "x-mercato-queue-ticket";
@@ -1165,7 +1150,11 @@ async fn a_full_store_queues_checkouts_with_tickets_served_in_turn_and_never_que
     let first = tokio::spawn(send(checkout(&carts[0], "q-first", CARD_SLOW, None)));
     stack
         .eventually("the slow checkout is in flight", || async {
-            (metric(&stack, &router, "mercato_waiting_room_in_flight").await? == 1.0).then_some(())
+            (stack
+                .metric(&router, "mercato_waiting_room_in_flight")
+                .await?
+                == 1.0)
+                .then_some(())
         })
         .await;
     let (ticket, position) = queued(
@@ -1238,11 +1227,15 @@ async fn a_full_store_queues_checkouts_with_tickets_served_in_turn_and_never_que
     assert_eq!(status, 201, "{body}");
 
     assert_eq!(
-        metric(&stack, &router, "mercato_waiting_room_queued_total").await,
+        stack
+            .metric(&router, "mercato_waiting_room_queued_total")
+            .await,
         Some(2.0)
     );
     assert_eq!(
-        metric(&stack, &router, "mercato_waiting_room_queue_length").await,
+        stack
+            .metric(&router, "mercato_waiting_room_queue_length")
+            .await,
         Some(0.0)
     );
     assert_eq!(shop.count(&stack, ORDERS).await, 3);

@@ -214,20 +214,9 @@ fn order_placed(number: i64, currency: &str, total_minor: i64) -> Value {
     })
 }
 
-/// A Prometheus sample of a process's `/metrics`, 0 if absent.
+/// An unlabelled metric of the process at `base_url`, 0 when absent.
 async fn metric(stack: &Stack, base_url: &str, sample: &str) -> f64 {
-    let text = stack
-        .http
-        .get(format!("{base_url}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0)
+    stack.metric(base_url, sample).await.unwrap_or(0.0)
 }
 
 /// Each row in Kafka exactly once, on its topic, keyed by its store, with

@@ -797,18 +797,13 @@ async fn a_hung_database_answers_a_quick_503_and_cached_reads_go_on() {
 /// (Called while Postgres is frozen: it does not panic, so the test thaws
 /// it before asserting.)
 async fn router_database_refusals(stack: &Stack) -> Option<u64> {
-    let text = stack
-        .http
-        .get(format!("{}/metrics", stack.router.url()))
-        .send()
+    stack
+        .metric(
+            &stack.router.url(),
+            "mercato_router_database_circuit_refusals_total",
+        )
         .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    text.lines()
-        .filter(|l| l.starts_with("mercato_router_database_circuit_refusals_total"))
-        .find_map(|l| l.split_whitespace().last()?.parse().ok())
+        .map(|v| v as u64)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

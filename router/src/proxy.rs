@@ -254,12 +254,19 @@ fn limit(
 }
 
 fn rate_limited(wait: Duration) -> Response {
+    retry_after(wait, |secs| {
+        ApiError::new(
+            ErrorCode::RateLimited,
+            format!("too many requests; retry in {secs} s"),
+        )
+    })
+}
+
+/// The error `make(secs)` answered with `Retry-After: secs`, `wait` rounded
+/// up to whole seconds (at least 1).
+fn retry_after(wait: Duration, make: impl FnOnce(u64) -> ApiError) -> Response {
     let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-    let mut response = ApiError::new(
-        ErrorCode::RateLimited,
-        format!("too many requests; retry in {secs} s"),
-    )
-    .into_response();
+    let mut response = make(secs).into_response();
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -455,16 +462,12 @@ fn error_code(body: &[u8]) -> Option<&str> {
 /// A write refused at the router while the upstream's database circuit is
 /// open, with the window's rest as `Retry-After`.
 fn database_refused(wait: Duration) -> Response {
-    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-    let mut response = ApiError::new(
-        ErrorCode::DatabaseUnavailable,
-        format!("the store's database is not answering; retry in {secs} s"),
-    )
-    .into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    response
+    retry_after(wait, |secs| {
+        ApiError::new(
+            ErrorCode::DatabaseUnavailable,
+            format!("the store's database is not answering; retry in {secs} s"),
+        )
+    })
 }
 
 #[cfg(test)]

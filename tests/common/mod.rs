@@ -521,6 +521,23 @@ impl Stack {
         }
     }
 
+    /// The value of an unlabelled metric on the `/metrics` of the process at
+    /// `base` (a URL); `None` if it cannot be read. Does not panic, so a test
+    /// may call it while it holds something it must release.
+    pub async fn metric(&self, base: &str, name: &str) -> Option<f64> {
+        let text = self
+            .http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    }
+
     /// A request through the router for `host`.
     pub fn at(&self, method: reqwest::Method, host: &str, path: &str) -> reqwest::RequestBuilder {
         self.http
