@@ -99,6 +99,9 @@ pub async fn run(opts: EdgeArgs) -> anyhow::Result<()> {
 /// The read runs, by target; each target's runs in round order.
 struct Reads {
     rows: Vec<(&'static str, Vec<Report>)>,
+    /// CPU time of the proxy's processes per request, in µs, by target and
+    /// round (none for direct reads).
+    cpu: Vec<(&'static str, Vec<f64>)>,
     nginx: Option<String>,
 }
 
@@ -108,6 +111,47 @@ impl Reads {
         (!runs.is_empty())
             .then(|| runs.iter().map(|r| r.per_second).sum::<f64>() / runs.len() as f64)
     }
+
+    fn cpu_mean(&self, name: &str) -> Option<f64> {
+        let runs = &self.cpu.iter().find(|(n, _)| *n == name)?.1;
+        (!runs.is_empty()).then(|| runs.iter().sum::<f64>() / runs.len() as f64)
+    }
+}
+
+/// CPU time (user and system, every thread) of process `pid` and of its
+/// children (nginx's workers), in seconds, from `/proc`. Throughput on a
+/// machine the load generator and the pod share moves with what else runs;
+/// CPU per request of the proxy itself much less.
+fn cpu_seconds(pid: u32) -> f64 {
+    let tick = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    let mut ticks = 0u64;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(id) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid ...`: comm may hold spaces, so count from ')'.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ppid = fields.get(1).and_then(|f| f.parse::<u32>().ok());
+        if id != pid && ppid != Some(pid) {
+            continue;
+        }
+        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+        ticks += field(11).unwrap_or(0) + field(12).unwrap_or(0);
+    }
+    ticks as f64 / tick
 }
 
 /// Hop headers for a fixed request, signed again every few seconds.
@@ -194,22 +238,44 @@ async fn reads(p: &Platform, data: &Path, opts: &EdgeArgs) -> anyhow::Result<Rea
         Signed(String),
         Host(String),
     }
-    let mut targets: Vec<(&'static str, Via)> = vec![
+    // Each target with the process whose CPU is the proxy's.
+    let mut targets: Vec<(&'static str, Via, Option<u32>)> = vec![
         (
             "direct to the pod (signed hop)",
             Via::Signed(pod_url.clone()),
+            None,
         ),
-        ("router, limits on", Via::Host(limited.url.clone())),
-        ("router, limits off", Via::Host(unlimited.url.clone())),
+        (
+            "router, limits on",
+            Via::Host(limited.url.clone()),
+            limited.child.id(),
+        ),
+        (
+            "router, limits off",
+            Via::Host(unlimited.url.clone()),
+            unlimited.child.id(),
+        ),
     ];
     if let Some(n) = &nginx {
-        targets.insert(1, ("nginx → pod (signed hop)", Via::Signed(n.url.clone())));
+        targets.insert(
+            1,
+            (
+                "nginx → pod (signed hop)",
+                Via::Signed(n.url.clone()),
+                n.child.id(),
+            ),
+        );
     }
     let mut rows: Vec<(&'static str, Vec<Report>)> =
-        targets.iter().map(|(n, _)| (*n, Vec::new())).collect();
+        targets.iter().map(|(n, _, _)| (*n, Vec::new())).collect();
+    let mut cpu: Vec<(&'static str, Vec<f64>)> = targets
+        .iter()
+        .filter(|(_, _, pid)| pid.is_some())
+        .map(|(n, _, _)| (*n, Vec::new()))
+        .collect();
     let duration = Duration::from_secs(opts.seconds);
     for round in 0..opts.rounds {
-        for (i, (name, via)) in targets.iter().enumerate() {
+        for (i, (name, via, pid)) in targets.iter().enumerate() {
             let http = reqwest::Client::builder()
                 .pool_max_idle_per_host(opts.connections)
                 .timeout(Duration::from_secs(10))
@@ -242,6 +308,7 @@ async fn reads(p: &Platform, data: &Path, opts: &EdgeArgs) -> anyhow::Result<Rea
             for _ in 0..100 {
                 request().await;
             }
+            let cpu_before = pid.map(cpu_seconds);
             let report = loadgen::run(
                 &format!("{name} (round {})", round + 1),
                 opts.connections,
@@ -249,6 +316,14 @@ async fn reads(p: &Platform, data: &Path, opts: &EdgeArgs) -> anyhow::Result<Rea
                 request,
             )
             .await;
+            if let (Some(pid), Some(before)) = (pid, cpu_before) {
+                let used = cpu_seconds(*pid) - before;
+                let per_request = used * 1e6 / report.requests.max(1) as f64;
+                eprintln!("{name}: {per_request:.1} µs of CPU per request");
+                if let Some((_, runs)) = cpu.iter_mut().find(|(n, _)| n == name) {
+                    runs.push(per_request);
+                }
+            }
             eprintln!(
                 "{}: {} req/s, p99 {} ms",
                 report.name, report.per_second, report.p99_ms
@@ -261,6 +336,7 @@ async fn reads(p: &Platform, data: &Path, opts: &EdgeArgs) -> anyhow::Result<Rea
     drop((limited, unlimited));
     Ok(Reads {
         rows,
+        cpu,
         nginx: nginx_version,
     })
 }
@@ -268,7 +344,7 @@ async fn reads(p: &Platform, data: &Path, opts: &EdgeArgs) -> anyhow::Result<Rea
 /// A router process of the platform under test.
 struct Router {
     url: String,
-    _child: tokio::process::Child,
+    child: tokio::process::Child,
 }
 
 impl Router {
@@ -304,7 +380,7 @@ impl Router {
                 .await
                 .is_ok_and(|r| r.status().is_success());
             if ready {
-                return Ok(Self { url, _child: child });
+                return Ok(Self { url, child });
             }
             if Instant::now() > deadline {
                 bail!("the router on port {port} was not ready within 30 s");
@@ -461,14 +537,19 @@ fn report(
     }
     let share = |n: usize| (n as f64 / flash.shoppers.max(1) as f64 * 1000.0).round() / 10.0;
     let mut all_runs = Vec::new();
-    let mut means = String::from("| what | mean req/s over rounds |\n|---|---:|\n");
+    let mut means = String::from(
+        "| what | mean req/s over rounds | proxy's CPU per request, µs |\n|---|---:|---:|\n",
+    );
     for (name, runs) in &reads.rows {
         all_runs.extend(runs.iter().cloned());
         means.push_str(&format!(
-            "| {name} | {} |\n",
+            "| {name} | {} | {} |\n",
             reads
                 .mean(name)
-                .map_or("-".into(), |m| m.round().to_string())
+                .map_or("-".into(), |m| m.round().to_string()),
+            reads
+                .cpu_mean(name)
+                .map_or("-".into(), |c| format!("{c:.1}")),
         ));
     }
     let pct = |a: Option<f64>, b: Option<f64>| match (a, b) {
@@ -478,6 +559,10 @@ fn report(
     let router_on = reads.mean("router, limits on");
     let router_off = reads.mean("router, limits off");
     let nginx = reads.mean("nginx → pod (signed hop)");
+    let cpu_vs_nginx = pct(
+        reads.cpu_mean("router, limits on"),
+        reads.cpu_mean("nginx → pod (signed hop)"),
+    );
     let direct = reads.mean("direct to the pod (signed hop)");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let checks_share = router_on.map_or(0.0, |rps| {
@@ -509,7 +594,8 @@ fn report(
          with `keepalive 64`, HTTP/1.1. The router resolves the host, checks for a token, applies its \
          limits, signs the hop and forwards over its pooled keep-alive connections.\n\n\
          {table}\n{means}\n\
-         - router (limits on) vs nginx: **{vs_nginx}**; router vs direct: {vs_direct}; nginx vs direct: {nginx_vs_direct}\n\n\
+         - router (limits on) vs nginx: **{vs_nginx}**; router vs direct: {vs_direct}; nginx vs direct: {nginx_vs_direct}\n         - the proxy's own CPU per request (its processes' user + system time over the run, from \
+           `/proc`; less moved by what else runs than throughput): router (limits on) vs nginx **{cpu_vs_nginx}**\n\n\
          ## Cost of rate limiting and signing\n\n\
          - router with limits on vs off (two router processes, measured in turn): **{limits_pct}** throughput\n\
          - in-process, per request: hop signature (HMAC-SHA256 over store, method, path, request id, \

@@ -19,6 +19,11 @@ pub struct RouterConfig {
     pub hop_secret: String,
     /// Requests for this host (signup, operator API) go to the control plane.
     pub platform_domain: String,
+    /// Serving threads, each with its own event loop, its own listener on
+    /// the shared port (`SO_REUSEPORT`) and its own keep-alive connections
+    /// to the pods, as nginx's worker processes; a request is served start
+    /// to end on one thread. `0`: one per CPU core.
+    pub workers: usize,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     /// Connecting to a pod may take this long, in milliseconds.
@@ -62,6 +67,7 @@ impl Default for RouterConfig {
             control_plane_token: String::new(),
             hop_secret: String::new(),
             platform_domain: "localhost".into(),
+            workers: 0,
             body_limit: 10 * 1024 * 1024,
             connect_timeout_ms: 1_000,
             upstream_timeout_ms: 30_000,

@@ -20,12 +20,18 @@ use crate::proxy::{self, HttpClient};
 use crate::sync::{SharedTable, Syncer};
 use crate::RouterConfig;
 
-/// Shared by every request as one `Arc` (cloning the fields per request
-/// cost allocations: the key ring's map, the URLs).
+/// Shared by every request of a serving thread as one `Arc` (cloning the
+/// fields per request cost allocations: the key ring's map, the URLs).
+/// Each thread has its own copy ([`RouterState::for_worker`]): the same
+/// table, limits, gates and waiting room, its own connections to the pods.
+#[derive(Clone)]
 pub struct RouterState {
     pub table: SharedTable,
     pub syncer: Syncer,
+    /// This thread's keep-alive connections to the pods.
     pub client: HttpClient,
+    connect_timeout: Duration,
+    max_in_flight_per_pod: usize,
     pub keys: TokenKeys,
     pub platform_domain: Domain,
     pub control_plane_url: String,
@@ -47,9 +53,23 @@ pub struct RouterState {
     pub database_refusals: prometheus::IntCounter,
 }
 
+impl RouterState {
+    /// A serving thread's state: everything shared but the pod connections,
+    /// which belong to the thread's event loop.
+    fn for_worker(&self) -> Self {
+        Self {
+            client: proxy::client(self.connect_timeout, self.max_in_flight_per_pod),
+            ..self.clone()
+        }
+    }
+}
+
 pub struct Application {
+    /// The first listener; the other workers bind the same address.
     listener: TcpListener,
-    router: Router,
+    workers: usize,
+    metrics: HttpMetrics,
+    body_limit: usize,
     state: Arc<RouterState>,
 }
 
@@ -90,6 +110,8 @@ impl Application {
                 Duration::from_millis(config.connect_timeout_ms),
                 config.pod_max_in_flight,
             ),
+            connect_timeout: Duration::from_millis(config.connect_timeout_ms),
+            max_in_flight_per_pod: config.pod_max_in_flight,
             keys,
             platform_domain,
             control_plane_url: config.control_plane_url.trim_end_matches('/').to_owned(),
@@ -107,20 +129,23 @@ impl Application {
             limiter: std::sync::Arc::new(crate::limits::Limiter::new(config.limits.clone())),
             waiting_room,
         });
-        let app = Router::new()
-            .merge(ops_routes(metrics.clone()))
-            .route("/readyz", get(readyz))
-            .fallback(proxy::proxy)
-            .with_state(state.clone())
-            .layer(axum::middleware::from_fn(metrics_by_address_only));
-        let router = layers(app, metrics, config.body_limit);
-        let listener = mercato_tenants::http::bind(&config.listen)
+        let workers = match config.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        let addr = tokio::net::lookup_host(&config.listen)
             .await
+            .with_context(|| format!("resolving {}", config.listen))?
+            .next()
+            .with_context(|| format!("no address to bind in {}", config.listen))?;
+        let listener = mercato_tenants::http::bind_socket(addr, workers > 1)
             .with_context(|| format!("binding {}", config.listen))?;
-        tracing::info!(addr = %listener.local_addr()?, "router listening");
+        tracing::info!(addr = %listener.local_addr()?, workers, "router listening");
         Ok(Self {
             listener,
-            router,
+            workers,
+            metrics,
+            body_limit: config.body_limit,
             state,
         })
     }
@@ -135,21 +160,87 @@ impl Application {
         &self.state
     }
 
+    /// Serves on `workers` threads, each a single-threaded runtime with its
+    /// own listener, until `shutdown`; then each finishes its requests in
+    /// flight. The routing sync runs on the calling runtime.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let sync = tokio::spawn(self.state.syncer.clone().run());
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let addr = self.listener.local_addr()?;
+        let mut listeners = vec![self.listener.into_std()?];
+        for _ in 1..self.workers {
+            listeners.push(mercato_tenants::http::bind_socket(addr, true)?.into_std()?);
+        }
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let app = app(
+                Arc::new(self.state.for_worker()),
+                self.metrics.clone(),
+                self.body_limit,
+            );
+            let mut stopped = stopped.clone();
+            let done = done.clone();
+            std::thread::Builder::new()
+                .name(format!("router-{i}"))
+                .spawn(move || {
+                    let served = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .context("starting a serving thread's runtime")
+                        .and_then(|runtime| {
+                            runtime.block_on(async move {
+                                let listener = TcpListener::from_std(listener)?;
+                                let stop = async move {
+                                    // A dropped sender (the caller gone) stops too.
+                                    let _ = stopped.wait_for(|stop| *stop).await;
+                                };
+                                axum::serve(
+                                    listener,
+                                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                                )
+                                .with_graceful_shutdown(stop)
+                                .await
+                                .context("serving http")
+                            })
+                        });
+                    let _ = done.send(served);
+                })
+                .context("starting a serving thread")?;
+        }
+        drop(done);
+        // Until shutdown, or until a worker stops on its own (a failure).
+        let early = tokio::select! {
+            () = shutdown => None,
+            first = finished.recv() => first,
+        };
+        stop.send_replace(true);
+        let mut result = match early {
+            Some(Err(e)) => Err(e),
+            Some(Ok(())) => Err(anyhow::anyhow!("a serving thread stopped on its own")),
+            None => Ok(()),
+        };
+        while let Some(served) = finished.recv().await {
+            if result.is_ok() {
+                result = served;
+            }
+        }
         sync.abort();
-        served.context("serving http")
+        result
     }
+}
+
+/// One serving thread's routes and layers over its state.
+fn app(state: Arc<RouterState>, metrics: HttpMetrics, body_limit: usize) -> Router {
+    let app = Router::new()
+        .merge(ops_routes(metrics.clone()))
+        .route("/readyz", get(readyz))
+        .fallback(proxy::proxy)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(metrics_by_address_only));
+    layers(app, metrics, body_limit)
 }
 
 /// The router's `/metrics` (request counts and waiting-room gauges of every

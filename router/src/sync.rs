@@ -72,6 +72,10 @@ pub struct Syncer {
     pub table: SharedTable,
     wait: u64,
     unknown: Arc<UnknownHosts>,
+    /// The runtime the syncer was made on: every fetch runs there, so the
+    /// HTTP client's pooled connections live on one runtime whichever
+    /// serving worker ([`crate::startup`]) asked for a refresh.
+    home: Option<tokio::runtime::Handle>,
 }
 
 /// A host is unknown for [`UNKNOWN_TTL`] after a refresh did not find it.
@@ -101,6 +105,8 @@ pub enum SyncError {
     Http(#[from] reqwest::Error),
     #[error("control plane answered {0}")]
     Status(u16),
+    #[error("the routing sync's runtime is shutting down")]
+    Stopped,
 }
 
 impl Syncer {
@@ -118,6 +124,7 @@ impl Syncer {
                 refresh: tokio::sync::Mutex::new(None),
                 misses: std::sync::Mutex::default(),
             }),
+            home: tokio::runtime::Handle::try_current().ok(),
         })
     }
 
@@ -188,8 +195,21 @@ impl Syncer {
     }
 
     /// Fetches and applies what is new, once, falling back to a snapshot
-    /// when a delta does not fit our version.
+    /// when a delta does not fit our version. Runs on the syncer's home
+    /// runtime.
     pub async fn sync_once(&self, wait: u64) -> Result<(), SyncError> {
+        match &self.home {
+            Some(home) => {
+                let this = self.clone();
+                home.spawn(async move { this.fetch_and_apply(wait).await })
+                    .await
+                    .map_err(|_| SyncError::Stopped)?
+            }
+            None => self.fetch_and_apply(wait).await,
+        }
+    }
+
+    async fn fetch_and_apply(&self, wait: u64) -> Result<(), SyncError> {
         let since = self.table.version();
         if let Some(update) = self.fetch(since, wait).await? {
             if let Err(e) = self.table.apply(&update) {
@@ -210,7 +230,7 @@ impl Syncer {
         // restarted control plane as one wave.
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
         loop {
-            match self.sync_once(self.wait).await {
+            match self.fetch_and_apply(self.wait).await {
                 Ok(()) => backoff.reset(),
                 Err(e) => {
                     tracing::warn!(error = %e, version = self.table.version(), "routing sync failed; serving the last table");

@@ -409,11 +409,25 @@ pub async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
     let addr = tokio::net::lookup_host(addr).await?.next().ok_or_else(|| {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to bind")
     })?;
+    bind_socket(addr, false)
+}
+
+/// Binds `addr` with [`LISTEN_BACKLOG`]; with `shared`, `SO_REUSEPORT` lets
+/// more listeners of this process bind the same address, and the kernel
+/// spreads new connections over them (one per serving thread). Linux lets
+/// only the same user share a port.
+pub fn bind_socket(
+    addr: std::net::SocketAddr,
+    shared: bool,
+) -> std::io::Result<tokio::net::TcpListener> {
     let socket = match addr {
         std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
     };
     socket.set_reuseaddr(true)?;
+    if shared {
+        socket.set_reuseport(true)?;
+    }
     socket.set_nodelay(true)?;
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
