@@ -1,9 +1,12 @@
 //! End-to-end test of tracing: one guest checkout through the router is one
 //! trace on an OTLP receiver inside this test (router span → pod span →
-//! payment gateway span, `store_id` on the router's and every pod span),
-//! and its `order.placed` message on Kafka carries the same trace in its
-//! `traceparent` header. A client's valid `traceparent` is continued, a
-//! malformed one starts a new trace and is otherwise harmless.
+//! the saga's `checkout` span and its steps → payment gateway span; the
+//! gateway's webhook → the pod's handling of it; the `order.placed`
+//! message, whose `traceparent` header names the outbox step → the control
+//! plane's consumption of it), with `store_id` on the router's span and on
+//! every span of the pod and the control plane. A client's valid
+//! `traceparent` is continued, a malformed one starts a new trace and is
+//! otherwise harmless.
 //!
 //! The router, pods and control plane run in this process, so their spans
 //! go through the subscriber installed here (`mercato::telemetry`, as
@@ -247,22 +250,81 @@ async fn one_checkout_is_one_trace_from_the_router_to_the_gateway_and_kafka() {
         pod.parent_span_id, router.span_id,
         "the pod's span is the router span's child"
     );
-    let pod_spans: Vec<Span> = receiver
+    let in_trace = |name: &str| -> Vec<Span> {
+        receiver
+            .spans()
+            .into_iter()
+            .filter(|s| s.trace_id == trace && s.name == name)
+            .collect()
+    };
+
+    // The saga's steps are children of its `checkout` span, which is the
+    // checkout request's child.
+    let saga = in_trace("checkout")
+        .into_iter()
+        .find(|s| s.parent_span_id == pod.span_id)
+        .expect("the saga's span under the checkout request");
+    assert_eq!(saga.attr("driver").as_deref(), Some("request"));
+    let steps: Vec<Span> = receiver
         .spans()
         .into_iter()
-        .filter(|s| {
-            s.trace_id == trace && s.service == "mercato-test" && s.span_id != router.span_id
-        })
+        .filter(|s| s.trace_id == trace && s.parent_span_id == saga.span_id)
         .collect();
-    assert!(!pod_spans.is_empty());
-    for span in &pod_spans {
-        assert_eq!(
-            span.attr("store_id").as_deref(),
-            Some(store.as_str()),
-            "a pod span without the store: {span:?}"
+    let step_names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+    for step in [
+        "checkout.validate",
+        "checkout.reserve",
+        "checkout.authorize",
+        "checkout.create_order",
+        "checkout.capture",
+        "checkout.commit",
+    ] {
+        assert!(
+            step_names.contains(&step),
+            "no {step} span under the checkout: {step_names:?}"
         );
     }
-    let pod_ids: Vec<&str> = pod_spans.iter().map(|s| s.span_id.as_str()).collect();
+    let commit = steps
+        .iter()
+        .find(|s| s.name == "checkout.commit")
+        .expect("commit");
+    let outbox = in_trace("checkout.outbox")
+        .into_iter()
+        .find(|s| s.parent_span_id == commit.span_id)
+        .expect("the outbox write under the commit");
+
+    // The message carries the outbox step's context.
+    let brokers = stack.kafka.brokers();
+    let sent = tokio::task::spawn_blocking({
+        let store = store.clone();
+        move || order_placed_traceparent(&brokers, &store)
+    })
+    .await
+    .expect("reader")
+    .expect("the order.placed message carries a traceparent");
+    let sent = TraceParent::parse(&sent).expect("a valid traceparent");
+    assert_eq!(
+        sent.trace_id_hex(),
+        trace,
+        "the message is in the checkout's trace"
+    );
+    assert_eq!(hex::encode(sent.parent_id()), outbox.span_id);
+
+    // The control plane handles the message in the checkout's trace, as a
+    // child of the span that wrote it.
+    let consumed = stack
+        .eventually(
+            "the control plane's span of the order.placed message arrives",
+            || async {
+                telemetry.flush().await;
+                in_trace("analytics.consume")
+                    .into_iter()
+                    .find(|s| s.attr("event_type").as_deref() == Some("order.placed"))
+            },
+        )
+        .await;
+    assert_eq!(consumed.parent_span_id, outbox.span_id);
+    assert_eq!(consumed.attr("store_id").as_deref(), Some(store.as_str()));
 
     // The gateway exports on its own schedule (batches every 5 s).
     let gateway = stack
@@ -275,6 +337,47 @@ async fn one_checkout_is_one_trace_from_the_router_to_the_gateway_and_kafka() {
             (!spans.is_empty()).then_some(spans)
         })
         .await;
+    let gateway_ids: Vec<&str> = gateway.iter().map(|s| s.span_id.as_str()).collect();
+
+    // The gateway's webhook about the payment continues the trace from the
+    // gateway's span of the authorization; the pod handles it in the store.
+    let webhook = stack
+        .eventually(
+            "the pod's span of the gateway's webhook arrives",
+            || async {
+                telemetry.flush().await;
+                in_trace("request").into_iter().find(|s| {
+                    s.attr("component").as_deref() == Some("pod")
+                        && s.attr("route").as_deref() == Some("/webhooks/payments/{store}")
+                })
+            },
+        )
+        .await;
+    assert!(
+        gateway_ids.contains(&webhook.parent_span_id.as_str()),
+        "the webhook's span is no gateway span's child: {webhook:?}"
+    );
+    assert_eq!(webhook.attr("store_id").as_deref(), Some(store.as_str()));
+
+    // Everything the pod and the control plane did for this checkout is in
+    // the store, and every gateway span answers a pod span.
+    telemetry.flush().await;
+    let pod_spans: Vec<Span> = receiver
+        .spans()
+        .into_iter()
+        .filter(|s| {
+            s.trace_id == trace && s.service == "mercato-test" && s.span_id != router.span_id
+        })
+        .collect();
+    assert!(pod_spans.len() > steps.len());
+    for span in &pod_spans {
+        assert_eq!(
+            span.attr("store_id").as_deref(),
+            Some(store.as_str()),
+            "a pod span without the store: {span:?}"
+        );
+    }
+    let pod_ids: Vec<&str> = pod_spans.iter().map(|s| s.span_id.as_str()).collect();
     for span in &gateway {
         assert_eq!(span.attr("component").as_deref(), Some("gateway"));
         assert!(
@@ -282,19 +385,6 @@ async fn one_checkout_is_one_trace_from_the_router_to_the_gateway_and_kafka() {
             "a gateway span whose parent is no pod span: {span:?}"
         );
     }
-
-    let brokers = stack.kafka.brokers();
-    let sent = tokio::task::spawn_blocking(move || order_placed_traceparent(&brokers, &store))
-        .await
-        .expect("reader")
-        .expect("the order.placed message carries a traceparent");
-    let sent = TraceParent::parse(&sent).expect("a valid traceparent");
-    assert_eq!(
-        sent.trace_id_hex(),
-        trace,
-        "the message is in the checkout's trace"
-    );
-    assert!(pod_ids.contains(&hex::encode(sent.parent_id()).as_str()));
 
     let continued = receiver
         .request_span("router", &continued_id)

@@ -15,6 +15,7 @@ use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use mercato_pod::payments::wire::{AuthorizeBody, CaptureBody, PaymentObject, RefundBody, Stats};
+use mercato_tenants::TraceParent;
 use tokio::sync::watch;
 
 /// What a request asked for; the same key must always ask for the same.
@@ -79,11 +80,16 @@ pub enum Claim {
     Reused,
 }
 
-/// A payment and where its events go.
+/// A payment, where its events go, and the trace they continue.
 #[derive(Debug, Clone)]
 pub struct Record {
     pub object: PaymentObject,
     pub notify_url: Option<String>,
+    /// The trace context of the gateway's span of the authorization that
+    /// made the payment (a child of the caller's, when it sent one): every
+    /// webhook about the payment carries it, so the receiver's handling is
+    /// in the trace of the checkout that paid.
+    pub trace: Option<TraceParent>,
 }
 
 #[derive(Default)]

@@ -20,6 +20,7 @@ use mercato_pod::payments::wire::{
     Stats, Token, TokenRequest, IDEMPOTENCY_HEADER, NOT_FOUND_CODE,
 };
 use mercato_pod::payments::{Payment, PaymentStatus};
+use mercato_tenants::TraceParent;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
@@ -272,12 +273,15 @@ fn new_id(prefix: &str) -> String {
 }
 
 impl Gw {
+    /// Makes the payment; `trace` is the authorization request's context,
+    /// kept with it for its webhooks.
     async fn authorize_now(
         self,
         key: String,
         req: AuthorizeBody,
         currency: String,
         behaviour: Behaviour,
+        trace: Option<TraceParent>,
     ) -> Reply {
         if behaviour == Behaviour::Slow {
             tokio::time::sleep(self.slow).await;
@@ -309,10 +313,11 @@ impl Gw {
             Record {
                 object: object.clone(),
                 notify_url: req.notify_url.clone(),
+                trace,
             },
         );
         self.counters.authorizations.fetch_add(1, Ordering::Relaxed);
-        self.hooks.emit(req.notify_url.as_deref(), &object);
+        self.hooks.emit(req.notify_url.as_deref(), &object, trace);
         tracing::debug!(payment = %object.payment.id, status = ledger::status_name(status), "authorization");
         let http = if status == PaymentStatus::Authorized {
             StatusCode::OK
@@ -341,7 +346,7 @@ impl Gw {
             Some(Ok(record)) => {
                 counter(&self.counters).fetch_add(1, Ordering::Relaxed);
                 self.hooks
-                    .emit(record.notify_url.as_deref(), &record.object);
+                    .emit(record.notify_url.as_deref(), &record.object, record.trace);
                 Reply::json(StatusCode::OK, &record.object)
             }
         }
@@ -377,9 +382,11 @@ async fn authorize(
         .or_else(|| cards::magic_token(&req.token).map(str::to_owned))
         .ok_or_else(|| GwError::bad("invalid_token", "no such card token"))?;
     let behaviour = cards::behaviour(&number);
+    // The work runs in a task of its own, outside this request's span.
+    let trace = TraceParent::current();
     let work = gw
         .clone()
-        .authorize_now(key.clone(), req.clone(), currency, behaviour);
+        .authorize_now(key.clone(), req.clone(), currency, behaviour, trace);
     let (reply, first) = once(&gw, &key, Fingerprint::Authorize(req), work).await?;
     if first && behaviour == Behaviour::LoseResponse {
         tracing::info!("dropping the connection instead of answering (test card)");

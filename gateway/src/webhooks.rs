@@ -1,7 +1,9 @@
 //! Webhook delivery: each event is POSTed to its payment's `notify_url`,
 //! signed, in a task of its own (the API answer never waits for it), and
 //! retried with backoff until a 2xx or out of attempts. Every attempt
-//! carries the same body (same event id) under a fresh signature.
+//! carries the same body (same event id) under a fresh signature, and the
+//! `traceparent` kept with the payment, so the receiver continues the
+//! trace of the checkout that made it.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use std::time::Duration;
 
 use mercato_pod::payments::signature;
 use mercato_pod::payments::wire::{event_type, GatewayEvent, PaymentObject, SIGNATURE_HEADER};
+use mercato_tenants::trace::{TraceParent, TRACEPARENT_HEADER};
 
 use super::memory::Counters;
 
@@ -46,8 +49,13 @@ impl Webhooks {
     }
 
     /// Creates the event for `payment`'s new state and delivers it in the
-    /// background.
-    pub fn emit(&self, notify_url: Option<&str>, payment: &PaymentObject) {
+    /// background, in the trace `trace` (the payment's).
+    pub fn emit(
+        &self,
+        notify_url: Option<&str>,
+        payment: &PaymentObject,
+        trace: Option<TraceParent>,
+    ) {
         let Some(url) = notify_url else {
             return;
         };
@@ -65,10 +73,16 @@ impl Webhooks {
             }
         };
         self.counters.events.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(self.clone().deliver(url.to_owned(), event.id, body));
+        tokio::spawn(self.clone().deliver(url.to_owned(), event.id, body, trace));
     }
 
-    async fn deliver(self, url: String, event_id: String, body: Vec<u8>) {
+    async fn deliver(
+        self,
+        url: String,
+        event_id: String,
+        body: Vec<u8>,
+        trace: Option<TraceParent>,
+    ) {
         let mut failed = 0;
         loop {
             self.counters
@@ -79,14 +93,15 @@ impl Webhooks {
                 chrono::Utc::now().timestamp(),
                 &body,
             );
-            let outcome = self
+            let mut request = self
                 .http
                 .post(&url)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .header(SIGNATURE_HEADER, header)
-                .body(body.clone())
-                .send()
-                .await;
+                .header(SIGNATURE_HEADER, header);
+            if let Some(trace) = &trace {
+                request = request.header(TRACEPARENT_HEADER, trace.header_value());
+            }
+            let outcome = request.body(body.clone()).send().await;
             match outcome {
                 Ok(r) if r.status().is_success() => {
                     self.counters

@@ -54,9 +54,13 @@ pub async fn request_id(
         route = tracing::field::Empty,
         store_id = tracing::field::Empty,
     );
-    if let Some(parent) = crate::TraceParent::from_headers(req.headers()) {
-        parent.adopt(&span);
-    }
+    crate::trace::continue_from(
+        &span,
+        req.headers()
+            .get_all(crate::trace::TRACEPARENT_HEADER)
+            .iter()
+            .map(HeaderValue::as_bytes),
+    );
     let mut response = next.run(req).instrument(span).await;
     if let Some(err) = response.extensions_mut().remove::<ApiError>() {
         *response.body_mut() = Body::from(err.body(Some(&id)));

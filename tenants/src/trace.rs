@@ -1,7 +1,9 @@
 //! W3C trace context: the `traceparent` header every hop carries (router →
-//! pod → payment gateway, and the pod's Kafka messages), parsed strictly
-//! and written back, and the glue that ties it to the current `tracing`
-//! span through the OpenTelemetry layer the binary installs.
+//! pod → payment gateway → the gateway's webhooks back to the pod, and the
+//! pod's Kafka messages → their consumers), parsed strictly and written
+//! back, and the glue that ties it to the current `tracing` span through
+//! the OpenTelemetry layer the binary installs. Every receiver, HTTP or
+//! Kafka, reads what it was sent with [`continue_from`].
 //!
 //! A `traceparent` is `00-<trace id>-<parent id>-<flags>`: version `00`, 32
 //! and 16 lowercase hex digits (neither all zeros), two hex digits of flags
@@ -64,12 +66,25 @@ impl TraceParent {
 
     /// The one `traceparent` of `headers`, if it parses; two are ignored.
     pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
-        let mut values = headers.get_all(TRACEPARENT_HEADER).iter();
+        Self::from_values(
+            headers
+                .get_all(TRACEPARENT_HEADER)
+                .iter()
+                .map(HeaderValue::as_bytes),
+        )
+    }
+
+    /// The context carried by `values`, the values of every `traceparent`
+    /// header of one message (an HTTP request's, a Kafka record's): one
+    /// that parses; none, two or more, or one that does not parse, `None`.
+    /// The single reading of a carried context, whatever the transport.
+    pub fn from_values<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Option<Self> {
+        let mut values = values.into_iter();
         let (first, second) = (values.next()?, values.next());
         if second.is_some() {
             return None;
         }
-        Self::parse(first.to_str().ok()?)
+        Self::parse(std::str::from_utf8(first).ok()?)
     }
 
     pub fn trace_id(&self) -> [u8; 16] {
@@ -150,6 +165,20 @@ fn lower_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
     let mut out = [0; N];
     hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
+}
+
+/// Makes `span` continue the trace a received message carries (`values`:
+/// its `traceparent` headers' values, as [`TraceParent::from_values`] reads
+/// them), or start one if it carries none that is valid. What every
+/// receiver does, an HTTP request's span and a Kafka record's alike; call
+/// before the span is first entered. The context continued, if any.
+pub fn continue_from<'a>(
+    span: &tracing::Span,
+    values: impl IntoIterator<Item = &'a [u8]>,
+) -> Option<TraceParent> {
+    let parent = TraceParent::from_values(values)?;
+    parent.adopt(span);
+    Some(parent)
 }
 
 /// Replaces whatever trace context `headers` carry with the current span's
@@ -235,6 +264,21 @@ mod tests {
     }
 
     #[test]
+    fn a_record_s_values_are_read_like_headers() {
+        let none: [&[u8]; 0] = [];
+        assert_eq!(TraceParent::from_values(none), None);
+        let one = TraceParent::from_values([GOOD.as_bytes()]).expect("one valid value");
+        assert_eq!(Some(one), TraceParent::parse(GOOD));
+        assert_eq!(
+            TraceParent::from_values([GOOD.as_bytes(), GOOD.as_bytes()]),
+            None
+        );
+        // A Kafka header without a value, or with bytes that are not text.
+        assert_eq!(TraceParent::from_values([&b""[..]]), None);
+        assert_eq!(TraceParent::from_values([&b"\xff00"[..]]), None);
+    }
+
+    #[test]
     fn without_the_layer_nothing_is_sent_on() {
         let mut headers = HeaderMap::new();
         headers.insert(TRACEPARENT_HEADER, HeaderValue::from_static(GOOD));
@@ -293,6 +337,27 @@ mod with_the_layer {
             propagate(&mut headers);
             assert_eq!(TraceParent::from_headers(&headers), Some(incoming));
             assert!(headers.get(TRACESTATE_HEADER).is_none());
+        });
+    }
+
+    /// A record's `traceparent` makes the span that handles it that
+    /// context's child; without one the span's trace is its own.
+    #[test]
+    fn a_consumer_continues_the_trace_a_record_carries() {
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(NoopTracer::new()));
+        tracing::subscriber::with_default(subscriber, || {
+            let sent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+            let span = tracing::info_span!("message");
+            let continued = continue_from(&span, [sent.as_bytes()]);
+            assert_eq!(continued, TraceParent::parse(sent));
+            assert_eq!(TraceParent::of_span(&span), continued);
+            let fresh = tracing::info_span!("message");
+            assert_eq!(continue_from(&fresh, [&b"garbage"[..]]), None);
+            assert_ne!(
+                TraceParent::of_span(&fresh).map(|t| t.trace_id_hex()),
+                continued.map(|t| t.trace_id_hex())
+            );
         });
     }
 }

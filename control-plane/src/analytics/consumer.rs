@@ -1,5 +1,7 @@
 //! The Kafka side of analytics: reads `order-events`, applies each sale
-//! once ([`super::apply`]) and commits the offset after the effect.
+//! once ([`super::apply`]) and commits the offset after the effect. Each
+//! message is handled in a span that continues the trace its
+//! `traceparent` header carries (the request that recorded the event).
 
 use std::future::Future;
 use std::time::Duration;
@@ -11,10 +13,13 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message as _;
+use rdkafka::message::{BorrowedMessage, Headers as _, Message as _};
 use sqlx::PgPool;
+use tracing::Instrument as _;
 
-use super::{apply, sale_of, CONSUMER, TOPIC};
+use mercato_tenants::trace::{self, TRACEPARENT_HEADER};
+
+use super::{apply, envelope_of, sale_in, CONSUMER, TOPIC};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -91,35 +96,78 @@ async fn consume_forever(db: &PgPool, brokers: &str, metrics: &ConsumerMetrics) 
                 continue;
             }
         };
-        let outcome = match sale_of(message.payload().unwrap_or_default()) {
-            Ok(None) => "ignored",
-            Err(e) => {
-                // Skipped: a message that cannot be read never will be.
-                tracing::error!(error = %e, partition = message.partition(), offset = message.offset(), "analytics consumer skips a malformed message");
-                "malformed"
-            }
-            Ok(Some(sale)) => {
-                let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
-                loop {
-                    match apply(db, &sale).await {
-                        Ok(true) => break "applied",
-                        Ok(false) => break "duplicate",
-                        Err(e) => {
-                            metrics.errors.with_label_values(&["database"]).inc();
-                            tracing::warn!(error = %e, event_id = %sale.event_id, "analytics consumer cannot apply a sale; retrying");
-                            tokio::time::sleep(backoff.next_delay()).await;
-                        }
+        let span = message_span(&message);
+        handle(db, metrics, &consumer, &message)
+            .instrument(span)
+            .await;
+    }
+}
+
+/// The span a message is handled in: a child of the span that recorded
+/// its event (the message's `traceparent`, read as a request's is), else
+/// the root of a trace of its own. Its store and event type are recorded
+/// once the envelope is read.
+fn message_span(message: &BorrowedMessage<'_>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "analytics.consume",
+        component = "control-plane",
+        topic = TOPIC,
+        partition = message.partition(),
+        offset = message.offset(),
+        event_type = tracing::field::Empty,
+        store_id = tracing::field::Empty,
+    );
+    let carried = message
+        .headers()
+        .into_iter()
+        .flat_map(|headers| headers.iter())
+        .filter(|header| header.key == TRACEPARENT_HEADER)
+        .map(|header| header.value.unwrap_or_default());
+    trace::continue_from(&span, carried);
+    span
+}
+
+/// Applies one message's sale, if it is one, then commits its offset.
+async fn handle(
+    db: &PgPool,
+    metrics: &ConsumerMetrics,
+    consumer: &StreamConsumer,
+    message: &BorrowedMessage<'_>,
+) {
+    let read = envelope_of(message.payload().unwrap_or_default()).and_then(|envelope| {
+        let span = tracing::Span::current();
+        span.record("store_id", tracing::field::display(envelope.store_id));
+        span.record("event_type", envelope.event_type.as_str());
+        sale_in(&envelope)
+    });
+    let outcome = match read {
+        Ok(None) => "ignored",
+        Err(e) => {
+            // Skipped: a message that cannot be read never will be.
+            tracing::error!(error = %e, partition = message.partition(), offset = message.offset(), "analytics consumer skips a malformed message");
+            "malformed"
+        }
+        Ok(Some(sale)) => {
+            let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
+            loop {
+                match apply(db, &sale).await {
+                    Ok(true) => break "applied",
+                    Ok(false) => break "duplicate",
+                    Err(e) => {
+                        metrics.errors.with_label_values(&["database"]).inc();
+                        tracing::warn!(error = %e, event_id = %sale.event_id, "analytics consumer cannot apply a sale; retrying");
+                        tokio::time::sleep(backoff.next_delay()).await;
                     }
                 }
             }
-        };
-        metrics.events.with_label_values(&[outcome]).inc();
-        // After the effect committed: a crash before this commit only
-        // means the message is read again, and applied once.
-        if let Err(e) = consumer.commit_message(&message, CommitMode::Async) {
-            metrics.errors.with_label_values(&["kafka"]).inc();
-            tracing::warn!(error = %e, "analytics consumer cannot commit its offset");
         }
+    };
+    metrics.events.with_label_values(&[outcome]).inc();
+    // After the effect committed: a crash before this commit only
+    // means the message is read again, and applied once.
+    if let Err(e) = consumer.commit_message(message, CommitMode::Async) {
+        metrics.errors.with_label_values(&["kafka"]).inc();
+        tracing::warn!(error = %e, "analytics consumer cannot commit its offset");
     }
 }
 

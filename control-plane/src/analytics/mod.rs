@@ -56,10 +56,14 @@ pub enum Malformed {
     NegativeTotal { event_id: Uuid },
 }
 
-/// What a message on `order-events` means for sales: a [`Sale`] for
+/// A message on `order-events` read as the envelope of an event.
+pub fn envelope_of(message: &[u8]) -> Result<Envelope, Malformed> {
+    serde_json::from_slice(message).map_err(Malformed::Envelope)
+}
+
+/// What an event on `order-events` means for sales: a [`Sale`] for
 /// `order.placed`, nothing for the other order events.
-pub fn sale_of(message: &[u8]) -> Result<Option<Sale>, Malformed> {
-    let envelope: Envelope = serde_json::from_slice(message).map_err(Malformed::Envelope)?;
+pub fn sale_in(envelope: &Envelope) -> Result<Option<Sale>, Malformed> {
     if envelope.event_type != EventType::OrderPlaced {
         return Ok(None);
     }
@@ -171,6 +175,11 @@ async fn sales(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// What the consumer makes of a message.
+    fn sale_of(message: &[u8]) -> Result<Option<Sale>, Malformed> {
+        sale_in(&envelope_of(message)?)
+    }
 
     fn envelope(event_type: &str, payload: serde_json::Value) -> Vec<u8> {
         serde_json::to_vec(&json!({

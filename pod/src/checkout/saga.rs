@@ -15,6 +15,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use mercato_tenants::events::{Event, OrderLine, OrderPlaced, PaymentChanged};
 use mercato_tenants::{ApiError, Currency, Email, ErrorCode, OrderId, StoreId};
+use tracing::Instrument as _;
 
 use super::compensation;
 use super::model::{self, Failure, Quote, SagaState, Step, Wanted};
@@ -64,8 +65,31 @@ impl Mode<'_> {
 /// giving up (each loss means another driver made progress).
 const MAX_ROUNDS: usize = 32;
 
-/// Pushes the checkout as far as it can go now and returns its row.
+/// Pushes the checkout as far as it can go now and returns its row, in a
+/// `checkout` span whose children are the steps taken (see [`step`]).
 pub async fn drive(
+    state: &AppState,
+    store: StoreId,
+    id: CheckoutId,
+    mode: Mode<'_>,
+) -> Result<Checkout, PodError> {
+    let span = tracing::info_span!(
+        "checkout",
+        store_id = %store,
+        checkout_id = %id,
+        driver = mode.name(),
+    );
+    drive_rounds(state, store, id, mode).instrument(span).await
+}
+
+/// The span of one step of the saga, a child of the current `checkout`
+/// span: where a checkout's time goes, step by step. Only the steps that
+/// wait on something (the database, Redis, the gateway) get one.
+fn step(name: &'static str, store: StoreId) -> tracing::Span {
+    tracing::info_span!("checkout_step", otel.name = name, store_id = %store)
+}
+
+async fn drive_rounds(
     state: &AppState,
     store: StoreId,
     id: CheckoutId,
@@ -78,10 +102,22 @@ pub async fn drive(
         let progressed = match c.state {
             SagaState::Completed | SagaState::Failed => return Ok(c),
             SagaState::Started => started(state, store, &c, &mode).await?,
-            SagaState::Reserved => reserved(state, store, &c, &mode).await?,
-            SagaState::Authorized => create_order(state, store, &c).await?,
+            SagaState::Reserved => {
+                reserved(state, store, &c, &mode)
+                    .instrument(step("checkout.authorize", store))
+                    .await?
+            }
+            SagaState::Authorized => {
+                create_order(state, store, &c)
+                    .instrument(step("checkout.create_order", store))
+                    .await?
+            }
             SagaState::Ordered => capture(state, store, &c).await?,
-            SagaState::Compensating => compensation::compensate(state, store, &c).await?,
+            SagaState::Compensating => {
+                compensation::compensate(state, store, &c)
+                    .instrument(step("checkout.compensate", store))
+                    .await?
+            }
         };
         if !progressed {
             // Waiting on the gateway's answer: the row says where it stands.
@@ -212,7 +248,10 @@ async fn started(
     let Mode::Request(asked) = mode else {
         return fail(state, store, c, &Failure::interrupted()).await;
     };
-    let quote = match validate(state, store, asked).await {
+    let quote = match validate(state, store, asked)
+        .instrument(step("checkout.validate", store))
+        .await
+    {
         Ok(q) => q,
         Err(e) => match e.client_error() {
             Some(refused) => return end_before_work(state, store, c, &refused.into()).await,
@@ -228,7 +267,10 @@ async fn started(
         })
         .collect();
     let ttl = Duration::from_secs(state.config.inventory.hold_ttl_secs);
-    match inventory::reserve(state, store, c.id.into(), &lines, ttl).await {
+    let reserved = inventory::reserve(state, store, c.id.into(), &lines, ttl)
+        .instrument(step("checkout.reserve", store))
+        .await;
+    match reserved {
         Ok(()) => {}
         Err(ReserveError::OutOfStock(short)) => {
             // All or nothing: nothing is held, nothing to undo.
@@ -456,9 +498,7 @@ async fn create_order(state: &AppState, store: StoreId, c: &Checkout) -> Result<
     Ok(true)
 }
 
-/// Steps 5–7: capture, then in one transaction commit the held stock, mark
-/// the order paid, write `order.placed` and `payment.captured`, and end the
-/// checkout with its answer.
+/// Steps 5–7: capture, then [`commit`].
 async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool, PodError> {
     let quote = c
         .quote
@@ -478,6 +518,7 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
         state
             .payments
             .capture(&key, payment_id, quote.total_minor)
+            .instrument(step("checkout.capture", store))
             .await
     };
     let captured = match answer {
@@ -495,6 +536,23 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
             return fail(state, store, c, &failure).await;
         }
     };
+    commit(state, store, c, quote, payment_id, order_id, &captured)
+        .instrument(step("checkout.commit", store))
+        .await
+}
+
+/// In one transaction: commit the held stock, mark the order paid, write
+/// `order.placed` and `payment.captured` to the outbox, and end the
+/// checkout with its answer.
+async fn commit(
+    state: &AppState,
+    store: StoreId,
+    c: &Checkout,
+    quote: &Quote,
+    payment_id: &str,
+    order_id: OrderId,
+    captured: &Payment,
+) -> Result<bool, PodError> {
     let Some((mut tx, _)) = begin_step(state, store, c.id, SagaState::Ordered).await? else {
         return Ok(true); // another driver got here first
     };
@@ -548,7 +606,6 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
             .collect(),
         confirmation_path: Some(confirmation_path.clone()),
     };
-    events::record(&mut tx, store, &Event::OrderPlaced(placed)).await?;
     let money = PaymentChanged {
         order_id: Some(order_id),
         checkout_id: c.id,
@@ -556,7 +613,14 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
         amount_minor: captured.captured_amount,
         currency,
     };
-    events::record(&mut tx, store, &Event::PaymentCaptured(money)).await?;
+    // The events keep this span's context: their messages' consumers
+    // continue the trace from here.
+    async {
+        events::record(&mut tx, store, &Event::OrderPlaced(placed)).await?;
+        events::record(&mut tx, store, &Event::PaymentCaptured(money)).await
+    }
+    .instrument(step("checkout.outbox", store))
+    .await?;
     // The shopper's answer carries the link too (the checkout keeps it for
     // a replay, which only the cart's holder gets).
     let mut body = serde_json::to_value(&order).map_err(PodError::internal)?;

@@ -426,6 +426,10 @@ async fn webhook(
         WEBHOOK_TOLERANCE_SECS,
     )
     .map_err(|e| ApiError::new(ErrorCode::InvalidSignature, format!("bad signature: {e}")))?;
+    // Signed by the gateway: the request span (which continues the trace
+    // of the payment's checkout, from the gateway's `traceparent`) is this
+    // store's.
+    tracing::Span::current().record("store_id", tracing::field::display(store));
     let event: WebhookEvent = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("malformed event: {e}")))?;
     match state.hosted.get(store) {
