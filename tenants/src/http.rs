@@ -283,12 +283,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| json_rejection(JsonRejection::BytesRejection(e)))?;
-        let value = axum::Json::<T>::from_bytes(&bytes).map_err(json_rejection)?;
+        let value = from_json::<T>(&bytes)?;
         if let Some(c) = crate::text::control_in_json(&bytes) {
             return Err(control_character(c));
         }
-        Ok(Self(value.0))
+        Ok(Self(value))
     }
+}
+
+/// `bytes` as a `T`; a body that does not deserialize as sent is tried once
+/// more with its integral numbers written as integers (`64.0` as `64`,
+/// [`crate::json::integral_numbers`]), as the documents' `integer` allows.
+/// If that fails too, the error is the body's as sent.
+fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let error = match axum::Json::<T>::from_bytes(bytes) {
+        Ok(axum::Json(value)) => return Ok(value),
+        Err(error) => error,
+    };
+    crate::json::integral_numbers(bytes)
+        .and_then(|rewritten| axum::Json::<T>::from_bytes(&rewritten).ok())
+        .map(|axum::Json(value)| value)
+        .ok_or_else(|| json_rejection(error))
 }
 
 /// `application/json` or any `application/*+json`, as axum's own check.
@@ -440,6 +455,33 @@ pub fn bind_socket(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Page {
+        limit: u32,
+        offset: Option<i64>,
+    }
+
+    #[test]
+    fn json_integers_may_be_written_with_a_zero_fraction() {
+        let page = |json: &str| from_json::<Page>(json.as_bytes());
+        let expected = Page {
+            limit: 64,
+            offset: Some(-100),
+        };
+        assert_eq!(page(r#"{"limit":64.0,"offset":-1e2}"#).ok(), Some(expected));
+        let message = |json: &str| page(json).expect_err(json).body(None);
+        let fraction = message(r#"{"limit":64.5}"#);
+        assert!(fraction.contains("invalid_json"), "{fraction}");
+        assert!(
+            fraction.contains("64.5"),
+            "the error of the body as sent: {fraction}"
+        );
+        let unknown = message(r#"{"extra":1,"limit":64.0}"#);
+        assert!(unknown.contains("unknown field `extra`"), "{unknown}");
+        assert!(page(r#"{"limit":1e300}"#).is_err());
+    }
 
     #[tokio::test]
     async fn a_panicking_handler_answers_500_with_the_request_id() {

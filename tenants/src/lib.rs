@@ -18,6 +18,7 @@ pub mod events;
 pub mod hop;
 pub mod http;
 pub mod id;
+pub mod json;
 pub mod keys;
 pub mod money;
 pub mod openapi;

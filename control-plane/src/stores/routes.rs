@@ -478,9 +478,14 @@ impl From<StoreRole> for Role {
 struct TokenRequest {
     role: StoreRole,
     /// Whom the token names (a customer's id for a customer token); by
-    /// default `operator:<the operator's subject>`.
+    /// default `operator:<the operator's subject>`. 1 to 200 characters,
+    /// no control characters.
     #[serde(default)]
-    #[schema(max_length = 200)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     subject: Option<String>,
     /// Lifetime in seconds, 60 to 30 days; default an hour.
     #[serde(default)]

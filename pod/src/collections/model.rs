@@ -16,7 +16,7 @@ use crate::catalog::Product;
 
 pub use super::rules::{InvalidRules, ProductFacts, RuleSet, Rules};
 
-/// Longest title, in bytes.
+/// Longest title, in characters (as the column's check counts them).
 pub const MAX_TITLE: usize = 255;
 /// Longest description, in bytes (64 KiB).
 pub const MAX_DESCRIPTION: usize = 65_536;
@@ -98,7 +98,7 @@ impl Slug {
 }
 
 pub fn check_title(field: &'static str, title: &str) -> Result<(), InvalidCollection> {
-    if title.trim().is_empty() || title.len() > MAX_TITLE {
+    if title.trim().is_empty() || title.chars().count() > MAX_TITLE {
         return Err(InvalidCollection::Title {
             field,
             max: MAX_TITLE,
@@ -290,7 +290,13 @@ pub struct Collection {
 #[serde(deny_unknown_fields)]
 pub struct NewCollection {
     /// Lower-case slug, 1 to 63 characters, unique in the store.
+    #[schema(min_length = 1, max_length = 63, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
     pub handle: String,
+    /// 1 to 255 characters, not only white space (stored trimmed).
+    #[schema(
+        max_length = 255,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub title: String,
     #[serde(default)]
     pub description: String,
@@ -343,7 +349,14 @@ impl NewCollection {
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CollectionPatch {
+    /// Lower-case slug, 1 to 63 characters, unique in the store.
+    #[schema(min_length = 1, max_length = 63, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
     pub handle: Option<String>,
+    /// 1 to 255 characters, not only white space (stored trimmed).
+    #[schema(
+        max_length = 255,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub title: Option<String>,
     pub description: Option<String>,
     /// Rule collections only; re-computes membership.

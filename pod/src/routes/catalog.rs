@@ -61,10 +61,25 @@ pub(super) struct ListQuery {
     /// 1 to 100, default 20.
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page (a product id).
+    #[param(value_type = Option<uuid::Uuid>)]
     pub after: Option<String>,
-    /// Staff only: draft, active or archived.
+    /// Draft, active or archived.
+    #[param(value_type = Option<ProductStatus>)]
     pub status: Option<String>,
+}
+
+/// [`ListQuery`] as shoppers send it: they see active products only.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ShopListQuery {
+    /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page (a product id).
+    #[param(value_type = Option<uuid::Uuid>)]
+    pub after: Option<String>,
 }
 
 pub(super) struct ListArgs {
@@ -72,11 +87,9 @@ pub(super) struct ListArgs {
     pub after: Option<ProductId>,
 }
 
-pub(super) fn list_args(q: &ListQuery) -> Result<ListArgs, ApiError> {
-    let limit = page_limit(q.limit)?;
-    let after = q
-        .after
-        .as_deref()
+pub(super) fn list_args(limit: Option<u32>, after: Option<&str>) -> Result<ListArgs, ApiError> {
+    let limit = page_limit(limit)?;
+    let after = after
         .map(|a| {
             a.parse::<ProductId>()
                 .map_err(|_| ApiError::invalid("after must be a cursor from next_cursor"))
@@ -86,18 +99,15 @@ pub(super) fn list_args(q: &ListQuery) -> Result<ListArgs, ApiError> {
 }
 
 /// Active products, newest first (cached).
-#[utoipa::path(get, path = "/api/products", tag = "catalog", params(ListQuery),
+#[utoipa::path(get, path = "/api/products", tag = "catalog", params(ShopListQuery),
     responses((status = 200, body = ProductPage), (status = 400, body = ErrorBody)))]
 async fn shop_list(
     State(state): State<AppState>,
     tenant: TenantContext,
     headers: HeaderMap,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<ShopListQuery>,
 ) -> Result<Response, PodError> {
-    if q.status.is_some() {
-        return Err(ApiError::invalid("shoppers see active products only").into());
-    }
-    let args = list_args(&q)?;
+    let args = list_args(q.limit, q.after.as_deref())?;
     let body = read::product_page(&state, tenant.store_id, args.after, args.limit).await?;
     Ok(read::respond(&headers, body))
 }
@@ -164,7 +174,7 @@ async fn admin_list(
                 .ok_or_else(|| ApiError::invalid("status must be draft, active or archived"))
         })
         .transpose()?;
-    let args = list_args(&q)?;
+    let args = list_args(q.limit, q.after.as_deref())?;
     let page =
         sql::list_products(&state.db, tenant.store_id, status, args.after, args.limit).await?;
     Ok(Json(Page {

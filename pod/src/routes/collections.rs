@@ -20,7 +20,7 @@ use crate::collections::model::{
 };
 use crate::collections::{lock_rules_exclusive, products_page, rematerialize, sql};
 use crate::error::PodError;
-use crate::paging::{page_limit, PageQuery};
+use crate::paging::page_limit;
 use crate::product_write;
 use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
@@ -70,10 +70,23 @@ pub struct Added {
     added: Vec<ProductId>,
 }
 
+/// `?limit=&after=` of the list of collections.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page (a collection's handle).
+    #[param(min_length = 1, max_length = 63, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+    after: Option<String>,
+}
+
 async fn list(
     state: &AppState,
     store: StoreId,
-    q: &PageQuery,
+    q: &ListQuery,
 ) -> Result<Json<CollectionPage>, PodError> {
     let limit = page_limit(q.limit)?;
     let after = q
@@ -90,12 +103,12 @@ async fn list(
 
 /// Lists the store's collections by handle.
 #[utoipa::path(get, path = "/api/collections", tag = "collections",
-    params(PageQuery),
+    params(ListQuery),
     responses((status = 200, body = CollectionPage), (status = 400, body = mercato_tenants::error::ErrorBody)))]
 async fn shop_list(
     State(state): State<AppState>,
     tenant: TenantContext,
-    ApiQuery(q): ApiQuery<PageQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<CollectionPage>, PodError> {
     list(&state, tenant.store_id, &q).await
 }
@@ -159,13 +172,13 @@ async fn shop_products(
 
 /// Lists the store's collections by handle.
 #[utoipa::path(get, path = "/admin/api/collections", tag = "collections",
-    params(PageQuery),
+    params(ListQuery),
     responses((status = 200, body = CollectionPage), (status = 400, body = mercato_tenants::error::ErrorBody)))]
 async fn admin_list(
     State(state): State<AppState>,
     tenant: TenantContext,
     _: Staff,
-    ApiQuery(q): ApiQuery<PageQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<CollectionPage>, PodError> {
     list(&state, tenant.store_id, &q).await
 }

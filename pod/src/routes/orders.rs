@@ -63,13 +63,13 @@ async fn page(state: &AppState, store: StoreId, mut f: Filter) -> Result<OrderPa
 
 /// The signed-in customer's orders, newest first.
 #[utoipa::path(get, path = "/api/orders", tag = "orders",
-    params(paging::PageQuery),
+    params(MyOrdersQuery),
     responses((status = 200, body = OrderPage), (status = 401, body = mercato_tenants::error::ErrorBody)))]
 async fn my_orders(
     State(state): State<AppState>,
     tenant: TenantContext,
     customer: Customer,
-    ApiQuery(q): ApiQuery<paging::PageQuery>,
+    ApiQuery(q): ApiQuery<MyOrdersQuery>,
 ) -> Result<Json<OrderPage>, PodError> {
     let f = Filter {
         customer: Some(customer.id),
@@ -161,6 +161,21 @@ struct ListQuery {
     /// 1 to 100, default 20.
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page (an order id).
+    #[param(value_type = Option<uuid::Uuid>)]
+    after: Option<String>,
+}
+
+/// `?limit=&after=` of the customer's own orders.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct MyOrdersQuery {
+    /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page (an order id).
+    #[param(value_type = Option<uuid::Uuid>)]
     after: Option<String>,
 }
 

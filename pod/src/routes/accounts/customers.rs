@@ -32,9 +32,17 @@ use crate::tenancy::{begin_write, TenantContext};
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[schema(value_type = mercato_tenants::openapi::EmailAddress)]
     email: String,
+    /// 10 to 128 characters, at least 5 of them different, not a common
+    /// password (`422 weak_password`).
+    #[schema(min_length = 10, max_length = 128)]
     password: String,
+    /// At most 100 characters, no control characters (stored trimmed).
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     first_name: Option<String>,
+    /// At most 100 characters, no control characters (stored trimmed).
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     last_name: Option<String>,
     accepts_marketing: Option<bool>,
 }
@@ -43,8 +51,14 @@ pub struct RegisterRequest {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerUpdate {
+    /// At most 100 characters, no control characters (stored trimmed).
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     first_name: Option<String>,
+    /// At most 100 characters, no control characters (stored trimmed).
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     last_name: Option<String>,
+    /// At most 32 digits, spaces and `+-().` (stored trimmed).
+    #[schema(max_length = 32, pattern = r"^[0-9 +().-]*$")]
     phone: Option<String>,
     accepts_marketing: Option<bool>,
 }
@@ -69,6 +83,7 @@ pub struct ConfirmRequest {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
+    #[schema(value_type = mercato_tenants::openapi::EmailAddress)]
     email: String,
 }
 
@@ -76,6 +91,9 @@ pub struct ResetRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResetConfirm {
     token: String,
+    /// The new password: 10 to 128 characters, at least 5 of them
+    /// different, not a common password (`422 weak_password`).
+    #[schema(min_length = 10, max_length = 128)]
     password: String,
 }
 

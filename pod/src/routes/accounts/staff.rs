@@ -27,6 +27,7 @@ use crate::tenancy::{begin_write, TenantContext};
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(value_type = mercato_tenants::openapi::EmailAddress)]
     pub(super) email: String,
     pub(super) password: String,
 }
@@ -40,6 +41,7 @@ pub struct StaffPage {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteRequest {
+    #[schema(value_type = mercato_tenants::openapi::EmailAddress)]
     email: String,
 }
 
@@ -55,7 +57,9 @@ pub struct Invitation {
 pub struct AcceptRequest {
     /// The token of the invitation mail.
     token: String,
-    /// The new member's password.
+    /// The new member's password: 10 to 128 characters, at least 5 of them
+    /// different, not a common password (`422 weak_password`).
+    #[schema(min_length = 10, max_length = 128)]
     password: String,
 }
 
