@@ -65,6 +65,8 @@ fn check_key(secret: &mut String, var: &str, dev: bool, dev_value: &str) -> anyh
     bail!("{var} must be at least 32 characters (or pass --dev for a local development setup)")
 }
 
+const ROUTER_SERVICE: &str = "mercato-router";
+
 /// Runs `serve` with the process's logs and traces set up (`service` is
 /// its `service.name`), then flushes the spans still batched.
 async fn traced(
@@ -72,7 +74,11 @@ async fn traced(
     config: &TelemetryConfig,
     serve: impl Future<Output = anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
-    let telemetry = telemetry::init(service, config)?;
+    let telemetry = if service == ROUTER_SERVICE {
+        telemetry::init_edge(service, config)?
+    } else {
+        telemetry::init(service, config)?
+    };
     let served = serve.await;
     telemetry.shutdown().await;
     served
@@ -145,7 +151,7 @@ async fn serve_control_plane(
 pub async fn router(file: Option<&Path>, dev: bool) -> anyhow::Result<()> {
     let cfg: mercato_router::RouterConfig = config::load(file, "MERCATO_ROUTER_")?;
     let telemetry = cfg.telemetry.clone();
-    traced("mercato-router", &telemetry, serve_router(cfg, dev)).await
+    traced(ROUTER_SERVICE, &telemetry, serve_router(cfg, dev)).await
 }
 
 async fn serve_router(mut cfg: mercato_router::RouterConfig, dev: bool) -> anyhow::Result<()> {

@@ -873,6 +873,12 @@ async fn a_new_store_is_served_by_every_router_as_soon_as_signup_answers() {
 async fn the_router_rate_limits_repeated_logins_and_signups_with_retry_after() {
     let stack = Stack::start(1).await;
     stack.create_store("sigma").await;
+    // The default bursts, refilled so slowly that a slow machine cannot
+    // earn a token back while the test runs (the default 30 a minute
+    // gives one back every 2 s).
+    let mut limits = mercato_router::limits::LimitsConfig::default();
+    limits.login.per_minute = 0.01;
+    limits.signup.per_minute = 0.01;
     let limited = mercato_router::Application::build(mercato_router::RouterConfig {
         listen: "127.0.0.1:0".into(),
         control_plane_url: stack.control_plane_url(),
@@ -880,6 +886,7 @@ async fn the_router_rate_limits_repeated_logins_and_signups_with_retry_after() {
         control_plane_token: stack.router_token(),
         hop_secret: common::hop_secret(stack.secret()),
         platform_domain: PLATFORM.into(),
+        limits,
         ..Default::default()
     })
     .await

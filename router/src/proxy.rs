@@ -181,8 +181,9 @@ async fn forward(state: &RouterState, req: Request) -> Result<Response, ApiError
         .unwrap_or("/")
         .to_owned();
     let mut headers = forwarded_headers(&parts.headers, &host);
-    // The next hop continues this request's span, not the client's.
-    trace::propagate(&mut headers);
+    // The next hop continues this request's span (or, with no spans
+    // exported, the trace the client sent), never the client's span.
+    trace::propagate_from(&parts.headers, &mut headers);
     // The router is the edge: the client address it saw replaces any the
     // client claimed (pods rate-limit logins by it).
     if let Some(peer) = peer {

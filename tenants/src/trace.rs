@@ -192,6 +192,34 @@ pub fn propagate(headers: &mut HeaderMap) {
     }
 }
 
+/// What a process that makes exactly one hop per request (the router)
+/// sends on when it keeps no spans of its own: the current span's context
+/// if it has one (spans are exported), else a child of the context the
+/// request came with (same trace, a new random parent id, its flags), else
+/// a new trace. Either way the next hop continues one trace per request,
+/// without the OpenTelemetry layer's work on every request.
+pub fn propagate_from(incoming: &HeaderMap, headers: &mut HeaderMap) {
+    headers.remove(TRACEPARENT_HEADER);
+    headers.remove(TRACESTATE_HEADER);
+    let next = TraceParent::current().unwrap_or_else(|| {
+        let fresh = uuid::Uuid::new_v4().into_bytes();
+        let mut parent_id = [0; 8];
+        parent_id.copy_from_slice(&fresh[..8]);
+        match TraceParent::from_headers(incoming) {
+            Some(received) => TraceParent {
+                parent_id,
+                ..received
+            },
+            None => TraceParent {
+                trace_id: uuid::Uuid::new_v4().into_bytes(),
+                parent_id,
+                flags: 0,
+            },
+        }
+    });
+    headers.insert(TRACEPARENT_HEADER, next.header_value());
+}
+
 /// Tracing settings of a process (`[telemetry]`; e.g.
 /// `MERCATO_POD_TELEMETRY__OTLP_ENDPOINT`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +241,34 @@ impl TelemetryConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hop_without_spans_continues_the_received_trace_or_starts_one() {
+        // No OpenTelemetry layer here: the current span has no context.
+        let mut incoming = HeaderMap::new();
+        incoming.insert(TRACEPARENT_HEADER, HeaderValue::from_static(GOOD));
+        incoming.insert(TRACESTATE_HEADER, HeaderValue::from_static("k=v"));
+        let mut out = incoming.clone();
+        propagate_from(&incoming, &mut out);
+        let received = TraceParent::parse(GOOD).expect("good");
+        let sent = TraceParent::from_headers(&out).expect("a traceparent is sent");
+        assert_eq!(sent.trace_id(), received.trace_id(), "the same trace");
+        assert_ne!(sent.parent_id(), received.parent_id(), "a new parent id");
+        assert_eq!(sent.sampled(), received.sampled());
+        assert!(out.get(TRACESTATE_HEADER).is_none());
+
+        let mut out = HeaderMap::new();
+        propagate_from(&HeaderMap::new(), &mut out);
+        let first = TraceParent::from_headers(&out).expect("a new trace");
+        propagate_from(&HeaderMap::new(), &mut out);
+        let second = TraceParent::from_headers(&out).expect("a new trace");
+        assert_ne!(
+            first.trace_id(),
+            second.trace_id(),
+            "each request its own trace"
+        );
+        assert_eq!(out.get_all(TRACEPARENT_HEADER).iter().count(), 1);
+    }
 
     const GOOD: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
