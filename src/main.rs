@@ -61,6 +61,9 @@ enum Command {
     /// The built-in TEST payment gateway (a PSP's test mode; state in
     /// memory). See docs/payments.md.
     Gateway(mercato_gateway::GatewayArgs),
+    /// The built-in mail sink: an SMTP server that keeps what it receives
+    /// (in memory) and shows it over HTTP. `up` starts one; see the README.
+    Mailbox(mercato_mailbox::MailboxArgs),
     /// Print the store API's OpenAPI document (what pods serve at
     /// `/openapi.json`; committed as docs/openapi.json).
     Openapi {
@@ -210,6 +213,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Gateway(args) => mercato::serve::gateway(args).await,
+        Command::Mailbox(args) => mercato::serve::mailbox(args).await,
         Command::SeedCatalog(args) => mercato_bench::seed_catalog(args).await,
         Command::Bench(mercato_bench::Bench::Search(args)) => {
             mercato_bench::search::run(args).await
