@@ -28,7 +28,8 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
         /// First internal port: control plane, then pods; Postgres at +10,
-        /// Redis at +20.
+        /// Redis at +20, test gateway +30, Kafka +31, mailbox SMTP +32 and
+        /// HTTP +33.
         #[arg(long, default_value_t = 7400)]
         port_base: u16,
         /// Stores get `<handle>.<platform-domain>`.
