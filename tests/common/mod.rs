@@ -313,7 +313,9 @@ pub fn mail_config(mailbox: &MailboxProcess) -> mercato_pod::config::MailConfig 
         poll_ms: 100,
         retry_base_ms: 100,
         retry_max_ms: 1_000,
-        timeout_ms: 2_000,
+        // A claimed mail's lease is 8 of these: a move's target takes over
+        // a mail caught mid-send within the tests' waits.
+        timeout_ms: 1_000,
         ..Default::default()
     }
 }
