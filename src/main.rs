@@ -28,7 +28,8 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
         /// First internal port: control plane, then pods; Postgres at +10,
-        /// Redis at +20.
+        /// Redis at +20, test gateway +30, Kafka +31, mailbox SMTP +32 and
+        /// HTTP +33.
         #[arg(long, default_value_t = 7400)]
         port_base: u16,
         /// Stores get `<handle>.<platform-domain>`.
@@ -61,6 +62,9 @@ enum Command {
     /// The built-in TEST payment gateway (a PSP's test mode; state in
     /// memory). See docs/payments.md.
     Gateway(mercato_gateway::GatewayArgs),
+    /// The built-in mail sink: an SMTP server that keeps what it receives
+    /// (in memory) and shows it over HTTP. `up` starts one; see the README.
+    Mailbox(mercato_mailbox::MailboxArgs),
     /// Print the store API's OpenAPI document (what pods serve at
     /// `/openapi.json`; committed as docs/openapi.json).
     Openapi {
@@ -210,6 +214,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Gateway(args) => mercato::serve::gateway(args).await,
+        Command::Mailbox(args) => mercato::serve::mailbox(args).await,
         Command::SeedCatalog(args) => mercato_bench::seed_catalog(args).await,
         Command::Bench(mercato_bench::Bench::Search(args)) => {
             mercato_bench::search::run(args).await

@@ -1,6 +1,7 @@
 //! `mercato serve <process>`: one process, configured from defaults, an
 //! optional TOML file and `MERCATO_<PROCESS>_*` variables; and
-//! `mercato gateway`, the test payment gateway. Each serves until Ctrl-C or
+//! `mercato gateway`, the test payment gateway, and `mercato mailbox`, the
+//! development mail sink. Each serves until Ctrl-C or
 //! SIGTERM.
 
 use std::future::Future;
@@ -198,6 +199,18 @@ pub async fn gateway(args: mercato_gateway::GatewayArgs) -> anyhow::Result<()> {
     };
     traced("mercato-gateway", &telemetry, async {
         mercato_gateway::GatewayServer::bind(args)
+            .await?
+            .run_until(shutdown_signal())
+            .await
+    })
+    .await
+}
+
+/// `mercato mailbox`: the development mail sink (flags or
+/// `MERCATO_MAILBOX_*`).
+pub async fn mailbox(args: mercato_mailbox::MailboxArgs) -> anyhow::Result<()> {
+    traced("mercato-mailbox", &TelemetryConfig::default(), async {
+        mercato_mailbox::MailboxServer::bind(args)
             .await?
             .run_until(shutdown_signal())
             .await

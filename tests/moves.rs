@@ -512,6 +512,52 @@ async fn a_store_moves_under_load_without_losing_a_write() {
         order_ids.len() as i64,
         "every 201 checkout has its paid order"
     );
+    // Mail moves with the store: each paid order's confirmation has its
+    // delivery row on the target, and the mailbox holds exactly one mail
+    // per order, whichever pod sent it (the rows of deliveries under way at
+    // the fence are finished by the target).
+    let (queued,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM mail_deliveries d
+           JOIN outbox o ON o.store_id = d.store_id AND o.id = d.event_id
+          WHERE d.store_id = $1 AND o.type = 'order.placed'",
+    )
+    .bind(shop.id.as_uuid())
+    .fetch_one(&mut db)
+    .await
+    .expect("deliveries");
+    assert_eq!(queued, paid, "a confirmation queued per paid order");
+    stack
+        .eventually("the moved store's mails are all finished", || async {
+            let (open,): (i64,) = sqlx::query_as(
+                "SELECT count(*) FROM mail_deliveries
+                  WHERE store_id = $1 AND state IN ('pending', 'sending')",
+            )
+            .bind(shop.id.as_uuid())
+            .fetch_one(&mut connect(&target_url).await)
+            .await
+            .expect("deliveries");
+            (open == 0).then_some(())
+        })
+        .await;
+    let numbers: Vec<(i64,)> =
+        sqlx::query_as("SELECT number FROM orders WHERE store_id = $1 AND status = 'paid'")
+            .bind(shop.id.as_uuid())
+            .fetch_all(&mut db)
+            .await
+            .expect("orders");
+    let mails = stack.mails_to("shopper@example.com").await;
+    for (number,) in numbers {
+        let subject = format!("Order #{number} confirmed");
+        let sent = mails
+            .iter()
+            .filter(|m| {
+                m["subject"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with(&subject))
+            })
+            .count();
+        assert_eq!(sent, 1, "{subject}");
+    }
     let (on_hand, reserved) = shop.stock(&stack, &sold).await;
     assert_eq!(
         (on_hand, reserved),

@@ -686,6 +686,130 @@ impl GatewayProcess {
     }
 }
 
+/// The development mail sink (`mercato mailbox`) as a child process, so
+/// that a test can take it down (mail waits and is retried) and bring it
+/// back on the same ports.
+pub struct MailboxProcess {
+    child: Child,
+    exe: PathBuf,
+    smtp_port: u16,
+    http_port: u16,
+    log: Option<PathBuf>,
+}
+
+impl MailboxProcess {
+    /// Starts `<exe> mailbox` with SMTP on `smtp_port` and HTTP on
+    /// `http_port`, and waits until it answers; `log` receives its output
+    /// (discarded when `None`).
+    pub async fn start(
+        exe: &Path,
+        smtp_port: u16,
+        http_port: u16,
+        log: Option<&Path>,
+    ) -> anyhow::Result<Self> {
+        let child = Self::spawn(exe, smtp_port, http_port, log)?;
+        let mut mailbox = Self {
+            child,
+            exe: exe.to_owned(),
+            smtp_port,
+            http_port,
+            log: log.map(Path::to_owned),
+        };
+        mailbox.wait_ready().await?;
+        Ok(mailbox)
+    }
+
+    fn spawn(
+        exe: &Path,
+        smtp_port: u16,
+        http_port: u16,
+        log: Option<&Path>,
+    ) -> anyhow::Result<Child> {
+        let mut cmd = Command::new(exe);
+        cmd.arg("mailbox")
+            .args(["--smtp-listen", &format!("127.0.0.1:{smtp_port}")])
+            .args(["--http-listen", &format!("127.0.0.1:{http_port}")])
+            .env_remove("MERCATO_MAILBOX_SMTP_LISTEN")
+            .env_remove("MERCATO_MAILBOX_HTTP_LISTEN")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        match log {
+            Some(path) => {
+                let (out, err) = log_file(path)?;
+                cmd.env("MERCATO_LOG_FORMAT", "json")
+                    .stdout(out)
+                    .stderr(err);
+            }
+            None => {
+                cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+        }
+        cmd.spawn().context("starting the mailbox")
+    }
+
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(1))
+            .build()?;
+        let health = format!("{}/healthz", self.http_url());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = http.get(&health).send().await {
+                if r.status().is_success()
+                    && child_listens(&self.child, self.http_port)
+                    && child_listens(&self.child, self.smtp_port)
+                {
+                    return Ok(());
+                }
+            }
+            if let Some(status) = self.child.try_wait()? {
+                let log = self.log.as_deref().map(tail).unwrap_or_default();
+                bail!("the mailbox exited ({status}):\n{log}");
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!(
+                    "the mailbox did not answer on {} within 20 s",
+                    self.http_port
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Where pods send mail: `smtp://127.0.0.1:<port>`.
+    pub fn smtp_url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.smtp_port)
+    }
+
+    /// Where mail is read: the page at `/`, the JSON at `/messages`.
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// SIGKILL at once: the SMTP port refuses connections (and what the
+    /// mailbox held is gone).
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    /// Starts it again on its ports (after [`MailboxProcess::kill`]), empty.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        let _ = self.child.kill().await;
+        self.child = Self::spawn(
+            &self.exe,
+            self.smtp_port,
+            self.http_port,
+            self.log.as_deref(),
+        )?;
+        self.wait_ready().await
+    }
+
+    /// SIGTERM, then SIGKILL after a grace period.
+    pub async fn stop(mut self) {
+        stop_child(&mut self.child, Signal::SIGTERM, Duration::from_secs(10)).await;
+    }
+}
+
 /// Finds the `tansu` broker binary: `MERCATO_TANSU`, then `PATH`, then
 /// cargo's bin directory (`cargo install` puts it there), or says how to
 /// install it.

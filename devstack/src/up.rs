@@ -1,7 +1,8 @@
 //! `mercato up`: the whole platform on loopback, nothing installed as a
 //! service. A Postgres cluster for the control plane and for each pod
 //! (`initdb` into the data folder), a `redis-server` per pod, the test
-//! payment gateway, a `tansu` Kafka-API broker (SQLite storage in the data
+//! payment gateway, the mailbox (`mercato mailbox`, where every mail the
+//! stores send lands), a `tansu` Kafka-API broker (SQLite storage in the data
 //! folder, so events survive a restart), the control plane, the pods and
 //! the router as child processes, the pods registered and a demo store with
 //! products. A second `up` reuses the data.
@@ -17,8 +18,8 @@ use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
 use crate::local::{
-    locate_tansu, stop_child, tail, Binaries, Durability, GatewayProcess, PgCluster, RedisServer,
-    Tansu, TansuStorage,
+    locate_tansu, stop_child, tail, Binaries, Durability, GatewayProcess, MailboxProcess,
+    PgCluster, RedisServer, Tansu, TansuStorage,
 };
 
 #[derive(Debug, Clone)]
@@ -26,8 +27,9 @@ pub struct UpOptions {
     pub data_dir: PathBuf,
     /// The router's public listener.
     pub listen: SocketAddr,
-    /// First of the internal ports (control plane, pods, Postgres, Redis,
-    /// Kafka at +30).
+    /// First of the internal ports (control plane, pods, Postgres at +10,
+    /// Redis at +20, the test gateway at +30, Kafka at +31, the mailbox's
+    /// SMTP at +32 and HTTP at +33).
     pub port_base: u16,
     pub platform_domain: String,
     pub pods: u16,
@@ -210,8 +212,23 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> anyhow:
         &opts.otlp_endpoint,
     )
     .await;
-    let outcome = match gateway {
+    // The mailbox keeps its mail in memory: a restart starts it empty.
+    let mailbox = match gateway {
         Ok(gateway) => {
+            match MailboxProcess::start(&exe, port(32)?, port(33)?, Some(&logs.join("mailbox.log")))
+                .await
+            {
+                Ok(mailbox) => Ok((gateway, mailbox)),
+                Err(e) => {
+                    gateway.stop().await;
+                    Err(e)
+                }
+            }
+        }
+        Err(e) => Err(e),
+    };
+    let outcome = match mailbox {
+        Ok((gateway, mailbox)) => {
             let outcome = run_services(
                 &opts,
                 &exe,
@@ -222,11 +239,13 @@ pub async fn run(opts: UpOptions, shutdown: impl Future<Output = ()>) -> anyhow:
                 &pod_pgs,
                 &redises,
                 &gateway,
+                &mailbox,
                 &kafka,
                 shutdown,
             )
             .await;
             gateway.stop().await;
+            mailbox.stop().await;
             outcome
         }
         Err(e) => Err(e),
@@ -255,6 +274,7 @@ async fn run_services(
     pod_pgs: &[PgCluster],
     redises: &[RedisServer],
     gateway: &GatewayProcess,
+    mailbox: &MailboxProcess,
     kafka: &Tansu,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
@@ -273,6 +293,7 @@ async fn run_services(
         pod_pgs,
         redises,
         gateway,
+        mailbox,
         kafka,
         &http,
         &mut services,
@@ -293,6 +314,10 @@ async fn run_services(
             println!(
                 "  storefront:   {}",
                 shown(&format!("demo.{}", opts.platform_domain))
+            );
+            println!(
+                "  mail:         {}/  (every mail the stores send lands here)",
+                mailbox.http_url()
             );
             println!(
                 "  operator API: {}v1/stores  (bearer token in {})",
@@ -331,6 +356,7 @@ async fn start_services(
     pod_pgs: &[PgCluster],
     redises: &[RedisServer],
     gateway: &GatewayProcess,
+    mailbox: &MailboxProcess,
     kafka: &Tansu,
     http: &reqwest::Client,
     services: &mut Vec<Service>,
@@ -362,6 +388,20 @@ async fn start_services(
     cp.wait_ready(http, &format!("{cp_url}/readyz")).await?;
     services.push(cp);
 
+    let store_url = if opts.listen.port() == 80 {
+        format!("http://{{handle}}.{}", opts.platform_domain)
+    } else {
+        format!(
+            "http://{{handle}}.{}:{}",
+            opts.platform_domain,
+            opts.listen.port()
+        )
+    };
+    // Where a developer reads the mail, beside the operator token.
+    crate::local::write_private(
+        &opts.data_dir.join("mailbox.url"),
+        &format!("{}/\n", mailbox.http_url()),
+    )?;
     let mut pod_urls = Vec::new();
     for (i, (pg, redis)) in pod_pgs.iter().zip(redises).enumerate() {
         let n = i as u16 + 1;
@@ -396,6 +436,10 @@ async fn start_services(
                         opts.data_dir.join("media").display().to_string(),
                     ),
                     ("telemetry__otlp_endpoint", opts.otlp_endpoint.clone()),
+                    // Every mail goes to the mailbox; its links lead to
+                    // the stores through the router.
+                    ("mail__smtp_url", mailbox.smtp_url()),
+                    ("mail__store_url", store_url.clone()),
                 ],
             ),
             logs,

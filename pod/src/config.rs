@@ -62,6 +62,8 @@ pub struct PodConfig {
     /// Background work for the fleet: the size sweep and the purge of
     /// moved-out stores (`fleet`).
     pub fleet: FleetConfig,
+    /// Mail to shoppers and staff (`notifications`).
+    pub mail: MailConfig,
     /// Trace export (`telemetry`): read by the binary that sets up tracing.
     pub telemetry: mercato_tenants::TelemetryConfig,
 }
@@ -89,6 +91,7 @@ impl Default for PodConfig {
             checkout: CheckoutConfig::default(),
             events: EventsConfig::default(),
             fleet: FleetConfig::default(),
+            mail: MailConfig::default(),
             telemetry: Default::default(),
         }
     }
@@ -116,8 +119,52 @@ impl std::fmt::Debug for PodConfig {
             .field("checkout", &self.checkout)
             .field("events", &self.events)
             .field("fleet", &self.fleet)
+            .field("mail", &self.mail)
             .field("telemetry", &self.telemetry)
             .finish()
+    }
+}
+
+/// `[mail]`: the SMTP relay the notification worker sends through
+/// (`notifications`). Without `smtp_url` no mail is sent: the deliveries
+/// wait in `mail_deliveries` and the pod says so in its log at start.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// `smtp://host[:port]` (port 25 when left out): a relay on a trusted
+    /// network, plain SMTP (no TLS, no login). Empty: no mail is sent.
+    pub smtp_url: String,
+    /// The address every mail comes from; a store's sender name is shown
+    /// with it and its reply-to address is set beside it.
+    pub from_address: String,
+    /// A store's address in the links of its mails: `{handle}` becomes the
+    /// store's handle.
+    pub store_url: String,
+    /// How often the worker looks for mail to send, in milliseconds.
+    pub poll_ms: u64,
+    /// The first wait before a mail the relay did not take is tried again;
+    /// it doubles with each attempt up to `retry_max_ms`.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// How long one SMTP step (connect, each command) may take.
+    pub timeout_ms: u64,
+    /// A mail not sent within this long after its event is given up
+    /// (`expired`): a reset link a day old is no use to anyone.
+    pub max_age_secs: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: String::new(),
+            from_address: "no-reply@mercato.localhost".into(),
+            store_url: "http://{handle}.localhost:8080".into(),
+            poll_ms: 1_000,
+            retry_base_ms: 1_000,
+            retry_max_ms: 5 * 60 * 1_000,
+            timeout_ms: 10_000,
+            max_age_secs: 24 * 3600,
+        }
     }
 }
 

@@ -23,6 +23,7 @@ pub mod fleet;
 pub mod inventory;
 pub mod keys;
 pub mod media;
+pub mod notifications;
 pub mod orders;
 pub mod paging;
 pub mod payments;

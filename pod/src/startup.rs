@@ -20,6 +20,7 @@ use crate::cache::Cache;
 use crate::config::PodConfig;
 use crate::events::{Relay, RelayMetrics, RelaySettings};
 use crate::media::MediaStore;
+use crate::notifications::{self, Mailer};
 use crate::payments::HttpGateway;
 use crate::redis_handle::Redis;
 use crate::state::{refresh_hosted, AppState, Fleet, GateMetrics, HashPool, HostedStores};
@@ -38,6 +39,8 @@ pub struct Application {
     state: AppState,
     /// The outbox relay, when Kafka is configured.
     relay: Option<Relay>,
+    /// The mail worker's relay, when `mail.smtp_url` is set.
+    mailer: Option<Mailer>,
 }
 
 impl Application {
@@ -102,6 +105,12 @@ impl Application {
                 None
             }
         };
+        let mailer = Mailer::from_config(&config.mail, &config.name)?;
+        if mailer.is_none() {
+            tracing::warn!(
+                "no mail.smtp_url configured: no mail is sent (deliveries wait in mail_deliveries)"
+            );
+        }
         let state = AppState {
             db,
             redis,
@@ -127,6 +136,7 @@ impl Application {
             router,
             state,
             relay,
+            mailer,
         })
     }
 
@@ -153,6 +163,9 @@ impl Application {
         let recovery = tokio::spawn(checkout::recover(self.state.clone()));
         let purge = fleet::spawn_purge_worker(self.state.clone());
         let sizes = fleet::spawn_size_sweep(self.state.clone());
+        let mail = self
+            .mailer
+            .map(|mailer| notifications::spawn_worker(self.state.clone(), mailer));
         let (stop_relay, relay_stopped) = tokio::sync::oneshot::channel::<()>();
         let relay = self.relay.map(|relay| {
             tokio::spawn(relay.run(async move {
@@ -167,6 +180,9 @@ impl Application {
         recovery.abort();
         purge.abort();
         sizes.abort();
+        if let Some(mail) = mail {
+            mail.abort();
+        }
         let _ = stop_relay.send(());
         if let Some(relay) = relay {
             if let Err(e) = relay.await {
@@ -218,6 +234,7 @@ fn app(
         .merge(routes::search::api())
         .merge(routes::checkout::api())
         .merge(routes::orders::api())
+        .merge(routes::notifications::api())
         // Undocumented: the storefront's HTML home page, for browsers.
         .route("/", get(storefront::home))
         // Undocumented: image files, at the URLs the product JSON gives.

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use mercato_devstack::keys::PlatformKeys;
 use mercato_devstack::local::{
-    free_port, locate_tansu, Binaries, Durability, GatewayProcess, PgCluster, RedisServer, Tansu,
-    TansuStorage,
+    free_port, locate_tansu, Binaries, Durability, GatewayProcess, MailboxProcess, PgCluster,
+    RedisServer, Tansu, TansuStorage,
 };
 use mercato_tenants::{Claims, Role};
 use serde_json::{json, Value};
@@ -206,6 +206,8 @@ pub struct Stack {
     pub router: Running,
     /// The test payment gateway, a child process.
     pub gateway: GatewayProcess,
+    /// The mailbox every pod sends its mail to, a child process.
+    pub mailbox: MailboxProcess,
     pg: PgCluster,
     _dir: tempfile::TempDir,
 }
@@ -290,6 +292,34 @@ async fn start_gateway(dir: &std::path::Path, otlp_endpoint: &str) -> GatewayPro
     .await
 }
 
+async fn start_mailbox(dir: &std::path::Path) -> MailboxProcess {
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_mercato"));
+    on_a_free_port("mailbox", |smtp| {
+        let log = dir.join(format!("mailbox-{smtp}.log"));
+        async move {
+            let http = free_port()?;
+            MailboxProcess::start(exe, smtp, http, Some(&log)).await
+        }
+    })
+    .await
+}
+
+/// The pods' `[mail]` in tests: the stack's mailbox, quick polls and
+/// retries.
+pub fn mail_config(mailbox: &MailboxProcess) -> mercato_pod::config::MailConfig {
+    mercato_pod::config::MailConfig {
+        smtp_url: mailbox.smtp_url(),
+        store_url: format!("http://{{handle}}.{PLATFORM}"),
+        poll_ms: 100,
+        retry_base_ms: 100,
+        retry_max_ms: 1_000,
+        // A claimed mail's lease is 8 of these: a move's target takes over
+        // a mail caught mid-send within the tests' waits.
+        timeout_ms: 1_000,
+        ..Default::default()
+    }
+}
+
 async fn start_kafka(dir: &std::path::Path) -> Kafka {
     let bin = locate_tansu().expect("tansu installed (scripts/bootstrap.sh)");
     let broker = on_a_free_port("tansu", |port| {
@@ -369,6 +399,7 @@ impl Stack {
             .expect("client");
 
         let gateway = start_gateway(dir.path(), otlp_endpoint).await;
+        let mailbox = start_mailbox(dir.path()).await;
         let kafka = start_kafka(dir.path()).await;
         let cp_database_url = pg.create_database("control_plane").await.expect("cp db");
         let cp_app =
@@ -416,6 +447,7 @@ impl Stack {
                     relay_backoff_max_ms: 1_000,
                     ..Default::default()
                 },
+                mail: mail_config(&mailbox),
                 ..Default::default()
             };
             configure(&mut config);
@@ -485,6 +517,7 @@ impl Stack {
             pods: started,
             router,
             gateway,
+            mailbox,
             pg,
             _dir: dir,
         };
@@ -728,6 +761,7 @@ impl Stack {
             cp.stop().await;
         }
         self.gateway.stop().await;
+        self.mailbox.stop().await;
         self.pg.stop().await;
         self.kafka.stop().await;
     }
@@ -769,6 +803,8 @@ impl Stack {
                 "MERCATO_POD_GATEWAY__WEBHOOK_SECRET",
                 self.gateway.webhook_secret().to_owned(),
             ),
+            ("MERCATO_POD_MAIL__SMTP_URL", self.mailbox.smtp_url()),
+            ("MERCATO_POD_MAIL__POLL_MS", "100".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -800,6 +836,53 @@ impl Stack {
             .expect("register pod");
         assert_eq!(r.status(), 201, "registering {name}");
         pod
+    }
+
+    /// The mails in the mailbox to `to`, oldest first (summaries: `id`,
+    /// `to`, `subject`, `message_id`, ...).
+    pub async fn mails_to(&self, to: &str) -> Vec<Value> {
+        let list: Value = self
+            .http
+            .get(format!("{}/messages", self.mailbox.http_url()))
+            .query(&[("to", to)])
+            .send()
+            .await
+            .expect("mailbox list")
+            .json()
+            .await
+            .expect("json");
+        list["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// One mail of the mailbox, whole: `headers`, `text`, `html`.
+    pub async fn mail(&self, summary: &Value) -> Value {
+        self.http
+            .get(format!(
+                "{}/messages/{}",
+                self.mailbox.http_url(),
+                summary["id"].as_str().expect("mail id")
+            ))
+            .send()
+            .await
+            .expect("mailbox message")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// Waits until `to` has `n` mails whose subject contains `subject`;
+    /// them.
+    pub async fn await_mails(&self, to: &str, subject: &str, n: usize) -> Vec<Value> {
+        self.eventually(&format!("{n} mail(s) '{subject}' to {to}"), || async {
+            let found: Vec<Value> = self
+                .mails_to(to)
+                .await
+                .into_iter()
+                .filter(|m| m["subject"].as_str().is_some_and(|s| s.contains(subject)))
+                .collect();
+            (found.len() >= n).then_some(found)
+        })
+        .await
     }
 
     /// The test gateway's counters (authorizations, captures, voids, ...).

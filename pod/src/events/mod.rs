@@ -11,7 +11,7 @@
 //! [`mercato_tenants::events`] and documented in `docs/events.md`.
 //!
 //! - this module: [`record`] and [`record_many`], what producers call in
-//!   their own transaction;
+//!   their own transaction, and [`read`], for the mail worker;
 //! - [`sql`]: every statement on `outbox` (the inserts, the relay's reads,
 //!   store lock and marks);
 //! - `relay.rs`: the worker, [`Relay`] (its settings and metrics), run by
@@ -107,6 +107,25 @@ async fn insert(
     .await?;
     recorded().notify_waiters();
     Ok(id)
+}
+
+/// An event of the store as recorded, for the consumers inside the pod
+/// (the mail worker): `None` when there is no such row; an error when its
+/// type or payload is not one this build reads.
+pub async fn read(
+    db: &sqlx::PgPool,
+    store: StoreId,
+    id: EventId,
+) -> Result<Option<Result<Event, String>>, sqlx::Error> {
+    let Some((event_type, payload)) = sql::type_and_payload(db, store, id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        event_type
+            .parse::<EventType>()
+            .map_err(|e| e.to_string())
+            .and_then(|t| Event::decode(t, &payload).map_err(|e| format!("{t} payload: {e}"))),
+    ))
 }
 
 /// Records several events of one store in one statement, in the order

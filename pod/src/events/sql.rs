@@ -144,3 +144,16 @@ pub(crate) async fn mark_published(
         .await?;
     Ok(())
 }
+
+/// The type and payload of the store's event `id`, as recorded.
+pub(crate) async fn type_and_payload(
+    db: &PgPool,
+    store: StoreId,
+    id: EventId,
+) -> Result<Option<(String, serde_json::Value)>, sqlx::Error> {
+    sqlx::query_as("SELECT type, payload FROM outbox WHERE store_id = $1 AND id = $2")
+        .bind(store.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_optional(db)
+        .await
+}

@@ -13,6 +13,7 @@ pub mod collections;
 pub mod fleet;
 pub mod inventory;
 pub mod media;
+pub mod notifications;
 pub mod orders;
 pub mod search;
 pub mod tenancy;

@@ -1,0 +1,425 @@
+//! What a mail says: which events mail someone ([`MAILED`]), and each
+//! mail's subject, text and HTML, rendered from the event and the store's
+//! face ([`render`]). Pure: no I/O, tested here.
+//!
+//! Secrets (reset, confirmation and invitation tokens; an order's lookup
+//! token) appear only in a [`Mail`]'s body, whose `Debug` leaves the body
+//! out, so neither a log line nor an error carries them.
+
+use std::fmt::{self, Write as _};
+
+use chrono::{DateTime, Utc};
+use mercato_tenants::events::{Event, EventType};
+use mercato_tenants::{Currency, Money};
+
+/// The events that mail someone; the trigger `outbox_mail` (pod migration
+/// `…19_mail.sql`) queues a delivery for exactly these.
+pub const MAILED: [EventType; 5] = [
+    EventType::OrderPlaced,
+    EventType::PasswordResetRequested,
+    EventType::CustomerConfirmationRequested,
+    EventType::AccountExistsNotice,
+    EventType::StaffInvited,
+];
+
+/// The store as its mails show it.
+#[derive(Debug, Clone)]
+pub struct StoreFace {
+    pub name: String,
+    /// The store's address, without a trailing slash: links start with it.
+    pub url: String,
+}
+
+/// One rendered mail.
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl fmt::Debug for Mail {
+    /// Without the body, which may hold a secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mail")
+            .field("to", &self.to)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The mail `event` sends, if it sends one.
+pub fn render(store: &StoreFace, event: &Event) -> Option<Mail> {
+    let name = store.name.as_str();
+    let url = store.url.as_str();
+    Some(match event {
+        Event::OrderPlaced(order) => {
+            let money = |minor| format_money(Money::new(minor, order.currency));
+            let mut body = Body::new(&format!("Thank you for your order at {name}."));
+            body.para(&format!("Order #{}", order.number));
+            let lines: Vec<[String; 3]> = order
+                .lines
+                .iter()
+                .map(|l| {
+                    [
+                        format!("{} × {}", l.quantity, l.sku),
+                        format!("{} each", money(l.unit_price_minor)),
+                        money(l.unit_price_minor.saturating_mul(i64::from(l.quantity))),
+                    ]
+                })
+                .collect();
+            body.table(&lines);
+            body.table(&[
+                [
+                    "Subtotal".into(),
+                    String::new(),
+                    money(order.subtotal_minor),
+                ],
+                [
+                    "Shipping".into(),
+                    String::new(),
+                    money(order.shipping_minor),
+                ],
+                ["Tax".into(), String::new(), money(order.tax_minor)],
+                ["Total".into(), String::new(), money(order.total_minor)],
+            ]);
+            if let Some(path) = &order.confirmation_path {
+                body.link("Follow your order", &format!("{url}{path}"));
+            }
+            body.para(&format!("We will let you know when it ships. — {name}"));
+            body.finish(
+                &order.email,
+                format!("Order #{} confirmed — {name}", order.number),
+            )
+        }
+        Event::PasswordResetRequested(reset) => {
+            let mut body = Body::new(&format!(
+                "Someone asked to reset the password of your account at {name}."
+            ));
+            body.link(
+                "Choose a new password",
+                &format!("{url}/account/reset-password?token={}", reset.token),
+            );
+            body.code("Or enter this code", &reset.token);
+            body.para(&format!(
+                "The link works once, until {}. If you did not ask for it, ignore this mail: \
+                 your password stays as it is.",
+                when(reset.expires_at)
+            ));
+            body.finish(&reset.email, format!("Reset your password at {name}"))
+        }
+        Event::CustomerConfirmationRequested(confirm) => {
+            let mut body = Body::new(&format!("Welcome to {name}!"));
+            body.link(
+                "Confirm your email address",
+                &format!("{url}/account/confirm?token={}", confirm.token),
+            );
+            body.code("Or enter this code", &confirm.token);
+            body.para(&format!(
+                "The link works until {}. If you did not register, ignore this mail.",
+                when(confirm.expires_at)
+            ));
+            body.finish(&confirm.email, format!("Confirm your email at {name}"))
+        }
+        Event::AccountExistsNotice(notice) => {
+            let mut body = Body::new(&format!(
+                "Someone tried to register at {name} with this email address, which already \
+                 has an account."
+            ));
+            body.para("If it was you, sign in instead, or reset your password if you forgot it.");
+            body.link("Sign in", &format!("{url}/account/login"));
+            body.para("If it was not you, ignore this mail: nothing changed.");
+            body.finish(
+                &notice.email,
+                format!("You already have an account at {name}"),
+            )
+        }
+        Event::StaffInvited(invite) => {
+            let store_name = invite.store_name.as_str();
+            let mut body = Body::new(&format!("You are invited to help run {store_name}."));
+            body.link(
+                "Accept the invitation",
+                &format!("{url}/admin/invitations/accept?token={}", invite.token),
+            );
+            body.code("Or enter this code", &invite.token);
+            body.para(&format!(
+                "The invitation is valid until {}.",
+                when(invite.expires_at)
+            ));
+            body.finish(&invite.email, format!("Join {store_name} on Mercato"))
+        }
+        _ => return None,
+    })
+}
+
+fn when(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A mail's body, written as text and as HTML at once.
+struct Body {
+    text: String,
+    html: String,
+}
+
+impl Body {
+    fn new(opening: &str) -> Self {
+        let mut body = Self {
+            text: String::new(),
+            html: String::from(
+                "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.4\">",
+            ),
+        };
+        body.para(opening);
+        body
+    }
+
+    fn para(&mut self, text: &str) {
+        let _ = write!(self.text, "{text}\n\n");
+        let _ = write!(self.html, "<p>{}</p>", escape(text));
+    }
+
+    fn link(&mut self, label: &str, href: &str) {
+        let _ = write!(self.text, "{label}:\n{href}\n\n");
+        let _ = write!(
+            self.html,
+            "<p><a href=\"{}\">{}</a></p>",
+            escape(href),
+            escape(label)
+        );
+    }
+
+    fn code(&mut self, label: &str, code: &str) {
+        let _ = write!(self.text, "{label}: {code}\n\n");
+        let _ = write!(
+            self.html,
+            "<p>{}: <code>{}</code></p>",
+            escape(label),
+            escape(code)
+        );
+    }
+
+    fn table(&mut self, rows: &[[String; 3]]) {
+        self.html.push_str("<table>");
+        for [a, b, c] in rows {
+            let _ = writeln!(self.text, "  {a:<30} {b:>16} {c:>14}");
+            let _ = write!(
+                self.html,
+                "<tr><td>{}</td><td align=\"right\">{}</td><td align=\"right\">{}</td></tr>",
+                escape(a),
+                escape(b),
+                escape(c)
+            );
+        }
+        self.text.push('\n');
+        self.html.push_str("</table>");
+    }
+
+    fn finish(mut self, to: &str, subject: String) -> Mail {
+        self.html.push_str("</body></html>");
+        Mail {
+            to: to.to_owned(),
+            subject,
+            text: self.text,
+            html: self.html,
+        }
+    }
+}
+
+/// Text for HTML content or a quoted attribute.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The symbol written before an amount of `currency`, for the currencies
+/// whose symbol is unambiguous; the others are written `1,234.50 CHF`.
+fn symbol(currency: Currency) -> Option<&'static str> {
+    Some(match currency.as_str() {
+        "USD" => "$",
+        "EUR" => "€",
+        "GBP" => "£",
+        "JPY" => "¥",
+        "INR" => "₹",
+        "KRW" => "₩",
+        "ILS" => "₪",
+        "NGN" => "₦",
+        "VND" => "₫",
+        "CAD" => "CA$",
+        "AUD" => "A$",
+        "NZD" => "NZ$",
+        "HKD" => "HK$",
+        "MXN" => "MX$",
+        "BRL" => "R$",
+        _ => return None,
+    })
+}
+
+/// An amount as a shopper reads it: `$1,234.50`, `¥1,500`, `-€0.05`,
+/// `1,234.500 KWD`; the currency's own minor units, exact (no float).
+pub fn format_money(money: Money) -> String {
+    let exp = money.currency.exponent();
+    let abs = money.minor.unsigned_abs();
+    let scale = 10u64.pow(exp);
+    let whole = abs / scale;
+    let mut digits = whole.to_string();
+    let mut grouped = String::new();
+    while digits.len() > 3 {
+        let tail = digits.split_off(digits.len() - 3);
+        grouped = format!(",{tail}{grouped}");
+    }
+    grouped = format!("{digits}{grouped}");
+    if exp > 0 {
+        let _ = write!(grouped, ".{:0width$}", abs % scale, width = exp as usize);
+    }
+    let sign = if money.minor < 0 { "-" } else { "" };
+    match symbol(money.currency) {
+        Some(symbol) => format!("{sign}{symbol}{grouped}"),
+        None => format!("{sign}{grouped} {}", money.currency),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mercato_tenants::events::{
+        AccountExistsNotice, OrderLine, OrderPlaced, PasswordResetRequested, StaffInvited,
+    };
+    use mercato_tenants::{CheckoutId, CustomerId, OrderId, ProductId, StoreId, VariantId};
+
+    fn currency(code: &str) -> Currency {
+        Currency::parse(code).expect(code)
+    }
+
+    fn face() -> StoreFace {
+        StoreFace {
+            name: "Café <Noir> & Co".into(),
+            url: "http://noir.localhost:8080".into(),
+        }
+    }
+
+    #[test]
+    fn money_is_written_in_the_currencys_units_and_symbol() {
+        let m = |minor, code| format_money(Money::new(minor, currency(code)));
+        assert_eq!(m(4680, "USD"), "$46.80");
+        assert_eq!(m(123_456_789, "USD"), "$1,234,567.89");
+        assert_eq!(m(-5, "EUR"), "-€0.05");
+        assert_eq!(m(150_000, "JPY"), "¥150,000");
+        assert_eq!(m(1_234_500, "KWD"), "1,234.500 KWD");
+        assert_eq!(m(100, "CHF"), "1.00 CHF");
+        assert_eq!(m(0, "GBP"), "£0.00");
+        assert_eq!(m(i64::MIN, "USD"), "-$92,233,720,368,547,758.08");
+    }
+
+    fn order() -> OrderPlaced {
+        OrderPlaced {
+            order_id: OrderId::new(),
+            number: 1001,
+            checkout_id: CheckoutId::new(),
+            customer_id: None,
+            email: "shopper@example.com".into(),
+            currency: Currency::USD,
+            subtotal_minor: 3800,
+            shipping_minor: 500,
+            tax_minor: 380,
+            total_minor: 4680,
+            lines: vec![OrderLine {
+                variant_id: VariantId::new(),
+                product_id: ProductId::new(),
+                sku: "TEE<M>".into(),
+                quantity: 2,
+                unit_price_minor: 1900,
+            }],
+            confirmation_path: Some("/api/orders/1001?token=abc123".into()),
+        }
+    }
+
+    #[test]
+    fn the_order_confirmation_has_the_store_the_total_and_the_link() {
+        let mail = render(&face(), &Event::OrderPlaced(order())).expect("a mail");
+        assert_eq!(mail.to, "shopper@example.com");
+        assert_eq!(mail.subject, "Order #1001 confirmed — Café <Noir> & Co");
+        for part in [&mail.text, &mail.html] {
+            assert!(part.contains("$46.80"), "{part}");
+            assert!(part.contains("$38.00"));
+            assert!(part.contains("http://noir.localhost:8080/api/orders/1001?token=abc123"));
+        }
+        assert!(mail.text.contains("Café <Noir> & Co") && mail.text.contains("2 × TEE<M>"));
+        // The HTML escapes what the store and the shopper wrote.
+        assert!(mail.html.contains("Café &lt;Noir&gt; &amp; Co"));
+        assert!(mail.html.contains("2 × TEE&lt;M&gt;"));
+        assert!(!mail.html.contains("<Noir>"));
+        // A confirmation recorded before the link existed still mails.
+        let old = OrderPlaced {
+            confirmation_path: None,
+            ..order()
+        };
+        let mail = render(&face(), &Event::OrderPlaced(old)).expect("a mail");
+        assert!(!mail.text.contains("/api/orders/"));
+    }
+
+    #[test]
+    fn token_mails_carry_their_token_and_debug_never_shows_it() {
+        let expires_at = DateTime::from_timestamp(1_700_000_000, 0).expect("time");
+        let reset = Event::PasswordResetRequested(PasswordResetRequested {
+            customer_id: CustomerId::new(),
+            email: "a@b.test".into(),
+            token: "f00dfeed".into(),
+            expires_at,
+        });
+        let invite = Event::StaffInvited(StaffInvited {
+            invitation_id: uuid::Uuid::now_v7(),
+            store_id: StoreId::new(),
+            store_name: "Noir".into(),
+            email: "new@staff.test".into(),
+            token: "f00dfeed".into(),
+            expires_at,
+        });
+        for (event, link) in [
+            (
+                reset,
+                "http://noir.localhost:8080/account/reset-password?token=f00dfeed",
+            ),
+            (
+                invite,
+                "http://noir.localhost:8080/admin/invitations/accept?token=f00dfeed",
+            ),
+        ] {
+            let mail = render(&face(), &event).expect("a mail");
+            assert!(mail.text.contains(link), "{}", mail.text);
+            assert!(mail.html.contains(link));
+            assert!(mail.text.contains("2023-11-14 22:13 UTC"));
+            assert!(!format!("{mail:?}").contains("f00dfeed"));
+        }
+        let notice = Event::AccountExistsNotice(AccountExistsNotice {
+            customer_id: CustomerId::new(),
+            email: "a@b.test".into(),
+        });
+        let mail = render(&face(), &notice).expect("a mail");
+        assert_eq!(
+            mail.subject,
+            "You already have an account at Café <Noir> & Co"
+        );
+    }
+
+    #[test]
+    fn exactly_the_mailed_events_render() {
+        use mercato_tenants::events::ProductDeleted;
+        let other = Event::ProductDeleted(ProductDeleted {
+            product_id: ProductId::new(),
+        });
+        assert!(render(&face(), &other).is_none());
+        assert!(!MAILED.contains(&EventType::ProductDeleted));
+        assert!(render(&face(), &Event::OrderPlaced(order())).is_some());
+    }
+}

@@ -1,0 +1,67 @@
+//! A store's mail settings for staff: the sender name and the reply-to
+//! address of its mails.
+
+use axum::extract::State;
+use axum::Json;
+use mercato_tenants::http::ApiJson;
+use mercato_tenants::ApiError;
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::accounts::auth::{Owner, Staff};
+use crate::error::PodError;
+use crate::notifications::{sql, MailSettings};
+use crate::state::AppState;
+use crate::tenancy::{self, TenantContext};
+
+type ErrorBody = mercato_tenants::error::ErrorBody;
+
+/// The mail settings API, each route registered with its OpenAPI
+/// description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_mail_settings, put_mail_settings))
+}
+
+/// The new settings; a field left out or blank is unset.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettingsBody {
+    /// The name the store's mails are from (1 to 100 characters, one
+    /// line); unset: the store's name.
+    #[schema(max_length = 100)]
+    sender_name: Option<String>,
+    /// Where replies to the store's mails go; unset: nowhere.
+    #[schema(max_length = 254)]
+    reply_to: Option<String>,
+}
+
+/// The store's mail settings.
+#[utoipa::path(get, path = "/admin/api/settings/mail", tag = "settings",
+    responses((status = 200, body = MailSettings)))]
+async fn get_mail_settings(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+) -> Result<Json<MailSettings>, PodError> {
+    Ok(Json(sql::settings(&state.db, tenant.store_id).await?))
+}
+
+/// Sets the store's mail settings (owner only): the sender name shown on
+/// its mails and the address replies go to.
+#[utoipa::path(put, path = "/admin/api/settings/mail", tag = "settings",
+    request_body = MailSettingsBody,
+    responses((status = 200, body = MailSettings), (status = 400, body = ErrorBody)))]
+async fn put_mail_settings(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Owner,
+    ApiJson(body): ApiJson<MailSettingsBody>,
+) -> Result<Json<MailSettings>, PodError> {
+    let settings = MailSettings::parse(body.sender_name.as_deref(), body.reply_to.as_deref())
+        .map_err(ApiError::invalid)?;
+    let mut tx = tenancy::begin_write(&state.db, tenant.store_id).await?;
+    sql::put_settings(&mut tx, tenant.store_id, &settings).await?;
+    tx.commit().await?;
+    Ok(Json(settings))
+}

@@ -1,0 +1,308 @@
+//! Mail, end to end: pods send through the stack's mailbox (`mercato
+//! mailbox`, a real SMTP server process) and the tests read what arrived
+//! over its HTTP API, as a developer reads it in a browser.
+
+mod common;
+
+use common::shop::{Shop, CARD_OK};
+use common::{register_customer, status_of, Stack};
+use mercato_tenants::events::EventType;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// The store's mail deliveries by state.
+async fn deliveries(stack: &Stack, shop: &Shop) -> Vec<(String, i32)> {
+    let mut db = shop.db(stack).await;
+    sqlx::query_as(
+        "SELECT state, attempts FROM mail_deliveries WHERE store_id = $1 ORDER BY event_id",
+    )
+    .bind(shop.id.as_uuid())
+    .fetch_all(&mut db)
+    .await
+    .expect("deliveries")
+}
+
+/// Waits until every delivery of the store is finished; their states.
+async fn all_finished(stack: &Stack, shop: &Shop) -> Vec<(String, i32)> {
+    stack
+        .eventually("every mail delivery is finished", || async {
+            let rows = deliveries(stack, shop).await;
+            rows.iter()
+                .all(|(state, _)| state != "pending" && state != "sending")
+                .then_some(rows)
+        })
+        .await
+}
+
+/// The code the mail's text gives after "Or enter this code: ".
+fn code_in(mail: &Value) -> String {
+    let text = mail["text"].as_str().expect("text part");
+    text.split("Or enter this code: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a code in the mail")
+        .to_owned()
+}
+
+async fn buy(stack: &Stack, shop: &Shop, variant: &str, key: &str) -> Value {
+    let cart = shop.cart(stack, &[(variant, 2)]).await;
+    let r = shop
+        .checkout(stack, &cart, key, CARD_OK)
+        .send()
+        .await
+        .expect("checkout");
+    assert_eq!(r.status(), 201);
+    r.json().await.expect("json")
+}
+
+#[tokio::test]
+async fn a_checkout_mails_one_confirmation_with_the_store_name_and_the_total() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "noir").await;
+    // The owner sets the store's sender name and reply-to.
+    let r = stack
+        .at(Method::PUT, &shop.host, "/admin/api/settings/mail")
+        .bearer_auth(&shop.staff)
+        .json(&json!({"sender_name": "Café Noir", "reply_to": "Owner@Noir.Example"}));
+    assert_eq!(status_of(r).await, 200);
+    let r = stack
+        .at(Method::PUT, &shop.host, "/admin/api/settings/mail")
+        .bearer_auth(&shop.staff)
+        .json(&json!({"reply_to": "not an address"}));
+    assert_eq!(common::refusal(r).await.0, 400);
+    let settings: Value = stack
+        .get(&shop.host, "/admin/api/settings/mail")
+        .bearer_auth(&shop.staff)
+        .send()
+        .await
+        .expect("settings")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        settings,
+        json!({"sender_name": "Café Noir", "reply_to": "owner@noir.example"})
+    );
+
+    let (_, variant) = shop.product(&stack, "TEE", 123_450, 10).await;
+    let order = buy(&stack, &shop, &variant, "mail-1").await;
+    let number = order["number"].as_i64().expect("number");
+    let total = order["total_minor"].as_i64().expect("total");
+    assert!(total > 100_000, "a total with a thousands separator");
+    let subject = format!("Order #{number} confirmed");
+    let mails = stack.await_mails("shopper@example.com", &subject, 1).await;
+    let mail = stack.mail(&mails[0]).await;
+    let header = |name: &str| {
+        mail["headers"]
+            .as_array()
+            .expect("headers")
+            .iter()
+            .find(|h| h[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+            .and_then(|h| h[1].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(header("Subject"), format!("{subject} — Store noir"));
+    assert!(
+        header("From").starts_with("Café Noir <"),
+        "{}",
+        header("From")
+    );
+    assert_eq!(header("Reply-To"), "owner@noir.example");
+    // The total in the store's currency formatting (USD), in both parts.
+    let formatted = format!(
+        "${},{:03}.{:02}",
+        total / 100_000,
+        (total / 100) % 1000,
+        total % 100
+    );
+    let text = mail["text"].as_str().expect("text");
+    let html = mail["html"].as_str().expect("html");
+    assert!(text.contains(&formatted), "{formatted} in {text}");
+    assert!(html.contains(&formatted));
+    assert!(text.contains("Store noir"));
+    // The status link works: it shows the guest this order.
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains(&format!("/api/orders/{number}?token=")))
+        .expect("the order's link");
+    let path = &link[link.find("/api/").expect("path")..];
+    let seen: Value = stack
+        .get(&shop.host, path)
+        .send()
+        .await
+        .expect("order page")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(seen["number"], number);
+
+    // Exactly one mail for the order, however many rounds the worker ran.
+    let finished = all_finished(&stack, &shop).await;
+    assert_eq!(finished, [("sent".to_owned(), 1)]);
+    let again = buy(&stack, &shop, &variant, "mail-2").await;
+    stack
+        .await_mails(
+            "shopper@example.com",
+            &format!("Order #{} confirmed", again["number"]),
+            1,
+        )
+        .await;
+    all_finished(&stack, &shop).await;
+    let orders: Vec<Value> = stack
+        .mails_to("shopper@example.com")
+        .await
+        .into_iter()
+        .filter(|m| {
+            m["subject"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("Order #"))
+        })
+        .collect();
+    assert_eq!(orders.len(), 2, "{orders:?}");
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn account_mails_carry_tokens_that_work() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "tokens").await;
+    let email = "cleo@tokens.example";
+    let body = json!({"email": email, "password": "first password!", "first_name": "Cleo"});
+    let r = register_customer(&stack, &shop.host, body.clone(), None).await;
+    assert_eq!(r.status(), 201);
+    stack.await_mails(email, "Confirm your email", 1).await;
+    // Registering again tells the owner instead.
+    let r = stack.post(&shop.host, "/api/customers").json(&body);
+    assert_eq!(status_of(r).await, 202);
+    stack
+        .await_mails(email, "You already have an account", 1)
+        .await;
+
+    // A reset: the code in the mail sets a new password.
+    let r = stack
+        .post(&shop.host, "/api/customers/password-reset")
+        .json(&json!({"email": email}));
+    assert_eq!(status_of(r).await, 202);
+    let mails = stack.await_mails(email, "Reset your password", 1).await;
+    let mail = stack.mail(&mails[0]).await;
+    let token = code_in(&mail);
+    assert!(mail["html"]
+        .as_str()
+        .expect("html")
+        .contains(&format!("/account/reset-password?token={token}")));
+    let r = stack
+        .post(&shop.host, "/api/customers/password-reset/confirm")
+        .json(&json!({"token": token, "password": "second password!"}));
+    assert_eq!(status_of(r).await, 204);
+    let r = stack
+        .post(&shop.host, "/api/customers/login")
+        .json(&json!({"email": email, "password": "second password!"}));
+    assert_eq!(status_of(r).await, 200);
+
+    // A staff invitation: its code accepts it.
+    let r = stack
+        .post(&shop.host, "/admin/api/staff/invitations")
+        .bearer_auth(&shop.staff)
+        .json(&json!({"email": "bob@tokens.example"}));
+    assert_eq!(status_of(r).await, 201);
+    let mails = stack
+        .await_mails("bob@tokens.example", "Join Store tokens", 1)
+        .await;
+    let token = code_in(&stack.mail(&mails[0]).await);
+    let r = stack
+        .post(&shop.host, "/admin/api/staff/invitations/accept")
+        .json(&json!({"token": token, "password": "bob's long password"}));
+    assert_eq!(status_of(r).await, 201);
+
+    let finished = all_finished(&stack, &shop).await;
+    assert!(finished.iter().all(|(s, _)| s == "sent"), "{finished:?}");
+    assert_eq!(finished.len(), 4);
+    assert_eq!(stack.mails_to(email).await.len(), 3);
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_the_mailbox_down_mails_are_retried_and_each_arrives_once_it_is_back() {
+    let mut stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "down").await;
+    let (_, variant) = shop.product(&stack, "MUG", 1200, 20).await;
+    stack.mailbox.kill().await;
+
+    // Checkout and registration answer as ever while no mail can go.
+    let mut numbers = Vec::new();
+    for i in 0..3 {
+        let order = buy(&stack, &shop, &variant, &format!("down-{i}")).await;
+        numbers.push(order["number"].as_i64().expect("number"));
+    }
+    let r = stack
+        .post(&shop.host, "/api/customers/password-reset")
+        .json(&json!({"email": "nobody@down.example"}));
+    assert_eq!(status_of(r).await, 202);
+    let body = json!({"email": "dana@down.example", "password": "a long password!"});
+    let r = stack.post(&shop.host, "/api/customers").json(&body);
+    assert_eq!(status_of(r).await, 202);
+
+    // Each waits and is tried again.
+    stack
+        .eventually("every mail was tried at least twice", || async {
+            let rows = deliveries(&stack, &shop).await;
+            (rows.len() == 4 && rows.iter().all(|(s, a)| s == "pending" && *a >= 2)).then_some(())
+        })
+        .await;
+
+    stack.mailbox.restart().await.expect("the mailbox is back");
+    let finished = all_finished(&stack, &shop).await;
+    assert!(finished.iter().all(|(s, _)| s == "sent"), "{finished:?}");
+    let mut all = stack.mails_to("shopper@example.com").await;
+    all.extend(stack.mails_to("dana@down.example").await);
+    let mut ids: Vec<&str> = all
+        .iter()
+        .map(|m| m["message_id"].as_str().expect("message id"))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(
+        (all.len(), ids.len()),
+        (4, 4),
+        "one mail per event: {all:?}"
+    );
+    for n in numbers {
+        let subject = format!("Order #{n} confirmed");
+        assert_eq!(
+            all.iter()
+                .filter(|m| m["subject"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with(&subject)))
+                .count(),
+            1,
+            "{subject}"
+        );
+    }
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_outbox_trigger_queues_exactly_the_mailed_events() {
+    let stack = Stack::start(1).await;
+    let mut db = sqlx::PgConnection::connect(&stack.pods[0].database_url)
+        .await
+        .expect("db");
+    let (definition,): (String,) = sqlx::query_as(
+        "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgname = 'outbox_mail'",
+    )
+    .fetch_one(&mut db)
+    .await
+    .expect("the trigger");
+    for t in EventType::ALL {
+        let queued = definition.contains(&format!("'{}'", t.as_str()));
+        assert_eq!(
+            queued,
+            mercato_pod::notifications::model::MAILED.contains(&t),
+            "{t}: the trigger and notifications::model::MAILED disagree"
+        );
+    }
+    stack.shutdown().await;
+}
+
+use sqlx::Connection as _;
