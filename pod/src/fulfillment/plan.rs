@@ -355,7 +355,7 @@ mod tests {
             &to_berlin(),
             &origins,
         )
-        .unwrap();
+        .expect("plannable");
         // Hamburg is nearer Berlin than Munich; Munich (DE) beats Paris.
         assert_eq!(
             plan.shipments,
@@ -385,7 +385,7 @@ mod tests {
             &to_berlin(),
             &origins,
         )
-        .unwrap();
+        .expect("plannable");
         assert_eq!(
             plan.shipments,
             vec![PlannedShipment {
@@ -406,7 +406,7 @@ mod tests {
             &to_berlin(),
             &[near_other_region.clone(), far_same_region.clone()],
         );
-        assert_eq!(p.unwrap().shipments[0].location, loc(1));
+        assert_eq!(p.expect("plannable").shipments[0].location, loc(1));
         // Same country beats a nearer foreign location.
         far_same_region.region = "BY".into();
         let near_abroad = origin(3, "PL", "MZ", BERLIN, &all);
@@ -415,18 +415,18 @@ mod tests {
             &to_berlin(),
             &[near_abroad, far_same_region.clone()],
         );
-        assert_eq!(p.unwrap().shipments[0].location, loc(1));
+        assert_eq!(p.expect("plannable").shipments[0].location, loc(1));
         // Equal tier: distance; equal distance: priority.
         let p = plan(
             &[line(1, 1)],
             &to_berlin(),
             &[far_same_region.clone(), near_other_region.clone()],
         );
-        assert_eq!(p.unwrap().shipments[0].location, loc(2));
+        assert_eq!(p.expect("plannable").shipments[0].location, loc(2));
         let mut twin = origin(4, "DE", "BB", BERLIN, &all);
         twin.priority = -1;
         let p = plan(&[line(1, 1)], &to_berlin(), &[near_other_region, twin]);
-        assert_eq!(p.unwrap().shipments[0].location, loc(4));
+        assert_eq!(p.expect("plannable").shipments[0].location, loc(4));
     }
 
     #[test]
@@ -435,7 +435,7 @@ mod tests {
             origin(1, "DE", "BE", BERLIN, &[(1, 3)]),
             origin(2, "DE", "BY", MUNICH, &[(1, 4)]),
         ];
-        let plan = plan(&[line(1, 6)], &to_berlin(), &origins).unwrap();
+        let plan = plan(&[line(1, 6)], &to_berlin(), &origins).expect("plannable");
         assert_eq!(
             plan.shipments,
             vec![
@@ -457,7 +457,7 @@ mod tests {
             origin(1, "DE", "BE", BERLIN, &[(1, 3)]),
             origin(2, "DE", "BY", MUNICH, &[(2, 1)]),
         ];
-        let err = plan(&[line(1, 4), line(2, 1)], &to_berlin(), &origins).unwrap_err();
+        let err = plan(&[line(1, 4), line(2, 1)], &to_berlin(), &origins).expect_err("unplannable");
         assert_eq!(err.short, vec![(line(1, 4), 3)]);
     }
 
@@ -465,8 +465,8 @@ mod tests {
     fn coordinates_are_checked_and_distances_are_sane() {
         assert!(Coordinates::new(90.1, 0.0).is_none());
         assert!(Coordinates::new(0.0, -180.1).is_none());
-        let berlin = Coordinates::new(BERLIN.0, BERLIN.1).unwrap();
-        let paris = Coordinates::new(PARIS.0, PARIS.1).unwrap();
+        let berlin = Coordinates::new(BERLIN.0, BERLIN.1).expect("valid coordinates");
+        let paris = Coordinates::new(PARIS.0, PARIS.1).expect("valid coordinates");
         let d = berlin.distance_km(paris);
         assert!((870.0..890.0).contains(&d), "{d}");
     }
@@ -543,7 +543,7 @@ mod tests {
                         prop_assert!(!s.lines.is_empty());
                         prop_assert!(s.lines.iter().all(|l| l.quantity > 0));
                         // Never more than a location has.
-                        let o = origins.iter().find(|o| o.location == s.location).unwrap();
+                        let o = origins.iter().find(|o| o.location == s.location).expect("a planned location is an origin");
                         for l in &s.lines {
                             prop_assert!(total(&s.lines, l.variant) <= i64::from(o.has(l.variant)));
                         }
