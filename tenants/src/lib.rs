@@ -42,7 +42,7 @@ pub use id::{
 pub use keys::{KeyError, KeyRing, SigningKey, TokenConfig, TokenError, TokenKeys};
 pub use money::{Currency, Money};
 pub use routing::{Resolution, RoutingChange, RoutingError, RoutingTable, RoutingUpdate};
-pub use state::{OrderStatus, PodState, ProductStatus, TenantState};
+pub use state::{OrderStatus, PodState, ProductStatus, ShipmentStatus, TenantState};
 pub use trace::{TelemetryConfig, TraceParent};
 
 /// Header the router uses to tell a pod which store a request is for.
