@@ -18,43 +18,7 @@ use std::collections::BTreeMap;
 
 use mercato_tenants::{LocationId, VariantId};
 
-/// A point on the earth, in degrees.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Coordinates {
-    latitude: f64,
-    longitude: f64,
-}
-
-impl Coordinates {
-    /// `None` unless latitude is within ±90 and longitude within ±180.
-    pub fn new(latitude: f64, longitude: f64) -> Option<Coordinates> {
-        ((-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude)).then_some(
-            Coordinates {
-                latitude,
-                longitude,
-            },
-        )
-    }
-
-    pub fn latitude(self) -> f64 {
-        self.latitude
-    }
-
-    pub fn longitude(self) -> f64 {
-        self.longitude
-    }
-
-    /// Great-circle distance in kilometres (haversine).
-    pub fn distance_km(self, other: Coordinates) -> f64 {
-        const EARTH_RADIUS_KM: f64 = 6371.0;
-        let (phi1, phi2) = (self.latitude.to_radians(), other.latitude.to_radians());
-        let dphi = phi2 - phi1;
-        let dlambda = (other.longitude - self.longitude).to_radians();
-        let a =
-            (dphi / 2.0).sin().powi(2) + phi1.cos() * phi2.cos() * (dlambda / 2.0).sin().powi(2);
-        2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
-    }
-}
+pub use crate::inventory::model::Coordinates;
 
 /// Where the order goes.
 #[derive(Debug, Clone, PartialEq)]
