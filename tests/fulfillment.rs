@@ -98,3 +98,49 @@ async fn the_database_enforces_the_shipment_lifecycle_of_the_code() {
     }
     stack.shutdown().await;
 }
+
+/// A paid order gets a pending shipment per location its stock was
+/// committed at, carrying each line's units.
+#[tokio::test]
+async fn a_paid_order_has_pending_shipments_where_its_stock_left() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "shipsoon").await;
+    let (_, a) = shop.product(&stack, "SP-A", 1000, 5).await;
+    let (_, b) = shop.product(&stack, "SP-B", 500, 1).await;
+    let cart = shop.cart(&stack, &[(&a, 2), (&b, 1)]).await;
+    let r = shop
+        .checkout(&stack, &cart, "ship-1", CARD_OK)
+        .send()
+        .await
+        .expect("checkout");
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+    assert_eq!(shop.stock(&stack, &a).await, (3, 0));
+    let mut db = shop.db(&stack).await;
+    let rows: Vec<(String, bool, String, i32)> = sqlx::query_as(
+        "SELECT s.status, loc.is_default, l.variant_id::text, l.quantity
+           FROM shipments s
+           JOIN locations loc ON loc.store_id = s.store_id AND loc.id = s.location_id
+           JOIN shipment_lines l ON l.store_id = s.store_id AND l.shipment_id = s.id
+          WHERE s.store_id = $1
+          ORDER BY l.line_position",
+    )
+    .bind(shop.id.as_uuid())
+    .fetch_all(&mut db)
+    .await
+    .expect("shipments");
+    let mut expected = vec![
+        ("pending".to_owned(), true, a.clone(), 2),
+        ("pending".to_owned(), true, b.clone(), 1),
+    ];
+    let mut got = rows.clone();
+    got.sort_by(|x, y| x.2.cmp(&y.2));
+    expected.sort_by(|x, y| x.2.cmp(&y.2));
+    assert_eq!(got, expected);
+    let shipments: (i64,) = sqlx::query_as("SELECT count(*) FROM shipments WHERE store_id = $1")
+        .bind(shop.id.as_uuid())
+        .fetch_one(&mut db)
+        .await
+        .expect("count");
+    assert_eq!(shipments.0, 1);
+    stack.shutdown().await;
+}
