@@ -783,6 +783,18 @@ async fn staff_stock_endpoints_refuse_bad_input_and_audit_every_change() {
             (400, "invalid_request"),
         ),
         (json!({"name": "A", "colour": "red"}), (400, "invalid_json")),
+        (
+            json!({"name": "A", "latitude": 52.5}),
+            (400, "invalid_request"),
+        ),
+        (
+            json!({"name": "A", "latitude": 91.0, "longitude": 0.0}),
+            (400, "invalid_request"),
+        ),
+        (
+            json!({"name": "A", "latitude": 0.0, "longitude": -180.5}),
+            (400, "invalid_request"),
+        ),
     ] {
         let r = stack
             .post(&shop.host, "/admin/api/locations")
@@ -1006,6 +1018,7 @@ async fn staff_stock_endpoints_refuse_bad_input_and_audit_every_change() {
         (json!({"country": "XX"}), (400, "invalid_country")),
         (json!({"name": ""}), (400, "invalid_request")),
         (json!({"priority": 2_000_000}), (400, "invalid_request")),
+        (json!({"longitude": 13.4}), (400, "invalid_request")),
     ] {
         assert_eq!(
             refusal(patch(&backroom_id, body.clone())).await,
@@ -1013,6 +1026,31 @@ async fn staff_stock_endpoints_refuse_bad_input_and_audit_every_change() {
             "{body}"
         );
     }
+    // Coordinates are set together, and stay when other fields change.
+    let (s, placed) = {
+        let r = patch(
+            &backroom_id,
+            json!({"latitude": 52.52, "longitude": 13.405}),
+        )
+        .send()
+        .await
+        .expect("patch");
+        (r.status().as_u16(), r.json::<Value>().await.expect("json"))
+    };
+    assert_eq!(s, 200, "{placed}");
+    let r = patch(&backroom_id, json!({"city": "Berlin"}))
+        .send()
+        .await
+        .expect("patch");
+    let kept: Value = r.json().await.expect("json");
+    assert_eq!(
+        (
+            kept["city"].clone(),
+            kept["latitude"].clone(),
+            kept["longitude"].clone()
+        ),
+        (json!("Berlin"), json!(52.52), json!(13.405))
+    );
     let r = patch(&backroom_id, json!({"active": false}))
         .send()
         .await

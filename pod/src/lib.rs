@@ -20,6 +20,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod fleet;
+pub mod fulfillment;
 pub mod inventory;
 pub mod keys;
 pub mod media;

@@ -130,6 +130,10 @@ id_type!(
     LocationId
 );
 id_type!(
+    /// One location's part of an order, shipped as one parcel.
+    ShipmentId
+);
+id_type!(
     /// A hold: units of a variant reserved at a location for a checkout.
     HoldId
 );

@@ -99,6 +99,48 @@ impl OrderStatus {
     }
 }
 
+// Where one shipment of an order stands. The transitions are the pod's
+// (`mercato_pod::fulfillment::state`); the states travel in its staff and
+// shopper APIs. (Not a doc comment, for the same reason as OrderStatus.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShipmentStatus {
+    /// Planned: a location and its lines, nothing done yet.
+    Pending,
+    LabelCreated,
+    /// Left the location: its units are gone from stock.
+    Shipped,
+    InTransit,
+    Delivered,
+    Cancelled,
+}
+
+impl ShipmentStatus {
+    pub const ALL: [ShipmentStatus; 6] = [
+        ShipmentStatus::Pending,
+        ShipmentStatus::LabelCreated,
+        ShipmentStatus::Shipped,
+        ShipmentStatus::InTransit,
+        ShipmentStatus::Delivered,
+        ShipmentStatus::Cancelled,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ShipmentStatus::Pending => "pending",
+            ShipmentStatus::LabelCreated => "label_created",
+            ShipmentStatus::Shipped => "shipped",
+            ShipmentStatus::InTransit => "in_transit",
+            ShipmentStatus::Delivered => "delivered",
+            ShipmentStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
 // Whether a product is for sale (`active`); it travels in the catalog API
 // and in the `catalog.product_changed` event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -29,7 +29,7 @@ use crate::orders::{self, OrderStatus};
 use crate::payments::{AuthorizeRequest, GatewayError, Payment, PaymentStatus};
 use crate::product_write;
 use crate::state::AppState;
-use crate::{accounts, events};
+use crate::{accounts, events, fulfillment};
 
 /// What the shopper asked for, already checked for shape.
 pub struct Asked {
@@ -557,6 +557,10 @@ async fn commit(
         return Ok(true); // another driver got here first
     };
     inventory::commit(&mut tx, store, c.id.into()).await?;
+    // The stock left the locations its holds were at, so those ship it
+    // (the nearest-location planner, fulfillment::plan, is not used here
+    // yet: it would have to move the holds first).
+    fulfillment::sql::insert_from_holds(&mut tx, store, order_id, c.id.into()).await?;
     orders::set_status(
         &mut tx,
         store,

@@ -28,9 +28,9 @@ impl From<LocationError> for ApiError {
     fn from(e: LocationError) -> Self {
         let code = match e {
             LocationError::InvalidCountry => ErrorCode::InvalidCountry,
-            LocationError::TextLength { .. } | LocationError::PriorityOutOfRange => {
-                ErrorCode::InvalidRequest
-            }
+            LocationError::TextLength { .. }
+            | LocationError::PriorityOutOfRange
+            | LocationError::InvalidCoordinates => ErrorCode::InvalidRequest,
             LocationError::Unknown(_) => ErrorCode::UnknownLocation,
             LocationError::LastActive => ErrorCode::LastActiveLocation,
         };

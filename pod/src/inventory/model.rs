@@ -127,6 +127,9 @@ pub enum LocationError {
         min: usize,
         max: usize,
     },
+    /// Only one of latitude and longitude, or either out of range.
+    #[error("latitude (-90 to 90) and longitude (-180 to 180) are given together")]
+    InvalidCoordinates,
     /// A priority outside 0 to [`MAX_PRIORITY`].
     #[error("priority must be 0 to {MAX_PRIORITY}")]
     PriorityOutOfRange,
@@ -336,7 +339,12 @@ pub struct Location {
     pub postal_code: String,
     /// ISO 3166-1 alpha-2.
     pub country: Option<String>,
-    /// Lower is tried first when stock is reserved.
+    /// Degrees, -90 to 90; set with `longitude` or not at all.
+    pub latitude: Option<f64>,
+    /// Degrees, -180 to 180.
+    pub longitude: Option<f64>,
+    /// Lower is tried first when stock is reserved, and ships first among
+    /// equally near locations.
     pub priority: i32,
     /// Inactive locations keep their stock but are never sold from.
     pub active: bool,
@@ -359,6 +367,11 @@ pub struct NewLocation {
     pub postal_code: Option<String>,
     /// ISO 3166-1 alpha-2, e.g. `US`.
     pub country: Option<String>,
+    /// Degrees, -90 to 90; with `longitude` or not at all. Used to ship
+    /// from the nearest location.
+    pub latitude: Option<f64>,
+    /// Degrees, -180 to 180; with `latitude`.
+    pub longitude: Option<f64>,
     /// 0 (tried first, the default) to 1,000,000.
     pub priority: Option<i32>,
     pub active: Option<bool>,
@@ -377,6 +390,10 @@ pub struct LocationPatch {
     pub postal_code: Option<String>,
     /// An ISO 3166-1 alpha-2 code, or `""` to clear it.
     pub country: Option<String>,
+    /// Replaces the coordinates; given with `longitude` (both or neither).
+    pub latitude: Option<f64>,
+    /// Replaces the coordinates; given with `latitude`.
+    pub longitude: Option<f64>,
     pub priority: Option<i32>,
     pub active: Option<bool>,
 }
@@ -390,6 +407,7 @@ pub(crate) struct Fields {
     pub region: String,
     pub postal_code: String,
     pub country: Option<String>,
+    pub coordinates: Option<Coordinates>,
     pub priority: i32,
     pub active: bool,
 }
@@ -413,6 +431,65 @@ fn country(raw: Option<&String>) -> Result<Option<Option<String>>, LocationError
     .transpose()
 }
 
+/// A point on the earth, in degrees; its range is checked once, here.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Coordinates {
+    latitude: f64,
+    longitude: f64,
+}
+
+impl Coordinates {
+    /// `None` unless latitude is within ±90 and longitude within ±180.
+    pub fn new(latitude: f64, longitude: f64) -> Option<Coordinates> {
+        ((-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude)).then_some(
+            Coordinates {
+                latitude,
+                longitude,
+            },
+        )
+    }
+
+    pub fn latitude(self) -> f64 {
+        self.latitude
+    }
+
+    pub fn longitude(self) -> f64 {
+        self.longitude
+    }
+
+    /// Great-circle distance in kilometres (haversine).
+    pub fn distance_km(self, other: Coordinates) -> f64 {
+        const EARTH_RADIUS_KM: f64 = 6371.0;
+        let (phi1, phi2) = (self.latitude.to_radians(), other.latitude.to_radians());
+        let dphi = phi2 - phi1;
+        let dlambda = (other.longitude - self.longitude).to_radians();
+        let a =
+            (dphi / 2.0).sin().powi(2) + phi1.cos() * phi2.cos() * (dlambda / 2.0).sin().powi(2);
+        2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
+    }
+}
+
+impl Location {
+    /// Where the location is, when staff said.
+    pub fn coordinates(&self) -> Option<Coordinates> {
+        Coordinates::new(self.latitude?, self.longitude?)
+    }
+}
+
+/// Both or neither, each in range.
+fn coordinates(
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+) -> Result<Option<Coordinates>, LocationError> {
+    match (latitude, longitude) {
+        (None, None) => Ok(None),
+        (Some(lat), Some(lon)) => Coordinates::new(lat, lon)
+            .map(Some)
+            .ok_or(LocationError::InvalidCoordinates),
+        _ => Err(LocationError::InvalidCoordinates),
+    }
+}
+
 impl NewLocation {
     pub(crate) fn validate(&self) -> Result<Fields, LocationError> {
         Ok(Fields {
@@ -423,6 +500,7 @@ impl NewLocation {
             region: address("region", self.region.as_ref(), 255)?.unwrap_or_default(),
             postal_code: address("postal_code", self.postal_code.as_ref(), 32)?.unwrap_or_default(),
             country: country(self.country.as_ref())?.flatten(),
+            coordinates: coordinates(self.latitude, self.longitude)?,
             priority: self.priority.map(check_priority).transpose()?.unwrap_or(0),
             active: self.active.unwrap_or(true),
         })
@@ -446,6 +524,8 @@ impl LocationPatch {
             postal_code: address("postal_code", self.postal_code.as_ref(), 32)?
                 .unwrap_or_else(|| current.postal_code.clone()),
             country: country(self.country.as_ref())?.unwrap_or_else(|| current.country.clone()),
+            coordinates: coordinates(self.latitude, self.longitude)?
+                .or_else(|| current.coordinates()),
             priority: self
                 .priority
                 .map(check_priority)

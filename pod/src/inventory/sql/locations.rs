@@ -7,7 +7,8 @@ use uuid::Uuid;
 use crate::inventory::model::{Fields, Location};
 
 const COLUMNS: &str =
-    "id, name, line1, line2, city, region, postal_code, country, priority, active, is_default, created_at";
+    "id, name, line1, line2, city, region, postal_code, country, latitude, longitude, priority, active,
+     is_default, created_at";
 
 /// The store's default location, if it has one.
 pub(crate) async fn default_location(
@@ -108,8 +109,8 @@ pub(crate) async fn insert(
 ) -> Result<Location, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO locations (store_id, id, name, line1, line2, city, region, postal_code,
-                                country, priority, active)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                country, priority, active, latitude, longitude)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          RETURNING {COLUMNS}"
     ))
     .bind(store.as_uuid())
@@ -123,6 +124,8 @@ pub(crate) async fn insert(
     .bind(&f.country)
     .bind(f.priority)
     .bind(f.active)
+    .bind(f.coordinates.map(|c| c.latitude()))
+    .bind(f.coordinates.map(|c| c.longitude()))
     .fetch_one(&mut **tx)
     .await
 }
@@ -135,7 +138,8 @@ pub(crate) async fn update(
 ) -> Result<Location, sqlx::Error> {
     sqlx::query_as(&format!(
         "UPDATE locations SET name = $3, line1 = $4, line2 = $5, city = $6, region = $7,
-                postal_code = $8, country = $9, priority = $10, active = $11, updated_at = now()
+                postal_code = $8, country = $9, priority = $10, active = $11,
+                latitude = $12, longitude = $13, updated_at = now()
           WHERE store_id = $1 AND id = $2
           RETURNING {COLUMNS}"
     ))
@@ -150,6 +154,8 @@ pub(crate) async fn update(
     .bind(&f.country)
     .bind(f.priority)
     .bind(f.active)
+    .bind(f.coordinates.map(|c| c.latitude()))
+    .bind(f.coordinates.map(|c| c.longitude()))
     .fetch_one(&mut **tx)
     .await
 }
