@@ -5,11 +5,8 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
-use axum::http::HeaderMap;
+use common::receiver::{Received, Receiver};
 use common::shop::{Shop, CARD_OK};
 use common::{status_of, Stack};
 use hmac::{Hmac, Mac};
@@ -18,89 +15,6 @@ use mercato_tenants::events::EventType;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::Sha256;
-
-/// One request the receiver got.
-#[derive(Clone, Debug)]
-struct Received {
-    headers: BTreeMap<String, String>,
-    body: Vec<u8>,
-}
-
-/// A webhook receiver on a fixed loopback port, answering 200.
-struct Receiver {
-    addr: SocketAddr,
-    got: Arc<Mutex<Vec<Received>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Receiver {
-    async fn start() -> Self {
-        let mut receiver = Self {
-            addr: "127.0.0.1:0".parse().expect("addr"),
-            got: Arc::default(),
-            stop: None,
-            task: None,
-        };
-        receiver.up().await;
-        receiver
-    }
-
-    /// Listens (again, on the same port).
-    async fn up(&mut self) {
-        let listener = tokio::net::TcpListener::bind(self.addr)
-            .await
-            .expect("receiver binds");
-        self.addr = listener.local_addr().expect("addr");
-        let got = self.got.clone();
-        let app = axum::Router::new().route(
-            "/hooks",
-            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-                let got = got.clone();
-                async move {
-                    let headers = headers
-                        .iter()
-                        .map(|(k, v)| {
-                            (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())
-                        })
-                        .collect();
-                    got.lock().expect("lock").push(Received {
-                        headers,
-                        body: body.to_vec(),
-                    });
-                    "ok"
-                }
-            }),
-        );
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        self.stop = Some(stop);
-        self.task = Some(tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        }));
-    }
-
-    /// Stops listening: connections are refused.
-    async fn down(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/hooks", self.addr)
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.got.lock().expect("lock").clone()
-    }
-}
 
 fn verify(secret: &str, r: &Received) -> bool {
     let timestamp = &r.headers["x-mercato-timestamp"];
@@ -202,7 +116,10 @@ async fn every_event_arrives_signed_once_the_receiver_is_back() {
     let id = created["id"].as_str().expect("id").to_owned();
     let listed = get_json(&stack, &shop, "/admin/api/webhooks").await;
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
-    assert!(listed[0].get("secret").is_none(), "the secret is shown once");
+    assert!(
+        listed[0].get("secret").is_none(),
+        "the secret is shown once"
+    );
 
     // Up: a product's events arrive.
     let (_, variant) = shop.product(&stack, "HOOK", 2_500, 10).await;
@@ -242,7 +159,10 @@ async fn every_event_arrives_signed_once_the_receiver_is_back() {
         .map(|t| Topic::parse(t).expect("topic").event_type().as_str())
         .collect();
     let expected = events_of(&stack, &shop, &types).await;
-    assert!(expected.len() >= 5, "products, stock and 3 orders: {expected:?}");
+    assert!(
+        expected.len() >= 5,
+        "products, stock and 3 orders: {expected:?}"
+    );
     stack
         .eventually("every event arrives", || async {
             let got: BTreeSet<String> = receiver
@@ -264,10 +184,20 @@ async fn every_event_arrives_signed_once_the_receiver_is_back() {
         assert!(verify(&secret, r), "signature of {:?}", r.headers);
         assert!(!verify("whsec_other", r));
         let body = body_of(r);
-        assert_eq!(body["id"].as_str(), Some(r.headers["x-mercato-event-id"].as_str()));
-        assert_eq!(body["topic"].as_str(), Some(r.headers["x-mercato-topic"].as_str()));
+        assert_eq!(
+            body["id"].as_str(),
+            Some(r.headers["x-mercato-event-id"].as_str())
+        );
+        assert_eq!(
+            body["topic"].as_str(),
+            Some(r.headers["x-mercato-topic"].as_str())
+        );
         assert_eq!(r.headers["x-mercato-store-id"], shop.id.to_string());
         assert!(body["data"].is_object());
+        assert!(
+            body["data"].get("confirmation_path").is_none(),
+            "no shopper secret"
+        );
     }
     // Duplicates (a lease that ran out mid-send) carry the same id and
     // body; at least once, never a new id.
@@ -282,7 +212,10 @@ async fn every_event_arrives_signed_once_the_receiver_is_back() {
 
     // A redelivery sends the same event again.
     let one = deliveries[0]["id"].as_str().expect("delivery id");
-    let event = deliveries[0]["event_id"].as_str().expect("event id").to_owned();
+    let event = deliveries[0]["event_id"]
+        .as_str()
+        .expect("event id")
+        .to_owned();
     let before = received.len();
     let r = stack.post(
         &shop.host,
@@ -302,7 +235,11 @@ async fn every_event_arrives_signed_once_the_receiver_is_back() {
 
     // Patch, rotate, delete.
     let r = stack
-        .at(Method::PATCH, &shop.host, &format!("/admin/api/webhooks/{id}"))
+        .at(
+            Method::PATCH,
+            &shop.host,
+            &format!("/admin/api/webhooks/{id}"),
+        )
         .bearer_auth(&shop.staff)
         .json(&json!({"topics": ["orders/cancelled"], "enabled": false}));
     assert_eq!(status_of(r).await, 200);
@@ -310,7 +247,10 @@ async fn every_event_arrives_signed_once_the_receiver_is_back() {
     assert_eq!(got["topics"], json!(["orders/cancelled"]));
     assert_eq!(got["enabled"], false);
     let rotated: Value = stack
-        .post(&shop.host, &format!("/admin/api/webhooks/{id}/rotate-secret"))
+        .post(
+            &shop.host,
+            &format!("/admin/api/webhooks/{id}/rotate-secret"),
+        )
         .bearer_auth(&shop.staff)
         .send()
         .await
@@ -320,7 +260,11 @@ async fn every_event_arrives_signed_once_the_receiver_is_back() {
         .expect("json");
     assert_ne!(rotated["secret"].as_str(), Some(secret.as_str()));
     let r = stack
-        .at(Method::DELETE, &shop.host, &format!("/admin/api/webhooks/{id}"))
+        .at(
+            Method::DELETE,
+            &shop.host,
+            &format!("/admin/api/webhooks/{id}"),
+        )
         .bearer_auth(&shop.staff);
     assert_eq!(status_of(r).await, 204);
     let (left,): (i64,) =
@@ -369,11 +313,13 @@ async fn outside_dev_mode_internal_targets_are_refused() {
         .json(&json!({"url": "https://hooks.example.com/in", "topics": ["products/update"]}));
     assert_eq!(status_of(r).await, 201);
     let mut db = shop.db(&stack).await;
-    sqlx::query("UPDATE webhook_subscriptions SET url = 'https://127.0.0.1:9/in' WHERE store_id = $1")
-        .bind(shop.id.as_uuid())
-        .execute(&mut db)
-        .await
-        .expect("update");
+    sqlx::query(
+        "UPDATE webhook_subscriptions SET url = 'https://127.0.0.1:9/in' WHERE store_id = $1",
+    )
+    .bind(shop.id.as_uuid())
+    .execute(&mut db)
+    .await
+    .expect("update");
     shop.product(&stack, "SSRF-1", 100, 1).await;
     shop.product(&stack, "SSRF-2", 100, 1).await;
     let disabled: Value = stack

@@ -21,10 +21,10 @@ use crate::config::PodConfig;
 use crate::events::{Relay, RelayMetrics, RelaySettings};
 use crate::media::MediaStore;
 use crate::notifications::{self, Mailer};
-use crate::webhooks;
 use crate::payments::HttpGateway;
 use crate::redis_handle::Redis;
 use crate::state::{refresh_hosted, AppState, Fleet, GateMetrics, HashPool, HostedStores};
+use crate::webhooks;
 use crate::{checkout, fleet, inventory, routes, storefront, tenancy};
 
 /// The pending list of a GIN index (`fastupdate`, pod migration `…13`) at

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod receiver;
 pub mod shop;
 
 use std::net::SocketAddr;
@@ -821,7 +822,10 @@ impl Stack {
             ("MERCATO_POD_MAIL__SMTP_URL", self.mailbox.smtp_url()),
             ("MERCATO_POD_MAIL__POLL_MS", "100".to_owned()),
             ("MERCATO_POD_WEBHOOKS__ALLOW_HTTP", "true".to_owned()),
-            ("MERCATO_POD_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true".to_owned()),
+            (
+                "MERCATO_POD_WEBHOOKS__ALLOW_PRIVATE_TARGETS",
+                "true".to_owned(),
+            ),
             ("MERCATO_POD_WEBHOOKS__POLL_MS", "100".to_owned()),
             ("MERCATO_POD_WEBHOOKS__RETRY_BASE_MS", "100".to_owned()),
             ("MERCATO_POD_WEBHOOKS__RETRY_MAX_MS", "1000".to_owned()),

@@ -167,8 +167,23 @@ pub struct Body<'a> {
     pub topic: &'a str,
     pub store_id: uuid::Uuid,
     pub occurred_at: chrono::DateTime<chrono::Utc>,
-    /// The event's payload as the outbox holds it (docs/events.md).
+    /// The event's payload (docs/events.md), less [`WITHHELD`].
     pub data: &'a serde_json::Value,
+}
+
+/// Fields of an event's payload a webhook leaves out: shoppers' secrets
+/// (`order.placed`'s `confirmation_path` holds a guest's order lookup
+/// token), which a receiver run by a third party has no need for.
+pub const WITHHELD: [&str; 2] = ["confirmation_path", "token"];
+
+/// The payload a webhook carries: the event's, less [`WITHHELD`].
+pub fn webhook_data(mut payload: serde_json::Value) -> serde_json::Value {
+    if let Some(fields) = payload.as_object_mut() {
+        for name in WITHHELD {
+            fields.remove(name);
+        }
+    }
+    payload
 }
 
 /// The `x-mercato-signature` of `body` sent at `timestamp` (unix seconds):
@@ -258,6 +273,14 @@ mod tests {
             assert!(WebhookUrl::parse(internal, PROD).is_err(), "{internal}");
             assert!(WebhookUrl::parse(internal, DEV).is_ok(), "{internal}");
         }
+    }
+
+    #[test]
+    fn secrets_are_withheld() {
+        let data = webhook_data(serde_json::json!({
+            "number": 1001, "confirmation_path": "/api/orders/1001?token=abc"
+        }));
+        assert_eq!(data, serde_json::json!({"number": 1001}));
     }
 
     #[test]

@@ -104,7 +104,11 @@ pub enum TargetError {
 /// The address to send to for `host:port`: the first one resolved, when
 /// every resolved address is allowed (one refused address refuses the
 /// host: a name with a private record is not trusted with the others).
-pub async fn resolve(host: &str, port: u16, allow_private: bool) -> Result<SocketAddr, TargetError> {
+pub async fn resolve(
+    host: &str,
+    port: u16,
+    allow_private: bool,
+) -> Result<SocketAddr, TargetError> {
     let literal = host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<SocketAddr> = match literal.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
@@ -232,7 +236,13 @@ mod tests {
     #[tokio::test]
     async fn ip_literals_are_not_looked_up() {
         let refused = resolve("[::1]", 443, false).await;
-        assert!(matches!(refused, Err(TargetError::Refused { why: "loopback", .. })));
+        assert!(matches!(
+            refused,
+            Err(TargetError::Refused {
+                why: "loopback",
+                ..
+            })
+        ));
         let allowed = resolve("127.0.0.1", 8080, true).await.expect("dev");
         assert_eq!(allowed, "127.0.0.1:8080".parse().expect("addr"));
     }

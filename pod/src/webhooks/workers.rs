@@ -145,6 +145,7 @@ async fn deliver(
             error: Some("the event is not in the outbox".into()),
         },
         Some((occurred_at, payload)) => {
+            let payload = model::webhook_data(payload);
             let body = Body {
                 id: claimed.event_id,
                 topic: &claimed.topic,
@@ -200,7 +201,15 @@ async fn deliver(
     if !tenancy::is_active_locked(&mut tx, store).await? {
         return Ok(false);
     }
-    if sql::record(&mut tx, store, &claimed, &record, sender.config.disable_after).await? {
+    if sql::record(
+        &mut tx,
+        store,
+        &claimed,
+        &record,
+        sender.config.disable_after,
+    )
+    .await?
+    {
         tx.commit().await?;
     }
     Ok(true)
@@ -220,16 +229,14 @@ async fn post(sender: &Sender, store: StoreId, claimed: &Claimed, body: Vec<u8>)
         return failed("the url has no host".into());
     };
     let allow_private = sender.config.allow_private_targets;
-    let addr = match tokio::time::timeout(
-        sender.timeout(),
-        target::resolve(host, port, allow_private),
-    )
-    .await
-    {
-        Ok(Ok(addr)) => addr,
-        Ok(Err(e)) => return failed(e.to_string()),
-        Err(_) => return failed(format!("resolving {host} timed out")),
-    };
+    let addr =
+        match tokio::time::timeout(sender.timeout(), target::resolve(host, port, allow_private))
+            .await
+        {
+            Ok(Ok(addr)) => addr,
+            Ok(Err(e)) => return failed(e.to_string()),
+            Err(_) => return failed(format!("resolving {host} timed out")),
+        };
     let client = match reqwest::Client::builder()
         .resolve(host.trim_start_matches('[').trim_end_matches(']'), addr)
         .redirect(reqwest::redirect::Policy::none())
