@@ -343,6 +343,16 @@ struct DeliveryRow {
     last_error: Option<String>,
 }
 
+#[derive(sqlx::FromRow)]
+struct AttemptRow {
+    delivery_id: Uuid,
+    attempt: i32,
+    at: DateTime<Utc>,
+    status_code: Option<i32>,
+    error: Option<String>,
+    duration_ms: i32,
+}
+
 /// The subscription's latest `limit` deliveries with their attempts,
 /// newest first.
 pub async fn deliveries(
@@ -363,16 +373,15 @@ pub async fn deliveries(
     .fetch_all(db)
     .await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let attempts: Vec<(Uuid, i32, DateTime<Utc>, Option<i32>, Option<String>, i32)> =
-        sqlx::query_as(
-            "SELECT delivery_id, attempt, at, status_code, error, duration_ms
-               FROM webhook_attempts WHERE store_id = $1 AND delivery_id = ANY($2)
-              ORDER BY delivery_id, attempt",
-        )
-        .bind(store.as_uuid())
-        .bind(&ids)
-        .fetch_all(db)
-        .await?;
+    let attempts: Vec<AttemptRow> = sqlx::query_as(
+        "SELECT delivery_id, attempt, at, status_code, error, duration_ms
+           FROM webhook_attempts WHERE store_id = $1 AND delivery_id = ANY($2)
+          ORDER BY delivery_id, attempt",
+    )
+    .bind(store.as_uuid())
+    .bind(&ids)
+    .fetch_all(db)
+    .await?;
     Ok(rows
         .into_iter()
         .map(|r| Delivery {
@@ -382,13 +391,13 @@ pub async fn deliveries(
             state: DeliveryState::parse(&r.state),
             attempts: attempts
                 .iter()
-                .filter(|a| a.0 == r.id)
+                .filter(|a| a.delivery_id == r.id)
                 .map(|a| Attempt {
-                    attempt: a.1,
-                    at: a.2,
-                    status_code: a.3,
-                    error: a.4.clone(),
-                    duration_ms: a.5,
+                    attempt: a.attempt,
+                    at: a.at,
+                    status_code: a.status_code,
+                    error: a.error.clone(),
+                    duration_ms: a.duration_ms,
                 })
                 .collect(),
             attempt_count: r.attempts,
