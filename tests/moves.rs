@@ -368,6 +368,15 @@ async fn a_store_moves_under_load_without_losing_a_write() {
     }
     assert_eq!(bystander_pods.len(), 2, "a bystander store on each pod");
 
+    // Webhooks move with the store: a subscription made on the source
+    // gets every event, whichever pod delivers it.
+    let receiver = common::receiver::Receiver::start().await;
+    let r = stack
+        .post(&shop.host, "/admin/api/webhooks")
+        .bearer_auth(&shop.staff)
+        .json(&json!({"url": receiver.url(), "topics": ["orders/created", "products/update"]}));
+    assert_eq!(common::status_of(r).await, 201);
+
     let (_, stocked) = shop.product(&stack, "STOCKED", 1200, 1_000).await;
     let (_, sold) = shop.product(&stack, "SOLD", 2500, 100).await;
     let checkout_carts = shop.one_unit_carts(&stack, &sold, 40).await;
@@ -565,6 +574,35 @@ async fn a_store_moves_under_load_without_losing_a_write() {
         "refusals: {:?}",
         ledger.checkout_refusals
     );
+    // Every webhook event has its delivery row on the target, and the
+    // receiver got each one (some maybe twice, across the fence), none
+    // that is not the store's.
+    let hooked: Vec<(uuid::Uuid,)> = sqlx::query_as(
+        "SELECT o.id FROM outbox o
+          WHERE o.store_id = $1 AND o.type IN ('order.placed', 'catalog.product_changed')",
+    )
+    .bind(shop.id.as_uuid())
+    .fetch_all(&mut db)
+    .await
+    .expect("outbox");
+    let hooked: std::collections::BTreeSet<String> =
+        hooked.into_iter().map(|(id,)| id.to_string()).collect();
+    let (queued,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM webhook_deliveries WHERE store_id = $1")
+            .bind(shop.id.as_uuid())
+            .fetch_one(&mut db)
+            .await
+            .expect("deliveries");
+    assert_eq!(
+        queued,
+        hooked.len() as i64,
+        "a delivery per event, on the target"
+    );
+    stack
+        .eventually("every webhook event arrives", || async {
+            (receiver.event_ids() == hooked).then_some(())
+        })
+        .await;
 
     Arc::try_unwrap(stack)
         .ok()

@@ -440,6 +440,10 @@ async fn start_services(
                     // the stores through the router.
                     ("mail__smtp_url", mailbox.smtp_url()),
                     ("mail__store_url", store_url.clone()),
+                    // A developer's webhook receiver runs on this machine,
+                    // over plain HTTP.
+                    ("webhooks__allow_http", "true".to_owned()),
+                    ("webhooks__allow_private_targets", "true".to_owned()),
                 ],
             ),
             logs,

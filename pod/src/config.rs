@@ -64,6 +64,8 @@ pub struct PodConfig {
     pub fleet: FleetConfig,
     /// Mail to shoppers and staff (`notifications`).
     pub mail: MailConfig,
+    /// Merchant webhooks (`webhooks`).
+    pub webhooks: WebhooksConfig,
     /// Trace export (`telemetry`): read by the binary that sets up tracing.
     pub telemetry: mercato_tenants::TelemetryConfig,
 }
@@ -92,6 +94,7 @@ impl Default for PodConfig {
             events: EventsConfig::default(),
             fleet: FleetConfig::default(),
             mail: MailConfig::default(),
+            webhooks: WebhooksConfig::default(),
             telemetry: Default::default(),
         }
     }
@@ -120,6 +123,7 @@ impl std::fmt::Debug for PodConfig {
             .field("events", &self.events)
             .field("fleet", &self.fleet)
             .field("mail", &self.mail)
+            .field("webhooks", &self.webhooks)
             .field("telemetry", &self.telemetry)
             .finish()
     }
@@ -164,6 +168,50 @@ impl Default for MailConfig {
             retry_max_ms: 5 * 60 * 1_000,
             timeout_ms: 10_000,
             max_age_secs: 24 * 3600,
+        }
+    }
+}
+
+/// `[webhooks]`: how the webhook worker sends (`webhooks`).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Whether the worker runs on this pod.
+    pub enabled: bool,
+    /// How often the worker looks for deliveries due, in milliseconds.
+    pub poll_ms: u64,
+    /// The first wait before a failed delivery is tried again; it doubles
+    /// with each attempt up to `retry_max_ms`, jittered.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// How long one POST may take (connect to the end of the answer).
+    pub timeout_ms: u64,
+    /// A delivery not answered with a 2xx within this long after its event
+    /// (or its redelivery) is given up (`dead`).
+    pub max_age_secs: u64,
+    /// A subscription is disabled after this many deliveries in a row are
+    /// given up; 0: never.
+    pub disable_after: u32,
+    /// Development only: `http://` URLs.
+    pub allow_http: bool,
+    /// Development only: loopback, private, link-local and other internal
+    /// addresses (refused otherwise, when a subscription is made and again
+    /// at each delivery, against what the host resolves to).
+    pub allow_private_targets: bool,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            poll_ms: 1_000,
+            retry_base_ms: 5_000,
+            retry_max_ms: 60 * 60 * 1_000,
+            timeout_ms: 10_000,
+            max_age_secs: 24 * 3600,
+            disable_after: 5,
+            allow_http: false,
+            allow_private_targets: false,
         }
     }
 }

@@ -38,6 +38,7 @@ pub mod startup;
 pub mod state;
 pub mod storefront;
 pub mod tenancy;
+pub mod webhooks;
 
 pub use config::PodConfig;
 pub use error::{PodError, Result};

@@ -24,6 +24,7 @@ use crate::notifications::{self, Mailer};
 use crate::payments::HttpGateway;
 use crate::redis_handle::Redis;
 use crate::state::{refresh_hosted, AppState, Fleet, GateMetrics, HashPool, HostedStores};
+use crate::webhooks;
 use crate::{checkout, fleet, inventory, routes, storefront, tenancy};
 
 /// The pending list of a GIN index (`fastupdate`, pod migration `…13`) at
@@ -166,6 +167,12 @@ impl Application {
         let mail = self
             .mailer
             .map(|mailer| notifications::spawn_worker(self.state.clone(), mailer));
+        let hooks = self.state.config.webhooks.enabled.then(|| {
+            webhooks::spawn_worker(
+                self.state.clone(),
+                webhooks::Sender::new(&self.state.config.webhooks),
+            )
+        });
         let (stop_relay, relay_stopped) = tokio::sync::oneshot::channel::<()>();
         let relay = self.relay.map(|relay| {
             tokio::spawn(relay.run(async move {
@@ -182,6 +189,9 @@ impl Application {
         sizes.abort();
         if let Some(mail) = mail {
             mail.abort();
+        }
+        if let Some(hooks) = hooks {
+            hooks.abort();
         }
         let _ = stop_relay.send(());
         if let Some(relay) = relay {
@@ -235,6 +245,7 @@ fn app(
         .merge(routes::checkout::api())
         .merge(routes::orders::api())
         .merge(routes::notifications::api())
+        .merge(routes::webhooks::api())
         // Undocumented: the storefront's HTML home page, for browsers.
         .route("/", get(storefront::home))
         // Undocumented: image files, at the URLs the product JSON gives.

@@ -162,6 +162,14 @@ id_type!(
     /// An operator job (drain or rebalance): a plan of moves run in order.
     JobId
 );
+id_type!(
+    /// A store's webhook subscription.
+    WebhookId
+);
+id_type!(
+    /// One webhook delivery: an event for a subscription.
+    WebhookDeliveryId
+);
 
 impl From<CheckoutId> for HoldOwner {
     fn from(checkout: CheckoutId) -> Self {

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod receiver;
 pub mod shop;
 
 use std::net::SocketAddr;
@@ -304,6 +305,20 @@ async fn start_mailbox(dir: &std::path::Path) -> MailboxProcess {
     .await
 }
 
+/// The pods' `[webhooks]` in tests: receivers on loopback over plain
+/// HTTP (as `mercato up` allows), quick polls and retries.
+pub fn webhooks_config() -> mercato_pod::config::WebhooksConfig {
+    mercato_pod::config::WebhooksConfig {
+        poll_ms: 100,
+        retry_base_ms: 100,
+        retry_max_ms: 1_000,
+        timeout_ms: 2_000,
+        allow_http: true,
+        allow_private_targets: true,
+        ..Default::default()
+    }
+}
+
 /// The pods' `[mail]` in tests: the stack's mailbox, quick polls and
 /// retries.
 pub fn mail_config(mailbox: &MailboxProcess) -> mercato_pod::config::MailConfig {
@@ -448,6 +463,7 @@ impl Stack {
                     ..Default::default()
                 },
                 mail: mail_config(&mailbox),
+                webhooks: webhooks_config(),
                 ..Default::default()
             };
             configure(&mut config);
@@ -805,6 +821,14 @@ impl Stack {
             ),
             ("MERCATO_POD_MAIL__SMTP_URL", self.mailbox.smtp_url()),
             ("MERCATO_POD_MAIL__POLL_MS", "100".to_owned()),
+            ("MERCATO_POD_WEBHOOKS__ALLOW_HTTP", "true".to_owned()),
+            (
+                "MERCATO_POD_WEBHOOKS__ALLOW_PRIVATE_TARGETS",
+                "true".to_owned(),
+            ),
+            ("MERCATO_POD_WEBHOOKS__POLL_MS", "100".to_owned()),
+            ("MERCATO_POD_WEBHOOKS__RETRY_BASE_MS", "100".to_owned()),
+            ("MERCATO_POD_WEBHOOKS__RETRY_MAX_MS", "1000".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

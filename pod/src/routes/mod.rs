@@ -17,3 +17,4 @@ pub mod notifications;
 pub mod orders;
 pub mod search;
 pub mod tenancy;
+pub mod webhooks;

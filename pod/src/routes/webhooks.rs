@@ -1,0 +1,276 @@
+//! A store's webhook subscriptions for its owner: create (the secret is
+//! shown once), list, read, change, delete, rotate the secret; each
+//! subscription's deliveries, and redelivery of one.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
+use mercato_tenants::{ApiError, ErrorCode, WebhookDeliveryId, WebhookId};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::accounts::auth::Owner;
+use crate::accounts::secrets::random_token;
+use crate::error::PodError;
+use crate::state::AppState;
+use crate::tenancy::{begin_write, TenantContext};
+use crate::webhooks::model::{parse_topics, TargetPolicy, WebhookUrl};
+use crate::webhooks::sql::{self, Redelivered};
+use crate::webhooks::{Delivery, Subscription};
+
+type ErrorBody = mercato_tenants::error::ErrorBody;
+
+/// The webhooks API, each route registered with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_webhooks, create_webhook))
+        .routes(routes!(get_webhook, update_webhook, delete_webhook))
+        .routes(routes!(rotate_webhook_secret))
+        .routes(routes!(list_webhook_deliveries))
+        .routes(routes!(redeliver_webhook))
+}
+
+fn policy(state: &AppState) -> TargetPolicy {
+    TargetPolicy {
+        allow_http: state.config.webhooks.allow_http,
+        allow_private: state.config.webhooks.allow_private_targets,
+    }
+}
+
+/// A new secret: `whsec_` and 64 hex digits.
+fn new_secret() -> String {
+    format!("whsec_{}", random_token())
+}
+
+/// A new subscription.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhook {
+    /// Where events are POSTed: `https://` (at most 2048 characters, not an
+    /// internal address).
+    #[schema(max_length = 2048)]
+    url: String,
+    /// Topics such as `orders/created` (docs/webhooks.md lists them).
+    topics: Vec<String>,
+}
+
+/// A subscription with its secret, shown only when it is made or rotated.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WebhookWithSecret {
+    #[serde(flatten)]
+    subscription: Subscription,
+    /// The key of `x-mercato-signature`: keep it, it is not shown again.
+    secret: String,
+}
+
+/// The store's webhook subscriptions.
+#[utoipa::path(get, path = "/admin/api/webhooks", tag = "webhooks",
+    responses((status = 200, body = Vec<Subscription>), (status = 403, body = ErrorBody)))]
+async fn list_webhooks(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Owner,
+) -> Result<Json<Vec<Subscription>>, PodError> {
+    Ok(Json(sql::list(&state.db, tenant.store_id).await?))
+}
+
+/// Subscribes a URL to topics (owner only); answers the secret its
+/// deliveries are signed with, once.
+#[utoipa::path(post, path = "/admin/api/webhooks", tag = "webhooks",
+    request_body = CreateWebhook,
+    responses((status = 201, body = WebhookWithSecret), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
+async fn create_webhook(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Owner,
+    ApiJson(body): ApiJson<CreateWebhook>,
+) -> Result<(StatusCode, Json<WebhookWithSecret>), PodError> {
+    let url = WebhookUrl::parse(&body.url, policy(&state)).map_err(ApiError::invalid)?;
+    let topics = parse_topics(&body.topics).map_err(ApiError::invalid)?;
+    let secret = new_secret();
+    let mut tx = begin_write(&state.db, tenant.store_id).await?;
+    let subscription = sql::create(&mut tx, tenant.store_id, &url, &topics, &secret).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(WebhookWithSecret {
+            subscription,
+            secret,
+        }),
+    ))
+}
+
+/// One subscription.
+#[utoipa::path(get, path = "/admin/api/webhooks/{id}", tag = "webhooks",
+    params(("id" = WebhookId, Path, description = "subscription id")),
+    responses((status = 200, body = Subscription), (status = 404, body = ErrorBody)))]
+async fn get_webhook(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Owner,
+    ApiPath(id): ApiPath<WebhookId>,
+) -> Result<Json<Subscription>, PodError> {
+    sql::get(&state.db, tenant.store_id, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("webhook").into())
+}
+
+/// What changes; a field left out stays.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebhook {
+    #[schema(max_length = 2048)]
+    url: Option<String>,
+    topics: Option<Vec<String>>,
+    /// `true` enables it again (clearing its failures); `false` stops its
+    /// deliveries.
+    enabled: Option<bool>,
+}
+
+/// Changes a subscription's URL, topics or whether it is enabled.
+#[utoipa::path(patch, path = "/admin/api/webhooks/{id}", tag = "webhooks",
+    params(("id" = WebhookId, Path, description = "subscription id")),
+    request_body = UpdateWebhook,
+    responses((status = 200, body = Subscription), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+async fn update_webhook(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Owner,
+    ApiPath(id): ApiPath<WebhookId>,
+    ApiJson(body): ApiJson<UpdateWebhook>,
+) -> Result<Json<Subscription>, PodError> {
+    let url = body
+        .url
+        .as_deref()
+        .map(|u| WebhookUrl::parse(u, policy(&state)))
+        .transpose()
+        .map_err(ApiError::invalid)?;
+    let topics = body
+        .topics
+        .as_deref()
+        .map(parse_topics)
+        .transpose()
+        .map_err(ApiError::invalid)?;
+    let mut tx = begin_write(&state.db, tenant.store_id).await?;
+    let updated = sql::update(
+        &mut tx,
+        tenant.store_id,
+        id,
+        url.as_ref(),
+        topics.as_deref(),
+        body.enabled,
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("webhook"))?;
+    tx.commit().await?;
+    Ok(Json(updated))
+}
+
+/// Deletes a subscription with its deliveries.
+#[utoipa::path(delete, path = "/admin/api/webhooks/{id}", tag = "webhooks",
+    params(("id" = WebhookId, Path, description = "subscription id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_webhook(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Owner,
+    ApiPath(id): ApiPath<WebhookId>,
+) -> Result<StatusCode, PodError> {
+    let mut tx = begin_write(&state.db, tenant.store_id).await?;
+    if !sql::delete(&mut tx, tenant.store_id, id).await? {
+        return Err(ApiError::not_found("webhook").into());
+    }
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replaces a subscription's secret; answers the new one, once. Deliveries
+/// from now on are signed with it.
+#[utoipa::path(post, path = "/admin/api/webhooks/{id}/rotate-secret", tag = "webhooks",
+    params(("id" = WebhookId, Path, description = "subscription id")),
+    responses((status = 200, body = WebhookWithSecret), (status = 404, body = ErrorBody)))]
+async fn rotate_webhook_secret(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Owner,
+    ApiPath(id): ApiPath<WebhookId>,
+) -> Result<Json<WebhookWithSecret>, PodError> {
+    let secret = new_secret();
+    let mut tx = begin_write(&state.db, tenant.store_id).await?;
+    if !sql::rotate_secret(&mut tx, tenant.store_id, id, &secret).await? {
+        return Err(ApiError::not_found("webhook").into());
+    }
+    tx.commit().await?;
+    let subscription = sql::get(&state.db, tenant.store_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    Ok(Json(WebhookWithSecret {
+        subscription,
+        secret,
+    }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct DeliveriesQuery {
+    /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+}
+
+/// A subscription's latest deliveries, newest first, each with its
+/// attempts (status code, error, duration).
+#[utoipa::path(get, path = "/admin/api/webhooks/{id}/deliveries", tag = "webhooks",
+    params(("id" = WebhookId, Path, description = "subscription id"), DeliveriesQuery),
+    responses((status = 200, body = Vec<Delivery>), (status = 404, body = ErrorBody)))]
+async fn list_webhook_deliveries(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Owner,
+    ApiPath(id): ApiPath<WebhookId>,
+    ApiQuery(query): ApiQuery<DeliveriesQuery>,
+) -> Result<Json<Vec<Delivery>>, PodError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit must be 1 to 200").into());
+    }
+    if sql::get(&state.db, tenant.store_id, id).await?.is_none() {
+        return Err(ApiError::not_found("webhook").into());
+    }
+    Ok(Json(
+        sql::deliveries(&state.db, tenant.store_id, id, i64::from(limit)).await?,
+    ))
+}
+
+/// Sends a finished (delivered or dead) delivery again, with the same
+/// event id; `409` while it is still pending.
+#[utoipa::path(post, path = "/admin/api/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+    tag = "webhooks",
+    params(("id" = WebhookId, Path, description = "subscription id"),
+        ("delivery_id" = WebhookDeliveryId, Path, description = "delivery id")),
+    responses((status = 202), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn redeliver_webhook(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Owner,
+    ApiPath((id, delivery)): ApiPath<(WebhookId, WebhookDeliveryId)>,
+) -> Result<StatusCode, PodError> {
+    let mut tx = begin_write(&state.db, tenant.store_id).await?;
+    match sql::redeliver(&mut tx, tenant.store_id, id, delivery).await? {
+        Redelivered::Queued => {
+            tx.commit().await?;
+            Ok(StatusCode::ACCEPTED)
+        }
+        Redelivered::NotFound => Err(ApiError::not_found("delivery").into()),
+        Redelivered::InFlight => Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the delivery is still pending: it will be sent without asking",
+        )
+        .into()),
+    }
+}
