@@ -113,8 +113,35 @@ async fn a_paid_order_has_pending_shipments_where_its_stock_left() {
         .send()
         .await
         .expect("checkout");
-    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+    assert_eq!(r.status(), 201);
+    let order: serde_json::Value = r.json().await.expect("order");
     assert_eq!(shop.stock(&stack, &a).await, (3, 0));
+    // Staff see the plan.
+    let r = stack
+        .at(
+            reqwest::Method::GET,
+            &shop.host,
+            &format!(
+                "/admin/api/orders/{}/shipments",
+                order["id"].as_str().expect("id")
+            ),
+        )
+        .bearer_auth(&shop.staff)
+        .send()
+        .await
+        .expect("shipments");
+    assert_eq!(r.status(), 200);
+    let listed: serde_json::Value = r.json().await.expect("json");
+    let listed = listed.as_array().expect("array");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["status"], "pending");
+    let units: i64 = listed[0]["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|l| l["quantity"].as_i64().expect("quantity"))
+        .sum();
+    assert_eq!(units, 3);
     let mut db = shop.db(&stack).await;
     let rows: Vec<(String, bool, String, i32)> = sqlx::query_as(
         "SELECT s.status, loc.is_default, l.variant_id::text, l.quantity

@@ -65,3 +65,75 @@ pub async fn insert_from_holds(
     }
     Ok(locations.len())
 }
+
+/// One shipment as staff see it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Shipment {
+    pub id: ShipmentId,
+    pub location_id: mercato_tenants::LocationId,
+    pub status: super::ShipmentStatus,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub tracking_url: String,
+    /// By order line.
+    pub lines: Vec<ShipmentLine>,
+}
+
+/// Units of one order line in a shipment.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ShipmentLine {
+    pub line_position: i32,
+    pub variant_id: mercato_tenants::VariantId,
+    pub quantity: i32,
+}
+
+/// The order's shipments, oldest first.
+pub async fn of_order(
+    conn: &mut sqlx::PgConnection,
+    store: StoreId,
+    order: OrderId,
+) -> Result<Vec<Shipment>, sqlx::Error> {
+    type Row = (Uuid, Uuid, String, String, String, String);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, location_id, status, carrier, tracking_number, tracking_url FROM shipments
+          WHERE store_id = $1 AND order_id = $2 ORDER BY id",
+    )
+    .bind(store.as_uuid())
+    .bind(order.as_uuid())
+    .fetch_all(&mut *conn)
+    .await?;
+    let lines: Vec<(Uuid, i32, Uuid, i32)> = sqlx::query_as(
+        "SELECT shipment_id, line_position, variant_id, quantity FROM shipment_lines
+          WHERE store_id = $1 AND order_id = $2 ORDER BY shipment_id, line_position",
+    )
+    .bind(store.as_uuid())
+    .bind(order.as_uuid())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(
+            |(id, location, status, carrier, tracking_number, tracking_url)| {
+                let status = super::ShipmentStatus::parse(&status).ok_or_else(|| {
+                    sqlx::Error::Decode(format!("shipment status {status}").into())
+                })?;
+                Ok(Shipment {
+                    id: ShipmentId::from_uuid(id),
+                    location_id: location.into(),
+                    status,
+                    carrier,
+                    tracking_number,
+                    tracking_url,
+                    lines: lines
+                        .iter()
+                        .filter(|l| l.0 == id)
+                        .map(|l| ShipmentLine {
+                            line_position: l.1,
+                            variant_id: l.2.into(),
+                            quantity: l.3,
+                        })
+                        .collect(),
+                })
+            },
+        )
+        .collect()
+}

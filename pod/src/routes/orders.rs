@@ -31,6 +31,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(lookup))
         .routes(routes!(list_orders))
         .routes(routes!(get_order))
+        .routes(routes!(shipments))
         .routes(routes!(set_status))
         .routes(routes!(cancel))
         .routes(routes!(refund))
@@ -234,6 +235,25 @@ async fn get_order(
     ApiPath(id): ApiPath<OrderId>,
 ) -> Result<Json<Order>, PodError> {
     Ok(Json(load(&state, tenant.store_id, id).await?))
+}
+
+/// The order's shipments: pending ones are planned when it is paid, one per
+/// location its stock was committed at.
+#[utoipa::path(get, path = "/admin/api/orders/{id}/shipments", tag = "orders",
+    params(("id" = OrderId, Path, description = "order id")),
+    responses((status = 200, body = Vec<crate::fulfillment::sql::Shipment>),
+        (status = 404, body = mercato_tenants::error::ErrorBody)))]
+async fn shipments(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(id): ApiPath<OrderId>,
+) -> Result<Json<Vec<crate::fulfillment::sql::Shipment>>, PodError> {
+    let order = load(&state, tenant.store_id, id).await?;
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(
+        crate::fulfillment::sql::of_order(&mut conn, tenant.store_id, order.id).await?,
+    ))
 }
 
 /// A fulfilment step.
