@@ -594,7 +594,8 @@ fn report(
          with `keepalive 64`, HTTP/1.1. The router resolves the host, checks for a token, applies its \
          limits, signs the hop and forwards over its pooled keep-alive connections.\n\n\
          {table}\n{means}\n\
-         - router (limits on) vs nginx: **{vs_nginx}**; router vs direct: {vs_direct}; nginx vs direct: {nginx_vs_direct}\n         - the proxy's own CPU per request (its processes' user + system time over the run, from \
+         - router (limits on) vs nginx: **{vs_nginx}**; router vs direct: {vs_direct}; nginx vs direct: {nginx_vs_direct}\n\
+         - the proxy's own CPU per request (its processes' user + system time over the run, from \
            `/proc`; less moved by what else runs than throughput): router (limits on) vs nginx **{cpu_vs_nginx}**\n\n\
          ## Cost of rate limiting and signing\n\n\
          - router with limits on vs off (two router processes, measured in turn): **{limits_pct}** throughput\n\
