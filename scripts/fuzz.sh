@@ -39,8 +39,9 @@ fi
 ./scripts/bootstrap.sh
 cargo build --quiet --bin mercato
 
-# A folder for the stack and 32 free consecutive ports (the control plane,
-# the pod, Postgres, Redis, the gateway and Kafka sit at fixed offsets).
+# A folder for the stack and 34 free consecutive ports (the control plane,
+# the pod, Postgres, Redis, the gateway, Kafka and the mailbox sit at fixed
+# offsets up to +33), and the router just above them.
 data="$(mktemp -d /tmp/mercato-fuzz.XXXXXX)"
 # Postgres runs as its own user when we are root: it must reach the folder.
 chmod 755 "$data"
@@ -55,8 +56,8 @@ def free(port):
             return False
 while True:
     base = random.randrange(20000, 60000, 100)
-    if all(free(p) for p in range(base, base + 33)):
-        print(base, base + 32)
+    if all(free(p) for p in range(base, base + 35)):
+        print(base, base + 34)
         break
 EOF
 )
