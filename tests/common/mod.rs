@@ -552,12 +552,28 @@ impl Stack {
     }
 
     /// Polls `probe` every 25 ms until it yields, for at most 15 s.
-    pub async fn eventually<T, F, Fut>(&self, what: &str, mut probe: F) -> T
+    pub async fn eventually<T, F, Fut>(&self, what: &str, probe: F) -> T
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Option<T>>,
     {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        self.eventually_within(what, Duration::from_secs(15), probe)
+            .await
+    }
+
+    /// [`Stack::eventually`] with its own bound, for what waits on a
+    /// reconnect's backoff (a restarted broker) on a busy machine.
+    pub async fn eventually_within<T, F, Fut>(
+        &self,
+        what: &str,
+        within: Duration,
+        mut probe: F,
+    ) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
             if let Some(v) = probe().await {
                 return v;
