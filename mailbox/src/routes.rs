@@ -2,6 +2,7 @@
 //! `DELETE /messages` (JSON, for tests and scripts), and `GET /` (a page
 //! to read them in a browser; `/?id=<id>` shows one).
 
+use mercato_tenants::text::escape_html as escape;
 use std::fmt::Write as _;
 
 use axum::extract::{Path, Query, State};
@@ -126,20 +127,4 @@ fn show(html: &mut String, m: &Message) {
     if let Some(text) = &m.parsed.text {
         let _ = write!(html, "<h3>Text</h3><pre>{}</pre>", escape(text));
     }
-}
-
-/// Text for HTML content or a quoted attribute.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

@@ -1,5 +1,6 @@
 //! The shopper-facing pages on the store's own domain.
 
+use mercato_tenants::text::escape_html as escape;
 use std::fmt::Write as _;
 
 use axum::extract::State;
@@ -48,22 +49,6 @@ pub async fn home(
     }
     html.push_str("</ul></main></body></html>\n");
     Ok(Html(html))
-}
-
-/// Escapes text for HTML element content and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -87,6 +87,24 @@ pub fn describe(c: u32) -> String {
     format!("U+{c:04X}")
 }
 
+/// `text` for HTML element content or a quoted attribute value: the five
+/// characters HTML gives meaning to, as entities. Every page and mail the
+/// processes render escapes with this.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 //! token) appear only in a [`Mail`]'s body, whose `Debug` leaves the body
 //! out, so neither a log line nor an error carries them.
 
+pub use mercato_tenants::text::escape_html as escape;
 use std::fmt::{self, Write as _};
 
 use chrono::{DateTime, Utc};
@@ -224,22 +225,6 @@ impl Body {
             html: self.html,
         }
     }
-}
-
-/// Text for HTML content or a quoted attribute.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The symbol written before an amount of `currency`, for the currencies
