@@ -29,10 +29,7 @@ impl Backoff {
 
     /// The delay before the next attempt.
     pub fn next_delay(&mut self) -> Duration {
-        let window = self
-            .base
-            .saturating_mul(1u32 << self.attempt.min(20))
-            .min(self.max);
+        let window = window(self.base, self.max, self.attempt);
         self.attempt = self.attempt.saturating_add(1);
         let floor = window / 10;
         floor + (window - floor).mul_f64(unit_random())
@@ -47,6 +44,14 @@ impl Backoff {
     pub fn attempts(&self) -> u32 {
         self.attempt
     }
+}
+
+/// The window of attempt `attempt` (from 0): `base·2^attempt`, at most
+/// `max` (and never under `base`). Retry queues that count their attempts
+/// in a table (mail, merchant webhooks) jitter it themselves.
+pub fn window(base: Duration, max: Duration, attempt: u32) -> Duration {
+    base.saturating_mul(1u32 << attempt.min(20))
+        .min(max.max(base))
 }
 
 /// A random point in the upper half of `window`: for retry schedules that

@@ -23,7 +23,7 @@
 
 use std::time::Duration;
 
-use mercato_tenants::backoff::jitter;
+use mercato_tenants::backoff::{self, jitter};
 use mercato_tenants::StoreId;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
@@ -75,12 +75,10 @@ impl Mailer {
     /// The wait before attempt `attempts + 1`: doubling from
     /// `retry_base_ms` up to `retry_max_ms`, jittered.
     fn retry_after_ms(&self, attempts: i32) -> u64 {
-        let base = self.config.retry_base_ms.max(10);
-        let shift = attempts.saturating_sub(1).clamp(0, 20) as u32;
-        let window = base
-            .saturating_mul(1u64 << shift)
-            .min(self.config.retry_max_ms.max(base));
-        jitter(Duration::from_millis(window)).as_millis() as u64
+        let base = Duration::from_millis(self.config.retry_base_ms.max(10));
+        let max = Duration::from_millis(self.config.retry_max_ms);
+        let attempt = attempts.saturating_sub(1).max(0) as u32;
+        jitter(backoff::window(base, max, attempt)).as_millis() as u64
     }
 }
 
