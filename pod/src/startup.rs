@@ -244,6 +244,7 @@ fn app(
         .merge(routes::search::api())
         .merge(routes::checkout::api())
         .merge(routes::orders::api())
+        .merge(routes::fulfillment::api())
         .merge(routes::notifications::api())
         .merge(routes::webhooks::api())
         // Undocumented: the storefront's HTML home page, for browsers.

@@ -76,6 +76,7 @@ catalogue! {
     MoveFinished => ("move_finished", CONFLICT),
     NoTargetPod => ("no_target_pod", CONFLICT),
     FleetJobRunning => ("fleet_job_running", CONFLICT),
+    UnitsNotPending => ("units_not_pending", CONFLICT),
     PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE),
     UnsupportedMediaType => ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE),
     StoreNotHere => ("store_not_here", MISDIRECTED_REQUEST),

@@ -526,7 +526,7 @@ mod tests {
                 order_id: order,
                 number: 1001,
                 from: OrderStatus::Paid,
-                to: OrderStatus::Fulfilling,
+                to: OrderStatus::Fulfilled,
             }),
             EventType::OrderCancelled => Event::OrderCancelled(given_back),
             EventType::OrderRefunded => Event::OrderRefunded(given_back),
@@ -740,11 +740,11 @@ mod tests {
             order_id: order,
             number: 1001,
             from: OrderStatus::Paid,
-            to: OrderStatus::Fulfilling,
+            to: OrderStatus::Fulfilled,
         });
         assert_eq!(
             event.payload().expect("json"),
-            json!({"order_id": order, "number": 1001, "from": "paid", "to": "fulfilling"})
+            json!({"order_id": order, "number": 1001, "from": "paid", "to": "fulfilled"})
         );
         assert_eq!(event.aggregate_id(), order.as_uuid());
     }

@@ -62,10 +62,16 @@ impl PodState {
 pub enum OrderStatus {
     /// Created with an authorized payment, not yet captured.
     Placed,
-    /// Payment captured.
+    /// Payment captured; nothing has left a location yet. (`fulfilling`
+    /// is the name of an older, hand-set step that meant the same.)
+    #[serde(alias = "fulfilling")]
     Paid,
-    Fulfilling,
-    Shipped,
+    /// Some of its units have shipped, not all.
+    PartiallyFulfilled,
+    /// Every unit has shipped. (`shipped`: its older name.)
+    #[serde(alias = "shipped")]
+    Fulfilled,
+    /// Every shipment has been delivered.
     Delivered,
     Cancelled,
     Refunded,
@@ -75,8 +81,8 @@ impl OrderStatus {
     pub const ALL: [OrderStatus; 7] = [
         OrderStatus::Placed,
         OrderStatus::Paid,
-        OrderStatus::Fulfilling,
-        OrderStatus::Shipped,
+        OrderStatus::PartiallyFulfilled,
+        OrderStatus::Fulfilled,
         OrderStatus::Delivered,
         OrderStatus::Cancelled,
         OrderStatus::Refunded,
@@ -86,8 +92,8 @@ impl OrderStatus {
         match self {
             OrderStatus::Placed => "placed",
             OrderStatus::Paid => "paid",
-            OrderStatus::Fulfilling => "fulfilling",
-            OrderStatus::Shipped => "shipped",
+            OrderStatus::PartiallyFulfilled => "partially_fulfilled",
+            OrderStatus::Fulfilled => "fulfilled",
             OrderStatus::Delivered => "delivered",
             OrderStatus::Cancelled => "cancelled",
             OrderStatus::Refunded => "refunded",
@@ -195,8 +201,8 @@ state_text!(
     OrderStatus,
     Placed,
     Paid,
-    Fulfilling,
-    Shipped,
+    PartiallyFulfilled,
+    Fulfilled,
     Delivered,
     Cancelled,
     Refunded

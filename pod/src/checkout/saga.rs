@@ -556,11 +556,10 @@ async fn commit(
     let Some((mut tx, _)) = begin_step(state, store, c.id, SagaState::Ordered).await? else {
         return Ok(true); // another driver got here first
     };
-    inventory::commit(&mut tx, store, c.id.into()).await?;
-    // The stock left the locations its holds were at, so those ship it
-    // (the nearest-location planner, fulfillment::plan, is not used here
-    // yet: it would have to move the holds first).
-    fulfillment::sql::insert_from_holds(&mut tx, store, order_id, c.id.into()).await?;
+    // The stock is committed at the locations that ship it, nearest to the
+    // address first, and the plan is stored as pending shipments.
+    let to = fulfillment::shipments::destination(&quote.shipping_address);
+    fulfillment::shipments::plan_at_payment(&mut tx, store, order_id, c.id.into(), &to).await?;
     orders::set_status(
         &mut tx,
         store,

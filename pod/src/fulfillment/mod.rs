@@ -1,18 +1,26 @@
 //! Fulfillment: which locations ship a paid order's units, and the
 //! shipments that carry them.
 //!
-//! `plan.rs` is the pure decision (no I/O): given the order's lines, the
-//! shipping address and the active locations with their stock, it picks
-//! the shipments. `state.rs` is the shipment lifecycle, mirrored by the
-//! `shipment_transitions` trigger. `sql.rs` holds every statement; the
-//! tables are `shipments` and `shipment_lines`.
+//! - `plan.rs`: the pure decision (no I/O): given the order's lines, the
+//!   shipping address and the locations with their stock, which locations
+//!   ship what;
+//! - `state.rs`: the shipment lifecycle, mirrored by the
+//!   `shipment_transitions` trigger;
+//! - `progress.rs` (pure): the order's status given its shipments, and
+//!   which waiting units a new (partial) shipment takes;
+//! - `shipments.rs`: the I/O: planning at payment (the stock is committed
+//!   where it ships from), and staff's shipment writes under the order's
+//!   row lock;
+//! - `sql.rs`: every statement on `shipments` and `shipment_lines`.
 
 pub mod plan;
+pub mod progress;
+pub mod shipments;
 pub mod sql;
 pub mod state;
 
 pub use plan::{
     plan, Coordinates, Destination, Origin, Plan, PlanLine, PlannedShipment, Unplannable,
 };
-pub use sql::database_transitions;
+pub use sql::{database_transitions, Tracking};
 pub use state::ShipmentStatus;

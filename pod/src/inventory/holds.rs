@@ -107,7 +107,7 @@ async fn take_all(
             )));
         }
     }
-    sql::insert(tx, store, owner, parts, ttl).await
+    sql::insert(tx, store, owner, parts, ttl, "active").await
 }
 
 /// Reserves `lines` for `owner` (a checkout) for `ttl`: all or none.
@@ -242,27 +242,136 @@ pub async fn pin(
     Ok(PinOutcome::Pinned)
 }
 
+/// What a commit may take stock from: every location of the store that
+/// is active or holds some of the owner's units, and per (variant,
+/// location) the units the owner could have there: what is available
+/// plus what the owner itself holds there.
+#[derive(Debug, Clone)]
+pub struct Takeable {
+    pub locations: Vec<super::Location>,
+    /// The owner's held units, per variant (what the commit must take).
+    pub wanted: BTreeMap<VariantId, i32>,
+    /// (variant, location) -> units the owner may take there.
+    pub units: BTreeMap<(VariantId, LocationId), i32>,
+    /// Where the holds are: a valid choice whatever else is chosen.
+    pub held: Vec<(VariantId, LocationId, i32)>,
+}
+
+impl Takeable {
+    /// Whether `parts` take exactly the wanted units, each part from a
+    /// location that has it.
+    fn admits(&self, parts: &[(VariantId, LocationId, i32)]) -> bool {
+        let mut per_variant: BTreeMap<VariantId, i64> = BTreeMap::new();
+        let mut per_row: BTreeMap<(VariantId, LocationId), i64> = BTreeMap::new();
+        for &(variant, location, q) in parts {
+            if q <= 0 {
+                return false;
+            }
+            *per_variant.entry(variant).or_default() += i64::from(q);
+            *per_row.entry((variant, location)).or_default() += i64::from(q);
+        }
+        let wanted: BTreeMap<VariantId, i64> = self
+            .wanted
+            .iter()
+            .map(|(v, q)| (*v, i64::from(*q)))
+            .collect();
+        per_variant == wanted
+            && per_row
+                .iter()
+                .all(|(row, q)| self.units.get(row).is_some_and(|has| i64::from(*has) >= *q))
+    }
+}
+
 /// Inside the caller's transaction: the owner's active holds become
-/// decrements of stock (audit reason `order`, reference = owner).
-/// Idempotent: committed holds are not active any more. Returns the units
-/// committed.
-pub async fn commit(
+/// decrements of stock (audit reason `order`, reference = owner) at the
+/// locations `route` chooses: it sees [`Takeable`] and gives (variant,
+/// location, units) parts. A choice that does not take exactly the held
+/// units from rows that have them is ignored, and the holds' own
+/// locations are used (so a wrong router can never oversell). When the
+/// choice moves units, the hold's reservation is given back where it was
+/// and the units are taken where they ship. Idempotent: committed holds
+/// are not active any more. Returns the parts committed.
+///
+/// Locks: the owner's hold rows, then every stock row of its variants
+/// sorted by (variant, location) — the module's lock order.
+pub async fn commit_routed(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     owner: HoldOwner,
-) -> Result<i64, sqlx::Error> {
+    route: impl FnOnce(&Takeable) -> Vec<(VariantId, LocationId, i32)>,
+) -> Result<Vec<(VariantId, LocationId, i32)>, sqlx::Error> {
     let holds = sql::lock_of_owner(tx, store, owner, "active").await?;
+    if holds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut variants: Vec<VariantId> = holds.iter().map(HoldRow::variant).collect();
+    variants.dedup();
+    let rows = sql::lock_levels(tx, store, &variants).await?;
+    let locations = super::sql::locations::all(&mut **tx, store).await?;
+    let held: Vec<(VariantId, LocationId, i32)> = holds
+        .iter()
+        .map(|h| {
+            (
+                h.variant(),
+                LocationId::from_uuid(h.location_id),
+                h.quantity,
+            )
+        })
+        .collect();
+    let mut wanted: BTreeMap<VariantId, i32> = BTreeMap::new();
+    let mut own: BTreeMap<(VariantId, LocationId), i32> = BTreeMap::new();
+    for &(v, l, q) in &held {
+        *wanted.entry(v).or_default() += q;
+        *own.entry((v, l)).or_default() += q;
+    }
+    let active: std::collections::BTreeSet<LocationId> = locations
+        .iter()
+        .filter(|l| l.active)
+        .map(|l| l.id)
+        .collect();
+    let units = rows
+        .iter()
+        .filter(|(v, l, _, _)| active.contains(l) || own.contains_key(&(*v, *l)))
+        .map(|&(v, l, on_hand, reserved)| {
+            let mine = own.get(&(v, l)).copied().unwrap_or(0);
+            ((v, l), (on_hand - reserved).max(0) + mine)
+        })
+        .collect();
+    let takeable = Takeable {
+        locations: locations
+            .into_iter()
+            .filter(|l| l.active || own.keys().any(|(_, at)| *at == l.id))
+            .collect(),
+        wanted,
+        units,
+        held,
+    };
+    let mut parts = route(&takeable);
+    if !takeable.admits(&parts) {
+        tracing::warn!(%store, owner = %owner.as_uuid(), "commit route refused; committing where the holds are");
+        parts = takeable.held.clone();
+    }
+    // One part per row, in lock order.
+    let mut merged: BTreeMap<(VariantId, LocationId), i32> = BTreeMap::new();
+    for &(v, l, q) in &parts {
+        *merged.entry((v, l)).or_default() += q;
+    }
+    let parts: Vec<(VariantId, LocationId, i32)> =
+        merged.into_iter().map(|((v, l), q)| (v, l, q)).collect();
     for h in &holds {
+        sql::unreserve(tx, store, h).await?;
+    }
+    for &(variant, location, q) in &parts {
         if let Some((on_hand, reserved)) =
-            sql::move_stock(tx, store, h, -h.quantity, -h.quantity).await?
+            sql::move_stock(tx, store, variant, location, -q, 0).await?
         {
             record_change(
                 tx,
                 store,
                 &Change {
-                    variant: h.variant(),
-                    location: LocationId::from_uuid(h.location_id),
-                    delta: -h.quantity,
+                    variant,
+                    location,
+                    delta: -q,
                     on_hand_after: on_hand,
                     reserved_after: reserved,
                     reason: "order",
@@ -273,10 +382,20 @@ pub async fn commit(
             .await?;
         }
     }
-    if !holds.is_empty() {
-        sql::mark_committed(tx, store, &holds).await?;
-    }
-    Ok(units(&holds))
+    let ids: Vec<Uuid> = holds.iter().map(|h| h.id).collect();
+    sql::delete(tx, store, &ids).await?;
+    sql::insert(tx, store, owner, &parts, None, "committed").await?;
+    Ok(parts)
+}
+
+/// [`commit_routed`] where the holds are: returns the units committed.
+pub async fn commit(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    owner: HoldOwner,
+) -> Result<i64, sqlx::Error> {
+    let parts = commit_routed(tx, store, owner, |t| t.held.clone()).await?;
+    Ok(parts.iter().map(|p| i64::from(p.2)).sum())
 }
 
 /// Inside the caller's transaction: puts back what the owner's committed
@@ -291,7 +410,16 @@ pub async fn restock(
 ) -> Result<i64, sqlx::Error> {
     let holds = sql::lock_of_owner(tx, store, owner, "committed").await?;
     for h in &holds {
-        if let Some((on_hand, reserved)) = sql::move_stock(tx, store, h, h.quantity, 0).await? {
+        if let Some((on_hand, reserved)) = sql::move_stock(
+            tx,
+            store,
+            h.variant(),
+            LocationId::from_uuid(h.location_id),
+            h.quantity,
+            0,
+        )
+        .await?
+        {
             record_change(
                 tx,
                 store,

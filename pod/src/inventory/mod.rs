@@ -14,7 +14,8 @@
 //! table's `CHECK (reserved <= on_hand)` and `on_hand >= 0` back this up:
 //! no code path can oversell. Holds end one of three ways: released
 //! ([`release`], or the sweeper once expired), pinned then committed by an
-//! order ([`pin`], [`commit`]: a decrement of on hand and reserved), and a
+//! order ([`pin`], [`commit_routed`]: a decrement of on hand and reserved,
+//! at the locations the order ships from), and a
 //! committed hold can be restocked when its order is cancelled
 //! ([`restock`]). Every change of on hand writes a `stock_adjustments` row
 //! and an `inventory.level_changed` outbox event in the same transaction.
@@ -72,7 +73,7 @@ pub(crate) mod stock;
 pub(crate) mod workers;
 
 pub use gate::refresh_gate;
-pub use holds::{commit, pin, release, reserve, restock, ReserveError};
+pub use holds::{commit, commit_routed, pin, release, reserve, restock, ReserveError, Takeable};
 pub use locations::ensure_default_location;
 pub use model::{allocate, Badge, HoldLine, Level, Location, PinOutcome, Shortage, StaffReason};
 pub use sql::stock::levels;

@@ -20,7 +20,9 @@ pub(crate) mod model;
 pub(crate) mod sql;
 pub mod state;
 
-pub use model::{Filter, Order, Quote, QuoteLine, ShippingChoice};
+pub use model::{
+    Filter, Order, OrderShipment, OrderShipmentLine, Quote, QuoteLine, ShippingChoice,
+};
 pub use sql::{
     by_number, count_sales, database_transitions, get, insert, list, lookup_sha256, record_capture,
     record_refund, set_lookup_sha256, set_status,

@@ -4,7 +4,10 @@
 //! [`Filter`] of a list. The lifecycle is in [`super::state`].
 
 use chrono::{DateTime, Utc};
-use mercato_tenants::{CheckoutId, Currency, CustomerId, OrderId, ProductId, VariantId};
+use mercato_tenants::{
+    CheckoutId, Currency, CustomerId, LocationId, OrderId, ProductId, ShipmentId, ShipmentStatus,
+    VariantId,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -38,6 +41,36 @@ pub struct Order {
     pub payment_id: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Its shipments, oldest (nearest location) first: present when one
+    /// order is read, absent from lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipments: Option<Vec<OrderShipment>>,
+}
+
+/// One shipment of an order: units of its lines leaving one location. The
+/// fulfillment context plans and moves them.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OrderShipment {
+    pub id: ShipmentId,
+    pub location_id: LocationId,
+    pub status: ShipmentStatus,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub tracking_url: String,
+    pub created_at: DateTime<Utc>,
+    pub shipped_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// By order line.
+    pub lines: Vec<OrderShipmentLine>,
+}
+
+/// Units of one order line in a shipment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct OrderShipmentLine {
+    /// The line's index in the order's `lines`.
+    pub line_position: i32,
+    pub variant_id: VariantId,
+    pub quantity: i32,
 }
 
 /// Which orders a list shows.

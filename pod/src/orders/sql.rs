@@ -63,6 +63,7 @@ impl OrderRow {
             payment_id: self.payment_id,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            shipments: None,
         })
     }
 }

@@ -10,15 +10,18 @@ pub fn is_terminal(status: OrderStatus) -> bool {
 }
 
 /// Whether an order may go from `from` to `to`. The only place this rule
-/// lives in Rust.
+/// lives in Rust. Past `paid` the order follows its shipments
+/// (`crate::fulfillment::progress`): some units shipped, all shipped, all
+/// delivered. Partially fulfilled may jump to delivered when the units
+/// still waiting are cancelled after the rest arrived.
 pub fn allowed(from: OrderStatus, to: OrderStatus) -> bool {
     use OrderStatus::*;
     matches!(
         (from, to),
         (Placed, Paid | Cancelled)
-            | (Paid, Fulfilling | Cancelled | Refunded)
-            | (Fulfilling, Shipped | Cancelled | Refunded)
-            | (Shipped, Delivered | Refunded)
+            | (Paid, PartiallyFulfilled | Fulfilled | Cancelled | Refunded)
+            | (PartiallyFulfilled, Fulfilled | Delivered | Refunded)
+            | (Fulfilled, Delivered | Refunded)
             | (Delivered, Refunded)
     )
 }
@@ -34,7 +37,7 @@ pub enum CancelMoney {
 pub fn cancel_money(status: OrderStatus) -> Option<CancelMoney> {
     match status {
         OrderStatus::Placed => Some(CancelMoney::Void),
-        OrderStatus::Paid | OrderStatus::Fulfilling => Some(CancelMoney::Refund),
+        OrderStatus::Paid => Some(CancelMoney::Refund),
         _ => None,
     }
 }
@@ -92,7 +95,7 @@ mod tests {
             }
             // Money moves only after payment: nothing before paid ships.
             let paid_at = path.iter().position(|s| *s == Paid);
-            for shipped in [Fulfilling, Shipped, Delivered, Refunded] {
+            for shipped in [PartiallyFulfilled, Fulfilled, Delivered, Refunded] {
                 if let Some(i) = path.iter().position(|s| *s == shipped) {
                     assert!(
                         matches!(paid_at, Some(p) if p < i),
@@ -100,15 +103,17 @@ mod tests {
                     );
                 }
             }
-            // Cancelling is only possible before shipping.
+            // Cancelling is only possible before anything shipped.
             if let Some(i) = path.iter().position(|s| *s == Cancelled) {
                 assert!(
-                    !path[..i].contains(&Shipped),
+                    !path[..i]
+                        .iter()
+                        .any(|s| matches!(s, PartiallyFulfilled | Fulfilled | Delivered)),
                     "cancelled after shipping: {path:?}"
                 );
             }
             // Fulfilment goes in order.
-            let order = [Paid, Fulfilling, Shipped, Delivered];
+            let order = [Paid, PartiallyFulfilled, Fulfilled, Delivered];
             let seen: Vec<usize> = path
                 .iter()
                 .filter_map(|s| order.iter().position(|o| o == s))
@@ -147,8 +152,13 @@ mod tests {
     fn cancelling_voids_before_capture_and_refunds_after() {
         assert_eq!(cancel_money(Placed), Some(CancelMoney::Void));
         assert_eq!(cancel_money(Paid), Some(CancelMoney::Refund));
-        assert_eq!(cancel_money(Fulfilling), Some(CancelMoney::Refund));
-        for s in [Shipped, Delivered, Cancelled, Refunded] {
+        for s in [
+            PartiallyFulfilled,
+            Fulfilled,
+            Delivered,
+            Cancelled,
+            Refunded,
+        ] {
             assert_eq!(cancel_money(s), None);
             assert!(!allowed(s, Cancelled));
         }

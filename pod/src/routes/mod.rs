@@ -11,6 +11,7 @@ pub mod categories;
 pub mod checkout;
 pub mod collections;
 pub mod fleet;
+pub mod fulfillment;
 pub mod inventory;
 pub mod media;
 pub mod notifications;

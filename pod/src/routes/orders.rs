@@ -1,10 +1,10 @@
 //! Order endpoints: the customer's history, the lookup by number (a guest
 //! with the confirmation link's token, a customer signed in), and staff
-//! listing, fulfilment, cancellation and refunds.
+//! listing, cancellation and refunds. Shipments are in `fulfillment.rs`.
 
 use axum::extract::State;
 use axum::Json;
-use mercato_tenants::events::{Event, OrderGivenBack, OrderStatusChanged, PaymentChanged};
+use mercato_tenants::events::{Event, OrderGivenBack, PaymentChanged};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::{ApiError, Currency, CustomerId, Email, ErrorCode, OrderId, StoreId};
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,7 @@ use crate::payments::GatewayError;
 use crate::product_write;
 use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
-use crate::{events, inventory, paging};
+use crate::{events, fulfillment, inventory, paging};
 
 /// The orders API, each route registered with its OpenAPI description.
 pub fn api() -> OpenApiRouter<AppState> {
@@ -31,8 +31,6 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(lookup))
         .routes(routes!(list_orders))
         .routes(routes!(get_order))
-        .routes(routes!(shipments))
-        .routes(routes!(set_status))
         .routes(routes!(cancel))
         .routes(routes!(refund))
 }
@@ -91,8 +89,8 @@ struct LookupQuery {
     token: Option<String>,
 }
 
-/// One order by its number: a guest's order with the token of its
-/// confirmation link; a registered customer's order only for that customer,
+/// One order by its number, with its shipments and their tracking: a
+/// guest's order with the token of its confirmation link; a registered customer's order only for that customer,
 /// signed in (its token without the session: `401 unauthorized`, sign in).
 /// Anything else is 404, whether or not the order exists.
 #[utoipa::path(get, path = "/api/orders/{number}", tag = "orders",
@@ -140,7 +138,13 @@ async fn lookup(
         None => false,
     };
     match lookup::access(order.customer_id, signed_in, token_matches) {
-        Access::Show => Ok(Json(order)),
+        Access::Show => {
+            let mut order = order;
+            order.shipments = Some(
+                fulfillment::sql::of_order(&mut conn, tenant.store_id, order.id, false).await?,
+            );
+            Ok(Json(order))
+        }
         Access::SignIn => Err(ApiError::new(
             ErrorCode::Unauthorized,
             "this order belongs to a customer account; sign in to see it",
@@ -196,7 +200,7 @@ async fn list_orders(
         .map(|s| {
             OrderStatus::parse(s).ok_or_else(|| {
                 ApiError::invalid(
-                    "status must be placed, paid, fulfilling, shipped, delivered, cancelled or refunded",
+                    "status must be placed, paid, partially_fulfilled, fulfilled, delivered, cancelled or refunded",
                 )
             })
         })
@@ -217,14 +221,17 @@ async fn list_orders(
     Ok(Json(page(&state, tenant.store_id, f).await?))
 }
 
+/// One order with its shipments.
 async fn load(state: &AppState, store: StoreId, id: OrderId) -> Result<Order, PodError> {
     let mut conn = state.db.acquire().await?;
-    crate::orders::get(&mut conn, store, id, false)
+    let mut order = crate::orders::get(&mut conn, store, id, false)
         .await?
-        .ok_or_else(|| ApiError::not_found("order").into())
+        .ok_or_else(|| ApiError::not_found("order"))?;
+    order.shipments = Some(fulfillment::sql::of_order(&mut conn, store, id, false).await?);
+    Ok(order)
 }
 
-/// One order.
+/// One order, with its shipments.
 #[utoipa::path(get, path = "/admin/api/orders/{id}", tag = "orders",
     params(("id" = OrderId, Path, description = "order id")),
     responses((status = 200, body = Order), (status = 404, body = mercato_tenants::error::ErrorBody)))]
@@ -237,35 +244,7 @@ async fn get_order(
     Ok(Json(load(&state, tenant.store_id, id).await?))
 }
 
-/// The order's shipments: pending ones are planned when it is paid, one per
-/// location its stock was committed at.
-#[utoipa::path(get, path = "/admin/api/orders/{id}/shipments", tag = "orders",
-    params(("id" = OrderId, Path, description = "order id")),
-    responses((status = 200, body = Vec<crate::fulfillment::sql::Shipment>),
-        (status = 404, body = mercato_tenants::error::ErrorBody)))]
-async fn shipments(
-    State(state): State<AppState>,
-    tenant: TenantContext,
-    _: Staff,
-    ApiPath(id): ApiPath<OrderId>,
-) -> Result<Json<Vec<crate::fulfillment::sql::Shipment>>, PodError> {
-    let order = load(&state, tenant.store_id, id).await?;
-    let mut conn = state.db.acquire().await?;
-    Ok(Json(
-        crate::fulfillment::sql::of_order(&mut conn, tenant.store_id, order.id).await?,
-    ))
-}
-
-/// A fulfilment step.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StatusChange {
-    /// `fulfilling`, `shipped` or `delivered`.
-    pub status: OrderStatus,
-    pub note: Option<String>,
-}
-
-fn actor(staff: &Staff) -> String {
+pub(super) fn actor(staff: &Staff) -> String {
     format!("staff:{}", staff.0.sub)
 }
 
@@ -288,62 +267,6 @@ fn note(raw: Option<&str>) -> Result<Option<String>, ApiError> {
         Some("") | None => Ok(None),
         Some(n) => Ok(Some(n.to_owned())),
     }
-}
-
-/// Moves an order along fulfilment (paid → fulfilling → shipped →
-/// delivered). Cancelling and refunding have their own endpoints.
-#[utoipa::path(post, path = "/admin/api/orders/{id}/status", tag = "orders",
-    params(("id" = OrderId, Path, description = "order id")),
-    request_body = StatusChange,
-    responses((status = 200, body = Order), (status = 409, description = "invalid_transition", body = mercato_tenants::error::ErrorBody)))]
-async fn set_status(
-    State(state): State<AppState>,
-    tenant: TenantContext,
-    staff: Staff,
-    ApiPath(id): ApiPath<OrderId>,
-    ApiJson(change): ApiJson<StatusChange>,
-) -> Result<Json<Order>, PodError> {
-    let to = change.status;
-    if !matches!(
-        to,
-        OrderStatus::Fulfilling | OrderStatus::Shipped | OrderStatus::Delivered
-    ) {
-        return Err(ApiError::invalid(
-            "status must be fulfilling, shipped or delivered (cancel and refund have their own endpoints)",
-        ).into());
-    }
-    let note = note(change.note.as_deref())?;
-    let store = tenant.store_id;
-    let mut tx = begin_write(&state.db, store).await?;
-    let order = crate::orders::get(tx.as_mut(), store, id, true)
-        .await?
-        .ok_or_else(|| ApiError::not_found("order"))?;
-    if !state::allowed(order.status, to) {
-        return Err(refused(order.status, to).into());
-    }
-    crate::orders::set_status(
-        &mut tx,
-        store,
-        id,
-        order.status,
-        to,
-        &actor(&staff),
-        note.as_deref(),
-    )
-    .await?;
-    events::record(
-        &mut tx,
-        store,
-        &Event::OrderStatusChanged(OrderStatusChanged {
-            order_id: id,
-            number: order.number,
-            from: order.status,
-            to,
-        }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(load(&state, store, id).await?))
 }
 
 /// Cancelling or refunding an order.
@@ -514,6 +437,8 @@ async fn give_back(
     {
         return Err(refused(locked.status, to).into());
     }
+    // Whatever has not left stays home.
+    fulfillment::shipments::cancel_waiting(&mut tx, store, id).await?;
     let restocked = if restock {
         inventory::restock(&mut tx, store, order.checkout_id.into()).await?
     } else {

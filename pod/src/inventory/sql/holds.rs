@@ -99,14 +99,16 @@ pub(crate) async fn take(
     Ok(done.rows_affected() == 1)
 }
 
-/// Inserts an active hold of the owner for each part (variant, location,
-/// units), expiring after `ttl` (never with `None`).
+/// Inserts a hold of the owner in `status` (`active` or `committed`) for
+/// each part (variant, location, units), expiring after `ttl` (never with
+/// `None`).
 pub(crate) async fn insert(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     owner: HoldOwner,
     parts: &[(VariantId, LocationId, i32)],
     ttl: Option<Duration>,
+    status: &str,
 ) -> Result<(), sqlx::Error> {
     let ids: Vec<Uuid> = parts.iter().map(|_| HoldId::new().as_uuid()).collect();
     let variants: Vec<Uuid> = parts.iter().map(|p| p.0.as_uuid()).collect();
@@ -114,7 +116,7 @@ pub(crate) async fn insert(
     let quantities: Vec<i32> = parts.iter().map(|p| p.2).collect();
     sqlx::query(
         "INSERT INTO holds (store_id, id, owner, variant_id, location_id, quantity, status, expires_at)
-         SELECT $1, h.id, $2, h.variant_id, h.location_id, h.quantity, 'active',
+         SELECT $1, h.id, $2, h.variant_id, h.location_id, h.quantity, $8,
                 CASE WHEN $7::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $7) END
            FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::int[])
                 AS h(id, variant_id, location_id, quantity)",
@@ -126,6 +128,7 @@ pub(crate) async fn insert(
     .bind(&locations)
     .bind(&quantities)
     .bind(ttl.map(|t| t.as_secs_f64()))
+    .bind(status)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -222,23 +225,6 @@ pub(crate) async fn set_status(
     Ok(())
 }
 
-/// Marks holds committed, never to expire.
-pub(crate) async fn mark_committed(
-    tx: &mut Transaction<'_, Postgres>,
-    store: StoreId,
-    holds: &[HoldRow],
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE holds SET status = 'committed', expires_at = NULL, updated_at = now()
-          WHERE store_id = $1 AND id = ANY($2)",
-    )
-    .bind(store.as_uuid())
-    .bind(holds.iter().map(|h| h.id).collect::<Vec<_>>())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// The owner's active holds never expire from now on.
 pub(crate) async fn unexpire_active(
     tx: &mut Transaction<'_, Postgres>,
@@ -288,13 +274,45 @@ pub(crate) async fn unreserve(
     Ok(())
 }
 
+/// Locks every stock row of `variants` (sorted), in (variant, location)
+/// order: (variant, location, on_hand, reserved).
+pub(crate) async fn lock_levels(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    variants: &[VariantId],
+) -> Result<Vec<(VariantId, LocationId, i32, i32)>, sqlx::Error> {
+    let ids: Vec<Uuid> = variants.iter().map(|v| v.as_uuid()).collect();
+    let rows: Vec<(Uuid, Uuid, i32, i32)> = sqlx::query_as(
+        "SELECT variant_id, location_id, on_hand, reserved FROM stock_levels
+          WHERE store_id = $1 AND variant_id = ANY($2)
+          ORDER BY variant_id, location_id
+          FOR UPDATE",
+    )
+    .bind(store.as_uuid())
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(v, l, on_hand, reserved)| {
+            (
+                VariantId::from_uuid(v),
+                LocationId::from_uuid(l),
+                on_hand,
+                reserved,
+            )
+        })
+        .collect())
+}
+
 /// `on_hand += delta_on_hand, reserved += delta_reserved` at a stock row;
 /// its (on_hand, reserved) after, or `None` if the row is gone (variant
 /// deleted).
 pub(crate) async fn move_stock(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
-    h: &HoldRow,
+    variant: VariantId,
+    location: LocationId,
     delta_on_hand: i32,
     delta_reserved: i32,
 ) -> Result<Option<(i32, i32)>, sqlx::Error> {
@@ -304,8 +322,8 @@ pub(crate) async fn move_stock(
           RETURNING on_hand, reserved",
     )
     .bind(store.as_uuid())
-    .bind(h.variant_id)
-    .bind(h.location_id)
+    .bind(variant.as_uuid())
+    .bind(location.as_uuid())
     .bind(delta_on_hand)
     .bind(delta_reserved)
     .fetch_optional(&mut **tx)

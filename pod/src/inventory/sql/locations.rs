@@ -89,6 +89,19 @@ pub(crate) async fn list(
     .await
 }
 
+/// Every location of the store, by id.
+pub(crate) async fn all<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+) -> Result<Vec<Location>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM locations WHERE store_id = $1 ORDER BY id"
+    ))
+    .bind(store.as_uuid())
+    .fetch_all(exec)
+    .await
+}
+
 /// Every location of the store, by id, locked.
 pub(crate) async fn lock_all(
     tx: &mut Transaction<'_, Postgres>,

@@ -1,0 +1,417 @@
+//! The fulfillment context's I/O: planning a paid order's shipments where
+//! its stock is committed, and staff's shipment writes. Each write holds
+//! the order's row lock first, then its shipments' (the lock order of the
+//! context), so concurrent writes on one order run one after another and
+//! a unit can never be in two live shipments (the database's
+//! `shipment_lines_within_order` trigger checks the same at commit).
+
+use std::collections::BTreeMap;
+
+use mercato_tenants::events::{Event, OrderStatusChanged};
+use mercato_tenants::{
+    ApiError, ErrorCode, HoldOwner, LocationId, OrderId, OrderStatus, ShipmentId, ShipmentStatus,
+    StoreId, VariantId,
+};
+use sqlx::{Postgres, Transaction};
+
+use super::plan::{self, Coordinates, Destination, Origin, PlanLine};
+use super::progress::{self, TakeError, Units};
+use super::sql::{self, Tracking};
+use super::state;
+use crate::error::PodError;
+use crate::inventory::{self, Takeable};
+use crate::orders::{self, Order, OrderShipment};
+
+/// Where a quote's shipping address goes, for the planner. Addresses carry
+/// no coordinates (there is no geocoder), so nearness is by country and
+/// region, then the locations' priority.
+pub fn destination(address: &serde_json::Value) -> Destination {
+    let field = |k: &str| {
+        address
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    Destination {
+        country: field("country").to_ascii_uppercase(),
+        region: field("region"),
+        postal_code: field("postal_code"),
+        coordinates: None,
+    }
+}
+
+/// The planner's view of what a commit may take.
+fn origins(takeable: &Takeable) -> Vec<Origin> {
+    takeable
+        .locations
+        .iter()
+        .map(|l| Origin {
+            location: l.id,
+            country: l.country.clone(),
+            region: l.region.clone(),
+            postal_code: l.postal_code.clone(),
+            coordinates: l
+                .latitude
+                .zip(l.longitude)
+                .and_then(|(lat, lon)| Coordinates::new(lat, lon)),
+            priority: l.priority,
+            available: takeable
+                .units
+                .iter()
+                .filter(|((_, at), _)| *at == l.id)
+                .map(|((v, _), q)| (*v, *q))
+                .collect(),
+        })
+        .collect()
+}
+
+/// Inside the order's commit transaction (payment captured): plans the
+/// shipments ([`plan::plan`]), commits the held stock at the locations
+/// that ship it, and stores the plan as pending shipments, nearest
+/// location first. Order lines have distinct variants. Returns how many
+/// shipments were planned (none when the holds were committed already).
+pub async fn plan_at_payment(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: OrderId,
+    owner: HoldOwner,
+    to: &Destination,
+) -> Result<usize, sqlx::Error> {
+    let mut ranked: Vec<LocationId> = Vec::new();
+    let parts = inventory::commit_routed(tx, store, owner, |takeable| {
+        let lines: Vec<PlanLine> = takeable
+            .wanted
+            .iter()
+            .map(|(&variant, &quantity)| PlanLine { variant, quantity })
+            .collect();
+        match plan::plan(&lines, to, &origins(takeable)) {
+            Ok(p) => {
+                ranked = p.shipments.iter().map(|s| s.location).collect();
+                p.shipments
+                    .into_iter()
+                    .flat_map(|s| {
+                        s.lines
+                            .into_iter()
+                            .map(move |l| (l.variant, s.location, l.quantity))
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                tracing::warn!(%store, %order, error = %e, "no shipment plan; shipping where the stock was held");
+                takeable.held.clone()
+            }
+        }
+    })
+    .await?;
+    if parts.is_empty() {
+        return Ok(0);
+    }
+    let positions: BTreeMap<VariantId, i32> = order_positions(tx, store, order).await?;
+    let mut by_location: Vec<(LocationId, Vec<Units>)> = Vec::new();
+    for (variant, location, quantity) in parts {
+        let Some(&line) = positions.get(&variant) else {
+            continue;
+        };
+        let units = Units { line, quantity };
+        match by_location.iter_mut().find(|(l, _)| *l == location) {
+            Some((_, lines)) => lines.push(units),
+            None => by_location.push((location, vec![units])),
+        }
+    }
+    // Nearest first when the plan was used; ids are time-ordered.
+    by_location.sort_by_key(|(l, _)| ranked.iter().position(|r| r == l).unwrap_or(usize::MAX));
+    for (location, lines) in &by_location {
+        sql::insert(
+            tx,
+            store,
+            order,
+            *location,
+            ShipmentStatus::Pending,
+            lines,
+            &Tracking::default(),
+        )
+        .await?;
+    }
+    Ok(by_location.len())
+}
+
+async fn order_positions(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: OrderId,
+) -> Result<BTreeMap<VariantId, i32>, sqlx::Error> {
+    let rows: Vec<(uuid::Uuid, i32)> = sqlx::query_as(
+        "SELECT variant_id, position FROM order_lines WHERE store_id = $1 AND order_id = $2",
+    )
+    .bind(store.as_uuid())
+    .bind(order.as_uuid())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(v, p)| (VariantId::from_uuid(v), p))
+        .collect())
+}
+
+/// The order and its shipments, locked, for a shipment write: refused
+/// unless the order is paid and not cancelled or refunded.
+async fn lock(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: OrderId,
+) -> Result<(Order, Vec<OrderShipment>), PodError> {
+    let order = orders::get(tx.as_mut(), store, order, true)
+        .await?
+        .ok_or_else(|| ApiError::not_found("order"))?;
+    if !matches!(
+        order.status,
+        OrderStatus::Paid | OrderStatus::PartiallyFulfilled | OrderStatus::Fulfilled
+    ) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            format!(
+                "an order that is {} has no shipments to change",
+                order.status.as_str()
+            ),
+        )
+        .into());
+    }
+    let shipments = sql::of_order(tx.as_mut(), store, order.id, true).await?;
+    Ok((order, shipments))
+}
+
+/// After a shipment write: the order's status follows its shipments
+/// ([`progress::order_status`]), with its history row and event.
+async fn follow(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: &Order,
+    actor: &str,
+) -> Result<(), PodError> {
+    let shipments = sql::of_order(tx.as_mut(), store, order.id, false).await?;
+    let units: Vec<(ShipmentStatus, i64)> = shipments
+        .iter()
+        .map(|s| {
+            (
+                s.status,
+                s.lines.iter().map(|l| i64::from(l.quantity)).sum(),
+            )
+        })
+        .collect();
+    let to = progress::order_status(order.status, &units);
+    if to == order.status {
+        return Ok(());
+    }
+    orders::set_status(tx, store, order.id, order.status, to, actor, None).await?;
+    crate::events::record(
+        tx,
+        store,
+        &Event::OrderStatusChanged(OrderStatusChanged {
+            order_id: order.id,
+            number: order.number,
+            from: order.status,
+            to,
+        }),
+    )
+    .await?;
+    Ok(())
+}
+
+fn shipment_of(shipments: &[OrderShipment], id: ShipmentId) -> Result<&OrderShipment, ApiError> {
+    shipments
+        .iter()
+        .find(|s| s.id == id)
+        .ok_or_else(|| ApiError::not_found("shipment"))
+}
+
+/// Fulfils some of the order's waiting units (all of them, or part:
+/// partial fulfilment): they leave the pending shipments of `location`
+/// (the only location with waiting units when `None`) for a new shipment
+/// in `status` (`label_created` or `shipped`). Returns the new shipment.
+#[allow(clippy::too_many_arguments)]
+pub async fn fulfil(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: OrderId,
+    location: Option<LocationId>,
+    wanted: &[Units],
+    status: ShipmentStatus,
+    tracking: &Tracking,
+    actor: &str,
+) -> Result<ShipmentId, PodError> {
+    if !matches!(
+        status,
+        ShipmentStatus::LabelCreated | ShipmentStatus::Shipped
+    ) {
+        return Err(ApiError::invalid("a new shipment is label_created or shipped").into());
+    }
+    let (order, shipments) = lock(tx, store, order).await?;
+    let pending: Vec<&OrderShipment> = shipments
+        .iter()
+        .filter(|s| s.status == ShipmentStatus::Pending)
+        .collect();
+    let location = match location {
+        Some(l) => l,
+        None => {
+            let mut at: Vec<LocationId> = pending.iter().map(|s| s.location_id).collect();
+            at.sort();
+            at.dedup();
+            match at.as_slice() {
+                [one] => *one,
+                [] => {
+                    return Err(ApiError::new(
+                        ErrorCode::UnitsNotPending,
+                        "no units of this order are waiting to ship",
+                    )
+                    .into())
+                }
+                _ => {
+                    return Err(ApiError::invalid(
+                        "units wait at several locations: name the location_id to ship from",
+                    )
+                    .into())
+                }
+            }
+        }
+    };
+    let here: Vec<(ShipmentId, Vec<Units>)> = pending
+        .iter()
+        .filter(|s| s.location_id == location)
+        .map(|s| {
+            (
+                s.id,
+                s.lines
+                    .iter()
+                    .map(|l| Units {
+                        line: l.line_position,
+                        quantity: l.quantity,
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let taken = progress::take_pending(&here, wanted).map_err(|e| match e {
+        TakeError::Empty => ApiError::invalid("lines must ask for at least one unit"),
+        e @ TakeError::NotPending { .. } => {
+            ApiError::new(ErrorCode::UnitsNotPending, e.to_string())
+        }
+    })?;
+    let mut lines: BTreeMap<i32, i32> = BTreeMap::new();
+    for (from, units) in &taken {
+        sql::remove_units(tx, store, *from, *units).await?;
+        *lines.entry(units.line).or_default() += units.quantity;
+    }
+    sql::delete_empty_pending(tx, store, order.id).await?;
+    let lines: Vec<Units> = lines
+        .into_iter()
+        .map(|(line, quantity)| Units { line, quantity })
+        .collect();
+    let id = sql::insert(tx, store, order.id, location, status, &lines, tracking).await?;
+    follow(tx, store, &order, actor).await?;
+    Ok(id)
+}
+
+/// Edits a shipment's carrier and tracking (not once delivered or
+/// cancelled).
+pub async fn edit_tracking(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: OrderId,
+    shipment: ShipmentId,
+    tracking: &Tracking,
+) -> Result<(), PodError> {
+    let (_, shipments) = lock(tx, store, order).await?;
+    let s = shipment_of(&shipments, shipment)?;
+    if state::is_terminal(s.status) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            format!("a shipment that is {} cannot be edited", s.status.as_str()),
+        )
+        .into());
+    }
+    sql::set_tracking(tx, store, shipment, tracking).await?;
+    Ok(())
+}
+
+/// Moves a shipment along its lifecycle ([`state::allowed`]), with
+/// tracking if given. A cancelled shipment (its label voided) has its
+/// units wait again at its location, in that location's pending shipment.
+/// A pending shipment is not cancelled on its own (its units would wait
+/// where they are); the order's cancellation cancels it. The order
+/// follows.
+pub async fn advance(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: OrderId,
+    shipment: ShipmentId,
+    to: ShipmentStatus,
+    tracking: &Tracking,
+    actor: &str,
+) -> Result<ShipmentStatus, PodError> {
+    let (order, shipments) = lock(tx, store, order).await?;
+    let s = shipment_of(&shipments, shipment)?;
+    if to == ShipmentStatus::Cancelled && s.status == ShipmentStatus::Pending {
+        // Its units would only wait again where they wait now.
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            "a pending shipment's units are waiting to ship; cancel a shipment once it has a label, or cancel the order",
+        )
+        .into());
+    }
+    if !state::allowed(s.status, to) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            format!(
+                "a shipment that is {} cannot become {}",
+                s.status.as_str(),
+                to.as_str()
+            ),
+        )
+        .into());
+    }
+    let from = s.status;
+    sql::set_status(tx, store, shipment, from, to).await?;
+    sql::set_tracking(tx, store, shipment, tracking).await?;
+    if to == ShipmentStatus::Cancelled {
+        let units: Vec<Units> = s
+            .lines
+            .iter()
+            .map(|l| Units {
+                line: l.line_position,
+                quantity: l.quantity,
+            })
+            .collect();
+        let waiting = shipments.iter().find(|p| {
+            p.id != s.id && p.status == ShipmentStatus::Pending && p.location_id == s.location_id
+        });
+        match waiting {
+            Some(p) => sql::add_lines(tx, store, order.id, p.id, &units).await?,
+            None => {
+                sql::insert(
+                    tx,
+                    store,
+                    order.id,
+                    s.location_id,
+                    ShipmentStatus::Pending,
+                    &units,
+                    &Tracking::default(),
+                )
+                .await?;
+            }
+        }
+    }
+    follow(tx, store, &order, actor).await?;
+    Ok(from)
+}
+
+/// The order is cancelled or refunded in this transaction: its shipments
+/// whose units have not left are cancelled with it.
+pub async fn cancel_waiting(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: OrderId,
+) -> Result<u64, sqlx::Error> {
+    sql::cancel_waiting(tx, store, order).await
+}

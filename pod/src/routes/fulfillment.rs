@@ -1,0 +1,338 @@
+//! Shipment endpoints: staff see a paid order's shipments (planned at
+//! payment, one per location that ships), split off some waiting units as
+//! a shipment of their own (partial fulfilment), set carrier and tracking,
+//! and move each shipment along; the order's status follows. The shopper
+//! sees the same shipments on `GET /api/orders/{number}`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use mercato_tenants::http::{ApiJson, ApiPath};
+use mercato_tenants::{ApiError, LocationId, OrderId, ShipmentId, ShipmentStatus, StoreId};
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::orders::actor;
+use crate::accounts::auth::Staff;
+use crate::error::PodError;
+use crate::fulfillment::progress::Units;
+use crate::fulfillment::{shipments, sql, Tracking};
+use crate::orders::OrderShipment;
+use crate::state::AppState;
+use crate::tenancy::{begin_write, TenantContext};
+
+/// The fulfillment API, each route registered with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list_shipments, fulfil_units))
+        .routes(routes!(edit_shipment))
+        .routes(routes!(advance_shipment))
+}
+
+const MAX_CARRIER: usize = 100;
+const MAX_TRACKING_NUMBER: usize = 100;
+const MAX_TRACKING_URL: usize = 2048;
+/// Lines one request may name (an order has at most this many lines).
+const MAX_LINES: usize = 250;
+
+/// Carrier and tracking as staff send them; each field optional, an empty
+/// string clears it.
+#[derive(Deserialize, utoipa::ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingInput {
+    /// Up to 100 characters, e.g. `DHL`.
+    #[schema(max_length = 100)]
+    pub carrier: Option<String>,
+    /// Up to 100 characters.
+    #[schema(max_length = 100)]
+    pub tracking_number: Option<String>,
+    /// An `https://` or `http://` address, up to 2048 characters (empty
+    /// clears it).
+    #[schema(max_length = 2048, pattern = r"^([hH][tT][tT][pP][sS]?://[^\s/]\S*)?$")]
+    pub tracking_url: Option<String>,
+}
+
+impl TrackingInput {
+    fn validate(&self) -> Result<Tracking, ApiError> {
+        let bounded = |name: &str, v: &Option<String>, max: usize| {
+            v.as_deref()
+                .map(str::trim)
+                .map(|t| {
+                    if t.chars().count() > max {
+                        Err(ApiError::invalid(format!(
+                            "{name} must be at most {max} characters"
+                        )))
+                    } else {
+                        Ok(t.to_owned())
+                    }
+                })
+                .transpose()
+        };
+        let url = bounded("tracking_url", &self.tracking_url, MAX_TRACKING_URL)?;
+        if let Some(u) = url.as_deref().filter(|u| !u.is_empty()) {
+            let lower = u.to_ascii_lowercase();
+            let rest = lower
+                .strip_prefix("https://")
+                .or_else(|| lower.strip_prefix("http://"));
+            if rest.is_none_or(|r| r.is_empty() || r.starts_with('/'))
+                || u.chars().any(char::is_whitespace)
+            {
+                return Err(ApiError::invalid(
+                    "tracking_url must be an https:// or http:// address without spaces",
+                ));
+            }
+        }
+        Ok(Tracking {
+            carrier: bounded("carrier", &self.carrier, MAX_CARRIER)?,
+            number: bounded(
+                "tracking_number",
+                &self.tracking_number,
+                MAX_TRACKING_NUMBER,
+            )?,
+            url,
+        })
+    }
+}
+
+/// Units of one order line for a new shipment.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipmentLineInput {
+    /// The line's index in the order's `lines` (0 first).
+    #[schema(minimum = 0)]
+    pub line_position: i32,
+    /// At least 1.
+    #[schema(minimum = 1)]
+    pub quantity: i32,
+}
+
+/// A shipment of some waiting units.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewShipment {
+    /// `label_created` (the default: packed, label printed) or `shipped`
+    /// (handed to the carrier).
+    pub status: Option<ShipmentStatus>,
+    /// Where the units wait; may be left out when they wait at one
+    /// location only.
+    pub location_id: Option<LocationId>,
+    /// 1 to 250 lines.
+    #[schema(min_items = 1, max_items = 250)]
+    pub lines: Vec<ShipmentLineInput>,
+    /// Up to 100 characters.
+    #[schema(max_length = 100)]
+    pub carrier: Option<String>,
+    /// Up to 100 characters.
+    #[schema(max_length = 100)]
+    pub tracking_number: Option<String>,
+    /// An `https://` or `http://` address, up to 2048 characters.
+    #[schema(max_length = 2048, pattern = r"^([hH][tT][tT][pP][sS]?://[^\s/]\S*)?$")]
+    pub tracking_url: Option<String>,
+}
+
+/// A shipment's next step.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipmentStep {
+    /// `label_created`, `shipped`, `in_transit`, `delivered`, or
+    /// `cancelled` (a shipment with a label; its units wait again).
+    pub status: ShipmentStatus,
+    /// Up to 100 characters.
+    #[schema(max_length = 100)]
+    pub carrier: Option<String>,
+    /// Up to 100 characters.
+    #[schema(max_length = 100)]
+    pub tracking_number: Option<String>,
+    /// An `https://` or `http://` address, up to 2048 characters.
+    #[schema(max_length = 2048, pattern = r"^([hH][tT][tT][pP][sS]?://[^\s/]\S*)?$")]
+    pub tracking_url: Option<String>,
+}
+
+fn tracking_of(
+    carrier: &Option<String>,
+    tracking_number: &Option<String>,
+    tracking_url: &Option<String>,
+) -> TrackingInput {
+    TrackingInput {
+        carrier: carrier.clone(),
+        tracking_number: tracking_number.clone(),
+        tracking_url: tracking_url.clone(),
+    }
+}
+
+impl ShipmentStep {
+    fn tracking(&self) -> TrackingInput {
+        tracking_of(&self.carrier, &self.tracking_number, &self.tracking_url)
+    }
+}
+
+impl NewShipment {
+    fn tracking(&self) -> TrackingInput {
+        tracking_of(&self.carrier, &self.tracking_number, &self.tracking_url)
+    }
+}
+
+async fn shipments_of(
+    state: &AppState,
+    store: StoreId,
+    order: OrderId,
+) -> Result<Vec<OrderShipment>, PodError> {
+    let mut conn = state.db.acquire().await?;
+    if crate::orders::get(&mut conn, store, order, false)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::not_found("order").into());
+    }
+    Ok(sql::of_order(&mut conn, store, order, false).await?)
+}
+
+async fn one(
+    state: &AppState,
+    store: StoreId,
+    order: OrderId,
+    shipment: ShipmentId,
+) -> Result<OrderShipment, PodError> {
+    shipments_of(state, store, order)
+        .await?
+        .into_iter()
+        .find(|s| s.id == shipment)
+        .ok_or_else(|| ApiError::not_found("shipment").into())
+}
+
+/// The order's shipments, oldest first: those planned at payment (one per
+/// location its stock was committed at, nearest to the address first) and
+/// those split off since.
+#[utoipa::path(get, path = "/admin/api/orders/{id}/shipments", tag = "fulfillment",
+    params(("id" = OrderId, Path, description = "order id")),
+    responses((status = 200, body = Vec<OrderShipment>),
+        (status = 404, body = mercato_tenants::error::ErrorBody)))]
+async fn list_shipments(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(id): ApiPath<OrderId>,
+) -> Result<Json<Vec<OrderShipment>>, PodError> {
+    Ok(Json(shipments_of(&state, tenant.store_id, id).await?))
+}
+
+/// Ships some of the order's waiting units on their own (partial
+/// fulfilment): they leave the pending shipment(s) of their location for
+/// a new pending shipment, which then moves like any other.
+#[utoipa::path(post, path = "/admin/api/orders/{id}/shipments", tag = "fulfillment",
+    params(("id" = OrderId, Path, description = "order id")),
+    request_body = NewShipment,
+    responses((status = 201, body = OrderShipment),
+        (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 404, body = mercato_tenants::error::ErrorBody),
+        (status = 409, description = "units_not_pending: fewer units wait than asked; invalid_transition: the order is not being fulfilled", body = mercato_tenants::error::ErrorBody)))]
+async fn fulfil_units(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    staff: Staff,
+    ApiPath(id): ApiPath<OrderId>,
+    ApiJson(body): ApiJson<NewShipment>,
+) -> Result<(StatusCode, Json<OrderShipment>), PodError> {
+    if body.lines.is_empty() || body.lines.len() > MAX_LINES {
+        return Err(ApiError::invalid(format!("lines must have 1 to {MAX_LINES} entries")).into());
+    }
+    if body
+        .lines
+        .iter()
+        .any(|l| l.line_position < 0 || l.quantity < 1)
+    {
+        return Err(ApiError::invalid(
+            "each line needs a line_position of 0 or more and a quantity of at least 1",
+        )
+        .into());
+    }
+    let tracking = body.tracking().validate()?;
+    let wanted: Vec<Units> = body
+        .lines
+        .iter()
+        .map(|l| Units {
+            line: l.line_position,
+            quantity: l.quantity,
+        })
+        .collect();
+    let store = tenant.store_id;
+    let mut tx = begin_write(&state.db, store).await?;
+    let shipment = shipments::fulfil(
+        &mut tx,
+        store,
+        id,
+        body.location_id,
+        &wanted,
+        body.status.unwrap_or(ShipmentStatus::LabelCreated),
+        &tracking,
+        &actor(&staff),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(one(&state, store, id, shipment).await?),
+    ))
+}
+
+/// Sets a shipment's carrier and tracking (fields left out stay as they
+/// are); not once it is delivered or cancelled.
+#[utoipa::path(patch, path = "/admin/api/orders/{id}/shipments/{shipment_id}", tag = "fulfillment",
+    params(("id" = OrderId, Path, description = "order id"),
+        ("shipment_id" = ShipmentId, Path, description = "shipment id")),
+    request_body = TrackingInput,
+    responses((status = 200, body = OrderShipment),
+        (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 404, body = mercato_tenants::error::ErrorBody),
+        (status = 409, body = mercato_tenants::error::ErrorBody)))]
+async fn edit_shipment(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath((id, shipment)): ApiPath<(OrderId, ShipmentId)>,
+    ApiJson(body): ApiJson<TrackingInput>,
+) -> Result<Json<OrderShipment>, PodError> {
+    let tracking = body.validate()?;
+    let store = tenant.store_id;
+    let mut tx = begin_write(&state.db, store).await?;
+    shipments::edit_tracking(&mut tx, store, id, shipment, &tracking).await?;
+    tx.commit().await?;
+    Ok(Json(one(&state, store, id, shipment).await?))
+}
+
+/// Moves a shipment on: `pending → label_created → shipped → in_transit →
+/// delivered` (a label and the transit step are optional), or cancels one
+/// with a label (its units wait again at its location). The order becomes
+/// partially fulfilled, fulfilled and delivered as its shipments do.
+#[utoipa::path(post, path = "/admin/api/orders/{id}/shipments/{shipment_id}/status", tag = "fulfillment",
+    params(("id" = OrderId, Path, description = "order id"),
+        ("shipment_id" = ShipmentId, Path, description = "shipment id")),
+    request_body = ShipmentStep,
+    responses((status = 200, body = OrderShipment),
+        (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 404, body = mercato_tenants::error::ErrorBody),
+        (status = 409, description = "invalid_transition", body = mercato_tenants::error::ErrorBody)))]
+async fn advance_shipment(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    staff: Staff,
+    ApiPath((id, shipment)): ApiPath<(OrderId, ShipmentId)>,
+    ApiJson(body): ApiJson<ShipmentStep>,
+) -> Result<Json<OrderShipment>, PodError> {
+    let tracking = body.tracking().validate()?;
+    let store = tenant.store_id;
+    let mut tx = begin_write(&state.db, store).await?;
+    shipments::advance(
+        &mut tx,
+        store,
+        id,
+        shipment,
+        body.status,
+        &tracking,
+        &actor(&staff),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(one(&state, store, id, shipment).await?))
+}
