@@ -500,6 +500,54 @@ async fn paid_orders_ship_from_the_nearest_locations_that_have_the_stock() {
         )
         .await;
     assert_eq!(events, 3);
+    let fulfilled = shop
+        .count(
+            &stack,
+            "SELECT count(*) FROM outbox WHERE store_id = $1 AND type = 'order.fulfilled'",
+        )
+        .await;
+    assert_eq!(fulfilled, 1);
+    // The shopper got a mail for each shipment that left (three) and each
+    // that arrived (three), with the tracking staff gave.
+    let number = split["number"].as_i64().expect("number");
+    let shipped = stack
+        .await_mails(
+            "shopper@example.com",
+            &format!("Order #{number} has shipped"),
+            3,
+        )
+        .await;
+    assert_eq!(shipped.len(), 3);
+    let delivered = stack
+        .await_mails(
+            "shopper@example.com",
+            &format!("Order #{number} was delivered"),
+            3,
+        )
+        .await;
+    assert_eq!(delivered.len(), 3);
+    let mut tracked = false;
+    for m in &shipped {
+        let full = stack.mail(m).await;
+        tracked |= full["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("https://ups.example/1Z999"));
+    }
+    assert!(tracked, "a shipping mail carries the tracking link");
+    // The tracking number changed after the first shipment left.
+    let updated = stack
+        .await_mails(
+            "shopper@example.com",
+            &format!("Tracking updated for order #{number}"),
+            1,
+        )
+        .await;
+    assert_eq!(updated.len(), 1);
+    let full = stack.mail(&updated[0]).await;
+    assert!(
+        full["text"].as_str().is_some_and(|t| t.contains("1Z1000")),
+        "{full}"
+    );
 
     // Cancelling the Paris order cancels its pending shipment and puts
     // the stock back where it left.

@@ -58,3 +58,38 @@ CREATE CONSTRAINT TRIGGER shipment_lines_within_order
     AFTER INSERT OR UPDATE ON shipment_lines
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION shipment_lines_within_order();
+
+-- The shopper hears when a shipment leaves, when its tracking changes on
+-- the way, and when it arrives: those `order.shipment_updated` events are
+-- mailed (notifications::model::MAILED lists the same types, and its
+-- `render` the same cases).
+DROP TRIGGER outbox_mail ON outbox;
+CREATE TRIGGER outbox_mail AFTER INSERT ON outbox
+    FOR EACH ROW
+    WHEN (NEW.type IN ('order.placed', 'customer.password_reset_requested',
+                       'customer.confirmation_requested', 'customer.account_exists_notice',
+                       'staff.invited')
+          OR (NEW.type = 'order.shipment_updated' AND (
+              (NEW.payload->>'change' <> 'tracking'
+               AND NEW.payload->>'status' IN ('shipped', 'delivered'))
+              OR (NEW.payload->>'change' = 'tracking'
+               AND NEW.payload->>'status' IN ('shipped', 'in_transit')))))
+    EXECUTE FUNCTION mail_enqueue();
+
+-- Merchants subscribe to an order's fulfilment and to its shipments
+-- (webhooks::model::Topic maps the same way).
+CREATE OR REPLACE FUNCTION webhook_topic(event_type text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE event_type
+        WHEN 'order.placed'            THEN 'orders/created'
+        WHEN 'order.status_changed'    THEN 'orders/updated'
+        WHEN 'order.cancelled'         THEN 'orders/cancelled'
+        WHEN 'order.fulfilled'         THEN 'orders/fulfilled'
+        WHEN 'order.shipment_updated'  THEN 'fulfillments/update'
+        WHEN 'payment.captured'        THEN 'orders/paid'
+        WHEN 'order.refunded'          THEN 'refunds/created'
+        WHEN 'catalog.product_changed' THEN 'products/update'
+        WHEN 'catalog.product_deleted' THEN 'products/delete'
+        WHEN 'inventory.level_changed' THEN 'inventory_levels/update'
+    END
+$$;

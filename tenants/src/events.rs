@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::{
     CheckoutId, Currency, CustomerId, EventId, LocationId, OrderId, OrderStatus, ProductId,
-    ProductStatus, StoreId, VariantId,
+    ProductStatus, ShipmentId, ShipmentStatus, StoreId, VariantId,
 };
 
 /// The Kafka header that carries the event type, so consumers can filter
@@ -82,10 +82,12 @@ pub enum EventType {
     PasswordResetRequested,
     CustomerConfirmationRequested,
     AccountExistsNotice,
+    OrderFulfilled,
+    ShipmentUpdated,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 14] = [
+    pub const ALL: [EventType; 16] = [
         Self::OrderPlaced,
         Self::OrderStatusChanged,
         Self::OrderCancelled,
@@ -100,6 +102,8 @@ impl EventType {
         Self::PasswordResetRequested,
         Self::CustomerConfirmationRequested,
         Self::AccountExistsNotice,
+        Self::OrderFulfilled,
+        Self::ShipmentUpdated,
     ];
 
     /// The name on the wire (the envelope's `type`, the outbox's `type`).
@@ -119,6 +123,8 @@ impl EventType {
             Self::PasswordResetRequested => "customer.password_reset_requested",
             Self::CustomerConfirmationRequested => "customer.confirmation_requested",
             Self::AccountExistsNotice => "customer.account_exists_notice",
+            Self::OrderFulfilled => "order.fulfilled",
+            Self::ShipmentUpdated => "order.shipment_updated",
         }
     }
 
@@ -132,7 +138,9 @@ impl EventType {
             Self::OrderPlaced
             | Self::OrderStatusChanged
             | Self::OrderCancelled
-            | Self::OrderRefunded => Topic::Orders,
+            | Self::OrderRefunded
+            | Self::OrderFulfilled
+            | Self::ShipmentUpdated => Topic::Orders,
             Self::PaymentCaptured | Self::PaymentVoided | Self::PaymentRefunded => Topic::Payments,
             Self::InventoryLevelChanged => Topic::Inventory,
             Self::ProductChanged | Self::ProductDeleted => Topic::Catalog,
@@ -151,7 +159,9 @@ impl EventType {
             | Self::OrderCancelled
             | Self::OrderRefunded
             | Self::PaymentCaptured
-            | Self::PaymentRefunded => "the order",
+            | Self::PaymentRefunded
+            | Self::OrderFulfilled
+            | Self::ShipmentUpdated => "the order",
             Self::PaymentVoided => "the checkout",
             Self::InventoryLevelChanged => "the variant",
             Self::ProductChanged | Self::ProductDeleted => "the product",
@@ -236,6 +246,53 @@ pub struct OrderStatusChanged {
     pub number: i64,
     pub from: OrderStatus,
     pub to: OrderStatus,
+}
+
+/// `order.fulfilled`: every unit of the order has shipped (recorded with
+/// the `order.status_changed` that says so).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderFulfilled {
+    pub order_id: OrderId,
+    pub number: i64,
+}
+
+/// `order.shipment_updated`: a shipment of an order was created by staff,
+/// moved along its lifecycle, or had its tracking changed. The shopper's
+/// shipping and delivery mails come from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentUpdated {
+    pub order_id: OrderId,
+    pub number: i64,
+    pub shipment_id: ShipmentId,
+    /// What happened to it.
+    pub change: ShipmentChange,
+    pub status: ShipmentStatus,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub tracking_url: String,
+    /// The order's email (where its mails go).
+    pub email: String,
+    pub lines: Vec<ShipmentUpdatedLine>,
+}
+
+/// What a [`ShipmentUpdated`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShipmentChange {
+    /// Staff created it (with a label, or shipped).
+    Created,
+    /// It moved to `status`.
+    Moved,
+    /// Its carrier or tracking changed; the status did not.
+    Tracking,
+}
+
+/// Units of one order line in a [`ShipmentUpdated`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentUpdatedLine {
+    pub sku: String,
+    pub title: String,
+    pub quantity: i32,
 }
 
 /// `order.cancelled` and `order.refunded`: staff cancelled or refunded an
@@ -350,6 +407,8 @@ pub enum Event {
     PasswordResetRequested(PasswordResetRequested),
     CustomerConfirmationRequested(CustomerConfirmationRequested),
     AccountExistsNotice(AccountExistsNotice),
+    OrderFulfilled(OrderFulfilled),
+    ShipmentUpdated(ShipmentUpdated),
 }
 
 impl Event {
@@ -369,6 +428,8 @@ impl Event {
             Self::PasswordResetRequested(_) => EventType::PasswordResetRequested,
             Self::CustomerConfirmationRequested(_) => EventType::CustomerConfirmationRequested,
             Self::AccountExistsNotice(_) => EventType::AccountExistsNotice,
+            Self::OrderFulfilled(_) => EventType::OrderFulfilled,
+            Self::ShipmentUpdated(_) => EventType::ShipmentUpdated,
         }
     }
 
@@ -390,6 +451,8 @@ impl Event {
             Self::PasswordResetRequested(e) => e.customer_id.as_uuid(),
             Self::CustomerConfirmationRequested(e) => e.customer_id.as_uuid(),
             Self::AccountExistsNotice(e) => e.customer_id.as_uuid(),
+            Self::OrderFulfilled(e) => e.order_id.as_uuid(),
+            Self::ShipmentUpdated(e) => e.order_id.as_uuid(),
         }
     }
 
@@ -409,6 +472,8 @@ impl Event {
             Self::PasswordResetRequested(e) => serde_json::to_value(e),
             Self::CustomerConfirmationRequested(e) => serde_json::to_value(e),
             Self::AccountExistsNotice(e) => serde_json::to_value(e),
+            Self::OrderFulfilled(e) => serde_json::to_value(e),
+            Self::ShipmentUpdated(e) => serde_json::to_value(e),
         }
     }
 
@@ -442,6 +507,8 @@ impl Event {
             EventType::AccountExistsNotice => {
                 Self::AccountExistsNotice(Deserialize::deserialize(payload)?)
             }
+            EventType::OrderFulfilled => Self::OrderFulfilled(Deserialize::deserialize(payload)?),
+            EventType::ShipmentUpdated => Self::ShipmentUpdated(Deserialize::deserialize(payload)?),
         })
     }
 }
@@ -576,6 +643,26 @@ mod tests {
             EventType::AccountExistsNotice => Event::AccountExistsNotice(AccountExistsNotice {
                 customer_id: CustomerId::new(),
                 email: "a@b.c".into(),
+            }),
+            EventType::OrderFulfilled => Event::OrderFulfilled(OrderFulfilled {
+                order_id: order,
+                number: 1001,
+            }),
+            EventType::ShipmentUpdated => Event::ShipmentUpdated(ShipmentUpdated {
+                order_id: order,
+                number: 1001,
+                shipment_id: ShipmentId::new(),
+                change: ShipmentChange::Moved,
+                status: ShipmentStatus::Shipped,
+                carrier: "UPS".into(),
+                tracking_number: "1Z999".into(),
+                tracking_url: "https://ups.example/1Z999".into(),
+                email: "a@b.c".into(),
+                lines: vec![ShipmentUpdatedLine {
+                    sku: "TEE-M".into(),
+                    title: "Tee".into(),
+                    quantity: 2,
+                }],
             }),
         }
     }

@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use mercato_tenants::events::{Event, OrderStatusChanged};
+use mercato_tenants::events::{
+    Event, OrderFulfilled, OrderStatusChanged, ShipmentChange, ShipmentUpdated, ShipmentUpdatedLine,
+};
 use mercato_tenants::{
     ApiError, ErrorCode, HoldOwner, LocationId, OrderId, OrderStatus, ShipmentId, ShipmentStatus,
     StoreId, VariantId,
@@ -216,6 +218,61 @@ async fn follow(
         }),
     )
     .await?;
+    if to == OrderStatus::Fulfilled {
+        crate::events::record(
+            tx,
+            store,
+            &Event::OrderFulfilled(OrderFulfilled {
+                order_id: order.id,
+                number: order.number,
+            }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Records `order.shipment_updated` for a shipment as it now stands.
+async fn announce(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: &Order,
+    shipment: ShipmentId,
+    change: ShipmentChange,
+) -> Result<(), PodError> {
+    let shipments = sql::of_order(tx.as_mut(), store, order.id, false).await?;
+    let s = shipment_of(&shipments, shipment)?;
+    let lines = s
+        .lines
+        .iter()
+        .map(|l| {
+            let line = usize::try_from(l.line_position)
+                .ok()
+                .and_then(|i| order.lines.get(i));
+            ShipmentUpdatedLine {
+                sku: line.map(|o| o.sku.clone()).unwrap_or_default(),
+                title: line.map(|o| o.title.clone()).unwrap_or_default(),
+                quantity: l.quantity,
+            }
+        })
+        .collect();
+    crate::events::record(
+        tx,
+        store,
+        &Event::ShipmentUpdated(ShipmentUpdated {
+            order_id: order.id,
+            number: order.number,
+            shipment_id: s.id,
+            change,
+            status: s.status,
+            carrier: s.carrier.clone(),
+            tracking_number: s.tracking_number.clone(),
+            tracking_url: s.tracking_url.clone(),
+            email: order.email.clone(),
+            lines,
+        }),
+    )
+    .await?;
     Ok(())
 }
 
@@ -309,6 +366,7 @@ pub async fn fulfil(
         .map(|(line, quantity)| Units { line, quantity })
         .collect();
     let id = sql::insert(tx, store, order.id, location, status, &lines, tracking).await?;
+    announce(tx, store, &order, id, ShipmentChange::Created).await?;
     follow(tx, store, &order, actor).await?;
     Ok(id)
 }
@@ -322,7 +380,7 @@ pub async fn edit_tracking(
     shipment: ShipmentId,
     tracking: &Tracking,
 ) -> Result<(), PodError> {
-    let (_, shipments) = lock(tx, store, order).await?;
+    let (order, shipments) = lock(tx, store, order).await?;
     let s = shipment_of(&shipments, shipment)?;
     if state::is_terminal(s.status) {
         return Err(ApiError::new(
@@ -332,6 +390,7 @@ pub async fn edit_tracking(
         .into());
     }
     sql::set_tracking(tx, store, shipment, tracking).await?;
+    announce(tx, store, &order, shipment, ShipmentChange::Tracking).await?;
     Ok(())
 }
 
@@ -402,6 +461,7 @@ pub async fn advance(
             }
         }
     }
+    announce(tx, store, &order, shipment, ShipmentChange::Moved).await?;
     follow(tx, store, &order, actor).await?;
     Ok(from)
 }

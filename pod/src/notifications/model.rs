@@ -13,10 +13,12 @@ use chrono::{DateTime, Utc};
 use mercato_tenants::events::{Event, EventType};
 use mercato_tenants::{Currency, Money};
 
-/// The events that mail someone; the trigger `outbox_mail` (pod migration
-/// `…19_mail.sql`) queues a delivery for exactly these.
-pub const MAILED: [EventType; 5] = [
+/// The events that mail someone; the trigger `outbox_mail` (pod migrations
+/// `…19_mail.sql`, `…22_order_fulfillment.sql`) queues a delivery for
+/// exactly these (a shipment's update only when it shipped or arrived).
+pub const MAILED: [EventType; 6] = [
     EventType::OrderPlaced,
+    EventType::ShipmentUpdated,
     EventType::PasswordResetRequested,
     EventType::CustomerConfirmationRequested,
     EventType::AccountExistsNotice,
@@ -92,6 +94,63 @@ pub fn render(store: &StoreFace, event: &Event) -> Option<Mail> {
                 &order.email,
                 format!("Order #{} confirmed — {name}", order.number),
             )
+        }
+        Event::ShipmentUpdated(shipment) => {
+            use mercato_tenants::events::ShipmentChange;
+            use mercato_tenants::ShipmentStatus;
+            let tracking_only = shipment.change == ShipmentChange::Tracking;
+            let (opening, subject, closing) = match shipment.status {
+                ShipmentStatus::Shipped | ShipmentStatus::InTransit if tracking_only => (
+                    format!("The tracking of your package from {name} has changed."),
+                    format!("Tracking updated for order #{} — {name}", shipment.number),
+                    format!("Thank you for shopping with us. — {name}"),
+                ),
+                ShipmentStatus::Shipped => (
+                    format!("Good news: part of your order at {name} is on its way."),
+                    format!("Order #{} has shipped — {name}", shipment.number),
+                    format!("Thank you for shopping with us. — {name}"),
+                ),
+                ShipmentStatus::Delivered if !tracking_only => (
+                    format!("Your package from {name} has been delivered."),
+                    format!("Order #{} was delivered — {name}", shipment.number),
+                    format!("If something is wrong with it, reply to this mail. — {name}"),
+                ),
+                _ => return None,
+            };
+            let mut body = Body::new(&opening);
+            body.para(&format!("Order #{}", shipment.number));
+            let lines: Vec<[String; 3]> = shipment
+                .lines
+                .iter()
+                .map(|l| {
+                    [
+                        format!("{} × {}", l.quantity, l.title),
+                        l.sku.clone(),
+                        String::new(),
+                    ]
+                })
+                .collect();
+            body.table(&lines);
+            if !shipment.carrier.is_empty() || !shipment.tracking_number.is_empty() {
+                body.para(&format!(
+                    "Carrier: {}. Tracking number: {}.",
+                    if shipment.carrier.is_empty() {
+                        "—"
+                    } else {
+                        &shipment.carrier
+                    },
+                    if shipment.tracking_number.is_empty() {
+                        "—"
+                    } else {
+                        &shipment.tracking_number
+                    }
+                ));
+            }
+            if !shipment.tracking_url.is_empty() {
+                body.link("Track your package", &shipment.tracking_url);
+            }
+            body.para(&closing);
+            body.finish(&shipment.email, subject)
         }
         Event::PasswordResetRequested(reset) => {
             let mut body = Body::new(&format!(
@@ -406,5 +465,69 @@ mod tests {
         assert!(render(&face(), &other).is_none());
         assert!(!MAILED.contains(&EventType::ProductDeleted));
         assert!(render(&face(), &Event::OrderPlaced(order())).is_some());
+    }
+
+    fn shipment(status: mercato_tenants::ShipmentStatus) -> Event {
+        shipment_change(status, mercato_tenants::events::ShipmentChange::Moved)
+    }
+
+    fn shipment_change(
+        status: mercato_tenants::ShipmentStatus,
+        change: mercato_tenants::events::ShipmentChange,
+    ) -> Event {
+        use mercato_tenants::events::{ShipmentUpdated, ShipmentUpdatedLine};
+        Event::ShipmentUpdated(ShipmentUpdated {
+            order_id: mercato_tenants::OrderId::new(),
+            number: 1007,
+            shipment_id: mercato_tenants::ShipmentId::new(),
+            change,
+            status,
+            carrier: "UPS".into(),
+            tracking_number: "1Z<999>".into(),
+            tracking_url: "https://ups.example/track?n=1Z&x=<1>".into(),
+            email: "ada@example.com".into(),
+            lines: vec![ShipmentUpdatedLine {
+                sku: "TEE-M".into(),
+                title: "Tee <Noir>".into(),
+                quantity: 2,
+            }],
+        })
+    }
+
+    #[test]
+    fn a_shipment_mails_when_it_ships_and_when_it_arrives_with_its_tracking() {
+        use mercato_tenants::ShipmentStatus::*;
+        let shipped = render(&face(), &shipment(Shipped)).expect("shipped mails");
+        assert_eq!(shipped.to, "ada@example.com");
+        assert!(shipped.subject.starts_with("Order #1007 has shipped"));
+        assert!(shipped.text.contains("Tracking number: 1Z<999>."));
+        assert!(shipped
+            .text
+            .contains("https://ups.example/track?n=1Z&x=<1>"));
+        assert!(shipped.text.contains("2 × Tee <Noir>"));
+        // Escaped in HTML, the link included.
+        assert!(shipped.html.contains("1Z&lt;999&gt;"));
+        assert!(shipped
+            .html
+            .contains("href=\"https://ups.example/track?n=1Z&amp;x=&lt;1&gt;\""));
+        assert!(!shipped.html.contains("<Noir>"));
+        let delivered = render(&face(), &shipment(Delivered)).expect("delivered mails");
+        assert!(delivered.subject.starts_with("Order #1007 was delivered"));
+        for quiet in [Pending, LabelCreated, InTransit, Cancelled] {
+            assert!(render(&face(), &shipment(quiet)).is_none(), "{quiet:?}");
+        }
+        // New tracking on the way is news; before it leaves or once it
+        // arrived it is not.
+        use mercato_tenants::events::ShipmentChange::Tracking;
+        for moving in [Shipped, InTransit] {
+            let mail = render(&face(), &shipment_change(moving, Tracking)).expect("tracking mail");
+            assert!(mail.subject.starts_with("Tracking updated for order #1007"));
+        }
+        for quiet in [Pending, LabelCreated, Delivered, Cancelled] {
+            assert!(
+                render(&face(), &shipment_change(quiet, Tracking)).is_none(),
+                "{quiet:?}"
+            );
+        }
     }
 }

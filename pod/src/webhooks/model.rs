@@ -24,6 +24,10 @@ pub enum Topic {
     OrdersCancelled,
     #[serde(rename = "orders/paid")]
     OrdersPaid,
+    #[serde(rename = "orders/fulfilled")]
+    OrdersFulfilled,
+    #[serde(rename = "fulfillments/update")]
+    FulfillmentsUpdate,
     #[serde(rename = "refunds/created")]
     RefundsCreated,
     #[serde(rename = "products/update")]
@@ -35,11 +39,13 @@ pub enum Topic {
 }
 
 impl Topic {
-    pub const ALL: [Topic; 8] = [
+    pub const ALL: [Topic; 10] = [
         Self::OrdersCreated,
         Self::OrdersUpdated,
         Self::OrdersCancelled,
         Self::OrdersPaid,
+        Self::OrdersFulfilled,
+        Self::FulfillmentsUpdate,
         Self::RefundsCreated,
         Self::ProductsUpdate,
         Self::ProductsDelete,
@@ -52,6 +58,8 @@ impl Topic {
             Self::OrdersUpdated => "orders/updated",
             Self::OrdersCancelled => "orders/cancelled",
             Self::OrdersPaid => "orders/paid",
+            Self::OrdersFulfilled => "orders/fulfilled",
+            Self::FulfillmentsUpdate => "fulfillments/update",
             Self::RefundsCreated => "refunds/created",
             Self::ProductsUpdate => "products/update",
             Self::ProductsDelete => "products/delete",
@@ -66,6 +74,8 @@ impl Topic {
             Self::OrdersUpdated => EventType::OrderStatusChanged,
             Self::OrdersCancelled => EventType::OrderCancelled,
             Self::OrdersPaid => EventType::PaymentCaptured,
+            Self::OrdersFulfilled => EventType::OrderFulfilled,
+            Self::FulfillmentsUpdate => EventType::ShipmentUpdated,
             Self::RefundsCreated => EventType::OrderRefunded,
             Self::ProductsUpdate => EventType::ProductChanged,
             Self::ProductsDelete => EventType::ProductDeleted,
