@@ -45,6 +45,8 @@ fn every_context_is_documented() {
         "/api/customers/login",
         "/admin/api/login",
         "/admin/api/api-keys",
+        "/api/products/{id}/reviews",
+        "/admin/api/reviews/{id}/status",
     ] {
         assert!(paths.contains_key(path), "{path} is not documented");
     }

@@ -104,6 +104,9 @@ pub fn constraint_error(err: &sqlx::Error) -> Option<ApiError> {
             ErrorCode::Conflict,
             "the category changed meanwhile; try again".to_owned(),
         ),
+        // Only reachable by a product deleted while a review of it is
+        // written (the handler found it active a moment before).
+        "reviews_product_fkey" => (ErrorCode::NotFound, "product not found".to_owned()),
         "staff_store_email_key" => (
             ErrorCode::EmailTaken,
             "this email is already a staff member of this store".to_owned(),

@@ -36,6 +36,12 @@ pub fn product_view(store: StoreId, product: ProductId) -> String {
     format!("{}product-view:{product}", store_prefix(store))
 }
 
+/// A cached page of a product's published reviews, valid under the
+/// product's version; `query` names the page (a digest of its parameters).
+pub fn product_reviews(store: StoreId, product: ProductId, query: &str) -> String {
+    format!("{}reviews:{product}:{query}", store_prefix(store))
+}
+
 /// A cached page of a list of the store's catalog; `query` names the page
 /// (its parameters), `list` the kind of list.
 pub fn catalog_page(store: StoreId, list: &str, query: &str) -> String {
@@ -116,6 +122,7 @@ mod tests {
         assert!(login_known_client(store, "staff", "a@b.co", "127.0.0.1")
             .starts_with(&store_prefix(store)));
         assert!(guest_cart(store, CartId::new()).starts_with(&store_prefix(store)));
+        assert!(product_reviews(store, ProductId::new(), "ab").starts_with(&store_prefix(store)));
         assert!(customer_cart(store, CustomerId::new()).starts_with(&store_prefix(store)));
         assert_ne!(
             guest_cart(store, CartId::from_uuid(uuid::Uuid::nil())),

@@ -31,6 +31,7 @@ pub mod payments;
 pub mod periodic;
 pub mod product_write;
 pub mod redis_handle;
+pub mod reviews;
 pub mod routes;
 pub mod search;
 pub mod seed;

@@ -247,6 +247,7 @@ fn app(
         .merge(routes::fulfillment::api())
         .merge(routes::notifications::api())
         .merge(routes::webhooks::api())
+        .merge(routes::reviews::api())
         // Undocumented: the storefront's HTML home page, for browsers.
         .route("/", get(storefront::home))
         // Undocumented: image files, at the URLs the product JSON gives.

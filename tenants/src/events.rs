@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::{
     CheckoutId, Currency, CustomerId, EventId, LocationId, OrderId, OrderStatus, ProductId,
-    ProductStatus, ShipmentId, ShipmentStatus, StoreId, VariantId,
+    ProductStatus, ReviewId, ReviewStatus, ShipmentId, ShipmentStatus, StoreId, VariantId,
 };
 
 /// The Kafka header that carries the event type, so consumers can filter
@@ -37,15 +37,18 @@ pub enum Topic {
     Catalog,
     /// Staff and customer accounts; carries one-time tokens for the mailer.
     Accounts,
+    /// Product reviews and their moderation.
+    Reviews,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 5] = [
+    pub const ALL: [Topic; 6] = [
         Self::Orders,
         Self::Payments,
         Self::Inventory,
         Self::Catalog,
         Self::Accounts,
+        Self::Reviews,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -55,6 +58,7 @@ impl Topic {
             Self::Inventory => "inventory-events",
             Self::Catalog => "catalog-events",
             Self::Accounts => "account-events",
+            Self::Reviews => "review-events",
         }
     }
 }
@@ -84,10 +88,13 @@ pub enum EventType {
     AccountExistsNotice,
     OrderFulfilled,
     ShipmentUpdated,
+    ReviewCreated,
+    ReviewPublished,
+    ReviewRejected,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 16] = [
+    pub const ALL: [EventType; 19] = [
         Self::OrderPlaced,
         Self::OrderStatusChanged,
         Self::OrderCancelled,
@@ -104,6 +111,9 @@ impl EventType {
         Self::AccountExistsNotice,
         Self::OrderFulfilled,
         Self::ShipmentUpdated,
+        Self::ReviewCreated,
+        Self::ReviewPublished,
+        Self::ReviewRejected,
     ];
 
     /// The name on the wire (the envelope's `type`, the outbox's `type`).
@@ -125,6 +135,9 @@ impl EventType {
             Self::AccountExistsNotice => "customer.account_exists_notice",
             Self::OrderFulfilled => "order.fulfilled",
             Self::ShipmentUpdated => "order.shipment_updated",
+            Self::ReviewCreated => "review.created",
+            Self::ReviewPublished => "review.published",
+            Self::ReviewRejected => "review.rejected",
         }
     }
 
@@ -148,6 +161,7 @@ impl EventType {
             | Self::PasswordResetRequested
             | Self::CustomerConfirmationRequested
             | Self::AccountExistsNotice => Topic::Accounts,
+            Self::ReviewCreated | Self::ReviewPublished | Self::ReviewRejected => Topic::Reviews,
         }
     }
 
@@ -169,6 +183,7 @@ impl EventType {
             Self::PasswordResetRequested
             | Self::CustomerConfirmationRequested
             | Self::AccountExistsNotice => "the customer",
+            Self::ReviewCreated | Self::ReviewPublished | Self::ReviewRejected => "the review",
         }
     }
 }
@@ -390,6 +405,32 @@ pub struct AccountExistsNotice {
     pub email: String,
 }
 
+/// `review.created`: a customer reviewed a product they received. The review
+/// waits for moderation (`pending`): it is neither shown nor counted yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewCreated {
+    pub review_id: ReviewId,
+    pub product_id: ProductId,
+    pub customer_id: CustomerId,
+    /// The delivered order that made the customer eligible.
+    pub order_id: OrderId,
+    /// 1 to 5 stars.
+    pub rating: i16,
+}
+
+/// `review.published` and `review.rejected`: staff moderated a review. A
+/// published review is shown to shoppers and counted in its product's
+/// rating; a rejected one is neither.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewModerated {
+    pub review_id: ReviewId,
+    pub product_id: ProductId,
+    pub rating: i16,
+    /// The status before (`pending`, or the other of published and
+    /// rejected).
+    pub from: ReviewStatus,
+}
+
 /// An event: its type and its payload, which cannot disagree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -409,6 +450,9 @@ pub enum Event {
     AccountExistsNotice(AccountExistsNotice),
     OrderFulfilled(OrderFulfilled),
     ShipmentUpdated(ShipmentUpdated),
+    ReviewCreated(ReviewCreated),
+    ReviewPublished(ReviewModerated),
+    ReviewRejected(ReviewModerated),
 }
 
 impl Event {
@@ -430,6 +474,9 @@ impl Event {
             Self::AccountExistsNotice(_) => EventType::AccountExistsNotice,
             Self::OrderFulfilled(_) => EventType::OrderFulfilled,
             Self::ShipmentUpdated(_) => EventType::ShipmentUpdated,
+            Self::ReviewCreated(_) => EventType::ReviewCreated,
+            Self::ReviewPublished(_) => EventType::ReviewPublished,
+            Self::ReviewRejected(_) => EventType::ReviewRejected,
         }
     }
 
@@ -453,6 +500,8 @@ impl Event {
             Self::AccountExistsNotice(e) => e.customer_id.as_uuid(),
             Self::OrderFulfilled(e) => e.order_id.as_uuid(),
             Self::ShipmentUpdated(e) => e.order_id.as_uuid(),
+            Self::ReviewCreated(e) => e.review_id.as_uuid(),
+            Self::ReviewPublished(e) | Self::ReviewRejected(e) => e.review_id.as_uuid(),
         }
     }
 
@@ -474,6 +523,8 @@ impl Event {
             Self::AccountExistsNotice(e) => serde_json::to_value(e),
             Self::OrderFulfilled(e) => serde_json::to_value(e),
             Self::ShipmentUpdated(e) => serde_json::to_value(e),
+            Self::ReviewCreated(e) => serde_json::to_value(e),
+            Self::ReviewPublished(e) | Self::ReviewRejected(e) => serde_json::to_value(e),
         }
     }
 
@@ -509,6 +560,9 @@ impl Event {
             }
             EventType::OrderFulfilled => Self::OrderFulfilled(Deserialize::deserialize(payload)?),
             EventType::ShipmentUpdated => Self::ShipmentUpdated(Deserialize::deserialize(payload)?),
+            EventType::ReviewCreated => Self::ReviewCreated(Deserialize::deserialize(payload)?),
+            EventType::ReviewPublished => Self::ReviewPublished(Deserialize::deserialize(payload)?),
+            EventType::ReviewRejected => Self::ReviewRejected(Deserialize::deserialize(payload)?),
         })
     }
 }
@@ -664,6 +718,25 @@ mod tests {
                     quantity: 2,
                 }],
             }),
+            EventType::ReviewCreated => Event::ReviewCreated(ReviewCreated {
+                review_id: ReviewId::new(),
+                product_id: ProductId::new(),
+                customer_id: CustomerId::new(),
+                order_id: order,
+                rating: 4,
+            }),
+            EventType::ReviewPublished => Event::ReviewPublished(ReviewModerated {
+                review_id: ReviewId::new(),
+                product_id: ProductId::new(),
+                rating: 4,
+                from: ReviewStatus::Pending,
+            }),
+            EventType::ReviewRejected => Event::ReviewRejected(ReviewModerated {
+                review_id: ReviewId::new(),
+                product_id: ProductId::new(),
+                rating: 1,
+                from: ReviewStatus::Published,
+            }),
         }
     }
 
@@ -763,6 +836,7 @@ mod tests {
                 "payment" => Topic::Payments,
                 "inventory" => Topic::Inventory,
                 "catalog" => Topic::Catalog,
+                "review" => Topic::Reviews,
                 _ => Topic::Accounts,
             };
             assert_eq!(t.topic(), by_prefix, "{t}");

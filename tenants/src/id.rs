@@ -170,6 +170,10 @@ id_type!(
     /// One webhook delivery: an event for a subscription.
     WebhookDeliveryId
 );
+id_type!(
+    /// A customer's review of a product.
+    ReviewId
+);
 
 impl From<CheckoutId> for HoldOwner {
     fn from(checkout: CheckoutId) -> Self {

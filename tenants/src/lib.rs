@@ -37,12 +37,12 @@ pub use error::{ApiError, ErrorCode};
 pub use id::{
     AddressId, AdjustmentId, ApiKeyId, CartId, CategoryId, CheckoutId, CollectionId, CustomerId,
     EventId, HoldId, HoldOwner, JobId, LocationId, MediaId, MoveId, OrderId, PodId, ProductId,
-    SessionId, ShipmentId, StaffId, StoreId, VariantId, WebhookDeliveryId, WebhookId,
+    ReviewId, SessionId, ShipmentId, StaffId, StoreId, VariantId, WebhookDeliveryId, WebhookId,
 };
 pub use keys::{KeyError, KeyRing, SigningKey, TokenConfig, TokenError, TokenKeys};
 pub use money::{Currency, Money};
 pub use routing::{Resolution, RoutingChange, RoutingError, RoutingTable, RoutingUpdate};
-pub use state::{OrderStatus, PodState, ProductStatus, ShipmentStatus, TenantState};
+pub use state::{OrderStatus, PodState, ProductStatus, ReviewStatus, ShipmentStatus, TenantState};
 pub use trace::{TelemetryConfig, TraceParent};
 
 /// Header the router uses to tell a pod which store a request is for.

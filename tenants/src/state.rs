@@ -147,6 +147,37 @@ impl ShipmentStatus {
     }
 }
 
+// Where a product review stands in moderation. The transitions are the
+// pod's (`mercato_pod::reviews::model::allowed`); the states travel in its
+// staff API and in the `review.*` events. (Not a doc comment, for the same
+// reason as OrderStatus.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewStatus {
+    /// Written, waiting for staff: not shown to shoppers, not counted.
+    Pending,
+    /// Shown to shoppers and counted in the product's rating.
+    Published,
+    /// Turned down by staff: never shown nor counted.
+    Rejected,
+}
+
+impl ReviewStatus {
+    pub const ALL: [ReviewStatus; 3] = [Self::Pending, Self::Published, Self::Rejected];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Published => "published",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
 // Whether a product is for sale (`active`); it travels in the catalog API
 // and in the `catalog.product_changed` event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -208,6 +239,7 @@ state_text!(
     Refunded
 );
 state_text!(ProductStatus, Draft, Active, Archived);
+state_text!(ReviewStatus, Pending, Published, Rejected);
 
 #[cfg(test)]
 mod tests {
@@ -228,6 +260,15 @@ mod tests {
             );
         }
         assert_eq!("draining".parse::<PodState>(), Ok(PodState::Draining));
+        for s in ReviewStatus::ALL {
+            assert_eq!(ReviewStatus::parse(s.as_str()), Some(s));
+            assert_eq!(s.as_str().parse::<ReviewStatus>(), Ok(s));
+            assert_eq!(
+                serde_json::to_string(&s).expect("json"),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+        assert_eq!(ReviewStatus::parse("spam"), None);
         assert!("bogus".parse::<PodState>().is_err());
     }
 }

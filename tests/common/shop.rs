@@ -151,6 +151,37 @@ impl Shop {
     }
 }
 
+impl Shop {
+    /// Delivers a paid order as staff would: every shipment that waits
+    /// ships, then every shipment is marked delivered (the order follows:
+    /// `fulfilled`, then `delivered`).
+    pub async fn deliver(&self, stack: &Stack, order_id: &str) {
+        let path = format!("/admin/api/orders/{order_id}/shipments");
+        let r = stack
+            .at(Method::GET, &self.host, &path)
+            .bearer_auth(&self.staff)
+            .send()
+            .await
+            .expect("shipments");
+        assert_eq!(r.status(), 200, "listing shipments");
+        let shipments: Vec<Value> = r.json().await.expect("json");
+        for shipment in shipments.iter().filter(|s| s["status"] != "cancelled") {
+            let id = shipment["id"].as_str().expect("shipment id");
+            let mut steps = vec!["delivered"];
+            if shipment["status"] != "shipped" && shipment["status"] != "in_transit" {
+                steps.insert(0, "shipped");
+            }
+            for to in steps {
+                let r = stack
+                    .post(&self.host, &format!("{path}/{id}/status"))
+                    .bearer_auth(&self.staff)
+                    .json(&json!({"status": to}));
+                assert_eq!(status_of(r).await, 200, "shipment {id} to {to}");
+            }
+        }
+    }
+}
+
 pub fn checkout_body(card: &str) -> Value {
     json!({
         "email": "shopper@example.com",

@@ -45,6 +45,16 @@ pub use sql::forget_store;
 use crate::error::PodError;
 use crate::state::AppState;
 
+/// A customer's profile, if the account exists (a platform-minted customer
+/// token may name none).
+pub async fn customer_profile<'e>(
+    exec: impl sqlx::PgExecutor<'e>,
+    store: StoreId,
+    customer: mercato_tenants::CustomerId,
+) -> Result<Option<CustomerView>, sqlx::Error> {
+    sql::customers::get(exec, store, customer).await
+}
+
 /// The owner account of a store being hosted, made in the hosting
 /// transaction, with a first session. Returns the owner's token.
 pub async fn create_owner(

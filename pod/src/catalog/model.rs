@@ -13,6 +13,7 @@ use mercato_tenants::{MediaId, Money, ProductId, VariantId};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::inventory::Badge;
+use crate::reviews::Rating;
 
 /// A stock-keeping unit: 1 to 64 printable characters, no white space.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -567,6 +568,9 @@ pub struct Product {
     pub updated_at: DateTime<Utc>,
     pub variants: Vec<Variant>,
     pub images: Vec<Image>,
+    /// Its published reviews: average, count and per-star counts.
+    #[serde(default)]
+    pub rating: Rating,
 }
 
 #[cfg(test)]

@@ -82,8 +82,8 @@ fn variant(row: VariantRow) -> Result<Variant, sqlx::Error> {
     })
 }
 
-/// Attaches variants and images (one query each for the whole page) to
-/// product rows.
+/// Attaches variants, images and ratings (one query each for the whole
+/// page) to product rows.
 async fn assemble(
     db: &mut sqlx::PgConnection,
     store: StoreId,
@@ -114,6 +114,8 @@ async fn assemble(
             .or_default()
             .push(variant(row)?);
     }
+    let product_ids: Vec<ProductId> = rows.iter().map(|r| ProductId::from_uuid(r.id)).collect();
+    let mut ratings = crate::reviews::ratings(&mut *db, store, &product_ids).await?;
     let mut images: HashMap<Uuid, Vec<Image>> = HashMap::new();
     for row in media_rows {
         images.entry(row.product_id).or_default().push(Image {
@@ -132,6 +134,9 @@ async fn assemble(
                 status: ProductStatus::parse(&r.status).ok_or_else(|| decode_err("status"))?,
                 variants: variants.remove(&r.id).unwrap_or_default(),
                 images: images.remove(&r.id).unwrap_or_default(),
+                rating: ratings
+                    .remove(&ProductId::from_uuid(r.id))
+                    .unwrap_or_default(),
                 title: r.title,
                 description: r.description,
                 vendor: r.vendor,

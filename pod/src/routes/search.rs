@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::error::PodError;
 use crate::keys;
+use crate::reviews::RatingSummary;
 use crate::search::query::{parse_search, parse_suggest, price_bucket, PRICE_EDGES};
 use crate::search::sql::{self, Counts, Hit};
 use crate::state::AppState;
@@ -59,6 +60,8 @@ pub struct SearchItem {
     price_max: Money,
     /// Some variant has units on hand.
     in_stock: bool,
+    /// Its published reviews' average and count.
+    rating: RatingSummary,
 }
 
 /// A facet value and how many products have it.
@@ -149,7 +152,8 @@ pub struct SuggestResponse {
         ("price_min" = Option<i64>, Query, description = "minor units, inclusive", minimum = 0, maximum = 1_000_000_000_000_i64),
         ("price_max" = Option<i64>, Query, description = "minor units, inclusive, not below price_min", minimum = 0, maximum = 1_000_000_000_000_i64),
         ("in_stock" = Option<bool>, Query),
-        ("sort" = Option<String>, Query, description = "relevance (default with q), price_asc, price_desc, newest (default without q), best_selling"),
+        ("min_rating" = Option<u8>, Query, description = "products whose average rating (two decimals) is at least this many stars", minimum = 1, maximum = 5),
+        ("sort" = Option<String>, Query, description = "relevance (default with q), price_asc, price_desc, newest (default without q), best_selling, rating (highest average first, then most reviews)"),
         ("limit" = Option<u32>, Query, description = "1 to 100, default 20", minimum = 1, maximum = 100),
         ("after" = Option<String>, Query, description = "next_cursor of the previous page"),
     ),
@@ -185,6 +189,7 @@ async fn search(
                     price_min: Money::new(h.price_min, tenant.currency),
                     price_max: Money::new(h.price_max, tenant.currency),
                     in_stock: h.in_stock,
+                    rating: RatingSummary::new(h.rating_centi, h.rating_count),
                 })
                 .collect(),
             facets,

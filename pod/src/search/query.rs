@@ -29,7 +29,7 @@ pub enum InvalidSearch {
     /// A name that is no parameter (its first 40 characters).
     #[error("unknown parameter `{0}`")]
     UnknownParam(String),
-    #[error("sort must be relevance, price_asc, price_desc, newest or best_selling")]
+    #[error("sort must be relevance, price_asc, price_desc, newest, best_selling or rating")]
     Sort,
     #[error("limit must be 1 to {max}")]
     Limit { max: u32 },
@@ -56,6 +56,8 @@ pub enum InvalidSearch {
     PriceRange,
     #[error("in_stock must be true or false")]
     InStock,
+    #[error("min_rating must be a whole number of stars, 1 to 5")]
+    MinRating,
     #[error("q must be at most {max} characters")]
     QTooLong { max: usize },
     #[error("q is required")]
@@ -82,6 +84,9 @@ pub enum Sort {
     PriceDesc,
     Newest,
     BestSelling,
+    /// Highest average rating first, then most reviews (products without
+    /// reviews last).
+    Rating,
 }
 
 impl Sort {
@@ -92,6 +97,7 @@ impl Sort {
             Sort::PriceDesc => "price_desc",
             Sort::Newest => "newest",
             Sort::BestSelling => "best_selling",
+            Sort::Rating => "rating",
         }
     }
 
@@ -102,6 +108,7 @@ impl Sort {
             Sort::PriceDesc,
             Sort::Newest,
             Sort::BestSelling,
+            Sort::Rating,
         ]
         .into_iter()
         .find(|v| v.as_str() == s)
@@ -121,6 +128,9 @@ pub struct Filters {
     pub price_min: Option<i64>,
     pub price_max: Option<i64>,
     pub in_stock: Option<bool>,
+    /// Products whose average rating (as shown, to two decimals) is at
+    /// least this many stars, 1 to 5.
+    pub min_rating: Option<u8>,
 }
 
 /// One facet group a filter constrains: the documents it lets through, and
@@ -137,6 +147,17 @@ pub enum Constraint {
         max: Option<i64>,
     },
     InStock(bool),
+    /// An average rating of at least this many stars. No facet counts by
+    /// rating: a product it lets through counts as usual, one it stops
+    /// counts nowhere.
+    MinRating(u8),
+}
+
+/// The lowest `rating_key` (a search document's average in hundredths
+/// above 32 bits of its review count, migration
+/// `20261227000024_reviews.sql`) of an average of at least `stars`.
+pub fn rating_key_floor(stars: u8) -> i64 {
+    (i64::from(stars) * 100) << 32
 }
 
 impl Constraint {
@@ -146,6 +167,7 @@ impl Constraint {
             Constraint::AnyToken { group, .. } => group,
             Constraint::Price { .. } => "price",
             Constraint::InStock(_) => "stock",
+            Constraint::MinRating(_) => "rating",
         }
     }
 
@@ -157,6 +179,8 @@ impl Constraint {
             Constraint::AnyToken { group, .. } => format!("{group}:"),
             Constraint::Price { .. } => "~p:".to_owned(),
             Constraint::InStock(_) => "~s:".to_owned(),
+            // No facet token starts so: stopped documents count nowhere.
+            Constraint::MinRating(_) => "~r:".to_owned(),
         }
     }
 
@@ -237,6 +261,9 @@ impl Filters {
         if let Some(b) = self.in_stock {
             out.push(Constraint::InStock(b));
         }
+        if let Some(stars) = self.min_rating {
+            out.push(Constraint::MinRating(stars));
+        }
         out
     }
 }
@@ -245,8 +272,8 @@ impl Filters {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Cursor {
     pub sort: Sort,
-    /// The sort key: a price, units sold, microseconds since the epoch, or
-    /// the bits of an `f32` relevance score.
+    /// The sort key: a price, units sold, microseconds since the epoch, a
+    /// `rating_key`, or the bits of an `f32` relevance score.
     pub key: i64,
     pub id: ProductId,
 }
@@ -381,6 +408,7 @@ pub fn parse_search(pairs: &[(String, String)]) -> Result<SearchParams, InvalidS
             "price_min",
             "price_max",
             "in_stock",
+            "min_rating",
         ];
         if once.contains(&name.as_str()) {
             if seen.contains(&name.as_str()) {
@@ -431,6 +459,15 @@ pub fn parse_search(pairs: &[(String, String)]) -> Result<SearchParams, InvalidS
                     "false" => false,
                     _ => return Err(InvalidSearch::InStock),
                 })
+            }
+            "min_rating" => {
+                filters.min_rating = Some(
+                    value
+                        .parse::<u8>()
+                        .ok()
+                        .filter(|n| (1..=5).contains(n))
+                        .ok_or(InvalidSearch::MinRating)?,
+                )
             }
             other => return Err(unknown_param(other)),
         }
@@ -645,6 +682,16 @@ mod tests {
                 InvalidSearch::PriceRange,
             ),
             (vec![("in_stock", "yes")], InvalidSearch::InStock),
+            (vec![("min_rating", "0")], InvalidSearch::MinRating),
+            (vec![("min_rating", "6")], InvalidSearch::MinRating),
+            (vec![("min_rating", "4.5")], InvalidSearch::MinRating),
+            (vec![("min_rating", "-1")], InvalidSearch::MinRating),
+            (
+                vec![("min_rating", "3"), ("min_rating", "4")],
+                InvalidSearch::Repeated {
+                    param: "min_rating".into(),
+                },
+            ),
             (vec![("option", "Size")], InvalidSearch::Option),
             (vec![("after", "zz")], InvalidSearch::Cursor),
             (vec![("after", "6869")], InvalidSearch::Cursor),
@@ -758,6 +805,39 @@ mod tests {
             parse_suggest(&pairs(&[("q", "a"), ("q", "b")])),
             Err(InvalidSearch::Repeated { param: "q".into() })
         );
+    }
+
+    /// The sort key of a product with `count` reviews averaging `centi`
+    /// hundredths: `rating_key` as the database computes it.
+    fn rating_key(centi: i64, count: i64) -> i64 {
+        (centi << 32) + count.min(i64::from(u32::MAX))
+    }
+
+    #[test]
+    fn ratings_sort_by_average_then_count_and_filter_by_a_floor() {
+        let p = parse_search(&pairs(&[("sort", "rating"), ("min_rating", "4")])).expect("ok");
+        assert_eq!((p.sort, p.filters.min_rating), (Sort::Rating, Some(4)));
+        let c = p.filters.constraints();
+        assert_eq!(c, vec![Constraint::MinRating(4)]);
+        assert_eq!((c[0].group(), c[0].prefix().as_str()), ("rating", "~r:"));
+        assert_eq!(c[0].pair_token(), None);
+        assert!(!c[0].passes_all(Some(0), Some(1)));
+        // A higher average always sorts first, whatever the counts; then
+        // more reviews; no reviews is lowest.
+        assert!(rating_key(433, 1) > rating_key(432, 4_000_000_000));
+        assert!(rating_key(433, 7) > rating_key(433, 6));
+        assert!(rating_key(100, 1) > rating_key(0, 0));
+        assert_eq!(rating_key(0, 0), 0);
+        // The floor of n stars admits exactly averages of n.00 and more.
+        assert!(rating_key(400, 1) >= rating_key_floor(4));
+        assert!(rating_key(399, u32::MAX.into()) < rating_key_floor(4));
+        assert!(rating_key(100, 1) >= rating_key_floor(1));
+        let c = Cursor {
+            sort: Sort::Rating,
+            key: rating_key(467, 3),
+            id: ProductId::new(),
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
     }
 
     #[test]

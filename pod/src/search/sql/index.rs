@@ -1,7 +1,8 @@
 //! The search's writes: keeping `search_documents` in step with the
 //! catalog, with set-based SQL that derives each product's document from
 //! products, variants, stock, collections, categories (with their
-//! ancestors) and sales, inside the caller's transaction. Callers go
+//! ancestors), sales and published ratings, inside the caller's
+//! transaction. Callers go
 //! through the re-exports `search::{reindex, reindex_store, touch}`.
 
 use mercato_tenants::{ProductId, StoreId};
@@ -36,7 +37,8 @@ cat_tokens AS (
 ),
 upserted AS (
     INSERT INTO search_documents AS d (store_id, product_id, status, title, vendor, product_type,
-        document, fuzzy, facets, price_min, price_max, in_stock, units_sold, created_at)
+        document, fuzzy, facets, price_min, price_max, in_stock, units_sold, created_at,
+        rating_count, rating_centi)
     SELECT p.store_id, p.id, p.status, p.title, p.vendor, p.product_type,
            setweight(to_tsvector('english', p.title), 'A')
         || setweight(to_tsvector('simple', p.title), 'A')
@@ -61,7 +63,8 @@ upserted AS (
                ORDER BY t
            ),
            coalesce(v.price_min, 0), coalesce(v.price_max, 0), coalesce(v.in_stock, false),
-           coalesce(s.units_sold, 0), p.created_at
+           coalesce(s.units_sold, 0), p.created_at,
+           coalesce(r.n, 0), rating_centi(coalesce(r.total, 0), coalesce(r.n, 0))
       FROM products p
       LEFT JOIN LATERAL (
           SELECT min(x.price_minor) AS price_min, max(x.price_minor) AS price_max,
@@ -74,6 +77,13 @@ upserted AS (
            WHERE x.store_id = p.store_id AND x.product_id = p.id
       ) v ON true
       LEFT JOIN product_sales s ON s.store_id = p.store_id AND s.product_id = p.id
+      LEFT JOIN LATERAL (
+          SELECT pr.stars_1 + pr.stars_2 + pr.stars_3 + pr.stars_4 + pr.stars_5 AS n,
+                 pr.stars_1 + 2 * pr.stars_2 + 3 * pr.stars_3 + 4 * pr.stars_4 + 5 * pr.stars_5
+                     AS total
+            FROM product_ratings pr
+           WHERE pr.store_id = p.store_id AND pr.product_id = p.id
+      ) r ON true
       LEFT JOIN cat_tokens ct ON ct.product_id = p.id
      WHERE p.store_id = $1 AND {scope}
     ON CONFLICT (store_id, product_id) DO UPDATE SET
@@ -81,13 +91,16 @@ upserted AS (
         product_type = EXCLUDED.product_type, document = EXCLUDED.document,
         fuzzy = EXCLUDED.fuzzy, facets = EXCLUDED.facets, price_min = EXCLUDED.price_min,
         price_max = EXCLUDED.price_max, in_stock = EXCLUDED.in_stock,
-        units_sold = EXCLUDED.units_sold, created_at = EXCLUDED.created_at
+        units_sold = EXCLUDED.units_sold, created_at = EXCLUDED.created_at,
+        rating_count = EXCLUDED.rating_count, rating_centi = EXCLUDED.rating_centi
      WHERE (d.status, d.title, d.vendor, d.product_type, d.document, d.fuzzy, d.facets,
-            d.price_min, d.price_max, d.in_stock, d.units_sold, d.created_at)
+            d.price_min, d.price_max, d.in_stock, d.units_sold, d.created_at,
+            d.rating_count, d.rating_centi)
            IS DISTINCT FROM
            (EXCLUDED.status, EXCLUDED.title, EXCLUDED.vendor, EXCLUDED.product_type,
             EXCLUDED.document, EXCLUDED.fuzzy, EXCLUDED.facets, EXCLUDED.price_min,
-            EXCLUDED.price_max, EXCLUDED.in_stock, EXCLUDED.units_sold, EXCLUDED.created_at)
+            EXCLUDED.price_max, EXCLUDED.in_stock, EXCLUDED.units_sold, EXCLUDED.created_at,
+            EXCLUDED.rating_count, EXCLUDED.rating_centi)
     RETURNING 1
 ),
 removed AS (

@@ -14,7 +14,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::query::{correct, Constraint, Cursor, SearchParams, Sort};
+use super::query::{correct, rating_key_floor, Constraint, Cursor, SearchParams, Sort};
 
 /// How the words of `q` are matched.
 #[derive(Debug, Clone, PartialEq)]
@@ -209,6 +209,10 @@ fn constraint_sql(c: &Constraint, sql: &mut Sql) -> String {
             format!("({})", parts.join(" AND "))
         }
         Constraint::InStock(b) => format!("d.in_stock = {}", sql.bind(Arg::Bool(*b))),
+        Constraint::MinRating(stars) => format!(
+            "d.rating_key >= {}",
+            sql.bind(Arg::I64(rating_key_floor(*stars)))
+        ),
     }
 }
 
@@ -222,6 +226,9 @@ pub struct Hit {
     pub price_min: i64,
     pub price_max: i64,
     pub in_stock: bool,
+    /// The average of its published ratings in hundredths (0 without).
+    pub rating_centi: i64,
+    pub rating_count: i64,
 }
 
 /// The sort key of a page: its SQL over the columns of `t` (a document or
@@ -233,6 +240,7 @@ fn sort_key(sort: Sort, t: &str, rank: &str) -> (String, bool) {
         Sort::PriceDesc => (format!("{t}.price_min"), true),
         Sort::Newest => (format!("{t}.created_at"), true),
         Sort::BestSelling => (format!("{t}.units_sold"), true),
+        Sort::Rating => (format!("{t}.rating_key"), true),
     }
 }
 
@@ -280,6 +288,7 @@ fn hits_of(
             Sort::PriceAsc | Sort::PriceDesc => price_min,
             Sort::Newest => Cursor::time(row.try_get("created_at")?),
             Sort::BestSelling => row.try_get("units_sold")?,
+            Sort::Rating => row.try_get("rating_key")?,
         };
         last = Some(Cursor {
             sort: params.sort,
@@ -294,6 +303,8 @@ fn hits_of(
             price_min,
             price_max: row.try_get("price_max")?,
             in_stock: row.try_get("in_stock")?,
+            rating_centi: i64::from(row.try_get::<i32, _>("rating_centi")?),
+            rating_count: row.try_get("rating_count")?,
         });
     }
     let next = if rows.len() > params.limit as usize {
@@ -330,7 +341,8 @@ pub async fn page(
     let limit = sql.bind(Arg::I64(i64::from(params.limit) + 1));
     sql.push(&format!(
         "SELECT d.product_id, d.title, d.vendor, d.product_type, d.price_min, d.price_max,
-                d.in_stock, d.units_sold, d.created_at, ({rank})::real AS rank
+                d.in_stock, d.units_sold, d.created_at, d.rating_key, d.rating_centi,
+                d.rating_count, ({rank})::real AS rank
            FROM search_documents d
           WHERE {}
           ORDER BY {key} {dir}, d.product_id {dir}
@@ -372,7 +384,7 @@ pub async fn text_search(
     sql.push(&format!(
         "WITH m AS MATERIALIZED (
              SELECT d.product_id, ({rank})::real AS rank, d.price_min, d.created_at, d.units_sold,
-                    d.tokens,
+                    d.rating_key, d.tokens,
                     {nfail} AS nfail, {failp} AS failp
                FROM search_documents d
               WHERE d.store_id = {s} AND d.status = 'active' AND {cond}
@@ -391,14 +403,17 @@ pub async fn text_search(
               GROUP BY x.t
          )
          SELECT p.ord, d.product_id, d.title, d.vendor, d.product_type, d.price_min,
-                d.price_max, d.in_stock, d.units_sold, d.created_at, p.rank,
+                d.price_max, d.in_stock, d.units_sold, d.created_at, d.rating_key,
+                d.rating_centi, d.rating_count, p.rank,
                 NULL::text AS value, NULL::bigint AS n
            FROM p JOIN search_documents d ON d.store_id = {s} AND d.product_id = p.product_id
          UNION ALL
-         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, c.t, c.n
+         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                NULL, c.t, c.n
            FROM c
          UNION ALL
-         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '~m', count(*)
+         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                NULL, '~m', count(*)
            FROM m"
     ));
     let rows = sql.fetch_all(db).await?;
