@@ -81,7 +81,8 @@ async fn a_checkout_mails_one_confirmation_with_the_store_name_and_the_total() {
         .expect("json");
     assert_eq!(
         settings,
-        json!({"sender_name": "Café Noir", "reply_to": "owner@noir.example"})
+        json!({"sender_name": "Café Noir", "reply_to": "owner@noir.example",
+               "abandoned_cart_hours": null})
     );
 
     let (_, variant) = shop.product(&stack, "TEE", 123_450, 10).await;
@@ -302,6 +303,153 @@ async fn the_outbox_trigger_queues_exactly_the_mailed_events() {
             "{t}: the trigger and notifications::model::MAILED disagree"
         );
     }
+    stack.shutdown().await;
+}
+
+/// Moves the cart `hours` into the past, as if that long had passed since
+/// it was last touched (and reminded).
+async fn backdate(stack: &Stack, shop: &Shop, cart_token: &str, hours: i32) {
+    let id: uuid::Uuid = cart_token
+        .strip_prefix("ct_")
+        .and_then(|r| r.split('_').next())
+        .and_then(|h| h.parse().ok())
+        .expect("a cart id in the token");
+    let mut db = shop.db(stack).await;
+    sqlx::query(
+        "UPDATE carts SET updated_at = updated_at - make_interval(hours => $3),
+                reminded_at = reminded_at - make_interval(hours => $3)
+          WHERE store_id = $1 AND id = $2",
+    )
+    .bind(shop.id.as_uuid())
+    .bind(id)
+    .bind(hours)
+    .execute(&mut db)
+    .await
+    .expect("backdate");
+}
+
+/// A guest who left a cart with an email gets one reminder per idle spell,
+/// whose link gives back a cart with the same lines; a cart without an
+/// email, or at a store without reminders, gets none.
+#[tokio::test]
+async fn an_abandoned_cart_is_reminded_once_and_its_link_restores_it() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "leftbehind").await;
+    let (_, tee) = shop.product(&stack, "LEFT-TEE", 1900, 10).await;
+    let (_, cap) = shop.product(&stack, "LEFT-CAP", 900, 10).await;
+    let settings = |body: Value| {
+        stack
+            .at(Method::PUT, &shop.host, "/admin/api/settings/mail")
+            .bearer_auth(&shop.staff)
+            .json(&body)
+    };
+    for bad in [0, 721] {
+        assert_eq!(
+            status_of(settings(json!({"abandoned_cart_hours": bad}))).await,
+            400
+        );
+    }
+    // Not reminding yet: a quiet cart with an email is left alone.
+    let early = shop.cart(&stack, &[(&tee, 1)]).await;
+    let email = |token: &str, address: &str| {
+        stack
+            .at(Method::PUT, &shop.host, "/api/cart/email")
+            .header("x-cart-token", token)
+            .json(&json!({"email": address}))
+    };
+    assert_eq!(status_of(email(&early, "early@example.com")).await, 204);
+    assert_eq!(status_of(email(&early, "not-an-email")).await, 400);
+    backdate(&stack, &shop, &early, 5).await;
+
+    assert_eq!(
+        status_of(settings(json!({"abandoned_cart_hours": 2}))).await,
+        200
+    );
+    let cart = shop.cart(&stack, &[(&tee, 2), (&cap, 1)]).await;
+    assert_eq!(status_of(email(&cart, "ada@example.com")).await, 204);
+    let silent = shop.cart(&stack, &[(&cap, 1)]).await;
+    backdate(&stack, &shop, &cart, 3).await;
+    backdate(&stack, &shop, &silent, 3).await;
+
+    let mails = stack.await_mails("ada@example.com", "is waiting", 1).await;
+    let mail = stack.mail(&mails[0]).await;
+    let text = mail["text"].as_str().expect("text");
+    assert!(text.contains("2 × Product LEFT-TEE"), "{text}");
+    assert!(text.contains("$38.00"), "{text}");
+    let token = text
+        .split("/cart/restore?token=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a restore link")
+        .to_owned();
+    // The earlier cart, quiet since before reminders began, is reminded too
+    // (it is still within the window); the cart without an email is not.
+    stack
+        .await_mails("early@example.com", "is waiting", 1)
+        .await;
+    let restore = |token: &str| {
+        stack
+            .post(&shop.host, "/api/cart/restore")
+            .json(&json!({"token": token}))
+    };
+    let r = restore(&token).send().await.expect("restore");
+    assert_eq!(r.status(), 201);
+    let restored: Value = r.json().await.expect("json");
+    let mut lines: Vec<(String, i64)> = restored["cart"]["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|l| {
+            (
+                l["sku"].as_str().expect("sku").to_owned(),
+                l["quantity"].as_i64().expect("q"),
+            )
+        })
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        vec![("LEFT-CAP".to_owned(), 1), ("LEFT-TEE".to_owned(), 2)]
+    );
+    assert_ne!(restored["token"].as_str(), Some(cart.as_str()));
+    assert_eq!(status_of(restore("ct_nope")).await, 400);
+    let unknown = format!("ct_{}_{}", uuid::Uuid::now_v7().simple(), "0".repeat(64));
+    assert_eq!(status_of(restore(&unknown)).await, 404);
+
+    // One reminder per idle spell: later sweeps leave it be...
+    let reminders = |cart: String| {
+        let (stack, shop) = (&stack, &shop);
+        async move {
+            let id = cart
+                .strip_prefix("ct_")
+                .and_then(|r| r.split('_').next())
+                .expect("id")
+                .to_owned();
+            let mut db = shop.db(stack).await;
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT count(*) FROM outbox WHERE store_id = $1 AND type = 'cart.abandoned'
+                   AND payload->>'cart_id' = $2",
+            )
+            .bind(shop.id.as_uuid())
+            .bind(uuid::Uuid::parse_str(&id).expect("uuid").to_string())
+            .fetch_one(&mut db)
+            .await
+            .expect("count");
+            n
+        }
+    };
+    assert_eq!(reminders(silent.clone()).await, 0, "no email, no reminder");
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    assert_eq!(reminders(cart.clone()).await, 1);
+    // ...until the shopper comes back and leaves again.
+    let r = stack
+        .post(&shop.host, "/api/cart/lines")
+        .header("x-cart-token", &cart)
+        .json(&json!({"variant_id": cap, "quantity": 1}));
+    assert_eq!(status_of(r).await, 200);
+    backdate(&stack, &shop, &cart, 3).await;
+    stack.await_mails("ada@example.com", "is waiting", 2).await;
+    assert_eq!(reminders(cart.clone()).await, 2);
     stack.shutdown().await;
 }
 

@@ -146,6 +146,9 @@ pub struct MailConfig {
     pub store_url: String,
     /// How often the worker looks for mail to send, in milliseconds.
     pub poll_ms: u64,
+    /// How often the worker looks for abandoned carts to remind (stores
+    /// that set `abandoned_cart_hours`), in milliseconds.
+    pub abandoned_cart_poll_ms: u64,
     /// The first wait before a mail the relay did not take is tried again;
     /// it doubles with each attempt up to `retry_max_ms`.
     pub retry_base_ms: u64,
@@ -164,6 +167,7 @@ impl Default for MailConfig {
             from_address: "no-reply@mercato.localhost".into(),
             store_url: "http://{handle}.localhost:8080".into(),
             poll_ms: 1_000,
+            abandoned_cart_poll_ms: 60_000,
             retry_base_ms: 1_000,
             retry_max_ms: 5 * 60 * 1_000,
             timeout_ms: 10_000,

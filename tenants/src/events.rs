@@ -20,7 +20,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 use crate::{
-    CheckoutId, Currency, CustomerId, EventId, LocationId, OrderId, OrderStatus, ProductId,
+    CartId, CheckoutId, Currency, CustomerId, EventId, LocationId, OrderId, OrderStatus, ProductId,
     ProductStatus, ReviewId, ReviewStatus, ShipmentId, ShipmentStatus, StoreId, VariantId,
 };
 
@@ -91,10 +91,11 @@ pub enum EventType {
     ReviewCreated,
     ReviewPublished,
     ReviewRejected,
+    CartAbandoned,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 19] = [
+    pub const ALL: [EventType; 20] = [
         Self::OrderPlaced,
         Self::OrderStatusChanged,
         Self::OrderCancelled,
@@ -114,6 +115,7 @@ impl EventType {
         Self::ReviewCreated,
         Self::ReviewPublished,
         Self::ReviewRejected,
+        Self::CartAbandoned,
     ];
 
     /// The name on the wire (the envelope's `type`, the outbox's `type`).
@@ -138,6 +140,7 @@ impl EventType {
             Self::ReviewCreated => "review.created",
             Self::ReviewPublished => "review.published",
             Self::ReviewRejected => "review.rejected",
+            Self::CartAbandoned => "cart.abandoned",
         }
     }
 
@@ -160,7 +163,8 @@ impl EventType {
             Self::StaffInvited
             | Self::PasswordResetRequested
             | Self::CustomerConfirmationRequested
-            | Self::AccountExistsNotice => Topic::Accounts,
+            | Self::AccountExistsNotice
+            | Self::CartAbandoned => Topic::Accounts,
             Self::ReviewCreated | Self::ReviewPublished | Self::ReviewRejected => Topic::Reviews,
         }
     }
@@ -184,6 +188,7 @@ impl EventType {
             | Self::CustomerConfirmationRequested
             | Self::AccountExistsNotice => "the customer",
             Self::ReviewCreated | Self::ReviewPublished | Self::ReviewRejected => "the review",
+            Self::CartAbandoned => "the cart",
         }
     }
 }
@@ -261,6 +266,31 @@ pub struct OrderStatusChanged {
     pub number: i64,
     pub from: OrderStatus,
     pub to: OrderStatus,
+}
+
+/// `cart.abandoned`: a cart with lines and an email was left untouched for
+/// the store's `abandoned_cart_hours`; its reminder mail comes from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartAbandoned {
+    pub cart_id: CartId,
+    /// `None` for a guest's cart.
+    pub customer_id: Option<CustomerId>,
+    pub email: String,
+    pub currency: Currency,
+    pub lines: Vec<AbandonedLine>,
+    /// A guest's link back to the cart, `/cart/restore?token=<secret>`
+    /// (whoever holds it gets a copy of the cart); `None` for a customer,
+    /// whose cart waits at sign-in.
+    pub restore_path: Option<String>,
+}
+
+/// One line of a [`CartAbandoned`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbandonedLine {
+    pub sku: String,
+    pub title: String,
+    pub quantity: i32,
+    pub unit_price_minor: i64,
 }
 
 /// `order.fulfilled`: every unit of the order has shipped (recorded with
@@ -453,6 +483,7 @@ pub enum Event {
     ReviewCreated(ReviewCreated),
     ReviewPublished(ReviewModerated),
     ReviewRejected(ReviewModerated),
+    CartAbandoned(CartAbandoned),
 }
 
 impl Event {
@@ -477,6 +508,7 @@ impl Event {
             Self::ReviewCreated(_) => EventType::ReviewCreated,
             Self::ReviewPublished(_) => EventType::ReviewPublished,
             Self::ReviewRejected(_) => EventType::ReviewRejected,
+            Self::CartAbandoned(_) => EventType::CartAbandoned,
         }
     }
 
@@ -502,6 +534,7 @@ impl Event {
             Self::ShipmentUpdated(e) => e.order_id.as_uuid(),
             Self::ReviewCreated(e) => e.review_id.as_uuid(),
             Self::ReviewPublished(e) | Self::ReviewRejected(e) => e.review_id.as_uuid(),
+            Self::CartAbandoned(e) => e.cart_id.as_uuid(),
         }
     }
 
@@ -525,6 +558,7 @@ impl Event {
             Self::ShipmentUpdated(e) => serde_json::to_value(e),
             Self::ReviewCreated(e) => serde_json::to_value(e),
             Self::ReviewPublished(e) | Self::ReviewRejected(e) => serde_json::to_value(e),
+            Self::CartAbandoned(e) => serde_json::to_value(e),
         }
     }
 
@@ -563,6 +597,7 @@ impl Event {
             EventType::ReviewCreated => Self::ReviewCreated(Deserialize::deserialize(payload)?),
             EventType::ReviewPublished => Self::ReviewPublished(Deserialize::deserialize(payload)?),
             EventType::ReviewRejected => Self::ReviewRejected(Deserialize::deserialize(payload)?),
+            EventType::CartAbandoned => Self::CartAbandoned(Deserialize::deserialize(payload)?),
         })
     }
 }
@@ -736,6 +771,19 @@ mod tests {
                 product_id: ProductId::new(),
                 rating: 1,
                 from: ReviewStatus::Published,
+            }),
+            EventType::CartAbandoned => Event::CartAbandoned(CartAbandoned {
+                cart_id: CartId::new(),
+                customer_id: Some(CustomerId::new()),
+                email: "a@b.c".into(),
+                currency: Currency::USD,
+                lines: vec![AbandonedLine {
+                    sku: "TEE-M".into(),
+                    title: "Tee".into(),
+                    quantity: 1,
+                    unit_price_minor: 1900,
+                }],
+                restore_path: Some("/cart/restore?token=secret".into()),
             }),
         }
     }

@@ -326,6 +326,7 @@ pub fn mail_config(mailbox: &MailboxProcess) -> mercato_pod::config::MailConfig 
         smtp_url: mailbox.smtp_url(),
         store_url: format!("http://{{handle}}.{PLATFORM}"),
         poll_ms: 100,
+        abandoned_cart_poll_ms: 200,
         retry_base_ms: 100,
         retry_max_ms: 1_000,
         // A claimed mail's lease is 8 of these: a move's target takes over

@@ -23,6 +23,7 @@
 //! and reports what changed since the shopper added it; the line keeps the
 //! price the shopper saw.
 
+pub mod abandoned;
 pub(crate) mod cache;
 mod error;
 pub(crate) mod model;

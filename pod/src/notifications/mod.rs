@@ -35,13 +35,23 @@ pub struct MailSettings {
     /// Where replies go; `null`: nowhere (the pod's from address takes
     /// none).
     pub reply_to: Option<String>,
+    /// Hours a cart with lines and an email stays untouched before its
+    /// shopper is reminded of it (1 to 720); `null`: no reminders.
+    pub abandoned_cart_hours: Option<i32>,
 }
 
 impl MailSettings {
     /// Validated settings: a sender name of 1 to 100 characters without
     /// line breaks or tabs (blank: unset), a reply-to that is an email
     /// address (blank: unset).
-    pub fn parse(sender_name: Option<&str>, reply_to: Option<&str>) -> Result<Self, &'static str> {
+    pub fn parse(
+        sender_name: Option<&str>,
+        reply_to: Option<&str>,
+        abandoned_cart_hours: Option<i32>,
+    ) -> Result<Self, &'static str> {
+        if abandoned_cart_hours.is_some_and(|h| !(1..=720).contains(&h)) {
+            return Err("abandoned_cart_hours must be 1 to 720 (or null: no reminders)");
+        }
         let sender_name = match sender_name.map(str::trim).filter(|s| !s.is_empty()) {
             Some(name) if name.chars().count() > 100 => {
                 return Err("sender_name must be at most 100 characters")
@@ -63,6 +73,7 @@ impl MailSettings {
         Ok(Self {
             sender_name,
             reply_to,
+            abandoned_cart_hours,
         })
     }
 }
@@ -103,18 +114,25 @@ mod tests {
     #[test]
     fn settings_are_parsed_once() {
         assert_eq!(
-            MailSettings::parse(Some("  Noir  "), Some(" Owner@Noir.Test ")),
+            MailSettings::parse(Some("  Noir  "), Some(" Owner@Noir.Test "), Some(24)),
             Ok(MailSettings {
                 sender_name: Some("Noir".into()),
                 reply_to: Some("owner@noir.test".into()),
+                abandoned_cart_hours: Some(24),
             })
         );
         assert_eq!(
-            MailSettings::parse(Some(" "), None),
+            MailSettings::parse(Some(" "), None, None),
             Ok(MailSettings::default())
         );
-        assert!(MailSettings::parse(Some("a\nb"), None).is_err());
-        assert!(MailSettings::parse(Some(&"x".repeat(101)), None).is_err());
-        assert!(MailSettings::parse(None, Some("nobody")).is_err());
+        assert!(MailSettings::parse(Some("a\nb"), None, None).is_err());
+        assert!(MailSettings::parse(Some(&"x".repeat(101)), None, None).is_err());
+        assert!(MailSettings::parse(None, Some("nobody"), None).is_err());
+        for hours in [0, 721, -1] {
+            assert!(
+                MailSettings::parse(None, None, Some(hours)).is_err(),
+                "{hours}"
+            );
+        }
     }
 }

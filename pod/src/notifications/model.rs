@@ -16,9 +16,10 @@ use mercato_tenants::{Currency, Money};
 /// The events that mail someone; the trigger `outbox_mail` (pod migrations
 /// `…19_mail.sql`, `…22_order_fulfillment.sql`) queues a delivery for
 /// exactly these (a shipment's update only when it shipped or arrived).
-pub const MAILED: [EventType; 6] = [
+pub const MAILED: [EventType; 7] = [
     EventType::OrderPlaced,
     EventType::ShipmentUpdated,
+    EventType::CartAbandoned,
     EventType::PasswordResetRequested,
     EventType::CustomerConfirmationRequested,
     EventType::AccountExistsNotice,
@@ -151,6 +152,30 @@ pub fn render(store: &StoreFace, event: &Event) -> Option<Mail> {
             }
             body.para(&closing);
             body.finish(&shipment.email, subject)
+        }
+        Event::CartAbandoned(cart) => {
+            let money = |minor| format_money(Money::new(minor, cart.currency));
+            let mut body = Body::new(&format!("You left something in your cart at {name}."));
+            let lines: Vec<[String; 3]> = cart
+                .lines
+                .iter()
+                .map(|l| {
+                    [
+                        format!("{} × {}", l.quantity, l.title),
+                        format!("{} each", money(l.unit_price_minor)),
+                        money(l.unit_price_minor.saturating_mul(i64::from(l.quantity))),
+                    ]
+                })
+                .collect();
+            body.table(&lines);
+            match &cart.restore_path {
+                Some(path) => body.link("Back to your cart", &format!("{url}{path}")),
+                None => body.link("Sign in to find your cart", &format!("{url}/account/login")),
+            }
+            body.para(&format!(
+                "Prices and stock are checked again when you come back. — {name}"
+            ));
+            body.finish(&cart.email, format!("Your cart at {name} is waiting"))
         }
         Event::PasswordResetRequested(reset) => {
             let mut body = Body::new(&format!(

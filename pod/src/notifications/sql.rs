@@ -135,15 +135,17 @@ pub async fn record(
 
 /// The store's sender name and reply-to address (both unset by default).
 pub async fn settings(db: &PgPool, store: StoreId) -> Result<MailSettings, sqlx::Error> {
-    let row: Option<(Option<String>, Option<String>)> =
-        sqlx::query_as("SELECT sender_name, reply_to FROM mail_settings WHERE store_id = $1")
-            .bind(store.as_uuid())
-            .fetch_optional(db)
-            .await?;
-    let (sender_name, reply_to) = row.unwrap_or_default();
+    let row: Option<(Option<String>, Option<String>, Option<i32>)> = sqlx::query_as(
+        "SELECT sender_name, reply_to, abandoned_cart_hours FROM mail_settings WHERE store_id = $1",
+    )
+    .bind(store.as_uuid())
+    .fetch_optional(db)
+    .await?;
+    let (sender_name, reply_to, abandoned_cart_hours) = row.unwrap_or_default();
     Ok(MailSettings {
         sender_name,
         reply_to,
+        abandoned_cart_hours,
     })
 }
 
@@ -154,15 +156,31 @@ pub async fn put_settings(
     settings: &MailSettings,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO mail_settings (store_id, sender_name, reply_to) VALUES ($1, $2, $3)
+        "INSERT INTO mail_settings (store_id, sender_name, reply_to, abandoned_cart_hours)
+         VALUES ($1, $2, $3, $4)
          ON CONFLICT (store_id) DO UPDATE
             SET sender_name = EXCLUDED.sender_name, reply_to = EXCLUDED.reply_to,
-                updated_at = now()",
+                abandoned_cart_hours = EXCLUDED.abandoned_cart_hours, updated_at = now()",
     )
     .bind(store.as_uuid())
     .bind(settings.sender_name.as_deref())
     .bind(settings.reply_to.as_deref())
+    .bind(settings.abandoned_cart_hours)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The stores that remind abandoned carts, with their hours.
+pub async fn reminding_stores(db: &PgPool) -> Result<Vec<(StoreId, i32)>, sqlx::Error> {
+    let rows: Vec<(uuid::Uuid, i32)> = sqlx::query_as(
+        "SELECT store_id, abandoned_cart_hours FROM mail_settings
+          WHERE abandoned_cart_hours IS NOT NULL",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(s, h)| (StoreId::from_uuid(s), h))
+        .collect())
 }

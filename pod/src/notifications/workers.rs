@@ -82,15 +82,53 @@ impl Mailer {
     }
 }
 
-/// Runs the worker every `mail.poll_ms`.
+/// Abandoned carts one store reminds per sweep.
+const REMINDERS_PER_SWEEP: i64 = 100;
+
+/// Records the reminders of the stores that send them
+/// (`cart::abandoned`); their mails go out with the next rounds.
+async fn remind(state: &AppState) -> Result<(), PodError> {
+    for (store, hours) in sql::reminding_stores(&state.db).await? {
+        if !state.hosted.active().contains(&store) {
+            continue;
+        }
+        let span = store_span("abandoned carts", store);
+        match crate::cart::abandoned::remind_store(state, store, hours, REMINDERS_PER_SWEEP)
+            .instrument(span.clone())
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(parent: &span, reminded = n, "abandoned carts reminded"),
+            Err(e) => tracing::warn!(parent: &span, error = %e, "abandoned cart sweep failed"),
+        }
+    }
+    Ok(())
+}
+
+/// Runs the worker every `mail.poll_ms`, and the abandoned-cart sweep every
+/// `mail.abandoned_cart_poll_ms`.
 pub fn spawn_worker(state: AppState, mailer: Mailer) -> JoinHandle<()> {
+    let last_sweep = std::sync::Arc::new(std::sync::Mutex::new(None::<std::time::Instant>));
     spawn_every(
         "mail",
         mailer.config.poll_ms,
         "mail round failed",
         move || {
             let (state, mailer) = (state.clone(), mailer.clone());
+            let last_sweep = last_sweep.clone();
             async move {
+                let every = Duration::from_millis(mailer.config.abandoned_cart_poll_ms.max(100));
+                let due = {
+                    let mut last = last_sweep.lock().unwrap_or_else(|e| e.into_inner());
+                    let due = last.is_none_or(|at| at.elapsed() >= every);
+                    if due {
+                        *last = Some(std::time::Instant::now());
+                    }
+                    due
+                };
+                if due {
+                    remind(&state).await?;
+                }
                 for store in state.hosted.active() {
                     let span = store_span("mail", store);
                     if let Err(e) = send_store(&state, &mailer, store)

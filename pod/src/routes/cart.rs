@@ -30,6 +30,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(add_line, clear_lines))
         .routes(routes!(set_line, remove_line))
         .routes(routes!(merge))
+        .routes(routes!(set_email))
+        .routes(routes!(restore))
 }
 
 /// Which cart the request is about: the customer's, else the token's.
@@ -127,23 +129,7 @@ async fn create_cart(
         return Ok(Json(CartCreated { token: None, cart }).into_response());
     }
     let (token, cart) = crate::cart::create_guest(&state, tenant.store_id, tenant.currency).await?;
-    let token = token.expose();
-    let cookie = format!(
-        "{TOKEN_COOKIE}={token}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax",
-        state.config.cart.guest_ttl_secs
-    );
-    let mut response = (
-        StatusCode::CREATED,
-        Json(CartCreated {
-            token: Some(token),
-            cart,
-        }),
-    )
-        .into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(SET_COOKIE, value);
-    }
-    Ok(response)
+    Ok(guest_cart_created(&state, token, cart))
 }
 
 /// Adds units of a variant (to its existing line, if any) at its current
@@ -285,4 +271,91 @@ mod tests {
             );
         }
     }
+}
+
+/// The address a guest's cart may be reminded at.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CartEmail {
+    #[schema(value_type = mercato_tenants::openapi::EmailAddress)]
+    email: String,
+}
+
+/// Gives a guest's cart an email address: if the store sends
+/// abandoned-cart reminders, a cart left untouched is reminded there once
+/// per idle spell. A customer's cart uses the account's address.
+#[utoipa::path(put, path = "/api/cart/email", tag = "cart",
+    params(("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token", pattern = r"^ct_[0-9a-fA-F]{32}_[0-9a-f]{64}$")),
+    request_body = CartEmail,
+    responses((status = 204, description = "saved"),
+        (status = 400, description = "invalid_email, invalid_cart_token", body = mercato_tenants::error::ErrorBody),
+        (status = 404, description = "no such cart", body = mercato_tenants::error::ErrorBody)))]
+async fn set_email(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: MaybeCustomer,
+    token: SentToken,
+    ApiJson(body): ApiJson<CartEmail>,
+) -> Result<StatusCode, PodError> {
+    let email = mercato_tenants::account::Email::parse(&body.email)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidEmail, e))?;
+    match addressed(customer, token)? {
+        CartRef::Guest(token) => {
+            crate::cart::abandoned::set_email(&state, tenant.store_id, &token, email.as_str())
+                .await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+        CartRef::Customer(_) => {
+            Err(ApiError::invalid("a customer's cart is reminded at the account's address").into())
+        }
+    }
+}
+
+/// The token of an abandoned-cart reminder's link.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreCart {
+    #[schema(pattern = r"^ct_[0-9a-fA-F]{32}_[0-9a-f]{64}$")]
+    token: String,
+}
+
+/// A new guest cart with the lines of the abandoned cart a reminder's link
+/// names (201, with its token and cookie), each added as if now: prices
+/// and stock as they are, lines no longer for sale left out. 404 when the
+/// link's cart is gone (bought, merged).
+#[utoipa::path(post, path = "/api/cart/restore", tag = "cart",
+    request_body = RestoreCart,
+    responses((status = 201, body = CartCreated),
+        (status = 400, description = "invalid_cart_token", body = mercato_tenants::error::ErrorBody),
+        (status = 404, body = mercato_tenants::error::ErrorBody)))]
+async fn restore(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    ApiJson(body): ApiJson<RestoreCart>,
+) -> Result<Response, PodError> {
+    let link = CartToken::parse(body.token.trim())?;
+    let (token, cart) =
+        crate::cart::abandoned::restore(&state, tenant.store_id, tenant.currency, &link).await?;
+    Ok(guest_cart_created(&state, token, cart))
+}
+
+/// `201` with a new guest cart, its token in the body and in the cookie.
+fn guest_cart_created(state: &AppState, token: CartToken, cart: crate::cart::Cart) -> Response {
+    let token = token.expose();
+    let cookie = format!(
+        "{TOKEN_COOKIE}={token}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax",
+        state.config.cart.guest_ttl_secs
+    );
+    let mut response = (
+        StatusCode::CREATED,
+        Json(CartCreated {
+            token: Some(token),
+            cart,
+        }),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    response
 }

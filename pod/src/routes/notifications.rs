@@ -34,6 +34,10 @@ pub struct MailSettingsBody {
     /// Where replies to the store's mails go; unset: nowhere.
     #[schema(max_length = 254)]
     reply_to: Option<String>,
+    /// Hours a cart with lines and an email stays untouched before its
+    /// shopper gets a reminder (1 to 720); unset: no reminders.
+    #[schema(minimum = 1, maximum = 720)]
+    abandoned_cart_hours: Option<i32>,
 }
 
 /// The store's mail settings.
@@ -58,8 +62,12 @@ async fn put_mail_settings(
     _: Owner,
     ApiJson(body): ApiJson<MailSettingsBody>,
 ) -> Result<Json<MailSettings>, PodError> {
-    let settings = MailSettings::parse(body.sender_name.as_deref(), body.reply_to.as_deref())
-        .map_err(ApiError::invalid)?;
+    let settings = MailSettings::parse(
+        body.sender_name.as_deref(),
+        body.reply_to.as_deref(),
+        body.abandoned_cart_hours,
+    )
+    .map_err(ApiError::invalid)?;
     let mut tx = tenancy::begin_write(&state.db, tenant.store_id).await?;
     sql::put_settings(&mut tx, tenant.store_id, &settings).await?;
     tx.commit().await?;
