@@ -23,6 +23,7 @@ use crate::{
     CheckoutId, Currency, CustomerId, EventId, LocationId, OrderId, OrderStatus, ProductId,
     ProductStatus, StoreId, VariantId,
 };
+use crate::{RefundId, ReturnId};
 
 /// The Kafka header that carries the event type, so consumers can filter
 /// without parsing the value.
@@ -82,10 +83,15 @@ pub enum EventType {
     PasswordResetRequested,
     CustomerConfirmationRequested,
     AccountExistsNotice,
+    ReturnRequested,
+    ReturnApproved,
+    ReturnRejected,
+    ReturnReceived,
+    ReturnCompleted,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 14] = [
+    pub const ALL: [EventType; 19] = [
         Self::OrderPlaced,
         Self::OrderStatusChanged,
         Self::OrderCancelled,
@@ -100,6 +106,11 @@ impl EventType {
         Self::PasswordResetRequested,
         Self::CustomerConfirmationRequested,
         Self::AccountExistsNotice,
+        Self::ReturnRequested,
+        Self::ReturnApproved,
+        Self::ReturnRejected,
+        Self::ReturnReceived,
+        Self::ReturnCompleted,
     ];
 
     /// The name on the wire (the envelope's `type`, the outbox's `type`).
@@ -119,6 +130,11 @@ impl EventType {
             Self::PasswordResetRequested => "customer.password_reset_requested",
             Self::CustomerConfirmationRequested => "customer.confirmation_requested",
             Self::AccountExistsNotice => "customer.account_exists_notice",
+            Self::ReturnRequested => "order.return_requested",
+            Self::ReturnApproved => "order.return_approved",
+            Self::ReturnRejected => "order.return_rejected",
+            Self::ReturnReceived => "order.return_received",
+            Self::ReturnCompleted => "order.return_completed",
         }
     }
 
@@ -140,6 +156,11 @@ impl EventType {
             | Self::PasswordResetRequested
             | Self::CustomerConfirmationRequested
             | Self::AccountExistsNotice => Topic::Accounts,
+            Self::ReturnRequested
+            | Self::ReturnApproved
+            | Self::ReturnRejected
+            | Self::ReturnReceived
+            | Self::ReturnCompleted => Topic::Orders,
         }
     }
 
@@ -159,6 +180,11 @@ impl EventType {
             Self::PasswordResetRequested
             | Self::CustomerConfirmationRequested
             | Self::AccountExistsNotice => "the customer",
+            Self::ReturnRequested
+            | Self::ReturnApproved
+            | Self::ReturnRejected
+            | Self::ReturnReceived
+            | Self::ReturnCompleted => "the order",
         }
     }
 }
@@ -333,6 +359,39 @@ pub struct AccountExistsNotice {
     pub email: String,
 }
 
+/// `order.return_requested`, `order.return_approved`,
+/// `order.return_rejected`, `order.return_received` and
+/// `order.return_completed`: a return of some of an
+/// order's units moved on (see pod/src/returns).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnChanged {
+    pub return_id: ReturnId,
+    pub order_id: OrderId,
+    pub number: i64,
+    /// The shopper's reason.
+    pub reason: String,
+    /// Staff's note (approval, rejection), if any.
+    pub note: Option<String>,
+    pub lines: Vec<ReturnedLine>,
+    /// The refund paid (`order.return_completed`; none when nothing was left to
+    /// refund).
+    pub refund_id: Option<RefundId>,
+    pub refund_minor: Option<i64>,
+}
+
+/// One line of a [`ReturnChanged`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnedLine {
+    /// The order line's position (0 first).
+    pub line: i32,
+    pub variant_id: VariantId,
+    pub quantity: i32,
+    /// `unopened`, `opened` or `damaged`, once received.
+    pub condition: Option<String>,
+    /// Whether the units went back to stock, once received.
+    pub restock: Option<bool>,
+}
+
 /// An event: its type and its payload, which cannot disagree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -350,6 +409,11 @@ pub enum Event {
     PasswordResetRequested(PasswordResetRequested),
     CustomerConfirmationRequested(CustomerConfirmationRequested),
     AccountExistsNotice(AccountExistsNotice),
+    ReturnRequested(ReturnChanged),
+    ReturnApproved(ReturnChanged),
+    ReturnRejected(ReturnChanged),
+    ReturnReceived(ReturnChanged),
+    ReturnCompleted(ReturnChanged),
 }
 
 impl Event {
@@ -369,6 +433,11 @@ impl Event {
             Self::PasswordResetRequested(_) => EventType::PasswordResetRequested,
             Self::CustomerConfirmationRequested(_) => EventType::CustomerConfirmationRequested,
             Self::AccountExistsNotice(_) => EventType::AccountExistsNotice,
+            Self::ReturnRequested(_) => EventType::ReturnRequested,
+            Self::ReturnApproved(_) => EventType::ReturnApproved,
+            Self::ReturnRejected(_) => EventType::ReturnRejected,
+            Self::ReturnReceived(_) => EventType::ReturnReceived,
+            Self::ReturnCompleted(_) => EventType::ReturnCompleted,
         }
     }
 
@@ -390,6 +459,11 @@ impl Event {
             Self::PasswordResetRequested(e) => e.customer_id.as_uuid(),
             Self::CustomerConfirmationRequested(e) => e.customer_id.as_uuid(),
             Self::AccountExistsNotice(e) => e.customer_id.as_uuid(),
+            Self::ReturnRequested(e)
+            | Self::ReturnApproved(e)
+            | Self::ReturnRejected(e)
+            | Self::ReturnReceived(e)
+            | Self::ReturnCompleted(e) => e.order_id.as_uuid(),
         }
     }
 
@@ -409,6 +483,11 @@ impl Event {
             Self::PasswordResetRequested(e) => serde_json::to_value(e),
             Self::CustomerConfirmationRequested(e) => serde_json::to_value(e),
             Self::AccountExistsNotice(e) => serde_json::to_value(e),
+            Self::ReturnRequested(e)
+            | Self::ReturnApproved(e)
+            | Self::ReturnRejected(e)
+            | Self::ReturnReceived(e)
+            | Self::ReturnCompleted(e) => serde_json::to_value(e),
         }
     }
 
@@ -442,6 +521,11 @@ impl Event {
             EventType::AccountExistsNotice => {
                 Self::AccountExistsNotice(Deserialize::deserialize(payload)?)
             }
+            EventType::ReturnRequested => Self::ReturnRequested(Deserialize::deserialize(payload)?),
+            EventType::ReturnApproved => Self::ReturnApproved(Deserialize::deserialize(payload)?),
+            EventType::ReturnRejected => Self::ReturnRejected(Deserialize::deserialize(payload)?),
+            EventType::ReturnReceived => Self::ReturnReceived(Deserialize::deserialize(payload)?),
+            EventType::ReturnCompleted => Self::ReturnCompleted(Deserialize::deserialize(payload)?),
         })
     }
 }
@@ -577,6 +661,35 @@ mod tests {
                 customer_id: CustomerId::new(),
                 email: "a@b.c".into(),
             }),
+            EventType::ReturnRequested
+            | EventType::ReturnApproved
+            | EventType::ReturnRejected
+            | EventType::ReturnReceived
+            | EventType::ReturnCompleted => {
+                let changed = ReturnChanged {
+                    return_id: ReturnId::new(),
+                    order_id: order,
+                    number: 1001,
+                    reason: "too small".into(),
+                    note: Some("approved".into()),
+                    lines: vec![ReturnedLine {
+                        line: 0,
+                        variant_id: VariantId::new(),
+                        quantity: 1,
+                        condition: Some("unopened".into()),
+                        restock: Some(true),
+                    }],
+                    refund_id: Some(RefundId::new()),
+                    refund_minor: Some(2090),
+                };
+                match event_type {
+                    EventType::ReturnRequested => Event::ReturnRequested(changed),
+                    EventType::ReturnApproved => Event::ReturnApproved(changed),
+                    EventType::ReturnRejected => Event::ReturnRejected(changed),
+                    EventType::ReturnReceived => Event::ReturnReceived(changed),
+                    _ => Event::ReturnCompleted(changed),
+                }
+            }
         }
     }
 

@@ -170,6 +170,14 @@ id_type!(
     /// One webhook delivery: an event for a subscription.
     WebhookDeliveryId
 );
+id_type!(
+    /// A return of some of an order's units.
+    ReturnId
+);
+id_type!(
+    /// Money given back on an order: a partial or full refund.
+    RefundId
+);
 
 impl From<CheckoutId> for HoldOwner {
     fn from(checkout: CheckoutId) -> Self {

@@ -15,6 +15,7 @@ pub mod inventory;
 pub mod media;
 pub mod notifications;
 pub mod orders;
+pub mod returns;
 pub mod search;
 pub mod tenancy;
 pub mod webhooks;
