@@ -472,6 +472,30 @@ async fn a_return_is_approved_received_restocked_and_refunded_with_its_share_of_
         .await,
         (409, "return_too_large".into())
     );
+    // Refunding the order now gives nothing more back, and will not put the
+    // returned units on the shelf a second time.
+    let id = o["id"].as_str().expect("id");
+    let full = |restock: bool| {
+        staff(
+            &stack,
+            &shop,
+            Method::POST,
+            &format!("/admin/api/orders/{id}/refund"),
+        )
+        .json(&json!({ "restock": restock }))
+    };
+    assert_eq!(code(full(true)).await, (409, "conflict".into()));
+    let (status, refunded) = send(full(false)).await;
+    assert_eq!(
+        (
+            status,
+            refunded["status"].as_str(),
+            refunded["refunded_minor"].as_i64()
+        ),
+        (200, Some("refunded"), Some(3300)),
+        "{refunded}"
+    );
+    assert_eq!(stack.gateway_stats().await["refunds"], 2);
     // The shopper and staff see both; the events were recorded.
     let (status, mine) = send(stack.get(&shop.host, &returns_path(&o))).await;
     assert_eq!((status, mine.as_array().map(Vec::len)), (200, Some(2)));

@@ -427,6 +427,16 @@ pub async fn list(
     Ok(sql::list(&mut conn, store, order, status, before, limit).await?)
 }
 
+/// Whether units of the order already went back to stock through a
+/// return (restocking the whole order again would count them twice).
+pub async fn any_restocked(
+    state: &AppState,
+    store: StoreId,
+    order: OrderId,
+) -> Result<bool, PodError> {
+    Ok(sql::any_restocked(&state.db, store, order).await?)
+}
+
 /// The store's return policy.
 pub async fn settings(state: &AppState, store: StoreId) -> Result<ReturnSettings, PodError> {
     Ok(sql::settings(&state.db, store).await?)

@@ -366,3 +366,21 @@ pub(crate) async fn put_settings(
     .await?;
     Ok(())
 }
+
+/// Whether units of the order went back to stock through a return.
+pub(crate) async fn any_restocked<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+    order: OrderId,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (
+             SELECT 1 FROM returns r
+               JOIN return_lines l ON l.store_id = r.store_id AND l.return_id = r.id
+              WHERE r.store_id = $1 AND r.order_id = $2 AND r.restocked AND l.restock)",
+    )
+    .bind(store.as_uuid())
+    .bind(order.as_uuid())
+    .fetch_one(exec)
+    .await
+}

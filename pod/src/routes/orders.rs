@@ -363,7 +363,7 @@ pub struct GiveBack {
     params(("id" = OrderId, Path, description = "order id")),
     request_body = GiveBack,
     responses((status = 200, body = Order),
-              (status = 409, description = "invalid_transition, or checkout_pending while the payment is being captured", body = mercato_tenants::error::ErrorBody)))]
+              (status = 409, description = "invalid_transition, or checkout_pending while the payment is being captured, or conflict: restock asked after units came back through a return", body = mercato_tenants::error::ErrorBody)))]
 async fn cancel(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -384,12 +384,12 @@ async fn cancel(
     .await
 }
 
-/// Refunds an order in full (also after shipping); restocks only when
-/// asked.
+/// Refunds an order in full (also after shipping): what is left after any
+/// partial refunds; restocks only when asked.
 #[utoipa::path(post, path = "/admin/api/orders/{id}/refund", tag = "orders",
     params(("id" = OrderId, Path, description = "order id")),
     request_body = GiveBack,
-    responses((status = 200, body = Order), (status = 409, description = "invalid_transition", body = mercato_tenants::error::ErrorBody)))]
+    responses((status = 200, body = Order), (status = 409, description = "invalid_transition, or conflict: restock asked after units came back through a return", body = mercato_tenants::error::ErrorBody)))]
 async fn refund(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -464,6 +464,14 @@ async fn give_back(
         && state::cancel_money(order.status) != Some(CancelMoney::Refund)
     {
         return Err(refused(order.status, to).into());
+    }
+    if restock && crate::returns::any_restocked(state, store, id).await? {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "units of this order already went back to stock through a return; \
+             send restock: false and adjust the rest of the stock by hand",
+        )
+        .into());
     }
     // What is left of the capture goes back as one refund, reserved on the
     // order like any partial refund (so, with those before it, it never

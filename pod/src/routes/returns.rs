@@ -330,11 +330,11 @@ async fn get_return(
     Ok(Json(returns::get(&state, tenant.store_id, id).await?))
 }
 
-/// Staff's note on a decision.
+/// Staff's note on an approval.
 #[derive(Deserialize, utoipa::ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
-    /// 1 to 500 characters; required to reject.
+    /// Up to 500 characters.
     #[schema(max_length = 500)]
     pub note: Option<String>,
 }
@@ -367,10 +367,19 @@ async fn approve(
     ))
 }
 
+/// Why staff reject a return.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rejection {
+    /// 1 to 500 characters, not blank.
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
+    pub note: String,
+}
+
 /// Rejects a requested return, saying why (`note`).
 #[utoipa::path(post, path = "/admin/api/returns/{id}/reject", tag = "returns",
     params(("id" = ReturnId, Path, description = "return id")),
-    request_body = Decision,
+    request_body = Rejection,
     responses((status = 200, body = Return),
         (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody),
@@ -380,9 +389,9 @@ async fn reject(
     tenant: TenantContext,
     _: Staff,
     ApiPath(id): ApiPath<ReturnId>,
-    ApiJson(body): ApiJson<Decision>,
+    ApiJson(body): ApiJson<Rejection>,
 ) -> Result<Json<Return>, PodError> {
-    let note = text("note", body.note.as_deref().unwrap_or(""))?;
+    let note = text("note", &body.note)?;
     Ok(Json(
         returns::decide(
             &state,
