@@ -521,6 +521,22 @@ async fn a_return_is_approved_received_restocked_and_refunded_with_its_share_of_
         )
         .await;
     assert_eq!(adjustments, 2);
+    // The shopper was mailed: each return opened, approved and refunded.
+    let number = o["number"].as_i64().expect("number");
+    for what in ["opened", "approved", "refunded"] {
+        let subject = format!("Return for order #{number} {what}");
+        let mails = stack.await_mails("shopper@example.com", &subject, 2).await;
+        assert_eq!(mails.len(), 2, "{subject}");
+    }
+    let refunded = stack
+        .await_mails("shopper@example.com", "refunded", 2)
+        .await;
+    let mut bodies = Vec::new();
+    for m in &refunded {
+        bodies.push(stack.mail(m).await.to_string());
+    }
+    assert!(bodies.iter().any(|b| b.contains("$11.00")), "{bodies:?}");
+    assert!(bodies.iter().any(|b| b.contains("$22.00")), "{bodies:?}");
     stack.shutdown().await;
 }
 

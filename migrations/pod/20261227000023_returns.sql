@@ -105,6 +105,15 @@ CREATE INDEX refunds_by_order ON refunds (store_id, order_id, id);
 -- The recovery worker's scan: pending refunds by age.
 CREATE INDEX refunds_pending ON refunds (store_id, updated_at) WHERE status = 'pending';
 
+-- The shopper's mails about a return (notifications::model::MAILED): a
+-- trigger of its own next to `outbox_mail`, on the same function, so each
+-- migration adds its events without restating the others'.
+CREATE TRIGGER outbox_mail_returns AFTER INSERT ON outbox
+    FOR EACH ROW
+    WHEN (NEW.type IN ('order.return_requested', 'order.return_approved',
+                       'order.return_completed'))
+    EXECUTE FUNCTION mail_enqueue();
+
 SELECT move_capture.install('return_settings');
 SELECT move_capture.install('returns');
 SELECT move_capture.install('return_lines');

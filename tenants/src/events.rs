@@ -368,6 +368,9 @@ pub struct ReturnChanged {
     pub return_id: ReturnId,
     pub order_id: OrderId,
     pub number: i64,
+    /// The order's email: where the shopper's mails about it go.
+    pub email: String,
+    pub currency: Currency,
     /// The shopper's reason.
     pub reason: String,
     /// Staff's note (approval, rejection), if any.
@@ -670,6 +673,8 @@ mod tests {
                     return_id: ReturnId::new(),
                     order_id: order,
                     number: 1001,
+                    email: "a@b.c".into(),
+                    currency: Currency::USD,
                     reason: "too small".into(),
                     note: Some("approved".into()),
                     lines: vec![ReturnedLine {

@@ -54,6 +54,8 @@ fn changed(r: &Return) -> ReturnChanged {
         return_id: r.id,
         order_id: r.order_id,
         number: r.order_number,
+        email: r.email.clone(),
+        currency: r.currency,
         reason: r.reason.clone(),
         note: r.note.clone(),
         lines: r

@@ -2,7 +2,7 @@
 //! filters on store_id.
 
 use chrono::{DateTime, Utc};
-use mercato_tenants::{OrderId, RefundId, ReturnId, StoreId, VariantId};
+use mercato_tenants::{Currency, OrderId, RefundId, ReturnId, StoreId, VariantId};
 use serde::Serialize;
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
@@ -30,6 +30,11 @@ pub struct Return {
     pub refund_minor: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The order's email and currency, for the return's events.
+    #[serde(skip)]
+    pub(crate) email: String,
+    #[serde(skip)]
+    pub(crate) currency: Currency,
 }
 
 /// Units of one order line in a return.
@@ -46,7 +51,7 @@ pub struct ReturnLine {
 }
 
 const COLUMNS: &str = "r.id, r.order_id, o.number, r.status, r.reason, r.note, r.restocked,
-    r.refund_id, r.refund_minor, r.created_at, r.updated_at";
+    r.refund_id, r.refund_minor, r.created_at, r.updated_at, o.email, o.currency";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -61,6 +66,8 @@ struct Row {
     refund_minor: Option<i64>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    email: String,
+    currency: String,
 }
 
 type LineRow = (Uuid, i32, Uuid, i32, Option<String>, Option<bool>);
@@ -84,6 +91,8 @@ async fn with_lines(
         .map(|r| {
             let status = ReturnStatus::parse(&r.status)
                 .ok_or_else(|| sqlx::Error::Decode(format!("return status {}", r.status).into()))?;
+            let currency = Currency::parse(&r.currency)
+                .map_err(|e| sqlx::Error::Decode(format!("order currency: {e}").into()))?;
             Ok(Return {
                 id: ReturnId::from_uuid(r.id),
                 order_id: OrderId::from_uuid(r.order_id),
@@ -107,6 +116,8 @@ async fn with_lines(
                 refund_minor: r.refund_minor,
                 created_at: r.created_at,
                 updated_at: r.updated_at,
+                email: r.email,
+                currency,
             })
         })
         .collect()
