@@ -738,3 +738,68 @@ async fn a_pod_killed_between_the_restock_and_the_refund_completes_the_return_on
     assert_eq!(now["refunded_minor"], 2000);
     stack.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_customers_order_is_returned_by_that_customer_signed_in_only() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "custret").await;
+    let (_, variant) = shop.product(&stack, "CUS-1", 1000, 10).await;
+    let customer = |id: mercato_tenants::CustomerId| {
+        stack
+            .keys
+            .issue(&mercato_tenants::Claims::new(
+                id.to_string(),
+                mercato_tenants::Role::Customer,
+                Some(shop.id),
+                common::now(),
+                3600,
+            ))
+            .expect("token")
+    };
+    let ada = customer(mercato_tenants::CustomerId::new());
+    let bob = customer(mercato_tenants::CustomerId::new());
+    let r = stack
+        .post(&shop.host, "/api/cart/lines")
+        .bearer_auth(&ada)
+        .json(&json!({"variant_id": variant, "quantity": 2}));
+    assert_eq!(common::status_of(r).await, 200);
+    let (status, o) = send(
+        stack
+            .post(&shop.host, "/api/checkout")
+            .bearer_auth(&ada)
+            .header("idempotency-key", "ada-1")
+            .json(&common::shop::checkout_body(CARD_OK)),
+    )
+    .await;
+    assert_eq!(status, 201, "{o}");
+    deliver_order(&stack, &shop, &o).await;
+    let number = o["number"].as_i64().expect("number");
+    let path = format!("/api/orders/{number}/returns");
+    let body = json!({"lines": [{"line": 0, "quantity": 1}], "reason": "too big"});
+    // Another customer: not found; the confirmation link without the
+    // session: sign in.
+    assert_eq!(
+        code(stack.post(&shop.host, &path).bearer_auth(&bob).json(&body)).await,
+        (404, "not_found".into())
+    );
+    assert_eq!(
+        code(stack.post(&shop.host, &returns_path(&o)).json(&body)).await,
+        (401, "unauthorized".into())
+    );
+    let (status, opened) = send(stack.post(&shop.host, &path).bearer_auth(&ada).json(&body)).await;
+    assert_eq!(
+        (status, opened["status"].as_str()),
+        (201, Some("requested")),
+        "{opened}"
+    );
+    let (status, mine) = send(stack.get(&shop.host, &path).bearer_auth(&ada)).await;
+    assert_eq!((status, mine.as_array().map(Vec::len)), (200, Some(1)));
+    let by = shop
+        .count(
+            &stack,
+            "SELECT count(*) FROM returns WHERE store_id = $1 AND opened_by LIKE 'customer:%'",
+        )
+        .await;
+    assert_eq!(by, 1);
+    stack.shutdown().await;
+}
