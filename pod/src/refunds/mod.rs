@@ -211,14 +211,6 @@ pub async fn pay_pending(
     Ok(unknown)
 }
 
-/// One refund of a store.
-pub async fn get(state: &AppState, store: StoreId, id: RefundId) -> Result<Refund, PodError> {
-    let mut conn = state.db.acquire().await?;
-    Ok(sql::get(&mut conn, store, id, false)
-        .await?
-        .ok_or_else(|| ApiError::not_found("refund"))?)
-}
-
 /// The order's refunds, oldest first.
 pub async fn of_order(
     state: &AppState,
@@ -227,16 +219,6 @@ pub async fn of_order(
 ) -> Result<Vec<Refund>, PodError> {
     let mut conn = state.db.acquire().await?;
     Ok(sql::of_order(&mut conn, store, order, 1000).await?)
-}
-
-/// The refund paying for a return, if it has one.
-pub async fn of_return(
-    state: &AppState,
-    store: StoreId,
-    return_id: ReturnId,
-) -> Result<Option<Refund>, PodError> {
-    let mut conn = state.db.acquire().await?;
-    Ok(sql::of_return(&mut conn, store, return_id).await?)
 }
 
 /// One recovery round: pays refunds left pending for longer than

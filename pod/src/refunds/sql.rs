@@ -104,21 +104,6 @@ pub(crate) async fn by_key(
     Ok(Some((refund, hash.unwrap_or_default())))
 }
 
-/// The refund paying for a return.
-pub(crate) async fn of_return(
-    conn: &mut sqlx::PgConnection,
-    store: StoreId,
-    return_id: ReturnId,
-) -> Result<Option<Refund>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM refunds WHERE store_id = $1 AND return_id = $2");
-    let row: Option<Row> = sqlx::query_as(&sql)
-        .bind(store.as_uuid())
-        .bind(return_id.as_uuid())
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.map(TryInto::try_into).transpose()
-}
-
 /// One refund; `for_update` locks its row.
 pub(crate) async fn get(
     conn: &mut sqlx::PgConnection,
