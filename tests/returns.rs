@@ -67,8 +67,8 @@ fn refund(
     .json(&json!({"amount_minor": amount, "reason": "goodwill"}))
 }
 
-/// The order's payment at the gateway: (captured, refunded).
-async fn at_gateway(stack: &Stack, shop: &Shop, order: &Value) -> (i64, i64) {
+/// The gateway's id of the order's payment.
+async fn payment_id(stack: &Stack, shop: &Shop, order: &Value) -> String {
     let mut db = shop.db(stack).await;
     let id: uuid::Uuid = order["id"].as_str().expect("id").parse().expect("uuid");
     let (payment,): (String,) =
@@ -78,6 +78,12 @@ async fn at_gateway(stack: &Stack, shop: &Shop, order: &Value) -> (i64, i64) {
             .fetch_one(&mut db)
             .await
             .expect("payment id");
+    payment
+}
+
+/// The order's payment at the gateway: (captured, refunded).
+async fn at_gateway(stack: &Stack, shop: &Shop, order: &Value) -> (i64, i64) {
+    let payment = payment_id(stack, shop, order).await;
     let p: Value = stack
         .http
         .get(format!("{}/v1/payments/{payment}", stack.gateway.url()))
@@ -801,5 +807,53 @@ async fn a_customers_order_is_returned_by_that_customer_signed_in_only() {
         )
         .await;
     assert_eq!(by, 1);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refund_the_gateway_refuses_fails_and_gives_its_amount_back_to_the_order() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "refused").await;
+    let (_, variant) = shop.product(&stack, "REF-1", 1000, 10).await;
+    let o = order(&stack, &shop, &[(&variant, 3)], "rf").await;
+    // Someone refunded most of the payment at the gateway itself, behind
+    // the store's back: the gateway now refuses more than 500.
+    let payment = payment_id(&stack, &shop, &o).await;
+    let r = stack
+        .http
+        .post(format!(
+            "{}/v1/payments/{payment}/refunds",
+            stack.gateway.url()
+        ))
+        .bearer_auth(stack.gateway.api_key())
+        .header("idempotency-key", "outside")
+        .json(&json!({"amount": 2500}))
+        .send()
+        .await
+        .expect("refund at the gateway");
+    assert_eq!(r.status(), 200);
+    let (status, failed) = send(refund(&stack, &shop, &o, "f1", 1000)).await;
+    assert_eq!(
+        (
+            status,
+            failed["status"].as_str(),
+            failed["failure"].as_str()
+        ),
+        (201, Some("failed"), Some("amount_too_large")),
+        "{failed}"
+    );
+    assert_eq!(
+        reread(&stack, &shop, &o).await["refunded_minor"],
+        0,
+        "the amount went back to the order"
+    );
+    let (status, ok) = send(refund(&stack, &shop, &o, "f2", 500)).await;
+    assert_eq!(
+        (status, ok["status"].as_str()),
+        (201, Some("succeeded")),
+        "{ok}"
+    );
+    assert_eq!(reread(&stack, &shop, &o).await["refunded_minor"], 500);
+    assert_eq!(at_gateway(&stack, &shop, &o).await, (3000, 3000));
     stack.shutdown().await;
 }

@@ -81,8 +81,10 @@ fn event_of(status: ReturnStatus, r: &Return) -> Option<Event> {
         ReturnStatus::Approved => Event::ReturnApproved(c),
         ReturnStatus::Rejected => Event::ReturnRejected(c),
         ReturnStatus::Received => Event::ReturnReceived(c),
-        ReturnStatus::Completed | ReturnStatus::RefundFailed => Event::ReturnCompleted(c),
-        ReturnStatus::Cancelled => return None,
+        ReturnStatus::Completed => Event::ReturnCompleted(c),
+        // Nothing the shopper is told: staff see the return and its failed
+        // refund, and refund by hand.
+        ReturnStatus::Cancelled | ReturnStatus::RefundFailed => return None,
     })
 }
 
