@@ -299,6 +299,13 @@ async fn capture_void_and_refund_follow_the_state_machine() {
     let all = gw.refund("r3", &p.id, 400).await.expect("refunded");
     assert_eq!(all.status, PaymentStatus::Refunded);
     assert_eq!((all.captured_amount, all.refunded_amount), (600, 600));
+    // A refund's key as a real PSP's: the same key and body answer the
+    // first answer again (no second refund), another body is refused.
+    assert_eq!(gw.refund("r1", &p.id, 200).await.expect("replay"), part);
+    assert_eq!(
+        rejected(gw.refund("r1", &p.id, 300).await),
+        (422, "idempotency_key_reused".to_owned())
+    );
     assert_eq!(
         rejected(gw.refund("r4", &p.id, 1).await),
         (409, "invalid_state".to_owned())

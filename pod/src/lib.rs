@@ -31,6 +31,8 @@ pub mod payments;
 pub mod periodic;
 pub mod product_write;
 pub mod redis_handle;
+pub mod refunds;
+pub mod returns;
 pub mod reviews;
 pub mod routes;
 pub mod search;

@@ -162,6 +162,7 @@ impl Application {
         ));
         let inventory_workers = inventory::spawn_workers(self.state.clone());
         let recovery = tokio::spawn(checkout::recover(self.state.clone()));
+        let returns_recovery = tokio::spawn(crate::returns::recover(self.state.clone()));
         let purge = fleet::spawn_purge_worker(self.state.clone());
         let sizes = fleet::spawn_size_sweep(self.state.clone());
         let mail = self
@@ -185,6 +186,7 @@ impl Application {
         refresher.abort();
         drop(inventory_workers);
         recovery.abort();
+        returns_recovery.abort();
         purge.abort();
         sizes.abort();
         if let Some(mail) = mail {
@@ -248,6 +250,7 @@ fn app(
         .merge(routes::notifications::api())
         .merge(routes::webhooks::api())
         .merge(routes::reviews::api())
+        .merge(routes::returns::api())
         // Undocumented: the storefront's HTML home page, for browsers.
         .route("/", get(storefront::home))
         // Undocumented: image files, at the URLs the product JSON gives.

@@ -103,6 +103,9 @@ catalogue! {
     Overloaded => ("overloaded", SERVICE_UNAVAILABLE),
     Queued => ("queued", SERVICE_UNAVAILABLE),
     DatabaseUnavailable => ("database_unavailable", SERVICE_UNAVAILABLE),
+    RefundTooLarge => ("refund_too_large", CONFLICT),
+    ReturnNotAllowed => ("return_not_allowed", UNPROCESSABLE_ENTITY),
+    ReturnTooLarge => ("return_too_large", CONFLICT),
 }
 
 impl std::fmt::Display for ErrorCode {

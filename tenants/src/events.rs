@@ -23,6 +23,7 @@ use crate::{
     CartId, CheckoutId, Currency, CustomerId, EventId, LocationId, OrderId, OrderStatus, ProductId,
     ProductStatus, ReviewId, ReviewStatus, ShipmentId, ShipmentStatus, StoreId, VariantId,
 };
+use crate::{RefundId, ReturnId};
 
 /// The Kafka header that carries the event type, so consumers can filter
 /// without parsing the value.
@@ -92,10 +93,15 @@ pub enum EventType {
     ReviewPublished,
     ReviewRejected,
     CartAbandoned,
+    ReturnRequested,
+    ReturnApproved,
+    ReturnRejected,
+    ReturnReceived,
+    ReturnCompleted,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 20] = [
+    pub const ALL: [EventType; 25] = [
         Self::OrderPlaced,
         Self::OrderStatusChanged,
         Self::OrderCancelled,
@@ -116,6 +122,11 @@ impl EventType {
         Self::ReviewPublished,
         Self::ReviewRejected,
         Self::CartAbandoned,
+        Self::ReturnRequested,
+        Self::ReturnApproved,
+        Self::ReturnRejected,
+        Self::ReturnReceived,
+        Self::ReturnCompleted,
     ];
 
     /// The name on the wire (the envelope's `type`, the outbox's `type`).
@@ -141,6 +152,11 @@ impl EventType {
             Self::ReviewPublished => "review.published",
             Self::ReviewRejected => "review.rejected",
             Self::CartAbandoned => "cart.abandoned",
+            Self::ReturnRequested => "order.return_requested",
+            Self::ReturnApproved => "order.return_approved",
+            Self::ReturnRejected => "order.return_rejected",
+            Self::ReturnReceived => "order.return_received",
+            Self::ReturnCompleted => "order.return_completed",
         }
     }
 
@@ -166,6 +182,11 @@ impl EventType {
             | Self::AccountExistsNotice
             | Self::CartAbandoned => Topic::Accounts,
             Self::ReviewCreated | Self::ReviewPublished | Self::ReviewRejected => Topic::Reviews,
+            Self::ReturnRequested
+            | Self::ReturnApproved
+            | Self::ReturnRejected
+            | Self::ReturnReceived
+            | Self::ReturnCompleted => Topic::Orders,
         }
     }
 
@@ -189,6 +210,11 @@ impl EventType {
             | Self::AccountExistsNotice => "the customer",
             Self::ReviewCreated | Self::ReviewPublished | Self::ReviewRejected => "the review",
             Self::CartAbandoned => "the cart",
+            Self::ReturnRequested
+            | Self::ReturnApproved
+            | Self::ReturnRejected
+            | Self::ReturnReceived
+            | Self::ReturnCompleted => "the order",
         }
     }
 }
@@ -461,6 +487,42 @@ pub struct ReviewModerated {
     pub from: ReviewStatus,
 }
 
+/// `order.return_requested`, `order.return_approved`,
+/// `order.return_rejected`, `order.return_received` and
+/// `order.return_completed`: a return of some of an
+/// order's units moved on (see pod/src/returns).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnChanged {
+    pub return_id: ReturnId,
+    pub order_id: OrderId,
+    pub number: i64,
+    /// The order's email: where the shopper's mails about it go.
+    pub email: String,
+    pub currency: Currency,
+    /// The shopper's reason.
+    pub reason: String,
+    /// Staff's note (approval, rejection), if any.
+    pub note: Option<String>,
+    pub lines: Vec<ReturnedLine>,
+    /// The refund paid (`order.return_completed`; none when nothing was left to
+    /// refund).
+    pub refund_id: Option<RefundId>,
+    pub refund_minor: Option<i64>,
+}
+
+/// One line of a [`ReturnChanged`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnedLine {
+    /// The order line's position (0 first).
+    pub line: i32,
+    pub variant_id: VariantId,
+    pub quantity: i32,
+    /// `unopened`, `opened` or `damaged`, once received.
+    pub condition: Option<String>,
+    /// Whether the units went back to stock, once received.
+    pub restock: Option<bool>,
+}
+
 /// An event: its type and its payload, which cannot disagree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -484,6 +546,11 @@ pub enum Event {
     ReviewPublished(ReviewModerated),
     ReviewRejected(ReviewModerated),
     CartAbandoned(CartAbandoned),
+    ReturnRequested(ReturnChanged),
+    ReturnApproved(ReturnChanged),
+    ReturnRejected(ReturnChanged),
+    ReturnReceived(ReturnChanged),
+    ReturnCompleted(ReturnChanged),
 }
 
 impl Event {
@@ -509,6 +576,11 @@ impl Event {
             Self::ReviewPublished(_) => EventType::ReviewPublished,
             Self::ReviewRejected(_) => EventType::ReviewRejected,
             Self::CartAbandoned(_) => EventType::CartAbandoned,
+            Self::ReturnRequested(_) => EventType::ReturnRequested,
+            Self::ReturnApproved(_) => EventType::ReturnApproved,
+            Self::ReturnRejected(_) => EventType::ReturnRejected,
+            Self::ReturnReceived(_) => EventType::ReturnReceived,
+            Self::ReturnCompleted(_) => EventType::ReturnCompleted,
         }
     }
 
@@ -535,6 +607,11 @@ impl Event {
             Self::ReviewCreated(e) => e.review_id.as_uuid(),
             Self::ReviewPublished(e) | Self::ReviewRejected(e) => e.review_id.as_uuid(),
             Self::CartAbandoned(e) => e.cart_id.as_uuid(),
+            Self::ReturnRequested(e)
+            | Self::ReturnApproved(e)
+            | Self::ReturnRejected(e)
+            | Self::ReturnReceived(e)
+            | Self::ReturnCompleted(e) => e.order_id.as_uuid(),
         }
     }
 
@@ -559,6 +636,11 @@ impl Event {
             Self::ReviewCreated(e) => serde_json::to_value(e),
             Self::ReviewPublished(e) | Self::ReviewRejected(e) => serde_json::to_value(e),
             Self::CartAbandoned(e) => serde_json::to_value(e),
+            Self::ReturnRequested(e)
+            | Self::ReturnApproved(e)
+            | Self::ReturnRejected(e)
+            | Self::ReturnReceived(e)
+            | Self::ReturnCompleted(e) => serde_json::to_value(e),
         }
     }
 
@@ -598,6 +680,11 @@ impl Event {
             EventType::ReviewPublished => Self::ReviewPublished(Deserialize::deserialize(payload)?),
             EventType::ReviewRejected => Self::ReviewRejected(Deserialize::deserialize(payload)?),
             EventType::CartAbandoned => Self::CartAbandoned(Deserialize::deserialize(payload)?),
+            EventType::ReturnRequested => Self::ReturnRequested(Deserialize::deserialize(payload)?),
+            EventType::ReturnApproved => Self::ReturnApproved(Deserialize::deserialize(payload)?),
+            EventType::ReturnRejected => Self::ReturnRejected(Deserialize::deserialize(payload)?),
+            EventType::ReturnReceived => Self::ReturnReceived(Deserialize::deserialize(payload)?),
+            EventType::ReturnCompleted => Self::ReturnCompleted(Deserialize::deserialize(payload)?),
         })
     }
 }
@@ -785,6 +872,37 @@ mod tests {
                 }],
                 restore_path: Some("/cart/restore?token=secret".into()),
             }),
+            EventType::ReturnRequested
+            | EventType::ReturnApproved
+            | EventType::ReturnRejected
+            | EventType::ReturnReceived
+            | EventType::ReturnCompleted => {
+                let changed = ReturnChanged {
+                    return_id: ReturnId::new(),
+                    order_id: order,
+                    number: 1001,
+                    email: "a@b.c".into(),
+                    currency: Currency::USD,
+                    reason: "too small".into(),
+                    note: Some("approved".into()),
+                    lines: vec![ReturnedLine {
+                        line: 0,
+                        variant_id: VariantId::new(),
+                        quantity: 1,
+                        condition: Some("unopened".into()),
+                        restock: Some(true),
+                    }],
+                    refund_id: Some(RefundId::new()),
+                    refund_minor: Some(2090),
+                };
+                match event_type {
+                    EventType::ReturnRequested => Event::ReturnRequested(changed),
+                    EventType::ReturnApproved => Event::ReturnApproved(changed),
+                    EventType::ReturnRejected => Event::ReturnRejected(changed),
+                    EventType::ReturnReceived => Event::ReturnReceived(changed),
+                    _ => Event::ReturnCompleted(changed),
+                }
+            }
         }
     }
 

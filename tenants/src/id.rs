@@ -174,6 +174,14 @@ id_type!(
     /// A customer's review of a product.
     ReviewId
 );
+id_type!(
+    /// A return of some of an order's units.
+    ReturnId
+);
+id_type!(
+    /// Money given back on an order: a partial or full refund.
+    RefundId
+);
 
 impl From<CheckoutId> for HoldOwner {
     fn from(checkout: CheckoutId) -> Self {

@@ -37,7 +37,8 @@ pub use error::{ApiError, ErrorCode};
 pub use id::{
     AddressId, AdjustmentId, ApiKeyId, CartId, CategoryId, CheckoutId, CollectionId, CustomerId,
     EventId, HoldId, HoldOwner, JobId, LocationId, MediaId, MoveId, OrderId, PodId, ProductId,
-    ReviewId, SessionId, ShipmentId, StaffId, StoreId, VariantId, WebhookDeliveryId, WebhookId,
+    RefundId, ReturnId, ReviewId, SessionId, ShipmentId, StaffId, StoreId, VariantId,
+    WebhookDeliveryId, WebhookId,
 };
 pub use keys::{KeyError, KeyRing, SigningKey, TokenConfig, TokenError, TokenKeys};
 pub use money::{Currency, Money};

@@ -77,5 +77,5 @@ pub use holds::{commit, commit_routed, pin, release, reserve, restock, ReserveEr
 pub use locations::ensure_default_location;
 pub use model::{allocate, Badge, HoldLine, Level, Location, PinOutcome, Shortage, StaffReason};
 pub use sql::stock::levels;
-pub use stock::initial_stock;
+pub use stock::{initial_stock, put_back};
 pub use workers::{reconcile_once, spawn_workers, sweep_once, Workers};

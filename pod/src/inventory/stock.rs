@@ -116,3 +116,48 @@ pub(crate) async fn variant_stock<'e>(
             .collect(),
     })
 }
+
+/// Inside the caller's transaction: `quantity` units of `variant` come back
+/// to `location` (or the store's default location) from a return: on hand
+/// goes up, audited with reason `returned` and the return as reference.
+/// A deleted variant takes nothing back (false). The caller runs
+/// [`super::refresh_gate`] after its commit.
+pub async fn put_back(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    variant: VariantId,
+    location: Option<LocationId>,
+    quantity: i32,
+    reference: uuid::Uuid,
+) -> Result<bool, sqlx::Error> {
+    if quantity <= 0
+        || sql::rows_of_variant(&mut **tx, store, variant)
+            .await?
+            .is_empty()
+    {
+        return Ok(false);
+    }
+    let location = match location {
+        Some(l) => l,
+        None => locations::ensure_default_location(tx, store).await?,
+    };
+    let (current, reserved) = sql::lock_row(tx, store, variant, location).await?;
+    let on_hand = current + quantity;
+    sql::write_on_hand(tx, store, variant, location, on_hand).await?;
+    record_change(
+        tx,
+        store,
+        &Change {
+            variant,
+            location,
+            delta: quantity,
+            on_hand_after: on_hand,
+            reserved_after: reserved,
+            reason: "returned",
+            actor: "system",
+            reference: Some(reference),
+        },
+    )
+    .await?;
+    Ok(true)
+}

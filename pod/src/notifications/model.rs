@@ -13,10 +13,12 @@ use chrono::{DateTime, Utc};
 use mercato_tenants::events::{Event, EventType};
 use mercato_tenants::{Currency, Money};
 
-/// The events that mail someone; the trigger `outbox_mail` (pod migrations
-/// `…19_mail.sql`, `…22_order_fulfillment.sql`) queues a delivery for
-/// exactly these (a shipment's update only when it shipped or arrived).
-pub const MAILED: [EventType; 7] = [
+/// The events that mail someone; the triggers on `mail_enqueue` (pod
+/// migrations `…19_mail.sql`, `…22_order_fulfillment.sql`,
+/// `…23_returns.sql`, `…25_abandoned_carts.sql`) queue a delivery for
+/// exactly these (a shipment's update only when it shipped, got new
+/// tracking on the way, or arrived).
+pub const MAILED: [EventType; 10] = [
     EventType::OrderPlaced,
     EventType::ShipmentUpdated,
     EventType::CartAbandoned,
@@ -24,6 +26,9 @@ pub const MAILED: [EventType; 7] = [
     EventType::CustomerConfirmationRequested,
     EventType::AccountExistsNotice,
     EventType::StaffInvited,
+    EventType::ReturnRequested,
+    EventType::ReturnApproved,
+    EventType::ReturnCompleted,
 ];
 
 /// The store as its mails show it.
@@ -233,8 +238,67 @@ pub fn render(store: &StoreFace, event: &Event) -> Option<Mail> {
             ));
             body.finish(&invite.email, format!("Join {store_name} on Mercato"))
         }
+        Event::ReturnRequested(r) => {
+            let mut body = Body::new(&format!(
+                "We received your return request for order #{} at {name}.",
+                r.number
+            ));
+            body.table(&returned_lines(r));
+            body.para("We will let you know once it is approved and how to send the items back.");
+            body.finish(
+                &r.email,
+                format!("Return for order #{} opened — {name}", r.number),
+            )
+        }
+        Event::ReturnApproved(r) => {
+            let mut body = Body::new(&format!(
+                "Your return for order #{} at {name} is approved: please send these items back.",
+                r.number
+            ));
+            body.table(&returned_lines(r));
+            if let Some(note) = &r.note {
+                body.para(note);
+            }
+            body.para("Once they arrive, we refund them.");
+            body.finish(
+                &r.email,
+                format!("Return for order #{} approved — {name}", r.number),
+            )
+        }
+        Event::ReturnCompleted(r) => {
+            let refunded = r.refund_minor.unwrap_or(0);
+            let mut body = Body::new(&format!(
+                "Your return for order #{} at {name} arrived.",
+                r.number
+            ));
+            body.table(&returned_lines(r));
+            if refunded > 0 {
+                body.para(&format!(
+                    "We refunded {} to your payment method; it may take a few days to show.",
+                    format_money(Money::new(refunded, r.currency))
+                ));
+            }
+            body.finish(
+                &r.email,
+                format!("Return for order #{} refunded — {name}", r.number),
+            )
+        }
         _ => return None,
     })
+}
+
+/// A return's lines: units and the order line they belong to.
+fn returned_lines(r: &mercato_tenants::events::ReturnChanged) -> Vec<[String; 3]> {
+    r.lines
+        .iter()
+        .map(|l| {
+            [
+                format!("{} ×", l.quantity),
+                format!("line {} of the order", l.line + 1),
+                String::new(),
+            ]
+        })
+        .collect()
 }
 
 fn when(at: DateTime<Utc>) -> String {
@@ -479,6 +543,42 @@ mod tests {
             mail.subject,
             "You already have an account at Café <Noir> & Co"
         );
+    }
+
+    #[test]
+    fn a_returns_mails_go_to_the_orders_email_with_the_refund() {
+        use mercato_tenants::events::{ReturnChanged, ReturnedLine};
+        use mercato_tenants::ReturnId;
+        let r = ReturnChanged {
+            return_id: ReturnId::new(),
+            order_id: OrderId::new(),
+            number: 1001,
+            email: "shopper@example.com".into(),
+            currency: Currency::USD,
+            reason: "too small".into(),
+            note: None,
+            lines: vec![ReturnedLine {
+                line: 0,
+                variant_id: VariantId::new(),
+                quantity: 2,
+                condition: None,
+                restock: None,
+            }],
+            refund_id: None,
+            refund_minor: Some(2090),
+        };
+        let opened = render(&face(), &Event::ReturnRequested(r.clone())).expect("a mail");
+        assert_eq!(opened.to, "shopper@example.com");
+        assert_eq!(
+            opened.subject,
+            "Return for order #1001 opened — Café <Noir> & Co"
+        );
+        let approved = render(&face(), &Event::ReturnApproved(r.clone())).expect("a mail");
+        assert!(approved.subject.contains("approved"));
+        let refunded = render(&face(), &Event::ReturnCompleted(r.clone())).expect("a mail");
+        assert!(refunded.subject.contains("refunded"));
+        assert!(refunded.text.contains("$20.90") && refunded.html.contains("$20.90"));
+        assert!(render(&face(), &Event::ReturnRejected(r)).is_none());
     }
 
     #[test]

@@ -428,3 +428,40 @@ pub async fn database_transitions<'e>(
         .fetch_all(exec)
         .await
 }
+
+/// Adds `delta` (negative: gives back) to the money refunded on an order;
+/// the table's CHECK keeps it between 0 and the captured amount. The
+/// caller holds the order's row lock (refunds reserve under it).
+pub async fn add_refunded(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: OrderId,
+    delta: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE orders SET refunded_minor = refunded_minor + $3, updated_at = now()
+         WHERE store_id = $1 AND id = $2",
+    )
+    .bind(store.as_uuid())
+    .bind(order.as_uuid())
+    .bind(delta)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// When the order last became `delivered`, if it did.
+pub async fn delivered_at(
+    conn: &mut sqlx::PgConnection,
+    store: StoreId,
+    order: OrderId,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT max(at) FROM order_history
+          WHERE store_id = $1 AND order_id = $2 AND to_status = 'delivered'",
+    )
+    .bind(store.as_uuid())
+    .bind(order.as_uuid())
+    .fetch_one(&mut *conn)
+    .await
+}

@@ -251,9 +251,11 @@ mod tests {
             paths,
             vec![
                 "/api/cart",
+                "/api/cart/email",
                 "/api/cart/lines",
                 "/api/cart/lines/{variant_id}",
-                "/api/cart/merge"
+                "/api/cart/merge",
+                "/api/cart/restore"
             ]
         );
         let json = serde_json::to_value(&doc).expect("json");
@@ -264,6 +266,8 @@ mod tests {
             "CartCreated",
             "AddLine",
             "SetLine",
+            "CartEmail",
+            "RestoreCart",
         ] {
             assert!(
                 json["components"]["schemas"][schema].is_object(),

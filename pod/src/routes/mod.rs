@@ -16,6 +16,7 @@ pub mod inventory;
 pub mod media;
 pub mod notifications;
 pub mod orders;
+pub mod returns;
 pub mod reviews;
 pub mod search;
 pub mod tenancy;

@@ -4,9 +4,9 @@
 
 use axum::extract::State;
 use axum::Json;
-use mercato_tenants::events::{Event, OrderGivenBack, PaymentChanged};
+use mercato_tenants::events::{Event, OrderGivenBack};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
-use mercato_tenants::{ApiError, Currency, CustomerId, Email, ErrorCode, OrderId, StoreId};
+use mercato_tenants::{ApiError, CustomerId, Email, ErrorCode, OrderId, StoreId};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,8 +18,8 @@ use crate::error::PodError;
 use crate::orders::lookup::{self, Access, LookupToken};
 use crate::orders::state::{self, CancelMoney, OrderStatus};
 use crate::orders::{Filter, Order};
-use crate::payments::GatewayError;
 use crate::product_write;
+use crate::refunds::{self, Ask, NewRefund};
 use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
 use crate::{events, fulfillment, inventory, paging};
@@ -286,7 +286,7 @@ pub struct GiveBack {
     params(("id" = OrderId, Path, description = "order id")),
     request_body = GiveBack,
     responses((status = 200, body = Order),
-              (status = 409, description = "invalid_transition, or checkout_pending while the payment is being captured", body = mercato_tenants::error::ErrorBody)))]
+              (status = 409, description = "invalid_transition, or checkout_pending while the payment is being captured, or conflict: restock asked after units came back through a return", body = mercato_tenants::error::ErrorBody)))]
 async fn cancel(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -307,12 +307,12 @@ async fn cancel(
     .await
 }
 
-/// Refunds an order in full (also after shipping); restocks only when
-/// asked.
+/// Refunds an order in full (also after shipping): what is left after any
+/// partial refunds; restocks only when asked.
 #[utoipa::path(post, path = "/admin/api/orders/{id}/refund", tag = "orders",
     params(("id" = OrderId, Path, description = "order id")),
     request_body = GiveBack,
-    responses((status = 200, body = Order), (status = 409, description = "invalid_transition", body = mercato_tenants::error::ErrorBody)))]
+    responses((status = 200, body = Order), (status = 409, description = "invalid_transition, or conflict: restock asked after units came back through a return", body = mercato_tenants::error::ErrorBody)))]
 async fn refund(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -333,9 +333,9 @@ async fn refund(
     .await
 }
 
-/// Money back through the gateway first (idempotent on a key derived from
-/// the order, so a retry after any failure refunds once), then one
-/// transaction: status, money, stock, events.
+/// Money back through the gateway first (what is left after any partial
+/// refunds, as a refund of its own: a retry after any failure refunds
+/// once), then one transaction: status, stock, events.
 async fn give_back(
     state: &AppState,
     store: StoreId,
@@ -388,34 +388,54 @@ async fn give_back(
     {
         return Err(refused(order.status, to).into());
     }
-    let owed = order.captured_minor - order.refunded_minor;
-    let refunded = if owed > 0 {
-        let key = format!("order_{}_refund", id.as_uuid().simple());
-        match state.payments.refund(&key, &order.payment_id, owed).await {
-            Ok(p) => p.refunded_amount,
-            Err(GatewayError::Unknown(why)) => {
-                return Err(ApiError::new(
-                    ErrorCode::UpstreamTimeout,
-                    format!("the payment gateway did not answer ({why}); retrying is safe"),
-                )
-                .into())
-            }
-            Err(e) => {
-                return Err(ApiError::new(
-                    ErrorCode::PaymentFailed,
-                    format!("the gateway refused the refund: {e}"),
-                )
-                .into())
-            }
-        }
-    } else {
-        order.refunded_minor
-    };
+    if restock && crate::returns::any_restocked(state, store, id).await? {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "units of this order already went back to stock through a return; \
+             send restock: false and adjust the rest of the stock by hand",
+        )
+        .into());
+    }
+    // What is left of the capture goes back as one refund, reserved on the
+    // order like any partial refund (so, with those before it, it never
+    // passes the capture), then every pending refund of the order is paid,
+    // each once by its own key: a retry after any failure refunds nothing
+    // twice.
+    let mut tx = begin_write(&state.db, store).await?;
+    refunds::reserve(
+        &mut tx,
+        store,
+        &NewRefund {
+            order: id,
+            ask: Ask::Rest,
+            return_id: None,
+            reason: reason.as_deref(),
+            actor: &actor(staff),
+            key: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    if refunds::pay_pending(state, store, id).await? {
+        return Err(ApiError::new(
+            ErrorCode::UpstreamTimeout,
+            "the payment gateway did not answer the refund; retrying is safe",
+        )
+        .into());
+    }
+    let paid = load(state, store, id).await?;
+    if paid.refunded_minor < paid.captured_minor {
+        return Err(ApiError::new(
+            ErrorCode::PaymentFailed,
+            "the gateway refused the refund (see the order's refunds)",
+        )
+        .into());
+    }
     let mut tx = begin_write(&state.db, store).await?;
     let locked = crate::orders::get(tx.as_mut(), store, id, true)
         .await?
         .ok_or_else(|| ApiError::not_found("order"))?;
-    crate::orders::record_refund(&mut tx, store, id, refunded).await?;
+    let refunded = locked.refunded_minor;
     // The order may have moved on while the refund ran (shipped, say):
     // the money is back either way, so it ends refunded.
     let to = if state::allowed(locked.status, to) {
@@ -457,14 +477,6 @@ async fn give_back(
         Event::OrderRefunded(given_back)
     };
     events::record(&mut tx, store, &event).await?;
-    let refund = PaymentChanged {
-        order_id: Some(id),
-        checkout_id: order.checkout_id,
-        payment_id: order.payment_id.clone(),
-        amount_minor: refunded,
-        currency: Currency::parse(&order.currency).map_err(PodError::internal)?,
-    };
-    events::record(&mut tx, store, &Event::PaymentRefunded(refund)).await?;
     tx.commit().await?;
     if restocked > 0 {
         let variants: Vec<_> = order.lines.iter().map(|l| l.variant_id).collect();
