@@ -103,16 +103,21 @@ async fn store_rows(url: &str, store: mercato_tenants::StoreId) -> i64 {
     let mut db = connect(url).await;
     let mut total = 0;
     for table in tenant_tables(&mut db).await {
-        let (n,): (i64,) = sqlx::query_as(&format!(
-            "SELECT count(*) FROM \"{table}\" WHERE store_id = $1"
-        ))
-        .bind(store.as_uuid())
-        .fetch_one(&mut db)
-        .await
-        .expect("count");
-        total += n;
+        total += rows_of(&mut db, &table, store).await;
     }
     total
+}
+
+/// Rows of `store` in `table`.
+async fn rows_of(db: &mut sqlx::PgConnection, table: &str, store: mercato_tenants::StoreId) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(&format!(
+        "SELECT count(*) FROM \"{table}\" WHERE store_id = $1"
+    ))
+    .bind(store.as_uuid())
+    .fetch_one(db)
+    .await
+    .expect("count");
+    n
 }
 
 /// How many of `ids` (uuids) are rows of `store` in `table`.
@@ -338,6 +343,91 @@ fn spawn_load(
     tasks
 }
 
+/// The tables an order's second half writes (issue 17).
+const AFTER_THE_ORDER: [&str; 9] = [
+    "shipments",
+    "shipment_lines",
+    "reviews",
+    "product_ratings",
+    "returns",
+    "return_lines",
+    "refunds",
+    "webhook_subscriptions",
+    "mail_deliveries",
+];
+
+/// A signed-in customer buys, gets the order delivered, reviews it,
+/// opens a return, and gets a goodwill refund: rows in every table of
+/// [`AFTER_THE_ORDER`] but the webhooks'.
+async fn after_the_order(stack: &Stack, shop: &Shop) {
+    let (product, variant) = shop.product(stack, "AFTER-1", 2500, 5).await;
+    let body = json!({"email": "mover@example.com", "password": "correct horse battery",
+                      "first_name": "Mo", "last_name": "Ver"});
+    let r = common::register_customer(stack, &shop.host, body, None).await;
+    assert_eq!(r.status(), 201, "confirming the customer");
+    let login: Value = r.json().await.expect("json");
+    let token = login["token"].as_str().expect("token").to_owned();
+    let r = stack
+        .post(&shop.host, "/api/cart/lines")
+        .bearer_auth(&token)
+        .json(&json!({"variant_id": variant, "quantity": 2}));
+    assert_eq!(common::status_of(r).await, 200);
+    let r = stack
+        .post(&shop.host, "/api/checkout")
+        .bearer_auth(&token)
+        .header("idempotency-key", "after-the-order")
+        .json(&common::shop::checkout_body(common::shop::CARD_OK))
+        .send()
+        .await
+        .expect("checkout");
+    assert_eq!(r.status(), 201);
+    let order: Value = r.json().await.expect("order");
+    let id = order["id"].as_str().expect("id");
+    shop.deliver(stack, id).await;
+    let r = stack
+        .post(&shop.host, &format!("/api/products/{product}/reviews"))
+        .bearer_auth(&token)
+        .json(&json!({"rating": 5, "title": "Moves well", "body": "Still here after the move."}))
+        .send()
+        .await
+        .expect("review");
+    assert_eq!(r.status(), 201, "review");
+    let review: Value = r.json().await.expect("json");
+    let r = stack
+        .post(
+            &shop.host,
+            &format!(
+                "/admin/api/reviews/{}/status",
+                review["id"].as_str().expect("id")
+            ),
+        )
+        .bearer_auth(&shop.staff)
+        .json(&json!({"status": "published"}));
+    assert_eq!(common::status_of(r).await, 200, "publishing the review");
+    let number = order["number"].as_i64().expect("number");
+    let r = stack
+        .post(&shop.host, &format!("/api/orders/{number}/returns"))
+        .bearer_auth(&token)
+        .json(&json!({"lines": [{"line": 0, "quantity": 1}], "reason": "too big"}));
+    assert_eq!(common::status_of(r).await, 201, "return");
+    let r = stack
+        .post(&shop.host, &format!("/admin/api/orders/{id}/refunds"))
+        .bearer_auth(&shop.staff)
+        .header("idempotency-key", "after-the-order-goodwill")
+        .json(&json!({"amount_minor": 300, "reason": "late"}));
+    assert_eq!(common::status_of(r).await, 201, "goodwill refund");
+}
+
+/// The store's rows per table of [`AFTER_THE_ORDER`] in a pod database.
+async fn after_the_order_rows(url: &str, store: mercato_tenants::StoreId) -> Vec<(String, i64)> {
+    let mut db = connect(url).await;
+    let mut out = Vec::new();
+    for table in AFTER_THE_ORDER {
+        out.push((table.to_owned(), rows_of(&mut db, table, store).await));
+    }
+    out
+}
+
 /// Tests 1 and 4: a store moves while writers work through the router.
 /// Every acknowledged write is on the target, the source took no write
 /// after its fence, checkouts end consistent, and the stores that stay put
@@ -377,6 +467,9 @@ async fn a_store_moves_under_load_without_losing_a_write() {
         .json(&json!({"url": receiver.url(), "topics": ["orders/created", "products/update"]}));
     assert_eq!(common::status_of(r).await, 201);
 
+    // A store with shipments, a review, a return, refunds and mail moves
+    // with all of them.
+    after_the_order(&stack, &shop).await;
     let (_, stocked) = shop.product(&stack, "STOCKED", 1200, 1_000).await;
     let (_, sold) = shop.product(&stack, "SOLD", 2500, 100).await;
     let checkout_carts = shop.one_unit_carts(&stack, &sold, 40).await;
@@ -444,6 +537,22 @@ async fn a_store_moves_under_load_without_losing_a_write() {
             ids.len() as i64,
             "acknowledged {table} on the target"
         );
+    }
+    // Every row of the order's second half is on the target, as on the
+    // source (checkouts go on after the move: the target has their
+    // shipments and mail too).
+    let moved = after_the_order_rows(&target_url, shop.id).await;
+    let left = after_the_order_rows(&source_url, shop.id).await;
+    for ((table, on_target), (_, on_source)) in moved.iter().zip(&left) {
+        assert!(*on_source > 0, "{table} has rows to move");
+        if matches!(
+            table.as_str(),
+            "shipments" | "shipment_lines" | "mail_deliveries"
+        ) {
+            assert!(on_target >= on_source, "{table}: {on_target} < {on_source}");
+        } else {
+            assert_eq!(on_target, on_source, "{table}");
+        }
     }
     // Nothing was written on the source after the fence: no row of the
     // store there is younger than the move's last marker.
@@ -534,7 +643,16 @@ async fn a_store_moves_under_load_without_losing_a_write() {
     .fetch_one(&mut db)
     .await
     .expect("deliveries");
-    assert_eq!(queued, paid, "a confirmation queued per paid order");
+    // Paid, whatever became of it since (the after-the-order one was
+    // delivered).
+    let (ever_paid,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM orders WHERE store_id = $1 AND status NOT IN ('placed', 'cancelled')",
+    )
+    .bind(shop.id.as_uuid())
+    .fetch_one(&mut db)
+    .await
+    .expect("orders");
+    assert_eq!(queued, ever_paid, "a confirmation queued per paid order");
     stack
         .eventually("the moved store's mails are all finished", || async {
             let (open,): (i64,) = sqlx::query_as(

@@ -350,3 +350,78 @@ async fn outside_dev_mode_internal_targets_are_refused() {
     assert!(refused >= 2, "every attempt was refused before connecting");
     stack.shutdown().await;
 }
+
+/// The topics of an order's second half and of new customers: a customer
+/// confirms (`customers/create`), the order ships whole (`fulfillments/update`,
+/// `orders/fulfilled`), and a goodwill refund is paid (`refunds/created`).
+#[tokio::test]
+async fn fulfilment_refund_and_customer_topics_arrive() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "hooked-after").await;
+    let receiver = Receiver::start().await;
+    let topics = [
+        "customers/create",
+        "fulfillments/update",
+        "orders/fulfilled",
+        "refunds/created",
+    ];
+    let r = stack
+        .post(&shop.host, "/admin/api/webhooks")
+        .bearer_auth(&shop.staff)
+        .json(&json!({"url": receiver.url(), "topics": topics}));
+    assert_eq!(status_of(r).await, 201);
+
+    let body = json!({"email": "hooked@example.com", "password": "correct horse battery",
+                      "first_name": "Hu", "last_name": "Ked"});
+    let r = common::register_customer(&stack, &shop.host, body, None).await;
+    assert_eq!(r.status(), 201);
+    let (_, variant) = shop.product(&stack, "HOOKED", 2_000, 5).await;
+    let cart = shop.cart(&stack, &[(&variant, 1)]).await;
+    let order: Value = shop
+        .checkout(&stack, &cart, "hooked-1", CARD_OK)
+        .send()
+        .await
+        .expect("checkout")
+        .json()
+        .await
+        .expect("json");
+    let id = order["id"].as_str().expect("id");
+    shop.deliver(&stack, id).await;
+    let r = stack
+        .post(&shop.host, &format!("/admin/api/orders/{id}/refunds"))
+        .bearer_auth(&shop.staff)
+        .header("idempotency-key", "hooked-goodwill")
+        .json(&json!({"amount_minor": 250, "reason": "late"}));
+    assert_eq!(status_of(r).await, 201);
+
+    // shipped, delivered: two shipment updates; one of each other topic.
+    let by_topic = stack
+        .eventually("every topic arrives", || async {
+            let mut by_topic: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+            for r in receiver.received() {
+                let body = body_of(&r);
+                by_topic
+                    .entry(body["topic"].as_str().expect("topic").to_owned())
+                    .or_default()
+                    .push(body);
+            }
+            let counts: Vec<usize> = topics
+                .iter()
+                .map(|t| by_topic.get(*t).map_or(0, Vec::len))
+                .collect();
+            (counts == [1, 2, 1, 1]).then_some(by_topic)
+        })
+        .await;
+    assert_eq!(
+        by_topic["customers/create"][0]["data"]["email"],
+        "hooked@example.com"
+    );
+    assert_eq!(by_topic["refunds/created"][0]["data"]["amount_minor"], 250);
+    assert_eq!(by_topic["orders/fulfilled"][0]["data"]["order_id"], id);
+    let statuses: BTreeSet<&str> = by_topic["fulfillments/update"]
+        .iter()
+        .map(|b| b["data"]["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(statuses, BTreeSet::from(["delivered", "shipped"]));
+    stack.shutdown().await;
+}

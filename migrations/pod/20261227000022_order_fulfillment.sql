@@ -76,8 +76,11 @@ CREATE TRIGGER outbox_mail AFTER INSERT ON outbox
                AND NEW.payload->>'status' IN ('shipped', 'in_transit')))))
     EXECUTE FUNCTION mail_enqueue();
 
--- Merchants subscribe to an order's fulfilment and to its shipments
--- (webhooks::model::Topic maps the same way).
+-- Merchants subscribe to an order's fulfilment and to its shipments, and
+-- `refunds/created` follows each refund (`payment.refunded`: a return's, a
+-- goodwill refund, what a cancel or full refund gives back), not only the
+-- full refund of an order; and to new customers (webhooks::model::Topic
+-- maps the same way).
 CREATE OR REPLACE FUNCTION webhook_topic(event_type text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE event_type
@@ -87,9 +90,10 @@ LANGUAGE sql IMMUTABLE AS $$
         WHEN 'order.fulfilled'         THEN 'orders/fulfilled'
         WHEN 'order.shipment_updated'  THEN 'fulfillments/update'
         WHEN 'payment.captured'        THEN 'orders/paid'
-        WHEN 'order.refunded'          THEN 'refunds/created'
+        WHEN 'payment.refunded'        THEN 'refunds/created'
         WHEN 'catalog.product_changed' THEN 'products/update'
         WHEN 'catalog.product_deleted' THEN 'products/delete'
         WHEN 'inventory.level_changed' THEN 'inventory_levels/update'
+        WHEN 'customer.created'        THEN 'customers/create'
     END
 $$;

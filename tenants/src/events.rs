@@ -93,6 +93,7 @@ pub enum EventType {
     ReviewPublished,
     ReviewRejected,
     CartAbandoned,
+    CustomerCreated,
     ReturnRequested,
     ReturnApproved,
     ReturnRejected,
@@ -101,7 +102,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 25] = [
+    pub const ALL: [EventType; 26] = [
         Self::OrderPlaced,
         Self::OrderStatusChanged,
         Self::OrderCancelled,
@@ -122,6 +123,7 @@ impl EventType {
         Self::ReviewPublished,
         Self::ReviewRejected,
         Self::CartAbandoned,
+        Self::CustomerCreated,
         Self::ReturnRequested,
         Self::ReturnApproved,
         Self::ReturnRejected,
@@ -152,6 +154,7 @@ impl EventType {
             Self::ReviewPublished => "review.published",
             Self::ReviewRejected => "review.rejected",
             Self::CartAbandoned => "cart.abandoned",
+            Self::CustomerCreated => "customer.created",
             Self::ReturnRequested => "order.return_requested",
             Self::ReturnApproved => "order.return_approved",
             Self::ReturnRejected => "order.return_rejected",
@@ -180,7 +183,8 @@ impl EventType {
             | Self::PasswordResetRequested
             | Self::CustomerConfirmationRequested
             | Self::AccountExistsNotice
-            | Self::CartAbandoned => Topic::Accounts,
+            | Self::CartAbandoned
+            | Self::CustomerCreated => Topic::Accounts,
             Self::ReviewCreated | Self::ReviewPublished | Self::ReviewRejected => Topic::Reviews,
             Self::ReturnRequested
             | Self::ReturnApproved
@@ -210,6 +214,7 @@ impl EventType {
             | Self::AccountExistsNotice => "the customer",
             Self::ReviewCreated | Self::ReviewPublished | Self::ReviewRejected => "the review",
             Self::CartAbandoned => "the cart",
+            Self::CustomerCreated => "the customer",
             Self::ReturnRequested
             | Self::ReturnApproved
             | Self::ReturnRejected
@@ -292,6 +297,17 @@ pub struct OrderStatusChanged {
     pub number: i64,
     pub from: OrderStatus,
     pub to: OrderStatus,
+}
+
+/// `customer.created`: a shopper confirmed their registration; the account
+/// exists from now on. Holds no secret (merchant webhooks carry it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerCreated {
+    pub customer_id: CustomerId,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub accepts_marketing: bool,
 }
 
 /// `cart.abandoned`: a cart with lines and an email was left untouched for
@@ -546,6 +562,7 @@ pub enum Event {
     ReviewPublished(ReviewModerated),
     ReviewRejected(ReviewModerated),
     CartAbandoned(CartAbandoned),
+    CustomerCreated(CustomerCreated),
     ReturnRequested(ReturnChanged),
     ReturnApproved(ReturnChanged),
     ReturnRejected(ReturnChanged),
@@ -576,6 +593,7 @@ impl Event {
             Self::ReviewPublished(_) => EventType::ReviewPublished,
             Self::ReviewRejected(_) => EventType::ReviewRejected,
             Self::CartAbandoned(_) => EventType::CartAbandoned,
+            Self::CustomerCreated(_) => EventType::CustomerCreated,
             Self::ReturnRequested(_) => EventType::ReturnRequested,
             Self::ReturnApproved(_) => EventType::ReturnApproved,
             Self::ReturnRejected(_) => EventType::ReturnRejected,
@@ -607,6 +625,7 @@ impl Event {
             Self::ReviewCreated(e) => e.review_id.as_uuid(),
             Self::ReviewPublished(e) | Self::ReviewRejected(e) => e.review_id.as_uuid(),
             Self::CartAbandoned(e) => e.cart_id.as_uuid(),
+            Self::CustomerCreated(e) => e.customer_id.as_uuid(),
             Self::ReturnRequested(e)
             | Self::ReturnApproved(e)
             | Self::ReturnRejected(e)
@@ -636,6 +655,7 @@ impl Event {
             Self::ReviewCreated(e) => serde_json::to_value(e),
             Self::ReviewPublished(e) | Self::ReviewRejected(e) => serde_json::to_value(e),
             Self::CartAbandoned(e) => serde_json::to_value(e),
+            Self::CustomerCreated(e) => serde_json::to_value(e),
             Self::ReturnRequested(e)
             | Self::ReturnApproved(e)
             | Self::ReturnRejected(e)
@@ -680,6 +700,7 @@ impl Event {
             EventType::ReviewPublished => Self::ReviewPublished(Deserialize::deserialize(payload)?),
             EventType::ReviewRejected => Self::ReviewRejected(Deserialize::deserialize(payload)?),
             EventType::CartAbandoned => Self::CartAbandoned(Deserialize::deserialize(payload)?),
+            EventType::CustomerCreated => Self::CustomerCreated(Deserialize::deserialize(payload)?),
             EventType::ReturnRequested => Self::ReturnRequested(Deserialize::deserialize(payload)?),
             EventType::ReturnApproved => Self::ReturnApproved(Deserialize::deserialize(payload)?),
             EventType::ReturnRejected => Self::ReturnRejected(Deserialize::deserialize(payload)?),
@@ -858,6 +879,13 @@ mod tests {
                 product_id: ProductId::new(),
                 rating: 1,
                 from: ReviewStatus::Published,
+            }),
+            EventType::CustomerCreated => Event::CustomerCreated(CustomerCreated {
+                customer_id: CustomerId::new(),
+                email: "a@b.c".into(),
+                first_name: "Ada".into(),
+                last_name: "Lovelace".into(),
+                accepts_marketing: true,
             }),
             EventType::CartAbandoned => Event::CartAbandoned(CartAbandoned {
                 cart_id: CartId::new(),

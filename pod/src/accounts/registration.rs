@@ -141,6 +141,18 @@ pub async fn confirm(
     let view = sql::customers::confirm(&mut **tx, store, customer, &token_sha)
         .await?
         .ok_or_else(invalid)?;
+    events::record(
+        tx,
+        store,
+        &Event::CustomerCreated(mercato_tenants::events::CustomerCreated {
+            customer_id: view.id,
+            email: view.email.clone(),
+            first_name: view.first_name.clone(),
+            last_name: view.last_name.clone(),
+            accepts_marketing: view.accepts_marketing,
+        }),
+    )
+    .await?;
     Ok(view)
 }
 

@@ -293,7 +293,8 @@ pub struct CartEmail {
     request_body = CartEmail,
     responses((status = 204, description = "saved"),
         (status = 400, description = "invalid_email, invalid_cart_token", body = mercato_tenants::error::ErrorBody),
-        (status = 404, description = "no such cart", body = mercato_tenants::error::ErrorBody)))]
+        (status = 404, description = "no such cart", body = mercato_tenants::error::ErrorBody),
+        (status = 409, description = "conflict: a customer's cart, reminded at the account's address", body = mercato_tenants::error::ErrorBody)))]
 async fn set_email(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -309,9 +310,11 @@ async fn set_email(
                 .await?;
             Ok(StatusCode::NO_CONTENT)
         }
-        CartRef::Customer(_) => {
-            Err(ApiError::invalid("a customer's cart is reminded at the account's address").into())
-        }
+        CartRef::Customer(_) => Err(ApiError::new(
+            ErrorCode::Conflict,
+            "a customer's cart is reminded at the account's address",
+        )
+        .into()),
     }
 }
 

@@ -49,7 +49,10 @@ pub struct TrackingInput {
     pub tracking_number: Option<String>,
     /// An `https://` or `http://` address, up to 2048 characters (empty
     /// clears it).
-    #[schema(max_length = 2048, pattern = r"^([hH][tT][tT][pP][sS]?://[^\s/]\S*)?$")]
+    #[schema(
+        max_length = 2048,
+        pattern = r"^([hH][tT][tT][pP][sS]?://[^\s/\u0000-\u001F\u007F-\u009F][^\s\u0000-\u001F\u007F-\u009F]*)?$"
+    )]
     pub tracking_url: Option<String>,
 }
 
@@ -107,13 +110,32 @@ pub struct ShipmentLineInput {
     pub quantity: i32,
 }
 
+/// Where a new shipment starts.
+#[derive(Deserialize, utoipa::ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum NewShipmentStatus {
+    /// Packed, its label printed (the default).
+    LabelCreated,
+    /// Handed to the carrier.
+    Shipped,
+}
+
+impl From<NewShipmentStatus> for ShipmentStatus {
+    fn from(s: NewShipmentStatus) -> Self {
+        match s {
+            NewShipmentStatus::LabelCreated => ShipmentStatus::LabelCreated,
+            NewShipmentStatus::Shipped => ShipmentStatus::Shipped,
+        }
+    }
+}
+
 /// A shipment of some waiting units.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewShipment {
     /// `label_created` (the default: packed, label printed) or `shipped`
     /// (handed to the carrier).
-    pub status: Option<ShipmentStatus>,
+    pub status: Option<NewShipmentStatus>,
     /// Where the units wait; may be left out when they wait at one
     /// location only.
     pub location_id: Option<LocationId>,
@@ -127,7 +149,10 @@ pub struct NewShipment {
     #[schema(max_length = 100)]
     pub tracking_number: Option<String>,
     /// An `https://` or `http://` address, up to 2048 characters.
-    #[schema(max_length = 2048, pattern = r"^([hH][tT][tT][pP][sS]?://[^\s/]\S*)?$")]
+    #[schema(
+        max_length = 2048,
+        pattern = r"^([hH][tT][tT][pP][sS]?://[^\s/\u0000-\u001F\u007F-\u009F][^\s\u0000-\u001F\u007F-\u009F]*)?$"
+    )]
     pub tracking_url: Option<String>,
 }
 
@@ -145,7 +170,10 @@ pub struct ShipmentStep {
     #[schema(max_length = 100)]
     pub tracking_number: Option<String>,
     /// An `https://` or `http://` address, up to 2048 characters.
-    #[schema(max_length = 2048, pattern = r"^([hH][tT][tT][pP][sS]?://[^\s/]\S*)?$")]
+    #[schema(
+        max_length = 2048,
+        pattern = r"^([hH][tT][tT][pP][sS]?://[^\s/\u0000-\u001F\u007F-\u009F][^\s\u0000-\u001F\u007F-\u009F]*)?$"
+    )]
     pub tracking_url: Option<String>,
 }
 
@@ -264,7 +292,8 @@ async fn fulfil_units(
         id,
         body.location_id,
         &wanted,
-        body.status.unwrap_or(ShipmentStatus::LabelCreated),
+        body.status
+            .map_or(ShipmentStatus::LabelCreated, ShipmentStatus::from),
         &tracking,
         &actor(&staff),
     )

@@ -36,10 +36,12 @@ pub enum Topic {
     ProductsDelete,
     #[serde(rename = "inventory_levels/update")]
     InventoryLevelsUpdate,
+    #[serde(rename = "customers/create")]
+    CustomersCreate,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 10] = [
+    pub const ALL: [Topic; 11] = [
         Self::OrdersCreated,
         Self::OrdersUpdated,
         Self::OrdersCancelled,
@@ -50,6 +52,7 @@ impl Topic {
         Self::ProductsUpdate,
         Self::ProductsDelete,
         Self::InventoryLevelsUpdate,
+        Self::CustomersCreate,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -64,6 +67,7 @@ impl Topic {
             Self::ProductsUpdate => "products/update",
             Self::ProductsDelete => "products/delete",
             Self::InventoryLevelsUpdate => "inventory_levels/update",
+            Self::CustomersCreate => "customers/create",
         }
     }
 
@@ -76,10 +80,11 @@ impl Topic {
             Self::OrdersPaid => EventType::PaymentCaptured,
             Self::OrdersFulfilled => EventType::OrderFulfilled,
             Self::FulfillmentsUpdate => EventType::ShipmentUpdated,
-            Self::RefundsCreated => EventType::OrderRefunded,
+            Self::RefundsCreated => EventType::PaymentRefunded,
             Self::ProductsUpdate => EventType::ProductChanged,
             Self::ProductsDelete => EventType::ProductDeleted,
             Self::InventoryLevelsUpdate => EventType::InventoryLevelChanged,
+            Self::CustomersCreate => EventType::CustomerCreated,
         }
     }
 
