@@ -321,6 +321,17 @@ async fn outside_dev_mode_internal_targets_are_refused() {
         .json(&json!({"url": "https://hooks.example.com/in", "topics": ["products/update"]}));
     assert_eq!(status_of(r).await, 201);
     let mut db = shop.db(&stack).await;
+    // The operator made this store, so it has no owner account yet (a
+    // signup makes one): give it one, to be told.
+    sqlx::query(
+        "INSERT INTO staff (store_id, id, email, password_hash, role)
+         VALUES ($1, $2, 'owner@ssrf.example', 'not a hash', 'owner')",
+    )
+    .bind(shop.id.as_uuid())
+    .bind(uuid::Uuid::now_v7())
+    .execute(&mut db)
+    .await
+    .expect("owner");
     sqlx::query(
         "UPDATE webhook_subscriptions SET url = 'https://127.0.0.1:9/in' WHERE store_id = $1",
     )
@@ -348,6 +359,18 @@ async fn outside_dev_mode_internal_targets_are_refused() {
     .await
     .expect("attempts");
     assert!(refused >= 2, "every attempt was refused before connecting");
+    // The owner hears of it.
+    let mails = stack
+        .await_mails(
+            "owner@ssrf.example",
+            "webhook of Store ssrf was turned off",
+            1,
+        )
+        .await;
+    let mail = stack.mail(&mails[0]).await;
+    let text = mail["text"].as_str().expect("text");
+    assert!(text.contains("https://127.0.0.1:9/in"), "{text}");
+    assert!(text.contains("2 deliveries in a row failed"), "{text}");
     stack.shutdown().await;
 }
 

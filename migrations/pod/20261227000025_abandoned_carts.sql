@@ -4,6 +4,9 @@
 -- spell: `reminded_at` is set in the transaction that records the event,
 -- and a cart touched after it may be reminded again. A guest's mail
 -- carries a restore link whose token only this sha256 is kept of.
+--
+-- The mail trigger below also mails a store's owner when a webhook
+-- subscription is turned off (`staff.webhook_disabled`).
 ALTER TABLE carts
     ADD COLUMN email        text CHECK (length(email) BETWEEN 3 AND 254),
     ADD COLUMN reminded_at  timestamptz,
@@ -21,7 +24,7 @@ CREATE TRIGGER outbox_mail AFTER INSERT ON outbox
     FOR EACH ROW
     WHEN (NEW.type IN ('order.placed', 'customer.password_reset_requested',
                        'customer.confirmation_requested', 'customer.account_exists_notice',
-                       'staff.invited', 'cart.abandoned')
+                       'staff.invited', 'cart.abandoned', 'staff.webhook_disabled')
           OR (NEW.type = 'order.shipment_updated' AND (
               (NEW.payload->>'change' <> 'tracking'
                AND NEW.payload->>'status' IN ('shipped', 'delivered'))

@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::{
     CartId, CheckoutId, Currency, CustomerId, EventId, LocationId, OrderId, OrderStatus, ProductId,
     ProductStatus, ReviewId, ReviewStatus, ShipmentId, ShipmentStatus, StoreId, VariantId,
+    WebhookId,
 };
 use crate::{RefundId, ReturnId};
 
@@ -94,6 +95,7 @@ pub enum EventType {
     ReviewRejected,
     CartAbandoned,
     CustomerCreated,
+    WebhookDisabled,
     ReturnRequested,
     ReturnApproved,
     ReturnRejected,
@@ -102,7 +104,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 26] = [
+    pub const ALL: [EventType; 27] = [
         Self::OrderPlaced,
         Self::OrderStatusChanged,
         Self::OrderCancelled,
@@ -124,6 +126,7 @@ impl EventType {
         Self::ReviewRejected,
         Self::CartAbandoned,
         Self::CustomerCreated,
+        Self::WebhookDisabled,
         Self::ReturnRequested,
         Self::ReturnApproved,
         Self::ReturnRejected,
@@ -155,6 +158,7 @@ impl EventType {
             Self::ReviewRejected => "review.rejected",
             Self::CartAbandoned => "cart.abandoned",
             Self::CustomerCreated => "customer.created",
+            Self::WebhookDisabled => "staff.webhook_disabled",
             Self::ReturnRequested => "order.return_requested",
             Self::ReturnApproved => "order.return_approved",
             Self::ReturnRejected => "order.return_rejected",
@@ -184,7 +188,8 @@ impl EventType {
             | Self::CustomerConfirmationRequested
             | Self::AccountExistsNotice
             | Self::CartAbandoned
-            | Self::CustomerCreated => Topic::Accounts,
+            | Self::CustomerCreated
+            | Self::WebhookDisabled => Topic::Accounts,
             Self::ReviewCreated | Self::ReviewPublished | Self::ReviewRejected => Topic::Reviews,
             Self::ReturnRequested
             | Self::ReturnApproved
@@ -215,6 +220,7 @@ impl EventType {
             Self::ReviewCreated | Self::ReviewPublished | Self::ReviewRejected => "the review",
             Self::CartAbandoned => "the cart",
             Self::CustomerCreated => "the customer",
+            Self::WebhookDisabled => "the webhook subscription",
             Self::ReturnRequested
             | Self::ReturnApproved
             | Self::ReturnRejected
@@ -308,6 +314,18 @@ pub struct CustomerCreated {
     pub first_name: String,
     pub last_name: String,
     pub accepts_marketing: bool,
+}
+
+/// `staff.webhook_disabled`: a merchant webhook subscription was turned
+/// off after a run of failed deliveries; its owner is mailed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDisabled {
+    pub webhook_id: WebhookId,
+    pub url: String,
+    /// Why, as the subscription says (`disabled_reason`).
+    pub reason: String,
+    /// The store owner's address.
+    pub owner_email: String,
 }
 
 /// `cart.abandoned`: a cart with lines and an email was left untouched for
@@ -563,6 +581,7 @@ pub enum Event {
     ReviewRejected(ReviewModerated),
     CartAbandoned(CartAbandoned),
     CustomerCreated(CustomerCreated),
+    WebhookDisabled(WebhookDisabled),
     ReturnRequested(ReturnChanged),
     ReturnApproved(ReturnChanged),
     ReturnRejected(ReturnChanged),
@@ -594,6 +613,7 @@ impl Event {
             Self::ReviewRejected(_) => EventType::ReviewRejected,
             Self::CartAbandoned(_) => EventType::CartAbandoned,
             Self::CustomerCreated(_) => EventType::CustomerCreated,
+            Self::WebhookDisabled(_) => EventType::WebhookDisabled,
             Self::ReturnRequested(_) => EventType::ReturnRequested,
             Self::ReturnApproved(_) => EventType::ReturnApproved,
             Self::ReturnRejected(_) => EventType::ReturnRejected,
@@ -626,6 +646,7 @@ impl Event {
             Self::ReviewPublished(e) | Self::ReviewRejected(e) => e.review_id.as_uuid(),
             Self::CartAbandoned(e) => e.cart_id.as_uuid(),
             Self::CustomerCreated(e) => e.customer_id.as_uuid(),
+            Self::WebhookDisabled(e) => e.webhook_id.as_uuid(),
             Self::ReturnRequested(e)
             | Self::ReturnApproved(e)
             | Self::ReturnRejected(e)
@@ -656,6 +677,7 @@ impl Event {
             Self::ReviewPublished(e) | Self::ReviewRejected(e) => serde_json::to_value(e),
             Self::CartAbandoned(e) => serde_json::to_value(e),
             Self::CustomerCreated(e) => serde_json::to_value(e),
+            Self::WebhookDisabled(e) => serde_json::to_value(e),
             Self::ReturnRequested(e)
             | Self::ReturnApproved(e)
             | Self::ReturnRejected(e)
@@ -701,6 +723,7 @@ impl Event {
             EventType::ReviewRejected => Self::ReviewRejected(Deserialize::deserialize(payload)?),
             EventType::CartAbandoned => Self::CartAbandoned(Deserialize::deserialize(payload)?),
             EventType::CustomerCreated => Self::CustomerCreated(Deserialize::deserialize(payload)?),
+            EventType::WebhookDisabled => Self::WebhookDisabled(Deserialize::deserialize(payload)?),
             EventType::ReturnRequested => Self::ReturnRequested(Deserialize::deserialize(payload)?),
             EventType::ReturnApproved => Self::ReturnApproved(Deserialize::deserialize(payload)?),
             EventType::ReturnRejected => Self::ReturnRejected(Deserialize::deserialize(payload)?),
@@ -886,6 +909,12 @@ mod tests {
                 first_name: "Ada".into(),
                 last_name: "Lovelace".into(),
                 accepts_marketing: true,
+            }),
+            EventType::WebhookDisabled => Event::WebhookDisabled(WebhookDisabled {
+                webhook_id: WebhookId::new(),
+                url: "https://hooks.example.com/in".into(),
+                reason: "5 deliveries in a row failed; the last: 503".into(),
+                owner_email: "owner@shop.example".into(),
             }),
             EventType::CartAbandoned => Event::CartAbandoned(CartAbandoned {
                 cart_id: CartId::new(),

@@ -18,10 +18,11 @@ use mercato_tenants::{Currency, Money};
 /// `…23_returns.sql`, `…25_abandoned_carts.sql`) queue a delivery for
 /// exactly these (a shipment's update only when it shipped, got new
 /// tracking on the way, or arrived).
-pub const MAILED: [EventType; 10] = [
+pub const MAILED: [EventType; 11] = [
     EventType::OrderPlaced,
     EventType::ShipmentUpdated,
     EventType::CartAbandoned,
+    EventType::WebhookDisabled,
     EventType::PasswordResetRequested,
     EventType::CustomerConfirmationRequested,
     EventType::AccountExistsNotice,
@@ -181,6 +182,22 @@ pub fn render(store: &StoreFace, event: &Event) -> Option<Mail> {
                 "Prices and stock are checked again when you come back. — {name}"
             ));
             body.finish(&cart.email, format!("Your cart at {name} is waiting"))
+        }
+        Event::WebhookDisabled(off) => {
+            let mut body = Body::new(&format!(
+                "A webhook subscription of {name} was turned off: its deliveries kept failing."
+            ));
+            body.para(&format!("Address: {}", off.url));
+            body.para(&format!("Why: {}", off.reason));
+            body.para(
+                "Events are no longer sent to it. Once the address answers again, turn the \
+                 subscription back on (PATCH /admin/api/webhooks/{id} with \"enabled\": true) \
+                 and redeliver what it missed from its delivery log.",
+            );
+            body.finish(
+                &off.owner_email,
+                format!("A webhook of {name} was turned off"),
+            )
         }
         Event::PasswordResetRequested(reset) => {
             let mut body = Body::new(&format!(

@@ -245,17 +245,35 @@ pub struct AttemptRecord {
     pub state: DeliveryState,
 }
 
+/// A subscription this attempt turned off, and whom to tell.
+#[derive(Debug, Clone)]
+pub struct JustDisabled {
+    pub url: String,
+    pub reason: String,
+    /// The store owner's address; `None` if the store has no owner.
+    pub owner_email: Option<String>,
+}
+
+/// What [`record`] did.
+#[derive(Debug)]
+pub enum Recorded {
+    /// The row was no longer this worker's: nothing written.
+    Lost,
+    /// Written; `Some` when the subscription was disabled by it.
+    Kept(Option<JustDisabled>),
+}
+
 /// Records an attempt of a claimed delivery: its log line, the row's new
 /// state, and the subscription's run of failures (a delivery given up adds
 /// one, and at `disable_after` disables it, saying why; a delivery made
-/// clears it). Whether the row was still this worker's. The caller commits.
+/// clears it). The caller commits.
 pub async fn record(
     conn: &mut PgConnection,
     store: StoreId,
     claimed: &Claimed,
     attempt: &AttemptRecord,
     disable_after: u32,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Recorded, sqlx::Error> {
     let error: Option<String> = attempt
         .error
         .as_deref()
@@ -277,7 +295,7 @@ pub async fn record(
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() != 1 {
-        return Ok(false);
+        return Ok(Recorded::Lost);
     }
     sqlx::query(
         "INSERT INTO webhook_attempts
@@ -304,7 +322,7 @@ pub async fn record(
             .await?;
         }
         DeliveryState::Dead => {
-            sqlx::query(
+            let turned_off: Option<(String, String)> = sqlx::query_as(
                 "UPDATE webhook_subscriptions SET consecutive_failures = consecutive_failures + 1,
                         enabled = CASE WHEN $3 > 0 AND consecutive_failures + 1 >= $3 THEN false
                                        ELSE enabled END,
@@ -315,18 +333,40 @@ pub async fn record(
                             THEN left(format('%s deliveries in a row failed; the last: %s',
                                              consecutive_failures + 1, $4), 600)
                             ELSE disabled_reason END
-                  WHERE store_id = $1 AND id = $2",
+                  WHERE store_id = $1 AND id = $2
+                 RETURNING url, disabled_reason,
+                           -- Turned off by this statement: now() is the time
+                           -- of its transaction, older for an earlier disable.
+                           NOT enabled AND disabled_at = now() AS just_disabled",
             )
             .bind(store.as_uuid())
             .bind(claimed.subscription_id)
             .bind(disable_after as i32)
             .bind(error.as_deref().unwrap_or("no answer"))
-            .execute(&mut *conn)
-            .await?;
+            .fetch_optional(&mut *conn)
+            .await?
+            .and_then(|(url, reason, just): (String, Option<String>, Option<bool>)| {
+                just.unwrap_or(false).then(|| (url, reason.unwrap_or_default()))
+            });
+            if let Some((url, reason)) = turned_off {
+                let owner_email: Option<(String,)> = sqlx::query_as(
+                    "SELECT email FROM staff
+                      WHERE store_id = $1 AND role = 'owner' AND disabled_at IS NULL
+                      ORDER BY created_at LIMIT 1",
+                )
+                .bind(store.as_uuid())
+                .fetch_optional(&mut *conn)
+                .await?;
+                return Ok(Recorded::Kept(Some(JustDisabled {
+                    url,
+                    reason,
+                    owner_email: owner_email.map(|(e,)| e),
+                })));
+            }
         }
         DeliveryState::Pending | DeliveryState::Sending => {}
     }
-    Ok(true)
+    Ok(Recorded::Kept(None))
 }
 
 #[derive(sqlx::FromRow)]

@@ -199,7 +199,7 @@ async fn deliver(
     if !tenancy::is_active_locked(&mut tx, store).await? {
         return Ok(false);
     }
-    if sql::record(
+    match sql::record(
         &mut tx,
         store,
         &claimed,
@@ -208,7 +208,30 @@ async fn deliver(
     )
     .await?
     {
-        tx.commit().await?;
+        sql::Recorded::Lost => {}
+        sql::Recorded::Kept(disabled) => {
+            if let Some(off) = disabled {
+                tracing::warn!(subscription = %claimed.subscription_id, reason = %off.reason, "webhook subscription disabled");
+                if let Some(owner_email) = off.owner_email {
+                    crate::events::record(
+                        &mut tx,
+                        store,
+                        &mercato_tenants::events::Event::WebhookDisabled(
+                            mercato_tenants::events::WebhookDisabled {
+                                webhook_id: mercato_tenants::WebhookId::from_uuid(
+                                    claimed.subscription_id,
+                                ),
+                                url: off.url,
+                                reason: off.reason,
+                                owner_email,
+                            },
+                        ),
+                    )
+                    .await?;
+                }
+            }
+            tx.commit().await?;
+        }
     }
     Ok(true)
 }
