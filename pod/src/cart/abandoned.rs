@@ -128,23 +128,21 @@ pub async fn restore(
     .bind(restore.cart().as_uuid())
     .fetch_optional(&state.db)
     .await?;
-    let matches = found.is_some_and(|(hash,)| {
-        hash.len() == 32
-            && restore
-                .hash()
-                .matches(&super::model::TokenHash(hash_array(&hash)))
-    });
+    let matches = found
+        .and_then(|(hash,)| <[u8; 32]>::try_from(hash.as_slice()).ok())
+        .is_some_and(|hash| restore.hash().matches(&super::model::TokenHash(hash)));
     if !matches {
         return Err(ApiError::not_found("cart").into());
     }
     let lines = super::sql::lines(&state.db, store, restore.cart()).await?;
     let (token, mut cart) = super::create_guest(state, store, currency).await?;
+    let target = CartRef::Guest(CartToken::parse(&token.expose())?);
     for line in lines {
         let added = super::change(
             state,
             store,
             currency,
-            &CartRef::Guest(CartToken::parse(&token.expose())?),
+            &target,
             Change::Add {
                 variant: line.variant_id,
                 quantity: i64::from(line.quantity),
@@ -157,10 +155,4 @@ pub async fn restore(
         }
     }
     Ok((token, cart))
-}
-
-fn hash_array(raw: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(&raw[..32]);
-    out
 }

@@ -190,9 +190,9 @@ async fn follow(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     order: &Order,
+    shipments: &[OrderShipment],
     actor: &str,
 ) -> Result<(), PodError> {
-    let shipments = sql::of_order(tx.as_mut(), store, order.id, false).await?;
     let units: Vec<(ShipmentStatus, i64)> = shipments
         .iter()
         .map(|s| {
@@ -232,16 +232,26 @@ async fn follow(
     Ok(())
 }
 
+/// After a shipment write: the order's shipments as they now stand (one
+/// read for [`announce`] and [`follow`]).
+async fn after_write(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: &Order,
+) -> Result<Vec<OrderShipment>, PodError> {
+    Ok(sql::of_order(tx.as_mut(), store, order.id, false).await?)
+}
+
 /// Records `order.shipment_updated` for a shipment as it now stands.
 async fn announce(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     order: &Order,
+    shipments: &[OrderShipment],
     shipment: ShipmentId,
     change: ShipmentChange,
 ) -> Result<(), PodError> {
-    let shipments = sql::of_order(tx.as_mut(), store, order.id, false).await?;
-    let s = shipment_of(&shipments, shipment)?;
+    let s = shipment_of(shipments, shipment)?;
     let lines = s
         .lines
         .iter()
@@ -366,8 +376,9 @@ pub async fn fulfil(
         .map(|(line, quantity)| Units { line, quantity })
         .collect();
     let id = sql::insert(tx, store, order.id, location, status, &lines, tracking).await?;
-    announce(tx, store, &order, id, ShipmentChange::Created).await?;
-    follow(tx, store, &order, actor).await?;
+    let now = after_write(tx, store, &order).await?;
+    announce(tx, store, &order, &now, id, ShipmentChange::Created).await?;
+    follow(tx, store, &order, &now, actor).await?;
     Ok(id)
 }
 
@@ -390,7 +401,8 @@ pub async fn edit_tracking(
         .into());
     }
     sql::set_tracking(tx, store, shipment, tracking).await?;
-    announce(tx, store, &order, shipment, ShipmentChange::Tracking).await?;
+    let now = after_write(tx, store, &order).await?;
+    announce(tx, store, &order, &now, shipment, ShipmentChange::Tracking).await?;
     Ok(())
 }
 
@@ -461,8 +473,9 @@ pub async fn advance(
             }
         }
     }
-    announce(tx, store, &order, shipment, ShipmentChange::Moved).await?;
-    follow(tx, store, &order, actor).await?;
+    let now = after_write(tx, store, &order).await?;
+    announce(tx, store, &order, &now, shipment, ShipmentChange::Moved).await?;
+    follow(tx, store, &order, &now, actor).await?;
     Ok(from)
 }
 

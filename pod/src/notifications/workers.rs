@@ -88,8 +88,9 @@ const REMINDERS_PER_SWEEP: i64 = 100;
 /// Records the reminders of the stores that send them
 /// (`cart::abandoned`); their mails go out with the next rounds.
 async fn remind(state: &AppState) -> Result<(), PodError> {
+    let active = state.hosted.active();
     for (store, hours) in sql::reminding_stores(&state.db).await? {
-        if !state.hosted.active().contains(&store) {
+        if !active.contains(&store) {
             continue;
         }
         let span = store_span("abandoned carts", store);

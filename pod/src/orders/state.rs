@@ -11,7 +11,7 @@ pub fn is_terminal(status: OrderStatus) -> bool {
 
 /// Whether an order may go from `from` to `to`. The only place this rule
 /// lives in Rust. Past `paid` the order follows its shipments
-/// (`crate::fulfillment::progress`): some units shipped, all shipped, all
+/// (the fulfillment context's `progress::order_status`): some units shipped, all shipped, all
 /// delivered. Partially fulfilled may jump to delivered when the units
 /// still waiting are cancelled after the rest arrived.
 pub fn allowed(from: OrderStatus, to: OrderStatus) -> bool {
