@@ -691,8 +691,301 @@ async fn concurrent_shipment_writes_never_ship_a_unit_twice() {
     .expect_err("the trigger refuses");
     assert!(
         err.to_string()
-            .contains("in shipments for 7 units, ordered 6"),
+            .contains("in shipments for 7 units and has 0 cancelled, ordered 6"),
         "{err}"
     );
+    // Nor a cancelled unit that is in a live shipment.
+    let err = sqlx::query(
+        "UPDATE order_lines SET cancelled_quantity = 1 WHERE store_id = $1 AND order_id = $2",
+    )
+    .bind(shop.id.as_uuid())
+    .bind(id.parse::<Uuid>().expect("uuid"))
+    .execute(&mut db)
+    .await
+    .expect_err("the trigger refuses");
+    assert!(
+        err.to_string()
+            .contains("in shipments for 6 units and has 1 cancelled, ordered 6"),
+        "{err}"
+    );
+    stack.shutdown().await;
+}
+
+/// `POST /admin/api/orders/{id}/line-cancellations` as staff send it.
+fn cancel_lines(stack: &Stack, shop: &Shop, order: &str, body: Value) -> reqwest::RequestBuilder {
+    staff(
+        stack,
+        shop,
+        Method::POST,
+        &format!("/admin/api/orders/{order}/line-cancellations"),
+    )
+    .json(&body)
+}
+
+/// What cancelling `units` of an order refunds: the units' value and
+/// their share (rounded down) of the tax, which the checkout took on goods
+/// and shipping together.
+fn owed(order: &Value, value: i64) -> i64 {
+    let tax = order["tax_minor"].as_i64().expect("tax");
+    let whole = order["subtotal_minor"].as_i64().expect("subtotal")
+        + order["shipping_minor"].as_i64().expect("shipping");
+    value + tax * value / whole
+}
+
+/// Staff cancel waiting units of a paid order before they ship: the units
+/// leave its pending shipment and go back on hand where they waited (or
+/// are written off), their price and share of tax are refunded through
+/// the gateway, the order follows what is left, and the shopper is told.
+/// Cancelling every unit left cancels the order with its shipping; a
+/// later whole cancel never restocks a cancelled unit twice.
+#[tokio::test]
+async fn staff_cancel_waiting_units_which_go_back_to_stock_and_are_refunded() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "cancellines").await;
+    let (_, a) = shop.product(&stack, "CL-A", 1000, 5).await;
+    let (_, b) = shop.product(&stack, "CL-B", 700, 2).await;
+    let o = paid_order(&stack, &shop, &[(&a, 3), (&b, 1)], "cl-1").await;
+    let id = o["id"].as_str().expect("id").to_owned();
+    let number = o["number"].as_i64().expect("number");
+    assert_eq!(shop.stock(&stack, &a).await.0, 2);
+
+    // Two of the three A's are cancelled and go back on the shelf.
+    let (status, done) = send(cancel_lines(
+        &stack,
+        &shop,
+        &id,
+        json!({"lines": [{"line_position": 0, "quantity": 2}], "reason": "Only one left in the warehouse"}),
+    ))
+    .await;
+    assert_eq!(status, 200, "{done}");
+    let first = owed(&o, 2000);
+    assert_eq!(done["refund"]["amount_minor"], first, "{done}");
+    assert_eq!(done["refund"]["status"], "succeeded");
+    assert_eq!(done["refund"]["cause"], "lines_cancelled");
+    assert_eq!(done["order"]["status"], "paid");
+    assert_eq!(done["order"]["refunded_minor"], first);
+    assert_eq!(done["order"]["lines"][0]["cancelled_quantity"], 2);
+    assert_eq!(done["order"]["lines"][1]["cancelled_quantity"], 0);
+    assert_eq!(shop.stock(&stack, &a).await.0, 4);
+    let waiting: Vec<(i64, i64)> = plan_of(&shipments(&stack, &shop, &id).await)
+        .into_iter()
+        .flat_map(|(_, lines)| lines)
+        .collect();
+    assert_eq!(waiting, vec![(0, 1), (1, 1)]);
+
+    // No more than waits; bad input is a 400.
+    assert_eq!(
+        common::refusal(cancel_lines(
+            &stack,
+            &shop,
+            &id,
+            json!({"lines": [{"line_position": 0, "quantity": 2}]})
+        ))
+        .await,
+        (409, "units_not_pending".to_owned())
+    );
+    for bad in [
+        json!({"lines": []}),
+        json!({"lines": [{"line_position": 0, "quantity": 0}]}),
+        json!({"lines": [{"line_position": -1, "quantity": 1}]}),
+        json!({"lines": [{"line_position": 0, "quantity": 1}], "reason": "x".repeat(501)}),
+        json!({"lines": [{"line_position": 0, "quantity": 1}], "extra": 1}),
+    ] {
+        assert_eq!(
+            common::refusal(cancel_lines(&stack, &shop, &id, bad.clone()))
+                .await
+                .0,
+            400,
+            "{bad}"
+        );
+    }
+
+    // The last A ships; the B is cancelled and written off: every unit
+    // left has shipped, so the order is fulfilled.
+    let (status, shipped) = send(
+        staff(
+            &stack,
+            &shop,
+            Method::POST,
+            &format!("/admin/api/orders/{id}/shipments"),
+        )
+        .json(&json!({"lines": [{"line_position": 0, "quantity": 1}], "status": "shipped"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{shipped}");
+    let (status, done) = send(cancel_lines(
+        &stack,
+        &shop,
+        &id,
+        json!({"lines": [{"line_position": 1, "quantity": 1}], "restock": false}),
+    ))
+    .await;
+    assert_eq!(status, 200, "{done}");
+    let second = owed(&o, 2000 + 700) - first;
+    assert_eq!(done["refund"]["amount_minor"], second);
+    assert_eq!(done["order"]["status"], "fulfilled");
+    assert_eq!(
+        shop.stock(&stack, &b).await.0,
+        1,
+        "written off, not restocked"
+    );
+    assert_eq!(shop.at_gateway(&stack, &id).await.1, first + second);
+
+    // The shopper hears of each cancellation, not of its refund twice; a
+    // goodwill refund has its own mail.
+    let mails = stack
+        .await_mails(
+            "shopper@example.com",
+            &format!("Items cancelled from order #{number}"),
+            2,
+        )
+        .await;
+    let text = stack.mail(&mails[0]).await["text"]
+        .as_str()
+        .expect("text")
+        .to_owned();
+    assert!(
+        text.contains("CL-A") && text.contains("Only one left"),
+        "{text}"
+    );
+    let (status, _) = send(
+        staff(
+            &stack,
+            &shop,
+            Method::POST,
+            &format!("/admin/api/orders/{id}/refunds"),
+        )
+        .header("idempotency-key", "goodwill-1")
+        .json(&json!({"amount_minor": 100, "reason": "Sorry for the wait"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    stack
+        .await_mails(
+            "shopper@example.com",
+            &format!("Refund issued for order #{number}"),
+            1,
+        )
+        .await;
+    let refunds_mailed = stack
+        .mails_to("shopper@example.com")
+        .await
+        .into_iter()
+        .filter(|m| {
+            m["subject"]
+                .as_str()
+                .is_some_and(|s| s.contains("Refund issued"))
+        })
+        .count();
+    assert_eq!(refunds_mailed, 1, "only the goodwill refund's own mail");
+
+    // Cancelling every unit left cancels the order and refunds all of it,
+    // shipping included.
+    let (_, c) = shop.product(&stack, "CL-C", 500, 4).await;
+    let whole = paid_order(&stack, &shop, &[(&c, 2)], "cl-2").await;
+    let whole_id = whole["id"].as_str().expect("id").to_owned();
+    let (status, done) = send(cancel_lines(
+        &stack,
+        &shop,
+        &whole_id,
+        json!({"lines": [{"line_position": 0, "quantity": 2}]}),
+    ))
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["order"]["status"], "cancelled");
+    assert_eq!(done["refund"]["amount_minor"], whole["total_minor"]);
+    assert_eq!(shop.stock(&stack, &c).await.0, 4);
+    let (captured, refunded) = shop.at_gateway(&stack, &whole_id).await;
+    assert_eq!(captured, refunded);
+    assert_eq!(
+        common::refusal(cancel_lines(
+            &stack,
+            &shop,
+            &whole_id,
+            json!({"lines": [{"line_position": 0, "quantity": 1}]})
+        ))
+        .await,
+        (409, "invalid_transition".to_owned())
+    );
+    stack
+        .await_mails(
+            "shopper@example.com",
+            &format!("Order #{} cancelled", whole["number"]),
+            1,
+        )
+        .await;
+
+    // A unit cancelled before the whole order is cancelled with restock
+    // goes back on the shelf once, not twice.
+    let (_, d) = shop.product(&stack, "CL-D", 300, 3).await;
+    let part = paid_order(&stack, &shop, &[(&d, 3)], "cl-3").await;
+    let part_id = part["id"].as_str().expect("id").to_owned();
+    let (status, _) = send(cancel_lines(
+        &stack,
+        &shop,
+        &part_id,
+        json!({"lines": [{"line_position": 0, "quantity": 1}]}),
+    ))
+    .await;
+    assert_eq!(status, 200);
+    let (status, cancelled) = send(
+        staff(
+            &stack,
+            &shop,
+            Method::POST,
+            &format!("/admin/api/orders/{part_id}/cancel"),
+        )
+        .json(&json!({})),
+    )
+    .await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(shop.stock(&stack, &d).await.0, 3);
+    assert_eq!(cancelled["refunded_minor"], part["total_minor"]);
+    stack.shutdown().await;
+}
+
+/// Racing cancellations of one order's units cancel and refund each unit
+/// once: of eight requests for one unit each of a four-unit line, four
+/// succeed, the order ends cancelled with all of its money back and its
+/// stock exact.
+#[tokio::test]
+async fn racing_line_cancellations_cancel_each_unit_once() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "cancelrace").await;
+    let (_, a) = shop.product(&stack, "CR-A", 1000, 4).await;
+    let o = paid_order(&stack, &shop, &[(&a, 4)], "cr-1").await;
+    let id = o["id"].as_str().expect("id").to_owned();
+    let answers = futures::future::join_all((0..8).map(|_| {
+        send(cancel_lines(
+            &stack,
+            &shop,
+            &id,
+            json!({"lines": [{"line_position": 0, "quantity": 1}]}),
+        ))
+    }))
+    .await;
+    let mut codes: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        vec![200, 200, 200, 200, 409, 409, 409, 409],
+        "{answers:?}"
+    );
+    let (_, now) = send(staff(
+        &stack,
+        &shop,
+        Method::GET,
+        &format!("/admin/api/orders/{id}"),
+    ))
+    .await;
+    assert_eq!(now["status"], "cancelled");
+    assert_eq!(now["refunded_minor"], o["total_minor"]);
+    assert_eq!(now["lines"][0]["cancelled_quantity"], 4);
+    let (captured, refunded) = shop.at_gateway(&stack, &id).await;
+    assert_eq!(
+        (captured, refunded),
+        (o["total_minor"].as_i64().expect("total"), captured)
+    );
+    assert_eq!(shop.stock(&stack, &a).await, (4, 0));
     stack.shutdown().await;
 }

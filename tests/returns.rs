@@ -59,35 +59,14 @@ fn refund(
 
 /// The gateway's id of the order's payment.
 async fn payment_id(stack: &Stack, shop: &Shop, order: &Value) -> String {
-    let mut db = shop.db(stack).await;
-    let id: uuid::Uuid = order["id"].as_str().expect("id").parse().expect("uuid");
-    let (payment,): (String,) =
-        sqlx::query_as("SELECT payment_id FROM orders WHERE store_id = $1 AND id = $2")
-            .bind(shop.id.as_uuid())
-            .bind(id)
-            .fetch_one(&mut db)
-            .await
-            .expect("payment id");
-    payment
+    shop.payment_id(stack, order["id"].as_str().expect("id"))
+        .await
 }
 
 /// The order's payment at the gateway: (captured, refunded).
 async fn at_gateway(stack: &Stack, shop: &Shop, order: &Value) -> (i64, i64) {
-    let payment = payment_id(stack, shop, order).await;
-    let p: Value = stack
-        .http
-        .get(format!("{}/v1/payments/{payment}", stack.gateway.url()))
-        .bearer_auth(stack.gateway.api_key())
-        .send()
+    shop.at_gateway(stack, order["id"].as_str().expect("id"))
         .await
-        .expect("payment")
-        .json()
-        .await
-        .expect("json");
-    (
-        p["captured_amount"].as_i64().expect("captured"),
-        p["refunded_amount"].as_i64().expect("refunded"),
-    )
 }
 
 /// The order as staff see it now.

@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod cache;
+pub mod cancellation;
 pub mod cart;
 pub mod catalog;
 pub mod categories;

@@ -101,10 +101,12 @@ pub enum EventType {
     ReturnRejected,
     ReturnReceived,
     ReturnCompleted,
+    LinesCancelled,
+    RefundIssued,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 27] = [
+    pub const ALL: [EventType; 29] = [
         Self::OrderPlaced,
         Self::OrderStatusChanged,
         Self::OrderCancelled,
@@ -132,6 +134,8 @@ impl EventType {
         Self::ReturnRejected,
         Self::ReturnReceived,
         Self::ReturnCompleted,
+        Self::LinesCancelled,
+        Self::RefundIssued,
     ];
 
     /// The name on the wire (the envelope's `type`, the outbox's `type`).
@@ -164,6 +168,8 @@ impl EventType {
             Self::ReturnRejected => "order.return_rejected",
             Self::ReturnReceived => "order.return_received",
             Self::ReturnCompleted => "order.return_completed",
+            Self::LinesCancelled => "order.lines_cancelled",
+            Self::RefundIssued => "order.refund_issued",
         }
     }
 
@@ -195,7 +201,9 @@ impl EventType {
             | Self::ReturnApproved
             | Self::ReturnRejected
             | Self::ReturnReceived
-            | Self::ReturnCompleted => Topic::Orders,
+            | Self::ReturnCompleted
+            | Self::LinesCancelled
+            | Self::RefundIssued => Topic::Orders,
         }
     }
 
@@ -225,7 +233,9 @@ impl EventType {
             | Self::ReturnApproved
             | Self::ReturnRejected
             | Self::ReturnReceived
-            | Self::ReturnCompleted => "the order",
+            | Self::ReturnCompleted
+            | Self::LinesCancelled
+            | Self::RefundIssued => "the order",
         }
     }
 }
@@ -424,6 +434,91 @@ pub struct PaymentChanged {
     pub currency: Currency,
 }
 
+/// `order.lines_cancelled`: staff cancelled units of a paid order before
+/// they shipped; they were refunded (`refund_minor`, paid as its own
+/// refund) and put back on the shelf or written off. When no unit of the
+/// order is left, the order is cancelled with them (`order_cancelled`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinesCancelled {
+    pub order_id: OrderId,
+    pub number: i64,
+    /// The order's email (where its mails go).
+    pub email: String,
+    pub currency: Currency,
+    pub lines: Vec<CancelledLine>,
+    /// The refund reserved for them (0: nothing was left to refund).
+    pub refund_minor: i64,
+    pub restocked_units: i64,
+    pub order_cancelled: bool,
+    pub reason: Option<String>,
+}
+
+/// Units of one order line in a [`LinesCancelled`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelledLine {
+    /// The order line's position (0 first).
+    pub line: i32,
+    pub variant_id: VariantId,
+    pub sku: String,
+    pub title: String,
+    pub quantity: i32,
+}
+
+/// Why money went back to the shopper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundCause {
+    /// A return's refund.
+    Return,
+    /// Staff gave an amount back.
+    Goodwill,
+    /// Staff cancelled lines before they shipped.
+    LinesCancelled,
+    /// What was left of the order when it was cancelled.
+    OrderCancelled,
+    /// What was left of the order when it was refunded whole.
+    OrderRefunded,
+}
+
+impl RefundCause {
+    pub const ALL: [RefundCause; 5] = [
+        Self::Return,
+        Self::Goodwill,
+        Self::LinesCancelled,
+        Self::OrderCancelled,
+        Self::OrderRefunded,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Return => "return",
+            Self::Goodwill => "goodwill",
+            Self::LinesCancelled => "lines_cancelled",
+            Self::OrderCancelled => "order_cancelled",
+            Self::OrderRefunded => "order_refunded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// `order.refund_issued`: the gateway paid a refund of an order back (any
+/// refund: `payment.refunded` says the same for the money's ledger; this
+/// one says it for the shopper, with where the mail goes and why).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundIssued {
+    pub order_id: OrderId,
+    pub number: i64,
+    pub email: String,
+    pub currency: Currency,
+    pub refund_id: RefundId,
+    pub amount_minor: i64,
+    pub cause: RefundCause,
+    pub reason: Option<String>,
+}
+
 /// `inventory.level_changed`: a stock level of a (variant, location)
 /// changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -587,6 +682,8 @@ pub enum Event {
     ReturnRejected(ReturnChanged),
     ReturnReceived(ReturnChanged),
     ReturnCompleted(ReturnChanged),
+    LinesCancelled(LinesCancelled),
+    RefundIssued(RefundIssued),
 }
 
 impl Event {
@@ -619,6 +716,8 @@ impl Event {
             Self::ReturnRejected(_) => EventType::ReturnRejected,
             Self::ReturnReceived(_) => EventType::ReturnReceived,
             Self::ReturnCompleted(_) => EventType::ReturnCompleted,
+            Self::LinesCancelled(_) => EventType::LinesCancelled,
+            Self::RefundIssued(_) => EventType::RefundIssued,
         }
     }
 
@@ -652,6 +751,8 @@ impl Event {
             | Self::ReturnRejected(e)
             | Self::ReturnReceived(e)
             | Self::ReturnCompleted(e) => e.order_id.as_uuid(),
+            Self::LinesCancelled(e) => e.order_id.as_uuid(),
+            Self::RefundIssued(e) => e.order_id.as_uuid(),
         }
     }
 
@@ -683,6 +784,8 @@ impl Event {
             | Self::ReturnRejected(e)
             | Self::ReturnReceived(e)
             | Self::ReturnCompleted(e) => serde_json::to_value(e),
+            Self::LinesCancelled(e) => serde_json::to_value(e),
+            Self::RefundIssued(e) => serde_json::to_value(e),
         }
     }
 
@@ -729,6 +832,8 @@ impl Event {
             EventType::ReturnRejected => Self::ReturnRejected(Deserialize::deserialize(payload)?),
             EventType::ReturnReceived => Self::ReturnReceived(Deserialize::deserialize(payload)?),
             EventType::ReturnCompleted => Self::ReturnCompleted(Deserialize::deserialize(payload)?),
+            EventType::LinesCancelled => Self::LinesCancelled(Deserialize::deserialize(payload)?),
+            EventType::RefundIssued => Self::RefundIssued(Deserialize::deserialize(payload)?),
         })
     }
 }
@@ -960,6 +1065,33 @@ mod tests {
                     _ => Event::ReturnCompleted(changed),
                 }
             }
+            EventType::LinesCancelled => Event::LinesCancelled(LinesCancelled {
+                order_id: order,
+                number: 1001,
+                email: "a@b.c".into(),
+                currency: Currency::USD,
+                lines: vec![CancelledLine {
+                    line: 0,
+                    variant_id: VariantId::new(),
+                    sku: "TEE-M".into(),
+                    title: "Tee".into(),
+                    quantity: 1,
+                }],
+                refund_minor: 2090,
+                restocked_units: 1,
+                order_cancelled: false,
+                reason: Some("out of stock at the warehouse".into()),
+            }),
+            EventType::RefundIssued => Event::RefundIssued(RefundIssued {
+                order_id: order,
+                number: 1001,
+                email: "a@b.c".into(),
+                currency: Currency::USD,
+                refund_id: RefundId::new(),
+                amount_minor: 500,
+                cause: RefundCause::Goodwill,
+                reason: Some("late delivery".into()),
+            }),
         }
     }
 

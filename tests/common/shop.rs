@@ -152,6 +152,39 @@ impl Shop {
 }
 
 impl Shop {
+    /// The gateway's id of an order's payment.
+    pub async fn payment_id(&self, stack: &Stack, order_id: &str) -> String {
+        let mut db = self.db(stack).await;
+        let id: uuid::Uuid = order_id.parse().expect("uuid");
+        let (payment,): (String,) =
+            sqlx::query_as("SELECT payment_id FROM orders WHERE store_id = $1 AND id = $2")
+                .bind(self.id.as_uuid())
+                .bind(id)
+                .fetch_one(&mut db)
+                .await
+                .expect("payment id");
+        payment
+    }
+
+    /// An order's payment at the gateway: (captured, refunded).
+    pub async fn at_gateway(&self, stack: &Stack, order_id: &str) -> (i64, i64) {
+        let payment = self.payment_id(stack, order_id).await;
+        let p: Value = stack
+            .http
+            .get(format!("{}/v1/payments/{payment}", stack.gateway.url()))
+            .bearer_auth(stack.gateway.api_key())
+            .send()
+            .await
+            .expect("payment")
+            .json()
+            .await
+            .expect("json");
+        (
+            p["captured_amount"].as_i64().expect("captured"),
+            p["refunded_amount"].as_i64().expect("refunded"),
+        )
+    }
+
     /// Delivers a paid order as staff would: every shipment that waits
     /// ships, then every shipment is marked delivered (the order follows:
     /// `fulfilled`, then `delivered`).

@@ -426,6 +426,7 @@ pub fn quote(
             variant_title: v.variant_title.clone(),
             quantity: w.quantity,
             unit_price_minor: v.price.minor,
+            cancelled_quantity: 0,
         });
     }
     let rate = rates_for(shipping, &address.country)

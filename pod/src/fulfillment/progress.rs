@@ -109,12 +109,34 @@ pub fn take_pending(
     Ok(taken)
 }
 
+/// Whether an order whose lines were (ordered, cancelled before) has any
+/// unit left once `now` more units per line are cancelled.
+pub fn nothing_left(lines: &[(i32, i32)], now: &BTreeMap<i32, i32>) -> bool {
+    lines.iter().enumerate().all(|(i, &(ordered, cancelled))| {
+        let more = i32::try_from(i)
+            .ok()
+            .and_then(|i| now.get(&i))
+            .copied()
+            .unwrap_or(0);
+        cancelled + more >= ordered
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
     use OrderStatus::*;
     use ShipmentStatus as S;
+
+    #[test]
+    fn an_order_has_nothing_left_once_every_unit_is_cancelled() {
+        let now = |pairs: &[(i32, i32)]| pairs.iter().copied().collect::<BTreeMap<_, _>>();
+        assert!(!nothing_left(&[(3, 0), (1, 0)], &now(&[(0, 3)])));
+        assert!(nothing_left(&[(3, 0), (1, 0)], &now(&[(0, 3), (1, 1)])));
+        assert!(nothing_left(&[(3, 2), (1, 1)], &now(&[(0, 1)])));
+        assert!(!nothing_left(&[(3, 2), (1, 0)], &now(&[(0, 1)])));
+    }
 
     #[test]
     fn the_order_follows_what_has_left_and_arrived() {

@@ -382,6 +382,84 @@ pub async fn fulfil(
     Ok(id)
 }
 
+/// What [`cancel_units`] did.
+#[derive(Debug)]
+pub struct CancelledUnits {
+    /// The order as it was locked, before the cancellation.
+    pub order: Order,
+    /// Where each cancelled unit was waiting: (location, line, units).
+    pub parts: Vec<(LocationId, Units)>,
+    /// No unit of the order is left to ship or shipped: the caller cancels
+    /// the order.
+    pub nothing_left: bool,
+}
+
+/// Cancels some of a paid order's waiting units before they ship: they
+/// leave its pending shipments (at any location, oldest first) and count
+/// as cancelled on their lines. The order follows what is left (every
+/// remaining unit shipped: `fulfilled`). Stock and money are the
+/// caller's (`crate::cancellation`).
+pub async fn cancel_units(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: OrderId,
+    wanted: &[Units],
+    actor: &str,
+) -> Result<CancelledUnits, PodError> {
+    let (order, shipments) = lock(tx, store, order).await?;
+    let pending: Vec<(ShipmentId, Vec<Units>)> = shipments
+        .iter()
+        .filter(|s| s.status == ShipmentStatus::Pending)
+        .map(|s| {
+            (
+                s.id,
+                s.lines
+                    .iter()
+                    .map(|l| Units {
+                        line: l.line_position,
+                        quantity: l.quantity,
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let taken = progress::take_pending(&pending, wanted).map_err(|e| match e {
+        TakeError::Empty => ApiError::invalid("lines must ask for at least one unit"),
+        e @ TakeError::NotPending { .. } => {
+            ApiError::new(ErrorCode::UnitsNotPending, e.to_string())
+        }
+    })?;
+    let mut parts = Vec::with_capacity(taken.len());
+    let mut per_line: BTreeMap<i32, i32> = BTreeMap::new();
+    for (from, units) in &taken {
+        sql::remove_units(tx, store, *from, *units).await?;
+        *per_line.entry(units.line).or_default() += units.quantity;
+        let at = shipments
+            .iter()
+            .find(|s| s.id == *from)
+            .map(|s| s.location_id)
+            .ok_or_else(|| ApiError::not_found("shipment"))?;
+        parts.push((at, *units));
+    }
+    sql::delete_empty_pending(tx, store, order.id).await?;
+    for (&line, &quantity) in &per_line {
+        orders::sql::add_cancelled(tx, store, order.id, line, quantity).await?;
+    }
+    let ordered: Vec<(i32, i32)> = order
+        .lines
+        .iter()
+        .map(|l| (l.quantity, l.cancelled_quantity))
+        .collect();
+    let nothing_left = progress::nothing_left(&ordered, &per_line);
+    let now = after_write(tx, store, &order).await?;
+    follow(tx, store, &order, &now, actor).await?;
+    Ok(CancelledUnits {
+        order,
+        parts,
+        nothing_left,
+    })
+}
+
 /// Edits a shipment's carrier and tracking (not once delivered or
 /// cancelled).
 pub async fn edit_tracking(

@@ -443,6 +443,70 @@ pub async fn restock(
     Ok(units(&holds))
 }
 
+/// Inside the caller's transaction: `quantity` units of `variant` that the
+/// owner's committed holds took at `location` are no longer the order's
+/// (staff cancelled them before they shipped). The committed holds there
+/// give them up, so a later [`restock`] of the order cannot put them back
+/// a second time; with `put_back` they return on hand there (audit reason
+/// `line_cancelled`, kept as a `restocked` hold), else they are written
+/// off. Never more than the holds have. Returns the units put back.
+///
+/// Locks: the owner's committed holds, then the stock row.
+pub async fn uncommit(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    owner: HoldOwner,
+    variant: VariantId,
+    location: LocationId,
+    quantity: i32,
+    put_back: bool,
+) -> Result<i64, sqlx::Error> {
+    let holds = sql::lock_of_owner(tx, store, owner, "committed").await?;
+    let mut left = quantity.max(0);
+    for h in holds
+        .iter()
+        .filter(|h| h.variant() == variant && LocationId::from_uuid(h.location_id) == location)
+    {
+        if left == 0 {
+            break;
+        }
+        let q = left.min(h.quantity);
+        if q == h.quantity {
+            sql::delete(tx, store, &[h.id]).await?;
+        } else {
+            sql::shrink(tx, store, h.id, q).await?;
+        }
+        left -= q;
+    }
+    let given_up = quantity.max(0) - left;
+    if !put_back || given_up == 0 {
+        return Ok(0);
+    }
+    let part = [(variant, location, given_up)];
+    sql::insert(tx, store, owner, &part, None, "restocked").await?;
+    if let Some((on_hand, reserved)) =
+        sql::move_stock(tx, store, variant, location, given_up, 0).await?
+    {
+        record_change(
+            tx,
+            store,
+            &Change {
+                variant,
+                location,
+                delta: given_up,
+                on_hand_after: on_hand,
+                reserved_after: reserved,
+                reason: "line_cancelled",
+                actor: "system",
+                reference: Some(owner.as_uuid()),
+            },
+        )
+        .await?;
+        return Ok(i64::from(given_up));
+    }
+    Ok(0)
+}
+
 /// Releases up to `batch` expired active holds of `store` (skipping holds
 /// other transactions have locked), then puts their units back into the
 /// gate. Returns how many holds were released.

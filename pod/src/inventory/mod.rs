@@ -73,7 +73,9 @@ pub(crate) mod stock;
 pub(crate) mod workers;
 
 pub use gate::refresh_gate;
-pub use holds::{commit, commit_routed, pin, release, reserve, restock, ReserveError, Takeable};
+pub use holds::{
+    commit, commit_routed, pin, release, reserve, restock, uncommit, ReserveError, Takeable,
+};
 pub use locations::ensure_default_location;
 pub use model::{allocate, Badge, HoldLine, Level, Location, PinOutcome, Shortage, StaffReason};
 pub use sql::stock::levels;

@@ -15,10 +15,11 @@ use mercato_tenants::{Currency, Money};
 
 /// The events that mail someone; the triggers on `mail_enqueue` (pod
 /// migrations `…19_mail.sql`, `…22_order_fulfillment.sql`,
-/// `…23_returns.sql`, `…25_abandoned_carts.sql`) queue a delivery for
-/// exactly these (a shipment's update only when it shipped, got new
-/// tracking on the way, or arrived).
-pub const MAILED: [EventType; 11] = [
+/// `…23_returns.sql`, `…25_abandoned_carts.sql`, `…26_line_cancellation.sql`)
+/// queue a delivery for exactly these (a shipment's update only when it
+/// shipped, got new tracking on the way, or arrived; an issued refund only
+/// when no other mail tells of it: not a return's, not cancelled lines').
+pub const MAILED: [EventType; 13] = [
     EventType::OrderPlaced,
     EventType::ShipmentUpdated,
     EventType::CartAbandoned,
@@ -30,6 +31,8 @@ pub const MAILED: [EventType; 11] = [
     EventType::ReturnRequested,
     EventType::ReturnApproved,
     EventType::ReturnCompleted,
+    EventType::LinesCancelled,
+    EventType::RefundIssued,
 ];
 
 /// The store as its mails show it.
@@ -298,6 +301,58 @@ pub fn render(store: &StoreFace, event: &Event) -> Option<Mail> {
             body.finish(
                 &r.email,
                 format!("Return for order #{} refunded — {name}", r.number),
+            )
+        }
+        Event::LinesCancelled(c) => {
+            let mut body = Body::new(&if c.order_cancelled {
+                format!("Your order #{} at {name} was cancelled.", c.number)
+            } else {
+                format!(
+                    "We had to cancel some items of your order #{} at {name}; the rest ships as planned.",
+                    c.number
+                )
+            });
+            let rows: Vec<[String; 3]> = c
+                .lines
+                .iter()
+                .map(|l| [format!("{} ×", l.quantity), l.title.clone(), l.sku.clone()])
+                .collect();
+            body.table(&rows);
+            if let Some(reason) = &c.reason {
+                body.para(reason);
+            }
+            if c.refund_minor > 0 {
+                body.para(&format!(
+                    "We are refunding {} to your payment method; it may take a few days to show.",
+                    format_money(Money::new(c.refund_minor, c.currency))
+                ));
+            }
+            let subject = if c.order_cancelled {
+                format!("Order #{} cancelled — {name}", c.number)
+            } else {
+                format!("Items cancelled from order #{} — {name}", c.number)
+            };
+            body.finish(&c.email, subject)
+        }
+        Event::RefundIssued(r) => {
+            use mercato_tenants::events::RefundCause;
+            let what = match r.cause {
+                RefundCause::Return | RefundCause::LinesCancelled => return None,
+                RefundCause::Goodwill => "a refund on",
+                RefundCause::OrderCancelled => "the refund of your cancelled",
+                RefundCause::OrderRefunded => "a full refund of",
+            };
+            let mut body = Body::new(&format!(
+                "We issued {what} order #{} at {name}: {} back to your payment method. It may take a few days to show.",
+                r.number,
+                format_money(Money::new(r.amount_minor, r.currency))
+            ));
+            if let Some(reason) = &r.reason {
+                body.para(reason);
+            }
+            body.finish(
+                &r.email,
+                format!("Refund issued for order #{} — {name}", r.number),
             )
         }
         _ => return None,

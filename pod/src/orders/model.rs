@@ -94,6 +94,10 @@ pub struct QuoteLine {
     pub variant_title: String,
     pub quantity: i32,
     pub unit_price_minor: i64,
+    /// Units staff cancelled before they shipped (refunded, not sent); 0
+    /// in a quote.
+    #[serde(default)]
+    pub cancelled_quantity: i32,
 }
 
 /// The priced checkout: what the order will say.

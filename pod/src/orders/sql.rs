@@ -78,6 +78,7 @@ struct LineRow {
     variant_title: String,
     quantity: i32,
     unit_price_minor: i64,
+    cancelled_quantity: i32,
 }
 
 /// Inserts order `id` of a checkout in status `placed`, with its lines and
@@ -267,7 +268,7 @@ async fn with_lines(
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let lines: Vec<LineRow> = sqlx::query_as(
         "SELECT order_id, variant_id, product_id, sku, title, variant_title, quantity,
-                unit_price_minor
+                unit_price_minor, cancelled_quantity
          FROM order_lines WHERE store_id = $1 AND order_id = ANY($2)
          ORDER BY order_id, position",
     )
@@ -285,6 +286,7 @@ async fn with_lines(
             variant_title: l.variant_title,
             quantity: l.quantity,
             unit_price_minor: l.unit_price_minor,
+            cancelled_quantity: l.cancelled_quantity,
         });
     }
     rows.into_iter()
@@ -293,6 +295,29 @@ async fn with_lines(
             r.into_order(lines)
         })
         .collect()
+}
+
+/// `quantity` more units of line `position` of an order are cancelled
+/// (the trigger `order_line_cancelled_within_order` checks, at commit,
+/// that the line's live shipments and cancelled units still fit).
+pub(crate) async fn add_cancelled(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    store: StoreId,
+    order: OrderId,
+    position: i32,
+    quantity: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE order_lines SET cancelled_quantity = cancelled_quantity + $4
+          WHERE store_id = $1 AND order_id = $2 AND position = $3",
+    )
+    .bind(store.as_uuid())
+    .bind(order.as_uuid())
+    .bind(position)
+    .bind(quantity)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// One order; `for_update` locks its row.

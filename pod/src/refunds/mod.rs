@@ -20,7 +20,7 @@
 pub mod model;
 pub(crate) mod sql;
 
-use mercato_tenants::events::{Event, PaymentChanged};
+use mercato_tenants::events::{Event, PaymentChanged, RefundCause, RefundIssued};
 use mercato_tenants::{ApiError, Currency, ErrorCode, OrderId, RefundId, ReturnId, StoreId};
 use sha2::{Digest as _, Sha256};
 
@@ -52,6 +52,8 @@ pub struct NewRefund<'a> {
     pub order: OrderId,
     pub ask: Ask,
     pub return_id: Option<ReturnId>,
+    /// Why; [`RefundCause::Return`] exactly when `return_id` is set.
+    pub cause: RefundCause,
     pub reason: Option<&'a str>,
     /// `staff:<id>` or `system`.
     pub actor: &'a str,
@@ -112,6 +114,7 @@ pub async fn reserve(
             id: RefundId::new(),
             order: order.id,
             return_id: new.return_id,
+            cause: new.cause,
             amount_minor: amount,
             reason: new.reason,
             actor: new.actor,
@@ -171,14 +174,26 @@ pub async fn pay(state: &AppState, store: StoreId, id: RefundId) -> Result<Refun
     match &failure {
         None => {
             sql::settle(&mut tx, store, id, RefundStatus::Succeeded, None).await?;
+            let currency = Currency::parse(&order.currency).map_err(PodError::internal)?;
             let event = PaymentChanged {
                 order_id: Some(order.id),
                 checkout_id: order.checkout_id,
                 payment_id: order.payment_id.clone(),
                 amount_minor: refund.amount_minor,
-                currency: Currency::parse(&order.currency).map_err(PodError::internal)?,
+                currency,
             };
             crate::events::record(&mut tx, store, &Event::PaymentRefunded(event)).await?;
+            let issued = RefundIssued {
+                order_id: order.id,
+                number: order.number,
+                email: order.email.clone(),
+                currency,
+                refund_id: id,
+                amount_minor: refund.amount_minor,
+                cause: refund.cause,
+                reason: refund.reason.clone(),
+            };
+            crate::events::record(&mut tx, store, &Event::RefundIssued(issued)).await?;
         }
         Some(code) => {
             tracing::warn!(refund = %id, %code, "the gateway refused the refund; its amount goes back to the order");

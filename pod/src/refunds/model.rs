@@ -1,6 +1,7 @@
 //! What a refund is and how much of an order may still be refunded (pure).
 
 use chrono::{DateTime, Utc};
+use mercato_tenants::events::RefundCause;
 use mercato_tenants::{OrderId, RefundId, ReturnId};
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +39,10 @@ pub struct Refund {
     pub order_id: OrderId,
     /// The return it pays for, if any.
     pub return_id: Option<ReturnId>,
+    /// `return`, `goodwill`, `lines_cancelled`, `order_cancelled` or
+    /// `order_refunded`.
+    #[schema(value_type = String)]
+    pub cause: RefundCause,
     pub amount_minor: i64,
     pub reason: Option<String>,
     pub status: RefundStatus,

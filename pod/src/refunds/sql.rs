@@ -1,6 +1,7 @@
 //! The SQL of `refunds`. Every query filters on store_id.
 
 use chrono::{DateTime, Utc};
+use mercato_tenants::events::RefundCause;
 use mercato_tenants::{OrderId, RefundId, ReturnId, StoreId};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -8,13 +9,14 @@ use uuid::Uuid;
 use super::model::{Refund, RefundStatus};
 
 const COLUMNS: &str =
-    "id, order_id, return_id, amount_minor, reason, status, failure, created_at, updated_at";
+    "id, order_id, return_id, cause, amount_minor, reason, status, failure, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,
     order_id: Uuid,
     return_id: Option<Uuid>,
+    cause: String,
     amount_minor: i64,
     reason: Option<String>,
     status: String,
@@ -28,10 +30,13 @@ impl TryFrom<Row> for Refund {
     fn try_from(r: Row) -> Result<Self, Self::Error> {
         let status = RefundStatus::parse(&r.status)
             .ok_or_else(|| sqlx::Error::Decode(format!("refund status {}", r.status).into()))?;
+        let cause = RefundCause::parse(&r.cause)
+            .ok_or_else(|| sqlx::Error::Decode(format!("refund cause {}", r.cause).into()))?;
         Ok(Refund {
             id: RefundId::from_uuid(r.id),
             order_id: OrderId::from_uuid(r.order_id),
             return_id: r.return_id.map(ReturnId::from_uuid),
+            cause,
             amount_minor: r.amount_minor,
             reason: r.reason,
             status,
@@ -47,6 +52,7 @@ pub(crate) struct NewRow<'a> {
     pub id: RefundId,
     pub order: OrderId,
     pub return_id: Option<ReturnId>,
+    pub cause: RefundCause,
     pub amount_minor: i64,
     pub reason: Option<&'a str>,
     pub actor: &'a str,
@@ -60,8 +66,8 @@ pub(crate) async fn insert(
 ) -> Result<Refund, sqlx::Error> {
     let sql = format!(
         "INSERT INTO refunds (store_id, id, order_id, return_id, amount_minor, reason, actor,
-             idempotency_key, request_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
+             idempotency_key, request_hash, cause)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
     );
     let row: Row = sqlx::query_as(&sql)
         .bind(store.as_uuid())
@@ -73,6 +79,7 @@ pub(crate) async fn insert(
         .bind(new.actor)
         .bind(new.key.map(|k| k.0))
         .bind(new.key.map(|k| k.1))
+        .bind(new.cause.as_str())
         .fetch_one(&mut **tx)
         .await?;
     row.try_into()

@@ -109,6 +109,42 @@ fn per_line(n: usize, pairs: impl IntoIterator<Item = (i32, i64)>) -> Vec<i64> {
     out
 }
 
+/// Per line, the units of an order refunded so far: those of its returns
+/// that were received and refunded (but `except`), and those cancelled
+/// before they shipped. A new part's refund ([`model::refund_for`]) counts
+/// from them, so the tax over all the order's refunds is the share of all
+/// that came back, never more.
+pub(crate) async fn refunded_units(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    store: StoreId,
+    order: &Order,
+    except: Option<ReturnId>,
+) -> Result<Vec<i64>, PodError> {
+    let returned = sql::units_returned(tx, store, order.id, except, true).await?;
+    let cancelled = order
+        .lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| Some((i32::try_from(i).ok()?, i64::from(l.cancelled_quantity))));
+    Ok(per_line(
+        order.lines.len(),
+        returned.into_iter().chain(cancelled),
+    ))
+}
+
+/// An order's money as a refund of part of it needs it.
+pub(crate) fn money_of(order: &Order) -> model::OrderMoney {
+    model::OrderMoney {
+        lines: order
+            .lines
+            .iter()
+            .map(|l| (l.unit_price_minor, i64::from(l.quantity)))
+            .collect(),
+        shipping_minor: order.shipping_minor,
+        tax_minor: order.tax_minor,
+    }
+}
+
 /// What of the order arrived, and when: per line, the units of its
 /// delivered shipments, and the last delivery (the return window counts
 /// from it). An order delivered before shipments existed (no shipment
@@ -351,23 +387,13 @@ async fn restock_and_reserve(
             variants.push(line.variant_id);
         }
     }
-    let n = order.lines.len();
-    let before = per_line(
-        n,
-        sql::units_returned(&mut tx, store, order.id, Some(id), true).await?,
+    let before = refunded_units(&mut tx, store, &order, Some(id)).await?;
+    let now = per_line(
+        order.lines.len(),
+        r.lines.iter().map(|l| (l.line, i64::from(l.quantity))),
     );
-    let now = per_line(n, r.lines.iter().map(|l| (l.line, i64::from(l.quantity))));
-    let money = model::OrderMoney {
-        lines: order
-            .lines
-            .iter()
-            .map(|l| (l.unit_price_minor, i64::from(l.quantity)))
-            .collect(),
-        shipping_minor: order.shipping_minor,
-        tax_minor: order.tax_minor,
-    };
     let settings = sql::settings(&mut *tx, store).await?;
-    let owed = model::refund_for(&money, &before, &now, settings.shipping_refund);
+    let owed = model::refund_for(&money_of(&order), &before, &now, settings.shipping_refund);
     let reserved = refunds::reserve(
         &mut tx,
         store,
@@ -375,6 +401,7 @@ async fn restock_and_reserve(
             order: order.id,
             ask: Ask::UpTo(owed.total_minor),
             return_id: Some(id),
+            cause: mercato_tenants::events::RefundCause::Return,
             reason: Some("return"),
             actor: "system",
             key: None,

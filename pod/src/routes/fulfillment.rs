@@ -9,16 +9,18 @@ use axum::http::StatusCode;
 use axum::Json;
 use mercato_tenants::http::{ApiJson, ApiPath};
 use mercato_tenants::{ApiError, LocationId, OrderId, ShipmentId, ShipmentStatus, StoreId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::orders::actor;
+use super::orders::{actor, note};
 use crate::accounts::auth::Staff;
+use crate::cancellation::{self, Cancel};
 use crate::error::PodError;
 use crate::fulfillment::progress::Units;
 use crate::fulfillment::{shipments, sql, Tracking};
-use crate::orders::OrderShipment;
+use crate::orders::{Order, OrderShipment};
+use crate::refunds::Refund;
 use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
 
@@ -28,6 +30,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(list_shipments, fulfil_units))
         .routes(routes!(edit_shipment))
         .routes(routes!(advance_shipment))
+        .routes(routes!(cancel_lines))
 }
 
 const MAX_CARRIER: usize = 100;
@@ -201,6 +204,27 @@ impl NewShipment {
     }
 }
 
+/// The units a request names, checked.
+fn units_of(lines: &[ShipmentLineInput]) -> Result<Vec<Units>, ApiError> {
+    if lines.is_empty() || lines.len() > MAX_LINES {
+        return Err(ApiError::invalid(format!(
+            "lines must have 1 to {MAX_LINES} entries"
+        )));
+    }
+    if lines.iter().any(|l| l.line_position < 0 || l.quantity < 1) {
+        return Err(ApiError::invalid(
+            "each line needs a line_position of 0 or more and a quantity of at least 1",
+        ));
+    }
+    Ok(lines
+        .iter()
+        .map(|l| Units {
+            line: l.line_position,
+            quantity: l.quantity,
+        })
+        .collect())
+}
+
 async fn shipments_of(
     state: &AppState,
     store: StoreId,
@@ -262,28 +286,8 @@ async fn fulfil_units(
     ApiPath(id): ApiPath<OrderId>,
     ApiJson(body): ApiJson<NewShipment>,
 ) -> Result<(StatusCode, Json<OrderShipment>), PodError> {
-    if body.lines.is_empty() || body.lines.len() > MAX_LINES {
-        return Err(ApiError::invalid(format!("lines must have 1 to {MAX_LINES} entries")).into());
-    }
-    if body
-        .lines
-        .iter()
-        .any(|l| l.line_position < 0 || l.quantity < 1)
-    {
-        return Err(ApiError::invalid(
-            "each line needs a line_position of 0 or more and a quantity of at least 1",
-        )
-        .into());
-    }
+    let wanted = units_of(&body.lines)?;
     let tracking = body.tracking().validate()?;
-    let wanted: Vec<Units> = body
-        .lines
-        .iter()
-        .map(|l| Units {
-            line: l.line_position,
-            quantity: l.quantity,
-        })
-        .collect();
     let store = tenant.store_id;
     let mut tx = begin_write(&state.db, store).await?;
     let shipment = shipments::fulfil(
@@ -364,4 +368,73 @@ async fn advance_shipment(
     .await?;
     tx.commit().await?;
     Ok(Json(one(&state, store, id, shipment).await?))
+}
+
+/// Units of a paid order to cancel before they ship.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineCancellation {
+    /// 1 to 250 lines: units that are still waiting to ship.
+    #[schema(min_items = 1, max_items = 250)]
+    pub lines: Vec<ShipmentLineInput>,
+    /// Put the units back on hand where they waited (the default), or
+    /// write them off (`false`: damaged, lost).
+    pub restock: Option<bool>,
+    /// Up to 500 characters; shown to the shopper in the mail.
+    #[schema(max_length = 500)]
+    pub reason: Option<String>,
+}
+
+/// The order after a line cancellation, and the refund it made.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LinesCancelledAnswer {
+    /// The order with its shipments; each line's `cancelled_quantity`
+    /// counts its cancelled units. `cancelled` once no unit is left.
+    pub order: Order,
+    /// The refund of the cancelled units: `succeeded`, or `pending` while
+    /// the gateway's answer is unknown (the recovery worker finishes it);
+    /// absent when nothing was left to refund.
+    pub refund: Option<Refund>,
+}
+
+/// Cancels some of a paid order's units before they ship: they leave its
+/// pending shipments, go back on hand where they waited (or are written
+/// off), and are refunded (their prices and share of the tax, like a
+/// return's refund). Cancelling every unit that is left cancels the order
+/// and refunds what is left of it, shipping included. The shopper is
+/// mailed. A retry finds the units gone (`409 units_not_pending`) and
+/// cancels nothing twice.
+#[utoipa::path(post, path = "/admin/api/orders/{id}/line-cancellations", tag = "fulfillment",
+    params(("id" = OrderId, Path, description = "order id")),
+    request_body = LineCancellation,
+    responses((status = 200, body = LinesCancelledAnswer),
+        (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 404, body = mercato_tenants::error::ErrorBody),
+        (status = 409, description = "units_not_pending: fewer units wait to ship than asked; invalid_transition: the order is not paid, or already cancelled or refunded", body = mercato_tenants::error::ErrorBody)))]
+async fn cancel_lines(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    staff: Staff,
+    ApiPath(id): ApiPath<OrderId>,
+    ApiJson(body): ApiJson<LineCancellation>,
+) -> Result<Json<LinesCancelledAnswer>, PodError> {
+    let units = units_of(&body.lines)?;
+    let reason = note(body.reason.as_deref())?;
+    let actor = actor(&staff);
+    let done = cancellation::cancel_lines(
+        &state,
+        tenant.store_id,
+        &Cancel {
+            order: id,
+            units: &units,
+            restock: body.restock.unwrap_or(true),
+            reason: reason.as_deref(),
+            actor: &actor,
+        },
+    )
+    .await?;
+    Ok(Json(LinesCancelledAnswer {
+        order: done.order,
+        refund: done.refund,
+    }))
 }

@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use mercato_tenants::events::{Event, OrderGivenBack};
+use mercato_tenants::events::{Event, OrderGivenBack, RefundCause};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::{ApiError, CustomerId, Email, ErrorCode, OrderId, StoreId};
 use serde::{Deserialize, Serialize};
@@ -259,7 +259,7 @@ fn refused(from: OrderStatus, to: OrderStatus) -> ApiError {
     )
 }
 
-fn note(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+pub(super) fn note(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     match raw.map(str::trim) {
         Some(n) if n.chars().count() > 500 => {
             Err(ApiError::invalid("note must be at most 500 characters"))
@@ -409,6 +409,11 @@ async fn give_back(
             order: id,
             ask: Ask::Rest,
             return_id: None,
+            cause: if to == OrderStatus::Cancelled {
+                RefundCause::OrderCancelled
+            } else {
+                RefundCause::OrderRefunded
+            },
             reason: reason.as_deref(),
             actor: &actor(staff),
             key: None,

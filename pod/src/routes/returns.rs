@@ -6,6 +6,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use mercato_tenants::events::RefundCause;
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::{ApiError, ErrorCode, OrderId, ReturnId, StoreId};
 use serde::{Deserialize, Serialize};
@@ -562,6 +563,7 @@ async fn create_refund(
             order: id,
             ask: Ask::Exactly(body.amount_minor),
             return_id: None,
+            cause: RefundCause::Goodwill,
             reason: reason.as_deref(),
             actor: &actor,
             key: Some(Keyed {

@@ -26,6 +26,8 @@ pub enum Topic {
     OrdersPaid,
     #[serde(rename = "orders/fulfilled")]
     OrdersFulfilled,
+    #[serde(rename = "orders/edited")]
+    OrdersEdited,
     #[serde(rename = "fulfillments/update")]
     FulfillmentsUpdate,
     #[serde(rename = "refunds/created")]
@@ -41,12 +43,13 @@ pub enum Topic {
 }
 
 impl Topic {
-    pub const ALL: [Topic; 11] = [
+    pub const ALL: [Topic; 12] = [
         Self::OrdersCreated,
         Self::OrdersUpdated,
         Self::OrdersCancelled,
         Self::OrdersPaid,
         Self::OrdersFulfilled,
+        Self::OrdersEdited,
         Self::FulfillmentsUpdate,
         Self::RefundsCreated,
         Self::ProductsUpdate,
@@ -62,6 +65,7 @@ impl Topic {
             Self::OrdersCancelled => "orders/cancelled",
             Self::OrdersPaid => "orders/paid",
             Self::OrdersFulfilled => "orders/fulfilled",
+            Self::OrdersEdited => "orders/edited",
             Self::FulfillmentsUpdate => "fulfillments/update",
             Self::RefundsCreated => "refunds/created",
             Self::ProductsUpdate => "products/update",
@@ -79,6 +83,7 @@ impl Topic {
             Self::OrdersCancelled => EventType::OrderCancelled,
             Self::OrdersPaid => EventType::PaymentCaptured,
             Self::OrdersFulfilled => EventType::OrderFulfilled,
+            Self::OrdersEdited => EventType::LinesCancelled,
             Self::FulfillmentsUpdate => EventType::ShipmentUpdated,
             Self::RefundsCreated => EventType::PaymentRefunded,
             Self::ProductsUpdate => EventType::ProductChanged,

@@ -255,6 +255,25 @@ pub(crate) async fn delete(
     Ok(())
 }
 
+/// A hold gives up `by` of its units (fewer than it has).
+pub(crate) async fn shrink(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    id: Uuid,
+    by: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE holds SET quantity = quantity - $3, updated_at = now()
+          WHERE store_id = $1 AND id = $2",
+    )
+    .bind(store.as_uuid())
+    .bind(id)
+    .bind(by)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// `reserved -= q` at the hold's stock row: its units are free again.
 pub(crate) async fn unreserve(
     tx: &mut Transaction<'_, Postgres>,
