@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::shop::{Shop, CARD_OK};
+use common::shop::{Shop, CARD_DECLINED, CARD_OK};
 use common::{register_customer, status_of, Stack};
 use mercato_tenants::events::EventType;
 use reqwest::Method;
@@ -373,6 +373,24 @@ async fn an_abandoned_cart_is_reminded_once_and_its_link_restores_it() {
     let silent = shop.cart(&stack, &[(&cap, 1)]).await;
     backdate(&stack, &shop, &cart, 3).await;
     backdate(&stack, &shop, &silent, 3).await;
+    // A guest who gave their email only to a checkout that failed (a
+    // declined card) is reminded too: the checkout kept it on the cart.
+    let declined = shop.cart(&stack, &[(&cap, 2)]).await;
+    let r = shop
+        .checkout(&stack, &declined, "left-declined", CARD_DECLINED)
+        .send()
+        .await
+        .expect("checkout");
+    assert_eq!(r.status(), 402);
+    backdate(&stack, &shop, &declined, 3).await;
+    let reminded = stack
+        .await_mails("shopper@example.com", "is waiting", 1)
+        .await;
+    let text = stack.mail(&reminded[0]).await["text"]
+        .as_str()
+        .expect("text")
+        .to_owned();
+    assert!(text.contains("2 × Product LEFT-CAP"), "{text}");
 
     let mails = stack.await_mails("ada@example.com", "is waiting", 1).await;
     let mail = stack.mail(&mails[0]).await;

@@ -111,6 +111,37 @@ pub async fn set_email(
     Ok(())
 }
 
+/// Inside the transaction that records a guest's checkout: the email the
+/// checkout gives becomes the cart's, so a checkout that then fails (a
+/// declined card, short stock) still leaves a cart that can be reminded.
+/// Only the active guest cart whose secret the token proves; any other
+/// is left alone (the checkout itself answers for a wrong token). The
+/// cart is not touched otherwise: its quiet time runs on.
+pub async fn remember_checkout_email(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    store: StoreId,
+    token: &CartToken,
+    email: &str,
+) -> Result<(), PodError> {
+    let Some(cart) = super::sql::active_cart(&mut **tx, store, token.cart(), false).await? else {
+        return Ok(());
+    };
+    if !matches!(&cart.owner, super::Owner::Guest { token_hash } if token_hash.matches(&token.hash()))
+    {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE carts SET email = $3
+          WHERE store_id = $1 AND id = $2 AND email IS DISTINCT FROM $3",
+    )
+    .bind(store.as_uuid())
+    .bind(token.cart().as_uuid())
+    .bind(email)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// A new guest cart with the lines of the abandoned cart `restore` names
 /// (its reminder's token), each added as if now: lines no longer for sale
 /// are left out. 404 when the token names no active cart.

@@ -114,6 +114,9 @@ async fn checkout(
         },
     )
     .await?;
+    if let (true, CartRef::Guest(token), Some(email)) = (inserted, &asked.cart, &asked.email) {
+        cart::abandoned::remember_checkout_email(&mut tx, store, token, email.as_str()).await?;
+    }
     tx.commit().await?;
     if !inserted {
         return replay(&state, store, &key, &hash, &asked.cart).await;
