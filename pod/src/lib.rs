@@ -18,6 +18,7 @@ pub mod checkout;
 pub mod collections;
 pub mod config;
 pub mod db;
+pub mod discounts;
 pub mod error;
 pub mod events;
 pub mod fleet;

@@ -182,6 +182,10 @@ id_type!(
     /// Money given back on an order: a partial or full refund.
     RefundId
 );
+id_type!(
+    /// A discount of a store: a code shoppers enter, or an automatic one.
+    DiscountId
+);
 
 impl From<CheckoutId> for HoldOwner {
     fn from(checkout: CheckoutId) -> Self {

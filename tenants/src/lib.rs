@@ -36,8 +36,8 @@ pub use domain::{Domain, Handle, NameError};
 pub use error::{ApiError, ErrorCode};
 pub use id::{
     AddressId, AdjustmentId, ApiKeyId, CartId, CategoryId, CheckoutId, CollectionId, CustomerId,
-    EventId, HoldId, HoldOwner, JobId, LocationId, MediaId, MoveId, OrderId, PodId, ProductId,
-    RefundId, ReturnId, ReviewId, SessionId, ShipmentId, StaffId, StoreId, VariantId,
+    DiscountId, EventId, HoldId, HoldOwner, JobId, LocationId, MediaId, MoveId, OrderId, PodId,
+    ProductId, RefundId, ReturnId, ReviewId, SessionId, ShipmentId, StaffId, StoreId, VariantId,
     WebhookDeliveryId, WebhookId,
 };
 pub use keys::{KeyError, KeyRing, SigningKey, TokenConfig, TokenError, TokenKeys};
