@@ -318,13 +318,13 @@ async fn release_commit_and_restock_are_idempotent() {
 
     let mut tx = shop.state.db.begin().await.expect("begin");
     assert_eq!(
-        inventory::restock(&mut tx, shop.store, b)
+        inventory::restock(&mut tx, shop.store, b, &[])
             .await
             .expect("restock"),
         4
     );
     assert_eq!(
-        inventory::restock(&mut tx, shop.store, b)
+        inventory::restock(&mut tx, shop.store, b, &[])
             .await
             .expect("restock"),
         0

@@ -400,22 +400,40 @@ pub async fn commit(
 
 /// Inside the caller's transaction: puts back what the owner's committed
 /// holds took (`on_hand += q` where it was taken; audit reason
-/// `order_cancelled`) and marks them restocked, so a second call does
-/// nothing. The caller runs [`super::refresh_gate`] after its commit.
-/// Returns the units put back.
+/// `order_cancelled`), but for `back`: units per variant that came back
+/// another way already (through a return), which are not put back twice.
+/// Marks the holds restocked, so a second call does nothing. The caller
+/// runs [`super::refresh_gate`] after its commit. Returns the units put
+/// back.
 pub async fn restock(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     owner: HoldOwner,
+    back: &[(VariantId, i64)],
 ) -> Result<i64, sqlx::Error> {
     let holds = sql::lock_of_owner(tx, store, owner, "committed").await?;
+    let mut already: BTreeMap<VariantId, i64> = BTreeMap::new();
+    for &(v, q) in back {
+        *already.entry(v).or_default() += q.max(0);
+    }
+    let mut put = 0i64;
     for h in &holds {
+        let skip = already.get_mut(&h.variant()).map_or(0, |left| {
+            let s = (*left).min(i64::from(h.quantity));
+            *left -= s;
+            s
+        });
+        let q = h.quantity - i32::try_from(skip).unwrap_or(h.quantity);
+        if q == 0 {
+            continue;
+        }
+        put += i64::from(q);
         if let Some((on_hand, reserved)) = sql::move_stock(
             tx,
             store,
             h.variant(),
             LocationId::from_uuid(h.location_id),
-            h.quantity,
+            q,
             0,
         )
         .await?
@@ -426,7 +444,7 @@ pub async fn restock(
                 &Change {
                     variant: h.variant(),
                     location: LocationId::from_uuid(h.location_id),
-                    delta: h.quantity,
+                    delta: q,
                     on_hand_after: on_hand,
                     reserved_after: reserved,
                     reason: "order_cancelled",
@@ -440,7 +458,7 @@ pub async fn restock(
     if !holds.is_empty() {
         sql::set_status(tx, store, &holds, "restocked").await?;
     }
-    Ok(units(&holds))
+    Ok(put)
 }
 
 /// Inside the caller's transaction: `quantity` units of `variant` that the

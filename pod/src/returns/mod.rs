@@ -482,14 +482,16 @@ pub async fn list(
     Ok(sql::list(&mut conn, store, order, status, before, limit).await?)
 }
 
-/// Whether units of the order already went back to stock through a
-/// return (restocking the whole order again would count them twice).
-pub async fn any_restocked(
-    state: &AppState,
+/// Inside the caller's transaction: per variant, the units of the order
+/// that came back through its received returns, restocked or written off
+/// there. Restocking the whole order leaves them out: they are not on
+/// their way back to the shelf a second time.
+pub async fn units_back(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     store: StoreId,
     order: OrderId,
-) -> Result<bool, PodError> {
-    Ok(sql::any_restocked(&state.db, store, order).await?)
+) -> Result<Vec<(VariantId, i64)>, PodError> {
+    Ok(sql::units_back(&mut **tx, store, order).await?)
 }
 
 /// The store's return policy.

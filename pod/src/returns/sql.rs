@@ -378,20 +378,25 @@ pub(crate) async fn put_settings(
     Ok(())
 }
 
-/// Whether units of the order went back to stock through a return.
-pub(crate) async fn any_restocked<'e>(
+/// Per variant, the units of the order that came back through its
+/// received returns (restocked or written off).
+pub(crate) async fn units_back<'e>(
     exec: impl PgExecutor<'e>,
     store: StoreId,
     order: OrderId,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (
-             SELECT 1 FROM returns r
-               JOIN return_lines l ON l.store_id = r.store_id AND l.return_id = r.id
-              WHERE r.store_id = $1 AND r.order_id = $2 AND r.restocked AND l.restock)",
+) -> Result<Vec<(VariantId, i64)>, sqlx::Error> {
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT l.variant_id, sum(l.quantity)::bigint FROM returns r
+           JOIN return_lines l ON l.store_id = r.store_id AND l.return_id = r.id
+          WHERE r.store_id = $1 AND r.order_id = $2 AND r.restocked
+          GROUP BY l.variant_id",
     )
     .bind(store.as_uuid())
     .bind(order.as_uuid())
-    .fetch_one(exec)
-    .await
+    .fetch_all(exec)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(v, q)| (VariantId::from_uuid(v), q))
+        .collect())
 }

@@ -274,8 +274,9 @@ pub(super) fn note(raw: Option<&str>) -> Result<Option<String>, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct GiveBack {
     pub reason: Option<String>,
-    /// Put the units back on the shelf (default: yes when cancelling, no
-    /// when refunding).
+    /// Put the units back on the shelf where they were taken (default: yes
+    /// when cancelling, no when refunding); units that came back through
+    /// a return are not put back again.
     pub restock: Option<bool>,
 }
 
@@ -286,7 +287,7 @@ pub struct GiveBack {
     params(("id" = OrderId, Path, description = "order id")),
     request_body = GiveBack,
     responses((status = 200, body = Order),
-              (status = 409, description = "invalid_transition, or checkout_pending while the payment is being captured, or conflict: restock asked after units came back through a return", body = mercato_tenants::error::ErrorBody)))]
+              (status = 409, description = "invalid_transition, or checkout_pending while the payment is being captured", body = mercato_tenants::error::ErrorBody)))]
 async fn cancel(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -312,7 +313,7 @@ async fn cancel(
 #[utoipa::path(post, path = "/admin/api/orders/{id}/refund", tag = "orders",
     params(("id" = OrderId, Path, description = "order id")),
     request_body = GiveBack,
-    responses((status = 200, body = Order), (status = 409, description = "invalid_transition, or conflict: restock asked after units came back through a return", body = mercato_tenants::error::ErrorBody)))]
+    responses((status = 200, body = Order), (status = 409, description = "invalid_transition", body = mercato_tenants::error::ErrorBody)))]
 async fn refund(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -388,14 +389,6 @@ async fn give_back(
     {
         return Err(refused(order.status, to).into());
     }
-    if restock && crate::returns::any_restocked(state, store, id).await? {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            "units of this order already went back to stock through a return; \
-             send restock: false and adjust the rest of the stock by hand",
-        )
-        .into());
-    }
     // What is left of the capture goes back as one refund, reserved on the
     // order like any partial refund (so, with those before it, it never
     // passes the capture), then every pending refund of the order is paid,
@@ -465,7 +458,8 @@ async fn give_back(
     // Whatever has not left stays home.
     fulfillment::shipments::cancel_waiting(&mut tx, store, id).await?;
     let restocked = if restock {
-        inventory::restock(&mut tx, store, order.checkout_id.into()).await?
+        let back = crate::returns::units_back(&mut tx, store, id).await?;
+        inventory::restock(&mut tx, store, order.checkout_id.into(), &back).await?
     } else {
         0
     };
