@@ -117,6 +117,16 @@ impl Worker {
             route = route.label(),
             store_id = tracing::field::Empty,
         );
+        if !span.is_disabled() {
+            // The span continues the client's trace, if it sent one.
+            mercato_tenants::trace::continue_from(
+                &span,
+                req.headers()
+                    .get_all(mercato_tenants::trace::TRACEPARENT_HEADER)
+                    .iter()
+                    .map(HeaderValue::as_bytes),
+            );
+        }
         let handled =
             std::panic::AssertUnwindSafe(self.route(route, req, peer, &span)).catch_unwind();
         // No subscriber wants the span (the usual case under load): no
