@@ -159,10 +159,33 @@ impl Gates {
             .clone()
     }
 
-    /// Waits for a slot to `upstream` (tokio's semaphore is fair: first
-    /// come, first served), or refuses at once when the queue is full.
+    /// `upstream`'s gate, to keep: a serving thread's connection pool
+    /// holds one per upstream, so a request does not lock the shared map.
+    pub fn handle(&self, upstream: &str) -> GateHandle {
+        GateHandle {
+            gate: self.gate(upstream),
+            limits: self.limits,
+        }
+    }
+
+    /// Waits for a slot to `upstream` ([`GateHandle::enter`]).
     pub async fn enter(&self, upstream: &str) -> Result<Turn, ApiError> {
-        let gate = self.gate(upstream);
+        self.handle(upstream).enter().await
+    }
+}
+
+/// One upstream's gate.
+#[derive(Clone)]
+pub struct GateHandle {
+    gate: Arc<Gate>,
+    limits: Limits,
+}
+
+impl GateHandle {
+    /// Waits for a slot (tokio's semaphore is fair: first come, first
+    /// served), or refuses at once when the queue is full.
+    pub async fn enter(&self) -> Result<Turn, ApiError> {
+        let gate = &self.gate;
         {
             let mut open = gate.open_until.lock().unwrap_or_else(|e| e.into_inner());
             match *open {

@@ -7,17 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
-use mercato_tenants::http::{layers, ops_routes, HttpMetrics};
-use mercato_tenants::{ApiError, Domain, ErrorCode, Party, TokenKeys};
+use mercato_tenants::http::HttpMetrics;
+use mercato_tenants::{Domain, Party, TokenKeys};
 use tokio::net::TcpListener;
 
 use crate::gate::{Gates, Limits};
-use crate::proxy::{self, HttpClient};
+use crate::serve::Worker;
 use crate::sync::{SharedTable, Syncer};
+use crate::upstream::Upstreams;
 use crate::RouterConfig;
 
 /// Shared by every request of a serving thread as one `Arc` (cloning the
@@ -29,7 +26,7 @@ pub struct RouterState {
     pub table: SharedTable,
     pub syncer: Syncer,
     /// This thread's keep-alive connections to the pods.
-    pub client: HttpClient,
+    pub upstreams: Arc<Upstreams>,
     connect_timeout: Duration,
     max_in_flight_per_pod: usize,
     pub keys: TokenKeys,
@@ -58,7 +55,10 @@ impl RouterState {
     /// which belong to the thread's event loop.
     fn for_worker(&self) -> Self {
         Self {
-            client: proxy::client(self.connect_timeout, self.max_in_flight_per_pod),
+            upstreams: Arc::new(Upstreams::new(
+                self.connect_timeout,
+                self.max_in_flight_per_pod,
+            )),
             ..self.clone()
         }
     }
@@ -69,7 +69,6 @@ pub struct Application {
     listener: TcpListener,
     workers: usize,
     metrics: HttpMetrics,
-    body_limit: usize,
     state: Arc<RouterState>,
 }
 
@@ -89,7 +88,7 @@ impl Application {
             &config.control_plane_token,
             config.sync_wait_secs,
         )?;
-        let metrics = HttpMetrics::new("router")?.with_unmatched_label("proxy");
+        let metrics = HttpMetrics::new("router")?;
         let waiting_room = crate::waiting_room::WaitingRoom::new(
             config.waiting_room.clone(),
             config.hop_secret.as_bytes(),
@@ -106,10 +105,10 @@ impl Application {
             database_refusals,
             table: syncer.table.clone(),
             syncer,
-            client: proxy::client(
+            upstreams: Arc::new(Upstreams::new(
                 Duration::from_millis(config.connect_timeout_ms),
                 config.pod_max_in_flight,
-            ),
+            )),
             connect_timeout: Duration::from_millis(config.connect_timeout_ms),
             max_in_flight_per_pod: config.pod_max_in_flight,
             keys,
@@ -145,7 +144,6 @@ impl Application {
             listener,
             workers,
             metrics,
-            body_limit: config.body_limit,
             state,
         })
     }
@@ -176,12 +174,11 @@ impl Application {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
         for (i, listener) in listeners.into_iter().enumerate() {
-            let app = app(
+            let worker = Arc::new(Worker::new(
                 Arc::new(self.state.for_worker()),
                 self.metrics.clone(),
-                self.body_limit,
-            );
-            let mut stopped = stopped.clone();
+            ));
+            let stopped = stopped.clone();
             let done = done.clone();
             std::thread::Builder::new()
                 .name(format!("router-{i}"))
@@ -193,17 +190,9 @@ impl Application {
                         .and_then(|runtime| {
                             runtime.block_on(async move {
                                 let listener = TcpListener::from_std(listener)?;
-                                let stop = async move {
-                                    // A dropped sender (the caller gone) stops too.
-                                    let _ = stopped.wait_for(|stop| *stop).await;
-                                };
-                                axum::serve(
-                                    listener,
-                                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                                )
-                                .with_graceful_shutdown(stop)
-                                .await
-                                .context("serving http")
+                                crate::serve::serve(listener, worker, stopped)
+                                    .await
+                                    .context("serving http")
                             })
                         });
                     let _ = done.send(served);
@@ -229,100 +218,5 @@ impl Application {
         }
         sync.abort();
         result
-    }
-}
-
-/// One serving thread's routes and layers over its state.
-fn app(state: Arc<RouterState>, metrics: HttpMetrics, body_limit: usize) -> Router {
-    let app = Router::new()
-        .merge(ops_routes(metrics.clone()))
-        .route("/readyz", get(readyz))
-        .fallback(proxy::proxy)
-        .with_state(state)
-        .layer(axum::middleware::from_fn(metrics_by_address_only));
-    layers(app, metrics, body_limit)
-}
-
-/// The router's `/metrics` (request counts and waiting-room gauges of every
-/// store) is the operator's: it answers only to a request addressed to the
-/// router by its IP address, as a scraper sends it, and is `404` on any
-/// domain (a store's or the platform's), so no shopper reads it.
-async fn metrics_by_address_only(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if req.uri().path() == "/metrics" && !addressed_by_ip(&req) {
-        return ApiError::new(ErrorCode::NotFound, "no such route").into_response();
-    }
-    next.run(req).await
-}
-
-/// Whether the request's host (an absolute target's authority, else the
-/// `Host` header) is an IP address, with or without a port.
-fn addressed_by_ip(req: &axum::extract::Request) -> bool {
-    let authority: Option<axum::http::uri::Authority> = match req.uri().authority() {
-        Some(authority) => Some(authority.clone()),
-        None => req
-            .headers()
-            .get(axum::http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|h| h.parse().ok()),
-    };
-    authority.is_some_and(|a| {
-        let host = a.host();
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
-        host.parse::<std::net::IpAddr>().is_ok()
-    })
-}
-
-/// `GET /readyz`: ready once a routing table has been loaded.
-async fn readyz(State(state): State<Arc<RouterState>>) -> Response {
-    let version = state.table.version();
-    if state.table.loaded() {
-        axum::Json(serde_json::json!({"status": "ready", "routing_version": version}))
-            .into_response()
-    } else {
-        ApiError::new(ErrorCode::NotReady, "no routing table loaded yet").into_response()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn request(target: &str, host: Option<&str>) -> axum::extract::Request {
-        let mut builder = axum::http::Request::builder().uri(target);
-        if let Some(host) = host {
-            builder = builder.header("host", host);
-        }
-        builder.body(axum::body::Body::empty()).expect("request")
-    }
-
-    #[test]
-    fn only_an_ip_address_reaches_the_metrics() {
-        assert!(addressed_by_ip(&request(
-            "/metrics",
-            Some("127.0.0.1:8080")
-        )));
-        assert!(addressed_by_ip(&request("/metrics", Some("10.0.0.7"))));
-        assert!(addressed_by_ip(&request("/metrics", Some("[::1]:8080"))));
-        assert!(!addressed_by_ip(&request("/metrics", Some("shop.example"))));
-        assert!(!addressed_by_ip(&request(
-            "/metrics",
-            Some("localhost:8080")
-        )));
-        assert!(!addressed_by_ip(&request(
-            "/metrics",
-            Some("127.0.0.1.nip.io")
-        )));
-        assert!(!addressed_by_ip(&request("/metrics", None)));
-        // An absolute target's authority wins over Host.
-        assert!(!addressed_by_ip(&request(
-            "http://shop.example/metrics",
-            Some("127.0.0.1")
-        )));
     }
 }

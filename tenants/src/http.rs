@@ -35,11 +35,7 @@ pub async fn request_id(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let id = req
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+    let id = accepted_request_id(req.headers())
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     if let Ok(value) = HeaderValue::from_str(&id) {
@@ -62,25 +58,46 @@ pub async fn request_id(
             .map(HeaderValue::as_bytes),
     );
     let mut response = next.run(req).instrument(span).await;
+    render_error(&mut response, &id);
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        stamp_answer(&mut response, value);
+    }
+    response
+}
+
+/// The caller's request id, if it sent one that is short printable ASCII
+/// (the only kind [`request_id`] keeps).
+pub fn accepted_request_id(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+}
+
+/// An error answer (an [`ApiError`] in its extensions, as
+/// `ApiError::into_response` leaves it) gets its body again, with the
+/// request id.
+pub fn render_error(response: &mut Response, id: &str) {
     if let Some(err) = response.extensions_mut().remove::<ApiError>() {
-        *response.body_mut() = Body::from(err.body(Some(&id)));
+        *response.body_mut() = Body::from(err.body(Some(id)));
         response
             .headers_mut()
             .remove(axum::http::header::CONTENT_LENGTH);
     }
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
+}
+
+/// Every answer carries its request id. A `413` also closes the
+/// connection: the rest of the body was never read, so the connection
+/// cannot carry another request; without saying so, a pooled client (the
+/// router) would send its next request into a closing connection.
+pub fn stamp_answer<B>(response: &mut axum::http::Response<B>, id: HeaderValue) {
+    response.headers_mut().insert(REQUEST_ID_HEADER, id);
     if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        // The rest of the body was never read, so this connection cannot
-        // carry another request: say so, or a pooled client (the router)
-        // would send its next request into a closing connection.
         response.headers_mut().insert(
             axum::http::header::CONNECTION,
             HeaderValue::from_static("close"),
         );
     }
-    response
 }
 
 /// Request counters and latency histograms labelled by route template,
@@ -140,19 +157,26 @@ impl HttpMetrics {
     }
 
     pub fn observe(&self, route: &str, method: &str, status: StatusCode, started: Instant) {
-        let class = match status.as_u16() {
-            100..=199 => "1xx",
-            200..=299 => "2xx",
-            300..=399 => "3xx",
-            400..=499 => "4xx",
-            _ => "5xx",
-        };
+        let (_, class) = status_class(status);
         self.requests
             .with_label_values(&[route, method, class])
             .inc();
         self.latency
             .with_label_values(&[route, method])
             .observe(started.elapsed().as_secs_f64());
+    }
+
+    /// The metrics of `route` with their label values looked up once per
+    /// method and status class, then kept: for a process whose one route
+    /// serves nearly every request (the router's proxy), which would
+    /// otherwise hash its labels and take the vectors' locks twice a
+    /// request.
+    pub fn route(&self, route: &'static str) -> RouteMetrics {
+        RouteMetrics {
+            route,
+            metrics: self.clone(),
+            methods: Default::default(),
+        }
     }
 
     /// The Prometheus text exposition of every registered metric: this
@@ -166,6 +190,70 @@ impl HttpMetrics {
             tracing::warn!(error = %e, "metrics encoding failed");
         }
         String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// The methods [`RouteMetrics`] keeps handles for; others are looked up.
+const KEPT_METHODS: [axum::http::Method; 7] = [
+    axum::http::Method::GET,
+    axum::http::Method::HEAD,
+    axum::http::Method::POST,
+    axum::http::Method::PUT,
+    axum::http::Method::PATCH,
+    axum::http::Method::DELETE,
+    axum::http::Method::OPTIONS,
+];
+
+/// One route's metrics ([`HttpMetrics::route`]). A series appears once it
+/// is first observed, as with [`HttpMetrics::observe`].
+#[derive(Clone)]
+pub struct RouteMetrics {
+    route: &'static str,
+    metrics: HttpMetrics,
+    /// By [`KEPT_METHODS`] index: requests by status class, latency.
+    methods: std::sync::Arc<[MethodMetrics; KEPT_METHODS.len()]>,
+}
+
+#[derive(Default)]
+struct MethodMetrics {
+    requests: [std::sync::OnceLock<prometheus::IntCounter>; 5],
+    latency: std::sync::OnceLock<prometheus::Histogram>,
+}
+
+impl RouteMetrics {
+    pub fn observe(&self, method: &axum::http::Method, status: StatusCode, started: Instant) {
+        let Some(i) = KEPT_METHODS.iter().position(|m| m == method) else {
+            return self
+                .metrics
+                .observe(self.route, method.as_str(), status, started);
+        };
+        let (class, label) = status_class(status);
+        let kept = &self.methods[i];
+        kept.requests[class]
+            .get_or_init(|| {
+                self.metrics
+                    .requests
+                    .with_label_values(&[self.route, method.as_str(), label])
+            })
+            .inc();
+        kept.latency
+            .get_or_init(|| {
+                self.metrics
+                    .latency
+                    .with_label_values(&[self.route, method.as_str()])
+            })
+            .observe(started.elapsed().as_secs_f64());
+    }
+}
+
+/// The index and label of a status's class (`2xx`, ...).
+fn status_class(status: StatusCode) -> (usize, &'static str) {
+    match status.as_u16() {
+        100..=199 => (0, "1xx"),
+        200..=299 => (1, "2xx"),
+        300..=399 => (2, "3xx"),
+        400..=499 => (3, "4xx"),
+        _ => (4, "5xx"),
     }
 }
 
