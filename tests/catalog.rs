@@ -147,10 +147,10 @@ async fn staff_build_products_with_options_and_shoppers_see_them_with_badges() {
     let mut negative_weight = tee();
     negative_weight["variants"][0]["weight_grams"] = json!(-1);
     for (body, expected) in [
-        (bad_option, (400, "invalid_request")),
-        (missing_option, (400, "invalid_request")),
-        (same_combination, (400, "invalid_request")),
-        (cheap_compare, (400, "invalid_request")),
+        (bad_option, (422, "unprocessable")),
+        (missing_option, (422, "unprocessable")),
+        (same_combination, (422, "unprocessable")),
+        (cheap_compare, (422, "unprocessable")),
         (unknown_field, (400, "invalid_json")),
         (negative_weight, (400, "invalid_request")),
         (tee(), (409, "sku_taken")),
@@ -247,7 +247,7 @@ async fn variants_change_and_shoppers_see_each_change_at_once() {
     )
     .await
     .expect("add");
-    assert_eq!(error_code(r).await, (400, "invalid_request".into()));
+    assert_eq!(error_code(r).await, (422, "unprocessable".into()));
     let r = add(
         json!({"sku": "TEE-M", "price_minor": 1, "option_values": {"Size": "M", "Colour": "Red"}}),
     )
@@ -255,7 +255,7 @@ async fn variants_change_and_shoppers_see_each_change_at_once() {
     .expect("add");
     assert_eq!(
         error_code(r).await,
-        (400, "invalid_request".into()),
+        (422, "unprocessable".into()),
         "combination taken"
     );
     // Options can grow: then the new combination is allowed.
@@ -269,7 +269,7 @@ async fn variants_change_and_shoppers_see_each_change_at_once() {
         .at(Method::PATCH, &host, &format!("/admin/api/products/{id}"))
         .bearer_auth(&token)
         .json(&json!({"options": [{"name": "Size", "values": ["S"]}, {"name": "Colour", "values": ["Red"]}]}));
-    assert_eq!(refusal(r).await, (400, "invalid_request".into()));
+    assert_eq!(refusal(r).await, (422, "unprocessable".into()));
     let r = add(json!({"sku": "TEE-L", "price_minor": 2700, "option_values": {"Size": "L", "Colour": "Red"}})).await.expect("add");
     assert_eq!(r.status(), 201);
     assert_eq!(
@@ -383,9 +383,9 @@ async fn images_are_stored_content_addressed_and_served_cacheable_forever() {
     let r = upload(&host, &token, &id, b"<svg onload=alert(1)>")
         .await
         .expect("upload");
-    assert_eq!(error_code(r).await, (400, "invalid_image".into()));
+    assert_eq!(error_code(r).await, (422, "invalid_image".into()));
     let r = upload(&host, &token, &id, b"").await.expect("upload");
-    assert_eq!(error_code(r).await, (400, "invalid_image".into()));
+    assert_eq!(error_code(r).await, (422, "invalid_image".into()));
     let r = upload(&other_host, &other_token, &id, PNG)
         .await
         .expect("upload");

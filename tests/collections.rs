@@ -953,8 +953,8 @@ async fn stores_are_independent_and_bad_input_gets_clear_4xx() {
     }
     expect_error(
         post(json!({"handle": "r", "title": "R", "kind": "rule"})),
-        400,
-        "invalid_request",
+        422,
+        "unprocessable",
     )
     .await;
     expect_error(

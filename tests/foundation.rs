@@ -520,7 +520,7 @@ async fn bad_input_gets_clear_4xx_codes() {
     let r = stack
         .operator(Method::POST, &format!("/v1/stores/{id}/domains"))
         .json(&json!({"domain": "other.localhost"}));
-    assert_eq!(refusal(r).await, (400, "invalid_domain".into()));
+    assert_eq!(refusal(r).await, (422, "unprocessable".into()));
 
     // Nothing above wrote a product, and the process answered every time.
     let page: Value = stack

@@ -785,7 +785,7 @@ async fn staff_stock_endpoints_refuse_bad_input_and_audit_every_change() {
         (json!({"name": "A", "colour": "red"}), (400, "invalid_json")),
         (
             json!({"name": "A", "latitude": 52.5}),
-            (400, "invalid_request"),
+            (422, "unprocessable"),
         ),
         (
             json!({"name": "A", "latitude": 91.0, "longitude": 0.0}),
@@ -1018,7 +1018,7 @@ async fn staff_stock_endpoints_refuse_bad_input_and_audit_every_change() {
         (json!({"country": "XX"}), (400, "invalid_country")),
         (json!({"name": ""}), (400, "invalid_request")),
         (json!({"priority": 2_000_000}), (400, "invalid_request")),
-        (json!({"longitude": 13.4}), (400, "invalid_request")),
+        (json!({"longitude": 13.4}), (422, "unprocessable")),
     ] {
         assert_eq!(
             refusal(patch(&backroom_id, body.clone())).await,

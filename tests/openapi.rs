@@ -71,6 +71,28 @@ fn every_context_is_documented() {
     }
 }
 
+/// A parameter is sent or left out; a fuzzer reading `null` as a value
+/// would send the text `null` (an optional header once went out so).
+#[test]
+fn no_parameter_may_be_null() {
+    for doc in [generated(), control_plane_doc()] {
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("item") {
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    let types = &p["schema"]["type"];
+                    assert!(
+                        !types
+                            .as_array()
+                            .is_some_and(|t| t.contains(&Value::from("null"))),
+                        "{method} {path}: parameter {} may be null",
+                        p["name"]
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn pods_serve_the_document_on_every_store_domain() {
     let stack = Stack::start(1).await;

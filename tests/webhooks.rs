@@ -310,7 +310,10 @@ async fn outside_dev_mode_internal_targets_are_refused() {
             .post(&shop.host, "/admin/api/webhooks")
             .bearer_auth(&shop.staff)
             .json(&json!({"url": url, "topics": ["products/update"]}));
-        assert_eq!(common::refusal(r).await.0, 400, "{url}");
+        // Where a URL points is no shape the document can state: 422; the
+        // scheme is (400).
+        let expected = if url.starts_with("http://") { 400 } else { 422 };
+        assert_eq!(common::refusal(r).await.0, expected, "{url}");
     }
     // A subscription whose address turns internal after it was made (here
     // written straight into the table) is refused again at delivery, and

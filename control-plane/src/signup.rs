@@ -37,11 +37,11 @@ struct SignupRequest {
     #[schema(
         min_length = 1,
         max_length = 200,
-        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
     )]
     store_name: String,
     /// The store's handle (`<handle>.<platform domain>`); by default a slug
-    /// of the store name.
+    /// of the store name (`422` when the name makes none: choose a handle).
     #[serde(default)]
     #[schema(value_type = Option<StoreHandle>)]
     handle: Option<String>,
@@ -107,7 +107,7 @@ fn invalid_handle(e: NameError) -> ApiError {
 #[utoipa::path(post, path = "/v1/signup", tag = "signup", request_body = SignupRequest,
     responses((status = 201, body = SignupResponse),
         (status = 409, description = "the handle is taken", body = ErrorBody),
-        (status = 422, description = "the password is too weak (`weak_password`)", body = ErrorBody),
+        (status = 422, description = "the password is too weak (`weak_password`), or no handle is given and the store name makes none (`unprocessable`)", body = ErrorBody),
         (status = 429, description = "too many signups from this address (`rate_limited`)", body = ErrorBody),
         (status = 503, description = "no pod can take the store now", body = ErrorBody)))]
 async fn signup(
@@ -122,9 +122,10 @@ async fn signup(
     }
     let handle = match &req.handle {
         Some(raw) => Handle::parse(raw).map_err(invalid_handle)?,
+        // A rule between two fields: a 422, as the document says.
         None => Handle::parse(&slugify(name)).map_err(|e| {
             ApiError::new(
-                ErrorCode::InvalidHandle,
+                ErrorCode::Unprocessable,
                 format!("no handle can be made from this store name ({e}); choose a handle"),
             )
         })?,

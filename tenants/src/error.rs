@@ -39,7 +39,7 @@ catalogue! {
     InvalidToken => ("invalid_token", BAD_REQUEST),
     InvalidCartToken => ("invalid_cart_token", BAD_REQUEST),
     InvalidQuantity => ("invalid_quantity", BAD_REQUEST),
-    InvalidImage => ("invalid_image", BAD_REQUEST),
+    InvalidImage => ("invalid_image", UNPROCESSABLE_ENTITY),
     InvalidCountry => ("invalid_country", BAD_REQUEST),
     MissingIdempotencyKey => ("missing_idempotency_key", BAD_REQUEST),
     InvalidSignature => ("invalid_signature", BAD_REQUEST),

@@ -218,6 +218,7 @@ fn add_text_rule(doc: &mut OpenApi) {
                 _ => URL_TEXT_PATTERN,
             };
             if let Some(schema) = &mut p.schema {
+                never_null(schema);
                 constrain(schema, pattern, &mut pending);
             }
         }
@@ -239,6 +240,25 @@ fn add_text_rule(doc: &mut OpenApi) {
         }
         if let Some(schema) = components.schemas.get_mut(&name) {
             constrain(schema, BODY_TEXT_PATTERN, &mut pending);
+        }
+    }
+}
+
+/// A parameter is sent or left out, never `null`: an `Option` in a
+/// handler's parameter list (which utoipa writes as nullable) is a
+/// parameter that is not required, not one whose value may be `null`.
+fn never_null(schema: &mut RefOr<Schema>) {
+    if let RefOr::T(Schema::Object(o)) = schema {
+        if let SchemaType::Array(types) = &o.schema_type {
+            let mut left: Vec<Type> = types
+                .iter()
+                .filter(|t| **t != Type::Null)
+                .cloned()
+                .collect();
+            o.schema_type = match left.len() {
+                1 => SchemaType::Type(left.remove(0)),
+                _ => SchemaType::Array(left),
+            };
         }
     }
 }

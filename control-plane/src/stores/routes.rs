@@ -84,9 +84,11 @@ fn parse_custom_domain(state: &AppState, raw: &str) -> Result<Domain, ControlErr
         )
         .into());
     }
+    // Which names are the platform's depends on its configuration, not on
+    // the request's shape: a 422, as the document says.
     if domain.is_within(&state.platform_domain) {
         return Err(ApiError::new(
-            ErrorCode::InvalidDomain,
+            ErrorCode::Unprocessable,
             format!(
                 "domains under {} are given by store handle",
                 state.platform_domain
@@ -102,6 +104,7 @@ fn parse_custom_domain(state: &AppState, raw: &str) -> Result<Domain, ControlErr
 #[utoipa::path(post, path = "/v1/stores", tag = "stores", security(("bearer" = [])),
     request_body = CreateStore,
     responses((status = 201, body = Store), (status = 409, description = "the handle or a domain is taken", body = ErrorBody),
+        (status = 422, description = "a domain under the platform's own, which stores get by handle only (`unprocessable`)", body = ErrorBody),
         (status = 503, description = "no pod can take the store now", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
@@ -396,7 +399,8 @@ struct AddDomain {
 #[utoipa::path(post, path = "/v1/stores/{id}/domains", tag = "stores", security(("bearer" = [])),
     params(("id" = StoreId, Path)), request_body = AddDomain,
     responses((status = 201, body = Store), (status = 404, body = ErrorBody),
-        (status = 409, description = "the domain is taken, or the store is still being created", body = ErrorBody)))]
+        (status = 409, description = "the domain is taken, or the store is still being created", body = ErrorBody),
+        (status = 422, description = "a domain under the platform's own, which stores get by handle only (`unprocessable`)", body = ErrorBody)))]
 async fn add_domain(
     State(state): State<AppState>,
     _: Operator,

@@ -24,10 +24,19 @@ use crate::error::PodError;
 // The catalog's refusals as the client sees them: the one place where they
 // meet error codes. The message is the refusal's own text.
 
-/// `400 invalid_request`, whatever is wrong with the product.
+/// `400 invalid_request` for a field out of its bounds (the document
+/// states them); `422 unprocessable` for a rule between fields or against
+/// the product as it is, which a schema cannot state: a repeat, a
+/// compare-at price below the price, option values that do not fit the
+/// options.
 impl From<InvalidProduct> for ApiError {
     fn from(e: InvalidProduct) -> Self {
-        ApiError::new(ErrorCode::InvalidRequest, e.to_string())
+        let code = if e.is_between_fields() {
+            ErrorCode::Unprocessable
+        } else {
+            ErrorCode::InvalidRequest
+        };
+        ApiError::new(code, e.to_string())
     }
 }
 
@@ -105,12 +114,20 @@ mod tests {
             ),
         ];
         for (refusal, message) in cases {
+            let between = refusal.is_between_fields();
             let api = ApiError::from(refusal);
-            assert_eq!(api.code, ErrorCode::InvalidRequest);
-            assert_eq!(api.code.status().as_u16(), 400);
+            let (code, status) = if between {
+                (ErrorCode::Unprocessable, 422)
+            } else {
+                (ErrorCode::InvalidRequest, 400)
+            };
+            assert_eq!(api.code, code, "{message}");
+            assert_eq!(api.code.status().as_u16(), status);
             assert_eq!(api.message, message);
         }
         let pod = PodError::from(InvalidProduct::DuplicateCombination);
+        assert_eq!(pod.into_api().code, ErrorCode::Unprocessable);
+        let pod = PodError::from(InvalidProduct::Title { max: 255 });
         assert_eq!(pod.into_api().code, ErrorCode::InvalidRequest);
     }
 }

@@ -58,7 +58,7 @@ pub const MAX_WEIGHT_GRAMS: i32 = 1_000_000_000;
 pub const MAX_INITIAL_STOCK: i32 = 10_000_000;
 /// Longest product title, in bytes.
 pub const MAX_TITLE: usize = 255;
-/// Longest product description, in bytes (64 KiB).
+/// Longest product description, in characters.
 pub const MAX_DESCRIPTION: usize = 65_536;
 
 /// Why a product, a variant or a change to either is refused. Every one is
@@ -67,7 +67,7 @@ pub const MAX_DESCRIPTION: usize = 65_536;
 pub enum InvalidProduct {
     #[error("title must be 1 to {max} characters")]
     Title { max: usize },
-    #[error("description must be at most 64 KiB")]
+    #[error("description must be at most 65536 characters")]
     DescriptionTooLong,
     /// A text field (`field` names it, with its article where the message
     /// needs one: "a tag") longer than `max` or with control characters.
@@ -111,6 +111,24 @@ pub enum InvalidProduct {
     DuplicateSku { sku: String },
 }
 
+impl InvalidProduct {
+    /// A rule between fields, or against the product as it is, rather
+    /// than a field out of its own bounds.
+    pub fn is_between_fields(&self) -> bool {
+        matches!(
+            self,
+            Self::DuplicateOption { .. }
+                | Self::DuplicateOptionValue { .. }
+                | Self::OptionCountMismatch
+                | Self::UnknownOptionValue { .. }
+                | Self::MissingOptionValue { .. }
+                | Self::DuplicateCombination
+                | Self::CompareAtBelowPrice
+                | Self::DuplicateSku { .. }
+        )
+    }
+}
+
 /// Ids a request names that the store does not have: `what` they are, and
 /// each unknown one once, in order.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -144,11 +162,58 @@ where
     })
 }
 
-/// An option shoppers choose between, such as Size: S, M, L.
+/// A tag, an option's name or one of its values: 1 to 64 characters, not
+/// only white space, no control characters (white space around it is
+/// trimmed).
+const NONBLANK_LABEL: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$";
+
+/// A tag of a product, as [`normalize_tags`] takes it (in request schemas).
+pub struct Tag;
+
+impl utoipa::PartialSchema for Tag {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .max_length(Some(64))
+            .pattern(Some(NONBLANK_LABEL))
+            .description(Some(
+                "1 to 64 characters, not only white space, no control characters \
+                 (trimmed; repeats, ignoring case, are dropped)",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Tag {}
+
+/// An option's name or value, as [`check_options`] takes it (in request
+/// schemas).
+pub struct OptionLabel;
+
+impl utoipa::PartialSchema for OptionLabel {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .max_length(Some(64))
+            .pattern(Some(NONBLANK_LABEL))
+            .description(Some(
+                "1 to 64 characters, not only white space, no control characters",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for OptionLabel {}
+
+/// An option shoppers choose between, such as Size: S, M, L. Names are
+/// unique and values unique within their option, ignoring case (`422`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductOption {
+    #[schema(value_type = OptionLabel)]
     pub name: String,
+    /// 1 to 100 values.
+    #[schema(value_type = Vec<OptionLabel>, min_items = 1, max_items = 100)]
     pub values: Vec<String>,
 }
 
@@ -160,40 +225,72 @@ pub type Attributes = BTreeMap<String, String>;
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewVariant {
-    #[schema(value_type = String, example = "TEE-RED-M")]
+    /// 1 to 64 printable ASCII characters, no spaces (white space around
+    /// it is trimmed); unique in the store (`409`) and in the request
+    /// (`422`).
+    #[schema(value_type = String, example = "TEE-RED-M", pattern = r"^[\u0009\u000A\u000D\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[!-~]{1,64}[\u0009\u000A\u000D\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$")]
     pub sku: Sku,
+    /// At most 255 characters, no control characters.
     #[serde(default)]
+    #[schema(max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub title: String,
-    /// Price in minor units of the store's currency.
+    /// Price in minor units of the store's currency, 0 to 10^12.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub price_minor: i64,
-    /// The "was" price, at least the price.
+    /// The "was" price, at least the price (`422` when below it), at most
+    /// 10^12.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub compare_at_minor: Option<i64>,
+    /// 0 to 1,000,000,000.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub weight_grams: i32,
+    /// One value of each of the product's options, by option name (`422`
+    /// when one is missing, extra or not among the option's values).
     #[serde(default)]
+    #[schema(schema_with = new_option_values_schema)]
     pub option_values: OptionValues,
     #[serde(default)]
+    #[schema(schema_with = new_attributes_schema)]
     pub attributes: Attributes,
-    /// Units on hand to start with (default 0).
+    /// Units on hand to start with (default 0), at most 10,000,000.
+    #[schema(minimum = 0, maximum = 10_000_000)]
     pub stock: Option<i32>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProduct {
+    /// 1 to 255 characters, not only white space.
+    #[schema(
+        max_length = 255,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub title: String,
+    /// At most 65,536 characters.
     #[serde(default)]
+    #[schema(max_length = 65_536)]
     pub description: String,
     #[serde(default = "default_status")]
     pub status: ProductStatus,
+    /// At most 255 characters, no control characters.
     #[serde(default)]
+    #[schema(max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub vendor: String,
+    /// At most 255 characters, no control characters.
     #[serde(default)]
+    #[schema(max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub product_type: String,
+    /// At most 50.
     #[serde(default)]
+    #[schema(value_type = Vec<Tag>, max_items = 50)]
     pub tags: Vec<String>,
+    /// At most 3.
     #[serde(default)]
+    #[schema(max_items = 3)]
     pub options: Vec<ProductOption>,
+    /// 1 to 100; no two with the same option values (`422`).
+    #[schema(min_items = 1, max_items = 100)]
     pub variants: Vec<NewVariant>,
 }
 
@@ -202,14 +299,14 @@ fn default_status() -> ProductStatus {
 }
 
 fn check_title(title: &str) -> Result<(), InvalidProduct> {
-    if title.trim().is_empty() || title.len() > MAX_TITLE {
+    if title.trim().is_empty() || title.chars().count() > MAX_TITLE {
         return Err(InvalidProduct::Title { max: MAX_TITLE });
     }
     Ok(())
 }
 
 fn check_description(description: &str) -> Result<(), InvalidProduct> {
-    if description.len() > MAX_DESCRIPTION {
+    if description.chars().count() > MAX_DESCRIPTION {
         return Err(InvalidProduct::DescriptionTooLong);
     }
     Ok(())
@@ -414,13 +511,28 @@ where
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
+    /// 1 to 255 characters, not only white space.
+    #[schema(
+        max_length = 255,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub title: Option<String>,
+    /// At most 65,536 characters.
+    #[schema(max_length = 65_536)]
     pub description: Option<String>,
     pub status: Option<ProductStatus>,
+    /// At most 255 characters, no control characters.
+    #[schema(max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub vendor: Option<String>,
+    /// At most 255 characters, no control characters.
+    #[schema(max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub product_type: Option<String>,
+    /// At most 50.
+    #[schema(value_type = Option<Vec<Tag>>, max_items = 50)]
     pub tags: Option<Vec<String>>,
-    /// New options; every existing variant must still fit them.
+    /// New options, at most 3; every existing variant must still fit them
+    /// (`422`).
+    #[schema(max_items = 3)]
     pub options: Option<Vec<ProductOption>>,
 }
 
@@ -469,7 +581,9 @@ pub struct VariantPatch {
     /// 0 to 1,000,000,000.
     #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub weight_grams: Option<i32>,
-    /// One value of each of the product's options.
+    /// One value of each of the product's options (`422` when they do not
+    /// fit them).
+    #[schema(schema_with = option_values_schema)]
     pub option_values: Option<OptionValues>,
     #[schema(schema_with = attributes_schema)]
     pub attributes: Option<Attributes>,
@@ -479,7 +593,56 @@ pub struct VariantPatch {
 /// not blank, at most 64 characters; values at most 1,024 characters; no
 /// control characters in either. `null` (as absent) leaves them as they are.
 fn attributes_schema() -> utoipa::openapi::Object {
+    attributes_object(true)
+}
+
+/// [`Attributes`] of a new variant: as [`attributes_schema`], not `null`.
+fn new_attributes_schema() -> utoipa::openapi::Object {
+    attributes_object(false)
+}
+
+/// [`OptionValues`] in a variant patch: option names to values, neither
+/// with control characters; `null` (as absent) leaves them as they are.
+fn option_values_schema() -> utoipa::openapi::Object {
+    option_values_object(true)
+}
+
+/// [`OptionValues`] of a new variant.
+fn new_option_values_schema() -> utoipa::openapi::Object {
+    option_values_object(false)
+}
+
+fn option_values_object(nullable: bool) -> utoipa::openapi::Object {
     use utoipa::openapi::{schema::SchemaType, ObjectBuilder, Type};
+    let text = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(64))
+            .pattern(Some(NONBLANK_LABEL))
+    };
+    let types = if nullable {
+        SchemaType::from_iter([Type::Object, Type::Null])
+    } else {
+        SchemaType::Type(Type::Object)
+    };
+    ObjectBuilder::new()
+        .schema_type(types)
+        .max_properties(Some(MAX_OPTIONS))
+        .property_names(Some(text()))
+        .additional_properties(Some(text()))
+        .description(Some(
+            "One value of each of the product's options: `{\"Size\": \"M\"}`.",
+        ))
+        .build()
+}
+
+fn attributes_object(nullable: bool) -> utoipa::openapi::Object {
+    use utoipa::openapi::{schema::SchemaType, ObjectBuilder, Type};
+    let types = if nullable {
+        SchemaType::from_iter([Type::Object, Type::Null])
+    } else {
+        SchemaType::Type(Type::Object)
+    };
     let text = |max: usize, pattern: &str| {
         ObjectBuilder::new()
             .schema_type(Type::String)
@@ -487,7 +650,7 @@ fn attributes_schema() -> utoipa::openapi::Object {
             .pattern(Some(pattern))
     };
     ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .schema_type(types)
         .max_properties(Some(MAX_ATTRIBUTES))
         .property_names(Some(text(
             64,

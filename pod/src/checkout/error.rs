@@ -34,10 +34,18 @@ impl From<CheckoutError> for PodError {
     }
 }
 
-/// Every rate table refusal is a `400 invalid_request`.
+/// A rate table's shape is a `400 invalid_request`; a code, or a country
+/// and region, given twice (a rule the document cannot state) is a `422
+/// unprocessable`.
 impl From<RateError> for ApiError {
     fn from(e: RateError) -> Self {
-        ApiError::invalid(e.to_string())
+        let code = match e {
+            RateError::DuplicateCode { .. } | RateError::DuplicateTaxRate { .. } => {
+                ErrorCode::Unprocessable
+            }
+            _ => ErrorCode::InvalidRequest,
+        };
+        ApiError::new(code, e.to_string())
     }
 }
 
@@ -150,7 +158,7 @@ mod tests {
     }
 
     #[test]
-    fn rate_refusals_are_invalid_requests_with_their_old_messages() {
+    fn rate_refusals_keep_their_messages_and_repeats_are_unprocessable() {
         for (refusal, message) in [
             (
                 RateError::TooManyShippingRates { max: 50 },
@@ -190,9 +198,15 @@ mod tests {
                 "US CA appears twice",
             ),
         ] {
+            let code = match refusal {
+                RateError::DuplicateCode { .. } | RateError::DuplicateTaxRate { .. } => {
+                    ErrorCode::Unprocessable
+                }
+                _ => ErrorCode::InvalidRequest,
+            };
             assert_eq!(
                 ApiError::from(refusal.clone()),
-                ApiError::new(ErrorCode::InvalidRequest, message),
+                ApiError::new(code, message),
                 "{refusal:?}"
             );
         }

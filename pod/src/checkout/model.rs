@@ -72,14 +72,21 @@ pub enum CheckoutError {
 pub struct CheckoutRequest {
     /// Where the receipt goes. A signed-in customer may leave it out to use
     /// the account's address.
+    #[schema(value_type = Option<mercato_tenants::openapi::EmailAddress>)]
     pub email: Option<String>,
     pub shipping_address: AddressInput,
-    /// A code from `GET /api/shipping-options`.
+    /// A code from `GET /api/shipping-options` (`422 shipping_unavailable`
+    /// for one that does not ship there).
+    #[schema(min_length = 1, max_length = 40, pattern = r"^[a-z0-9][a-z0-9_-]*$")]
     pub shipping_option: String,
-    /// A payment token from the payment gateway (test mode: `tok_<card number>`).
+    /// A payment token from the payment gateway (test mode: `tok_<card
+    /// number>`), 1 to 255 printable ASCII characters.
+    #[schema(pattern = r"^[!-~]{1,255}$")]
     pub payment_token: String,
-    /// The total the shopper was shown, in minor units; when given and the
-    /// total differs now, the checkout stops with `price_changed`.
+    /// The total the shopper was shown, in minor units (0 to
+    /// 100,000,000,000); when given and the total differs now, the checkout
+    /// stops with `price_changed`.
+    #[schema(minimum = 0, maximum = 100_000_000_000_i64)]
     pub expected_total_minor: Option<i64>,
 }
 
@@ -87,14 +94,41 @@ pub struct CheckoutRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressInput {
+    /// Recipient, 1 to 100 characters (white space around text fields is
+    /// trimmed; no control characters).
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
+    /// 1 to 200 characters.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub line1: String,
+    /// At most 200 characters.
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub line2: Option<String>,
+    /// 1 to 100 characters.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub city: String,
+    /// At most 100 characters.
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub region: Option<String>,
+    /// At most 20 characters.
+    #[schema(max_length = 20, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub postal_code: Option<String>,
-    /// ISO 3166-1 alpha-2, e.g. `FR`.
+    /// ISO 3166-1 alpha-2, e.g. `FR` (either case).
+    #[schema(
+        pattern = r"^[\u0009\u000A\u000D\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[A-Za-z]{2}[\u0009\u000A\u000D\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub country: String,
+    /// Digits, spaces and `+-().`, at most 32 characters.
+    #[schema(max_length = 32, pattern = r"^[0-9 +().-]*$")]
     pub phone: Option<String>,
 }
 

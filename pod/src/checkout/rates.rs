@@ -56,17 +56,44 @@ const MAX_RATE_BP: i32 = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShippingRate {
-    /// Lower-case letters, digits, `-` and `_`; 1 to 40 characters.
+    /// Lower-case letters, digits, `-` and `_` (not first); 1 to 40
+    /// characters; unique in the table (`422` when repeated).
+    #[schema(min_length = 1, max_length = 40, pattern = r"^[a-z0-9][a-z0-9_-]*$")]
     pub code: String,
+    /// 1 to 100 characters, not only white space (stored trimmed).
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
+    /// 0 to 100,000,000,000 minor units.
+    #[schema(minimum = 0, maximum = 100_000_000_000_i64)]
     pub price_minor: i64,
-    /// Free when the subtotal is at least this much.
+    /// Free when the subtotal is at least this much (0 to 100,000,000,000).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 100_000_000_000_i64)]
     pub free_over_minor: Option<i64>,
-    /// ISO country codes this rate ships to; empty: everywhere.
+    /// ISO 3166-1 alpha-2 codes (either case, white space around them
+    /// trimmed) this rate ships to; empty: everywhere.
     #[serde(default)]
+    #[schema(value_type = Vec<CountryCode>)]
     pub countries: Vec<String>,
 }
+
+/// An ISO 3166-1 alpha-2 country code such as `FR`, either case; white
+/// space around it is trimmed. (Documentation only: rates keep it a string.)
+pub struct CountryCode;
+
+impl utoipa::PartialSchema for CountryCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^[\u0009\u000A\u000D\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[A-Za-z]{2}[\u0009\u000A\u000D\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CountryCode {}
 
 /// What a store with no rate table offers.
 pub fn default_shipping() -> Vec<ShippingRate> {
@@ -145,13 +172,24 @@ fn name(raw: &str) -> Result<String, RateError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaxRate {
+    #[schema(value_type = CountryCode)]
     pub country: String,
-    /// A region code within the country (e.g. `CA`); empty or absent: the
-    /// whole country.
+    /// A region code within the country (e.g. `CA`), at most 10 characters
+    /// (white space around it trimmed); empty or absent: the whole country.
+    /// One rate per country and region (`422` when repeated).
     #[serde(default)]
+    #[schema(max_length = 10, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub region: String,
+    /// 0 to 10,000 (100 %).
+    #[schema(minimum = 0, maximum = 10_000)]
     pub rate_bp: i32,
+    /// 1 to 100 characters, not only white space (stored trimmed); default
+    /// `Tax`.
     #[serde(default = "tax_name")]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
 }
 
@@ -171,7 +209,7 @@ pub fn validate_tax(rates: Vec<TaxRate>) -> Result<Vec<TaxRate>, RateError> {
         .map(|mut r| {
             r.country = country(&r.country)?;
             r.region = r.region.trim().to_ascii_uppercase();
-            if r.region.len() > MAX_REGION_LEN {
+            if r.region.chars().count() > MAX_REGION_LEN {
                 return Err(RateError::RegionTooLong {
                     max: MAX_REGION_LEN,
                 });

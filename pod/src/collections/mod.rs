@@ -48,12 +48,18 @@ impl From<InvalidRules> for ApiError {
     }
 }
 
-/// A bad handle as [`InvalidHandle`], anything else `400 invalid_request`.
+/// A bad handle as [`InvalidHandle`]; rules given to a manual collection
+/// or left out of a rule one `422 unprocessable`; anything else `400
+/// invalid_request`.
 impl From<InvalidCollection> for ApiError {
     fn from(e: InvalidCollection) -> Self {
         match e {
             InvalidCollection::Handle(e) => e.into(),
             InvalidCollection::Rules(e) => e.into(),
+            // Which kinds take rules: a rule between fields.
+            InvalidCollection::RulesOnManual | InvalidCollection::NoRules => {
+                ApiError::new(ErrorCode::Unprocessable, e.to_string())
+            }
             e => ApiError::new(ErrorCode::InvalidRequest, e.to_string()),
         }
     }
@@ -277,10 +283,7 @@ mod tests {
         let pod = PodError::from(InvalidCollection::RulesOnManual).into_api();
         assert_eq!(
             (pod.code, pod.message.as_str()),
-            (
-                ErrorCode::InvalidRequest,
-                "a manual collection has no rules"
-            )
+            (ErrorCode::Unprocessable, "a manual collection has no rules")
         );
     }
 }

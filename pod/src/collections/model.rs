@@ -18,7 +18,7 @@ pub use super::rules::{InvalidRules, ProductFacts, RuleSet, Rules};
 
 /// Longest title, in characters (as the column's check counts them).
 pub const MAX_TITLE: usize = 255;
-/// Longest description, in bytes (64 KiB).
+/// Longest description, in characters.
 pub const MAX_DESCRIPTION: usize = 65_536;
 
 /// A string that is not a [`Slug`]: its first 63 characters.
@@ -34,7 +34,7 @@ pub enum InvalidCollection {
     /// The field (`title`) is blank or longer than `max`.
     #[error("{field} must be 1 to {max} characters")]
     Title { field: &'static str, max: usize },
-    #[error("description must be at most 64 KiB")]
+    #[error("description must be at most 65536 characters")]
     DescriptionTooLong,
     #[error("a manual collection has no rules")]
     RulesOnManual,
@@ -108,7 +108,7 @@ pub fn check_title(field: &'static str, title: &str) -> Result<(), InvalidCollec
 }
 
 fn check_description(description: &str) -> Result<(), InvalidCollection> {
-    if description.len() > MAX_DESCRIPTION {
+    if description.chars().count() > MAX_DESCRIPTION {
         return Err(InvalidCollection::DescriptionTooLong);
     }
     Ok(())
@@ -298,10 +298,12 @@ pub struct NewCollection {
         pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
     )]
     pub title: String,
+    /// At most 65,536 characters.
     #[serde(default)]
+    #[schema(max_length = 65_536)]
     pub description: String,
     pub kind: CollectionKind,
-    /// Required for `rule` collections, refused for `manual` ones.
+    /// Required for `rule` collections, refused for `manual` ones (`422`).
     pub rules: Option<RuleSet>,
     /// Default: `manual` for manual collections, `newest` for rule ones.
     pub sort_order: Option<SortOrder>,
@@ -358,8 +360,11 @@ pub struct CollectionPatch {
         pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
     )]
     pub title: Option<String>,
+    /// At most 65,536 characters.
+    #[schema(max_length = 65_536)]
     pub description: Option<String>,
-    /// Rule collections only; re-computes membership.
+    /// Rule collections only (`422` for a manual one); re-computes
+    /// membership.
     pub rules: Option<RuleSet>,
     pub sort_order: Option<SortOrder>,
 }

@@ -41,8 +41,9 @@ pub enum BadCondition {
 }
 
 /// Rules as they travel in JSON: `{"match": "all"|"any", "conditions":
-/// [{"field", "op", "value"}]}`. Checked by [`Rules::parse`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+/// [{"field", "op", "value"}]}`. Checked by [`Rules::parse`]; the document
+/// says the same rules ([`RuleSet::schema`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSet {
     /// `all`: every condition must hold; `any`: at least one.
@@ -52,7 +53,7 @@ pub struct RuleSet {
     pub conditions: Vec<RuleCondition>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleCondition {
     /// `vendor`, `product_type`, `tag` or `price` (the lowest variant price,
@@ -63,9 +64,83 @@ pub struct RuleCondition {
     /// equals"). `price`: `equals`, `greater_than`, `less_than`.
     pub op: String,
     /// A string for text fields, an integer for `price`.
-    #[schema(value_type = Object)]
     pub value: serde_json::Value,
 }
+
+/// The rules [`Rules::parse`] takes, as a schema: `match` one of two
+/// words, 1 to [`MAX_CONDITIONS`] conditions, each a text condition or a
+/// price condition.
+impl utoipa::PartialSchema for RuleSet {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, OneOfBuilder, Type};
+        use utoipa::openapi::ObjectBuilder;
+        let words = |words: &[&str]| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(words.iter().copied()))
+        };
+        let condition = |fields: &[&str], ops: &[&str], value: ObjectBuilder| {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("field", words(fields))
+                .property("op", words(ops))
+                .property("value", value)
+                .required("field")
+                .required("op")
+                .required("value")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        let text = condition(
+            &["vendor", "product_type", "tag"],
+            &["equals", "not_equals", "contains", "starts_with"],
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(MAX_RULE_TEXT))
+                .pattern(Some(NONBLANK_TEXT)),
+        )
+        .description(Some(
+            "Case-insensitive; for `tag`, \"has a tag that ...\" (`not_equals`: \"has no tag \
+             that equals\"). The value: 1 to 255 characters, not only white space.",
+        ));
+        let price = condition(
+            &["price"],
+            &["equals", "greater_than", "less_than"],
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(MAX_RULE_PRICE)),
+        )
+        .description(Some(
+            "The lowest variant price, in minor units (0 to 10^12).",
+        ));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "match",
+                words(&["all", "any"]).description(Some(
+                    "`all`: every condition must hold; `any`: at least one.",
+                )),
+            )
+            .property(
+                "conditions",
+                ArrayBuilder::new()
+                    .items(OneOfBuilder::new().item(text).item(price))
+                    .min_items(Some(1))
+                    .max_items(Some(MAX_CONDITIONS)),
+            )
+            .required("match")
+            .required("conditions")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .description(Some("A rule collection's rules."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RuleSet {}
+
+/// Text of a text condition: not only white space, no control character
+/// but tab, line feed and carriage return.
+const NONBLANK_TEXT: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Match {
@@ -252,9 +327,16 @@ fn parse_condition(c: &RuleCondition) -> Result<Condition, BadCondition> {
                 "less_than" => PriceOp::LessThan,
                 other => return Err(BadCondition::PriceOp(other.to_owned())),
             };
+            // `5.0` and `5e0` are the integer 5, as JSON Schema counts.
             let minor = c
                 .value
                 .as_i64()
+                .or_else(|| {
+                    c.value
+                        .as_f64()
+                        .filter(|f| f.fract() == 0.0 && (0.0..=MAX_RULE_PRICE as f64).contains(f))
+                        .map(|f| f as i64)
+                })
                 .filter(|m| (0..=MAX_RULE_PRICE).contains(m))
                 .ok_or(BadCondition::PriceValue {
                     max: MAX_RULE_PRICE,

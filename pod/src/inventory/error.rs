@@ -12,7 +12,9 @@ impl From<StockRefusal> for ApiError {
         let code = match r {
             StockRefusal::Negative => ErrorCode::NegativeStock,
             StockRefusal::BelowReserved { .. } => ErrorCode::StockReserved,
-            StockRefusal::TooMany => ErrorCode::InvalidRequest,
+            // More than the most on hand after an adjustment: it depends on
+            // the units there now.
+            StockRefusal::TooMany => ErrorCode::Unprocessable,
         };
         ApiError::new(code, r.to_string())
     }
@@ -33,6 +35,7 @@ impl From<LocationError> for ApiError {
             | LocationError::InvalidCoordinates => ErrorCode::InvalidRequest,
             LocationError::Unknown(_) => ErrorCode::UnknownLocation,
             LocationError::LastActive => ErrorCode::LastActiveLocation,
+            LocationError::UnpairedCoordinates => ErrorCode::Unprocessable,
         };
         ApiError::new(code, e.to_string())
     }
@@ -65,7 +68,7 @@ mod tests {
             ),
             (
                 StockRefusal::TooMany,
-                ErrorCode::InvalidRequest,
+                ErrorCode::Unprocessable,
                 "on_hand cannot exceed 10000000",
             ),
         ] {

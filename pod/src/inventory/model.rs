@@ -127,9 +127,12 @@ pub enum LocationError {
         min: usize,
         max: usize,
     },
-    /// Only one of latitude and longitude, or either out of range.
+    /// Latitude or longitude out of range.
     #[error("latitude (-90 to 90) and longitude (-180 to 180) are given together")]
     InvalidCoordinates,
+    /// Only one of latitude and longitude.
+    #[error("latitude and longitude are given together")]
+    UnpairedCoordinates,
     /// A priority outside 0 to [`MAX_PRIORITY`].
     #[error("priority must be 0 to {MAX_PRIORITY}")]
     PriorityOutOfRange,
@@ -357,22 +360,39 @@ pub struct Location {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLocation {
-    /// 1 to 100 characters.
+    /// 1 to 100 characters (white space around text fields is trimmed).
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
+    /// At most 255 characters.
+    #[schema(max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub line1: Option<String>,
+    /// At most 255 characters.
+    #[schema(max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub line2: Option<String>,
+    /// At most 255 characters.
+    #[schema(max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub city: Option<String>,
+    /// At most 255 characters.
+    #[schema(max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub region: Option<String>,
     /// At most 32 characters.
+    #[schema(max_length = 32, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub postal_code: Option<String>,
-    /// ISO 3166-1 alpha-2, e.g. `US`.
+    /// ISO 3166-1 alpha-2, e.g. `US`; `""` for none.
+    #[schema(schema_with = country_schema)]
     pub country: Option<String>,
-    /// Degrees, -90 to 90; with `longitude` or not at all. Used to ship
-    /// from the nearest location.
+    /// Degrees, -90 to 90; with `longitude` or not at all (`422` when only
+    /// one is given). Used to ship from the nearest location.
+    #[schema(minimum = -90, maximum = 90)]
     pub latitude: Option<f64>,
     /// Degrees, -180 to 180; with `latitude`.
+    #[schema(minimum = -180, maximum = 180)]
     pub longitude: Option<f64>,
     /// 0 (tried first, the default) to 1,000,000.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub priority: Option<i32>,
     pub active: Option<bool>,
 }
@@ -382,20 +402,51 @@ pub struct NewLocation {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocationPatch {
+    /// As in [`NewLocation`].
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
+    #[schema(max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub line1: Option<String>,
+    #[schema(max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub line2: Option<String>,
+    #[schema(max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub city: Option<String>,
+    #[schema(max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub region: Option<String>,
+    #[schema(max_length = 32, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub postal_code: Option<String>,
     /// An ISO 3166-1 alpha-2 code, or `""` to clear it.
+    #[schema(schema_with = country_schema)]
     pub country: Option<String>,
-    /// Replaces the coordinates; given with `longitude` (both or neither).
+    /// Replaces the coordinates; given with `longitude` (both or neither,
+    /// `422` when only one is given).
+    #[schema(minimum = -90, maximum = 90)]
     pub latitude: Option<f64>,
     /// Replaces the coordinates; given with `latitude`.
+    #[schema(minimum = -180, maximum = 180)]
     pub longitude: Option<f64>,
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub priority: Option<i32>,
     pub active: Option<bool>,
+}
+
+/// A location's `country` as [`parse_country`] takes it: one of the ISO
+/// 3166-1 alpha-2 codes, `""` (none) or `null` (left as it is).
+fn country_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::{schema::SchemaType, ObjectBuilder, Type};
+    let codes = COUNTRIES.split_whitespace().map(serde_json::Value::from);
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(
+            [serde_json::Value::Null, serde_json::Value::from("")]
+                .into_iter()
+                .chain(codes),
+        ))
+        .description(Some("ISO 3166-1 alpha-2, e.g. `US`; `\"\"` for none."))
+        .build()
 }
 
 /// A location's fields, validated.
@@ -486,7 +537,7 @@ fn coordinates(
         (Some(lat), Some(lon)) => Coordinates::new(lat, lon)
             .map(Some)
             .ok_or(LocationError::InvalidCoordinates),
-        _ => Err(LocationError::InvalidCoordinates),
+        _ => Err(LocationError::UnpairedCoordinates),
     }
 }
 

@@ -198,7 +198,8 @@ async fn admin_get(
 
 /// Creates a product with its variants (and their starting stock).
 #[utoipa::path(post, path = "/admin/api/products", tag = "catalog", request_body = NewProduct,
-    responses((status = 201, body = Product), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = Product), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, description = "A rule between fields: an option or value named twice, option values that do not fit the options, two variants with one SKU or one combination, a compare-at price below the price (`unprocessable`)", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -242,7 +243,8 @@ async fn locked(
 /// Updates a product's own fields (options only if every variant still fits).
 #[utoipa::path(patch, path = "/admin/api/products/{id}", tag = "catalog", request_body = ProductPatch,
     params(("id" = ProductId, Path, description = "product id")),
-    responses((status = 200, body = Product), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Product), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, description = "An option or value named twice, or options a variant no longer fits (`unprocessable`)", body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -282,7 +284,8 @@ async fn remove(
 /// Adds a variant to a product.
 #[utoipa::path(post, path = "/admin/api/products/{id}/variants", tag = "catalog", request_body = NewVariant,
     params(("id" = ProductId, Path, description = "product id")),
-    responses((status = 201, body = Product), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = Product), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, description = "Option values that do not fit the product's options or repeat another variant's, or a compare-at price below the price (`unprocessable`)", body = ErrorBody)))]
 async fn add_variant(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -343,7 +346,8 @@ async fn locked_owner(
 /// Updates one variant: price, compare-at price, SKU, weight, options, attributes.
 #[utoipa::path(patch, path = "/admin/api/variants/{id}", tag = "catalog", request_body = VariantPatch,
     params(("id" = VariantId, Path, description = "variant id")),
-    responses((status = 200, body = Product), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = Product), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, description = "A compare-at price below the price (new or current), or option values that do not fit the product's options or repeat another variant's (`unprocessable`)", body = ErrorBody)))]
 async fn update_variant(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -406,7 +410,8 @@ async fn remove_variant(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ImageQuery {
-    /// Alternative text for the image.
+    /// Alternative text for the image, at most 512 characters.
+    #[param(max_length = 512)]
     alt: Option<String>,
 }
 
@@ -415,7 +420,8 @@ struct ImageQuery {
 #[utoipa::path(post, path = "/admin/api/products/{id}/images", tag = "catalog",
     params(("id" = ProductId, Path, description = "product id"), ImageQuery),
     request_body(content = Vec<u8>, content_type = "image/*"),
-    responses((status = 201, body = Product), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 201, body = Product), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, description = "The body is empty, or its bytes are not a PNG, JPEG, GIF or WebP image (`invalid_image`)", body = ErrorBody)))]
 async fn upload_image(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -425,7 +431,7 @@ async fn upload_image(
     body: Body,
 ) -> Result<(StatusCode, Json<Product>), PodError> {
     let alt = q.alt.unwrap_or_default();
-    if alt.len() > 512 {
+    if alt.chars().count() > 512 {
         return Err(ApiError::invalid("alt must be at most 512 characters").into());
     }
     let bytes = axum::body::to_bytes(body, state.config.media.max_bytes)

@@ -58,12 +58,13 @@ const KEY_HEADER: &str = "idempotency-key";
 /// first answer.
 #[utoipa::path(post, path = "/api/checkout", tag = "checkout",
     request_body = CheckoutRequest,
-    params(("Idempotency-Key" = String, Header, description = "unique per checkout attempt; reuse it to retry")),
+    params(("Idempotency-Key" = String, Header, description = "unique per checkout attempt; reuse it to retry: 1 to 255 printable ASCII characters", pattern = r"^[!-~]{1,255}$")),
     responses(
         (status = 201, description = "the order", body = crate::orders::Order),
         (status = 202, description = "still settling with the payment gateway; retry with the same key", body = CheckoutStatus),
-        (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 400, description = "A malformed body or Idempotency-Key, or neither a cart token (`X-Cart-Token`) nor a customer token (`invalid_cart_token`)", body = mercato_tenants::error::ErrorBody),
         (status = 402, description = "payment_declined or payment_failed", body = mercato_tenants::error::ErrorBody),
+        (status = 404, description = "No cart for the cart token or the customer (`not_found`)", body = mercato_tenants::error::ErrorBody),
         (status = 409, description = "out_of_stock (with lines), price_changed, checkout_interrupted", body = mercato_tenants::error::ErrorBody),
         (status = 422, description = "idempotency_key_reused, empty_cart, variant_unavailable, shipping_unavailable", body = mercato_tenants::error::ErrorBody)))]
 async fn checkout(
@@ -327,6 +328,8 @@ async fn shipping_options(
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShippingRates {
+    /// At most 50.
+    #[schema(max_items = 50)]
     pub rates: Vec<ShippingRate>,
 }
 
@@ -334,6 +337,8 @@ pub struct ShippingRates {
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaxRates {
+    /// At most 500.
+    #[schema(max_items = 500)]
     pub rates: Vec<TaxRate>,
 }
 
@@ -352,7 +357,8 @@ async fn get_shipping_rates(
 /// Replaces the shipping rate table.
 #[utoipa::path(put, path = "/admin/api/shipping-rates", tag = "checkout",
     request_body = ShippingRates,
-    responses((status = 200, body = ShippingRates), (status = 400, body = mercato_tenants::error::ErrorBody)))]
+    responses((status = 200, body = ShippingRates), (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 422, description = "Two rates with one code (`unprocessable`)", body = mercato_tenants::error::ErrorBody)))]
 async fn put_shipping_rates(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -383,7 +389,8 @@ async fn get_tax_rates(
 /// Replaces the tax rate table.
 #[utoipa::path(put, path = "/admin/api/tax-rates", tag = "checkout",
     request_body = TaxRates,
-    responses((status = 200, body = TaxRates), (status = 400, body = mercato_tenants::error::ErrorBody)))]
+    responses((status = 200, body = TaxRates), (status = 400, body = mercato_tenants::error::ErrorBody),
+        (status = 422, description = "Two rates for one country and region (`unprocessable`)", body = mercato_tenants::error::ErrorBody)))]
 async fn put_tax_rates(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -406,9 +413,10 @@ const WEBHOOK_TOLERANCE_SECS: i64 = 300;
 /// deduplicated by event id, then it drives the checkout through the same
 /// path as the shopper's request (so the two racing make one order).
 #[utoipa::path(post, path = "/webhooks/payments/{store}", tag = "checkout",
-    params(("store" = StoreId, Path, description = "store id")),
+    params(("store" = StoreId, Path, description = "store id"),
+        ("Mercato-Signature" = String, Header, description = "`t=<unix seconds>,v1=<hex HMAC-SHA256 of the body>`, signed with the gateway's webhook secret (docs/payments.md)", pattern = r"^t=[0-9]{1,19},v1=[0-9a-f]{64}$")),
     responses((status = 200, description = "handled (or seen before)"),
-              (status = 400, description = "invalid_signature or a malformed event", body = mercato_tenants::error::ErrorBody),
+              (status = 400, description = "A missing signature, one the secret did not make or older than 5 minutes (`invalid_signature`), or a malformed event (`invalid_request`)", body = mercato_tenants::error::ErrorBody),
               (status = 421, description = "store_not_here: the gateway retries", body = mercato_tenants::error::ErrorBody)))]
 async fn webhook(
     State(state): State<AppState>,

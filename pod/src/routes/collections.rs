@@ -61,6 +61,17 @@ struct ProductsQuery {
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductIds {
+    /// At most 10,000: every member of the collection, once.
+    #[schema(max_items = 10_000)]
+    product_ids: Vec<ProductId>,
+}
+
+/// Products to add to a manual collection, in order.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductsToAdd {
+    /// 1 to 250.
+    #[schema(min_items = 1, max_items = 250)]
     product_ids: Vec<ProductId>,
 }
 
@@ -187,7 +198,8 @@ async fn admin_list(
 #[utoipa::path(post, path = "/admin/api/collections", tag = "collections",
     request_body = NewCollection,
     responses((status = 201, body = Collection), (status = 400, body = mercato_tenants::error::ErrorBody),
-        (status = 409, description = "handle_taken", body = mercato_tenants::error::ErrorBody)))]
+        (status = 409, description = "handle_taken", body = mercato_tenants::error::ErrorBody),
+        (status = 422, description = "Rules for a manual collection, or none for a rule one (`unprocessable`)", body = mercato_tenants::error::ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -367,7 +379,7 @@ async fn admin_products(
 /// already in it are left where they are.
 #[utoipa::path(post, path = "/admin/api/collections/{id}/products", tag = "collections",
     params(("id" = CollectionId, Path, description = "collection id")),
-    request_body = ProductIds,
+    request_body = ProductsToAdd,
     responses((status = 200, body = Added), (status = 400, body = mercato_tenants::error::ErrorBody),
         (status = 404, body = mercato_tenants::error::ErrorBody),
         (status = 422, description = "unknown product ids, or a rule collection", body = mercato_tenants::error::ErrorBody)))]
@@ -376,7 +388,7 @@ async fn add_products(
     tenant: TenantContext,
     _: Staff,
     ApiPath(id): ApiPath<CollectionId>,
-    ApiJson(body): ApiJson<ProductIds>,
+    ApiJson(body): ApiJson<ProductsToAdd>,
 ) -> Result<Json<Added>, PodError> {
     if body.product_ids.is_empty() || body.product_ids.len() > MAX_ADD {
         return Err(

@@ -102,17 +102,41 @@ pub struct StockUpdate {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockAdjustment {
-    /// Units to add (negative: remove); not 0.
+    /// Units to add (negative: remove): -10,000,000 to 10,000,000, not 0.
+    #[schema(schema_with = delta_schema)]
     delta: i32,
     reason: StaffReason,
     /// Default: the store's default location.
     location_id: Option<LocationId>,
 }
 
+/// A stock adjustment's `delta`: -10,000,000 to -1, or 1 to 10,000,000.
+fn delta_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{OneOfBuilder, Type};
+    use utoipa::openapi::ObjectBuilder;
+    let range = |min: i32, max: i32| {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Int32,
+            )))
+            .minimum(Some(min))
+            .maximum(Some(max))
+    };
+    OneOfBuilder::new()
+        .item(range(-10_000_000, -1))
+        .item(range(1, 10_000_000))
+        .description(Some(
+            "Units to add (negative: remove): -10,000,000 to 10,000,000, not 0.",
+        ))
+        .into()
+}
+
 /// Creates a location.
 #[utoipa::path(post, path = "/admin/api/locations", tag = "inventory",
     request_body = NewLocation,
-    responses((status = 201, body = Location), (status = 400, body = ErrorBody)))]
+    responses((status = 201, body = Location), (status = 400, body = ErrorBody),
+        (status = 422, description = "Only one of latitude and longitude (`unprocessable`)", body = ErrorBody)))]
 async fn create_location(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -166,7 +190,8 @@ async fn get_location(
     params(("id" = LocationId, Path, description = "location id")),
     request_body = LocationPatch,
     responses((status = 200, body = Location), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+        (status = 409, body = ErrorBody),
+        (status = 422, description = "Only one of latitude and longitude (`unprocessable`)", body = ErrorBody)))]
 async fn update_location(
     State(state): State<AppState>,
     tenant: TenantContext,

@@ -29,10 +29,14 @@ pub fn api() -> OpenApiRouter<AppState> {
 pub struct MailSettingsBody {
     /// The name the store's mails are from (1 to 100 characters, one
     /// line); unset: the store's name.
-    #[schema(max_length = 100)]
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     sender_name: Option<String>,
-    /// Where replies to the store's mails go; unset: nowhere.
-    #[schema(max_length = 254)]
+    /// Where replies to the store's mails go, an email address; unset:
+    /// nowhere.
+    #[schema(
+        max_length = 254,
+        pattern = r"^(?:|[!-?A-~]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)$"
+    )]
     reply_to: Option<String>,
     /// Hours a cart with lines and an email stays untouched before its
     /// shopper gets a reminder (1 to 720); unset: no reminders.

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::error::PodError;
 use crate::keys;
 use crate::reviews::RatingSummary;
-use crate::search::query::{parse_search, parse_suggest, price_bucket, PRICE_EDGES};
+use crate::search::query::{parse_search, parse_suggest, price_bucket, Sort, PRICE_EDGES};
 use crate::search::sql::{self, Counts, Hit};
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
@@ -47,6 +47,20 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(search))
         .routes(routes!(suggest))
 }
+
+/// A search's `sort`, in the document: one of [`Sort::ALL`].
+pub struct SortName;
+
+impl utoipa::PartialSchema for SortName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Sort::ALL.iter().map(|s| s.as_str())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SortName {}
 
 /// One active product matching a search.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -145,19 +159,20 @@ pub struct SuggestResponse {
         ("q" = Option<String>, Query, description = "words, at most 200 characters", max_length = 200),
         ("collection" = Option<mercato_tenants::CollectionId>, Query, description = "collection id (repeatable)"),
         ("category" = Option<mercato_tenants::CategoryId>, Query, description = "category id, descendants included (repeatable)"),
-        ("vendor" = Option<String>, Query, description = "repeatable"),
-        ("type" = Option<String>, Query, description = "product type (repeatable)"),
-        ("tag" = Option<String>, Query, description = "repeatable"),
-        ("option" = Option<String>, Query, description = "`Name:Value`, e.g. `Size:M` (repeatable)"),
+        ("vendor" = Option<String>, Query, description = "1 to 255 characters, not only white space (repeatable, up to 20 times)", max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"),
+        ("type" = Option<String>, Query, description = "product type, 1 to 255 characters, not only white space (repeatable, up to 20 times)", max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"),
+        ("tag" = Option<String>, Query, description = "1 to 255 characters, not only white space (repeatable, up to 20 times)", max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"),
+        ("option" = Option<String>, Query, description = "`Name:Value`, e.g. `Size:M`: a name without `:` or `=` and a value, neither blank, 255 characters together (repeatable, up to 20 times)", max_length = 256, pattern = r"^[^:=\u0000-\u001F\u007F-\u009F]*[^:=\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^:=\u0000-\u001F\u007F-\u009F]*:[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"),
         ("price_min" = Option<i64>, Query, description = "minor units, inclusive", minimum = 0, maximum = 1_000_000_000_000_i64),
         ("price_max" = Option<i64>, Query, description = "minor units, inclusive, not below price_min", minimum = 0, maximum = 1_000_000_000_000_i64),
         ("in_stock" = Option<bool>, Query),
         ("min_rating" = Option<u8>, Query, description = "products whose average rating (two decimals) is at least this many stars", minimum = 1, maximum = 5),
-        ("sort" = Option<String>, Query, description = "relevance (default with q), price_asc, price_desc, newest (default without q), best_selling, rating (highest average first, then most reviews)"),
+        ("sort" = inline(Option<SortName>), Query, description = "relevance (default with q), price_asc, price_desc, newest (default without q), best_selling, rating (highest average first, then most reviews)"),
         ("limit" = Option<u32>, Query, description = "1 to 100, default 20", minimum = 1, maximum = 100),
-        ("after" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("after" = Option<String>, Query, description = "next_cursor of the previous page with the same sort (`400` for any other value)", max_length = 256, pattern = r"^(?:[0-9a-fA-F]{2})+$"),
     ),
-    responses((status = 200, body = SearchResponse), (status = 400, body = mercato_tenants::error::ErrorBody)))]
+    responses((status = 200, body = SearchResponse),
+        (status = 400, description = "A malformed query, `after` not a `next_cursor` of this sort, or `price_min` above `price_max` (`invalid_request`)", body = mercato_tenants::error::ErrorBody)))]
 async fn search(
     State(state): State<AppState>,
     tenant: TenantContext,

@@ -16,7 +16,7 @@ use crate::accounts::secrets::random_token;
 use crate::error::PodError;
 use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
-use crate::webhooks::model::{parse_topics, TargetPolicy, WebhookUrl};
+use crate::webhooks::model::{parse_topics, TargetPolicy, Topic, WebhookUrl, PRIVATE_TARGET};
 use crate::webhooks::sql::{self, Redelivered};
 use crate::webhooks::{Delivery, Subscription};
 
@@ -39,6 +39,31 @@ fn policy(state: &AppState) -> TargetPolicy {
     }
 }
 
+/// A topic's name in request schemas: one of [`Topic::ALL`].
+pub struct TopicName;
+
+impl utoipa::PartialSchema for TopicName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Topic::ALL.iter().map(|t| t.as_str())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TopicName {}
+
+/// A URL refused for where it points (a private, loopback or internal
+/// address where the pod allows none) is `422`: the document cannot say
+/// which names resolve where; any other refusal is `400`.
+fn url_refusal(reason: &'static str) -> ApiError {
+    if reason == PRIVATE_TARGET {
+        ApiError::new(ErrorCode::Unprocessable, reason)
+    } else {
+        ApiError::invalid(reason)
+    }
+}
+
 /// A new secret: `whsec_` and 64 hex digits.
 fn new_secret() -> String {
     format!("whsec_{}", random_token())
@@ -48,11 +73,19 @@ fn new_secret() -> String {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
-    /// Where events are POSTed: `https://` (at most 2048 characters, not an
-    /// internal address).
-    #[schema(max_length = 2048)]
+    /// Where events are POSTed: an absolute `https://` URL of a host name
+    /// (at most 2048 characters as stored, where a `/` after a bare host is
+    /// added; no credentials or fragment). A name of a
+    /// private, loopback or internal address is refused (`422`) unless the
+    /// pod allows private targets; `http://` and IP addresses only there.
+    #[schema(
+        max_length = 2047,
+        pattern = r"^https://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?::[1-9][0-9]{0,3})?(?:/[A-Za-z0-9._~!$&'()*+,;=:@/-]*)?(?:\?[A-Za-z0-9._~!$&'()*+,;=:@/?-]*)?$"
+    )]
     url: String,
-    /// Topics such as `orders/created` (docs/webhooks.md lists them).
+    /// At least one topic such as `orders/created` (docs/webhooks.md lists
+    /// them); repeats count once.
+    #[schema(value_type = Vec<TopicName>, min_items = 1)]
     topics: Vec<String>,
 }
 
@@ -81,14 +114,15 @@ async fn list_webhooks(
 #[utoipa::path(post, path = "/admin/api/webhooks", tag = "webhooks",
     request_body = CreateWebhook,
     responses((status = 201, body = WebhookWithSecret), (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody)))]
+        (status = 403, body = ErrorBody),
+        (status = 422, description = "A URL of a private, loopback or internal address (`unprocessable`)", body = ErrorBody)))]
 async fn create_webhook(
     State(state): State<AppState>,
     tenant: TenantContext,
     _: Owner,
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> Result<(StatusCode, Json<WebhookWithSecret>), PodError> {
-    let url = WebhookUrl::parse(&body.url, policy(&state)).map_err(ApiError::invalid)?;
+    let url = WebhookUrl::parse(&body.url, policy(&state)).map_err(url_refusal)?;
     let topics = parse_topics(&body.topics).map_err(ApiError::invalid)?;
     let secret = new_secret();
     let mut tx = begin_write(&state.db, tenant.store_id).await?;
@@ -123,8 +157,14 @@ async fn get_webhook(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhook {
-    #[schema(max_length = 2048)]
+    /// As in [`CreateWebhook`].
+    #[schema(
+        max_length = 2047,
+        pattern = r"^https://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?::[1-9][0-9]{0,3})?(?:/[A-Za-z0-9._~!$&'()*+,;=:@/-]*)?(?:\?[A-Za-z0-9._~!$&'()*+,;=:@/?-]*)?$"
+    )]
     url: Option<String>,
+    /// At least one topic.
+    #[schema(value_type = Option<Vec<TopicName>>, min_items = 1)]
     topics: Option<Vec<String>>,
     /// `true` enables it again (clearing its failures); `false` stops its
     /// deliveries.
@@ -136,7 +176,8 @@ pub struct UpdateWebhook {
     params(("id" = WebhookId, Path, description = "subscription id")),
     request_body = UpdateWebhook,
     responses((status = 200, body = Subscription), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "A URL of a private, loopback or internal address (`unprocessable`)", body = ErrorBody)))]
 async fn update_webhook(
     State(state): State<AppState>,
     tenant: TenantContext,
@@ -149,7 +190,7 @@ async fn update_webhook(
         .as_deref()
         .map(|u| WebhookUrl::parse(u, policy(&state)))
         .transpose()
-        .map_err(ApiError::invalid)?;
+        .map_err(url_refusal)?;
     let topics = body
         .topics
         .as_deref()

@@ -10,7 +10,7 @@ use mercato_tenants::{CategoryId, CollectionId, ProductId};
 pub const MAX_Q_CHARS: usize = 200;
 /// Most values of one repeatable filter (`tag`, `option`, ...).
 pub const MAX_FILTER_VALUES: usize = 20;
-/// Longest filter value, in bytes.
+/// Longest filter value, in characters.
 const MAX_VALUE_LEN: usize = 255;
 /// Most words of `q` that take part in the text match.
 const MAX_WORDS: usize = 8;
@@ -101,17 +101,17 @@ impl Sort {
         }
     }
 
+    pub const ALL: [Sort; 6] = [
+        Sort::Relevance,
+        Sort::PriceAsc,
+        Sort::PriceDesc,
+        Sort::Newest,
+        Sort::BestSelling,
+        Sort::Rating,
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Sort::Relevance,
-            Sort::PriceAsc,
-            Sort::PriceDesc,
-            Sort::Newest,
-            Sort::BestSelling,
-            Sort::Rating,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }
 
@@ -331,7 +331,7 @@ fn push_value(
     value: &str,
 ) -> Result<(), InvalidSearch> {
     let value = value.trim();
-    if value.is_empty() || value.len() > MAX_VALUE_LEN {
+    if value.is_empty() || value.chars().count() > MAX_VALUE_LEN {
         return Err(InvalidSearch::ValueLength {
             param,
             max: MAX_VALUE_LEN,
@@ -447,7 +447,9 @@ pub fn parse_search(pairs: &[(String, String)]) -> Result<SearchParams, InvalidS
                     .split_once(':')
                     .map(|(n, v)| (n.trim(), v.trim()))
                     .filter(|(n, v)| !n.is_empty() && !v.is_empty())
-                    .filter(|(n, v)| n.len() + v.len() <= MAX_VALUE_LEN && !n.contains('='))
+                    .filter(|(n, v)| {
+                        n.chars().count() + v.chars().count() <= MAX_VALUE_LEN && !n.contains('=')
+                    })
                     .ok_or(InvalidSearch::Option)?;
                 push_checked(&mut filters.options, "option", (n.to_owned(), v.to_owned()))?
             }

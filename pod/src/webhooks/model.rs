@@ -130,6 +130,10 @@ pub struct TargetPolicy {
     pub allow_private: bool,
 }
 
+/// Why a URL that points at a private, loopback or internal address is
+/// refused, where the pod allows none.
+pub const PRIVATE_TARGET: &str = "url must not point at a private, loopback or internal address";
+
 impl WebhookUrl {
     pub fn parse(raw: &str, policy: TargetPolicy) -> Result<Self, &'static str> {
         let raw = raw.trim();
@@ -143,6 +147,10 @@ impl WebhookUrl {
             return Err("url must not contain spaces or control characters");
         }
         let url = reqwest::Url::parse(raw).map_err(|_| "url must be an absolute URL")?;
+        // As stored: parsing may add a `/` after the host.
+        if url.as_str().chars().count() > MAX_URL_LEN {
+            return Err("url must be at most 2048 characters");
+        }
         match url.scheme() {
             "https" => {}
             "http" if policy.allow_http => {}
@@ -165,7 +173,7 @@ impl WebhookUrl {
             }
         };
         if refused && !policy.allow_private {
-            return Err("url must not point at a private, loopback or internal address");
+            return Err(PRIVATE_TARGET);
         }
         Ok(Self(url))
     }

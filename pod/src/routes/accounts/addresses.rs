@@ -23,17 +23,41 @@ use crate::tenancy::{begin_write, TenantContext};
 #[schema(as = NewAddress)]
 #[serde(deny_unknown_fields)]
 pub struct AddressInput {
-    /// Recipient, 1 to 100 characters.
+    /// Recipient, 1 to 100 characters (white space around text fields is
+    /// trimmed; no control characters).
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: String,
     /// 1 to 200 characters.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     line1: String,
+    /// At most 200 characters.
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     line2: Option<String>,
     /// 1 to 100 characters.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     city: String,
+    /// At most 100 characters.
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     region: Option<String>,
+    /// At most 20 characters.
+    #[schema(max_length = 20, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     postal_code: Option<String>,
-    /// ISO 3166-1 alpha-2, e.g. `FR`.
+    /// ISO 3166-1 alpha-2, e.g. `FR` (either case).
+    #[schema(
+        pattern = r"^[\u0009\u000A\u000D\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[A-Za-z]{2}[\u0009\u000A\u000D\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     country: String,
+    /// Digits, spaces and `+-().`, at most 32 characters.
+    #[schema(max_length = 32, pattern = r"^[0-9 +().-]*$")]
     phone: Option<String>,
     is_default: Option<bool>,
 }
@@ -42,13 +66,33 @@ pub struct AddressInput {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressPatch {
+    /// As in [`AddressInput`].
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: Option<String>,
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     line1: Option<String>,
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     line2: Option<String>,
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     city: Option<String>,
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     region: Option<String>,
+    #[schema(max_length = 20, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     postal_code: Option<String>,
+    #[schema(
+        pattern = r"^[\u0009\u000A\u000D\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[A-Za-z]{2}[\u0009\u000A\u000D\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     country: Option<String>,
+    #[schema(max_length = 32, pattern = r"^[0-9 +().-]*$")]
     phone: Option<String>,
     /// `true` makes this the default; `false` leaves no default.
     is_default: Option<bool>,
