@@ -942,3 +942,53 @@ async fn the_router_rate_limits_repeated_logins_and_signups_with_retry_after() {
     let _ = task.await;
     stack.shutdown().await;
 }
+
+/// A request refused before its body is read (here: not signed by a
+/// router) leaves its keep-alive connection usable: the pod reads the body
+/// anyway, so the next request on the same connection is answered. A pod
+/// that closed such connections silently made the router lose the next
+/// request sent on its pooled connection (`503 pod_unavailable`).
+#[tokio::test]
+async fn a_connection_stays_usable_after_a_request_refused_before_its_body_was_read() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let stack = Stack::start(1).await;
+    let addr = stack.pods[0].app.addr.to_string();
+    let mut socket = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let body = "x".repeat(200_000);
+    let first = format!(
+        "POST /admin/api/products HTTP/1.1\r\nHost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    socket.write_all(first.as_bytes()).await.expect("write");
+    // The refusal, then the next request on the same connection.
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 8192];
+    let answered =
+        |seen: &[u8], n: usize| String::from_utf8_lossy(seen).matches("HTTP/1.1 ").count() >= n;
+    while !answered(&seen, 1) {
+        let n = socket.read(&mut buf).await.expect("read");
+        assert!(n > 0, "closed before answering");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&seen).to_lowercase();
+    assert!(!head.contains("connection: close"), "{head}");
+    socket
+        .write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .expect("write the second request");
+    while !answered(&seen, 2) {
+        let n = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf))
+            .await
+            .expect("an answer in time")
+            .expect("read");
+        assert!(
+            n > 0,
+            "the pod closed the connection: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    stack.shutdown().await;
+}

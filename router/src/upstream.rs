@@ -158,12 +158,24 @@ impl Upstream {
     /// Sends `request` on an idle connection, or a new one. A request a
     /// pooled connection refused unsent (it was closing) goes on the next.
     /// The answer's body gives the connection back once read.
+    ///
+    /// A request that may be sent twice ([`replayable`]) keeps a copy while
+    /// it rides a pooled connection: when the upstream closed that
+    /// connection under it (an idle connection closed as the request
+    /// arrived, so no answer came), it goes again once, on a new
+    /// connection. Any other request's failure is the caller's to report.
     pub async fn send(
         self: &Arc<Self>,
         mut request: Request<Full<Bytes>>,
     ) -> Result<Response<PooledBody>, SendError> {
+        let mut fresh_only = false;
         loop {
-            let (mut conn, pooled) = match self.take_idle().await {
+            let idle = if fresh_only {
+                None
+            } else {
+                self.take_idle().await
+            };
+            let (mut conn, pooled) = match idle {
                 Some(conn) => (conn, true),
                 None => match self.connect().await {
                     Ok(conn) => (conn, false),
@@ -172,6 +184,7 @@ impl Upstream {
                     }
                 },
             };
+            let again = (pooled && replayable(&request)).then(|| copy(&request));
             match conn.try_send_request(request).await {
                 Ok(response) => {
                     let (parts, body) = response.into_parts();
@@ -184,7 +197,17 @@ impl Upstream {
                 }
                 Err(mut refused) if pooled => match refused.take_message() {
                     Some(unsent) => request = unsent,
-                    None => return Err(refused.into_error().into()),
+                    None => {
+                        let error = refused.into_error();
+                        match again {
+                            Some(copy) if error.is_incomplete_message() || error.is_canceled() => {
+                                tracing::debug!(%error, "pooled connection closed under a request; sending it again");
+                                request = copy;
+                                fresh_only = true;
+                            }
+                            _ => return Err(error.into()),
+                        }
+                    }
                 },
                 Err(refused) => return Err(refused.into_error().into()),
             }
@@ -256,6 +279,27 @@ impl Upstream {
     }
 }
 
+/// Whether a request may be sent a second time when its first sending got
+/// no answer: an idempotent method (RFC 9110 9.2.2), or a request that
+/// carries its own `Idempotency-Key` (the pod answers a repeat with the
+/// first answer).
+pub fn replayable<B>(request: &Request<B>) -> bool {
+    use axum::http::Method;
+    matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    ) || request.headers().contains_key("idempotency-key")
+}
+
+fn copy(request: &Request<Full<Bytes>>) -> Request<Full<Bytes>> {
+    let mut again = Request::new(request.body().clone());
+    *again.method_mut() = request.method().clone();
+    *again.uri_mut() = request.uri().clone();
+    *again.version_mut() = request.version();
+    *again.headers_mut() = request.headers().clone();
+    again
+}
+
 /// An upstream answer's body; read to its end, it puts its connection back
 /// in the pool.
 pub struct PooledBody {
@@ -308,5 +352,110 @@ impl Drop for PooledBody {
                 upstream.give_back(conn);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::Limits;
+    use http_body_util::BodyExt as _;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// An upstream that answers the first request of each connection with
+    /// keep-alive, then closes the connection when the next request
+    /// arrives, without a word: a server closing an idle connection just
+    /// as a request comes. Counts the requests it read.
+    async fn closing_upstream() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut answered = false;
+                    loop {
+                        let n = socket.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        if answered {
+                            return; // closed under the second request
+                        }
+                        answered = true;
+                        let _ = socket
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                            .await;
+                    }
+                });
+            }
+        });
+        (format!("http://{addr}"), seen)
+    }
+
+    fn request(method: axum::http::Method, key: Option<&str>) -> Request<Full<Bytes>> {
+        let mut r = Request::new(Full::new(Bytes::from_static(b"{}")));
+        *r.method_mut() = method;
+        *r.uri_mut() = "/x".parse().expect("uri");
+        r.headers_mut()
+            .insert("host", HeaderValue::from_static("pod"));
+        if let Some(k) = key {
+            r.headers_mut()
+                .insert("idempotency-key", HeaderValue::from_str(k).expect("key"));
+        }
+        r
+    }
+
+    async fn answer(upstream: &Arc<Upstream>, r: Request<Full<Bytes>>) -> Result<u16, String> {
+        match upstream.send(r).await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                // Read to the end: the connection goes back to the pool.
+                response
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(status)
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replayable_request_goes_again_when_its_pooled_connection_closes_under_it() {
+        let (base, seen) = closing_upstream().await;
+        let gates = Gates::new(Limits {
+            max_in_flight: 8,
+            queue: 8,
+            wait: Duration::from_secs(5),
+            open_for: Duration::from_secs(2),
+        });
+        let upstreams = Upstreams::new(Duration::from_secs(2), 4);
+        let upstream = upstreams.get(&base, &gates).expect("upstream");
+        use axum::http::Method;
+        // Each pair: the first opens a connection that goes back to the
+        // pool, the second rides it and finds it closed.
+        for (method, key, expected) in [
+            (Method::GET, None, Ok(200)),
+            (Method::PUT, None, Ok(200)),
+            (Method::POST, Some("k-1"), Ok(200)),
+            (Method::POST, None, Err(())),
+        ] {
+            assert_eq!(answer(&upstream, request(Method::GET, None)).await, Ok(200));
+            let got = answer(&upstream, request(method.clone(), key)).await;
+            assert_eq!(got.map_err(|_| ()), expected, "{method} with key {key:?}");
+        }
+        // The upstream read more requests than it answered: the retries.
+        assert!(seen.load(std::sync::atomic::Ordering::SeqCst) > 8);
     }
 }

@@ -311,10 +311,45 @@ pub fn ops_routes<S: Clone + Send + Sync + 'static>(metrics: HttpMetrics) -> Rou
 pub fn layers(router: Router, metrics: HttpMetrics, body_limit: usize) -> Router {
     let component = metrics.component();
     router
+        .layer(axum::middleware::from_fn_with_state(body_limit, read_body))
         .layer(axum::middleware::from_fn_with_state(metrics, track))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(catch_panic))
         .layer(axum::middleware::from_fn_with_state(component, request_id))
+}
+
+/// Reads the request's whole body (up to `limit`, else `413
+/// payload_too_large`) before anything answers it. A request refused
+/// before its body is read (no hop signature, no token, a wrong path)
+/// would otherwise leave the body on the wire, and hyper closes such a
+/// keep-alive connection without saying so: a router that had pooled it
+/// loses the next request it sends there.
+pub async fn read_body(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use axum::body::HttpBody as _;
+    if req.body().is_end_stream() {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Err(e) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
+                    .into_response()
+            } else {
+                ApiError::invalid("the request body could not be read").into_response()
+            }
+        }
+    }
 }
 
 /// A handler that panics answers `500 internal` with the request id, like
