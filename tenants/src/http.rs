@@ -318,37 +318,46 @@ pub fn layers(router: Router, metrics: HttpMetrics, body_limit: usize) -> Router
         .layer(axum::middleware::from_fn_with_state(component, request_id))
 }
 
-/// Reads the request's whole body (up to `limit`, else `413
-/// payload_too_large`) before anything answers it. A request refused
-/// before its body is read (no hop signature, no token, a wrong path)
-/// would otherwise leave the body on the wire, and hyper closes such a
-/// keep-alive connection without saying so: a router that had pooled it
-/// loses the next request it sends there.
+/// Reads a request's whole body before anything answers it, when it says
+/// it is at most `limit` bytes long. A request refused before its body is
+/// read (no hop signature, no token, a wrong path) would otherwise leave
+/// the body on the wire, and hyper closes such a keep-alive connection
+/// without saying so: a router that had pooled it loses the next request
+/// it sends there. Longer bodies, and bodies of no declared length, go on
+/// as they came: their handlers read them under their own limits (an
+/// image's is larger than `limit`), and a refusal closes the connection.
 pub async fn read_body(
     axum::extract::State(limit): axum::extract::State<usize>,
     req: Request,
     next: Next,
 ) -> Response {
     use axum::body::HttpBody as _;
+    use http_body_util::BodyExt as _;
     if req.body().is_end_stream() {
         return next.run(req).await;
     }
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if !declared.is_some_and(|n| n <= limit as u64) {
+        return next.run(req).await;
+    }
     let (parts, body) = req.into_parts();
-    match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => {
-            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
-                .await
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => {
+            let body = axum::body::Body::from(collected.to_bytes());
+            next.run(Request::from_parts(parts, body)).await
         }
-        Err(e) => {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
-                    .into_response()
-            } else {
-                ApiError::invalid("the request body could not be read").into_response()
-            }
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
+                .into_response()
         }
+        Err(_) => ApiError::invalid("the request body could not be read").into_response(),
     }
 }
 
