@@ -341,7 +341,7 @@ pub async fn read_body(
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if !declared.is_some_and(|n| n <= limit as u64) {
+    if declared.is_none_or(|n| n > limit as u64) {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
