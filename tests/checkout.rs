@@ -27,16 +27,7 @@ async fn replay_webhook(stack: &Stack, shop: &Shop) -> (u16, u16) {
             .fetch_one(&mut db)
             .await
             .expect("an order");
-    let data: Value = stack
-        .http
-        .get(format!("{}/v1/payments/{payment}", stack.gateway.url()))
-        .bearer_auth(stack.gateway.api_key())
-        .send()
-        .await
-        .expect("payment")
-        .json()
-        .await
-        .expect("json");
+    let data = stack.gateway_payment(&payment).await;
     let body = json!({"id": "evt_replayed_by_test", "type": "payment.captured", "created": common::now(), "data": data})
         .to_string();
     let url = format!(

@@ -28,8 +28,6 @@
 //! A pipeline above fulfillment, inventory, returns and refunds; only the
 //! faces call it.
 
-use std::collections::BTreeMap;
-
 use mercato_tenants::events::{CancelledLine, Event, LinesCancelled, OrderGivenBack, RefundCause};
 use mercato_tenants::{Currency, OrderId, OrderStatus, StoreId};
 
@@ -95,22 +93,15 @@ pub async fn cancel_lines(
             variants.push(line.variant_id);
         }
     }
-    let mut per_line: BTreeMap<i32, i32> = BTreeMap::new();
-    for (_, u) in &done.parts {
-        *per_line.entry(u.line).or_default() += u.quantity;
-    }
+    let per_line = &done.per_line;
     let money_ask = if done.nothing_left {
         Ask::Rest
     } else {
         let before = returns::refunded_units(&mut tx, store, order, None).await?;
-        let now: Vec<i64> = (0..order.lines.len())
-            .map(|i| {
-                i32::try_from(i)
-                    .ok()
-                    .and_then(|i| per_line.get(&i))
-                    .map_or(0, |q| i64::from(*q))
-            })
-            .collect();
+        let now = returns::per_line(
+            order.lines.len(),
+            per_line.iter().map(|(&line, &q)| (line, i64::from(q))),
+        );
         let settings = returns::sql::settings(&mut *tx, store).await?;
         let owed = returns::model::refund_for(
             &returns::money_of(order),
@@ -149,9 +140,8 @@ pub async fn cancel_lines(
             ask.reason,
         )
         .await?;
-        let refunded = crate::orders::get(tx.as_mut(), store, order.id, false)
-            .await?
-            .map_or(refund_minor, |o| o.refunded_minor);
+        // The order was locked before the refund was reserved on it.
+        let refunded = order.refunded_minor + refund_minor;
         events::record(
             &mut tx,
             store,
@@ -195,16 +185,8 @@ pub async fn cancel_lines(
     )
     .await?;
     tx.commit().await?;
-    if !variants.is_empty() {
-        inventory::refresh_gate(state, store, &variants).await;
-        let products: Vec<_> = order
-            .lines
-            .iter()
-            .filter(|l| variants.contains(&l.variant_id))
-            .map(|l| l.product_id)
-            .collect();
-        product_write::invalidate(state, store, &products).await;
-    }
+    let lines = order.lines.iter().map(|l| (l.variant_id, l.product_id));
+    product_write::restocked(state, store, lines, &variants).await;
     let refund = match reserved {
         Reserved::New(r) | Reserved::Again(r) => Some(refunds::pay(state, store, r.id).await?),
         Reserved::Nothing => None,

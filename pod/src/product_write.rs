@@ -17,13 +17,13 @@
 use std::collections::HashSet;
 
 use mercato_tenants::events::{Event, ProductChanged, ProductDeleted};
-use mercato_tenants::{ProductId, ProductStatus, StoreId};
+use mercato_tenants::{ProductId, ProductStatus, StoreId, VariantId};
 use sqlx::{Postgres, Transaction};
 
 use crate::error::PodError;
 use crate::events;
 use crate::state::AppState;
-use crate::{catalog, collections, keys, search, tenancy};
+use crate::{catalog, collections, inventory, keys, search, tenancy};
 
 /// Opens the transaction of a change to products: fenced (`lock_active`),
 /// then the store's rules lock shared, always before any product row is
@@ -135,6 +135,28 @@ pub async fn invalidate(state: &AppState, store: StoreId, products: &[ProductId]
         .collect();
     versions.push(keys::catalog_version(store));
     state.cache.bump(versions).await;
+}
+
+/// After the commit of units that came back on hand for `variants` (a
+/// cancel, a return, cancelled lines): the checkout's gate learns them and
+/// cached reads of their products (`lines`: each order line's variant and
+/// product) are never served again.
+pub async fn restocked(
+    state: &AppState,
+    store: StoreId,
+    lines: impl IntoIterator<Item = (VariantId, ProductId)>,
+    variants: &[VariantId],
+) {
+    if variants.is_empty() {
+        return;
+    }
+    inventory::refresh_gate(state, store, variants).await;
+    let products: Vec<ProductId> = lines
+        .into_iter()
+        .filter(|(v, _)| variants.contains(v))
+        .map(|(_, p)| p)
+        .collect();
+    invalidate(state, store, &products).await;
 }
 
 #[cfg(test)]

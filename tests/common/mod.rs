@@ -911,19 +911,36 @@ impl Stack {
             .expect("json")
     }
 
+    /// The mails to `to` whose subject contains `subject`, oldest first.
+    pub async fn mails_with(&self, to: &str, subject: &str) -> Vec<Value> {
+        self.mails_to(to)
+            .await
+            .into_iter()
+            .filter(|m| m["subject"].as_str().is_some_and(|s| s.contains(subject)))
+            .collect()
+    }
+
     /// Waits until `to` has `n` mails whose subject contains `subject`;
     /// them.
     pub async fn await_mails(&self, to: &str, subject: &str, n: usize) -> Vec<Value> {
         self.eventually(&format!("{n} mail(s) '{subject}' to {to}"), || async {
-            let found: Vec<Value> = self
-                .mails_to(to)
-                .await
-                .into_iter()
-                .filter(|m| m["subject"].as_str().is_some_and(|s| s.contains(subject)))
-                .collect();
+            let found = self.mails_with(to, subject).await;
             (found.len() >= n).then_some(found)
         })
         .await
+    }
+
+    /// A payment as the test gateway tells it.
+    pub async fn gateway_payment(&self, payment: &str) -> Value {
+        self.http
+            .get(format!("{}/v1/payments/{payment}", self.gateway.url()))
+            .bearer_auth(self.gateway.api_key())
+            .send()
+            .await
+            .expect("payment")
+            .json()
+            .await
+            .expect("json")
     }
 
     /// The test gateway's counters (authorizations, captures, voids, ...).

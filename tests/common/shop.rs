@@ -169,16 +169,7 @@ impl Shop {
     /// An order's payment at the gateway: (captured, refunded).
     pub async fn at_gateway(&self, stack: &Stack, order_id: &str) -> (i64, i64) {
         let payment = self.payment_id(stack, order_id).await;
-        let p: Value = stack
-            .http
-            .get(format!("{}/v1/payments/{payment}", stack.gateway.url()))
-            .bearer_auth(stack.gateway.api_key())
-            .send()
-            .await
-            .expect("payment")
-            .json()
-            .await
-            .expect("json");
+        let p = stack.gateway_payment(&payment).await;
         (
             p["captured_amount"].as_i64().expect("captured"),
             p["refunded_amount"].as_i64().expect("refunded"),

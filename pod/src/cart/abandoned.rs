@@ -123,19 +123,17 @@ pub async fn remember_checkout_email(
     token: &CartToken,
     email: &str,
 ) -> Result<(), PodError> {
-    let Some(cart) = super::sql::active_cart(&mut **tx, store, token.cart(), false).await? else {
-        return Ok(());
-    };
-    if !matches!(&cart.owner, super::Owner::Guest { token_hash } if token_hash.matches(&token.hash()))
-    {
-        return Ok(());
-    }
+    // One statement on the checkout's path: the token's hash picks the
+    // guest cart (a hash of a secret, so comparing it in SQL tells nothing
+    // of the secret).
     sqlx::query(
-        "UPDATE carts SET email = $3
-          WHERE store_id = $1 AND id = $2 AND email IS DISTINCT FROM $3",
+        "UPDATE carts SET email = $4
+          WHERE store_id = $1 AND id = $2 AND status = 'active' AND customer_id IS NULL
+            AND token_hash = $3 AND email IS DISTINCT FROM $4",
     )
     .bind(store.as_uuid())
     .bind(token.cart().as_uuid())
+    .bind(token.hash().0.as_slice())
     .bind(email)
     .execute(&mut **tx)
     .await?;

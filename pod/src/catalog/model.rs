@@ -170,17 +170,22 @@ const NONBLANK_LABEL: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u0
 /// A tag of a product, as [`normalize_tags`] takes it (in request schemas).
 pub struct Tag;
 
+/// A label's schema: [`NONBLANK_LABEL`], at most 64 characters.
+fn label_schema(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .max_length(Some(64))
+        .pattern(Some(NONBLANK_LABEL))
+        .description(Some(description))
+        .into()
+}
+
 impl utoipa::PartialSchema for Tag {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .max_length(Some(64))
-            .pattern(Some(NONBLANK_LABEL))
-            .description(Some(
-                "1 to 64 characters, not only white space, no control characters \
-                 (trimmed; repeats, ignoring case, are dropped)",
-            ))
-            .into()
+        label_schema(
+            "1 to 64 characters, not only white space, no control characters \
+             (trimmed; repeats, ignoring case, are dropped)",
+        )
     }
 }
 
@@ -192,14 +197,7 @@ pub struct OptionLabel;
 
 impl utoipa::PartialSchema for OptionLabel {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .max_length(Some(64))
-            .pattern(Some(NONBLANK_LABEL))
-            .description(Some(
-                "1 to 64 characters, not only white space, no control characters",
-            ))
-            .into()
+        label_schema("1 to 64 characters, not only white space, no control characters")
     }
 }
 

@@ -343,35 +343,9 @@ pub async fn fulfil(
             }
         }
     };
-    let here: Vec<(ShipmentId, Vec<Units>)> = pending
-        .iter()
-        .filter(|s| s.location_id == location)
-        .map(|s| {
-            (
-                s.id,
-                s.lines
-                    .iter()
-                    .map(|l| Units {
-                        line: l.line_position,
-                        quantity: l.quantity,
-                    })
-                    .collect(),
-            )
-        })
-        .collect();
-    let taken = progress::take_pending(&here, wanted).map_err(|e| match e {
-        TakeError::Empty => ApiError::invalid("lines must ask for at least one unit"),
-        e @ TakeError::NotPending { .. } => {
-            ApiError::new(ErrorCode::UnitsNotPending, e.to_string())
-        }
-    })?;
-    let mut lines: BTreeMap<i32, i32> = BTreeMap::new();
-    for (from, units) in &taken {
-        sql::remove_units(tx, store, *from, *units).await?;
-        *lines.entry(units.line).or_default() += units.quantity;
-    }
-    sql::delete_empty_pending(tx, store, order.id).await?;
-    let lines: Vec<Units> = lines
+    let taken = take_waiting(tx, store, order.id, &shipments, Some(location), wanted).await?;
+    let lines: Vec<Units> = taken
+        .per_line
         .into_iter()
         .map(|(line, quantity)| Units { line, quantity })
         .collect();
@@ -382,6 +356,62 @@ pub async fn fulfil(
     Ok(id)
 }
 
+/// A shipment's units, by line.
+fn units_of(s: &OrderShipment) -> Vec<Units> {
+    s.lines
+        .iter()
+        .map(|l| Units {
+            line: l.line_position,
+            quantity: l.quantity,
+        })
+        .collect()
+}
+
+/// Waiting units [`take_waiting`] took out of the pending shipments.
+struct Taken {
+    /// (where they waited, line, units), per pending shipment they left.
+    parts: Vec<(LocationId, Units)>,
+    /// By line.
+    per_line: BTreeMap<i32, i32>,
+}
+
+/// Takes `wanted` out of the order's pending shipments (at `location`, or
+/// anywhere; oldest first, [`progress::take_pending`]), all or nothing
+/// (`409 units_not_pending`); pending shipments left empty go.
+async fn take_waiting(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    order: OrderId,
+    shipments: &[OrderShipment],
+    location: Option<LocationId>,
+    wanted: &[Units],
+) -> Result<Taken, PodError> {
+    let pending: Vec<&OrderShipment> = shipments
+        .iter()
+        .filter(|s| s.status == ShipmentStatus::Pending)
+        .filter(|s| location.is_none_or(|l| s.location_id == l))
+        .collect();
+    let units: Vec<(ShipmentId, Vec<Units>)> =
+        pending.iter().map(|s| (s.id, units_of(s))).collect();
+    let taken = progress::take_pending(&units, wanted).map_err(|e| match e {
+        TakeError::Empty => ApiError::invalid("lines must ask for at least one unit"),
+        e @ TakeError::NotPending { .. } => {
+            ApiError::new(ErrorCode::UnitsNotPending, e.to_string())
+        }
+    })?;
+    let mut parts = Vec::with_capacity(taken.len());
+    let mut per_line: BTreeMap<i32, i32> = BTreeMap::new();
+    for (from, u) in taken {
+        sql::remove_units(tx, store, from, u).await?;
+        *per_line.entry(u.line).or_default() += u.quantity;
+        if let Some(s) = pending.iter().find(|s| s.id == from) {
+            parts.push((s.location_id, u));
+        }
+    }
+    sql::delete_empty_pending(tx, store, order).await?;
+    Ok(Taken { parts, per_line })
+}
+
 /// What [`cancel_units`] did.
 #[derive(Debug)]
 pub struct CancelledUnits {
@@ -389,6 +419,8 @@ pub struct CancelledUnits {
     pub order: Order,
     /// Where each cancelled unit was waiting: (location, line, units).
     pub parts: Vec<(LocationId, Units)>,
+    /// The cancelled units by line.
+    pub per_line: BTreeMap<i32, i32>,
     /// No unit of the order is left to ship or shipped: the caller cancels
     /// the order.
     pub nothing_left: bool,
@@ -398,7 +430,7 @@ pub struct CancelledUnits {
 /// leave its pending shipments (at any location, oldest first) and count
 /// as cancelled on their lines. The order follows what is left (every
 /// remaining unit shipped: `fulfilled`). Stock and money are the
-/// caller's (`crate::cancellation`).
+/// caller's (the line cancellation pipeline).
 pub async fn cancel_units(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
@@ -407,41 +439,8 @@ pub async fn cancel_units(
     actor: &str,
 ) -> Result<CancelledUnits, PodError> {
     let (order, shipments) = lock(tx, store, order).await?;
-    let pending: Vec<(ShipmentId, Vec<Units>)> = shipments
-        .iter()
-        .filter(|s| s.status == ShipmentStatus::Pending)
-        .map(|s| {
-            (
-                s.id,
-                s.lines
-                    .iter()
-                    .map(|l| Units {
-                        line: l.line_position,
-                        quantity: l.quantity,
-                    })
-                    .collect(),
-            )
-        })
-        .collect();
-    let taken = progress::take_pending(&pending, wanted).map_err(|e| match e {
-        TakeError::Empty => ApiError::invalid("lines must ask for at least one unit"),
-        e @ TakeError::NotPending { .. } => {
-            ApiError::new(ErrorCode::UnitsNotPending, e.to_string())
-        }
-    })?;
-    let mut parts = Vec::with_capacity(taken.len());
-    let mut per_line: BTreeMap<i32, i32> = BTreeMap::new();
-    for (from, units) in &taken {
-        sql::remove_units(tx, store, *from, *units).await?;
-        *per_line.entry(units.line).or_default() += units.quantity;
-        let at = shipments
-            .iter()
-            .find(|s| s.id == *from)
-            .map(|s| s.location_id)
-            .ok_or_else(|| ApiError::not_found("shipment"))?;
-        parts.push((at, *units));
-    }
-    sql::delete_empty_pending(tx, store, order.id).await?;
+    let Taken { parts, per_line } =
+        take_waiting(tx, store, order.id, &shipments, None, wanted).await?;
     for (&line, &quantity) in &per_line {
         orders::sql::add_cancelled(tx, store, order.id, line, quantity).await?;
     }
@@ -456,6 +455,7 @@ pub async fn cancel_units(
     Ok(CancelledUnits {
         order,
         parts,
+        per_line,
         nothing_left,
     })
 }
@@ -524,14 +524,7 @@ pub async fn advance(
     sql::set_status(tx, store, shipment, from, to).await?;
     sql::set_tracking(tx, store, shipment, tracking).await?;
     if to == ShipmentStatus::Cancelled {
-        let units: Vec<Units> = s
-            .lines
-            .iter()
-            .map(|l| Units {
-                line: l.line_position,
-                quantity: l.quantity,
-            })
-            .collect();
+        let units = units_of(s);
         let waiting = shipments.iter().find(|p| {
             p.id != s.id && p.status == ShipmentStatus::Pending && p.location_id == s.location_id
         });

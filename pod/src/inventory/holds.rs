@@ -362,25 +362,7 @@ pub async fn commit_routed(
         sql::unreserve(tx, store, h).await?;
     }
     for &(variant, location, q) in &parts {
-        if let Some((on_hand, reserved)) =
-            sql::move_stock(tx, store, variant, location, -q, 0).await?
-        {
-            record_change(
-                tx,
-                store,
-                &Change {
-                    variant,
-                    location,
-                    delta: -q,
-                    on_hand_after: on_hand,
-                    reserved_after: reserved,
-                    reason: "order",
-                    actor: "system",
-                    reference: Some(owner.as_uuid()),
-                },
-            )
-            .await?;
-        }
+        move_on_hand(tx, store, owner, (variant, location), -q, "order").await?;
     }
     let ids: Vec<Uuid> = holds.iter().map(|h| h.id).collect();
     sql::delete(tx, store, &ids).await?;
@@ -428,32 +410,15 @@ pub async fn restock(
             continue;
         }
         put += i64::from(q);
-        if let Some((on_hand, reserved)) = sql::move_stock(
+        move_on_hand(
             tx,
             store,
-            h.variant(),
-            LocationId::from_uuid(h.location_id),
+            owner,
+            (h.variant(), LocationId::from_uuid(h.location_id)),
             q,
-            0,
+            "order_cancelled",
         )
-        .await?
-        {
-            record_change(
-                tx,
-                store,
-                &Change {
-                    variant: h.variant(),
-                    location: LocationId::from_uuid(h.location_id),
-                    delta: q,
-                    on_hand_after: on_hand,
-                    reserved_after: reserved,
-                    reason: "order_cancelled",
-                    actor: "system",
-                    reference: Some(owner.as_uuid()),
-                },
-            )
-            .await?;
-        }
+        .await?;
     }
     if !holds.is_empty() {
         sql::set_status(tx, store, &holds, "restocked").await?;
@@ -502,27 +467,49 @@ pub async fn uncommit(
     }
     let part = [(variant, location, given_up)];
     sql::insert(tx, store, owner, &part, None, "restocked").await?;
-    if let Some((on_hand, reserved)) =
-        sql::move_stock(tx, store, variant, location, given_up, 0).await?
-    {
-        record_change(
-            tx,
-            store,
-            &Change {
-                variant,
-                location,
-                delta: given_up,
-                on_hand_after: on_hand,
-                reserved_after: reserved,
-                reason: "line_cancelled",
-                actor: "system",
-                reference: Some(owner.as_uuid()),
-            },
-        )
-        .await?;
-        return Ok(i64::from(given_up));
-    }
-    Ok(0)
+    let moved = move_on_hand(
+        tx,
+        store,
+        owner,
+        (variant, location),
+        given_up,
+        "line_cancelled",
+    )
+    .await?;
+    Ok(if moved { i64::from(given_up) } else { 0 })
+}
+
+/// `on_hand += delta` at a stock row, audited as the system's `reason`
+/// with the owner as reference; false when the row is gone (variant
+/// deleted).
+async fn move_on_hand(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    owner: HoldOwner,
+    (variant, location): (VariantId, LocationId),
+    delta: i32,
+    reason: &'static str,
+) -> Result<bool, sqlx::Error> {
+    let Some((on_hand, reserved)) = sql::move_stock(tx, store, variant, location, delta, 0).await?
+    else {
+        return Ok(false);
+    };
+    record_change(
+        tx,
+        store,
+        &Change {
+            variant,
+            location,
+            delta,
+            on_hand_after: on_hand,
+            reserved_after: reserved,
+            reason,
+            actor: "system",
+            reference: Some(owner.as_uuid()),
+        },
+    )
+    .await?;
+    Ok(true)
 }
 
 /// Releases up to `batch` expired active holds of `store` (skipping holds

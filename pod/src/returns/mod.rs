@@ -99,7 +99,7 @@ async fn reload(
 }
 
 /// Per order line, the units in `pairs` of (line, units).
-fn per_line(n: usize, pairs: impl IntoIterator<Item = (i32, i64)>) -> Vec<i64> {
+pub(crate) fn per_line(n: usize, pairs: impl IntoIterator<Item = (i32, i64)>) -> Vec<i64> {
     let mut out = vec![0; n];
     for (line, units) in pairs {
         if let Some(slot) = usize::try_from(line).ok().and_then(|i| out.get_mut(i)) {
@@ -414,16 +414,8 @@ async fn restock_and_reserve(
     };
     sql::mark_restocked(&mut tx, store, id, refund, amount).await?;
     tx.commit().await?;
-    if !variants.is_empty() {
-        inventory::refresh_gate(state, store, &variants).await;
-        let products: Vec<_> = order
-            .lines
-            .iter()
-            .filter(|l| variants.contains(&l.variant_id))
-            .map(|l| l.product_id)
-            .collect();
-        product_write::invalidate(state, store, &products).await;
-    }
+    let lines = order.lines.iter().map(|l| (l.variant_id, l.product_id));
+    product_write::restocked(state, store, lines, &variants).await;
     Ok(true)
 }
 

@@ -479,9 +479,8 @@ async fn give_back(
     tx.commit().await?;
     if restocked > 0 {
         let variants: Vec<_> = order.lines.iter().map(|l| l.variant_id).collect();
-        inventory::refresh_gate(state, store, &variants).await;
-        let products: Vec<_> = order.lines.iter().map(|l| l.product_id).collect();
-        product_write::invalidate(state, store, &products).await;
+        let lines = order.lines.iter().map(|l| (l.variant_id, l.product_id));
+        product_write::restocked(state, store, lines, &variants).await;
     }
     Ok(Json(load(state, store, id).await?))
 }
