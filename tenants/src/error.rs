@@ -106,6 +106,12 @@ catalogue! {
     RefundTooLarge => ("refund_too_large", CONFLICT),
     ReturnNotAllowed => ("return_not_allowed", UNPROCESSABLE_ENTITY),
     ReturnTooLarge => ("return_too_large", CONFLICT),
+    InvalidDiscount => ("invalid_discount", UNPROCESSABLE_ENTITY),
+    DiscountCodeTaken => ("discount_code_taken", CONFLICT),
+    UnknownDiscountCode => ("unknown_discount_code", UNPROCESSABLE_ENTITY),
+    DiscountCodeLimit => ("discount_code_limit", UNPROCESSABLE_ENTITY),
+    DiscountNotApplicable => ("discount_not_applicable", CONFLICT),
+    DiscountUsedUp => ("discount_used_up", CONFLICT),
 }
 
 impl std::fmt::Display for ErrorCode {

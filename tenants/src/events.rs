@@ -284,9 +284,16 @@ pub struct OrderPlaced {
     pub email: String,
     pub currency: Currency,
     pub subtotal_minor: i64,
+    /// Off the lines by discounts (0 in events recorded before them).
+    #[serde(default)]
+    pub discount_minor: i64,
+    /// The codes that applied, upper case.
+    #[serde(default)]
+    pub discount_codes: Vec<String>,
+    /// What the shopper paid for shipping, after a shipping discount.
     pub shipping_minor: i64,
     pub tax_minor: i64,
-    /// `subtotal_minor + shipping_minor + tax_minor`.
+    /// `subtotal_minor - discount_minor + shipping_minor + tax_minor`.
     pub total_minor: i64,
     pub lines: Vec<OrderLine>,
     /// The order's page for the confirmation mail,
@@ -304,6 +311,9 @@ pub struct OrderLine {
     pub sku: String,
     pub quantity: i32,
     pub unit_price_minor: i64,
+    /// The discounts' share of the line (0 in events recorded before them).
+    #[serde(default)]
+    pub discount_minor: i64,
 }
 
 /// `order.status_changed`: staff moved an order along fulfilment.
@@ -902,6 +912,8 @@ mod tests {
                 email: "a@b.c".into(),
                 currency: Currency::USD,
                 subtotal_minor: 3800,
+                discount_minor: 0,
+                discount_codes: Vec::new(),
                 shipping_minor: 500,
                 tax_minor: 380,
                 total_minor: 4680,
@@ -911,6 +923,7 @@ mod tests {
                     sku: "TEE-M".into(),
                     quantity: 2,
                     unit_price_minor: 1900,
+                    discount_minor: 0,
                 }],
                 confirmation_path: Some("/api/orders/1001?token=secret".into()),
             }),

@@ -47,7 +47,7 @@ use self::model::{Limits, SetQuantity};
 use crate::error::PodError;
 use crate::state::AppState;
 use crate::tenancy::begin_write;
-use crate::{catalog, inventory, keys};
+use crate::{catalog, discounts, inventory, keys};
 
 static REDIS_FALLBACKS: LazyLock<IntCounter> = LazyLock::new(|| {
     let counter = IntCounter::new(
@@ -170,12 +170,105 @@ async fn render(state: &AppState, store: StoreId, cart: &CartRecord) -> Result<C
             inventory::levels(&state.db, store, &ids).await?,
         )
     };
-    Ok(model::view(
-        cart,
-        &variants,
-        &levels,
-        ttl_secs(state, &cart.owner),
-    ))
+    let mut view = model::view(cart, &variants, &levels, ttl_secs(state, &cart.owner));
+    view.discounts = weigh_discounts(state, store, cart, &view).await?;
+    Ok(view)
+}
+
+/// The discounts the cart gets at the catalog's prices now (the prices the
+/// checkout will charge; lines no longer for sale left out).
+async fn weigh_discounts(
+    state: &AppState,
+    store: StoreId,
+    cart: &CartRecord,
+    view: &Cart,
+) -> Result<discounts::CartDiscounts, PodError> {
+    let lines: Vec<discounts::PricedLine> = view
+        .lines
+        .iter()
+        .filter(|l| !l.issues.contains(&LineIssue::Unavailable))
+        .filter_map(|l| {
+            let price = l.current_price.filter(|p| p.currency == cart.currency)?;
+            Some(discounts::PricedLine {
+                variant_id: l.variant_id,
+                product_id: l.product_id,
+                quantity: u32::try_from(l.quantity).ok()?,
+                unit_price_minor: price.minor,
+            })
+        })
+        .collect();
+    let shopper = discounts::Shopper {
+        customer: match cart.owner {
+            Owner::Customer { customer_id } => Some(customer_id),
+            Owner::Guest { .. } => None,
+        },
+        email: cart.email.clone(),
+    };
+    let products: Vec<_> = lines.iter().map(|l| l.product_id).collect();
+    let offer =
+        discounts::offer(&state.db, store, &cart.discount_codes, &shopper, &products).await?;
+    let decision = offer.decide(&offer.view(&lines, None, Utc::now()));
+    Ok(offer.cart(&decision, cart.currency))
+}
+
+/// A change to the discount codes a cart holds.
+pub(crate) enum CodeChange {
+    Add(discounts::input::CodeKey),
+    Remove(discounts::input::CodeKey),
+}
+
+/// Adds or removes a discount code. A code is added only when it belongs
+/// to an active discount (`422 unknown_discount_code`), at most
+/// [`discounts::MAX_CART_CODES`] (`422 discount_code_limit`); once in the
+/// cart, the cart says whether it applies and why not. Adding a code
+/// already there, or removing one that is not, changes nothing (removing:
+/// `404`).
+pub(crate) async fn change_codes(
+    state: &AppState,
+    store: StoreId,
+    currency: Currency,
+    cart: &CartRef,
+    change: CodeChange,
+) -> Result<Cart, PodError> {
+    let mut tx = begin_write(&state.db, store).await?;
+    let mut record = lock_cart(&mut tx, store, currency, cart).await?;
+    let mut codes = record.discount_codes.clone();
+    match &change {
+        CodeChange::Add(code) => {
+            if !codes.iter().any(|c| c == code.as_str()) {
+                if !discounts::code_known(&mut *tx, store, code).await? {
+                    return Err(ApiError::new(
+                        ErrorCode::UnknownDiscountCode,
+                        format!("{} is not a discount code of this store", code.as_str()),
+                    )
+                    .into());
+                }
+                if codes.len() >= discounts::MAX_CART_CODES {
+                    return Err(ApiError::new(
+                        ErrorCode::DiscountCodeLimit,
+                        format!(
+                            "a cart holds at most {} discount codes; remove one first",
+                            discounts::MAX_CART_CODES
+                        ),
+                    )
+                    .into());
+                }
+                codes.push(code.as_str().to_owned());
+            }
+        }
+        CodeChange::Remove(code) => {
+            let before = codes.len();
+            codes.retain(|c| c != code.as_str());
+            if codes.len() == before {
+                return Err(ApiError::not_found("discount code in this cart").into());
+            }
+        }
+    }
+    sql::set_discount_codes(&mut tx, store, record.id, &codes).await?;
+    record.discount_codes = codes;
+    let record = touched(&mut tx, store, record).await?;
+    let record = commit(state, tx, store, record).await?;
+    render(state, store, &record).await
 }
 
 /// The active guest cart of `token`, locked; 404 unless the token's secret
@@ -290,7 +383,11 @@ pub(crate) async fn read(
         }
     };
     let record = match cached(state, store, &header).await {
-        Some(copy) => copy,
+        // The lines from the copy, the cart's own fields from Postgres.
+        Some(copy) => CartRecord {
+            lines: copy.lines,
+            ..header
+        },
         None => {
             let mut found = header;
             found.lines = sql::lines(&state.db, store, found.id).await?;

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::catalog::VariantSnapshot;
+use crate::discounts::CartDiscounts;
 use crate::inventory::Level;
 
 /// Why the cart refuses something. The text is what the shopper is told;
@@ -206,6 +207,13 @@ pub struct CartRecord {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Discount codes entered, upper case, in the order entered.
+    #[serde(default)]
+    pub discount_codes: Vec<String>,
+    /// A guest's email, once given (reminders, per-customer discount
+    /// limits).
+    #[serde(default)]
+    pub email: Option<String>,
     /// In the order they were first added.
     #[serde(default, skip_serializing)]
     pub lines: Vec<Line>,
@@ -401,6 +409,10 @@ pub struct Cart {
     pub updated_at: DateTime<Utc>,
     /// An untouched cart lives until then; every change extends it.
     pub expires_at: DateTime<Utc>,
+    /// The discounts the cart gets now (at the catalog's prices now, as
+    /// the checkout will price it) and the entered codes that do not
+    /// apply, with why.
+    pub discounts: CartDiscounts,
 }
 
 /// What changed since the shopper added `line`, given the variant as it is
@@ -480,6 +492,7 @@ pub fn view(
         item_count,
         updated_at: cart.updated_at,
         expires_at: cart.updated_at + ttl,
+        discounts: CartDiscounts::none(cart.currency, &cart.discount_codes),
     }
 }
 
@@ -723,6 +736,8 @@ mod tests {
             version: 3,
             created_at: at(0),
             updated_at: at(10),
+            discount_codes: Vec::new(),
+            email: None,
             lines: vec![line(a, 2, 150, 0), line(b, 1, 999, 1)],
         };
         let variants = HashMap::from([(a, snapshot(a, 200, true))]);

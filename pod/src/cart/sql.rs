@@ -16,9 +16,12 @@ struct CartRow {
     version: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    discount_codes: Vec<String>,
+    email: Option<String>,
 }
 
-const CART_COLUMNS: &str = "id, customer_id, token_hash, currency, version, created_at, updated_at";
+const CART_COLUMNS: &str =
+    "id, customer_id, token_hash, currency, version, created_at, updated_at, discount_codes, email";
 
 fn decode_err(what: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("cart: bad {what}").into())
@@ -42,6 +45,8 @@ impl CartRow {
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            discount_codes: self.discount_codes,
+            email: self.email,
             lines: Vec::new(),
         })
     }
@@ -343,4 +348,20 @@ pub async fn convert(
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Replaces the codes entered in the cart.
+pub async fn set_discount_codes(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    cart: CartId,
+    codes: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE carts SET discount_codes = $3 WHERE store_id = $1 AND id = $2")
+        .bind(store.as_uuid())
+        .bind(cart.as_uuid())
+        .bind(codes)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

@@ -13,7 +13,7 @@ use crate::error::PodError;
 use crate::orders::{self, OrderStatus};
 use crate::payments::{GatewayError, PaymentStatus};
 use crate::state::AppState;
-use crate::{events, inventory};
+use crate::{discounts, events, inventory};
 
 /// Undo what was done, each part idempotent: money back (void an
 /// authorization, refund a capture), the order cancelled, the holds
@@ -72,6 +72,8 @@ pub(crate) async fn compensate(
         };
         events::record(&mut tx, store, &Event::PaymentVoided(voided)).await?;
     }
+    // The discounts' uses go back with the failure (a no-op without any).
+    discounts::release(&mut tx, store, c.id).await?;
     if let Some(order) = locked.order_id {
         let reason = locked.failure.as_deref().unwrap_or("checkout failed");
         orders::set_status(

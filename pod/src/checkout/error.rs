@@ -7,6 +7,7 @@ use mercato_tenants::{ApiError, ErrorCode};
 
 use super::model::{CheckoutError, Failure};
 use super::rates::RateError;
+use crate::discounts::model::Refusal;
 use crate::error::PodError;
 
 impl From<CheckoutError> for ApiError {
@@ -23,6 +24,11 @@ impl From<CheckoutError> for ApiError {
             | CheckoutError::WrongCurrency { .. } => ErrorCode::VariantUnavailable,
             CheckoutError::NoShipping { .. } => ErrorCode::ShippingUnavailable,
             CheckoutError::PriceChanged { .. } => ErrorCode::PriceChanged,
+            CheckoutError::Discount {
+                refusal: Some(Refusal::UsedUp | Refusal::UsedUpByShopper),
+                ..
+            } => ErrorCode::DiscountUsedUp,
+            CheckoutError::Discount { .. } => ErrorCode::DiscountNotApplicable,
         };
         ApiError::new(code, e.to_string())
     }

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
 use mercato_tenants::{Currency, Email, ErrorCode, VariantId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -11,6 +13,8 @@ use sha2::{Digest, Sha256};
 use super::rates::{rates_for, shipping_price, tax_on, tax_rate_for, ShippingRate, TaxRate};
 use crate::accounts::{AddressFields, InvalidField};
 use crate::catalog::VariantSnapshot;
+use crate::discounts::model::Refusal;
+use crate::discounts::{describe, Offer, PricedLine};
 use crate::inventory::Shortage;
 pub use crate::orders::{Quote, QuoteLine, ShippingChoice};
 use crate::payments::PaymentStatus;
@@ -64,6 +68,14 @@ pub enum CheckoutError {
     /// The shipping address breaks the accounts context's address rules.
     #[error(transparent)]
     Address(InvalidField),
+    /// A code in the cart does not apply (any more): `refusal` says why.
+    /// `refusal` is `None` for a code no active discount has any more.
+    #[error("discount code {code}: {message}; remove it from the cart")]
+    Discount {
+        code: String,
+        refusal: Option<Refusal>,
+        message: String,
+    },
 }
 
 /// The shopper's checkout request.
@@ -397,6 +409,10 @@ pub struct Choices<'a> {
     pub option: &'a str,
     pub email: Email,
     pub expected_total: Option<i64>,
+    /// The discounts to weigh (the store's automatic ones and the cart's
+    /// codes) and when.
+    pub discounts: &'a Offer,
+    pub now: DateTime<Utc>,
 }
 
 /// A cart line to price: variant and quantity.
@@ -423,6 +439,8 @@ pub fn quote(
         option,
         email,
         expected_total,
+        discounts,
+        now,
     } = choices;
     if wanted.is_empty() {
         return Err(CheckoutError::EmptyCart);
@@ -461,6 +479,7 @@ pub fn quote(
             quantity: w.quantity,
             unit_price_minor: v.price.minor,
             cancelled_quantity: 0,
+            discount_minor: 0,
         });
     }
     let rate = rates_for(shipping, &address.country)
@@ -470,11 +489,43 @@ pub fn quote(
             option: option.to_owned(),
             country: address.country.clone(),
         })?;
-    let shipping_minor = shipping_price(rate, subtotal);
+    let rate_price = shipping_price(rate, subtotal);
+    // Discounts: product, then order (allocated over the lines), then
+    // shipping. An entered code that does not apply stops the checkout:
+    // the shopper would pay more than the cart showed.
+    let priced: Vec<PricedLine> = lines
+        .iter()
+        .map(|l| PricedLine {
+            variant_id: l.variant_id,
+            product_id: l.product_id,
+            quantity: u32::try_from(l.quantity).unwrap_or(0),
+            unit_price_minor: l.unit_price_minor,
+        })
+        .collect();
+    let view = discounts.view(&priced, Some((address.country.clone(), rate_price)), now);
+    let decision = discounts.decide(&view);
+    if let Some((code, refusal)) = discounts.blocking(&decision) {
+        let message = match &refusal {
+            Some(r) => describe(r, currency, |_| String::new()),
+            None => "no active discount has this code".to_owned(),
+        };
+        return Err(CheckoutError::Discount {
+            code,
+            refusal,
+            message,
+        });
+    }
+    let per_line = decision.per_line(lines.len());
+    for (line, off) in lines.iter_mut().zip(&per_line) {
+        line.discount_minor = *off;
+    }
+    let discount_minor: i64 = per_line.iter().sum();
+    let shipping_off: i64 = decision.applied.iter().map(|a| a.shipping_minor).sum();
+    let shipping_minor = rate_price - shipping_off;
     let tax = tax_rate_for(taxes, &address.country, &address.region);
     let rate_bp = tax.map(|t| t.rate_bp).unwrap_or(0);
-    let tax_minor = tax_on(subtotal + shipping_minor, rate_bp);
-    let total_minor = subtotal + shipping_minor + tax_minor;
+    let tax_minor = tax_on(subtotal - discount_minor + shipping_minor, rate_bp);
+    let total_minor = subtotal - discount_minor + shipping_minor + tax_minor;
     if let Some(expected) = expected_total {
         if expected != total_minor {
             return Err(CheckoutError::PriceChanged {
@@ -485,15 +536,17 @@ pub fn quote(
     }
     Ok(Quote {
         currency,
+        discounts: discounts.lines(&decision),
         lines,
         subtotal_minor: subtotal,
+        discount_minor,
         shipping_minor,
         tax_minor,
         total_minor,
         shipping_option: ShippingChoice {
             code: rate.code.clone(),
             name: rate.name.clone(),
-            price_minor: shipping_minor,
+            price_minor: rate_price,
             tax_name: tax.map(|t| t.name.clone()),
             tax_rate_bp: rate_bp,
         },
@@ -598,6 +651,7 @@ mod tests {
             .iter()
             .map(|(v, _)| (v.variant_id, v.clone()))
             .collect();
+        let none = Offer::default();
         quote(
             &wanted,
             &variants,
@@ -609,8 +663,102 @@ mod tests {
                 option,
                 email: Email::parse("a@b.co").expect("email"),
                 expected_total: expected,
+                discounts: &none,
+                now: Utc::now(),
             },
         )
+    }
+
+    #[test]
+    fn a_discount_is_allocated_over_the_lines_and_taxed_after() {
+        use crate::discounts::model::{Candidate, CombinesWith, Conditions, Discount, Kind, Value};
+        let (shipping, taxes) = rates();
+        let (a, b) = (snapshot(1000, true), snapshot(500, true));
+        let wanted = [
+            Wanted {
+                variant: a.variant_id,
+                quantity: 2,
+            },
+            Wanted {
+                variant: b.variant_id,
+                quantity: 1,
+            },
+        ];
+        let variants = [a, b].into_iter().map(|v| (v.variant_id, v)).collect();
+        let id = mercato_tenants::DiscountId::new();
+        let offer = Offer {
+            candidates: vec![Candidate {
+                discount: Discount {
+                    id,
+                    title: "Ten off".into(),
+                    code: Some("TEN".into()),
+                    kind: Kind::Order {
+                        value: Value::Percentage(1000),
+                    },
+                    conditions: Conditions::default(),
+                    combines_with: CombinesWith::default(),
+                },
+                used: 0,
+                used_by_shopper: 0,
+            }],
+            codes: [(id, crate::discounts::Entered { code: "TEN".into() })].into(),
+            entered: vec!["TEN".into()],
+            ..Offer::default()
+        };
+        let us = address("US", "CA");
+        let q = quote(
+            &wanted,
+            &variants,
+            Currency::USD,
+            &shipping,
+            &taxes,
+            Choices {
+                address: &us,
+                option: "standard",
+                email: Email::parse("a@b.co").expect("email"),
+                expected_total: None,
+                discounts: &offer,
+                now: Utc::now(),
+            },
+        )
+        .expect("quote");
+        assert_eq!(q.subtotal_minor, 2500);
+        assert_eq!(q.discount_minor, 250);
+        assert_eq!(
+            q.lines.iter().map(|l| l.discount_minor).collect::<Vec<_>>(),
+            vec![200, 50]
+        );
+        assert_eq!(q.discounts.len(), 1);
+        assert_eq!(q.discounts[0].code.as_deref(), Some("TEN"));
+        let taxed = tax_on(2250 + q.shipping_minor, q.shipping_option.tax_rate_bp);
+        assert_eq!(q.tax_minor, taxed);
+        assert_eq!(q.total_minor, 2250 + q.shipping_minor + taxed);
+        // The same code used up: the checkout stops, the shopper is told.
+        let mut used = offer.clone();
+        used.candidates[0].discount.conditions.usage_limit = Some(1);
+        used.candidates[0].used = 1;
+        let refused = quote(
+            &wanted,
+            &variants,
+            Currency::USD,
+            &shipping,
+            &taxes,
+            Choices {
+                address: &us,
+                option: "standard",
+                email: Email::parse("a@b.co").expect("email"),
+                expected_total: None,
+                discounts: &used,
+                now: Utc::now(),
+            },
+        );
+        assert!(matches!(
+            refused,
+            Err(CheckoutError::Discount {
+                refusal: Some(crate::discounts::model::Refusal::UsedUp),
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -710,11 +858,14 @@ mod tests {
     fn a_variant_gone_or_in_another_currency_is_refused() {
         let (shipping, taxes) = rates();
         let us = address("US", "");
+        let none = Offer::default();
         let choices = || Choices {
             address: &us,
             option: "standard",
             email: Email::parse("a@b.co").expect("email"),
             expected_total: None,
+            discounts: &none,
+            now: Utc::now(),
         };
         let gone = VariantId::new();
         let wanted = [Wanted {

@@ -29,7 +29,7 @@ use crate::orders::{self, OrderStatus};
 use crate::payments::{AuthorizeRequest, GatewayError, Payment, PaymentStatus};
 use crate::product_write;
 use crate::state::AppState;
-use crate::{accounts, events, fulfillment};
+use crate::{accounts, discounts, events, fulfillment};
 
 /// What the shopper asked for, already checked for shape.
 pub struct Asked {
@@ -278,20 +278,56 @@ async fn started(
         }
         Err(ReserveError::Db(e)) => return Err(e.into()),
     }
-    steps::advance(
-        state,
+    let changes = Changes {
+        // From here an authorization may exist: compensation asks.
+        steps: &[Step::Reserve, Step::AuthorizeAttempted],
+        quote: Some(&quote),
+        ..Default::default()
+    };
+    if quote.discounts.is_empty() {
+        steps::advance(
+            state,
+            store,
+            c.id,
+            SagaState::Started,
+            SagaState::Reserved,
+            changes,
+        )
+        .await?;
+        return Ok(true);
+    }
+    // The discounts' uses are counted in the transaction that moves the
+    // checkout on: both or neither. A limit reached meanwhile fails the
+    // checkout (compensation releases the stock just held).
+    let Some((mut tx, _)) = begin_step(state, store, c.id, SagaState::Started).await? else {
+        return Ok(true); // another driver got here first
+    };
+    let shopper = discounts::Shopper {
+        customer: c.customer_id,
+        email: Some(quote.email.clone()),
+    };
+    if let Err(used_up) = discounts::redeem(&mut tx, store, c.id, &shopper, &quote.discounts)
+        .instrument(step("checkout.redeem", store))
+        .await?
+    {
+        drop(tx);
+        let label = used_up.code.unwrap_or(used_up.title);
+        let failure = Failure::new(
+            ErrorCode::DiscountUsedUp,
+            format!("the discount {label} was used up while you checked out; nothing was charged"),
+        );
+        return fail(state, store, c, &failure).await;
+    }
+    sql::advance(
+        &mut *tx,
         store,
         c.id,
         SagaState::Started,
         SagaState::Reserved,
-        Changes {
-            // From here an authorization may exist: compensation asks.
-            steps: &[Step::Reserve, Step::AuthorizeAttempted],
-            quote: Some(&quote),
-            ..Default::default()
-        },
+        changes,
     )
     .await?;
+    tx.commit().await?;
     Ok(true)
 }
 
@@ -313,6 +349,10 @@ async fn validate(state: &AppState, store: StoreId, asked: &Asked) -> Result<Quo
     let ids: Vec<_> = wanted.iter().map(|w| w.variant).collect();
     let variants = crate::catalog::variant_snapshots(&state.db, store, &ids).await?;
     let (shipping, taxes) = super::rates(&state.db, store).await?;
+    let customer = match &asked.cart {
+        CartRef::Customer(c) => Some(*c),
+        CartRef::Guest(_) => None,
+    };
     let email = match (&asked.email, &asked.cart) {
         (Some(e), _) => e.clone(),
         (None, CartRef::Customer(customer)) => {
@@ -325,6 +365,13 @@ async fn validate(state: &AppState, store: StoreId, asked: &Asked) -> Result<Quo
             return Err(ApiError::new(ErrorCode::InvalidEmail, "email is required").into())
         }
     };
+    let shopper = discounts::Shopper {
+        customer,
+        email: Some(email.as_str().to_owned()),
+    };
+    let products: Vec<_> = variants.values().map(|v| v.product_id).collect();
+    let offer =
+        discounts::offer(&state.db, store, &cart.discount_codes, &shopper, &products).await?;
     Ok(model::quote(
         &wanted,
         &variants,
@@ -336,6 +383,8 @@ async fn validate(state: &AppState, store: StoreId, asked: &Asked) -> Result<Quo
             option: &asked.shipping_option,
             email,
             expected_total: asked.expected_total,
+            discounts: &offer,
+            now: chrono::Utc::now(),
         },
     )?)
 }
@@ -593,6 +642,12 @@ async fn commit(
         email: order.email.clone(),
         currency,
         subtotal_minor: order.subtotal_minor,
+        discount_minor: order.discount_minor,
+        discount_codes: quote
+            .discounts
+            .iter()
+            .filter_map(|d| d.code.clone())
+            .collect(),
         shipping_minor: order.shipping_minor,
         tax_minor: order.tax_minor,
         total_minor: order.total_minor,
@@ -605,6 +660,7 @@ async fn commit(
                 sku: l.sku.clone(),
                 quantity: l.quantity,
                 unit_price_minor: l.unit_price_minor,
+                discount_minor: l.discount_minor,
             })
             .collect(),
         confirmation_path: Some(confirmation_path.clone()),

@@ -27,6 +27,7 @@ pub use model::{
     InvalidHandle, InvalidOrder, InvalidRules, ProductFacts, ProductPage, RuleSet, Rules, Slug,
     SortOrder,
 };
+pub use sql::of_products;
 
 use crate::catalog::{self, ProductStatus};
 use crate::error::PodError;

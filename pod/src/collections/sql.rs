@@ -565,3 +565,27 @@ pub async fn rules_lock(
         .await?;
     Ok(())
 }
+
+/// The collections each of `products` belongs to (manual or by rule).
+pub async fn of_products<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+    products: &[ProductId],
+) -> Result<std::collections::HashMap<ProductId, Vec<CollectionId>>, sqlx::Error> {
+    let ids: Vec<Uuid> = products.iter().map(|p| p.as_uuid()).collect();
+    let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT product_id, collection_id FROM collection_products
+          WHERE store_id = $1 AND product_id = ANY($2)",
+    )
+    .bind(store.as_uuid())
+    .bind(&ids)
+    .fetch_all(exec)
+    .await?;
+    let mut out: std::collections::HashMap<ProductId, Vec<CollectionId>> = Default::default();
+    for (p, c) in rows {
+        out.entry(ProductId::from_uuid(p))
+            .or_default()
+            .push(CollectionId::from_uuid(c));
+    }
+    Ok(out)
+}

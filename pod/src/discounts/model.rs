@@ -32,7 +32,19 @@ pub const FULL_BP: u32 = 10_000;
 pub const MAX_EXACT: usize = 12;
 
 /// Which part of the price a discount takes from; what combinations name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Class {
     Order,
@@ -304,6 +316,9 @@ pub struct Decision {
     /// In the order they apply: product, then order, then shipping.
     pub applied: Vec<Applied>,
     pub refused: Vec<(DiscountId, Refusal)>,
+    /// Free shipping whose conditions hold while no shipping is chosen
+    /// (a cart): it is weighed at checkout, with the shipping price.
+    pub at_checkout: Vec<DiscountId>,
 }
 
 impl Decision {
@@ -429,13 +444,15 @@ pub fn check(c: &Candidate, cart: &CartView) -> Result<(), Refusal> {
             countries,
             max_shipping_minor,
         } => match &cart.shipping {
+            // No shipping chosen yet (a cart): it may apply at checkout.
+            None => Ok(()),
             Some((country, price))
                 if (countries.is_empty() || countries.iter().any(|c| c == country))
                     && max_shipping_minor.is_none_or(|max| *price <= max) =>
             {
                 Ok(())
             }
-            _ => Err(Refusal::ShippingNotEligible),
+            Some(_) => Err(Refusal::ShippingNotEligible),
         },
         _ => Ok(()),
     }
@@ -591,8 +608,12 @@ pub fn combinable(a: &Discount, b: &Discount) -> bool {
 pub fn decide(candidates: &[Candidate], cart: &CartView) -> Decision {
     let mut refused = Vec::new();
     let mut eligible: Vec<&Discount> = Vec::new();
+    let mut at_checkout = Vec::new();
     for c in candidates {
         match check(c, cart) {
+            Ok(()) if cart.shipping.is_none() && c.discount.kind.class() == Class::Shipping => {
+                at_checkout.push(c.discount.id);
+            }
             Ok(()) => eligible.push(&c.discount),
             Err(r) => refused.push((c.discount.id, r)),
         }
@@ -646,6 +667,7 @@ pub fn decide(candidates: &[Candidate], cart: &CartView) -> Decision {
     Decision {
         applied: apply_all(&best.1, cart),
         refused,
+        at_checkout,
     }
 }
 
@@ -857,7 +879,12 @@ mod tests {
         c.shipping = Some(("FR".into(), 1500));
         assert_eq!(check(&ship, &c), Err(Refusal::ShippingNotEligible));
         c.shipping = Some(("FR".into(), 900));
-        assert_eq!(decide(&[ship], &c).total(), 900);
+        assert_eq!(decide(&[ship.clone()], &c).total(), 900);
+        // A cart without shipping yet: weighed at checkout, not refused.
+        c.shipping = None;
+        let d = decide(&[ship.clone()], &c);
+        assert_eq!(d.at_checkout, vec![ship.discount.id]);
+        assert!(d.refused.is_empty() && d.applied.is_empty());
     }
 
     fn arb_cart() -> impl Strategy<Value = CartView> {

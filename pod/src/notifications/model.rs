@@ -82,12 +82,19 @@ pub fn render(store: &StoreFace, event: &Event) -> Option<Mail> {
                 })
                 .collect();
             body.table(&lines);
-            body.table(&[
-                [
-                    "Subtotal".into(),
-                    String::new(),
-                    money(order.subtotal_minor),
-                ],
+            let mut totals: Vec<[String; 3]> = vec![[
+                "Subtotal".into(),
+                String::new(),
+                money(order.subtotal_minor),
+            ]];
+            if order.discount_minor > 0 {
+                totals.push([
+                    "Discount".into(),
+                    order.discount_codes.join(", "),
+                    format!("−{}", money(order.discount_minor)),
+                ]);
+            }
+            totals.extend([
                 [
                     "Shipping".into(),
                     String::new(),
@@ -96,6 +103,7 @@ pub fn render(store: &StoreFace, event: &Event) -> Option<Mail> {
                 ["Tax".into(), String::new(), money(order.tax_minor)],
                 ["Total".into(), String::new(), money(order.total_minor)],
             ]);
+            body.table(&totals);
             if let Some(path) = &order.confirmation_path {
                 body.link("Follow your order", &format!("{url}{path}"));
             }
@@ -535,6 +543,8 @@ mod tests {
             email: "shopper@example.com".into(),
             currency: Currency::USD,
             subtotal_minor: 3800,
+            discount_minor: 0,
+            discount_codes: Vec::new(),
             shipping_minor: 500,
             tax_minor: 380,
             total_minor: 4680,
@@ -544,6 +554,7 @@ mod tests {
                 sku: "TEE<M>".into(),
                 quantity: 2,
                 unit_price_minor: 1900,
+                discount_minor: 0,
             }],
             confirmation_path: Some("/api/orders/1001?token=abc123".into()),
         }

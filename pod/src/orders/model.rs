@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::state::OrderStatus;
+pub use crate::discounts::AppliedDiscount;
 
 /// An order as shoppers and staff see it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -26,6 +27,12 @@ pub struct Order {
     pub email: String,
     pub currency: String,
     pub subtotal_minor: i64,
+    /// Off the lines (their `discount_minor` add up to it); a shipping
+    /// discount is in `shipping_minor` already.
+    pub discount_minor: i64,
+    /// The discounts applied, each with what it took off the lines and the
+    /// shipping.
+    pub discounts: Vec<AppliedDiscount>,
     pub shipping_minor: i64,
     pub tax_minor: i64,
     pub total_minor: i64,
@@ -98,6 +105,10 @@ pub struct QuoteLine {
     /// in a quote.
     #[serde(default)]
     pub cancelled_quantity: i32,
+    /// The discounts' share of this line, in minor units: the line costs
+    /// `unit_price_minor * quantity - discount_minor`.
+    #[serde(default)]
+    pub discount_minor: i64,
 }
 
 /// The priced checkout: what the order will say.
@@ -106,6 +117,12 @@ pub struct Quote {
     pub currency: Currency,
     pub lines: Vec<QuoteLine>,
     pub subtotal_minor: i64,
+    /// Off the lines, allocated over them.
+    #[serde(default)]
+    pub discount_minor: i64,
+    /// Each discount applied (lines and shipping).
+    #[serde(default)]
+    pub discounts: Vec<AppliedDiscount>,
     pub shipping_minor: i64,
     pub tax_minor: i64,
     pub total_minor: i64,

@@ -11,8 +11,9 @@ use super::model::{Filter, Order, Quote, QuoteLine};
 use super::state::{self, OrderStatus};
 
 const ORDER_COLUMNS: &str = "id, number, checkout_id, status, customer_id, email, currency,
-    subtotal_minor, shipping_minor, tax_minor, total_minor, captured_minor, refunded_minor,
-    shipping_option, shipping_address, cancel_reason, payment_id, created_at, updated_at";
+    subtotal_minor, discount_minor, discounts, shipping_minor, tax_minor, total_minor,
+    captured_minor, refunded_minor, shipping_option, shipping_address, cancel_reason, payment_id,
+    created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct OrderRow {
@@ -24,6 +25,8 @@ struct OrderRow {
     email: String,
     currency: String,
     subtotal_minor: i64,
+    discount_minor: i64,
+    discounts: sqlx::types::Json<Vec<super::model::AppliedDiscount>>,
     shipping_minor: i64,
     tax_minor: i64,
     total_minor: i64,
@@ -51,6 +54,8 @@ impl OrderRow {
             email: self.email,
             currency: self.currency,
             subtotal_minor: self.subtotal_minor,
+            discount_minor: self.discount_minor,
+            discounts: self.discounts.0,
             shipping_minor: self.shipping_minor,
             tax_minor: self.tax_minor,
             total_minor: self.total_minor,
@@ -79,6 +84,7 @@ struct LineRow {
     quantity: i32,
     unit_price_minor: i64,
     cancelled_quantity: i32,
+    discount_minor: i64,
 }
 
 /// Inserts order `id` of a checkout in status `placed`, with its lines and
@@ -111,11 +117,12 @@ pub async fn insert(
         .collect();
     let quantities: Vec<i32> = quote.lines.iter().map(|l| l.quantity).collect();
     let prices: Vec<i64> = quote.lines.iter().map(|l| l.unit_price_minor).collect();
+    let discounts: Vec<i64> = quote.lines.iter().map(|l| l.discount_minor).collect();
     sqlx::query(
         "INSERT INTO order_lines (store_id, order_id, position, variant_id, product_id, sku, title,
-             variant_title, quantity, unit_price_minor)
+             variant_title, quantity, unit_price_minor, discount_minor)
          SELECT $1, $2, * FROM unnest($3::int[], $4::uuid[], $5::uuid[], $6::text[], $7::text[],
-             $8::text[], $9::int[], $10::bigint[])",
+             $8::text[], $9::int[], $10::bigint[], $11::bigint[])",
     )
     .bind(store.as_uuid())
     .bind(id.as_uuid())
@@ -127,6 +134,7 @@ pub async fn insert(
     .bind(&vtitles)
     .bind(&quantities)
     .bind(&prices)
+    .bind(&discounts)
     .execute(&mut **tx)
     .await?;
     history(tx, store, id, None, OrderStatus::Placed, "checkout", None).await?;
@@ -137,8 +145,9 @@ pub async fn insert(
              RETURNING next_order_number)
          INSERT INTO orders (store_id, id, number, checkout_id, customer_id, email, status, currency,
              subtotal_minor, shipping_minor, tax_minor, total_minor, shipping_option,
-             shipping_address, payment_id)
-         SELECT $1, $2, n.next_order_number, $3, $4, $5, 'placed', $6, $7, $8, $9, $10, $11, $12, $13
+             shipping_address, payment_id, discount_minor, discounts)
+         SELECT $1, $2, n.next_order_number, $3, $4, $5, 'placed', $6, $7, $8, $9, $10, $11, $12, $13,
+                $14, $15
            FROM n
          RETURNING number",
     )
@@ -155,6 +164,8 @@ pub async fn insert(
     .bind(shipping_option)
     .bind(&quote.shipping_address)
     .bind(payment_id)
+    .bind(quote.discount_minor)
+    .bind(sqlx::types::Json(&quote.discounts))
     .fetch_one(&mut **tx)
     .await?;
     Ok(number)
@@ -268,7 +279,7 @@ async fn with_lines(
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let lines: Vec<LineRow> = sqlx::query_as(
         "SELECT order_id, variant_id, product_id, sku, title, variant_title, quantity,
-                unit_price_minor, cancelled_quantity
+                unit_price_minor, cancelled_quantity, discount_minor
          FROM order_lines WHERE store_id = $1 AND order_id = ANY($2)
          ORDER BY order_id, position",
     )
@@ -287,6 +298,7 @@ async fn with_lines(
             quantity: l.quantity,
             unit_price_minor: l.unit_price_minor,
             cancelled_quantity: l.cancelled_quantity,
+            discount_minor: l.discount_minor,
         });
     }
     rows.into_iter()
@@ -489,4 +501,27 @@ pub async fn delivered_at(
     .bind(order.as_uuid())
     .fetch_one(&mut *conn)
     .await
+}
+
+/// Whether the shopper placed an order before (for first-order-only
+/// discounts): by customer id, or by email for a guest.
+pub async fn placed_before<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+    customer: Option<Uuid>,
+    email: Option<&str>,
+) -> Result<u32, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (
+             SELECT 1 FROM orders
+              WHERE store_id = $1 AND status <> 'cancelled'
+                AND (customer_id = $2 OR ($2 IS NULL AND lower(email) = lower($3)))
+              LIMIT 1) o",
+    )
+    .bind(store.as_uuid())
+    .bind(customer)
+    .bind(email)
+    .fetch_one(exec)
+    .await?;
+    Ok(u32::try_from(n).unwrap_or(0))
 }

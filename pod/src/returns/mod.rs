@@ -140,6 +140,7 @@ pub(crate) fn money_of(order: &Order) -> model::OrderMoney {
             .iter()
             .map(|l| (l.unit_price_minor, i64::from(l.quantity)))
             .collect(),
+        line_discounts: order.lines.iter().map(|l| l.discount_minor).collect(),
         shipping_minor: order.shipping_minor,
         tax_minor: order.tax_minor,
     }

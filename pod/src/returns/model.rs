@@ -220,6 +220,11 @@ pub fn check_return(
 pub struct OrderMoney {
     /// (unit price, units) by order line.
     pub lines: Vec<(i64, i64)>,
+    /// The discounts' share of each line (missing: none). `u` of a line's
+    /// `n` units carry `floor(share * u / n)` of it, counted over all the
+    /// units refunded so far, so the parts add up to the share exactly
+    /// once every unit came back.
+    pub line_discounts: Vec<i64>,
     pub shipping_minor: i64,
     pub tax_minor: i64,
 }
@@ -238,7 +243,17 @@ fn value(money: &OrderMoney, units: &[i64]) -> i64 {
         .lines
         .iter()
         .enumerate()
-        .map(|(i, (price, bought))| price * units.get(i).copied().unwrap_or(0).min(*bought))
+        .map(|(i, (price, bought))| {
+            let u = units.get(i).copied().unwrap_or(0).clamp(0, *bought);
+            let share = money.line_discounts.get(i).copied().unwrap_or(0);
+            let off = if *bought > 0 {
+                i64::try_from(i128::from(share) * i128::from(u) / i128::from(*bought))
+                    .unwrap_or(share)
+            } else {
+                0
+            };
+            price * u - off
+        })
         .sum()
 }
 
@@ -366,6 +381,7 @@ mod tests {
         // Two shirts at 1000 and a hat at 500, 500 shipping; 10% tax.
         let money = OrderMoney {
             lines: vec![(1000, 2), (500, 1)],
+            line_discounts: Vec::new(),
             shipping_minor: 500,
             tax_minor: 300,
         };
@@ -395,6 +411,7 @@ mod tests {
         // A third of a cent each time: rounded down, never over the tax.
         let odd = OrderMoney {
             lines: vec![(100, 3)],
+            line_discounts: Vec::new(),
             shipping_minor: 0,
             tax_minor: 10,
         };
@@ -406,15 +423,22 @@ mod tests {
 
     fn order() -> impl Strategy<Value = OrderMoney> {
         (
-            proptest::collection::vec((0i64..50_000, 1i64..6), 1..6),
+            proptest::collection::vec((0i64..50_000, 1i64..6, 0i64..=10_000), 1..6),
             0i64..5_000,
             0i64..20_000,
         )
             .prop_map(|(lines, shipping_minor, tax_minor)| {
+                // A discount's share of each line: 0 to all of it.
+                let line_discounts: Vec<i64> =
+                    lines.iter().map(|(p, q, bp)| p * q * bp / 10_000).collect();
+                let goods: i64 = lines.iter().map(|(p, q, _)| p * q).sum::<i64>()
+                    - line_discounts.iter().sum::<i64>();
+                let lines: Vec<(i64, i64)> = lines.into_iter().map(|(p, q, _)| (p, q)).collect();
                 // Tax is a rate of goods and shipping: none on nothing.
-                let free = shipping_minor == 0 && lines.iter().all(|(p, _)| *p == 0);
+                let free = shipping_minor == 0 && goods == 0;
                 OrderMoney {
                     lines,
+                    line_discounts,
                     shipping_minor,
                     tax_minor: if free { 0 } else { tax_minor },
                 }
@@ -433,6 +457,7 @@ mod tests {
         ) {
             let n = money.lines.len();
             let total: i64 = money.lines.iter().map(|(p, q)| p * q).sum::<i64>()
+                - money.line_discounts.iter().sum::<i64>()
                 + money.tax_minor + money.shipping_minor;
             let mut before = vec![0i64; n];
             let mut refunded = Breakdown::default();

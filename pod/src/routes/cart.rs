@@ -32,6 +32,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(merge))
         .routes(routes!(set_email))
         .routes(routes!(restore))
+        .routes(routes!(add_discount_code))
+        .routes(routes!(remove_discount_code))
 }
 
 /// Which cart the request is about: the customer's, else the token's.
@@ -239,6 +241,66 @@ async fn merge(
         .map(Json)
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddDiscountCode {
+    /// A discount code of the store, 3 to 64 letters, digits, `-` or `_`
+    /// (matched without case).
+    #[schema(pattern = r"^[A-Za-z0-9_-]{3,64}$")]
+    code: String,
+}
+
+fn code_key(raw: &str) -> Result<crate::discounts::input::CodeKey, ApiError> {
+    crate::discounts::input::CodeKey::parse(raw)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("code: {e}")))
+}
+
+/// Enters a discount code. The code must belong to an active discount of
+/// the store (else `422 unknown_discount_code`); a cart holds at most 5.
+/// Whether it applies now, and why not (expired, minimum not met, used up,
+/// not combinable...), is in the cart's `discounts`.
+#[utoipa::path(post, path = "/api/cart/discount-codes", tag = "cart",
+    params(("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token", pattern = r"^ct_[0-9a-fA-F]{32}_[0-9a-f]{64}$")),
+    request_body = AddDiscountCode,
+    responses((status = 200, body = crate::cart::Cart),
+        (status = 400, description = "invalid_request, invalid_cart_token", body = mercato_tenants::error::ErrorBody),
+        (status = 404, description = "no such cart", body = mercato_tenants::error::ErrorBody),
+        (status = 422, description = "unknown_discount_code, discount_code_limit", body = mercato_tenants::error::ErrorBody)))]
+async fn add_discount_code(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: MaybeCustomer,
+    token: SentToken,
+    ApiJson(body): ApiJson<AddDiscountCode>,
+) -> Result<Json<crate::cart::Cart>, PodError> {
+    let cart = addressed(customer, token)?;
+    let change = crate::cart::CodeChange::Add(code_key(&body.code)?);
+    crate::cart::change_codes(&state, tenant.store_id, tenant.currency, &cart, change)
+        .await
+        .map(Json)
+}
+
+/// Removes a discount code from the cart.
+#[utoipa::path(delete, path = "/api/cart/discount-codes/{code}", tag = "cart",
+    params(("code" = String, Path, description = "the code (any case)", pattern = r"^[A-Za-z0-9_-]{3,64}$"),
+        ("X-Cart-Token" = Option<String>, Header, description = "a guest's cart token", pattern = r"^ct_[0-9a-fA-F]{32}_[0-9a-f]{64}$")),
+    responses((status = 200, body = crate::cart::Cart),
+        (status = 400, description = "invalid_request, invalid_cart_token", body = mercato_tenants::error::ErrorBody),
+        (status = 404, description = "no such cart, or the code is not in it", body = mercato_tenants::error::ErrorBody)))]
+async fn remove_discount_code(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    customer: MaybeCustomer,
+    token: SentToken,
+    ApiPath(code): ApiPath<String>,
+) -> Result<Json<crate::cart::Cart>, PodError> {
+    let cart = addressed(customer, token)?;
+    let change = crate::cart::CodeChange::Remove(code_key(&code)?);
+    crate::cart::change_codes(&state, tenant.store_id, tenant.currency, &cart, change)
+        .await
+        .map(Json)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +313,8 @@ mod tests {
             paths,
             vec![
                 "/api/cart",
+                "/api/cart/discount-codes",
+                "/api/cart/discount-codes/{code}",
                 "/api/cart/email",
                 "/api/cart/lines",
                 "/api/cart/lines/{variant_id}",

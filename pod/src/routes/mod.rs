@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod categories;
 pub mod checkout;
 pub mod collections;
+pub mod discounts;
 pub mod fleet;
 pub mod fulfillment;
 pub mod inventory;
