@@ -112,7 +112,17 @@ ALTER TABLE carts ADD COLUMN discount_codes text[] NOT NULL DEFAULT '{}';
 -- the shopper paid for shipping, after a shipping discount.
 ALTER TABLE orders ADD COLUMN discount_minor bigint NOT NULL DEFAULT 0 CHECK (discount_minor >= 0);
 ALTER TABLE orders ADD COLUMN discounts jsonb NOT NULL DEFAULT '[]';
-ALTER TABLE orders DROP CONSTRAINT orders_total_minor_check;
+-- The total's check, declared on its column in migration 10, names
+-- several columns (so Postgres named it `orders_check`): found by what it
+-- says, replaced by one that counts the discount.
+DO $$
+DECLARE name text;
+BEGIN
+    SELECT conname INTO name FROM pg_constraint
+     WHERE conrelid = 'orders'::regclass AND contype = 'c'
+       AND pg_get_constraintdef(oid) LIKE '%total_minor = %';
+    EXECUTE format('ALTER TABLE orders DROP CONSTRAINT %I', name);
+END $$;
 ALTER TABLE orders ADD CONSTRAINT orders_total_minor_check
     CHECK (total_minor = subtotal_minor - discount_minor + shipping_minor + tax_minor);
 ALTER TABLE order_lines ADD COLUMN discount_minor bigint NOT NULL DEFAULT 0

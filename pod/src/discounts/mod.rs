@@ -38,6 +38,7 @@ use uuid::Uuid;
 use self::input::{Bulk, CodeKey, DiscountInput, Method, Status};
 use self::model::{Candidate, CartView, Class, Decision, LineView, Refusal};
 use crate::error::PodError;
+use crate::notifications::model::format_money;
 use crate::state::AppState;
 use crate::tenancy::begin_write;
 use crate::{collections, orders};
@@ -557,18 +558,23 @@ impl Offer {
             .unwrap_or_default()
     }
 
-    /// The first entered code the decision refused for a reason the
-    /// shopper must act on (not a combination: the better one applied):
-    /// `(code, refusal)`.
-    /// `None` as the refusal: the code matches no active discount.
+    /// The first entered code that went away while the shopper shopped:
+    /// used up, expired, or no longer a code of an active discount (`None`
+    /// as the refusal). The checkout stops on it rather than charge more
+    /// than the cart showed. A code refused for what the cart holds (a
+    /// minimum, its items, its shipping, a better combination) was
+    /// explained in the cart and simply does not apply.
     pub fn blocking(&self, decision: &Decision) -> Option<(String, Option<Refusal>)> {
         if let Some(code) = self.unknown.first() {
             return Some((code.clone(), None));
         }
         decision.refused.iter().find_map(|(id, r)| {
             let entered = self.codes.get(id)?;
-            (!matches!(r, Refusal::NotCombinable { .. }))
-                .then(|| (entered.code.clone(), Some(r.clone())))
+            matches!(
+                r,
+                Refusal::UsedUp | Refusal::UsedUpByShopper | Refusal::Expired
+            )
+            .then(|| (entered.code.clone(), Some(r.clone())))
         })
     }
 
@@ -634,7 +640,7 @@ pub fn describe(r: &Refusal, currency: Currency, title: impl Fn(DiscountId) -> S
         Refusal::Expired => "this discount has expired".into(),
         Refusal::MinimumNotMet { missing_minor } => format!(
             "add {} more to the cart to use this discount",
-            Money::new(*missing_minor, currency)
+            format_money(Money::new(*missing_minor, currency))
         ),
         Refusal::MinimumQuantityNotMet { missing } => {
             format!("add {missing} more item(s) to the cart to use this discount")

@@ -52,8 +52,10 @@ pub enum Class {
     Shipping,
 }
 
-/// The classes a discount may apply together with.
+/// The classes a discount may apply together with (each `false` when not
+/// named).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct CombinesWith {
     pub order: bool,
     pub product: bool,
