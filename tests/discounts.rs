@@ -143,10 +143,10 @@ async fn a_code_applies_in_the_cart_and_on_the_order_and_a_line_refunds_its_disc
     assert_eq!(order["discounts"][0]["code"], "SAVE10");
     assert_eq!(order["discounts"][0]["discount_id"], json!(id));
     let (sub, ship, tax, total) = (
-        order["subtotal_minor"].as_i64().unwrap(),
-        order["shipping_minor"].as_i64().unwrap(),
-        order["tax_minor"].as_i64().unwrap(),
-        order["total_minor"].as_i64().unwrap(),
+        order["subtotal_minor"].as_i64().expect("present"),
+        order["shipping_minor"].as_i64().expect("present"),
+        order["tax_minor"].as_i64().expect("present"),
+        order["total_minor"].as_i64().expect("present"),
     );
     assert_eq!(total, sub - 250 + ship + tax);
     let oid = order["id"].as_str().expect("id").to_owned();
@@ -249,8 +249,8 @@ async fn the_cart_explains_codes_that_do_not_apply_and_the_checkout_refuses_them
         .iter()
         .map(|r| {
             (
-                r["code"].as_str().unwrap().to_owned(),
-                r["reason"].as_str().unwrap().to_owned(),
+                r["code"].as_str().expect("present").to_owned(),
+                r["reason"].as_str().expect("present").to_owned(),
             )
         })
         .collect();
@@ -269,12 +269,12 @@ async fn the_cart_explains_codes_that_do_not_apply_and_the_checkout_refuses_them
     );
     let message = c["discounts"]["refused"]
         .as_array()
-        .unwrap()
+        .expect("present")
         .iter()
         .find(|r| r["code"] == "BIG50")
-        .unwrap()["message"]
+        .expect("present")["message"]
         .as_str()
-        .unwrap()
+        .expect("present")
         .to_owned();
     assert!(message.contains("$80.00"), "{message}");
 
@@ -284,7 +284,10 @@ async fn the_cart_explains_codes_that_do_not_apply_and_the_checkout_refuses_them
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "discount_not_applicable");
     assert!(
-        body["error"]["message"].as_str().unwrap().contains("OLD"),
+        body["error"]["message"]
+            .as_str()
+            .expect("present")
+            .contains("OLD"),
         "{body}"
     );
     for (code, status) in [("OLD", 200), ("tiny", 200), ("EXTRA", 404)] {
@@ -306,9 +309,9 @@ async fn the_cart_explains_codes_that_do_not_apply_and_the_checkout_refuses_them
     assert_eq!(order["discounts"][1]["amount_minor"], 700);
     let titles: Vec<&str> = order["discounts"]
         .as_array()
-        .unwrap()
+        .expect("present")
         .iter()
-        .map(|d| d["title"].as_str().unwrap())
+        .map(|d| d["title"].as_str().expect("present"))
         .collect();
     assert_eq!(titles, vec!["Fifteen", "Free shipping"]);
     stack.shutdown().await;
@@ -341,9 +344,9 @@ async fn ten_thousand_single_use_codes_are_made_in_one_call_and_exported() {
     assert_eq!(status, 201, "{made}");
     let codes: Vec<String> = made["codes"]
         .as_array()
-        .unwrap()
+        .expect("present")
         .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
+        .map(|c| c.as_str().expect("present").to_owned())
         .collect();
     assert_eq!(codes.len(), 10_000);
     assert_eq!(
@@ -363,7 +366,7 @@ async fn ten_thousand_single_use_codes_are_made_in_one_call_and_exported() {
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"]
         .to_str()
-        .unwrap()
+        .expect("present")
         .starts_with("text/csv"));
     let csv = r.text().await.expect("csv");
     let rows: Vec<&str> = csv.lines().collect();
@@ -378,7 +381,7 @@ async fn ten_thousand_single_use_codes_are_made_in_one_call_and_exported() {
     ))
     .await;
     assert_eq!(
-        (status, page["items"].as_array().unwrap().len()),
+        (status, page["items"].as_array().expect("present").len()),
         (200, 1000)
     );
     assert!(page["next_cursor"].is_string());

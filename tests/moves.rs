@@ -344,7 +344,11 @@ fn spawn_load(
 }
 
 /// The tables an order's second half writes (issue 17).
-const AFTER_THE_ORDER: [&str; 9] = [
+const AFTER_THE_ORDER: [&str; 13] = [
+    "discounts",
+    "discount_codes",
+    "discount_shopper_uses",
+    "discount_uses",
     "shipments",
     "shipment_lines",
     "reviews",
@@ -372,6 +376,21 @@ async fn after_the_order(stack: &Stack, shop: &Shop) {
         .bearer_auth(&token)
         .json(&json!({"variant_id": variant, "quantity": 2}));
     assert_eq!(common::status_of(r).await, 200);
+    // A code with limits, used by this order: its counts move too.
+    let r = stack
+        .post(&shop.host, "/admin/api/discounts")
+        .bearer_auth(&shop.staff)
+        .json(
+            &json!({"title": "Movers", "method": "code", "code": "MOVE5",
+                      "kind": {"kind": "order", "value": {"type": "amount", "value": 500}},
+                      "usage_limit": 10, "per_customer_limit": 1}),
+        );
+    assert_eq!(common::status_of(r).await, 201, "discount");
+    let r = stack
+        .post(&shop.host, "/api/cart/discount-codes")
+        .bearer_auth(&token)
+        .json(&json!({"code": "move5"}));
+    assert_eq!(common::status_of(r).await, 200, "code in the cart");
     let r = stack
         .post(&shop.host, "/api/checkout")
         .bearer_auth(&token)

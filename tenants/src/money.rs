@@ -287,6 +287,56 @@ impl fmt::Display for Money {
     }
 }
 
+/// The symbol written before an amount of `currency`, for the currencies
+/// whose symbol is unambiguous; the others are written `1,234.50 CHF`.
+fn symbol(currency: Currency) -> Option<&'static str> {
+    Some(match currency.as_str() {
+        "USD" => "$",
+        "EUR" => "€",
+        "GBP" => "£",
+        "JPY" => "¥",
+        "INR" => "₹",
+        "KRW" => "₩",
+        "ILS" => "₪",
+        "NGN" => "₦",
+        "VND" => "₫",
+        "CAD" => "CA$",
+        "AUD" => "A$",
+        "NZD" => "NZ$",
+        "HKD" => "HK$",
+        "MXN" => "MX$",
+        "BRL" => "R$",
+        _ => return None,
+    })
+}
+
+/// An amount as a shopper reads it: `$1,234.50`, `¥1,500`, `-€0.05`,
+/// `1,234.500 KWD`; the currency's own minor units, exact (no float).
+pub fn format_money(money: Money) -> String {
+    let exp = money.currency.exponent();
+    let abs = money.minor.unsigned_abs();
+    let scale = 10u64.pow(exp);
+    let whole = abs / scale;
+    let mut digits = whole.to_string();
+    let mut grouped = String::new();
+    while digits.len() > 3 {
+        let tail = digits.split_off(digits.len() - 3);
+        grouped = format!(",{tail}{grouped}");
+    }
+    grouped = format!("{digits}{grouped}");
+    if exp > 0 {
+        let _ = std::fmt::Write::write_fmt(
+            &mut grouped,
+            format_args!(".{:0width$}", abs % scale, width = exp as usize),
+        );
+    }
+    let sign = if money.minor < 0 { "-" } else { "" };
+    match symbol(money.currency) {
+        Some(symbol) => format!("{sign}{symbol}{grouped}"),
+        None => format!("{sign}{grouped} {}", money.currency),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,8 +28,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use mercato_tenants::{
-    ApiError, CheckoutId, CollectionId, Currency, CustomerId, DiscountId, ErrorCode, Money,
-    ProductId, StoreId, VariantId,
+    money::format_money, ApiError, CheckoutId, CollectionId, Currency, CustomerId, DiscountId,
+    ErrorCode, Money, ProductId, StoreId, VariantId,
 };
 use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -38,7 +38,7 @@ use uuid::Uuid;
 use self::input::{Bulk, CodeKey, DiscountInput, Method, Status};
 use self::model::{Candidate, CartView, Class, Decision, LineView, Refusal};
 use crate::error::PodError;
-use crate::notifications::model::format_money;
+pub use crate::orders::AppliedDiscount;
 use crate::state::AppState;
 use crate::tenancy::begin_write;
 use crate::{collections, orders};
@@ -659,18 +659,6 @@ pub fn describe(r: &Refusal, currency: Currency, title: impl Fn(DiscountId) -> S
             title(*with)
         ),
     }
-}
-
-/// A discount applied, as the cart and the order show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct AppliedDiscount {
-    pub discount_id: DiscountId,
-    pub title: String,
-    /// The code entered; null for an automatic discount.
-    pub code: Option<String>,
-    pub class: Class,
-    /// Off the lines and the shipping, in minor units.
-    pub amount_minor: i64,
 }
 
 /// An entered code that does not apply, and why.

@@ -31,26 +31,7 @@ pub const FULL_BP: u32 = 10_000;
 /// with many automatic discounts) keep the most valuable alone first.
 pub const MAX_EXACT: usize = 12;
 
-/// Which part of the price a discount takes from; what combinations name.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Class {
-    Order,
-    Product,
-    Shipping,
-}
+pub use crate::orders::DiscountClass as Class;
 
 /// The classes a discount may apply together with (each `false` when not
 /// named).
@@ -881,10 +862,10 @@ mod tests {
         c.shipping = Some(("FR".into(), 1500));
         assert_eq!(check(&ship, &c), Err(Refusal::ShippingNotEligible));
         c.shipping = Some(("FR".into(), 900));
-        assert_eq!(decide(&[ship.clone()], &c).total(), 900);
+        assert_eq!(decide(std::slice::from_ref(&ship), &c).total(), 900);
         // A cart without shipping yet: weighed at checkout, not refused.
         c.shipping = None;
-        let d = decide(&[ship.clone()], &c);
+        let d = decide(std::slice::from_ref(&ship), &c);
         assert_eq!(d.at_checkout, vec![ship.discount.id]);
         assert!(d.refused.is_empty() && d.applied.is_empty());
     }

@@ -11,7 +11,7 @@ use std::fmt::{self, Write as _};
 
 use chrono::{DateTime, Utc};
 use mercato_tenants::events::{Event, EventType};
-use mercato_tenants::{Currency, Money};
+use mercato_tenants::Money;
 
 /// The events that mail someone; the triggers on `mail_enqueue` (pod
 /// migrations `…19_mail.sql`, `…22_order_fulfillment.sql`,
@@ -455,52 +455,7 @@ impl Body {
     }
 }
 
-/// The symbol written before an amount of `currency`, for the currencies
-/// whose symbol is unambiguous; the others are written `1,234.50 CHF`.
-fn symbol(currency: Currency) -> Option<&'static str> {
-    Some(match currency.as_str() {
-        "USD" => "$",
-        "EUR" => "€",
-        "GBP" => "£",
-        "JPY" => "¥",
-        "INR" => "₹",
-        "KRW" => "₩",
-        "ILS" => "₪",
-        "NGN" => "₦",
-        "VND" => "₫",
-        "CAD" => "CA$",
-        "AUD" => "A$",
-        "NZD" => "NZ$",
-        "HKD" => "HK$",
-        "MXN" => "MX$",
-        "BRL" => "R$",
-        _ => return None,
-    })
-}
-
-/// An amount as a shopper reads it: `$1,234.50`, `¥1,500`, `-€0.05`,
-/// `1,234.500 KWD`; the currency's own minor units, exact (no float).
-pub fn format_money(money: Money) -> String {
-    let exp = money.currency.exponent();
-    let abs = money.minor.unsigned_abs();
-    let scale = 10u64.pow(exp);
-    let whole = abs / scale;
-    let mut digits = whole.to_string();
-    let mut grouped = String::new();
-    while digits.len() > 3 {
-        let tail = digits.split_off(digits.len() - 3);
-        grouped = format!(",{tail}{grouped}");
-    }
-    grouped = format!("{digits}{grouped}");
-    if exp > 0 {
-        let _ = write!(grouped, ".{:0width$}", abs % scale, width = exp as usize);
-    }
-    let sign = if money.minor < 0 { "-" } else { "" };
-    match symbol(money.currency) {
-        Some(symbol) => format!("{sign}{symbol}{grouped}"),
-        None => format!("{sign}{grouped} {}", money.currency),
-    }
-}
+pub use mercato_tenants::money::format_money;
 
 #[cfg(test)]
 mod tests {
@@ -508,6 +463,7 @@ mod tests {
     use mercato_tenants::events::{
         AccountExistsNotice, OrderLine, OrderPlaced, PasswordResetRequested, StaffInvited,
     };
+    use mercato_tenants::Currency;
     use mercato_tenants::{CheckoutId, CustomerId, OrderId, ProductId, StoreId, VariantId};
 
     fn currency(code: &str) -> Currency {

@@ -5,14 +5,13 @@
 
 use chrono::{DateTime, Utc};
 use mercato_tenants::{
-    CheckoutId, Currency, CustomerId, LocationId, OrderId, ProductId, ShipmentId, ShipmentStatus,
-    VariantId,
+    CheckoutId, Currency, CustomerId, DiscountId, LocationId, OrderId, ProductId, ShipmentId,
+    ShipmentStatus, VariantId,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::state::OrderStatus;
-pub use crate::discounts::AppliedDiscount;
 
 /// An order as shoppers and staff see it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -139,4 +138,37 @@ pub struct ShippingChoice {
     pub price_minor: i64,
     pub tax_name: Option<String>,
     pub tax_rate_bp: i32,
+}
+
+/// A discount applied, as the cart and the order show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AppliedDiscount {
+    pub discount_id: DiscountId,
+    pub title: String,
+    /// The code entered; null for an automatic discount.
+    pub code: Option<String>,
+    pub class: DiscountClass,
+    /// Off the lines and the shipping, in minor units.
+    pub amount_minor: i64,
+}
+
+/// Which part of the price a discount takes from; what combinations name.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscountClass {
+    Order,
+    Product,
+    Shipping,
 }
