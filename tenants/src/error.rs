@@ -106,6 +106,7 @@ catalogue! {
     RefundTooLarge => ("refund_too_large", CONFLICT),
     ReturnNotAllowed => ("return_not_allowed", UNPROCESSABLE_ENTITY),
     ReturnTooLarge => ("return_too_large", CONFLICT),
+    InvalidRiskSettings => ("invalid_risk_settings", UNPROCESSABLE_ENTITY),
 }
 
 impl std::fmt::Display for ErrorCode {
