@@ -1,7 +1,7 @@
 //! `mercato bench risk`: the checkout's risk screen. The pure decision
 //! (`risk::decide`) alone, in-process; then `risk::screen` (one read of
-//! settings, velocity and orders before, the decision, one fenced write of
-//! the decision and the attempt) against a throwaway Postgres with
+//! settings, velocity and orders before, the decision, one write of the
+//! fence, the decision and the attempt) against a throwaway Postgres with
 //! `--rows` attempt rows preloaded across `--stores` stores (the last 24
 //! hours, hot and cold keys) and one store with a seeded catalog and past
 //! orders, at 1 and 16 concurrent callers. Results go to a Markdown report.
@@ -43,6 +43,9 @@ pub struct RiskArgs {
     /// Where to write the report.
     #[arg(long, default_value = "docs/benchmarks/risk.md")]
     pub out: PathBuf,
+    /// The machine's load average when the run started (read, not set).
+    #[arg(skip)]
+    pub load: Option<String>,
 }
 
 struct Level {
@@ -56,7 +59,10 @@ struct Level {
 }
 
 /// `mercato bench risk`.
-pub async fn run(args: RiskArgs) -> anyhow::Result<()> {
+pub async fn run(mut args: RiskArgs) -> anyhow::Result<()> {
+    args.load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
     let decide_ns = time_decide(args.decisions);
     println!("decide: {decide_ns:.0} ns per call");
     let bins = Binaries::locate()?;
@@ -166,6 +172,44 @@ async fn measure(args: &RiskArgs, pg: &PgCluster, decide_ns: f64) -> anyhow::Res
     let mut levels = Vec::new();
     // A warm-up pass (plans, caches), not reported.
     screen_level(&db, screened, &samples, 1, 200).await?;
+    // Where one screen's time goes, one caller: a bare round trip (the
+    // machine's floor), the one read alone.
+    let mut floor = Vec::new();
+    let mut read = Vec::new();
+    for (k, input) in samples.iter().cycle().take(args.screens).enumerate() {
+        let t = Instant::now();
+        sqlx::query("SELECT 1").execute(&db).await?;
+        floor.push(t.elapsed());
+        let t = Instant::now();
+        risk::sql::screen_read(
+            &db,
+            screened,
+            CheckoutId::new(),
+            &input.keys,
+            &input.email,
+            input.customer_id,
+        )
+        .await?;
+        read.push(t.elapsed());
+        black_box(k);
+    }
+    floor.sort();
+    read.sort();
+    let parts = [
+        (
+            "`SELECT 1` (a round trip)",
+            quantile(&floor, 0.5),
+            quantile(&floor, 0.99),
+        ),
+        (
+            "the read alone",
+            quantile(&read, 0.5),
+            quantile(&read, 0.99),
+        ),
+    ];
+    for (what, p50, p99) in &parts {
+        println!("{what}: p50 {:.2} ms, p99 {:.2} ms", ms(*p50), ms(*p99));
+    }
     for callers in [1, 16] {
         let level = screen_level(&db, screened, &samples, callers, args.screens).await?;
         println!(
@@ -176,7 +220,7 @@ async fn measure(args: &RiskArgs, pg: &PgCluster, decide_ns: f64) -> anyhow::Res
         );
         levels.push(level);
     }
-    let report = report(args, decide_ns, &levels);
+    let report = report(args, decide_ns, &parts, &levels);
     if let Some(parent) = args.out.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -309,17 +353,24 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn report(args: &RiskArgs, decide_ns: f64, levels: &[Level]) -> String {
+fn report(
+    args: &RiskArgs,
+    decide_ns: f64,
+    parts: &[(&str, Duration, Duration)],
+    levels: &[Level],
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Risk screening\n");
     let _ = writeln!(
         out,
-        "`mercato bench risk --rows {} --stores {} --orders {} --screens {}` (release build), {}.\n",
+        "`mercato bench risk --rows {} --stores {} --orders {} --screens {}` ({} build), {}; load average before the run {} (other work on the same cores).\n",
         args.rows,
         args.stores,
         args.orders,
         args.screens,
-        machine()
+        if cfg!(debug_assertions) { "debug" } else { "release" },
+        machine(),
+        args.load.as_deref().unwrap_or("unknown"),
     );
     let _ = writeln!(
         out,
@@ -334,9 +385,16 @@ fn report(args: &RiskArgs, decide_ns: f64, levels: &[Level]) -> String {
     let _ = writeln!(out, "## `screen` against Postgres\n");
     let _ = writeln!(
         out,
-        "One read (settings, the checkout's earlier decision, attempts and declines of the last hour by email, client address and card, paid orders before) and one fenced transaction (the decision and the attempt). {} attempt rows over {} stores in the last 24 h preloaded (keys drawn so a few are hot), the screened store with {} past orders; a throwaway cluster (fsync off, as the other benchmarks' clusters), the caller in the same process on the same machine, each caller on its own pooled connection.\n",
+        "One read (settings, the checkout's earlier decision, attempts and declines of the last hour by email, client address and card, paid orders before) and one write (the fence, the decision and the attempt in one statement). {} attempt rows over {} stores in the last 24 h preloaded (keys drawn so a few are hot), the screened store with {} past orders; a throwaway cluster (fsync off, as the other benchmarks' clusters), the caller in the same process on the same machine, each caller on its own pooled connection.\n",
         args.rows, args.stores, args.orders
     );
+    let _ = writeln!(out, "One caller, {} each:\n", args.screens);
+    let _ = writeln!(out, "| what | p50 ms | p99 ms |");
+    let _ = writeln!(out, "|---|---|---|");
+    for (what, p50, p99) in parts {
+        let _ = writeln!(out, "| {what} | {:.2} | {:.2} |", ms(*p50), ms(*p99));
+    }
+    let _ = writeln!(out, "\nThe whole screen (read, decide, write):\n");
     let _ = writeln!(
         out,
         "| callers | screens | p50 ms | p99 ms | max ms | screens/s | allow / review / block |"

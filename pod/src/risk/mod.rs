@@ -33,7 +33,8 @@
 //! **One read.** [`screen`] reads the settings, the earlier decision, the
 //! three velocity counts and the shopper's paid orders before in one
 //! statement (so the settings need no cache), decides, and writes the
-//! decision and the attempt in one fenced transaction. A repeated screen of
+//! decision and the attempt in one statement that takes the store's fence
+//! like `tenancy::begin_write` (two round trips in all). A repeated screen of
 //! one checkout (a retried saga step) answers the decision kept the first
 //! time.
 //!
@@ -162,7 +163,7 @@ pub struct ScreenInput {
 }
 
 /// Screens a checkout (see the module's docs): one read, [`decide`], and
-/// the decision and the attempt written in one fenced transaction.
+/// one write (the fence, the decision and the attempt in one statement).
 pub async fn screen(
     db: &PgPool,
     store: StoreId,
@@ -205,18 +206,13 @@ pub async fn screen(
         },
     };
     let decided = decide(&read.settings, &signals);
-    let mut tx = crate::tenancy::begin_write(db, store).await?;
-    let kept = sql::keep_assessment(&mut tx, store, input.checkout, &decided).await?;
-    sql::record_attempt(
-        &mut *tx,
-        store,
-        input.checkout,
-        &input.keys,
-        AttemptOutcome::Screened(kept.outcome),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(kept)
+    match sql::keep(db, store, input.checkout, &decided, &input.keys).await? {
+        sql::Kept::New => Ok(decided),
+        sql::Kept::NotActive => Err(crate::tenancy::store_not_here(Some(store)).into()),
+        sql::Kept::Earlier => sql::assessment_of(db, store, input.checkout)
+            .await?
+            .ok_or_else(|| PodError::internal("a kept risk assessment is gone")),
+    }
 }
 
 /// A checkout's decision, if it was screened.

@@ -165,8 +165,9 @@ pub enum MismatchRule {
 
 /// Velocity thresholds for one key (an email, a client address or a card):
 /// counts in the last hour at or above a threshold review or block; `null`
-/// turns that threshold off. Each is 1 to 10,000, and a review threshold
-/// must be below its block threshold when both are set (`422`).
+/// (or left out of the object) turns that threshold off. Each is 1 to
+/// 10,000, and a review threshold must be below its block threshold when
+/// both are set (`422`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VelocityLimits {
@@ -174,13 +175,14 @@ pub struct VelocityLimits {
     /// the order to review.
     #[schema(minimum = 1, maximum = 10000)]
     pub review_attempts: Option<u32>,
-    /// ... that block it.
+    /// Checkout attempts in the last hour, this one included, that block
+    /// the order.
     #[schema(minimum = 1, maximum = 10000)]
     pub block_attempts: Option<u32>,
     /// Declined payments in the last hour that send the order to review.
     #[schema(minimum = 1, maximum = 10000)]
     pub review_declines: Option<u32>,
-    /// ... that block it.
+    /// Declined payments in the last hour that block the order.
     #[schema(minimum = 1, maximum = 10000)]
     pub block_declines: Option<u32>,
 }

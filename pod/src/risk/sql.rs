@@ -74,10 +74,15 @@ pub async fn screen_read(
                    AND checkout_id <> $2) k
           CROSS JOIN LATERAL (
                 SELECT count(*) AS orders FROM (
-                    SELECT 1 FROM orders
-                     WHERE store_id = $1 AND checkout_id <> $2 AND captured_minor > 0
-                       AND (lower(email) = $6 OR customer_id = $7)
-                     LIMIT $8) x) o",
+                    (SELECT id FROM orders
+                      WHERE store_id = $1 AND lower(email) = $6
+                        AND checkout_id <> $2 AND captured_minor > 0
+                      LIMIT $8)
+                    UNION
+                    (SELECT id FROM orders
+                      WHERE store_id = $1 AND customer_id = $7
+                        AND checkout_id <> $2 AND captured_minor > 0
+                      LIMIT $8)) x) o",
     )
     .bind(store.as_uuid())
     .bind(checkout.as_uuid())
@@ -153,37 +158,61 @@ pub async fn record_attempt<'e>(
     Ok(())
 }
 
-/// Keeps a checkout's decision unless it has one; the decision kept.
-pub async fn keep_assessment(
-    conn: &mut PgConnection,
+/// What [`keep`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// The decision and the attempt are written.
+    New,
+    /// The checkout had a decision already (a concurrent screen): nothing
+    /// written; read it.
+    Earlier,
+    /// The store is not active here (the fence): nothing written.
+    NotActive,
+}
+
+/// In one statement, so in one transaction and one round trip: the fence
+/// (the store's `hosted_stores` row `FOR SHARE` while active, as
+/// `tenancy::lock_active` takes it), the checkout's decision unless it has
+/// one, and then its attempt with the decision's outcome.
+pub async fn keep(
+    db: &PgPool,
     store: StoreId,
     checkout: CheckoutId,
     assessment: &Assessment,
-) -> Result<Assessment, sqlx::Error> {
+    keys: &Keys,
+) -> Result<Kept, sqlx::Error> {
     let reasons =
         serde_json::to_value(&assessment.reasons).map_err(|e| sqlx::Error::Encode(e.into()))?;
-    let kept: Option<(String, i32, serde_json::Value)> = sqlx::query_as(
-        "WITH new AS (
+    let (active, new): (bool, bool) = sqlx::query_as(
+        "WITH fence AS (
+             SELECT store_id FROM hosted_stores
+              WHERE store_id = $1 AND state = 'active' FOR SHARE),
+         new AS (
              INSERT INTO risk_assessments (store_id, checkout_id, outcome, score, reasons)
-             VALUES ($1, $2, $3, $4, $5)
+             SELECT store_id, $2, $3, $4, $5 FROM fence
              ON CONFLICT (store_id, checkout_id) DO NOTHING
-             RETURNING outcome, score, reasons)
-         SELECT outcome, score, reasons FROM new
-         UNION ALL
-         SELECT outcome, score, reasons FROM risk_assessments
-          WHERE store_id = $1 AND checkout_id = $2 AND NOT EXISTS (SELECT 1 FROM new)",
+             RETURNING store_id),
+         attempt AS (
+             INSERT INTO risk_attempts (store_id, checkout_id, email_key, client_key, card_key, outcome)
+             SELECT store_id, $2, $6, $7, $8, $3 FROM new
+             ON CONFLICT (store_id, checkout_id) DO UPDATE SET outcome = EXCLUDED.outcome)
+         SELECT EXISTS (SELECT 1 FROM fence), EXISTS (SELECT 1 FROM new)",
     )
     .bind(store.as_uuid())
     .bind(checkout.as_uuid())
     .bind(assessment.outcome.as_str())
     .bind(i32::try_from(assessment.score).unwrap_or(i32::MAX))
     .bind(reasons)
-    .fetch_optional(conn)
+    .bind(keys.email.as_slice())
+    .bind(keys.client.as_ref().map(|k| k.as_slice()))
+    .bind(keys.card.as_ref().map(|k| k.as_slice()))
+    .fetch_one(db)
     .await?;
-    match kept {
-        Some((outcome, score, reasons)) => self::assessment(&outcome, score, reasons),
-        None => Ok(assessment.clone()),
-    }
+    Ok(match (active, new) {
+        (false, _) => Kept::NotActive,
+        (true, true) => Kept::New,
+        (true, false) => Kept::Earlier,
+    })
 }
 
 /// A checkout's decision, if it was screened.
