@@ -255,10 +255,13 @@ async fn load_attempts(db: &PgPool, stores: &[StoreId], rows: u32) -> anyhow::Re
     Ok(())
 }
 
+/// A row's email, client and card keys.
+type KeyRow = (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// Screen inputs for `store`: the keys of its hottest and of random rows,
 /// half with the emails of past orders, half with new ones.
 async fn sample_inputs(db: &PgPool, store: StoreId) -> anyhow::Result<Vec<ScreenInput>> {
-    let keys: Vec<(Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>)> = sqlx::query_as(
+    let keys: Vec<KeyRow> = sqlx::query_as(
         "(SELECT email_key, client_key, card_key FROM risk_attempts
            WHERE store_id = $1 ORDER BY random() LIMIT 900)
          UNION ALL
