@@ -113,6 +113,20 @@ impl Keys {
     }
 }
 
+/// A checkout's keys under the secret every pod of the fleet shares (the
+/// gateway's API key, which the card tokens belong to): what the saga
+/// passes to [`record_attempt`] and [`screen`]. `client_address` is
+/// `accounts::rate_limit::client_address` of the shopper's request (keep it
+/// with the checkout to screen in recovery).
+pub fn keys(state: &AppState, email: &str, client_address: &str, card: CardRef<'_>) -> Keys {
+    Keys::derive(
+        state.config.gateway.api_key.as_bytes(),
+        email,
+        client_address,
+        card,
+    )
+}
+
 /// What a `risk_attempts` row says of its checkout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptOutcome {
@@ -285,4 +299,39 @@ pub fn spawn_prune_worker(state: AppState) -> JoinHandle<()> {
             }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_keyed_case_blind_by_email_and_absent_when_unknown() {
+        let a = Keys::derive(
+            b"k1",
+            "Ann@Example.com ",
+            "10.0.0.1",
+            CardRef::Fingerprint("fp_1"),
+        );
+        let b = Keys::derive(
+            b"k1",
+            "ann@example.com",
+            "10.0.0.1",
+            CardRef::Fingerprint("fp_1"),
+        );
+        assert_eq!(a, b);
+        let other_secret = Keys::derive(
+            b"k2",
+            "ann@example.com",
+            "10.0.0.1",
+            CardRef::Fingerprint("fp_1"),
+        );
+        assert_ne!(a.email, other_secret.email);
+        let token = Keys::derive(b"k1", "ann@example.com", "unknown", CardRef::Token("fp_1"));
+        assert_ne!(token.card, a.card, "a token never passes for a fingerprint");
+        assert_eq!(token.client, None);
+        let none = Keys::derive(b"k1", "ann@example.com", "", CardRef::Token(""));
+        assert_eq!((none.client, none.card), (None, None));
+        assert_ne!(a.email, a.client.expect("client"), "each key has its label");
+    }
 }
