@@ -11,6 +11,7 @@ pub mod checkout;
 pub mod edge;
 pub mod loadgen;
 pub mod moves;
+pub mod risk;
 pub mod search;
 
 use std::path::PathBuf;
@@ -111,6 +112,10 @@ pub enum Bench {
     /// cost of rate limits and hop signing, on a platform started with
     /// `mercato up`.
     Edge(edge::EdgeArgs),
+    /// The checkout's risk screen: the decision alone, and the screen
+    /// against a throwaway Postgres with a million attempt rows, at 1 and
+    /// 16 concurrent callers.
+    Risk(risk::RiskArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]

@@ -70,6 +70,21 @@ pub fn magic_token(token: &str) -> Option<&str> {
     token.strip_prefix("tok_").filter(|n| valid_number(n))
 }
 
+/// The card's fingerprint, as a PSP gives one: `fp_` and 32 hex digits of
+/// HMAC-SHA256 of the card number under the merchant's API key, so every
+/// token of one card has the same fingerprint within one account and none
+/// reveals the number.
+pub fn fingerprint(account_key: &[u8], number: &str) -> String {
+    use hmac::Mac as _;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(account_key)
+        .unwrap_or_else(|_| unreachable!("hmac accepts any key length"));
+    mac.update(b"card-fingerprint\0");
+    mac.update(number.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("fp_{hex}")
+}
+
 /// Why a card cannot be tokenized: `(error code, message)`.
 pub type CardRefusal = (&'static str, &'static str);
 
@@ -106,6 +121,16 @@ pub fn check_card(req: &TokenRequest, year: i32, month: u32) -> Result<String, C
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fingerprint_is_per_card_and_per_account() {
+        let a = fingerprint(b"sk_1", "4242424242424242");
+        assert_eq!(a, fingerprint(b"sk_1", "4242424242424242"));
+        assert_eq!(a.len(), 35);
+        assert!(a.starts_with("fp_"));
+        assert_ne!(a, fingerprint(b"sk_1", "4000000000000002"));
+        assert_ne!(a, fingerprint(b"sk_2", "4242424242424242"));
+    }
 
     fn card(number: &str, exp_month: u32, exp_year: i32, cvc: &str) -> TokenRequest {
         TokenRequest {

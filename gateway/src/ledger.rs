@@ -117,6 +117,7 @@ mod tests {
             refunded_amount: 0,
             decline_code: None,
             reference: "r".into(),
+            card_fingerprint: None,
         }
     }
 

@@ -281,6 +281,7 @@ impl Gw {
         req: AuthorizeBody,
         currency: String,
         behaviour: Behaviour,
+        fingerprint: String,
         trace: Option<TraceParent>,
     ) -> Reply {
         if behaviour == Behaviour::Slow {
@@ -303,6 +304,7 @@ impl Gw {
                 refunded_amount: 0,
                 decline_code,
                 reference: req.reference,
+                card_fingerprint: Some(fingerprint),
             },
             idempotency_key: key.clone(),
             created: chrono::Utc::now().timestamp(),
@@ -382,11 +384,17 @@ async fn authorize(
         .or_else(|| cards::magic_token(&req.token).map(str::to_owned))
         .ok_or_else(|| GwError::bad("invalid_token", "no such card token"))?;
     let behaviour = cards::behaviour(&number);
+    let fingerprint = cards::fingerprint(gw.api_key.as_bytes(), &number);
     // The work runs in a task of its own, outside this request's span.
     let trace = TraceParent::current();
-    let work = gw
-        .clone()
-        .authorize_now(key.clone(), req.clone(), currency, behaviour, trace);
+    let work = gw.clone().authorize_now(
+        key.clone(),
+        req.clone(),
+        currency,
+        behaviour,
+        fingerprint,
+        trace,
+    );
     let (reply, first) = once(&gw, &key, Fingerprint::Authorize(req), work).await?;
     if first && behaviour == Behaviour::LoseResponse {
         tracing::info!("dropping the connection instead of answering (test card)");

@@ -36,6 +36,7 @@ pub mod redis_handle;
 pub mod refunds;
 pub mod returns;
 pub mod reviews;
+pub mod risk;
 pub mod routes;
 pub mod search;
 pub mod seed;

@@ -165,6 +165,7 @@ impl Application {
         let returns_recovery = tokio::spawn(crate::returns::recover(self.state.clone()));
         let purge = fleet::spawn_purge_worker(self.state.clone());
         let sizes = fleet::spawn_size_sweep(self.state.clone());
+        let risk_prune = crate::risk::spawn_prune_worker(self.state.clone());
         let mail = self
             .mailer
             .map(|mailer| notifications::spawn_worker(self.state.clone(), mailer));
@@ -189,6 +190,7 @@ impl Application {
         returns_recovery.abort();
         purge.abort();
         sizes.abort();
+        risk_prune.abort();
         if let Some(mail) = mail {
             mail.abort();
         }
@@ -252,6 +254,7 @@ fn app(
         .merge(routes::reviews::api())
         .merge(routes::returns::api())
         .merge(routes::discounts::api())
+        .merge(routes::risk::api())
         // Undocumented: the storefront's HTML home page, for browsers.
         .route("/", get(storefront::home))
         // Undocumented: image files, at the URLs the product JSON gives.

@@ -112,6 +112,7 @@ catalogue! {
     DiscountCodeLimit => ("discount_code_limit", UNPROCESSABLE_ENTITY),
     DiscountNotApplicable => ("discount_not_applicable", CONFLICT),
     DiscountUsedUp => ("discount_used_up", CONFLICT),
+    InvalidRiskSettings => ("invalid_risk_settings", UNPROCESSABLE_ENTITY),
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -47,6 +47,11 @@ pub struct Payment {
     pub decline_code: Option<String>,
     /// The caller's reference given at authorization (e.g. the checkout id).
     pub reference: String,
+    /// The PSP's fingerprint of the card number (`fp_...`): the same for
+    /// every token of one card, for this merchant account; what the risk
+    /// screen counts a card's attempts by. `None` when the PSP gives none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_fingerprint: Option<String>,
 }
 
 /// The full payment object on the wire: [`Payment`] plus bookkeeping
@@ -199,6 +204,7 @@ mod tests {
                 refunded_amount: 100,
                 decline_code: None,
                 reference: "chk_1".into(),
+                card_fingerprint: Some("fp_1".into()),
             },
             idempotency_key: "k1".into(),
             created: 1_700_000_000,

@@ -19,6 +19,7 @@ pub mod notifications;
 pub mod orders;
 pub mod returns;
 pub mod reviews;
+pub mod risk;
 pub mod search;
 pub mod tenancy;
 pub mod webhooks;

@@ -139,7 +139,7 @@ pub async fn orders(db: &PgPool, store: StoreId, orders: u32) -> anyhow::Result<
                              subtotal_minor, shipping_minor, tax_minor, total_minor, shipping_option,
                              shipping_address, payment_id, captured_minor, created_at, updated_at)
          SELECT $1, order_id, 1000 + i, checkout_id, customer_id, email,
-                CASE h % 10 WHEN 0 THEN 'delivered' WHEN 1 THEN 'shipped' ELSE 'paid' END, 'USD',
+                CASE h % 10 WHEN 0 THEN 'delivered' WHEN 1 THEN 'fulfilled' ELSE 'paid' END, 'USD',
                 subtotal, 500, 0, subtotal + 500,
                 '{\"code\": \"standard\", \"name\": \"Standard\", \"price_minor\": 500}',
                 jsonb_build_object('name', 'Bench Shopper', 'line1', (i % 900 + 1) || ' Main St',
