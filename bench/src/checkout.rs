@@ -50,6 +50,13 @@ pub struct CheckoutArgs {
     /// Only the flash sale with the gate on (for profiling; no report).
     #[arg(long)]
     pub flash_only: bool,
+    /// The throughput run twice, without and with a discount code on
+    /// every checkout (issue 18's numbers); writes `--discounts-out`.
+    #[arg(long)]
+    pub discounts: bool,
+    /// Where the discount comparison goes.
+    #[arg(long, default_value = "docs/benchmarks/discounts.md")]
+    pub discounts_out: PathBuf,
 }
 
 /// One flash-sale run.
@@ -72,8 +79,12 @@ pub async fn run(opts: CheckoutArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    if opts.discounts {
+        return compare_discounts(&opts).await;
+    }
     if opts.throughput_only {
-        let (t, orders) = on_platform(&opts, true, |p| async move { throughput(&p).await }).await?;
+        let (t, orders) =
+            on_platform(&opts, true, |p| async move { throughput(&p, None).await }).await?;
         print!("{}", loadgen::table(std::slice::from_ref(&t)));
         println!("orders placed: {orders}");
         return Ok(());
@@ -85,7 +96,8 @@ pub async fn run(opts: CheckoutArgs) -> anyhow::Result<()> {
     })
     .await?;
     let ungated = on_platform(&opts, false, |p| async move { flash_sale(&p, false).await }).await?;
-    let throughput = on_platform(&opts, true, |p| async move { throughput(&p).await }).await?;
+    let throughput =
+        on_platform(&opts, true, |p| async move { throughput(&p, None).await }).await?;
     let flashes = [gated, ungated];
     write_report(&opts, &flashes, &health, &throughput)?;
     for f in &flashes {
@@ -176,6 +188,16 @@ impl Platform {
         n: usize,
         lines: impl Fn(usize) -> Vec<String> + Send + Sync + 'static,
     ) -> anyhow::Result<Vec<String>> {
+        self.carts_with(n, lines, None).await
+    }
+
+    /// [`Platform::carts`], each cart also holding the discount `code`.
+    pub(crate) async fn carts_with(
+        &self,
+        n: usize,
+        lines: impl Fn(usize) -> Vec<String> + Send + Sync + 'static,
+        code: Option<&'static str>,
+    ) -> anyhow::Result<Vec<String>> {
         let lines = Arc::new(lines);
         let made = Arc::new(std::sync::Mutex::new(vec![String::new(); n]));
         let this = self.clone();
@@ -195,6 +217,16 @@ impl Platform {
                         this.at(reqwest::Method::POST, "/api/cart/lines")
                             .header("x-cart-token", &token)
                             .json(&json!({"variant_id": variant, "quantity": 1})),
+                        200,
+                    )
+                    .await
+                    .ok()?;
+                }
+                if let Some(code) = code {
+                    this.json(
+                        this.at(reqwest::Method::POST, "/api/cart/discount-codes")
+                            .header("x-cart-token", &token)
+                            .json(&json!({ "code": code })),
                         200,
                     )
                     .await
@@ -331,8 +363,63 @@ async fn healthz(p: &Platform) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-async fn throughput(p: &Platform) -> anyhow::Result<(Report, usize)> {
+/// The throughput run without and with a discount code on every
+/// checkout, each on a fresh platform; the report says both.
+async fn compare_discounts(opts: &CheckoutArgs) -> anyhow::Result<()> {
+    let plain = on_platform(opts, true, |p| async move { throughput(&p, None).await }).await?;
+    let coded = on_platform(opts, true, |p| async move {
+        throughput(&p, Some("BENCH10")).await
+    })
+    .await?;
+    let drop_pct = if plain.0.per_second > 0.0 {
+        (1.0 - coded.0.per_second / plain.0.per_second) * 100.0
+    } else {
+        0.0
+    };
+    let row = |name: &str, r: &(Report, usize)| {
+        format!(
+            "| {name} | {} | {} | {} | {} | {} | {} |\n",
+            r.1, r.0.per_second, r.0.p50_ms, r.0.p99_ms, r.0.max_ms, r.0.errors
+        )
+    };
+    let report = format!(
+        "# Checkout with discount codes\n\n\
+         Command: `mercato bench checkout --discounts --orders {orders} --skus {skus} \
+         --throughput-clients {clients}` (debug or release as built; see the \
+         binary you ran). Each run starts a fresh platform with `mercato up` \
+         (one pod, every process on this machine), makes the carts (1 to 3 \
+         SKUs each; with a code, each cart also enters `BENCH10`, a 10 % order \
+         discount without limits, so every checkout counts a use in its \
+         reservation's transaction), then checks them out through the router \
+         with {clients} clients, the full saga each.\n\n\
+         | run | orders placed | orders/s | p50 ms | p99 ms | max ms | errors |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n{}{}\n\
+         Throughput drop with a code on every checkout: **{drop_pct:.1} %** \
+         (issue 18's bound: at most 20 %, with the same number of orders).\n",
+        row("no discount", &plain),
+        row("every checkout with a code", &coded),
+        orders = opts.orders,
+        skus = opts.skus,
+        clients = opts.throughput_clients,
+    );
+    std::fs::write(&opts.discounts_out, &report)
+        .with_context(|| format!("writing {}", opts.discounts_out.display()))?;
+    print!("{report}");
+    Ok(())
+}
+
+async fn throughput(p: &Platform, code: Option<&'static str>) -> anyhow::Result<(Report, usize)> {
     let opts = &p.opts;
+    if let Some(code) = code {
+        p.json(
+            p.at(reqwest::Method::POST, "/admin/api/discounts")
+                .bearer_auth(&p.staff)
+                .json(&json!({"title": "Bench", "method": "code", "code": code,
+                              "kind": {"kind": "order", "value": {"type": "percentage", "value": 1000}}})),
+            201,
+        )
+        .await?;
+    }
     let mut variants = Vec::with_capacity(opts.skus);
     for i in 0..opts.skus {
         variants.push(
@@ -344,12 +431,16 @@ async fn throughput(p: &Platform) -> anyhow::Result<(Report, usize)> {
     let picks = variants.clone();
     // Carts of 1 to 3 distinct SKUs, spread over the catalogue.
     let carts = Arc::new(
-        p.carts(opts.orders, move |i| {
-            let n = picks.len();
-            (0..=(i % 3))
-                .map(|k| picks[(i * 7 + k * 13) % n].clone())
-                .collect()
-        })
+        p.carts_with(
+            opts.orders,
+            move |i| {
+                let n = picks.len();
+                (0..=(i % 3))
+                    .map(|k| picks[(i * 7 + k * 13) % n].clone())
+                    .collect()
+            },
+            code,
+        )
         .await?,
     );
     let this = p.clone();

@@ -77,6 +77,8 @@ pub async fn run(opts: EdgeArgs) -> anyhow::Result<()> {
                 out: PathBuf::new(),
                 throughput_only: false,
                 flash_only: false,
+                discounts: false,
+                discounts_out: PathBuf::new(),
             };
             let p = checkout::connect(&router, &data, &checkout_opts).await?;
             let reads = reads(&p, &data, &opts).await?;
