@@ -364,3 +364,159 @@ async fn screening_counts_the_last_hour_by_email_client_and_card() {
         "another store's rows stay"
     );
 }
+
+/// A stack whose checkouts are screened, with `window_secs` for staff to
+/// decide a review.
+async fn screened(window_secs: u64) -> Stack {
+    Stack::start_with(1, move |c| {
+        c.checkout.risk_screening = true;
+        c.checkout.review_window_secs = window_secs;
+        c.checkout.recovery_interval_ms = 200;
+    })
+    .await
+}
+
+/// Reviews from 10.00, blocks from 50.00; no other rule fires.
+async fn amount_rules(stack: &Stack, shop: &Shop) {
+    let r = stack
+        .at(Method::PUT, &shop.host, SETTINGS)
+        .bearer_auth(&shop.staff)
+        .json(
+            &json!({"review_amount_minor": 1_000, "block_amount_minor": 5_000,
+                      "first_order_amount_minor": null, "country_mismatch": "ignore"}),
+        );
+    assert_eq!(status_of(r).await, 200);
+}
+
+async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
+    let r = r.send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The screen decides before capture: a small order is captured at once; a
+/// larger one waits in review (authorized, placed, stock pinned) until
+/// staff approve (captured, paid) or cancel (voided, cancelled, stock
+/// back); a too-large one is blocked (voided, nothing charged).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_screen_allows_reviews_or_blocks_before_capture_and_staff_decide_reviews() {
+    let stack = screened(3600).await;
+    let shop = Shop::open(&stack, "screened").await;
+    amount_rules(&stack, &shop).await;
+    let (_, cheap) = shop.product(&stack, "SCR-CHEAP", 500, 10).await;
+    let (_, dear) = shop.product(&stack, "SCR-DEAR", 2_000, 10).await;
+    let (_, dearest) = shop.product(&stack, "SCR-GOLD", 9_000, 10).await;
+
+    let t = shop.cart(&stack, &[(&cheap, 1)]).await;
+    let (status, order) = send(shop.checkout(&stack, &t, "allow", CARD_OK)).await;
+    assert_eq!((status, &order["status"]), (201, &json!("paid")), "{order}");
+
+    // Review: placed, authorized, not captured; in the queue with why.
+    let t = shop.cart(&stack, &[(&dear, 1)]).await;
+    let (status, held) = send(shop.checkout(&stack, &t, "review-1", CARD_OK)).await;
+    assert_eq!(status, 201, "{held}");
+    assert_eq!(
+        (&held["status"], &held["review"]),
+        (&json!("placed"), &json!("pending"))
+    );
+    let id = held["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        shop.at_gateway(&stack, &id).await,
+        (0, 0),
+        "nothing captured"
+    );
+    assert_eq!(shop.stock(&stack, &dear).await, (10, 1), "the unit is held");
+    let (status, queue) = send(
+        stack
+            .get(&shop.host, "/admin/api/risk/reviews")
+            .bearer_auth(&shop.staff),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(queue.as_array().map(Vec::len), Some(1), "{queue}");
+    assert_eq!(queue[0]["order_id"], json!(id));
+    assert_eq!(queue[0]["assessment"]["outcome"], "review");
+    assert_eq!(
+        queue[0]["assessment"]["reasons"][0]["code"], "high_amount",
+        "{queue}"
+    );
+    // A replay of the shopper's key answers the same.
+    let (status, again) = send(shop.checkout(&stack, &t, "review-1", CARD_OK)).await;
+    assert_eq!((status, &again["id"]), (201, &held["id"]));
+
+    // Approved: captured and paid.
+    let decide = |order: &str, decision: &str| {
+        stack
+            .post(&shop.host, &format!("/admin/api/orders/{order}/review"))
+            .bearer_auth(&shop.staff)
+            .json(&json!({ "decision": decision }))
+    };
+    let (status, paid) = send(decide(&id, "approve")).await;
+    assert_eq!((status, &paid["status"]), (200, &json!("paid")), "{paid}");
+    assert_eq!(
+        shop.at_gateway(&stack, &id).await.0,
+        2_000
+            + paid["tax_minor"].as_i64().expect("tax")
+            + paid["shipping_minor"].as_i64().expect("shipping")
+    );
+    assert_eq!(shop.stock(&stack, &dear).await, (9, 0));
+    assert_eq!(
+        refusal(decide(&id, "cancel")).await,
+        (409, "invalid_transition".into())
+    );
+
+    // Cancelled: voided, order cancelled, the unit back.
+    let t = shop.cart(&stack, &[(&dear, 1)]).await;
+    let (_, held) = send(shop.checkout(&stack, &t, "review-2", CARD_OK)).await;
+    let id = held["id"].as_str().expect("id").to_owned();
+    let (status, cancelled) = send(decide(&id, "cancel")).await;
+    assert_eq!(
+        (status, &cancelled["status"]),
+        (200, &json!("cancelled")),
+        "{cancelled}"
+    );
+    assert_eq!(shop.stock(&stack, &dear).await, (9, 0));
+    let payment = shop.payment_id(&stack, &id).await;
+    assert_eq!(stack.gateway_payment(&payment).await["status"], "voided");
+
+    // Blocked: declined, nothing held or charged.
+    let t = shop.cart(&stack, &[(&dearest, 1)]).await;
+    let (status, body) = send(shop.checkout(&stack, &t, "block", CARD_OK)).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (402, &json!("payment_declined")),
+        "{body}"
+    );
+    assert_eq!(shop.stock(&stack, &dearest).await, (10, 0));
+    stack.shutdown().await;
+}
+
+/// A review nobody decided within the window is cancelled by the recovery
+/// worker: the authorization voided, the stock released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecided_review_is_voided_when_its_window_passes() {
+    let stack = screened(1).await;
+    let shop = Shop::open(&stack, "lapsed").await;
+    amount_rules(&stack, &shop).await;
+    let (_, dear) = shop.product(&stack, "LAPSE-1", 2_000, 3).await;
+    let t = shop.cart(&stack, &[(&dear, 1)]).await;
+    let (status, held) = send(shop.checkout(&stack, &t, "lapse", CARD_OK)).await;
+    assert_eq!(
+        (status, &held["review"]),
+        (201, &json!("pending")),
+        "{held}"
+    );
+    let id = held["id"].as_str().expect("id").to_owned();
+    stack
+        .eventually("the lapsed review is cancelled", || async {
+            let n = shop
+                .count(&stack, &format!("SELECT count(*) FROM orders WHERE store_id = $1 AND id = '{id}' AND status = 'cancelled'"))
+                .await;
+            (n == 1).then_some(())
+        })
+        .await;
+    assert_eq!(shop.stock(&stack, &dear).await, (3, 0));
+    let payment = shop.payment_id(&stack, &id).await;
+    assert_eq!(stack.gateway_payment(&payment).await["status"], "voided");
+    stack.shutdown().await;
+}

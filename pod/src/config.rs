@@ -482,6 +482,14 @@ pub struct CheckoutConfig {
     /// this long ago is answered `409 checkout_pending` (the gateway retries
     /// later) instead of racing that driver; 0 always drives at once.
     pub webhook_drive_after_ms: u64,
+    /// Screen each checkout for risk before capture (the store's risk
+    /// settings decide allow, review or block).
+    pub risk_screening: bool,
+    /// A checkout in review that staff did not decide within this long is
+    /// cancelled by the recovery worker (its authorization voided, its
+    /// stock released) before the gateway's authorization lapses (7 days
+    /// for the test gateway, like the card networks' usual window).
+    pub review_window_secs: u64,
 }
 
 impl Default for CheckoutConfig {
@@ -490,6 +498,8 @@ impl Default for CheckoutConfig {
             stuck_after_ms: 60_000,
             recovery_interval_ms: 2_000,
             webhook_drive_after_ms: 1_000,
+            risk_screening: true,
+            review_window_secs: 6 * 24 * 3600,
         }
     }
 }

@@ -49,6 +49,24 @@ pub fn notify_url(state: &AppState, store: StoreId) -> String {
     format!("{}/webhooks/payments/{store}", state.public_url)
 }
 
+/// The store's checkouts waiting in review, oldest first.
+pub async fn in_review(
+    state: &AppState,
+    store: StoreId,
+    limit: i64,
+) -> Result<Vec<sql::Checkout>, PodError> {
+    Ok(sql::in_review(&state.db, store, limit).await?)
+}
+
+/// The checkout an order was made by.
+pub async fn of_order(
+    state: &AppState,
+    store: StoreId,
+    order: mercato_tenants::OrderId,
+) -> Result<Option<sql::Checkout>, PodError> {
+    Ok(sql::of_order(&state.db, store, order).await?)
+}
+
 /// Settles checkouts nobody has moved for `checkout.stuck_after_ms`: their
 /// driver died (a pod crash, a lost connection). Each is pushed to one end
 /// or the other, asking the gateway what happened by idempotency key.
@@ -83,7 +101,21 @@ pub async fn recover_store(state: &AppState, store: StoreId) -> Result<(), PodEr
         20,
     )
     .await?;
+    let overdue = sql::overdue_reviews(
+        &mut tx,
+        store,
+        i64::try_from(state.config.checkout.review_window_secs).unwrap_or(i64::MAX),
+        20,
+    )
+    .await?;
     tx.commit().await?;
+    for id in overdue {
+        // Undecided within the window: void before the authorization lapses.
+        match saga::decide_review(state, store, id, false, Some("review_expired")).await {
+            Ok(_) => tracing::info!(checkout = %id, "review expired; checkout cancelled"),
+            Err(e) => tracing::warn!(checkout = %id, error = %e, "expiring a review failed"),
+        }
+    }
     for id in stuck {
         match saga::drive(state, store, id, saga::Mode::Recovery).await {
             Ok(c) => {

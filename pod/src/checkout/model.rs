@@ -198,6 +198,9 @@ pub enum SagaState {
     Authorized,
     /// Order created (stock pinned), payment not yet captured.
     Ordered,
+    /// The risk screen sent it to review: authorized, ordered, not
+    /// captured, until staff approve (capture) or cancel (undo).
+    Review,
     /// Captured, stock committed, `order.placed` in the outbox.
     Completed,
     /// Undoing the steps done.
@@ -213,6 +216,7 @@ impl SagaState {
             SagaState::Reserved => "reserved",
             SagaState::Authorized => "authorized",
             SagaState::Ordered => "ordered",
+            SagaState::Review => "review",
             SagaState::Completed => "completed",
             SagaState::Compensating => "compensating",
             SagaState::Failed => "failed",
@@ -225,6 +229,7 @@ impl SagaState {
             SagaState::Reserved,
             SagaState::Authorized,
             SagaState::Ordered,
+            SagaState::Review,
             SagaState::Completed,
             SagaState::Compensating,
             SagaState::Failed,
@@ -256,10 +261,13 @@ pub enum Step {
     Capture,
     /// Everything done was undone.
     Compensate,
+    /// Staff approved a checkout in review: capture without screening it
+    /// again.
+    ReviewApproved,
 }
 
 impl Step {
-    pub const ALL: [Step; 7] = [
+    pub const ALL: [Step; 8] = [
         Step::Reserve,
         Step::AuthorizeAttempted,
         Step::Declined,
@@ -267,6 +275,7 @@ impl Step {
         Step::CreateOrder,
         Step::Capture,
         Step::Compensate,
+        Step::ReviewApproved,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -278,6 +287,7 @@ impl Step {
             Step::CreateOrder => "create_order",
             Step::Capture => "capture",
             Step::Compensate => "compensate",
+            Step::ReviewApproved => "review_approved",
         }
     }
 
@@ -388,7 +398,8 @@ pub fn on_payment_event(
 ) -> WebhookAction {
     let money_held = matches!(payment, PaymentStatus::Authorized | PaymentStatus::Captured);
     match state {
-        SagaState::Completed | SagaState::Started => WebhookAction::Ignore,
+        // In review, staff decide; the payment stays authorized till then.
+        SagaState::Completed | SagaState::Started | SagaState::Review => WebhookAction::Ignore,
         SagaState::Compensating | SagaState::Failed if money_held => WebhookAction::ReturnMoney {
             then_drive: state == SagaState::Compensating,
         },

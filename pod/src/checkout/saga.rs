@@ -29,7 +29,7 @@ use crate::orders::{self, OrderStatus};
 use crate::payments::{AuthorizeRequest, GatewayError, Payment, PaymentStatus};
 use crate::product_write;
 use crate::state::AppState;
-use crate::{accounts, discounts, events, fulfillment};
+use crate::{accounts, discounts, events, fulfillment, risk};
 
 /// What the shopper asked for, already checked for shape.
 pub struct Asked {
@@ -100,7 +100,9 @@ async fn drive_rounds(
             .await?
             .ok_or_else(|| ApiError::not_found("checkout"))?;
         let progressed = match c.state {
-            SagaState::Completed | SagaState::Failed => return Ok(c),
+            // Waiting for staff (`approve_review` / `cancel_review`), or the
+            // recovery worker once the review window passed.
+            SagaState::Completed | SagaState::Failed | SagaState::Review => return Ok(c),
             SagaState::Started => started(state, store, &c, &mode).await?,
             SagaState::Reserved => {
                 reserved(state, store, &c, &mode)
@@ -177,13 +179,26 @@ async fn fail(
 }
 
 /// [`fail`] after the gateway definitely refused the authorization: no
-/// money is held, so compensation need not ask it.
+/// money is held, so compensation need not ask it. The decline counts in
+/// the risk screen's velocity.
 async fn declined(
     state: &AppState,
     store: StoreId,
     c: &Checkout,
     failure: &Failure,
 ) -> Result<bool, PodError> {
+    if let (true, Some(quote)) = (state.config.checkout.risk_screening, &c.quote) {
+        let client = c.client_address.as_deref().unwrap_or("unknown");
+        let keys = risk::keys(
+            state,
+            &quote.email,
+            client,
+            risk::CardRef::Token(&c.payment_token),
+        );
+        let mut tx = crate::tenancy::begin_write(&state.db, store).await?;
+        risk::record_attempt(&mut *tx, store, c.id, &keys, risk::AttemptOutcome::Declined).await?;
+        tx.commit().await?;
+    }
     settle(
         state,
         store,
@@ -560,6 +575,22 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
     let order_id = c
         .order_id
         .ok_or_else(|| PodError::internal("ordered checkout without an order"))?;
+    if state.config.checkout.risk_screening && !c.did(Step::ReviewApproved) {
+        let assessment = screen(state, store, c, quote)
+            .instrument(step("checkout.screen", store))
+            .await?;
+        match assessment.outcome {
+            risk::Outcome::Allow => {}
+            risk::Outcome::Review => return hold_for_review(state, store, c, order_id).await,
+            risk::Outcome::Block => {
+                let failure = Failure::new(
+                    ErrorCode::PaymentDeclined,
+                    "this payment could not be accepted; nothing was charged",
+                );
+                return fail(state, store, c, &failure).await;
+            }
+        }
+    }
     let key = gateway_key(c.id, "capture");
     let answer = if cfg!(feature = "failpoints") && state.config.failpoint == "capture_unknown" {
         Err(GatewayError::Unknown("failpoint capture_unknown".into()))
@@ -588,6 +619,124 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
     commit(state, store, c, quote, payment_id, order_id, &captured)
         .instrument(step("checkout.commit", store))
         .await
+}
+
+/// The risk screen of an authorized checkout (kept once per checkout: a
+/// retried step gets the first decision).
+async fn screen(
+    state: &AppState,
+    store: StoreId,
+    c: &Checkout,
+    quote: &Quote,
+) -> Result<risk::Assessment, PodError> {
+    let client = c.client_address.as_deref().unwrap_or("unknown");
+    let keys = risk::keys(
+        state,
+        &quote.email,
+        client,
+        risk::CardRef::Token(&c.payment_token),
+    );
+    let country = quote.shipping_address["country"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    risk::screen(
+        &state.db,
+        store,
+        &risk::ScreenInput {
+            checkout: c.id,
+            amount_minor: quote.total_minor,
+            currency: quote.currency.as_str().to_owned(),
+            email: quote.email.clone(),
+            customer_id: c.customer_id.map(|id| id.as_uuid()),
+            shipping_country: country,
+            billing_country: None,
+            keys,
+        },
+    )
+    .await
+}
+
+/// Holds an ordered checkout for staff's review: the payment stays
+/// authorized, the stock pinned, the order `placed`; the shopper is told
+/// the order is placed and under review.
+async fn hold_for_review(
+    state: &AppState,
+    store: StoreId,
+    c: &Checkout,
+    order_id: OrderId,
+) -> Result<bool, PodError> {
+    let mut conn = state.db.acquire().await?;
+    let order = orders::get(&mut conn, store, order_id, false)
+        .await?
+        .ok_or_else(|| PodError::internal("ordered checkout without its order"))?;
+    drop(conn);
+    let mut body = serde_json::to_value(&order).map_err(PodError::internal)?;
+    if let Some(fields) = body.as_object_mut() {
+        fields.insert("review".into(), "pending".into());
+    }
+    steps::advance(
+        state,
+        store,
+        c.id,
+        SagaState::Ordered,
+        SagaState::Review,
+        Changes {
+            outcome: Some((StatusCode::CREATED.as_u16(), &body)),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(false)
+}
+
+/// Staff's decision on a checkout in review: approve (capture and finish
+/// as any checkout) or cancel (void, order cancelled, stock released).
+/// False when the checkout was not in review (decided already).
+pub async fn decide_review(
+    state: &AppState,
+    store: StoreId,
+    checkout: CheckoutId,
+    approve: bool,
+    reason: Option<&str>,
+) -> Result<bool, PodError> {
+    let moved = if approve {
+        steps::advance(
+            state,
+            store,
+            checkout,
+            SagaState::Review,
+            SagaState::Ordered,
+            Changes {
+                steps: &[Step::ReviewApproved],
+                ..Default::default()
+            },
+        )
+        .await?
+    } else {
+        let failure = Failure::new(
+            ErrorCode::PaymentDeclined,
+            "the store did not accept this order after review; nothing was charged",
+        );
+        let body = failure.body();
+        steps::advance(
+            state,
+            store,
+            checkout,
+            SagaState::Review,
+            SagaState::Compensating,
+            Changes {
+                failure: Some(reason.unwrap_or("review_cancelled")),
+                outcome: Some((failure.status(), &body)),
+                ..Default::default()
+            },
+        )
+        .await?
+    };
+    if moved {
+        drive(state, store, checkout, Mode::Recovery).await?;
+    }
+    Ok(moved)
 }
 
 /// In one transaction: commit the held stock, mark the order paid, write

@@ -17,6 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::accounts::auth::{MaybeCustomer, Staff};
+use crate::accounts::rate_limit::ClientAddress;
 use crate::cart::{self, CartRef, SentToken};
 use crate::checkout::model::{self, CheckoutRequest, SagaState, WebhookAction};
 use crate::checkout::rates::{self, ShippingRate, TaxRate};
@@ -72,6 +73,7 @@ async fn checkout(
     tenant: TenantContext,
     customer: MaybeCustomer,
     token: SentToken,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     ApiJson(raw): ApiJson<Value>,
 ) -> Result<Response, PodError> {
@@ -112,6 +114,7 @@ async fn checkout(
             customer_id,
             payment_token: &asked.payment_token,
             cart_secret_hash: secret_hash.as_ref().map(|h| h.0.as_slice()),
+            client_address: Some(client.as_str()).filter(|c| *c != "unknown"),
         },
     )
     .await?;

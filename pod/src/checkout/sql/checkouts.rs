@@ -30,6 +30,9 @@ pub struct Checkout {
     pub updated_at: DateTime<Utc>,
     /// A guest checkout's cart token secret, hashed (sha256).
     pub cart_secret_hash: Option<Vec<u8>>,
+    /// Where the shopper's request came from (the router's
+    /// `x-forwarded-for`), for the risk screen.
+    pub client_address: Option<String>,
 }
 
 impl Checkout {
@@ -40,7 +43,7 @@ impl Checkout {
 
 const COLUMNS: &str = "id, request_hash, cart_id, customer_id, state, steps, quote,
     payment_token, payment_id, order_id, failure, outcome_status, outcome, updated_at,
-    cart_secret_hash";
+    cart_secret_hash, client_address";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -59,6 +62,7 @@ struct Row {
     outcome: Option<serde_json::Value>,
     updated_at: DateTime<Utc>,
     cart_secret_hash: Option<Vec<u8>>,
+    client_address: Option<String>,
 }
 
 impl Row {
@@ -91,6 +95,7 @@ impl Row {
             },
             updated_at: self.updated_at,
             cart_secret_hash: self.cart_secret_hash,
+            client_address: self.client_address,
         })
     }
 }
@@ -105,6 +110,7 @@ pub struct NewCheckout<'a> {
     pub payment_token: &'a str,
     /// A guest's cart token secret, hashed.
     pub cart_secret_hash: Option<&'a [u8]>,
+    pub client_address: Option<&'a str>,
 }
 
 /// Records the checkout under its idempotency key; false if the key is
@@ -116,8 +122,8 @@ pub async fn insert<'e>(
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO checkouts (store_id, id, idempotency_key, request_hash, cart_id, customer_id,
-             state, payment_token, steps, cart_secret_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, 'started', $7, '{}', $8)
+             state, payment_token, steps, cart_secret_hash, client_address)
+         VALUES ($1, $2, $3, $4, $5, $6, 'started', $7, '{}', $8, $9)
          ON CONFLICT (store_id, idempotency_key) DO NOTHING",
     )
     .bind(store.as_uuid())
@@ -128,6 +134,7 @@ pub async fn insert<'e>(
     .bind(new.customer_id.map(|c| c.as_uuid()))
     .bind(new.payment_token)
     .bind(new.cart_secret_hash)
+    .bind(new.client_address)
     .execute(exec)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -289,6 +296,65 @@ pub async fn advance_fenced<'e>(
     })
 }
 
+/// Up to `limit` checkouts of `store` in review for longer than
+/// `window_secs` (staff did not decide: the recovery worker cancels them).
+pub async fn overdue_reviews(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    window_secs: i64,
+    limit: i64,
+) -> Result<Vec<CheckoutId>, sqlx::Error> {
+    let ids: Vec<(Uuid,)> = sqlx::query_as(
+        "SELECT id FROM checkouts
+          WHERE store_id = $1 AND state = 'review'
+            AND updated_at < now() - $2 * interval '1 second'
+          ORDER BY updated_at LIMIT $3
+          FOR UPDATE SKIP LOCKED",
+    )
+    .bind(store.as_uuid())
+    .bind(window_secs as f64)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(ids
+        .into_iter()
+        .map(|(id,)| CheckoutId::from_uuid(id))
+        .collect())
+}
+
+/// A page of the store's checkouts in review, oldest first.
+pub async fn in_review<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+    limit: i64,
+) -> Result<Vec<Checkout>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM checkouts
+          WHERE store_id = $1 AND state = 'review' ORDER BY updated_at LIMIT $2"
+    ))
+    .bind(store.as_uuid())
+    .bind(limit)
+    .fetch_all(exec)
+    .await?;
+    rows.into_iter().map(Row::into_checkout).collect()
+}
+
+/// The checkout an order was made by.
+pub async fn of_order<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+    order: OrderId,
+) -> Result<Option<Checkout>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM checkouts WHERE store_id = $1 AND order_id = $2"
+    ))
+    .bind(store.as_uuid())
+    .bind(order.as_uuid())
+    .fetch_optional(exec)
+    .await?;
+    row.map(Row::into_checkout).transpose()
+}
+
 /// Claims up to `limit` unfinished checkouts of `store` untouched for
 /// `stuck_after_ms`, touching them so that other workers skip them for as
 /// long again.
@@ -302,7 +368,7 @@ pub async fn claim_stuck(
         "UPDATE checkouts SET updated_at = now(), attempts = attempts + 1
          WHERE store_id = $1 AND id IN (
              SELECT id FROM checkouts
-             WHERE store_id = $1 AND state NOT IN ('completed', 'failed')
+             WHERE store_id = $1 AND state NOT IN ('completed', 'failed', 'review')
                AND updated_at < now() - $2 * interval '1 millisecond'
              ORDER BY updated_at LIMIT $3
              FOR UPDATE SKIP LOCKED)
