@@ -251,6 +251,7 @@ fn app(
         .merge(routes::webhooks::api())
         .merge(routes::reviews::api())
         .merge(routes::returns::api())
+        .merge(routes::gift_cards::api())
         // Undocumented: the storefront's HTML home page, for browsers.
         .route("/", get(storefront::home))
         // Undocumented: image files, at the URLs the product JSON gives.

@@ -106,6 +106,11 @@ catalogue! {
     RefundTooLarge => ("refund_too_large", CONFLICT),
     ReturnNotAllowed => ("return_not_allowed", UNPROCESSABLE_ENTITY),
     ReturnTooLarge => ("return_too_large", CONFLICT),
+    GiftCardNotFound => ("gift_card_not_found", NOT_FOUND),
+    GiftCardExpired => ("gift_card_expired", UNPROCESSABLE_ENTITY),
+    GiftCardDisabled => ("gift_card_disabled", UNPROCESSABLE_ENTITY),
+    GiftCardInsufficient => ("gift_card_insufficient", CONFLICT),
+    GiftCardCurrencyMismatch => ("gift_card_currency_mismatch", UNPROCESSABLE_ENTITY),
 }
 
 impl std::fmt::Display for ErrorCode {

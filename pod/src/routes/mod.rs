@@ -12,6 +12,7 @@ pub mod checkout;
 pub mod collections;
 pub mod fleet;
 pub mod fulfillment;
+pub mod gift_cards;
 pub mod inventory;
 pub mod media;
 pub mod notifications;
