@@ -103,6 +103,7 @@ impl Code {
 /// Where a card came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = GiftCardSource)]
 pub enum Source {
     Staff,
     Order,
@@ -146,6 +147,7 @@ pub struct GiftCard {
 /// What a card can do now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = GiftCardStatus)]
 pub enum Status {
     /// Spendable (it may have no balance left).
     Active,
@@ -265,7 +267,7 @@ pub fn check_amount(amount_minor: i64) -> Result<(), String> {
 
 /// A staff adjustment: not zero, at most [`MAX_AMOUNT_MINOR`] either way.
 pub fn check_delta(delta_minor: i64) -> Result<(), String> {
-    if delta_minor != 0 && delta_minor.abs() <= MAX_AMOUNT_MINOR {
+    if delta_minor != 0 && delta_minor.unsigned_abs() <= MAX_AMOUNT_MINOR.unsigned_abs() {
         Ok(())
     } else {
         Err(format!(

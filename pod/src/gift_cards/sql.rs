@@ -263,6 +263,7 @@ pub(crate) async fn change_balance(
 /// A ledger row's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = GiftCardTransactionKind)]
 pub enum Kind {
     Issue,
     Debit,
@@ -289,6 +290,7 @@ impl Kind {
 
 /// One row of a card's ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = GiftCardTransaction)]
 pub struct Transaction {
     #[schema(value_type = String, format = Uuid)]
     pub id: Uuid,

@@ -367,6 +367,7 @@ async fn update_gift_card(
 /// A staff adjustment of a balance.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = GiftCardAdjustment)]
 pub struct Adjustment {
     /// Added to the balance (negative: taken), not 0; the balance stays
     /// within 0 and 10,000,000 (`409`).
@@ -383,6 +384,7 @@ pub struct Adjustment {
 
 /// An adjustment's ledger row and the card after it.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = GiftCardAdjusted)]
 pub struct Adjusted {
     transaction: Transaction,
     gift_card: GiftCardView,
@@ -467,6 +469,7 @@ async fn adjust_gift_card(
 /// A shopper's code.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = GiftCardLookup)]
 pub struct Lookup {
     /// The card's code, any case, with or without dashes.
     #[schema(max_length = 64)]
@@ -475,6 +478,7 @@ pub struct Lookup {
 
 /// What a code's holder may know of its card.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = GiftCardBalance)]
 pub struct Balance {
     last4: String,
     balance_minor: i64,
