@@ -641,6 +641,36 @@ async fn a_gift_card_product_bought_issues_a_card_per_unit_and_mails_its_code_on
         assert!(!outbox.contains(&plain), "a code in the outbox");
         assert!(!text.contains(&plain), "a code kept after its mail");
     }
+    // The flag is staff's to change; a product no longer sold as a gift
+    // card issues none.
+    let product_path = format!(
+        "/admin/api/products/{}",
+        product["id"].as_str().expect("id")
+    );
+    let (status, changed) =
+        send(staff(&stack, &shop, Method::PATCH, &product_path).json(&json!({"gift_card": false})))
+            .await;
+    assert_eq!(status, 200, "{changed}");
+    let (_, shown) = send(stack.get(&shop.host, &product_path.replace("/admin", ""))).await;
+    assert_eq!(shown["gift_card"], false, "{shown}");
+    let token = shop.cart(&stack, &[(&variant, 1)]).await;
+    assert_eq!(
+        send(shop.checkout(&stack, &token, "not-a-gift", CARD_OK))
+            .await
+            .0,
+        201
+    );
+    assert_eq!(
+        shop.count(
+            &stack,
+            &format!(
+                "SELECT count(*) FROM gift_cards WHERE store_id = '{}'",
+                shop.id
+            )
+        )
+        .await,
+        2
+    );
     // Once: no third mail shows up.
     assert_eq!(
         stack
