@@ -493,6 +493,29 @@ async fn a_released_store_is_purged_and_no_store_served_or_unreleased_loses_a_ro
             status_of(shop.checkout(&stack, &token, "buy", CARD_OK)).await,
             201
         );
+        // A gift card with a ledger of two rows (the purge empties the
+        // ledger before its cards).
+        let r = stack
+            .post(&shop.host, "/admin/api/gift-cards")
+            .bearer_auth(&shop.staff)
+            .json(&json!({"amount_minor": 1000}))
+            .send()
+            .await
+            .expect("gift card");
+        assert_eq!(r.status(), 201);
+        let card: Value = r.json().await.expect("json");
+        let r = stack
+            .post(
+                &shop.host,
+                &format!(
+                    "/admin/api/gift-cards/{}/adjustments",
+                    card["id"].as_str().expect("id")
+                ),
+            )
+            .bearer_auth(&shop.staff)
+            .header("idempotency-key", "purge-me")
+            .json(&json!({"delta_minor": -1}));
+        assert_eq!(status_of(r).await, 201);
     }
     let pod = stack.pod_for(&gone.store).await;
     // The gateway's two webhooks per checkout land on their own; the row

@@ -344,7 +344,7 @@ fn spawn_load(
 }
 
 /// The tables an order's second half writes (issue 17).
-const AFTER_THE_ORDER: [&str; 14] = [
+const AFTER_THE_ORDER: [&str; 16] = [
     "discounts",
     "discount_codes",
     "discount_shopper_uses",
@@ -358,13 +358,14 @@ const AFTER_THE_ORDER: [&str; 14] = [
     "refunds",
     "webhook_subscriptions",
     "mail_deliveries",
-    // `risk_attempts` and `risk_assessments` join once the checkout screens
-    // (issue 18 part 3: the saga is not wired yet, so no request makes them).
     "risk_settings",
+    "gift_cards",
+    "gift_card_transactions",
 ];
 
 /// A signed-in customer buys, gets the order delivered, reviews it,
-/// opens a return, and gets a goodwill refund: rows in every table of
+/// opens a return, gets a goodwill refund, and staff issue and adjust a
+/// gift card: rows in every table of
 /// [`AFTER_THE_ORDER`] but the webhooks'.
 async fn after_the_order(stack: &Stack, shop: &Shop) {
     let (product, variant) = shop.product(stack, "AFTER-1", 2500, 5).await;
@@ -443,6 +444,29 @@ async fn after_the_order(stack: &Stack, shop: &Shop) {
         .bearer_auth(&shop.staff)
         .json(&json!({"block_amount_minor": 5_000_000}));
     assert_eq!(common::status_of(r).await, 200, "risk settings");
+    // A gift card with a balance moves without losing a cent: issued,
+    // then adjusted (two ledger rows).
+    let r = stack
+        .post(&shop.host, "/admin/api/gift-cards")
+        .bearer_auth(&shop.staff)
+        .json(&json!({"amount_minor": 4321, "note": "moves"}))
+        .send()
+        .await
+        .expect("gift card");
+    assert_eq!(r.status(), 201, "gift card");
+    let card: Value = r.json().await.expect("json");
+    let r = stack
+        .post(
+            &shop.host,
+            &format!(
+                "/admin/api/gift-cards/{}/adjustments",
+                card["id"].as_str().expect("id")
+            ),
+        )
+        .bearer_auth(&shop.staff)
+        .header("idempotency-key", "after-the-order-gift-card")
+        .json(&json!({"delta_minor": -21}));
+    assert_eq!(common::status_of(r).await, 201, "gift card adjustment");
 }
 
 /// The store's rows per table of [`AFTER_THE_ORDER`] in a pod database.

@@ -75,6 +75,16 @@ pub fn login_known_client(store: StoreId, kind: &str, email: &str, address: &str
     )
 }
 
+/// Gift card lookups from one client address in the current window.
+pub fn gift_card_lookups_by_address(store: StoreId, address: &str) -> String {
+    format!("{}gift-card:lookups:addr:{address}", store_prefix(store))
+}
+
+/// Gift card lookups of the store in the current window.
+pub fn gift_card_lookups(store: StoreId) -> String {
+    format!("{}gift-card:lookups", store_prefix(store))
+}
+
 /// The Redis hash holding a copy of a guest's cart.
 pub fn guest_cart(store: StoreId, cart: CartId) -> String {
     format!("{}cart:g:{cart}", store_prefix(store))

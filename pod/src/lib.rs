@@ -23,6 +23,7 @@ pub mod error;
 pub mod events;
 pub mod fleet;
 pub mod fulfillment;
+pub mod gift_cards;
 pub mod inventory;
 pub mod keys;
 pub mod media;

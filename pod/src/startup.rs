@@ -255,6 +255,7 @@ fn app(
         .merge(routes::returns::api())
         .merge(routes::discounts::api())
         .merge(routes::risk::api())
+        .merge(routes::gift_cards::api())
         // Undocumented: the storefront's HTML home page, for browsers.
         .route("/", get(storefront::home))
         // Undocumented: image files, at the URLs the product JSON gives.

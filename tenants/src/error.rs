@@ -113,6 +113,11 @@ catalogue! {
     DiscountNotApplicable => ("discount_not_applicable", CONFLICT),
     DiscountUsedUp => ("discount_used_up", CONFLICT),
     InvalidRiskSettings => ("invalid_risk_settings", UNPROCESSABLE_ENTITY),
+    GiftCardNotFound => ("gift_card_not_found", NOT_FOUND),
+    GiftCardExpired => ("gift_card_expired", UNPROCESSABLE_ENTITY),
+    GiftCardDisabled => ("gift_card_disabled", UNPROCESSABLE_ENTITY),
+    GiftCardInsufficient => ("gift_card_insufficient", CONFLICT),
+    GiftCardCurrencyMismatch => ("gift_card_currency_mismatch", UNPROCESSABLE_ENTITY),
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -24,7 +24,7 @@ use crate::{
     ProductStatus, ReviewId, ReviewStatus, ShipmentId, ShipmentStatus, StoreId, VariantId,
     WebhookId,
 };
-use crate::{RefundId, ReturnId};
+use crate::{GiftCardId, RefundId, ReturnId};
 
 /// The Kafka header that carries the event type, so consumers can filter
 /// without parsing the value.
@@ -103,10 +103,11 @@ pub enum EventType {
     ReturnCompleted,
     LinesCancelled,
     RefundIssued,
+    GiftCardIssued,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 29] = [
+    pub const ALL: [EventType; 30] = [
         Self::OrderPlaced,
         Self::OrderStatusChanged,
         Self::OrderCancelled,
@@ -136,6 +137,7 @@ impl EventType {
         Self::ReturnCompleted,
         Self::LinesCancelled,
         Self::RefundIssued,
+        Self::GiftCardIssued,
     ];
 
     /// The name on the wire (the envelope's `type`, the outbox's `type`).
@@ -170,6 +172,7 @@ impl EventType {
             Self::ReturnCompleted => "order.return_completed",
             Self::LinesCancelled => "order.lines_cancelled",
             Self::RefundIssued => "order.refund_issued",
+            Self::GiftCardIssued => "gift_card.issued",
         }
     }
 
@@ -204,6 +207,7 @@ impl EventType {
             | Self::ReturnCompleted
             | Self::LinesCancelled
             | Self::RefundIssued => Topic::Orders,
+            Self::GiftCardIssued => Topic::Accounts,
         }
     }
 
@@ -236,6 +240,7 @@ impl EventType {
             | Self::ReturnCompleted
             | Self::LinesCancelled
             | Self::RefundIssued => "the order",
+            Self::GiftCardIssued => "the gift card",
         }
     }
 }
@@ -529,6 +534,22 @@ pub struct RefundIssued {
     pub reason: Option<String>,
 }
 
+/// `gift_card.issued`: a gift card bought in an order was issued when the
+/// order was paid (one per unit). Without its code: the mail that carries
+/// it reads the code from the card, which forgets it once mailed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GiftCardIssued {
+    pub gift_card_id: GiftCardId,
+    pub order_id: OrderId,
+    pub number: i64,
+    pub customer_id: Option<CustomerId>,
+    pub email: String,
+    pub currency: Currency,
+    pub amount_minor: i64,
+    pub last4: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
 /// `inventory.level_changed`: a stock level of a (variant, location)
 /// changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -694,6 +715,7 @@ pub enum Event {
     ReturnCompleted(ReturnChanged),
     LinesCancelled(LinesCancelled),
     RefundIssued(RefundIssued),
+    GiftCardIssued(GiftCardIssued),
 }
 
 impl Event {
@@ -728,6 +750,7 @@ impl Event {
             Self::ReturnCompleted(_) => EventType::ReturnCompleted,
             Self::LinesCancelled(_) => EventType::LinesCancelled,
             Self::RefundIssued(_) => EventType::RefundIssued,
+            Self::GiftCardIssued(_) => EventType::GiftCardIssued,
         }
     }
 
@@ -763,6 +786,7 @@ impl Event {
             | Self::ReturnCompleted(e) => e.order_id.as_uuid(),
             Self::LinesCancelled(e) => e.order_id.as_uuid(),
             Self::RefundIssued(e) => e.order_id.as_uuid(),
+            Self::GiftCardIssued(e) => e.gift_card_id.as_uuid(),
         }
     }
 
@@ -796,6 +820,7 @@ impl Event {
             | Self::ReturnCompleted(e) => serde_json::to_value(e),
             Self::LinesCancelled(e) => serde_json::to_value(e),
             Self::RefundIssued(e) => serde_json::to_value(e),
+            Self::GiftCardIssued(e) => serde_json::to_value(e),
         }
     }
 
@@ -844,6 +869,7 @@ impl Event {
             EventType::ReturnCompleted => Self::ReturnCompleted(Deserialize::deserialize(payload)?),
             EventType::LinesCancelled => Self::LinesCancelled(Deserialize::deserialize(payload)?),
             EventType::RefundIssued => Self::RefundIssued(Deserialize::deserialize(payload)?),
+            EventType::GiftCardIssued => Self::GiftCardIssued(Deserialize::deserialize(payload)?),
         })
     }
 }
@@ -1104,6 +1130,17 @@ mod tests {
                 amount_minor: 500,
                 cause: RefundCause::Goodwill,
                 reason: Some("late delivery".into()),
+            }),
+            EventType::GiftCardIssued => Event::GiftCardIssued(GiftCardIssued {
+                gift_card_id: GiftCardId::new(),
+                order_id: order,
+                number: 1001,
+                customer_id: Some(CustomerId::new()),
+                email: "a@b.c".into(),
+                currency: Currency::USD,
+                amount_minor: 5000,
+                last4: "QR7T".into(),
+                expires_at: Some(at(1_800_000_000)),
             }),
         }
     }

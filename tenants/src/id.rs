@@ -186,6 +186,10 @@ id_type!(
     /// A discount of a store: a code shoppers enter, or an automatic one.
     DiscountId
 );
+id_type!(
+    /// A gift card: money of a store a code spends.
+    GiftCardId
+);
 
 impl From<CheckoutId> for HoldOwner {
     fn from(checkout: CheckoutId) -> Self {

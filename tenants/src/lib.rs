@@ -34,6 +34,7 @@ pub use account::{Email, Password};
 pub use claims::{Claims, IssuedToken, Party, Role};
 pub use domain::{Domain, Handle, NameError};
 pub use error::{ApiError, ErrorCode};
+pub use id::GiftCardId;
 pub use id::{
     AddressId, AdjustmentId, ApiKeyId, CartId, CategoryId, CheckoutId, CollectionId, CustomerId,
     DiscountId, EventId, HoldId, HoldOwner, JobId, LocationId, MediaId, MoveId, OrderId, PodId,

@@ -15,8 +15,8 @@ pub use model::{
     ProductPatch, ProductStatus, Sku, UnknownIds, Variant, VariantPatch,
 };
 pub use sql::{
-    existing_products, get_product, get_products, insert_product, list_products,
-    product_of_variant, statuses, variant_snapshots, Page, VariantSnapshot,
+    existing_products, get_product, get_products, gift_card_products, insert_product,
+    list_products, product_of_variant, statuses, variant_snapshots, Page, VariantSnapshot,
 };
 
 use crate::error::PodError;

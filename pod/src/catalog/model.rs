@@ -290,6 +290,11 @@ pub struct NewProduct {
     /// 1 to 100; no two with the same option values (`422`).
     #[schema(min_items = 1, max_items = 100)]
     pub variants: Vec<NewVariant>,
+    /// Sold as a gift card: each unit paid issues a card of its price
+    /// (mailed to the buyer). Its stock and shipping are a product's like
+    /// any other.
+    #[serde(default)]
+    pub gift_card: bool,
 }
 
 fn default_status() -> ProductStatus {
@@ -532,6 +537,8 @@ pub struct ProductPatch {
     /// (`422`).
     #[schema(max_items = 3)]
     pub options: Option<Vec<ProductOption>>,
+    /// Whether it is sold as a gift card.
+    pub gift_card: Option<bool>,
 }
 
 impl ProductPatch {
@@ -732,6 +739,9 @@ pub struct Product {
     /// Its published reviews: average, count and per-star counts.
     #[serde(default)]
     pub rating: Rating,
+    /// Sold as a gift card: each unit paid issues one of its price.
+    #[serde(default)]
+    pub gift_card: bool,
 }
 
 #[cfg(test)]

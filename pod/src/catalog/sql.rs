@@ -17,7 +17,8 @@ use crate::db::Ids;
 use crate::paging::split_page;
 
 const PRODUCT_COLUMNS: &str =
-    "id, title, description, status, vendor, product_type, tags, options, created_at, updated_at";
+    "id, title, description, status, vendor, product_type, tags, options, created_at, updated_at,
+     gift_card";
 const VARIANT_COLUMNS: &str = "id, product_id, sku, title, price_minor, compare_at_minor, currency,
      weight_grams, option_values, attributes, position";
 
@@ -33,6 +34,7 @@ struct ProductRow {
     options: Json<Vec<ProductOption>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    gift_card: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -145,6 +147,7 @@ async fn assemble(
                 options: r.options.0,
                 created_at: r.created_at,
                 updated_at: r.updated_at,
+                gift_card: r.gift_card,
             })
         })
         .collect()
@@ -160,8 +163,9 @@ pub async fn insert_product(
 ) -> Result<ProductId, sqlx::Error> {
     let product = ProductId::new();
     sqlx::query(
-        "INSERT INTO products (store_id, id, title, description, status, vendor, product_type, tags, options)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO products (store_id, id, title, description, status, vendor, product_type, tags, options,
+                               gift_card)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(store.as_uuid())
     .bind(product.as_uuid())
@@ -172,6 +176,7 @@ pub async fn insert_product(
     .bind(new.product_type.trim())
     .bind(&new.tags)
     .bind(Json(&new.options))
+    .bind(new.gift_card)
     .execute(&mut **tx)
     .await?;
     for (position, v) in new.variants.iter().enumerate() {
@@ -226,7 +231,8 @@ pub async fn update_product(
         "UPDATE products SET title = COALESCE($3, title), description = COALESCE($4, description),
                 status = COALESCE($5, status), vendor = COALESCE($6, vendor),
                 product_type = COALESCE($7, product_type), tags = COALESCE($8, tags),
-                options = COALESCE($9, options), updated_at = now()
+                options = COALESCE($9, options), gift_card = COALESCE($10, gift_card),
+                updated_at = now()
          WHERE store_id = $1 AND id = $2",
     )
     .bind(store.as_uuid())
@@ -238,6 +244,7 @@ pub async fn update_product(
     .bind(patch.product_type.as_deref().map(str::trim))
     .bind(patch.tags.as_ref())
     .bind(patch.options.as_ref().map(Json))
+    .bind(patch.gift_card)
     .execute(&mut **tx)
     .await?;
     Ok(updated.rows_affected() == 1)
@@ -603,4 +610,24 @@ pub async fn delete_product(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// Which of `products` are sold as gift cards (`gift_cards::issue_for_order`).
+pub async fn gift_card_products<'e>(
+    exec: impl sqlx::PgExecutor<'e>,
+    store: StoreId,
+    products: &[ProductId],
+) -> Result<Vec<ProductId>, sqlx::Error> {
+    let ids: Vec<Uuid> = products.iter().map(|p| p.as_uuid()).collect();
+    let rows: Vec<(Uuid,)> = sqlx::query_as(
+        "SELECT id FROM products WHERE store_id = $1 AND id = ANY($2) AND gift_card",
+    )
+    .bind(store.as_uuid())
+    .bind(&ids)
+    .fetch_all(exec)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id,)| ProductId::from_uuid(id))
+        .collect())
 }

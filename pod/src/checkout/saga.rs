@@ -783,6 +783,19 @@ async fn commit(
     orders::set_lookup_sha256(&mut tx, store, order_id, &lookup.sha256()).await?;
     let confirmation_path = orders::lookup::confirmation_path(order.number, &lookup);
     let currency = Currency::parse(&order.currency).map_err(PodError::internal)?;
+    crate::gift_cards::issue_for_order(
+        &mut tx,
+        store,
+        &crate::gift_cards::PaidOrder {
+            id: order_id,
+            number: order.number,
+            currency,
+            lines: &quote.lines,
+            customer: order.customer_id,
+            email: &order.email,
+        },
+    )
+    .await?;
     let placed = OrderPlaced {
         order_id,
         number: order.number,

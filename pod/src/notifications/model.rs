@@ -15,11 +15,12 @@ use mercato_tenants::Money;
 
 /// The events that mail someone; the triggers on `mail_enqueue` (pod
 /// migrations `…19_mail.sql`, `…22_order_fulfillment.sql`,
-/// `…23_returns.sql`, `…25_abandoned_carts.sql`, `…26_line_cancellation.sql`)
+/// `…23_returns.sql`, `…25_abandoned_carts.sql`, `…26_line_cancellation.sql`,
+/// `…28_gift_cards.sql`)
 /// queue a delivery for exactly these (a shipment's update only when it
 /// shipped, got new tracking on the way, or arrived; an issued refund only
 /// when no other mail tells of it: not a return's, not cancelled lines').
-pub const MAILED: [EventType; 13] = [
+pub const MAILED: [EventType; 14] = [
     EventType::OrderPlaced,
     EventType::ShipmentUpdated,
     EventType::CartAbandoned,
@@ -33,6 +34,7 @@ pub const MAILED: [EventType; 13] = [
     EventType::ReturnCompleted,
     EventType::LinesCancelled,
     EventType::RefundIssued,
+    EventType::GiftCardIssued,
 ];
 
 /// The store as its mails show it.
@@ -367,6 +369,31 @@ pub fn render(store: &StoreFace, event: &Event) -> Option<Mail> {
     })
 }
 
+/// The mail of a bought gift card, with its code: the event does not
+/// carry the code (see `gift_cards`), so [`render`] sends nothing for it and
+/// the worker renders it here with the code the card keeps for this mail.
+pub fn render_gift_card(
+    store: &StoreFace,
+    issued: &mercato_tenants::events::GiftCardIssued,
+    code: &str,
+) -> Mail {
+    let name = store.name.as_str();
+    let amount = format_money(Money::new(issued.amount_minor, issued.currency));
+    let mut body = Body::new(&format!(
+        "Here is your {amount} gift card for {name}, bought with order #{}.",
+        issued.number
+    ));
+    body.code("Your gift card code", code);
+    body.para(
+        "Enter the code at checkout to pay with it, or give it to someone: whoever holds the \
+         code can spend the card. Keep it safe: we cannot show it again.",
+    );
+    if let Some(at) = issued.expires_at {
+        body.para(&format!("It can be used until {}.", when(at)));
+    }
+    body.finish(&issued.email, format!("Your gift card — {name}"))
+}
+
 /// A return's lines: units and the order line they belong to.
 fn returned_lines(r: &mercato_tenants::events::ReturnChanged) -> Vec<[String; 3]> {
     r.lines
@@ -629,6 +656,31 @@ mod tests {
         assert!(render(&face(), &other).is_none());
         assert!(!MAILED.contains(&EventType::ProductDeleted));
         assert!(render(&face(), &Event::OrderPlaced(order())).is_some());
+    }
+
+    #[test]
+    fn a_gift_card_mail_carries_the_code_it_is_given_and_the_event_alone_mails_nothing() {
+        use mercato_tenants::events::GiftCardIssued;
+        let issued = GiftCardIssued {
+            gift_card_id: mercato_tenants::GiftCardId::new(),
+            order_id: OrderId::new(),
+            number: 1001,
+            customer_id: None,
+            email: "shopper@example.com".into(),
+            currency: Currency::USD,
+            amount_minor: 2500,
+            last4: "NPQR".into(),
+            expires_at: None,
+        };
+        assert!(render(&face(), &Event::GiftCardIssued(issued.clone())).is_none());
+        let mail = render_gift_card(&face(), &issued, "ABCD-EFGH-JKLM-NPQR");
+        assert_eq!(mail.to, "shopper@example.com");
+        assert_eq!(mail.subject, "Your gift card — Café <Noir> & Co");
+        assert!(
+            mail.text.contains("ABCD-EFGH-JKLM-NPQR") && mail.html.contains("ABCD-EFGH-JKLM-NPQR")
+        );
+        assert!(mail.text.contains("$25.00"));
+        assert!(!format!("{mail:?}").contains("ABCD"));
     }
 
     fn shipment(status: mercato_tenants::ShipmentStatus) -> Event {

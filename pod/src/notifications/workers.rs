@@ -213,6 +213,17 @@ async fn deliver(
     let rendered = match events::read(&state.db, store, event_id).await? {
         None => Err("the event is not in the outbox".to_owned()),
         Some(Err(unreadable)) => Err(unreadable),
+        // A bought gift card's code is not in its event: the card keeps
+        // it for this mail (cleared by a trigger once the mail is written).
+        Some(Ok(mercato_tenants::events::Event::GiftCardIssued(issued))) => {
+            match crate::gift_cards::sql::pending_code(&state.db, store, event_id).await? {
+                Some(code) => Ok((
+                    mercato_tenants::events::EventType::GiftCardIssued,
+                    model::render_gift_card(&face, &issued, &grouped(&code)),
+                )),
+                None => Err("the gift card's code is no longer kept".to_owned()),
+            }
+        }
         Some(Ok(event)) => model::render(&face, &event)
             .map(|mail| (event.event_type(), mail))
             .ok_or_else(|| format!("{} mails nobody", event.event_type())),
@@ -279,6 +290,13 @@ async fn deliver(
         Step::Done if relay_down => Ok(Step::RelayDown),
         step => Ok(step),
     }
+}
+
+/// A kept gift card code as its holder reads it (`ABCD-EFGH-...`).
+fn grouped(code: &str) -> String {
+    crate::gift_cards::Code::parse(code)
+        .map(|c| c.grouped())
+        .unwrap_or_else(|| code.to_owned())
 }
 
 /// Records `outcome` under the fence.

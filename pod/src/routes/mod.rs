@@ -13,6 +13,7 @@ pub mod collections;
 pub mod discounts;
 pub mod fleet;
 pub mod fulfillment;
+pub mod gift_cards;
 pub mod inventory;
 pub mod media;
 pub mod notifications;
