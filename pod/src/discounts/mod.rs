@@ -727,32 +727,44 @@ pub async fn redeem(
     let mut sorted: Vec<&AppliedDiscount> = applied.iter().collect();
     sorted.sort_by_key(|a| a.discount_id);
     for a in sorted {
+        let code = match &a.code {
+            Some(key) => match sql::code_of(tx, store, a.discount_id, key).await? {
+                Some(found) => Some(found),
+                None => return Ok(Err(a.clone())), // deleted meanwhile
+            },
+            None => None,
+        };
         let inserted = sql::insert_use(
             tx,
             store,
             checkout,
             &sql::Use {
                 discount: a.discount_id,
-                code_id: None,
+                code_id: code.map(|(id, _)| id),
                 shopper: &key,
                 amount_minor: a.amount_minor,
             },
         )
         .await?;
         if !inserted {
-            continue;
+            continue; // counted by this checkout before
         }
-        let Some(per_customer) = sql::count_discount(tx, store, a.discount_id).await? else {
-            return Ok(Err(a.clone()));
+        let Some(limits) = sql::limits(tx, store, a.discount_id).await? else {
+            return Ok(Err(a.clone())); // disabled or deleted meanwhile
         };
-        if let Some(code) = &a.code {
-            match sql::count_code(tx, store, a.discount_id, code).await? {
-                Some(id) => sql::set_use_code(tx, store, checkout, a.discount_id, id).await?,
-                None => return Ok(Err(a.clone())),
+        // Only a limit takes a counter's row lock.
+        if limits.usage_limit.is_some() && !sql::count_discount(tx, store, a.discount_id).await? {
+            return Ok(Err(a.clone()));
+        }
+        if let Some((id, Some(_))) = code {
+            if !sql::count_code(tx, store, id).await? {
+                return Ok(Err(a.clone()));
             }
         }
-        if !sql::count_shopper(tx, store, a.discount_id, &key, per_customer).await? {
-            return Ok(Err(a.clone()));
+        if let Some(per) = limits.per_customer_limit {
+            if !sql::count_shopper(tx, store, a.discount_id, &key, Some(per)).await? {
+                return Ok(Err(a.clone()));
+            }
         }
     }
     Ok(Ok(()))

@@ -37,9 +37,23 @@ pub struct Row {
     pub updated_at: DateTime<Utc>,
 }
 
+/// `used_count` is the counter: kept exactly for a discount with a usage
+/// limit (what the decision needs), not kept without one (no row lock
+/// on every checkout of an unlimited discount).
 const COLUMNS: &str = "d.id, d.title, d.method, d.kind, d.min_subtotal_minor, d.min_quantity,
     d.starts_at, d.ends_at, d.customers, d.first_order_only, d.usage_limit, d.per_customer_limit,
     d.combines_order, d.combines_product, d.combines_shipping, d.status, d.used_count,
+    0::bigint AS codes_count, d.created_at, d.updated_at";
+
+/// What staff see: the uses counted from `discount_uses` where no counter
+/// is kept, and the codes.
+const VIEW_COLUMNS: &str = "d.id, d.title, d.method, d.kind, d.min_subtotal_minor, d.min_quantity,
+    d.starts_at, d.ends_at, d.customers, d.first_order_only, d.usage_limit, d.per_customer_limit,
+    d.combines_order, d.combines_product, d.combines_shipping, d.status,
+    CASE WHEN d.usage_limit IS NOT NULL THEN d.used_count
+         ELSE (SELECT count(*)::int FROM discount_uses u
+                WHERE u.store_id = d.store_id AND u.discount_id = d.id AND u.released_at IS NULL)
+    END AS used_count,
     (SELECT count(*) FROM discount_codes c WHERE c.store_id = d.store_id AND c.discount_id = d.id)
         AS codes_count,
     d.created_at, d.updated_at";
@@ -184,7 +198,7 @@ pub async fn lock(
     id: DiscountId,
 ) -> Result<Option<Row>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM discounts d WHERE d.store_id = $1 AND d.id = $2 FOR UPDATE"
+        "SELECT {VIEW_COLUMNS} FROM discounts d WHERE d.store_id = $1 AND d.id = $2 FOR UPDATE"
     ))
     .bind(store.as_uuid())
     .bind(id.as_uuid())
@@ -211,7 +225,7 @@ pub async fn get<'e>(
     id: DiscountId,
 ) -> Result<Option<Row>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM discounts d WHERE d.store_id = $1 AND d.id = $2"
+        "SELECT {VIEW_COLUMNS} FROM discounts d WHERE d.store_id = $1 AND d.id = $2"
     ))
     .bind(store.as_uuid())
     .bind(id.as_uuid())
@@ -227,7 +241,7 @@ pub async fn list<'e>(
     limit: i64,
 ) -> Result<Vec<Row>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM discounts d
+        "SELECT {VIEW_COLUMNS} FROM discounts d
           WHERE d.store_id = $1 AND ($2::uuid IS NULL OR d.id < $2)
           ORDER BY d.id DESC LIMIT $3"
     ))
@@ -442,20 +456,23 @@ pub async fn insert_use(
     Ok(done.rows_affected() == 1)
 }
 
-/// Counts a use on the discount if it is still active and under its
-/// limit: one conditional UPDATE, so concurrent checkouts never pass the
-/// limit. Returns the discount's per-customer limit, or `None` when the
-/// use was refused.
-pub async fn count_discount(
+/// A discount's limits as a redemption needs them.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct Limits {
+    pub usage_limit: Option<i32>,
+    pub per_customer_limit: Option<i32>,
+}
+
+/// The limits of an active discount (`None`: disabled or gone). No lock:
+/// only a limited counter is locked, by its conditional update.
+pub async fn limits(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     discount: DiscountId,
-) -> Result<Option<Option<i32>>, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE discounts SET used_count = used_count + 1
-          WHERE store_id = $1 AND id = $2 AND status = 'active'
-            AND (usage_limit IS NULL OR used_count < usage_limit)
-          RETURNING per_customer_limit",
+) -> Result<Option<Limits>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT usage_limit, per_customer_limit FROM discounts
+          WHERE store_id = $1 AND id = $2 AND status = 'active'",
     )
     .bind(store.as_uuid())
     .bind(discount.as_uuid())
@@ -463,19 +480,36 @@ pub async fn count_discount(
     .await
 }
 
-/// Counts a use on the discount's code `key` if it is under its own
-/// limit; its id, or `None` when refused.
-pub async fn count_code(
+/// Counts a use on a limited discount if it is still active and under its
+/// limit: one conditional UPDATE, so concurrent checkouts never pass the
+/// limit. False when refused.
+pub async fn count_discount(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    discount: DiscountId,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE discounts SET used_count = used_count + 1
+          WHERE store_id = $1 AND id = $2 AND status = 'active'
+            AND used_count < usage_limit",
+    )
+    .bind(store.as_uuid())
+    .bind(discount.as_uuid())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The discount's code `key`: its id and own limit.
+pub async fn code_of(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     discount: DiscountId,
     key: &str,
-) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE discount_codes SET used_count = used_count + 1
-          WHERE store_id = $1 AND discount_id = $2 AND code_key = $3
-            AND (usage_limit IS NULL OR used_count < usage_limit)
-          RETURNING id",
+) -> Result<Option<(Uuid, Option<i32>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, usage_limit FROM discount_codes
+          WHERE store_id = $1 AND discount_id = $2 AND code_key = $3",
     )
     .bind(store.as_uuid())
     .bind(discount.as_uuid())
@@ -484,25 +518,21 @@ pub async fn count_code(
     .await
 }
 
-/// Notes which code a counted use went through.
-pub async fn set_use_code(
+/// Counts a use on a limited code if it is under its limit.
+pub async fn count_code(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
-    checkout: CheckoutId,
-    discount: DiscountId,
     code: Uuid,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE discount_uses SET code_id = $4
-          WHERE store_id = $1 AND checkout_id = $2 AND discount_id = $3",
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE discount_codes SET used_count = used_count + 1
+          WHERE store_id = $1 AND id = $2 AND used_count < usage_limit",
     )
     .bind(store.as_uuid())
-    .bind(checkout.as_uuid())
-    .bind(discount.as_uuid())
     .bind(code)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Counts a use by the shopper if under `limit` (`None`: counted anyway).
@@ -543,10 +573,12 @@ pub async fn release(
               RETURNING discount_id, code_id, shopper),
          d AS (
              UPDATE discounts x SET used_count = greatest(x.used_count - 1, 0)
-               FROM gone WHERE x.store_id = $1 AND x.id = gone.discount_id),
+               FROM gone WHERE x.store_id = $1 AND x.id = gone.discount_id
+                AND x.usage_limit IS NOT NULL),
          c AS (
              UPDATE discount_codes x SET used_count = greatest(x.used_count - 1, 0)
-               FROM gone WHERE x.store_id = $1 AND x.id = gone.code_id)
+               FROM gone WHERE x.store_id = $1 AND x.id = gone.code_id
+                AND x.usage_limit IS NOT NULL)
          UPDATE discount_shopper_uses x SET used_count = greatest(x.used_count - 1, 0)
            FROM gone
           WHERE x.store_id = $1 AND x.discount_id = gone.discount_id AND x.shopper = gone.shopper",
