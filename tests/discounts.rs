@@ -181,6 +181,46 @@ async fn a_code_applies_in_the_cart_and_on_the_order_and_a_line_refunds_its_disc
         "{done}"
     );
 
+    // Staff replace the definition: disabled, the code no longer enters.
+    let mut ended = percent_off_order("Ten percent (ended)", None, 1000);
+    ended["method"] = json!("code");
+    ended["status"] = json!("disabled");
+    let (status, d) = send(
+        staff(
+            &stack,
+            &shop,
+            Method::PUT,
+            &format!("/admin/api/discounts/{id}"),
+        )
+        .json(&ended),
+    )
+    .await;
+    assert_eq!(
+        (status, &d["status"], &d["title"]),
+        (200, &json!("disabled"), &json!("Ten percent (ended)")),
+        "{d}"
+    );
+    assert_eq!(d["codes_count"], 1);
+    let later = shop.cart(&stack, &[(&a, 1)]).await;
+    assert_eq!(
+        refusal(enter(&stack, &shop, &later, "SAVE10")).await,
+        (422, "unknown_discount_code".into())
+    );
+    ended["method"] = json!("automatic");
+    assert_eq!(
+        refusal(
+            staff(
+                &stack,
+                &shop,
+                Method::PUT,
+                &format!("/admin/api/discounts/{id}")
+            )
+            .json(&ended)
+        )
+        .await,
+        (422, "invalid_discount".into())
+    );
+
     // The confirmation mail shows the discount.
     let mail = stack
         .await_mails("shopper@example.com", "confirmed", 1)

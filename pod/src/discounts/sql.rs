@@ -109,6 +109,40 @@ impl Row {
     }
 }
 
+type Query<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds `$1` store, `$2` id and `$3`..`$17` the definition, in the order
+/// of [`DEFINITION`].
+fn bind_definition<'q>(
+    q: Query<'q>,
+    store: StoreId,
+    id: DiscountId,
+    d: &'q Definition,
+) -> Query<'q> {
+    q.bind(store.as_uuid())
+        .bind(id.as_uuid())
+        .bind(&d.title)
+        .bind(Json(&d.kind))
+        .bind(class_name(&d.kind))
+        .bind(d.conditions.min_subtotal_minor)
+        .bind(to_i32(d.conditions.min_quantity))
+        .bind(d.conditions.starts_at)
+        .bind(d.conditions.ends_at)
+        .bind(Json(&d.conditions.customers))
+        .bind(d.conditions.first_order_only)
+        .bind(to_i32(d.conditions.usage_limit))
+        .bind(to_i32(d.conditions.per_customer_limit))
+        .bind(d.combines_with.order)
+        .bind(d.combines_with.product)
+        .bind(d.combines_with.shipping)
+        .bind(d.status.as_str())
+}
+
+/// The definition's columns, `$3`..`$17` in [`bind_definition`].
+const DEFINITION: &str = "title, kind, class, min_subtotal_minor, min_quantity, starts_at,
+    ends_at, customers, first_order_only, usage_limit, per_customer_limit, combines_order,
+    combines_product, combines_shipping, status";
+
 /// Stores a new discount (its first code apart: [`insert_codes`]).
 pub async fn insert(
     tx: &mut Transaction<'_, Postgres>,
@@ -116,32 +150,14 @@ pub async fn insert(
     id: DiscountId,
     d: &Definition,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO discounts (store_id, id, title, method, kind, class, min_subtotal_minor,
-             min_quantity, starts_at, ends_at, customers, first_order_only, usage_limit,
-             per_customer_limit, combines_order, combines_product, combines_shipping, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-    )
-    .bind(store.as_uuid())
-    .bind(id.as_uuid())
-    .bind(&d.title)
-    .bind(d.method.as_str())
-    .bind(Json(&d.kind))
-    .bind(class_name(&d.kind))
-    .bind(d.conditions.min_subtotal_minor)
-    .bind(to_i32(d.conditions.min_quantity))
-    .bind(d.conditions.starts_at)
-    .bind(d.conditions.ends_at)
-    .bind(Json(&d.conditions.customers))
-    .bind(d.conditions.first_order_only)
-    .bind(to_i32(d.conditions.usage_limit))
-    .bind(to_i32(d.conditions.per_customer_limit))
-    .bind(d.combines_with.order)
-    .bind(d.combines_with.product)
-    .bind(d.combines_with.shipping)
-    .bind(d.status.as_str())
-    .execute(&mut **tx)
-    .await?;
+    let sql = format!(
+        "INSERT INTO discounts (store_id, id, {DEFINITION}, method)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    );
+    bind_definition(sqlx::query(&sql), store, id, d)
+        .bind(d.method.as_str())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -161,33 +177,14 @@ pub async fn replace(
     id: DiscountId,
     d: &Definition,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE discounts SET title = $3, kind = $4, class = $5, min_subtotal_minor = $6,
-             min_quantity = $7, starts_at = $8, ends_at = $9, customers = $10,
-             first_order_only = $11, usage_limit = $12, per_customer_limit = $13,
-             combines_order = $14, combines_product = $15, combines_shipping = $16,
-             status = $17, updated_at = now()
-         WHERE store_id = $1 AND id = $2",
-    )
-    .bind(store.as_uuid())
-    .bind(id.as_uuid())
-    .bind(&d.title)
-    .bind(Json(&d.kind))
-    .bind(class_name(&d.kind))
-    .bind(d.conditions.min_subtotal_minor)
-    .bind(to_i32(d.conditions.min_quantity))
-    .bind(d.conditions.starts_at)
-    .bind(d.conditions.ends_at)
-    .bind(Json(&d.conditions.customers))
-    .bind(d.conditions.first_order_only)
-    .bind(to_i32(d.conditions.usage_limit))
-    .bind(to_i32(d.conditions.per_customer_limit))
-    .bind(d.combines_with.order)
-    .bind(d.combines_with.product)
-    .bind(d.combines_with.shipping)
-    .bind(d.status.as_str())
-    .execute(&mut **tx)
-    .await?;
+    let sql = format!(
+        "UPDATE discounts SET ({DEFINITION}, updated_at) =
+             ($3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, now())
+         WHERE store_id = $1 AND id = $2"
+    );
+    let done = bind_definition(sqlx::query(&sql), store, id, d)
+        .execute(&mut **tx)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
