@@ -712,7 +712,7 @@ mod tests {
                 used: 0,
                 used_by_shopper: 0,
             }],
-            codes: [(id, crate::discounts::Entered { code: "TEN".into() })].into(),
+            codes: [(id, "TEN".to_owned())].into(),
             entered: vec!["TEN".into()],
             ..Offer::default()
         };

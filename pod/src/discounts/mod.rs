@@ -88,19 +88,20 @@ pub struct DiscountView {
 
 impl From<sql::Row> for DiscountView {
     fn from(r: sql::Row) -> Self {
+        let conditions = r.conditions();
         Self {
             id: DiscountId::from_uuid(r.id),
             title: r.title.clone(),
             method: r.method(),
             class: r.kind.0.class(),
             min_subtotal_minor: r.min_subtotal_minor,
-            min_quantity: r.conditions().min_quantity,
+            min_quantity: conditions.min_quantity,
             starts_at: r.starts_at,
             ends_at: r.ends_at,
             customers: r.customers.0.clone(),
             first_order_only: r.first_order_only,
-            usage_limit: r.conditions().usage_limit,
-            per_customer_limit: r.conditions().per_customer_limit,
+            usage_limit: conditions.usage_limit,
+            per_customer_limit: conditions.per_customer_limit,
             combines_with: r.combines_with(),
             status: r.status(),
             used_count: r.used_count,
@@ -383,12 +384,6 @@ impl Shopper {
     }
 }
 
-/// An entered code that matched.
-#[derive(Debug, Clone)]
-pub struct Entered {
-    pub code: String,
-}
-
 /// What a cart or checkout is weighed against, read once: the store's
 /// automatic discounts and the discounts of the codes entered, with their
 /// uses.
@@ -396,7 +391,7 @@ pub struct Entered {
 pub struct Offer {
     pub candidates: Vec<Candidate>,
     /// The codes entered that matched an active discount, by discount.
-    pub codes: HashMap<DiscountId, Entered>,
+    pub codes: HashMap<DiscountId, String>,
     /// The codes entered, upper case, in the order entered.
     pub entered: Vec<String>,
     /// Entered codes that match no active discount.
@@ -489,12 +484,7 @@ pub async fn offer(
                 candidate_used = c.code_used;
             }
         }
-        out.codes.insert(
-            id,
-            Entered {
-                code: c.code.clone(),
-            },
-        );
+        out.codes.insert(id, c.code.clone());
         out.candidates.push(Candidate {
             discount,
             used: candidate_used,
@@ -574,7 +564,7 @@ impl Offer {
                 r,
                 Refusal::UsedUp | Refusal::UsedUpByShopper | Refusal::Expired
             )
-            .then(|| (entered.code.clone(), Some(r.clone())))
+            .then(|| (entered.clone(), Some(r.clone())))
         })
     }
 
@@ -586,7 +576,7 @@ impl Offer {
             .map(|a| AppliedDiscount {
                 discount_id: a.id,
                 title: self.title(a.id),
-                code: self.codes.get(&a.id).map(|e| e.code.clone()),
+                code: self.codes.get(&a.id).cloned(),
                 class: a.class,
                 amount_minor: a.total(),
             })
@@ -608,7 +598,7 @@ impl Offer {
         for (id, r) in &decision.refused {
             if let Some(e) = self.codes.get(id) {
                 refused.push(RefusedCode {
-                    code: e.code.clone(),
+                    code: e.clone(),
                     reason: r.code().to_owned(),
                     message: describe(r, currency, |d| self.title(d)),
                 });
@@ -620,7 +610,7 @@ impl Offer {
             .map(|id| PendingDiscount {
                 discount_id: *id,
                 title: self.title(*id),
-                code: self.codes.get(id).map(|e| e.code.clone()),
+                code: self.codes.get(id).cloned(),
             })
             .collect();
         CartDiscounts {
@@ -721,7 +711,8 @@ pub async fn redeem(
     shopper: &Shopper,
     applied: &[AppliedDiscount],
 ) -> Result<Result<(), AppliedDiscount>, PodError> {
-    let key = shopper.key().unwrap_or_else(|| "e:".to_owned() + "unknown");
+    // A checkout always has an email; the fallback never counts anyone.
+    let key = shopper.key().unwrap_or_else(|| "e:unknown".to_owned());
     // Counters are taken in one order (by discount id), so two checkouts
     // with the same discounts never wait on each other in a cycle.
     let mut sorted: Vec<&AppliedDiscount> = applied.iter().collect();

@@ -230,6 +230,15 @@ pub async fn screen(
 }
 
 /// A checkout's decision, if it was screened.
+/// The decisions kept for `checkouts`, by checkout, in one read.
+pub async fn assessments_of(
+    db: &PgPool,
+    store: StoreId,
+    checkouts: &[CheckoutId],
+) -> Result<std::collections::HashMap<CheckoutId, Assessment>, PodError> {
+    Ok(sql::assessments_of(db, store, checkouts).await?)
+}
+
 pub async fn assessment_of(
     db: &PgPool,
     store: StoreId,

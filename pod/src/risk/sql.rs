@@ -233,6 +233,31 @@ pub async fn assessment_of(
         .transpose()
 }
 
+/// The decisions kept for `checkouts`, by checkout (one read for a list).
+pub async fn assessments_of(
+    db: &PgPool,
+    store: StoreId,
+    checkouts: &[CheckoutId],
+) -> Result<std::collections::HashMap<CheckoutId, Assessment>, sqlx::Error> {
+    let ids: Vec<uuid::Uuid> = checkouts.iter().map(|c| c.as_uuid()).collect();
+    let rows: Vec<(uuid::Uuid, String, i32, serde_json::Value)> = sqlx::query_as(
+        "SELECT checkout_id, outcome, score, reasons FROM risk_assessments
+          WHERE store_id = $1 AND checkout_id = ANY($2)",
+    )
+    .bind(store.as_uuid())
+    .bind(&ids)
+    .fetch_all(db)
+    .await?;
+    rows.into_iter()
+        .map(|(id, outcome, score, reasons)| {
+            Ok((
+                CheckoutId::from_uuid(id),
+                assessment(&outcome, score, reasons)?,
+            ))
+        })
+        .collect()
+}
+
 /// The store's settings (the defaults when it set none).
 pub async fn settings(db: &PgPool, store: StoreId) -> Result<RiskSettings, sqlx::Error> {
     let row: Option<(serde_json::Value,)> =

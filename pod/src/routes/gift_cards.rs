@@ -33,8 +33,6 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(lookup_gift_card))
 }
 
-const KEY_HEADER: &str = "idempotency-key";
-
 /// A card as staff see it: never its code, only the last four.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct GiftCardView {
@@ -412,25 +410,7 @@ async fn adjust_gift_card(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Adjustment>,
 ) -> Result<(StatusCode, Json<Adjusted>), PodError> {
-    let key = match headers.get(KEY_HEADER).map(|v| v.to_str()) {
-        None => {
-            return Err(ApiError::new(
-                ErrorCode::MissingIdempotencyKey,
-                "send an Idempotency-Key header (unique per adjustment)",
-            )
-            .into())
-        }
-        Some(Err(_)) => {
-            return Err(ApiError::invalid("Idempotency-Key must be printable ASCII").into())
-        }
-        Some(Ok(k)) => k.trim().to_owned(),
-    };
-    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::invalid(
-            "Idempotency-Key must be 1 to 255 printable ASCII characters",
-        )
-        .into());
-    }
+    let key = super::idempotency_key(&headers, "adjustment")?;
     model::check_delta(body.delta_minor).map_err(invalid)?;
     let reason = text("reason", body.reason.as_deref())?;
     let store = tenant.store_id;

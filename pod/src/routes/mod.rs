@@ -24,3 +24,30 @@ pub mod risk;
 pub mod search;
 pub mod tenancy;
 pub mod webhooks;
+
+/// The `Idempotency-Key` header of a staff write that may be retried (a
+/// refund, a gift card adjustment): required (`400
+/// missing_idempotency_key`, the message saying it is unique per `what`),
+/// 1 to 255 printable ASCII characters once trimmed (`400`).
+pub(crate) fn idempotency_key(
+    headers: &axum::http::HeaderMap,
+    what: &str,
+) -> Result<String, mercato_tenants::ApiError> {
+    use mercato_tenants::{ApiError, ErrorCode};
+    let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
+        None => {
+            return Err(ApiError::new(
+                ErrorCode::MissingIdempotencyKey,
+                format!("send an Idempotency-Key header (unique per {what})"),
+            ))
+        }
+        Some(Err(_)) => return Err(ApiError::invalid("Idempotency-Key must be printable ASCII")),
+        Some(Ok(k)) => k.trim().to_owned(),
+    };
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::invalid(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+        ));
+    }
+    Ok(key)
+}

@@ -502,8 +502,6 @@ pub struct RefundRequest {
     pub reason: Option<String>,
 }
 
-const KEY_HEADER: &str = "idempotency-key";
-
 /// Refunds part of an order (goodwill): any amount up to what is left of
 /// its capture, paid back through the gateway. The `Idempotency-Key`
 /// makes retries safe: the same key and body answer with the same refund,
@@ -530,25 +528,7 @@ async fn create_refund(
     headers: HeaderMap,
     ApiJson(body): ApiJson<RefundRequest>,
 ) -> Result<(StatusCode, Json<Refund>), PodError> {
-    let key = match headers.get(KEY_HEADER).map(|v| v.to_str()) {
-        None => {
-            return Err(ApiError::new(
-                ErrorCode::MissingIdempotencyKey,
-                "send an Idempotency-Key header (unique per refund)",
-            )
-            .into())
-        }
-        Some(Err(_)) => {
-            return Err(ApiError::invalid("Idempotency-Key must be printable ASCII").into())
-        }
-        Some(Ok(k)) => k.trim().to_owned(),
-    };
-    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::invalid(
-            "Idempotency-Key must be 1 to 255 printable ASCII characters",
-        )
-        .into());
-    }
+    let key = super::idempotency_key(&headers, "refund")?;
     if body.amount_minor < 1 {
         return Err(ApiError::invalid("amount_minor must be at least 1").into());
     }

@@ -51,9 +51,11 @@ async fn list_risk_reviews(
 ) -> Result<Json<Vec<RiskReview>>, PodError> {
     let store = tenant.store_id;
     let waiting = crate::checkout::in_review(&state, store, 200).await?;
+    let ids: Vec<_> = waiting.iter().map(|c| c.id).collect();
+    let mut assessments = risk::assessments_of(&state.db, store, &ids).await?;
     let mut out = Vec::with_capacity(waiting.len());
     for c in waiting {
-        let assessment = risk::assessment_of(&state.db, store, c.id).await?;
+        let assessment = assessments.remove(&c.id);
         let (email, total_minor, currency) = c.quote.as_ref().map_or_else(
             || (String::new(), 0, String::new()),
             |q| {
