@@ -529,6 +529,7 @@ fn credit<'a>(key: &'a str, debit_key: &'a str, amount: i64) -> Credit<'a> {
         amount_minor: amount,
         debit_key,
         key,
+        checkout: None,
         order: None,
         refund: None,
         reason: None,
@@ -679,5 +680,414 @@ async fn a_gift_card_product_bought_issues_a_card_per_unit_and_mails_its_code_on
             .len(),
         2
     );
+    stack.shutdown().await;
+}
+
+/// A checkout's request paying with `cards` (codes) and `card` (a payment
+/// token, or none).
+fn pay_with(
+    stack: &Stack,
+    shop: &Shop,
+    cart: &str,
+    key: &str,
+    cards: &[&str],
+    card: Option<&str>,
+) -> reqwest::RequestBuilder {
+    let mut body = common::shop::checkout_body(CARD_OK);
+    match card {
+        Some(token) => body["payment_token"] = json!(token),
+        None => {
+            body.as_object_mut().expect("body").remove("payment_token");
+        }
+    }
+    body["gift_cards"] = json!(cards);
+    stack
+        .post(&shop.host, "/api/checkout")
+        .header("x-cart-token", cart)
+        .header("idempotency-key", key)
+        .json(&body)
+}
+
+/// The balance a code holds now.
+async fn balance(stack: &Stack, shop: &Shop, id: &str) -> i64 {
+    let (status, card) = send(staff(
+        stack,
+        shop,
+        Method::GET,
+        &format!("/admin/api/gift-cards/{id}"),
+    ))
+    .await;
+    assert_eq!(status, 200, "{card}");
+    card["balance_minor"].as_i64().expect("balance")
+}
+
+fn field(v: &Value, name: &str) -> String {
+    v[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} in {v}"))
+        .to_owned()
+}
+
+async fn refund(stack: &Stack, shop: &Shop, order: &str, key: &str, body: Value) -> Value {
+    let (status, refund) = send(
+        staff(
+            stack,
+            shop,
+            Method::POST,
+            &format!("/admin/api/orders/{order}/refunds"),
+        )
+        .header("idempotency-key", key)
+        .json(&body),
+    )
+    .await;
+    assert_eq!(status, 201, "{refund}");
+    assert_eq!(refund["status"], "succeeded", "{refund}");
+    refund
+}
+
+#[tokio::test]
+async fn gift_cards_pay_first_the_card_pays_the_rest_and_refunds_go_back_to_the_cards_first() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "tender").await;
+    let (_, tee) = shop.product(&stack, "TEE", 1500, 10).await;
+    let (a, b) = (
+        issue(&stack, &shop, 1000).await,
+        issue(&stack, &shop, 500).await,
+    );
+    let (a_id, b_id) = (field(&a, "id"), field(&b, "id"));
+
+    let cart = shop.cart(&stack, &[(&tee, 2)]).await;
+    // Any case, any dashes; a card named twice pays once.
+    let a_typed = field(&a, "code").to_lowercase().replace('-', " ");
+    let (status, order) = send(pay_with(
+        &stack,
+        &shop,
+        &cart,
+        "tender-1",
+        &[&a_typed, &field(&b, "code"), &field(&a, "code")],
+        Some(CARD_OK),
+    ))
+    .await;
+    assert_eq!(status, 201, "{order}");
+    let total = order["total_minor"].as_i64().expect("total");
+    assert!(total > 1500, "{order}");
+    assert_eq!(order["gift_card_minor"], 1500, "{order}");
+    assert_eq!(
+        order["captured_minor"],
+        total - 1500,
+        "the card paid the rest"
+    );
+    let order_id = field(&order, "id");
+    assert_eq!(
+        shop.at_gateway(&stack, &order_id).await,
+        (total - 1500, 0),
+        "the gateway was asked for the rest only"
+    );
+    assert_eq!(balance(&stack, &shop, &a_id).await, 0);
+    assert_eq!(balance(&stack, &shop, &b_id).await, 0);
+    // The ledger names the checkout and the order on each debit.
+    let linked = shop
+        .count(
+            &stack,
+            &format!(
+                "SELECT count(*) FROM gift_card_transactions WHERE store_id = $1
+                  AND kind = 'debit' AND order_id = '{order_id}' AND checkout_id IS NOT NULL"
+            ),
+        )
+        .await;
+    assert_eq!(linked, 2);
+
+    // A refund goes to the gift cards first, at once, without the gateway.
+    let r = refund(&stack, &shop, &order_id, "r1", json!({"amount_minor": 700})).await;
+    assert_eq!(
+        (r["amount_minor"].as_i64(), r["gift_card_minor"].as_i64()),
+        (Some(700), Some(700))
+    );
+    let cards_now = balance(&stack, &shop, &a_id).await + balance(&stack, &shop, &b_id).await;
+    assert_eq!(cards_now, 700);
+    assert_eq!(shop.at_gateway(&stack, &order_id).await, (total - 1500, 0));
+    // As the merchant chooses: this one to the card first.
+    let r = refund(
+        &stack,
+        &shop,
+        &order_id,
+        "r2",
+        json!({"amount_minor": 1000, "to": "card_first"}),
+    )
+    .await;
+    assert_eq!(r["gift_card_minor"], 0, "{r}");
+    assert_eq!(
+        shop.at_gateway(&stack, &order_id).await,
+        (total - 1500, 1000)
+    );
+    // The rest: the gift cards' 800 left, then the card's.
+    let rest = total - 1700;
+    let r = refund(
+        &stack,
+        &shop,
+        &order_id,
+        "r3",
+        json!({"amount_minor": rest}),
+    )
+    .await;
+    assert_eq!(r["gift_card_minor"], 800, "{r}");
+    assert_eq!(
+        balance(&stack, &shop, &a_id).await,
+        1000,
+        "each card got back what it paid"
+    );
+    assert_eq!(balance(&stack, &shop, &b_id).await, 500);
+    assert_eq!(
+        shop.at_gateway(&stack, &order_id).await,
+        (total - 1500, total - 1500),
+        "the card got back all it paid"
+    );
+    // Nothing is left: not a cent more to either.
+    let (status, code) = common::error_code(
+        staff(
+            &stack,
+            &shop,
+            Method::POST,
+            &format!("/admin/api/orders/{order_id}/refunds"),
+        )
+        .header("idempotency-key", "r4")
+        .json(&json!({"amount_minor": 1}))
+        .send()
+        .await
+        .expect("send"),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (409, "refund_too_large"));
+    let (status, shown) = send(staff(
+        &stack,
+        &shop,
+        Method::GET,
+        &format!("/admin/api/orders/{order_id}"),
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(shown["refunded_minor"], total, "{shown}");
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn gift_cards_alone_need_no_card_and_a_failed_checkout_gives_every_cent_back() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "tenderall").await;
+    let (_, tee) = shop.product(&stack, "TEE", 1500, 10).await;
+    let big = issue(&stack, &shop, 100_000).await;
+    let small = issue(&stack, &shop, 500).await;
+    let (big_id, small_id) = (field(&big, "id"), field(&small, "id"));
+
+    // Paid whole by a gift card: no payment token, no gateway.
+    let cart = shop.cart(&stack, &[(&tee, 1)]).await;
+    let (status, order) = send(pay_with(
+        &stack,
+        &shop,
+        &cart,
+        "all-1",
+        &[&field(&big, "code")],
+        None,
+    ))
+    .await;
+    assert_eq!(status, 201, "{order}");
+    let total = order["total_minor"].as_i64().expect("total");
+    assert_eq!(order["gift_card_minor"], total);
+    assert_eq!(order["captured_minor"], 0);
+    assert_eq!(order["status"], "paid");
+    assert_eq!(balance(&stack, &shop, &big_id).await, 100_000 - total);
+    // Cancelled by staff: all of it back to the card, at once.
+    let order_id = field(&order, "id");
+    let (status, cancelled) = send(
+        staff(
+            &stack,
+            &shop,
+            Method::POST,
+            &format!("/admin/api/orders/{order_id}/cancel"),
+        )
+        .json(&json!({"reason": "customer asked"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["refunded_minor"], total, "{cancelled}");
+    assert_eq!(balance(&stack, &shop, &big_id).await, 100_000);
+
+    // The card is declined after the gift card was debited: compensation
+    // credits it back, the stock is released.
+    let stock_before = shop.stock(&stack, &tee).await;
+    let cart = shop.cart(&stack, &[(&tee, 1)]).await;
+    let (status, body) = send(pay_with(
+        &stack,
+        &shop,
+        &cart,
+        "declined-1",
+        &[&field(&small, "code")],
+        Some(common::shop::CARD_DECLINED),
+    ))
+    .await;
+    assert_eq!(status, 402, "{body}");
+    assert_eq!(balance(&stack, &shop, &small_id).await, 500);
+    let ledger = shop
+        .count(
+            &stack,
+            &format!(
+                "SELECT count(*) FROM gift_card_transactions WHERE store_id = $1
+                  AND gift_card_id = '{small_id}' AND kind IN ('debit', 'credit')"
+            ),
+        )
+        .await;
+    assert_eq!(ledger, 2, "one debit, one credit of it");
+    assert_eq!(
+        shop.stock(&stack, &tee).await,
+        stock_before,
+        "the unit is free again"
+    );
+    // A retry of the same request: the same answer, nothing moves again.
+    let (status, again) = send(pay_with(
+        &stack,
+        &shop,
+        &cart,
+        "declined-1",
+        &[&field(&small, "code")],
+        Some(common::shop::CARD_DECLINED),
+    ))
+    .await;
+    assert_eq!((status, &again), (402, &body));
+    assert_eq!(balance(&stack, &shop, &small_id).await, 500);
+
+    // The gift card does not cover it and there is no card: refused, nothing moves.
+    let (status, code) = common::error_code(
+        pay_with(
+            &stack,
+            &shop,
+            &cart,
+            "short-1",
+            &[&field(&small, "code")],
+            None,
+        )
+        .send()
+        .await
+        .expect("send"),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (400, "invalid_request"));
+    // Refusals name the card: an expired or unknown one stops the checkout.
+    let (status, code) = common::error_code(
+        pay_with(
+            &stack,
+            &shop,
+            &cart,
+            "unknown-1",
+            &["ABCD-EFGH-JKLM-NPQR"],
+            Some(CARD_OK),
+        )
+        .send()
+        .await
+        .expect("send"),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (404, "gift_card_not_found"));
+    assert_eq!(balance(&stack, &shop, &small_id).await, 500);
+    // Codes that name no card are limited per client: past the limit even
+    // a good code is not read (a guess learns nothing).
+    let mut last = (0, String::new());
+    for i in 0..gift_cards::model::LOOKUPS_PER_ADDRESS {
+        last = common::error_code(
+            pay_with(
+                &stack,
+                &shop,
+                &cart,
+                &format!("guess-{i}"),
+                &["ABCD-EFGH-JKLM-NPQ2"],
+                Some(CARD_OK),
+            )
+            .send()
+            .await
+            .expect("send"),
+        )
+        .await;
+    }
+    assert_eq!((last.0, last.1.as_str()), (429, "rate_limited"));
+    let (status, code) = common::error_code(
+        pay_with(
+            &stack,
+            &shop,
+            &cart,
+            "good-late",
+            &[&field(&small, "code")],
+            Some(CARD_OK),
+        )
+        .send()
+        .await
+        .expect("send"),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (429, "rate_limited"));
+    assert_eq!(balance(&stack, &shop, &small_id).await, 500);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_checkouts_racing_for_a_cards_last_balance_one_wins_the_other_is_told_what_is_left() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "tenderrace").await;
+    let (_, tee) = shop.product(&stack, "TEE", 1500, 100).await;
+    for round in 0..8 {
+        let card = issue(&stack, &shop, 1200).await;
+        let (id, code) = (field(&card, "id"), field(&card, "code"));
+        let carts = [
+            shop.cart(&stack, &[(&tee, 1)]).await,
+            shop.cart(&stack, &[(&tee, 1)]).await,
+        ];
+        let (one, two) = tokio::join!(
+            send(pay_with(
+                &stack,
+                &shop,
+                &carts[0],
+                &format!("race-{round}-a"),
+                &[&code],
+                Some(CARD_OK)
+            )),
+            send(pay_with(
+                &stack,
+                &shop,
+                &carts[1],
+                &format!("race-{round}-b"),
+                &[&code],
+                Some(CARD_OK)
+            )),
+        );
+        let mut answers = [one, two];
+        answers.sort_by_key(|(status, _)| *status);
+        let [(won, order), (lost, refused)] = answers;
+        assert_eq!(
+            (won, lost),
+            (201, 409),
+            "round {round}: {order} / {refused}"
+        );
+        assert_eq!(order["gift_card_minor"], 1200);
+        assert_eq!(
+            refused["error"]["code"], "gift_card_insufficient",
+            "{refused}"
+        );
+        let message = refused["error"]["message"].as_str().expect("message");
+        assert!(
+            message.contains(&format!("ending {} has only $0.00 left", &code[15..])),
+            "{message}"
+        );
+        assert_eq!(balance(&stack, &shop, &id).await, 0);
+        // One debit, never given back; the ledger is the balance.
+        let debits = shop
+            .count(
+                &stack,
+                &format!(
+                    "SELECT count(*) FROM gift_card_transactions WHERE store_id = $1
+                      AND gift_card_id = '{id}' AND kind <> 'issue'"
+                ),
+            )
+            .await;
+        assert_eq!(debits, 1, "round {round}");
+    }
+    assert_eq!(shop.stock(&stack, &tee).await, (92, 0), "8 sold, none held");
     stack.shutdown().await;
 }

@@ -488,6 +488,62 @@ async fn the_screen_allows_reviews_or_blocks_before_capture_and_staff_decide_rev
         "{body}"
     );
     assert_eq!(shop.stock(&stack, &dearest).await, (10, 0));
+
+    // A billing country other than the shipping one goes to review when
+    // the store says so; the order keeps the billing address, the
+    // checkout the gateway's fingerprint of the card.
+    let r = stack
+        .at(Method::PUT, &shop.host, SETTINGS)
+        .bearer_auth(&shop.staff)
+        .json(
+            &json!({"review_amount_minor": 1_000, "block_amount_minor": 5_000,
+                      "first_order_amount_minor": null, "country_mismatch": "review"}),
+        );
+    assert_eq!(status_of(r).await, 200);
+    let t = shop.cart(&stack, &[(&cheap, 1)]).await;
+    let mut body = common::shop::checkout_body(CARD_OK);
+    body["billing_address"] = json!({"name": "Ada Shopper", "line1": "1 rue de la Paix",
+        "city": "Paris", "postal_code": "75002", "country": "FR"});
+    let (status, held) = send(
+        stack
+            .post(&shop.host, "/api/checkout")
+            .header("x-cart-token", &t)
+            .header("idempotency-key", "billing-fr")
+            .json(&body),
+    )
+    .await;
+    assert_eq!(
+        (status, &held["review"]),
+        (201, &json!("pending")),
+        "{held}"
+    );
+    assert_eq!(held["billing_address"]["country"], "FR", "{held}");
+    let (_, queue) = send(
+        stack
+            .get(&shop.host, "/admin/api/risk/reviews")
+            .bearer_auth(&shop.staff),
+    )
+    .await;
+    let reasons: Vec<&str> = queue
+        .as_array()
+        .expect("queue")
+        .iter()
+        .filter(|r| r["order_id"] == held["id"])
+        .flat_map(|r| r["assessment"]["reasons"].as_array().expect("reasons"))
+        .filter_map(|r| r["code"].as_str())
+        .collect();
+    // (Its velocity rules fire too by now: five checkouts of one shopper.)
+    assert!(reasons.contains(&"country_mismatch"), "{queue}");
+    let fingerprinted = shop
+        .count(
+            &stack,
+            "SELECT count(*) FROM checkouts WHERE store_id = $1 AND card_fingerprint LIKE 'fp_%'",
+        )
+        .await;
+    assert!(
+        fingerprinted >= 4,
+        "every authorized checkout keeps its card's fingerprint"
+    );
     stack.shutdown().await;
 }
 

@@ -122,6 +122,7 @@ pub async fn cancel_lines(
             reason: ask.reason,
             actor: ask.actor,
             key: None,
+            to: refunds::Destination::default(),
         },
     )
     .await?;

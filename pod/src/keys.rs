@@ -85,6 +85,18 @@ pub fn gift_card_lookups(store: StoreId) -> String {
     format!("{}gift-card:lookups", store_prefix(store))
 }
 
+/// Checkout gift card codes from one client address that named no card,
+/// in the current window.
+pub fn gift_card_misses_by_address(store: StoreId, address: &str) -> String {
+    format!("{}gift-card:misses:addr:{address}", store_prefix(store))
+}
+
+/// Checkout gift card codes of the store that named no card, in the
+/// current window.
+pub fn gift_card_misses(store: StoreId) -> String {
+    format!("{}gift-card:misses", store_prefix(store))
+}
+
 /// The Redis hash holding a copy of a guest's cart.
 pub fn guest_cart(store: StoreId, cart: CartId) -> String {
     format!("{}cart:g:{cart}", store_prefix(store))

@@ -300,6 +300,10 @@ pub struct OrderPlaced {
     pub tax_minor: i64,
     /// `subtotal_minor - discount_minor + shipping_minor + tax_minor`.
     pub total_minor: i64,
+    /// What gift cards paid of the total (tender; the card paid the rest).
+    /// 0 in events recorded before gift cards.
+    #[serde(default)]
+    pub gift_card_minor: i64,
     pub lines: Vec<OrderLine>,
     /// The order's page for the confirmation mail,
     /// `/api/orders/{number}?token=<lookup token>`: a secret (whoever holds
@@ -529,7 +533,12 @@ pub struct RefundIssued {
     pub email: String,
     pub currency: Currency,
     pub refund_id: RefundId,
+    /// All of it: to gift cards and to the card together.
     pub amount_minor: i64,
+    /// The part credited back to the gift cards that paid the order (0 in
+    /// events recorded before gift cards).
+    #[serde(default)]
+    pub gift_card_minor: i64,
     pub cause: RefundCause,
     pub reason: Option<String>,
 }
@@ -943,6 +952,7 @@ mod tests {
                 shipping_minor: 500,
                 tax_minor: 380,
                 total_minor: 4680,
+                gift_card_minor: 0,
                 lines: vec![OrderLine {
                     variant_id: VariantId::new(),
                     product_id: ProductId::new(),
@@ -1128,6 +1138,7 @@ mod tests {
                 currency: Currency::USD,
                 refund_id: RefundId::new(),
                 amount_minor: 500,
+                gift_card_minor: 0,
                 cause: RefundCause::Goodwill,
                 reason: Some("late delivery".into()),
             }),

@@ -68,6 +68,15 @@ text_schema!(
     "shop.example.com"
 );
 
+text_schema!(
+    /// In request schemas: a gift card's code as a shopper types it
+    /// (`ABCD-EFGH-JKLM-NPQR`, any case; dashes and spaces are ignored).
+    GiftCardCodeText,
+    r"^[A-Za-z0-9 -]{1,64}$",
+    64,
+    "ABCD-EFGH-JKLM-NPQR"
+);
+
 /// The bearer-token security scheme the documents name.
 pub const BEARER: &str = "bearer";
 

@@ -1,5 +1,6 @@
 //! The saga's way back: whatever a failed checkout did is undone, each part
-//! idempotent (money returned, the order cancelled, the holds released),
+//! idempotent (money returned to the card and the gift cards, the order
+//! cancelled, the holds released),
 //! and the store's cancellation of an order still awaiting capture.
 
 use mercato_tenants::events::{Event, PaymentChanged};
@@ -13,7 +14,7 @@ use crate::error::PodError;
 use crate::orders::{self, OrderStatus};
 use crate::payments::{GatewayError, PaymentStatus};
 use crate::state::AppState;
-use crate::{discounts, events, inventory};
+use crate::{discounts, events, gift_cards, inventory};
 
 /// Undo what was done, each part idempotent: money back (void an
 /// authorization, refund a capture), the order cancelled, the holds
@@ -25,8 +26,10 @@ pub(crate) async fn compensate(
 ) -> Result<bool, PodError> {
     // Whether money may be held: an authorization succeeded, or one was
     // attempted without a definite answer.
-    let may_hold_money =
-        c.payment_id.is_some() || (c.did(Step::AuthorizeAttempted) && !c.did(Step::Declined));
+    // A checkout the gift cards pay whole never asks the gateway.
+    let card_pays = c.quote.as_ref().is_none_or(|q| q.card_minor() > 0);
+    let may_hold_money = c.payment_id.is_some()
+        || (card_pays && c.did(Step::AuthorizeAttempted) && !c.did(Step::Declined));
     let returned = if may_hold_money {
         let payment = match &c.payment_id {
             Some(id) => Some(id.clone()),
@@ -72,8 +75,16 @@ pub(crate) async fn compensate(
         };
         events::record(&mut tx, store, &Event::PaymentVoided(voided)).await?;
     }
-    // The discounts' uses go back with the failure (a no-op without any).
+    // The discounts' uses and the gift cards' debits go back with the
+    // failure (no-ops without any).
     discounts::release(&mut tx, store, c.id).await?;
+    if locked
+        .quote
+        .as_ref()
+        .is_some_and(|q| !q.gift_cards.is_empty())
+    {
+        gift_cards::give_back_checkout(&mut tx, store, c.id).await?;
+    }
     if let Some(order) = locked.order_id {
         let reason = locked.failure.as_deref().unwrap_or("checkout failed");
         orders::set_status(

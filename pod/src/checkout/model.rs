@@ -87,14 +87,26 @@ pub struct CheckoutRequest {
     #[schema(value_type = Option<mercato_tenants::openapi::EmailAddress>)]
     pub email: Option<String>,
     pub shipping_address: AddressInput,
+    /// The card's billing address, when the shopper gives one (the risk
+    /// screen compares its country with the shipping address's); the order
+    /// keeps it.
+    pub billing_address: Option<AddressInput>,
     /// A code from `GET /api/shipping-options` (`422 shipping_unavailable`
     /// for one that does not ship there).
     #[schema(min_length = 1, max_length = 40, pattern = r"^[a-z0-9][a-z0-9_-]*$")]
     pub shipping_option: String,
     /// A payment token from the payment gateway (test mode: `tok_<card
-    /// number>`), 1 to 255 printable ASCII characters.
+    /// number>`), 1 to 255 printable ASCII characters. Required unless the
+    /// gift cards pay the whole total.
     #[schema(pattern = r"^[!-~]{1,255}$")]
-    pub payment_token: String,
+    pub payment_token: Option<String>,
+    /// Gift card codes paying part of the total, in this order (each its
+    /// balance or what is still due); the card payment is asked for the
+    /// rest. At most 5, each up to 64 characters (`ABCD-EFGH-JKLM-NPQR`,
+    /// any case, dashes and spaces ignored).
+    #[serde(default)]
+    #[schema(value_type = Vec<mercato_tenants::openapi::GiftCardCodeText>, max_items = 5)]
+    pub gift_cards: Vec<String>,
     /// The total the shopper was shown, in minor units (0 to
     /// 100,000,000,000); when given and the total differs now, the checkout
     /// stops with `price_changed`.
@@ -563,6 +575,9 @@ pub fn quote(
         },
         shipping_address: address_json(address),
         email: email.as_str().to_owned(),
+        // Tender, not price: the saga adds them once the cards are read.
+        gift_cards: Vec::new(),
+        billing_address: None,
     })
 }
 

@@ -29,16 +29,20 @@ use crate::orders::{self, OrderStatus};
 use crate::payments::{AuthorizeRequest, GatewayError, Payment, PaymentStatus};
 use crate::product_write;
 use crate::state::AppState;
-use crate::{accounts, discounts, events, fulfillment, risk};
+use crate::{accounts, discounts, events, fulfillment, gift_cards, risk};
 
 /// What the shopper asked for, already checked for shape.
 pub struct Asked {
     pub cart: CartRef,
     pub email: Option<Email>,
     pub address: accounts::AddressFields,
+    pub billing: Option<accounts::AddressFields>,
     pub shipping_option: String,
     pub expected_total: Option<i64>,
+    /// Empty when none was sent (the gift cards must then pay it all).
     pub payment_token: String,
+    /// Gift card codes as sent (checked for length only).
+    pub gift_cards: Vec<String>,
 }
 
 /// Who is driving, which decides what a driver may do where the saga's
@@ -186,15 +190,11 @@ async fn declined(
     store: StoreId,
     c: &Checkout,
     failure: &Failure,
+    fingerprint: Option<&str>,
 ) -> Result<bool, PodError> {
     if let (true, Some(quote)) = (state.config.checkout.risk_screening, &c.quote) {
         let client = c.client_address.as_deref().unwrap_or("unknown");
-        let keys = risk::keys(
-            state,
-            &quote.email,
-            client,
-            risk::CardRef::Token(&c.payment_token),
-        );
+        let keys = risk::keys(state, &quote.email, client, card_ref(c, fingerprint));
         let mut tx = crate::tenancy::begin_write(&state.db, store).await?;
         risk::record_attempt(&mut *tx, store, c.id, &keys, risk::AttemptOutcome::Declined).await?;
         tx.commit().await?;
@@ -208,6 +208,15 @@ async fn declined(
         &[Step::Declined],
     )
     .await
+}
+
+/// How the risk screen knows the checkout's card: the gateway's
+/// fingerprint when it gave one, else the payment token.
+fn card_ref<'a>(c: &'a Checkout, fingerprint: Option<&'a str>) -> risk::CardRef<'a> {
+    match fingerprint.or(c.card_fingerprint.as_deref()) {
+        Some(f) => risk::CardRef::Fingerprint(f),
+        None => risk::CardRef::Token(&c.payment_token),
+    }
 }
 
 /// Records the failure and the answer it gives, and moves from the
@@ -263,7 +272,8 @@ async fn started(
     let Mode::Request(asked) = mode else {
         return fail(state, store, c, &Failure::interrupted()).await;
     };
-    let quote = match validate(state, store, asked)
+    let client = c.client_address.as_deref().unwrap_or("unknown");
+    let quote = match validate(state, store, asked, client)
         .instrument(step("checkout.validate", store))
         .await
     {
@@ -299,7 +309,7 @@ async fn started(
         quote: Some(&quote),
         ..Default::default()
     };
-    if quote.discounts.is_empty() {
+    if quote.discounts.is_empty() && quote.gift_cards.is_empty() {
         steps::advance(
             state,
             store,
@@ -311,9 +321,10 @@ async fn started(
         .await?;
         return Ok(true);
     }
-    // The discounts' uses are counted in the transaction that moves the
-    // checkout on: both or neither. A limit reached meanwhile fails the
-    // checkout (compensation releases the stock just held).
+    // The discounts' uses are counted and the gift cards debited in the
+    // transaction that moves the checkout on: all or nothing. A limit
+    // reached or a balance spent meanwhile fails the checkout
+    // (compensation releases the stock just held).
     let Some((mut tx, _)) = begin_step(state, store, c.id, SagaState::Started).await? else {
         return Ok(true); // another driver got here first
     };
@@ -333,6 +344,28 @@ async fn started(
         );
         return fail(state, store, c, &failure).await;
     }
+    let debited = gift_cards::debit_tender(&mut tx, store, c.id, quote.currency, &quote.gift_cards)
+        .instrument(step("checkout.gift_cards", store))
+        .await
+        .map_err(PodError::from)?;
+    if let Err((card, refusal)) = debited {
+        // Spent by another checkout meanwhile: nothing of this
+        // transaction stays.
+        drop(tx);
+        let last4 = quote
+            .gift_cards
+            .iter()
+            .find(|t| t.gift_card_id == card)
+            .map_or("", |t| t.last4.as_str());
+        let failure = Failure::new(
+            refusal.code(),
+            format!(
+                "{}; nothing was charged",
+                refusal.at_checkout(last4, quote.currency)
+            ),
+        );
+        return fail(state, store, c, &failure).await;
+    }
     sql::advance(
         &mut *tx,
         store,
@@ -346,8 +379,14 @@ async fn started(
     Ok(true)
 }
 
-/// Step 1: the cart priced from the catalog as it is now.
-async fn validate(state: &AppState, store: StoreId, asked: &Asked) -> Result<Quote, PodError> {
+/// Step 1: the cart priced from the catalog as it is now, and the gift
+/// cards' share of it.
+async fn validate(
+    state: &AppState,
+    store: StoreId,
+    asked: &Asked,
+    client: &str,
+) -> Result<Quote, PodError> {
     let tenant = state
         .hosted
         .get(store)
@@ -387,7 +426,8 @@ async fn validate(state: &AppState, store: StoreId, asked: &Asked) -> Result<Quo
     let products: Vec<_> = variants.values().map(|v| v.product_id).collect();
     let offer =
         discounts::offer(&state.db, store, &cart.discount_codes, &shopper, &products).await?;
-    Ok(model::quote(
+    let now = chrono::Utc::now();
+    let mut quote = model::quote(
         &wanted,
         &variants,
         tenant.currency,
@@ -399,9 +439,73 @@ async fn validate(state: &AppState, store: StoreId, asked: &Asked) -> Result<Quo
             email,
             expected_total: asked.expected_total,
             discounts: &offer,
-            now: chrono::Utc::now(),
+            now,
         },
-    )?)
+    )?;
+    quote.billing_address = asked.billing.as_ref().map(model::address_json);
+    if !asked.gift_cards.is_empty() {
+        let cards = tender_cards(state, store, &asked.gift_cards, client).await?;
+        quote.gift_cards =
+            gift_cards::model::plan_tender(&cards, quote.currency, quote.total_minor, now)
+                .map_err(|(id, refusal)| {
+                    let last4 = cards
+                        .iter()
+                        .find(|c| c.id == id)
+                        .map_or("", |c| c.last4.as_str());
+                    ApiError::new(refusal.code(), refusal.at_checkout(last4, quote.currency))
+                })?;
+    }
+    if quote.card_minor() > 0 && asked.payment_token.is_empty() {
+        let left = mercato_tenants::money::format_money(mercato_tenants::Money {
+            minor: quote.card_minor(),
+            currency: quote.currency,
+        });
+        return Err(ApiError::invalid(format!(
+            "payment_token is required: {left} is left to pay by card"
+        ))
+        .into());
+    }
+    Ok(quote)
+}
+
+/// The cards a checkout's codes name, in the order given. A client (or
+/// the store) over the limit of codes that named no card is refused
+/// before any code is read; each code that names no card counts (see
+/// `gift_cards::limit`).
+async fn tender_cards(
+    state: &AppState,
+    store: StoreId,
+    codes: &[String],
+    client: &str,
+) -> Result<Vec<gift_cards::GiftCard>, PodError> {
+    let limited = |secs: u64| {
+        ApiError::new(
+            ErrorCode::RateLimited,
+            format!("too many unknown gift card codes; try again in {secs} seconds"),
+        )
+    };
+    if let Some(secs) = gift_cards::limit::checkout_limited(state, store, client).await {
+        return Err(limited(secs).into());
+    }
+    let mut cards = Vec::with_capacity(codes.len());
+    for code in codes {
+        match gift_cards::find_by_code(&state.db, store, code).await? {
+            Some(card) => cards.push(card),
+            None => {
+                if let Some(secs) =
+                    gift_cards::limit::count_checkout_miss(state, store, client).await
+                {
+                    return Err(limited(secs).into());
+                }
+                return Err(ApiError::new(
+                    ErrorCode::GiftCardNotFound,
+                    "no gift card has this code",
+                )
+                .into());
+            }
+        }
+    }
+    Ok(cards)
 }
 
 /// Step 3: authorize (the shopper's request), or find out what the gateway
@@ -412,16 +516,32 @@ async fn reserved(
     c: &Checkout,
     mode: &Mode<'_>,
 ) -> Result<bool, PodError> {
+    let quote = c
+        .quote
+        .as_ref()
+        .ok_or_else(|| PodError::internal("reserved checkout without a quote"))?;
+    if quote.card_minor() == 0 {
+        // The gift cards pay it all: there is nothing to authorize.
+        steps::advance(
+            state,
+            store,
+            c.id,
+            SagaState::Reserved,
+            SagaState::Authorized,
+            Changes {
+                steps: &[Step::Authorize],
+                ..Default::default()
+            },
+        )
+        .await?;
+        return Ok(true);
+    }
     let key = gateway_key(c.id, "authorize");
     let known = match mode {
         Mode::Request(_) => {
-            let quote = c
-                .quote
-                .as_ref()
-                .ok_or_else(|| PodError::internal("reserved checkout without a quote"))?;
             let req = AuthorizeRequest {
                 key: key.clone(),
-                amount: quote.total_minor,
+                amount: quote.card_minor(),
                 currency: quote.currency.as_str().to_owned(),
                 token: c.payment_token.clone(),
                 reference: c.id.to_string(),
@@ -443,15 +563,16 @@ async fn reserved(
             }
             match answer {
                 Ok(p) => Some(p),
-                Err(GatewayError::Refused { code, .. }) => {
-                    return declined(state, store, c, &Failure::declined(&code)).await;
+                Err(GatewayError::Refused { code, payment }) => {
+                    let fingerprint = payment.as_ref().and_then(|p| p.card_fingerprint.as_deref());
+                    return declined(state, store, c, &Failure::declined(&code), fingerprint).await;
                 }
                 Err(GatewayError::Rejected { code, message, .. }) => {
                     let failure = Failure::new(
                         ErrorCode::PaymentFailed,
                         format!("the payment was refused ({code}): {message}"),
                     );
-                    return declined(state, store, c, &failure).await;
+                    return declined(state, store, c, &failure, None).await;
                 }
                 Err(GatewayError::Unknown(why)) => {
                     tracing::warn!(checkout = %c.id, %why, "authorization outcome unknown; recovery will settle it");
@@ -484,6 +605,7 @@ async fn reserved(
                 Changes {
                     steps: &[Step::Authorize],
                     payment_id: Some(&p.id),
+                    card_fingerprint: p.card_fingerprint.as_deref(),
                     ..Default::default()
                 },
             )
@@ -514,10 +636,10 @@ async fn create_order(state: &AppState, store: StoreId, c: &Checkout) -> Result<
         .quote
         .as_ref()
         .ok_or_else(|| PodError::internal("authorized checkout without a quote"))?;
-    let payment_id = locked
-        .payment_id
-        .as_deref()
-        .ok_or_else(|| PodError::internal("authorized checkout without a payment"))?;
+    let payment_id = locked.payment_id.as_deref();
+    if payment_id.is_none() && quote.card_minor() > 0 {
+        return Err(PodError::internal("authorized checkout without a payment"));
+    }
     if !cart::convert(&mut tx, store, locked.cart_id).await? {
         drop(tx);
         let failure = Failure::new(
@@ -547,6 +669,9 @@ async fn create_order(state: &AppState, store: StoreId, c: &Checkout) -> Result<
         },
     )
     .await?;
+    if !quote.gift_cards.is_empty() {
+        gift_cards::link_order(&mut tx, store, c.id, order).await?;
+    }
     // Last: it takes the store's order-number counter until the commit.
     orders::insert(
         &mut tx,
@@ -568,10 +693,7 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
         .quote
         .as_ref()
         .ok_or_else(|| PodError::internal("ordered checkout without a quote"))?;
-    let payment_id = c
-        .payment_id
-        .as_deref()
-        .ok_or_else(|| PodError::internal("ordered checkout without a payment"))?;
+    let payment_id = c.payment_id.as_deref();
     let order_id = c
         .order_id
         .ok_or_else(|| PodError::internal("ordered checkout without an order"))?;
@@ -591,13 +713,19 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
             }
         }
     }
+    let Some(payment_id) = payment_id.filter(|_| quote.card_minor() > 0) else {
+        // The gift cards paid it all, debited when the stock was held.
+        return commit(state, store, c, quote, order_id, None)
+            .instrument(step("checkout.commit", store))
+            .await;
+    };
     let key = gateway_key(c.id, "capture");
     let answer = if cfg!(feature = "failpoints") && state.config.failpoint == "capture_unknown" {
         Err(GatewayError::Unknown("failpoint capture_unknown".into()))
     } else {
         state
             .payments
-            .capture(&key, payment_id, quote.total_minor)
+            .capture(&key, payment_id, quote.card_minor())
             .instrument(step("checkout.capture", store))
             .await
     };
@@ -616,9 +744,16 @@ async fn capture(state: &AppState, store: StoreId, c: &Checkout) -> Result<bool,
             return fail(state, store, c, &failure).await;
         }
     };
-    commit(state, store, c, quote, payment_id, order_id, &captured)
-        .instrument(step("checkout.commit", store))
-        .await
+    commit(
+        state,
+        store,
+        c,
+        quote,
+        order_id,
+        Some((payment_id, captured.captured_amount)),
+    )
+    .instrument(step("checkout.commit", store))
+    .await
 }
 
 /// The risk screen of an authorized checkout (kept once per checkout: a
@@ -630,16 +765,16 @@ async fn screen(
     quote: &Quote,
 ) -> Result<risk::Assessment, PodError> {
     let client = c.client_address.as_deref().unwrap_or("unknown");
-    let keys = risk::keys(
-        state,
-        &quote.email,
-        client,
-        risk::CardRef::Token(&c.payment_token),
-    );
+    let keys = risk::keys(state, &quote.email, client, card_ref(c, None));
     let country = quote.shipping_address["country"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
+    let billing_country = quote
+        .billing_address
+        .as_ref()
+        .and_then(|a| a["country"].as_str())
+        .map(str::to_owned);
     risk::screen(
         &state.db,
         store,
@@ -650,7 +785,7 @@ async fn screen(
             email: quote.email.clone(),
             customer_id: c.customer_id.map(|id| id.as_uuid()),
             shipping_country: country,
-            billing_country: None,
+            billing_country,
             keys,
         },
     )
@@ -740,16 +875,16 @@ pub async fn decide_review(
 }
 
 /// In one transaction: commit the held stock, mark the order paid, write
-/// `order.placed` and `payment.captured` to the outbox, and end the
-/// checkout with its answer.
+/// `order.placed` and `payment.captured` (when the card paid: `captured`
+/// is its payment and amount) to the outbox, and end the checkout with its
+/// answer.
 async fn commit(
     state: &AppState,
     store: StoreId,
     c: &Checkout,
     quote: &Quote,
-    payment_id: &str,
     order_id: OrderId,
-    captured: &Payment,
+    captured: Option<(&str, i64)>,
 ) -> Result<bool, PodError> {
     let Some((mut tx, _)) = begin_step(state, store, c.id, SagaState::Ordered).await? else {
         return Ok(true); // another driver got here first
@@ -772,7 +907,7 @@ async fn commit(
         &mut tx,
         store,
         order_id,
-        captured.captured_amount,
+        captured.map_or(0, |(_, amount)| amount),
         &quote.lines,
     )
     .await?;
@@ -805,6 +940,7 @@ async fn commit(
         currency,
         subtotal_minor: order.subtotal_minor,
         discount_minor: order.discount_minor,
+        gift_card_minor: order.gift_card_minor,
         discount_codes: quote
             .discounts
             .iter()
@@ -827,18 +963,21 @@ async fn commit(
             .collect(),
         confirmation_path: Some(confirmation_path.clone()),
     };
-    let money = PaymentChanged {
+    let money = captured.map(|(payment_id, amount)| PaymentChanged {
         order_id: Some(order_id),
         checkout_id: c.id,
         payment_id: payment_id.to_owned(),
-        amount_minor: captured.captured_amount,
+        amount_minor: amount,
         currency,
-    };
+    });
     // The events keep this span's context: their messages' consumers
     // continue the trace from here.
     async {
         events::record(&mut tx, store, &Event::OrderPlaced(placed)).await?;
-        events::record(&mut tx, store, &Event::PaymentCaptured(money)).await
+        if let Some(money) = money {
+            events::record(&mut tx, store, &Event::PaymentCaptured(money)).await?;
+        }
+        Ok::<_, PodError>(())
     }
     .instrument(step("checkout.outbox", store))
     .await?;

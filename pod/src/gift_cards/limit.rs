@@ -5,6 +5,13 @@
 //! (the rest of the window). Counters live in Redis; when it cannot be
 //! reached an in-process map stands in (per process: looser, never
 //! absent), as for logins (`accounts::rate_limit`).
+//!
+//! A checkout naming gift cards is a lookup too, but a flash sale of
+//! shoppers paying with their own cards must not trip a store-wide limit:
+//! there only the codes that name no card count (a guesser's misses, with
+//! the same numbers and their own counters), and a client over the limit
+//! is refused before its codes are read, hit or miss alike, so a guess
+//! past the limit learns nothing.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
@@ -18,13 +25,48 @@ use crate::state::AppState;
 
 /// Counts this lookup; `Some(retry_after_secs)` when it is over a limit.
 pub async fn count_lookup(state: &AppState, store: StoreId, address: &str) -> Option<u64> {
-    let address_key = keys::gift_card_lookups_by_address(store, address);
-    let store_key = keys::gift_card_lookups(store);
-    let counts = match count_redis(state, &address_key, &store_key).await {
+    count(
+        state,
+        &keys::gift_card_lookups_by_address(store, address),
+        &keys::gift_card_lookups(store),
+    )
+    .await
+}
+
+/// Counts a checkout's code that named no card; `Some(retry_after_secs)`
+/// when the client or the store is now over a limit.
+pub async fn count_checkout_miss(state: &AppState, store: StoreId, address: &str) -> Option<u64> {
+    count(
+        state,
+        &keys::gift_card_misses_by_address(store, address),
+        &keys::gift_card_misses(store),
+    )
+    .await
+}
+
+/// `Some(retry_after_secs)` when a checkout's codes must not be read: the
+/// client or the store is over the limit of misses (counts nothing).
+pub async fn checkout_limited(state: &AppState, store: StoreId, address: &str) -> Option<u64> {
+    let address_key = keys::gift_card_misses_by_address(store, address);
+    let store_key = keys::gift_card_misses(store);
+    let counts = match peek_redis(state, &address_key, &store_key).await {
+        Ok(counts) => counts,
+        Err(_) => peek_local(&address_key, &store_key),
+    };
+    model::lookup_limited(LookupCounts {
+        // Over the limit once the next one would be.
+        address: counts.address.saturating_add(1),
+        store: counts.store.saturating_add(1),
+        ..counts
+    })
+}
+
+async fn count(state: &AppState, address_key: &str, store_key: &str) -> Option<u64> {
+    let counts = match count_redis(state, address_key, store_key).await {
         Ok(counts) => counts,
         Err(e) => {
             tracing::warn!(error = %e, "redis unavailable for gift card lookup limits; counting in process");
-            count_local(&address_key, &store_key)
+            count_local(address_key, store_key)
         }
     };
     model::lookup_limited(counts)
@@ -66,6 +108,42 @@ async fn count_redis(
         store,
         window_left_secs: u64::try_from(ttl).unwrap_or(LOOKUP_WINDOW_SECS),
     })
+}
+
+async fn peek_redis(
+    state: &AppState,
+    address_key: &str,
+    store_key: &str,
+) -> Result<LookupCounts, redis::RedisError> {
+    let mut conn = state.redis.connection().await?;
+    let (address, ttl, store): (Option<u32>, i64, Option<u32>) = redis::pipe()
+        .get(address_key)
+        .ttl(address_key)
+        .get(store_key)
+        .query_async(&mut conn)
+        .await
+        .inspect_err(|_| state.redis.failed())?;
+    Ok(LookupCounts {
+        address: address.unwrap_or(0),
+        store: store.unwrap_or(0),
+        window_left_secs: u64::try_from(ttl).unwrap_or(LOOKUP_WINDOW_SECS),
+    })
+}
+
+fn peek_local(address_key: &str, store_key: &str) -> LookupCounts {
+    let map = LOCAL.lock().unwrap_or_else(|e| e.into_inner());
+    let now = Instant::now();
+    let read = |key: &str| match map.get(key) {
+        Some((n, end)) if *end > now => (*n, end.saturating_duration_since(now).as_secs()),
+        _ => (0, LOOKUP_WINDOW_SECS),
+    };
+    let (address, left) = read(address_key);
+    let (store, _) = read(store_key);
+    LookupCounts {
+        address,
+        store,
+        window_left_secs: left,
+    }
 }
 
 /// The fallback counters: key -> (count, end of window).

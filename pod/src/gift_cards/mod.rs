@@ -257,6 +257,7 @@ pub struct Credit<'a> {
     /// This credit's own key (unique per card), e.g. `chk_<id>_gc_void` or
     /// `refund_<id>`.
     pub key: &'a str,
+    pub checkout: Option<CheckoutId>,
     pub order: Option<OrderId>,
     pub refund: Option<RefundId>,
     pub reason: Option<&'a str>,
@@ -324,7 +325,7 @@ pub async fn credit(
             balance_after: balance,
             key: Some(credit.key),
             reverses_key: Some(credit.debit_key),
-            checkout: None,
+            checkout: credit.checkout,
             order: credit.order,
             refund: credit.refund,
             reason: credit.reason,
@@ -478,4 +479,150 @@ pub async fn issue_for_order(
         }
     }
     Ok(count)
+}
+
+/// The key of a checkout's debit of each of its cards.
+fn checkout_debit_key(checkout: CheckoutId) -> String {
+    format!("chk_{}_gc", checkout.as_uuid().simple())
+}
+
+/// The checkout's tender, in the transaction that moves it to `reserved`:
+/// each card debited what the quote says, locked in id order (two
+/// checkouts naming the same cards never wait on each other in a cycle).
+/// A card that holds less now than when the checkout was priced (or was
+/// disabled meanwhile) refuses, named with its refusal (`Ok(Err(..))`);
+/// the caller then drops the transaction, so no card of the checkout is
+/// debited.
+pub async fn debit_tender(
+    tx: &mut Tx<'static, Postgres>,
+    store: StoreId,
+    checkout: CheckoutId,
+    currency: Currency,
+    tender: &[crate::orders::GiftCardTender],
+) -> Result<Result<(), (GiftCardId, Refusal)>, GiftCardError> {
+    let key = checkout_debit_key(checkout);
+    let mut sorted: Vec<_> = tender.iter().collect();
+    sorted.sort_by_key(|t| t.gift_card_id);
+    for t in sorted {
+        let debited = debit(
+            tx,
+            store,
+            t.gift_card_id,
+            &Debit {
+                amount_minor: t.amount_minor,
+                currency,
+                key: &key,
+                checkout: Some(checkout),
+                order: None,
+            },
+        )
+        .await;
+        match debited {
+            Ok(_) => {}
+            Err(GiftCardError::Refused(r)) => return Ok(Err((t.gift_card_id, r))),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Names the order on the checkout's debits, in the order's transaction.
+pub async fn link_order(
+    tx: &mut Tx<'static, Postgres>,
+    store: StoreId,
+    checkout: CheckoutId,
+    order: OrderId,
+) -> Result<(), sqlx::Error> {
+    sql::link_order(tx, store, checkout, order).await
+}
+
+/// A failed checkout's compensation, in its transaction: what is left of
+/// each of its debits goes back to the card (key `chk_<id>_gc_back`, so a
+/// repeated compensation gives nothing twice). A checkout that debited
+/// nothing gives back nothing. What was given back.
+pub async fn give_back_checkout(
+    tx: &mut Tx<'static, Postgres>,
+    store: StoreId,
+    checkout: CheckoutId,
+) -> Result<i64, GiftCardError> {
+    let back = format!("{}_back", checkout_debit_key(checkout));
+    let mut total = 0;
+    for d in sql::debits_of_checkout(tx, store, checkout).await? {
+        let left = d.debited_minor - d.credited_minor;
+        if left < 1 {
+            continue;
+        }
+        let credited = credit(
+            tx,
+            store,
+            d.card,
+            &Credit {
+                amount_minor: left,
+                debit_key: &d.key,
+                key: &back,
+                checkout: Some(checkout),
+                order: None,
+                refund: None,
+                reason: Some("checkout failed"),
+            },
+        )
+        .await?;
+        total += credited.amount_minor;
+    }
+    Ok(total)
+}
+
+/// What of an order's gift card tender has not been given back yet.
+pub async fn refundable(
+    tx: &mut Tx<'static, Postgres>,
+    store: StoreId,
+    checkout: CheckoutId,
+) -> Result<i64, sqlx::Error> {
+    Ok(sql::debits_of_checkout(tx, store, checkout)
+        .await?
+        .iter()
+        .map(|d| (d.debited_minor - d.credited_minor).max(0))
+        .sum())
+}
+
+/// A refund's gift card part, in the refund's reservation transaction:
+/// `amount_minor` credited over the checkout's debits in card id order,
+/// each at most what is left of it (key `rfd_<refund>`). What was credited
+/// (less than asked only when less is left).
+pub async fn refund_tender(
+    tx: &mut Tx<'static, Postgres>,
+    store: StoreId,
+    checkout: CheckoutId,
+    order: OrderId,
+    refund: RefundId,
+    amount_minor: i64,
+) -> Result<i64, GiftCardError> {
+    let key = format!("rfd_{}", refund.as_uuid().simple());
+    let mut due = amount_minor;
+    for d in sql::debits_of_checkout(tx, store, checkout).await? {
+        let take = (d.debited_minor - d.credited_minor).min(due);
+        if take < 1 {
+            continue;
+        }
+        let credited = credit(
+            tx,
+            store,
+            d.card,
+            &Credit {
+                amount_minor: take,
+                debit_key: &d.key,
+                key: &key,
+                checkout: None,
+                order: Some(order),
+                refund: Some(refund),
+                reason: Some("refund"),
+            },
+        )
+        .await?;
+        due -= credited.amount_minor;
+        if due == 0 {
+            break;
+        }
+    }
+    Ok(amount_minor - due)
 }

@@ -2,8 +2,10 @@
 //! what an issue or adjustment may ask, and the lookup limit. No I/O.
 
 use chrono::{DateTime, Utc};
-use mercato_tenants::{Currency, CustomerId, ErrorCode, GiftCardId, OrderId};
+use mercato_tenants::{Currency, CustomerId, ErrorCode, GiftCardId, Money, OrderId};
 use serde::Serialize;
+
+use crate::orders::GiftCardTender;
 use sha2::{Digest as _, Sha256};
 
 /// The code's characters: capital letters and digits without the ones a
@@ -218,6 +220,27 @@ impl Refusal {
     }
 }
 
+impl Refusal {
+    /// What a shopper reads at checkout, the card named by its last four.
+    pub fn at_checkout(self, last4: &str, currency: Currency) -> String {
+        match self {
+            Self::NotFound => "no gift card has this code".into(),
+            Self::Expired => format!("the gift card ending {last4} has expired"),
+            Self::Disabled => format!("the gift card ending {last4} is disabled"),
+            Self::CurrencyMismatch => {
+                format!("the gift card ending {last4} is in another currency")
+            }
+            Self::Insufficient { balance_minor } => format!(
+                "the gift card ending {last4} has only {} left",
+                mercato_tenants::money::format_money(Money {
+                    minor: balance_minor,
+                    currency,
+                })
+            ),
+        }
+    }
+}
+
 /// Whether `card` may pay `amount_minor` of `currency` at `now`: the
 /// first refusal in the order disabled, expired, currency, balance.
 pub fn may_pay(
@@ -246,6 +269,45 @@ pub fn may_pay(
 /// its whole balance, whichever is less (never negative).
 pub fn tender(balance_minor: i64, due_minor: i64) -> i64 {
     balance_minor.min(due_minor).max(0)
+}
+
+/// Most gift cards one checkout may name.
+pub const MAX_PER_CHECKOUT: usize = 5;
+
+/// How `cards` pay `due_minor` of `currency` at `now`, in the order the
+/// shopper gave them: each its whole balance or what is still due,
+/// whichever is less. A card named twice counts once; a card reached when
+/// nothing is due any more is left out (not debited). Refused, with the
+/// card, when one is disabled, expired, of another currency, or empty.
+pub fn plan_tender(
+    cards: &[GiftCard],
+    currency: Currency,
+    due_minor: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<GiftCardTender>, (GiftCardId, Refusal)> {
+    let mut due = due_minor.max(0);
+    let mut plan: Vec<GiftCardTender> = Vec::with_capacity(cards.len());
+    for card in cards {
+        if plan.iter().any(|t| t.gift_card_id == card.id) {
+            continue;
+        }
+        // The card's state and currency first, then that it holds money.
+        may_pay(card, currency, 0, now).map_err(|r| (card.id, r))?;
+        if card.balance_minor < 1 {
+            return Err((card.id, Refusal::Insufficient { balance_minor: 0 }));
+        }
+        let amount = tender(card.balance_minor, due);
+        if amount == 0 {
+            continue;
+        }
+        due -= amount;
+        plan.push(GiftCardTender {
+            gift_card_id: card.id,
+            last4: card.last4.clone(),
+            amount_minor: amount,
+        });
+    }
+    Ok(plan)
 }
 
 /// What a credit against a debit may give back: what is asked, at most
@@ -397,6 +459,48 @@ mod tests {
     }
 
     #[test]
+    fn a_tender_takes_cards_in_order_until_nothing_is_due() {
+        let now = Utc::now();
+        let (a, b, c) = (card(3000), card(5000), card(100));
+        let plan = plan_tender(
+            &[a.clone(), a.clone(), b.clone(), c.clone()],
+            Currency::USD,
+            6000,
+            now,
+        )
+        .expect("plan");
+        let paid: Vec<_> = plan
+            .iter()
+            .map(|t| (t.gift_card_id, t.amount_minor))
+            .collect();
+        assert_eq!(
+            paid,
+            vec![(a.id, 3000), (b.id, 3000)],
+            "a once, c not needed"
+        );
+        let all = plan_tender(std::slice::from_ref(&a), Currency::USD, 1000, now).expect("plan");
+        assert_eq!(all[0].amount_minor, 1000, "never more than is due");
+        let empty = card(0);
+        assert_eq!(
+            plan_tender(&[a.clone(), empty.clone()], Currency::USD, 9000, now),
+            Err((empty.id, Refusal::Insufficient { balance_minor: 0 }))
+        );
+        let expired = GiftCard {
+            expires_at: Some(now),
+            ..c
+        };
+        assert_eq!(
+            plan_tender(std::slice::from_ref(&expired), Currency::USD, 9000, now),
+            Err((expired.id, Refusal::Expired))
+        );
+        let eur = Currency::parse("EUR").expect("EUR");
+        assert_eq!(
+            plan_tender(std::slice::from_ref(&b), eur, 9000, now),
+            Err((b.id, Refusal::CurrencyMismatch))
+        );
+    }
+
+    #[test]
     fn the_lookup_limit_has_numbers() {
         let ok = LookupCounts {
             address: LOOKUPS_PER_ADDRESS,
@@ -457,6 +561,21 @@ mod tests {
                 prop_assert!(c >= 0 && c <= ask);
                 credited += c;
                 prop_assert!(credited <= debited);
+            }
+        }
+
+        #[test]
+        fn a_plan_pays_at_most_what_is_due_and_each_card_at_most_its_balance(
+            balances in proptest::collection::vec(1i64..100_000, 0..6),
+            due in 0i64..300_000,
+        ) {
+            let cards: Vec<_> = balances.iter().map(|b| card(*b)).collect();
+            let plan = plan_tender(&cards, Currency::USD, due, Utc::now()).expect("plan");
+            let paid: i64 = plan.iter().map(|t| t.amount_minor).sum();
+            prop_assert_eq!(paid, due.min(balances.iter().sum()));
+            for t in &plan {
+                let c = cards.iter().find(|c| c.id == t.gift_card_id).expect("card");
+                prop_assert!(t.amount_minor >= 1 && t.amount_minor <= c.balance_minor);
             }
         }
 

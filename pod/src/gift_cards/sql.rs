@@ -468,3 +468,62 @@ pub async fn pending_code<'e>(
     .await?;
     Ok(row.and_then(|(c,)| c))
 }
+
+/// A checkout's debit of one card and what was credited back against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CheckoutDebit {
+    pub card: GiftCardId,
+    pub key: String,
+    pub debited_minor: i64,
+    pub credited_minor: i64,
+}
+
+/// The debits a checkout made, by card id (the order locks are taken in).
+pub(crate) async fn debits_of_checkout(
+    conn: &mut PgConnection,
+    store: StoreId,
+    checkout: CheckoutId,
+) -> Result<Vec<CheckoutDebit>, sqlx::Error> {
+    let rows: Vec<(Uuid, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT d.gift_card_id, d.idempotency_key, -d.amount_minor,
+                (SELECT sum(c.amount_minor)::bigint FROM gift_card_transactions c
+                  WHERE c.store_id = d.store_id AND c.gift_card_id = d.gift_card_id
+                    AND c.kind = 'credit' AND c.reverses_key = d.idempotency_key)
+           FROM gift_card_transactions d
+          WHERE d.store_id = $1 AND d.checkout_id = $2 AND d.kind = 'debit'
+            AND d.idempotency_key IS NOT NULL
+          ORDER BY d.gift_card_id",
+    )
+    .bind(store.as_uuid())
+    .bind(checkout.as_uuid())
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(card, key, debited, credited)| CheckoutDebit {
+            card: GiftCardId::from_uuid(card),
+            key,
+            debited_minor: debited,
+            credited_minor: credited.unwrap_or(0),
+        })
+        .collect())
+}
+
+/// Names the order on a checkout's debits (made before the order existed).
+pub(crate) async fn link_order(
+    conn: &mut PgConnection,
+    store: StoreId,
+    checkout: CheckoutId,
+    order: OrderId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE gift_card_transactions SET order_id = $3
+          WHERE store_id = $1 AND checkout_id = $2 AND order_id IS NULL",
+    )
+    .bind(store.as_uuid())
+    .bind(checkout.as_uuid())
+    .bind(order.as_uuid())
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -105,6 +105,20 @@ pub fn render(store: &StoreFace, event: &Event) -> Option<Mail> {
                 ["Tax".into(), String::new(), money(order.tax_minor)],
                 ["Total".into(), String::new(), money(order.total_minor)],
             ]);
+            if order.gift_card_minor > 0 {
+                totals.extend([
+                    [
+                        "Paid by gift card".into(),
+                        String::new(),
+                        money(order.gift_card_minor),
+                    ],
+                    [
+                        "Paid by card".into(),
+                        String::new(),
+                        money(order.total_minor - order.gift_card_minor),
+                    ],
+                ]);
+            }
             body.table(&totals);
             if let Some(path) = &order.confirmation_path {
                 body.link("Follow your order", &format!("{url}{path}"));
@@ -531,6 +545,7 @@ mod tests {
             shipping_minor: 500,
             tax_minor: 380,
             total_minor: 4680,
+            gift_card_minor: 0,
             lines: vec![OrderLine {
                 variant_id: VariantId::new(),
                 product_id: ProductId::new(),

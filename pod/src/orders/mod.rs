@@ -21,8 +21,8 @@ pub(crate) mod sql;
 pub mod state;
 
 pub use model::{
-    AppliedDiscount, DiscountClass, Filter, Order, OrderShipment, OrderShipmentLine, Quote,
-    QuoteLine, ShippingChoice,
+    AppliedDiscount, DiscountClass, Filter, GiftCardTender, Order, OrderShipment,
+    OrderShipmentLine, Quote, QuoteLine, ShippingChoice,
 };
 pub use sql::{
     by_number, count_sales, database_transitions, get, insert, list, lookup_sha256, placed_before,

@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use mercato_tenants::{
-    CheckoutId, Currency, CustomerId, DiscountId, LocationId, OrderId, ProductId, ShipmentId,
-    ShipmentStatus, VariantId,
+    CheckoutId, Currency, CustomerId, DiscountId, GiftCardId, LocationId, OrderId, ProductId,
+    ShipmentId, ShipmentStatus, VariantId,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -35,16 +35,26 @@ pub struct Order {
     pub shipping_minor: i64,
     pub tax_minor: i64,
     pub total_minor: i64,
+    /// What gift cards paid of the total (tender: the total is the same).
+    pub gift_card_minor: i64,
+    /// What the card payment captured (`total_minor - gift_card_minor`
+    /// once paid).
     pub captured_minor: i64,
+    /// Given back so far, to gift cards and the card together; at most
+    /// `captured_minor + gift_card_minor`.
     pub refunded_minor: i64,
     #[schema(value_type = Object)]
     pub shipping_option: serde_json::Value,
     #[schema(value_type = Object)]
     pub shipping_address: serde_json::Value,
+    /// The card's billing address, when the shopper gave one.
+    #[schema(value_type = Option<Object>)]
+    pub billing_address: Option<serde_json::Value>,
     pub lines: Vec<QuoteLine>,
     pub cancel_reason: Option<String>,
+    /// The gateway's payment; none when gift cards paid the whole total.
     #[serde(skip)]
-    pub payment_id: String,
+    pub payment_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Its shipments, oldest (nearest location) first: present when one
@@ -129,6 +139,35 @@ pub struct Quote {
     #[schema(value_type = Object)]
     pub shipping_address: serde_json::Value,
     pub email: String,
+    /// Gift cards paying part of the total, in the order the shopper gave
+    /// them; the card payment is asked for the rest ([`Quote::card_minor`]).
+    #[serde(default)]
+    pub gift_cards: Vec<GiftCardTender>,
+    /// The billing address, when the shopper gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub billing_address: Option<serde_json::Value>,
+}
+
+impl Quote {
+    /// What the gift cards pay.
+    pub fn gift_card_minor(&self) -> i64 {
+        self.gift_cards.iter().map(|g| g.amount_minor).sum()
+    }
+
+    /// What the card payment is asked for: the total less the gift cards.
+    pub fn card_minor(&self) -> i64 {
+        self.total_minor - self.gift_card_minor()
+    }
+}
+
+/// A gift card paying part of a checkout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GiftCardTender {
+    pub gift_card_id: GiftCardId,
+    /// The code's last four characters.
+    pub last4: String,
+    pub amount_minor: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -12,7 +12,8 @@ use super::state::{self, OrderStatus};
 
 const ORDER_COLUMNS: &str = "id, number, checkout_id, status, customer_id, email, currency,
     subtotal_minor, discount_minor, discounts, shipping_minor, tax_minor, total_minor,
-    captured_minor, refunded_minor, shipping_option, shipping_address, cancel_reason, payment_id,
+    gift_card_minor, captured_minor, refunded_minor, shipping_option, shipping_address,
+    billing_address, cancel_reason, payment_id,
     created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
@@ -30,12 +31,14 @@ struct OrderRow {
     shipping_minor: i64,
     tax_minor: i64,
     total_minor: i64,
+    gift_card_minor: i64,
     captured_minor: i64,
     refunded_minor: i64,
     shipping_option: serde_json::Value,
     shipping_address: serde_json::Value,
+    billing_address: Option<serde_json::Value>,
     cancel_reason: Option<String>,
-    payment_id: String,
+    payment_id: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -59,10 +62,12 @@ impl OrderRow {
             shipping_minor: self.shipping_minor,
             tax_minor: self.tax_minor,
             total_minor: self.total_minor,
+            gift_card_minor: self.gift_card_minor,
             captured_minor: self.captured_minor,
             refunded_minor: self.refunded_minor,
             shipping_option: self.shipping_option,
             shipping_address: self.shipping_address,
+            billing_address: self.billing_address,
             lines,
             cancel_reason: self.cancel_reason,
             payment_id: self.payment_id,
@@ -100,7 +105,7 @@ pub async fn insert(
     checkout: CheckoutId,
     customer: Option<CustomerId>,
     quote: &Quote,
-    payment_id: &str,
+    payment_id: Option<&str>,
 ) -> Result<i64, sqlx::Error> {
     let shipping_option = serde_json::to_value(&quote.shipping_option)
         .map_err(|e| sqlx::Error::Encode(e.to_string().into()))?;
@@ -145,9 +150,10 @@ pub async fn insert(
              RETURNING next_order_number)
          INSERT INTO orders (store_id, id, number, checkout_id, customer_id, email, status, currency,
              subtotal_minor, shipping_minor, tax_minor, total_minor, shipping_option,
-             shipping_address, payment_id, discount_minor, discounts)
+             shipping_address, payment_id, discount_minor, discounts, gift_card_minor,
+             billing_address)
          SELECT $1, $2, n.next_order_number, $3, $4, $5, 'placed', $6, $7, $8, $9, $10, $11, $12, $13,
-                $14, $15
+                $14, $15, $16, $17
            FROM n
          RETURNING number",
     )
@@ -166,6 +172,8 @@ pub async fn insert(
     .bind(payment_id)
     .bind(quote.discount_minor)
     .bind(sqlx::types::Json(&quote.discounts))
+    .bind(quote.gift_card_minor())
+    .bind(&quote.billing_address)
     .fetch_one(&mut **tx)
     .await?;
     Ok(number)

@@ -14,6 +14,15 @@
 //! `pending`: a retry, or the recovery worker ([`recover_store`]), asks
 //! again with the same key, so the money moves exactly once.
 //!
+//! **Gift cards.** Of an order paid partly by gift cards, what may be
+//! refunded is the card's capture and the gift cards' tender together
+//! (`orders_refunded_within_paid`). A refund splits ([`model::split`]):
+//! to the gift cards first unless staff ask `card_first`. The gift cards'
+//! part is credited in the reservation transaction itself (the ledger's
+//! credits against the checkout's debits, never more than each took), so
+//! only the card's part waits on the gateway; a refused card part goes back
+//! to the order, the gift cards' part stays given back.
+//!
 //! `model.rs` is pure (statuses, [`model::reserve`]); `sql.rs` holds every
 //! statement on `refunds`.
 
@@ -24,7 +33,7 @@ use mercato_tenants::events::{Event, PaymentChanged, RefundCause, RefundIssued};
 use mercato_tenants::{ApiError, Currency, ErrorCode, OrderId, RefundId, ReturnId, StoreId};
 use sha2::{Digest as _, Sha256};
 
-pub use model::{Ask, Refund, RefundStatus};
+pub use model::{Ask, Destination, Refund, RefundStatus};
 
 use crate::error::PodError;
 use crate::payments::GatewayError;
@@ -36,6 +45,7 @@ pub struct Keyed<'a> {
     pub key: &'a str,
     pub amount_minor: i64,
     pub reason: Option<&'a str>,
+    pub to: Destination,
 }
 
 impl Keyed<'_> {
@@ -43,6 +53,10 @@ impl Keyed<'_> {
         let mut h = Sha256::new();
         h.update(self.amount_minor.to_be_bytes());
         h.update(self.reason.unwrap_or("").as_bytes());
+        if self.to != Destination::default() {
+            // Absent for the default: keys recorded before it match.
+            h.update(self.to.as_str().as_bytes());
+        }
         h.finalize().into()
     }
 }
@@ -58,6 +72,8 @@ pub struct NewRefund<'a> {
     /// `staff:<id>` or `system`.
     pub actor: &'a str,
     pub key: Option<Keyed<'a>>,
+    /// Of an order paid partly by gift cards: which part goes back first.
+    pub to: Destination,
 }
 
 /// What [`reserve`] did.
@@ -96,7 +112,8 @@ pub async fn reserve(
             return Ok(Reserved::Again(refund));
         }
     }
-    let amount = match model::reserve(new.ask, order.captured_minor, order.refunded_minor) {
+    let paid = order.captured_minor + order.gift_card_minor;
+    let amount = match model::reserve(new.ask, paid, order.refunded_minor) {
         Ok(Some(amount)) => amount,
         Ok(None) => return Ok(Reserved::Nothing),
         Err(model::TooMuch::Exceeds { asked, left }) => {
@@ -107,15 +124,26 @@ pub async fn reserve(
             .into())
         }
     };
+    // The gift cards' part is what is left of their debits; the card's
+    // is the rest of what is left.
+    let gift_left = if order.gift_card_minor > 0 {
+        crate::gift_cards::refundable(tx, store, order.checkout_id).await?
+    } else {
+        0
+    };
+    let left = paid - order.refunded_minor;
+    let (to_gift_cards, _) = model::split(amount, gift_left, left - gift_left, new.to);
+    let id = RefundId::new();
     let refund = sql::insert(
         tx,
         store,
         &sql::NewRow {
-            id: RefundId::new(),
+            id,
             order: order.id,
             return_id: new.return_id,
             cause: new.cause,
             amount_minor: amount,
+            gift_card_minor: to_gift_cards,
             reason: new.reason,
             actor: new.actor,
             key: new
@@ -127,6 +155,23 @@ pub async fn reserve(
     )
     .await?;
     crate::orders::sql::add_refunded(tx, store, order.id, amount).await?;
+    if to_gift_cards > 0 {
+        // Credited now, in the refund's own transaction: no gateway to ask.
+        let credited = crate::gift_cards::refund_tender(
+            tx,
+            store,
+            order.checkout_id,
+            order.id,
+            id,
+            to_gift_cards,
+        )
+        .await?;
+        if credited != to_gift_cards {
+            return Err(PodError::internal(format!(
+                "refund {id}: {credited} of {to_gift_cards} credited to gift cards"
+            )));
+        }
+    }
     Ok(Reserved::New(refund))
 }
 
@@ -146,10 +191,21 @@ pub async fn pay(state: &AppState, store: StoreId, id: RefundId) -> Result<Refun
         .ok_or_else(|| ApiError::not_found("order"))?;
     drop(conn);
     let key = model::gateway_key(id);
-    let answer = state
-        .payments
-        .refund(&key, &order.payment_id, refund.amount_minor)
-        .await;
+    // The gift cards' part was credited when the refund was made.
+    let to_card = refund.amount_minor - refund.gift_card_minor;
+    let answer = match (&order.payment_id, to_card) {
+        (_, 0) => Ok(None),
+        (Some(payment_id), _) => state
+            .payments
+            .refund(&key, payment_id, to_card)
+            .await
+            .map(Some),
+        (None, _) => {
+            return Err(PodError::internal(format!(
+                "refund {id}: {to_card} to the card of an order without a card payment"
+            )))
+        }
+    };
     let failure = match answer {
         Ok(_) => None,
         Err(GatewayError::Unknown(why)) => {
@@ -175,14 +231,16 @@ pub async fn pay(state: &AppState, store: StoreId, id: RefundId) -> Result<Refun
         None => {
             sql::settle(&mut tx, store, id, RefundStatus::Succeeded, None).await?;
             let currency = Currency::parse(&order.currency).map_err(PodError::internal)?;
-            let event = PaymentChanged {
-                order_id: Some(order.id),
-                checkout_id: order.checkout_id,
-                payment_id: order.payment_id.clone(),
-                amount_minor: refund.amount_minor,
-                currency,
-            };
-            crate::events::record(&mut tx, store, &Event::PaymentRefunded(event)).await?;
+            if let (Some(payment_id), true) = (&order.payment_id, to_card > 0) {
+                let event = PaymentChanged {
+                    order_id: Some(order.id),
+                    checkout_id: order.checkout_id,
+                    payment_id: payment_id.clone(),
+                    amount_minor: to_card,
+                    currency,
+                };
+                crate::events::record(&mut tx, store, &Event::PaymentRefunded(event)).await?;
+            }
             let issued = RefundIssued {
                 order_id: order.id,
                 number: order.number,
@@ -190,17 +248,19 @@ pub async fn pay(state: &AppState, store: StoreId, id: RefundId) -> Result<Refun
                 currency,
                 refund_id: id,
                 amount_minor: refund.amount_minor,
+                gift_card_minor: refund.gift_card_minor,
                 cause: refund.cause,
                 reason: refund.reason.clone(),
             };
             crate::events::record(&mut tx, store, &Event::RefundIssued(issued)).await?;
         }
         Some(code) => {
-            tracing::warn!(refund = %id, %code, "the gateway refused the refund; its amount goes back to the order");
+            // The gift cards' part stays given back: it was credited with
+            // the refund, and only the card's part failed.
+            tracing::warn!(refund = %id, %code, "the gateway refused the refund; its card part goes back to the order");
             crate::orders::get(tx.as_mut(), store, order.id, true).await?;
             sql::settle(&mut tx, store, id, RefundStatus::Failed, Some(code)).await?;
-            crate::orders::sql::add_refunded(&mut tx, store, order.id, -refund.amount_minor)
-                .await?;
+            crate::orders::sql::add_refunded(&mut tx, store, order.id, -to_card).await?;
         }
     }
     tx.commit().await?;

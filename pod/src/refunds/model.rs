@@ -43,7 +43,11 @@ pub struct Refund {
     /// `order_refunded`.
     #[schema(value_type = String)]
     pub cause: RefundCause,
+    /// All of it: to gift cards and to the card together.
     pub amount_minor: i64,
+    /// The part credited back to the gift cards that paid the order (at
+    /// once, when the refund was made); the rest goes to the card.
+    pub gift_card_minor: i64,
     pub reason: Option<String>,
     pub status: RefundStatus,
     /// Why the gateway refused it (its error code), when `failed`.
@@ -83,6 +87,47 @@ pub fn reserve(ask: Ask, captured: i64, refunded: i64) -> Result<Option<i64>, To
         Ask::Rest => left,
     };
     Ok((amount > 0).then_some(amount))
+}
+
+/// Where a refund of an order paid partly by gift cards goes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Destination {
+    /// Back to the gift cards until their part is given back, then the
+    /// card (the default).
+    #[default]
+    GiftCardsFirst,
+    /// Back to the card until its capture is given back, then the gift
+    /// cards.
+    CardFirst,
+}
+
+impl Destination {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::GiftCardsFirst => "gift_cards_first",
+            Self::CardFirst => "card_first",
+        }
+    }
+}
+
+/// How a refund of `amount` splits between the gift cards (`gift_left`
+/// of them still to give back) and the card (`card_left`): `(to gift
+/// cards, to the card)`, each within what is left of it. `amount` is at
+/// most `gift_left + card_left` ([`reserve`] holds it).
+pub fn split(amount: i64, gift_left: i64, card_left: i64, to: Destination) -> (i64, i64) {
+    let (gift_left, card_left) = (gift_left.max(0), card_left.max(0));
+    let amount = amount.clamp(0, gift_left + card_left);
+    match to {
+        Destination::GiftCardsFirst => {
+            let gift = amount.min(gift_left);
+            (gift, amount - gift)
+        }
+        Destination::CardFirst => {
+            let card = amount.min(card_left);
+            (amount - card, card)
+        }
+    }
 }
 
 /// The gateway's idempotency key of a refund: the refund's own id, so a
@@ -126,7 +171,41 @@ mod tests {
         assert_eq!(RefundStatus::parse("done"), None);
     }
 
+    #[test]
+    fn a_refund_goes_to_the_gift_cards_first_unless_the_merchant_says_card() {
+        assert_eq!(
+            split(500, 2000, 3000, Destination::GiftCardsFirst),
+            (500, 0)
+        );
+        assert_eq!(
+            split(2500, 2000, 3000, Destination::GiftCardsFirst),
+            (2000, 500)
+        );
+        assert_eq!(split(2500, 2000, 3000, Destination::CardFirst), (0, 2500));
+        assert_eq!(
+            split(4000, 2000, 3000, Destination::CardFirst),
+            (1000, 3000)
+        );
+        assert_eq!(split(100, 0, 3000, Destination::GiftCardsFirst), (0, 100));
+    }
+
     proptest! {
+        /// A split gives each side at most what is left of it and adds up.
+        #[test]
+        fn a_split_adds_up_within_both_sides(
+            gift_left in 0i64..100_000,
+            card_left in 0i64..100_000,
+            asked in 0i64..200_000,
+            card_first in any::<bool>(),
+        ) {
+            let to = if card_first { Destination::CardFirst } else { Destination::GiftCardsFirst };
+            let amount = asked.min(gift_left + card_left);
+            let (gift, card) = split(amount, gift_left, card_left, to);
+            prop_assert_eq!(gift + card, amount);
+            prop_assert!((0..=gift_left).contains(&gift));
+            prop_assert!((0..=card_left).contains(&card));
+        }
+
         /// Whatever is asked, in any order, refunds never pass the capture.
         #[test]
         fn refunds_never_pass_the_capture(

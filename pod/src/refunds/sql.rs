@@ -9,7 +9,8 @@ use uuid::Uuid;
 use super::model::{Refund, RefundStatus};
 
 const COLUMNS: &str =
-    "id, order_id, return_id, cause, amount_minor, reason, status, failure, created_at, updated_at";
+    "id, order_id, return_id, cause, amount_minor, gift_card_minor, reason, status, failure,
+     created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -18,6 +19,7 @@ struct Row {
     return_id: Option<Uuid>,
     cause: String,
     amount_minor: i64,
+    gift_card_minor: i64,
     reason: Option<String>,
     status: String,
     failure: Option<String>,
@@ -38,6 +40,7 @@ impl TryFrom<Row> for Refund {
             return_id: r.return_id.map(ReturnId::from_uuid),
             cause,
             amount_minor: r.amount_minor,
+            gift_card_minor: r.gift_card_minor,
             reason: r.reason,
             status,
             failure: r.failure,
@@ -54,6 +57,8 @@ pub(crate) struct NewRow<'a> {
     pub return_id: Option<ReturnId>,
     pub cause: RefundCause,
     pub amount_minor: i64,
+    /// The part credited to gift cards.
+    pub gift_card_minor: i64,
     pub reason: Option<&'a str>,
     pub actor: &'a str,
     pub key: Option<(&'a str, &'a [u8])>,
@@ -66,8 +71,8 @@ pub(crate) async fn insert(
 ) -> Result<Refund, sqlx::Error> {
     let sql = format!(
         "INSERT INTO refunds (store_id, id, order_id, return_id, amount_minor, reason, actor,
-             idempotency_key, request_hash, cause)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
+             idempotency_key, request_hash, cause, gift_card_minor)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {COLUMNS}"
     );
     let row: Row = sqlx::query_as(&sql)
         .bind(store.as_uuid())
@@ -80,6 +85,7 @@ pub(crate) async fn insert(
         .bind(new.key.map(|k| k.0))
         .bind(new.key.map(|k| k.1))
         .bind(new.cause.as_str())
+        .bind(new.gift_card_minor)
         .fetch_one(&mut **tx)
         .await?;
     row.try_into()

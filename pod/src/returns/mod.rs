@@ -406,6 +406,7 @@ async fn restock_and_reserve(
             reason: Some("return"),
             actor: "system",
             key: None,
+            to: refunds::Destination::default(),
         },
     )
     .await?;

@@ -76,12 +76,12 @@ pub async fn screen_read(
                 SELECT count(*) AS orders FROM (
                     (SELECT id FROM orders
                       WHERE store_id = $1 AND lower(email) = $6
-                        AND checkout_id <> $2 AND captured_minor > 0
+                        AND checkout_id <> $2 AND captured_minor + gift_card_minor > 0
                       LIMIT $8)
                     UNION
                     (SELECT id FROM orders
                       WHERE store_id = $1 AND customer_id = $7
-                        AND checkout_id <> $2 AND captured_minor > 0
+                        AND checkout_id <> $2 AND captured_minor + gift_card_minor > 0
                       LIMIT $8)) x) o",
     )
     .bind(store.as_uuid())

@@ -24,6 +24,7 @@ use crate::checkout::rates::{self, ShippingRate, TaxRate};
 use crate::checkout::saga::{self, Asked, Mode};
 use crate::checkout::sql::{self, Checkout, NewCheckout};
 use crate::error::PodError;
+use crate::gift_cards;
 use crate::payments::{signature, wire, WebhookEvent};
 use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
@@ -131,16 +132,38 @@ async fn checkout(
 
 fn asked(request: CheckoutRequest, cart: CartRef) -> Result<Asked, ApiError> {
     let address = request.shipping_address.validate()?;
+    let billing = request.billing_address.map(|a| a.validate()).transpose()?;
     let email = request
         .email
         .as_deref()
         .map(Email::parse)
         .transpose()
         .map_err(|e| ApiError::new(ErrorCode::InvalidEmail, e))?;
-    let token = request.payment_token.trim();
-    if token.is_empty() || token.len() > 255 {
+    let token = request
+        .payment_token
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or("");
+    if request.payment_token.is_some()
+        && (token.is_empty() || token.len() > 255 || !token.bytes().all(|b| b.is_ascii_graphic()))
+    {
         return Err(ApiError::invalid(
-            "payment_token must be 1 to 255 characters",
+            "payment_token must be 1 to 255 printable ASCII characters",
+        ));
+    }
+    if request.gift_cards.len() > gift_cards::model::MAX_PER_CHECKOUT {
+        return Err(ApiError::invalid(format!(
+            "at most {} gift cards per checkout",
+            gift_cards::model::MAX_PER_CHECKOUT
+        )));
+    }
+    let codes = request.gift_cards;
+    if codes
+        .iter()
+        .any(|c| c.len() > 64 || c.chars().any(char::is_control))
+    {
+        return Err(ApiError::invalid(
+            "a gift card code is at most 64 characters, without control characters",
         ));
     }
     let option = request.shipping_option.trim();
@@ -156,9 +179,11 @@ fn asked(request: CheckoutRequest, cart: CartRef) -> Result<Asked, ApiError> {
         cart,
         email,
         address,
+        billing,
         shipping_option: option.to_owned(),
         expected_total: request.expected_total_minor,
         payment_token: token.to_owned(),
+        gift_cards: codes,
     })
 }
 

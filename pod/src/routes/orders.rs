@@ -410,6 +410,7 @@ async fn give_back(
             reason: reason.as_deref(),
             actor: &actor(staff),
             key: None,
+            to: refunds::Destination::default(),
         },
     )
     .await?;
@@ -422,7 +423,7 @@ async fn give_back(
         .into());
     }
     let paid = load(state, store, id).await?;
-    if paid.refunded_minor < paid.captured_minor {
+    if paid.refunded_minor < paid.captured_minor + paid.gift_card_minor {
         return Err(ApiError::new(
             ErrorCode::PaymentFailed,
             "the gateway refused the refund (see the order's refunds)",

@@ -19,7 +19,7 @@ use crate::error::PodError;
 use crate::orders::lookup::{self, Access, LookupToken};
 use crate::orders::Order;
 use crate::paging;
-use crate::refunds::{self, Ask, Keyed, NewRefund, Refund, RefundStatus, Reserved};
+use crate::refunds::{self, Ask, Destination, Keyed, NewRefund, Refund, RefundStatus, Reserved};
 use crate::returns::{
     self, model::MAX_LINES, model::MAX_WINDOW_DAYS, Condition, Return, ReturnSettings,
     ReturnStatus, ShippingRefund,
@@ -500,10 +500,15 @@ pub struct RefundRequest {
     /// Why (up to 500 characters).
     #[schema(max_length = 500)]
     pub reason: Option<String>,
+    /// Of an order paid partly by gift cards: which part goes back first
+    /// (`gift_cards_first` by default, then the card).
+    #[serde(default)]
+    pub to: Destination,
 }
 
 /// Refunds part of an order (goodwill): any amount up to what is left of
-/// its capture, paid back through the gateway. The `Idempotency-Key`
+/// what was paid, given back to the gift cards that paid it (at once) and
+/// through the gateway to the card (`to` says which first). The `Idempotency-Key`
 /// makes retries safe: the same key and body answer with the same refund,
 /// another body is `422 idempotency_key_reused`. `201` with the refund
 /// `succeeded` (or `failed`: the gateway refused, nothing was refunded);
@@ -550,7 +555,9 @@ async fn create_refund(
                 key: &key,
                 amount_minor: body.amount_minor,
                 reason: reason.as_deref(),
+                to: body.to,
             }),
+            to: body.to,
         },
     )
     .await?;

@@ -23,6 +23,9 @@ pub struct Checkout {
     pub quote: Option<Quote>,
     pub payment_token: String,
     pub payment_id: Option<String>,
+    /// The gateway's fingerprint of the card it authorized, if it gives one
+    /// (what the risk screen counts the card by).
+    pub card_fingerprint: Option<String>,
     pub order_id: Option<OrderId>,
     pub failure: Option<String>,
     pub outcome: Option<(u16, serde_json::Value)>,
@@ -43,7 +46,7 @@ impl Checkout {
 
 const COLUMNS: &str = "id, request_hash, cart_id, customer_id, state, steps, quote,
     payment_token, payment_id, order_id, failure, outcome_status, outcome, updated_at,
-    cart_secret_hash, client_address";
+    cart_secret_hash, client_address, card_fingerprint";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -63,6 +66,7 @@ struct Row {
     updated_at: DateTime<Utc>,
     cart_secret_hash: Option<Vec<u8>>,
     client_address: Option<String>,
+    card_fingerprint: Option<String>,
 }
 
 impl Row {
@@ -87,6 +91,7 @@ impl Row {
             quote: self.quote.map(|q| q.0),
             payment_token: self.payment_token,
             payment_id: self.payment_id,
+            card_fingerprint: self.card_fingerprint,
             order_id: self.order_id.map(OrderId::from_uuid),
             failure: self.failure,
             outcome: match (self.outcome_status, self.outcome) {
@@ -181,6 +186,7 @@ pub struct Changes<'a> {
     pub steps: &'a [Step],
     pub quote: Option<&'a Quote>,
     pub payment_id: Option<&'a str>,
+    pub card_fingerprint: Option<&'a str>,
     pub order_id: Option<OrderId>,
     /// The failure's code (`failure` column).
     pub failure: Option<&'a str>,
@@ -207,9 +213,10 @@ const SET_CHANGES: &str = "state = $4,
      failure = COALESCE($9, failure),
      outcome_status = COALESCE($10, outcome_status),
      outcome = COALESCE($11, outcome),
+     card_fingerprint = COALESCE($12, card_fingerprint),
      updated_at = now()";
 
-/// Binds `$4..$11` of a transition.
+/// Binds `$4..$12` of a transition.
 fn bind_changes<'q, O>(
     query: sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments>,
     to: SagaState,
@@ -225,6 +232,7 @@ fn bind_changes<'q, O>(
         .bind(changes.failure)
         .bind(changes.outcome.map(|(s, _)| s as i16))
         .bind(changes.outcome.map(|(_, b)| b))
+        .bind(changes.card_fingerprint)
 }
 
 fn quote_value(changes: &Changes<'_>) -> Result<Option<serde_json::Value>, sqlx::Error> {
