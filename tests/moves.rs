@@ -395,11 +395,23 @@ async fn after_the_order(stack: &Stack, shop: &Shop) {
         .bearer_auth(&token)
         .json(&json!({"code": "move5"}));
     assert_eq!(common::status_of(r).await, 200, "code in the cart");
+    // A gift card pays part of it (its debit, with the checkout's id).
+    let r = stack
+        .post(&shop.host, "/admin/api/gift-cards")
+        .bearer_auth(&shop.staff)
+        .json(&json!({"amount_minor": 4321, "note": "moves"}))
+        .send()
+        .await
+        .expect("gift card");
+    assert_eq!(r.status(), 201, "gift card");
+    let card: Value = r.json().await.expect("json");
+    let mut body = common::shop::checkout_body(common::shop::CARD_OK);
+    body["gift_cards"] = json!([card["code"]]);
     let r = stack
         .post(&shop.host, "/api/checkout")
         .bearer_auth(&token)
         .header("idempotency-key", "after-the-order")
-        .json(&common::shop::checkout_body(common::shop::CARD_OK))
+        .json(&body)
         .send()
         .await
         .expect("checkout");
@@ -444,17 +456,8 @@ async fn after_the_order(stack: &Stack, shop: &Shop) {
         .bearer_auth(&shop.staff)
         .json(&json!({"block_amount_minor": 5_000_000}));
     assert_eq!(common::status_of(r).await, 200, "risk settings");
-    // A gift card with a balance moves without losing a cent: issued,
-    // then adjusted (two ledger rows).
-    let r = stack
-        .post(&shop.host, "/admin/api/gift-cards")
-        .bearer_auth(&shop.staff)
-        .json(&json!({"amount_minor": 4321, "note": "moves"}))
-        .send()
-        .await
-        .expect("gift card");
-    assert_eq!(r.status(), 201, "gift card");
-    let card: Value = r.json().await.expect("json");
+    // The gift card that paid part of the order, credited by the goodwill
+    // refund, then adjusted by staff: every kind of ledger row moves.
     let r = stack
         .post(
             &shop.host,
@@ -605,6 +608,29 @@ async fn a_store_moves_under_load_without_losing_a_write() {
             assert_eq!(on_target, on_source, "{table}");
         }
     }
+    // Not a cent of gift card money lost: balances and the ledger agree on
+    // the target, and with the source.
+    let store_id = shop.id;
+    let money = |url: String| async move {
+        let mut db = connect(&url).await;
+        let (balances, ledger): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT coalesce(sum(balance_minor), 0)::bigint FROM gift_cards WHERE store_id = $1),
+                    (SELECT coalesce(sum(amount_minor), 0)::bigint FROM gift_card_transactions
+                      WHERE store_id = $1)",
+        )
+        .bind(store_id.as_uuid())
+        .fetch_one(&mut db)
+        .await
+        .expect("gift card money");
+        (balances, ledger)
+    };
+    let (on_target, on_source) = (
+        money(target_url.clone()).await,
+        money(source_url.clone()).await,
+    );
+    assert_eq!(on_target, on_source);
+    assert_eq!(on_target.0, on_target.1, "balances are the ledger");
+    assert!(on_target.0 > 0);
     // Nothing was written on the source after the fence: no row of the
     // store there is younger than the move's last marker.
     let mut src = connect(&source_url).await;
