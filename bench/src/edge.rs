@@ -79,6 +79,7 @@ pub async fn run(opts: EdgeArgs) -> anyhow::Result<()> {
                 flash_only: false,
                 discounts: false,
                 discounts_out: PathBuf::new(),
+                rounds: 1,
             };
             let p = checkout::connect(&router, &data, &checkout_opts).await?;
             let reads = reads(&p, &data, &opts).await?;

@@ -522,19 +522,7 @@ async fn reserved(
         .ok_or_else(|| PodError::internal("reserved checkout without a quote"))?;
     if quote.card_minor() == 0 {
         // The gift cards pay it all: there is nothing to authorize.
-        steps::advance(
-            state,
-            store,
-            c.id,
-            SagaState::Reserved,
-            SagaState::Authorized,
-            Changes {
-                steps: &[Step::Authorize],
-                ..Default::default()
-            },
-        )
-        .await?;
-        return Ok(true);
+        return authorized(state, store, c, None).await;
     }
     let key = gateway_key(c.id, "authorize");
     let known = match mode {
@@ -596,21 +584,7 @@ async fn reserved(
                 PaymentStatus::Authorized | PaymentStatus::Captured
             ) =>
         {
-            steps::advance(
-                state,
-                store,
-                c.id,
-                SagaState::Reserved,
-                SagaState::Authorized,
-                Changes {
-                    steps: &[Step::Authorize],
-                    payment_id: Some(&p.id),
-                    card_fingerprint: p.card_fingerprint.as_deref(),
-                    ..Default::default()
-                },
-            )
-            .await?;
-            Ok(true)
+            authorized(state, store, c, Some(&p)).await
         }
         Some(p) if matches!(p.status, PaymentStatus::Declined | PaymentStatus::Failed) => {
             let failure = Failure::declined(p.decline_code.as_deref().unwrap_or("declined"));
@@ -623,6 +597,31 @@ async fn reserved(
             fail(state, store, c, &Failure::interrupted()).await
         }
     }
+}
+
+/// Moves a reserved checkout on to `authorized`, with the payment the
+/// gateway authorized (none when the gift cards pay it all).
+async fn authorized(
+    state: &AppState,
+    store: StoreId,
+    c: &Checkout,
+    payment: Option<&Payment>,
+) -> Result<bool, PodError> {
+    steps::advance(
+        state,
+        store,
+        c.id,
+        SagaState::Reserved,
+        SagaState::Authorized,
+        Changes {
+            steps: &[Step::Authorize],
+            payment_id: payment.map(|p| p.id.as_str()),
+            card_fingerprint: payment.and_then(|p| p.card_fingerprint.as_deref()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(true)
 }
 
 /// Step 4: the order, in one transaction with pinning the held stock and

@@ -546,30 +546,50 @@ pub async fn give_back_checkout(
     checkout: CheckoutId,
 ) -> Result<i64, GiftCardError> {
     let back = format!("{}_back", checkout_debit_key(checkout));
-    let mut total = 0;
+    let credit = Credit {
+        amount_minor: i64::MAX,
+        debit_key: "",
+        key: &back,
+        checkout: Some(checkout),
+        order: None,
+        refund: None,
+        reason: Some("checkout failed"),
+    };
+    credit_debits(tx, store, checkout, &credit).await
+}
+
+/// Credits up to `credit.amount_minor` over the checkout's debits in card
+/// id order, each at most what is left of it, with `credit`'s key and
+/// references (its `debit_key` is each debit's). What was credited.
+async fn credit_debits(
+    tx: &mut Tx<'static, Postgres>,
+    store: StoreId,
+    checkout: CheckoutId,
+    credit: &Credit<'_>,
+) -> Result<i64, GiftCardError> {
+    let mut due = credit.amount_minor;
     for d in sql::debits_of_checkout(tx, store, checkout).await? {
-        let left = d.debited_minor - d.credited_minor;
-        if left < 1 {
+        let take = (d.debited_minor - d.credited_minor).min(due);
+        if take < 1 {
             continue;
         }
-        let credited = credit(
+        let credited = self::credit(
             tx,
             store,
             d.card,
             &Credit {
-                amount_minor: left,
+                amount_minor: take,
                 debit_key: &d.key,
-                key: &back,
-                checkout: Some(checkout),
-                order: None,
-                refund: None,
-                reason: Some("checkout failed"),
+                ..*credit
             },
         )
         .await?;
-        total += credited.amount_minor;
+        due -= credited.amount_minor;
+        if due == 0 {
+            break;
+        }
     }
-    Ok(total)
+    Ok(credit.amount_minor - due)
 }
 
 /// What of an order's gift card tender has not been given back yet.
@@ -598,31 +618,14 @@ pub async fn refund_tender(
     amount_minor: i64,
 ) -> Result<i64, GiftCardError> {
     let key = format!("rfd_{}", refund.as_uuid().simple());
-    let mut due = amount_minor;
-    for d in sql::debits_of_checkout(tx, store, checkout).await? {
-        let take = (d.debited_minor - d.credited_minor).min(due);
-        if take < 1 {
-            continue;
-        }
-        let credited = credit(
-            tx,
-            store,
-            d.card,
-            &Credit {
-                amount_minor: take,
-                debit_key: &d.key,
-                key: &key,
-                checkout: None,
-                order: Some(order),
-                refund: Some(refund),
-                reason: Some("refund"),
-            },
-        )
-        .await?;
-        due -= credited.amount_minor;
-        if due == 0 {
-            break;
-        }
-    }
-    Ok(amount_minor - due)
+    let credit = Credit {
+        amount_minor,
+        debit_key: "",
+        key: &key,
+        checkout: None,
+        order: Some(order),
+        refund: Some(refund),
+        reason: Some("refund"),
+    };
+    credit_debits(tx, store, checkout, &credit).await
 }
