@@ -548,21 +548,58 @@ async fn the_screen_allows_reviews_or_blocks_before_capture_and_staff_decide_rev
 }
 
 /// A review nobody decided within the window is cancelled by the recovery
-/// worker: the authorization voided, the stock released.
+/// worker: the authorization voided, the stock released, the gift card
+/// that paid part of it given back; while in review, nothing of the order
+/// is refundable (it is not paid).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undecided_review_is_voided_when_its_window_passes() {
     let stack = screened(1).await;
     let shop = Shop::open(&stack, "lapsed").await;
     amount_rules(&stack, &shop).await;
     let (_, dear) = shop.product(&stack, "LAPSE-1", 2_000, 3).await;
+    let (status, card) = send(
+        stack
+            .post(&shop.host, "/admin/api/gift-cards")
+            .bearer_auth(&shop.staff)
+            .json(&json!({"amount_minor": 700})),
+    )
+    .await;
+    assert_eq!(status, 201, "{card}");
     let t = shop.cart(&stack, &[(&dear, 1)]).await;
-    let (status, held) = send(shop.checkout(&stack, &t, "lapse", CARD_OK)).await;
+    let mut body = common::shop::checkout_body(CARD_OK);
+    body["gift_cards"] = json!([card["code"]]);
+    let (status, held) = send(
+        stack
+            .post(&shop.host, "/api/checkout")
+            .header("x-cart-token", &t)
+            .header("idempotency-key", "lapse")
+            .json(&body),
+    )
+    .await;
     assert_eq!(
         (status, &held["review"]),
         (201, &json!("pending")),
         "{held}"
     );
+    assert_eq!(held["gift_card_minor"], 0, "not paid yet: {held}");
     let id = held["id"].as_str().expect("id").to_owned();
+    let card_path = format!("/admin/api/gift-cards/{}", card["id"].as_str().expect("id"));
+    let balance = || async {
+        let (_, c) = send(stack.get(&shop.host, &card_path).bearer_auth(&shop.staff)).await;
+        c["balance_minor"].as_i64().expect("balance")
+    };
+    assert_eq!(balance().await, 0, "debited with the reservation");
+    assert_eq!(
+        refusal(
+            stack
+                .post(&shop.host, &format!("/admin/api/orders/{id}/refunds"))
+                .bearer_auth(&shop.staff)
+                .header("idempotency-key", "too-early")
+                .json(&json!({"amount_minor": 100}))
+        )
+        .await,
+        (409, "refund_too_large".into())
+    );
     stack
         .eventually("the lapsed review is cancelled", || async {
             let n = shop
@@ -574,5 +611,6 @@ async fn an_undecided_review_is_voided_when_its_window_passes() {
     assert_eq!(shop.stock(&stack, &dear).await, (3, 0));
     let payment = shop.payment_id(&stack, &id).await;
     assert_eq!(stack.gateway_payment(&payment).await["status"], "voided");
+    assert_eq!(balance().await, 700, "the gift card got its money back");
     stack.shutdown().await;
 }

@@ -7,8 +7,11 @@
 -- checkout that fails afterwards credits every debit of its own back
 -- (compensation, found by the checkout id below).
 --
--- The order keeps what the gift cards paid (`gift_card_minor`); the card
--- payment is `captured_minor` as before, and an order paid by gift cards
+-- The order keeps what the gift cards paid (`gift_card_minor`, set with
+-- `captured_minor` when the order is paid: an order held for review has
+-- its cards debited but is not paid, so nothing of it is refundable yet
+-- and a cancelled review gives the cards back through compensation); the
+-- card payment is `captured_minor` as before, and an order paid by gift cards
 -- alone has no payment at the gateway (`payment_id` null). What may be
 -- refunded is both together. A refund says how much of it went back to
 -- gift cards (`refunds.gift_card_minor`, credited in the refund's own

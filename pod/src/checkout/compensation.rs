@@ -75,16 +75,8 @@ pub(crate) async fn compensate(
         };
         events::record(&mut tx, store, &Event::PaymentVoided(voided)).await?;
     }
-    // The discounts' uses and the gift cards' debits go back with the
-    // failure (no-ops without any).
+    // The discounts' uses go back with the failure (a no-op without any).
     discounts::release(&mut tx, store, c.id).await?;
-    if locked
-        .quote
-        .as_ref()
-        .is_some_and(|q| !q.gift_cards.is_empty())
-    {
-        gift_cards::give_back_checkout(&mut tx, store, c.id).await?;
-    }
     if let Some(order) = locked.order_id {
         let reason = locked.failure.as_deref().unwrap_or("checkout failed");
         orders::set_status(
@@ -97,6 +89,15 @@ pub(crate) async fn compensate(
             Some(reason),
         )
         .await?;
+    }
+    // The gift cards' debits too, after the order's row (a refund locks
+    // the order, then the cards: one order of locks).
+    if locked
+        .quote
+        .as_ref()
+        .is_some_and(|q| !q.gift_cards.is_empty())
+    {
+        gift_cards::give_back_checkout(&mut tx, store, c.id).await?;
     }
     sql::advance(
         &mut *tx,

@@ -907,6 +907,7 @@ async fn commit(
         store,
         order_id,
         captured.map_or(0, |(_, amount)| amount),
+        quote.gift_card_minor(),
         &quote.lines,
     )
     .await?;

@@ -35,7 +35,9 @@ pub struct Order {
     pub shipping_minor: i64,
     pub tax_minor: i64,
     pub total_minor: i64,
-    /// What gift cards paid of the total (tender: the total is the same).
+    /// What gift cards paid of the total (tender: the total is the same),
+    /// once the order is paid: 0 before, like `captured_minor` (an order
+    /// held for review has its cards debited but is not paid yet).
     pub gift_card_minor: i64,
     /// What the card payment captured (`total_minor - gift_card_minor`
     /// once paid).

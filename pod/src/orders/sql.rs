@@ -150,10 +150,9 @@ pub async fn insert(
              RETURNING next_order_number)
          INSERT INTO orders (store_id, id, number, checkout_id, customer_id, email, status, currency,
              subtotal_minor, shipping_minor, tax_minor, total_minor, shipping_option,
-             shipping_address, payment_id, discount_minor, discounts, gift_card_minor,
-             billing_address)
+             shipping_address, payment_id, discount_minor, discounts, billing_address)
          SELECT $1, $2, n.next_order_number, $3, $4, $5, 'placed', $6, $7, $8, $9, $10, $11, $12, $13,
-                $14, $15, $16, $17
+                $14, $15, $16
            FROM n
          RETURNING number",
     )
@@ -172,7 +171,6 @@ pub async fn insert(
     .bind(payment_id)
     .bind(quote.discount_minor)
     .bind(sqlx::types::Json(&quote.discounts))
-    .bind(quote.gift_card_minor())
     .bind(&quote.billing_address)
     .fetch_one(&mut **tx)
     .await?;
@@ -238,23 +236,25 @@ pub async fn set_status(
     Ok(true)
 }
 
-/// Records the money captured for an order and returns the order as it
-/// now stands, with `lines` (the quote it was made from, in line order).
+/// Records the money captured for an order (by the card, and what the
+/// gift cards paid) and returns the order as it now stands, with `lines` (the quote it was made from, in line order).
 pub async fn record_capture(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
     order: OrderId,
     captured: i64,
+    gift_cards: i64,
     lines: &[QuoteLine],
 ) -> Result<Order, sqlx::Error> {
     let sql = format!(
-        "UPDATE orders SET captured_minor = $3, updated_at = now()
+        "UPDATE orders SET captured_minor = $3, gift_card_minor = $4, updated_at = now()
          WHERE store_id = $1 AND id = $2 RETURNING {ORDER_COLUMNS}"
     );
     let row: OrderRow = sqlx::query_as(&sql)
         .bind(store.as_uuid())
         .bind(order.as_uuid())
         .bind(captured)
+        .bind(gift_cards)
         .fetch_one(&mut **tx)
         .await?;
     row.into_order(lines.to_vec())
