@@ -96,8 +96,9 @@ pub struct CheckoutRequest {
     #[schema(min_length = 1, max_length = 40, pattern = r"^[a-z0-9][a-z0-9_-]*$")]
     pub shipping_option: String,
     /// A payment token from the payment gateway (test mode: `tok_<card
-    /// number>`), 1 to 255 printable ASCII characters. Required unless the
-    /// gift cards pay the whole total.
+    /// number>`), 1 to 255 printable ASCII characters. Required unless
+    /// nothing is left to pay by card (the gift cards pay the whole total,
+    /// or it is 0).
     #[schema(pattern = r"^[!-~]{1,255}$")]
     pub payment_token: Option<String>,
     /// Gift card codes paying part of the total, in this order (each its
