@@ -701,11 +701,7 @@ fn pay_with(
         }
     }
     body["gift_cards"] = json!(cards);
-    stack
-        .post(&shop.host, "/api/checkout")
-        .header("x-cart-token", cart)
-        .header("idempotency-key", key)
-        .json(&body)
+    shop.checkout_with(stack, cart, key, &body)
 }
 
 /// The balance a code holds now.
@@ -843,7 +839,7 @@ async fn gift_cards_pay_first_the_card_pays_the_rest_and_refunds_go_back_to_the_
         "the card got back all it paid"
     );
     // Nothing is left: not a cent more to either.
-    let (status, code) = common::error_code(
+    let (status, err) = code(
         staff(
             &stack,
             &shop,
@@ -851,13 +847,10 @@ async fn gift_cards_pay_first_the_card_pays_the_rest_and_refunds_go_back_to_the_
             &format!("/admin/api/orders/{order_id}/refunds"),
         )
         .header("idempotency-key", "r4")
-        .json(&json!({"amount_minor": 1}))
-        .send()
-        .await
-        .expect("send"),
+        .json(&json!({"amount_minor": 1})),
     )
     .await;
-    assert_eq!((status, code.as_str()), (409, "refund_too_large"));
+    assert_eq!((status, err.as_str()), (409, "refund_too_large"));
     let (status, shown) = send(staff(
         &stack,
         &shop,
@@ -956,73 +949,53 @@ async fn gift_cards_alone_need_no_card_and_a_failed_checkout_gives_every_cent_ba
     assert_eq!(balance(&stack, &shop, &small_id).await, 500);
 
     // The gift card does not cover it and there is no card: refused, nothing moves.
-    let (status, code) = common::error_code(
-        pay_with(
-            &stack,
-            &shop,
-            &cart,
-            "short-1",
-            &[&field(&small, "code")],
-            None,
-        )
-        .send()
-        .await
-        .expect("send"),
-    )
+    let (status, err) = code(pay_with(
+        &stack,
+        &shop,
+        &cart,
+        "short-1",
+        &[&field(&small, "code")],
+        None,
+    ))
     .await;
-    assert_eq!((status, code.as_str()), (400, "invalid_request"));
+    assert_eq!((status, err.as_str()), (400, "invalid_request"));
     // Refusals name the card: an expired or unknown one stops the checkout.
-    let (status, code) = common::error_code(
-        pay_with(
-            &stack,
-            &shop,
-            &cart,
-            "unknown-1",
-            &["ABCD-EFGH-JKLM-NPQR"],
-            Some(CARD_OK),
-        )
-        .send()
-        .await
-        .expect("send"),
-    )
+    let (status, err) = code(pay_with(
+        &stack,
+        &shop,
+        &cart,
+        "unknown-1",
+        &["ABCD-EFGH-JKLM-NPQR"],
+        Some(CARD_OK),
+    ))
     .await;
-    assert_eq!((status, code.as_str()), (404, "gift_card_not_found"));
+    assert_eq!((status, err.as_str()), (404, "gift_card_not_found"));
     assert_eq!(balance(&stack, &shop, &small_id).await, 500);
     // Codes that name no card are limited per client: past the limit even
     // a good code is not read (a guess learns nothing).
     let mut last = (0, String::new());
     for i in 0..gift_cards::model::LOOKUPS_PER_ADDRESS {
-        last = common::error_code(
-            pay_with(
-                &stack,
-                &shop,
-                &cart,
-                &format!("guess-{i}"),
-                &["ABCD-EFGH-JKLM-NPQ2"],
-                Some(CARD_OK),
-            )
-            .send()
-            .await
-            .expect("send"),
-        )
-        .await;
-    }
-    assert_eq!((last.0, last.1.as_str()), (429, "rate_limited"));
-    let (status, code) = common::error_code(
-        pay_with(
+        last = code(pay_with(
             &stack,
             &shop,
             &cart,
-            "good-late",
-            &[&field(&small, "code")],
+            &format!("guess-{i}"),
+            &["ABCD-EFGH-JKLM-NPQ2"],
             Some(CARD_OK),
-        )
-        .send()
-        .await
-        .expect("send"),
-    )
+        ))
+        .await;
+    }
+    assert_eq!((last.0, last.1.as_str()), (429, "rate_limited"));
+    let (status, err) = code(pay_with(
+        &stack,
+        &shop,
+        &cart,
+        "good-late",
+        &[&field(&small, "code")],
+        Some(CARD_OK),
+    ))
     .await;
-    assert_eq!((status, code.as_str()), (429, "rate_limited"));
+    assert_eq!((status, err.as_str()), (429, "rate_limited"));
     assert_eq!(balance(&stack, &shop, &small_id).await, 500);
     stack.shutdown().await;
 }

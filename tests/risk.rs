@@ -504,14 +504,7 @@ async fn the_screen_allows_reviews_or_blocks_before_capture_and_staff_decide_rev
     let mut body = common::shop::checkout_body(CARD_OK);
     body["billing_address"] = json!({"name": "Ada Shopper", "line1": "1 rue de la Paix",
         "city": "Paris", "postal_code": "75002", "country": "FR"});
-    let (status, held) = send(
-        stack
-            .post(&shop.host, "/api/checkout")
-            .header("x-cart-token", &t)
-            .header("idempotency-key", "billing-fr")
-            .json(&body),
-    )
-    .await;
+    let (status, held) = send(shop.checkout_with(&stack, &t, "billing-fr", &body)).await;
     assert_eq!(
         (status, &held["review"]),
         (201, &json!("pending")),
@@ -568,14 +561,7 @@ async fn an_undecided_review_is_voided_when_its_window_passes() {
     let t = shop.cart(&stack, &[(&dear, 1)]).await;
     let mut body = common::shop::checkout_body(CARD_OK);
     body["gift_cards"] = json!([card["code"]]);
-    let (status, held) = send(
-        stack
-            .post(&shop.host, "/api/checkout")
-            .header("x-cart-token", &t)
-            .header("idempotency-key", "lapse")
-            .json(&body),
-    )
-    .await;
+    let (status, held) = send(shop.checkout_with(&stack, &t, "lapse", &body)).await;
     assert_eq!(
         (status, &held["review"]),
         (201, &json!("pending")),

@@ -117,11 +117,22 @@ impl Shop {
         key: &str,
         card: &str,
     ) -> reqwest::RequestBuilder {
+        self.checkout_with(stack, token, key, &checkout_body(card))
+    }
+
+    /// The guest checkout of cart `token` with key `key` and `body`.
+    pub fn checkout_with(
+        &self,
+        stack: &Stack,
+        token: &str,
+        key: &str,
+        body: &Value,
+    ) -> reqwest::RequestBuilder {
         stack
             .post(&self.host, "/api/checkout")
             .header("x-cart-token", token)
             .header("idempotency-key", key)
-            .json(&checkout_body(card))
+            .json(body)
     }
 
     /// Counts rows of a query that returns one bigint.

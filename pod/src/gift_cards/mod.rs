@@ -536,6 +536,29 @@ pub async fn link_order(
     sql::link_order(tx, store, checkout, order).await
 }
 
+/// A checkout's debits of its gift cards, read once, with what was
+/// credited against each (by card id, the order locks are taken in).
+pub struct Debits(Vec<sql::CheckoutDebit>);
+
+impl Debits {
+    /// What of them has not been given back yet.
+    pub fn left(&self) -> i64 {
+        self.0
+            .iter()
+            .map(|d| (d.debited_minor - d.credited_minor).max(0))
+            .sum()
+    }
+}
+
+/// The checkout's debits (none for a checkout without gift cards).
+pub async fn debits_of(
+    tx: &mut Tx<'static, Postgres>,
+    store: StoreId,
+    checkout: CheckoutId,
+) -> Result<Debits, sqlx::Error> {
+    Ok(Debits(sql::debits_of_checkout(tx, store, checkout).await?))
+}
+
 /// A failed checkout's compensation, in its transaction: what is left of
 /// each of its debits goes back to the card (key `chk_<id>_gc_back`, so a
 /// repeated compensation gives nothing twice). A checkout that debited
@@ -545,6 +568,7 @@ pub async fn give_back_checkout(
     store: StoreId,
     checkout: CheckoutId,
 ) -> Result<i64, GiftCardError> {
+    let debits = debits_of(tx, store, checkout).await?;
     let back = format!("{}_back", checkout_debit_key(checkout));
     let credit = Credit {
         amount_minor: i64::MAX,
@@ -555,20 +579,20 @@ pub async fn give_back_checkout(
         refund: None,
         reason: Some("checkout failed"),
     };
-    credit_debits(tx, store, checkout, &credit).await
+    credit_debits(tx, store, &debits, &credit).await
 }
 
-/// Credits up to `credit.amount_minor` over the checkout's debits in card
-/// id order, each at most what is left of it, with `credit`'s key and
-/// references (its `debit_key` is each debit's). What was credited.
+/// Credits up to `credit.amount_minor` over `debits` in card id order,
+/// each at most what is left of it, with `credit`'s key and references
+/// (its `debit_key` is each debit's). What was credited.
 async fn credit_debits(
     tx: &mut Tx<'static, Postgres>,
     store: StoreId,
-    checkout: CheckoutId,
+    debits: &Debits,
     credit: &Credit<'_>,
 ) -> Result<i64, GiftCardError> {
     let mut due = credit.amount_minor;
-    for d in sql::debits_of_checkout(tx, store, checkout).await? {
+    for d in &debits.0 {
         let take = (d.debited_minor - d.credited_minor).min(due);
         if take < 1 {
             continue;
@@ -592,27 +616,15 @@ async fn credit_debits(
     Ok(credit.amount_minor - due)
 }
 
-/// What of an order's gift card tender has not been given back yet.
-pub async fn refundable(
-    tx: &mut Tx<'static, Postgres>,
-    store: StoreId,
-    checkout: CheckoutId,
-) -> Result<i64, sqlx::Error> {
-    Ok(sql::debits_of_checkout(tx, store, checkout)
-        .await?
-        .iter()
-        .map(|d| (d.debited_minor - d.credited_minor).max(0))
-        .sum())
-}
-
 /// A refund's gift card part, in the refund's reservation transaction:
-/// `amount_minor` credited over the checkout's debits in card id order,
-/// each at most what is left of it (key `rfd_<refund>`). What was credited
+/// `amount_minor` credited over the checkout's `debits` (read by the
+/// caller with [`debits_of`] in this transaction) in card id order, each
+/// at most what is left of it (key `rfd_<refund>`). What was credited
 /// (less than asked only when less is left).
 pub async fn refund_tender(
     tx: &mut Tx<'static, Postgres>,
     store: StoreId,
-    checkout: CheckoutId,
+    debits: &Debits,
     order: OrderId,
     refund: RefundId,
     amount_minor: i64,
@@ -627,5 +639,5 @@ pub async fn refund_tender(
         refund: Some(refund),
         reason: Some("refund"),
     };
-    credit_debits(tx, store, checkout, &credit).await
+    credit_debits(tx, store, debits, &credit).await
 }

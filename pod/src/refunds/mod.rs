@@ -45,17 +45,17 @@ pub struct Keyed<'a> {
     pub key: &'a str,
     pub amount_minor: i64,
     pub reason: Option<&'a str>,
-    pub to: Destination,
 }
 
 impl Keyed<'_> {
-    fn fingerprint(&self) -> [u8; 32] {
+    /// What the request asked: its amount, reason and destination.
+    fn fingerprint(&self, to: Destination) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(self.amount_minor.to_be_bytes());
         h.update(self.reason.unwrap_or("").as_bytes());
-        if self.to != Destination::default() {
+        if to != Destination::default() {
             // Absent for the default: keys recorded before it match.
-            h.update(self.to.as_str().as_bytes());
+            h.update(to.as_str().as_bytes());
         }
         h.finalize().into()
     }
@@ -99,7 +99,7 @@ pub async fn reserve(
     let order = crate::orders::get(tx.as_mut(), store, new.order, true)
         .await?
         .ok_or_else(|| ApiError::not_found("order"))?;
-    let fingerprint = new.key.as_ref().map(Keyed::fingerprint);
+    let fingerprint = new.key.as_ref().map(|k| k.fingerprint(new.to));
     if let (Some(keyed), Some(fingerprint)) = (&new.key, &fingerprint) {
         if let Some((refund, hash)) = sql::by_key(tx, store, order.id, keyed.key).await? {
             if hash.as_slice() != fingerprint.as_slice() {
@@ -126,11 +126,12 @@ pub async fn reserve(
     };
     // The gift cards' part is what is left of their debits; the card's
     // is the rest of what is left.
-    let gift_left = if order.gift_card_minor > 0 {
-        crate::gift_cards::refundable(tx, store, order.checkout_id).await?
+    let debits = if order.gift_card_minor > 0 {
+        Some(crate::gift_cards::debits_of(tx, store, order.checkout_id).await?)
     } else {
-        0
+        None
     };
+    let gift_left = debits.as_ref().map_or(0, crate::gift_cards::Debits::left);
     let left = paid - order.refunded_minor;
     let (to_gift_cards, _) = model::split(amount, gift_left, left - gift_left, new.to);
     let id = RefundId::new();
@@ -155,17 +156,11 @@ pub async fn reserve(
     )
     .await?;
     crate::orders::sql::add_refunded(tx, store, order.id, amount).await?;
-    if to_gift_cards > 0 {
+    if let (Some(debits), true) = (&debits, to_gift_cards > 0) {
         // Credited now, in the refund's own transaction: no gateway to ask.
-        let credited = crate::gift_cards::refund_tender(
-            tx,
-            store,
-            order.checkout_id,
-            order.id,
-            id,
-            to_gift_cards,
-        )
-        .await?;
+        let credited =
+            crate::gift_cards::refund_tender(tx, store, debits, order.id, id, to_gift_cards)
+                .await?;
         if credited != to_gift_cards {
             return Err(PodError::internal(format!(
                 "refund {id}: {credited} of {to_gift_cards} credited to gift cards"

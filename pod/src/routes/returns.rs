@@ -555,7 +555,6 @@ async fn create_refund(
                 key: &key,
                 amount_minor: body.amount_minor,
                 reason: reason.as_deref(),
-                to: body.to,
             }),
             to: body.to,
         },
