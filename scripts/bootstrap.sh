@@ -2,8 +2,9 @@
 # Installs what Mercato needs and is missing on a Debian machine with a Rust
 # toolchain: PostgreSQL 15 server binaries, redis-server, a C/C++ toolchain
 # and make (rdkafka builds its bundled librdkafka from source), the `tansu`
-# Kafka-API broker, cargo-nextest, and the rustfmt/clippy components. Safe to
-# run again; it only installs what is not there.
+# Kafka-API broker, cargo-nextest, the rustfmt/clippy components, and for the
+# browser tests Chromium, chromedriver and axe-core (npm, into .tools/). Safe
+# to run again; it only installs what is not there.
 set -euo pipefail
 
 need_apt=()
@@ -22,6 +23,16 @@ for tool in make cc c++; do
     break
   fi
 done
+# The browser tests (tests/storefront.rs) drive a headless Chromium over
+# WebDriver and inject axe-core, vendored from npm below.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+root="$(cd "$(dirname "$0")/.." && pwd)"
+axe_dir="$root/.tools/axe-core"
+axe_version=4.14.1
+if [ ! -f "$axe_dir/axe.min.js" ] && ! command -v npm >/dev/null 2>&1; then
+  need_apt+=(nodejs npm)
+fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need_apt[*]}"
@@ -32,6 +43,17 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   for svc in postgresql redis-server; do
     $sudo service "$svc" stop >/dev/null 2>&1 || true
   done
+fi
+
+if [ ! -f "$axe_dir/axe.min.js" ]; then
+  echo "bootstrap: installing axe-core $axe_version into .tools/axe-core"
+  mkdir -p "$axe_dir"
+  # A project of its own, so npm neither looks for nor writes a package.json
+  # above it; the tests inject .tools/axe-core/axe.min.js.
+  [ -f "$axe_dir/package.json" ] || echo '{"private": true}' >"$axe_dir/package.json"
+  npm install --prefix "$axe_dir" --no-audit --no-fund --save-exact --loglevel=error \
+    "axe-core@$axe_version" >/dev/null
+  cp "$axe_dir/node_modules/axe-core/axe.min.js" "$axe_dir/axe.min.js"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

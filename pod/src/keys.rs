@@ -48,6 +48,11 @@ pub fn catalog_page(store: StoreId, list: &str, query: &str) -> String {
     format!("{}page:{list}:{query}", store_prefix(store))
 }
 
+/// A cached storefront page (`name`: which page, e.g. `product:<id>`).
+pub fn storefront_page(store: StoreId, name: &str) -> String {
+    format!("{}storefront:{name}", store_prefix(store))
+}
+
 /// Failed logins to one account (`kind` is `staff` or `customer`) from
 /// every client address.
 pub fn login_failures_by_account(store: StoreId, kind: &str, email: &str) -> String {

@@ -256,10 +256,10 @@ fn app(
         .merge(routes::discounts::api())
         .merge(routes::risk::api())
         .merge(routes::gift_cards::api())
-        // Undocumented: the storefront's HTML home page, for browsers.
-        .route("/", get(storefront::home))
         // Undocumented: image files, at the URLs the product JSON gives.
         .route("/media/{file}", get(routes::media::serve));
+    // Undocumented: the storefront's HTML pages, for browsers.
+    let store = storefront::routes(store);
     OpenApiRouter::with_openapi(doc_head())
         .merge(fence(store))
         // Documented, outside the fence: the store is in the path and the

@@ -59,6 +59,17 @@ pub async fn tree(db: &PgPool, store: StoreId) -> Result<CategoryTree, PodError>
     })
 }
 
+/// One category, by handle (`404` if there is none).
+pub async fn category_by_handle(
+    db: &PgPool,
+    store: StoreId,
+    handle: &str,
+) -> Result<Category, PodError> {
+    sql::get_by_handle(db, store, handle)
+        .await?
+        .ok_or_else(|| ApiError::not_found("category").into())
+}
+
 /// One page of the active products in the category `handle` or below it,
 /// newest first. Bad cursors are `400 invalid_request`, unknown handles `404`.
 pub async fn category_page(

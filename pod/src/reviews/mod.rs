@@ -38,8 +38,8 @@ use sha2::{Digest, Sha256};
 use sqlx::{Postgres, Transaction};
 
 pub use model::{
-    Filter, Histogram, InvalidReview, NewReview, PublicReview, Rating, RatingSummary, Review,
-    ReviewStatus, Stars, ValidReview,
+    Filter, Histogram, InvalidReview, NewReview, PublicReview, Rating, Review, ReviewStatus, Stars,
+    ValidReview,
 };
 
 use crate::cache::Entry;

@@ -263,23 +263,6 @@ impl Default for Rating {
     }
 }
 
-/// A product's rating in a search result: its average and count.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct RatingSummary {
-    /// As in a product's `rating`: two decimals, `null` without reviews.
-    pub average: Option<f64>,
-    pub count: i64,
-}
-
-impl RatingSummary {
-    pub fn new(centi: i64, count: i64) -> Self {
-        Self {
-            average: average(centi, count),
-            count,
-        }
-    }
-}
-
 /// The store's answer to a review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StoreReply {
@@ -462,8 +445,8 @@ mod tests {
             serde_json::to_value(Rating::default()).expect("json"),
             serde_json::json!({"average": null, "count": 0, "histogram": [0, 0, 0, 0, 0]})
         );
-        assert_eq!(RatingSummary::new(433, 3).average, Some(4.33));
-        assert_eq!(RatingSummary::new(0, 0).average, None);
+        assert_eq!(average(433, 3), Some(4.33));
+        assert_eq!(average(0, 0), None);
     }
 
     /// A step of a review's life, as the API allows or refuses it.

@@ -9,6 +9,7 @@
 //! in the same transaction: a commit makes all older entries unreachable.
 
 pub(crate) mod query;
+pub mod response;
 pub(crate) mod sql;
 
 use mercato_tenants::{ApiError, ErrorCode};

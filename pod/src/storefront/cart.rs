@@ -1,0 +1,536 @@
+//! The cart page and its forms. Every form posts
+//! (`application/x-www-form-urlencoded`), changes the cart through the
+//! cart context as the JSON API does, and answers `303 See Other` to the
+//! cart page, so the pages work without script and a reload never posts
+//! twice.
+//!
+//! A guest's cart is named by the same `mercato_cart` cookie the API sets
+//! (`HttpOnly`, `SameSite=Lax`, so another site's form cannot post with
+//! it); a form whose `Origin` is another site is refused (`403`) all the
+//! same.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header::{self, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mercato_tenants::{ApiError, ErrorCode, ProductId, VariantId};
+use minijinja::context;
+use minijinja::value::Value;
+
+use super::pages::{count_cookie, error_page, private, store_url};
+use super::view::{self, CartView, PageMeta};
+use crate::cart::sent::TOKEN_COOKIE;
+use crate::cart::{Cart, CartRef, CartToken, Change, CodeChange, SentToken};
+use crate::catalog::{read, Product};
+use crate::error::PodError;
+use crate::state::AppState;
+use crate::tenancy::TenantContext;
+
+/// Largest form body, in bytes: a cart of 100 lines' quantities fits.
+const FORM_LIMIT: usize = 16 * 1024;
+/// Most fields in one form.
+const FORM_FIELDS: usize = 120;
+
+/// A posted form's fields, checked: URL-encoded, at most [`FORM_LIMIT`]
+/// bytes and [`FORM_FIELDS`] fields, no control characters (`400`).
+pub(super) fn form_fields(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, ApiError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';').next().is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+    if !is_form {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the form as application/x-www-form-urlencoded",
+        ));
+    }
+    if body.len() > FORM_LIMIT {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "the form is too large",
+        ));
+    }
+    let text = std::str::from_utf8(body).map_err(|_| ApiError::invalid("the form is not UTF-8"))?;
+    if let Some(c) = mercato_tenants::text::control_in_url(text) {
+        return Err(ApiError::invalid(format!(
+            "the form contains a control character ({})",
+            mercato_tenants::text::describe(c)
+        )));
+    }
+    let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    if fields.len() > FORM_FIELDS {
+        return Err(ApiError::invalid("the form has too many fields"));
+    }
+    Ok(fields)
+}
+
+/// `403` for a form posted from another site: its `Origin` names another
+/// host than the one the shopper is on.
+pub(super) fn same_site(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let host_of = |authority: &str| {
+        authority
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(authority, |(host, _)| host)
+            .to_ascii_lowercase()
+    };
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, rest)| host_of(rest.trim_end_matches('/')));
+    let here = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get(header::HOST))
+        .and_then(|v| v.to_str().ok())
+        .map(host_of);
+    match (origin_host, here) {
+        (Some(o), Some(h)) if o == h => Ok(()),
+        _ => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "this form was sent from another site",
+        )),
+    }
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim())
+}
+
+/// The guest cart the request's cookie names, if any and well formed.
+fn guest_cart(token: SentToken) -> Option<CartRef> {
+    token
+        .0
+        .and_then(|raw| CartToken::parse(&raw).ok())
+        .map(CartRef::Guest)
+}
+
+fn see_other(to: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// What the cart page shows above the cart.
+struct Notice {
+    kind: &'static str,
+    text: String,
+}
+
+/// Renders the cart page.
+fn cart_page(
+    state: &AppState,
+    tenant: &TenantContext,
+    cart: Option<&Cart>,
+    notice: Option<Notice>,
+) -> Result<String, PodError> {
+    let base = store_url(state, tenant.store_id);
+    let page = PageMeta {
+        title: format!("Your cart – {}", tenant.name),
+        description: format!("Your cart at {}", tenant.name),
+        canonical: format!("{base}/cart"),
+        noindex: true,
+        ..PageMeta::default()
+    };
+    let theme_frame = super::pages::Frame::bare(state, tenant);
+    let view = cart.map(CartView::of);
+    theme_frame.render(
+        "cart.html",
+        page,
+        context! {
+            cart => Value::from_serialize(&view),
+            cart_count => view.as_ref().map_or(0, |v| v.item_count),
+            notice => notice.map(|n| context! { kind => n.kind, text => n.text }),
+        },
+    )
+}
+
+/// `GET /cart`: the shopper's cart, each line checked against the catalog
+/// and stock now.
+pub async fn show(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    token: SentToken,
+) -> Response {
+    let cart = match guest_cart(token) {
+        None => None,
+        Some(cart) => {
+            match crate::cart::read(&state, tenant.store_id, tenant.currency, &cart).await {
+                Ok(cart) => Some(cart),
+                // Expired or unknown: an empty cart.
+                Err(e)
+                    if e.client_error()
+                        .is_some_and(|a| a.code.status() == StatusCode::NOT_FOUND) =>
+                {
+                    None
+                }
+                Err(e) => return error_page(&state, &tenant, e),
+            }
+        }
+    };
+    match cart_page(&state, &tenant, cart.as_ref(), None) {
+        Ok(body) => with_count(private(body), &state, cart.as_ref()),
+        Err(e) => error_page(&state, &tenant, e),
+    }
+}
+
+/// Sets the cart count cookie the page script shows in the header.
+fn with_count(mut response: Response, state: &AppState, cart: Option<&Cart>) -> Response {
+    let count = cart.map_or(0, |c| c.item_count);
+    let ttl = Duration::from_secs(state.config.cart.guest_ttl_secs);
+    response
+        .headers_mut()
+        .append(SET_COOKIE, count_cookie(count, ttl));
+    response
+}
+
+/// The shopper's cart, created (with its cookie) if they have none yet.
+async fn cart_or_new(
+    state: &AppState,
+    tenant: &TenantContext,
+    token: SentToken,
+) -> Result<(CartRef, Option<HeaderValue>), PodError> {
+    if let Some(cart) = guest_cart(token) {
+        if crate::cart::read(state, tenant.store_id, tenant.currency, &cart)
+            .await
+            .is_ok()
+        {
+            return Ok((cart, None));
+        }
+    }
+    let (token, _) = crate::cart::create_guest(state, tenant.store_id, tenant.currency).await?;
+    let cookie = format!(
+        "{TOKEN_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax",
+        token.expose(),
+        state.config.cart.guest_ttl_secs
+    );
+    let cookie = HeaderValue::from_str(&cookie).map_err(PodError::internal)?;
+    Ok((CartRef::Guest(token), Some(cookie)))
+}
+
+/// The variant a product form names: `variant_id`, else the product's
+/// variant with the chosen `option0`, `option1`, ... values.
+async fn chosen_variant(
+    state: &AppState,
+    tenant: &TenantContext,
+    fields: &[(String, String)],
+) -> Result<VariantId, PodError> {
+    if let Some(raw) = field(fields, "variant_id") {
+        return raw
+            .parse()
+            .map_err(|_| ApiError::new(ErrorCode::InvalidId, "variant_id is not an id").into());
+    }
+    let product: ProductId = field(fields, "product_id")
+        .ok_or_else(|| ApiError::invalid("choose a product"))?
+        .parse()
+        .map_err(|_| ApiError::new(ErrorCode::InvalidId, "product_id is not an id"))?;
+    let body = read::product_body(state, tenant.store_id, product).await?;
+    let product: Product = serde_json::from_slice(&body).map_err(PodError::internal)?;
+    let chosen: Vec<Option<String>> = (0..product.options.len())
+        .map(|i| field(fields, &format!("option{i}")).map(str::to_owned))
+        .collect();
+    view::variant_for_options(&product, &chosen).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UnknownVariant,
+            "this combination of options is not sold; choose another",
+        )
+        .into()
+    })
+}
+
+/// The answer to a form: back to the cart page, or the page again with
+/// what went wrong (a refusal of the cart's, in its words).
+async fn answer(
+    state: &AppState,
+    tenant: &TenantContext,
+    cart: Option<&CartRef>,
+    done: Result<Cart, PodError>,
+    cookie: Option<HeaderValue>,
+) -> Response {
+    let mut response = match done {
+        Ok(cart) => with_count(see_other("/cart"), state, Some(&cart)),
+        Err(e) => match e.client_error() {
+            Some(refusal) => {
+                let status = refusal.code.status();
+                let now = match cart {
+                    Some(c) => crate::cart::read(state, tenant.store_id, tenant.currency, c)
+                        .await
+                        .ok(),
+                    None => None,
+                };
+                let notice = Notice {
+                    kind: "error",
+                    text: refusal.message,
+                };
+                match cart_page(state, tenant, now.as_ref(), Some(notice)) {
+                    Ok(body) => {
+                        let mut r = private(body);
+                        *r.status_mut() = status;
+                        r
+                    }
+                    Err(e) => error_page(state, tenant, e),
+                }
+            }
+            None => error_page(state, tenant, e),
+        },
+    };
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// `POST /cart/add`: adds the chosen variant (`variant_id`, or the
+/// product's `option<i>` values) in `quantity` units (1 if left out).
+pub async fn add(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    token: SentToken,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let prepared = async {
+        same_site(&headers)?;
+        let fields = form_fields(&headers, &body)?;
+        let quantity = match field(&fields, "quantity") {
+            None | Some("") => 1,
+            Some(q) => q.parse::<i64>().map_err(|_| {
+                ApiError::new(
+                    ErrorCode::InvalidQuantity,
+                    "the quantity must be a whole number",
+                )
+            })?,
+        };
+        let variant = chosen_variant(&state, &tenant, &fields).await?;
+        Ok::<_, PodError>((variant, quantity))
+    }
+    .await;
+    let (variant, quantity) = match prepared {
+        Ok(p) => p,
+        Err(e) => return answer(&state, &tenant, None, Err(e), None).await,
+    };
+    let (cart, cookie) = match cart_or_new(&state, &tenant, token).await {
+        Ok(c) => c,
+        Err(e) => return error_page(&state, &tenant, e),
+    };
+    let done = crate::cart::change(
+        &state,
+        tenant.store_id,
+        tenant.currency,
+        &cart,
+        Change::Add { variant, quantity },
+    )
+    .await;
+    answer(&state, &tenant, Some(&cart), done, cookie).await
+}
+
+/// `POST /cart/update`: sets each line's quantity from its `qty.<variant>`
+/// field (0 removes the line).
+pub async fn update(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    token: SentToken,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let cart = guest_cart(token);
+    let done = async {
+        same_site(&headers)?;
+        let fields = form_fields(&headers, &body)?;
+        let cart = cart.as_ref().ok_or_else(no_cart)?;
+        let mut changes = Vec::new();
+        for (name, value) in &fields {
+            let Some(variant) = name.strip_prefix("qty.") else {
+                continue;
+            };
+            let variant: VariantId = variant
+                .parse()
+                .map_err(|_| ApiError::new(ErrorCode::InvalidId, "not a cart line"))?;
+            let quantity = value.trim().parse::<i64>().map_err(|_| {
+                ApiError::new(
+                    ErrorCode::InvalidQuantity,
+                    "each quantity must be a whole number",
+                )
+            })?;
+            changes.push(Change::Set { variant, quantity });
+        }
+        let mut now = crate::cart::read(&state, tenant.store_id, tenant.currency, cart).await?;
+        for change in changes {
+            // Only the quantities that changed: a line the shopper did not
+            // touch keeps its place and its price.
+            if let Change::Set { variant, quantity } = &change {
+                let same = now
+                    .lines
+                    .iter()
+                    .any(|l| l.variant_id == *variant && i64::from(l.quantity) == *quantity);
+                if same {
+                    continue;
+                }
+            }
+            now =
+                crate::cart::change(&state, tenant.store_id, tenant.currency, cart, change).await?;
+        }
+        Ok(now)
+    }
+    .await;
+    answer(&state, &tenant, cart.as_ref(), done, None).await
+}
+
+/// `POST /cart/remove`: removes the line of `variant_id`.
+pub async fn remove(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    token: SentToken,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let cart = guest_cart(token);
+    let done = async {
+        same_site(&headers)?;
+        let fields = form_fields(&headers, &body)?;
+        let cart = cart.as_ref().ok_or_else(no_cart)?;
+        let variant: VariantId = field(&fields, "variant_id")
+            .unwrap_or_default()
+            .parse()
+            .map_err(|_| ApiError::new(ErrorCode::InvalidId, "not a cart line"))?;
+        crate::cart::change(
+            &state,
+            tenant.store_id,
+            tenant.currency,
+            cart,
+            Change::Remove { variant },
+        )
+        .await
+    }
+    .await;
+    answer(&state, &tenant, cart.as_ref(), done, None).await
+}
+
+/// `POST /cart/discount` (enter `code`) and `POST /cart/discount/remove`.
+async fn discount(
+    state: AppState,
+    tenant: TenantContext,
+    token: SentToken,
+    headers: HeaderMap,
+    body: Bytes,
+    adding: bool,
+) -> Response {
+    let cart = guest_cart(token);
+    let done = async {
+        same_site(&headers)?;
+        let fields = form_fields(&headers, &body)?;
+        let cart = cart.as_ref().ok_or_else(no_cart)?;
+        let code =
+            crate::discounts::input::CodeKey::parse(field(&fields, "code").unwrap_or_default())
+                .map_err(|e| {
+                    ApiError::new(ErrorCode::InvalidRequest, format!("discount code: {e}"))
+                })?;
+        let change = if adding {
+            CodeChange::Add(code)
+        } else {
+            CodeChange::Remove(code)
+        };
+        crate::cart::change_codes(&state, tenant.store_id, tenant.currency, cart, change).await
+    }
+    .await;
+    answer(&state, &tenant, cart.as_ref(), done, None).await
+}
+
+pub async fn add_code(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    token: SentToken,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    discount(state, tenant, token, headers, body, true).await
+}
+
+pub async fn remove_code(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    token: SentToken,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    discount(state, tenant, token, headers, body, false).await
+}
+
+fn no_cart() -> PodError {
+    ApiError::new(
+        ErrorCode::InvalidCartToken,
+        "your cart has expired; add the products again",
+    )
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn a_form_from_another_site_is_refused() {
+        let here = [("x-forwarded-host", "shop.localhost")];
+        assert!(
+            same_site(&headers(&here)).is_ok(),
+            "no Origin: a plain form post"
+        );
+        let mut ok = here.to_vec();
+        ok.push(("origin", "http://shop.localhost:8080"));
+        assert!(same_site(&headers(&ok)).is_ok());
+        let mut evil = here.to_vec();
+        evil.push(("origin", "https://evil.example"));
+        assert!(same_site(&headers(&evil)).is_err());
+        let mut null = here.to_vec();
+        null.push(("origin", "null"));
+        assert!(
+            same_site(&headers(&null)).is_err(),
+            "an opaque origin is not this site"
+        );
+    }
+
+    #[test]
+    fn forms_are_checked() {
+        let form = headers(&[(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )]);
+        let fields = form_fields(&form, b"quantity=2&option0=Red+Wine&x=%C3%A9").expect("a form");
+        assert_eq!(fields[1], ("option0".to_owned(), "Red Wine".to_owned()));
+        assert_eq!(fields[2].1, "é");
+        assert!(form_fields(&form, b"q=%00").is_err(), "NUL");
+        assert!(form_fields(&form, b"q=a%0Ab").is_err(), "line feed");
+        let json = headers(&[("content-type", "application/json")]);
+        assert!(form_fields(&json, b"{}").is_err());
+        let many = "a=1&".repeat(FORM_FIELDS + 1);
+        assert!(form_fields(&form, many.as_bytes()).is_err());
+    }
+}

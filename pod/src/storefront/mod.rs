@@ -1,0 +1,52 @@
+//! The storefront: every store's own website on its domain, server
+//! rendered from the theme's templates on the same data and the same rules
+//! as the JSON API (the pages call the contexts; there is no second write
+//! path).
+//!
+//! - [`theme`]: the template engine (autoescaped, bounded work per render)
+//!   and the default theme compiled into the binary;
+//! - [`view`]: what templates are given, built by pure functions;
+//! - [`pages`]: the shared pages (home, product, lists, sitemap), cached
+//!   whole with ETags;
+//! - [`cart`]: the cart page and its forms, per shopper.
+//!
+//! Pages work without script: forms post and redirect. The theme's small
+//! script improves them (the variant picker follows the chosen options,
+//! suggestions as you type, the cart count in the header).
+
+pub mod cart;
+pub mod pages;
+mod sql;
+pub mod theme;
+pub mod view;
+
+use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+/// The cookie the page script reads the cart's item count from (not
+/// `HttpOnly`: it holds nothing but a number).
+pub const CART_COUNT_COOKIE: &str = "mercato_cart_count";
+
+/// The storefront's routes, served undocumented (HTML for browsers, not
+/// API): `/`, `/products/{id}`, `/collections/{handle}`,
+/// `/categories/{handle}`, `/search`, `/cart` and its forms, the theme's
+/// `/assets/`, `/robots.txt` and `/sitemap.xml`.
+pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    router
+        .route("/", get(pages::home))
+        .route("/products/{id}", get(pages::product))
+        .route("/collections/{handle}", get(pages::collection_page))
+        .route("/categories/{handle}", get(pages::category_page))
+        .route("/search", get(pages::search_page))
+        .route("/cart", get(cart::show))
+        .route("/cart/add", post(cart::add))
+        .route("/cart/update", post(cart::update))
+        .route("/cart/remove", post(cart::remove))
+        .route("/cart/discount", post(cart::add_code))
+        .route("/cart/discount/remove", post(cart::remove_code))
+        .route("/assets/{file}", get(pages::asset))
+        .route("/robots.txt", get(pages::robots))
+        .route("/sitemap.xml", get(pages::sitemap))
+}

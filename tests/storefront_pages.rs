@@ -1,0 +1,406 @@
+//! End-to-end tests of the storefront's pages over HTTP, through the router
+//! on the store's domain, as a browser without script uses them: forms post
+//! and redirect. (tests/storefront.rs drives a real Chromium.)
+
+mod common;
+
+use common::shop::Shop;
+use common::Stack;
+use reqwest::header::{CONTENT_TYPE, COOKIE, ETAG, IF_NONE_MATCH, LOCATION, ORIGIN, SET_COOKIE};
+use serde_json::{json, Value};
+
+/// A product with two sizes, of which M has 2 units.
+fn tee(title: &str, description: &str) -> Value {
+    json!({
+        "title": title,
+        "description": description,
+        "vendor": "Acme",
+        "product_type": "Shirt",
+        "options": [{"name": "Size", "values": ["S", "M"]}],
+        "variants": [
+            {"sku": "TEE-S", "price_minor": 2500, "compare_at_minor": 3000,
+             "option_values": {"Size": "S"}, "stock": 10},
+            {"sku": "TEE-M", "price_minor": 2600, "option_values": {"Size": "M"}, "stock": 2}
+        ]
+    })
+}
+
+async fn create(stack: &Stack, shop: &Shop, body: &Value) -> Value {
+    let r = stack
+        .post(&shop.host, "/admin/api/products")
+        .bearer_auth(&shop.staff)
+        .json(body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 201);
+    r.json().await.expect("json")
+}
+
+async fn page(stack: &Stack, host: &str, path: &str) -> (u16, String) {
+    let r = stack.get(host, path).send().await.expect("request");
+    let status = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = r.text().await.expect("body");
+    if path.starts_with('/') && !path.ends_with(".xml") && !path.ends_with(".txt") {
+        assert!(ct.starts_with("text/html"), "{path}: {ct}");
+    }
+    (status, body)
+}
+
+/// A client that shows redirects instead of following them.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Posts a form the way a browser does, with the cart cookie if any.
+async fn post_form(
+    stack: &Stack,
+    host: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let body = form
+        .iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut req = no_redirects()
+        .post(format!("{}{path}", stack.router.url()))
+        .header("host", host)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(ORIGIN, format!("http://{host}"))
+        .body(body);
+    if let Some(c) = cookie {
+        req = req.header(COOKIE, c);
+    }
+    req.send().await.expect("post")
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The `name=value` of the response's cookie `name`.
+fn cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers().get_all(SET_COOKIE).iter().find_map(|v| {
+        let v = v.to_str().ok()?;
+        let pair = v.split(';').next()?;
+        pair.starts_with(&format!("{name}="))
+            .then(|| pair.to_owned())
+    })
+}
+
+async fn cart_page(stack: &Stack, host: &str, cookie: &str) -> String {
+    let r = stack
+        .get(host, "/cart")
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .expect("cart");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["cache-control"],
+        "private, no-store",
+        "a shopper's cart is never stored by a shared cache"
+    );
+    r.text().await.expect("body")
+}
+
+#[tokio::test]
+async fn a_shopper_fills_a_cart_with_forms_alone() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "formshop").await;
+    let product = create(
+        &stack,
+        &shop,
+        &tee("Linen tee", "Breathable.\n\nMade to last."),
+    )
+    .await;
+    let id = product["id"].as_str().expect("id");
+    let m = product["variants"][1]["id"].as_str().expect("M");
+
+    // The product page offers the sizes, the price and the sale price.
+    let (status, html) = page(&stack, &shop.host, &format!("/products/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<h1 class=\"product-title\">Linen tee</h1>"),
+        "{html}"
+    );
+    assert!(html.contains("name=\"option0\""), "a Size picker");
+    assert!(
+        html.contains(">M<") || html.contains(">M ("),
+        "the M option"
+    );
+    assert!(
+        html.contains("$25.00") && html.contains("$30.00"),
+        "price and compare-at"
+    );
+    assert!(
+        html.contains("<p>Made to last.</p>"),
+        "paragraphs of the description"
+    );
+
+    // Adding by option (no variant id needed, as the form without script
+    // posts it): a cart is made, its cookie set, and the shopper sent on.
+    let r = post_form(
+        &stack,
+        &shop.host,
+        "/cart/add",
+        None,
+        &[("product_id", id), ("option0", "M"), ("quantity", "2")],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()[LOCATION], "/cart");
+    let cart = cookie(&r, "mercato_cart").expect("the cart's cookie");
+    assert_eq!(
+        cookie(&r, "mercato_cart_count").as_deref(),
+        Some("mercato_cart_count=2")
+    );
+    let html = cart_page(&stack, &shop.host, &cart).await;
+    assert!(
+        html.contains("Linen tee") && html.contains("$52.00"),
+        "{html}"
+    );
+
+    // More than there is: the cart says so on the line.
+    let r = post_form(
+        &stack,
+        &shop.host,
+        "/cart/update",
+        Some(&cart),
+        &[(&format!("qty.{m}"), "3")],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let html = cart_page(&stack, &shop.host, &cart).await;
+    assert!(html.contains("Only 2 left"), "{html}");
+    assert!(html.contains("$78.00"));
+
+    // A code that is not the store's: the cart page again, with why.
+    let r = post_form(
+        &stack,
+        &shop.host,
+        "/cart/discount",
+        Some(&cart),
+        &[("code", "NOPE10")],
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.expect("body");
+    assert!(html.contains("notice-error"), "{html}");
+
+    // A combination that is not sold.
+    let r = post_form(
+        &stack,
+        &shop.host,
+        "/cart/add",
+        Some(&cart),
+        &[("product_id", id), ("option0", "XL")],
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+
+    // Removing the line empties the cart.
+    let r = post_form(
+        &stack,
+        &shop.host,
+        "/cart/remove",
+        Some(&cart),
+        &[("variant_id", m)],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        cookie(&r, "mercato_cart_count").as_deref(),
+        Some("mercato_cart_count=0")
+    );
+    let html = cart_page(&stack, &shop.host, &cart).await;
+    assert!(html.contains("Your cart is empty"), "{html}");
+
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn pages_escape_what_merchants_write_and_refuse_bad_input() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "escapes").await;
+    let evil = "<script>alert(1)</script>Tee";
+    let product = create(
+        &stack,
+        &shop,
+        &tee(evil, "</script><img src=x onerror=alert(2)> & more"),
+    )
+    .await;
+    let id = product["id"].as_str().expect("id");
+    for path in [
+        "/".to_owned(),
+        format!("/products/{id}"),
+        "/search?q=Tee".to_owned(),
+    ] {
+        let (status, html) = page(&stack, &shop.host, &path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(!html.contains("<script>alert"), "{path}: unescaped title");
+        assert!(
+            !html.contains("<img src=x"),
+            "{path}: unescaped description"
+        );
+        assert!(html.contains("&lt;script&gt;alert(1)"), "{path}: {html}");
+    }
+    // Inside the JSON-LD and the picker's JSON, `<` is written `\u003c`.
+    let (_, html) = page(&stack, &shop.host, &format!("/products/{id}")).await;
+    assert!(html.contains("\\u003cscript\\u003ealert(1)"), "{html}");
+
+    // Unknown pages are pages, with the status.
+    let (status, html) = page(
+        &stack,
+        &shop.host,
+        "/products/00000000-0000-7000-8000-000000000000",
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(html.contains("Page not found"));
+    let (status, _) = page(&stack, &shop.host, "/products/not-an-id").await;
+    assert_eq!(status, 404);
+    let (status, _) = page(&stack, &shop.host, "/collections/none-such").await;
+    assert_eq!(status, 404);
+
+    // Control characters, other sites' forms and other bodies are refused.
+    let r = stack
+        .get(&shop.host, "/search?q=%00")
+        .send()
+        .await
+        .expect("search");
+    assert_eq!(r.status(), 400);
+    let r = post_form(
+        &stack,
+        &shop.host,
+        "/cart/add",
+        None,
+        &[("product_id", id), ("option0", "S\u{0}")],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let r = no_redirects()
+        .post(format!("{}/cart/add", stack.router.url()))
+        .header("host", &shop.host)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(ORIGIN, "https://evil.example")
+        .body(format!("product_id={id}&option0=S"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 403);
+    let r = no_redirects()
+        .post(format!("{}/cart/add", stack.router.url()))
+        .header("host", &shop.host)
+        .header(CONTENT_TYPE, "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 415);
+
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn pages_are_cached_with_etags_and_told_to_search_engines() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "seoshop").await;
+    let product = create(&stack, &shop, &tee("Canvas tote", "Carries everything.")).await;
+    let id = product["id"].as_str().expect("id");
+    let path = format!("/products/{id}");
+
+    let (_, html) = page(&stack, &shop.host, &path).await;
+    assert!(html.contains("<title>Canvas tote – "), "a title per page");
+    assert!(
+        html.contains(&format!("/products/{id}\">")),
+        "a canonical URL"
+    );
+    assert!(html.contains("property=\"og:title\" content=\"Canvas tote"));
+    assert!(html.contains("\"@type\":\"Product\""), "JSON-LD");
+    assert!(html.contains("\"priceCurrency\":\"USD\""));
+
+    // An ETag, and 304 for a browser that has the page.
+    let r = stack.get(&shop.host, &path).send().await.expect("page");
+    let tag = r.headers()[ETAG].clone();
+    let r = stack
+        .get(&shop.host, &path)
+        .header(IF_NONE_MATCH, tag.clone())
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(r.status(), 304);
+
+    // An edit retires the cached page at once.
+    let r = stack
+        .at(
+            reqwest::Method::PATCH,
+            &shop.host,
+            &format!("/admin/api/products/{id}"),
+        )
+        .bearer_auth(&shop.staff)
+        .json(&json!({"title": "Canvas tote, large"}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), 200);
+    let r = stack
+        .get(&shop.host, &path)
+        .header(IF_NONE_MATCH, tag)
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.expect("body").contains("Canvas tote, large"));
+
+    // robots.txt points at the sitemap, which lists the product.
+    let (status, robots) = page(&stack, &shop.host, "/robots.txt").await;
+    assert_eq!(status, 200);
+    assert!(robots.contains("Sitemap: ") && robots.contains("/sitemap.xml"));
+    assert!(robots.contains("Disallow: /cart"));
+    let (status, sitemap) = page(&stack, &shop.host, "/sitemap.xml").await;
+    assert_eq!(status, 200);
+    assert!(
+        sitemap.contains(&format!("/products/{id}</loc>")),
+        "{sitemap}"
+    );
+
+    // The theme's assets are content-addressed and immutable.
+    let css = html
+        .split("href=\"/assets/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a stylesheet");
+    let r = stack
+        .get(&shop.host, &format!("/assets/{css}"))
+        .send()
+        .await
+        .expect("css");
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["cache-control"]
+        .to_str()
+        .expect("text")
+        .contains("immutable"));
+
+    stack.shutdown().await;
+}
