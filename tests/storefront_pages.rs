@@ -404,3 +404,187 @@ async fn pages_are_cached_with_etags_and_told_to_search_engines() {
 
     stack.shutdown().await;
 }
+
+/// The `action` of the form with `class`.
+fn form_action(html: &str, class: &str) -> String {
+    let at = html
+        .find(&format!("class=\"{class}\""))
+        .unwrap_or_else(|| panic!("no {class} form in {html}"));
+    let start = html[..at].rfind("<form").expect("a form tag");
+    let tag = &html[start..at];
+    tag.split("action=\"")
+        .nth(1)
+        .and_then(|a| a.split('"').next())
+        .expect("an action")
+        .to_owned()
+}
+
+/// Where a `303` sends the browser.
+fn location(r: &reqwest::Response) -> String {
+    r.headers()[LOCATION].to_str().expect("text").to_owned()
+}
+
+async fn get_with_cookie(stack: &Stack, host: &str, path: &str, cookie: &str) -> reqwest::Response {
+    no_redirects()
+        .get(format!("{}{path}", stack.router.url()))
+        .header("host", host)
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .expect("get")
+}
+
+/// Posts the card form to the gateway (as the shopper's browser does: the
+/// pod never sees it) and follows the gateway's redirect back to the store
+/// through the router: the answer of `/checkout/complete`.
+async fn pay(
+    stack: &Stack,
+    host: &str,
+    cookie: &str,
+    pay_url: &str,
+    number: &str,
+) -> reqwest::Response {
+    assert!(
+        pay_url.starts_with(&stack.gateway.url()),
+        "the card form posts to the gateway: {pay_url}"
+    );
+    let r = no_redirects()
+        .post(pay_url)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(format!("number={}&exp=12%2F{}&cvc=123", number, 30))
+        .send()
+        .await
+        .expect("pay");
+    assert_eq!(r.status(), 303);
+    let back = location(&r);
+    let path = back
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(_, p)| format!("/{p}"))
+        .expect("an absolute return URL");
+    assert!(
+        back.contains(host),
+        "back to the store's own address: {back}"
+    );
+    get_with_cookie(stack, host, &path, cookie).await
+}
+
+#[tokio::test]
+async fn a_shopper_checks_out_with_forms_and_the_gateways_card_form() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "payshop").await;
+    let product = create(&stack, &shop, &tee("Wool socks", "Warm.")).await;
+    let id = product["id"].as_str().expect("id");
+    let r = post_form(
+        &stack,
+        &shop.host,
+        "/cart/add",
+        None,
+        &[("product_id", id), ("option0", "S"), ("quantity", "2")],
+    )
+    .await;
+    let cart = cookie(&r, "mercato_cart").expect("cart");
+
+    // Step 1: a bad address is answered on the page, a good one goes on.
+    let address = [
+        ("email", "ada@example.com"),
+        ("name", "Ada Lovelace"),
+        ("line1", "12 St James's Square"),
+        ("city", "London"),
+        ("postal_code", "SW1Y 4JH"),
+        ("country", "gb"),
+    ];
+    let mut bad = address.to_vec();
+    bad[0] = ("email", "not-an-email");
+    let r = post_form(&stack, &shop.host, "/checkout", Some(&cart), &bad).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.expect("body").contains("Email"));
+    let r = post_form(&stack, &shop.host, "/checkout", Some(&cart), &address).await;
+    assert_eq!(r.status(), 303);
+    let review = location(&r);
+    assert!(review.starts_with("/checkout/review?d="), "{review}");
+    // The draft is the cart's: another browser cannot read it.
+    let r = stack.get(&shop.host, &review).send().await.expect("review");
+    assert!(
+        !r.text().await.expect("body").contains("Ada Lovelace"),
+        "no cart, no address"
+    );
+
+    // Step 2: shipping, the total, and a card form that posts elsewhere.
+    let r = get_with_cookie(&stack, &shop.host, &review, &cart).await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.expect("body");
+    assert!(
+        html.contains("Standard shipping") && html.contains("Pay $50.00"),
+        "{html}"
+    );
+    assert!(html.contains("Ada Lovelace"));
+    let pay_url = form_action(&html, "card-form");
+
+    // A declined card: back to the review, with why, and nothing placed.
+    let r = pay(&stack, &shop.host, &cart, &pay_url, "4000000000000002").await;
+    assert_eq!(r.status(), 303);
+    let back = location(&r);
+    assert!(back.starts_with("/checkout/review?d="), "{back}");
+    let html = get_with_cookie(&stack, &shop.host, &back, &cart)
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(html.contains("declined"), "{html}");
+
+    // A card number that is not one: the gateway says so, the shop shows it.
+    let pay_url = form_action(&html, "card-form");
+    let r = pay(&stack, &shop.host, &cart, &pay_url, "1234").await;
+    let html = get_with_cookie(&stack, &shop.host, &location(&r), &cart)
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(html.contains("Your card was not accepted"), "{html}");
+
+    // A good card: the order, and its page.
+    let pay_url = form_action(&html, "card-form");
+    let r = pay(&stack, &shop.host, &cart, &pay_url, "4242424242424242").await;
+    assert_eq!(r.status(), 303);
+    let order_path = location(&r);
+    assert!(order_path.starts_with("/orders/"), "{order_path}");
+    assert_eq!(
+        cookie(&r, "mercato_cart_count").as_deref(),
+        Some("mercato_cart_count=0")
+    );
+    let (status, html) = page(&stack, &shop.host, &order_path).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Thank you for your order") && html.contains("$50.00"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Wool socks") && html.contains("paid"),
+        "{html}"
+    );
+    // Without the token, nobody sees it.
+    let number = order_path
+        .trim_start_matches("/orders/")
+        .split('?')
+        .next()
+        .expect("number");
+    let (status, _) = page(
+        &stack,
+        &shop.host,
+        &format!("/orders/{number}?token={}", "0".repeat(64)),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // One order, one capture: the gateway took the good card once.
+    let mut db = shop.db(&stack).await;
+    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE store_id = $1")
+        .bind(shop.id.as_uuid())
+        .fetch_one(&mut db)
+        .await
+        .expect("count");
+    assert_eq!(orders, 1);
+
+    stack.shutdown().await;
+}

@@ -16,6 +16,7 @@ pub mod cards;
 pub mod ledger;
 mod memory;
 mod routes;
+pub mod sessions;
 pub mod severable;
 pub mod webhooks;
 
@@ -73,6 +74,7 @@ impl GatewayServer {
         let counters = Arc::new(Counters::default());
         let gw = routes::Gw {
             memory: Arc::default(),
+            sessions: Arc::default(),
             hooks: webhooks::Webhooks::new(&args.webhook_secret, counters.clone())?,
             counters,
             api_key: args.api_key.as_str().into(),

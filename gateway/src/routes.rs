@@ -16,8 +16,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Datelike as _;
 use mercato_pod::payments::wire::{
-    AuthorizeBody, CaptureBody, ErrorBody, ErrorDetail, PaymentList, PaymentObject, RefundBody,
-    Stats, Token, TokenRequest, IDEMPOTENCY_HEADER, NOT_FOUND_CODE,
+    AuthorizeBody, CaptureBody, CardSession, CardSessionBody, ErrorBody, ErrorDetail, PaymentList,
+    PaymentObject, RefundBody, Stats, Token, TokenRequest, IDEMPOTENCY_HEADER, NOT_FOUND_CODE,
 };
 use mercato_pod::payments::{Payment, PaymentStatus};
 use mercato_tenants::TraceParent;
@@ -27,6 +27,7 @@ use tokio::sync::watch;
 use super::cards::{self, Behaviour};
 use super::ledger::{self, Refusal};
 use super::memory::{Claim, Counters, Fingerprint, Memory, Record, Reply};
+use super::sessions::{self, Sessions};
 use super::severable::Connection;
 use super::webhooks::Webhooks;
 
@@ -41,6 +42,8 @@ pub struct Gw {
     pub counters: Arc<Counters>,
     pub hooks: Webhooks,
     pub api_key: Arc<str>,
+    /// Card sessions (the card form's transparent redirect).
+    pub sessions: Arc<Sessions>,
     /// How long the slow test card takes.
     pub slow: Duration,
 }
@@ -56,10 +59,15 @@ pub fn router(gw: Gw) -> Router {
         .route("/v1/payments/{id}/void", post(void))
         .route("/v1/payments/{id}/refunds", post(refund))
         .route("/v1/stats", get(stats))
+        .route("/v1/card_sessions", post(open_card_session))
+        .route("/v1/card_sessions/{id}", get(get_card_session))
         .route_layer(axum::middleware::from_fn_with_state(
             gw.clone(),
             require_key,
         ))
+        // The shopper's browser posts the card form here: no key (the
+        // session is the authority), never JSON.
+        .route("/pay/{id}", post(pay))
         .route("/readyz", get(mercato_tenants::http::healthz))
         .with_state(gw)
 }
@@ -366,6 +374,97 @@ async fn create_token(State(gw): State<Gw>, body: Bytes) -> Result<Json<Token>, 
     gw.memory.add_token(id.clone(), number);
     gw.counters.tokens.fetch_add(1, Ordering::Relaxed);
     Ok(Json(Token { id, last4 }))
+}
+
+/// `POST /v1/card_sessions`.
+async fn open_card_session(
+    State(gw): State<Gw>,
+    body: Bytes,
+) -> Result<Json<CardSession>, GwError> {
+    let req: CardSessionBody = parse(&body)?;
+    if !sessions::valid_return_url(&req.return_url) {
+        return Err(GwError::bad(
+            "invalid_request",
+            "return_url must be an absolute http(s) URL of printable characters, without a fragment, at most 2048 bytes",
+        ));
+    }
+    Ok(Json(gw.sessions.open(req.return_url)))
+}
+
+/// `GET /v1/card_sessions/{id}`.
+async fn get_card_session(
+    State(gw): State<Gw>,
+    Path(id): Path<String>,
+) -> Result<Json<CardSession>, GwError> {
+    gw.sessions.get(&id).map(Json).ok_or_else(|| {
+        GwError::new(
+            StatusCode::NOT_FOUND,
+            NOT_FOUND_CODE,
+            "no such card session",
+        )
+    })
+}
+
+/// `POST /pay/{id}`: the card form of a session, posted by the shopper's
+/// browser (`number`, `exp` as `MM/YY` or `exp_month` and `exp_year`,
+/// `cvc`). The card is checked as `POST /v1/tokens` checks it; either way
+/// the browser goes back (`303`) to the session's return URL, where the
+/// merchant reads the session. An unknown session is a plain `404` page.
+async fn pay(State(gw): State<Gw>, Path(id): Path<String>, body: Bytes) -> Response {
+    let Some(back) = gw.sessions.return_to(&id) else {
+        return (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            "<!doctype html><title>Payment session not found</title><h1>This payment page has expired</h1><p>Go back to the shop and try again.</p>",
+        )
+            .into_response();
+    };
+    let fields: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| {
+        fields
+            .get(name)
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let (exp_month, exp_year) = match fields.get("exp") {
+        Some(exp) => {
+            let (m, y) = exp.trim().split_once('/').unwrap_or((exp.trim(), ""));
+            let y: i32 = y.trim().parse().unwrap_or(0);
+            (
+                m.trim().parse().unwrap_or(0),
+                if (0..100).contains(&y) { 2000 + y } else { y },
+            )
+        }
+        None => (
+            field("exp_month").parse().unwrap_or(0),
+            field("exp_year").parse().unwrap_or(0),
+        ),
+    };
+    let card = TokenRequest {
+        number: field("number")
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect(),
+        exp_month,
+        exp_year,
+        cvc: field("cvc"),
+    };
+    let today = chrono::Utc::now();
+    match cards::check_card(&card, today.year(), today.month()) {
+        Ok(number) => {
+            let last4 = number[number.len() - 4..].to_owned();
+            let token = format!("tok_{}", uuid::Uuid::new_v4().simple());
+            gw.memory.add_token(token.clone(), number);
+            gw.counters.tokens.fetch_add(1, Ordering::Relaxed);
+            gw.sessions.complete(&id, token, last4);
+        }
+        Err((code, message)) => gw.sessions.refuse(&id, code, message),
+    }
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&back) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
 }
 
 /// `POST /v1/authorizations`.

@@ -411,9 +411,22 @@ pub struct GatewayConfig {
     pub webhook_secret: String,
     /// How long one gateway call may take before its outcome is unknown.
     pub timeout_ms: u64,
+    /// Where shoppers' browsers reach the gateway (the storefront's card
+    /// form posts there); empty: `url`.
+    pub browser_url: String,
 }
 
 impl GatewayConfig {
+    /// The gateway's address for browsers, without a trailing slash.
+    pub fn browser_base(&self) -> &str {
+        let url = if self.browser_url.is_empty() {
+            &self.url
+        } else {
+            &self.browser_url
+        };
+        url.trim_end_matches('/')
+    }
+
     /// Whether the credentials are still the built-in development ones
     /// (anyone could forge webhooks signed with them).
     pub fn uses_dev_keys(&self) -> bool {
@@ -428,6 +441,7 @@ impl Default for GatewayConfig {
             api_key: DEV_GATEWAY_API_KEY.into(),
             webhook_secret: DEV_GATEWAY_WEBHOOK_SECRET.into(),
             timeout_ms: 10_000,
+            browser_url: String::new(),
         }
     }
 }
@@ -439,6 +453,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("api_key", &Redacted(&self.api_key))
             .field("webhook_secret", &Redacted(&self.webhook_secret))
             .field("timeout_ms", &self.timeout_ms)
+            .field("browser_url", &self.browser_url)
             .finish()
     }
 }

@@ -130,6 +130,7 @@ pub async fn forward(
     span: &tracing::Span,
 ) -> Result<Answer, ApiError> {
     let host = host_of(req.uri(), req.headers())?;
+    let port = port_of(req.uri(), req.headers());
     let target = resolve(state, &host).await?;
     if req.uri().path().starts_with("/internal/") {
         return Err(ApiError::new(ErrorCode::NotFound, "no such route"));
@@ -173,7 +174,7 @@ pub async fn forward(
         ),
     };
     let mut headers = parts.headers;
-    forwarded_headers(&mut headers, &host, peer);
+    forwarded_headers(&mut headers, &host, port, peer);
 
     match target {
         Target::ControlPlane => {
@@ -374,7 +375,19 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// the client asked for, the client address the router saw (replacing any
 /// the client claimed: pods rate-limit logins by it) and the trace context
 /// come in.
-fn forwarded_headers(headers: &mut HeaderMap, host: &Domain, peer: IpAddr) {
+/// The port the client named with the host (`shop.example:8080`), if
+/// any: the pod builds links back to the shopper's own address from it
+/// (a card form's return URL).
+fn port_of(uri: &Uri, headers: &HeaderMap) -> Option<u16> {
+    let raw = match uri.authority() {
+        Some(authority) => authority.as_str(),
+        None => headers.get(header::HOST)?.to_str().ok()?,
+    };
+    let (_, port) = raw.rsplit_once(':')?;
+    port.parse().ok()
+}
+
+fn forwarded_headers(headers: &mut HeaderMap, host: &Domain, port: Option<u16>, peer: IpAddr) {
     // The next hop continues this request's span (or, with no spans
     // exported, the trace the client sent), never the client's span.
     let mut received = HeaderMap::new();
@@ -387,6 +400,13 @@ fn forwarded_headers(headers: &mut HeaderMap, host: &Domain, peer: IpAddr) {
     }
     if let Ok(v) = HeaderValue::from_str(host.as_str()) {
         headers.insert(HeaderName::from_static("x-forwarded-host"), v);
+    }
+    headers.remove("x-forwarded-port");
+    if let Some(port) = port {
+        headers.insert(
+            HeaderName::from_static("x-forwarded-port"),
+            HeaderValue::from(port),
+        );
     }
     trace::propagate_from(&received, headers);
     if let Ok(v) = header_value(peer) {
@@ -533,7 +553,7 @@ mod tests {
         let host = Domain::parse("shop.example").expect("domain");
         let peer: IpAddr = "203.0.113.9".parse().expect("ip");
         let mut out = h;
-        forwarded_headers(&mut out, &host, peer);
+        forwarded_headers(&mut out, &host, Some(8080), peer);
         for gone in [
             "x-secret-hop",
             "x-other",
@@ -557,6 +577,10 @@ mod tests {
         assert_eq!(
             out.get("x-forwarded-host").map(|v| v.as_bytes()),
             Some(&b"shop.example"[..])
+        );
+        assert_eq!(
+            out.get("x-forwarded-port").map(|v| v.as_bytes()),
+            Some(&b"8080"[..])
         );
         assert!(out.get(trace::TRACEPARENT_HEADER).is_some());
         let mut answer = answer;

@@ -103,6 +103,9 @@ catalogue! {
     Overloaded => ("overloaded", SERVICE_UNAVAILABLE),
     Queued => ("queued", SERVICE_UNAVAILABLE),
     DatabaseUnavailable => ("database_unavailable", SERVICE_UNAVAILABLE),
+    // A dependency of one feature is down for a moment (the payment
+    // gateway for a card form, Redis for a checkout draft).
+    ServiceUnavailable => ("service_unavailable", SERVICE_UNAVAILABLE),
     RefundTooLarge => ("refund_too_large", CONFLICT),
     ReturnNotAllowed => ("return_not_allowed", UNPROCESSABLE_ENTITY),
     ReturnTooLarge => ("return_too_large", CONFLICT),

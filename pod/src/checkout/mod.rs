@@ -11,6 +11,7 @@
 pub(crate) mod compensation;
 mod error;
 pub mod model;
+pub mod place;
 pub mod rates;
 pub mod saga;
 pub mod sql;

@@ -379,14 +379,11 @@ async fn started(
     Ok(true)
 }
 
-/// Step 1: the cart priced from the catalog as it is now, and the gift
-/// cards' share of it.
-async fn validate(
-    state: &AppState,
-    store: StoreId,
-    asked: &Asked,
-    client: &str,
-) -> Result<Quote, PodError> {
+/// The cart priced from the catalog as it is now, for the checkout
+/// `asked` (its address, shipping option, email and the cart's discount
+/// codes), as step 1 prices it: what a checkout page shows before the
+/// shopper pays. Its gift cards are not read.
+pub async fn price(state: &AppState, store: StoreId, asked: &Asked) -> Result<Quote, PodError> {
     let tenant = state
         .hosted
         .get(store)
@@ -443,6 +440,19 @@ async fn validate(
         },
     )?;
     quote.billing_address = asked.billing.as_ref().map(model::address_json);
+    Ok(quote)
+}
+
+/// Step 1: the cart priced from the catalog as it is now, and the gift
+/// cards' share of it.
+async fn validate(
+    state: &AppState,
+    store: StoreId,
+    asked: &Asked,
+    client: &str,
+) -> Result<Quote, PodError> {
+    let mut quote = price(state, store, asked).await?;
+    let now = chrono::Utc::now();
     if !asked.gift_cards.is_empty() {
         let cards = tender_cards(state, store, &asked.gift_cards, client).await?;
         quote.gift_cards =

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::wire::{
     AuthorizeBody, CaptureBody, ErrorBody, RefundBody, IDEMPOTENCY_HEADER, NOT_FOUND_CODE,
 };
-use super::{AuthorizeRequest, BoxFuture, Gateway, GatewayError, Payment};
+use super::{wire, AuthorizeRequest, BoxFuture, Gateway, GatewayError, Payment};
 
 /// A PSP reached over HTTP (`Authorization: Bearer <api key>`).
 #[derive(Clone)]
@@ -169,6 +169,28 @@ fn interpret(status: u16, body: &[u8]) -> Result<Payment, GatewayError> {
     }
 }
 
+/// A card session from an answer; any refusal is `Rejected`, a 5xx or an
+/// unreadable body `Unknown` (no money moves with a card session).
+#[allow(clippy::result_large_err)]
+fn card_session_answer(status: u16, body: &[u8]) -> Result<wire::CardSession, GatewayError> {
+    match status {
+        200..=299 => serde_json::from_slice(body).map_err(|e| {
+            GatewayError::Unknown(format!("unreadable {status} answer from the gateway: {e}"))
+        }),
+        400..=499 if status != 408 && status != 429 => {
+            let (code, message) = error_body(body);
+            Err(GatewayError::Rejected {
+                status,
+                code,
+                message,
+            })
+        }
+        _ => Err(GatewayError::Unknown(format!(
+            "the gateway answered {status}"
+        ))),
+    }
+}
+
 fn error_body(body: &[u8]) -> (String, String) {
     match serde_json::from_slice::<ErrorBody>(body) {
         Ok(e) => (e.error.code, e.error.message),
@@ -241,6 +263,36 @@ impl Gateway for HttpGateway {
                 &RefundBody { amount },
             )
             .await
+        })
+    }
+
+    fn open_card_session<'a>(
+        &'a self,
+        return_url: &'a str,
+    ) -> BoxFuture<'a, Result<wire::CardSession, GatewayError>> {
+        Box::pin(async move {
+            let body = wire::CardSessionBody {
+                return_url: return_url.to_owned(),
+            };
+            let (status, body) = self
+                .send(Method::POST, &["v1", "card_sessions"], None, Some(&body))
+                .await?;
+            card_session_answer(status, &body)
+        })
+    }
+
+    fn card_session<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<wire::CardSession>, GatewayError>> {
+        Box::pin(async move {
+            let (status, body) = self
+                .send(Method::GET, &["v1", "card_sessions", id], None, None::<&()>)
+                .await?;
+            if status == 404 && error_body(&body).0 == NOT_FOUND_CODE {
+                return Ok(None);
+            }
+            card_session_answer(status, &body).map(Some)
         })
     }
 

@@ -96,4 +96,16 @@ pub trait Gateway: Send + Sync + 'static {
         &'a self,
         authorize_key: &'a str,
     ) -> BoxFuture<'a, Result<Option<Payment>, GatewayError>>;
+    /// A card session whose form sends the shopper back to `return_url`:
+    /// the card goes from the shopper's browser to the PSP, the pod only
+    /// ever sees the token (read with [`Gateway::card_session`]).
+    fn open_card_session<'a>(
+        &'a self,
+        return_url: &'a str,
+    ) -> BoxFuture<'a, Result<wire::CardSession, GatewayError>>;
+    /// A card session by id; `None` if the PSP has none.
+    fn card_session<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<wire::CardSession>, GatewayError>>;
 }

@@ -136,6 +136,37 @@ pub struct Token {
     pub last4: String,
 }
 
+/// `POST /v1/card_sessions`: a place for one card, entered by the shopper
+/// on the PSP's side (the card form posts to the PSP, never to the pod).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardSessionBody {
+    /// Where the PSP sends the shopper's browser once the card is
+    /// entered (or refused), with `session=<id>` added to its query.
+    pub return_url: String,
+}
+
+/// A card session: `open` until a card is entered, then `complete` with
+/// its token; `expired` 30 minutes after it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardSession {
+    /// `cs_...`
+    pub id: String,
+    pub status: String,
+    /// Where the card form posts, on the PSP's public address
+    /// (`/pay/cs_...`).
+    pub pay_path: String,
+    /// The token of the card entered (`complete` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last4: Option<String>,
+    /// Why the last card entered was refused (`invalid_number`,
+    /// `expired_card`, `invalid_cvc`...), while still `open`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_error: Option<ErrorDetail>,
+}
+
 /// `POST /v1/authorizations`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,15 +1,13 @@
 //! Checkout endpoints: the shopper's checkout, shipping options, the
 //! store's rate tables, and the gateway's webhooks.
 
-use std::time::Duration;
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
-use mercato_tenants::{ApiError, CheckoutId, Email, ErrorCode, StoreId, TenantState};
+use mercato_tenants::{ApiError, CheckoutId, ErrorCode, StoreId, TenantState};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::OpenApi as _;
@@ -18,13 +16,13 @@ use utoipa_axum::routes;
 
 use crate::accounts::auth::{MaybeCustomer, Staff};
 use crate::accounts::rate_limit::ClientAddress;
-use crate::cart::{self, CartRef, SentToken};
+use crate::cart::SentToken;
 use crate::checkout::model::{self, CheckoutRequest, SagaState, WebhookAction};
+use crate::checkout::place;
 use crate::checkout::rates::{self, ShippingRate, TaxRate};
-use crate::checkout::saga::{self, Asked, Mode};
-use crate::checkout::sql::{self, Checkout, NewCheckout};
+use crate::checkout::saga::{self, Mode};
+use crate::checkout::sql::{self, Checkout};
 use crate::error::PodError;
-use crate::gift_cards;
 use crate::payments::{signature, wire, WebhookEvent};
 use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
@@ -85,141 +83,9 @@ async fn checkout(
                 .map_err(|_| ApiError::invalid("Idempotency-Key must be printable ASCII"))?,
         ),
     })?;
-    let request: CheckoutRequest = serde_json::from_value(raw.clone())
-        .map_err(|e| ApiError::invalid(format!("invalid checkout request: {e}")))?;
     let cart_ref = crate::routes::cart::addressed(customer, token)?;
-    // Shape checks answer at once and record nothing, like a PSP refusing
-    // a malformed request: the client fixes it and may reuse the key.
-    let asked = asked(request, cart_ref)?;
-    let store = tenant.store_id;
-    let (identity, cart_id, customer_id, secret_hash) = match &asked.cart {
-        CartRef::Guest(t) => (format!("cart:{}", t.cart()), t.cart(), None, Some(t.hash())),
-        CartRef::Customer(c) => {
-            let cart = cart::active(&state, store, &asked.cart).await?;
-            (format!("customer:{c}"), cart.id, Some(*c), None)
-        }
-    };
-    let hash = model::request_hash(&identity, &raw);
-    let id = CheckoutId::new();
-    // Fenced like every write: no checkout appears on a pod after a move
-    // fenced the store.
-    let mut tx = begin_write(&state.db, store).await?;
-    let inserted = sql::insert(
-        &mut *tx,
-        store,
-        &NewCheckout {
-            id,
-            key: &key,
-            request_hash: &hash,
-            cart_id,
-            customer_id,
-            payment_token: &asked.payment_token,
-            cart_secret_hash: secret_hash.as_ref().map(|h| h.0.as_slice()),
-            client_address: Some(client.as_str()).filter(|c| *c != "unknown"),
-        },
-    )
-    .await?;
-    if let (true, CartRef::Guest(token), Some(email)) = (inserted, &asked.cart, &asked.email) {
-        cart::abandoned::remember_checkout_email(&mut tx, store, token, email.as_str()).await?;
-    }
-    tx.commit().await?;
-    if !inserted {
-        return replay(&state, store, &key, &hash, &asked.cart).await;
-    }
-    let c = saga::drive(&state, store, id, Mode::Request(&asked)).await?;
+    let c = place::place(&state, tenant.store_id, key, &raw, cart_ref, &client).await?;
     Ok(answer(&c))
-}
-
-fn asked(request: CheckoutRequest, cart: CartRef) -> Result<Asked, ApiError> {
-    let address = request.shipping_address.validate()?;
-    let billing = request.billing_address.map(|a| a.validate()).transpose()?;
-    let email = request
-        .email
-        .as_deref()
-        .map(Email::parse)
-        .transpose()
-        .map_err(|e| ApiError::new(ErrorCode::InvalidEmail, e))?;
-    let token = request
-        .payment_token
-        .as_deref()
-        .map(str::trim)
-        .unwrap_or("");
-    if request.payment_token.is_some()
-        && (token.is_empty() || token.len() > 255 || !token.bytes().all(|b| b.is_ascii_graphic()))
-    {
-        return Err(ApiError::invalid(
-            "payment_token must be 1 to 255 printable ASCII characters",
-        ));
-    }
-    if request.gift_cards.len() > gift_cards::model::MAX_PER_CHECKOUT {
-        return Err(ApiError::invalid(format!(
-            "at most {} gift cards per checkout",
-            gift_cards::model::MAX_PER_CHECKOUT
-        )));
-    }
-    let codes = request.gift_cards;
-    if codes
-        .iter()
-        .any(|c| c.len() > 64 || c.chars().any(char::is_control))
-    {
-        return Err(ApiError::invalid(
-            "a gift card code is at most 64 characters, without control characters",
-        ));
-    }
-    let option = request.shipping_option.trim();
-    if option.is_empty() || option.len() > 40 {
-        return Err(ApiError::invalid(
-            "shipping_option must be 1 to 40 characters",
-        ));
-    }
-    if matches!(request.expected_total_minor, Some(t) if !(0..=model::MAX_AMOUNT).contains(&t)) {
-        return Err(ApiError::invalid("expected_total_minor out of range"));
-    }
-    Ok(Asked {
-        cart,
-        email,
-        address,
-        billing,
-        shipping_option: option.to_owned(),
-        expected_total: request.expected_total_minor,
-        payment_token: token.to_owned(),
-        gift_cards: codes,
-    })
-}
-
-/// The same key again: the first attempt's answer, once it has one.
-async fn replay(
-    state: &AppState,
-    store: StoreId,
-    key: &str,
-    hash: &[u8],
-    who: &CartRef,
-) -> Result<Response, PodError> {
-    let wait_for = Duration::from_millis(state.config.gateway.timeout_ms.saturating_mul(2) + 5_000);
-    let deadline = tokio::time::Instant::now() + wait_for;
-    let mut pause = Duration::from_millis(10);
-    loop {
-        let c = sql::by_key(&state.db, store, key)
-            .await?
-            .ok_or_else(|| PodError::internal("checkout key vanished"))?;
-        // The cart id is in the token's clear part: only its secret proves
-        // the replay comes from the shopper who started the checkout.
-        if !started_by(&c, who) {
-            return Err(ApiError::not_found("checkout").into());
-        }
-        if c.request_hash != hash {
-            return Err(ApiError::new(
-                ErrorCode::IdempotencyKeyReused,
-                "this Idempotency-Key was used for a different checkout request; use a new key",
-            )
-            .into());
-        }
-        if c.outcome.is_some() || tokio::time::Instant::now() >= deadline {
-            return Ok(answer(&c));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(200));
-    }
 }
 
 /// Where a checkout stands.
@@ -276,26 +142,10 @@ async fn get_checkout(
     let c = sql::get(&state.db, tenant.store_id, id, false)
         .await?
         .ok_or_else(|| ApiError::not_found("checkout"))?;
-    if !started_by(&c, &who) {
+    if !place::started_by(&c, &who) {
         return Err(ApiError::not_found("checkout").into());
     }
     Ok(Json(status_of(&c)))
-}
-
-/// Whether `who` is the shopper who started `c`: the same customer, or a
-/// guest holding the same cart token (its secret, not only its cart id).
-fn started_by(c: &sql::Checkout, who: &CartRef) -> bool {
-    match who {
-        CartRef::Customer(cid) => c.customer_id == Some(*cid),
-        CartRef::Guest(t) => {
-            c.customer_id.is_none()
-                && c.cart_id == t.cart()
-                && c.cart_secret_hash.as_deref().is_none_or(|stored| {
-                    crate::cart::TokenHash::from_slice(stored)
-                        .is_some_and(|stored| stored.matches(&t.hash()))
-                })
-        }
-    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

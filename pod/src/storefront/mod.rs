@@ -15,6 +15,7 @@
 //! suggestions as you type, the cart count in the header).
 
 pub mod cart;
+pub mod checkout;
 pub mod pages;
 mod sql;
 pub mod theme;
@@ -31,7 +32,8 @@ pub const CART_COUNT_COOKIE: &str = "mercato_cart_count";
 
 /// The storefront's routes, served undocumented (HTML for browsers, not
 /// API): `/`, `/products/{id}`, `/collections/{handle}`,
-/// `/categories/{handle}`, `/search`, `/cart` and its forms, the theme's
+/// `/categories/{handle}`, `/search`, `/cart` and its forms, `/checkout`
+/// and its steps, `/orders/{number}`, the theme's
 /// `/assets/`, `/robots.txt` and `/sitemap.xml`.
 pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     router
@@ -46,6 +48,13 @@ pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .route("/cart/remove", post(cart::remove))
         .route("/cart/discount", post(cart::add_code))
         .route("/cart/discount/remove", post(cart::remove_code))
+        .route(
+            "/checkout",
+            get(checkout::information).post(checkout::submit_information),
+        )
+        .route("/checkout/review", get(checkout::review))
+        .route("/checkout/complete", get(checkout::complete))
+        .route("/orders/{number}", get(checkout::order))
         .route("/assets/{file}", get(pages::asset))
         .route("/robots.txt", get(pages::robots))
         .route("/sitemap.xml", get(pages::sitemap))

@@ -33,6 +33,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("product.html", include_str!("theme/product.html")),
     ("list.html", include_str!("theme/list.html")),
     ("cart.html", include_str!("theme/cart.html")),
+    ("checkout.html", include_str!("theme/checkout.html")),
     ("error.html", include_str!("theme/error.html")),
 ];
 

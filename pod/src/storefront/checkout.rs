@@ -1,0 +1,679 @@
+//! The storefront's checkout, in three pages that work without script:
+//!
+//! 1. `GET/POST /checkout`: email and shipping address. The answers are
+//!    kept as a draft in Redis (two hours, bound to the shopper's cart)
+//!    and the shopper goes on to
+//! 2. `GET /checkout/review?d=<draft>`: shipping options with their
+//!    prices, the order priced as the checkout will price it (discounts,
+//!    shipping, tax, total), and the card form. **The card form posts to
+//!    the payment gateway** (a card session the pod opened for this page),
+//!    never to the pod: the gateway keeps the card, and sends the browser
+//!    back to
+//! 3. `GET /checkout/complete?d=&shipping=&total=&session=`: the pod reads
+//!    the session's token from the gateway and places the order through
+//!    the same checkout saga as `POST /api/checkout`, with the session as
+//!    the idempotency key (a reload replays, never charges twice) and the
+//!    total the shopper saw as the expected total (a price that changed
+//!    meanwhile stops it). Then to the order's page
+//!    (`/orders/{number}?token=`), or back to the review with what went
+//!    wrong.
+
+use axum::extract::{Path, State};
+use axum::http::header::{self, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use mercato_tenants::http::ApiQuery;
+use mercato_tenants::{ApiError, Email, ErrorCode, Money};
+use minijinja::context;
+use minijinja::value::Value;
+use serde::{Deserialize, Serialize};
+
+use super::cart::{form_fields, same_site};
+use super::pages::{count_cookie, error_page, private, store_url, Frame};
+use super::view::{self, PageMeta};
+use crate::accounts::rate_limit::ClientAddress;
+use crate::cart::{Cart, CartRef, CartToken, SentToken};
+use crate::checkout::model::{AddressInput, Quote};
+use crate::checkout::saga::Asked;
+use crate::error::PodError;
+use crate::state::AppState;
+use crate::tenancy::TenantContext;
+
+/// How long a checkout draft is kept.
+const DRAFT_TTL_SECS: u64 = 2 * 60 * 60;
+
+/// What the shopper entered on the first page.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+struct Draft {
+    /// The cart it is for: another cart (another browser) cannot read it.
+    cart: String,
+    email: String,
+    address: AddressForm,
+    /// What went wrong the last time the shopper tried to pay, shown once.
+    #[serde(default)]
+    problem: Option<String>,
+}
+
+/// The address fields as the form sends them.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+struct AddressForm {
+    name: String,
+    line1: String,
+    line2: String,
+    city: String,
+    region: String,
+    postal_code: String,
+    country: String,
+    phone: String,
+}
+
+impl AddressForm {
+    fn input(&self) -> AddressInput {
+        let opt = |s: &str| (!s.trim().is_empty()).then(|| s.to_owned());
+        AddressInput {
+            name: self.name.clone(),
+            line1: self.line1.clone(),
+            line2: opt(&self.line2),
+            city: self.city.clone(),
+            region: opt(&self.region),
+            postal_code: opt(&self.postal_code),
+            country: self.country.trim().to_ascii_uppercase(),
+            phone: opt(&self.phone),
+        }
+    }
+}
+
+fn draft_key(state: &AppState, tenant: &TenantContext, id: &str) -> Option<String> {
+    let _ = state;
+    // Drafts are named by 32 hex characters; anything else names none.
+    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| crate::keys::storefront_page(tenant.store_id, &format!("checkout:{id}")))
+}
+
+async fn load_draft(
+    state: &AppState,
+    tenant: &TenantContext,
+    id: &str,
+    cart: &CartToken,
+) -> Result<Option<Draft>, PodError> {
+    let Some(key) = draft_key(state, tenant, id) else {
+        return Ok(None);
+    };
+    let mut conn = state.redis.connection().await.map_err(unavailable)?;
+    let raw: Option<String> = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .map_err(unavailable)?;
+    let draft: Option<Draft> = raw.and_then(|r| serde_json::from_str(&r).ok());
+    Ok(draft.filter(|d| d.cart == cart.cart().to_string()))
+}
+
+async fn save_draft(
+    state: &AppState,
+    tenant: &TenantContext,
+    id: &str,
+    draft: &Draft,
+) -> Result<(), PodError> {
+    let key = draft_key(state, tenant, id).ok_or_else(|| PodError::internal("bad draft id"))?;
+    let body = serde_json::to_string(draft).map_err(PodError::internal)?;
+    let mut conn = state.redis.connection().await.map_err(unavailable)?;
+    redis::cmd("SET")
+        .arg(&key)
+        .arg(body)
+        .arg("EX")
+        .arg(DRAFT_TTL_SECS)
+        .query_async::<()>(&mut conn)
+        .await
+        .map_err(unavailable)
+}
+
+async fn drop_draft(state: &AppState, tenant: &TenantContext, id: &str) {
+    let Some(key) = draft_key(state, tenant, id) else {
+        return;
+    };
+    if let Ok(mut conn) = state.redis.connection().await {
+        let _ = redis::cmd("DEL")
+            .arg(&key)
+            .query_async::<()>(&mut conn)
+            .await;
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> PodError {
+    tracing::warn!(error = %e, "checkout drafts unavailable");
+    ApiError::new(
+        ErrorCode::ServiceUnavailable,
+        "checkout is unavailable for a moment; please try again",
+    )
+    .into()
+}
+
+fn see_other(to: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+}
+
+fn query<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The shopper's cart token and cart, when it has lines.
+async fn cart_of(
+    state: &AppState,
+    tenant: &TenantContext,
+    token: SentToken,
+) -> Result<Option<(CartToken, Cart)>, PodError> {
+    let Some(raw) = token.0 else {
+        return Ok(None);
+    };
+    let (Ok(token), Ok(reading)) = (CartToken::parse(&raw), CartToken::parse(&raw)) else {
+        return Ok(None);
+    };
+    let cart = crate::cart::read(
+        state,
+        tenant.store_id,
+        tenant.currency,
+        &CartRef::Guest(reading),
+    )
+    .await;
+    match cart {
+        Ok(cart) if !cart.lines.is_empty() => Ok(Some((token, cart))),
+        Ok(_) => Ok(None),
+        Err(e) if e.client_error().is_some() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn render(
+    state: &AppState,
+    tenant: &TenantContext,
+    title: &str,
+    extra: Value,
+) -> Result<String, PodError> {
+    let frame = Frame::bare(state, tenant);
+    let page = PageMeta {
+        title: format!("{title} – {}", tenant.name),
+        description: title.to_owned(),
+        canonical: format!("{}/checkout", store_url(state, tenant.store_id)),
+        noindex: true,
+        ..PageMeta::default()
+    };
+    frame.render("checkout.html", page, extra)
+}
+
+fn information_page(
+    state: &AppState,
+    tenant: &TenantContext,
+    cart: &Cart,
+    draft: &Draft,
+    problem: Option<String>,
+) -> Result<String, PodError> {
+    render(
+        state,
+        tenant,
+        "Checkout",
+        context! {
+            step => "information",
+            cart => Value::from_serialize(view::CartView::of(cart)),
+            draft => Value::from_serialize(draft),
+            problem,
+        },
+    )
+}
+
+/// `GET /checkout`: the contact and shipping address form (filled in again
+/// from `?d=<draft>` when the shopper comes back to change it).
+pub async fn information(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    token: SentToken,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> Response {
+    let result = async {
+        let Some((token, cart)) = cart_of(&state, &tenant, token).await? else {
+            return Ok(see_other("/cart"));
+        };
+        let draft = match query(&pairs, "d") {
+            Some(id) => load_draft(&state, &tenant, id, &token)
+                .await?
+                .unwrap_or_default(),
+            None => Draft::default(),
+        };
+        Ok(private(information_page(
+            &state, &tenant, &cart, &draft, None,
+        )?))
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&state, &tenant, e))
+}
+
+/// `POST /checkout`: checks the email and address, keeps them as a draft
+/// and goes on to the review; the form again with what is wrong otherwise.
+pub async fn submit_information(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    token: SentToken,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        same_site(&headers)?;
+        let fields = form_fields(&headers, &body)?;
+        let Some((token, cart)) = cart_of(&state, &tenant, token).await? else {
+            return Ok(see_other("/cart"));
+        };
+        let get = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.trim().to_owned())
+                .unwrap_or_default()
+        };
+        let draft = Draft {
+            cart: token.cart().to_string(),
+            email: get("email"),
+            address: AddressForm {
+                name: get("name"),
+                line1: get("line1"),
+                line2: get("line2"),
+                city: get("city"),
+                region: get("region"),
+                postal_code: get("postal_code"),
+                country: get("country").to_ascii_uppercase(),
+                phone: get("phone"),
+            },
+            problem: None,
+        };
+        let problem = match (Email::parse(&draft.email), draft.address.input().validate()) {
+            (Err(e), _) => Some(format!("Email: {e}")),
+            (_, Err(e)) => Some(ApiError::from(e).message),
+            (Ok(_), Ok(address)) => {
+                let (shipping, _) = crate::checkout::rates(&state.db, tenant.store_id).await?;
+                crate::checkout::rates::rates_for(&shipping, &address.country)
+                    .is_empty()
+                    .then(|| format!("Sorry, we do not ship to {} yet.", address.country))
+            }
+        };
+        if let Some(problem) = problem {
+            let mut r = private(information_page(
+                &state,
+                &tenant,
+                &cart,
+                &draft,
+                Some(problem),
+            )?);
+            *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            return Ok(r);
+        }
+        let id = crate::accounts::secrets::random_token()[..32].to_owned();
+        save_draft(&state, &tenant, &id, &draft).await?;
+        Ok(see_other(&format!("/checkout/review?d={id}")))
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&state, &tenant, e))
+}
+
+/// A shipping option as the review offers it.
+#[derive(Serialize)]
+struct OptionView {
+    code: String,
+    name: String,
+    price: Money,
+    selected: bool,
+}
+
+/// The shopper's own address, as the browser reached the store (the
+/// gateway sends the browser back there): the store URL's scheme, the
+/// host the router was asked for and its port.
+fn origin(state: &AppState, tenant: &TenantContext, headers: &HeaderMap) -> String {
+    let base = store_url(state, tenant.store_id);
+    let scheme = base.split_once("://").map_or("https", |(s, _)| s);
+    let host = headers
+        .get("x-forwarded-host")
+        .and_then(|v| v.to_str().ok());
+    let port = headers
+        .get("x-forwarded-port")
+        .and_then(|v| v.to_str().ok());
+    match (host, port) {
+        (Some(h), Some(p)) if p != "80" && p != "443" => format!("{scheme}://{h}:{p}"),
+        (Some(h), _) => format!("{scheme}://{h}"),
+        (None, _) => base,
+    }
+}
+
+/// `GET /checkout/review?d=<draft>[&shipping=<code>]`: shipping options,
+/// the priced order and the card form (posting to the gateway).
+pub async fn review(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    token: SentToken,
+    headers: HeaderMap,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> Response {
+    let result = async {
+        let Some((token, cart)) = cart_of(&state, &tenant, token).await? else {
+            return Ok(see_other("/cart"));
+        };
+        let id = query(&pairs, "d").unwrap_or_default().to_owned();
+        let Some(mut draft) = load_draft(&state, &tenant, &id, &token).await? else {
+            return Ok(see_other("/checkout"));
+        };
+        let address = draft
+            .address
+            .input()
+            .validate()
+            .map_err(ApiError::from)?;
+        let email = Email::parse(&draft.email).map_err(|e| ApiError::new(ErrorCode::InvalidEmail, e))?;
+        let (shipping, _) = crate::checkout::rates(&state.db, tenant.store_id).await?;
+        let offered = crate::checkout::rates::rates_for(&shipping, &address.country);
+        let chosen = query(&pairs, "shipping")
+            .and_then(|code| offered.iter().find(|r| r.code == code))
+            .or_else(|| offered.first())
+            .ok_or_else(|| ApiError::new(ErrorCode::ShippingUnavailable, format!("we do not ship to {}", address.country)))?;
+        let options: Vec<OptionView> = offered
+            .iter()
+            .map(|r| OptionView {
+                code: r.code.clone(),
+                name: r.name.clone(),
+                price: Money::new(
+                    crate::checkout::rates::shipping_price(r, cart.subtotal.minor),
+                    tenant.currency,
+                ),
+                selected: r.code == chosen.code,
+            })
+            .collect();
+        let asked = Asked {
+            cart: CartRef::Guest(token),
+            email: Some(email),
+            address,
+            billing: None,
+            shipping_option: chosen.code.clone(),
+            expected_total: None,
+            payment_token: String::new(),
+            gift_cards: Vec::new(),
+        };
+        let quote: Quote = crate::checkout::saga::price(&state, tenant.store_id, &asked).await?;
+        let return_url = format!(
+            "{}/checkout/complete?d={id}&shipping={}&total={}",
+            origin(&state, &tenant, &headers),
+            chosen.code,
+            quote.total_minor
+        );
+        let session = state
+            .payments
+            .open_card_session(&return_url)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "could not open a card session");
+                ApiError::new(
+                    ErrorCode::ServiceUnavailable,
+                    "payments are unavailable for a moment; please try again",
+                )
+            })?;
+        let problem = draft.problem.take();
+        if problem.is_some() {
+            save_draft(&state, &tenant, &id, &draft).await?;
+        }
+        let money = |minor: i64| Money::new(minor, tenant.currency);
+        let body = render(
+            &state,
+            &tenant,
+            "Review and pay",
+            context! {
+                step => "review",
+                draft_id => id.clone(),
+                draft => Value::from_serialize(&draft),
+                options => Value::from_serialize(&options),
+                lines => Value::from_serialize(quote.lines.iter().map(|l| context! {
+                    title => l.title.clone(),
+                    variant_title => l.variant_title.clone(),
+                    quantity => l.quantity,
+                    total => Value::from_serialize(money(l.unit_price_minor * i64::from(l.quantity))),
+                }).collect::<Vec<_>>()),
+                totals => context! {
+                    subtotal => Value::from_serialize(money(quote.subtotal_minor)),
+                    discount => Value::from_serialize(money(quote.discount_minor)),
+                    shipping => Value::from_serialize(money(quote.shipping_minor)),
+                    tax => Value::from_serialize(money(quote.tax_minor)),
+                    tax_name => quote.shipping_option.tax_name.clone(),
+                    total => Value::from_serialize(money(quote.total_minor)),
+                },
+                pay_url => format!("{}{}", state.config.gateway.browser_base(), session.pay_path),
+                problem,
+            },
+        )?;
+        Ok(private(body))
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&state, &tenant, e))
+}
+
+/// `GET /checkout/complete`: where the gateway sends the browser back.
+pub async fn complete(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    token: SentToken,
+    ClientAddress(client): ClientAddress,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> Response {
+    let result = async {
+        let id = query(&pairs, "d").unwrap_or_default().to_owned();
+        let shipping = query(&pairs, "shipping").unwrap_or_default().to_owned();
+        let total: Option<i64> = query(&pairs, "total").and_then(|t| t.parse().ok());
+        let session_id = query(&pairs, "session").unwrap_or_default().to_owned();
+        let Some(cart_token) = token.0.and_then(|raw| CartToken::parse(&raw).ok()) else {
+            return Ok(see_other("/cart"));
+        };
+        let Some(mut draft) = load_draft(&state, &tenant, &id, &cart_token).await? else {
+            return Ok(see_other("/checkout"));
+        };
+        let back = format!("/checkout/review?d={id}&shipping={shipping}");
+        let valid_session = session_id.len() <= 64
+            && session_id.starts_with("cs_")
+            && session_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let session = if valid_session {
+            state
+                .payments
+                .card_session(&session_id)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "could not read a card session");
+                    ApiError::new(
+                        ErrorCode::ServiceUnavailable,
+                        "payments are unavailable for a moment; please try again",
+                    )
+                })?
+        } else {
+            None
+        };
+        let Some(session) = session else {
+            return Ok(see_other(&back));
+        };
+        let Some(payment_token) = session
+            .token
+            .clone()
+            .filter(|_| session.status == "complete")
+        else {
+            draft.problem = Some(match &session.card_error {
+                Some(e) => format!("Your card was not accepted: {}", e.message),
+                None => "The payment page expired; please enter your card again.".to_owned(),
+            });
+            save_draft(&state, &tenant, &id, &draft).await?;
+            return Ok(see_other(&back));
+        };
+        let address = draft.address.input();
+        let raw = serde_json::json!({
+            "email": draft.email,
+            "shipping_address": address,
+            "shipping_option": shipping,
+            "payment_token": payment_token,
+            "expected_total_minor": total,
+        });
+        let placed = crate::checkout::place::place(
+            &state,
+            tenant.store_id,
+            format!("sf_{session_id}"),
+            &raw,
+            CartRef::Guest(cart_token),
+            &client,
+        )
+        .await;
+        let checkout = match placed {
+            Ok(c) => c,
+            Err(e) => match e.client_error() {
+                Some(refusal) => {
+                    draft.problem = Some(refusal.message);
+                    save_draft(&state, &tenant, &id, &draft).await?;
+                    return Ok(see_other(&back));
+                }
+                None => return Err(e),
+            },
+        };
+        match &checkout.outcome {
+            None => {
+                // Still settling with the gateway: this page again shortly
+                // (the same session replays the same checkout).
+                let body = render(
+                    &state,
+                    &tenant,
+                    "Processing your payment",
+                    context! { step => "processing" },
+                )?;
+                let mut r = private(body);
+                *r.status_mut() = StatusCode::ACCEPTED;
+                r.headers_mut()
+                    .insert(header::REFRESH, HeaderValue::from_static("2"));
+                Ok(r)
+            }
+            Some((201, body)) => {
+                let path = body["confirmation_path"].as_str().unwrap_or_default();
+                let (number, token) = confirmation(path)
+                    .ok_or_else(|| PodError::internal("an order without its confirmation path"))?;
+                drop_draft(&state, &tenant, &id).await;
+                let mut r = see_other(&format!("/orders/{number}?token={token}"));
+                let ttl = std::time::Duration::from_secs(state.config.cart.guest_ttl_secs);
+                r.headers_mut().append(SET_COOKIE, count_cookie(0, ttl));
+                Ok(r)
+            }
+            Some((_, body)) => {
+                let message = body["error"]["message"]
+                    .as_str()
+                    .unwrap_or("the payment did not go through")
+                    .to_owned();
+                draft.problem = Some(match body["error"]["code"].as_str() {
+                    Some("payment_declined") => format!("Your card was declined. {message}"),
+                    _ => message,
+                });
+                save_draft(&state, &tenant, &id, &draft).await?;
+                Ok(see_other(&back))
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&state, &tenant, e))
+}
+
+/// The order number and lookup token of a confirmation path
+/// (`/api/orders/1001?token=<64 hex>`).
+fn confirmation(path: &str) -> Option<(i64, String)> {
+    let rest = path.strip_prefix("/api/orders/")?;
+    let (number, query) = rest.split_once("?token=")?;
+    let number = number.parse().ok()?;
+    (query.len() == 64 && query.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| (number, query.to_owned()))
+}
+
+/// `GET /orders/{number}?token=`: an order's page (confirmation and
+/// status, with its shipments), under the API's lookup rules: a guest's
+/// order with its token; a registered customer's order asks to sign in.
+pub async fn order(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    Path(number): Path<String>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> Response {
+    let result = async {
+        let not_found = || PodError::from(ApiError::not_found("order"));
+        let number: i64 = number.parse().map_err(|_| not_found())?;
+        let token = query(&pairs, "token")
+            .and_then(crate::orders::lookup::LookupToken::parse)
+            .ok_or_else(not_found)?;
+        let mut conn = state.db.acquire().await?;
+        let order = crate::orders::by_number(&mut conn, tenant.store_id, number)
+            .await?
+            .ok_or_else(not_found)?;
+        let stored = crate::orders::lookup_sha256(&mut conn, tenant.store_id, order.id).await?;
+        match crate::orders::lookup::access(order.customer_id, None, token.matches(stored.as_deref())) {
+            crate::orders::lookup::Access::Show => {}
+            crate::orders::lookup::Access::SignIn => {
+                return Err(ApiError::new(
+                    ErrorCode::Unauthorized,
+                    "this order belongs to a customer account; sign in to see it",
+                )
+                .into())
+            }
+            crate::orders::lookup::Access::Hidden => return Err(not_found()),
+        }
+        let shipments =
+            crate::fulfillment::sql::of_order(&mut conn, tenant.store_id, order.id, false).await?;
+        let currency = mercato_tenants::Currency::parse(&order.currency).map_err(PodError::internal)?;
+        let money = |minor: i64| Value::from_serialize(Money::new(minor, currency));
+        let body = render(
+            &state,
+            &tenant,
+            &format!("Order #{}", order.number),
+            context! {
+                step => "order",
+                order => context! {
+                    number => order.number,
+                    status => serde_json::to_value(order.status).ok().and_then(|v| v.as_str().map(str::to_owned)),
+                    email => order.email.clone(),
+                    placed => order.created_at.format("%B %-d, %Y").to_string(),
+                    address => Value::from_serialize(&order.shipping_address),
+                    shipping_name => order.shipping_option["name"].as_str().map(str::to_owned),
+                    lines => Value::from_serialize(order.lines.iter().map(|l| context! {
+                        title => l.title.clone(),
+                        variant_title => l.variant_title.clone(),
+                        quantity => l.quantity,
+                        total => money(l.unit_price_minor * i64::from(l.quantity)),
+                    }).collect::<Vec<_>>()),
+                    subtotal => money(order.subtotal_minor),
+                    discount => money(order.discount_minor),
+                    shipping => money(order.shipping_minor),
+                    tax => money(order.tax_minor),
+                    total => money(order.total_minor),
+                    shipments => Value::from_serialize(&shipments),
+                },
+            },
+        )?;
+        Ok(private(body))
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&state, &tenant, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confirmation_paths_give_number_and_token() {
+        let t = "ab".repeat(32);
+        assert_eq!(
+            confirmation(&format!("/api/orders/1001?token={t}")),
+            Some((1001, t.clone()))
+        );
+        assert_eq!(confirmation("/api/orders/x?token=1"), None);
+        assert_eq!(confirmation(&format!("/orders/1001?token={t}")), None);
+    }
+}
