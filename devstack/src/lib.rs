@@ -3,6 +3,7 @@
 //! payment gateway as child processes on loopback ([`local`]), for
 //! `mercato up` ([`up`]), the benchmarks and the end-to-end tests alike.
 
+pub mod demo_art;
 pub mod keys;
 pub mod local;
 pub mod up;

@@ -564,46 +564,176 @@ async fn seed_demo(
     if existing["items"].as_array().is_some_and(|a| !a.is_empty()) {
         return Ok(());
     }
-    let products = [
-        json!({
-            "title": "Classic Tee", "description": "Soft cotton tee.", "vendor": "Mercato Goods",
-            "product_type": "Apparel", "tags": ["cotton", "bestseller"],
-            "options": [{"name": "Size", "values": ["S", "M", "L"]}],
-            "variants": [
-                {"sku": "TEE-S", "title": "Small", "price_minor": 1900, "option_values": {"Size": "S"}, "stock": 25},
-                {"sku": "TEE-M", "title": "Medium", "price_minor": 1900, "option_values": {"Size": "M"}, "stock": 40},
-                {"sku": "TEE-L", "title": "Large", "price_minor": 2100, "compare_at_minor": 2500, "option_values": {"Size": "L"}, "stock": 3}
-            ]
-        }),
-        json!({
-            "title": "Canvas Tote", "description": "Carries everything.", "vendor": "Mercato Goods",
-            "product_type": "Bags", "tags": ["canvas"],
-            "variants": [{"sku": "TOTE", "price_minor": 2400, "weight_grams": 300, "stock": 12}]
-        }),
-        json!({
-            "title": "Ceramic Mug", "description": "Holds 350 ml.", "vendor": "Kiln & Co",
-            "product_type": "Kitchen", "tags": ["ceramic", "gift"],
-            "options": [{"name": "Colour", "values": ["White", "Black"]}],
-            "variants": [
-                {"sku": "MUG-WHT", "title": "White", "price_minor": 1200, "option_values": {"Colour": "White"}, "stock": 30},
-                {"sku": "MUG-BLK", "title": "Black", "price_minor": 1200, "option_values": {"Colour": "Black"}, "stock": 0}
-            ]
-        }),
-        json!({
-            "title": "Sticker Pack", "description": "Five vinyl stickers.", "vendor": "Kiln & Co",
-            "product_type": "Stationery", "tags": ["gift"],
-            "variants": [{"sku": "STICKERS", "price_minor": 500, "stock": 200}]
-        }),
+    use crate::demo_art::{picture, Shape};
+    // Each product: its JSON, its picture (shape, colour, background) and
+    // the collections it is in.
+    type DemoProduct = (Value, Shape, [u8; 3], [u8; 3], &'static [&'static str]);
+    let products: Vec<DemoProduct> = vec![
+        (
+            json!({
+                "title": "Classic Tee", "description": "Soft, heavyweight cotton tee with a relaxed fit.\n\nPre-shrunk, garment-dyed, made to be worn for years.", "vendor": "Mercato Goods",
+                "product_type": "Apparel", "tags": ["cotton", "bestseller"],
+                "options": [{"name": "Size", "values": ["S", "M", "L"]}],
+                "variants": [
+                    {"sku": "TEE-S", "title": "Small", "price_minor": 1900, "option_values": {"Size": "S"}, "stock": 25},
+                    {"sku": "TEE-M", "title": "Medium", "price_minor": 1900, "option_values": {"Size": "M"}, "stock": 40},
+                    {"sku": "TEE-L", "title": "Large", "price_minor": 2100, "compare_at_minor": 2500, "option_values": {"Size": "L"}, "stock": 3}
+                ]
+            }),
+            Shape::Tee,
+            [38, 70, 120],
+            [226, 232, 240],
+            &["apparel", "bestsellers"],
+        ),
+        (
+            json!({
+                "title": "Canvas Tote", "description": "A sturdy 12 oz canvas tote that carries everything: groceries, books, the beach.", "vendor": "Mercato Goods",
+                "product_type": "Bags", "tags": ["canvas"],
+                "variants": [{"sku": "TOTE", "price_minor": 2400, "weight_grams": 300, "stock": 12}]
+            }),
+            Shape::Tote,
+            [214, 196, 160],
+            [240, 236, 226],
+            &["bestsellers"],
+        ),
+        (
+            json!({
+                "title": "Ceramic Mug", "description": "Hand-glazed stoneware mug. Holds 350 ml; safe in the dishwasher and the microwave.", "vendor": "Kiln & Co",
+                "product_type": "Kitchen", "tags": ["ceramic", "gift"],
+                "options": [{"name": "Colour", "values": ["White", "Black"]}],
+                "variants": [
+                    {"sku": "MUG-WHT", "title": "White", "price_minor": 1200, "option_values": {"Colour": "White"}, "stock": 30},
+                    {"sku": "MUG-BLK", "title": "Black", "price_minor": 1200, "option_values": {"Colour": "Black"}, "stock": 0}
+                ]
+            }),
+            Shape::Mug,
+            [244, 242, 238],
+            [205, 214, 222],
+            &["gifts", "home"],
+        ),
+        (
+            json!({
+                "title": "Sticker Pack", "description": "Five weatherproof vinyl stickers for laptops, bottles and notebooks.", "vendor": "Kiln & Co",
+                "product_type": "Stationery", "tags": ["gift"],
+                "variants": [{"sku": "STICKERS", "price_minor": 500, "stock": 200}]
+            }),
+            Shape::Stickers,
+            [226, 96, 72],
+            [246, 236, 222],
+            &["gifts"],
+        ),
+        (
+            json!({
+                "title": "Washed Cap", "description": "Six-panel cotton cap, washed for a broken-in feel, with an adjustable brass buckle.", "vendor": "Mercato Goods",
+                "product_type": "Apparel", "tags": ["cotton"],
+                "options": [{"name": "Colour", "values": ["Olive", "Navy"]}],
+                "variants": [
+                    {"sku": "CAP-OLV", "title": "Olive", "price_minor": 2800, "option_values": {"Colour": "Olive"}, "stock": 15},
+                    {"sku": "CAP-NVY", "title": "Navy", "price_minor": 2800, "option_values": {"Colour": "Navy"}, "stock": 9}
+                ]
+            }),
+            Shape::Cap,
+            [104, 112, 72],
+            [232, 230, 218],
+            &["apparel"],
+        ),
+        (
+            json!({
+                "title": "Steel Water Bottle", "description": "Double-walled stainless steel: cold for 24 hours, hot for 12. 750 ml.", "vendor": "Trail Supply",
+                "product_type": "Outdoor", "tags": ["steel", "bestseller"],
+                "variants": [{"sku": "BOTTLE-750", "price_minor": 3200, "compare_at_minor": 3800, "weight_grams": 420, "stock": 22}]
+            }),
+            Shape::Bottle,
+            [40, 128, 120],
+            [220, 236, 232],
+            &["bestsellers", "home"],
+        ),
+        (
+            json!({
+                "title": "Dot Grid Notebook", "description": "A5, 192 pages of 100 gsm paper with a dot grid, lay-flat binding and a cloth cover.", "vendor": "Kiln & Co",
+                "product_type": "Stationery", "tags": ["paper", "gift"],
+                "variants": [{"sku": "NOTEBOOK-A5", "price_minor": 1800, "weight_grams": 350, "stock": 40}]
+            }),
+            Shape::Notebook,
+            [150, 52, 60],
+            [240, 228, 226],
+            &["gifts"],
+        ),
+        (
+            json!({
+                "title": "Soy Candle", "description": "Cedar and bergamot, hand-poured soy wax in a reusable tin. About 40 hours.", "vendor": "Kiln & Co",
+                "product_type": "Home", "tags": ["gift"],
+                "variants": [{"sku": "CANDLE-CEDAR", "price_minor": 2200, "weight_grams": 280, "stock": 4}]
+            }),
+            Shape::Candle,
+            [236, 224, 204],
+            [214, 204, 190],
+            &["gifts", "home"],
+        ),
     ];
-    for product in products {
-        http.post(format!("{router}/admin/api/products"))
+    let collections = [
+        (
+            "bestsellers",
+            "Bestsellers",
+            "What everyone is buying this season.",
+        ),
+        ("apparel", "Apparel", "Tees and caps in heavyweight cotton."),
+        ("gifts", "Gifts", "Small things that make someone's day."),
+        ("home", "Home", "For the kitchen, the desk and the shelf."),
+    ];
+    let mut ids: Vec<(String, &[&str])> = Vec::new();
+    for (product, shape, colour, background, member_of) in &products {
+        let created: Value = http
+            .post(format!("{router}/admin/api/products"))
             .header("host", &host)
             .bearer_auth(staff)
-            .json(&product)
+            .json(product)
             .send()
             .await?
             .error_for_status()
-            .with_context(|| format!("creating demo product {}", product["title"]))?;
+            .with_context(|| format!("creating demo product {}", product["title"]))?
+            .json()
+            .await?;
+        let id = created["id"].as_str().context("a product id")?.to_owned();
+        let alt = product["title"].as_str().unwrap_or("Product photo");
+        http.post(format!("{router}/admin/api/products/{id}/images"))
+            .query(&[("alt", alt)])
+            .header("host", &host)
+            .bearer_auth(staff)
+            .header("content-type", "image/png")
+            .body(picture(*shape, *colour, *background))
+            .send()
+            .await?
+            .error_for_status()
+            .with_context(|| format!("uploading the picture of {alt}"))?;
+        ids.push((id, member_of));
+    }
+    for (handle, title, description) in collections {
+        let created: Value = http
+            .post(format!("{router}/admin/api/collections"))
+            .header("host", &host)
+            .bearer_auth(staff)
+            .json(&json!({"handle": handle, "title": title, "description": description, "kind": "manual"}))
+            .send()
+            .await?
+            .error_for_status()
+            .with_context(|| format!("creating the demo collection {handle}"))?
+            .json()
+            .await?;
+        let cid = created["id"].as_str().context("a collection id")?;
+        let members: Vec<&str> = ids
+            .iter()
+            .filter(|(_, of)| of.contains(&handle))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        http.post(format!("{router}/admin/api/collections/{cid}/products"))
+            .header("host", &host)
+            .bearer_auth(staff)
+            .json(&json!({"product_ids": members}))
+            .send()
+            .await?
+            .error_for_status()
+            .with_context(|| format!("filling the demo collection {handle}"))?;
     }
     Ok(())
 }

@@ -246,9 +246,11 @@ pub async fn home(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        let frame = Frame::load(&state, &tenant).await?;
         let store = tenant.store_id;
+        // One Redis round trip on a hit: the page's parts are read on a
+        // miss only.
         let body = read::catalog_cached(&state, store, "storefront_home", "", || async {
+            let frame = Frame::load(&state, &tenant).await?;
             let page = crate::catalog::list_products(
                 &state.db,
                 store,
@@ -298,7 +300,6 @@ pub async fn product(
 ) -> Response {
     let result = async {
         let id: ProductId = raw.parse().map_err(|_| ApiError::not_found("product"))?;
-        let frame = Frame::load(&state, &tenant).await?;
         let store = tenant.store_id;
         let entry = Entry {
             kind: "storefront_product",
@@ -309,6 +310,7 @@ pub async fn product(
         let body = state
             .cache
             .get_or_load(&entry, || async {
+                let frame = Frame::load(&state, &tenant).await?;
                 let json = read::product_with_badges(&state, store, id).await?;
                 let product: Product = serde_json::from_slice(&json).map_err(PodError::internal)?;
                 let reviews = if product.rating.count > 0 {
