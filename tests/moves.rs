@@ -344,7 +344,7 @@ fn spawn_load(
 }
 
 /// The tables an order's second half writes (issue 17).
-const AFTER_THE_ORDER: [&str; 16] = [
+const AFTER_THE_ORDER: [&str; 18] = [
     "discounts",
     "discount_codes",
     "discount_shopper_uses",
@@ -361,6 +361,8 @@ const AFTER_THE_ORDER: [&str; 16] = [
     "risk_settings",
     "gift_cards",
     "gift_card_transactions",
+    "theme_settings",
+    "theme_templates",
 ];
 
 /// A signed-in customer buys, gets the order delivered, reviews it,
@@ -470,6 +472,17 @@ async fn after_the_order(stack: &Stack, shop: &Shop) {
         .header("idempotency-key", "after-the-order-gift-card")
         .json(&json!({"delta_minor": -21}));
     assert_eq!(common::status_of(r).await, 201, "gift card adjustment");
+    // The storefront's theme: its settings and a template of its own.
+    let r = stack
+        .at(Method::PUT, &shop.host, "/admin/api/settings/theme")
+        .bearer_auth(&shop.staff)
+        .json(&json!({"colours": {"accent": "#aa3300"}}));
+    assert_eq!(common::status_of(r).await, 200, "theme settings");
+    let r = stack
+        .at(Method::PUT, &shop.host, "/admin/api/theme/templates/error.html")
+        .bearer_auth(&shop.staff)
+        .json(&json!({"source": "{% extends \"base.html\" %}{% block main %}<h1>Moved away</h1>{% endblock %}"}));
+    assert_eq!(common::status_of(r).await, 200, "a template of its own");
 }
 
 /// The store's rows per table of [`AFTER_THE_ORDER`] in a pod database.

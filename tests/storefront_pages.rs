@@ -588,3 +588,205 @@ async fn a_shopper_checks_out_with_forms_and_the_gateways_card_form() {
 
     stack.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_owner_themes_the_store_and_a_broken_template_never_breaks_a_page() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "themed").await;
+    let other = Shop::open(&stack, "plain").await;
+    let product = create(&stack, &shop, &tee("<b>Bold</b> tee", "Plain.")).await;
+    let id = product["id"].as_str().expect("id");
+    let r = stack
+        .post(&shop.host, "/admin/api/collections")
+        .bearer_auth(&shop.staff)
+        .json(&json!({"handle": "sale", "title": "On sale", "kind": "manual"}))
+        .send()
+        .await
+        .expect("collection");
+    assert_eq!(r.status(), 201);
+    let admin = |method: reqwest::Method, path: &str| {
+        stack.at(method, &shop.host, path).bearer_auth(&shop.staff)
+    };
+
+    // Settings: the defaults, then the owner's, shown on the next page.
+    let r = admin(reqwest::Method::GET, "/admin/api/settings/theme")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 200);
+    let defaults: Value = r.json().await.expect("json");
+    assert_eq!(defaults["colours"]["accent"], "#1f4b99");
+    let r = stack.get(&shop.host, "/").send().await.expect("home");
+    let etag = r.headers()[ETAG].clone();
+    let settings = json!({
+        "colours": {"accent": "#AA3300", "text": "#111111", "background": "#fffdf8"},
+        "font": "serif",
+        "home": {"heading": "Autumn <sale>", "tagline": "Warm things.", "featured_collections": ["sale"], "show_new_arrivals": false},
+        "header_links": [{"label": "Sale", "url": "/collections/sale"}],
+        "footer_links": [{"label": "Our blog", "url": "https://blog.example/"}]
+    });
+    let r = admin(reqwest::Method::PUT, "/admin/api/settings/theme")
+        .json(&settings)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 200);
+    let saved: Value = r.json().await.expect("json");
+    assert_eq!(saved["colours"]["accent"], "#aa3300", "normalized");
+    let r = stack
+        .get(&shop.host, "/")
+        .header(IF_NONE_MATCH, etag)
+        .send()
+        .await
+        .expect("home");
+    assert_eq!(r.status(), 200, "a settings change retires the cached page");
+    let html = r.text().await.expect("body");
+    assert!(html.contains("--accent: #aa3300"), "{html}");
+    assert!(html.contains("<h1>Autumn &lt;sale&gt;</h1>"));
+    assert!(html.contains("href=\"/collections/sale\">Sale</a>"));
+    assert!(html.contains("href=\"https://blog.example/\">Our blog</a>"));
+    assert!(html.contains("On sale"), "the featured collection");
+    assert!(!html.contains("New arrivals"), "new arrivals turned off");
+    // Not another store's.
+    let (_, plain) = page(&stack, &other.host, "/").await;
+    assert!(!plain.contains("#aa3300") && plain.contains("New arrivals"));
+
+    // Refused settings.
+    for bad in [
+        json!({"colours": {"accent": "red"}}),
+        json!({"header_links": [{"label": "x", "url": "javascript:alert(1)"}]}),
+        json!({"logo_url": "//evil.example/logo.png"}),
+        json!({"home": {"tagline": "a\u{7}b"}}),
+    ] {
+        let r = admin(reqwest::Method::PUT, "/admin/api/settings/theme")
+            .json(&bad)
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(r.status(), 400, "{bad}");
+    }
+    let r = stack
+        .at(
+            reqwest::Method::PUT,
+            &shop.host,
+            "/admin/api/settings/theme",
+        )
+        .json(&settings)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 401, "staff only");
+
+    // A merchant's template: used, and escaped like the default theme.
+    let path = format!("/products/{id}");
+    let mine = "{% extends \"base.html\" %}{% block main %}<h1 class=\"mine\">{{ product.title }}</h1>{% endblock %}";
+    let r = admin(
+        reqwest::Method::PUT,
+        "/admin/api/theme/templates/product.html",
+    )
+    .json(&json!({"source": mine}))
+    .send()
+    .await
+    .expect("put");
+    assert_eq!(r.status(), 200);
+    let (status, html) = page(&stack, &shop.host, &path).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<h1 class=\"mine\">&lt;b&gt;Bold&lt;/b&gt; tee</h1>"),
+        "{html}"
+    );
+    let r = admin(reqwest::Method::GET, "/admin/api/theme/templates")
+        .send()
+        .await
+        .expect("list");
+    let list: Value = r.json().await.expect("json");
+    let product_tpl = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|t| t["name"] == "product.html")
+        .expect("listed");
+    assert_eq!(product_tpl["overridden"], true);
+
+    // One that does not compile is refused with its line.
+    let r = admin(
+        reqwest::Method::PUT,
+        "/admin/api/theme/templates/product.html",
+    )
+    .json(&json!({"source": "<p>\n{% for x in %}"}))
+    .send()
+    .await
+    .expect("put");
+    assert_eq!(r.status(), 422);
+    let err: Value = r.json().await.expect("json");
+    assert_eq!(err["error"]["code"], "invalid_template");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("line 2"),
+        "{err}"
+    );
+    let r = admin(reqwest::Method::PUT, "/admin/api/theme/templates/nope.html")
+        .json(&json!({"source": "x"}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 404);
+
+    // One that compiles but runs away: the page falls back to the default
+    // theme's template instead of failing.
+    let runaway =
+        "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}";
+    let r = admin(
+        reqwest::Method::PUT,
+        "/admin/api/theme/templates/product.html",
+    )
+    .json(&json!({"source": runaway}))
+    .send()
+    .await
+    .expect("put");
+    assert_eq!(r.status(), 200);
+    let (status, html) = page(&stack, &shop.host, &path).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<h1 class=\"product-title\">"),
+        "the default template: {html}"
+    );
+
+    // Deleting it puts the default back.
+    let r = admin(
+        reqwest::Method::DELETE,
+        "/admin/api/theme/templates/product.html",
+    )
+    .send()
+    .await
+    .expect("delete");
+    assert_eq!(r.status(), 204);
+    let r = admin(
+        reqwest::Method::DELETE,
+        "/admin/api/theme/templates/product.html",
+    )
+    .send()
+    .await
+    .expect("delete");
+    assert_eq!(r.status(), 404);
+    let r = admin(
+        reqwest::Method::GET,
+        "/admin/api/theme/templates/product.html",
+    )
+    .send()
+    .await
+    .expect("get");
+    let tpl: Value = r.json().await.expect("json");
+    assert_eq!(tpl["overridden"], false);
+    assert!(
+        tpl["source"]
+            .as_str()
+            .expect("source")
+            .contains("add-to-cart"),
+        "the default's source"
+    );
+
+    stack.shutdown().await;
+}

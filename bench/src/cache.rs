@@ -164,8 +164,14 @@ async fn measure(router: &str, opts: &CacheArgs) -> anyhow::Result<Vec<Report>> 
     // The storefront's pages of the same product and the home page: whole
     // HTML pages from the cache, as a shopper's browser gets them.
     for (name, path) in [
-        ("cached product page, HTML (router → pod → Redis)", format!("/products/{product}")),
-        ("cached home page, HTML (router → pod → Redis)", "/".to_owned()),
+        (
+            "cached product page, HTML (router → pod → Redis)",
+            format!("/products/{product}"),
+        ),
+        (
+            "cached home page, HTML (router → pod → Redis)",
+            "/".to_owned(),
+        ),
     ] {
         let http = http.clone();
         let url = format!("{router}{path}");

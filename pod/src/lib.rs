@@ -45,6 +45,7 @@ pub mod startup;
 pub mod state;
 pub mod storefront;
 pub mod tenancy;
+pub mod themes;
 pub mod webhooks;
 
 pub use config::PodConfig;

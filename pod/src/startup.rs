@@ -256,6 +256,7 @@ fn app(
         .merge(routes::discounts::api())
         .merge(routes::risk::api())
         .merge(routes::gift_cards::api())
+        .merge(routes::themes::api())
         // Undocumented: image files, at the URLs the product JSON gives.
         .route("/media/{file}", get(routes::media::serve));
     // Undocumented: the storefront's HTML pages, for browsers.

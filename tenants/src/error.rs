@@ -103,6 +103,7 @@ catalogue! {
     Overloaded => ("overloaded", SERVICE_UNAVAILABLE),
     Queued => ("queued", SERVICE_UNAVAILABLE),
     DatabaseUnavailable => ("database_unavailable", SERVICE_UNAVAILABLE),
+    InvalidTemplate => ("invalid_template", UNPROCESSABLE_ENTITY),
     // A dependency of one feature is down for a moment (the payment
     // gateway for a card form, Redis for a checkout draft).
     ServiceUnavailable => ("service_unavailable", SERVICE_UNAVAILABLE),

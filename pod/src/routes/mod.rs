@@ -23,6 +23,7 @@ pub mod reviews;
 pub mod risk;
 pub mod search;
 pub mod tenancy;
+pub mod themes;
 pub mod webhooks;
 
 /// The `Idempotency-Key` header of a staff write that may be retried (a

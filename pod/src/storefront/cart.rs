@@ -138,7 +138,7 @@ struct Notice {
 }
 
 /// Renders the cart page.
-fn cart_page(
+async fn cart_page(
     state: &AppState,
     tenant: &TenantContext,
     cart: Option<&Cart>,
@@ -152,7 +152,8 @@ fn cart_page(
         noindex: true,
         ..PageMeta::default()
     };
-    let theme_frame = super::pages::Frame::bare(state, tenant);
+    let theme = crate::themes::for_store(&state.db, tenant.store_id).await?;
+    let theme_frame = super::pages::Frame::bare(state, tenant, theme);
     let view = cart.map(CartView::of);
     theme_frame.render(
         "cart.html",
@@ -188,7 +189,7 @@ pub async fn show(
             }
         }
     };
-    match cart_page(&state, &tenant, cart.as_ref(), None) {
+    match cart_page(&state, &tenant, cart.as_ref(), None).await {
         Ok(body) => with_count(private(body), &state, cart.as_ref()),
         Err(e) => error_page(&state, &tenant, e),
     }
@@ -282,7 +283,7 @@ async fn answer(
                     kind: "error",
                     text: refusal.message,
                 };
-                match cart_page(state, tenant, now.as_ref(), Some(notice)) {
+                match cart_page(state, tenant, now.as_ref(), Some(notice)).await {
                     Ok(body) => {
                         let mut r = private(body);
                         *r.status_mut() = status;

@@ -192,13 +192,14 @@ async fn cart_of(
     }
 }
 
-fn render(
+async fn render(
     state: &AppState,
     tenant: &TenantContext,
     title: &str,
     extra: Value,
 ) -> Result<String, PodError> {
-    let frame = Frame::bare(state, tenant);
+    let theme = crate::themes::for_store(&state.db, tenant.store_id).await?;
+    let frame = Frame::bare(state, tenant, theme);
     let page = PageMeta {
         title: format!("{title} – {}", tenant.name),
         description: title.to_owned(),
@@ -209,7 +210,7 @@ fn render(
     frame.render("checkout.html", page, extra)
 }
 
-fn information_page(
+async fn information_page(
     state: &AppState,
     tenant: &TenantContext,
     cart: &Cart,
@@ -227,6 +228,7 @@ fn information_page(
             problem,
         },
     )
+    .await
 }
 
 /// `GET /checkout`: the contact and shipping address form (filled in again
@@ -247,9 +249,9 @@ pub async fn information(
                 .unwrap_or_default(),
             None => Draft::default(),
         };
-        Ok(private(information_page(
-            &state, &tenant, &cart, &draft, None,
-        )?))
+        Ok(private(
+            information_page(&state, &tenant, &cart, &draft, None).await?,
+        ))
     }
     .await;
     result.unwrap_or_else(|e| error_page(&state, &tenant, e))
@@ -303,13 +305,8 @@ pub async fn submit_information(
             }
         };
         if let Some(problem) = problem {
-            let mut r = private(information_page(
-                &state,
-                &tenant,
-                &cart,
-                &draft,
-                Some(problem),
-            )?);
+            let mut r =
+                private(information_page(&state, &tenant, &cart, &draft, Some(problem)).await?);
             *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(r);
         }
@@ -449,7 +446,8 @@ pub async fn review(
                 pay_url => format!("{}{}", state.config.gateway.browser_base(), session.pay_path),
                 problem,
             },
-        )?;
+        )
+        .await?;
         Ok(private(body))
     }
     .await;
@@ -548,7 +546,8 @@ pub async fn complete(
                     &tenant,
                     "Processing your payment",
                     context! { step => "processing" },
-                )?;
+                )
+                .await?;
                 let mut r = private(body);
                 *r.status_mut() = StatusCode::ACCEPTED;
                 r.headers_mut()
@@ -571,7 +570,11 @@ pub async fn complete(
                     .unwrap_or("the payment did not go through")
                     .to_owned();
                 draft.problem = Some(match body["error"]["code"].as_str() {
-                    Some("payment_declined") => format!("Your card was declined. {message}"),
+                    // The API's message is for developers ("the card was
+                    // declined (card_declined); ...").
+                    Some("payment_declined") => "Your card was declined and nothing was \
+                        charged. Please check its details or use another card."
+                        .to_owned(),
                     _ => message,
                 });
                 save_draft(&state, &tenant, &id, &draft).await?;
@@ -655,7 +658,7 @@ pub async fn order(
                     shipments => Value::from_serialize(&shipments),
                 },
             },
-        )?;
+        ).await?;
         Ok(private(body))
     }
     .await;

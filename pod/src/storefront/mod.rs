@@ -3,8 +3,9 @@
 //! as the JSON API (the pages call the contexts; there is no second write
 //! path).
 //!
-//! - [`theme`]: the template engine (autoescaped, bounded work per render)
-//!   and the default theme compiled into the binary;
+//! - `theme/`: the default theme's templates, CSS and script (compiled
+//!   into the binary by [`crate::themes::engine`], which renders them with
+//!   the store's settings and the merchant's own templates);
 //! - [`view`]: what templates are given, built by pure functions;
 //! - [`pages`]: the shared pages (home, product, lists, sitemap), cached
 //!   whole with ETags;
@@ -18,7 +19,7 @@ pub mod cart;
 pub mod checkout;
 pub mod pages;
 mod sql;
-pub mod theme;
+
 pub mod view;
 
 use axum::routing::{get, post};

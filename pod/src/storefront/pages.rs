@@ -13,6 +13,7 @@
 //!
 //! The cart page and its forms are per shopper and never cached.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -25,7 +26,6 @@ use minijinja::context;
 use minijinja::value::Value;
 use serde::Serialize;
 
-use super::theme::Theme;
 use super::view::{self, Card, PageMeta, ProductView};
 use crate::cache::Entry;
 use crate::catalog::{read, Product, ProductStatus};
@@ -34,6 +34,7 @@ use crate::keys;
 use crate::search::response::{self as search, SearchResponse};
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
+use crate::themes::{self, StoreTheme};
 
 /// Products on the home page.
 const HOME_PRODUCTS: u32 = 12;
@@ -43,11 +44,6 @@ const LIST_PAGE: u32 = 24;
 const NAV_COLLECTIONS: u32 = 8;
 /// Reviews shown on a product page.
 const PAGE_REVIEWS: i64 = 10;
-
-fn theme() -> &'static Theme {
-    static THEME: std::sync::OnceLock<Theme> = std::sync::OnceLock::new();
-    THEME.get_or_init(Theme::default_theme)
-}
 
 /// The store's address as shoppers reach it (`https://shop.example`), for
 /// canonical URLs and sitemaps: the platform's store URL with the store's
@@ -80,44 +76,42 @@ pub(super) struct Frame {
     name: String,
     base: String,
     nav: Vec<NavLink>,
+    pub(super) theme: Arc<StoreTheme>,
 }
 
 impl Frame {
-    async fn load(state: &AppState, tenant: &TenantContext) -> Result<Self, PodError> {
+    /// The store's theme and, when its settings name no header links, its
+    /// first collections for the header.
+    async fn load(
+        state: &AppState,
+        tenant: &TenantContext,
+        theme: Arc<StoreTheme>,
+    ) -> Result<Self, PodError> {
         let store = tenant.store_id;
-        let body = read::catalog_cached(state, store, "storefront_nav", "", || async {
-            let page =
-                crate::collections::sql::list(&state.db, store, None, NAV_COLLECTIONS).await?;
-            let links: Vec<NavLink> = page
-                .items
-                .into_iter()
-                .map(|c| NavLink {
-                    handle: c.handle,
-                    title: c.title,
-                })
-                .collect();
-            serde_json::to_vec(&links)
-                .map(Bytes::from)
-                .map_err(PodError::internal)
-        })
-        .await?;
-        let nav = serde_json::from_slice(&body).map_err(PodError::internal)?;
+        let nav = if theme.settings.header_links.is_empty() {
+            collections(state, store).await?
+        } else {
+            Vec::new()
+        };
         Ok(Self {
             store,
             name: tenant.name.clone(),
             base: store_url(state, store),
             nav,
+            theme,
         })
     }
 
     /// A page without the catalog's links (an error page must not depend
-    /// on the reads that may have failed).
-    pub(super) fn bare(state: &AppState, tenant: &TenantContext) -> Self {
+    /// on the reads that may have failed); the default theme if the
+    /// store's cannot be read.
+    pub(super) fn bare(state: &AppState, tenant: &TenantContext, theme: Arc<StoreTheme>) -> Self {
         Self {
             store: tenant.store_id,
             name: tenant.name.clone(),
             base: store_url(state, tenant.store_id),
             nav: Vec::new(),
+            theme,
         }
     }
 
@@ -131,18 +125,61 @@ impl Frame {
         page: PageMeta,
         extra: Value,
     ) -> Result<String, PodError> {
-        let theme = theme();
+        let [css, js] = themes::engine::assets();
+        let settings = &self.theme.settings;
+        let links: Vec<view::LinkView> = if settings.header_links.is_empty() {
+            self.nav
+                .iter()
+                .map(|c| view::LinkView {
+                    label: c.title.clone(),
+                    url: format!("/collections/{}", c.handle),
+                })
+                .collect()
+        } else {
+            settings
+                .header_links
+                .iter()
+                .map(view::LinkView::from)
+                .collect()
+        };
         let ctx = context! {
             store => context! { name => self.name.clone(), id => self.store.to_string() },
-            assets => context! { css => theme.css.path.clone(), js => theme.js.path.clone() },
+            assets => context! { css => css.path.clone(), js => js.path.clone() },
             nav => Value::from_serialize(&self.nav),
+            theme => context! {
+                colours => Value::from_serialize(&settings.colours),
+                font => settings.font.stack(),
+                logo_url => settings.logo_url.clone(),
+                header_links => Value::from_serialize(&links),
+                footer_links => Value::from_serialize(settings.footer_links.iter().map(view::LinkView::from).collect::<Vec<_>>()),
+            },
             page => Value::from_serialize(&page),
             ..extra
         };
-        theme.render(template, ctx).map_err(|e| {
+        self.theme.render(self.store, template, ctx).map_err(|e| {
             PodError::internal(format!("storefront template {template} failed: {e:#}"))
         })
     }
+}
+
+/// The store's first collections (cached under the catalog version).
+async fn collections(state: &AppState, store: StoreId) -> Result<Vec<NavLink>, PodError> {
+    let body = read::catalog_cached(state, store, "storefront_nav", "", || async {
+        let page = crate::collections::sql::list(&state.db, store, None, NAV_COLLECTIONS).await?;
+        let links: Vec<NavLink> = page
+            .items
+            .into_iter()
+            .map(|c| NavLink {
+                handle: c.handle,
+                title: c.title,
+            })
+            .collect();
+        serde_json::to_vec(&links)
+            .map(Bytes::from)
+            .map_err(PodError::internal)
+    })
+    .await?;
+    serde_json::from_slice(&body).map_err(PodError::internal)
 }
 
 /// An HTML body with its ETag (`304` when the browser has it).
@@ -199,7 +236,8 @@ pub(super) fn error_page(state: &AppState, tenant: &TenantContext, err: PodError
             "We could not show this page just now. Please try again in a moment.".to_owned(),
         ),
     };
-    let frame = Frame::bare(state, tenant);
+    // No I/O here: the theme this process has, else the default.
+    let frame = Frame::bare(state, tenant, themes::kept_or_default(tenant.store_id));
     let page = PageMeta {
         title: format!("{title} – {}", frame.name),
         description: title.clone(),
@@ -247,19 +285,47 @@ pub async fn home(
 ) -> Response {
     let result = async {
         let store = tenant.store_id;
+        let theme = themes::for_store(&state.db, store).await?;
         // One Redis round trip on a hit: the page's parts are read on a
         // miss only.
-        let body = read::catalog_cached(&state, store, "storefront_home", "", || async {
-            let frame = Frame::load(&state, &tenant).await?;
-            let page = crate::catalog::list_products(
-                &state.db,
-                store,
-                Some(ProductStatus::Active),
-                None,
-                HOME_PRODUCTS,
-            )
-            .await?;
-            let cards: Vec<Card> = page.items.iter().filter_map(Card::of).collect();
+        let version = theme.version.clone();
+        let body = read::catalog_cached(&state, store, "storefront_home", &version, || async {
+            let frame = Frame::load(&state, &tenant, theme.clone()).await?;
+            let home = &theme.settings.home;
+            let cards: Vec<Card> = if home.show_new_arrivals {
+                crate::catalog::list_products(
+                    &state.db,
+                    store,
+                    Some(ProductStatus::Active),
+                    None,
+                    HOME_PRODUCTS,
+                )
+                .await?
+                .items
+                .iter()
+                .filter_map(Card::of)
+                .collect()
+            } else {
+                Vec::new()
+            };
+            // The featured collections in the owner's order (those that
+            // exist), else the store's first ones.
+            let featured: Vec<NavLink> = if home.featured_collections.is_empty() {
+                collections(&state, store).await?
+            } else {
+                let mut found = Vec::new();
+                for handle in &home.featured_collections {
+                    if let Ok(c) =
+                        crate::collections::collection_by_handle(&state.db, store, handle).await
+                    {
+                        found.push(NavLink {
+                            handle: c.handle,
+                            title: c.title,
+                        });
+                    }
+                }
+                found
+            };
             let page = PageMeta {
                 title: frame.name.clone(),
                 description: format!("Shop {} online.", frame.name),
@@ -278,8 +344,10 @@ pub async fn home(
                 ..PageMeta::default()
             };
             let extra = context! { home => context! {
-                tagline => "New arrivals, hand-picked and ready to ship.",
-                collections => Value::from_serialize(&frame.nav),
+                heading => if home.heading.is_empty() { frame.name.clone() } else { home.heading.clone() },
+                tagline => home.tagline.clone(),
+                collections => Value::from_serialize(&featured),
+                show_new_arrivals => home.show_new_arrivals,
                 products => Value::from_serialize(&cards),
             }};
             frame.render("home.html", page, extra).map(Bytes::from)
@@ -301,16 +369,17 @@ pub async fn product(
     let result = async {
         let id: ProductId = raw.parse().map_err(|_| ApiError::not_found("product"))?;
         let store = tenant.store_id;
+        let theme = themes::for_store(&state.db, store).await?;
         let entry = Entry {
             kind: "storefront_product",
-            key: keys::storefront_page(store, &format!("product:{id}")),
+            key: keys::storefront_page(store, &format!("product:{id}:{}", theme.version)),
             version_key: Some(keys::product_version(store, id)),
             ttl: read::BADGE_TTL,
         };
         let body = state
             .cache
             .get_or_load(&entry, || async {
-                let frame = Frame::load(&state, &tenant).await?;
+                let frame = Frame::load(&state, &tenant, theme.clone()).await?;
                 let json = read::product_with_badges(&state, store, id).await?;
                 let product: Product = serde_json::from_slice(&json).map_err(PodError::internal)?;
                 let reviews = if product.rating.count > 0 {
@@ -534,7 +603,10 @@ async fn list_page(
     let mut query = pairs.clone();
     query.extend(scope_pair.clone());
     query.push(("limit".to_owned(), LIST_PAGE.to_string()));
-    let digest = search::digest(&format!("storefront|{path}|{query:?}"));
+    let digest = search::digest(&format!(
+        "storefront|{}|{path}|{query:?}",
+        frame.theme.version
+    ));
     let frame_name = frame.name.clone();
     search::cached(state, store, &digest, || async {
         let json = search::search_json(state, store, tenant.currency, &query).await?;
@@ -655,7 +727,8 @@ pub async fn search_page(
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Response {
     let result = async {
-        let frame = Frame::load(&state, &tenant).await?;
+        let theme = themes::for_store(&state.db, tenant.store_id).await?;
+        let frame = Frame::load(&state, &tenant, theme).await?;
         let body = list_page(&state, &tenant, &frame, Scope::Search, pairs).await?;
         Ok(shared(&headers, Bytes::from(body)))
     }
@@ -672,7 +745,8 @@ pub async fn collection_page(
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Response {
     let result = async {
-        let frame = Frame::load(&state, &tenant).await?;
+        let theme = themes::for_store(&state.db, tenant.store_id).await?;
+        let frame = Frame::load(&state, &tenant, theme).await?;
         let collection =
             crate::collections::collection_by_handle(&state.db, tenant.store_id, &handle).await?;
         let scope = Scope::Collection(collection);
@@ -693,7 +767,8 @@ pub async fn category_page(
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Response {
     let result = async {
-        let frame = Frame::load(&state, &tenant).await?;
+        let theme = themes::for_store(&state.db, tenant.store_id).await?;
+        let frame = Frame::load(&state, &tenant, theme).await?;
         let category =
             crate::categories::category_by_handle(&state.db, tenant.store_id, &handle).await?;
         let body = list_page(&state, &tenant, &frame, Scope::Category(category), pairs).await?;
@@ -706,7 +781,7 @@ pub async fn category_page(
 /// `GET /assets/{file}`: the theme's CSS and script, content-addressed:
 /// cached for a year, never revalidated.
 pub async fn asset(Path(file): Path<String>) -> Response {
-    match theme().asset(&format!("/assets/{file}")) {
+    match themes::engine::asset(&format!("/assets/{file}")) {
         Some(asset) => (
             [
                 (header::CONTENT_TYPE, asset.content_type),

@@ -384,6 +384,22 @@ impl CartView {
     }
 }
 
+/// A link of the header or the footer.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkView {
+    pub label: String,
+    pub url: String,
+}
+
+impl From<&crate::themes::model::Link> for LinkView {
+    fn from(l: &crate::themes::model::Link) -> Self {
+        Self {
+            label: l.label.clone(),
+            url: l.url.clone(),
+        }
+    }
+}
+
 /// What the `<head>` says about a page.
 #[derive(Debug, Serialize, Default)]
 pub struct PageMeta {
