@@ -122,17 +122,27 @@ async fn a_checkout_mails_one_confirmation_with_the_store_name_and_the_total() {
     assert!(text.contains(&formatted), "{formatted} in {text}");
     assert!(html.contains(&formatted));
     assert!(text.contains("Store noir"));
-    // The status link works: it shows the guest this order.
+    // The status link works: the storefront's page of this order, and the
+    // same token reads it from the API.
     let link = text
         .split_whitespace()
-        .find(|w| w.contains(&format!("/api/orders/{number}?token=")))
+        .find(|w| w.contains(&format!("/orders/{number}?token=")))
         .expect("the order's link");
-    let path = &link[link.find("/api/").expect("path")..];
-    let seen: Value = stack
+    let path = &link[link.find("/orders/").expect("path")..];
+    let page = stack
         .get(&shop.host, path)
         .send()
         .await
         .expect("order page")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains(&format!("Order #{number}")), "{page}");
+    let seen: Value = stack
+        .get(&shop.host, &format!("/api{path}"))
+        .send()
+        .await
+        .expect("order")
         .json()
         .await
         .expect("json");

@@ -121,7 +121,10 @@ pub fn render(store: &StoreFace, event: &Event) -> Option<Mail> {
             }
             body.table(&totals);
             if let Some(path) = &order.confirmation_path {
-                body.link("Follow your order", &format!("{url}{path}"));
+                // The storefront's page of the order (the same lookup, in
+                // HTML), not the API's JSON.
+                let page = path.replacen("/api/orders/", "/orders/", 1);
+                body.link("Follow your order", &format!("{url}{page}"));
             }
             body.para(&format!("We will let you know when it ships. — {name}"));
             body.finish(
@@ -566,7 +569,7 @@ mod tests {
         for part in [&mail.text, &mail.html] {
             assert!(part.contains("$46.80"), "{part}");
             assert!(part.contains("$38.00"));
-            assert!(part.contains("http://noir.localhost:8080/api/orders/1001?token=abc123"));
+            assert!(part.contains("http://noir.localhost:8080/orders/1001?token=abc123"));
         }
         assert!(mail.text.contains("Café <Noir> & Co") && mail.text.contains("2 × TEE<M>"));
         // The HTML escapes what the store and the shopper wrote.
