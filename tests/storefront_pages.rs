@@ -790,3 +790,174 @@ async fn the_owner_themes_the_store_and_a_broken_template_never_breaks_a_page() 
 
     stack.shutdown().await;
 }
+
+async fn gift_card(stack: &Stack, shop: &Shop, amount: i64) -> String {
+    let r = stack
+        .post(&shop.host, "/admin/api/gift-cards")
+        .bearer_auth(&shop.staff)
+        .json(&json!({"amount_minor": amount}))
+        .send()
+        .await
+        .expect("gift card");
+    assert_eq!(r.status(), 201);
+    let card: Value = r.json().await.expect("json");
+    card["code"].as_str().expect("code").to_owned()
+}
+
+/// A cart of two S tees ($50.00) through the information step: the cart
+/// cookie and the review page's path.
+async fn to_review(stack: &Stack, shop: &Shop, product: &str) -> (String, String) {
+    let r = post_form(
+        stack,
+        &shop.host,
+        "/cart/add",
+        None,
+        &[("product_id", product), ("option0", "S"), ("quantity", "2")],
+    )
+    .await;
+    let cart = cookie(&r, "mercato_cart").expect("cart");
+    let address = [
+        ("email", "gc@example.com"),
+        ("name", "Gift Card"),
+        ("line1", "1 Main St"),
+        ("city", "Springfield"),
+        ("country", "US"),
+    ];
+    let r = post_form(stack, &shop.host, "/checkout", Some(&cart), &address).await;
+    assert_eq!(r.status(), 303);
+    (cart, location(&r))
+}
+
+/// The value of the hidden field `name` in the form with `class`.
+fn hidden(html: &str, class: &str, name: &str) -> String {
+    let at = html.find(&format!("class=\"{class}\"")).expect("the form");
+    let form = &html[at..at + html[at..].find("</form>").expect("its end")];
+    form.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .expect("the field")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn gift_cards_pay_part_or_all_of_a_storefront_order() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "gcshop").await;
+    let product = create(&stack, &shop, &tee("Gift tee", "Giftable.")).await;
+    let id = product["id"].as_str().expect("id");
+
+    // Part: a $20.00 card, the card form asks for the rest.
+    let twenty = gift_card(&stack, &shop, 2000).await;
+    let (cart, review) = to_review(&stack, &shop, id).await;
+    let d = review.split("d=").nth(1).expect("draft").to_owned();
+    let r = post_form(
+        &stack,
+        &shop.host,
+        "/checkout/gift-card",
+        Some(&cart),
+        &[("d", &d), ("shipping", "standard"), ("code", "NOT-A-CARD")],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let html = get_with_cookie(&stack, &shop.host, &location(&r), &cart)
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(html.contains("not one of ours"), "{html}");
+    let r = post_form(
+        &stack,
+        &shop.host,
+        "/checkout/gift-card",
+        Some(&cart),
+        &[
+            ("d", &d),
+            ("shipping", "standard"),
+            ("code", &twenty.to_lowercase()),
+        ],
+    )
+    .await;
+    let html = get_with_cookie(&stack, &shop.host, &location(&r), &cart)
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        html.contains("-$20.00") && html.contains("Pay $30.00"),
+        "{html}"
+    );
+    let r = pay(
+        &stack,
+        &shop.host,
+        &cart,
+        &form_action(&html, "card-form"),
+        "4242424242424242",
+    )
+    .await;
+    let order_path = location(&r);
+    assert!(order_path.starts_with("/orders/"), "{order_path}");
+    let number: i64 = order_path
+        .trim_start_matches("/orders/")
+        .split('?')
+        .next()
+        .expect("n")
+        .parse()
+        .expect("number");
+    let mut db = shop.db(&stack).await;
+    let (gift, captured): (i64, i64) = sqlx::query_as(
+        "SELECT gift_card_minor, captured_minor FROM orders WHERE store_id = $1 AND number = $2",
+    )
+    .bind(shop.id.as_uuid())
+    .bind(number)
+    .fetch_one(&mut db)
+    .await
+    .expect("order");
+    assert_eq!((gift, captured), (2000, 3000));
+
+    // All: a $100.00 card pays the whole order; no card form, a button.
+    let hundred = gift_card(&stack, &shop, 10_000).await;
+    let (cart, review) = to_review(&stack, &shop, id).await;
+    let d = review.split("d=").nth(1).expect("draft").to_owned();
+    let r = post_form(
+        &stack,
+        &shop.host,
+        "/checkout/gift-card",
+        Some(&cart),
+        &[("d", &d), ("shipping", "standard"), ("code", &hundred)],
+    )
+    .await;
+    let html = get_with_cookie(&stack, &shop.host, &location(&r), &cart)
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        !html.contains("class=\"card-form\""),
+        "no card needed: {html}"
+    );
+    let fields: Vec<(String, String)> = ["d", "shipping", "total", "attempt"]
+        .iter()
+        .map(|f| (f.to_string(), hidden(&html, "place-form", f)))
+        .collect();
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = post_form(&stack, &shop.host, "/checkout/place", Some(&cart), &form).await;
+    assert_eq!(r.status(), 303);
+    assert!(location(&r).starts_with("/orders/"), "{}", location(&r));
+    // A second click of the same form replays the same order.
+    let again = post_form(&stack, &shop.host, "/checkout/place", Some(&cart), &form).await;
+    assert!(matches!(again.status().as_u16(), 303), "{}", again.status());
+    let balance: i64 = sqlx::query_scalar(
+        "SELECT balance_minor FROM gift_cards WHERE store_id = $1 AND last4 = $2",
+    )
+    .bind(shop.id.as_uuid())
+    .bind(&hundred[hundred.len() - 4..])
+    .fetch_one(&mut db)
+    .await
+    .expect("card");
+    assert_eq!(balance, 5000, "the card paid $50.00, once");
+
+    stack.shutdown().await;
+}

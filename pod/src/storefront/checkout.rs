@@ -53,6 +53,9 @@ struct Draft {
     /// What went wrong the last time the shopper tried to pay, shown once.
     #[serde(default)]
     problem: Option<String>,
+    /// Gift card codes entered on the review page, in order (at most 5).
+    #[serde(default)]
+    gift_cards: Vec<String>,
 }
 
 /// The address fields as the form sends them.
@@ -293,6 +296,7 @@ pub async fn submit_information(
                 phone: get("phone"),
             },
             problem: None,
+            gift_cards: Vec::new(),
         };
         let problem = match (Email::parse(&draft.email), draft.address.input().validate()) {
             (Err(e), _) => Some(format!("Email: {e}")),
@@ -398,27 +402,47 @@ pub async fn review(
             gift_cards: Vec::new(),
         };
         let quote: Quote = crate::checkout::saga::price(&state, tenant.store_id, &asked).await?;
-        let return_url = format!(
-            "{}/checkout/complete?d={id}&shipping={}&total={}",
-            origin(&state, &tenant, &headers),
-            chosen.code,
-            quote.total_minor
-        );
-        let session = state
-            .payments
-            .open_card_session(&return_url)
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "could not open a card session");
-                ApiError::new(
-                    ErrorCode::ServiceUnavailable,
-                    "payments are unavailable for a moment; please try again",
-                )
-            })?;
-        let problem = draft.problem.take();
-        if problem.is_some() {
+        let mut problem = draft.problem.take();
+        let mut changed = problem.is_some();
+        // The gift cards entered: what each pays of the total now. A card
+        // that cannot pay (spent, expired, disabled) is dropped, with why.
+        let tender = loop {
+            match plan_cards(&state, &tenant, &draft.gift_cards, quote.total_minor).await? {
+                Ok(tender) => break tender,
+                Err((code, why)) => {
+                    draft.gift_cards.retain(|c| *c != code);
+                    problem = Some(why);
+                    changed = true;
+                }
+            }
+        };
+        if changed {
             save_draft(&state, &tenant, &id, &draft).await?;
         }
+        let by_cards: i64 = tender.iter().map(|t| t.amount_minor).sum();
+        let card_minor = quote.total_minor - by_cards;
+        let pay_url = if card_minor > 0 {
+            let return_url = format!(
+                "{}/checkout/complete?d={id}&shipping={}&total={}",
+                origin(&state, &tenant, &headers),
+                chosen.code,
+                quote.total_minor
+            );
+            let session = state
+                .payments
+                .open_card_session(&return_url)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "could not open a card session");
+                    ApiError::new(
+                        ErrorCode::ServiceUnavailable,
+                        "payments are unavailable for a moment; please try again",
+                    )
+                })?;
+            Some(format!("{}{}", state.config.gateway.browser_base(), session.pay_path))
+        } else {
+            None
+        };
         let money = |minor: i64| Money::new(minor, tenant.currency);
         let body = render(
             &state,
@@ -443,7 +467,14 @@ pub async fn review(
                     tax_name => quote.shipping_option.tax_name.clone(),
                     total => Value::from_serialize(money(quote.total_minor)),
                 },
-                pay_url => format!("{}{}", state.config.gateway.browser_base(), session.pay_path),
+                pay_url,
+                gift_cards => Value::from_serialize(tender.iter().map(|t| context! {
+                    last4 => t.last4.clone(),
+                    amount => Value::from_serialize(money(t.amount_minor)),
+                }).collect::<Vec<_>>()),
+                card_total => Value::from_serialize(money(card_minor)),
+                attempt => crate::accounts::secrets::random_token()[..32].to_owned(),
+                shipping_code => chosen.code.clone(),
                 problem,
             },
         )
@@ -515,6 +546,7 @@ pub async fn complete(
             "shipping_address": address,
             "shipping_option": shipping,
             "payment_token": payment_token,
+            "gift_cards": draft.gift_cards,
             "expected_total_minor": total,
         });
         let placed = crate::checkout::place::place(
@@ -526,64 +558,290 @@ pub async fn complete(
             &client,
         )
         .await;
-        let checkout = match placed {
-            Ok(c) => c,
-            Err(e) => match e.client_error() {
-                Some(refusal) => {
-                    draft.problem = Some(refusal.message);
-                    save_draft(&state, &tenant, &id, &draft).await?;
-                    return Ok(see_other(&back));
-                }
-                None => return Err(e),
-            },
-        };
-        match &checkout.outcome {
-            None => {
-                // Still settling with the gateway: this page again shortly
-                // (the same session replays the same checkout).
-                let body = render(
-                    &state,
-                    &tenant,
-                    "Processing your payment",
-                    context! { step => "processing" },
-                )
-                .await?;
-                let mut r = private(body);
-                *r.status_mut() = StatusCode::ACCEPTED;
-                r.headers_mut()
-                    .insert(header::REFRESH, HeaderValue::from_static("2"));
-                Ok(r)
-            }
-            Some((201, body)) => {
-                let path = body["confirmation_path"].as_str().unwrap_or_default();
-                let (number, token) = confirmation(path)
-                    .ok_or_else(|| PodError::internal("an order without its confirmation path"))?;
-                drop_draft(&state, &tenant, &id).await;
-                let mut r = see_other(&format!("/orders/{number}?token={token}"));
-                let ttl = std::time::Duration::from_secs(state.config.cart.guest_ttl_secs);
-                r.headers_mut().append(SET_COOKIE, count_cookie(0, ttl));
-                Ok(r)
-            }
-            Some((_, body)) => {
-                let message = body["error"]["message"]
-                    .as_str()
-                    .unwrap_or("the payment did not go through")
-                    .to_owned();
-                draft.problem = Some(match body["error"]["code"].as_str() {
-                    // The API's message is for developers ("the card was
-                    // declined (card_declined); ...").
-                    Some("payment_declined") => "Your card was declined and nothing was \
-                        charged. Please check its details or use another card."
-                        .to_owned(),
-                    _ => message,
-                });
-                save_draft(&state, &tenant, &id, &draft).await?;
-                Ok(see_other(&back))
-            }
-        }
+        finish(&state, &tenant, &id, &shipping, draft, placed).await
     }
     .await;
     result.unwrap_or_else(|e| error_page(&state, &tenant, e))
+}
+
+/// Where a placed checkout sends the shopper: the order's page, a page
+/// that refreshes while the gateway settles, or back to the review with
+/// the refusal in words.
+async fn finish(
+    state: &AppState,
+    tenant: &TenantContext,
+    id: &str,
+    shipping: &str,
+    mut draft: Draft,
+    placed: Result<crate::checkout::sql::Checkout, PodError>,
+) -> Result<Response, PodError> {
+    let back = format!("/checkout/review?d={id}&shipping={}", urlencode(shipping));
+    let checkout = match placed {
+        Ok(c) => c,
+        Err(e) => match e.client_error() {
+            Some(refusal) => {
+                draft.problem = Some(refusal.message);
+                save_draft(state, tenant, id, &draft).await?;
+                return Ok(see_other(&back));
+            }
+            None => return Err(e),
+        },
+    };
+    match &checkout.outcome {
+        None => {
+            // Still settling with the gateway: this page again shortly
+            // (the same session replays the same checkout).
+            let body = render(
+                state,
+                tenant,
+                "Processing your payment",
+                context! { step => "processing" },
+            )
+            .await?;
+            let mut r = private(body);
+            *r.status_mut() = StatusCode::ACCEPTED;
+            r.headers_mut()
+                .insert(header::REFRESH, HeaderValue::from_static("2"));
+            Ok(r)
+        }
+        Some((201, body)) => {
+            let path = body["confirmation_path"].as_str().unwrap_or_default();
+            let (number, token) = confirmation(path)
+                .ok_or_else(|| PodError::internal("an order without its confirmation path"))?;
+            drop_draft(state, tenant, id).await;
+            let mut r = see_other(&format!("/orders/{number}?token={token}"));
+            let ttl = std::time::Duration::from_secs(state.config.cart.guest_ttl_secs);
+            r.headers_mut().append(SET_COOKIE, count_cookie(0, ttl));
+            Ok(r)
+        }
+        Some((_, body)) => {
+            let message = body["error"]["message"]
+                .as_str()
+                .unwrap_or("the payment did not go through")
+                .to_owned();
+            draft.problem = Some(match body["error"]["code"].as_str() {
+                // The API's message is for developers ("the card was
+                // declined (card_declined); ...").
+                Some("payment_declined") => "Your card was declined and nothing was \
+                    charged. Please check its details or use another card."
+                    .to_owned(),
+                _ => message,
+            });
+            save_draft(state, tenant, id, &draft).await?;
+            Ok(see_other(&back))
+        }
+    }
+}
+
+/// What the gift cards `codes` pay of `total_minor`, in order; or the
+/// first code that cannot pay, with why in the shopper's words.
+async fn plan_cards(
+    state: &AppState,
+    tenant: &TenantContext,
+    codes: &[String],
+    total_minor: i64,
+) -> Result<Result<Vec<crate::orders::GiftCardTender>, (String, String)>, PodError> {
+    let mut cards = Vec::with_capacity(codes.len());
+    for code in codes {
+        match crate::gift_cards::find_by_code(&state.db, tenant.store_id, code).await? {
+            Some(card) => cards.push((code.clone(), card)),
+            None => {
+                return Ok(Err((
+                    code.clone(),
+                    "That gift card code is not one of ours.".into(),
+                )))
+            }
+        }
+    }
+    let only: Vec<_> = cards.iter().map(|(_, c)| c.clone()).collect();
+    Ok(crate::gift_cards::model::plan_tender(
+        &only,
+        tenant.currency,
+        total_minor,
+        chrono::Utc::now(),
+    )
+    .map_err(|(id, refusal)| {
+        let (code, card) = cards
+            .iter()
+            .find(|(_, c)| c.id == id)
+            .map_or((String::new(), None), |(code, c)| (code.clone(), Some(c)));
+        let last4 = card.map_or("", |c| c.last4.as_str());
+        (code, refusal.at_checkout(last4, tenant.currency))
+    }))
+}
+
+/// `POST /checkout/gift-card` (`d`, `code`): adds a gift card to the
+/// draft's payment, after the same lookup limits as `POST
+/// /api/gift-cards/lookup` (10 a minute per client address, 300 per
+/// store).
+pub async fn add_gift_card(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    token: SentToken,
+    ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        same_site(&headers)?;
+        let fields = form_fields(&headers, &body)?;
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.trim().to_owned())
+                .unwrap_or_default()
+        };
+        let id = field("d");
+        let shipping = field("shipping");
+        let Some(cart_token) = token.0.and_then(|raw| CartToken::parse(&raw).ok()) else {
+            return Ok(see_other("/cart"));
+        };
+        let Some(mut draft) = load_draft(&state, &tenant, &id, &cart_token).await? else {
+            return Ok(see_other("/checkout"));
+        };
+        let back = format!("/checkout/review?d={id}&shipping={}", urlencode(&shipping));
+        let code = field("code");
+        if let Some(secs) =
+            crate::gift_cards::limit::count_lookup(&state, tenant.store_id, &client).await
+        {
+            draft.problem = Some(format!(
+                "Too many gift card tries; try again in {secs} seconds."
+            ));
+        } else if code.is_empty() || code.chars().count() > 64 {
+            draft.problem = Some("Enter the gift card's code.".into());
+        } else if draft.gift_cards.len() >= crate::gift_cards::model::MAX_PER_CHECKOUT {
+            draft.problem = Some(format!(
+                "At most {} gift cards per order.",
+                crate::gift_cards::model::MAX_PER_CHECKOUT
+            ));
+        } else {
+            match crate::gift_cards::find_by_code(&state.db, tenant.store_id, &code).await? {
+                None => draft.problem = Some("That gift card code is not one of ours.".into()),
+                Some(card) => {
+                    let known = {
+                        let mut same = false;
+                        for other in &draft.gift_cards {
+                            if let Some(c) =
+                                crate::gift_cards::find_by_code(&state.db, tenant.store_id, other)
+                                    .await?
+                            {
+                                same |= c.id == card.id;
+                            }
+                        }
+                        same
+                    };
+                    if !known {
+                        draft.gift_cards.push(code);
+                    }
+                }
+            }
+        }
+        save_draft(&state, &tenant, &id, &draft).await?;
+        Ok(see_other(&back))
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&state, &tenant, e))
+}
+
+/// `POST /checkout/gift-card/remove` (`d`, `index`): takes a gift card off.
+pub async fn remove_gift_card(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    token: SentToken,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        same_site(&headers)?;
+        let fields = form_fields(&headers, &body)?;
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.trim().to_owned())
+                .unwrap_or_default()
+        };
+        let id = field("d");
+        let Some(cart_token) = token.0.and_then(|raw| CartToken::parse(&raw).ok()) else {
+            return Ok(see_other("/cart"));
+        };
+        let Some(mut draft) = load_draft(&state, &tenant, &id, &cart_token).await? else {
+            return Ok(see_other("/checkout"));
+        };
+        if let Ok(i) = field("index").parse::<usize>() {
+            if i < draft.gift_cards.len() {
+                draft.gift_cards.remove(i);
+                save_draft(&state, &tenant, &id, &draft).await?;
+            }
+        }
+        Ok(see_other(&format!(
+            "/checkout/review?d={id}&shipping={}",
+            urlencode(&field("shipping"))
+        )))
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&state, &tenant, e))
+}
+
+/// `POST /checkout/place` (`d`, `shipping`, `total`, `attempt`): an order
+/// the gift cards pay in full (no card form). `attempt` is the review
+/// page's: a second click replays the first.
+pub async fn place_without_card(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    token: SentToken,
+    ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        same_site(&headers)?;
+        let fields = form_fields(&headers, &body)?;
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.trim().to_owned())
+                .unwrap_or_default()
+        };
+        let id = field("d");
+        let shipping = field("shipping");
+        let attempt = field("attempt");
+        if attempt.len() != 32 || !attempt.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ApiError::invalid("this form is not one of ours; reload the page").into());
+        }
+        let total: Option<i64> = field("total").parse().ok();
+        let Some(cart_token) = token.0.and_then(|raw| CartToken::parse(&raw).ok()) else {
+            return Ok(see_other("/cart"));
+        };
+        let Some(draft) = load_draft(&state, &tenant, &id, &cart_token).await? else {
+            return Ok(see_other("/checkout"));
+        };
+        let raw = serde_json::json!({
+            "email": draft.email,
+            "shipping_address": draft.address.input(),
+            "shipping_option": shipping,
+            "gift_cards": draft.gift_cards,
+            "expected_total_minor": total,
+        });
+        let placed = crate::checkout::place::place(
+            &state,
+            tenant.store_id,
+            format!("sf_{attempt}"),
+            &raw,
+            CartRef::Guest(cart_token),
+            &client,
+        )
+        .await;
+        finish(&state, &tenant, &id, &shipping, draft, placed).await
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&state, &tenant, e))
+}
+
+fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// The order number and lookup token of a confirmation path

@@ -55,6 +55,12 @@ pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         )
         .route("/checkout/review", get(checkout::review))
         .route("/checkout/complete", get(checkout::complete))
+        .route("/checkout/gift-card", post(checkout::add_gift_card))
+        .route(
+            "/checkout/gift-card/remove",
+            post(checkout::remove_gift_card),
+        )
+        .route("/checkout/place", post(checkout::place_without_card))
         .route("/orders/{number}", get(checkout::order))
         .route("/assets/{file}", get(pages::asset))
         .route("/robots.txt", get(pages::robots))
