@@ -36,7 +36,7 @@ const FORM_FIELDS: usize = 120;
 
 /// A posted form's fields, checked: URL-encoded, at most [`FORM_LIMIT`]
 /// bytes and [`FORM_FIELDS`] fields, no control characters (`400`).
-pub(super) fn form_fields(
+fn form_fields(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Vec<(String, String)>, ApiError> {
@@ -75,9 +75,19 @@ pub(super) fn form_fields(
     Ok(fields)
 }
 
+/// A form as this site's pages post it: from this site ([`same_site`]),
+/// checked ([`form_fields`]).
+pub(super) fn posted_form(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, ApiError> {
+    same_site(headers)?;
+    form_fields(headers, body)
+}
+
 /// `403` for a form posted from another site: its `Origin` names another
 /// host than the one the shopper is on.
-pub(super) fn same_site(headers: &HeaderMap) -> Result<(), ApiError> {
+fn same_site(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return Ok(());
     };
@@ -105,7 +115,7 @@ pub(super) fn same_site(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
     fields
         .iter()
         .find(|(k, _)| k == name)
@@ -311,8 +321,7 @@ pub async fn add(
     body: Bytes,
 ) -> Response {
     let prepared = async {
-        same_site(&headers)?;
-        let fields = form_fields(&headers, &body)?;
+        let fields = posted_form(&headers, &body)?;
         let quantity = match field(&fields, "quantity") {
             None | Some("") => 1,
             Some(q) => q.parse::<i64>().map_err(|_| {
@@ -356,8 +365,7 @@ pub async fn update(
 ) -> Response {
     let cart = guest_cart(token);
     let done = async {
-        same_site(&headers)?;
-        let fields = form_fields(&headers, &body)?;
+        let fields = posted_form(&headers, &body)?;
         let cart = cart.as_ref().ok_or_else(no_cart)?;
         let mut changes = Vec::new();
         for (name, value) in &fields {
@@ -407,8 +415,7 @@ pub async fn remove(
 ) -> Response {
     let cart = guest_cart(token);
     let done = async {
-        same_site(&headers)?;
-        let fields = form_fields(&headers, &body)?;
+        let fields = posted_form(&headers, &body)?;
         let cart = cart.as_ref().ok_or_else(no_cart)?;
         let variant: VariantId = field(&fields, "variant_id")
             .unwrap_or_default()
@@ -438,8 +445,7 @@ async fn discount(
 ) -> Response {
     let cart = guest_cart(token);
     let done = async {
-        same_site(&headers)?;
-        let fields = form_fields(&headers, &body)?;
+        let fields = posted_form(&headers, &body)?;
         let cart = cart.as_ref().ok_or_else(no_cart)?;
         let code =
             crate::discounts::input::CodeKey::parse(field(&fields, "code").unwrap_or_default())

@@ -29,7 +29,7 @@ use minijinja::context;
 use minijinja::value::Value;
 use serde::{Deserialize, Serialize};
 
-use super::cart::{form_fields, same_site};
+use super::cart::posted_form;
 use super::pages::{count_cookie, error_page, private, store_url, Frame};
 use super::view::{self, PageMeta};
 use crate::accounts::rate_limit::ClientAddress;
@@ -270,8 +270,7 @@ pub async fn submit_information(
     body: Bytes,
 ) -> Response {
     let result = async {
-        same_site(&headers)?;
-        let fields = form_fields(&headers, &body)?;
+        let fields = posted_form(&headers, &body)?;
         let Some((token, cart)) = cart_of(&state, &tenant, token).await? else {
             return Ok(see_other("/cart"));
         };
@@ -670,6 +669,49 @@ async fn plan_cards(
     }))
 }
 
+/// A form posted from the review page: its fields, the draft it names
+/// and the shopper's cart.
+struct Posted {
+    fields: Vec<(String, String)>,
+    draft: Draft,
+    cart: CartToken,
+}
+
+impl Posted {
+    /// The form, checked (its `Origin`, its encoding); or where to send a
+    /// shopper whose cart or draft is gone.
+    async fn read(
+        state: &AppState,
+        tenant: &TenantContext,
+        token: SentToken,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Result<Self, Response>, PodError> {
+        let fields = posted_form(headers, body)?;
+        let Some(cart) = token.0.and_then(|raw| CartToken::parse(&raw).ok()) else {
+            return Ok(Err(see_other("/cart")));
+        };
+        let id = super::cart::field(&fields, "d")
+            .unwrap_or_default()
+            .to_owned();
+        let Some(draft) = load_draft(state, tenant, &id, &cart).await? else {
+            return Ok(Err(see_other("/checkout")));
+        };
+        Ok(Ok(Self {
+            fields,
+            draft,
+            cart,
+        }))
+    }
+
+    /// A field, trimmed; empty if the form has none.
+    fn field(&self, name: &str) -> String {
+        super::cart::field(&self.fields, name)
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
 /// `POST /checkout/gift-card` (`d`, `code`): adds a gift card to the
 /// draft's payment, after the same lookup limits as `POST
 /// /api/gift-cards/lookup` (10 a minute per client address, 300 per
@@ -683,25 +725,17 @@ pub async fn add_gift_card(
     body: Bytes,
 ) -> Response {
     let result = async {
-        same_site(&headers)?;
-        let fields = form_fields(&headers, &body)?;
-        let field = |name: &str| {
-            fields
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.trim().to_owned())
-                .unwrap_or_default()
+        let mut posted = match Posted::read(&state, &tenant, token, &headers, &body).await? {
+            Ok(p) => p,
+            Err(elsewhere) => return Ok(elsewhere),
         };
-        let id = field("d");
-        let shipping = field("shipping");
-        let Some(cart_token) = token.0.and_then(|raw| CartToken::parse(&raw).ok()) else {
-            return Ok(see_other("/cart"));
-        };
-        let Some(mut draft) = load_draft(&state, &tenant, &id, &cart_token).await? else {
-            return Ok(see_other("/checkout"));
-        };
+        let (id, shipping, code) = (
+            posted.field("d"),
+            posted.field("shipping"),
+            posted.field("code"),
+        );
+        let draft = &mut posted.draft;
         let back = format!("/checkout/review?d={id}&shipping={}", urlencode(&shipping));
-        let code = field("code");
         if let Some(secs) =
             crate::gift_cards::limit::count_lookup(&state, tenant.store_id, &client).await
         {
@@ -737,7 +771,7 @@ pub async fn add_gift_card(
                 }
             }
         }
-        save_draft(&state, &tenant, &id, &draft).await?;
+        save_draft(&state, &tenant, &id, draft).await?;
         Ok(see_other(&back))
     }
     .await;
@@ -753,31 +787,25 @@ pub async fn remove_gift_card(
     body: Bytes,
 ) -> Response {
     let result = async {
-        same_site(&headers)?;
-        let fields = form_fields(&headers, &body)?;
-        let field = |name: &str| {
-            fields
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.trim().to_owned())
-                .unwrap_or_default()
+        let mut posted = match Posted::read(&state, &tenant, token, &headers, &body).await? {
+            Ok(p) => p,
+            Err(elsewhere) => return Ok(elsewhere),
         };
-        let id = field("d");
-        let Some(cart_token) = token.0.and_then(|raw| CartToken::parse(&raw).ok()) else {
-            return Ok(see_other("/cart"));
-        };
-        let Some(mut draft) = load_draft(&state, &tenant, &id, &cart_token).await? else {
-            return Ok(see_other("/checkout"));
-        };
-        if let Ok(i) = field("index").parse::<usize>() {
+        let (id, shipping, index) = (
+            posted.field("d"),
+            posted.field("shipping"),
+            posted.field("index"),
+        );
+        let draft = &mut posted.draft;
+        if let Ok(i) = index.parse::<usize>() {
             if i < draft.gift_cards.len() {
                 draft.gift_cards.remove(i);
-                save_draft(&state, &tenant, &id, &draft).await?;
+                save_draft(&state, &tenant, &id, draft).await?;
             }
         }
         Ok(see_other(&format!(
             "/checkout/review?d={id}&shipping={}",
-            urlencode(&field("shipping"))
+            urlencode(&shipping)
         )))
     }
     .await;
@@ -796,28 +824,24 @@ pub async fn place_without_card(
     body: Bytes,
 ) -> Response {
     let result = async {
-        same_site(&headers)?;
-        let fields = form_fields(&headers, &body)?;
-        let field = |name: &str| {
-            fields
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.trim().to_owned())
-                .unwrap_or_default()
+        let posted = match Posted::read(&state, &tenant, token, &headers, &body).await? {
+            Ok(p) => p,
+            Err(elsewhere) => return Ok(elsewhere),
         };
-        let id = field("d");
-        let shipping = field("shipping");
-        let attempt = field("attempt");
+        let (id, shipping, attempt) = (
+            posted.field("d"),
+            posted.field("shipping"),
+            posted.field("attempt"),
+        );
         if attempt.len() != 32 || !attempt.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ApiError::invalid("this form is not one of ours; reload the page").into());
         }
-        let total: Option<i64> = field("total").parse().ok();
-        let Some(cart_token) = token.0.and_then(|raw| CartToken::parse(&raw).ok()) else {
-            return Ok(see_other("/cart"));
-        };
-        let Some(draft) = load_draft(&state, &tenant, &id, &cart_token).await? else {
-            return Ok(see_other("/checkout"));
-        };
+        let total: Option<i64> = posted.field("total").parse().ok();
+        let Posted {
+            draft,
+            cart: cart_token,
+            ..
+        } = posted;
         let raw = serde_json::json!({
             "email": draft.email,
             "shipping_address": draft.address.input(),
