@@ -418,6 +418,48 @@ async fn an_abandoned_cart_is_reminded_once_and_its_link_restores_it() {
     stack
         .await_mails("early@example.com", "is waiting", 1)
         .await;
+    // The link's page on the storefront asks before it acts (a button that
+    // posts), and the button brings the lines back in a new cart cookie.
+    let page = stack
+        .get(&shop.host, &format!("/cart/restore?token={token}"))
+        .send()
+        .await
+        .expect("restore page")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("Bring back my cart"), "{page}");
+    let clicked = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .post(format!("{}/cart/restore", stack.router.url()))
+        .header("host", &shop.host)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .expect("restore button");
+    assert_eq!(clicked.status(), 303);
+    let cookie = clicked
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("mercato_cart="))
+        .and_then(|v| v.split(';').next())
+        .expect("a new cart's cookie")
+        .to_owned();
+    let cart_page = stack
+        .get(&shop.host, "/cart")
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("cart")
+        .text()
+        .await
+        .expect("html");
+    assert!(cart_page.contains("Product LEFT-TEE"), "{cart_page}");
     let restore = |token: &str| {
         stack
             .post(&shop.host, "/api/cart/restore")

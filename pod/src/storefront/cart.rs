@@ -16,6 +16,7 @@ use axum::extract::State;
 use axum::http::header::{self, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use mercato_tenants::http::ApiQuery;
 use mercato_tenants::{ApiError, ErrorCode, ProductId, VariantId};
 use minijinja::context;
 use minijinja::value::Value;
@@ -36,10 +37,7 @@ const FORM_FIELDS: usize = 120;
 
 /// A posted form's fields, checked: URL-encoded, at most [`FORM_LIMIT`]
 /// bytes and [`FORM_FIELDS`] fields, no control characters (`400`).
-fn form_fields(
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Vec<(String, String)>, ApiError> {
+fn form_fields(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -153,6 +151,7 @@ async fn cart_page(
     tenant: &TenantContext,
     cart: Option<&Cart>,
     notice: Option<Notice>,
+    restore_token: Option<String>,
 ) -> Result<String, PodError> {
     let base = store_url(state, tenant.store_id);
     let page = PageMeta {
@@ -172,6 +171,7 @@ async fn cart_page(
             cart => Value::from_serialize(&view),
             cart_count => view.as_ref().map_or(0, |v| v.item_count),
             notice => notice.map(|n| context! { kind => n.kind, text => n.text }),
+            restore_token,
         },
     )
 }
@@ -199,7 +199,7 @@ pub async fn show(
             }
         }
     };
-    match cart_page(&state, &tenant, cart.as_ref(), None).await {
+    match cart_page(&state, &tenant, cart.as_ref(), None, None).await {
         Ok(body) => with_count(private(body), &state, cart.as_ref()),
         Err(e) => error_page(&state, &tenant, e),
     }
@@ -230,13 +230,66 @@ async fn cart_or_new(
         }
     }
     let (token, _) = crate::cart::create_guest(state, tenant.store_id, tenant.currency).await?;
+    let cookie = guest_cookie(state, &token)?;
+    Ok((CartRef::Guest(token), Some(cookie)))
+}
+
+/// The cookie that names a guest's cart, as the API sets it.
+fn guest_cookie(state: &AppState, token: &CartToken) -> Result<HeaderValue, PodError> {
     let cookie = format!(
         "{TOKEN_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax",
         token.expose(),
         state.config.cart.guest_ttl_secs
     );
-    let cookie = HeaderValue::from_str(&cookie).map_err(PodError::internal)?;
-    Ok((CartRef::Guest(token), Some(cookie)))
+    HeaderValue::from_str(&cookie).map_err(PodError::internal)
+}
+
+/// `GET /cart/restore?token=`: the page an abandoned-cart reminder links
+/// to. It asks before it acts (a button that posts): a mail scanner that
+/// follows links changes nothing.
+pub async fn restore_page(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> Response {
+    let token = field(&pairs, "token").unwrap_or_default().to_owned();
+    let notice = Notice {
+        kind: "info",
+        text: "Your cart is waiting for you.".to_owned(),
+    };
+    match cart_page(&state, &tenant, None, Some(notice), Some(token)).await {
+        Ok(body) => private(body),
+        Err(e) => error_page(&state, &tenant, e),
+    }
+}
+
+/// `POST /cart/restore` (`token`): a new cart with the reminded cart's
+/// lines (at today's prices and stock), as `POST /api/cart/restore`.
+pub async fn restore(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let restored = async {
+        let fields = posted_form(&headers, &body)?;
+        let link = CartToken::parse(field(&fields, "token").unwrap_or_default()).map_err(|_| {
+            ApiError::new(ErrorCode::InvalidCartToken, "this link is not one of ours")
+        })?;
+        let (token, cart) =
+            crate::cart::abandoned::restore(&state, tenant.store_id, tenant.currency, &link)
+                .await?;
+        Ok::<_, PodError>((guest_cookie(&state, &token)?, cart))
+    }
+    .await;
+    match restored {
+        Ok((cookie, cart)) => {
+            let mut r = with_count(see_other("/cart"), &state, Some(&cart));
+            r.headers_mut().append(SET_COOKIE, cookie);
+            r
+        }
+        Err(e) => answer(&state, &tenant, None, Err(e), None).await,
+    }
 }
 
 /// The variant a product form names: `variant_id`, else the product's
@@ -293,7 +346,7 @@ async fn answer(
                     kind: "error",
                     text: refusal.message,
                 };
-                match cart_page(state, tenant, now.as_ref(), Some(notice)).await {
+                match cart_page(state, tenant, now.as_ref(), Some(notice), None).await {
                     Ok(body) => {
                         let mut r = private(body);
                         *r.status_mut() = status;

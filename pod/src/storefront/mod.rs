@@ -49,6 +49,7 @@ pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .route("/cart/remove", post(cart::remove))
         .route("/cart/discount", post(cart::add_code))
         .route("/cart/discount/remove", post(cart::remove_code))
+        .route("/cart/restore", get(cart::restore_page).post(cart::restore))
         .route(
             "/checkout",
             get(checkout::information).post(checkout::submit_information),
