@@ -301,4 +301,14 @@ mod tests {
         assert_eq!(err.name, "product.html");
         assert_eq!(err.line, Some(2));
     }
+    #[test]
+    fn deeply_nested_sources_are_refused_not_a_crash() {
+        let deep = format!("{{{{ {}1{} }}}}", "(".repeat(20_000), ")".repeat(20_000));
+        assert!(Engine::with_overrides(&[("error.html".into(), deep)]).is_err());
+        let blocks = "{% if x %}".repeat(5_000) + &"{% endif %}".repeat(5_000);
+        let r = Engine::with_overrides(&[("error.html".into(), blocks)]);
+        assert!(r.is_err(), "nested blocks");
+        let list = format!("{{{{ {}1{} }}}}", "[".repeat(20_000), "]".repeat(20_000));
+        assert!(Engine::with_overrides(&[("error.html".into(), list)]).is_err());
+    }
 }
