@@ -14,7 +14,9 @@ use common::browser::{store_url, AxeViolation, Browser};
 use common::shop::Shop;
 use common::Stack;
 use fantoccini::key::Key;
+use mercato_devstack::demo_art::{picture, Shape};
 use serde_json::{json, Value};
+use std::future::Future;
 
 /// Axe-core's serious and critical findings on the page, printed.
 fn report(page: &str, violations: &[AxeViolation]) {
@@ -41,88 +43,6 @@ async fn assert_accessible(browser: &Browser, page: &str) {
     );
 }
 
-/// A PNG of `width`×`height` RGB pixels, `pixel(x, y)` each: zlib's stored
-/// (uncompressed) blocks, so that it needs no image crate.
-fn png(width: u32, height: u32, pixel: impl Fn(u32, u32) -> [u8; 3]) -> Vec<u8> {
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for &b in bytes {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-        out.extend_from_slice(&u32::try_from(data.len()).expect("chunk").to_be_bytes());
-        let start = out.len();
-        out.extend_from_slice(kind);
-        out.extend_from_slice(data);
-        let crc = crc32(&out[start..]);
-        out.extend_from_slice(&crc.to_be_bytes());
-    }
-    // Scanlines, each after its filter byte (0: none).
-    let mut raw = Vec::new();
-    for y in 0..height {
-        raw.push(0);
-        for x in 0..width {
-            raw.extend_from_slice(&pixel(x, y));
-        }
-    }
-    let mut zlib = vec![0x78, 0x01];
-    let blocks: Vec<&[u8]> = raw.chunks(0xFFFF).collect();
-    for (i, block) in blocks.iter().enumerate() {
-        zlib.push(u8::from(i + 1 == blocks.len()));
-        let len = u16::try_from(block.len()).expect("block");
-        zlib.extend_from_slice(&len.to_le_bytes());
-        zlib.extend_from_slice(&(!len).to_le_bytes());
-        zlib.extend_from_slice(block);
-    }
-    let (mut a, mut b) = (1u32, 0u32);
-    for &byte in &raw {
-        a = (a + u32::from(byte)) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    zlib.extend_from_slice(&((b << 16) | a).to_be_bytes());
-
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut header = Vec::new();
-    header.extend_from_slice(&width.to_be_bytes());
-    header.extend_from_slice(&height.to_be_bytes());
-    // 8 bits a channel, RGB, deflate, adaptive filters, not interlaced.
-    header.extend_from_slice(&[8, 2, 0, 0, 0]);
-    chunk(&mut out, b"IHDR", &header);
-    chunk(&mut out, b"IDAT", &zlib);
-    chunk(&mut out, b"IEND", &[]);
-    out
-}
-
-/// A product shot: a soft `background` with a round `object` in the middle
-/// and its shadow beneath.
-fn product_shot(background: [u8; 3], object: [u8; 3]) -> Vec<u8> {
-    const SIZE: u32 = 360;
-    let centre = f64::from(SIZE) / 2.0;
-    png(SIZE, SIZE, |x, y| {
-        let (fx, fy) = (f64::from(x) - centre, f64::from(y) - centre);
-        let shade =
-            |c: [u8; 3], by: f64| c.map(|v| (f64::from(v) * by).round().clamp(0.0, 255.0) as u8);
-        if fx.hypot(fy + 10.0) < 100.0 {
-            // Lit from the top left.
-            shade(object, (1.0 - (fx + fy) / 900.0).clamp(0.75, 1.2))
-        } else if (fx / 110.0).powi(2) + ((fy - 112.0) / 14.0).powi(2) < 1.0 {
-            shade(background, 0.85)
-        } else {
-            // A gentle vertical gradient.
-            shade(background, 1.0 - f64::from(y) / f64::from(SIZE) * 0.08)
-        }
-    })
-}
-
 /// The store the journeys shop at, and what is in it.
 struct Linens {
     shop: Shop,
@@ -144,60 +64,77 @@ async fn admin_post(stack: &Stack, shop: &Shop, path: &str, body: &Value) -> Val
     body
 }
 
+/// The products' pictures, drawn as the demo store's are (in the order of
+/// [`linens`]' products): (shape, colour, background).
+const PICTURES: [(Shape, [u8; 3], [u8; 3]); 4] = [
+    (Shape::Tee, [38, 70, 120], [226, 232, 240]),
+    (Shape::Tote, [214, 196, 160], [240, 236, 226]),
+    (Shape::Notebook, [150, 52, 60], [240, 228, 226]),
+    (Shape::Mug, [244, 242, 238], [205, 214, 222]),
+];
+
+/// A stack with `handle`'s store (see [`linens`]) and `browser`, started
+/// side by side while the pictures are drawn.
+async fn open(handle: &str, browser: impl Future<Output = Browser>) -> (Stack, Linens, Browser) {
+    let drawing: Vec<_> = PICTURES
+        .into_iter()
+        .map(|(shape, colour, background)| {
+            tokio::task::spawn_blocking(move || picture(shape, colour, background))
+        })
+        .collect();
+    let (stack, browser) = tokio::join!(Stack::start(1), browser);
+    let mut pictures = Vec::with_capacity(drawing.len());
+    for p in drawing {
+        pictures.push(p.await.expect("drawing a picture"));
+    }
+    let store = linens(&stack, handle, pictures).await;
+    (stack, store, browser)
+}
+
 /// `handle`'s store: a tee with two sizes and three other products, each
-/// with an image, a "Summer linen" collection and a "Kitchen" category.
-async fn linens(stack: &Stack, handle: &str) -> Linens {
+/// with its picture, a "Summer linen" collection of the three linen things
+/// and a "Gifts" category.
+async fn linens(stack: &Stack, handle: &str, pictures: Vec<Vec<u8>>) -> Linens {
     let shop = Shop::open(stack, handle).await;
     let products = [
-        (
-            json!({
-                "title": "Linen tee",
-                "description": "Washed linen, cut loose.\n\nBreathes on the hottest days.",
-                "vendor": "Acme",
-                "product_type": "Shirt",
-                "options": [{"name": "Size", "values": ["S", "M"]}],
-                "variants": [
-                    {"sku": "TEE-S", "title": "S", "price_minor": 2500, "compare_at_minor": 3000,
-                     "option_values": {"Size": "S"}, "stock": 10},
-                    {"sku": "TEE-M", "title": "M", "price_minor": 2600, "option_values": {"Size": "M"}, "stock": 5}
-                ]
-            }),
-            product_shot([0xE6, 0xEC, 0xF5], [0x4A, 0x6F, 0xA5]),
-        ),
-        (
-            json!({
-                "title": "Linen apron",
-                "description": "Heavy linen with deep pockets.",
-                "vendor": "Fieldhouse",
-                "product_type": "Kitchen",
-                "variants": [{"sku": "APRON", "price_minor": 3400, "stock": 8}]
-            }),
-            product_shot([0xF3, 0xEE, 0xE4], [0xB9, 0x8B, 0x5E]),
-        ),
-        (
-            json!({
-                "title": "Linen napkins, set of 4",
-                "description": "Soft from the first wash.",
-                "vendor": "Fieldhouse",
-                "product_type": "Kitchen",
-                "variants": [{"sku": "NAPKINS", "price_minor": 1800, "compare_at_minor": 2400, "stock": 12}]
-            }),
-            product_shot([0xEA, 0xF1, 0xE8], [0x6E, 0x8F, 0x65]),
-        ),
-        (
-            json!({
-                "title": "Copper kettle",
-                "description": "Hammered copper, brass handle.",
-                "vendor": "Fieldhouse",
-                "product_type": "Kitchen",
-                "variants": [{"sku": "KETTLE", "price_minor": 8900, "stock": 3}]
-            }),
-            product_shot([0xF6, 0xEC, 0xE6], [0xB8, 0x73, 0x33]),
-        ),
+        json!({
+            "title": "Linen tee",
+            "description": "Washed linen, cut loose.\n\nBreathes on the hottest days.",
+            "vendor": "Acme",
+            "product_type": "Shirt",
+            "options": [{"name": "Size", "values": ["S", "M"]}],
+            "variants": [
+                {"sku": "TEE-S", "title": "S", "price_minor": 2500, "compare_at_minor": 3000,
+                 "option_values": {"Size": "S"}, "stock": 10},
+                {"sku": "TEE-M", "title": "M", "price_minor": 2600,
+                 "option_values": {"Size": "M"}, "stock": 5}
+            ]
+        }),
+        json!({
+            "title": "Linen tote",
+            "description": "Heavy linen with a deep inside pocket.",
+            "vendor": "Fieldhouse",
+            "product_type": "Bags",
+            "variants": [{"sku": "TOTE", "price_minor": 3400, "stock": 8}]
+        }),
+        json!({
+            "title": "Linen notebook",
+            "description": "A5, dot grid, bound in linen.",
+            "vendor": "Fieldhouse",
+            "product_type": "Stationery",
+            "variants": [{"sku": "NOTEBOOK", "price_minor": 1800, "compare_at_minor": 2400, "stock": 12}]
+        }),
+        json!({
+            "title": "Stoneware mug",
+            "description": "Hand-glazed, holds 350 ml.",
+            "vendor": "Fieldhouse",
+            "product_type": "Kitchen",
+            "variants": [{"sku": "MUG", "price_minor": 1500, "stock": 3}]
+        }),
     ];
     let mut ids = Vec::new();
-    for (body, image) in products {
-        let p = admin_post(stack, &shop, "/admin/api/products", &body).await;
+    for (body, image) in products.iter().zip(pictures) {
+        let p = admin_post(stack, &shop, "/admin/api/products", body).await;
         let id = p["id"].as_str().expect("id").to_owned();
         let alt = body["title"].as_str().expect("title");
         let r = stack
@@ -217,7 +154,7 @@ async fn linens(stack: &Stack, handle: &str) -> Linens {
         &shop,
         "/admin/api/collections",
         &json!({"handle": "summer-linen", "title": "Summer linen", "kind": "manual",
-                "description": "Light layers and table linen for long evenings."}),
+                "description": "Linen to wear, to carry and to write in."}),
     )
     .await;
     let collection = collection["id"].as_str().expect("collection id");
@@ -232,7 +169,7 @@ async fn linens(stack: &Stack, handle: &str) -> Linens {
         stack,
         &shop,
         "/admin/api/categories",
-        &json!({"handle": "kitchen", "name": "Kitchen"}),
+        &json!({"handle": "gifts", "name": "Gifts"}),
     )
     .await;
     let category = category["id"].as_str().expect("category id");
@@ -254,6 +191,56 @@ async fn linens(stack: &Stack, handle: &str) -> Linens {
         tee: ids[0].clone(),
         shop,
     }
+}
+
+/// Saves a screenshot of the page's top as docs/storefront/{name}.png.
+async fn shot(browser: &Browser, name: &str) {
+    shot_at(browser, name, None).await;
+}
+
+/// Saves a screenshot as docs/storefront/{name}.png, of the page's top or
+/// with the element matching `css` in the middle, once the pictures in
+/// view have loaded (none broken), without a focus ring or a caret.
+async fn shot_at(browser: &Browser, name: &str, css: Option<&str>) {
+    browser
+        .execute(
+            "if (document.activeElement) document.activeElement.blur();
+             const at = arguments[0] && document.querySelector(arguments[0]);
+             if (at) at.scrollIntoView({ block: 'center' }); else window.scrollTo(0, 0);",
+            vec![json!(css)],
+        )
+        .await;
+    browser
+        .wait_until("the pictures in view have loaded", || async {
+            browser
+                .client()
+                .execute(
+                    "return Array.from(document.images)
+                       .filter((i) => i.getBoundingClientRect().top < window.innerHeight)
+                       .every((i) => i.complete && i.naturalWidth > 0);",
+                    vec![],
+                )
+                .await
+                .ok()?
+                .as_bool()?
+                .then_some(())
+        })
+        .await;
+    browser
+        .screenshot(format!("docs/storefront/{name}.png"))
+        .await;
+}
+
+/// Fails the test if the page is wider than the browser's window (it would
+/// scroll sideways on a phone).
+async fn assert_fits(browser: &Browser, page: &str) {
+    let overflow = browser
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await;
+    assert_eq!(overflow, 0, "{page} is wider than the window");
 }
 
 /// The store's orders, from its pod's database.
@@ -339,20 +326,18 @@ async fn type_over(browser: &Browser, css: &str, value: &str) {
 
 #[tokio::test]
 async fn a_shopper_searches_filters_and_buys_on_a_desktop() {
-    let stack = Stack::start(1).await;
-    let store = linens(&stack, "linens").await;
+    let (stack, store, b) = open("linens", Browser::desktop()).await;
     let shop = &store.shop;
-    let b = Browser::desktop().await;
 
     // The home page: the collection and the new arrivals, with images.
     b.goto(&store_url(&stack, &shop.host, "/")).await;
     b.wait_for_text("New arrivals").await;
     b.wait_for_text_in(".collection-list", "Summer linen").await;
-    for title in ["Linen tee", "Linen apron", "Copper kettle"] {
+    for title in ["Linen tee", "Linen tote", "Stoneware mug"] {
         b.wait_for_text_in(".grid", title).await;
     }
     b.wait_for(".grid img[alt='Linen tee']").await;
-    b.screenshot("docs/storefront/home-desktop.png").await;
+    shot(&b, "home-desktop").await;
     assert_accessible(&b, "the home page (desktop)").await;
 
     // A collection from the home page.
@@ -362,20 +347,21 @@ async fn a_shopper_searches_filters_and_buys_on_a_desktop() {
     b.wait_for_text("3 products").await;
     assert_accessible(&b, "a collection page (desktop)").await;
     // A category page (what the category facet and links lead to).
-    b.goto(&store_url(&stack, &shop.host, "/categories/kitchen"))
+    b.goto(&store_url(&stack, &shop.host, "/categories/gifts"))
         .await;
-    b.wait_for_text_in("h1", "Kitchen").await;
-    b.wait_for_text_in(".grid", "Copper kettle").await;
+    b.wait_for_text_in("h1", "Gifts").await;
+    b.wait_for_text_in(".grid", "Stoneware mug").await;
     assert_accessible(&b, "a category page (desktop)").await;
 
-    // The header's search box.
+    // The header's search box, which suggests as the shopper types.
     b.fill("#site-search", "linen").await;
+    b.wait_for_text_in("#suggestions", "Linen tee").await;
     b.click(".search-form button[type=submit]").await;
     wait_for_url(&b, "/search?q=linen").await;
     b.wait_for_text_in("h1", "Results for “linen”").await;
     b.wait_for_text("3 products").await;
     b.wait_for(".facet-form").await;
-    b.screenshot("docs/storefront/search-desktop.png").await;
+    shot(&b, "search-desktop").await;
     assert_accessible(&b, "the search page (desktop)").await;
 
     // A facet: the Acme brand alone.
@@ -383,17 +369,14 @@ async fn a_shopper_searches_filters_and_buys_on_a_desktop() {
     b.click(".facet-form button[type=submit]").await;
     wait_for_url(&b, "vendor=Acme").await;
     b.wait_for_text("1 product").await;
-    assert!(
-        b.find_all(".grid .card").await.len() == 1,
-        "one product left"
-    );
+    assert_eq!(b.find_all(".grid .card").await.len(), 1, "one product left");
     assert!(b
         .find(".facet-form input[name=vendor][value=Acme]")
         .await
         .is_selected()
         .await
         .expect("checked"));
-    assert!(!b.text().await.contains("Copper kettle"));
+    assert!(!b.text().await.contains("Linen tote"));
     assert_accessible(&b, "the search page with a filter (desktop)").await;
 
     // The product: size M, two of them.
@@ -414,14 +397,14 @@ async fn a_shopper_searches_filters_and_buys_on_a_desktop() {
         .is_displayed()
         .await
         .expect("shown"));
-    b.screenshot("docs/storefront/product-desktop.png").await;
+    shot(&b, "product-desktop").await;
     assert_accessible(&b, "a product page (desktop)").await;
     b.click("[data-add]").await;
 
     // The cart: two of M, then three.
     wait_for_url(&b, "/cart").await;
     b.wait_for_text_in(".cart-line", "Linen tee").await;
-    b.wait_for_text_in(".cart-line", "M").await;
+    assert_eq!(text_of(&b, ".cart-line .variant-title").await, "M");
     assert_eq!(value_of(&b, "input.qty").await, "2");
     b.wait_for_text_in(".cart-line", "$52.00").await;
     b.wait_for_text_in("[data-cart-count]", "(2)").await;
@@ -433,7 +416,7 @@ async fn a_shopper_searches_filters_and_buys_on_a_desktop() {
     assert_eq!(value_of(&b, "input.qty").await, "3");
     b.wait_for_text_in("[data-cart-count]", "(3)").await;
     b.wait_for_text_in(".totals", "$78.00").await;
-    b.screenshot("docs/storefront/cart-desktop.png").await;
+    shot(&b, "cart-desktop").await;
     assert_accessible(&b, "the cart (desktop)").await;
 
     // Checkout: the address, then shipping and payment.
@@ -442,7 +425,7 @@ async fn a_shopper_searches_filters_and_buys_on_a_desktop() {
     b.wait_for_text_in(".checkout-summary", "3 × Linen tee (M)")
         .await;
     fill_address(&b).await;
-    b.screenshot("docs/storefront/checkout-desktop.png").await;
+    shot(&b, "checkout-desktop").await;
     assert_accessible(&b, "the checkout's information step (desktop)").await;
     b.click(".checkout-form button[type=submit]").await;
     wait_for_url(&b, "/checkout/review?d=").await;
@@ -451,7 +434,7 @@ async fn a_shopper_searches_filters_and_buys_on_a_desktop() {
     b.wait_for_text("Standard shipping").await;
     b.wait_for_text_in("[data-pay]", "Pay $").await;
     fill_card(&b, "4242424242424242").await;
-    b.screenshot("docs/storefront/review-desktop.png").await;
+    shot(&b, "review-desktop").await;
     assert_accessible(&b, "the checkout's review step (desktop)").await;
     let total = text_of(&b, "[data-total]").await;
     assert!(
@@ -471,7 +454,7 @@ async fn a_shopper_searches_filters_and_buys_on_a_desktop() {
     b.wait_for_text("ada@example.com").await;
     // The cart is spent.
     assert_eq!(text_of(&b, ".cart-link").await, "Cart");
-    b.screenshot("docs/storefront/order-desktop.png").await;
+    shot(&b, "order-desktop").await;
     assert_accessible(&b, "an order page (desktop)").await;
     assert_eq!(orders(&stack, shop).await, 1);
 
@@ -481,10 +464,8 @@ async fn a_shopper_searches_filters_and_buys_on_a_desktop() {
 
 #[tokio::test]
 async fn a_declined_card_is_shown_on_the_review_page_and_nothing_is_ordered() {
-    let stack = Stack::start(1).await;
-    let store = linens(&stack, "declines").await;
+    let (stack, store, b) = open("declines", Browser::desktop()).await;
     let shop = &store.shop;
-    let b = Browser::desktop().await;
 
     b.goto(&store_url(
         &stack,
@@ -504,6 +485,11 @@ async fn a_declined_card_is_shown_on_the_review_page_and_nothing_is_ordered() {
 
     // Back on the review page, with why, and the card form to try again.
     let notice = b.wait_for_text_in("[data-problem]", "declined").await;
+    let said = notice.text().await.expect("text");
+    assert!(
+        !said.contains("card_declined"),
+        "the shopper is not shown the API's codes: {said}"
+    );
     assert_eq!(
         notice.attr("role").await.expect("role").as_deref(),
         Some("alert")
@@ -514,8 +500,7 @@ async fn a_declined_card_is_shown_on_the_review_page_and_nothing_is_ordered() {
     b.wait_for_text_in(".checkout-summary", "1 × Linen tee (M)")
         .await;
     b.wait_for_text_in("[data-cart-count]", "(1)").await;
-    b.screenshot("docs/storefront/review-declined-desktop.png")
-        .await;
+    shot(&b, "review-declined-desktop").await;
     assert_accessible(&b, "the review step after a declined card (desktop)").await;
     assert_eq!(orders(&stack, shop).await, 0, "nothing is ordered");
 
@@ -531,23 +516,14 @@ async fn a_declined_card_is_shown_on_the_review_page_and_nothing_is_ordered() {
 
 #[tokio::test]
 async fn a_shopper_buys_on_a_phone() {
-    let stack = Stack::start(1).await;
-    let store = linens(&stack, "phoneshop").await;
+    let (stack, store, b) = open("phoneshop", Browser::phone()).await;
     let shop = &store.shop;
-    let b = Browser::phone().await;
 
     b.goto(&store_url(&stack, &shop.host, "/")).await;
     b.wait_for_text_in(".grid", "Linen tee").await;
     b.wait_for(".grid img[alt='Linen tee']").await;
-    // Nothing is wider than the phone.
-    let overflow = b
-        .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth;",
-            vec![],
-        )
-        .await;
-    assert_eq!(overflow, 0, "the home page scrolls sideways on a phone");
-    b.screenshot("docs/storefront/home-phone.png").await;
+    assert_fits(&b, "the home page").await;
+    shot(&b, "home-phone").await;
     assert_accessible(&b, "the home page (phone)").await;
 
     b.click(&format!(
@@ -558,29 +534,34 @@ async fn a_shopper_buys_on_a_phone() {
     b.wait_for_text_in("h1.product-title", "Linen tee").await;
     choose(&b, "M", 1).await;
     b.wait_for_text_in("[data-price]", "$26.00").await;
-    b.screenshot("docs/storefront/product-phone.png").await;
+    assert_fits(&b, "the product page").await;
+    shot(&b, "product-phone").await;
     assert_accessible(&b, "a product page (phone)").await;
     b.click("[data-add]").await;
 
     wait_for_url(&b, "/cart").await;
     b.wait_for_text_in(".cart-line", "$26.00").await;
     b.wait_for_text_in("[data-cart-count]", "(1)").await;
-    b.screenshot("docs/storefront/cart-phone.png").await;
+    assert_fits(&b, "the cart").await;
+    shot(&b, "cart-phone").await;
     assert_accessible(&b, "the cart (phone)").await;
 
     b.click(".cart-summary a[href='/checkout']").await;
     fill_address(&b).await;
+    assert_fits(&b, "the checkout's information step").await;
     assert_accessible(&b, "the checkout's information step (phone)").await;
     b.click(".checkout-form button[type=submit]").await;
     wait_for_url(&b, "/checkout/review?d=").await;
     b.wait_for_text("Standard shipping").await;
     fill_card(&b, "4242424242424242").await;
-    b.screenshot("docs/storefront/review-phone.png").await;
+    assert_fits(&b, "the review step").await;
+    shot_at(&b, "review-phone", Some(".card-form")).await;
     assert_accessible(&b, "the checkout's review step (phone)").await;
     b.click("[data-pay]").await;
 
     b.wait_for_text_in("h1", "Thank you for your order").await;
     assert_eq!(text_of(&b, "[data-order-status]").await, "paid");
+    assert_fits(&b, "the order page").await;
     assert_accessible(&b, "an order page (phone)").await;
     assert_eq!(orders(&stack, shop).await, 1);
 

@@ -579,7 +579,7 @@ async fn finish(
         Ok(c) => c,
         Err(e) => match e.client_error() {
             Some(refusal) => {
-                draft.problem = Some(refusal.message);
+                draft.problem = Some(in_words(refusal.code.as_str(), &refusal.message));
                 save_draft(state, tenant, id, &draft).await?;
                 return Ok(see_other(&back));
             }
@@ -618,17 +618,47 @@ async fn finish(
                 .as_str()
                 .unwrap_or("the payment did not go through")
                 .to_owned();
-            draft.problem = Some(match body["error"]["code"].as_str() {
-                // The API's message is for developers ("the card was
-                // declined (card_declined); ...").
-                Some("payment_declined") => "Your card was declined and nothing was \
-                    charged. Please check its details or use another card."
-                    .to_owned(),
-                _ => message,
-            });
+            draft.problem = Some(in_words(
+                body["error"]["code"].as_str().unwrap_or_default(),
+                &message,
+            ));
             save_draft(state, tenant, id, &draft).await?;
             Ok(see_other(&back))
         }
+    }
+}
+
+/// A checkout's refusal as the review page tells the shopper: the API's
+/// messages are written for developers ("the card was declined
+/// (card_declined); ...", "not enough stock: <id>: 3 wanted"). Gift card
+/// refusals are already in words (they name the card by its last four).
+fn in_words(code: &str, message: &str) -> String {
+    match code {
+        "payment_declined" => "Your card was declined and nothing was charged. Please check \
+            its details or use another card."
+            .to_owned(),
+        "payment_failed" => "The payment did not go through and nothing was charged. Please \
+            try again or use another card."
+            .to_owned(),
+        "out_of_stock" => "Some of your items sold out while you were checking out; nothing \
+            was charged. Please check your cart."
+            .to_owned(),
+        "price_changed" => "A price changed while you were checking out; nothing was charged. \
+            Please check the new total and pay again."
+            .to_owned(),
+        "empty_cart" | "variant_unavailable" => "Something in your cart is no longer for sale; \
+            nothing was charged. Please check your cart."
+            .to_owned(),
+        "shipping_unavailable" => "That shipping method does not go to your address; please \
+            choose another."
+            .to_owned(),
+        "checkout_interrupted" => "Your checkout was interrupted and has been undone. Please \
+            try again."
+            .to_owned(),
+        "checkout_pending" => "Your payment is still being confirmed. Please wait a moment \
+            before trying again."
+            .to_owned(),
+        _ => message.to_owned(),
     }
 }
 
