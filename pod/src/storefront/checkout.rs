@@ -87,8 +87,7 @@ impl AddressForm {
     }
 }
 
-fn draft_key(state: &AppState, tenant: &TenantContext, id: &str) -> Option<String> {
-    let _ = state;
+fn draft_key(tenant: &TenantContext, id: &str) -> Option<String> {
     // Drafts are named by 32 hex characters; anything else names none.
     (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| crate::keys::storefront_page(tenant.store_id, &format!("checkout:{id}")))
@@ -100,7 +99,7 @@ async fn load_draft(
     id: &str,
     cart: &CartToken,
 ) -> Result<Option<Draft>, PodError> {
-    let Some(key) = draft_key(state, tenant, id) else {
+    let Some(key) = draft_key(tenant, id) else {
         return Ok(None);
     };
     let mut conn = state.redis.connection().await.map_err(unavailable)?;
@@ -119,7 +118,7 @@ async fn save_draft(
     id: &str,
     draft: &Draft,
 ) -> Result<(), PodError> {
-    let key = draft_key(state, tenant, id).ok_or_else(|| PodError::internal("bad draft id"))?;
+    let key = draft_key(tenant, id).ok_or_else(|| PodError::internal("bad draft id"))?;
     let body = serde_json::to_string(draft).map_err(PodError::internal)?;
     let mut conn = state.redis.connection().await.map_err(unavailable)?;
     redis::cmd("SET")
@@ -133,7 +132,7 @@ async fn save_draft(
 }
 
 async fn drop_draft(state: &AppState, tenant: &TenantContext, id: &str) {
-    let Some(key) = draft_key(state, tenant, id) else {
+    let Some(key) = draft_key(tenant, id) else {
         return;
     };
     if let Ok(mut conn) = state.redis.connection().await {
@@ -782,19 +781,14 @@ pub async fn add_gift_card(
         } else {
             match crate::gift_cards::find_by_code(&state.db, tenant.store_id, &code).await? {
                 None => draft.problem = Some("That gift card code is not one of ours.".into()),
-                Some(card) => {
-                    let known = {
-                        let mut same = false;
-                        for other in &draft.gift_cards {
-                            if let Some(c) =
-                                crate::gift_cards::find_by_code(&state.db, tenant.store_id, other)
-                                    .await?
-                            {
-                                same |= c.id == card.id;
-                            }
-                        }
-                        same
-                    };
+                Some(_) => {
+                    // The same card typed again (another case, other dashes)
+                    // is the same code: compared as parsed, no reads.
+                    let parsed = crate::gift_cards::model::Code::parse(&code);
+                    let known = draft
+                        .gift_cards
+                        .iter()
+                        .any(|other| crate::gift_cards::model::Code::parse(other) == parsed);
                     if !known {
                         draft.gift_cards.push(code);
                     }

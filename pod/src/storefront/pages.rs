@@ -562,11 +562,12 @@ fn facets_of(found: &SearchResponse, chosen: &[(String, String)], scope: &Scope)
 async fn list_page(
     state: &AppState,
     tenant: &TenantContext,
-    frame: &Frame,
     scope: Scope,
     sent: Vec<(String, String)>,
 ) -> Result<String, PodError> {
     let store = tenant.store_id;
+    let theme = themes::for_store(&state.db, store).await?;
+    let frame = &Frame::load(state, tenant, theme).await?;
     // Only the parameters a list page knows go on (and into the cache key).
     let mut pairs: Vec<(String, String)> = sent
         .into_iter()
@@ -727,9 +728,7 @@ pub async fn search_page(
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Response {
     let result = async {
-        let theme = themes::for_store(&state.db, tenant.store_id).await?;
-        let frame = Frame::load(&state, &tenant, theme).await?;
-        let body = list_page(&state, &tenant, &frame, Scope::Search, pairs).await?;
+        let body = list_page(&state, &tenant, Scope::Search, pairs).await?;
         Ok(shared(&headers, Bytes::from(body)))
     }
     .await;
@@ -745,12 +744,10 @@ pub async fn collection_page(
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Response {
     let result = async {
-        let theme = themes::for_store(&state.db, tenant.store_id).await?;
-        let frame = Frame::load(&state, &tenant, theme).await?;
         let collection =
             crate::collections::collection_by_handle(&state.db, tenant.store_id, &handle).await?;
         let scope = Scope::Collection(collection);
-        let body = list_page(&state, &tenant, &frame, scope, pairs).await?;
+        let body = list_page(&state, &tenant, scope, pairs).await?;
         Ok(shared(&headers, Bytes::from(body)))
     }
     .await;
@@ -767,11 +764,9 @@ pub async fn category_page(
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Response {
     let result = async {
-        let theme = themes::for_store(&state.db, tenant.store_id).await?;
-        let frame = Frame::load(&state, &tenant, theme).await?;
         let category =
             crate::categories::category_by_handle(&state.db, tenant.store_id, &handle).await?;
-        let body = list_page(&state, &tenant, &frame, Scope::Category(category), pairs).await?;
+        let body = list_page(&state, &tenant, Scope::Category(category), pairs).await?;
         Ok(shared(&headers, Bytes::from(body)))
     }
     .await;
