@@ -213,9 +213,9 @@ impl FromRequestParts<AppState> for Customer {
             .parse()
             .map_err(|_| ApiError::new(ErrorCode::Unauthorized, "malformed customer token"))?;
         if let Some(sid) = claims.sid {
-            let open = sql::sessions::customer_session(&state.db, tenant, sid, id.as_uuid())
-                .await
-                .map_err(PodError::Db)?;
+            let open =
+                crate::accounts::sessions::is_customer_session_open(&state.db, tenant, sid, id)
+                    .await?;
             if !open {
                 return Err(session_ended());
             }

@@ -154,3 +154,21 @@ pub async fn merge_guest_cart(
         Err(e) => tracing::info!(error = %e, "guest cart not merged"),
     }
 }
+
+/// The confirmation of a registration ([`super::registration::confirm`])
+/// and the customer's first session, in one transaction, with the guest
+/// cart the shopper brought merged in.
+pub async fn confirm_customer(
+    state: &AppState,
+    store: StoreId,
+    token: &str,
+    password: String,
+    guest: SentToken,
+) -> Result<CustomerLogin, PodError> {
+    let mut tx = begin_write(&state.db, store).await?;
+    let customer = super::registration::confirm(state, &mut tx, store, token, password).await?;
+    let mut login = open_customer_session(state, &mut tx, store, customer).await?;
+    tx.commit().await?;
+    merge_guest_cart(state, store, guest, &mut login).await;
+    Ok(login)
+}

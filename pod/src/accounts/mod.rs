@@ -21,11 +21,13 @@
 //! [`auth`] (the extractors every face uses), [`sessions`], [`api_keys`],
 //! [`rate_limit`], [`registration`], [`secrets`]. The HTTP handlers are in `routes/accounts/`.
 
+pub mod addresses;
 pub mod api_keys;
 pub mod auth;
 mod error;
 pub(crate) mod login;
 pub(crate) mod model;
+pub mod passwords;
 pub mod rate_limit;
 pub mod registration;
 pub mod secrets;
@@ -53,6 +55,32 @@ pub async fn customer_profile<'e>(
     customer: mercato_tenants::CustomerId,
 ) -> Result<Option<CustomerView>, sqlx::Error> {
     sql::customers::get(exec, store, customer).await
+}
+
+/// Changes a customer's profile: absent fields stay as they are; names at
+/// most 100 characters and the phone at most 32 (digits, spaces and
+/// `+-().`), no control characters, stored trimmed.
+pub async fn update_profile(
+    state: &AppState,
+    store: StoreId,
+    customer: mercato_tenants::CustomerId,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone: Option<String>,
+    accepts_marketing: Option<bool>,
+) -> Result<CustomerView, PodError> {
+    let change = sql::customers::ProfileChange {
+        first_name: model::text("first_name", first_name, 100)?,
+        last_name: model::text("last_name", last_name, 100)?,
+        phone: model::phone(phone)?,
+        accepts_marketing,
+    };
+    let mut tx = crate::tenancy::begin_write(&state.db, store).await?;
+    let updated = sql::customers::update_profile(&mut *tx, store, customer, change)
+        .await?
+        .ok_or_else(|| mercato_tenants::ApiError::not_found("customer"))?;
+    tx.commit().await.map_err(PodError::internal)?;
+    Ok(updated)
 }
 
 /// The owner account of a store being hosted, made in the hosting

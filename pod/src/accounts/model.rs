@@ -135,6 +135,22 @@ pub struct Address {
     pub(crate) created_at: DateTime<Utc>,
 }
 
+impl Address {
+    /// The address's fields, as saved.
+    pub fn fields(&self) -> AddressFields {
+        AddressFields {
+            name: self.name.clone(),
+            line1: self.line1.clone(),
+            line2: self.line2.clone(),
+            city: self.city.clone(),
+            region: self.region.clone(),
+            postal_code: self.postal_code.clone(),
+            country: self.country.clone(),
+            phone: self.phone.clone(),
+        }
+    }
+}
+
 /// A key as listed: no secret.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ApiKey {

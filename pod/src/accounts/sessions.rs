@@ -52,3 +52,16 @@ pub async fn log_out(db: &PgPool, store: StoreId, claims: &Claims) -> Result<(),
     }
     Ok(())
 }
+
+/// Whether the customer session `sid` of `customer` is open (not revoked,
+/// not expired).
+pub async fn is_customer_session_open(
+    db: &PgPool,
+    store: StoreId,
+    sid: mercato_tenants::SessionId,
+    customer: mercato_tenants::CustomerId,
+) -> Result<bool, PodError> {
+    sql::sessions::customer_session(db, store, sid, customer.as_uuid())
+        .await
+        .map_err(PodError::Db)
+}

@@ -32,17 +32,17 @@ fn sent_token(headers: &HeaderMap) -> Result<Option<String>, CartError> {
             .map(|v| Some(v.trim().to_owned()))
             .map_err(|_| CartError::MalformedToken);
     }
-    for value in headers.get_all(COOKIE) {
-        let Ok(value) = value.to_str() else { continue };
-        let found = value.split(';').find_map(|pair| {
-            let (name, v) = pair.trim().split_once('=')?;
-            (name == TOKEN_COOKIE).then(|| v.trim_matches('"').to_owned())
-        });
-        if found.is_some() {
-            return Ok(found);
-        }
-    }
-    Ok(None)
+    Ok(cookie(headers, TOKEN_COOKIE))
+}
+
+/// The value of the request's cookie `name`, if it sent one.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get_all(COOKIE).iter().find_map(|value| {
+        value.to_str().ok()?.split(';').find_map(|pair| {
+            let (n, v) = pair.trim().split_once('=')?;
+            (n == name).then(|| v.trim_matches('"').to_owned())
+        })
+    })
 }
 
 #[cfg(test)]

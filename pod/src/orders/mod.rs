@@ -29,3 +29,39 @@ pub use sql::{
     record_capture, record_refund, set_lookup_sha256, set_status,
 };
 pub use state::OrderStatus;
+
+use mercato_tenants::{ApiError, CustomerId, ErrorCode, StoreId};
+
+use crate::error::PodError;
+use lookup::{Access, LookupToken};
+
+/// The order numbered `number` as a shopper may see it, by the rules of
+/// [`lookup::access`]: a guest's with its lookup `token`, a registered
+/// customer's only for that customer `signed_in`. A customer's order with
+/// its token but without the session is `401` (sign in); anything else is
+/// `404`, whether or not the order exists. Every face that shows or acts
+/// on an order for a shopper (the JSON API's lookup and returns, the
+/// storefront's order page) goes through here.
+pub async fn for_shopper(
+    conn: &mut sqlx::PgConnection,
+    store: StoreId,
+    number: i64,
+    signed_in: Option<CustomerId>,
+    token: Option<&LookupToken>,
+) -> Result<Order, PodError> {
+    let not_found = || ApiError::not_found("order");
+    let order = by_number(conn, store, number).await?.ok_or_else(not_found)?;
+    let token_matches = match token {
+        Some(t) => t.matches(lookup_sha256(conn, store, order.id).await?.as_deref()),
+        None => false,
+    };
+    match lookup::access(order.customer_id, signed_in, token_matches) {
+        Access::Show => Ok(order),
+        Access::SignIn => Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "this order belongs to a customer account; sign in to see it",
+        )
+        .into()),
+        Access::Hidden => Err(not_found().into()),
+    }
+}

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::accounts::auth::{Customer, MaybeCustomer, Staff};
 use crate::checkout;
 use crate::error::PodError;
-use crate::orders::lookup::{self, Access, LookupToken};
+use crate::orders::lookup::LookupToken;
 use crate::orders::state::{self, CancelMoney, OrderStatus};
 use crate::orders::{Filter, Order};
 use crate::product_write;
@@ -126,32 +126,12 @@ async fn lookup(
         );
     }
     let mut conn = state.db.acquire().await?;
-    let not_found = || ApiError::not_found("order");
-    let order = crate::orders::by_number(&mut conn, tenant.store_id, number)
-        .await?
-        .ok_or_else(not_found)?;
-    let token_matches = match &token {
-        Some(t) => {
-            let stored = crate::orders::lookup_sha256(&mut conn, tenant.store_id, order.id).await?;
-            t.matches(stored.as_deref())
-        }
-        None => false,
-    };
-    match lookup::access(order.customer_id, signed_in, token_matches) {
-        Access::Show => {
-            let mut order = order;
-            order.shipments = Some(
-                fulfillment::sql::of_order(&mut conn, tenant.store_id, order.id, false).await?,
-            );
-            Ok(Json(order))
-        }
-        Access::SignIn => Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "this order belongs to a customer account; sign in to see it",
-        )
-        .into()),
-        Access::Hidden => Err(not_found().into()),
-    }
+    let mut order =
+        crate::orders::for_shopper(&mut conn, tenant.store_id, number, signed_in, token.as_ref())
+            .await?;
+    order.shipments =
+        Some(fulfillment::sql::of_order(&mut conn, tenant.store_id, order.id, false).await?);
+    Ok(Json(order))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::accounts::auth::{MaybeCustomer, Owner, Staff};
 use crate::error::PodError;
-use crate::orders::lookup::{self, Access, LookupToken};
+use crate::orders::lookup::LookupToken;
 use crate::orders::Order;
 use crate::paging;
 use crate::refunds::{self, Ask, Destination, Keyed, NewRefund, Refund, RefundStatus, Reserved};
@@ -109,32 +109,13 @@ async fn shoppers_order(
         );
     }
     let mut conn = state.db.acquire().await?;
-    let not_found = || ApiError::not_found("order");
-    let order = crate::orders::by_number(&mut conn, store, number)
-        .await?
-        .ok_or_else(not_found)?;
-    let token_matches = match &token {
-        Some(t) => {
-            let stored = crate::orders::lookup_sha256(&mut conn, store, order.id).await?;
-            t.matches(stored.as_deref())
-        }
-        None => false,
+    let order =
+        crate::orders::for_shopper(&mut conn, store, number, signed_in, token.as_ref()).await?;
+    let by = match signed_in.filter(|c| order.customer_id == Some(*c)) {
+        Some(c) => format!("customer:{c}"),
+        None => "guest".to_owned(),
     };
-    match lookup::access(order.customer_id, signed_in, token_matches) {
-        Access::Show => {
-            let by = match signed_in.filter(|c| order.customer_id == Some(*c)) {
-                Some(c) => format!("customer:{c}"),
-                None => "guest".to_owned(),
-            };
-            Ok((order, by))
-        }
-        Access::SignIn => Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "this order belongs to a customer account; sign in",
-        )
-        .into()),
-        Access::Hidden => Err(not_found().into()),
-    }
+    Ok((order, by))
 }
 
 /// Units of one order line to send back.

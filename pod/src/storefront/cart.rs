@@ -24,7 +24,8 @@ use minijinja::value::Value;
 use super::pages::{count_cookie, error_page, private, store_url};
 use super::view::{self, CartView, PageMeta};
 use crate::cart::sent::TOKEN_COOKIE;
-use crate::cart::{Cart, CartRef, CartToken, Change, CodeChange, SentToken};
+use super::shopper::Shopper;
+use crate::cart::{Cart, CartRef, CartToken, Change, CodeChange};
 use crate::catalog::{read, Product};
 use crate::error::PodError;
 use crate::state::AppState;
@@ -120,15 +121,7 @@ pub(super) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'
         .map(|(_, v)| v.trim())
 }
 
-/// The guest cart the request's cookie names, if any and well formed.
-fn guest_cart(token: SentToken) -> Option<CartRef> {
-    token
-        .0
-        .and_then(|raw| CartToken::parse(&raw).ok())
-        .map(CartRef::Guest)
-}
-
-fn see_other(to: &str) -> Response {
+pub(super) fn see_other(to: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {
         response.headers_mut().insert(header::LOCATION, v);
@@ -181,9 +174,9 @@ async fn cart_page(
 pub async fn show(
     State(state): State<AppState>,
     tenant: TenantContext,
-    token: SentToken,
+    shopper: Shopper,
 ) -> Response {
-    let cart = match guest_cart(token) {
+    let cart = match shopper.cart() {
         None => None,
         Some(cart) => {
             match crate::cart::read(&state, tenant.store_id, tenant.currency, &cart).await {
@@ -215,13 +208,17 @@ fn with_count(mut response: Response, state: &AppState, cart: Option<&Cart>) -> 
     response
 }
 
-/// The shopper's cart, created (with its cookie) if they have none yet.
+/// The shopper's cart: a signed-in customer's (made when first changed),
+/// else the guest's, created (with its cookie) if they have none yet.
 async fn cart_or_new(
     state: &AppState,
     tenant: &TenantContext,
-    token: SentToken,
+    shopper: Shopper,
 ) -> Result<(CartRef, Option<HeaderValue>), PodError> {
-    if let Some(cart) = guest_cart(token) {
+    if let Some(id) = shopper.customer_id() {
+        return Ok((CartRef::Customer(id), None));
+    }
+    if let Some(cart) = shopper.cart() {
         if crate::cart::read(state, tenant.store_id, tenant.currency, &cart)
             .await
             .is_ok()
@@ -369,7 +366,7 @@ async fn answer(
 pub async fn add(
     State(state): State<AppState>,
     tenant: TenantContext,
-    token: SentToken,
+    shopper: Shopper,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -392,7 +389,7 @@ pub async fn add(
         Ok(p) => p,
         Err(e) => return answer(&state, &tenant, None, Err(e), None).await,
     };
-    let (cart, cookie) = match cart_or_new(&state, &tenant, token).await {
+    let (cart, cookie) = match cart_or_new(&state, &tenant, shopper).await {
         Ok(c) => c,
         Err(e) => return error_page(&state, &tenant, e),
     };
@@ -412,11 +409,11 @@ pub async fn add(
 pub async fn update(
     State(state): State<AppState>,
     tenant: TenantContext,
-    token: SentToken,
+    shopper: Shopper,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let cart = guest_cart(token);
+    let cart = shopper.cart();
     let done = async {
         let fields = posted_form(&headers, &body)?;
         let cart = cart.as_ref().ok_or_else(no_cart)?;
@@ -462,11 +459,11 @@ pub async fn update(
 pub async fn remove(
     State(state): State<AppState>,
     tenant: TenantContext,
-    token: SentToken,
+    shopper: Shopper,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let cart = guest_cart(token);
+    let cart = shopper.cart();
     let done = async {
         let fields = posted_form(&headers, &body)?;
         let cart = cart.as_ref().ok_or_else(no_cart)?;
@@ -491,12 +488,12 @@ pub async fn remove(
 async fn discount(
     state: AppState,
     tenant: TenantContext,
-    token: SentToken,
+    shopper: Shopper,
     headers: HeaderMap,
     body: Bytes,
     adding: bool,
 ) -> Response {
-    let cart = guest_cart(token);
+    let cart = shopper.cart();
     let done = async {
         let fields = posted_form(&headers, &body)?;
         let cart = cart.as_ref().ok_or_else(no_cart)?;
@@ -519,21 +516,21 @@ async fn discount(
 pub async fn add_code(
     State(state): State<AppState>,
     tenant: TenantContext,
-    token: SentToken,
+    shopper: Shopper,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    discount(state, tenant, token, headers, body, true).await
+    discount(state, tenant, shopper, headers, body, true).await
 }
 
 pub async fn remove_code(
     State(state): State<AppState>,
     tenant: TenantContext,
-    token: SentToken,
+    shopper: Shopper,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    discount(state, tenant, token, headers, body, false).await
+    discount(state, tenant, shopper, headers, body, false).await
 }
 
 fn no_cart() -> PodError {

@@ -18,7 +18,7 @@
 //!    (`/orders/{number}?token=`), or back to the review with what went
 //!    wrong.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{self, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -33,7 +33,10 @@ use super::cart::posted_form;
 use super::pages::{count_cookie, error_page, private, store_url, Frame};
 use super::view::{self, PageMeta};
 use crate::accounts::rate_limit::ClientAddress;
-use crate::cart::{Cart, CartRef, CartToken, SentToken};
+use super::cart::field;
+use super::shopper::Shopper;
+use crate::cart::{Cart, CartRef};
+use mercato_tenants::CartId;
 use crate::checkout::model::{AddressInput, Quote};
 use crate::checkout::saga::Asked;
 use crate::error::PodError;
@@ -97,7 +100,7 @@ async fn load_draft(
     state: &AppState,
     tenant: &TenantContext,
     id: &str,
-    cart: &CartToken,
+    cart: CartId,
 ) -> Result<Option<Draft>, PodError> {
     let Some(key) = draft_key(tenant, id) else {
         return Ok(None);
@@ -109,7 +112,7 @@ async fn load_draft(
         .await
         .map_err(unavailable)?;
     let draft: Option<Draft> = raw.and_then(|r| serde_json::from_str(&r).ok());
-    Ok(draft.filter(|d| d.cart == cart.cart().to_string()))
+    Ok(draft.filter(|d| d.cart == cart.to_string()))
 }
 
 async fn save_draft(
@@ -167,27 +170,18 @@ fn query<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// The shopper's cart token and cart, when it has lines.
+/// The shopper's cart, when it has lines.
 async fn cart_of(
     state: &AppState,
     tenant: &TenantContext,
-    token: SentToken,
-) -> Result<Option<(CartToken, Cart)>, PodError> {
-    let Some(raw) = token.0 else {
+    shopper: &Shopper,
+) -> Result<Option<Cart>, PodError> {
+    let Some(cart) = shopper.cart() else {
         return Ok(None);
     };
-    let (Ok(token), Ok(reading)) = (CartToken::parse(&raw), CartToken::parse(&raw)) else {
-        return Ok(None);
-    };
-    let cart = crate::cart::read(
-        state,
-        tenant.store_id,
-        tenant.currency,
-        &CartRef::Guest(reading),
-    )
-    .await;
+    let cart = crate::cart::read(state, tenant.store_id, tenant.currency, &cart).await;
     match cart {
-        Ok(cart) if !cart.lines.is_empty() => Ok(Some((token, cart))),
+        Ok(cart) if !cart.lines.is_empty() => Ok(Some(cart)),
         Ok(_) => Ok(None),
         Err(e) if e.client_error().is_some() => Ok(None),
         Err(e) => Err(e),
@@ -217,6 +211,7 @@ async fn information_page(
     tenant: &TenantContext,
     cart: &Cart,
     draft: &Draft,
+    shopper: &Shopper,
     problem: Option<String>,
 ) -> Result<String, PodError> {
     render(
@@ -227,10 +222,47 @@ async fn information_page(
             step => "information",
             cart => Value::from_serialize(view::CartView::of(cart)),
             draft => Value::from_serialize(draft),
+            signed_in => shopper.customer.is_some(),
             problem,
         },
     )
     .await
+}
+
+/// A new checkout's form: empty for a guest; a signed-in customer's email
+/// and default address (the first saved, if none is the default).
+async fn first_draft(
+    state: &AppState,
+    tenant: &TenantContext,
+    shopper: &Shopper,
+) -> Result<Draft, PodError> {
+    let Some(customer) = shopper.customer_id() else {
+        return Ok(Draft::default());
+    };
+    let email = crate::accounts::email_of(&state.db, tenant.store_id, customer)
+        .await?
+        .unwrap_or_default();
+    let book = crate::accounts::addresses::list(&state.db, tenant.store_id, customer).await?;
+    let address = book
+        .iter()
+        .find(|a| a.is_default)
+        .or_else(|| book.first())
+        .map(|a| AddressForm {
+            name: a.name.clone(),
+            line1: a.line1.clone(),
+            line2: a.line2.clone(),
+            city: a.city.clone(),
+            region: a.region.clone(),
+            postal_code: a.postal_code.clone(),
+            country: a.country.clone(),
+            phone: a.phone.clone(),
+        })
+        .unwrap_or_default();
+    Ok(Draft {
+        email,
+        address,
+        ..Draft::default()
+    })
 }
 
 /// `GET /checkout`: the contact and shipping address form (filled in again
@@ -238,21 +270,23 @@ async fn information_page(
 pub async fn information(
     State(state): State<AppState>,
     tenant: TenantContext,
-    token: SentToken,
+    shopper: Shopper,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Response {
     let result = async {
-        let Some((token, cart)) = cart_of(&state, &tenant, token).await? else {
+        let Some(cart) = cart_of(&state, &tenant, &shopper).await? else {
             return Ok(see_other("/cart"));
         };
         let draft = match query(&pairs, "d") {
-            Some(id) => load_draft(&state, &tenant, id, &token)
-                .await?
-                .unwrap_or_default(),
-            None => Draft::default(),
+            Some(id) => load_draft(&state, &tenant, id, cart.id).await?,
+            None => None,
+        };
+        let draft = match draft {
+            Some(d) => d,
+            None => first_draft(&state, &tenant, &shopper).await?,
         };
         Ok(private(
-            information_page(&state, &tenant, &cart, &draft, None).await?,
+            information_page(&state, &tenant, &cart, &draft, &shopper, None).await?,
         ))
     }
     .await;
@@ -264,13 +298,13 @@ pub async fn information(
 pub async fn submit_information(
     State(state): State<AppState>,
     tenant: TenantContext,
-    token: SentToken,
+    shopper: Shopper,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let result = async {
         let fields = posted_form(&headers, &body)?;
-        let Some((token, cart)) = cart_of(&state, &tenant, token).await? else {
+        let Some(cart) = cart_of(&state, &tenant, &shopper).await? else {
             return Ok(see_other("/cart"));
         };
         let get = |name: &str| {
@@ -280,9 +314,16 @@ pub async fn submit_information(
                 .map(|(_, v)| v.trim().to_owned())
                 .unwrap_or_default()
         };
+        // A signed-in customer buys as their account's email.
+        let email = match shopper.customer_id() {
+            Some(c) => crate::accounts::email_of(&state.db, tenant.store_id, c)
+                .await?
+                .unwrap_or_default(),
+            None => get("email"),
+        };
         let draft = Draft {
-            cart: token.cart().to_string(),
-            email: get("email"),
+            cart: cart.id.to_string(),
+            email,
             address: AddressForm {
                 name: get("name"),
                 line1: get("line1"),
@@ -307,10 +348,14 @@ pub async fn submit_information(
             }
         };
         if let Some(problem) = problem {
-            let mut r =
-                private(information_page(&state, &tenant, &cart, &draft, Some(problem)).await?);
+            let mut r = private(
+                information_page(&state, &tenant, &cart, &draft, &shopper, Some(problem)).await?,
+            );
             *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(r);
+        }
+        if let (Some(customer), Some(_)) = (shopper.customer_id(), field(&fields, "save_address")) {
+            remember_address(&state, &tenant, customer, &draft.address).await?;
         }
         let id = crate::accounts::secrets::random_token()[..32].to_owned();
         save_draft(&state, &tenant, &id, &draft).await?;
@@ -320,6 +365,38 @@ pub async fn submit_information(
     result.unwrap_or_else(|e| error_page(&state, &tenant, e))
 }
 
+/// Saves the checkout's address to the customer's address book, unless it
+/// is there already (or the book is full: the checkout goes on).
+async fn remember_address(
+    state: &AppState,
+    tenant: &TenantContext,
+    customer: mercato_tenants::CustomerId,
+    address: &AddressForm,
+) -> Result<(), PodError> {
+    let fields = crate::accounts::AddressFields {
+        name: address.name.clone(),
+        line1: address.line1.clone(),
+        line2: address.line2.clone(),
+        city: address.city.clone(),
+        region: address.region.clone(),
+        postal_code: address.postal_code.clone(),
+        country: address.country.clone(),
+        phone: address.phone.clone(),
+    };
+    let Ok(fields) = fields.validate() else {
+        return Ok(());
+    };
+    let book = crate::accounts::addresses::list(&state.db, tenant.store_id, customer).await?;
+    if book.iter().any(|a| a.fields() == fields) {
+        return Ok(());
+    }
+    match crate::accounts::addresses::add(state, tenant.store_id, customer, fields, false).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.client_error().is_some() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// A shipping option as the review offers it.
 #[derive(Serialize)]
 struct OptionView {
@@ -327,6 +404,24 @@ struct OptionView {
     name: String,
     price: Money,
     selected: bool,
+}
+
+/// The id of the shopper's cart, if they have one (without reading its
+/// lines).
+async fn cart_id(
+    state: &AppState,
+    tenant: &TenantContext,
+    shopper: &Shopper,
+) -> Result<Option<CartId>, PodError> {
+    match shopper.cart() {
+        None => Ok(None),
+        Some(CartRef::Guest(token)) => Ok(Some(token.cart())),
+        Some(cart) => match crate::cart::active(state, tenant.store_id, &cart).await {
+            Ok(record) => Ok(Some(record.id)),
+            Err(e) if e.client_error().is_some() => Ok(None),
+            Err(e) => Err(e),
+        },
+    }
 }
 
 /// The shopper's own address, as the browser reached the store (the
@@ -353,16 +448,16 @@ fn origin(state: &AppState, tenant: &TenantContext, headers: &HeaderMap) -> Stri
 pub async fn review(
     State(state): State<AppState>,
     tenant: TenantContext,
-    token: SentToken,
+    shopper: Shopper,
     headers: HeaderMap,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Response {
     let result = async {
-        let Some((token, cart)) = cart_of(&state, &tenant, token).await? else {
+        let Some(cart) = cart_of(&state, &tenant, &shopper).await? else {
             return Ok(see_other("/cart"));
         };
         let id = query(&pairs, "d").unwrap_or_default().to_owned();
-        let Some(mut draft) = load_draft(&state, &tenant, &id, &token).await? else {
+        let Some(mut draft) = load_draft(&state, &tenant, &id, cart.id).await? else {
             return Ok(see_other("/checkout"));
         };
         let address = draft
@@ -389,8 +484,11 @@ pub async fn review(
                 selected: r.code == chosen.code,
             })
             .collect();
+        let Some(cart_ref) = shopper.cart() else {
+            return Ok(see_other("/cart"));
+        };
         let asked = Asked {
-            cart: CartRef::Guest(token),
+            cart: cart_ref,
             email: Some(email),
             address,
             billing: None,
@@ -487,7 +585,7 @@ pub async fn review(
 pub async fn complete(
     State(state): State<AppState>,
     tenant: TenantContext,
-    token: SentToken,
+    shopper: Shopper,
     ClientAddress(client): ClientAddress,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Response {
@@ -496,10 +594,12 @@ pub async fn complete(
         let shipping = query(&pairs, "shipping").unwrap_or_default().to_owned();
         let total: Option<i64> = query(&pairs, "total").and_then(|t| t.parse().ok());
         let session_id = query(&pairs, "session").unwrap_or_default().to_owned();
-        let Some(cart_token) = token.0.and_then(|raw| CartToken::parse(&raw).ok()) else {
+        let (Some(cart_id), Some(cart_ref)) =
+            (cart_id(&state, &tenant, &shopper).await?, shopper.cart())
+        else {
             return Ok(see_other("/cart"));
         };
-        let Some(mut draft) = load_draft(&state, &tenant, &id, &cart_token).await? else {
+        let Some(mut draft) = load_draft(&state, &tenant, &id, cart_id).await? else {
             return Ok(see_other("/checkout"));
         };
         let back = format!("/checkout/review?d={id}&shipping={shipping}");
@@ -552,7 +652,7 @@ pub async fn complete(
             tenant.store_id,
             format!("sf_{session_id}"),
             &raw,
-            CartRef::Guest(cart_token),
+            cart_ref,
             &client,
         )
         .await;
@@ -703,7 +803,7 @@ async fn plan_cards(
 struct Posted {
     fields: Vec<(String, String)>,
     draft: Draft,
-    cart: CartToken,
+    cart: CartRef,
 }
 
 impl Posted {
@@ -712,18 +812,19 @@ impl Posted {
     async fn read(
         state: &AppState,
         tenant: &TenantContext,
-        token: SentToken,
+        shopper: &Shopper,
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Result<Self, Response>, PodError> {
         let fields = posted_form(headers, body)?;
-        let Some(cart) = token.0.and_then(|raw| CartToken::parse(&raw).ok()) else {
+        let (Some(cart_id), Some(cart)) = (cart_id(state, tenant, shopper).await?, shopper.cart())
+        else {
             return Ok(Err(see_other("/cart")));
         };
         let id = super::cart::field(&fields, "d")
             .unwrap_or_default()
             .to_owned();
-        let Some(draft) = load_draft(state, tenant, &id, &cart).await? else {
+        let Some(draft) = load_draft(state, tenant, &id, cart_id).await? else {
             return Ok(Err(see_other("/checkout")));
         };
         Ok(Ok(Self {
@@ -748,13 +849,13 @@ impl Posted {
 pub async fn add_gift_card(
     State(state): State<AppState>,
     tenant: TenantContext,
-    token: SentToken,
+    shopper: Shopper,
     ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let result = async {
-        let mut posted = match Posted::read(&state, &tenant, token, &headers, &body).await? {
+        let mut posted = match Posted::read(&state, &tenant, &shopper, &headers, &body).await? {
             Ok(p) => p,
             Err(elsewhere) => return Ok(elsewhere),
         };
@@ -806,12 +907,12 @@ pub async fn add_gift_card(
 pub async fn remove_gift_card(
     State(state): State<AppState>,
     tenant: TenantContext,
-    token: SentToken,
+    shopper: Shopper,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let result = async {
-        let mut posted = match Posted::read(&state, &tenant, token, &headers, &body).await? {
+        let mut posted = match Posted::read(&state, &tenant, &shopper, &headers, &body).await? {
             Ok(p) => p,
             Err(elsewhere) => return Ok(elsewhere),
         };
@@ -842,13 +943,13 @@ pub async fn remove_gift_card(
 pub async fn place_without_card(
     State(state): State<AppState>,
     tenant: TenantContext,
-    token: SentToken,
+    shopper: Shopper,
     ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let result = async {
-        let posted = match Posted::read(&state, &tenant, token, &headers, &body).await? {
+        let posted = match Posted::read(&state, &tenant, &shopper, &headers, &body).await? {
             Ok(p) => p,
             Err(elsewhere) => return Ok(elsewhere),
         };
@@ -861,11 +962,7 @@ pub async fn place_without_card(
             return Err(ApiError::invalid("this form is not one of ours; reload the page").into());
         }
         let total: Option<i64> = posted.field("total").parse().ok();
-        let Posted {
-            draft,
-            cart: cart_token,
-            ..
-        } = posted;
+        let Posted { draft, cart, .. } = posted;
         let raw = serde_json::json!({
             "email": draft.email,
             "shipping_address": draft.address.input(),
@@ -878,7 +975,7 @@ pub async fn place_without_card(
             tenant.store_id,
             format!("sf_{attempt}"),
             &raw,
-            CartRef::Guest(cart_token),
+            cart,
             &client,
         )
         .await;
@@ -900,75 +997,6 @@ fn confirmation(path: &str) -> Option<(i64, String)> {
     let number = number.parse().ok()?;
     (query.len() == 64 && query.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| (number, query.to_owned()))
-}
-
-/// `GET /orders/{number}?token=`: an order's page (confirmation and
-/// status, with its shipments), under the API's lookup rules: a guest's
-/// order with its token; a registered customer's order asks to sign in.
-pub async fn order(
-    State(state): State<AppState>,
-    tenant: TenantContext,
-    Path(number): Path<String>,
-    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
-) -> Response {
-    let result = async {
-        let not_found = || PodError::from(ApiError::not_found("order"));
-        let number: i64 = number.parse().map_err(|_| not_found())?;
-        let token = query(&pairs, "token")
-            .and_then(crate::orders::lookup::LookupToken::parse)
-            .ok_or_else(not_found)?;
-        let mut conn = state.db.acquire().await?;
-        let order = crate::orders::by_number(&mut conn, tenant.store_id, number)
-            .await?
-            .ok_or_else(not_found)?;
-        let stored = crate::orders::lookup_sha256(&mut conn, tenant.store_id, order.id).await?;
-        match crate::orders::lookup::access(order.customer_id, None, token.matches(stored.as_deref())) {
-            crate::orders::lookup::Access::Show => {}
-            crate::orders::lookup::Access::SignIn => {
-                return Err(ApiError::new(
-                    ErrorCode::Unauthorized,
-                    "this order belongs to a customer account; sign in to see it",
-                )
-                .into())
-            }
-            crate::orders::lookup::Access::Hidden => return Err(not_found()),
-        }
-        let shipments =
-            crate::fulfillment::sql::of_order(&mut conn, tenant.store_id, order.id, false).await?;
-        let currency = mercato_tenants::Currency::parse(&order.currency).map_err(PodError::internal)?;
-        let money = |minor: i64| Value::from_serialize(Money::new(minor, currency));
-        let body = render(
-            &state,
-            &tenant,
-            &format!("Order #{}", order.number),
-            context! {
-                step => "order",
-                order => context! {
-                    number => order.number,
-                    status => serde_json::to_value(order.status).ok().and_then(|v| v.as_str().map(str::to_owned)),
-                    email => order.email.clone(),
-                    placed => order.created_at.format("%B %-d, %Y").to_string(),
-                    address => Value::from_serialize(&order.shipping_address),
-                    shipping_name => order.shipping_option["name"].as_str().map(str::to_owned),
-                    lines => Value::from_serialize(order.lines.iter().map(|l| context! {
-                        title => l.title.clone(),
-                        variant_title => l.variant_title.clone(),
-                        quantity => l.quantity,
-                        total => money(l.unit_price_minor * i64::from(l.quantity)),
-                    }).collect::<Vec<_>>()),
-                    subtotal => money(order.subtotal_minor),
-                    discount => money(order.discount_minor),
-                    shipping => money(order.shipping_minor),
-                    tax => money(order.tax_minor),
-                    total => money(order.total_minor),
-                    shipments => Value::from_serialize(&shipments),
-                },
-            },
-        ).await?;
-        Ok(private(body))
-    }
-    .await;
-    result.unwrap_or_else(|e| error_page(&state, &tenant, e))
 }
 
 #[cfg(test)]

@@ -15,9 +15,12 @@
 //! script improves them (the variant picker follows the chosen options,
 //! suggestions as you type, the cart count in the header).
 
+pub mod account;
 pub mod cart;
 pub mod checkout;
+pub mod orders;
 pub mod pages;
+pub mod shopper;
 mod sql;
 
 pub mod view;
@@ -62,7 +65,43 @@ pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
             post(checkout::remove_gift_card),
         )
         .route("/checkout/place", post(checkout::place_without_card))
-        .route("/orders/{number}", get(checkout::order))
+        .route("/orders/{number}", get(orders::order))
+        .route("/orders/{number}/returns", post(orders::open_return))
+        .route("/account", get(account::overview))
+        .route(
+            "/account/login",
+            get(account::login_page).post(account::login),
+        )
+        .route("/account/logout", post(account::logout))
+        .route(
+            "/account/register",
+            get(account::register_page).post(account::register),
+        )
+        .route(
+            "/account/confirm",
+            get(account::confirm_page).post(account::confirm),
+        )
+        .route(
+            "/account/reset",
+            get(account::reset_request_page).post(account::reset_request),
+        )
+        .route(
+            "/account/reset-password",
+            get(account::reset_page).post(account::reset),
+        )
+        .route("/account/profile", post(account::update_profile))
+        .route(
+            "/account/addresses",
+            get(account::addresses_list).post(account::address_add),
+        )
+        .route(
+            "/account/addresses/{id}/delete",
+            post(account::address_delete),
+        )
+        .route(
+            "/account/addresses/{id}/default",
+            post(account::address_default),
+        )
         .route("/assets/{file}", get(pages::asset))
         .route("/robots.txt", get(pages::robots))
         .route("/sitemap.xml", get(pages::sitemap))

@@ -53,6 +53,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "checkout.html",
         include_str!("../storefront/theme/checkout.html"),
     ),
+    (
+        "account.html",
+        include_str!("../storefront/theme/account.html"),
+    ),
     ("error.html", include_str!("../storefront/theme/error.html")),
 ];
 

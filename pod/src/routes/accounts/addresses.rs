@@ -1,20 +1,19 @@
-//! A customer's address book. At most one default address; the first one
-//! saved becomes the default. Another customer's address is `404`.
+//! A customer's address book over JSON; the rules are in
+//! [`crate::accounts::addresses`].
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use mercato_tenants::http::{ApiJson, ApiPath};
-use mercato_tenants::{AddressId, ApiError, CustomerId, ErrorCode, StoreId};
+use mercato_tenants::AddressId;
 use serde::{Deserialize, Serialize};
-use sqlx::{Postgres, Transaction};
 
+use crate::accounts::addresses;
 use crate::accounts::auth::Customer;
-use crate::accounts::model::{Address, AddressFields, MAX_ADDRESSES};
-use crate::accounts::sql;
+use crate::accounts::model::{Address, AddressFields};
 use crate::error::PodError;
 use crate::state::AppState;
-use crate::tenancy::{begin_write, TenantContext};
+use crate::tenancy::TenantContext;
 
 /// A new address.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -121,21 +120,6 @@ pub struct AddressList {
     items: Vec<Address>,
 }
 
-/// Locks the customer's row so concurrent address writes take turns (the
-/// count limit and the single default hold).
-async fn lock_customer(
-    tx: &mut Transaction<'_, Postgres>,
-    store: StoreId,
-    customer: CustomerId,
-) -> Result<(), PodError> {
-    let found = sql::addresses::lock_customer(&mut **tx, store, customer)
-        .await
-        .map_err(PodError::internal)?;
-    found
-        .then_some(())
-        .ok_or_else(|| ApiError::not_found("customer").into())
-}
-
 /// The signed-in customer's addresses.
 #[utoipa::path(get, path = "/api/customers/me/addresses", tag = "customers",
     responses((status = 200, body = AddressList), (status = 401, body = mercato_tenants::error::ErrorBody)))]
@@ -144,9 +128,7 @@ pub(super) async fn list(
     tenant: TenantContext,
     customer: Customer,
 ) -> Result<Json<AddressList>, PodError> {
-    let items = sql::addresses::list(&state.db, tenant.store_id, customer.id, MAX_ADDRESSES)
-        .await
-        .map_err(PodError::internal)?;
+    let items = addresses::list(&state.db, tenant.store_id, customer.id).await?;
     Ok(Json(AddressList { items }))
 }
 
@@ -162,7 +144,6 @@ pub(super) async fn create(
     customer: Customer,
     ApiJson(input): ApiJson<AddressInput>,
 ) -> Result<(StatusCode, Json<Address>), PodError> {
-    let store = tenant.store_id;
     let fields = AddressFields {
         name: input.name,
         line1: input.line1,
@@ -172,28 +153,9 @@ pub(super) async fn create(
         postal_code: input.postal_code.unwrap_or_default(),
         country: input.country,
         phone: input.phone.unwrap_or_default(),
-    }
-    .validate()?;
-    let mut tx = begin_write(&state.db, store).await?;
-    lock_customer(&mut tx, store, customer.id).await?;
-    let count = sql::addresses::count(&mut *tx, store, customer.id)
-        .await
-        .map_err(PodError::internal)?;
-    if count >= MAX_ADDRESSES {
-        return Err(ApiError::new(
-            ErrorCode::Unprocessable,
-            format!("at most {MAX_ADDRESSES} addresses per customer"),
-        )
-        .into());
-    }
-    let is_default = input.is_default.unwrap_or(false) || count == 0;
-    if is_default {
-        sql::addresses::clear_default(&mut *tx, store, customer.id)
-            .await
-            .map_err(PodError::internal)?;
-    }
-    let address = sql::addresses::insert(&mut *tx, store, customer.id, &fields, is_default).await?;
-    tx.commit().await.map_err(PodError::internal)?;
+    };
+    let is_default = input.is_default.unwrap_or(false);
+    let address = addresses::add(&state, tenant.store_id, customer.id, fields, is_default).await?;
     Ok((StatusCode::CREATED, Json(address)))
 }
 
@@ -211,23 +173,10 @@ pub(super) async fn update(
     ApiPath(id): ApiPath<AddressId>,
     ApiJson(patch): ApiJson<AddressPatch>,
 ) -> Result<Json<Address>, PodError> {
-    let store = tenant.store_id;
-    let mut tx = begin_write(&state.db, store).await?;
-    lock_customer(&mut tx, store, customer.id).await?;
-    let current = sql::addresses::get(&mut *tx, store, customer.id, id)
-        .await
-        .map_err(PodError::internal)?;
-    let current = current.ok_or_else(|| ApiError::not_found("address"))?;
-    let fields = patch.apply(current.fields).validate()?;
-    let is_default = patch.is_default.unwrap_or(current.is_default);
-    if is_default && !current.is_default {
-        sql::addresses::clear_default(&mut *tx, store, customer.id)
-            .await
-            .map_err(PodError::internal)?;
-    }
-    let address =
-        sql::addresses::update(&mut *tx, store, customer.id, id, &fields, is_default).await?;
-    tx.commit().await.map_err(PodError::internal)?;
+    let address = addresses::update(&state, tenant.store_id, customer.id, id, |fields, is_default| {
+        (patch.apply(fields), patch.is_default.unwrap_or(is_default))
+    })
+    .await?;
     Ok(Json(address))
 }
 
@@ -241,14 +190,7 @@ pub(super) async fn remove(
     customer: Customer,
     ApiPath(id): ApiPath<AddressId>,
 ) -> Result<StatusCode, PodError> {
-    let mut tx = begin_write(&state.db, tenant.store_id).await?;
-    let deleted = sql::addresses::delete(&mut *tx, tenant.store_id, customer.id, id)
-        .await
-        .map_err(PodError::internal)?;
-    if !deleted {
-        return Err(ApiError::not_found("address").into());
-    }
-    tx.commit().await.map_err(PodError::internal)?;
+    addresses::remove(&state, tenant.store_id, customer.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

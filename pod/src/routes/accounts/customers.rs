@@ -7,27 +7,23 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::Utc;
-use mercato_tenants::events::{Event, PasswordResetRequested};
 use mercato_tenants::http::ApiJson;
-use mercato_tenants::{ApiError, CustomerId, ErrorCode};
+use mercato_tenants::ApiError;
 use serde::{Deserialize, Serialize};
 
 use super::staff::LoginRequest;
 use crate::accounts::auth::Customer;
-use crate::accounts::login::{merge_guest_cart, open_customer_session};
-use crate::accounts::model::{phone, text, CustomerLogin, CustomerView, Subject, RESET_TTL_SECS};
+use crate::accounts::login::{confirm_customer, merge_guest_cart};
+use crate::accounts::model::{text, CustomerLogin, CustomerView};
 use crate::accounts::rate_limit::ClientAddress;
 use crate::accounts::registration::{self, Registration};
-use crate::accounts::sql::customers::ProfileChange;
 use crate::accounts::{
-    login_customer, parse_email, parse_password, secrets, sessions, sql, LoginRejection,
+    login_customer, parse_email, parse_password, passwords, sessions, sql, LoginRejection,
 };
 use crate::cart::SentToken;
 use crate::error::PodError;
-use crate::events;
 use crate::state::AppState;
-use crate::tenancy::{begin_write, TenantContext};
+use crate::tenancy::TenantContext;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -144,12 +140,7 @@ pub(super) async fn confirm(
     guest: SentToken,
     ApiJson(req): ApiJson<ConfirmRequest>,
 ) -> Result<(StatusCode, Json<CustomerLogin>), PodError> {
-    let store = tenant.store_id;
-    let mut tx = begin_write(&state.db, store).await?;
-    let customer = registration::confirm(&state, &mut tx, store, &req.token, req.password).await?;
-    let mut login = open_customer_session(&state, &mut tx, store, customer).await?;
-    tx.commit().await?;
-    merge_guest_cart(&state, store, guest, &mut login).await;
+    let login = confirm_customer(&state, tenant.store_id, &req.token, req.password, guest).await?;
     Ok((StatusCode::CREATED, Json(login)))
 }
 
@@ -210,24 +201,16 @@ pub(super) async fn update_me(
     customer: Customer,
     ApiJson(req): ApiJson<CustomerUpdate>,
 ) -> Result<Json<CustomerView>, PodError> {
-    let first_name = text("first_name", req.first_name, 100)?;
-    let last_name = text("last_name", req.last_name, 100)?;
-    let phone = phone(req.phone)?;
-    let mut tx = begin_write(&state.db, tenant.store_id).await?;
-    let updated = sql::customers::update_profile(
-        &mut *tx,
+    let updated = crate::accounts::update_profile(
+        &state,
         tenant.store_id,
         customer.id,
-        ProfileChange {
-            first_name,
-            last_name,
-            phone,
-            accepts_marketing: req.accepts_marketing,
-        },
+        req.first_name,
+        req.last_name,
+        req.phone,
+        req.accepts_marketing,
     )
     .await?;
-    let updated = updated.ok_or_else(|| ApiError::not_found("customer"))?;
-    tx.commit().await.map_err(PodError::internal)?;
     Ok(Json(updated))
 }
 
@@ -242,35 +225,8 @@ pub(super) async fn request_password_reset(
     tenant: TenantContext,
     ApiJson(req): ApiJson<ResetRequest>,
 ) -> Result<StatusCode, PodError> {
-    let store = tenant.store_id;
     let email = parse_email(&req.email)?;
-    let mut tx = begin_write(&state.db, store).await?;
-    let customer = sql::customers::id_by_email(&mut *tx, store, &email)
-        .await
-        .map_err(PodError::internal)?;
-    if let Some(customer) = customer {
-        let token = secrets::random_token();
-        let expires_at = Utc::now() + chrono::Duration::seconds(RESET_TTL_SECS);
-        sql::customers::insert_password_reset(
-            &mut *tx,
-            store,
-            customer,
-            &secrets::sha256_hex(&token),
-            expires_at,
-        )
-        .await
-        .map_err(PodError::internal)?;
-        let requested = PasswordResetRequested {
-            customer_id: CustomerId::from_uuid(customer),
-            email: email.as_str().to_owned(),
-            token,
-            expires_at,
-        };
-        events::record(&mut tx, store, &Event::PasswordResetRequested(requested))
-            .await
-            .map_err(PodError::internal)?;
-    }
-    tx.commit().await.map_err(PodError::internal)?;
+    passwords::request(&state, tenant.store_id, &email).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -286,32 +242,7 @@ pub(super) async fn confirm_password_reset(
     tenant: TenantContext,
     ApiJson(req): ApiJson<ResetConfirm>,
 ) -> Result<StatusCode, PodError> {
-    let store = tenant.store_id;
     let password = parse_password(&req.password)?;
-    let hash = secrets::hash_password(&state.hashing, password).await?;
-    let mut tx = begin_write(&state.db, store).await?;
-    let reset = sql::customers::lock_open_password_reset(
-        &mut *tx,
-        store,
-        &secrets::sha256_hex(req.token.trim()),
-    )
-    .await
-    .map_err(PodError::internal)?;
-    let (reset, customer) = reset.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::InvalidToken,
-            "this reset token is unknown, used or expired",
-        )
-    })?;
-    sql::customers::mark_password_reset_used(&mut *tx, store, reset)
-        .await
-        .map_err(PodError::internal)?;
-    sql::customers::set_password(&mut *tx, store, customer, &hash)
-        .await
-        .map_err(PodError::internal)?;
-    sql::sessions::revoke_all(&mut *tx, store, Subject::Customer(customer))
-        .await
-        .map_err(PodError::internal)?;
-    tx.commit().await.map_err(PodError::internal)?;
+    passwords::reset(&state, tenant.store_id, &req.token, password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
