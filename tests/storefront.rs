@@ -288,8 +288,14 @@ async fn choose(browser: &Browser, size: &str, quantity: u32) {
 
 /// On the checkout's first step: the shopper's contact and address.
 async fn fill_address(browser: &Browser) {
+    browser.fill("#email", "ada@example.com").await;
+    fill_address_only(browser).await;
+}
+
+/// On the checkout's first step, signed in (the account gives the email):
+/// the address.
+async fn fill_address_only(browser: &Browser) {
     for (field, value) in [
-        ("#email", "ada@example.com"),
         ("#name", "Ada Lovelace"),
         ("#line1", "12 Orchard Lane"),
         ("#line2", "Apt 4"),
@@ -328,6 +334,16 @@ async fn type_over(browser: &Browser, css: &str, value: &str) {
 async fn a_shopper_searches_filters_and_buys_on_a_desktop() {
     let (stack, store, b) = open("linens", Browser::desktop()).await;
     let shop = &store.shop;
+    // Ada has an account at this store (made and confirmed as its mail
+    // asks); she signs in on the way to paying.
+    let r = common::register_customer(
+        &stack,
+        &shop.host,
+        json!({"email": "ada@example.com", "password": "analytical engine", "first_name": "Ada"}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 201, "Ada's account is confirmed");
 
     // The home page: the collection and the new arrivals, with images.
     b.goto(&store_url(&stack, &shop.host, "/")).await;
@@ -419,12 +435,28 @@ async fn a_shopper_searches_filters_and_buys_on_a_desktop() {
     shot(&b, "cart-desktop").await;
     assert_accessible(&b, "the cart (desktop)").await;
 
-    // Checkout: the address, then shipping and payment.
+    // Checkout, where Ada signs in: the cart she filled as a guest comes
+    // along, and the checkout knows her email.
     b.click(".cart-summary a[href='/checkout']").await;
     wait_for_url(&b, "/checkout").await;
+    b.click("a[href='/account/login?next=/checkout']").await;
+    wait_for_url(&b, "/account/login").await;
+    b.wait_for_text_in("h1", "Sign in").await;
+    shot(&b, "login-desktop").await;
+    assert_accessible(&b, "the sign-in page (desktop)").await;
+    b.fill("#email", "ada@example.com").await;
+    b.fill("#password", "a wrong password").await;
+    b.click(".account-form button[type=submit]").await;
+    b.wait_for_text("do not match an account").await;
+    assert_accessible(&b, "the sign-in page with an error (desktop)").await;
+    b.fill("#password", "analytical engine").await;
+    b.click(".account-form button[type=submit]").await;
+    b.wait_for_text("Signed in as").await;
+    assert!(b.current_url().await.ends_with("/checkout"));
+    b.wait_for_text_in(".signed-in-as", "ada@example.com").await;
     b.wait_for_text_in(".checkout-summary", "3 × Linen tee (M)")
         .await;
-    fill_address(&b).await;
+    fill_address_only(&b).await;
     shot(&b, "checkout-desktop").await;
     assert_accessible(&b, "the checkout's information step (desktop)").await;
     b.click(".checkout-form button[type=submit]").await;
@@ -457,6 +489,31 @@ async fn a_shopper_searches_filters_and_buys_on_a_desktop() {
     shot(&b, "order-desktop").await;
     assert_accessible(&b, "an order page (desktop)").await;
     assert_eq!(orders(&stack, shop).await, 1);
+
+    // Ada finds the order in her account, with the address it went to.
+    let number = shop
+        .count(&stack, "SELECT max(number) FROM orders WHERE store_id = $1")
+        .await;
+    b.click(".account-link").await;
+    wait_for_url(&b, "/account").await;
+    b.wait_for_text_in(".orders-table", &format!("#{number}")).await;
+    b.wait_for_text_in(".orders-table", &total).await;
+    b.wait_for_text_in(".account-side", "12 Orchard Lane").await;
+    shot(&b, "account-desktop").await;
+    assert_accessible(&b, "the account (desktop)").await;
+    b.click(&format!(".orders-table a[href='/orders/{number}']"))
+        .await;
+    b.wait_for_text_in("h1", &format!("Order #{number}")).await;
+    assert_accessible(&b, "an order page from the account (desktop)").await;
+    b.goto(&store_url(&stack, &shop.host, "/account/addresses"))
+        .await;
+    b.wait_for_text_in(".address-list", "12 Orchard Lane").await;
+    assert_accessible(&b, "the address book (desktop)").await;
+    // Signed out, the account asks to sign in again.
+    b.click(".account-nav button[type=submit]").await;
+    b.wait_for_text("New arrivals").await;
+    b.goto(&store_url(&stack, &shop.host, "/account")).await;
+    b.wait_for_text_in("h1", "Sign in").await;
 
     b.close().await;
     stack.shutdown().await;
@@ -564,6 +621,19 @@ async fn a_shopper_buys_on_a_phone() {
     assert_fits(&b, "the order page").await;
     assert_accessible(&b, "an order page (phone)").await;
     assert_eq!(orders(&stack, shop).await, 1);
+
+    // The account's forms fit a phone too.
+    for (path, heading) in [
+        ("/account/register", "Create an account"),
+        ("/account/reset", "Reset your password"),
+        ("/account/login", "Sign in"),
+    ] {
+        b.goto(&store_url(&stack, &shop.host, path)).await;
+        b.wait_for_text_in("h1", heading).await;
+        assert_fits(&b, path).await;
+        assert_accessible(&b, &format!("{path} (phone)")).await;
+    }
+    shot(&b, "login-phone").await;
 
     b.close().await;
     stack.shutdown().await;

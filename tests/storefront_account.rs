@@ -200,6 +200,18 @@ async fn a_customer_registers_buys_signed_in_and_keeps_an_account() {
     assert_eq!(p.status, 200);
     assert!(p.body.contains("Forgot your password?"), "{}", p.body);
 
+    // Every form page of the account shows.
+    for (path, heading) in [
+        ("/account/register", "Create an account"),
+        ("/account/reset", "Reset your password"),
+        ("/account/reset-password?token=x", "Choose a new password"),
+        ("/account/confirm?token=x", "Confirm your account"),
+    ] {
+        let p = b.get(path).await;
+        assert_eq!(p.status, 200, "{path}: {}", p.body);
+        assert!(p.body.contains(&format!("<h1>{heading}</h1>")), "{path}");
+    }
+
     // Registration: refused in words, then "check your mail", the same for
     // an email that has an account already.
     let email = "grace@example.com";

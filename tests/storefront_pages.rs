@@ -961,3 +961,62 @@ async fn gift_cards_pay_part_or_all_of_a_storefront_order() {
 
     stack.shutdown().await;
 }
+
+#[tokio::test]
+async fn while_redis_is_down_pages_answer_and_checkout_asks_to_try_again() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "noredis").await;
+    let product = create(&stack, &shop, &tee("Rain tee", "Dry.")).await;
+    let id = product["id"].as_str().expect("id");
+    let r = post_form(
+        &stack,
+        &shop.host,
+        "/cart/add",
+        None,
+        &[("product_id", id), ("option0", "S")],
+    )
+    .await;
+    let cart = cookie(&r, "mercato_cart").expect("cart");
+
+    let url = stack.pod_for(&shop.store).await.redis.url();
+    let mut redis = redis::Client::open(url)
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let _ = redis::cmd("SHUTDOWN")
+        .arg("NOSAVE")
+        .query_async::<()>(&mut redis)
+        .await;
+
+    // The catalog's pages and the cart come from Postgres.
+    for path in ["/", &format!("/products/{id}"), "/search?q=rain"] {
+        let (status, html) = page(&stack, &shop.host, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(html.contains("Rain tee"), "{path}: {html}");
+    }
+    let html = cart_page(&stack, &shop.host, &cart).await;
+    assert!(html.contains("Rain tee"), "{html}");
+    // The checkout keeps its drafts in Redis: a page that says to try
+    // again in a moment (503 with Retry-After), never a 500.
+    let r = post_form(
+        &stack,
+        &shop.host,
+        "/checkout",
+        Some(&cart),
+        &[
+            ("email", "rain@example.com"),
+            ("name", "Rain Shopper"),
+            ("line1", "1 Wet Lane"),
+            ("city", "Seattle"),
+            ("country", "US"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let html = r.text().await.expect("body");
+    assert!(html.contains("try again"), "{html}");
+
+    stack.shutdown().await;
+}

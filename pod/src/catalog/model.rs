@@ -455,7 +455,26 @@ fn check_weight(weight_grams: i32) -> Result<(), InvalidProduct> {
     Ok(())
 }
 
+/// A variant's title when it is given none: its option values in the
+/// product's option order, joined by " / " ("M / Blue"); empty for a
+/// product without options.
+pub fn derived_title(options: &[ProductOption], values: &OptionValues) -> String {
+    options
+        .iter()
+        .filter_map(|o| values.get(&o.name).map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
 impl NewVariant {
+    /// Gives the variant its [`derived_title`] if it has no title (after the
+    /// option values are checked against `options`).
+    pub fn title_from_options(&mut self, options: &[ProductOption]) {
+        if self.title.trim().is_empty() {
+            self.title = derived_title(options, &self.option_values);
+        }
+    }
+
     /// Checks what the types alone cannot, except option values (which need
     /// the product's options).
     pub fn validate(&self) -> Result<(), InvalidProduct> {
@@ -496,7 +515,11 @@ impl NewProduct {
         check_variant_options(
             &self.options,
             self.variants.iter().map(|v| &v.option_values),
-        )
+        )?;
+        for v in &mut self.variants {
+            v.title_from_options(&self.options);
+        }
+        Ok(())
     }
 }
 
@@ -892,6 +915,24 @@ mod tests {
         );
         // no options: variants carry no values
         assert!(check_variant_options(&[], [&values(&[]), &values(&[])]).is_ok());
+    }
+
+    #[test]
+    fn a_variant_without_a_title_is_named_by_its_options_in_their_order() {
+        let mut p = product(serde_json::json!({"title": "Tee",
+            "options": [{"name": "Size", "values": ["S", "M"]}, {"name": "Colour", "values": ["Red"]}],
+            "variants": [
+                {"sku": "A", "price_minor": 1, "option_values": {"Colour": "Red", "Size": "M"}},
+                {"sku": "B", "price_minor": 1, "title": "Named", "option_values": {"Colour": "Red", "Size": "S"}}
+            ]}))
+        .expect("parses");
+        p.validate().expect("valid");
+        assert_eq!(p.variants[0].title, "M / Red");
+        assert_eq!(p.variants[1].title, "Named");
+        let mut plain = product(serde_json::json!({"title": "Mug", "variants": [{"sku": "C", "price_minor": 1}]}))
+            .expect("parses");
+        plain.validate().expect("valid");
+        assert_eq!(plain.variants[0].title, "");
     }
 
     #[test]

@@ -291,7 +291,7 @@ async fn add_variant(
     tenant: TenantContext,
     _: Staff,
     ApiPath(id): ApiPath<ProductId>,
-    ApiJson(new): ApiJson<NewVariant>,
+    ApiJson(mut new): ApiJson<NewVariant>,
 ) -> Result<(StatusCode, Json<Product>), PodError> {
     new.validate()?;
     let mut tx = product_write::begin(&state.db, tenant.store_id).await?;
@@ -309,6 +309,7 @@ async fn add_variant(
             .map(|v| &v.option_values)
             .chain([&new.option_values]),
     )?;
+    new.title_from_options(&current.options);
     let position = current
         .variants
         .iter()

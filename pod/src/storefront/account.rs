@@ -255,7 +255,7 @@ pub async fn register_page(State(state): State<AppState>, tenant: TenantContext)
         &tenant,
         "Create an account",
         "/account/register",
-        context! { step => "register" },
+        context! { step => "register", form => Value::from_serialize(RegisterForm::default()) },
     )
     .await;
     result.map_or_else(|e| error_page(&state, &tenant, e), private)
