@@ -202,6 +202,18 @@ async fn account_mails_carry_tokens_that_work() {
         .as_str()
         .expect("html")
         .contains(&format!("/account/reset-password?token={token}")));
+    // The link opens the storefront's form for the new password.
+    let r = stack
+        .get(&shop.host, &format!("/account/reset-password?token={token}"))
+        .send()
+        .await
+        .expect("reset page");
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.expect("page");
+    assert!(
+        page.contains("Choose a new password") && page.contains(&format!("value=\"{token}\"")),
+        "{page}"
+    );
     let r = stack
         .post(&shop.host, "/api/customers/password-reset/confirm")
         .json(&json!({"token": token, "password": "second password!"}));

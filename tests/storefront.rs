@@ -626,6 +626,8 @@ async fn a_shopper_buys_on_a_phone() {
     for (path, heading) in [
         ("/account/register", "Create an account"),
         ("/account/reset", "Reset your password"),
+        ("/account/reset-password?token=x", "Choose a new password"),
+        ("/account/confirm?token=x", "Confirm your account"),
         ("/account/login", "Sign in"),
     ] {
         b.goto(&store_url(&stack, &shop.host, path)).await;

@@ -187,6 +187,23 @@ async fn a_customer_registers_buys_signed_in_and_keeps_an_account() {
     let variant = variant.as_str();
     let mut b = Browser::new(&stack, &shop.host);
 
+    // Before she has an account, Grace bought as a guest (and so did
+    // someone else).
+    let mut guest_numbers = Vec::new();
+    for (i, buyer) in ["GRACE@example.com", "someone@example.com"].iter().enumerate() {
+        let token = shop.cart(&stack, &[(variant, 1)]).await;
+        let mut body = common::shop::checkout_body(common::shop::CARD_OK);
+        body["email"] = (*buyer).into();
+        let r = shop
+            .checkout_with(&stack, &token, &format!("guest-{i}"), &body)
+            .send()
+            .await
+            .expect("checkout");
+        assert_eq!(r.status(), 201, "a guest order");
+        let placed: serde_json::Value = r.json().await.expect("json");
+        guest_numbers.push(placed["number"].as_i64().expect("number"));
+    }
+
     // A guest with a cart; the account asks to sign in first.
     let p = b.post("/cart/add", &[("variant_id", variant)]).await;
     assert_eq!(p.status, 303);
@@ -282,7 +299,10 @@ async fn a_customer_registers_buys_signed_in_and_keeps_an_account() {
     let p = b.get("/account?welcome=1").await;
     assert_eq!(p.status, 200);
     assert!(p.body.contains("Your account is confirmed"), "{}", p.body);
-    assert!(p.body.contains("You have not placed an order yet"));
+    // The confirmation proved her address: her guest order is hers now,
+    // someone else's is not.
+    assert!(p.body.contains(&format!("#{}", guest_numbers[0])), "{}", p.body);
+    assert!(!p.body.contains(&format!("#{}", guest_numbers[1])));
     assert!(p.body.contains("value=\"Hopper\""));
     let p = b.get("/cart").await;
     assert!(p.body.contains("Product SHIRT-1"), "{}", p.body);
@@ -414,8 +434,10 @@ async fn a_customer_registers_buys_signed_in_and_keeps_an_account() {
     assert_eq!(p.status, 400, "a control character");
 
     // Delivered, some of it goes back.
-    let order_id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM orders WHERE store_id = $1")
-        .bind(shop.id.as_uuid())
+    let order_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM orders WHERE store_id = $1 AND number = $2")
+            .bind(shop.id.as_uuid())
+            .bind(number)
         .fetch_one(&mut db)
         .await
         .expect("order");

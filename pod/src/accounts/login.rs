@@ -157,7 +157,9 @@ pub async fn merge_guest_cart(
 
 /// The confirmation of a registration ([`super::registration::confirm`])
 /// and the customer's first session, in one transaction, with the guest
-/// cart the shopper brought merged in.
+/// cart the shopper brought merged in. The confirmation proves the email:
+/// the guest orders placed with it become the customer's (they show in the
+/// account, and only to the customer signed in).
 pub async fn confirm_customer(
     state: &AppState,
     store: StoreId,
@@ -167,6 +169,11 @@ pub async fn confirm_customer(
 ) -> Result<CustomerLogin, PodError> {
     let mut tx = begin_write(&state.db, store).await?;
     let customer = super::registration::confirm(state, &mut tx, store, token, password).await?;
+    let given =
+        crate::orders::attach_guest_orders(&mut *tx, store, customer.id, &customer.email).await?;
+    if given > 0 {
+        tracing::info!(orders = given, "guest orders given to the confirmed account");
+    }
     let mut login = open_customer_session(state, &mut tx, store, customer).await?;
     tx.commit().await?;
     merge_guest_cart(state, store, guest, &mut login).await;

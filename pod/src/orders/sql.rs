@@ -533,3 +533,25 @@ pub async fn placed_before<'e>(
     .await?;
     Ok(u32::try_from(n).unwrap_or(0))
 }
+
+/// Gives the guest orders placed with `email` to the customer whose
+/// account just proved that address (its confirmation): they show in the
+/// account and, like the customer's own orders, only to the customer signed
+/// in. The number of orders given.
+pub async fn attach_guest_orders<'e>(
+    exec: impl sqlx::PgExecutor<'e>,
+    store: StoreId,
+    customer: CustomerId,
+    email: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE orders SET customer_id = $2, updated_at = now()
+         WHERE store_id = $1 AND customer_id IS NULL AND lower(email) = lower($3)",
+    )
+    .bind(store.as_uuid())
+    .bind(customer.as_uuid())
+    .bind(email)
+    .execute(exec)
+    .await?;
+    Ok(done.rows_affected())
+}
