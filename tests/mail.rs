@@ -204,7 +204,10 @@ async fn account_mails_carry_tokens_that_work() {
         .contains(&format!("/account/reset-password?token={token}")));
     // The link opens the storefront's form for the new password.
     let r = stack
-        .get(&shop.host, &format!("/account/reset-password?token={token}"))
+        .get(
+            &shop.host,
+            &format!("/account/reset-password?token={token}"),
+        )
         .send()
         .await
         .expect("reset page");

@@ -496,7 +496,8 @@ async fn a_shopper_searches_filters_and_buys_on_a_desktop() {
         .await;
     b.click(".account-link").await;
     wait_for_url(&b, "/account").await;
-    b.wait_for_text_in(".orders-table", &format!("#{number}")).await;
+    b.wait_for_text_in(".orders-table", &format!("#{number}"))
+        .await;
     b.wait_for_text_in(".orders-table", &total).await;
     b.wait_for_text_in(".account-side", "12 Orchard Lane").await;
     shot(&b, "account-desktop").await;

@@ -190,7 +190,10 @@ async fn a_customer_registers_buys_signed_in_and_keeps_an_account() {
     // Before she has an account, Grace bought as a guest (and so did
     // someone else).
     let mut guest_numbers = Vec::new();
-    for (i, buyer) in ["GRACE@example.com", "someone@example.com"].iter().enumerate() {
+    for (i, buyer) in ["GRACE@example.com", "someone@example.com"]
+        .iter()
+        .enumerate()
+    {
         let token = shop.cart(&stack, &[(variant, 1)]).await;
         let mut body = common::shop::checkout_body(common::shop::CARD_OK);
         body["email"] = (*buyer).into();
@@ -235,12 +238,19 @@ async fn a_customer_registers_buys_signed_in_and_keeps_an_account() {
     let p = b
         .post(
             "/account/register",
-            &[("email", email), ("password", "short"), ("first_name", "Grace")],
+            &[
+                ("email", email),
+                ("password", "short"),
+                ("first_name", "Grace"),
+            ],
         )
         .await;
     assert_eq!(p.status, 422);
     assert!(p.body.contains("Password must"), "{}", p.body);
-    assert!(p.body.contains("value=\"Grace\""), "the form keeps what was typed");
+    assert!(
+        p.body.contains("value=\"Grace\""),
+        "the form keeps what was typed"
+    );
     let p = b
         .post(
             "/account/register",
@@ -301,7 +311,11 @@ async fn a_customer_registers_buys_signed_in_and_keeps_an_account() {
     assert!(p.body.contains("Your account is confirmed"), "{}", p.body);
     // The confirmation proved her address: her guest order is hers now,
     // someone else's is not.
-    assert!(p.body.contains(&format!("#{}", guest_numbers[0])), "{}", p.body);
+    assert!(
+        p.body.contains(&format!("#{}", guest_numbers[0])),
+        "{}",
+        p.body
+    );
     assert!(!p.body.contains(&format!("#{}", guest_numbers[1])));
     assert!(p.body.contains("value=\"Hopper\""));
     let p = b.get("/cart").await;
@@ -310,7 +324,8 @@ async fn a_customer_registers_buys_signed_in_and_keeps_an_account() {
     // The checkout knows who is buying; the address is saved on the way.
     let p = b.get("/checkout").await;
     assert!(
-        p.body.contains("Signed in as <strong>grace@example.com</strong>"),
+        p.body
+            .contains("Signed in as <strong>grace@example.com</strong>"),
         "{}",
         p.body
     );
@@ -352,7 +367,11 @@ async fn a_customer_registers_buys_signed_in_and_keeps_an_account() {
     let mut stranger = Browser::new(&stack, &shop.host);
     let p = stranger.get(&format!("/orders/{number}")).await;
     assert_eq!(p.status, 303);
-    assert!(p.location.starts_with("/account/login?next="), "{}", p.location);
+    assert!(
+        p.location.starts_with("/account/login?next="),
+        "{}",
+        p.location
+    );
     let p = stranger
         .get(&format!("/orders/{number}?token={}", "a".repeat(64)))
         .await;
@@ -370,12 +389,20 @@ async fn a_customer_registers_buys_signed_in_and_keeps_an_account() {
     let p = b
         .post(
             "/account/addresses",
-            &[("name", "Grace Hopper"), ("line1", "2 Harbor Rd"), ("city", "Boston"), ("country", "")],
+            &[
+                ("name", "Grace Hopper"),
+                ("line1", "2 Harbor Rd"),
+                ("city", "Boston"),
+                ("country", ""),
+            ],
         )
         .await;
     assert!(p.status == 400 || p.status == 422, "{}", p.status);
     assert!(p.body.contains("country"), "{}", p.body);
-    assert!(p.body.contains("value=\"2 Harbor Rd\""), "the form keeps what was typed");
+    assert!(
+        p.body.contains("value=\"2 Harbor Rd\""),
+        "the form keeps what was typed"
+    );
     let p = b
         .post(
             "/account/addresses",
@@ -398,7 +425,9 @@ async fn a_customer_registers_buys_signed_in_and_keeps_an_account() {
     .await
     .expect("book");
     assert_eq!(
-        book.iter().map(|(_, l, d)| (l.as_str(), *d)).collect::<Vec<_>>(),
+        book.iter()
+            .map(|(_, l, d)| (l.as_str(), *d))
+            .collect::<Vec<_>>(),
         vec![("1 Navy Yard", false), ("2 Harbor Rd", true)]
     );
     let p = b
@@ -422,7 +451,11 @@ async fn a_customer_registers_buys_signed_in_and_keeps_an_account() {
     let p = b
         .post(
             "/account/profile",
-            &[("first_name", "Amazing"), ("last_name", "Grace"), ("phone", "+1 555 0100")],
+            &[
+                ("first_name", "Amazing"),
+                ("last_name", "Grace"),
+                ("phone", "+1 555 0100"),
+            ],
         )
         .await;
     assert_eq!((p.status, p.location.as_str()), (303, "/account?saved=1"));
@@ -438,22 +471,32 @@ async fn a_customer_registers_buys_signed_in_and_keeps_an_account() {
         sqlx::query_scalar("SELECT id FROM orders WHERE store_id = $1 AND number = $2")
             .bind(shop.id.as_uuid())
             .bind(number)
-        .fetch_one(&mut db)
-        .await
-        .expect("order");
+            .fetch_one(&mut db)
+            .await
+            .expect("order");
     shop.deliver(&stack, &order_id.to_string()).await;
     let p = b.get(&format!("/orders/{number}")).await;
     assert!(p.body.contains("Send items back"), "{}", p.body);
     let path = format!("/orders/{number}/returns");
-    let p = b.post(&path, &[("qty.0", "0"), ("reason", "Too big")]).await;
+    let p = b
+        .post(&path, &[("qty.0", "0"), ("reason", "Too big")])
+        .await;
     assert_eq!(p.status, 422);
     assert!(p.body.contains("Choose how many"), "{}", p.body);
-    let p = b.post(&path, &[("qty.0", "1"), ("reason", "Too big")]).await;
+    let p = b
+        .post(&path, &[("qty.0", "1"), ("reason", "Too big")])
+        .await;
     assert_eq!(p.status, 303, "{}", p.body);
     let p = b.get(&p.location.clone()).await;
-    assert!(p.body.contains("Your return request has been sent"), "{}", p.body);
+    assert!(
+        p.body.contains("Your return request has been sent"),
+        "{}",
+        p.body
+    );
     assert!(p.body.contains("requested") && p.body.contains("1 × Product SHIRT-1"));
-    let p = stranger.post(&path, &[("qty.0", "1"), ("reason", "Mine now")]).await;
+    let p = stranger
+        .post(&path, &[("qty.0", "1"), ("reason", "Mine now")])
+        .await;
     assert_eq!(p.status, 303, "a stranger is sent to sign in");
     let returns = shop
         .count(&stack, "SELECT count(*) FROM returns WHERE store_id = $1")
@@ -472,16 +515,25 @@ async fn a_customer_registers_buys_signed_in_and_keeps_an_account() {
     // A forgotten password: the same answer for every email, a link that
     // works once, and signing in with the new password.
     let mut b = Browser::new(&stack, &shop.host);
-    let p = b.post("/account/reset", &[("email", "nobody@example.com")]).await;
+    let p = b
+        .post("/account/reset", &[("email", "nobody@example.com")])
+        .await;
     assert_eq!(p.status, 202);
-    assert!(p.body.contains("If <strong>nobody@example.com</strong> has an account"));
+    assert!(p
+        .body
+        .contains("If <strong>nobody@example.com</strong> has an account"));
     let p = b.post("/account/reset", &[("email", email)]).await;
     assert_eq!(p.status, 202);
     let token = mailed_token(&shop, &stack, "customer.password_reset_requested", email).await;
-    let p = b.get(&format!("/account/reset-password?token={token}")).await;
+    let p = b
+        .get(&format!("/account/reset-password?token={token}"))
+        .await;
     assert!(p.body.contains("Choose a new password"));
     let p = b
-        .post("/account/reset-password", &[("token", &token), ("password", "short")])
+        .post(
+            "/account/reset-password",
+            &[("token", &token), ("password", "short")],
+        )
         .await;
     assert_eq!(p.status, 422);
     let p = b
@@ -490,7 +542,10 @@ async fn a_customer_registers_buys_signed_in_and_keeps_an_account() {
             &[("token", &token), ("password", "a brand new passphrase")],
         )
         .await;
-    assert_eq!((p.status, p.location.as_str()), (303, "/account/login?reset=done"));
+    assert_eq!(
+        (p.status, p.location.as_str()),
+        (303, "/account/login?reset=done")
+    );
     let p = b
         .post(
             "/account/reset-password",
@@ -502,7 +557,11 @@ async fn a_customer_registers_buys_signed_in_and_keeps_an_account() {
     let p = b
         .post(
             "/account/login",
-            &[("email", email), ("password", "correct horse battery"), ("next", "/account")],
+            &[
+                ("email", email),
+                ("password", "correct horse battery"),
+                ("next", "/account"),
+            ],
         )
         .await;
     assert_eq!(p.status, 401);
@@ -511,7 +570,11 @@ async fn a_customer_registers_buys_signed_in_and_keeps_an_account() {
     let p = b
         .post(
             "/account/login",
-            &[("email", email), ("password", "a brand new passphrase"), ("next", "//evil.example/")],
+            &[
+                ("email", email),
+                ("password", "a brand new passphrase"),
+                ("next", "//evil.example/"),
+            ],
         )
         .await;
     assert_eq!((p.status, p.location.as_str()), (303, "/account"));

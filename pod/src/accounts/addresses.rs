@@ -92,7 +92,8 @@ pub async fn update(
             .await
             .map_err(PodError::internal)?;
     }
-    let address = sql::addresses::update(&mut *tx, store, customer, id, &fields, is_default).await?;
+    let address =
+        sql::addresses::update(&mut *tx, store, customer, id, &fields, is_default).await?;
     tx.commit().await.map_err(PodError::internal)?;
     Ok(address)
 }

@@ -172,7 +172,10 @@ pub async fn confirm_customer(
     let given =
         crate::orders::attach_guest_orders(&mut *tx, store, customer.id, &customer.email).await?;
     if given > 0 {
-        tracing::info!(orders = given, "guest orders given to the confirmed account");
+        tracing::info!(
+            orders = given,
+            "guest orders given to the confirmed account"
+        );
     }
     let mut login = open_customer_session(state, &mut tx, store, customer).await?;
     tx.commit().await?;

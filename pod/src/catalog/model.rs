@@ -929,8 +929,10 @@ mod tests {
         p.validate().expect("valid");
         assert_eq!(p.variants[0].title, "M / Red");
         assert_eq!(p.variants[1].title, "Named");
-        let mut plain = product(serde_json::json!({"title": "Mug", "variants": [{"sku": "C", "price_minor": 1}]}))
-            .expect("parses");
+        let mut plain = product(
+            serde_json::json!({"title": "Mug", "variants": [{"sku": "C", "price_minor": 1}]}),
+        )
+        .expect("parses");
         plain.validate().expect("valid");
         assert_eq!(plain.variants[0].title, "");
     }

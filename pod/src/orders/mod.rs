@@ -25,8 +25,8 @@ pub use model::{
     OrderShipmentLine, Quote, QuoteLine, ShippingChoice,
 };
 pub use sql::{
-    attach_guest_orders, by_number, count_sales, database_transitions, get, insert, list, lookup_sha256, placed_before,
-    record_capture, record_refund, set_lookup_sha256, set_status,
+    attach_guest_orders, by_number, count_sales, database_transitions, get, insert, list,
+    lookup_sha256, placed_before, record_capture, record_refund, set_lookup_sha256, set_status,
 };
 pub use state::OrderStatus;
 
@@ -50,7 +50,9 @@ pub async fn for_shopper(
     token: Option<&LookupToken>,
 ) -> Result<Order, PodError> {
     let not_found = || ApiError::not_found("order");
-    let order = by_number(conn, store, number).await?.ok_or_else(not_found)?;
+    let order = by_number(conn, store, number)
+        .await?
+        .ok_or_else(not_found)?;
     let token_matches = match token {
         Some(t) => t.matches(lookup_sha256(conn, store, order.id).await?.as_deref()),
         None => false,

@@ -126,9 +126,14 @@ async fn lookup(
         );
     }
     let mut conn = state.db.acquire().await?;
-    let mut order =
-        crate::orders::for_shopper(&mut conn, tenant.store_id, number, signed_in, token.as_ref())
-            .await?;
+    let mut order = crate::orders::for_shopper(
+        &mut conn,
+        tenant.store_id,
+        number,
+        signed_in,
+        token.as_ref(),
+    )
+    .await?;
     order.shipments =
         Some(fulfillment::sql::of_order(&mut conn, tenant.store_id, order.id, false).await?);
     Ok(Json(order))

@@ -188,14 +188,12 @@ pub async fn login(
         let problem = match attempt {
             Ok(mut login) => {
                 let guest = SentToken(shopper.guest_token());
-                accounts::login::merge_guest_cart(&state, tenant.store_id, guest, &mut login)
-                    .await;
+                accounts::login::merge_guest_cart(&state, tenant.store_id, guest, &mut login).await;
                 if login.cart.is_none() {
                     let cart = CartRef::Customer(login.customer.id);
-                    login.cart =
-                        crate::cart::read(&state, tenant.store_id, tenant.currency, &cart)
-                            .await
-                            .ok();
+                    login.cart = crate::cart::read(&state, tenant.store_id, tenant.currency, &cart)
+                        .await
+                        .ok();
                 }
                 return signed_in(&state, &tenant, &login, &next);
             }
@@ -493,8 +491,7 @@ pub async fn reset(
     let result = async {
         let fields = posted_form(&headers, &body)?;
         let token = field(&fields, "token").unwrap_or_default().to_owned();
-        let done = match accounts::parse_password(field(&fields, "password").unwrap_or_default())
-        {
+        let done = match accounts::parse_password(field(&fields, "password").unwrap_or_default()) {
             Ok(password) => passwords::reset(&state, tenant.store_id, &token, password).await,
             Err(e) => Err(e.into()),
         };
@@ -562,9 +559,8 @@ pub async fn overview(
         };
         let mut orders = crate::orders::list(&mut conn, tenant.store_id, &filter).await?;
         drop(conn);
-        let next = crate::paging::split_page(&mut orders, ORDERS_PAGE as usize, |o| {
-            o.id.to_string()
-        });
+        let next =
+            crate::paging::split_page(&mut orders, ORDERS_PAGE as usize, |o| o.id.to_string());
         let rows: Vec<OrderRow> = orders
             .iter()
             .map(|o| OrderRow {
@@ -746,7 +742,14 @@ pub async fn address_add(
             phone: get("phone"),
         };
         let is_default = field(&fields, "is_default").is_some();
-        match addresses::add(&state, tenant.store_id, customer, address.clone(), is_default).await
+        match addresses::add(
+            &state,
+            tenant.store_id,
+            customer,
+            address.clone(),
+            is_default,
+        )
+        .await
         {
             Ok(_) => Ok(see_other("/account/addresses")),
             Err(e) => {
@@ -838,7 +841,10 @@ mod tests {
     #[test]
     fn refusals_read_as_sentences() {
         assert_eq!(
-            in_words(ErrorCode::WeakPassword, "password must be at least 10 characters"),
+            in_words(
+                ErrorCode::WeakPassword,
+                "password must be at least 10 characters"
+            ),
             "Password must be at least 10 characters."
         );
         assert!(in_words(ErrorCode::InvalidCredentials, "x").contains("do not match"));

@@ -22,9 +22,9 @@ use minijinja::context;
 use minijinja::value::Value;
 
 use super::pages::{count_cookie, error_page, private, store_url};
+use super::shopper::Shopper;
 use super::view::{self, CartView, PageMeta};
 use crate::cart::sent::TOKEN_COOKIE;
-use super::shopper::Shopper;
 use crate::cart::{Cart, CartRef, CartToken, Change, CodeChange};
 use crate::catalog::{read, Product};
 use crate::error::PodError;

@@ -29,19 +29,19 @@ use minijinja::context;
 use minijinja::value::Value;
 use serde::{Deserialize, Serialize};
 
+use super::cart::field;
 use super::cart::posted_form;
 use super::pages::{count_cookie, error_page, private, store_url, Frame};
+use super::shopper::Shopper;
 use super::view::{self, PageMeta};
 use crate::accounts::rate_limit::ClientAddress;
-use super::cart::field;
-use super::shopper::Shopper;
 use crate::cart::{Cart, CartRef};
-use mercato_tenants::CartId;
 use crate::checkout::model::{AddressInput, Quote};
 use crate::checkout::saga::Asked;
 use crate::error::PodError;
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
+use mercato_tenants::CartId;
 
 /// How long a checkout draft is kept.
 const DRAFT_TTL_SECS: u64 = 2 * 60 * 60;

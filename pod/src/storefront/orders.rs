@@ -98,13 +98,21 @@ pub async fn order(
     let token = field(&pairs, "token").map(str::to_owned);
     let returned = field(&pairs, "returned").is_some();
     let result = async {
-        let order = match shoppers_order(&state, &tenant, &shopper, &number, token.as_deref())
-            .await?
-        {
-            Ok(o) => o,
-            Err(elsewhere) => return Ok(elsewhere),
-        };
-        order_page(&state, &tenant, &order, token, StatusCode::OK, None, returned).await
+        let order =
+            match shoppers_order(&state, &tenant, &shopper, &number, token.as_deref()).await? {
+                Ok(o) => o,
+                Err(elsewhere) => return Ok(elsewhere),
+            };
+        order_page(
+            &state,
+            &tenant,
+            &order,
+            token,
+            StatusCode::OK,
+            None,
+            returned,
+        )
+        .await
     }
     .await;
     result.unwrap_or_else(|e| error_page(&state, &tenant, e))
@@ -227,12 +235,11 @@ pub async fn open_return(
         let token = field(&fields, "token")
             .filter(|t| !t.is_empty())
             .map(str::to_owned);
-        let order = match shoppers_order(&state, &tenant, &shopper, &number, token.as_deref())
-            .await?
-        {
-            Ok(o) => o,
-            Err(elsewhere) => return Ok(elsewhere),
-        };
+        let order =
+            match shoppers_order(&state, &tenant, &shopper, &number, token.as_deref()).await? {
+                Ok(o) => o,
+                Err(elsewhere) => return Ok(elsewhere),
+            };
         let reason = field(&fields, "reason").unwrap_or_default().to_owned();
         let mut asked = Vec::new();
         for (name, value) in &fields {
@@ -254,7 +261,10 @@ pub async fn open_return(
                 "Tell us why you are sending them back (at most {REASON_MAX} characters)."
             ))
         } else {
-            let by = match shopper.customer_id().filter(|c| order.customer_id == Some(*c)) {
+            let by = match shopper
+                .customer_id()
+                .filter(|c| order.customer_id == Some(*c))
+            {
                 Some(c) => format!("customer:{c}"),
                 None => "guest".to_owned(),
             };

@@ -81,13 +81,9 @@ async fn signed_in(
     let (Ok(id), Some(sid)) = (claims.sub.parse::<CustomerId>(), claims.sid) else {
         return Ok(None);
     };
-    let open = crate::accounts::sessions::is_customer_session_open(
-        &state.db,
-        tenant.store_id,
-        sid,
-        id,
-    )
-    .await?;
+    let open =
+        crate::accounts::sessions::is_customer_session_open(&state.db, tenant.store_id, sid, id)
+            .await?;
     Ok(open.then_some(SignedIn { id, claims }))
 }
 

@@ -173,9 +173,13 @@ pub(super) async fn update(
     ApiPath(id): ApiPath<AddressId>,
     ApiJson(patch): ApiJson<AddressPatch>,
 ) -> Result<Json<Address>, PodError> {
-    let address = addresses::update(&state, tenant.store_id, customer.id, id, |fields, is_default| {
-        (patch.apply(fields), patch.is_default.unwrap_or(is_default))
-    })
+    let address = addresses::update(
+        &state,
+        tenant.store_id,
+        customer.id,
+        id,
+        |fields, is_default| (patch.apply(fields), patch.is_default.unwrap_or(is_default)),
+    )
     .await?;
     Ok(Json(address))
 }
