@@ -21,7 +21,7 @@ use minijinja::context;
 use minijinja::value::Value;
 use serde::Serialize;
 
-use super::cart::{field, posted_form, see_other};
+use crate::forms::{field, posted_form, see_other};
 use super::pages::{count_cookie, error_page, private, store_url, Frame};
 use super::shopper::{session_cookie, signed_out_cookie, Shopper};
 use super::view::PageMeta;

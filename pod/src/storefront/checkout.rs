@@ -29,8 +29,8 @@ use minijinja::context;
 use minijinja::value::Value;
 use serde::{Deserialize, Serialize};
 
-use super::cart::field;
-use super::cart::posted_form;
+use crate::forms::field;
+use crate::forms::posted_form;
 use super::pages::{count_cookie, error_page, private, store_url, Frame};
 use super::shopper::Shopper;
 use super::view::{self, PageMeta};
@@ -821,7 +821,7 @@ impl Posted {
         else {
             return Ok(Err(see_other("/cart")));
         };
-        let id = super::cart::field(&fields, "d")
+        let id = field(&fields, "d")
             .unwrap_or_default()
             .to_owned();
         let Some(draft) = load_draft(state, tenant, &id, cart_id).await? else {
@@ -836,7 +836,7 @@ impl Posted {
 
     /// A field, trimmed; empty if the form has none.
     fn field(&self, name: &str) -> String {
-        super::cart::field(&self.fields, name)
+        field(&self.fields, name)
             .unwrap_or_default()
             .to_owned()
     }

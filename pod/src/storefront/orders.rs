@@ -16,7 +16,7 @@ use minijinja::value::Value;
 use serde::Serialize;
 
 use super::account::sign_in_first;
-use super::cart::{field, posted_form, see_other};
+use crate::forms::{field, posted_form, see_other};
 use super::pages::{error_page, private, store_url, Frame};
 use super::shopper::Shopper;
 use super::view::PageMeta;

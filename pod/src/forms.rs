@@ -1,0 +1,161 @@
+//! HTML forms as the pod's web pages post them (the storefront's, the
+//! admin's): checked before any handler reads them, answered with `303 See
+//! Other` so a reload never posts twice.
+
+use axum::http::header;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mercato_tenants::{ApiError, ErrorCode};
+
+/// Largest form body, in bytes: a cart of 100 lines' quantities fits.
+const FORM_LIMIT: usize = 16 * 1024;
+/// Most fields in one form.
+const FORM_FIELDS: usize = 120;
+
+/// A posted form's fields, checked: URL-encoded, at most [`FORM_LIMIT`]
+/// bytes and [`FORM_FIELDS`] fields, no control characters (`400`).
+pub fn form_fields(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';').next().is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+    if !is_form {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the form as application/x-www-form-urlencoded",
+        ));
+    }
+    if body.len() > FORM_LIMIT {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "the form is too large",
+        ));
+    }
+    let text = std::str::from_utf8(body).map_err(|_| ApiError::invalid("the form is not UTF-8"))?;
+    if let Some(c) = mercato_tenants::text::control_in_url(text) {
+        return Err(ApiError::invalid(format!(
+            "the form contains a control character ({})",
+            mercato_tenants::text::describe(c)
+        )));
+    }
+    let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    if fields.len() > FORM_FIELDS {
+        return Err(ApiError::invalid("the form has too many fields"));
+    }
+    Ok(fields)
+}
+
+/// A form as this site's pages post it: from this site ([`same_site`]),
+/// checked ([`form_fields`]).
+pub fn posted_form(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, ApiError> {
+    same_site(headers)?;
+    form_fields(headers, body)
+}
+
+/// `403` for a form posted from another site: its `Origin` names another
+/// host than the one the shopper is on.
+fn same_site(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let host_of = |authority: &str| {
+        authority
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(authority, |(host, _)| host)
+            .to_ascii_lowercase()
+    };
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, rest)| host_of(rest.trim_end_matches('/')));
+    let here = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get(header::HOST))
+        .and_then(|v| v.to_str().ok())
+        .map(host_of);
+    match (origin_host, here) {
+        (Some(o), Some(h)) if o == h => Ok(()),
+        _ => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "this form was sent from another site",
+        )),
+    }
+}
+
+pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim())
+}
+
+pub fn see_other(to: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn a_form_from_another_site_is_refused() {
+        let here = [("x-forwarded-host", "shop.localhost")];
+        assert!(
+            same_site(&headers(&here)).is_ok(),
+            "no Origin: a plain form post"
+        );
+        let mut ok = here.to_vec();
+        ok.push(("origin", "http://shop.localhost:8080"));
+        assert!(same_site(&headers(&ok)).is_ok());
+        let mut evil = here.to_vec();
+        evil.push(("origin", "https://evil.example"));
+        assert!(same_site(&headers(&evil)).is_err());
+        let mut null = here.to_vec();
+        null.push(("origin", "null"));
+        assert!(
+            same_site(&headers(&null)).is_err(),
+            "an opaque origin is not this site"
+        );
+    }
+
+    #[test]
+    fn forms_are_checked() {
+        let form = headers(&[(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )]);
+        let fields = form_fields(&form, b"quantity=2&option0=Red+Wine&x=%C3%A9").expect("a form");
+        assert_eq!(fields[1], ("option0".to_owned(), "Red Wine".to_owned()));
+        assert_eq!(fields[2].1, "é");
+        assert!(form_fields(&form, b"q=%00").is_err(), "NUL");
+        assert!(form_fields(&form, b"q=a%0Ab").is_err(), "line feed");
+        let json = headers(&[("content-type", "application/json")]);
+        assert!(form_fields(&json, b"{}").is_err());
+        let many = "a=1&".repeat(FORM_FIELDS + 1);
+        assert!(form_fields(&form, many.as_bytes()).is_err());
+    }
+}
