@@ -17,6 +17,7 @@ pub mod categories;
 pub mod checkout;
 pub mod collections;
 pub mod config;
+pub mod dashboard;
 pub mod db;
 pub mod discounts;
 pub mod error;

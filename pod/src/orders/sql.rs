@@ -555,3 +555,38 @@ pub async fn attach_guest_orders<'e>(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Per UTC day since `since`: orders placed (not cancelled), their totals
+/// and what was refunded of them. Days without an order are left out.
+pub async fn daily_sales(
+    conn: &mut sqlx::PgConnection,
+    store: StoreId,
+    since: DateTime<Utc>,
+) -> Result<Vec<(chrono::NaiveDate, i64, i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT (created_at AT TIME ZONE 'UTC')::date,
+                count(*), COALESCE(sum(total_minor), 0)::bigint,
+                COALESCE(sum(refunded_minor), 0)::bigint
+         FROM orders
+         WHERE store_id = $1 AND created_at >= $2 AND status <> 'cancelled'
+         GROUP BY 1 ORDER BY 1",
+    )
+    .bind(store.as_uuid())
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// How many of the store's orders are in `status`.
+pub async fn count_in(
+    conn: &mut sqlx::PgConnection,
+    store: StoreId,
+    statuses: &[OrderStatus],
+) -> Result<i64, sqlx::Error> {
+    let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+    sqlx::query_scalar("SELECT count(*) FROM orders WHERE store_id = $1 AND status = ANY($2)")
+        .bind(store.as_uuid())
+        .bind(&names)
+        .fetch_one(&mut *conn)
+        .await
+}

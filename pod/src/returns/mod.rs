@@ -542,3 +542,8 @@ pub async fn recover(state: AppState) {
         }
     }
 }
+
+/// How many of the store's returns wait for staff to decide.
+pub async fn count_requested(state: &AppState, store: StoreId) -> Result<i64, PodError> {
+    Ok(sql::count_in(&state.db, store, ReturnStatus::Requested).await?)
+}

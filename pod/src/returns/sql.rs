@@ -400,3 +400,16 @@ pub(crate) async fn units_back<'e>(
         .map(|(v, q)| (VariantId::from_uuid(v), q))
         .collect())
 }
+
+/// How many of the store's returns are in `status`.
+pub async fn count_in<'e>(
+    exec: impl sqlx::PgExecutor<'e>,
+    store: StoreId,
+    status: ReturnStatus,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM returns WHERE store_id = $1 AND status = $2")
+        .bind(store.as_uuid())
+        .bind(status.as_str())
+        .fetch_one(exec)
+        .await
+}

@@ -28,6 +28,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(lookup))
         .routes(routes!(list_orders))
         .routes(routes!(get_order))
+        .routes(routes!(dashboard))
         .routes(routes!(cancel))
         .routes(routes!(refund))
 }
@@ -201,6 +202,23 @@ async fn list_orders(
         limit: i64::from(paging::page_limit(q.limit)?),
     };
     Ok(Json(page(&state, tenant.store_id, f).await?))
+}
+
+/// The store's dashboard: sales, orders and average order value today and
+/// over the last 30 days (UTC days), each day's sales, and what waits for
+/// staff (orders to ship, returns to decide, checkouts held for review).
+#[utoipa::path(get, path = "/admin/api/dashboard", tag = "orders",
+    responses((status = 200, body = crate::dashboard::Dashboard),
+        (status = 401, body = mercato_tenants::error::ErrorBody)))]
+async fn dashboard(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+) -> Result<Json<crate::dashboard::Dashboard>, PodError> {
+    let now = chrono::Utc::now();
+    Ok(Json(
+        crate::dashboard::of_store(&state, tenant.store_id, tenant.currency, now).await?,
+    ))
 }
 
 /// One order, with its shipments.
