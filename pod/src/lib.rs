@@ -9,6 +9,7 @@
 //! - [`storefront`]: the shopper-facing HTML pages.
 
 pub mod accounts;
+pub mod admin;
 pub mod cache;
 pub mod cancellation;
 pub mod cart;

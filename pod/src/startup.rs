@@ -259,8 +259,9 @@ fn app(
         .merge(routes::themes::api())
         // Undocumented: image files, at the URLs the product JSON gives.
         .route("/media/{file}", get(routes::media::serve));
-    // Undocumented: the storefront's HTML pages, for browsers.
-    let store = storefront::routes(store);
+    // Undocumented: the storefront's and the admin's HTML pages, for
+    // browsers.
+    let store = crate::admin::routes(storefront::routes(store));
     OpenApiRouter::with_openapi(doc_head())
         .merge(fence(store))
         // Documented, outside the fence: the store is in the path and the

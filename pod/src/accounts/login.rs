@@ -182,3 +182,22 @@ pub async fn confirm_customer(
     merge_guest_cart(state, store, guest, &mut login).await;
     Ok(login)
 }
+
+/// The login of a staff member: rate limit, password check, a new session.
+pub async fn login_staff(
+    state: &AppState,
+    store: StoreId,
+    email: &str,
+    password: String,
+    client_address: &str,
+) -> Result<StaffLogin, LoginRejection> {
+    let (email, attempt) = start_login(state, store, "staff", email, client_address).await?;
+    let found = sql::staff::find_by_email(&state.db, store, &email)
+        .await
+        .map_err(PodError::Db)?;
+    let member = check_login(state, &attempt, password, found).await?;
+    let mut tx = begin_write(&state.db, store).await?;
+    let login = open_staff_session(state, store, member, &mut tx).await?;
+    tx.commit().await.map_err(PodError::Db)?;
+    Ok(login)
+}

@@ -65,3 +65,16 @@ pub async fn is_customer_session_open(
         .await
         .map_err(PodError::Db)
 }
+
+/// The role of the staff member of session `sid`, if the session is open
+/// and the member still enabled.
+pub async fn staff_role(
+    db: &PgPool,
+    store: StoreId,
+    sid: mercato_tenants::SessionId,
+    staff: mercato_tenants::StaffId,
+) -> Result<Option<super::StaffRole>, PodError> {
+    sql::sessions::staff_session(db, store, sid, staff.as_uuid())
+        .await
+        .map_err(PodError::Db)
+}

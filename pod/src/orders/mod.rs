@@ -25,7 +25,7 @@ pub use model::{
     OrderShipmentLine, Quote, QuoteLine, ShippingChoice,
 };
 pub use sql::{
-    attach_guest_orders, by_number, count_in, count_sales, daily_sales, database_transitions, get, insert, list,
+    attach_guest_orders, by_number, count_in, count_sales, daily_sales, history_of, HistoryEntry, database_transitions, get, insert, list,
     lookup_sha256, placed_before, record_capture, record_refund, set_lookup_sha256, set_status,
 };
 pub use state::OrderStatus;
@@ -66,4 +66,14 @@ pub async fn for_shopper(
         .into()),
         Access::Hidden => Err(not_found().into()),
     }
+}
+
+/// The order's statuses, oldest first: who changed it and why.
+pub async fn history(
+    state: &crate::state::AppState,
+    store: StoreId,
+    order: mercato_tenants::OrderId,
+) -> Result<Vec<HistoryEntry>, PodError> {
+    let mut conn = state.db.acquire().await?;
+    Ok(history_of(&mut conn, store, order).await?)
 }

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use mercato_tenants::{CheckoutId, CustomerId, OrderId, StoreId};
 use sqlx::{PgExecutor, Postgres, Transaction};
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::model::{Filter, Order, Quote, QuoteLine};
@@ -589,4 +590,30 @@ pub async fn count_in(
         .bind(&names)
         .fetch_one(&mut *conn)
         .await
+}
+
+/// One status an order went through.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct HistoryEntry {
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub actor: String,
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// The order's statuses, oldest first (at most 200).
+pub async fn history_of(
+    conn: &mut sqlx::PgConnection,
+    store: StoreId,
+    order: OrderId,
+) -> Result<Vec<HistoryEntry>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT from_status, to_status, actor, note, at FROM order_history
+         WHERE store_id = $1 AND order_id = $2 ORDER BY at, id LIMIT 200",
+    )
+    .bind(store.as_uuid())
+    .bind(order.as_uuid())
+    .fetch_all(&mut *conn)
+    .await
 }

@@ -76,12 +76,7 @@ pub struct Asset {
 
 impl Asset {
     fn new(stem: &str, ext: &str, content_type: &'static str, body: &'static str) -> Self {
-        let digest = Sha256::digest(body.as_bytes());
-        Self {
-            path: format!("/assets/{stem}-{}.{ext}", hex::encode(&digest[..8])),
-            content_type,
-            body: Bytes::from_static(body.as_bytes()),
-        }
+        content_addressed("/assets", stem, ext, content_type, body)
     }
 }
 
@@ -106,6 +101,23 @@ pub fn default_engine() -> &'static Engine {
         }
         Engine { env: Arc::new(env) }
     })
+}
+
+/// A file of the binary served at a content-addressed path
+/// (`<prefix>/<stem>-<hash>.<ext>`).
+pub fn content_addressed(
+    prefix: &str,
+    stem: &str,
+    ext: &str,
+    content_type: &'static str,
+    body: &'static str,
+) -> Asset {
+    let digest = Sha256::digest(body.as_bytes());
+    Asset {
+        path: format!("{prefix}/{stem}-{}.{ext}", hex::encode(&digest[..8])),
+        content_type,
+        body: Bytes::from_static(body.as_bytes()),
+    }
 }
 
 /// The default theme's CSS and script.
@@ -152,6 +164,20 @@ impl std::fmt::Display for TemplateError {
 }
 
 impl Engine {
+    /// A fixed set of templates compiled into the binary (the admin's),
+    /// rendered as the themes are: autoescaped, with the `money` filter and
+    /// the same fuel and output bounds. A template that does not compile is
+    /// a bug of the binary: logged, and its pages fail.
+    pub fn fixed(templates: &[(&'static str, &'static str)]) -> Self {
+        let mut env = environment();
+        for (name, source) in templates {
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "a built-in template does not compile");
+            }
+        }
+        Self { env: Arc::new(env) }
+    }
+
     /// The default theme with `overrides` (name, source) in place of its
     /// templates of the same names. The first that does not compile is the
     /// error.

@@ -16,7 +16,7 @@ use crate::accounts::login::open_staff_session;
 use crate::accounts::model::{StaffLogin, StaffMember, StaffRole, Subject, INVITATION_TTL_SECS};
 use crate::accounts::rate_limit::ClientAddress;
 use crate::accounts::{
-    check_login, parse_email, parse_password, secrets, sessions, sql, start_login, LoginRejection,
+    parse_email, parse_password, secrets, sessions, sql, LoginRejection,
 };
 use crate::error::PodError;
 use crate::events;
@@ -83,15 +83,14 @@ pub(super) async fn login(
     ClientAddress(address): ClientAddress,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<StaffLogin>, LoginRejection> {
-    let store = tenant.store_id;
-    let (email, attempt) = start_login(&state, store, "staff", &req.email, &address).await?;
-    let found = sql::staff::find_by_email(&state.db, store, &email)
-        .await
-        .map_err(PodError::internal)?;
-    let member = check_login(&state, &attempt, req.password, found).await?;
-    let mut tx = begin_write(&state.db, store).await?;
-    let login = open_staff_session(&state, store, member, &mut tx).await?;
-    tx.commit().await.map_err(PodError::internal)?;
+    let login = crate::accounts::login::login_staff(
+        &state,
+        tenant.store_id,
+        &req.email,
+        req.password,
+        &address,
+    )
+    .await?;
     Ok(Json(login))
 }
 

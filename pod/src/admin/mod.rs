@@ -1,0 +1,99 @@
+//! The merchant's admin on the web, on the store's domain under `/admin`
+//! (the JSON API stays under `/admin/api`): server-rendered pages over the
+//! same context functions as the API (there is no second write path), a
+//! small stylesheet and no script.
+//!
+//! - [`session`]: staff sign-in, the `mercato_admin` cookie (`HttpOnly`,
+//!   `SameSite=Strict`, `Path=/admin`, `Secure` over HTTPS) and the CSRF
+//!   token every form carries;
+//! - [`pages`]: the dashboard, the orders and an order with its refund and
+//!   cancel forms.
+//!
+//! Why server-rendered HTML and no front-end framework: every page is one
+//! request to the pod, works without script, is tested over HTTP and in
+//! Chromium, and nothing needs a JavaScript build.
+
+pub mod pages;
+pub mod session;
+
+use axum::extract::Path;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+use crate::themes::engine::{content_addressed, Asset, Engine};
+
+/// The admin's templates, compiled into the binary.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("templates/base.html")),
+    ("login.html", include_str!("templates/login.html")),
+    ("dashboard.html", include_str!("templates/dashboard.html")),
+    ("orders.html", include_str!("templates/orders.html")),
+    ("order.html", include_str!("templates/order.html")),
+    ("error.html", include_str!("templates/error.html")),
+];
+
+/// The admin's templates, compiled once.
+pub fn engine() -> &'static Engine {
+    static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| Engine::fixed(TEMPLATES))
+}
+
+/// The admin's stylesheet, content-addressed under `/admin/assets/`.
+pub fn stylesheet() -> &'static Asset {
+    static CSS: std::sync::OnceLock<Asset> = std::sync::OnceLock::new();
+    CSS.get_or_init(|| {
+        content_addressed(
+            "/admin/assets",
+            "admin",
+            "css",
+            "text/css; charset=utf-8",
+            include_str!("templates/admin.css"),
+        )
+    })
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    let css = stylesheet();
+    if css.path.rsplit('/').next() == Some(file.as_str()) {
+        (
+            [
+                (header::CONTENT_TYPE, css.content_type),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            css.body.clone(),
+        )
+            .into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+/// The admin's pages (HTML for browsers, not API: undocumented).
+pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    router
+        .route("/admin", get(pages::dashboard))
+        .route("/admin/login", get(pages::login_page).post(pages::login))
+        .route("/admin/logout", post(pages::logout))
+        .route("/admin/orders", get(pages::orders))
+        .route("/admin/orders/{id}", get(pages::order))
+        .route("/admin/orders/{id}/refund", post(pages::refund))
+        .route("/admin/orders/{id}/cancel", post(pages::cancel))
+        .route("/admin/assets/{file}", get(asset))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_admin_template_compiles() {
+        let mut env = minijinja::Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+}

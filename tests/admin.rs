@@ -1,0 +1,341 @@
+//! The merchant's admin on the web (`/admin` on the store's domain), over
+//! HTTP through the router as a browser without script uses it: staff sign
+//! in, read the dashboard (the same numbers as `GET /admin/api/dashboard`),
+//! find orders and refund one with a form that carries the session's CSRF
+//! token. tests/admin_browser.rs drives the same pages in Chromium.
+
+mod common;
+
+use common::shop::{Shop, CARD_OK};
+use common::{status_of, Stack};
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use serde_json::{json, Value};
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+struct Page {
+    status: u16,
+    location: String,
+    cookies: Vec<String>,
+    body: String,
+}
+
+async fn read(r: reqwest::Response) -> Page {
+    Page {
+        status: r.status().as_u16(),
+        location: r
+            .headers()
+            .get(LOCATION)
+            .map(|v| v.to_str().expect("text").to_owned())
+            .unwrap_or_default(),
+        cookies: r
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().expect("cookie").to_owned())
+            .collect(),
+        body: r.text().await.expect("body"),
+    }
+}
+
+async fn get(stack: &Stack, host: &str, path: &str, cookie: &str) -> Page {
+    read(
+        client()
+            .get(format!("{}{path}", stack.router.url()))
+            .header("host", host)
+            .header(COOKIE, cookie)
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await
+}
+
+async fn post(
+    stack: &Stack,
+    host: &str,
+    path: &str,
+    cookie: &str,
+    origin: &str,
+    form: &[(&str, &str)],
+) -> Page {
+    let body = form
+        .iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    read(
+        client()
+            .post(format!("{}{path}", stack.router.url()))
+            .header("host", host)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(ORIGIN, origin)
+            .header(COOKIE, cookie)
+            .body(body)
+            .send()
+            .await
+            .expect("post"),
+    )
+    .await
+}
+
+/// The value of the hidden `csrf` field of the page's forms.
+fn csrf(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a csrf field")
+        .to_owned()
+}
+
+/// A staff member (not the owner) of `shop` with a password: invited and
+/// accepted as the invitation mail asks.
+async fn staff_member(stack: &Stack, shop: &Shop, email: &str, password: &str) {
+    let r = stack
+        .post(&shop.host, "/admin/api/staff/invitations")
+        .bearer_auth(&shop.staff)
+        .json(&json!({"email": email}));
+    assert_eq!(status_of(r).await, 201);
+    let token: String = {
+        let mut db = shop.db(stack).await;
+        sqlx::query_scalar(
+            "SELECT payload->>'token' FROM outbox WHERE store_id = $1 AND type = 'staff.invited'
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(shop.id.as_uuid())
+        .fetch_one(&mut db)
+        .await
+        .expect("invitation")
+    };
+    let r = stack
+        .post(&shop.host, "/admin/api/staff/invitations/accept")
+        .json(&json!({"token": token, "password": password}));
+    assert_eq!(status_of(r).await, 201);
+}
+
+async fn api_dashboard(stack: &Stack, shop: &Shop) -> Value {
+    let r = stack
+        .get(&shop.host, "/admin/api/dashboard")
+        .bearer_auth(&shop.staff)
+        .send()
+        .await
+        .expect("dashboard");
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("json")
+}
+
+#[tokio::test]
+async fn staff_sign_in_read_the_dashboard_and_refund_an_order_with_forms() {
+    let stack = Stack::start(1).await;
+    let shop = Shop::open(&stack, "backoffice").await;
+    let other = Shop::open(&stack, "otherstore").await;
+    let (_, variant) = shop.product(&stack, "LAMP-1", 4500, 10).await;
+    let mut orders = Vec::new();
+    for i in 0..2 {
+        let cart = shop.cart(&stack, &[(variant.as_str(), 1 + i)]).await;
+        let r = shop
+            .checkout(&stack, &cart, &format!("k{i}"), CARD_OK)
+            .send()
+            .await
+            .expect("checkout");
+        assert_eq!(r.status(), 201);
+        let placed: Value = r.json().await.expect("json");
+        orders.push(placed);
+    }
+    let host = shop.host.as_str();
+    let origin = format!("http://{host}");
+    staff_member(&stack, &shop, "bob@backoffice.example", "bob's long password").await;
+
+    // Signed out: every page asks to sign in first.
+    let p = get(&stack, host, "/admin", "").await;
+    assert_eq!((p.status, p.location.as_str()), (303, "/admin/login?next=%2Fadmin"));
+    let p = get(&stack, host, "/admin/orders", "").await;
+    assert_eq!(p.status, 303);
+    let p = get(&stack, host, "/admin/login?next=%2Fadmin", "").await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("Sign in to Store backoffice"), "{}", p.body);
+
+    // A wrong password is told in words; the right one signs in.
+    let login = |password: &'static str| {
+        let (stack, host, origin) = (&stack, host, origin.clone());
+        async move {
+            post(
+                stack,
+                host,
+                "/admin/login",
+                "",
+                &origin,
+                &[
+                    ("email", "bob@backoffice.example"),
+                    ("password", password),
+                    ("next", "/admin/orders"),
+                ],
+            )
+            .await
+        }
+    };
+    let p = login("not bob's password").await;
+    assert_eq!(p.status, 401);
+    assert!(p.body.contains("do not match a staff account"), "{}", p.body);
+    let p = login("bob's long password").await;
+    assert_eq!((p.status, p.location.as_str()), (303, "/admin/orders"));
+    let session = p
+        .cookies
+        .iter()
+        .find(|c| c.starts_with("mercato_admin="))
+        .expect("a session cookie")
+        .clone();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/admin"] {
+        assert!(session.contains(attribute), "{session}");
+    }
+    let cookie = session.split(';').next().expect("pair").to_owned();
+
+    // The dashboard: the API's numbers.
+    let d = api_dashboard(&stack, &shop).await;
+    assert_eq!(d["last_30_days"]["orders"], 2);
+    assert_eq!(d["today_totals"]["orders"], 2);
+    assert_eq!(d["days"].as_array().expect("days").len(), 30);
+    assert_eq!(d["waiting"]["to_ship"], 2);
+    let total: i64 = orders
+        .iter()
+        .map(|o| o["total_minor"].as_i64().expect("total"))
+        .sum();
+    assert_eq!(d["last_30_days"]["sales"]["minor"], total);
+    assert_eq!(d["last_30_days"]["net"]["minor"], total);
+    let money = |minor: i64| format!("${}.{:02}", minor / 100, minor % 100);
+    let p = get(&stack, host, "/admin", &cookie).await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains(&format!("data-net-30>{}<", money(total))), "{}", p.body);
+    assert!(p.body.contains("data-orders-30>2<"));
+    assert!(p.body.contains("2 orders to ship"));
+    assert!(p.body.contains("<svg class=\"chart\""), "the chart");
+    assert_eq!(p.body.matches("<rect").count(), 30);
+
+    // The orders, filtered.
+    let p = get(&stack, host, "/admin/orders", &cookie).await;
+    for o in &orders {
+        assert!(p.body.contains(&format!("#{}", o["number"])), "{}", p.body);
+    }
+    let p = get(&stack, host, "/admin/orders?status=refunded", &cookie).await;
+    assert!(p.body.contains("No orders match"));
+    let p = get(&stack, host, "/admin/orders?status=nonsense", &cookie).await;
+    assert_eq!(p.status, 400);
+    let p = get(&stack, host, "/admin/orders?email=not-an-email", &cookie).await;
+    assert_eq!(p.status, 400);
+
+    // An order, refunded through its form.
+    let id = orders[1]["id"].as_str().expect("order id").to_owned();
+    let path = format!("/admin/orders/{id}");
+    let p = get(&stack, host, &path, &cookie).await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("Refund what is left"), "{}", p.body);
+    let token = csrf(&p.body);
+    let refund = format!("{path}/refund");
+    let p = post(&stack, host, &refund, &cookie, &origin, &[("reason", "Broken")]).await;
+    assert_eq!(p.status, 403, "no CSRF token");
+    let p = post(
+        &stack,
+        host,
+        &refund,
+        &cookie,
+        &origin,
+        &[("csrf", "0".repeat(32).as_str()), ("reason", "Broken")],
+    )
+    .await;
+    assert_eq!(p.status, 403, "another session's token");
+    let p = post(
+        &stack,
+        host,
+        &refund,
+        &cookie,
+        "http://evil.example",
+        &[("csrf", token.as_str()), ("reason", "Broken")],
+    )
+    .await;
+    assert_eq!(p.status, 403, "a form from another site");
+    let p = post(
+        &stack,
+        host,
+        &refund,
+        &cookie,
+        &origin,
+        &[("csrf", token.as_str()), ("reason", "Arrived broken")],
+    )
+    .await;
+    assert_eq!((p.status, p.location.clone()), (303, format!("{path}?done=refunded")));
+    let p = get(&stack, host, &p.location, &cookie).await;
+    assert!(p.body.contains("The order was refunded"), "{}", p.body);
+    assert!(p.body.contains("data-order-status>refunded<"));
+    assert!(p.body.contains("Arrived broken"), "the history has the reason");
+    assert!(!p.body.contains("Refund what is left"), "nothing left to refund");
+    // Again: the order is refunded, the form is refused in words.
+    let p = post(
+        &stack,
+        host,
+        &refund,
+        &cookie,
+        &origin,
+        &[("csrf", token.as_str())],
+    )
+    .await;
+    assert_eq!(p.status, 409);
+    assert!(p.body.contains("cannot become refunded"), "{}", p.body);
+
+    // The dashboard follows.
+    let refunded = orders[1]["total_minor"].as_i64().expect("total");
+    let d = api_dashboard(&stack, &shop).await;
+    assert_eq!(d["last_30_days"]["refunded"]["minor"], refunded);
+    assert_eq!(d["last_30_days"]["net"]["minor"], total - refunded);
+    let p = get(&stack, host, "/admin", &cookie).await;
+    assert!(p.body.contains(&format!("data-net-30>{}<", money(total - refunded))));
+
+    // Another store's admin does not know this session, nor do tokens that
+    // are not a staff session of this store.
+    let p = get(&stack, &other.host, "/admin", &cookie).await;
+    assert_eq!(p.status, 303);
+    let platform = format!("mercato_admin={}", shop.staff);
+    let p = get(&stack, host, "/admin", &platform).await;
+    assert_eq!(p.status, 303, "a token without a session is not a sign-in");
+
+    // Signing out ends the session: the old cookie opens nothing.
+    let p = post(&stack, host, "/admin/logout", &cookie, &origin, &[("csrf", token.as_str())]).await;
+    assert_eq!((p.status, p.location.as_str()), (303, "/admin/login"));
+    assert!(p.cookies.iter().any(|c| c.starts_with("mercato_admin=;") && c.contains("Max-Age=0")));
+    let p = get(&stack, host, "/admin", &cookie).await;
+    assert_eq!(p.status, 303);
+
+    // A sign-in goes on to the admin only.
+    let p = post(
+        &stack,
+        host,
+        "/admin/login",
+        "",
+        &origin,
+        &[
+            ("email", "bob@backoffice.example"),
+            ("password", "bob's long password"),
+            ("next", "//evil.example/admin"),
+        ],
+    )
+    .await;
+    assert_eq!((p.status, p.location.as_str()), (303, "/admin"));
+
+    stack.shutdown().await;
+}
