@@ -7,9 +7,9 @@
 mod common;
 
 use common::shop::{Shop, CARD_OK};
-use common::{status_of, Stack};
+use common::Stack;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -105,31 +105,6 @@ fn csrf(html: &str) -> String {
         .to_owned()
 }
 
-/// A staff member (not the owner) of `shop` with a password: invited and
-/// accepted as the invitation mail asks.
-async fn staff_member(stack: &Stack, shop: &Shop, email: &str, password: &str) {
-    let r = stack
-        .post(&shop.host, "/admin/api/staff/invitations")
-        .bearer_auth(&shop.staff)
-        .json(&json!({"email": email}));
-    assert_eq!(status_of(r).await, 201);
-    let token: String = {
-        let mut db = shop.db(stack).await;
-        sqlx::query_scalar(
-            "SELECT payload->>'token' FROM outbox WHERE store_id = $1 AND type = 'staff.invited'
-             ORDER BY id DESC LIMIT 1",
-        )
-        .bind(shop.id.as_uuid())
-        .fetch_one(&mut db)
-        .await
-        .expect("invitation")
-    };
-    let r = stack
-        .post(&shop.host, "/admin/api/staff/invitations/accept")
-        .json(&json!({"token": token, "password": password}));
-    assert_eq!(status_of(r).await, 201);
-}
-
 async fn api_dashboard(stack: &Stack, shop: &Shop) -> Value {
     let r = stack
         .get(&shop.host, "/admin/api/dashboard")
@@ -161,11 +136,15 @@ async fn staff_sign_in_read_the_dashboard_and_refund_an_order_with_forms() {
     }
     let host = shop.host.as_str();
     let origin = format!("http://{host}");
-    staff_member(&stack, &shop, "bob@backoffice.example", "bob's long password").await;
+    shop.staff_member(&stack, "bob@backoffice.example", "bob's long password")
+        .await;
 
     // Signed out: every page asks to sign in first.
     let p = get(&stack, host, "/admin", "").await;
-    assert_eq!((p.status, p.location.as_str()), (303, "/admin/login?next=%2Fadmin"));
+    assert_eq!(
+        (p.status, p.location.as_str()),
+        (303, "/admin/login?next=%2Fadmin")
+    );
     let p = get(&stack, host, "/admin/orders", "").await;
     assert_eq!(p.status, 303);
     let p = get(&stack, host, "/admin/login?next=%2Fadmin", "").await;
@@ -193,7 +172,11 @@ async fn staff_sign_in_read_the_dashboard_and_refund_an_order_with_forms() {
     };
     let p = login("not bob's password").await;
     assert_eq!(p.status, 401);
-    assert!(p.body.contains("do not match a staff account"), "{}", p.body);
+    assert!(
+        p.body.contains("do not match a staff account"),
+        "{}",
+        p.body
+    );
     let p = login("bob's long password").await;
     assert_eq!((p.status, p.location.as_str()), (303, "/admin/orders"));
     let session = p
@@ -222,7 +205,11 @@ async fn staff_sign_in_read_the_dashboard_and_refund_an_order_with_forms() {
     let money = |minor: i64| format!("${}.{:02}", minor / 100, minor % 100);
     let p = get(&stack, host, "/admin", &cookie).await;
     assert_eq!(p.status, 200);
-    assert!(p.body.contains(&format!("data-net-30>{}<", money(total))), "{}", p.body);
+    assert!(
+        p.body.contains(&format!("data-net-30>{}<", money(total))),
+        "{}",
+        p.body
+    );
     assert!(p.body.contains("data-orders-30>2<"));
     assert!(p.body.contains("2 orders to ship"));
     assert!(p.body.contains("<svg class=\"chart\""), "the chart");
@@ -248,7 +235,15 @@ async fn staff_sign_in_read_the_dashboard_and_refund_an_order_with_forms() {
     assert!(p.body.contains("Refund what is left"), "{}", p.body);
     let token = csrf(&p.body);
     let refund = format!("{path}/refund");
-    let p = post(&stack, host, &refund, &cookie, &origin, &[("reason", "Broken")]).await;
+    let p = post(
+        &stack,
+        host,
+        &refund,
+        &cookie,
+        &origin,
+        &[("reason", "Broken")],
+    )
+    .await;
     assert_eq!(p.status, 403, "no CSRF token");
     let p = post(
         &stack,
@@ -279,12 +274,21 @@ async fn staff_sign_in_read_the_dashboard_and_refund_an_order_with_forms() {
         &[("csrf", token.as_str()), ("reason", "Arrived broken")],
     )
     .await;
-    assert_eq!((p.status, p.location.clone()), (303, format!("{path}?done=refunded")));
+    assert_eq!(
+        (p.status, p.location.clone()),
+        (303, format!("{path}?done=refunded"))
+    );
     let p = get(&stack, host, &p.location, &cookie).await;
     assert!(p.body.contains("The order was refunded"), "{}", p.body);
     assert!(p.body.contains("data-order-status>refunded<"));
-    assert!(p.body.contains("Arrived broken"), "the history has the reason");
-    assert!(!p.body.contains("Refund what is left"), "nothing left to refund");
+    assert!(
+        p.body.contains("Arrived broken"),
+        "the history has the reason"
+    );
+    assert!(
+        !p.body.contains("Refund what is left"),
+        "nothing left to refund"
+    );
     // Again: the order is refunded, the form is refused in words.
     let p = post(
         &stack,
@@ -304,7 +308,9 @@ async fn staff_sign_in_read_the_dashboard_and_refund_an_order_with_forms() {
     assert_eq!(d["last_30_days"]["refunded"]["minor"], refunded);
     assert_eq!(d["last_30_days"]["net"]["minor"], total - refunded);
     let p = get(&stack, host, "/admin", &cookie).await;
-    assert!(p.body.contains(&format!("data-net-30>{}<", money(total - refunded))));
+    assert!(p
+        .body
+        .contains(&format!("data-net-30>{}<", money(total - refunded))));
 
     // Another store's admin does not know this session, nor do tokens that
     // are not a staff session of this store.
@@ -315,9 +321,20 @@ async fn staff_sign_in_read_the_dashboard_and_refund_an_order_with_forms() {
     assert_eq!(p.status, 303, "a token without a session is not a sign-in");
 
     // Signing out ends the session: the old cookie opens nothing.
-    let p = post(&stack, host, "/admin/logout", &cookie, &origin, &[("csrf", token.as_str())]).await;
+    let p = post(
+        &stack,
+        host,
+        "/admin/logout",
+        &cookie,
+        &origin,
+        &[("csrf", token.as_str())],
+    )
+    .await;
     assert_eq!((p.status, p.location.as_str()), (303, "/admin/login"));
-    assert!(p.cookies.iter().any(|c| c.starts_with("mercato_admin=;") && c.contains("Max-Age=0")));
+    assert!(p
+        .cookies
+        .iter()
+        .any(|c| c.starts_with("mercato_admin=;") && c.contains("Max-Age=0")));
     let p = get(&stack, host, "/admin", &cookie).await;
     assert_eq!(p.status, 303);
 

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::browser::{store_url, AxeViolation, Browser};
+use common::browser::{store_url, Browser};
 use common::shop::Shop;
 use common::Stack;
 use fantoccini::key::Key;
@@ -18,29 +18,10 @@ use mercato_devstack::demo_art::{picture, Shape};
 use serde_json::{json, Value};
 use std::future::Future;
 
-/// Axe-core's serious and critical findings on the page, printed.
-fn report(page: &str, violations: &[AxeViolation]) {
-    println!("axe on {page}: {} serious/critical", violations.len());
-    for v in violations {
-        println!("  {v}");
-    }
-}
-
 /// Fails the test if axe-core finds a serious or critical violation on the
 /// page the browser is on.
 async fn assert_accessible(browser: &Browser, page: &str) {
-    let violations = browser.axe().await;
-    report(page, &violations);
-    assert!(
-        violations.is_empty(),
-        "axe-core finds serious or critical violations on {page} ({}):\n{}",
-        browser.current_url().await,
-        violations
-            .iter()
-            .map(|v| format!("  {v}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    browser.assert_accessible(page).await;
 }
 
 /// The store the journeys shop at, and what is in it.
@@ -673,7 +654,6 @@ async fn the_browser_types_clicks_and_finds_accessibility_violations() {
     browser.wait_for_text_in("#out", "Hello Ada").await;
 
     let violations = browser.axe().await;
-    report("the harness page", &violations);
     let ids: Vec<&str> = violations.iter().map(|v| v.id.as_str()).collect();
     assert!(ids.contains(&"image-alt"), "{ids:?}");
     assert!(ids.contains(&"label"), "{ids:?}");

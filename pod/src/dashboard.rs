@@ -216,8 +216,14 @@ mod tests {
         let days = series(date(7), &[(date(6), 1, 100, 0), (date(7), 2, 200, 0)], usd);
         let svg = chart_svg(&days, 300, 100);
         assert_eq!(svg.matches("<rect").count(), 30);
-        assert!(svg.contains("height=\"96.0\""), "the best day fills the plot");
-        assert!(svg.contains("height=\"48.0\""), "half the sales, half the bar");
+        assert!(
+            svg.contains("height=\"96.0\""),
+            "the best day fills the plot"
+        );
+        assert!(
+            svg.contains("height=\"48.0\""),
+            "half the sales, half the bar"
+        );
         assert!(svg.contains("Dec 7: $2.00 (2 orders)"), "{svg}");
     }
 }

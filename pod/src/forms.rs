@@ -52,10 +52,7 @@ pub fn form_fields(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, Stri
 
 /// A form as this site's pages post it: from this site ([`same_site`]),
 /// checked ([`form_fields`]).
-pub fn posted_form(
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Vec<(String, String)>, ApiError> {
+pub fn posted_form(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
     same_site(headers)?;
     form_fields(headers, body)
 }
@@ -107,7 +104,6 @@ pub fn see_other(to: &str) -> Response {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -73,7 +73,7 @@ pub async fn give_back(
             )
             .await?
         {
-            return Ok(load(state, store, id).await?);
+            return load(state, store, id).await;
         }
         let now = load(state, store, id).await?;
         if now.status == OrderStatus::Placed {

@@ -589,6 +589,26 @@ impl Browser {
         serde_json::from_value(run["ok"].clone()).expect("axe-core's violations")
     }
 
+    /// Fails the test if axe-core finds a serious or critical violation on
+    /// the page the browser is on (`page` names it in the report).
+    pub async fn assert_accessible(&self, page: &str) {
+        let violations = self.axe().await;
+        println!("axe on {page}: {} serious/critical", violations.len());
+        for v in &violations {
+            println!("  {v}");
+        }
+        assert!(
+            violations.is_empty(),
+            "axe-core finds serious or critical violations on {page} ({}):\n{}",
+            self.current_url().await,
+            violations
+                .iter()
+                .map(|v| format!("  {v}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+
     /// Ends the session (Chromium quits); dropping the browser also does.
     pub async fn close(self) {
         let Browser {

@@ -187,6 +187,31 @@ impl Shop {
         )
     }
 
+    /// A staff member (not the owner) with a password: invited and
+    /// accepted as the invitation mail asks.
+    pub async fn staff_member(&self, stack: &Stack, email: &str, password: &str) {
+        let r = stack
+            .post(&self.host, "/admin/api/staff/invitations")
+            .bearer_auth(&self.staff)
+            .json(&json!({"email": email}));
+        assert_eq!(status_of(r).await, 201);
+        let token: String = {
+            let mut db = self.db(stack).await;
+            sqlx::query_scalar(
+                "SELECT payload->>'token' FROM outbox WHERE store_id = $1 AND type = 'staff.invited'
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(self.id.as_uuid())
+            .fetch_one(&mut db)
+            .await
+            .expect("invitation")
+        };
+        let r = stack
+            .post(&self.host, "/admin/api/staff/invitations/accept")
+            .json(&json!({"token": token, "password": password}));
+        assert_eq!(status_of(r).await, 201);
+    }
+
     /// Delivers a paid order as staff would: every shipment that waits
     /// ships, then every shipment is marked delivered (the order follows:
     /// `fulfilled`, then `delivered`).

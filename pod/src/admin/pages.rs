@@ -164,8 +164,7 @@ pub async fn login(
             ),
             Err(LoginRejection::Error(e)) if e.code == ErrorCode::InvalidCredentials => (
                 e.code.status(),
-                "That email and password do not match a staff account of this store."
-                    .to_owned(),
+                "That email and password do not match a staff account of this store.".to_owned(),
             ),
             Err(LoginRejection::Error(e)) if !e.code.status().is_server_error() => {
                 (e.code.status(), e.message)
@@ -527,7 +526,16 @@ pub async fn refund(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    give_back(state, tenant, session, id, headers, body, OrderStatus::Refunded).await
+    give_back(
+        state,
+        tenant,
+        session,
+        id,
+        headers,
+        body,
+        OrderStatus::Refunded,
+    )
+    .await
 }
 
 pub async fn cancel(
@@ -538,7 +546,16 @@ pub async fn cancel(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    give_back(state, tenant, session, id, headers, body, OrderStatus::Cancelled).await
+    give_back(
+        state,
+        tenant,
+        session,
+        id,
+        headers,
+        body,
+        OrderStatus::Cancelled,
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -548,7 +565,14 @@ mod tests {
     #[test]
     fn a_sign_in_goes_on_to_the_admin_only() {
         assert_eq!(next_path(Some("/admin/orders")), "/admin/orders");
-        for elsewhere in ["/", "//evil.example", "/admin//evil", "/admin\\x", "https://x", "/adminx"] {
+        for elsewhere in [
+            "/",
+            "//evil.example",
+            "/admin//evil",
+            "/admin\\x",
+            "https://x",
+            "/adminx",
+        ] {
             assert_eq!(next_path(Some(elsewhere)), "/admin", "{elsewhere}");
         }
     }

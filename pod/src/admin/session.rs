@@ -45,7 +45,11 @@ impl AdminSession {
 
     /// The posted form's fields, checked: from this site, well formed
     /// ([`posted_form`]), carrying this session's CSRF token (`403`).
-    pub fn form(&self, headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    pub fn form(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Vec<(String, String)>, ApiError> {
         let fields = posted_form(headers, body)?;
         let sent = field(&fields, "csrf").unwrap_or_default();
         if bool::from(sent.as_bytes().ct_eq(self.csrf.as_bytes())) {

@@ -25,8 +25,9 @@ pub use model::{
     OrderShipmentLine, Quote, QuoteLine, ShippingChoice,
 };
 pub use sql::{
-    attach_guest_orders, by_number, count_in, count_sales, daily_sales, history_of, HistoryEntry, database_transitions, get, insert, list,
-    lookup_sha256, placed_before, record_capture, record_refund, set_lookup_sha256, set_status,
+    attach_guest_orders, by_number, count_in, count_sales, daily_sales, database_transitions, get,
+    history_of, insert, list, lookup_sha256, placed_before, record_capture, record_refund,
+    set_lookup_sha256, set_status, HistoryEntry,
 };
 pub use state::OrderStatus;
 

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use mercato_tenants::{CheckoutId, CustomerId, OrderId, StoreId};
-use sqlx::{PgExecutor, Postgres, Transaction};
 use serde::Serialize;
+use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::model::{Filter, Order, Quote, QuoteLine};

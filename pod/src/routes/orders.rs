@@ -12,8 +12,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::accounts::auth::{Customer, MaybeCustomer, Staff};
-use crate::give_back::{give_back, load};
 use crate::error::PodError;
+use crate::give_back::{give_back, load};
 use crate::orders::lookup::LookupToken;
 use crate::orders::state::OrderStatus;
 use crate::orders::{Filter, Order};

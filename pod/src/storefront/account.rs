@@ -21,7 +21,6 @@ use minijinja::context;
 use minijinja::value::Value;
 use serde::Serialize;
 
-use crate::forms::{field, posted_form, see_other};
 use super::pages::{count_cookie, error_page, private, store_url, Frame};
 use super::shopper::{session_cookie, signed_out_cookie, Shopper};
 use super::view::PageMeta;
@@ -30,6 +29,7 @@ use crate::accounts::registration::{self, Registration};
 use crate::accounts::{self, addresses, passwords, AddressFields, CustomerLogin, LoginRejection};
 use crate::cart::{CartRef, SentToken};
 use crate::error::PodError;
+use crate::forms::{field, posted_form, see_other};
 use crate::orders::Filter;
 use crate::state::AppState;
 use crate::tenancy::TenantContext;

@@ -22,13 +22,13 @@ use minijinja::context;
 use minijinja::value::Value;
 
 use super::pages::{count_cookie, error_page, private, store_url};
-use crate::forms::{field, posted_form, see_other};
 use super::shopper::Shopper;
 use super::view::{self, CartView, PageMeta};
 use crate::cart::sent::TOKEN_COOKIE;
 use crate::cart::{Cart, CartRef, CartToken, Change, CodeChange};
 use crate::catalog::{read, Product};
 use crate::error::PodError;
+use crate::forms::{field, posted_form, see_other};
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
 
@@ -440,4 +440,3 @@ fn no_cart() -> PodError {
     )
     .into()
 }
-

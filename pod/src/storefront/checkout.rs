@@ -29,8 +29,6 @@ use minijinja::context;
 use minijinja::value::Value;
 use serde::{Deserialize, Serialize};
 
-use crate::forms::field;
-use crate::forms::posted_form;
 use super::pages::{count_cookie, error_page, private, store_url, Frame};
 use super::shopper::Shopper;
 use super::view::{self, PageMeta};
@@ -39,6 +37,8 @@ use crate::cart::{Cart, CartRef};
 use crate::checkout::model::{AddressInput, Quote};
 use crate::checkout::saga::Asked;
 use crate::error::PodError;
+use crate::forms::field;
+use crate::forms::posted_form;
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
 use mercato_tenants::CartId;
@@ -821,9 +821,7 @@ impl Posted {
         else {
             return Ok(Err(see_other("/cart")));
         };
-        let id = field(&fields, "d")
-            .unwrap_or_default()
-            .to_owned();
+        let id = field(&fields, "d").unwrap_or_default().to_owned();
         let Some(draft) = load_draft(state, tenant, &id, cart_id).await? else {
             return Ok(Err(see_other("/checkout")));
         };
@@ -836,9 +834,7 @@ impl Posted {
 
     /// A field, trimmed; empty if the form has none.
     fn field(&self, name: &str) -> String {
-        field(&self.fields, name)
-            .unwrap_or_default()
-            .to_owned()
+        field(&self.fields, name).unwrap_or_default().to_owned()
     }
 }
 

@@ -16,11 +16,11 @@ use minijinja::value::Value;
 use serde::Serialize;
 
 use super::account::sign_in_first;
-use crate::forms::{field, posted_form, see_other};
 use super::pages::{error_page, private, store_url, Frame};
 use super::shopper::Shopper;
 use super::view::PageMeta;
 use crate::error::PodError;
+use crate::forms::{field, posted_form, see_other};
 use crate::orders::lookup::LookupToken;
 use crate::orders::{Order, OrderStatus};
 use crate::state::AppState;

@@ -15,9 +15,7 @@ use crate::accounts::auth::{Owner, Staff};
 use crate::accounts::login::open_staff_session;
 use crate::accounts::model::{StaffLogin, StaffMember, StaffRole, Subject, INVITATION_TTL_SECS};
 use crate::accounts::rate_limit::ClientAddress;
-use crate::accounts::{
-    parse_email, parse_password, secrets, sessions, sql, LoginRejection,
-};
+use crate::accounts::{parse_email, parse_password, secrets, sessions, sql, LoginRejection};
 use crate::error::PodError;
 use crate::events;
 use crate::paging::{full_page_cursor, page_limit};

@@ -1,0 +1,98 @@
+//! The merchant's admin in a real headless Chromium (tests/common/browser.rs)
+//! through the router on the store's domain: a staff member signs in, reads
+//! the dashboard, finds an order, refunds it and sees the dashboard change.
+//! axe-core checks every page (no serious or critical violation); the
+//! journey saves screenshots under docs/admin/.
+
+mod common;
+
+use common::browser::{store_url, Browser};
+use common::shop::{Shop, CARD_OK};
+use common::Stack;
+use serde_json::Value;
+
+#[tokio::test]
+async fn a_staff_member_signs_in_reads_the_dashboard_and_refunds_an_order() {
+    let (stack, b) = tokio::join!(Stack::start(1), Browser::desktop());
+    let shop = Shop::open(&stack, "lampshop").await;
+    let (_, variant) = shop.product(&stack, "LAMP", 4500, 20).await;
+    let mut orders = Vec::new();
+    for i in 0..3 {
+        let cart = shop.cart(&stack, &[(variant.as_str(), 1 + i)]).await;
+        let r = shop
+            .checkout(&stack, &cart, &format!("k{i}"), CARD_OK)
+            .send()
+            .await
+            .expect("checkout");
+        assert_eq!(r.status(), 201);
+        orders.push(r.json::<Value>().await.expect("json"));
+    }
+    shop.staff_member(&stack, "eve@lampshop.example", "eve's long password")
+        .await;
+
+    b.goto(&store_url(&stack, &shop.host, "/admin")).await;
+    b.wait_for_text_in("h1", "Sign in to Store lampshop").await;
+    b.screenshot("docs/admin/login-desktop.png").await;
+    b.assert_accessible("the admin's sign-in page").await;
+    b.fill("#email", "eve@lampshop.example").await;
+    b.fill("#password", "eve's long password").await;
+    b.click(".stack-form button[type=submit]").await;
+
+    b.wait_for_text_in("h1", "Dashboard").await;
+    b.wait_for_text_in("[data-orders-30]", "3").await;
+    b.wait_for_text("3 orders to ship").await;
+    b.wait_for("svg.chart").await;
+    b.screenshot("docs/admin/dashboard-desktop.png").await;
+    b.assert_accessible("the dashboard").await;
+    let net_before = b.find("[data-net-30]").await.text().await.expect("text");
+
+    b.click("nav a[href='/admin/orders']").await;
+    b.wait_for_text_in("h1", "Orders").await;
+    b.wait_for_text_in(".table", &format!("#{}", orders[2]["number"]))
+        .await;
+    b.screenshot("docs/admin/orders-desktop.png").await;
+    b.assert_accessible("the orders").await;
+    b.select("#status", "paid").await;
+    b.click(".filter-form button[type=submit]").await;
+    b.wait_until("the filter is in the address", || async {
+        b.current_url().await.contains("status=paid").then_some(())
+    })
+    .await;
+
+    let id = orders[2]["id"].as_str().expect("id");
+    b.click(&format!(".table a[href='/admin/orders/{id}']"))
+        .await;
+    b.wait_for_text_in("h1", &format!("Order #{}", orders[2]["number"]))
+        .await;
+    b.screenshot("docs/admin/order-desktop.png").await;
+    b.assert_accessible("an order").await;
+    b.fill("#refund-reason", "Arrived broken").await;
+    b.click(".refund-form button[type=submit]").await;
+    b.wait_for_text("The order was refunded").await;
+    b.wait_for_text_in("[data-order-status]", "refunded").await;
+    b.wait_for_text_in(".history", "Arrived broken").await;
+    b.assert_accessible("a refunded order").await;
+
+    b.click("nav a[href='/admin']").await;
+    b.wait_for_text_in("h1", "Dashboard").await;
+    b.wait_until("the net sales drop by the refund", || async {
+        let now = b.find("[data-net-30]").await.text().await.ok()?;
+        (now != net_before).then_some(())
+    })
+    .await;
+    let refunded = orders[2]["total_minor"].as_i64().expect("total");
+    let total: i64 = orders
+        .iter()
+        .map(|o| o["total_minor"].as_i64().expect("total"))
+        .sum();
+    let net = total - refunded;
+    assert_eq!(
+        b.find("[data-net-30]").await.text().await.expect("text"),
+        format!("${}.{:02}", net / 100, net % 100)
+    );
+
+    b.click(".admin-header button[type=submit]").await;
+    b.wait_for_text_in("h1", "Sign in to").await;
+    b.close().await;
+    stack.shutdown().await;
+}
