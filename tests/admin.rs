@@ -117,7 +117,7 @@ async fn api_dashboard(stack: &Stack, shop: &Shop) -> Value {
 }
 
 #[tokio::test]
-async fn staff_sign_in_read_the_dashboard_and_refund_an_order_with_forms() {
+async fn staff_sign_in_read_the_dashboard_refund_an_order_and_add_a_product_with_forms() {
     let stack = Stack::start(1).await;
     let shop = Shop::open(&stack, "backoffice").await;
     let other = Shop::open(&stack, "otherstore").await;
@@ -311,6 +311,116 @@ async fn staff_sign_in_read_the_dashboard_and_refund_an_order_with_forms() {
     assert!(p
         .body
         .contains(&format!("data-net-30>{}<", money(total - refunded))));
+
+    // A product with two sizes, from the form: a bad price is told in
+    // words and the form keeps what was typed; then created, and its stock
+    // set.
+    let p = get(&stack, host, "/admin/products/new", &cookie).await;
+    assert_eq!(p.status, 200);
+    let mut form = vec![
+        ("csrf", token.as_str()),
+        ("title", "Desk lamp"),
+        ("price", "twelve"),
+        ("sku", "DESK"),
+        ("option_name", "Colour"),
+        ("option_values", "Black, White"),
+        ("stock", "4"),
+        ("status", "active"),
+    ];
+    let p = post(&stack, host, "/admin/products", &cookie, &origin, &form).await;
+    assert_eq!(p.status, 400);
+    assert!(p.body.contains("Enter the price as a number"), "{}", p.body);
+    assert!(p.body.contains("value=\"Desk lamp\""));
+    form[2] = ("price", "39.50");
+    let p = post(&stack, host, "/admin/products", &cookie, &origin, &form).await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert!(p.location.starts_with("/admin/products/") && p.location.ends_with("?done=created"));
+    let product_path = p.location.split('?').next().expect("path").to_owned();
+    let product_id = product_path
+        .trim_start_matches("/admin/products/")
+        .to_owned();
+    let p = get(&stack, host, &p.location, &cookie).await;
+    assert!(p.body.contains("The product was created"), "{}", p.body);
+    assert!(p.body.contains("DESK-BLACK") && p.body.contains("DESK-WHITE"));
+    let api: Value = stack
+        .get(host, &format!("/admin/api/products/{product_id}"))
+        .bearer_auth(&shop.staff)
+        .send()
+        .await
+        .expect("product")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(api["status"], "active");
+    assert_eq!(api["variants"][0]["price"]["minor"], 3950);
+    assert_eq!(api["variants"][0]["title"], "Black");
+    assert_eq!(api["variants"][1]["on_hand"], 4);
+    let white = api["variants"][1]["id"]
+        .as_str()
+        .expect("variant")
+        .to_owned();
+    let stock_path = format!("{product_path}/stock");
+    let p = post(
+        &stack,
+        host,
+        &stock_path,
+        &cookie,
+        &origin,
+        &[
+            ("csrf", token.as_str()),
+            ("variant_id", white.as_str()),
+            ("on_hand", "-3"),
+        ],
+    )
+    .await;
+    assert_eq!(p.status, 400);
+    let p = post(
+        &stack,
+        host,
+        &stock_path,
+        &cookie,
+        &origin,
+        &[
+            ("csrf", token.as_str()),
+            ("variant_id", variant.as_str()),
+            ("on_hand", "9"),
+        ],
+    )
+    .await;
+    assert_eq!(p.status, 404, "another product's variant");
+    let p = post(
+        &stack,
+        host,
+        &stock_path,
+        &cookie,
+        &origin,
+        &[
+            ("csrf", token.as_str()),
+            ("variant_id", white.as_str()),
+            ("on_hand", "11"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (p.status, p.location.clone()),
+        (303, format!("{product_path}?done=stock"))
+    );
+    let (on_hand, _) = shop.stock(&stack, &white).await;
+    assert_eq!(on_hand, 11);
+    let p = get(&stack, host, "/admin/products", &cookie).await;
+    assert!(
+        p.body.contains("Desk lamp") && p.body.contains("Product LAMP-1"),
+        "{}",
+        p.body
+    );
+    // It sells on the storefront.
+    let page = stack
+        .get(host, &format!("/products/{product_id}"))
+        .send()
+        .await
+        .expect("storefront");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.expect("page").contains("Desk lamp"));
 
     // Another store's admin does not know this session, nor do tokens that
     // are not a staff session of this store.

@@ -1,6 +1,8 @@
 //! The merchant's admin in a real headless Chromium (tests/common/browser.rs)
 //! through the router on the store's domain: a staff member signs in, reads
-//! the dashboard, finds an order, refunds it and sees the dashboard change.
+//! the dashboard, finds an order, refunds it and sees the dashboard change,
+//! then adds a product with two variants, sets its stock and finds it on
+//! the storefront.
 //! axe-core checks every page (no serious or critical violation); the
 //! journey saves screenshots under docs/admin/.
 
@@ -12,7 +14,7 @@ use common::Stack;
 use serde_json::Value;
 
 #[tokio::test]
-async fn a_staff_member_signs_in_reads_the_dashboard_and_refunds_an_order() {
+async fn a_staff_member_signs_in_refunds_an_order_and_adds_a_product_that_sells() {
     let (stack, b) = tokio::join!(Stack::start(1), Browser::desktop());
     let shop = Shop::open(&stack, "lampshop").await;
     let (_, variant) = shop.product(&stack, "LAMP", 4500, 20).await;
@@ -90,6 +92,51 @@ async fn a_staff_member_signs_in_reads_the_dashboard_and_refunds_an_order() {
         b.find("[data-net-30]").await.text().await.expect("text"),
         format!("${}.{:02}", net / 100, net % 100)
     );
+
+    // A new product with two colours, its stock, and the storefront.
+    b.click("nav a[href='/admin/products']").await;
+    b.wait_for_text_in("h1", "Products").await;
+    b.click("a[href='/admin/products/new']").await;
+    b.wait_for_text_in("h1", "New product").await;
+    b.fill("#title", "Desk lamp").await;
+    b.fill("#description", "Warm light, brass arm.").await;
+    b.fill("#price", "39.50").await;
+    b.fill("#sku", "DESK").await;
+    b.fill("#stock", "4").await;
+    b.fill("#option_name", "Colour").await;
+    b.fill("#option_values", "Black, White").await;
+    b.select("#status", "active").await;
+    b.screenshot("docs/admin/product-new-desktop.png").await;
+    b.assert_accessible("the new product form").await;
+    b.click(".product-form button[type=submit]").await;
+    b.wait_for_text("The product was created").await;
+    b.wait_for_text_in(".table", "DESK-WHITE").await;
+    b.fill("input[data-sku='DESK-WHITE']", "11").await;
+    b.click("form.stock-form:has(input[data-sku='DESK-WHITE']) button")
+        .await;
+    b.wait_for_text("The stock was saved").await;
+    b.screenshot("docs/admin/product-desktop.png").await;
+    b.assert_accessible("a product").await;
+    b.click("nav a[href='/admin/products']").await;
+    b.wait_for_text_in(".table", "Desk lamp").await;
+    b.wait_for_text_in(".table", "15").await;
+    b.screenshot("docs/admin/products-desktop.png").await;
+    b.assert_accessible("the products").await;
+    let id = b
+        .find(".table a")
+        .await
+        .attr("href")
+        .await
+        .expect("href")
+        .expect("a link")
+        .trim_start_matches("/admin/products/")
+        .to_owned();
+    b.goto(&store_url(&stack, &shop.host, &format!("/products/{id}")))
+        .await;
+    b.wait_for_text_in("h1.product-title", "Desk lamp").await;
+    b.wait_for_text_in("[data-price]", "$39.50").await;
+    b.goto(&store_url(&stack, &shop.host, "/admin")).await;
+    b.wait_for_text_in("h1", "Dashboard").await;
 
     b.click(".admin-header button[type=submit]").await;
     b.wait_for_text_in("h1", "Sign in to").await;

@@ -47,6 +47,7 @@ pub mod search;
 pub mod seed;
 pub mod startup;
 pub mod state;
+pub mod stock_write;
 pub mod storefront;
 pub mod tenancy;
 pub mod themes;

@@ -17,7 +17,9 @@
 use std::collections::HashSet;
 
 use mercato_tenants::events::{Event, ProductChanged, ProductDeleted};
-use mercato_tenants::{ProductId, ProductStatus, StoreId, VariantId};
+use mercato_tenants::{ApiError, ProductId, ProductStatus, StoreId, VariantId};
+
+use crate::catalog::Product;
 use sqlx::{Postgres, Transaction};
 
 use crate::error::PodError;
@@ -157,6 +159,54 @@ pub async fn restocked(
         .map(|(_, p)| p)
         .collect();
     invalidate(state, store, &products).await;
+}
+
+/// Products with each variant's units on hand (over every location), as
+/// staff see them.
+pub async fn with_stock(
+    state: &AppState,
+    store: StoreId,
+    mut products: Vec<Product>,
+) -> Result<Vec<Product>, PodError> {
+    let ids: Vec<VariantId> = products
+        .iter()
+        .flat_map(|p| p.variants.iter().map(|v| v.id))
+        .collect();
+    let levels = crate::inventory::levels(&state.db, store, &ids).await?;
+    for v in products.iter_mut().flat_map(|p| p.variants.iter_mut()) {
+        v.on_hand = levels.get(&v.id).map(|l| l.on_hand);
+    }
+    Ok(products)
+}
+
+pub async fn staff_product(
+    state: &AppState,
+    store: StoreId,
+    id: ProductId,
+) -> Result<Product, PodError> {
+    let product = catalog::sql::get_product(&state.db, store, id, None)
+        .await?
+        .ok_or_else(|| ApiError::not_found("product"))?;
+    with_stock(state, store, vec![product])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::not_found("product").into())
+}
+
+/// Creates a product with its variants (and their starting stock), its
+/// fields checked here ([`catalog::NewProduct::validate`]).
+pub async fn create(
+    state: &AppState,
+    store: StoreId,
+    currency: mercato_tenants::Currency,
+    new: &mut catalog::NewProduct,
+) -> Result<ProductId, PodError> {
+    new.validate()?;
+    let mut tx = begin(&state.db, store).await?;
+    let id = catalog::sql::insert_product(&mut tx, store, currency, new).await?;
+    commit_change(state, tx, store, &[id]).await?;
+    tracing::info!(product_id = %id, "product created");
+    Ok(id)
 }
 
 #[cfg(test)]

@@ -7,13 +7,16 @@
 //!   `SameSite=Strict`, `Path=/admin`, `Secure` over HTTPS) and the CSRF
 //!   token every form carries;
 //! - [`pages`]: the dashboard, the orders and an order with its refund and
-//!   cancel forms.
+//!   cancel forms;
+//! - [`products`]: the products, a new product with its variants and
+//!   starting stock, a product's page with a stock form per variant.
 //!
 //! Why server-rendered HTML and no front-end framework: every page is one
 //! request to the pod, works without script, is tested over HTTP and in
 //! Chromium, and nothing needs a JavaScript build.
 
 pub mod pages;
+pub mod products;
 pub mod session;
 
 use axum::extract::Path;
@@ -33,6 +36,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("orders.html", include_str!("templates/orders.html")),
     ("order.html", include_str!("templates/order.html")),
     ("error.html", include_str!("templates/error.html")),
+    ("products.html", include_str!("templates/products.html")),
+    (
+        "product_new.html",
+        include_str!("templates/product_new.html"),
+    ),
+    ("product.html", include_str!("templates/product.html")),
 ];
 
 /// The admin's templates, compiled once.
@@ -81,6 +90,13 @@ pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .route("/admin/orders/{id}", get(pages::order))
         .route("/admin/orders/{id}/refund", post(pages::refund))
         .route("/admin/orders/{id}/cancel", post(pages::cancel))
+        .route(
+            "/admin/products",
+            get(products::list).post(products::create),
+        )
+        .route("/admin/products/new", get(products::new_page))
+        .route("/admin/products/{id}", get(products::show))
+        .route("/admin/products/{id}/stock", post(products::set_stock))
         .route("/admin/assets/{file}", get(asset))
 }
 

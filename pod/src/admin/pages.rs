@@ -27,7 +27,7 @@ use crate::tenancy::TenantContext;
 const ORDERS_PAGE: i64 = 25;
 
 /// An HTML page nobody caches.
-fn html(status: StatusCode, body: String) -> Response {
+pub(super) fn html(status: StatusCode, body: String) -> Response {
     let mut r = (
         status,
         [
@@ -45,7 +45,7 @@ fn html(status: StatusCode, body: String) -> Response {
 }
 
 /// Renders `template` in the admin's frame.
-fn render(
+pub(super) fn render(
     tenant: &TenantContext,
     session: Option<&AdminSession>,
     template: &str,
@@ -87,7 +87,7 @@ pub fn error_page(tenant: &TenantContext, err: PodError) -> Response {
 }
 
 /// To the sign-in page, coming back to `path` after.
-fn sign_in_first(path: &str) -> Response {
+pub(super) fn sign_in_first(path: &str) -> Response {
     let next: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
     see_other(&format!("/admin/login?next={next}"))
 }

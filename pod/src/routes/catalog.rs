@@ -126,36 +126,7 @@ async fn shop_get(
     Ok(read::respond(&headers, body))
 }
 
-/// Adds units on hand to each variant, for staff.
-async fn with_stock(
-    state: &AppState,
-    store: StoreId,
-    mut products: Vec<Product>,
-) -> Result<Vec<Product>, PodError> {
-    let ids: Vec<VariantId> = products
-        .iter()
-        .flat_map(|p| p.variants.iter().map(|v| v.id))
-        .collect();
-    let levels = crate::inventory::levels(&state.db, store, &ids).await?;
-    for v in products.iter_mut().flat_map(|p| p.variants.iter_mut()) {
-        v.on_hand = levels.get(&v.id).map(|l| l.on_hand);
-    }
-    Ok(products)
-}
-
-async fn staff_product(
-    state: &AppState,
-    store: StoreId,
-    id: ProductId,
-) -> Result<Product, PodError> {
-    let product = sql::get_product(&state.db, store, id, None)
-        .await?
-        .ok_or_else(|| ApiError::not_found("product"))?;
-    with_stock(state, store, vec![product])
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::not_found("product").into())
-}
+use crate::product_write::{staff_product, with_stock};
 
 /// Every product, any status, newest first.
 #[utoipa::path(get, path = "/admin/api/products", tag = "catalog", params(ListQuery),
@@ -206,11 +177,7 @@ async fn create(
     _: Staff,
     ApiJson(mut new): ApiJson<NewProduct>,
 ) -> Result<(StatusCode, Json<Product>), PodError> {
-    new.validate()?;
-    let mut tx = product_write::begin(&state.db, tenant.store_id).await?;
-    let id = sql::insert_product(&mut tx, tenant.store_id, tenant.currency, &new).await?;
-    product_write::commit_change(&state, tx, tenant.store_id, &[id]).await?;
-    tracing::info!(product_id = %id, "product created");
+    let id = product_write::create(&state, tenant.store_id, tenant.currency, &mut new).await?;
     Ok((
         StatusCode::CREATED,
         Json(staff_product(&state, tenant.store_id, id).await?),

@@ -1,0 +1,483 @@
+//! The admin's products: the list (any status, with units on hand), a form
+//! for a new product with one option's variants and their starting stock,
+//! and a product's page with its variants and a form to set each one's
+//! stock. Writes go through `product_write::create` and
+//! `stock_write::change_stock`, as `POST /admin/api/products` and `PUT
+//! /admin/api/variants/{id}/stock` do.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use bytes::Bytes;
+use mercato_tenants::http::ApiQuery;
+use mercato_tenants::{ApiError, Currency, Money, ProductId, ProductStatus, VariantId};
+use minijinja::context;
+use minijinja::value::Value;
+use serde::Serialize;
+use serde_json::json;
+
+use super::pages::{error_page, html, render, sign_in_first};
+use super::session::{AdminSession, MaybeAdmin};
+use crate::catalog::{NewProduct, Product};
+use crate::error::PodError;
+use crate::forms::{field, see_other};
+use crate::inventory::model::StockOp;
+use crate::state::AppState;
+use crate::tenancy::TenantContext;
+
+/// Products per page of the list.
+const PRODUCTS_PAGE: i64 = 25;
+
+/// An amount typed by staff (`25`, `25.5`, `25.50`, `1,299.00`) in minor
+/// units of `currency`; `None` when it is not one.
+pub fn parse_amount(raw: &str, currency: Currency) -> Option<i64> {
+    let raw: String = raw.trim().chars().filter(|c| *c != ',').collect();
+    let exponent = currency.exponent() as usize;
+    let (whole, fraction) = raw.split_once('.').unwrap_or((&raw, ""));
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+        || fraction.len() > exponent
+        || whole.len() > 13
+    {
+        return None;
+    }
+    let mut minor: i64 = whole.parse().ok()?;
+    for _ in 0..exponent {
+        minor = minor.checked_mul(10)?;
+    }
+    let padded = format!("{fraction:0<exponent$}");
+    let fraction: i64 = if padded.is_empty() {
+        0
+    } else {
+        padded.parse().ok()?
+    };
+    minor.checked_add(fraction)
+}
+
+/// The product a new-product form describes: one variant per value of its
+/// option (or one variant without options), each with the price, SKU
+/// (`<sku>-<value>`) and starting stock given; a refusal in words.
+pub fn new_product(fields: &[(String, String)], currency: Currency) -> Result<NewProduct, String> {
+    let get = |name: &str| field(fields, name).unwrap_or_default().to_owned();
+    let price =
+        parse_amount(&get("price"), currency).ok_or("Enter the price as a number, e.g. 25.00.")?;
+    let compare_at = match get("compare_at").as_str() {
+        "" => None,
+        raw => Some(
+            parse_amount(raw, currency)
+                .ok_or("Enter the compare-at price as a number, or leave it empty.")?,
+        ),
+    };
+    let stock: i64 = match get("stock").as_str() {
+        "" => 0,
+        raw => raw
+            .parse()
+            .map_err(|_| "Enter the starting stock as a whole number.")?,
+    };
+    let sku = get("sku");
+    let option = get("option_name");
+    let values: Vec<String> = get("option_values")
+        .split(',')
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .collect();
+    let variant = |sku: String, values: serde_json::Value| {
+        json!({"sku": sku, "price_minor": price, "compare_at_minor": compare_at,
+               "option_values": values, "stock": stock})
+    };
+    let (options, variants) = if option.is_empty() || values.is_empty() {
+        (json!([]), vec![variant(sku, json!({}))])
+    } else {
+        let variants = values
+            .iter()
+            .map(|v| {
+                let suffix: String = v
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() {
+                            c.to_ascii_uppercase()
+                        } else {
+                            '-'
+                        }
+                    })
+                    .collect();
+                variant(format!("{sku}-{suffix}"), json!({ option.clone(): v }))
+            })
+            .collect();
+        (json!([{"name": option, "values": values}]), variants)
+    };
+    let raw = json!({
+        "title": get("title"),
+        "description": get("description"),
+        "vendor": get("vendor"),
+        "product_type": get("product_type"),
+        "status": if get("status") == "active" { "active" } else { "draft" },
+        "options": options,
+        "variants": variants,
+    });
+    serde_json::from_value(raw).map_err(|e| {
+        let text = e.to_string();
+        let first = text.split(" at line").next().unwrap_or(&text).to_owned();
+        format!("The product is not valid: {first}.")
+    })
+}
+
+#[derive(Serialize)]
+struct Row {
+    id: String,
+    title: String,
+    status: String,
+    variants: usize,
+    on_hand: i64,
+    price: Option<Money>,
+    image: Option<String>,
+}
+
+fn row(p: &Product, currency: Currency) -> Row {
+    Row {
+        id: p.id.to_string(),
+        title: p.title.clone(),
+        status: p.status.as_str().to_owned(),
+        variants: p.variants.len(),
+        on_hand: p
+            .variants
+            .iter()
+            .filter_map(|v| v.on_hand)
+            .map(i64::from)
+            .sum(),
+        price: p
+            .variants
+            .iter()
+            .map(|v| v.price.minor)
+            .min()
+            .map(|m| Money::new(m, currency)),
+        image: p.images.first().map(|i| i.url.clone()),
+    }
+}
+
+/// `GET /admin/products[?status=][&after=]`.
+pub async fn list(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    MaybeAdmin(session): MaybeAdmin,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> Response {
+    let Some(session) = session else {
+        return sign_in_first("/admin/products");
+    };
+    let result = async {
+        let status = match field(&pairs, "status").filter(|s| !s.is_empty()) {
+            Some(s) => Some(
+                ProductStatus::parse(s)
+                    .ok_or_else(|| ApiError::invalid("choose a status from the list"))?,
+            ),
+            None => None,
+        };
+        let after = field(&pairs, "after").and_then(|a| a.parse::<ProductId>().ok());
+        let page = crate::catalog::sql::list_products(
+            &state.db,
+            tenant.store_id,
+            status,
+            after,
+            PRODUCTS_PAGE as u32,
+        )
+        .await?;
+        let items = crate::product_write::with_stock(&state, tenant.store_id, page.items).await?;
+        let rows: Vec<Row> = items.iter().map(|p| row(p, tenant.currency)).collect();
+        let next = page.next_cursor.map(|c| match status {
+            Some(s) => format!("/admin/products?status={}&after={c}", s.as_str()),
+            None => format!("/admin/products?after={c}"),
+        });
+        let statuses: Vec<_> = ["draft", "active", "archived"]
+            .iter()
+            .map(|s| context! { value => *s, selected => status.map(|x| x.as_str()) == Some(*s) })
+            .collect();
+        let body = render(
+            &tenant,
+            Some(&session),
+            "products.html",
+            "Products",
+            context! { nav => "products", rows => Value::from_serialize(&rows), next, statuses },
+        )?;
+        Ok::<_, PodError>(html(StatusCode::OK, body))
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&tenant, e))
+}
+
+fn new_form(
+    tenant: &TenantContext,
+    session: &AdminSession,
+    status: StatusCode,
+    form: &[(String, String)],
+    problem: Option<String>,
+) -> Result<Response, PodError> {
+    let values: std::collections::BTreeMap<String, String> = form.iter().cloned().collect();
+    let body = render(
+        tenant,
+        Some(session),
+        "product_new.html",
+        "New product",
+        context! { nav => "products", form => values, problem, currency => tenant.currency.as_str() },
+    )?;
+    Ok(html(status, body))
+}
+
+/// `GET /admin/products/new`.
+pub async fn new_page(tenant: TenantContext, MaybeAdmin(session): MaybeAdmin) -> Response {
+    let Some(session) = session else {
+        return sign_in_first("/admin/products/new");
+    };
+    new_form(&tenant, &session, StatusCode::OK, &[], None)
+        .unwrap_or_else(|e| error_page(&tenant, e))
+}
+
+/// `POST /admin/products`: creates the product of the form, then to its
+/// page; the form again with what is wrong.
+pub async fn create(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    MaybeAdmin(session): MaybeAdmin,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(session) = session else {
+        return sign_in_first("/admin/products/new");
+    };
+    let result = async {
+        let fields = session.form(&headers, &body)?;
+        let kept: Vec<(String, String)> = fields
+            .iter()
+            .filter(|(k, _)| k != "csrf")
+            .cloned()
+            .collect();
+        let mut product = match new_product(&fields, tenant.currency) {
+            Ok(p) => p,
+            Err(problem) => {
+                return new_form(
+                    &tenant,
+                    &session,
+                    StatusCode::BAD_REQUEST,
+                    &kept,
+                    Some(problem),
+                )
+            }
+        };
+        match crate::product_write::create(&state, tenant.store_id, tenant.currency, &mut product)
+            .await
+        {
+            Ok(id) => Ok(see_other(&format!("/admin/products/{id}?done=created"))),
+            Err(e) => match e.client_error() {
+                Some(refusal) => new_form(
+                    &tenant,
+                    &session,
+                    refusal.code.status(),
+                    &kept,
+                    Some(refusal.message),
+                ),
+                None => Err(e),
+            },
+        }
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&tenant, e))
+}
+
+fn product_id(raw: &str) -> Result<ProductId, PodError> {
+    raw.parse()
+        .map_err(|_| PodError::from(ApiError::not_found("product")))
+}
+
+async fn product_page(
+    state: &AppState,
+    tenant: &TenantContext,
+    session: &AdminSession,
+    id: ProductId,
+    status: StatusCode,
+    notice: Option<&str>,
+    problem: Option<String>,
+) -> Result<Response, PodError> {
+    let p = crate::product_write::staff_product(state, tenant.store_id, id).await?;
+    let variants: Vec<_> = p
+        .variants
+        .iter()
+        .map(|v| {
+            context! {
+                id => v.id.to_string(),
+                title => if v.title.is_empty() { p.title.clone() } else { v.title.clone() },
+                sku => v.sku.clone(),
+                price => Value::from_serialize(v.price),
+                on_hand => v.on_hand.unwrap_or(0),
+            }
+        })
+        .collect();
+    let body = render(
+        tenant,
+        Some(session),
+        "product.html",
+        &p.title,
+        context! {
+            nav => "products",
+            notice,
+            problem,
+            product => context! {
+                id => p.id.to_string(),
+                title => p.title.clone(),
+                status => p.status.as_str(),
+                vendor => p.vendor.clone(),
+                description => p.description.clone(),
+                images => Value::from_serialize(&p.images),
+            },
+            variants,
+        },
+    )?;
+    Ok(html(status, body))
+}
+
+/// `GET /admin/products/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    MaybeAdmin(session): MaybeAdmin,
+    Path(id): Path<String>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> Response {
+    let Some(session) = session else {
+        return sign_in_first(&format!("/admin/products/{id}"));
+    };
+    let notice = match field(&pairs, "done") {
+        Some("created") => Some("The product was created."),
+        Some("stock") => Some("The stock was saved."),
+        _ => None,
+    };
+    let result = async {
+        product_page(
+            &state,
+            &tenant,
+            &session,
+            product_id(&id)?,
+            StatusCode::OK,
+            notice,
+            None,
+        )
+        .await
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&tenant, e))
+}
+
+/// `POST /admin/products/{id}/stock` (`variant_id`, `on_hand`): sets the
+/// units on hand at the default location, as `PUT
+/// /admin/api/variants/{id}/stock`.
+pub async fn set_stock(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    MaybeAdmin(session): MaybeAdmin,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(session) = session else {
+        return sign_in_first(&format!("/admin/products/{id}"));
+    };
+    let result = async {
+        let fields = session.form(&headers, &body)?;
+        let product = product_id(&id)?;
+        let variant: VariantId = field(&fields, "variant_id")
+            .unwrap_or_default()
+            .parse()
+            .map_err(|_| PodError::from(ApiError::not_found("variant")))?;
+        // The variant must be this product's.
+        let p = crate::product_write::staff_product(&state, tenant.store_id, product).await?;
+        if !p.variants.iter().any(|v| v.id == variant) {
+            return Err(ApiError::not_found("variant").into());
+        }
+        let on_hand = field(&fields, "on_hand")
+            .unwrap_or_default()
+            .parse::<i32>()
+            .ok()
+            .filter(|n| (0..=crate::inventory::model::MAX_ON_HAND).contains(n));
+        let Some(on_hand) = on_hand else {
+            return product_page(
+                &state,
+                &tenant,
+                &session,
+                product,
+                StatusCode::BAD_REQUEST,
+                None,
+                Some("Enter the units on hand as a whole number from 0.".to_owned()),
+            )
+            .await;
+        };
+        let actor = session.claims.sub.clone();
+        crate::stock_write::change_stock(
+            &state,
+            tenant.store_id,
+            crate::stock_write::StaffChange {
+                variant,
+                location: None,
+                op: StockOp::Set(on_hand),
+                reason: "correction",
+                actor: &actor,
+                low_stock_threshold: None,
+            },
+        )
+        .await?;
+        Ok(see_other(&format!("/admin/products/{product}?done=stock")))
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&tenant, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usd() -> Currency {
+        Currency::parse("USD").expect("usd")
+    }
+
+    #[test]
+    fn amounts_are_read_as_staff_type_them() {
+        assert_eq!(parse_amount("25", usd()), Some(2500));
+        assert_eq!(parse_amount("25.5", usd()), Some(2550));
+        assert_eq!(parse_amount(" 1,299.00 ", usd()), Some(129_900));
+        assert_eq!(parse_amount("0.07", usd()), Some(7));
+        let jpy = Currency::parse("JPY").expect("jpy");
+        assert_eq!(parse_amount("1200", jpy), Some(1200));
+        for bad in ["", "-1", "1.234", "1e3", "abc", "1.2.3", "99999999999999"] {
+            assert_eq!(parse_amount(bad, usd()), None, "{bad}");
+        }
+        assert_eq!(parse_amount("1.5", jpy), None);
+    }
+
+    #[test]
+    fn a_form_with_an_option_makes_a_variant_per_value() {
+        let form: Vec<(String, String)> = [
+            ("title", "Lamp"),
+            ("price", "45.00"),
+            ("sku", "LAMP"),
+            ("option_name", "Colour"),
+            ("option_values", "Red, Blue green"),
+            ("stock", "3"),
+            ("status", "active"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut p = new_product(&form, usd()).expect("a product");
+        p.validate().expect("valid");
+        assert_eq!(p.variants.len(), 2);
+        assert_eq!(p.variants[1].sku.as_str(), "LAMP-BLUE-GREEN");
+        assert_eq!(p.variants[1].title, "Blue green");
+        assert_eq!(p.variants[0].price_minor, 4500);
+        assert_eq!(p.variants[0].stock, Some(3));
+        assert_eq!(p.status, ProductStatus::Active);
+        let bad: Vec<(String, String)> = vec![
+            ("title".into(), "Lamp".into()),
+            ("price".into(), "x".into()),
+        ];
+        assert!(new_product(&bad, usd()).expect_err("refused").contains("price"));
+    }
+}
