@@ -413,6 +413,94 @@ async fn staff_sign_in_read_the_dashboard_refund_an_order_and_add_a_product_with
         "{}",
         p.body
     );
+    // An image, uploaded as a browser sends a file.
+    let png = mercato_devstack::demo_art::picture(
+        mercato_devstack::demo_art::Shape::Mug,
+        [200, 160, 40],
+        [240, 240, 240],
+    );
+    let upload = |parts: Vec<(&'static str, Option<&'static str>, Vec<u8>)>, origin: String| {
+        let boundary = "----mercato-test-boundary";
+        let mut body = Vec::new();
+        for (name, filename, bytes) in parts {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            match filename {
+                Some(f) => body.extend_from_slice(
+                    format!(
+                        "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                    )
+                    .as_bytes(),
+                ),
+                None => body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+                ),
+            }
+            body.extend_from_slice(&bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let req = client()
+            .post(format!("{}{product_path}/images", stack.router.url()))
+            .header("host", host)
+            .header(
+                CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header(ORIGIN, origin)
+            .header(COOKIE, cookie.clone())
+            .body(body);
+        async move { read(req.send().await.expect("upload")).await }
+    };
+    let p = upload(
+        vec![
+            ("alt", None, b"A lamp".to_vec()),
+            ("image", Some("lamp.png"), png.clone()),
+        ],
+        origin.clone(),
+    )
+    .await;
+    assert_eq!(p.status, 403, "no CSRF token");
+    let p = upload(
+        vec![
+            ("csrf", None, token.as_bytes().to_vec()),
+            ("image", Some("lamp.png"), png.clone()),
+        ],
+        "http://evil.example".into(),
+    )
+    .await;
+    assert_eq!(p.status, 403, "from another site");
+    let p = upload(
+        vec![
+            ("csrf", None, token.as_bytes().to_vec()),
+            ("image", Some("notes.txt"), b"not a picture".to_vec()),
+        ],
+        origin.clone(),
+    )
+    .await;
+    assert_eq!(p.status, 422);
+    assert!(
+        p.body.contains("not a PNG, JPEG, GIF or WebP image"),
+        "{}",
+        p.body
+    );
+    let p = upload(
+        vec![
+            ("csrf", None, token.as_bytes().to_vec()),
+            ("alt", None, b"A desk lamp, black".to_vec()),
+            ("image", Some("lamp.png"), png.clone()),
+        ],
+        origin.clone(),
+    )
+    .await;
+    assert_eq!(
+        (p.status, p.location.clone()),
+        (303, format!("{product_path}?done=image"))
+    );
+    let p = get(&stack, host, &p.location, &cookie).await;
+    assert!(
+        p.body.contains("The image was added") && p.body.contains("alt=\"A desk lamp, black\"")
+    );
+
     // It sells on the storefront.
     let page = stack
         .get(host, &format!("/products/{product_id}"))
@@ -420,7 +508,11 @@ async fn staff_sign_in_read_the_dashboard_refund_an_order_and_add_a_product_with
         .await
         .expect("storefront");
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.expect("page").contains("Desk lamp"));
+    let page = page.text().await.expect("page");
+    assert!(
+        page.contains("Desk lamp") && page.contains("alt=\"A desk lamp, black\""),
+        "{page}"
+    );
 
     // Another store's admin does not know this session, nor do tokens that
     // are not a staff session of this store.

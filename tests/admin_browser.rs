@@ -115,6 +115,24 @@ async fn a_staff_member_signs_in_refunds_an_order_and_adds_a_product_that_sells(
     b.click("form.stock-form:has(input[data-sku='DESK-WHITE']) button")
         .await;
     b.wait_for_text("The stock was saved").await;
+    // A picture, chosen as a file.
+    let picture = mercato_devstack::demo_art::picture(
+        mercato_devstack::demo_art::Shape::Mug,
+        [60, 60, 66],
+        [236, 232, 224],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("desk-lamp.png");
+    std::fs::write(&file, picture).expect("picture");
+    b.fill("#alt", "A black desk lamp").await;
+    b.find("#image")
+        .await
+        .send_keys(file.to_str().expect("path"))
+        .await
+        .expect("choosing the file");
+    b.click(".image-form button[type=submit]").await;
+    b.wait_for_text("The image was added").await;
+    b.wait_for(".thumbs img[alt='A black desk lamp']").await;
     b.screenshot("docs/admin/product-desktop.png").await;
     b.assert_accessible("a product").await;
     b.click("nav a[href='/admin/products']").await;
@@ -135,6 +153,8 @@ async fn a_staff_member_signs_in_refunds_an_order_and_adds_a_product_that_sells(
         .await;
     b.wait_for_text_in("h1.product-title", "Desk lamp").await;
     b.wait_for_text_in("[data-price]", "$39.50").await;
+    b.wait_for(".gallery-main img[alt='A black desk lamp']")
+        .await;
     b.goto(&store_url(&stack, &shop.host, "/admin")).await;
     b.wait_for_text_in("h1", "Dashboard").await;
 

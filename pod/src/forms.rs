@@ -59,7 +59,7 @@ pub fn posted_form(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, Stri
 
 /// `403` for a form posted from another site: its `Origin` names another
 /// host than the one the shopper is on.
-fn same_site(headers: &HeaderMap) -> Result<(), ApiError> {
+pub fn same_site(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return Ok(());
     };

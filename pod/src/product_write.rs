@@ -17,7 +17,7 @@
 use std::collections::HashSet;
 
 use mercato_tenants::events::{Event, ProductChanged, ProductDeleted};
-use mercato_tenants::{ApiError, ProductId, ProductStatus, StoreId, VariantId};
+use mercato_tenants::{ApiError, ErrorCode, ProductId, ProductStatus, StoreId, VariantId};
 
 use crate::catalog::Product;
 use sqlx::{Postgres, Transaction};
@@ -207,6 +207,52 @@ pub async fn create(
     commit_change(state, tx, store, &[id]).await?;
     tracing::info!(product_id = %id, "product created");
     Ok(id)
+}
+
+/// Stores an image (its bytes checked to be a PNG, JPEG, GIF or WebP,
+/// `422 invalid_image` otherwise) and appends it to the product, for the
+/// API's upload and the admin's. Its URL is content-addressed.
+pub async fn add_image(
+    state: &AppState,
+    store: StoreId,
+    id: ProductId,
+    bytes: bytes::Bytes,
+    alt: &str,
+) -> Result<(), PodError> {
+    if bytes.is_empty() {
+        return Err(ApiError::new(ErrorCode::InvalidImage, "the body is empty").into());
+    }
+    // Check the product before storing anything.
+    catalog::sql::get_product(&state.db, store, id, None)
+        .await?
+        .ok_or_else(|| ApiError::not_found("product"))?;
+    let stored = state
+        .media
+        .put_image(store, bytes)
+        .await
+        .map_err(PodError::internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidImage,
+                "the body is not a PNG, JPEG, GIF or WebP image",
+            )
+        })?;
+    let mut tx = begin(&state.db, store).await?;
+    catalog::sql::lock_product(&mut tx, store, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("product"))?;
+    let image = catalog::sql::NewImage {
+        object_key: &stored.key,
+        url: &stored.url,
+        content_type: stored.kind.content_type(),
+        byte_size: i32::try_from(stored.size).map_err(PodError::internal)?,
+        sha256: &stored.sha256,
+        alt,
+    };
+    catalog::sql::insert_image(&mut tx, store, id, &image).await?;
+    catalog::sql::touch_product(&mut tx, store, id).await?;
+    commit_change(state, tx, store, &[id]).await?;
+    Ok(())
 }
 
 #[cfg(test)]

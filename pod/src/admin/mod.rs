@@ -97,6 +97,11 @@ pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .route("/admin/products/new", get(products::new_page))
         .route("/admin/products/{id}", get(products::show))
         .route("/admin/products/{id}/stock", post(products::set_stock))
+        // The image's own limit (`media.max_bytes`) bounds the upload.
+        .route(
+            "/admin/products/{id}/images",
+            post(products::upload_image).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/admin/assets/{file}", get(asset))
 }
 

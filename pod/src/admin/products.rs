@@ -349,6 +349,7 @@ pub async fn show(
     let notice = match field(&pairs, "done") {
         Some("created") => Some("The product was created."),
         Some("stock") => Some("The stock was saved."),
+        Some("image") => Some("The image was added."),
         _ => None,
     };
     let result = async {
@@ -430,6 +431,130 @@ pub async fn set_stock(
     result.unwrap_or_else(|e| error_page(&tenant, e))
 }
 
+/// Most fields in an image upload form (the CSRF token, the alt text, the
+/// file).
+const UPLOAD_FIELDS: usize = 3;
+
+/// Reads a multipart field of at most `limit` bytes (`413` beyond).
+async fn bounded(
+    field: &mut axum::extract::multipart::Field<'_>,
+    limit: usize,
+) -> Result<Vec<u8>, PodError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| ApiError::invalid(format!("the upload is not a valid form: {e}")))?
+    {
+        if out.len() + chunk.len() > limit {
+            return Err(ApiError::new(
+                mercato_tenants::ErrorCode::PayloadTooLarge,
+                format!("an image is at most {limit} bytes"),
+            )
+            .into());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// `POST /admin/products/{id}/images` (`multipart/form-data`: `csrf`,
+/// `alt`, `image`): stores the image and appends it to the product, as
+/// `POST /admin/api/products/{id}/images` (its size limit and its check
+/// that the bytes are a PNG, JPEG, GIF or WebP image).
+pub async fn upload_image(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    MaybeAdmin(session): MaybeAdmin,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let Some(session) = session else {
+        return sign_in_first(&format!("/admin/products/{id}"));
+    };
+    let result = async {
+        crate::forms::same_site(&headers)?;
+        let product = product_id(&id)?;
+        let mut multipart = multipart.map_err(|_| {
+            ApiError::new(
+                mercato_tenants::ErrorCode::UnsupportedMediaType,
+                "send the image as multipart/form-data",
+            )
+        })?;
+        let (mut csrf, mut alt, mut image) = (None, String::new(), None);
+        let mut seen = 0;
+        while let Some(mut part) = multipart
+            .next_field()
+            .await
+            .map_err(|e| ApiError::invalid(format!("the upload is not a valid form: {e}")))?
+        {
+            seen += 1;
+            if seen > UPLOAD_FIELDS {
+                return Err(ApiError::invalid("the form has too many fields").into());
+            }
+            match part.name() {
+                Some("csrf") => {
+                    let raw = bounded(&mut part, 64).await?;
+                    csrf = Some(String::from_utf8_lossy(&raw).into_owned());
+                }
+                Some("alt") => {
+                    let raw = bounded(&mut part, 2048).await?;
+                    let text = String::from_utf8(raw)
+                        .map_err(|_| ApiError::invalid("the alt text is not UTF-8"))?;
+                    if text.chars().count() > 512 || text.chars().any(char::is_control) {
+                        return Err(ApiError::invalid(
+                            "the alt text is at most 512 characters, without control characters",
+                        )
+                        .into());
+                    }
+                    alt = text.trim().to_owned();
+                }
+                Some("image") => {
+                    image = Some(bounded(&mut part, state.config.media.max_bytes).await?);
+                }
+                _ => return Err(ApiError::invalid("the form has a field it should not").into()),
+            }
+        }
+        session.check_csrf(csrf.as_deref().unwrap_or_default())?;
+        let image = image.filter(|i| !i.is_empty());
+        let Some(image) = image else {
+            return product_page(
+                &state,
+                &tenant,
+                &session,
+                product,
+                StatusCode::BAD_REQUEST,
+                None,
+                Some("Choose an image file to upload.".to_owned()),
+            )
+            .await;
+        };
+        match crate::product_write::add_image(&state, tenant.store_id, product, image.into(), &alt)
+            .await
+        {
+            Ok(()) => Ok(see_other(&format!("/admin/products/{product}?done=image"))),
+            Err(e) => match e.client_error() {
+                Some(refusal) => {
+                    product_page(
+                        &state,
+                        &tenant,
+                        &session,
+                        product,
+                        refusal.code.status(),
+                        None,
+                        Some(refusal.message),
+                    )
+                    .await
+                }
+                None => Err(e),
+            },
+        }
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&tenant, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,6 +603,8 @@ mod tests {
             ("title".into(), "Lamp".into()),
             ("price".into(), "x".into()),
         ];
-        assert!(new_product(&bad, usd()).expect_err("refused").contains("price"));
+        assert!(new_product(&bad, usd())
+            .expect_err("refused")
+            .contains("price"));
     }
 }

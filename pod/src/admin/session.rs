@@ -51,9 +51,14 @@ impl AdminSession {
         body: &[u8],
     ) -> Result<Vec<(String, String)>, ApiError> {
         let fields = posted_form(headers, body)?;
-        let sent = field(&fields, "csrf").unwrap_or_default();
+        self.check_csrf(field(&fields, "csrf").unwrap_or_default())?;
+        Ok(fields)
+    }
+
+    /// `403` unless `sent` is this session's CSRF token.
+    pub fn check_csrf(&self, sent: &str) -> Result<(), ApiError> {
         if bool::from(sent.as_bytes().ct_eq(self.csrf.as_bytes())) {
-            Ok(fields)
+            Ok(())
         } else {
             Err(ApiError::new(
                 ErrorCode::Forbidden,

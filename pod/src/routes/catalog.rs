@@ -20,7 +20,7 @@ use crate::catalog::model::{
     VariantPatch, MAX_VARIANTS,
 };
 use crate::catalog::read;
-use crate::catalog::sql::{self, NewImage, Page};
+use crate::catalog::sql::{self, Page};
 use crate::error::PodError;
 use crate::paging::page_limit;
 use crate::product_write;
@@ -410,36 +410,7 @@ async fn upload_image(
                 format!("an image is at most {} bytes", state.config.media.max_bytes),
             )
         })?;
-    if bytes.is_empty() {
-        return Err(ApiError::new(ErrorCode::InvalidImage, "the body is empty").into());
-    }
-    // Check the product before storing anything.
-    sql::get_product(&state.db, tenant.store_id, id, None)
-        .await?
-        .ok_or_else(|| ApiError::not_found("product"))?;
-    let stored = state
-        .media
-        .put_image(tenant.store_id, bytes)
-        .await
-        .map_err(PodError::internal)?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidImage,
-                "the body is not a PNG, JPEG, GIF or WebP image",
-            )
-        })?;
-    let mut tx = product_write::begin(&state.db, tenant.store_id).await?;
-    locked(&mut tx, tenant.store_id, id).await?;
-    let image = NewImage {
-        object_key: &stored.key,
-        url: &stored.url,
-        content_type: stored.kind.content_type(),
-        byte_size: i32::try_from(stored.size).map_err(PodError::internal)?,
-        sha256: &stored.sha256,
-        alt: alt.trim(),
-    };
-    sql::insert_image(&mut tx, tenant.store_id, id, &image).await?;
-    commit_touched(&state, tx, tenant.store_id, id).await?;
+    product_write::add_image(&state, tenant.store_id, id, bytes, alt.trim()).await?;
     Ok((
         StatusCode::CREATED,
         Json(staff_product(&state, tenant.store_id, id).await?),
