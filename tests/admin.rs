@@ -558,3 +558,182 @@ async fn staff_sign_in_read_the_dashboard_refund_an_order_and_add_a_product_with
 
     stack.shutdown().await;
 }
+
+#[tokio::test]
+async fn only_the_owner_manages_staff_and_the_server_refuses_what_the_page_hides() {
+    let stack = Stack::start(1).await;
+    let r = stack
+        .at(reqwest::Method::POST, common::PLATFORM, "/v1/signup")
+        .json(
+            &serde_json::json!({"email": "ada@lamps.example", "password": "correct horse battery",
+            "store_name": "Ada's Lamps"}),
+        )
+        .send()
+        .await
+        .expect("signup");
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.expect("json");
+    let handle = created["store"]["handle"]
+        .as_str()
+        .expect("handle")
+        .to_owned();
+    let host = format!("{handle}.{}", common::PLATFORM);
+    stack
+        .eventually("the router routes the new store", || async {
+            let r = stack.get(&host, "/api/products").send().await.ok()?;
+            (r.status() == 200).then_some(())
+        })
+        .await;
+    let origin = format!("http://{host}");
+    let sign_in = |email: &'static str, password: &'static str| {
+        let (stack, host, origin) = (&stack, host.clone(), origin.clone());
+        async move {
+            let p = post(
+                stack,
+                &host,
+                "/admin/login",
+                "",
+                &origin,
+                &[("email", email), ("password", password), ("next", "/admin")],
+            )
+            .await;
+            assert_eq!(p.status, 303, "{email} signs in: {}", p.body);
+            p.cookies
+                .iter()
+                .find(|c| c.starts_with("mercato_admin="))
+                .and_then(|c| c.split(';').next())
+                .expect("a session cookie")
+                .to_owned()
+        }
+    };
+
+    // The owner invites Bob from the staff page.
+    let owner = sign_in("ada@lamps.example", "correct horse battery").await;
+    let p = get(&stack, &host, "/admin", &owner).await;
+    assert!(
+        p.body.contains("href=\"/admin/settings/staff\""),
+        "the owner's nav"
+    );
+    let p = get(&stack, &host, "/admin/settings/staff", &owner).await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("ada@lamps.example (you)"), "{}", p.body);
+    let owner_csrf = csrf(&p.body);
+    let p = post(
+        &stack,
+        &host,
+        "/admin/settings/staff/invite",
+        &owner,
+        &origin,
+        &[("csrf", owner_csrf.as_str()), ("email", "not an email")],
+    )
+    .await;
+    assert_eq!(p.status, 400);
+    let p = post(
+        &stack,
+        &host,
+        "/admin/settings/staff/invite",
+        &owner,
+        &origin,
+        &[
+            ("csrf", owner_csrf.as_str()),
+            ("email", "bob@lamps.example"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (p.status, p.location.as_str()),
+        (303, "/admin/settings/staff?done=invited")
+    );
+    let token: String = {
+        use sqlx::Connection as _;
+        let store = &created["store"];
+        let mut db = sqlx::PgConnection::connect(&stack.pod_for(store).await.database_url)
+            .await
+            .expect("db");
+        sqlx::query_scalar(
+            "SELECT payload->>'token' FROM outbox WHERE type = 'staff.invited'
+             AND payload->>'email' = 'bob@lamps.example'",
+        )
+        .fetch_one(&mut db)
+        .await
+        .expect("the invitation's mail")
+    };
+    let r = stack
+        .post(&host, "/admin/api/staff/invitations/accept")
+        .json(&serde_json::json!({"token": token, "password": "bob's long password"}));
+    assert_eq!(common::status_of(r).await, 201);
+
+    // Bob is staff: no staff page, and its forms are refused when sent
+    // without it.
+    let bob = sign_in("bob@lamps.example", "bob's long password").await;
+    let p = get(&stack, &host, "/admin", &bob).await;
+    assert_eq!(p.status, 200);
+    assert!(
+        !p.body.contains("href=\"/admin/settings/staff\""),
+        "no staff link for staff"
+    );
+    let bob_csrf = csrf(&p.body);
+    let p = get(&stack, &host, "/admin/settings/staff", &bob).await;
+    assert_eq!(p.status, 403);
+    assert!(
+        p.body
+            .contains("Only the store&#39;s owner may manage its staff."),
+        "{}",
+        p.body
+    );
+    let p = post(
+        &stack,
+        &host,
+        "/admin/settings/staff/invite",
+        &bob,
+        &origin,
+        &[
+            ("csrf", bob_csrf.as_str()),
+            ("email", "mallory@lamps.example"),
+        ],
+    )
+    .await;
+    assert_eq!(p.status, 403);
+    let members = get(&stack, &host, "/admin/settings/staff", &owner)
+        .await
+        .body;
+    let bob_id = members
+        .split("/admin/settings/staff/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("bob's remove form")
+        .to_owned();
+    let p = post(
+        &stack,
+        &host,
+        &format!("/admin/settings/staff/{bob_id}/remove"),
+        &bob,
+        &origin,
+        &[("csrf", bob_csrf.as_str())],
+    )
+    .await;
+    assert_eq!(p.status, 403, "staff cannot remove staff");
+
+    // The owner removes Bob: his session ends at once.
+    let p = post(
+        &stack,
+        &host,
+        &format!("/admin/settings/staff/{bob_id}/remove"),
+        &owner,
+        &origin,
+        &[("csrf", owner_csrf.as_str())],
+    )
+    .await;
+    assert_eq!(
+        (p.status, p.location.as_str()),
+        (303, "/admin/settings/staff?done=removed")
+    );
+    let p = get(&stack, &host, "/admin", &bob).await;
+    assert_eq!(p.status, 303, "Bob's session ended");
+    let p = get(&stack, &host, "/admin/settings/staff?done=removed", &owner).await;
+    assert!(
+        p.body.contains("The staff member was removed") && !p.body.contains("bob@lamps.example")
+    );
+
+    stack.shutdown().await;
+}

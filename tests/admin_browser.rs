@@ -16,7 +16,33 @@ use serde_json::Value;
 #[tokio::test]
 async fn a_staff_member_signs_in_refunds_an_order_and_adds_a_product_that_sells() {
     let (stack, b) = tokio::join!(Stack::start(1), Browser::desktop());
-    let shop = Shop::open(&stack, "lampshop").await;
+    // Ada signs up for a store (the owner) and hires Eve (staff).
+    let r = stack
+        .at(reqwest::Method::POST, common::PLATFORM, "/v1/signup")
+        .json(&serde_json::json!({"email": "ada@lampshop.example",
+            "password": "correct horse battery", "store_name": "Lampshop", "handle": "lampshop"}))
+        .send()
+        .await
+        .expect("signup");
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.expect("json");
+    let shop = Shop {
+        id: created["store"]["id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("store id"),
+        host: format!("lampshop.{}", common::PLATFORM),
+        staff: created["token"].as_str().expect("token").to_owned(),
+        store: created["store"].clone(),
+        database_url: None,
+    };
+    stack
+        .eventually("the router routes the new store", || async {
+            let r = stack.get(&shop.host, "/api/products").send().await.ok()?;
+            (r.status() == 200).then_some(())
+        })
+        .await;
     let (_, variant) = shop.product(&stack, "LAMP", 4500, 20).await;
     let mut orders = Vec::new();
     for i in 0..3 {
@@ -33,7 +59,7 @@ async fn a_staff_member_signs_in_refunds_an_order_and_adds_a_product_that_sells(
         .await;
 
     b.goto(&store_url(&stack, &shop.host, "/admin")).await;
-    b.wait_for_text_in("h1", "Sign in to Store lampshop").await;
+    b.wait_for_text_in("h1", "Sign in to Lampshop").await;
     b.screenshot("docs/admin/login-desktop.png").await;
     b.assert_accessible("the admin's sign-in page").await;
     b.fill("#email", "eve@lampshop.example").await;
@@ -158,6 +184,31 @@ async fn a_staff_member_signs_in_refunds_an_order_and_adds_a_product_that_sells(
     b.goto(&store_url(&stack, &shop.host, "/admin")).await;
     b.wait_for_text_in("h1", "Dashboard").await;
 
+    // Eve may not manage the staff: no link, and the page refuses her.
+    assert!(b
+        .find_all("nav a[href='/admin/settings/staff']")
+        .await
+        .is_empty());
+    b.goto(&store_url(&stack, &shop.host, "/admin/settings/staff"))
+        .await;
+    b.wait_for_text("Only the store's owner may manage its staff.")
+        .await;
+    b.assert_accessible("a refusal").await;
+    b.goto(&store_url(&stack, &shop.host, "/admin")).await;
+    b.click(".admin-header button[type=submit]").await;
+    b.wait_for_text_in("h1", "Sign in to").await;
+
+    // Ada, the owner, has the staff page: Eve is on it.
+    b.fill("#email", "ada@lampshop.example").await;
+    b.fill("#password", "correct horse battery").await;
+    b.click(".stack-form button[type=submit]").await;
+    b.wait_for_text_in("h1", "Dashboard").await;
+    b.click("nav a[href='/admin/settings/staff']").await;
+    b.wait_for_text_in(".members", "eve@lampshop.example").await;
+    b.wait_for_text_in(".members", "ada@lampshop.example (you)")
+        .await;
+    b.screenshot("docs/admin/staff-desktop.png").await;
+    b.assert_accessible("the staff page").await;
     b.click(".admin-header button[type=submit]").await;
     b.wait_for_text_in("h1", "Sign in to").await;
     b.close().await;

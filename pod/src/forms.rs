@@ -105,6 +105,19 @@ pub fn see_other(to: &str) -> Response {
     response
 }
 
+/// An API refusal's message as a page shows it: a sentence, capitalized
+/// and ending with a full stop.
+pub fn sentence(message: &str) -> String {
+    let mut m = message.trim().to_owned();
+    if let Some(first) = m.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    if !m.ends_with(['.', '!', '?']) {
+        m.push('.');
+    }
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,7 @@ pub mod registration;
 pub mod secrets;
 pub mod sessions;
 pub(crate) mod sql;
+pub mod team;
 
 use mercato_tenants::{Email, StoreId};
 use sqlx::{Postgres, Transaction};

@@ -8,6 +8,7 @@
 //!   token every form carries;
 //! - [`pages`]: the dashboard, the orders and an order with its refund and
 //!   cancel forms;
+//! - [`staff`]: the store's staff (owner only);
 //! - [`products`]: the products, a new product with its variants and
 //!   starting stock, a product's page with a stock form per variant.
 //!
@@ -18,6 +19,7 @@
 pub mod pages;
 pub mod products;
 pub mod session;
+pub mod staff;
 
 use axum::extract::Path;
 use axum::http::{header, StatusCode};
@@ -42,6 +44,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/product_new.html"),
     ),
     ("product.html", include_str!("templates/product.html")),
+    ("staff.html", include_str!("templates/staff.html")),
 ];
 
 /// The admin's templates, compiled once.
@@ -102,6 +105,9 @@ pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
             "/admin/products/{id}/images",
             post(products::upload_image).layer(axum::extract::DefaultBodyLimit::disable()),
         )
+        .route("/admin/settings/staff", get(staff::show))
+        .route("/admin/settings/staff/invite", post(staff::invite))
+        .route("/admin/settings/staff/{id}/remove", post(staff::remove))
         .route("/admin/assets/{file}", get(asset))
 }
 

@@ -73,7 +73,7 @@ pub fn error_page(tenant: &TenantContext, err: PodError) -> Response {
     let message = if status.is_server_error() {
         "Something went wrong on our side. Please try again in a moment.".to_owned()
     } else {
-        err.message.clone()
+        crate::forms::sentence(&err.message)
     };
     let body = render(
         tenant,

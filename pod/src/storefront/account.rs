@@ -112,16 +112,7 @@ fn in_words(code: ErrorCode, message: &str) -> String {
             here. Check them, or reset your password."
             .to_owned(),
         ErrorCode::InvalidEmail => "Please enter a valid email address.".to_owned(),
-        _ => {
-            let mut m = message.to_owned();
-            if let Some(first) = m.get_mut(0..1) {
-                first.make_ascii_uppercase();
-            }
-            if !m.ends_with('.') {
-                m.push('.');
-            }
-            m
-        }
+        _ => crate::forms::sentence(message),
     }
 }
 

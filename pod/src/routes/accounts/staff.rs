@@ -4,20 +4,17 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{DateTime, Utc};
-use mercato_tenants::events::{Event, StaffInvited};
+use chrono::Utc;
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::{ApiError, ErrorCode, StaffId};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::accounts::auth::{Owner, Staff};
 use crate::accounts::login::open_staff_session;
-use crate::accounts::model::{StaffLogin, StaffMember, StaffRole, Subject, INVITATION_TTL_SECS};
+use crate::accounts::model::{StaffLogin, StaffMember, StaffRole};
 use crate::accounts::rate_limit::ClientAddress;
-use crate::accounts::{parse_email, parse_password, secrets, sessions, sql, LoginRejection};
+use crate::accounts::{parse_email, parse_password, secrets, sessions, sql, team, LoginRejection};
 use crate::error::PodError;
-use crate::events;
 use crate::paging::{full_page_cursor, page_limit};
 use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
@@ -43,12 +40,7 @@ pub struct InviteRequest {
     email: String,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Invitation {
-    id: Uuid,
-    email: String,
-    expires_at: DateTime<Utc>,
-}
+pub use crate::accounts::team::Invitation;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -116,9 +108,7 @@ pub(super) async fn list(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<StaffPage>, PodError> {
     let limit = page_limit(q.limit)?;
-    let items = sql::staff::list(&state.db, tenant.store_id, q.after, limit)
-        .await
-        .map_err(PodError::internal)?;
+    let items = team::members(&state.db, tenant.store_id, q.after, limit).await?;
     let next_cursor = full_page_cursor(&items, limit, |m| m.id);
     Ok(Json(StaffPage { items, next_cursor }))
 }
@@ -136,52 +126,15 @@ pub(super) async fn invite(
     Owner(owner): Owner,
     ApiJson(req): ApiJson<InviteRequest>,
 ) -> Result<(StatusCode, Json<Invitation>), PodError> {
-    let store = tenant.store_id;
-    let email = parse_email(&req.email)?;
-    let token = secrets::random_token();
-    let id = Uuid::now_v7();
-    let expires_at = Utc::now() + chrono::Duration::seconds(INVITATION_TTL_SECS);
-    let mut tx = begin_write(&state.db, store).await?;
-    let taken = sql::staff::email_is_member(&mut *tx, store, &email)
-        .await
-        .map_err(PodError::internal)?;
-    if taken {
-        return Err(ApiError::new(
-            ErrorCode::EmailTaken,
-            "this email is already a staff member of this store",
-        )
-        .into());
-    }
-    sql::staff::insert_invitation(
-        &mut *tx,
-        store,
-        id,
-        &email,
-        &secrets::sha256_hex(&token),
+    let invitation = team::invite(
+        &state,
+        tenant.store_id,
+        &tenant.name,
+        &req.email,
         &owner.sub,
-        expires_at,
     )
     .await?;
-    let invited = StaffInvited {
-        invitation_id: id,
-        store_id: store,
-        store_name: tenant.name.clone(),
-        email: email.as_str().to_owned(),
-        token,
-        expires_at,
-    };
-    events::record(&mut tx, store, &Event::StaffInvited(invited))
-        .await
-        .map_err(PodError::internal)?;
-    tx.commit().await.map_err(PodError::internal)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Invitation {
-            id,
-            email: email.as_str().to_owned(),
-            expires_at,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(invitation)))
 }
 
 /// Accepts an invitation: makes the staff account and signs it in.
@@ -239,28 +192,6 @@ pub(super) async fn remove(
     _: Owner,
     ApiPath(id): ApiPath<StaffId>,
 ) -> Result<StatusCode, PodError> {
-    let store = tenant.store_id;
-    let mut tx = begin_write(&state.db, store).await?;
-    let role = sql::staff::lock_role(&mut *tx, store, id)
-        .await
-        .map_err(PodError::internal)?;
-    match role.and_then(|r| StaffRole::parse(&r)) {
-        None => return Err(ApiError::not_found("staff member").into()),
-        Some(StaffRole::Owner) => {
-            return Err(ApiError::new(
-                ErrorCode::Conflict,
-                "the owner of the store cannot be removed",
-            )
-            .into())
-        }
-        Some(StaffRole::Staff) => {}
-    }
-    sql::staff::disable(&mut *tx, store, id)
-        .await
-        .map_err(PodError::internal)?;
-    sql::sessions::revoke_all(&mut *tx, store, Subject::Staff(id.as_uuid()))
-        .await
-        .map_err(PodError::internal)?;
-    tx.commit().await.map_err(PodError::internal)?;
+    team::remove(&state, tenant.store_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
