@@ -658,14 +658,53 @@ async fn only_the_owner_manages_staff_and_the_server_refuses_what_the_page_hides
         .await
         .expect("the invitation's mail")
     };
-    let r = stack
-        .post(&host, "/admin/api/staff/invitations/accept")
-        .json(&serde_json::json!({"token": token, "password": "bob's long password"}));
-    assert_eq!(common::status_of(r).await, 201);
+    // Bob follows the mail's link and joins with a password.
+    let p = get(
+        &stack,
+        &host,
+        &format!("/admin/invitations/accept?token={token}"),
+        "",
+    )
+    .await;
+    assert_eq!(p.status, 200);
+    assert!(
+        p.body.contains("Join the staff of Ada&#39;s Lamps"),
+        "{}",
+        p.body
+    );
+    let accept = |password: &'static str, token: String| {
+        let (stack, host, origin) = (&stack, host.clone(), origin.clone());
+        async move {
+            post(
+                stack,
+                &host,
+                "/admin/invitations/accept",
+                "",
+                &origin,
+                &[("token", token.as_str()), ("password", password)],
+            )
+            .await
+        }
+    };
+    let p = accept("short", token.clone()).await;
+    assert_eq!(p.status, 422);
+    let p = accept("bob's long password", "0".repeat(64)).await;
+    assert_eq!(p.status, 400);
+    assert!(p.body.contains("unknown, used or expired"));
+    let p = accept("bob's long password", token.clone()).await;
+    assert_eq!((p.status, p.location.as_str()), (303, "/admin"));
+    let bob = p
+        .cookies
+        .iter()
+        .find(|c| c.starts_with("mercato_admin="))
+        .and_then(|c| c.split(';').next())
+        .expect("Bob is signed in")
+        .to_owned();
+    let p = accept("bob's long password", token).await;
+    assert_eq!(p.status, 400, "an invitation works once");
 
     // Bob is staff: no staff page, and its forms are refused when sent
     // without it.
-    let bob = sign_in("bob@lamps.example", "bob's long password").await;
     let p = get(&stack, &host, "/admin", &bob).await;
     assert_eq!(p.status, 200);
     assert!(

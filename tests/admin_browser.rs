@@ -58,6 +58,16 @@ async fn a_staff_member_signs_in_refunds_an_order_and_adds_a_product_that_sells(
     shop.staff_member(&stack, "eve@lampshop.example", "eve's long password")
         .await;
 
+    // The invitation mail's page.
+    b.goto(&store_url(
+        &stack,
+        &shop.host,
+        "/admin/invitations/accept?token=x",
+    ))
+    .await;
+    b.wait_for_text_in("h1", "Join the staff of Lampshop").await;
+    b.assert_accessible("the invitation's page").await;
+
     b.goto(&store_url(&stack, &shop.host, "/admin")).await;
     b.wait_for_text_in("h1", "Sign in to Lampshop").await;
     b.screenshot("docs/admin/login-desktop.png").await;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::model::{StaffMember, StaffRole, Subject, INVITATION_TTL_SECS};
+use super::model::{StaffLogin, StaffMember, StaffRole, Subject, INVITATION_TTL_SECS};
 use super::{parse_email, secrets, sql};
 use crate::error::PodError;
 use crate::events;
@@ -116,4 +116,42 @@ pub async fn remove(state: &AppState, store: StoreId, id: StaffId) -> Result<(),
         .map_err(PodError::internal)?;
     tx.commit().await.map_err(PodError::internal)?;
     Ok(())
+}
+
+/// Accepts the invitation of `token` with the new member's `password`
+/// (`422 weak_password` for a weak one): the staff account, and its first
+/// session. `400 invalid_token` for an unknown, used or expired invitation.
+pub async fn accept(
+    state: &AppState,
+    store: StoreId,
+    token: &str,
+    password: &str,
+) -> Result<StaffLogin, PodError> {
+    let password = super::parse_password(password)?;
+    let token_hash = secrets::sha256_hex(token.trim());
+    let hash = secrets::hash_password(&state.hashing, password).await?;
+    let mut tx = begin_write(&state.db, store).await?;
+    let invitation = sql::staff::lock_open_invitation(&mut *tx, store, &token_hash)
+        .await
+        .map_err(PodError::internal)?;
+    let (invitation, email) = invitation.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidToken,
+            "this invitation is unknown, used or expired",
+        )
+    })?;
+    let email = parse_email(&email)?;
+    let id = sql::staff::insert(&mut *tx, store, &email, &hash, StaffRole::Staff).await?;
+    sql::staff::mark_accepted(&mut *tx, store, invitation)
+        .await
+        .map_err(PodError::internal)?;
+    let member = StaffMember {
+        id,
+        email: email.as_str().to_owned(),
+        role: StaffRole::Staff,
+        created_at: Utc::now(),
+    };
+    let login = super::login::open_staff_session(state, store, member, &mut tx).await?;
+    tx.commit().await.map_err(PodError::internal)?;
+    Ok(login)
 }

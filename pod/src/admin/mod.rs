@@ -45,6 +45,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("product.html", include_str!("templates/product.html")),
     ("staff.html", include_str!("templates/staff.html")),
+    ("accept.html", include_str!("templates/accept.html")),
 ];
 
 /// The admin's templates, compiled once.
@@ -108,6 +109,10 @@ pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .route("/admin/settings/staff", get(staff::show))
         .route("/admin/settings/staff/invite", post(staff::invite))
         .route("/admin/settings/staff/{id}/remove", post(staff::remove))
+        .route(
+            "/admin/invitations/accept",
+            get(staff::accept_page).post(staff::accept),
+        )
         .route("/admin/assets/{file}", get(asset))
 }
 

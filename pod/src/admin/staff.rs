@@ -166,3 +166,67 @@ pub async fn remove(
     .await;
     result.unwrap_or_else(|e| error_page(&tenant, e))
 }
+
+/// `GET /admin/invitations/accept?token=`: the invitation mail's link; a
+/// form for the new member's password (nothing changes until it is sent).
+pub async fn accept_page(
+    tenant: TenantContext,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> Response {
+    let token = field(&pairs, "token").unwrap_or_default().to_owned();
+    match render(
+        &tenant,
+        None,
+        "accept.html",
+        "Join the staff",
+        context! { token },
+    ) {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(e) => error_page(&tenant, e),
+    }
+}
+
+/// `POST /admin/invitations/accept` (`token`, `password`): the staff
+/// account (as `POST /admin/api/staff/invitations/accept`), signed in.
+pub async fn accept(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let fields = crate::forms::posted_form(&headers, &body)?;
+        let token = field(&fields, "token").unwrap_or_default().to_owned();
+        let password = field(&fields, "password").unwrap_or_default();
+        match team::accept(&state, tenant.store_id, &token, password).await {
+            Ok(login) => {
+                let mut r = see_other("/admin");
+                r.headers_mut().append(
+                    axum::http::header::SET_COOKIE,
+                    super::session::session_cookie(&state, &tenant, &login.token, login.expires_at)?,
+                );
+                Ok(r)
+            }
+            Err(e) => match e.client_error() {
+                Some(r) => {
+                    let problem = if r.code == ErrorCode::InvalidToken {
+                        "This invitation is unknown, used or expired. Ask the store's owner for a new one.".to_owned()
+                    } else {
+                        crate::forms::sentence(&r.message)
+                    };
+                    let body = render(
+                        &tenant,
+                        None,
+                        "accept.html",
+                        "Join the staff",
+                        context! { token, problem },
+                    )?;
+                    Ok(html(r.code.status(), body))
+                }
+                None => Err(e),
+            },
+        }
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&tenant, e))
+}

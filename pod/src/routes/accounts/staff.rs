@@ -4,20 +4,18 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::Utc;
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
-use mercato_tenants::{ApiError, ErrorCode, StaffId};
+use mercato_tenants::StaffId;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::auth::{Owner, Staff};
-use crate::accounts::login::open_staff_session;
-use crate::accounts::model::{StaffLogin, StaffMember, StaffRole};
+use crate::accounts::model::{StaffLogin, StaffMember};
 use crate::accounts::rate_limit::ClientAddress;
-use crate::accounts::{parse_email, parse_password, secrets, sessions, sql, team, LoginRejection};
+use crate::accounts::{sessions, team, LoginRejection};
 use crate::error::PodError;
 use crate::paging::{full_page_cursor, page_limit};
 use crate::state::AppState;
-use crate::tenancy::{begin_write, TenantContext};
+use crate::tenancy::TenantContext;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -148,33 +146,7 @@ pub(super) async fn accept(
     tenant: TenantContext,
     ApiJson(req): ApiJson<AcceptRequest>,
 ) -> Result<(StatusCode, Json<StaffLogin>), PodError> {
-    let store = tenant.store_id;
-    let password = parse_password(&req.password)?;
-    let token_hash = secrets::sha256_hex(req.token.trim());
-    let hash = secrets::hash_password(&state.hashing, password).await?;
-    let mut tx = begin_write(&state.db, store).await?;
-    let invitation = sql::staff::lock_open_invitation(&mut *tx, store, &token_hash)
-        .await
-        .map_err(PodError::internal)?;
-    let (invitation, email) = invitation.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::InvalidToken,
-            "this invitation is unknown, used or expired",
-        )
-    })?;
-    let email = parse_email(&email)?;
-    let id = sql::staff::insert(&mut *tx, store, &email, &hash, StaffRole::Staff).await?;
-    sql::staff::mark_accepted(&mut *tx, store, invitation)
-        .await
-        .map_err(PodError::internal)?;
-    let member = StaffMember {
-        id,
-        email: email.as_str().to_owned(),
-        role: StaffRole::Staff,
-        created_at: Utc::now(),
-    };
-    let login = open_staff_session(&state, store, member, &mut tx).await?;
-    tx.commit().await.map_err(PodError::internal)?;
+    let login = team::accept(&state, tenant.store_id, &req.token, &req.password).await?;
     Ok((StatusCode::CREATED, Json(login)))
 }
 
