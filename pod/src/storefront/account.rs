@@ -21,9 +21,8 @@ use minijinja::context;
 use minijinja::value::Value;
 use serde::Serialize;
 
-use super::pages::{count_cookie, error_page, private, store_url, Frame};
+use super::pages::{count_cookie, error_page, private};
 use super::shopper::{session_cookie, signed_out_cookie, Shopper};
-use super::view::PageMeta;
 use crate::accounts::rate_limit::ClientAddress;
 use crate::accounts::registration::{self, Registration};
 use crate::accounts::{self, addresses, passwords, AddressFields, CustomerLogin, LoginRejection};
@@ -71,16 +70,7 @@ async fn page(
     path: &str,
     extra: Value,
 ) -> Result<String, PodError> {
-    let theme = crate::themes::for_store(&state.db, tenant.store_id).await?;
-    let frame = Frame::bare(state, tenant, theme);
-    let meta = PageMeta {
-        title: format!("{title} – {}", tenant.name),
-        description: title.to_owned(),
-        canonical: format!("{}{path}", store_url(state, tenant.store_id)),
-        noindex: true,
-        ..PageMeta::default()
-    };
-    frame.render("account.html", meta, extra)
+    super::pages::shoppers_page(state, tenant, "account.html", title, path, extra).await
 }
 
 /// An account page answered with `status`.

@@ -21,9 +21,9 @@ use mercato_tenants::{ApiError, ErrorCode, ProductId, VariantId};
 use minijinja::context;
 use minijinja::value::Value;
 
-use super::pages::{count_cookie, error_page, private, store_url};
+use super::pages::{count_cookie, error_page, private};
 use super::shopper::Shopper;
-use super::view::{self, CartView, PageMeta};
+use super::view::{self, CartView};
 use crate::cart::sent::TOKEN_COOKIE;
 use crate::cart::{Cart, CartRef, CartToken, Change, CodeChange};
 use crate::catalog::{read, Product};
@@ -46,20 +46,13 @@ async fn cart_page(
     notice: Option<Notice>,
     restore_token: Option<String>,
 ) -> Result<String, PodError> {
-    let base = store_url(state, tenant.store_id);
-    let page = PageMeta {
-        title: format!("Your cart – {}", tenant.name),
-        description: format!("Your cart at {}", tenant.name),
-        canonical: format!("{base}/cart"),
-        noindex: true,
-        ..PageMeta::default()
-    };
-    let theme = crate::themes::for_store(&state.db, tenant.store_id).await?;
-    let theme_frame = super::pages::Frame::bare(state, tenant, theme);
     let view = cart.map(CartView::of);
-    theme_frame.render(
+    super::pages::shoppers_page(
+        state,
+        tenant,
         "cart.html",
-        page,
+        "Your cart",
+        "/cart",
         context! {
             cart => Value::from_serialize(&view),
             cart_count => view.as_ref().map_or(0, |v| v.item_count),
@@ -67,6 +60,7 @@ async fn cart_page(
             restore_token,
         },
     )
+    .await
 }
 
 /// `GET /cart`: the shopper's cart, each line checked against the catalog

@@ -29,9 +29,9 @@ use minijinja::context;
 use minijinja::value::Value;
 use serde::{Deserialize, Serialize};
 
-use super::pages::{count_cookie, error_page, private, store_url, Frame};
+use super::pages::{count_cookie, error_page, private, store_url};
 use super::shopper::Shopper;
-use super::view::{self, PageMeta};
+use super::view;
 use crate::accounts::rate_limit::ClientAddress;
 use crate::cart::{Cart, CartRef};
 use crate::checkout::model::{AddressInput, Quote};
@@ -194,16 +194,7 @@ async fn render(
     title: &str,
     extra: Value,
 ) -> Result<String, PodError> {
-    let theme = crate::themes::for_store(&state.db, tenant.store_id).await?;
-    let frame = Frame::bare(state, tenant, theme);
-    let page = PageMeta {
-        title: format!("{title} – {}", tenant.name),
-        description: title.to_owned(),
-        canonical: format!("{}/checkout", store_url(state, tenant.store_id)),
-        noindex: true,
-        ..PageMeta::default()
-    };
-    frame.render("checkout.html", page, extra)
+    super::pages::shoppers_page(state, tenant, "checkout.html", title, "/checkout", extra).await
 }
 
 async fn information_page(

@@ -16,9 +16,8 @@ use minijinja::value::Value;
 use serde::Serialize;
 
 use super::account::sign_in_first;
-use super::pages::{error_page, private, store_url, Frame};
+use super::pages::{error_page, private};
 use super::shopper::Shopper;
-use super::view::PageMeta;
 use crate::error::PodError;
 use crate::forms::{field, posted_form, see_other};
 use crate::orders::lookup::LookupToken;
@@ -156,22 +155,12 @@ async fn order_page(
             opened: r.created_at.format("%B %-d, %Y").to_string(),
         })
         .collect();
-    let theme = crate::themes::for_store(&state.db, tenant.store_id).await?;
-    let frame = Frame::bare(state, tenant, theme);
-    let meta = PageMeta {
-        title: format!("Order #{} – {}", order.number, tenant.name),
-        description: format!("Order #{}", order.number),
-        canonical: format!(
-            "{}/orders/{}",
-            store_url(state, tenant.store_id),
-            order.number
-        ),
-        noindex: true,
-        ..PageMeta::default()
-    };
-    let body = frame.render(
+    let body = super::pages::shoppers_page(
+        state,
+        tenant,
         "checkout.html",
-        meta,
+        &format!("Order #{}", order.number),
+        &format!("/orders/{}", order.number),
         context! {
             step => "order",
             // Straight from checkout (the confirmation link) or later.
@@ -204,7 +193,8 @@ async fn order_page(
                 returns => Value::from_serialize(&return_views),
             },
         },
-    )?;
+    )
+    .await?;
     let mut r = private(body);
     *r.status_mut() = status;
     Ok(r)

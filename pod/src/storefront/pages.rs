@@ -210,6 +210,28 @@ fn shared(headers: &HeaderMap, body: Bytes) -> Response {
     html(headers, body, read::CACHE_CONTROL)
 }
 
+/// A page of one shopper's (`template` at `path`, titled `title`): the
+/// store's theme, never indexed; the caller answers it with [`private`].
+pub(super) async fn shoppers_page(
+    state: &AppState,
+    tenant: &TenantContext,
+    template: &str,
+    title: &str,
+    path: &str,
+    extra: Value,
+) -> Result<String, PodError> {
+    let theme = themes::for_store(&state.db, tenant.store_id).await?;
+    let frame = Frame::bare(state, tenant, theme);
+    let meta = PageMeta {
+        title: format!("{title} – {}", tenant.name),
+        description: title.to_owned(),
+        canonical: frame.url(path),
+        noindex: true,
+        ..PageMeta::default()
+    };
+    frame.render(template, meta, extra)
+}
+
 /// A page of one shopper's (the cart): never stored by a shared cache.
 pub(super) fn private(body: String) -> Response {
     let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
