@@ -50,7 +50,7 @@ pub struct Waiting {
     pub to_ship: i64,
     /// Returns the shopper asked for, not decided yet.
     pub returns_to_decide: i64,
-    /// Checkouts held for a risk review (at most 200 counted).
+    /// Checkouts held for a risk review.
     pub risk_reviews: i64,
 }
 
@@ -126,7 +126,7 @@ pub async fn of_store(
     .await?;
     drop(conn);
     let returns_to_decide = crate::returns::count_requested(state, store).await?;
-    let risk_reviews = crate::checkout::in_review(state, store, 200).await?.len() as i64;
+    let risk_reviews = crate::checkout::count_in_review(state, store).await?;
     let days = series(today, &rows, currency);
     Ok(Dashboard {
         today,
@@ -166,18 +166,12 @@ pub fn chart_svg(days: &[Day], width: u32, height: u32) -> String {
         svg.push_str(&format!(
             "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar:.1}\" height=\"{h:.1}\"><title>{}: {} ({} orders)</title></rect>",
             d.date.format("%b %-d"),
-            html_escape(&mercato_tenants::money::format_money(d.sales)),
+            mercato_tenants::text::escape_html(&mercato_tenants::money::format_money(d.sales)),
             d.orders
         ));
     }
     svg.push_str("</svg>");
     svg
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

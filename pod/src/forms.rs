@@ -105,6 +105,11 @@ pub fn see_other(to: &str) -> Response {
     response
 }
 
+/// `s` percent-encoded for a query string or a form.
+pub fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 /// An API refusal's message as a page shows it: a sentence, capitalized
 /// and ending with a full stop.
 pub fn sentence(message: &str) -> String {

@@ -88,8 +88,10 @@ pub fn error_page(tenant: &TenantContext, err: PodError) -> Response {
 
 /// To the sign-in page, coming back to `path` after.
 pub(super) fn sign_in_first(path: &str) -> Response {
-    let next: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
-    see_other(&format!("/admin/login?next={next}"))
+    see_other(&format!(
+        "/admin/login?next={}",
+        crate::forms::urlencode(path)
+    ))
 }
 
 /// Where a sign-in goes on to: a page of the admin, never another site.

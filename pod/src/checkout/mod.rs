@@ -59,6 +59,11 @@ pub async fn in_review(
     Ok(sql::in_review(&state.db, store, limit).await?)
 }
 
+/// How many of the store's checkouts wait for a risk review.
+pub async fn count_in_review(state: &AppState, store: StoreId) -> Result<i64, PodError> {
+    Ok(sql::count_in_review(&state.db, store).await?)
+}
+
 /// The checkout an order was made by.
 pub async fn of_order(
     state: &AppState,

@@ -28,7 +28,7 @@ use crate::accounts::registration::{self, Registration};
 use crate::accounts::{self, addresses, passwords, AddressFields, CustomerLogin, LoginRejection};
 use crate::cart::{CartRef, SentToken};
 use crate::error::PodError;
-use crate::forms::{field, posted_form, see_other};
+use crate::forms::{field, posted_form, see_other, urlencode};
 use crate::orders::Filter;
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
@@ -51,10 +51,6 @@ fn next_path(raw: Option<&str>) -> String {
         }
         _ => "/account".to_owned(),
     }
-}
-
-fn urlencode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// To the sign-in page, coming back to `path` after.

@@ -38,7 +38,7 @@ use crate::checkout::model::{AddressInput, Quote};
 use crate::checkout::saga::Asked;
 use crate::error::PodError;
 use crate::forms::field;
-use crate::forms::posted_form;
+use crate::forms::{posted_form, urlencode};
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
 use mercato_tenants::CartId;
@@ -74,7 +74,36 @@ struct AddressForm {
     phone: String,
 }
 
+impl From<crate::accounts::AddressFields> for AddressForm {
+    fn from(f: crate::accounts::AddressFields) -> Self {
+        Self {
+            name: f.name,
+            line1: f.line1,
+            line2: f.line2,
+            city: f.city,
+            region: f.region,
+            postal_code: f.postal_code,
+            country: f.country,
+            phone: f.phone,
+        }
+    }
+}
+
 impl AddressForm {
+    /// As an address book entry.
+    fn fields(&self) -> crate::accounts::AddressFields {
+        crate::accounts::AddressFields {
+            name: self.name.clone(),
+            line1: self.line1.clone(),
+            line2: self.line2.clone(),
+            city: self.city.clone(),
+            region: self.region.clone(),
+            postal_code: self.postal_code.clone(),
+            country: self.country.clone(),
+            phone: self.phone.clone(),
+        }
+    }
+
     fn input(&self) -> AddressInput {
         let opt = |s: &str| (!s.trim().is_empty()).then(|| s.to_owned());
         AddressInput {
@@ -238,16 +267,7 @@ async fn first_draft(
         .iter()
         .find(|a| a.is_default)
         .or_else(|| book.first())
-        .map(|a| AddressForm {
-            name: a.name.clone(),
-            line1: a.line1.clone(),
-            line2: a.line2.clone(),
-            city: a.city.clone(),
-            region: a.region.clone(),
-            postal_code: a.postal_code.clone(),
-            country: a.country.clone(),
-            phone: a.phone.clone(),
-        })
+        .map(|a| AddressForm::from(a.fields()))
         .unwrap_or_default();
     Ok(Draft {
         email,
@@ -364,17 +384,7 @@ async fn remember_address(
     customer: mercato_tenants::CustomerId,
     address: &AddressForm,
 ) -> Result<(), PodError> {
-    let fields = crate::accounts::AddressFields {
-        name: address.name.clone(),
-        line1: address.line1.clone(),
-        line2: address.line2.clone(),
-        city: address.city.clone(),
-        region: address.region.clone(),
-        postal_code: address.postal_code.clone(),
-        country: address.country.clone(),
-        phone: address.phone.clone(),
-    };
-    let Ok(fields) = fields.validate() else {
+    let Ok(fields) = address.fields().validate() else {
         return Ok(());
     };
     let book = crate::accounts::addresses::list(&state.db, tenant.store_id, customer).await?;
@@ -970,10 +980,6 @@ pub async fn place_without_card(
     }
     .await;
     result.unwrap_or_else(|e| error_page(&state, &tenant, e))
-}
-
-fn urlencode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// The order number and lookup token of a confirmation path

@@ -347,6 +347,17 @@ pub async fn in_review<'e>(
     rows.into_iter().map(Row::into_checkout).collect()
 }
 
+/// How many of the store's checkouts wait for a risk review.
+pub async fn count_in_review<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM checkouts WHERE store_id = $1 AND state = 'review'")
+        .bind(store.as_uuid())
+        .fetch_one(exec)
+        .await
+}
+
 /// The checkout an order was made by.
 pub async fn of_order<'e>(
     exec: impl PgExecutor<'e>,
