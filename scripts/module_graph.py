@@ -22,7 +22,7 @@ import sys
 
 FOUNDATION = {
     "config", "error", "db", "redis_handle", "cache", "keys", "paging", "periodic",
-    "payments", "media", "state", "forms",
+    "payments", "media", "state",
 }
 
 USE = re.compile(r"\buse\s+crate::(.*?);", re.S)

@@ -135,7 +135,8 @@ async fn a_merchant_signs_up_and_the_owner_manages_staff_and_api_keys() {
     assert_eq!(store["state"], "active");
     assert_eq!(store["owner_email"], "ada@teas.example");
     let host = format!("adas-fine-teas.{PLATFORM}");
-    assert_eq!(created["admin_url"], format!("http://{host}/admin/api"));
+    assert_eq!(created["admin_url"], format!("http://{host}/admin"));
+    assert_eq!(created["api_url"], format!("http://{host}/admin/api"));
     let signup_token = created["token"].as_str().expect("token").to_owned();
     assert!(created["expires_at"].as_i64().expect("expires_at") > common::now());
     assert_eq!(

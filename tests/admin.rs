@@ -7,28 +7,10 @@
 mod common;
 
 use common::shop::{Shop, CARD_OK};
+use common::web::{client, csrf, urlencode};
 use common::Stack;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use serde_json::Value;
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
 
 struct Page {
     status: u16,
@@ -94,15 +76,6 @@ async fn post(
             .expect("post"),
     )
     .await
-}
-
-/// The value of the hidden `csrf` field of the page's forms.
-fn csrf(html: &str) -> String {
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a csrf field")
-        .to_owned()
 }
 
 async fn api_dashboard(stack: &Stack, shop: &Shop) -> Value {

@@ -57,6 +57,15 @@ async fn a_staff_member_signs_in_refunds_an_order_and_adds_a_product_that_sells(
     }
     shop.staff_member(&stack, "eve@lampshop.example", "eve's long password")
         .await;
+    // The shopper opens an account: their guest orders become theirs.
+    common::register_customer(
+        &stack,
+        &shop.host,
+        serde_json::json!({"email": "shopper@example.com", "password": "shopper's long password",
+            "first_name": "Ada", "last_name": "Shopper"}),
+        None,
+    )
+    .await;
 
     // The invitation mail's page.
     b.goto(&store_url(
@@ -146,7 +155,7 @@ async fn a_staff_member_signs_in_refunds_an_order_and_adds_a_product_that_sells(
     b.assert_accessible("the new product form").await;
     b.click(".product-form button[type=submit]").await;
     b.wait_for_text("The product was created").await;
-    b.wait_for_text_in(".table", "DESK-WHITE").await;
+    b.wait_for("input[data-sku='DESK-WHITE']").await;
     b.fill("input[data-sku='DESK-WHITE']", "11").await;
     b.click("form.stock-form:has(input[data-sku='DESK-WHITE']) button")
         .await;
@@ -168,7 +177,7 @@ async fn a_staff_member_signs_in_refunds_an_order_and_adds_a_product_that_sells(
         .expect("choosing the file");
     b.click(".image-form button[type=submit]").await;
     b.wait_for_text("The image was added").await;
-    b.wait_for(".thumbs img[alt='A black desk lamp']").await;
+    b.wait_for(".image-list img[alt='A black desk lamp']").await;
     b.screenshot("docs/admin/product-desktop.png").await;
     b.assert_accessible("a product").await;
     b.click("nav a[href='/admin/products']").await;
@@ -191,6 +200,21 @@ async fn a_staff_member_signs_in_refunds_an_order_and_adds_a_product_that_sells(
     b.wait_for_text_in("[data-price]", "$39.50").await;
     b.wait_for(".gallery-main img[alt='A black desk lamp']")
         .await;
+    b.goto(&store_url(&stack, &shop.host, "/admin")).await;
+    b.wait_for_text_in("h1", "Dashboard").await;
+
+    // The customers, and the shopper's page with their orders.
+    b.click("nav a[href='/admin/customers']").await;
+    b.wait_for_text_in("h1", "Customers").await;
+    b.wait_for_text_in(".table", "shopper@example.com").await;
+    b.screenshot("docs/admin/customers-desktop.png").await;
+    b.assert_accessible("the customers").await;
+    b.click(".table a").await;
+    b.wait_for_text_in("h1", "Ada Shopper").await;
+    b.wait_for_text_in(".table", &format!("#{}", orders[0]["number"]))
+        .await;
+    b.screenshot("docs/admin/customer-desktop.png").await;
+    b.assert_accessible("a customer").await;
     b.goto(&store_url(&stack, &shop.host, "/admin")).await;
     b.wait_for_text_in("h1", "Dashboard").await;
 

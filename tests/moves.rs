@@ -343,8 +343,9 @@ fn spawn_load(
     tasks
 }
 
-/// The tables an order's second half writes (issue 17).
-const AFTER_THE_ORDER: [&str; 18] = [
+/// The tables an order's second half writes (issue 17), and a staff
+/// member's password reset (issue 20).
+const AFTER_THE_ORDER: [&str; 19] = [
     "discounts",
     "discount_codes",
     "discount_shopper_uses",
@@ -363,11 +364,13 @@ const AFTER_THE_ORDER: [&str; 18] = [
     "gift_card_transactions",
     "theme_settings",
     "theme_templates",
+    "staff_password_resets",
 ];
 
 /// A signed-in customer buys, gets the order delivered, reviews it,
-/// opens a return, gets a goodwill refund, and staff issue and adjust a
-/// gift card: rows in every table of
+/// opens a return, gets a goodwill refund, staff issue and adjust a gift
+/// card, and a new staff member asks for a password reset: rows in every
+/// table of
 /// [`AFTER_THE_ORDER`] but the webhooks'.
 async fn after_the_order(stack: &Stack, shop: &Shop) {
     let (product, variant) = shop.product(stack, "AFTER-1", 2500, 5).await;
@@ -483,6 +486,28 @@ async fn after_the_order(stack: &Stack, shop: &Shop) {
         .bearer_auth(&shop.staff)
         .json(&json!({"source": "{% extends \"base.html\" %}{% block main %}<h1>Moved away</h1>{% endblock %}"}));
     assert_eq!(common::status_of(r).await, 200, "a template of its own");
+    // A staff member (invited, joined) who forgot their password.
+    let r = stack
+        .post(&shop.host, "/admin/api/staff/invitations")
+        .bearer_auth(&shop.staff)
+        .json(&json!({"email": "helper@mover.example"}));
+    assert_eq!(common::status_of(r).await, 201, "invitation");
+    let invitation: String = sqlx::query_scalar(
+        "SELECT payload->>'token' FROM outbox
+          WHERE store_id = $1 AND type = 'staff.invited' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(shop.id.as_uuid())
+    .fetch_one(&mut shop.db(stack).await)
+    .await
+    .expect("the invitation's token");
+    let r = stack
+        .post(&shop.host, "/admin/api/staff/invitations/accept")
+        .json(&json!({"token": invitation, "password": "helper's long password"}));
+    assert_eq!(common::status_of(r).await, 201, "joining");
+    let r = stack
+        .post(&shop.host, "/admin/api/password-reset")
+        .json(&json!({"email": "helper@mover.example"}));
+    assert_eq!(common::status_of(r).await, 202, "staff password reset");
 }
 
 /// The store's rows per table of [`AFTER_THE_ORDER`] in a pod database.

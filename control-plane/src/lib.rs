@@ -7,6 +7,8 @@
 //! [`fleet`] reads the pods' load figures; [`rebalance`] plans rebalancing
 //! and draining moves over them (pure); [`moves`] carries out one store's
 //! move and [`jobs`] runs drains and rebalances as plans of moves.
+//! [`web`] serves the platform's own pages: signup, the merchants'
+//! sign-in, and the operator console.
 
 pub mod analytics;
 pub mod auth;
@@ -24,6 +26,7 @@ pub mod routing;
 pub mod signup;
 pub mod startup;
 pub mod stores;
+pub mod web;
 
 pub use config::ControlPlaneConfig;
 pub use startup::{AppState, Application};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mercato_tenants::pod_api::{
     self, HostRequest, HostResponse, LoadReport, OwnerCredentials, OwnerSession, Rebuilt,
-    ReleaseRequest, StoreTokenRequest,
+    ReleaseRequest, StaffLoginRequest, StaffPasswordResetRequest, StoreTokenRequest,
 };
 use mercato_tenants::{
     Claims, Currency, Handle, IssuedToken, Role, StoreId, TenantState, TokenKeys,
@@ -132,6 +132,41 @@ impl PodClient {
             .await?
             .json()
             .await?)
+    }
+
+    /// A staff member's sign-in to a store the pod serves, checked by the
+    /// pod (its password, its login limits): their new session.
+    pub async fn staff_login(
+        &self,
+        pod_url: &str,
+        store: StoreId,
+        request: &StaffLoginRequest,
+    ) -> Result<IssuedToken, PodCallError> {
+        let url = Self::url(pod_url, &pod_api::path(pod_api::STAFF_LOGIN, store));
+        Ok(self
+            .send(self.http.post(url).json(request))
+            .await?
+            .json()
+            .await?)
+    }
+
+    /// Asks the pod of a store to mail its staff member of `email` a
+    /// password-reset link to the store's admin; the pod answers the same
+    /// whether or not there is such a member.
+    pub async fn staff_password_reset(
+        &self,
+        pod_url: &str,
+        store: StoreId,
+        email: &str,
+    ) -> Result<(), PodCallError> {
+        let url = Self::url(
+            pod_url,
+            &pod_api::path(pod_api::STAFF_PASSWORD_RESET, store),
+        );
+        let body = StaffPasswordResetRequest {
+            email: email.to_owned(),
+        };
+        self.send(self.http.post(url).json(&body)).await.map(|_| ())
     }
 
     /// Lets a pod purge the rows of a store moved away from it, after

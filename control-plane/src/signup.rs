@@ -7,9 +7,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use mercato_tenants::error::ErrorBody;
-use mercato_tenants::http::ApiJson;
+use mercato_tenants::http::{ApiJson, ApiPath};
 use mercato_tenants::openapi::{EmailAddress, StoreHandle};
-use mercato_tenants::pod_api::OwnerCredentials;
+use mercato_tenants::pod_api::{OwnerCredentials, OwnerSession};
 use mercato_tenants::{ApiError, Currency, Email, ErrorCode, Handle, NameError, Password};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -21,7 +21,9 @@ use crate::AppState;
 
 /// Signup, registered with its OpenAPI description.
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::default().routes(routes!(signup))
+    OpenApiRouter::default()
+        .routes(routes!(signup))
+        .routes(routes!(handle_check))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -52,8 +54,10 @@ struct SignupRequest {
 #[derive(Serialize, utoipa::ToSchema)]
 struct SignupResponse {
     store: Store,
-    /// Where the merchant's admin API lives.
+    /// The store's admin on the web.
     admin_url: String,
+    /// Where the store's admin API lives.
+    api_url: String,
     /// An owner session token for the new store.
     token: String,
     /// Unix seconds.
@@ -102,6 +106,67 @@ fn invalid_handle(e: NameError) -> ApiError {
     ApiError::new(ErrorCode::InvalidHandle, e.to_string())
 }
 
+/// A merchant's signup, as the API and the signup page take it.
+pub struct Signup<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub store_name: &'a str,
+    pub handle: Option<&'a str>,
+    pub currency: Option<Currency>,
+}
+
+/// A new store and its owner's first session.
+pub struct SignedUp {
+    pub store: Store,
+    pub handle: Handle,
+    pub owner: OwnerSession,
+}
+
+/// The checks of a signup, then the store with its owner's account (the
+/// same flow as `POST /v1/stores`). One function for the API and the
+/// signup page.
+pub async fn sign_up(state: &AppState, req: Signup<'_>) -> Result<SignedUp, ControlError> {
+    let email = Email::parse(req.email).map_err(|m| ApiError::new(ErrorCode::InvalidEmail, m))?;
+    Password::parse(req.password).map_err(|m| ApiError::new(ErrorCode::WeakPassword, m))?;
+    let name = req.store_name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::invalid("store_name must be 1 to 200 characters").into());
+    }
+    let handle = match req.handle {
+        Some(raw) => Handle::parse(raw).map_err(invalid_handle)?,
+        // A rule between two fields: a 422, as the document says.
+        None => Handle::parse(&slugify(name)).map_err(|e| {
+            ApiError::new(
+                ErrorCode::Unprocessable,
+                format!("no handle can be made from this store name ({e}); choose a handle"),
+            )
+        })?,
+    };
+    let (store, session) = stores::provision(
+        state,
+        NewStore {
+            name,
+            handle: handle.clone(),
+            owner_email: email.as_str(),
+            currency: req.currency.unwrap_or(Currency::USD),
+            customs: Vec::new(),
+            owner: Some(OwnerCredentials {
+                email: email.as_str().to_owned(),
+                password: req.password.to_owned(),
+            }),
+        },
+    )
+    .await?;
+    let owner =
+        session.ok_or_else(|| ApiError::internal("the pod hosted the store without its owner"))?;
+    tracing::info!(store_id = %store.id, handle = %handle, "merchant signed up");
+    Ok(SignedUp {
+        store,
+        handle,
+        owner,
+    })
+}
+
 /// Self-serve signup: creates a store and its owner's account, and answers
 /// with an owner session token. No authentication.
 #[utoipa::path(post, path = "/v1/signup", tag = "signup", request_body = SignupRequest,
@@ -114,49 +179,71 @@ async fn signup(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> Result<(StatusCode, Json<SignupResponse>), ControlError> {
-    let email = Email::parse(&req.email).map_err(|m| ApiError::new(ErrorCode::InvalidEmail, m))?;
-    Password::parse(&req.password).map_err(|m| ApiError::new(ErrorCode::WeakPassword, m))?;
-    let name = req.store_name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid("store_name must be 1 to 200 characters").into());
-    }
-    let handle = match &req.handle {
-        Some(raw) => Handle::parse(raw).map_err(invalid_handle)?,
-        // A rule between two fields: a 422, as the document says.
-        None => Handle::parse(&slugify(name)).map_err(|e| {
-            ApiError::new(
-                ErrorCode::Unprocessable,
-                format!("no handle can be made from this store name ({e}); choose a handle"),
-            )
-        })?,
-    };
-    let (store, session) = stores::provision(
+    let signed_up = sign_up(
         &state,
-        NewStore {
-            name,
-            handle: handle.clone(),
-            owner_email: email.as_str(),
-            currency: req.currency.unwrap_or(Currency::USD),
-            customs: Vec::new(),
-            owner: Some(OwnerCredentials {
-                email: email.as_str().to_owned(),
-                password: req.password.clone(),
-            }),
+        Signup {
+            email: &req.email,
+            password: &req.password,
+            store_name: &req.store_name,
+            handle: req.handle.as_deref(),
+            currency: req.currency,
         },
     )
     .await?;
-    let owner =
-        session.ok_or_else(|| ApiError::internal("the pod hosted the store without its owner"))?;
-    tracing::info!(store_id = %store.id, handle = %handle, "merchant signed up");
+    let origin = state.store_origin(&signed_up.handle);
     Ok((
         StatusCode::CREATED,
         Json(SignupResponse {
-            admin_url: format!("{}/admin/api", state.store_origin(&handle)),
-            store,
-            token: owner.session.token,
-            expires_at: owner.session.expires_at,
+            admin_url: format!("{origin}/admin"),
+            api_url: format!("{origin}/admin/api"),
+            store: signed_up.store,
+            token: signed_up.owner.session.token,
+            expires_at: signed_up.owner.session.expires_at,
         }),
     ))
+}
+
+/// Whether a handle may be chosen for a new store now.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HandleCheck {
+    pub handle: String,
+    pub available: bool,
+    /// Why not, in words for the signup form; absent when available.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The check of `raw` as a new store's handle: well formed, not reserved,
+/// not taken.
+pub async fn check_handle(state: &AppState, raw: &str) -> Result<HandleCheck, ControlError> {
+    let (available, reason) = match Handle::parse(raw) {
+        Err(e) => (false, Some(e.to_string())),
+        Ok(handle) => match stores::get_by_handle(&state.db, handle.as_str()).await? {
+            Some(_) => (false, Some("this handle is taken".to_owned())),
+            None => (true, None),
+        },
+    };
+    Ok(HandleCheck {
+        handle: raw.to_owned(),
+        available,
+        reason,
+    })
+}
+
+/// Whether a handle is free for a new store (the signup form asks as the
+/// merchant types). No authentication. A free handle can still be taken
+/// before the signup: the signup's own check decides.
+#[utoipa::path(get, path = "/v1/handles/{handle}", tag = "signup",
+    params(("handle" = String, Path, description = "Any text up to 100 characters; the answer says whether it is a valid, free handle.", max_length = 100)),
+    responses((status = 200, body = HandleCheck)))]
+async fn handle_check(
+    State(state): State<AppState>,
+    ApiPath(raw): ApiPath<String>,
+) -> Result<Json<HandleCheck>, ControlError> {
+    if raw.chars().count() > 100 {
+        return Err(ApiError::invalid("a handle is at most 100 characters").into());
+    }
+    Ok(Json(check_handle(&state, &raw).await?))
 }
 
 #[cfg(test)]

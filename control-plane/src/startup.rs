@@ -43,12 +43,22 @@ impl AppState {
     /// The public origin of a store's platform domain, e.g.
     /// `https://acme.example.com`.
     pub fn store_origin(&self, handle: &Handle) -> String {
+        self.store_origin_with_port(handle, &self.public_port)
+    }
+
+    /// [`Self::store_origin`] with another port part (`""` or `":8080"`).
+    pub fn store_origin_with_port(&self, handle: &Handle, port: &str) -> String {
         format!(
-            "{}://{}{}",
+            "{}://{}{port}",
             self.public_scheme,
             self.platform_domain.store_subdomain(handle),
-            self.public_port
         )
+    }
+
+    /// Whether the platform's pages are served over HTTPS (their cookies
+    /// are then `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.public_scheme == "https"
     }
 
     /// Wakes the routing long-polls after a committed change.
@@ -139,6 +149,7 @@ impl Application {
         let (app, doc) = routes().split_for_parts();
         let doc = Arc::new(finish_doc(doc));
         let app = app
+            .merge(crate::web::routes())
             .route("/openapi.json", get(move || openapi(doc.clone())))
             .with_state(state.clone());
         let router = finish(app, metrics, config.body_limit);

@@ -422,6 +422,7 @@ async fn start_services(
                     ("tokens__signing_key", keys.pod_tokens().signing_key),
                     ("tokens__trusted_keys", keys.trusted()),
                     ("hop_secret", hop_secret.to_owned()),
+                    ("platform_domain", opts.platform_domain.clone()),
                     ("gateway__url", gateway.url()),
                     ("gateway__api_key", gateway.api_key().to_owned()),
                     (

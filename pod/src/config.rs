@@ -39,6 +39,10 @@ pub struct PodConfig {
     /// How the payment gateway reaches this pod (webhooks); empty: the
     /// address it listens on.
     pub public_url: String,
+    /// The platform's domain, where merchants sign up and sign in: the
+    /// only site whose pages may hand a signed-in merchant over to a
+    /// store's admin (`POST /admin/handoff`).
+    pub platform_domain: String,
     /// Fault injection for tests: `crash_after_authorize` aborts the process
     /// right after a payment is authorized; `capture_unknown` acts as if the
     /// gateway never answered a capture. Empty in production.
@@ -83,6 +87,7 @@ impl Default for PodConfig {
             db_pool_size: 16,
             db_acquire_timeout_ms: 2_000,
             public_url: String::new(),
+            platform_domain: "localhost".into(),
             failpoint: String::new(),
             media: MediaConfig::default(),
             cart: CartConfig::default(),

@@ -24,7 +24,6 @@ pub mod discounts;
 pub mod error;
 pub mod events;
 pub mod fleet;
-pub mod forms;
 pub mod fulfillment;
 pub mod gift_cards;
 pub mod give_back;

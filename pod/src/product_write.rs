@@ -255,6 +255,227 @@ pub async fn add_image(
     Ok(())
 }
 
+/// Commits a change to a product's variants or images: marks the product
+/// changed (its `updated_at`), then [`commit_change`].
+async fn commit_touched(
+    state: &AppState,
+    mut tx: Transaction<'static, Postgres>,
+    store: StoreId,
+    product: ProductId,
+) -> Result<(), PodError> {
+    catalog::sql::touch_product(&mut tx, store, product).await?;
+    commit_change(state, tx, store, &[product]).await
+}
+
+/// Locks a product of the store for a change, or 404.
+async fn locked(
+    tx: &mut Transaction<'static, Postgres>,
+    store: StoreId,
+    id: ProductId,
+) -> Result<Product, PodError> {
+    catalog::sql::lock_product(tx, store, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("product").into())
+}
+
+/// The locked product a variant of the store belongs to, or 404.
+async fn locked_owner(
+    tx: &mut Transaction<'static, Postgres>,
+    store: StoreId,
+    variant: VariantId,
+) -> Result<Product, PodError> {
+    let product = catalog::sql::product_of_variant(&mut **tx, store, variant)
+        .await?
+        .ok_or_else(|| ApiError::not_found("variant"))?;
+    locked(tx, store, product).await
+}
+
+/// Changes a product's own fields, checked here; new options only if
+/// every variant still fits them (`422`).
+pub async fn update(
+    state: &AppState,
+    store: StoreId,
+    id: ProductId,
+    patch: &mut catalog::ProductPatch,
+) -> Result<(), PodError> {
+    patch.validate()?;
+    let mut tx = begin(&state.db, store).await?;
+    let current = locked(&mut tx, store, id).await?;
+    if let Some(options) = &patch.options {
+        catalog::model::check_variant_options(
+            options,
+            current.variants.iter().map(|v| &v.option_values),
+        )?;
+    }
+    catalog::sql::update_product(&mut tx, store, id, patch).await?;
+    commit_change(state, tx, store, &[id]).await
+}
+
+/// Deletes a product with its variants, stock and images.
+pub async fn delete(state: &AppState, store: StoreId, id: ProductId) -> Result<(), PodError> {
+    let mut tx = begin(&state.db, store).await?;
+    locked(&mut tx, store, id).await?;
+    catalog::sql::delete_product(&mut tx, store, id).await?;
+    commit_change(state, tx, store, &[id]).await?;
+    tracing::info!(product_id = %id, "product deleted");
+    Ok(())
+}
+
+/// Adds a variant to a product: its option values must fit the product's
+/// options and differ from every other variant's; at most
+/// [`catalog::model::MAX_VARIANTS`]. `extend_options` (the admin's form):
+/// a value the product's option does not list yet is added to it, in the
+/// same transaction; otherwise (the API) it is refused.
+pub async fn add_variant(
+    state: &AppState,
+    store: StoreId,
+    currency: mercato_tenants::Currency,
+    id: ProductId,
+    new: &mut catalog::model::NewVariant,
+    extend_options: bool,
+) -> Result<(), PodError> {
+    new.validate()?;
+    let mut tx = begin(&state.db, store).await?;
+    let mut current = locked(&mut tx, store, id).await?;
+    if extend_options {
+        let mut options = current.options.clone();
+        let mut grown = false;
+        for option in &mut options {
+            if let Some(value) = new.option_values.get(&option.name) {
+                if !option.values.contains(value) {
+                    option.values.push(value.clone());
+                    grown = true;
+                }
+            }
+        }
+        if grown {
+            let mut patch = catalog::ProductPatch {
+                options: Some(options.clone()),
+                ..Default::default()
+            };
+            patch.validate()?;
+            catalog::sql::update_product(&mut tx, store, id, &patch).await?;
+            current.options = options;
+        }
+    }
+    if current.variants.len() >= catalog::model::MAX_VARIANTS {
+        return Err(ApiError::invalid(format!(
+            "a product has at most {} variants",
+            catalog::model::MAX_VARIANTS
+        ))
+        .into());
+    }
+    catalog::model::check_variant_options(
+        &current.options,
+        current
+            .variants
+            .iter()
+            .map(|v| &v.option_values)
+            .chain([&new.option_values]),
+    )?;
+    new.title_from_options(&current.options);
+    let position = current
+        .variants
+        .iter()
+        .map(|v| v.position + 1)
+        .max()
+        .unwrap_or(0);
+    catalog::sql::insert_variant(&mut tx, store, id, currency, new, position).await?;
+    commit_touched(state, tx, store, id).await
+}
+
+/// Changes one variant (price, compare-at price, SKU, weight, options,
+/// attributes); the product it belongs to.
+pub async fn update_variant(
+    state: &AppState,
+    store: StoreId,
+    variant: VariantId,
+    patch: &catalog::model::VariantPatch,
+) -> Result<ProductId, PodError> {
+    let mut tx = begin(&state.db, store).await?;
+    let product = locked_owner(&mut tx, store, variant).await?;
+    let current = product
+        .variants
+        .iter()
+        .find(|v| v.id == variant)
+        .ok_or_else(|| ApiError::not_found("variant"))?;
+    patch.validate(current)?;
+    if let Some(values) = &patch.option_values {
+        catalog::model::check_variant_options(
+            &product.options,
+            product.variants.iter().map(|v| {
+                if v.id == variant {
+                    values
+                } else {
+                    &v.option_values
+                }
+            }),
+        )?;
+    }
+    catalog::sql::update_variant(&mut tx, store, variant, patch).await?;
+    commit_touched(state, tx, store, product.id).await?;
+    Ok(product.id)
+}
+
+/// Deletes a variant (a product keeps at least one, `409`); the product
+/// it belonged to.
+pub async fn remove_variant(
+    state: &AppState,
+    store: StoreId,
+    variant: VariantId,
+) -> Result<ProductId, PodError> {
+    let mut tx = begin(&state.db, store).await?;
+    let product = locked_owner(&mut tx, store, variant).await?;
+    if product.variants.len() <= 1 {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "a product keeps at least one variant; delete the product instead",
+        )
+        .into());
+    }
+    catalog::sql::delete_variant(&mut tx, store, variant).await?;
+    commit_touched(state, tx, store, product.id).await?;
+    Ok(product.id)
+}
+
+/// Removes an image from a product (`404` if it is not one of its).
+pub async fn remove_image(
+    state: &AppState,
+    store: StoreId,
+    id: ProductId,
+    image: mercato_tenants::MediaId,
+) -> Result<(), PodError> {
+    let mut tx = begin(&state.db, store).await?;
+    locked(&mut tx, store, id).await?;
+    if !catalog::sql::delete_image(&mut tx, store, id, image).await? {
+        return Err(ApiError::not_found("image").into());
+    }
+    commit_touched(state, tx, store, id).await
+}
+
+/// Puts a product's images in the order of `order`, which must name every
+/// image of the product once (`422` otherwise).
+pub async fn order_images(
+    state: &AppState,
+    store: StoreId,
+    id: ProductId,
+    order: &[mercato_tenants::MediaId],
+) -> Result<(), PodError> {
+    let mut tx = begin(&state.db, store).await?;
+    let current = locked(&mut tx, store, id).await?;
+    let have: HashSet<_> = current.images.iter().map(|i| i.id).collect();
+    let asked: HashSet<_> = order.iter().copied().collect();
+    if asked.len() != order.len() || asked != have {
+        return Err(ApiError::new(
+            ErrorCode::Unprocessable,
+            "list every image of the product, each once",
+        )
+        .into());
+    }
+    catalog::sql::order_images(&mut tx, store, id, order).await?;
+    commit_touched(state, tx, store, id).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

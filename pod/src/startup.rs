@@ -278,6 +278,11 @@ fn app(
         .route(pod_api::REBUILD, post(routes::fleet::rebuild))
         .route(pod_api::RELEASE, post(routes::fleet::release))
         .route(pod_api::TOKENS, post(routes::fleet::issue_store_token))
+        .route(pod_api::STAFF_LOGIN, post(routes::fleet::staff_login))
+        .route(
+            pod_api::STAFF_PASSWORD_RESET,
+            post(routes::fleet::staff_password_reset),
+        )
         // Undocumented: the readiness probe of the orchestrator.
         .route("/readyz", get(readyz))
 }

@@ -86,15 +86,38 @@ pub enum Class {
 /// the platform domain (the control plane's API).
 pub fn classify(method: &Method, path: &str, platform: bool) -> Option<Class> {
     let path = path.split('?').next().unwrap_or(path);
+    // The JSON APIs and the web pages' forms that do the same count alike.
     if platform {
-        return (method == Method::POST && path == "/v1/signup").then_some(Class::Signup);
+        return match (method.as_str(), path) {
+            ("POST", "/v1/signup" | "/signup") => Some(Class::Signup),
+            ("POST", "/login" | "/console/login") => Some(Class::Login),
+            ("POST", "/reset") => Some(Class::PasswordReset),
+            ("GET", p) if p.starts_with("/v1/handles/") => Some(Class::Search),
+            _ => None,
+        };
     }
     match (method.as_str(), path) {
-        ("POST", "/admin/api/login" | "/api/customers/login") => Some(Class::Login),
-        ("POST", "/api/customers") => Some(Class::Registration),
-        ("POST", "/api/customers/password-reset" | "/api/customers/password-reset/confirm") => {
-            Some(Class::PasswordReset)
-        }
+        (
+            "POST",
+            "/admin/api/login"
+            | "/api/customers/login"
+            | "/admin/login"
+            | "/account/login"
+            | "/account/confirm"
+            | "/admin/handoff",
+        ) => Some(Class::Login),
+        ("POST", "/api/customers" | "/account/register") => Some(Class::Registration),
+        (
+            "POST",
+            "/api/customers/password-reset"
+            | "/api/customers/password-reset/confirm"
+            | "/account/reset"
+            | "/account/reset-password"
+            | "/admin/api/password-reset"
+            | "/admin/api/password-reset/confirm"
+            | "/admin/reset"
+            | "/admin/reset-password",
+        ) => Some(Class::PasswordReset),
         ("GET", "/api/search" | "/api/search/suggest") => Some(Class::Search),
         ("GET", p)
             if p.strip_prefix("/api/orders/")
@@ -280,6 +303,48 @@ mod tests {
         let post = Method::POST;
         assert_eq!(classify(&post, "/v1/signup", true), Some(Class::Signup));
         assert_eq!(classify(&post, "/v1/signup", false), None);
+        // The web pages' forms count as their API twins do.
+        assert_eq!(classify(&post, "/signup", true), Some(Class::Signup));
+        assert_eq!(classify(&post, "/login", true), Some(Class::Login));
+        assert_eq!(classify(&post, "/console/login", true), Some(Class::Login));
+        assert_eq!(classify(&post, "/admin/login", false), Some(Class::Login));
+        assert_eq!(classify(&post, "/account/login", false), Some(Class::Login));
+        assert_eq!(classify(&post, "/admin/handoff", false), Some(Class::Login));
+        assert_eq!(
+            classify(&post, "/account/register", false),
+            Some(Class::Registration)
+        );
+        assert_eq!(
+            classify(&post, "/account/reset", false),
+            Some(Class::PasswordReset)
+        );
+        assert_eq!(
+            classify(&post, "/account/reset-password", false),
+            Some(Class::PasswordReset)
+        );
+        // Staff resets: the admin's API and pages, and the platform's page.
+        for path in [
+            "/admin/api/password-reset",
+            "/admin/api/password-reset/confirm",
+            "/admin/reset",
+            "/admin/reset-password",
+        ] {
+            assert_eq!(
+                classify(&post, path, false),
+                Some(Class::PasswordReset),
+                "{path}"
+            );
+            assert_eq!(classify(&get, path, false), None, "{path}");
+            assert_eq!(classify(&post, path, true), None, "{path}");
+        }
+        assert_eq!(classify(&post, "/reset", true), Some(Class::PasswordReset));
+        assert_eq!(classify(&get, "/reset", true), None);
+        assert_eq!(classify(&post, "/reset", false), None);
+        assert_eq!(
+            classify(&get, "/v1/handles/acme", true),
+            Some(Class::Search)
+        );
+        assert_eq!(classify(&get, "/signup", true), None);
         assert_eq!(
             classify(&post, "/api/customers/login", false),
             Some(Class::Login)

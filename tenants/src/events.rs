@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::{
     CartId, CheckoutId, Currency, CustomerId, EventId, LocationId, OrderId, OrderStatus, ProductId,
-    ProductStatus, ReviewId, ReviewStatus, ShipmentId, ShipmentStatus, StoreId, VariantId,
+    ProductStatus, ReviewId, ReviewStatus, ShipmentId, ShipmentStatus, StaffId, StoreId, VariantId,
     WebhookId,
 };
 use crate::{GiftCardId, RefundId, ReturnId};
@@ -104,10 +104,11 @@ pub enum EventType {
     LinesCancelled,
     RefundIssued,
     GiftCardIssued,
+    StaffPasswordResetRequested,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 30] = [
+    pub const ALL: [EventType; 31] = [
         Self::OrderPlaced,
         Self::OrderStatusChanged,
         Self::OrderCancelled,
@@ -138,6 +139,7 @@ impl EventType {
         Self::LinesCancelled,
         Self::RefundIssued,
         Self::GiftCardIssued,
+        Self::StaffPasswordResetRequested,
     ];
 
     /// The name on the wire (the envelope's `type`, the outbox's `type`).
@@ -173,6 +175,7 @@ impl EventType {
             Self::LinesCancelled => "order.lines_cancelled",
             Self::RefundIssued => "order.refund_issued",
             Self::GiftCardIssued => "gift_card.issued",
+            Self::StaffPasswordResetRequested => "staff.password_reset_requested",
         }
     }
 
@@ -207,7 +210,7 @@ impl EventType {
             | Self::ReturnCompleted
             | Self::LinesCancelled
             | Self::RefundIssued => Topic::Orders,
-            Self::GiftCardIssued => Topic::Accounts,
+            Self::GiftCardIssued | Self::StaffPasswordResetRequested => Topic::Accounts,
         }
     }
 
@@ -241,6 +244,7 @@ impl EventType {
             | Self::LinesCancelled
             | Self::RefundIssued => "the order",
             Self::GiftCardIssued => "the gift card",
+            Self::StaffPasswordResetRequested => "the staff member",
         }
     }
 }
@@ -609,6 +613,19 @@ pub struct PasswordResetRequested {
     pub expires_at: DateTime<Utc>,
 }
 
+/// `staff.password_reset_requested`: an owner or staff member of the
+/// store (`store_name`) asked to reset their password, on the store's
+/// admin or the platform's page; with the one-time token for the reset
+/// mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffPasswordResetRequested {
+    pub staff_id: StaffId,
+    pub email: String,
+    pub store_name: String,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// `customer.confirmation_requested`: a registration for an email without
 /// a confirmed account; the one-time token for the mail that finishes it
 /// (`POST /api/customers/confirm`).
@@ -725,6 +742,7 @@ pub enum Event {
     LinesCancelled(LinesCancelled),
     RefundIssued(RefundIssued),
     GiftCardIssued(GiftCardIssued),
+    StaffPasswordResetRequested(StaffPasswordResetRequested),
 }
 
 impl Event {
@@ -760,6 +778,7 @@ impl Event {
             Self::LinesCancelled(_) => EventType::LinesCancelled,
             Self::RefundIssued(_) => EventType::RefundIssued,
             Self::GiftCardIssued(_) => EventType::GiftCardIssued,
+            Self::StaffPasswordResetRequested(_) => EventType::StaffPasswordResetRequested,
         }
     }
 
@@ -796,6 +815,7 @@ impl Event {
             Self::LinesCancelled(e) => e.order_id.as_uuid(),
             Self::RefundIssued(e) => e.order_id.as_uuid(),
             Self::GiftCardIssued(e) => e.gift_card_id.as_uuid(),
+            Self::StaffPasswordResetRequested(e) => e.staff_id.as_uuid(),
         }
     }
 
@@ -830,6 +850,7 @@ impl Event {
             Self::LinesCancelled(e) => serde_json::to_value(e),
             Self::RefundIssued(e) => serde_json::to_value(e),
             Self::GiftCardIssued(e) => serde_json::to_value(e),
+            Self::StaffPasswordResetRequested(e) => serde_json::to_value(e),
         }
     }
 
@@ -879,6 +900,9 @@ impl Event {
             EventType::LinesCancelled => Self::LinesCancelled(Deserialize::deserialize(payload)?),
             EventType::RefundIssued => Self::RefundIssued(Deserialize::deserialize(payload)?),
             EventType::GiftCardIssued => Self::GiftCardIssued(Deserialize::deserialize(payload)?),
+            EventType::StaffPasswordResetRequested => {
+                Self::StaffPasswordResetRequested(Deserialize::deserialize(payload)?)
+            }
         })
     }
 }
@@ -1153,6 +1177,15 @@ mod tests {
                 last4: "QR7T".into(),
                 expires_at: Some(at(1_800_000_000)),
             }),
+            EventType::StaffPasswordResetRequested => {
+                Event::StaffPasswordResetRequested(StaffPasswordResetRequested {
+                    staff_id: StaffId::new(),
+                    email: "owner@shop.example".into(),
+                    store_name: "Demo Store".into(),
+                    token: "secret".into(),
+                    expires_at: at(1_700_000_000),
+                })
+            }
         }
     }
 

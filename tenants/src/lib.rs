@@ -15,6 +15,7 @@ pub mod claims;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod forms;
 pub mod hop;
 pub mod http;
 pub mod id;

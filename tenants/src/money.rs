@@ -194,6 +194,11 @@ const ISO_4217: &[(&str, u8)] = &[
 impl Currency {
     pub const USD: Currency = Currency(*b"USD");
 
+    /// Every code a store can sell in, sorted (a signup form's choices).
+    pub fn codes() -> impl Iterator<Item = &'static str> {
+        ISO_4217.iter().map(|(code, _)| *code)
+    }
+
     /// An active ISO 4217 code, in any letter case.
     pub fn parse(raw: &str) -> Result<Self, InvalidCurrency> {
         let bytes = raw.trim().as_bytes();

@@ -27,6 +27,20 @@ pub const RELEASE: &str = "/internal/stores/{store_id}/release";
 /// control plane's operator endpoint for store tokens asks the store's pod.
 pub const TOKENS: &str = "/internal/stores/{store_id}/tokens";
 
+/// `POST` ([`StaffLoginRequest`] → [`IssuedToken`]): a staff member's
+/// sign-in on the platform's own page (the merchant finds their stores by
+/// email there): the pod checks the password under its own login limits
+/// and opens a session, as its admin's sign-in does. `401
+/// invalid_credentials`, `429 rate_limited`.
+pub const STAFF_LOGIN: &str = "/internal/stores/{store_id}/staff-login";
+
+/// `POST` ([`StaffPasswordResetRequest`] → `202`): a password reset asked
+/// on the platform's page for a store the email owns: the pod mails its
+/// staff member of that email a reset link to the store's admin, as its
+/// admin's own reset page does, and answers the same whether or not there
+/// is one. `409` unless the store is active there.
+pub const STAFF_PASSWORD_RESET: &str = "/internal/stores/{store_id}/staff-password-reset";
+
 /// One of the paths above with its `{store_id}` filled in.
 pub fn path(template: &str, store: StoreId) -> String {
     template.replace("{store_id}", &store.to_string())
@@ -92,6 +106,24 @@ pub struct OwnerSession {
     pub email: String,
     #[serde(flatten)]
     pub session: IssuedToken,
+}
+
+/// `POST /internal/stores/{store_id}/staff-login`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffLoginRequest {
+    pub email: String,
+    pub password: String,
+    /// The address the platform's page was posted from (the pod's
+    /// per-address login limit counts it).
+    pub client_address: String,
+}
+
+/// `POST /internal/stores/{store_id}/staff-password-reset`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffPasswordResetRequest {
+    pub email: String,
 }
 
 /// `POST /internal/stores/{store_id}/tokens`.

@@ -10,6 +10,7 @@
 pub mod browser;
 pub mod receiver;
 pub mod shop;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt as _;

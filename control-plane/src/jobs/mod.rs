@@ -19,7 +19,7 @@ pub mod sql;
 pub use mercato_tenants::operator::jobs::{Job, JobStatus, Kind, Outcome, Step};
 use mercato_tenants::PodState;
 
-pub use routes::api;
+pub use routes::{api, apply_rebalance, cancel_job, current_plan, plan_drain, start_drain, BAND};
 
 /// What a running job does next.
 #[derive(Debug, Clone, PartialEq, Eq)]

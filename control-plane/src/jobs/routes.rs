@@ -116,21 +116,58 @@ async fn drain(
     ApiPath(id): ApiPath<PodId>,
     ApiJson(req): ApiJson<DrainRequest>,
 ) -> Result<(StatusCode, Json<Drain>), ControlError> {
-    let throttle_ms = throttle(&state, req.throttle_ms)?;
+    let drain = start_drain(&state, id, req.throttle_ms).await?;
+    let status = if drain.job.is_some() {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(drain)))
+}
+
+/// The moves that would empty pod `id`: each of its stores to the pod
+/// placement picks, over the fleet's loads as `conn` reads them. The plan
+/// `POST /v1/pods/{id}/drain` runs, and the one the console shows first.
+pub async fn plan_drain(
+    conn: &mut sqlx::PgConnection,
+    id: PodId,
+) -> Result<Vec<PlannedMove>, ControlError> {
+    let pods = fleet::pod_loads(&mut *conn).await?;
+    let stores = fleet::store_loads(&mut *conn).await?;
+    rebalance::drain(&pods, &stores, id).map_err(|e| {
+        match e {
+            DrainError::NoRoom(store) => ApiError::new(
+                ErrorCode::NoPodAvailable,
+                format!("no active pod has room for store {store}; add a pod or raise capacities, then drain again"),
+            ),
+            DrainError::UnknownPod => ApiError::not_found("pod"),
+        }
+        .into()
+    })
+}
+
+/// Marks pod `id` draining and starts the job that moves its stores off
+/// ([`plan_drain`]), `throttle_ms` apart (the mover's default when
+/// `None`); an empty pod is drained at once (no job). While the pod's
+/// drain runs, answers that drain. `POST /v1/pods/{id}/drain` and the
+/// console's "Start draining".
+pub async fn start_drain(
+    state: &AppState,
+    id: PodId,
+    throttle_ms: Option<u64>,
+) -> Result<Drain, ControlError> {
+    let throttle_ms = throttle(state, throttle_ms)?;
     let pod = get_pod(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("pod"))?;
     if let Some(job) = super::sql::running(&state.db).await? {
         if job.kind == Kind::Drain && job.pod_id == Some(id) {
             let moves = job.steps.iter().map(|s| s.planned.clone()).collect();
-            return Ok((
-                StatusCode::ACCEPTED,
-                Json(Drain {
-                    pod,
-                    moves,
-                    job: Some(job),
-                }),
-            ));
+            return Ok(Drain {
+                pod,
+                moves,
+                job: Some(job),
+            });
         }
         return Err(job_running(&job).into());
     }
@@ -141,15 +178,7 @@ async fn drain(
         .bind(id.as_uuid())
         .execute(&mut *tx)
         .await?;
-    let pods = fleet::pod_loads(&mut *tx).await?;
-    let stores = fleet::store_loads(&mut *tx).await?;
-    let moves = rebalance::drain(&pods, &stores, id).map_err(|e| match e {
-        DrainError::NoRoom(store) => ApiError::new(
-            ErrorCode::NoPodAvailable,
-            format!("no active pod has room for store {store}; add a pod or raise capacities, then drain again"),
-        ),
-        DrainError::UnknownPod => ApiError::not_found("pod"),
-    })?;
+    let moves = plan_drain(&mut tx, id).await?;
     let job = if moves.is_empty() {
         sqlx::query("UPDATE pods SET state = 'drained', updated_at = now() WHERE id = $1")
             .bind(id.as_uuid())
@@ -174,19 +203,14 @@ async fn drain(
     let job = match job {
         Some(job_id) => {
             runner::spawn(state.clone(), job_id);
-            Some(load_job(&state, job_id).await?)
+            Some(load_job(state, job_id).await?)
         }
         None => None,
     };
     let pod = get_pod(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("pod"))?;
-    let status = if job.is_some() {
-        StatusCode::ACCEPTED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(Drain { pod, moves, job })))
+    Ok(Drain { pod, moves, job })
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -198,7 +222,9 @@ struct PlanQuery {
     measure: Option<String>,
 }
 
-async fn current_plan(state: &AppState, measure: Measure) -> Result<Plan, ControlError> {
+/// The rebalance plan for `measure` from the latest load reports: what
+/// `GET /v1/rebalance/plan` answers and `POST /v1/rebalance/apply` runs.
+pub async fn current_plan(state: &AppState, measure: Measure) -> Result<Plan, ControlError> {
     let pods = fleet::pod_loads(&state.db).await?;
     let stores = fleet::store_loads(&state.db).await?;
     Ok(rebalance::plan(&pods, &stores, measure, BAND))
@@ -244,13 +270,31 @@ async fn apply(
     ApiJson(req): ApiJson<ApplyRequest>,
 ) -> Result<(StatusCode, Json<Applied>), ControlError> {
     let measure = measure(req.measure.as_deref())?;
-    let throttle_ms = throttle(&state, req.throttle_ms)?;
+    let applied = apply_rebalance(&state, measure, req.throttle_ms).await?;
+    let status = if applied.job.is_some() {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(applied)))
+}
+
+/// Plans as [`current_plan`] does and runs the moves as a job, one at a
+/// time, `throttle_ms` apart (the mover's default when `None`); a balanced
+/// fleet gets no job. `409 fleet_job_running` while another job runs.
+/// `POST /v1/rebalance/apply` and the console's "Apply this plan".
+pub async fn apply_rebalance(
+    state: &AppState,
+    measure: Measure,
+    throttle_ms: Option<u64>,
+) -> Result<Applied, ControlError> {
+    let throttle_ms = throttle(state, throttle_ms)?;
     if let Some(job) = super::sql::running(&state.db).await? {
         return Err(job_running(&job).into());
     }
-    let plan = current_plan(&state, measure).await?;
+    let plan = current_plan(state, measure).await?;
     if plan.moves.is_empty() {
-        return Ok((StatusCode::OK, Json(Applied { plan, job: None })));
+        return Ok(Applied { plan, job: None });
     }
     let mut conn = state.db.acquire().await.map_err(ApiError::internal)?;
     let id = create_job(
@@ -264,14 +308,11 @@ async fn apply(
     .await?;
     drop(conn);
     runner::spawn(state.clone(), id);
-    let job = load_job(&state, id).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Applied {
-            plan,
-            job: Some(job),
-        }),
-    ))
+    let job = load_job(state, id).await?;
+    Ok(Applied {
+        plan,
+        job: Some(job),
+    })
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -322,8 +363,16 @@ async fn cancel(
     _: Operator,
     ApiPath(id): ApiPath<JobId>,
 ) -> Result<(StatusCode, Json<Job>), ControlError> {
+    cancel_job(&state, id)
+        .await
+        .map(|j| (StatusCode::ACCEPTED, Json(j)))
+}
+
+/// Asks job `id` to stop before its next move (`409` once it has
+/// finished). `POST /v1/jobs/{id}/cancel` and the console's Cancel button.
+pub async fn cancel_job(state: &AppState, id: JobId) -> Result<Job, ControlError> {
     if !super::sql::request_cancel(&state.db, id).await? {
-        let job = load_job(&state, id).await?;
+        let job = load_job(state, id).await?;
         return Err(ApiError::new(
             ErrorCode::Conflict,
             format!("job {id} has finished ({})", job.status.as_str()),
@@ -331,7 +380,5 @@ async fn cancel(
         .into());
     }
     tracing::info!(job_id = %id, "fleet job cancel requested");
-    load_job(&state, id)
-        .await
-        .map(|j| (StatusCode::ACCEPTED, Json(j)))
+    load_job(state, id).await
 }

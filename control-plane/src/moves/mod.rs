@@ -35,7 +35,7 @@ use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Regi
 use serde::{Deserialize, Serialize};
 
 pub use model::{Move, Phase, Reason, Status};
-pub use routes::{api, start, StartError};
+pub use routes::{abort_move, abortable, api, start, StartError};
 
 /// The mover's timings. Defaults suit a production fleet; tests shorten them.
 #[derive(Debug, Clone, Serialize, Deserialize)]

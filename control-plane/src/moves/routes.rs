@@ -315,10 +315,24 @@ async fn abort(
     _: Operator,
     ApiPath(id): ApiPath<MoveId>,
 ) -> Result<(StatusCode, Json<Move>), ControlError> {
+    let mv = abort_move(&state, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(mv)))
+}
+
+/// Whether an operator may still abort `mv`: it is running and has not
+/// flipped the routing yet.
+pub fn abortable(mv: &Move) -> bool {
+    mv.status == Status::Running && !mv.phase.past_switch()
+}
+
+/// Asks move `id` to roll back at the runner's next check: refused
+/// (`409 move_finished`) once the move has finished or is past the routing
+/// flip. `POST /v1/moves/{id}/abort` and the console's Abort button.
+pub async fn abort_move(state: &AppState, id: MoveId) -> Result<Move, ControlError> {
     let mv = sql::get(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("move"))?;
-    if mv.status != Status::Running || mv.phase.past_switch() {
+    if !abortable(&mv) {
         return Err(ApiError::new(
             ErrorCode::MoveFinished,
             format!(
@@ -334,8 +348,7 @@ async fn abort(
         );
     }
     tracing::info!(move_id = %id, "move abort requested");
-    let mv = sql::get(&state.db, id)
+    sql::get(&state.db, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("move"))?;
-    Ok((StatusCode::ACCEPTED, Json(mv)))
+        .ok_or_else(|| ApiError::not_found("move").into())
 }

@@ -5,4 +5,4 @@ mod routes;
 mod sql;
 
 pub use routes::{api, provision, NewStore};
-pub use sql::{get, Store, StoreDomain};
+pub use sql::{get, get_by_handle, owned_by, pod_url, search, Store, StoreDomain};

@@ -111,6 +111,45 @@ pub async fn get_by_handle(db: &PgPool, handle: &str) -> Result<Option<Store>, s
     Ok(with_domains(db, rows).await?.pop())
 }
 
+/// The active stores whose owner signed up with `email` (any letter
+/// case), oldest first, at most `limit`: a merchant's stores on the
+/// platform's sign-in page.
+pub async fn owned_by(db: &PgPool, email: &str, limit: i64) -> Result<Vec<Store>, sqlx::Error> {
+    let rows: Vec<StoreRow> = sqlx::query_as(&format!(
+        "{SELECT_STORES} WHERE lower(s.owner_email) = lower($1) AND s.state = 'active'
+          ORDER BY s.id LIMIT $2"
+    ))
+    .bind(email)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    with_domains(db, rows).await
+}
+
+/// Stores whose handle, name, owner's email or one of whose domains
+/// contains `q` (any letter case), or whose id is `q`; in creation order,
+/// at most `limit`. The console's store search.
+pub async fn search(db: &PgPool, q: &str, limit: i64) -> Result<Vec<Store>, sqlx::Error> {
+    let pattern = format!(
+        "%{}%",
+        q.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let rows: Vec<StoreRow> = sqlx::query_as(&format!(
+        "{SELECT_STORES} WHERE s.handle ILIKE $1 OR s.name ILIKE $1 OR s.owner_email ILIKE $1
+            OR s.id::text = lower($2)
+            OR EXISTS (SELECT 1 FROM domains d WHERE d.store_id = s.id AND d.domain ILIKE $1)
+          ORDER BY s.id LIMIT $3"
+    ))
+    .bind(pattern)
+    .bind(q)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    with_domains(db, rows).await
+}
+
 /// Stores ordered by id (creation order), after the cursor.
 pub async fn list(
     db: &PgPool,

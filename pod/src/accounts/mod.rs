@@ -24,6 +24,7 @@
 pub mod addresses;
 pub mod api_keys;
 pub mod auth;
+pub mod directory;
 mod error;
 pub(crate) mod login;
 pub(crate) mod model;

@@ -1,7 +1,8 @@
 //! The merchant's admin on the web, on the store's domain under `/admin`
 //! (the JSON API stays under `/admin/api`): server-rendered pages over the
 //! same context functions as the API (there is no second write path), a
-//! small stylesheet and no script.
+//! small stylesheet and one small script that only improves a page
+//! (drag and drop of a product's images).
 //!
 //! - [`session`]: staff sign-in, the `mercato_admin` cookie (`HttpOnly`,
 //!   `SameSite=Strict`, `Path=/admin`, `Secure` over HTTPS) and the CSRF
@@ -16,8 +17,11 @@
 //! request to the pod, works without script, is tested over HTTP and in
 //! Chromium, and nothing needs a JavaScript build.
 
+pub mod customers;
 pub mod pages;
+pub mod product_edit;
 pub mod products;
+pub mod reset;
 pub mod session;
 pub mod staff;
 
@@ -44,8 +48,16 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/product_new.html"),
     ),
     ("product.html", include_str!("templates/product.html")),
+    ("customers.html", include_str!("templates/customers.html")),
+    ("customer.html", include_str!("templates/customer.html")),
     ("staff.html", include_str!("templates/staff.html")),
     ("accept.html", include_str!("templates/accept.html")),
+    ("handoff.html", include_str!("templates/handoff.html")),
+    ("reset.html", include_str!("templates/reset.html")),
+    (
+        "reset_password.html",
+        include_str!("templates/reset_password.html"),
+    ),
 ];
 
 /// The admin's templates, compiled once.
@@ -63,24 +75,40 @@ pub fn stylesheet() -> &'static Asset {
             "admin",
             "css",
             "text/css; charset=utf-8",
-            include_str!("templates/admin.css"),
+            mercato_tenants::forms::ADMIN_CSS,
+        )
+    })
+}
+
+/// The admin's script (drag and drop on the product page), under
+/// `/admin/assets/`: every page works without it.
+pub fn script() -> &'static Asset {
+    static JS: std::sync::OnceLock<Asset> = std::sync::OnceLock::new();
+    JS.get_or_init(|| {
+        content_addressed(
+            "/admin/assets",
+            "admin",
+            "js",
+            "text/javascript; charset=utf-8",
+            include_str!("templates/admin.js"),
         )
     })
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
-    let css = stylesheet();
-    if css.path.rsplit('/').next() == Some(file.as_str()) {
-        (
+    match [stylesheet(), script()]
+        .into_iter()
+        .find(|a| a.path.rsplit('/').next() == Some(file.as_str()))
+    {
+        Some(a) => (
             [
-                (header::CONTENT_TYPE, css.content_type),
+                (header::CONTENT_TYPE, a.content_type),
                 (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
             ],
-            css.body.clone(),
+            a.body.clone(),
         )
-            .into_response()
-    } else {
-        StatusCode::NOT_FOUND.into_response()
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
@@ -90,6 +118,15 @@ pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .route("/admin", get(pages::dashboard))
         .route("/admin/login", get(pages::login_page).post(pages::login))
         .route("/admin/logout", post(pages::logout))
+        .route(
+            "/admin/reset",
+            get(reset::request_page).post(reset::request),
+        )
+        .route(
+            "/admin/reset-password",
+            get(reset::password_page).post(reset::reset_password),
+        )
+        .route("/admin/handoff", post(pages::handoff))
         .route("/admin/orders", get(pages::orders))
         .route("/admin/orders/{id}", get(pages::order))
         .route("/admin/orders/{id}/refund", post(pages::refund))
@@ -101,11 +138,35 @@ pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .route("/admin/products/new", get(products::new_page))
         .route("/admin/products/{id}", get(products::show))
         .route("/admin/products/{id}/stock", post(products::set_stock))
+        .route("/admin/products/{id}/edit", post(product_edit::edit))
+        .route("/admin/products/{id}/delete", post(product_edit::delete))
+        .route(
+            "/admin/products/{id}/variants",
+            post(product_edit::add_variant),
+        )
+        .route(
+            "/admin/products/{id}/variants/{variant}",
+            post(product_edit::save_variant),
+        )
+        .route(
+            "/admin/products/{id}/variants/{variant}/delete",
+            post(product_edit::remove_variant),
+        )
+        .route(
+            "/admin/products/{id}/images/order",
+            post(product_edit::order_images),
+        )
+        .route(
+            "/admin/products/{id}/images/{image}/delete",
+            post(product_edit::remove_image),
+        )
         // The image's own limit (`media.max_bytes`) bounds the upload.
         .route(
             "/admin/products/{id}/images",
             post(products::upload_image).layer(axum::extract::DefaultBodyLimit::disable()),
         )
+        .route("/admin/customers", get(customers::list))
+        .route("/admin/customers/{id}", get(customers::show))
         .route("/admin/settings/staff", get(staff::show))
         .route("/admin/settings/staff/invite", post(staff::invite))
         .route("/admin/settings/staff/{id}/remove", post(staff::remove))

@@ -6,7 +6,7 @@
 use axum::extract::{Path, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use mercato_tenants::http::ApiQuery;
 use mercato_tenants::{ApiError, Currency, ErrorCode, Money, OrderId};
@@ -18,31 +18,14 @@ use super::session::{session_cookie, signed_out_cookie, AdminSession, MaybeAdmin
 use crate::accounts::rate_limit::ClientAddress;
 use crate::accounts::LoginRejection;
 use crate::error::PodError;
-use crate::forms::{field, posted_form, see_other};
 use crate::orders::{Filter, OrderStatus};
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
+pub(super) use mercato_tenants::forms::html;
+use mercato_tenants::forms::{field, posted_form, see_other};
 
 /// Orders per page of the list.
 const ORDERS_PAGE: i64 = 25;
-
-/// An HTML page nobody caches.
-pub(super) fn html(status: StatusCode, body: String) -> Response {
-    let mut r = (
-        status,
-        [
-            ("content-type", "text/html; charset=utf-8"),
-            ("cache-control", "private, no-store"),
-        ],
-        body,
-    )
-        .into_response();
-    r.headers_mut().insert(
-        "x-frame-options",
-        axum::http::HeaderValue::from_static("DENY"),
-    );
-    r
-}
 
 /// Renders `template` in the admin's frame.
 pub(super) fn render(
@@ -55,6 +38,7 @@ pub(super) fn render(
     let ctx = context! {
         store => context! { name => tenant.name.clone() },
         css => super::stylesheet().path.clone(),
+        js => super::script().path.clone(),
         title => title.to_owned(),
         signed_in => session.is_some(),
         owner => session.is_some_and(AdminSession::is_owner),
@@ -73,7 +57,7 @@ pub fn error_page(tenant: &TenantContext, err: PodError) -> Response {
     let message = if status.is_server_error() {
         "Something went wrong on our side. Please try again in a moment.".to_owned()
     } else {
-        crate::forms::sentence(&err.message)
+        mercato_tenants::forms::sentence(&err.message)
     };
     let body = render(
         tenant,
@@ -90,7 +74,7 @@ pub fn error_page(tenant: &TenantContext, err: PodError) -> Response {
 pub(super) fn sign_in_first(path: &str) -> Response {
     see_other(&format!(
         "/admin/login?next={}",
-        crate::forms::urlencode(path)
+        mercato_tenants::forms::urlencode(path)
     ))
 }
 
@@ -110,7 +94,7 @@ fn next_path(raw: Option<&str>) -> String {
     }
 }
 
-/// `GET /admin/login[?next=]`.
+/// `GET /admin/login[?next=][&reset=done]`.
 pub async fn login_page(
     tenant: TenantContext,
     MaybeAdmin(session): MaybeAdmin,
@@ -120,7 +104,15 @@ pub async fn login_page(
     if session.is_some() {
         return see_other(&next);
     }
-    match render(&tenant, None, "login.html", "Sign in", context! { next }) {
+    let notice = (field(&pairs, "reset") == Some("done"))
+        .then_some("Your password has been changed. Sign in with the new one.");
+    match render(
+        &tenant,
+        None,
+        "login.html",
+        "Sign in",
+        context! { next, notice },
+    ) {
         Ok(body) => html(StatusCode::OK, body),
         Err(e) => error_page(&tenant, e),
     }
@@ -188,6 +180,49 @@ pub async fn login(
     result.unwrap_or_else(|e| error_page(&tenant, e))
 }
 
+/// `POST /admin/handoff` (`token`): the platform's signup and sign-in pages
+/// hand a merchant's new admin session over to the store's domain. Taken
+/// only from a form posted by a page of the platform's domain (its
+/// `Origin`: no other site can sign a browser in to an account of its
+/// choosing), and only with the token of an open staff session of this
+/// store. The answer sets the admin's cookie and goes on to the dashboard
+/// from a page of this site: a redirect would keep the navigation
+/// cross-site, and the `SameSite=Strict` cookie would stay behind.
+pub async fn handoff(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        mercato_tenants::forms::posted_from(&headers, &state.config.platform_domain)?;
+        let fields = mercato_tenants::forms::form_fields(&headers, &body)?;
+        let token = field(&fields, "token").unwrap_or_default();
+        let Some(session) = super::session::signed_in(&state, &tenant, token).await? else {
+            return Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "this sign-in has expired; sign in again",
+            )
+            .into());
+        };
+        let body = render(
+            &tenant,
+            Some(&session),
+            "handoff.html",
+            "Signing in",
+            context! {},
+        )?;
+        let mut r = html(StatusCode::OK, body);
+        r.headers_mut().append(
+            SET_COOKIE,
+            session_cookie(&state, &tenant, token, session.claims.exp)?,
+        );
+        Ok::<_, PodError>(r)
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&tenant, e))
+}
+
 /// `POST /admin/logout`: ends the session and forgets the cookie.
 pub async fn logout(
     State(state): State<AppState>,
@@ -242,15 +277,33 @@ pub async fn dashboard(
     result.unwrap_or_else(|e| error_page(&tenant, e))
 }
 
-/// An order as the list shows it.
+/// An order as the lists show it.
 #[derive(Serialize)]
-struct Row {
+pub(super) struct Row {
     id: String,
     number: i64,
     placed: String,
     email: String,
     status: String,
     total: Money,
+}
+
+/// Orders as the lists show them.
+pub(super) fn rows(items: &[crate::orders::Order], currency: Currency) -> Vec<Row> {
+    items
+        .iter()
+        .map(|o| Row {
+            id: o.id.to_string(),
+            number: o.number,
+            placed: o.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            email: o.email.clone(),
+            status: words(o.status),
+            total: Money::new(
+                o.total_minor,
+                Currency::parse(&o.currency).unwrap_or(currency),
+            ),
+        })
+        .collect()
 }
 
 fn words(status: OrderStatus) -> String {
@@ -267,7 +320,7 @@ const STATUSES: [OrderStatus; 7] = [
     OrderStatus::Refunded,
 ];
 
-/// `GET /admin/orders[?status=][&email=][&after=]`: the orders, newest
+/// `GET /admin/orders[?status=][&email=][&from=][&to=][&after=]`: the orders, newest
 /// first, as `GET /admin/api/orders` lists them.
 pub async fn orders(
     State(state): State<AppState>,
@@ -300,6 +353,16 @@ pub async fn orders(
             None => None,
         };
         let before = field(&pairs, "after").and_then(|a| a.parse::<uuid::Uuid>().ok());
+        let day = |name: &str| -> Result<Option<chrono::NaiveDate>, ApiError> {
+            match field(&pairs, name).filter(|d| !d.is_empty()) {
+                None => Ok(None),
+                Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map(Some)
+                    .map_err(|_| ApiError::invalid("enter days as YYYY-MM-DD")),
+            }
+        };
+        let (from, to) = (day("from")?, day("to")?);
+        let (placed_from, placed_until) = crate::orders::day_range(from, to)?;
         let mut conn = state.db.acquire().await?;
         let mut items = crate::orders::list(
             &mut conn,
@@ -308,6 +371,8 @@ pub async fn orders(
                 status: status_filter,
                 email: email_filter,
                 before,
+                placed_from,
+                placed_until,
                 limit: ORDERS_PAGE + 1,
                 ..Filter::default()
             },
@@ -325,26 +390,18 @@ pub async fn orders(
             if let Some(e) = email {
                 q.push(("email".into(), e.into()));
             }
+            for (name, d) in [("from", from), ("to", to)] {
+                if let Some(d) = d {
+                    q.push((name.into(), d.to_string()));
+                }
+            }
             q.push(("after".into(), cursor));
             let query: String = form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(q)
                 .finish();
             format!("/admin/orders?{query}")
         });
-        let rows: Vec<Row> = items
-            .iter()
-            .map(|o| Row {
-                id: o.id.to_string(),
-                number: o.number,
-                placed: o.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-                email: o.email.clone(),
-                status: words(o.status),
-                total: Money::new(
-                    o.total_minor,
-                    Currency::parse(&o.currency).unwrap_or(tenant.currency),
-                ),
-            })
-            .collect();
+        let rows = rows(&items, tenant.currency);
         let statuses: Vec<_> = STATUSES
             .iter()
             .map(|s| context! { value => s.as_str(), label => words(*s), selected => status == Some(s.as_str()) })
@@ -359,6 +416,8 @@ pub async fn orders(
                 rows => Value::from_serialize(&rows),
                 statuses,
                 email => email.unwrap_or_default(),
+                from => from.map(|d| d.to_string()),
+                to => to.map(|d| d.to_string()),
                 next,
             },
         )?;

@@ -20,13 +20,29 @@ use super::pages::{error_page, html, render, sign_in_first};
 use super::session::{AdminSession, MaybeAdmin};
 use crate::catalog::{NewProduct, Product};
 use crate::error::PodError;
-use crate::forms::{field, see_other};
 use crate::inventory::model::StockOp;
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
+use mercato_tenants::forms::{field, see_other};
 
 /// Products per page of the list.
 const PRODUCTS_PAGE: i64 = 25;
+
+/// `minor` units of `currency` as a form shows them to edit (`1299.00`).
+pub fn amount_input(minor: i64, currency: Currency) -> String {
+    let exponent = currency.exponent();
+    if exponent == 0 {
+        return minor.to_string();
+    }
+    let unit = 10_i64.pow(exponent);
+    format!(
+        "{}{}.{:0width$}",
+        if minor < 0 { "-" } else { "" },
+        (minor / unit).abs(),
+        (minor % unit).abs(),
+        width = exponent as usize
+    )
+}
 
 /// An amount typed by staff (`25`, `25.5`, `25.50`, `1,299.00`) in minor
 /// units of `currency`; `None` when it is not one.
@@ -55,10 +71,12 @@ pub fn parse_amount(raw: &str, currency: Currency) -> Option<i64> {
     minor.checked_add(fraction)
 }
 
-/// The product a new-product form describes: one variant per value of its
-/// option (or one variant without options), each with the price, SKU
-/// (`<sku>-<value>`) and starting stock given; a refusal in words.
-pub fn new_product(fields: &[(String, String)], currency: Currency) -> Result<NewProduct, String> {
+/// A form's `price` and `compare_at` (may be empty) in minor units, or
+/// the refusal in words.
+pub fn prices(
+    fields: &[(String, String)],
+    currency: Currency,
+) -> Result<(i64, Option<i64>), String> {
     let get = |name: &str| field(fields, name).unwrap_or_default().to_owned();
     let price =
         parse_amount(&get("price"), currency).ok_or("Enter the price as a number, e.g. 25.00.")?;
@@ -69,12 +87,26 @@ pub fn new_product(fields: &[(String, String)], currency: Currency) -> Result<Ne
                 .ok_or("Enter the compare-at price as a number, or leave it empty.")?,
         ),
     };
-    let stock: i64 = match get("stock").as_str() {
-        "" => 0,
+    Ok((price, compare_at))
+}
+
+/// A form's starting `stock` (0 when empty), or the refusal in words.
+pub fn starting_stock(fields: &[(String, String)]) -> Result<i32, String> {
+    match field(fields, "stock").unwrap_or_default() {
+        "" => Ok(0),
         raw => raw
             .parse()
-            .map_err(|_| "Enter the starting stock as a whole number.")?,
-    };
+            .map_err(|_| "Enter the starting stock as a whole number.".to_owned()),
+    }
+}
+
+/// The product a new-product form describes: one variant per value of its
+/// option (or one variant without options), each with the price, SKU
+/// (`<sku>-<value>`) and starting stock given; a refusal in words.
+pub fn new_product(fields: &[(String, String)], currency: Currency) -> Result<NewProduct, String> {
+    let get = |name: &str| field(fields, name).unwrap_or_default().to_owned();
+    let (price, compare_at) = prices(fields, currency)?;
+    let stock = starting_stock(fields)?;
     let sku = get("sku");
     let option = get("option_name");
     let values: Vec<String> = get("option_values")
@@ -175,20 +207,32 @@ pub async fn list(
             None => None,
         };
         let after = field(&pairs, "after").and_then(|a| a.parse::<ProductId>().ok());
-        let page = crate::catalog::sql::list_products(
+        let q = field(&pairs, "q").filter(|q| !q.is_empty());
+        if q.is_some_and(|q| q.chars().count() > 200) {
+            return Err(ApiError::invalid("search for at most 200 characters").into());
+        }
+        let page = crate::catalog::sql::list_products_titled(
             &state.db,
             tenant.store_id,
             status,
+            q,
             after,
             PRODUCTS_PAGE as u32,
         )
         .await?;
         let items = crate::product_write::with_stock(&state, tenant.store_id, page.items).await?;
         let rows: Vec<Row> = items.iter().map(|p| row(p, tenant.currency)).collect();
-        let next = page.next_cursor.map(|c| match status {
-            Some(s) => format!("/admin/products?status={}&after={c}", s.as_str()),
-            None => format!("/admin/products?after={c}"),
+        let next = page.next_cursor.map(|c| {
+            let mut query = format!("/admin/products?after={c}");
+            if let Some(s) = status {
+                query.push_str(&format!("&status={}", s.as_str()));
+            }
+            if let Some(q) = q {
+                query.push_str(&format!("&q={}", mercato_tenants::forms::urlencode(q)));
+            }
+            query
         });
+        let notice = (field(&pairs, "done") == Some("deleted")).then_some("The product was deleted.");
         let statuses: Vec<_> = ["draft", "active", "archived"]
             .iter()
             .map(|s| context! { value => *s, selected => status.map(|x| x.as_str()) == Some(*s) })
@@ -198,7 +242,7 @@ pub async fn list(
             Some(&session),
             "products.html",
             "Products",
-            context! { nav => "products", rows => Value::from_serialize(&rows), next, statuses },
+            context! { nav => "products", rows => Value::from_serialize(&rows), next, statuses, q, notice },
         )?;
         Ok::<_, PodError>(html(StatusCode::OK, body))
     }
@@ -284,12 +328,12 @@ pub async fn create(
     result.unwrap_or_else(|e| error_page(&tenant, e))
 }
 
-fn product_id(raw: &str) -> Result<ProductId, PodError> {
+pub(super) fn product_id(raw: &str) -> Result<ProductId, PodError> {
     raw.parse()
         .map_err(|_| PodError::from(ApiError::not_found("product")))
 }
 
-async fn product_page(
+pub(super) async fn product_page(
     state: &AppState,
     tenant: &TenantContext,
     session: &AdminSession,
@@ -308,6 +352,8 @@ async fn product_page(
                 title => if v.title.is_empty() { p.title.clone() } else { v.title.clone() },
                 sku => v.sku.clone(),
                 price => Value::from_serialize(v.price),
+                price_input => amount_input(v.price.minor, tenant.currency),
+                compare_at_input => v.compare_at_price.map(|c| amount_input(c.minor, tenant.currency)),
                 on_hand => v.on_hand.unwrap_or(0),
             }
         })
@@ -326,10 +372,14 @@ async fn product_page(
                 title => p.title.clone(),
                 status => p.status.as_str(),
                 vendor => p.vendor.clone(),
+                product_type => p.product_type.clone(),
+                tags => p.tags.join(", "),
                 description => p.description.clone(),
                 images => Value::from_serialize(&p.images),
+                options => Value::from_serialize(&p.options),
             },
             variants,
+            statuses => ["draft", "active", "archived"],
         },
     )?;
     Ok(html(status, body))
@@ -350,6 +400,12 @@ pub async fn show(
         Some("created") => Some("The product was created."),
         Some("stock") => Some("The stock was saved."),
         Some("image") => Some("The image was added."),
+        Some("saved") => Some("The product was saved."),
+        Some("variant_saved") => Some("The variant was saved."),
+        Some("variant_added") => Some("The variant was added."),
+        Some("variant_removed") => Some("The variant was removed."),
+        Some("image_removed") => Some("The image was removed."),
+        Some("images_ordered") => Some("The images were put in their new order."),
         _ => None,
     };
     let result = async {
@@ -474,7 +530,7 @@ pub async fn upload_image(
         return sign_in_first(&format!("/admin/products/{id}"));
     };
     let result = async {
-        crate::forms::same_site(&headers)?;
+        mercato_tenants::forms::same_site(&headers)?;
         let product = product_id(&id)?;
         let mut multipart = multipart.map_err(|_| {
             ApiError::new(
@@ -561,6 +617,20 @@ mod tests {
 
     fn usd() -> Currency {
         Currency::parse("USD").expect("usd")
+    }
+
+    #[test]
+    fn amounts_shown_to_edit_read_back_the_same() {
+        assert_eq!(amount_input(129_900, usd()), "1299.00");
+        assert_eq!(amount_input(7, usd()), "0.07");
+        let jpy = Currency::parse("JPY").expect("jpy");
+        assert_eq!(amount_input(1200, jpy), "1200");
+        for minor in [0, 5, 99, 100, 123_456] {
+            assert_eq!(
+                parse_amount(&amount_input(minor, usd()), usd()),
+                Some(minor)
+            );
+        }
     }
 
     #[test]

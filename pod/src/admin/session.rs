@@ -11,15 +11,14 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use mercato_tenants::{ApiError, Claims, ErrorCode, Role, StaffId};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::accounts::StaffRole;
 use crate::cart::sent::cookie;
 use crate::error::PodError;
-use crate::forms::{field, posted_form};
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
+use mercato_tenants::forms::{field, posted_form};
 
 /// The cookie of a staff member's admin session.
 pub const COOKIE: &str = "mercato_admin";
@@ -68,14 +67,13 @@ impl AdminSession {
     }
 }
 
-/// The CSRF token of the session whose token is `token`: not guessable
-/// without the cookie, which no script and no other site can read.
+/// The CSRF token of the admin session whose token is `token`.
 fn csrf_of(token: &str) -> String {
-    hex::encode(&Sha256::digest(format!("mercato-admin-csrf|{token}").as_bytes())[..16])
+    mercato_tenants::forms::csrf_token("mercato-admin-csrf", token)
 }
 
 /// The staff member the admin cookie names, if its session is open.
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &AppState,
     tenant: &TenantContext,
     token: &str,

@@ -15,9 +15,9 @@ use super::pages::{error_page, html, render, sign_in_first};
 use super::session::{AdminSession, MaybeAdmin};
 use crate::accounts::team;
 use crate::error::PodError;
-use crate::forms::{field, see_other};
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
+use mercato_tenants::forms::{field, see_other};
 
 /// Members shown (a store's staff is small; the API pages further).
 const MEMBERS: i64 = 100;
@@ -195,7 +195,7 @@ pub async fn accept(
     body: Bytes,
 ) -> Response {
     let result = async {
-        let fields = crate::forms::posted_form(&headers, &body)?;
+        let fields = mercato_tenants::forms::posted_form(&headers, &body)?;
         let token = field(&fields, "token").unwrap_or_default().to_owned();
         let password = field(&fields, "password").unwrap_or_default();
         match team::accept(&state, tenant.store_id, &token, password).await {
@@ -212,7 +212,7 @@ pub async fn accept(
                     let problem = if r.code == ErrorCode::InvalidToken {
                         "This invitation is unknown, used or expired. Ask the store's owner for a new one.".to_owned()
                     } else {
-                        crate::forms::sentence(&r.message)
+                        mercato_tenants::forms::sentence(&r.message)
                     };
                     let body = render(
                         &tenant,

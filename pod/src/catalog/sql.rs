@@ -374,16 +374,39 @@ pub async fn list_products(
     after: Option<ProductId>,
     limit: u32,
 ) -> Result<Page<Product>, sqlx::Error> {
+    list_products_titled(db, store, status, None, after, limit).await
+}
+
+/// [`list_products`], only those whose title contains `title` (any letter
+/// case) when it is given: the admin's product search.
+pub async fn list_products_titled(
+    db: &PgPool,
+    store: StoreId,
+    status: Option<ProductStatus>,
+    title: Option<&str>,
+    after: Option<ProductId>,
+    limit: u32,
+) -> Result<Page<Product>, sqlx::Error> {
+    let pattern = title.map(|t| {
+        format!(
+            "%{}%",
+            t.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
     let mut conn = db.acquire().await?;
     let rows: Vec<ProductRow> = sqlx::query_as(&format!(
         "SELECT {PRODUCT_COLUMNS} FROM products
          WHERE store_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR id < $3)
+           AND ($5::text IS NULL OR title ILIKE $5)
          ORDER BY id DESC LIMIT $4"
     ))
     .bind(store.as_uuid())
     .bind(status.map(ProductStatus::as_str))
     .bind(after.map(|a| a.as_uuid()))
     .bind(i64::from(limit) + 1)
+    .bind(pattern)
     .fetch_all(&mut *conn)
     .await?;
     let mut items = assemble(&mut conn, store, rows).await?;
@@ -532,6 +555,28 @@ pub async fn delete_image(
             .execute(&mut **tx)
             .await?;
     Ok(deleted.rows_affected() == 1)
+}
+
+/// Numbers a product's images in the order of `order` (every image of
+/// the product, checked by the caller); the caller commits.
+pub async fn order_images(
+    tx: &mut Transaction<'_, Postgres>,
+    store: StoreId,
+    product: ProductId,
+    order: &[MediaId],
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<Uuid> = order.iter().map(|m| m.as_uuid()).collect();
+    sqlx::query(
+        "UPDATE media m SET position = o.n - 1
+           FROM unnest($3::uuid[]) WITH ORDINALITY AS o(id, n)
+          WHERE m.store_id = $1 AND m.product_id = $2 AND m.id = o.id",
+    )
+    .bind(store.as_uuid())
+    .bind(product.as_uuid())
+    .bind(&ids)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// What other contexts (the cart, checkout) need to know about a variant,

@@ -68,7 +68,7 @@ pub async fn place(
     }
     tx.commit().await?;
     if !inserted {
-        return replay(state, store, &key, &hash, &asked.cart).await;
+        return replay(state, store, &key, &hash, &asked).await;
     }
     saga::drive(state, store, id, Mode::Request(&asked)).await
 }
@@ -130,16 +130,26 @@ fn asked(request: CheckoutRequest, cart: CartRef) -> Result<Asked, ApiError> {
     })
 }
 
-/// The same key again: the first attempt's answer, once it has one.
+/// The same key again: the first attempt's answer, once it has one. A
+/// first attempt whose driver is gone (no step for
+/// `checkout.webhook_drive_after_ms`: its pod was fenced for a move and
+/// answered `421`, and the router sent the request here; or it crashed) is
+/// driven on by this request, which is the same request (same key, same
+/// hash): the saga's steps are safe to race, so a driver still at work
+/// costs nothing but a lost race.
 async fn replay(
     state: &AppState,
     store: StoreId,
     key: &str,
     hash: &[u8],
-    who: &CartRef,
+    asked: &Asked,
 ) -> Result<Checkout, PodError> {
+    let who = &asked.cart;
     let wait_for = Duration::from_millis(state.config.gateway.timeout_ms.saturating_mul(2) + 5_000);
     let deadline = tokio::time::Instant::now() + wait_for;
+    let idle = chrono::Duration::milliseconds(
+        i64::try_from(state.config.checkout.webhook_drive_after_ms).unwrap_or(i64::MAX),
+    );
     let mut pause = Duration::from_millis(10);
     loop {
         let c = sql::by_key(&state.db, store, key)
@@ -159,6 +169,10 @@ async fn replay(
         }
         if c.outcome.is_some() || tokio::time::Instant::now() >= deadline {
             return Ok(c);
+        }
+        if chrono::Utc::now() - c.updated_at >= idle {
+            tracing::info!(checkout = %c.id, state = c.state.as_str(), "driving on a checkout its first driver left");
+            return saga::drive(state, store, c.id, Mode::Request(asked)).await;
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(200));

@@ -16,11 +16,11 @@ use mercato_tenants::Money;
 /// The events that mail someone; the triggers on `mail_enqueue` (pod
 /// migrations `…19_mail.sql`, `…22_order_fulfillment.sql`,
 /// `…23_returns.sql`, `…25_abandoned_carts.sql`, `…26_line_cancellation.sql`,
-/// `…28_gift_cards.sql`)
+/// `…28_gift_cards.sql`, `…33_staff_password_resets.sql`)
 /// queue a delivery for exactly these (a shipment's update only when it
 /// shipped, got new tracking on the way, or arrived; an issued refund only
 /// when no other mail tells of it: not a return's, not cancelled lines').
-pub const MAILED: [EventType; 14] = [
+pub const MAILED: [EventType; 15] = [
     EventType::OrderPlaced,
     EventType::ShipmentUpdated,
     EventType::CartAbandoned,
@@ -29,6 +29,7 @@ pub const MAILED: [EventType; 14] = [
     EventType::CustomerConfirmationRequested,
     EventType::AccountExistsNotice,
     EventType::StaffInvited,
+    EventType::StaffPasswordResetRequested,
     EventType::ReturnRequested,
     EventType::ReturnApproved,
     EventType::ReturnCompleted,
@@ -285,6 +286,26 @@ pub fn render(store: &StoreFace, event: &Event) -> Option<Mail> {
             ));
             body.finish(&invite.email, format!("Join {store_name} on Mercato"))
         }
+        Event::StaffPasswordResetRequested(reset) => {
+            let store_name = reset.store_name.as_str();
+            let mut body = Body::new(&format!(
+                "Someone asked to reset the password you sign in to {store_name}'s admin with."
+            ));
+            body.link(
+                "Choose a new password",
+                &format!("{url}/admin/reset-password?token={}", reset.token),
+            );
+            body.code("Or enter this code", &reset.token);
+            body.para(&format!(
+                "The link works once, until {}. If you did not ask for it, ignore this mail: \
+                 your password stays as it is.",
+                when(reset.expires_at)
+            ));
+            body.finish(
+                &reset.email,
+                format!("Reset your password for {store_name} on Mercato"),
+            )
+        }
         Event::ReturnRequested(r) => {
             let mut body = Body::new(&format!(
                 "We received your return request for order #{} at {name}.",
@@ -506,9 +527,12 @@ mod tests {
     use super::*;
     use mercato_tenants::events::{
         AccountExistsNotice, OrderLine, OrderPlaced, PasswordResetRequested, StaffInvited,
+        StaffPasswordResetRequested,
     };
     use mercato_tenants::Currency;
-    use mercato_tenants::{CheckoutId, CustomerId, OrderId, ProductId, StoreId, VariantId};
+    use mercato_tenants::{
+        CheckoutId, CustomerId, OrderId, ProductId, StaffId, StoreId, VariantId,
+    };
 
     fn currency(code: &str) -> Currency {
         Currency::parse(code).expect(code)
@@ -618,6 +642,24 @@ mod tests {
             assert!(mail.text.contains("2023-11-14 22:13 UTC"));
             assert!(!format!("{mail:?}").contains("f00dfeed"));
         }
+        let staff_reset = Event::StaffPasswordResetRequested(StaffPasswordResetRequested {
+            staff_id: StaffId::new(),
+            email: "owner@noir.test".into(),
+            store_name: "Noir <b>".into(),
+            token: "f00dfeed".into(),
+            expires_at,
+        });
+        let mail = render(&face(), &staff_reset).expect("a mail");
+        assert_eq!(mail.to, "owner@noir.test");
+        assert_eq!(mail.subject, "Reset your password for Noir <b> on Mercato");
+        let link = "http://noir.localhost:8080/admin/reset-password?token=f00dfeed";
+        assert!(mail.text.contains(link), "{}", mail.text);
+        assert!(mail.html.contains(link), "{}", mail.html);
+        assert!(mail.text.contains("Or enter this code: f00dfeed"));
+        assert!(mail.text.contains("until 2023-11-14 22:13 UTC"));
+        assert!(mail.html.contains("Noir &lt;b&gt;") && !mail.html.contains("<b>"));
+        assert!(!format!("{mail:?}").contains("f00dfeed"));
+        assert!(MAILED.contains(&EventType::StaffPasswordResetRequested));
         let notice = Event::AccountExistsNotice(AccountExistsNotice {
             customer_id: CustomerId::new(),
             email: "a@b.test".into(),

@@ -21,7 +21,7 @@ pub(crate) mod sql;
 pub mod state;
 
 pub use model::{
-    AppliedDiscount, DiscountClass, Filter, GiftCardTender, Order, OrderShipment,
+    day_range, AppliedDiscount, DiscountClass, Filter, GiftCardTender, Order, OrderShipment,
     OrderShipmentLine, Quote, QuoteLine, ShippingChoice,
 };
 pub use sql::{

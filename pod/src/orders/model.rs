@@ -99,7 +99,41 @@ pub struct Filter {
     pub email: Option<String>,
     /// Newest first: orders with ids below this one.
     pub before: Option<Uuid>,
+    /// Placed at or after this instant.
+    pub placed_from: Option<DateTime<Utc>>,
+    /// Placed before this instant.
+    pub placed_until: Option<DateTime<Utc>>,
     pub limit: i64,
+}
+
+/// A span of time: its start (included) and its end (excluded), each open
+/// when absent.
+pub type Span = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// The instants a range of UTC days covers: from the start of `from` to
+/// the end of `to` (both included), or `400` for a range that ends
+/// before it starts or past the calendar.
+pub fn day_range(
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+) -> Result<Span, mercato_tenants::ApiError> {
+    if let (Some(f), Some(t)) = (from, to) {
+        if t < f {
+            return Err(mercato_tenants::ApiError::invalid(
+                "the last day comes before the first",
+            ));
+        }
+    }
+    let start = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    let until = match to {
+        None => None,
+        Some(t) => Some(
+            t.succ_opt()
+                .and_then(start)
+                .ok_or_else(|| mercato_tenants::ApiError::invalid("the last day is too late"))?,
+        ),
+    };
+    Ok((from.and_then(start), until))
 }
 
 /// A line as it will be ordered.

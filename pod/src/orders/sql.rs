@@ -425,6 +425,8 @@ pub async fn list(
            AND ($3::uuid IS NULL OR customer_id = $3)
            AND ($4::text IS NULL OR lower(email) = lower($4))
            AND ($5::uuid IS NULL OR id < $5)
+           AND ($7::timestamptz IS NULL OR created_at >= $7)
+           AND ($8::timestamptz IS NULL OR created_at < $8)
          ORDER BY id DESC LIMIT $6"
     );
     let rows: Vec<OrderRow> = sqlx::query_as(&sql)
@@ -434,6 +436,8 @@ pub async fn list(
         .bind(f.email.as_deref())
         .bind(f.before)
         .bind(f.limit)
+        .bind(f.placed_from)
+        .bind(f.placed_until)
         .fetch_all(&mut *conn)
         .await?;
     with_lines(conn, store, rows).await

@@ -7,17 +7,15 @@ use axum::response::Response;
 use axum::Json;
 use mercato_tenants::error::ErrorBody;
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
-use mercato_tenants::{ApiError, ErrorCode, MediaId, ProductId, StoreId, VariantId};
+use mercato_tenants::{ApiError, ErrorCode, MediaId, ProductId, VariantId};
 use serde::Deserialize;
-use sqlx::{Postgres, Transaction};
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::accounts::auth::Staff;
 use crate::catalog::model::{
-    check_variant_options, NewProduct, NewVariant, Product, ProductPatch, ProductStatus,
-    VariantPatch, MAX_VARIANTS,
+    NewProduct, NewVariant, Product, ProductPatch, ProductStatus, VariantPatch,
 };
 use crate::catalog::read;
 use crate::catalog::sql::{self, Page};
@@ -38,6 +36,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(update_variant, remove_variant))
         .routes(routes!(upload_image))
         .routes(routes!(remove_image))
+        .routes(routes!(order_images))
 }
 
 /// What the document says beyond the routes' own descriptions: the
@@ -184,29 +183,6 @@ async fn create(
     ))
 }
 
-/// Commits a change to a product's variants or images: marks the product
-/// changed (its `updated_at`), then [`crate::catalog::commit_change`].
-async fn commit_touched(
-    state: &AppState,
-    mut tx: Transaction<'static, Postgres>,
-    store: StoreId,
-    product: ProductId,
-) -> Result<(), PodError> {
-    sql::touch_product(&mut tx, store, product).await?;
-    product_write::commit_change(state, tx, store, &[product]).await
-}
-
-/// Locks a product of the store for a change, or 404.
-async fn locked(
-    tx: &mut Transaction<'static, Postgres>,
-    store: StoreId,
-    id: ProductId,
-) -> Result<Product, PodError> {
-    sql::lock_product(tx, store, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("product").into())
-}
-
 /// Updates a product's own fields (options only if every variant still fits).
 #[utoipa::path(patch, path = "/admin/api/products/{id}", tag = "catalog", request_body = ProductPatch,
     params(("id" = ProductId, Path, description = "product id")),
@@ -219,14 +195,7 @@ async fn update(
     ApiPath(id): ApiPath<ProductId>,
     ApiJson(mut patch): ApiJson<ProductPatch>,
 ) -> Result<Json<Product>, PodError> {
-    patch.validate()?;
-    let mut tx = product_write::begin(&state.db, tenant.store_id).await?;
-    let current = locked(&mut tx, tenant.store_id, id).await?;
-    if let Some(options) = &patch.options {
-        check_variant_options(options, current.variants.iter().map(|v| &v.option_values))?;
-    }
-    sql::update_product(&mut tx, tenant.store_id, id, &patch).await?;
-    product_write::commit_change(&state, tx, tenant.store_id, &[id]).await?;
+    product_write::update(&state, tenant.store_id, id, &mut patch).await?;
     staff_product(&state, tenant.store_id, id).await.map(Json)
 }
 
@@ -240,11 +209,7 @@ async fn remove(
     _: Staff,
     ApiPath(id): ApiPath<ProductId>,
 ) -> Result<StatusCode, PodError> {
-    let mut tx = product_write::begin(&state.db, tenant.store_id).await?;
-    locked(&mut tx, tenant.store_id, id).await?;
-    sql::delete_product(&mut tx, tenant.store_id, id).await?;
-    product_write::commit_change(&state, tx, tenant.store_id, &[id]).await?;
-    tracing::info!(product_id = %id, "product deleted");
+    product_write::delete(&state, tenant.store_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -260,55 +225,19 @@ async fn add_variant(
     ApiPath(id): ApiPath<ProductId>,
     ApiJson(mut new): ApiJson<NewVariant>,
 ) -> Result<(StatusCode, Json<Product>), PodError> {
-    new.validate()?;
-    let mut tx = product_write::begin(&state.db, tenant.store_id).await?;
-    let current = locked(&mut tx, tenant.store_id, id).await?;
-    if current.variants.len() >= MAX_VARIANTS {
-        return Err(
-            ApiError::invalid(format!("a product has at most {MAX_VARIANTS} variants")).into(),
-        );
-    }
-    check_variant_options(
-        &current.options,
-        current
-            .variants
-            .iter()
-            .map(|v| &v.option_values)
-            .chain([&new.option_values]),
-    )?;
-    new.title_from_options(&current.options);
-    let position = current
-        .variants
-        .iter()
-        .map(|v| v.position + 1)
-        .max()
-        .unwrap_or(0);
-    sql::insert_variant(
-        &mut tx,
+    product_write::add_variant(
+        &state,
         tenant.store_id,
-        id,
         tenant.currency,
-        &new,
-        position,
+        id,
+        &mut new,
+        false,
     )
     .await?;
-    commit_touched(&state, tx, tenant.store_id, id).await?;
     Ok((
         StatusCode::CREATED,
         Json(staff_product(&state, tenant.store_id, id).await?),
     ))
-}
-
-/// The locked product a variant of the store belongs to, or 404.
-async fn locked_owner(
-    tx: &mut Transaction<'static, Postgres>,
-    store: StoreId,
-    variant: VariantId,
-) -> Result<Product, PodError> {
-    let product = sql::product_of_variant(&mut **tx, store, variant)
-        .await?
-        .ok_or_else(|| ApiError::not_found("variant"))?;
-    locked(tx, store, product).await
 }
 
 /// Updates one variant: price, compare-at price, SKU, weight, options, attributes.
@@ -323,29 +252,8 @@ async fn update_variant(
     ApiPath(variant): ApiPath<VariantId>,
     ApiJson(patch): ApiJson<VariantPatch>,
 ) -> Result<Json<Product>, PodError> {
-    let mut tx = product_write::begin(&state.db, tenant.store_id).await?;
-    let product = locked_owner(&mut tx, tenant.store_id, variant).await?;
-    let current = product
-        .variants
-        .iter()
-        .find(|v| v.id == variant)
-        .ok_or_else(|| ApiError::not_found("variant"))?;
-    patch.validate(current)?;
-    if let Some(values) = &patch.option_values {
-        check_variant_options(
-            &product.options,
-            product.variants.iter().map(|v| {
-                if v.id == variant {
-                    values
-                } else {
-                    &v.option_values
-                }
-            }),
-        )?;
-    }
-    sql::update_variant(&mut tx, tenant.store_id, variant, &patch).await?;
-    commit_touched(&state, tx, tenant.store_id, product.id).await?;
-    staff_product(&state, tenant.store_id, product.id)
+    let product = product_write::update_variant(&state, tenant.store_id, variant, &patch).await?;
+    staff_product(&state, tenant.store_id, product)
         .await
         .map(Json)
 }
@@ -360,17 +268,7 @@ async fn remove_variant(
     _: Staff,
     ApiPath(variant): ApiPath<VariantId>,
 ) -> Result<StatusCode, PodError> {
-    let mut tx = product_write::begin(&state.db, tenant.store_id).await?;
-    let product = locked_owner(&mut tx, tenant.store_id, variant).await?;
-    if product.variants.len() <= 1 {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            "a product keeps at least one variant; delete the product instead",
-        )
-        .into());
-    }
-    sql::delete_variant(&mut tx, tenant.store_id, variant).await?;
-    commit_touched(&state, tx, tenant.store_id, product.id).await?;
+    product_write::remove_variant(&state, tenant.store_id, variant).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -427,11 +325,32 @@ async fn remove_image(
     _: Staff,
     ApiPath((id, image)): ApiPath<(ProductId, MediaId)>,
 ) -> Result<StatusCode, PodError> {
-    let mut tx = product_write::begin(&state.db, tenant.store_id).await?;
-    locked(&mut tx, tenant.store_id, id).await?;
-    if !sql::delete_image(&mut tx, tenant.store_id, id, image).await? {
-        return Err(ApiError::not_found("image").into());
-    }
-    commit_touched(&state, tx, tenant.store_id, id).await?;
+    product_write::remove_image(&state, tenant.store_id, id, image).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The new order of a product's images.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ImageOrder {
+    /// Every image of the product, each once, first shown first.
+    #[schema(max_items = 100)]
+    image_ids: Vec<MediaId>,
+}
+
+/// Puts a product's images in a new order (the first is the product's
+/// main image).
+#[utoipa::path(put, path = "/admin/api/products/{id}/images/order", tag = "catalog", request_body = ImageOrder,
+    params(("id" = ProductId, Path, description = "product id")),
+    responses((status = 200, body = Product), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, description = "The list is not every image of the product, each once (`unprocessable`)", body = ErrorBody)))]
+async fn order_images(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    _: Staff,
+    ApiPath(id): ApiPath<ProductId>,
+    ApiJson(order): ApiJson<ImageOrder>,
+) -> Result<Json<Product>, PodError> {
+    product_write::order_images(&state, tenant.store_id, id, &order.image_ids).await?;
+    staff_product(&state, tenant.store_id, id).await.map(Json)
 }

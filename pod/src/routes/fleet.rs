@@ -6,10 +6,14 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
 use mercato_tenants::http::{ApiJson, ApiPath};
-use mercato_tenants::pod_api::{LoadReport, Rebuilt, ReleaseRequest, Released, StoreTokenRequest};
+use mercato_tenants::pod_api::{
+    LoadReport, Rebuilt, ReleaseRequest, Released, StaffLoginRequest, StaffPasswordResetRequest,
+    StoreTokenRequest,
+};
 use mercato_tenants::{ApiError, ErrorCode, IssuedToken, StoreId, TenantState};
 
 use crate::accounts::auth::Platform;
+use crate::accounts::{login, parse_email, passwords, LoginRejection};
 use crate::error::PodError;
 use crate::fleet::{load, redis_keys, sql};
 use crate::state::AppState;
@@ -123,4 +127,67 @@ pub async fn issue_store_token(
             expires_at: claims.exp,
         }),
     ))
+}
+
+/// `POST /internal/stores/{store_id}/staff-login`: a staff member signing
+/// in on the platform's page, checked as the admin's own sign-in is (the
+/// same login limits, by the address the platform saw). `409` unless the
+/// store is active here.
+pub async fn staff_login(
+    State(state): State<AppState>,
+    _: Platform,
+    ApiPath(store_id): ApiPath<StoreId>,
+    ApiJson(req): ApiJson<StaffLoginRequest>,
+) -> Result<Json<IssuedToken>, LoginRejection> {
+    let active = state
+        .hosted
+        .get(store_id)
+        .is_some_and(|h| h.state == TenantState::Active);
+    if !active {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("store {store_id} is not active on this pod"),
+        )
+        .into());
+    }
+    let address = req.client_address.trim();
+    let address = if address.is_empty()
+        || address.len() > 64
+        || !address.bytes().all(|b| b.is_ascii_graphic())
+    {
+        "unknown"
+    } else {
+        address
+    };
+    let signed_in = login::login_staff(&state, store_id, &req.email, req.password, address).await?;
+    Ok(Json(IssuedToken {
+        token: signed_in.token,
+        expires_at: signed_in.expires_at,
+    }))
+}
+
+/// `POST /internal/stores/{store_id}/staff-password-reset`: a password
+/// reset asked on the platform's page, as the admin's own reset page asks
+/// it (`accounts::passwords::request_staff`): `202` whether or not the
+/// email is a staff member's. `409` unless the store is active here.
+pub async fn staff_password_reset(
+    State(state): State<AppState>,
+    _: Platform,
+    ApiPath(store_id): ApiPath<StoreId>,
+    ApiJson(req): ApiJson<StaffPasswordResetRequest>,
+) -> Result<StatusCode, PodError> {
+    let active = state
+        .hosted
+        .get(store_id)
+        .is_some_and(|h| h.state == TenantState::Active);
+    if !active {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("store {store_id} is not active on this pod"),
+        )
+        .into());
+    }
+    let email = parse_email(&req.email)?;
+    passwords::request_staff(&state, store_id, &email).await?;
+    Ok(StatusCode::ACCEPTED)
 }

@@ -146,6 +146,10 @@ struct ListQuery {
     #[param(value_type = Option<mercato_tenants::openapi::EmailAddress>)]
     email: Option<String>,
     customer_id: Option<CustomerId>,
+    /// Placed on or after this day (UTC).
+    placed_from: Option<chrono::NaiveDate>,
+    /// Placed on or before this day (UTC).
+    placed_to: Option<chrono::NaiveDate>,
     /// 1 to 100, default 20.
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
@@ -167,7 +171,8 @@ struct MyOrdersQuery {
     after: Option<String>,
 }
 
-/// The store's orders, newest first, filtered by status, email or customer.
+/// The store's orders, newest first, filtered by status, email, customer
+/// or the days they were placed on.
 #[utoipa::path(get, path = "/admin/api/orders", tag = "orders",
     params(ListQuery),
     responses((status = 200, body = OrderPage), (status = 400, body = mercato_tenants::error::ErrorBody)))]
@@ -194,11 +199,14 @@ async fn list_orders(
         .map(Email::parse)
         .transpose()
         .map_err(|e| ApiError::new(ErrorCode::InvalidEmail, e))?;
+    let (placed_from, placed_until) = crate::orders::day_range(q.placed_from, q.placed_to)?;
     let f = Filter {
         status,
         customer: q.customer_id,
         email: email.map(|e| e.as_str().to_owned()),
         before: cursor(q.after.as_deref())?,
+        placed_from,
+        placed_until,
         limit: i64::from(paging::page_limit(q.limit)?),
     };
     Ok(Json(page(&state, tenant.store_id, f).await?))

@@ -28,10 +28,10 @@ use crate::accounts::registration::{self, Registration};
 use crate::accounts::{self, addresses, passwords, AddressFields, CustomerLogin, LoginRejection};
 use crate::cart::{CartRef, SentToken};
 use crate::error::PodError;
-use crate::forms::{field, posted_form, see_other, urlencode};
 use crate::orders::Filter;
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
+use mercato_tenants::forms::{field, posted_form, see_other, urlencode};
 
 /// Orders per page of the account's order list.
 const ORDERS_PAGE: i64 = 10;
@@ -98,7 +98,7 @@ fn in_words(code: ErrorCode, message: &str) -> String {
             here. Check them, or reset your password."
             .to_owned(),
         ErrorCode::InvalidEmail => "Please enter a valid email address.".to_owned(),
-        _ => crate::forms::sentence(message),
+        _ => mercato_tenants::forms::sentence(message),
     }
 }
 

@@ -28,9 +28,9 @@ use crate::cart::sent::TOKEN_COOKIE;
 use crate::cart::{Cart, CartRef, CartToken, Change, CodeChange};
 use crate::catalog::{read, Product};
 use crate::error::PodError;
-use crate::forms::{field, posted_form, see_other};
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
+use mercato_tenants::forms::{field, posted_form, see_other};
 
 /// What the cart page shows above the cart.
 struct Notice {

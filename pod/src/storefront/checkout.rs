@@ -37,10 +37,10 @@ use crate::cart::{Cart, CartRef};
 use crate::checkout::model::{AddressInput, Quote};
 use crate::checkout::saga::Asked;
 use crate::error::PodError;
-use crate::forms::field;
-use crate::forms::{posted_form, urlencode};
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
+use mercato_tenants::forms::field;
+use mercato_tenants::forms::{posted_form, urlencode};
 use mercato_tenants::CartId;
 
 /// How long a checkout draft is kept.

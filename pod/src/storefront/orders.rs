@@ -19,11 +19,11 @@ use super::account::sign_in_first;
 use super::pages::{error_page, private};
 use super::shopper::Shopper;
 use crate::error::PodError;
-use crate::forms::{field, posted_form, see_other};
 use crate::orders::lookup::LookupToken;
 use crate::orders::{Order, OrderStatus};
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
+use mercato_tenants::forms::{field, posted_form, see_other};
 
 /// Most characters of a return's reason (as `POST
 /// /api/orders/{number}/returns`).

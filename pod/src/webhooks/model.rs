@@ -265,6 +265,7 @@ mod tests {
         }
         assert_eq!(Topic::of(EventType::PasswordResetRequested), None);
         assert_eq!(Topic::of(EventType::StaffInvited), None);
+        assert_eq!(Topic::of(EventType::StaffPasswordResetRequested), None);
         assert!(parse_topics(&[]).is_err());
         assert!(parse_topics(&["orders/nope".into()]).is_err());
         assert_eq!(

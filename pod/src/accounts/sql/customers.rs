@@ -1,4 +1,4 @@
-//! The SQL of `customers` and `customer_password_resets`. A customer is
+//! The SQL of `customers` (their password resets: `resets.rs`). A customer is
 //! pending (`confirmed_at` null, a `confirmation_sha256`) from registration
 //! until confirmed; a pending account cannot sign in.
 
@@ -254,15 +254,15 @@ pub(crate) async fn id_by_email<'e>(
     Ok(customer.map(|(id,)| id))
 }
 
-/// Sets the customer's password hash. A reset proves the address, so a
-/// pending account is confirmed by it.
+/// Sets the customer's password hash; whether there is such a customer.
+/// A reset proves the address, so a pending account is confirmed by it.
 pub(crate) async fn set_password<'e>(
     exec: impl PgExecutor<'e>,
     store: StoreId,
     customer: Uuid,
     password_hash: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
         "UPDATE customers SET password_hash = $3, updated_at = now(),
              confirmed_at = COALESCE(confirmed_at, now()), confirmation_sha256 = NULL,
              confirmation_expires_at = NULL
@@ -273,62 +273,7 @@ pub(crate) async fn set_password<'e>(
     .bind(password_hash)
     .execute(exec)
     .await?;
-    Ok(())
-}
-
-/// Records a password reset; only the sha256 of its token is kept.
-pub(crate) async fn insert_password_reset<'e>(
-    exec: impl PgExecutor<'e>,
-    store: StoreId,
-    customer: Uuid,
-    token_sha256: &str,
-    expires_at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO customer_password_resets (store_id, id, customer_id, token_sha256, expires_at)
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(store.as_uuid())
-    .bind(Uuid::now_v7())
-    .bind(customer)
-    .bind(token_sha256)
-    .bind(expires_at)
-    .execute(exec)
-    .await?;
-    Ok(())
-}
-
-/// The reset of this token hash, if neither used nor expired, locked: its
-/// id and customer.
-pub(crate) async fn lock_open_password_reset<'e>(
-    exec: impl PgExecutor<'e>,
-    store: StoreId,
-    token_sha256: &str,
-) -> Result<Option<(Uuid, Uuid)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, customer_id FROM customer_password_resets
-         WHERE store_id = $1 AND token_sha256 = $2 AND used_at IS NULL AND expires_at > now()
-         FOR UPDATE",
-    )
-    .bind(store.as_uuid())
-    .bind(token_sha256)
-    .fetch_optional(exec)
-    .await
-}
-
-pub(crate) async fn mark_password_reset_used<'e>(
-    exec: impl PgExecutor<'e>,
-    store: StoreId,
-    reset: Uuid,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE customer_password_resets SET used_at = now() WHERE store_id = $1 AND id = $2",
-    )
-    .bind(store.as_uuid())
-    .bind(reset)
-    .execute(exec)
-    .await?;
-    Ok(())
+    Ok(updated.rows_affected() == 1)
 }
 
 /// The email address of a customer of the store, if the account exists.

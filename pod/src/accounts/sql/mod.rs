@@ -5,6 +5,7 @@
 pub(crate) mod addresses;
 pub(crate) mod api_keys;
 pub(crate) mod customers;
+pub(crate) mod resets;
 pub(crate) mod sessions;
 pub(crate) mod staff;
 
@@ -12,7 +13,8 @@ use mercato_tenants::StoreId;
 use sqlx::{Postgres, Transaction};
 
 /// Forgets the accounts of a store that never went live (a failed
-/// creation): staff, invitations, API keys and sessions.
+/// creation): staff with their invitations and password resets, API keys,
+/// sessions, and customers with theirs.
 pub async fn forget_store(
     tx: &mut Transaction<'_, Postgres>,
     store: StoreId,
@@ -21,6 +23,7 @@ pub async fn forget_store(
         "sessions",
         "staff_invitations",
         "api_keys",
+        "staff_password_resets",
         "staff",
         "customer_password_resets",
         "customer_addresses",

@@ -1,4 +1,5 @@
-//! The SQL of `staff` and `staff_invitations`.
+//! The SQL of `staff` and `staff_invitations` (their password resets:
+//! `resets.rs`).
 
 use chrono::{DateTime, Utc};
 use mercato_tenants::{Email, StaffId, StoreId};
@@ -60,6 +61,42 @@ pub(crate) async fn find_by_email(
             (member((id, email, role, created_at)), hash)
         }),
     )
+}
+
+/// The id of the enabled member with this email.
+pub(crate) async fn id_by_email<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+    email: &Email,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let id: Option<(Uuid,)> = sqlx::query_as(
+        "SELECT id FROM staff WHERE store_id = $1 AND email = $2 AND disabled_at IS NULL",
+    )
+    .bind(store.as_uuid())
+    .bind(email.as_str())
+    .fetch_optional(exec)
+    .await?;
+    Ok(id.map(|(id,)| id))
+}
+
+/// Sets an enabled member's password hash; whether there is such a
+/// member (a removed one keeps the password it had).
+pub(crate) async fn set_password<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+    id: Uuid,
+    password_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE staff SET password_hash = $3
+         WHERE store_id = $1 AND id = $2 AND disabled_at IS NULL",
+    )
+    .bind(store.as_uuid())
+    .bind(id)
+    .bind(password_hash)
+    .execute(exec)
+    .await?;
+    Ok(updated.rows_affected() == 1)
 }
 
 /// Enabled members by id, `limit` after the cursor.

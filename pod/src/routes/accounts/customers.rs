@@ -80,17 +80,17 @@ pub struct ConfirmRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     #[schema(value_type = mercato_tenants::openapi::EmailAddress)]
-    email: String,
+    pub(super) email: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetConfirm {
-    token: String,
+    pub(super) token: String,
     /// The new password: 10 to 128 characters, at least 5 of them
     /// different, not a common password (`422 weak_password`).
     #[schema(min_length = 10, max_length = 128)]
-    password: String,
+    pub(super) password: String,
 }
 
 /// Registers a customer. Always `202 {"status":"confirmation_sent"}` for

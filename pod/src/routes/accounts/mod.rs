@@ -1,5 +1,6 @@
-//! Accounts endpoints: staff logins, members and invitations and the API
-//! keys under `/admin/api` ([`staff`], [`api_keys`]); customers, their
+//! Accounts endpoints: staff logins and password resets, members and
+//! invitations and the API keys under `/admin/api` ([`staff`],
+//! [`api_keys`]); customers, their
 //! profile, password resets and addresses under `/api/customers`
 //! ([`customers`], [`addresses`]). Who is calling is the extractors'
 //! business (`accounts::auth`); the accounts' SQL and rules are in
@@ -8,6 +9,7 @@
 mod addresses;
 mod api_keys;
 mod customers;
+mod directory;
 mod staff;
 
 use utoipa::OpenApi as _;
@@ -23,7 +25,11 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(Extra::openapi())
         .routes(routes!(staff::login))
         .routes(routes!(staff::logout))
+        .routes(routes!(staff::request_password_reset))
+        .routes(routes!(staff::confirm_password_reset))
         .routes(routes!(staff::list))
+        .routes(routes!(directory::list))
+        .routes(routes!(directory::show))
         .routes(routes!(staff::remove))
         .routes(routes!(staff::invite))
         .routes(routes!(staff::accept))
@@ -56,6 +62,8 @@ mod tests {
         for path in [
             "/admin/api/login",
             "/admin/api/logout",
+            "/admin/api/password-reset",
+            "/admin/api/password-reset/confirm",
             "/admin/api/staff",
             "/admin/api/staff/{id}",
             "/admin/api/staff/invitations",

@@ -1,5 +1,6 @@
-//! Staff of a store: login and logout, the member list, invitations (a
-//! one-time token mailed through the outbox) and removal.
+//! Staff of a store: login and logout, password reset (a one-time token
+//! mailed through the outbox, as customers' is), the member list,
+//! invitations (a one-time token mailed through the outbox) and removal.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,10 +9,11 @@ use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
 use mercato_tenants::StaffId;
 use serde::{Deserialize, Serialize};
 
+use super::customers::{ResetConfirm, ResetRequest};
 use crate::accounts::auth::{Owner, Staff};
 use crate::accounts::model::{StaffLogin, StaffMember};
 use crate::accounts::rate_limit::ClientAddress;
-use crate::accounts::{sessions, team, LoginRejection};
+use crate::accounts::{parse_email, parse_password, passwords, sessions, team, LoginRejection};
 use crate::error::PodError;
 use crate::paging::{full_page_cursor, page_limit};
 use crate::state::AppState;
@@ -91,6 +93,40 @@ pub(super) async fn logout(
     Staff(claims): Staff,
 ) -> Result<StatusCode, PodError> {
     sessions::log_out(&state.db, tenant.store_id, &claims).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Asks for a password-reset mail for a staff member (owner or staff).
+/// Always `202`, whether or not the email belongs to an enabled member of
+/// the store; for one, a `staff.password_reset_requested` event carries a
+/// one-time token valid for an hour.
+#[utoipa::path(post, path = "/admin/api/password-reset", tag = "staff",
+    request_body = ResetRequest,
+    responses((status = 202), (status = 400, body = mercato_tenants::error::ErrorBody)))]
+pub(super) async fn request_password_reset(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    ApiJson(req): ApiJson<ResetRequest>,
+) -> Result<StatusCode, PodError> {
+    let email = parse_email(&req.email)?;
+    passwords::request_staff(&state, tenant.store_id, &email).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Sets a staff member's new password with a reset token (once), and
+/// signs the member out everywhere.
+#[utoipa::path(post, path = "/admin/api/password-reset/confirm", tag = "staff",
+    request_body = ResetConfirm,
+    responses((status = 204),
+        (status = 400, description = "invalid_token: unknown, used or expired", body = mercato_tenants::error::ErrorBody),
+        (status = 422, description = "weak_password", body = mercato_tenants::error::ErrorBody)))]
+pub(super) async fn confirm_password_reset(
+    State(state): State<AppState>,
+    tenant: TenantContext,
+    ApiJson(req): ApiJson<ResetConfirm>,
+) -> Result<StatusCode, PodError> {
+    let password = parse_password(&req.password)?;
+    passwords::reset_staff(&state, tenant.store_id, &req.token, password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,11 +1,26 @@
-//! HTML forms as the pod's web pages post them (the storefront's, the
-//! admin's): checked before any handler reads them, answered with `303 See
-//! Other` so a reload never posts twice.
+//! HTML forms as Mercato's web pages post them (the storefront's, the
+//! admin's, the platform's): checked before any handler reads them,
+//! answered with `303 See Other` so a reload never posts twice; and the
+//! headers every private page is sent with.
 
+use crate::{ApiError, ErrorCode};
 use axum::http::header;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use mercato_tenants::{ApiError, ErrorCode};
+
+/// The stylesheet of the merchant's admin and the platform's own pages
+/// (signup, sign-in, the operator console): one look for every page a
+/// merchant or an operator works in.
+pub const ADMIN_CSS: &str = include_str!("../assets/admin.css");
+
+/// The CSRF token of a browser session whose secret is `session` (a
+/// cookie no script and no other site can read), for the forms of one
+/// face (`purpose`): not guessable without the cookie, and the same for
+/// every page of the session.
+pub fn csrf_token(purpose: &str, session: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(format!("{purpose}|{session}").as_bytes())[..16])
+}
 
 /// Largest form body, in bytes: a cart of 100 lines' quantities fits.
 const FORM_LIMIT: usize = 16 * 1024;
@@ -37,10 +52,10 @@ pub fn form_fields(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, Stri
         ));
     }
     let text = std::str::from_utf8(body).map_err(|_| ApiError::invalid("the form is not UTF-8"))?;
-    if let Some(c) = mercato_tenants::text::control_in_url(text) {
+    if let Some(c) = crate::text::control_in_url(text) {
         return Err(ApiError::invalid(format!(
             "the form contains a control character ({})",
-            mercato_tenants::text::describe(c)
+            crate::text::describe(c)
         )));
     }
     let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
@@ -60,25 +75,15 @@ pub fn posted_form(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, Stri
 /// `403` for a form posted from another site: its `Origin` names another
 /// host than the one the shopper is on.
 pub fn same_site(headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+    let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());
     };
-    let host_of = |authority: &str| {
-        authority
-            .rsplit_once(':')
-            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-            .map_or(authority, |(host, _)| host)
-            .to_ascii_lowercase()
-    };
-    let origin_host = origin
-        .split_once("://")
-        .map(|(_, rest)| host_of(rest.trim_end_matches('/')));
     let here = headers
         .get("x-forwarded-host")
         .or_else(|| headers.get(header::HOST))
         .and_then(|v| v.to_str().ok())
         .map(host_of);
-    match (origin_host, here) {
+    match (origin_host(origin), here) {
         (Some(o), Some(h)) if o == h => Ok(()),
         _ => Err(ApiError::new(
             ErrorCode::Forbidden,
@@ -87,6 +92,52 @@ pub fn same_site(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// `403` unless the form was posted from a page on `domain` (its `Origin`
+/// names that host): for the one form a page of another site may post
+/// (the platform's pages handing a merchant over to a store's admin).
+pub fn posted_from(headers: &HeaderMap, domain: &str) -> Result<(), ApiError> {
+    match headers.get(header::ORIGIN).and_then(origin_host) {
+        Some(o) if o == domain.to_ascii_lowercase() => Ok(()),
+        _ => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "this form was not sent from the platform's pages",
+        )),
+    }
+}
+
+/// The host an `Origin` header names, lower-case, without its port.
+fn origin_host(origin: &HeaderValue) -> Option<String> {
+    origin
+        .to_str()
+        .ok()?
+        .split_once("://")
+        .map(|(_, rest)| host_of(rest.trim_end_matches('/')))
+}
+
+/// `authority` without its port, lower-case.
+fn host_of(authority: &str) -> String {
+    authority
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(authority, |(host, _)| host)
+        .to_ascii_lowercase()
+}
+
+/// A private HTML page: nobody caches it, no other site frames it.
+pub fn html(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "private, no-store"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A form field's value, trimmed.
 pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
     fields
         .iter()
@@ -133,6 +184,16 @@ mod tests {
             h.insert(*k, HeaderValue::from_static(v));
         }
         h
+    }
+
+    #[test]
+    fn a_handed_over_form_must_come_from_the_named_site() {
+        let from = |origin: &'static str| headers(&[("origin", origin)]);
+        assert!(posted_from(&from("http://localhost:8080"), "localhost").is_ok());
+        assert!(posted_from(&from("https://Platform.example"), "platform.example").is_ok());
+        assert!(posted_from(&from("http://evil.example"), "localhost").is_err());
+        assert!(posted_from(&from("null"), "localhost").is_err());
+        assert!(posted_from(&headers(&[]), "localhost").is_err());
     }
 
     #[test]
