@@ -584,6 +584,28 @@ pub fn bind_socket(
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// `raw` when it can be a client's address (1 to 64 printable ASCII
+/// characters, trimmed), else `unknown`.
+pub fn clean_address(raw: &str) -> &str {
+    let raw = raw.trim();
+    if !raw.is_empty() && raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_graphic()) {
+        raw
+    } else {
+        "unknown"
+    }
+}
+
+/// The client address the router saw, from `x-forwarded-for` (the router
+/// overwrites any value the client sent), or `unknown`.
+pub fn client_address(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map_or("unknown", clean_address)
+        .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,6 +105,14 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
+/// `s` with `LIKE`'s wildcards (`%`, `_`) and its escape character
+/// escaped, so a pattern built around it matches the text itself.
+pub fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -130,12 +130,7 @@ pub async fn owned_by(db: &PgPool, email: &str, limit: i64) -> Result<Vec<Store>
 /// contains `q` (any letter case), or whose id is `q`; in creation order,
 /// at most `limit`. The console's store search.
 pub async fn search(db: &PgPool, q: &str, limit: i64) -> Result<Vec<Store>, sqlx::Error> {
-    let pattern = format!(
-        "%{}%",
-        q.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
+    let pattern = format!("%{}%", mercato_tenants::text::like_escape(q));
     let rows: Vec<StoreRow> = sqlx::query_as(&format!(
         "{SELECT_STORES} WHERE s.handle ILIKE $1 OR s.name ILIKE $1 OR s.owner_email ILIKE $1
             OR s.id::text = lower($2)

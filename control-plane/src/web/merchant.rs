@@ -218,13 +218,7 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
                     Some("Enter your email and your password."),
                 );
             }
-            let client = headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .unwrap_or("unknown")
-                .trim()
-                .to_owned();
+            let client = mercato_tenants::http::client_address(&headers);
             let owned = stores::owned_by(&state.db, &email, MAX_STORES).await?;
             let tries = owned.into_iter().map(|store| {
                 let state = state.clone();
@@ -290,7 +284,7 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
 enum Refusal {
     Wrong,
     Limited,
-    Down(PodCallError),
+    Down(String),
 }
 
 async fn try_store(
@@ -300,17 +294,12 @@ async fn try_store(
 ) -> Result<String, Refusal> {
     let pod_url = stores::pod_url(&state.db, store.pod_id)
         .await
-        .map_err(|e| {
-            Refusal::Down(PodCallError::Refused {
-                status: 500,
-                body: e.to_string(),
-            })
-        })?
+        .map_err(|e| Refusal::Down(e.to_string()))?
         .unwrap_or_default();
     match state.pods.staff_login(&pod_url, store.id, request).await {
         Ok(issued) => Ok(issued.token),
         Err(PodCallError::Refused { status: 401, .. }) => Err(Refusal::Wrong),
         Err(PodCallError::Refused { status: 429, .. }) => Err(Refusal::Limited),
-        Err(e) => Err(Refusal::Down(e)),
+        Err(e) => Err(Refusal::Down(e.to_string())),
     }
 }

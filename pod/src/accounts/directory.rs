@@ -65,12 +65,7 @@ fn customer(
 
 /// `q` as a `LIKE` pattern that matches it anywhere, its wildcards as text.
 fn contains(q: &str) -> String {
-    format!(
-        "%{}%",
-        q.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    )
+    format!("%{}%", mercato_tenants::text::like_escape(q))
 }
 
 /// Customers newest first (ids below `before`), those whose email or name

@@ -113,15 +113,7 @@ pub fn decide(now: i64, counts: Counts, policy: &Policy) -> Decision {
 /// The client address the router saw (it overwrites any value the client
 /// sent), or `unknown`.
 pub fn client_address(parts: &Parts) -> String {
-    parts
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(str::trim)
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .unwrap_or("unknown")
-        .to_owned()
+    mercato_tenants::http::client_address(&parts.headers)
 }
 
 /// Extractor of [`client_address`].

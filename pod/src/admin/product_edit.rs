@@ -166,8 +166,9 @@ async fn variant_of(
     let variant: VariantId = raw
         .parse()
         .map_err(|_| PodError::from(ApiError::not_found("variant")))?;
-    let p = product_write::staff_product(state, store, product).await?;
-    if p.variants.iter().any(|v| v.id == variant) {
+    // One indexed read; the write locks the product and checks again.
+    let owner = crate::catalog::sql::product_of_variant(&state.db, store, variant).await?;
+    if owner == Some(product) {
         Ok(variant)
     } else {
         Err(ApiError::not_found("variant").into())

@@ -446,8 +446,9 @@ pub async fn set_stock(
             .parse()
             .map_err(|_| PodError::from(ApiError::not_found("variant")))?;
         // The variant must be this product's.
-        let p = crate::product_write::staff_product(&state, tenant.store_id, product).await?;
-        if !p.variants.iter().any(|v| v.id == variant) {
+        let owner =
+            crate::catalog::sql::product_of_variant(&state.db, tenant.store_id, variant).await?;
+        if owner != Some(product) {
             return Err(ApiError::not_found("variant").into());
         }
         let on_hand = field(&fields, "on_hand")

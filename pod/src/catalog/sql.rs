@@ -387,14 +387,7 @@ pub async fn list_products_titled(
     after: Option<ProductId>,
     limit: u32,
 ) -> Result<Page<Product>, sqlx::Error> {
-    let pattern = title.map(|t| {
-        format!(
-            "%{}%",
-            t.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        )
-    });
+    let pattern = title.map(|t| format!("%{}%", mercato_tenants::text::like_escape(t)));
     let mut conn = db.acquire().await?;
     let rows: Vec<ProductRow> = sqlx::query_as(&format!(
         "SELECT {PRODUCT_COLUMNS} FROM products

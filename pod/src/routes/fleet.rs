@@ -150,15 +150,7 @@ pub async fn staff_login(
         )
         .into());
     }
-    let address = req.client_address.trim();
-    let address = if address.is_empty()
-        || address.len() > 64
-        || !address.bytes().all(|b| b.is_ascii_graphic())
-    {
-        "unknown"
-    } else {
-        address
-    };
+    let address = mercato_tenants::http::clean_address(&req.client_address);
     let signed_in = login::login_staff(&state, store_id, &req.email, req.password, address).await?;
     Ok(Json(IssuedToken {
         token: signed_in.token,

@@ -10,6 +10,7 @@
 //! token. Every form carries a CSRF token derived from the cookie and is
 //! posted from the platform's own pages (`Origin`).
 
+pub mod figures;
 pub mod pages;
 
 use axum::extract::{FromRequestParts, State};

@@ -114,7 +114,7 @@ async fn corrections(
         .bind(store.as_uuid())
         .bind(word)
         .bind(is_last)
-        .bind(format!("{}%", like_escape(word)))
+        .bind(format!("{}%", mercato_tenants::text::like_escape(word)))
         .fetch_one(&mut *tx)
         .await?;
         if known {
@@ -133,12 +133,6 @@ async fn corrections(
     }
     tx.commit().await?;
     Ok(out)
-}
-
-fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 /// A search with words: full text; else full text with misspelled words
@@ -679,9 +673,9 @@ pub async fn suggest(
           LIMIT 10",
     )
     .bind(store.as_uuid())
-    .bind(format!("%{}%", like_escape(q)))
+    .bind(format!("%{}%", mercato_tenants::text::like_escape(q)))
     .bind(q)
-    .bind(format!("{}%", like_escape(q)))
+    .bind(format!("{}%", mercato_tenants::text::like_escape(q)))
     .fetch_all(db)
     .await?;
     Ok(rows
