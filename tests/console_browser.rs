@@ -66,12 +66,6 @@ async fn buy_one(stack: &Stack, shop: &Shop, variant: &str, key: &str) -> Result
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_operator_moves_a_selling_store_and_watches_it_live() {
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-    }
     let (stack, mut b) = tokio::join!(Stack::start(2), Browser::desktop());
     let stack = Arc::new(stack);
     let shop = Arc::new(Shop::open(&stack, "lanterns").await);

@@ -166,7 +166,7 @@ async fn stampede(state: &AppState, store: StoreId, v: VariantId, n: usize) -> V
                         assert_eq!((s[0].variant_id, s[0].requested), (v, 1));
                         None
                     }
-                    Err(ReserveError::Db(e)) => panic!("reserve failed: {e}"),
+                    Err(ReserveError::Failed(e)) => panic!("reserve failed: {e}"),
                 }
             })
         })

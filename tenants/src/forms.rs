@@ -30,6 +30,17 @@ const FORM_FIELDS: usize = 120;
 /// A posted form's fields, checked: URL-encoded, at most [`FORM_LIMIT`]
 /// bytes and [`FORM_FIELDS`] fields, no control characters (`400`).
 pub fn form_fields(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    form_fields_within(headers, body, FORM_LIMIT, FORM_FIELDS)
+}
+
+/// [`form_fields`] for a form larger than most (a whole table of rows):
+/// at most `max_bytes` bytes and `max_fields` fields.
+pub fn form_fields_within(
+    headers: &HeaderMap,
+    body: &[u8],
+    max_bytes: usize,
+    max_fields: usize,
+) -> Result<Vec<(String, String)>, ApiError> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -45,22 +56,27 @@ pub fn form_fields(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, Stri
             "send the form as application/x-www-form-urlencoded",
         ));
     }
-    if body.len() > FORM_LIMIT {
+    if body.len() > max_bytes {
         return Err(ApiError::new(
             ErrorCode::PayloadTooLarge,
             "the form is too large",
         ));
     }
     let text = std::str::from_utf8(body).map_err(|_| ApiError::invalid("the form is not UTF-8"))?;
-    if let Some(c) = crate::text::control_in_url(text) {
+    let fields: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
+        .into_owned()
+        .collect();
+    if fields.len() > max_fields {
+        return Err(ApiError::invalid("the form has too many fields"));
+    }
+    // The rule of a JSON body's strings: a textarea's lines pass.
+    if let Some(c) = fields.iter().find_map(|(k, v)| {
+        crate::text::control_in_text(k).or_else(|| crate::text::control_in_text(v))
+    }) {
         return Err(ApiError::invalid(format!(
             "the form contains a control character ({})",
             crate::text::describe(c)
         )));
-    }
-    let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    if fields.len() > FORM_FIELDS {
-        return Err(ApiError::invalid("the form has too many fields"));
     }
     Ok(fields)
 }
@@ -227,7 +243,12 @@ mod tests {
         assert_eq!(fields[1], ("option0".to_owned(), "Red Wine".to_owned()));
         assert_eq!(fields[2].1, "é");
         assert!(form_fields(&form, b"q=%00").is_err(), "NUL");
-        assert!(form_fields(&form, b"q=a%0Ab").is_err(), "line feed");
+        assert!(form_fields(&form, b"q=a%1Bb").is_err(), "escape");
+        assert!(form_fields(&form, b"q=%C2%85").is_err(), "C1 next line");
+        assert!(form_fields(&form, b"q%7F=a").is_err(), "DEL in a name");
+        // A textarea's lines pass, as in a JSON body's strings.
+        let lines = form_fields(&form, b"description=one%0D%0Atwo%09three").expect("lines");
+        assert_eq!(lines[0].1, "one\r\ntwo\tthree");
         let json = headers(&[("content-type", "application/json")]);
         assert!(form_fields(&json, b"{}").is_err());
         let many = "a=1&".repeat(FORM_FIELDS + 1);

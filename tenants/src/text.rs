@@ -6,8 +6,14 @@
 //! [`crate::http::ApiQuery`], [`crate::http::ApiPath`]).
 //!
 //! Refused: C0 controls (U+0000–U+001F) and DEL (U+007F) and C1 controls
-//! (U+0080–U+009F). Inside JSON strings, tab, line feed and carriage return
-//! stay allowed: a product description has lines.
+//! (U+0080–U+009F). Inside JSON strings and form fields, tab, line feed
+//! and carriage return stay allowed: a product description has lines.
+
+/// The first control character refused in a text value (a JSON string's
+/// or a form field's, decoded): tab, line feed and carriage return pass.
+pub fn control_in_text(text: &str) -> Option<u32> {
+    text.chars().map(u32::from).find(|&c| refused_in_json(c))
+}
 
 /// Whether `c` is refused in a JSON string value.
 fn refused_in_json(c: u32) -> bool {

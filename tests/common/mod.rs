@@ -193,6 +193,19 @@ impl Kafka {
     }
 }
 
+/// Sends the logs of the in-process control plane, pods and router to the
+/// test's output, which the runner shows when the test fails: what
+/// `RUST_LOG` asks for, or warnings and errors (a 500's cause, logged by
+/// `ApiError::internal`, next to the failed assertion).
+pub fn capture_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 pub struct Stack {
     pub http: reqwest::Client,
     pub kafka: Kafka,
@@ -398,6 +411,9 @@ impl Stack {
         configure: impl Fn(&mut mercato_pod::PodConfig),
         otlp_endpoint: &str,
     ) -> Stack {
+        if otlp_endpoint.is_empty() {
+            capture_logs();
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         // Postgres runs as an unprivileged user when tests run as root.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))

@@ -26,7 +26,7 @@ use crate::cart::{self, CartRef};
 use crate::error::PodError;
 use crate::inventory::{self, HoldLine, PinOutcome, ReserveError};
 use crate::orders::{self, OrderStatus};
-use crate::payments::{AuthorizeRequest, GatewayError, Payment, PaymentStatus};
+use crate::payments::{AuthorizeRequest, GatewayError, Payment, PaymentStatus, KEY_REUSED};
 use crate::product_write;
 use crate::state::AppState;
 use crate::{accounts, discounts, events, fulfillment, gift_cards, risk};
@@ -301,7 +301,7 @@ async fn started(
             // All or nothing: nothing is held, nothing to undo.
             return end_before_work(state, store, c, &Failure::out_of_stock(short)).await;
         }
-        Err(ReserveError::Db(e)) => return Err(e.into()),
+        Err(ReserveError::Failed(e)) => return Err(e),
     }
     let changes = Changes {
         // From here an authorization may exist: compensation asks.
@@ -561,6 +561,19 @@ async fn reserved(
             }
             match answer {
                 Ok(p) => Some(p),
+                // The key is this checkout's own, so another driver of it
+                // used it first: its first pod, before a move (the
+                // requests differ in where the gateway's webhooks go).
+                // The payment under the key is the truth, as in recovery.
+                Err(GatewayError::Rejected { code, .. }) if code == KEY_REUSED => {
+                    match state.payments.lookup(&key).await {
+                        Ok(found) => found,
+                        Err(e) => {
+                            tracing::warn!(checkout = %c.id, error = %e, "gateway lookup failed; will retry");
+                            return Ok(false);
+                        }
+                    }
+                }
                 Err(GatewayError::Refused { code, payment }) => {
                     let fingerprint = payment.as_ref().and_then(|p| p.card_fingerprint.as_deref());
                     return declined(state, store, c, &Failure::declined(&code), fingerprint).await;

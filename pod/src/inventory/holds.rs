@@ -17,19 +17,29 @@ use uuid::Uuid;
 use super::gate::{self, Admission};
 use super::model::{allocate, Change, HoldLine, PinOutcome, Shortage};
 use super::sql::holds::{self as sql, HoldRow};
-use super::stock::{fence, record_change};
+use super::stock::record_change;
+use crate::error::PodError;
 use crate::state::AppState;
+use crate::tenancy::lock_active;
 
 /// Why [`reserve`] reserved nothing.
 #[derive(Debug)]
 pub enum ReserveError {
     OutOfStock(Vec<Shortage>),
-    Db(sqlx::Error),
+    /// The database failed, or the store is no longer active here (a
+    /// move's fence: `421 store_not_here`, which the router retries).
+    Failed(PodError),
 }
 
 impl From<sqlx::Error> for ReserveError {
     fn from(e: sqlx::Error) -> Self {
-        ReserveError::Db(e)
+        ReserveError::Failed(e.into())
+    }
+}
+
+impl From<PodError> for ReserveError {
+    fn from(e: PodError) -> Self {
+        ReserveError::Failed(e)
     }
 }
 
@@ -37,7 +47,7 @@ impl std::fmt::Display for ReserveError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ReserveError::OutOfStock(s) => write!(f, "out of stock: {} line(s) short", s.len()),
-            ReserveError::Db(e) => write!(f, "database: {e}"),
+            ReserveError::Failed(e) => e.fmt(f),
         }
     }
 }
@@ -146,7 +156,7 @@ async fn reserve_in_postgres(
     ttl: Duration,
 ) -> Result<bool, ReserveError> {
     let mut tx = state.db.begin().await?;
-    fence(&mut tx, store).await?;
+    lock_active(&mut tx, store).await?;
     // One reservation per owner at a time; then the check is final.
     sql::lock_owner(&mut tx, owner).await?;
     if sql::owner_has_holds(&mut *tx, store, owner).await? {
@@ -187,9 +197,9 @@ pub async fn release(
     state: &AppState,
     store: StoreId,
     owner: HoldOwner,
-) -> Result<i64, sqlx::Error> {
+) -> Result<i64, PodError> {
     let mut tx = state.db.begin().await?;
-    fence(&mut tx, store).await?;
+    lock_active(&mut tx, store).await?;
     let mut holds = sql::lock_of_owner(&mut tx, store, owner, "active").await?;
     if holds.is_empty() {
         return Ok(0);
@@ -519,9 +529,9 @@ pub(crate) async fn sweep_store(
     state: &AppState,
     store: StoreId,
     batch: i64,
-) -> Result<usize, sqlx::Error> {
+) -> Result<usize, PodError> {
     let mut tx = state.db.begin().await?;
-    fence(&mut tx, store).await?;
+    lock_active(&mut tx, store).await?;
     let mut holds = sql::lock_expired(&mut tx, store, batch).await?;
     if holds.is_empty() {
         return Ok(0);

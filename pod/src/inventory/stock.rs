@@ -9,22 +9,6 @@ use super::locations;
 use super::model::{Change, Level, LocationStock, VariantStock};
 use super::sql::stock as sql;
 
-/// Inside a write transaction: confirms the store is active on this pod
-/// ([`crate::tenancy::is_active_locked`]), with the database's own error
-/// type.
-pub(crate) async fn fence(
-    tx: &mut Transaction<'_, Postgres>,
-    store: StoreId,
-) -> Result<(), sqlx::Error> {
-    if crate::tenancy::is_active_locked(tx, store).await? {
-        Ok(())
-    } else {
-        Err(sqlx::Error::Protocol(format!(
-            "store {store} is not active on this pod"
-        )))
-    }
-}
-
 /// Records a change already applied to `stock_levels`: the audit row, the
 /// variant's total on hand in `inventory_levels`, and the outbox event.
 pub(crate) async fn record_change(

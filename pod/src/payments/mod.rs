@@ -44,6 +44,10 @@ pub struct AuthorizeRequest {
     pub notify_url: Option<String>,
 }
 
+/// The PSP's refusal of a request that reuses an idempotency key with
+/// different parameters.
+pub const KEY_REUSED: &str = "idempotency_key_reused";
+
 /// Why a gateway call did not give a payment.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
