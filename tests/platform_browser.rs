@@ -1,9 +1,12 @@
 //! The platform's pages in a real headless Chromium (tests/common/browser.rs)
 //! through the router: a merchant reads the landing page, signs up on the
 //! form (the handle checked as they type), lands in the new store's admin
-//! on the store's domain, signs out, and signs in again from the platform's
-//! sign-in page. axe-core checks every page; the journey saves screenshots
-//! under docs/platform/.
+//! on the store's domain, adds a product with two variants, stock and a
+//! picture and finds it on the storefront; a shopper buys it in a second
+//! browser; the merchant sees the order on the dashboard, refunds it and
+//! sees the dashboard change; then signs out and signs in again from the
+//! platform's sign-in page. axe-core checks every page; the journey saves
+//! screenshots under docs/platform/.
 
 mod common;
 
@@ -51,6 +54,118 @@ async fn a_merchant_signs_up_lands_in_the_admin_and_signs_in_again_from_the_plat
     // The owner: the staff page is theirs.
     b.wait_for("nav a[href='/admin/settings/staff']").await;
     b.assert_accessible("the new store's dashboard").await;
+    b.wait_for_text_in("[data-orders-30]", "0").await;
+
+    // A product with two colours, stock for one, and a picture.
+    b.click("nav a[href='/admin/products']").await;
+    b.click("a[href='/admin/products/new']").await;
+    b.wait_for_text_in("h1", "New product").await;
+    b.fill("#title", "Tea tin").await;
+    b.fill("#description", "Keeps leaves dry.\nHolds 100 g.")
+        .await;
+    b.fill("#price", "12.00").await;
+    b.fill("#sku", "TIN").await;
+    b.fill("#stock", "0").await;
+    b.fill("#option_name", "Colour").await;
+    b.fill("#option_values", "Green, Red").await;
+    b.select("#status", "active").await;
+    b.click(".product-form button[type=submit]").await;
+    b.wait_for_text("The product was created").await;
+    b.wait_for("input[data-sku='TIN-RED']").await;
+    b.fill("input[data-sku='TIN-RED']", "5").await;
+    b.click("form.stock-form:has(input[data-sku='TIN-RED']) button")
+        .await;
+    b.wait_for_text("The stock was saved").await;
+    let picture = mercato_devstack::demo_art::picture(
+        mercato_devstack::demo_art::Shape::Mug,
+        [170, 40, 40],
+        [236, 232, 224],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("tea-tin.png");
+    std::fs::write(&file, picture).expect("picture");
+    b.fill("#alt", "A red tea tin").await;
+    b.find("#image")
+        .await
+        .send_keys(file.to_str().expect("path"))
+        .await
+        .expect("choosing the file");
+    b.click(".image-form button[type=submit]").await;
+    b.wait_for_text("The image was added").await;
+    let product = b
+        .current_url()
+        .await
+        .rsplit('/')
+        .next()
+        .expect("the product's id")
+        .split('?')
+        .next()
+        .expect("id")
+        .to_owned();
+    let product_page = store_url(
+        &stack,
+        &format!("adas-teas.{PLATFORM}"),
+        &format!("/products/{product}"),
+    );
+    b.goto(&product_page).await;
+    b.wait_for_text_in("h1.product-title", "Tea tin").await;
+    b.wait_for(".gallery-main img[alt='A red tea tin']").await;
+
+    // A shopper buys the red tin in a browser of their own.
+    let shopper = Browser::desktop().await;
+    shopper.goto(&product_page).await;
+    shopper.select("select[name=option0]", "Red").await;
+    shopper.fill("#quantity", "2").await;
+    shopper.click("[data-add]").await;
+    shopper
+        .wait_until("the cart opens", || async {
+            shopper.current_url().await.contains("/cart").then_some(())
+        })
+        .await;
+    shopper.click(".cart-summary a[href='/checkout']").await;
+    for (field, value) in [
+        ("#email", "grace@example.com"),
+        ("#name", "Grace Hopper"),
+        ("#line1", "1 Harbour Road"),
+        ("#city", "Arlington"),
+        ("#region", "VA"),
+        ("#postal_code", "22201"),
+        ("#country", "US"),
+    ] {
+        shopper.fill(field, value).await;
+    }
+    shopper.click(".checkout-form button[type=submit]").await;
+    shopper.wait_for("#card-number").await;
+    shopper.fill("#card-number", "4242424242424242").await;
+    shopper.fill("#card-exp", "12/30").await;
+    shopper.fill("#card-cvc", "123").await;
+    shopper.click("[data-pay]").await;
+    shopper
+        .wait_for_text_in("h1", "Thank you for your order")
+        .await;
+    shopper.close().await;
+
+    // The merchant sees it arrive, refunds it, and the dashboard follows.
+    b.goto(&store_url(
+        &stack,
+        &format!("adas-teas.{PLATFORM}"),
+        "/admin",
+    ))
+    .await;
+    b.wait_for_text_in("[data-orders-30]", "1").await;
+    b.wait_for_text("1 order").await;
+    let net_before = b.find("[data-net-30]").await.text().await.expect("text");
+    assert_ne!(net_before, "€0.00", "the order's sales count");
+    b.click("nav a[href='/admin/orders']").await;
+    b.wait_for_text_in(".table", "grace@example.com").await;
+    b.click(".table a[href^='/admin/orders/']").await;
+    b.wait_for_text_in(".table", "Tea tin").await;
+    b.fill("#refund-reason", "Dented lid").await;
+    b.click(".refund-form button[type=submit]").await;
+    b.wait_for_text("The order was refunded").await;
+    b.click("nav a[href='/admin']").await;
+    b.wait_for_text_in("h1", "Dashboard").await;
+    b.wait_for_text_in("[data-net-30]", "€0.00").await;
     b.click("nav form[action='/admin/logout'] button").await;
     b.wait_for_text_in("h1", "Sign in to Tea Shop").await;
 

@@ -294,7 +294,12 @@ impl Cursor {
         let sort = Sort::parse(parts.next()?)?;
         let key = parts.next()?.parse().ok()?;
         let id = parts.next()?.parse().ok()?;
-        Some(Self { sort, key, id })
+        let cursor = Self { sort, key, id };
+        // A crafted key may be no time at all: refused here, not by the query.
+        if sort == Sort::Newest && cursor.time_of().is_none() {
+            return None;
+        }
+        Some(cursor)
     }
 
     pub fn rank(score: f32) -> i64 {
@@ -772,6 +777,11 @@ mod tests {
             t.time_of().map(|t| t.timestamp_micros()),
             Some(now.timestamp_micros())
         );
+        let beyond = Cursor {
+            key: i64::MAX,
+            ..t
+        };
+        assert_eq!(Cursor::decode(&beyond.encode()), None, "no time");
     }
 
     #[test]
