@@ -741,7 +741,10 @@ async fn a_store_moves_under_load_without_losing_a_write() {
         .iter()
         .filter(|r| r.starts_with('5'))
         .collect();
-    assert!(server_errors.is_empty(), "checkouts refused by a server error: {server_errors:?}");
+    assert!(
+        server_errors.is_empty(),
+        "checkouts refused by a server error: {server_errors:?}"
+    );
     // Mail moves with the store: each paid order's confirmation has its
     // delivery row on the target, and the mailbox holds exactly one mail
     // per order, whichever pod sent it (the rows of deliveries under way at

@@ -153,7 +153,7 @@ async fn a_merchant_signs_up_lands_in_the_admin_and_signs_in_again_from_the_plat
     ))
     .await;
     b.wait_for_text_in("[data-orders-30]", "1").await;
-    b.wait_for_text("1 order").await;
+    b.wait_for_text("1 order to ship").await;
     let net_before = b.find("[data-net-30]").await.text().await.expect("text");
     assert_ne!(net_before, "€0.00", "the order's sales count");
     b.click("nav a[href='/admin/orders']").await;

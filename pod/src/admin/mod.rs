@@ -2,7 +2,7 @@
 //! (the JSON API stays under `/admin/api`): server-rendered pages over the
 //! same context functions as the API (there is no second write path), a
 //! small stylesheet and one small script that only improves a page
-//! (drag and drop of a product's images).
+//! (drag and drop of a product's images, the theme's live preview).
 //!
 //! - [`session`]: staff sign-in, the `mercato_admin` cookie (`HttpOnly`,
 //!   `SameSite=Strict`, `Path=/admin`, `Secure` over HTTPS) and the CSRF
@@ -10,20 +10,39 @@
 //! - [`pages`]: the dashboard, the orders and an order with its refund and
 //!   cancel forms;
 //! - [`staff`]: the store's staff (owner only);
-//! - [`products`]: the products, a new product with its variants and
-//!   starting stock, a product's page with a stock form per variant.
+//! - [`products`], [`product_edit`]: the products, a new product with its
+//!   variants and starting stock, a product's page (details, variants,
+//!   images, stock per location);
+//! - [`collections`]: collections (manual and rule-based) and categories;
+//! - [`customers`]: the customers and a customer's page;
+//! - [`fulfilment`]: an order's shipments and returns, the returns page;
+//! - [`discounts`]: discounts and their codes;
+//! - [`settings`]: the settings index, locations, shipping and tax rates,
+//!   returns policy, risk rules, mail;
+//! - [`integrations`]: API keys and webhook endpoints (owner only);
+//! - [`theme`]: the theme settings with a live preview;
+//! - [`reset`]: staff password reset.
+//!
+//! Each page module holds its `TEMPLATES` and its `routes`, which
+//! [`routes`] and [`engine`] gather.
 //!
 //! Why server-rendered HTML and no front-end framework: every page is one
 //! request to the pod, works without script, is tested over HTTP and in
 //! Chromium, and nothing needs a JavaScript build.
 
+pub mod collections;
 pub mod customers;
+pub mod discounts;
+pub mod fulfilment;
+pub mod integrations;
 pub mod pages;
 pub mod product_edit;
 pub mod products;
 pub mod reset;
 pub mod session;
+pub mod settings;
 pub mod staff;
+pub mod theme;
 
 use axum::extract::Path;
 use axum::http::{header, StatusCode};
@@ -60,10 +79,24 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Every template of the admin: the shared ones and each page module's.
+fn all_templates() -> Vec<(&'static str, &'static str)> {
+    [
+        TEMPLATES,
+        collections::TEMPLATES,
+        discounts::TEMPLATES,
+        fulfilment::TEMPLATES,
+        integrations::TEMPLATES,
+        settings::TEMPLATES,
+        theme::TEMPLATES,
+    ]
+    .concat()
+}
+
 /// The admin's templates, compiled once.
 pub fn engine() -> &'static Engine {
     static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
-    ENGINE.get_or_init(|| Engine::fixed(TEMPLATES))
+    ENGINE.get_or_init(|| Engine::fixed(&all_templates()))
 }
 
 /// The admin's stylesheet, content-addressed under `/admin/assets/`.
@@ -114,6 +147,16 @@ async fn asset(Path(file): Path<String>) -> Response {
 
 /// The admin's pages (HTML for browsers, not API: undocumented).
 pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    let router = [
+        collections::routes,
+        discounts::routes,
+        fulfilment::routes,
+        integrations::routes,
+        settings::routes,
+        theme::routes,
+    ]
+    .into_iter()
+    .fold(router, |router, add| add(router));
     router
         .route("/admin", get(pages::dashboard))
         .route("/admin/login", get(pages::login_page).post(pages::login))
@@ -184,7 +227,7 @@ mod tests {
     #[test]
     fn every_admin_template_compiles() {
         let mut env = minijinja::Environment::new();
-        for (name, source) in TEMPLATES {
+        for (name, source) in all_templates() {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
         }

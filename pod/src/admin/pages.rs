@@ -427,7 +427,10 @@ pub async fn orders(
     result.unwrap_or_else(|e| error_page(&tenant, e))
 }
 
-async fn order_page(
+/// An order's page; `typed`: a refused fulfilment form's fields, shown
+/// again in that form.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn order_page(
     state: &AppState,
     tenant: &TenantContext,
     session: &AdminSession,
@@ -435,8 +438,10 @@ async fn order_page(
     status: StatusCode,
     notice: Option<String>,
     problem: Option<String>,
+    typed: Option<&super::fulfilment::Typed>,
 ) -> Result<Response, PodError> {
     let order = crate::give_back::load(state, tenant.store_id, id).await?;
+    let fulfilment = super::fulfilment::sections(state, tenant, &order, typed).await?;
     let currency = Currency::parse(&order.currency).map_err(PodError::internal)?;
     let money = |minor: i64| Value::from_serialize(Money::new(minor, currency));
     let history = crate::orders::history(state, tenant.store_id, id).await?;
@@ -478,6 +483,7 @@ async fn order_page(
                 shipments => Value::from_serialize(&order.shipments),
             },
             history => Value::from_serialize(&history),
+            fulfilment,
         },
     )?;
     Ok(html(status, body))
@@ -503,7 +509,7 @@ pub async fn order(
     let notice = match field(&pairs, "done") {
         Some("refunded") => Some("The order was refunded.".to_owned()),
         Some("cancelled") => Some("The order was cancelled.".to_owned()),
-        _ => None,
+        done => super::fulfilment::notice(done),
     };
     let result = async {
         order_page(
@@ -513,6 +519,7 @@ pub async fn order(
             order_id(&id)?,
             StatusCode::OK,
             notice,
+            None,
             None,
         )
         .await
@@ -568,6 +575,7 @@ async fn give_back(
                         refusal.code.status(),
                         None,
                         Some(refusal.message),
+                        None,
                     )
                     .await
                 }

@@ -1,16 +1,16 @@
 //! The admin's products: the list (any status, with units on hand), a form
 //! for a new product with one option's variants and their starting stock,
-//! and a product's page with its variants and a form to set each one's
-//! stock. Writes go through `product_write::create` and
-//! `stock_write::change_stock`, as `POST /admin/api/products` and `PUT
-//! /admin/api/variants/{id}/stock` do.
+//! and a product's page with its variants and each one's stock at each of
+//! the store's locations, each with a form to set it. Writes go through
+//! `product_write::create` and `stock_write::change_stock`, as `POST
+//! /admin/api/products` and `PUT /admin/api/variants/{id}/stock` do.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use mercato_tenants::http::ApiQuery;
-use mercato_tenants::{ApiError, Currency, Money, ProductId, ProductStatus, VariantId};
+use mercato_tenants::{ApiError, Currency, LocationId, Money, ProductId, ProductStatus, VariantId};
 use minijinja::context;
 use minijinja::value::Value;
 use serde::Serialize;
@@ -20,7 +20,7 @@ use super::pages::{error_page, html, render, sign_in_first};
 use super::session::{AdminSession, MaybeAdmin};
 use crate::catalog::{NewProduct, Product};
 use crate::error::PodError;
-use crate::inventory::model::StockOp;
+use crate::inventory::model::{StaffReason, StockOp};
 use crate::state::AppState;
 use crate::tenancy::TenantContext;
 use mercato_tenants::forms::{field, see_other};
@@ -333,6 +333,66 @@ pub(super) fn product_id(raw: &str) -> Result<ProductId, PodError> {
         .map_err(|_| PodError::from(ApiError::not_found("product")))
 }
 
+/// One variant's units at one location, as the product page shows them.
+#[derive(Serialize)]
+struct StockCell {
+    variant_id: String,
+    variant: String,
+    sku: String,
+    /// Empty for the default location a store without any gets on its
+    /// first change.
+    location_id: String,
+    location: String,
+    active: bool,
+    on_hand: i32,
+    reserved: i32,
+    available: i32,
+}
+
+/// Each variant's stock at each of the store's locations (by priority,
+/// then id), as `GET /admin/api/variants/{id}/stock` reads it; a location
+/// where the variant has never had stock shows none.
+async fn stock_per_location(
+    state: &AppState,
+    tenant: &TenantContext,
+    p: &Product,
+) -> Result<Vec<StockCell>, PodError> {
+    let store = tenant.store_id;
+    let mut locations = crate::inventory::sql::locations::all(&state.db, store).await?;
+    locations.sort_by_key(|l| (l.priority, l.id.as_uuid()));
+    let mut cells = Vec::new();
+    for v in &p.variants {
+        let held = crate::inventory::stock::variant_stock(&state.db, store, v.id).await?;
+        let title = if v.title.is_empty() {
+            p.title.clone()
+        } else {
+            v.title.clone()
+        };
+        let cell = |location_id: String, location: String, active: bool| StockCell {
+            variant_id: v.id.to_string(),
+            variant: title.clone(),
+            sku: v.sku.clone(),
+            location_id,
+            location,
+            active,
+            on_hand: 0,
+            reserved: 0,
+            available: 0,
+        };
+        if locations.is_empty() {
+            cells.push(cell(String::new(), "Default".to_owned(), true));
+        }
+        for l in &locations {
+            let mut c = cell(l.id.to_string(), l.name.clone(), l.active);
+            if let Some(at) = held.locations.iter().find(|s| s.location_id == l.id) {
+                (c.on_hand, c.reserved, c.available) = (at.on_hand, at.reserved, at.available);
+            }
+            cells.push(c);
+        }
+    }
+    Ok(cells)
+}
+
 pub(super) async fn product_page(
     state: &AppState,
     tenant: &TenantContext,
@@ -343,6 +403,7 @@ pub(super) async fn product_page(
     problem: Option<String>,
 ) -> Result<Response, PodError> {
     let p = crate::product_write::staff_product(state, tenant.store_id, id).await?;
+    let stock = stock_per_location(state, tenant, &p).await?;
     let variants: Vec<_> = p
         .variants
         .iter()
@@ -379,6 +440,7 @@ pub(super) async fn product_page(
                 options => Value::from_serialize(&p.options),
             },
             variants,
+            stock,
             statuses => ["draft", "active", "archived"],
         },
     )?;
@@ -424,8 +486,9 @@ pub async fn show(
     result.unwrap_or_else(|e| error_page(&tenant, e))
 }
 
-/// `POST /admin/products/{id}/stock` (`variant_id`, `on_hand`): sets the
-/// units on hand at the default location, as `PUT
+/// `POST /admin/products/{id}/stock` (`variant_id`, `location_id`,
+/// `on_hand`): sets the units on hand of a variant at a location (the
+/// default location when `location_id` is empty), as `PUT
 /// /admin/api/variants/{id}/stock`.
 pub async fn set_stock(
     State(state): State<AppState>,
@@ -451,38 +514,73 @@ pub async fn set_stock(
         if owner != Some(product) {
             return Err(ApiError::not_found("variant").into());
         }
+        let refused = |status: StatusCode, problem: String| {
+            product_page(
+                &state,
+                &tenant,
+                &session,
+                product,
+                status,
+                None,
+                Some(problem),
+            )
+        };
+        let location = match field(&fields, "location_id").unwrap_or_default() {
+            "" => None,
+            raw => match raw.parse::<LocationId>() {
+                Ok(l) => Some(l),
+                Err(_) => {
+                    return refused(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "Choose a location from the list.".to_owned(),
+                    )
+                    .await
+                }
+            },
+        };
         let on_hand = field(&fields, "on_hand")
             .unwrap_or_default()
             .parse::<i32>()
             .ok()
             .filter(|n| (0..=crate::inventory::model::MAX_ON_HAND).contains(n));
         let Some(on_hand) = on_hand else {
-            return product_page(
-                &state,
-                &tenant,
-                &session,
-                product,
+            return refused(
                 StatusCode::BAD_REQUEST,
-                None,
-                Some("Enter the units on hand as a whole number from 0.".to_owned()),
+                format!(
+                    "Enter the units on hand as a whole number from 0 to {}.",
+                    crate::inventory::model::MAX_ON_HAND
+                ),
             )
             .await;
         };
         let actor = session.claims.sub.clone();
-        crate::stock_write::change_stock(
+        let done = crate::stock_write::change_stock(
             &state,
             tenant.store_id,
             crate::stock_write::StaffChange {
                 variant,
-                location: None,
+                location,
                 op: StockOp::Set(on_hand),
-                reason: "correction",
+                reason: StaffReason::Correction.as_str(),
                 actor: &actor,
                 low_stock_threshold: None,
             },
         )
-        .await?;
-        Ok(see_other(&format!("/admin/products/{product}?done=stock")))
+        .await;
+        match done {
+            Ok(_) => Ok(see_other(&format!("/admin/products/{product}?done=stock"))),
+            Err(e) => match e.client_error() {
+                // The variant went meanwhile: nothing to show it on.
+                Some(r) if r.code.status() != StatusCode::NOT_FOUND => {
+                    refused(
+                        r.code.status(),
+                        mercato_tenants::forms::sentence(&r.message),
+                    )
+                    .await
+                }
+                _ => Err(e),
+            },
+        }
     }
     .await;
     result.unwrap_or_else(|e| error_page(&tenant, e))

@@ -309,3 +309,47 @@ pub async fn subtree_all_products<'e>(
         .map(|(id,)| ProductId::from_uuid(id))
         .collect())
 }
+
+/// How many products are filed under each category itself (not below it);
+/// a category without any is left out.
+pub async fn product_counts<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+) -> Result<std::collections::HashMap<CategoryId, i64>, sqlx::Error> {
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT category_id, count(*) FROM product_categories WHERE store_id = $1
+          GROUP BY category_id",
+    )
+    .bind(store.as_uuid())
+    .fetch_all(exec)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, n)| (CategoryId::from_uuid(id), n))
+        .collect())
+}
+
+/// The first `limit` products (any status) filed under the category
+/// itself, by title: (id, title, status).
+pub async fn filed_under<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+    category: CategoryId,
+    limit: i64,
+) -> Result<Vec<(ProductId, String, String)>, sqlx::Error> {
+    let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "SELECT p.id, p.title, p.status FROM product_categories pc
+           JOIN products p ON p.store_id = pc.store_id AND p.id = pc.product_id
+          WHERE pc.store_id = $1 AND pc.category_id = $2
+          ORDER BY lower(p.title), p.id LIMIT $3",
+    )
+    .bind(store.as_uuid())
+    .bind(category.as_uuid())
+    .bind(limit)
+    .fetch_all(exec)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, title, status)| (ProductId::from_uuid(id), title, status))
+        .collect())
+}

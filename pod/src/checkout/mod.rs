@@ -45,6 +45,35 @@ pub async fn rates(
     Ok((shipping, taxes))
 }
 
+/// Replaces the store's shipping rate table with `rates`, checked as a
+/// whole ([`rates::validate_shipping`]); the table as it now stands (the
+/// default shipping option when it is empty).
+pub async fn put_shipping_rates(
+    db: &PgPool,
+    store: StoreId,
+    rates: Vec<ShippingRate>,
+) -> Result<Vec<ShippingRate>, PodError> {
+    let rates = rates::validate_shipping(rates)?;
+    let mut tx = crate::tenancy::begin_write(db, store).await?;
+    sql::rates::replace_shipping(&mut tx, store, &rates).await?;
+    tx.commit().await?;
+    Ok(self::rates(db, store).await?.0)
+}
+
+/// Replaces the store's tax rate table with `rates`, checked as a whole
+/// ([`rates::validate_tax`]); the table as it now stands.
+pub async fn put_tax_rates(
+    db: &PgPool,
+    store: StoreId,
+    rates: Vec<TaxRate>,
+) -> Result<Vec<TaxRate>, PodError> {
+    let rates = rates::validate_tax(rates)?;
+    let mut tx = crate::tenancy::begin_write(db, store).await?;
+    sql::rates::replace_tax(&mut tx, store, &rates).await?;
+    tx.commit().await?;
+    Ok(self::rates(db, store).await?.1)
+}
+
 /// Where the gateway sends this store's payment events.
 pub fn notify_url(state: &AppState, store: StoreId) -> String {
     format!("{}/webhooks/payments/{store}", state.public_url)

@@ -589,3 +589,25 @@ pub async fn of_products<'e>(
     }
     Ok(out)
 }
+
+/// How many products each of `collections` holds (a collection without
+/// any is left out).
+pub async fn member_counts<'e>(
+    exec: impl PgExecutor<'e>,
+    store: StoreId,
+    collections: &[CollectionId],
+) -> Result<std::collections::HashMap<CollectionId, i64>, sqlx::Error> {
+    let ids: Vec<Uuid> = collections.iter().map(CollectionId::as_uuid).collect();
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT collection_id, count(*) FROM collection_products
+          WHERE store_id = $1 AND collection_id = ANY($2) GROUP BY collection_id",
+    )
+    .bind(store.as_uuid())
+    .bind(&ids)
+    .fetch_all(exec)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, n)| (CollectionId::from_uuid(id), n))
+        .collect())
+}

@@ -265,6 +265,39 @@ async fn lock_for_codes(
     Ok(())
 }
 
+/// Adds the code staff typed, `raw`, with its own `usage_limit` (`400`
+/// when either is malformed), as `POST /admin/api/discounts/{id}/codes`
+/// and the admin's discount page do.
+pub async fn add_typed_code(
+    state: &AppState,
+    store: StoreId,
+    id: DiscountId,
+    raw: &str,
+    usage_limit: Option<u32>,
+) -> Result<CodeRow, PodError> {
+    let code = CodeKey::parse(raw)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("code: {e}")))?;
+    if usage_limit.is_some_and(|l| !(1..=input::MAX_COUNT).contains(&l)) {
+        return Err(ApiError::invalid("usage_limit must be 1 to 1000000000").into());
+    }
+    add_code(state, store, id, &code, usage_limit).await
+}
+
+/// Generates the codes `request` asks for (`400` when it is malformed),
+/// as `POST /admin/api/discounts/{id}/codes/bulk` and the admin's
+/// discount page do; returns them.
+pub async fn generate_codes(
+    state: &AppState,
+    store: StoreId,
+    id: DiscountId,
+    request: input::BulkCodes,
+) -> Result<Vec<String>, PodError> {
+    let bulk = request
+        .validate()
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.0))?;
+    add_bulk(state, store, id, &bulk).await
+}
+
 /// Adds one code (`409 discount_code_taken` if any discount of the store
 /// has it).
 pub async fn add_code(

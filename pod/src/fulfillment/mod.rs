@@ -11,12 +11,15 @@
 //! - `shipments.rs`: the I/O: planning at payment (the stock is committed
 //!   where it ships from), and staff's shipment writes under the order's
 //!   row lock;
+//! - `staff.rs`: staff's requests checked and each written in its own
+//!   transaction, for the API and the admin's pages alike;
 //! - `sql.rs`: every statement on `shipments` and `shipment_lines`.
 
 pub mod plan;
 pub mod progress;
 pub mod shipments;
 pub mod sql;
+pub mod staff;
 pub mod state;
 
 pub use plan::{

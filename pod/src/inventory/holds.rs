@@ -193,11 +193,7 @@ fn units(holds: &[HoldRow]) -> i64 {
 /// Releases the owner's active holds; idempotent (a second call releases
 /// nothing). Units go back into the gate after the commit. Returns the
 /// units released.
-pub async fn release(
-    state: &AppState,
-    store: StoreId,
-    owner: HoldOwner,
-) -> Result<i64, PodError> {
+pub async fn release(state: &AppState, store: StoreId, owner: HoldOwner) -> Result<i64, PodError> {
     let mut tx = state.db.begin().await?;
     lock_active(&mut tx, store).await?;
     let mut holds = sql::lock_of_owner(&mut tx, store, owner, "active").await?;

@@ -78,6 +78,24 @@ impl MailSettings {
     }
 }
 
+/// Checks and sets the store's mail settings (`PUT
+/// /admin/api/settings/mail`): a blank field is unset; the settings as
+/// kept.
+pub async fn put_settings(
+    db: &sqlx::PgPool,
+    store: mercato_tenants::StoreId,
+    sender_name: Option<&str>,
+    reply_to: Option<&str>,
+    abandoned_cart_hours: Option<i32>,
+) -> Result<MailSettings, crate::error::PodError> {
+    let settings = MailSettings::parse(sender_name, reply_to, abandoned_cart_hours)
+        .map_err(mercato_tenants::ApiError::invalid)?;
+    let mut tx = crate::tenancy::begin_write(db, store).await?;
+    sql::put_settings(&mut tx, store, &settings).await?;
+    tx.commit().await?;
+    Ok(settings)
+}
+
 /// How one attempt at a delivery ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

@@ -296,6 +296,57 @@ pub async fn decide(
     Ok(r)
 }
 
+/// A reason or note: trimmed, 1 to [`MAX_TEXT`] characters, no control
+/// characters but line breaks (`400 invalid_text`).
+pub fn text(field: &str, raw: &str) -> Result<String, ApiError> {
+    let t = raw.trim();
+    if t.is_empty() || t.chars().count() > MAX_TEXT {
+        return Err(ApiError::new(
+            ErrorCode::InvalidText,
+            format!("{field} must be 1 to {MAX_TEXT} characters"),
+        ));
+    }
+    if t.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ApiError::new(
+            ErrorCode::InvalidText,
+            format!("{field} must not contain control characters"),
+        ));
+    }
+    Ok(t.to_owned())
+}
+
+/// [`text`], or none when it is left out or blank.
+pub fn optional_text(field: &str, raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) => text(field, t).map(Some),
+    }
+}
+
+/// Staff approve a requested return, with a note if they give one
+/// (`POST /admin/api/returns/{id}/approve` and the admin's pages).
+pub async fn approve(
+    state: &AppState,
+    store: StoreId,
+    id: ReturnId,
+    note: Option<&str>,
+) -> Result<Return, PodError> {
+    let note = optional_text("note", note)?;
+    decide(state, store, id, ReturnStatus::Approved, note.as_deref()).await
+}
+
+/// Staff reject a requested return, saying why (`POST
+/// /admin/api/returns/{id}/reject` and the admin's pages).
+pub async fn reject(
+    state: &AppState,
+    store: StoreId,
+    id: ReturnId,
+    note: &str,
+) -> Result<Return, PodError> {
+    let note = text("note", note)?;
+    decide(state, store, id, ReturnStatus::Rejected, Some(&note)).await
+}
+
 /// Staff received an approved return: each of its lines' condition and
 /// whether its units go back to stock (`received` for every line of the
 /// return, once). Then the saga runs ([`drive`]).
@@ -493,16 +544,31 @@ pub async fn settings(state: &AppState, store: StoreId) -> Result<ReturnSettings
     Ok(sql::settings(&state.db, store).await?)
 }
 
-/// Sets the store's return policy.
+/// Sets the store's return policy (`PUT /admin/api/settings/returns`): a
+/// window of 0 to [`model::MAX_WINDOW_DAYS`] days (`400` otherwise).
 pub async fn put_settings(
     state: &AppState,
     store: StoreId,
-    settings: &ReturnSettings,
-) -> Result<(), PodError> {
+    window_days: i64,
+    shipping_refund: ShippingRefund,
+) -> Result<ReturnSettings, PodError> {
+    let window_days = i32::try_from(window_days)
+        .ok()
+        .filter(|d| (0..=model::MAX_WINDOW_DAYS).contains(d))
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "window_days must be 0 to {}",
+                model::MAX_WINDOW_DAYS
+            ))
+        })?;
+    let settings = ReturnSettings {
+        window_days,
+        shipping_refund,
+    };
     let mut tx = begin_write(&state.db, store).await?;
-    sql::put_settings(&mut tx, store, settings).await?;
+    sql::put_settings(&mut tx, store, &settings).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(settings)
 }
 
 /// One recovery round for one store: refunds left pending, then returns

@@ -252,6 +252,27 @@ pub async fn settings(db: &PgPool, store: StoreId) -> Result<RiskSettings, PodEr
     Ok(sql::settings(db, store).await?)
 }
 
+/// Checks and sets the store's settings, all at once (`PUT
+/// /admin/api/settings/risk`): a value out of its bounds is `400
+/// invalid_request`, a review threshold not below its block threshold
+/// `422 invalid_risk_settings`. The settings as kept (normalized).
+pub async fn put_settings(
+    db: &PgPool,
+    store: StoreId,
+    settings: RiskSettings,
+) -> Result<RiskSettings, PodError> {
+    let settings = settings.validated().map_err(|e| match e {
+        SettingsError::OutOfBounds(m) => mercato_tenants::ApiError::invalid(m),
+        SettingsError::Inconsistent(m) => {
+            mercato_tenants::ApiError::new(mercato_tenants::ErrorCode::InvalidRiskSettings, m)
+        }
+    })?;
+    let mut tx = crate::tenancy::begin_write(db, store).await?;
+    sql::put_settings(&mut tx, store, &settings).await?;
+    tx.commit().await?;
+    Ok(settings)
+}
+
 /// Deletes the store's attempts older than `older_than_secs`, in fenced
 /// batches; how many.
 pub async fn prune_store(

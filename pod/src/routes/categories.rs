@@ -7,23 +7,23 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
-use mercato_tenants::{ApiError, CategoryId, ErrorCode, ProductId, StoreId};
-use sqlx::{Postgres, Transaction};
+use mercato_tenants::{ApiError, CategoryId, ProductId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::accounts::auth::Staff;
 use crate::catalog::{self, read};
 use crate::categories::model::{
-    self, Category, CategoryIds, CategoryPatch, CategoryTree, NewCategory, ProductCategories,
+    Category, CategoryIds, CategoryPatch, CategoryTree, NewCategory, ProductCategories,
 };
 use crate::categories::sql;
+use crate::category_write;
 use crate::collections::ProductPage;
 use crate::error::PodError;
 use crate::paging::{page_limit, PageQuery};
 use crate::product_write;
 use crate::state::AppState;
-use crate::tenancy::{begin_write, TenantContext};
+use crate::tenancy::TenantContext;
 
 /// Most categories one product may be filed under.
 const MAX_PER_PRODUCT: usize = 100;
@@ -74,16 +74,6 @@ async fn shop_products(
     .await
 }
 
-/// Opens a write transaction that holds the store's category tree lock.
-async fn begin_tree(
-    state: &AppState,
-    store: StoreId,
-) -> Result<Transaction<'static, Postgres>, PodError> {
-    let mut tx = begin_write(&state.db, store).await?;
-    sql::lock_tree(&mut tx, store).await?;
-    Ok(tx)
-}
-
 /// The whole category tree, with ids, for staff.
 #[utoipa::path(get, path = "/admin/api/categories", tag = "categories",
     responses((status = 200, body = CategoryTree)))]
@@ -109,13 +99,7 @@ async fn create(
     _: Staff,
     ApiJson(new): ApiJson<NewCategory>,
 ) -> Result<(StatusCode, Json<Category>), PodError> {
-    let new = new.validate()?;
-    let store = tenant.store_id;
-    let mut tx = begin_tree(&state, store).await?;
-    let parents = sql::parents(&mut *tx, store).await?;
-    model::check_new(&parents, new.parent_id)?;
-    let category = sql::insert(&mut tx, store, &new).await?;
-    product_write::commit(&state, tx, store, &[]).await?;
+    let category = category_write::create(&state, tenant.store_id, new).await?;
     Ok((StatusCode::CREATED, Json(category)))
 }
 
@@ -135,32 +119,9 @@ async fn update(
     ApiPath(id): ApiPath<CategoryId>,
     ApiJson(patch): ApiJson<CategoryPatch>,
 ) -> Result<Json<Category>, PodError> {
-    let patch = patch.validate()?;
-    let store = tenant.store_id;
-    let mut tx = begin_tree(&state, store).await?;
-    let parents = sql::parents(&mut *tx, store).await?;
-    if !parents.contains_key(&id) {
-        return Err(ApiError::not_found("category").into());
-    }
-    if let Some(new_parent) = patch.parent_id {
-        model::check_move(&parents, id, new_parent)?;
-    }
-    let category = sql::update(&mut tx, store, id, &patch)
-        .await?
-        .ok_or_else(|| ApiError::not_found("category"))?;
-    if patch.name.is_some() {
-        // Category facets are labelled with the name.
-        crate::search::touch(&mut tx, store).await?;
-    }
-    // A move changes the ancestors of every product below: their search
-    // documents (category facets and filters) follow in this transaction.
-    let moved = if patch.parent_id.is_some() {
-        sql::subtree_all_products(&mut *tx, store, id).await?
-    } else {
-        Vec::new()
-    };
-    product_write::commit_change(&state, tx, store, &moved).await?;
-    Ok(Json(category))
+    category_write::update(&state, tenant.store_id, id, patch)
+        .await
+        .map(Json)
 }
 
 /// Deletes a category: only a leaf with no products (else `409 conflict`).
@@ -174,30 +135,7 @@ async fn remove(
     _: Staff,
     ApiPath(id): ApiPath<CategoryId>,
 ) -> Result<StatusCode, PodError> {
-    let store = tenant.store_id;
-    let mut tx = begin_tree(&state, store).await?;
-    if sql::get(&mut *tx, store, id).await?.is_none() {
-        return Err(ApiError::not_found("category").into());
-    }
-    match sql::in_use(&mut tx, store, id).await? {
-        (true, _) => {
-            return Err(ApiError::new(
-                ErrorCode::Conflict,
-                "the category has sub-categories; move or delete them first",
-            )
-            .into())
-        }
-        (_, true) => {
-            return Err(ApiError::new(
-                ErrorCode::Conflict,
-                "the category has products; take them out first",
-            )
-            .into())
-        }
-        (false, false) => {}
-    }
-    sql::delete(&mut tx, store, id).await?;
-    product_write::commit(&state, tx, store, &[]).await?;
+    category_write::delete(&state, tenant.store_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -243,12 +243,7 @@ async fn put_shipping_rates(
     _: Staff,
     ApiJson(body): ApiJson<ShippingRates>,
 ) -> Result<Json<ShippingRates>, PodError> {
-    let rates = rates::validate_shipping(body.rates)?;
-    let store = tenant.store_id;
-    let mut tx = begin_write(&state.db, store).await?;
-    sql::rates::replace_shipping(&mut tx, store, &rates).await?;
-    tx.commit().await?;
-    let (rates, _) = crate::checkout::rates(&state.db, store).await?;
+    let rates = crate::checkout::put_shipping_rates(&state.db, tenant.store_id, body.rates).await?;
     Ok(Json(ShippingRates { rates }))
 }
 
@@ -275,12 +270,7 @@ async fn put_tax_rates(
     _: Staff,
     ApiJson(body): ApiJson<TaxRates>,
 ) -> Result<Json<TaxRates>, PodError> {
-    let rates = rates::validate_tax(body.rates)?;
-    let store = tenant.store_id;
-    let mut tx = begin_write(&state.db, store).await?;
-    sql::rates::replace_tax(&mut tx, store, &rates).await?;
-    tx.commit().await?;
-    let (_, rates) = crate::checkout::rates(&state.db, store).await?;
+    let rates = crate::checkout::put_tax_rates(&state.db, tenant.store_id, body.rates).await?;
     Ok(Json(TaxRates { rates }))
 }
 

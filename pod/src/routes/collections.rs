@@ -6,29 +6,22 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
-use mercato_tenants::{ApiError, CollectionId, ErrorCode, ProductId, StoreId};
+use mercato_tenants::{ApiError, CollectionId, ProductId, StoreId};
 use serde::{Deserialize, Serialize};
-use sqlx::{Postgres, Transaction};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::accounts::auth::Staff;
-use crate::catalog::{self, read};
+use crate::catalog::read;
+use crate::collection_write;
 use crate::collections::model::{
-    self, Collection, CollectionKind, CollectionPage, CollectionPatch, NewCollection, ProductPage,
-    Rules, Slug, SortOrder,
+    Collection, CollectionPage, CollectionPatch, NewCollection, ProductPage, Slug, SortOrder,
 };
-use crate::collections::{lock_rules_exclusive, products_page, rematerialize, sql};
+use crate::collections::{products_page, sql};
 use crate::error::PodError;
 use crate::paging::page_limit;
-use crate::product_write;
 use crate::state::AppState;
-use crate::tenancy::{begin_write, TenantContext};
-
-/// Most products one request may add to a collection.
-const MAX_ADD: usize = 250;
-/// Most members a collection may be reordered with in one request.
-const MAX_ORDER: usize = 10_000;
+use crate::tenancy::TenantContext;
 
 /// The collections API, each route registered with its OpenAPI description.
 pub fn api() -> OpenApiRouter<AppState> {
@@ -206,65 +199,8 @@ async fn create(
     _: Staff,
     ApiJson(new): ApiJson<NewCollection>,
 ) -> Result<(StatusCode, Json<Collection>), PodError> {
-    let new = new.validate()?;
-    let store = tenant.store_id;
-    let mut tx = begin_write(&state.db, store).await?;
-    if new.rules.is_some() {
-        lock_rules_exclusive(&mut tx, store).await?;
-    }
-    let id = sql::insert(&mut tx, store, &new).await?;
-    let (collection, members) = finish(&state, tx, store, id, new.rules.as_ref()).await?;
-    tracing::info!(collection_id = %id, members, "collection created");
+    let collection = collection_write::create(&state, tenant.store_id, new).await?;
     Ok((StatusCode::CREATED, Json(collection)))
-}
-
-/// Ends the write of a collection's fields: new `rules` re-compute its
-/// members (their derived data follows), then the commit. The collection
-/// as saved, and how many products joined or left it.
-async fn finish(
-    state: &AppState,
-    mut tx: Transaction<'static, Postgres>,
-    store: StoreId,
-    id: CollectionId,
-    rules: Option<&Rules>,
-) -> Result<(Collection, usize), PodError> {
-    let affected = match rules {
-        Some(rules) => rematerialize(&mut tx, store, id, rules).await?,
-        None => Vec::new(),
-    };
-    product_write::after_change_batched(state, &mut tx, store, &affected).await?;
-    let collection = reload(&mut tx, store, id).await?;
-    product_write::commit(state, tx, store, &affected).await?;
-    Ok((collection, affected.len()))
-}
-
-async fn reload(
-    tx: &mut Transaction<'_, Postgres>,
-    store: StoreId,
-    id: CollectionId,
-) -> Result<Collection, PodError> {
-    sql::get(&mut **tx, store, id)
-        .await?
-        .ok_or_else(|| PodError::internal("collection vanished inside its transaction"))
-}
-
-/// Locks a manual collection for a membership change.
-async fn lock_manual(
-    tx: &mut Transaction<'_, Postgres>,
-    store: StoreId,
-    id: CollectionId,
-) -> Result<Collection, PodError> {
-    let collection = sql::lock(tx, store, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("collection"))?;
-    if collection.kind == CollectionKind::Rule {
-        return Err(ApiError::new(
-            ErrorCode::Unprocessable,
-            "the members of a rule collection follow its rules; change the rules instead",
-        )
-        .into());
-    }
-    Ok(collection)
 }
 
 /// One collection, with its rules.
@@ -299,27 +235,9 @@ async fn update(
     ApiPath(id): ApiPath<CollectionId>,
     ApiJson(patch): ApiJson<CollectionPatch>,
 ) -> Result<Json<Collection>, PodError> {
-    let patch = patch.validate()?;
-    let store = tenant.store_id;
-    let mut tx = begin_write(&state.db, store).await?;
-    if patch.rules.is_some() {
-        lock_rules_exclusive(&mut tx, store).await?;
-    }
-    let current = sql::lock(&mut tx, store, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("collection"))?;
-    if patch.rules.is_some() && current.kind == CollectionKind::Manual {
-        return Err(
-            ApiError::new(ErrorCode::Unprocessable, "a manual collection has no rules").into(),
-        );
-    }
-    sql::update(&mut tx, store, id, &patch).await?;
-    if patch.title.is_some() {
-        // Collection facets are labelled with the title.
-        crate::search::touch(&mut tx, store).await?;
-    }
-    let (collection, _) = finish(&state, tx, store, id, patch.rules.as_ref()).await?;
-    Ok(Json(collection))
+    collection_write::update(&state, tenant.store_id, id, patch)
+        .await
+        .map(Json)
 }
 
 /// Deletes a collection (its products stay).
@@ -332,16 +250,7 @@ async fn remove(
     _: Staff,
     ApiPath(id): ApiPath<CollectionId>,
 ) -> Result<StatusCode, PodError> {
-    let store = tenant.store_id;
-    let mut tx = begin_write(&state.db, store).await?;
-    // Rule refreshes must not insert members of a collection being deleted.
-    lock_rules_exclusive(&mut tx, store).await?;
-    sql::lock(&mut tx, store, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("collection"))?;
-    let members = sql::member_ids(&mut *tx, store, id).await?;
-    sql::delete(&mut tx, store, id).await?;
-    product_write::commit_change(&state, tx, store, &members).await?;
+    collection_write::delete(&state, tenant.store_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -390,20 +299,8 @@ async fn add_products(
     ApiPath(id): ApiPath<CollectionId>,
     ApiJson(body): ApiJson<ProductsToAdd>,
 ) -> Result<Json<Added>, PodError> {
-    if body.product_ids.is_empty() || body.product_ids.len() > MAX_ADD {
-        return Err(
-            ApiError::invalid(format!("product_ids must list 1 to {MAX_ADD} products")).into(),
-        );
-    }
-    let store = tenant.store_id;
-    let mut tx = begin_write(&state.db, store).await?;
-    lock_manual(&mut tx, store, id).await?;
-    let known = catalog::existing_products(&mut *tx, store, &body.product_ids).await?;
-    catalog::require_known("products", &body.product_ids, &known)?;
-    let current = sql::member_set(&mut *tx, store, id).await?;
-    let added = model::to_append(&current, &body.product_ids);
-    sql::append(&mut tx, store, id, &added).await?;
-    product_write::commit_change(&state, tx, store, &added).await?;
+    let added =
+        collection_write::add_products(&state, tenant.store_id, id, &body.product_ids).await?;
     Ok(Json(Added { added }))
 }
 
@@ -422,19 +319,7 @@ async fn reorder_products(
     ApiPath(id): ApiPath<CollectionId>,
     ApiJson(body): ApiJson<ProductIds>,
 ) -> Result<Json<ProductIds>, PodError> {
-    if body.product_ids.len() > MAX_ORDER {
-        return Err(ApiError::invalid(format!(
-            "product_ids must list at most {MAX_ORDER} products"
-        ))
-        .into());
-    }
-    let store = tenant.store_id;
-    let mut tx = begin_write(&state.db, store).await?;
-    lock_manual(&mut tx, store, id).await?;
-    let current = sql::member_set(&mut *tx, store, id).await?;
-    model::check_order(&current, &body.product_ids)?;
-    sql::set_order(&mut tx, store, id, &body.product_ids).await?;
-    product_write::commit(&state, tx, store, &[]).await?;
+    collection_write::set_order(&state, tenant.store_id, id, &body.product_ids).await?;
     Ok(Json(body))
 }
 
@@ -450,12 +335,6 @@ async fn remove_product(
     _: Staff,
     ApiPath((id, product)): ApiPath<(CollectionId, ProductId)>,
 ) -> Result<StatusCode, PodError> {
-    let store = tenant.store_id;
-    let mut tx = begin_write(&state.db, store).await?;
-    lock_manual(&mut tx, store, id).await?;
-    if sql::delete_members(&mut tx, store, id, &[product]).await? == 0 {
-        return Err(ApiError::not_found("product in this collection").into());
-    }
-    product_write::commit_change(&state, tx, store, &[product]).await?;
+    collection_write::remove_product(&state, tenant.store_id, id, product).await?;
     Ok(StatusCode::NO_CONTENT)
 }

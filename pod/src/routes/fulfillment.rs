@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use mercato_tenants::http::{ApiJson, ApiPath};
-use mercato_tenants::{ApiError, LocationId, OrderId, ShipmentId, ShipmentStatus, StoreId};
+use mercato_tenants::{ApiError, LocationId, OrderId, ShipmentId, ShipmentStatus};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,11 +18,11 @@ use crate::accounts::auth::Staff;
 use crate::cancellation::{self, Cancel};
 use crate::error::PodError;
 use crate::fulfillment::progress::Units;
-use crate::fulfillment::{shipments, sql, Tracking};
+use crate::fulfillment::{self, Tracking};
 use crate::orders::{Order, OrderShipment};
 use crate::refunds::Refund;
 use crate::state::AppState;
-use crate::tenancy::{begin_write, TenantContext};
+use crate::tenancy::TenantContext;
 
 /// The fulfillment API, each route registered with its OpenAPI description.
 pub fn api() -> OpenApiRouter<AppState> {
@@ -32,12 +32,6 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(advance_shipment))
         .routes(routes!(cancel_lines))
 }
-
-const MAX_CARRIER: usize = 100;
-const MAX_TRACKING_NUMBER: usize = 100;
-const MAX_TRACKING_URL: usize = 2048;
-/// Lines one request may name (an order has at most this many lines).
-const MAX_LINES: usize = 250;
 
 /// Carrier and tracking as staff send them; each field optional, an empty
 /// string clears it.
@@ -61,43 +55,11 @@ pub struct TrackingInput {
 
 impl TrackingInput {
     fn validate(&self) -> Result<Tracking, ApiError> {
-        let bounded = |name: &str, v: &Option<String>, max: usize| {
-            v.as_deref()
-                .map(str::trim)
-                .map(|t| {
-                    if t.chars().count() > max {
-                        Err(ApiError::invalid(format!(
-                            "{name} must be at most {max} characters"
-                        )))
-                    } else {
-                        Ok(t.to_owned())
-                    }
-                })
-                .transpose()
-        };
-        let url = bounded("tracking_url", &self.tracking_url, MAX_TRACKING_URL)?;
-        if let Some(u) = url.as_deref().filter(|u| !u.is_empty()) {
-            let lower = u.to_ascii_lowercase();
-            let rest = lower
-                .strip_prefix("https://")
-                .or_else(|| lower.strip_prefix("http://"));
-            if rest.is_none_or(|r| r.is_empty() || r.starts_with('/'))
-                || u.chars().any(char::is_whitespace)
-            {
-                return Err(ApiError::invalid(
-                    "tracking_url must be an https:// or http:// address without spaces",
-                ));
-            }
-        }
-        Ok(Tracking {
-            carrier: bounded("carrier", &self.carrier, MAX_CARRIER)?,
-            number: bounded(
-                "tracking_number",
-                &self.tracking_number,
-                MAX_TRACKING_NUMBER,
-            )?,
-            url,
-        })
+        fulfillment::staff::tracking(
+            self.carrier.as_deref(),
+            self.tracking_number.as_deref(),
+            self.tracking_url.as_deref(),
+        )
     }
 }
 
@@ -206,51 +168,11 @@ impl NewShipment {
 
 /// The units a request names, checked.
 fn units_of(lines: &[ShipmentLineInput]) -> Result<Vec<Units>, ApiError> {
-    if lines.is_empty() || lines.len() > MAX_LINES {
-        return Err(ApiError::invalid(format!(
-            "lines must have 1 to {MAX_LINES} entries"
-        )));
-    }
-    if lines.iter().any(|l| l.line_position < 0 || l.quantity < 1) {
-        return Err(ApiError::invalid(
-            "each line needs a line_position of 0 or more and a quantity of at least 1",
-        ));
-    }
-    Ok(lines
+    let asked: Vec<(i32, i32)> = lines
         .iter()
-        .map(|l| Units {
-            line: l.line_position,
-            quantity: l.quantity,
-        })
-        .collect())
-}
-
-async fn shipments_of(
-    state: &AppState,
-    store: StoreId,
-    order: OrderId,
-) -> Result<Vec<OrderShipment>, PodError> {
-    let mut conn = state.db.acquire().await?;
-    if crate::orders::get(&mut conn, store, order, false)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::not_found("order").into());
-    }
-    Ok(sql::of_order(&mut conn, store, order, false).await?)
-}
-
-async fn one(
-    state: &AppState,
-    store: StoreId,
-    order: OrderId,
-    shipment: ShipmentId,
-) -> Result<OrderShipment, PodError> {
-    shipments_of(state, store, order)
-        .await?
-        .into_iter()
-        .find(|s| s.id == shipment)
-        .ok_or_else(|| ApiError::not_found("shipment").into())
+        .map(|l| (l.line_position, l.quantity))
+        .collect();
+    fulfillment::staff::units(&asked)
 }
 
 /// The order's shipments, oldest first: those planned at payment (one per
@@ -266,7 +188,9 @@ async fn list_shipments(
     _: Staff,
     ApiPath(id): ApiPath<OrderId>,
 ) -> Result<Json<Vec<OrderShipment>>, PodError> {
-    Ok(Json(shipments_of(&state, tenant.store_id, id).await?))
+    Ok(Json(
+        fulfillment::staff::of_order(&state, tenant.store_id, id).await?,
+    ))
 }
 
 /// Ships some of the order's waiting units on their own (partial
@@ -288,11 +212,9 @@ async fn fulfil_units(
 ) -> Result<(StatusCode, Json<OrderShipment>), PodError> {
     let wanted = units_of(&body.lines)?;
     let tracking = body.tracking().validate()?;
-    let store = tenant.store_id;
-    let mut tx = begin_write(&state.db, store).await?;
-    let shipment = shipments::fulfil(
-        &mut tx,
-        store,
+    let shipment = fulfillment::staff::create(
+        &state,
+        tenant.store_id,
         id,
         body.location_id,
         &wanted,
@@ -302,11 +224,7 @@ async fn fulfil_units(
         &actor(&staff),
     )
     .await?;
-    tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(one(&state, store, id, shipment).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(shipment)))
 }
 
 /// Sets a shipment's carrier and tracking (fields left out stay as they
@@ -327,11 +245,9 @@ async fn edit_shipment(
     ApiJson(body): ApiJson<TrackingInput>,
 ) -> Result<Json<OrderShipment>, PodError> {
     let tracking = body.validate()?;
-    let store = tenant.store_id;
-    let mut tx = begin_write(&state.db, store).await?;
-    shipments::edit_tracking(&mut tx, store, id, shipment, &tracking).await?;
-    tx.commit().await?;
-    Ok(Json(one(&state, store, id, shipment).await?))
+    Ok(Json(
+        fulfillment::staff::edit(&state, tenant.store_id, id, shipment, &tracking).await?,
+    ))
 }
 
 /// Moves a shipment on: `pending → label_created → shipped → in_transit →
@@ -354,20 +270,18 @@ async fn advance_shipment(
     ApiJson(body): ApiJson<ShipmentStep>,
 ) -> Result<Json<OrderShipment>, PodError> {
     let tracking = body.tracking().validate()?;
-    let store = tenant.store_id;
-    let mut tx = begin_write(&state.db, store).await?;
-    shipments::advance(
-        &mut tx,
-        store,
-        id,
-        shipment,
-        body.status,
-        &tracking,
-        &actor(&staff),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(one(&state, store, id, shipment).await?))
+    Ok(Json(
+        fulfillment::staff::advance(
+            &state,
+            tenant.store_id,
+            id,
+            shipment,
+            body.status,
+            &tracking,
+            &actor(&staff),
+        )
+        .await?,
+    ))
 }
 
 /// Units of a paid order to cancel before they ship.

@@ -143,9 +143,7 @@ async fn create_location(
     _: Staff,
     ApiJson(new): ApiJson<NewLocation>,
 ) -> Result<(StatusCode, Json<Location>), PodError> {
-    let mut tx = tenancy::begin_write(&state.db, tenant.store_id).await?;
-    let location = locations::create(&mut tx, tenant.store_id, &new).await?;
-    tx.commit().await?;
+    let location = locations::add(&state, tenant.store_id, &new).await?;
     Ok((StatusCode::CREATED, Json(location)))
 }
 
@@ -199,17 +197,9 @@ async fn update_location(
     ApiPath(id): ApiPath<LocationId>,
     ApiJson(patch): ApiJson<LocationPatch>,
 ) -> Result<Json<Location>, PodError> {
-    let mut tx = tenancy::begin_write(&state.db, tenant.store_id).await?;
-    let location = locations::update(&mut tx, tenant.store_id, id, &patch)
-        .await?
-        .ok_or_else(|| ApiError::not_found("location"))?;
-    tx.commit().await?;
-    if patch.active.is_some() {
-        // What can be sold changed for every variant stocked here.
-        let variants = stock_sql::variants_at(&state.db, tenant.store_id, id).await?;
-        crate::inventory::refresh_gate(&state, tenant.store_id, &variants).await;
-    }
-    Ok(Json(location))
+    Ok(Json(
+        locations::change(&state, tenant.store_id, id, &patch).await?,
+    ))
 }
 
 /// A variant's stock per location, with totals over active locations.

@@ -4,7 +4,6 @@
 use axum::extract::State;
 use axum::Json;
 use mercato_tenants::http::ApiJson;
-use mercato_tenants::ApiError;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,7 +12,7 @@ use crate::accounts::auth::{Owner, Staff};
 use crate::error::PodError;
 use crate::notifications::{sql, MailSettings};
 use crate::state::AppState;
-use crate::tenancy::{self, TenantContext};
+use crate::tenancy::TenantContext;
 
 type ErrorBody = mercato_tenants::error::ErrorBody;
 
@@ -66,14 +65,14 @@ async fn put_mail_settings(
     _: Owner,
     ApiJson(body): ApiJson<MailSettingsBody>,
 ) -> Result<Json<MailSettings>, PodError> {
-    let settings = MailSettings::parse(
-        body.sender_name.as_deref(),
-        body.reply_to.as_deref(),
-        body.abandoned_cart_hours,
-    )
-    .map_err(ApiError::invalid)?;
-    let mut tx = tenancy::begin_write(&state.db, tenant.store_id).await?;
-    sql::put_settings(&mut tx, tenant.store_id, &settings).await?;
-    tx.commit().await?;
-    Ok(Json(settings))
+    Ok(Json(
+        crate::notifications::put_settings(
+            &state.db,
+            tenant.store_id,
+            body.sender_name.as_deref(),
+            body.reply_to.as_deref(),
+            body.abandoned_cart_hours,
+        )
+        .await?,
+    ))
 }

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use mercato_tenants::events::RefundCause;
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
-use mercato_tenants::{ApiError, ErrorCode, OrderId, ReturnId, StoreId};
+use mercato_tenants::{ApiError, OrderId, ReturnId, StoreId};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -21,9 +21,9 @@ use crate::orders::Order;
 use crate::paging;
 use crate::refunds::{self, Ask, Destination, Keyed, NewRefund, Refund, RefundStatus, Reserved};
 use crate::returns::{
-    self, model::MAX_LINES, model::MAX_WINDOW_DAYS, Condition, Return, ReturnSettings,
-    ReturnStatus, ShippingRefund,
+    self, model::MAX_LINES, Condition, Return, ReturnSettings, ReturnStatus, ShippingRefund,
 };
+use crate::returns::{optional_text, text};
 use crate::state::AppState;
 use crate::tenancy::{begin_write, TenantContext};
 
@@ -43,32 +43,6 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(order_returns))
         .routes(routes!(create_refund, list_refunds))
         .routes(routes!(get_settings, put_settings))
-}
-
-/// A reason or note: trimmed, 1 to 500 characters, no control characters
-/// but line breaks.
-fn text(field: &str, raw: &str) -> Result<String, ApiError> {
-    let t = raw.trim();
-    if t.is_empty() || t.chars().count() > returns::MAX_TEXT {
-        return Err(ApiError::new(
-            ErrorCode::InvalidText,
-            format!("{field} must be 1 to {} characters", returns::MAX_TEXT),
-        ));
-    }
-    if t.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(ApiError::new(
-            ErrorCode::InvalidText,
-            format!("{field} must not contain control characters"),
-        ));
-    }
-    Ok(t.to_owned())
-}
-
-fn optional_text(field: &str, raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    match raw.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(t) => text(field, t).map(Some),
-    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -336,16 +310,8 @@ async fn approve(
     ApiPath(id): ApiPath<ReturnId>,
     ApiJson(body): ApiJson<Decision>,
 ) -> Result<Json<Return>, PodError> {
-    let note = optional_text("note", body.note.as_deref())?;
     Ok(Json(
-        returns::decide(
-            &state,
-            tenant.store_id,
-            id,
-            ReturnStatus::Approved,
-            note.as_deref(),
-        )
-        .await?,
+        returns::approve(&state, tenant.store_id, id, body.note.as_deref()).await?,
     ))
 }
 
@@ -373,16 +339,8 @@ async fn reject(
     ApiPath(id): ApiPath<ReturnId>,
     ApiJson(body): ApiJson<Rejection>,
 ) -> Result<Json<Return>, PodError> {
-    let note = text("note", &body.note)?;
     Ok(Json(
-        returns::decide(
-            &state,
-            tenant.store_id,
-            id,
-            ReturnStatus::Rejected,
-            Some(&note),
-        )
-        .await?,
+        returns::reject(&state, tenant.store_id, id, &body.note).await?,
     ))
 }
 
@@ -602,14 +560,13 @@ async fn put_settings(
     _: Owner,
     ApiJson(body): ApiJson<ReturnSettingsBody>,
 ) -> Result<Json<ReturnSettings>, PodError> {
-    let window_days = i32::try_from(body.window_days)
-        .ok()
-        .filter(|d| (0..=MAX_WINDOW_DAYS).contains(d))
-        .ok_or_else(|| ApiError::invalid(format!("window_days must be 0 to {MAX_WINDOW_DAYS}")))?;
-    let settings = ReturnSettings {
-        window_days,
-        shipping_refund: body.shipping_refund,
-    };
-    returns::put_settings(&state, tenant.store_id, &settings).await?;
-    Ok(Json(settings))
+    Ok(Json(
+        returns::put_settings(
+            &state,
+            tenant.store_id,
+            body.window_days,
+            body.shipping_refund,
+        )
+        .await?,
+    ))
 }

@@ -10,9 +10,9 @@ use utoipa_axum::routes;
 
 use crate::accounts::auth::Owner;
 use crate::error::PodError;
-use crate::risk::{self, RiskSettings, SettingsError};
+use crate::risk::{self, RiskSettings};
 use crate::state::AppState;
-use crate::tenancy::{self, TenantContext};
+use crate::tenancy::TenantContext;
 
 type ErrorBody = mercato_tenants::error::ErrorBody;
 
@@ -155,12 +155,7 @@ async fn put_risk_settings(
     _: Owner,
     ApiJson(body): ApiJson<RiskSettings>,
 ) -> Result<Json<RiskSettings>, PodError> {
-    let settings = body.validated().map_err(|e| match e {
-        SettingsError::OutOfBounds(m) => ApiError::invalid(m),
-        SettingsError::Inconsistent(m) => ApiError::new(ErrorCode::InvalidRiskSettings, m),
-    })?;
-    let mut tx = tenancy::begin_write(&state.db, tenant.store_id).await?;
-    risk::sql::put_settings(&mut tx, tenant.store_id, &settings).await?;
-    tx.commit().await?;
-    Ok(Json(settings))
+    Ok(Json(
+        risk::put_settings(&state.db, tenant.store_id, body).await?,
+    ))
 }

@@ -1,23 +1,23 @@
 //! A store's webhook subscriptions for its owner: create (the secret is
 //! shown once), list, read, change, delete, rotate the secret; each
-//! subscription's deliveries, and redelivery of one.
+//! subscription's deliveries, and redelivery of one. The handlers call
+//! `webhooks::subscriptions`, as the admin's webhooks pages do.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
-use mercato_tenants::{ApiError, ErrorCode, WebhookDeliveryId, WebhookId};
-use serde::{Deserialize, Serialize};
+use mercato_tenants::{WebhookDeliveryId, WebhookId};
+use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::accounts::auth::Owner;
-use crate::accounts::secrets::random_token;
 use crate::error::PodError;
 use crate::state::AppState;
-use crate::tenancy::{begin_write, TenantContext};
-use crate::webhooks::model::{parse_topics, TargetPolicy, Topic, WebhookUrl, PRIVATE_TARGET};
-use crate::webhooks::sql::{self, Redelivered};
+use crate::tenancy::TenantContext;
+use crate::webhooks::model::Topic;
+use crate::webhooks::subscriptions::{self, WebhookWithSecret};
 use crate::webhooks::{Delivery, Subscription};
 
 type ErrorBody = mercato_tenants::error::ErrorBody;
@@ -30,13 +30,6 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(rotate_webhook_secret))
         .routes(routes!(list_webhook_deliveries))
         .routes(routes!(redeliver_webhook))
-}
-
-fn policy(state: &AppState) -> TargetPolicy {
-    TargetPolicy {
-        allow_http: state.config.webhooks.allow_http,
-        allow_private: state.config.webhooks.allow_private_targets,
-    }
 }
 
 /// A topic's name in request schemas: one of [`Topic::ALL`].
@@ -52,22 +45,6 @@ impl utoipa::PartialSchema for TopicName {
 }
 
 impl utoipa::ToSchema for TopicName {}
-
-/// A URL refused for where it points (a private, loopback or internal
-/// address where the pod allows none) is `422`: the document cannot say
-/// which names resolve where; any other refusal is `400`.
-fn url_refusal(reason: &'static str) -> ApiError {
-    if reason == PRIVATE_TARGET {
-        ApiError::new(ErrorCode::Unprocessable, reason)
-    } else {
-        ApiError::invalid(reason)
-    }
-}
-
-/// A new secret: `whsec_` and 64 hex digits.
-fn new_secret() -> String {
-    format!("whsec_{}", random_token())
-}
 
 /// A new subscription.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -89,15 +66,6 @@ pub struct CreateWebhook {
     topics: Vec<String>,
 }
 
-/// A subscription with its secret, shown only when it is made or rotated.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct WebhookWithSecret {
-    #[serde(flatten)]
-    subscription: Subscription,
-    /// The key of `x-mercato-signature`: keep it, it is not shown again.
-    secret: String,
-}
-
 /// The store's webhook subscriptions.
 #[utoipa::path(get, path = "/admin/api/webhooks", tag = "webhooks",
     responses((status = 200, body = Vec<Subscription>), (status = 403, body = ErrorBody)))]
@@ -106,7 +74,7 @@ async fn list_webhooks(
     tenant: TenantContext,
     _: Owner,
 ) -> Result<Json<Vec<Subscription>>, PodError> {
-    Ok(Json(sql::list(&state.db, tenant.store_id).await?))
+    Ok(Json(subscriptions::list(&state.db, tenant.store_id).await?))
 }
 
 /// Subscribes a URL to topics (owner only); answers the secret its
@@ -122,19 +90,8 @@ async fn create_webhook(
     _: Owner,
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> Result<(StatusCode, Json<WebhookWithSecret>), PodError> {
-    let url = WebhookUrl::parse(&body.url, policy(&state)).map_err(url_refusal)?;
-    let topics = parse_topics(&body.topics).map_err(ApiError::invalid)?;
-    let secret = new_secret();
-    let mut tx = begin_write(&state.db, tenant.store_id).await?;
-    let subscription = sql::create(&mut tx, tenant.store_id, &url, &topics, &secret).await?;
-    tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(WebhookWithSecret {
-            subscription,
-            secret,
-        }),
-    ))
+    let created = subscriptions::create(&state, tenant.store_id, &body.url, &body.topics).await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// One subscription.
@@ -147,10 +104,9 @@ async fn get_webhook(
     _: Owner,
     ApiPath(id): ApiPath<WebhookId>,
 ) -> Result<Json<Subscription>, PodError> {
-    sql::get(&state.db, tenant.store_id, id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("webhook").into())
+    Ok(Json(
+        subscriptions::get(&state.db, tenant.store_id, id).await?,
+    ))
 }
 
 /// What changes; a field left out stays.
@@ -185,31 +141,17 @@ async fn update_webhook(
     ApiPath(id): ApiPath<WebhookId>,
     ApiJson(body): ApiJson<UpdateWebhook>,
 ) -> Result<Json<Subscription>, PodError> {
-    let url = body
-        .url
-        .as_deref()
-        .map(|u| WebhookUrl::parse(u, policy(&state)))
-        .transpose()
-        .map_err(url_refusal)?;
-    let topics = body
-        .topics
-        .as_deref()
-        .map(parse_topics)
-        .transpose()
-        .map_err(ApiError::invalid)?;
-    let mut tx = begin_write(&state.db, tenant.store_id).await?;
-    let updated = sql::update(
-        &mut tx,
-        tenant.store_id,
-        id,
-        url.as_ref(),
-        topics.as_deref(),
-        body.enabled,
-    )
-    .await?
-    .ok_or_else(|| ApiError::not_found("webhook"))?;
-    tx.commit().await?;
-    Ok(Json(updated))
+    Ok(Json(
+        subscriptions::update(
+            &state,
+            tenant.store_id,
+            id,
+            body.url.as_deref(),
+            body.topics.as_deref(),
+            body.enabled,
+        )
+        .await?,
+    ))
 }
 
 /// Deletes a subscription with its deliveries.
@@ -222,11 +164,7 @@ async fn delete_webhook(
     _: Owner,
     ApiPath(id): ApiPath<WebhookId>,
 ) -> Result<StatusCode, PodError> {
-    let mut tx = begin_write(&state.db, tenant.store_id).await?;
-    if !sql::delete(&mut tx, tenant.store_id, id).await? {
-        return Err(ApiError::not_found("webhook").into());
-    }
-    tx.commit().await?;
+    subscriptions::delete(&state, tenant.store_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -241,19 +179,9 @@ async fn rotate_webhook_secret(
     _: Owner,
     ApiPath(id): ApiPath<WebhookId>,
 ) -> Result<Json<WebhookWithSecret>, PodError> {
-    let secret = new_secret();
-    let mut tx = begin_write(&state.db, tenant.store_id).await?;
-    if !sql::rotate_secret(&mut tx, tenant.store_id, id, &secret).await? {
-        return Err(ApiError::not_found("webhook").into());
-    }
-    tx.commit().await?;
-    let subscription = sql::get(&state.db, tenant.store_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
-    Ok(Json(WebhookWithSecret {
-        subscription,
-        secret,
-    }))
+    Ok(Json(
+        subscriptions::rotate_secret(&state, tenant.store_id, id).await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -277,14 +205,8 @@ async fn list_webhook_deliveries(
     ApiQuery(query): ApiQuery<DeliveriesQuery>,
 ) -> Result<Json<Vec<Delivery>>, PodError> {
     let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::invalid("limit must be 1 to 200").into());
-    }
-    if sql::get(&state.db, tenant.store_id, id).await?.is_none() {
-        return Err(ApiError::not_found("webhook").into());
-    }
     Ok(Json(
-        sql::deliveries(&state.db, tenant.store_id, id, i64::from(limit)).await?,
+        subscriptions::deliveries(&state.db, tenant.store_id, id, limit).await?,
     ))
 }
 
@@ -301,17 +223,6 @@ async fn redeliver_webhook(
     _: Owner,
     ApiPath((id, delivery)): ApiPath<(WebhookId, WebhookDeliveryId)>,
 ) -> Result<StatusCode, PodError> {
-    let mut tx = begin_write(&state.db, tenant.store_id).await?;
-    match sql::redeliver(&mut tx, tenant.store_id, id, delivery).await? {
-        Redelivered::Queued => {
-            tx.commit().await?;
-            Ok(StatusCode::ACCEPTED)
-        }
-        Redelivered::NotFound => Err(ApiError::not_found("delivery").into()),
-        Redelivered::InFlight => Err(ApiError::new(
-            ErrorCode::Conflict,
-            "the delivery is still pending: it will be sent without asking",
-        )
-        .into()),
-    }
+    subscriptions::redeliver(&state, tenant.store_id, id, delivery).await?;
+    Ok(StatusCode::ACCEPTED)
 }

@@ -777,10 +777,7 @@ mod tests {
             t.time_of().map(|t| t.timestamp_micros()),
             Some(now.timestamp_micros())
         );
-        let beyond = Cursor {
-            key: i64::MAX,
-            ..t
-        };
+        let beyond = Cursor { key: i64::MAX, ..t };
         assert_eq!(Cursor::decode(&beyond.encode()), None, "no time");
     }
 

@@ -311,74 +311,97 @@ pub async fn home(
         // One Redis round trip on a hit: the page's parts are read on a
         // miss only.
         let version = theme.version.clone();
-        let body = read::catalog_cached(&state, store, "storefront_home", &version, || async {
-            let frame = Frame::load(&state, &tenant, theme.clone()).await?;
-            let home = &theme.settings.home;
-            let cards: Vec<Card> = if home.show_new_arrivals {
-                crate::catalog::list_products(
-                    &state.db,
-                    store,
-                    Some(ProductStatus::Active),
-                    None,
-                    HOME_PRODUCTS,
-                )
-                .await?
-                .items
-                .iter()
-                .filter_map(Card::of)
-                .collect()
-            } else {
-                Vec::new()
-            };
-            // The featured collections in the owner's order (those that
-            // exist), else the store's first ones.
-            let featured: Vec<NavLink> = if home.featured_collections.is_empty() {
-                collections(&state, store).await?
-            } else {
-                let mut found = Vec::new();
-                for handle in &home.featured_collections {
-                    if let Ok(c) =
-                        crate::collections::collection_by_handle(&state.db, store, handle).await
-                    {
-                        found.push(NavLink {
-                            handle: c.handle,
-                            title: c.title,
-                        });
-                    }
-                }
-                found
-            };
-            let page = PageMeta {
-                title: frame.name.clone(),
-                description: format!("Shop {} online.", frame.name),
-                canonical: frame.url("/"),
-                json_ld: Some(view::script_json(&serde_json::json!({
-                    "@context": "https://schema.org",
-                    "@type": "WebSite",
-                    "name": frame.name,
-                    "url": frame.url("/"),
-                    "potentialAction": {
-                        "@type": "SearchAction",
-                        "target": frame.url("/search?q={query}"),
-                        "query-input": "required name=query",
-                    },
-                }))),
-                ..PageMeta::default()
-            };
-            let extra = context! { home => context! {
-                heading => if home.heading.is_empty() { frame.name.clone() } else { home.heading.clone() },
-                tagline => home.tagline.clone(),
-                collections => Value::from_serialize(&featured),
-                show_new_arrivals => home.show_new_arrivals,
-                products => Value::from_serialize(&cards),
-            }};
-            frame.render("home.html", page, extra).map(Bytes::from)
+        let body = read::catalog_cached(&state, store, "storefront_home", &version, || {
+            home_page(&state, &tenant, theme.clone())
         })
         .await?;
         Ok(shared(&headers, body))
     }
     .await;
     or_error_page(&state, &tenant, result)
+}
+
+/// The home page as it would look with `settings`, a draft of the
+/// store's theme settings (checked by the caller): the store's templates
+/// and catalog, nothing saved, nothing cached. The admin's live preview.
+pub async fn home_preview(
+    state: &AppState,
+    tenant: &TenantContext,
+    settings: themes::ThemeSettings,
+) -> Result<String, PodError> {
+    let theme = themes::for_store(&state.db, tenant.store_id).await?;
+    let draft = Arc::new(theme.with_settings(settings));
+    let page = home_page(state, tenant, draft).await?;
+    String::from_utf8(page.to_vec()).map_err(PodError::internal)
+}
+
+/// The home page rendered with `theme`.
+async fn home_page(
+    state: &AppState,
+    tenant: &TenantContext,
+    theme: Arc<StoreTheme>,
+) -> Result<Bytes, PodError> {
+    let store = tenant.store_id;
+    let frame = Frame::load(state, tenant, theme.clone()).await?;
+    let home = &theme.settings.home;
+    let cards: Vec<Card> = if home.show_new_arrivals {
+        crate::catalog::list_products(
+            &state.db,
+            store,
+            Some(ProductStatus::Active),
+            None,
+            HOME_PRODUCTS,
+        )
+        .await?
+        .items
+        .iter()
+        .filter_map(Card::of)
+        .collect()
+    } else {
+        Vec::new()
+    };
+    // The featured collections in the owner's order (those that
+    // exist), else the store's first ones.
+    let featured: Vec<NavLink> = if home.featured_collections.is_empty() {
+        collections(state, store).await?
+    } else {
+        let mut found = Vec::new();
+        for handle in &home.featured_collections {
+            if let Ok(c) = crate::collections::collection_by_handle(&state.db, store, handle).await
+            {
+                found.push(NavLink {
+                    handle: c.handle,
+                    title: c.title,
+                });
+            }
+        }
+        found
+    };
+    let page = PageMeta {
+        title: frame.name.clone(),
+        description: format!("Shop {} online.", frame.name),
+        canonical: frame.url("/"),
+        json_ld: Some(view::script_json(&serde_json::json!({
+            "@context": "https://schema.org",
+            "@type": "WebSite",
+            "name": frame.name,
+            "url": frame.url("/"),
+            "potentialAction": {
+                "@type": "SearchAction",
+                "target": frame.url("/search?q={query}"),
+                "query-input": "required name=query",
+            },
+        }))),
+        ..PageMeta::default()
+    };
+    let extra = context! { home => context! {
+        heading => if home.heading.is_empty() { frame.name.clone() } else { home.heading.clone() },
+        tagline => home.tagline.clone(),
+        collections => Value::from_serialize(&featured),
+        show_new_arrivals => home.show_new_arrivals,
+        products => Value::from_serialize(&cards),
+    }};
+    frame.render("home.html", page, extra).map(Bytes::from)
 }
 
 /// `GET /products/{id}`: a product page, with stock badges and reviews.

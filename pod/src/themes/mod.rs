@@ -74,6 +74,17 @@ impl StoreTheme {
             Err(e) => Err(e),
         }
     }
+
+    /// This theme (its templates) with `settings` in place of its own:
+    /// a draft the admin previews, never kept nor cached.
+    pub fn with_settings(&self, settings: ThemeSettings) -> StoreTheme {
+        StoreTheme {
+            version: format!("{}-draft", self.version),
+            settings,
+            engine: self.engine.clone(),
+            overridden: self.overridden,
+        }
+    }
 }
 
 type Kept = HashMap<StoreId, (Instant, Arc<StoreTheme>)>;
@@ -182,15 +193,22 @@ pub async fn settings(db: &PgPool, store: StoreId) -> Result<ThemeSettings, PodE
         .unwrap_or_default())
 }
 
+/// The settings checked and normalized ([`ThemeSettings::validated`]),
+/// or `400 invalid_request` saying what is wrong: what a save or a
+/// preview takes.
+pub fn checked(settings: &ThemeSettings) -> Result<ThemeSettings, ApiError> {
+    settings
+        .validated()
+        .map_err(|e| ApiError::invalid(e.to_string()))
+}
+
 /// Checks and saves the store's settings, all at once.
 pub async fn put_settings(
     state: &AppState,
     store: StoreId,
     settings: &ThemeSettings,
 ) -> Result<ThemeSettings, PodError> {
-    let settings = settings
-        .validated()
-        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let settings = checked(settings)?;
     let mut tx = begin_write(&state.db, store).await?;
     sql::put_settings(&mut tx, store, &settings).await?;
     tx.commit().await?;

@@ -13,11 +13,13 @@
 //! - `target.rs`: the addresses a webhook may not reach (SSRF), and the
 //!   resolution a delivery is pinned to;
 //! - `sql.rs`: the three tables;
+//! - [`subscriptions`]: the owner's operations, for the API and the admin;
 //! - `workers.rs`: the worker;
 //! - the HTTP face is `routes/webhooks.rs`.
 
 pub mod model;
 pub mod sql;
+pub mod subscriptions;
 pub mod target;
 mod workers;
 

@@ -54,3 +54,22 @@
     });
   }
 })();
+
+// ---- Theme settings (admin/theme.rs) ----------------------------------
+// The preview follows the form: a moment after a change, the form posts
+// to the preview frame, as its "Preview" button does without script.
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-theme-form]");
+  var button = form && form.querySelector("[data-theme-preview]");
+  if (!form || !button || !form.requestSubmit) return;
+  var timer = null;
+  function refresh() {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      if (form.checkValidity()) form.requestSubmit(button);
+    }, 400);
+  }
+  form.addEventListener("input", refresh);
+  form.addEventListener("change", refresh);
+})();

@@ -1,21 +1,21 @@
 //! API keys for integrations (owner only): create (the key is shown this
-//! once), list, revoke.
+//! once), list, revoke. The admin's API keys page shares
+//! `accounts::api_keys`'s functions with these handlers.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{DateTime, Utc};
 use mercato_tenants::http::{ApiJson, ApiPath, ApiQuery};
-use mercato_tenants::{ApiError, ApiKeyId};
+use mercato_tenants::ApiKeyId;
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::api_keys::{self, CreatedApiKey};
 use crate::accounts::auth::Owner;
 use crate::accounts::model::ApiKey;
-use crate::accounts::{api_keys, secrets, sql};
 use crate::error::PodError;
 use crate::paging::{full_page_cursor, page_limit};
 use crate::state::AppState;
-use crate::tenancy::{begin_write, TenantContext};
+use crate::tenancy::TenantContext;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -27,16 +27,6 @@ pub struct NewApiKey {
         pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
     )]
     name: String,
-}
-
-/// A new key: `key` is shown this once.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct CreatedApiKey {
-    id: ApiKeyId,
-    name: String,
-    prefix: String,
-    key: String,
-    created_at: DateTime<Utc>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -62,33 +52,8 @@ pub(super) async fn create(
     _: Owner,
     ApiJson(req): ApiJson<NewApiKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), PodError> {
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("name must be 1 to 100 characters").into());
-    }
-    let (key, prefix) = api_keys::new_key();
-    let id = ApiKeyId::new();
-    let mut tx = begin_write(&state.db, tenant.store_id).await?;
-    let created_at = sql::api_keys::insert(
-        &mut *tx,
-        tenant.store_id,
-        id,
-        name,
-        &prefix,
-        &secrets::sha256_hex(&key),
-    )
-    .await?;
-    tx.commit().await.map_err(PodError::internal)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedApiKey {
-            id,
-            name: name.to_owned(),
-            prefix,
-            key,
-            created_at,
-        }),
-    ))
+    let created = api_keys::create(&state.db, tenant.store_id, &req.name).await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// The store's keys that are not revoked (owner only).
@@ -103,9 +68,7 @@ pub(super) async fn list(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<ApiKeyPage>, PodError> {
     let limit = page_limit(q.limit)?;
-    let items = sql::api_keys::list(&state.db, tenant.store_id, q.after, limit)
-        .await
-        .map_err(PodError::internal)?;
+    let items = api_keys::list(&state.db, tenant.store_id, q.after, limit).await?;
     let next_cursor = full_page_cursor(&items, limit, |k| k.id);
     Ok(Json(ApiKeyPage { items, next_cursor }))
 }
@@ -120,13 +83,6 @@ pub(super) async fn revoke(
     _: Owner,
     ApiPath(id): ApiPath<ApiKeyId>,
 ) -> Result<StatusCode, PodError> {
-    let mut tx = begin_write(&state.db, tenant.store_id).await?;
-    let revoked = sql::api_keys::revoke(&mut *tx, tenant.store_id, id)
-        .await
-        .map_err(PodError::internal)?;
-    if !revoked {
-        return Err(ApiError::not_found("api key").into());
-    }
-    tx.commit().await.map_err(PodError::internal)?;
+    api_keys::revoke(&state.db, tenant.store_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
