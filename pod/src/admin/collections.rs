@@ -1363,12 +1363,7 @@ pub async fn delete_category(
 mod tests {
     use super::*;
 
-    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::admin::test_form as form;
 
     #[test]
     fn handles_are_made_of_titles() {

@@ -220,6 +220,15 @@ pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .route("/admin/assets/{file}", get(asset))
 }
 
+/// A posted form's fields, as the page modules' unit tests write them.
+#[cfg(test)]
+pub(crate) fn test_form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

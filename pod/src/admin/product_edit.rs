@@ -399,12 +399,7 @@ pub async fn order_images(
 mod tests {
     use super::*;
 
-    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::admin::test_form as form;
 
     #[test]
     fn images_move_one_step_or_take_a_whole_order() {

@@ -412,12 +412,7 @@ pub async fn preview(
 mod tests {
     use super::*;
 
-    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::admin::test_form as form;
 
     #[test]
     fn a_form_reads_as_the_apis_settings() {
