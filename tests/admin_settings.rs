@@ -122,7 +122,10 @@ async fn staff_add_and_change_locations_and_replace_the_rate_tables_with_forms()
     assert!(p.body.contains("Lamp Settings"));
     assert!(p.body.contains("data-store-handle>setlocs<"));
     assert!(p.body.contains("data-store-currency>USD<"));
-    assert!(p.body.contains("changed on the Mercato platform"));
+    // Staff are told where the owner changes the name; only the owner
+    // gets the link to the platform's page.
+    assert!(p.body.contains("where the store's owner changes them"));
+    assert!(!p.body.contains("/stores/"), "no platform link for staff");
 
     // Locations: the default one is listed; a new one is added.
     let p = b.get("/admin/settings/locations").await;
@@ -563,6 +566,11 @@ async fn only_the_owner_changes_the_returns_policy_mail_and_risk_rules_and_staff
             "{link}"
         );
     }
+    // And the link to the platform's page of the store's name and domains,
+    // as the browser named the store's host (here without a port; the
+    // browser test follows it with one).
+    let platform = format!("href=\"http://{}/stores/{}\"", common::PLATFORM, shop.id);
+    assert!(p.body.contains(&platform), "{}", p.body);
 
     // The returns policy.
     let p = ada.get("/admin/settings/returns").await;

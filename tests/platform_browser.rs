@@ -186,6 +186,42 @@ async fn a_merchant_signs_up_lands_in_the_admin_and_signs_in_again_from_the_plat
         .current_url()
         .await
         .starts_with(&format!("http://adas-teas.{PLATFORM}:")));
+
+    // The store's name and its own domain, on the platform's page the
+    // admin's settings link to (the sign-in opened the platform session).
+    b.click("nav a[href='/admin/settings']").await;
+    b.wait_for_text_in("h1", "Settings").await;
+    b.click("a[href*='/stores/']").await;
+    b.wait_for_text_in("h2", "Store name").await;
+    assert!(b
+        .current_url()
+        .await
+        .starts_with(&format!("http://{PLATFORM}:")));
+    b.fill("#name", "Ada's Teas").await;
+    b.click("form[action$='/name'] button[type=submit]").await;
+    b.wait_for_text("The name is saved").await;
+    b.fill("#domain", "teas.example").await;
+    b.click("form[action$='/domains'] button[type=submit]")
+        .await;
+    b.wait_for_text("The domain is added").await;
+    b.wait_for("tr[data-domain='teas.example']").await;
+    b.screenshot("docs/platform/store-desktop.png").await;
+    b.assert_accessible("a store's name and domains").await;
+    b.click("nav a[href='/stores']").await;
+    b.wait_for_text_in("h1", "Your stores").await;
+    b.wait_for_text_in("[data-store-name]", "Ada's Teas").await;
+    b.screenshot("docs/platform/stores-desktop.png").await;
+    b.assert_accessible("the merchant's stores").await;
+    // The storefront says the new name.
+    b.goto(&store_url(&stack, &format!("adas-teas.{PLATFORM}"), "/"))
+        .await;
+    b.wait_for_text("Ada's Teas").await;
+    // Signing out of the platform.
+    b.goto(&store_url(&stack, PLATFORM, "/stores")).await;
+    b.click("nav form[action='/logout'] button").await;
+    b.wait_for_text_in("h1", "Your shop").await;
+    b.goto(&store_url(&stack, PLATFORM, "/stores")).await;
+    b.wait_for_text_in("h1", "Sign in to your store").await;
     b.close().await;
     stack.shutdown().await;
 }

@@ -96,6 +96,20 @@ impl PodClient {
         Ok(hosted.owner)
     }
 
+    /// Gives a store hosted on the pod its new name, its state untouched.
+    pub async fn rename_store(
+        &self,
+        pod_url: &str,
+        store: StoreId,
+        name: &str,
+    ) -> Result<(), PodCallError> {
+        let url = Self::url(pod_url, &pod_api::path(pod_api::STORE_NAME, store));
+        let body = pod_api::RenameRequest {
+            name: name.to_owned(),
+        };
+        self.send(self.http.put(url).json(&body)).await.map(|_| ())
+    }
+
     /// Asks a pod to forget a store whose creation failed (the pod refuses
     /// unless the store is still `provisioning` there).
     pub async fn forget_store(&self, pod_url: &str, store: StoreId) -> Result<(), PodCallError> {

@@ -39,7 +39,7 @@ struct SignupRequest {
     #[schema(
         min_length = 1,
         max_length = 200,
-        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"
     )]
     store_name: String,
     /// The store's handle (`<handle>.<platform domain>`); by default a slug
@@ -128,10 +128,8 @@ pub struct SignedUp {
 pub async fn sign_up(state: &AppState, req: Signup<'_>) -> Result<SignedUp, ControlError> {
     let email = Email::parse(req.email).map_err(|m| ApiError::new(ErrorCode::InvalidEmail, m))?;
     Password::parse(req.password).map_err(|m| ApiError::new(ErrorCode::WeakPassword, m))?;
-    let name = req.store_name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid("store_name must be 1 to 200 characters").into());
-    }
+    let name = mercato_tenants::text::store_name(req.store_name)
+        .map_err(|e| ApiError::invalid(format!("store_name: {e}")))?;
     let handle = match req.handle {
         Some(raw) => Handle::parse(raw).map_err(invalid_handle)?,
         // A rule between two fields: a 422, as the document says.

@@ -274,6 +274,7 @@ fn app(
             pod_api::STORE,
             put(routes::tenancy::host).delete(routes::tenancy::forget),
         )
+        .route(pod_api::STORE_NAME, put(routes::tenancy::rename))
         .route(pod_api::LOAD, get(routes::fleet::load_report))
         .route(pod_api::REBUILD, post(routes::fleet::rebuild))
         .route(pod_api::RELEASE, post(routes::fleet::release))

@@ -14,6 +14,10 @@ pub const STORES: &str = "/internal/stores";
 /// `PUT` ([`HostRequest`] → [`HostResponse`]): host a store or change its
 /// state. `DELETE`: forget a store still `provisioning` here.
 pub const STORE: &str = "/internal/stores/{store_id}";
+/// `PUT` ([`RenameRequest`] → [`HostedStore`]): the store's new name, in
+/// whatever state it is hosted here (a store moving keeps its state);
+/// `404` if it is not hosted here.
+pub const STORE_NAME: &str = "/internal/stores/{store_id}/name";
 /// `GET`: the figures of every store served here ([`LoadReport`]).
 pub const LOAD: &str = "/internal/load";
 /// `POST` (→ [`Rebuilt`]): drop every Redis key of a store hosted here.
@@ -68,6 +72,13 @@ fn usd() -> Currency {
 
 fn active() -> TenantState {
     TenantState::Active
+}
+
+/// `PUT /internal/stores/{store_id}/name`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameRequest {
+    pub name: String,
 }
 
 /// The owner account sent with the hosting call of a self-serve signup; the

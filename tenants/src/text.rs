@@ -15,6 +15,27 @@ pub fn control_in_text(text: &str) -> Option<u32> {
     text.chars().map(u32::from).find(|&c| refused_in_json(c))
 }
 
+/// Longest store name, in characters.
+pub const STORE_NAME_MAX: usize = 200;
+
+/// A store's name as kept: trimmed, 1 to [`STORE_NAME_MAX`] characters, on
+/// one line (no control character at all, tab and line feed included: it
+/// is a page title and a mail's sender name). The error says why, for a
+/// `400`.
+pub fn store_name(raw: &str) -> Result<&str, String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > STORE_NAME_MAX {
+        return Err(format!("a store name is 1 to {STORE_NAME_MAX} characters"));
+    }
+    if let Some(c) = name.chars().map(u32::from).find(|&c| is_control(c)) {
+        return Err(format!(
+            "a store name is one line: it contains {}",
+            describe(c)
+        ));
+    }
+    Ok(name)
+}
+
 /// Whether `c` is refused in a JSON string value.
 fn refused_in_json(c: u32) -> bool {
     !matches!(c, 0x09 | 0x0a | 0x0d) && is_control(c)
@@ -122,6 +143,17 @@ pub fn like_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_name_is_one_trimmed_line_of_1_to_200_characters() {
+        assert_eq!(store_name("  Lamp shop  "), Ok("Lamp shop"));
+        assert!(store_name("   ").is_err());
+        assert!(store_name(&"é".repeat(200)).is_ok());
+        assert!(store_name(&"é".repeat(201)).is_err());
+        assert!(store_name("Lamp\tshop").is_err());
+        assert!(store_name("Lamp\nshop").is_err());
+        assert!(store_name("Lamp\u{0}shop").is_err());
+    }
 
     #[test]
     fn json_strings_refuse_escaped_and_raw_controls() {

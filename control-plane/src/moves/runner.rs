@@ -200,15 +200,18 @@ impl Ctx {
         Ok(())
     }
 
-    /// Hosts the store on `pod` in `state` (the pod's internal API).
+    /// Hosts the store on `pod` in `state` (the pod's internal API), with
+    /// its name as it is now: a rename during the move is not undone
+    /// (`stores::details`).
     async fn host(&self, pod: &PodEndpoint, state: TenantState) -> anyhow::Result<()> {
+        let name = stores::details::current_name(&self.state, self.store.id).await?;
         self.state
             .pods
             .host_store(
                 &pod.url,
                 self.store.id,
                 &self.handle,
-                &self.store.name,
+                &name,
                 self.store.currency,
                 state,
                 None,

@@ -1,6 +1,7 @@
 //! Stores: creation (placement, hosting on a pod, routing), custom domains,
 //! and store-scoped tokens for operators.
 
+pub mod details;
 mod routes;
 mod sql;
 

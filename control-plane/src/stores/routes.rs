@@ -17,6 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::details;
 use super::sql::{self, Store};
 use crate::auth::Operator;
 use crate::error::ControlError;
@@ -27,7 +28,7 @@ use crate::{fleet, routing, AppState};
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(list, create))
-        .routes(routes!(show))
+        .routes(routes!(show, rename))
         .routes(routes!(add_domain))
         .routes(routes!(remove_domain))
         .routes(routes!(issue_token))
@@ -40,7 +41,7 @@ struct CreateStore {
     #[schema(
         min_length = 1,
         max_length = 200,
-        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"
     )]
     name: String,
     #[schema(value_type = StoreHandle)]
@@ -72,33 +73,6 @@ fn parse_handle(raw: &str) -> Result<Handle, ApiError> {
     Handle::parse(raw).map_err(|e| ApiError::new(ErrorCode::InvalidHandle, e.to_string()))
 }
 
-/// A custom domain: valid, with at least two labels, and not under the
-/// platform domain (those are handed out by handle only).
-fn parse_custom_domain(state: &AppState, raw: &str) -> Result<Domain, ControlError> {
-    let domain =
-        Domain::parse(raw).map_err(|e| ApiError::new(ErrorCode::InvalidDomain, e.to_string()))?;
-    if !domain.as_str().contains('.') {
-        return Err(ApiError::new(
-            ErrorCode::InvalidDomain,
-            "a custom domain needs at least two labels",
-        )
-        .into());
-    }
-    // Which names are the platform's depends on its configuration, not on
-    // the request's shape: a 422, as the document says.
-    if domain.is_within(&state.platform_domain) {
-        return Err(ApiError::new(
-            ErrorCode::Unprocessable,
-            format!(
-                "domains under {} are given by store handle",
-                state.platform_domain
-            ),
-        )
-        .into());
-    }
-    Ok(domain)
-}
-
 /// Places a store on a pod, has the pod host it, then publishes it in the
 /// routing table.
 #[utoipa::path(post, path = "/v1/stores", tag = "stores", security(("bearer" = [])),
@@ -111,10 +85,8 @@ async fn create(
     _: Operator,
     ApiJson(req): ApiJson<CreateStore>,
 ) -> Result<(StatusCode, Json<Store>), ControlError> {
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid("name must be 1 to 200 characters").into());
-    }
+    let name = mercato_tenants::text::store_name(&req.name)
+        .map_err(|e| ApiError::invalid(format!("name: {e}")))?;
     let handle = parse_handle(&req.handle)?;
     let email = req.owner_email.trim();
     if !valid_email(email) {
@@ -123,7 +95,7 @@ async fn create(
     let customs = req
         .domains
         .iter()
-        .map(|d| parse_custom_domain(&state, d))
+        .map(|d| details::parse_custom_domain(&state, d))
         .collect::<Result<Vec<_>, _>>()?;
     if customs.len() > 20 {
         return Err(ApiError::invalid("at most 20 custom domains at creation").into());
@@ -389,35 +361,55 @@ async fn show(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+struct Rename {
+    /// 1 to 200 characters, one line.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
+    name: String,
+}
+
+/// Renames a store: saved here, then sent to the pods hosting it (the
+/// storefront, the admin and the mails show it). The store's owner does
+/// the same on the platform's pages.
+#[utoipa::path(patch, path = "/v1/stores/{id}", tag = "stores", security(("bearer" = [])),
+    params(("id" = StoreId, Path)), request_body = Rename,
+    responses((status = 200, body = Store), (status = 404, body = ErrorBody),
+        (status = 409, description = "the store is still being created", body = ErrorBody),
+        (status = 503, description = "the name is saved but the store's pod did not take it yet; send it again", body = ErrorBody)))]
+async fn rename(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiPath(id): ApiPath<StoreId>,
+    ApiJson(req): ApiJson<Rename>,
+) -> Result<Json<Store>, ControlError> {
+    details::rename(&state, id, &req.name).await.map(Json)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 struct AddDomain {
     /// Not under the platform domain.
     #[schema(value_type = Hostname)]
     domain: String,
 }
 
-/// Adds a custom domain, unique platform-wide.
+/// Adds a custom domain, unique platform-wide, at most 20 a store.
 #[utoipa::path(post, path = "/v1/stores/{id}/domains", tag = "stores", security(("bearer" = [])),
     params(("id" = StoreId, Path)), request_body = AddDomain,
     responses((status = 201, body = Store), (status = 404, body = ErrorBody),
         (status = 409, description = "the domain is taken, or the store is still being created", body = ErrorBody),
-        (status = 422, description = "a domain under the platform's own, which stores get by handle only (`unprocessable`)", body = ErrorBody)))]
+        (status = 422, description = "a domain under the platform's own, which stores get by handle only, or a 21st custom domain (`unprocessable`)", body = ErrorBody)))]
 async fn add_domain(
     State(state): State<AppState>,
     _: Operator,
     ApiPath(id): ApiPath<StoreId>,
     ApiJson(req): ApiJson<AddDomain>,
 ) -> Result<(StatusCode, Json<Store>), ControlError> {
-    let domain = parse_custom_domain(&state, &req.domain)?;
-    let store = load(&state, id).await?;
-    if store.state == TenantState::Provisioning {
-        return Err(ApiError::new(ErrorCode::Conflict, "the store is still being created").into());
-    }
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    sql::insert_domain(&mut *tx, id, &domain, "custom").await?;
-    let version = routing::record(&mut tx, &[RoutingChange::Domain { domain, store: id }]).await?;
-    tx.commit().await?;
-    state.routing_changed(version);
-    Ok((StatusCode::CREATED, Json(load(&state, id).await?)))
+    let store = details::add_domain(&state, id, &req.domain).await?;
+    Ok((StatusCode::CREATED, Json(store)))
 }
 
 /// Removes a custom domain (a store's platform domain stays).
@@ -430,34 +422,7 @@ async fn remove_domain(
     _: Operator,
     ApiPath((id, raw)): ApiPath<(StoreId, String)>,
 ) -> Result<Json<Store>, ControlError> {
-    let domain =
-        Domain::parse(&raw).map_err(|e| ApiError::new(ErrorCode::InvalidDomain, e.to_string()))?;
-    let mut tx = state.db.begin().await.map_err(ApiError::internal)?;
-    let kind: Option<(String,)> =
-        sqlx::query_as("SELECT kind FROM domains WHERE domain = $1 AND store_id = $2 FOR UPDATE")
-            .bind(domain.as_str())
-            .bind(id.as_uuid())
-            .fetch_optional(&mut *tx)
-            .await?;
-    match kind {
-        None => return Err(ApiError::not_found("domain").into()),
-        Some((k,)) if k == "platform" => {
-            return Err(ApiError::new(
-                ErrorCode::Unprocessable,
-                "the platform domain of a store cannot be removed",
-            )
-            .into())
-        }
-        Some(_) => {}
-    }
-    sqlx::query("DELETE FROM domains WHERE domain = $1")
-        .bind(domain.as_str())
-        .execute(&mut *tx)
-        .await?;
-    let version = routing::record(&mut tx, &[RoutingChange::DomainRemoved { domain }]).await?;
-    tx.commit().await?;
-    state.routing_changed(version);
-    load(&state, id).await.map(Json)
+    details::remove_domain(&state, id, &raw).await.map(Json)
 }
 
 /// The roles a store token may have.

@@ -1,7 +1,8 @@
 //! The merchant's pages on the platform domain: the landing page, signup,
 //! and the sign-in that finds a merchant's stores by email.
 //!
-//! Both signup and sign-in end on the hand-over page: a form that posts the
+//! Both open the merchant's platform session (`account`: the stores'
+//! names and domains) and end on the hand-over page: a form that posts the
 //! merchant's new owner session to `POST /admin/handoff` on the store's own
 //! domain (sent at once by the page's script, or by a click without it).
 //! The store's admin takes it only from a page of the platform's domain,
@@ -10,19 +11,20 @@
 
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
+use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
-use mercato_tenants::forms::{field, posted_form};
+use mercato_tenants::forms::{field, posted_form, see_other};
 use mercato_tenants::pod_api::StaffLoginRequest;
 use mercato_tenants::{ApiError, Currency, ErrorCode};
 use minijinja::context;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{html, page, render, store_origin};
+use super::{account, html, page, render, store_origin};
 use crate::error::ControlError;
 use crate::pod_client::PodCallError;
 use crate::signup::{sign_up, Signup};
@@ -133,14 +135,20 @@ async fn signup(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
             )
             .await;
             match result {
-                Ok(done) => handoff(
-                    &[Entry {
-                        name: done.store.name.clone(),
-                        origin: store_origin(&state, &headers, &done.handle),
-                        token: done.owner.session.token,
-                    }],
-                    true,
-                ),
+                Ok(done) => {
+                    let cookie =
+                        account::open(&state, &done.store.owner_email, &[done.store.id]).await?;
+                    let mut r = handoff(
+                        &[Entry {
+                            name: done.store.name.clone(),
+                            origin: store_origin(&state, &headers, &done.handle),
+                            token: done.owner.session.token,
+                        }],
+                        true,
+                    )?;
+                    r.headers_mut().append(SET_COOKIE, cookie);
+                    Ok(r)
+                }
                 Err(ControlError::Api(e)) if !e.code.status().is_server_error() => signup_form(
                     &state,
                     e.code.status(),
@@ -183,6 +191,7 @@ fn handoff(stores: &[Entry], new_store: bool) -> Result<Response, ControlError> 
 fn login_form(
     status: StatusCode,
     email: &str,
+    next: Option<&str>,
     problem: Option<&str>,
 ) -> Result<Response, ControlError> {
     Ok(html(
@@ -190,14 +199,21 @@ fn login_form(
         render(
             "login.html",
             "Sign in",
-            context! { nav => "login", email, problem },
+            context! { nav => "login", email, next, problem },
         )?,
     ))
 }
 
-/// `GET /login`.
-async fn login_page() -> Response {
-    page(login_form(StatusCode::OK, "", None))
+#[derive(Deserialize)]
+struct Next {
+    next: Option<String>,
+}
+
+/// `GET /login` (`next`: one of the merchant's platform pages to go on
+/// to, instead of the hand-over to the stores' admins).
+async fn login_page(Query(q): Query<Next>) -> Response {
+    let next = q.next.as_deref().and_then(account::safe_next);
+    page(login_form(StatusCode::OK, "", next, None))
 }
 
 /// `POST /login` (`email`, `password`): the stores this email owns, each
@@ -210,11 +226,13 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
             let fields = posted_form(&headers, &body)?;
             let email = field(&fields, "email").unwrap_or_default().to_owned();
             let password = field(&fields, "password").unwrap_or_default().to_owned();
+            let next = field(&fields, "next").and_then(account::safe_next);
             if email.is_empty() || password.is_empty() || email.len() > 254 || password.len() > 1024
             {
                 return login_form(
                     StatusCode::BAD_REQUEST,
                     &email,
+                    next,
                     Some("Enter your email and your password."),
                 );
             }
@@ -241,10 +259,12 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
                     )
                 })?;
             let mut entries = Vec::new();
+            let mut accepted = Vec::new();
             let mut limited = false;
             for (store, outcome) in outcomes {
                 match outcome {
                     Ok(token) => {
+                        accepted.push(store.id);
                         let handle = mercato_tenants::Handle::parse(&store.handle)
                             .map_err(ApiError::internal)?;
                         entries.push(Entry {
@@ -261,18 +281,26 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
                 }
             }
             if !entries.is_empty() {
-                return handoff(&entries, false);
+                let cookie = account::open(&state, &email, &accepted).await?;
+                let mut r = match next {
+                    Some(next) => see_other(next),
+                    None => handoff(&entries, false)?,
+                };
+                r.headers_mut().append(SET_COOKIE, cookie);
+                return Ok(r);
             }
             if limited {
                 return login_form(
                     StatusCode::TOO_MANY_REQUESTS,
                     &email,
+                    next,
                     Some("Too many tries. Please wait a few minutes and try again."),
                 );
             }
             login_form(
                 StatusCode::UNAUTHORIZED,
                 &email,
+                next,
                 Some("That email and password do not match a store owner's account."),
             )
         }

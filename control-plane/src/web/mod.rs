@@ -12,6 +12,7 @@
 //! Templates and assets are compiled in; the one script (`platform.js`)
 //! only improves pages that work without it.
 
+pub mod account;
 pub mod console;
 pub mod merchant;
 pub mod reset;
@@ -39,6 +40,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("handoff.html", include_str!("templates/handoff.html")),
     ("login.html", include_str!("templates/login.html")),
     ("reset.html", include_str!("templates/reset.html")),
+    ("stores.html", include_str!("templates/stores.html")),
+    (
+        "store_settings.html",
+        include_str!("templates/store_settings.html"),
+    ),
     (
         "console_login.html",
         include_str!("templates/console_login.html"),
@@ -215,9 +221,42 @@ pub fn store_origin(
     }
 }
 
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// A posted form's fields, checked: from this site, well formed, carrying
+/// the session's CSRF token `csrf` (`403` otherwise).
+pub fn checked_form(
+    headers: &HeaderMap,
+    body: &[u8],
+    csrf: &str,
+) -> Result<Vec<(String, String)>, mercato_tenants::ApiError> {
+    use subtle::ConstantTimeEq;
+    let fields = mercato_tenants::forms::posted_form(headers, body)?;
+    let sent = mercato_tenants::forms::field(&fields, "csrf").unwrap_or_default();
+    if bool::from(sent.as_bytes().ct_eq(csrf.as_bytes())) {
+        Ok(fields)
+    } else {
+        Err(mercato_tenants::ApiError::new(
+            mercato_tenants::ErrorCode::Forbidden,
+            "this form has expired; reload the page and try again",
+        ))
+    }
+}
+
 /// The platform's pages (HTML for browsers, not API: undocumented).
 pub fn routes() -> Router<AppState> {
     merchant::routes()
+        .merge(account::routes())
         .merge(console::routes())
         .merge(reset::routes())
         .route("/assets/{file}", get(asset))
@@ -234,6 +273,17 @@ mod tests {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
         }
+    }
+
+    #[test]
+    fn the_cookie_is_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.append(
+            axum::http::header::COOKIE,
+            axum::http::HeaderValue::from_static("a=1; mercato_console=tok; b=2"),
+        );
+        assert_eq!(cookie(&h, "mercato_console").as_deref(), Some("tok"));
+        assert_eq!(cookie(&h, "c"), None);
     }
 
     #[test]

@@ -211,6 +211,7 @@ pub async fn index(
     State(state): State<AppState>,
     tenant: TenantContext,
     MaybeAdmin(session): MaybeAdmin,
+    headers: axum::http::HeaderMap,
 ) -> Response {
     let Some(session) = session else {
         return sign_in_first("/admin/settings");
@@ -232,6 +233,12 @@ pub async fn index(
         name => tenant.name.clone(),
         handle => hosted.map(|h| h.handle),
         url => crate::storefront::pages::store_url(&state, tenant.store_id),
+        platform => format!(
+            "{}/stores/{}",
+            crate::storefront::pages::platform_url(&state, &headers),
+            tenant.store_id
+        ),
+        owner => session.is_owner(),
         currency => tenant.currency.as_str().to_owned(),
     };
     match render(

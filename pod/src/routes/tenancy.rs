@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use mercato_tenants::http::{ApiJson, ApiPath};
-use mercato_tenants::pod_api::{HostRequest, HostResponse, OwnerSession};
+use mercato_tenants::pod_api::{HostRequest, HostResponse, OwnerSession, RenameRequest};
 use mercato_tenants::{ApiError, ErrorCode, StoreId};
 
 use crate::accounts;
@@ -23,10 +23,7 @@ pub async fn host(
     ApiPath(store_id): ApiPath<StoreId>,
     ApiJson(req): ApiJson<HostRequest>,
 ) -> Result<Json<HostResponse>, PodError> {
-    let name = req.name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::invalid("name must be 1 to 200 characters").into());
-    }
+    let name = mercato_tenants::text::store_name(&req.name).map_err(ApiError::invalid)?;
     let owner = match &req.owner {
         Some(o) => {
             let email = accounts::parse_email(&o.email)?;
@@ -68,6 +65,26 @@ pub async fn host(
         store: hosted,
         owner,
     }))
+}
+
+/// `PUT /internal/stores/{store_id}/name`: the store's new name, its state
+/// untouched (a rename during a move must not undo the move's fence). The
+/// storefront's cached pages carry the name in their version
+/// (`themes::for_store`), so they are not served with the old one.
+pub async fn rename(
+    State(state): State<AppState>,
+    _: Platform,
+    ApiPath(store_id): ApiPath<StoreId>,
+    ApiJson(req): ApiJson<RenameRequest>,
+) -> Result<Json<HostedStore>, PodError> {
+    let name = mercato_tenants::text::store_name(&req.name).map_err(ApiError::invalid)?;
+    let hosted = sql::rename(&state.db, store_id, name)
+        .await
+        .map_err(PodError::internal)?
+        .ok_or_else(|| ApiError::not_found("store"))?;
+    state.hosted.put(hosted.clone());
+    tracing::info!(store_id = %store_id, "store renamed");
+    Ok(Json(hosted))
 }
 
 /// `DELETE /internal/stores/{store_id}`: forget a store whose creation

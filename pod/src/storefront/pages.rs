@@ -63,6 +63,80 @@ pub fn store_url(state: &AppState, store: StoreId) -> String {
         .to_owned()
 }
 
+/// The platform's own address (where the owner changes the store's name
+/// and domains) as the browser that asked reaches it: on a store's
+/// platform subdomain (`<handle>.<platform domain>[:port]`), the same
+/// scheme and port without the handle's label; elsewhere (a custom
+/// domain), the configured store address without it
+/// (`http://{handle}.localhost:8080` gives `http://localhost:8080`).
+pub fn platform_url(state: &AppState, headers: &axum::http::HeaderMap) -> String {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    platform_url_for(
+        &state.config.mail.store_url,
+        &state.config.platform_domain,
+        header("x-forwarded-host"),
+        header("x-forwarded-port"),
+    )
+}
+
+/// [`platform_url`] from the configured store address, the platform
+/// domain, and the host and port the router was asked for (pure).
+fn platform_url_for(
+    configured: &str,
+    platform_domain: &str,
+    host: Option<&str>,
+    port: Option<&str>,
+) -> String {
+    let scheme = configured.split_once("://").map_or("http", |(s, _)| s);
+    let domain = platform_domain.to_ascii_lowercase();
+    let host = host.unwrap_or_default().to_ascii_lowercase();
+    let on_subdomain = host
+        .strip_suffix(domain.as_str())
+        .and_then(|rest| rest.strip_suffix('.'))
+        .is_some_and(|label| !label.is_empty() && !label.contains('.'));
+    if on_subdomain {
+        return match port {
+            Some(p) if p != "80" && p != "443" && p.bytes().all(|b| b.is_ascii_digit()) => {
+                format!("{scheme}://{domain}:{p}")
+            }
+            _ => format!("{scheme}://{domain}"),
+        };
+    }
+    configured
+        .replace("{handle}.", "")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+#[cfg(test)]
+mod platform_url_tests {
+    #[test]
+    fn the_platform_is_the_store_subdomain_without_its_label() {
+        let cases = [
+            (
+                Some("teas.localhost"),
+                Some("41234"),
+                "http://localhost:41234",
+            ),
+            (Some("teas.localhost"), None, "http://localhost"),
+            (Some("TEAS.LOCALHOST"), Some("443"), "http://localhost"),
+            (
+                Some("shop.teas.example"),
+                Some("41234"),
+                "http://localhost:8080",
+            ),
+            (Some("a.b.localhost"), Some("1"), "http://localhost:8080"),
+            (Some("localhost"), None, "http://localhost:8080"),
+            (None, None, "http://localhost:8080"),
+        ];
+        for (host, port, want) in cases {
+            let got =
+                super::platform_url_for("http://{handle}.localhost:8080", "localhost", host, port);
+            assert_eq!(got, want, "{host:?} {port:?}");
+        }
+    }
+}
+
 /// A link in the header: a collection.
 #[derive(Serialize, serde::Deserialize, Clone)]
 struct NavLink {
@@ -220,7 +294,7 @@ pub(super) async fn shoppers_page(
     path: &str,
     extra: Value,
 ) -> Result<String, PodError> {
-    let theme = themes::for_store(&state.db, tenant.store_id).await?;
+    let theme = themes::for_store(&state.db, tenant.store_id, &tenant.name).await?;
     let frame = Frame::bare(state, tenant, theme);
     let meta = PageMeta {
         title: format!("{title} – {}", tenant.name),
@@ -307,7 +381,7 @@ pub async fn home(
 ) -> Response {
     let result = async {
         let store = tenant.store_id;
-        let theme = themes::for_store(&state.db, store).await?;
+        let theme = themes::for_store(&state.db, store, &tenant.name).await?;
         // One Redis round trip on a hit: the page's parts are read on a
         // miss only.
         let version = theme.version.clone();
@@ -329,7 +403,7 @@ pub async fn home_preview(
     tenant: &TenantContext,
     settings: themes::ThemeSettings,
 ) -> Result<String, PodError> {
-    let theme = themes::for_store(&state.db, tenant.store_id).await?;
+    let theme = themes::for_store(&state.db, tenant.store_id, &tenant.name).await?;
     let draft = Arc::new(theme.with_settings(settings));
     let page = home_page(state, tenant, draft).await?;
     String::from_utf8(page.to_vec()).map_err(PodError::internal)
@@ -414,7 +488,7 @@ pub async fn product(
     let result = async {
         let id: ProductId = raw.parse().map_err(|_| ApiError::not_found("product"))?;
         let store = tenant.store_id;
-        let theme = themes::for_store(&state.db, store).await?;
+        let theme = themes::for_store(&state.db, store, &tenant.name).await?;
         let entry = Entry {
             kind: "storefront_product",
             key: keys::storefront_page(store, &format!("product:{id}:{}", theme.version)),
@@ -611,7 +685,7 @@ async fn list_page(
     sent: Vec<(String, String)>,
 ) -> Result<String, PodError> {
     let store = tenant.store_id;
-    let theme = themes::for_store(&state.db, store).await?;
+    let theme = themes::for_store(&state.db, store, &tenant.name).await?;
     let frame = &Frame::load(state, tenant, theme).await?;
     // Only the parameters a list page knows go on (and into the cache key).
     let mut pairs: Vec<(String, String)> = sent

@@ -17,6 +17,23 @@ pub async fn active_stores(db: &sqlx::PgPool) -> Result<Vec<StoreId>, sqlx::Erro
         .collect())
 }
 
+/// Renames a store hosted here, in any state; `None` if it is not here.
+pub async fn rename<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    store: StoreId,
+    name: &str,
+) -> Result<Option<HostedStore>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(
+        "UPDATE hosted_stores SET name = $2, updated_at = now() WHERE store_id = $1
+         RETURNING store_id, handle, name, currency, state",
+    )
+    .bind(store.as_uuid())
+    .bind(name)
+    .fetch_optional(db)
+    .await?;
+    row.map(from_row).transpose()
+}
+
 /// Hosts a store here (or updates its name and state). Idempotent. Any
 /// state but `moved_out` clears `purge_after`: a store served here again
 /// (moved back) is never purged.

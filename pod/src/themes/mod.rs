@@ -45,8 +45,11 @@ pub fn fallbacks() -> u64 {
 
 /// A store's theme as pages render with it.
 pub struct StoreTheme {
-    /// Names the settings and templates as they are now.
+    /// Names the settings and templates as they are now, and the store's
+    /// name (every page shows it: a rename retires the cached pages).
     pub version: String,
+    /// The store's name the version was made with.
+    store_name: String,
     pub settings: ThemeSettings,
     engine: Engine,
     /// The engine has the merchant's templates.
@@ -80,6 +83,7 @@ impl StoreTheme {
     pub fn with_settings(&self, settings: ThemeSettings) -> StoreTheme {
         StoreTheme {
             version: format!("{}-draft", self.version),
+            store_name: self.store_name.clone(),
             settings,
             engine: self.engine.clone(),
             overridden: self.overridden,
@@ -94,17 +98,22 @@ fn kept() -> &'static Mutex<Kept> {
     KEPT.get_or_init(Mutex::default)
 }
 
-/// The store's theme (kept for [`KEEP`]).
-pub async fn for_store(db: &PgPool, store: StoreId) -> Result<Arc<StoreTheme>, PodError> {
+/// The theme of `store`, named `name` now (kept for [`KEEP`], or until
+/// the store's name changes).
+pub async fn for_store(
+    db: &PgPool,
+    store: StoreId,
+    name: &str,
+) -> Result<Arc<StoreTheme>, PodError> {
     {
         let kept = kept().lock().unwrap_or_else(|e| e.into_inner());
         if let Some((at, theme)) = kept.get(&store) {
-            if at.elapsed() < KEEP {
+            if at.elapsed() < KEEP && theme.store_name == name {
                 return Ok(theme.clone());
             }
         }
     }
-    let theme = Arc::new(load(db, store).await?);
+    let theme = Arc::new(load(db, store, name).await?);
     let mut kept = kept().lock().unwrap_or_else(|e| e.into_inner());
     // Bounded: stores not asked for within KEEP go first.
     if kept.len() > 10_000 {
@@ -122,6 +131,7 @@ pub fn default_theme() -> Arc<StoreTheme> {
         .get_or_init(|| {
             Arc::new(StoreTheme {
                 version: "default".to_owned(),
+                store_name: String::new(),
                 settings: ThemeSettings::default(),
                 engine: engine::default_engine().clone(),
                 overridden: false,
@@ -148,10 +158,12 @@ fn forget(store: StoreId) {
         .remove(&store);
 }
 
-async fn load(db: &PgPool, store: StoreId) -> Result<StoreTheme, PodError> {
+async fn load(db: &PgPool, store: StoreId, name: &str) -> Result<StoreTheme, PodError> {
     let settings = sql::settings(db, store).await?;
     let templates = sql::templates(db, store).await?;
     let mut digest = Sha256::new();
+    digest.update(name.as_bytes());
+    digest.update([0]);
     if let Some((_, at)) = &settings {
         digest.update(at.timestamp_micros().to_be_bytes());
     }
@@ -179,6 +191,7 @@ async fn load(db: &PgPool, store: StoreId) -> Result<StoreTheme, PodError> {
     };
     Ok(StoreTheme {
         version,
+        store_name: name.to_owned(),
         settings: settings.map(|(s, _)| s).unwrap_or_default(),
         engine,
         overridden,

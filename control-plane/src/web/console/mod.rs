@@ -22,11 +22,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
 use mercato_tenants::forms::{csrf_token, field, posted_form, see_other};
-use mercato_tenants::{ApiError, Claims, ErrorCode, Role};
+use mercato_tenants::{ApiError, Claims, Role};
 use minijinja::context;
-use subtle::ConstantTimeEq;
 
-use super::{html, page, render};
+use super::{checked_form, cookie, html, page, render};
 use crate::error::ControlError;
 use crate::AppState;
 
@@ -48,16 +47,7 @@ impl OperatorSession {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Vec<(String, String)>, ApiError> {
-        let fields = posted_form(headers, body)?;
-        let sent = field(&fields, "csrf").unwrap_or_default();
-        if bool::from(sent.as_bytes().ct_eq(self.csrf.as_bytes())) {
-            Ok(fields)
-        } else {
-            Err(ApiError::new(
-                ErrorCode::Forbidden,
-                "this form has expired; reload the page and try again",
-            ))
-        }
+        checked_form(headers, body, &self.csrf)
     }
 }
 
@@ -85,18 +75,6 @@ impl FromRequestParts<AppState> for MaybeOperator {
             cookie(&parts.headers, COOKIE).and_then(|token| signed_in(state, &token)),
         ))
     }
-}
-
-/// The value of cookie `name` in the request's `Cookie` headers.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
 }
 
 fn session_cookie(state: &AppState, token: &str, expires_at: i64) -> Result<HeaderValue, ApiError> {
@@ -203,20 +181,4 @@ pub fn routes() -> Router<AppState> {
     pages::routes()
         .route("/console/login", get(login_page).post(login))
         .route("/console/logout", post(logout))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_cookie_is_found_among_others() {
-        let mut h = HeaderMap::new();
-        h.append(
-            axum::http::header::COOKIE,
-            HeaderValue::from_static("a=1; mercato_console=tok; b=2"),
-        );
-        assert_eq!(cookie(&h, COOKIE).as_deref(), Some("tok"));
-        assert_eq!(cookie(&h, "c"), None);
-    }
 }
