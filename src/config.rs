@@ -55,6 +55,13 @@ fn load_from<T: Default + Serialize + DeserializeOwned>(
                     .parse()
                     .with_context(|| format!("{name} must be a whole number"))?,
             ),
+            Some(toml::Value::Float(_)) => toml::Value::Float(
+                value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .with_context(|| format!("{name} must be a number"))?,
+            ),
             Some(toml::Value::Boolean(_)) => toml::Value::Boolean(
                 value
                     .parse()
@@ -112,6 +119,30 @@ mod tests {
                 verbose: false,
                 inner: Inner::default(),
             }
+        }
+    }
+
+    #[test]
+    fn a_fraction_is_set_by_a_variable() {
+        #[derive(Debug, Serialize, Deserialize, PartialEq)]
+        #[serde(default)]
+        struct Shares {
+            share: f64,
+        }
+        impl Default for Shares {
+            fn default() -> Self {
+                Self { share: 1.0 }
+            }
+        }
+        let vars = vec![("MERCATO_S_SHARE".to_string(), "0.5".to_string())];
+        let got: Shares = load_from(None, "MERCATO_S_", &vars).expect("loads");
+        assert_eq!(got.share, 0.5);
+        for bad in ["half", "NaN", "inf"] {
+            let vars = vec![("MERCATO_S_SHARE".to_string(), bad.to_string())];
+            assert!(
+                load_from::<Shares>(None, "MERCATO_S_", &vars).is_err(),
+                "{bad}"
+            );
         }
     }
 
