@@ -333,9 +333,10 @@ fn spawn_load(
     tasks
 }
 
-/// The tables an order's second half writes (issue 17), and a staff
-/// member's password reset (issue 20).
-const AFTER_THE_ORDER: [&str; 19] = [
+/// The tables an order's second half writes (issue 17), a staff member's
+/// password reset (issue 20), and the reports' rollups and time zone
+/// (issue 21).
+const AFTER_THE_ORDER: [&str; 23] = [
     "discounts",
     "discount_codes",
     "discount_shopper_uses",
@@ -355,6 +356,10 @@ const AFTER_THE_ORDER: [&str; 19] = [
     "theme_settings",
     "theme_templates",
     "staff_password_resets",
+    "store_time_zones",
+    "sales_daily",
+    "variant_sales_daily",
+    "customer_sales_daily",
 ];
 
 /// A signed-in customer buys, gets the order delivered, reviews it,
@@ -498,6 +503,13 @@ async fn after_the_order(stack: &Stack, shop: &Shop) {
         .post(&shop.host, "/admin/api/password-reset")
         .json(&json!({"email": "helper@mover.example"}));
     assert_eq!(common::status_of(r).await, 202, "staff password reset");
+    // The reports' days in the store's own zone (their rollups hold the
+    // orders above).
+    let r = stack
+        .at(Method::PUT, &shop.host, "/admin/api/settings/time-zone")
+        .bearer_auth(&shop.staff)
+        .json(&json!({"time_zone": "Europe/Paris"}));
+    assert_eq!(common::status_of(r).await, 200, "time zone");
 }
 
 /// The store's rows per table of [`AFTER_THE_ORDER`] in a pod database.
@@ -628,12 +640,47 @@ async fn a_store_moves_under_load_without_losing_a_write() {
         assert!(*on_source > 0, "{table} has rows to move");
         if matches!(
             table.as_str(),
-            "shipments" | "shipment_lines" | "mail_deliveries"
+            "shipments"
+                | "shipment_lines"
+                | "mail_deliveries"
+                | "sales_daily"
+                | "variant_sales_daily"
+                | "customer_sales_daily"
         ) {
             assert!(on_target >= on_source, "{table}: {on_target} < {on_source}");
         } else {
             assert_eq!(on_target, on_source, "{table}");
         }
+    }
+    // The reports' rollups on the target count every order and every cent
+    // given back exactly once: copied, never counted again by the target's
+    // triggers, and kept by the writes after the switch.
+    {
+        let mut db = connect(&target_url).await;
+        let (rolled, counted): ((i64, i64, i64), (i64, i64, i64)) = (
+            sqlx::query_as(
+                "SELECT coalesce(sum(orders), 0)::bigint, coalesce(sum(total_minor), 0)::bigint,
+                        coalesce(sum(refunded_minor), 0)::bigint
+                   FROM sales_daily WHERE store_id = $1",
+            )
+            .bind(shop.id.as_uuid())
+            .fetch_one(&mut db)
+            .await
+            .expect("rollups"),
+            sqlx::query_as(
+                "SELECT count(*), coalesce(sum(total_minor), 0)::bigint,
+                        coalesce(sum(refunded_minor), 0)::bigint
+                   FROM orders WHERE store_id = $1",
+            )
+            .bind(shop.id.as_uuid())
+            .fetch_one(&mut db)
+            .await
+            .expect("orders"),
+        );
+        assert_eq!(
+            rolled, counted,
+            "the rollups agree with the orders on the target"
+        );
     }
     // Not a cent of gift card money lost: balances and the ledger agree on
     // the target, and with the source.

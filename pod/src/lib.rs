@@ -40,6 +40,7 @@ pub mod periodic;
 pub mod product_write;
 pub mod redis_handle;
 pub mod refunds;
+pub mod reports;
 pub mod returns;
 pub mod reviews;
 pub mod risk;

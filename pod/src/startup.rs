@@ -248,6 +248,7 @@ fn app(
         .merge(routes::search::api())
         .merge(routes::checkout::api())
         .merge(routes::orders::api())
+        .merge(routes::reports::api())
         .merge(routes::fulfillment::api())
         .merge(routes::notifications::api())
         .merge(routes::webhooks::api())

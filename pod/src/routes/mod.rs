@@ -18,6 +18,7 @@ pub mod inventory;
 pub mod media;
 pub mod notifications;
 pub mod orders;
+pub mod reports;
 pub mod returns;
 pub mod reviews;
 pub mod risk;
