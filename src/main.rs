@@ -226,6 +226,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(mercato_bench::Bench::Move(args)) => mercato_bench::moves::run(args).await,
         Command::Bench(mercato_bench::Bench::Edge(args)) => mercato_bench::edge::run(args).await,
         Command::Bench(mercato_bench::Bench::Risk(args)) => mercato_bench::risk::run(args).await,
+        Command::Bench(mercato_bench::Bench::Reports(args)) => {
+            mercato_bench::reports::run(args).await
+        }
         Command::Keys { party, kid } => {
             let (key, secret) = SigningKey::generate(party.into(), &kid)?;
             println!("signing_key = {secret:?}");

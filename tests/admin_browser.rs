@@ -215,6 +215,17 @@ async fn a_staff_member_signs_in_refunds_an_order_and_adds_a_product_that_sells(
         .await;
     b.screenshot("docs/admin/customer-desktop.png").await;
     b.assert_accessible("a customer").await;
+
+    // The reports: the orders so far, by day and by month.
+    b.click("nav a[href='/admin/reports']").await;
+    b.wait_for_text_in("h1", "Reports").await;
+    b.wait_for_text_in("[data-report-orders]", &orders.len().to_string())
+        .await;
+    b.select("#by", "month").await;
+    b.click(".filter-form button[type=submit]").await;
+    b.wait_for_text("Sales by month").await;
+    b.screenshot("docs/admin/reports-desktop.png").await;
+    b.assert_accessible("the reports").await;
     b.goto(&store_url(&stack, &shop.host, "/admin")).await;
     b.wait_for_text_in("h1", "Dashboard").await;
 

@@ -360,3 +360,143 @@ async fn reports_agree_with_the_orders_table_to_the_cent() {
     let r = stack.at(Method::GET, &shop.host, "/admin/api/reports/sales");
     assert_eq!(status_of(r).await, 401);
 }
+
+/// The admin's reports page over HTTP: the owner sees the figures,
+/// downloads the CSV with the page's session and sets the time zone;
+/// other staff may read but not set it; bad input is a `400` page.
+#[tokio::test]
+async fn the_admin_reports_page_shows_downloads_and_sets_the_time_zone() {
+    use common::web::{csrf, WebClient};
+    let stack = Stack::start(1).await;
+    let r = stack
+        .post(common::PLATFORM, "/v1/signup")
+        .json(
+            &json!({"email": "ada@reports.example", "password": "correct horse battery",
+            "store_name": "Report Lamps", "handle": "report-lamps"}),
+        )
+        .send()
+        .await
+        .expect("signup");
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.expect("json");
+    let shop = Shop {
+        id: created["store"]["id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("store id"),
+        host: format!("report-lamps.{}", common::PLATFORM),
+        staff: created["token"].as_str().expect("token").to_owned(),
+        store: created["store"].clone(),
+        database_url: None,
+    };
+    let (_, variant) = shop.product(&stack, "LAMP-1", 2500, 50).await;
+    for i in 0..3 {
+        let cart = shop.cart(&stack, &[(variant.as_str(), 2)]).await;
+        let r = shop.checkout(&stack, &cart, &format!("page-{i}"), CARD_OK);
+        assert_eq!(status_of(r).await, 201);
+    }
+    shop.staff_member(&stack, "bob@reports.example", "bob's long password")
+        .await;
+
+    let mut ada = WebClient::new(&stack, &shop.host);
+    let p = ada
+        .post(
+            "/admin/login",
+            &[
+                ("email", "ada@reports.example"),
+                ("password", "correct horse battery"),
+                ("next", "/admin"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    let page = ada.get("/admin/reports").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("data-report-orders>3<"), "{}", page.body);
+    assert!(
+        page.body.contains("$150.00"),
+        "gross: 3 orders of 2 × $25.00"
+    );
+    assert!(page.body.contains("Days in UTC"));
+    let by_month = ada.get("/admin/reports?by=month").await;
+    assert!(by_month.body.contains("Sales by month"));
+
+    let r = common::web::client()
+        .get(format!(
+            "{}/admin/reports/sales.csv?by=week",
+            stack.router.url()
+        ))
+        .header("host", &shop.host)
+        .header(reqwest::header::COOKIE, ada.cookie_header())
+        .send()
+        .await
+        .expect("csv");
+    assert_eq!(r.status(), 200);
+    assert!(r
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/csv")));
+    let body = r.text().await.expect("body");
+    assert!(
+        body.lines()
+            .last()
+            .is_some_and(|l| l.starts_with("total,3,6,150.00,")),
+        "{body}"
+    );
+
+    let token = csrf(&page.body);
+    let saved = ada
+        .post(
+            "/admin/reports/time-zone",
+            &[("csrf", &token), ("time_zone", "America/New_York")],
+        )
+        .await;
+    assert_eq!(
+        (saved.status, saved.location.as_str()),
+        (303, "/admin/reports?saved=1")
+    );
+    let page = ada.get("/admin/reports?saved=1").await;
+    assert!(page.body.contains("Days in America/New_York"));
+    let bad = ada
+        .post(
+            "/admin/reports/time-zone",
+            &[("csrf", &token), ("time_zone", "Nowhere/Land")],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    for path in [
+        "/admin/reports?from=2026-13-01",
+        "/admin/reports?by=year",
+        "/admin/reports?from=2026-12-09&to=2026-12-01",
+    ] {
+        assert_eq!(ada.get(path).await.status, 400, "{path}");
+    }
+
+    // Bob reads the reports; the time zone is the owner's.
+    let mut bob = WebClient::new(&stack, &shop.host);
+    let p = bob
+        .post(
+            "/admin/login",
+            &[
+                ("email", "bob@reports.example"),
+                ("password", "bob's long password"),
+                ("next", "/admin"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    let page = bob.get("/admin/reports").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("action=\"/admin/reports/time-zone\""));
+    let token = csrf(&page.body);
+    let refused = bob
+        .post(
+            "/admin/reports/time-zone",
+            &[("csrf", &token), ("time_zone", "Europe/Paris")],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    let tz = staff_json(&stack, &shop, "/admin/api/settings/time-zone").await;
+    assert_eq!(tz["time_zone"], "America/New_York");
+}

@@ -11,6 +11,7 @@ pub mod checkout;
 pub mod edge;
 pub mod loadgen;
 pub mod moves;
+pub mod reports;
 pub mod risk;
 pub mod search;
 
@@ -116,6 +117,9 @@ pub enum Bench {
     /// against a throwaway Postgres with a million attempt rows, at 1 and
     /// 16 concurrent callers.
     Risk(risk::RiskArgs),
+    /// Merchant reports over a store with a million past orders: a year's
+    /// sales by day, week and month, and the top lists.
+    Reports(reports::ReportsArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]

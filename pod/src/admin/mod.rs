@@ -38,6 +38,7 @@ pub mod integrations;
 pub mod pages;
 pub mod product_edit;
 pub mod products;
+pub mod reports;
 pub mod reset;
 pub mod session;
 pub mod settings;
@@ -87,6 +88,7 @@ fn all_templates() -> Vec<(&'static str, &'static str)> {
         discounts::TEMPLATES,
         fulfilment::TEMPLATES,
         integrations::TEMPLATES,
+        reports::TEMPLATES,
         settings::TEMPLATES,
         theme::TEMPLATES,
     ]
@@ -152,6 +154,7 @@ pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         discounts::routes,
         fulfilment::routes,
         integrations::routes,
+        reports::routes,
         settings::routes,
         theme::routes,
     ]

@@ -77,6 +77,24 @@ pub async fn today(db: &PgPool, store: StoreId) -> Result<NaiveDate, PodError> {
     Ok(day)
 }
 
+/// The range `from..=to` asked for, with the defaults: the 30 days that
+/// end with `to`, `to` today in the store's zone. `400` for a range
+/// [`Range::new`] refuses.
+pub async fn range(
+    db: &PgPool,
+    store: StoreId,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Range, PodError> {
+    let range = match (from, to) {
+        (Some(from), Some(to)) => Range::new(from, to),
+        (None, Some(to)) => Ok(Range::last_30_days(to)),
+        (Some(from), None) => Range::new(from, today(db, store).await?),
+        (None, None) => Ok(Range::last_30_days(today(db, store).await?)),
+    };
+    range.map_err(|e| ApiError::invalid(e).into())
+}
+
 /// A sales report.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SalesReport {

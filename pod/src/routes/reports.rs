@@ -55,22 +55,13 @@ struct TopQuery {
     limit: Option<i64>,
 }
 
-/// The range asked for, defaults filled in from today in the store's zone.
 async fn range(
     state: &AppState,
     tenant: &TenantContext,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> Result<Range, PodError> {
-    let range = match (from, to) {
-        (Some(from), Some(to)) => Range::new(from, to),
-        (None, Some(to)) => Ok(Range::last_30_days(to)),
-        (Some(from), None) => Range::new(from, reports::today(&state.db, tenant.store_id).await?),
-        (None, None) => Ok(Range::last_30_days(
-            reports::today(&state.db, tenant.store_id).await?,
-        )),
-    };
-    range.map_err(|e| ApiError::invalid(e).into())
+    reports::range(&state.db, tenant.store_id, from, to).await
 }
 
 async fn sales_report(
