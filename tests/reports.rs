@@ -356,7 +356,12 @@ async fn reports_agree_with_the_orders_table_to_the_cent() {
         .at(Method::PUT, &shop.host, "/admin/api/settings/time-zone")
         .bearer_auth(&shop.staff)
         .json(&json!({"time_zone": "Mars/Olympus_Mons"}));
-    assert_eq!(status_of(r).await, 400);
+    assert_eq!(status_of(r).await, 422, "no such zone");
+    let r = stack
+        .at(Method::PUT, &shop.host, "/admin/api/settings/time-zone")
+        .bearer_auth(&shop.staff)
+        .json(&json!({"time_zone": "UTC; DROP TABLE orders"}));
+    assert_eq!(status_of(r).await, 400, "not a zone's name");
     let r = stack.at(Method::GET, &shop.host, "/admin/api/reports/sales");
     assert_eq!(status_of(r).await, 401);
 }
@@ -464,7 +469,7 @@ async fn the_admin_reports_page_shows_downloads_and_sets_the_time_zone() {
             &[("csrf", &token), ("time_zone", "Nowhere/Land")],
         )
         .await;
-    assert_eq!(bad.status, 400);
+    assert_eq!(bad.status, 422);
     for path in [
         "/admin/reports?from=2026-13-01",
         "/admin/reports?by=year",

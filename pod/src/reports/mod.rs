@@ -33,21 +33,31 @@ pub async fn time_zone(db: &PgPool, store: StoreId) -> Result<String, PodError> 
     Ok(tz.map_or_else(|| "UTC".to_owned(), |(t,)| t))
 }
 
-/// Sets the store's time zone (`400` unless Postgres knows the name) and
-/// counts every day of its rollups again in it, in one transaction.
+/// Sets the store's time zone and counts every day of its rollups again
+/// in it, in one transaction: `400` for what cannot be a zone's name (1 to
+/// 64 of `A-Z a-z 0-9 _ + - /`), `422` for a name Postgres does not know.
 pub async fn set_time_zone(db: &PgPool, store: StoreId, raw: &str) -> Result<String, PodError> {
     let raw = raw.trim();
-    let known: Option<(String,)> = if raw.is_empty() || raw.len() > 64 {
-        None
-    } else {
+    let shaped = !raw.is_empty()
+        && raw.len() <= 64
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'/'));
+    if !shaped {
+        return Err(ApiError::invalid(
+            "time_zone must be a time zone name such as Europe/Paris or America/New_York",
+        )
+        .into());
+    }
+    let known: Option<(String,)> =
         sqlx::query_as("SELECT name FROM pg_timezone_names WHERE name = $1")
             .bind(raw)
             .fetch_optional(db)
-            .await?
-    };
+            .await?;
     let Some((name,)) = known else {
-        return Err(ApiError::invalid(
-            "time_zone must be a time zone name such as Europe/Paris or America/New_York",
+        return Err(ApiError::new(
+            mercato_tenants::ErrorCode::Unprocessable,
+            format!("{raw} is not a time zone we know; try a name such as Europe/Paris"),
         )
         .into());
     };

@@ -191,7 +191,12 @@ async fn top_csv(
 #[serde(deny_unknown_fields)]
 struct TimeZone {
     /// An IANA time zone name (`Europe/Paris`); `UTC` until set.
-    #[schema(min_length = 1, max_length = 64, example = "Europe/Paris")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z0-9_+/-]+$",
+        example = "Europe/Paris"
+    )]
     time_zone: String,
 }
 
@@ -212,7 +217,8 @@ async fn get_time_zone(
 /// counted again in the new zone, once.
 #[utoipa::path(put, path = "/admin/api/settings/time-zone", tag = "reports",
     request_body = TimeZone,
-    responses((status = 200, body = TimeZone), (status = 400, description = "not a time zone name", body = ErrorBody),
+    responses((status = 200, body = TimeZone), (status = 400, description = "not shaped like a time zone's name", body = ErrorBody),
+        (status = 422, description = "a name Postgres does not know as a time zone", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn put_time_zone(
     State(state): State<AppState>,
