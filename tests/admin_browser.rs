@@ -17,32 +17,13 @@ use serde_json::Value;
 async fn a_staff_member_signs_in_refunds_an_order_and_adds_a_product_that_sells() {
     let (stack, b) = tokio::join!(Stack::start(1), Browser::desktop());
     // Ada signs up for a store (the owner) and hires Eve (staff).
-    let r = stack
-        .at(reqwest::Method::POST, common::PLATFORM, "/v1/signup")
-        .json(&serde_json::json!({"email": "ada@lampshop.example",
-            "password": "correct horse battery", "store_name": "Lampshop", "handle": "lampshop"}))
-        .send()
-        .await
-        .expect("signup");
-    assert_eq!(r.status(), 201);
-    let created: Value = r.json().await.expect("json");
-    let shop = Shop {
-        id: created["store"]["id"]
-            .as_str()
-            .expect("id")
-            .parse()
-            .expect("store id"),
-        host: format!("lampshop.{}", common::PLATFORM),
-        staff: created["token"].as_str().expect("token").to_owned(),
-        store: created["store"].clone(),
-        database_url: None,
-    };
-    stack
-        .eventually("the router routes the new store", || async {
-            let r = stack.get(&shop.host, "/api/products").send().await.ok()?;
-            (r.status() == 200).then_some(())
-        })
-        .await;
+    let shop = Shop::signed_up(
+        &stack,
+        "lampshop",
+        "Lampshop",
+        ("ada@lampshop.example", "correct horse battery"),
+    )
+    .await;
     let (_, variant) = shop.product(&stack, "LAMP", 4500, 20).await;
     let mut orders = Vec::new();
     for i in 0..3 {

@@ -20,7 +20,6 @@ use common::web::{csrf, WebClient};
 use common::{status_of, Stack};
 use hmac::{Hmac, Mac};
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, ORIGIN};
-use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -30,32 +29,7 @@ const STAFF: (&str, &str) = ("bob@hooks.example", "bob's long password");
 /// A store signed up for by its owner (the shop's token is the owner's
 /// session), with Bob on its staff.
 async fn open_store(stack: &Stack, handle: &str) -> Shop {
-    let r = stack
-        .at(Method::POST, common::PLATFORM, "/v1/signup")
-        .json(&json!({"email": OWNER.0, "password": OWNER.1,
-            "store_name": "Hook Lamps", "handle": handle}))
-        .send()
-        .await
-        .expect("signup");
-    assert_eq!(r.status(), 201);
-    let created: Value = r.json().await.expect("json");
-    let shop = Shop {
-        id: created["store"]["id"]
-            .as_str()
-            .expect("id")
-            .parse()
-            .expect("store id"),
-        host: format!("{handle}.{}", common::PLATFORM),
-        staff: created["token"].as_str().expect("token").to_owned(),
-        store: created["store"].clone(),
-        database_url: None,
-    };
-    stack
-        .eventually("the router routes the new store", || async {
-            let r = stack.get(&shop.host, "/api/products").send().await.ok()?;
-            (r.status() == 200).then_some(())
-        })
-        .await;
+    let shop = Shop::signed_up(stack, handle, "Hook Lamps", OWNER).await;
     shop.staff_member(stack, STAFF.0, STAFF.1).await;
     shop
 }

@@ -61,6 +61,24 @@ async fn sum(db: &mut sqlx::PgConnection, shop: &Shop, expr: &str, from: &str) -
     row.get(0)
 }
 
+/// A top list's rows by key: (count, amount).
+fn top_rows(report: &Value) -> BTreeMap<String, (i64, i64)> {
+    report["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().expect("key").to_owned(),
+                (
+                    r["count"].as_i64().expect("count"),
+                    r["amount_minor"].as_i64().expect("amount"),
+                ),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn reports_agree_with_the_orders_table_to_the_cent() {
     let stack = Stack::start(1).await;
@@ -250,20 +268,7 @@ async fn reports_agree_with_the_orders_table_to_the_cent() {
         &format!("/admin/api/reports/top?kind=variants&from={from}&to={today}"),
     )
     .await;
-    let got: BTreeMap<String, (i64, i64)> = top["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|r| {
-            (
-                r["key"].as_str().expect("key").to_owned(),
-                (
-                    r["count"].as_i64().expect("count"),
-                    r["amount_minor"].as_i64().expect("amount"),
-                ),
-            )
-        })
-        .collect();
+    let got = top_rows(&top);
     assert_eq!(got, want);
     let amounts: Vec<i64> = top["rows"]
         .as_array()
@@ -302,20 +307,7 @@ async fn reports_agree_with_the_orders_table_to_the_cent() {
         .iter()
         .map(|r| (r.get::<String, _>(0), (r.get(1), r.get(2))))
         .collect();
-    let got: BTreeMap<String, (i64, i64)> = customers["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|r| {
-            (
-                r["key"].as_str().expect("key").to_owned(),
-                (
-                    r["count"].as_i64().expect("count"),
-                    r["amount_minor"].as_i64().expect("amount"),
-                ),
-            )
-        })
-        .collect();
+    let got = top_rows(&customers);
     assert_eq!(got, want);
 
     // The CSV: a row per month and the totals, in dollars.
@@ -373,28 +365,13 @@ async fn reports_agree_with_the_orders_table_to_the_cent() {
 async fn the_admin_reports_page_shows_downloads_and_sets_the_time_zone() {
     use common::web::{csrf, WebClient};
     let stack = Stack::start(1).await;
-    let r = stack
-        .post(common::PLATFORM, "/v1/signup")
-        .json(
-            &json!({"email": "ada@reports.example", "password": "correct horse battery",
-            "store_name": "Report Lamps", "handle": "report-lamps"}),
-        )
-        .send()
-        .await
-        .expect("signup");
-    assert_eq!(r.status(), 201);
-    let created: Value = r.json().await.expect("json");
-    let shop = Shop {
-        id: created["store"]["id"]
-            .as_str()
-            .expect("id")
-            .parse()
-            .expect("store id"),
-        host: format!("report-lamps.{}", common::PLATFORM),
-        staff: created["token"].as_str().expect("token").to_owned(),
-        store: created["store"].clone(),
-        database_url: None,
-    };
+    let shop = Shop::signed_up(
+        &stack,
+        "report-lamps",
+        "Report Lamps",
+        ("ada@reports.example", "correct horse battery"),
+    )
+    .await;
     let (_, variant) = shop.product(&stack, "LAMP-1", 2500, 50).await;
     for i in 0..3 {
         let cart = shop.cart(&stack, &[(variant.as_str(), 2)]).await;

@@ -40,6 +40,43 @@ impl Shop {
         }
     }
 
+    /// A store signed up for by its owner `email` with `password` (the
+    /// shop's token is the owner's session), once the router routes it.
+    pub async fn signed_up(
+        stack: &Stack,
+        handle: &str,
+        name: &str,
+        (email, password): (&str, &str),
+    ) -> Shop {
+        let r = stack
+            .post(PLATFORM, "/v1/signup")
+            .json(&json!({"email": email, "password": password,
+                "store_name": name, "handle": handle}))
+            .send()
+            .await
+            .expect("signup");
+        assert_eq!(r.status(), 201, "signing up {handle}");
+        let created: Value = r.json().await.expect("json");
+        let shop = Shop {
+            id: created["store"]["id"]
+                .as_str()
+                .expect("id")
+                .parse()
+                .expect("store id"),
+            host: format!("{handle}.{PLATFORM}"),
+            staff: created["token"].as_str().expect("token").to_owned(),
+            store: created["store"].clone(),
+            database_url: None,
+        };
+        stack
+            .eventually("the router routes the new store", || async {
+                let r = stack.get(&shop.host, "/api/products").send().await.ok()?;
+                (r.status() == 200).then_some(())
+            })
+            .await;
+        shop
+    }
+
     /// The store's pod database.
     pub async fn db(&self, stack: &Stack) -> sqlx::PgConnection {
         let url = match &self.database_url {
