@@ -190,6 +190,37 @@ pub fn machine() -> String {
     format!("{cores} cores ({cpu})")
 }
 
+/// The machine's load average (`1m 5m 15m`) as `/proc/loadavg` says it,
+/// for a report's record of what else ran.
+pub fn load_average() -> Option<String> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+}
+
+/// A throwaway Postgres cluster (fsync off, 256 MB of shared buffers) in a
+/// new temporary folder, for the benchmarks that need a database alone.
+/// The folder goes when the returned guard drops; stop the cluster first.
+pub async fn scratch_postgres(
+) -> anyhow::Result<(tempfile::TempDir, mercato_devstack::local::PgCluster)> {
+    use mercato_devstack::local::{free_port, Binaries, Durability, PgCluster};
+    use std::os::unix::fs::PermissionsExt as _;
+    let bins = Binaries::locate()?;
+    let dir = tempfile::tempdir()?;
+    // Postgres runs as its own user when we are root: it must reach the folder.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+    println!("starting postgres in {} ...", dir.path().display());
+    let pg = PgCluster::start_with(
+        &bins,
+        &dir.path().join("pg"),
+        free_port()?,
+        Durability::Throwaway,
+        &["shared_buffers=256MB"],
+    )
+    .await?;
+    Ok((dir, pg))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

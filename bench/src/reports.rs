@@ -7,20 +7,19 @@
 //! runs it (`mercato_pod::reports`). Results go to a Markdown report.
 
 use std::fmt::Write as _;
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::Duration as Days;
-use mercato_devstack::local::{free_port, Binaries, Durability, PgCluster};
+use mercato_devstack::local::PgCluster;
 use mercato_pod::reports::model::{Period, Range};
 use mercato_pod::reports::{self, TopKind};
 use mercato_pod::seed;
 use mercato_tenants::{Currency, StoreId};
 use sqlx::postgres::PgPoolOptions;
 
-use crate::loadgen::{machine, quantile};
+use crate::loadgen::{load_average, machine, quantile, scratch_postgres};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ReportsArgs {
@@ -46,21 +45,8 @@ struct Timed {
 
 /// `mercato bench reports`.
 pub async fn run(args: ReportsArgs) -> anyhow::Result<()> {
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
-    let bins = Binaries::locate()?;
-    let dir = tempfile::tempdir()?;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
-    println!("starting postgres in {} ...", dir.path().display());
-    let pg = PgCluster::start_with(
-        &bins,
-        &dir.path().join("pg"),
-        free_port()?,
-        Durability::Throwaway,
-        &["shared_buffers=256MB"],
-    )
-    .await?;
+    let load = load_average();
+    let (_dir, pg) = scratch_postgres().await?;
     let outcome = measure(&args, &pg, load).await;
     pg.stop().await;
     outcome

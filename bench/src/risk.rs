@@ -8,20 +8,19 @@
 
 use std::fmt::Write as _;
 use std::hint::black_box;
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use mercato_devstack::local::{free_port, Binaries, Durability, PgCluster};
+use mercato_devstack::local::PgCluster;
 use mercato_pod::risk::{self, Counts, Keys, RiskSettings, ScreenInput, Signals};
 use mercato_pod::seed;
 use mercato_tenants::{CheckoutId, StoreId};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
-use crate::loadgen::{machine, quantile};
+use crate::loadgen::{load_average, machine, quantile, scratch_postgres};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct RiskArgs {
@@ -60,23 +59,10 @@ struct Level {
 
 /// `mercato bench risk`.
 pub async fn run(mut args: RiskArgs) -> anyhow::Result<()> {
-    args.load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    args.load = load_average();
     let decide_ns = time_decide(args.decisions);
     println!("decide: {decide_ns:.0} ns per call");
-    let bins = Binaries::locate()?;
-    let dir = tempfile::tempdir()?;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
-    println!("starting postgres in {} ...", dir.path().display());
-    let pg = PgCluster::start_with(
-        &bins,
-        &dir.path().join("pg"),
-        free_port()?,
-        Durability::Throwaway,
-        &["shared_buffers=256MB"],
-    )
-    .await?;
+    let (_dir, pg) = scratch_postgres().await?;
     let outcome = measure(&args, &pg, decide_ns).await;
     pg.stop().await;
     outcome
