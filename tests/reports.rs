@@ -270,6 +270,22 @@ async fn reports_agree_with_the_orders_table_to_the_cent() {
     .await;
     let got = top_rows(&top);
     assert_eq!(got, want);
+    // This whole month: read from the monthly rollup, not the days.
+    let (first, last): (String, String) = sqlx::query_as(
+        "SELECT date_trunc('month', $1::date)::date::text,
+                (date_trunc('month', $1::date) + interval '1 month - 1 day')::date::text",
+    )
+    .bind(&today)
+    .fetch_one(&mut db)
+    .await
+    .expect("the month");
+    let whole = staff_json(
+        &stack,
+        &shop,
+        &format!("/admin/api/reports/top?kind=variants&from={first}&to={last}"),
+    )
+    .await;
+    assert_eq!(top_rows(&whole), want, "the month's rollup");
     let amounts: Vec<i64> = top["rows"]
         .as_array()
         .expect("rows")

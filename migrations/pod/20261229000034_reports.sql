@@ -56,6 +56,20 @@ CREATE TABLE variant_sales_daily (
 );
 SELECT move_capture.install('variant_sales_daily');
 
+-- The same by calendar month (the first day of the month): a year's top
+-- products and variants read about twelve rows per variant, not 365.
+CREATE TABLE variant_sales_monthly (
+    store_id        uuid NOT NULL,
+    month           date NOT NULL CHECK (extract(day FROM month) = 1),
+    variant_id      uuid NOT NULL,
+    product_id      uuid NOT NULL,
+    units           bigint NOT NULL DEFAULT 0,
+    gross_minor     bigint NOT NULL DEFAULT 0,
+    discount_minor  bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (store_id, month, variant_id)
+);
+SELECT move_capture.install('variant_sales_monthly');
+
 -- Each customer's orders by day (top customers), by email (guests too).
 CREATE TABLE customer_sales_daily (
     store_id     uuid NOT NULL,
@@ -96,6 +110,13 @@ BEGIN
            SET units = v.units + EXCLUDED.units,
                gross_minor = v.gross_minor + EXCLUDED.gross_minor,
                discount_minor = v.discount_minor + EXCLUDED.discount_minor
+    ), monthly AS (
+        INSERT INTO variant_sales_monthly AS m (store_id, month, variant_id, product_id, units, gross_minor, discount_minor)
+        SELECT store, date_trunc('month', d)::date, variant_id, product_id, units, gross, discount FROM l
+        ON CONFLICT (store_id, month, variant_id) DO UPDATE
+           SET units = m.units + EXCLUDED.units,
+               gross_minor = m.gross_minor + EXCLUDED.gross_minor,
+               discount_minor = m.discount_minor + EXCLUDED.discount_minor
     )
     SELECT COALESCE(sum(units), 0) INTO added FROM l;
     RETURN added;
@@ -173,6 +194,13 @@ BEGIN
        SET units = v.units + EXCLUDED.units,
            gross_minor = v.gross_minor + EXCLUDED.gross_minor,
            discount_minor = v.discount_minor + EXCLUDED.discount_minor;
+    INSERT INTO variant_sales_monthly AS m (store_id, month, variant_id, product_id, units, gross_minor, discount_minor)
+    VALUES (NEW.store_id, date_trunc('month', d)::date, NEW.variant_id, NEW.product_id, NEW.quantity,
+            NEW.quantity::bigint * NEW.unit_price_minor, NEW.discount_minor)
+    ON CONFLICT (store_id, month, variant_id) DO UPDATE
+       SET units = m.units + EXCLUDED.units,
+           gross_minor = m.gross_minor + EXCLUDED.gross_minor,
+           discount_minor = m.discount_minor + EXCLUDED.discount_minor;
     PERFORM report_add_day(NEW.store_id, d, 0, NEW.quantity, 0, 0, 0, 0, 0, 0, 0);
     RETURN NULL;
 END $$;
@@ -191,12 +219,18 @@ LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM sales_daily WHERE store_id = store;
     DELETE FROM variant_sales_daily WHERE store_id = store;
+    DELETE FROM variant_sales_monthly WHERE store_id = store;
     DELETE FROM customer_sales_daily WHERE store_id = store;
     INSERT INTO variant_sales_daily (store_id, day, variant_id, product_id, units, gross_minor, discount_minor)
     SELECT store, report_day(store, o.created_at), l.variant_id, min(l.product_id::text)::uuid,
            sum(l.quantity), sum(l.quantity::bigint * l.unit_price_minor), sum(l.discount_minor)
       FROM order_lines l JOIN orders o ON o.store_id = l.store_id AND o.id = l.order_id
      WHERE l.store_id = store
+     GROUP BY 2, 3;
+    INSERT INTO variant_sales_monthly (store_id, month, variant_id, product_id, units, gross_minor, discount_minor)
+    SELECT store, date_trunc('month', day)::date, variant_id, min(product_id::text)::uuid,
+           sum(units), sum(gross_minor), sum(discount_minor)
+      FROM variant_sales_daily WHERE store_id = store
      GROUP BY 2, 3;
     INSERT INTO customer_sales_daily (store_id, day, email, orders, total_minor)
     SELECT store, report_day(store, created_at), lower(email), count(*), sum(total_minor)

@@ -241,16 +241,26 @@ pub async fn top(
             } else {
                 "variant_id"
             };
+            // Whole months from the monthly rollup, the partial months'
+            // days from the daily one.
+            let (months_from, months_until) = range.whole_months();
             let found: Vec<(Uuid, Uuid, i64, i64)> = sqlx::query_as(&format!(
-                "SELECT {key}, min(product_id::text)::uuid, sum(units)::bigint,
-                        sum(gross_minor - discount_minor)::bigint
-                   FROM variant_sales_daily
-                  WHERE store_id = $1 AND day BETWEEN $2 AND $3
-                  GROUP BY {key} ORDER BY 4 DESC, 3 DESC, {key} LIMIT $4"
+                "WITH parts AS (
+                     SELECT variant_id, product_id, units, gross_minor - discount_minor AS amount
+                       FROM variant_sales_daily
+                      WHERE store_id = $1 AND day BETWEEN $2 AND $3 AND (day < $4 OR day >= $5)
+                     UNION ALL
+                     SELECT variant_id, product_id, units, gross_minor - discount_minor
+                       FROM variant_sales_monthly
+                      WHERE store_id = $1 AND month >= $4 AND month < $5)
+                 SELECT {key}, min(product_id::text)::uuid, sum(units)::bigint, sum(amount)::bigint
+                   FROM parts GROUP BY {key} ORDER BY 4 DESC, 3 DESC, {key} LIMIT $6"
             ))
             .bind(store.as_uuid())
             .bind(range.from)
             .bind(range.to)
+            .bind(months_from)
+            .bind(months_until)
             .bind(limit)
             .fetch_all(db)
             .await?;

@@ -53,6 +53,25 @@ impl Range {
         Ok(Self { from, to })
     }
 
+    /// The whole calendar months inside the range, as `[start, end)`: the
+    /// first day of the first whole month and the day after the last
+    /// whole month. `start >= end` when there is none. The days before
+    /// `start` and from `end` on are the range's partial months.
+    pub fn whole_months(&self) -> (NaiveDate, NaiveDate) {
+        let start = if self.from.day() == 1 {
+            self.from
+        } else {
+            next_month(self.from)
+        };
+        let after = self.to + Duration::days(1);
+        let end = if after.day() == 1 {
+            after
+        } else {
+            Period::Month.start(self.to)
+        };
+        (start, end)
+    }
+
     /// The 30 days that end with `today`.
     pub fn last_30_days(today: NaiveDate) -> Self {
         Self {
@@ -60,6 +79,14 @@ impl Range {
             to: today,
         }
     }
+}
+
+/// The first day of the month after `day`'s.
+fn next_month(day: NaiveDate) -> NaiveDate {
+    let first = Period::Month.start(day);
+    first
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(first)
 }
 
 /// One day of `sales_daily`.
@@ -275,6 +302,30 @@ mod tests {
         assert_eq!(by_day.iter().map(|p| p.figures.orders).sum::<i64>(), 4);
         let (months, _) = group(&days, range, Period::Month);
         assert_eq!(months.len(), 2);
+    }
+
+    #[test]
+    fn whole_months_leave_the_partial_ones_to_the_days() {
+        let r = |a: &str, b: &str| Range::new(d(a), d(b)).expect("range");
+        let months = |a: &str, b: &str| {
+            let (s, e) = r(a, b).whole_months();
+            (s.to_string(), e.to_string())
+        };
+        assert_eq!(
+            months("2025-12-09", "2026-12-08"),
+            ("2026-01-01".into(), "2026-12-01".into())
+        );
+        assert_eq!(
+            months("2026-01-01", "2026-03-31"),
+            ("2026-01-01".into(), "2026-04-01".into())
+        );
+        assert_eq!(
+            months("2026-12-31", "2027-01-01"),
+            ("2027-01-01".into(), "2027-01-01".into())
+        );
+        // Inside one month: none whole.
+        let (s, e) = r("2026-02-03", "2026-02-20").whole_months();
+        assert!(s >= e);
     }
 
     #[test]
