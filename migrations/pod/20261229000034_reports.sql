@@ -97,12 +97,12 @@ DECLARE
     added bigint;
 BEGIN
     WITH l AS (
-        SELECT variant_id, min(product_id::text)::uuid AS product_id,
+        SELECT variant_id, product_id,
                sum(quantity)::bigint AS units,
                sum(quantity::bigint * unit_price_minor)::bigint AS gross,
                sum(discount_minor)::bigint AS discount
           FROM order_lines WHERE store_id = store AND order_id = the_order
-         GROUP BY variant_id ORDER BY variant_id
+         GROUP BY variant_id, product_id ORDER BY variant_id
     ), ins AS (
         INSERT INTO variant_sales_daily AS v (store_id, day, variant_id, product_id, units, gross_minor, discount_minor)
         SELECT store, d, variant_id, product_id, units, gross, discount FROM l
@@ -222,16 +222,16 @@ BEGIN
     DELETE FROM variant_sales_monthly WHERE store_id = store;
     DELETE FROM customer_sales_daily WHERE store_id = store;
     INSERT INTO variant_sales_daily (store_id, day, variant_id, product_id, units, gross_minor, discount_minor)
-    SELECT store, report_day(store, o.created_at), l.variant_id, min(l.product_id::text)::uuid,
+    SELECT store, report_day(store, o.created_at), l.variant_id, l.product_id,
            sum(l.quantity), sum(l.quantity::bigint * l.unit_price_minor), sum(l.discount_minor)
       FROM order_lines l JOIN orders o ON o.store_id = l.store_id AND o.id = l.order_id
      WHERE l.store_id = store
-     GROUP BY 2, 3;
+     GROUP BY 2, 3, 4;
     INSERT INTO variant_sales_monthly (store_id, month, variant_id, product_id, units, gross_minor, discount_minor)
-    SELECT store, date_trunc('month', day)::date, variant_id, min(product_id::text)::uuid,
+    SELECT store, date_trunc('month', day)::date, variant_id, product_id,
            sum(units), sum(gross_minor), sum(discount_minor)
       FROM variant_sales_daily WHERE store_id = store
-     GROUP BY 2, 3;
+     GROUP BY 2, 3, 4;
     INSERT INTO customer_sales_daily (store_id, day, email, orders, total_minor)
     SELECT store, report_day(store, created_at), lower(email), count(*), sum(total_minor)
       FROM orders WHERE store_id = store GROUP BY 2, 3;

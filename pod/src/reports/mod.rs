@@ -236,29 +236,36 @@ pub async fn top(
                 .collect()
         }
         TopKind::Products | TopKind::Variants => {
-            let key = if kind == TopKind::Products {
-                "product_id"
+            let (key, group) = if kind == TopKind::Products {
+                ("product_id", "product_id")
             } else {
-                "variant_id"
+                ("variant_id", "variant_id, product_id")
             };
-            // Whole months from the monthly rollup, the partial months'
-            // days from the daily one.
+            // Whole months from the monthly rollup; the partial months'
+            // days from the daily one, each edge its own index range.
             let (months_from, months_until) = range.whole_months();
+            let (head_end, tail_start) = range.day_edges();
             let found: Vec<(Uuid, Uuid, i64, i64)> = sqlx::query_as(&format!(
                 "WITH parts AS (
                      SELECT variant_id, product_id, units, gross_minor - discount_minor AS amount
                        FROM variant_sales_daily
-                      WHERE store_id = $1 AND day BETWEEN $2 AND $3 AND (day < $4 OR day >= $5)
+                      WHERE store_id = $1 AND day >= $2 AND day < $4
+                     UNION ALL
+                     SELECT variant_id, product_id, units, gross_minor - discount_minor
+                       FROM variant_sales_daily
+                      WHERE store_id = $1 AND day >= $5 AND day <= $3
                      UNION ALL
                      SELECT variant_id, product_id, units, gross_minor - discount_minor
                        FROM variant_sales_monthly
-                      WHERE store_id = $1 AND month >= $4 AND month < $5)
-                 SELECT {key}, min(product_id::text)::uuid, sum(units)::bigint, sum(amount)::bigint
-                   FROM parts GROUP BY {key} ORDER BY 4 DESC, 3 DESC, {key} LIMIT $6"
+                      WHERE store_id = $1 AND month >= $6 AND month < $7)
+                 SELECT {key}, product_id, sum(units)::bigint, sum(amount)::bigint
+                   FROM parts GROUP BY {group} ORDER BY 4 DESC, 3 DESC, {key} LIMIT $8"
             ))
             .bind(store.as_uuid())
             .bind(range.from)
             .bind(range.to)
+            .bind(head_end)
+            .bind(tail_start)
             .bind(months_from)
             .bind(months_until)
             .bind(limit)

@@ -72,6 +72,20 @@ impl Range {
         (start, end)
     }
 
+    /// Where the days read apart from [`Self::whole_months`] end and start
+    /// again: the range's days are `from..head_end` and `tail_start..=to`.
+    /// Without a whole month, the head is the whole range and the tail is
+    /// empty.
+    pub fn day_edges(&self) -> (NaiveDate, NaiveDate) {
+        let (start, end) = self.whole_months();
+        if start < end {
+            (start, end)
+        } else {
+            let after = self.to + Duration::days(1);
+            (after, after)
+        }
+    }
+
     /// The 30 days that end with `today`.
     pub fn last_30_days(today: NaiveDate) -> Self {
         Self {
@@ -323,9 +337,15 @@ mod tests {
             months("2026-12-31", "2027-01-01"),
             ("2027-01-01".into(), "2027-01-01".into())
         );
-        // Inside one month: none whole.
+        // Inside one month: none whole, every day in the head.
         let (s, e) = r("2026-02-03", "2026-02-20").whole_months();
         assert!(s >= e);
+        let (head_end, tail_start) = r("2026-02-03", "2026-02-20").day_edges();
+        assert_eq!((head_end, tail_start), (d("2026-02-21"), d("2026-02-21")));
+        assert_eq!(
+            r("2025-12-09", "2026-12-08").day_edges(),
+            (d("2026-01-01"), d("2026-12-01"))
+        );
     }
 
     #[test]
